@@ -1,0 +1,121 @@
+#include "authn/key_registry.h"
+
+namespace bastion::authn {
+namespace {
+
+constexpr const char* kCols =
+    "SELECT fingerprint, user_name, key_type, public_key, comment, state, created_at, revoked_at "
+    "FROM ssh_keys";
+
+KeyRecord read_row(SQLite::Statement& q) {
+  KeyRecord k;
+  k.fingerprint = q.getColumn(0).getString();
+  k.user = q.getColumn(1).getString();
+  k.type = q.getColumn(2).getString();
+  k.public_key = q.getColumn(3).getString();
+  k.comment = q.getColumn(4).getString();
+  k.active = q.getColumn(5).getString() == "active";
+  k.created_at = q.getColumn(6).getInt64();
+  if (!q.getColumn(7).isNull()) k.revoked_at = q.getColumn(7).getInt64();
+  return k;
+}
+
+}  // namespace
+
+Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& key) {
+  KeyRecord rec;
+  rec.fingerprint = fingerprint_sha256(key.blob);
+  rec.user = user;
+  rec.type = key.type;
+  PublicKey stored = key;
+  stored.comment.clear();
+  rec.public_key = to_line(stored);
+  rec.comment = key.comment;
+  rec.created_at = clock_.now();
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement u(db_.sql(), "SELECT service_account, state FROM users WHERE name = ?");
+    u.bind(1, user);
+    if (!u.executeStep()) return make_error("no such user: " + user);
+    bool service = u.getColumn(0).getInt() != 0;
+    std::string state = u.getColumn(1).getString();
+    if (state == "left") return make_error("user " + user + " has left; keys cannot be enrolled");
+    // SECURITY: people must hold their key in a FIDO2 authenticator; a plain
+    // key file can be copied without anyone noticing.
+    if (!is_security_key(key.type) && !service) {
+      return make_error("refusing " + key.type + " key for " + user +
+                        ": people must use a FIDO2 security key (sk-ssh-ed25519@openssh.com or "
+                        "sk-ecdsa-sha2-nistp256@openssh.com); plain keys only for service accounts "
+                        "(user add --service-account)");
+    }
+    SQLite::Statement dup(db_.sql(), "SELECT user_name FROM ssh_keys WHERE fingerprint = ?");
+    dup.bind(1, rec.fingerprint);
+    if (dup.executeStep()) {
+      return make_error("key " + rec.fingerprint + " is already enrolled (for " +
+                        dup.getColumn(0).getString() + "); one key belongs to one person");
+    }
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, comment, "
+                          "state, created_at) VALUES (?,?,?,?,?,'active',?)");
+    ins.bind(1, rec.fingerprint);
+    ins.bind(2, user);
+    ins.bind(3, rec.type);
+    ins.bind(4, rec.public_key);
+    ins.bind(5, rec.comment);
+    ins.bind(6, static_cast<int64_t>(rec.created_at));
+    ins.exec();
+    // A pending person becomes active with their first key.
+    SQLite::Statement act(db_.sql(), "UPDATE users SET state = 'active' WHERE name = ? AND state = 'pending'");
+    act.bind(1, user);
+    act.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return rec;
+}
+
+Result<std::optional<KeyRecord>> KeyRegistry::find_by_fingerprint(const std::string& fingerprint) {
+  try {
+    SQLite::Statement q(db_.sql(), std::string(kCols) + " WHERE fingerprint = ?");
+    q.bind(1, fingerprint);
+    if (!q.executeStep()) return std::optional<KeyRecord>{};
+    return std::optional<KeyRecord>(read_row(q));
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("database: ") + e.what());
+  }
+}
+
+Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter) {
+  try {
+    std::string sql = std::string(kCols) + (user_filter.empty() ? "" : " WHERE user_name = ?") +
+                      " ORDER BY user_name, created_at";
+    SQLite::Statement q(db_.sql(), sql);
+    if (!user_filter.empty()) q.bind(1, user_filter);
+    std::vector<KeyRecord> out;
+    while (q.executeStep()) out.push_back(read_row(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("database: ") + e.what());
+  }
+}
+
+Result<KeyRecord> KeyRegistry::revoke(const std::string& fingerprint) {
+  KeyRecord rec;
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement q(db_.sql(), std::string(kCols) + " WHERE fingerprint = ?");
+    q.bind(1, fingerprint);
+    if (!q.executeStep()) return make_error("no such key: " + fingerprint + " (see `key list`)");
+    rec = read_row(q);
+    if (!rec.active) return make_error("key " + fingerprint + " is already revoked");
+    SQLite::Statement u(db_.sql(),
+                        "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
+    u.bind(1, static_cast<int64_t>(clock_.now()));
+    u.bind(2, fingerprint);
+    u.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  rec.active = false;
+  return rec;
+}
+
+}  // namespace bastion::authn

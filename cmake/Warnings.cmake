@@ -1,0 +1,46 @@
+set(BASTION_SOURCE_ROOT ${CMAKE_CURRENT_LIST_DIR}/..)
+# bastion_warnings: an INTERFACE target every bastion target links PRIVATE.
+add_library(bastion_warnings INTERFACE)
+target_compile_options(bastion_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Wunused -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough)
+if(BASTION_WERROR)
+  target_compile_options(bastion_warnings INTERFACE -Werror)
+endif()
+target_compile_definitions(bastion_warnings INTERFACE _FORTIFY_SOURCE=2)
+target_include_directories(bastion_warnings INTERFACE ${CMAKE_CURRENT_LIST_DIR}/..)
+
+if(BASTION_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# bastion_add_test(NAME SOURCES... LIBS ...): one GoogleTest binary per module.
+function(bastion_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main bastion_warnings)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120)
+endfunction()
+
+# bastion_module(NAME PUBLIC_DEPS ... PRIVATE_DEPS ...): one static library per
+# folder from its *.cpp files (tests *_test.cpp and mains *_main.cpp excluded),
+# plus one GoogleTest binary NAME_test from its *_test.cpp files.
+function(bastion_module name)
+  cmake_parse_arguments(M "" "" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  file(GLOB mains CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_main.cpp)
+  if(tests)
+    list(REMOVE_ITEM srcs ${tests})
+  endif()
+  if(mains)
+    list(REMOVE_ITEM srcs ${mains})
+  endif()
+  add_library(bastion_${name} STATIC ${srcs})
+  target_link_libraries(bastion_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS} bastion_warnings)
+  target_include_directories(bastion_${name} PUBLIC ${BASTION_SOURCE_ROOT})
+  if(BASTION_BUILD_TESTS AND tests)
+    bastion_add_test(${name}_test SOURCES ${tests} LIBS bastion_${name} ${M_PRIVATE_DEPS} ${M_TEST_DEPS})
+  endif()
+endfunction()

@@ -1,0 +1,116 @@
+#include "common/clock.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace bastion {
+
+Micros SystemClock::now() const {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+const SystemClock& SystemClock::instance() {
+  static const SystemClock clock;
+  return clock;
+}
+
+std::string format_utc(Micros t) {
+  time_t secs = static_cast<time_t>(t / kMicrosPerSecond);
+  auto frac = static_cast<long>(t % kMicrosPerSecond);
+  if (frac < 0) {
+    frac += kMicrosPerSecond;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  return buf;
+}
+
+Result<Micros> parse_utc(std::string_view text) {
+  std::string s(text);
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+      consumed != 19) {
+    return make_error("invalid time '" + s + "': expected UTC like 2026-11-22T17:00:00Z");
+  }
+  Micros frac = 0;
+  size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    Micros scale = 100000;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      frac += (s[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+  }
+  if (pos + 1 != s.size() || s[pos] != 'Z') {
+    return make_error("invalid time '" + s + "': expected UTC like 2026-11-22T17:00:00Z");
+  }
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    return make_error("invalid time '" + s + "': field out of range");
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<Micros>(timegm(&tm)) * kMicrosPerSecond + frac;
+}
+
+Result<Micros> parse_duration(std::string_view text) {
+  if (text.empty()) return make_error("empty duration");
+  Micros total = 0;
+  size_t i = 0;
+  bool any = false;
+  while (i < text.size()) {
+    Micros n = 0;
+    size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      n = n * 10 + (text[i] - '0');
+      if (n > 10'000'000'000LL) return make_error("duration too large: " + std::string(text));
+      ++i;
+    }
+    if (i == start) {
+      return make_error("invalid duration '" + std::string(text) + "': use e.g. 90s, 30m, 4h");
+    }
+    Micros unit = kMicrosPerSecond;
+    if (i < text.size()) {
+      switch (text[i]) {
+        case 's': unit = kMicrosPerSecond; break;
+        case 'm': unit = 60 * kMicrosPerSecond; break;
+        case 'h': unit = 3600 * kMicrosPerSecond; break;
+        case 'd': unit = 86400 * kMicrosPerSecond; break;
+        default:
+          return make_error("invalid duration '" + std::string(text) + "': use e.g. 90s, 30m, 4h");
+      }
+      ++i;
+    } else if (any) {
+      return make_error("invalid duration '" + std::string(text) + "': missing unit");
+    }
+    total += n * unit;
+    any = true;
+  }
+  return total;
+}
+
+std::string format_duration(Micros d) {
+  Micros s = d / kMicrosPerSecond;
+  std::string out;
+  if (s >= 3600) {
+    out += std::to_string(s / 3600) + "h";
+    s %= 3600;
+  }
+  if (s >= 60) {
+    out += std::to_string(s / 60) + "m";
+    s %= 60;
+  }
+  if (s > 0 || out.empty()) out += std::to_string(s) + "s";
+  return out;
+}
+
+}  // namespace bastion

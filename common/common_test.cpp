@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/database.h"
+#include "common/files.h"
+
+namespace bastion {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    path = std::filesystem::temp_directory_path() / ("bastion-common-" + std::to_string(getpid()) + "-" +
+                                                     std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::filesystem::path path;
+  static inline int counter = 0;
+};
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+TEST(Duration, ParsesUnits) {
+  EXPECT_EQ(*parse_duration("90s"), 90 * kMicrosPerSecond);
+  EXPECT_EQ(*parse_duration("30m"), 1800 * kMicrosPerSecond);
+  EXPECT_EQ(*parse_duration("1h30m"), 5400 * kMicrosPerSecond);
+  EXPECT_EQ(*parse_duration("15"), 15 * kMicrosPerSecond);
+  for (auto bad : {"", "m", "5x", "1h5", "-5s", "99999999999h"}) EXPECT_FALSE(parse_duration(bad)) << bad;
+  EXPECT_EQ(format_duration(5400 * kMicrosPerSecond), "1h30m");
+}
+
+TEST(Time, RoundTripsUtc) {
+  auto t = parse_utc("2026-11-22T17:00:00Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_utc(*t), "2026-11-22T17:00:00.000000Z");
+  EXPECT_EQ(*parse_utc("2026-11-22T17:00:00.5Z"), *t + 500000);
+  EXPECT_FALSE(parse_utc("2026-11-22 17:00:00"));
+  EXPECT_FALSE(parse_utc("2026-13-22T17:00:00Z"));
+  EXPECT_FALSE(parse_utc("2026-11-22T17:00:00+01:00"));
+}
+
+TEST(Config, DefaultsResolveAgainstTheFilesFolder) {
+  TempDir d;
+  write(d.file("bastion.toml"), default_config_text("127.0.0.1:2222"));
+  auto c = load_config(d.file("bastion.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->listen_port, 2222);
+  EXPECT_EQ(c->database, d.file("bastion.db"));
+  EXPECT_EQ(c->host_keys, std::vector<std::string>{d.file("ssh_host_ed25519_key")});
+  EXPECT_EQ(c->login_grace_time, 30 * kMicrosPerSecond);
+}
+
+TEST(Config, TyposAndBadValuesAreErrorsNamingTheKey) {
+  TempDir d;
+  write(d.file("a.toml"), "[gateway]\nlisten_on = \"x\"\n");
+  EXPECT_NE(load_config(d.file("a.toml")).error().message.find("unknown key 'listen_on' in [gateway]"),
+            std::string::npos);
+  write(d.file("b.toml"), "[gatway]\n");
+  EXPECT_NE(load_config(d.file("b.toml")).error().message.find("unknown section [gatway]"), std::string::npos);
+  write(d.file("c.toml"), "[gateway]\nlisten = \"127.0.0.1:99999\"\n");
+  EXPECT_NE(load_config(d.file("c.toml")).error().message.find("invalid port"), std::string::npos);
+  write(d.file("d.toml"), "[ca]\ncertificate_validity = \"1h\"\n");
+  EXPECT_NE(load_config(d.file("d.toml")).error().message.find("between 1s and 5m"), std::string::npos);
+  write(d.file("e.toml"), "[gateway\n");
+  EXPECT_NE(load_config(d.file("e.toml")).error().message.find("e.toml:1:"), std::string::npos);
+  EXPECT_FALSE(load_config(d.file("missing.toml")));
+}
+
+TEST(Files, AtomicWriteKeepsModeAndRefusesOverwrite) {
+  TempDir d;
+  std::string p = d.file("secret");
+  ASSERT_TRUE(write_file_atomic(p, "one", 0600, false));
+  struct stat st{};
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = write_file_atomic(p, "two", 0600, false);
+  EXPECT_FALSE(again);
+  EXPECT_EQ(*read_file(p), "one");
+  ASSERT_TRUE(write_file_atomic(p, "three", 0600, true));
+  EXPECT_EQ(*read_file(p), "three");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path), {}), 1);  // no temp files left
+}
+
+TEST(Database, MigratesOnceAndRefusesNewer) {
+  TempDir d;
+  std::string p = d.file("x.db");
+  EXPECT_FALSE(Database::open(p, Database::Mode::kOpenExisting));
+  {
+    auto db = Database::open(p, Database::Mode::kCreate);
+    ASSERT_TRUE(db) << db.error().message;
+    EXPECT_EQ(db->schema_version(), Database::latest_schema_version());
+  }
+  {
+    auto db = Database::open(p, Database::Mode::kOpenExisting);
+    ASSERT_TRUE(db);
+    db->sql().exec("PRAGMA user_version=999");
+  }
+  auto newer = Database::open(p, Database::Mode::kOpenExisting);
+  ASSERT_FALSE(newer);
+  EXPECT_NE(newer.error().message.find("newer than this bastion"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bastion

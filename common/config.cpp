@@ -1,0 +1,244 @@
+#include "common/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "common/files.h"
+
+namespace bastion {
+namespace {
+
+using Table = toml::table;
+
+class Loader {
+ public:
+  Loader(std::string file, Config& cfg) : file_(std::move(file)), cfg_(cfg) {}
+
+  Status load(const Table& root) {
+    static const std::set<std::string> sections = {"gateway", "state", "ca", "upstream", "session"};
+    for (auto&& [k, v] : root) {
+      std::string key(k.str());
+      if (!sections.count(key)) return fail("unknown section [" + key + "]");
+      if (!v.is_table()) return fail("'" + key + "' must be a section ([" + key + "])");
+    }
+    if (auto st = gateway(root); !st) return st;
+    if (auto st = state(root); !st) return st;
+    if (auto st = ca(root); !st) return st;
+    if (auto st = upstream(root); !st) return st;
+    return session(root);
+  }
+
+ private:
+  Status fail(const std::string& what) const { return make_error(file_ + ": " + what); }
+
+  Status check_keys(const Table* t, const std::string& section, const std::set<std::string>& known) {
+    if (!t) return {};
+    for (auto&& [k, v] : *t) {
+      std::string key(k.str());
+      if (!known.count(key)) return fail("unknown key '" + key + "' in [" + section + "]");
+    }
+    return {};
+  }
+
+  Status get_string(const Table* t, const std::string& sec, const char* key, std::string& out) {
+    if (!t || !t->contains(key)) return {};
+    auto v = (*t)[key].value<std::string>();
+    if (!v) return fail("[" + sec + "] " + key + " must be a string");
+    out = *v;
+    return {};
+  }
+
+  Status get_int(const Table* t, const std::string& sec, const char* key, int& out, int lo, int hi) {
+    if (!t || !t->contains(key)) return {};
+    auto v = (*t)[key].value<int64_t>();
+    if (!v || *v < lo || *v > hi) {
+      return fail("[" + sec + "] " + key + " must be an integer from " + std::to_string(lo) +
+                  " to " + std::to_string(hi));
+    }
+    out = static_cast<int>(*v);
+    return {};
+  }
+
+  Status get_duration(const Table* t, const std::string& sec, const char* key, Micros& out) {
+    std::string text;
+    if (auto st = get_string(t, sec, key, text); !st) return st;
+    if (text.empty()) return {};
+    auto d = parse_duration(text);
+    if (!d) return fail("[" + sec + "] " + key + ": " + d.error().message);
+    out = *d;
+    return {};
+  }
+
+  Status get_strings(const Table* t, const std::string& sec, const char* key,
+                     std::vector<std::string>& out) {
+    if (!t || !t->contains(key)) return {};
+    const auto* arr = (*t)[key].as_array();
+    if (!arr) return fail("[" + sec + "] " + key + " must be an array of strings");
+    out.clear();
+    for (auto&& e : *arr) {
+      auto s = e.value<std::string>();
+      if (!s) return fail("[" + sec + "] " + key + " must be an array of strings");
+      out.push_back(*s);
+    }
+    return {};
+  }
+
+  Status gateway(const Table& root) {
+    const Table* t = root["gateway"].as_table();
+    if (auto st = check_keys(t, "gateway",
+                             {"listen", "host_keys", "login_grace_time", "max_unauthenticated",
+                              "max_unauthenticated_per_source", "max_auth_attempts",
+                              "control_socket", "kill_grace"});
+        !st)
+      return st;
+    std::string listen;
+    if (auto st = get_string(t, "gateway", "listen", listen); !st) return st;
+    if (!listen.empty()) {
+      if (auto st = parse_host_port(listen, cfg_.listen_host, cfg_.listen_port); !st) {
+        return fail("[gateway] listen: " + st.message());
+      }
+    }
+    Status st;
+    if (!(st = get_strings(t, "gateway", "host_keys", cfg_.host_keys))) return st;
+    if (!(st = get_duration(t, "gateway", "login_grace_time", cfg_.login_grace_time))) return st;
+    if (!(st = get_duration(t, "gateway", "kill_grace", cfg_.kill_grace))) return st;
+    if (!(st = get_int(t, "gateway", "max_unauthenticated", cfg_.max_unauthenticated, 1, 100000)))
+      return st;
+    if (!(st = get_int(t, "gateway", "max_unauthenticated_per_source",
+                       cfg_.max_unauthenticated_per_source, 1, 100000)))
+      return st;
+    if (!(st = get_int(t, "gateway", "max_auth_attempts", cfg_.max_auth_attempts, 1, 100)))
+      return st;
+    return get_string(t, "gateway", "control_socket", cfg_.control_socket);
+  }
+
+  Status state(const Table& root) {
+    const Table* t = root["state"].as_table();
+    if (auto st = check_keys(t, "state", {"dir", "database"}); !st) return st;
+    if (auto st = get_string(t, "state", "dir", cfg_.state_dir); !st) return st;
+    return get_string(t, "state", "database", cfg_.database);
+  }
+
+  Status ca(const Table& root) {
+    const Table* t = root["ca"].as_table();
+    if (auto st = check_keys(t, "ca", {"user_ca_key", "certificate_validity"}); !st) return st;
+    if (auto st = get_string(t, "ca", "user_ca_key", cfg_.user_ca_key); !st) return st;
+    if (auto st = get_duration(t, "ca", "certificate_validity", cfg_.certificate_validity); !st)
+      return st;
+    // SECURITY: upstream certificates are bearer credentials for the target;
+    // the issue caps their life at 5 minutes.
+    if (cfg_.certificate_validity <= 0 || cfg_.certificate_validity > 5 * 60 * kMicrosPerSecond) {
+      return fail("[ca] certificate_validity must be between 1s and 5m");
+    }
+    return {};
+  }
+
+  Status upstream(const Table& root) {
+    const Table* t = root["upstream"].as_table();
+    if (auto st = check_keys(t, "upstream", {"connect_timeout"}); !st) return st;
+    return get_duration(t, "upstream", "connect_timeout", cfg_.connect_timeout);
+  }
+
+  Status session(const Table& root) {
+    const Table* t = root["session"].as_table();
+    if (auto st = check_keys(t, "session", {"env_allow"}); !st) return st;
+    return get_strings(t, "session", "env_allow", cfg_.env_allow);
+  }
+
+  std::string file_;
+  Config& cfg_;
+};
+
+}  // namespace
+
+Status parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  std::string h, p;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return make_error("expected [IPV6]:PORT, got '" + text + "'");
+    }
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      h = text;
+      p = "22";
+    } else {
+      h = text.substr(0, colon);
+      p = text.substr(colon + 1);
+    }
+  }
+  if (h.empty()) return make_error("missing host in '" + text + "'");
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(p) < 1 || std::stoi(p) > 65535) {
+    return make_error("invalid port in '" + text + "'");
+  }
+  host = h;
+  port = static_cast<uint16_t>(std::stoi(p));
+  return {};
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+  auto text = read_file(abs, 1 << 20);
+  if (!text) return make_error("cannot read config: " + text.error().message);
+  Config cfg;
+  cfg.config_path = abs;
+  toml::table root;
+  try {
+    root = toml::parse(*text, abs);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << abs << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+       << e.description();
+    return make_error(os.str());
+  }
+  Loader loader(abs, cfg);
+  if (auto st = loader.load(root); !st) return st.error();
+  std::string base = std::filesystem::path(abs).parent_path().string();
+  cfg.state_dir = resolve_path(base, cfg.state_dir.empty() ? "." : cfg.state_dir);
+  if (cfg.host_keys.empty()) cfg.host_keys = {"ssh_host_ed25519_key"};
+  for (auto& k : cfg.host_keys) k = resolve_path(cfg.state_dir, k);
+  cfg.database = resolve_path(cfg.state_dir, cfg.database.empty() ? "bastion.db" : cfg.database);
+  cfg.user_ca_key = resolve_path(cfg.state_dir, cfg.user_ca_key.empty() ? "user_ca_key" : cfg.user_ca_key);
+  cfg.control_socket =
+      resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
+  return cfg;
+}
+
+Result<std::string> locate_config(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  if (const char* env = std::getenv("BASTION_CONFIG"); env && *env) return std::string(env);
+  return make_error("no configuration: pass --config FILE or set BASTION_CONFIG");
+}
+
+std::string default_config_text(const std::string& listen) {
+  return "# bastion gateway configuration (written by `bastionctl init`).\n"
+         "# Relative paths are relative to [state] dir, which defaults to this file's folder.\n\n"
+         "[gateway]\n"
+         "listen = \"" + listen + "\"            # HOST:PORT for SSH clients\n"
+         "host_keys = [\"ssh_host_ed25519_key\"]   # the gateway's own SSH host keys\n"
+         "login_grace_time = \"30s\"              # time allowed from connect to successful login\n"
+         "max_unauthenticated = 64                # pre-auth connections in total\n"
+         "max_unauthenticated_per_source = 16     # pre-auth connections per source address\n"
+         "max_auth_attempts = 6                   # signed publickey attempts per connection\n"
+         "control_socket = \"bastiond.sock\"       # for bastionctl (mode 0600)\n"
+         "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n\n"
+         "[state]\n"
+         "database = \"bastion.db\"                # SQLite (WAL) database\n\n"
+         "[ca]\n"
+         "user_ca_key = \"user_ca_key\"            # signs upstream login certificates (mode 0600)\n"
+         "certificate_validity = \"5m\"            # upstream certificate lifetime, at most 5m\n\n"
+         "[upstream]\n"
+         "connect_timeout = \"10s\"\n\n"
+         "[session]\n"
+         "env_allow = [\"LANG\", \"LC_*\"]           # client environment passed to targets\n";
+}
+
+}  // namespace bastion

@@ -1,0 +1,59 @@
+// bastion.toml: the gateway configuration.
+//
+// Contract: load_config() either returns a fully validated Config or an error
+// naming the file, the key and what is wrong; unknown keys are errors (a typo
+// must not silently fall back to a default). Relative paths are resolved
+// against the directory that holds the config file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace bastion {
+
+struct Config {
+  std::string config_path;  // absolute path of the file this came from
+  std::string state_dir;    // [state] dir; default: the config file's directory
+
+  // [gateway]
+  std::string listen_host = "127.0.0.1";  // listen = "HOST:PORT", default 127.0.0.1:2200
+  uint16_t listen_port = 2200;
+  std::vector<std::string> host_keys;     // default ["ssh_host_ed25519_key"] in state dir
+  Micros login_grace_time = 30 * kMicrosPerSecond;  // login_grace_time, default "30s"
+  int max_unauthenticated = 64;           // pre-auth connections in total, default 64
+  int max_unauthenticated_per_source = 16;  // pre-auth connections per source address, default 16
+  int max_auth_attempts = 6;              // signed publickey attempts per connection, default 6
+  std::string control_socket;             // default "bastiond.sock" in state dir
+  Micros kill_grace = 2 * kMicrosPerSecond;  // kill_grace: wait before SIGKILL, default "2s"
+
+  // [state]
+  std::string database;                   // default "bastion.db" in state dir
+
+  // [ca]
+  std::string user_ca_key;                // default "user_ca_key" in state dir (mode 0600)
+  Micros certificate_validity = 5 * 60 * kMicrosPerSecond;  // default "5m", max "5m"
+
+  // [upstream]
+  Micros connect_timeout = 10 * kMicrosPerSecond;  // default "10s"
+
+  // [session]
+  std::vector<std::string> env_allow = {"LANG", "LC_*"};  // env names passed upstream (globs)
+};
+
+// Loads and validates FILE.
+Result<Config> load_config(const std::string& path);
+
+// The text `bastionctl init` writes: every key with its default, commented.
+std::string default_config_text(const std::string& listen);
+
+// Where to find the config: --config, else $BASTION_CONFIG, else an error.
+Result<std::string> locate_config(const std::string& flag_value);
+
+// "HOST:PORT" or "[V6]:PORT".
+Status parse_host_port(const std::string& text, std::string& host, uint16_t& port);
+
+}  // namespace bastion

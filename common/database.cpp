@@ -1,0 +1,136 @@
+#include "common/database.h"
+
+#include <filesystem>
+#include <vector>
+
+namespace bastion {
+namespace {
+
+// Each entry migrates version i to i+1. Keep SQL portable (PostgreSQL too):
+// times are BIGINT microseconds, no SQLite-only types.
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> m = {
+      R"sql(
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('active','disabled','left','pending')),
+  email TEXT,
+  employee_id TEXT UNIQUE,
+  service_account INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE roles (
+  name TEXT PRIMARY KEY,
+  target_selector TEXT NOT NULL,
+  logins TEXT NOT NULL,
+  allow_port_forwarding INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE user_roles (
+  user_name TEXT NOT NULL REFERENCES users(name),
+  role_name TEXT NOT NULL REFERENCES roles(name),
+  PRIMARY KEY (user_name, role_name)
+);
+CREATE TABLE ssh_keys (
+  fingerprint TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  key_type TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  comment TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL CHECK (state IN ('active','revoked')),
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+CREATE INDEX ssh_keys_user ON ssh_keys(user_name);
+CREATE TABLE targets (
+  name TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  host_key TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE target_labels (
+  target_name TEXT NOT NULL REFERENCES targets(name),
+  label TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (target_name, label)
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  target TEXT NOT NULL,
+  login TEXT NOT NULL,
+  source TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  bytes_in BIGINT NOT NULL DEFAULT 0,
+  bytes_out BIGINT NOT NULL DEFAULT 0,
+  exit_status INTEGER,
+  end_reason TEXT
+);
+CREATE INDEX sessions_live ON sessions(ended_at);
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  ts BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  login TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '',
+  session_id TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL CHECK (outcome IN ('allow','deny','error','info')),
+  reason TEXT NOT NULL DEFAULT '',
+  details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_ts ON audit_log(ts);
+)sql",
+  };
+  return m;
+}
+
+}  // namespace
+
+int Database::latest_schema_version() { return static_cast<int>(migrations().size()); }
+
+Result<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms) {
+  if (mode == Mode::kOpenExisting && !std::filesystem::exists(path)) {
+    return make_error("database " + path + " does not exist (run `bastionctl init` first)");
+  }
+  try {
+    int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;
+    if (mode == Mode::kCreate) flags |= SQLite::OPEN_CREATE;
+    auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
+    db->exec("PRAGMA journal_mode=WAL");
+    db->exec("PRAGMA synchronous=FULL");
+    db->exec("PRAGMA foreign_keys=ON");
+    Database out(std::move(db));
+    if (auto st = out.migrate(); !st) return st.error();
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return make_error("database " + path + ": " + e.what());
+  }
+}
+
+Status Database::migrate() {
+  version_ = db_->execAndGet("PRAGMA user_version").getInt();
+  const auto& m = migrations();
+  if (version_ > static_cast<int>(m.size())) {
+    return make_error("database schema version " + std::to_string(version_) +
+                      " is newer than this bastion (" + std::to_string(m.size()) + ")");
+  }
+  while (version_ < static_cast<int>(m.size())) {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::EXCLUSIVE);
+    // Re-read under the lock: another process may have migrated meanwhile.
+    int current = db_->execAndGet("PRAGMA user_version").getInt();
+    if (current == version_) {
+      db_->exec(m[static_cast<size_t>(version_)]);
+      db_->exec("PRAGMA user_version=" + std::to_string(version_ + 1));
+    }
+    tx.commit();
+    version_ = db_->execAndGet("PRAGMA user_version").getInt();
+  }
+  return {};
+}
+
+}  // namespace bastion

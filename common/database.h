@@ -1,0 +1,52 @@
+// The bastion database handle (SQLite, WAL) and its schema migrations.
+//
+// Contract: open() applies pending migrations in one transaction each and
+// refuses a database newer than this build. Many processes (one per SSH
+// connection) may hold their own Database on the same file; writes are short
+// transactions and wait up to busy_timeout for the lock.
+// Not thread-safe: one Database per thread/process. Never share across fork().
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace bastion {
+
+class Database {
+ public:
+  enum class Mode { kOpenExisting, kCreate };
+
+  static Result<Database> open(const std::string& path, Mode mode, int busy_timeout_ms = 5000);
+
+  SQLite::Database& sql() { return *db_; }
+  [[nodiscard]] int schema_version() const { return version_; }
+  static int latest_schema_version();
+
+ private:
+  explicit Database(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+  Status migrate();
+
+  std::unique_ptr<SQLite::Database> db_;
+  int version_ = 0;
+};
+
+// Runs `fn` inside a transaction; commits if it returns ok, rolls back otherwise
+// (and on exception). SQLite errors become Status errors.
+template <class Fn>
+Status with_transaction(Database& db, Fn&& fn) {
+  try {
+    SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
+    Status st = fn();
+    if (!st) return st;
+    tx.commit();
+    return {};
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("database: ") + e.what());
+  }
+}
+
+}  // namespace bastion

@@ -1,0 +1,29 @@
+// File-system helpers with the durability and permission rules bastion needs.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace bastion {
+
+// Writes `content` to `path` atomically: a temp file in the same directory,
+// fsync, rename, fsync of the directory. `mode` applies from creation, so a
+// secret is never briefly world-readable. If `overwrite` is false and `path`
+// exists, fails and changes nothing.
+Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode,
+                         bool overwrite);
+
+// Reads a whole file of at most `max_bytes`.
+Result<std::string> read_file(const std::string& path, size_t max_bytes = 1 << 20);
+
+// Creates a directory (and parents) with `mode` if missing.
+Status make_dirs(const std::string& path, unsigned mode);
+
+bool file_exists(const std::string& path);
+
+// `path` if absolute, else `base_dir/path`.
+std::string resolve_path(const std::string& base_dir, const std::string& path);
+
+}  // namespace bastion

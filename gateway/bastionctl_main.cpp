@@ -1,0 +1,3 @@
+#include "gateway/ctl.h"
+
+int main(int argc, char** argv) { return bastion::gateway::ctl_main(argc, argv); }

@@ -1,0 +1,96 @@
+// Connection: everything that happens in one connection process, from key
+// exchange to the last byte. Created in the child after fork().
+//
+// Lifecycle: key exchange -> publickey authentication (the key names the
+// person; the user name names the destination) -> access decision (deny
+// ends authentication with the reason in a banner) -> channels, relayed to
+// one upstream connection per gateway session -> session end in the audit
+// log. The supervisor may ask it to end at any time (control fd).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authn/key_registry.h"
+#include "authn/user_ca.h"
+#include "gateway/channel_pair.h"
+#include "gateway/services.h"
+#include "gateway/ssh_handles.h"
+#include "gateway/upstream.h"
+#include "policy/decision.h"
+#include "policy/ingress_name.h"
+
+namespace bastion::gateway {
+
+struct ConnectionParams {
+  int client_fd = -1;
+  int supervisor_fd = -1;  // SOCK_SEQPACKET to bastiond's supervisor
+  std::string source;      // "ip:port"
+};
+
+class Connection {
+ public:
+  Connection(Services& services, const authn::UserCa& ca, ssh_bind bind, ConnectionParams params);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs to completion; returns the process exit code.
+  int run();
+
+  // libssh callbacks (public for the C trampolines in the .cpp).
+  int on_auth_pubkey(const char* user, ssh_key key, char signature_state);
+  ssh_channel on_channel_open();
+  int on_message(ssh_message msg);
+  void on_supervisor_readable();
+  ChannelPair* find_pair(ssh_channel ch);
+  void audit(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+             nlohmann::json details = nlohmann::json::object());
+  [[nodiscard]] bool command_mode() const { return name_.command_mode; }
+  [[nodiscard]] const std::vector<std::string>& env_allow() const;
+
+ private:
+  bool authenticate_signed(const std::string& user, const std::string& fingerprint,
+                           const std::string& key_type, std::string& reason);
+  void notify_supervisor();
+  void service_channels();
+  void start_pair(ChannelPair& p);
+  void start_command_pair(ChannelPair& p);
+  void service_command_pair(ChannelPair& p);
+  void finish_pair(ChannelPair& p);
+  bool ensure_upstream(std::string& error);
+  void reap_pairs();
+  void terminate(const std::string& message);
+  void end_session(const std::string& reason);
+
+  Services& services_;
+  const authn::UserCa& ca_;
+  ssh_bind bind_;
+  ConnectionParams params_;
+  SshSession session_;
+  SshEvent event_;
+  std::optional<Upstream> upstream_;
+  bool upstream_failed_ = false;
+  std::string upstream_error_;
+  std::vector<std::unique_ptr<ChannelPair>> pairs_;
+
+  // Who and where, once authenticated.
+  bool authenticated_ = false;
+  bool closing_ = false;
+  int signed_attempts_ = 0;
+  std::vector<std::string> unknown_keys_seen_;
+  std::string session_id_;
+  std::string fingerprint_;
+  policy::IngressName name_;
+  std::optional<policy::Person> person_;
+  std::optional<policy::Target> target_;
+  policy::Decision decision_;
+  std::optional<std::string> kill_reason_;
+  std::optional<int> last_exit_status_;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  bool session_started_ = false;
+};
+
+}  // namespace bastion::gateway

@@ -1,0 +1,79 @@
+// bastionctl init, ca show.
+#include <filesystem>
+#include <iostream>
+
+#include "authn/user_ca.h"
+#include "common/files.h"
+#include "gateway/ctl.h"
+#include "gateway/listener.h"
+
+namespace bastion::gateway {
+namespace {
+
+int run_init(const std::string& dir_arg, const std::string& listen) {
+  std::string host;
+  uint16_t port = 0;
+  if (auto st = parse_host_port(listen, host, port); !st) return ctl_fail("--listen: " + st.message());
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(dir_arg, ec).lexically_normal().string();
+  std::string cfg_path = dir + "/bastion.toml";
+  std::string host_key = dir + "/ssh_host_ed25519_key";
+  std::string ca_key = dir + "/user_ca_key";
+  std::string db = dir + "/bastion.db";
+  // SECURITY: never overwrite keys; check everything before changing anything.
+  for (const auto& f : {host_key, ca_key, cfg_path, db}) {
+    if (file_exists(f)) return ctl_fail("refusing to overwrite existing " + f);
+  }
+  if (auto st = make_dirs(dir, 0700); !st) return ctl_fail(st.message());
+  if (auto st = generate_host_key(host_key); !st) return ctl_fail(st.message());
+  auto ca = authn::UserCa::create(ca_key);
+  if (!ca) return ctl_fail(ca.error().message);
+  auto database = Database::open(db, Database::Mode::kCreate);
+  if (!database) return ctl_fail(database.error().message);
+  if (auto st = write_file_atomic(cfg_path, default_config_text(listen), 0600, false); !st) {
+    return ctl_fail(st.message());
+  }
+  auto cfg = load_config(cfg_path);
+  if (!cfg) return ctl_fail(cfg.error().message);
+  if (auto s = Services::open(*cfg); s) {
+    ctl_audit(**s, "gateway.init", "", {{"state_dir", dir}, {"listen", listen}});
+  }
+  std::cout << "initialised " << dir << "\n"
+            << "  config:        " << cfg_path << "\n"
+            << "  host key:      " << host_key << ".pub\n"
+            << "  user CA key:   " << ca_key << " (mode 0600)\n"
+            << "  database:      " << db << "\n\n"
+            << "Targets must trust the user CA; put this line in the file named by sshd's "
+               "TrustedUserCAKeys:\n  "
+            << ca->public_key_line() << "\n"
+            << "Next: bastionctl --config " << cfg_path << " role add|target add|user add|key add, "
+            << "then bastiond --config " << cfg_path << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_init_commands(CLI::App& app, CtlGlobals& g) {
+  auto* init = app.add_subcommand("init", "create a state directory: config, host key, user CA, database");
+  auto dir = std::make_shared<std::string>();
+  auto listen = std::make_shared<std::string>("127.0.0.1:2200");
+  init->add_option("--state-dir", *dir, "directory to create (mode 0700)")->required();
+  init->add_option("--listen", *listen, "HOST:PORT for SSH clients")->capture_default_str();
+  init->callback([&g, dir, listen] { g.exit_code = run_init(*dir, *listen); });
+
+  auto* ca = app.add_subcommand("ca", "the user certificate authority targets trust");
+  ca->require_subcommand(1);
+  auto* show = ca->add_subcommand("show", "print the user-CA public key line for sshd's TrustedUserCAKeys");
+  show->callback([&g] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto ca_key = authn::UserCa::load(s->config().user_ca_key);
+    if (!ca_key) {
+      g.exit_code = ctl_fail(ca_key.error().message);
+      return;
+    }
+    std::cout << ca_key->public_key_line() << "\n";
+  });
+}
+
+}  // namespace bastion::gateway

@@ -1,0 +1,227 @@
+// bastionctl user ..., key ...
+#include <iostream>
+
+#include "authn/public_key.h"
+#include "gateway/ctl.h"
+
+namespace bastion::gateway {
+namespace {
+
+nlohmann::json person_json(const policy::Person& p) {
+  return {{"name", p.name},
+          {"state", policy::to_string(p.state)},
+          {"roles", p.roles},
+          {"email", p.email},
+          {"employee_id", p.employee_id},
+          {"service_account", p.service_account},
+          {"created_at", format_utc(p.created_at)}};
+}
+
+nlohmann::json key_json(const authn::KeyRecord& k) {
+  nlohmann::json j = {{"fingerprint", k.fingerprint}, {"user", k.user},
+                      {"type", k.type},               {"state", k.active ? "active" : "revoked"},
+                      {"comment", k.comment},         {"created_at", format_utc(k.created_at)}};
+  if (k.revoked_at) j["revoked_at"] = format_utc(*k.revoked_at);
+  return j;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out.empty() ? "-" : out;
+}
+
+void set_state(CtlGlobals& g, const std::string& name, policy::PersonState state) {
+  auto s = ctl_open(g);
+  if (!s) return;
+  auto p = s->policy().find_person(name);
+  if (!p) {
+    g.exit_code = ctl_fail(p.error().message);
+    return;
+  }
+  if (!*p) {
+    g.exit_code = ctl_fail("no such user: " + name);
+    return;
+  }
+  if ((*p)->state == policy::PersonState::kLeft) {
+    g.exit_code = ctl_fail("user " + name + " has left; their state is owned by the HR feed");
+    return;
+  }
+  if (state == policy::PersonState::kActive) {
+    auto keys = s->keys().list(name);
+    bool any = false;
+    if (keys) {
+      for (const auto& k : *keys) any = any || k.active;
+    }
+    if (!any) state = policy::PersonState::kPending;  // no access until a key is enrolled
+  }
+  if (auto st = s->policy().set_person_state(name, state); !st) {
+    g.exit_code = ctl_fail(st.message());
+    return;
+  }
+  ctl_audit(*s, "user.state", "", {{"user", name}, {"state", policy::to_string(state)}});
+  std::cout << name << " is now " << policy::to_string(state) << "\n";
+}
+
+void register_user(CLI::App& app, CtlGlobals& g) {
+  auto* user = app.add_subcommand("user", "people and service accounts");
+  user->require_subcommand(1);
+
+  auto* add = user->add_subcommand("add", "add a person (state pending until a key is enrolled)");
+  auto p = std::make_shared<policy::Person>();
+  add->add_option("NAME", p->name, "user name")->required();
+  add->add_option("--role", p->roles, "role to grant (repeatable)");
+  add->add_option("--email", p->email, "e-mail address");
+  add->add_option("--employee-id", p->employee_id, "HR employee id (for the HR feed)");
+  add->add_flag("--service-account", p->service_account,
+                "a non-human account that may use plain (non-FIDO) keys");
+  add->callback([&g, p] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    p->state = policy::PersonState::kPending;
+    if (auto st = s->policy().add_person(*p); !st) {
+      g.exit_code = ctl_fail(st.message());
+      return;
+    }
+    ctl_audit(*s, "user.add", "", person_json(*p));
+    std::cout << "added user " << p->name << " (pending until a key is enrolled: bastionctl key add "
+              << p->name << " KEY.pub)\n";
+  });
+
+  auto* list = user->add_subcommand("list", "list people");
+  auto json = std::make_shared<bool>(false);
+  list->add_flag("--json", *json, "machine-readable output");
+  list->callback([&g, json] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto people = s->policy().list_people();
+    if (!people) {
+      g.exit_code = ctl_fail(people.error().message);
+      return;
+    }
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& p : *people) arr.push_back(person_json(p));
+    if (*json) return print_json(arr);
+    std::printf("%-20s %-9s %s\n", "NAME", "STATE", "ROLES");
+    for (const auto& p : *people) {
+      std::printf("%-20s %-9s %s\n", p.name.c_str(), policy::to_string(p.state).c_str(), join(p.roles).c_str());
+    }
+  });
+
+  auto* show = user->add_subcommand("show", "show one person with their keys");
+  auto name = std::make_shared<std::string>();
+  auto sjson = std::make_shared<bool>(false);
+  show->add_option("NAME", *name)->required();
+  show->add_flag("--json", *sjson, "machine-readable output");
+  show->callback([&g, name, sjson] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto p = s->policy().find_person(*name);
+    if (!p || !*p) {
+      g.exit_code = ctl_fail(p ? "no such user: " + *name : p.error().message);
+      return;
+    }
+    nlohmann::json j = person_json(**p);
+    j["keys"] = nlohmann::json::array();
+    if (auto keys = s->keys().list(*name); keys) {
+      for (const auto& k : *keys) j["keys"].push_back(key_json(k));
+    }
+    if (*sjson) return print_json(j);
+    std::cout << "name:        " << j["name"].get<std::string>() << "\n"
+              << "state:       " << j["state"].get<std::string>() << "\n"
+              << "roles:       " << join((*p)->roles) << "\n"
+              << "email:       " << (*p)->email << "\n"
+              << "employee id: " << (*p)->employee_id << "\n"
+              << "service:     " << ((*p)->service_account ? "yes" : "no") << "\n"
+              << "keys:\n";
+    for (const auto& k : j["keys"]) {
+      std::cout << "  " << k["fingerprint"].get<std::string>() << "  " << k["type"].get<std::string>()
+                << "  " << k["state"].get<std::string>() << "\n";
+    }
+  });
+
+  for (const char* verb : {"disable", "enable"}) {
+    auto* cmd = user->add_subcommand(verb, std::string(verb) + " a person");
+    auto n = std::make_shared<std::string>();
+    cmd->add_option("NAME", *n)->required();
+    bool enable = std::string(verb) == "enable";
+    cmd->callback([&g, n, enable] {
+      set_state(g, *n, enable ? policy::PersonState::kActive : policy::PersonState::kDisabled);
+    });
+  }
+}
+
+void register_key(CLI::App& app, CtlGlobals& g) {
+  auto* key = app.add_subcommand("key", "SSH keys of people");
+  key->require_subcommand(1);
+
+  auto* add = key->add_subcommand("add", "enrol a public key for a person");
+  auto user = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  add->add_option("USER", *user)->required();
+  add->add_option("PUBKEY_FILE", *file, "OpenSSH public key (sk-ssh-ed25519 / sk-ecdsa-sha2-nistp256)")
+      ->required();
+  add->callback([&g, user, file] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto pk = authn::read_public_key_file(*file);
+    if (!pk) {
+      g.exit_code = ctl_fail(*file + ": " + pk.error().message);
+      return;
+    }
+    auto rec = s->keys().enroll(*user, *pk);
+    if (!rec) {
+      g.exit_code = ctl_fail(rec.error().message);
+      return;
+    }
+    ctl_audit(*s, "key.add", "", key_json(*rec));
+    std::cout << "enrolled " << rec->fingerprint << " (" << rec->type << ") for " << *user << "\n";
+  });
+
+  auto* list = key->add_subcommand("list", "list enrolled keys");
+  auto filter = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  list->add_option("--user", *filter, "only this person's keys");
+  list->add_flag("--json", *json, "machine-readable output");
+  list->callback([&g, filter, json] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto keys = s->keys().list(*filter);
+    if (!keys) {
+      g.exit_code = ctl_fail(keys.error().message);
+      return;
+    }
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& k : *keys) arr.push_back(key_json(k));
+    if (*json) return print_json(arr);
+    std::printf("%-52s %-12s %-8s %s\n", "FINGERPRINT", "USER", "STATE", "TYPE");
+    for (const auto& k : *keys) {
+      std::printf("%-52s %-12s %-8s %s\n", k.fingerprint.c_str(), k.user.c_str(),
+                  k.active ? "active" : "revoked", k.type.c_str());
+    }
+  });
+
+  auto* revoke = key->add_subcommand("revoke", "revoke a key (takes effect at the next login)");
+  auto fp = std::make_shared<std::string>();
+  revoke->add_option("FINGERPRINT", *fp, "SHA256:... as shown by `key list`")->required();
+  revoke->callback([&g, fp] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto rec = s->keys().revoke(*fp);
+    if (!rec) {
+      g.exit_code = ctl_fail(rec.error().message);
+      return;
+    }
+    ctl_audit(*s, "key.revoke", "", key_json(*rec));
+    std::cout << "revoked " << *fp << " (" << rec->user << ")\n";
+  });
+}
+
+}  // namespace
+
+void register_people_commands(CLI::App& app, CtlGlobals& g) {
+  register_user(app, g);
+  register_key(app, g);
+}
+
+}  // namespace bastion::gateway

@@ -1,0 +1,19 @@
+#include "gateway/session_id.h"
+
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace bastion::gateway {
+
+std::string new_session_id() {
+  unsigned char b[8];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  char out[2 + 16 + 1];
+  std::snprintf(out, sizeof out, "s-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+                b[5], b[6], b[7]);
+  return out;
+}
+
+}  // namespace bastion::gateway

@@ -1,0 +1,281 @@
+#include "gateway/supervisor.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "gateway/connection.h"
+#include "gateway/listener.h"
+#include "gateway/services.h"
+
+namespace bastion::gateway {
+namespace {
+
+void log(const std::string& msg) {
+  std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str());
+}
+
+void reply(int fd, const nlohmann::json& j) {
+  std::string line = j.dump() + "\n";
+  ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+}
+
+}  // namespace
+
+bool Supervisor::setup() {
+  auto ca = authn::UserCa::load(cfg_.user_ca_key);
+  if (!ca) {
+    log("cannot load user CA: " + ca.error().message);
+    return false;
+  }
+  ca_.emplace(std::move(*ca));
+  auto bind = make_ssh_bind(cfg_);
+  if (!bind) {
+    log(bind.error().message);
+    return false;
+  }
+  bind_ = std::move(*bind);
+  if (auto s = Services::open(cfg_); !s) {  // fail at start, not at first login
+    log(s.error().message);
+    return false;
+  }
+  auto lfd = listen_tcp(cfg_.listen_host, cfg_.listen_port);
+  if (!lfd) {
+    log(lfd.error().message);
+    return false;
+  }
+  listen_fd_ = std::move(*lfd);
+  auto cfd = listen_unix(cfg_.control_socket);
+  if (!cfd) {
+    log(cfd.error().message);
+    return false;
+  }
+  control_fd_ = std::move(*cfd);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal_fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}
+
+int Supervisor::run() {
+  if (!setup()) return 1;
+  log("listening on " + cfg_.listen_host + ":" + std::to_string(cfg_.listen_port) + ", control " +
+      cfg_.control_socket);
+  while (!(stopping_ && children_.empty())) {
+    std::vector<pollfd> fds;
+    fds.push_back({signal_fd_.get(), POLLIN, 0});
+    fds.push_back({control_fd_.get(), POLLIN, 0});
+    if (!stopping_) fds.push_back({listen_fd_.get(), POLLIN, 0});
+    std::vector<int> pids;
+    for (auto& [pid, c] : children_) {
+      fds.push_back({c.channel.get(), POLLIN, 0});
+      pids.push_back(pid);
+    }
+    int rc = ::poll(fds.data(), fds.size(), 100);
+    if (rc < 0 && errno != EINTR) {
+      log(std::string("poll: ") + std::strerror(errno));
+      return 1;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si{};
+      while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) reap_children();
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) shutdown();
+      }
+    }
+    if (fds[1].revents & POLLIN) handle_control();
+    size_t first_child = 2;
+    if (!stopping_) {
+      if (fds[2].revents & POLLIN) accept_client();
+      first_child = 3;
+    }
+    for (size_t i = first_child; i < fds.size(); ++i) {
+      if (fds[i].revents & (POLLIN | POLLHUP)) {
+        auto it = children_.find(pids[i - first_child]);
+        if (it != children_.end()) read_child(it->second);
+      }
+    }
+    reap_children();
+    check_deadlines();
+  }
+  ::unlink(cfg_.control_socket.c_str());
+  log("stopped");
+  return 0;
+}
+
+void Supervisor::accept_client() {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  UniqueFd client(::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC));
+  if (!client) return;
+  char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+  getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, port, sizeof port,
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  std::string ip = host;
+  int unauth = 0, unauth_here = 0;
+  for (const auto& [pid, c] : children_) {
+    if (c.authenticated) continue;
+    ++unauth;
+    if (c.source_ip == ip) ++unauth_here;
+  }
+  // SECURITY: cap pre-auth work so a flood of half-open connections cannot
+  // exhaust processes; authenticated sessions are not counted.
+  if (unauth >= cfg_.max_unauthenticated || unauth_here >= cfg_.max_unauthenticated_per_source) {
+    log("refusing connection from " + ip + ": too many unauthenticated connections");
+    return;
+  }
+  spawn(std::move(client), ip, ip + ":" + port);
+}
+
+void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string& source) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    log(std::string("socketpair: ") + std::strerror(errno));
+    return;
+  }
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log(std::string("fork: ") + std::strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGINT, SIG_IGN);
+    listen_fd_.reset();
+    control_fd_.reset();
+    signal_fd_.reset();
+    mine.reset();
+    for (auto& [p, c] : children_) c.channel.reset();
+    pending_.clear();
+    int code = 1;
+    auto services = Services::open(cfg_);
+    if (!services) {
+      log(source + ": " + services.error().message);
+    } else {
+      ConnectionParams params{client.release(), theirs.get(), source};
+      Connection conn(**services, *ca_, bind_.get(), params);
+      code = conn.run();
+    }
+    std::fflush(stderr);
+    ::_exit(code);
+  }
+  ChildInfo c;
+  c.pid = pid;
+  c.channel = std::move(mine);
+  c.source_ip = ip;
+  c.source = source;
+  c.started_at = SystemClock::instance().now();
+  children_.emplace(pid, std::move(c));
+}
+
+void Supervisor::read_child(ChildInfo& c) {
+  char buf[4096];
+  ssize_t n = ::recv(c.channel.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n <= 0) return;  // exit is handled by SIGCHLD
+  auto m = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
+  if (!m.is_object() || m.value("type", "") != "auth") return;
+  c.authenticated = true;
+  c.session_id = m.value("session_id", "");
+  c.user = m.value("user", "");
+  c.target = m.value("target", "");
+  c.login = m.value("login", "");
+  c.started_at = SystemClock::instance().now();
+}
+
+void Supervisor::reap_children() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    auto it = children_.find(pid);
+    if (it == children_.end()) continue;
+    std::string why;
+    if (WIFSIGNALED(status)) {
+      int sig = WTERMSIG(status);
+      why = sig == SIGALRM ? "login grace time exceeded"
+                           : std::string("connection process killed by signal ") + strsignal(sig);
+    }
+    if (!why.empty() && it->second.authenticated) {
+      if (auto s = Services::open(cfg_); s) {
+        (*s)->sessions().end_orphans(pid, why);
+      }
+      audit("session.end", why, it->second.session_id, it->second.user);
+    }
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      if (p->pid == pid) {
+        reply(p->client.get(), {{"ok", true}, {"id", p->session_id}});
+        p = pending_.erase(p);
+      } else {
+        ++p;
+      }
+    }
+    children_.erase(it);
+  }
+}
+
+void Supervisor::request_kill(ChildInfo& c, const std::string& reason) {
+  nlohmann::json m = {{"type", "kill"}, {"reason", reason}};
+  std::string text = m.dump();
+  ::send(c.channel.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  c.kill_deadline = SystemClock::instance().now() + cfg_.kill_grace;
+}
+
+void Supervisor::check_deadlines() {
+  Micros now = SystemClock::instance().now();
+  for (auto& [pid, c] : children_) {
+    if (c.kill_deadline != 0 && now >= c.kill_deadline) {
+      // SECURITY: a session told to end that does not end is ended by force.
+      ::kill(pid, SIGKILL);
+      c.kill_deadline = 0;
+    }
+  }
+}
+
+void Supervisor::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
+  listen_fd_.reset();
+  for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
+}
+
+void Supervisor::audit(const std::string& action, const std::string& reason,
+                       const std::string& session_id, const std::string& user) {
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("AUDIT FAILURE: " + s.error().message);
+    return;
+  }
+  recorder::AuditEvent e;
+  e.actor = user.empty() ? "system" : user;
+  e.action = action;
+  e.outcome = recorder::Outcome::kInfo;
+  e.reason = reason;
+  e.session_id = session_id;
+  if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+}
+
+}  // namespace bastion::gateway

@@ -1,0 +1,68 @@
+// Supervisor: bastiond's parent process. Accepts TCP connections and forks
+// one connection process per client (isolation, like sshd); knows every live
+// session (id, person, target, login, pid); serves the control socket; ends
+// sessions on request; on SIGTERM stops accepting, tells live sessions, exits.
+//
+// It holds no database connection across fork(): it opens one per operation.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "authn/user_ca.h"
+#include "common/unique_fd.h"
+#include "gateway/ssh_handles.h"
+#include <optional>
+
+namespace bastion::gateway {
+
+struct ChildInfo {
+  int pid = 0;
+  UniqueFd channel;  // SOCK_SEQPACKET to the child
+  std::string source_ip;
+  std::string source;
+  bool authenticated = false;
+  std::string session_id, user, target, login;
+  Micros started_at = 0;
+  Micros kill_deadline = 0;  // when to SIGKILL after a kill request
+};
+
+struct PendingReply {
+  UniqueFd client;
+  int pid = 0;
+  std::string session_id;
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(Config cfg) : cfg_(std::move(cfg)) {}
+  // Runs until SIGTERM/SIGINT; returns the process exit code.
+  int run();
+
+ private:
+  bool setup();
+  void accept_client();
+  void spawn(UniqueFd client, const std::string& ip, const std::string& source);
+  void read_child(ChildInfo& c);
+  void reap_children();
+  void handle_control();
+  void handle_request(UniqueFd client, const std::string& line);
+  void request_kill(ChildInfo& c, const std::string& reason);
+  void check_deadlines();
+  void shutdown();
+  void audit(const std::string& action, const std::string& reason, const std::string& session_id,
+             const std::string& user);
+
+  Config cfg_;
+  SshBind bind_;
+  std::optional<authn::UserCa> ca_;
+  UniqueFd listen_fd_, control_fd_, signal_fd_;
+  std::map<int, ChildInfo> children_;  // by pid
+  std::vector<PendingReply> pending_;
+  bool stopping_ = false;
+};
+
+}  // namespace bastion::gateway

@@ -1,0 +1,49 @@
+// The policy domain: people, roles, targets. Plain values; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace bastion::policy {
+
+enum class PersonState { kActive, kDisabled, kLeft, kPending };
+
+std::string to_string(PersonState s);
+bool parse_person_state(const std::string& text, PersonState& out);
+
+struct Person {
+  std::string name;
+  PersonState state = PersonState::kPending;
+  std::string email;
+  std::string employee_id;
+  bool service_account = false;  // may use plain (non-FIDO) keys
+  std::vector<std::string> roles;
+  Micros created_at = 0;
+};
+
+struct Role {
+  std::string name;
+  std::string target_selector;      // glob on target names, or label=value
+  std::vector<std::string> logins;  // accounts on the target this role may use
+  bool allow_port_forwarding = false;
+  Micros created_at = 0;
+};
+
+struct Target {
+  std::string name;
+  std::string host;
+  uint16_t port = 22;
+  std::string host_key;  // pinned OpenSSH public-key line
+  std::map<std::string, std::string> labels;
+  Micros created_at = 0;
+};
+
+// Names of people, roles, targets and logins: 1-64 chars of [A-Za-z0-9._-],
+// not starting with '-' or '.'.
+bool is_valid_name(const std::string& name);
+
+}  // namespace bastion::policy

@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+
+#include "common/database.h"
+#include "policy/decision.h"
+#include "policy/ingress_name.h"
+#include "policy/selector.h"
+#include "policy/sqlite_repository.h"
+
+namespace bastion::policy {
+namespace {
+
+Target target(const std::string& name, std::map<std::string, std::string> labels = {}) {
+  Target t;
+  t.name = name;
+  t.host = "127.0.0.1";
+  t.labels = std::move(labels);
+  return t;
+}
+
+Role role(const std::string& name, const std::string& sel, std::vector<std::string> logins) {
+  Role r;
+  r.name = name;
+  r.target_selector = sel;
+  r.logins = std::move(logins);
+  return r;
+}
+
+Person active(const std::string& name) {
+  Person p;
+  p.name = name;
+  p.state = PersonState::kActive;
+  return p;
+}
+
+Decision check(const Person* p, const std::vector<Role>& roles, const Target* t, const std::string& login) {
+  AccessRequest r;
+  r.person = p;
+  r.roles = &roles;
+  r.target = t;
+  r.target_name = t ? t->name : "nowhere";
+  r.login = login;
+  return decide(r);
+}
+
+TEST(Decide, AllowsWhenRoleSelectsTargetAndLogin) {
+  Person alice = active("alice");
+  Target db = target("prod-db-1", {{"env", "prod"}});
+  std::vector<Role> roles = {role("ops", "prod*", {"root", "deploy"})};
+  Decision d = check(&alice, roles, &db, "root");
+  EXPECT_TRUE(d.allow);
+  EXPECT_EQ(d.role, "ops");
+  EXPECT_EQ(d.reason, "role ops allows root on prod-db-1");
+}
+
+TEST(Decide, DeniesEveryMissingPiece) {
+  Person alice = active("alice");
+  Target db = target("prod-db-1", {{"env", "prod"}});
+  std::vector<Role> roles = {role("ops", "env=prod", {"deploy"})};
+  EXPECT_EQ(check(&alice, roles, &db, "root").reason, "no role allows login root on prod-db-1");
+  EXPECT_FALSE(check(&alice, roles, &db, "root").allow);
+  EXPECT_EQ(check(&alice, {}, &db, "deploy").reason, "no role grants alice access to prod-db-1");
+  EXPECT_EQ(check(&alice, roles, nullptr, "deploy").reason, "unknown target nowhere");
+  EXPECT_EQ(check(nullptr, roles, &db, "deploy").reason, "key is not enrolled");
+  std::vector<Role> other = {role("web", "web-*", {"deploy"})};
+  EXPECT_FALSE(check(&alice, other, &db, "deploy").allow);
+  for (auto state : {PersonState::kDisabled, PersonState::kLeft, PersonState::kPending}) {
+    Person p = alice;
+    p.state = state;
+    Decision d = check(&p, roles, &db, "deploy");
+    EXPECT_FALSE(d.allow);
+    EXPECT_EQ(d.reason, "account alice is " + to_string(state));
+  }
+}
+
+TEST(Decide, BrokenSelectorSelectsNothing) {
+  Person alice = active("alice");
+  Target db = target("prod-db-1");
+  std::vector<Role> roles = {role("bad", "", {"root"})};
+  EXPECT_FALSE(check(&alice, roles, &db, "root").allow);
+}
+
+TEST(Selector, GlobAndLabel) {
+  auto glob = TargetSelector::parse("prod*");
+  ASSERT_TRUE(glob);
+  EXPECT_TRUE(glob->matches(target("prod-db-1")));
+  EXPECT_FALSE(glob->matches(target("staging-db")));
+  auto label = TargetSelector::parse("env=prod");
+  ASSERT_TRUE(label);
+  EXPECT_TRUE(label->matches(target("x", {{"env", "prod"}})));
+  EXPECT_FALSE(label->matches(target("x", {{"env", "staging"}})));
+  EXPECT_FALSE(label->matches(target("prod")));
+  EXPECT_FALSE(TargetSelector::parse("=prod"));
+  EXPECT_FALSE(TargetSelector::parse("a b"));
+  EXPECT_FALSE(TargetSelector::parse(""));
+}
+
+TEST(IngressName, ProxyAndCommandMode) {
+  auto p = parse_ingress_name("root@prod-db-1");
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->command_mode);
+  EXPECT_EQ(p->login, "root");
+  EXPECT_EQ(p->target, "prod-db-1");
+  auto c = parse_ingress_name("alice");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->command_mode);
+  EXPECT_EQ(c->person, "alice");
+}
+
+TEST(IngressName, RejectsMalformed) {
+  for (const std::string& bad : std::vector<std::string>{"", "@", "a@@b", "@b", "a@", "a@b@c", "ro ot@x", "root@-x", "a\x01@b",
+                          "root@x\n", std::string(257, 'a'), std::string("a\0b", 3)}) {
+    EXPECT_FALSE(parse_ingress_name(bad)) << "accepted: " << bad;
+  }
+  EXPECT_EQ(parse_ingress_name(std::string(300, 'a')).error().message, "user name longer than 256 bytes");
+  EXPECT_EQ(parse_ingress_name("a@@b").error().message, "invalid user name 'a@@b': expected LOGIN@TARGET");
+}
+
+class RepoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = Database::open(":memory:", Database::Mode::kCreate);
+    ASSERT_TRUE(d) << d.error().message;
+    db = std::make_unique<Database>(std::move(*d));
+    repo = std::make_unique<SqlitePolicyRepository>(*db, clock);
+  }
+  FakeClock clock{1'700'000'000'000'000};
+  std::unique_ptr<Database> db;
+  std::unique_ptr<SqlitePolicyRepository> repo;
+};
+
+TEST_F(RepoTest, RoundTripsPeopleRolesTargets) {
+  ASSERT_TRUE(repo->add_role(role("ops", "env=prod", {"root", "deploy"})));
+  Person p;
+  p.name = "alice";
+  p.roles = {"ops"};
+  p.employee_id = "E100";
+  ASSERT_TRUE(repo->add_person(p));
+  Target t = target("prod-db-1", {{"env", "prod"}});
+  t.host_key = "ssh-ed25519 AAAA";
+  ASSERT_TRUE(repo->add_target(t));
+
+  auto got = repo->find_person("alice");
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->state, PersonState::kPending);
+  EXPECT_EQ((*got)->roles, std::vector<std::string>{"ops"});
+  auto roles = repo->roles_of(**got);
+  ASSERT_TRUE(roles);
+  ASSERT_EQ(roles->size(), 1u);
+  EXPECT_EQ((*roles)[0].logins, (std::vector<std::string>{"root", "deploy"}));
+  auto tt = repo->find_target("prod-db-1");
+  ASSERT_TRUE(tt && *tt);
+  EXPECT_EQ((*tt)->labels.at("env"), "prod");
+  EXPECT_TRUE((*tt)->created_at == clock.now());
+}
+
+TEST_F(RepoTest, BadInputChangesNothing) {
+  Person p;
+  p.name = "bob";
+  p.roles = {"missing"};
+  EXPECT_EQ(repo->add_person(p).message(), "no such role: missing (add it with `role add`)");
+  EXPECT_FALSE(*repo->find_person("bob"));
+  EXPECT_FALSE(repo->add_person(Person{"bad name"}));
+  ASSERT_TRUE(repo->add_role(role("ops", "*", {"root"})));
+  EXPECT_EQ(repo->add_role(role("ops", "*", {"root"})).message(), "role ops already exists");
+  EXPECT_FALSE(repo->add_role(role("x", "*", {})));
+  EXPECT_FALSE(repo->add_role(role("y", "*", {"bad login"})));
+  EXPECT_EQ(repo->list_roles()->size(), 1u);
+  EXPECT_EQ(repo->set_person_state("nobody", PersonState::kActive).message(), "no such user: nobody");
+}
+
+}  // namespace
+}  // namespace bastion::policy

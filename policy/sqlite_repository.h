@@ -1,0 +1,35 @@
+// PolicyRepository on the bastion SQLite database. Not thread-safe (one per
+// process, like Database).
+#pragma once
+
+#include "common/clock.h"
+#include "common/database.h"
+#include "policy/repository.h"
+
+namespace bastion::policy {
+
+class SqlitePolicyRepository final : public PolicyRepository {
+ public:
+  SqlitePolicyRepository(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  Result<std::optional<Person>> find_person(const std::string& name) override;
+  Result<std::vector<Person>> list_people() override;
+  Status add_person(const Person& p) override;
+  Status set_person_state(const std::string& name, PersonState state) override;
+  Status assign_role(const std::string& person, const std::string& role) override;
+
+  Result<std::optional<Role>> find_role(const std::string& name) override;
+  Result<std::vector<Role>> list_roles() override;
+  Status add_role(const Role& r) override;
+  Result<std::vector<Role>> roles_of(const Person& person) override;
+
+  Result<std::optional<Target>> find_target(const std::string& name) override;
+  Result<std::vector<Target>> list_targets() override;
+  Status add_target(const Target& t) override;
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace bastion::policy

@@ -1,0 +1,62 @@
+// The audit log: one API through which every security-relevant event is
+// recorded. Backed by the audit_log table of the bastion database.
+//
+// Contract: append() is one short write transaction; many processes may
+// append concurrently (SQLite WAL + busy timeout). An append that fails
+// returns an error; callers on an access path must then deny (fail closed).
+// Not thread-safe (one AuditLog per process, like Database).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/database.h"
+#include "common/result.h"
+
+namespace bastion::recorder {
+
+enum class Outcome { kAllow, kDeny, kError, kInfo };
+std::string to_string(Outcome o);
+
+struct AuditEvent {
+  std::string actor;       // person name, or "system", or "admin:<uid>"
+  std::string action;      // e.g. "auth", "access", "session.start", "user.add"
+  Outcome outcome = Outcome::kInfo;
+  std::string reason;
+  std::string target;
+  std::string login;
+  std::string source;      // "ip:port" of the client
+  std::string session_id;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct AuditRecord {
+  int64_t seq = 0;
+  Micros ts = 0;
+  AuditEvent event;
+};
+
+struct AuditFilter {
+  std::string actor, target, action;
+  std::optional<Micros> since, until;
+  int limit = 1000;
+};
+
+class AuditLog {
+ public:
+  AuditLog(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  Result<int64_t> append(const AuditEvent& e);
+  Result<std::vector<AuditRecord>> query(const AuditFilter& f);
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
+
+nlohmann::json to_json(const AuditRecord& r);
+
+}  // namespace bastion::recorder

@@ -1,0 +1,50 @@
+// The session log: one row per proxied SSH connection (a gateway session).
+//
+// Contract: start() before any byte reaches the target; end() exactly once
+// (a second end() is ignored). end_orphans() closes rows whose process died
+// without ending them, so a crash never leaves a session "live" forever.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/database.h"
+#include "common/result.h"
+
+namespace bastion::recorder {
+
+struct SessionRecord {
+  std::string id;
+  std::string user;
+  std::string target;
+  std::string login;
+  std::string source;
+  int pid = 0;
+  Micros started_at = 0;
+  std::optional<Micros> ended_at;
+  int64_t bytes_in = 0;   // client -> target
+  int64_t bytes_out = 0;  // target -> client
+  std::optional<int> exit_status;
+  std::string end_reason;
+};
+
+class SessionLog {
+ public:
+  SessionLog(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  Status start(const SessionRecord& s);
+  Status end(const std::string& id, int64_t bytes_in, int64_t bytes_out,
+             std::optional<int> exit_status, const std::string& reason);
+  Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
+  Result<std::optional<SessionRecord>> find(const std::string& id);
+  // Ends every live row of process `pid`; returns the ids it ended.
+  Result<std::vector<std::string>> end_orphans(int pid, const std::string& reason);
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace bastion::recorder
