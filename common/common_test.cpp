@@ -110,3 +110,14 @@ TEST(Database, MigratesOnceAndRefusesNewer) {
 
 }  // namespace
 }  // namespace bastion
+
+namespace bastion {
+namespace {
+TEST(Config, ShippedSampleIsValid) {
+  auto c = load_config(std::string(BASTION_SOURCE_DIR) + "/contrib/bastion.toml.sample");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->state_dir, "/var/lib/bastion");
+  EXPECT_EQ(c->listen_port, 22);
+}
+}  // namespace
+}  // namespace bastion

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Demo: installs what is missing, builds, and starts a gateway on 127.0.0.1:2200
+# in front of a local sshd target on 127.0.0.1:2222, with a demo person whose
+# key lives in the project's SOFTWARE security key (a test tool, not for real
+# use). State lives in ./demo-state; `scripts/demo.sh stop` stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+state="$root/demo-state"
+gw_port="${BASTION_DEMO_PORT:-2200}"
+target_port="${BASTION_DEMO_TARGET_PORT:-2222}"
+
+stop() {
+  for pidfile in "$state/bastiond.pid" "$state/target/sshd.pid"; do
+    if [ -f "$pidfile" ]; then
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      rm -f "$pidfile"
+    fi
+  done
+}
+
+if [ "${1:-}" = "stop" ]; then
+  stop
+  echo "demo stopped (state kept in $state; delete it to start over)"
+  exit 0
+fi
+
+./scripts/deps.sh
+./scripts/build.sh
+bin="$root/build/gateway"
+softkey="$root/build/tests/softkey/libbastion-softkey.so"
+login="$(id -un)"
+
+stop
+if [ -d "$state" ]; then
+  echo "removing the previous demo state in $state"
+  rm -rf "$state"
+fi
+ctl() { "$bin/bastionctl" --config "$state/bastion.toml" "$@"; }
+
+"$bin/bastionctl" init --state-dir "$state" --listen "127.0.0.1:$gw_port" >/dev/null
+
+# A real sshd target that trusts the gateway's user CA.
+mkdir -p "$state/target"
+[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$state/target/host_key"
+ctl ca show > "$state/target/user_ca.pub"
+cat > "$state/target/sshd_config" <<CFG
+Port $target_port
+ListenAddress 127.0.0.1
+HostKey $state/target/host_key
+PidFile $state/target/sshd.pid
+TrustedUserCAKeys $state/target/user_ca.pub
+AuthorizedKeysFile none
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+StrictModes no
+Subsystem sftp internal-sftp
+CFG
+/usr/sbin/sshd -f "$state/target/sshd_config" -E "$state/target/sshd.log"
+
+ctl target add demo-target --address "127.0.0.1:$target_port" --host-key "$state/target/host_key.pub" --label env=demo >/dev/null
+ctl role add demo-ops --targets 'env=demo' --logins "$login" >/dev/null
+ctl user add demo --role demo-ops --email demo@example.com >/dev/null
+ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -C demo -f "$state/demo_key"
+ctl key add demo "$state/demo_key.pub" >/dev/null
+
+echo "[127.0.0.1]:$gw_port $(cat "$state/ssh_host_ed25519_key.pub")" > "$state/known_hosts"
+cat > "$state/ssh_config" <<CFG
+Host gw
+  HostName 127.0.0.1
+  Port $gw_port
+  IdentityFile $state/demo_key
+  IdentitiesOnly yes
+  IdentityAgent none
+  SecurityKeyProvider $softkey
+  UserKnownHostsFile $state/known_hosts
+  StrictHostKeyChecking yes
+CFG
+
+"$bin/bastiond" --config "$state/bastion.toml" >>"$state/bastiond.log" 2>&1 &
+echo $! > "$state/bastiond.pid"
+for _ in $(seq 1 50); do
+  (echo > "/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break
+  sleep 0.1
+done
+
+cat <<MSG
+
+bastion demo is running: gateway 127.0.0.1:$gw_port -> target demo-target (sshd on 127.0.0.1:$target_port)
+The demo person "demo" holds a key in the project's software security key.
+
+  ssh -F $state/ssh_config $login@demo-target@gw                  # a shell on the target
+  ssh -F $state/ssh_config $login@demo-target@gw uptime           # one command
+  ssh -F $state/ssh_config demo@gw targets                        # command mode
+  $bin/bastionctl --config $state/bastion.toml sessions list
+  $bin/bastionctl --config $state/bastion.toml audit list
+
+Logs: $state/bastiond.log   Stop: scripts/demo.sh stop
+MSG

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bastion needs to build, test and demo, if missing.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build pkg-config
+  libssh-dev libfido2-dev libssl-dev libsqlitecpp-dev libsqlite3-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev
+  openssh-client openssh-server openssh-sftp-server
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every unit and end-to-end test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+./scripts/build.sh
+ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j2 --timeout 600

@@ -1,0 +1,146 @@
+#include "fixture.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace bastion::e2e {
+namespace {
+
+std::string must(const ProcResult& r, const std::string& what) {
+  if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err);
+  return r.out;
+}
+
+}  // namespace
+
+Deployment::Deployment() {
+  char tmpl[] = "/tmp/bastion-e2e-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  chmod(dir_.c_str(), 0755);
+  state_ = dir_ + "/state";
+  const passwd* pw = getpwuid(getuid());
+  login_ = pw ? pw->pw_name : "root";
+  gw_port_ = free_port();
+  must(run({BASTIONCTL_PATH, "init", "--state-dir", state_, "--listen", "127.0.0.1:" + std::to_string(gw_port_)}),
+       "bastionctl init");
+  write_text(dir_ + "/ca.pub", ctl_ok({"ca", "show"}));
+  must(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/target_host_key"}), "ssh-keygen");
+  target_port_ = free_port();
+  start_sshd("target", target_port_, sshd_);
+  write_text(dir_ + "/known_hosts", "[127.0.0.1]:" + std::to_string(gw_port_) + " " +
+                                        read_text(state_ + "/ssh_host_ed25519_key.pub"));
+  ctl_ok({"target", "add", "prod-db-1", "--address", "127.0.0.1:" + std::to_string(target_port_), "--host-key",
+          target_host_pub(), "--label", "env=prod"});
+  ctl_ok({"role", "add", "ops", "--targets", "env=prod", "--logins", login_ + ",deploy"});
+  restart_bastiond();
+}
+
+Deployment::~Deployment() {
+  bastiond_.stop();
+  sshd_.stop();
+  extra_.clear();
+  if (getenv("BASTION_E2E_KEEP") == nullptr) std::filesystem::remove_all(dir_);
+}
+
+void Deployment::restart_bastiond() {
+  bastiond_.stop();
+  bastiond_ = Process({BASTIOND_PATH, "--config", config()}, dir_ + "/bastiond.log");
+  if (!wait_for([&] { return port_open(gw_port_) || !bastiond_.running(); }, 10000) || !bastiond_.running()) {
+    throw std::runtime_error("bastiond did not start: " + gateway_log());
+  }
+}
+
+void Deployment::start_sshd(const std::string& name, int port, Process& into) {
+  std::filesystem::create_directories("/run/sshd");
+  std::string cfg = dir_ + "/sshd_" + name + ".conf";
+  write_text(cfg, "Port " + std::to_string(port) +
+                      "\nListenAddress 127.0.0.1\n"
+                      "HostKey " + dir_ + "/target_host_key\n"
+                      "PidFile " + dir_ + "/sshd_" + name + ".pid\n"
+                      "TrustedUserCAKeys " + dir_ + "/ca.pub\n"
+                      "AuthorizedKeysFile none\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
+                      "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
+                      "StrictModes no\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n"
+                      "AllowTcpForwarding yes\nX11Forwarding no\nLogLevel VERBOSE\n");
+  into = Process({"/usr/sbin/sshd", "-D", "-e", "-f", cfg}, dir_ + "/sshd_" + name + ".log");
+  if (!wait_for([&] { return port_open(port) || !into.running(); }, 10000) || !into.running()) {
+    throw std::runtime_error("sshd did not start: " + read_text(dir_ + "/sshd_" + name + ".log"));
+  }
+}
+
+int Deployment::start_extra_sshd(const std::string& name) {
+  int port = free_port();
+  extra_.push_back(std::make_unique<Process>());
+  start_sshd(name, port, *extra_.back());
+  return port;
+}
+
+ProcResult Deployment::ctl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BASTIONCTL_PATH, "--config", config()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+std::string Deployment::ctl_ok(const std::vector<std::string>& args) {
+  std::string what = "bastionctl";
+  for (const auto& a : args) what += " " + a;
+  return must(ctl(args), what);
+}
+
+SshKeyFiles Deployment::make_sk_key(const std::string& name, const std::string& type) {
+  std::string path = dir_ + "/key_" + name;
+  must(run({"ssh-keygen", "-q", "-t", type, "-w", BASTION_SOFTKEY_PATH, "-N", "", "-C", name, "-f", path}),
+       "ssh-keygen -t " + type);
+  return {path, path + ".pub"};
+}
+
+SshKeyFiles Deployment::make_plain_key(const std::string& name) {
+  std::string path = dir_ + "/key_" + name;
+  must(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path}), "ssh-keygen");
+  return {path, path + ".pub"};
+}
+
+SshKeyFiles Deployment::add_person(const std::string& name, const std::vector<std::string>& roles) {
+  std::vector<std::string> args = {"user", "add", name};
+  for (const auto& r : roles) {
+    args.push_back("--role");
+    args.push_back(r);
+  }
+  ctl_ok(args);
+  SshKeyFiles key = make_sk_key(name);
+  ctl_ok({"key", "add", name, key.pub});
+  return key;
+}
+
+std::vector<std::string> Deployment::client_options(const SshKeyFiles& key) const {
+  return {"-F", "/dev/null", "-i", key.priv, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+          "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + dir_ + "/known_hosts", "-o",
+          "StrictHostKeyChecking=yes", "-o", std::string("SecurityKeyProvider=") + BASTION_SOFTKEY_PATH,
+          "-o", "ConnectTimeout=10"};
+}
+
+std::vector<std::string> Deployment::ssh_argv(const SshKeyFiles& key, const std::string& user_spec,
+                                              const std::vector<std::string>& extra) const {
+  std::vector<std::string> argv = {"ssh", "-p", std::to_string(gw_port_)};
+  auto opts = client_options(key);
+  argv.insert(argv.end(), opts.begin(), opts.end());
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("-l");
+  argv.push_back(user_spec);
+  argv.push_back("127.0.0.1");
+  return argv;
+}
+
+ProcResult Deployment::ssh(const SshKeyFiles& key, const std::string& user_spec,
+                           const std::vector<std::string>& command, const std::string& input, const Env& env,
+                           int timeout_ms) {
+  auto argv = ssh_argv(key, user_spec);
+  argv.insert(argv.end(), command.begin(), command.end());
+  return run(argv, env, input, timeout_ms);
+}
+
+}  // namespace bastion::e2e

@@ -1,0 +1,65 @@
+// A whole deployment on loopback: bastionctl init, a real sshd target that
+// trusts the gateway's user CA, bastiond, and people with software security
+// keys. One per test suite (setup costs a second or two).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace bastion::e2e {
+
+struct SshKeyFiles {
+  std::string priv;  // private key file (for -i)
+  std::string pub;
+};
+
+class Deployment {
+ public:
+  Deployment();
+  ~Deployment();
+
+  // bastionctl --config CFG args...
+  ProcResult ctl(const std::vector<std::string>& args);
+  // Must succeed; returns stdout.
+  std::string ctl_ok(const std::vector<std::string>& args);
+
+  // A software security key (ed25519-sk unless `type` says otherwise).
+  SshKeyFiles make_sk_key(const std::string& name, const std::string& type = "ed25519-sk");
+  SshKeyFiles make_plain_key(const std::string& name);
+  // user add + key add; returns the key.
+  SshKeyFiles add_person(const std::string& name, const std::vector<std::string>& roles);
+
+  // ssh through the gateway as `user_spec` (e.g. "root@prod-db-1") with `key`.
+  std::vector<std::string> ssh_argv(const SshKeyFiles& key, const std::string& user_spec,
+                                    const std::vector<std::string>& extra = {}) const;
+  ProcResult ssh(const SshKeyFiles& key, const std::string& user_spec, const std::vector<std::string>& command,
+                 const std::string& input = "", const Env& env = {}, int timeout_ms = 60000);
+  // Common -o options for ssh/scp/sftp (no port flag).
+  std::vector<std::string> client_options(const SshKeyFiles& key) const;
+
+  // Starts another sshd (for targets with other properties); returns its port.
+  int start_extra_sshd(const std::string& name);
+  std::string target_host_pub() const { return dir_ + "/target_host_key.pub"; }
+
+  const std::string& dir() const { return dir_; }
+  const std::string& login() const { return login_; }  // account on the target
+  int gateway_port() const { return gw_port_; }
+  int target_port() const { return target_port_; }
+  std::string config() const { return state_ + "/bastion.toml"; }
+  std::string gateway_log() const { return read_text(dir_ + "/bastiond.log"); }
+  Process& bastiond() { return bastiond_; }
+  void restart_bastiond();
+
+ private:
+  void start_sshd(const std::string& name, int port, Process& into);
+
+  std::string dir_, state_, login_;
+  int gw_port_ = 0, target_port_ = 0;
+  Process sshd_, bastiond_;
+  std::vector<std::unique_ptr<Process>> extra_;
+};
+
+}  // namespace bastion::e2e

@@ -1,0 +1,345 @@
+// End-to-end: real ssh/scp/sftp -> bastiond -> real sshd.
+#include <gtest/gtest.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+class Gateway : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    d = new Deployment();
+    alice = new SshKeyFiles(d->add_person("alice", {"ops"}));
+  }
+  static void TearDownTestSuite() {
+    delete alice;
+    delete d;
+  }
+  static std::string dest() { return d->login() + "@prod-db-1"; }
+  static nlohmann::json audit(const std::string& action) {
+    return nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", action, "--limit", "100000"}));
+  }
+  static bool audited(const std::string& action, const std::string& reason_part) {
+    for (const auto& r : audit(action)) {
+      if (r["reason"].get<std::string>().find(reason_part) != std::string::npos) return true;
+    }
+    return false;
+  }
+  static inline Deployment* d = nullptr;
+  static inline SshKeyFiles* alice = nullptr;
+};
+
+TEST_F(Gateway, ExecReturnsOutputAndExitStatus) {
+  auto r = d->ssh(*alice, dest(), {"echo hello; echo oops >&2; exit 7"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_EQ(r.out, "hello\n");
+  EXPECT_NE(r.err.find("oops"), std::string::npos);
+  auto ok = d->ssh(*alice, dest(), {"true"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(Gateway, TargetSeesGatewayCertificateNamingPersonAndSession) {
+  auto r = d->ssh(*alice, dest(), {"echo $SSH_CONNECTION"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string log = read_text(d->dir() + "/sshd_target.log");
+  EXPECT_NE(log.find("bastion person=alice session=s-"), std::string::npos) << log;
+}
+
+TEST_F(Gateway, BinaryStdinStdoutRoundTrip50MB) {
+  std::string in = d->dir() + "/blob.in", out = d->dir() + "/blob.out";
+  ASSERT_EQ(run({"sh", "-c", "head -c 52428800 /dev/urandom > " + in}).exit_code, 0);
+  auto argv = d->ssh_argv(*alice, dest());
+  std::string cmd;
+  for (const auto& a : argv) cmd += "'" + a + "' ";
+  auto r = run({"sh", "-c", cmd + "cat < " + in + " > " + out}, {}, "", 180000);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sha256_file(in), sha256_file(out));
+  auto sessions = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--json"}));
+  bool counted = false;
+  for (const auto& s : sessions) {
+    if (s["bytes_in"].get<int64_t>() == 52428800 && s["bytes_out"].get<int64_t>() == 52428800) counted = true;
+  }
+  EXPECT_TRUE(counted) << sessions.dump();
+}
+
+TEST_F(Gateway, InteractivePtyAndWindowChange) {
+  auto argv = d->ssh_argv(*alice, dest(), {"-tt"});
+  int master = -1;
+  winsize ws{24, 80, 0, 0};
+  pid_t pid = forkpty(&master, nullptr, nullptr, &ws);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  std::string screen;
+  auto read_until = [&](const std::string& needle) {
+    return wait_for([&] {
+      pollfd p{master, POLLIN, 0};
+      while (poll(&p, 1, 0) > 0) {
+        char buf[4096];
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        screen.append(buf, static_cast<size_t>(n));
+      }
+      return screen.find(needle) != std::string::npos;
+    }, 15000);
+  };
+  auto type = [&](const std::string& s) { ASSERT_EQ(write(master, s.data(), s.size()), static_cast<ssize_t>(s.size())); };
+  type("echo calc=$((6*7)); stty size\n");
+  EXPECT_TRUE(read_until("calc=42")) << screen;
+  EXPECT_TRUE(read_until("24 80")) << screen;
+  winsize big{40, 100, 0, 0};
+  ioctl(master, TIOCSWINSZ, &big);
+  kill(pid, SIGWINCH);
+  // The window-change travels asynchronously; ask until the target agrees.
+  bool resized = wait_for([&] {
+    type("stty size\n");
+    return read_until("40 100");
+  }, 20000);
+  EXPECT_TRUE(resized) << screen;
+  type("exit 3\n");
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 15000));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  close(master);
+}
+
+TEST_F(Gateway, ScpUpAndDown) {
+  std::string src = d->dir() + "/scp.src", back = d->dir() + "/scp.back";
+  ASSERT_EQ(run({"sh", "-c", "head -c 3000000 /dev/urandom > " + src}).exit_code, 0);
+  std::vector<std::string> base = {"scp", "-P", std::to_string(d->gateway_port())};
+  auto opts = d->client_options(*alice);
+  base.insert(base.end(), opts.begin(), opts.end());
+  auto up = base;
+  up.push_back(src);
+  up.push_back(dest() + "@127.0.0.1:" + d->dir() + "/scp.remote");
+  auto r = run(up);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto down = base;
+  down.push_back(dest() + "@127.0.0.1:" + d->dir() + "/scp.remote");
+  down.push_back(back);
+  r = run(down);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sha256_file(src), sha256_file(back));
+}
+
+TEST_F(Gateway, SftpPutAndGet) {
+  std::string src = d->dir() + "/sftp.src", back = d->dir() + "/sftp.back";
+  write_text(src, std::string(100000, 'x') + "end\n");
+  write_text(d->dir() + "/sftp.batch", "put " + src + " " + d->dir() + "/sftp.remote\nget " + d->dir() +
+                                           "/sftp.remote " + back + "\nls " + d->dir() + "\n");
+  std::vector<std::string> argv = {"sftp", "-P", std::to_string(d->gateway_port()), "-b", d->dir() + "/sftp.batch"};
+  auto opts = d->client_options(*alice);
+  argv.insert(argv.end(), opts.begin(), opts.end());
+  argv.push_back(dest() + "@127.0.0.1");
+  auto r = run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_text(src), read_text(back));
+}
+
+TEST_F(Gateway, CommandMode) {
+  auto who = d->ssh(*alice, "alice", {"whoami"});
+  EXPECT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_NE(who.out.find("person:  alice"), std::string::npos) << who.out;
+  auto targets = d->ssh(*alice, "alice", {"targets"});
+  EXPECT_EQ(targets.exit_code, 0);
+  EXPECT_NE(targets.out.find("prod-db-1  logins: " + d->login()), std::string::npos) << targets.out;
+  auto bad = d->ssh(*alice, "alice", {"rm -rf /"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown command 'rm'"), std::string::npos);
+  auto help = d->ssh(*alice, "alice", {"help"});
+  EXPECT_NE(help.out.find("targets"), std::string::npos);
+}
+
+// Connects, sends `bytes`, and hangs up without reading.
+void send_and_close(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && !bytes.empty()) {
+    ssize_t ignored = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    (void)ignored;
+  }
+  close(fd);
+}
+
+struct DenyCase {
+  std::string user_spec;
+  std::string message;
+};
+
+TEST_F(Gateway, DeniesWithReasonToUserAndAudit) {
+  d->ctl_ok({"role", "add", "web", "--targets", "web-*", "--logins", "deploy"});
+  SshKeyFiles bob = d->add_person("bob", {"web"});
+  std::vector<std::pair<SshKeyFiles*, DenyCase>> cases = {
+      {alice, {"root@nosuch", "denied: unknown target nosuch"}},
+      {alice, {"nobody@prod-db-1", "denied: no role allows login nobody on prod-db-1"}},
+      {&bob, {"deploy@prod-db-1", "denied: no role grants bob access to prod-db-1"}},
+      {&bob, {"alice", "denied: this key belongs to bob, not alice"}},
+      {alice, {"a@@b", "denied: invalid user name 'a@@b': expected LOGIN@TARGET"}},
+      {alice, {"@", "denied: invalid user name '@': expected LOGIN@TARGET"}},
+      {alice, {std::string(300, 'a'), "denied: user name longer than 256 bytes"}},
+  };
+  for (auto& [key, c] : cases) {
+    auto r = d->ssh(*key, c.user_spec, {"true"});
+    EXPECT_EQ(r.exit_code, 255) << c.user_spec;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.user_spec << ": " << r.err;
+  }
+  EXPECT_TRUE(audited("access", "no role allows login nobody on prod-db-1"));
+  EXPECT_TRUE(audited("auth", "this key belongs to bob, not alice"));
+}
+
+TEST_F(Gateway, DisabledPersonRevokedKeyUnknownKeyAndPlainKey) {
+  SshKeyFiles carol = d->add_person("carol", {"ops"});
+  ASSERT_EQ(d->ssh(carol, dest(), {"true"}).exit_code, 0);
+  d->ctl_ok({"user", "disable", "carol"});
+  auto r = d->ssh(carol, dest(), {"true"});
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("denied: account carol is disabled"), std::string::npos) << r.err;
+  d->ctl_ok({"user", "enable", "carol"});
+  ASSERT_EQ(d->ssh(carol, dest(), {"true"}).exit_code, 0);
+
+  auto keys = nlohmann::json::parse(d->ctl_ok({"key", "list", "--user", "carol", "--json"}));
+  ASSERT_EQ(keys.size(), 1u);
+  d->ctl_ok({"key", "revoke", keys[0]["fingerprint"].get<std::string>()});
+  r = d->ssh(carol, dest(), {"true"});
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("has been revoked"), std::string::npos) << r.err;
+
+  SshKeyFiles stranger = d->make_sk_key("stranger");
+  r = d->ssh(stranger, dest(), {"true"});
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  EXPECT_TRUE(audited("auth", "key is not enrolled"));
+
+  SshKeyFiles plain = d->make_plain_key("dave-plain");
+  d->ctl_ok({"user", "add", "dave", "--role", "ops"});
+  auto add = d->ctl({"key", "add", "dave", plain.pub});
+  EXPECT_EQ(add.exit_code, 1);
+  EXPECT_NE(add.err.find("people must use a FIDO2 security key"), std::string::npos) << add.err;
+}
+
+TEST_F(Gateway, ServiceAccountMayUsePlainKey) {
+  SshKeyFiles k = d->make_plain_key("ci-bot");
+  d->ctl_ok({"user", "add", "ci-bot", "--role", "ops", "--service-account"});
+  d->ctl_ok({"key", "add", "ci-bot", k.pub});
+  auto r = d->ssh(k, dest(), {"echo", "svc"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "svc\n");
+}
+
+TEST_F(Gateway, EcdsaSecurityKeyWorks) {
+  d->ctl_ok({"user", "add", "erin", "--role", "ops"});
+  SshKeyFiles k = d->make_sk_key("erin", "ecdsa-sk");
+  d->ctl_ok({"key", "add", "erin", k.pub});
+  auto r = d->ssh(k, dest(), {"echo", "ecdsa"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(Gateway, HostKeyMismatchRefuses) {
+  ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d->dir() + "/impostor"}).exit_code, 0);
+  d->ctl_ok({"target", "add", "prod-db-2", "--address", "127.0.0.1:" + std::to_string(d->target_port()),
+             "--host-key", d->dir() + "/impostor.pub", "--label", "env=prod"});
+  auto r = d->ssh(*alice, d->login() + "@prod-db-2", {"true"});
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("host key of prod-db-2 does not match the pinned key"), std::string::npos) << r.err;
+  EXPECT_TRUE(audited("upstream.connect", "does not match the pinned key"));
+}
+
+TEST_F(Gateway, TargetDownIsAClearError) {
+  int dead = free_port();
+  d->ctl_ok({"target", "add", "prod-down", "--address", "127.0.0.1:" + std::to_string(dead), "--host-key",
+             d->target_host_pub(), "--label", "env=prod"});
+  auto r = d->ssh(*alice, d->login() + "@prod-down", {"true"});
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("cannot reach prod-down"), std::string::npos) << r.err;
+}
+
+TEST_F(Gateway, PortForwardingRefusedUnlessRoleAllows) {
+  std::string spec = "127.0.0.1:" + std::to_string(d->target_port());
+  auto r = d->ssh(*alice, dest(), {}, "", {}, 30000);
+  auto argv = d->ssh_argv(*alice, dest(), {"-W", spec});
+  r = run(argv, {}, "", 30000);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out.find("SSH-2.0-"), std::string::npos);
+  EXPECT_TRUE(audited("forward.local", "not allowed"));
+
+  d->ctl_ok({"role", "add", "tunnel", "--targets", "prod-db-1", "--logins", d->login(), "--allow-port-forwarding"});
+  SshKeyFiles frank = d->add_person("frank", {"tunnel"});
+  argv = d->ssh_argv(frank, dest(), {"-W", spec});
+  r = run(argv, {}, "SSH-2.0-probe\r\n", 30000);
+  EXPECT_NE(r.out.find("SSH-2.0-OpenSSH"), std::string::npos) << r.err;
+}
+
+TEST_F(Gateway, UnknownSubsystemIsRefused) {
+  auto argv = d->ssh_argv(*alice, dest(), {"-s"});
+  argv.push_back("nosuch");
+  auto r = run(argv, {}, "", 30000);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(audited("channel.subsystem", "unknown subsystem"));
+}
+
+TEST_F(Gateway, SessionsKillEndsALiveSessionWithAMessage) {
+  auto argv = d->ssh_argv(*alice, dest());
+  argv.push_back("echo started; sleep 60");
+  std::string log = d->dir() + "/kill-client.log";
+  Process client(argv, log);
+  ASSERT_TRUE(wait_for([&] { return read_text(log).find("started") != std::string::npos; }, 15000)) << read_text(log);
+  std::string id;
+  for (const auto& s : nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"}))) {
+    if (s["user"] == "alice" && s["ended_at"].is_null()) id = s["id"];
+  }
+  ASSERT_FALSE(id.empty());
+  auto t0 = std::chrono::steady_clock::now();
+  auto k = d->ctl({"sessions", "kill", id, "--reason", "incident 7"});
+  EXPECT_EQ(k.exit_code, 0) << k.err;
+  EXPECT_GE(client.wait(5000), 0);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 3000);
+  EXPECT_NE(read_text(log).find("bastion: session ended: terminated by an administrator: incident 7"),
+            std::string::npos) << read_text(log);
+  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"}));
+  for (const auto& s : live) EXPECT_NE(s["id"], id);
+  auto again = d->ctl({"sessions", "kill", id});
+  EXPECT_EQ(again.exit_code, 1);
+}
+
+TEST_F(Gateway, GarbageAndAbruptClientsDoNotHurtOthers) {
+  auto argv = d->ssh_argv(*alice, dest());
+  argv.push_back("echo long-lived; sleep 5; echo still-here");
+  std::string log = d->dir() + "/survivor.log";
+  Process survivor(argv, log);
+  ASSERT_TRUE(wait_for([&] { return read_text(log).find("long-lived") != std::string::npos; }, 15000));
+  std::string garbage = "GARBAGE\r\n";
+  garbage += std::string("\0\377\377\r\n", 5);
+  for (int i = 0; i < 5; ++i) {
+    send_and_close(d->gateway_port(), garbage);
+    send_and_close(d->gateway_port(), std::string(100000, '\x42'));
+    send_and_close(d->gateway_port(), "SSH-2.0-x\r\n");
+    send_and_close(d->gateway_port(), "");
+  }
+  EXPECT_TRUE(d->bastiond().running());
+  EXPECT_EQ(survivor.wait(20000), 0);
+  EXPECT_NE(read_text(log).find("still-here"), std::string::npos);
+  EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace bastion::e2e

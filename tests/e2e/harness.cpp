@@ -1,0 +1,226 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace bastion::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, const Env& env) {
+  for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+  _exit(127);
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+ProcResult run(const std::vector<std::string>& argv, const Env& env, const std::string& input,
+               int timeout_ms) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    setpgid(0, 0);
+    exec_child(argv, env);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  fcntl(in[1], F_SETFL, O_NONBLOCK);
+  ProcResult r;
+  size_t written = 0;
+  if (input.empty()) {
+    close(in[1]);
+    in[1] = -1;
+  }
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      kill(-pid, SIGKILL);
+      break;
+    }
+    std::vector<pollfd> fds;
+    if (out_open) fds.push_back({out[0], POLLIN, 0});
+    if (err_open) fds.push_back({err[0], POLLIN, 0});
+    if (in[1] >= 0) fds.push_back({in[1], POLLOUT, 0});
+    if (poll(fds.data(), fds.size(), static_cast<int>(std::min<long>(left, 500))) < 0 && errno != EINTR) break;
+    for (auto& f : fds) {
+      if (f.fd == in[1] && (f.revents & (POLLOUT | POLLERR | POLLHUP))) {
+        ssize_t n = write(in[1], input.data() + written, std::min<size_t>(input.size() - written, 65536));
+        if (n > 0) written += static_cast<size_t>(n);
+        if (n < 0 && errno != EAGAIN) written = input.size();
+        if (written >= input.size()) {
+          close(in[1]);
+          in[1] = -1;
+        }
+      } else if (f.revents & (POLLIN | POLLHUP | POLLERR)) {
+        char buf[65536];
+        ssize_t n = read(f.fd, buf, sizeof buf);
+        std::string& dst = (f.fd == out[0]) ? r.out : r.err;
+        if (n > 0) {
+          dst.append(buf, static_cast<size_t>(n));
+        } else {
+          (f.fd == out[0] ? out_open : err_open) = false;
+        }
+      }
+    }
+  }
+  if (in[1] >= 0) close(in[1]);
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  // The pipes closed; the process may still be exiting.
+  for (;;) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (Clock::now() > deadline + std::chrono::seconds(5)) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.exit_code = -1;
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.exit_code = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ? -1 : decode_status(status);
+  return r;
+}
+
+Process::Process(const std::vector<std::string>& argv, const std::string& log_path, const Env& env) {
+  int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + log_path);
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    exec_child(argv, env);
+  }
+  close(fd);
+}
+
+Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_) { o.pid_ = -1; }
+Process& Process::operator=(Process&& o) noexcept {
+  if (this != &o) {
+    stop();
+    pid_ = o.pid_;
+    status_ = o.status_;
+    o.pid_ = -1;
+  }
+  return *this;
+}
+Process::~Process() { stop(); }
+
+bool Process::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t w = waitpid(pid_, &status, WNOHANG);
+  if (w == pid_) {
+    status_ = decode_status(status);
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int Process::wait(int timeout_ms) {
+  wait_for([&] { return !running(); }, timeout_ms);
+  return pid_ <= 0 ? status_ : -1;
+}
+
+int Process::stop(int timeout_ms) {
+  if (!running()) return status_;
+  kill(pid_, SIGTERM);
+  if (wait(timeout_ms) == -1 && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    status_ = decode_status(status);
+    pid_ = -1;
+  }
+  return status_;
+}
+
+bool wait_for(const std::function<bool()>& pred, int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool port_open(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text, unsigned mode) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  chmod(path.c_str(), mode);
+}
+
+std::string sha256_file(const std::string& path) {
+  auto r = run({"sha256sum", path});
+  return r.out.substr(0, 64);
+}
+
+}  // namespace bastion::e2e

@@ -1,0 +1,54 @@
+// E2E harness: run real programs (ssh, scp, sftp, sshd, bastiond, bastionctl)
+// with deadlines, never bare sleeps.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bastion::e2e {
+
+struct ProcResult {
+  int exit_code = -1;  // -1: killed at the deadline
+  std::string out;
+  std::string err;
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Runs argv to completion (or kills it at the deadline), feeding `input`.
+ProcResult run(const std::vector<std::string>& argv, const Env& env = {}, const std::string& input = "",
+               int timeout_ms = 60000);
+
+// A background process; stderr+stdout go to `log_path`. Stopped on destruction.
+class Process {
+ public:
+  Process() = default;
+  Process(const std::vector<std::string>& argv, const std::string& log_path, const Env& env = {});
+  Process(Process&& o) noexcept;
+  Process& operator=(Process&& o) noexcept;
+  ~Process();
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  bool running();
+  // SIGTERM, wait up to timeout, then SIGKILL. Returns the exit status.
+  int stop(int timeout_ms = 5000);
+  int wait(int timeout_ms);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Waits until pred() or the deadline; returns pred()'s last value.
+bool wait_for(const std::function<bool()>& pred, int timeout_ms);
+int free_port();
+bool port_open(int port);
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text, unsigned mode = 0644);
+std::string sha256_file(const std::string& path);
+
+}  // namespace bastion::e2e
