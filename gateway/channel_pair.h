@@ -59,6 +59,7 @@ struct ChannelPair {
   bool up_eof = false;
   bool up_closed = false;
   bool eof_sent_up = false;
+  bool eof_sent_in = false;
   bool finished = false;  // exit status delivered and client channel closed
   std::optional<int> exit_status;
   std::optional<ExitSignal> exit_signal;
@@ -73,7 +74,7 @@ struct ChannelPair {
 
 // Moves what the windows allow in both directions; returns bytes moved.
 uint64_t pump(ChannelPair& p);
-// True once the upstream side has said all it will say and we forwarded it.
+// True when no upstream bytes wait to be forwarded to the client.
 bool upstream_drained(const ChannelPair& p);
 // Writes text to the client's stderr, best effort.
 void tell_client(ssh_channel in, const std::string& text);

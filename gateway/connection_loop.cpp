@@ -145,10 +145,16 @@ void Connection::service_channels() {
       ssh_channel_send_eof(p.up);
       p.eof_sent_up = true;
     }
-    if (!p.finished && upstream_drained(p)) finish_pair(p);
+    // Half-close: the target said EOF and everything before it reached the client.
+    if (p.up_eof && !p.eof_sent_in && upstream_drained(p)) {
+      ssh_channel_send_eof(p.in);
+      p.eof_sent_in = true;
+    }
+    // Exit status arrives between EOF and CLOSE, so only CLOSE finishes.
+    if (!p.finished && p.up_closed && upstream_drained(p)) finish_pair(p);
     if (p.in_closed && !p.finished) {
       p.finished = true;
-      if (ssh_channel_is_open(p.up)) ssh_channel_close(p.up);
+      ssh_channel_close(p.up);
       ssh_channel_close(p.in);
     }
   }
@@ -223,9 +229,8 @@ void Connection::finish_pair(ChannelPair& p) {
     ssh_channel_request_send_exit_signal(p.in, p.exit_signal->signal.c_str(), p.exit_signal->core,
                                          p.exit_signal->message.c_str(), "");
   }
-  ssh_channel_send_eof(p.in);
-  ssh_channel_close(p.in);
-  if (p.up && ssh_channel_is_open(p.up)) ssh_channel_close(p.up);
+  ssh_channel_close(p.in);  // sends EOF first if not yet sent
+  if (p.up) ssh_channel_close(p.up);
   nlohmann::json d = {{"bytes_in", p.bytes_in}, {"bytes_out", p.bytes_out}};
   if (p.exit_status) d["exit_status"] = *p.exit_status;
   if (p.exit_signal) d["exit_signal"] = p.exit_signal->signal;
@@ -236,9 +241,14 @@ void Connection::reap_pairs() {
   for (auto it = pairs_.begin(); it != pairs_.end();) {
     ChannelPair& p = **it;
     bool in_done = p.in == nullptr || ssh_channel_is_closed(p.in);
-    bool up_done = p.up == nullptr || ssh_channel_is_closed(p.up) || !ssh_channel_is_open(p.up);
-    if (p.finished && in_done && up_done) {
-      if (p.up) ssh_channel_free(p.up);
+    if (p.finished && in_done) {
+      // Freeing is safe in any state: libssh finishes the close handshake.
+      // The callbacks point into this pair, so detach them first.
+      if (p.up) {
+        ssh_remove_channel_callbacks(p.up, &p.up_cb);
+        ssh_channel_free(p.up);
+      }
+      ssh_remove_channel_callbacks(p.in, &p.in_cb);
       ssh_channel_free(p.in);
       it = pairs_.erase(it);
     } else {
