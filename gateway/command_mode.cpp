@@ -62,7 +62,9 @@ CommandResult run_command(const std::string& raw, CommandContext& ctx) {
   in >> cmd;
   in >> extra;
   if (cmd.empty()) return {"", 0, false};
-  if (!extra.empty()) return {"error: " + cmd + " takes no arguments (try `help`)\n", 2, false};
+  bool known = cmd == "help" || cmd == "whoami" || cmd == "targets" || cmd == "exit" || cmd == "quit" ||
+               cmd == "logout";
+  if (known && !extra.empty()) return {"error: " + cmd + " takes no arguments (try `help`)\n", 2, false};
   if (cmd == "help") return help();
   if (cmd == "whoami") return whoami(ctx);
   if (cmd == "targets") return targets(ctx);

@@ -159,7 +159,9 @@ TEST_F(RepoTest, BadInputChangesNothing) {
   p.roles = {"missing"};
   EXPECT_EQ(repo->add_person(p).message(), "no such role: missing (add it with `role add`)");
   EXPECT_FALSE(*repo->find_person("bob"));
-  EXPECT_FALSE(repo->add_person(Person{"bad name"}));
+  Person bad;
+  bad.name = "bad name";
+  EXPECT_FALSE(repo->add_person(bad));
   ASSERT_TRUE(repo->add_role(role("ops", "*", {"root"})));
   EXPECT_EQ(repo->add_role(role("ops", "*", {"root"})).message(), "role ops already exists");
   EXPECT_FALSE(repo->add_role(role("x", "*", {})));

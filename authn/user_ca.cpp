@@ -1,0 +1,165 @@
+#include "authn/user_ca.h"
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "common/encoding.h"
+#include "common/files.h"
+#include "common/ssh_wire.h"
+
+namespace bastion::authn {
+namespace {
+
+Result<std::string> cert_type_for(std::span<const uint8_t> subject, std::vector<uint8_t>& key_fields) {
+  WireReader r(subject);
+  auto type = r.text();
+  if (!type) return make_error("subject key is malformed");
+  WireWriter fields;
+  if (*type == "ssh-ed25519") {
+    auto pk = r.string();
+    if (!pk || pk->size() != 32 || !r.at_end()) return make_error("subject key is malformed");
+    fields.string(*pk);
+    key_fields = fields.bytes();
+    return std::string("ssh-ed25519-cert-v01@openssh.com");
+  }
+  if (*type == "ecdsa-sha2-nistp256") {
+    auto curve = r.string();
+    auto q = r.string();
+    if (!curve || !q || !r.at_end()) return make_error("subject key is malformed");
+    fields.string(*curve);
+    fields.string(*q);
+    key_fields = fields.bytes();
+    return std::string("ecdsa-sha2-nistp256-cert-v01@openssh.com");
+  }
+  return make_error("cannot certify keys of type " + *type);
+}
+
+Result<std::vector<uint8_t>> ed25519_sign(EVP_PKEY* key, std::span<const uint8_t> data) {
+  MdCtx ctx(EVP_MD_CTX_new());
+  std::vector<uint8_t> sig(64);
+  size_t len = sig.size();
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key) != 1 ||
+      EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) != 1 || len != 64) {
+    return make_error("Ed25519 signing failed");
+  }
+  return sig;
+}
+
+}  // namespace
+
+Result<UserCa> UserCa::create(const std::string& path) {
+  if (file_exists(path)) return make_error("refusing to overwrite existing key " + path);
+  Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  if (!key) return make_error("cannot generate the user CA key");
+  Bio bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return make_error("cannot encode the user CA key");
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  std::string pem(data, static_cast<size_t>(len));
+  // SECURITY: mode 0600 from creation; never overwrite (a second init must
+  // not silently invalidate every target's trust).
+  Status st = write_file_atomic(path, pem, 0600, false);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  if (!st) return st.error();
+  return UserCa(std::move(key));
+}
+
+Result<UserCa> UserCa::load(const std::string& path) {
+  struct stat sb{};
+  if (::stat(path.c_str(), &sb) != 0) return make_error("user CA key " + path + " is missing");
+  if ((sb.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", sb.st_mode & 0777);
+    return make_error(path + ": permissions " + mode + " are too open; chmod 600 " + path);
+  }
+  auto pem = read_file(path, 64 * 1024);
+  if (!pem) return pem.error();
+  Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!key) return make_error(path + ": not a PEM private key");
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return make_error(path + ": the user CA key must be Ed25519");
+  return UserCa(std::move(key));
+}
+
+std::vector<uint8_t> UserCa::public_key_blob() const {
+  std::vector<uint8_t> raw(32);
+  size_t len = raw.size();
+  EVP_PKEY_get_raw_public_key(key_.get(), raw.data(), &len);
+  WireWriter w;
+  w.string(std::string_view("ssh-ed25519"));
+  w.string(raw);
+  return w.bytes();
+}
+
+std::string UserCa::public_key_line() const {
+  return "ssh-ed25519 " + base64_encode(public_key_blob()) + " bastion-user-ca";
+}
+
+Result<std::vector<uint8_t>> UserCa::sign_user_certificate(const CertificateRequest& req) const {
+  if (req.principals.empty()) return make_error("a certificate needs at least one principal");
+  if (req.valid_before <= req.valid_after) return make_error("certificate validity is empty");
+  std::vector<uint8_t> key_fields;
+  auto cert_type = cert_type_for(req.subject_key_blob, key_fields);
+  if (!cert_type) return cert_type.error();
+
+  std::vector<uint8_t> nonce(32);
+  if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) return make_error("RAND_bytes failed");
+  WireWriter principals;
+  for (const auto& p : req.principals) principals.string(p);
+  auto options = req.critical_options;
+  std::sort(options.begin(), options.end());
+  WireWriter crit;
+  for (const auto& [name, value] : options) {
+    WireWriter data;
+    data.string(value);
+    crit.string(name);
+    crit.string(data.bytes());
+  }
+  auto extensions = req.extensions;
+  std::sort(extensions.begin(), extensions.end());
+  extensions.erase(std::unique(extensions.begin(), extensions.end()), extensions.end());
+  WireWriter ext;
+  for (const auto& name : extensions) {
+    ext.string(name);
+    ext.string(std::string_view());
+  }
+
+  WireWriter w;
+  w.string(*cert_type);
+  w.string(nonce);
+  w.raw(key_fields);
+  w.u64(req.serial);
+  w.u32(1);  // SSH_CERT_TYPE_USER
+  w.string(req.key_id);
+  w.string(principals.bytes());
+  w.u64(req.valid_after);
+  w.u64(req.valid_before);
+  w.string(crit.bytes());
+  w.string(ext.bytes());
+  w.string(std::string_view());  // reserved
+  w.string(public_key_blob());
+  auto sig = ed25519_sign(key_.get(), w.bytes());
+  if (!sig) return sig.error();
+  WireWriter sig_blob;
+  sig_blob.string(std::string_view("ssh-ed25519"));
+  sig_blob.string(*sig);
+  w.string(sig_blob.bytes());
+  return w.bytes();
+}
+
+std::string UserCa::certificate_line(std::span<const uint8_t> blob, std::string_view comment) {
+  WireReader r(blob);
+  auto type = r.text();
+  std::string line = (type ? *type : std::string("unknown")) + " " + base64_encode(blob);
+  if (!comment.empty()) line += " " + std::string(comment);
+  return line;
+}
+
+}  // namespace bastion::authn
