@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -91,7 +93,7 @@ class Loader {
     if (auto st = check_keys(t, "gateway",
                              {"listen", "host_keys", "login_grace_time", "max_unauthenticated",
                               "max_unauthenticated_per_source", "max_auth_attempts",
-                              "control_socket", "kill_grace"});
+                              "control_socket", "kill_grace", "public_name"});
         !st)
       return st;
     std::string listen;
@@ -112,6 +114,7 @@ class Loader {
       return st;
     if (!(st = get_int(t, "gateway", "max_auth_attempts", cfg_.max_auth_attempts, 1, 100)))
       return st;
+    if (!(st = get_string(t, "gateway", "public_name", cfg_.public_name))) return st;
     return get_string(t, "gateway", "control_socket", cfg_.control_socket);
   }
 
@@ -207,6 +210,13 @@ Result<Config> load_config(const std::string& path) {
   for (auto& k : cfg.host_keys) k = resolve_path(cfg.state_dir, k);
   cfg.database = resolve_path(cfg.state_dir, cfg.database.empty() ? "bastion.db" : cfg.database);
   cfg.user_ca_key = resolve_path(cfg.state_dir, cfg.user_ca_key.empty() ? "user_ca_key" : cfg.user_ca_key);
+  if (cfg.public_name.empty()) {
+    cfg.public_name = cfg.listen_host;
+    if (cfg.listen_host == "0.0.0.0" || cfg.listen_host == "::") {
+      char host[256] = {};
+      cfg.public_name = gethostname(host, sizeof host - 1) == 0 ? host : "gateway";
+    }
+  }
   cfg.control_socket =
       resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
   return cfg;
@@ -229,7 +239,8 @@ std::string default_config_text(const std::string& listen) {
          "max_unauthenticated_per_source = 16     # pre-auth connections per source address\n"
          "max_auth_attempts = 6                   # signed publickey attempts per connection\n"
          "control_socket = \"bastiond.sock\"       # for bastionctl (mode 0600)\n"
-         "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n\n"
+         "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n"
+         "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n\n"
          "[state]\n"
          "database = \"bastion.db\"                # SQLite (WAL) database\n\n"
          "[ca]\n"

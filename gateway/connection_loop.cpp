@@ -276,8 +276,13 @@ void Connection::end_session(const std::string& reason) {
     audit("session.end", Outcome::kInfo, reason);
     return;
   }
-  services_.sessions().end(session_id_, static_cast<int64_t>(bytes_in_), static_cast<int64_t>(bytes_out_),
-                           last_exit_status_, reason);
+  auto st = services_.sessions().end(session_id_, static_cast<int64_t>(bytes_in_),
+                                     static_cast<int64_t>(bytes_out_), last_exit_status_, reason);
+  if (!st) {
+    // The supervisor ends orphaned rows of this pid when we exit.
+    std::fprintf(stderr, "bastiond[%d]: cannot record end of %s: %s\n", getpid(), session_id_.c_str(),
+                 st.message().c_str());
+  }
   nlohmann::json d = {{"bytes_in", bytes_in_}, {"bytes_out", bytes_out_}};
   if (last_exit_status_) d["exit_status"] = *last_exit_status_;
   audit("session.end", Outcome::kInfo, reason, d);
@@ -286,7 +291,7 @@ void Connection::end_session(const std::string& reason) {
 void Connection::start_command_pair(ChannelPair& p) {
   p.started = true;
   p.running = true;
-  CommandContext ctx{&*person_, &services_.policy(), fingerprint_, params_.source, "gateway"};
+  CommandContext ctx{&*person_, &services_.policy(), fingerprint_, params_.source, services_.config().public_name};
   if (p.action == ChannelAction::kExec) {
     audit("command", Outcome::kAllow, "", {{"command", p.command.substr(0, 256)}});
     CommandResult r = run_command(p.command, ctx);
@@ -307,7 +312,7 @@ void Connection::service_command_pair(ChannelPair& p) {
   if (p.finished) return;
   char buf[512];
   int n = ssh_channel_read_nonblocking(p.in, buf, sizeof buf, 0);
-  CommandContext ctx{&*person_, &services_.policy(), fingerprint_, params_.source, "gateway"};
+  CommandContext ctx{&*person_, &services_.policy(), fingerprint_, params_.source, services_.config().public_name};
   for (int i = 0; i < n; ++i) {
     char c = buf[i];
     std::string echo;

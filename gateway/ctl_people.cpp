@@ -100,11 +100,12 @@ void register_user(CLI::App& app, CtlGlobals& g) {
       return;
     }
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& p : *people) arr.push_back(person_json(p));
+    for (const auto& person : *people) arr.push_back(person_json(person));
     if (*json) return print_json(arr);
     std::printf("%-20s %-9s %s\n", "NAME", "STATE", "ROLES");
-    for (const auto& p : *people) {
-      std::printf("%-20s %-9s %s\n", p.name.c_str(), policy::to_string(p.state).c_str(), join(p.roles).c_str());
+    for (const auto& person : *people) {
+      std::printf("%-20s %-9s %s\n", person.name.c_str(), policy::to_string(person.state).c_str(),
+                  join(person.roles).c_str());
     }
   });
 
@@ -116,12 +117,12 @@ void register_user(CLI::App& app, CtlGlobals& g) {
   show->callback([&g, name, sjson] {
     auto s = ctl_open(g);
     if (!s) return;
-    auto p = s->policy().find_person(*name);
-    if (!p || !*p) {
-      g.exit_code = ctl_fail(p ? "no such user: " + *name : p.error().message);
+    auto found = s->policy().find_person(*name);
+    if (!found || !*found) {
+      g.exit_code = ctl_fail(found ? "no such user: " + *name : found.error().message);
       return;
     }
-    nlohmann::json j = person_json(**p);
+    nlohmann::json j = person_json(**found);
     j["keys"] = nlohmann::json::array();
     if (auto keys = s->keys().list(*name); keys) {
       for (const auto& k : *keys) j["keys"].push_back(key_json(k));
@@ -129,10 +130,10 @@ void register_user(CLI::App& app, CtlGlobals& g) {
     if (*sjson) return print_json(j);
     std::cout << "name:        " << j["name"].get<std::string>() << "\n"
               << "state:       " << j["state"].get<std::string>() << "\n"
-              << "roles:       " << join((*p)->roles) << "\n"
-              << "email:       " << (*p)->email << "\n"
-              << "employee id: " << (*p)->employee_id << "\n"
-              << "service:     " << ((*p)->service_account ? "yes" : "no") << "\n"
+              << "roles:       " << join((*found)->roles) << "\n"
+              << "email:       " << (*found)->email << "\n"
+              << "employee id: " << (*found)->employee_id << "\n"
+              << "service:     " << ((*found)->service_account ? "yes" : "no") << "\n"
               << "keys:\n";
     for (const auto& k : j["keys"]) {
       std::cout << "  " << k["fingerprint"].get<std::string>() << "  " << k["type"].get<std::string>()

@@ -218,11 +218,13 @@ void Supervisor::reap_children() {
       why = sig == SIGALRM ? "login grace time exceeded"
                            : std::string("connection process killed by signal ") + strsignal(sig);
     }
-    if (!why.empty() && it->second.authenticated) {
-      if (auto s = Services::open(cfg_); s) {
-        (*s)->sessions().end_orphans(pid, why);
-      }
-      audit("session.end", why, it->second.session_id, it->second.user);
+    if (it->second.authenticated) {
+      // A connection process that died without ending its session row.
+      std::string reason = why.empty() ? "connection process exited" : why;
+      auto s = Services::open(cfg_);
+      auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
+      if (!ended) log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
+      if (ended && !ended->empty()) audit("session.end", reason, it->second.session_id, it->second.user);
     }
     for (auto p = pending_.begin(); p != pending_.end();) {
       if (p->pid == pid) {

@@ -26,7 +26,7 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 ./scripts/deps.sh
-./scripts/build.sh
+./scripts/build.sh bastiond bastionctl bastion-softkey
 bin="$root/build/gateway"
 softkey="$root/build/tests/softkey/libbastion-softkey.so"
 login="$(id -un)"
@@ -39,6 +39,8 @@ fi
 ctl() { "$bin/bastionctl" --config "$state/bastion.toml" "$@"; }
 
 "$bin/bastionctl" init --state-dir "$state" --listen "127.0.0.1:$gw_port" >/dev/null
+# Users reach this gateway through the "gw" alias of the ssh_config below.
+sed -i 's/^# public_name = .*/public_name = "gw"/' "$state/bastion.toml"
 
 # A real sshd target that trusts the gateway's user CA.
 mkdir -p "$state/target"
