@@ -120,8 +120,9 @@ class Loader {
 
   Status state(const Table& root) {
     const Table* t = root["state"].as_table();
-    if (auto st = check_keys(t, "state", {"dir", "database"}); !st) return st;
+    if (auto st = check_keys(t, "state", {"dir", "database", "busy_timeout"}); !st) return st;
     if (auto st = get_string(t, "state", "dir", cfg_.state_dir); !st) return st;
+    if (auto st = get_duration(t, "state", "busy_timeout", cfg_.busy_timeout); !st) return st;
     return get_string(t, "state", "database", cfg_.database);
   }
 
@@ -242,7 +243,8 @@ std::string default_config_text(const std::string& listen) {
          "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n"
          "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n\n"
          "[state]\n"
-         "database = \"bastion.db\"                # SQLite (WAL) database\n\n"
+         "database = \"bastion.db\"                # SQLite (WAL) database\n"
+         "busy_timeout = \"5s\"                    # how long to wait for a locked database, then deny\n\n"
          "[ca]\n"
          "user_ca_key = \"user_ca_key\"            # signs upstream login certificates (mode 0600)\n"
          "certificate_validity = \"5m\"            # upstream certificate lifetime, at most 5m\n\n"

@@ -33,6 +33,7 @@ struct Config {
 
   // [state]
   std::string database;                   // default "bastion.db" in state dir
+  Micros busy_timeout = 5 * kMicrosPerSecond;  // wait for a locked database, default "5s"
 
   // [ca]
   std::string user_ca_key;                // default "user_ca_key" in state dir (mode 0600)

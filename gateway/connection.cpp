@@ -50,7 +50,7 @@ Connection::~Connection() {
 
 const std::vector<std::string>& Connection::env_allow() const { return services_.config().env_allow; }
 
-void Connection::audit(const std::string& action, Outcome outcome, const std::string& reason,
+bool Connection::audit(const std::string& action, Outcome outcome, const std::string& reason,
                        nlohmann::json details) {
   recorder::AuditEvent e;
   e.actor = person_ ? person_->name : (fingerprint_.empty() ? "unknown" : "key:" + fingerprint_);
@@ -66,7 +66,9 @@ void Connection::audit(const std::string& action, Outcome outcome, const std::st
     std::fprintf(stderr, "bastiond[%d]: AUDIT FAILURE: %s\n", getpid(), r.error().message.c_str());
     // SECURITY: an event we cannot record must not let the session go on.
     closing_ = true;
+    return false;
   }
+  return true;
 }
 
 int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_state) {
@@ -130,7 +132,10 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
     if (name_.person != person_->name) {
       return deny("this key belongs to " + person_->name + ", not " + name_.person);
     }
-    audit("auth", Outcome::kAllow, "command mode", details);
+    if (!audit("auth", Outcome::kAllow, "command mode", details)) {
+      reason = "internal error (audit log unavailable)";
+      return false;
+    }
     authenticated_ = true;
     return true;
   }
@@ -148,7 +153,10 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
   decision_ = policy::decide(req);
   details["role"] = decision_.role;
   if (!decision_.allow) return deny(decision_.reason, "access");
-  audit("access", Outcome::kAllow, decision_.reason, details);
+  if (!audit("access", Outcome::kAllow, decision_.reason, details)) {
+    reason = "internal error (audit log unavailable)";
+    return false;
+  }
   recorder::SessionRecord s;
   s.id = session_id_;
   s.user = person_->name;
@@ -160,7 +168,10 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
     return deny("internal error (cannot record session)");
   }
   session_started_ = true;
-  audit("session.start", Outcome::kAllow, "", details);
+  if (!audit("session.start", Outcome::kAllow, "", details)) {
+    reason = "internal error (audit log unavailable)";
+    return false;
+  }
   authenticated_ = true;
   notify_supervisor();
   return true;

@@ -46,7 +46,7 @@ class Connection {
   int on_message(ssh_message msg);
   void on_supervisor_readable();
   ChannelPair* find_pair(ssh_channel ch);
-  void audit(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+  bool audit(const std::string& action, recorder::Outcome outcome, const std::string& reason,
              nlohmann::json details = nlohmann::json::object());
   [[nodiscard]] bool command_mode() const { return name_.command_mode; }
   [[nodiscard]] const std::vector<std::string>& env_allow() const;

@@ -78,6 +78,7 @@ int Connection::run() {
     if (ssh_event_dopoll(event_.get(), kPollMs) == SSH_ERROR) break;
   }
   if (!authenticated_ || closing_) {
+    if (session_started_) end_session("login aborted: the audit log is unavailable");
     ssh_disconnect(session_.get());
     return 1;
   }

@@ -11,7 +11,8 @@ Services::Services(const Config& cfg, Database db)
       sessions_(db_, SystemClock::instance()) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg) {
-  auto db = Database::open(cfg.database, Database::Mode::kOpenExisting);
+  auto db = Database::open(cfg.database, Database::Mode::kOpenExisting,
+                           static_cast<int>(cfg.busy_timeout / 1000));
   if (!db) return db.error();
   return std::unique_ptr<Services>(new Services(cfg, std::move(*db)));
 }

@@ -54,6 +54,15 @@ void Deployment::restart_bastiond() {
   }
 }
 
+void Deployment::edit_config(const std::string& from, const std::string& to) {
+  std::string text = read_text(config());
+  auto pos = text.find(from);
+  if (pos == std::string::npos) throw std::runtime_error("config has no '" + from + "'");
+  text.replace(pos, from.size(), to);
+  write_text(config(), text, 0600);
+  restart_bastiond();
+}
+
 void Deployment::start_sshd(const std::string& name, int port, Process& into) {
   std::filesystem::create_directories("/run/sshd");
   std::string cfg = dir_ + "/sshd_" + name + ".conf";

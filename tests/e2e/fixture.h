@@ -52,6 +52,8 @@ class Deployment {
   std::string gateway_log() const { return read_text(dir_ + "/bastiond.log"); }
   Process& bastiond() { return bastiond_; }
   void restart_bastiond();
+  // Replaces `from` with `to` in bastion.toml and restarts bastiond.
+  void edit_config(const std::string& from, const std::string& to);
 
  private:
   void start_sshd(const std::string& name, int port, Process& into);

@@ -1,0 +1,173 @@
+// End-to-end: the daemon's life and bad input to it and to bastionctl.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    d = new Deployment();
+    alice = new SshKeyFiles(d->add_person("alice", {"ops"}));
+  }
+  static void TearDownTestSuite() {
+    delete alice;
+    delete d;
+  }
+  static std::string dest() { return d->login() + "@prod-db-1"; }
+  static nlohmann::json live() { return nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"})); }
+  // Starts `ssh ... 'echo up; sleep 60'` and waits until it runs.
+  static Process start_long_session(const std::string& log) {
+    auto argv = d->ssh_argv(*alice, dest());
+    argv.push_back("echo up; sleep 60");
+    Process p(argv, log);
+    EXPECT_TRUE(wait_for([&] { return read_text(log).find("up") != std::string::npos; }, 15000)) << read_text(log);
+    return p;
+  }
+  static inline Deployment* d = nullptr;
+  static inline SshKeyFiles* alice = nullptr;
+};
+
+TEST_F(Lifecycle, ClientKilledMidSessionEndsTheSession) {
+  Process client = start_long_session(d->dir() + "/killed-client.log");
+  ASSERT_EQ(live().size(), 1u);
+  kill(client.pid(), SIGKILL);
+  client.wait(5000);
+  EXPECT_TRUE(wait_for([] { return live().empty(); }, 10000)) << live().dump();
+  auto all = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--json"}));
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all[0]["end_reason"], "client disconnected");
+  EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, SigtermTellsLiveSessionsAndExits) {
+  std::string log = d->dir() + "/sigterm-client.log";
+  Process client = start_long_session(log);
+  kill(d->bastiond().pid(), SIGTERM);
+  EXPECT_EQ(d->bastiond().wait(10000), 0) << d->gateway_log();
+  EXPECT_GE(client.wait(5000), 0);
+  EXPECT_NE(read_text(log).find("bastion: session ended: the gateway is shutting down"), std::string::npos)
+      << read_text(log);
+  EXPECT_TRUE(live().empty());
+  EXPECT_FALSE(port_open(d->gateway_port()));
+  d->restart_bastiond();
+  EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, LoginGraceTimeClosesIdleUnauthenticatedConnections) {
+  d->edit_config("login_grace_time = \"30s\"", "login_grace_time = \"2s\"");
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(d->gateway_port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  bool closed = wait_for([&] {
+    char buf[512];
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    return read(fd, buf, sizeof buf) <= 0;
+  }, 10000);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
+  close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_LE(secs, 4);
+  EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);  // logins within the grace time still work
+  d->edit_config("login_grace_time = \"2s\"", "login_grace_time = \"30s\"");
+}
+
+TEST_F(Lifecycle, LockedDatabaseDeniesInsteadOfHanging) {
+  d->edit_config("busy_timeout = \"5s\"", "busy_timeout = \"1s\"");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((d->dir() + "/state/bastion.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto r = d->ssh(*alice, dest(), {"true"});
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_NE(r.err.find("denied: internal error"), std::string::npos) << r.err;
+  EXPECT_TRUE(d->bastiond().running());
+  EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+  d->edit_config("busy_timeout = \"1s\"", "busy_timeout = \"5s\"");
+}
+
+TEST_F(Lifecycle, EnvironmentAllowListAndExitSignals) {
+  auto argv = d->ssh_argv(*alice, dest(), {"-o", "SendEnv=LANG", "-o", "SendEnv=BASTION_SECRET_X"});
+  argv.push_back("echo \"[$LANG|$BASTION_SECRET_X]\"");
+  auto r = run(argv, {{"LANG", "C.UTF-8"}, {"BASTION_SECRET_X", "leak"}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[C.UTF-8|]\n");
+  auto sig = d->ssh(*alice, dest(), {"kill -TERM $$"});
+  EXPECT_EQ(sig.exit_code, 255) << sig.err;
+}
+
+TEST_F(Lifecycle, BastionctlBadInputChangesNothing) {
+  auto again = run({BASTIONCTL_PATH, "init", "--state-dir", d->dir() + "/state"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("refusing to overwrite existing"), std::string::npos) << again.err;
+
+  write_text(d->dir() + "/garbage.pub", "ssh-ed25519 not-base64!!\n");
+  auto bad_key = d->ctl({"key", "add", "alice", d->dir() + "/garbage.pub"});
+  EXPECT_EQ(bad_key.exit_code, 1);
+  EXPECT_NE(bad_key.err.find("base64 is invalid"), std::string::npos) << bad_key.err;
+  EXPECT_EQ(nlohmann::json::parse(d->ctl_ok({"key", "list", "--user", "alice", "--json"})).size(), 1u);
+
+  auto usage = d->ctl({"user", "frobnicate"});
+  EXPECT_EQ(usage.exit_code, 2);
+  auto no_config = run({BASTIONCTL_PATH, "user", "list"}, {{"BASTION_CONFIG", ""}});
+  EXPECT_EQ(no_config.exit_code, 2);
+  EXPECT_NE(no_config.err.find("pass --config FILE or set BASTION_CONFIG"), std::string::npos);
+
+  std::string typo = d->dir() + "/typo.toml";
+  write_text(typo, read_text(d->config()) + "\n[gateway2]\n");
+  auto t1 = run({BASTIONCTL_PATH, "--config", typo, "user", "list"});
+  EXPECT_EQ(t1.exit_code, 1);
+  EXPECT_NE(t1.err.find("unknown section [gateway2]"), std::string::npos) << t1.err;
+  auto t2 = run({BASTIOND_PATH, "--config", typo, "--check"});
+  EXPECT_EQ(t2.exit_code, 1);
+  EXPECT_NE(t2.err.find("unknown section [gateway2]"), std::string::npos) << t2.err;
+  EXPECT_EQ(run({BASTIOND_PATH, "--config", d->config(), "--check"}).exit_code, 0);
+
+  std::string nodb = d->dir() + "/nodb.toml";
+  std::string text = read_text(d->config());
+  text.replace(text.find("database = \"bastion.db\""), 23, "database = \"missing.db\"");
+  write_text(nodb, text);
+  auto m = run({BASTIONCTL_PATH, "--config", nodb, "user", "list"});
+  EXPECT_EQ(m.exit_code, 1);
+  EXPECT_NE(m.err.find("does not exist (run `bastionctl init` first)"), std::string::npos) << m.err;
+  EXPECT_FALSE(std::filesystem::exists(d->dir() + "/state/missing.db"));
+
+  auto second = run({BASTIOND_PATH, "--config", d->config()});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_TRUE(second.err.find("Address already in use") != std::string::npos ||
+              second.err.find("another bastiond is running") != std::string::npos)
+      << second.err;
+  EXPECT_TRUE(d->bastiond().running());
+  // Same state directory, another port: the control socket must stay the first one's.
+  std::string other = d->dir() + "/state/other-port.toml";
+  text = read_text(d->config());
+  auto at = text.find("listen = \"127.0.0.1:");
+  text.replace(at, text.find('"', at + 10) - at + 1, "listen = \"127.0.0.1:" + std::to_string(free_port()) + "\"");
+  write_text(other, text, 0600);
+  auto third = run({BASTIOND_PATH, "--config", other});
+  EXPECT_EQ(third.exit_code, 1);
+  EXPECT_NE(third.err.find("another bastiond is running"), std::string::npos) << third.err << " / " << third.out;
+  EXPECT_TRUE(std::filesystem::exists(d->dir() + "/state/bastiond.sock"));
+}
+
+}  // namespace
+}  // namespace bastion::e2e
