@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -221,6 +222,36 @@ void write_text(const std::string& path, const std::string& text, unsigned mode)
 std::string sha256_file(const std::string& path) {
   auto r = run({"sha256sum", path});
   return r.out.substr(0, 64);
+}
+
+}  // namespace bastion::e2e
+
+namespace bastion::e2e {
+
+std::vector<pid_t> child_pids(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = read_text(entry.path().string() + "/stat");
+    auto close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::istringstream in(stat.substr(close_paren + 2));
+    std::string state;
+    pid_t ppid = 0;
+    in >> state >> ppid;
+    if (ppid == pid) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+long proc_status_kib(pid_t pid, const std::string& field) {
+  std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
 }
 
 }  // namespace bastion::e2e

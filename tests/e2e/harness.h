@@ -52,3 +52,10 @@ void write_text(const std::string& path, const std::string& text, unsigned mode 
 std::string sha256_file(const std::string& path);
 
 }  // namespace bastion::e2e
+
+namespace bastion::e2e {
+// Direct children of `pid` (from /proc).
+std::vector<pid_t> child_pids(pid_t pid);
+// A field of /proc/PID/status in KiB (e.g. "VmHWM", "VmRSS"); -1 if unknown.
+long proc_status_kib(pid_t pid, const std::string& field);
+}  // namespace bastion::e2e
