@@ -1,7 +1,5 @@
 // End-to-end: real ssh/scp/sftp -> bastiond -> real sshd.
 #include <gtest/gtest.h>
-#include <pty.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,49 +72,30 @@ TEST_F(Gateway, BinaryStdinStdoutRoundTrip50MB) {
 }
 
 TEST_F(Gateway, InteractivePtyAndWindowChange) {
-  auto argv = d->ssh_argv(*alice, dest(), {"-tt"});
-  int master = -1;
-  winsize ws{24, 80, 0, 0};
-  pid_t pid = forkpty(&master, nullptr, nullptr, &ws);
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  std::string screen;
-  auto read_until = [&](const std::string& needle) {
-    return wait_for([&] {
-      pollfd p{master, POLLIN, 0};
-      while (poll(&p, 1, 0) > 0) {
-        char buf[4096];
-        ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0) break;
-        screen.append(buf, static_cast<size_t>(n));
-      }
-      return screen.find(needle) != std::string::npos;
-    }, 15000);
-  };
-  auto type = [&](const std::string& s) { ASSERT_EQ(write(master, s.data(), s.size()), static_cast<ssize_t>(s.size())); };
-  type("echo calc=$((6*7)); stty size\n");
-  EXPECT_TRUE(read_until("calc=42")) << screen;
-  EXPECT_TRUE(read_until("24 80")) << screen;
-  winsize big{40, 100, 0, 0};
-  ioctl(master, TIOCSWINSZ, &big);
-  kill(pid, SIGWINCH);
+  PtySession term(d->ssh_argv(*alice, dest(), {"-tt"}), 24, 80);
+  term.type("echo calc=$((6*7)); stty size\n");
+  EXPECT_TRUE(term.read_until("calc=42")) << term.screen();
+  EXPECT_TRUE(term.read_until("24 80")) << term.screen();
+  term.resize(40, 100);
   // The window-change travels asynchronously; ask until the target agrees.
   bool resized = wait_for([&] {
-    type("stty size\n");
-    return read_until("40 100");
+    term.type("stty size\n");
+    return term.read_until("40 100", 1000);
   }, 20000);
-  EXPECT_TRUE(resized) << screen;
-  type("exit 3\n");
-  int status = 0;
-  ASSERT_TRUE(wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 15000));
-  EXPECT_EQ(WEXITSTATUS(status), 3);
-  close(master);
+  EXPECT_TRUE(resized) << term.screen();
+  term.type("exit 3\n");
+  EXPECT_EQ(term.wait_exit(), 3);
+}
+
+TEST_F(Gateway, InteractiveCommandMode) {
+  PtySession term(d->ssh_argv(*alice, "alice", {"-tt"}), 24, 80);
+  EXPECT_TRUE(term.read_until("bastion> ")) << term.screen();
+  term.type("whoamx\x7f\x7fmi\r");  // typo fixed with backspace
+  EXPECT_TRUE(term.read_until("person:  alice")) << term.screen();
+  term.type("targets\r");
+  EXPECT_TRUE(term.read_until("prod-db-1  logins:")) << term.screen();
+  term.type("exit\r");
+  EXPECT_EQ(term.wait_exit(), 0) << term.screen();
 }
 
 TEST_F(Gateway, ScpUpAndDown) {

@@ -255,3 +255,62 @@ long proc_status_kib(pid_t pid, const std::string& field) {
 }
 
 }  // namespace bastion::e2e
+
+#include <pty.h>
+#include <sys/ioctl.h>
+
+namespace bastion::e2e {
+
+PtySession::PtySession(const std::vector<std::string>& argv, int rows, int cols) {
+  winsize ws{static_cast<unsigned short>(rows), static_cast<unsigned short>(cols), 0, 0};
+  pid_ = forkpty(&master_, nullptr, nullptr, &ws);
+  if (pid_ < 0) throw std::runtime_error("forkpty failed");
+  if (pid_ == 0) exec_child(argv, {});
+}
+
+PtySession::~PtySession() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (master_ >= 0) close(master_);
+}
+
+void PtySession::type(const std::string& keys) {
+  size_t done = 0;
+  while (done < keys.size()) {
+    ssize_t n = write(master_, keys.data() + done, keys.size() - done);
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+bool PtySession::read_until(const std::string& needle, int timeout_ms) {
+  bool found = wait_for([&] {
+    pollfd p{master_, POLLIN, 0};
+    while (poll(&p, 1, 0) > 0) {
+      char buf[4096];
+      ssize_t n = read(master_, buf, sizeof buf);
+      if (n <= 0) break;
+      screen_.append(buf, static_cast<size_t>(n));
+    }
+    return screen_.find(needle, consumed_) != std::string::npos;
+  }, timeout_ms);
+  if (found) consumed_ = screen_.find(needle, consumed_) + needle.size();
+  return found;
+}
+
+void PtySession::resize(int rows, int cols) {
+  winsize ws{static_cast<unsigned short>(rows), static_cast<unsigned short>(cols), 0, 0};
+  ioctl(master_, TIOCSWINSZ, &ws);
+  kill(pid_, SIGWINCH);
+}
+
+int PtySession::wait_exit(int timeout_ms) {
+  int status = 0;
+  if (!wait_for([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout_ms)) return -1;
+  pid_ = -1;
+  return decode_status(status);
+}
+
+}  // namespace bastion::e2e

@@ -59,3 +59,27 @@ std::vector<pid_t> child_pids(pid_t pid);
 // A field of /proc/PID/status in KiB (e.g. "VmHWM", "VmRSS"); -1 if unknown.
 long proc_status_kib(pid_t pid, const std::string& field);
 }  // namespace bastion::e2e
+
+namespace bastion::e2e {
+// A program on a pseudo-terminal we control, like a person at a terminal.
+class PtySession {
+ public:
+  PtySession(const std::vector<std::string>& argv, int rows, int cols);
+  ~PtySession();
+  PtySession(const PtySession&) = delete;
+  PtySession& operator=(const PtySession&) = delete;
+  void type(const std::string& keys);
+  // Reads until `needle` has appeared since the last call that found one.
+  bool read_until(const std::string& needle, int timeout_ms = 15000);
+  void resize(int rows, int cols);
+  // Exit status, or -1 if it did not exit in time.
+  int wait_exit(int timeout_ms = 15000);
+  [[nodiscard]] const std::string& screen() const { return screen_; }
+
+ private:
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string screen_;
+  size_t consumed_ = 0;
+};
+}  // namespace bastion::e2e
