@@ -30,6 +30,23 @@ void ctl_audit(Services& s, const std::string& action, const std::string& reason
                nlohmann::json details, const std::string& target = "");
 void print_json(const nlohmann::json& j);
 
+// The shape of every `... list` command: open the stores, fetch the rows,
+// print them as a JSON array (`to_json` per row) or as a table.
+template <class Fetch, class ToJson, class Table>
+void ctl_list(CtlGlobals& g, bool json, Fetch fetch, ToJson to_json, Table table) {
+  auto s = ctl_open(g);
+  if (!s) return;
+  auto rows = fetch(*s);
+  if (!rows) {
+    g.exit_code = ctl_fail(rows.error().message);
+    return;
+  }
+  if (!json) return table(*rows);
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& r : *rows) arr.push_back(to_json(r));
+  print_json(arr);
+}
+
 void register_init_commands(CLI::App& app, CtlGlobals& g);
 void register_people_commands(CLI::App& app, CtlGlobals& g);
 void register_policy_commands(CLI::App& app, CtlGlobals& g);

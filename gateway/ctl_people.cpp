@@ -92,21 +92,15 @@ void register_user(CLI::App& app, CtlGlobals& g) {
   auto json = std::make_shared<bool>(false);
   list->add_flag("--json", *json, "machine-readable output");
   list->callback([&g, json] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto people = s->policy().list_people();
-    if (!people) {
-      g.exit_code = ctl_fail(people.error().message);
-      return;
-    }
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& person : *people) arr.push_back(person_json(person));
-    if (*json) return print_json(arr);
-    std::printf("%-20s %-9s %s\n", "NAME", "STATE", "ROLES");
-    for (const auto& person : *people) {
-      std::printf("%-20s %-9s %s\n", person.name.c_str(), policy::to_string(person.state).c_str(),
-                  join(person.roles).c_str());
-    }
+    ctl_list(
+        g, *json, [](Services& s) { return s.policy().list_people(); }, person_json,
+        [](const std::vector<policy::Person>& people) {
+          std::printf("%-20s %-9s %s\n", "NAME", "STATE", "ROLES");
+          for (const auto& person : people) {
+            std::printf("%-20s %-9s %s\n", person.name.c_str(), policy::to_string(person.state).c_str(),
+                        join(person.roles).c_str());
+          }
+        });
   });
 
   auto* show = user->add_subcommand("show", "show one person with their keys");
@@ -185,21 +179,15 @@ void register_key(CLI::App& app, CtlGlobals& g) {
   list->add_option("--user", *filter, "only this person's keys");
   list->add_flag("--json", *json, "machine-readable output");
   list->callback([&g, filter, json] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto keys = s->keys().list(*filter);
-    if (!keys) {
-      g.exit_code = ctl_fail(keys.error().message);
-      return;
-    }
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& k : *keys) arr.push_back(key_json(k));
-    if (*json) return print_json(arr);
-    std::printf("%-52s %-12s %-8s %s\n", "FINGERPRINT", "USER", "STATE", "TYPE");
-    for (const auto& k : *keys) {
-      std::printf("%-52s %-12s %-8s %s\n", k.fingerprint.c_str(), k.user.c_str(),
-                  k.active ? "active" : "revoked", k.type.c_str());
-    }
+    ctl_list(
+        g, *json, [&](Services& s) { return s.keys().list(*filter); }, key_json,
+        [](const std::vector<authn::KeyRecord>& keys) {
+          std::printf("%-52s %-12s %-8s %s\n", "FINGERPRINT", "USER", "STATE", "TYPE");
+          for (const auto& k : keys) {
+            std::printf("%-52s %-12s %-8s %s\n", k.fingerprint.c_str(), k.user.c_str(),
+                        k.active ? "active" : "revoked", k.type.c_str());
+          }
+        });
   });
 
   auto* revoke = key->add_subcommand("revoke", "revoke a key (takes effect at the next login)");

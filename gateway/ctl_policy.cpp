@@ -57,23 +57,17 @@ void register_role(CLI::App& app, CtlGlobals& g) {
   auto json = std::make_shared<bool>(false);
   list->add_flag("--json", *json, "machine-readable output");
   list->callback([&g, json] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto roles = s->policy().list_roles();
-    if (!roles) {
-      g.exit_code = ctl_fail(roles.error().message);
-      return;
-    }
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& x : *roles) arr.push_back(role_json(x));
-    if (*json) return print_json(arr);
-    std::printf("%-16s %-24s %-24s %s\n", "NAME", "TARGETS", "LOGINS", "PORT-FORWARDING");
-    for (const auto& x : *roles) {
-      std::string l;
-      for (const auto& s2 : x.logins) l += (l.empty() ? "" : ",") + s2;
-      std::printf("%-16s %-24s %-24s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
-                  x.allow_port_forwarding ? "yes" : "no");
-    }
+    ctl_list(
+        g, *json, [](Services& s) { return s.policy().list_roles(); }, role_json,
+        [](const std::vector<policy::Role>& roles) {
+          std::printf("%-16s %-24s %-24s %s\n", "NAME", "TARGETS", "LOGINS", "PORT-FORWARDING");
+          for (const auto& x : roles) {
+            std::string l;
+            for (const auto& login : x.logins) l += (l.empty() ? "" : ",") + login;
+            std::printf("%-16s %-24s %-24s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
+                        x.allow_port_forwarding ? "yes" : "no");
+          }
+        });
   });
 }
 
@@ -123,23 +117,17 @@ void register_target(CLI::App& app, CtlGlobals& g) {
   auto json = std::make_shared<bool>(false);
   list->add_flag("--json", *json, "machine-readable output");
   list->callback([&g, json] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto ts = s->policy().list_targets();
-    if (!ts) {
-      g.exit_code = ctl_fail(ts.error().message);
-      return;
-    }
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& t : *ts) arr.push_back(target_json(t));
-    if (*json) return print_json(arr);
-    std::printf("%-20s %-28s %s\n", "NAME", "ADDRESS", "LABELS");
-    for (const auto& t : *ts) {
-      std::string labels;
-      for (const auto& [k, v] : t.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
-      std::string addr = t.host + ":" + std::to_string(t.port);
-      std::printf("%-20s %-28s %s\n", t.name.c_str(), addr.c_str(), labels.c_str());
-    }
+    ctl_list(
+        g, *json, [](Services& s) { return s.policy().list_targets(); }, target_json,
+        [](const std::vector<policy::Target>& targets) {
+          std::printf("%-20s %-28s %s\n", "NAME", "ADDRESS", "LABELS");
+          for (const auto& t : targets) {
+            std::string labels;
+            for (const auto& [k, v] : t.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+            std::string addr = t.host + ":" + std::to_string(t.port);
+            std::printf("%-20s %-28s %s\n", t.name.c_str(), addr.c_str(), labels.c_str());
+          }
+        });
   });
 }
 

@@ -27,22 +27,17 @@ void register_sessions(CLI::App& app, CtlGlobals& g) {
   list->add_flag("--live", *live, "only sessions that have not ended");
   list->add_flag("--json", *json, "machine-readable output");
   list->callback([&g, live, json] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto rows = s->sessions().list(*live);
-    if (!rows) {
-      g.exit_code = ctl_fail(rows.error().message);
-      return;
-    }
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : *rows) arr.push_back(session_json(r));
-    if (*json) return print_json(arr);
-    std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
-    for (const auto& r : *rows) {
-      std::string dest = r.login + "@" + r.target;
-      std::printf("%-20s %-12s %-24s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
-                  format_utc(r.started_at).c_str(), r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
-    }
+    ctl_list(
+        g, *json, [&](Services& s) { return s.sessions().list(*live); }, session_json,
+        [](const std::vector<recorder::SessionRecord>& rows) {
+          std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
+          for (const auto& r : rows) {
+            std::string dest = r.login + "@" + r.target;
+            std::printf("%-20s %-12s %-24s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
+                        format_utc(r.started_at).c_str(),
+                        r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
+          }
+        });
   });
   auto* kill = sessions->add_subcommand("kill", "end a live session now; its user sees why");
   auto id = std::make_shared<std::string>();
@@ -93,24 +88,20 @@ void register_audit(CLI::App& app, CtlGlobals& g) {
       }
       *slot = *t;
     }
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto rows = s->audit().query(a->f);
-    if (!rows) {
-      g.exit_code = ctl_fail(rows.error().message);
-      return;
-    }
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : *rows) arr.push_back(recorder::to_json(r));
-    if (a->json) return print_json(arr);
-    for (const auto& r : *rows) {
-      std::printf("%6lld %s %-16s %-18s %-6s %s%s%s\n", static_cast<long long>(r.seq),
-                  format_utc(r.ts).c_str(), r.event.actor.c_str(), r.event.action.c_str(),
-                  recorder::to_string(r.event.outcome).c_str(),
-                  r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
-                  r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(),
-                  r.event.reason.c_str());
-    }
+    ctl_list(
+        g, a->json, [&](Services& s) { return s.audit().query(a->f); },
+        [](const recorder::AuditRecord& r) { return recorder::to_json(r); },
+        [](const std::vector<recorder::AuditRecord>& rows) {
+          for (const auto& r : rows) {
+            std::string details = r.event.details.empty() ? "" : " " + r.event.details.dump();
+            std::printf("%6lld %s %-16s %-18s %-6s %s%s%s%s\n", static_cast<long long>(r.seq),
+                        format_utc(r.ts).c_str(), r.event.actor.c_str(), r.event.action.c_str(),
+                        recorder::to_string(r.event.outcome).c_str(),
+                        r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
+                        r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(),
+                        r.event.reason.c_str(), details.c_str());
+          }
+        });
   });
 }
 

@@ -65,3 +65,29 @@ class Deployment {
 };
 
 }  // namespace bastion::e2e
+
+#include <gtest/gtest.h>
+
+namespace bastion::e2e {
+
+// A test suite sharing one Deployment with one person, alice (role ops on
+// prod-db-1). `Tag` keeps each suite's statics apart.
+template <class Tag>
+class DeploymentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    d = new Deployment();
+    alice = new SshKeyFiles(d->add_person("alice", {"ops"}));
+  }
+  static void TearDownTestSuite() {
+    delete alice;
+    delete d;
+    alice = nullptr;
+    d = nullptr;
+  }
+  static std::string dest() { return d->login() + "@prod-db-1"; }
+  static inline Deployment* d = nullptr;
+  static inline SshKeyFiles* alice = nullptr;
+};
+
+}  // namespace bastion::e2e

@@ -14,17 +14,8 @@
 namespace bastion::e2e {
 namespace {
 
-class Gateway : public ::testing::Test {
+class Gateway : public DeploymentTest<Gateway> {
  protected:
-  static void SetUpTestSuite() {
-    d = new Deployment();
-    alice = new SshKeyFiles(d->add_person("alice", {"ops"}));
-  }
-  static void TearDownTestSuite() {
-    delete alice;
-    delete d;
-  }
-  static std::string dest() { return d->login() + "@prod-db-1"; }
   static nlohmann::json audit(const std::string& action) {
     return nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", action, "--limit", "100000"}));
   }
@@ -34,8 +25,6 @@ class Gateway : public ::testing::Test {
     }
     return false;
   }
-  static inline Deployment* d = nullptr;
-  static inline SshKeyFiles* alice = nullptr;
 };
 
 TEST_F(Gateway, ExecReturnsOutputAndExitStatus) {

@@ -17,17 +17,8 @@
 namespace bastion::e2e {
 namespace {
 
-class Lifecycle : public ::testing::Test {
+class Lifecycle : public DeploymentTest<Lifecycle> {
  protected:
-  static void SetUpTestSuite() {
-    d = new Deployment();
-    alice = new SshKeyFiles(d->add_person("alice", {"ops"}));
-  }
-  static void TearDownTestSuite() {
-    delete alice;
-    delete d;
-  }
-  static std::string dest() { return d->login() + "@prod-db-1"; }
   static nlohmann::json live() { return nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"})); }
   // Starts `ssh ... 'echo up; sleep 60'` and waits until it runs.
   static Process start_long_session(const std::string& log) {
@@ -37,8 +28,6 @@ class Lifecycle : public ::testing::Test {
     EXPECT_TRUE(wait_for([&] { return read_text(log).find("up") != std::string::npos; }, 15000)) << read_text(log);
     return p;
   }
-  static inline Deployment* d = nullptr;
-  static inline SshKeyFiles* alice = nullptr;
 };
 
 TEST_F(Lifecycle, ClientKilledMidSessionEndsTheSession) {
