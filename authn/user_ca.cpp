@@ -1,9 +1,6 @@
 #include "authn/user_ca.h"
 
-#include <openssl/crypto.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -38,60 +35,22 @@ Result<std::string> cert_type_for(std::span<const uint8_t> subject, std::vector<
   return make_error("cannot certify keys of type " + *type);
 }
 
-Result<std::vector<uint8_t>> ed25519_sign(EVP_PKEY* key, std::span<const uint8_t> data) {
-  MdCtx ctx(EVP_MD_CTX_new());
-  std::vector<uint8_t> sig(64);
-  size_t len = sig.size();
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key) != 1 ||
-      EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) != 1 || len != 64) {
-    return make_error("Ed25519 signing failed");
-  }
-  return sig;
-}
-
 }  // namespace
 
 Result<UserCa> UserCa::create(const std::string& path) {
-  if (file_exists(path)) return make_error("refusing to overwrite existing key " + path);
-  Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-  if (!key) return make_error("cannot generate the user CA key");
-  Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return make_error("cannot encode the user CA key");
-  }
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  std::string pem(data, static_cast<size_t>(len));
-  // SECURITY: mode 0600 from creation; never overwrite (a second init must
-  // not silently invalidate every target's trust).
-  Status st = write_file_atomic(path, pem, 0600, false);
-  OPENSSL_cleanse(pem.data(), pem.size());
-  if (!st) return st.error();
-  return UserCa(std::move(key));
+  auto key = Ed25519Key::create(path);
+  if (!key) return key.error();
+  return UserCa(std::move(*key));
 }
 
 Result<UserCa> UserCa::load(const std::string& path) {
-  struct stat sb{};
-  if (::stat(path.c_str(), &sb) != 0) return make_error("user CA key " + path + " is missing");
-  if ((sb.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", sb.st_mode & 0777);
-    return make_error(path + ": permissions " + mode + " are too open; chmod 600 " + path);
-  }
-  auto pem = read_file(path, 64 * 1024);
-  if (!pem) return pem.error();
-  Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  OPENSSL_cleanse(pem->data(), pem->size());
-  if (!key) return make_error(path + ": not a PEM private key");
-  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return make_error(path + ": the user CA key must be Ed25519");
-  return UserCa(std::move(key));
+  auto key = Ed25519Key::load(path);
+  if (!key) return key.error();
+  return UserCa(std::move(*key));
 }
 
 std::vector<uint8_t> UserCa::public_key_blob() const {
-  std::vector<uint8_t> raw(32);
-  size_t len = raw.size();
-  EVP_PKEY_get_raw_public_key(key_.get(), raw.data(), &len);
+  std::vector<uint8_t> raw = key_.public_key();
   WireWriter w;
   w.string(std::string_view("ssh-ed25519"));
   w.string(raw);
@@ -145,7 +104,7 @@ Result<std::vector<uint8_t>> UserCa::sign_user_certificate(const CertificateRequ
   w.string(ext.bytes());
   w.string(std::string_view());  // reserved
   w.string(public_key_blob());
-  auto sig = ed25519_sign(key_.get(), w.bytes());
+  auto sig = key_.sign(w.bytes());
   if (!sig) return sig.error();
   WireWriter sig_blob;
   sig_blob.string(std::string_view("ssh-ed25519"));

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "authn/openssl_handles.h"
+#include "common/ed25519_key.h"
 #include "common/result.h"
 
 namespace bastion::authn {
@@ -43,8 +43,8 @@ class UserCa {
   static std::string certificate_line(std::span<const uint8_t> blob, std::string_view comment);
 
  private:
-  explicit UserCa(Pkey key) : key_(std::move(key)) {}
-  Pkey key_;
+  explicit UserCa(Ed25519Key key) : key_(std::move(key)) {}
+  Ed25519Key key_;
 };
 
 }  // namespace bastion::authn

@@ -20,7 +20,8 @@ class Loader {
   Loader(std::string file, Config& cfg) : file_(std::move(file)), cfg_(cfg) {}
 
   Status load(const Table& root) {
-    static const std::set<std::string> sections = {"gateway", "state", "ca", "upstream", "session"};
+    static const std::set<std::string> sections = {"gateway", "state", "ca", "audit", "upstream", "session",
+                                                   "recording"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -29,6 +30,8 @@ class Loader {
     if (auto st = gateway(root); !st) return st;
     if (auto st = state(root); !st) return st;
     if (auto st = ca(root); !st) return st;
+    if (auto st = audit(root); !st) return st;
+    if (auto st = recording(root); !st) return st;
     if (auto st = upstream(root); !st) return st;
     return session(root);
   }
@@ -140,6 +143,32 @@ class Loader {
     return {};
   }
 
+  Status audit(const Table& root) {
+    const Table* t = root["audit"].as_table();
+    if (auto st = check_keys(t, "audit", {"signing_key", "checkpoint_interval", "checkpoint_records"}); !st)
+      return st;
+    if (auto st = get_string(t, "audit", "signing_key", cfg_.audit_signing_key); !st) return st;
+    if (auto st = get_duration(t, "audit", "checkpoint_interval", cfg_.checkpoint_interval); !st) return st;
+    return get_int(t, "audit", "checkpoint_records", cfg_.checkpoint_records, 1, 10'000'000);
+  }
+
+  Status recording(const Table& root) {
+    const Table* t = root["recording"].as_table();
+    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval"}); !st)
+      return st;
+    if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;
+    if (t && t->contains("record_input")) {
+      auto v = (*t)["record_input"].value<bool>();
+      if (!v) return fail("[recording] record_input must be true or false");
+      cfg_.record_input = *v;
+    }
+    if (auto st = get_duration(t, "recording", "flush_interval", cfg_.flush_interval); !st) return st;
+    if (cfg_.flush_interval <= 0 || cfg_.flush_interval > kMicrosPerSecond) {
+      return fail("[recording] flush_interval must be between 1ms and 1s");
+    }
+    return get_duration(t, "recording", "digest_interval", cfg_.digest_interval);
+  }
+
   Status upstream(const Table& root) {
     const Table* t = root["upstream"].as_table();
     if (auto st = check_keys(t, "upstream", {"connect_timeout"}); !st) return st;
@@ -218,6 +247,9 @@ Result<Config> load_config(const std::string& path) {
       cfg.public_name = gethostname(host, sizeof host - 1) == 0 ? host : "gateway";
     }
   }
+  cfg.audit_signing_key = resolve_path(
+      cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
+  cfg.recording_dir = resolve_path(cfg.state_dir, cfg.recording_dir.empty() ? "recordings" : cfg.recording_dir);
   cfg.control_socket =
       resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
   return cfg;
@@ -248,6 +280,15 @@ std::string default_config_text(const std::string& listen) {
          "[ca]\n"
          "user_ca_key = \"user_ca_key\"            # signs upstream login certificates (mode 0600)\n"
          "certificate_validity = \"5m\"            # upstream certificate lifetime, at most 5m\n\n"
+         "[audit]\n"
+         "signing_key = \"audit_signing_key\"     # signs audit checkpoints (mode 0600)\n"
+         "checkpoint_interval = \"60s\"           # sign new audit records at least this often\n"
+         "checkpoint_records = 1000               # ... or after this many new records\n\n"
+         "[recording]\n"
+         "dir = \"recordings\"                    # asciicast v2 files, by date and session\n"
+         "record_input = true                     # record keystrokes (\"i\" events)\n"
+         "flush_interval = \"1s\"                 # a crash loses at most this much recording\n"
+         "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n\n"
          "[upstream]\n"
          "connect_timeout = \"10s\"\n\n"
          "[session]\n"

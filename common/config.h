@@ -39,6 +39,17 @@ struct Config {
   std::string user_ca_key;                // default "user_ca_key" in state dir (mode 0600)
   Micros certificate_validity = 5 * 60 * kMicrosPerSecond;  // default "5m", max "5m"
 
+  // [audit]
+  std::string audit_signing_key;          // default "audit_signing_key" in state dir (mode 0600)
+  Micros checkpoint_interval = 60 * kMicrosPerSecond;  // sign new records at least this often, default "60s"
+  int checkpoint_records = 1000;          // ... or after this many new records, default 1000
+
+  // [recording]
+  std::string recording_dir;              // default "recordings" in state dir
+  bool record_input = true;               // record what people type ("i" events), default true
+  Micros flush_interval = kMicrosPerSecond;      // write buffered events at least this often, <= 1s
+  Micros digest_interval = 10 * kMicrosPerSecond;  // chain a digest of new bytes into the audit log, default "10s"
+
   // [upstream]
   Micros connect_timeout = 10 * kMicrosPerSecond;  // default "10s"
 

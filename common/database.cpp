@@ -47,6 +47,7 @@ CREATE TABLE targets (
   host TEXT NOT NULL,
   port INTEGER NOT NULL,
   host_key TEXT NOT NULL,
+  recording TEXT NOT NULL DEFAULT 'strict' CHECK (recording IN ('strict','best-effort')),
   created_at BIGINT NOT NULL
 );
 CREATE TABLE target_labels (
@@ -81,9 +82,29 @@ CREATE TABLE audit_log (
   session_id TEXT NOT NULL DEFAULT '',
   outcome TEXT NOT NULL CHECK (outcome IN ('allow','deny','error','info')),
   reason TEXT NOT NULL DEFAULT '',
-  details TEXT NOT NULL DEFAULT '{}'
+  details TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
 );
 CREATE INDEX audit_log_ts ON audit_log(ts);
+CREATE INDEX audit_log_session ON audit_log(session_id);
+CREATE TABLE audit_checkpoints (
+  seq BIGINT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+CREATE TABLE recordings (
+  session_id TEXT NOT NULL,
+  channel INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  size BIGINT,
+  sha256 TEXT,
+  PRIMARY KEY (session_id, channel)
+);
 )sql",
   };
   return m;

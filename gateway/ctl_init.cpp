@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "gateway/ctl.h"
 #include "gateway/listener.h"
+#include "recorder/audit_chain.h"
 
 namespace bastion::gateway {
 namespace {
@@ -20,14 +21,22 @@ int run_init(const std::string& dir_arg, const std::string& listen) {
   std::string host_key = dir + "/ssh_host_ed25519_key";
   std::string ca_key = dir + "/user_ca_key";
   std::string db = dir + "/bastion.db";
+  std::string audit_key = dir + "/audit_signing_key";
   // SECURITY: never overwrite keys; check everything before changing anything.
-  for (const auto& f : {host_key, ca_key, cfg_path, db}) {
+  for (const auto& f : {host_key, ca_key, audit_key, cfg_path, db}) {
     if (file_exists(f)) return ctl_fail("refusing to overwrite existing " + f);
   }
   if (auto st = make_dirs(dir, 0700); !st) return ctl_fail(st.message());
   if (auto st = generate_host_key(host_key); !st) return ctl_fail(st.message());
   auto ca = authn::UserCa::create(ca_key);
   if (!ca) return ctl_fail(ca.error().message);
+  auto signer = Ed25519Key::create(audit_key);
+  if (!signer) return ctl_fail(signer.error().message);
+  if (auto st = write_file_atomic(audit_key + ".pub", recorder::audit_public_key_line(signer->public_key()) + "\n",
+                                  0644, false);
+      !st) {
+    return ctl_fail(st.message());
+  }
   auto database = Database::open(db, Database::Mode::kCreate);
   if (!database) return ctl_fail(database.error().message);
   if (auto st = write_file_atomic(cfg_path, default_config_text(listen), 0600, false); !st) {
@@ -42,6 +51,8 @@ int run_init(const std::string& dir_arg, const std::string& listen) {
             << "  config:        " << cfg_path << "\n"
             << "  host key:      " << host_key << ".pub\n"
             << "  user CA key:   " << ca_key << " (mode 0600)\n"
+            << "  audit key:     " << audit_key << " (mode 0600; keep a copy of " << audit_key
+            << ".pub elsewhere to verify the log)\n"
             << "  database:      " << db << "\n\n"
             << "Targets must trust the user CA; put this line in the file named by sshd's "
                "TrustedUserCAKeys:\n  "

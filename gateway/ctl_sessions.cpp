@@ -1,7 +1,11 @@
 // bastionctl sessions ..., audit list
 #include <iostream>
 
+#include <limits>
+
+#include "common/files.h"
 #include "gateway/control_client.h"
+#include "recorder/audit_chain.h"
 #include "gateway/ctl.h"
 
 namespace bastion::gateway {
@@ -60,48 +64,128 @@ void register_sessions(CLI::App& app, CtlGlobals& g) {
   });
 }
 
-void register_audit(CLI::App& app, CtlGlobals& g) {
-  auto* audit = app.add_subcommand("audit", "the audit log");
-  audit->require_subcommand(1);
-  auto* list = audit->add_subcommand("list", "list audit records, oldest first");
-  struct Args {
-    recorder::AuditFilter f;
-    std::string since, until;
-    bool json = false;
-  };
-  auto a = std::make_shared<Args>();
-  list->add_option("--user", a->f.actor, "only records by this actor");
-  list->add_option("--target", a->f.target, "only records about this target");
-  list->add_option("--action", a->f.action, "only this action (auth, access, session.start, ...)");
-  list->add_option("--since", a->since, "UTC time, e.g. 2026-11-22T17:00:00Z");
-  list->add_option("--until", a->until, "UTC time");
-  list->add_option("--limit", a->f.limit, "at most this many records")->capture_default_str();
-  list->add_flag("--json", a->json, "machine-readable output");
-  list->callback([&g, a] {
-    for (auto [text, slot] : {std::pair{&a->since, &a->f.since}, std::pair{&a->until, &a->f.until}}) {
-      if (text->empty()) continue;
-      auto t = parse_utc(*text);
-      if (!t) {
-        g.exit_code = kExitUsage;
-        ctl_fail(t.error().message);
-        return;
-      }
-      *slot = *t;
+struct AuditArgs {
+  recorder::AuditFilter f;
+  std::string since, until;
+  bool json = false;
+};
+
+// Shared by `audit list` and `audit search`.
+void add_filter_options(CLI::App* cmd, AuditArgs& a) {
+  cmd->add_option("--user", a.f.actor, "only records by this actor");
+  cmd->add_option("--target", a.f.target, "only records about this target");
+  cmd->add_option("--action", a.f.action, "only this action (auth, access, session.start, ...)");
+  cmd->add_option("--session", a.f.session_id, "only records of this session");
+  cmd->add_option("--since", a.since, "UTC time, e.g. 2026-11-22T17:00:00Z");
+  cmd->add_option("--until", a.until, "UTC time");
+  cmd->add_option("--limit", a.f.limit, "at most this many records")->capture_default_str();
+  cmd->add_flag("--json", a.json, "machine-readable output");
+}
+
+bool parse_times(CtlGlobals& g, AuditArgs& a) {
+  for (auto [text, slot] : {std::pair{&a.since, &a.f.since}, std::pair{&a.until, &a.f.until}}) {
+    if (text->empty()) continue;
+    auto t = parse_utc(*text);
+    if (!t) {
+      g.exit_code = kExitUsage;
+      ctl_fail(t.error().message);
+      return false;
     }
-    ctl_list(
-        g, a->json, [&](Services& s) { return s.audit().query(a->f); },
-        [](const recorder::AuditRecord& r) { return recorder::to_json(r); },
-        [](const std::vector<recorder::AuditRecord>& rows) {
-          for (const auto& r : rows) {
-            std::string details = r.event.details.empty() ? "" : " " + r.event.details.dump();
-            std::printf("%6lld %s %-16s %-18s %-6s %s%s%s%s\n", static_cast<long long>(r.seq),
-                        format_utc(r.ts).c_str(), r.event.actor.c_str(), r.event.action.c_str(),
-                        recorder::to_string(r.event.outcome).c_str(),
-                        r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
-                        r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(),
-                        r.event.reason.c_str(), details.c_str());
-          }
-        });
+    *slot = *t;
+  }
+  return true;
+}
+
+void print_audit(CtlGlobals& g, AuditArgs& a) {
+  if (!parse_times(g, a)) return;
+  ctl_list(
+      g, a.json, [&](Services& s) { return s.audit().query(a.f); },
+      [](const recorder::AuditRecord& r) { return recorder::to_json(r); },
+      [](const std::vector<recorder::AuditRecord>& rows) {
+        for (const auto& r : rows) {
+          std::string details = r.event.details.empty() ? "" : " " + r.event.details.dump();
+          std::printf("%6lld %s %-16s %-18s %-6s %s%s%s%s\n", static_cast<long long>(r.seq),
+                      format_utc(r.ts).c_str(), r.event.actor.c_str(), r.event.action.c_str(),
+                      recorder::to_string(r.event.outcome).c_str(),
+                      r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
+                      r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(),
+                      r.event.reason.c_str(), details.c_str());
+        }
+      });
+}
+
+int verify_audit(Services& s, const std::string& key_flag) {
+  std::string key_path = key_flag.empty() ? s.config().audit_signing_key + ".pub" : key_flag;
+  auto text = read_file(key_path, 4096);
+  if (!text) return ctl_fail("audit public key: " + text.error().message);
+  auto key = recorder::parse_audit_public_key(*text);
+  if (!key) return ctl_fail(key_path + ": " + key.error().message);
+  auto report = recorder::verify_chain(s.db(), *key);
+  if (!report) return ctl_fail(report.error().message);
+  if (!report->ok) {
+    std::fprintf(stderr, "audit log FAILED verification at seq %lld: %s\n",
+                 static_cast<long long>(report->bad_seq), report->problem.c_str());
+    return kExitFailed;
+  }
+  std::printf("audit log intact: %lld records, %lld signed checkpoints, last seq %lld\n",
+              static_cast<long long>(report->records), static_cast<long long>(report->checkpoints),
+              static_cast<long long>(report->last_seq));
+  return kExitOk;
+}
+
+void register_audit(CLI::App& app, CtlGlobals& g) {
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
+  audit->require_subcommand(1);
+  auto list_args = std::make_shared<AuditArgs>();
+  auto* list = audit->add_subcommand("list", "list audit records, oldest first");
+  add_filter_options(list, *list_args);
+  list->callback([&g, list_args] { print_audit(g, *list_args); });
+
+  auto search_args = std::make_shared<AuditArgs>();
+  auto* search = audit->add_subcommand("search", "records whose reason or details contain TEXT");
+  search->add_option("TEXT", search_args->f.text, "text to look for")->required();
+  add_filter_options(search, *search_args);
+  search->callback([&g, search_args] { print_audit(g, *search_args); });
+
+  auto* verify = audit->add_subcommand("verify", "recompute the hash chain and check every signed checkpoint");
+  auto key = std::make_shared<std::string>();
+  verify->add_option("--public-key", *key, "audit public key file (default: the signing key's .pub)");
+  verify->callback([&g, key] {
+    auto s = ctl_open(g);
+    if (s) g.exit_code = verify_audit(*s, *key);
+  });
+
+  auto* exp = audit->add_subcommand("export", "write every record, with its hash, for a SIEM");
+  auto format = std::make_shared<std::string>("jsonl");
+  exp->add_option("--format", *format, "jsonl (one record per line)")->check(CLI::IsMember({"jsonl"}));
+  exp->callback([&g, format] {  // the option writes into *format: keep it alive
+    auto s = ctl_open(g);
+    if (!s) return;
+    recorder::AuditFilter f;
+    f.limit = std::numeric_limits<int>::max();
+    auto rows = s->audit().query(f);
+    if (!rows) {
+      g.exit_code = ctl_fail(rows.error().message);
+      return;
+    }
+    for (const auto& r : *rows) std::cout << recorder::to_json(r).dump() << "\n";
+  });
+
+  auto* cp = audit->add_subcommand("checkpoint", "sign the newest record now");
+  cp->callback([&g] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto key_file = Ed25519Key::load(s->config().audit_signing_key);
+    if (!key_file) {
+      g.exit_code = ctl_fail(key_file.error().message);
+      return;
+    }
+    auto c = recorder::write_checkpoint(s->db(), *key_file, s->clock(), "manual");
+    if (!c) {
+      g.exit_code = ctl_fail(c.error().message);
+      return;
+    }
+    std::cout << (*c ? recorder::checkpoint_log_line(**c) : std::string("nothing new to sign")) << "\n";
   });
 }
 

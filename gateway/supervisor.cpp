@@ -19,6 +19,7 @@
 #include "gateway/connection.h"
 #include "gateway/listener.h"
 #include "gateway/services.h"
+#include "recorder/audit_chain.h"
 
 namespace bastion::gateway {
 namespace {
@@ -41,6 +42,12 @@ bool Supervisor::setup() {
     return false;
   }
   ca_.emplace(std::move(*ca));
+  auto audit_key = Ed25519Key::load(cfg_.audit_signing_key);
+  if (!audit_key) {
+    log("cannot load the audit signing key: " + audit_key.error().message);
+    return false;
+  }
+  audit_key_.emplace(std::move(*audit_key));
   auto bind = make_ssh_bind(cfg_);
   if (!bind) {
     log(bind.error().message);
@@ -115,7 +122,9 @@ int Supervisor::run() {
     }
     reap_children();
     check_deadlines();
+    maybe_checkpoint("periodic", false);
   }
+  maybe_checkpoint("shutdown", true);
   ::unlink(cfg_.control_socket.c_str());
   log("stopped");
   return 0;
@@ -253,6 +262,28 @@ void Supervisor::check_deadlines() {
       ::kill(pid, SIGKILL);
       c.kill_deadline = 0;
     }
+  }
+}
+
+void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
+  Micros now = SystemClock::instance().now();
+  if (!force && now < next_checkpoint_check_) return;
+  next_checkpoint_check_ = now + kMicrosPerSecond;
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("cannot checkpoint the audit log: " + s.error().message);
+    return;
+  }
+  auto tail = recorder::unsigned_tail((*s)->db());
+  if (!tail || tail->first == 0) return;
+  bool due = force || tail->first >= cfg_.checkpoint_records || now - tail->second >= cfg_.checkpoint_interval;
+  if (!due) return;
+  auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, SystemClock::instance(), kind);
+  if (!cp) {
+    log("cannot checkpoint the audit log: " + cp.error().message);
+  } else if (*cp) {
+    // The same line goes to the log so a copy outside the database anchors the chain.
+    log(recorder::checkpoint_log_line(**cp));
   }
 }
 

@@ -1,5 +1,7 @@
 #include "recorder/audit_log.h"
 
+#include "recorder/audit_chain.h"
+
 namespace bastion::recorder {
 
 std::string to_string(Outcome o) {
@@ -23,24 +25,41 @@ Outcome parse_outcome(const std::string& s) {
 
 Result<int64_t> AuditLog::append(const AuditEvent& e) {
   try {
+    // The write lock comes first (IMMEDIATE), so reading the tail and
+    // appending after it is one atomic step across all processes.
     SQLite::Transaction tx(db_.sql(), SQLite::TransactionBehavior::IMMEDIATE);
+    StoredRecord r;
+    r.prev_hash = kGenesisHash;
+    SQLite::Statement last(db_.sql(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    if (last.executeStep()) {
+      r.seq = last.getColumn(0).getInt64();
+      r.prev_hash = last.getColumn(1).getString();
+    }
+    r.seq += 1;
+    r.ts = clock_.now();
+    r.actor = e.actor.empty() ? std::string("system") : e.actor;
+    r.action = e.action;
+    r.target = e.target;
+    r.login = e.login;
+    r.source = e.source;
+    r.session_id = e.session_id;
+    r.outcome = to_string(e.outcome);
+    r.reason = e.reason;
+    r.details = e.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    r.hash = chain_hash(r.prev_hash, r);
     SQLite::Statement q(db_.sql(),
-                        "INSERT INTO audit_log(ts, actor, action, target, login, source, session_id, "
-                        "outcome, reason, details) VALUES (?,?,?,?,?,?,?,?,?,?)");
-    q.bind(1, static_cast<int64_t>(clock_.now()));
-    q.bind(2, e.actor.empty() ? std::string("system") : e.actor);
-    q.bind(3, e.action);
-    q.bind(4, e.target);
-    q.bind(5, e.login);
-    q.bind(6, e.source);
-    q.bind(7, e.session_id);
-    q.bind(8, to_string(e.outcome));
-    q.bind(9, e.reason);
-    q.bind(10, e.details.dump());
+                        "INSERT INTO audit_log(seq, ts, actor, action, target, login, source, session_id, "
+                        "outcome, reason, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    int i = 1;
+    q.bind(i++, r.seq);
+    q.bind(i++, static_cast<int64_t>(r.ts));
+    for (const std::string* f : {&r.actor, &r.action, &r.target, &r.login, &r.source, &r.session_id,
+                                 &r.outcome, &r.reason, &r.details, &r.prev_hash, &r.hash}) {
+      q.bind(i++, *f);
+    }
     q.exec();
-    int64_t seq = db_.sql().getLastInsertRowid();
     tx.commit();
-    return seq;
+    return r.seq;
   } catch (const SQLite::Exception& ex) {
     return make_error(std::string("audit log: ") + ex.what());
   }
@@ -49,11 +68,13 @@ Result<int64_t> AuditLog::append(const AuditEvent& e) {
 Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
   try {
     std::string sql =
-        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details "
-        "FROM audit_log WHERE 1=1";
+        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
+        "prev_hash, hash FROM audit_log WHERE 1=1";
     if (!f.actor.empty()) sql += " AND actor = :actor";
     if (!f.target.empty()) sql += " AND target = :target";
     if (!f.action.empty()) sql += " AND action = :action";
+    if (!f.session_id.empty()) sql += " AND session_id = :session";
+    if (!f.text.empty()) sql += " AND (reason LIKE :text OR details LIKE :text)";
     if (f.since) sql += " AND ts >= :since";
     if (f.until) sql += " AND ts <= :until";
     sql += " ORDER BY seq LIMIT :limit";
@@ -61,6 +82,8 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
     if (!f.actor.empty()) q.bind(":actor", f.actor);
     if (!f.target.empty()) q.bind(":target", f.target);
     if (!f.action.empty()) q.bind(":action", f.action);
+    if (!f.session_id.empty()) q.bind(":session", f.session_id);
+    if (!f.text.empty()) q.bind(":text", "%" + f.text + "%");
     if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
     if (f.until) q.bind(":until", static_cast<int64_t>(*f.until));
     q.bind(":limit", f.limit);
@@ -78,6 +101,8 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
       r.event.outcome = parse_outcome(q.getColumn(8).getString());
       r.event.reason = q.getColumn(9).getString();
       r.event.details = nlohmann::json::parse(q.getColumn(10).getString(), nullptr, false);
+      r.prev_hash = q.getColumn(11).getString();
+      r.hash = q.getColumn(12).getString();
       out.push_back(std::move(r));
     }
     return out;
@@ -97,7 +122,9 @@ nlohmann::json to_json(const AuditRecord& r) {
           {"login", r.event.login},
           {"source", r.event.source},
           {"session_id", r.event.session_id},
-          {"details", r.event.details}};
+          {"details", r.event.details},
+          {"prev_hash", r.prev_hash},
+          {"hash", r.hash}};
 }
 
 }  // namespace bastion::recorder

@@ -1,8 +1,9 @@
 // The audit log: one API through which every security-relevant event is
 // recorded. Backed by the audit_log table of the bastion database.
 //
-// Contract: append() is one short write transaction; many processes may
-// append concurrently (SQLite WAL + busy timeout). An append that fails
+// Contract: append() is one short write transaction that chains the record
+// to the previous one (see audit_chain.h); many processes may append
+// concurrently (SQLite WAL + busy timeout) and the chain stays valid. An append that fails
 // returns an error; callers on an access path must then deny (fail closed).
 // Not thread-safe (one AuditLog per process, like Database).
 #pragma once
@@ -37,10 +38,12 @@ struct AuditRecord {
   int64_t seq = 0;
   Micros ts = 0;
   AuditEvent event;
+  std::string prev_hash, hash;
 };
 
 struct AuditFilter {
-  std::string actor, target, action;
+  std::string actor, target, action, session_id;
+  std::string text;  // substring of reason or details
   std::optional<Micros> since, until;
   int limit = 1000;
 };

@@ -39,6 +39,7 @@ TEST_F(Lifecycle, ClientKilledMidSessionEndsTheSession) {
   auto all = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--json"}));
   ASSERT_FALSE(all.empty());
   EXPECT_EQ(all[0]["end_reason"], "client disconnected");
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
   EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
 }
 
@@ -52,8 +53,43 @@ TEST_F(Lifecycle, SigtermTellsLiveSessionsAndExits) {
       << read_text(log);
   EXPECT_TRUE(live().empty());
   EXPECT_FALSE(port_open(d->gateway_port()));
+  // A shutdown checkpoint signs everything, in the database and in the log.
+  EXPECT_NE(d->gateway_log().find("bastion-audit-checkpoint v1 seq="), std::string::npos);
+  EXPECT_NE(d->gateway_log().find("kind=shutdown sig="), std::string::npos) << d->gateway_log();
+  auto v = d->ctl({"audit", "verify"});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
   d->restart_bastiond();
   EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, AuditVerifyNamesTheFirstTamperedRecord) {
+  ASSERT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+  auto ok = d->ctl({"audit", "verify"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("audit log intact"), std::string::npos);
+  auto rows = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", "access"}));
+  ASSERT_FALSE(rows.empty());
+  int64_t seq = rows[0]["seq"];
+  std::string before = rows[0]["reason"];
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((d->dir() + "/state/bastion.db").c_str(), &db), SQLITE_OK);
+  std::string sql = "UPDATE audit_log SET reason = 'nothing happened' WHERE seq = " + std::to_string(seq);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  auto bad = d->ctl({"audit", "verify"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("FAILED verification at seq " + std::to_string(seq) + ": record " + std::to_string(seq) +
+                         " was modified"),
+            std::string::npos)
+      << bad.err;
+  sql = "UPDATE audit_log SET reason = '" + before + "' WHERE seq = " + std::to_string(seq);
+  sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
+  auto exported = d->ctl_ok({"audit", "export", "--format", "jsonl"});
+  auto first = nlohmann::json::parse(exported.substr(0, exported.find('\n')));
+  EXPECT_EQ(first["seq"], 1);
+  EXPECT_EQ(first["prev_hash"], std::string(64, '0'));
+  EXPECT_EQ(first["hash"].get<std::string>().size(), 64u);
 }
 
 TEST_F(Lifecycle, LoginGraceTimeClosesIdleUnauthenticatedConnections) {

@@ -1,0 +1,108 @@
+#include "common/ed25519_key.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "common/files.h"
+
+namespace bastion {
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free_all(p); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+}  // namespace
+
+struct Ed25519Key::Impl {
+  Pkey key;
+};
+
+Ed25519Key::Ed25519Key(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ed25519Key::Ed25519Key(Ed25519Key&&) noexcept = default;
+Ed25519Key& Ed25519Key::operator=(Ed25519Key&&) noexcept = default;
+Ed25519Key::~Ed25519Key() = default;
+
+Result<Ed25519Key> Ed25519Key::create(const std::string& path) {
+  if (file_exists(path)) return make_error("refusing to overwrite existing key " + path);
+  Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  if (!key) return make_error("cannot generate an Ed25519 key");
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return make_error("cannot encode an Ed25519 key");
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  std::string pem(data, static_cast<size_t>(len));
+  // SECURITY: mode 0600 from creation, never overwritten: replacing a signing
+  // key silently would invalidate every target's trust or every checkpoint.
+  Status st = write_file_atomic(path, pem, 0600, false);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  if (!st) return st.error();
+  return Ed25519Key(std::make_unique<Impl>(Impl{std::move(key)}));
+}
+
+Result<Ed25519Key> Ed25519Key::load(const std::string& path) {
+  struct stat sb{};
+  if (::stat(path.c_str(), &sb) != 0) return make_error("key " + path + " is missing");
+  if ((sb.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", sb.st_mode & 0777);
+    return make_error(path + ": permissions " + mode + " are too open; chmod 600 " + path);
+  }
+  auto pem = read_file(path, 64 * 1024);
+  if (!pem) return pem.error();
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!key) return make_error(path + ": not a PEM private key");
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return make_error(path + ": not an Ed25519 key");
+  return Ed25519Key(std::make_unique<Impl>(Impl{std::move(key)}));
+}
+
+std::vector<uint8_t> Ed25519Key::public_key() const {
+  std::vector<uint8_t> raw(32);
+  size_t len = raw.size();
+  EVP_PKEY_get_raw_public_key(impl_->key.get(), raw.data(), &len);
+  return raw;
+}
+
+Result<std::vector<uint8_t>> Ed25519Key::sign(std::span<const uint8_t> message) const {
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  std::vector<uint8_t> sig(64);
+  size_t len = sig.size();
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size()) != 1 || len != 64) {
+    return make_error("Ed25519 signing failed");
+  }
+  return sig;
+}
+
+bool ed25519_verify(std::span<const uint8_t> public_key, std::span<const uint8_t> message,
+                    std::span<const uint8_t> signature) {
+  if (public_key.size() != 32 || signature.size() != 64) return false;
+  Pkey key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  return key && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+         EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size()) == 1;
+}
+
+std::vector<uint8_t> sha256(std::span<const uint8_t> data) {
+  std::vector<uint8_t> d(32);
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+}  // namespace bastion

@@ -1,0 +1,93 @@
+#include "recorder/audit_chain.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
+
+namespace bastion::recorder {
+namespace {
+
+template <class Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("audit log: ") + e.what());
+  }
+}
+
+std::optional<Checkpoint> newest_checkpoint(Database& db) {
+  SQLite::Statement q(db.sql(), "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+  if (!q.executeStep()) return std::nullopt;
+  return Checkpoint{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
+                    q.getColumn(3).getString(), q.getColumn(4).getString()};
+}
+
+}  // namespace
+
+std::string chain_hash(const std::string& prev_hash, const StoredRecord& r) {
+  nlohmann::json canon = nlohmann::json::array(
+      {r.seq, r.ts, r.actor, r.action, r.target, r.login, r.source, r.session_id, r.outcome, r.reason, r.details});
+  std::string text = prev_hash + "\n" + canon.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  return hex_encode(sha256(as_bytes(text)));
+}
+
+std::string checkpoint_message(const Checkpoint& c) {
+  return "bastion-audit-checkpoint v1 seq=" + std::to_string(c.seq) + " hash=" + c.hash +
+         " ts=" + std::to_string(c.ts) + " kind=" + c.kind;
+}
+
+std::string audit_public_key_line(std::span<const uint8_t> raw) {
+  return "bastion-audit-ed25519 " + base64_encode(raw);
+}
+
+Result<std::vector<uint8_t>> parse_audit_public_key(std::string_view text) {
+  constexpr std::string_view prefix = "bastion-audit-ed25519 ";
+  if (text.substr(0, prefix.size()) != prefix) return make_error("not a bastion audit public key");
+  std::string_view b64 = text.substr(prefix.size());
+  while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r' || b64.back() == ' ')) b64.remove_suffix(1);
+  auto raw = base64_decode(b64);
+  if (!raw || raw->size() != 32) return make_error("not a bastion audit public key");
+  return *raw;
+}
+
+std::string checkpoint_log_line(const Checkpoint& c) {
+  return checkpoint_message(c) + " sig=" + c.signature;
+}
+
+Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
+  return guarded([&]() -> Result<std::pair<int64_t, Micros>> {
+    auto cp = newest_checkpoint(db);
+    int64_t after = cp ? cp->seq : 0;
+    SQLite::Statement q(db.sql(), "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
+    q.bind(1, after);
+    q.executeStep();
+    return std::make_pair(q.getColumn(0).getInt64(), cp ? cp->ts : Micros{0});
+  });
+}
+
+Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
+                                                   const std::string& kind) {
+  return guarded([&]() -> Result<std::optional<Checkpoint>> {
+    SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement last(db.sql(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    if (!last.executeStep()) return std::optional<Checkpoint>{};
+    Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
+    auto prev = newest_checkpoint(db);
+    if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
+    auto sig = key.sign(as_bytes(checkpoint_message(c)));
+    if (!sig) return sig.error();
+    c.signature = base64_encode(*sig);
+    SQLite::Statement ins(db.sql(), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+    ins.bind(1, c.seq);
+    ins.bind(2, c.hash);
+    ins.bind(3, static_cast<int64_t>(c.ts));
+    ins.bind(4, c.kind);
+    ins.bind(5, c.signature);
+    ins.exec();
+    tx.commit();
+    return std::optional<Checkpoint>(c);
+  });
+}
+
+}  // namespace bastion::recorder

@@ -1,0 +1,74 @@
+// The audit chain: every record carries SHA-256(prev_hash "\n" canonical
+// encoding of its own fields); signed checkpoints anchor the chain so that a
+// copy outside the database (a SIEM, the daemon's log) can prove what was.
+//
+// Contract: verify_chain() reads the whole log and reports the FIRST problem
+// with its sequence number and what it is (modified, missing, reordered or
+// inserted, truncated after a checkpoint, bad checkpoint signature). It never
+// trusts a key stored in the database: the caller passes the public key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/database.h"
+#include "common/ed25519_key.h"
+#include "common/result.h"
+
+namespace bastion::recorder {
+
+inline constexpr const char* kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+struct StoredRecord {
+  int64_t seq = 0;
+  Micros ts = 0;
+  std::string actor, action, target, login, source, session_id, outcome, reason, details;
+  std::string prev_hash, hash;
+};
+
+// Hex SHA-256 over prev_hash, a newline, and the canonical JSON array of the
+// record's fields (seq, ts, actor, action, target, login, source, session_id,
+// outcome, reason, details as stored).
+std::string chain_hash(const std::string& prev_hash, const StoredRecord& r);
+
+struct Checkpoint {
+  int64_t seq = 0;
+  std::string hash;
+  Micros ts = 0;
+  std::string kind;       // "periodic", "shutdown", "manual"
+  std::string signature;  // base64 of the Ed25519 signature over checkpoint_message()
+};
+
+std::string checkpoint_message(const Checkpoint& c);
+
+// Signs the newest record if it is newer than the newest checkpoint.
+// Returns nullopt when there is nothing new to sign.
+Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
+                                                   const std::string& kind);
+// Records appended since the newest checkpoint, and that checkpoint's time.
+Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db);
+
+struct VerifyReport {
+  bool ok = false;
+  int64_t records = 0;
+  int64_t checkpoints = 0;
+  int64_t last_seq = 0;
+  int64_t bad_seq = 0;   // 0 when ok
+  std::string problem;   // one line, empty when ok
+};
+
+Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key);
+
+// The audit public key as a one-line text file: "bastion-audit-ed25519 BASE64".
+std::string audit_public_key_line(std::span<const uint8_t> raw);
+Result<std::vector<uint8_t>> parse_audit_public_key(std::string_view text);
+
+// One line: "bastion-audit-checkpoint seq=N hash=H ts=T kind=K sig=S" (for logs/SIEM).
+std::string checkpoint_log_line(const Checkpoint& c);
+
+}  // namespace bastion::recorder

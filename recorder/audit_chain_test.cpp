@@ -1,0 +1,203 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "recorder/audit_chain.h"
+#include "recorder/audit_log.h"
+
+namespace bastion::recorder {
+namespace {
+
+class ChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/chain-test-XXXXXX";
+    dir = mkdtemp(tmpl);
+    auto d = Database::open(dir + "/a.db", Database::Mode::kCreate);
+    ASSERT_TRUE(d);
+    db = std::make_unique<Database>(std::move(*d));
+    auto k = Ed25519Key::create(dir + "/key");
+    ASSERT_TRUE(k);
+    key = std::make_unique<Ed25519Key>(std::move(*k));
+    log = std::make_unique<AuditLog>(*db, clock);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  void append(int n) {
+    for (int i = 0; i < n; ++i) {
+      clock.advance(1000);
+      ASSERT_TRUE(log->append({"alice", "test", Outcome::kInfo, "r" + std::to_string(i), "t", "root", "", "s-1",
+                               {{"i", i}}}));
+    }
+  }
+  void checkpoint() { ASSERT_TRUE(write_checkpoint(*db, *key, clock, "manual")); }
+  VerifyReport verify() {
+    auto r = verify_chain(*db, key->public_key());
+    EXPECT_TRUE(r) << r.error().message;
+    return *r;
+  }
+  void sql(const std::string& s) { db->sql().exec(s); }
+
+  std::string dir;
+  FakeClock clock{1'800'000'000'000'000};
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Ed25519Key> key;
+  std::unique_ptr<AuditLog> log;
+};
+
+TEST_F(ChainTest, IntactChainVerifies) {
+  append(10);
+  checkpoint();
+  append(3);
+  VerifyReport r = verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 13);
+  EXPECT_EQ(r.checkpoints, 1);
+}
+
+TEST_F(ChainTest, DetectsAChangedField) {
+  append(10);
+  sql("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 4");
+  VerifyReport r = verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 4);
+  EXPECT_EQ(r.problem, "record 4 was modified (its hash does not match its contents)");
+}
+
+TEST_F(ChainTest, DetectsADeletedRecord) {
+  append(10);
+  sql("DELETE FROM audit_log WHERE seq = 6");
+  VerifyReport r = verify();
+  EXPECT_EQ(r.bad_seq, 6);
+  EXPECT_EQ(r.problem, "record 6 is missing (deleted)");
+}
+
+TEST_F(ChainTest, DetectsSwappedRecords) {
+  append(10);
+  // Swap the contents of 3 and 4, keeping each row's own hash consistent.
+  sql("UPDATE audit_log SET seq = -3 WHERE seq = 3");
+  sql("UPDATE audit_log SET seq = 3 WHERE seq = 4");
+  sql("UPDATE audit_log SET seq = 4 WHERE seq = -3");
+  VerifyReport r = verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 3);
+  EXPECT_NE(r.problem.find("reordered or inserted"), std::string::npos) << r.problem;
+}
+
+TEST_F(ChainTest, DetectsAnInsertedRecordEvenWithAFreshHash) {
+  append(5);
+  // An insider appends a fake record with a correctly computed hash but a
+  // wrong link, then another one that links correctly to a forged base.
+  sql("UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 3");
+  sql("UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000");
+  StoredRecord fake;
+  fake.seq = 3;
+  fake.ts = 1;
+  fake.actor = "mallory";
+  fake.action = "test";
+  fake.outcome = "info";
+  fake.details = "{}";
+  fake.prev_hash = std::string(64, 'a');
+  fake.hash = chain_hash(fake.prev_hash, fake);
+  sql("INSERT INTO audit_log(seq, ts, actor, action, outcome, details, prev_hash, hash) VALUES (3, 1, "
+      "'mallory', 'test', 'info', '{}', '" + fake.prev_hash + "', '" + fake.hash + "')");
+  VerifyReport r = verify();
+  EXPECT_EQ(r.bad_seq, 3);
+  EXPECT_NE(r.problem.find("reordered or inserted"), std::string::npos) << r.problem;
+}
+
+TEST_F(ChainTest, DetectsTruncationAfterACheckpoint) {
+  append(10);
+  checkpoint();
+  sql("DELETE FROM audit_log WHERE seq >= 8");
+  VerifyReport r = verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.problem, "log truncated: a checkpoint signs seq 10 but the log ends at seq 7");
+}
+
+TEST_F(ChainTest, DetectsARewrittenChainThroughTheCheckpoint) {
+  append(6);
+  checkpoint();
+  // Rewrite record 2 and recompute every hash after it: only the signed
+  // checkpoint can tell.
+  sql("UPDATE audit_log SET reason = 'rewritten' WHERE seq = 2");
+  std::string prev = kGenesisHash;
+  SQLite::Statement q(db->sql(), "SELECT seq FROM audit_log ORDER BY seq");
+  std::vector<int64_t> seqs;
+  while (q.executeStep()) seqs.push_back(q.getColumn(0).getInt64());
+  for (int64_t s : seqs) {
+    SQLite::Statement row(db->sql(),
+                          "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
+                          "details FROM audit_log WHERE seq = ?");
+    row.bind(1, s);
+    row.executeStep();
+    StoredRecord r{row.getColumn(0).getInt64(), row.getColumn(1).getInt64(), row.getColumn(2).getString(),
+                   row.getColumn(3).getString(), row.getColumn(4).getString(), row.getColumn(5).getString(),
+                   row.getColumn(6).getString(), row.getColumn(7).getString(), row.getColumn(8).getString(),
+                   row.getColumn(9).getString(), row.getColumn(10).getString(), prev, ""};
+    r.hash = chain_hash(prev, r);
+    SQLite::Statement u(db->sql(), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
+    u.bind(1, prev);
+    u.bind(2, r.hash);
+    u.bind(3, s);
+    u.exec();
+    prev = r.hash;
+  }
+  VerifyReport r = verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.problem, "record 6 does not match the signed checkpoint at seq 6");
+}
+
+TEST_F(ChainTest, DetectsAForgedCheckpoint) {
+  append(5);
+  checkpoint();
+  sql("UPDATE audit_checkpoints SET ts = ts + 1");
+  VerifyReport r = verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.problem, "checkpoint at seq 5 has a bad signature (forged or altered)");
+  // A checkpoint signed by another key is just as bad.
+  auto other = Ed25519Key::create(dir + "/other");
+  ASSERT_TRUE(other);
+  auto mine = verify_chain(*db, other->public_key());
+  EXPECT_FALSE(mine->ok);
+}
+
+TEST_F(ChainTest, CheckpointsOnlyWhenThereIsSomethingNew) {
+  append(2);
+  auto a = write_checkpoint(*db, *key, clock, "periodic");
+  ASSERT_TRUE(a && *a);
+  EXPECT_EQ((*a)->seq, 2);
+  auto b = write_checkpoint(*db, *key, clock, "periodic");
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(*b);
+  EXPECT_EQ(unsigned_tail(*db)->first, 0);
+  append(3);
+  EXPECT_EQ(unsigned_tail(*db)->first, 3);
+}
+
+TEST_F(ChainTest, ConcurrentAppendersKeepAValidChain) {
+  constexpr int kProcs = 6, kEach = 40;
+  for (int i = 0; i < kProcs; ++i) {
+    if (fork() == 0) {
+      auto d = Database::open(dir + "/a.db", Database::Mode::kOpenExisting);
+      if (!d) _exit(2);
+      AuditLog l(*d, SystemClock::instance());
+      for (int j = 0; j < kEach; ++j) {
+        if (!l.append({"p" + std::to_string(i), "test", Outcome::kInfo, "", "", "", "", "", {{"j", j}}})) _exit(3);
+      }
+      _exit(0);
+    }
+  }
+  for (int i = 0; i < kProcs; ++i) {
+    int status = 0;
+    wait(&status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  VerifyReport r = verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, kProcs * kEach);
+}
+
+}  // namespace
+}  // namespace bastion::recorder
