@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gateway/ssh_handles.h"
+#include "recorder/channel_recording.h"
 
 namespace bastion::gateway {
 
@@ -70,6 +71,11 @@ struct ChannelPair {
 
   // Command mode: the line being typed.
   std::string line;
+
+  // Recording of this channel (shell and exec), if any.
+  int number = 0;
+  std::unique_ptr<recorder::ChannelRecording> rec;
+  std::optional<recorder::CastSummary> recorded;
 };
 
 // Moves what the windows allow in both directions; returns bytes moved.

@@ -60,6 +60,9 @@ class Connection {
   void start_command_pair(ChannelPair& p);
   void service_command_pair(ChannelPair& p);
   void finish_pair(ChannelPair& p);
+  bool start_recording(ChannelPair& p, std::string& error);
+  void finish_recording(ChannelPair& p);
+  bool check_recording(ChannelPair& p);
   bool ensure_upstream(std::string& error);
   void reap_pairs();
   void terminate(const std::string& message);
@@ -91,6 +94,8 @@ class Connection {
   std::optional<int> last_exit_status_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool session_started_ = false;
+  int next_channel_ = 0;
+  nlohmann::json recordings_ = nlohmann::json::array();
 };
 
 }  // namespace bastion::gateway

@@ -134,12 +134,14 @@ void Connection::service_channels() {
     }
     if (p.pending_resize && p.up) {
       ssh_channel_change_pty_size(p.up, p.pending_resize->first, p.pending_resize->second);
+      if (p.rec) (void)p.rec->resize(p.pending_resize->first, p.pending_resize->second);
       p.pending_resize.reset();
     }
     for (const auto& s : p.pending_signals) ssh_channel_request_send_signal(p.up, s.c_str());
     p.pending_signals.clear();
     uint64_t before_in = p.bytes_in, before_out = p.bytes_out;
     pump(p);
+    if (!check_recording(p)) return;
     bytes_in_ += p.bytes_in - before_in;
     bytes_out_ += p.bytes_out - before_out;
     if (p.in_eof && !p.eof_sent_up && ssh_channel_poll(p.in, 0) <= 0) {
@@ -171,7 +173,20 @@ void Connection::start_pair(ChannelPair& p) {
     d["destination"] = p.forward_host + ":" + std::to_string(p.forward_port);
   }
   std::string error;
+  bool recorded = p.action == ChannelAction::kShell || p.action == ChannelAction::kExec;
+  // SECURITY: record first; a session that cannot be recorded does not reach
+  // the target (unless the target is explicitly best-effort).
+  if (recorded && !start_recording(p, error)) {
+    audit(action_name(p.action), Outcome::kDeny, "cannot record the session: " + error, d);
+    tell_client(p.in, "bastion: session refused: it cannot be recorded (" + error + ")\r\n");
+    ssh_channel_request_send_exit_status(p.in, 255);
+    ssh_channel_close(p.in);
+    p.finished = true;
+    last_exit_status_ = 255;
+    return;
+  }
   if (!ensure_upstream(error)) {
+    finish_recording(p);
     tell_client(p.in, "bastion: " + error + "\r\n");
     p.exit_status = 255;
     p.up_closed = true;
@@ -208,6 +223,7 @@ void Connection::start_pair(ChannelPair& p) {
   }
   ssh_set_blocking(up, 0);
   if (rc != SSH_OK) {
+    finish_recording(p);
     std::string why = std::string("target refused the request: ") + ssh_get_error(up);
     audit(action_name(p.action), Outcome::kError, why, d);
     tell_client(p.in, "bastion: " + why + "\r\n");
@@ -223,6 +239,7 @@ void Connection::start_pair(ChannelPair& p) {
 
 void Connection::finish_pair(ChannelPair& p) {
   p.finished = true;
+  finish_recording(p);
   if (p.exit_status) {
     ssh_channel_request_send_exit_status(p.in, *p.exit_status);
     last_exit_status_ = *p.exit_status;
@@ -235,6 +252,7 @@ void Connection::finish_pair(ChannelPair& p) {
   nlohmann::json d = {{"bytes_in", p.bytes_in}, {"bytes_out", p.bytes_out}};
   if (p.exit_status) d["exit_status"] = *p.exit_status;
   if (p.exit_signal) d["exit_signal"] = p.exit_signal->signal;
+  if (p.recorded) d["recording"] = {{"size", p.recorded->size}, {"sha256", p.recorded->sha256}};
   audit("channel.end", Outcome::kInfo, "", d);
 }
 
@@ -261,6 +279,7 @@ void Connection::reap_pairs() {
 void Connection::terminate(const std::string& message) {
   ssh_set_blocking(session_.get(), 1);
   for (auto& p : pairs_) {
+    finish_recording(*p);
     if (p->finished || p->in == nullptr) continue;
     tell_client(p->in, "\r\nbastion: session ended: " + message + "\r\n");
     if (p->action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p->in, 255);
@@ -284,7 +303,7 @@ void Connection::end_session(const std::string& reason) {
     std::fprintf(stderr, "bastiond[%d]: cannot record end of %s: %s\n", getpid(), session_id_.c_str(),
                  st.message().c_str());
   }
-  nlohmann::json d = {{"bytes_in", bytes_in_}, {"bytes_out", bytes_out_}};
+  nlohmann::json d = {{"bytes_in", bytes_in_}, {"bytes_out", bytes_out_}, {"recordings", recordings_}};
   if (last_exit_status_) d["exit_status"] = *last_exit_status_;
   audit("session.end", Outcome::kInfo, reason, d);
 }
@@ -352,6 +371,66 @@ void Connection::service_command_pair(ChannelPair& p) {
     p.up_closed = true;
     finish_pair(p);
   }
+}
+
+bool Connection::start_recording(ChannelPair& p, std::string& error) {
+  const Config& cfg = services_.config();
+  recorder::RecordingSettings rs{cfg.recording_dir, cfg.record_input, cfg.flush_interval, cfg.digest_interval};
+  recorder::AuditEvent tmpl;
+  tmpl.actor = person_->name;
+  tmpl.target = name_.target;
+  tmpl.login = name_.login;
+  tmpl.source = params_.source;
+  tmpl.session_id = session_id_;
+  recorder::CastHeader h;
+  h.width = p.pty ? p.cols : 80;
+  h.height = p.pty ? p.rows : 24;
+  h.started_at = services_.clock().now();
+  h.term = p.term;
+  h.title = person_->name + ": " + name_.login + "@" + name_.target;
+  if (p.action == ChannelAction::kExec) h.command = p.command;
+  p.number = ++next_channel_;
+  auto r = recorder::ChannelRecording::start(services_.db(), services_.audit(), services_.clock(), rs, tmpl,
+                                             p.number, h);
+  if (r) {
+    p.rec = std::move(*r);
+    return true;
+  }
+  error = r.error().message;
+  if (target_ && target_->recording == "best-effort") {
+    audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
+    return true;
+  }
+  return false;
+}
+
+bool Connection::check_recording(ChannelPair& p) {
+  if (!p.rec) return true;
+  if (p.rec->tick().is_ok()) return true;
+  std::string why = p.rec->status().message();
+  if (target_ && target_->recording == "best-effort") {
+    audit("recording", Outcome::kError, "recording stopped (target is best-effort): " + why);
+    finish_recording(p);
+    return true;
+  }
+  audit("recording", Outcome::kError, "session ended: " + why);
+  kill_reason_ = "the session can no longer be recorded (" + why + ")";
+  return false;
+}
+
+void Connection::finish_recording(ChannelPair& p) {
+  if (!p.rec) return;
+  auto s = p.rec->finish();
+  nlohmann::json r = {{"channel", p.number}, {"path", p.rec->path()}};
+  if (s) {
+    p.recorded = *s;
+    r["size"] = s->size;
+    r["sha256"] = s->sha256;
+  } else {
+    r["error"] = s.error().message;
+  }
+  recordings_.push_back(r);
+  p.rec.reset();
 }
 
 }  // namespace bastion::gateway

@@ -27,7 +27,8 @@ nlohmann::json role_json(const policy::Role& r) {
 }
 
 nlohmann::json target_json(const policy::Target& t) {
-  return {{"name", t.name}, {"host", t.host}, {"port", t.port}, {"host_key", t.host_key}, {"labels", t.labels}};
+  return {{"name", t.name},         {"host", t.host},         {"port", t.port},
+          {"host_key", t.host_key}, {"labels", t.labels},     {"recording", t.recording}};
 }
 
 void register_role(CLI::App& app, CtlGlobals& g) {
@@ -108,6 +109,10 @@ void register_target(CLI::App& app, CtlGlobals& g) {
   add->add_option("--address", a->address, "HOST[:PORT] of the target's sshd")->required();
   add->add_option("--host-key", a->key_file, "the target's host public key file (pinned)")->required();
   add->add_option("--label", a->labels, "KEY=VALUE label (repeatable), for role selectors");
+  add->add_option("--recording", a->t.recording,
+                  "strict: refuse sessions that cannot be recorded; best-effort: run them and audit")
+      ->check(CLI::IsMember({"strict", "best-effort"}))
+      ->capture_default_str();
   add->callback([&g, a] {
     auto s = ctl_open(g);
     if (!s) return;

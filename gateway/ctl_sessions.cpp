@@ -11,6 +11,8 @@
 namespace bastion::gateway {
 namespace {
 
+}  // namespace
+
 nlohmann::json session_json(const recorder::SessionRecord& s) {
   nlohmann::json j = {{"id", s.id},         {"user", s.user},     {"target", s.target},
                       {"login", s.login},   {"source", s.source}, {"pid", s.pid},
@@ -22,17 +24,35 @@ nlohmann::json session_json(const recorder::SessionRecord& s) {
   return j;
 }
 
+namespace {
+
 void register_sessions(CLI::App& app, CtlGlobals& g) {
   auto* sessions = app.add_subcommand("sessions", "gateway sessions (one per proxied SSH connection)");
   sessions->require_subcommand(1);
   auto* list = sessions->add_subcommand("list", "list sessions, newest first");
-  auto live = std::make_shared<bool>(false);
-  auto json = std::make_shared<bool>(false);
-  list->add_flag("--live", *live, "only sessions that have not ended");
-  list->add_flag("--json", *json, "machine-readable output");
-  list->callback([&g, live, json] {
+  struct ListArgs {
+    recorder::SessionFilter f;
+    std::string since;
+    bool json = false;
+  };
+  auto a = std::make_shared<ListArgs>();
+  list->add_flag("--live", a->f.live_only, "only sessions that have not ended");
+  list->add_option("--user", a->f.user, "only this person's sessions");
+  list->add_option("--target", a->f.target, "only sessions to this target");
+  list->add_option("--since", a->since, "only sessions started at or after this UTC time");
+  list->add_flag("--json", a->json, "machine-readable output");
+  list->callback([&g, a] {
+    if (!a->since.empty()) {
+      auto t = parse_utc(a->since);
+      if (!t) {
+        g.exit_code = kExitUsage;
+        ctl_fail(t.error().message);
+        return;
+      }
+      a->f.since = *t;
+    }
     ctl_list(
-        g, *json, [&](Services& s) { return s.sessions().list(*live); }, session_json,
+        g, a->json, [&](Services& s) { return s.sessions().list(a->f); }, session_json,
         [](const std::vector<recorder::SessionRecord>& rows) {
           std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
           for (const auto& r : rows) {
@@ -43,6 +63,7 @@ void register_sessions(CLI::App& app, CtlGlobals& g) {
           }
         });
   });
+  register_review_commands(sessions, g);
   auto* kill = sessions->add_subcommand("kill", "end a live session now; its user sees why");
   auto id = std::make_shared<std::string>();
   auto reason = std::make_shared<std::string>();

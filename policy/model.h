@@ -39,6 +39,9 @@ struct Target {
   uint16_t port = 22;
   std::string host_key;  // pinned OpenSSH public-key line
   std::map<std::string, std::string> labels;
+  // "strict" (default): a session that cannot be recorded does not run.
+  // "best-effort": it runs, and the failure is audited.
+  std::string recording = "strict";
   Micros created_at = 0;
 };
 

@@ -217,7 +217,7 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
 
 Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Target>> {
-    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at FROM targets WHERE name = ?");
+    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at, recording FROM targets WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Target>{};
     Target t;
@@ -226,6 +226,7 @@ Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::str
     t.port = static_cast<uint16_t>(q.getColumn(2).getInt());
     t.host_key = q.getColumn(3).getString();
     t.created_at = q.getColumn(4).getInt64();
+    t.recording = q.getColumn(5).getString();
     SQLite::Statement l(db_.sql(), "SELECT label, value FROM target_labels WHERE target_name = ?");
     l.bind(1, name);
     while (l.executeStep()) t.labels[l.getColumn(0).getString()] = l.getColumn(1).getString();
@@ -253,6 +254,9 @@ Result<std::vector<Target>> SqlitePolicyRepository::list_targets() {
 Status SqlitePolicyRepository::add_target(const Target& t) {
   if (!is_valid_name(t.name)) return make_error("invalid target name '" + t.name + "'");
   if (t.host.empty()) return make_error("target needs an address (--address HOST[:PORT])");
+  if (t.recording != "strict" && t.recording != "best-effort") {
+    return make_error("recording must be strict or best-effort, not '" + t.recording + "'");
+  }
   for (const auto& [k, v] : t.labels) {
     if (!is_valid_name(k) || v.empty() || v.size() > 128) {
       return make_error("invalid label '" + k + "=" + v + "'");
@@ -263,12 +267,13 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     exists.bind(1, t.name);
     if (exists.executeStep()) return make_error("target " + t.name + " already exists");
     SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO targets(name, host, port, host_key, created_at) VALUES (?,?,?,?,?)");
+                          "INSERT INTO targets(name, host, port, host_key, created_at, recording) VALUES (?,?,?,?,?,?)");
     ins.bind(1, t.name);
     ins.bind(2, t.host);
     ins.bind(3, static_cast<int>(t.port));
     ins.bind(4, t.host_key);
     ins.bind(5, static_cast<int64_t>(clock_.now()));
+    ins.bind(6, t.recording);
     ins.exec();
     for (const auto& [k, v] : t.labels) {
       SQLite::Statement l(db_.sql(), "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");

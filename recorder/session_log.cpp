@@ -61,11 +61,25 @@ Status SessionLog::end(const std::string& id, int64_t bytes_in, int64_t bytes_ou
 }
 
 Result<std::vector<SessionRecord>> SessionLog::list(bool live_only, int limit) {
+  SessionFilter f;
+  f.live_only = live_only;
+  f.limit = limit;
+  return list(f);
+}
+
+Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
   try {
-    std::string sql = std::string(kCols) + (live_only ? " WHERE ended_at IS NULL" : "") +
-                      " ORDER BY started_at DESC LIMIT ?";
+    std::string sql = std::string(kCols) + " WHERE 1=1";
+    if (f.live_only) sql += " AND ended_at IS NULL";
+    if (!f.user.empty()) sql += " AND user_name = :user";
+    if (!f.target.empty()) sql += " AND target = :target";
+    if (f.since) sql += " AND started_at >= :since";
+    sql += " ORDER BY started_at DESC LIMIT :limit";
     SQLite::Statement q(db_.sql(), sql);
-    q.bind(1, limit);
+    if (!f.user.empty()) q.bind(":user", f.user);
+    if (!f.target.empty()) q.bind(":target", f.target);
+    if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
+    q.bind(":limit", f.limit);
     std::vector<SessionRecord> out;
     while (q.executeStep()) out.push_back(read_row(q));
     return out;

@@ -30,6 +30,13 @@ struct SessionRecord {
   std::string end_reason;
 };
 
+struct SessionFilter {
+  bool live_only = false;
+  std::string user, target;
+  std::optional<Micros> since;
+  int limit = 1000;
+};
+
 class SessionLog {
  public:
   SessionLog(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
@@ -38,6 +45,7 @@ class SessionLog {
   Status end(const std::string& id, int64_t bytes_in, int64_t bytes_out,
              std::optional<int> exit_status, const std::string& reason);
   Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
+  Result<std::vector<SessionRecord>> list(const SessionFilter& f);
   Result<std::optional<SessionRecord>> find(const std::string& id);
   // Ends every live row of process `pid`; returns the ids it ended.
   Result<std::vector<std::string>> end_orphans(int pid, const std::string& reason);

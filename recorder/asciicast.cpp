@@ -1,0 +1,175 @@
+#include "recorder/asciicast.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
+
+namespace bastion::recorder {
+namespace {
+
+constexpr size_t kBufferLimit = 256 * 1024;
+
+struct MdFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using Md = std::unique_ptr<EVP_MD_CTX, MdFree>;
+
+Md new_sha256() {
+  Md md(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
+  return md;
+}
+
+std::string finish(EVP_MD_CTX* md) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(md, out, &len);
+  return hex_encode(std::span<const uint8_t>(out, len));
+}
+
+}  // namespace
+
+struct CastWriter::Hashes {
+  Md file = new_sha256();
+  Md chunk = new_sha256();
+};
+
+size_t complete_utf8_prefix(std::string_view data) {
+  size_t n = data.size();
+  // Look back at most 3 bytes for the start of a multi-byte sequence.
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    auto c = static_cast<unsigned char>(data[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte
+    size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+CastWriter::CastWriter(UniqueFd fd, Micros start, Micros flush_interval)
+    : fd_(std::move(fd)),
+      start_(start),
+      flush_interval_(flush_interval),
+      last_flush_(start),
+      hashes_(std::make_unique<Hashes>()) {}
+
+CastWriter::~CastWriter() {
+  if (fd_) (void)flush();
+}
+
+Result<std::unique_ptr<CastWriter>> CastWriter::open(const std::string& path, const CastHeader& h,
+                                                     Micros flush_interval) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) return make_error("cannot create recording folder for " + path + ": " + ec.message());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0600));
+  if (!fd) return make_error("cannot create recording " + path + ": " + std::strerror(errno));
+  std::unique_ptr<CastWriter> w(new CastWriter(std::move(fd), h.started_at, flush_interval));
+  nlohmann::json header = {{"version", 2},
+                           {"width", h.width},
+                           {"height", h.height},
+                           {"timestamp", h.started_at / kMicrosPerSecond},
+                           {"env", {{"TERM", h.term}, {"SHELL", "/bin/sh"}}},
+                           {"title", h.title}};
+  if (!h.command.empty()) header["command"] = h.command;
+  w->buffer_ = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (auto st = w->flush(); !st) return st.error();
+  return w;
+}
+
+Status CastWriter::event(Micros at, const char* kind, std::string_view data) {
+  if (!failed_.is_ok()) return failed_;
+  char t[32];
+  std::snprintf(t, sizeof t, "%.6f", static_cast<double>(std::max<Micros>(0, at - start_)) / 1e6);
+  buffer_ += "[";
+  buffer_ += t;
+  buffer_ += ", \"";
+  buffer_ += kind;
+  buffer_ += "\", ";
+  buffer_ += nlohmann::json(std::string(data)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  buffer_ += "]\n";
+  if (buffer_.size() >= kBufferLimit) return flush();
+  return tick(at);
+}
+
+Status CastWriter::output(Micros at, std::string_view bytes) {
+  carry_o_.append(bytes);
+  size_t n = complete_utf8_prefix(carry_o_);
+  if (n == 0) return failed_;
+  Status st = event(at, "o", std::string_view(carry_o_).substr(0, n));
+  carry_o_.erase(0, n);
+  return st;
+}
+
+Status CastWriter::input(Micros at, std::string_view bytes) {
+  carry_i_.append(bytes);
+  size_t n = complete_utf8_prefix(carry_i_);
+  if (n == 0) return failed_;
+  Status st = event(at, "i", std::string_view(carry_i_).substr(0, n));
+  carry_i_.erase(0, n);
+  return st;
+}
+
+Status CastWriter::resize(Micros at, int cols, int rows) {
+  return event(at, "r", std::to_string(cols) + "x" + std::to_string(rows));
+}
+
+Status CastWriter::tick(Micros now) {
+  if (!failed_.is_ok()) return failed_;
+  if (now - last_flush_ < flush_interval_) return {};
+  last_flush_ = now;
+  return flush();
+}
+
+Status CastWriter::write_out(std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_.get(), p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      failed_ = make_error(std::string("cannot write the recording: ") + (n < 0 ? std::strerror(errno) : "short write"));
+      return failed_;
+    }
+    EVP_DigestUpdate(hashes_->file.get(), p, static_cast<size_t>(n));
+    EVP_DigestUpdate(hashes_->chunk.get(), p, static_cast<size_t>(n));
+    written_ += n;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Status CastWriter::flush() {
+  if (!failed_.is_ok()) return failed_;
+  if (buffer_.empty()) return {};
+  Status st = write_out(buffer_);
+  buffer_.clear();
+  return st;
+}
+
+CastChunk CastWriter::take_chunk() {
+  CastChunk c{chunk_start_, written_ - chunk_start_, finish(hashes_->chunk.get())};
+  hashes_->chunk = new_sha256();
+  chunk_start_ = written_;
+  return c;
+}
+
+Result<CastSummary> CastWriter::close() {
+  if (!carry_o_.empty()) (void)event(last_flush_, "o", carry_o_);  // a dangling partial sequence
+  carry_o_.clear();
+  if (auto st = flush(); !st) return st.error();
+  if (::fsync(fd_.get()) != 0) return make_error(std::string("cannot fsync the recording: ") + std::strerror(errno));
+  fd_.reset();
+  return CastSummary{written_, finish(hashes_->file.get())};
+}
+
+}  // namespace bastion::recorder

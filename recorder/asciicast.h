@@ -1,0 +1,86 @@
+// CastWriter: one session channel recorded as asciicast v2
+// (https://docs.asciinema.org/manual/asciicast/v2/): a JSON header line, then
+// one JSON array per event: [seconds, "o"|"i"|"r", data].
+//
+// Contract: events are buffered and written at least every flush_interval
+// (a crash loses at most that much); close() flushes and fsyncs. Any write
+// error is returned, and every later call fails too: callers must then end
+// the session (fail closed). Output split inside a UTF-8 sequence is carried
+// to the next event, so the JSON is always valid. The writer keeps a running
+// SHA-256 of the file and of each chunk since the last take_chunk(), so the
+// audit log can vouch for every byte. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace bastion::recorder {
+
+struct CastHeader {
+  int width = 80;
+  int height = 24;
+  Micros started_at = 0;
+  std::string term = "xterm";
+  std::string title;  // "alice: root@prod-db-1"
+  std::string command;  // exec command, if any
+};
+
+struct CastChunk {
+  int64_t offset = 0;
+  int64_t length = 0;
+  std::string sha256;  // hex
+};
+
+struct CastSummary {
+  int64_t size = 0;
+  std::string sha256;  // hex, of the whole file
+};
+
+class CastWriter {
+ public:
+  // Creates PATH (and its folders), mode 0600, refusing an existing file.
+  static Result<std::unique_ptr<CastWriter>> open(const std::string& path, const CastHeader& header,
+                                                  Micros flush_interval);
+  ~CastWriter();
+  CastWriter(const CastWriter&) = delete;
+  CastWriter& operator=(const CastWriter&) = delete;
+
+  Status output(Micros at, std::string_view bytes);
+  Status input(Micros at, std::string_view bytes);
+  Status resize(Micros at, int cols, int rows);
+  // Writes buffered events if the flush interval has passed.
+  Status tick(Micros now);
+  Status flush();
+  // The bytes written to the file since the previous call.
+  CastChunk take_chunk();
+  Result<CastSummary> close();
+  [[nodiscard]] int64_t size() const { return written_; }
+
+ private:
+  struct Hashes;
+  CastWriter(UniqueFd fd, Micros start, Micros flush_interval);
+  Status event(Micros at, const char* kind, std::string_view data);
+  Status write_out(std::string_view bytes);
+
+  UniqueFd fd_;
+  Micros start_;
+  Micros flush_interval_;
+  Micros last_flush_;
+  std::string buffer_;
+  std::string carry_o_, carry_i_;  // incomplete UTF-8 tails
+  int64_t written_ = 0;
+  int64_t chunk_start_ = 0;
+  std::unique_ptr<Hashes> hashes_;
+  Status failed_;
+};
+
+// Splits `data` into the longest prefix that does not end inside a UTF-8
+// sequence, and the incomplete tail (at most 3 bytes).
+size_t complete_utf8_prefix(std::string_view data);
+
+}  // namespace bastion::recorder

@@ -1,0 +1,145 @@
+#include "recorder/channel_recording.h"
+
+#include <ctime>
+
+namespace bastion::recorder {
+
+std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at) {
+  time_t secs = static_cast<time_t>(at / kMicrosPerSecond);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char day[16];
+  std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+  return dir + "/" + day + "/" + session_id + "-" + std::to_string(channel) + ".cast";
+}
+
+ChannelRecording::ChannelRecording(Database& db, AuditLog& audit, const Clock& clock, RecordingSettings s,
+                                   AuditEvent tmpl)
+    : db_(db), audit_(audit), clock_(clock), settings_(std::move(s)), template_(std::move(tmpl)) {}
+
+Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(Database& db, AuditLog& audit,
+                                                                  const Clock& clock,
+                                                                  const RecordingSettings& settings,
+                                                                  const AuditEvent& tmpl, int channel,
+                                                                  const CastHeader& header) {
+  std::unique_ptr<ChannelRecording> r(new ChannelRecording(db, audit, clock, settings, tmpl));
+  r->info_.session_id = tmpl.session_id;
+  r->info_.channel = channel;
+  r->info_.started_at = header.started_at;
+  r->info_.path = recording_path(settings.dir, tmpl.session_id, channel, header.started_at);
+  auto w = CastWriter::open(r->info_.path, header, settings.flush_interval);
+  if (!w) return w.error();
+  r->writer_ = std::move(*w);
+  r->last_digest_ = header.started_at;
+  auto st = with_transaction(db, [&]() -> Status {
+    SQLite::Statement q(db.sql(),
+                        "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
+    q.bind(1, r->info_.session_id);
+    q.bind(2, channel);
+    q.bind(3, r->info_.path);
+    q.bind(4, static_cast<int64_t>(header.started_at));
+    q.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  AuditEvent e = tmpl;
+  e.action = "recording.start";
+  e.outcome = Outcome::kInfo;
+  e.details = {{"channel", channel}, {"path", r->info_.path}};
+  if (auto a = audit.append(e); !a) return a.error();
+  return r;
+}
+
+Status ChannelRecording::sticky(Status st) {
+  if (!st && status_.is_ok()) status_ = st;
+  return status_;
+}
+
+Status ChannelRecording::output(std::string_view bytes) {
+  return sticky(writer_->output(clock_.now(), bytes));
+}
+
+Status ChannelRecording::input(std::string_view bytes) {
+  if (!settings_.record_input) return status_;
+  return sticky(writer_->input(clock_.now(), bytes));
+}
+
+Status ChannelRecording::resize(int cols, int rows) { return sticky(writer_->resize(clock_.now(), cols, rows)); }
+
+Status ChannelRecording::digest() {
+  CastChunk c = writer_->take_chunk();
+  if (c.length == 0) return status_;
+  AuditEvent e = template_;
+  e.action = "recording.chunk";
+  e.outcome = Outcome::kInfo;
+  e.details = {{"channel", info_.channel}, {"offset", c.offset}, {"length", c.length}, {"sha256", c.sha256}};
+  auto a = audit_.append(e);
+  return sticky(a ? Status{} : a.status());
+}
+
+Status ChannelRecording::tick() {
+  if (summary_) return status_;
+  Micros now = clock_.now();
+  if (!sticky(writer_->tick(now))) return status_;
+  if (now - last_digest_ >= settings_.digest_interval) {
+    last_digest_ = now;
+    if (!sticky(writer_->flush())) return status_;
+    return digest();
+  }
+  return status_;
+}
+
+Result<CastSummary> ChannelRecording::finish() {
+  if (summary_) return *summary_;
+  auto s = writer_->close();
+  if (!s) {
+    (void)sticky(s.status());
+    return s.error();
+  }
+  (void)digest();
+  summary_ = *s;
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement q(db_.sql(),
+                        "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
+    q.bind(1, static_cast<int64_t>(clock_.now()));
+    q.bind(2, s->size);
+    q.bind(3, s->sha256);
+    q.bind(4, info_.session_id);
+    q.bind(5, info_.channel);
+    q.exec();
+    return {};
+  });
+  (void)sticky(st);
+  AuditEvent e = template_;
+  e.action = "recording.end";
+  e.outcome = Outcome::kInfo;
+  e.details = {{"channel", info_.channel}, {"path", info_.path}, {"size", s->size}, {"sha256", s->sha256}};
+  if (auto a = audit_.append(e); !a) (void)sticky(a.status());
+  return *s;
+}
+
+Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id) {
+  try {
+    SQLite::Statement q(db.sql(),
+                        "SELECT session_id, channel, path, started_at, ended_at, size, COALESCE(sha256,'') "
+                        "FROM recordings WHERE session_id = ? ORDER BY channel");
+    q.bind(1, session_id);
+    std::vector<RecordingInfo> out;
+    while (q.executeStep()) {
+      RecordingInfo r;
+      r.session_id = q.getColumn(0).getString();
+      r.channel = q.getColumn(1).getInt();
+      r.path = q.getColumn(2).getString();
+      r.started_at = q.getColumn(3).getInt64();
+      if (!q.getColumn(4).isNull()) r.ended_at = q.getColumn(4).getInt64();
+      if (!q.getColumn(5).isNull()) r.size = q.getColumn(5).getInt64();
+      r.sha256 = q.getColumn(6).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("database: ") + e.what());
+  }
+}
+
+}  // namespace bastion::recorder

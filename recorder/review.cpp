@@ -1,0 +1,165 @@
+#include "recorder/review.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
+#include "common/files.h"
+
+namespace bastion::recorder {
+namespace {
+
+// Output as a person would read it: escape sequences and control bytes gone.
+std::string printable(std::string_view s, std::vector<size_t>* origin = nullptr, size_t base = 0) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b) {  // ESC [ ... final byte, or ESC + one byte
+      if (i + 1 < s.size() && s[i + 1] == '[') {
+        i += 2;
+        while (i < s.size() && !(s[i] >= 0x40 && s[i] <= 0x7e)) ++i;
+      } else {
+        ++i;
+      }
+      continue;
+    }
+    if (c < 0x20 && c != '\n') {
+      if (c == '\r' || c == '\t') {
+        out += ' ';
+        if (origin) origin->push_back(base + i);
+      }
+      continue;
+    }
+    out += static_cast<char>(c);
+    if (origin) origin->push_back(base + i);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<CastFile> read_cast(const std::string& path, size_t max_bytes) {
+  auto text = read_file(path, max_bytes);
+  if (!text) return text.error();
+  CastFile cast;
+  size_t pos = 0;
+  size_t line_no = 0;
+  while (pos < text->size()) {
+    size_t end = text->find('\n', pos);
+    bool complete = end != std::string::npos;
+    std::string_view line(text->data() + pos, (complete ? end : text->size()) - pos);
+    pos = complete ? end + 1 : text->size();
+    ++line_no;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      if (!complete) {
+        cast.cut_off = true;
+        break;
+      }
+      return make_error(path + ":" + std::to_string(line_no) + ": not asciicast v2 (invalid JSON)");
+    }
+    if (line_no == 1) {
+      if (!j.is_object() || j.value("version", 0) != 2) return make_error(path + ": not an asciicast v2 file");
+      cast.header = j;
+      continue;
+    }
+    if (!j.is_array() || j.size() != 3 || !j[0].is_number() || !j[1].is_string() || !j[2].is_string()) {
+      return make_error(path + ":" + std::to_string(line_no) + ": not an asciicast v2 event");
+    }
+    cast.events.push_back({j[0].get<double>(), j[1].get<std::string>(), j[2].get<std::string>()});
+  }
+  if (cast.header.is_null()) return make_error(path + ": empty recording");
+  return cast;
+}
+
+Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& session_id, int channel,
+                                        const std::string& path) {
+  AuditFilter f;
+  f.session_id = session_id;
+  f.limit = 1'000'000;
+  auto records = audit.query(f);
+  if (!records) return records.error();
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) return bytes.error();
+  RecordingCheck c;
+  c.file_size = static_cast<int64_t>(bytes->size());
+  auto data = as_bytes(*bytes);
+  int64_t covered = 0;
+  for (const auto& r : *records) {
+    const auto& d = r.event.details;
+    if (!d.is_object() || d.value("channel", -1) != channel) continue;
+    if (r.event.action == "recording.chunk") {
+      int64_t off = d.value("offset", int64_t{-1}), len = d.value("length", int64_t{-1});
+      std::string want = d.value("sha256", "");
+      if (off != covered || len <= 0) {
+        c.problem = "the audit log's digests for this recording are not contiguous at byte " + std::to_string(off);
+        return c;
+      }
+      if (off + len > c.file_size) {
+        c.problem = "recording truncated: the audit log vouches for " + std::to_string(off + len) +
+                    " bytes, the file has " + std::to_string(c.file_size);
+        return c;
+      }
+      if (hex_encode(sha256(data.subspan(static_cast<size_t>(off), static_cast<size_t>(len)))) != want) {
+        c.problem = "recording altered: bytes " + std::to_string(off) + "-" + std::to_string(off + len) +
+                    " do not match their digest in the audit log (seq " + std::to_string(r.seq) + ")";
+        return c;
+      }
+      covered = off + len;
+    } else if (r.event.action == "recording.end") {
+      c.complete = true;
+      int64_t size = d.value("size", int64_t{-1});
+      if (size != c.file_size) {
+        c.problem = "recording " + std::string(c.file_size < size ? "truncated" : "extended") + ": the audit log says " +
+                    std::to_string(size) + " bytes, the file has " + std::to_string(c.file_size);
+        return c;
+      }
+      if (hex_encode(sha256(data)) != d.value("sha256", "")) {
+        c.problem = "recording altered: its SHA-256 does not match the audit log (seq " + std::to_string(r.seq) + ")";
+        return c;
+      }
+      covered = size;
+    }
+  }
+  c.verified_bytes = covered;
+  if (covered == 0 && c.file_size > 0 && !c.complete) {
+    c.note = "no digest of this recording reached the audit log before the session ended abnormally";
+  } else if (!c.complete && covered < c.file_size) {
+    c.note = "the last " + std::to_string(c.file_size - covered) +
+             " bytes were written after the last digest (the session ended abnormally) and cannot be vouched for";
+  }
+  c.ok = true;
+  return c;
+}
+
+std::vector<SearchHit> search_cast(const CastFile& cast, const std::string& text, size_t max_hits) {
+  std::string all;
+  std::vector<size_t> origin;     // position in `raw` of each char of `all`
+  std::vector<std::pair<size_t, double>> starts;  // raw offset -> event time
+  std::string raw;
+  for (const auto& e : cast.events) {
+    if (e.kind != "o") continue;
+    starts.emplace_back(raw.size(), e.t);
+    all += printable(e.data, &origin, raw.size());
+    raw += e.data;
+  }
+  std::vector<SearchHit> hits;
+  for (size_t at = all.find(text); at != std::string::npos && hits.size() < max_hits; at = all.find(text, at + 1)) {
+    size_t raw_pos = origin[at];
+    double t = 0;
+    for (const auto& [off, time] : starts) {
+      if (off > raw_pos) break;
+      t = time;
+    }
+    size_t from = at > 40 ? at - 40 : 0;
+    std::string snippet = all.substr(from, text.size() + 80);
+    for (auto& ch : snippet) {
+      if (ch == '\n') ch = ' ';
+    }
+    hits.push_back({t, snippet});
+  }
+  return hits;
+}
+
+}  // namespace bastion::recorder

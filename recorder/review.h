@@ -1,0 +1,54 @@
+// Reviewing recordings: read, verify against the audit log, search.
+//
+// read_cast() is a parser of files an attacker may have touched: it is
+// bounded and returns errors, and tolerates a cut-off last line (a crash
+// mid-write), reporting it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/database.h"
+#include "common/result.h"
+#include "recorder/audit_log.h"
+
+namespace bastion::recorder {
+
+struct CastEvent {
+  double t = 0;
+  std::string kind;  // "o", "i", "r"
+  std::string data;
+};
+
+struct CastFile {
+  nlohmann::json header;
+  std::vector<CastEvent> events;
+  bool cut_off = false;  // the last line was incomplete
+};
+
+Result<CastFile> read_cast(const std::string& path, size_t max_bytes = size_t{4} << 30);
+
+struct RecordingCheck {
+  bool ok = false;
+  bool complete = false;       // a recording.end record vouches for the whole file
+  int64_t file_size = 0;
+  int64_t verified_bytes = 0;  // covered by chained digests
+  std::string problem;         // why not ok
+  std::string note;            // e.g. an unverified tail after a crash
+};
+
+// Checks the file at `path` against the recording.chunk / recording.end
+// records of (session, channel) in the audit log.
+Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& session_id, int channel,
+                                        const std::string& path);
+
+struct SearchHit {
+  double offset = 0;    // seconds into the recording
+  std::string snippet;  // printable text around the match
+};
+
+// Finds `text` in the output of a recording (escape sequences ignored).
+std::vector<SearchHit> search_cast(const CastFile& cast, const std::string& text, size_t max_hits = 20);
+
+}  // namespace bastion::recorder

@@ -1,0 +1,159 @@
+// End-to-end: session recording, its review tools, and fail-closed behaviour.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <cstring>
+#include <sstream>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+class Recording : public DeploymentTest<Recording> {
+ protected:
+  static std::string newest_session() {
+    auto all = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--json"}));
+    return all.empty() ? "" : all[0]["id"].get<std::string>();
+  }
+  static std::string recording_file(const std::string& id) {
+    auto j = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+    return j["recordings"].empty() ? "" : j["recordings"][0]["path"].get<std::string>();
+  }
+};
+
+TEST_F(Recording, PtySessionIsRecordedAndReviewable) {
+  {
+    PtySession term(d->ssh_argv(*alice, dest(), {"-tt"}), 30, 100);
+    term.type("echo marker-$((6*7))\n");
+    ASSERT_TRUE(term.read_until("marker-42")) << term.screen();
+    term.type("exit\n");
+    EXPECT_EQ(term.wait_exit(), 0);
+  }
+  std::string id = newest_session();
+  ASSERT_FALSE(id.empty());
+  std::string cast = d->ctl_ok({"sessions", "export", id});
+  std::istringstream lines(cast);
+  std::string line;
+  std::getline(lines, line);
+  auto header = nlohmann::json::parse(line);
+  EXPECT_EQ(header["version"], 2);
+  EXPECT_EQ(header["width"], 100);
+  EXPECT_EQ(header["height"], 30);
+  EXPECT_EQ(header["title"], "alice: " + dest());
+  std::string output, input;
+  while (std::getline(lines, line)) {
+    auto e = nlohmann::json::parse(line);
+    ASSERT_TRUE(e.is_array() && e.size() == 3) << line;
+    if (e[1] == "o") output += e[2].get<std::string>();
+    if (e[1] == "i") input += e[2].get<std::string>();
+  }
+  EXPECT_NE(output.find("marker-42"), std::string::npos);
+  EXPECT_NE(input.find("echo marker-$((6*7))"), std::string::npos) << "typed input is recorded";
+
+  auto v = d->ctl({"sessions", "verify", id});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.out.find("channel 1: intact"), std::string::npos) << v.out;
+  auto found = d->ctl({"sessions", "search", "marker-42", "--json"});
+  ASSERT_EQ(found.exit_code, 0);
+  auto hits = nlohmann::json::parse(found.out);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0]["session"], id);
+  auto play = d->ctl({"sessions", "replay", id, "--speed", "50", "--idle-limit", "0.1"});
+  EXPECT_NE(play.out.find("marker-42"), std::string::npos);
+  auto end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}));
+  ASSERT_EQ(end.size(), 1u);
+  EXPECT_EQ(end[0]["details"]["recordings"][0]["size"].get<int64_t>(),
+            static_cast<int64_t>(std::filesystem::file_size(recording_file(id))));
+}
+
+TEST_F(Recording, VerifyCatchesAlteredAndTruncatedRecordings) {
+  ASSERT_EQ(d->ssh(*alice, dest(), {"for i in 1 2 3; do echo line-$i; done"}).exit_code, 0);
+  std::string id = newest_session();
+  std::string path = recording_file(id);
+  std::string original = read_text(path);
+  ASSERT_NE(original.find("line-2"), std::string::npos);
+  std::string altered = original;
+  altered.replace(altered.find("line-2"), 6, "line-X");
+  write_text(path, altered, 0600);
+  auto v = d->ctl({"sessions", "verify", id});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("recording altered"), std::string::npos) << v.err;
+  write_text(path, original.substr(0, original.size() - 10), 0600);
+  v = d->ctl({"sessions", "verify", id});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("truncated"), std::string::npos) << v.err;
+  write_text(path, original, 0600);
+  EXPECT_EQ(d->ctl({"sessions", "verify", id}).exit_code, 0);
+}
+
+TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
+  auto argv = d->ssh_argv(*alice, dest());
+  argv.push_back("echo before-the-crash; sleep 60");
+  std::string log = d->dir() + "/crash-client.log";
+  Process client(argv, log);
+  ASSERT_TRUE(wait_for([&] { return read_text(log).find("before-the-crash") != std::string::npos; }, 15000));
+  std::string id = newest_session();
+  std::string path = recording_file(id);
+  // The recording reaches the disk within the flush interval (1 s).
+  ASSERT_TRUE(wait_for([&] { return read_text(path).find("before-the-crash") != std::string::npos; }, 3000));
+  pid_t conn = -1;
+  for (pid_t k : child_pids(d->bastiond().pid())) conn = k;
+  ASSERT_GT(conn, 0);
+  kill(conn, SIGKILL);
+  client.wait(10000);
+  auto s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+  EXPECT_FALSE(s["ended_at"].is_null());
+  EXPECT_NE(s["end_reason"].get<std::string>().find("killed by signal"), std::string::npos) << s.dump();
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
+  EXPECT_NE(d->ctl_ok({"sessions", "export", id}).find("before-the-crash"), std::string::npos);
+  auto v = d->ctl({"sessions", "verify", id});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.out.find("incomplete"), std::string::npos) << v.out;
+}
+
+TEST_F(Recording, UnrecordableSessionIsRefusedUnlessTargetIsBestEffort) {
+  std::string dir = d->dir() + "/state/recordings";
+  std::filesystem::create_directories(dir);
+  std::filesystem::rename(dir, dir + ".moved");
+  write_text(dir, "not a folder\n");  // every open under it now fails
+  auto r = d->ssh(*alice, dest(), {"echo should-not-run"});
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_EQ(r.out.find("should-not-run"), std::string::npos);
+  EXPECT_NE(r.err.find("bastion: session refused: it cannot be recorded"), std::string::npos) << r.err;
+
+  d->ctl_ok({"target", "add", "lab-1", "--address", "127.0.0.1:" + std::to_string(d->target_port()),
+             "--host-key", d->target_host_pub(), "--label", "env=prod", "--recording", "best-effort"});
+  auto lab = d->ssh(*alice, d->login() + "@lab-1", {"echo runs-anyway"});
+  EXPECT_EQ(lab.exit_code, 0) << lab.err;
+  EXPECT_EQ(lab.out, "runs-anyway\n");
+  auto audit = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", "recording"}));
+  ASSERT_FALSE(audit.empty());
+  EXPECT_NE(audit.back()["reason"].get<std::string>().find("best-effort"), std::string::npos);
+  std::filesystem::remove(dir);
+  std::filesystem::rename(dir + ".moved", dir);
+}
+
+TEST_F(Recording, FullDiskEndsTheSession) {
+  std::string dir = d->dir() + "/state/recordings";
+  std::filesystem::create_directories(dir);
+  if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=256k") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
+  }
+  auto r = d->ssh(*alice, dest(), {"head -c 5000000 /dev/urandom | base64; sleep 5; echo not-reached"}, "", {},
+                  60000);
+  umount2(dir.c_str(), MNT_DETACH);
+  EXPECT_EQ(r.exit_code, 255);
+  EXPECT_EQ(r.out.find("not-reached"), std::string::npos);
+  EXPECT_NE(r.err.find("bastion: session ended: the session can no longer be recorded"), std::string::npos)
+      << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos);
+  EXPECT_TRUE(d->bastiond().running());
+}
+
+}  // namespace
+}  // namespace bastion::e2e
