@@ -40,9 +40,15 @@ uint64_t pump(ChannelPair& p) {
   uint64_t total = 0;
   auto to_target = [&](std::string_view b) {
     if (p.rec) (void)p.rec->input(b);
+    if (p.sftp && p.sftp_error.empty()) {
+      if (auto st = p.sftp->client_data(b); !st) p.sftp_error = st.message();
+    }
   };
   auto to_client = [&](std::string_view b) {
     if (p.rec) (void)p.rec->output(b);
+    if (p.sftp && p.sftp_error.empty()) {
+      if (auto st = p.sftp->server_data(b); !st) p.sftp_error = st.message();
+    }
   };
   if (!p.eof_sent_up && ssh_channel_is_open(p.up)) {
     uint64_t n = move(p.in, p.up, false, to_target);

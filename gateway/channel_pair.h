@@ -18,6 +18,7 @@
 
 #include "gateway/ssh_handles.h"
 #include "recorder/channel_recording.h"
+#include "recorder/sftp_audit.h"
 
 namespace bastion::gateway {
 
@@ -76,6 +77,10 @@ struct ChannelPair {
   int number = 0;
   std::unique_ptr<recorder::ChannelRecording> rec;
   std::optional<recorder::CastSummary> recorded;
+
+  // File-transfer auditing of the sftp subsystem (sftp and scp).
+  std::unique_ptr<recorder::SftpAuditor> sftp;
+  std::string sftp_error;  // set when the stream was malformed
 };
 
 // Moves what the windows allow in both directions; returns bytes moved.

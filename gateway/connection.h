@@ -63,6 +63,8 @@ class Connection {
   bool start_recording(ChannelPair& p, std::string& error);
   void finish_recording(ChannelPair& p);
   bool check_recording(ChannelPair& p);
+  void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
+  bool check_sftp(ChannelPair& p);
   bool ensure_upstream(std::string& error);
   void reap_pairs();
   void terminate(const std::string& message);

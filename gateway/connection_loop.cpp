@@ -142,6 +142,7 @@ void Connection::service_channels() {
     uint64_t before_in = p.bytes_in, before_out = p.bytes_out;
     pump(p);
     if (!check_recording(p)) return;
+    if (!check_sftp(p)) continue;
     bytes_in_ += p.bytes_in - before_in;
     bytes_out_ += p.bytes_out - before_out;
     if (p.in_eof && !p.eof_sent_up && ssh_channel_poll(p.in, 0) <= 0) {
@@ -234,12 +235,17 @@ void Connection::start_pair(ChannelPair& p) {
     return;
   }
   if (p.action != ChannelAction::kForward) audit(action_name(p.action), Outcome::kAllow, "", d);
+  if (p.action == ChannelAction::kSubsystem) p.sftp = std::make_unique<recorder::SftpAuditor>();
   p.running = true;
 }
 
 void Connection::finish_pair(ChannelPair& p) {
   p.finished = true;
   finish_recording(p);
+  if (p.sftp) {
+    audit_file_events(p, p.sftp->take_events());
+    audit_file_events(p, p.sftp->close_all("channel ended without CLOSE"));
+  }
   if (p.exit_status) {
     ssh_channel_request_send_exit_status(p.in, *p.exit_status);
     last_exit_status_ = *p.exit_status;
@@ -431,6 +437,38 @@ void Connection::finish_recording(ChannelPair& p) {
   }
   recordings_.push_back(r);
   p.rec.reset();
+}
+
+void Connection::audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events) {
+  for (const auto& e : events) {
+    nlohmann::json d = {{"path", e.path}, {"status", e.status}, {"channel", p.number}};
+    if (!e.path2.empty()) d["path2"] = e.path2;
+    if (!e.mode.empty()) d["mode"] = e.mode;
+    if (e.action == "close") {
+      d["bytes_read"] = e.bytes_read;
+      d["bytes_written"] = e.bytes_written;
+      d["direction"] = e.bytes_written > 0 && e.bytes_read > 0 ? "both"
+                       : e.bytes_written > 0                 ? "upload"
+                       : e.bytes_read > 0                    ? "download"
+                                                             : "none";
+    }
+    audit("file." + e.action, e.ok ? Outcome::kAllow : Outcome::kError, e.ok ? "" : e.status, d);
+  }
+}
+
+bool Connection::check_sftp(ChannelPair& p) {
+  if (!p.sftp) return true;
+  audit_file_events(p, p.sftp->take_events());
+  if (p.sftp_error.empty()) return true;
+  // SECURITY: a stream we cannot parse is a stream we cannot audit: end it.
+  audit("channel.subsystem", Outcome::kError, p.sftp_error + "; channel ended");
+  tell_client(p.in, "bastion: file transfer ended: " + p.sftp_error + "\r\n");
+  audit_file_events(p, p.sftp->close_all("channel ended: " + p.sftp_error));
+  p.sftp.reset();
+  p.finished = true;
+  ssh_channel_close(p.up);
+  ssh_channel_close(p.in);
+  return false;
 }
 
 }  // namespace bastion::gateway

@@ -104,13 +104,19 @@ TEST_F(Gateway, ScpUpAndDown) {
   r = run(down);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(sha256_file(src), sha256_file(back));
+  int uploads = 0;
+  for (const auto& c : audit("file.close")) {
+    if (c["details"]["path"] == d->dir() + "/scp.remote" && c["details"]["bytes_written"] == 3000000) ++uploads;
+  }
+  EXPECT_EQ(uploads, 1) << "scp (SFTP protocol) upload is audited with its size";
 }
 
 TEST_F(Gateway, SftpPutAndGet) {
   std::string src = d->dir() + "/sftp.src", back = d->dir() + "/sftp.back";
   write_text(src, std::string(100000, 'x') + "end\n");
-  write_text(d->dir() + "/sftp.batch", "put " + src + " " + d->dir() + "/sftp.remote\nget " + d->dir() +
-                                           "/sftp.remote " + back + "\nls " + d->dir() + "\n");
+  std::string remote = d->dir() + "/sftp.remote";
+  write_text(d->dir() + "/sftp.batch", "put " + src + " " + remote + "\nget " + remote + " " + back +
+                                           "\nrename " + remote + " " + remote + ".2\nrm " + remote + ".2\n");
   std::vector<std::string> argv = {"sftp", "-P", std::to_string(d->gateway_port()), "-b", d->dir() + "/sftp.batch"};
   auto opts = d->client_options(*alice);
   argv.insert(argv.end(), opts.begin(), opts.end());
@@ -118,6 +124,21 @@ TEST_F(Gateway, SftpPutAndGet) {
   auto r = run(argv);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_text(src), read_text(back));
+  // One audit record per file operation, with the bytes moved.
+  auto closes = audit("file.close");
+  bool up = false, down = false;
+  for (const auto& c : closes) {
+    if (c["details"]["path"] != remote) continue;
+    if (c["details"]["direction"] == "upload" && c["details"]["bytes_written"] == 100004) up = true;
+    if (c["details"]["direction"] == "download" && c["details"]["bytes_read"] == 100004) down = true;
+  }
+  EXPECT_TRUE(up) << closes.dump();
+  EXPECT_TRUE(down) << closes.dump();
+  EXPECT_TRUE(audited("file.rename", ""));
+  auto removes = audit("file.remove");
+  ASSERT_FALSE(removes.empty());
+  EXPECT_EQ(removes.back()["details"]["path"], remote + ".2");
+  EXPECT_EQ(removes.back()["outcome"], "allow");
 }
 
 TEST_F(Gateway, CommandMode) {
