@@ -43,6 +43,7 @@ struct Config {
   std::string audit_signing_key;          // default "audit_signing_key" in state dir (mode 0600)
   Micros checkpoint_interval = 60 * kMicrosPerSecond;  // sign new records at least this often, default "60s"
   int checkpoint_records = 1000;          // ... or after this many new records, default 1000
+  int retention_days = 400;               // keep audit records and recordings this long, default 400
 
   // [recording]
   std::string recording_dir;              // default "recordings" in state dir

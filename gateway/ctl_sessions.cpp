@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "gateway/control_client.h"
 #include "recorder/audit_chain.h"
+#include "recorder/retention.h"
 #include "gateway/ctl.h"
 
 namespace bastion::gateway {
@@ -190,6 +191,43 @@ void register_audit(CLI::App& app, CtlGlobals& g) {
       return;
     }
     for (const auto& r : *rows) std::cout << recorder::to_json(r).dump() << "\n";
+  });
+
+  auto* purge = audit->add_subcommand("purge", "remove audit records and recordings past retention");
+  struct PurgeArgs {
+    std::string older_than;
+    bool dry_run = false;
+  };
+  auto pa = std::make_shared<PurgeArgs>();
+  purge->add_option("--older-than", pa->older_than, "instead of retention_days, e.g. 30d");
+  purge->add_flag("--dry-run", pa->dry_run, "say what would be removed, remove nothing");
+  purge->callback([&g, pa] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    Micros age = static_cast<Micros>(s->config().retention_days) * 86400 * kMicrosPerSecond;
+    if (!pa->older_than.empty()) {
+      auto d = parse_duration(pa->older_than);
+      if (!d) {
+        g.exit_code = kExitUsage;
+        ctl_fail("--older-than: " + d.error().message);
+        return;
+      }
+      age = *d;
+    }
+    auto key_file = Ed25519Key::load(s->config().audit_signing_key);
+    if (!key_file) {
+      g.exit_code = ctl_fail(key_file.error().message);
+      return;
+    }
+    auto r = recorder::purge_older_than(s->db(), *key_file, s->clock(), s->clock().now() - age, pa->dry_run);
+    if (!r) {
+      g.exit_code = ctl_fail(r.error().message);
+      return;
+    }
+    std::printf("%s %lld audit records and %lld recordings older than %s%s\n",
+                pa->dry_run ? "would remove" : "removed", static_cast<long long>(r->audit_records),
+                static_cast<long long>(r->recordings), format_duration(age).c_str(),
+                r->anchor_seq ? ("; signed purge anchor at seq " + std::to_string(r->anchor_seq)).c_str() : "");
   });
 
   auto* cp = audit->add_subcommand("checkpoint", "sign the newest record now");

@@ -20,6 +20,7 @@
 #include "gateway/listener.h"
 #include "gateway/services.h"
 #include "recorder/audit_chain.h"
+#include "recorder/retention.h"
 
 namespace bastion::gateway {
 namespace {
@@ -123,6 +124,7 @@ int Supervisor::run() {
     reap_children();
     check_deadlines();
     maybe_checkpoint("periodic", false);
+    maybe_purge();
   }
   maybe_checkpoint("shutdown", true);
   ::unlink(cfg_.control_socket.c_str());
@@ -284,6 +286,23 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   } else if (*cp) {
     // The same line goes to the log so a copy outside the database anchors the chain.
     log(recorder::checkpoint_log_line(**cp));
+  }
+}
+
+void Supervisor::maybe_purge() {
+  Micros now = SystemClock::instance().now();
+  if (now < next_purge_) return;
+  next_purge_ = now + 3600 * kMicrosPerSecond;
+  auto s = Services::open(cfg_);
+  if (!s) return;
+  Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
+  auto r = recorder::purge_older_than((*s)->db(), *audit_key_, SystemClock::instance(), cutoff, false);
+  if (!r) {
+    log("retention purge failed: " + r.error().message);
+  } else if (r->audit_records > 0 || r->recordings > 0) {
+    log("retention: purged " + std::to_string(r->audit_records) + " audit records and " +
+        std::to_string(r->recordings) + " recordings older than " + std::to_string(cfg_.retention_days) +
+        " days; purge anchor at seq " + std::to_string(r->anchor_seq));
   }
 }
 

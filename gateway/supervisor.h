@@ -53,6 +53,7 @@ class Supervisor {
   void request_kill(ChildInfo& c, const std::string& reason);
   void check_deadlines();
   void maybe_checkpoint(const std::string& kind, bool force);
+  void maybe_purge();
   void shutdown();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
@@ -62,6 +63,7 @@ class Supervisor {
   std::optional<authn::UserCa> ca_;
   std::optional<Ed25519Key> audit_key_;
   Micros next_checkpoint_check_ = 0;
+  Micros next_purge_ = 0;
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;

@@ -6,6 +6,7 @@
 
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
+#include "recorder/retention.h"
 
 namespace bastion::recorder {
 namespace {
@@ -174,6 +175,39 @@ TEST_F(ChainTest, CheckpointsOnlyWhenThereIsSomethingNew) {
   EXPECT_EQ(unsigned_tail(*db)->first, 0);
   append(3);
   EXPECT_EQ(unsigned_tail(*db)->first, 3);
+}
+
+TEST_F(ChainTest, PurgeLeavesAVerifiableChain) {
+  append(5);
+  checkpoint();
+  Micros cutoff = clock.now() + 1;
+  clock.advance(kMicrosPerSecond);
+  append(4);
+  auto dry = purge_older_than(*db, *key, clock, cutoff, true);
+  ASSERT_TRUE(dry);
+  EXPECT_EQ(dry->audit_records, 5);
+  EXPECT_EQ(verify().records, 9) << "a dry run changes nothing";
+  auto p = purge_older_than(*db, *key, clock, cutoff, false);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->anchor_seq, 5);
+  VerifyReport r = verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 4);
+  append(2);
+  EXPECT_TRUE(verify().ok);
+  // Removing more than the purge allowed still shows.
+  sql("DELETE FROM audit_log WHERE seq = 6");
+  EXPECT_EQ(verify().problem, "record 6 is missing (deleted)");
+}
+
+TEST_F(ChainTest, AForgedPurgeAnchorIsRejected) {
+  append(6);
+  sql("DELETE FROM audit_log WHERE seq <= 3");
+  sql("INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) SELECT 3, prev_hash, 0, 'purge', 'AAAA' "
+      "FROM audit_log WHERE seq = 4");
+  VerifyReport r = verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.problem, "checkpoint at seq 3 has a bad signature (forged or altered)");
 }
 
 TEST_F(ChainTest, ConcurrentAppendersKeepAValidChain) {

@@ -47,8 +47,17 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     SQLite::Statement q(db.sql(),
                         "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
                         "details, prev_hash, hash FROM audit_log ORDER BY seq");
+    // After a retention purge, the chain starts at the newest signed purge
+    // anchor: the record it names was removed, its hash vouches for the rest.
     int64_t expected = 1;
     std::string prev = kGenesisHash;
+    for (const auto& [seq, c] : cps) {
+      if (c.kind == "purge" && seq + 1 > expected) {
+        expected = seq + 1;
+        prev = c.hash;
+      }
+    }
+    const int64_t anchor = expected - 1;
     while (q.executeStep()) {
       StoredRecord s;
       s.seq = q.getColumn(0).getInt64();
@@ -64,6 +73,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
       s.details = q.getColumn(10).getString();
       s.prev_hash = q.getColumn(11).getString();
       s.hash = q.getColumn(12).getString();
+      if (s.seq <= anchor) continue;  // older than the anchor: not part of the chain any more
       ++r.records;
       r.last_seq = s.seq;
       std::string n = std::to_string(s.seq);
@@ -75,12 +85,13 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
       } else if (chain_hash(s.prev_hash, s) != s.hash) {
         fail(r, s.seq, "record " + n + " was modified (its hash does not match its contents)");
       }
-      if (auto it = cps.find(s.seq); it != cps.end() && it->second.hash != s.hash) {
+      if (auto it = cps.find(s.seq); it != cps.end() && it->second.kind != "purge" && it->second.hash != s.hash) {
         fail(r, s.seq, "record " + n + " does not match the signed checkpoint at seq " + n);
       }
       prev = s.hash;
       expected = s.seq + 1;
     }
+    if (r.records == 0) r.last_seq = anchor;
     if (!cps.empty() && cps.rbegin()->first > r.last_seq) {
       int64_t cp = cps.rbegin()->first;
       fail(r, r.last_seq + 1, "log truncated: a checkpoint signs seq " + std::to_string(cp) +

@@ -116,6 +116,26 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   EXPECT_NE(v.out.find("incomplete"), std::string::npos) << v.out;
 }
 
+TEST_F(Recording, RetentionPurgeKeepsTheChainVerifiable) {
+  ASSERT_EQ(d->ssh(*alice, dest(), {"echo old-session"}).exit_code, 0);
+  std::string id = newest_session();
+  std::string path = recording_file(id);
+  ASSERT_TRUE(std::filesystem::exists(path));
+  auto dry = d->ctl({"audit", "purge", "--older-than", "0s", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would remove"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(path));
+  auto p = d->ctl({"audit", "purge", "--older-than", "0s"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("signed purge anchor at seq"), std::string::npos) << p.out;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ(d->ctl({"sessions", "show", id}).exit_code, 1);
+  auto v = d->ctl({"audit", "verify"});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  ASSERT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
+}
+
 TEST_F(Recording, UnrecordableSessionIsRefusedUnlessTargetIsBestEffort) {
   std::string dir = d->dir() + "/state/recordings";
   std::filesystem::create_directories(dir);
