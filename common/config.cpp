@@ -155,9 +155,10 @@ class Loader {
 
   Status recording(const Table& root) {
     const Table* t = root["recording"].as_table();
-    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval"}); !st)
+    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to"}); !st)
       return st;
     if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;
+    if (auto st = get_string(t, "recording", "encrypt_to", cfg_.encrypt_to); !st) return st;
     if (t && t->contains("record_input")) {
       auto v = (*t)["record_input"].value<bool>();
       if (!v) return fail("[recording] record_input must be true or false");
@@ -250,6 +251,7 @@ Result<Config> load_config(const std::string& path) {
   }
   cfg.audit_signing_key = resolve_path(
       cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
+  if (!cfg.encrypt_to.empty()) cfg.encrypt_to = resolve_path(cfg.state_dir, cfg.encrypt_to);
   cfg.recording_dir = resolve_path(cfg.state_dir, cfg.recording_dir.empty() ? "recordings" : cfg.recording_dir);
   cfg.control_socket =
       resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
@@ -290,7 +292,8 @@ std::string default_config_text(const std::string& listen) {
          "dir = \"recordings\"                    # asciicast v2 files, by date and session\n"
          "record_input = true                     # record keystrokes (\"i\" events)\n"
          "flush_interval = \"1s\"                 # a crash loses at most this much recording\n"
-         "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n\n"
+         "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n"
+         "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording keygen)\n\n"
          "[upstream]\n"
          "connect_timeout = \"10s\"\n\n"
          "[session]\n"

@@ -50,6 +50,7 @@ struct Config {
   bool record_input = true;               // record what people type ("i" events), default true
   Micros flush_interval = kMicrosPerSecond;      // write buffered events at least this often, <= 1s
   Micros digest_interval = 10 * kMicrosPerSecond;  // chain a digest of new bytes into the audit log, default "10s"
+  std::string encrypt_to;                 // reviewer X25519 public key (PEM); default "": not encrypted
 
   // [upstream]
   Micros connect_timeout = 10 * kMicrosPerSecond;  // default "10s"

@@ -381,7 +381,17 @@ void Connection::service_command_pair(ChannelPair& p) {
 
 bool Connection::start_recording(ChannelPair& p, std::string& error) {
   const Config& cfg = services_.config();
-  recorder::RecordingSettings rs{cfg.recording_dir, cfg.record_input, cfg.flush_interval, cfg.digest_interval};
+  recorder::RecordingSettings rs{cfg.recording_dir, cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
+  if (!cfg.encrypt_to.empty()) {
+    auto pub = recorder::load_reviewer_public_key(cfg.encrypt_to);
+    if (!pub) {
+      error = pub.error().message;
+      if (!(target_ && target_->recording == "best-effort")) return false;
+      audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
+      return true;
+    }
+    rs.encrypt_to = std::move(*pub);
+  }
   recorder::AuditEvent tmpl;
   tmpl.actor = person_->name;
   tmpl.target = name_.target;

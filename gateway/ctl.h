@@ -51,7 +51,8 @@ void register_init_commands(CLI::App& app, CtlGlobals& g);
 void register_people_commands(CLI::App& app, CtlGlobals& g);
 void register_policy_commands(CLI::App& app, CtlGlobals& g);
 void register_session_commands(CLI::App& app, CtlGlobals& g);
-void register_review_commands(CLI::App* sessions, CtlGlobals& g);  // show, replay, export, verify, search
+void register_review_commands(CLI::App* sessions, CtlGlobals& g);
+void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay, export, verify, search
 nlohmann::json session_json(const recorder::SessionRecord& s);
 
 int ctl_main(int argc, char** argv);

@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "gateway/ctl.h"
 #include "recorder/audit_chain.h"
+#include "recorder/cast_crypto.h"
 #include "recorder/channel_recording.h"
 #include "recorder/review.h"
 
@@ -78,12 +79,13 @@ void show(CtlGlobals& g, const std::string& id, bool json) {
   }
 }
 
-void replay(CtlGlobals& g, const std::string& id, int channel, double speed, double idle_limit) {
+void replay(CtlGlobals& g, const std::string& id, int channel, double speed, double idle_limit,
+            const std::string& key) {
   auto s = ctl_open(g);
   if (!s) return;
   auto rec = find_recording(g, *s, id, channel);
   if (!rec) return;
-  auto cast = recorder::read_cast(rec->path);
+  auto cast = recorder::read_cast(rec->path, key);
   if (!cast) {
     g.exit_code = ctl_fail(cast.error().message);
     return;
@@ -101,12 +103,13 @@ void replay(CtlGlobals& g, const std::string& id, int channel, double speed, dou
   if (cast->cut_off) std::fprintf(stderr, "\nbastionctl: the recording ends mid-event (the session ended abnormally)\n");
 }
 
-void export_cast(CtlGlobals& g, const std::string& id, int channel) {
+void export_cast(CtlGlobals& g, const std::string& id, int channel, const std::string& key) {
   auto s = ctl_open(g);
   if (!s) return;
   auto rec = find_recording(g, *s, id, channel);
   if (!rec) return;
-  auto text = read_file(rec->path, size_t{8} << 30);
+  bool cut_off = false;
+  auto text = recorder::cast_text(rec->path, key, cut_off);
   if (!text) {
     g.exit_code = ctl_fail(text.error().message);
     return;
@@ -142,7 +145,8 @@ int verify(Services& s, const std::string& id) {
   return rc;
 }
 
-void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilter& f, bool json) {
+void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilter& f, bool json,
+            const std::string& key) {
   auto s = ctl_open(g);
   if (!s) return;
   auto sessions = s->sessions().list(f);
@@ -155,8 +159,11 @@ void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilte
     auto recs = recorder::recordings_of(s->db(), sess.id);
     if (!recs) continue;
     for (const auto& r : *recs) {
-      auto cast = recorder::read_cast(r.path);
-      if (!cast) continue;
+      auto cast = recorder::read_cast(r.path, key);
+      if (!cast) {
+        std::fprintf(stderr, "bastionctl: skipping %s: %s\n", r.path.c_str(), cast.error().message.c_str());
+        continue;
+      }
       for (const auto& hit : recorder::search_cast(*cast, text)) {
         out.push_back({{"session", sess.id}, {"user", sess.user}, {"target", sess.target}, {"channel", r.channel},
                        {"offset", hit.offset}, {"snippet", hit.snippet}});
@@ -174,9 +181,25 @@ void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilte
 
 }  // namespace
 
+void register_recording_commands(CLI::App& app, CtlGlobals& g) {
+  auto* rec = app.add_subcommand("recording", "recording encryption keys");
+  rec->require_subcommand(1);
+  auto* kg = rec->add_subcommand("keygen", "make a reviewer key pair: PREFIX.key (keep offline) and PREFIX.pub");
+  auto prefix = std::make_shared<std::string>();
+  kg->add_option("--out", *prefix, "file prefix")->required();
+  kg->callback([&g, prefix] {
+    if (auto st = recorder::generate_reviewer_keys(*prefix); !st) {
+      g.exit_code = ctl_fail(st.message());
+      return;
+    }
+    std::cout << "wrote " << *prefix << ".key (mode 0600: keep it away from the gateway) and " << *prefix
+              << ".pub\nset [recording] encrypt_to = \"" << *prefix << ".pub\" in bastion.toml\n";
+  });
+}
+
 void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   struct Args {
-    std::string id, text, since;
+    std::string id, text, since, key;
     int channel = 1;
     double speed = 1.0, idle_limit = 0;
     bool json = false;
@@ -193,12 +216,14 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   rp->add_option("--channel", a->channel, "which recorded channel of the session")->capture_default_str();
   rp->add_option("--speed", a->speed, "playback speed factor")->check(CLI::PositiveNumber)->capture_default_str();
   rp->add_option("--idle-limit", a->idle_limit, "cap pauses at this many seconds (0: no cap)");
-  rp->callback([&g, a] { replay(g, a->id, a->channel, a->speed, a->idle_limit); });
+  rp->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
+  rp->callback([&g, a] { replay(g, a->id, a->channel, a->speed, a->idle_limit, a->key); });
 
   auto* ex = sessions->add_subcommand("export", "write a recording (asciicast v2) to stdout");
   ex->add_option("ID", a->id)->required();
   ex->add_option("--channel", a->channel, "which recorded channel of the session")->capture_default_str();
-  ex->callback([&g, a] { export_cast(g, a->id, a->channel); });
+  ex->add_option("--key", a->key, "reviewer private key, for encrypted recordings (exports plaintext)");
+  ex->callback([&g, a] { export_cast(g, a->id, a->channel, a->key); });
 
   auto* vf = sessions->add_subcommand("verify", "check a session's recordings against the audit log");
   vf->add_option("ID", a->id)->required();
@@ -213,6 +238,7 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   se->add_option("--target", a->f.target, "only sessions to this target");
   se->add_option("--since", a->since, "only sessions started at or after this UTC time");
   se->add_flag("--json", a->json, "machine-readable output");
+  se->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
   se->callback([&g, a] {
     if (!a->since.empty()) {
       auto t = parse_utc(a->since);
@@ -223,7 +249,7 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
       }
       a->f.since = *t;
     }
-    search(g, a->text, a->f, a->json);
+    search(g, a->text, a->f, a->json, a->key);
   });
 }
 

@@ -21,6 +21,7 @@
 #include "gateway/services.h"
 #include "recorder/audit_chain.h"
 #include "recorder/retention.h"
+#include "recorder/cast_crypto.h"
 
 namespace bastion::gateway {
 namespace {
@@ -49,6 +50,12 @@ bool Supervisor::setup() {
     return false;
   }
   audit_key_.emplace(std::move(*audit_key));
+  if (!cfg_.encrypt_to.empty()) {
+    if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to); !pub) {
+      log("[recording] encrypt_to: " + pub.error().message);
+      return false;
+    }
+  }
   auto bind = make_ssh_bind(cfg_);
   if (!bind) {
     log(bind.error().message);

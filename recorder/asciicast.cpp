@@ -66,13 +66,17 @@ CastWriter::~CastWriter() {
 }
 
 Result<std::unique_ptr<CastWriter>> CastWriter::open(const std::string& path, const CastHeader& h,
-                                                     Micros flush_interval) {
+                                                     Micros flush_interval, std::unique_ptr<CastSealer> sealer) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ec) return make_error("cannot create recording folder for " + path + ": " + ec.message());
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0600));
   if (!fd) return make_error("cannot create recording " + path + ": " + std::strerror(errno));
   std::unique_ptr<CastWriter> w(new CastWriter(std::move(fd), h.started_at, flush_interval));
+  if (sealer) {
+    if (auto st = w->write_out(sealer->file_header()); !st) return st.error();
+    w->sealer_ = std::move(sealer);
+  }
   nlohmann::json header = {{"version", 2},
                            {"width", h.width},
                            {"height", h.height},
@@ -151,7 +155,14 @@ Status CastWriter::write_out(std::string_view bytes) {
 Status CastWriter::flush() {
   if (!failed_.is_ok()) return failed_;
   if (buffer_.empty()) return {};
-  Status st = write_out(buffer_);
+  Status st;
+  if (sealer_) {
+    auto frame = sealer_->seal(buffer_);
+    st = frame ? write_out(*frame) : Status(frame.error());
+    if (!st) failed_ = st;
+  } else {
+    st = write_out(buffer_);
+  }
   buffer_.clear();
   return st;
 }

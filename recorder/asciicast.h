@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "recorder/cast_crypto.h"
 
 namespace bastion::recorder {
 
@@ -44,8 +45,10 @@ struct CastSummary {
 class CastWriter {
  public:
   // Creates PATH (and its folders), mode 0600, refusing an existing file.
+  // With a sealer, the file is encrypted (see cast_crypto.h), one frame per flush.
   static Result<std::unique_ptr<CastWriter>> open(const std::string& path, const CastHeader& header,
-                                                  Micros flush_interval);
+                                                  Micros flush_interval,
+                                                  std::unique_ptr<CastSealer> sealer = nullptr);
   ~CastWriter();
   CastWriter(const CastWriter&) = delete;
   CastWriter& operator=(const CastWriter&) = delete;
@@ -76,6 +79,7 @@ class CastWriter {
   int64_t written_ = 0;
   int64_t chunk_start_ = 0;
   std::unique_ptr<Hashes> hashes_;
+  std::unique_ptr<CastSealer> sealer_;
   Status failed_;
 };
 

@@ -27,7 +27,13 @@ Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(Database& db, 
   r->info_.channel = channel;
   r->info_.started_at = header.started_at;
   r->info_.path = recording_path(settings.dir, tmpl.session_id, channel, header.started_at);
-  auto w = CastWriter::open(r->info_.path, header, settings.flush_interval);
+  std::unique_ptr<CastSealer> sealer;
+  if (!settings.encrypt_to.empty()) {
+    auto s = CastSealer::create(settings.encrypt_to);
+    if (!s) return s.error();
+    sealer = std::move(*s);
+  }
+  auto w = CastWriter::open(r->info_.path, header, settings.flush_interval, std::move(sealer));
   if (!w) return w.error();
   r->writer_ = std::move(*w);
   r->last_digest_ = header.started_at;
@@ -45,7 +51,7 @@ Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(Database& db, 
   AuditEvent e = tmpl;
   e.action = "recording.start";
   e.outcome = Outcome::kInfo;
-  e.details = {{"channel", channel}, {"path", r->info_.path}};
+  e.details = {{"channel", channel}, {"path", r->info_.path}, {"encrypted", !settings.encrypt_to.empty()}};
   if (auto a = audit.append(e); !a) return a.error();
   return r;
 }

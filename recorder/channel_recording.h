@@ -33,6 +33,7 @@ struct RecordingSettings {
   bool record_input = true;
   Micros flush_interval = kMicrosPerSecond;
   Micros digest_interval = 10 * kMicrosPerSecond;
+  std::vector<uint8_t> encrypt_to;  // reviewer X25519 public key; empty: plaintext
 };
 
 class ChannelRecording {

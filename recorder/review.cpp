@@ -6,6 +6,7 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "recorder/cast_crypto.h"
 
 namespace bastion::recorder {
 namespace {
@@ -39,9 +40,27 @@ std::string printable(std::string_view s, std::vector<size_t>* origin = nullptr,
 
 }  // namespace
 
-Result<CastFile> read_cast(const std::string& path, size_t max_bytes) {
-  auto text = read_file(path, max_bytes);
+Result<std::string> cast_text(const std::string& path, const std::string& key_path, bool& cut_off) {
+  cut_off = false;
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) return bytes.error();
+  if (!is_encrypted_cast(*bytes)) return bytes;
+  if (key_path.empty()) return make_error(path + " is encrypted: pass --key REVIEWER.key");
+  return open_sealed_cast(*bytes, key_path, cut_off);
+}
+
+Result<CastFile> read_cast(const std::string& path, const std::string& key_path, size_t max_bytes) {
+  bool sealed_cut = false;
+  auto text = cast_text(path, key_path, sealed_cut);
   if (!text) return text.error();
+  if (text->size() > max_bytes) return make_error(path + " is too large");
+  auto cast = parse_cast(*text, path);
+  if (cast && sealed_cut) cast->cut_off = true;
+  return cast;
+}
+
+Result<CastFile> parse_cast(std::string_view whole, const std::string& path) {
+  const std::string_view* text = &whole;
   CastFile cast;
   size_t pos = 0;
   size_t line_no = 0;

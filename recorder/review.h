@@ -27,7 +27,12 @@ struct CastFile {
   bool cut_off = false;  // the last line was incomplete
 };
 
-Result<CastFile> read_cast(const std::string& path, size_t max_bytes = size_t{4} << 30);
+// `key_path`: the reviewer's private key, needed for encrypted recordings.
+Result<CastFile> read_cast(const std::string& path, const std::string& key_path = "",
+                           size_t max_bytes = size_t{4} << 30);
+Result<CastFile> parse_cast(std::string_view text, const std::string& name);
+// The plaintext asciicast of a recording file (decrypted when needed).
+Result<std::string> cast_text(const std::string& path, const std::string& key_path, bool& cut_off);
 
 struct RecordingCheck {
   bool ok = false;

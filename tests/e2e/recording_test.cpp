@@ -116,6 +116,24 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   EXPECT_NE(v.out.find("incomplete"), std::string::npos) << v.out;
 }
 
+TEST_F(Recording, EncryptedRecordingsNeedTheReviewerKey) {
+  std::string prefix = d->dir() + "/reviewer";
+  auto kg = d->ctl({"recording", "keygen", "--out", prefix});
+  ASSERT_EQ(kg.exit_code, 0) << kg.err;
+  d->edit_config("# encrypt_to = \"reviewer.pub\"", "encrypt_to = \"" + prefix + ".pub\"");
+  ASSERT_EQ(d->ssh(*alice, dest(), {"echo classified-output"}).exit_code, 0);
+  std::string id = newest_session();
+  EXPECT_EQ(read_text(recording_file(id)).find("classified-output"), std::string::npos);
+  auto no_key = d->ctl({"sessions", "export", id});
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_NE(no_key.err.find("is encrypted: pass --key"), std::string::npos);
+  auto with_key = d->ctl({"sessions", "export", id, "--key", prefix + ".key"});
+  ASSERT_EQ(with_key.exit_code, 0) << with_key.err;
+  EXPECT_NE(with_key.out.find("classified-output"), std::string::npos);
+  EXPECT_EQ(d->ctl({"sessions", "verify", id}).exit_code, 0) << "integrity is checkable without the key";
+  d->edit_config("encrypt_to = \"" + prefix + ".pub\"", "# encrypt_to = \"reviewer.pub\"");
+}
+
 TEST_F(Recording, RetentionPurgeKeepsTheChainVerifiable) {
   ASSERT_EQ(d->ssh(*alice, dest(), {"echo old-session"}).exit_code, 0);
   std::string id = newest_session();
