@@ -145,9 +145,10 @@ class Loader {
 
   Status audit(const Table& root) {
     const Table* t = root["audit"].as_table();
-    if (auto st = check_keys(t, "audit", {"signing_key", "checkpoint_interval", "checkpoint_records", "retention_days"}); !st)
+    if (auto st = check_keys(t, "audit", {"signing_key", "checkpoint_interval", "checkpoint_records", "retention_days", "syslog"}); !st)
       return st;
     if (auto st = get_string(t, "audit", "signing_key", cfg_.audit_signing_key); !st) return st;
+    if (auto st = get_string(t, "audit", "syslog", cfg_.syslog); !st) return st;
     if (auto st = get_duration(t, "audit", "checkpoint_interval", cfg_.checkpoint_interval); !st) return st;
     if (auto st = get_int(t, "audit", "retention_days", cfg_.retention_days, 1, 100 * 366); !st) return st;
     return get_int(t, "audit", "checkpoint_records", cfg_.checkpoint_records, 1, 10'000'000);
@@ -287,7 +288,8 @@ std::string default_config_text(const std::string& listen) {
          "signing_key = \"audit_signing_key\"     # signs audit checkpoints (mode 0600)\n"
          "checkpoint_interval = \"60s\"           # sign new audit records at least this often\n"
          "checkpoint_records = 1000               # ... or after this many new records\n"
-         "retention_days = 400                    # audit records and recordings older than this are purged\n\n"
+         "retention_days = 400                    # audit records and recordings older than this are purged\n"
+         "# syslog = \"udp://127.0.0.1:514\"       # also send every record (RFC 5424) to a collector\n\n"
          "[recording]\n"
          "dir = \"recordings\"                    # asciicast v2 files, by date and session\n"
          "record_input = true                     # record keystrokes (\"i\" events)\n"

@@ -44,6 +44,7 @@ struct Config {
   Micros checkpoint_interval = 60 * kMicrosPerSecond;  // sign new records at least this often, default "60s"
   int checkpoint_records = 1000;          // ... or after this many new records, default 1000
   int retention_days = 400;               // keep audit records and recordings this long, default 400
+  std::string syslog;                     // forward records as RFC 5424: "udp://HOST:PORT" or "unix:/dev/log"; default off
 
   // [recording]
   std::string recording_dir;              // default "recordings" in state dir

@@ -50,6 +50,14 @@ bool Supervisor::setup() {
     return false;
   }
   audit_key_.emplace(std::move(*audit_key));
+  if (!cfg_.syslog.empty()) {
+    auto f = recorder::SyslogForwarder::open(cfg_.syslog);
+    if (!f) {
+      log("[audit] syslog: " + f.error().message);
+      return false;
+    }
+    syslog_.emplace(std::move(*f));
+  }
   if (!cfg_.encrypt_to.empty()) {
     if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to); !pub) {
       log("[recording] encrypt_to: " + pub.error().message);
@@ -283,6 +291,9 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
     log("cannot checkpoint the audit log: " + s.error().message);
     return;
   }
+  if (syslog_) {
+    if (auto st = syslog_->forward_new((*s)->db()); !st) log(st.message());
+  }
   auto tail = recorder::unsigned_tail((*s)->db());
   if (!tail || tail->first == 0) return;
   bool due = force || tail->first >= cfg_.checkpoint_records || now - tail->second >= cfg_.checkpoint_interval;
@@ -293,6 +304,7 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   } else if (*cp) {
     // The same line goes to the log so a copy outside the database anchors the chain.
     log(recorder::checkpoint_log_line(**cp));
+    if (syslog_) syslog_->send_line("CHECKPOINT", 5, recorder::checkpoint_log_line(**cp));
   }
 }
 

@@ -15,6 +15,7 @@
 #include "authn/user_ca.h"
 #include "common/unique_fd.h"
 #include "gateway/ssh_handles.h"
+#include "recorder/syslog_forwarder.h"
 #include <optional>
 
 namespace bastion::gateway {
@@ -62,6 +63,7 @@ class Supervisor {
   SshBind bind_;
   std::optional<authn::UserCa> ca_;
   std::optional<Ed25519Key> audit_key_;
+  std::optional<recorder::SyslogForwarder> syslog_;
   Micros next_checkpoint_check_ = 0;
   Micros next_purge_ = 0;
   UniqueFd listen_fd_, control_fd_, signal_fd_;

@@ -92,6 +92,35 @@ TEST_F(Lifecycle, AuditVerifyNamesTheFirstTamperedRecord) {
   EXPECT_EQ(first["hash"].get<std::string>().size(), 64u);
 }
 
+TEST_F(Lifecycle, AuditRecordsAreForwardedToSyslog) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::string target = "udp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  d->edit_config("# syslog = \"udp://127.0.0.1:514\"", "syslog = \"" + target + "\"");
+  ASSERT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+  std::string got;
+  bool seen = wait_for([&] {
+    char buf[65536];
+    pollfd p{fd, POLLIN, 0};
+    while (poll(&p, 1, 0) > 0) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n > 0) got.append(buf, static_cast<size_t>(n)).append("\n");
+    }
+    return got.find("\"action\":\"session.end\"") != std::string::npos;
+  }, 10000);
+  close(fd);
+  EXPECT_TRUE(seen) << got;
+  EXPECT_NE(got.find("<86>1 "), std::string::npos) << "RFC 5424, facility authpriv, severity info";
+  EXPECT_NE(got.find("[bastion@32473 seq=\""), std::string::npos);
+  EXPECT_NE(got.find("\"action\":\"session.start\""), std::string::npos);
+  d->edit_config("syslog = \"" + target + "\"", "# syslog = \"udp://127.0.0.1:514\"");
+}
+
 TEST_F(Lifecycle, LoginGraceTimeClosesIdleUnauthenticatedConnections) {
   d->edit_config("login_grace_time = \"30s\"", "login_grace_time = \"2s\"");
   int fd = socket(AF_INET, SOCK_STREAM, 0);
