@@ -47,7 +47,7 @@ CREATE TABLE targets (
   host TEXT NOT NULL,
   port INTEGER NOT NULL,
   host_key TEXT NOT NULL,
-  recording TEXT NOT NULL DEFAULT 'strict' CHECK (recording IN ('strict','best-effort')),
+  recording TEXT NOT NULL DEFAULT 'strict' CHECK (recording IN ('strict','best-effort','off')),
   created_at BIGINT NOT NULL
 );
 CREATE TABLE target_labels (

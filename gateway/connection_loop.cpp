@@ -381,6 +381,10 @@ void Connection::service_command_pair(ChannelPair& p) {
 
 bool Connection::start_recording(ChannelPair& p, std::string& error) {
   const Config& cfg = services_.config();
+  if (target_ && target_->recording == "off") {
+    audit("recording", Outcome::kInfo, "not recorded: recording is off for target " + target_->name);
+    return true;
+  }
   recorder::RecordingSettings rs{cfg.recording_dir, cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
   if (!cfg.encrypt_to.empty()) {
     auto pub = recorder::load_reviewer_public_key(cfg.encrypt_to);

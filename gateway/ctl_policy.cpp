@@ -110,8 +110,9 @@ void register_target(CLI::App& app, CtlGlobals& g) {
   add->add_option("--host-key", a->key_file, "the target's host public key file (pinned)")->required();
   add->add_option("--label", a->labels, "KEY=VALUE label (repeatable), for role selectors");
   add->add_option("--recording", a->t.recording,
-                  "strict: refuse sessions that cannot be recorded; best-effort: run them and audit")
-      ->check(CLI::IsMember({"strict", "best-effort"}))
+                  "strict: refuse sessions that cannot be recorded; best-effort: run them and audit; "
+                  "off: do not record (audited at every session)")
+      ->check(CLI::IsMember({"strict", "best-effort", "off"}))
       ->capture_default_str();
   add->callback([&g, a] {
     auto s = ctl_open(g);

@@ -41,6 +41,7 @@ struct Target {
   std::map<std::string, std::string> labels;
   // "strict" (default): a session that cannot be recorded does not run.
   // "best-effort": it runs, and the failure is audited.
+  // "off": sessions are not recorded (every session start says so in the audit log).
   std::string recording = "strict";
   Micros created_at = 0;
 };

@@ -254,8 +254,8 @@ Result<std::vector<Target>> SqlitePolicyRepository::list_targets() {
 Status SqlitePolicyRepository::add_target(const Target& t) {
   if (!is_valid_name(t.name)) return make_error("invalid target name '" + t.name + "'");
   if (t.host.empty()) return make_error("target needs an address (--address HOST[:PORT])");
-  if (t.recording != "strict" && t.recording != "best-effort") {
-    return make_error("recording must be strict or best-effort, not '" + t.recording + "'");
+  if (t.recording != "strict" && t.recording != "best-effort" && t.recording != "off") {
+    return make_error("recording must be strict, best-effort or off, not '" + t.recording + "'");
   }
   for (const auto& [k, v] : t.labels) {
     if (!is_valid_name(k) || v.empty() || v.size() > 128) {

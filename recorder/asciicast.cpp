@@ -42,6 +42,65 @@ struct CastWriter::Hashes {
   Md chunk = new_sha256();
 };
 
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+  }
+  if (n == 3 && ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) >= 0xA0))) return 0;  // overlong, surrogates
+  if (n == 4 && ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) >= 0x90))) return 0;
+  return n;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size()) {  // printable ASCII runs are copied in one go
+      auto c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i >= s.size()) break;
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = utf8_sequence(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    ++i;
+  }
+  out += '"';
+}
+
 size_t complete_utf8_prefix(std::string_view data) {
   size_t n = data.size();
   // Look back at most 3 bytes for the start of a multi-byte sequence.
@@ -98,13 +157,19 @@ Status CastWriter::event(Micros at, const char* kind, std::string_view data) {
   buffer_ += ", \"";
   buffer_ += kind;
   buffer_ += "\", ";
-  buffer_ += nlohmann::json(std::string(data)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  append_json_string(buffer_, data);
   buffer_ += "]\n";
   if (buffer_.size() >= kBufferLimit) return flush();
   return tick(at);
 }
 
 Status CastWriter::output(Micros at, std::string_view bytes) {
+  if (carry_o_.empty()) {  // the common case: no copy
+    size_t n = complete_utf8_prefix(bytes);
+    Status st = n > 0 ? event(at, "o", bytes.substr(0, n)) : failed_;
+    carry_o_.assign(bytes.substr(n));
+    return st;
+  }
   carry_o_.append(bytes);
   size_t n = complete_utf8_prefix(carry_o_);
   if (n == 0) return failed_;

@@ -83,6 +83,10 @@ class CastWriter {
   Status failed_;
 };
 
+// Appends `s` as a JSON string literal (quotes included). Invalid UTF-8
+// becomes U+FFFD, so the output is always valid JSON.
+void append_json_string(std::string& out, std::string_view s);
+
 // Splits `data` into the longest prefix that does not end inside a UTF-8
 // sequence, and the incomplete tail (at most 3 bytes).
 size_t complete_utf8_prefix(std::string_view data);

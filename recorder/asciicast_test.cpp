@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
@@ -97,5 +99,32 @@ TEST_F(CastTest, SearchIgnoresEscapeSequencesAndReportsTheOffset) {
   EXPECT_TRUE(search_cast(cast, "absent").empty());
 }
 
+}  // namespace
+}  // namespace bastion::recorder
+
+namespace bastion::recorder {
+namespace {
+TEST(JsonString, MatchesAStrictJsonParserOnHostileBytes) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string s;
+    size_t len = rng() % 40;
+    for (size_t i = 0; i < len; ++i) s += static_cast<char>(rng() % 256);
+    if (round % 3 == 0) s += "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \"q\" \\ \x01";
+    std::string out;
+    append_json_string(out, s);
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << out;
+    ASSERT_TRUE(j.is_string());
+    // Valid input comes back unchanged.
+    std::string valid = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \"q\" \\ \x01\n\t";
+    std::string v;
+    append_json_string(v, valid);
+    ASSERT_EQ(nlohmann::json::parse(v).get<std::string>(), valid);
+  }
+  std::string bad;
+  append_json_string(bad, "\xed\xa0\x80");  // a UTF-16 surrogate: not valid UTF-8
+  EXPECT_EQ(nlohmann::json::parse(bad).get<std::string>(), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+}
 }  // namespace
 }  // namespace bastion::recorder
