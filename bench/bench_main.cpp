@@ -30,7 +30,10 @@ int append_n(const std::string& db_path, int n) {
   recorder::AuditLog log(*db, SystemClock::instance());
   for (int i = 0; i < n; ++i) {
     recorder::AuditEvent e{"bench", "bench.append", recorder::Outcome::kInfo, "", "t", "root", "", "s-1", {{"i", i}}};
-    if (!log.append(e)) return 3;
+    if (auto r = log.append(e); !r) {
+      std::fprintf(stderr, "append %d failed: %s\n", i, r.error().message.c_str());
+      return 3;
+    }
   }
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "common/database.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <vector>
 
@@ -122,7 +124,13 @@ Result<Database> Database::open(const std::string& path, Mode mode, int busy_tim
     int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;
     if (mode == Mode::kCreate) flags |= SQLite::OPEN_CREATE;
     auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
-    db->exec("PRAGMA journal_mode=WAL");
+    // SECURITY/robustness: many short-lived connection processes open this
+    // file at once. Keeping the WAL and its index after the last connection
+    // closes avoids the recovery race in which a concurrent opener gets
+    // SQLITE_BUSY at once (and a login would be denied for no reason).
+    int persist = 1;
+    sqlite3_file_control(db->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (mode == Mode::kCreate) db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=FULL");
     db->exec("PRAGMA foreign_keys=ON");
     Database out(std::move(db));

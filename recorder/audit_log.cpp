@@ -2,6 +2,8 @@
 
 #include "recorder/audit_chain.h"
 
+#include <unistd.h>
+
 namespace bastion::recorder {
 
 std::string to_string(Outcome o) {
@@ -24,6 +26,16 @@ Outcome parse_outcome(const std::string& s) {
 }  // namespace
 
 Result<int64_t> AuditLog::append(const AuditEvent& e) {
+  // SQLite's busy handler already waits up to busy_timeout; a few more tries
+  // cover the cases where it reports SQLITE_BUSY without waiting.
+  for (int attempt = 0;; ++attempt) {
+    auto r = append_once(e);
+    if (r || attempt == 20 || r.error().message.find("database is locked") == std::string::npos) return r;
+    ::usleep(static_cast<useconds_t>(2000 * (attempt + 1)));
+  }
+}
+
+Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
   try {
     // The write lock comes first (IMMEDIATE), so reading the tail and
     // appending after it is one atomic step across all processes.

@@ -56,6 +56,8 @@ class AuditLog {
   Result<std::vector<AuditRecord>> query(const AuditFilter& f);
 
  private:
+  Result<int64_t> append_once(const AuditEvent& e);
+
   Database& db_;
   const Clock& clock_;
 };
