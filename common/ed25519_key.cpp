@@ -5,7 +5,11 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <stdexcept>
 
 #include "common/files.h"
 
@@ -54,15 +58,26 @@ Result<Ed25519Key> Ed25519Key::create(const std::string& path) {
 }
 
 Result<Ed25519Key> Ed25519Key::load(const std::string& path) {
+  // Check the file we read, not the name (no window between stat and open).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return make_error("key " + path + " is missing or not a regular file");
   struct stat sb{};
-  if (::stat(path.c_str(), &sb) != 0) return make_error("key " + path + " is missing");
+  std::string pem_text;
+  bool ok = ::fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+  if (ok && (sb.st_mode & 077) == 0 && (sb.st_uid == ::geteuid() || sb.st_uid == 0)) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0 && pem_text.size() < 64 * 1024) pem_text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!ok) return make_error("key " + path + " is not a regular file");
   if ((sb.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", sb.st_mode & 0777);
     return make_error(path + ": permissions " + mode + " are too open; chmod 600 " + path);
   }
-  auto pem = read_file(path, 64 * 1024);
-  if (!pem) return pem.error();
+  if (sb.st_uid != ::geteuid() && sb.st_uid != 0) return make_error(path + ": owned by another user");
+  Result<std::string> pem(std::move(pem_text));
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
   Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   OPENSSL_cleanse(pem->data(), pem->size());
@@ -101,7 +116,11 @@ bool ed25519_verify(std::span<const uint8_t> public_key, std::span<const uint8_t
 std::vector<uint8_t> sha256(std::span<const uint8_t> data) {
   std::vector<uint8_t> d(32);
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
+  // SECURITY: a digest that silently failed would be all zeros for every
+  // input; treat it as the programming/platform error it is.
+  if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 || len != 32) {
+    throw std::runtime_error("SHA-256 failed");
+  }
   return d;
 }
 

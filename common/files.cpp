@@ -38,7 +38,9 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
                          bool overwrite) {
   std::filesystem::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
-  std::string tmp = dir + "/." + target.filename().string() + ".tmp." + std::to_string(getpid());
+  static unsigned counter = 0;
+  std::string tmp = dir + "/." + target.filename().string() + ".tmp." + std::to_string(getpid()) + "." +
+                    std::to_string(++counter);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) return make_error(errno_text("cannot create", tmp));
   if (::fchmod(fd.get(), mode) != 0) {  // umask must not widen or narrow what we asked for
