@@ -37,9 +37,8 @@ void send_banner(ssh_session s, const std::string& text) {
 
 }  // namespace
 
-Connection::Connection(Services& services, const authn::UserCa& ca, ssh_bind bind,
-                       ConnectionParams params)
-    : services_(services), ca_(ca), bind_(bind), params_(std::move(params)) {
+Connection::Connection(Services& services, ssh_bind bind, ConnectionParams params)
+    : services_(services), bind_(bind), params_(std::move(params)) {
   session_id_ = new_session_id();
 }
 
@@ -178,12 +177,45 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
 }
 
 void Connection::notify_supervisor() {
-  nlohmann::json m = {{"type", "auth"},     {"session_id", session_id_},     {"user", person_->name},
-                      {"target", name_.target}, {"login", name_.login}, {"source", params_.source}};
+  nlohmann::json m = {{"type", "auth"},         {"session_id", session_id_},   {"user", person_->name},
+                      {"target", name_.target}, {"login", name_.login},        {"source", params_.source},
+                      {"port_forwarding", decision_.allow_port_forwarding}};
   std::string text = m.dump();
   if (params_.supervisor_fd >= 0) {
     ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
   }
+}
+
+Result<SignedCertificate> Connection::request_certificate(std::span<const uint8_t> subject) {
+  if (params_.supervisor_fd < 0) return make_error("no supervisor to sign certificates");
+  std::string text = nlohmann::json{{"type", "sign"}, {"subject", base64_encode(subject)}}.dump();
+  if (::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL) < 0) {
+    return make_error("cannot reach the gateway supervisor");
+  }
+  for (int waited_ms = 0; waited_ms < 10000;) {
+    pollfd p{params_.supervisor_fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, 200);
+    waited_ms += 200;
+    if (rc <= 0) continue;
+    char buf[8192];
+    ssize_t n = ::recv(params_.supervisor_fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      kill_reason_ = "gateway supervisor exited";
+      return make_error("the gateway supervisor went away");
+    }
+    auto m = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
+    if (!m.is_object()) continue;
+    if (m.value("type", "") == "kill") {
+      kill_reason_ = m.value("reason", std::string("terminated by the gateway"));
+      return make_error("the session is being ended");
+    }
+    if (m.value("type", "") != "cert") continue;
+    if (m.contains("error")) return make_error(m.value("error", std::string("refused")));
+    auto blob = base64_decode(m.value("cert", ""));
+    if (!blob) return make_error("malformed certificate from the supervisor");
+    return SignedCertificate{std::move(*blob), m.value("key_id", "")};
+  }
+  return make_error("the gateway supervisor did not answer");
 }
 
 void Connection::on_supervisor_readable() {
@@ -272,7 +304,7 @@ bool Connection::ensure_upstream(std::string& error) {
   req.allow_port_forwarding = decision_.allow_port_forwarding;
   req.connect_timeout = services_.config().connect_timeout;
   req.certificate_validity = services_.config().certificate_validity;
-  auto up = Upstream::connect(req, ca_, services_.clock().now());
+  auto up = Upstream::connect(req, [this](std::span<const uint8_t> s) { return request_certificate(s); });
   if (!up) {
     upstream_failed_ = true;
     upstream_error_ = up.error().message;

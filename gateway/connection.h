@@ -32,7 +32,7 @@ struct ConnectionParams {
 
 class Connection {
  public:
-  Connection(Services& services, const authn::UserCa& ca, ssh_bind bind, ConnectionParams params);
+  Connection(Services& services, ssh_bind bind, ConnectionParams params);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -66,12 +66,12 @@ class Connection {
   void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
   bool check_sftp(ChannelPair& p);
   bool ensure_upstream(std::string& error);
+  Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject);
   void reap_pairs();
   void terminate(const std::string& message);
   void end_session(const std::string& reason);
 
   Services& services_;
-  const authn::UserCa& ca_;
   ssh_bind bind_;
   ConnectionParams params_;
   SshSession session_;

@@ -16,6 +16,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include <openssl/rand.h>
+
+#include "common/encoding.h"
 #include "gateway/connection.h"
 #include "gateway/listener.h"
 #include "gateway/services.h"
@@ -196,13 +199,18 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     mine.reset();
     for (auto& [p, c] : children_) c.channel.reset();
     pending_.clear();
+    // SECURITY: the connection process never holds the user CA or the audit
+    // signing key; it asks for certificates over its channel.
+    ca_.reset();
+    audit_key_.reset();
+    syslog_.reset();
     int code = 1;
     auto services = Services::open(cfg_);
     if (!services) {
       log(source + ": " + services.error().message);
     } else {
       ConnectionParams params{client.release(), theirs.get(), source};
-      Connection conn(**services, *ca_, bind_.get(), params);
+      Connection conn(**services, bind_.get(), params);
       code = conn.run();
     }
     std::fflush(stderr);
@@ -222,13 +230,51 @@ void Supervisor::read_child(ChildInfo& c) {
   ssize_t n = ::recv(c.channel.get(), buf, sizeof buf, MSG_DONTWAIT);
   if (n <= 0) return;  // exit is handled by SIGCHLD
   auto m = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
-  if (!m.is_object() || m.value("type", "") != "auth") return;
+  if (m.is_object() && m.value("type", "") == "sign") return sign_for_child(c, m.value("subject", ""));
+  if (!m.is_object() || m.value("type", "") != "auth" || c.authenticated) return;
   c.authenticated = true;
+  c.allow_port_forwarding = m.value("port_forwarding", false);
   c.session_id = m.value("session_id", "");
   c.user = m.value("user", "");
   c.target = m.value("target", "");
   c.login = m.value("login", "");
   c.started_at = SystemClock::instance().now();
+}
+
+void Supervisor::sign_for_child(ChildInfo& c, const std::string& subject_b64) {
+  nlohmann::json reply = {{"type", "cert"}};
+  auto subject = base64_decode(subject_b64);
+  // SECURITY: the CA key lives only here. A connection process gets a
+  // certificate only for the session the supervisor saw it authenticate,
+  // for that login, for minutes, and only a few times.
+  if (!c.authenticated || c.target.empty()) {
+    reply["error"] = "no authorized proxy session";
+  } else if (++c.certificates > 4) {
+    reply["error"] = "certificate limit for this connection reached";
+  } else if (!subject) {
+    reply["error"] = "malformed key";
+  } else {
+    authn::CertificateRequest cr;
+    cr.subject_key_blob = *subject;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&cr.serial), sizeof cr.serial);
+    cr.key_id = "bastion person=" + c.user + " session=" + c.session_id;
+    cr.principals = {c.login};
+    Micros secs = SystemClock::instance().now() / kMicrosPerSecond;
+    // Backdated a minute for clock skew; short-lived so a leak is soon useless.
+    cr.valid_after = static_cast<uint64_t>(secs - 60);
+    cr.valid_before = static_cast<uint64_t>(secs + cfg_.certificate_validity / kMicrosPerSecond);
+    cr.extensions = {"permit-pty"};
+    if (c.allow_port_forwarding) cr.extensions.push_back("permit-port-forwarding");
+    auto cert = ca_->sign_user_certificate(cr);
+    if (cert) {
+      reply["cert"] = base64_encode(*cert);
+      reply["key_id"] = cr.key_id;
+    } else {
+      reply["error"] = cert.error().message;
+    }
+  }
+  std::string text = reply.dump();
+  ::send(c.channel.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void Supervisor::reap_children() {

@@ -27,6 +27,8 @@ struct ChildInfo {
   std::string source;
   bool authenticated = false;
   std::string session_id, user, target, login;
+  bool allow_port_forwarding = false;
+  int certificates = 0;  // issued to this connection
   Micros started_at = 0;
   Micros kill_deadline = 0;  // when to SIGKILL after a kill request
 };
@@ -48,6 +50,7 @@ class Supervisor {
   void accept_client();
   void spawn(UniqueFd client, const std::string& ip, const std::string& source);
   void read_child(ChildInfo& c);
+  void sign_for_child(ChildInfo& c, const std::string& subject_b64);
   void reap_children();
   void handle_control();
   void handle_request(UniqueFd client, const std::string& line);

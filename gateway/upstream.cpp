@@ -1,7 +1,5 @@
 #include "gateway/upstream.h"
 
-#include <openssl/rand.h>
-
 #include <sstream>
 
 #include "common/encoding.h"
@@ -21,8 +19,7 @@ std::string host_key_algorithms(enum ssh_keytypes_e type) {
 }
 
 // Generates the per-connection key and attaches a fresh certificate to it.
-Result<SshKey> make_certified_key(const UpstreamRequest& req, const authn::UserCa& ca, Micros now,
-                                  std::string& key_id) {
+Result<SshKey> make_certified_key(const CertificateSigner& sign, std::string& key_id) {
   ssh_key raw = nullptr;
   if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK) {
     return make_error("cannot generate upstream key");
@@ -36,22 +33,10 @@ Result<SshKey> make_certified_key(const UpstreamRequest& req, const authn::UserC
   auto blob = base64_decode(b64);
   if (!blob) return make_error("cannot decode upstream key");
 
-  authn::CertificateRequest cr;
-  cr.subject_key_blob = *blob;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&cr.serial), sizeof cr.serial);
-  key_id = "bastion person=" + req.person + " session=" + req.session_id;
-  cr.key_id = key_id;
-  cr.principals = {req.login};
-  // SECURITY: backdate one minute for clock skew; live at most the configured
-  // validity (<= 5 min), so a leaked certificate is soon useless.
-  Micros secs = now / kMicrosPerSecond;
-  cr.valid_after = static_cast<uint64_t>(secs - 60);
-  cr.valid_before = static_cast<uint64_t>(secs + req.certificate_validity / kMicrosPerSecond);
-  cr.extensions = {"permit-pty"};
-  if (req.allow_port_forwarding) cr.extensions.push_back("permit-port-forwarding");
-  auto cert = ca.sign_user_certificate(cr);
-  if (!cert) return make_error("cannot sign upstream certificate: " + cert.error().message);
-  std::string cert_b64 = base64_encode(*cert);
+  auto cert = sign(*blob);
+  if (!cert) return make_error("cannot get an upstream certificate: " + cert.error().message);
+  key_id = cert->key_id;
+  std::string cert_b64 = base64_encode(cert->blob);
   ssh_key cert_raw = nullptr;
   if (ssh_pki_import_cert_base64(cert_b64.c_str(), SSH_KEYTYPE_ED25519_CERT01, &cert_raw) != SSH_OK) {
     return make_error("cannot load upstream certificate");
@@ -80,7 +65,7 @@ Result<SshKey> import_public_key_line(const std::string& line) {
   return SshKey(key);
 }
 
-Result<Upstream> Upstream::connect(const UpstreamRequest& req, const authn::UserCa& ca, Micros now) {
+Result<Upstream> Upstream::connect(const UpstreamRequest& req, const CertificateSigner& sign) {
   const policy::Target& t = *req.target;
   auto pinned = import_public_key_line(t.host_key);
   if (!pinned) return make_error("pinned host key of " + t.name + " is unusable: " + pinned.error().message);
@@ -120,7 +105,7 @@ Result<Upstream> Upstream::connect(const UpstreamRequest& req, const authn::User
   if (ssh_key_cmp(server_key.get(), pinned->get(), SSH_KEY_CMP_PUBLIC) != 0) {
     return make_error("host key of " + t.name + " does not match the pinned key; refusing");
   }
-  auto key = make_certified_key(req, ca, now, up.key_id_);
+  auto key = make_certified_key(sign, up.key_id_);
   if (!key) return key.error();
   int rc = ssh_userauth_publickey(s, nullptr, key->get());
   if (rc != SSH_AUTH_SUCCESS) {

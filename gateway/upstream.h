@@ -6,7 +6,10 @@
 // type or an authentication failure all refuse.
 #pragma once
 
+#include <functional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "authn/user_ca.h"
 #include "common/clock.h"
@@ -26,9 +29,19 @@ struct UpstreamRequest {
   Micros certificate_validity = 5 * 60 * kMicrosPerSecond;
 };
 
+struct SignedCertificate {
+  std::vector<uint8_t> blob;
+  std::string key_id;
+};
+
+// Certifies the per-connection public key (SSH wire blob). In a connection
+// process this asks the supervisor, which alone holds the user CA and signs
+// only for the login and session it authorized.
+using CertificateSigner = std::function<Result<SignedCertificate>(std::span<const uint8_t> subject_blob)>;
+
 class Upstream {
  public:
-  static Result<Upstream> connect(const UpstreamRequest& req, const authn::UserCa& ca, Micros now);
+  static Result<Upstream> connect(const UpstreamRequest& req, const CertificateSigner& sign);
   [[nodiscard]] ssh_session session() const { return session_.get(); }
   [[nodiscard]] const std::string& certificate_key_id() const { return key_id_; }
 
