@@ -52,6 +52,18 @@ void ctl_audit(Services& s, const std::string& action, const std::string& reason
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 
+bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros>& out) {
+  if (text.empty()) return true;
+  auto t = parse_utc(text);
+  if (!t) {
+    g.exit_code = kExitUsage;
+    ctl_fail(t.error().message);
+    return false;
+  }
+  out = *t;
+  return true;
+}
+
 int ctl_main(int argc, char** argv) {
   CLI::App app{"bastionctl: administer the bastion SSH gateway"};
   app.name("bastionctl");

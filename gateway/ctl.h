@@ -29,6 +29,9 @@ std::string ctl_actor();                   // "admin:<login>" of the invoking OS
 void ctl_audit(Services& s, const std::string& action, const std::string& reason,
                nlohmann::json details, const std::string& target = "");
 void print_json(const nlohmann::json& j);
+// Parses a --since/--until value into `out` (unset if empty); on error sets
+// the usage exit code, prints why, and returns false.
+bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros>& out);
 
 // The shape of every `... list` command: open the stores, fetch the rows,
 // print them as a JSON array (`to_json` per row) or as a table.

@@ -240,15 +240,7 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   se->add_flag("--json", a->json, "machine-readable output");
   se->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
   se->callback([&g, a] {
-    if (!a->since.empty()) {
-      auto t = parse_utc(a->since);
-      if (!t) {
-        g.exit_code = kExitUsage;
-        ctl_fail(t.error().message);
-        return;
-      }
-      a->f.since = *t;
-    }
+    if (!ctl_parse_time(g, a->since, a->f.since)) return;
     search(g, a->text, a->f, a->json, a->key);
   });
 }

@@ -43,15 +43,7 @@ void register_sessions(CLI::App& app, CtlGlobals& g) {
   list->add_option("--since", a->since, "only sessions started at or after this UTC time");
   list->add_flag("--json", a->json, "machine-readable output");
   list->callback([&g, a] {
-    if (!a->since.empty()) {
-      auto t = parse_utc(a->since);
-      if (!t) {
-        g.exit_code = kExitUsage;
-        ctl_fail(t.error().message);
-        return;
-      }
-      a->f.since = *t;
-    }
+    if (!ctl_parse_time(g, a->since, a->f.since)) return;
     ctl_list(
         g, a->json, [&](Services& s) { return s.sessions().list(a->f); }, session_json,
         [](const std::vector<recorder::SessionRecord>& rows) {
@@ -105,17 +97,7 @@ void add_filter_options(CLI::App* cmd, AuditArgs& a) {
 }
 
 bool parse_times(CtlGlobals& g, AuditArgs& a) {
-  for (auto [text, slot] : {std::pair{&a.since, &a.f.since}, std::pair{&a.until, &a.f.until}}) {
-    if (text->empty()) continue;
-    auto t = parse_utc(*text);
-    if (!t) {
-      g.exit_code = kExitUsage;
-      ctl_fail(t.error().message);
-      return false;
-    }
-    *slot = *t;
-  }
-  return true;
+  return ctl_parse_time(g, a.since, a.f.since) && ctl_parse_time(g, a.until, a.f.until);
 }
 
 void print_audit(CtlGlobals& g, AuditArgs& a) {

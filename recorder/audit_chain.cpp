@@ -55,6 +55,20 @@ std::string checkpoint_log_line(const Checkpoint& c) {
   return checkpoint_message(c) + " sig=" + c.signature;
 }
 
+Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c) {
+  auto sig = key.sign(as_bytes(checkpoint_message(c)));
+  if (!sig) return sig.error();
+  c.signature = base64_encode(*sig);
+  SQLite::Statement ins(db.sql(), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+  ins.bind(1, c.seq);
+  ins.bind(2, c.hash);
+  ins.bind(3, static_cast<int64_t>(c.ts));
+  ins.bind(4, c.kind);
+  ins.bind(5, c.signature);
+  ins.exec();
+  return {};
+}
+
 Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
   return guarded([&]() -> Result<std::pair<int64_t, Micros>> {
     auto cp = newest_checkpoint(db);
@@ -75,16 +89,7 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
     Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
     auto prev = newest_checkpoint(db);
     if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
-    auto sig = key.sign(as_bytes(checkpoint_message(c)));
-    if (!sig) return sig.error();
-    c.signature = base64_encode(*sig);
-    SQLite::Statement ins(db.sql(), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
-    ins.bind(1, c.seq);
-    ins.bind(2, c.hash);
-    ins.bind(3, static_cast<int64_t>(c.ts));
-    ins.bind(4, c.kind);
-    ins.bind(5, c.signature);
-    ins.exec();
+    if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
     tx.commit();
     return std::optional<Checkpoint>(c);
   });

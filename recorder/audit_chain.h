@@ -46,6 +46,9 @@ struct Checkpoint {
 
 std::string checkpoint_message(const Checkpoint& c);
 
+// Signs `c` (filling its signature) and inserts it; inside the caller's transaction.
+Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c);
+
 // Signs the newest record if it is newer than the newest checkpoint.
 // Returns nullopt when there is nothing new to sign.
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,

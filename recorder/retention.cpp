@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <vector>
 
-#include "common/encoding.h"
 #include "recorder/audit_chain.h"
 
 namespace bastion::recorder {
@@ -33,23 +32,13 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
       std::string anchor_hash = count.getColumn(1).getString();
       if (!dry_run) {
         Checkpoint c{anchor, anchor_hash, clock.now(), "purge", ""};
-        auto sig = key.sign(as_bytes(checkpoint_message(c)));
-        if (!sig) return sig.error();
-        c.signature = base64_encode(*sig);
         SQLite::Statement del(db.sql(), "DELETE FROM audit_log WHERE seq <= ?");
         del.bind(1, anchor);
         del.exec();
         SQLite::Statement delcp(db.sql(), "DELETE FROM audit_checkpoints WHERE seq <= ?");
         delcp.bind(1, anchor);
         delcp.exec();
-        SQLite::Statement ins(db.sql(),
-                              "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
-        ins.bind(1, c.seq);
-        ins.bind(2, c.hash);
-        ins.bind(3, static_cast<int64_t>(c.ts));
-        ins.bind(4, c.kind);
-        ins.bind(5, c.signature);
-        ins.exec();
+        if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
         report.anchor_seq = anchor;
       }
     }
