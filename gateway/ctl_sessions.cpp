@@ -131,7 +131,7 @@ int verify_audit(Services& s, const std::string& key_flag) {
                  static_cast<long long>(report->bad_seq), report->problem.c_str());
     return kExitFailed;
   }
-  std::printf("audit log intact: %lld records, %lld signed checkpoints, last seq %lld\n",
+  std::printf("audit log intact: %lld records, %lld signed checkpoint(s), last seq %lld\n",
               static_cast<long long>(report->records), static_cast<long long>(report->checkpoints),
               static_cast<long long>(report->last_seq));
   return kExitOk;
