@@ -63,7 +63,14 @@ TEST(FlowControl, StalledClientDoesNotMakeTheGatewayBuffer) {
   std::printf("connection process peak with a stalled client: %ld KiB\n", stalled_kib);
   // The whole stream is 256 MiB; buffering it would show. Windows bound the
   // in-flight data to a few MiB per direction.
-  EXPECT_LT(stalled_kib, 48 * 1024) << "connection process peaked at " << stalled_kib << " KiB";
+#ifdef BASTION_SANITIZED
+  // ASan's shadow memory and quarantine inflate every process; still far
+  // below the 256 MiB that buffering the stream would take.
+  constexpr long kLimitKib = 160 * 1024;
+#else
+  constexpr long kLimitKib = 48 * 1024;
+#endif
+  EXPECT_LT(stalled_kib, kLimitKib) << "connection process peaked at " << stalled_kib << " KiB";
 }
 
 TEST(PreAuthLimits, CapsUnauthenticatedConnectionsPerSource) {
