@@ -3,7 +3,7 @@
 #include <openssl/bn.h>
 #include <openssl/obj_mac.h>
 
-#include "authn/openssl_handles.h"
+#include "common/openssl_handles.h"
 #include "common/encoding.h"
 #include "common/files.h"
 #include "common/ssh_wire.h"

@@ -12,20 +12,11 @@
 #include <stdexcept>
 
 #include "common/files.h"
+#include "common/openssl_handles.h"
 
 namespace bastion {
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 }  // namespace
 
@@ -42,7 +33,7 @@ Result<Ed25519Key> Ed25519Key::create(const std::string& path) {
   if (file_exists(path)) return make_error("refusing to overwrite existing key " + path);
   Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (!key) return make_error("cannot generate an Ed25519 key");
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  Bio bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return make_error("cannot encode an Ed25519 key");
   }
@@ -78,7 +69,7 @@ Result<Ed25519Key> Ed25519Key::load(const std::string& path) {
   }
   if (sb.st_uid != ::geteuid() && sb.st_uid != 0) return make_error(path + ": owned by another user");
   Result<std::string> pem(std::move(pem_text));
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
   Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   OPENSSL_cleanse(pem->data(), pem->size());
   if (!key) return make_error(path + ": not a PEM private key");
@@ -94,7 +85,7 @@ std::vector<uint8_t> Ed25519Key::public_key() const {
 }
 
 Result<std::vector<uint8_t>> Ed25519Key::sign(std::span<const uint8_t> message) const {
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  MdCtx ctx(EVP_MD_CTX_new());
   std::vector<uint8_t> sig(64);
   size_t len = sig.size();
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->key.get()) != 1 ||
@@ -108,7 +99,7 @@ bool ed25519_verify(std::span<const uint8_t> public_key, std::span<const uint8_t
                     std::span<const uint8_t> signature) {
   if (public_key.size() != 32 || signature.size() != 64) return false;
   Pkey key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  MdCtx ctx(EVP_MD_CTX_new());
   return key && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
          EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size()) == 1;
 }

@@ -11,19 +11,16 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
+#include "common/openssl_handles.h"
 
 namespace bastion::recorder {
 namespace {
 
 constexpr size_t kBufferLimit = 256 * 1024;
 
-struct MdFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using Md = std::unique_ptr<EVP_MD_CTX, MdFree>;
 
-Md new_sha256() {
-  Md md(EVP_MD_CTX_new());
+MdCtx new_sha256() {
+  MdCtx md(EVP_MD_CTX_new());
   EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
   return md;
 }
@@ -38,8 +35,8 @@ std::string finish(EVP_MD_CTX* md) {
 }  // namespace
 
 struct CastWriter::Hashes {
-  Md file = new_sha256();
-  Md chunk = new_sha256();
+  MdCtx file = new_sha256();
+  MdCtx chunk = new_sha256();
 };
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
@@ -163,29 +160,24 @@ Status CastWriter::event(Micros at, const char* kind, std::string_view data) {
   return tick(at);
 }
 
-Status CastWriter::output(Micros at, std::string_view bytes) {
-  if (carry_o_.empty()) {  // the common case: no copy
+Status CastWriter::stream(Micros at, const char* kind, std::string& carry, std::string_view bytes) {
+  if (carry.empty()) {  // the common case: no copy
     size_t n = complete_utf8_prefix(bytes);
-    Status st = n > 0 ? event(at, "o", bytes.substr(0, n)) : failed_;
-    carry_o_.assign(bytes.substr(n));
+    Status st = n > 0 ? event(at, kind, bytes.substr(0, n)) : failed_;
+    carry.assign(bytes.substr(n));
     return st;
   }
-  carry_o_.append(bytes);
-  size_t n = complete_utf8_prefix(carry_o_);
+  carry.append(bytes);
+  size_t n = complete_utf8_prefix(carry);
   if (n == 0) return failed_;
-  Status st = event(at, "o", std::string_view(carry_o_).substr(0, n));
-  carry_o_.erase(0, n);
+  Status st = event(at, kind, std::string_view(carry).substr(0, n));
+  carry.erase(0, n);
   return st;
 }
 
-Status CastWriter::input(Micros at, std::string_view bytes) {
-  carry_i_.append(bytes);
-  size_t n = complete_utf8_prefix(carry_i_);
-  if (n == 0) return failed_;
-  Status st = event(at, "i", std::string_view(carry_i_).substr(0, n));
-  carry_i_.erase(0, n);
-  return st;
-}
+Status CastWriter::output(Micros at, std::string_view bytes) { return stream(at, "o", carry_o_, bytes); }
+
+Status CastWriter::input(Micros at, std::string_view bytes) { return stream(at, "i", carry_i_, bytes); }
 
 Status CastWriter::resize(Micros at, int cols, int rows) {
   return event(at, "r", std::to_string(cols) + "x" + std::to_string(rows));

@@ -68,6 +68,8 @@ class CastWriter {
   struct Hashes;
   CastWriter(UniqueFd fd, Micros start, Micros flush_interval);
   Status event(Micros at, const char* kind, std::string_view data);
+  // An "o" or "i" event, holding back an incomplete UTF-8 tail in `carry`.
+  Status stream(Micros at, const char* kind, std::string& carry, std::string_view bytes);
   Status write_out(std::string_view bytes);
 
   UniqueFd fd_;

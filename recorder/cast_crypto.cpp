@@ -7,26 +7,11 @@
 
 #include "common/encoding.h"
 #include "common/files.h"
+#include "common/openssl_handles.h"
 
 namespace bastion::recorder {
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct PctxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct CipherFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using Pctx = std::unique_ptr<EVP_PKEY_CTX, PctxFree>;
-using Cipher = std::unique_ptr<EVP_CIPHER_CTX, CipherFree>;
-using Bio = std::unique_ptr<BIO, BioFree>;
 
 constexpr size_t kNonce = 12, kTag = 16;
 
@@ -41,7 +26,7 @@ std::vector<uint8_t> raw_public(EVP_PKEY* k) {
 Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> peer_pub,
                                     std::span<const uint8_t> eph_pub, std::span<const uint8_t> reviewer_pub) {
   Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_pub.data(), peer_pub.size()));
-  Pctx ctx(EVP_PKEY_CTX_new(mine, nullptr));
+  PkeyCtx ctx(EVP_PKEY_CTX_new(mine, nullptr));
   std::vector<uint8_t> shared(32);
   size_t len = shared.size();
   if (!peer || !ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 ||
@@ -51,7 +36,7 @@ Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> pee
   std::vector<uint8_t> salt(eph_pub.begin(), eph_pub.end());
   salt.insert(salt.end(), reviewer_pub.begin(), reviewer_pub.end());
   static const char kInfo[] = "bastion recording v1";
-  Pctx kdf(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
+  PkeyCtx kdf(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   std::vector<uint8_t> key(32);
   size_t klen = key.size();
   bool ok = kdf && EVP_PKEY_derive_init(kdf.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf.get(), EVP_sha256()) == 1 &&
@@ -120,7 +105,7 @@ Result<std::unique_ptr<CastSealer>> CastSealer::create(std::span<const uint8_t> 
 Result<std::string> CastSealer::seal(std::string_view plain) {
   unsigned char nonce[kNonce];
   nonce_for(counter_++, nonce);
-  Cipher c(EVP_CIPHER_CTX_new());
+  CipherCtx c(EVP_CIPHER_CTX_new());
   std::string out(4 + kNonce + plain.size() + kTag, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   int n = 0, fin = 0;
@@ -170,7 +155,7 @@ Result<std::string> open_sealed_cast(std::string_view bytes, const std::string& 
     if (!std::equal(nonce, nonce + kNonce, p + 4)) return make_error("recording frames out of order");
     size_t clen = len - kNonce - kTag;
     std::string chunk(clen, '\0');
-    Cipher c(EVP_CIPHER_CTX_new());
+    CipherCtx c(EVP_CIPHER_CTX_new());
     int n = 0, fin = 0;
     if (!c || EVP_DecryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, key->data(), nonce) != 1 ||
         EVP_DecryptUpdate(c.get(), reinterpret_cast<unsigned char*>(chunk.data()), &n, p + 4 + kNonce,

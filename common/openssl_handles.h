@@ -1,4 +1,5 @@
-// One RAII owner per OpenSSL handle type used by authn/.
+// One RAII owner per OpenSSL handle type, for every module. OpenSSL wipes
+// private key material when it frees an EVP_PKEY.
 #pragma once
 
 #include <openssl/bio.h>
@@ -7,13 +8,19 @@
 
 #include <memory>
 
-namespace bastion::authn {
+namespace bastion {
 
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+};
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
 };
 struct BioFree {
   void operator()(BIO* p) const { BIO_free_all(p); }
@@ -26,9 +33,11 @@ struct EcPointFree {
 };
 
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 using Bio = std::unique_ptr<BIO, BioFree>;
 using EcGroup = std::unique_ptr<EC_GROUP, EcGroupFree>;
 using EcPoint = std::unique_ptr<EC_POINT, EcPointFree>;
 
-}  // namespace bastion::authn
+}  // namespace bastion
