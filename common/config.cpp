@@ -21,7 +21,7 @@ class Loader {
 
   Status load(const Table& root) {
     static const std::set<std::string> sections = {"gateway", "state", "ca", "audit", "upstream", "session",
-                                                   "recording"};
+                                                   "recording", "elevation"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -33,6 +33,7 @@ class Loader {
     if (auto st = audit(root); !st) return st;
     if (auto st = recording(root); !st) return st;
     if (auto st = upstream(root); !st) return st;
+    if (auto st = elevation(root); !st) return st;
     return session(root);
   }
 
@@ -184,6 +185,20 @@ class Loader {
     return get_strings(t, "session", "env_allow", cfg_.env_allow);
   }
 
+  Status elevation(const Table& root) {
+    const Table* t = root["elevation"].as_table();
+    if (auto st = check_keys(t, "elevation", {"request_ttl", "max_grant", "break_glass_max"}); !st) return st;
+    Status st;
+    if (!(st = get_duration(t, "elevation", "request_ttl", cfg_.request_ttl))) return st;
+    if (!(st = get_duration(t, "elevation", "max_grant", cfg_.max_grant))) return st;
+    if (!(st = get_duration(t, "elevation", "break_glass_max", cfg_.break_glass_max))) return st;
+    for (auto [name, v] : {std::pair{"request_ttl", cfg_.request_ttl}, std::pair{"max_grant", cfg_.max_grant},
+                           std::pair{"break_glass_max", cfg_.break_glass_max}}) {
+      if (v < kMicrosPerSecond) return fail(std::string("[elevation] ") + name + " must be at least 1s");
+    }
+    return {};
+  }
+
   std::string file_;
   Config& cfg_;
 };
@@ -299,7 +314,11 @@ std::string default_config_text(const std::string& listen) {
          "[upstream]\n"
          "connect_timeout = \"10s\"\n\n"
          "[session]\n"
-         "env_allow = [\"LANG\", \"LC_*\"]           # client environment passed to targets\n";
+         "env_allow = [\"LANG\", \"LC_*\"]           # client environment passed to targets\n\n"
+         "[elevation]\n"
+         "request_ttl = \"1h\"                    # pending elevation requests expire after this\n"
+         "max_grant = \"8h\"                      # no grant lasts longer (roles may set less)\n"
+         "break_glass_max = \"30m\"               # longest emergency grant without consent\n";
 }
 
 }  // namespace bastion

@@ -58,6 +58,11 @@ struct Config {
 
   // [session]
   std::vector<std::string> env_allow = {"LANG", "LC_*"};  // env names passed upstream (globs)
+
+  // [elevation]
+  Micros request_ttl = 3600 * kMicrosPerSecond;        // pending requests expire after this, default "1h"
+  Micros max_grant = 8 * 3600 * kMicrosPerSecond;      // policy maximum for any grant, default "8h"
+  Micros break_glass_max = 30 * 60 * kMicrosPerSecond;  // longest break-glass grant, default "30m"
 };
 
 // Loads and validates FILE.

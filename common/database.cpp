@@ -108,6 +108,58 @@ CREATE TABLE recordings (
   PRIMARY KEY (session_id, channel)
 );
 )sql",
+      // 2: customers, their approvers, elevated roles, elevation requests and grants.
+      R"sql(
+CREATE TABLE customers (
+  name TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE customer_approvers (
+  customer TEXT NOT NULL REFERENCES customers(name),
+  user_name TEXT NOT NULL REFERENCES users(name),
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (customer, user_name)
+);
+ALTER TABLE targets ADD COLUMN customer TEXT REFERENCES customers(name);
+ALTER TABLE roles ADD COLUMN elevated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE roles ADD COLUMN max_duration BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE roles ADD COLUMN internal_approvals INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE roles ADD COLUMN approver_role TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN grant_id TEXT NOT NULL DEFAULT '';
+CREATE TABLE elevations (
+  id TEXT PRIMARY KEY,
+  grant_id TEXT UNIQUE,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  target TEXT NOT NULL,
+  login TEXT NOT NULL,
+  role TEXT NOT NULL,
+  customer TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  duration BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','approved','denied','expired','revoked')),
+  break_glass INTEGER NOT NULL DEFAULT 0,
+  decided_by TEXT NOT NULL DEFAULT '',
+  decided_at BIGINT,
+  decision_reason TEXT NOT NULL DEFAULT '',
+  starts_at BIGINT,
+  ends_at BIGINT,
+  ended_by TEXT NOT NULL DEFAULT '',
+  ended_at BIGINT,
+  end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX elevations_user ON elevations(user_name, state);
+CREATE INDEX elevations_state ON elevations(state);
+CREATE TABLE elevation_approvals (
+  request_id TEXT NOT NULL REFERENCES elevations(id),
+  approver TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('customer','internal')),
+  duration BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (request_id, approver)
+);
+)sql",
   };
   return m;
 }

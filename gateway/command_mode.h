@@ -1,10 +1,15 @@
 // Command mode: what a person gets with `ssh NAME@gateway` (no '@' in the
-// user name): a few read-only commands about themselves. No libssh here, so
-// it is testable on its own.
+// user name): commands about themselves, and the elevation workflow
+// (request, requests, approve, deny, revoke, grants). No libssh here, so it
+// is testable on its own.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "common/clock.h"
+#include "gateway/elevation_service.h"
 #include "policy/model.h"
 #include "policy/repository.h"
 
@@ -13,17 +18,26 @@ namespace bastion::gateway {
 struct CommandContext {
   const policy::Person* person = nullptr;
   policy::PolicyRepository* repo = nullptr;
+  ElevationService* elevation = nullptr;
+  const Clock* clock = nullptr;
   std::string key_fingerprint;
   std::string source;
   std::string gateway_host;  // for the example ssh commands we print
+  std::string session_id;    // the command-mode session (links audit records)
+  // Called after an elevation changed, so live sessions can be re-checked.
+  std::function<void()> on_elevation_change;
 };
 
 struct CommandResult {
   std::string output;  // lines end with "\n"
-  int exit_code = 0;
+  int exit_code = 0;   // 0 ok, 1 refused/failed, 2 usage
   bool quit = false;
 };
 
 CommandResult run_command(const std::string& line, CommandContext& ctx);
+
+// Splits a command line into words: whitespace separates, '...' and "..."
+// quote, backslash escapes the next character. Fails on an open quote.
+Result<std::vector<std::string>> split_words(const std::string& line);
 
 }  // namespace bastion::gateway

@@ -12,7 +12,11 @@ TEST(CommandMode, TargetsListsOnlyWhatRolesAllow) {
   ASSERT_TRUE(db);
   FakeClock clock{0};
   policy::SqlitePolicyRepository repo(*db, clock);
-  ASSERT_TRUE(repo.add_role({"ops", "env=prod", {"root", "deploy"}, false, 0}));
+  policy::Role ops;
+  ops.name = "ops";
+  ops.target_selector = "env=prod";
+  ops.logins = {"root", "deploy"};
+  ASSERT_TRUE(repo.add_role(ops));
   policy::Target a;
   a.name = "prod-db-1";
   a.host = "h";
@@ -27,7 +31,13 @@ TEST(CommandMode, TargetsListsOnlyWhatRolesAllow) {
   p.roles = {"ops"};
   ASSERT_TRUE(repo.add_person(p));
   auto alice = **repo.find_person("alice");
-  CommandContext ctx{&alice, &repo, "SHA256:x", "1.2.3.4:5", "gw"};
+  CommandContext ctx;
+  ctx.person = &alice;
+  ctx.repo = &repo;
+  ctx.clock = &clock;
+  ctx.key_fingerprint = "SHA256:x";
+  ctx.source = "1.2.3.4:5";
+  ctx.gateway_host = "gw";
   auto r = run_command("targets", ctx);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("prod-db-1  logins: root,deploy  e.g. ssh root@prod-db-1@gw"), std::string::npos);

@@ -140,7 +140,8 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
   }
   auto target = services_.policy().find_target(name_.target);
   auto roles = services_.policy().roles_of(*person_);
-  if (!target || !roles) return deny("internal error (policy unavailable)");
+  auto elevations = services_.policy().list_elevations(person_->name, false);
+  if (!target || !roles || !elevations) return deny("internal error (policy unavailable)");
   if (*target) target_ = **target;
   policy::AccessRequest req;
   req.person = &*person_;
@@ -149,8 +150,18 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
   req.target_name = name_.target;
   req.login = name_.login;
   req.now = services_.clock().now();
+  req.elevations = &*elevations;
   decision_ = policy::decide(req);
   details["role"] = decision_.role;
+  if (!decision_.grant_id.empty()) {
+    details["grant_id"] = decision_.grant_id;
+    details["request_id"] = decision_.request_id;
+    details["grant_ends_at"] = format_utc(decision_.not_after);
+    if (decision_.break_glass) details["break_glass"] = true;
+    for (const auto& e : *elevations) {
+      if (e.grant_id == decision_.grant_id) grant_ = e;
+    }
+  }
   if (!decision_.allow) return deny(decision_.reason, "access");
   if (!audit("access", Outcome::kAllow, decision_.reason, details)) {
     reason = "internal error (audit log unavailable)";
@@ -163,6 +174,7 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
   s.login = name_.login;
   s.source = params_.source;
   s.pid = getpid();
+  s.grant_id = decision_.grant_id;
   if (auto st = services_.sessions().start(s); !st) {
     return deny("internal error (cannot record session)");
   }
@@ -179,11 +191,29 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
 void Connection::notify_supervisor() {
   nlohmann::json m = {{"type", "auth"},         {"session_id", session_id_},   {"user", person_->name},
                       {"target", name_.target}, {"login", name_.login},        {"source", params_.source},
-                      {"port_forwarding", decision_.allow_port_forwarding}};
+                      {"port_forwarding", decision_.allow_port_forwarding}, {"grant_id", decision_.grant_id}};
   std::string text = m.dump();
   if (params_.supervisor_fd >= 0) {
     ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
   }
+}
+
+CommandContext Connection::command_context() {
+  CommandContext ctx;
+  ctx.person = &*person_;
+  ctx.repo = &services_.policy();
+  ctx.elevation = &services_.elevation();
+  ctx.clock = &services_.clock();
+  ctx.key_fingerprint = fingerprint_;
+  ctx.source = params_.source;
+  ctx.gateway_host = services_.config().public_name;
+  ctx.session_id = session_id_;
+  ctx.on_elevation_change = [this] {
+    if (params_.supervisor_fd < 0) return;
+    std::string text = nlohmann::json{{"type", "sweep"}}.dump();
+    ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
+  };
+  return ctx;
 }
 
 Result<SignedCertificate> Connection::request_certificate(std::span<const uint8_t> subject) {

@@ -16,6 +16,7 @@
 #include "authn/key_registry.h"
 #include "authn/user_ca.h"
 #include "gateway/channel_pair.h"
+#include "gateway/command_mode.h"
 #include "gateway/services.h"
 #include "gateway/ssh_handles.h"
 #include "gateway/upstream.h"
@@ -58,6 +59,7 @@ class Connection {
   void service_channels();
   void start_pair(ChannelPair& p);
   void start_command_pair(ChannelPair& p);
+  CommandContext command_context();
   void service_command_pair(ChannelPair& p);
   void finish_pair(ChannelPair& p);
   bool start_recording(ChannelPair& p, std::string& error);
@@ -92,6 +94,7 @@ class Connection {
   std::optional<policy::Person> person_;
   std::optional<policy::Target> target_;
   policy::Decision decision_;
+  std::optional<policy::Elevation> grant_;  // the grant this session runs under, if any
   std::optional<std::string> kill_reason_;
   std::optional<int> last_exit_status_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

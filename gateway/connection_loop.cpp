@@ -87,6 +87,11 @@ int Connection::run() {
   std::string end_reason = "client disconnected";
   for (;;) {
     int rc = ssh_event_dopoll(event_.get(), kPollMs);
+    // SECURITY: a session under a grant ends when the grant does, by this
+    // process's own clock (the supervisor handles revocations).
+    if (grant_ && !kill_reason_ && services_.clock().now() >= grant_->ends_at) {
+      kill_reason_ = policy::grant_end_message(*grant_, services_.clock().now());
+    }
     if (kill_reason_) {
       terminate(*kill_reason_);
       end_reason = *kill_reason_;
@@ -317,7 +322,7 @@ void Connection::end_session(const std::string& reason) {
 void Connection::start_command_pair(ChannelPair& p) {
   p.started = true;
   p.running = true;
-  CommandContext ctx{&*person_, &services_.policy(), fingerprint_, params_.source, services_.config().public_name};
+  CommandContext ctx = command_context();
   if (p.action == ChannelAction::kExec) {
     audit("command", Outcome::kAllow, "", {{"command", p.command.substr(0, 256)}});
     CommandResult r = run_command(p.command, ctx);
@@ -338,7 +343,7 @@ void Connection::service_command_pair(ChannelPair& p) {
   if (p.finished) return;
   char buf[512];
   int n = ssh_channel_read_nonblocking(p.in, buf, sizeof buf, 0);
-  CommandContext ctx{&*person_, &services_.policy(), fingerprint_, params_.source, services_.config().public_name};
+  CommandContext ctx = command_context();
   for (int i = 0; i < n; ++i) {
     char c = buf[i];
     std::string echo;
@@ -367,7 +372,7 @@ void Connection::service_command_pair(ChannelPair& p) {
       p.up_closed = true;
       finish_pair(p);
       return;
-    } else if (static_cast<unsigned char>(c) >= 0x20 && p.line.size() < 256) {
+    } else if (static_cast<unsigned char>(c) >= 0x20 && p.line.size() < 2048) {
       p.line += c;
       if (p.pty) ssh_channel_write(p.in, &c, 1);
     }

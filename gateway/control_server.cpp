@@ -61,6 +61,12 @@ void Supervisor::handle_request(UniqueFd client, const std::string& line) {
     send_line(client.get(), {{"ok", true}, {"sessions", list}});
     return;
   }
+  if (op == "sweep") {
+    // bastionctl changed elevations: end sessions whose grant is gone now.
+    sweep_grants(true);
+    send_line(client.get(), {{"ok", true}});
+    return;
+  }
   if (op == "kill") {
     std::string id = req.value("id", "");
     std::string reason = req.value("reason", "");

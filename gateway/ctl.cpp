@@ -74,6 +74,7 @@ int ctl_main(int argc, char** argv) {
   register_init_commands(app, g);
   register_people_commands(app, g);
   register_policy_commands(app, g);
+  register_elevation_commands(app, g);
   register_session_commands(app, g);
   register_recording_commands(app, g);
   try {

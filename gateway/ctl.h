@@ -53,6 +53,7 @@ void ctl_list(CtlGlobals& g, bool json, Fetch fetch, ToJson to_json, Table table
 void register_init_commands(CLI::App& app, CtlGlobals& g);
 void register_people_commands(CLI::App& app, CtlGlobals& g);
 void register_policy_commands(CLI::App& app, CtlGlobals& g);
+void register_elevation_commands(CLI::App& app, CtlGlobals& g);  // customer, elevate, access
 void register_session_commands(CLI::App& app, CtlGlobals& g);
 void register_review_commands(CLI::App* sessions, CtlGlobals& g);
 void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay, export, verify, search

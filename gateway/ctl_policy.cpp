@@ -20,15 +20,23 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 nlohmann::json role_json(const policy::Role& r) {
-  return {{"name", r.name},
-          {"targets", r.target_selector},
-          {"logins", r.logins},
-          {"allow_port_forwarding", r.allow_port_forwarding}};
+  nlohmann::json j = {{"name", r.name},
+                      {"targets", r.target_selector},
+                      {"logins", r.logins},
+                      {"allow_port_forwarding", r.allow_port_forwarding},
+                      {"elevated", r.elevated}};
+  if (r.elevated) {
+    j["max_duration"] = r.max_duration ? format_duration(r.max_duration) : "";
+    j["internal_approvals"] = r.internal_approvals;
+    j["approver_role"] = r.approver_role;
+  }
+  return j;
 }
 
 nlohmann::json target_json(const policy::Target& t) {
   return {{"name", t.name},         {"host", t.host},         {"port", t.port},
-          {"host_key", t.host_key}, {"labels", t.labels},     {"recording", t.recording}};
+          {"host_key", t.host_key}, {"labels", t.labels},     {"recording", t.recording},
+          {"customer", t.customer}};
 }
 
 void register_role(CLI::App& app, CtlGlobals& g) {
@@ -43,7 +51,23 @@ void register_role(CLI::App& app, CtlGlobals& g) {
   add->add_option("--logins", *logins, "comma-separated accounts on the targets (root,deploy)")->required();
   add->add_flag("--allow-port-forwarding", r->allow_port_forwarding,
                 "allow local port forwarding (ssh -L) to these targets");
-  add->callback([&g, r, logins] {
+  add->add_flag("--elevated", r->elevated,
+                "holders may only *request* these logins; access needs a grant with the customer's consent");
+  auto max_duration = std::make_shared<std::string>();
+  add->add_option("--max-duration", *max_duration, "elevated: longest grant under this role (e.g. 4h)");
+  add->add_option("--internal-approvals", r->internal_approvals,
+                  "elevated: approvals also needed from holders of --approver-role (four eyes)");
+  add->add_option("--approver-role", r->approver_role, "elevated: the role whose holders give internal approvals");
+  add->callback([&g, r, logins, max_duration] {
+    if (!max_duration->empty()) {
+      auto d = parse_duration(*max_duration);
+      if (!d) {
+        g.exit_code = kExitUsage;
+        ctl_fail("--max-duration: " + d.error().message);
+        return;
+      }
+      r->max_duration = *d;
+    }
     auto s = ctl_open(g);
     if (!s) return;
     r->logins = split(*logins, ',');
@@ -61,12 +85,21 @@ void register_role(CLI::App& app, CtlGlobals& g) {
     ctl_list(
         g, *json, [](Services& s) { return s.policy().list_roles(); }, role_json,
         [](const std::vector<policy::Role>& roles) {
-          std::printf("%-16s %-24s %-24s %s\n", "NAME", "TARGETS", "LOGINS", "PORT-FORWARDING");
+          std::printf("%-16s %-24s %-24s %-6s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "ACCESS");
           for (const auto& x : roles) {
             std::string l;
             for (const auto& login : x.logins) l += (l.empty() ? "" : ",") + login;
-            std::printf("%-16s %-24s %-24s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
-                        x.allow_port_forwarding ? "yes" : "no");
+            std::string access = "standing";
+            if (x.elevated) {
+              access = "elevated (grant needed";
+              if (x.max_duration) access += ", max " + format_duration(x.max_duration);
+              if (x.internal_approvals) {
+                access += ", +" + std::to_string(x.internal_approvals) + " approval(s) from " + x.approver_role;
+              }
+              access += ")";
+            }
+            std::printf("%-16s %-24s %-24s %-6s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
+                        x.allow_port_forwarding ? "yes" : "no", access.c_str());
           }
         });
   });
@@ -109,6 +142,8 @@ void register_target(CLI::App& app, CtlGlobals& g) {
   add->add_option("--address", a->address, "HOST[:PORT] of the target's sshd")->required();
   add->add_option("--host-key", a->key_file, "the target's host public key file (pinned)")->required();
   add->add_option("--label", a->labels, "KEY=VALUE label (repeatable), for role selectors");
+  add->add_option("--customer", a->t.customer,
+                  "the customer that owns this target (selectable as customer=NAME; elevation needs its consent)");
   add->add_option("--recording", a->t.recording,
                   "strict: refuse sessions that cannot be recorded; best-effort: run them and audit; "
                   "off: do not record (audited at every session)")
@@ -126,12 +161,13 @@ void register_target(CLI::App& app, CtlGlobals& g) {
     ctl_list(
         g, *json, [](Services& s) { return s.policy().list_targets(); }, target_json,
         [](const std::vector<policy::Target>& targets) {
-          std::printf("%-20s %-28s %s\n", "NAME", "ADDRESS", "LABELS");
+          std::printf("%-20s %-28s %-14s %s\n", "NAME", "ADDRESS", "CUSTOMER", "LABELS");
           for (const auto& t : targets) {
             std::string labels;
             for (const auto& [k, v] : t.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
             std::string addr = t.host + ":" + std::to_string(t.port);
-            std::printf("%-20s %-28s %s\n", t.name.c_str(), addr.c_str(), labels.c_str());
+            std::printf("%-20s %-28s %-14s %s\n", t.name.c_str(), addr.c_str(),
+                        t.customer.empty() ? "-" : t.customer.c_str(), labels.c_str());
           }
         });
   });

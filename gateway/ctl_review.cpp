@@ -53,6 +53,11 @@ void show(CtlGlobals& g, const std::string& id, bool json) {
                                  {"sha256", r.sha256}});
     }
   }
+  if (!(*sess)->grant_id.empty()) {
+    if (auto e = s->policy().find_elevation((*sess)->grant_id); e && *e) {
+      j["grant"] = elevation_json(**e, s->clock().now());
+    }
+  }
   recorder::AuditFilter f;
   f.session_id = id;
   j["audit"] = nlohmann::json::array();
@@ -69,6 +74,16 @@ void show(CtlGlobals& g, const std::string& id, bool json) {
             << (j["end_reason"].get<std::string>().empty() ? "" : " (" + j["end_reason"].get<std::string>() + ")")
             << "\n"
             << "bytes:     " << j["bytes_in"] << " in, " << j["bytes_out"] << " out\n";
+  if (j.contains("grant")) {
+    const auto& gr = j["grant"];
+    std::string approvers;
+    for (const auto& a : gr["approved_by"]) approvers += (approvers.empty() ? "" : ", ") + a.get<std::string>();
+    std::cout << "grant:     " << gr["grant_id"].get<std::string>() << " (request " << gr["id"].get<std::string>()
+              << (gr["break_glass"].get<bool>() ? ", BREAK-GLASS" : "") << ") approved by " << approvers << ", "
+              << gr["starts_at"].get<std::string>() << " .. " << gr["ends_at"].get<std::string>() << ", "
+              << gr["state"].get<std::string>() << "\n"
+              << "reason:    " << gr["reason"].get<std::string>() << "\n";
+  }
   for (const auto& r : j["recordings"]) {
     std::cout << "recording: channel " << r["channel"] << "  " << r["path"].get<std::string>() << "\n";
   }

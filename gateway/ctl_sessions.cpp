@@ -19,7 +19,7 @@ nlohmann::json session_json(const recorder::SessionRecord& s) {
                       {"login", s.login},   {"source", s.source}, {"pid", s.pid},
                       {"started_at", format_utc(s.started_at)},  {"ended_at", nullptr},
                       {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}, {"exit_status", nullptr},
-                      {"end_reason", s.end_reason}};
+                      {"end_reason", s.end_reason}, {"grant_id", s.grant_id}};
   if (s.ended_at) j["ended_at"] = format_utc(*s.ended_at);
   if (s.exit_status) j["exit_status"] = *s.exit_status;
   return j;

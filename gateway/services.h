@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/database.h"
+#include "gateway/elevation_service.h"
 #include "policy/sqlite_repository.h"
 #include "recorder/audit_log.h"
 #include "recorder/session_log.h"
@@ -28,6 +29,7 @@ class Services {
   authn::KeyRegistry& keys() { return keys_; }
   recorder::AuditLog& audit() { return audit_; }
   recorder::SessionLog& sessions() { return sessions_; }
+  ElevationService& elevation() { return elevation_; }
 
  private:
   Services(const Config& cfg, Database db);
@@ -38,6 +40,7 @@ class Services {
   authn::KeyRegistry keys_;
   recorder::AuditLog audit_;
   recorder::SessionLog sessions_;
+  ElevationService elevation_;
 };
 
 }  // namespace bastion::gateway

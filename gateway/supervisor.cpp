@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -141,6 +142,7 @@ int Supervisor::run() {
     }
     reap_children();
     check_deadlines();
+    sweep_grants(false);
     maybe_checkpoint("periodic", false);
     maybe_purge();
   }
@@ -231,6 +233,8 @@ void Supervisor::read_child(ChildInfo& c) {
   if (n <= 0) return;  // exit is handled by SIGCHLD
   auto m = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
   if (m.is_object() && m.value("type", "") == "sign") return sign_for_child(c, m.value("subject", ""));
+  // A child changed elevations (command mode): look at live grants now.
+  if (m.is_object() && m.value("type", "") == "sweep") return sweep_grants(true);
   if (!m.is_object() || m.value("type", "") != "auth" || c.authenticated) return;
   c.authenticated = true;
   c.allow_port_forwarding = m.value("port_forwarding", false);
@@ -238,7 +242,45 @@ void Supervisor::read_child(ChildInfo& c) {
   c.user = m.value("user", "");
   c.target = m.value("target", "");
   c.login = m.value("login", "");
+  c.grant_id = m.value("grant_id", "");
   c.started_at = SystemClock::instance().now();
+  if (c.grant_id.empty()) return;
+  // SECURITY: the supervisor checks the grant itself; a session whose grant
+  // does not match what it claims, or is not active, is ended.
+  Micros now = c.started_at;
+  auto s = Services::open(cfg_);
+  auto e = s ? (*s)->policy().find_elevation(c.grant_id) : Result<std::optional<policy::Elevation>>(s.error());
+  if (e && *e && (*e)->user == c.user && (*e)->target == c.target && (*e)->login == c.login &&
+      (*e)->active_at(now)) {
+    c.grant_ends_at = (*e)->ends_at;
+    return;
+  }
+  c.grant_ends_at = now;  // no certificate for this one
+  request_kill(c, e && *e ? policy::grant_end_message(**e, now) : "grant " + c.grant_id + " is not valid");
+}
+
+void Supervisor::sweep_grants(bool force) {
+  Micros now = SystemClock::instance().now();
+  if (!force && now < next_grant_sweep_) return;
+  next_grant_sweep_ = now + kMicrosPerSecond;
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("cannot check grants: " + s.error().message);
+    return;
+  }
+  if (auto expired = (*s)->elevation().expire_due(); !expired) log("cannot expire grants: " + expired.error().message);
+  for (auto& [pid, c] : children_) {
+    if (c.grant_id.empty() || c.kill_deadline != 0) continue;
+    auto e = (*s)->policy().find_elevation(c.grant_id);
+    if (!e) {
+      log("cannot check grant " + c.grant_id + ": " + e.error().message);
+      continue;
+    }
+    // SECURITY: fail closed: a grant that vanished or is no longer active ends the session.
+    if (!*e || !(*e)->active_at(now)) {
+      request_kill(c, *e ? policy::grant_end_message(**e, now) : "grant " + c.grant_id + " no longer exists");
+    }
+  }
 }
 
 void Supervisor::sign_for_child(ChildInfo& c, const std::string& subject_b64) {
@@ -253,6 +295,8 @@ void Supervisor::sign_for_child(ChildInfo& c, const std::string& subject_b64) {
     reply["error"] = "certificate limit for this connection reached";
   } else if (!subject) {
     reply["error"] = "malformed key";
+  } else if (c.grant_ends_at != 0 && SystemClock::instance().now() >= c.grant_ends_at) {
+    reply["error"] = "grant " + c.grant_id + " has ended";
   } else {
     authn::CertificateRequest cr;
     cr.subject_key_blob = *subject;
@@ -263,6 +307,10 @@ void Supervisor::sign_for_child(ChildInfo& c, const std::string& subject_b64) {
     // Backdated a minute for clock skew; short-lived so a leak is soon useless.
     cr.valid_after = static_cast<uint64_t>(secs - 60);
     cr.valid_before = static_cast<uint64_t>(secs + cfg_.certificate_validity / kMicrosPerSecond);
+    // A certificate never outlives the grant the session runs under.
+    if (c.grant_ends_at != 0) {
+      cr.valid_before = std::min(cr.valid_before, static_cast<uint64_t>(c.grant_ends_at / kMicrosPerSecond));
+    }
     cr.extensions = {"permit-pty"};
     if (c.allow_port_forwarding) cr.extensions.push_back("permit-port-forwarding");
     auto cert = ca_->sign_user_certificate(cr);

@@ -28,6 +28,8 @@ struct ChildInfo {
   bool authenticated = false;
   std::string session_id, user, target, login;
   bool allow_port_forwarding = false;
+  std::string grant_id;      // the elevation grant the session runs under, if any
+  Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)
   int certificates = 0;  // issued to this connection
   Micros started_at = 0;
   Micros kill_deadline = 0;  // when to SIGKILL after a kill request
@@ -56,6 +58,10 @@ class Supervisor {
   void handle_request(UniqueFd client, const std::string& line);
   void request_kill(ChildInfo& c, const std::string& reason);
   void check_deadlines();
+  // Expires due requests and grants, and ends sessions whose grant is no
+  // longer active (revoked, expired). Runs every second, and at once when a
+  // child or bastionctl says something changed.
+  void sweep_grants(bool force);
   void maybe_checkpoint(const std::string& kind, bool force);
   void maybe_purge();
   void shutdown();
@@ -69,6 +75,7 @@ class Supervisor {
   std::optional<recorder::SyslogForwarder> syslog_;
   Micros next_checkpoint_check_ = 0;
   Micros next_purge_ = 0;
+  Micros next_grant_sweep_ = 0;
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;

@@ -30,6 +30,12 @@ struct Role {
   std::string target_selector;      // glob on target names, or label=value
   std::vector<std::string> logins;  // accounts on the target this role may use
   bool allow_port_forwarding = false;
+  // Elevated: holding the role makes a person eligible to *request* these
+  // logins on these targets; access needs an active grant (policy/elevation.h).
+  bool elevated = false;
+  Micros max_duration = 0;      // elevated: longest grant under this role (0: the policy maximum)
+  int internal_approvals = 0;   // elevated: approvals needed from holders of approver_role (four eyes)
+  std::string approver_role;    // elevated: the role whose holders give internal approvals
   Micros created_at = 0;
 };
 
@@ -39,6 +45,7 @@ struct Target {
   uint16_t port = 22;
   std::string host_key;  // pinned OpenSSH public-key line
   std::map<std::string, std::string> labels;
+  std::string customer;  // owning customer, or empty; selectable as customer=NAME
   // "strict" (default): a session that cannot be recorded does not run.
   // "best-effort": it runs, and the failure is audited.
   // "off": sessions are not recorded (every session start says so in the audit log).

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "policy/elevation.h"
 #include "policy/model.h"
 
 namespace bastion::policy {
@@ -33,6 +34,34 @@ class PolicyRepository {
   virtual Result<std::optional<Target>> find_target(const std::string& name) = 0;
   virtual Result<std::vector<Target>> list_targets() = 0;
   virtual Status add_target(const Target& t) = 0;
+
+  // Customers and the people who may consent for them.
+  virtual Result<std::optional<Customer>> find_customer(const std::string& name) = 0;
+  virtual Result<std::vector<Customer>> list_customers() = 0;
+  virtual Status add_customer(const std::string& name) = 0;
+  virtual Status add_approver(const std::string& customer, const std::string& person) = 0;
+  virtual Status remove_approver(const std::string& customer, const std::string& person) = 0;
+
+  // Elevations. `id` may be the request id or the grant id.
+  virtual Result<std::optional<Elevation>> find_elevation(const std::string& id) = 0;
+  // All elevations, or one person's ("" = everyone's), newest first;
+  // `open_only`: only those stored as pending or approved.
+  virtual Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) = 0;
+  // Stores a new request, or a break-glass grant (state approved).
+  virtual Status add_elevation(const Elevation& e) = 0;
+  // Adds an approval to a pending request, atomically. If the request then has
+  // the customer's consent and `internal_needed` internal approvals, it becomes
+  // grant `grant_id`, starting at `a.at` and lasting the shortest duration
+  // any approval (or the request) allows, capped at `max_length`. Returns the
+  // updated elevation; an error if it is no longer pending.
+  virtual Result<Elevation> approve_elevation(const std::string& id, const Approval& a, int internal_needed,
+                                              Micros max_length, const std::string& grant_id) = 0;
+  // pending -> denied.
+  virtual Status deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
+                                Micros at) = 0;
+  // pending|approved -> revoked or expired (`state`), with who and why.
+  virtual Status end_elevation(const std::string& id, ElevationState state, const std::string& by,
+                               const std::string& reason, Micros at) = 0;
 };
 
 }  // namespace bastion::policy

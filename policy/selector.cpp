@@ -28,6 +28,8 @@ Result<TargetSelector> TargetSelector::parse(const std::string& text) {
 
 bool TargetSelector::matches(const Target& t) const {
   if (label_.empty()) return fnmatch(pattern_.c_str(), t.name.c_str(), 0) == 0;
+  // The owning customer is selectable like a label (customer=acme, customer=*).
+  if (label_ == "customer") return !t.customer.empty() && fnmatch(pattern_.c_str(), t.customer.c_str(), 0) == 0;
   auto it = t.labels.find(label_);
   return it != t.labels.end() && fnmatch(pattern_.c_str(), it->second.c_str(), 0) == 0;
 }

@@ -53,6 +53,10 @@ Role read_role(SQLite::Statement& q) {
   r.logins = split_csv(q.getColumn(2).getString());
   r.allow_port_forwarding = q.getColumn(3).getInt() != 0;
   r.created_at = q.getColumn(4).getInt64();
+  r.elevated = q.getColumn(5).getInt() != 0;
+  r.max_duration = q.getColumn(6).getInt64();
+  r.internal_approvals = q.getColumn(7).getInt();
+  r.approver_role = q.getColumn(8).getString();
   return r;
 }
 
@@ -60,7 +64,8 @@ constexpr const char* kPersonCols =
     "SELECT name, state, COALESCE(email,''), COALESCE(employee_id,''), service_account, created_at "
     "FROM users";
 constexpr const char* kRoleCols =
-    "SELECT name, target_selector, logins, allow_port_forwarding, created_at FROM roles";
+    "SELECT name, target_selector, logins, allow_port_forwarding, created_at, elevated, max_duration, "
+    "internal_approvals, approver_role FROM roles";
 
 }  // namespace
 
@@ -185,18 +190,35 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
   for (const auto& l : r.logins) {
     if (!is_valid_name(l)) return make_error("invalid login '" + l + "'");
   }
+  if (!r.elevated && (r.max_duration != 0 || r.internal_approvals != 0 || !r.approver_role.empty())) {
+    return make_error("--max-duration, --internal-approvals and --approver-role apply only to --elevated roles");
+  }
+  if (r.max_duration < 0) return make_error("--max-duration must be positive");
+  if (r.internal_approvals < 0 || r.internal_approvals > 5) return make_error("--internal-approvals must be 0-5");
+  if (r.internal_approvals > 0 && r.approver_role.empty()) {
+    return make_error("--internal-approvals needs --approver-role (whose holders approve)");
+  }
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement exists(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
     exists.bind(1, r.name);
     if (exists.executeStep()) return make_error("role " + r.name + " already exists");
+    if (!r.approver_role.empty()) {
+      SQLite::Statement ar(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
+      ar.bind(1, r.approver_role);
+      if (!ar.executeStep()) return make_error("no such role: " + r.approver_role + " (--approver-role)");
+    }
     SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at) "
-                          "VALUES (?,?,?,?,?)");
+                          "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
+                          "elevated, max_duration, internal_approvals, approver_role) VALUES (?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
     ins.bind(2, r.target_selector);
     ins.bind(3, join_csv(r.logins));
     ins.bind(4, r.allow_port_forwarding ? 1 : 0);
     ins.bind(5, static_cast<int64_t>(clock_.now()));
+    ins.bind(6, r.elevated ? 1 : 0);
+    ins.bind(7, static_cast<int64_t>(r.max_duration));
+    ins.bind(8, r.internal_approvals);
+    ins.bind(9, r.approver_role);
     ins.exec();
     return {};
   });
@@ -206,7 +228,8 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
   return guarded([&]() -> Result<std::vector<Role>> {
     std::vector<Role> out;
     SQLite::Statement q(db_.sql(),
-                        "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at "
+                        "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at, "
+                        "r.elevated, r.max_duration, r.internal_approvals, r.approver_role "
                         "FROM roles r JOIN user_roles ur ON ur.role_name = r.name "
                         "WHERE ur.user_name = ? ORDER BY r.name");
     q.bind(1, person.name);
@@ -217,7 +240,7 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
 
 Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Target>> {
-    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at, recording FROM targets WHERE name = ?");
+    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,'') FROM targets WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Target>{};
     Target t;
@@ -227,6 +250,7 @@ Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::str
     t.host_key = q.getColumn(3).getString();
     t.created_at = q.getColumn(4).getInt64();
     t.recording = q.getColumn(5).getString();
+    t.customer = q.getColumn(6).getString();
     SQLite::Statement l(db_.sql(), "SELECT label, value FROM target_labels WHERE target_name = ?");
     l.bind(1, name);
     while (l.executeStep()) t.labels[l.getColumn(0).getString()] = l.getColumn(1).getString();
@@ -261,19 +285,27 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     if (!is_valid_name(k) || v.empty() || v.size() > 128) {
       return make_error("invalid label '" + k + "=" + v + "'");
     }
+    if (k == "customer") return make_error("'customer' is not a label; use --customer NAME");
   }
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement exists(db_.sql(), "SELECT 1 FROM targets WHERE name = ?");
     exists.bind(1, t.name);
     if (exists.executeStep()) return make_error("target " + t.name + " already exists");
+    if (!t.customer.empty()) {
+      SQLite::Statement c(db_.sql(), "SELECT 1 FROM customers WHERE name = ?");
+      c.bind(1, t.customer);
+      if (!c.executeStep()) return make_error("no such customer: " + t.customer + " (add it with `customer add`)");
+    }
     SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO targets(name, host, port, host_key, created_at, recording) VALUES (?,?,?,?,?,?)");
+                          "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer) "
+                          "VALUES (?,?,?,?,?,?,?)");
     ins.bind(1, t.name);
     ins.bind(2, t.host);
     ins.bind(3, static_cast<int>(t.port));
     ins.bind(4, t.host_key);
     ins.bind(5, static_cast<int64_t>(clock_.now()));
     ins.bind(6, t.recording);
+    if (t.customer.empty()) ins.bind(7); else ins.bind(7, t.customer);
     ins.exec();
     for (const auto& [k, v] : t.labels) {
       SQLite::Statement l(db_.sql(), "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");

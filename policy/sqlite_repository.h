@@ -27,6 +27,22 @@ class SqlitePolicyRepository final : public PolicyRepository {
   Result<std::vector<Target>> list_targets() override;
   Status add_target(const Target& t) override;
 
+  Result<std::optional<Customer>> find_customer(const std::string& name) override;
+  Result<std::vector<Customer>> list_customers() override;
+  Status add_customer(const std::string& name) override;
+  Status add_approver(const std::string& customer, const std::string& person) override;
+  Status remove_approver(const std::string& customer, const std::string& person) override;
+
+  Result<std::optional<Elevation>> find_elevation(const std::string& id) override;
+  Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) override;
+  Status add_elevation(const Elevation& e) override;
+  Result<Elevation> approve_elevation(const std::string& id, const Approval& a, int internal_needed,
+                                      Micros max_length, const std::string& grant_id) override;
+  Status deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
+                        Micros at) override;
+  Status end_elevation(const std::string& id, ElevationState state, const std::string& by,
+                       const std::string& reason, Micros at) override;
+
  private:
   Database& db_;
   const Clock& clock_;

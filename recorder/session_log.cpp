@@ -5,7 +5,7 @@ namespace {
 
 constexpr const char* kCols =
     "SELECT id, user_name, target, login, source, pid, started_at, ended_at, bytes_in, bytes_out, "
-    "exit_status, COALESCE(end_reason,'') FROM sessions";
+    "exit_status, COALESCE(end_reason,''), grant_id FROM sessions";
 
 SessionRecord read_row(SQLite::Statement& q) {
   SessionRecord s;
@@ -21,6 +21,7 @@ SessionRecord read_row(SQLite::Statement& q) {
   s.bytes_out = q.getColumn(9).getInt64();
   if (!q.getColumn(10).isNull()) s.exit_status = q.getColumn(10).getInt();
   s.end_reason = q.getColumn(11).getString();
+  s.grant_id = q.getColumn(12).getString();
   return s;
 }
 
@@ -29,8 +30,8 @@ SessionRecord read_row(SQLite::Statement& q) {
 Status SessionLog::start(const SessionRecord& s) {
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement q(db_.sql(),
-                        "INSERT INTO sessions(id, user_name, target, login, source, pid, started_at) "
-                        "VALUES (?,?,?,?,?,?,?)");
+                        "INSERT INTO sessions(id, user_name, target, login, source, pid, started_at, grant_id) "
+                        "VALUES (?,?,?,?,?,?,?,?)");
     q.bind(1, s.id);
     q.bind(2, s.user);
     q.bind(3, s.target);
@@ -38,6 +39,7 @@ Status SessionLog::start(const SessionRecord& s) {
     q.bind(5, s.source);
     q.bind(6, s.pid);
     q.bind(7, static_cast<int64_t>(s.started_at ? s.started_at : clock_.now()));
+    q.bind(8, s.grant_id);
     q.exec();
     return {};
   });
@@ -73,11 +75,13 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
     if (f.live_only) sql += " AND ended_at IS NULL";
     if (!f.user.empty()) sql += " AND user_name = :user";
     if (!f.target.empty()) sql += " AND target = :target";
+    if (!f.grant_id.empty()) sql += " AND grant_id = :grant";
     if (f.since) sql += " AND started_at >= :since";
     sql += " ORDER BY started_at DESC LIMIT :limit";
     SQLite::Statement q(db_.sql(), sql);
     if (!f.user.empty()) q.bind(":user", f.user);
     if (!f.target.empty()) q.bind(":target", f.target);
+    if (!f.grant_id.empty()) q.bind(":grant", f.grant_id);
     if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
     q.bind(":limit", f.limit);
     std::vector<SessionRecord> out;

@@ -28,11 +28,13 @@ struct SessionRecord {
   int64_t bytes_out = 0;  // target -> client
   std::optional<int> exit_status;
   std::string end_reason;
+  std::string grant_id;  // the elevation grant the session runs under, if any
 };
 
 struct SessionFilter {
   bool live_only = false;
   std::string user, target;
+  std::string grant_id;
   std::optional<Micros> since;
   int limit = 1000;
 };

@@ -1,0 +1,297 @@
+// SqlitePolicyRepository: customers, approvers, elevation requests and grants.
+#include <algorithm>
+
+#include "policy/sqlite_repository.h"
+
+namespace bastion::policy {
+namespace {
+
+template <class Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("database: ") + e.what());
+  }
+}
+
+constexpr const char* kElevationCols =
+    "SELECT id, COALESCE(grant_id,''), user_name, target, login, role, customer, reason, duration, created_at, "
+    "expires_at, state, break_glass, decided_by, COALESCE(decided_at,0), decision_reason, COALESCE(starts_at,0), "
+    "COALESCE(ends_at,0), ended_by, COALESCE(ended_at,0), end_reason FROM elevations";
+
+Elevation read_elevation(SQLite::Statement& q) {
+  Elevation e;
+  e.id = q.getColumn(0).getString();
+  e.grant_id = q.getColumn(1).getString();
+  e.user = q.getColumn(2).getString();
+  e.target = q.getColumn(3).getString();
+  e.login = q.getColumn(4).getString();
+  e.role = q.getColumn(5).getString();
+  e.customer = q.getColumn(6).getString();
+  e.reason = q.getColumn(7).getString();
+  e.duration = q.getColumn(8).getInt64();
+  e.created_at = q.getColumn(9).getInt64();
+  e.expires_at = q.getColumn(10).getInt64();
+  // SECURITY: an unreadable state is treated as revoked (never as approved).
+  if (!parse_elevation_state(q.getColumn(11).getString(), e.state)) e.state = ElevationState::kRevoked;
+  e.break_glass = q.getColumn(12).getInt() != 0;
+  e.decided_by = q.getColumn(13).getString();
+  e.decided_at = q.getColumn(14).getInt64();
+  e.decision_reason = q.getColumn(15).getString();
+  e.starts_at = q.getColumn(16).getInt64();
+  e.ends_at = q.getColumn(17).getInt64();
+  e.ended_by = q.getColumn(18).getString();
+  e.ended_at = q.getColumn(19).getInt64();
+  e.end_reason = q.getColumn(20).getString();
+  return e;
+}
+
+void load_approvals(SQLite::Database& db, Elevation& e) {
+  SQLite::Statement q(db, "SELECT approver, kind, duration, at FROM elevation_approvals WHERE request_id = ? ORDER BY at");
+  q.bind(1, e.id);
+  while (q.executeStep()) {
+    e.approvals.push_back(
+        {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64(), q.getColumn(3).getInt64()});
+  }
+}
+
+std::optional<Elevation> select_elevation(SQLite::Database& db, const std::string& id) {
+  SQLite::Statement q(db, std::string(kElevationCols) + " WHERE id = ? OR grant_id = ?");
+  q.bind(1, id);
+  q.bind(2, id);
+  if (!q.executeStep()) return std::nullopt;
+  Elevation e = read_elevation(q);
+  load_approvals(db, e);
+  return e;
+}
+
+Status require_row(SQLite::Database& db, const char* sql, const std::string& key, const std::string& what) {
+  SQLite::Statement q(db, sql);
+  q.bind(1, key);
+  if (!q.executeStep()) return make_error("no such " + what + ": " + key);
+  return {};
+}
+
+}  // namespace
+
+Result<std::optional<Customer>> SqlitePolicyRepository::find_customer(const std::string& name) {
+  return guarded([&]() -> Result<std::optional<Customer>> {
+    SQLite::Statement q(db_.sql(), "SELECT name, created_at FROM customers WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return std::optional<Customer>{};
+    Customer c{q.getColumn(0).getString(), {}, q.getColumn(1).getInt64()};
+    SQLite::Statement a(db_.sql(), "SELECT user_name FROM customer_approvers WHERE customer = ? ORDER BY user_name");
+    a.bind(1, name);
+    while (a.executeStep()) c.approvers.push_back(a.getColumn(0).getString());
+    return std::optional<Customer>(std::move(c));
+  });
+}
+
+Result<std::vector<Customer>> SqlitePolicyRepository::list_customers() {
+  auto names = guarded([&]() -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    SQLite::Statement q(db_.sql(), "SELECT name FROM customers ORDER BY name");
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return out;
+  });
+  if (!names) return names.error();
+  std::vector<Customer> out;
+  for (const auto& n : *names) {
+    auto c = find_customer(n);
+    if (!c) return c.error();
+    if (*c) out.push_back(std::move(**c));
+  }
+  return out;
+}
+
+Status SqlitePolicyRepository::add_customer(const std::string& name) {
+  if (!is_valid_name(name)) return make_error("invalid customer name '" + name + "': use 1-64 of A-Z a-z 0-9 . _ -");
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement exists(db_.sql(), "SELECT 1 FROM customers WHERE name = ?");
+    exists.bind(1, name);
+    if (exists.executeStep()) return make_error("customer " + name + " already exists");
+    SQLite::Statement ins(db_.sql(), "INSERT INTO customers(name, created_at) VALUES (?,?)");
+    ins.bind(1, name);
+    ins.bind(2, static_cast<int64_t>(clock_.now()));
+    ins.exec();
+    return {};
+  });
+}
+
+Status SqlitePolicyRepository::add_approver(const std::string& customer, const std::string& person) {
+  return with_transaction(db_, [&]() -> Status {
+    if (auto st = require_row(db_.sql(), "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st) return st;
+    if (auto st = require_row(db_.sql(), "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT OR IGNORE INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?)");
+    ins.bind(1, customer);
+    ins.bind(2, person);
+    ins.bind(3, static_cast<int64_t>(clock_.now()));
+    if (ins.exec() == 0) return make_error(person + " is already an approver for " + customer);
+    return {};
+  });
+}
+
+Status SqlitePolicyRepository::remove_approver(const std::string& customer, const std::string& person) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement del(db_.sql(), "DELETE FROM customer_approvers WHERE customer = ? AND user_name = ?");
+    del.bind(1, customer);
+    del.bind(2, person);
+    if (del.exec() == 0) return make_error(person + " is not an approver for " + customer);
+    return {};
+  });
+}
+
+Result<std::optional<Elevation>> SqlitePolicyRepository::find_elevation(const std::string& id) {
+  return guarded([&]() -> Result<std::optional<Elevation>> { return select_elevation(db_.sql(), id); });
+}
+
+Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std::string& user, bool open_only) {
+  return guarded([&]() -> Result<std::vector<Elevation>> {
+    std::vector<Elevation> out;
+    std::string where = open_only ? " WHERE state IN ('pending','approved')" : " WHERE 1";
+    if (!user.empty()) where += " AND user_name = ?";
+    std::string sql = std::string(kElevationCols) + where + " ORDER BY created_at DESC, id";
+    SQLite::Statement q(db_.sql(), sql);
+    if (!user.empty()) q.bind(1, user);
+    while (q.executeStep()) out.push_back(read_elevation(q));
+    for (auto& e : out) load_approvals(db_.sql(), e);
+    return out;
+  });
+}
+
+Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
+  if (e.id.empty() || !is_valid_name(e.user) || !is_valid_name(e.target) || !is_valid_name(e.login)) {
+    return make_error("invalid elevation record");
+  }
+  if (e.state != ElevationState::kPending && !(e.state == ElevationState::kApproved && e.break_glass)) {
+    return make_error("a new elevation is a pending request or a break-glass grant");
+  }
+  return with_transaction(db_, [&]() -> Status {
+    if (auto st = require_row(db_.sql(), "SELECT 1 FROM users WHERE name = ?", e.user, "user"); !st) return st;
+    SQLite::Statement ins(
+        db_.sql(),
+        "INSERT INTO elevations(id, grant_id, user_name, target, login, role, customer, reason, duration, created_at, "
+        "expires_at, state, break_glass, decided_by, decided_at, starts_at, ends_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins.bind(1, e.id);
+    if (e.grant_id.empty()) ins.bind(2); else ins.bind(2, e.grant_id);
+    ins.bind(3, e.user);
+    ins.bind(4, e.target);
+    ins.bind(5, e.login);
+    ins.bind(6, e.role);
+    ins.bind(7, e.customer);
+    ins.bind(8, e.reason);
+    ins.bind(9, static_cast<int64_t>(e.duration));
+    ins.bind(10, static_cast<int64_t>(e.created_at));
+    ins.bind(11, static_cast<int64_t>(e.expires_at));
+    ins.bind(12, to_string(e.state));
+    ins.bind(13, e.break_glass ? 1 : 0);
+    ins.bind(14, e.decided_by);
+    if (e.decided_at) ins.bind(15, static_cast<int64_t>(e.decided_at)); else ins.bind(15);
+    if (e.starts_at) ins.bind(16, static_cast<int64_t>(e.starts_at)); else ins.bind(16);
+    if (e.ends_at) ins.bind(17, static_cast<int64_t>(e.ends_at)); else ins.bind(17);
+    ins.exec();
+    return {};
+  });
+}
+
+Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& id, const Approval& a,
+                                                            int internal_needed, Micros max_length,
+                                                            const std::string& grant_id) {
+  std::optional<Elevation> out;
+  auto st = with_transaction(db_, [&]() -> Status {
+    auto e = select_elevation(db_.sql(), id);
+    if (!e) return make_error("no such request: " + id);
+    // Re-checked under the write lock: another approver, a revocation or the
+    // expiry may have come first.
+    if (e->state_at(a.at) != ElevationState::kPending) {
+      return make_error("request " + e->id + " is " + to_string(e->state_at(a.at)));
+    }
+    for (const auto& prior : e->approvals) {
+      if (prior.approver == a.approver) return make_error("you already approved request " + e->id);
+      if (prior.kind == "customer" && a.kind == "customer") {
+        return make_error("customer " + e->customer + " already consented to " + e->id);
+      }
+    }
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
+    ins.bind(1, e->id);
+    ins.bind(2, a.approver);
+    ins.bind(3, a.kind);
+    ins.bind(4, static_cast<int64_t>(a.duration));
+    ins.bind(5, static_cast<int64_t>(a.at));
+    ins.exec();
+    e->approvals.push_back(a);
+    int customer = 0, internal = 0;
+    Micros length = std::min(e->duration, max_length);
+    for (const auto& x : e->approvals) {
+      (x.kind == "customer" ? customer : internal) += 1;
+      if (x.duration > 0) length = std::min(length, x.duration);
+    }
+    if (customer >= 1 && internal >= internal_needed) {
+      SQLite::Statement up(db_.sql(),
+                           "UPDATE elevations SET state = 'approved', grant_id = ?, decided_by = ?, decided_at = ?, "
+                           "starts_at = ?, ends_at = ?, duration = ? WHERE id = ? AND state = 'pending'");
+      up.bind(1, grant_id);
+      up.bind(2, a.approver);
+      up.bind(3, static_cast<int64_t>(a.at));
+      up.bind(4, static_cast<int64_t>(a.at));
+      up.bind(5, static_cast<int64_t>(a.at + length));
+      up.bind(6, static_cast<int64_t>(length));
+      up.bind(7, e->id);
+      if (up.exec() != 1) return make_error("request " + e->id + " is no longer pending");
+      e->state = ElevationState::kApproved;
+      e->grant_id = grant_id;
+      e->decided_by = a.approver;
+      e->decided_at = a.at;
+      e->starts_at = a.at;
+      e->ends_at = a.at + length;
+      e->duration = length;
+    }
+    out = std::move(*e);
+    return {};
+  });
+  if (!st) return st.error();
+  return std::move(*out);
+}
+
+Status SqlitePolicyRepository::deny_elevation(const std::string& id, const std::string& by,
+                                              const std::string& reason, Micros at) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(),
+                         "UPDATE elevations SET state = 'denied', decided_by = ?, decided_at = ?, decision_reason = ? "
+                         "WHERE (id = ? OR grant_id = ?) AND state = 'pending' AND expires_at > ?");
+    up.bind(1, by);
+    up.bind(2, static_cast<int64_t>(at));
+    up.bind(3, reason);
+    up.bind(4, id);
+    up.bind(5, id);
+    up.bind(6, static_cast<int64_t>(at));
+    if (up.exec() != 1) return make_error("request " + id + " is not pending");
+    return {};
+  });
+}
+
+Status SqlitePolicyRepository::end_elevation(const std::string& id, ElevationState state, const std::string& by,
+                                             const std::string& reason, Micros at) {
+  if (state != ElevationState::kRevoked && state != ElevationState::kExpired) {
+    return make_error("an elevation ends as revoked or expired");
+  }
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(),
+                         "UPDATE elevations SET state = ?, ended_by = ?, ended_at = ?, end_reason = ? "
+                         "WHERE (id = ? OR grant_id = ?) AND state IN ('pending','approved')");
+    up.bind(1, to_string(state));
+    up.bind(2, by);
+    up.bind(3, static_cast<int64_t>(at));
+    up.bind(4, reason);
+    up.bind(5, id);
+    up.bind(6, id);
+    if (up.exec() != 1) return make_error(id + " is no longer pending or active");
+    return {};
+  });
+}
+
+}  // namespace bastion::policy
