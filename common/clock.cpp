@@ -15,6 +15,11 @@ const SystemClock& SystemClock::instance() {
   return clock;
 }
 
+std::string format_utc_seconds(Micros t) {
+  std::string s = format_utc(t);
+  return s.substr(0, s.find('.')) + "Z";
+}
+
 std::string format_utc(Micros t) {
   time_t secs = static_cast<time_t>(t / kMicrosPerSecond);
   auto frac = static_cast<long>(t % kMicrosPerSecond);

@@ -44,6 +44,8 @@ constexpr Micros kMicrosPerSecond = 1'000'000;
 
 // "2026-11-22T17:00:00.123456Z"
 std::string format_utc(Micros t);
+// "2026-11-22T17:00:00Z" (truncated to the second), for people to read.
+std::string format_utc_seconds(Micros t);
 // Accepts "2026-11-22T17:00:00Z", with optional fraction; only UTC ('Z').
 Result<Micros> parse_utc(std::string_view text);
 // Durations: "90s", "30m", "4h", "1h30m", "2d"; a bare number is seconds.

@@ -133,13 +133,13 @@ std::string describe(const Elevation& e, Micros now) {
   os << e.id << "  " << e.user << "  " << e.destination() << "  ";
   switch (st) {
     case ElevationState::kPending: {
-      os << "pending (" << format_duration(e.duration) << ", expires " << format_utc(e.expires_at) << ")";
+      os << "pending (" << format_duration(e.duration) << ", expires " << format_utc_seconds(e.expires_at) << ")";
       int consents = 0;
       for (const auto& a : e.approvals) os << (consents++ ? ", " : "  approved so far by ") << a.approver;
       break;
     }
     case ElevationState::kApproved:
-      os << (e.break_glass ? "BREAK-GLASS grant " : "grant ") << e.grant_id << " until " << format_utc(e.ends_at)
+      os << (e.break_glass ? "BREAK-GLASS grant " : "grant ") << e.grant_id << " until " << format_utc_seconds(e.ends_at)
          << " (approved by " << e.decided_by << ")";
       break;
     case ElevationState::kDenied:
@@ -172,7 +172,7 @@ CommandResult request(CommandContext& ctx, const std::vector<std::string>& words
   if (!e) return refused(e.error().message);
   changed(ctx);
   return {"requested " + e->id + ": " + e->destination() + " for " + format_duration(e->duration) +
-              ", waiting for consent from customer " + e->customer + " (expires " + format_utc(e->expires_at) +
+              ", waiting for consent from customer " + e->customer + " (expires " + format_utc_seconds(e->expires_at) +
               ")\nsee it with: ssh " + ctx.person->name + "@" + ctx.gateway_host + " requests\n",
           0, false};
 }
@@ -206,7 +206,7 @@ CommandResult grants(CommandContext& ctx) {
   std::ostringstream os;
   for (const auto& e : *mine) {
     if (!e.active_at(now)) continue;
-    os << e.grant_id << "  " << e.destination() << "  until " << format_utc(e.ends_at) << " ("
+    os << e.grant_id << "  " << e.destination() << "  until " << format_utc_seconds(e.ends_at) << " ("
        << format_duration(e.ends_at - now) << " left)  request " << e.id
        << (e.break_glass ? "  BREAK-GLASS" : "") << "\n"
        << "      connect: ssh " << e.destination() << "@" << ctx.gateway_host << "\n";
@@ -240,7 +240,7 @@ CommandResult decide_cmd(CommandContext& ctx, const std::vector<std::string>& wo
   if (cmd == "approve") {
     out = e->state_at(now) == ElevationState::kApproved
               ? "approved " + e->id + ": grant " + e->grant_id + " lets " + e->user + " use " + e->destination() +
-                    " until " + format_utc(e->ends_at) + "\n"
+                    " until " + format_utc_seconds(e->ends_at) + "\n"
               : "approval recorded for " + e->id + "; it still needs more approvals\n";
   } else if (cmd == "deny") {
     out = "denied " + e->id + " (" + e->user + " will see your reason)\n";

@@ -93,7 +93,7 @@ void print_elevations(const std::vector<Elevation>& rows, Micros now) {
     if (e.break_glass) state += "!";
     std::printf("%-13s %-13s %-10s %-24s %-9s %-27s %s\n", e.id.c_str(), e.grant_id.empty() ? "-" : e.grant_id.c_str(),
                 e.user.c_str(), e.destination().c_str(), state.c_str(),
-                e.ends_at ? format_utc(e.ends_at).c_str() : "-", e.reason.c_str());
+                e.ends_at ? format_utc_seconds(e.ends_at).c_str() : "-", e.reason.c_str());
   }
   bool any_bg = std::any_of(rows.begin(), rows.end(), [](const Elevation& e) { return e.break_glass; });
   if (any_bg) std::printf("(! = break-glass: granted by an administrator without customer consent)\n");
@@ -191,7 +191,7 @@ void register_elevate(CLI::App& app, CtlGlobals& g) {
       return;
     }
     std::cout << "BREAK-GLASS grant " << e->grant_id << " (request " << e->id << "): " << e->user << " may use "
-              << e->destination() << " until " << format_utc(e->ends_at)
+              << e->destination() << " until " << format_utc_seconds(e->ends_at)
               << "\nthis is in the audit log as elevation.break-glass and in `elevate list --break-glass`\n";
   });
 }
@@ -283,7 +283,7 @@ void register_access(CLI::App& app, CtlGlobals& g) {
     if (d.allow && !d.grant_id.empty()) {
       std::cout << "  decided by: " << (d.break_glass ? "break-glass grant " : "grant ") << d.grant_id
                 << " (request " << d.request_id << (d.role.empty() ? "" : ", eligible through role " + d.role)
-                << "), ends " << format_utc(d.not_after) << "\n";
+                << "), ends " << format_utc_seconds(d.not_after) << "\n";
     }
     if (!d.allow && !eligible.empty()) {
       std::cout << "  eligible: role " << eligible << " lets " << ca->user << " request " << ca->dest

@@ -192,7 +192,7 @@ Result<Elevation> ElevationService::approve(const Actor& approver, const std::st
     for (const auto& x : updated->approvals) g["approved_by"].push_back(x.approver);
     if (auto st = audit(approver, "grant.start", Outcome::kAllow,
                         "grant " + updated->grant_id + " for " + updated->user + " until " +
-                            format_utc(updated->ends_at),
+                            format_utc_seconds(updated->ends_at),
                         e->target, e->login, g);
         !st) {
       return st.error();
@@ -319,7 +319,7 @@ Result<Elevation> ElevationService::break_glass(const Actor& admin, const std::s
   // Loud on purpose: the reason says what happened, to whom, without consent.
   if (auto st = audit(admin, action, Outcome::kAllow,
                       "BREAK-GLASS: " + user + " gets " + destination + " without customer consent until " +
-                          format_utc(e.ends_at) + ": " + e.reason,
+                          format_utc_seconds(e.ends_at) + ": " + e.reason,
                       target_name, login, d);
       !st) {
     return st.error();
@@ -337,7 +337,7 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
     bool pending = e.state == ElevationState::kPending && now >= e.expires_at;
     bool ended = e.state == ElevationState::kApproved && now >= e.ends_at;
     if (!pending && !ended) continue;
-    std::string why = pending ? "request expired without a decision" : "grant ended at " + format_utc(e.ends_at);
+    std::string why = pending ? "request expired without a decision" : "grant ended at " + format_utc_seconds(e.ends_at);
     // Another process may have ended it first; that is fine.
     if (!repo_.end_elevation(e.id, ElevationState::kExpired, "system", why, now)) continue;
     nlohmann::json d = link(e);

@@ -46,7 +46,7 @@ Decision allow_grant(const AccessRequest& req, const Elevation& e, const Role* r
     d.allow_port_forwarding = role->allow_port_forwarding;
   }
   d.reason = std::string(e.break_glass ? "break-glass grant " : "grant ") + e.grant_id + " (approved by " +
-             e.decided_by + ") allows " + req.login + " on " + req.target_name + " until " + format_utc(e.ends_at);
+             e.decided_by + ") allows " + req.login + " on " + req.target_name + " until " + format_utc_seconds(e.ends_at);
   return d;
 }
 

@@ -162,7 +162,7 @@ std::string grant_end_message(const Elevation& e, Micros now) {
     return head + " (" + by + ")";
   }
   if (e.state_at(now) == ElevationState::kExpired || e.state == ElevationState::kExpired) {
-    return head + " (expired at " + format_utc(e.ends_at) + ")";
+    return head + " (expired at " + format_utc_seconds(e.ends_at) + ")";
   }
   return head;
 }

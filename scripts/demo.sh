@@ -65,9 +65,17 @@ CFG
 
 ctl target add demo-target --address "127.0.0.1:$target_port" --host-key "$state/target/host_key.pub" --label env=demo >/dev/null
 ctl role add demo-ops --targets 'env=demo' --logins "$login" >/dev/null
-ctl user add demo --role demo-ops --email demo@example.com >/dev/null
+ctl customer add acme >/dev/null
+ctl role add support --targets 'customer=*' --logins "$login" --elevated --max-duration 4h >/dev/null
+ctl user add demo --role demo-ops --role support --email demo@example.com >/dev/null
 ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -C demo -f "$state/demo_key"
 ctl key add demo "$state/demo_key.pub" >/dev/null
+# Elevation: a customer's target that "demo" may only reach with consent from carol.
+ctl target add acme-app --address "127.0.0.1:$target_port" --host-key "$state/target/host_key.pub" --customer acme >/dev/null
+ctl user add carol --email carol@acme.example >/dev/null
+ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -C carol -f "$state/carol_key"
+ctl key add carol "$state/carol_key.pub" >/dev/null
+ctl customer approver add acme carol >/dev/null
 
 echo "[127.0.0.1]:$gw_port $(cat "$state/ssh_host_ed25519_key.pub")" > "$state/known_hosts"
 cat > "$state/ssh_config" <<CFG
@@ -79,6 +87,16 @@ Host gw
   IdentityAgent none
   SecurityKeyProvider $softkey
   UserKnownHostsFile $state/known_hosts
+  StrictHostKeyChecking yes
+Host gw-carol
+  HostName 127.0.0.1
+  Port $gw_port
+  IdentityFile $state/carol_key
+  IdentitiesOnly yes
+  IdentityAgent none
+  SecurityKeyProvider $softkey
+  UserKnownHostsFile $state/known_hosts
+  HostKeyAlias [127.0.0.1]:$gw_port
   StrictHostKeyChecking yes
 CFG
 
@@ -99,6 +117,14 @@ The demo person "demo" holds a key in the project's software security key.
   ssh -F $state/ssh_config demo@gw targets                        # command mode
   $bin/bastionctl --config $state/bastion.toml sessions list
   $bin/bastionctl --config $state/bastion.toml audit list
+
+Elevation with the customer's consent (carol approves for customer acme):
+  ssh -F $state/ssh_config demo@gw request $login@acme-app --for 15m --reason "TICKET-1 demo"
+  ssh -F $state/ssh_config carol@gw-carol requests
+  ssh -F $state/ssh_config carol@gw-carol approve REQ-...      # or: deny REQ-... --reason TEXT
+  ssh -F $state/ssh_config $login@acme-app@gw                     # works until the grant ends
+  ssh -F $state/ssh_config carol@gw-carol revoke GRT-...        # the live session ends at once
+  $bin/bastionctl --config $state/bastion.toml access check demo $login@acme-app
 
 Logs: $state/bastiond.log   Stop: scripts/demo.sh stop
 MSG
