@@ -34,6 +34,17 @@ class Database {
   int version_ = 0;
 };
 
+// Runs `fn` (which returns a Result or Status), turning SQLite exceptions
+// into an error. For reads; writes use with_transaction.
+template <class Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("database: ") + e.what());
+  }
+}
+
 // Runs `fn` inside a transaction; commits if it returns ok, rolls back otherwise
 // (and on exception). SQLite errors become Status errors.
 template <class Fn>

@@ -6,15 +6,6 @@
 namespace bastion::policy {
 namespace {
 
-template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
-  }
-}
-
 constexpr const char* kElevationCols =
     "SELECT id, COALESCE(grant_id,''), user_name, target, login, role, customer, reason, duration, created_at, "
     "expires_at, state, break_glass, decided_by, COALESCE(decided_at,0), decision_reason, COALESCE(starts_at,0), "

@@ -26,15 +26,6 @@ std::string join_csv(const std::vector<std::string>& v) {
   return out;
 }
 
-template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
-  }
-}
-
 Person read_person(SQLite::Statement& q) {
   Person p;
   p.name = q.getColumn(0).getString();
