@@ -64,7 +64,7 @@ struct World {
   }
 };
 
-TEST(Elevation, ElevatedRoleAloneDoesNotAllow) {
+TEST(ElevationRules, ElevatedRoleAloneDoesNotAllow) {
   World w;
   auto d = w.decide_at({}, 1000);
   EXPECT_FALSE(d.allow);
@@ -72,7 +72,7 @@ TEST(Elevation, ElevatedRoleAloneDoesNotAllow) {
   EXPECT_EQ(w.decide_at({}, 1000, "admin").reason, "no role allows login admin on acme-app");
 }
 
-TEST(Elevation, ActiveGrantAllowsOnlyItsWindowLoginAndHolder) {
+TEST(ElevationRules, ActiveGrantAllowsOnlyItsWindowLoginAndHolder) {
   World w;
   Micros t0 = 1'000 * kMicrosPerSecond;
   std::vector<Elevation> els = {w.grant(t0, 10 * kMin)};
@@ -92,7 +92,7 @@ TEST(Elevation, ActiveGrantAllowsOnlyItsWindowLoginAndHolder) {
   EXPECT_EQ(w.decide_at(els, t0 + kMin).reason, "grant GRT-1 for root@acme-app ended (revoked by carol)");
 }
 
-TEST(Elevation, GrantNeedsContinuedEligibilityUnlessBreakGlass) {
+TEST(ElevationRules, GrantNeedsContinuedEligibilityUnlessBreakGlass) {
   World w;
   std::vector<Elevation> els = {w.grant(0, 10 * kMin)};
   w.bob_roles.clear();
@@ -107,7 +107,7 @@ TEST(Elevation, GrantNeedsContinuedEligibilityUnlessBreakGlass) {
   EXPECT_FALSE(w.decide_at(els, kMin, "root", &left).allow);
 }
 
-TEST(Elevation, PendingAndDeniedRequestsExplainTheDeny) {
+TEST(ElevationRules, PendingAndDeniedRequestsExplainTheDeny) {
   World w;
   Elevation e = w.grant(0, 0);
   e.state = ElevationState::kPending;
@@ -121,7 +121,7 @@ TEST(Elevation, PendingAndDeniedRequestsExplainTheDeny) {
   EXPECT_EQ(w.decide_at({e}, kMin).reason, "request REQ-1 for root@acme-app was denied by carol: month-end");
 }
 
-TEST(Elevation, RequestChecks) {
+TEST(ElevationRules, RequestChecks) {
   World w;
   EXPECT_TRUE(check_request(w.bob, w.bob_roles, w.app, "root", 30 * kMin, "T-1", w.limits));
   EXPECT_FALSE(check_request(w.bob, w.bob_roles, w.app, "root", 30 * kMin, "", w.limits));
@@ -142,7 +142,7 @@ TEST(Elevation, RequestChecks) {
   EXPECT_EQ(grant_length(900 * kMin, w.support, w.limits), 480 * kMin);
 }
 
-TEST(Elevation, ApprovalRulesAndFourEyes) {
+TEST(ElevationRules, ApprovalRulesAndFourEyes) {
   World w;
   Elevation e = w.grant(0, 0);
   e.state = ElevationState::kPending;
@@ -169,7 +169,7 @@ TEST(Elevation, ApprovalRulesAndFourEyes) {
   EXPECT_TRUE(approvals_complete(e, w.support));
 }
 
-TEST(Elevation, RevokeRightsAndBreakGlassLimits) {
+TEST(ElevationRules, RevokeRightsAndBreakGlassLimits) {
   World w;
   Elevation e = w.grant(0, 10 * kMin);
   EXPECT_TRUE(check_revoke(e, "bob", false, false, kMin));
