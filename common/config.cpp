@@ -21,7 +21,7 @@ class Loader {
 
   Status load(const Table& root) {
     static const std::set<std::string> sections = {"gateway", "state", "ca", "audit", "upstream", "session",
-                                                   "recording", "elevation"};
+                                                   "recording", "elevation", "hr"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -34,6 +34,7 @@ class Loader {
     if (auto st = recording(root); !st) return st;
     if (auto st = upstream(root); !st) return st;
     if (auto st = elevation(root); !st) return st;
+    if (auto st = hr(root); !st) return st;
     return session(root);
   }
 
@@ -199,6 +200,26 @@ class Loader {
     return {};
   }
 
+  Status hr(const Table& root) {
+    const Table* t = root["hr"].as_table();
+    if (auto st = check_keys(t, "hr", {"spool", "max_leaver_share", "leaver_floor", "departments"}); !st) return st;
+    if (auto st = get_string(t, "hr", "spool", cfg_.hr_spool); !st) return st;
+    if (auto st = get_int(t, "hr", "leaver_floor", cfg_.leaver_floor, 0, 1000000); !st) return st;
+    if (t && t->contains("max_leaver_share")) {
+      auto v = (*t)["max_leaver_share"].value<double>();
+      if (!v || *v < 0.0 || *v > 1.0) return fail("[hr] max_leaver_share must be a number from 0 to 1 (0.1 = 10%)");
+      cfg_.max_leaver_share = *v;
+    }
+    if (!t || !t->contains("departments")) return {};
+    const Table* d = (*t)["departments"].as_table();
+    if (!d) return fail("[hr.departments] must be a table: DEPARTMENT = [\"role\", ...]");
+    for (auto&& [k, v] : *d) {
+      std::string dept(k.str());
+      if (auto st = get_strings(d, "hr.departments", dept.c_str(), cfg_.department_roles[dept]); !st) return st;
+    }
+    return {};
+  }
+
   std::string file_;
   Config& cfg_;
 };
@@ -268,6 +289,7 @@ Result<Config> load_config(const std::string& path) {
   cfg.audit_signing_key = resolve_path(
       cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
   if (!cfg.encrypt_to.empty()) cfg.encrypt_to = resolve_path(cfg.state_dir, cfg.encrypt_to);
+  cfg.hr_spool = resolve_path(cfg.state_dir, cfg.hr_spool.empty() ? "hr" : cfg.hr_spool);
   cfg.recording_dir = resolve_path(cfg.state_dir, cfg.recording_dir.empty() ? "recordings" : cfg.recording_dir);
   cfg.control_socket =
       resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
@@ -318,7 +340,14 @@ std::string default_config_text(const std::string& listen) {
          "[elevation]\n"
          "request_ttl = \"1h\"                    # pending elevation requests expire after this\n"
          "max_grant = \"8h\"                      # no grant lasts longer (roles may set less)\n"
-         "break_glass_max = \"30m\"               # longest emergency grant without consent\n";
+         "break_glass_max = \"30m\"               # longest emergency grant without consent\n\n"
+         "[hr]\n"
+         "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
+         "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active people\n"
+         "leaver_floor = 2                        # ... unless it makes at most this many leavers\n\n"
+         "[hr.departments]                        # department -> roles HR gives (joiners and movers)\n"
+         "# SRE = [\"ops\"]\n"
+         "# Support = [\"support\"]\n";
 }
 
 }  // namespace bastion

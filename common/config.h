@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,13 @@ struct Config {
   Micros request_ttl = 3600 * kMicrosPerSecond;        // pending requests expire after this, default "1h"
   Micros max_grant = 8 * 3600 * kMicrosPerSecond;      // policy maximum for any grant, default "8h"
   Micros break_glass_max = 30 * 60 * kMicrosPerSecond;  // longest break-glass grant, default "30m"
+
+  // [hr]
+  std::string hr_spool;                   // spool dir; files dropped into its incoming/; default "hr" in state dir
+  double max_leaver_share = 0.10;         // a file making more leavers than this share of active people is held
+  int leaver_floor = 2;                   // ... unless it makes at most this many leavers
+  // [hr.departments]: department -> roles given by HR (joiners, movers)
+  std::map<std::string, std::vector<std::string>> department_roles;
 };
 
 // Loads and validates FILE.

@@ -160,6 +160,36 @@ CREATE TABLE elevation_approvals (
   PRIMARY KEY (request_id, approver)
 );
 )sql",
+      // 3: the HR feed: departments, where roles come from, events applied, batches.
+      R"sql(
+ALTER TABLE users ADD COLUMN department TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN left_at BIGINT;
+ALTER TABLE user_roles ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
+CREATE TABLE hr_batches (
+  id TEXT PRIMARY KEY,
+  file TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('applying','done','held','released','discarded')),
+  received_at BIGINT NOT NULL,
+  finished_at BIGINT,
+  summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE hr_events (
+  event_id TEXT PRIMARY KEY,
+  batch_id TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  employee_id TEXT NOT NULL,
+  effective_at BIGINT NOT NULL,
+  arrival BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('applied','scheduled','superseded','rejected')),
+  reason TEXT NOT NULL DEFAULT '',
+  payload TEXT NOT NULL,
+  applied_at BIGINT
+);
+CREATE INDEX hr_events_employee ON hr_events(employee_id);
+CREATE INDEX hr_events_state ON hr_events(state, effective_at);
+)sql",
   };
   return m;
 }

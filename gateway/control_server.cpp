@@ -67,6 +67,19 @@ void Supervisor::handle_request(UniqueFd client, const std::string& line) {
     send_line(client.get(), {{"ok", true}});
     return;
   }
+  if (op == "end-user") {
+    // An HR leaver applied by bastionctl: end the person's sessions now.
+    std::string user = req.value("user", "");
+    std::string reason = req.value("reason", std::string("access revoked"));
+    end_user_sessions(user, reason);
+    send_line(client.get(), {{"ok", true}});
+    return;
+  }
+  if (op == "recheck") {
+    recheck_user_sessions(req.value("user", ""));
+    send_line(client.get(), {{"ok", true}});
+    return;
+  }
   if (op == "kill") {
     std::string id = req.value("id", "");
     std::string reason = req.value("reason", "");

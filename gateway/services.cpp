@@ -9,7 +9,8 @@ Services::Services(const Config& cfg, Database db)
       keys_(db_, SystemClock::instance()),
       audit_(db_, SystemClock::instance()),
       sessions_(db_, SystemClock::instance()),
-      elevation_(policy_, audit_, cfg_, SystemClock::instance()) {}
+      elevation_(policy_, audit_, cfg_, SystemClock::instance()),
+      hr_(policy_, audit_, cfg_, SystemClock::instance()) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting,

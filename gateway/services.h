@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/database.h"
 #include "gateway/elevation_service.h"
+#include "gateway/hr_service.h"
 #include "policy/sqlite_repository.h"
 #include "recorder/audit_log.h"
 #include "recorder/session_log.h"
@@ -30,6 +31,7 @@ class Services {
   recorder::AuditLog& audit() { return audit_; }
   recorder::SessionLog& sessions() { return sessions_; }
   ElevationService& elevation() { return elevation_; }
+  HrService& hr() { return hr_; }
 
  private:
   Services(const Config& cfg, Database db);
@@ -41,6 +43,7 @@ class Services {
   recorder::AuditLog audit_;
   recorder::SessionLog sessions_;
   ElevationService elevation_;
+  HrService hr_;
 };
 
 }  // namespace bastion::gateway

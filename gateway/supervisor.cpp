@@ -90,6 +90,7 @@ bool Supervisor::setup() {
     return false;
   }
   control_fd_ = std::move(*cfd);
+  if (!setup_hr()) return false;
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -110,13 +111,15 @@ int Supervisor::run() {
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({control_fd_.get(), POLLIN, 0});
+    fds.push_back({inotify_fd_.get(), POLLIN, 0});
     if (!stopping_) fds.push_back({listen_fd_.get(), POLLIN, 0});
     std::vector<int> pids;
     for (auto& [pid, c] : children_) {
       fds.push_back({c.channel.get(), POLLIN, 0});
       pids.push_back(pid);
     }
-    int rc = ::poll(fds.data(), fds.size(), 100);
+    // While an HR batch is being applied, do not sleep between steps.
+    int rc = ::poll(fds.data(), fds.size(), hr_busy() ? 0 : 100);
     if (rc < 0 && errno != EINTR) {
       log(std::string("poll: ") + std::strerror(errno));
       return 1;
@@ -129,10 +132,11 @@ int Supervisor::run() {
       }
     }
     if (fds[1].revents & POLLIN) handle_control();
-    size_t first_child = 2;
+    if (fds[2].revents & POLLIN) read_hr_notifications();
+    size_t first_child = 3;
     if (!stopping_) {
-      if (fds[2].revents & POLLIN) accept_client();
-      first_child = 3;
+      if (fds[3].revents & POLLIN) accept_client();
+      first_child = 4;
     }
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
@@ -143,6 +147,7 @@ int Supervisor::run() {
     reap_children();
     check_deadlines();
     sweep_grants(false);
+    if (!stopping_) process_hr();
     maybe_checkpoint("periodic", false);
     maybe_purge();
   }
@@ -201,6 +206,11 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     mine.reset();
     for (auto& [p, c] : children_) c.channel.reset();
     pending_.clear();
+    inotify_fd_.reset();
+    hr_batch_.reset();
+    // Never close the parent's SQLite connection in the child (it would
+    // disturb the parent's locks); just forget it.
+    (void)hr_services_.release();
     // SECURITY: the connection process never holds the user CA or the audit
     // signing key; it asks for certificates over its channel.
     ca_.reset();

@@ -6,7 +6,9 @@
 // It holds no database connection across fork(): it opens one per operation.
 #pragma once
 
+#include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,8 @@
 #include "common/config.h"
 #include "authn/user_ca.h"
 #include "common/unique_fd.h"
+#include "gateway/hr_service.h"
+#include "gateway/services.h"
 #include "gateway/ssh_handles.h"
 #include "recorder/syslog_forwarder.h"
 #include <optional>
@@ -62,6 +66,18 @@ class Supervisor {
   // longer active (revoked, expired). Runs every second, and at once when a
   // child or bastionctl says something changed.
   void sweep_grants(bool force);
+  // The HR spool (supervisor_hr.cpp): inotify on incoming/, one batch at a
+  // time in small steps so the supervisor stays responsive; due scheduled
+  // events every second.
+  bool setup_hr();
+  void read_hr_notifications();
+  void process_hr();
+  [[nodiscard]] bool hr_busy() const { return hr_batch_.has_value() || !hr_queue_.empty(); }
+  // Ends every live session of `user` with `message` (audited).
+  void end_user_sessions(const std::string& user, const std::string& message);
+  // Re-decides every live session of `user` against current policy; ends those no longer allowed.
+  void recheck_user_sessions(const std::string& user);
+  HrAccessChange hr_access_change();
   void maybe_checkpoint(const std::string& kind, bool force);
   void maybe_purge();
   void shutdown();
@@ -76,6 +92,12 @@ class Supervisor {
   Micros next_checkpoint_check_ = 0;
   Micros next_purge_ = 0;
   Micros next_grant_sweep_ = 0;
+  Micros next_hr_due_ = 0;
+  HrSpool spool_;
+  UniqueFd inotify_fd_;
+  std::deque<std::string> hr_queue_;
+  std::optional<HrBatch> hr_batch_;
+  std::unique_ptr<Services> hr_services_;  // open while a batch is applied
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;

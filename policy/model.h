@@ -21,8 +21,11 @@ struct Person {
   std::string email;
   std::string employee_id;
   bool service_account = false;  // may use plain (non-FIDO) keys
+  std::string department;         // from HR
   std::vector<std::string> roles;
+  std::vector<std::string> hr_roles;  // the subset of `roles` given by HR department rules
   Micros created_at = 0;
+  Micros left_at = 0;             // when HR said the person left (0: not left by HR)
 };
 
 struct Role {

@@ -5,15 +5,45 @@
 // error. Implementations: SqlitePolicyRepository (embedded default).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "policy/elevation.h"
+#include "policy/hr.h"
 #include "policy/model.h"
 
 namespace bastion::policy {
+
+// What one applied HR event changed (for the audit log and for ending sessions).
+struct HrChanges {
+  std::string person;
+  bool created = false, left = false, rejoined = false;
+  std::vector<std::string> keys_revoked;        // fingerprints
+  std::vector<std::string> grants_revoked;      // grant ids
+  std::vector<std::string> requests_cancelled;  // request ids
+  std::vector<std::string> approver_removed;    // customers
+  std::vector<std::string> roles_added, roles_removed;
+};
+
+struct StoredHrEvent {
+  HrEvent event;
+  std::string batch_id;
+  std::string state;  // applied | scheduled | superseded | rejected
+  std::string reason;
+  Micros arrival = 0, applied_at = 0;
+};
+
+struct HrBatchRecord {
+  std::string id;      // "B-" + 12 hex digits of the file's SHA-256
+  std::string file;    // the file's name as dropped
+  std::string sha256;
+  std::string state;   // applying | done | held | released | discarded
+  Micros received_at = 0, finished_at = 0;
+  std::string summary = "{}";  // JSON counts and the hold reason
+};
 
 class PolicyRepository {
  public:
@@ -62,6 +92,23 @@ class PolicyRepository {
   // pending|approved -> revoked or expired (`state`), with who and why.
   virtual Status end_elevation(const std::string& id, ElevationState state, const std::string& by,
                                const std::string& reason, Micros at) = 0;
+
+  // The HR feed.
+  virtual Result<std::optional<Person>> find_person_by_employee(const std::string& employee_id) = 0;
+  virtual Result<HrHistory> hr_history(const std::string& employee_id) = 0;
+  virtual Result<std::optional<StoredHrEvent>> find_hr_event(const std::string& event_id) = 0;
+  // Events in `state` ("" = any), optionally of one batch, oldest first.
+  virtual Result<std::vector<StoredHrEvent>> list_hr_events(const std::string& state, const std::string& batch_id) = 0;
+  // Carries out `plan` for `e` and records the event (applied, scheduled,
+  // superseded or rejected) in ONE transaction, so an event is applied
+  // exactly once even if the process dies. `in_tx` runs inside that
+  // transaction (for the caller's audit records); if it fails, nothing
+  // changes. An event already recorded (other than scheduled) is an error.
+  virtual Result<HrChanges> apply_hr_event(const HrEvent& e, const HrPlan& plan, const std::string& batch_id,
+                                           Micros now, const std::function<Status(const HrChanges&)>& in_tx) = 0;
+  virtual Result<std::optional<HrBatchRecord>> find_hr_batch(const std::string& id) = 0;
+  virtual Result<std::vector<HrBatchRecord>> list_hr_batches() = 0;
+  virtual Status save_hr_batch(const HrBatchRecord& b) = 0;
 };
 
 }  // namespace bastion::policy

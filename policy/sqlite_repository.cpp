@@ -1,5 +1,6 @@
 #include "policy/sqlite_repository.h"
 
+#include <map>
 #include <sstream>
 
 #include "policy/selector.h"
@@ -34,6 +35,8 @@ Person read_person(SQLite::Statement& q) {
   p.employee_id = q.getColumn(3).getString();
   p.service_account = q.getColumn(4).getInt() != 0;
   p.created_at = q.getColumn(5).getInt64();
+  p.department = q.getColumn(6).getString();
+  p.left_at = q.getColumn(7).getInt64();
   return p;
 }
 
@@ -52,8 +55,8 @@ Role read_role(SQLite::Statement& q) {
 }
 
 constexpr const char* kPersonCols =
-    "SELECT name, state, COALESCE(email,''), COALESCE(employee_id,''), service_account, created_at "
-    "FROM users";
+    "SELECT name, state, COALESCE(email,''), COALESCE(employee_id,''), service_account, created_at, department, "
+    "COALESCE(left_at,0) FROM users";
 constexpr const char* kRoleCols =
     "SELECT name, target_selector, logins, allow_port_forwarding, created_at, elevated, max_duration, "
     "internal_approvals, approver_role FROM roles";
@@ -66,9 +69,12 @@ Result<std::optional<Person>> SqlitePolicyRepository::find_person(const std::str
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Person>{};
     Person p = read_person(q);
-    SQLite::Statement r(db_.sql(), "SELECT role_name FROM user_roles WHERE user_name = ? ORDER BY role_name");
+    SQLite::Statement r(db_.sql(), "SELECT role_name, source FROM user_roles WHERE user_name = ? ORDER BY role_name");
     r.bind(1, name);
-    while (r.executeStep()) p.roles.push_back(r.getColumn(0).getString());
+    while (r.executeStep()) {
+      p.roles.push_back(r.getColumn(0).getString());
+      if (r.getColumn(1).getString() == "hr") p.hr_roles.push_back(r.getColumn(0).getString());
+    }
     return std::optional<Person>(std::move(p));
   });
 }
@@ -78,12 +84,14 @@ Result<std::vector<Person>> SqlitePolicyRepository::list_people() {
     std::vector<Person> out;
     SQLite::Statement q(db_.sql(), std::string(kPersonCols) + " ORDER BY name");
     while (q.executeStep()) out.push_back(read_person(q));
-    SQLite::Statement r(db_.sql(), "SELECT user_name, role_name FROM user_roles ORDER BY role_name");
+    std::map<std::string, Person*> by_name;
+    for (auto& p : out) by_name[p.name] = &p;
+    SQLite::Statement r(db_.sql(), "SELECT user_name, role_name, source FROM user_roles ORDER BY role_name");
     while (r.executeStep()) {
-      std::string u = r.getColumn(0).getString();
-      for (auto& p : out) {
-        if (p.name == u) p.roles.push_back(r.getColumn(1).getString());
-      }
+      auto it = by_name.find(r.getColumn(0).getString());
+      if (it == by_name.end()) continue;
+      it->second->roles.push_back(r.getColumn(1).getString());
+      if (r.getColumn(2).getString() == "hr") it->second->hr_roles.push_back(r.getColumn(1).getString());
     }
     return out;
   });

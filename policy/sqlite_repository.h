@@ -43,6 +43,16 @@ class SqlitePolicyRepository final : public PolicyRepository {
   Status end_elevation(const std::string& id, ElevationState state, const std::string& by,
                        const std::string& reason, Micros at) override;
 
+  Result<std::optional<Person>> find_person_by_employee(const std::string& employee_id) override;
+  Result<HrHistory> hr_history(const std::string& employee_id) override;
+  Result<std::optional<StoredHrEvent>> find_hr_event(const std::string& event_id) override;
+  Result<std::vector<StoredHrEvent>> list_hr_events(const std::string& state, const std::string& batch_id) override;
+  Result<HrChanges> apply_hr_event(const HrEvent& e, const HrPlan& plan, const std::string& batch_id, Micros now,
+                                   const std::function<Status(const HrChanges&)>& in_tx) override;
+  Result<std::optional<HrBatchRecord>> find_hr_batch(const std::string& id) override;
+  Result<std::vector<HrBatchRecord>> list_hr_batches() override;
+  Status save_hr_batch(const HrBatchRecord& b) override;
+
  private:
   Database& db_;
   const Clock& clock_;

@@ -40,6 +40,16 @@ Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
     // The write lock comes first (IMMEDIATE), so reading the tail and
     // appending after it is one atomic step across all processes.
     SQLite::Transaction tx(db_.sql(), SQLite::TransactionBehavior::IMMEDIATE);
+    int64_t seq = append_in_transaction(e);
+    tx.commit();
+    return seq;
+  } catch (const SQLite::Exception& ex) {
+    return make_error(std::string("audit log: ") + ex.what());
+  }
+}
+
+int64_t AuditLog::append_in_transaction(const AuditEvent& e) {
+  {
     StoredRecord r;
     r.prev_hash = kGenesisHash;
     SQLite::Statement last(db_.sql(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
@@ -70,10 +80,7 @@ Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
       q.bind(i++, *f);
     }
     q.exec();
-    tx.commit();
     return r.seq;
-  } catch (const SQLite::Exception& ex) {
-    return make_error(std::string("audit log: ") + ex.what());
   }
 }
 

@@ -53,6 +53,10 @@ class AuditLog {
   AuditLog(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
   Result<int64_t> append(const AuditEvent& e);
+  // Appends inside a write transaction the caller already holds on the same
+  // database (so a change and its audit record commit or vanish together).
+  // Throws SQLite::Exception like the caller's own statements.
+  int64_t append_in_transaction(const AuditEvent& e);
   Result<std::vector<AuditRecord>> query(const AuditFilter& f);
 
  private:

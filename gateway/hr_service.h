@@ -1,0 +1,106 @@
+// HrService: applies HR files (joiner, mover, leaver, snapshot) with their
+// audit records, the circuit breaker, scheduled (future-dated) events and the
+// spool directories. bastiond's supervisor feeds it files from the spool;
+// `bastionctl hr apply` feeds it one file directly. No libssh here.
+//
+// Contract:
+// - Each event is applied in one transaction with its progress record and its
+//   audit records (PolicyRepository::apply_hr_event), so it is applied exactly
+//   once even if the process dies in the middle of a file; re-reading the file
+//   skips what was done.
+// - A bad line is rejected (line number and reason in the report and the audit
+//   log); the valid lines of the same file are still applied.
+// - A file that would make too many leavers is held (nothing applied) until an
+//   administrator releases or discards it.
+// - After an event commits that ends or narrows someone's access, the
+//   `on_change` callback runs (the supervisor ends or re-checks their sessions).
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "policy/hr.h"
+#include "policy/repository.h"
+#include "recorder/audit_log.h"
+
+namespace bastion::gateway {
+
+struct HrLineOutcome {
+  int line = 0;
+  std::string event_id, type, employee_id, person;
+  std::string outcome;  // applied | scheduled | superseded | rejected | duplicate | would-apply (dry run) ...
+  std::string detail;
+};
+
+struct HrBatch {
+  policy::HrBatchRecord record;
+  std::string path;  // where the file is
+  policy::HrFile parsed;
+  std::vector<policy::HrEvent> events;  // to apply, in order (a snapshot's are derived)
+  size_t next = 0;
+  std::vector<HrLineOutcome> outcomes;
+  bool held = false;
+  std::string hold_reason;
+  int leavers = 0, active = 0;
+  Micros opened_at = 0;
+};
+
+// `user` lost or may have lost access; `message` is for their live sessions
+// (empty: re-check them against policy); `left`: the person has left.
+using HrAccessChange = std::function<void(const std::string& user, const std::string& message, bool left)>;
+
+class HrService {
+ public:
+  HrService(policy::PolicyRepository& repo, recorder::AuditLog& audit, const Config& cfg, const Clock& clock)
+      : repo_(repo), audit_(audit), cfg_(cfg), clock_(clock) {}
+
+  // Reads and parses FILE, registers the batch, and applies the circuit
+  // breaker (a held batch is audited as an alert and stored as held).
+  Result<HrBatch> open(const std::string& path);
+  // What each event would do now (nothing is stored).
+  std::vector<HrLineOutcome> dry_run(const HrBatch& b);
+  // Applies up to `budget` events (0: all that remain). Returns how many it handled.
+  Result<size_t> apply(HrBatch& b, size_t budget, const HrAccessChange& on_change);
+  [[nodiscard]] static bool finished(const HrBatch& b) { return b.next >= b.events.size(); }
+  // Audits rejected lines and the summary, stores the batch as done, and returns the report.
+  Result<nlohmann::json> finish(HrBatch& b);
+  // Applies scheduled events whose time has come.
+  Result<size_t> apply_due(const HrAccessChange& on_change);
+  // Held batches: release (apply despite the breaker) or discard.
+  Status set_held_state(const std::string& batch_id, bool release, const std::string& actor);
+
+ private:
+  HrLineOutcome apply_event(const policy::HrEvent& e, const std::string& batch_id, const HrAccessChange& on_change);
+  Status audit_changes(const policy::HrEvent& e, const policy::HrPlan& plan, const std::string& batch_id,
+                       const policy::HrChanges& ch);
+  recorder::AuditEvent event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                             nlohmann::json details);
+
+  policy::PolicyRepository& repo_;
+  recorder::AuditLog& audit_;
+  const Config& cfg_;
+  const Clock& clock_;
+};
+
+// The spool: STATE/hr/{incoming,processed,rejected,held}.
+struct HrSpool {
+  std::string root;
+  [[nodiscard]] std::string incoming() const { return root + "/incoming"; }
+  [[nodiscard]] std::string processed() const { return root + "/processed"; }
+  [[nodiscard]] std::string rejected() const { return root + "/rejected"; }
+  [[nodiscard]] std::string held() const { return root + "/held"; }
+  Status ensure() const;
+  // Files waiting in incoming/ (not dot-files or *.tmp), oldest first.
+  [[nodiscard]] std::vector<std::string> waiting() const;
+  // Moves FILE into DIR (renaming on a clash) and writes REPORT beside it as
+  // NAME.report.json. Returns the new path.
+  Result<std::string> file_away(const std::string& path, const std::string& dir, const nlohmann::json& report) const;
+};
+
+nlohmann::json hr_report_json(const HrBatch& b);
+
+}  // namespace bastion::gateway
