@@ -119,8 +119,11 @@ Result<HrEvent> parse_hr_json(std::string_view line, bool snapshot) {
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded()) return make_error("not valid JSON");
   if (!j.is_object()) return make_error("not a JSON object");
+  static const std::set<std::string> kKnown = {"event_id", "type",       "employee_id", "username",
+                                               "email",    "department", "effective_at"};
   std::map<std::string, std::string> fields;
   for (const auto& [k, v] : j.items()) {
+    if (!kKnown.count(k)) continue;  // other fields of an HR export are not ours
     if (v.is_string()) {
       fields[k] = v.get<std::string>();
     } else if (v.is_array()) {
