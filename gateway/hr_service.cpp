@@ -110,7 +110,8 @@ Status HrService::audit_changes(const HrEvent& e, const HrPlan& plan, const std:
   return {};
 }
 
-HrLineOutcome HrService::apply_event(const HrEvent& e, const std::string& batch_id, const HrAccessChange& on_change) {
+HrLineOutcome HrService::apply_event(const HrEvent& e, const std::string& batch_id, bool resumed,
+                                     const HrAccessChange& on_change) {
   HrLineOutcome out = line_of(e);
   auto fail = [&](const std::string& why) {
     out.outcome = "error";
@@ -121,7 +122,7 @@ HrLineOutcome HrService::apply_event(const HrEvent& e, const std::string& batch_
   if (!seen) return fail(seen.error().message);
   if (*seen && (*seen)->state != "scheduled") {
     out.person = (*seen)->event.username;
-    if ((*seen)->batch_id == batch_id) {
+    if (resumed && (*seen)->batch_id == batch_id) {
       out.outcome = (*seen)->state;  // done before a restart; not again
       out.detail = (*seen)->reason + " (before a restart)";
     } else {
@@ -195,6 +196,7 @@ Result<HrBatch> HrService::open(const std::string& path) {
   if (*existing) {
     b.record.received_at = (*existing)->received_at;
     b.record.state = (*existing)->state == "released" ? "released" : "applying";
+    b.resumed = (*existing)->state == "applying" || (*existing)->state == "released";
   }
   b.parsed = policy::parse_hr_file(b.record.file, *text);
   auto people = repo_.list_people();
@@ -273,7 +275,7 @@ Result<size_t> HrService::apply(HrBatch& b, size_t budget, const HrAccessChange&
   if (b.held) return make_error("batch " + b.record.id + " is held: " + b.hold_reason);
   size_t n = 0;
   while (!finished(b) && (budget == 0 || n < budget)) {
-    HrLineOutcome o = apply_event(b.events[b.next], b.record.id, on_change);
+    HrLineOutcome o = apply_event(b.events[b.next], b.record.id, b.resumed, on_change);
     if (o.outcome == "error") return make_error("line " + std::to_string(o.line) + ": " + o.detail);
     b.outcomes.push_back(std::move(o));
     ++b.next;
@@ -329,7 +331,7 @@ Result<size_t> HrService::apply_due(const HrAccessChange& on_change) {
   size_t n = 0;
   for (const auto& s : *due) {
     if (s.event.effective_at.value_or(0) > now) break;  // ordered by effective time
-    HrLineOutcome o = apply_event(s.event, s.batch_id, on_change);
+    HrLineOutcome o = apply_event(s.event, s.batch_id, false, on_change);
     if (o.outcome == "error") return make_error("scheduled event " + s.event.event_id + ": " + o.detail);
     ++n;
   }

@@ -47,6 +47,7 @@ struct HrBatch {
   std::string hold_reason;
   int leavers = 0, active = 0;
   Micros opened_at = 0;
+  bool resumed = false;  // this batch was being applied when the process stopped
 };
 
 // `user` lost or may have lost access; `message` is for their live sessions
@@ -74,7 +75,9 @@ class HrService {
   Status set_held_state(const std::string& batch_id, bool release, const std::string& actor);
 
  private:
-  HrLineOutcome apply_event(const policy::HrEvent& e, const std::string& batch_id, const HrAccessChange& on_change);
+  // `resumed`: events this batch recorded before are "done before a restart", not duplicates.
+  HrLineOutcome apply_event(const policy::HrEvent& e, const std::string& batch_id, bool resumed,
+                            const HrAccessChange& on_change);
   Status audit_changes(const policy::HrEvent& e, const policy::HrPlan& plan, const std::string& batch_id,
                        const policy::HrChanges& ch);
   recorder::AuditEvent event(const std::string& action, recorder::Outcome outcome, const std::string& reason,

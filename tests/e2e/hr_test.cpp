@@ -1,0 +1,248 @@
+// End-to-end: the HR feed. Files dropped into bastiond's spool (or applied
+// with bastionctl) create, move and remove people; a leaver's live sessions
+// are gone within a second.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class HrFeed : public DeploymentTest<HrFeed> {
+ protected:
+  static void SetUpTestSuite() {
+    DeploymentTest<HrFeed>::SetUpTestSuite();
+    d->ctl_ok({"role", "add", "support", "--targets", "env=support", "--logins", d->login()});
+    d->edit_config("# SRE = [\"ops\"]\n# Support = [\"support\"]", "SRE = [\"ops\"]\nSupport = [\"support\"]");
+  }
+  static std::string state() { return std::filesystem::path(d->config()).parent_path().string(); }
+  static std::string spool(const std::string& sub) { return state() + "/hr/" + sub; }
+  // The usual atomic drop: write elsewhere, rename in.
+  static void drop(const std::string& name, const std::string& text) {
+    std::string tmp = d->dir() + "/" + name + ".part";
+    write_text(tmp, text);
+    std::filesystem::rename(tmp, spool("incoming") + "/" + name);
+  }
+  static bool processed(const std::string& name) {
+    return std::filesystem::exists(spool("processed") + "/" + name + ".report.json");
+  }
+  // A person with an employee id and a software security key.
+  static SshKeyFiles person(const std::string& name, const std::string& emp, const std::vector<std::string>& roles) {
+    std::vector<std::string> args = {"user", "add", name, "--employee-id", emp};
+    for (const auto& r : roles) {
+      args.push_back("--role");
+      args.push_back(r);
+    }
+    d->ctl_ok(args);
+    SshKeyFiles key = d->make_sk_key(name);
+    d->ctl_ok({"key", "add", name, key.pub});
+    return key;
+  }
+  static std::string state_of(const std::string& name) {
+    for (const auto& u : nlohmann::json::parse(d->ctl_ok({"user", "list", "--json"}))) {
+      if (u["name"] == name) return u["state"];
+    }
+    return "";
+  }
+  static Process long_session(const SshKeyFiles& key, const std::string& log) {
+    auto argv = d->ssh_argv(key, dest());
+    argv.push_back("echo up; sleep 60");
+    Process p(argv, log);
+    EXPECT_TRUE(wait_for([&] { return read_text(log).find("up") != std::string::npos; }, 15000)) << read_text(log);
+    return p;
+  }
+  static int64_t sql_count(const std::string& sql) {
+    sqlite3* db = nullptr;
+    int64_t n = -1;
+    if (sqlite3_open_v2((state() + "/bastion.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 5000);
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+  }
+  static nlohmann::json audit_about(const std::string& text) {
+    return nlohmann::json::parse(d->ctl_ok({"audit", "search", text, "--json"}));
+  }
+};
+
+TEST_F(HrFeed, LeaverDroppedInTheSpoolEndsLiveSessionsWithinOneSecond) {
+  SshKeyFiles gina = person("gina", "E300", {"ops"});
+  Process s1 = long_session(gina, d->dir() + "/gina-1.log");
+  Process s2 = long_session(gina, d->dir() + "/gina-2.log");
+  auto dropped = Clock::now();
+  drop("leavers-1.jsonl",
+       "{\"event_id\":\"hr-2026-0001\",\"type\":\"leaver\",\"employee_id\":\"E300\",\"username\":\"gina\"}\n");
+  EXPECT_GE(s1.wait(5000), 0);
+  EXPECT_GE(s2.wait(5000), 0);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - dropped).count();
+  std::printf("leaver file to last disconnect (2 sessions): %lld ms\n", static_cast<long long>(ms));
+  EXPECT_LT(ms, 1000);
+  EXPECT_NE(read_text(d->dir() + "/gina-1.log")
+                .find("bastion: session ended: access revoked: gina has left (HR event hr-2026-0001)"),
+            std::string::npos)
+      << read_text(d->dir() + "/gina-1.log");
+  auto again = d->ssh(gina, dest(), {"true"});
+  EXPECT_EQ(again.exit_code, 255);
+  EXPECT_EQ(state_of("gina"), "left");
+  EXPECT_TRUE(wait_for([] { return processed("leavers-1.jsonl"); }, 5000));
+  auto report = nlohmann::json::parse(read_text(spool("processed") + "/leavers-1.jsonl.report.json"));
+  EXPECT_EQ(report["counts"]["applied"], 1);
+  // One audit record per revoked thing, all carrying the event id.
+  int keys = 0, leaver = 0, kills = 0;
+  for (const auto& r : audit_about("hr-2026-0001")) {
+    keys += r["action"] == "key.revoke";
+    leaver += r["action"] == "hr.leaver";
+    kills += r["action"] == "session.kill";
+  }
+  EXPECT_EQ(keys, 1);
+  EXPECT_EQ(leaver, 1);
+  EXPECT_EQ(kills, 2);
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
+}
+
+TEST_F(HrFeed, FutureLeaverIsAppliedOnTime) {
+  SshKeyFiles ivan = person("ivan", "E301", {"ops"});
+  auto when = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
+  char stamp[32];
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  drop("future.jsonl", std::string("{\"event_id\":\"hr-f1\",\"type\":\"leaver\",\"employee_id\":\"E301\","
+                                   "\"effective_at\":\"") + stamp + "\"}\n");
+  ASSERT_TRUE(wait_for([] { return processed("future.jsonl"); }, 5000));
+  EXPECT_NE(d->ctl_ok({"hr", "status"}).find("hr-f1  leaver E301"), std::string::npos);
+  EXPECT_EQ(d->ssh(ivan, dest(), {"true"}).exit_code, 0);  // still employed
+  Process s = long_session(ivan, d->dir() + "/ivan.log");
+  EXPECT_GE(s.wait(8000), 0);  // ended when the leaver became effective
+  auto ended = std::chrono::system_clock::now();
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(ended - when).count(), 1500);
+  EXPECT_EQ(state_of("ivan"), "left");
+}
+
+TEST_F(HrFeed, JoinerIsPendingUntilKeyEnrolmentAndMoverLosesTargetMidSession) {
+  drop("joiner.csv", "event_id,type,employee_id,username,email,department\n"
+                     "hr-j1,joiner,E400,hank,hank@example.com,SRE\n");
+  ASSERT_TRUE(wait_for([] { return processed("joiner.csv"); }, 5000));
+  EXPECT_EQ(state_of("hank"), "pending");
+  auto shown = d->ctl_ok({"user", "show", "hank"});
+  EXPECT_NE(shown.find("ops"), std::string::npos) << shown;
+  SshKeyFiles hank = d->make_sk_key("hank");
+  d->ctl_ok({"key", "add", "hank", hank.pub});
+  EXPECT_EQ(state_of("hank"), "active");
+  std::string log = d->dir() + "/hank.log";
+  Process s = long_session(hank, log);
+  auto dropped = Clock::now();
+  drop("mover.jsonl", "{\"event_id\":\"hr-m1\",\"type\":\"mover\",\"employee_id\":\"E400\",\"department\":\"Support\"}\n");
+  EXPECT_GE(s.wait(5000), 0);
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - dropped).count(), 1000);
+  EXPECT_NE(read_text(log).find("access revoked: no role grants hank access to prod-db-1"), std::string::npos)
+      << read_text(log);
+  EXPECT_EQ(d->ssh(hank, dest(), {"true"}).exit_code, 255);
+}
+
+TEST_F(HrFeed, BadLinesDuplicatesAndOutOfOrderEvents) {
+  person("judy", "E500", {"ops"});
+  person("kim", "E501", {"ops"});
+  std::string file = d->dir() + "/mixed.jsonl";
+  write_text(file,
+             "{\"event_id\":\"x-1\",\"type\":\"leaver\",\"employee_id\":\"E500\",\"effective_at\":\"2026-01-10T00:00:00Z\"}\n"
+             "this is not json\n"
+             "{\"event_id\":\"x-2\",\"type\":\"leaver\",\"employee_id\":\"E999\"}\n"
+             "{\"event_id\":\"x-3\",\"type\":\"leaver\",\"employee_id\":\"E501\",\"username\":\"judy\"}\n"
+             "{\"event_id\":\"x-4\",\"type\":\"fired\",\"employee_id\":\"E501\"}\n");
+  auto r = d->ctl({"hr", "apply", file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("line 1: applied  leaver x-1 (E500, judy): judy left"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 2: rejected  not valid JSON"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 3: rejected  leaver x-2 (E999): unknown employee E999"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 4: rejected  leaver x-3 (E501): username judy contradicts employee E501 (user kim)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("line 5: rejected  unknown type 'fired'"), std::string::npos) << r.out;
+  EXPECT_EQ(state_of("judy"), "left");
+  EXPECT_EQ(state_of("kim"), "active");
+  int rejects = 0;
+  for (const auto& a : nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "hr.reject", "--json"}))) {
+    rejects += a["reason"].get<std::string>().rfind("line ", 0) == 0;
+  }
+  EXPECT_EQ(rejects, 2);  // the two lines that never became events (the others are hr.leaver denies)
+  // The same event id again: applied once only.
+  auto dup = d->ctl({"hr", "apply", file});
+  EXPECT_NE(dup.out.find("line 1: duplicate"), std::string::npos) << dup.out;
+  // An older joiner arriving after the leaver does not bring judy back.
+  std::string late = d->dir() + "/late.jsonl";
+  write_text(late, "{\"event_id\":\"x-0\",\"type\":\"joiner\",\"employee_id\":\"E500\",\"username\":\"judy\","
+                   "\"effective_at\":\"2025-06-01T00:00:00Z\"}\n");
+  auto old = d->ctl({"hr", "apply", late});
+  EXPECT_NE(old.out.find("superseded"), std::string::npos) << old.out;
+  EXPECT_EQ(state_of("judy"), "left");
+  auto dry = d->ctl({"hr", "apply", "--dry-run", file});
+  EXPECT_NE(dry.out.find("dry run: nothing was changed"), std::string::npos);
+}
+
+TEST_F(HrFeed, CircuitBreakerHoldsAMassLeaverFileUntilReleased) {
+  for (int i = 0; i < 4; ++i) person("m" + std::to_string(i), "E60" + std::to_string(i), {"ops"});
+  std::string text;
+  for (int i = 0; i < 3; ++i) {
+    text += "{\"event_id\":\"mass-" + std::to_string(i) + "\",\"type\":\"leaver\",\"employee_id\":\"E60" +
+            std::to_string(i) + "\"}\n";
+  }
+  drop("broken-export.jsonl", text);
+  ASSERT_TRUE(wait_for([] { return std::filesystem::exists(spool("held") + "/broken-export.jsonl"); }, 5000));
+  EXPECT_EQ(state_of("m0"), "active");
+  auto held = nlohmann::json::parse(d->ctl_ok({"hr", "held", "--json"}));
+  ASSERT_EQ(held.size(), 1u);
+  std::string batch = held[0]["batch_id"];
+  bool alert = false;
+  for (const auto& a : nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "hr.hold", "--json"}))) {
+    alert |= a["reason"].get<std::string>().rfind("ALERT: HR batch " + batch, 0) == 0;
+  }
+  EXPECT_TRUE(alert);
+  auto out = d->ctl_ok({"hr", "release", batch});
+  EXPECT_NE(out.find("\"applied\":3"), std::string::npos) << out;
+  EXPECT_EQ(state_of("m0"), "left");
+  EXPECT_EQ(state_of("m3"), "active");
+  EXPECT_TRUE(nlohmann::json::parse(d->ctl_ok({"hr", "held", "--json"})).empty());
+  EXPECT_NE(d->ctl({"hr", "release", batch}).exit_code, 0);
+}
+
+TEST_F(HrFeed, KilledMidwayThroughALargeFileEveryLineAppliesExactlyOnce) {
+  constexpr int kLines = 1500;
+  std::string text;
+  for (int i = 0; i < kLines; ++i) {
+    text += "{\"event_id\":\"big-" + std::to_string(i) + "\",\"type\":\"joiner\",\"employee_id\":\"J" +
+            std::to_string(i) + "\",\"username\":\"j" + std::to_string(i) + "\",\"department\":\"SRE\"}\n";
+  }
+  drop("big.jsonl", text);
+  ASSERT_TRUE(wait_for([] { return sql_count("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'big-%'") > 100; },
+                       30000));
+  kill(d->bastiond().pid(), SIGKILL);
+  d->bastiond().wait(5000);
+  int64_t at_kill = sql_count("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'big-%'");
+  std::printf("killed bastiond after %lld of %d lines\n", static_cast<long long>(at_kill), kLines);
+  EXPECT_LT(at_kill, kLines);
+  d->restart_bastiond();
+  ASSERT_TRUE(wait_for([] { return processed("big.jsonl"); }, 120000));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'big-%' AND state = 'applied'"), kLines);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM users WHERE employee_id LIKE 'J%'"), kLines);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM audit_log WHERE action = 'hr.joiner'"), kLines);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM user_roles WHERE user_name LIKE 'j%' AND source = 'hr'"), kLines);
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace bastion::e2e
