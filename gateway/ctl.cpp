@@ -76,6 +76,7 @@ int ctl_main(int argc, char** argv) {
   register_policy_commands(app, g);
   register_elevation_commands(app, g);
   register_hr_commands(app, g);
+  register_access_review_commands(app, g);
   register_session_commands(app, g);
   register_recording_commands(app, g);
   try {

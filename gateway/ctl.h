@@ -55,6 +55,7 @@ void register_people_commands(CLI::App& app, CtlGlobals& g);
 void register_policy_commands(CLI::App& app, CtlGlobals& g);
 void register_elevation_commands(CLI::App& app, CtlGlobals& g);  // customer, elevate, access
 void register_hr_commands(CLI::App& app, CtlGlobals& g);
+void register_access_review_commands(CLI::App& app, CtlGlobals& g);  // review report|sign-off
 void register_session_commands(CLI::App& app, CtlGlobals& g);
 void register_review_commands(CLI::App* sessions, CtlGlobals& g);
 void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay, export, verify, search

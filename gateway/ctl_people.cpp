@@ -1,4 +1,5 @@
 // bastionctl user ..., key ...
+#include <algorithm>
 #include <iostream>
 
 #include "authn/public_key.h"
@@ -6,6 +7,16 @@
 
 namespace bastion::gateway {
 namespace {
+
+// "ops (hr), deploy": where each role comes from.
+std::string roles_with_source(const policy::Person& p) {
+  std::string out;
+  for (const auto& r : p.roles) {
+    bool hr = std::find(p.hr_roles.begin(), p.hr_roles.end(), r) != p.hr_roles.end();
+    out += (out.empty() ? "" : ", ") + r + (hr ? " (hr)" : "");
+  }
+  return out.empty() ? "(none)" : out;
+}
 
 nlohmann::json person_json(const policy::Person& p) {
   return {{"name", p.name},
@@ -124,7 +135,8 @@ void register_user(CLI::App& app, CtlGlobals& g) {
     if (*sjson) return print_json(j);
     std::cout << "name:        " << j["name"].get<std::string>() << "\n"
               << "state:       " << j["state"].get<std::string>() << "\n"
-              << "roles:       " << join((*found)->roles) << "\n"
+              << "roles:       " << roles_with_source(**found) << "\n"
+              << "department:  " << (*found)->department << "\n"
               << "email:       " << (*found)->email << "\n"
               << "employee id: " << (*found)->employee_id << "\n"
               << "service:     " << ((*found)->service_account ? "yes" : "no") << "\n"

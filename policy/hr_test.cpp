@@ -138,3 +138,34 @@ TEST(HrPlan, SnapshotAndBreaker) {
 
 }  // namespace
 }  // namespace bastion::policy
+
+#include "policy/review.h"
+
+namespace bastion::policy {
+namespace {
+
+TEST(AccessReview, UnusedStandingAccess) {
+  Role ops;
+  ops.name = "ops";
+  ops.target_selector = "db-*";
+  ops.logins = {"root", "deploy"};
+  Role sup = ops;
+  sup.name = "support";
+  sup.elevated = true;
+  Target a, b;
+  a.name = "db-1";
+  b.name = "db-2";
+  constexpr Micros kDay = 86400 * kMicrosPerSecond;
+  Micros now = 1000 * kDay;
+  std::vector<LoginUse> uses = {{"db-1", "root", now - 10 * kDay, 3}, {"db-2", "root", now - 100 * kDay, 1}};
+  auto unused = unused_access({ops, sup}, {a, b}, uses, now, 90 * kDay);
+  ASSERT_EQ(unused.size(), 3u);
+  EXPECT_EQ(unused[0].target, "db-1");
+  EXPECT_EQ(unused[0].login, "deploy");
+  EXPECT_EQ(unused[1].target, "db-2");
+  EXPECT_EQ(unused[1].login, "root");  // used, but 100 days ago
+  EXPECT_EQ(unused[2].role, "ops");
+}
+
+}  // namespace
+}  // namespace bastion::policy

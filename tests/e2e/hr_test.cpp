@@ -244,5 +244,50 @@ TEST_F(HrFeed, KilledMidwayThroughALargeFileEveryLineAppliesExactlyOnce) {
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
 }
 
+TEST_F(HrFeed, AccessReviewReportAndSignOff) {
+  std::string joiner = d->dir() + "/review-joiner.jsonl";
+  write_text(joiner, "{\"event_id\":\"r-1\",\"type\":\"joiner\",\"employee_id\":\"E700\",\"username\":\"lena\","
+                     "\"department\":\"SRE\"}\n");
+  d->ctl_ok({"hr", "apply", joiner});
+  SshKeyFiles lena = d->make_sk_key("lena");
+  d->ctl_ok({"key", "add", "lena", lena.pub});
+  ASSERT_EQ(d->ssh(lena, dest(), {"true"}).exit_code, 0);
+  person("otto", "E701", {"ops"});
+  std::string leaver = d->dir() + "/review-leaver.jsonl";
+  write_text(leaver, "{\"event_id\":\"r-2\",\"type\":\"leaver\",\"employee_id\":\"E701\"}\n");
+  d->ctl_ok({"hr", "apply", leaver});
+
+  auto r = nlohmann::json::parse(d->ctl_ok({"review", "report", "--format", "json"}));
+  nlohmann::json lena_row, otto_row;
+  for (const auto& p : r["people"]) {
+    if (p["name"] == "lena") lena_row = p;
+    if (p["name"] == "otto") otto_row = p;
+  }
+  ASSERT_FALSE(lena_row.is_null());
+  EXPECT_EQ(lena_row["roles"][0]["role"], "ops");
+  EXPECT_EQ(lena_row["roles"][0]["source"], "hr");
+  EXPECT_EQ(lena_row["last_login"][0]["target"], "prod-db-1");
+  EXPECT_EQ(lena_row["unused_90_days"][0]["login"], "deploy");  // ops lists deploy too; never used
+  EXPECT_EQ(otto_row["state"], "left");
+  EXPECT_EQ(otto_row["roles"][0]["source"], "manual");
+  bool listed = false;
+  for (const auto& l : r["leavers"]) {
+    if (l["event_id"] == "r-2") {
+      listed = true;
+      EXPECT_EQ(l["user"], "otto");
+      EXPECT_LT(l["seconds_to_revocation"].get<double>(), 5.0);
+    }
+  }
+  EXPECT_TRUE(listed);
+  auto csv = d->ctl_ok({"review", "report", "--format", "csv"});
+  EXPECT_NE(csv.find("person,lena,active,SRE,E700,ops:hr,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("leaver,otto,left,,E701,"), std::string::npos) << csv;
+  d->ctl_ok({"review", "sign-off", "--reviewer", "Quinn Auditor", "--note", "Q4 review: remove deploy from ops"});
+  auto signed_off = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "review.sign-off", "--json"}));
+  ASSERT_EQ(signed_off.size(), 1u);
+  EXPECT_EQ(signed_off[0]["details"]["reviewer"], "Quinn Auditor");
+  EXPECT_EQ(signed_off[0]["details"]["report_sha256"].get<std::string>().size(), 64u);
+}
+
 }  // namespace
 }  // namespace bastion::e2e
