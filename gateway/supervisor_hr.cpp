@@ -125,11 +125,15 @@ void Supervisor::process_hr() {
 }
 
 void Supervisor::end_user_sessions(const std::string& user, const std::string& message) {
+  // Tell every session first, then write the audit records: the sessions
+  // end while the records are being written.
+  std::vector<std::string> ended;
   for (auto& [pid, c] : children_) {
     if (!c.authenticated || c.user != user || c.kill_deadline != 0) continue;
-    audit("session.kill", message, c.session_id, c.user);
     request_kill(c, message);
+    ended.push_back(c.session_id);
   }
+  for (const auto& id : ended) audit("session.kill", message, id, user);
 }
 
 void Supervisor::recheck_user_sessions(const std::string& user) {

@@ -169,3 +169,25 @@ TEST(AccessReview, UnusedStandingAccess) {
 
 }  // namespace
 }  // namespace bastion::policy
+
+#include <fstream>
+#include <sstream>
+
+namespace bastion::policy {
+namespace {
+
+TEST(HrParse, ContribSamplesParseCleanly) {
+  for (const char* name : {"events.jsonl", "events.csv", "snapshot-2026-11-22.csv"}) {
+    std::ifstream in(std::string(BASTION_SOURCE_DIR) + "/contrib/hr/" + name);
+    ASSERT_TRUE(in) << name;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    HrFile f = parse_hr_file(name, ss.str());
+    EXPECT_TRUE(f.errors.empty()) << name << ": line " << f.errors[0].line << ": " << f.errors[0].reason;
+    EXPECT_EQ(f.events.size(), 3u) << name;
+    EXPECT_EQ(f.snapshot, std::string(name).rfind("snapshot", 0) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace bastion::policy
