@@ -136,6 +136,7 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
       return false;
     }
     authenticated_ = true;
+    notify_supervisor();  // so it can end this connection too (leaver, disabled, revoked key)
     return true;
   }
   auto target = services_.policy().find_target(name_.target);
@@ -191,7 +192,8 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
 void Connection::notify_supervisor() {
   nlohmann::json m = {{"type", "auth"},         {"session_id", session_id_},   {"user", person_->name},
                       {"target", name_.target}, {"login", name_.login},        {"source", params_.source},
-                      {"port_forwarding", decision_.allow_port_forwarding}, {"grant_id", decision_.grant_id}};
+                      {"port_forwarding", decision_.allow_port_forwarding}, {"grant_id", decision_.grant_id},
+                      {"fingerprint", fingerprint_}};
   std::string text = m.dump();
   if (params_.supervisor_fd >= 0) {
     ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstdio>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "gateway/supervisor.h"
@@ -56,7 +57,8 @@ void Supervisor::handle_request(UniqueFd client, const std::string& line) {
     for (const auto& [pid, c] : children_) {
       if (!c.authenticated) continue;
       list.push_back({{"id", c.session_id}, {"user", c.user}, {"target", c.target}, {"login", c.login},
-                      {"pid", c.pid}, {"source", c.source}, {"started_at", format_utc(c.started_at)}});
+                      {"pid", c.pid}, {"source", c.source}, {"started_at", format_utc(c.started_at)},
+                      {"grant_id", c.grant_id}});
     }
     send_line(client.get(), {{"ok", true}, {"sessions", list}});
     return;
@@ -73,6 +75,20 @@ void Supervisor::handle_request(UniqueFd client, const std::string& line) {
     std::string reason = req.value("reason", std::string("access revoked"));
     end_user_sessions(user, reason);
     send_line(client.get(), {{"ok", true}});
+    return;
+  }
+  if (op == "end-key") {
+    // A revoked key: end the sessions that logged in with it.
+    std::string fp = req.value("fingerprint", "");
+    std::string reason = req.value("reason", std::string("access revoked"));
+    std::vector<std::pair<std::string, std::string>> ended;
+    for (auto& [pid, c] : children_) {
+      if (!c.authenticated || fp.empty() || c.fingerprint != fp || c.kill_deadline != 0) continue;
+      request_kill(c, reason);
+      ended.emplace_back(c.session_id, c.user);
+    }
+    for (const auto& [id, user] : ended) audit("session.kill", reason, id, user);
+    send_line(client.get(), {{"ok", true}, {"ended", ended.size()}});
     return;
   }
   if (op == "recheck") {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "authn/public_key.h"
+#include "gateway/control_client.h"
 #include "gateway/ctl.h"
 
 namespace bastion::gateway {
@@ -42,6 +43,15 @@ std::string join(const std::vector<std::string>& v) {
   return out.empty() ? "-" : out;
 }
 
+// Asks a running bastiond to end the live sessions a change has cut off.
+void end_live_sessions(Services& s, const nlohmann::json& request) {
+  auto r = control_call(s.config().control_socket, request, 3000);
+  if (!r) {
+    std::fprintf(stderr, "bastionctl: note: bastiond not reachable (%s): no live sessions were ended\n",
+                 r.error().message.c_str());
+  }
+}
+
 void set_state(CtlGlobals& g, const std::string& name, policy::PersonState state) {
   auto s = ctl_open(g);
   if (!s) return;
@@ -72,6 +82,9 @@ void set_state(CtlGlobals& g, const std::string& name, policy::PersonState state
   }
   ctl_audit(*s, "user.state", "", {{"user", name}, {"state", policy::to_string(state)}});
   std::cout << name << " is now " << policy::to_string(state) << "\n";
+  if (state == policy::PersonState::kDisabled) {
+    end_live_sessions(*s, {{"op", "end-user"}, {"user", name}, {"reason", "access revoked: account " + name + " is disabled"}});
+  }
 }
 
 void register_user(CLI::App& app, CtlGlobals& g) {
@@ -215,6 +228,7 @@ void register_key(CLI::App& app, CtlGlobals& g) {
     }
     ctl_audit(*s, "key.revoke", "", key_json(*rec));
     std::cout << "revoked " << *fp << " (" << rec->user << ")\n";
+    end_live_sessions(*s, {{"op", "end-key"}, {"fingerprint", *fp}, {"reason", "access revoked: key " + *fp + " was revoked"}});
   });
 }
 

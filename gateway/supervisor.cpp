@@ -253,6 +253,7 @@ void Supervisor::read_child(ChildInfo& c) {
   c.target = m.value("target", "");
   c.login = m.value("login", "");
   c.grant_id = m.value("grant_id", "");
+  c.fingerprint = m.value("fingerprint", "");
   c.started_at = SystemClock::instance().now();
   if (c.grant_id.empty()) return;
   // SECURITY: the supervisor checks the grant itself; a session whose grant

@@ -31,6 +31,7 @@ struct ChildInfo {
   std::string source;
   bool authenticated = false;
   std::string session_id, user, target, login;
+  std::string fingerprint;   // the key the person logged in with
   bool allow_port_forwarding = false;
   std::string grant_id;      // the elevation grant the session runs under, if any
   Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)

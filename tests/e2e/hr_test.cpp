@@ -244,6 +244,32 @@ TEST_F(HrFeed, KilledMidwayThroughALargeFileEveryLineAppliesExactlyOnce) {
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
 }
 
+TEST_F(HrFeed, DisableKeyRevokeAndLeaverEndLiveSessionsIncludingCommandMode) {
+  SshKeyFiles nina = person("nina", "E800", {"ops"});
+  std::string log1 = d->dir() + "/nina-disable.log";
+  Process s1 = long_session(nina, log1);
+  d->ctl_ok({"user", "disable", "nina"});
+  EXPECT_GE(s1.wait(3000), 0);
+  EXPECT_NE(read_text(log1).find("access revoked: account nina is disabled"), std::string::npos) << read_text(log1);
+  d->ctl_ok({"user", "enable", "nina"});
+
+  std::string log2 = d->dir() + "/nina-key.log";
+  Process s2 = long_session(nina, log2);
+  auto keys = nlohmann::json::parse(d->ctl_ok({"key", "list", "--user", "nina", "--json"}));
+  ASSERT_EQ(keys.size(), 1u);
+  d->ctl_ok({"key", "revoke", keys[0]["fingerprint"]});
+  EXPECT_GE(s2.wait(3000), 0);
+  EXPECT_NE(read_text(log2).find("was revoked"), std::string::npos) << read_text(log2);
+
+  // A command-mode prompt is ended by a leaver too.
+  SshKeyFiles olga = person("olga", "E801", {"ops"});
+  PtySession prompt(d->ssh_argv(olga, "olga", {"-tt"}), 24, 80);
+  ASSERT_TRUE(prompt.read_until("bastion> "));
+  drop("olga-leaves.jsonl", "{\"event_id\":\"hr-olga\",\"type\":\"leaver\",\"employee_id\":\"E801\"}\n");
+  EXPECT_TRUE(prompt.read_until("has left (HR event hr-olga)", 5000));
+  EXPECT_GE(prompt.wait_exit(5000), 0);
+}
+
 TEST_F(HrFeed, AccessReviewReportAndSignOff) {
   std::string joiner = d->dir() + "/review-joiner.jsonl";
   write_text(joiner, "{\"event_id\":\"r-1\",\"type\":\"joiner\",\"employee_id\":\"E700\",\"username\":\"lena\","
