@@ -215,7 +215,7 @@ void register_key(CLI::App& app, CtlGlobals& g) {
         });
   });
 
-  auto* revoke = key->add_subcommand("revoke", "revoke a key (takes effect at the next login)");
+  auto* revoke = key->add_subcommand("revoke", "revoke a key (live sessions that logged in with it end at once)");
   auto fp = std::make_shared<std::string>();
   revoke->add_option("FINGERPRINT", *fp, "SHA256:... as shown by `key list`")->required();
   revoke->callback([&g, fp] {
