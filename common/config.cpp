@@ -97,8 +97,8 @@ class Loader {
     const Table* t = root["gateway"].as_table();
     if (auto st = check_keys(t, "gateway",
                              {"listen", "host_keys", "login_grace_time", "max_unauthenticated",
-                              "max_unauthenticated_per_source", "max_auth_attempts",
-                              "control_socket", "kill_grace", "public_name"});
+                              "max_unauthenticated_per_source", "max_auth_attempts", "auth_backoff_after",
+                              "auth_backoff_max", "control_socket", "kill_grace", "public_name"});
         !st)
       return st;
     std::string listen;
@@ -119,6 +119,9 @@ class Loader {
       return st;
     if (!(st = get_int(t, "gateway", "max_auth_attempts", cfg_.max_auth_attempts, 1, 100)))
       return st;
+    if (!(st = get_int(t, "gateway", "auth_backoff_after", cfg_.auth_backoff_after, 0, 1000))) return st;
+    if (!(st = get_duration(t, "gateway", "auth_backoff_max", cfg_.auth_backoff_max))) return st;
+    if (cfg_.auth_backoff_max < kMicrosPerSecond) return fail("[gateway] auth_backoff_max must be at least 1s");
     if (!(st = get_string(t, "gateway", "public_name", cfg_.public_name))) return st;
     return get_string(t, "gateway", "control_socket", cfg_.control_socket);
   }
@@ -312,6 +315,8 @@ std::string default_config_text(const std::string& listen) {
          "max_unauthenticated = 64                # pre-auth connections in total\n"
          "max_unauthenticated_per_source = 16     # pre-auth connections per source address\n"
          "max_auth_attempts = 6                   # signed publickey attempts per connection\n"
+         "auth_backoff_after = 3                  # failed logins per source address (or key) before back-off; 0: off\n"
+         "auth_backoff_max = \"60s\"               # back-off doubles from 1s up to this\n"
          "control_socket = \"bastiond.sock\"       # for bastionctl (mode 0600)\n"
          "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n"
          "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n\n"

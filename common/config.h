@@ -28,6 +28,8 @@ struct Config {
   int max_unauthenticated = 64;           // pre-auth connections in total, default 64
   int max_unauthenticated_per_source = 16;  // pre-auth connections per source address, default 16
   int max_auth_attempts = 6;              // signed publickey attempts per connection, default 6
+  int auth_backoff_after = 3;             // failed logins per source (or per key) before back-off; 0: off
+  Micros auth_backoff_max = 60 * kMicrosPerSecond;  // back-off doubles from 1s up to this, default "60s"
   std::string control_socket;             // default "bastiond.sock" in state dir
   std::string public_name;                // how users address the gateway in examples; default: listen host, or this machine's host name for a wildcard listen
   Micros kill_grace = 2 * kMicrosPerSecond;  // kill_grace: wait before SIGKILL, default "2s"

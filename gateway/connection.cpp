@@ -82,6 +82,7 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
       fingerprint_ = fp;
       audit("auth", Outcome::kDeny, "key is not enrolled", {{"fingerprint", fp}, {"key_type", type}});
       fingerprint_.clear();
+      report_failure("");
     }
     return SSH_AUTH_DENIED;
   }
@@ -92,8 +93,18 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
   }
   std::string reason;
   fingerprint_ = fp;
+  if (params_.key_backoff != nullptr) {
+    Micros now = services_.clock().now();
+    if (Micros until = params_.key_backoff->blocked_until(fp, now); until != 0) {
+      std::string why = "too many failed logins with this key; try again in " + format_duration(until - now);
+      audit("auth", Outcome::kDeny, why, {{"fingerprint", fp}, {"key_type", type}, {"backoff", true}});
+      send_banner(session_.get(), "bastion: denied: " + why + "\n");
+      return SSH_AUTH_DENIED;
+    }
+  }
   if (!authenticate_signed(user ? user : "", fp, type, reason)) {
     send_banner(session_.get(), "bastion: denied: " + reason + "\n");
+    report_failure(fp);
     return SSH_AUTH_DENIED;
   }
   return SSH_AUTH_SUCCESS;
@@ -187,6 +198,14 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
   authenticated_ = true;
   notify_supervisor();
   return true;
+}
+
+void Connection::report_failure(const std::string& fingerprint) {
+  if (params_.supervisor_fd < 0) return;
+  nlohmann::json m = {{"type", "authfail"}};
+  if (!fingerprint.empty()) m["fingerprint"] = fingerprint;
+  std::string text = m.dump();
+  ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
 }
 
 void Connection::notify_supervisor() {

@@ -15,6 +15,7 @@
 
 #include "authn/key_registry.h"
 #include "authn/user_ca.h"
+#include "gateway/backoff.h"
 #include "gateway/channel_pair.h"
 #include "gateway/command_mode.h"
 #include "gateway/services.h"
@@ -29,6 +30,7 @@ struct ConnectionParams {
   int client_fd = -1;
   int supervisor_fd = -1;  // SOCK_SEQPACKET to bastiond's supervisor
   std::string source;      // "ip:port"
+  const Backoff* key_backoff = nullptr;  // failed-login back-off per key (inherited from the supervisor)
 };
 
 class Connection {
@@ -56,6 +58,7 @@ class Connection {
   bool authenticate_signed(const std::string& user, const std::string& fingerprint,
                            const std::string& key_type, std::string& reason);
   void notify_supervisor();
+  void report_failure(const std::string& fingerprint);
   void service_channels();
   void start_pair(ChannelPair& p);
   void start_command_pair(ChannelPair& p);

@@ -166,6 +166,22 @@ void Supervisor::accept_client() {
   getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, port, sizeof port,
               NI_NUMERICHOST | NI_NUMERICSERV);
   std::string ip = host;
+  Micros now = SystemClock::instance().now();
+  if (now >= next_backoff_prune_) {
+    next_backoff_prune_ = now + 60 * kMicrosPerSecond;
+    source_backoff_.prune(now);
+    key_backoff_.prune(now);
+  }
+  // SECURITY: a source that keeps failing waits (1s, 2s, 4s, ... up to
+  // auth_backoff_max) before it may try again; refused before any fork.
+  if (Micros until = source_backoff_.blocked_until(ip, now); until != 0) {
+    if (now >= next_backoff_log_) {
+      next_backoff_log_ = now + kMicrosPerSecond;
+      log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(ip)) +
+          " failed logins (" + format_duration(until - now) + " left)");
+    }
+    return;
+  }
   int unauth = 0, unauth_here = 0;
   for (const auto& [pid, c] : children_) {
     if (c.authenticated) continue;
@@ -221,7 +237,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     if (!services) {
       log(source + ": " + services.error().message);
     } else {
-      ConnectionParams params{client.release(), theirs.get(), source};
+      ConnectionParams params{client.release(), theirs.get(), source, &key_backoff_};
       Connection conn(**services, bind_.get(), params);
       code = conn.run();
     }
@@ -245,6 +261,15 @@ void Supervisor::read_child(ChildInfo& c) {
   if (m.is_object() && m.value("type", "") == "sign") return sign_for_child(c, m.value("subject", ""));
   // A child changed elevations (command mode): look at live grants now.
   if (m.is_object() && m.value("type", "") == "sweep") return sweep_grants(true);
+  if (m.is_object() && m.value("type", "") == "authfail" && !c.authenticated) {
+    // With a fingerprint: an enrolled key was refused (counts against the
+    // key). Without: the client could not authenticate at all (counts
+    // against the source when the connection ends without a login).
+    std::string fp = m.value("fingerprint", "");
+    if (fp.empty()) ++c.auth_failures;
+    else key_backoff_.failure(fp, SystemClock::instance().now());
+    return;
+  }
   if (!m.is_object() || m.value("type", "") != "auth" || c.authenticated) return;
   c.authenticated = true;
   c.allow_port_forwarding = m.value("port_forwarding", false);
@@ -255,6 +280,8 @@ void Supervisor::read_child(ChildInfo& c) {
   c.grant_id = m.value("grant_id", "");
   c.fingerprint = m.value("fingerprint", "");
   c.started_at = SystemClock::instance().now();
+  source_backoff_.success(c.source_ip);
+  if (!c.fingerprint.empty()) key_backoff_.success(c.fingerprint);
   if (c.grant_id.empty()) return;
   // SECURITY: the supervisor checks the grant itself; a session whose grant
   // does not match what it claims, or is not active, is ended.
@@ -344,6 +371,11 @@ void Supervisor::reap_children() {
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
     std::string why;
+    bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+    // A connection that never logged in, after failing or idling out, counts against its source.
+    if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
+      source_backoff_.failure(it->second.source_ip, SystemClock::instance().now());
+    }
     if (WIFSIGNALED(status)) {
       int sig = WTERMSIG(status);
       why = sig == SIGALRM ? "login grace time exceeded"

@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "authn/user_ca.h"
 #include "common/unique_fd.h"
+#include "gateway/backoff.h"
 #include "gateway/hr_service.h"
 #include "gateway/services.h"
 #include "gateway/ssh_handles.h"
@@ -36,6 +37,7 @@ struct ChildInfo {
   std::string grant_id;      // the elevation grant the session runs under, if any
   Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)
   int certificates = 0;  // issued to this connection
+  int auth_failures = 0;  // failed attempts the connection reported before authenticating
   Micros started_at = 0;
   Micros kill_deadline = 0;  // when to SIGKILL after a kill request
 };
@@ -48,7 +50,10 @@ struct PendingReply {
 
 class Supervisor {
  public:
-  explicit Supervisor(Config cfg) : cfg_(std::move(cfg)) {}
+  explicit Supervisor(Config cfg)
+      : cfg_(std::move(cfg)),
+        source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
+        key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max) {}
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
@@ -86,6 +91,10 @@ class Supervisor {
              const std::string& user);
 
   Config cfg_;
+  // SECURITY: back-off after failed logins, per source address (checked at
+  // accept) and per key (children inherit the table at fork and check it).
+  Backoff source_backoff_, key_backoff_;
+  Micros next_backoff_log_ = 0, next_backoff_prune_ = 0;
   SshBind bind_;
   std::optional<authn::UserCa> ca_;
   std::optional<Ed25519Key> audit_key_;

@@ -2,11 +2,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include "fixture.h"
 
@@ -110,6 +114,63 @@ TEST(PreAuthLimits, CapsUnauthenticatedConnectionsPerSource) {
   // Once the idle ones are gone, a real login goes through.
   EXPECT_TRUE(wait_for([&] { return d.ssh(key, d.login() + "@prod-db-1", {"true"}).exit_code == 0; }, 10000));
   EXPECT_NE(d.gateway_log().find("too many unauthenticated connections"), std::string::npos);
+}
+
+TEST(PreAuthLimits, BackOffAfterFailedLoginsPerSourceAndPerKey) {
+  Deployment d;
+  SshKeyFiles alice = d.add_person("alice", {"ops"});
+  SshKeyFiles stranger = d.make_sk_key("stranger");  // never enrolled
+  d.edit_config("auth_backoff_after = 0", "auth_backoff_after = 2");
+  std::string dest = d.login() + "@prod-db-1";
+  auto idle = [&] { return wait_for([&] { return child_pids(d.bastiond().pid()).empty(); }, 10000); };
+  // Per source: two connections that cannot authenticate, then the address waits 1 s.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(d.ssh(stranger, dest, {"true"}).exit_code, 255);
+    ASSERT_TRUE(idle());
+  }
+  auto refused = d.ssh(alice, dest, {"true"});
+  EXPECT_EQ(refused.exit_code, 255);
+  EXPECT_EQ(refused.err.find("Permission denied"), std::string::npos) << "refused before authentication: " << refused.err;
+  EXPECT_NE(d.gateway_log().find("back-off after 2 failed logins"), std::string::npos) << d.gateway_log();
+  EXPECT_TRUE(wait_for([&] { return d.ssh(alice, dest, {"true"}).exit_code == 0; }, 5000));
+  // Per key: an enrolled key refused twice (a login no role allows) waits too, even for allowed logins.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(d.ssh(alice, "nobody@prod-db-1", {"true"}).exit_code, 255);
+  auto blocked = d.ssh(alice, dest, {"true"});
+  EXPECT_EQ(blocked.exit_code, 255);
+  EXPECT_NE(blocked.err.find("bastion: denied: too many failed logins with this key; try again in"), std::string::npos)
+      << blocked.err;
+  EXPECT_TRUE(wait_for([&] { return d.ssh(alice, dest, {"true"}).exit_code == 0; }, 5000));
+  auto denied = nlohmann::json::parse(d.ctl_ok({"audit", "search", "too many failed logins", "--json"}));
+  EXPECT_GE(denied.size(), 1u);
+}
+
+TEST(PreAuthLimits, HalfOpenFloodFromAnotherAddressDoesNotStopALogin) {
+  Deployment d;
+  SshKeyFiles alice = d.add_person("alice", {"ops"});
+  d.edit_config("auth_backoff_after = 0", "auth_backoff_after = 3");
+  std::vector<int> flood;
+  for (int i = 0; i < 60; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(d.gateway_port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    flood.push_back(fd);
+  }
+  // The flooding address holds at most its per-source share of pre-auth slots.
+  EXPECT_TRUE(wait_for([&] { return child_pids(d.bastiond().pid()).size() <= 16; }, 5000));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = d.ssh(alice, d.login() + "@prod-db-1", {"echo", "through"});
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "through\n");
+  std::printf("login during a 60-connection half-open flood: %lld ms\n", static_cast<long long>(ms));
+  for (int fd : flood) close(fd);
 }
 
 }  // namespace
