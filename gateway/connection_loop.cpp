@@ -56,6 +56,10 @@ int Connection::run() {
     std::fprintf(stderr, "bastiond[%d]: %s: accept failed\n", getpid(), params_.source.c_str());
     return 1;
   }
+  // No compression: it buys little on interactive links and has a history of
+  // side channels and decompression bugs (ssh-audit flags it).
+  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_C_S, "none");
+  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_S_C, "none");
   ssh_server_callbacks_struct cb{};
   cb.userdata = this;
   cb.auth_pubkey_function = auth_pubkey_tramp;

@@ -96,7 +96,10 @@ Result<SshBind> make_ssh_bind(const Config& cfg) {
                        Opt{SSH_BIND_OPTIONS_CIPHERS_S_C, kCiphers}, Opt{SSH_BIND_OPTIONS_HMAC_C_S, kMacs},
                        Opt{SSH_BIND_OPTIONS_HMAC_S_C, kMacs},
                        Opt{SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, kPubkeyTypes},
-                       Opt{SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "ssh-ed25519"}}) {
+                       Opt{SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "ssh-ed25519"},
+                       // The version string says what we are, not which library release (no
+                       // version-matching for scanners); "SSH-2.0-bastion".
+                       Opt{SSH_BIND_OPTIONS_BANNER, "bastion"}}) {
     if (ssh_bind_options_set(bind.get(), o.opt, o.value) != SSH_OK) {
       return make_error(std::string("libssh refused algorithm list ") + o.value + ": " +
                         ssh_get_error(bind.get()));

@@ -5,7 +5,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libssh-dev libfido2-dev libssl-dev libsqlitecpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev
-  openssh-client openssh-server openssh-sftp-server
+  openssh-client openssh-server openssh-sftp-server ssh-audit
 )
 missing=()
 for p in "${packages[@]}"; do
