@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds everything with AddressSanitizer + UndefinedBehaviorSanitizer into
+# ./build-asan (or $BUILD_DIR) and runs every unit and end-to-end test under
+# them. CI runs it after scripts/test.sh.
+#
+# Leak detection is off: libssh and OpenSSL keep process-lifetime allocations
+# that LeakSanitizer reports at exit of every short-lived connection process.
+# Memory errors and undefined behaviour abort the process (and fail the test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+build="${BUILD_DIR:-build-asan}"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_SANITIZE=ON >/dev/null
+ninja -C "$build" -j"${JOBS:-2}"
+# Reports from any process (bastiond's connection processes too, whose
+# stderr goes to a log) land in $reports; any report fails the run.
+reports="$(mktemp -d /tmp/bastion-sanitizer-XXXXXX)"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$reports/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+status=0
+ctest --test-dir "$build" --output-on-failure -j2 --timeout 900 || status=$?
+if compgen -G "$reports/*" > /dev/null; then
+  echo "sanitizer reports:" >&2
+  for f in "$reports"/*; do echo "== $f" >&2; head -60 "$f" >&2; done
+  status=1
+fi
+rm -rf "$reports"
+exit "$status"
