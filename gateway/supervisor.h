@@ -78,7 +78,9 @@ class Supervisor {
   bool setup_hr();
   void read_hr_notifications();
   void process_hr();
-  [[nodiscard]] bool hr_busy() const { return hr_batch_.has_value() || !hr_queue_.empty(); }
+  [[nodiscard]] bool hr_busy() const {
+    return (hr_batch_.has_value() || !hr_queue_.empty()) && SystemClock::instance().now() >= hr_retry_at_;
+  }
   // Ends every live session of `user` with `message` (audited).
   void end_user_sessions(const std::string& user, const std::string& message);
   // Re-decides every live session of `user` against current policy; ends those no longer allowed.
@@ -103,6 +105,7 @@ class Supervisor {
   Micros next_purge_ = 0;
   Micros next_grant_sweep_ = 0;
   Micros next_hr_due_ = 0;
+  Micros hr_retry_at_ = 0;  // after a database error, wait before trying the spool again
   HrSpool spool_;
   UniqueFd inotify_fd_;
   std::deque<std::string> hr_queue_;

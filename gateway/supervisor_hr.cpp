@@ -72,6 +72,7 @@ void Supervisor::process_hr() {
       if (auto r = (*s)->hr().apply_due(hr_access_change()); !r) log("[hr] scheduled events: " + r.error().message);
     }
   }
+  if (now < hr_retry_at_) return;
   if (!hr_batch_) {
     if (hr_queue_.empty()) return;
     std::string path = hr_queue_.front();
@@ -79,8 +80,9 @@ void Supervisor::process_hr() {
     if (!std::filesystem::exists(path)) return;
     auto s = Services::open(cfg_);
     if (!s) {
-      log("[hr] " + s.error().message);
-      hr_queue_.push_front(path);  // try again later
+      log("[hr] " + s.error().message + "; will retry in 5s");
+      hr_queue_.push_front(path);
+      hr_retry_at_ = now + 5 * kMicrosPerSecond;
       return;
     }
     hr_services_ = std::move(*s);
@@ -104,8 +106,9 @@ void Supervisor::process_hr() {
   if (!applied) {
     // The database is unavailable or similar: leave the file in incoming/
     // and try again (already applied events are skipped).
-    log("[hr] " + hr_batch_->record.file + ": " + applied.error().message + "; will retry");
+    log("[hr] " + hr_batch_->record.file + ": " + applied.error().message + "; will retry in 5s");
     hr_queue_.push_back(hr_batch_->path);
+    hr_retry_at_ = now + 5 * kMicrosPerSecond;
     hr_batch_.reset();
     hr_services_.reset();
     return;

@@ -6,6 +6,8 @@
 # Leak detection is off: libssh and OpenSSL keep process-lifetime allocations
 # that LeakSanitizer reports at exit of every short-lived connection process.
 # Memory errors and undefined behaviour abort the process (and fail the test).
+# (No strict_string_checks: libssh strndup()s exact-length buffers, which that
+# option reports although strndup never reads past its bound.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -15,7 +17,7 @@ ninja -C "$build" -j"${JOBS:-2}"
 # Reports from any process (bastiond's connection processes too, whose
 # stderr goes to a log) land in $reports; any report fails the run.
 reports="$(mktemp -d /tmp/bastion-sanitizer-XXXXXX)"
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$reports/asan"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1:log_path=$reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 status=0
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 900 || status=$?
