@@ -97,6 +97,13 @@ Result<Micros> parse_duration(std::string_view text) {
     } else if (any) {
       return make_error("invalid duration '" + std::string(text) + "': missing unit");
     }
+    // SECURITY: n <= 1e10 and unit <= 8.64e10, so n * unit fits in int64; the
+    // running total is capped at 100 years so a sum cannot wrap to a small or
+    // negative duration (a grant "for" a negative time, a TTL in the past).
+    constexpr Micros kMaxDuration = 100LL * 366 * 86400 * kMicrosPerSecond;
+    if (n > kMaxDuration / unit || total > kMaxDuration - n * unit) {
+      return make_error("duration too large: " + std::string(text) + " (at most 100 years)");
+    }
     total += n * unit;
     any = true;
   }

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/database.h"
+#include "common/encoding.h"
 #include "common/files.h"
 
 namespace bastion {
@@ -35,6 +36,20 @@ TEST(Duration, ParsesUnits) {
   EXPECT_EQ(*parse_duration("15"), 15 * kMicrosPerSecond);
   for (auto bad : {"", "m", "5x", "1h5", "-5s", "99999999999h"}) EXPECT_FALSE(parse_duration(bad)) << bad;
   EXPECT_EQ(format_duration(5400 * kMicrosPerSecond), "1h30m");
+}
+
+// Found by fuzz_config: each part fit, the product or the sum overflowed int64
+// and came back as a small or negative duration.
+TEST(Duration, RefusesOverflowInsteadOfWrapping) {
+  for (auto bad : {"9999999999d", "9999999999h", "36601d", "36500d36500d", "9999999999d9999999999d"}) {
+    auto d = parse_duration(bad);
+    EXPECT_FALSE(d) << bad;
+    if (!d) {
+      EXPECT_NE(d.error().message.find("too large"), std::string::npos) << d.error().message;
+    }
+  }
+  ASSERT_TRUE(parse_duration("36500d"));
+  EXPECT_GT(*parse_duration("36500d"), 0);
 }
 
 TEST(Time, RoundTripsUtc) {
@@ -118,6 +133,32 @@ TEST(Config, ShippedSampleIsValid) {
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->state_dir, "/var/lib/bastion");
   EXPECT_EQ(c->listen_port, 22);
+}
+TEST(Encoding, Base64IsStrictAboutUnusedBits) {
+  ASSERT_TRUE(base64_decode("QQ=="));
+  EXPECT_EQ(base64_decode("QQ==")->size(), 1u);
+  EXPECT_FALSE(base64_decode("QR=="));  // found by fuzz_public_key: a second spelling of "A"
+  EXPECT_FALSE(base64_decode("QUF="));
+  EXPECT_TRUE(base64_decode("QUE="));
+}
+
+TEST(Encoding, Base64UrlRoundTripsWithoutPadding) {
+  std::vector<uint8_t> bytes = {0xfb, 0xff, 0xbf, 0x00, 0x3e};
+  std::string text = base64url_encode(bytes);
+  EXPECT_EQ(text, "-_-_AD4");
+  auto back = base64url_decode(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, bytes);
+  for (auto bad : {"+_-_AD4", "-_-_AD4=", "A", "-_-_AD5"}) EXPECT_FALSE(base64url_decode(bad)) << bad;
+}
+
+TEST(Encoding, Utf8Check) {
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("Z\xc3\xbcrich \xe2\x82\xac \xf0\x9f\x94\x91"));
+  for (std::string bad : {std::string("\xff"), std::string("\xc3"), std::string("\xc0\xaf"), std::string("\xe0\x80\xaf"),
+                          std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"), std::string("ab\xe2\x82")}) {
+    EXPECT_FALSE(is_valid_utf8(bad)) << bad.size();
+  }
 }
 }  // namespace
 }  // namespace bastion

@@ -71,6 +71,11 @@ Result<std::vector<uint8_t>> base64_decode(std::string_view text) {
     }
     uint32_t x = (static_cast<uint32_t>(v[0]) << 18) | (static_cast<uint32_t>(v[1]) << 12) |
                  (static_cast<uint32_t>(v[2]) << 6) | static_cast<uint32_t>(v[3]);
+    // SECURITY: strict means one encoding per byte string: the bits past the
+    // last byte must be zero ("QR==" is not another spelling of "QQ==").
+    if ((pad == 1 && (x & 0xff) != 0) || (pad == 2 && (x & 0xffff) != 0)) {
+      return make_error("base64 is invalid (non-zero padding bits)");
+    }
     out.push_back(static_cast<uint8_t>(x >> 16));
     if (pad < 2) out.push_back(static_cast<uint8_t>(x >> 8));
     if (pad < 1) out.push_back(static_cast<uint8_t>(x));
@@ -87,6 +92,57 @@ std::string hex_encode(std::span<const uint8_t> bytes) {
     out += digits[b & 15];
   }
   return out;
+}
+
+std::string base64url_encode(std::span<const uint8_t> bytes) {
+  std::string s = base64_encode_unpadded(bytes);
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return s;
+}
+
+Result<std::vector<uint8_t>> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return make_error("base64url is invalid (length)");
+  std::string std_text(text);
+  for (char& c : std_text) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (c == '+' || c == '/' || c == '=') return make_error("base64url is invalid (character)");
+  }
+  while (std_text.size() % 4 != 0) std_text += '=';
+  auto out = base64_decode(std_text);
+  if (!out) return make_error("base64url is invalid" + out.error().message.substr(std::string("base64 is invalid").size()));
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
 }
 
 }  // namespace bastion

@@ -1,4 +1,4 @@
-// Byte encodings: base64 (strict) and hex.
+// Byte encodings: base64 and base64url (strict), hex; a UTF-8 check.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,13 @@ std::string base64_encode_unpadded(std::span<const uint8_t> bytes);
 // Strict: standard alphabet, length a multiple of 4, padding only at the end.
 Result<std::vector<uint8_t>> base64_decode(std::string_view text);
 std::string hex_encode(std::span<const uint8_t> bytes);
+// base64url (RFC 4648 section 5) without padding, as WebAuthn uses it. Decoding
+// is strict: URL alphabet only, no padding, no non-zero unused bits.
+std::string base64url_encode(std::span<const uint8_t> bytes);
+Result<std::vector<uint8_t>> base64url_decode(std::string_view text);
+// Whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points
+// past U+10FFFF). JSON and the audit trail only take text that is.
+bool is_valid_utf8(std::string_view s);
 
 inline std::span<const uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

@@ -51,7 +51,7 @@ int run_batch(Services& s, HrBatch& b) {
   auto report = s.hr().finish(b);
   if (!report) return ctl_fail(report.error().message);
   print_outcomes(b.outcomes, b.parsed);
-  std::cout << "batch " << b.record.id << ": " << (*report)["counts"].dump() << "\n";
+  std::cout << "batch " << b.record.id << ": " << (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return kExitOk;
 }
 
@@ -106,7 +106,7 @@ void register_hr_commands(CLI::App& app, CtlGlobals& g) {
       auto text = read_file(aa->file, 64u << 20);
       std::string copy = spool.held() + "/" + b->record.file;
       if (!text || !write_file_atomic(copy, *text, 0640, true) ||
-          !write_file_atomic(copy + ".report.json", hr_report_json(*b).dump(2) + "\n", 0640, true)) {
+          !write_file_atomic(copy + ".report.json", hr_report_json(*b).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640, true)) {
         g.exit_code = ctl_fail("cannot keep a copy in " + spool.held());
         return;
       }

@@ -255,6 +255,11 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   se->add_flag("--json", a->json, "machine-readable output");
   se->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
   se->callback([&g, a] {
+    if (a->text.empty()) {
+      std::fprintf(stderr, "bastionctl: sessions search: TEXT must not be empty\n");
+      g.exit_code = 2;
+      return;
+    }
     if (!ctl_parse_time(g, a->since, a->f.since)) return;
     search(g, a->text, a->f, a->json, a->key);
   });

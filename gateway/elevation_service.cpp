@@ -332,7 +332,8 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
   if (!all) return all.error();
   Micros now = clock_.now();
   std::vector<Elevation> out;
-  Actor system{"system"};
+  Actor system;
+  system.name = "system";
   for (auto& e : *all) {
     bool pending = e.state == ElevationState::kPending && now >= e.expires_at;
     bool ended = e.state == ElevationState::kApproved && now >= e.ends_at;

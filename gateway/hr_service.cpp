@@ -223,7 +223,7 @@ Result<HrBatch> HrService::open(const std::string& path) {
     b.record.state = "held";
     b.record.summary = nlohmann::json{{"hold_reason", verdict.reason}, {"leavers", b.leavers}, {"active", b.active},
                                       {"events", b.events.size()}}
-                           .dump();
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (auto st = repo_.save_hr_batch(b.record); !st) return st.error();
     auto ev = event("hr.hold", Outcome::kDeny,
                     "ALERT: HR batch " + b.record.id + " (" + b.record.file + ") held: " + verdict.reason +
@@ -314,9 +314,9 @@ Result<nlohmann::json> HrService::finish(HrBatch& b) {
   nlohmann::json report = hr_report_json(b);
   b.record.state = "done";
   b.record.finished_at = clock_.now();
-  b.record.summary = nlohmann::json{{"counts", report["counts"]}, {"lines", b.parsed.lines}}.dump();
+  b.record.summary = nlohmann::json{{"counts", report["counts"]}, {"lines", b.parsed.lines}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   auto ev = event("hr.batch", b.parsed.errors.empty() ? Outcome::kInfo : Outcome::kError,
-                  "HR file " + b.record.file + " applied: " + report["counts"].dump(),
+                  "HR file " + b.record.file + " applied: " + report["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   {{"batch_id", b.record.id}, {"file", b.record.file}, {"sha256", b.record.sha256},
                    {"counts", report["counts"]}});
   if (auto r = audit_.append(ev); !r) return r.error();
@@ -382,7 +382,7 @@ Result<std::string> HrSpool::file_away(const std::string& path, const std::strin
   for (int i = 1; file_exists(dest); ++i) dest = dir + "/" + name + "." + std::to_string(i);
   // The report first: if we die between the two steps the file is still in
   // incoming/ and is applied (idempotently) again.
-  if (auto st = write_file_atomic(dest + ".report.json", report.dump(2) + "\n", 0640, true); !st) return st.error();
+  if (auto st = write_file_atomic(dest + ".report.json", report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640, true); !st) return st.error();
   if (::rename(path.c_str(), dest.c_str()) != 0) {
     return make_error("cannot move " + path + " to " + dir + ": " + std::strerror(errno));
   }

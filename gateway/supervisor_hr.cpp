@@ -121,7 +121,7 @@ void Supervisor::process_hr() {
     bool nothing_valid = hr_batch_->events.empty() && !hr_batch_->parsed.errors.empty();
     auto moved = spool_.file_away(hr_batch_->path, nothing_valid ? spool_.rejected() : spool_.processed(), *report);
     if (!moved) log("[hr] " + moved.error().message);
-    log("[hr] applied " + hr_batch_->record.file + " (" + hr_batch_->record.id + "): " + (*report)["counts"].dump());
+    log("[hr] applied " + hr_batch_->record.file + " (" + hr_batch_->record.id + "): " + (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   hr_batch_.reset();
   hr_services_.reset();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/encoding.h"
 #include "policy/selector.h"
 
 namespace bastion::policy {
@@ -58,6 +59,7 @@ Result<Role> check_request(const Person& requester, const std::vector<Role>& rol
   }
   if (reason.empty()) return make_error("a reason is required (--reason \"TICKET-123 what and why\")");
   if (reason.size() > 512) return make_error("the reason is longer than 512 characters");
+  if (!is_valid_utf8(reason)) return make_error("the reason is not valid UTF-8");
   for (char c : reason) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return make_error("the reason contains control characters");
   }

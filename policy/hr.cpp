@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/encoding.h"
+
 namespace bastion::policy {
 namespace {
 
@@ -194,6 +196,18 @@ HrFile parse_hr_file(const std::string& file_name, std::string_view text) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     Result<HrEvent> e = make_error("unparsed");
+    // SECURITY: found by fuzz_hr: a CSV field with bytes that are not UTF-8
+    // reached the JSON of the audit record and threw there, stopping the
+    // applier. Such a line is refused here, before any field is read.
+    if (!is_valid_utf8(line)) {
+      if (fmt == Format::kCsv && header.empty()) {
+        f.errors.push_back({line_no, "bad CSV header: not valid UTF-8"});
+        return f;
+      }
+      ++f.lines;
+      f.errors.push_back({line_no, "not valid UTF-8"});
+      continue;
+    }
     if (fmt == Format::kCsv) {
       auto row = parse_csv_row(line);
       if (!row) {
@@ -253,7 +267,7 @@ std::string hr_event_json(const HrEvent& e) {
   if (!e.email.empty()) j["email"] = e.email;
   if (!e.department.empty()) j["department"] = e.department;
   if (e.effective_at) j["effective_at"] = format_utc(*e.effective_at);
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 HrPlan plan_hr_event(const HrEvent& e, const std::optional<Person>& by_employee,

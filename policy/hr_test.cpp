@@ -176,6 +176,25 @@ TEST(AccessReview, UnusedStandingAccess) {
 namespace bastion::policy {
 namespace {
 
+// Found by fuzz_hr: Latin-1 bytes in a CSV department reached the audit
+// record's JSON and threw there, stopping the applier.
+TEST(HrParse, LinesThatAreNotUtf8AreRefusedAndTheEventStillSerializes) {
+  std::string text =
+      "event_id,type,employee_id,username,department\n"
+      "hr-1,joiner,E300,grace,Z\xfcrich\n"
+      "hr-2,joiner,E301,heidi,Z\xc3\xbcrich\n";
+  HrFile f = parse_hr_file("feed.csv", text);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].username, "heidi");
+  ASSERT_EQ(f.errors.size(), 1u);
+  EXPECT_EQ(f.errors[0].line, 2);
+  EXPECT_EQ(f.errors[0].reason, "not valid UTF-8");
+  EXPECT_NE(hr_event_json(f.events[0]).find("heidi"), std::string::npos);
+  HrFile j = parse_hr_file("feed.jsonl", "{\"event_id\":\"x\",\"type\":\"leaver\",\"employee_id\":\"E1\",\"department\":\"\xff\"}\n");
+  EXPECT_TRUE(j.events.empty());
+  EXPECT_EQ(j.errors.size(), 1u);
+}
+
 TEST(HrParse, ContribSamplesParseCleanly) {
   for (const char* name : {"events.jsonl", "events.csv", "snapshot-2026-11-22.csv"}) {
     std::ifstream in(std::string(BASTION_SOURCE_DIR) + "/contrib/hr/" + name);

@@ -87,6 +87,14 @@ TEST_F(CastTest, ReaderToleratesACutOffLastLineButNotGarbage) {
   EXPECT_FALSE(read_cast(dir + "/e.cast"));
   (void)write_file_atomic(dir + "/f.cast", "{\"version\": 2}\n[1, 2]\n", 0600, false);
   EXPECT_FALSE(read_cast(dir + "/f.cast"));
+  // Found by fuzz_cast: a version that is not an integer threw (string) or was
+  // undefined behaviour (1e300) instead of being refused.
+  for (std::string header : {"{\"version\": \"2\"}", "{\"version\": 1e300}", "{\"version\": 2.5}", "{\"version\": null}"}) {
+    (void)std::remove((dir + "/g.cast").c_str());
+    (void)write_file_atomic(dir + "/g.cast", header + "\n", 0600, false);
+    auto bad = read_cast(dir + "/g.cast");
+    EXPECT_FALSE(bad) << header;
+  }
 }
 
 TEST_F(CastTest, SearchIgnoresEscapeSequencesAndReportsTheOffset) {
@@ -97,6 +105,7 @@ TEST_F(CastTest, SearchIgnoresEscapeSequencesAndReportsTheOffset) {
   EXPECT_DOUBLE_EQ(hits[0].offset, 0.5);
   EXPECT_NE(hits[0].snippet.find("secret-token"), std::string::npos);
   EXPECT_TRUE(search_cast(cast, "absent").empty());
+  EXPECT_TRUE(search_cast(cast, "").empty());  // found by fuzz_cast: read past the end
 }
 
 }  // namespace

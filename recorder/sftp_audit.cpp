@@ -11,7 +11,15 @@ enum : uint8_t {
   kStatus = 101, kHandle = 102, kData = 103,
 };
 constexpr uint32_t kReadFlag = 0x01, kWriteFlag = 0x02;
-constexpr size_t kMaxPending = 4096, kMaxOpen = 1024;
+// SECURITY: bounds what one channel can make the auditor hold. OpenSSH's
+// sftp keeps at most 64 requests in flight; a path is kept to 4 KiB (PATH_MAX)
+// in the record; so pending requests stay under ~8 MiB even for a hostile client.
+constexpr size_t kMaxPending = 1024, kMaxOpen = 1024, kMaxPathKept = 4096;
+
+std::string kept_path(std::string_view path) {
+  if (path.size() <= kMaxPathKept) return std::string(path);
+  return std::string(path.substr(0, kMaxPathKept)) + "...(" + std::to_string(path.size()) + " bytes)";
+}
 
 Error malformed(const char* what) { return make_error(std::string("malformed SFTP packet: ") + what); }
 
@@ -64,7 +72,7 @@ Status SftpAuditor::on_request(uint8_t type, std::string_view body) {
       auto path = r.text();
       auto flags = r.u32();
       if (!path || !flags) return malformed("OPEN");
-      p.path = *path;
+      p.path = kept_path(*path);
       bool rd = *flags & kReadFlag, wr = *flags & kWriteFlag;
       p.mode = rd && wr ? "read+write" : wr ? "write" : "read";
       break;
@@ -95,7 +103,7 @@ Status SftpAuditor::on_request(uint8_t type, std::string_view body) {
     case kRemove: case kRmdir: case kMkdir: case kSetstat: {
       auto path = r.text();
       if (!path) return malformed("path request");
-      p.path = *path;
+      p.path = kept_path(*path);
       break;
     }
     case kFsetstat: {
@@ -108,8 +116,8 @@ Status SftpAuditor::on_request(uint8_t type, std::string_view body) {
       auto a = r.text();
       auto b = r.text();
       if (!a || !b) return malformed("two-path request");
-      p.path = *a;
-      p.path2 = *b;
+      p.path = kept_path(*a);
+      p.path2 = kept_path(*b);
       break;
     }
     case kExtended: {
@@ -120,8 +128,8 @@ Status SftpAuditor::on_request(uint8_t type, std::string_view body) {
         auto b = r.text();
         if (!a || !b) return malformed("EXTENDED rename");
         p.type = kRename;
-        p.path = *a;
-        p.path2 = *b;
+        p.path = kept_path(*a);
+        p.path2 = kept_path(*b);
         break;
       }
       return {};

@@ -270,7 +270,9 @@ for level in $scale_levels; do
   pss=$(mem_kib Pss); rss=$(mem_kib Rss)
   c0=$(cpu_ticks); sleep 10; c1=$(cpu_ticks)
   cpu=$(awk -v t="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f%%", 100 * t / hz / 10}')
-  per=$(awk -v p="$pss" -v b="$base_pss" -v n="$level" 'BEGIN {printf "%.2f", (p - b) / n / 1024}')
+  # per live session: when not every client got in (pre-auth caps, a slow
+  # machine), dividing by the level would understate the cost
+  per=$(awk -v p="$pss" -v b="$base_pss" -v n="$live" 'BEGIN {printf "%.2f", (n > 0 ? (p - b) / n / 1024 : 0)}')
   scale_rows+="| $level sessions ($live live) | $((pss / 1024)) MiB | $((rss / 1024)) MiB | $per MiB | $cpu |"$'\n'
 done
 pkill -f "sleep 100000" 2>/dev/null || true

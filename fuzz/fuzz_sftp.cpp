@@ -1,0 +1,55 @@
+// Fuzzes recorder::SftpAuditor, the SFTP (filexfer v3) packet parser that
+// watches both directions of a relayed channel.
+// Input: a sequence of chunks. Each chunk is one header byte H and then
+// (H & 0x7f) bytes: H & 0x80 set sends them as server_data (target ->
+// client), clear as client_data. A chunk of length 0 calls take_events().
+// Feeding stops at the first error (the relay ends the channel then); then
+// close_all(). fuzz/make_seeds.py writes seeds in this format.
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "fuzz_support.h"
+#include "recorder/sftp_audit.h"
+
+using namespace bastion;
+
+namespace {
+
+void check_events(const std::vector<recorder::FileEvent>& events) {
+  static const std::set<std::string> kActions = {"open",  "close",   "remove", "rename",
+                                                 "mkdir", "rmdir",   "setstat", "symlink"};
+  for (const auto& e : events) {
+    FUZZ_CHECK(kActions.count(e.action) == 1);
+    FUZZ_CHECK(!e.ok || e.status == "ok");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  recorder::SftpAuditor auditor;
+  size_t pos = 0;
+  while (pos < size) {
+    uint8_t h = data[pos++];
+    size_t len = std::min<size_t>(h & 0x7f, size - pos);
+    if (len == 0) {
+      check_events(auditor.take_events());
+      continue;
+    }
+    std::string_view chunk = fuzz::as_text(data + pos, len);
+    pos += len;
+    Status st = (h & 0x80) ? auditor.server_data(chunk) : auditor.client_data(chunk);
+    if (!st) {
+      FUZZ_CHECK(!st.message().empty());
+      break;
+    }
+  }
+  check_events(auditor.take_events());
+  auto rest = auditor.close_all("channel closed");
+  check_events(rest);
+  for (const auto& e : rest) FUZZ_CHECK(e.action == "close" && !e.ok);
+  FUZZ_CHECK(auditor.take_events().empty());
+  return 0;
+}
