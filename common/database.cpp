@@ -190,6 +190,69 @@ CREATE TABLE hr_events (
 CREATE INDEX hr_events_employee ON hr_events(employee_id);
 CREATE INDEX hr_events_state ON hr_events(state, effective_at);
 )sql",
+      // 4: FIDO: attested SSH keys, attestation trust, WebAuthn credentials,
+      // invitations and step-ups.
+      R"sql(
+ALTER TABLE ssh_keys ADD COLUMN aaguid TEXT NOT NULL DEFAULT '';
+ALTER TABLE ssh_keys ADD COLUMN attestation TEXT NOT NULL DEFAULT '';
+ALTER TABLE roles ADD COLUMN step_up TEXT NOT NULL DEFAULT '12h';
+CREATE TABLE fido_roots (
+  sha256 TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('root','intermediate')),
+  subject TEXT NOT NULL,
+  pem TEXT NOT NULL,
+  added_at BIGINT NOT NULL
+);
+CREATE TABLE fido_aaguids (
+  aaguid TEXT PRIMARY KEY,
+  name TEXT NOT NULL DEFAULT '',
+  added_at BIGINT NOT NULL
+);
+CREATE TABLE key_challenges (
+  challenge_sha256 TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE TABLE webauthn_credentials (
+  id TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  cose_alg INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  sign_count BIGINT NOT NULL DEFAULT 0,
+  aaguid TEXT NOT NULL DEFAULT '',
+  attestation TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL CHECK (state IN ('active','locked','revoked')),
+  state_reason TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT
+);
+CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_name);
+CREATE TABLE invites (
+  token_sha256 TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  challenge BLOB,
+  used_at BIGINT
+);
+CREATE TABLE step_ups (
+  code_sha256 TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  challenge BLOB NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','verified','failed')),
+  reason TEXT NOT NULL DEFAULT '',
+  credential_id TEXT NOT NULL DEFAULT '',
+  verified_at BIGINT
+);
+CREATE INDEX step_ups_user ON step_ups(user_name, verified_at);
+)sql",
   };
   return m;
 }

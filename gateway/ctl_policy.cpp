@@ -24,7 +24,8 @@ nlohmann::json role_json(const policy::Role& r) {
                       {"targets", r.target_selector},
                       {"logins", r.logins},
                       {"allow_port_forwarding", r.allow_port_forwarding},
-                      {"elevated", r.elevated}};
+                      {"elevated", r.elevated},
+                      {"step_up", r.elevated ? std::string("per-session") : policy::to_string(r.step_up)}};
   if (r.elevated) {
     j["max_duration"] = r.max_duration ? format_duration(r.max_duration) : "";
     j["internal_approvals"] = r.internal_approvals;
@@ -58,7 +59,18 @@ void register_role(CLI::App& app, CtlGlobals& g) {
   add->add_option("--internal-approvals", r->internal_approvals,
                   "elevated: approvals also needed from holders of --approver-role (four eyes)");
   add->add_option("--approver-role", r->approver_role, "elevated: the role whose holders give internal approvals");
-  add->callback([&g, r, logins, max_duration] {
+  auto step_up = std::make_shared<std::string>("12h");
+  add->add_option("--step-up", *step_up,
+                  "standing roles: how recent the holder's WebAuthn step-up (touch + PIN) must be: none, per-session "
+                  "or a duration (default 12h); grants of elevated roles always need one per session");
+  add->callback([&g, r, logins, max_duration, step_up] {
+    auto rule = policy::parse_step_up(*step_up);
+    if (!rule) {
+      g.exit_code = kExitUsage;
+      ctl_fail("--step-up: " + rule.error().message);
+      return;
+    }
+    r->step_up = *rule;
     if (!max_duration->empty()) {
       auto d = parse_duration(*max_duration);
       if (!d) {
@@ -85,7 +97,7 @@ void register_role(CLI::App& app, CtlGlobals& g) {
     ctl_list(
         g, *json, [](Services& s) { return s.policy().list_roles(); }, role_json,
         [](const std::vector<policy::Role>& roles) {
-          std::printf("%-16s %-24s %-24s %-6s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "ACCESS");
+          std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "STEP-UP", "ACCESS");
           for (const auto& x : roles) {
             std::string l;
             for (const auto& login : x.logins) l += (l.empty() ? "" : ",") + login;
@@ -98,8 +110,9 @@ void register_role(CLI::App& app, CtlGlobals& g) {
               }
               access += ")";
             }
-            std::printf("%-16s %-24s %-24s %-6s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
-                        x.allow_port_forwarding ? "yes" : "no", access.c_str());
+            std::string step = x.elevated ? "per-session" : policy::to_string(x.step_up);
+            std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
+                        x.allow_port_forwarding ? "yes" : "no", step.c_str(), access.c_str());
           }
         });
   });

@@ -41,6 +41,10 @@ Decision allow_grant(const AccessRequest& req, const Elevation& e, const Role* r
   d.request_id = e.id;
   d.not_after = e.ends_at;
   d.break_glass = e.break_glass;
+  // SECURITY: using an elevated grant needs a fresh step-up in every session:
+  // the customer consented to a person, not to whoever holds their key file.
+  d.step_up.kind = StepUpRule::Kind::kPerSession;
+  d.step_up.max_age = 0;
   if (role != nullptr) {
     d.role = role->name;
     d.allow_port_forwarding = role->allow_port_forwarding;
@@ -92,6 +96,7 @@ Decision decide(const AccessRequest& req) {
       d.allow = true;
       d.role = role.name;
       d.allow_port_forwarding = role.allow_port_forwarding;
+      d.step_up = role.step_up;
       d.reason = "role " + role.name + " allows " + req.login + " on " + req.target_name;
       return d;
     }

@@ -41,6 +41,9 @@ struct Decision {
   std::string grant_id, request_id;
   Micros not_after = 0;
   bool break_glass = false;
+  // How fresh the person's WebAuthn step-up must be for this access: the
+  // deciding role's rule; always per session under a grant.
+  StepUpRule step_up;
 };
 
 Decision decide(const AccessRequest& req);

@@ -79,6 +79,7 @@ TEST(ElevationRules, ActiveGrantAllowsOnlyItsWindowLoginAndHolder) {
   auto d = w.decide_at(els, t0 + kMin);
   EXPECT_TRUE(d.allow);
   EXPECT_EQ(d.grant_id, "GRT-1");
+  EXPECT_EQ(d.step_up.kind, StepUpRule::Kind::kPerSession);  // a grant needs a step-up in every session
   EXPECT_EQ(d.not_after, t0 + 10 * kMin);
   EXPECT_EQ(d.role, "support");
   EXPECT_FALSE(w.decide_at(els, t0 + kMin, "deploy").allow);           // other login

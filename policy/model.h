@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/result.h"
 
 namespace bastion::policy {
 
@@ -28,6 +31,25 @@ struct Person {
   Micros left_at = 0;             // when HR said the person left (0: not left by HR)
 };
 
+// When a person must have passed a WebAuthn step-up (a server-verified touch
+// and PIN on their security key) to use a role: never, once in every session,
+// or within the last max_age. Default: 12 h for standing roles.
+struct StepUpRule {
+  enum class Kind { kNone, kPerSession, kMaxAge };
+  Kind kind = Kind::kMaxAge;
+  Micros max_age = 12 * 3600 * kMicrosPerSecond;
+  bool operator==(const StepUpRule&) const = default;
+};
+// "none", "per-session" or a duration ("12h", "30m").
+Result<StepUpRule> parse_step_up(std::string_view text);
+std::string to_string(const StepUpRule& r);
+// The stricter of two rules (per-session > shorter max_age > longer > none).
+StepUpRule stricter(const StepUpRule& a, const StepUpRule& b);
+// Whether a step-up passed at `last` (if ever) satisfies `rule` now. A
+// per-session rule is satisfied only by a step-up of this connection, which
+// the caller passes as `this_session`.
+bool step_up_satisfied(const StepUpRule& rule, std::optional<Micros> last, bool this_session, Micros now);
+
 struct Role {
   std::string name;
   std::string target_selector;      // glob on target names, or label=value
@@ -39,6 +61,7 @@ struct Role {
   Micros max_duration = 0;      // elevated: longest grant under this role (0: the policy maximum)
   int internal_approvals = 0;   // elevated: approvals needed from holders of approver_role (four eyes)
   std::string approver_role;    // elevated: the role whose holders give internal approvals
+  StepUpRule step_up;           // standing roles: how fresh a step-up must be (grants: per session)
   Micros created_at = 0;
 };
 

@@ -72,6 +72,41 @@ TEST(Decide, DeniesEveryMissingPiece) {
   }
 }
 
+TEST(StepUp, RulesParseCompareAndDecideFreshness) {
+  EXPECT_EQ(parse_step_up("none")->kind, StepUpRule::Kind::kNone);
+  EXPECT_EQ(parse_step_up("per-session")->kind, StepUpRule::Kind::kPerSession);
+  ASSERT_TRUE(parse_step_up("30m"));
+  EXPECT_EQ(parse_step_up("30m")->max_age, 1800 * kMicrosPerSecond);
+  for (auto bad : {"", "0s", "sometimes", "-5m"}) EXPECT_FALSE(parse_step_up(bad)) << bad;
+  EXPECT_EQ(to_string(*parse_step_up("12h")), "12h");
+  StepUpRule none = *parse_step_up("none"), each = *parse_step_up("per-session");
+  StepUpRule hour = *parse_step_up("1h"), day = *parse_step_up("24h");
+  EXPECT_EQ(stricter(none, hour), hour);
+  EXPECT_EQ(stricter(day, hour), hour);
+  EXPECT_EQ(stricter(hour, each), each);
+  Micros now = 1'000'000 * kMicrosPerSecond;
+  EXPECT_TRUE(step_up_satisfied(none, std::nullopt, false, now));
+  EXPECT_FALSE(step_up_satisfied(hour, std::nullopt, false, now));
+  EXPECT_TRUE(step_up_satisfied(hour, now - 3599 * kMicrosPerSecond, false, now));
+  EXPECT_FALSE(step_up_satisfied(hour, now - 3601 * kMicrosPerSecond, false, now));
+  EXPECT_FALSE(step_up_satisfied(hour, now + 60 * kMicrosPerSecond, false, now));  // a clock in the future does not count
+  EXPECT_FALSE(step_up_satisfied(each, now, false, now));  // an earlier session's step-up is not this one's
+  EXPECT_TRUE(step_up_satisfied(each, std::nullopt, true, now));
+}
+
+TEST(StepUp, DecisionCarriesTheRoleRuleAndGrantsNeedOnePerSession) {
+  Person alice = active("alice");
+  Target db = target("prod-db-1", {{"env", "prod"}});
+  Role ops = role("ops", "env=prod", {"root"});
+  ops.step_up = *parse_step_up("2h");
+  auto d = check(&alice, {ops}, &db, "root");
+  ASSERT_TRUE(d.allow);
+  EXPECT_EQ(d.step_up, ops.step_up);
+  Role open = role("open", "env=prod", {"root"});
+  open.step_up = *parse_step_up("none");
+  EXPECT_EQ(check(&alice, {open}, &db, "root").step_up.kind, StepUpRule::Kind::kNone);
+}
+
 TEST(Decide, BrokenSelectorSelectsNothing) {
   Person alice = active("alice");
   Target db = target("prod-db-1");

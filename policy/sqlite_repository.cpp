@@ -51,6 +51,13 @@ Role read_role(SQLite::Statement& q) {
   r.max_duration = q.getColumn(6).getInt64();
   r.internal_approvals = q.getColumn(7).getInt();
   r.approver_role = q.getColumn(8).getString();
+  // SECURITY: a stored rule that no longer parses demands a step-up every session.
+  auto step_up = parse_step_up(q.getColumn(9).getString());
+  if (step_up) {
+    r.step_up = *step_up;
+  } else {
+    r.step_up.kind = StepUpRule::Kind::kPerSession;
+  }
   return r;
 }
 
@@ -59,7 +66,7 @@ constexpr const char* kPersonCols =
     "COALESCE(left_at,0) FROM users";
 constexpr const char* kRoleCols =
     "SELECT name, target_selector, logins, allow_port_forwarding, created_at, elevated, max_duration, "
-    "internal_approvals, approver_role FROM roles";
+    "internal_approvals, approver_role, step_up FROM roles";
 
 }  // namespace
 
@@ -208,7 +215,7 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     }
     SQLite::Statement ins(db_.sql(),
                           "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
-                          "elevated, max_duration, internal_approvals, approver_role) VALUES (?,?,?,?,?,?,?,?,?)");
+                          "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
     ins.bind(2, r.target_selector);
     ins.bind(3, join_csv(r.logins));
@@ -218,6 +225,7 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     ins.bind(7, static_cast<int64_t>(r.max_duration));
     ins.bind(8, r.internal_approvals);
     ins.bind(9, r.approver_role);
+    ins.bind(10, to_string(r.step_up));
     ins.exec();
     return {};
   });
@@ -228,7 +236,7 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
     std::vector<Role> out;
     SQLite::Statement q(db_.sql(),
                         "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at, "
-                        "r.elevated, r.max_duration, r.internal_approvals, r.approver_role "
+                        "r.elevated, r.max_duration, r.internal_approvals, r.approver_role, r.step_up "
                         "FROM roles r JOIN user_roles ur ON ur.role_name = r.name "
                         "WHERE ur.user_name = ? ORDER BY r.name");
     q.bind(1, person.name);
