@@ -4,8 +4,8 @@ namespace bastion::authn {
 namespace {
 
 constexpr const char* kCols =
-    "SELECT fingerprint, user_name, key_type, public_key, comment, state, created_at, revoked_at "
-    "FROM ssh_keys";
+    "SELECT fingerprint, user_name, key_type, public_key, comment, state, created_at, revoked_at, aaguid, "
+    "attestation FROM ssh_keys";
 
 KeyRecord read_row(SQLite::Statement& q) {
   KeyRecord k;
@@ -17,12 +17,15 @@ KeyRecord read_row(SQLite::Statement& q) {
   k.active = q.getColumn(5).getString() == "active";
   k.created_at = q.getColumn(6).getInt64();
   if (!q.getColumn(7).isNull()) k.revoked_at = q.getColumn(7).getInt64();
+  k.aaguid = q.getColumn(8).getString();
+  k.attestation = q.getColumn(9).getString();
   return k;
 }
 
 }  // namespace
 
-Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& key) {
+Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& key,
+                                      const std::string& attestation_json, const std::string& aaguid) {
   KeyRecord rec;
   rec.fingerprint = fingerprint_sha256(key.blob);
   rec.user = user;
@@ -32,6 +35,8 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
   rec.public_key = to_line(stored);
   rec.comment = key.comment;
   rec.created_at = clock_.now();
+  rec.aaguid = aaguid;
+  rec.attestation = attestation_json;
   auto st = with_transaction(db_, [&]() -> Status {
     SQLite::Statement u(db_.sql(), "SELECT service_account, state FROM users WHERE name = ?");
     u.bind(1, user);
@@ -55,13 +60,15 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
     }
     SQLite::Statement ins(db_.sql(),
                           "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, comment, "
-                          "state, created_at) VALUES (?,?,?,?,?,'active',?)");
+                          "state, created_at, aaguid, attestation) VALUES (?,?,?,?,?,'active',?,?,?)");
     ins.bind(1, rec.fingerprint);
     ins.bind(2, user);
     ins.bind(3, rec.type);
     ins.bind(4, rec.public_key);
     ins.bind(5, rec.comment);
     ins.bind(6, static_cast<int64_t>(rec.created_at));
+    ins.bind(7, rec.aaguid);
+    ins.bind(8, rec.attestation);
     ins.exec();
     // A pending person becomes active with their first key.
     SQLite::Statement act(db_.sql(), "UPDATE users SET state = 'active' WHERE name = ? AND state = 'pending'");

@@ -27,6 +27,8 @@ struct KeyRecord {
   bool active = true;
   Micros created_at = 0;
   std::optional<Micros> revoked_at;
+  std::string aaguid;       // of the authenticator, when enrolled with a verified attestation
+  std::string attestation;  // JSON {format, aaguid, subject, chain}, or empty
 };
 
 class KeyRegistry {
@@ -34,7 +36,9 @@ class KeyRegistry {
   KeyRegistry(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
   // `service_account`: whether the owner may use plain keys (stored on the user).
-  Result<KeyRecord> enroll(const std::string& user, const PublicKey& key);
+  // `attestation_json`/`aaguid`: what a verified attestation said (empty: none).
+  Result<KeyRecord> enroll(const std::string& user, const PublicKey& key, const std::string& attestation_json = "",
+                           const std::string& aaguid = "");
   Result<std::optional<KeyRecord>> find_by_fingerprint(const std::string& fingerprint);
   Result<std::vector<KeyRecord>> list(const std::string& user_filter);
   Result<KeyRecord> revoke(const std::string& fingerprint);

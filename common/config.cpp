@@ -21,7 +21,7 @@ class Loader {
 
   Status load(const Table& root) {
     static const std::set<std::string> sections = {"gateway", "state", "ca", "audit", "upstream", "session",
-                                                   "recording", "elevation", "hr"};
+                                                   "recording", "elevation", "hr", "mfa", "web"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -35,6 +35,8 @@ class Loader {
     if (auto st = upstream(root); !st) return st;
     if (auto st = elevation(root); !st) return st;
     if (auto st = hr(root); !st) return st;
+    if (auto st = mfa(root); !st) return st;
+    if (auto st = web(root); !st) return st;
     return session(root);
   }
 
@@ -189,6 +191,45 @@ class Loader {
     return get_strings(t, "session", "env_allow", cfg_.env_allow);
   }
 
+  Status mfa(const Table& root) {
+    const Table* t = root["mfa"].as_table();
+    if (auto st = check_keys(t, "mfa", {"require_attestation", "allow_none_attestation", "step_up_timeout"}); !st) return st;
+    for (auto [name, field] : {std::pair{"require_attestation", &cfg_.require_attestation},
+                               std::pair{"allow_none_attestation", &cfg_.allow_none_attestation}}) {
+      if (t && t->contains(name)) {
+        auto v = (*t)[name].value<bool>();
+        if (!v) return fail(std::string("[mfa] ") + name + " must be true or false");
+        *field = *v;
+      }
+    }
+    if (auto st = get_duration(t, "mfa", "step_up_timeout", cfg_.step_up_timeout); !st) return st;
+    if (cfg_.step_up_timeout < 10 * kMicrosPerSecond || cfg_.step_up_timeout > 600 * kMicrosPerSecond) {
+      return fail("[mfa] step_up_timeout must be between 10s and 10m");
+    }
+    return {};
+  }
+
+  Status web(const Table& root) {
+    const Table* t = root["web"].as_table();
+    if (auto st = check_keys(t, "web", {"public_url", "listen", "tls_cert", "tls_key"}); !st) return st;
+    if (auto st = get_string(t, "web", "public_url", cfg_.public_url); !st) return st;
+    if (!cfg_.public_url.empty()) {
+      const std::string& u = cfg_.public_url;
+      if (u.rfind("https://", 0) != 0 || u.size() <= 8 || u.find_first_of("/?#@ ", 8) != std::string::npos) {
+        return fail("[web] public_url must be https://HOST or https://HOST:PORT (no path)");
+      }
+    }
+    std::string listen;
+    if (auto st = get_string(t, "web", "listen", listen); !st) return st;
+    if (!listen.empty()) {
+      if (auto st = parse_host_port(listen, cfg_.web_listen_host, cfg_.web_listen_port); !st) {
+        return fail("[web] listen: " + st.message());
+      }
+    }
+    if (auto st = get_string(t, "web", "tls_cert", cfg_.tls_cert); !st) return st;
+    return get_string(t, "web", "tls_key", cfg_.tls_key);
+  }
+
   Status elevation(const Table& root) {
     const Table* t = root["elevation"].as_table();
     if (auto st = check_keys(t, "elevation", {"request_ttl", "max_grant", "break_glass_max"}); !st) return st;
@@ -293,6 +334,8 @@ Result<Config> load_config(const std::string& path) {
       cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
   if (!cfg.encrypt_to.empty()) cfg.encrypt_to = resolve_path(cfg.state_dir, cfg.encrypt_to);
   cfg.hr_spool = resolve_path(cfg.state_dir, cfg.hr_spool.empty() ? "hr" : cfg.hr_spool);
+  cfg.tls_cert = resolve_path(cfg.state_dir, cfg.tls_cert.empty() ? "web_cert.pem" : cfg.tls_cert);
+  cfg.tls_key = resolve_path(cfg.state_dir, cfg.tls_key.empty() ? "web_key.pem" : cfg.tls_key);
   cfg.recording_dir = resolve_path(cfg.state_dir, cfg.recording_dir.empty() ? "recordings" : cfg.recording_dir);
   cfg.control_socket =
       resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
@@ -305,7 +348,21 @@ Result<std::string> locate_config(const std::string& flag_value) {
   return make_error("no configuration: pass --config FILE or set BASTION_CONFIG");
 }
 
-std::string default_config_text(const std::string& listen) {
+namespace {
+// The web listen address init writes: loopback, on public_url's port (8443 by default).
+std::string web_listen_for(const std::string& public_url) {
+  std::string port = "8443";
+  if (public_url.rfind("https://", 0) == 0) {
+    std::string rest = public_url.substr(8);
+    auto colon = rest.rfind(':');
+    if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) port = rest.substr(colon + 1);
+    else port = "443";
+  }
+  return "127.0.0.1:" + port;
+}
+}  // namespace
+
+std::string default_config_text(const std::string& listen, const std::string& public_url) {
   return "# bastion gateway configuration (written by `bastionctl init`).\n"
          "# Relative paths are relative to [state] dir, which defaults to this file's folder.\n\n"
          "[gateway]\n"
@@ -346,6 +403,16 @@ std::string default_config_text(const std::string& listen) {
          "request_ttl = \"1h\"                    # pending elevation requests expire after this\n"
          "max_grant = \"8h\"                      # no grant lasts longer (roles may set less)\n"
          "break_glass_max = \"30m\"               # longest emergency grant without consent\n\n"
+         "[mfa]\n"
+         "require_attestation = true             # people's SSH keys must come with a verified attestation (key add --attestation)\n"
+         "allow_none_attestation = false         # accept WebAuthn registrations that carry no attestation\n"
+         "step_up_timeout = \"120s\"              # how long a login waits for the WebAuthn step-up\n\n"
+         "[web]                                  # HTTPS for WebAuthn registration (user invite) and step-up\n"
+         + (public_url.empty() ? std::string("# public_url = \"https://gw.example.com:8443\"  # how browsers reach it; its host is the WebAuthn RP ID\n")
+                               : "public_url = \"" + public_url + "\"  # how browsers reach it; its host is the WebAuthn RP ID\n") +
+         "listen = \"" + web_listen_for(public_url) + "\"\n"
+         "tls_cert = \"web_cert.pem\"             # init makes a self-signed pair; use a real certificate in production\n"
+         "tls_key = \"web_key.pem\"\n\n"
          "[hr]\n"
          "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
          "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active people\n"

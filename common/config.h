@@ -67,6 +67,18 @@ struct Config {
   Micros max_grant = 8 * 3600 * kMicrosPerSecond;      // policy maximum for any grant, default "8h"
   Micros break_glass_max = 30 * 60 * kMicrosPerSecond;  // longest break-glass grant, default "30m"
 
+  // [mfa]
+  bool require_attestation = true;        // people's SSH keys need a verified attestation at enrollment, default true
+  bool allow_none_attestation = false;    // WebAuthn registrations without attestation accepted, default false
+  Micros step_up_timeout = 120 * kMicrosPerSecond;  // how long a login waits for a step-up, default "120s"
+
+  // [web]: the HTTPS endpoint for WebAuthn registration and step-up
+  std::string public_url;                 // e.g. "https://gw.example.com:8443"; default "": no web endpoint (step-ups impossible: logins needing one are denied)
+  std::string web_listen_host = "127.0.0.1";  // listen = "HOST:PORT", default 127.0.0.1:8443
+  uint16_t web_listen_port = 8443;
+  std::string tls_cert;                   // PEM certificate (chain); default "web_cert.pem" in state dir
+  std::string tls_key;                    // PEM private key (mode 0600); default "web_key.pem" in state dir
+
   // [hr]
   std::string hr_spool;                   // spool dir; files dropped into its incoming/; default "hr" in state dir
   double max_leaver_share = 0.10;         // a file making more leavers than this share of active people is held
@@ -79,7 +91,8 @@ struct Config {
 Result<Config> load_config(const std::string& path);
 
 // The text `bastionctl init` writes: every key with its default, commented.
-std::string default_config_text(const std::string& listen);
+// `public_url`: [web] public_url, or empty to leave it commented out.
+std::string default_config_text(const std::string& listen, const std::string& public_url = "");
 
 // Where to find the config: --config, else $BASTION_CONFIG, else an error.
 Result<std::string> locate_config(const std::string& flag_value);

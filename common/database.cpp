@@ -210,6 +210,7 @@ CREATE TABLE fido_aaguids (
 );
 CREATE TABLE key_challenges (
   challenge_sha256 TEXT PRIMARY KEY,
+  challenge BLOB NOT NULL,
   user_name TEXT NOT NULL REFERENCES users(name),
   created_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,

@@ -91,6 +91,9 @@ Status HrService::audit_changes(const HrEvent& e, const HrPlan& plan, const std:
   for (const auto& fp : ch.keys_revoked) {
     add("key.revoke", Outcome::kInfo, ch.person + " left", with({{"user", ch.person}, {"fingerprint", fp}}));
   }
+  for (const auto& c : ch.credentials_revoked) {
+    add("webauthn.revoke", Outcome::kInfo, ch.person + " left", with({{"user", ch.person}, {"credential_id", c}}));
+  }
   for (const auto& g : ch.grants_revoked) {
     add("elevation.revoke", Outcome::kInfo, ch.person + " left", with({{"user", ch.person}, {"grant_id", g}}));
   }

@@ -22,6 +22,7 @@ struct HrChanges {
   std::string person;
   bool created = false, left = false, rejoined = false;
   std::vector<std::string> keys_revoked;        // fingerprints
+  std::vector<std::string> credentials_revoked; // WebAuthn credential ids (base64url)
   std::vector<std::string> grants_revoked;      // grant ids
   std::vector<std::string> requests_cancelled;  // request ids
   std::vector<std::string> approver_removed;    // customers

@@ -72,6 +72,16 @@ Status leave(SQLite::Database& db, const std::string& person, const std::string&
   rk.bind(1, static_cast<int64_t>(now));
   rk.bind(2, person);
   rk.exec();
+  // The security keys registered for step-ups go too: a leaver's
+  // authenticator must not approve anything (an elevation, say) any more.
+  SQLite::Statement creds(db, "SELECT id FROM webauthn_credentials WHERE user_name = ? AND state != 'revoked' ORDER BY id");
+  creds.bind(1, person);
+  ch.credentials_revoked = column_strings(creds);
+  SQLite::Statement rc(db, "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? WHERE user_name = ? "
+                           "AND state != 'revoked'");
+  rc.bind(1, "left (HR event " + event_id + ")");
+  rc.bind(2, person);
+  rc.exec();
   SQLite::Statement els(db, "SELECT id, COALESCE(grant_id,''), state FROM elevations WHERE user_name = ? AND "
                             "state IN ('pending','approved') ORDER BY created_at");
   els.bind(1, person);
