@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
+./tests/browser/install.sh   # chromium + pinned playwright-core for the WebAuthn browser tests
 ./scripts/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j2 --timeout 600
