@@ -224,7 +224,11 @@ CommandResult decide_cmd(CommandContext& ctx, const std::vector<std::string>& wo
   Result<Elevation> e = make_error("unreachable");
   if (cmd == "approve") {
     if (o->reason) return usage("approve takes no --reason");
-    e = ctx.elevation->approve(actor_of(ctx), id, o->duration);
+    // SECURITY: consent is given by a person who just touched their security
+    // key, not by whoever holds a copy of their SSH key.
+    if (!ctx.require_step_up) return refused("approving needs a security-key step-up, which is not available here");
+    e = ctx.elevation->approve(actor_of(ctx), id, o->duration,
+                               [&ctx, &id] { return ctx.require_step_up("approve " + id); });
   } else if (cmd == "deny") {
     if (o->duration) return usage("deny takes no --for");
     if (!o->reason) return usage("usage: deny ID --reason TEXT (the requester sees the reason)");

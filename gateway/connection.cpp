@@ -30,12 +30,12 @@ bool key_identity(ssh_key key, std::string& fingerprint, std::string& type) {
   return true;
 }
 
+}  // namespace
+
 void send_banner(ssh_session s, const std::string& text) {
   SshString str(ssh_string_from_char(text.c_str()));
   if (str) ssh_send_issue_banner(s, str.get());
 }
-
-}  // namespace
 
 Connection::Connection(Services& services, ssh_bind bind, ConnectionParams params)
     : services_(services), bind_(bind), params_(std::move(params)) {
@@ -102,10 +102,18 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
       return SSH_AUTH_DENIED;
     }
   }
+  // One publickey success per connection: after it, only the step-up is left.
+  if (step_up_code_) return SSH_AUTH_DENIED;
   if (!authenticate_signed(user ? user : "", fp, type, reason)) {
     send_banner(session_.get(), "bastion: denied: " + reason + "\n");
     report_failure(fp);
     return SSH_AUTH_DENIED;
+  }
+  if (step_up_code_) {
+    // SECURITY: the key proved possession only (libssh checks no touch/PIN
+    // flags); the login goes on only through the server-verified step-up.
+    ssh_set_auth_methods(session_.get(), SSH_AUTH_METHOD_INTERACTIVE);
+    return SSH_AUTH_PARTIAL;
   }
   return SSH_AUTH_SUCCESS;
 }
@@ -179,6 +187,20 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
     reason = "internal error (audit log unavailable)";
     return false;
   }
+  if (!plan_step_up(details, reason)) {
+    audit("auth.step_up", Outcome::kDeny, reason, details);
+    return false;
+  }
+  if (step_up_code_) return true;  // the session begins in on_kbdint, after the step-up
+  return begin_session(details, reason);
+}
+
+bool Connection::begin_session(const nlohmann::json& details, std::string& reason) {
+  auto deny = [&](const std::string& why) {
+    reason = why;
+    audit("auth", Outcome::kDeny, why, details);
+    return false;
+  };
   recorder::SessionRecord s;
   s.id = session_id_;
   s.user = person_->name;
@@ -219,7 +241,7 @@ void Connection::notify_supervisor() {
   }
 }
 
-CommandContext Connection::command_context() {
+CommandContext Connection::command_context(ChannelPair& p) {
   CommandContext ctx;
   ctx.person = &*person_;
   ctx.repo = &services_.policy();
@@ -229,6 +251,7 @@ CommandContext Connection::command_context() {
   ctx.source = params_.source;
   ctx.gateway_host = services_.config().public_name;
   ctx.session_id = session_id_;
+  ctx.require_step_up = [this, &p](const std::string& purpose) { return command_step_up(p, purpose); };
   ctx.on_elevation_change = [this] {
     if (params_.supervisor_fd < 0) return;
     std::string text = nlohmann::json{{"type", "sweep"}}.dump();
@@ -306,6 +329,7 @@ ChannelPair* Connection::find_pair(ssh_channel ch) {
 int Connection::on_message(ssh_message msg) {
   int type = ssh_message_type(msg);
   int sub = ssh_message_subtype(msg);
+  if (type == SSH_REQUEST_AUTH && sub == SSH_AUTH_METHOD_INTERACTIVE && !authenticated_) return on_kbdint(msg);
   if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
     std::string host = ssh_message_channel_request_open_destination(msg);
     int port = ssh_message_channel_request_open_destination_port(msg);

@@ -26,6 +26,9 @@
 
 namespace bastion::gateway {
 
+// Sends an SSH auth banner (shown by OpenSSH before the next prompt or error).
+void send_banner(ssh_session s, const std::string& text);
+
 struct ConnectionParams {
   int client_fd = -1;
   int supervisor_fd = -1;  // SOCK_SEQPACKET to bastiond's supervisor
@@ -57,12 +60,22 @@ class Connection {
  private:
   bool authenticate_signed(const std::string& user, const std::string& fingerprint,
                            const std::string& key_type, std::string& reason);
+  // After an allowed decision: records the session and lets channels open.
+  bool begin_session(const nlohmann::json& details, std::string& reason);
+  // Step-up (connection_step_up.cpp): decides whether one is needed and
+  // starts it (false: deny with `reason`); the keyboard-interactive exchange;
+  // the wait for the web process's verdict.
+  bool plan_step_up(nlohmann::json& details, std::string& reason);
+  int on_kbdint(ssh_message msg);
+  bool wait_for_step_up(const std::string& code, std::string& reason);
+  // Command mode: a step-up within kApproverStepUpMaxAge, shown on `p`.
+  Status command_step_up(ChannelPair& p, const std::string& purpose);
   void notify_supervisor();
   void report_failure(const std::string& fingerprint);
   void service_channels();
   void start_pair(ChannelPair& p);
   void start_command_pair(ChannelPair& p);
-  CommandContext command_context();
+  CommandContext command_context(ChannelPair& p);
   void service_command_pair(ChannelPair& p);
   void finish_pair(ChannelPair& p);
   bool start_recording(ChannelPair& p, std::string& error);
@@ -102,6 +115,9 @@ class Connection {
   std::optional<int> last_exit_status_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool session_started_ = false;
+  std::optional<std::string> step_up_code_;  // set while a step-up is offered
+  bool step_up_done_ = false;
+  nlohmann::json step_up_details_;
   int next_channel_ = 0;
   nlohmann::json recordings_ = nlohmann::json::array();
 };

@@ -326,7 +326,7 @@ void Connection::end_session(const std::string& reason) {
 void Connection::start_command_pair(ChannelPair& p) {
   p.started = true;
   p.running = true;
-  CommandContext ctx = command_context();
+  CommandContext ctx = command_context(p);
   if (p.action == ChannelAction::kExec) {
     audit("command", Outcome::kAllow, "", {{"command", p.command.substr(0, 256)}});
     CommandResult r = run_command(p.command, ctx);
@@ -347,7 +347,7 @@ void Connection::service_command_pair(ChannelPair& p) {
   if (p.finished) return;
   char buf[512];
   int n = ssh_channel_read_nonblocking(p.in, buf, sizeof buf, 0);
-  CommandContext ctx = command_context();
+  CommandContext ctx = command_context(p);
   for (int i = 0; i < n; ++i) {
     char c = buf[i];
     std::string echo;

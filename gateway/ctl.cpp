@@ -1,4 +1,5 @@
 #include "gateway/ctl.h"
+#include "gateway/ctl_fido.h"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -73,6 +74,7 @@ int ctl_main(int argc, char** argv) {
   app.fallthrough();
   register_init_commands(app, g);
   register_people_commands(app, g);
+  register_fido_commands(app, g);
   register_policy_commands(app, g);
   register_elevation_commands(app, g);
   register_hr_commands(app, g);

@@ -5,6 +5,7 @@
 #include "authn/public_key.h"
 #include "gateway/control_client.h"
 #include "gateway/ctl.h"
+#include "gateway/ctl_fido.h"
 
 namespace bastion::gateway {
 namespace {
@@ -34,6 +35,25 @@ nlohmann::json key_json(const authn::KeyRecord& k) {
                       {"type", k.type},               {"state", k.active ? "active" : "revoked"},
                       {"comment", k.comment},         {"created_at", format_utc(k.created_at)}};
   if (k.revoked_at) j["revoked_at"] = format_utc(*k.revoked_at);
+  j["attested"] = !k.aaguid.empty() || !k.attestation.empty();
+  if (!k.aaguid.empty()) j["aaguid"] = k.aaguid;
+  if (!k.attestation.empty()) {
+    auto a = nlohmann::json::parse(k.attestation, nullptr, false);
+    if (a.is_object()) j["attestation_subject"] = a.value("subject", "");
+  }
+  return j;
+}
+
+nlohmann::json credential_json(const authn::StoredCredential& c) {
+  nlohmann::json j = {{"id", c.id},
+                      {"state", c.state},
+                      {"aaguid", c.credential.attestation.aaguid},
+                      {"attestation", c.credential.attestation.format},
+                      {"alg", c.credential.cose_alg == -8 ? "EdDSA" : c.credential.cose_alg == -7 ? "ES256" : "?"},
+                      {"sign_count", c.credential.sign_count},
+                      {"created_at", format_utc(c.created_at)}};
+  if (!c.state_reason.empty()) j["state_reason"] = c.state_reason;
+  if (c.last_used_at) j["last_used_at"] = format_utc(*c.last_used_at);
   return j;
 }
 
@@ -145,6 +165,12 @@ void register_user(CLI::App& app, CtlGlobals& g) {
     if (auto keys = s->keys().list(*name); keys) {
       for (const auto& k : *keys) j["keys"].push_back(key_json(k));
     }
+    j["webauthn_credentials"] = nlohmann::json::array();
+    if (auto creds = s->mfa().credentials(*name); creds) {
+      for (const auto& c : *creds) j["webauthn_credentials"].push_back(credential_json(c));
+    }
+    auto last = s->mfa().last_step_up(*name);
+    j["last_step_up"] = last && *last ? format_utc(**last) : "";
     if (*sjson) return print_json(j);
     std::cout << "name:        " << j["name"].get<std::string>() << "\n"
               << "state:       " << j["state"].get<std::string>() << "\n"
@@ -156,9 +182,21 @@ void register_user(CLI::App& app, CtlGlobals& g) {
               << "keys:\n";
     for (const auto& k : j["keys"]) {
       std::cout << "  " << k["fingerprint"].get<std::string>() << "  " << k["type"].get<std::string>()
-                << "  " << k["state"].get<std::string>() << "\n";
+                << "  " << k["state"].get<std::string>()
+                << (k["attested"].get<bool>() ? "  attested " + k.value("aaguid", std::string()) : "  not attested")
+                << "\n";
     }
+    std::cout << "security keys (WebAuthn):\n";
+    for (const auto& c : j["webauthn_credentials"]) {
+      std::cout << "  " << c["id"].get<std::string>().substr(0, 16) << "...  " << c["alg"].get<std::string>() << "  "
+                << c["state"].get<std::string>() << "  " << c["attestation"].get<std::string>() << " "
+                << c["aaguid"].get<std::string>() << "  counter " << c["sign_count"].get<uint32_t>()
+                << (c.contains("state_reason") ? "  (" + c["state_reason"].get<std::string>() + ")" : "") << "\n";
+    }
+    std::string last_s = j["last_step_up"].get<std::string>();
+    std::cout << "last step-up: " << (last_s.empty() ? "never" : last_s) << "\n";
   });
+  register_user_invite(user, g);
 
   for (const char* verb : {"disable", "enable"}) {
     auto* cmd = user->add_subcommand(verb, std::string(verb) + " a person");
@@ -176,27 +214,22 @@ void register_key(CLI::App& app, CtlGlobals& g) {
   key->require_subcommand(1);
 
   auto* add = key->add_subcommand("add", "enrol a public key for a person");
-  auto user = std::make_shared<std::string>();
-  auto file = std::make_shared<std::string>();
-  add->add_option("USER", *user)->required();
-  add->add_option("PUBKEY_FILE", *file, "OpenSSH public key (sk-ssh-ed25519 / sk-ecdsa-sha2-nistp256)")
+  auto a = std::make_shared<KeyAddArgs>();
+  add->add_option("USER", a->user)->required();
+  add->add_option("PUBKEY_FILE", a->file, "OpenSSH public key (sk-ssh-ed25519 / sk-ecdsa-sha2-nistp256)")
       ->required();
-  add->callback([&g, user, file] {
+  add->add_option("--attestation", a->attestation,
+                  "the key's attestation (ssh-keygen -O write-attestation=FILE), made with a challenge from "
+                  "bastionctl key challenge; required for people unless require_attestation = false");
+  add->add_option("--challenge", a->challenge, "the challenge file the key was made with (default: try the open ones)");
+  add->add_flag("--no-attestation", a->no_attestation, "service accounts only: enrol without an attestation");
+  add->callback([&g, a] {
     auto s = ctl_open(g);
     if (!s) return;
-    auto pk = authn::read_public_key_file(*file);
-    if (!pk) {
-      g.exit_code = ctl_fail(*file + ": " + pk.error().message);
-      return;
-    }
-    auto rec = s->keys().enroll(*user, *pk);
-    if (!rec) {
-      g.exit_code = ctl_fail(rec.error().message);
-      return;
-    }
-    ctl_audit(*s, "key.add", "", key_json(*rec));
-    std::cout << "enrolled " << rec->fingerprint << " (" << rec->type << ") for " << *user << "\n";
+    int rc = enroll_key(g, *s, *a);
+    if (rc != 0) g.exit_code = rc;
   });
+  register_key_challenge(key, g);
 
   auto* list = key->add_subcommand("list", "list enrolled keys");
   auto filter = std::make_shared<std::string>();

@@ -151,7 +151,7 @@ Result<Elevation> ElevationService::request(const Actor& requester, const std::s
 }
 
 Result<Elevation> ElevationService::approve(const Actor& approver, const std::string& id,
-                                            std::optional<Micros> duration) {
+                                            std::optional<Micros> duration, const std::function<Status()>& confirm) {
   const char* action = "elevation.approve";
   auto e = find(id);
   if (!e) return refuse<Elevation>(approver, action, e.error().message, "", "", {{"request_id", id.substr(0, 64)}});
@@ -174,6 +174,11 @@ Result<Elevation> ElevationService::approve(const Actor& approver, const std::st
   Micros now = clock_.now();
   auto kind = policy::approval_kind(*e, **person, approvers, *approver_roles, **role, now);
   if (!kind) return refuse<Elevation>(approver, action, kind.error().message, e->target, e->login, d);
+  if (confirm) {
+    // The approver may approve; now they prove it is them (a step-up).
+    if (auto st = confirm(); !st) return refuse<Elevation>(approver, action, st.message(), e->target, e->login, d);
+    now = clock_.now();
+  }
   policy::Approval a{approver.name, *kind, duration.value_or(0), now};
   Micros max_len = policy::grant_length(e->duration, **role, limits_);
   auto updated = repo_.approve_elevation(e->id, a, (*role)->internal_approvals, max_len, new_elevation_id("GRT"));

@@ -11,6 +11,7 @@
 // search away.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,7 +41,10 @@ class ElevationService {
   Result<policy::Elevation> request(const Actor& requester, const std::string& destination, Micros duration,
                                     const std::string& reason);
   // `duration` (optional) shortens the grant.
-  Result<policy::Elevation> approve(const Actor& approver, const std::string& id, std::optional<Micros> duration);
+  // `confirm` (if set) runs once the approver is known to be allowed to
+  // approve, before anything is recorded; its error refuses the approval.
+  Result<policy::Elevation> approve(const Actor& approver, const std::string& id, std::optional<Micros> duration,
+                                    const std::function<Status()>& confirm = nullptr);
   Result<policy::Elevation> deny(const Actor& approver, const std::string& id, const std::string& reason);
   Result<policy::Elevation> revoke(const Actor& actor, const std::string& id, const std::string& reason);
   Result<policy::Elevation> break_glass(const Actor& admin, const std::string& user, const std::string& destination,

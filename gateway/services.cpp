@@ -10,7 +10,8 @@ Services::Services(const Config& cfg, Database db)
       audit_(db_, SystemClock::instance()),
       sessions_(db_, SystemClock::instance()),
       elevation_(policy_, audit_, cfg_, SystemClock::instance()),
-      hr_(policy_, audit_, cfg_, SystemClock::instance()) {}
+      hr_(policy_, audit_, cfg_, SystemClock::instance()),
+      mfa_(db_, SystemClock::instance()) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting,

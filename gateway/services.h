@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "authn/key_registry.h"
+#include "authn/mfa_store.h"
 #include "authn/user_ca.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -32,6 +33,7 @@ class Services {
   recorder::SessionLog& sessions() { return sessions_; }
   ElevationService& elevation() { return elevation_; }
   HrService& hr() { return hr_; }
+  authn::MfaStore& mfa() { return mfa_; }
 
  private:
   Services(const Config& cfg, Database db);
@@ -44,6 +46,7 @@ class Services {
   recorder::SessionLog sessions_;
   ElevationService elevation_;
   HrService hr_;
+  authn::MfaStore mfa_;
 };
 
 }  // namespace bastion::gateway

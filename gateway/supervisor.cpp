@@ -93,6 +93,7 @@ bool Supervisor::setup() {
   }
   control_fd_ = std::move(*cfd);
   if (!setup_hr()) return false;
+  if (!check_web()) return false;
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -150,6 +151,7 @@ int Supervisor::run() {
     check_deadlines();
     sweep_grants(false);
     if (!stopping_) process_hr();
+    if (!stopping_) maybe_start_web();
     maybe_checkpoint("periodic", false);
     maybe_purge();
   }
@@ -202,6 +204,30 @@ void Supervisor::accept_client() {
   spawn(std::move(client), ip, ip + ":" + port);
 }
 
+void Supervisor::become_child() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_IGN);
+  listen_fd_.reset();
+  control_fd_.reset();
+  signal_fd_.reset();
+  for (auto& [p, c] : children_) c.channel.reset();
+  pending_.clear();
+  inotify_fd_.reset();
+  hr_batch_.reset();
+  // Never close the parent's SQLite connection in the child (it would
+  // disturb the parent's locks); just forget it.
+  (void)hr_services_.release();
+  // SECURITY: children never hold the user CA or the audit signing key;
+  // connection processes ask for certificates over their channel.
+  ca_.reset();
+  audit_key_.reset();
+  syslog_.reset();
+}
+
 void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string& source) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -215,28 +241,8 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     return;
   }
   if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGTERM, SIG_DFL);
-    std::signal(SIGINT, SIG_IGN);
-    listen_fd_.reset();
-    control_fd_.reset();
-    signal_fd_.reset();
     mine.reset();
-    for (auto& [p, c] : children_) c.channel.reset();
-    pending_.clear();
-    inotify_fd_.reset();
-    hr_batch_.reset();
-    // Never close the parent's SQLite connection in the child (it would
-    // disturb the parent's locks); just forget it.
-    (void)hr_services_.release();
-    // SECURITY: the connection process never holds the user CA or the audit
-    // signing key; it asks for certificates over its channel.
-    ca_.reset();
-    audit_key_.reset();
-    syslog_.reset();
+    become_child();
     int code = 1;
     auto services = Services::open(cfg_);
     if (!services) {
@@ -373,6 +379,10 @@ void Supervisor::reap_children() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (pid == web_pid_) {
+      web_exited(status);
+      continue;
+    }
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
     std::string why;
@@ -472,6 +482,7 @@ void Supervisor::shutdown() {
   stopping_ = true;
   log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
   listen_fd_.reset();
+  stop_web();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
 }
 

@@ -61,6 +61,14 @@ class Supervisor {
   bool setup();
   void accept_client();
   void spawn(UniqueFd client, const std::string& ip, const std::string& source);
+  // In a freshly forked child: drop the supervisor's sockets, keys and state.
+  void become_child();
+  // The web process (supervisor_web.cpp): HTTPS for WebAuthn registration
+  // and step-ups, one child process, restarted if it exits.
+  bool check_web();
+  void maybe_start_web();
+  void web_exited(int status);
+  void stop_web();
   void read_child(ChildInfo& c);
   void sign_for_child(ChildInfo& c, const std::string& subject_b64);
   void reap_children();
@@ -115,6 +123,8 @@ class Supervisor {
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;
   bool stopping_ = false;
+  int web_pid_ = 0;
+  Micros web_start_at_ = 0;  // when to (re)start the web process; 0: not wanted
 };
 
 }  // namespace bastion::gateway

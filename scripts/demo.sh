@@ -3,12 +3,15 @@
 # in front of a local sshd target on 127.0.0.1:2222, with a demo person whose
 # key lives in the project's SOFTWARE security key (a test tool, not for real
 # use). State lives in ./demo-state; `scripts/demo.sh stop` stops it all.
+# WebAuthn step-ups (elevation) are approved with a software authenticator in
+# headless Chromium: `scripts/demo.sh approve URL [demo|carol]`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 state="$root/demo-state"
 gw_port="${BASTION_DEMO_PORT:-2200}"
 target_port="${BASTION_DEMO_TARGET_PORT:-2222}"
+web_port="${BASTION_DEMO_WEB_PORT:-8443}"
 
 stop() {
   for pidfile in "$state/bastiond.pid" "$state/target/sshd.pid"; do
@@ -19,6 +22,16 @@ stop() {
   done
 }
 
+browser() {  # VERB URL WHO: the demo person's software authenticator in headless Chromium
+  node "$root/tests/browser/webauthn.mjs" "$1" --url "$2" --state "$state/webauthn_$3.json" --cert "$state/web_cert.pem"
+}
+
+if [ "${1:-}" = "approve" ]; then
+  [ $# -ge 2 ] || { echo "usage: scripts/demo.sh approve https://localhost:$web_port/mfa/CODE [demo|carol]" >&2; exit 2; }
+  browser approve "$2" "${3:-demo}"
+  exit $?
+fi
+
 if [ "${1:-}" = "stop" ]; then
   stop
   echo "demo stopped (state kept in $state; delete it to start over)"
@@ -26,6 +39,7 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 ./scripts/deps.sh
+./tests/browser/install.sh
 ./scripts/build.sh bastiond bastionctl bastion-softkey
 bin="$root/build/gateway"
 softkey="$root/build/tests/softkey/libbastion-softkey.so"
@@ -38,7 +52,7 @@ if [ -d "$state" ]; then
 fi
 ctl() { "$bin/bastionctl" --config "$state/bastion.toml" "$@"; }
 
-"$bin/bastionctl" init --state-dir "$state" --listen "127.0.0.1:$gw_port" >/dev/null
+"$bin/bastionctl" init --state-dir "$state" --listen "127.0.0.1:$gw_port" --public-url "https://localhost:$web_port" >/dev/null
 # Users reach this gateway through the "gw" alias of the ssh_config below.
 sed -i 's/^# public_name = .*/public_name = "gw"/' "$state/bastion.toml"
 
@@ -64,17 +78,36 @@ CFG
 /usr/sbin/sshd -f "$state/target/sshd_config" -E "$state/target/sshd.log"
 
 ctl target add demo-target --address "127.0.0.1:$target_port" --host-key "$state/target/host_key.pub" --label env=demo >/dev/null
-ctl role add demo-ops --targets 'env=demo' --logins "$login" >/dev/null
+# demo-ops asks for no step-up so the first ssh just works; a real standing
+# role would keep the default (--step-up 12h). Grants always need one.
+ctl role add demo-ops --targets 'env=demo' --logins "$login" --step-up none >/dev/null
 ctl customer add acme >/dev/null
 ctl role add support --targets 'customer=*' --logins "$login" --elevated --max-duration 4h >/dev/null
 ctl user add demo --role demo-ops --role support --email demo@example.com >/dev/null
-ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -C demo -f "$state/demo_key"
-ctl key add demo "$state/demo_key.pub" >/dev/null
+# Attested enrollment, as with a YubiKey: here the software key attests with a
+# demo CA (trusted below, for this demo only) instead of Yubico's.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$state/demo_att_ca.key" \
+  -out "$state/demo_att_ca.pem" -days 30 -subj "/CN=bastion demo attestation CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$state/demo_att.key" \
+  -out "$state/demo_att.csr" -subj "/CN=bastion softkey (demo)" 2>/dev/null
+aaguid=b0a57e11-5e1f-4b0a-9a11-00000000d340
+printf 'basicConstraints=critical,CA:FALSE\n1.3.6.1.4.1.45724.1.1.4=ASN1:FORMAT:HEX,OCTETSTRING:%s\n' "${aaguid//-/}" > "$state/demo_att.ext"
+openssl x509 -req -in "$state/demo_att.csr" -CA "$state/demo_att_ca.pem" -CAkey "$state/demo_att_ca.key" \
+  -CAcreateserial -out "$state/demo_att.pem" -days 30 -extfile "$state/demo_att.ext" 2>/dev/null
+ctl fido roots add "$state/demo_att_ca.pem" >/dev/null
+ctl fido aaguids add "$aaguid" --name "bastion software key (demo only)" >/dev/null
+enroll() {  # NAME: key challenge, ssh-keygen with attestation, key add --attestation
+  ctl key challenge "$1" --out "$state/$1_challenge.bin" >/dev/null
+  BASTION_SOFTKEY_ATTEST_KEY="$state/demo_att.key" BASTION_SOFTKEY_ATTEST_CERT="$state/demo_att.pem" \
+    BASTION_SOFTKEY_AAGUID="$aaguid" ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -C "$1" \
+    -O challenge="$state/$1_challenge.bin" -O write-attestation="$state/$1_key.att" -f "$state/$1_key"
+  ctl key add "$1" "$state/$1_key.pub" --attestation "$state/$1_key.att" >/dev/null
+}
+enroll demo
 # Elevation: a customer's target that "demo" may only reach with consent from carol.
 ctl target add acme-app --address "127.0.0.1:$target_port" --host-key "$state/target/host_key.pub" --customer acme >/dev/null
 ctl user add carol --email carol@acme.example >/dev/null
-ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -C carol -f "$state/carol_key"
-ctl key add carol "$state/carol_key.pub" >/dev/null
+enroll carol
 ctl customer approver add acme carol >/dev/null
 
 echo "[127.0.0.1]:$gw_port $(cat "$state/ssh_host_ed25519_key.pub")" > "$state/known_hosts"
@@ -103,8 +136,12 @@ CFG
 "$bin/bastiond" --config "$state/bastion.toml" >>"$state/bastiond.log" 2>&1 &
 echo $! > "$state/bastiond.pid"
 for _ in $(seq 1 50); do
-  (echo > "/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break
+  (echo > "/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && (echo > "/dev/tcp/127.0.0.1/$web_port") 2>/dev/null && break
   sleep 0.1
+done
+# WebAuthn credentials for step-ups, registered from invitations in the browser.
+for who in demo carol; do
+  browser register "$(ctl user invite "$who" 2>/dev/null)" "$who" >/dev/null
 done
 
 cat <<MSG
@@ -118,11 +155,13 @@ The demo person "demo" holds a key in the project's software security key.
   $bin/bastionctl --config $state/bastion.toml sessions list
   $bin/bastionctl --config $state/bastion.toml audit list
 
-Elevation with the customer's consent (carol approves for customer acme):
+Elevation with the customer's consent (carol approves for customer acme). Approving
+and using a grant need a security-key step-up: ssh prints a URL; approve it with
+  scripts/demo.sh approve URL carol      (or: URL demo)   # headless Chromium, software authenticator
   ssh -F $state/ssh_config demo@gw request $login@acme-app --for 15m --reason "TICKET-1 demo"
   ssh -F $state/ssh_config carol@gw-carol requests
   ssh -F $state/ssh_config carol@gw-carol approve REQ-...      # or: deny REQ-... --reason TEXT
-  ssh -F $state/ssh_config $login@acme-app@gw                     # works until the grant ends
+  ssh -F $state/ssh_config $login@acme-app@gw                     # step-up, then works until the grant ends
   ssh -F $state/ssh_config carol@gw-carol revoke GRT-...        # the live session ends at once
   $bin/bastionctl --config $state/bastion.toml access check demo $login@acme-app
 

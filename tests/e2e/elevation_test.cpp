@@ -31,6 +31,10 @@ class Elevation : public DeploymentTest<Elevation> {
     dave = new SshKeyFiles(d->add_person("dave", {}));
     d->ctl_ok({"customer", "approver", "add", "acme", "carol"});
     d->ctl_ok({"customer", "approver", "add", "globex", "dave"});
+    // Using a grant needs a step-up in every session, approving one a step-up
+    // within 5 minutes: bob and carol register security keys in the browser.
+    bob_state = d->register_webauthn("bob");
+    carol_state = d->register_webauthn("carol");
   }
   static void TearDownTestSuite() {
     delete bob;
@@ -58,11 +62,11 @@ class Elevation : public DeploymentTest<Elevation> {
     EXPECT_FALSE(id.empty()) << r.out;
     return id;
   }
-  // carol approves; returns the grant id.
+  // carol approves (with a step-up when her last one is older than 5 minutes); returns the grant id.
   static std::string approve(const std::string& req, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> words = {"approve", req};
     words.insert(words.end(), extra.begin(), extra.end());
-    auto r = as(*carol, "carol", words);
+    auto r = d->ssh_with_step_up(*carol, "carol", words, carol_state);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     std::string id = id_in(r.out, "GRT");
     EXPECT_FALSE(id.empty()) << r.out;
@@ -76,18 +80,38 @@ class Elevation : public DeploymentTest<Elevation> {
   static nlohmann::json audit_about(const std::string& text) {
     return nlohmann::json::parse(d->ctl_ok({"audit", "search", text, "--json"}));
   }
-  // Starts a long session as bob on `dest` and waits until it runs.
+  // bob uses a grant: every session needs a step-up, approved in the browser.
+  static ProcResult as_bob_elevated(const std::string& dest, const std::vector<std::string>& command) {
+    return d->ssh_with_step_up(*bob, dest, command, bob_state);
+  }
+  // Starts a long session as bob on `dest` (with its step-up) and waits until it runs.
   static Process start_session(const std::string& dest, const std::string& log) {
-    auto argv = d->ssh_argv(*bob, dest);
-    argv.push_back("echo up; sleep 60");
+    auto argv = d->step_up_argv(*bob, dest);
+    argv.push_back("echo session-up; sleep 60");
     Process p(argv, log);
-    EXPECT_TRUE(wait_for([&] { return read_text(log).find("up") != std::string::npos; }, 15000)) << read_text(log);
+    std::string url;
+    EXPECT_TRUE(wait_for(
+        [&] {
+          std::string text = read_text(log);
+          auto at = text.find(d->public_url() + "/mfa/");
+          if (at == std::string::npos) return false;
+          auto end = text.find_first_of(" \r\n", at);
+          if (end == std::string::npos) return false;
+          url = text.substr(at, end - at);
+          return true;
+        },
+        15000))
+        << read_text(log);
+    auto b = d->browser("approve", url, bob_state);
+    EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
+    EXPECT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000)) << read_text(log);
     return p;
   }
 
   static inline SshKeyFiles* bob = nullptr;
   static inline SshKeyFiles* carol = nullptr;
   static inline SshKeyFiles* dave = nullptr;
+  static inline std::string bob_state, carol_state;
 };
 
 TEST_F(Elevation, DeniedBeforeAnyRequestAndWhilePending) {
@@ -146,9 +170,14 @@ TEST_F(Elevation, OnlyTheCustomersApproverMayConsent) {
 TEST_F(Elevation, ApprovalOpensExactlyTheGrantedLoginAndTarget) {
   std::string req = request();
   std::string grant = approve(req);
-  auto ok = d->ssh(*bob, acme(), {"echo", "elevated"});
-  EXPECT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_EQ(ok.out, "elevated\n");
+  auto ok = as_bob_elevated(acme(), {"echo", "elevated"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("\nelevated\n"), std::string::npos) << ok.out;
+  // The grant needs a step-up in every session, even right after one.
+  std::string url;
+  auto again = d->ssh_with_step_up(*bob, acme(), {"true"}, bob_state, true, true, &url);
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(url.find("/mfa/"), std::string::npos) << again.out;
   // Not another login, not another customer's target, not another person.
   auto other_login = d->ssh(*bob, "deploy@acme-app", {"true"});
   EXPECT_EQ(other_login.exit_code, 255);
@@ -221,15 +250,15 @@ TEST_F(Elevation, AdministratorRevocationEndsALiveSessionToo) {
 }
 
 TEST_F(Elevation, ShortGrantEndsTheLiveSessionAndThenDenies) {
-  std::string grant = approve(request(), {"--for", "3s"});
+  std::string grant = approve(request(), {"--for", "12s"});
+  auto approved = Clock::now();
   auto grants = elevations({"--state", "approved"});
   ASSERT_FALSE(grants.empty());
   std::string log = d->dir() + "/expiring-session.log";
-  auto started = Clock::now();
-  Process client = start_session(acme(), log);
-  EXPECT_GE(client.wait(8000), 0);
-  auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  EXPECT_LT(lasted, 4500);  // 3 s grant (approved just before the session began) + at most 1 s
+  Process client = start_session(acme(), log);  // includes the step-up in the browser
+  EXPECT_GE(client.wait(15000), 0);
+  auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - approved).count();
+  EXPECT_LT(lasted, 13500);  // 12 s grant + at most 1 s
   EXPECT_NE(read_text(log).find("bastion: session ended: grant " + grant + " for " + acme() + " ended (expired at"),
             std::string::npos)
       << read_text(log);
@@ -271,7 +300,8 @@ TEST_F(Elevation, BreakGlassIsAnAuditedEmergencyGrant) {
                         "INC-7 globex outage, approver unreachable"});
   std::string grant = id_in(out, "GRT");
   ASSERT_FALSE(grant.empty()) << out;
-  EXPECT_EQ(d->ssh(*bob, d->login() + "@globex-app", {"true"}).exit_code, 0);
+  auto in = as_bob_elevated(d->login() + "@globex-app", {"true"});
+  EXPECT_EQ(in.exit_code, 0) << in.out << in.err;
   bool loud = false;
   for (const auto& r : audit_about(grant)) {
     if (r["action"] == "elevation.break-glass" && r["outcome"] == "allow" &&

@@ -25,8 +25,11 @@ Deployment::Deployment() {
   const passwd* pw = getpwuid(getuid());
   login_ = pw ? pw->pw_name : "root";
   gw_port_ = free_port();
-  must(run({BASTIONCTL_PATH, "init", "--state-dir", state_, "--listen", "127.0.0.1:" + std::to_string(gw_port_)}),
+  web_port_ = free_port();
+  must(run({BASTIONCTL_PATH, "init", "--state-dir", state_, "--listen", "127.0.0.1:" + std::to_string(gw_port_),
+            "--public-url", public_url()}),
        "bastionctl init");
+  make_attestation_ca();
   write_text(dir_ + "/ca.pub", ctl_ok({"ca", "show"}));
   must(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/target_host_key"}), "ssh-keygen");
   target_port_ = free_port();
@@ -35,7 +38,8 @@ Deployment::Deployment() {
                                         read_text(state_ + "/ssh_host_ed25519_key.pub"));
   ctl_ok({"target", "add", "prod-db-1", "--address", "127.0.0.1:" + std::to_string(target_port_), "--host-key",
           target_host_pub(), "--label", "env=prod"});
-  ctl_ok({"role", "add", "ops", "--targets", "env=prod", "--logins", login_ + ",deploy"});
+  // Step-ups have their own tests (StepUp.*); the standing role here needs none.
+  ctl_ok({"role", "add", "ops", "--targets", "env=prod", "--logins", login_ + ",deploy", "--step-up", "none"});
   // Tests make many failed logins on purpose from one address; the back-off
   // has its own test (PreAuthLimits.BackOff...), which turns it on.
   std::string cfg = read_text(config());
@@ -54,7 +58,8 @@ Deployment::~Deployment() {
 void Deployment::restart_bastiond() {
   bastiond_.stop();
   bastiond_ = Process({BASTIOND_PATH, "--config", config()}, dir_ + "/bastiond.log");
-  if (!wait_for([&] { return port_open(gw_port_) || !bastiond_.running(); }, 10000) || !bastiond_.running()) {
+  if (!wait_for([&] { return (port_open(gw_port_) && port_open(web_port_)) || !bastiond_.running(); }, 10000) ||
+      !bastiond_.running()) {
     throw std::runtime_error("bastiond did not start: " + gateway_log());
   }
 }
@@ -125,9 +130,7 @@ SshKeyFiles Deployment::add_person(const std::string& name, const std::vector<st
     args.push_back(r);
   }
   ctl_ok(args);
-  SshKeyFiles key = make_sk_key(name);
-  ctl_ok({"key", "add", name, key.pub});
-  return key;
+  return enroll_sk_key(name);
 }
 
 std::vector<std::string> Deployment::client_options(const SshKeyFiles& key) const {

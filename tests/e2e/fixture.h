@@ -29,8 +29,33 @@ class Deployment {
   // A software security key (ed25519-sk unless `type` says otherwise).
   SshKeyFiles make_sk_key(const std::string& name, const std::string& type = "ed25519-sk");
   SshKeyFiles make_plain_key(const std::string& name);
-  // user add + key add; returns the key.
+  // user add + an attested key (enroll_sk_key); returns the key.
   SshKeyFiles add_person(const std::string& name, const std::vector<std::string>& roles);
+  // A software security key made the way a person makes one for bastion:
+  // key challenge, ssh-keygen -O challenge= -O write-attestation= with the
+  // softkey's packed attestation (chained to the deployment's test CA), key add --attestation.
+  SshKeyFiles enroll_sk_key(const std::string& name, const std::string& type = "ed25519-sk");
+  // Environment that makes the softkey attest (test CA leaf, AAGUID kSoftkeyAaguid).
+  Env attesting_softkey_env() const;
+  static constexpr const char* kSoftkeyAaguid = "b0a57e11-5e1f-4b0a-9a11-000000000001";
+
+  // WebAuthn through a real browser (tests/browser/webauthn.mjs, headless
+  // Chromium with a virtual authenticator). `state` keeps the authenticator's
+  // credentials between runs.
+  ProcResult browser(const std::string& verb, const std::string& url, const std::string& state, bool uv = true);
+  // user invite NAME + register in the browser; returns the state file.
+  std::string register_webauthn(const std::string& name);
+  // ssh through the gateway where the login needs a step-up: waits for the
+  // step-up URL in ssh's output, then (if `approve`) approves it in the
+  // browser. out = ssh's stdout+stderr; `url` (if given) gets the step-up URL.
+  ProcResult ssh_with_step_up(const SshKeyFiles& key, const std::string& user_spec,
+                              const std::vector<std::string>& command, const std::string& state,
+                              bool approve = true, bool uv = true, std::string* url = nullptr,
+                              const Env& env = {});
+  // ssh_argv with keyboard-interactive allowed (BatchMode=no), for step-ups.
+  std::vector<std::string> step_up_argv(const SshKeyFiles& key, const std::string& user_spec) const;
+  std::string public_url() const { return "https://localhost:" + std::to_string(web_port_); }
+  int web_port() const { return web_port_; }
 
   // ssh through the gateway as `user_spec` (e.g. "root@prod-db-1") with `key`.
   std::vector<std::string> ssh_argv(const SshKeyFiles& key, const std::string& user_spec,
@@ -57,9 +82,10 @@ class Deployment {
 
  private:
   void start_sshd(const std::string& name, int port, Process& into);
+  void make_attestation_ca();
 
   std::string dir_, state_, login_;
-  int gw_port_ = 0, target_port_ = 0;
+  int gw_port_ = 0, target_port_ = 0, web_port_ = 0;
   Process sshd_, bastiond_;
   std::vector<std::unique_ptr<Process>> extra_;
 };

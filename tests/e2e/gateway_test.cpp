@@ -175,7 +175,7 @@ struct DenyCase {
 };
 
 TEST_F(Gateway, DeniesWithReasonToUserAndAudit) {
-  d->ctl_ok({"role", "add", "web", "--targets", "web-*", "--logins", "deploy"});
+  d->ctl_ok({"role", "add", "web", "--targets", "web-*", "--logins", "deploy", "--step-up", "none"});
   SshKeyFiles bob = d->add_person("bob", {"web"});
   std::vector<std::pair<SshKeyFiles*, DenyCase>> cases = {
       {alice, {"root@nosuch", "denied: unknown target nosuch"}},
@@ -236,8 +236,7 @@ TEST_F(Gateway, ServiceAccountMayUsePlainKey) {
 
 TEST_F(Gateway, EcdsaSecurityKeyWorks) {
   d->ctl_ok({"user", "add", "erin", "--role", "ops"});
-  SshKeyFiles k = d->make_sk_key("erin", "ecdsa-sk");
-  d->ctl_ok({"key", "add", "erin", k.pub});
+  SshKeyFiles k = d->enroll_sk_key("erin", "ecdsa-sk");
   auto r = d->ssh(k, dest(), {"echo", "ecdsa"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
@@ -270,7 +269,8 @@ TEST_F(Gateway, PortForwardingRefusedUnlessRoleAllows) {
   EXPECT_EQ(r.out.find("SSH-2.0-"), std::string::npos);
   EXPECT_TRUE(audited("forward.local", "not allowed"));
 
-  d->ctl_ok({"role", "add", "tunnel", "--targets", "prod-db-1", "--logins", d->login(), "--allow-port-forwarding"});
+  d->ctl_ok({"role", "add", "tunnel", "--targets", "prod-db-1", "--logins", d->login(), "--allow-port-forwarding",
+             "--step-up", "none"});
   SshKeyFiles frank = d->add_person("frank", {"tunnel"});
   argv = d->ssh_argv(frank, dest(), {"-W", spec});
   r = run(argv, {}, "SSH-2.0-probe\r\n", 30000);

@@ -21,7 +21,7 @@ class HrFeed : public DeploymentTest<HrFeed> {
  protected:
   static void SetUpTestSuite() {
     DeploymentTest<HrFeed>::SetUpTestSuite();
-    d->ctl_ok({"role", "add", "support", "--targets", "env=support", "--logins", d->login()});
+    d->ctl_ok({"role", "add", "support", "--targets", "env=support", "--logins", d->login(), "--step-up", "none"});
     d->edit_config("# SRE = [\"ops\"]\n# Support = [\"support\"]", "SRE = [\"ops\"]\nSupport = [\"support\"]");
   }
   static std::string state() { return std::filesystem::path(d->config()).parent_path().string(); }
@@ -43,8 +43,7 @@ class HrFeed : public DeploymentTest<HrFeed> {
       args.push_back(r);
     }
     d->ctl_ok(args);
-    SshKeyFiles key = d->make_sk_key(name);
-    d->ctl_ok({"key", "add", name, key.pub});
+    SshKeyFiles key = d->enroll_sk_key(name);
     return key;
   }
   static std::string state_of(const std::string& name) {
@@ -140,8 +139,7 @@ TEST_F(HrFeed, JoinerIsPendingUntilKeyEnrolmentAndMoverLosesTargetMidSession) {
   EXPECT_EQ(state_of("hank"), "pending");
   auto shown = d->ctl_ok({"user", "show", "hank"});
   EXPECT_NE(shown.find("ops"), std::string::npos) << shown;
-  SshKeyFiles hank = d->make_sk_key("hank");
-  d->ctl_ok({"key", "add", "hank", hank.pub});
+  SshKeyFiles hank = d->enroll_sk_key("hank");
   EXPECT_EQ(state_of("hank"), "active");
   std::string log = d->dir() + "/hank.log";
   Process s = long_session(hank, log);
@@ -275,8 +273,7 @@ TEST_F(HrFeed, AccessReviewReportAndSignOff) {
   write_text(joiner, "{\"event_id\":\"r-1\",\"type\":\"joiner\",\"employee_id\":\"E700\",\"username\":\"lena\","
                      "\"department\":\"SRE\"}\n");
   d->ctl_ok({"hr", "apply", joiner});
-  SshKeyFiles lena = d->make_sk_key("lena");
-  d->ctl_ok({"key", "add", "lena", lena.pub});
+  SshKeyFiles lena = d->enroll_sk_key("lena");
   ASSERT_EQ(d->ssh(lena, dest(), {"true"}).exit_code, 0);
   person("otto", "E701", {"ops"});
   std::string leaver = d->dir() + "/review-leaver.jsonl";

@@ -1,0 +1,524 @@
+#include "authn/mfa_store.h"
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
+#include "common/openssl_handles.h"
+
+namespace bastion::authn {
+namespace {
+
+std::string digest_hex(std::string_view secret) { return hex_encode(sha256(as_bytes(secret))); }
+
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+
+}  // namespace
+
+Result<TrustCert> parse_trust_cert(const std::string& pem) {
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return make_error("out of memory");
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return make_error("not a PEM certificate");
+  std::unique_ptr<X509, X509Free> extra(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (extra) return make_error("the file holds more than one certificate; add them one by one");
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert.get(), &der);
+  if (len <= 0) return make_error("cannot encode the certificate");
+  TrustCert t;
+  t.sha256 = hex_encode(sha256({der, static_cast<size_t>(len)}));
+  OPENSSL_free(der);
+  Bio out(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(out.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(out.get(), &data);
+  t.subject.assign(data, static_cast<size_t>(n));
+  // Store a normalized PEM of just this certificate.
+  Bio pem_out(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(pem_out.get(), cert.get());
+  n = BIO_get_mem_data(pem_out.get(), &data);
+  t.pem.assign(data, static_cast<size_t>(n));
+  return t;
+}
+
+namespace {
+
+StoredCredential read_credential(SQLite::Statement& q) {
+  StoredCredential s;
+  s.id = q.getColumn(0).getString();
+  s.user = q.getColumn(1).getString();
+  s.credential.cose_alg = q.getColumn(2).getInt();
+  s.credential.public_key_der = q.getColumn(3).getString();
+  s.credential.sign_count = static_cast<uint32_t>(q.getColumn(4).getInt64());
+  s.credential.attestation.aaguid = q.getColumn(5).getString();
+  s.credential.attestation.format = q.getColumn(6).getString();
+  s.state = q.getColumn(7).getString();
+  s.state_reason = q.getColumn(8).getString();
+  s.created_at = q.getColumn(9).getInt64();
+  if (!q.getColumn(10).isNull()) s.last_used_at = q.getColumn(10).getInt64();
+  auto raw = base64url_decode(s.id);
+  if (raw) s.credential.credential_id.assign(raw->begin(), raw->end());
+  return s;
+}
+
+constexpr const char* kCredentialCols =
+    "SELECT id, user_name, cose_alg, public_key, sign_count, aaguid, attestation, state, state_reason, "
+    "created_at, last_used_at FROM webauthn_credentials";
+
+std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
+
+}  // namespace
+
+std::string random_bytes(size_t n) {
+  std::string out(n, '\0');
+  // SECURITY: every challenge, token and code comes from here; a failing
+  // CSPRNG must stop the process rather than hand out guessable secrets.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) std::abort();
+  return out;
+}
+
+std::string new_step_up_code() {
+  static const char* kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  std::string r = random_bytes(5);
+  uint64_t v = 0;
+  for (char c : r) v = (v << 8) | static_cast<unsigned char>(c);
+  std::string code;
+  for (int i = 7; i >= 0; --i) code += kAlphabet[(v >> (5 * i)) & 31];
+  return code.substr(0, 4) + "-" + code.substr(4);
+}
+
+bool looks_like_step_up_code(std::string_view s) {
+  if (s.size() != 9 || s[4] != '-') return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == 4) continue;
+    if (!std::isalnum(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// ---- trust -------------------------------------------------------------------
+
+Result<TrustCert> MfaStore::add_trust_cert(const std::string& pem, bool intermediate) {
+  auto t = parse_trust_cert(pem);
+  if (!t) return t.error();
+  t->kind = intermediate ? "intermediate" : "root";
+  t->added_at = clock_.now();
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement dup(db_.sql(), "SELECT kind FROM fido_roots WHERE sha256 = ?");
+    dup.bind(1, t->sha256);
+    if (dup.executeStep()) return make_error("already trusted as " + dup.getColumn(0).getString() + ": " + t->subject);
+    SQLite::Statement ins(db_.sql(), "INSERT INTO fido_roots(sha256, kind, subject, pem, added_at) VALUES (?,?,?,?,?)");
+    ins.bind(1, t->sha256);
+    ins.bind(2, t->kind);
+    ins.bind(3, t->subject);
+    ins.bind(4, t->pem);
+    ins.bind(5, static_cast<int64_t>(t->added_at));
+    ins.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return t;
+}
+
+Result<std::vector<TrustCert>> MfaStore::trust_certs() {
+  std::vector<TrustCert> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(), "SELECT sha256, kind, subject, pem, added_at FROM fido_roots ORDER BY kind DESC, subject");
+    while (q.executeStep()) {
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                     q.getColumn(3).getString(), q.getColumn(4).getInt64()});
+    }
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Result<TrustCert> MfaStore::remove_trust_cert(const std::string& what) {
+  std::string key = what;
+  for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  key.erase(std::remove(key.begin(), key.end(), ':'), key.end());
+  if (key.size() < 8 || key.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return make_error("give the certificate's SHA-256 (at least 8 hex digits; see fido roots list)");
+  }
+  TrustCert found;
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement q(db_.sql(), "SELECT sha256, kind, subject FROM fido_roots WHERE sha256 LIKE ? || '%'");
+    q.bind(1, key);
+    int n = 0;
+    while (q.executeStep()) {
+      ++n;
+      found.sha256 = q.getColumn(0).getString();
+      found.kind = q.getColumn(1).getString();
+      found.subject = q.getColumn(2).getString();
+    }
+    if (n == 0) return make_error("no trusted certificate " + what);
+    if (n > 1) return make_error(what + " matches " + std::to_string(n) + " certificates; give more digits");
+    SQLite::Statement del(db_.sql(), "DELETE FROM fido_roots WHERE sha256 = ?");
+    del.bind(1, found.sha256);
+    del.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return found;
+}
+
+Result<AllowedAaguid> MfaStore::add_aaguid(const std::string& aaguid, const std::string& name) {
+  auto norm = normalize_aaguid(aaguid);
+  if (!norm) return norm.error();
+  AllowedAaguid a{*norm, name, clock_.now()};
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement ins(db_.sql(), "INSERT OR IGNORE INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?)");
+    ins.bind(1, a.aaguid);
+    ins.bind(2, a.name);
+    ins.bind(3, static_cast<int64_t>(a.added_at));
+    if (ins.exec() == 0) return make_error("AAGUID " + a.aaguid + " is already allowed");
+    return {};
+  });
+  if (!st) return st.error();
+  return a;
+}
+
+Result<std::vector<AllowedAaguid>> MfaStore::aaguids() {
+  std::vector<AllowedAaguid> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(), "SELECT aaguid, name, added_at FROM fido_aaguids ORDER BY name, aaguid");
+    while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()});
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status MfaStore::remove_aaguid(const std::string& aaguid) {
+  auto norm = normalize_aaguid(aaguid);
+  if (!norm) return norm.error();
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement del(db_.sql(), "DELETE FROM fido_aaguids WHERE aaguid = ?");
+    del.bind(1, *norm);
+    if (del.exec() == 0) return make_error("AAGUID " + *norm + " is not on the allow-list");
+    return {};
+  });
+}
+
+Result<AttestationTrust> MfaStore::trust() {
+  auto certs = trust_certs();
+  if (!certs) return certs.error();
+  auto ids = aaguids();
+  if (!ids) return ids.error();
+  AttestationTrust t;
+  for (const auto& c : *certs) (c.kind == "root" ? t.roots_pem : t.intermediates_pem).push_back(c.pem);
+  for (const auto& a : *ids) t.allowed_aaguids.push_back(a.aaguid);
+  return t;
+}
+
+// ---- key challenges ------------------------------------------------------------
+
+Result<std::string> MfaStore::issue_key_challenge(const std::string& user) {
+  std::string challenge = random_bytes(32);
+  Micros now = clock_.now();
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement u(db_.sql(), "SELECT state FROM users WHERE name = ?");
+    u.bind(1, user);
+    if (!u.executeStep()) return make_error("no such user: " + user);
+    if (u.getColumn(0).getString() == "left") return make_error("user " + user + " has left");
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT INTO key_challenges(challenge_sha256, challenge, user_name, created_at, expires_at) "
+                          "VALUES (?,?,?,?,?)");
+    ins.bind(1, digest_hex(challenge));
+    ins.bind(2, challenge.data(), static_cast<int>(challenge.size()));
+    ins.bind(3, user);
+    ins.bind(4, static_cast<int64_t>(now));
+    ins.bind(5, static_cast<int64_t>(now + kKeyChallengeTtl));
+    ins.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return challenge;
+}
+
+Status MfaStore::consume_key_challenge(const std::string& user, std::string_view challenge) {
+  Micros now = clock_.now();
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement q(db_.sql(),
+                        "SELECT user_name, expires_at, used_at FROM key_challenges WHERE challenge_sha256 = ?");
+    q.bind(1, digest_hex(challenge));
+    if (!q.executeStep()) return make_error("wrong challenge: it was not issued by this gateway (bastionctl key challenge)");
+    if (q.getColumn(0).getString() != user) return make_error("wrong challenge: it was issued for another user");
+    if (!q.getColumn(2).isNull()) return make_error("wrong challenge: it has already been used");
+    if (q.getColumn(1).getInt64() <= now) return make_error("wrong challenge: it has expired (valid 15 minutes)");
+    SQLite::Statement up(db_.sql(), "UPDATE key_challenges SET used_at = ? WHERE challenge_sha256 = ?");
+    up.bind(1, static_cast<int64_t>(now));
+    up.bind(2, digest_hex(challenge));
+    up.exec();
+    return {};
+  });
+}
+
+Result<std::vector<std::string>> MfaStore::open_key_challenges(const std::string& user) {
+  std::vector<std::string> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(),
+                        "SELECT challenge FROM key_challenges WHERE user_name = ? AND used_at IS NULL AND expires_at > ? "
+                        "ORDER BY created_at DESC");
+    q.bind(1, user);
+    q.bind(2, static_cast<int64_t>(clock_.now()));
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+// ---- WebAuthn credentials --------------------------------------------------------
+
+Status MfaStore::add_credential(const std::string& user, const WebauthnCredential& c) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement dup(db_.sql(), "SELECT user_name FROM webauthn_credentials WHERE id = ?");
+    dup.bind(1, b64url(c.credential_id));
+    if (dup.executeStep()) return make_error("this authenticator credential is already registered");
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, sign_count, aaguid, "
+                          "attestation, state, created_at) VALUES (?,?,?,?,?,?,?,'active',?)");
+    ins.bind(1, b64url(c.credential_id));
+    ins.bind(2, user);
+    ins.bind(3, c.cose_alg);
+    ins.bind(4, c.public_key_der.data(), static_cast<int>(c.public_key_der.size()));
+    ins.bind(5, static_cast<int64_t>(c.sign_count));
+    ins.bind(6, c.attestation.aaguid);
+    ins.bind(7, c.attestation.format);
+    ins.bind(8, static_cast<int64_t>(clock_.now()));
+    ins.exec();
+    return {};
+  });
+}
+
+Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& user) {
+  std::vector<StoredCredential> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(), std::string(kCredentialCols) + " WHERE user_name = ? ORDER BY created_at");
+    q.bind(1, user);
+    while (q.executeStep()) out.push_back(read_credential(q));
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::string& raw_id) {
+  std::optional<StoredCredential> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(), std::string(kCredentialCols) + " WHERE id = ?");
+    q.bind(1, b64url(raw_id));
+    if (q.executeStep()) out = read_credential(q);
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status MfaStore::record_use(const std::string& raw_id, uint32_t sign_count) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(),
+                         "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active'");
+    up.bind(1, static_cast<int64_t>(sign_count));
+    up.bind(2, static_cast<int64_t>(clock_.now()));
+    up.bind(3, b64url(raw_id));
+    if (up.exec() == 0) return make_error("the credential is not active");
+    return {};
+  });
+}
+
+Status MfaStore::lock_credential(const std::string& raw_id, const std::string& reason) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(), "UPDATE webauthn_credentials SET state = 'locked', state_reason = ? WHERE id = ?");
+    up.bind(1, reason);
+    up.bind(2, b64url(raw_id));
+    up.exec();
+    return {};
+  });
+}
+
+Result<int> MfaStore::revoke_credentials(const std::string& user, const std::string& reason) {
+  int n = 0;
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(),
+                         "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? "
+                         "WHERE user_name = ? AND state != 'revoked'");
+    up.bind(1, reason);
+    up.bind(2, user);
+    n = up.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return n;
+}
+
+// ---- invitations ---------------------------------------------------------------
+
+Result<std::string> MfaStore::create_invite(const std::string& user, const std::string& created_by) {
+  // Hex: the web front end accepts tokens of [A-Za-z0-9-] only.
+  std::string token = hex_encode(as_bytes(random_bytes(18)));
+  Micros now = clock_.now();
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement u(db_.sql(), "SELECT state FROM users WHERE name = ?");
+    u.bind(1, user);
+    if (!u.executeStep()) return make_error("no such user: " + user);
+    std::string state = u.getColumn(0).getString();
+    if (state == "left" || state == "disabled") return make_error("user " + user + " is " + state);
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT INTO invites(token_sha256, user_name, created_by, created_at, expires_at) VALUES (?,?,?,?,?)");
+    ins.bind(1, digest_hex(token));
+    ins.bind(2, user);
+    ins.bind(3, created_by);
+    ins.bind(4, static_cast<int64_t>(now));
+    ins.bind(5, static_cast<int64_t>(now + kInviteTtl));
+    ins.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return token;
+}
+
+Result<InviteRecord> MfaStore::find_invite(const std::string& token) {
+  InviteRecord r;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(),
+                        "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
+                        "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
+    q.bind(1, digest_hex(token));
+    if (!q.executeStep()) return make_error("this invitation link is not valid");
+    if (!q.getColumn(4).isNull()) return make_error("this invitation link has already been used");
+    if (q.getColumn(2).getInt64() <= clock_.now()) return make_error("this invitation link has expired; ask for a new one");
+    std::string state = q.getColumn(5).getString();
+    if (state == "left" || state == "disabled") return make_error("this account is " + state);
+    r.user = q.getColumn(0).getString();
+    r.created_by = q.getColumn(1).getString();
+    r.expires_at = q.getColumn(2).getInt64();
+    if (!q.getColumn(3).isNull()) r.challenge = q.getColumn(3).getString();
+    return {};
+  });
+  if (!st) return st.error();
+  return r;
+}
+
+Result<std::string> MfaStore::invite_challenge(const std::string& token) {
+  auto inv = find_invite(token);
+  if (!inv) return inv.error();
+  std::string challenge = random_bytes(32);
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(), "UPDATE invites SET challenge = ? WHERE token_sha256 = ? AND used_at IS NULL");
+    up.bind(1, challenge.data(), static_cast<int>(challenge.size()));
+    up.bind(2, digest_hex(token));
+    if (up.exec() == 0) return make_error("this invitation link has already been used");
+    return {};
+  });
+  if (!st) return st.error();
+  return challenge;
+}
+
+Status MfaStore::use_invite(const std::string& token) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement up(db_.sql(), "UPDATE invites SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL");
+    up.bind(1, static_cast<int64_t>(clock_.now()));
+    up.bind(2, digest_hex(token));
+    if (up.exec() == 0) return make_error("this invitation link has already been used");
+    return {};
+  });
+}
+
+// ---- step-ups ------------------------------------------------------------------
+
+Result<std::string> MfaStore::create_step_up(const std::string& user, const std::string& session_id,
+                                             const std::string& purpose, Micros ttl) {
+  std::string code = new_step_up_code();
+  std::string challenge = random_bytes(32);
+  Micros now = clock_.now();
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement ins(db_.sql(),
+                          "INSERT INTO step_ups(code_sha256, user_name, session_id, purpose, challenge, created_at, "
+                          "expires_at, state) VALUES (?,?,?,?,?,?,?,'pending')");
+    ins.bind(1, digest_hex(code));
+    ins.bind(2, user);
+    ins.bind(3, session_id);
+    ins.bind(4, purpose);
+    ins.bind(5, challenge.data(), static_cast<int>(challenge.size()));
+    ins.bind(6, static_cast<int64_t>(now));
+    ins.bind(7, static_cast<int64_t>(now + ttl));
+    ins.exec();
+    return {};
+  });
+  if (!st) return st.error();
+  return code;
+}
+
+Result<StepUpRecord> MfaStore::find_step_up(const std::string& code) {
+  std::string upper = code;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  StepUpRecord r;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(),
+                        "SELECT user_name, session_id, purpose, challenge, created_at, expires_at, state, reason, "
+                        "credential_id, verified_at FROM step_ups WHERE code_sha256 = ?");
+    q.bind(1, digest_hex(upper));
+    if (!q.executeStep()) return make_error("this sign-in link is not valid");
+    r.user = q.getColumn(0).getString();
+    r.session_id = q.getColumn(1).getString();
+    r.purpose = q.getColumn(2).getString();
+    r.challenge = q.getColumn(3).getString();
+    r.created_at = q.getColumn(4).getInt64();
+    r.expires_at = q.getColumn(5).getInt64();
+    r.state = q.getColumn(6).getString();
+    r.reason = q.getColumn(7).getString();
+    r.credential_id = q.getColumn(8).getString();
+    if (!q.getColumn(9).isNull()) r.verified_at = q.getColumn(9).getInt64();
+    return {};
+  });
+  if (!st) return st.error();
+  return r;
+}
+
+Status MfaStore::finish_step_up(const std::string& code, bool verified, const std::string& reason,
+                                const std::string& credential_id) {
+  std::string upper = code;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  Micros now = clock_.now();
+  return with_transaction(db_, [&]() -> Status {
+    // SECURITY: single use: only a pending, unexpired step-up can end, once.
+    SQLite::Statement up(db_.sql(),
+                         "UPDATE step_ups SET state = ?, reason = ?, credential_id = ?, verified_at = ? "
+                         "WHERE code_sha256 = ? AND state = 'pending' AND (? = 0 OR expires_at > ?)");
+    up.bind(1, verified ? "verified" : "failed");
+    up.bind(2, reason);
+    up.bind(3, credential_id);
+    if (verified) up.bind(4, static_cast<int64_t>(now)); else up.bind(4);
+    up.bind(5, digest_hex(upper));
+    up.bind(6, verified ? 1 : 0);
+    up.bind(7, static_cast<int64_t>(now));
+    if (up.exec() == 0) return make_error("this sign-in link has expired or was already used");
+    return {};
+  });
+}
+
+Result<std::optional<Micros>> MfaStore::last_step_up(const std::string& user) {
+  std::optional<Micros> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(), "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND state = 'verified'");
+    q.bind(1, user);
+    if (q.executeStep() && !q.getColumn(0).isNull()) out = q.getColumn(0).getInt64();
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+}  // namespace bastion::authn

@@ -1,0 +1,127 @@
+// The deployment's FIDO side: a test attestation CA the softkey's attestations
+// chain to, attested key enrollment, and WebAuthn through a real browser.
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+std::string must_ok(const ProcResult& r, const std::string& what) {
+  if (r.exit_code != 0) throw std::runtime_error(what + " failed: " + r.err + r.out);
+  return r.out;
+}
+
+std::string hex_of_aaguid(std::string uuid) {
+  std::string out;
+  for (char c : uuid) {
+    if (c != '-') out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Deployment::make_attestation_ca() {
+  const std::string ca_key = dir_ + "/att_ca.key", ca = dir_ + "/att_ca.pem";
+  const std::string leaf_key = dir_ + "/att_leaf.key", csr = dir_ + "/att_leaf.csr", leaf = dir_ + "/att_leaf.pem";
+  must_ok(run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+               ca_key, "-out", ca, "-days", "30", "-subj", "/CN=bastion e2e attestation CA",
+               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"}),
+          "openssl req (CA)");
+  must_ok(run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", leaf_key,
+               "-out", csr, "-subj", "/C=DE/O=bastion tests/OU=Authenticator Attestation/CN=softkey"}),
+          "openssl req (leaf)");
+  write_text(dir_ + "/att_leaf.ext", "basicConstraints=critical,CA:FALSE\n1.3.6.1.4.1.45724.1.1.4=ASN1:FORMAT:HEX,OCTETSTRING:" +
+                                         hex_of_aaguid(kSoftkeyAaguid) + "\n");
+  must_ok(run({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", leaf,
+               "-days", "30", "-extfile", dir_ + "/att_leaf.ext"}),
+          "openssl x509 (leaf)");
+  ctl_ok({"fido", "roots", "add", ca});
+  ctl_ok({"fido", "aaguids", "add", kSoftkeyAaguid, "--name", "bastion softkey (tests)"});
+  // The DevTools virtual authenticator attests with a fixed, self-signed
+  // "Batch Certificate" (O=Chromium) and AAGUID 01020304-...: trusted here,
+  // in tests only, the way an operator trusts a vendor's root.
+  ctl_ok({"fido", "roots", "add",
+          std::string(BASTION_SOURCE_DIR) + "/tests/browser/chromium-virtual-authenticator-attestation.pem"});
+  ctl_ok({"fido", "aaguids", "add", "01020304-0506-0708-0102-030405060708", "--name", "Chromium virtual authenticator"});
+}
+
+Env Deployment::attesting_softkey_env() const {
+  return {{"BASTION_SOFTKEY_ATTEST_KEY", dir_ + "/att_leaf.key"},
+          {"BASTION_SOFTKEY_ATTEST_CERT", dir_ + "/att_leaf.pem"},
+          {"BASTION_SOFTKEY_AAGUID", kSoftkeyAaguid}};
+}
+
+SshKeyFiles Deployment::enroll_sk_key(const std::string& name, const std::string& type) {
+  std::string path = dir_ + "/key_" + name;
+  std::string challenge = path + ".challenge", att = path + ".att";
+  ctl_ok({"key", "challenge", name, "--out", challenge});
+  must_ok(run({"ssh-keygen", "-q", "-t", type, "-w", BASTION_SOFTKEY_PATH, "-N", "", "-C", name, "-O",
+               "challenge=" + challenge, "-O", "write-attestation=" + att, "-f", path},
+              attesting_softkey_env()),
+          "ssh-keygen -t " + type + " with attestation");
+  ctl_ok({"key", "add", name, path + ".pub", "--attestation", att});
+  return {path, path + ".pub"};
+}
+
+ProcResult Deployment::browser(const std::string& verb, const std::string& url, const std::string& state, bool uv) {
+  std::vector<std::string> argv = {"node", std::string(BASTION_SOURCE_DIR) + "/tests/browser/webauthn.mjs", verb,
+                                   "--url", url, "--state", state, "--cert", state_ + "/web_cert.pem",
+                                   "--timeout-ms", "30000"};
+  if (!uv) {
+    argv.push_back("--uv");
+    argv.push_back("off");
+  }
+  return run(argv, {}, "", 60000);
+}
+
+std::string Deployment::register_webauthn(const std::string& name) {
+  std::string url = ctl_ok({"user", "invite", name});
+  while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
+  std::string state = dir_ + "/webauthn_" + name + ".json";
+  auto r = browser("register", url, state);
+  if (r.exit_code != 0) throw std::runtime_error("browser register failed: " + r.out + r.err);
+  return state;
+}
+
+std::vector<std::string> Deployment::step_up_argv(const SshKeyFiles& key, const std::string& user_spec) const {
+  // BatchMode=yes turns keyboard-interactive off in OpenSSH, and the step-up
+  // rides on it: a person's ssh has it on; so does this one.
+  std::vector<std::string> argv = ssh_argv(key, user_spec);
+  for (auto& a : argv) {
+    if (a == "BatchMode=yes") a = "BatchMode=no";
+  }
+  return argv;
+}
+
+ProcResult Deployment::ssh_with_step_up(const SshKeyFiles& key, const std::string& user_spec,
+                                        const std::vector<std::string>& command, const std::string& state,
+                                        bool approve, bool uv, std::string* url_out, const Env& env) {
+  static int n = 0;
+  std::string log = dir_ + "/ssh_step_up_" + std::to_string(++n) + ".log";
+  std::vector<std::string> argv = step_up_argv(key, user_spec);
+  argv.insert(argv.end(), command.begin(), command.end());
+  Process ssh(argv, log, env);
+  std::string url;
+  wait_for([&] {
+    std::string text = read_text(log);
+    auto at = text.find(public_url() + "/mfa/");
+    if (at == std::string::npos) return !ssh.running();
+    auto end = text.find_first_of(" \r\n", at);
+    url = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    return end != std::string::npos;
+  }, 20000);
+  if (url_out != nullptr) *url_out = url;
+  ProcResult browser_result;
+  if (approve && !url.empty()) browser_result = browser("approve", url, state, uv);
+  ProcResult r;
+  r.exit_code = ssh.wait(approve ? 60000 : 200000);
+  r.out = read_text(log);
+  r.err = browser_result.out + browser_result.err;
+  return r;
+}
+
+}  // namespace bastion::e2e
