@@ -77,6 +77,12 @@ int enroll_key(CtlGlobals& g, Services& s, const KeyAddArgs& a) {
   if (!person) return ctl_fail(person.error().message);
   if (!*person) return ctl_fail("no such user: " + a.user);
   bool service = (*person)->service_account;
+  if (!authn::is_security_key(pk->type) && !service) {
+    return ctl_fail("refusing " + pk->type + " key for " + a.user +
+                    ": people must use a FIDO2 security key (sk-ssh-ed25519@openssh.com or "
+                    "sk-ecdsa-sha2-nistp256@openssh.com); plain keys only for service accounts "
+                    "(user add --service-account)");
+  }
   if (a.no_attestation && !a.attestation.empty()) {
     g.exit_code = kExitUsage;
     ctl_fail("--attestation and --no-attestation exclude each other");

@@ -3,6 +3,7 @@
 // without the user CA or the audit signing key, with its own database
 // connection; browsers' untrusted input is parsed there, not in the process
 // that signs certificates. Restarted a second after it exits.
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ void on_term(int) {
 }
 
 [[noreturn]] void run_web(const Config& cfg, const WebOrigin& origin) {
+  prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc
   auto services = Services::open(cfg);
   if (!services) {
     log(services.error().message);

@@ -45,7 +45,7 @@ TEST(FlowControl, StalledClientDoesNotMakeTheGatewayBuffer) {
   // probe, if still around, exits at once).
   pid_t conn = -1;
   ASSERT_TRUE(wait_for([&] {
-    auto kids = child_pids(d.bastiond().pid());
+    auto kids = connection_pids(d.bastiond().pid());
     if (kids.size() == 1) conn = kids[0];
     return kids.size() == 1;
   }, 10000));
@@ -100,7 +100,7 @@ TEST(PreAuthLimits, CapsUnauthenticatedConnectionsPerSource) {
   // The restart's port probe may still be queued; connections are accepted in
   // order, so once `a` has its banner the probe has been accepted, and we wait
   // until `a` is the only pre-auth connection left.
-  auto conns = [&] { return child_pids(d.bastiond().pid()).size(); };
+  auto conns = [&] { return connection_pids(d.bastiond().pid()).size(); };
   int a = connect_idle();
   EXPECT_EQ(banner_or_close(a).rfind("SSH-2.0-", 0), 0u);
   ASSERT_TRUE(wait_for([&] { return conns() == 1; }, 10000));
@@ -122,7 +122,7 @@ TEST(PreAuthLimits, BackOffAfterFailedLoginsPerSourceAndPerKey) {
   SshKeyFiles stranger = d.make_sk_key("stranger");  // never enrolled
   d.edit_config("auth_backoff_after = 0", "auth_backoff_after = 2");
   std::string dest = d.login() + "@prod-db-1";
-  auto idle = [&] { return wait_for([&] { return child_pids(d.bastiond().pid()).empty(); }, 10000); };
+  auto idle = [&] { return wait_for([&] { return connection_pids(d.bastiond().pid()).empty(); }, 10000); };
   // Per source: two connections that cannot authenticate, then the address waits 1 s.
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(d.ssh(stranger, dest, {"true"}).exit_code, 255);
@@ -163,7 +163,7 @@ TEST(PreAuthLimits, HalfOpenFloodFromAnotherAddressDoesNotStopALogin) {
     flood.push_back(fd);
   }
   // The flooding address holds at most its per-source share of pre-auth slots.
-  EXPECT_TRUE(wait_for([&] { return child_pids(d.bastiond().pid()).size() <= 16; }, 5000));
+  EXPECT_TRUE(wait_for([&] { return connection_pids(d.bastiond().pid()).size() <= 16; }, 5000));
   auto t0 = std::chrono::steady_clock::now();
   auto r = d.ssh(alice, d.login() + "@prod-db-1", {"echo", "through"});
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();

@@ -245,6 +245,15 @@ std::vector<pid_t> child_pids(pid_t pid) {
   return out;
 }
 
+std::vector<pid_t> connection_pids(pid_t bastiond) {
+  std::vector<pid_t> out;
+  for (pid_t p : child_pids(bastiond)) {
+    std::string comm = read_text("/proc/" + std::to_string(p) + "/comm");
+    if (comm.rfind("bastiond-web", 0) != 0) out.push_back(p);
+  }
+  return out;
+}
+
 long proc_status_kib(pid_t pid, const std::string& field) {
   std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
   std::string line;

@@ -102,7 +102,7 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   // The recording reaches the disk within the flush interval (1 s).
   ASSERT_TRUE(wait_for([&] { return read_text(path).find("before-the-crash") != std::string::npos; }, 3000));
   pid_t conn = -1;
-  for (pid_t k : child_pids(d->bastiond().pid())) conn = k;
+  for (pid_t k : connection_pids(d->bastiond().pid())) conn = k;
   ASSERT_GT(conn, 0);
   kill(conn, SIGKILL);
   client.wait(10000);

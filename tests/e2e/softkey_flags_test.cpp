@@ -56,8 +56,11 @@ TEST_F(SoftKeyFlags, RealSshdRequiresTouchAndHonoursVerifyRequired) {
 
 // DESIGN.md, "A known limit of libssh": libssh's server verifies the
 // signature but not its flags, so bastiond cannot tell a touchless signature
-// from a touched one. The WebAuthn step-up (issue 6) is the answer; when it
-// lands, this test must change to "gets only as far as the step-up".
+// from a touched one. Under a role that asks for no step-up (`--step-up
+// none`, as the fixture's ops role), a touchless signature therefore gets in.
+// The answer is the WebAuthn step-up: StepUp.ATouchlessSignatureGetsNoFurther
+// ThanTheStepUp shows the same signature stopping there under a role that
+// asks for one (the default for standing roles, always for grants).
 TEST_F(SoftKeyFlags, KnownLimitBastiondCannotSeeTouchFlags) {
   SshKeyFiles key = d->add_person("toucher", {"ops"});
   auto r = d->ssh(key, d->login() + "@prod-db-1", {"true"}, "", {{"BASTION_SOFTKEY_FLAGS", "none"}});
