@@ -1,0 +1,234 @@
+// Tests only: a software WebAuthn authenticator and attestation CA built with
+// OpenSSL and libcbor. It crafts clientDataJSON, authenticatorData and
+// attestation objects byte by byte, so tests can get every field wrong on
+// purpose.
+#pragma once
+
+#include <cbor.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
+#include "common/openssl_handles.h"
+
+namespace bastion::authn::testing {
+
+inline std::string str(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+inline std::string sha256s(const std::string& s) { return str(sha256(as_bytes(s))); }
+
+struct X509Del {
+  void operator()(X509* p) const { X509_free(p); }
+};
+using Cert = std::unique_ptr<X509, X509Del>;
+
+inline std::string der_of(X509* x) {
+  unsigned char* d = nullptr;
+  int n = i2d_X509(x, &d);
+  std::string out(reinterpret_cast<char*>(d), static_cast<size_t>(n));
+  OPENSSL_free(d);
+  return out;
+}
+
+inline std::string pem_of(X509* x) {
+  Bio b(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(b.get(), x);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(b.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+inline void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) throw std::runtime_error("extension");
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+}
+
+// A certificate for `key`, signed by `issuer_key` (self-signed when issuer is null).
+inline Cert make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key, bool ca,
+                      const std::string& aaguid_hex = "") {
+  Cert c(X509_new());
+  X509_set_version(c.get(), 2);
+  static long serial = 1;
+  ASN1_INTEGER_set(X509_get_serialNumber(c.get()), ++serial);
+  X509_gmtime_adj(X509_getm_notBefore(c.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(c.get()), 3600L * 24 * 30);
+  X509_NAME* name = X509_get_subject_name(c.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(c.get(), issuer ? X509_get_subject_name(issuer) : name);
+  X509_set_pubkey(c.get(), key);
+  add_ext(c.get(), issuer ? issuer : c.get(), NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+  if (ca) add_ext(c.get(), issuer ? issuer : c.get(), NID_key_usage, "critical,keyCertSign");
+  if (!aaguid_hex.empty()) {
+    // 1.3.6.1.4.1.45724.1.1.4: OCTET STRING { OCTET STRING (16 bytes) }
+    std::string inner = "\x04\x10";
+    for (size_t i = 0; i < 32; i += 2) inner += static_cast<char>(std::stoi(aaguid_hex.substr(i, 2), nullptr, 16));
+    ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1);
+    ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(os, reinterpret_cast<const unsigned char*>(inner.data()), static_cast<int>(inner.size()));
+    X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
+    X509_add_ext(c.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(os);
+    ASN1_OBJECT_free(oid);
+  }
+  X509_sign(c.get(), issuer_key ? issuer_key : key, EVP_sha256());
+  return c;
+}
+
+inline Pkey ec_key() { return Pkey(EVP_EC_gen("P-256")); }
+inline Pkey ed_key() { return Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); }
+
+inline std::string sign(EVP_PKEY* key, const std::string& data) {
+  MdCtx ctx(EVP_MD_CTX_new());
+  bool ed = EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
+  EVP_DigestSignInit(ctx.get(), nullptr, ed ? nullptr : EVP_sha256(), nullptr, key);
+  size_t len = 0;
+  auto* d = reinterpret_cast<const unsigned char*>(data.data());
+  EVP_DigestSign(ctx.get(), nullptr, &len, d, data.size());
+  std::string sig(len, '\0');
+  EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, d, data.size());
+  sig.resize(len);
+  return sig;
+}
+
+inline std::string cbor_encode(cbor_item_t* item) {
+  unsigned char* buf = nullptr;
+  size_t size = 0;
+  size_t len = cbor_serialize_alloc(item, &buf, &size);
+  std::string out(reinterpret_cast<char*>(buf), len);
+  free(buf);
+  cbor_decref(&item);
+  return out;
+}
+
+inline void put(cbor_item_t* map, cbor_item_t* k, cbor_item_t* v) {
+  cbor_map_add(map, {cbor_move(k), cbor_move(v)});
+}
+
+inline cbor_item_t* bytes(const std::string& s) {
+  return cbor_build_bytestring(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
+inline cbor_item_t* cose_int(int v) { return v >= 0 ? cbor_build_uint8(static_cast<uint8_t>(v)) : cbor_build_negint8(static_cast<uint8_t>(-1 - v)); }
+
+// COSE_Key of a P-256 or Ed25519 public key.
+inline std::string cose_key(EVP_PKEY* key) {
+  cbor_item_t* m = cbor_new_definite_map(5);
+  if (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519) {
+    unsigned char raw[32];
+    size_t n = sizeof raw;
+    EVP_PKEY_get_raw_public_key(key, raw, &n);
+    put(m, cose_int(1), cose_int(1));
+    put(m, cose_int(3), cose_int(-8));
+    put(m, cose_int(-1), cose_int(6));
+    put(m, cose_int(-2), bytes(std::string(reinterpret_cast<char*>(raw), n)));
+  } else {
+    unsigned char pt[65];
+    size_t n = 0;
+    EVP_PKEY_get_octet_string_param(key, "encoded-pub-key", pt, sizeof pt, &n);
+    put(m, cose_int(1), cose_int(2));
+    put(m, cose_int(3), cose_int(-7));
+    put(m, cose_int(-1), cose_int(1));
+    put(m, cose_int(-2), bytes(std::string(reinterpret_cast<char*>(pt + 1), 32)));
+    put(m, cose_int(-3), bytes(std::string(reinterpret_cast<char*>(pt + 33), 32)));
+  }
+  return cbor_encode(m);
+}
+
+struct SoftAuthenticator {
+  std::string rp_id = "gw.example.com";
+  std::string origin = "https://gw.example.com:8443";
+  uint8_t flags = 0x01 | 0x04;  // UP | UV
+  uint32_t counter = 0;
+  std::string aaguid_raw = std::string("\xb0\xa5\x7e\x11\x5e\x1f\x4b\x0a\x9a\x11\x00\x00\x00\x00\x00\x01", 16);
+  std::string credential_id = "cred-0123456789abcdef";
+  Pkey key;
+  // Attestation: leaf key and its certificate chain (x5c), empty = "none".
+  Pkey att_key;
+  std::vector<std::string> x5c;
+
+  explicit SoftAuthenticator(bool eddsa) : key(eddsa ? ed_key() : ec_key()) {}
+
+  std::string client_data(const std::string& type, const std::string& challenge) const {
+    return "{\"type\":\"" + type + "\",\"challenge\":\"" + base64url_encode(as_bytes(challenge)) + "\",\"origin\":\"" +
+           origin + "\",\"crossOrigin\":false}";
+  }
+  std::string auth_data(bool attested) const {
+    std::string ad = sha256s(rp_id);
+    ad += static_cast<char>(flags | (attested ? 0x40 : 0));
+    for (int s = 24; s >= 0; s -= 8) ad += static_cast<char>((counter >> s) & 0xff);
+    if (attested) {
+      ad += aaguid_raw;
+      ad += static_cast<char>(credential_id.size() >> 8);
+      ad += static_cast<char>(credential_id.size() & 0xff);
+      ad += credential_id;
+      ad += cose_key(key.get());
+    }
+    return ad;
+  }
+  // navigator.credentials.create(): {clientDataJSON, attestationObject}.
+  std::pair<std::string, std::string> make_credential(const std::string& challenge) const {
+    std::string cdj = client_data("webauthn.create", challenge);
+    std::string ad = auth_data(true);
+    cbor_item_t* stmt = cbor_new_definite_map(3);
+    std::string fmt = "none";
+    if (att_key) {
+      fmt = "packed";
+      put(stmt, cbor_build_string("alg"), cose_int(-7));
+      put(stmt, cbor_build_string("sig"), bytes(sign(att_key.get(), ad + sha256s(cdj))));
+      cbor_item_t* arr = cbor_new_definite_array(x5c.size());
+      for (const auto& c : x5c) cbor_array_push(arr, cbor_move(bytes(c)));
+      put(stmt, cbor_build_string("x5c"), arr);
+    }
+    cbor_item_t* obj = cbor_new_definite_map(3);
+    put(obj, cbor_build_string("fmt"), cbor_build_string(fmt.c_str()));
+    put(obj, cbor_build_string("attStmt"), stmt);
+    put(obj, cbor_build_string("authData"), bytes(ad));
+    return {cdj, cbor_encode(obj)};
+  }
+  struct Assertion {
+    std::string client_data, auth_data, signature;
+  };
+  Assertion get_assertion(const std::string& challenge) {
+    ++counter;
+    Assertion a;
+    a.client_data = client_data("webauthn.get", challenge);
+    a.auth_data = auth_data(false);
+    a.signature = sign(key.get(), a.auth_data + sha256s(a.client_data));
+    return a;
+  }
+};
+
+// A root CA and an attestation leaf under it (with the AAGUID extension).
+struct TestCa {
+  static inline int made = 0;
+  Pkey root_key = ec_key();
+  // Distinct names: chain building looks issuers up by name.
+  Cert root = make_cert(root_key.get(), "bastion unit-test attestation root " + std::to_string(++made), nullptr, nullptr,
+                        true);
+  Pkey leaf_key = ec_key();
+  Cert leaf;
+  explicit TestCa(const std::string& aaguid_hex = "b0a57e115e1f4b0a9a11000000000001")
+      : leaf(make_cert(leaf_key.get(), "softkey", root.get(), root_key.get(), false, aaguid_hex)) {}
+  void attest(SoftAuthenticator& a) const {
+    a.att_key.reset(leaf_key.get());
+    EVP_PKEY_up_ref(leaf_key.get());
+    a.x5c = {der_of(leaf.get())};
+  }
+};
+
+}  // namespace bastion::authn::testing
