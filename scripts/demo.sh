@@ -96,6 +96,10 @@ openssl x509 -req -in "$state/demo_att.csr" -CA "$state/demo_att_ca.pem" -CAkey 
   -CAcreateserial -out "$state/demo_att.pem" -days 30 -extfile "$state/demo_att.ext" 2>/dev/null
 ctl fido roots add "$state/demo_att_ca.pem" >/dev/null
 ctl fido aaguids add "$aaguid" --name "bastion software key (demo only)" >/dev/null
+# The demo's WebAuthn authenticator is Chromium's virtual one (headless, see
+# `scripts/demo.sh approve`); trust its fixed attestation key, for this demo only.
+ctl fido roots add "$root/tests/browser/chromium-virtual-authenticator-attestation.pem" >/dev/null
+ctl fido aaguids add 01020304-0506-0708-0102-030405060708 --name "Chromium virtual authenticator (demo only)" >/dev/null
 enroll() {  # NAME: key challenge, ssh-keygen with attestation, key add --attestation
   ctl key challenge "$1" --out "$state/$1_challenge.bin" >/dev/null
   BASTION_SOFTKEY_ATTEST_KEY="$state/demo_att.key" BASTION_SOFTKEY_ATTEST_CERT="$state/demo_att.pem" \
