@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "authn/fido_verify.h"
+#include "authn/mfa_store.h"
 #include "common/files.h"
 #include "gateway/ctl.h"
 #include "gateway/ctl_fido.h"
@@ -216,11 +217,22 @@ void register_fido_commands(CLI::App& app, CtlGlobals& g) {
   });
   auto* rrm = roots->add_subcommand("remove", "stop trusting a certificate");
   auto what = std::make_shared<std::string>();
-  rrm->add_option("SHA256", *what, "its SHA-256 (or the first 8+ hex digits), see fido roots list")->required();
+  rrm->add_option("CERT", *what, "the PEM file, or its SHA-256 (or the first 8+ hex digits, see fido roots list)")
+      ->required();
   rrm->callback([&g, what] {
     auto s = ctl_open(g);
     if (!s) return;
-    auto t = s->mfa().remove_trust_cert(*what);
+    std::string key = *what;
+    if (file_exists(*what)) {
+      auto pem = read_all(*what, 64 * 1024);
+      auto parsed = pem ? authn::parse_trust_cert(*pem) : Result<authn::TrustCert>(pem.error());
+      if (!parsed) {
+        g.exit_code = ctl_fail(*what + ": " + parsed.error().message);
+        return;
+      }
+      key = parsed->sha256;
+    }
+    auto t = s->mfa().remove_trust_cert(key);
     if (!t) {
       g.exit_code = ctl_fail(t.error().message);
       return;
