@@ -3,11 +3,15 @@
 near-valid inputs; libFuzzer mutates from these).
 
     fuzz/make_seeds.py            # rewrite every corpus
-    fuzz/make_seeds.py --keys     # also regenerate the ssh-keygen key lines
+    fuzz/make_seeds.py --keys     # also regenerate the seeds made with new keys
 
-The public key seeds are real OpenSSH key lines made with ssh-keygen; they
-are kept in the repository and only regenerated with --keys (new random
-keys each time). Everything else is deterministic. Run from anywhere.
+The public key seeds are real OpenSSH key lines made with ssh-keygen; the
+fuzz_sk_attestation keygen_* seeds are real ssh-keygen -O write-attestation
+files from the software security key (build/tests/softkey, or
+$BASTION_SOFTKEY_LIB); the fuzz_webauthn signed_* seeds carry signatures by
+keys made with openssl. They are kept in the repository and only regenerated
+with --keys (new random keys each time), or when missing. Everything else is
+deterministic. Run from anywhere.
 """
 import base64
 import hashlib
@@ -432,6 +436,313 @@ def wire():
     write("fuzz_wire", "huge_length", b"\xff" + u32(0xffffffff) + b"x")
 
 
+# --- FIDO: shared helpers ---------------------------------------------------
+# Both FIDO targets cut their input into parts at FIDO_SEP (after a mode
+# byte). Seeds that carry signatures need fresh keys, so, like the ssh-keygen
+# key lines, they are written once and only regenerated with --keys.
+
+FIDO_SEP = b"-=8<=-"
+REPO = os.path.dirname(HERE)
+SEED_AAGUID = "b0a57e11-5e1f-4b0a-9a11-000000000001"
+SK_AAGUID = "00112233-4455-6677-8899-aabbccddeeff"
+
+
+def has_seeds(target, prefix):
+    d = os.path.join(CORPUS, target)
+    return os.path.isdir(d) and any(n.startswith(prefix) for n in os.listdir(d))
+
+
+def openssl(*args, data=None):
+    return subprocess.run(["openssl", *args], check=True, input=data, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE).stdout
+
+
+def attestation_ca(tmp, aaguid):
+    """A CA and an attestation leaf it issued (with the FIDO AAGUID
+    extension, as a vendor's); returns (leaf key path, leaf PEM path)."""
+    ca_key, ca_pem = os.path.join(tmp, "ca.key"), os.path.join(tmp, "ca.pem")
+    key, csr, pem = os.path.join(tmp, "att.key"), os.path.join(tmp, "att.csr"), os.path.join(tmp, "att.pem")
+    ext = os.path.join(tmp, "att.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\n"
+                "1.3.6.1.4.1.45724.1.1.4=DER:04:10:" + bytes.fromhex(aaguid.replace("-", "")).hex(":") + "\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", ca_key, "-out", ca_pem, "-subj", "/CN=bastion seed attestation CA",
+            "-days", "3650")
+    openssl("req", "-new", *ec, "-keyout", key, "-out", csr, "-subj",
+            "/C=XX/O=bastion test/OU=Authenticator Attestation/CN=bastion seed authenticator")
+    openssl("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-set_serial", "7", "-days", "3650",
+            "-extfile", ext, "-out", pem)
+    return key, pem
+
+
+def pem_to_der(path):
+    return openssl("x509", "-in", path, "-outform", "DER")
+
+
+# --- authn::verify_sk_attestation -------------------------------------------
+# Byte 0: the key (& 3: 0 fixed sk-ssh-ed25519, 1 fixed sk-ecdsa, 2 KEY_BLOB;
+# 0x80: the challenge is also passed as an extra certificate), then
+# BLOB [SEP CHALLENGE [SEP KEY_BLOB]].
+
+SK_CHALLENGE = b"a relying party's enrollment challenge"
+
+
+def sk_blob(cert, sig, authdata_cbor, flags=0, reserved=b""):
+    return sstr("ssh-sk-attest-v01") + sstr(cert) + sstr(sig) + sstr(authdata_cbor) + u32(flags) + sstr(reserved)
+
+
+def sk_attestation(regen_keys):
+    t = "fuzz_sk_attestation"
+    lib = os.environ.get("BASTION_SOFTKEY_LIB", os.path.join(REPO, "build", "tests", "softkey", "libbastion-softkey.so"))
+    if (regen_keys or not has_seeds(t, "keygen_")) and not os.path.exists(lib):
+        print(f"make_seeds.py: {lib} is missing (build the project, or set BASTION_SOFTKEY_LIB): "
+              "no ssh-keygen attestation seeds", file=sys.stderr)
+    elif regen_keys or not has_seeds(t, "keygen_"):
+        with tempfile.TemporaryDirectory() as tmp:
+            att_key, att_pem = attestation_ca(tmp, SK_AAGUID)
+            challenge = os.path.join(tmp, "challenge")
+            with open(challenge, "wb") as f:
+                f.write(SK_CHALLENGE)
+            attesting = {"BASTION_SOFTKEY_ATTEST_KEY": att_key, "BASTION_SOFTKEY_ATTEST_CERT": att_pem,
+                         "BASTION_SOFTKEY_AAGUID": SK_AAGUID, "BASTION_SOFTKEY_FLAGS": "up,uv"}
+            # (name, ssh-keygen -t, mode byte, application, attested)
+            for name, ktype, mode, app, attested in [
+                    ("ed25519", "ed25519-sk", 0, None, True),
+                    ("ecdsa", "ecdsa-sk", 1, None, True),
+                    ("ed25519_own_key", "ed25519-sk", 2, "ssh:bastion-test", True),
+                    ("ecdsa_own_key", "ecdsa-sk", 0x80 | 2, "ssh:bastion-test", True),
+                    ("ed25519_unattested", "ed25519-sk", 2, None, False)]:
+                key = os.path.join(tmp, "key_" + name)
+                out = os.path.join(tmp, "att_" + name)
+                argv = ["ssh-keygen", "-q", "-t", ktype, "-w", lib, "-N", "", "-C", "", "-f", key,
+                        "-O", "challenge=" + challenge, "-O", "write-attestation=" + out]
+                if app:
+                    argv += ["-O", "application=" + app]
+                env = dict(os.environ)
+                env.update(attesting if attested else {})
+                subprocess.run(argv, check=True, env=env, stdin=subprocess.DEVNULL)
+                with open(out, "rb") as f:
+                    blob = f.read()
+                with open(key + ".pub") as f:
+                    key_blob = base64.b64decode(f.read().split()[1])
+                seed = u8(mode) + blob + FIDO_SEP + SK_CHALLENGE
+                if mode & 3 == 2:
+                    seed += FIDO_SEP + key_blob
+                write(t, "keygen_" + name, seed)
+                if name == "ed25519_own_key":
+                    write(t, "keygen_wrong_challenge", u8(mode) + blob + FIDO_SEP + b"another challenge" + FIDO_SEP + key_blob)
+                    write(t, "keygen_wrong_key", u8(0) + blob + FIDO_SEP + SK_CHALLENGE)
+
+    # Deterministic ones: no signature, so they stop early, but reach the
+    # certificate, AAGUID and wire parsing.
+    yubico = pem_to_der(os.path.join(REPO, "authn", "testdata", "yubico-u2f-ee-serial-413943488.sample.pem"))
+    authdata = bytes(32) + b"\x45" + u32(1) + bytes.fromhex(SK_AAGUID.replace("-", "")) + b"\x00\x04cred"
+    authdata_cbor = b"\x58" + u8(len(authdata)) + authdata
+    write(t, "yubico_cert", u8(0x80) + sk_blob(yubico, b"\x30\x06\x02\x01\x01\x02\x01\x01", authdata_cbor)
+          + FIDO_SEP + b"cb69481e-8ff7-4039-93ec-0a2729a154a8")
+    write(t, "empty_cert", u8(1) + sk_blob(b"", b"", authdata_cbor) + FIDO_SEP + SK_CHALLENGE)
+    write(t, "truncated", u8(0) + sstr("ssh-sk-attest-v01") + sstr(yubico[:100]))
+    write(t, "trailing", u8(1) + sk_blob(yubico, b"sig", authdata_cbor) + b"\x00" + FIDO_SEP + SK_CHALLENGE)
+    write(t, "wrong_magic", u8(0) + sstr("ssh-sk-attest-v00") + sstr(yubico) + FIDO_SEP + SK_CHALLENGE)
+    write(t, "authdata_not_bytes", u8(0) + sk_blob(yubico, b"sig", cbor([1, 2])) + FIDO_SEP + SK_CHALLENGE)
+    write(t, "empty_challenge", u8(0) + sk_blob(yubico, b"sig", authdata_cbor) + FIDO_SEP)
+    write(t, "aaguid_upper", u8(0) + b"x" + FIDO_SEP + SK_AAGUID.upper().encode())
+    write(t, "aaguid_no_dashes", u8(2) + b"x" + FIDO_SEP + b"00112233445566778899aabbccddeeff" + FIDO_SEP
+          + b"-cb69481e-8ff7-4039-93ec-0a2729a154a8-")
+    write(t, "rsa_key", u8(2) + sk_blob(yubico, b"sig", authdata_cbor) + FIDO_SEP + SK_CHALLENGE + FIDO_SEP
+          + sstr("ssh-rsa") + sstr(b"\x01\x00\x01") + sstr(b"\x00" + b"\xc5" * 128))
+
+
+# --- authn::verify_registration / verify_assertion, base64url, UTF-8 --------
+# Byte 0: the mode (% 4: 0 registration CDJ SEP ATT; 1 and 2 assertion with
+# the target's fixed ES256 and EdDSA credentials CDJ SEP AUTH_DATA SEP SIG
+# [SEP CREDENTIAL_ID]; 3 registration then assertion with its credential;
+# 0x80: no attestation trust). The relying party is the target's.
+
+RP_ID = "gw.example.com"
+ORIGIN = "https://gw.example.com:8443"
+CHALLENGE = b"\x5a" * 32
+CREDENTIAL_ID = b"cred-0123456789abcdef"
+# The P-256 generator: a valid point for unsigned credentials.
+P256_G = bytes.fromhex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+                       "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")
+UP, UV, AT = 0x01, 0x04, 0x40
+
+
+def cbor_head(major, n):
+    if n < 24:
+        return u8(major << 5 | n)
+    for info, fmt in ((24, ">B"), (25, ">H"), (26, ">I"), (27, ">Q")):
+        if n < 1 << (8 * struct.calcsize(fmt)):
+            return u8(major << 5 | info) + struct.pack(fmt, n)
+    raise ValueError(n)
+
+
+def cbor(v):
+    """Minimal CBOR encoder: bool, int, bytes, str, list, dict (in order)."""
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return cbor_head(0, v) if v >= 0 else cbor_head(1, -1 - v)
+    if isinstance(v, bytes):
+        return cbor_head(2, len(v)) + v
+    if isinstance(v, str):
+        return cbor_head(3, len(v.encode())) + v.encode()
+    if isinstance(v, list):
+        return cbor_head(4, len(v)) + b"".join(cbor(x) for x in v)
+    if isinstance(v, dict):
+        return cbor_head(5, len(v)) + b"".join(cbor(k) + cbor(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def client_data(kind, challenge=CHALLENGE, origin=ORIGIN, extra=""):
+    return ('{"type":"%s","challenge":"%s","origin":"%s","crossOrigin":false%s}'
+            % (kind, b64url(challenge), origin, extra)).encode()
+
+
+def cose_es256(point64):
+    return cbor({1: 2, 3: -7, -1: 1, -2: point64[:32], -3: point64[32:]})
+
+
+def cose_eddsa(raw32):
+    return cbor({1: 1, 3: -8, -1: 6, -2: raw32})
+
+
+def auth_data(flags=UP | UV, counter=0, cose_key=None, aaguid=SEED_AAGUID, cred_id=CREDENTIAL_ID, rp_id=RP_ID):
+    ad = hashlib.sha256(rp_id.encode()).digest() + u8(flags | (AT if cose_key else 0)) + u32(counter)
+    if cose_key:
+        ad += bytes.fromhex(aaguid.replace("-", "")) + struct.pack(">H", len(cred_id)) + cred_id + cose_key
+    return ad
+
+
+def att_object(fmt, ad, stmt=None):
+    return cbor({"fmt": fmt, "attStmt": stmt or {}, "authData": ad})
+
+
+class SeedKey:
+    """An OpenSSL key in a temp dir: its COSE key and signatures."""
+
+    def __init__(self, tmp, name, eddsa):
+        self.path = os.path.join(tmp, name + ".pem")
+        self.eddsa = eddsa
+        if eddsa:
+            openssl("genpkey", "-algorithm", "ed25519", "-out", self.path)
+        else:
+            openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", self.path)
+        spki = openssl("pkey", "-in", self.path, "-pubout", "-outform", "DER")
+        self.raw = spki[-32:] if eddsa else spki[-64:]  # EC: the point after 0x04
+
+    def cose(self):
+        return cose_eddsa(self.raw) if self.eddsa else cose_es256(self.raw)
+
+    def sign(self, data):
+        if not self.eddsa:
+            return openssl("dgst", "-sha256", "-sign", self.path, data=data)
+        tbs = self.path + ".tbs"
+        with open(tbs, "wb") as f:
+            f.write(data)
+        return openssl("pkeyutl", "-sign", "-rawin", "-inkey", self.path, "-in", tbs)
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+def joined(mode, *parts):
+    return u8(mode) + FIDO_SEP.join(parts)
+
+
+def webauthn_signed(tmp):
+    t = "fuzz_webauthn"
+    create = client_data("webauthn.create")
+    get = client_data("webauthn.get")
+    leaf_key_path, leaf_pem = attestation_ca(tmp, SEED_AAGUID)
+    leaf = SeedKey.__new__(SeedKey)
+    leaf.path, leaf.eddsa = leaf_key_path, False
+    leaf_der = pem_to_der(leaf_pem)
+    es, ed = SeedKey(tmp, "es", False), SeedKey(tmp, "ed", True)
+
+    # Packed, full attestation: the signature verifies, the root is not trusted.
+    for name, key, mode in (("signed_reg_packed_es256", es, 0), ("signed_reg_packed_eddsa_no_trust", ed, 0x80)):
+        ad = auth_data(counter=3, cose_key=key.cose())
+        stmt = {"alg": -7, "sig": leaf.sign(ad + sha256(create)), "x5c": [leaf_der]}
+        write(t, name, joined(mode, create, att_object("packed", ad, stmt)))
+    # Packed self attestation (no x5c): taken as "none".
+    ad = auth_data(cose_key=ed.cose())
+    write(t, "signed_reg_packed_self_eddsa",
+          joined(0, create, att_object("packed", ad, {"alg": -8, "sig": ed.sign(ad + sha256(create))})))
+    # FIDO U2F: signature over 0x00 || rpIdHash || clientDataHash || credId || 0x04 x y.
+    ad = auth_data(cose_key=es.cose(), aaguid="00" * 16)
+    u2f = b"\x00" + sha256(RP_ID.encode()) + sha256(create) + CREDENTIAL_ID + b"\x04" + es.raw
+    write(t, "signed_reg_fido_u2f", joined(0, create, att_object("fido-u2f", ad, {"sig": leaf.sign(u2f), "x5c": [leaf_der]})))
+    # Assertions with keys the target does not know.
+    for name, key, mode in (("signed_assert_es256", es, 1), ("signed_assert_eddsa", ed, 2)):
+        ad = auth_data(counter=9)
+        write(t, name, joined(mode, get, ad, key.sign(ad + sha256(get))))
+    ad = auth_data(counter=9)
+    write(t, "signed_assert_own_id", joined(1, get, ad, es.sign(ad + sha256(get)), b"another credential"))
+    # Registration, then a valid assertion with the registered key.
+    for name, key, reg_counter, counter, fmt in (("signed_flow_es256", es, 0, 1, "none"),
+                                                 ("signed_flow_eddsa_packed_self", ed, 3, 7, "packed"),
+                                                 ("signed_flow_counter_zero", es, 0, 0, "none"),
+                                                 ("signed_flow_counter_regression", ed, 10, 4, "none")):
+        reg_ad = auth_data(counter=reg_counter, cose_key=key.cose())
+        stmt = {"alg": -8 if key.eddsa else -7, "sig": key.sign(reg_ad + sha256(create))} if fmt == "packed" else {}
+        ad = auth_data(counter=counter)
+        write(t, name, joined(3, create, att_object(fmt, reg_ad, stmt), get, ad, key.sign(ad + sha256(get))))
+
+
+def webauthn(regen_keys):
+    t = "fuzz_webauthn"
+    if regen_keys or not has_seeds(t, "signed_"):
+        with tempfile.TemporaryDirectory() as tmp:
+            webauthn_signed(tmp)
+    create = client_data("webauthn.create")
+    get = client_data("webauthn.get")
+    es_cose = cose_es256(P256_G)
+    ed_cose = cose_eddsa(bytes(range(32)))
+    ad_es = auth_data(cose_key=es_cose)
+    # "none" attestations: accepted when allowed.
+    write(t, "reg_none_es256", joined(0, create, att_object("none", ad_es)))
+    write(t, "reg_none_eddsa", joined(0, create, att_object("none", auth_data(counter=2, cose_key=ed_cose))))
+    write(t, "reg_none_no_trust", joined(0x80, create, att_object("none", ad_es)))
+    # Refusals.
+    write(t, "reg_wrong_type", joined(0, get, att_object("none", ad_es)))
+    write(t, "reg_cross_origin", joined(0, create.replace(b'"crossOrigin":false', b'"crossOrigin":true'),
+                                        att_object("none", ad_es)))
+    write(t, "reg_wrong_origin", joined(0, client_data("webauthn.create", origin="https://gw.example.com"),
+                                        att_object("none", ad_es)))
+    write(t, "reg_wrong_challenge", joined(0, client_data("webauthn.create", challenge=b"\x5b" * 32),
+                                           att_object("none", ad_es)))
+    write(t, "reg_wrong_rp", joined(0, create, att_object("none", auth_data(cose_key=es_cose, rp_id="example.com"))))
+    write(t, "reg_no_uv", joined(0, create, att_object("none", auth_data(flags=UP, cose_key=es_cose))))
+    write(t, "reg_no_credential", joined(0, create, att_object("none", auth_data())))
+    write(t, "reg_empty_id", joined(0, create, att_object("none", auth_data(cose_key=es_cose, cred_id=b""))))
+    write(t, "reg_unknown_fmt", joined(0, create, att_object("tpm", ad_es, {"ver": "2.0"})))
+    write(t, "reg_packed_bad_sig", joined(0, create, att_object("packed", ad_es, {"alg": -7, "sig": b"\x30\x00",
+                                                                                 "x5c": [b"\x30\x03\x02\x01\x01"]})))
+    write(t, "reg_unicode_json", joined(0, client_data("webauthn.create", extra=',"tokenBinding":{"status":"\u00e9t\u00e9"}')
+                                         .replace(b"\\u00e9", "\u00e9".encode()), att_object("none", ad_es)))
+    write(t, "reg_not_cbor_map", joined(0, create, cbor(["fmt", "none"])))
+    write(t, "reg_trailing_cbor", joined(0, create, att_object("none", ad_es) + b"\x00"))
+    # Assertions against the fixed credentials (their keys are thrown away).
+    ad = auth_data(counter=6)
+    write(t, "assert_es256_bad_sig", joined(1, get, ad, b"\x30\x06\x02\x01\x01\x02\x01\x01"))
+    write(t, "assert_eddsa_bad_sig", joined(2, get, ad, bytes(64)))
+    write(t, "assert_no_up", joined(1, get, auth_data(flags=UV, counter=6), bytes(70)))
+    write(t, "assert_short_auth_data", joined(2, get, ad[:36], bytes(64)))
+    write(t, "assert_unknown_id", joined(1, get, ad, bytes(70), b"cred-unknown"))
+    # Encodings only (the payload is also checked as base64url and UTF-8).
+    write(t, "text_base64url", u8(1) + b64url(bytes(range(64))).encode())
+    write(t, "text_utf8", u8(2) + "Z\u00fcrich \u20ac \U0001f511 \ud7ff\ue000\U0010ffff".encode("utf-8", "surrogatepass"))
+    write(t, "text_bad_utf8", u8(2) + b"\xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xe0\x80\x80 \xc3")
+
+
 def main():
     regen_keys = "--keys" in sys.argv[1:]
     ingress_name()
@@ -444,6 +755,8 @@ def main():
     user_ca()
     split_words()
     wire()
+    sk_attestation(regen_keys)
+    webauthn(regen_keys)
 
 
 if __name__ == "__main__":
