@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "authn/cbor_guard.h"
 #include "authn/fido_raii.h"
 #include "authn/fido_verify.h"
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
 #include "common/openssl_handles.h"
 #include "common/ssh_wire.h"
 
@@ -60,7 +63,7 @@ Result<SkKey> parse_sk_key(const PublicKey& key) {
   SkKey k;
   if (*type == "sk-ssh-ed25519@openssh.com") {
     auto pk = r.string();
-    if (!pk || pk->size() != 32) return make_error("malformed key");
+    if (!pk || pk->size() != 32 || ed25519_public_key_is_weak(*pk)) return make_error("malformed key");
     k.cose = COSE_EDDSA;
     k.raw.assign(pk->begin(), pk->end());
   } else if (*type == "sk-ecdsa-sha2-nistp256@openssh.com") {
@@ -213,6 +216,14 @@ Result<AttestationInfo> verify_sk_attestation(std::string_view blob, const Publi
   auto b = parse_sk_blob(blob);
   if (!b) return b.error();
   if (challenge.empty()) return make_error("wrong challenge: empty");
+  // SECURITY: the authenticator data is checked before libfido2 (and its
+  // libcbor) decodes it: bounded CBOR, and a complete, non-weak key.
+  auto inner = cbor_byte_string(as_bytes(b->authdata));
+  if (!inner) return make_error("malformed attestation: authenticator data: " + inner.error().message);
+  auto layout = parse_authenticator_data(*inner);
+  if (!layout) return make_error("malformed attestation: " + layout.error().message);
+  if ((layout->flags & 0x40) == 0) return make_error("malformed attestation: no attested credential data");
+  if (auto alg = check_cose_key(layout->cose_key, sk->cose); !alg) return make_error("malformed attestation: " + alg.error().message);
   std::string format;
   int last = FIDO_OK;
   FidoCred verified;

@@ -3,6 +3,7 @@
 #include <openssl/bn.h>
 #include <openssl/obj_mac.h>
 
+#include "common/ed25519_key.h"
 #include "common/openssl_handles.h"
 #include "common/encoding.h"
 #include "common/files.h"
@@ -27,6 +28,8 @@ Status check_fields(const std::string& type, WireReader& r) {
   if (type == "ssh-ed25519" || type == "sk-ssh-ed25519@openssh.com") {
     auto k = r.string();
     if (!k || k->size() != 32) return make_error("not an OpenSSH public key: bad Ed25519 key");
+    // SECURITY: anybody can sign for a small-order or non-canonical key.
+    if (ed25519_public_key_is_weak(*k)) return make_error("not an OpenSSH public key: a weak Ed25519 key");
   } else if (type == "ecdsa-sha2-nistp256" || type == "sk-ecdsa-sha2-nistp256@openssh.com") {
     auto curve = r.text();
     if (!curve || *curve != "nistp256") return make_error("not an OpenSSH public key: bad curve name");

@@ -24,6 +24,11 @@ namespace bastion::authn::testing {
 
 inline std::string str(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 
+inline std::string from_hex(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
 inline std::string sha256s(const std::string& s) { return str(sha256(as_bytes(s))); }
 
 struct X509Del {
@@ -105,6 +110,15 @@ inline std::string sign(EVP_PKEY* key, const std::string& data) {
   return sig;
 }
 
+// SubjectPublicKeyInfo DER, as a credential is stored.
+inline std::string spki_der(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  int n = i2d_PUBKEY(key, &der);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
 inline std::string cbor_encode(cbor_item_t* item) {
   unsigned char* buf = nullptr;
   size_t size = 0;
@@ -160,6 +174,9 @@ struct SoftAuthenticator {
   // Attestation: leaf key and its certificate chain (x5c), empty = "none".
   Pkey att_key;
   std::vector<std::string> x5c;
+  // When set, the COSE_Key bytes put in the authenticator data instead of
+  // the encoding of `key` (tests of broken keys).
+  std::string cose_override;
 
   explicit SoftAuthenticator(bool eddsa) : key(eddsa ? ed_key() : ec_key()) {}
 
@@ -176,7 +193,7 @@ struct SoftAuthenticator {
       ad += static_cast<char>(credential_id.size() >> 8);
       ad += static_cast<char>(credential_id.size() & 0xff);
       ad += credential_id;
-      ad += cose_key(key.get());
+      ad += cose_override.empty() ? cose_key(key.get()) : cose_override;
     }
     return ad;
   }

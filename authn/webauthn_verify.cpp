@@ -3,9 +3,11 @@
 // flags, RP ID and counters by this file.
 #include <openssl/x509.h>
 
+#include <array>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "authn/cbor_guard.h"
 #include "authn/fido_raii.h"
 #include "authn/fido_verify.h"
 #include "common/ed25519_key.h"
@@ -40,7 +42,7 @@ Status check_client_data(std::string_view json, const char* type, const std::str
   if (!ch || std::string(ch->begin(), ch->end()) != challenge) return make_error("wrong challenge");
   // SECURITY: the origin is what binds the assertion to this gateway; a
   // phishing site relaying our challenge has another origin.
-  if (get("origin") != origin) return make_error("wrong origin: " + get("origin").substr(0, 80));
+  if (get("origin") != origin) return make_error("wrong origin: " + printable_ascii(get("origin")));
   if (auto co = j.find("crossOrigin"); co != j.end() && co->is_boolean() && co->get<bool>()) {
     return make_error("wrong origin: cross-origin request");
   }
@@ -81,6 +83,8 @@ std::string cbor_bytes(cbor_item_t* i) {
 
 Result<AttObject> parse_att_object(std::string_view data) {
   if (data.size() > kMaxInput) return make_error("malformed attestation object: too large");
+  // SECURITY: before libcbor sees it, which allocates what headers declare.
+  if (auto st = cbor_bounded(as_bytes(data)); !st) return make_error("malformed attestation object: " + st.message());
   cbor_load_result res{};
   AttObject o;
   o.root.reset(cbor_load(bytes_of(data), data.size(), &res));
@@ -158,7 +162,7 @@ Status check_statement(const AttObject& o, fido_cred_t* c, std::string_view clie
     info.format = "none";
     return {};
   }
-  if (o.fmt != "packed" && o.fmt != "fido-u2f") return make_error("unsupported attestation format " + o.fmt.substr(0, 32));
+  if (o.fmt != "packed" && o.fmt != "fido-u2f") return make_error("unsupported attestation format " + printable_ascii(o.fmt, 32));
   if (st.sig.empty() || st.x5c.empty() || st.x5c[0].empty()) return make_error("malformed attestation statement");
   if (fido_cred_set_fmt(c, o.fmt.c_str()) != FIDO_OK || fido_cred_set_rp(c, check.rp_id.c_str(), nullptr) != FIDO_OK ||
       fido_cred_set_clientdata(c, bytes_of(client_data), client_data.size()) != FIDO_OK ||
@@ -190,19 +194,19 @@ Result<WebauthnCredential> verify_registration(std::string_view client_data_json
   auto o = parse_att_object(attestation_object);
   if (!o) return o.error();
   if (auto st = check_auth_data(o->auth_data, check.rp_id); !st) return st.error();
-  if ((static_cast<uint8_t>(o->auth_data[32]) & kAt) == 0) return make_error("malformed registration: no credential");
-  FidoCred c;
-  int cose = 0;
-  for (int t : {COSE_ES256, COSE_EDDSA}) {
-    FidoCred x(fido_cred_new());
-    if (!x || fido_cred_set_type(x.get(), t) != FIDO_OK) return make_error("out of memory");
-    if (fido_cred_set_authdata_raw(x.get(), bytes_of(o->auth_data), o->auth_data.size()) == FIDO_OK) {
-      c = std::move(x);
-      cose = t;
-      break;
-    }
+  auto layout = parse_authenticator_data(as_bytes(o->auth_data));
+  if (!layout) return layout.error();
+  if ((layout->flags & kAt) == 0) return make_error("malformed registration: no credential");
+  // SECURITY: libfido2 leaves a missing coordinate zero; an EdDSA key of
+  // zeros (or of small order) verifies signatures anybody can make.
+  auto alg = check_cose_key(layout->cose_key);
+  if (!alg) return alg.error();
+  int cose = *alg;
+  FidoCred c(fido_cred_new());
+  if (!c || fido_cred_set_type(c.get(), cose) != FIDO_OK) return make_error("out of memory");
+  if (fido_cred_set_authdata_raw(c.get(), bytes_of(o->auth_data), o->auth_data.size()) != FIDO_OK) {
+    return make_error("malformed registration: the credential key is not ES256 or EdDSA");
   }
-  if (!c) return make_error("malformed registration: the credential key is not ES256 or EdDSA");
   WebauthnCredential out;
   out.cose_alg = cose;
   out.credential_id.assign(reinterpret_cast<const char*>(fido_cred_id_ptr(c.get())), fido_cred_id_len(c.get()));
@@ -233,6 +237,7 @@ Result<AssertionResult> verify_assertion(std::string_view credential_id, std::st
     return st.error();
   }
   if (auto st = check_auth_data(authenticator_data, check.rp_id); !st) return st.error();
+  if (auto layout = parse_authenticator_data(as_bytes(authenticator_data)); !layout) return layout.error();
   if (signature.empty() || signature.size() > 1024) return make_error("malformed signature");
   const unsigned char* p = bytes_of(cred->public_key_der);
   Pkey key(d2i_PUBKEY(nullptr, &p, static_cast<long>(cred->public_key_der.size())));
@@ -252,6 +257,12 @@ Result<AssertionResult> verify_assertion(std::string_view credential_id, std::st
     if (!pk || es256_pk_from_EVP_PKEY(pk.get(), key.get()) != FIDO_OK) return make_error("malformed stored credential key");
     rc = fido_assert_verify(a.get(), 0, COSE_ES256, pk.get());
   } else if (cred->cose_alg == COSE_EDDSA) {
+    std::array<uint8_t, 32> raw{};
+    size_t raw_len = raw.size();
+    if (EVP_PKEY_get_raw_public_key(key.get(), raw.data(), &raw_len) != 1 || raw_len != raw.size() ||
+        ed25519_public_key_is_weak(raw)) {
+      return make_error("malformed stored credential key: a weak Ed25519 key");
+    }
     EddsaPk pk(eddsa_pk_new());
     if (!pk || eddsa_pk_from_EVP_PKEY(pk.get(), key.get()) != FIDO_OK) return make_error("malformed stored credential key");
     rc = fido_assert_verify(a.get(), 0, COSE_EDDSA, pk.get());

@@ -161,6 +161,106 @@ TEST_F(WebauthnTest, AssertionsNeedPresenceVerificationTheRightOriginAndAForward
   }
 }
 
+// COSE_Key bytes for an Ed25519 x (kty OKP, alg EdDSA, crv Ed25519).
+std::string eddsa_cose(const std::string& x) {
+  return std::string("\xa4\x01\x01\x03\x27\x20\x06\x21\x58\x20", 10) + x;
+}
+
+TEST_F(WebauthnTest, RefusesCredentialKeysLibfido2WouldFillWithZeros) {
+  SoftAuthenticator ed(true);
+  auto check = reg_check(ed);
+  check.allow_none_attestation = true;
+  auto reg = [&](SoftAuthenticator& a) {
+    auto [cdj, att] = a.make_credential(challenge);
+    return err(verify_registration(cdj, att, check));
+  };
+  ASSERT_EQ(reg(ed), "ok");
+  // No x at all (the fuzzer's forged-assertion finding).
+  ed.cose_override = std::string("\xa3\x01\x01\x03\x27\x20\x06", 7);
+  EXPECT_EQ(reg(ed), "malformed credential key: x missing or not 32 bytes");
+  // All zeros, the identity, a point of order 8 with its sign bit, and y = p
+  // (a non-canonical 0).
+  std::string order8 = testing::from_hex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85");
+  std::string y_is_p = testing::from_hex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+  for (const std::string& x : {std::string(32, '\0'), "\x01" + std::string(31, '\0'), order8, y_is_p}) {
+    ed.cose_override = eddsa_cose(x);
+    EXPECT_EQ(reg(ed), "malformed credential key: a weak Ed25519 key");
+  }
+  // The wrong kty or crv for the algorithm.
+  ed.cose_override = std::string("\xa4\x01\x02\x03\x27\x20\x06\x21\x58\x20", 10) + std::string(32, '\x11');
+  EXPECT_EQ(reg(ed), "malformed credential key: kty 2, expected 1");
+  // ES256 without y.
+  SoftAuthenticator ec(false);
+  ASSERT_EQ(reg(ec), "ok");
+  std::string full = testing::cose_key(ec.key.get());
+  ec.cose_override = std::string("\xa4", 1) + full.substr(1, full.size() - 1 - 35);
+  EXPECT_EQ(reg(ec), "malformed credential key: y missing or not 32 bytes");
+}
+
+TEST_F(WebauthnTest, RefusesCborThatWouldMakeLibcborAllocateGigabytes) {
+  SoftAuthenticator a(true);
+  auto check = reg_check(a);
+  check.allow_none_attestation = true;
+  std::string cdj = a.client_data("webauthn.create", challenge);
+  auto reason = [&](const std::string& att) { return err(verify_registration(cdj, att, check)); };
+  // An attestation object declaring an array of 2^28 items in five bytes.
+  EXPECT_EQ(reason(std::string("\x9a\x10\x00\x00\x00", 5)),
+            "malformed attestation object: malformed CBOR: an array larger than the input");
+  EXPECT_EQ(reason(std::string("\xba\x10\x00\x00\x00", 5)),
+            "malformed attestation object: malformed CBOR: a map larger than the input");
+  EXPECT_EQ(reason(std::string("\xbf\xff", 2)), "malformed attestation object: malformed CBOR: indefinite length");
+  EXPECT_EQ(reason(std::string(20, '\x81') + '\x00'), "malformed attestation object: malformed CBOR: nested too deeply");
+  // The same inside the authenticator data, after the credential id.
+  a.cose_override = std::string("\xba\x10\x00\x00\x00", 5);
+  auto [cdj2, att] = a.make_credential(challenge);
+  EXPECT_EQ(err(verify_registration(cdj2, att, check)),
+            "malformed authenticator data: the credential key: malformed CBOR: a map larger than the input");
+  // An assertion's extensions (ED flag) likewise.
+  a.cose_override.clear();
+  auto cred = verify_registration(cdj2, a.make_credential(challenge).second, check);
+  ASSERT_TRUE(cred) << cred.error().message;
+  auto s = a.get_assertion(challenge);
+  std::string ad = s.auth_data;
+  ad[32] = static_cast<char>(ad[32] | 0x80);
+  ad += std::string("\xba\x10\x00\x00\x00", 5);
+  AssertionCheck ac{a.rp_id, a.origin, challenge, &*cred};
+  EXPECT_EQ(err(verify_assertion(a.credential_id, s.client_data, ad, s.signature, ac)),
+            "malformed authenticator data: the extensions: malformed CBOR: a map larger than the input");
+  EXPECT_EQ(err(verify_assertion(a.credential_id, s.client_data, s.auth_data + "x", s.signature, ac)),
+            "malformed authenticator data: trailing bytes");
+}
+
+TEST_F(WebauthnTest, AStoredWeakEd25519KeyVerifiesNothing) {
+  // A credential stored before keys were checked: the all-zero key, with the
+  // forged signature R = identity, S = 0 that it would accept.
+  SoftAuthenticator a(true);
+  Pkey zero(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                        reinterpret_cast<const unsigned char*>(std::string(32, '\0').data()), 32));
+  ASSERT_TRUE(zero);
+  WebauthnCredential cred;
+  cred.credential_id = a.credential_id;
+  cred.cose_alg = -8;
+  cred.public_key_der = testing::spki_der(zero.get());
+  auto s = a.get_assertion(challenge);
+  std::string forged = "\x01" + std::string(63, '\0');
+  AssertionCheck ac{a.rp_id, a.origin, challenge, &cred};
+  EXPECT_EQ(err(verify_assertion(a.credential_id, s.client_data, s.auth_data, forged, ac)),
+            "malformed stored credential key: a weak Ed25519 key");
+}
+
+TEST_F(WebauthnTest, ErrorMessagesShowOnlyPrintableAscii) {
+  SoftAuthenticator a(true);
+  a.origin = "https://ph\xc3\x28ish\x1b[2J.example";
+  auto [cdj, att] = a.make_credential(challenge);
+  std::string e = err(verify_registration(cdj, att, reg_check(a)));
+  // Not even parseable as JSON with a broken UTF-8 sequence: either way, no raw byte.
+  for (unsigned char c : e) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << e;
+  a.origin = "https://ph\\u001b[2Jish.example";  // JSON-escaped ESC
+  auto [cdj2, att2] = a.make_credential(challenge);
+  e = err(verify_registration(cdj2, att2, reg_check(a)));
+  EXPECT_EQ(e.rfind("wrong origin: https://ph?[2Jish.example", 0), 0u) << e;
+}
+
 // ssh-sk-attest-v01 blobs, built the way OpenSSH writes them.
 class SkAttestationTest : public WebauthnTest {
  protected:
@@ -215,6 +315,32 @@ TEST_F(SkAttestationTest, VerifiesAndNamesEachRefusal) {
   AttestationTrust sevens{trust.roots_pem, {}, {"07070707-0707-0707-0707-070707070707"}};
   EXPECT_EQ(err(verify_sk_attestation(blob(challenge), key, challenge, sevens)).rfind("AAGUID mismatch", 0), 0u);
   EXPECT_EQ(err(verify_sk_attestation("not a blob", key, challenge, trust)).rfind("malformed attestation", 0), 0u);
+}
+
+TEST_F(SkAttestationTest, RefusesWeakKeysAndUnboundedCbor) {
+  PublicKey key = ssh_key(a.key.get());
+  // An SSH key that is the Ed25519 identity: anybody could sign for it.
+  Pkey identity(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                            reinterpret_cast<const unsigned char*>(std::string("\x01" + std::string(31, '\0')).data()), 32));
+  ASSERT_TRUE(identity);
+  EXPECT_EQ(err(verify_sk_attestation(blob(challenge), ssh_key(identity.get()), challenge, trust)), "malformed key");
+  // Attested data whose COSE key has no x: libfido2 alone would take zeros.
+  a.cose_override = "\xa3\x01\x01\x03\x27\x20\x06";
+  EXPECT_EQ(err(verify_sk_attestation(blob(challenge), key, challenge, trust)),
+            "malformed attestation: malformed credential key: x missing or not 32 bytes");
+  // A COSE key declaring 2^28 pairs in a few bytes.
+  a.cose_override = std::string("\xba\x10\x00\x00\x00", 5);
+  EXPECT_EQ(err(verify_sk_attestation(blob(challenge), key, challenge, trust)).rfind("malformed attestation: malformed authenticator data", 0), 0u);
+  // The authenticator data field must be one CBOR byte string: here a huge array.
+  WireWriter w;
+  w.string(std::string("ssh-sk-attest-v01"));
+  w.string(a.x5c[0]);
+  w.string(std::string("sig"));
+  w.string(std::string("\x9a\x10\x00\x00\x00", 5));
+  w.u32(0);
+  w.string(std::string());
+  EXPECT_EQ(err(verify_sk_attestation(testing::str(w.bytes()), key, challenge, trust)),
+            "malformed attestation: authenticator data: malformed CBOR: not one byte string");
 }
 
 TEST(AttestationChain, RealYubicoLeafChainsToTheShippedU2fRoot) {

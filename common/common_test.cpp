@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/database.h"
+#include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/files.h"
 
@@ -159,6 +160,45 @@ TEST(Encoding, Utf8Check) {
                           std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"), std::string("ab\xe2\x82")}) {
     EXPECT_FALSE(is_valid_utf8(bad)) << bad.size();
   }
+}
+
+TEST(Encoding, PrintableAscii) {
+  EXPECT_EQ(printable_ascii("https://gw.example.com"), "https://gw.example.com");
+  EXPECT_EQ(printable_ascii("a\x1b[2Jb\xc3\xa9\x7f"), "a?[2Jb???");
+  EXPECT_EQ(printable_ascii("abcdef", 3), "abc...");
+}
+
+std::vector<uint8_t> hex_bytes(const std::string& hex) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+TEST(Ed25519, WeakPublicKeysAreRecognised) {
+  // The 8 points of small order (each y with both signs of x) and
+  // non-canonical encodings (y >= p).
+  for (const char* y : {"0000000000000000000000000000000000000000000000000000000000000000",
+                        "0100000000000000000000000000000000000000000000000000000000000000",
+                        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+                        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+                        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"}) {
+    auto key = hex_bytes(y);
+    EXPECT_TRUE(ed25519_public_key_is_weak(key)) << y;
+    key[31] |= 0x80;
+    EXPECT_TRUE(ed25519_public_key_is_weak(key)) << y << " with the sign bit";
+  }
+  EXPECT_TRUE(ed25519_public_key_is_weak(std::vector<uint8_t>(31, 1)));
+  // p - 2 (y = -2) is canonical and of large order; a real key too.
+  EXPECT_FALSE(ed25519_public_key_is_weak(hex_bytes("ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")));
+  EXPECT_FALSE(ed25519_public_key_is_weak(hex_bytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")));
+  // The identity "verifies" R = identity, S = 0 for any message; we refuse.
+  auto identity = hex_bytes("0100000000000000000000000000000000000000000000000000000000000000");
+  std::vector<uint8_t> forged(64, 0);
+  forged[0] = 1;
+  EXPECT_FALSE(ed25519_verify(identity, as_bytes("anything"), forged));
 }
 }  // namespace
 }  // namespace bastion

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <stdexcept>
 
@@ -95,9 +97,35 @@ Result<std::vector<uint8_t>> Ed25519Key::sign(std::span<const uint8_t> message) 
   return sig;
 }
 
+bool ed25519_public_key_is_weak(std::span<const uint8_t> public_key) {
+  if (public_key.size() != 32) return true;
+  std::array<uint8_t, 32> y{};
+  std::copy(public_key.begin(), public_key.end(), y.begin());
+  y[31] &= 0x7f;  // the top bit is the sign of x; the rest is y, little-endian
+  // p = 2^255 - 19 is 0xed, 30 x 0xff, 0x7f little-endian; y >= p is a
+  // non-canonical encoding of y - p.
+  bool at_least_p = y[31] == 0x7f && y[0] >= 0xed &&
+                    std::all_of(y.begin() + 1, y.begin() + 31, [](uint8_t b) { return b == 0xff; });
+  if (at_least_p) return true;
+  // The y coordinates of the 8 points of small order: 0 (order 4), 1 (the
+  // identity), p-1 (order 2), and the two of order 8; the sign bit does not
+  // change the order.
+  static constexpr std::array<std::array<uint8_t, 32>, 5> kSmallOrderY = {{
+      {0},
+      {1},
+      {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+      {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+       0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+      {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+       0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+  }};
+  return std::any_of(kSmallOrderY.begin(), kSmallOrderY.end(), [&](const auto& s) { return s == y; });
+}
+
 bool ed25519_verify(std::span<const uint8_t> public_key, std::span<const uint8_t> message,
                     std::span<const uint8_t> signature) {
-  if (public_key.size() != 32 || signature.size() != 64) return false;
+  if (public_key.size() != 32 || signature.size() != 64 || ed25519_public_key_is_weak(public_key)) return false;
   Pkey key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
   MdCtx ctx(EVP_MD_CTX_new());
   return key && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&

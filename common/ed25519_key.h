@@ -33,7 +33,14 @@ class Ed25519Key {
   std::unique_ptr<Impl> impl_;
 };
 
-// Verifies a 64-byte Ed25519 signature with a 32-byte raw public key.
+// Whether a 32-byte Ed25519 public key is one nobody should accept: a
+// non-canonical encoding (y >= p) or one of the 8 points of small order
+// (the identity, the all-zero key...). SECURITY: for such a key a signature
+// can be forged without any private key, so no key of ours may be one.
+bool ed25519_public_key_is_weak(std::span<const uint8_t> public_key);
+
+// Verifies a 64-byte Ed25519 signature with a 32-byte raw public key; false
+// for a weak key.
 bool ed25519_verify(std::span<const uint8_t> public_key, std::span<const uint8_t> message,
                     std::span<const uint8_t> signature);
 

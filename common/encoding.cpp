@@ -145,4 +145,13 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+std::string printable_ascii(std::string_view s, size_t max) {
+  std::string out(s.substr(0, max));
+  for (auto& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace bastion

@@ -25,6 +25,11 @@ Result<std::vector<uint8_t>> base64url_decode(std::string_view text);
 // past U+10FFFF). JSON and the audit trail only take text that is.
 bool is_valid_utf8(std::string_view s);
 
+// Untrusted bytes made fit for an error message or a log line: at most
+// `max` bytes, every byte outside printable ASCII shown as '?', "..." when
+// cut.
+std::string printable_ascii(std::string_view s, size_t max = 80);
+
 inline std::span<const uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
