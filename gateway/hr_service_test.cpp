@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "authn/mfa_store.h"
 #include "common/database.h"
 #include "common/files.h"
 #include "gateway/elevation_service.h"
@@ -91,6 +92,15 @@ TEST_F(HrServiceTest, LeaverRevokesEverythingWithOneLinkedAuditRecordEach) {
   g.starts_at = clock.now();
   g.ends_at = clock.now() + 10 * kMin;
   ASSERT_TRUE(repo->add_elevation(g));
+  // ... and a WebAuthn credential that could approve step-ups.
+  authn::MfaStore mfa(*db, clock);
+  authn::WebauthnCredential cred;
+  cred.credential_id = "p1-security-key";
+  cred.cose_alg = -7;
+  cred.public_key_der = "der";
+  ASSERT_TRUE(mfa.add_credential("p1", cred));
+  cred.credential_id = "p2-security-key";
+  ASSERT_TRUE(mfa.add_credential("p2", cred));
   std::vector<std::string> ended;
   auto b = hr->open(file("f.jsonl", leaver("hr-1", 1, ",\"username\":\"p1\"")));
   ASSERT_TRUE(b) << b.error().message;
@@ -107,9 +117,16 @@ TEST_F(HrServiceTest, LeaverRevokesEverythingWithOneLinkedAuditRecordEach) {
   EXPECT_EQ(count("hr.leaver"), 1);
   EXPECT_EQ(count("elevation.revoke"), 1);
   EXPECT_EQ(count("customer.approver.remove"), 1);
+  EXPECT_EQ(count("webauthn.revoke"), 1);
+  auto creds = mfa.credentials("p1");
+  ASSERT_TRUE(creds);
+  ASSERT_EQ(creds->size(), 1u);
+  EXPECT_EQ((*creds)[0].state, "revoked");
+  EXPECT_EQ((*creds)[0].state_reason, "left (HR event hr-1)");
+  EXPECT_EQ((*mfa.credentials("p2"))[0].state, "active");  // nobody else's
   recorder::AuditFilter f;
   f.text = "hr-1";
-  EXPECT_GE(audit->query(f)->size(), 4u);  // hr.leaver, user.state, elevation.revoke, approver.remove
+  EXPECT_GE(audit->query(f)->size(), 5u);  // hr.leaver, user.state, elevation.revoke, approver.remove, webauthn.revoke
 }
 
 TEST_F(HrServiceTest, ExactlyOnceAcrossARestartAndDuplicates) {
