@@ -54,48 +54,59 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
-  out += '"';
+  static constexpr char kHex[] = "0123456789abcdef";
+  // No input byte takes more than 6 output bytes (\u00XX, \ufffd), so the
+  // output is written in place into room made once, then trimmed: binary
+  // streams (every byte escaped) cost no per-byte append.
+  size_t base = out.size();
+  out.resize(base + s.size() * 6 + 2);
+  char* w = out.data() + base;
+  *w++ = '"';
+  const char* in = s.data();
   size_t i = 0;
   while (i < s.size()) {
-    size_t run = i;
-    while (run < s.size()) {  // printable ASCII runs are copied in one go
-      auto c = static_cast<unsigned char>(s[run]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-      ++run;
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {  // printable ASCII runs are copied in one go
+      size_t run = i + 1;
+      while (run < s.size()) {
+        auto r = static_cast<unsigned char>(in[run]);
+        if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+        ++run;
+      }
+      std::memcpy(w, in + i, run - i);
+      w += run - i;
+      i = run;
+      continue;
     }
-    out.append(s.data() + i, run - i);
-    i = run;
-    if (i >= s.size()) break;
-    auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = utf8_sequence(s, i);
       if (n == 0) {
-        out += "\\ufffd";
+        std::memcpy(w, "\\ufffd", 6);
+        w += 6;
         ++i;
       } else {
-        out.append(s.data() + i, n);
+        std::memcpy(w, in + i, n);
+        w += n;
         i += n;
       }
       continue;
     }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
+    char short_escape = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
+                        : c == '\b' ? 'b' : c == '\f' ? 'f' : 0;
+    if (short_escape != 0) {
+      w[0] = '\\';
+      w[1] = short_escape;
+      w += 2;
+    } else {
+      std::memcpy(w, "\\u00", 4);
+      w[4] = kHex[c >> 4];
+      w[5] = kHex[c & 15];
+      w += 6;
     }
     ++i;
   }
-  out += '"';
+  *w++ = '"';
+  out.resize(static_cast<size_t>(w - out.data()));
 }
 
 size_t complete_utf8_prefix(std::string_view data) {
