@@ -7,7 +7,7 @@
 
 namespace bastion::gateway {
 
-int daemon_main(int argc, char** argv) {
+int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
   CLI::App app{"bastiond: the bastion SSH gateway daemon (foreground; logs to stderr; SIGTERM stops it)"};
   app.name("bastiond");
   std::string config;
@@ -36,7 +36,7 @@ int daemon_main(int argc, char** argv) {
     std::printf("configuration %s is valid\n", cfg->config_path.c_str());
     return 0;
   }
-  Supervisor sup(std::move(*cfg));
+  Supervisor sup(std::move(*cfg), std::move(hooks));
   return sup.run();
 }
 
