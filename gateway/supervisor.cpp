@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "common/encoding.h"
 #include "gateway/connection.h"
 #include "gateway/listener.h"
+#include "gateway/sandbox.h"
 #include "gateway/services.h"
 #include "recorder/audit_chain.h"
 #include "recorder/retention.h"
@@ -44,6 +46,13 @@ void reply(int fd, const nlohmann::json& j) {
 }  // namespace
 
 bool Supervisor::setup() {
+  // SECURITY: the monitor holds the CA and audit keys; a process of the same
+  // user (a compromised child, the web process) must not read them through
+  // ptrace or /proc/PID/mem. Inherited by every child at fork.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    log(std::string("cannot make the supervisor non-dumpable: ") + std::strerror(errno));
+    return false;
+  }
   auto ca = authn::UserCa::load(cfg_.user_ca_key);
   if (!ca) {
     log("cannot load user CA: " + ca.error().message);
@@ -243,12 +252,17 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   if (pid == 0) {
     mine.reset();
     become_child();
-    if (hooks_.in_child) hooks_.in_child(theirs.get());
+    close_inherited_fds({client.get(), theirs.get()});
     int code = 1;
     auto services = Services::open(cfg_);
+    Status sandboxed = services ? enter_connection_sandbox() : Status{};
     if (!services) {
       log(source + ": " + services.error().message);
+    } else if (!sandboxed) {
+      // SECURITY: never parse a client's bytes outside the sandbox.
+      log(source + ": cannot enter the sandbox: " + sandboxed.message());
     } else {
+      if (hooks_.in_child) hooks_.in_child(theirs.get());
       ConnectionParams params{client.release(), theirs.get(), source, &key_backoff_};
       Connection conn(**services, bind_.get(), params);
       code = conn.run();
@@ -310,6 +324,12 @@ void Supervisor::reap_children() {
       int sig = WTERMSIG(status);
       why = sig == SIGALRM ? "login grace time exceeded"
                            : std::string("connection process killed by signal ") + strsignal(sig);
+      // SECURITY: the seccomp filter killed it for a system call a relay never makes.
+      if (sig == SIGSYS) {
+        audit_event("sandbox.violation", recorder::Outcome::kDeny,
+                    "connection process killed by the sandbox (a forbidden system call)", it->second,
+                    {{"pid", pid}, {"source", it->second.source}});
+      }
     }
     if (it->second.claimed_session) {
       // A connection process that died without ending its session row.

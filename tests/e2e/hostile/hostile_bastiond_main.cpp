@@ -16,12 +16,15 @@
 //             on success write NAME_key and NAME_key-cert.pub
 //   json      send the old JSON "auth" line (not a monitor message)
 //   kill-msg  send a message only the monitor may send
+//   exec, fork, read-monitor (open /proc/PPID/mem), signal-monitor (SIGTERM the supervisor)
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -125,6 +128,27 @@ void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
       std::string j = R"({"type":"auth","user":"alice","target":"prod-db-1","login":"root","port_forwarding":true})";
       (void)::send(fd, j.data(), j.size(), MSG_NOSIGNAL);
       out.line("answer: " + describe(answer(fd)));
+    } else if (step == "exec") {
+      out.line("step exec");
+      char* const args[] = {const_cast<char*>("/bin/true"), nullptr};
+      ::execv("/bin/true", args);
+      out.line(std::string("answer: exec failed: ") + std::strerror(errno));
+    } else if (step == "read-monitor") {
+      // The supervisor's memory holds the CA and audit keys.
+      out.line("step read-monitor");
+      std::string mem = "/proc/" + std::to_string(getppid()) + "/mem";
+      int fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
+      out.line(fd >= 0 ? "answer: opened " + mem : "answer: open failed: " + std::string(std::strerror(errno)));
+      if (fd >= 0) ::close(fd);
+    } else if (step == "signal-monitor") {
+      out.line("step signal-monitor");
+      int rc = ::kill(getppid(), SIGTERM);
+      out.line(rc == 0 ? "answer: signalled" : "answer: kill failed: " + std::string(std::strerror(errno)));
+    } else if (step == "fork") {
+      out.line("step fork");
+      pid_t pid = ::fork();
+      if (pid == 0) ::_exit(0);
+      out.line(pid > 0 ? "answer: forked" : "answer: fork failed: " + std::string(std::strerror(errno)));
     } else if (step == "kill-msg") {
       out.line("step kill-msg");
       (void)monitor::send_message(fd, monitor::Kill{"forged"});
