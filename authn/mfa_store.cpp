@@ -521,4 +521,19 @@ Result<std::optional<Micros>> MfaStore::last_step_up(const std::string& user) {
   return out;
 }
 
+Result<std::optional<Micros>> MfaStore::session_step_up(const std::string& user, const std::string& session_id) {
+  std::optional<Micros> out;
+  auto st = guarded([&]() -> Status {
+    SQLite::Statement q(db_.sql(),
+                        "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND session_id = ? AND "
+                        "state = 'verified'");
+    q.bind(1, user);
+    q.bind(2, session_id);
+    if (q.executeStep() && !q.getColumn(0).isNull()) out = q.getColumn(0).getInt64();
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
 }  // namespace bastion::authn

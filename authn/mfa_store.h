@@ -121,6 +121,8 @@ class MfaStore {
                         const std::string& credential_id);
   // When `user` last passed a step-up, if ever.
   Result<std::optional<Micros>> last_step_up(const std::string& user);
+  // When `user` passed a step-up bound to `session_id` (for per-session rules), if ever.
+  Result<std::optional<Micros>> session_step_up(const std::string& user, const std::string& session_id);
 
  private:
   Database& db_;

@@ -91,6 +91,10 @@ TEST_F(MfaStoreTest, StepUpsEndOnceAndRecordTheLastVerification) {
   EXPECT_FALSE(store->finish_step_up(*code, false, "again", ""));
   EXPECT_EQ(store->find_step_up(*code)->state, "verified");
   EXPECT_EQ(**store->last_step_up("alice"), clock.now());
+  // Bound to its session and person: the monitor checks per-session rules with this.
+  EXPECT_EQ(**store->session_step_up("alice", "S1"), clock.now());
+  EXPECT_FALSE(*store->session_step_up("alice", "S2"));
+  EXPECT_FALSE(*store->session_step_up("bob", "S1"));
   // An expired one cannot be verified any more.
   auto late = store->create_step_up("alice", "S2", "x", 2 * kMin);
   clock.advance(3 * kMin);

@@ -11,7 +11,8 @@
 #   gateway/ctl             gateway/{sshd,web}, libssh, httplib
 #   authn, policy, recorder gateway/, libssh, httplib, CLI11, each other
 #   common                  authn, policy, recorder, gateway/, libssh, httplib, CLI11
-# The mains (gateway/*_main.cpp) and tests/ may use everything.
+# gateway/ itself (the mains, and daemon.cpp which puts sshd and web
+# together) and tests/ may use everything.
 set(forbid_gateway "\"gateway/")
 set(forbid_libssh "<libssh/")
 set(forbid_httplib "<httplib.h>")

@@ -90,6 +90,20 @@ TEST(Config, TyposAndBadValuesAreErrorsNamingTheKey) {
   EXPECT_FALSE(load_config(d.file("missing.toml")));
 }
 
+TEST(Config, EgressAddressesAreAddressesOrCidrBlocks) {
+  TempDir d;
+  write(d.file("a.toml"), "[upstream]\negress_addresses = [\"192.0.2.10\", \"10.1.0.0/16\", \"2001:db8::/32\"]\n");
+  auto c = load_config(d.file("a.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->egress_addresses, (std::vector<std::string>{"192.0.2.10", "10.1.0.0/16", "2001:db8::/32"}));
+  for (const char* bad : {"gw.example.com", "10.0.0.0/33", "10.0.0.1/", "::1/129", "10.0.0.1/x"}) {
+    write(d.file("b.toml"), std::string("[upstream]\negress_addresses = [\"") + bad + "\"]\n");
+    auto e = load_config(d.file("b.toml"));
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("is not an IP address or CIDR block"), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(Files, AtomicWriteKeepsModeAndRefusesOverwrite) {
   TempDir d;
   std::string p = d.file("secret");

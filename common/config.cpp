@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -181,7 +183,13 @@ class Loader {
 
   Status upstream(const Table& root) {
     const Table* t = root["upstream"].as_table();
-    if (auto st = check_keys(t, "upstream", {"connect_timeout"}); !st) return st;
+    if (auto st = check_keys(t, "upstream", {"connect_timeout", "egress_addresses"}); !st) return st;
+    if (auto st = get_strings(t, "upstream", "egress_addresses", cfg_.egress_addresses); !st) return st;
+    for (const auto& a : cfg_.egress_addresses) {
+      if (!is_address_or_cidr(a)) {
+        return fail("[upstream] egress_addresses: '" + a + "' is not an IP address or CIDR block");
+      }
+    }
     return get_duration(t, "upstream", "connect_timeout", cfg_.connect_timeout);
   }
 
@@ -269,6 +277,21 @@ class Loader {
 };
 
 }  // namespace
+
+bool is_address_or_cidr(const std::string& text) {
+  std::string addr = text;
+  int max_prefix = -1;
+  if (auto slash = text.find('/'); slash != std::string::npos) {
+    addr = text.substr(0, slash);
+    std::string bits = text.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+    max_prefix = std::stoi(bits);
+  }
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) return max_prefix <= 32;
+  if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) return max_prefix <= 128;
+  return false;
+}
 
 Status parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
   std::string h, p;
@@ -396,7 +419,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n"
          "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording keygen)\n\n"
          "[upstream]\n"
-         "connect_timeout = \"10s\"\n\n"
+         "connect_timeout = \"10s\"\n"
+         "# egress_addresses = [\"192.0.2.10\"]    # certificates' source-address; default: the address each upstream\n"
+         "                                        # connection was made from\n\n"
          "[session]\n"
          "env_allow = [\"LANG\", \"LC_*\"]           # client environment passed to targets\n\n"
          "[elevation]\n"

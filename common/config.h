@@ -58,6 +58,10 @@ struct Config {
 
   // [upstream]
   Micros connect_timeout = 10 * kMicrosPerSecond;  // default "10s"
+  // SECURITY: upstream certificates carry source-address with these (addresses
+  // or CIDR blocks), so a certificate taken off the gateway is useless
+  // elsewhere. Default []: the local address of each upstream connection.
+  std::vector<std::string> egress_addresses;
 
   // [session]
   std::vector<std::string> env_allow = {"LANG", "LC_*"};  // env names passed upstream (globs)
@@ -96,6 +100,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
 
 // Where to find the config: --config, else $BASTION_CONFIG, else an error.
 Result<std::string> locate_config(const std::string& flag_value);
+
+// An IPv4 or IPv6 address, optionally with a /prefix (OpenSSH's source-address syntax).
+bool is_address_or_cidr(const std::string& text);
 
 // "HOST:PORT" or "[V6]:PORT".
 Status parse_host_port(const std::string& text, std::string& host, uint16_t& port);

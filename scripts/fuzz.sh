@@ -53,11 +53,12 @@ declare -A max_len=(
   [fuzz_user_ca]=2048
   [fuzz_split_words]=2100   # command lines: 2048 bytes
   [fuzz_wire]=4096
+  [fuzz_monitor]=17000      # monitor messages: 16 KiB
   [fuzz_sk_attestation]=16384  # ssh-keygen attestations: ~0.5-2 KiB
   [fuzz_webauthn]=16384        # WebAuthn responses: a few KiB (authn caps parts at 64 KiB)
 )
 all_targets=(fuzz_ingress_name fuzz_selector fuzz_config fuzz_hr fuzz_sftp fuzz_cast
-             fuzz_public_key fuzz_user_ca fuzz_split_words fuzz_wire fuzz_sk_attestation fuzz_webauthn)
+             fuzz_public_key fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn)
 if [ ${#targets[@]} -eq 0 ]; then
   targets=("${all_targets[@]}")
 fi

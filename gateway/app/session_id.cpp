@@ -17,6 +17,10 @@ std::string new_session_id() {
   return out;
 }
 
+bool looks_like_session_id(const std::string& s) {
+  return s.size() == 18 && s.starts_with("s-") && s.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+}
+
 std::string new_elevation_id(const char* prefix) {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   unsigned char b[5];

@@ -5,7 +5,7 @@
 
 #include "gateway/ctl/control_client.h"
 #include "gateway/ctl/ctl.h"
-#include "policy/decision.h"
+#include "policy/access.h"
 
 namespace bastion::gateway {
 namespace {
@@ -196,44 +196,6 @@ void register_elevate(CLI::App& app, CtlGlobals& g) {
   });
 }
 
-struct Inputs {
-  std::optional<policy::Person> person;
-  std::vector<policy::Role> roles;
-  std::optional<policy::Target> target;
-  std::vector<Elevation> elevations;
-};
-
-Result<Inputs> load_inputs(Services& s, const std::string& user, const std::string& target) {
-  Inputs in;
-  auto p = s.policy().find_person(user);
-  if (!p) return p.error();
-  in.person = *p;
-  if (in.person) {
-    auto roles = s.policy().roles_of(*in.person);
-    auto els = s.policy().list_elevations(user, false);
-    if (!roles) return roles.error();
-    if (!els) return els.error();
-    in.roles = std::move(*roles);
-    in.elevations = std::move(*els);
-  }
-  auto t = s.policy().find_target(target);
-  if (!t) return t.error();
-  in.target = *t;
-  return in;
-}
-
-policy::Decision decide_for(const Inputs& in, const std::string& target, const std::string& login, Micros now) {
-  policy::AccessRequest req;
-  req.person = in.person ? &*in.person : nullptr;
-  req.roles = &in.roles;
-  req.target = in.target ? &*in.target : nullptr;
-  req.target_name = target;
-  req.login = login;
-  req.now = now;
-  req.elevations = &in.elevations;
-  return policy::decide(req);
-}
-
 void register_access(CLI::App& app, CtlGlobals& g) {
   auto* access = app.add_subcommand("access", "explain access decisions");
   access->require_subcommand(1);
@@ -256,7 +218,8 @@ void register_access(CLI::App& app, CtlGlobals& g) {
     }
     auto s = ctl_open(g);
     if (!s) return;
-    auto in = load_inputs(*s, ca->user, target);
+    Micros now = s->clock().now();
+    auto in = policy::decide_access(s->policy(), ca->user, target, login, now);
     if (!in) {
       g.exit_code = ctl_fail(in.error().message);
       return;
@@ -265,8 +228,7 @@ void register_access(CLI::App& app, CtlGlobals& g) {
       g.exit_code = ctl_fail("no such user: " + ca->user);
       return;
     }
-    Micros now = s->clock().now();
-    auto d = decide_for(*in, target, login, now);
+    const policy::Decision& d = in->decision;
     std::string eligible;
     if (in->target) {
       if (auto r = policy::eligible_role(in->roles, *in->target, login)) eligible = r->name;
@@ -315,7 +277,7 @@ void register_access(CLI::App& app, CtlGlobals& g) {
     Micros now = s->clock().now();
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& p : *people) {
-      auto in = load_inputs(*s, p.name, wa->target);
+      auto in = policy::decide_access(s->policy(), p.name, wa->target, "", now);
       if (!in) {
         g.exit_code = ctl_fail(in.error().message);
         return;
@@ -331,7 +293,7 @@ void register_access(CLI::App& app, CtlGlobals& g) {
         }
       }
       for (const auto& login : logins) {
-        auto d = decide_for(*in, wa->target, login, now);
+        auto d = policy::decide_with(*in, wa->target, login, now);
         nlohmann::json row = {{"user", p.name}, {"state", policy::to_string(p.state)}, {"login", login}};
         if (d.allow) {
           row["how"] = d.grant_id.empty() ? "role" : (d.break_glass ? "break-glass" : "grant");

@@ -10,6 +10,7 @@
 #include "authn/public_key.h"
 #include "common/encoding.h"
 #include "gateway/sshd/channel_callbacks.h"
+#include "gateway/sshd/monitor_protocol.h"
 #include "gateway/app/session_id.h"
 
 namespace bastion::gateway {
@@ -142,6 +143,7 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
   if (!authn::is_security_key(type) && !person_->service_account) {
     return deny("plain " + type + " keys are not accepted for people; use a FIDO2 security key");
   }
+  user_name_ = user;
   auto parsed = policy::parse_ingress_name(user);
   if (!parsed) return deny(parsed.error().message);
   name_ = *parsed;
@@ -154,8 +156,9 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
       reason = "internal error (audit log unavailable)";
       return false;
     }
+    // The monitor decides too, and can then end this connection (leaver, disabled, revoked key).
+    if (auto st = ask_monitor_to_authenticate(); !st) return deny(st.message());
     authenticated_ = true;
-    notify_supervisor();  // so it can end this connection too (leaver, disabled, revoked key)
     return true;
   }
   auto target = services_.policy().find_target(name_.target);
@@ -201,6 +204,9 @@ bool Connection::begin_session(const nlohmann::json& details, std::string& reaso
     audit("auth", Outcome::kDeny, why, details);
     return false;
   };
+  // SECURITY: the monitor re-derives this decision from its own database;
+  // only its yes lets the session begin.
+  if (auto st = ask_monitor_to_authenticate(); !st) return deny(st.message());
   recorder::SessionRecord s;
   s.id = session_id_;
   s.user = person_->name;
@@ -218,27 +224,57 @@ bool Connection::begin_session(const nlohmann::json& details, std::string& reaso
     return false;
   }
   authenticated_ = true;
-  notify_supervisor();
   return true;
 }
 
 void Connection::report_failure(const std::string& fingerprint) {
   if (params_.supervisor_fd < 0) return;
-  nlohmann::json m = {{"type", "authfail"}};
-  if (!fingerprint.empty()) m["fingerprint"] = fingerprint;
-  std::string text = m.dump();
-  ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
+  (void)monitor::send_message(params_.supervisor_fd, monitor::AuthFailed{fingerprint});
 }
 
-void Connection::notify_supervisor() {
-  nlohmann::json m = {{"type", "auth"},         {"session_id", session_id_},   {"user", person_->name},
-                      {"target", name_.target}, {"login", name_.login},        {"source", params_.source},
-                      {"port_forwarding", decision_.allow_port_forwarding}, {"grant_id", decision_.grant_id},
-                      {"fingerprint", fingerprint_}};
-  std::string text = m.dump();
-  if (params_.supervisor_fd >= 0) {
-    ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
+Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request) {
+  if (params_.supervisor_fd < 0) return make_error("no gateway supervisor");
+  if (auto st = monitor::send_message(params_.supervisor_fd, request); !st) {
+    return make_error("cannot reach the gateway supervisor");
   }
+  Micros deadline = services_.clock().now() + 10 * kMicrosPerSecond;
+  while (services_.clock().now() < deadline) {
+    pollfd p{params_.supervisor_fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    auto r = monitor::recv_message(params_.supervisor_fd);
+    using Kind = monitor::Received::Kind;
+    if (r.kind == Kind::kNothing) continue;
+    if (r.kind != Kind::kMessage) {
+      kill_reason_ = "gateway supervisor exited";
+      return make_error("the gateway supervisor went away");
+    }
+    if (const auto* k = std::get_if<monitor::Kill>(&r.message)) {
+      kill_reason_ = k->reason;
+      return make_error("the session is being ended");
+    }
+    return std::move(r.message);
+  }
+  return make_error("the gateway supervisor did not answer");
+}
+
+Status Connection::ask_monitor_to_authenticate() {
+  monitor::Authenticate a;
+  a.session_id = session_id_;
+  a.fingerprint = fingerprint_;
+  a.user_name = user_name_;
+  a.command_mode = name_.command_mode;
+  a.person = person_->name;
+  a.target = name_.target;
+  a.login = name_.login;
+  a.grant_id = decision_.grant_id;
+  a.port_forwarding = decision_.allow_port_forwarding;
+  auto answer = ask_monitor(a);
+  if (!answer) return make_error("internal error (" + answer.error().message + ")");
+  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);
+  if (!std::holds_alternative<monitor::Accepted>(*answer)) {
+    return make_error("internal error (unexpected answer from the gateway supervisor)");
+  }
+  return {};
 }
 
 CommandContext Connection::command_context(ChannelPair& p) {
@@ -253,59 +289,35 @@ CommandContext Connection::command_context(ChannelPair& p) {
   ctx.session_id = session_id_;
   ctx.require_step_up = [this, &p](const std::string& purpose) { return command_step_up(p, purpose); };
   ctx.on_elevation_change = [this] {
-    if (params_.supervisor_fd < 0) return;
-    std::string text = nlohmann::json{{"type", "sweep"}}.dump();
-    ::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL);
+    if (params_.supervisor_fd >= 0) (void)monitor::send_message(params_.supervisor_fd, monitor::ElevationChanged{});
   };
   return ctx;
 }
 
-Result<SignedCertificate> Connection::request_certificate(std::span<const uint8_t> subject) {
-  if (params_.supervisor_fd < 0) return make_error("no supervisor to sign certificates");
-  std::string text = nlohmann::json{{"type", "sign"}, {"subject", base64_encode(subject)}}.dump();
-  if (::send(params_.supervisor_fd, text.data(), text.size(), MSG_NOSIGNAL) < 0) {
-    return make_error("cannot reach the gateway supervisor");
-  }
-  for (int waited_ms = 0; waited_ms < 10000;) {
-    pollfd p{params_.supervisor_fd, POLLIN, 0};
-    int rc = ::poll(&p, 1, 200);
-    waited_ms += 200;
-    if (rc <= 0) continue;
-    char buf[8192];
-    ssize_t n = ::recv(params_.supervisor_fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      kill_reason_ = "gateway supervisor exited";
-      return make_error("the gateway supervisor went away");
-    }
-    auto m = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
-    if (!m.is_object()) continue;
-    if (m.value("type", "") == "kill") {
-      kill_reason_ = m.value("reason", std::string("terminated by the gateway"));
-      return make_error("the session is being ended");
-    }
-    if (m.value("type", "") != "cert") continue;
-    if (m.contains("error")) return make_error(m.value("error", std::string("refused")));
-    auto blob = base64_decode(m.value("cert", ""));
-    if (!blob) return make_error("malformed certificate from the supervisor");
-    return SignedCertificate{std::move(*blob), m.value("key_id", "")};
-  }
-  return make_error("the gateway supervisor did not answer");
+Result<SignedCertificate> Connection::request_certificate(std::span<const uint8_t> subject,
+                                                          const std::string& source_address) {
+  monitor::Sign req;
+  req.subject.assign(subject.begin(), subject.end());
+  req.source_address = source_address;
+  auto answer = ask_monitor(req);
+  if (!answer) return answer.error();
+  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);
+  const auto* cert = std::get_if<monitor::Certificate>(&*answer);
+  if (cert == nullptr) return make_error("unexpected answer from the gateway supervisor");
+  return SignedCertificate{cert->blob, cert->key_id};
 }
 
 void Connection::on_supervisor_readable() {
-  char buf[4096];
-  ssize_t n = ::recv(params_.supervisor_fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (n == 0) {
-    // SECURITY: the supervisor is gone (crashed or killed); nobody could end
-    // this session any more, so end it now.
+  auto r = monitor::recv_message(params_.supervisor_fd, MSG_DONTWAIT);
+  using Kind = monitor::Received::Kind;
+  if (r.kind == Kind::kNothing) return;
+  // SECURITY: the supervisor is gone (crashed or killed), or says something
+  // this process cannot read; nobody could end this session any more, so end it now.
+  if (r.kind != Kind::kMessage) {
     kill_reason_ = "gateway supervisor exited";
     return;
   }
-  if (n < 0) return;
-  auto msg = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
-  if (msg.is_object() && msg.value("type", "") == "kill") {
-    kill_reason_ = msg.value("reason", std::string("terminated by the gateway"));
-  }
+  if (const auto* k = std::get_if<monitor::Kill>(&r.message)) kill_reason_ = k->reason;
 }
 
 ssh_channel Connection::on_channel_open() {
@@ -379,7 +391,9 @@ bool Connection::ensure_upstream(std::string& error) {
   req.allow_port_forwarding = decision_.allow_port_forwarding;
   req.connect_timeout = services_.config().connect_timeout;
   req.certificate_validity = services_.config().certificate_validity;
-  auto up = Upstream::connect(req, [this](std::span<const uint8_t> s) { return request_certificate(s); });
+  auto up = Upstream::connect(req, [this](std::span<const uint8_t> s, const std::string& source) {
+    return request_certificate(s, source);
+  });
   if (!up) {
     upstream_failed_ = true;
     upstream_error_ = up.error().message;

@@ -18,6 +18,7 @@
 #include "gateway/app/backoff.h"
 #include "gateway/sshd/channel_pair.h"
 #include "gateway/sshd/command_mode.h"
+#include "gateway/sshd/monitor_protocol.h"
 #include "gateway/app/services.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "gateway/sshd/upstream.h"
@@ -70,7 +71,12 @@ class Connection {
   bool wait_for_step_up(const std::string& code, std::string& reason);
   // Command mode: a step-up within kApproverStepUpMaxAge, shown on `p`.
   Status command_step_up(ChannelPair& p, const std::string& purpose);
-  void notify_supervisor();
+  // The monitor (the supervisor) decides; this process only asks. Sends
+  // `request` and waits up to 10 s for the answer (a Kill meanwhile ends the wait).
+  Result<monitor::Message> ask_monitor(const monitor::Message& request);
+  // Asks the monitor to authenticate this session as decided here; its
+  // refusal (with the reason) is a deny.
+  Status ask_monitor_to_authenticate();
   void report_failure(const std::string& fingerprint);
   void service_channels();
   void start_pair(ChannelPair& p);
@@ -84,7 +90,7 @@ class Connection {
   void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
   bool check_sftp(ChannelPair& p);
   bool ensure_upstream(std::string& error);
-  Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject);
+  Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject, const std::string& source_address);
   void reap_pairs();
   void terminate(const std::string& message);
   void end_session(const std::string& reason);
@@ -106,6 +112,7 @@ class Connection {
   std::vector<std::string> unknown_keys_seen_;
   std::string session_id_;
   std::string fingerprint_;
+  std::string user_name_;  // the SSH user name the key signed for
   policy::IngressName name_;
   std::optional<policy::Person> person_;
   std::optional<policy::Target> target_;

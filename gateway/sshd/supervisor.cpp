@@ -243,6 +243,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   if (pid == 0) {
     mine.reset();
     become_child();
+    if (hooks_.in_child) hooks_.in_child(theirs.get());
     int code = 1;
     auto services = Services::open(cfg_);
     if (!services) {
@@ -262,50 +263,6 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.source = source;
   c.started_at = SystemClock::instance().now();
   children_.emplace(pid, std::move(c));
-}
-
-void Supervisor::read_child(ChildInfo& c) {
-  char buf[4096];
-  ssize_t n = ::recv(c.channel.get(), buf, sizeof buf, MSG_DONTWAIT);
-  if (n <= 0) return;  // exit is handled by SIGCHLD
-  auto m = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
-  if (m.is_object() && m.value("type", "") == "sign") return sign_for_child(c, m.value("subject", ""));
-  // A child changed elevations (command mode): look at live grants now.
-  if (m.is_object() && m.value("type", "") == "sweep") return sweep_grants(true);
-  if (m.is_object() && m.value("type", "") == "authfail" && !c.authenticated) {
-    // With a fingerprint: an enrolled key was refused (counts against the
-    // key). Without: the client could not authenticate at all (counts
-    // against the source when the connection ends without a login).
-    std::string fp = m.value("fingerprint", "");
-    if (fp.empty()) ++c.auth_failures;
-    else key_backoff_.failure(fp, SystemClock::instance().now());
-    return;
-  }
-  if (!m.is_object() || m.value("type", "") != "auth" || c.authenticated) return;
-  c.authenticated = true;
-  c.allow_port_forwarding = m.value("port_forwarding", false);
-  c.session_id = m.value("session_id", "");
-  c.user = m.value("user", "");
-  c.target = m.value("target", "");
-  c.login = m.value("login", "");
-  c.grant_id = m.value("grant_id", "");
-  c.fingerprint = m.value("fingerprint", "");
-  c.started_at = SystemClock::instance().now();
-  source_backoff_.success(c.source_ip);
-  if (!c.fingerprint.empty()) key_backoff_.success(c.fingerprint);
-  if (c.grant_id.empty()) return;
-  // SECURITY: the supervisor checks the grant itself; a session whose grant
-  // does not match what it claims, or is not active, is ended.
-  Micros now = c.started_at;
-  auto s = Services::open(cfg_);
-  auto e = s ? (*s)->policy().find_elevation(c.grant_id) : Result<std::optional<policy::Elevation>>(s.error());
-  if (e && *e && (*e)->user == c.user && (*e)->target == c.target && (*e)->login == c.login &&
-      (*e)->active_at(now)) {
-    c.grant_ends_at = (*e)->ends_at;
-    return;
-  }
-  c.grant_ends_at = now;  // no certificate for this one
-  request_kill(c, e && *e ? policy::grant_end_message(**e, now) : "grant " + c.grant_id + " is not valid");
 }
 
 void Supervisor::sweep_grants(bool force) {
@@ -332,48 +289,6 @@ void Supervisor::sweep_grants(bool force) {
   }
 }
 
-void Supervisor::sign_for_child(ChildInfo& c, const std::string& subject_b64) {
-  nlohmann::json reply = {{"type", "cert"}};
-  auto subject = base64_decode(subject_b64);
-  // SECURITY: the CA key lives only here. A connection process gets a
-  // certificate only for the session the supervisor saw it authenticate,
-  // for that login, for minutes, and only a few times.
-  if (!c.authenticated || c.target.empty()) {
-    reply["error"] = "no authorized proxy session";
-  } else if (++c.certificates > 4) {
-    reply["error"] = "certificate limit for this connection reached";
-  } else if (!subject) {
-    reply["error"] = "malformed key";
-  } else if (c.grant_ends_at != 0 && SystemClock::instance().now() >= c.grant_ends_at) {
-    reply["error"] = "grant " + c.grant_id + " has ended";
-  } else {
-    authn::CertificateRequest cr;
-    cr.subject_key_blob = *subject;
-    RAND_bytes(reinterpret_cast<unsigned char*>(&cr.serial), sizeof cr.serial);
-    cr.key_id = "bastion person=" + c.user + " session=" + c.session_id;
-    cr.principals = {c.login};
-    Micros secs = SystemClock::instance().now() / kMicrosPerSecond;
-    // Backdated a minute for clock skew; short-lived so a leak is soon useless.
-    cr.valid_after = static_cast<uint64_t>(secs - 60);
-    cr.valid_before = static_cast<uint64_t>(secs + cfg_.certificate_validity / kMicrosPerSecond);
-    // A certificate never outlives the grant the session runs under.
-    if (c.grant_ends_at != 0) {
-      cr.valid_before = std::min(cr.valid_before, static_cast<uint64_t>(c.grant_ends_at / kMicrosPerSecond));
-    }
-    cr.extensions = {"permit-pty"};
-    if (c.allow_port_forwarding) cr.extensions.push_back("permit-port-forwarding");
-    auto cert = ca_->sign_user_certificate(cr);
-    if (cert) {
-      reply["cert"] = base64_encode(*cert);
-      reply["key_id"] = cr.key_id;
-    } else {
-      reply["error"] = cert.error().message;
-    }
-  }
-  std::string text = reply.dump();
-  ::send(c.channel.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
 void Supervisor::reap_children() {
   for (;;) {
     int status = 0;
@@ -396,7 +311,7 @@ void Supervisor::reap_children() {
       why = sig == SIGALRM ? "login grace time exceeded"
                            : std::string("connection process killed by signal ") + strsignal(sig);
     }
-    if (it->second.authenticated) {
+    if (it->second.claimed_session) {
       // A connection process that died without ending its session row.
       std::string reason = why.empty() ? "connection process exited" : why;
       auto s = Services::open(cfg_);
@@ -417,15 +332,23 @@ void Supervisor::reap_children() {
 }
 
 void Supervisor::request_kill(ChildInfo& c, const std::string& reason) {
-  nlohmann::json m = {{"type", "kill"}, {"reason", reason}};
-  std::string text = m.dump();
-  ::send(c.channel.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)monitor::send_message(c.channel.get(), monitor::Kill{reason}, MSG_DONTWAIT);
   c.kill_deadline = SystemClock::instance().now() + cfg_.kill_grace;
 }
 
 void Supervisor::check_deadlines() {
   Micros now = SystemClock::instance().now();
+  // SECURITY: the login grace timer runs inside the child, which a
+  // compromised child could stop; the monitor enforces its own, as long as
+  // the longest honest pre-auth phase (a step-up wait) plus a margin.
+  Micros preauth_limit = std::max(cfg_.login_grace_time, cfg_.step_up_timeout + 30 * kMicrosPerSecond) +
+                         10 * kMicrosPerSecond;
   for (auto& [pid, c] : children_) {
+    if (c.state == ChildState::kPreauth && now - c.started_at > preauth_limit && c.kill_deadline == 0) {
+      log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
+      ::kill(pid, SIGKILL);
+      c.state = ChildState::kRefused;
+    }
     if (c.kill_deadline != 0 && now >= c.kill_deadline) {
       // SECURITY: a session told to end that does not end is ended by force.
       ::kill(pid, SIGKILL);
@@ -499,6 +422,26 @@ void Supervisor::audit(const std::string& action, const std::string& reason,
   e.outcome = recorder::Outcome::kInfo;
   e.reason = reason;
   e.session_id = session_id;
+  if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+}
+
+void Supervisor::audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                             const ChildInfo& c, nlohmann::json details) {
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("AUDIT FAILURE: " + s.error().message);
+    return;
+  }
+  recorder::AuditEvent e;
+  e.actor = !c.user.empty() ? c.user : (c.fingerprint.empty() ? "unknown" : "key:" + c.fingerprint);
+  e.action = action;
+  e.outcome = outcome;
+  e.reason = reason;
+  e.target = c.target;
+  e.login = c.login;
+  e.source = c.source;
+  e.session_id = c.session_id;
+  e.details = std::move(details);
   if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
 }
 

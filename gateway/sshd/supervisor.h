@@ -21,18 +21,33 @@
 #include "gateway/app/hr_service.h"
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
+#include "gateway/sshd/monitor_protocol.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "recorder/syslog_forwarder.h"
+#include <nlohmann/json.hpp>
 #include <optional>
 
 namespace bastion::gateway {
 
+// Where a connection process is in its life, for the monitor's dispatch
+// table: what it may ask depends on it.
+enum class ChildState : unsigned {
+  kPreauth = 1,   // may report failures and ask to authenticate (once)
+  kProxy = 2,     // authenticated for LOGIN@TARGET: may ask for one certificate
+  kCommand = 4,   // authenticated in command mode: may report elevation changes
+  kRefused = 8,   // its claim was refused: may ask nothing; it is being ended
+};
+
 struct ChildInfo {
   int pid = 0;
+  ChildState state = ChildState::kPreauth;
+  unsigned asked_once = 0;  // bit per monitor::Type: requests allowed once that were made
   UniqueFd channel;  // SOCK_SEQPACKET to the child
   std::string source_ip;
   std::string source;
-  bool authenticated = false;
+  bool authenticated = false;  // the monitor accepted its Authenticate
+  bool claimed_session = false;  // it sent Authenticate: a session row may exist
+  // Everything below is the monitor's own derivation, never the child's claim.
   std::string session_id, user, target, login;
   std::string fingerprint;   // the key the person logged in with
   bool allow_port_forwarding = false;
@@ -44,6 +59,14 @@ struct ChildInfo {
   Micros kill_deadline = 0;  // when to SIGKILL after a kill request
 };
 
+// Test seams, set only by test programs (tests/e2e's hostile daemon).
+struct SupervisorHooks {
+  // Runs in each connection process right after fork and become_child(),
+  // with the child's end of the monitor channel; if it returns, the
+  // connection runs as usual.
+  std::function<void(int monitor_fd)> in_child;
+};
+
 struct PendingReply {
   UniqueFd client;
   int pid = 0;
@@ -52,17 +75,18 @@ struct PendingReply {
 
 // The body of the web process (HTTPS for WebAuthn registration and step-ups),
 // called in a freshly forked child that has dropped the supervisor's keys and
-// sockets; it must end the process itself, never return. bastiond's main
-// passes gateway/web/'s run_web_process, so this module does not link the
-// web server. Empty: no web process (a config with [web] public_url is then
-// refused at start).
+// sockets; it must end the process itself, never return. bastiond
+// (gateway/daemon.cpp) passes gateway/web/'s run_web_process, so this module
+// does not link the web server. Empty: no web process (a config with [web]
+// public_url is then refused at start).
 using WebProcess = std::function<void(const Config& cfg, const WebOrigin& origin)>;
 
 class Supervisor {
  public:
-  Supervisor(Config cfg, WebProcess run_web)
+  Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {})
       : cfg_(std::move(cfg)),
         run_web_(std::move(run_web)),
+        hooks_(std::move(hooks)),
         source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
         key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max) {}
   // Runs until SIGTERM/SIGINT; returns the process exit code.
@@ -80,8 +104,19 @@ class Supervisor {
   void maybe_start_web();
   void web_exited(int status);
   void stop_web();
+  // The monitor (monitor.cpp): reads one message from a child and answers it
+  // through the dispatch table; anything not allowed in the child's state,
+  // or malformed, is a violation: audited, and the child is killed.
   void read_child(ChildInfo& c);
-  void sign_for_child(ChildInfo& c, const std::string& subject_b64);
+  void violation(ChildInfo& c, const std::string& what);
+  void refuse(ChildInfo& c, const std::string& reason, const nlohmann::json& details);
+  void on_auth_failed(ChildInfo& c, const monitor::AuthFailed& m);
+  void on_authenticate(ChildInfo& c, const monitor::Authenticate& m);
+  void on_sign(ChildInfo& c, const monitor::Sign& m);
+  void on_elevation_changed(ChildInfo& c);
+  // The certificate's source-address: [upstream] egress_addresses, else the
+  // child's upstream address when it is one of this host's (empty: refuse).
+  std::string certificate_source_address(const std::string& reported);
   void reap_children();
   void handle_control();
   void handle_request(UniqueFd client, const std::string& line);
@@ -110,9 +145,13 @@ class Supervisor {
   void shutdown();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
+  // An audit record about connection process `c` (actor: its person, else its key).
+  void audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                   const ChildInfo& c, nlohmann::json details);
 
   Config cfg_;
   WebProcess run_web_;
+  SupervisorHooks hooks_;
   // SECURITY: back-off after failed logins, per source address (checked at
   // accept) and per key (children inherit the table at fork and check it).
   Backoff source_backoff_, key_backoff_;

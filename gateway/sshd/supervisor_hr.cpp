@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "gateway/app/services.h"
+#include "policy/access.h"
 #include "gateway/sshd/supervisor.h"
 #include "policy/decision.h"
 
@@ -164,19 +165,9 @@ void Supervisor::recheck_user_sessions(const std::string& user) {
       continue;
     }
     if (c.target.empty()) continue;  // command mode: the account is what matters
-    auto roles = s->policy().roles_of(**person);
-    auto target = s->policy().find_target(c.target);
-    auto els = s->policy().list_elevations(user, false);
-    if (!roles || !target || !els) continue;
-    policy::AccessRequest req;
-    req.person = &**person;
-    req.roles = &*roles;
-    req.target = *target ? &**target : nullptr;
-    req.target_name = c.target;
-    req.login = c.login;
-    req.now = now;
-    req.elevations = &*els;
-    auto d = policy::decide(req);
+    auto in = policy::decide_access(s->policy(), user, c.target, c.login, now);
+    if (!in) continue;
+    const policy::Decision& d = in->decision;
     if (!d.allow) {
       std::string why = "access revoked: " + d.reason;
       audit("session.kill", why, c.session_id, c.user);

@@ -1,5 +1,8 @@
 #include "gateway/sshd/upstream.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <sstream>
 
 #include "common/encoding.h"
@@ -19,7 +22,8 @@ std::string host_key_algorithms(enum ssh_keytypes_e type) {
 }
 
 // Generates the per-connection key and attaches a fresh certificate to it.
-Result<SshKey> make_certified_key(const CertificateSigner& sign, std::string& key_id) {
+Result<SshKey> make_certified_key(const CertificateSigner& sign, const std::string& source_address,
+                                  std::string& key_id) {
   ssh_key raw = nullptr;
   if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK) {
     return make_error("cannot generate upstream key");
@@ -33,7 +37,7 @@ Result<SshKey> make_certified_key(const CertificateSigner& sign, std::string& ke
   auto blob = base64_decode(b64);
   if (!blob) return make_error("cannot decode upstream key");
 
-  auto cert = sign(*blob);
+  auto cert = sign(*blob, source_address);
   if (!cert) return make_error("cannot get an upstream certificate: " + cert.error().message);
   key_id = cert->key_id;
   std::string cert_b64 = base64_encode(cert->blob);
@@ -46,6 +50,16 @@ Result<SshKey> make_certified_key(const CertificateSigner& sign, std::string& ke
     return make_error("cannot attach upstream certificate");
   }
   return priv;
+}
+
+// The local address of a connected socket ("" if it has none).
+std::string local_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char host[NI_MAXHOST];
+  if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0) return "";
+  return host;
 }
 
 }  // namespace
@@ -109,7 +123,8 @@ Result<Upstream> Upstream::connect(const UpstreamRequest& req, const Certificate
   if (ssh_key_cmp(server_key.get(), pinned->get(), SSH_KEY_CMP_PUBLIC) != 0) {
     return make_error("host key of " + t.name + " does not match the pinned key; refusing");
   }
-  auto key = make_certified_key(sign, up.key_id_);
+  // Connected first, so the certificate can name the address we come from.
+  auto key = make_certified_key(sign, local_address(ssh_get_fd(s)), up.key_id_);
   if (!key) return key.error();
   int rc = ssh_userauth_publickey(s, nullptr, key->get());
   if (rc != SSH_AUTH_SUCCESS) {

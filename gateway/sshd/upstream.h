@@ -34,10 +34,12 @@ struct SignedCertificate {
   std::string key_id;
 };
 
-// Certifies the per-connection public key (SSH wire blob). In a connection
-// process this asks the supervisor, which alone holds the user CA and signs
-// only for the login and session it authorized.
-using CertificateSigner = std::function<Result<SignedCertificate>(std::span<const uint8_t> subject_blob)>;
+// Certifies the per-connection public key (SSH wire blob) for use from
+// `source_address` (the upstream connection's local address). In a
+// connection process this asks the monitor, which alone holds the user CA
+// and signs only for the login and session it authorized.
+using CertificateSigner =
+    std::function<Result<SignedCertificate>(std::span<const uint8_t> subject_blob, const std::string& source_address)>;
 
 class Upstream {
  public:

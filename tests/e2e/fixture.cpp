@@ -17,7 +17,8 @@ std::string must(const ProcResult& r, const std::string& what) {
 
 }  // namespace
 
-Deployment::Deployment() {
+Deployment::Deployment(std::string bastiond, Env env)
+    : bastiond_path_(std::move(bastiond)), bastiond_env_(std::move(env)) {
   char tmpl[] = "/tmp/bastion-e2e-XXXXXX";
   dir_ = mkdtemp(tmpl);
   chmod(dir_.c_str(), 0755);
@@ -57,7 +58,7 @@ Deployment::~Deployment() {
 
 void Deployment::restart_bastiond() {
   bastiond_.stop();
-  bastiond_ = Process({BASTIOND_PATH, "--config", config()}, dir_ + "/bastiond.log");
+  bastiond_ = Process({bastiond_path_, "--config", config()}, dir_ + "/bastiond.log", bastiond_env_);
   if (!wait_for([&] { return (port_open(gw_port_) && port_open(web_port_)) || !bastiond_.running(); }, 10000) ||
       !bastiond_.running()) {
     throw std::runtime_error("bastiond did not start: " + gateway_log());

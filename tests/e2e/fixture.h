@@ -18,7 +18,8 @@ struct SshKeyFiles {
 
 class Deployment {
  public:
-  Deployment();
+  // `bastiond`: the daemon to run (tests/e2e/hostile's for the monitor tests), with `env`.
+  explicit Deployment(std::string bastiond = BASTIOND_PATH, Env env = {});
   ~Deployment();
 
   // bastionctl --config CFG args...
@@ -84,6 +85,8 @@ class Deployment {
   void start_sshd(const std::string& name, int port, Process& into);
   void make_attestation_ca();
 
+  std::string bastiond_path_;
+  Env bastiond_env_;
   std::string dir_, state_, login_;
   int gw_port_ = 0, target_port_ = 0, web_port_ = 0;
   Process sshd_, bastiond_;

@@ -1,0 +1,44 @@
+#include "gateway/daemon.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "gateway/sshd/supervisor.h"
+#include "gateway/web/web_process.h"
+
+namespace bastion::gateway {
+
+int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
+  CLI::App app{"bastiond: the bastion SSH gateway daemon (foreground; logs to stderr; SIGTERM stops it)"};
+  app.name("bastiond");
+  std::string config;
+  bool check = false;
+  app.add_option("--config", config, "gateway config file (default: $BASTION_CONFIG)");
+  app.add_flag("--check", check, "validate the configuration and keys, then exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "bastiond: %s (see --help)\n", e.what());
+    return 2;
+  }
+  auto path = locate_config(config);
+  if (!path) {
+    std::fprintf(stderr, "bastiond: %s\n", path.error().message.c_str());
+    return 2;
+  }
+  auto cfg = load_config(*path);
+  if (!cfg) {
+    std::fprintf(stderr, "bastiond: %s\n", cfg.error().message.c_str());
+    return 1;
+  }
+  if (check) {
+    std::printf("configuration %s is valid\n", cfg->config_path.c_str());
+    return 0;
+  }
+  Supervisor sup(std::move(*cfg), run_web_process, std::move(hooks));
+  return sup.run();
+}
+
+}  // namespace bastion::gateway

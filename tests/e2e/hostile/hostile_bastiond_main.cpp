@@ -1,0 +1,159 @@
+// bastiond-hostile: bastiond whose connection processes act as compromised
+// ones, for the monitor's e2e tests (tests/e2e/monitor_test.cpp). Built only
+// with the tests; never installed.
+//
+// Before opening a connection, a test writes $BASTION_HOSTILE_DIR/scenario
+// (key=value lines). The next connection process takes it (reads and deletes
+// it), runs its steps against the monitor instead of serving the client, and
+// appends what happened to $BASTION_HOSTILE_DIR/NAME.out, one fsync'd line
+// per event, so the file shows how far it got before the monitor killed it.
+// Without a scenario file the connection is served as usual.
+//
+// Steps (comma-separated `steps=`):
+//   auth      Authenticate with the claim in the file (person, fingerprint,
+//             user_name, target, login, grant_id, port_forwarding, command_mode)
+//   sign      generate a key, ask for a certificate (source=, default 127.0.0.1);
+//             on success write NAME_key and NAME_key-cert.pub
+//   json      send the old JSON "auth" line (not a monitor message)
+//   kill-msg  send a message only the monitor may send
+#include <fcntl.h>
+#include <libssh/libssh.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "common/encoding.h"
+#include "gateway/daemon.h"
+#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/session_id.h"
+
+namespace {
+
+using namespace bastion;
+using namespace bastion::gateway;
+
+struct Scenario {
+  std::map<std::string, std::string> kv;
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : it->second;
+  }
+};
+
+class Out {
+ public:
+  explicit Out(const std::string& path) : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {}
+  ~Out() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void line(const std::string& text) {
+    std::string l = text + "\n";
+    if (fd_ >= 0 && ::write(fd_, l.data(), l.size()) > 0) ::fsync(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+std::string describe(const monitor::Received& r) {
+  using Kind = monitor::Received::Kind;
+  if (r.kind != Kind::kMessage) return "none";
+  if (const auto* x = std::get_if<monitor::Refused>(&r.message)) return "refused: " + x->reason;
+  if (std::holds_alternative<monitor::Accepted>(r.message)) return "accepted";
+  if (std::holds_alternative<monitor::Certificate>(r.message)) return "certificate";
+  if (const auto* k = std::get_if<monitor::Kill>(&r.message)) return "kill: " + k->reason;
+  return "other";
+}
+
+monitor::Received answer(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 5000) <= 0) return {};
+  return monitor::recv_message(fd);
+}
+
+void sign(int fd, const Scenario& sc, const std::string& dir, Out& out) {
+  ssh_key key = nullptr;
+  if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) return out.line("error: keygen");
+  char* b64 = nullptr;
+  ssh_pki_export_pubkey_base64(key, &b64);
+  auto blob = base64_decode(b64);
+  ssh_string_free_char(b64);
+  monitor::Sign req;
+  req.subject = *blob;
+  req.source_address = sc.get("source", "127.0.0.1");
+  out.line("step sign");
+  (void)monitor::send_message(fd, req);
+  auto r = answer(fd);
+  out.line("answer: " + describe(r));
+  if (const auto* c = std::get_if<monitor::Certificate>(&r.message)) {
+    std::string path = dir + "/" + sc.get("name") + "_key";
+    ssh_pki_export_privkey_file(key, nullptr, nullptr, nullptr, path.c_str());
+    std::ofstream(path + "-cert.pub") << "ssh-ed25519-cert-v01@openssh.com " << base64_encode(c->blob) << "\n";
+  }
+  ssh_key_free(key);
+}
+
+void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
+  Out out(dir + "/" + sc.get("name", "unnamed") + ".out");
+  out.line("started");
+  std::string session_id = new_session_id();
+  std::stringstream steps(sc.get("steps"));
+  for (std::string step; std::getline(steps, step, ',');) {
+    if (step == "auth") {
+      monitor::Authenticate a;
+      a.session_id = session_id;
+      a.fingerprint = sc.get("fingerprint");
+      a.user_name = sc.get("user_name");
+      a.command_mode = sc.get("command_mode") == "1";
+      a.person = sc.get("person");
+      a.target = sc.get("target");
+      a.login = sc.get("login");
+      a.grant_id = sc.get("grant_id");
+      a.port_forwarding = sc.get("port_forwarding") == "1";
+      out.line("step auth");
+      (void)monitor::send_message(fd, a);
+      out.line("answer: " + describe(answer(fd)));
+    } else if (step == "sign") {
+      sign(fd, sc, dir, out);
+    } else if (step == "json") {
+      out.line("step json");
+      std::string j = R"({"type":"auth","user":"alice","target":"prod-db-1","login":"root","port_forwarding":true})";
+      (void)::send(fd, j.data(), j.size(), MSG_NOSIGNAL);
+      out.line("answer: " + describe(answer(fd)));
+    } else if (step == "kill-msg") {
+      out.line("step kill-msg");
+      (void)monitor::send_message(fd, monitor::Kill{"forged"});
+      out.line("answer: " + describe(answer(fd)));
+    }
+  }
+  out.line("done");
+}
+
+void in_child(int monitor_fd) {
+  const char* dir = std::getenv("BASTION_HOSTILE_DIR");
+  if (dir == nullptr) return;
+  std::string path = std::string(dir) + "/scenario";
+  std::ifstream in(path);
+  if (!in) return;
+  Scenario sc;
+  for (std::string line; std::getline(in, line);) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) sc.kv[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  ::unlink(path.c_str());
+  run_scenario(monitor_fd, sc, dir);
+  ::_exit(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SupervisorHooks hooks;
+  hooks.in_child = in_child;
+  return daemon_main(argc, argv, std::move(hooks));
+}

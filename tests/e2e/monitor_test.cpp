@@ -1,0 +1,201 @@
+// The monitor against compromised connection processes: bastiond-hostile
+// (tests/e2e/hostile) lets a test script what a connection process sends the
+// supervisor. Forged claims are refused and get no certificate; requests out
+// of order, repeated or malformed kill the child; each is audited; and the
+// one certificate a session gets works only from the gateway's address.
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+std::string fingerprint_of(const SshKeyFiles& key) {
+  auto r = run({"ssh-keygen", "-lf", key.pub});
+  std::istringstream in(r.out);
+  std::string bits, fp;
+  in >> bits >> fp;
+  return fp;
+}
+
+class Monitor : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/bastion-hostile-XXXXXX";
+    hostile_dir = new std::string(mkdtemp(tmpl));
+    d = new Deployment(BASTIOND_HOSTILE_PATH, {{"BASTION_HOSTILE_DIR", *hostile_dir}});
+    alice = new SshKeyFiles(d->add_person("alice", {"ops"}));
+    bob = new SshKeyFiles(d->add_person("bob", {"ops"}));
+  }
+  static void TearDownTestSuite() {
+    delete alice;
+    delete bob;
+    delete d;
+    std::filesystem::remove_all(*hostile_dir);
+    delete hostile_dir;
+  }
+
+  // alice's honest claim for LOGIN@prod-db-1; tests change what they forge.
+  static std::map<std::string, std::string> honest() {
+    return {{"fingerprint", fingerprint_of(*alice)}, {"person", "alice"},
+            {"user_name", d->login() + "@prod-db-1"}, {"target", "prod-db-1"},
+            {"login", d->login()},                     {"port_forwarding", "0"}};
+  }
+
+  // Runs one scripted connection process to its end (exit or kill); returns its .out.
+  static std::string play(const std::string& name, const std::string& steps, std::map<std::string, std::string> kv) {
+    kv["name"] = name;
+    kv["steps"] = steps;
+    std::string text;
+    for (const auto& [k, v] : kv) text += k + "=" + v + "\n";
+    write_text(*hostile_dir + "/scenario", text);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(d->gateway_port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    // The connection process closes the socket when it exits or is killed.
+    bool closed = wait_for([&] {
+      pollfd p{fd, POLLIN, 0};
+      char buf[256];
+      return poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) == 0;
+    }, 20000);
+    close(fd);
+    EXPECT_TRUE(closed) << name << ": the connection process did not end";
+    EXPECT_FALSE(std::filesystem::exists(*hostile_dir + "/scenario")) << name << ": no process took the scenario";
+    return read_text(*hostile_dir + "/" + name + ".out");
+  }
+
+  static nlohmann::json audit(const std::string& action) {
+    return nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", action, "--limit", "100000"}));
+  }
+  static bool audited(const std::string& action, const std::string& reason_part) {
+    for (const auto& r : audit(action)) {
+      if (r["reason"].get<std::string>().find(reason_part) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  static inline std::string* hostile_dir = nullptr;
+  static inline Deployment* d = nullptr;
+  static inline SshKeyFiles *alice = nullptr, *bob = nullptr;
+};
+
+TEST_F(Monitor, ForgedClaimsAreRefusedAuditedAndGetNoCertificate) {
+  struct Case {
+    std::string name;
+    std::map<std::string, std::string> changes;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      // bob's key, claimed as alice
+      {"other-person", {{"fingerprint", fingerprint_of(*bob)}}, "the key belongs to bob, not alice"},
+      // a login no role gives alice
+      {"other-login", {{"user_name", "postgres@prod-db-1"}, {"login", "postgres"}}, "no role"},
+      // port forwarding her role does not allow
+      {"forwarding", {{"port_forwarding", "1"}}, "the claim disagrees with the gateway's decision"},
+      // a target other than the user name says
+      {"other-target", {{"target", "prod-db-2"}}, "the claim does not match the user name"},
+      // a key nobody enrolled
+      {"unknown-key", {{"fingerprint", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}, "key is not enrolled"},
+      // a grant that does not exist
+      {"grant", {{"grant_id", "GRT-0000AAAA"}}, "the claim disagrees"},
+  };
+  for (const auto& c : cases) {
+    auto kv = honest();
+    for (const auto& [k, v] : c.changes) kv[k] = v;
+    // After the refusal the child asks for a certificate anyway.
+    std::string out = play(c.name, "auth,sign", kv);
+    EXPECT_NE(out.find("answer: refused: " + c.reason), std::string::npos) << c.name << ":\n" << out;
+    EXPECT_EQ(out.find("answer: certificate"), std::string::npos) << c.name << ":\n" << out;
+    EXPECT_EQ(out.find("done"), std::string::npos) << c.name << ": not killed:\n" << out;
+    EXPECT_TRUE(audited("monitor.refuse", c.reason)) << c.name;
+  }
+  EXPECT_TRUE(audited("monitor.violation", "unpermitted request sign in state refused"));
+  EXPECT_FALSE(wait_for([&] { return !connection_pids(d->bastiond().pid()).empty(); }, 200));
+}
+
+TEST_F(Monitor, OutOfOrderRepeatedAndMalformedRequestsKillTheChild) {
+  struct Case {
+    std::string name, steps;
+    std::map<std::string, std::string> changes;
+    std::string violation;
+  };
+  std::vector<Case> cases = {
+      {"sign-first", "sign", {}, "unpermitted request sign in state pre-auth"},
+      {"old-json", "json", {}, "malformed monitor message: unknown type 123"},
+      {"monitor-only", "kill-msg", {}, "unpermitted request kill in state pre-auth"},
+      {"auth-twice", "auth,auth", {}, "unpermitted request authenticate in state authenticated"},
+      {"second-cert", "auth,sign,sign", {}, "repeated one-time request sign"},
+      {"foreign-source", "auth,sign", {{"source", "192.0.2.1"}}, "upstream source address '192.0.2.1' is not this host's"},
+  };
+  for (const auto& c : cases) {
+    auto kv = honest();
+    for (const auto& [k, v] : c.changes) kv[k] = v;
+    std::string out = play(c.name, c.steps, kv);
+    EXPECT_EQ(out.find("done"), std::string::npos) << c.name << ": not killed:\n" << out;
+    EXPECT_TRUE(audited("monitor.violation", c.violation)) << c.name << ":\n" << out;
+  }
+  // The second certificate was never issued; the first was.
+  std::string twice = read_text(*hostile_dir + "/second-cert.out");
+  size_t first = twice.find("answer: certificate");
+  EXPECT_NE(first, std::string::npos) << twice;
+  EXPECT_EQ(twice.find("answer: certificate", first + 1), std::string::npos) << twice;
+  // A certificate was never asked for from a foreign address.
+  EXPECT_EQ(read_text(*hostile_dir + "/foreign-source.out").find("answer: certificate"), std::string::npos);
+  EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
+}
+
+// The residual risk, shown: a compromised child can claim alice's enrolled
+// key (libssh does not let the monitor re-check her signature) and get what
+// alice may do. What it gets is bound: one certificate, her logins only, for
+// minutes, and only usable from the gateway's own address.
+TEST_F(Monitor, CertificateWorksOnlyFromTheGatewaysAddress) {
+  std::string out = play("bound", "auth,sign", honest());
+  ASSERT_NE(out.find("answer: certificate"), std::string::npos) << out;
+  std::string key = *hostile_dir + "/bound_key";
+  ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+  auto shown = run({"ssh-keygen", "-L", "-f", key + "-cert.pub"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("source-address 127.0.0.1"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("bastion person=alice session=s-"), std::string::npos) << shown.out;
+  EXPECT_EQ(shown.out.find("permit-port-forwarding"), std::string::npos) << shown.out;
+  write_text(*hostile_dir + "/target_known_hosts",
+             "[127.0.0.1]:" + std::to_string(d->target_port()) + " " + read_text(d->target_host_pub()));
+  auto from = [&](const std::string& address) {
+    return run({"ssh", "-F", "/dev/null", "-i", key, "-o", "CertificateFile=" + key + "-cert.pub", "-o",
+                "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes", "-o",
+                "UserKnownHostsFile=" + *hostile_dir + "/target_known_hosts", "-o", "StrictHostKeyChecking=yes", "-b",
+                address, "-p", std::to_string(d->target_port()), d->login() + "@127.0.0.1", "echo in"});
+  };
+  auto ok = from("127.0.0.1");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "in\n");
+  auto elsewhere = from("127.0.0.2");
+  EXPECT_NE(elsewhere.exit_code, 0) << elsewhere.out;
+  EXPECT_NE(elsewhere.err.find("Permission denied"), std::string::npos) << elsewhere.err;
+}
+
+// Without a scenario the same binary serves people as bastiond does: the
+// monitor's checks let an honest login through.
+TEST_F(Monitor, HonestConnectionsStillWork) {
+  auto r = d->ssh(*alice, d->login() + "@prod-db-1", {"echo hello"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\n");
+  auto denied = d->ssh(*alice, "postgres@prod-db-1", {"true"});
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_NE(denied.err.find("no role"), std::string::npos) << denied.err;
+}
+
+}  // namespace
+}  // namespace bastion::e2e
