@@ -254,6 +254,10 @@ CREATE TABLE step_ups (
 );
 CREATE INDEX step_ups_user ON step_ups(user_name, verified_at);
 )sql",
+      // 5: per-target certificate principals ("login" or "login@target").
+      R"sql(
+ALTER TABLE targets ADD COLUMN principals TEXT NOT NULL DEFAULT 'login';
+)sql",
   };
   return m;
 }

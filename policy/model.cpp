@@ -78,4 +78,8 @@ bool step_up_satisfied(const StepUpRule& rule, std::optional<Micros> last, bool 
   return false;
 }
 
+std::string certificate_principal(const Target& t, const std::string& login) {
+  return t.principals == "login@target" ? login + "@" + t.name : login;
+}
+
 }  // namespace bastion::policy

@@ -76,8 +76,15 @@ struct Target {
   // "best-effort": it runs, and the failure is audited.
   // "off": sessions are not recorded (every session start says so in the audit log).
   std::string recording = "strict";
+  // The principal in the gateway's certificates for this target: "login"
+  // (default: the account name) or "login@target" (e.g. "root@prod-db-1"),
+  // which the target's sshd must list in its AuthorizedPrincipalsFile, so a
+  // certificate for one target does not open another that trusts the same CA.
+  std::string principals = "login";
   Micros created_at = 0;
 };
+// The certificate principal for `login` on `t`.
+std::string certificate_principal(const Target& t, const std::string& login);
 
 // Names of people, roles, targets and logins: 1-64 chars of [A-Za-z0-9._-],
 // not starting with '-' or '.'.

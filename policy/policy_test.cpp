@@ -186,6 +186,18 @@ TEST_F(RepoTest, RoundTripsPeopleRolesTargets) {
   ASSERT_TRUE(tt && *tt);
   EXPECT_EQ((*tt)->labels.at("env"), "prod");
   EXPECT_TRUE((*tt)->created_at == clock.now());
+  EXPECT_EQ((*tt)->principals, "login");
+  EXPECT_EQ(certificate_principal(**tt, "root"), "root");
+  Target own = target("prod-db-2", {});
+  own.principals = "login@target";
+  ASSERT_TRUE(repo->add_target(own));
+  auto back = repo->find_target("prod-db-2");
+  ASSERT_TRUE(back && *back);
+  EXPECT_EQ(certificate_principal(**back, "root"), "root@prod-db-2");
+  Target odd = target("prod-db-3", {});
+  odd.principals = "target";
+  EXPECT_EQ(repo->add_target(odd).message(), "principals must be login or login@target, not 'target'");
+  EXPECT_FALSE(*repo->find_target("prod-db-3"));
 }
 
 TEST_F(RepoTest, BadInputChangesNothing) {

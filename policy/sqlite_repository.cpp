@@ -247,7 +247,8 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
 
 Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Target>> {
-    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,'') FROM targets WHERE name = ?");
+    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,''), principals "
+                        "FROM targets WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Target>{};
     Target t;
@@ -258,6 +259,7 @@ Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::str
     t.created_at = q.getColumn(4).getInt64();
     t.recording = q.getColumn(5).getString();
     t.customer = q.getColumn(6).getString();
+    t.principals = q.getColumn(7).getString();
     SQLite::Statement l(db_.sql(), "SELECT label, value FROM target_labels WHERE target_name = ?");
     l.bind(1, name);
     while (l.executeStep()) t.labels[l.getColumn(0).getString()] = l.getColumn(1).getString();
@@ -288,6 +290,9 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
   if (t.recording != "strict" && t.recording != "best-effort" && t.recording != "off") {
     return make_error("recording must be strict, best-effort or off, not '" + t.recording + "'");
   }
+  if (t.principals != "login" && t.principals != "login@target") {
+    return make_error("principals must be login or login@target, not '" + t.principals + "'");
+  }
   for (const auto& [k, v] : t.labels) {
     if (!is_valid_name(k) || v.empty() || v.size() > 128) {
       return make_error("invalid label '" + k + "=" + v + "'");
@@ -304,8 +309,8 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
       if (!c.executeStep()) return make_error("no such customer: " + t.customer + " (add it with `customer add`)");
     }
     SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer) "
-                          "VALUES (?,?,?,?,?,?,?)");
+                          "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer, principals) "
+                          "VALUES (?,?,?,?,?,?,?,?)");
     ins.bind(1, t.name);
     ins.bind(2, t.host);
     ins.bind(3, static_cast<int>(t.port));
@@ -313,6 +318,7 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     ins.bind(5, static_cast<int64_t>(clock_.now()));
     ins.bind(6, t.recording);
     if (t.customer.empty()) ins.bind(7); else ins.bind(7, t.customer);
+    ins.bind(8, t.principals);
     ins.exec();
     for (const auto& [k, v] : t.labels) {
       SQLite::Statement l(db_.sql(), "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");

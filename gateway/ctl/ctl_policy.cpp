@@ -37,7 +37,7 @@ nlohmann::json role_json(const policy::Role& r) {
 nlohmann::json target_json(const policy::Target& t) {
   return {{"name", t.name},         {"host", t.host},         {"port", t.port},
           {"host_key", t.host_key}, {"labels", t.labels},     {"recording", t.recording},
-          {"customer", t.customer}};
+          {"customer", t.customer}, {"principals", t.principals}};
 }
 
 void register_role(CLI::App& app, CtlGlobals& g) {
@@ -161,6 +161,12 @@ void register_target(CLI::App& app, CtlGlobals& g) {
                   "strict: refuse sessions that cannot be recorded; best-effort: run them and audit; "
                   "off: do not record (audited at every session)")
       ->check(CLI::IsMember({"strict", "best-effort", "off"}))
+      ->capture_default_str();
+  add->add_option("--principals", a->t.principals,
+                  "the principal in the gateway's certificates: login (the account, e.g. root) or login@target "
+                  "(e.g. root@" "NAME; the target's sshd lists it in AuthorizedPrincipalsFile, so a certificate "
+                  "for one target does not open another; see contrib/sshd/)")
+      ->check(CLI::IsMember({"login", "login@target"}))
       ->capture_default_str();
   add->callback([&g, a] {
     auto s = ctl_open(g);

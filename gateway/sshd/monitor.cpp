@@ -209,8 +209,10 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
                       details);
       }
     }
+    if (!in->target) return refuse(c, "internal error (target vanished)", details);
     c.target = name->target;
     c.login = name->login;
+    c.principal = policy::certificate_principal(*in->target, name->login);
     c.allow_port_forwarding = d.allow_port_forwarding;
     c.grant_id = d.grant_id;
     c.grant_ends_at = d.grant_id.empty() ? 0 : d.not_after;
@@ -252,7 +254,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
   cr.subject_key_blob = m.subject;
   RAND_bytes(reinterpret_cast<unsigned char*>(&cr.serial), sizeof cr.serial);
   cr.key_id = "bastion person=" + c.user + " session=" + c.session_id;
-  cr.principals = {c.login};
+  cr.principals = {c.principal};
   Micros secs = SystemClock::instance().now() / kMicrosPerSecond;
   // Backdated a minute for clock skew; short-lived so a leak is soon useless.
   cr.valid_after = static_cast<uint64_t>(secs - 60);

@@ -49,6 +49,7 @@ struct ChildInfo {
   bool claimed_session = false;  // it sent Authenticate: a session row may exist
   // Everything below is the monitor's own derivation, never the child's claim.
   std::string session_id, user, target, login;
+  std::string principal;     // the certificate principal for login on target
   std::string fingerprint;   // the key the person logged in with
   bool allow_port_forwarding = false;
   std::string grant_id;      // the elevation grant the session runs under, if any

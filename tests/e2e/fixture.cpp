@@ -74,7 +74,7 @@ void Deployment::edit_config(const std::string& from, const std::string& to) {
   restart_bastiond();
 }
 
-void Deployment::start_sshd(const std::string& name, int port, Process& into) {
+void Deployment::start_sshd(const std::string& name, int port, Process& into, const std::string& extra) {
   std::filesystem::create_directories("/run/sshd");
   std::string cfg = dir_ + "/sshd_" + name + ".conf";
   write_text(cfg, "Port " + std::to_string(port) +
@@ -85,17 +85,17 @@ void Deployment::start_sshd(const std::string& name, int port, Process& into) {
                       "AuthorizedKeysFile none\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
                       "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
                       "StrictModes no\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n"
-                      "AllowTcpForwarding yes\nX11Forwarding no\nLogLevel VERBOSE\n");
+                      "AllowTcpForwarding yes\nX11Forwarding no\nLogLevel VERBOSE\n" + extra);
   into = Process({"/usr/sbin/sshd", "-D", "-e", "-f", cfg}, dir_ + "/sshd_" + name + ".log");
   if (!wait_for([&] { return port_open(port) || !into.running(); }, 10000) || !into.running()) {
     throw std::runtime_error("sshd did not start: " + read_text(dir_ + "/sshd_" + name + ".log"));
   }
 }
 
-int Deployment::start_extra_sshd(const std::string& name) {
+int Deployment::start_extra_sshd(const std::string& name, const std::string& extra) {
   int port = free_port();
   extra_.push_back(std::make_unique<Process>());
-  start_sshd(name, port, *extra_.back());
+  start_sshd(name, port, *extra_.back(), extra);
   return port;
 }
 

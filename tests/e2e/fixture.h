@@ -66,8 +66,9 @@ class Deployment {
   // Common -o options for ssh/scp/sftp (no port flag).
   std::vector<std::string> client_options(const SshKeyFiles& key) const;
 
-  // Starts another sshd (for targets with other properties); returns its port.
-  int start_extra_sshd(const std::string& name);
+  // Starts another sshd (for targets with other properties), with `extra`
+  // sshd_config lines; returns its port.
+  int start_extra_sshd(const std::string& name, const std::string& extra = "");
   std::string target_host_pub() const { return dir_ + "/target_host_key.pub"; }
 
   const std::string& dir() const { return dir_; }
@@ -82,7 +83,7 @@ class Deployment {
   void edit_config(const std::string& from, const std::string& to);
 
  private:
-  void start_sshd(const std::string& name, int port, Process& into);
+  void start_sshd(const std::string& name, int port, Process& into, const std::string& extra = "");
   void make_attestation_ca();
 
   std::string bastiond_path_;

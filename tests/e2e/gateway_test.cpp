@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -249,6 +250,44 @@ TEST_F(Gateway, HostKeyMismatchRefuses) {
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("host key of prod-db-2 does not match the pinned key"), std::string::npos) << r.err;
   EXPECT_TRUE(audited("upstream.connect", "does not match the pinned key"));
+}
+
+// contrib/sshd/README.md, run against a real sshd: with --principals
+// login@target the certificate names LOGIN@TARGET, and a target whose
+// AuthorizedPrincipalsFile lists only its own name refuses certificates made
+// for any other target, even one at the same address trusting the same CA.
+TEST_F(Gateway, PerTargetPrincipalOpensOnlyThatTarget) {
+  std::string principals = d->dir() + "/principals";
+  std::filesystem::create_directories(principals);
+  write_text(principals + "/" + d->login(), d->login() + "@pt-a\n");
+  int port = d->start_extra_sshd("principals", "AuthorizedPrincipalsFile " + principals + "/%u\n");
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  for (std::string name : {"pt-a", "pt-b"}) {
+    d->ctl_ok({"target", "add", name, "--address", address, "--host-key", d->target_host_pub(), "--label",
+               "env=prod", "--principals", "login@target"});
+  }
+  d->ctl_ok({"target", "add", "pt-plain", "--address", address, "--host-key", d->target_host_pub(), "--label",
+             "env=prod"});
+  auto a = d->ssh(*alice, d->login() + "@pt-a", {"echo in"});
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, "in\n");
+  auto b = d->ssh(*alice, d->login() + "@pt-b", {"true"});
+  EXPECT_EQ(b.exit_code, 255);
+  EXPECT_NE(b.err.find("Does its AuthorizedPrincipalsFile for " + d->login() + " list " + d->login() + "@pt-b?"),
+            std::string::npos)
+      << b.err;
+  auto plain = d->ssh(*alice, d->login() + "@pt-plain", {"true"});
+  EXPECT_EQ(plain.exit_code, 255);
+  EXPECT_NE(plain.err.find("refused the gateway certificate"), std::string::npos) << plain.err;
+  auto listed = nlohmann::json::parse(d->ctl_ok({"target", "list", "--json"}));
+  for (const auto& t : listed) {
+    if (t["name"] == "pt-a") EXPECT_EQ(t["principals"], "login@target");
+    if (t["name"] == "pt-plain") EXPECT_EQ(t["principals"], "login");
+  }
+  EXPECT_EQ(d->ctl({"target", "add", "pt-bad", "--address", address, "--host-key", d->target_host_pub(),
+                    "--principals", "target"})
+                .exit_code,
+            2);
 }
 
 TEST_F(Gateway, TargetDownIsAClearError) {
