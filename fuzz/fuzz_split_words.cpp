@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "gateway/command_mode.h"
+#include "gateway/sshd/command_mode.h"
 
 using namespace bastion;
 

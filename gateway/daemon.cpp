@@ -3,7 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "gateway/supervisor.h"
+#include "gateway/sshd/supervisor.h"
+#include "gateway/web/web_process.h"
 
 namespace bastion::gateway {
 
@@ -36,7 +37,7 @@ int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
     std::printf("configuration %s is valid\n", cfg->config_path.c_str());
     return 0;
   }
-  Supervisor sup(std::move(*cfg), std::move(hooks));
+  Supervisor sup(std::move(*cfg), run_web_process, std::move(hooks));
   return sup.run();
 }
 

@@ -32,8 +32,8 @@
 
 #include "common/encoding.h"
 #include "gateway/daemon.h"
-#include "gateway/monitor_protocol.h"
-#include "gateway/session_id.h"
+#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/session_id.h"
 
 namespace {
 

@@ -1,0 +1,50 @@
+# cmake -DROOT=<source dir> -P CheckLayering.cmake: fails (and names the
+# file and line) if a module includes what DESIGN.md's "Modules" table says
+# it may not use. Link dependencies are PRIVATE where possible, but headers
+# under the source root and libssh/httplib/CLI11 in /usr/include compile from
+# anywhere, so the include lines are checked here too (ctest: layering).
+#
+#   folder                  may not include
+#   gateway/app             gateway/{sshd,web,ctl}, libssh, httplib, CLI11
+#   gateway/sshd            gateway/{web,ctl}, httplib, CLI11
+#   gateway/web             gateway/{sshd,ctl}, libssh, CLI11
+#   gateway/ctl             gateway/{sshd,web}, libssh, httplib
+#   authn, policy, recorder gateway/, libssh, httplib, CLI11, each other
+#   common                  authn, policy, recorder, gateway/, libssh, httplib, CLI11
+# gateway/ itself (the mains, and daemon.cpp which puts sshd and web
+# together) and tests/ may use everything.
+set(forbid_gateway "\"gateway/")
+set(forbid_libssh "<libssh/")
+set(forbid_httplib "<httplib.h>")
+set(forbid_cli11 "<CLI/")
+set(forbid_libs ${forbid_libssh} ${forbid_httplib} ${forbid_cli11})
+set(dirs gateway/app gateway/sshd gateway/web gateway/ctl common authn policy recorder)
+set(forbid_gateway/app "\"gateway/sshd/" "\"gateway/web/" "\"gateway/ctl/" ${forbid_libs})
+set(forbid_gateway/sshd "\"gateway/web/" "\"gateway/ctl/" ${forbid_httplib} ${forbid_cli11})
+set(forbid_gateway/web "\"gateway/sshd/" "\"gateway/ctl/" ${forbid_libssh} ${forbid_cli11})
+set(forbid_gateway/ctl "\"gateway/sshd/" "\"gateway/web/" ${forbid_libssh} ${forbid_httplib})
+set(forbid_common "\"authn/" "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
+set(forbid_authn "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
+set(forbid_policy "\"authn/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
+set(forbid_recorder "\"authn/" "\"policy/" ${forbid_gateway} ${forbid_libs})
+
+set(violations 0)
+foreach(dir IN LISTS dirs)
+  file(GLOB files "${ROOT}/${dir}/*.h" "${ROOT}/${dir}/*.cpp")
+  foreach(f IN LISTS files)
+    file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include")
+    foreach(line IN LISTS lines)
+      foreach(bad IN LISTS forbid_${dir})
+        string(FIND "${line}" "${bad}" at)
+        if(NOT at EQUAL -1)
+          file(RELATIVE_PATH rel "${ROOT}" "${f}")
+          message(SEND_ERROR "${rel}: ${line} (${dir}/ may not use ${bad})")
+          math(EXPR violations "${violations} + 1")
+        endif()
+      endforeach()
+    endforeach()
+  endforeach()
+endforeach()
+if(violations GREATER 0)
+  message(FATAL_ERROR "${violations} include(s) break the module layering of DESIGN.md")
+endif()

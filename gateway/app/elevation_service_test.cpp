@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include "common/database.h"
+#include "gateway/app/elevation_service.h"
+#include "policy/sqlite_repository.h"
+
+namespace bastion::gateway {
+namespace {
+
+constexpr Micros kMin = 60 * kMicrosPerSecond;
+
+class ElevationServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = Database::open(":memory:", Database::Mode::kCreate);
+    ASSERT_TRUE(d);
+    db.emplace(std::move(*d));
+    repo.emplace(*db, clock);
+    audit.emplace(*db, clock);
+    service.emplace(*repo, *audit, cfg, clock);
+    ASSERT_TRUE(repo->add_customer("acme"));
+    policy::Role leads;
+    leads.name = "leads";
+    leads.target_selector = "nothing";
+    leads.logins = {"x"};
+    ASSERT_TRUE(repo->add_role(leads));
+    policy::Role support;
+    support.name = "support";
+    support.target_selector = "customer=acme";
+    support.logins = {"root"};
+    support.elevated = true;
+    support.internal_approvals = 1;
+    support.approver_role = "leads";
+    ASSERT_TRUE(repo->add_role(support));
+    policy::Target t;
+    t.name = "acme-app";
+    t.host = "h";
+    t.customer = "acme";
+    ASSERT_TRUE(repo->add_target(t));
+    for (auto [name, role] : {std::pair{"bob", "support"}, {"carol", ""}, {"lead", "leads"}}) {
+      policy::Person p;
+      p.name = name;
+      p.state = policy::PersonState::kActive;
+      if (*role) p.roles = {role};
+      ASSERT_TRUE(repo->add_person(p));
+    }
+    ASSERT_TRUE(repo->add_approver("acme", "carol"));
+  }
+  int audit_count(const std::string& action, const std::string& outcome) {
+    recorder::AuditFilter f;
+    f.action = action;
+    auto rows = audit->query(f);
+    int n = 0;
+    for (const auto& r : *rows) n += recorder::to_string(r.event.outcome) == outcome;
+    return n;
+  }
+
+  FakeClock clock{1'000'000 * kMicrosPerSecond};
+  Config cfg;
+  std::optional<Database> db;
+  std::optional<policy::SqlitePolicyRepository> repo;
+  std::optional<recorder::AuditLog> audit;
+  std::optional<ElevationService> service;
+  Actor bob{"bob"}, carol{"carol"}, lead{"lead"}, admin{"admin:root", true};
+};
+
+TEST_F(ElevationServiceTest, FourEyesNeedsConsentAndInternalApproval) {
+  auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
+  ASSERT_TRUE(req) << req.error().message;
+  EXPECT_EQ(req->id.rfind("REQ-", 0), 0u);
+  auto first = service->approve(carol, req->id, 10 * kMin);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->state, policy::ElevationState::kPending);  // still needs the lead
+  clock.advance(kMin);
+  auto second = service->approve(lead, req->id, std::nullopt);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->state, policy::ElevationState::kApproved);
+  EXPECT_EQ(second->grant_id.rfind("GRT-", 0), 0u);
+  EXPECT_EQ(second->ends_at - second->starts_at, 10 * kMin);  // carol's shorter duration wins
+  EXPECT_EQ(audit_count("grant.start", "allow"), 1);
+  // Case does not matter when typing ids.
+  std::string lower = second->grant_id;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(c));
+  auto found = service->revoke(bob, lower, "");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->state, policy::ElevationState::kRevoked);
+  EXPECT_EQ(found->end_reason, "given back by the requester");
+}
+
+TEST_F(ElevationServiceTest, RefusalsChangeNothingAndAreAudited) {
+  auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
+  ASSERT_TRUE(req);
+  EXPECT_FALSE(service->approve(bob, req->id, std::nullopt));
+  EXPECT_FALSE(service->deny(bob, req->id, "no"));
+  EXPECT_FALSE(service->revoke(lead, req->id, "mine now"));
+  EXPECT_FALSE(service->request(bob, "root@acme-app", 9 * 60 * kMin, "T-1"));
+  EXPECT_FALSE(service->request(bob, "acme-app", kMin, "T-1"));
+  EXPECT_FALSE(service->break_glass(bob, "bob", "root@acme-app", kMin, "x"));  // not an admin
+  EXPECT_EQ(audit_count("elevation.approve", "deny"), 1);
+  EXPECT_EQ(audit_count("elevation.deny", "deny"), 1);
+  EXPECT_EQ(audit_count("elevation.revoke", "deny"), 1);
+  EXPECT_EQ(audit_count("elevation.request", "deny"), 2);
+  EXPECT_EQ(audit_count("elevation.break-glass", "deny"), 1);
+  auto still = repo->find_elevation(req->id);
+  EXPECT_EQ((*still)->state, policy::ElevationState::kPending);
+  EXPECT_TRUE((*still)->approvals.empty());
+}
+
+TEST_F(ElevationServiceTest, ExpiryIsStoredOnceWithAnAuditRecord) {
+  auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
+  ASSERT_TRUE(req);
+  auto bg = service->break_glass(admin, "bob", "root@acme-app", 5 * kMin, "INC-1");
+  ASSERT_TRUE(bg) << bg.error().message;
+  EXPECT_TRUE(service->expire_due()->empty());
+  clock.advance(cfg.request_ttl);
+  auto expired = service->expire_due();
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->size(), 2u);  // the request (1h) and the break-glass grant (5m)
+  EXPECT_TRUE(service->expire_due()->empty());
+  EXPECT_EQ(audit_count("elevation.expire", "info"), 1);
+  EXPECT_EQ(audit_count("grant.end", "info"), 1);
+  EXPECT_FALSE(service->approve(carol, req->id, std::nullopt));
+}
+
+}  // namespace
+}  // namespace bastion::gateway

@@ -1,0 +1,217 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "authn/mfa_store.h"
+#include "common/database.h"
+#include "common/files.h"
+#include "gateway/app/elevation_service.h"
+#include "gateway/app/hr_service.h"
+#include "policy/sqlite_repository.h"
+
+namespace bastion::gateway {
+namespace {
+
+constexpr Micros kMin = 60 * kMicrosPerSecond;
+
+class HrServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::filesystem::temp_directory_path() / ("hr-test-" + std::to_string(getpid()) + "-" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto d = Database::open((dir / "db").string(), Database::Mode::kCreate);
+    ASSERT_TRUE(d) << d.error().message;
+    db.emplace(std::move(*d));
+    repo.emplace(*db, clock);
+    audit.emplace(*db, clock);
+    cfg.department_roles = {{"SRE", {"ops"}}, {"Support", {"support"}}, {"Broken", {"nope"}}};
+    hr.emplace(*repo, *audit, cfg, clock);
+    for (const char* r : {"ops", "support"}) {
+      policy::Role role;
+      role.name = r;
+      role.target_selector = "*";
+      role.logins = {"root"};
+      ASSERT_TRUE(repo->add_role(role));
+    }
+    ASSERT_TRUE(repo->add_customer("acme"));
+    for (int i = 0; i < 20; ++i) add("p" + std::to_string(i), "E" + std::to_string(i), {"ops"});
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  void add(const std::string& name, const std::string& emp, std::vector<std::string> roles) {
+    policy::Person p;
+    p.name = name;
+    p.employee_id = emp;
+    p.state = policy::PersonState::kActive;
+    p.roles = std::move(roles);
+    ASSERT_TRUE(repo->add_person(p));
+  }
+  std::string file(const std::string& name, const std::string& text) {
+    std::string path = (dir / name).string();
+    EXPECT_TRUE(write_file_atomic(path, text, 0600, true));
+    return path;
+  }
+  int count(const std::string& action) {
+    recorder::AuditFilter f;
+    f.action = action;
+    return static_cast<int>(audit->query(f)->size());
+  }
+  std::string leaver(const std::string& id, int emp, const std::string& extra = "") {
+    return "{\"event_id\":\"" + id + "\",\"type\":\"leaver\",\"employee_id\":\"E" + std::to_string(emp) + "\"" +
+           extra + "}\n";
+  }
+
+  std::filesystem::path dir;
+  FakeClock clock{1'800'000'000LL * kMicrosPerSecond};
+  Config cfg;
+  std::optional<Database> db;
+  std::optional<policy::SqlitePolicyRepository> repo;
+  std::optional<recorder::AuditLog> audit;
+  std::optional<HrService> hr;
+};
+
+TEST_F(HrServiceTest, LeaverRevokesEverythingWithOneLinkedAuditRecordEach) {
+  // p1 holds a grant, a pending request and approver rights.
+  policy::Target t;
+  t.name = "acme-app";
+  t.host = "h";
+  t.customer = "acme";
+  ASSERT_TRUE(repo->add_target(t));
+  ASSERT_TRUE(repo->add_approver("acme", "p1"));
+  policy::Elevation g;
+  g.id = "REQ-1";
+  g.grant_id = "GRT-1";
+  g.user = "p1";
+  g.target = "acme-app";
+  g.login = "root";
+  g.state = policy::ElevationState::kApproved;
+  g.break_glass = true;
+  g.starts_at = clock.now();
+  g.ends_at = clock.now() + 10 * kMin;
+  ASSERT_TRUE(repo->add_elevation(g));
+  // ... and a WebAuthn credential that could approve step-ups.
+  authn::MfaStore mfa(*db, clock);
+  authn::WebauthnCredential cred;
+  cred.credential_id = "p1-security-key";
+  cred.cose_alg = -7;
+  cred.public_key_der = "der";
+  ASSERT_TRUE(mfa.add_credential("p1", cred));
+  cred.credential_id = "p2-security-key";
+  ASSERT_TRUE(mfa.add_credential("p2", cred));
+  std::vector<std::string> ended;
+  auto b = hr->open(file("f.jsonl", leaver("hr-1", 1, ",\"username\":\"p1\"")));
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE(hr->apply(*b, 0, [&](const std::string& u, const std::string& m, bool left) {
+    EXPECT_TRUE(left);
+    ended.push_back(u + ": " + m);
+  }));
+  ASSERT_TRUE(hr->finish(*b));
+  EXPECT_EQ(ended, std::vector<std::string>{"p1: access revoked: p1 has left (HR event hr-1)"});
+  auto p1 = **repo->find_person("p1");
+  EXPECT_EQ(p1.state, policy::PersonState::kLeft);
+  EXPECT_TRUE((**repo->find_customer("acme")).approvers.empty());
+  EXPECT_EQ((**repo->find_elevation("GRT-1")).state, policy::ElevationState::kRevoked);
+  EXPECT_EQ(count("hr.leaver"), 1);
+  EXPECT_EQ(count("elevation.revoke"), 1);
+  EXPECT_EQ(count("customer.approver.remove"), 1);
+  EXPECT_EQ(count("webauthn.revoke"), 1);
+  auto creds = mfa.credentials("p1");
+  ASSERT_TRUE(creds);
+  ASSERT_EQ(creds->size(), 1u);
+  EXPECT_EQ((*creds)[0].state, "revoked");
+  EXPECT_EQ((*creds)[0].state_reason, "left (HR event hr-1)");
+  EXPECT_EQ((*mfa.credentials("p2"))[0].state, "active");  // nobody else's
+  recorder::AuditFilter f;
+  f.text = "hr-1";
+  EXPECT_GE(audit->query(f)->size(), 5u);  // hr.leaver, user.state, elevation.revoke, approver.remove, webauthn.revoke
+}
+
+TEST_F(HrServiceTest, ExactlyOnceAcrossARestartAndDuplicates) {
+  cfg.leaver_floor = 10;  // not a breaker test
+  std::string text;
+  for (int i = 0; i < 3; ++i) text += leaver("hr-" + std::to_string(i), i);
+  text += "garbage\n";
+  std::string path = file("big.jsonl", text);
+  auto first = hr->open(path);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(*hr->apply(*first, 2, {}), 2u);  // "dies" after two events
+  auto again = hr->open(path);                // restart: the same file again
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->record.id, first->record.id);
+  ASSERT_TRUE(hr->apply(*again, 0, {}));
+  auto report = hr->finish(*again);
+  ASSERT_TRUE(report);
+  EXPECT_EQ((*report)["counts"]["applied"], 3);
+  EXPECT_EQ((*report)["counts"]["rejected"], 1);
+  EXPECT_EQ(count("hr.leaver"), 3);  // each applied (and audited) once
+  EXPECT_EQ(count("hr.reject"), 1);
+  // The same event id in another file is a duplicate, not applied again.
+  auto dup = hr->open(file("dup.jsonl", leaver("hr-1", 1, ",\"username\":\"p1\"")));
+  ASSERT_TRUE(dup);
+  ASSERT_TRUE(hr->apply(*dup, 0, {}));
+  EXPECT_EQ(dup->outcomes[0].outcome, "duplicate");
+  EXPECT_EQ(count("hr.leaver"), 3);
+}
+
+TEST_F(HrServiceTest, BreakerHoldsMassLeaversUntilReleased) {
+  std::string text;
+  for (int i = 0; i < 5; ++i) text += leaver("m-" + std::to_string(i), i);
+  auto b = hr->open(file("mass.jsonl", text));
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->held);
+  EXPECT_EQ(b->hold_reason, "would make 5 of 20 active people leavers (more than 10%)");
+  EXPECT_FALSE(hr->apply(*b, 0, {}));
+  EXPECT_EQ((**repo->find_person("p0")).state, policy::PersonState::kActive);
+  EXPECT_EQ(count("hr.hold"), 1);
+  ASSERT_TRUE(hr->set_held_state(b->record.id, true, "admin:root"));
+  auto released = hr->open(b->path);
+  ASSERT_TRUE(released);
+  EXPECT_FALSE(released->held);
+  ASSERT_TRUE(hr->apply(*released, 0, {}));
+  EXPECT_EQ((**repo->find_person("p4")).state, policy::PersonState::kLeft);
+  EXPECT_FALSE(hr->set_held_state(b->record.id, false, "admin:root"));  // no longer held
+}
+
+TEST_F(HrServiceTest, JoinerMoverScheduledAndBadRoleMapping) {
+  std::string text =
+      "{\"event_id\":\"j-1\",\"type\":\"joiner\",\"employee_id\":\"E200\",\"username\":\"frank\",\"department\":\"SRE\"}\n"
+      "{\"event_id\":\"m-1\",\"type\":\"mover\",\"employee_id\":\"E3\",\"department\":\"Support\"}\n"
+      "{\"event_id\":\"m-2\",\"type\":\"mover\",\"employee_id\":\"E4\",\"department\":\"Broken\"}\n"
+      "{\"event_id\":\"l-9\",\"type\":\"leaver\",\"employee_id\":\"E5\",\"effective_at\":\"" +
+      format_utc(clock.now() + 5 * kMin) + "\"}\n";
+  auto b = hr->open(file("mixed.jsonl", text));
+  ASSERT_TRUE(b);
+  std::vector<std::string> rechecked;
+  ASSERT_TRUE(hr->apply(*b, 0, [&](const std::string& u, const std::string&, bool left) {
+    if (!left) rechecked.push_back(u);
+  }));
+  auto frank = **repo->find_person("frank");
+  EXPECT_EQ(frank.state, policy::PersonState::kPending);
+  EXPECT_EQ(frank.hr_roles, std::vector<std::string>{"ops"});
+  // p3 was given ops by hand; HR adds support and leaves the manual role alone.
+  auto p3 = **repo->find_person("p3");
+  EXPECT_EQ(p3.roles, (std::vector<std::string>{"ops", "support"}));
+  EXPECT_EQ(p3.hr_roles, std::vector<std::string>{"support"});
+  EXPECT_EQ(b->outcomes[2].outcome, "rejected");
+  EXPECT_EQ(b->outcomes[2].detail, "the department maps to role nope, which does not exist");
+  EXPECT_EQ(b->outcomes[3].outcome, "scheduled");
+  EXPECT_EQ((**repo->find_person("p5")).state, policy::PersonState::kActive);
+  EXPECT_EQ(*hr->apply_due({}), 0u);
+  clock.advance(6 * kMin);
+  EXPECT_EQ(*hr->apply_due({}), 1u);
+  EXPECT_EQ((**repo->find_person("p5")).state, policy::PersonState::kLeft);
+  // A mover dated before that leaver does not undo it.
+  auto late = hr->open(file("late.jsonl", "{\"event_id\":\"m-0\",\"type\":\"mover\",\"employee_id\":\"E5\","
+                                          "\"department\":\"SRE\",\"effective_at\":\"" +
+                                              format_utc(clock.now() - 60 * kMin) + "\"}\n"));
+  ASSERT_TRUE(late);
+  ASSERT_TRUE(hr->apply(*late, 0, {}));
+  EXPECT_EQ(late->outcomes[0].outcome, "superseded");
+  EXPECT_EQ((**repo->find_person("p5")).state, policy::PersonState::kLeft);
+}
+
+}  // namespace
+}  // namespace bastion::gateway

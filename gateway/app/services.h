@@ -1,0 +1,52 @@
+// Services: the per-process set of stores a gateway process works with.
+//
+// Contract: open() after fork() in each process (SQLite handles must not cross
+// fork). Owns the database; the repositories borrow it.
+#pragma once
+
+#include <memory>
+
+#include "authn/key_registry.h"
+#include "authn/mfa_store.h"
+#include "authn/user_ca.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/database.h"
+#include "gateway/app/elevation_service.h"
+#include "gateway/app/hr_service.h"
+#include "policy/sqlite_repository.h"
+#include "recorder/audit_log.h"
+#include "recorder/session_log.h"
+
+namespace bastion::gateway {
+
+class Services {
+ public:
+  static Result<std::unique_ptr<Services>> open(const Config& cfg);
+
+  const Config& config() const { return cfg_; }
+  const Clock& clock() const { return SystemClock::instance(); }
+  Database& db() { return db_; }
+  policy::SqlitePolicyRepository& policy() { return policy_; }
+  authn::KeyRegistry& keys() { return keys_; }
+  recorder::AuditLog& audit() { return audit_; }
+  recorder::SessionLog& sessions() { return sessions_; }
+  ElevationService& elevation() { return elevation_; }
+  HrService& hr() { return hr_; }
+  authn::MfaStore& mfa() { return mfa_; }
+
+ private:
+  Services(const Config& cfg, Database db);
+
+  Config cfg_;
+  Database db_;
+  policy::SqlitePolicyRepository policy_;
+  authn::KeyRegistry keys_;
+  recorder::AuditLog audit_;
+  recorder::SessionLog sessions_;
+  ElevationService elevation_;
+  HrService hr_;
+  authn::MfaStore mfa_;
+};
+
+}  // namespace bastion::gateway

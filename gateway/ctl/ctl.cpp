@@ -1,0 +1,98 @@
+#include "gateway/ctl/ctl.h"
+#include "gateway/ctl/ctl_fido.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace bastion::gateway {
+
+int ctl_fail(const std::string& message) {
+  std::fprintf(stderr, "bastionctl: %s\n", message.c_str());
+  return kExitFailed;
+}
+
+std::unique_ptr<Services> ctl_open(CtlGlobals& g) {
+  auto path = locate_config(g.config_flag);
+  if (!path) {
+    g.exit_code = kExitUsage;
+    ctl_fail(path.error().message);
+    return nullptr;
+  }
+  auto cfg = load_config(*path);
+  if (!cfg) {
+    g.exit_code = ctl_fail(cfg.error().message);
+    return nullptr;
+  }
+  auto s = Services::open(*cfg);
+  if (!s) {
+    g.exit_code = ctl_fail(s.error().message);
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
+std::string ctl_actor() {
+  const passwd* pw = getpwuid(getuid());
+  return std::string("admin:") + (pw ? pw->pw_name : std::to_string(getuid()));
+}
+
+void ctl_audit(Services& s, const std::string& action, const std::string& reason,
+               nlohmann::json details, const std::string& target) {
+  recorder::AuditEvent e;
+  e.actor = ctl_actor();
+  e.action = action;
+  e.outcome = recorder::Outcome::kAllow;
+  e.reason = reason;
+  e.target = target;
+  e.details = std::move(details);
+  if (auto r = s.audit().append(e); !r) ctl_fail("warning: " + r.error().message);
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros>& out) {
+  if (text.empty()) return true;
+  auto t = parse_utc(text);
+  if (!t) {
+    g.exit_code = kExitUsage;
+    ctl_fail(t.error().message);
+    return false;
+  }
+  out = *t;
+  return true;
+}
+
+int ctl_main(int argc, char** argv, CtlTools tools) {
+  CLI::App app{"bastionctl: administer the bastion SSH gateway"};
+  app.name("bastionctl");
+  CtlGlobals g;
+  g.tools = std::move(tools);
+  app.add_option("--config", g.config_flag, "gateway config file (default: $BASTION_CONFIG)");
+  app.require_subcommand(1);
+  app.fallthrough();
+  register_init_commands(app, g);
+  register_people_commands(app, g);
+  register_fido_commands(app, g);
+  register_policy_commands(app, g);
+  register_elevation_commands(app, g);
+  register_hr_commands(app, g);
+  register_access_review_commands(app, g);
+  register_session_commands(app, g);
+  register_recording_commands(app, g);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "bastionctl: %s (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  return g.exit_code;
+}
+
+}  // namespace bastion::gateway

@@ -1,0 +1,25 @@
+// bastionctl: attested key enrollment, attestation trust, WebAuthn invitations.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "gateway/ctl/ctl.h"
+
+namespace bastion::gateway {
+
+struct KeyAddArgs {
+  std::string user, file;
+  std::string attestation;  // ssh-keygen -O write-attestation output
+  std::string challenge;    // optional: the challenge file it was made with
+  bool no_attestation = false;  // service accounts only
+};
+
+// `key add`: verifies the attestation (when given or required) and enrols.
+// Returns the exit code.
+int enroll_key(CtlGlobals& g, Services& s, const KeyAddArgs& a);
+void register_key_challenge(CLI::App* key, CtlGlobals& g);
+void register_user_invite(CLI::App* user, CtlGlobals& g);
+void register_fido_commands(CLI::App& app, CtlGlobals& g);
+
+}  // namespace bastion::gateway

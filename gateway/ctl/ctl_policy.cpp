@@ -1,0 +1,202 @@
+// bastionctl role ..., target ...
+#include <iostream>
+#include <sstream>
+
+#include "authn/public_key.h"
+#include "gateway/ctl/ctl.h"
+#include "policy/selector.h"
+
+namespace bastion::gateway {
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep)) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+nlohmann::json role_json(const policy::Role& r) {
+  nlohmann::json j = {{"name", r.name},
+                      {"targets", r.target_selector},
+                      {"logins", r.logins},
+                      {"allow_port_forwarding", r.allow_port_forwarding},
+                      {"elevated", r.elevated},
+                      {"step_up", r.elevated ? std::string("per-session") : policy::to_string(r.step_up)}};
+  if (r.elevated) {
+    j["max_duration"] = r.max_duration ? format_duration(r.max_duration) : "";
+    j["internal_approvals"] = r.internal_approvals;
+    j["approver_role"] = r.approver_role;
+  }
+  return j;
+}
+
+nlohmann::json target_json(const policy::Target& t) {
+  return {{"name", t.name},         {"host", t.host},         {"port", t.port},
+          {"host_key", t.host_key}, {"labels", t.labels},     {"recording", t.recording},
+          {"customer", t.customer}, {"principals", t.principals}};
+}
+
+void register_role(CLI::App& app, CtlGlobals& g) {
+  auto* role = app.add_subcommand("role", "roles: which logins on which targets");
+  role->require_subcommand(1);
+  auto* add = role->add_subcommand("add", "define a role");
+  auto r = std::make_shared<policy::Role>();
+  auto logins = std::make_shared<std::string>();
+  add->add_option("NAME", r->name)->required();
+  add->add_option("--targets", r->target_selector, "a glob on target names ('prod*') or label=value")
+      ->required();
+  add->add_option("--logins", *logins, "comma-separated accounts on the targets (root,deploy)")->required();
+  add->add_flag("--allow-port-forwarding", r->allow_port_forwarding,
+                "allow local port forwarding (ssh -L) to these targets");
+  add->add_flag("--elevated", r->elevated,
+                "holders may only *request* these logins; access needs a grant with the customer's consent");
+  auto max_duration = std::make_shared<std::string>();
+  add->add_option("--max-duration", *max_duration, "elevated: longest grant under this role (e.g. 4h)");
+  add->add_option("--internal-approvals", r->internal_approvals,
+                  "elevated: approvals also needed from holders of --approver-role (four eyes)");
+  add->add_option("--approver-role", r->approver_role, "elevated: the role whose holders give internal approvals");
+  auto step_up = std::make_shared<std::string>("12h");
+  add->add_option("--step-up", *step_up,
+                  "standing roles: how recent the holder's WebAuthn step-up (touch + PIN) must be: none, per-session "
+                  "or a duration (default 12h); grants of elevated roles always need one per session");
+  add->callback([&g, r, logins, max_duration, step_up] {
+    auto rule = policy::parse_step_up(*step_up);
+    if (!rule) {
+      g.exit_code = kExitUsage;
+      ctl_fail("--step-up: " + rule.error().message);
+      return;
+    }
+    r->step_up = *rule;
+    if (!max_duration->empty()) {
+      auto d = parse_duration(*max_duration);
+      if (!d) {
+        g.exit_code = kExitUsage;
+        ctl_fail("--max-duration: " + d.error().message);
+        return;
+      }
+      r->max_duration = *d;
+    }
+    auto s = ctl_open(g);
+    if (!s) return;
+    r->logins = split(*logins, ',');
+    if (auto st = s->policy().add_role(*r); !st) {
+      g.exit_code = ctl_fail(st.message());
+      return;
+    }
+    ctl_audit(*s, "role.add", "", role_json(*r));
+    std::cout << "added role " << r->name << "\n";
+  });
+  auto* list = role->add_subcommand("list", "list roles");
+  auto json = std::make_shared<bool>(false);
+  list->add_flag("--json", *json, "machine-readable output");
+  list->callback([&g, json] {
+    ctl_list(
+        g, *json, [](Services& s) { return s.policy().list_roles(); }, role_json,
+        [](const std::vector<policy::Role>& roles) {
+          std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "STEP-UP", "ACCESS");
+          for (const auto& x : roles) {
+            std::string l;
+            for (const auto& login : x.logins) l += (l.empty() ? "" : ",") + login;
+            std::string access = "standing";
+            if (x.elevated) {
+              access = "elevated (grant needed";
+              if (x.max_duration) access += ", max " + format_duration(x.max_duration);
+              if (x.internal_approvals) {
+                access += ", +" + std::to_string(x.internal_approvals) + " approval(s) from " + x.approver_role;
+              }
+              access += ")";
+            }
+            std::string step = x.elevated ? "per-session" : policy::to_string(x.step_up);
+            std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
+                        x.allow_port_forwarding ? "yes" : "no", step.c_str(), access.c_str());
+          }
+        });
+  });
+}
+
+int add_target(Services& s, policy::Target t, const std::string& address, const std::string& key_file,
+               const std::vector<std::string>& labels) {
+  if (auto st = parse_host_port(address, t.host, t.port); !st) return ctl_fail("--address: " + st.message());
+  auto key = authn::read_public_key_file(key_file);
+  if (!key) return ctl_fail(key_file + ": " + key.error().message);
+  if (authn::is_security_key(key->type)) return ctl_fail(key_file + ": a host key cannot be a security key");
+  authn::PublicKey stored = *key;
+  stored.comment.clear();
+  t.host_key = authn::to_line(stored);
+  for (const auto& l : labels) {
+    auto eq = l.find('=');
+    if (eq == std::string::npos || eq == 0) return ctl_fail("--label must be KEY=VALUE, got '" + l + "'");
+    t.labels[l.substr(0, eq)] = l.substr(eq + 1);
+  }
+  if (auto st = s.policy().add_target(t); !st) return ctl_fail(st.message());
+  nlohmann::json j = target_json(t);
+  j["host_key_fingerprint"] = authn::fingerprint_sha256(key->blob);
+  ctl_audit(s, "target.add", "", j, t.name);
+  std::cout << "added target " << t.name << " (" << t.host << ":" << t.port << ", host key "
+            << authn::fingerprint_sha256(key->blob) << ")\n";
+  return kExitOk;
+}
+
+void register_target(CLI::App& app, CtlGlobals& g) {
+  auto* target = app.add_subcommand("target", "targets: hosts reached through the gateway");
+  target->require_subcommand(1);
+  auto* add = target->add_subcommand("add", "add a target with its pinned host key");
+  struct Args {
+    policy::Target t;
+    std::string address, key_file;
+    std::vector<std::string> labels;
+  };
+  auto a = std::make_shared<Args>();
+  add->add_option("NAME", a->t.name)->required();
+  add->add_option("--address", a->address, "HOST[:PORT] of the target's sshd")->required();
+  add->add_option("--host-key", a->key_file, "the target's host public key file (pinned)")->required();
+  add->add_option("--label", a->labels, "KEY=VALUE label (repeatable), for role selectors");
+  add->add_option("--customer", a->t.customer,
+                  "the customer that owns this target (selectable as customer=NAME; elevation needs its consent)");
+  add->add_option("--recording", a->t.recording,
+                  "strict: refuse sessions that cannot be recorded; best-effort: run them and audit; "
+                  "off: do not record (audited at every session)")
+      ->check(CLI::IsMember({"strict", "best-effort", "off"}))
+      ->capture_default_str();
+  add->add_option("--principals", a->t.principals,
+                  "the principal in the gateway's certificates: login (the account, e.g. root) or login@target "
+                  "(e.g. root@" "NAME; the target's sshd lists it in AuthorizedPrincipalsFile, so a certificate "
+                  "for one target does not open another; see contrib/sshd/)")
+      ->check(CLI::IsMember({"login", "login@target"}))
+      ->capture_default_str();
+  add->callback([&g, a] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    g.exit_code = add_target(*s, a->t, a->address, a->key_file, a->labels);
+  });
+  auto* list = target->add_subcommand("list", "list targets");
+  auto json = std::make_shared<bool>(false);
+  list->add_flag("--json", *json, "machine-readable output");
+  list->callback([&g, json] {
+    ctl_list(
+        g, *json, [](Services& s) { return s.policy().list_targets(); }, target_json,
+        [](const std::vector<policy::Target>& targets) {
+          std::printf("%-20s %-28s %-14s %s\n", "NAME", "ADDRESS", "CUSTOMER", "LABELS");
+          for (const auto& t : targets) {
+            std::string labels;
+            for (const auto& [k, v] : t.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+            std::string addr = t.host + ":" + std::to_string(t.port);
+            std::printf("%-20s %-28s %-14s %s\n", t.name.c_str(), addr.c_str(),
+                        t.customer.empty() ? "-" : t.customer.c_str(), labels.c_str());
+          }
+        });
+  });
+}
+
+}  // namespace
+
+void register_policy_commands(CLI::App& app, CtlGlobals& g) {
+  register_role(app, g);
+  register_target(app, g);
+}
+
+}  // namespace bastion::gateway

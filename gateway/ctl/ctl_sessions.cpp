@@ -1,0 +1,240 @@
+// bastionctl sessions ..., audit list
+#include <iostream>
+
+#include <limits>
+
+#include "common/files.h"
+#include "gateway/ctl/control_client.h"
+#include "recorder/audit_chain.h"
+#include "recorder/retention.h"
+#include "gateway/ctl/ctl.h"
+
+namespace bastion::gateway {
+namespace {
+
+}  // namespace
+
+nlohmann::json session_json(const recorder::SessionRecord& s) {
+  nlohmann::json j = {{"id", s.id},         {"user", s.user},     {"target", s.target},
+                      {"login", s.login},   {"source", s.source}, {"pid", s.pid},
+                      {"started_at", format_utc(s.started_at)},  {"ended_at", nullptr},
+                      {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}, {"exit_status", nullptr},
+                      {"end_reason", s.end_reason}, {"grant_id", s.grant_id}};
+  if (s.ended_at) j["ended_at"] = format_utc(*s.ended_at);
+  if (s.exit_status) j["exit_status"] = *s.exit_status;
+  return j;
+}
+
+namespace {
+
+void register_sessions(CLI::App& app, CtlGlobals& g) {
+  auto* sessions = app.add_subcommand("sessions", "gateway sessions (one per proxied SSH connection)");
+  sessions->require_subcommand(1);
+  auto* list = sessions->add_subcommand("list", "list sessions, newest first");
+  struct ListArgs {
+    recorder::SessionFilter f;
+    std::string since;
+    bool json = false;
+  };
+  auto a = std::make_shared<ListArgs>();
+  list->add_flag("--live", a->f.live_only, "only sessions that have not ended");
+  list->add_option("--user", a->f.user, "only this person's sessions");
+  list->add_option("--target", a->f.target, "only sessions to this target");
+  list->add_option("--since", a->since, "only sessions started at or after this UTC time");
+  list->add_flag("--json", a->json, "machine-readable output");
+  list->callback([&g, a] {
+    if (!ctl_parse_time(g, a->since, a->f.since)) return;
+    ctl_list(
+        g, a->json, [&](Services& s) { return s.sessions().list(a->f); }, session_json,
+        [](const std::vector<recorder::SessionRecord>& rows) {
+          std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
+          for (const auto& r : rows) {
+            std::string dest = r.login + "@" + r.target;
+            std::printf("%-20s %-12s %-24s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
+                        format_utc(r.started_at).c_str(),
+                        r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
+          }
+        });
+  });
+  register_review_commands(sessions, g);
+  auto* kill = sessions->add_subcommand("kill", "end a live session now; its user sees why");
+  auto id = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
+  kill->add_option("ID", *id, "session id (see `sessions list --live`)")->required();
+  kill->add_option("--reason", *reason, "shown to the user and recorded in the audit log");
+  kill->callback([&g, id, reason] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto r = control_call(s->config().control_socket, {{"op", "kill"}, {"id", *id}, {"reason", *reason}});
+    if (!r) {
+      g.exit_code = ctl_fail(r.error().message);
+      return;
+    }
+    if (!r->value("ok", false)) {
+      g.exit_code = ctl_fail(r->value("error", std::string("failed")));
+      return;
+    }
+    std::cout << "ended session " << *id << "\n";
+  });
+}
+
+struct AuditArgs {
+  recorder::AuditFilter f;
+  std::string since, until;
+  bool json = false;
+};
+
+// Shared by `audit list` and `audit search`.
+void add_filter_options(CLI::App* cmd, AuditArgs& a) {
+  cmd->add_option("--user", a.f.actor, "only records by this actor");
+  cmd->add_option("--target", a.f.target, "only records about this target");
+  cmd->add_option("--action", a.f.action, "only this action (auth, access, session.start, ...)");
+  cmd->add_option("--session", a.f.session_id, "only records of this session");
+  cmd->add_option("--since", a.since, "UTC time, e.g. 2026-11-22T17:00:00Z");
+  cmd->add_option("--until", a.until, "UTC time");
+  cmd->add_option("--limit", a.f.limit, "at most this many records")->capture_default_str();
+  cmd->add_flag("--json", a.json, "machine-readable output");
+}
+
+bool parse_times(CtlGlobals& g, AuditArgs& a) {
+  return ctl_parse_time(g, a.since, a.f.since) && ctl_parse_time(g, a.until, a.f.until);
+}
+
+void print_audit(CtlGlobals& g, AuditArgs& a) {
+  if (!parse_times(g, a)) return;
+  ctl_list(
+      g, a.json, [&](Services& s) { return s.audit().query(a.f); },
+      [](const recorder::AuditRecord& r) { return recorder::to_json(r); },
+      [](const std::vector<recorder::AuditRecord>& rows) {
+        for (const auto& r : rows) {
+          std::string details = r.event.details.empty() ? "" : " " + r.event.details.dump();
+          std::printf("%6lld %s %-16s %-18s %-6s %s%s%s%s\n", static_cast<long long>(r.seq),
+                      format_utc(r.ts).c_str(), r.event.actor.c_str(), r.event.action.c_str(),
+                      recorder::to_string(r.event.outcome).c_str(),
+                      r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
+                      r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(),
+                      r.event.reason.c_str(), details.c_str());
+        }
+      });
+}
+
+int verify_audit(Services& s, const std::string& key_flag) {
+  std::string key_path = key_flag.empty() ? s.config().audit_signing_key + ".pub" : key_flag;
+  auto text = read_file(key_path, 4096);
+  if (!text) return ctl_fail("audit public key: " + text.error().message);
+  auto key = recorder::parse_audit_public_key(*text);
+  if (!key) return ctl_fail(key_path + ": " + key.error().message);
+  auto report = recorder::verify_chain(s.db(), *key);
+  if (!report) return ctl_fail(report.error().message);
+  if (!report->ok) {
+    std::fprintf(stderr, "audit log FAILED verification at seq %lld: %s\n",
+                 static_cast<long long>(report->bad_seq), report->problem.c_str());
+    return kExitFailed;
+  }
+  std::printf("audit log intact: %lld records, %lld signed checkpoint(s), last seq %lld\n",
+              static_cast<long long>(report->records), static_cast<long long>(report->checkpoints),
+              static_cast<long long>(report->last_seq));
+  return kExitOk;
+}
+
+void register_audit(CLI::App& app, CtlGlobals& g) {
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
+  audit->require_subcommand(1);
+  auto list_args = std::make_shared<AuditArgs>();
+  auto* list = audit->add_subcommand("list", "list audit records, oldest first");
+  add_filter_options(list, *list_args);
+  list->callback([&g, list_args] { print_audit(g, *list_args); });
+
+  auto search_args = std::make_shared<AuditArgs>();
+  auto* search = audit->add_subcommand("search", "records whose reason or details contain TEXT");
+  search->add_option("TEXT", search_args->f.text, "text to look for")->required();
+  add_filter_options(search, *search_args);
+  search->callback([&g, search_args] { print_audit(g, *search_args); });
+
+  auto* verify = audit->add_subcommand("verify", "recompute the hash chain and check every signed checkpoint");
+  auto key = std::make_shared<std::string>();
+  verify->add_option("--public-key", *key, "audit public key file (default: the signing key's .pub)");
+  verify->callback([&g, key] {
+    auto s = ctl_open(g);
+    if (s) g.exit_code = verify_audit(*s, *key);
+  });
+
+  auto* exp = audit->add_subcommand("export", "write every record, with its hash, for a SIEM");
+  auto format = std::make_shared<std::string>("jsonl");
+  exp->add_option("--format", *format, "jsonl (one record per line)")->check(CLI::IsMember({"jsonl"}));
+  exp->callback([&g, format] {  // the option writes into *format: keep it alive
+    auto s = ctl_open(g);
+    if (!s) return;
+    recorder::AuditFilter f;
+    f.limit = std::numeric_limits<int>::max();
+    auto rows = s->audit().query(f);
+    if (!rows) {
+      g.exit_code = ctl_fail(rows.error().message);
+      return;
+    }
+    for (const auto& r : *rows) std::cout << recorder::to_json(r).dump() << "\n";
+  });
+
+  auto* purge = audit->add_subcommand("purge", "remove audit records and recordings past retention");
+  struct PurgeArgs {
+    std::string older_than;
+    bool dry_run = false;
+  };
+  auto pa = std::make_shared<PurgeArgs>();
+  purge->add_option("--older-than", pa->older_than, "instead of retention_days, e.g. 30d");
+  purge->add_flag("--dry-run", pa->dry_run, "say what would be removed, remove nothing");
+  purge->callback([&g, pa] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    Micros age = static_cast<Micros>(s->config().retention_days) * 86400 * kMicrosPerSecond;
+    if (!pa->older_than.empty()) {
+      auto d = parse_duration(pa->older_than);
+      if (!d) {
+        g.exit_code = kExitUsage;
+        ctl_fail("--older-than: " + d.error().message);
+        return;
+      }
+      age = *d;
+    }
+    auto key_file = Ed25519Key::load(s->config().audit_signing_key);
+    if (!key_file) {
+      g.exit_code = ctl_fail(key_file.error().message);
+      return;
+    }
+    auto r = recorder::purge_older_than(s->db(), *key_file, s->clock(), s->clock().now() - age, pa->dry_run);
+    if (!r) {
+      g.exit_code = ctl_fail(r.error().message);
+      return;
+    }
+    std::printf("%s %lld audit records and %lld recordings older than %s%s\n",
+                pa->dry_run ? "would remove" : "removed", static_cast<long long>(r->audit_records),
+                static_cast<long long>(r->recordings), format_duration(age).c_str(),
+                r->anchor_seq ? ("; signed purge anchor at seq " + std::to_string(r->anchor_seq)).c_str() : "");
+  });
+
+  auto* cp = audit->add_subcommand("checkpoint", "sign the newest record now");
+  cp->callback([&g] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto key_file = Ed25519Key::load(s->config().audit_signing_key);
+    if (!key_file) {
+      g.exit_code = ctl_fail(key_file.error().message);
+      return;
+    }
+    auto c = recorder::write_checkpoint(s->db(), *key_file, s->clock(), "manual");
+    if (!c) {
+      g.exit_code = ctl_fail(c.error().message);
+      return;
+    }
+    std::cout << (*c ? recorder::checkpoint_log_line(**c) : std::string("nothing new to sign")) << "\n";
+  });
+}
+
+}  // namespace
+
+void register_session_commands(CLI::App& app, CtlGlobals& g) {
+  register_sessions(app, g);
+  register_audit(app, g);
+}
+
+}  // namespace bastion::gateway

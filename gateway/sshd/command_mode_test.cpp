@@ -1,0 +1,56 @@
+#include <gtest/gtest.h>
+
+#include "common/database.h"
+#include "gateway/sshd/command_mode.h"
+#include "policy/sqlite_repository.h"
+
+namespace bastion::gateway {
+namespace {
+
+TEST(CommandMode, TargetsListsOnlyWhatRolesAllow) {
+  auto db = Database::open(":memory:", Database::Mode::kCreate);
+  ASSERT_TRUE(db);
+  FakeClock clock{0};
+  policy::SqlitePolicyRepository repo(*db, clock);
+  policy::Role ops;
+  ops.name = "ops";
+  ops.target_selector = "env=prod";
+  ops.logins = {"root", "deploy"};
+  ASSERT_TRUE(repo.add_role(ops));
+  policy::Target a;
+  a.name = "prod-db-1";
+  a.host = "h";
+  a.labels = {{"env", "prod"}};
+  policy::Target b = a;
+  b.name = "staging-1";
+  b.labels = {{"env", "staging"}};
+  ASSERT_TRUE(repo.add_target(a));
+  ASSERT_TRUE(repo.add_target(b));
+  policy::Person p;
+  p.name = "alice";
+  p.roles = {"ops"};
+  ASSERT_TRUE(repo.add_person(p));
+  auto alice = **repo.find_person("alice");
+  CommandContext ctx;
+  ctx.person = &alice;
+  ctx.repo = &repo;
+  ctx.clock = &clock;
+  ctx.key_fingerprint = "SHA256:x";
+  ctx.source = "1.2.3.4:5";
+  ctx.gateway_host = "gw";
+  auto r = run_command("targets", ctx);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("prod-db-1  logins: root,deploy  e.g. ssh root@prod-db-1@gw"), std::string::npos);
+  EXPECT_EQ(r.output.find("staging-1"), std::string::npos);
+  auto who = run_command("whoami", ctx);
+  EXPECT_NE(who.output.find("roles:   ops"), std::string::npos);
+  auto bad = run_command("targets now", ctx);
+  EXPECT_EQ(bad.exit_code, 2);
+  auto unknown = run_command("rm\x1b[2J", ctx);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.output.find('\x1b'), std::string::npos);  // control chars never echoed back
+  EXPECT_TRUE(run_command("exit", ctx).quit);
+}
+
+}  // namespace
+}  // namespace bastion::gateway

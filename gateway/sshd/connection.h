@@ -1,0 +1,132 @@
+// Connection: everything that happens in one connection process, from key
+// exchange to the last byte. Created in the child after fork().
+//
+// Lifecycle: key exchange -> publickey authentication (the key names the
+// person; the user name names the destination) -> access decision (deny
+// ends authentication with the reason in a banner) -> channels, relayed to
+// one upstream connection per gateway session -> session end in the audit
+// log. The supervisor may ask it to end at any time (control fd).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authn/key_registry.h"
+#include "authn/user_ca.h"
+#include "gateway/app/backoff.h"
+#include "gateway/sshd/channel_pair.h"
+#include "gateway/sshd/command_mode.h"
+#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/services.h"
+#include "gateway/sshd/ssh_handles.h"
+#include "gateway/sshd/upstream.h"
+#include "policy/decision.h"
+#include "policy/ingress_name.h"
+
+namespace bastion::gateway {
+
+// Sends an SSH auth banner (shown by OpenSSH before the next prompt or error).
+void send_banner(ssh_session s, const std::string& text);
+
+struct ConnectionParams {
+  int client_fd = -1;
+  int supervisor_fd = -1;  // SOCK_SEQPACKET to bastiond's supervisor
+  std::string source;      // "ip:port"
+  const Backoff* key_backoff = nullptr;  // failed-login back-off per key (inherited from the supervisor)
+};
+
+class Connection {
+ public:
+  Connection(Services& services, ssh_bind bind, ConnectionParams params);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs to completion; returns the process exit code.
+  int run();
+
+  // libssh callbacks (public for the C trampolines in the .cpp).
+  int on_auth_pubkey(const char* user, ssh_key key, char signature_state);
+  ssh_channel on_channel_open();
+  int on_message(ssh_message msg);
+  void on_supervisor_readable();
+  ChannelPair* find_pair(ssh_channel ch);
+  bool audit(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+             nlohmann::json details = nlohmann::json::object());
+  [[nodiscard]] bool command_mode() const { return name_.command_mode; }
+  [[nodiscard]] const std::vector<std::string>& env_allow() const;
+
+ private:
+  bool authenticate_signed(const std::string& user, const std::string& fingerprint,
+                           const std::string& key_type, std::string& reason);
+  // After an allowed decision: records the session and lets channels open.
+  bool begin_session(const nlohmann::json& details, std::string& reason);
+  // Step-up (connection_step_up.cpp): decides whether one is needed and
+  // starts it (false: deny with `reason`); the keyboard-interactive exchange;
+  // the wait for the web process's verdict.
+  bool plan_step_up(nlohmann::json& details, std::string& reason);
+  int on_kbdint(ssh_message msg);
+  bool wait_for_step_up(const std::string& code, std::string& reason);
+  // Command mode: a step-up within kApproverStepUpMaxAge, shown on `p`.
+  Status command_step_up(ChannelPair& p, const std::string& purpose);
+  // The monitor (the supervisor) decides; this process only asks. Sends
+  // `request` and waits up to 10 s for the answer (a Kill meanwhile ends the wait).
+  Result<monitor::Message> ask_monitor(const monitor::Message& request);
+  // Asks the monitor to authenticate this session as decided here; its
+  // refusal (with the reason) is a deny.
+  Status ask_monitor_to_authenticate();
+  void report_failure(const std::string& fingerprint);
+  void service_channels();
+  void start_pair(ChannelPair& p);
+  void start_command_pair(ChannelPair& p);
+  CommandContext command_context(ChannelPair& p);
+  void service_command_pair(ChannelPair& p);
+  void finish_pair(ChannelPair& p);
+  bool start_recording(ChannelPair& p, std::string& error);
+  void finish_recording(ChannelPair& p);
+  bool check_recording(ChannelPair& p);
+  void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
+  bool check_sftp(ChannelPair& p);
+  bool ensure_upstream(std::string& error);
+  Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject, const std::string& source_address);
+  void reap_pairs();
+  void terminate(const std::string& message);
+  void end_session(const std::string& reason);
+
+  Services& services_;
+  ssh_bind bind_;
+  ConnectionParams params_;
+  SshSession session_;
+  SshEvent event_;
+  std::optional<Upstream> upstream_;
+  bool upstream_failed_ = false;
+  std::string upstream_error_;
+  std::vector<std::unique_ptr<ChannelPair>> pairs_;
+
+  // Who and where, once authenticated.
+  bool authenticated_ = false;
+  bool closing_ = false;
+  int signed_attempts_ = 0;
+  std::vector<std::string> unknown_keys_seen_;
+  std::string session_id_;
+  std::string fingerprint_;
+  std::string user_name_;  // the SSH user name the key signed for
+  policy::IngressName name_;
+  std::optional<policy::Person> person_;
+  std::optional<policy::Target> target_;
+  policy::Decision decision_;
+  std::optional<policy::Elevation> grant_;  // the grant this session runs under, if any
+  std::optional<std::string> kill_reason_;
+  std::optional<int> last_exit_status_;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  bool session_started_ = false;
+  std::optional<std::string> step_up_code_;  // set while a step-up is offered
+  bool step_up_done_ = false;
+  nlohmann::json step_up_details_;
+  int next_channel_ = 0;
+  nlohmann::json recordings_ = nlohmann::json::array();
+};
+
+}  // namespace bastion::gateway

@@ -1,0 +1,497 @@
+// Connection: the event loop, channel start-up and teardown.
+#include <poll.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "gateway/sshd/channel_callbacks.h"
+#include "gateway/sshd/command_mode.h"
+#include "gateway/sshd/connection.h"
+
+namespace bastion::gateway {
+namespace {
+
+using recorder::Outcome;
+
+constexpr int kPollMs = 200;
+
+int auth_pubkey_tramp(ssh_session, const char* user, ssh_key_struct* key, char state, void* ud) {
+  return static_cast<Connection*>(ud)->on_auth_pubkey(user, key, state);
+}
+ssh_channel channel_open_tramp(ssh_session, void* ud) {
+  return static_cast<Connection*>(ud)->on_channel_open();
+}
+int message_tramp(ssh_session, ssh_message msg, void* ud) {
+  return static_cast<Connection*>(ud)->on_message(msg);
+}
+int supervisor_tramp(socket_t, int, void* ud) {
+  static_cast<Connection*>(ud)->on_supervisor_readable();
+  return 0;
+}
+
+bool session_alive(ssh_session s) {
+  return ssh_is_connected(s) && (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0;
+}
+
+const char* action_name(ChannelAction a) {
+  switch (a) {
+    case ChannelAction::kShell: return "channel.shell";
+    case ChannelAction::kExec: return "channel.exec";
+    case ChannelAction::kSubsystem: return "channel.subsystem";
+    case ChannelAction::kForward: return "forward.local";
+    case ChannelAction::kNone: break;
+  }
+  return "channel";
+}
+
+}  // namespace
+
+int Connection::run() {
+  // SECURITY: bound the time an unauthenticated peer may hold a process.
+  unsigned grace = static_cast<unsigned>(services_.config().login_grace_time / kMicrosPerSecond);
+  alarm(grace > 0 ? grace : 1);
+  session_.reset(ssh_new());
+  if (!session_ || ssh_bind_accept_fd(bind_, session_.get(), params_.client_fd) != SSH_OK) {
+    std::fprintf(stderr, "bastiond[%d]: %s: accept failed\n", getpid(), params_.source.c_str());
+    return 1;
+  }
+  // No compression: it buys little on interactive links and has a history of
+  // side channels and decompression bugs (ssh-audit flags it).
+  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_C_S, "none");
+  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_S_C, "none");
+  ssh_server_callbacks_struct cb{};
+  cb.userdata = this;
+  cb.auth_pubkey_function = auth_pubkey_tramp;
+  cb.channel_open_request_session_function = channel_open_tramp;
+  ssh_callbacks_init(&cb);
+  ssh_set_server_callbacks(session_.get(), &cb);
+  ssh_set_auth_methods(session_.get(), SSH_AUTH_METHOD_PUBLICKEY);
+  ssh_set_message_callback(session_.get(), message_tramp, this);
+  if (ssh_handle_key_exchange(session_.get()) != SSH_OK) {
+    std::fprintf(stderr, "bastiond[%d]: %s: key exchange failed: %s\n", getpid(),
+                 params_.source.c_str(), ssh_get_error(session_.get()));
+    return 1;
+  }
+  event_.reset(ssh_event_new());
+  ssh_event_add_session(event_.get(), session_.get());
+  if (params_.supervisor_fd >= 0) {
+    ssh_event_add_fd(event_.get(), params_.supervisor_fd, POLLIN, supervisor_tramp, this);
+  }
+  while (!authenticated_ && !closing_ && !kill_reason_ && session_alive(session_.get())) {
+    if (ssh_event_dopoll(event_.get(), kPollMs) == SSH_ERROR) break;
+  }
+  if (!authenticated_ || closing_) {
+    if (session_started_) end_session("login aborted: the audit log is unavailable");
+    ssh_disconnect(session_.get());
+    return 1;
+  }
+  alarm(0);
+  ssh_set_blocking(session_.get(), 0);
+  std::string end_reason = "client disconnected";
+  for (;;) {
+    int rc = ssh_event_dopoll(event_.get(), kPollMs);
+    // SECURITY: a session under a grant ends when the grant does, by this
+    // process's own clock (the supervisor handles revocations).
+    if (grant_ && !kill_reason_ && services_.clock().now() >= grant_->ends_at) {
+      kill_reason_ = policy::grant_end_message(*grant_, services_.clock().now());
+    }
+    if (kill_reason_) {
+      terminate(*kill_reason_);
+      end_reason = *kill_reason_;
+      break;
+    }
+    if (closing_) {
+      terminate("the gateway could not record this session");
+      end_reason = "audit failure";
+      break;
+    }
+    service_channels();
+    if (rc == SSH_ERROR || !session_alive(session_.get())) break;
+    if (upstream_ && !session_alive(upstream_->session())) {
+      for (auto& p : pairs_) {
+        if (!p->finished) {
+          p->up_closed = true;
+          finish_pair(*p);
+        }
+      }
+      terminate("the target closed the connection");
+      end_reason = "target closed the connection";
+      break;
+    }
+  }
+  end_session(end_reason);
+  return 0;
+}
+
+void Connection::service_channels() {
+  for (size_t i = 0; i < pairs_.size(); ++i) {
+    ChannelPair& p = *pairs_[i];
+    if (!p.started && p.action != ChannelAction::kNone) {
+      if (command_mode()) start_command_pair(p); else start_pair(p);
+    }
+    if (!p.running) {
+      if (p.in_closed && !p.finished) {
+        p.finished = true;
+        ssh_channel_close(p.in);
+      }
+      continue;
+    }
+    if (command_mode()) {
+      service_command_pair(p);
+      continue;
+    }
+    if (p.pending_resize && p.up) {
+      ssh_channel_change_pty_size(p.up, p.pending_resize->first, p.pending_resize->second);
+      if (p.rec) (void)p.rec->resize(p.pending_resize->first, p.pending_resize->second);
+      p.pending_resize.reset();
+    }
+    for (const auto& s : p.pending_signals) ssh_channel_request_send_signal(p.up, s.c_str());
+    p.pending_signals.clear();
+    uint64_t before_in = p.bytes_in, before_out = p.bytes_out;
+    pump(p);
+    if (!check_recording(p)) return;
+    if (!check_sftp(p)) continue;
+    bytes_in_ += p.bytes_in - before_in;
+    bytes_out_ += p.bytes_out - before_out;
+    if (p.in_eof && !p.eof_sent_up && ssh_channel_poll(p.in, 0) <= 0) {
+      ssh_channel_send_eof(p.up);
+      p.eof_sent_up = true;
+    }
+    // Half-close: the target said EOF and everything before it reached the client.
+    if (p.up_eof && !p.eof_sent_in && upstream_drained(p)) {
+      ssh_channel_send_eof(p.in);
+      p.eof_sent_in = true;
+    }
+    // Exit status arrives between EOF and CLOSE, so only CLOSE finishes.
+    if (!p.finished && p.up_closed && upstream_drained(p)) finish_pair(p);
+    if (p.in_closed && !p.finished) {
+      p.finished = true;
+      ssh_channel_close(p.up);
+      ssh_channel_close(p.in);
+    }
+  }
+  reap_pairs();
+}
+
+void Connection::start_pair(ChannelPair& p) {
+  p.started = true;
+  nlohmann::json d = {{"pty", p.pty}};
+  if (p.action == ChannelAction::kExec) d["command"] = p.command;
+  if (p.action == ChannelAction::kSubsystem) d["subsystem"] = p.command;
+  if (p.action == ChannelAction::kForward) {
+    d["destination"] = p.forward_host + ":" + std::to_string(p.forward_port);
+  }
+  std::string error;
+  bool recorded = p.action == ChannelAction::kShell || p.action == ChannelAction::kExec;
+  // SECURITY: record first; a session that cannot be recorded does not reach
+  // the target (unless the target is explicitly best-effort).
+  if (recorded && !start_recording(p, error)) {
+    audit(action_name(p.action), Outcome::kDeny, "cannot record the session: " + error, d);
+    tell_client(p.in, "bastion: session refused: it cannot be recorded (" + error + ")\r\n");
+    ssh_channel_request_send_exit_status(p.in, 255);
+    ssh_channel_close(p.in);
+    p.finished = true;
+    last_exit_status_ = 255;
+    return;
+  }
+  if (!ensure_upstream(error)) {
+    finish_recording(p);
+    tell_client(p.in, "bastion: " + error + "\r\n");
+    p.exit_status = 255;
+    p.up_closed = true;
+    p.finished = true;
+    if (p.action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p.in, 255);
+    ssh_channel_send_eof(p.in);
+    ssh_channel_close(p.in);
+    last_exit_status_ = 255;
+    return;
+  }
+  ssh_session up = upstream_->session();
+  ssh_set_blocking(up, 1);
+  p.up = ssh_channel_new(up);
+  int rc = SSH_ERROR;
+  if (p.up != nullptr) {
+    if (p.action == ChannelAction::kForward) {
+      rc = ssh_channel_open_forward(p.up, p.forward_host.c_str(), p.forward_port,
+                                    p.origin_host.c_str(), p.origin_port);
+    } else {
+      rc = ssh_channel_open_session(p.up);
+    }
+  }
+  if (rc == SSH_OK && p.action != ChannelAction::kForward) {
+    install_upstream_callbacks(p);
+    if (p.pty) rc = ssh_channel_request_pty_size(p.up, p.term.c_str(), p.cols, p.rows);
+    for (const auto& [k, v] : p.env) ssh_channel_request_env(p.up, k.c_str(), v.c_str());
+    if (rc == SSH_OK) {
+      if (p.action == ChannelAction::kShell) rc = ssh_channel_request_shell(p.up);
+      else if (p.action == ChannelAction::kExec) rc = ssh_channel_request_exec(p.up, p.command.c_str());
+      else rc = ssh_channel_request_subsystem(p.up, p.command.c_str());
+    }
+  } else if (rc == SSH_OK) {
+    install_upstream_callbacks(p);
+  }
+  ssh_set_blocking(up, 0);
+  if (rc != SSH_OK) {
+    finish_recording(p);
+    std::string why = std::string("target refused the request: ") + ssh_get_error(up);
+    audit(action_name(p.action), Outcome::kError, why, d);
+    tell_client(p.in, "bastion: " + why + "\r\n");
+    if (p.action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p.in, 255);
+    ssh_channel_send_eof(p.in);
+    ssh_channel_close(p.in);
+    p.finished = true;
+    return;
+  }
+  if (p.action != ChannelAction::kForward) audit(action_name(p.action), Outcome::kAllow, "", d);
+  if (p.action == ChannelAction::kSubsystem) p.sftp = std::make_unique<recorder::SftpAuditor>();
+  p.running = true;
+}
+
+void Connection::finish_pair(ChannelPair& p) {
+  p.finished = true;
+  finish_recording(p);
+  if (p.sftp) {
+    audit_file_events(p, p.sftp->take_events());
+    audit_file_events(p, p.sftp->close_all("channel ended without CLOSE"));
+  }
+  if (p.exit_status) {
+    ssh_channel_request_send_exit_status(p.in, *p.exit_status);
+    last_exit_status_ = *p.exit_status;
+  } else if (p.exit_signal) {
+    ssh_channel_request_send_exit_signal(p.in, p.exit_signal->signal.c_str(), p.exit_signal->core,
+                                         p.exit_signal->message.c_str(), "");
+  }
+  ssh_channel_close(p.in);  // sends EOF first if not yet sent
+  if (p.up) ssh_channel_close(p.up);
+  nlohmann::json d = {{"bytes_in", p.bytes_in}, {"bytes_out", p.bytes_out}};
+  if (p.exit_status) d["exit_status"] = *p.exit_status;
+  if (p.exit_signal) d["exit_signal"] = p.exit_signal->signal;
+  if (p.recorded) d["recording"] = {{"size", p.recorded->size}, {"sha256", p.recorded->sha256}};
+  audit("channel.end", Outcome::kInfo, "", d);
+}
+
+void Connection::reap_pairs() {
+  for (auto it = pairs_.begin(); it != pairs_.end();) {
+    ChannelPair& p = **it;
+    bool in_done = p.in == nullptr || ssh_channel_is_closed(p.in);
+    if (p.finished && in_done) {
+      // Freeing is safe in any state: libssh finishes the close handshake.
+      // The callbacks point into this pair, so detach them first.
+      if (p.up) {
+        ssh_remove_channel_callbacks(p.up, &p.up_cb);
+        ssh_channel_free(p.up);
+      }
+      ssh_remove_channel_callbacks(p.in, &p.in_cb);
+      ssh_channel_free(p.in);
+      it = pairs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Connection::terminate(const std::string& message) {
+  ssh_set_blocking(session_.get(), 1);
+  for (auto& p : pairs_) {
+    finish_recording(*p);
+    if (p->finished || p->in == nullptr) continue;
+    tell_client(p->in, "\r\nbastion: session ended: " + message + "\r\n");
+    if (p->action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p->in, 255);
+    ssh_channel_send_eof(p->in);
+    ssh_channel_close(p->in);
+    p->finished = true;
+  }
+  ssh_blocking_flush(session_.get(), 2000);
+  ssh_disconnect(session_.get());
+}
+
+void Connection::end_session(const std::string& reason) {
+  if (!session_started_) {
+    audit("session.end", Outcome::kInfo, reason);
+    return;
+  }
+  auto st = services_.sessions().end(session_id_, static_cast<int64_t>(bytes_in_),
+                                     static_cast<int64_t>(bytes_out_), last_exit_status_, reason);
+  if (!st) {
+    // The supervisor ends orphaned rows of this pid when we exit.
+    std::fprintf(stderr, "bastiond[%d]: cannot record end of %s: %s\n", getpid(), session_id_.c_str(),
+                 st.message().c_str());
+  }
+  nlohmann::json d = {{"bytes_in", bytes_in_}, {"bytes_out", bytes_out_}, {"recordings", recordings_}};
+  if (last_exit_status_) d["exit_status"] = *last_exit_status_;
+  audit("session.end", Outcome::kInfo, reason, d);
+}
+
+void Connection::start_command_pair(ChannelPair& p) {
+  p.started = true;
+  p.running = true;
+  CommandContext ctx = command_context(p);
+  if (p.action == ChannelAction::kExec) {
+    audit("command", Outcome::kAllow, "", {{"command", p.command.substr(0, 256)}});
+    CommandResult r = run_command(p.command, ctx);
+    if (!r.output.empty()) {
+      if (r.exit_code == 0) ssh_channel_write(p.in, r.output.data(), static_cast<uint32_t>(r.output.size()));
+      else tell_client(p.in, r.output);
+    }
+    p.exit_status = r.exit_code;
+    p.up_closed = true;
+    finish_pair(p);
+    return;
+  }
+  std::string hello = "bastion command mode for " + person_->name + " (type `help`)\r\nbastion> ";
+  ssh_channel_write(p.in, hello.data(), static_cast<uint32_t>(hello.size()));
+}
+
+void Connection::service_command_pair(ChannelPair& p) {
+  if (p.finished) return;
+  char buf[512];
+  int n = ssh_channel_read_nonblocking(p.in, buf, sizeof buf, 0);
+  CommandContext ctx = command_context(p);
+  for (int i = 0; i < n; ++i) {
+    char c = buf[i];
+    std::string echo;
+    if (c == '\r' || c == '\n') {
+      echo = "\r\n";
+      ssh_channel_write(p.in, echo.data(), 2);
+      CommandResult r = run_command(p.line, ctx);
+      p.line.clear();
+      std::string out;
+      for (char o : r.output) out += (o == '\n') ? std::string("\r\n") : std::string(1, o);
+      if (r.quit) {
+        p.exit_status = 0;
+        p.up_closed = true;
+        finish_pair(p);
+        return;
+      }
+      out += "bastion> ";
+      ssh_channel_write(p.in, out.data(), static_cast<uint32_t>(out.size()));
+    } else if (c == 0x7f || c == 0x08) {
+      if (!p.line.empty()) {
+        p.line.pop_back();
+        ssh_channel_write(p.in, "\b \b", 3);
+      }
+    } else if (c == 0x04 || c == 0x03) {  // ^D, ^C
+      p.exit_status = 0;
+      p.up_closed = true;
+      finish_pair(p);
+      return;
+    } else if (static_cast<unsigned char>(c) >= 0x20 && p.line.size() < 2048) {
+      p.line += c;
+      if (p.pty) ssh_channel_write(p.in, &c, 1);
+    }
+  }
+  if (p.in_eof || p.in_closed) {
+    p.exit_status = 0;
+    p.up_closed = true;
+    finish_pair(p);
+  }
+}
+
+bool Connection::start_recording(ChannelPair& p, std::string& error) {
+  const Config& cfg = services_.config();
+  if (target_ && target_->recording == "off") {
+    audit("recording", Outcome::kInfo, "not recorded: recording is off for target " + target_->name);
+    return true;
+  }
+  recorder::RecordingSettings rs{cfg.recording_dir, cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
+  if (!cfg.encrypt_to.empty()) {
+    auto pub = recorder::load_reviewer_public_key(cfg.encrypt_to);
+    if (!pub) {
+      error = pub.error().message;
+      if (!(target_ && target_->recording == "best-effort")) return false;
+      audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
+      return true;
+    }
+    rs.encrypt_to = std::move(*pub);
+  }
+  recorder::AuditEvent tmpl;
+  tmpl.actor = person_->name;
+  tmpl.target = name_.target;
+  tmpl.login = name_.login;
+  tmpl.source = params_.source;
+  tmpl.session_id = session_id_;
+  recorder::CastHeader h;
+  h.width = p.pty ? p.cols : 80;
+  h.height = p.pty ? p.rows : 24;
+  h.started_at = services_.clock().now();
+  h.term = p.term;
+  h.title = person_->name + ": " + name_.login + "@" + name_.target;
+  if (p.action == ChannelAction::kExec) h.command = p.command;
+  p.number = ++next_channel_;
+  auto r = recorder::ChannelRecording::start(services_.db(), services_.audit(), services_.clock(), rs, tmpl,
+                                             p.number, h);
+  if (r) {
+    p.rec = std::move(*r);
+    return true;
+  }
+  error = r.error().message;
+  if (target_ && target_->recording == "best-effort") {
+    audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
+    return true;
+  }
+  return false;
+}
+
+bool Connection::check_recording(ChannelPair& p) {
+  if (!p.rec) return true;
+  if (p.rec->tick().is_ok()) return true;
+  std::string why = p.rec->status().message();
+  if (target_ && target_->recording == "best-effort") {
+    audit("recording", Outcome::kError, "recording stopped (target is best-effort): " + why);
+    finish_recording(p);
+    return true;
+  }
+  audit("recording", Outcome::kError, "session ended: " + why);
+  kill_reason_ = "the session can no longer be recorded (" + why + ")";
+  return false;
+}
+
+void Connection::finish_recording(ChannelPair& p) {
+  if (!p.rec) return;
+  auto s = p.rec->finish();
+  nlohmann::json r = {{"channel", p.number}, {"path", p.rec->path()}};
+  if (s) {
+    p.recorded = *s;
+    r["size"] = s->size;
+    r["sha256"] = s->sha256;
+  } else {
+    r["error"] = s.error().message;
+  }
+  recordings_.push_back(r);
+  p.rec.reset();
+}
+
+void Connection::audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events) {
+  for (const auto& e : events) {
+    nlohmann::json d = {{"path", e.path}, {"status", e.status}, {"channel", p.number}};
+    if (!e.path2.empty()) d["path2"] = e.path2;
+    if (!e.mode.empty()) d["mode"] = e.mode;
+    if (e.action == "close") {
+      d["bytes_read"] = e.bytes_read;
+      d["bytes_written"] = e.bytes_written;
+      d["direction"] = e.bytes_written > 0 && e.bytes_read > 0 ? "both"
+                       : e.bytes_written > 0                 ? "upload"
+                       : e.bytes_read > 0                    ? "download"
+                                                             : "none";
+    }
+    audit("file." + e.action, e.ok ? Outcome::kAllow : Outcome::kError, e.ok ? "" : e.status, d);
+  }
+}
+
+bool Connection::check_sftp(ChannelPair& p) {
+  if (!p.sftp) return true;
+  audit_file_events(p, p.sftp->take_events());
+  if (p.sftp_error.empty()) return true;
+  // SECURITY: a stream we cannot parse is a stream we cannot audit: end it.
+  audit("channel.subsystem", Outcome::kError, p.sftp_error + "; channel ended");
+  tell_client(p.in, "bastion: file transfer ended: " + p.sftp_error + "\r\n");
+  audit_file_events(p, p.sftp->close_all("channel ended: " + p.sftp_error));
+  p.sftp.reset();
+  p.finished = true;
+  ssh_channel_close(p.up);
+  ssh_channel_close(p.in);
+  return false;
+}
+
+}  // namespace bastion::gateway

@@ -1,0 +1,196 @@
+#include "gateway/sshd/monitor_protocol.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+
+#include "common/ssh_wire.h"
+
+namespace bastion::gateway::monitor {
+namespace {
+
+// Field limits: names and ids are short; a key blob or certificate a few KiB.
+constexpr size_t kMaxText = 1024;
+constexpr size_t kMaxBlob = 8 * 1024;
+
+class Fields {
+ public:
+  explicit Fields(std::span<const uint8_t> data) : r_(data) {}
+
+  void text(std::string& out, size_t limit = kMaxText) {
+    if (!ok_) return;
+    auto s = r_.string();
+    if (!s || s->size() > limit) return fail();
+    out.assign(s->begin(), s->end());
+  }
+  void blob(std::vector<uint8_t>& out) {
+    if (!ok_) return;
+    auto s = r_.string();
+    if (!s || s->size() > kMaxBlob) return fail();
+    out.assign(s->begin(), s->end());
+  }
+  void flag(bool& out) {
+    if (!ok_) return;
+    auto v = r_.u8();
+    if (!v || *v > 1) return fail();
+    out = *v == 1;
+  }
+  void time(Micros& out) {
+    if (!ok_) return;
+    auto v = r_.u64();
+    if (!v || *v > static_cast<uint64_t>(INT64_MAX)) return fail();
+    out = static_cast<Micros>(*v);
+  }
+  [[nodiscard]] bool done() const { return ok_ && r_.at_end(); }
+
+ private:
+  void fail() { ok_ = false; }
+  WireReader r_;
+  bool ok_ = true;
+};
+
+void put(WireWriter& w, const std::string& s) { w.string(std::string_view(s)); }
+void put(WireWriter& w, const std::vector<uint8_t>& b) { w.string(std::span<const uint8_t>(b)); }
+void put(WireWriter& w, bool b) { w.u8(b ? 1 : 0); }
+void put(WireWriter& w, Micros t) { w.u64(static_cast<uint64_t>(t)); }
+
+// Each message lists its fields once; encode and decode both walk the list.
+template <class W>
+void fields(W& w, AuthFailed& m) {
+  w(m.fingerprint);
+}
+template <class W>
+void fields(W& w, Authenticate& m) {
+  w(m.session_id), w(m.fingerprint), w(m.user_name), w(m.command_mode), w(m.person), w(m.target), w(m.login),
+      w(m.grant_id), w(m.port_forwarding);
+}
+template <class W>
+void fields(W& w, Sign& m) {
+  w(m.subject), w(m.source_address);
+}
+template <class W>
+void fields(W&, ElevationChanged&) {}
+template <class W>
+void fields(W& w, Accepted& m) {
+  w(m.person), w(m.port_forwarding), w(m.grant_ends_at);
+}
+template <class W>
+void fields(W& w, Refused& m) {
+  w(m.reason);
+}
+template <class W>
+void fields(W& w, Certificate& m) {
+  w(m.blob), w(m.key_id);
+}
+template <class W>
+void fields(W& w, Kill& m) {
+  w(m.reason);
+}
+
+template <class T>
+Result<Message> decode_as(std::span<const uint8_t> body) {
+  T m;
+  Fields f(body);
+  auto read = [&f](auto& field) {
+    using F = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<F, std::string>) f.text(field);
+    else if constexpr (std::is_same_v<F, std::vector<uint8_t>>) f.blob(field);
+    else if constexpr (std::is_same_v<F, bool>) f.flag(field);
+    else f.time(field);
+  };
+  fields(read, m);
+  if (!f.done()) return make_error(std::string("malformed monitor message: bad ") + type_name(type_of(Message{T{}})));
+  return Message{std::move(m)};
+}
+
+}  // namespace
+
+Type type_of(const Message& m) {
+  static constexpr Type kTypes[] = {Type::kAuthFailed, Type::kAuthenticate, Type::kSign,        Type::kElevationChanged,
+                                    Type::kAccepted,   Type::kRefused,      Type::kCertificate, Type::kKill};
+  return kTypes[m.index()];
+}
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::kAuthFailed: return "auth-failed";
+    case Type::kAuthenticate: return "authenticate";
+    case Type::kSign: return "sign";
+    case Type::kElevationChanged: return "elevation-changed";
+    case Type::kAccepted: return "accepted";
+    case Type::kRefused: return "refused";
+    case Type::kCertificate: return "certificate";
+    case Type::kKill: return "kill";
+  }
+  return "unknown";
+}
+
+std::vector<uint8_t> encode(const Message& m) {
+  WireWriter w;
+  w.u8(static_cast<uint8_t>(type_of(m)));
+  std::visit(
+      [&w](auto msg) {
+        auto write = [&w](const auto& field) { put(w, field); };
+        fields(write, msg);
+      },
+      m);
+  return w.bytes();
+}
+
+Result<Message> decode(std::span<const uint8_t> bytes) {
+  if (bytes.empty() || bytes.size() > kMaxMessage) return make_error("malformed monitor message: bad size");
+  auto body = bytes.subspan(1);
+  switch (static_cast<Type>(bytes[0])) {
+    case Type::kAuthFailed: return decode_as<AuthFailed>(body);
+    case Type::kAuthenticate: return decode_as<Authenticate>(body);
+    case Type::kSign: return decode_as<Sign>(body);
+    case Type::kElevationChanged: return decode_as<ElevationChanged>(body);
+    case Type::kAccepted: return decode_as<Accepted>(body);
+    case Type::kRefused: return decode_as<Refused>(body);
+    case Type::kCertificate: return decode_as<Certificate>(body);
+    case Type::kKill: return decode_as<Kill>(body);
+  }
+  return make_error("malformed monitor message: unknown type " + std::to_string(bytes[0]));
+}
+
+Status send_message(int fd, const Message& m, int flags) {
+  auto bytes = encode(m);
+  if (bytes.size() > kMaxMessage) return make_error("monitor message too large");
+  if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | flags) != static_cast<ssize_t>(bytes.size())) {
+    return make_error(std::string("cannot send to the monitor channel: ") + std::strerror(errno));
+  }
+  return {};
+}
+
+Received recv_message(int fd, int flags) {
+  Received r;
+  std::vector<uint8_t> buf(kMaxMessage + 1);
+  ssize_t n = ::recv(fd, buf.data(), buf.size(), flags | MSG_TRUNC);
+  if (n < 0) {
+    r.kind = (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? Received::Kind::kNothing
+                                                                         : Received::Kind::kClosed;
+    return r;
+  }
+  if (n == 0) {
+    r.kind = Received::Kind::kClosed;
+    return r;
+  }
+  if (static_cast<size_t>(n) > kMaxMessage) {
+    r.kind = Received::Kind::kMalformed;
+    r.error = "monitor message of " + std::to_string(n) + " bytes is too large";
+    return r;
+  }
+  auto m = decode(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+  if (!m) {
+    r.kind = Received::Kind::kMalformed;
+    r.error = m.error().message;
+    return r;
+  }
+  r.kind = Received::Kind::kMessage;
+  r.message = std::move(*m);
+  return r;
+}
+
+}  // namespace bastion::gateway::monitor

@@ -1,0 +1,468 @@
+#include "gateway/sshd/supervisor.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include <openssl/rand.h>
+
+#include "common/encoding.h"
+#include "gateway/sshd/connection.h"
+#include "gateway/sshd/listener.h"
+#include "gateway/sshd/sandbox.h"
+#include "gateway/app/services.h"
+#include "recorder/audit_chain.h"
+#include "recorder/retention.h"
+#include "recorder/cast_crypto.h"
+
+namespace bastion::gateway {
+namespace {
+
+void log(const std::string& msg) {
+  std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str());
+}
+
+void reply(int fd, const nlohmann::json& j) {
+  std::string line = j.dump() + "\n";
+  ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+}
+
+}  // namespace
+
+bool Supervisor::setup() {
+  // SECURITY: the monitor holds the CA and audit keys; a process of the same
+  // user (a compromised child, the web process) must not read them through
+  // ptrace or /proc/PID/mem. Inherited by every child at fork.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    log(std::string("cannot make the supervisor non-dumpable: ") + std::strerror(errno));
+    return false;
+  }
+  auto ca = authn::UserCa::load(cfg_.user_ca_key);
+  if (!ca) {
+    log("cannot load user CA: " + ca.error().message);
+    return false;
+  }
+  ca_.emplace(std::move(*ca));
+  auto audit_key = Ed25519Key::load(cfg_.audit_signing_key);
+  if (!audit_key) {
+    log("cannot load the audit signing key: " + audit_key.error().message);
+    return false;
+  }
+  audit_key_.emplace(std::move(*audit_key));
+  if (!cfg_.syslog.empty()) {
+    auto f = recorder::SyslogForwarder::open(cfg_.syslog);
+    if (!f) {
+      log("[audit] syslog: " + f.error().message);
+      return false;
+    }
+    syslog_.emplace(std::move(*f));
+  }
+  if (!cfg_.encrypt_to.empty()) {
+    if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to); !pub) {
+      log("[recording] encrypt_to: " + pub.error().message);
+      return false;
+    }
+  }
+  auto bind = make_ssh_bind(cfg_);
+  if (!bind) {
+    log(bind.error().message);
+    return false;
+  }
+  bind_ = std::move(*bind);
+  if (auto s = Services::open(cfg_); !s) {  // fail at start, not at first login
+    log(s.error().message);
+    return false;
+  }
+  auto lfd = listen_tcp(cfg_.listen_host, cfg_.listen_port);
+  if (!lfd) {
+    log(lfd.error().message);
+    return false;
+  }
+  listen_fd_ = std::move(*lfd);
+  auto cfd = listen_unix(cfg_.control_socket);
+  if (!cfd) {
+    log(cfd.error().message);
+    return false;
+  }
+  control_fd_ = std::move(*cfd);
+  if (!setup_hr()) return false;
+  if (!check_web()) return false;
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal_fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}
+
+int Supervisor::run() {
+  if (!setup()) return 1;
+  log("listening on " + cfg_.listen_host + ":" + std::to_string(cfg_.listen_port) + ", control " +
+      cfg_.control_socket);
+  while (!(stopping_ && children_.empty())) {
+    std::vector<pollfd> fds;
+    fds.push_back({signal_fd_.get(), POLLIN, 0});
+    fds.push_back({control_fd_.get(), POLLIN, 0});
+    fds.push_back({inotify_fd_.get(), POLLIN, 0});
+    if (!stopping_) fds.push_back({listen_fd_.get(), POLLIN, 0});
+    std::vector<int> pids;
+    for (auto& [pid, c] : children_) {
+      fds.push_back({c.channel.get(), POLLIN, 0});
+      pids.push_back(pid);
+    }
+    // While an HR batch is being applied, do not sleep between steps.
+    int rc = ::poll(fds.data(), fds.size(), hr_busy() ? 0 : 100);
+    if (rc < 0 && errno != EINTR) {
+      log(std::string("poll: ") + std::strerror(errno));
+      return 1;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si{};
+      while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) reap_children();
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) shutdown();
+      }
+    }
+    if (fds[1].revents & POLLIN) handle_control();
+    if (fds[2].revents & POLLIN) read_hr_notifications();
+    size_t first_child = 3;
+    if (!stopping_) {
+      if (fds[3].revents & POLLIN) accept_client();
+      first_child = 4;
+    }
+    for (size_t i = first_child; i < fds.size(); ++i) {
+      if (fds[i].revents & (POLLIN | POLLHUP)) {
+        auto it = children_.find(pids[i - first_child]);
+        if (it != children_.end()) read_child(it->second);
+      }
+    }
+    reap_children();
+    check_deadlines();
+    sweep_grants(false);
+    if (!stopping_) process_hr();
+    if (!stopping_) maybe_start_web();
+    maybe_checkpoint("periodic", false);
+    maybe_purge();
+  }
+  maybe_checkpoint("shutdown", true);
+  ::unlink(cfg_.control_socket.c_str());
+  log("stopped");
+  return 0;
+}
+
+void Supervisor::accept_client() {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  UniqueFd client(::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC));
+  if (!client) return;
+  // Interactive sessions: send small packets (echo) at once, as sshd does.
+  int one = 1;
+  ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+  getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, port, sizeof port,
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  std::string ip = host;
+  Micros now = SystemClock::instance().now();
+  if (now >= next_backoff_prune_) {
+    next_backoff_prune_ = now + 60 * kMicrosPerSecond;
+    source_backoff_.prune(now);
+    key_backoff_.prune(now);
+  }
+  // SECURITY: a source that keeps failing waits (1s, 2s, 4s, ... up to
+  // auth_backoff_max) before it may try again; refused before any fork.
+  if (Micros until = source_backoff_.blocked_until(ip, now); until != 0) {
+    if (now >= next_backoff_log_) {
+      next_backoff_log_ = now + kMicrosPerSecond;
+      log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(ip)) +
+          " failed logins (" + format_duration(until - now) + " left)");
+    }
+    return;
+  }
+  int unauth = 0, unauth_here = 0;
+  for (const auto& [pid, c] : children_) {
+    if (c.authenticated) continue;
+    ++unauth;
+    if (c.source_ip == ip) ++unauth_here;
+  }
+  // SECURITY: cap pre-auth work so a flood of half-open connections cannot
+  // exhaust processes; authenticated sessions are not counted.
+  if (unauth >= cfg_.max_unauthenticated || unauth_here >= cfg_.max_unauthenticated_per_source) {
+    log("refusing connection from " + ip + ": too many unauthenticated connections");
+    return;
+  }
+  spawn(std::move(client), ip, ip + ":" + port);
+}
+
+void Supervisor::become_child() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_IGN);
+  listen_fd_.reset();
+  control_fd_.reset();
+  signal_fd_.reset();
+  for (auto& [p, c] : children_) c.channel.reset();
+  pending_.clear();
+  inotify_fd_.reset();
+  hr_batch_.reset();
+  // Never close the parent's SQLite connection in the child (it would
+  // disturb the parent's locks); just forget it.
+  (void)hr_services_.release();
+  // SECURITY: children never hold the user CA or the audit signing key;
+  // connection processes ask for certificates over their channel.
+  ca_.reset();
+  audit_key_.reset();
+  syslog_.reset();
+}
+
+void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string& source) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    log(std::string("socketpair: ") + std::strerror(errno));
+    return;
+  }
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log(std::string("fork: ") + std::strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    mine.reset();
+    become_child();
+    close_inherited_fds({client.get(), theirs.get()});
+    int code = 1;
+    auto services = Services::open(cfg_);
+    Status sandboxed = services ? enter_connection_sandbox() : Status{};
+    if (!services) {
+      log(source + ": " + services.error().message);
+    } else if (!sandboxed) {
+      // SECURITY: never parse a client's bytes outside the sandbox.
+      log(source + ": cannot enter the sandbox: " + sandboxed.message());
+    } else {
+      if (hooks_.in_child) hooks_.in_child(theirs.get());
+      ConnectionParams params{client.release(), theirs.get(), source, &key_backoff_};
+      Connection conn(**services, bind_.get(), params);
+      code = conn.run();
+    }
+    std::fflush(stderr);
+    ::_exit(code);
+  }
+  ChildInfo c;
+  c.pid = pid;
+  c.channel = std::move(mine);
+  c.source_ip = ip;
+  c.source = source;
+  c.started_at = SystemClock::instance().now();
+  children_.emplace(pid, std::move(c));
+}
+
+void Supervisor::sweep_grants(bool force) {
+  Micros now = SystemClock::instance().now();
+  if (!force && now < next_grant_sweep_) return;
+  next_grant_sweep_ = now + kMicrosPerSecond;
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("cannot check grants: " + s.error().message);
+    return;
+  }
+  if (auto expired = (*s)->elevation().expire_due(); !expired) log("cannot expire grants: " + expired.error().message);
+  for (auto& [pid, c] : children_) {
+    if (c.grant_id.empty() || c.kill_deadline != 0) continue;
+    auto e = (*s)->policy().find_elevation(c.grant_id);
+    if (!e) {
+      log("cannot check grant " + c.grant_id + ": " + e.error().message);
+      continue;
+    }
+    // SECURITY: fail closed: a grant that vanished or is no longer active ends the session.
+    if (!*e || !(*e)->active_at(now)) {
+      request_kill(c, *e ? policy::grant_end_message(**e, now) : "grant " + c.grant_id + " no longer exists");
+    }
+  }
+}
+
+void Supervisor::reap_children() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    if (pid == web_pid_) {
+      web_exited(status);
+      continue;
+    }
+    auto it = children_.find(pid);
+    if (it == children_.end()) continue;
+    std::string why;
+    bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+    // A connection that never logged in, after failing or idling out, counts against its source.
+    if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
+      source_backoff_.failure(it->second.source_ip, SystemClock::instance().now());
+    }
+    if (WIFSIGNALED(status)) {
+      int sig = WTERMSIG(status);
+      why = sig == SIGALRM ? "login grace time exceeded"
+                           : std::string("connection process killed by signal ") + strsignal(sig);
+      // SECURITY: the seccomp filter killed it for a system call a relay never makes.
+      if (sig == SIGSYS) {
+        audit_event("sandbox.violation", recorder::Outcome::kDeny,
+                    "connection process killed by the sandbox (a forbidden system call)", it->second,
+                    {{"pid", pid}, {"source", it->second.source}});
+      }
+    }
+    if (it->second.claimed_session) {
+      // A connection process that died without ending its session row.
+      std::string reason = why.empty() ? "connection process exited" : why;
+      auto s = Services::open(cfg_);
+      auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
+      if (!ended) log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
+      if (ended && !ended->empty()) audit("session.end", reason, it->second.session_id, it->second.user);
+    }
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      if (p->pid == pid) {
+        reply(p->client.get(), {{"ok", true}, {"id", p->session_id}});
+        p = pending_.erase(p);
+      } else {
+        ++p;
+      }
+    }
+    children_.erase(it);
+  }
+}
+
+void Supervisor::request_kill(ChildInfo& c, const std::string& reason) {
+  (void)monitor::send_message(c.channel.get(), monitor::Kill{reason}, MSG_DONTWAIT);
+  c.kill_deadline = SystemClock::instance().now() + cfg_.kill_grace;
+}
+
+void Supervisor::check_deadlines() {
+  Micros now = SystemClock::instance().now();
+  // SECURITY: the login grace timer runs inside the child, which a
+  // compromised child could stop; the monitor enforces its own, as long as
+  // the longest honest pre-auth phase (a step-up wait) plus a margin.
+  Micros preauth_limit = std::max(cfg_.login_grace_time, cfg_.step_up_timeout + 30 * kMicrosPerSecond) +
+                         10 * kMicrosPerSecond;
+  for (auto& [pid, c] : children_) {
+    if (c.state == ChildState::kPreauth && now - c.started_at > preauth_limit && c.kill_deadline == 0) {
+      log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
+      ::kill(pid, SIGKILL);
+      c.state = ChildState::kRefused;
+    }
+    if (c.kill_deadline != 0 && now >= c.kill_deadline) {
+      // SECURITY: a session told to end that does not end is ended by force.
+      ::kill(pid, SIGKILL);
+      c.kill_deadline = 0;
+    }
+  }
+}
+
+void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
+  Micros now = SystemClock::instance().now();
+  if (!force && now < next_checkpoint_check_) return;
+  next_checkpoint_check_ = now + kMicrosPerSecond;
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("cannot checkpoint the audit log: " + s.error().message);
+    return;
+  }
+  if (syslog_) {
+    if (auto st = syslog_->forward_new((*s)->db()); !st) log(st.message());
+  }
+  auto tail = recorder::unsigned_tail((*s)->db());
+  if (!tail || tail->first == 0) return;
+  bool due = force || tail->first >= cfg_.checkpoint_records || now - tail->second >= cfg_.checkpoint_interval;
+  if (!due) return;
+  auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, SystemClock::instance(), kind);
+  if (!cp) {
+    log("cannot checkpoint the audit log: " + cp.error().message);
+  } else if (*cp) {
+    // The same line goes to the log so a copy outside the database anchors the chain.
+    log(recorder::checkpoint_log_line(**cp));
+    if (syslog_) syslog_->send_line("CHECKPOINT", 5, recorder::checkpoint_log_line(**cp));
+  }
+}
+
+void Supervisor::maybe_purge() {
+  Micros now = SystemClock::instance().now();
+  if (now < next_purge_) return;
+  next_purge_ = now + 3600 * kMicrosPerSecond;
+  auto s = Services::open(cfg_);
+  if (!s) return;
+  Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
+  auto r = recorder::purge_older_than((*s)->db(), *audit_key_, SystemClock::instance(), cutoff, false);
+  if (!r) {
+    log("retention purge failed: " + r.error().message);
+  } else if (r->audit_records > 0 || r->recordings > 0) {
+    log("retention: purged " + std::to_string(r->audit_records) + " audit records and " +
+        std::to_string(r->recordings) + " recordings older than " + std::to_string(cfg_.retention_days) +
+        " days; purge anchor at seq " + std::to_string(r->anchor_seq));
+  }
+}
+
+void Supervisor::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
+  listen_fd_.reset();
+  stop_web();
+  for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
+}
+
+void Supervisor::audit(const std::string& action, const std::string& reason,
+                       const std::string& session_id, const std::string& user) {
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("AUDIT FAILURE: " + s.error().message);
+    return;
+  }
+  recorder::AuditEvent e;
+  e.actor = user.empty() ? "system" : user;
+  e.action = action;
+  e.outcome = recorder::Outcome::kInfo;
+  e.reason = reason;
+  e.session_id = session_id;
+  if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+}
+
+void Supervisor::audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                             const ChildInfo& c, nlohmann::json details) {
+  auto s = Services::open(cfg_);
+  if (!s) {
+    log("AUDIT FAILURE: " + s.error().message);
+    return;
+  }
+  recorder::AuditEvent e;
+  e.actor = !c.user.empty() ? c.user : (c.fingerprint.empty() ? "unknown" : "key:" + c.fingerprint);
+  e.action = action;
+  e.outcome = outcome;
+  e.reason = reason;
+  e.target = c.target;
+  e.login = c.login;
+  e.source = c.source;
+  e.session_id = c.session_id;
+  e.details = std::move(details);
+  if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+}
+
+}  // namespace bastion::gateway

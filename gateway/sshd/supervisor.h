@@ -1,0 +1,182 @@
+// Supervisor: bastiond's parent process. Accepts TCP connections and forks
+// one connection process per client (isolation, like sshd); knows every live
+// session (id, person, target, login, pid); serves the control socket; ends
+// sessions on request; on SIGTERM stops accepting, tells live sessions, exits.
+//
+// It holds no database connection across fork(): it opens one per operation.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "authn/user_ca.h"
+#include "common/unique_fd.h"
+#include "gateway/app/backoff.h"
+#include "gateway/app/hr_service.h"
+#include "gateway/app/services.h"
+#include "gateway/app/web_origin.h"
+#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/sshd/ssh_handles.h"
+#include "recorder/syslog_forwarder.h"
+#include <nlohmann/json.hpp>
+#include <optional>
+
+namespace bastion::gateway {
+
+// Where a connection process is in its life, for the monitor's dispatch
+// table: what it may ask depends on it.
+enum class ChildState : unsigned {
+  kPreauth = 1,   // may report failures and ask to authenticate (once)
+  kProxy = 2,     // authenticated for LOGIN@TARGET: may ask for one certificate
+  kCommand = 4,   // authenticated in command mode: may report elevation changes
+  kRefused = 8,   // its claim was refused: may ask nothing; it is being ended
+};
+
+struct ChildInfo {
+  int pid = 0;
+  ChildState state = ChildState::kPreauth;
+  unsigned asked_once = 0;  // bit per monitor::Type: requests allowed once that were made
+  UniqueFd channel;  // SOCK_SEQPACKET to the child
+  std::string source_ip;
+  std::string source;
+  bool authenticated = false;  // the monitor accepted its Authenticate
+  bool claimed_session = false;  // it sent Authenticate: a session row may exist
+  // Everything below is the monitor's own derivation, never the child's claim.
+  std::string session_id, user, target, login;
+  std::string principal;     // the certificate principal for login on target
+  std::string fingerprint;   // the key the person logged in with
+  bool allow_port_forwarding = false;
+  std::string grant_id;      // the elevation grant the session runs under, if any
+  Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)
+  int certificates = 0;  // issued to this connection
+  int auth_failures = 0;  // failed attempts the connection reported before authenticating
+  Micros started_at = 0;
+  Micros kill_deadline = 0;  // when to SIGKILL after a kill request
+};
+
+// Test seams, set only by test programs (tests/e2e's hostile daemon).
+struct SupervisorHooks {
+  // Runs in each connection process right after fork and become_child(),
+  // with the child's end of the monitor channel; if it returns, the
+  // connection runs as usual.
+  std::function<void(int monitor_fd)> in_child;
+};
+
+struct PendingReply {
+  UniqueFd client;
+  int pid = 0;
+  std::string session_id;
+};
+
+// The body of the web process (HTTPS for WebAuthn registration and step-ups),
+// called in a freshly forked child that has dropped the supervisor's keys and
+// sockets; it must end the process itself, never return. bastiond
+// (gateway/daemon.cpp) passes gateway/web/'s run_web_process, so this module
+// does not link the web server. Empty: no web process (a config with [web]
+// public_url is then refused at start).
+using WebProcess = std::function<void(const Config& cfg, const WebOrigin& origin)>;
+
+class Supervisor {
+ public:
+  Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {})
+      : cfg_(std::move(cfg)),
+        run_web_(std::move(run_web)),
+        hooks_(std::move(hooks)),
+        source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
+        key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max) {}
+  // Runs until SIGTERM/SIGINT; returns the process exit code.
+  int run();
+
+ private:
+  bool setup();
+  void accept_client();
+  void spawn(UniqueFd client, const std::string& ip, const std::string& source);
+  // In a freshly forked child: drop the supervisor's sockets, keys and state.
+  void become_child();
+  // The web process (supervisor_web.cpp): HTTPS for WebAuthn registration
+  // and step-ups, one child process, restarted if it exits.
+  bool check_web();
+  void maybe_start_web();
+  void web_exited(int status);
+  void stop_web();
+  // The monitor (monitor.cpp): reads one message from a child and answers it
+  // through the dispatch table; anything not allowed in the child's state,
+  // or malformed, is a violation: audited, and the child is killed.
+  void read_child(ChildInfo& c);
+  void violation(ChildInfo& c, const std::string& what);
+  void refuse(ChildInfo& c, const std::string& reason, const nlohmann::json& details);
+  void on_auth_failed(ChildInfo& c, const monitor::AuthFailed& m);
+  void on_authenticate(ChildInfo& c, const monitor::Authenticate& m);
+  void on_sign(ChildInfo& c, const monitor::Sign& m);
+  void on_elevation_changed(ChildInfo& c);
+  // The certificate's source-address: [upstream] egress_addresses, else the
+  // child's upstream address when it is one of this host's (empty: refuse).
+  std::string certificate_source_address(const std::string& reported);
+  void reap_children();
+  void handle_control();
+  void handle_request(UniqueFd client, const std::string& line);
+  void request_kill(ChildInfo& c, const std::string& reason);
+  void check_deadlines();
+  // Expires due requests and grants, and ends sessions whose grant is no
+  // longer active (revoked, expired). Runs every second, and at once when a
+  // child or bastionctl says something changed.
+  void sweep_grants(bool force);
+  // The HR spool (supervisor_hr.cpp): inotify on incoming/, one batch at a
+  // time in small steps so the supervisor stays responsive; due scheduled
+  // events every second.
+  bool setup_hr();
+  void read_hr_notifications();
+  void process_hr();
+  [[nodiscard]] bool hr_busy() const {
+    return (hr_batch_.has_value() || !hr_queue_.empty()) && SystemClock::instance().now() >= hr_retry_at_;
+  }
+  // Ends every live session of `user` with `message` (audited).
+  void end_user_sessions(const std::string& user, const std::string& message);
+  // Re-decides every live session of `user` against current policy; ends those no longer allowed.
+  void recheck_user_sessions(const std::string& user);
+  HrAccessChange hr_access_change();
+  void maybe_checkpoint(const std::string& kind, bool force);
+  void maybe_purge();
+  void shutdown();
+  void audit(const std::string& action, const std::string& reason, const std::string& session_id,
+             const std::string& user);
+  // An audit record about connection process `c` (actor: its person, else its key).
+  void audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                   const ChildInfo& c, nlohmann::json details);
+
+  Config cfg_;
+  WebProcess run_web_;
+  SupervisorHooks hooks_;
+  // SECURITY: back-off after failed logins, per source address (checked at
+  // accept) and per key (children inherit the table at fork and check it).
+  Backoff source_backoff_, key_backoff_;
+  Micros next_backoff_log_ = 0, next_backoff_prune_ = 0;
+  SshBind bind_;
+  std::optional<authn::UserCa> ca_;
+  std::optional<Ed25519Key> audit_key_;
+  std::optional<recorder::SyslogForwarder> syslog_;
+  Micros next_checkpoint_check_ = 0;
+  Micros next_purge_ = 0;
+  Micros next_grant_sweep_ = 0;
+  Micros next_hr_due_ = 0;
+  Micros hr_retry_at_ = 0;  // after a database error, wait before trying the spool again
+  HrSpool spool_;
+  UniqueFd inotify_fd_;
+  std::deque<std::string> hr_queue_;
+  std::optional<HrBatch> hr_batch_;
+  std::unique_ptr<Services> hr_services_;  // open while a batch is applied
+  UniqueFd listen_fd_, control_fd_, signal_fd_;
+  std::map<int, ChildInfo> children_;  // by pid
+  std::vector<PendingReply> pending_;
+  bool stopping_ = false;
+  int web_pid_ = 0;
+  Micros web_start_at_ = 0;  // when to (re)start the web process; 0: not wanted
+};
+
+}  // namespace bastion::gateway

@@ -1,0 +1,219 @@
+#include "gateway/web/mfa_web.h"
+
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
+
+namespace bastion::gateway {
+namespace {
+
+using recorder::Outcome;
+
+WebReply error(int status, const std::string& message) { return {status, {{"error", message}}}; }
+
+// 404 for what never existed, 410 for what did but is over.
+WebReply lookup_error(const std::string& message) {
+  bool gone = message.find("expired") != std::string::npos || message.find("already") != std::string::npos ||
+              message.find("is left") != std::string::npos || message.find("disabled") != std::string::npos;
+  return error(gone ? 410 : 404, message);
+}
+
+std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
+
+// A field of the posted credential, base64url-decoded.
+Result<std::string> field(const nlohmann::json& j, const char* a, const char* b = nullptr) {
+  const nlohmann::json* v = &j;
+  for (const char* k : {a, b}) {
+    if (k == nullptr) break;
+    if (!v->is_object() || !v->contains(k)) return make_error(std::string("missing ") + k);
+    v = &(*v)[k];
+  }
+  if (!v->is_string()) return make_error(std::string("malformed ") + (b ? b : a));
+  auto raw = base64url_decode(v->get<std::string>());
+  if (!raw) return make_error(std::string("malformed ") + (b ? b : a) + ": " + raw.error().message);
+  return std::string(raw->begin(), raw->end());
+}
+
+}  // namespace
+
+std::string ssh_enrollment_instructions(const std::string& user, const std::string& gateway_host) {
+  return "Next, your SSH key on the same security key:\n"
+         "1. An administrator runs:  bastionctl key challenge " + user + " --out challenge.bin\n"
+         "   and gives you challenge.bin (valid 15 minutes, single use).\n"
+         "2. You run (touch the key and enter its PIN when it blinks):\n"
+         "     ssh-keygen -t ed25519-sk -O verify-required -O challenge=challenge.bin \\\n"
+         "       -O write-attestation=attestation.bin -f ~/.ssh/id_bastion\n"
+         "   and send ~/.ssh/id_bastion.pub and attestation.bin to the administrator.\n"
+         "3. The administrator runs:\n"
+         "     bastionctl key add " + user + " id_bastion.pub --attestation attestation.bin\n"
+         "4. Connect:  ssh -i ~/.ssh/id_bastion LOGIN@TARGET@" + gateway_host + "\n";
+}
+
+void MfaWeb::audit(const std::string& user, const std::string& action, Outcome outcome, const std::string& reason,
+                   nlohmann::json details, const std::string& session_id) {
+  recorder::AuditEvent e;
+  e.actor = user;
+  e.action = action;
+  e.outcome = outcome;
+  e.reason = reason;
+  e.session_id = session_id;
+  e.details = std::move(details);
+  if (auto r = s_.audit().append(e); !r) {
+    std::fprintf(stderr, "bastiond[web]: AUDIT FAILURE: %s\n", r.error().message.c_str());
+  }
+}
+
+WebReply MfaWeb::invite_info(const std::string& token) {
+  std::lock_guard lock(mu_);
+  auto inv = s_.mfa().find_invite(token);
+  if (!inv) return lookup_error(inv.error().message);
+  auto person = s_.policy().find_person(inv->user);
+  std::string display = inv->user;
+  if (person && *person && !(*person)->email.empty()) display += " (" + (*person)->email + ")";
+  return {200, {{"user", inv->user}, {"display_name", display}}};
+}
+
+WebReply MfaWeb::invite_options(const std::string& token) {
+  std::lock_guard lock(mu_);
+  auto inv = s_.mfa().find_invite(token);
+  if (!inv) return lookup_error(inv.error().message);
+  auto challenge = s_.mfa().invite_challenge(token);
+  if (!challenge) return error(500, "internal error: " + challenge.error().message);
+  auto creds = s_.mfa().credentials(inv->user);
+  if (!creds) return error(500, "internal error: " + creds.error().message);
+  nlohmann::json exclude = nlohmann::json::array();
+  for (const auto& c : *creds) exclude.push_back({{"type", "public-key"}, {"id", c.id}});
+  // The user handle is opaque (WebAuthn: no personal data): a digest of the name.
+  auto handle = sha256(as_bytes("bastion-user:" + inv->user));
+  nlohmann::json pk = {
+      {"challenge", b64url(*challenge)},
+      {"rp", {{"id", origin_.rp_id}, {"name", "bastion"}}},
+      {"user", {{"id", base64url_encode({handle.data(), 16})}, {"name", inv->user}, {"displayName", inv->user}}},
+      {"pubKeyCredParams", {{{"type", "public-key"}, {"alg", -7}}, {{"type", "public-key"}, {"alg", -8}}}},
+      {"attestation", "direct"},
+      {"authenticatorSelection", {{"userVerification", "required"}, {"residentKey", "discouraged"}}},
+      {"timeout", 120000},
+      {"excludeCredentials", exclude}};
+  return {200, {{"publicKey", pk}}};
+}
+
+WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json& credential) {
+  std::lock_guard lock(mu_);
+  auto inv = s_.mfa().find_invite(token);
+  if (!inv) return lookup_error(inv.error().message);
+  if (inv->challenge.empty()) return error(400, "start the registration from the page (no challenge issued)");
+  auto cdj = field(credential, "response", "clientDataJSON");
+  auto att = field(credential, "response", "attestationObject");
+  if (!cdj || !att) return error(400, "malformed registration: " + (!cdj ? cdj : att).error().message);
+  auto trust = s_.mfa().trust();
+  if (!trust) return error(500, "internal error: " + trust.error().message);
+  authn::RegistrationCheck check;
+  check.rp_id = origin_.rp_id;
+  check.origin = origin_.origin;
+  check.challenge = inv->challenge;
+  check.allow_none_attestation = s_.config().allow_none_attestation;
+  check.trust = &*trust;
+  authn::AttestationInfo presented;
+  auto cred = authn::verify_registration(*cdj, *att, check, &presented);
+  if (!cred) {
+    audit(inv->user, "webauthn.register", Outcome::kDeny, cred.error().message,
+          {{"attestation", presented.format}, {"aaguid", presented.aaguid}, {"certificate", presented.subject},
+           {"chain", presented.chain_pem}});
+    return error(400, "registration refused: " + cred.error().message);
+  }
+  nlohmann::json details = {{"credential_id", b64url(cred->credential_id)},
+                            {"aaguid", cred->attestation.aaguid},
+                            {"attestation", cred->attestation.format},
+                            {"certificate", cred->attestation.subject},
+                            {"alg", cred->cose_alg}};
+  if (auto st = s_.mfa().add_credential(inv->user, *cred); !st) return error(409, st.message());
+  if (auto st = s_.mfa().use_invite(token); !st) return error(410, st.message());
+  audit(inv->user, "webauthn.register", Outcome::kAllow, "credential registered", details);
+  return {200,
+          {{"ok", true},
+           {"message", "Security key registered for " + inv->user + "."},
+           {"ssh_instructions", ssh_enrollment_instructions(inv->user, s_.config().public_name)}}};
+}
+
+WebReply MfaWeb::stepup_info(const std::string& code) {
+  std::lock_guard lock(mu_);
+  auto s = s_.mfa().find_step_up(code);
+  if (!s) return lookup_error(s.error().message);
+  if (s->state != "pending") return error(410, "this sign-in link was already used");
+  if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
+  return {200, {{"user", s->user}, {"purpose", "SSH login " + s->purpose}}};
+}
+
+WebReply MfaWeb::stepup_options(const std::string& code) {
+  std::lock_guard lock(mu_);
+  auto s = s_.mfa().find_step_up(code);
+  if (!s) return lookup_error(s.error().message);
+  if (s->state != "pending") return error(410, "this sign-in link was already used");
+  if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
+  auto creds = s_.mfa().credentials(s->user);
+  if (!creds) return error(500, "internal error: " + creds.error().message);
+  nlohmann::json allow = nlohmann::json::array();
+  for (const auto& c : *creds) {
+    if (c.state == "active") allow.push_back({{"type", "public-key"}, {"id", c.id}});
+  }
+  if (allow.empty()) return error(403, s->user + " has no active security-key credential");
+  nlohmann::json pk = {{"challenge", b64url(s->challenge)},
+                       {"rpId", origin_.rp_id},
+                       {"allowCredentials", allow},
+                       {"userVerification", "required"},
+                       {"timeout", 120000}};
+  return {200, {{"publicKey", pk}}};
+}
+
+WebReply MfaWeb::fail_step_up(const std::string& code, const authn::StepUpRecord& s, const std::string& reason,
+                              const std::string& credential_id) {
+  (void)s_.mfa().finish_step_up(code, false, reason, credential_id);
+  audit(s.user, "webauthn.step_up", Outcome::kDeny, reason, {{"credential_id", credential_id}}, s.session_id);
+  return error(403, "step-up refused: " + reason);
+}
+
+WebReply MfaWeb::stepup_assert(const std::string& code, const nlohmann::json& credential) {
+  std::lock_guard lock(mu_);
+  auto s = s_.mfa().find_step_up(code);
+  if (!s) return lookup_error(s.error().message);
+  if (s->state != "pending") return error(410, "this sign-in link was already used");
+  if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
+  auto raw_id = field(credential, "rawId");
+  auto cdj = field(credential, "response", "clientDataJSON");
+  auto auth_data = field(credential, "response", "authenticatorData");
+  auto sig = field(credential, "response", "signature");
+  for (const auto* f : {&raw_id, &cdj, &auth_data, &sig}) {
+    if (!*f) return fail_step_up(code, *s, "malformed assertion: " + f->error().message, "");
+  }
+  std::string id = b64url(*raw_id);
+  auto stored = s_.mfa().find_credential(*raw_id);
+  if (!stored) return error(500, "internal error: " + stored.error().message);
+  // SECURITY: only the person's own, active credentials count.
+  if (!*stored || (*stored)->user != s->user) return fail_step_up(code, *s, "unknown credential", id);
+  if ((*stored)->state != "active") {
+    return fail_step_up(code, *s, "credential is " + (*stored)->state + ": " + (*stored)->state_reason, id);
+  }
+  authn::AssertionCheck check;
+  check.rp_id = origin_.rp_id;
+  check.origin = origin_.origin;
+  check.challenge = s->challenge;
+  check.credential = &(*stored)->credential;
+  auto ok = authn::verify_assertion(*raw_id, *cdj, *auth_data, *sig, check);
+  if (!ok) {
+    const std::string& why = ok.error().message;
+    if (why.rfind("counter regression", 0) == 0) {
+      // SECURITY: a counter that goes back means a cloned authenticator (or a
+      // replayed assertion): lock the credential and raise an alert.
+      (void)s_.mfa().lock_credential(*raw_id, why);
+      audit(s->user, "webauthn.alert", Outcome::kDeny, "credential locked: " + why, {{"credential_id", id}},
+            s->session_id);
+    }
+    return fail_step_up(code, *s, why, id);
+  }
+  if (auto st = s_.mfa().record_use(*raw_id, ok->sign_count); !st) return fail_step_up(code, *s, st.message(), id);
+  if (auto st = s_.mfa().finish_step_up(code, true, "", id); !st) return error(410, st.message());
+  audit(s->user, "webauthn.step_up", Outcome::kAllow, "step-up verified",
+        {{"credential_id", id}, {"sign_count", ok->sign_count}, {"purpose", s->purpose}}, s->session_id);
+  return {200, {{"ok", true}, {"message", "Done. Return to your terminal: the login continues."}}};
+}
+
+}  // namespace bastion::gateway

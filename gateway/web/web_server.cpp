@@ -1,0 +1,415 @@
+#include "gateway/web/web_server.h"
+
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#error "build with cpp-httplib's own flags (pkg-config cpp-httplib): Debian's libcpp-httplib is built with OpenSSL"
+#endif
+#include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "gateway/web/web_assets.h"
+
+namespace bastion::gateway {
+
+namespace {
+
+constexpr size_t kMaxTokenLength = 64;
+constexpr size_t kLoggedTokenChars = 4;
+constexpr int kMaxJsonDepth = 16;
+constexpr time_t kReadTimeoutSeconds = 10;
+constexpr time_t kWriteTimeoutSeconds = 10;
+constexpr time_t kKeepAliveSeconds = 5;
+constexpr size_t kKeepAliveMaxRequests = 20;
+
+static_assert(std::atomic<bool>::is_always_lock_free, "request_stop() must be async-signal-safe");
+
+httplib::Headers security_headers() {
+  return {
+      // SECURITY: scripts and styles only from our own origin (the pages have
+      // no inline script), and no framing, so injected markup cannot run
+      // script and the approve button cannot be click-jacked.
+      {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      // SECURITY: the URL holds a one-time token; never send it elsewhere.
+      {"Referrer-Policy", "no-referrer"},
+      // SECURITY: pages and API answers are per token; no cache may keep them.
+      {"Cache-Control", "no-store"},
+      {"Strict-Transport-Security", "max-age=31536000"},
+  };
+}
+
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  std::array<char, 256> buf{};
+  ERR_error_string_n(code, buf.data(), buf.size());
+  return buf.data();
+}
+
+Status check_readable(const char* what, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return make_error(std::string("cannot read the TLS ") + what + " " + path + ": " + std::strerror(errno));
+  std::fclose(f);
+  return {};
+}
+
+// Sets up the TLS context; on failure stores the reason in `error`.
+bool setup_tls(SSL_CTX& ctx, const WebServerOptions& opt, std::string& error) {
+  // SECURITY: TLS 1.2 or later, forward-secret AEAD suites only, no TLS
+  // compression (CRIME) and no renegotiation.
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(&ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+    error = "cannot set the TLS cipher list: " + openssl_error();
+    return false;
+  }
+  if (SSL_CTX_use_certificate_chain_file(&ctx, opt.cert_pem_path.c_str()) != 1) {
+    error = "cannot load the TLS certificate " + opt.cert_pem_path + ": " + openssl_error();
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, opt.key_pem_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+      error = "cannot load the TLS key " + opt.key_pem_path + ": " + openssl_error();
+      return false;
+    }
+    ERR_clear_error();
+    error = "the TLS key " + opt.key_pem_path + " does not match the certificate " + opt.cert_pem_path;
+    return false;
+  }
+  if (SSL_CTX_check_private_key(&ctx) != 1) {
+    error = "the TLS key " + opt.key_pem_path + " does not match the certificate " + opt.cert_pem_path;
+    ERR_clear_error();
+    return false;
+  }
+  return true;
+}
+
+bool is_json_content_type(const std::string& value) {
+  std::string media = value.substr(0, value.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json";
+}
+
+// A JSON object nested at most kMaxJsonDepth deep, or nullopt.
+std::optional<nlohmann::json> parse_json_object(const std::string& text) {
+  bool too_deep = false;
+  nlohmann::json::parser_callback_t limit = [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > kMaxJsonDepth) too_deep = true;
+    return !too_deep;
+  };
+  nlohmann::json j = nlohmann::json::parse(text, limit, /*allow_exceptions=*/false);
+  if (too_deep || j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void send_json_error(httplib::Response& res, int status, const std::string& message) {
+  res.status = status;
+  res.set_content(dump({{"error", message}}), "application/json");
+}
+
+void send_html(httplib::Response& res, int status, const std::string& html) {
+  res.status = status;
+  res.set_content(html, "text/html; charset=utf-8");
+}
+
+// The backend's status if it is a real HTTP status, else 500.
+int checked_status(int status) { return status >= 200 && status <= 599 ? status : 500; }
+
+std::string error_message_of(const WebReply& r) {
+  if (r.body.is_object()) {
+    auto it = r.body.find("error");
+    if (it != r.body.end() && it->is_string()) return it->get<std::string>();
+  }
+  return "the request failed (" + std::to_string(checked_status(r.status)) + ")";
+}
+
+void send_reply(httplib::Response& res, const WebReply& r) {
+  int status = checked_status(r.status);
+  if (status >= 400) return send_json_error(res, status, error_message_of(r));
+  res.status = status;
+  res.set_content(dump(r.body), "application/json");
+}
+
+std::string default_error_message(int status, size_t max_body) {
+  switch (status) {
+    case 400: return "bad request";
+    case 404: return "not found";
+    case 405: return "method not allowed";
+    case 413: return "request too large (at most " + std::to_string(max_body) + " bytes)";
+    case 414: return "request URI too long";
+    default: return status >= 500 ? "internal error" : "request refused (" + std::to_string(status) + ")";
+  }
+}
+
+// httplib's thread pool, checking the stop flag between connections and
+// every kStopPollMillis when idle.
+class StopAwareQueue final : public httplib::ThreadPool {
+ public:
+  StopAwareQueue(size_t threads, std::function<void()> check) : ThreadPool(threads), check_(std::move(check)) {}
+  void enqueue(std::function<void()> fn) override {
+    ThreadPool::enqueue(std::move(fn));
+    check_();
+  }
+  void on_idle() override { check_(); }
+
+ private:
+  std::function<void()> check_;
+};
+
+// httplib's stop() does nothing unless listen_after_bind() already runs, so
+// a stop between start() and run() would be lost and the socket left open.
+// Closing the listening socket ourselves works in every state: a running
+// accept loop ends, and one that has not started yet never begins.
+class TlsListener final : public httplib::SSLServer {
+ public:
+  using httplib::SSLServer::SSLServer;
+  void close_listener() {
+    socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock != INVALID_SOCKET) {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+    }
+  }
+};
+
+}  // namespace
+
+bool is_valid_web_token(const std::string& s) {
+  if (s.empty() || s.size() > kMaxTokenLength) return false;
+  for (char c : s) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::string redact_unsanitized(const std::string& path) {
+  static constexpr std::array<std::string_view, 3> kPlainRoutes = {"/healthz", "/static/app.js", "/static/style.css"};
+  static constexpr std::array<std::string_view, 4> kTokenRoutes = {"/api/invite/", "/api/mfa/", "/invite/", "/mfa/"};
+  for (auto plain : kPlainRoutes) {
+    if (path == plain) return path;
+  }
+  for (auto prefix : kTokenRoutes) {
+    if (path.rfind(prefix, 0) != 0) continue;
+    size_t end = path.find('/', prefix.size());
+    std::string token = path.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+    std::string out = std::string(prefix) + token.substr(0, kLoggedTokenChars);
+    if (token.size() > kLoggedTokenChars) out += "...";
+    if (end != std::string::npos) out += path.substr(end, 16);
+    return out;
+  }
+  // Anything else: the first segment only, as a token may follow it.
+  size_t end = path.find('/', 1);
+  std::string out = path.substr(0, std::min<size_t>(end == std::string::npos ? path.size() : end, 16));
+  return out.size() < path.size() ? out + "..." : out;
+}
+
+}  // namespace
+
+std::string redact_web_path(const std::string& path) {
+  // SECURITY: tokens and codes are bearer secrets until used; logs keep only
+  // enough of them to correlate with what a person reports.
+  std::string out = redact_unsanitized(path);
+  // SECURITY: the path is percent-decoded peer input; no control characters
+  // may reach the log (forged log lines).
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+struct WebServer::Impl {
+  Impl(WebBackend& b, WebServerOptions o) : backend(b), opt(std::move(o)) {}
+  ~Impl() {
+    if (svr) svr->close_listener();
+  }
+
+  WebBackend& backend;
+  WebServerOptions opt;
+  std::unique_ptr<TlsListener> svr;
+  std::atomic<bool> stop_requested{false};
+  int port = 0;
+
+  void add_routes();
+  void page(const httplib::Request& req, httplib::Response& res, bool invite);
+  void api(const httplib::Request& req, httplib::Response& res, bool invite);
+  void log(const std::string& line) const {
+    if (opt.log) opt.log(line);
+  }
+};
+
+void WebServer::Impl::page(const httplib::Request& req, httplib::Response& res, bool invite) {
+  const std::string token = req.matches[1];
+  // SECURITY: only well-formed tokens reach the backend (and its database).
+  if (!is_valid_web_token(token)) return send_html(res, 404, render_error_page(404, "This link is not valid."));
+  WebReply r = invite ? backend.invite_info(token) : backend.stepup_info(token);
+  if (checked_status(r.status) != 200) {
+    int status = checked_status(r.status) < 400 ? 500 : checked_status(r.status);
+    return send_html(res, status, render_error_page(status, error_message_of(r)));
+  }
+  send_html(res, 200, invite ? render_invite_page(token, r.body) : render_stepup_page(token, r.body));
+}
+
+void WebServer::Impl::api(const httplib::Request& req, httplib::Response& res, bool invite) {
+  const std::string token = req.matches[1];
+  const std::string step = req.matches[2];
+  if (!is_valid_web_token(token)) return send_json_error(res, 404, "not found");
+  // SECURITY: another site's page must not drive these endpoints from the
+  // person's browser. Browsers mark such requests Sec-Fetch-Site: cross-site,
+  // and the application/json requirement below forces a CORS preflight,
+  // which this server never grants.
+  if (req.get_header_value("Sec-Fetch-Site") == "cross-site") {
+    return send_json_error(res, 403, "cross-site requests are refused");
+  }
+  if (!is_json_content_type(req.get_header_value("Content-Type"))) {
+    return send_json_error(res, 400, "expected a JSON body (Content-Type: application/json)");
+  }
+  // httplib already refuses bodies over the limit with 413; this keeps the
+  // rule true whatever the transfer encoding was.
+  if (req.body.size() > opt.max_body) return send_json_error(res, 413, default_error_message(413, opt.max_body));
+  auto body = parse_json_object(req.body);
+  if (!body) return send_json_error(res, 400, "the request body is not a JSON object");
+  WebReply r;
+  if (invite) {
+    r = step == "options" ? backend.invite_options(token) : backend.invite_register(token, *body);
+  } else {
+    r = step == "options" ? backend.stepup_options(token) : backend.stepup_assert(token, *body);
+  }
+  send_reply(res, r);
+}
+
+void WebServer::Impl::add_routes() {
+  svr->Get(R"(/invite/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) { page(q, s, true); });
+  svr->Get(R"(/mfa/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) { page(q, s, false); });
+  svr->Post(R"(/api/invite/([^/]+)/(options|register))",
+            [this](const httplib::Request& q, httplib::Response& s) { api(q, s, true); });
+  svr->Post(R"(/api/mfa/([^/]+)/(options|assert))",
+            [this](const httplib::Request& q, httplib::Response& s) { api(q, s, false); });
+  svr->Get("/static/app.js", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(kWebAppJs.data(), kWebAppJs.size(), "text/javascript; charset=utf-8");
+  });
+  svr->Get("/static/style.css", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(kWebStyleCss.data(), kWebStyleCss.size(), "text/css; charset=utf-8");
+  });
+  svr->Get("/healthz", [](const httplib::Request&, httplib::Response& s) { s.set_content("ok\n", "text/plain"); });
+
+  // Errors raised by httplib itself (no route, body too large, bad request
+  // line) get a body in the same form as ours: JSON under /api/, else a page.
+  httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& q, httplib::Response& s) {
+    if (!s.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message = default_error_message(s.status, opt.max_body);
+    if (q.path.rfind("/api/", 0) == 0) {
+      send_json_error(s, s.status, message);
+    } else {
+      send_html(s, s.status, render_error_page(s.status, message));
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  svr->set_error_handler(std::move(on_error));
+  svr->set_exception_handler([this](const httplib::Request& q, httplib::Response& s, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(std::move(ep));
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {  // reported and answered 500 below; the server goes on
+    }
+    log("web: " + q.method + " " + redact_web_path(q.path) + " failed: " + what);
+    send_json_error(s, 500, "internal error");
+  });
+  svr->set_logger([this](const httplib::Request& q, const httplib::Response& s) {
+    log("web: " + q.method + " " + redact_web_path(q.path) + " " + std::to_string(s.status) + " from " +
+        q.remote_addr);
+  });
+}
+
+WebServer::WebServer(WebBackend& backend, WebServerOptions options)
+    : impl_(std::make_unique<Impl>(backend, std::move(options))) {}
+
+WebServer::~WebServer() = default;
+
+Status WebServer::start() {
+  Impl& m = *impl_;
+  if (m.svr) return make_error("web server: already started");
+  if (auto s = check_readable("certificate", m.opt.cert_pem_path); !s) return s;
+  if (auto s = check_readable("key", m.opt.key_pem_path); !s) return s;
+  std::string tls_error;
+  auto svr = std::make_unique<TlsListener>(
+      [&](SSL_CTX& ctx) { return setup_tls(ctx, m.opt, tls_error); });
+  if (!svr->is_valid()) return make_error(tls_error.empty() ? "cannot set up TLS: " + openssl_error() : tls_error);
+  m.svr = std::move(svr);
+
+  m.svr->set_default_headers(security_headers());
+  m.svr->set_payload_max_length(m.opt.max_body);
+  m.svr->set_read_timeout(kReadTimeoutSeconds);
+  m.svr->set_write_timeout(kWriteTimeoutSeconds);
+  m.svr->set_keep_alive_timeout(kKeepAliveSeconds);
+  m.svr->set_keep_alive_max_count(kKeepAliveMaxRequests);
+  m.svr->set_idle_interval(0, kStopPollMillis * 1000);
+  // SECURITY: SO_REUSEADDR only. httplib's default adds SO_REUSEPORT, which
+  // lets any other process of the same user bind the same port and receive a
+  // share of the connections (and the tokens in them) without an error.
+  m.svr->set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  size_t threads = m.opt.threads == 0 ? 1 : m.opt.threads;
+  m.svr->new_task_queue = [&m, threads] {
+    return new StopAwareQueue(threads, [&m] {
+      if (m.stop_requested.load()) m.svr->close_listener();
+    });
+  };
+  m.add_routes();
+
+  int bound = m.opt.port == 0 ? m.svr->bind_to_any_port(m.opt.bind_address)
+                              : (m.svr->bind_to_port(m.opt.bind_address, m.opt.port) ? m.opt.port : -1);
+  if (bound <= 0) {
+    m.svr.reset();
+    return make_error("cannot listen on " + m.opt.bind_address + ":" + std::to_string(m.opt.port) +
+                      " (port in use, or address not available)");
+  }
+  m.port = bound;
+  return {};
+}
+
+int WebServer::port() const { return impl_->port; }
+
+void WebServer::run() {
+  if (!impl_->svr) return;
+  if (impl_->stop_requested.load()) {
+    impl_->svr->close_listener();
+    return;
+  }
+  impl_->svr->listen_after_bind();
+}
+
+void WebServer::stop() {
+  impl_->stop_requested.store(true);
+  if (impl_->svr) impl_->svr->close_listener();
+}
+
+void WebServer::request_stop() noexcept { impl_->stop_requested.store(true); }
+
+}  // namespace bastion::gateway

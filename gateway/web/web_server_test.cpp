@@ -1,0 +1,343 @@
+#include "gateway/web/web_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "gateway/web/web_assets.h"
+#include "tests/support/web_test_support.h"
+
+namespace bastion::gateway {
+namespace {
+
+using testing::FakeWebBackend;
+using testing::TestCert;
+
+std::string temp_dir(const std::string& tag) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("web-test-" + std::to_string(getpid()) + "-" + tag + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+void expect_security_headers(const httplib::Response& r) {
+  EXPECT_EQ(r.get_header_value("Content-Security-Policy"), "default-src 'self'; frame-ancestors 'none'");
+  EXPECT_EQ(r.get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(r.get_header_value("Referrer-Policy"), "no-referrer");
+  EXPECT_EQ(r.get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(r.get_header_value("Strict-Transport-Security").rfind("max-age=", 0), 0U);
+}
+
+class WebServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = temp_dir("srv");
+    cert = testing::make_self_signed_cert(dir);
+    WebServerOptions opt{cert.cert_path, cert.key_path, "127.0.0.1", 0, 1024, 2, {}};
+    opt.log = [this](const std::string& line) {
+      std::lock_guard lock(log_mu);
+      log_lines.push_back(line);
+    };
+    server = std::make_unique<WebServer>(backend, opt);
+    Status s = server->start();
+    ASSERT_TRUE(s) << s.message();
+    ASSERT_GT(server->port(), 0);
+    runner = std::thread([this] { server->run(); });
+  }
+  void TearDown() override {
+    if (server) server->stop();
+    if (runner.joinable()) runner.join();
+    std::filesystem::remove_all(dir);
+  }
+
+  std::unique_ptr<httplib::SSLClient> client() {
+    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", server->port());
+    c->enable_server_certificate_verification(false);
+    c->set_connection_timeout(5);
+    c->set_read_timeout(10);
+    return c;
+  }
+  httplib::Result get(const std::string& path) { return client()->Get(path); }
+  httplib::Result post(const std::string& path, const std::string& body,
+                       const std::string& type = "application/json", const httplib::Headers& headers = {}) {
+    return client()->Post(path, headers, body, type);
+  }
+  static nlohmann::json json_of(const httplib::Result& r) { return nlohmann::json::parse(r->body, nullptr, false); }
+
+  FakeWebBackend backend;
+  std::string dir;
+  TestCert cert;
+  std::unique_ptr<WebServer> server;
+  std::thread runner;
+  std::mutex log_mu;
+  std::vector<std::string> log_lines;
+};
+
+TEST_F(WebServerTest, InvitePageIsPlainAccessibleHtmlWithSecurityHeaders) {
+  auto r = get("/invite/Tok-123-abc");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  expect_security_headers(*r);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  const std::string& b = r->body;
+  EXPECT_NE(b.find("<h1>"), std::string::npos);
+  EXPECT_NE(b.find("id=\"register\""), std::string::npos);
+  EXPECT_NE(b.find("id=\"status\""), std::string::npos);
+  EXPECT_NE(b.find("aria-live=\"polite\""), std::string::npos);
+  EXPECT_NE(b.find("data-flow=\"invite\" data-token=\"Tok-123-abc\""), std::string::npos);
+  EXPECT_NE(b.find("<script src=\"/static/app.js\" defer></script>"), std::string::npos);
+  EXPECT_EQ(b.find("<script>"), std::string::npos) << "no inline script (CSP)";
+  EXPECT_EQ(b.find("style=\""), std::string::npos) << "no inline style (CSP)";
+  // The backend's text is escaped.
+  EXPECT_NE(b.find("Alice &lt;Example&gt; &amp; &quot;Co&quot;"), std::string::npos);
+  EXPECT_EQ(b.find("<Example>"), std::string::npos);
+}
+
+TEST_F(WebServerTest, StepUpPageShowsPurposeAndCode) {
+  auto r = get("/mfa/K7Q2-9XHD");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  expect_security_headers(*r);
+  EXPECT_NE(r->body.find("id=\"approve\""), std::string::npos);
+  EXPECT_NE(r->body.find("data-flow=\"mfa\" data-token=\"K7Q2-9XHD\""), std::string::npos);
+  EXPECT_NE(r->body.find("SSH login to root@db-1 from 10.0.0.5 &lt;b&gt;"), std::string::npos);
+  EXPECT_NE(r->body.find("<code>K7Q2-9XHD</code>"), std::string::npos);
+}
+
+TEST_F(WebServerTest, StaticFilesAndHealth) {
+  auto js = get("/static/app.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  expect_security_headers(*js);
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(js->body.find("navigator.credentials.create"), std::string::npos);
+  EXPECT_NE(js->body.find("navigator.credentials.get"), std::string::npos);
+  auto css = get("/static/style.css");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->status, 200);
+  EXPECT_EQ(css->get_header_value("Content-Type"), "text/css; charset=utf-8");
+  expect_security_headers(*css);
+  auto h = get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(h->body, "ok\n");
+  expect_security_headers(*h);
+  EXPECT_EQ(backend.calls.load(), 0);
+}
+
+TEST_F(WebServerTest, BadTokenSyntaxIs404WithoutAskingTheBackend) {
+  for (const std::string& path : std::vector<std::string>{"/invite/ab_c", "/invite/" + std::string(65, 'a'), "/mfa/a%2Fb", "/mfa/%2e%2e", "/invite/a%0Ab", "/invite/",
+        "/mfa/a.b", "/nope"}) {
+    auto r = get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path;
+    expect_security_headers(*r);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8") << path;
+  }
+  auto api = post("/api/mfa/bad!x/options", "{}");
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 404);
+  EXPECT_TRUE(json_of(api).contains("error"));
+  EXPECT_EQ(backend.calls.load(), 0);
+  // The longest valid token is served.
+  auto longest = get("/invite/" + std::string(64, 'Z'));
+  ASSERT_TRUE(longest);
+  EXPECT_EQ(longest->status, 200);
+  EXPECT_EQ(backend.calls.load(), 1);
+}
+
+TEST_F(WebServerTest, NonJsonPostIs400) {
+  struct Case {
+    std::string body, type;
+  };
+  std::string deep = std::string(100, '[');
+  for (const Case& c : {Case{"{}", "text/plain"}, Case{"{}", "application/x-www-form-urlencoded"},
+                        Case{"not json", "application/json"}, Case{"[1]", "application/json"},
+                        Case{"", "application/json"}, Case{"{\"a\":" + deep, "application/json"},
+                        Case{"{\"a\":\"\xff\"}", "application/json"}}) {
+    auto r = post("/api/invite/tok/register", c.body, c.type);
+    ASSERT_TRUE(r) << c.body;
+    EXPECT_EQ(r->status, 400) << c.type << " " << c.body;
+    expect_security_headers(*r);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+    EXPECT_TRUE(json_of(r).value("error", "").size() > 0) << r->body;
+  }
+  EXPECT_EQ(backend.calls.load(), 0);
+  // Parameters after the media type are fine.
+  auto ok = post("/api/invite/tok/options", "{}", "application/json; charset=utf-8");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(WebServerTest, OversizedBodyIs413) {
+  std::string big = "{\"pad\":\"" + std::string(2000, 'x') + "\"}";
+  auto r = post("/api/mfa/K7Q2-9XHD/assert", big);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  expect_security_headers(*r);
+  EXPECT_NE(json_of(r).value("error", "").find("too large"), std::string::npos) << r->body;
+  EXPECT_EQ(backend.calls.load(), 0);
+}
+
+TEST_F(WebServerTest, BackendRepliesAndErrorsArePropagated) {
+  auto opts = post("/api/invite/tok/options", "{}");
+  ASSERT_TRUE(opts);
+  EXPECT_EQ(opts->status, 200);
+  EXPECT_EQ(json_of(opts)["publicKey"]["challenge"], testing::b64url(backend.create_challenge));
+
+  auto gone = post("/api/invite/gone/options", "{}");
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 410);
+  EXPECT_EQ(json_of(gone), nlohmann::json({{"error", "this link has expired"}}));
+  expect_security_headers(*gone);
+
+  auto refused = post("/api/mfa/K7Q2/assert", R"({"response":{"authenticatorData":"AAAA"}})");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_EQ(json_of(refused)["error"], "malformed authenticatorData");
+
+  auto page = get("/invite/gone");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 410);
+  EXPECT_NE(page->body.find("data-state=\"failed\""), std::string::npos);
+  EXPECT_NE(page->body.find("Failed: this link has expired"), std::string::npos);
+  EXPECT_EQ(page->body.find("id=\"register\""), std::string::npos);
+  auto missing = get("/mfa/missing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+
+  // A backend that throws answers 500 and the server carries on.
+  auto boom = post("/api/mfa/boom/options", "{}");
+  ASSERT_TRUE(boom);
+  EXPECT_EQ(boom->status, 500);
+  EXPECT_EQ(json_of(boom)["error"], "internal error");
+  expect_security_headers(*boom);
+  auto after = get("/healthz");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(WebServerTest, CrossSitePostIsRefused) {
+  auto r = post("/api/mfa/K7Q2/options", "{}", "application/json", {{"Sec-Fetch-Site", "cross-site"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(backend.calls.load(), 0);
+  auto same = post("/api/mfa/K7Q2/options", "{}", "application/json", {{"Sec-Fetch-Site", "same-origin"}});
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 200);
+}
+
+TEST_F(WebServerTest, RequestLogKeepsOnlyFourCharactersOfATokenAndNoControlCharacters) {
+  ASSERT_TRUE(get("/invite/SECRETTOKEN123"));
+  ASSERT_TRUE(post("/api/mfa/SECRETCODE99/options", "{}"));
+  ASSERT_TRUE(get("/invite/ab%0Acd"));
+  std::lock_guard lock(log_mu);
+  ASSERT_GE(log_lines.size(), 3U);
+  std::string all;
+  for (const auto& l : log_lines) all += l + "|";
+  EXPECT_EQ(all.find("SECRETTOKEN"), std::string::npos) << all;
+  EXPECT_EQ(all.find("SECRETCODE"), std::string::npos) << all;
+  EXPECT_EQ(all.find('\n'), std::string::npos) << all;
+  EXPECT_NE(all.find("GET /invite/SECR... 200"), std::string::npos) << all;
+  EXPECT_NE(all.find("POST /api/mfa/SECR.../options 200"), std::string::npos) << all;
+}
+
+TEST(WebServerPaths, TokenSyntaxAndRedaction) {
+  EXPECT_TRUE(is_valid_web_token("K7Q2-9XHD"));
+  EXPECT_TRUE(is_valid_web_token(std::string(64, 'a')));
+  EXPECT_FALSE(is_valid_web_token(std::string(65, 'a')));
+  EXPECT_FALSE(is_valid_web_token(""));
+  EXPECT_FALSE(is_valid_web_token("a b"));
+  EXPECT_FALSE(is_valid_web_token("a_b"));
+  EXPECT_FALSE(is_valid_web_token("a/b"));
+  EXPECT_EQ(redact_web_path("/mfa/K7Q2-9XHD"), "/mfa/K7Q2...");
+  EXPECT_EQ(redact_web_path("/mfa/K7Q"), "/mfa/K7Q");
+  EXPECT_EQ(redact_web_path("/api/invite/abcdefgh/register"), "/api/invite/abcd.../register");
+  EXPECT_EQ(redact_web_path("/healthz"), "/healthz");
+  EXPECT_EQ(redact_web_path("/invites/abcdefgh"), "/invites...");
+  EXPECT_EQ(redact_web_path("/x\n"), "/x?");
+}
+
+TEST(WebServerStart, UnreadableOrMismatchedCertificateIsAClearError) {
+  std::string dir = temp_dir("start");
+  TestCert cert = testing::make_self_signed_cert(dir);
+  FakeWebBackend backend;
+  WebServer missing(backend, {dir + "/nope.pem", cert.key_path, "127.0.0.1", 0, 1024, 1, {}});
+  Status s = missing.start();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("nope.pem"), std::string::npos) << s.message();
+
+  std::filesystem::create_directories(dir + "/other");
+  TestCert other = testing::make_self_signed_cert(dir + "/other");
+  WebServer mismatched(backend, {cert.cert_path, other.key_path, "127.0.0.1", 0, 1024, 1, {}});
+  s = mismatched.start();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("does not match"), std::string::npos) << s.message();
+
+  WebServer garbage(backend, {cert.key_path, cert.key_path, "127.0.0.1", 0, 1024, 1, {}});
+  s = garbage.start();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("certificate"), std::string::npos) << s.message();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WebServerStart, PortTakenIsAnErrorEvenForAnotherWebServer) {
+  std::string dir = temp_dir("port");
+  TestCert cert = testing::make_self_signed_cert(dir);
+  FakeWebBackend backend;
+  WebServer first(backend, {cert.cert_path, cert.key_path, "127.0.0.1", 0, 1024, 1, {}});
+  ASSERT_TRUE(first.start());
+  WebServer second(backend, {cert.cert_path, cert.key_path, "127.0.0.1", first.port(), 1024, 1, {}});
+  Status s = second.start();
+  ASSERT_FALSE(s) << "a second server must not share the port (SO_REUSEPORT)";
+  EXPECT_NE(s.message().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())), std::string::npos)
+      << s.message();
+  std::filesystem::remove_all(dir);
+}
+
+// run() returns once a stop was requested: before run(), and while running
+// (the async-signal-safe path, noticed within kStopPollMillis).
+TEST(WebServerStop, RequestStopEndsRunBeforeAndDuringRun) {
+  std::string dir = temp_dir("stop");
+  TestCert cert = testing::make_self_signed_cert(dir);
+  FakeWebBackend backend;
+  for (bool before : {true, false}) {
+    WebServer server(backend, {cert.cert_path, cert.key_path, "127.0.0.1", 0, 1024, 1, {}});
+    ASSERT_TRUE(server.start());
+    if (before) server.request_stop();
+    auto done = std::async(std::launch::async, [&] { server.run(); });
+    if (!before) {
+      httplib::SSLClient c("127.0.0.1", server.port());
+      c.enable_server_certificate_verification(false);
+      auto r = c.Get("/healthz");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200);
+      server.request_stop();
+    }
+    if (done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      server.stop();
+      ADD_FAILURE() << "run() did not return after request_stop(), before=" << before;
+    }
+  }
+  // stop() before run(): run() returns at once and the port is free again.
+  WebServer server(backend, {cert.cert_path, cert.key_path, "127.0.0.1", 0, 1024, 1, {}});
+  ASSERT_TRUE(server.start());
+  server.stop();
+  auto start = std::chrono::steady_clock::now();
+  server.run();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(WebServer::kStopPollMillis));
+  WebServer again(backend, {cert.cert_path, cert.key_path, "127.0.0.1", server.port(), 1024, 1, {}});
+  Status s = again.start();
+  EXPECT_TRUE(s) << s.message();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace bastion::gateway

@@ -1,0 +1,177 @@
+// Test-only helpers for web_server_test.cpp and web_server_browser_test.cpp:
+// a self-signed TLS certificate made on the spot, and a fake WebBackend with
+// fixed challenges that records what the browser posted. Not part of the
+// gateway library (header only, included by tests alone).
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/files.h"
+#include "common/openssl_handles.h"
+#include "gateway/app/web_backend.h"
+
+namespace bastion::gateway::testing {
+
+struct TestCert {
+  std::string cert_path;
+  std::string key_path;
+  std::string spki_sha256_base64;  // for Chromium's --ignore-certificate-errors-spki-list
+};
+
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+
+// An ECDSA P-256 certificate for localhost and 127.0.0.1, valid for a day,
+// written as cert.pem and key.pem into `dir`. Throws on failure (test setup).
+inline TestCert make_self_signed_cert(const std::string& dir) {
+  Pkey key(EVP_EC_gen("P-256"));
+  std::unique_ptr<X509, X509Free> cert(X509_new());
+  if (!key || !cert) throw std::runtime_error("openssl: cannot create key or certificate");
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1,
+                             0);
+  X509_set_issuer_name(cert.get(), name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+  if (san == nullptr || X509_add_ext(cert.get(), san, -1) != 1) throw std::runtime_error("openssl: SAN");
+  X509_EXTENSION_free(san);
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw std::runtime_error("openssl: sign");
+
+  auto to_pem = [](auto write) {
+    Bio bio(BIO_new(BIO_s_mem()));
+    if (!bio || write(bio.get()) != 1) throw std::runtime_error("openssl: PEM");
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<size_t>(n));
+  };
+  std::string cert_pem = to_pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
+  std::string key_pem = to_pem(
+      [&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+
+  unsigned char* spki = nullptr;
+  int spki_len = i2d_PUBKEY(key.get(), &spki);
+  if (spki_len <= 0) throw std::runtime_error("openssl: SPKI");
+  std::vector<uint8_t> digest(EVP_MAX_MD_SIZE);
+  unsigned int digest_len = 0;
+  EVP_Digest(spki, static_cast<size_t>(spki_len), digest.data(), &digest_len, EVP_sha256(), nullptr);
+  OPENSSL_free(spki);
+  digest.resize(digest_len);
+
+  TestCert out{dir + "/cert.pem", dir + "/key.pem", base64_encode(digest)};
+  if (!write_file_atomic(out.cert_path, cert_pem, 0644, true) || !write_file_atomic(out.key_path, key_pem, 0600, true)) {
+    throw std::runtime_error("cannot write the test certificate");
+  }
+  return out;
+}
+
+inline std::string b64url(const std::vector<uint8_t>& bytes) { return base64url_encode(bytes); }
+
+inline nlohmann::json error_body(const std::string& message) { return {{"error", message}}; }
+
+// Fixed-challenge backend. Tokens: "missing" -> 404, "gone" -> 410,
+// "boom" -> throws; anything else is a live invitation or step-up.
+// Registration accepts anything; an assertion is refused (403) unless its
+// authenticatorData has the UP (0x01) and UV (0x04) flags.
+class FakeWebBackend : public WebBackend {
+ public:
+  std::vector<uint8_t> create_challenge = std::vector<uint8_t>(32, 0xC1);
+  std::vector<uint8_t> get_challenge = std::vector<uint8_t>(32, 0x6E);
+  std::string rp_id = "localhost";
+  std::string user_verification = "required";  // in both kinds of options
+  std::string display_name = "Alice <Example> & \"Co\"";
+
+  std::atomic<int> calls{0};
+  mutable std::mutex mu;
+  std::vector<nlohmann::json> registered;  // credentials posted to /register
+  std::vector<nlohmann::json> asserted;    // credentials posted to /assert
+
+  WebReply invite_info(const std::string& token) override {
+    if (auto r = scripted(token)) return *r;
+    return {200, {{"user", "alice"}, {"display_name", display_name}}};
+  }
+  WebReply invite_options(const std::string& token) override {
+    if (auto r = scripted(token)) return *r;
+    nlohmann::json pk = {
+        {"challenge", b64url(create_challenge)},
+        {"rp", {{"id", rp_id}, {"name", "bastion test"}}},
+        {"user", {{"id", b64url(std::vector<uint8_t>(16, 0x55))}, {"name", "alice"}, {"displayName", "Alice"}}},
+        {"pubKeyCredParams", {{{"type", "public-key"}, {"alg", -7}}, {{"type", "public-key"}, {"alg", -8}}}},
+        {"attestation", "direct"},
+        {"authenticatorSelection", {{"userVerification", user_verification}, {"residentKey", "discouraged"}}},
+        {"timeout", 30000},
+        {"excludeCredentials", nlohmann::json::array()}};
+    return {200, {{"publicKey", pk}}};
+  }
+  WebReply invite_register(const std::string& token, const nlohmann::json& credential) override {
+    if (auto r = scripted(token)) return *r;
+    std::lock_guard lock(mu);
+    registered.push_back(credential);
+    return {200,
+            {{"ok", true},
+             {"message", "security key registered for alice."},
+             {"ssh_instructions", "ssh-keygen -t ed25519-sk\nbastionctl key add alice < ~/.ssh/id_ed25519_sk.pub"}}};
+  }
+  WebReply stepup_info(const std::string& code) override {
+    if (auto r = scripted(code)) return *r;
+    return {200, {{"user", "alice"}, {"purpose", "SSH login to root@db-1 from 10.0.0.5 <b>"}}};
+  }
+  WebReply stepup_options(const std::string& code) override {
+    if (auto r = scripted(code)) return *r;
+    nlohmann::json allow = nlohmann::json::array();
+    {
+      std::lock_guard lock(mu);
+      for (const auto& c : registered) allow.push_back({{"type", "public-key"}, {"id", c.value("rawId", "")}});
+    }
+    nlohmann::json pk = {{"challenge", b64url(get_challenge)},
+                         {"rpId", rp_id},
+                         {"allowCredentials", allow},
+                         {"userVerification", user_verification},
+                         {"timeout", 30000}};
+    return {200, {{"publicKey", pk}}};
+  }
+  WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) override {
+    if (auto r = scripted(code)) return *r;
+    {
+      std::lock_guard lock(mu);
+      asserted.push_back(credential);
+    }
+    auto data = base64url_decode(credential.value("/response/authenticatorData"_json_pointer, ""));
+    if (!data || data->size() < 37) return {400, error_body("malformed authenticatorData")};
+    uint8_t flags = (*data)[32];
+    if ((flags & 0x01) == 0) return {403, error_body("the security key was not touched")};
+    if ((flags & 0x04) == 0) return {403, error_body("user verification (PIN) missing")};
+    return {200, {{"ok", true}, {"message", "approved; your SSH login continues."}}};
+  }
+
+ private:
+  std::optional<WebReply> scripted(const std::string& token) {
+    ++calls;
+    if (token == "missing") return WebReply{404, error_body("unknown link")};
+    if (token == "gone") return WebReply{410, error_body("this link has expired")};
+    if (token == "boom") throw std::runtime_error("backend exploded");
+    return std::nullopt;
+  }
+};
+
+}  // namespace bastion::gateway::testing
