@@ -4,14 +4,17 @@
 // connection; browsers' untrusted input is parsed there, not in the process
 // that signs certificates. Restarted a second after it exits. What it runs is
 // the WebProcess the supervisor was given (gateway/web/ in bastiond).
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
 #include "gateway/app/web_origin.h"
+#include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/supervisor.h"
 
 namespace bastion::gateway {
@@ -54,6 +57,7 @@ void Supervisor::maybe_start_web() {
   if (web_pid_ != 0 || web_start_at_ == 0 || SystemClock::instance().now() < web_start_at_) return;
   auto origin = parse_public_url(cfg_.public_url);
   if (!origin) return;
+  pid_t parent = getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     log(std::string("fork: ") + std::strerror(errno));
@@ -61,7 +65,12 @@ void Supervisor::maybe_start_web() {
     return;
   }
   if (pid == 0) {
+    // The web process ends with the supervisor, even one that was SIGKILLed
+    // (it has no channel to the supervisor that would tell it).
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) ::_exit(1);
     become_child();
+    close_inherited_fds({});
     run_web_(cfg_, *origin);
     std::fflush(stderr);  // a WebProcess does not return; if one did, the child must not carry on as the supervisor
     ::_exit(1);

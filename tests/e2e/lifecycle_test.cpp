@@ -30,6 +30,25 @@ class Lifecycle : public DeploymentTest<Lifecycle> {
   }
 };
 
+// A supervisor that dies without a word (SIGKILL, OOM) leaves nothing behind:
+// the web process ends with it (PR_SET_PDEATHSIG) and connection processes
+// end when their monitor channel closes.
+TEST_F(Lifecycle, ChildrenEndWhenTheSupervisorIsKilled) {
+  Process client = start_long_session(d->dir() + "/orphan.log");
+  std::vector<pid_t> kids = child_pids(d->bastiond().pid());
+  ASSERT_GE(kids.size(), 2u);  // the web process and the connection
+  kill(d->bastiond().pid(), SIGKILL);
+  d->bastiond().wait(5000);
+  auto alive = [](pid_t pid) {
+    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+  };
+  for (pid_t pid : kids) EXPECT_TRUE(wait_for([&] { return !alive(pid); }, 10000)) << "child " << pid << " outlived the supervisor";
+  EXPECT_GE(client.wait(10000), 0);
+  d->restart_bastiond();
+}
+
 TEST_F(Lifecycle, ClientKilledMidSessionEndsTheSession) {
   Process client = start_long_session(d->dir() + "/killed-client.log");
   ASSERT_EQ(live().size(), 1u);
