@@ -10,7 +10,6 @@
 // child can therefore claim any enrolled fingerprint; what it gets is what
 // that key's owner may do, and nothing more (see DESIGN.md).
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -21,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "authn/public_key.h"
+#include "common/unique_fd.h"
 #include "gateway/app/session_id.h"
 #include "gateway/sshd/supervisor.h"
 #include "policy/access.h"
@@ -70,20 +70,24 @@ std::string canonical_ip(const std::string& text) {
   return "";
 }
 
+// Whether `ip` (canonical) is an address of this host: a socket can be bound
+// to it. (No netlink, which the packaged unit's RestrictAddressFamilies denies.)
 bool is_local_address(const std::string& ip) {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return false;
-  std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> owner(list, freeifaddrs);
-  char out[INET6_ADDRSTRLEN];
-  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (a->ifa_addr == nullptr) continue;
-    const void* raw = nullptr;
-    if (a->ifa_addr->sa_family == AF_INET) raw = &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
-    else if (a->ifa_addr->sa_family == AF_INET6) raw = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
-    else continue;
-    if (inet_ntop(a->ifa_addr->sa_family, raw, out, sizeof out) && ip == out) return true;
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    len = sizeof *v6;
+  } else {
+    return false;
   }
-  return false;
+  UniqueFd fd(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  return fd && ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0;
 }
 
 }  // namespace
