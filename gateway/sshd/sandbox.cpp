@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <string_view>
 
 namespace bastion::gateway {
 namespace {
@@ -89,7 +91,7 @@ Status drop_capabilities() {
 
 }  // namespace
 
-void close_inherited_fds(std::initializer_list<int> keep) {
+void close_inherited_fds(std::initializer_list<int> keep, const std::string& keep_path_prefix) {
   int high = static_cast<int>(sysconf(_SC_OPEN_MAX));
   if (high <= 0 || high > (1 << 20)) high = 1 << 20;
   // The open descriptors, from /proc (cheaper than trying a million numbers).
@@ -104,8 +106,19 @@ void close_inherited_fds(std::initializer_list<int> keep) {
   } else {
     for (int fd = 3; fd < high; ++fd) open.push_back(fd);
   }
+  // /proc shows canonical paths; the configured one may have symlinks or "..".
+  std::error_code ec;
+  std::string prefix = keep_path_prefix.empty() ? "" : std::filesystem::weakly_canonical(keep_path_prefix, ec).string();
+  if (ec) prefix = keep_path_prefix;
   for (int fd : open) {
-    if (std::find(keep.begin(), keep.end(), fd) == keep.end()) ::close(fd);
+    if (std::find(keep.begin(), keep.end(), fd) != keep.end()) continue;
+    if (!prefix.empty()) {
+      char target[4096];
+      std::string link = "/proc/self/fd/" + std::to_string(fd);
+      ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+      if (n > 0 && std::string_view(target, static_cast<size_t>(n)).starts_with(prefix)) continue;
+    }
+    ::close(fd);
   }
 }
 

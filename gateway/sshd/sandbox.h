@@ -27,8 +27,14 @@
 
 namespace bastion::gateway {
 
-// Closes every descriptor from 3 up, except those in `keep`.
-void close_inherited_fds(std::initializer_list<int> keep);
+// Closes every descriptor from 3 up, except those in `keep` and those open
+// on a path that starts with `keep_path_prefix` (if not empty). The database
+// needs that: SQLite shares one WAL-index mapping and its descriptor per file
+// among every connection in a process, and a connection the supervisor had
+// open at fork (an HR batch being applied) is part of the child's copy; closing
+// its descriptors makes the child's own connection fail with "disk I/O error".
+// Goes when connection processes no longer open the database.
+void close_inherited_fds(std::initializer_list<int> keep, const std::string& keep_path_prefix = "");
 
 // no_new_privs, not dumpable, and the seccomp filter. Irreversible.
 Status enter_connection_sandbox();

@@ -252,7 +252,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   if (pid == 0) {
     mine.reset();
     become_child();
-    close_inherited_fds({client.get(), theirs.get()});
+    close_inherited_fds({client.get(), theirs.get()}, cfg_.database);
     int code = 1;
     auto services = Services::open(cfg_);
     Status sandboxed = services ? enter_connection_sandbox() : Status{};

@@ -70,7 +70,7 @@ void Supervisor::maybe_start_web() {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) ::_exit(1);
     become_child();
-    close_inherited_fds({});
+    close_inherited_fds({}, cfg_.database);
     run_web_(cfg_, *origin);
     std::fflush(stderr);  // a WebProcess does not return; if one did, the child must not carry on as the supervisor
     ::_exit(1);
