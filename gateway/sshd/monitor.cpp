@@ -246,6 +246,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
   // itself, for minutes, never past the grant, and only from the gateway's
   // own addresses.
   auto ref = [&](const std::string& why) {
+    audit_event("monitor.refuse", recorder::Outcome::kDeny, "no certificate: " + why, c, {{"request", "sign"}});
     (void)monitor::send_message(c.channel.get(), monitor::Refused{why}, MSG_DONTWAIT);
   };
   if (c.grant_ends_at != 0 && SystemClock::instance().now() >= c.grant_ends_at) {

@@ -368,6 +368,8 @@ void Supervisor::check_deadlines() {
       log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
       ::kill(pid, SIGKILL);
       c.state = ChildState::kRefused;
+      audit_event("monitor.violation", recorder::Outcome::kDeny, "pre-auth time exceeded (the login grace timer did not end it)",
+                  c, {{"pid", pid}, {"source", c.source}});
     }
     if (c.kill_deadline != 0 && now >= c.kill_deadline) {
       // SECURITY: a session told to end that does not end is ended by force.

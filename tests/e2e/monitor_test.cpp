@@ -79,11 +79,16 @@ class Monitor : public ::testing::Test {
   static nlohmann::json audit(const std::string& action) {
     return nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", action, "--limit", "100000"}));
   }
+  // Whether such a record appears within 5 s (the monitor kills first, then audits).
   static bool audited(const std::string& action, const std::string& reason_part) {
-    for (const auto& r : audit(action)) {
-      if (r["reason"].get<std::string>().find(reason_part) != std::string::npos) return true;
-    }
-    return false;
+    return wait_for(
+        [&] {
+          for (const auto& r : audit(action)) {
+            if (r["reason"].get<std::string>().find(reason_part) != std::string::npos) return true;
+          }
+          return false;
+        },
+        5000);
   }
 
   static inline std::string* hostile_dir = nullptr;
