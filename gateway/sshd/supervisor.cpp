@@ -124,7 +124,11 @@ int Supervisor::run() {
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({control_fd_.get(), POLLIN, 0});
     fds.push_back({inotify_fd_.get(), POLLIN, 0});
-    if (!stopping_) fds.push_back({listen_fd_.get(), POLLIN, 0});
+    // The layout is fixed here: handling a signal below may set stopping_,
+    // and the child entries must still be read at the positions they have.
+    const bool listening = !stopping_;
+    if (listening) fds.push_back({listen_fd_.get(), POLLIN, 0});
+    const size_t first_child = fds.size();
     std::vector<int> pids;
     for (auto& [pid, c] : children_) {
       fds.push_back({c.channel.get(), POLLIN, 0});
@@ -145,11 +149,7 @@ int Supervisor::run() {
     }
     if (fds[1].revents & POLLIN) handle_control();
     if (fds[2].revents & POLLIN) read_hr_notifications();
-    size_t first_child = 3;
-    if (!stopping_) {
-      if (fds[3].revents & POLLIN) accept_client();
-      first_child = 4;
-    }
+    if (listening && !stopping_ && (fds[3].revents & POLLIN)) accept_client();
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
         auto it = children_.find(pids[i - first_child]);
