@@ -11,7 +11,6 @@
 #include "common/encoding.h"
 #include "gateway/sshd/channel_callbacks.h"
 #include "gateway/sshd/monitor_protocol.h"
-#include "gateway/app/session_id.h"
 
 namespace bastion::gateway {
 namespace {
@@ -40,7 +39,7 @@ void send_banner(ssh_session s, const std::string& text) {
 
 Connection::Connection(Services& services, ssh_bind bind, ConnectionParams params)
     : services_(services), bind_(bind), params_(std::move(params)) {
-  session_id_ = new_session_id();
+  session_id_ = params_.session_id;
 }
 
 Connection::~Connection() {
@@ -52,18 +51,20 @@ const std::vector<std::string>& Connection::env_allow() const { return services_
 
 bool Connection::audit(const std::string& action, Outcome outcome, const std::string& reason,
                        nlohmann::json details) {
-  recorder::AuditEvent e;
-  e.actor = person_ ? person_->name : (fingerprint_.empty() ? "unknown" : "key:" + fingerprint_);
-  e.action = action;
-  e.outcome = outcome;
-  e.reason = reason;
-  e.target = name_.target;
-  e.login = name_.login;
-  e.source = params_.source;
-  e.session_id = session_id_;
-  e.details = std::move(details);
-  if (auto r = services_.audit().append(e); !r) {
-    std::fprintf(stderr, "bastiond[%d]: AUDIT FAILURE: %s\n", getpid(), r.error().message.c_str());
+  // The monitor writes the record, stamped with who, where and which session
+  // from its own state; before it accepted a key there is nothing to report.
+  if (!accepted_ || params_.supervisor_fd < 0) {
+    std::fprintf(stderr, "bastiond[%d]: not audited before authentication: %s %s\n", getpid(), action.c_str(),
+                 reason.c_str());
+    return false;
+  }
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  monitor::Audit a{action, recorder::to_string(outcome), reason.substr(0, 1000), details.dump(-1, ' ', false, kReplace)};
+  if (a.details.size() > monitor::kMaxJson) {
+    a.details = nlohmann::json{{"truncated", a.details.substr(0, monitor::kMaxJson / 2)}}.dump(-1, ' ', false, kReplace);
+  }
+  if (auto st = monitor::send_message(params_.supervisor_fd, a); !st) {
+    std::fprintf(stderr, "bastiond[%d]: AUDIT FAILURE: %s\n", getpid(), st.message().c_str());
     // SECURITY: an event we cannot record must not let the session go on.
     closing_ = true;
     return false;
@@ -75,42 +76,26 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
   std::string fp, type;
   if (!key_identity(key, fp, type)) return SSH_AUTH_DENIED;
   if (signature_state == SSH_PUBLICKEY_STATE_NONE) {
-    // Probe: say yes only for keys we know, so the client goes on to sign.
-    auto rec = services_.keys().find_by_fingerprint(fp);
-    if (rec && *rec) return SSH_AUTH_SUCCESS;
-    if (std::find(unknown_keys_seen_.begin(), unknown_keys_seen_.end(), fp) == unknown_keys_seen_.end()) {
-      unknown_keys_seen_.push_back(fp);
-      fingerprint_ = fp;
-      audit("auth", Outcome::kDeny, "key is not enrolled", {{"fingerprint", fp}, {"key_type", type}});
-      fingerprint_.clear();
-      report_failure("");
-    }
-    return SSH_AUTH_DENIED;
+    // Probe: say yes only for keys the monitor knows, so the client goes on
+    // to sign (it audits unknown keys).
+    auto answer = ask_monitor(monitor::KeyProbe{fp, type});
+    const auto* known = answer ? std::get_if<monitor::KeyKnown>(&*answer) : nullptr;
+    return known != nullptr && known->known ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
   }
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;
   if (++signed_attempts_ > services_.config().max_auth_attempts) {
     closing_ = true;
     return SSH_AUTH_DENIED;
   }
+  // One publickey success per connection: after it, only the step-up is left.
+  if (accepted_) return SSH_AUTH_DENIED;
   std::string reason;
   fingerprint_ = fp;
-  if (params_.key_backoff != nullptr) {
-    Micros now = services_.clock().now();
-    if (Micros until = params_.key_backoff->blocked_until(fp, now); until != 0) {
-      std::string why = "too many failed logins with this key; try again in " + format_duration(until - now);
-      audit("auth", Outcome::kDeny, why, {{"fingerprint", fp}, {"key_type", type}, {"backoff", true}});
-      send_banner(session_.get(), "bastion: denied: " + why + "\n");
-      return SSH_AUTH_DENIED;
-    }
-  }
-  // One publickey success per connection: after it, only the step-up is left.
-  if (step_up_code_) return SSH_AUTH_DENIED;
   if (!authenticate_signed(user ? user : "", fp, type, reason)) {
     send_banner(session_.get(), "bastion: denied: " + reason + "\n");
-    report_failure(fp);
     return SSH_AUTH_DENIED;
   }
-  if (step_up_code_) {
+  if (step_up_url_) {
     // SECURITY: the key proved possession only (libssh checks no touch/PIN
     // flags); the login goes on only through the server-verified step-up.
     ssh_set_auth_methods(session_.get(), SSH_AUTH_METHOD_INTERACTIVE);
@@ -119,117 +104,82 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
   return SSH_AUTH_SUCCESS;
 }
 
-bool Connection::authenticate_signed(const std::string& user, const std::string& fp,
-                                     const std::string& type, std::string& reason) {
-  nlohmann::json details = {{"fingerprint", fp}, {"key_type", type}, {"user_name", user}};
-  auto deny = [&](const std::string& why, const char* action = "auth") {
-    reason = why;
-    audit(action, Outcome::kDeny, why, details);
+bool Connection::authenticate_signed(const std::string& user, const std::string& fp, const std::string& type,
+                                     std::string& reason) {
+  // SECURITY: the monitor decides from its own database: the person from
+  // the key, the access from policy, the step-up from what the web process
+  // verified. This process holds no policy and claims nothing but the key.
+  auto answer = ask_monitor(monitor::Authenticate{fp, type, user});
+  if (!answer) {
+    reason = "internal error (" + answer.error().message + ")";
     return false;
-  };
-  auto rec = services_.keys().find_by_fingerprint(fp);
-  if (!rec) return deny("internal error (database unavailable)");
-  if (!*rec) return deny("key is not enrolled");
-  const authn::KeyRecord& key = **rec;
-  auto person = services_.policy().find_person(key.user);
-  if (!person || !*person) return deny("internal error (owner of key not found)");
-  person_ = **person;
-  if (!key.active) return deny("key " + fp + " has been revoked");
-  if (person_->state != policy::PersonState::kActive) {
-    return deny("account " + person_->name + " is " + policy::to_string(person_->state));
   }
-  // SECURITY: re-check the key class at login, not only at enrollment, in
-  // case a service-account flag was removed later.
-  if (!authn::is_security_key(type) && !person_->service_account) {
-    return deny("plain " + type + " keys are not accepted for people; use a FIDO2 security key");
+  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) {
+    reason = r->reason;
+    return false;
+  }
+  const auto* acc = std::get_if<monitor::Accepted>(&*answer);
+  if (acc == nullptr) {
+    reason = "internal error (unexpected answer from the gateway supervisor)";
+    return false;
   }
   user_name_ = user;
-  auto parsed = policy::parse_ingress_name(user);
-  if (!parsed) return deny(parsed.error().message);
-  name_ = *parsed;
-  details["fingerprint"] = fp;
-  if (name_.command_mode) {
-    if (name_.person != person_->name) {
-      return deny("this key belongs to " + person_->name + ", not " + name_.person);
-    }
-    if (!audit("auth", Outcome::kAllow, "command mode", details)) {
-      reason = "internal error (audit log unavailable)";
+  return apply_accepted(*acc, reason);
+}
+
+bool Connection::apply_accepted(const monitor::Accepted& acc, std::string& reason) {
+  accepted_ = true;
+  if (acc.command_mode) {
+    name_ = policy::IngressName{};
+    name_.command_mode = true;
+    name_.person = acc.person;
+    // Command mode still works on the database itself (the elevation
+    // workflow); the monitor has accepted the person.
+    auto person = services_.policy().find_person(acc.person);
+    if (!person || !*person) {
+      reason = "internal error (policy unavailable)";
       return false;
     }
-    // The monitor decides too, and can then end this connection (leaver, disabled, revoked key).
-    if (auto st = ask_monitor_to_authenticate(); !st) return deny(st.message());
+    person_ = **person;
     authenticated_ = true;
     return true;
   }
-  auto target = services_.policy().find_target(name_.target);
-  auto roles = services_.policy().roles_of(*person_);
-  auto elevations = services_.policy().list_elevations(person_->name, false);
-  if (!target || !roles || !elevations) return deny("internal error (policy unavailable)");
-  if (*target) target_ = **target;
-  policy::AccessRequest req;
-  req.person = &*person_;
-  req.roles = &*roles;
-  req.target = target_ ? &*target_ : nullptr;
-  req.target_name = name_.target;
-  req.login = name_.login;
-  req.now = services_.clock().now();
-  req.elevations = &*elevations;
-  decision_ = policy::decide(req);
-  details["role"] = decision_.role;
-  if (!decision_.grant_id.empty()) {
-    details["grant_id"] = decision_.grant_id;
-    details["request_id"] = decision_.request_id;
-    details["grant_ends_at"] = format_utc(decision_.not_after);
-    if (decision_.break_glass) details["break_glass"] = true;
-    for (const auto& e : *elevations) {
-      if (e.grant_id == decision_.grant_id) grant_ = e;
-    }
+  person_ = policy::Person{};
+  person_->name = acc.person;
+  name_ = policy::IngressName{};
+  name_.target = acc.target;
+  name_.login = acc.login;
+  target_ = policy::Target{};
+  target_->name = acc.target;
+  target_->host = acc.host;
+  target_->port = static_cast<uint16_t>(acc.port);
+  target_->host_key = acc.host_key;
+  target_->recording = acc.recording;
+  target_->principals = acc.principals;
+  decision_ = policy::Decision{};
+  decision_.allow = true;
+  decision_.role = acc.role;
+  decision_.allow_port_forwarding = acc.port_forwarding;
+  decision_.grant_id = acc.grant_id;
+  decision_.request_id = acc.request_id;
+  decision_.not_after = acc.grant_ends_at;
+  decision_.break_glass = acc.break_glass;
+  if (!acc.grant_id.empty()) {
+    grant_ = policy::Elevation{};
+    grant_->grant_id = acc.grant_id;
+    grant_->user = acc.person;
+    grant_->target = acc.target;
+    grant_->login = acc.login;
+    grant_->state = policy::ElevationState::kApproved;
+    grant_->ends_at = acc.grant_ends_at;
   }
-  if (!decision_.allow) return deny(decision_.reason, "access");
-  if (!audit("access", Outcome::kAllow, decision_.reason, details)) {
-    reason = "internal error (audit log unavailable)";
-    return false;
-  }
-  if (!plan_step_up(details, reason)) {
-    audit("auth.step_up", Outcome::kDeny, reason, details);
-    return false;
-  }
-  if (step_up_code_) return true;  // the session begins in on_kbdint, after the step-up
-  return begin_session(details, reason);
-}
-
-bool Connection::begin_session(const nlohmann::json& details, std::string& reason) {
-  auto deny = [&](const std::string& why) {
-    reason = why;
-    audit("auth", Outcome::kDeny, why, details);
-    return false;
-  };
-  // SECURITY: the monitor re-derives this decision from its own database;
-  // only its yes lets the session begin.
-  if (auto st = ask_monitor_to_authenticate(); !st) return deny(st.message());
-  recorder::SessionRecord s;
-  s.id = session_id_;
-  s.user = person_->name;
-  s.target = name_.target;
-  s.login = name_.login;
-  s.source = params_.source;
-  s.pid = getpid();
-  s.grant_id = decision_.grant_id;
-  if (auto st = services_.sessions().start(s); !st) {
-    return deny("internal error (cannot record session)");
-  }
-  session_started_ = true;
-  if (!audit("session.start", Outcome::kAllow, "", details)) {
-    reason = "internal error (audit log unavailable)";
-    return false;
+  if (!acc.step_up_url.empty()) {
+    step_up_url_ = acc.step_up_url;
+    step_up_timeout_ = acc.step_up_timeout;
+    return true;  // the session begins in on_kbdint, after the step-up
   }
   authenticated_ = true;
   return true;
-}
-
-void Connection::report_failure(const std::string& fingerprint) {
-  if (params_.supervisor_fd < 0) return;
-  (void)monitor::send_message(params_.supervisor_fd, monitor::AuthFailed{fingerprint});
 }
 
 Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request) {
@@ -255,26 +205,6 @@ Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request
     return std::move(r.message);
   }
   return make_error("the gateway supervisor did not answer");
-}
-
-Status Connection::ask_monitor_to_authenticate() {
-  monitor::Authenticate a;
-  a.session_id = session_id_;
-  a.fingerprint = fingerprint_;
-  a.user_name = user_name_;
-  a.command_mode = name_.command_mode;
-  a.person = person_->name;
-  a.target = name_.target;
-  a.login = name_.login;
-  a.grant_id = decision_.grant_id;
-  a.port_forwarding = decision_.allow_port_forwarding;
-  auto answer = ask_monitor(a);
-  if (!answer) return make_error("internal error (" + answer.error().message + ")");
-  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);
-  if (!std::holds_alternative<monitor::Accepted>(*answer)) {
-    return make_error("internal error (unexpected answer from the gateway supervisor)");
-  }
-  return {};
 }
 
 CommandContext Connection::command_context(ChannelPair& p) {

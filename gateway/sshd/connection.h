@@ -15,7 +15,6 @@
 
 #include "authn/key_registry.h"
 #include "authn/user_ca.h"
-#include "gateway/app/backoff.h"
 #include "gateway/sshd/channel_pair.h"
 #include "gateway/sshd/command_mode.h"
 #include "gateway/sshd/monitor_protocol.h"
@@ -34,7 +33,7 @@ struct ConnectionParams {
   int client_fd = -1;
   int supervisor_fd = -1;  // SOCK_SEQPACKET to bastiond's supervisor
   std::string source;      // "ip:port"
-  const Backoff* key_backoff = nullptr;  // failed-login back-off per key (inherited from the supervisor)
+  std::string session_id;  // assigned by the supervisor
 };
 
 class Connection {
@@ -59,25 +58,23 @@ class Connection {
   [[nodiscard]] const std::vector<std::string>& env_allow() const;
 
  private:
+  // Asks the monitor to authenticate the signed key for user name `user`;
+  // true: accepted (perhaps pending a step-up), false: refused with `reason`.
   bool authenticate_signed(const std::string& user, const std::string& fingerprint,
                            const std::string& key_type, std::string& reason);
-  // After an allowed decision: records the session and lets channels open.
-  bool begin_session(const nlohmann::json& details, std::string& reason);
-  // Step-up (connection_step_up.cpp): decides whether one is needed and
-  // starts it (false: deny with `reason`); the keyboard-interactive exchange;
-  // the wait for the web process's verdict.
-  bool plan_step_up(nlohmann::json& details, std::string& reason);
+  // Takes what the monitor accepted: who, where, and under which decision.
+  bool apply_accepted(const monitor::Accepted& acc, std::string& reason);
+  // Step-up (connection_step_up.cpp): the keyboard-interactive exchange for
+  // the step-up the monitor started; the wait for its verdict; command
+  // mode's own step-up for approvals.
   int on_kbdint(ssh_message msg);
-  bool wait_for_step_up(const std::string& code, std::string& reason);
+  bool wait_for_step_up(std::string& reason);
+  bool wait_for_command_step_up(const std::string& code, std::string& reason);
   // Command mode: a step-up within kApproverStepUpMaxAge, shown on `p`.
   Status command_step_up(ChannelPair& p, const std::string& purpose);
   // The monitor (the supervisor) decides; this process only asks. Sends
   // `request` and waits up to 10 s for the answer (a Kill meanwhile ends the wait).
   Result<monitor::Message> ask_monitor(const monitor::Message& request);
-  // Asks the monitor to authenticate this session as decided here; its
-  // refusal (with the reason) is a deny.
-  Status ask_monitor_to_authenticate();
-  void report_failure(const std::string& fingerprint);
   void service_channels();
   void start_pair(ChannelPair& p);
   void start_command_pair(ChannelPair& p);
@@ -107,9 +104,9 @@ class Connection {
 
   // Who and where, once authenticated.
   bool authenticated_ = false;
+  bool accepted_ = false;  // the monitor accepted a key (authenticated_, or a step-up is offered)
   bool closing_ = false;
   int signed_attempts_ = 0;
-  std::vector<std::string> unknown_keys_seen_;
   std::string session_id_;
   std::string fingerprint_;
   std::string user_name_;  // the SSH user name the key signed for
@@ -121,10 +118,9 @@ class Connection {
   std::optional<std::string> kill_reason_;
   std::optional<int> last_exit_status_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
-  bool session_started_ = false;
-  std::optional<std::string> step_up_code_;  // set while a step-up is offered
+  std::optional<std::string> step_up_url_;  // set while a step-up is offered
+  Micros step_up_timeout_ = 0;
   bool step_up_done_ = false;
-  nlohmann::json step_up_details_;
   int next_channel_ = 0;
   nlohmann::json recordings_ = nlohmann::json::array();
 };

@@ -82,7 +82,7 @@ int Connection::run() {
     if (ssh_event_dopoll(event_.get(), kPollMs) == SSH_ERROR) break;
   }
   if (!authenticated_ || closing_) {
-    if (session_started_) end_session("login aborted: the audit log is unavailable");
+    if (authenticated_) end_session("login aborted: the audit log is unavailable");
     ssh_disconnect(session_.get());
     return 1;
   }
@@ -307,20 +307,34 @@ void Connection::terminate(const std::string& message) {
 }
 
 void Connection::end_session(const std::string& reason) {
-  if (!session_started_) {
-    audit("session.end", Outcome::kInfo, reason);
-    return;
+  // The monitor ends the session row and writes session.end; it ends the
+  // row itself if this process dies first.
+  if (params_.supervisor_fd < 0) return;
+  monitor::SessionEnd e;
+  e.reason = reason.substr(0, 1000);
+  e.bytes_in = bytes_in_;
+  e.bytes_out = bytes_out_;
+  e.has_exit_status = last_exit_status_.has_value();
+  e.exit_status = static_cast<uint32_t>(last_exit_status_.value_or(0));
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  e.recordings = recordings_.dump(-1, ' ', false, kReplace);
+  if (e.recordings.size() > monitor::kMaxJson) {
+    // Very many channels: the first ones, and how many more (each has its own recording.end record).
+    nlohmann::json some = nlohmann::json::array();
+    for (const auto& r : recordings_) {
+      if (some.dump(-1, ' ', false, kReplace).size() + r.dump(-1, ' ', false, kReplace).size() + 64 >
+          monitor::kMaxJson) {
+        break;
+      }
+      some.push_back(r);
+    }
+    some.push_back({{"more", recordings_.size() - some.size()}});
+    e.recordings = some.dump(-1, ' ', false, kReplace);
   }
-  auto st = services_.sessions().end(session_id_, static_cast<int64_t>(bytes_in_),
-                                     static_cast<int64_t>(bytes_out_), last_exit_status_, reason);
-  if (!st) {
-    // The supervisor ends orphaned rows of this pid when we exit.
-    std::fprintf(stderr, "bastiond[%d]: cannot record end of %s: %s\n", getpid(), session_id_.c_str(),
+  if (auto st = monitor::send_message(params_.supervisor_fd, e); !st) {
+    std::fprintf(stderr, "bastiond[%d]: cannot report the end of %s: %s\n", getpid(), session_id_.c_str(),
                  st.message().c_str());
   }
-  nlohmann::json d = {{"bytes_in", bytes_in_}, {"bytes_out", bytes_out_}, {"recordings", recordings_}};
-  if (last_exit_status_) d["exit_status"] = *last_exit_status_;
-  audit("session.end", Outcome::kInfo, reason, d);
 }
 
 void Connection::start_command_pair(ChannelPair& p) {

@@ -16,90 +16,56 @@ namespace bastion::gateway {
 
 using recorder::Outcome;
 
-bool Connection::plan_step_up(nlohmann::json& details, std::string& reason) {
-  const auto& rule = decision_.step_up;
-  Micros now = services_.clock().now();
-  details["step_up"] = policy::to_string(rule);
-  if (rule.kind == policy::StepUpRule::Kind::kNone) return true;
-  auto last = services_.mfa().last_step_up(person_->name);
-  if (!last) {
-    reason = "internal error (step-up state unavailable)";
-    return false;
-  }
-  if (policy::step_up_satisfied(rule, *last, false, now)) {
-    details["step_up_at"] = format_utc(**last);
-    return true;
-  }
-  // SECURITY: a step-up we cannot offer is a deny, never a skip.
-  const std::string& url = services_.config().public_url;
-  if (url.empty()) {
-    reason = "a security-key step-up is required, but this gateway has no web endpoint ([web] public_url)";
-    return false;
-  }
-  auto creds = services_.mfa().credentials(person_->name);
-  if (!creds) {
-    reason = "internal error (credentials unavailable)";
-    return false;
-  }
-  bool any = false;
-  for (const auto& c : *creds) any = any || c.state == "active";
-  if (!any) {
-    reason = "a security-key step-up is required, but " + person_->name +
-             " has no registered WebAuthn credential (ask an administrator: bastionctl user invite " +
-             person_->name + ")";
-    return false;
-  }
-  std::string purpose = name_.login + "@" + name_.target + " from " + params_.source;
-  if (!decision_.grant_id.empty()) purpose += " under grant " + decision_.grant_id;
-  auto code = services_.mfa().create_step_up(person_->name, session_id_, purpose, services_.config().step_up_timeout);
-  if (!code) {
-    reason = "internal error (cannot start a step-up)";
-    return false;
-  }
-  step_up_code_ = *code;
-  step_up_details_ = details;
-  return true;
-}
-
 int Connection::on_kbdint(ssh_message msg) {
-  if (!step_up_code_ || step_up_done_) return 1;  // default: failure, listing what is left
+  if (!step_up_url_ || step_up_done_) return 1;  // default: failure, listing what is left
   if (!ssh_message_auth_kbdint_is_response(msg)) {
-    std::string url = services_.config().public_url + "/mfa/" + *step_up_code_;
-    unsigned secs = static_cast<unsigned>(services_.config().step_up_timeout / kMicrosPerSecond);
-    std::string instruction = "Confirm with your security key (touch and PIN): open\n\n    " + url +
+    unsigned secs = static_cast<unsigned>(step_up_timeout_ / kMicrosPerSecond);
+    std::string instruction = "Confirm with your security key (touch and PIN): open\n\n    " + *step_up_url_ +
                               "\n\nwithin " + std::to_string(secs) + " seconds. This login continues by itself.";
     // SECURITY: the login grace timer would cut the wait short; the step-up
-    // has its own deadline (step_up_timeout), checked below.
+    // has its own deadline (step_up_timeout), which the monitor enforces.
     alarm(secs + 30);
-    audit("auth.step_up", Outcome::kAllow, "step-up started", {{"url_code", step_up_code_->substr(0, 4) + "-...."}});
     ssh_message_auth_interactive_request(msg, "bastion: security-key step-up", instruction.c_str(), 0, nullptr,
                                          nullptr);
     return 0;
   }
   step_up_done_ = true;
   std::string reason;
-  bool ok = wait_for_step_up(*step_up_code_, reason);
-  if (ok) {
-    nlohmann::json details = step_up_details_;
-    details["step_up_at"] = format_utc(services_.clock().now());
-    if (!audit("auth.step_up", Outcome::kAllow, "step-up verified", details) || !begin_session(details, reason)) {
-      ok = false;
-      if (reason.empty()) reason = "internal error (audit log unavailable)";
-    }
-  } else {
-    audit("auth.step_up", Outcome::kDeny, reason, step_up_details_);
-  }
-  if (!ok) {
+  if (!wait_for_step_up(reason)) {
     send_banner(session_.get(), "bastion: denied: " + reason + "\n");
     closing_ = true;
     ssh_message_reply_default(msg);
     return 0;
   }
+  authenticated_ = true;
   ssh_message_auth_reply_success(msg, 0);
   return 0;
 }
 
-bool Connection::wait_for_step_up(const std::string& code, std::string& reason) {
+bool Connection::wait_for_step_up(std::string& reason) {
+  // The monitor checks the step-up, the deadline, and whether the person
+  // may still log in; its verified answer means the session has begun.
+  for (;;) {
+    auto answer = ask_monitor(monitor::StepUpPoll{});
+    if (!answer) {
+      reason = kill_reason_ ? *kill_reason_ : "internal error (" + answer.error().message + ")";
+      return false;
+    }
+    const auto* r = std::get_if<monitor::StepUpResult>(&*answer);
+    if (r == nullptr) {
+      reason = "internal error (unexpected answer from the gateway supervisor)";
+      return false;
+    }
+    if (r->state == monitor::StepUpResult::kVerified) return true;
+    if (r->state == monitor::StepUpResult::kFailed) {
+      reason = r->reason;
+      return false;
+    }
+    ::poll(nullptr, 0, 250);
+  }
+}
+
+bool Connection::wait_for_command_step_up(const std::string& code, std::string& reason) {
   Micros deadline = services_.clock().now() + services_.config().step_up_timeout;
   while (services_.clock().now() < deadline) {
     pollfd p{params_.supervisor_fd, POLLIN, 0};
@@ -156,7 +122,7 @@ Status Connection::command_step_up(ChannelPair& p, const std::string& purpose) {
   ssh_blocking_flush(session_.get(), 5000);
   audit("auth.step_up", Outcome::kAllow, "step-up started", {{"purpose", purpose}});
   std::string reason;
-  if (!wait_for_step_up(*code, reason)) {
+  if (!wait_for_command_step_up(*code, reason)) {
     audit("auth.step_up", Outcome::kDeny, reason, {{"purpose", purpose}});
     return make_error(reason);
   }

@@ -16,12 +16,13 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <cctype>
 
 #include <openssl/rand.h>
 
 #include "authn/public_key.h"
 #include "common/unique_fd.h"
-#include "gateway/app/session_id.h"
 #include "gateway/sshd/supervisor.h"
 #include "policy/access.h"
 #include "policy/ingress_name.h"
@@ -44,16 +45,70 @@ struct Rule {
   unsigned states;
   bool once;
 };
+constexpr unsigned kAnyState = bit(ChildState::kPreauth) | bit(ChildState::kStepUp) | bit(ChildState::kProxy) |
+                               bit(ChildState::kCommand) | bit(ChildState::kRefused);
 constexpr Rule kRules[] = {
-    {Type::kAuthFailed, bit(ChildState::kPreauth), false},
-    {Type::kAuthenticate, bit(ChildState::kPreauth), true},
+    {Type::kKeyProbe, bit(ChildState::kPreauth), false},
+    // Repeatable while refused attempts leave it pre-auth (bounded by max_auth_attempts).
+    {Type::kAuthenticate, bit(ChildState::kPreauth), false},
+    {Type::kStepUpPoll, bit(ChildState::kStepUp), false},
     {Type::kSign, bit(ChildState::kProxy), true},
     {Type::kElevationChanged, bit(ChildState::kCommand), false},
+    {Type::kAudit, bit(ChildState::kProxy) | bit(ChildState::kCommand), false},
+    // The session's end and totals, once, whatever happened before.
+    {Type::kSessionEnd, kAnyState, true},
 };
+
+// Key probes a connection may make before it is killed (OpenSSH's clients
+// offer each key of an agent once; a few dozen is generous).
+constexpr int kMaxKeyProbes = 64;
+
+// The audit actions a connection process reports itself: what happens on its
+// channels. Everything about who logged in and why (auth, access, step-ups,
+// session start and end) the monitor writes from its own state.
+bool child_may_report(const std::string& action, ChildState state) {
+  static const char* const kExact[] = {"agent",          "x11",          "command",        "recording",
+                                       "upstream.connect", "channel.open", "channel.shell",  "channel.exec",
+                                       "channel.subsystem", "channel.end", "forward.local", "forward.remote"};
+  for (const char* a : kExact) {
+    if (action == a) return true;
+  }
+  if (action.starts_with("file.") && action.size() > 5 && action.size() <= 32) return true;
+  // Command mode asks for the approver's step-up itself.
+  return state == ChildState::kCommand && action == "auth.step_up";
+}
+
+std::optional<recorder::Outcome> parse_outcome(const std::string& s) {
+  if (s == "allow") return recorder::Outcome::kAllow;
+  if (s == "deny") return recorder::Outcome::kDeny;
+  if (s == "error") return recorder::Outcome::kError;
+  if (s == "info") return recorder::Outcome::kInfo;
+  return std::nullopt;
+}
+
+// "SHA256:" and unpadded base64, as authn::fingerprint_sha256 writes it.
+bool looks_like_fingerprint(const std::string& fp) {
+  if (!fp.starts_with("SHA256:") || fp.size() != 7 + 43) return false;
+  for (size_t i = 7; i < fp.size(); ++i) {
+    char ch = fp[i];
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '+' && ch != '/') return false;
+  }
+  return true;
+}
+
+bool looks_like_key_type(const std::string& t) {
+  if (t.empty() || t.size() > 64) return false;
+  for (char ch : t) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '@' && ch != '.') return false;
+  }
+  return true;
+}
 
 const char* state_name(ChildState s) {
   switch (s) {
     case ChildState::kPreauth: return "pre-auth";
+    case ChildState::kStepUp: return "step-up";
+    case ChildState::kKilled: return "killed";
     case ChildState::kProxy: return "authenticated";
     case ChildState::kCommand: return "command mode";
     case ChildState::kRefused: return "refused";
@@ -93,10 +148,21 @@ bool is_local_address(const std::string& ip) {
 }  // namespace
 
 void Supervisor::read_child(ChildInfo& c) {
+  // A few messages per round (a relay reports file operations in bursts),
+  // then the other children get their turn.
+  for (int i = 0; i < 32 && c.state != ChildState::kKilled; ++i) {
+    if (!read_one_request(c)) return;
+  }
+}
+
+bool Supervisor::read_one_request(ChildInfo& c) {
   auto r = monitor::recv_message(c.channel.get(), MSG_DONTWAIT);
   using Kind = monitor::Received::Kind;
-  if (r.kind == Kind::kNothing || r.kind == Kind::kClosed) return;  // exit is handled by SIGCHLD
-  if (r.kind == Kind::kMalformed) return violation(c, r.error);
+  if (r.kind == Kind::kNothing || r.kind == Kind::kClosed) return false;  // exit is handled by SIGCHLD
+  if (r.kind == Kind::kMalformed) {
+    violation(c, r.error);
+    return false;
+  }
   Type type = monitor::type_of(r.message);
   const Rule* rule = nullptr;
   for (const auto& candidate : kRules) {
@@ -105,22 +171,27 @@ void Supervisor::read_child(ChildInfo& c) {
   // SECURITY: a request not allowed in this state, a repeat of a one-time
   // request, or a message only the monitor sends ends the child.
   if (rule == nullptr || (rule->states & bit(c.state)) == 0) {
-    return violation(c, std::string("unpermitted request ") + monitor::type_name(type) + " in state " +
-                            state_name(c.state));
+    violation(c, std::string("unpermitted request ") + monitor::type_name(type) + " in state " + state_name(c.state));
+    return false;
   }
   if (rule->once && (c.asked_once & bit(type)) != 0) {
-    return violation(c, std::string("repeated one-time request ") + monitor::type_name(type));
+    violation(c, std::string("repeated one-time request ") + monitor::type_name(type));
+    return false;
   }
   if (rule->once) c.asked_once |= bit(type);
   std::visit(
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<M, monitor::AuthFailed>) on_auth_failed(c, m);
+        if constexpr (std::is_same_v<M, monitor::KeyProbe>) on_key_probe(c, m);
         else if constexpr (std::is_same_v<M, monitor::Authenticate>) on_authenticate(c, m);
+        else if constexpr (std::is_same_v<M, monitor::StepUpPoll>) on_step_up_poll(c);
         else if constexpr (std::is_same_v<M, monitor::Sign>) on_sign(c, m);
         else if constexpr (std::is_same_v<M, monitor::ElevationChanged>) on_elevation_changed(c);
+        else if constexpr (std::is_same_v<M, monitor::Audit>) on_audit(c, m);
+        else if constexpr (std::is_same_v<M, monitor::SessionEnd>) on_session_end(c, m);
       },
       r.message);
+  return true;
 }
 
 void Supervisor::violation(ChildInfo& c, const std::string& what) {
@@ -129,105 +200,295 @@ void Supervisor::violation(ChildInfo& c, const std::string& what) {
   log("monitor: connection process " + std::to_string(c.pid) + " (" + c.source + "): protocol violation: " + what +
       "; killed");
   ::kill(c.pid, SIGKILL);
-  c.state = ChildState::kRefused;
+  c.state = ChildState::kKilled;
   c.kill_deadline = 0;
   audit_event("monitor.violation", recorder::Outcome::kDeny, what, c, {{"pid", c.pid}, {"source", c.source}});
 }
 
-void Supervisor::refuse(ChildInfo& c, const std::string& reason, const nlohmann::json& details) {
-  log("monitor: connection process " + std::to_string(c.pid) + " (" + c.source + "): refused: " + reason);
-  audit_event("monitor.refuse", recorder::Outcome::kDeny, reason, c, details);
-  (void)monitor::send_message(c.channel.get(), monitor::Refused{reason}, MSG_DONTWAIT);
-  // SECURITY: an honest child closes the connection with the reason; one
-  // that does not is killed after kill_grace.
-  c.state = ChildState::kRefused;
-  c.kill_deadline = SystemClock::instance().now() + cfg_.kill_grace;
+Services* Supervisor::monitor_services() {
+  if (!monitor_services_) {
+    auto s = Services::open(cfg_);
+    if (!s) {
+      log("monitor: " + s.error().message);
+      return nullptr;
+    }
+    monitor_services_ = std::move(*s);
+  }
+  return monitor_services_.get();
 }
 
-void Supervisor::on_auth_failed(ChildInfo& c, const monitor::AuthFailed& m) {
-  // With a fingerprint: an enrolled key was refused (counts against the key).
-  // Without: the client could not authenticate at all (counts against the
-  // source when the connection ends without a login).
-  if (m.fingerprint.empty()) ++c.auth_failures;
-  else key_backoff_.failure(m.fingerprint, SystemClock::instance().now());
+void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
+  if (!looks_like_fingerprint(m.fingerprint) || !looks_like_key_type(m.key_type)) {
+    return violation(c, "malformed key probe");
+  }
+  if (++c.key_probes > kMaxKeyProbes) return violation(c, "more than " + std::to_string(kMaxKeyProbes) + " key probes");
+  Services* s = monitor_services();
+  auto rec = s ? s->keys().find_by_fingerprint(m.fingerprint) : Result<std::optional<authn::KeyRecord>>(
+                                                                   make_error("database unavailable"));
+  bool known = rec && rec->has_value();
+  // An unknown key is audited once per connection and counts against the source.
+  if (rec && !known && c.unknown_keys.insert(m.fingerprint).second) {
+    ++c.auth_failures;
+    audit_event("auth", recorder::Outcome::kDeny, "key is not enrolled", c,
+                {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}}, "key:" + m.fingerprint);
+  }
+  (void)monitor::send_message(c.channel.get(), monitor::KeyKnown{known}, MSG_DONTWAIT);
 }
 
 void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
-  c.claimed_session = true;
-  c.session_id = m.session_id;
+  if (!looks_like_fingerprint(m.fingerprint) || !looks_like_key_type(m.key_type)) {
+    return violation(c, "malformed authentication request");
+  }
+  if (++c.auth_attempts > cfg_.max_auth_attempts) {
+    return violation(c, "more than max_auth_attempts (" + std::to_string(cfg_.max_auth_attempts) +
+                            ") authentication requests");
+  }
+  // Each attempt starts afresh: a client may try another key after a refusal.
+  c.user.clear();
+  c.target.clear();
+  c.login.clear();
   c.fingerprint = m.fingerprint;
-  nlohmann::json details = {{"fingerprint", m.fingerprint}, {"user_name", m.user_name},
-                            {"claimed", {{"person", m.person}, {"target", m.target}, {"login", m.login},
-                                         {"grant_id", m.grant_id}, {"port_forwarding", m.port_forwarding},
-                                         {"command_mode", m.command_mode}}}};
-  if (!looks_like_session_id(m.session_id)) return violation(c, "malformed session id");
-  for (const auto& [pid, other] : children_) {
-    if (pid != c.pid && other.session_id == m.session_id) return violation(c, "session id of another connection");
-  }
-  auto s = Services::open(cfg_);
-  if (!s) return refuse(c, "internal error (database unavailable)", details);
+  nlohmann::json details = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"user_name", m.user_name}};
   Micros now = SystemClock::instance().now();
+  auto answer_refused = [&](const std::string& why) {
+    (void)monitor::send_message(c.channel.get(), monitor::Refused{why}, MSG_DONTWAIT);
+  };
+  // SECURITY: a key that keeps failing waits, by the monitor's own count.
+  if (Micros until = key_backoff_.blocked_until(m.fingerprint, now); until != 0) {
+    std::string why = "too many failed logins with this key; try again in " + format_duration(until - now);
+    nlohmann::json d = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"backoff", true}};
+    audit_event("auth", recorder::Outcome::kDeny, why, c, d);
+    return answer_refused(why);
+  }
+  // A refusal is audited with its reason, counts against the key, and leaves
+  // the connection pre-auth.
+  auto deny = [&](const std::string& why, const char* action = "auth") {
+    audit_event(action, recorder::Outcome::kDeny, why, c, details);
+    key_backoff_.failure(m.fingerprint, SystemClock::instance().now());
+    answer_refused(why);
+  };
+  Services* s = monitor_services();
+  if (s == nullptr) return deny("internal error (database unavailable)");
   // The person: from the key, never from the child.
-  auto key = (*s)->keys().find_by_fingerprint(m.fingerprint);
-  if (!key) return refuse(c, "internal error (database unavailable)", details);
-  if (!*key) return refuse(c, "key is not enrolled", details);
-  if (!(*key)->active) return refuse(c, "key " + m.fingerprint + " has been revoked", details);
-  auto person = (*s)->policy().find_person((*key)->user);
-  if (!person || !*person) return refuse(c, "internal error (owner of key not found)", details);
+  auto key = s->keys().find_by_fingerprint(m.fingerprint);
+  if (!key) return deny("internal error (database unavailable)");
+  if (!*key) return deny("key is not enrolled");
+  auto person = s->policy().find_person((*key)->user);
+  if (!person || !*person) return deny("internal error (owner of key not found)");
+  c.user = (*person)->name;
+  if (!(*key)->active) return deny("key " + m.fingerprint + " has been revoked");
   if ((*person)->state != policy::PersonState::kActive) {
-    return refuse(c, "account " + (*person)->name + " is " + policy::to_string((*person)->state), details);
+    return deny("account " + c.user + " is " + policy::to_string((*person)->state));
   }
+  // SECURITY: re-check the key class at login, not only at enrollment, in
+  // case a service-account flag was removed later.
   if (!authn::is_security_key((*key)->type) && !(*person)->service_account) {
-    return refuse(c, "plain " + (*key)->type + " keys are not accepted for people", details);
-  }
-  if (m.person != (*person)->name) {
-    return refuse(c, "the key belongs to " + (*person)->name + ", not " + m.person, details);
+    return deny("plain " + (*key)->type + " keys are not accepted for people; use a FIDO2 security key");
   }
   auto name = policy::parse_ingress_name(m.user_name);
-  if (!name) return refuse(c, name.error().message, details);
-  if (name->command_mode != m.command_mode || (!m.command_mode && (name->target != m.target || name->login != m.login))) {
-    return refuse(c, "the claim does not match the user name " + m.user_name, details);
-  }
-  c.user = (*person)->name;
+  if (!name) return deny(name.error().message);
+  monitor::Accepted acc;
+  acc.person = c.user;
   if (name->command_mode) {
-    if (name->person != c.user) return refuse(c, "this key belongs to " + c.user + ", not " + name->person, details);
+    if (name->person != c.user) return deny("this key belongs to " + c.user + ", not " + name->person);
+    if (!audit_event("auth", recorder::Outcome::kAllow, "command mode", c, details)) {
+      return deny("internal error (audit log unavailable)");
+    }
+    acc.command_mode = true;
+    c.accepted = acc;
     c.state = ChildState::kCommand;
-  } else {
-    auto in = policy::decide_access((*s)->policy(), c.user, name->target, name->login, now);
-    if (!in) return refuse(c, "internal error (policy unavailable)", details);
-    const policy::Decision& d = in->decision;
-    details["decided"] = {{"allow", d.allow}, {"reason", d.reason}, {"grant_id", d.grant_id},
-                          {"port_forwarding", d.allow_port_forwarding}};
-    if (!d.allow) return refuse(c, d.reason, details);
-    if (d.grant_id != m.grant_id || d.allow_port_forwarding != m.port_forwarding) {
-      return refuse(c, "the claim disagrees with the gateway's decision (" + d.reason + ")", details);
-    }
-    // SECURITY: step-up freshness is the monitor's to check, from what the
-    // web process verified: never the child's word.
-    if (d.step_up.kind != policy::StepUpRule::Kind::kNone) {
-      auto last = (*s)->mfa().last_step_up(c.user);
-      auto mine = (*s)->mfa().session_step_up(c.user, m.session_id);
-      if (!last || !mine) return refuse(c, "internal error (step-up state unavailable)", details);
-      if (!policy::step_up_satisfied(d.step_up, *last, mine->has_value(), now)) {
-        return refuse(c, "no security-key step-up as fresh as " + policy::to_string(d.step_up) + " requires",
-                      details);
-      }
-    }
-    if (!in->target) return refuse(c, "internal error (target vanished)", details);
-    c.target = name->target;
-    c.login = name->login;
-    c.principal = policy::certificate_principal(*in->target, name->login);
-    c.allow_port_forwarding = d.allow_port_forwarding;
-    c.grant_id = d.grant_id;
-    c.grant_ends_at = d.grant_id.empty() ? 0 : d.not_after;
-    c.state = ChildState::kProxy;
+    return accept(c);
   }
+  c.target = name->target;
+  c.login = name->login;
+  auto in = policy::decide_access(s->policy(), c.user, name->target, name->login, now);
+  if (!in) return deny("internal error (policy unavailable)");
+  const policy::Decision& d = in->decision;
+  details["role"] = d.role;
+  if (!d.grant_id.empty()) {
+    details["grant_id"] = d.grant_id;
+    details["request_id"] = d.request_id;
+    details["grant_ends_at"] = format_utc(d.not_after);
+    if (d.break_glass) details["break_glass"] = true;
+  }
+  if (!d.allow) return deny(d.reason, "access");
+  if (!in->target) return deny("internal error (target vanished)");
+  if (!audit_event("access", recorder::Outcome::kAllow, d.reason, c, details)) {
+    return deny("internal error (audit log unavailable)");
+  }
+  const policy::Target& t = *in->target;
+  c.principal = policy::certificate_principal(t, name->login);
+  c.allow_port_forwarding = d.allow_port_forwarding;
+  c.grant_id = d.grant_id;
+  c.grant_ends_at = d.grant_id.empty() ? 0 : d.not_after;
+  acc.target = t.name;
+  acc.host = t.host;
+  acc.port = t.port;
+  acc.host_key = t.host_key;
+  acc.recording = t.recording;
+  acc.principals = t.principals;
+  acc.login = name->login;
+  acc.role = d.role;
+  acc.grant_id = d.grant_id;
+  acc.request_id = d.request_id;
+  acc.break_glass = d.break_glass;
+  acc.port_forwarding = d.allow_port_forwarding;
+  acc.grant_ends_at = c.grant_ends_at;
+  // SECURITY: step-up freshness is the monitor's to check, from what the
+  // web process verified: never the child's word. A step-up we cannot offer
+  // is a deny, never a skip.
+  details["step_up"] = policy::to_string(d.step_up);
+  if (d.step_up.kind != policy::StepUpRule::Kind::kNone) {
+    auto last = s->mfa().last_step_up(c.user);
+    if (!last) return deny("internal error (step-up state unavailable)", "auth.step_up");
+    if (policy::step_up_satisfied(d.step_up, *last, false, now)) {
+      details["step_up_at"] = format_utc(**last);
+    } else {
+      if (cfg_.public_url.empty()) {
+        return deny("a security-key step-up is required, but this gateway has no web endpoint ([web] public_url)",
+                    "auth.step_up");
+      }
+      auto creds = s->mfa().credentials(c.user);
+      if (!creds) return deny("internal error (credentials unavailable)", "auth.step_up");
+      bool any = false;
+      for (const auto& cred : *creds) any = any || cred.state == "active";
+      if (!any) {
+        return deny("a security-key step-up is required, but " + c.user +
+                        " has no registered WebAuthn credential (ask an administrator: bastionctl user invite " +
+                        c.user + ")",
+                    "auth.step_up");
+      }
+      std::string purpose = c.login + "@" + c.target + " from " + c.source;
+      if (!d.grant_id.empty()) purpose += " under grant " + d.grant_id;
+      auto code = s->mfa().create_step_up(c.user, c.session_id, purpose, cfg_.step_up_timeout);
+      if (!code) return deny("internal error (cannot start a step-up)", "auth.step_up");
+      c.step_up_code = *code;
+      c.step_up_deadline = now + cfg_.step_up_timeout;
+      c.step_up_details = details;
+      acc.step_up_url = cfg_.public_url + "/mfa/" + *code;
+      acc.step_up_timeout = cfg_.step_up_timeout;
+      c.accepted = acc;
+      c.state = ChildState::kStepUp;
+      audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up started", c,
+                  {{"url_code", code->substr(0, 4) + "-...."}});
+      (void)monitor::send_message(c.channel.get(), acc, MSG_DONTWAIT);
+      return;
+    }
+  }
+  c.accepted = acc;
+  if (auto st = begin_session(c, details); !st) return deny(st.message());
+  accept(c);
+}
+
+Status Supervisor::begin_session(ChildInfo& c, const nlohmann::json& details) {
+  Services* s = monitor_services();
+  if (s == nullptr) return make_error("internal error (database unavailable)");
+  recorder::SessionRecord r;
+  r.id = c.session_id;
+  r.user = c.user;
+  r.target = c.target;
+  r.login = c.login;
+  r.source = c.source;
+  r.pid = c.pid;
+  r.grant_id = c.grant_id;
+  if (auto st = s->sessions().start(r); !st) return make_error("internal error (cannot record session)");
+  c.session_row = true;
+  if (!audit_event("session.start", recorder::Outcome::kAllow, "", c, details)) {
+    return make_error("internal error (audit log unavailable)");
+  }
+  c.state = ChildState::kProxy;
+  return {};
+}
+
+void Supervisor::accept(ChildInfo& c) {
+  Micros now = SystemClock::instance().now();
   c.authenticated = true;
   c.started_at = now;
   source_backoff_.success(c.source_ip);
   key_backoff_.success(c.fingerprint);
-  (void)monitor::send_message(c.channel.get(), monitor::Accepted{c.user, c.allow_port_forwarding, c.grant_ends_at},
-                              MSG_DONTWAIT);
+  (void)monitor::send_message(c.channel.get(), c.accepted, MSG_DONTWAIT);
+}
+
+void Supervisor::on_step_up_poll(ChildInfo& c) {
+  using monitor::StepUpResult;
+  Micros now = SystemClock::instance().now();
+  Services* s = monitor_services();
+  auto fail = [&](const std::string& why) {
+    audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
+    key_backoff_.failure(c.fingerprint, now);
+    (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kFailed, why}, MSG_DONTWAIT);
+    // SECURITY: an honest child closes the connection with the reason; one
+    // that does not is killed after kill_grace.
+    c.state = ChildState::kRefused;
+    c.kill_deadline = now + cfg_.kill_grace;
+  };
+  if (now >= c.step_up_deadline) {
+    if (s != nullptr) (void)s->mfa().finish_step_up(c.step_up_code, false, "timed out", "");
+    return fail("no security-key step-up within " + format_duration(cfg_.step_up_timeout));
+  }
+  auto rec = s ? s->mfa().find_step_up(c.step_up_code) : Result<authn::StepUpRecord>(make_error("unavailable"));
+  // A busy database: still pending; the deadline above ends the wait.
+  if (!rec || rec->state == "pending") {
+    (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kPending, ""}, MSG_DONTWAIT);
+    return;
+  }
+  if (rec->state != "verified") return fail("step-up failed: " + rec->reason);
+  // SECURITY: the person may have left, or the access ended, while we waited.
+  auto in = policy::decide_access(s->policy(), c.user, c.target, c.login, now);
+  if (!in || !in->person) return fail("internal error (policy unavailable)");
+  if (in->person->state != policy::PersonState::kActive) return fail("account " + c.user + " is no longer active");
+  if (!in->decision.allow) return fail(in->decision.reason);
+  if (in->decision.grant_id != c.grant_id) return fail("the access changed during the step-up; log in again");
+  nlohmann::json details = c.step_up_details;
+  details["step_up_at"] = format_utc(now);
+  if (!audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up verified", c, details)) {
+    return fail("internal error (audit log unavailable)");
+  }
+  if (auto st = begin_session(c, details); !st) return fail(st.message());
+  c.authenticated = true;
+  c.started_at = now;
+  source_backoff_.success(c.source_ip);
+  key_backoff_.success(c.fingerprint);
+  (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kVerified, ""}, MSG_DONTWAIT);
+}
+
+void Supervisor::on_audit(ChildInfo& c, const monitor::Audit& m) {
+  if (!child_may_report(m.action, c.state)) {
+    return violation(c, "audit action '" + m.action.substr(0, 64) + "' is not a connection's to report");
+  }
+  auto outcome = parse_outcome(m.outcome);
+  if (!outcome) return violation(c, "audit outcome '" + m.outcome.substr(0, 16) + "' is not one of allow, deny, error, info");
+  auto details = nlohmann::json::parse(m.details, nullptr, false);
+  if (details.is_discarded() || !details.is_object()) return violation(c, "audit details are not a JSON object");
+  // SECURITY: an event we cannot record must not let the session go on.
+  if (!audit_event(m.action, *outcome, m.reason, c, std::move(details))) {
+    request_kill(c, "the gateway could not record this session");
+  }
+}
+
+void Supervisor::on_session_end(ChildInfo& c, const monitor::SessionEnd& m) {
+  auto recordings = nlohmann::json::parse(m.recordings, nullptr, false);
+  if (recordings.is_discarded() || !recordings.is_array()) {
+    return violation(c, "session recordings are not a JSON array");
+  }
+  constexpr uint64_t kMax = static_cast<uint64_t>(INT64_MAX);
+  if (m.bytes_in > kMax || m.bytes_out > kMax) return violation(c, "session byte counts out of range");
+  if (!c.session_row) {
+    audit_event("session.end", recorder::Outcome::kInfo, m.reason, c, nlohmann::json::object());
+    return;
+  }
+  std::optional<int> exit_status;
+  if (m.has_exit_status) exit_status = static_cast<int>(std::min<uint32_t>(m.exit_status, INT32_MAX));
+  Services* s = monitor_services();
+  auto st = s ? s->sessions().end(c.session_id, static_cast<int64_t>(m.bytes_in), static_cast<int64_t>(m.bytes_out),
+                                  exit_status, m.reason)
+              : Status(make_error("database unavailable"));
+  // On failure the row is ended when the process exits (end_orphans).
+  if (!st) log("cannot record the end of " + c.session_id + ": " + st.message());
+  else c.session_row = false;
+  nlohmann::json d = {{"bytes_in", m.bytes_in}, {"bytes_out", m.bytes_out}, {"recordings", recordings}};
+  if (exit_status) d["exit_status"] = *exit_status;
+  audit_event("session.end", recorder::Outcome::kInfo, m.reason, c, std::move(d));
 }
 
 std::string Supervisor::certificate_source_address(const std::string& reported) {

@@ -37,6 +37,18 @@ class Fields {
     if (!v || *v > 1) return fail();
     out = *v == 1;
   }
+  void number(uint32_t& out) {
+    if (!ok_) return;
+    auto v = r_.u32();
+    if (!v) return fail();
+    out = *v;
+  }
+  void number(uint64_t& out) {
+    if (!ok_) return;
+    auto v = r_.u64();
+    if (!v) return fail();
+    out = *v;
+  }
   void time(Micros& out) {
     if (!ok_) return;
     auto v = r_.u64();
@@ -55,16 +67,23 @@ void put(WireWriter& w, const std::string& s) { w.string(std::string_view(s)); }
 void put(WireWriter& w, const std::vector<uint8_t>& b) { w.string(std::span<const uint8_t>(b)); }
 void put(WireWriter& w, bool b) { w.u8(b ? 1 : 0); }
 void put(WireWriter& w, Micros t) { w.u64(static_cast<uint64_t>(t)); }
+void put(WireWriter& w, uint32_t v) { w.u32(v); }
+void put(WireWriter& w, uint64_t v) { w.u64(v); }
+
+// A JSON-valued text field: same encoding, a larger limit.
+struct Json {
+  std::string& text;
+};
+void put(WireWriter& w, const Json& j) { w.string(std::string_view(j.text)); }
 
 // Each message lists its fields once; encode and decode both walk the list.
 template <class W>
-void fields(W& w, AuthFailed& m) {
-  w(m.fingerprint);
+void fields(W& w, KeyProbe& m) {
+  w(m.fingerprint), w(m.key_type);
 }
 template <class W>
 void fields(W& w, Authenticate& m) {
-  w(m.session_id), w(m.fingerprint), w(m.user_name), w(m.command_mode), w(m.person), w(m.target), w(m.login),
-      w(m.grant_id), w(m.port_forwarding);
+  w(m.fingerprint), w(m.key_type), w(m.user_name);
 }
 template <class W>
 void fields(W& w, Sign& m) {
@@ -73,8 +92,20 @@ void fields(W& w, Sign& m) {
 template <class W>
 void fields(W&, ElevationChanged&) {}
 template <class W>
+void fields(W&, StepUpPoll&) {}
+template <class W>
+void fields(W& w, Audit& m) {
+  w(m.action), w(m.outcome), w(m.reason), w(Json{m.details});
+}
+template <class W>
+void fields(W& w, SessionEnd& m) {
+  w(m.reason), w(m.bytes_in), w(m.bytes_out), w(m.has_exit_status), w(m.exit_status), w(Json{m.recordings});
+}
+template <class W>
 void fields(W& w, Accepted& m) {
-  w(m.person), w(m.port_forwarding), w(m.grant_ends_at);
+  w(m.person), w(m.command_mode), w(m.target), w(m.host), w(m.host_key), w(m.recording), w(m.principals), w(m.login), w(m.port),
+      w(m.role), w(m.grant_id), w(m.request_id), w(m.break_glass), w(m.port_forwarding), w(m.grant_ends_at),
+      w(m.step_up_url), w(m.step_up_timeout);
 }
 template <class W>
 void fields(W& w, Refused& m) {
@@ -88,14 +119,24 @@ template <class W>
 void fields(W& w, Kill& m) {
   w(m.reason);
 }
+template <class W>
+void fields(W& w, KeyKnown& m) {
+  w(m.known);
+}
+template <class W>
+void fields(W& w, StepUpResult& m) {
+  w(m.state), w(m.reason);
+}
 
 template <class T>
 Result<Message> decode_as(std::span<const uint8_t> body) {
   T m;
   Fields f(body);
-  auto read = [&f](auto& field) {
+  auto read = [&f](auto&& field) {
     using F = std::decay_t<decltype(field)>;
     if constexpr (std::is_same_v<F, std::string>) f.text(field);
+    else if constexpr (std::is_same_v<F, Json>) f.text(field.text, kMaxJson);
+    else if constexpr (std::is_same_v<F, uint32_t> || std::is_same_v<F, uint64_t>) f.number(field);
     else if constexpr (std::is_same_v<F, std::vector<uint8_t>>) f.blob(field);
     else if constexpr (std::is_same_v<F, bool>) f.flag(field);
     else f.time(field);
@@ -108,21 +149,29 @@ Result<Message> decode_as(std::span<const uint8_t> body) {
 }  // namespace
 
 Type type_of(const Message& m) {
-  static constexpr Type kTypes[] = {Type::kAuthFailed, Type::kAuthenticate, Type::kSign,        Type::kElevationChanged,
-                                    Type::kAccepted,   Type::kRefused,      Type::kCertificate, Type::kKill};
+  static constexpr Type kTypes[] = {Type::kKeyProbe,     Type::kAuthenticate, Type::kSign,     Type::kElevationChanged,
+                                    Type::kStepUpPoll,   Type::kAudit,        Type::kSessionEnd, Type::kAccepted,
+                                    Type::kRefused,      Type::kCertificate,  Type::kKill,     Type::kKeyKnown,
+                                    Type::kStepUpResult};
+  static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
 
 const char* type_name(Type t) {
   switch (t) {
-    case Type::kAuthFailed: return "auth-failed";
+    case Type::kKeyProbe: return "key-probe";
     case Type::kAuthenticate: return "authenticate";
     case Type::kSign: return "sign";
     case Type::kElevationChanged: return "elevation-changed";
+    case Type::kStepUpPoll: return "step-up-poll";
+    case Type::kAudit: return "audit";
+    case Type::kSessionEnd: return "session-end";
     case Type::kAccepted: return "accepted";
     case Type::kRefused: return "refused";
     case Type::kCertificate: return "certificate";
     case Type::kKill: return "kill";
+    case Type::kKeyKnown: return "key-known";
+    case Type::kStepUpResult: return "step-up-result";
   }
   return "unknown";
 }
@@ -143,14 +192,19 @@ Result<Message> decode(std::span<const uint8_t> bytes) {
   if (bytes.empty() || bytes.size() > kMaxMessage) return make_error("malformed monitor message: bad size");
   auto body = bytes.subspan(1);
   switch (static_cast<Type>(bytes[0])) {
-    case Type::kAuthFailed: return decode_as<AuthFailed>(body);
+    case Type::kKeyProbe: return decode_as<KeyProbe>(body);
     case Type::kAuthenticate: return decode_as<Authenticate>(body);
     case Type::kSign: return decode_as<Sign>(body);
     case Type::kElevationChanged: return decode_as<ElevationChanged>(body);
+    case Type::kStepUpPoll: return decode_as<StepUpPoll>(body);
+    case Type::kAudit: return decode_as<Audit>(body);
+    case Type::kSessionEnd: return decode_as<SessionEnd>(body);
     case Type::kAccepted: return decode_as<Accepted>(body);
     case Type::kRefused: return decode_as<Refused>(body);
     case Type::kCertificate: return decode_as<Certificate>(body);
     case Type::kKill: return decode_as<Kill>(body);
+    case Type::kKeyKnown: return decode_as<KeyKnown>(body);
+    case Type::kStepUpResult: return decode_as<StepUpResult>(body);
   }
   return make_error("malformed monitor message: unknown type " + std::to_string(bytes[0]));
 }

@@ -9,32 +9,42 @@ namespace bastion::gateway::monitor {
 namespace {
 
 std::vector<Message> samples() {
-  Authenticate a;
-  a.session_id = "s-0011223344556677";
-  a.fingerprint = "SHA256:abc";
-  a.user_name = "root@prod-db-1";
-  a.person = "alice";
-  a.target = "prod-db-1";
-  a.login = "root";
-  a.grant_id = "GRT-0B4N8W1C";
-  a.port_forwarding = true;
-  Authenticate cmd;
-  cmd.command_mode = true;
-  cmd.user_name = "alice";
+  Authenticate a{"SHA256:abc", "sk-ssh-ed25519@openssh.com", "root@prod-db-1"};
   Accepted acc;
   acc.person = "alice";
+  acc.target = "prod-db-1";
+  acc.host = "10.0.0.5";
+  acc.port = 2222;
+  acc.host_key = "ssh-ed25519 AAAA";
+  acc.recording = "strict";
+  acc.principals = "login@target";
+  acc.login = "root";
+  acc.role = "dba";
+  acc.grant_id = "GRT-0B4N8W1C";
+  acc.request_id = "REQ-1";
+  acc.break_glass = true;
   acc.port_forwarding = true;
   acc.grant_ends_at = 1'700'000'000'000'000;
-  return {AuthFailed{"SHA256:xyz"},
-          AuthFailed{},
+  acc.step_up_url = "https://gw.example/mfa/K7Q2-9XHD";
+  acc.step_up_timeout = 120'000'000;
+  Accepted cmd;
+  cmd.person = "alice";
+  cmd.command_mode = true;
+  SessionEnd end{"client disconnected", 1ULL << 40, 12, true, 130, "[]"};
+  return {KeyProbe{"SHA256:xyz", "ssh-ed25519"},
           a,
-          cmd,
           Sign{{0, 1, 2, 255}, "127.0.0.1"},
           ElevationChanged{},
+          StepUpPoll{},
+          Audit{"channel.exec", "allow", "", R"({"command":"id"})"},
+          end,
           acc,
+          cmd,
           Refused{"no role allows root on prod-db-1"},
           Certificate{{9, 8, 7}, "bastion person=alice session=s-1"},
-          Kill{"grant GRT-1 has ended"}};
+          Kill{"grant GRT-1 has ended"},
+          KeyKnown{true},
+          StepUpResult{StepUpResult::kFailed, "timed out"}};
 }
 
 TEST(MonitorProtocol, EveryMessageRoundTrips) {
@@ -45,14 +55,20 @@ TEST(MonitorProtocol, EveryMessageRoundTrips) {
     EXPECT_EQ(type_of(*back), type_of(m));
     EXPECT_EQ(encode(*back), bytes) << type_name(type_of(m));
   }
-  auto back = decode(encode(samples()[2]));
+  auto back = decode(encode(samples()[1]));
   const auto& a = std::get<Authenticate>(*back);
-  EXPECT_EQ(a.person, "alice");
-  EXPECT_EQ(a.login, "root");
-  EXPECT_EQ(a.grant_id, "GRT-0B4N8W1C");
-  EXPECT_TRUE(a.port_forwarding);
-  EXPECT_FALSE(a.command_mode);
-  EXPECT_EQ(std::get<Accepted>(*decode(encode(samples()[6]))).grant_ends_at, 1'700'000'000'000'000);
+  EXPECT_EQ(a.fingerprint, "SHA256:abc");
+  EXPECT_EQ(a.user_name, "root@prod-db-1");
+  const auto acc = std::get<Accepted>(*decode(encode(samples()[7])));
+  EXPECT_EQ(acc.grant_ends_at, 1'700'000'000'000'000);
+  EXPECT_EQ(acc.port, 2222u);
+  EXPECT_TRUE(acc.break_glass);
+  EXPECT_FALSE(acc.command_mode);
+  EXPECT_EQ(acc.step_up_url, "https://gw.example/mfa/K7Q2-9XHD");
+  const auto end = std::get<SessionEnd>(*decode(encode(samples()[6])));
+  EXPECT_EQ(end.bytes_in, 1ULL << 40);
+  EXPECT_EQ(end.exit_status, 130u);
+  EXPECT_EQ(std::get<StepUpResult>(*decode(encode(samples().back()))).state, StepUpResult::kFailed);
 }
 
 TEST(MonitorProtocol, EveryTruncationAndTrailingByteIsRefused) {
@@ -68,14 +84,17 @@ TEST(MonitorProtocol, EveryTruncationAndTrailingByteIsRefused) {
 
 TEST(MonitorProtocol, UnknownTypesBadFlagsAndHugeFieldsAreRefused) {
   EXPECT_FALSE(decode(std::vector<uint8_t>{0}));
-  EXPECT_FALSE(decode(std::vector<uint8_t>{5}));
+  EXPECT_FALSE(decode(std::vector<uint8_t>{8}));
   EXPECT_FALSE(decode(std::vector<uint8_t>{200}));
   // ElevationChanged has no fields; Sign's blob limit is 8 KiB.
   EXPECT_TRUE(decode(std::vector<uint8_t>{4}));
-  Authenticate a;
+  Accepted a;
   auto bytes = encode(a);
-  bytes[1 + 3 * 4] = 2;  // command_mode, after three empty strings: only 0 or 1
+  bytes[1 + 4] = 2;  // command_mode, after the empty person: only 0 or 1
   EXPECT_FALSE(decode(bytes));
+  // Audit details may be larger than a name, within their own limit.
+  EXPECT_TRUE(decode(encode(Audit{"file.write", "allow", "", std::string(12 * 1024, 'x')})));
+  EXPECT_FALSE(decode(encode(Audit{"file.write", "allow", "", std::string(12 * 1024 + 1, 'x')})));
   auto big = encode(Sign{std::vector<uint8_t>(8 * 1024 + 1, 1), ""});
   EXPECT_FALSE(decode(big));
   auto long_name = encode(Refused{std::string(1025, 'x')});

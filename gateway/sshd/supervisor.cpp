@@ -27,6 +27,7 @@
 #include "gateway/sshd/listener.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/app/services.h"
+#include "gateway/app/session_id.h"
 #include "recorder/audit_chain.h"
 #include "recorder/retention.h"
 #include "recorder/cast_crypto.h"
@@ -244,6 +245,9 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     return;
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
+  std::string session_id = new_session_id();
+  // SECURITY/SQLite: no database connection crosses fork.
+  monitor_services_.reset();
   pid_t pid = ::fork();
   if (pid < 0) {
     log(std::string("fork: ") + std::strerror(errno));
@@ -263,7 +267,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
       log(source + ": cannot enter the sandbox: " + sandboxed.message());
     } else {
       if (hooks_.in_child) hooks_.in_child(theirs.get());
-      ConnectionParams params{client.release(), theirs.get(), source, &key_backoff_};
+      ConnectionParams params{client.release(), theirs.get(), source, session_id};
       Connection conn(**services, bind_.get(), params);
       code = conn.run();
     }
@@ -275,6 +279,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.channel = std::move(mine);
   c.source_ip = ip;
   c.source = source;
+  c.session_id = session_id;
   c.started_at = SystemClock::instance().now();
   children_.emplace(pid, std::move(c));
 }
@@ -331,7 +336,7 @@ void Supervisor::reap_children() {
                     {{"pid", pid}, {"source", it->second.source}});
       }
     }
-    if (it->second.claimed_session) {
+    if (it->second.session_row) {
       // A connection process that died without ending its session row.
       std::string reason = why.empty() ? "connection process exited" : why;
       auto s = Services::open(cfg_);
@@ -364,10 +369,11 @@ void Supervisor::check_deadlines() {
   Micros preauth_limit = std::max(cfg_.login_grace_time, cfg_.step_up_timeout + 30 * kMicrosPerSecond) +
                          10 * kMicrosPerSecond;
   for (auto& [pid, c] : children_) {
-    if (c.state == ChildState::kPreauth && now - c.started_at > preauth_limit && c.kill_deadline == 0) {
+    bool preauth = c.state == ChildState::kPreauth || c.state == ChildState::kStepUp;
+    if (preauth && now - c.started_at > preauth_limit && c.kill_deadline == 0) {
       log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
       ::kill(pid, SIGKILL);
-      c.state = ChildState::kRefused;
+      c.state = ChildState::kKilled;
       audit_event("monitor.violation", recorder::Outcome::kDeny, "pre-auth time exceeded (the login grace timer did not end it)",
                   c, {{"pid", pid}, {"source", c.source}});
     }
@@ -447,15 +453,15 @@ void Supervisor::audit(const std::string& action, const std::string& reason,
   if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
 }
 
-void Supervisor::audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
-                             const ChildInfo& c, nlohmann::json details) {
-  auto s = Services::open(cfg_);
-  if (!s) {
-    log("AUDIT FAILURE: " + s.error().message);
-    return;
+bool Supervisor::audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                             const ChildInfo& c, nlohmann::json details, const std::string& actor) {
+  Services* s = monitor_services();
+  if (s == nullptr) {
+    log("AUDIT FAILURE: database unavailable");
+    return false;
   }
   recorder::AuditEvent e;
-  e.actor = !c.user.empty() ? c.user : (c.fingerprint.empty() ? "unknown" : "key:" + c.fingerprint);
+  e.actor = !actor.empty() ? actor : !c.user.empty() ? c.user : (c.fingerprint.empty() ? "unknown" : "key:" + c.fingerprint);
   e.action = action;
   e.outcome = outcome;
   e.reason = reason;
@@ -464,7 +470,13 @@ void Supervisor::audit_event(const std::string& action, recorder::Outcome outcom
   e.source = c.source;
   e.session_id = c.session_id;
   e.details = std::move(details);
-  if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+  if (auto r = s->audit().append(e); !r) {
+    log("AUDIT FAILURE: " + r.error().message);
+    // A connection that failed may be stale (the database replaced, say): reopen next time.
+    monitor_services_.reset();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace bastion::gateway

@@ -26,16 +26,19 @@
 #include "recorder/syslog_forwarder.h"
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 namespace bastion::gateway {
 
 // Where a connection process is in its life, for the monitor's dispatch
 // table: what it may ask depends on it.
 enum class ChildState : unsigned {
-  kPreauth = 1,   // may report failures and ask to authenticate (once)
-  kProxy = 2,     // authenticated for LOGIN@TARGET: may ask for one certificate
-  kCommand = 4,   // authenticated in command mode: may report elevation changes
-  kRefused = 8,   // its claim was refused: may ask nothing; it is being ended
+  kPreauth = 1,   // may probe keys and ask to authenticate (max_auth_attempts times)
+  kProxy = 2,     // a session for LOGIN@TARGET: may ask for one certificate, report channel events
+  kCommand = 4,   // authenticated in command mode: may report elevation changes and events
+  kRefused = 8,   // refused (a failed step-up, a refused certificate): may only end
+  kStepUp = 16,   // accepted pending a step-up: may ask whether it is done
+  kKilled = 32,   // broke the protocol: SIGKILLed; nothing it sent is read any more
 };
 
 struct ChildInfo {
@@ -46,14 +49,21 @@ struct ChildInfo {
   std::string source_ip;
   std::string source;
   bool authenticated = false;  // the monitor accepted its Authenticate
-  bool claimed_session = false;  // it sent Authenticate: a session row may exist
+  bool session_row = false;    // the monitor started its session row and has not ended it
+  int key_probes = 0, auth_attempts = 0;
+  std::set<std::string> unknown_keys;  // unknown keys it probed (each audited once)
   // Everything below is the monitor's own derivation, never the child's claim.
-  std::string session_id, user, target, login;
+  std::string session_id;  // assigned at fork
+  std::string user, target, login;
   std::string principal;     // the certificate principal for login on target
   std::string fingerprint;   // the key the person logged in with
   bool allow_port_forwarding = false;
   std::string grant_id;      // the elevation grant the session runs under, if any
   Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)
+  monitor::Accepted accepted;  // what the child was told
+  std::string step_up_code;   // kStepUp: the step-up it waits for
+  Micros step_up_deadline = 0;
+  nlohmann::json step_up_details;
   int certificates = 0;  // issued to this connection
   int auth_failures = 0;  // failed attempts the connection reported before authenticating
   Micros started_at = 0;
@@ -109,12 +119,23 @@ class Supervisor {
   // through the dispatch table; anything not allowed in the child's state,
   // or malformed, is a violation: audited, and the child is killed.
   void read_child(ChildInfo& c);
+  bool read_one_request(ChildInfo& c);  // false: nothing more to read now
   void violation(ChildInfo& c, const std::string& what);
-  void refuse(ChildInfo& c, const std::string& reason, const nlohmann::json& details);
-  void on_auth_failed(ChildInfo& c, const monitor::AuthFailed& m);
+  void on_key_probe(ChildInfo& c, const monitor::KeyProbe& m);
   void on_authenticate(ChildInfo& c, const monitor::Authenticate& m);
+  void on_step_up_poll(ChildInfo& c);
   void on_sign(ChildInfo& c, const monitor::Sign& m);
   void on_elevation_changed(ChildInfo& c);
+  void on_audit(ChildInfo& c, const monitor::Audit& m);
+  void on_session_end(ChildInfo& c, const monitor::SessionEnd& m);
+  // Writes the session row and its session.start record; the child becomes kProxy.
+  Status begin_session(ChildInfo& c, const nlohmann::json& details);
+  // Tells the child what it was accepted for (c.accepted).
+  void accept(ChildInfo& c);
+  // The monitor's database connection, opened on first use and closed
+  // before each fork (SQLite connections must not cross fork); null when
+  // the database cannot be opened (logged).
+  Services* monitor_services();
   // The certificate's source-address: [upstream] egress_addresses, else the
   // child's upstream address when it is one of this host's (empty: refuse).
   std::string certificate_source_address(const std::string& reported);
@@ -146,9 +167,10 @@ class Supervisor {
   void shutdown();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
-  // An audit record about connection process `c` (actor: its person, else its key).
-  void audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
-                   const ChildInfo& c, nlohmann::json details);
+  // An audit record about connection process `c` (actor: `actor`, else its
+  // person, else its key); false when it could not be written (logged).
+  bool audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                   const ChildInfo& c, nlohmann::json details, const std::string& actor = "");
 
   Config cfg_;
   WebProcess run_web_;
@@ -171,6 +193,7 @@ class Supervisor {
   std::deque<std::string> hr_queue_;
   std::optional<HrBatch> hr_batch_;
   std::unique_ptr<Services> hr_services_;  // open while a batch is applied
+  std::unique_ptr<Services> monitor_services_;  // see monitor_services()
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;

@@ -10,8 +10,10 @@
 // Without a scenario file the connection is served as usual.
 //
 // Steps (comma-separated `steps=`):
-//   auth      Authenticate with the claim in the file (person, fingerprint,
-//             user_name, target, login, grant_id, port_forwarding, command_mode)
+//   probe     KeyProbe for fingerprint= (key_type=, default sk-ssh-ed25519@openssh.com)
+//   auth      Authenticate: fingerprint= signed for user_name= (key_type= as above)
+//   poll      StepUpPoll
+//   audit     Audit action= (outcome=, default allow) with details= (default {})
 //   sign      generate a key, ask for a certificate (source=, default 127.0.0.1);
 //             on success write NAME_key and NAME_key-cert.pub
 //   json      send the old JSON "auth" line (not a monitor message)
@@ -33,7 +35,6 @@
 #include "common/encoding.h"
 #include "gateway/daemon.h"
 #include "gateway/sshd/monitor_protocol.h"
-#include "gateway/app/session_id.h"
 
 namespace {
 
@@ -67,7 +68,13 @@ std::string describe(const monitor::Received& r) {
   using Kind = monitor::Received::Kind;
   if (r.kind != Kind::kMessage) return "none";
   if (const auto* x = std::get_if<monitor::Refused>(&r.message)) return "refused: " + x->reason;
-  if (std::holds_alternative<monitor::Accepted>(r.message)) return "accepted";
+  if (const auto* a = std::get_if<monitor::Accepted>(&r.message)) {
+    return "accepted: person=" + a->person + (a->step_up_url.empty() ? "" : " step-up");
+  }
+  if (const auto* k = std::get_if<monitor::KeyKnown>(&r.message)) return k->known ? "known" : "unknown";
+  if (const auto* s = std::get_if<monitor::StepUpResult>(&r.message)) {
+    return "step-up " + std::to_string(s->state) + (s->reason.empty() ? "" : ": " + s->reason);
+  }
   if (std::holds_alternative<monitor::Certificate>(r.message)) return "certificate";
   if (const auto* k = std::get_if<monitor::Kill>(&r.message)) return "kill: " + k->reason;
   return "other";
@@ -104,22 +111,26 @@ void sign(int fd, const Scenario& sc, const std::string& dir, Out& out) {
 void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
   Out out(dir + "/" + sc.get("name", "unnamed") + ".out");
   out.line("started");
-  std::string session_id = new_session_id();
   std::stringstream steps(sc.get("steps"));
   for (std::string step; std::getline(steps, step, ',');) {
-    if (step == "auth") {
-      monitor::Authenticate a;
-      a.session_id = session_id;
-      a.fingerprint = sc.get("fingerprint");
-      a.user_name = sc.get("user_name");
-      a.command_mode = sc.get("command_mode") == "1";
-      a.person = sc.get("person");
-      a.target = sc.get("target");
-      a.login = sc.get("login");
-      a.grant_id = sc.get("grant_id");
-      a.port_forwarding = sc.get("port_forwarding") == "1";
+    const std::string key_type = sc.get("key_type", "sk-ssh-ed25519@openssh.com");
+    if (step == "probe") {
+      out.line("step probe");
+      (void)monitor::send_message(fd, monitor::KeyProbe{sc.get("fingerprint"), key_type});
+      out.line("answer: " + describe(answer(fd)));
+    } else if (step == "auth") {
       out.line("step auth");
-      (void)monitor::send_message(fd, a);
+      (void)monitor::send_message(fd, monitor::Authenticate{sc.get("fingerprint"), key_type, sc.get("user_name")});
+      out.line("answer: " + describe(answer(fd)));
+    } else if (step == "poll") {
+      out.line("step poll");
+      (void)monitor::send_message(fd, monitor::StepUpPoll{});
+      out.line("answer: " + describe(answer(fd)));
+    } else if (step == "audit") {
+      out.line("step audit");
+      (void)monitor::send_message(
+          fd, monitor::Audit{sc.get("action"), sc.get("outcome", "allow"), "scripted", sc.get("details", "{}")});
+      // Nothing comes back for an audit record: a violation shows as the kill.
       out.line("answer: " + describe(answer(fd)));
     } else if (step == "sign") {
       sign(fd, sc, dir, out);
