@@ -132,13 +132,24 @@ CastWriter::~CastWriter() {
   if (fd_) (void)flush();
 }
 
-Result<std::unique_ptr<CastWriter>> CastWriter::open(const std::string& path, const CastHeader& h,
-                                                     Micros flush_interval, std::unique_ptr<CastSealer> sealer) {
+Result<UniqueFd> CastWriter::create_file(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ec) return make_error("cannot create recording folder for " + path + ": " + ec.message());
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0600));
   if (!fd) return make_error("cannot create recording " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+Result<std::unique_ptr<CastWriter>> CastWriter::open(const std::string& path, const CastHeader& h,
+                                                     Micros flush_interval, std::unique_ptr<CastSealer> sealer) {
+  auto fd = create_file(path);
+  if (!fd) return fd.error();
+  return open(std::move(*fd), h, flush_interval, std::move(sealer));
+}
+
+Result<std::unique_ptr<CastWriter>> CastWriter::open(UniqueFd fd, const CastHeader& h, Micros flush_interval,
+                                                     std::unique_ptr<CastSealer> sealer) {
   std::unique_ptr<CastWriter> w(new CastWriter(std::move(fd), h.started_at, flush_interval));
   if (sealer) {
     if (auto st = w->write_out(sealer->file_header()); !st) return st.error();

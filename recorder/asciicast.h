@@ -49,6 +49,12 @@ class CastWriter {
   static Result<std::unique_ptr<CastWriter>> open(const std::string& path, const CastHeader& header,
                                                   Micros flush_interval,
                                                   std::unique_ptr<CastSealer> sealer = nullptr);
+  // The same over a file someone else created (create_file): the gateway's
+  // monitor creates recordings and hands the connection process the descriptor.
+  static Result<std::unique_ptr<CastWriter>> open(UniqueFd file, const CastHeader& header, Micros flush_interval,
+                                                  std::unique_ptr<CastSealer> sealer = nullptr);
+  // Creates PATH (and its folders) for appending, mode 0600, refusing an existing file.
+  static Result<UniqueFd> create_file(const std::string& path);
   ~CastWriter();
   CastWriter(const CastWriter&) = delete;
   CastWriter& operator=(const CastWriter&) = delete;

@@ -13,37 +13,21 @@ std::string recording_path(const std::string& dir, const std::string& session_id
   return dir + "/" + day + "/" + session_id + "-" + std::to_string(channel) + ".cast";
 }
 
-ChannelRecording::ChannelRecording(Database& db, AuditLog& audit, const Clock& clock, RecordingSettings s,
-                                   AuditEvent tmpl)
-    : db_(db), audit_(audit), clock_(clock), settings_(std::move(s)), template_(std::move(tmpl)) {}
-
-Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(Database& db, AuditLog& audit,
-                                                                  const Clock& clock,
-                                                                  const RecordingSettings& settings,
-                                                                  const AuditEvent& tmpl, int channel,
-                                                                  const CastHeader& header) {
-  std::unique_ptr<ChannelRecording> r(new ChannelRecording(db, audit, clock, settings, tmpl));
-  r->info_.session_id = tmpl.session_id;
-  r->info_.channel = channel;
-  r->info_.started_at = header.started_at;
-  r->info_.path = recording_path(settings.dir, tmpl.session_id, channel, header.started_at);
-  std::unique_ptr<CastSealer> sealer;
-  if (!settings.encrypt_to.empty()) {
-    auto s = CastSealer::create(settings.encrypt_to);
-    if (!s) return s.error();
-    sealer = std::move(*s);
-  }
-  auto w = CastWriter::open(r->info_.path, header, settings.flush_interval, std::move(sealer));
-  if (!w) return w.error();
-  r->writer_ = std::move(*w);
-  r->last_digest_ = header.started_at;
+Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, const Clock& clock,
+                                                 const std::string& dir, bool encrypted, const AuditEvent& tmpl,
+                                                 int channel) {
+  Micros now = clock.now();
+  RecordingJournal::Opened o;
+  o.path = recording_path(dir, tmpl.session_id, channel, now);
+  auto fd = CastWriter::create_file(o.path);
+  if (!fd) return fd.error();
+  o.file = std::move(*fd);
   auto st = with_transaction(db, [&]() -> Status {
-    SQLite::Statement q(db.sql(),
-                        "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
-    q.bind(1, r->info_.session_id);
+    SQLite::Statement q(db.sql(), "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
+    q.bind(1, tmpl.session_id);
     q.bind(2, channel);
-    q.bind(3, r->info_.path);
-    q.bind(4, static_cast<int64_t>(header.started_at));
+    q.bind(3, o.path);
+    q.bind(4, static_cast<int64_t>(now));
     q.exec();
     return {};
   });
@@ -51,8 +35,62 @@ Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(Database& db, 
   AuditEvent e = tmpl;
   e.action = "recording.start";
   e.outcome = Outcome::kInfo;
-  e.details = {{"channel", channel}, {"path", r->info_.path}, {"encrypted", !settings.encrypt_to.empty()}};
+  e.details = {{"channel", channel}, {"path", o.path}, {"encrypted", encrypted}};
   if (auto a = audit.append(e); !a) return a.error();
+  return o;
+}
+
+Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const CastChunk& c) {
+  AuditEvent e = tmpl;
+  e.action = "recording.chunk";
+  e.outcome = Outcome::kInfo;
+  e.details = {{"channel", channel}, {"offset", c.offset}, {"length", c.length}, {"sha256", c.sha256}};
+  auto a = audit.append(e);
+  return a ? Status{} : a.status();
+}
+
+Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
+                     const std::string& path, const CastSummary& s) {
+  auto st = with_transaction(db, [&]() -> Status {
+    SQLite::Statement q(db.sql(),
+                        "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
+    q.bind(1, static_cast<int64_t>(clock.now()));
+    q.bind(2, s.size);
+    q.bind(3, s.sha256);
+    q.bind(4, tmpl.session_id);
+    q.bind(5, channel);
+    q.exec();
+    return {};
+  });
+  AuditEvent e = tmpl;
+  e.action = "recording.end";
+  e.outcome = Outcome::kInfo;
+  e.details = {{"channel", channel}, {"path", path}, {"size", s.size}, {"sha256", s.sha256}};
+  auto a = audit.append(e);
+  if (!st) return st;
+  return a ? Status{} : a.status();
+}
+
+ChannelRecording::ChannelRecording(RecordingJournal& journal, const Clock& clock, RecordingSettings s, int channel)
+    : journal_(journal), clock_(clock), settings_(std::move(s)), channel_(channel) {}
+
+Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(RecordingJournal& journal, const Clock& clock,
+                                                                  const RecordingSettings& settings, int channel,
+                                                                  const CastHeader& header) {
+  std::unique_ptr<ChannelRecording> r(new ChannelRecording(journal, clock, settings, channel));
+  std::unique_ptr<CastSealer> sealer;
+  if (!settings.encrypt_to.empty()) {
+    auto s = CastSealer::create(settings.encrypt_to);
+    if (!s) return s.error();
+    sealer = std::move(*s);
+  }
+  auto opened = journal.begin(channel);
+  if (!opened) return opened.error();
+  r->path_ = opened->path;
+  auto w = CastWriter::open(std::move(opened->file), header, settings.flush_interval, std::move(sealer));
+  if (!w) return w.error();
+  r->writer_ = std::move(*w);
+  r->last_digest_ = header.started_at;
   return r;
 }
 
@@ -75,12 +113,7 @@ Status ChannelRecording::resize(int cols, int rows) { return sticky(writer_->res
 Status ChannelRecording::digest() {
   CastChunk c = writer_->take_chunk();
   if (c.length == 0) return status_;
-  AuditEvent e = template_;
-  e.action = "recording.chunk";
-  e.outcome = Outcome::kInfo;
-  e.details = {{"channel", info_.channel}, {"offset", c.offset}, {"length", c.length}, {"sha256", c.sha256}};
-  auto a = audit_.append(e);
-  return sticky(a ? Status{} : a.status());
+  return sticky(journal_.chunk(channel_, c));
 }
 
 Status ChannelRecording::tick() {
@@ -104,23 +137,7 @@ Result<CastSummary> ChannelRecording::finish() {
   }
   (void)digest();
   summary_ = *s;
-  auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(),
-                        "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
-    q.bind(1, static_cast<int64_t>(clock_.now()));
-    q.bind(2, s->size);
-    q.bind(3, s->sha256);
-    q.bind(4, info_.session_id);
-    q.bind(5, info_.channel);
-    q.exec();
-    return {};
-  });
-  (void)sticky(st);
-  AuditEvent e = template_;
-  e.action = "recording.end";
-  e.outcome = Outcome::kInfo;
-  e.details = {{"channel", info_.channel}, {"path", info_.path}, {"size", s->size}, {"sha256", s->sha256}};
-  if (auto a = audit_.append(e); !a) (void)sticky(a.status());
+  (void)sticky(journal_.end(channel_, *s));
   return *s;
 }
 

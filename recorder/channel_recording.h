@@ -4,7 +4,7 @@
 // file's size and SHA-256 ("recording.end"). Because the audit log is hash
 // chained and signed, any later change, cut or splice of the file shows.
 //
-// Contract: any failure (file or audit) is returned and sticks; the caller
+// Contract: any failure (file or journal) is returned and sticks; the caller
 // must then end the channel when recording is mandatory. Not thread-safe.
 #pragma once
 
@@ -29,19 +29,45 @@ struct RecordingInfo {
 };
 
 struct RecordingSettings {
-  std::string dir;               // root folder; files go to DIR/YYYY-MM-DD/SESSION-CHANNEL.cast
   bool record_input = true;
   Micros flush_interval = kMicrosPerSecond;
   Micros digest_interval = 10 * kMicrosPerSecond;
   std::vector<uint8_t> encrypt_to;  // reviewer X25519 public key; empty: plaintext
 };
 
+// Where a recording's bookkeeping goes: the file's creation, its row in the
+// recordings table, and its audit records. In the gateway the monitor keeps
+// it (a connection process asks over its channel; the monitor calls the
+// functions below).
+class RecordingJournal {
+ public:
+  virtual ~RecordingJournal() = default;
+  struct Opened {
+    UniqueFd file;  // open for appending, empty
+    std::string path;
+  };
+  // Creates the file for `channel` (never an existing one), records its start.
+  virtual Result<Opened> begin(int channel) = 0;
+  // The SHA-256 of the bytes [offset, offset+length) written since the last chunk.
+  virtual Status chunk(int channel, const CastChunk& c) = 0;
+  // The file is complete: its size and SHA-256.
+  virtual Status end(int channel, const CastSummary& s) = 0;
+};
+
+// The journal's writes, for the process that holds the database (the
+// gateway's monitor); `tmpl` carries actor/target/login/session for the
+// audit records. begin_recording creates DIR/YYYY-MM-DD/SESSION-CHANNEL.cast.
+Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, const Clock& clock,
+                                                 const std::string& dir, bool encrypted, const AuditEvent& tmpl,
+                                                 int channel);
+Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const CastChunk& c);
+Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
+                     const std::string& path, const CastSummary& s);
+
 class ChannelRecording {
  public:
-  // `audit_template` carries actor/target/login/session for the records.
-  static Result<std::unique_ptr<ChannelRecording>> start(Database& db, AuditLog& audit, const Clock& clock,
-                                                         const RecordingSettings& settings,
-                                                         const AuditEvent& audit_template, int channel,
+  static Result<std::unique_ptr<ChannelRecording>> start(RecordingJournal& journal, const Clock& clock,
+                                                         const RecordingSettings& settings, int channel,
                                                          const CastHeader& header);
   Status output(std::string_view bytes);
   Status input(std::string_view bytes);
@@ -49,20 +75,19 @@ class ChannelRecording {
   Status tick();
   // Flushes, fsyncs, writes the final digest and summary. Idempotent.
   Result<CastSummary> finish();
-  [[nodiscard]] const std::string& path() const { return info_.path; }
+  [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] const Status& status() const { return status_; }
 
  private:
-  ChannelRecording(Database& db, AuditLog& audit, const Clock& clock, RecordingSettings s, AuditEvent tmpl);
+  ChannelRecording(RecordingJournal& journal, const Clock& clock, RecordingSettings s, int channel);
   Status digest();
   Status sticky(Status st);
 
-  Database& db_;
-  AuditLog& audit_;
+  RecordingJournal& journal_;
   const Clock& clock_;
   RecordingSettings settings_;
-  AuditEvent template_;
-  RecordingInfo info_;
+  int channel_;
+  std::string path_;
   std::unique_ptr<CastWriter> writer_;
   Micros last_digest_ = 0;
   std::optional<CastSummary> summary_;

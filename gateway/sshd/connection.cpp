@@ -37,8 +37,8 @@ void send_banner(ssh_session s, const std::string& text) {
   if (str) ssh_send_issue_banner(s, str.get());
 }
 
-Connection::Connection(Services& services, ssh_bind bind, ConnectionParams params)
-    : services_(services), bind_(bind), params_(std::move(params)) {
+Connection::Connection(const Config& cfg, ssh_bind bind, ConnectionParams params)
+    : cfg_(cfg), bind_(bind), params_(std::move(params)) {
   session_id_ = params_.session_id;
 }
 
@@ -47,7 +47,7 @@ Connection::~Connection() {
   if (upstream_) ssh_disconnect(upstream_->session());
 }
 
-const std::vector<std::string>& Connection::env_allow() const { return services_.config().env_allow; }
+const std::vector<std::string>& Connection::env_allow() const { return cfg_.env_allow; }
 
 bool Connection::audit(const std::string& action, Outcome outcome, const std::string& reason,
                        nlohmann::json details) {
@@ -83,7 +83,7 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
     return known != nullptr && known->known ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
   }
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;
-  if (++signed_attempts_ > services_.config().max_auth_attempts) {
+  if (++signed_attempts_ > cfg_.max_auth_attempts) {
     closing_ = true;
     return SSH_AUTH_DENIED;
   }
@@ -133,14 +133,8 @@ bool Connection::apply_accepted(const monitor::Accepted& acc, std::string& reaso
     name_ = policy::IngressName{};
     name_.command_mode = true;
     name_.person = acc.person;
-    // Command mode still works on the database itself (the elevation
-    // workflow); the monitor has accepted the person.
-    auto person = services_.policy().find_person(acc.person);
-    if (!person || !*person) {
-      reason = "internal error (policy unavailable)";
-      return false;
-    }
-    person_ = **person;
+    person_ = policy::Person{};
+    person_->name = acc.person;
     authenticated_ = true;
     return true;
   }
@@ -182,16 +176,16 @@ bool Connection::apply_accepted(const monitor::Accepted& acc, std::string& reaso
   return true;
 }
 
-Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request) {
+Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request, UniqueFd* passed) {
   if (params_.supervisor_fd < 0) return make_error("no gateway supervisor");
   if (auto st = monitor::send_message(params_.supervisor_fd, request); !st) {
     return make_error("cannot reach the gateway supervisor");
   }
-  Micros deadline = services_.clock().now() + 10 * kMicrosPerSecond;
-  while (services_.clock().now() < deadline) {
+  Micros deadline = clock_.now() + 10 * kMicrosPerSecond;
+  while (clock_.now() < deadline) {
     pollfd p{params_.supervisor_fd, POLLIN, 0};
     if (::poll(&p, 1, 200) <= 0) continue;
-    auto r = monitor::recv_message(params_.supervisor_fd);
+    auto r = monitor::recv_message(params_.supervisor_fd, 0, passed != nullptr, monitor::kMaxAnswer);
     using Kind = monitor::Received::Kind;
     if (r.kind == Kind::kNothing) continue;
     if (r.kind != Kind::kMessage) {
@@ -202,26 +196,10 @@ Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request
       kill_reason_ = k->reason;
       return make_error("the session is being ended");
     }
+    if (passed != nullptr) *passed = std::move(r.fd);
     return std::move(r.message);
   }
   return make_error("the gateway supervisor did not answer");
-}
-
-CommandContext Connection::command_context(ChannelPair& p) {
-  CommandContext ctx;
-  ctx.person = &*person_;
-  ctx.repo = &services_.policy();
-  ctx.elevation = &services_.elevation();
-  ctx.clock = &services_.clock();
-  ctx.key_fingerprint = fingerprint_;
-  ctx.source = params_.source;
-  ctx.gateway_host = services_.config().public_name;
-  ctx.session_id = session_id_;
-  ctx.require_step_up = [this, &p](const std::string& purpose) { return command_step_up(p, purpose); };
-  ctx.on_elevation_change = [this] {
-    if (params_.supervisor_fd >= 0) (void)monitor::send_message(params_.supervisor_fd, monitor::ElevationChanged{});
-  };
-  return ctx;
 }
 
 Result<SignedCertificate> Connection::request_certificate(std::span<const uint8_t> subject,
@@ -238,7 +216,7 @@ Result<SignedCertificate> Connection::request_certificate(std::span<const uint8_
 }
 
 void Connection::on_supervisor_readable() {
-  auto r = monitor::recv_message(params_.supervisor_fd, MSG_DONTWAIT);
+  auto r = monitor::recv_message(params_.supervisor_fd, MSG_DONTWAIT, false, monitor::kMaxAnswer);
   using Kind = monitor::Received::Kind;
   if (r.kind == Kind::kNothing) return;
   // SECURITY: the supervisor is gone (crashed or killed), or says something
@@ -319,8 +297,8 @@ bool Connection::ensure_upstream(std::string& error) {
   req.person = person_->name;
   req.session_id = session_id_;
   req.allow_port_forwarding = decision_.allow_port_forwarding;
-  req.connect_timeout = services_.config().connect_timeout;
-  req.certificate_validity = services_.config().certificate_validity;
+  req.connect_timeout = cfg_.connect_timeout;
+  req.certificate_validity = cfg_.certificate_validity;
   auto up = Upstream::connect(req, [this](std::span<const uint8_t> s, const std::string& source) {
     return request_certificate(s, source);
   });

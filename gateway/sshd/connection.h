@@ -18,7 +18,7 @@
 #include "gateway/sshd/channel_pair.h"
 #include "gateway/sshd/command_mode.h"
 #include "gateway/sshd/monitor_protocol.h"
-#include "gateway/app/services.h"
+#include "common/config.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "gateway/sshd/upstream.h"
 #include "policy/decision.h"
@@ -34,11 +34,17 @@ struct ConnectionParams {
   int supervisor_fd = -1;  // SOCK_SEQPACKET to bastiond's supervisor
   std::string source;      // "ip:port"
   std::string session_id;  // assigned by the supervisor
+  // [recording] encrypt_to, read by the supervisor: the reviewer's public
+  // key, or why it could not be read (this process opens no files).
+  std::vector<uint8_t> reviewer_key;
+  std::string reviewer_key_error;
 };
 
-class Connection {
+// A Connection is its recordings' journal: the monitor creates each file
+// and hands over the open descriptor, and records digests and ends.
+class Connection : private recorder::RecordingJournal {
  public:
-  Connection(Services& services, ssh_bind bind, ConnectionParams params);
+  Connection(const Config& cfg, ssh_bind bind, ConnectionParams params);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -69,16 +75,19 @@ class Connection {
   // mode's own step-up for approvals.
   int on_kbdint(ssh_message msg);
   bool wait_for_step_up(std::string& reason);
-  bool wait_for_command_step_up(const std::string& code, std::string& reason);
-  // Command mode: a step-up within kApproverStepUpMaxAge, shown on `p`.
-  Status command_step_up(ChannelPair& p, const std::string& purpose);
+  // Command mode: the monitor runs `line` (see run_remote_command in connection_step_up.cpp).
+  CommandResult run_remote_command(ChannelPair& p, const std::string& line);
   // The monitor (the supervisor) decides; this process only asks. Sends
   // `request` and waits up to 10 s for the answer (a Kill meanwhile ends the wait).
-  Result<monitor::Message> ask_monitor(const monitor::Message& request);
+  // A descriptor the answer carries is put in `passed`.
+  Result<monitor::Message> ask_monitor(const monitor::Message& request, UniqueFd* passed = nullptr);
+  // recorder::RecordingJournal, through the monitor.
+  Result<Opened> begin(int channel) override;
+  Status chunk(int channel, const recorder::CastChunk& c) override;
+  Status end(int channel, const recorder::CastSummary& s) override;
   void service_channels();
   void start_pair(ChannelPair& p);
   void start_command_pair(ChannelPair& p);
-  CommandContext command_context(ChannelPair& p);
   void service_command_pair(ChannelPair& p);
   void finish_pair(ChannelPair& p);
   bool start_recording(ChannelPair& p, std::string& error);
@@ -89,10 +98,13 @@ class Connection {
   bool ensure_upstream(std::string& error);
   Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject, const std::string& source_address);
   void reap_pairs();
-  void terminate(const std::string& message);
+  // Ends every channel with `message` to the client, after the session's
+  // end (`end_reason`) is on record.
+  void terminate(const std::string& message, const std::string& end_reason);
   void end_session(const std::string& reason);
 
-  Services& services_;
+  const Config& cfg_;
+  const Clock& clock_ = SystemClock::instance();
   ssh_bind bind_;
   ConnectionParams params_;
   SshSession session_;
@@ -117,6 +129,7 @@ class Connection {
   std::optional<policy::Elevation> grant_;  // the grant this session runs under, if any
   std::optional<std::string> kill_reason_;
   std::optional<int> last_exit_status_;
+  bool session_end_sent_ = false;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   std::optional<std::string> step_up_url_;  // set while a step-up is offered
   Micros step_up_timeout_ = 0;

@@ -49,7 +49,7 @@ const char* action_name(ChannelAction a) {
 
 int Connection::run() {
   // SECURITY: bound the time an unauthenticated peer may hold a process.
-  unsigned grace = static_cast<unsigned>(services_.config().login_grace_time / kMicrosPerSecond);
+  unsigned grace = static_cast<unsigned>(cfg_.login_grace_time / kMicrosPerSecond);
   alarm(grace > 0 ? grace : 1);
   session_.reset(ssh_new());
   if (!session_ || ssh_bind_accept_fd(bind_, session_.get(), params_.client_fd) != SSH_OK) {
@@ -93,17 +93,17 @@ int Connection::run() {
     int rc = ssh_event_dopoll(event_.get(), kPollMs);
     // SECURITY: a session under a grant ends when the grant does, by this
     // process's own clock (the supervisor handles revocations).
-    if (grant_ && !kill_reason_ && services_.clock().now() >= grant_->ends_at) {
-      kill_reason_ = policy::grant_end_message(*grant_, services_.clock().now());
+    if (grant_ && !kill_reason_ && clock_.now() >= grant_->ends_at) {
+      kill_reason_ = policy::grant_end_message(*grant_, clock_.now());
     }
     if (kill_reason_) {
-      terminate(*kill_reason_);
       end_reason = *kill_reason_;
+      terminate(*kill_reason_, end_reason);
       break;
     }
     if (closing_) {
-      terminate("the gateway could not record this session");
       end_reason = "audit failure";
+      terminate("the gateway could not record this session", end_reason);
       break;
     }
     service_channels();
@@ -115,8 +115,8 @@ int Connection::run() {
           finish_pair(*p);
         }
       }
-      terminate("the target closed the connection");
       end_reason = "target closed the connection";
+      terminate("the target closed the connection", end_reason);
       break;
     }
   }
@@ -291,10 +291,12 @@ void Connection::reap_pairs() {
   }
 }
 
-void Connection::terminate(const std::string& message) {
+void Connection::terminate(const std::string& message, const std::string& end_reason) {
   ssh_set_blocking(session_.get(), 1);
+  for (auto& p : pairs_) finish_recording(*p);
+  // On record before the client hears of it.
+  end_session(end_reason);
   for (auto& p : pairs_) {
-    finish_recording(*p);
     if (p->finished || p->in == nullptr) continue;
     tell_client(p->in, "\r\nbastion: session ended: " + message + "\r\n");
     if (p->action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p->in, 255);
@@ -309,7 +311,8 @@ void Connection::terminate(const std::string& message) {
 void Connection::end_session(const std::string& reason) {
   // The monitor ends the session row and writes session.end; it ends the
   // row itself if this process dies first.
-  if (params_.supervisor_fd < 0) return;
+  if (params_.supervisor_fd < 0 || session_end_sent_) return;
+  session_end_sent_ = true;
   monitor::SessionEnd e;
   e.reason = reason.substr(0, 1000);
   e.bytes_in = bytes_in_;
@@ -331,19 +334,19 @@ void Connection::end_session(const std::string& reason) {
     some.push_back({{"more", recordings_.size() - some.size()}});
     e.recordings = some.dump(-1, ' ', false, kReplace);
   }
-  if (auto st = monitor::send_message(params_.supervisor_fd, e); !st) {
+  // Waits for the monitor's acknowledgement (up to 10 s).
+  if (auto answer = ask_monitor(e); !answer) {
     std::fprintf(stderr, "bastiond[%d]: cannot report the end of %s: %s\n", getpid(), session_id_.c_str(),
-                 st.message().c_str());
+                 answer.error().message.c_str());
   }
 }
 
 void Connection::start_command_pair(ChannelPair& p) {
   p.started = true;
   p.running = true;
-  CommandContext ctx = command_context(p);
   if (p.action == ChannelAction::kExec) {
     audit("command", Outcome::kAllow, "", {{"command", p.command.substr(0, 256)}});
-    CommandResult r = run_command(p.command, ctx);
+    CommandResult r = run_remote_command(p, p.command);
     if (!r.output.empty()) {
       if (r.exit_code == 0) ssh_channel_write(p.in, r.output.data(), static_cast<uint32_t>(r.output.size()));
       else tell_client(p.in, r.output);
@@ -361,14 +364,13 @@ void Connection::service_command_pair(ChannelPair& p) {
   if (p.finished) return;
   char buf[512];
   int n = ssh_channel_read_nonblocking(p.in, buf, sizeof buf, 0);
-  CommandContext ctx = command_context(p);
   for (int i = 0; i < n; ++i) {
     char c = buf[i];
     std::string echo;
     if (c == '\r' || c == '\n') {
       echo = "\r\n";
       ssh_channel_write(p.in, echo.data(), 2);
-      CommandResult r = run_command(p.line, ctx);
+      CommandResult r = run_remote_command(p, p.line);
       p.line.clear();
       std::string out;
       for (char o : r.output) out += (o == '\n') ? std::string("\r\n") : std::string(1, o);
@@ -403,38 +405,30 @@ void Connection::service_command_pair(ChannelPair& p) {
 }
 
 bool Connection::start_recording(ChannelPair& p, std::string& error) {
-  const Config& cfg = services_.config();
+  const Config& cfg = cfg_;
   if (target_ && target_->recording == "off") {
     audit("recording", Outcome::kInfo, "not recorded: recording is off for target " + target_->name);
     return true;
   }
-  recorder::RecordingSettings rs{cfg.recording_dir, cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
+  recorder::RecordingSettings rs{cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
   if (!cfg.encrypt_to.empty()) {
-    auto pub = recorder::load_reviewer_public_key(cfg.encrypt_to);
-    if (!pub) {
-      error = pub.error().message;
+    if (params_.reviewer_key.empty()) {
+      error = params_.reviewer_key_error;
       if (!(target_ && target_->recording == "best-effort")) return false;
       audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
       return true;
     }
-    rs.encrypt_to = std::move(*pub);
+    rs.encrypt_to = params_.reviewer_key;
   }
-  recorder::AuditEvent tmpl;
-  tmpl.actor = person_->name;
-  tmpl.target = name_.target;
-  tmpl.login = name_.login;
-  tmpl.source = params_.source;
-  tmpl.session_id = session_id_;
   recorder::CastHeader h;
   h.width = p.pty ? p.cols : 80;
   h.height = p.pty ? p.rows : 24;
-  h.started_at = services_.clock().now();
+  h.started_at = clock_.now();
   h.term = p.term;
   h.title = person_->name + ": " + name_.login + "@" + name_.target;
   if (p.action == ChannelAction::kExec) h.command = p.command;
   p.number = ++next_channel_;
-  auto r = recorder::ChannelRecording::start(services_.db(), services_.audit(), services_.clock(), rs, tmpl,
-                                             p.number, h);
+  auto r = recorder::ChannelRecording::start(*this, clock_, rs, p.number, h);
   if (r) {
     p.rec = std::move(*r);
     return true;
@@ -445,6 +439,27 @@ bool Connection::start_recording(ChannelPair& p, std::string& error) {
     return true;
   }
   return false;
+}
+
+Result<recorder::RecordingJournal::Opened> Connection::begin(int channel) {
+  UniqueFd file;
+  auto answer = ask_monitor(monitor::RecordingOpen{static_cast<uint32_t>(channel)}, &file);
+  if (!answer) return answer.error();
+  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);
+  const auto* o = std::get_if<monitor::RecordingOpened>(&*answer);
+  if (o == nullptr || !file) return make_error("unexpected answer from the gateway supervisor");
+  return Opened{std::move(file), o->path};
+}
+
+Status Connection::chunk(int channel, const recorder::CastChunk& c) {
+  monitor::RecordingChunk m{static_cast<uint32_t>(channel), static_cast<uint64_t>(c.offset),
+                            static_cast<uint64_t>(c.length), c.sha256};
+  return monitor::send_message(params_.supervisor_fd, m);
+}
+
+Status Connection::end(int channel, const recorder::CastSummary& s) {
+  monitor::RecordingEnd m{static_cast<uint32_t>(channel), static_cast<uint64_t>(s.size), s.sha256};
+  return monitor::send_message(params_.supervisor_fd, m);
 }
 
 bool Connection::check_recording(ChannelPair& p) {

@@ -4,6 +4,8 @@
 // instruction text carries a one-time URL; the person approves it in a
 // browser with their security key (touch + PIN, verified by the gateway's web
 // process with libfido2), and the login goes on without anything typed.
+// The monitor starts the step-up, keeps its deadline and checks the result;
+// this process shows the URL and asks.
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -65,69 +67,26 @@ bool Connection::wait_for_step_up(std::string& reason) {
   }
 }
 
-bool Connection::wait_for_command_step_up(const std::string& code, std::string& reason) {
-  Micros deadline = services_.clock().now() + services_.config().step_up_timeout;
-  while (services_.clock().now() < deadline) {
-    pollfd p{params_.supervisor_fd, POLLIN, 0};
-    int rc = params_.supervisor_fd >= 0 ? ::poll(&p, 1, 250) : ::poll(nullptr, 0, 250);
-    if (rc > 0) on_supervisor_readable();
-    if (kill_reason_) {
-      reason = *kill_reason_;
-      return false;
-    }
-    auto s = services_.mfa().find_step_up(code);
-    if (!s) continue;  // a busy database: try again until the deadline
-    if (s->state == "verified") {
-      // SECURITY: the person may have left or been disabled while we waited.
-      auto person = services_.policy().find_person(person_->name);
-      if (!person || !*person || (*person)->state != policy::PersonState::kActive) {
-        reason = "account " + person_->name + " is no longer active";
-        return false;
-      }
-      return true;
-    }
-    if (s->state == "failed") {
-      reason = "step-up failed: " + s->reason;
-      return false;
-    }
+CommandResult Connection::run_remote_command(ChannelPair& p, const std::string& line) {
+  // Command mode runs in the monitor, as the person it derived; this process
+  // relays the line and the output. An approval may need a step-up first:
+  // show its URL, wait, and send the command again.
+  for (int round = 0; round < 2; ++round) {
+    auto answer = ask_monitor(monitor::Command{line.substr(0, 4096)});
+    if (!answer) return {"internal error (" + answer.error().message + ")\n", 1, true};
+    const auto* out = std::get_if<monitor::CommandOutput>(&*answer);
+    if (out == nullptr) return {"internal error (unexpected answer from the gateway supervisor)\n", 1, true};
+    if (out->step_up_url.empty()) return {out->output, static_cast<int>(out->exit_code), out->quit};
+    if (round == 1) break;
+    unsigned secs = static_cast<unsigned>(out->step_up_timeout / kMicrosPerSecond);
+    std::string text = "This needs a fresh security-key step-up (touch and PIN). Open\r\n\r\n    " +
+                       out->step_up_url + "\r\n\r\nwithin " + std::to_string(secs) + " seconds; waiting...\r\n";
+    ssh_channel_write_stderr(p.in, text.data(), static_cast<uint32_t>(text.size()));
+    ssh_blocking_flush(session_.get(), 5000);
+    std::string reason;
+    if (!wait_for_step_up(reason)) return {reason + "\n", 1, false};
   }
-  (void)services_.mfa().finish_step_up(code, false, "timed out", "");
-  reason = "no security-key step-up within " + format_duration(services_.config().step_up_timeout);
-  return false;
-}
-
-Status Connection::command_step_up(ChannelPair& p, const std::string& purpose) {
-  Micros now = services_.clock().now();
-  auto last = services_.mfa().last_step_up(person_->name);
-  if (!last) return make_error("internal error (step-up state unavailable)");
-  if (*last && **last <= now && now - **last <= kApproverStepUpMaxAge) return {};
-  const std::string& base = services_.config().public_url;
-  if (base.empty()) return make_error("this needs a security-key step-up, but the gateway has no web endpoint");
-  auto creds = services_.mfa().credentials(person_->name);
-  bool any = false;
-  if (creds) {
-    for (const auto& c : *creds) any = any || c.state == "active";
-  }
-  if (!any) {
-    return make_error("this needs a security-key step-up, but you have no registered WebAuthn credential "
-                      "(ask an administrator: bastionctl user invite " + person_->name + ")");
-  }
-  auto code = services_.mfa().create_step_up(person_->name, session_id_, "command: " + purpose,
-                                             services_.config().step_up_timeout);
-  if (!code) return make_error("internal error (cannot start a step-up)");
-  unsigned secs = static_cast<unsigned>(services_.config().step_up_timeout / kMicrosPerSecond);
-  std::string text = "This needs a fresh security-key step-up (touch and PIN). Open\r\n\r\n    " + base + "/mfa/" +
-                     *code + "\r\n\r\nwithin " + std::to_string(secs) + " seconds; waiting...\r\n";
-  ssh_channel_write_stderr(p.in, text.data(), static_cast<uint32_t>(text.size()));
-  ssh_blocking_flush(session_.get(), 5000);
-  audit("auth.step_up", Outcome::kAllow, "step-up started", {{"purpose", purpose}});
-  std::string reason;
-  if (!wait_for_command_step_up(*code, reason)) {
-    audit("auth.step_up", Outcome::kDeny, reason, {{"purpose", purpose}});
-    return make_error(reason);
-  }
-  audit("auth.step_up", Outcome::kAllow, "step-up verified", {{"purpose", purpose}});
-  return {};
+  return {"the step-up did not take effect; try again\n", 1, false};
 }
 
 }  // namespace bastion::gateway

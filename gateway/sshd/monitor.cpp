@@ -24,7 +24,9 @@
 #include "authn/public_key.h"
 #include "common/unique_fd.h"
 #include "gateway/sshd/supervisor.h"
+#include "gateway/sshd/command_mode.h"
 #include "policy/access.h"
+#include "recorder/channel_recording.h"
 #include "policy/ingress_name.h"
 
 namespace bastion::gateway {
@@ -51,13 +53,31 @@ constexpr Rule kRules[] = {
     {Type::kKeyProbe, bit(ChildState::kPreauth), false},
     // Repeatable while refused attempts leave it pre-auth (bounded by max_auth_attempts).
     {Type::kAuthenticate, bit(ChildState::kPreauth), false},
-    {Type::kStepUpPoll, bit(ChildState::kStepUp), false},
+    // A login's step-up, or (command mode) an approver's.
+    {Type::kStepUpPoll, bit(ChildState::kStepUp) | bit(ChildState::kCommand), false},
+    {Type::kCommand, bit(ChildState::kCommand), false},
     {Type::kSign, bit(ChildState::kProxy), true},
     {Type::kElevationChanged, bit(ChildState::kCommand), false},
     {Type::kAudit, bit(ChildState::kProxy) | bit(ChildState::kCommand), false},
     // The session's end and totals, once, whatever happened before.
     {Type::kSessionEnd, kAnyState, true},
+    // Recordings of a proxy session's channels: files the monitor creates.
+    {Type::kRecordingOpen, bit(ChildState::kProxy), false},
+    {Type::kRecordingChunk, bit(ChildState::kProxy), false},
+    {Type::kRecordingEnd, bit(ChildState::kProxy), false},
 };
+
+// Recorded channels per connection (OpenSSH's clients open a few; a
+// multiplexing client may open hundreds over a long session).
+constexpr size_t kMaxRecordings = 4096;
+
+bool looks_like_sha256_hex(const std::string& h) {
+  if (h.size() != 64) return false;
+  for (char ch : h) {
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  }
+  return true;
+}
 
 // Key probes a connection may make before it is killed (OpenSSH's clients
 // offer each key of an agent once; a few dozen is generous).
@@ -73,9 +93,8 @@ bool child_may_report(const std::string& action, ChildState state) {
   for (const char* a : kExact) {
     if (action == a) return true;
   }
-  if (action.starts_with("file.") && action.size() > 5 && action.size() <= 32) return true;
-  // Command mode asks for the approver's step-up itself.
-  return state == ChildState::kCommand && action == "auth.step_up";
+  (void)state;
+  return action.starts_with("file.") && action.size() > 5 && action.size() <= 32;
 }
 
 std::optional<recorder::Outcome> parse_outcome(const std::string& s) {
@@ -189,6 +208,10 @@ bool Supervisor::read_one_request(ChildInfo& c) {
         else if constexpr (std::is_same_v<M, monitor::ElevationChanged>) on_elevation_changed(c);
         else if constexpr (std::is_same_v<M, monitor::Audit>) on_audit(c, m);
         else if constexpr (std::is_same_v<M, monitor::SessionEnd>) on_session_end(c, m);
+        else if constexpr (std::is_same_v<M, monitor::RecordingOpen>) on_recording_open(c, m);
+        else if constexpr (std::is_same_v<M, monitor::RecordingChunk>) on_recording_chunk(c, m);
+        else if constexpr (std::is_same_v<M, monitor::RecordingEnd>) on_recording_end(c, m);
+        else if constexpr (std::is_same_v<M, monitor::Command>) on_command(c, m);
       },
       r.message);
   return true;
@@ -410,6 +433,7 @@ void Supervisor::accept(ChildInfo& c) {
 }
 
 void Supervisor::on_step_up_poll(ChildInfo& c) {
+  if (c.state == ChildState::kCommand) return on_command_step_up_poll(c);
   using monitor::StepUpResult;
   Micros now = SystemClock::instance().now();
   Services* s = monitor_services();
@@ -452,6 +476,96 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kVerified, ""}, MSG_DONTWAIT);
 }
 
+void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
+  auto answer = [&](monitor::CommandOutput out) {
+    if (out.output.size() > monitor::kMaxCommandOutput) {
+      out.output.resize(monitor::kMaxCommandOutput - 64);
+      out.output += "\n(output truncated)\n";
+    }
+    (void)monitor::send_message(c.channel.get(), out, MSG_DONTWAIT);
+  };
+  Services* s = monitor_services();
+  if (s == nullptr) return answer({"internal error (database unavailable)\n", 1, false, "", 0});
+  auto person = s->policy().find_person(c.user);
+  if (!person || !*person) return answer({"internal error (policy unavailable)\n", 1, false, "", 0});
+  if ((*person)->state != policy::PersonState::kActive) {
+    return answer({"account " + c.user + " is " + policy::to_string((*person)->state) + "\n", 1, true, "", 0});
+  }
+  // SECURITY: the command runs here, as the person the monitor derived.
+  CommandContext ctx;
+  ctx.person = &**person;
+  ctx.repo = &s->policy();
+  ctx.elevation = &s->elevation();
+  ctx.clock = &SystemClock::instance();
+  ctx.key_fingerprint = c.fingerprint;
+  ctx.source = c.source;
+  ctx.gateway_host = cfg_.public_name;
+  ctx.session_id = c.session_id;
+  bool changed = false;
+  ctx.on_elevation_change = [&changed] { changed = true; };
+  std::string step_up_url;
+  // Approving needs the approver's own step-up within kApproverStepUpMaxAge.
+  // The monitor never waits: it starts one and tells the child, which waits
+  // (StepUpPoll) and sends the command again.
+  ctx.require_step_up = [&](const std::string& purpose) -> Status {
+    Micros now = SystemClock::instance().now();
+    auto last = s->mfa().last_step_up(c.user);
+    if (!last) return make_error("internal error (step-up state unavailable)");
+    if (*last && **last <= now && now - **last <= kApproverStepUpMaxAge) return {};
+    if (cfg_.public_url.empty()) return make_error("this needs a security-key step-up, but the gateway has no web endpoint");
+    auto creds = s->mfa().credentials(c.user);
+    bool any = false;
+    if (creds) {
+      for (const auto& cred : *creds) any = any || cred.state == "active";
+    }
+    if (!any) {
+      return make_error("this needs a security-key step-up, but you have no registered WebAuthn credential "
+                        "(ask an administrator: bastionctl user invite " + c.user + ")");
+    }
+    auto code = s->mfa().create_step_up(c.user, c.session_id, "command: " + purpose, cfg_.step_up_timeout);
+    if (!code) return make_error("internal error (cannot start a step-up)");
+    c.step_up_code = *code;
+    c.step_up_deadline = now + cfg_.step_up_timeout;
+    c.step_up_details = {{"purpose", purpose}};
+    audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up started", c, c.step_up_details);
+    step_up_url = cfg_.public_url + "/mfa/" + *code;
+    return make_error("a security-key step-up comes first");
+  };
+  CommandResult r = run_command(m.line, ctx);
+  if (!step_up_url.empty()) answer({"", 1, false, step_up_url, cfg_.step_up_timeout});
+  else answer({r.output, static_cast<uint32_t>(r.exit_code), r.quit, "", 0});
+  if (changed) sweep_grants(true);
+}
+
+void Supervisor::on_command_step_up_poll(ChildInfo& c) {
+  using monitor::StepUpResult;
+  if (c.step_up_code.empty()) return violation(c, "step-up poll with no step-up offered");
+  Micros now = SystemClock::instance().now();
+  Services* s = monitor_services();
+  auto finish = [&](uint32_t state, const std::string& why) {
+    if (state == StepUpResult::kFailed) audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
+    else audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up verified", c, c.step_up_details);
+    c.step_up_code.clear();
+    (void)monitor::send_message(c.channel.get(), StepUpResult{state, why}, MSG_DONTWAIT);
+  };
+  if (now >= c.step_up_deadline) {
+    if (s != nullptr) (void)s->mfa().finish_step_up(c.step_up_code, false, "timed out", "");
+    return finish(StepUpResult::kFailed, "no security-key step-up within " + format_duration(cfg_.step_up_timeout));
+  }
+  auto rec = s ? s->mfa().find_step_up(c.step_up_code) : Result<authn::StepUpRecord>(make_error("unavailable"));
+  if (!rec || rec->state == "pending") {
+    (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kPending, ""}, MSG_DONTWAIT);
+    return;
+  }
+  if (rec->state != "verified") return finish(StepUpResult::kFailed, "step-up failed: " + rec->reason);
+  // SECURITY: the person may have left or been disabled while we waited.
+  auto person = s->policy().find_person(c.user);
+  if (!person || !*person || (*person)->state != policy::PersonState::kActive) {
+    return finish(StepUpResult::kFailed, "account " + c.user + " is no longer active");
+  }
+  finish(StepUpResult::kVerified, "");
+}
+
 void Supervisor::on_audit(ChildInfo& c, const monitor::Audit& m) {
   if (!child_may_report(m.action, c.state)) {
     return violation(c, "audit action '" + m.action.substr(0, 64) + "' is not a connection's to report");
@@ -475,6 +589,7 @@ void Supervisor::on_session_end(ChildInfo& c, const monitor::SessionEnd& m) {
   if (m.bytes_in > kMax || m.bytes_out > kMax) return violation(c, "session byte counts out of range");
   if (!c.session_row) {
     audit_event("session.end", recorder::Outcome::kInfo, m.reason, c, nlohmann::json::object());
+    (void)monitor::send_message(c.channel.get(), monitor::Ack{}, MSG_DONTWAIT);
     return;
   }
   std::optional<int> exit_status;
@@ -489,6 +604,78 @@ void Supervisor::on_session_end(ChildInfo& c, const monitor::SessionEnd& m) {
   nlohmann::json d = {{"bytes_in", m.bytes_in}, {"bytes_out", m.bytes_out}, {"recordings", recordings}};
   if (exit_status) d["exit_status"] = *exit_status;
   audit_event("session.end", recorder::Outcome::kInfo, m.reason, c, std::move(d));
+  // The child tells the client only once the end is on record.
+  (void)monitor::send_message(c.channel.get(), monitor::Ack{}, MSG_DONTWAIT);
+}
+
+recorder::AuditEvent Supervisor::session_event(const ChildInfo& c) const {
+  recorder::AuditEvent e;
+  e.actor = c.user;
+  e.target = c.target;
+  e.login = c.login;
+  e.source = c.source;
+  e.session_id = c.session_id;
+  return e;
+}
+
+void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m) {
+  if (m.channel == 0 || m.channel > kMaxRecordings || c.recordings.contains(m.channel)) {
+    return violation(c, "recording of channel " + std::to_string(m.channel) + " asked twice or out of range");
+  }
+  if (c.recordings.size() >= kMaxRecordings) return violation(c, "too many recordings");
+  Services* s = monitor_services();
+  if (s == nullptr) {
+    (void)monitor::send_message(c.channel.get(), monitor::Refused{"database unavailable"}, MSG_DONTWAIT);
+    return;
+  }
+  // SECURITY: the file's name, folder and row are the monitor's; the child
+  // gets one descriptor, opened for appending to that new file only.
+  auto o = recorder::begin_recording(s->db(), s->audit(), SystemClock::instance(), cfg_.recording_dir,
+                                     !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel));
+  if (!o) {
+    (void)monitor::send_message(c.channel.get(), monitor::Refused{o.error().message}, MSG_DONTWAIT);
+    return;
+  }
+  c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false};
+  if (auto st = monitor::send_message(c.channel.get(), monitor::RecordingOpened{o->path}, MSG_DONTWAIT, o->file.get());
+      !st) {
+    log("monitor: cannot hand recording " + o->path + " to process " + std::to_string(c.pid) + ": " + st.message());
+  }
+}
+
+void Supervisor::on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk& m) {
+  auto it = c.recordings.find(m.channel);
+  if (it == c.recordings.end() || it->second.ended) {
+    return violation(c, "digest for channel " + std::to_string(m.channel) + ", which has no open recording");
+  }
+  if (m.offset != it->second.next_offset || m.length == 0 || m.length > (1ULL << 40) ||
+      !looks_like_sha256_hex(m.sha256)) {
+    return violation(c, "recording digest out of sequence or malformed");
+  }
+  it->second.next_offset += m.length;
+  Services* s = monitor_services();
+  recorder::CastChunk chunk{static_cast<int64_t>(m.offset), static_cast<int64_t>(m.length), m.sha256};
+  // SECURITY: an event we cannot record must not let the session go on.
+  if (s == nullptr || !recorder::record_chunk(s->audit(), session_event(c), static_cast<int>(m.channel), chunk)) {
+    request_kill(c, "the gateway could not record this session");
+  }
+}
+
+void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) {
+  auto it = c.recordings.find(m.channel);
+  if (it == c.recordings.end() || it->second.ended) {
+    return violation(c, "end of channel " + std::to_string(m.channel) + ", which has no open recording");
+  }
+  if (m.size < it->second.next_offset || m.size > (1ULL << 50) || !looks_like_sha256_hex(m.sha256)) {
+    return violation(c, "recording end malformed");
+  }
+  it->second.ended = true;
+  Services* s = monitor_services();
+  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256};
+  if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), SystemClock::instance(), session_event(c),
+                                               static_cast<int>(m.channel), it->second.path, sum)) {
+    log("monitor: cannot record the end of " + it->second.path);
+  }
 }
 
 std::string Supervisor::certificate_source_address(const std::string& reported) {

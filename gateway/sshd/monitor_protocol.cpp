@@ -1,6 +1,7 @@
 #include "gateway/sshd/monitor_protocol.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstring>
@@ -75,6 +76,11 @@ struct Json {
   std::string& text;
 };
 void put(WireWriter& w, const Json& j) { w.string(std::string_view(j.text)); }
+// A command's output: same encoding, the largest limit.
+struct Output {
+  std::string& text;
+};
+void put(WireWriter& w, const Output& o) { w.string(std::string_view(o.text)); }
 
 // Each message lists its fields once; encode and decode both walk the list.
 template <class W>
@@ -101,6 +107,32 @@ template <class W>
 void fields(W& w, SessionEnd& m) {
   w(m.reason), w(m.bytes_in), w(m.bytes_out), w(m.has_exit_status), w(m.exit_status), w(Json{m.recordings});
 }
+template <class W>
+void fields(W& w, RecordingOpen& m) {
+  w(m.channel);
+}
+template <class W>
+void fields(W& w, RecordingChunk& m) {
+  w(m.channel), w(m.offset), w(m.length), w(m.sha256);
+}
+template <class W>
+void fields(W& w, RecordingEnd& m) {
+  w(m.channel), w(m.size), w(m.sha256);
+}
+template <class W>
+void fields(W& w, RecordingOpened& m) {
+  w(m.path);
+}
+template <class W>
+void fields(W& w, Command& m) {
+  w(m.line);
+}
+template <class W>
+void fields(W& w, CommandOutput& m) {
+  w(Output{m.output}), w(m.exit_code), w(m.quit), w(m.step_up_url), w(m.step_up_timeout);
+}
+template <class W>
+void fields(W&, Ack&) {}
 template <class W>
 void fields(W& w, Accepted& m) {
   w(m.person), w(m.command_mode), w(m.target), w(m.host), w(m.host_key), w(m.recording), w(m.principals), w(m.login), w(m.port),
@@ -136,6 +168,7 @@ Result<Message> decode_as(std::span<const uint8_t> body) {
     using F = std::decay_t<decltype(field)>;
     if constexpr (std::is_same_v<F, std::string>) f.text(field);
     else if constexpr (std::is_same_v<F, Json>) f.text(field.text, kMaxJson);
+    else if constexpr (std::is_same_v<F, Output>) f.text(field.text, kMaxCommandOutput);
     else if constexpr (std::is_same_v<F, uint32_t> || std::is_same_v<F, uint64_t>) f.number(field);
     else if constexpr (std::is_same_v<F, std::vector<uint8_t>>) f.blob(field);
     else if constexpr (std::is_same_v<F, bool>) f.flag(field);
@@ -149,10 +182,11 @@ Result<Message> decode_as(std::span<const uint8_t> body) {
 }  // namespace
 
 Type type_of(const Message& m) {
-  static constexpr Type kTypes[] = {Type::kKeyProbe,     Type::kAuthenticate, Type::kSign,     Type::kElevationChanged,
-                                    Type::kStepUpPoll,   Type::kAudit,        Type::kSessionEnd, Type::kAccepted,
-                                    Type::kRefused,      Type::kCertificate,  Type::kKill,     Type::kKeyKnown,
-                                    Type::kStepUpResult};
+  static constexpr Type kTypes[] = {
+      Type::kKeyProbe,       Type::kAuthenticate, Type::kSign,     Type::kElevationChanged, Type::kStepUpPoll,
+      Type::kAudit,          Type::kSessionEnd,   Type::kRecordingOpen, Type::kRecordingChunk, Type::kRecordingEnd,
+      Type::kCommand,        Type::kAccepted,     Type::kRefused,   Type::kCertificate,      Type::kKill,
+      Type::kKeyKnown,       Type::kStepUpResult, Type::kRecordingOpened, Type::kCommandOutput, Type::kAck};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -166,6 +200,13 @@ const char* type_name(Type t) {
     case Type::kStepUpPoll: return "step-up-poll";
     case Type::kAudit: return "audit";
     case Type::kSessionEnd: return "session-end";
+    case Type::kRecordingOpen: return "recording-open";
+    case Type::kRecordingChunk: return "recording-chunk";
+    case Type::kRecordingEnd: return "recording-end";
+    case Type::kRecordingOpened: return "recording-opened";
+    case Type::kCommand: return "command";
+    case Type::kCommandOutput: return "command-output";
+    case Type::kAck: return "ack";
     case Type::kAccepted: return "accepted";
     case Type::kRefused: return "refused";
     case Type::kCertificate: return "certificate";
@@ -189,7 +230,7 @@ std::vector<uint8_t> encode(const Message& m) {
 }
 
 Result<Message> decode(std::span<const uint8_t> bytes) {
-  if (bytes.empty() || bytes.size() > kMaxMessage) return make_error("malformed monitor message: bad size");
+  if (bytes.empty() || bytes.size() > kMaxAnswer) return make_error("malformed monitor message: bad size");
   auto body = bytes.subspan(1);
   switch (static_cast<Type>(bytes[0])) {
     case Type::kKeyProbe: return decode_as<KeyProbe>(body);
@@ -199,6 +240,13 @@ Result<Message> decode(std::span<const uint8_t> bytes) {
     case Type::kStepUpPoll: return decode_as<StepUpPoll>(body);
     case Type::kAudit: return decode_as<Audit>(body);
     case Type::kSessionEnd: return decode_as<SessionEnd>(body);
+    case Type::kRecordingOpen: return decode_as<RecordingOpen>(body);
+    case Type::kRecordingChunk: return decode_as<RecordingChunk>(body);
+    case Type::kRecordingEnd: return decode_as<RecordingEnd>(body);
+    case Type::kRecordingOpened: return decode_as<RecordingOpened>(body);
+    case Type::kCommand: return decode_as<Command>(body);
+    case Type::kCommandOutput: return decode_as<CommandOutput>(body);
+    case Type::kAck: return decode_as<Ack>(body);
     case Type::kAccepted: return decode_as<Accepted>(body);
     case Type::kRefused: return decode_as<Refused>(body);
     case Type::kCertificate: return decode_as<Certificate>(body);
@@ -209,29 +257,61 @@ Result<Message> decode(std::span<const uint8_t> bytes) {
   return make_error("malformed monitor message: unknown type " + std::to_string(bytes[0]));
 }
 
-Status send_message(int fd, const Message& m, int flags) {
+Status send_message(int fd, const Message& m, int flags, int pass_fd) {
   auto bytes = encode(m);
-  if (bytes.size() > kMaxMessage) return make_error("monitor message too large");
-  if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | flags) != static_cast<ssize_t>(bytes.size())) {
+  if (bytes.size() > kMaxAnswer) return make_error("monitor message too large");
+  iovec iov{bytes.data(), bytes.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (pass_fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+  }
+  if (::sendmsg(fd, &msg, MSG_NOSIGNAL | flags) != static_cast<ssize_t>(bytes.size())) {
     return make_error(std::string("cannot send to the monitor channel: ") + std::strerror(errno));
   }
   return {};
 }
 
-Received recv_message(int fd, int flags) {
+Received recv_message(int fd, int flags, bool accept_fd, size_t max) {
   Received r;
-  std::vector<uint8_t> buf(kMaxMessage + 1);
-  ssize_t n = ::recv(fd, buf.data(), buf.size(), flags | MSG_TRUNC);
+  std::vector<uint8_t> buf(max + 1);
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (accept_fd) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  ssize_t n = ::recvmsg(fd, &msg, flags | MSG_TRUNC | MSG_CMSG_CLOEXEC);
   if (n < 0) {
     r.kind = (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? Received::Kind::kNothing
                                                                          : Received::Kind::kClosed;
     return r;
   }
+  if (accept_fd) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        int passed = -1;
+        std::memcpy(&passed, CMSG_DATA(c), sizeof(int));
+        r.fd.reset(passed);
+      }
+    }
+  }
   if (n == 0) {
     r.kind = Received::Kind::kClosed;
     return r;
   }
-  if (static_cast<size_t>(n) > kMaxMessage) {
+  if (static_cast<size_t>(n) > max) {
     r.kind = Received::Kind::kMalformed;
     r.error = "monitor message of " + std::to_string(n) + " bytes is too large";
     return r;

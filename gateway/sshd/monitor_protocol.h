@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace bastion::gateway::monitor {
 
@@ -31,6 +32,10 @@ enum class Type : uint8_t {
   kStepUpPoll = 5,
   kAudit = 6,
   kSessionEnd = 7,
+  kRecordingOpen = 8,
+  kRecordingChunk = 9,
+  kRecordingEnd = 10,
+  kCommand = 11,
   // monitor -> child
   kAccepted = 64,
   kRefused = 65,
@@ -38,6 +43,9 @@ enum class Type : uint8_t {
   kKill = 67,
   kKeyKnown = 68,
   kStepUpResult = 69,
+  kRecordingOpened = 70,
+  kCommandOutput = 71,
+  kAck = 72,
 };
 
 // "A client offers this public key (not yet signed): is it enrolled?" The
@@ -90,6 +98,35 @@ struct SessionEnd {
   std::string recordings;  // a JSON array of the session's recordings
 };
 
+// "Channel CHANNEL of my session is to be recorded." The monitor creates the
+// file (under the recording folder, named by the session it assigned), adds
+// its row and its recording.start record, and answers RecordingOpened with
+// the file's descriptor attached (append-only), or Refused.
+struct RecordingOpen {
+  uint32_t channel = 0;
+};
+
+// The SHA-256 of the next bytes of a recording the monitor opened: offset
+// must be where the previous chunk ended.
+struct RecordingChunk {
+  uint32_t channel = 0;
+  uint64_t offset = 0, length = 0;
+  std::string sha256;  // hex
+};
+
+// The recording is complete: its size and SHA-256.
+struct RecordingEnd {
+  uint32_t channel = 0;
+  uint64_t size = 0;
+  std::string sha256;  // hex
+};
+
+// Command mode: one command line, run by the monitor as the session's person
+// (the elevation workflow needs the database). Answered with CommandOutput.
+struct Command {
+  std::string line;
+};
+
 // The monitor's answer to Authenticate: what it derived itself, and what the
 // child needs to serve the session. With a step-up URL, the session begins
 // only once StepUpPoll answers verified.
@@ -125,19 +162,42 @@ struct KeyKnown {
   bool known = false;
 };
 
+// Comes with the recording file's descriptor (SCM_RIGHTS).
+struct RecordingOpened {
+  std::string path;
+};
+
+// A command's output, or (step_up_url set) "a step-up first": the child
+// shows the URL, waits with StepUpPoll, and sends the command again.
+struct CommandOutput {
+  std::string output;  // lines end with "\n"; at most kMaxCommandOutput bytes
+  uint32_t exit_code = 0;
+  bool quit = false;
+  std::string step_up_url;
+  Micros step_up_timeout = 0;
+};
+
+// "Done" (the session's end is recorded).
+struct Ack {};
+
 struct StepUpResult {
   enum State : uint32_t { kPending = 0, kVerified = 1, kFailed = 2 };
   uint32_t state = kPending;
   std::string reason;  // kFailed: why
 };
 
-using Message = std::variant<KeyProbe, Authenticate, Sign, ElevationChanged, StepUpPoll, Audit, SessionEnd, Accepted,
-                             Refused, Certificate, Kill, KeyKnown, StepUpResult>;
+using Message =
+    std::variant<KeyProbe, Authenticate, Sign, ElevationChanged, StepUpPoll, Audit, SessionEnd, RecordingOpen,
+                 RecordingChunk, RecordingEnd, Command, Accepted, Refused, Certificate, Kill, KeyKnown, StepUpResult,
+                 RecordingOpened, CommandOutput, Ack>;
 
-// Largest encoded message either side sends or accepts, and the largest
-// JSON field in one (audit details, a session's recordings).
+// Largest encoded message a child may send (the monitor reads no more), and
+// the largest JSON field in one (audit details, a session's recordings).
 inline constexpr size_t kMaxMessage = 16 * 1024;
 inline constexpr size_t kMaxJson = 12 * 1024;
+// Answers may be larger: a command's output.
+inline constexpr size_t kMaxCommandOutput = 64 * 1024;
+inline constexpr size_t kMaxAnswer = kMaxCommandOutput + 4 * 1024;
 
 Type type_of(const Message& m);
 const char* type_name(Type t);
@@ -145,17 +205,21 @@ std::vector<uint8_t> encode(const Message& m);
 Result<Message> decode(std::span<const uint8_t> bytes);
 
 // One message per packet. send_message does not block on a full socket with
-// MSG_DONTWAIT in `flags`.
-Status send_message(int fd, const Message& m, int flags = 0);
+// MSG_DONTWAIT in `flags`; `pass_fd` (>= 0) goes with it as SCM_RIGHTS.
+Status send_message(int fd, const Message& m, int flags = 0, int pass_fd = -1);
 
 struct Received {
   enum class Kind { kMessage, kNothing, kClosed, kMalformed };
   Kind kind = Kind::kNothing;
   Message message;
   std::string error;  // kMalformed: why
+  UniqueFd fd;        // a descriptor that came with it (only with accept_fd)
 };
 // kNothing: no packet waiting (MSG_DONTWAIT) or interrupted; kClosed: the
 // peer is gone; kMalformed: a packet too large or that does not decode.
-Received recv_message(int fd, int flags = 0);
+// Without accept_fd (the monitor's side) any descriptor a peer attaches is
+// never installed: the kernel discards it.
+// A packet larger than `max` (the monitor: kMaxMessage; a child: kMaxAnswer) is kMalformed.
+Received recv_message(int fd, int flags = 0, bool accept_fd = false, size_t max = kMaxMessage);
 
 }  // namespace bastion::gateway::monitor

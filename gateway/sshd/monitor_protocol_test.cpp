@@ -38,12 +38,19 @@ std::vector<Message> samples() {
           StepUpPoll{},
           Audit{"channel.exec", "allow", "", R"({"command":"id"})"},
           end,
+          RecordingOpen{3},
+          RecordingChunk{3, 4096, 512, std::string(64, 'a')},
+          RecordingEnd{3, 4608, std::string(64, 'b')},
+          Command{"approve REQ-1"},
           acc,
           cmd,
           Refused{"no role allows root on prod-db-1"},
           Certificate{{9, 8, 7}, "bastion person=alice session=s-1"},
           Kill{"grant GRT-1 has ended"},
           KeyKnown{true},
+          RecordingOpened{"/var/lib/bastion/recordings/2026-12-01/s-1-3.cast"},
+          CommandOutput{std::string(60 * 1024, 'x'), 2, true, "https://gw/mfa/A", 5},
+          Ack{},
           StepUpResult{StepUpResult::kFailed, "timed out"}};
 }
 
@@ -59,7 +66,7 @@ TEST(MonitorProtocol, EveryMessageRoundTrips) {
   const auto& a = std::get<Authenticate>(*back);
   EXPECT_EQ(a.fingerprint, "SHA256:abc");
   EXPECT_EQ(a.user_name, "root@prod-db-1");
-  const auto acc = std::get<Accepted>(*decode(encode(samples()[7])));
+  const auto acc = std::get<Accepted>(*decode(encode(samples()[11])));
   EXPECT_EQ(acc.grant_ends_at, 1'700'000'000'000'000);
   EXPECT_EQ(acc.port, 2222u);
   EXPECT_TRUE(acc.break_glass);
@@ -126,6 +133,28 @@ TEST(MonitorProtocol, OnePacketPerMessageOverSeqpacket) {
   EXPECT_NE(r4.error.find("too large"), std::string::npos);
   a.reset();
   EXPECT_EQ(recv_message(b.get()).kind, Received::Kind::kClosed);
+}
+
+TEST(MonitorProtocol, ADescriptorTravelsOnlyToAReaderThatAcceptsOne) {
+  int sv[2], pipefd[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+  ASSERT_EQ(::pipe(pipefd), 0);
+  UniqueFd a(sv[0]), b(sv[1]), rd(pipefd[0]), wr(pipefd[1]);
+  ASSERT_TRUE(send_message(a.get(), RecordingOpened{"/x.cast"}, 0, wr.get()));
+  auto r = recv_message(b.get(), 0, true);
+  ASSERT_EQ(r.kind, Received::Kind::kMessage);
+  EXPECT_EQ(std::get<RecordingOpened>(r.message).path, "/x.cast");
+  ASSERT_TRUE(r.fd);
+  EXPECT_NE(r.fd.get(), wr.get());
+  ASSERT_EQ(::write(r.fd.get(), "k", 1), 1);
+  char c = 0;
+  ASSERT_EQ(::read(rd.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'k');
+  // The monitor's side never installs a descriptor a child attaches.
+  ASSERT_TRUE(send_message(a.get(), ElevationChanged{}, 0, wr.get()));
+  auto plain = recv_message(b.get());
+  ASSERT_EQ(plain.kind, Received::Kind::kMessage);
+  EXPECT_FALSE(plain.fd);
 }
 
 }  // namespace

@@ -245,7 +245,12 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     return;
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
-  std::string session_id = new_session_id();
+  ConnectionParams params{-1, theirs.get(), source, new_session_id(), {}, {}};
+  // The reviewer's public key: read here, since the child opens no files.
+  if (!cfg_.encrypt_to.empty()) {
+    if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to)) params.reviewer_key = std::move(*pub);
+    else params.reviewer_key_error = pub.error().message;
+  }
   // SECURITY/SQLite: no database connection crosses fork.
   monitor_services_.reset();
   pid_t pid = ::fork();
@@ -256,19 +261,18 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   if (pid == 0) {
     mine.reset();
     become_child();
-    close_inherited_fds({client.get(), theirs.get()}, cfg_.database);
+    // SECURITY: the child holds no database, key or spool descriptor: it
+    // asks the monitor for everything (and the parent's SQLite connection,
+    // if one was open, is never used here).
+    close_inherited_fds({client.get(), theirs.get()});
     int code = 1;
-    auto services = Services::open(cfg_);
-    Status sandboxed = services ? enter_connection_sandbox() : Status{};
-    if (!services) {
-      log(source + ": " + services.error().message);
-    } else if (!sandboxed) {
+    if (Status sandboxed = enter_connection_sandbox(); !sandboxed) {
       // SECURITY: never parse a client's bytes outside the sandbox.
       log(source + ": cannot enter the sandbox: " + sandboxed.message());
     } else {
       if (hooks_.in_child) hooks_.in_child(theirs.get());
-      ConnectionParams params{client.release(), theirs.get(), source, session_id};
-      Connection conn(**services, bind_.get(), params);
+      params.client_fd = client.release();
+      Connection conn(cfg_, bind_.get(), params);
       code = conn.run();
     }
     std::fflush(stderr);
@@ -279,7 +283,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.channel = std::move(mine);
   c.source_ip = ip;
   c.source = source;
-  c.session_id = session_id;
+  c.session_id = params.session_id;
   c.started_at = SystemClock::instance().now();
   children_.emplace(pid, std::move(c));
 }

@@ -61,7 +61,13 @@ struct ChildInfo {
   std::string grant_id;      // the elevation grant the session runs under, if any
   Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)
   monitor::Accepted accepted;  // what the child was told
-  std::string step_up_code;   // kStepUp: the step-up it waits for
+  struct Recording {
+    std::string path;
+    uint64_t next_offset = 0;  // where the next chunk digest must start
+    bool ended = false;
+  };
+  std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it
+  std::string step_up_code;   // the step-up it waits for (a login's, or an approver's in command mode)
   Micros step_up_deadline = 0;
   nlohmann::json step_up_details;
   int certificates = 0;  // issued to this connection
@@ -128,6 +134,13 @@ class Supervisor {
   void on_elevation_changed(ChildInfo& c);
   void on_audit(ChildInfo& c, const monitor::Audit& m);
   void on_session_end(ChildInfo& c, const monitor::SessionEnd& m);
+  void on_command(ChildInfo& c, const monitor::Command& m);
+  void on_command_step_up_poll(ChildInfo& c);
+  void on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m);
+  void on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk& m);
+  void on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m);
+  // The template of the audit records about `c`'s session.
+  recorder::AuditEvent session_event(const ChildInfo& c) const;
   // Writes the session row and its session.start record; the child becomes kProxy.
   Status begin_session(ChildInfo& c, const nlohmann::json& details);
   // Tells the child what it was accepted for (c.accepted).

@@ -156,6 +156,16 @@ TEST_F(Monitor, OutOfOrderRepeatedAndMalformedRequestsKillTheChild) {
     EXPECT_EQ(out.find("done"), std::string::npos) << c.name << ": not killed:\n" << out;
     EXPECT_TRUE(audited("monitor.violation", c.violation)) << c.name << ":\n" << out;
   }
+  // A recording the monitor created is handed over write-only and append-only.
+  std::string rec = play("record", "auth,record,chunk-gap", honest());
+  EXPECT_NE(rec.find("answer: recording " + std::filesystem::path(d->config()).parent_path().string() + "/recordings/"),
+            std::string::npos)
+      << rec;
+  EXPECT_NE(rec.find("answer: fd write-only append"), std::string::npos) << rec;
+  EXPECT_NE(rec.find("answer: read failed: Bad file descriptor"), std::string::npos) << rec;
+  EXPECT_EQ(rec.find("done"), std::string::npos) << rec;
+  EXPECT_TRUE(audited("monitor.violation", "recording digest out of sequence"));
+  EXPECT_TRUE(audited("recording.start", ""));
   // The second certificate was never issued; the first was.
   std::string twice = read_text(*hostile_dir + "/second-cert.out");
   size_t first = twice.find("answer: certificate");
@@ -242,15 +252,23 @@ TEST_F(Monitor, ALiveConnectionProcessIsSandboxedAndHoldsOnlyItsOwnDescriptors) 
   // The client, the monitor channel and the upstream connection.
   EXPECT_EQ(sockets, 3);
   std::string state = std::filesystem::path(d->config()).parent_path().string();
+  int recordings = 0;
+  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"}));
+  ASSERT_EQ(live.size(), 1u) << live.dump();
+  std::string session_id = live[0]["id"];
   for (const auto& f : files) {
-    // Until the monitor creates recording files and command mode moves to
-    // the monitor (the privilege-separation issue), the process still has
-    // the database and its recordings open; nothing else of the state directory.
-    bool expected = !f.starts_with(state) || f.starts_with(state + "/bastion.db") ||
-                    f.starts_with(state + "/recordings/");
-    EXPECT_TRUE(expected) << f;
+    // No database, key or spool: only the recording file the monitor
+    // created for this session's channel and handed over.
+    if (f.starts_with(state + "/recordings/")) {
+      ++recordings;
+      EXPECT_NE(f.find(session_id), std::string::npos) << f;
+    } else {
+      EXPECT_FALSE(f.starts_with(state)) << f;
+    }
+    EXPECT_EQ(f.find("bastion.db"), std::string::npos) << f;
     EXPECT_EQ(f.find("_key"), std::string::npos) << f;
   }
+  EXPECT_EQ(recordings, 1);
   ssh.stop();
 }
 

@@ -18,6 +18,8 @@
 //             on success write NAME_key and NAME_key-cert.pub
 //   json      send the old JSON "auth" line (not a monitor message)
 //   kill-msg  send a message only the monitor may send
+//   record    RecordingOpen for channel 1; report the descriptor's mode and whether it reads
+//   chunk-gap a digest for channel 1 that does not start where the last one ended
 //   exec, fork, read-monitor (open /proc/PPID/mem), signal-monitor (SIGTERM the supervisor)
 #include <fcntl.h>
 #include <libssh/libssh.h>
@@ -72,6 +74,7 @@ std::string describe(const monitor::Received& r) {
     return "accepted: person=" + a->person + (a->step_up_url.empty() ? "" : " step-up");
   }
   if (const auto* k = std::get_if<monitor::KeyKnown>(&r.message)) return k->known ? "known" : "unknown";
+  if (const auto* o = std::get_if<monitor::RecordingOpened>(&r.message)) return "recording " + o->path;
   if (const auto* s = std::get_if<monitor::StepUpResult>(&r.message)) {
     return "step-up " + std::to_string(s->state) + (s->reason.empty() ? "" : ": " + s->reason);
   }
@@ -132,6 +135,25 @@ void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
           fd, monitor::Audit{sc.get("action"), sc.get("outcome", "allow"), "scripted", sc.get("details", "{}")});
       // Nothing comes back for an audit record: a violation shows as the kill.
       out.line("answer: " + describe(answer(fd)));
+    } else if (step == "record") {
+      // A recording file the monitor creates: what may the child do with it?
+      out.line("step record");
+      (void)monitor::send_message(fd, monitor::RecordingOpen{1});
+      pollfd p{fd, POLLIN, 0};
+      auto r = ::poll(&p, 1, 5000) > 0 ? monitor::recv_message(fd, 0, true) : monitor::Received{};
+      out.line("answer: " + describe(r));
+      if (r.fd) {
+        char c;
+        int flags = ::fcntl(r.fd.get(), F_GETFL);
+        out.line(std::string("answer: fd ") + ((flags & O_ACCMODE) == O_WRONLY ? "write-only" : "readable") +
+                 ((flags & O_APPEND) != 0 ? " append" : " positional"));
+        out.line(::read(r.fd.get(), &c, 1) < 0 ? "answer: read failed: " + std::string(std::strerror(errno))
+                                               : "answer: read succeeded");
+      }
+    } else if (step == "chunk-gap") {
+      out.line("step chunk-gap");
+      (void)monitor::send_message(fd, monitor::RecordingChunk{1, 100, 10, std::string(64, '0')});
+      out.line("answer: " + describe(answer(fd)));
     } else if (step == "sign") {
       sign(fd, sc, dir, out);
     } else if (step == "json") {
@@ -148,9 +170,9 @@ void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
       // The supervisor's memory holds the CA and audit keys.
       out.line("step read-monitor");
       std::string mem = "/proc/" + std::to_string(getppid()) + "/mem";
-      int fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
-      out.line(fd >= 0 ? "answer: opened " + mem : "answer: open failed: " + std::string(std::strerror(errno)));
-      if (fd >= 0) ::close(fd);
+      int mem_fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
+      out.line(mem_fd >= 0 ? "answer: opened " + mem : "answer: open failed: " + std::string(std::strerror(errno)));
+      if (mem_fd >= 0) ::close(mem_fd);
     } else if (step == "signal-monitor") {
       out.line("step signal-monitor");
       int rc = ::kill(getppid(), SIGTERM);
