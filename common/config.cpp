@@ -102,7 +102,7 @@ class Loader {
     if (auto st = check_keys(t, "gateway",
                              {"listen", "host_keys", "login_grace_time", "max_unauthenticated",
                               "max_unauthenticated_per_source", "max_auth_attempts", "auth_backoff_after",
-                              "auth_backoff_max", "control_socket", "kill_grace", "public_name"});
+                              "auth_backoff_max", "control_socket", "kill_grace", "public_name", "privsep_user"});
         !st)
       return st;
     std::string listen;
@@ -127,6 +127,10 @@ class Loader {
     if (!(st = get_duration(t, "gateway", "auth_backoff_max", cfg_.auth_backoff_max))) return st;
     if (cfg_.auth_backoff_max < kMicrosPerSecond) return fail("[gateway] auth_backoff_max must be at least 1s");
     if (!(st = get_string(t, "gateway", "public_name", cfg_.public_name))) return st;
+    if (!(st = get_string(t, "gateway", "privsep_user", cfg_.privsep_user))) return st;
+    if (cfg_.privsep_user.empty() || cfg_.privsep_user == "root") {
+      return fail("[gateway] privsep_user must name an unprivileged user, not \"" + cfg_.privsep_user + "\"");
+    }
     return get_string(t, "gateway", "control_socket", cfg_.control_socket);
   }
 
@@ -399,7 +403,8 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "auth_backoff_max = \"60s\"               # back-off doubles from 1s up to this\n"
          "control_socket = \"bastiond.sock\"       # for bastionctl (mode 0600)\n"
          "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n"
-         "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n\n"
+         "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n"
+         "# privsep_user = \"bastion-session\"     # connection processes run as this user when bastiond is root\n\n"
          "[state]\n"
          "database = \"bastion.db\"                # SQLite (WAL) database\n"
          "busy_timeout = \"5s\"                    # how long to wait for a locked database, then deny\n\n"

@@ -33,6 +33,9 @@ struct Config {
   std::string control_socket;             // default "bastiond.sock" in state dir
   std::string public_name;                // how users address the gateway in examples; default: listen host, or this machine's host name for a wildcard listen
   Micros kill_grace = 2 * kMicrosPerSecond;  // kill_grace: wait before SIGKILL, default "2s"
+  // The unprivileged user connection processes run as when bastiond runs as
+  // root (not root: they keep bastiond's uid). The packaging creates it.
+  std::string privsep_user = "bastion-session";
 
   // [state]
   std::string database;                   // default "bastion.db" in state dir

@@ -8,6 +8,11 @@ packages=(
   openssh-client openssh-server openssh-sftp-server ssh-audit
   libcpp-httplib-dev libcbor-dev libseccomp-dev
 )
+# The unprivileged user connection processes switch to when bastiond runs as
+# root ([gateway] privsep_user; contrib/bastion.sysusers.conf creates it for packages).
+if [ "$(id -u)" -eq 0 ] && ! getent passwd bastion-session >/dev/null; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin bastion-session
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,10 @@
 #include "gateway/sshd/sandbox.h"
 
 #include <dirent.h>
+#include <grp.h>
+#include <linux/landlock.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -13,11 +17,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string_view>
+
+#include "common/unique_fd.h"
 
 namespace bastion::gateway {
 namespace {
@@ -27,12 +34,11 @@ constexpr const char* kAllowed[] = {
     // memory and threads' bookkeeping (glibc, the allocator, ASan builds)
     "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "futex", "set_robust_list", "rseq",
     "set_tid_address", "sched_yield", "sched_getaffinity", "getrlimit", "prlimit64",
-    // descriptors and files (SQLite, recordings, the HR/recording directories, name service files)
+    // descriptors (recordings arrive open), and reading the name service files
+    // (which files: Landlock decides; no creating, renaming, removing or truncating)
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "openat", "open", "fstat",
-    "newfstatat", "stat", "lstat", "statx", "fsync", "fdatasync", "ftruncate", "fallocate", "fcntl", "flock",
-    "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "access", "faccessat",
-    "faccessat2", "readlink", "readlinkat", "getcwd", "getdents64", "fchmod", "fchown", "umask", "dup", "dup2",
-    "dup3", "pipe2",
+    "newfstatat", "stat", "lstat", "statx", "fsync", "fdatasync", "fcntl", "access", "faccessat", "faccessat2",
+    "readlink", "readlinkat", "getcwd", "getdents64", "dup", "dup2", "dup3", "pipe2",
     // sockets: the client, the monitor channel, the upstream connection, name resolution
     "connect", "getsockname", "getpeername", "setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg",
     "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "poll", "ppoll", "select", "pselect6", "epoll_create1",
@@ -55,6 +61,7 @@ constexpr const char* kFatal[] = {
     "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "personality", "pidfd_open",
     "pidfd_getfd", "process_madvise", "memfd_create", "kcmp", "open_by_handle_at", "name_to_handle_at",
     "swapon", "swapoff", "reboot", "syslog", "quotactl", "acct", "settimeofday", "clock_settime", "adjtimex",
+    "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
 };
 
 struct Ctx {
@@ -70,10 +77,9 @@ Status add(scmp_filter_ctx ctx, uint32_t action, const char* name, std::initiali
   return {};
 }
 
-// Empties every capability set. A root connection process keeps uid 0 for
-// now (it still opens root-owned files: the database, recordings) but loses
-// the powers beyond file ownership: no reading other processes' memory, no
-// bypassing file permissions, no binding, no raw sockets.
+// Empties every capability set: no reading other processes' memory, no
+// bypassing file permissions, no binding, no raw sockets (a root bastiond
+// whose privsep_user is missing refuses to start, so this is the second line).
 Status drop_capabilities() {
   for (int cap = 0; cap <= 63; ++cap) {
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;  // past the last capability
@@ -86,6 +92,91 @@ Status drop_capabilities() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (syscall(SYS_capset, &header, data) != 0) return make_error(std::string("capset: ") + std::strerror(errno));
+  return {};
+}
+
+bool may_switch_user() {
+  if (geteuid() == 0) return true;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
+  return has(CAP_SETUID) && has(CAP_SETGID);
+}
+
+Status switch_user(uid_t uid, gid_t gid) {
+  if (::setgroups(0, nullptr) != 0) return make_error(std::string("setgroups: ") + std::strerror(errno));
+  if (::setresgid(gid, gid, gid) != 0) return make_error(std::string("setresgid: ") + std::strerror(errno));
+  if (::setresuid(uid, uid, uid) != 0) return make_error(std::string("setresuid: ") + std::strerror(errno));
+  // SECURITY: make sure there is no way back.
+  if (::setuid(0) == 0 || getuid() != uid || geteuid() != uid || getgid() != gid) {
+    return make_error("the switch to the unprivileged user did not hold");
+  }
+  return {};
+}
+
+// Landlock (kernel >= 5.13): the ABI version, 0 when unavailable.
+int landlock_abi() {
+  long v = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  return v < 0 ? 0 : static_cast<int>(v);
+}
+
+// The kernel's struct as of ABI 6 (older headers declare only the first field).
+struct RulesetAttr {
+  uint64_t handled_access_fs;
+  uint64_t handled_access_net;
+  uint64_t scoped;
+};
+constexpr uint64_t kTruncate = 1ULL << 14;   // ABI 3
+constexpr uint64_t kIoctlDev = 1ULL << 15;   // ABI 5
+constexpr uint64_t kScopeAbstractUnix = 1ULL << 0, kScopeSignal = 1ULL << 1;  // ABI 6
+
+Status restrict_files(const SandboxPlan& plan) {
+  const int abi = plan.landlock_abi;
+  constexpr uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+  uint64_t all = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | kRead |
+                 LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+                 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+  if (abi >= 2) all |= LANDLOCK_ACCESS_FS_REFER;
+  if (abi >= 3) all |= kTruncate;
+  if (abi >= 5) all |= kIoctlDev;
+  RulesetAttr attr{all, 0, 0};
+  size_t size = sizeof attr.handled_access_fs;
+  if (abi >= 6) {
+    // No signals to processes outside this one, no abstract sockets of others.
+    attr.scoped = kScopeAbstractUnix | kScopeSignal;
+    size = sizeof attr;
+  }
+  UniqueFd ruleset(static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, size, 0)));
+  if (!ruleset) return make_error(std::string("landlock_create_ruleset: ") + std::strerror(errno));
+  auto allow = [&](const std::string& path, uint64_t access) -> Status {
+    UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) return {};  // not on this system (e.g. /lib64)
+    landlock_path_beneath_attr rule{};
+    rule.allowed_access = access & all;
+    rule.parent_fd = fd.get();
+    if (syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0) {
+      return make_error("landlock rule for " + path + ": " + std::strerror(errno));
+    }
+    return {};
+  };
+  // Name resolution and the C library read these; nothing else is readable,
+  // and nothing at all writable (recordings arrive as open descriptors).
+  for (const char* dir : {"/etc", "/usr", "/lib", "/lib64", "/lib32"}) {
+    if (auto st = allow(dir, kRead); !st) return st;
+  }
+  if (auto st = allow("/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE); !st) return st;
+  for (const auto& dir : plan.writable_dirs) {
+    if (auto st = allow(dir, kRead | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG); !st) return st;
+    if (auto st = allow("/proc", kRead); !st) return st;  // the sanitizer reads /proc/self/maps
+  }
+  for (const auto& dir : plan.readable_dirs) {
+    if (auto st = allow(dir, kRead); !st) return st;
+  }
+  if (syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) {
+    return make_error(std::string("landlock_restrict_self: ") + std::strerror(errno));
+  }
   return {};
 }
 
@@ -122,11 +213,85 @@ void close_inherited_fds(std::initializer_list<int> keep, const std::string& kee
   }
 }
 
-Status enter_connection_sandbox() {
+std::string SandboxPlan::describe() const {
+  std::string out = switch_user ? "user " + user : "bastiond's own uid (cannot switch users)";
+  if (landlock_abi > 0) out += ", Landlock ABI " + std::to_string(landlock_abi);
+  else if (!chroot_dir.empty()) out += ", chroot " + chroot_dir + " (no Landlock on this kernel)";
+  else out += ", NO file confinement (no Landlock on this kernel, not root)";
+  return out + ", seccomp";
+}
+
+Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, const std::string& state_dir) {
+  SandboxPlan plan;
+  if (may_switch_user()) {
+    // SECURITY: like sshd, refuse to run rather than give connection
+    // processes bastiond's identity.
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    int rc = getpwnam_r(privsep_user.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0 || found == nullptr) {
+      return make_error("privsep_user " + privsep_user +
+                        " does not exist; create it (useradd --system --no-create-home --shell /usr/sbin/nologin " +
+                        privsep_user + ") or name another in [gateway] privsep_user");
+    }
+    if (pw.pw_uid == 0 || pw.pw_gid == 0) return make_error("privsep_user " + privsep_user + " must not be root");
+    plan.switch_user = true;
+    plan.user = privsep_user;
+    plan.uid = pw.pw_uid;
+    plan.gid = pw.pw_gid;
+  }
+  plan.landlock_abi = landlock_abi();
+  if (plan.landlock_abi == 0 && geteuid() == 0) {
+    // An empty, root-owned directory to chroot into.
+    std::string dir = state_dir + "/empty";
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return make_error("cannot create " + dir + ": " + std::strerror(errno));
+    }
+    struct stat st{};
+    std::error_code ec;
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0 ||
+        !std::filesystem::is_empty(dir, ec)) {
+      return make_error(dir + " must be an empty directory owned by root and writable only by it");
+    }
+    plan.chroot_dir = dir;
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  // Sanitizer builds (tests): the reports must still reach their folder.
+  for (const char* var : {"ASAN_OPTIONS", "UBSAN_OPTIONS"}) {
+    const char* v = std::getenv(var);
+    if (v == nullptr) continue;
+    std::string opts = v;
+    size_t at = opts.find("log_path=");
+    if (at == std::string::npos) continue;
+    std::string path = opts.substr(at + 9, opts.find(':', at) == std::string::npos ? std::string::npos
+                                                                                   : opts.find(':', at) - at - 9);
+    plan.writable_dirs.push_back(std::filesystem::path(path).parent_path().string());
+  }
+  // ... and name the functions: the sanitizer reads the program to symbolize.
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && !plan.writable_dirs.empty()) plan.readable_dirs.push_back(exe.parent_path().string());
+#endif
+  return plan;
+}
+
+Status enter_connection_sandbox(const SandboxPlan& plan) {
   // SECURITY: without these, a compromised connection process could gain
   // privileges through a setuid program, or be read (and read others of the
   // same user) through ptrace and /proc/PID/mem.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return make_error(std::string("no_new_privs: ") + std::strerror(errno));
+  if (!plan.chroot_dir.empty()) {
+    if (::chroot(plan.chroot_dir.c_str()) != 0 || ::chdir("/") != 0) {
+      return make_error("chroot " + plan.chroot_dir + ": " + std::strerror(errno));
+    }
+  }
+  if (plan.switch_user) {
+    if (auto st = switch_user(plan.uid, plan.gid); !st) return st;
+  }
+  if (plan.landlock_abi > 0) {
+    if (auto st = restrict_files(plan); !st) return st;
+  }
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return make_error(std::string("dumpable: ") + std::strerror(errno));
   if (auto st = drop_capabilities(); !st) return st;
   Ctx c{seccomp_init(SCMP_ACT_ERRNO(EPERM))};

@@ -1,23 +1,27 @@
 // The connection process's sandbox (DESIGN.md, "Process model"), entered
 // after fork and before the first byte from the client is parsed.
 //
-// What it does today: every inherited descriptor but the client socket, the
-// monitor channel and stdio is closed; the process cannot gain privileges
-// (no_new_privs), holds no capability (run as root, it keeps uid 0 but not
-// root's powers: no reading the supervisor's memory, no bypassing file
-// permissions), and is not dumpable (no same-user ptrace or /proc/PID/mem of
-// it); and a seccomp filter allows only the system calls the relay, the
-// recorder and SQLite need: anything else fails with EPERM, and the calls an
+// What it does: every inherited descriptor but the client socket, the
+// monitor channel and stdio is closed (the process holds no database, key or
+// spool: it asks the monitor); it switches to the unprivileged privsep_user
+// when bastiond may (root, or CAP_SETUID and CAP_SETGID); a Landlock ruleset
+// lets it read only /etc, /usr and /lib (name resolution) and /dev/null and
+// nothing else, write nothing (its recording files arrive as open
+// descriptors), and signal nothing outside itself; without Landlock (kernels
+// before 5.13) a root bastiond chroots it into an empty directory instead; it
+// cannot gain privileges (no_new_privs), holds no capability, is not
+// dumpable; and a seccomp filter allows only the system calls the relay and
+// the recorder need: anything else fails with EPERM, and the calls an
 // attacker would reach for (execve, ptrace, process_vm_*, mount, namespaces,
 // BPF, kernel modules, setuid, kill of another process) kill the process.
 //
-// What it does not do yet, stated plainly: the process still opens the
-// database and the recording files itself, so the filter allows opening
-// files, there is no Landlock ruleset, and the process keeps the daemon's uid
-// (uid 0 when bastiond runs as root; the packaged unit runs it as `bastion`);
-// the unprivileged user and Landlock come when the monitor does those writes
-// (the privilege-separation issue).
+// Limits, stated plainly: a non-root bastiond without CAP_SETUID cannot give
+// children another uid (they keep its uid; the packaged unit grants the two
+// capabilities); without Landlock and without root there is no file
+// confinement beyond the uid and seccomp (logged at start).
 #pragma once
+
+#include <sys/types.h>
 
 #include <initializer_list>
 #include <string>
@@ -28,16 +32,32 @@
 namespace bastion::gateway {
 
 // Closes every descriptor from 3 up, except those in `keep` and those open
-// on a path that starts with `keep_path_prefix` (if not empty). The database
-// needs that: SQLite shares one WAL-index mapping and its descriptor per file
-// among every connection in a process, and a connection the supervisor had
-// open at fork (an HR batch being applied) is part of the child's copy; closing
-// its descriptors makes the child's own connection fail with "disk I/O error".
-// Goes when connection processes no longer open the database.
+// on a path that starts with `keep_path_prefix` (if not empty: the web
+// process, which still opens the database, keeps its inherited SQLite
+// descriptors, as SQLite shares them among a process's connections).
 void close_inherited_fds(std::initializer_list<int> keep, const std::string& keep_path_prefix = "");
 
-// no_new_privs, not dumpable, and the seccomp filter. Irreversible.
-Status enter_connection_sandbox();
+// What the supervisor decides at start, before any fork.
+struct SandboxPlan {
+  bool switch_user = false;  // to privsep_user
+  std::string user;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  int landlock_abi = 0;        // 0: no Landlock on this kernel
+  std::string chroot_dir;      // the fallback: root without Landlock
+  std::vector<std::string> writable_dirs;  // sanitizer reports (sanitizer builds only)
+  std::vector<std::string> readable_dirs;  // the program's folder (sanitizer builds only, for symbols)
+  // One line for the log at start, e.g. "user bastion-session, Landlock ABI 6, seccomp".
+  [[nodiscard]] std::string describe() const;
+};
+
+// Looks up privsep_user (an error when bastiond could switch to it and it
+// does not exist), probes Landlock, prepares the chroot fallback.
+Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, const std::string& state_dir);
+
+// Enters the sandbox: identity, Landlock (or chroot), no_new_privs, not
+// dumpable, no capabilities, the seccomp filter. Irreversible.
+Status enter_connection_sandbox(const SandboxPlan& plan);
 
 // The system calls the filter allows (some only with the arguments noted, e.g.
 // "kill(self)"), and those that kill the process: for the README and tests.

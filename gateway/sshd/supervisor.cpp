@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdio>
 #include <algorithm>
+#include <filesystem>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -90,6 +91,13 @@ bool Supervisor::setup() {
     log(s.error().message);
     return false;
   }
+  auto plan = plan_connection_sandbox(cfg_.privsep_user, std::filesystem::path(cfg_.database).parent_path().string());
+  if (!plan) {
+    log(plan.error().message);
+    return false;
+  }
+  sandbox_ = std::move(*plan);
+  log("connection processes run as " + sandbox_->describe());
   auto lfd = listen_tcp(cfg_.listen_host, cfg_.listen_port);
   if (!lfd) {
     log(lfd.error().message);
@@ -265,8 +273,9 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     // asks the monitor for everything (and the parent's SQLite connection,
     // if one was open, is never used here).
     close_inherited_fds({client.get(), theirs.get()});
+    if (hooks_.before_sandbox) hooks_.before_sandbox();
     int code = 1;
-    if (Status sandboxed = enter_connection_sandbox(); !sandboxed) {
+    if (Status sandboxed = enter_connection_sandbox(*sandbox_); !sandboxed) {
       // SECURITY: never parse a client's bytes outside the sandbox.
       log(source + ": cannot enter the sandbox: " + sandboxed.message());
     } else {

@@ -22,6 +22,7 @@
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/sshd/monitor_protocol.h"
+#include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "recorder/syslog_forwarder.h"
 #include <nlohmann/json.hpp>
@@ -82,6 +83,9 @@ struct SupervisorHooks {
   // with the child's end of the monitor channel; if it returns, the
   // connection runs as usual.
   std::function<void(int monitor_fd)> in_child;
+  // Runs in each connection process right after fork, before the sandbox
+  // (the hostile daemon opens its own output files here).
+  std::function<void()> before_sandbox;
 };
 
 struct PendingReply {
@@ -207,6 +211,7 @@ class Supervisor {
   std::optional<HrBatch> hr_batch_;
   std::unique_ptr<Services> hr_services_;  // open while a batch is applied
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
+  std::optional<SandboxPlan> sandbox_;  // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;

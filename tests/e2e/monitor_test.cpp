@@ -224,6 +224,36 @@ TEST_F(Monitor, TheSandboxKillsExecAndForkAndKeepsTheMonitorOutOfReach) {
   EXPECT_EQ(r.out, "still\n") << r.err;
 }
 
+// A connection process taken over holds nothing and can open nothing of the
+// state directory: not the database, not the CA or audit keys, not another
+// session's recording; and it can create no file anywhere.
+TEST_F(Monitor, TheStateDirectoryIsOutOfReach) {
+  std::string state = std::filesystem::path(d->config()).parent_path().string();
+  auto r = d->ssh(*alice, d->login() + "@prod-db-1", {"echo recorded"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string other;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(state + "/recordings")) {
+    if (e.is_regular_file()) other = e.path().string();
+  }
+  ASSERT_FALSE(other.empty());
+  std::vector<std::string> secrets = {state + "/bastion.db", state + "/user_ca_key", state + "/audit_signing_key",
+                                      state + "/ssh_host_ed25519_key", other, state};
+  std::string paths;
+  for (const auto& p : secrets) {
+    ASSERT_TRUE(std::filesystem::exists(p)) << p;
+    paths += (paths.empty() ? "" : ",") + p;
+  }
+  auto kv = honest();
+  kv["paths"] = paths;
+  std::string out = play("state", "auth,open-state", kv);
+  for (const auto& p : secrets) {
+    EXPECT_NE(out.find("answer: open " + p + ": Permission denied"), std::string::npos) << p << ":\n" << out;
+  }
+  EXPECT_NE(out.find("answer: create: Permission denied"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists("/tmp/bastion-hostile-write-test"));
+  EXPECT_NE(out.find("done"), std::string::npos) << out;
+}
+
 TEST_F(Monitor, ALiveConnectionProcessIsSandboxedAndHoldsOnlyItsOwnDescriptors) {
   auto argv = d->ssh_argv(*alice, d->login() + "@prod-db-1");
   argv.push_back("sleep 30");
@@ -237,6 +267,13 @@ TEST_F(Monitor, ALiveConnectionProcessIsSandboxedAndHoldsOnlyItsOwnDescriptors) 
   std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
   EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
   EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << status;
+  // Its own unprivileged user when bastiond may switch (root, as these tests run).
+  if (geteuid() == 0) {
+    auto id = run({"id", "-u", "bastion-session"});
+    ASSERT_EQ(id.exit_code, 0) << "scripts/deps.sh creates bastion-session";
+    std::string uid = id.out.substr(0, id.out.find('\n'));
+    EXPECT_NE(status.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid), std::string::npos) << status;
+  }
   // No capability, even when bastiond runs as root.
   EXPECT_NE(status.find("CapEff:\t0000000000000000"), std::string::npos) << status;
   EXPECT_NE(status.find("CapPrm:\t0000000000000000"), std::string::npos) << status;

@@ -20,6 +20,7 @@
 //   kill-msg  send a message only the monitor may send
 //   record    RecordingOpen for channel 1; report the descriptor's mode and whether it reads
 //   chunk-gap a digest for channel 1 that does not start where the last one ended
+//   open-state try to open each of paths= (comma-separated), and to create a file in /tmp
 //   exec, fork, read-monitor (open /proc/PPID/mem), signal-monitor (SIGTERM the supervisor)
 #include <fcntl.h>
 #include <libssh/libssh.h>
@@ -31,6 +32,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -51,12 +53,14 @@ struct Scenario {
   }
 };
 
+// Opened before the sandbox (which allows no file to be opened for writing).
+struct Files {
+  int out = -1, key = -1, cert = -1;
+};
+
 class Out {
  public:
-  explicit Out(const std::string& path) : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {}
-  ~Out() {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  explicit Out(int fd) : fd_(fd) {}
   void line(const std::string& text) {
     std::string l = text + "\n";
     if (fd_ >= 0 && ::write(fd_, l.data(), l.size()) > 0) ::fsync(fd_);
@@ -65,6 +69,10 @@ class Out {
  private:
   int fd_;
 };
+
+void write_all(int fd, const std::string& text) {
+  if (fd >= 0 && ::write(fd, text.data(), text.size()) > 0) ::fsync(fd);
+}
 
 std::string describe(const monitor::Received& r) {
   using Kind = monitor::Received::Kind;
@@ -89,7 +97,7 @@ monitor::Received answer(int fd) {
   return monitor::recv_message(fd);
 }
 
-void sign(int fd, const Scenario& sc, const std::string& dir, Out& out) {
+void sign(int fd, const Scenario& sc, const Files& files, Out& out) {
   ssh_key key = nullptr;
   if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) return out.line("error: keygen");
   char* b64 = nullptr;
@@ -104,15 +112,19 @@ void sign(int fd, const Scenario& sc, const std::string& dir, Out& out) {
   auto r = answer(fd);
   out.line("answer: " + describe(r));
   if (const auto* c = std::get_if<monitor::Certificate>(&r.message)) {
-    std::string path = dir + "/" + sc.get("name") + "_key";
-    ssh_pki_export_privkey_file(key, nullptr, nullptr, nullptr, path.c_str());
-    std::ofstream(path + "-cert.pub") << "ssh-ed25519-cert-v01@openssh.com " << base64_encode(c->blob) << "\n";
+    char* priv = nullptr;
+    if (ssh_pki_export_privkey_base64(key, nullptr, nullptr, nullptr, &priv) == SSH_OK) {
+      std::string text = priv;
+      write_all(files.key, text.ends_with("\n") ? text : text + "\n");
+      ssh_string_free_char(priv);
+    }
+    write_all(files.cert, "ssh-ed25519-cert-v01@openssh.com " + base64_encode(c->blob) + "\n");
   }
   ssh_key_free(key);
 }
 
-void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
-  Out out(dir + "/" + sc.get("name", "unnamed") + ".out");
+void run_scenario(int fd, const Scenario& sc, const Files& files) {
+  Out out(files.out);
   out.line("started");
   std::stringstream steps(sc.get("steps"));
   for (std::string step; std::getline(steps, step, ',');) {
@@ -155,12 +167,25 @@ void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
       (void)monitor::send_message(fd, monitor::RecordingChunk{1, 100, 10, std::string(64, '0')});
       out.line("answer: " + describe(answer(fd)));
     } else if (step == "sign") {
-      sign(fd, sc, dir, out);
+      sign(fd, sc, files, out);
     } else if (step == "json") {
       out.line("step json");
       std::string j = R"({"type":"auth","user":"alice","target":"prod-db-1","login":"root","port_forwarding":true})";
       (void)::send(fd, j.data(), j.size(), MSG_NOSIGNAL);
       out.line("answer: " + describe(answer(fd)));
+    } else if (step == "open-state") {
+      // What the sandbox must keep out of reach: the database, the keys,
+      // another session's recording (paths=, comma-separated).
+      out.line("step open-state");
+      std::stringstream paths(sc.get("paths"));
+      for (std::string p; std::getline(paths, p, ',');) {
+        int f = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        out.line(f >= 0 ? "answer: opened " + p : "answer: open " + p + ": " + std::strerror(errno));
+        if (f >= 0) ::close(f);
+      }
+      int w = ::open("/tmp/bastion-hostile-write-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      out.line(w >= 0 ? "answer: created a file" : std::string("answer: create: ") + std::strerror(errno));
+      if (w >= 0) ::close(w);
     } else if (step == "exec") {
       out.line("step exec");
       char* const args[] = {const_cast<char*>("/bin/true"), nullptr};
@@ -191,7 +216,11 @@ void run_scenario(int fd, const Scenario& sc, const std::string& dir) {
   out.line("done");
 }
 
-void in_child(int monitor_fd) {
+std::optional<Scenario> g_scenario;
+Files g_files;
+
+// Before the sandbox: take the scenario and open the files it writes.
+void before_sandbox() {
   const char* dir = std::getenv("BASTION_HOSTILE_DIR");
   if (dir == nullptr) return;
   std::string path = std::string(dir) + "/scenario";
@@ -203,7 +232,16 @@ void in_child(int monitor_fd) {
     if (eq != std::string::npos) sc.kv[line.substr(0, eq)] = line.substr(eq + 1);
   }
   ::unlink(path.c_str());
-  run_scenario(monitor_fd, sc, dir);
+  std::string base = std::string(dir) + "/" + sc.get("name", "unnamed");
+  g_files.out = ::open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  g_files.key = ::open((base + "_key").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  g_files.cert = ::open((base + "_key-cert.pub").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  g_scenario = std::move(sc);
+}
+
+void in_child(int monitor_fd) {
+  if (!g_scenario) return;
+  run_scenario(monitor_fd, *g_scenario, g_files);
   ::_exit(0);
 }
 
@@ -212,5 +250,6 @@ void in_child(int monitor_fd) {
 int main(int argc, char** argv) {
   SupervisorHooks hooks;
   hooks.in_child = in_child;
+  hooks.before_sandbox = before_sandbox;
   return daemon_main(argc, argv, std::move(hooks));
 }
