@@ -17,6 +17,8 @@ ninja -C "$build" -j"${JOBS:-2}"
 # Reports from any process (bastiond's connection processes too, whose
 # stderr goes to a log) land in $reports; any report fails the run.
 reports="$(mktemp -d /tmp/bastion-sanitizer-XXXXXX)"
+# Connection processes run as the unprivileged privsep_user: they must be able to write theirs.
+chmod 1777 "$reports"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1:log_path=$reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 status=0
