@@ -83,7 +83,7 @@ void Supervisor::handle_request(UniqueFd client, const std::string& line) {
     std::string reason = req.value("reason", std::string("access revoked"));
     std::vector<std::pair<std::string, std::string>> ended;
     for (auto& [pid, c] : children_) {
-      if (!c.authenticated || fp.empty() || c.fingerprint != fp || c.kill_deadline != 0) continue;
+      if (!c.live_or_logging_in() || fp.empty() || c.fingerprint != fp || c.kill_deadline != 0) continue;
       request_kill(c, reason);
       ended.emplace_back(c.session_id, c.user);
     }

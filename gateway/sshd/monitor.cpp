@@ -82,6 +82,9 @@ bool looks_like_sha256_hex(const std::string& h) {
 // Key probes a connection may make before it is killed (OpenSSH's clients
 // offer each key of an agent once; a few dozen is generous).
 constexpr int kMaxKeyProbes = 64;
+// Refused probes audited one by one per connection; the rest are summed up
+// in one record when the connection ends.
+constexpr size_t kMaxProbeAudits = 3;
 
 // The audit actions a connection process reports itself: what happens on its
 // channels. Everything about who logged in and why (auth, access, step-ups,
@@ -248,14 +251,43 @@ void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
   Services* s = monitor_services();
   auto rec = s ? s->keys().find_by_fingerprint(m.fingerprint) : Result<std::optional<authn::KeyRecord>>(
                                                                    make_error("database unavailable"));
-  bool known = rec && rec->has_value();
-  // An unknown key is audited once per connection and counts against the source.
-  if (rec && !known && c.unknown_keys.insert(m.fingerprint).second) {
-    ++c.auth_failures;
-    audit_event("auth", recorder::Outcome::kDeny, "key is not enrolled", c,
-                {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}}, "key:" + m.fingerprint);
+  // SECURITY: an unsigned probe proves nothing, so its answer tells nothing:
+  // an unknown key, a revoked one and one of a disabled or departed person
+  // all get the same "no" (the reason goes to the audit log only). Only a
+  // key that could log in is offered the signature step.
+  bool known = false;
+  std::string why = "key is not enrolled";
+  if (rec && rec->has_value()) {
+    const authn::KeyRecord& key = **rec;
+    auto person = s->policy().find_person(key.user);
+    if (!key.active) why = "key " + m.fingerprint + " has been revoked";
+    else if (!person || !*person) why = "internal error (owner of key not found)";
+    else if ((*person)->state != policy::PersonState::kActive) {
+      why = "account " + (*person)->name + " is " + policy::to_string((*person)->state);
+    } else {
+      known = true;
+    }
   }
   (void)monitor::send_message(c.channel.get(), monitor::KeyKnown{known}, MSG_DONTWAIT);
+  if (known || !rec || !c.refused_keys.insert(m.fingerprint).second) return;
+  // Each refused key counts once, towards max_auth_attempts and the source's back-off.
+  ++c.auth_failures;
+  // SECURITY: a client offering many keys writes a few records, then one summary at the end.
+  if (c.refused_keys.size() <= kMaxProbeAudits) {
+    audit_event("auth", recorder::Outcome::kDeny, why, c, {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}},
+                "key:" + m.fingerprint);
+  } else {
+    ++c.unaudited_probes;
+  }
+  count_failure(c);
+}
+
+void Supervisor::count_failure(ChildInfo& c) {
+  if (++c.failures <= cfg_.max_auth_attempts || c.kill_deadline != 0) return;
+  // Like sshd's "Too many authentication failures".
+  std::string why = "too many authentication failures (" + std::to_string(c.failures) + ")";
+  audit_event("auth", recorder::Outcome::kDeny, why, c, {{"max_auth_attempts", cfg_.max_auth_attempts}}, "unknown");
+  request_kill(c, why);
 }
 
 void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
@@ -289,6 +321,7 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
     audit_event(action, recorder::Outcome::kDeny, why, c, details);
     key_backoff_.failure(m.fingerprint, SystemClock::instance().now());
     answer_refused(why);
+    count_failure(c);
   };
   Services* s = monitor_services();
   if (s == nullptr) return deny("internal error (database unavailable)");
@@ -461,6 +494,8 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   auto in = policy::decide_access(s->policy(), c.user, c.target, c.login, now);
   if (!in || !in->person) return fail("internal error (policy unavailable)");
   if (in->person->state != policy::PersonState::kActive) return fail("account " + c.user + " is no longer active");
+  auto key = s->keys().find_by_fingerprint(c.fingerprint);
+  if (!key || !*key || !(*key)->active) return fail("key " + c.fingerprint + " has been revoked");
   if (!in->decision.allow) return fail(in->decision.reason);
   if (in->decision.grant_id != c.grant_id) return fail("the access changed during the step-up; log in again");
   nlohmann::json details = c.step_up_details;

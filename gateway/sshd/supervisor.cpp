@@ -338,6 +338,12 @@ void Supervisor::reap_children() {
     if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
       source_backoff_.failure(it->second.source_ip, SystemClock::instance().now());
     }
+    if (it->second.unaudited_probes > 0) {
+      audit_event("auth", recorder::Outcome::kDeny,
+                  std::to_string(it->second.unaudited_probes) +
+                      " more refused keys offered (recorded as this summary, not one by one)",
+                  it->second, {{"keys", it->second.unaudited_probes}}, "unknown");
+    }
     if (WIFSIGNALED(status)) {
       int sig = WTERMSIG(status);
       why = sig == SIGALRM ? "login grace time exceeded"

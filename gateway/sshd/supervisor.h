@@ -52,7 +52,9 @@ struct ChildInfo {
   bool authenticated = false;  // the monitor accepted its Authenticate
   bool session_row = false;    // the monitor started its session row and has not ended it
   int key_probes = 0, auth_attempts = 0;
-  std::set<std::string> unknown_keys;  // unknown keys it probed (each audited once)
+  int failures = 0;  // refused probes and refused logins: more than max_auth_attempts ends it
+  std::set<std::string> refused_keys;  // keys whose probe was refused (each counted once)
+  int unaudited_probes = 0;  // refused probes past kMaxProbeAudits: one summary record at exit
   // Everything below is the monitor's own derivation, never the child's claim.
   std::string session_id;  // assigned at fork
   std::string user, target, login;
@@ -75,6 +77,9 @@ struct ChildInfo {
   int auth_failures = 0;  // failed attempts the connection reported before authenticating
   Micros started_at = 0;
   Micros kill_deadline = 0;  // when to SIGKILL after a kill request
+  // A session, or a login the monitor accepted pending its step-up: what
+  // revocations (leavers, revoked keys, re-checks) must reach.
+  [[nodiscard]] bool live_or_logging_in() const { return authenticated || state == ChildState::kStepUp; }
 };
 
 // Test seams, set only by test programs (tests/e2e's hostile daemon).
@@ -132,6 +137,8 @@ class Supervisor {
   bool read_one_request(ChildInfo& c);  // false: nothing more to read now
   void violation(ChildInfo& c, const std::string& what);
   void on_key_probe(ChildInfo& c, const monitor::KeyProbe& m);
+  // A refused probe or login: counts, and past max_auth_attempts ends the connection.
+  void count_failure(ChildInfo& c);
   void on_authenticate(ChildInfo& c, const monitor::Authenticate& m);
   void on_step_up_poll(ChildInfo& c);
   void on_sign(ChildInfo& c, const monitor::Sign& m);

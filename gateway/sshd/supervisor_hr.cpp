@@ -133,7 +133,8 @@ void Supervisor::end_user_sessions(const std::string& user, const std::string& m
   // end while the records are being written.
   std::vector<std::string> ended;
   for (auto& [pid, c] : children_) {
-    if (!c.authenticated || c.user != user || c.kill_deadline != 0) continue;
+    // Sessions, and logins waiting for their step-up.
+    if (!c.live_or_logging_in() || c.user != user || c.kill_deadline != 0) continue;
     request_kill(c, message);
     ended.push_back(c.session_id);
   }
@@ -154,7 +155,7 @@ void Supervisor::recheck_user_sessions(const std::string& user) {
   }
   Micros now = SystemClock::instance().now();
   for (auto& [pid, c] : children_) {
-    if (!c.authenticated || c.user != user || c.kill_deadline != 0) continue;
+    if (!c.live_or_logging_in() || c.user != user || c.kill_deadline != 0) continue;
     auto person = s->policy().find_person(user);
     if (!person) continue;  // cannot tell: the periodic re-check comes back to it
     if (!*person || (*person)->state != policy::PersonState::kActive) {

@@ -144,6 +144,36 @@ TEST(PreAuthLimits, BackOffAfterFailedLoginsPerSourceAndPerKey) {
   EXPECT_GE(denied.size(), 1u);
 }
 
+// One client offering many keys nobody enrolled: refused probes count
+// towards max_auth_attempts (the connection ends after them, as with sshd),
+// and only the first few are audited one by one, then one summary.
+TEST(PreAuthLimits, ManyUnknownKeysEndTheConnectionAndAreSummarized) {
+  Deployment d;
+  SshKeyFiles alice = d.add_person("alice", {"ops"});
+  std::vector<std::string> extra;
+  for (int i = 0; i < 10; ++i) {
+    SshKeyFiles k = d.make_plain_key("stranger" + std::to_string(i));
+    extra.push_back("-i");
+    extra.push_back(k.priv);
+  }
+  auto argv = d.ssh_argv(alice, d.login() + "@prod-db-1", extra);
+  // alice's own key comes first in the argument list: move it last, so the strangers are offered first.
+  argv.erase(argv.begin() + 5, argv.begin() + 7);
+  argv.insert(argv.end() - 3, {"-i", alice.priv});
+  argv.push_back("true");
+  auto r = run(argv);
+  EXPECT_EQ(r.exit_code, 255) << r.err;
+  EXPECT_TRUE(wait_for([&] { return connection_pids(d.bastiond().pid()).empty(); }, 10000));
+  auto records = [&](const std::string& text) {
+    return nlohmann::json::parse(d.ctl_ok({"audit", "search", text, "--json"})).size();
+  };
+  EXPECT_TRUE(wait_for([&] { return records("too many authentication failures") == 1; }, 5000));
+  EXPECT_EQ(records("key is not enrolled"), 3u);
+  EXPECT_EQ(records("more refused keys offered"), 1u);
+  // One key at a time still works.
+  EXPECT_EQ(d.ssh(alice, d.login() + "@prod-db-1", {"true"}).exit_code, 0);
+}
+
 TEST(PreAuthLimits, HalfOpenFloodFromAnotherAddressDoesNotStopALogin) {
   Deployment d;
   SshKeyFiles alice = d.add_person("alice", {"ops"});

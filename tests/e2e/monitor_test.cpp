@@ -127,7 +127,8 @@ TEST_F(Monitor, TheMonitorDecidesAndARefusalLeavesNothingToAskFor) {
   std::string out = play("accepted", "probe,auth", honest());
   EXPECT_NE(out.find("answer: known"), std::string::npos) << out;
   EXPECT_NE(out.find("answer: accepted: person=alice"), std::string::npos) << out;
-  EXPECT_FALSE(wait_for([&] { return !connection_pids(d->bastiond().pid()).empty(); }, 200));
+  // Every one of them has ended (an exiting process may take a moment under load).
+  EXPECT_TRUE(wait_for([&] { return connection_pids(d->bastiond().pid()).empty(); }, 5000));
 }
 
 TEST_F(Monitor, OutOfOrderRepeatedAndMalformedRequestsKillTheChild) {
