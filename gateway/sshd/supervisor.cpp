@@ -491,8 +491,6 @@ bool Supervisor::audit_event(const std::string& action, recorder::Outcome outcom
   e.details = std::move(details);
   if (auto r = s->audit().append(e); !r) {
     log("AUDIT FAILURE: " + r.error().message);
-    // A connection that failed may be stale (the database replaced, say): reopen next time.
-    monitor_services_.reset();
     return false;
   }
   return true;
