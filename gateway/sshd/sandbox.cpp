@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
@@ -223,6 +224,7 @@ std::string SandboxPlan::describe() const {
 
 Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, const std::string& state_dir) {
   SandboxPlan plan;
+  plan.supervisor = getpid();
   if (may_switch_user()) {
     // SECURITY: like sshd, refuse to run rather than give connection
     // processes bastiond's identity.
@@ -289,6 +291,10 @@ Status enter_connection_sandbox(const SandboxPlan& plan) {
   if (plan.switch_user) {
     if (auto st = switch_user(plan.uid, plan.gid); !st) return st;
   }
+  // SECURITY: die with the supervisor, even a SIGKILLed one (set after the
+  // switch of user, which clears it), and make sure it was not already gone.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return make_error(std::string("pdeathsig: ") + std::strerror(errno));
+  if (plan.supervisor != 0 && getppid() != plan.supervisor) return make_error("the supervisor has exited");
   if (plan.landlock_abi > 0) {
     if (auto st = restrict_files(plan); !st) return st;
   }
