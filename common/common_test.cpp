@@ -182,6 +182,18 @@ TEST(Encoding, PrintableAscii) {
   EXPECT_EQ(printable_ascii("abcdef", 3), "abc...");
 }
 
+TEST(Encoding, CleanTextKeepsPrintableUtf8Only) {
+  EXPECT_EQ(clean_text("needs db access for INC-42"), "needs db access for INC-42");
+  EXPECT_EQ(clean_text("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x91"), "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x91");
+  // Terminal escapes (ESC, CSI as C1), BEL, DEL, and a bidi override are dropped; line breaks become spaces.
+  EXPECT_EQ(clean_text("ok\x1b[2J\x1b]0;pwned\x07 \xc2\x9b" "31m\x7f" "done"), "ok[2J]0;pwned 31mdone");
+  EXPECT_EQ(clean_text("a\nb\r\tc"), "a b  c");
+  EXPECT_EQ(clean_text("x\xe2\x80\xaey"), "xy");
+  // Invalid UTF-8: each bad byte becomes U+FFFD.
+  EXPECT_EQ(clean_text("a\xff\xc3" "b"), "a\xef\xbf\xbd\xef\xbf\xbd" "b");
+  EXPECT_EQ(clean_text(""), "");
+}
+
 std::vector<uint8_t> hex_bytes(const std::string& hex) {
   std::vector<uint8_t> out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));

@@ -30,6 +30,13 @@ bool is_valid_utf8(std::string_view s);
 // cut.
 std::string printable_ascii(std::string_view s, size_t max = 80);
 
+// Free text one person writes and another reads (reasons, names shown on a
+// terminal): printable UTF-8 only. Tabs and line breaks become spaces; other
+// control characters (C0, DEL, C1: terminal escapes), bidirectional
+// overrides and line/paragraph separators are dropped; invalid UTF-8 becomes
+// U+FFFD.
+std::string clean_text(std::string_view s);
+
 inline std::span<const uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }

@@ -1,5 +1,7 @@
 #include "gateway/app/elevation_service.h"
 
+#include "common/encoding.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -108,7 +110,9 @@ Result<Elevation> ElevationService::find(const std::string& id) {
 }
 
 Result<Elevation> ElevationService::request(const Actor& requester, const std::string& destination, Micros duration,
-                                            const std::string& reason) {
+                                            const std::string& raw_reason) {
+  // SECURITY: the approver reads this on a terminal: printable text only.
+  const std::string reason = clean_text(raw_reason);
   const char* action = "elevation.request";
   std::string login, target_name;
   nlohmann::json d = {{"destination", destination.substr(0, 256)}, {"duration", format_duration(duration)},
@@ -206,7 +210,8 @@ Result<Elevation> ElevationService::approve(const Actor& approver, const std::st
   return updated;
 }
 
-Result<Elevation> ElevationService::deny(const Actor& approver, const std::string& id, const std::string& reason) {
+Result<Elevation> ElevationService::deny(const Actor& approver, const std::string& id, const std::string& raw_reason) {
+  const std::string reason = clean_text(raw_reason);  // the requester reads it
   const char* action = "elevation.deny";
   auto e = find(id);
   if (!e) return refuse<Elevation>(approver, action, e.error().message, "", "", {{"request_id", id.substr(0, 64)}});
@@ -252,7 +257,8 @@ Result<Elevation> ElevationService::deny(const Actor& approver, const std::strin
   return find(e->id);
 }
 
-Result<Elevation> ElevationService::revoke(const Actor& actor, const std::string& id, const std::string& reason) {
+Result<Elevation> ElevationService::revoke(const Actor& actor, const std::string& id, const std::string& raw_reason) {
+  const std::string reason = clean_text(raw_reason);  // shown to the sessions it ends
   const char* action = "elevation.revoke";
   auto e = find(id);
   if (!e) return refuse<Elevation>(actor, action, e.error().message, "", "", {{"request_id", id.substr(0, 64)}});
@@ -283,7 +289,8 @@ Result<Elevation> ElevationService::revoke(const Actor& actor, const std::string
 
 Result<Elevation> ElevationService::break_glass(const Actor& admin, const std::string& user,
                                                 const std::string& destination, Micros duration,
-                                                const std::string& reason) {
+                                                const std::string& raw_reason) {
+  const std::string reason = clean_text(raw_reason);
   const char* action = "elevation.break-glass";
   std::string login, target_name;
   nlohmann::json d = {{"user", user}, {"duration", format_duration(duration)}, {"break_glass", true}};

@@ -292,6 +292,26 @@ TEST_F(Elevation, DenyWithReasonReachesTheRequester) {
   EXPECT_NE(late.err.find("request " + req + " is denied"), std::string::npos) << late.err;
 }
 
+// Free text from one person reaches another's terminal: terminal escapes in
+// a request's reason or a denial's reason are stripped when they are written.
+TEST_F(Elevation, ReasonsCarryNoTerminalEscapes) {
+  std::string esc = "\x1b[2J\x1b]0;owned\x07";
+  auto r = as(*bob, "bob", {"request", acme(), "--for", "30m", "--reason", "'TICKET-9" + esc + " now'"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string req = id_in(r.out, "REQ");
+  auto listed = as(*carol, "carol", {"requests"}).out;
+  EXPECT_NE(listed.find("TICKET-9[2J]0;owned now"), std::string::npos) << listed;
+  EXPECT_EQ(listed.find('\x1b'), std::string::npos) << listed;
+  EXPECT_EQ(listed.find('\x07'), std::string::npos) << listed;
+  auto denied = as(*carol, "carol", {"deny", req, "--reason", "'no" + esc + "'"});
+  EXPECT_EQ(denied.exit_code, 0) << denied.err;
+  auto seen = as(*bob, "bob", {"requests"}).out;
+  EXPECT_NE(seen.find("denied by carol: no[2J]0;owned"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find('\x1b'), std::string::npos) << seen;
+  auto audit = d->ctl_ok({"audit", "list", "--json", "--action", "elevation.deny"});
+  EXPECT_EQ(audit.find("\\u001b"), std::string::npos) << audit;
+}
+
 TEST_F(Elevation, BreakGlassIsAnAuditedEmergencyGrant) {
   auto too_long = d->ctl({"elevate", "break-glass", "bob", d->login() + "@globex-app", "--for", "2h", "--reason", "x"});
   EXPECT_EQ(too_long.exit_code, 1);
