@@ -89,6 +89,8 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
     Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
     auto prev = newest_checkpoint(db);
     if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
+    // SECURITY: a signature over a tampered tail would make it look legitimate.
+    if (auto st = verify_unsigned_tail(db); !st) return make_error("refusing to sign a checkpoint: " + st.message());
     if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
     tx.commit();
     return std::optional<Checkpoint>(c);

@@ -49,8 +49,10 @@ std::string checkpoint_message(const Checkpoint& c);
 // Signs `c` (filling its signature) and inserts it; inside the caller's transaction.
 Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c);
 
-// Signs the newest record if it is newer than the newest checkpoint.
-// Returns nullopt when there is nothing new to sign.
+// Signs the newest record if it is newer than the newest checkpoint, after
+// verifying every record since that checkpoint (or since the purge anchor,
+// or the first record): it never signs over a broken tail (the error names
+// the first bad record). Returns nullopt when there is nothing new to sign.
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
                                                    const std::string& kind);
 // Records appended since the newest checkpoint, and that checkpoint's time.
@@ -66,6 +68,9 @@ struct VerifyReport {
 };
 
 Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key);
+// The records after the newest checkpoint (or purge anchor): each follows the
+// one before and matches its hash. The error names the first that does not.
+Status verify_unsigned_tail(Database& db);
 
 // The audit public key as a one-line text file: "bastion-audit-ed25519 BASE64".
 std::string audit_public_key_line(std::span<const uint8_t> raw);

@@ -57,6 +57,28 @@ TEST_F(ChainTest, IntactChainVerifies) {
   EXPECT_EQ(r.checkpoints, 1);
 }
 
+TEST_F(ChainTest, NeverSignsOverATamperedTail) {
+  append(5);
+  checkpoint();
+  append(5);
+  sql("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 8");
+  auto c = write_checkpoint(*db, *key, clock, "manual");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("refusing to sign a checkpoint: record 8 was modified"), std::string::npos)
+      << c.error().message;
+  SQLite::Statement q(db->sql(), "SELECT MAX(seq) FROM audit_checkpoints");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getInt64(), 5);
+}
+
+TEST_F(ChainTest, NeverSignsOverADeletedTailRecord) {
+  append(6);
+  sql("DELETE FROM audit_log WHERE seq = 3");
+  auto c = write_checkpoint(*db, *key, clock, "manual");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("record 3 is missing"), std::string::npos) << c.error().message;
+}
+
 TEST_F(ChainTest, DetectsAChangedField) {
   append(10);
   sql("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 4");

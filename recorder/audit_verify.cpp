@@ -37,6 +37,47 @@ void check_signatures(VerifyReport& r, const std::map<int64_t, Checkpoint>& cps,
 
 }  // namespace
 
+Status verify_unsigned_tail(Database& db) {
+  try {
+    SQLite::Statement cp(db.sql(), "SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+    int64_t expected = 1;
+    std::string prev = kGenesisHash;
+    if (cp.executeStep()) {
+      expected = cp.getColumn(0).getInt64() + 1;
+      prev = cp.getColumn(1).getString();
+    }
+    SQLite::Statement q(db.sql(),
+                        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
+                        "details, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq");
+    q.bind(1, expected);
+    while (q.executeStep()) {
+      StoredRecord s;
+      s.seq = q.getColumn(0).getInt64();
+      s.ts = q.getColumn(1).getInt64();
+      s.actor = q.getColumn(2).getString();
+      s.action = q.getColumn(3).getString();
+      s.target = q.getColumn(4).getString();
+      s.login = q.getColumn(5).getString();
+      s.source = q.getColumn(6).getString();
+      s.session_id = q.getColumn(7).getString();
+      s.outcome = q.getColumn(8).getString();
+      s.reason = q.getColumn(9).getString();
+      s.details = q.getColumn(10).getString();
+      s.prev_hash = q.getColumn(11).getString();
+      s.hash = q.getColumn(12).getString();
+      std::string n = std::to_string(s.seq);
+      if (s.seq != expected) return make_error("record " + std::to_string(expected) + " is missing (deleted)");
+      if (s.prev_hash != prev) return make_error("record " + n + " does not follow the record before it");
+      if (chain_hash(s.prev_hash, s) != s.hash) return make_error("record " + n + " was modified");
+      prev = s.hash;
+      expected = s.seq + 1;
+    }
+    return {};
+  } catch (const SQLite::Exception& e) {
+    return make_error(std::string("audit log: ") + e.what());
+  }
+}
+
 Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key) {
   try {
     VerifyReport r;

@@ -423,6 +423,16 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, SystemClock::instance(), kind);
   if (!cp) {
     log("cannot checkpoint the audit log: " + cp.error().message);
+    // SECURITY: a tampered tail is an alert, once per problem (this runs every second).
+    if (cp.error().message.starts_with("refusing to sign") && cp.error().message != checkpoint_alerted_) {
+      checkpoint_alerted_ = cp.error().message;
+      recorder::AuditEvent e;
+      e.actor = "system";
+      e.action = "audit.alert";
+      e.outcome = recorder::Outcome::kDeny;
+      e.reason = cp.error().message;
+      if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+    }
   } else if (*cp) {
     // The same line goes to the log so a copy outside the database anchors the chain.
     log(recorder::checkpoint_log_line(**cp));

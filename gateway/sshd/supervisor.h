@@ -208,6 +208,7 @@ class Supervisor {
   std::optional<Ed25519Key> audit_key_;
   std::optional<recorder::SyslogForwarder> syslog_;
   Micros next_checkpoint_check_ = 0;
+  std::string checkpoint_alerted_;  // the tampered-tail alert already written
   Micros next_purge_ = 0;
   Micros next_grant_sweep_ = 0;
   Micros next_hr_due_ = 0;
