@@ -167,6 +167,21 @@ void register_elevate(CLI::App& app, CtlGlobals& g) {
               << e->user << ")\n";
   });
 
+  auto* deny = elevate->add_subcommand("deny", "refuse a pending request (the requester sees the reason)");
+  auto da = std::make_shared<RevokeArgs>();
+  deny->add_option("ID", da->id, "request id (REQ-...)")->required();
+  deny->add_option("--reason", da->reason, "why (the requester sees it)")->required();
+  deny->callback([&g, da] {
+    auto s = ctl_open(g);
+    if (!s) return;
+    auto e = s->elevation().deny(admin_actor(), da->id, da->reason);
+    if (!e) {
+      g.exit_code = ctl_fail(e.error().message);
+      return;
+    }
+    std::cout << "denied " << e->id << " (" << e->destination() << " for " << e->user << ")\n";
+  });
+
   auto* bg = elevate->add_subcommand("break-glass", "emergency grant without customer consent (audited as such)");
   struct BgArgs {
     std::string user, dest, duration, reason;

@@ -290,6 +290,14 @@ TEST_F(Elevation, DenyWithReasonReachesTheRequester) {
   auto late = as(*carol, "carol", {"approve", req});
   EXPECT_EQ(late.exit_code, 1);
   EXPECT_NE(late.err.find("request " + req + " is denied"), std::string::npos) << late.err;
+  // An administrator may deny too; a reason is required, and a decided request stays decided.
+  std::string other = request();
+  EXPECT_EQ(d->ctl({"elevate", "deny", other}).exit_code, 2);
+  auto admin = d->ctl({"elevate", "deny", other, "--reason", "freeze week"});
+  EXPECT_EQ(admin.exit_code, 0) << admin.err;
+  EXPECT_NE(admin.out.find("denied " + other), std::string::npos) << admin.out;
+  EXPECT_NE(as(*bob, "bob", {"requests"}).out.find("freeze week"), std::string::npos);
+  EXPECT_EQ(d->ctl({"elevate", "deny", other, "--reason", "again"}).exit_code, 1);
 }
 
 // Free text from one person reaches another's terminal: terminal escapes in
