@@ -287,8 +287,12 @@ TEST_F(Gateway, PerTargetPrincipalOpensOnlyThatTarget) {
   EXPECT_NE(plain.err.find("refused the gateway certificate"), std::string::npos) << plain.err;
   auto listed = nlohmann::json::parse(d->ctl_ok({"target", "list", "--json"}));
   for (const auto& t : listed) {
-    if (t["name"] == "pt-a") EXPECT_EQ(t["principals"], "login@target");
-    if (t["name"] == "pt-plain") EXPECT_EQ(t["principals"], "login");
+    if (t["name"] == "pt-a") {
+      EXPECT_EQ(t["principals"], "login@target");
+    }
+    if (t["name"] == "pt-plain") {
+      EXPECT_EQ(t["principals"], "login");
+    }
   }
   EXPECT_EQ(d->ctl({"target", "add", "pt-bad", "--address", address, "--host-key", d->target_host_pub(),
                     "--principals", "target"})
