@@ -7,6 +7,28 @@
 namespace bastion::recorder {
 namespace {
 
+// The columns read_record() reads, in its order.
+const std::string kRecordColumns =
+    "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, prev_hash, hash";
+
+StoredRecord read_record(SQLite::Statement& q) {
+  StoredRecord s;
+  s.seq = q.getColumn(0).getInt64();
+  s.ts = q.getColumn(1).getInt64();
+  s.actor = q.getColumn(2).getString();
+  s.action = q.getColumn(3).getString();
+  s.target = q.getColumn(4).getString();
+  s.login = q.getColumn(5).getString();
+  s.source = q.getColumn(6).getString();
+  s.session_id = q.getColumn(7).getString();
+  s.outcome = q.getColumn(8).getString();
+  s.reason = q.getColumn(9).getString();
+  s.details = q.getColumn(10).getString();
+  s.prev_hash = q.getColumn(11).getString();
+  s.hash = q.getColumn(12).getString();
+  return s;
+}
+
 void fail(VerifyReport& r, int64_t seq, std::string problem) {
   if (!r.problem.empty() && r.bad_seq <= seq) return;  // keep the first problem
   r.ok = false;
@@ -47,24 +69,10 @@ Status verify_unsigned_tail(Database& db) {
       prev = cp.getColumn(1).getString();
     }
     SQLite::Statement q(db.sql(),
-                        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
-                        "details, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq");
+                        kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
     q.bind(1, expected);
     while (q.executeStep()) {
-      StoredRecord s;
-      s.seq = q.getColumn(0).getInt64();
-      s.ts = q.getColumn(1).getInt64();
-      s.actor = q.getColumn(2).getString();
-      s.action = q.getColumn(3).getString();
-      s.target = q.getColumn(4).getString();
-      s.login = q.getColumn(5).getString();
-      s.source = q.getColumn(6).getString();
-      s.session_id = q.getColumn(7).getString();
-      s.outcome = q.getColumn(8).getString();
-      s.reason = q.getColumn(9).getString();
-      s.details = q.getColumn(10).getString();
-      s.prev_hash = q.getColumn(11).getString();
-      s.hash = q.getColumn(12).getString();
+      StoredRecord s = read_record(q);
       std::string n = std::to_string(s.seq);
       if (s.seq != expected) return make_error("record " + std::to_string(expected) + " is missing (deleted)");
       if (s.prev_hash != prev) return make_error("record " + n + " does not follow the record before it");
@@ -86,8 +94,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     r.checkpoints = static_cast<int64_t>(cps.size());
     check_signatures(r, cps, public_key);
     SQLite::Statement q(db.sql(),
-                        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
-                        "details, prev_hash, hash FROM audit_log ORDER BY seq");
+                        kRecordColumns + " FROM audit_log ORDER BY seq");
     // After a retention purge, the chain starts at the newest signed purge
     // anchor: the record it names was removed, its hash vouches for the rest.
     int64_t expected = 1;
@@ -100,20 +107,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     }
     const int64_t anchor = expected - 1;
     while (q.executeStep()) {
-      StoredRecord s;
-      s.seq = q.getColumn(0).getInt64();
-      s.ts = q.getColumn(1).getInt64();
-      s.actor = q.getColumn(2).getString();
-      s.action = q.getColumn(3).getString();
-      s.target = q.getColumn(4).getString();
-      s.login = q.getColumn(5).getString();
-      s.source = q.getColumn(6).getString();
-      s.session_id = q.getColumn(7).getString();
-      s.outcome = q.getColumn(8).getString();
-      s.reason = q.getColumn(9).getString();
-      s.details = q.getColumn(10).getString();
-      s.prev_hash = q.getColumn(11).getString();
-      s.hash = q.getColumn(12).getString();
+      StoredRecord s = read_record(q);
       if (s.seq <= anchor) continue;  // older than the anchor: not part of the chain any more
       ++r.records;
       r.last_seq = s.seq;
