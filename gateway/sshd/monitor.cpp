@@ -524,7 +524,9 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
   auto person = s->policy().find_person(c.user);
   if (!person || !*person) return answer({"internal error (policy unavailable)\n", 1, false, "", 0});
   if ((*person)->state != policy::PersonState::kActive) {
-    return answer({"account " + c.user + " is " + policy::to_string((*person)->state) + "\n", 1, true, "", 0});
+    std::string why = "account " + c.user + " is " + policy::to_string((*person)->state);
+    audit_event("command", recorder::Outcome::kDeny, why, c, {{"command", m.line.substr(0, 256)}});
+    return answer({why + "\n", 1, true, "", 0});
   }
   // SECURITY: the command runs here, as the person the monitor derived.
   CommandContext ctx;
