@@ -332,6 +332,9 @@ void Supervisor::reap_children() {
     }
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
+    // What it sent before it exited is still read (its last audit records).
+    while (it->second.state != ChildState::kKilled && read_one_request(it->second)) {
+    }
     std::string why;
     bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
     // A connection that never logged in, after failing or idling out, counts against its source.

@@ -20,11 +20,17 @@ class Gateway : public DeploymentTest<Gateway> {
   static nlohmann::json audit(const std::string& action) {
     return nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", action, "--limit", "100000"}));
   }
+  // Whether such a record appears within 5 s: the monitor writes what a
+  // connection reports a moment after the client may have seen the event.
   static bool audited(const std::string& action, const std::string& reason_part) {
-    for (const auto& r : audit(action)) {
-      if (r["reason"].get<std::string>().find(reason_part) != std::string::npos) return true;
-    }
-    return false;
+    return wait_for(
+        [&] {
+          for (const auto& r : audit(action)) {
+            if (r["reason"].get<std::string>().find(reason_part) != std::string::npos) return true;
+          }
+          return false;
+        },
+        5000);
   }
 };
 
@@ -125,7 +131,9 @@ TEST_F(Gateway, SftpPutAndGet) {
   auto r = run(argv);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_text(src), read_text(back));
-  // One audit record per file operation, with the bytes moved.
+  // One audit record per file operation, with the bytes moved (the last one,
+  // the remove, may reach the audit log a moment after sftp has exited).
+  EXPECT_TRUE(wait_for([&] { return !audit("file.remove").empty(); }, 5000));
   auto closes = audit("file.close");
   bool up = false, down = false;
   for (const auto& c : closes) {
