@@ -223,7 +223,7 @@ class Loader {
 
   Status web(const Table& root) {
     const Table* t = root["web"].as_table();
-    if (auto st = check_keys(t, "web", {"public_url", "listen", "tls_cert", "tls_key"}); !st) return st;
+    if (auto st = check_keys(t, "web", {"public_url", "listen", "tls_cert", "tls_key", "privsep_user"}); !st) return st;
     if (auto st = get_string(t, "web", "public_url", cfg_.public_url); !st) return st;
     if (!cfg_.public_url.empty()) {
       const std::string& u = cfg_.public_url;
@@ -239,6 +239,10 @@ class Loader {
       }
     }
     if (auto st = get_string(t, "web", "tls_cert", cfg_.tls_cert); !st) return st;
+    if (auto st = get_string(t, "web", "privsep_user", cfg_.web_privsep_user); !st) return st;
+    if (cfg_.web_privsep_user.empty() || cfg_.web_privsep_user == "root") {
+      return fail("[web] privsep_user must name an unprivileged user, not \"" + cfg_.web_privsep_user + "\"");
+    }
     return get_string(t, "web", "tls_key", cfg_.tls_key);
   }
 
@@ -442,7 +446,8 @@ std::string default_config_text(const std::string& listen, const std::string& pu
                                : "public_url = \"" + public_url + "\"  # how browsers reach it; its host is the WebAuthn RP ID\n") +
          "listen = \"" + web_listen_for(public_url) + "\"\n"
          "tls_cert = \"web_cert.pem\"             # init makes a self-signed pair; use a real certificate in production\n"
-         "tls_key = \"web_key.pem\"\n\n"
+         "tls_key = \"web_key.pem\"\n"
+         "# privsep_user = \"bastion-web\"         # the web process runs as this user when bastiond is root\n\n"
          "[hr]\n"
          "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
          "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active people\n"

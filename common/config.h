@@ -85,6 +85,7 @@ struct Config {
   uint16_t web_listen_port = 8443;
   std::string tls_cert;                   // PEM certificate (chain); default "web_cert.pem" in state dir
   std::string tls_key;                    // PEM private key (mode 0600); default "web_key.pem" in state dir
+  std::string web_privsep_user = "bastion-web";  // the web process's own unprivileged user (not the connections')
 
   // [hr]
   std::string hr_spool;                   // spool dir; files dropped into its incoming/; default "hr" in state dir

@@ -1,4 +1,4 @@
-// Fuzzes the monitor protocol decoder (gateway/sshd/monitor_protocol.h): the
+// Fuzzes the monitor protocol decoder (gateway/app/monitor_protocol.h): the
 // monitor parses every packet a possibly compromised connection process
 // sends. Properties: decode never crashes or reads out of bounds; whatever
 // decodes re-encodes to exactly the input (one encoding per message, so no
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 
 using namespace bastion::gateway;
 

@@ -8,10 +8,13 @@ packages=(
   openssh-client openssh-server openssh-sftp-server ssh-audit
   libcpp-httplib-dev libcbor-dev libseccomp-dev
 )
-# The unprivileged user connection processes switch to when bastiond runs as
-# root ([gateway] privsep_user; contrib/bastion.sysusers.conf creates it for packages).
-if [ "$(id -u)" -eq 0 ] && ! getent passwd bastion-session >/dev/null; then
-  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin bastion-session
+# The unprivileged users connection processes and the web process switch to
+# when bastiond runs as root ([gateway] privsep_user, [web] privsep_user;
+# contrib/bastion.sysusers.conf creates them for packages).
+if [ "$(id -u)" -eq 0 ]; then
+  for u in bastion-session bastion-web; do
+    getent passwd "$u" >/dev/null || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
+  done
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -10,7 +10,7 @@
 #include "authn/public_key.h"
 #include "common/encoding.h"
 #include "gateway/sshd/channel_callbacks.h"
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 
 namespace bastion::gateway {
 namespace {

@@ -17,7 +17,7 @@
 #include "authn/user_ca.h"
 #include "gateway/sshd/channel_pair.h"
 #include "gateway/sshd/command_mode.h"
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 #include "common/config.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "gateway/sshd/upstream.h"

@@ -23,7 +23,6 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <string_view>
 
 #include "common/unique_fd.h"
 
@@ -56,7 +55,7 @@ constexpr const char* kAllowed[] = {
 // What a compromised process would reach for: these kill it.
 constexpr const char* kFatal[] = {
     "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
-    "chroot", "unshare", "setns", "clone3", "fork", "vfork", "bpf", "perf_event_open", "kexec_load",
+    "chroot", "unshare", "setns", "fork", "vfork", "bpf", "perf_event_open", "kexec_load",
     "kexec_file_load", "init_module", "finit_module", "delete_module", "setuid", "setgid", "setreuid", "setregid",
     "setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid", "capset", "keyctl", "add_key", "request_key",
     "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "personality", "pidfd_open",
@@ -183,7 +182,7 @@ Status restrict_files(const SandboxPlan& plan) {
 
 }  // namespace
 
-void close_inherited_fds(std::initializer_list<int> keep, const std::string& keep_path_prefix) {
+void close_inherited_fds(std::initializer_list<int> keep) {
   int high = static_cast<int>(sysconf(_SC_OPEN_MAX));
   if (high <= 0 || high > (1 << 20)) high = 1 << 20;
   // The open descriptors, from /proc (cheaper than trying a million numbers).
@@ -198,19 +197,8 @@ void close_inherited_fds(std::initializer_list<int> keep, const std::string& kee
   } else {
     for (int fd = 3; fd < high; ++fd) open.push_back(fd);
   }
-  // /proc shows canonical paths; the configured one may have symlinks or "..".
-  std::error_code ec;
-  std::string prefix = keep_path_prefix.empty() ? "" : std::filesystem::weakly_canonical(keep_path_prefix, ec).string();
-  if (ec) prefix = keep_path_prefix;
   for (int fd : open) {
-    if (std::find(keep.begin(), keep.end(), fd) != keep.end()) continue;
-    if (!prefix.empty()) {
-      char target[4096];
-      std::string link = "/proc/self/fd/" + std::to_string(fd);
-      ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-      if (n > 0 && std::string_view(target, static_cast<size_t>(n)).starts_with(prefix)) continue;
-    }
-    ::close(fd);
+    if (std::find(keep.begin(), keep.end(), fd) == keep.end()) ::close(fd);
   }
 }
 
@@ -222,8 +210,9 @@ std::string SandboxPlan::describe() const {
   return out + ", seccomp";
 }
 
-Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, const std::string& state_dir) {
+Result<SandboxPlan> plan_sandbox(SandboxRole role, const std::string& privsep_user, const std::string& state_dir) {
   SandboxPlan plan;
+  plan.role = role;
   plan.supervisor = getpid();
   if (may_switch_user()) {
     // SECURITY: like sshd, refuse to run rather than give connection
@@ -233,11 +222,13 @@ Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, con
     std::vector<char> buf(16384);
     int rc = getpwnam_r(privsep_user.c_str(), &pw, buf.data(), buf.size(), &found);
     if (rc != 0 || found == nullptr) {
-      return make_error("privsep_user " + privsep_user +
+      const char* key = role == SandboxRole::kWeb ? "[web] privsep_user" : "[gateway] privsep_user";
+      return make_error(std::string(key) + " " + privsep_user +
                         " does not exist; create it (useradd --system --no-create-home --shell /usr/sbin/nologin " +
-                        privsep_user + ") or name another in [gateway] privsep_user");
+                        privsep_user + ") or name another in " + key);
     }
     if (pw.pw_uid == 0 || pw.pw_gid == 0) return make_error("privsep_user " + privsep_user + " must not be root");
+    if (pw.pw_uid == geteuid()) return make_error("privsep_user " + privsep_user + " must not be bastiond's own user");
     plan.switch_user = true;
     plan.user = privsep_user;
     plan.uid = pw.pw_uid;
@@ -278,7 +269,7 @@ Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, con
   return plan;
 }
 
-Status enter_connection_sandbox(const SandboxPlan& plan) {
+Status enter_sandbox(const SandboxPlan& plan) {
   // SECURITY: without these, a compromised connection process could gain
   // privileges through a setuid program, or be read (and read others of the
   // same user) through ptrace and /proc/PID/mem.
@@ -320,13 +311,22 @@ Status enter_connection_sandbox(const SandboxPlan& plan) {
       return st;
     }
   }
-  // Threads, never new processes: clone without CLONE_THREAD kills.
+  // Threads, never new processes: clone without CLONE_THREAD kills. clone3
+  // passes its flags in memory, where a filter cannot look: it fails with
+  // ENOSYS, and the C library falls back to clone.
+  if (!(st = add(c.ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3"))) return st;
   if (!(st = add(c.ctx, SCMP_ACT_ALLOW, "clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)}))) return st;
   if (!(st = add(c.ctx, SCMP_ACT_KILL_PROCESS, "clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)}))) return st;
   // ioctl: non-blocking mode, bytes waiting, and "is this a terminal" only (no TIOCSTI).
   for (unsigned long req : {static_cast<unsigned long>(FIONBIO), static_cast<unsigned long>(FIONREAD),
                             static_cast<unsigned long>(TCGETS), static_cast<unsigned long>(FIOCLEX)}) {
     if (!(st = add(c.ctx, SCMP_ACT_ALLOW, "ioctl", {SCMP_A1(SCMP_CMP_EQ, req)}))) return st;
+  }
+  // The web process serves its listening socket (bound before the sandbox).
+  if (plan.role == SandboxRole::kWeb) {
+    for (const char* name : {"accept", "accept4"}) {
+      if (!(st = add(c.ctx, SCMP_ACT_ALLOW, name))) return st;
+    }
   }
   if (int rc = seccomp_load(c.ctx); rc != 0) return make_error(std::string("seccomp_load: ") + std::strerror(-rc));
   return {};
@@ -335,7 +335,8 @@ Status enter_connection_sandbox(const SandboxPlan& plan) {
 std::vector<std::string> sandbox_allowed_syscalls() {
   std::vector<std::string> out(std::begin(kAllowed), std::end(kAllowed));
   for (const char* s : {"kill(self)", "tgkill(self)", "tkill(self)", "socket(AF_INET|AF_INET6|AF_UNIX|AF_NETLINK)",
-                        "clone(CLONE_THREAD)", "ioctl(FIONBIO|FIONREAD|TCGETS|FIOCLEX)"}) {
+                        "clone(CLONE_THREAD)", "clone3 (fails with ENOSYS)", "ioctl(FIONBIO|FIONREAD|TCGETS|FIOCLEX)",
+                        "accept, accept4 (the web process only)"}) {
     out.emplace_back(s);
   }
   return out;

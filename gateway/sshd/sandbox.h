@@ -1,5 +1,7 @@
-// The connection process's sandbox (DESIGN.md, "Process model"), entered
-// after fork and before the first byte from the client is parsed.
+// The sandbox of the processes that parse hostile bytes (DESIGN.md, "Process
+// model"): each connection process, entered after fork and before the first
+// byte from the client is parsed, and the web process, entered after it has
+// loaded its TLS key and bound its socket and before the first connection.
 //
 // What it does: every inherited descriptor but the client socket, the
 // monitor channel and stdio is closed (the process holds no database, key or
@@ -31,14 +33,16 @@
 
 namespace bastion::gateway {
 
-// Closes every descriptor from 3 up, except those in `keep` and those open
-// on a path that starts with `keep_path_prefix` (if not empty: the web
-// process, which still opens the database, keeps its inherited SQLite
-// descriptors, as SQLite shares them among a process's connections).
-void close_inherited_fds(std::initializer_list<int> keep, const std::string& keep_path_prefix = "");
+// Closes every descriptor from 3 up, except those in `keep`.
+void close_inherited_fds(std::initializer_list<int> keep);
+
+// Who enters it: a connection process, or the web process (which also
+// accepts connections on the socket it bound before entering).
+enum class SandboxRole { kConnection, kWeb };
 
 // What the supervisor decides at start, before any fork.
 struct SandboxPlan {
+  SandboxRole role = SandboxRole::kConnection;
   bool switch_user = false;  // to privsep_user
   std::string user;
   uid_t uid = 0;
@@ -53,12 +57,13 @@ struct SandboxPlan {
 };
 
 // Looks up privsep_user (an error when bastiond could switch to it and it
-// does not exist), probes Landlock, prepares the chroot fallback.
-Result<SandboxPlan> plan_connection_sandbox(const std::string& privsep_user, const std::string& state_dir);
+// does not exist, is root or is bastiond's own user), probes Landlock,
+// prepares the chroot fallback.
+Result<SandboxPlan> plan_sandbox(SandboxRole role, const std::string& privsep_user, const std::string& state_dir);
 
 // Enters the sandbox: identity, Landlock (or chroot), no_new_privs, not
 // dumpable, no capabilities, the seccomp filter. Irreversible.
-Status enter_connection_sandbox(const SandboxPlan& plan);
+Status enter_sandbox(const SandboxPlan& plan);
 
 // The system calls the filter allows (some only with the arguments noted, e.g.
 // "kill(self)"), and those that kill the process: for the README and tests.

@@ -91,7 +91,7 @@ bool Supervisor::setup() {
     log(s.error().message);
     return false;
   }
-  auto plan = plan_connection_sandbox(cfg_.privsep_user, std::filesystem::path(cfg_.database).parent_path().string());
+  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user, std::filesystem::path(cfg_.database).parent_path().string());
   if (!plan) {
     log(plan.error().message);
     return false;
@@ -137,6 +137,8 @@ int Supervisor::run() {
     // and the child entries must still be read at the positions they have.
     const bool listening = !stopping_;
     if (listening) fds.push_back({listen_fd_.get(), POLLIN, 0});
+    const int web_at = web_channel_ ? static_cast<int>(fds.size()) : -1;
+    if (web_channel_) fds.push_back({web_channel_.get(), POLLIN, 0});
     const size_t first_child = fds.size();
     std::vector<int> pids;
     for (auto& [pid, c] : children_) {
@@ -159,6 +161,7 @@ int Supervisor::run() {
     if (fds[1].revents & POLLIN) handle_control();
     if (fds[2].revents & POLLIN) read_hr_notifications();
     if (listening && !stopping_ && (fds[3].revents & POLLIN)) accept_client();
+    if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) read_web();
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
         auto it = children_.find(pids[i - first_child]);
@@ -233,6 +236,7 @@ void Supervisor::become_child() {
   control_fd_.reset();
   signal_fd_.reset();
   for (auto& [p, c] : children_) c.channel.reset();
+  web_channel_.reset();
   pending_.clear();
   inotify_fd_.reset();
   hr_batch_.reset();
@@ -275,7 +279,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     close_inherited_fds({client.get(), theirs.get()});
     if (hooks_.before_sandbox) hooks_.before_sandbox();
     int code = 1;
-    if (Status sandboxed = enter_connection_sandbox(*sandbox_); !sandboxed) {
+    if (Status sandboxed = enter_sandbox(*sandbox_); !sandboxed) {
       // SECURITY: never parse a client's bytes outside the sandbox.
       log(source + ": cannot enter the sandbox: " + sandboxed.message());
     } else {

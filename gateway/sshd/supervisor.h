@@ -21,7 +21,7 @@
 #include "gateway/app/hr_service.h"
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "recorder/syslog_forwarder.h"
@@ -91,6 +91,9 @@ struct SupervisorHooks {
   // Runs in each connection process right after fork, before the sandbox
   // (the hostile daemon opens its own output files here).
   std::function<void()> before_sandbox;
+  // Runs in the web process once it is sandboxed, with its end of the web
+  // channel; if it returns, the web process serves as usual.
+  std::function<void(int monitor_fd)> in_web;
 };
 
 struct PendingReply {
@@ -100,12 +103,16 @@ struct PendingReply {
 };
 
 // The body of the web process (HTTPS for WebAuthn registration and step-ups),
-// called in a freshly forked child that has dropped the supervisor's keys and
-// sockets; it must end the process itself, never return. bastiond
-// (gateway/daemon.cpp) passes gateway/web/'s run_web_process, so this module
-// does not link the web server. Empty: no web process (a config with [web]
-// public_url is then refused at start).
-using WebProcess = std::function<void(const Config& cfg, const WebOrigin& origin)>;
+// called in a freshly forked child that holds no database, key or socket of
+// the supervisor's, only `monitor_fd`, its end of the web channel (typed
+// WebCall/WebAnswer messages, gateway/app/monitor_protocol.h): the monitor
+// runs every call against its database. The body loads its TLS key, binds
+// its socket, then calls `enter_sandbox` (own user, Landlock, seccomp) and
+// must end the process if that fails, before accepting a connection. It
+// never returns. bastiond (gateway/daemon.cpp) passes gateway/web/'s
+// run_web_process, so this module does not link the web server. Empty: no
+// web process (a config with [web] public_url is then refused at start).
+using WebProcess = std::function<void(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox)>;
 
 class Supervisor {
  public:
@@ -130,6 +137,10 @@ class Supervisor {
   void maybe_start_web();
   void web_exited(int status);
   void stop_web();
+  // The monitor's side of the web channel: answers WebCalls; anything else,
+  // or malformed, kills the web process (audited as web.violation).
+  void read_web();
+  void web_violation(const std::string& what);
   // The monitor (monitor.cpp): reads one message from a child and answers it
   // through the dispatch table; anything not allowed in the child's state,
   // or malformed, is a violation: audited, and the child is killed.
@@ -225,6 +236,9 @@ class Supervisor {
   std::vector<PendingReply> pending_;
   bool stopping_ = false;
   int web_pid_ = 0;
+  UniqueFd web_channel_;                    // the monitor's end, while the web process runs
+  std::optional<WebOrigin> web_origin_;      // [web] public_url, parsed in check_web()
+  std::optional<SandboxPlan> web_sandbox_;   // decided in check_web(), entered by the web process
   Micros web_start_at_ = 0;  // when to (re)start the web process; 0: not wanted
 };
 

@@ -1,10 +1,13 @@
 // The web process: bastiond's HTTPS endpoint for WebAuthn registration
-// (invitations) and step-up approval. It runs as a child of the supervisor,
-// without the user CA or the audit signing key, with its own database
-// connection; browsers' untrusted input is parsed there, not in the process
-// that signs certificates. Restarted a second after it exits. What it runs is
-// the WebProcess the supervisor was given (gateway/web/ in bastiond).
+// (invitations) and step-up approval. It runs as a child of the supervisor
+// in a sandbox of its own ([web] privsep_user, Landlock, seccomp), without
+// the database, the user CA or the audit signing key: browsers' TLS and HTTP
+// are parsed there, and each request the pages make is one WebCall over the
+// web channel, which the monitor answers from its own database (MfaWeb,
+// gateway/app/). Restarted 5 s after it exits. What it runs is the
+// WebProcess the supervisor was given (gateway/web/ in bastiond).
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +15,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
+#include "gateway/app/mfa_web.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/supervisor.h"
@@ -21,6 +26,16 @@ namespace bastion::gateway {
 namespace {
 
 void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: [web] %s\n", getpid(), msg.c_str()); }
+
+// An invitation token or step-up code as the pages' URLs carry them: 1..64
+// characters of [A-Za-z0-9-] (the web server checks the same).
+bool plausible_web_key(const std::string& k) {
+  if (k.empty() || k.size() > 64) return false;
+  for (char ch : k) {
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-')) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -35,6 +50,20 @@ bool Supervisor::check_web() {
     log(origin.error().message);
     return false;
   }
+  web_origin_ = *origin;
+  if (cfg_.web_privsep_user == cfg_.privsep_user) {
+    log("[web] privsep_user must differ from [gateway] privsep_user (" + cfg_.privsep_user +
+        "): a compromised connection process must not share the web process's user");
+    return false;
+  }
+  auto plan = plan_sandbox(SandboxRole::kWeb, cfg_.web_privsep_user,
+                           std::filesystem::path(cfg_.database).parent_path().string());
+  if (!plan) {
+    log(plan.error().message);
+    return false;
+  }
+  web_sandbox_ = std::move(*plan);
+  log("the web process runs as " + web_sandbox_->describe());
   // SECURITY: the TLS key is a secret of the service user, like the CA key.
   struct stat st{};
   if (::stat(cfg_.tls_key.c_str(), &st) != 0) {
@@ -55,8 +84,16 @@ bool Supervisor::check_web() {
 
 void Supervisor::maybe_start_web() {
   if (web_pid_ != 0 || web_start_at_ == 0 || SystemClock::instance().now() < web_start_at_) return;
-  auto origin = parse_public_url(cfg_.public_url);
-  if (!origin) return;
+  if (!web_origin_ || !web_sandbox_) return;
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    log(std::string("socketpair: ") + std::strerror(errno));
+    web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
+    return;
+  }
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  // SECURITY/SQLite: no database connection crosses fork.
+  monitor_services_.reset();
   pid_t parent = getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -65,22 +102,111 @@ void Supervisor::maybe_start_web() {
     return;
   }
   if (pid == 0) {
+    mine.reset();
     // The web process ends with the supervisor, even one that was SIGKILLed
-    // (it has no channel to the supervisor that would tell it).
+    // (set again, as SIGKILL, when it enters the sandbox).
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) ::_exit(1);
     become_child();
-    close_inherited_fds({}, cfg_.database);
-    run_web_(cfg_, *origin);
+    // SECURITY: no database, key, spool or socket of the supervisor's: only
+    // the web channel (and stdio).
+    close_inherited_fds({theirs.get()});
+    if (hooks_.before_sandbox) hooks_.before_sandbox();
+    const int channel = theirs.get();
+    auto enter = [this, channel]() -> Status {
+      if (Status st = enter_sandbox(*web_sandbox_); !st) return st;
+      if (hooks_.in_web) hooks_.in_web(channel);
+      return {};
+    };
+    run_web_(cfg_, channel, enter);
     std::fflush(stderr);  // a WebProcess does not return; if one did, the child must not carry on as the supervisor
     ::_exit(1);
   }
   web_pid_ = pid;
+  web_channel_ = std::move(mine);
   web_start_at_ = 0;
 }
 
+void Supervisor::read_web() {
+  using Kind = monitor::Received::Kind;
+  // A few calls per round; the pages make one per click.
+  for (int i = 0; i < 8 && web_channel_; ++i) {
+    auto r = monitor::recv_message(web_channel_.get(), MSG_DONTWAIT, false, monitor::kMaxWebMessage);
+    if (r.kind == Kind::kNothing) return;
+    if (r.kind == Kind::kClosed) {
+      web_channel_.reset();  // its exit is handled by SIGCHLD
+      return;
+    }
+    if (r.kind == Kind::kMalformed) return web_violation(r.error);
+    const auto* call = std::get_if<monitor::WebCall>(&r.message);
+    if (call == nullptr) {
+      return web_violation(std::string("unpermitted request ") + monitor::type_name(monitor::type_of(r.message)));
+    }
+    using Op = monitor::WebCall::Op;
+    if (call->op < Op::kInviteInfo || call->op > Op::kStepUpAssert) {
+      return web_violation("unknown web call " + std::to_string(call->op));
+    }
+    // SECURITY: the web server checked these already; a web process that
+    // sends what it would never have accepted is not the web server any more.
+    if (!plausible_web_key(call->key)) return web_violation("malformed token or code in a web call");
+    const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert;
+    nlohmann::json body;
+    if (with_body) {
+      body = nlohmann::json::parse(call->body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) return web_violation("a web call's credential is not a JSON object");
+    } else if (!call->body.empty()) {
+      return web_violation("a web call carries a body it has no use for");
+    }
+    WebReply reply;
+    Services* s = monitor_services();
+    if (s == nullptr) {
+      reply = {503, {{"error", "the gateway cannot reach its database; try again in a minute"}}};
+    } else {
+      MfaWeb backend(*s, *web_origin_);
+      switch (call->op) {
+        case Op::kInviteInfo: reply = backend.invite_info(call->key); break;
+        case Op::kInviteOptions: reply = backend.invite_options(call->key); break;
+        case Op::kInviteRegister: reply = backend.invite_register(call->key, body); break;
+        case Op::kStepUpInfo: reply = backend.stepup_info(call->key); break;
+        case Op::kStepUpOptions: reply = backend.stepup_options(call->key); break;
+        default: reply = backend.stepup_assert(call->key, body); break;
+      }
+    }
+    monitor::WebAnswer answer{static_cast<uint32_t>(reply.status), reply.body.dump()};
+    if (answer.body.size() > monitor::kMaxWebBody) {
+      answer = {500, nlohmann::json{{"error", "internal error"}}.dump()};
+    }
+    // A full channel means the web process stopped reading: it is restarted.
+    if (auto st = monitor::send_message(web_channel_.get(), answer, MSG_DONTWAIT); !st) {
+      log("web channel: " + st.message() + "; restarting the web process");
+      if (web_pid_ != 0) ::kill(web_pid_, SIGKILL);
+      web_channel_.reset();
+      return;
+    }
+  }
+}
+
+void Supervisor::web_violation(const std::string& what) {
+  // SECURITY: as for a connection process: killed at once, and audited.
+  log("monitor: web process " + std::to_string(web_pid_) + ": protocol violation: " + what + "; killed");
+  if (web_pid_ != 0) ::kill(web_pid_, SIGKILL);
+  web_channel_.reset();
+  ChildInfo none;
+  none.pid = web_pid_;
+  audit_event("web.violation", recorder::Outcome::kDeny, what, none, {{"pid", web_pid_}}, "web");
+}
+
 void Supervisor::web_exited(int status) {
+  const int pid = web_pid_;
   web_pid_ = 0;
+  web_channel_.reset();
+  // SECURITY: the seccomp filter killed it for a system call a web server never makes.
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+    ChildInfo none;
+    none.pid = pid;
+    audit_event("sandbox.violation", recorder::Outcome::kDeny,
+                "web process killed by the sandbox (a forbidden system call)", none, {{"pid", pid}}, "web");
+  }
   if (stopping_) return;
   std::string how = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
                                         : "exited with status " + std::to_string(WEXITSTATUS(status));

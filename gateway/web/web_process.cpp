@@ -1,12 +1,16 @@
 #include "gateway/web/web_process.h"
 
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <mutex>
 
-#include "gateway/web/mfa_web.h"
+#include "common/clock.h"
+#include "gateway/app/monitor_protocol.h"
 #include "gateway/web/web_server.h"
 
 namespace bastion::gateway {
@@ -19,17 +23,80 @@ void on_term(int) {
   if (g_server != nullptr) g_server->request_stop();
 }
 
+WebReply unavailable() {
+  return {503, {{"error", "the gateway is not answering; try again in a minute"}}};
+}
+
 }  // namespace
 
-[[noreturn]] void run_web_process(const Config& cfg, const WebOrigin& origin) {
-  prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc
-  auto services = Services::open(cfg);
-  if (!services) {
-    log(services.error().message);
-    std::fflush(stderr);
-    ::_exit(1);
+struct MonitorWebBackend::Impl {
+  int fd;
+  int timeout_ms;
+  std::mutex mu;
+  bool broken = false;
+
+  WebReply call(monitor::WebCall::Op op, const std::string& key, const nlohmann::json* body) {
+    std::lock_guard lock(mu);
+    if (broken) return unavailable();
+    monitor::WebCall c{op, key, body == nullptr ? std::string() : body->dump()};
+    if (c.body.size() > monitor::kMaxWebBody) return {413, {{"error", "request too large"}}};
+    if (auto st = monitor::send_message(fd, c); !st) {
+      log(st.message());
+      broken = true;
+      return unavailable();
+    }
+    // One answer per call, in order; no other message is expected.
+    Micros deadline = SystemClock::instance().now() + static_cast<Micros>(timeout_ms) * 1000;
+    for (;;) {
+      Micros left = deadline - SystemClock::instance().now();
+      pollfd p{fd, POLLIN, 0};
+      int rc = left <= 0 ? 0 : ::poll(&p, 1, static_cast<int>(left / 1000) + 1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc <= 0) {
+        // An answer may still come; it would be taken for the next call's.
+        log("the monitor did not answer a web call in time");
+        broken = true;
+        return unavailable();
+      }
+      auto r = monitor::recv_message(fd, 0, false, monitor::kMaxWebMessage);
+      using Kind = monitor::Received::Kind;
+      if (r.kind == Kind::kNothing) continue;
+      const auto* a = r.kind == Kind::kMessage ? std::get_if<monitor::WebAnswer>(&r.message) : nullptr;
+      auto json = a == nullptr ? nlohmann::json() : nlohmann::json::parse(a->body, nullptr, false);
+      if (a == nullptr || json.is_discarded() || a->status < 100 || a->status > 599) {
+        log(r.kind == Kind::kClosed ? "the monitor closed the web channel" : "malformed answer from the monitor");
+        broken = true;
+        return unavailable();
+      }
+      return {static_cast<int>(a->status), std::move(json)};
+    }
   }
-  MfaWeb backend(**services, origin);
+};
+
+MonitorWebBackend::MonitorWebBackend(int monitor_fd, int timeout_ms)
+    : impl_(std::make_unique<Impl>(monitor_fd, timeout_ms)) {}
+MonitorWebBackend::~MonitorWebBackend() = default;
+
+using Op = monitor::WebCall::Op;
+WebReply MonitorWebBackend::invite_info(const std::string& token) { return impl_->call(Op::kInviteInfo, token, nullptr); }
+WebReply MonitorWebBackend::invite_options(const std::string& token) {
+  return impl_->call(Op::kInviteOptions, token, nullptr);
+}
+WebReply MonitorWebBackend::invite_register(const std::string& token, const nlohmann::json& credential) {
+  return impl_->call(Op::kInviteRegister, token, &credential);
+}
+WebReply MonitorWebBackend::stepup_info(const std::string& code) { return impl_->call(Op::kStepUpInfo, code, nullptr); }
+WebReply MonitorWebBackend::stepup_options(const std::string& code) {
+  return impl_->call(Op::kStepUpOptions, code, nullptr);
+}
+WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohmann::json& credential) {
+  return impl_->call(Op::kStepUpAssert, code, &credential);
+}
+
+[[noreturn]] void run_web_process(const Config& cfg, int monitor_fd,
+                                  const std::function<Status()>& enter_sandbox) {
+  prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc
+  MonitorWebBackend backend(monitor_fd);
   WebServerOptions opt;
   opt.cert_pem_path = cfg.tls_cert;
   opt.key_pem_path = cfg.tls_key;
@@ -39,6 +106,13 @@ void on_term(int) {
   WebServer server(backend, opt);
   if (auto st = server.start(); !st) {
     log("cannot serve " + cfg.public_url + ": " + st.message());
+    std::fflush(stderr);
+    ::_exit(1);
+  }
+  // SECURITY: the TLS key is loaded and the port bound; nothing a browser
+  // sends is parsed outside the sandbox.
+  if (auto st = enter_sandbox(); !st) {
+    log("cannot enter the sandbox: " + st.message());
     std::fflush(stderr);
     ::_exit(1);
   }

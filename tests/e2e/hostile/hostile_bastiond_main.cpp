@@ -38,7 +38,7 @@
 
 #include "common/encoding.h"
 #include "gateway/daemon.h"
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -133,6 +133,19 @@ void fields(W& w, CommandOutput& m) {
 }
 template <class W>
 void fields(W&, Ack&) {}
+// A web call's or answer's JSON: same encoding, the web channel's limit.
+struct WebBody {
+  std::string& text;
+};
+void put(WireWriter& w, const WebBody& b) { w.string(std::string_view(b.text)); }
+template <class W>
+void fields(W& w, WebCall& m) {
+  w(m.op), w(m.key), w(WebBody{m.body});
+}
+template <class W>
+void fields(W& w, WebAnswer& m) {
+  w(m.status), w(WebBody{m.body});
+}
 template <class W>
 void fields(W& w, Accepted& m) {
   w(m.person), w(m.command_mode), w(m.target), w(m.host), w(m.host_key), w(m.recording), w(m.principals), w(m.login), w(m.port),
@@ -169,6 +182,7 @@ Result<Message> decode_as(std::span<const uint8_t> body) {
     if constexpr (std::is_same_v<F, std::string>) f.text(field);
     else if constexpr (std::is_same_v<F, Json>) f.text(field.text, kMaxJson);
     else if constexpr (std::is_same_v<F, Output>) f.text(field.text, kMaxCommandOutput);
+    else if constexpr (std::is_same_v<F, WebBody>) f.text(field.text, kMaxWebBody);
     else if constexpr (std::is_same_v<F, uint32_t> || std::is_same_v<F, uint64_t>) f.number(field);
     else if constexpr (std::is_same_v<F, std::vector<uint8_t>>) f.blob(field);
     else if constexpr (std::is_same_v<F, bool>) f.flag(field);
@@ -186,7 +200,8 @@ Type type_of(const Message& m) {
       Type::kKeyProbe,       Type::kAuthenticate, Type::kSign,     Type::kElevationChanged, Type::kStepUpPoll,
       Type::kAudit,          Type::kSessionEnd,   Type::kRecordingOpen, Type::kRecordingChunk, Type::kRecordingEnd,
       Type::kCommand,        Type::kAccepted,     Type::kRefused,   Type::kCertificate,      Type::kKill,
-      Type::kKeyKnown,       Type::kStepUpResult, Type::kRecordingOpened, Type::kCommandOutput, Type::kAck};
+      Type::kKeyKnown,       Type::kStepUpResult, Type::kRecordingOpened, Type::kCommandOutput, Type::kAck,
+      Type::kWebCall,        Type::kWebAnswer};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -213,6 +228,8 @@ const char* type_name(Type t) {
     case Type::kKill: return "kill";
     case Type::kKeyKnown: return "key-known";
     case Type::kStepUpResult: return "step-up-result";
+    case Type::kWebCall: return "web-call";
+    case Type::kWebAnswer: return "web-answer";
   }
   return "unknown";
 }
@@ -253,6 +270,8 @@ Result<Message> decode(std::span<const uint8_t> bytes) {
     case Type::kKill: return decode_as<Kill>(body);
     case Type::kKeyKnown: return decode_as<KeyKnown>(body);
     case Type::kStepUpResult: return decode_as<StepUpResult>(body);
+    case Type::kWebCall: return decode_as<WebCall>(body);
+    case Type::kWebAnswer: return decode_as<WebAnswer>(body);
   }
   return make_error("malformed monitor message: unknown type " + std::to_string(bytes[0]));
 }

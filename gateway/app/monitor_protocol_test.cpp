@@ -1,4 +1,4 @@
-#include "gateway/sshd/monitor_protocol.h"
+#include "gateway/app/monitor_protocol.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

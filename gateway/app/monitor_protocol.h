@@ -36,6 +36,8 @@ enum class Type : uint8_t {
   kRecordingChunk = 9,
   kRecordingEnd = 10,
   kCommand = 11,
+  // web process -> monitor
+  kWebCall = 12,
   // monitor -> child
   kAccepted = 64,
   kRefused = 65,
@@ -46,6 +48,8 @@ enum class Type : uint8_t {
   kRecordingOpened = 70,
   kCommandOutput = 71,
   kAck = 72,
+  // monitor -> web process
+  kWebAnswer = 73,
 };
 
 // "A client offers this public key (not yet signed): is it enrolled?" The
@@ -180,6 +184,29 @@ struct CommandOutput {
 // "Done" (the session's end is recorded).
 struct Ack {};
 
+// The web process's one request (gateway/app/web_backend.h, one call per
+// op): the monitor runs it against its database and answers WebAnswer. The
+// web process parses HTTP and TLS; the monitor checks every value again.
+struct WebCall {
+  enum Op : uint32_t {
+    kInviteInfo = 1,
+    kInviteOptions = 2,
+    kInviteRegister = 3,
+    kStepUpInfo = 4,
+    kStepUpOptions = 5,
+    kStepUpAssert = 6,
+  };
+  uint32_t op = 0;
+  std::string key;   // the invitation token or the step-up code from the URL
+  std::string body;  // kInviteRegister, kStepUpAssert: the browser's credential (JSON); else empty
+};
+
+// HTTP status and JSON body (WebReply).
+struct WebAnswer {
+  uint32_t status = 0;
+  std::string body;
+};
+
 struct StepUpResult {
   enum State : uint32_t { kPending = 0, kVerified = 1, kFailed = 2 };
   uint32_t state = kPending;
@@ -189,7 +216,7 @@ struct StepUpResult {
 using Message =
     std::variant<KeyProbe, Authenticate, Sign, ElevationChanged, StepUpPoll, Audit, SessionEnd, RecordingOpen,
                  RecordingChunk, RecordingEnd, Command, Accepted, Refused, Certificate, Kill, KeyKnown, StepUpResult,
-                 RecordingOpened, CommandOutput, Ack>;
+                 RecordingOpened, CommandOutput, Ack, WebCall, WebAnswer>;
 
 // Largest encoded message a child may send (the monitor reads no more), and
 // the largest JSON field in one (audit details, a session's recordings).
@@ -198,6 +225,10 @@ inline constexpr size_t kMaxJson = 12 * 1024;
 // Answers may be larger: a command's output.
 inline constexpr size_t kMaxCommandOutput = 64 * 1024;
 inline constexpr size_t kMaxAnswer = kMaxCommandOutput + 4 * 1024;
+// The web channel: a credential with its attestation certificates, and the
+// JSON the monitor answers with.
+inline constexpr size_t kMaxWebBody = 48 * 1024;
+inline constexpr size_t kMaxWebMessage = kMaxWebBody + 2 * 1024;
 
 Type type_of(const Message& m);
 const char* type_name(Type t);

@@ -1,4 +1,4 @@
-#include "gateway/web/mfa_web.h"
+#include "gateway/app/mfa_web.h"
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
