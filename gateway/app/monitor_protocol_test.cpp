@@ -51,6 +51,8 @@ std::vector<Message> samples() {
           RecordingOpened{"/var/lib/bastion/recordings/2026-12-01/s-1-3.cast"},
           CommandOutput{std::string(60 * 1024, 'x'), 2, true, "https://gw/mfa/A", 5},
           Ack{},
+          WebCall{WebCall::kStepUpAssert, "K7Q2-9XHD", R"({"id":"AAEC","type":"public-key","response":{}})"},
+          WebAnswer{410, R"({"error":"this step-up has expired"})"},
           StepUpResult{StepUpResult::kFailed, "timed out"}};
 }
 
@@ -107,6 +109,9 @@ TEST(MonitorProtocol, UnknownTypesBadFlagsAndHugeFieldsAreRefused) {
   auto long_name = encode(Refused{std::string(1025, 'x')});
   EXPECT_FALSE(decode(long_name));
   EXPECT_TRUE(decode(encode(Refused{std::string(1024, 'x')})));
+  // A web call's credential (attestation certificates included) has the web channel's limit.
+  EXPECT_TRUE(decode(encode(WebCall{WebCall::kInviteRegister, "t", std::string(kMaxWebBody, 'x')})));
+  EXPECT_FALSE(decode(encode(WebCall{WebCall::kInviteRegister, "t", std::string(kMaxWebBody + 1, 'x')})));
 }
 
 TEST(MonitorProtocol, OnePacketPerMessageOverSeqpacket) {

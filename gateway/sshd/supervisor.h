@@ -91,8 +91,10 @@ struct SupervisorHooks {
   // Runs in each connection process right after fork, before the sandbox
   // (the hostile daemon opens its own output files here).
   std::function<void()> before_sandbox;
-  // Runs in the web process once it is sandboxed, with its end of the web
-  // channel; if it returns, the web process serves as usual.
+  // The same two for the web process: before its sandbox, and once it is
+  // sandboxed (with its end of the web channel; if it returns, the web
+  // process serves as usual).
+  std::function<void()> before_web_sandbox;
   std::function<void(int monitor_fd)> in_web;
 };
 

@@ -111,7 +111,7 @@ void Supervisor::maybe_start_web() {
     // SECURITY: no database, key, spool or socket of the supervisor's: only
     // the web channel (and stdio).
     close_inherited_fds({theirs.get()});
-    if (hooks_.before_sandbox) hooks_.before_sandbox();
+    if (hooks_.before_web_sandbox) hooks_.before_web_sandbox();
     const int channel = theirs.get();
     auto enter = [this, channel]() -> Status {
       if (Status st = enter_sandbox(*web_sandbox_); !st) return st;

@@ -254,6 +254,13 @@ std::vector<pid_t> connection_pids(pid_t bastiond) {
   return out;
 }
 
+pid_t web_pid(pid_t bastiond) {
+  for (pid_t p : child_pids(bastiond)) {
+    if (read_text("/proc/" + std::to_string(p) + "/comm").rfind("bastiond-web", 0) == 0) return p;
+  }
+  return 0;
+}
+
 long proc_status_kib(pid_t pid, const std::string& field) {
   std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
   std::string line;

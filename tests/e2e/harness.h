@@ -58,6 +58,8 @@ namespace bastion::e2e {
 std::vector<pid_t> child_pids(pid_t pid);
 // bastiond's connection processes: its children but the web process ("bastiond-web").
 std::vector<pid_t> connection_pids(pid_t bastiond);
+// bastiond's web process ("bastiond-web"), 0 while there is none.
+pid_t web_pid(pid_t bastiond);
 // A field of /proc/PID/status in KiB (e.g. "VmHWM", "VmRSS"); -1 if unknown.
 long proc_status_kib(pid_t pid, const std::string& field);
 }  // namespace bastion::e2e

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -308,6 +309,66 @@ TEST_F(Monitor, ALiveConnectionProcessIsSandboxedAndHoldsOnlyItsOwnDescriptors) 
   }
   EXPECT_EQ(recordings, 1);
   ssh.stop();
+}
+
+// The web process (HTTPS for WebAuthn) parses browsers' bytes: it runs as its
+// own user in the same sandbox, holds no database or key but its TLS key, and
+// a web process that breaks the web channel's protocol is killed, audited
+// and restarted.
+TEST_F(Monitor, TheWebProcessIsSandboxedHoldsNoDatabaseAndIsKilledForBreakingTheProtocol) {
+  pid_t web = 0;
+  ASSERT_TRUE(wait_for([&] { return (web = web_pid(d->bastiond().pid())) != 0; }, 10000));
+  std::string status = read_text("/proc/" + std::to_string(web) + "/status");
+  EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
+  EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << status;
+  EXPECT_NE(status.find("CapEff:\t0000000000000000"), std::string::npos) << status;
+  if (geteuid() == 0) {
+    auto id = run({"id", "-u", "bastion-web"});
+    ASSERT_EQ(id.exit_code, 0) << "scripts/deps.sh creates bastion-web";
+    std::string uid = id.out.substr(0, id.out.find('\n'));
+    EXPECT_NE(status.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid), std::string::npos) << status;
+  }
+  std::string state = std::filesystem::path(d->config()).parent_path().string();
+  int sockets = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(web) + "/fd")) {
+    std::string to = std::filesystem::read_symlink(e.path()).string();
+    if (to.starts_with("socket:")) ++sockets;
+    EXPECT_FALSE(to.starts_with(state)) << to;
+    EXPECT_FALSE(to.starts_with("anon_inode:")) << to;
+  }
+  EXPECT_EQ(sockets, 2);  // the listening socket and the web channel (no browser is connected)
+
+  // A compromised web process: the state directory is out of reach, the
+  // monitor answers honest calls, and a call the web server would never have
+  // made gets it killed.
+  std::vector<std::string> secrets = {state + "/bastion.db", state + "/user_ca_key", state + "/audit_signing_key",
+                                      state + "/web_key.pem", state};
+  std::string paths;
+  for (const auto& p : secrets) paths += (paths.empty() ? "" : ",") + p;
+  write_text(*hostile_dir + "/web-scenario",
+             "name=web\nsteps=open-state,call,bad-key,call\ncode=ZZZZ-no-such-code\npaths=" + paths + "\n");
+  ASSERT_EQ(::kill(web, SIGKILL), 0);
+  // The supervisor starts another within 5 s; it takes the scenario.
+  ASSERT_TRUE(wait_for([&] { return read_text(*hostile_dir + "/web.out").find("step bad-key") != std::string::npos; },
+                       15000))
+      << read_text(*hostile_dir + "/web.out");
+  EXPECT_TRUE(audited("web.violation", "malformed token or code in a web call"));
+  std::string out = read_text(*hostile_dir + "/web.out");
+  for (const auto& p : secrets) {
+    EXPECT_NE(out.find("answer: open " + p + ": Permission denied"), std::string::npos) << p << ":\n" << out;
+  }
+  EXPECT_NE(out.find("answer: create: Permission denied"), std::string::npos) << out;
+  EXPECT_NE(out.find("answer: 404 "), std::string::npos) << out;
+  // Killed at the violation: nothing after it.
+  EXPECT_EQ(out.find("done"), std::string::npos) << out;
+  EXPECT_EQ(out.find("step call", out.find("step bad-key")), std::string::npos) << out;
+  // ... and restarted: the step-up pages answer again.
+  pid_t again = 0;
+  EXPECT_TRUE(wait_for([&] {
+    again = web_pid(d->bastiond().pid());
+    return again != 0 && again != web && port_open(d->web_port());
+  }, 15000));
+  EXPECT_TRUE(d->bastiond().running());
 }
 
 // Without a scenario the same binary serves people as bastiond does: the

@@ -9,7 +9,15 @@
 // per event, so the file shows how far it got before the monitor killed it.
 // Without a scenario file the connection is served as usual.
 //
-// Steps (comma-separated `steps=`):
+// The web process takes $BASTION_HOSTILE_DIR/web-scenario the same way when
+// it starts (a test kills the running one; the supervisor restarts it), and
+// runs web steps once sandboxed:
+//   open-state as below
+//   call      a WebCall for the step-up page of code= (answer: "answer: STATUS BODY")
+//   bad-key   a WebCall whose code the web server would never have passed on
+//   wrong-type a connection's message (Authenticate) on the web channel
+//
+// Connection steps (comma-separated `steps=`):
 //   probe     KeyProbe for fingerprint= (key_type=, default sk-ssh-ed25519@openssh.com)
 //   auth      Authenticate: fingerprint= signed for user_name= (key_type= as above)
 //   poll      StepUpPoll
@@ -123,6 +131,19 @@ void sign(int fd, const Scenario& sc, const Files& files, Out& out) {
   ssh_key_free(key);
 }
 
+void open_state(const Scenario& sc, Out& out) {
+  out.line("step open-state");
+  std::stringstream paths(sc.get("paths"));
+  for (std::string p; std::getline(paths, p, ',');) {
+    int f = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    out.line(f >= 0 ? "answer: opened " + p : "answer: open " + p + ": " + std::strerror(errno));
+    if (f >= 0) ::close(f);
+  }
+  int w = ::open("/tmp/bastion-hostile-write-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  out.line(w >= 0 ? "answer: created a file" : std::string("answer: create: ") + std::strerror(errno));
+  if (w >= 0) ::close(w);
+}
+
 void run_scenario(int fd, const Scenario& sc, const Files& files) {
   Out out(files.out);
   out.line("started");
@@ -176,16 +197,7 @@ void run_scenario(int fd, const Scenario& sc, const Files& files) {
     } else if (step == "open-state") {
       // What the sandbox must keep out of reach: the database, the keys,
       // another session's recording (paths=, comma-separated).
-      out.line("step open-state");
-      std::stringstream paths(sc.get("paths"));
-      for (std::string p; std::getline(paths, p, ',');) {
-        int f = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        out.line(f >= 0 ? "answer: opened " + p : "answer: open " + p + ": " + std::strerror(errno));
-        if (f >= 0) ::close(f);
-      }
-      int w = ::open("/tmp/bastion-hostile-write-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-      out.line(w >= 0 ? "answer: created a file" : std::string("answer: create: ") + std::strerror(errno));
-      if (w >= 0) ::close(w);
+      open_state(sc, out);
     } else if (step == "exec") {
       out.line("step exec");
       char* const args[] = {const_cast<char*>("/bin/true"), nullptr};
@@ -216,14 +228,47 @@ void run_scenario(int fd, const Scenario& sc, const Files& files) {
   out.line("done");
 }
 
+void run_web_scenario(int fd, const Scenario& sc, const Files& files) {
+  Out out(files.out);
+  out.line("started");
+  auto web_answer = [&] {
+    pollfd p{fd, POLLIN, 0};
+    auto r = ::poll(&p, 1, 5000) > 0 ? monitor::recv_message(fd, 0, false, monitor::kMaxAnswer) : monitor::Received{};
+    if (const auto* a = std::get_if<monitor::WebAnswer>(&r.message); a != nullptr && r.kind == monitor::Received::Kind::kMessage) {
+      return "answer: " + std::to_string(a->status) + " " + a->body;
+    }
+    return "answer: " + describe(r);
+  };
+  std::stringstream steps(sc.get("steps"));
+  for (std::string step; std::getline(steps, step, ',');) {
+    if (step == "open-state") {
+      open_state(sc, out);
+    } else if (step == "call") {
+      out.line("step call");
+      (void)monitor::send_message(fd, monitor::WebCall{monitor::WebCall::kStepUpInfo, sc.get("code"), ""});
+      out.line(web_answer());
+    } else if (step == "bad-key") {
+      out.line("step bad-key");
+      (void)monitor::send_message(fd, monitor::WebCall{monitor::WebCall::kStepUpInfo, "../../bastion.db", ""});
+      out.line(web_answer());
+    } else if (step == "wrong-type") {
+      out.line("step wrong-type");
+      (void)monitor::send_message(fd, monitor::Authenticate{"SHA256:x", "ssh-ed25519", "alice"});
+      out.line(web_answer());
+    }
+  }
+  out.line("done");
+}
+
 std::optional<Scenario> g_scenario;
 Files g_files;
 
-// Before the sandbox: take the scenario and open the files it writes.
-void before_sandbox() {
+// Before the sandbox: take the scenario (`file` in $BASTION_HOSTILE_DIR) and
+// open the files it writes.
+void take_scenario(const char* file) {
   const char* dir = std::getenv("BASTION_HOSTILE_DIR");
   if (dir == nullptr) return;
-  std::string path = std::string(dir) + "/scenario";
+  std::string path = std::string(dir) + "/" + file;
   std::ifstream in(path);
   if (!in) return;
   Scenario sc;
@@ -239,6 +284,15 @@ void before_sandbox() {
   g_scenario = std::move(sc);
 }
 
+void before_sandbox() { take_scenario("scenario"); }
+void before_web_sandbox() { take_scenario("web-scenario"); }
+
+void in_web(int monitor_fd) {
+  if (!g_scenario) return;
+  run_web_scenario(monitor_fd, *g_scenario, g_files);
+  g_scenario.reset();  // then serve as usual
+}
+
 void in_child(int monitor_fd) {
   if (!g_scenario) return;
   run_scenario(monitor_fd, *g_scenario, g_files);
@@ -251,5 +305,7 @@ int main(int argc, char** argv) {
   SupervisorHooks hooks;
   hooks.in_child = in_child;
   hooks.before_sandbox = before_sandbox;
+  hooks.before_web_sandbox = before_web_sandbox;
+  hooks.in_web = in_web;
   return daemon_main(argc, argv, std::move(hooks));
 }
