@@ -147,6 +147,14 @@ void fields(W& w, WebAnswer& m) {
   w(m.status), w(WebBody{m.body});
 }
 template <class W>
+void fields(W& w, Control& m) {
+  w(m.op), w(m.subject), w(m.reason);
+}
+template <class W>
+void fields(W& w, ControlDone& m) {
+  w(m.ok), w(m.error), w(m.count);
+}
+template <class W>
 void fields(W& w, Accepted& m) {
   w(m.person), w(m.command_mode), w(m.target), w(m.host), w(m.host_key), w(m.recording), w(m.principals), w(m.login), w(m.port),
       w(m.role), w(m.grant_id), w(m.request_id), w(m.break_glass), w(m.port_forwarding), w(m.grant_ends_at),
@@ -201,7 +209,7 @@ Type type_of(const Message& m) {
       Type::kAudit,          Type::kSessionEnd,   Type::kRecordingOpen, Type::kRecordingChunk, Type::kRecordingEnd,
       Type::kCommand,        Type::kAccepted,     Type::kRefused,   Type::kCertificate,      Type::kKill,
       Type::kKeyKnown,       Type::kStepUpResult, Type::kRecordingOpened, Type::kCommandOutput, Type::kAck,
-      Type::kWebCall,        Type::kWebAnswer};
+      Type::kWebCall,        Type::kWebAnswer,    Type::kControl,   Type::kControlDone};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -230,6 +238,8 @@ const char* type_name(Type t) {
     case Type::kStepUpResult: return "step-up-result";
     case Type::kWebCall: return "web-call";
     case Type::kWebAnswer: return "web-answer";
+    case Type::kControl: return "control";
+    case Type::kControlDone: return "control-done";
   }
   return "unknown";
 }
@@ -272,6 +282,8 @@ Result<Message> decode(std::span<const uint8_t> bytes) {
     case Type::kStepUpResult: return decode_as<StepUpResult>(body);
     case Type::kWebCall: return decode_as<WebCall>(body);
     case Type::kWebAnswer: return decode_as<WebAnswer>(body);
+    case Type::kControl: return decode_as<Control>(body);
+    case Type::kControlDone: return decode_as<ControlDone>(body);
   }
   return make_error("malformed monitor message: unknown type " + std::to_string(bytes[0]));
 }

@@ -1,6 +1,9 @@
-// The monitor protocol: the typed messages between a connection process and
-// the supervisor (the monitor), over a SOCK_SEQPACKET pair, one message per
-// packet. Like OpenSSH's monitor_wrap: the child asks, the monitor decides.
+// The monitor protocol: the typed messages between the supervisor (the
+// monitor) and whoever asks it, over SOCK_SEQPACKET sockets, one message per
+// packet: a connection process (its channel), the web process (the web
+// channel) and bastionctl (the control socket). Like OpenSSH's monitor_wrap:
+// the others ask, the monitor decides. Each channel accepts only its own
+// requests; the others' are violations.
 //
 // Encoding: one type byte, then the fields in SSH wire encoding (strings are
 // u32-length-prefixed, booleans one byte, integers u32 or u64, times u64).
@@ -38,6 +41,8 @@ enum class Type : uint8_t {
   kCommand = 11,
   // web process -> monitor
   kWebCall = 12,
+  // bastionctl -> monitor (the control socket)
+  kControl = 13,
   // monitor -> child
   kAccepted = 64,
   kRefused = 65,
@@ -50,6 +55,8 @@ enum class Type : uint8_t {
   kAck = 72,
   // monitor -> web process
   kWebAnswer = 73,
+  // monitor -> bastionctl
+  kControlDone = 74,
 };
 
 // "A client offers this public key (not yet signed): is it enrolled?" The
@@ -207,6 +214,28 @@ struct WebAnswer {
   std::string body;
 };
 
+// bastionctl, after it changed the database, asks the running daemon to act
+// on live sessions now (the control socket: mode 0600, and the monitor checks
+// that the peer is root or its own uid). Answered with ControlDone.
+struct Control {
+  enum Op : uint32_t {
+    kSweep = 1,    // elevations changed: end sessions whose grant is gone
+    kEndUser = 2,  // subject = a person who left or was disabled: end their sessions with `reason`
+    kEndKey = 3,   // subject = a revoked key's fingerprint: end the sessions it opened with `reason`
+    kRecheck = 4,  // subject = a person whose access changed: re-decide their live sessions
+    kKill = 5,     // subject = a session id: end it with `reason`; answered once it has ended
+  };
+  uint32_t op = 0;
+  std::string subject;
+  std::string reason;
+};
+
+struct ControlDone {
+  bool ok = false;
+  std::string error;   // !ok: one line for the administrator
+  uint32_t count = 0;  // kEndUser, kEndKey: sessions ended
+};
+
 struct StepUpResult {
   enum State : uint32_t { kPending = 0, kVerified = 1, kFailed = 2 };
   uint32_t state = kPending;
@@ -216,7 +245,7 @@ struct StepUpResult {
 using Message =
     std::variant<KeyProbe, Authenticate, Sign, ElevationChanged, StepUpPoll, Audit, SessionEnd, RecordingOpen,
                  RecordingChunk, RecordingEnd, Command, Accepted, Refused, Certificate, Kill, KeyKnown, StepUpResult,
-                 RecordingOpened, CommandOutput, Ack, WebCall, WebAnswer>;
+                 RecordingOpened, CommandOutput, Ack, WebCall, WebAnswer, Control, ControlDone>;
 
 // Largest encoded message a child may send (the monitor reads no more), and
 // the largest JSON field in one (audit details, a session's recordings).

@@ -53,6 +53,8 @@ std::vector<Message> samples() {
           Ack{},
           WebCall{WebCall::kStepUpAssert, "K7Q2-9XHD", R"({"id":"AAEC","type":"public-key","response":{}})"},
           WebAnswer{410, R"({"error":"this step-up has expired"})"},
+          Control{Control::kEndUser, "alice", "access revoked: alice left"},
+          ControlDone{true, "", 3},
           StepUpResult{StepUpResult::kFailed, "timed out"}};
 }
 

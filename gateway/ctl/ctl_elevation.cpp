@@ -17,7 +17,7 @@ Actor admin_actor() { return {ctl_actor(), true, "", ""}; }
 // Tells a running bastiond to re-check live grants now. Without a running
 // daemon there are no live sessions to end, so failure is only reported.
 void notify_daemon(Services& s) {
-  auto r = control_call(s.config().control_socket, {{"op", "sweep"}}, 3000);
+  auto r = control_call(s.config().control_socket, {monitor::Control::kSweep, "", ""}, 3000);
   if (!r) {
     std::fprintf(stderr, "bastionctl: note: bastiond not reachable (%s); it re-checks grants every second anyway\n",
                  r.error().message.c_str());

@@ -14,13 +14,14 @@ namespace {
 // live sessions end (leavers) or are re-checked (movers) now.
 HrAccessChange notify_daemon(Services& s, bool& warned) {
   return [&s, &warned](const std::string& user, const std::string& message, bool left) {
-    nlohmann::json req = left ? nlohmann::json{{"op", "end-user"}, {"user", user}, {"reason", message}}
-                              : nlohmann::json{{"op", "recheck"}, {"user", user}};
+    using Op = monitor::Control::Op;
+    monitor::Control req{left ? Op::kEndUser : Op::kRecheck, user, left ? message : ""};
     auto r = control_call(s.config().control_socket, req, 3000);
-    if (!r && !warned) {
+    std::string why = !r ? r.error().message : !r->ok ? r->error : "";
+    if (!why.empty() && !warned) {
       warned = true;
-      std::fprintf(stderr, "bastionctl: note: bastiond not reachable (%s): live sessions were not ended\n",
-                   r.error().message.c_str());
+      std::fprintf(stderr, "bastionctl: note: live sessions were not ended (%s)\n",
+                   why.c_str());
     }
   };
 }

@@ -64,11 +64,13 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 // Asks a running bastiond to end the live sessions a change has cut off.
-void end_live_sessions(Services& s, const nlohmann::json& request) {
+void end_live_sessions(Services& s, const monitor::Control& request) {
   auto r = control_call(s.config().control_socket, request, 3000);
   if (!r) {
     std::fprintf(stderr, "bastionctl: note: bastiond not reachable (%s): no live sessions were ended\n",
                  r.error().message.c_str());
+  } else if (!r->ok) {
+    std::fprintf(stderr, "bastionctl: note: bastiond did not end live sessions: %s\n", r->error.c_str());
   }
 }
 
@@ -103,7 +105,7 @@ void set_state(CtlGlobals& g, const std::string& name, policy::PersonState state
   ctl_audit(*s, "user.state", "", {{"user", name}, {"state", policy::to_string(state)}});
   std::cout << name << " is now " << policy::to_string(state) << "\n";
   if (state == policy::PersonState::kDisabled) {
-    end_live_sessions(*s, {{"op", "end-user"}, {"user", name}, {"reason", "access revoked: account " + name + " is disabled"}});
+    end_live_sessions(*s, {monitor::Control::kEndUser, name, "access revoked: account " + name + " is disabled"});
   }
 }
 
@@ -261,7 +263,7 @@ void register_key(CLI::App& app, CtlGlobals& g) {
     }
     ctl_audit(*s, "key.revoke", "", key_json(*rec));
     std::cout << "revoked " << *fp << " (" << rec->user << ")\n";
-    end_live_sessions(*s, {{"op", "end-key"}, {"fingerprint", *fp}, {"reason", "access revoked: key " + *fp + " was revoked"}});
+    end_live_sessions(*s, {monitor::Control::kEndKey, *fp, "access revoked: key " + *fp + " was revoked"});
   });
 }
 

@@ -65,13 +65,13 @@ void register_sessions(CLI::App& app, CtlGlobals& g) {
   kill->callback([&g, id, reason] {
     auto s = ctl_open(g);
     if (!s) return;
-    auto r = control_call(s->config().control_socket, {{"op", "kill"}, {"id", *id}, {"reason", *reason}});
+    auto r = control_call(s->config().control_socket, {monitor::Control::kKill, *id, *reason});
     if (!r) {
       g.exit_code = ctl_fail(r.error().message);
       return;
     }
-    if (!r->value("ok", false)) {
-      g.exit_code = ctl_fail(r->value("error", std::string("failed")));
+    if (!r->ok) {
+      g.exit_code = ctl_fail(r->error);
       return;
     }
     std::cout << "ended session " << *id << "\n";

@@ -40,11 +40,6 @@ void log(const std::string& msg) {
   std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str());
 }
 
-void reply(int fd, const nlohmann::json& j) {
-  std::string line = j.dump() + "\n";
-  ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
-}
-
 }  // namespace
 
 bool Supervisor::setup() {
@@ -372,7 +367,7 @@ void Supervisor::reap_children() {
     }
     for (auto p = pending_.begin(); p != pending_.end();) {
       if (p->pid == pid) {
-        reply(p->client.get(), {{"ok", true}, {"id", p->session_id}});
+        (void)monitor::send_message(p->client.get(), monitor::ControlDone{true, "", 1}, MSG_DONTWAIT);
         p = pending_.erase(p);
       } else {
         ++p;

@@ -178,7 +178,7 @@ class Supervisor {
   std::string certificate_source_address(const std::string& reported);
   void reap_children();
   void handle_control();
-  void handle_request(UniqueFd client, const std::string& line);
+  void handle_request(UniqueFd client, const monitor::Control& req);
   void request_kill(ChildInfo& c, const std::string& reason);
   void check_deadlines();
   // Expires due requests and grants, and ends sessions whose grant is no

@@ -242,6 +242,29 @@ TEST_F(Lifecycle, BastionctlBadInputChangesNothing) {
   EXPECT_EQ(third.exit_code, 1);
   EXPECT_NE(third.err.find("another bastiond is running"), std::string::npos) << third.err << " / " << third.out;
   EXPECT_TRUE(std::filesystem::exists(d->dir() + "/state/bastiond.sock"));
+
+  // The control socket speaks the monitor's typed protocol: anything else
+  // (the old JSON lines, an unknown operation) gets a typed refusal and
+  // changes nothing.
+  const char* client = R"(
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.send(bytes.fromhex(sys.argv[2]))
+d = s.recv(70000)
+n = struct.unpack(">I", d[2:6])[0]
+print("type=%d ok=%d error=%s" % (d[0], d[1], d[6:6 + n].decode()))
+)";
+  std::string sock = d->dir() + "/state/bastiond.sock";
+  auto json_line = run({"python3", "-c", client, sock, "7b226f70223a227377656570227d0a"});  // {"op":"sweep"}
+  EXPECT_NE(json_line.out.find("type=74 ok=0 error=malformed request"), std::string::npos) << json_line.out << json_line.err;
+  // Control{op 99, "", ""}
+  auto unknown = run({"python3", "-c", client, sock, "0d00000063" "00000000" "00000000"});
+  EXPECT_NE(unknown.out.find("type=74 ok=0 error=unknown operation 99"), std::string::npos) << unknown.out << unknown.err;
+  // Control{kKill, "s-none", ""}: a typed answer from the monitor
+  auto none = run({"python3", "-c", client, sock, "0d00000005" "00000006" "732d6e6f6e65" "00000000"});
+  EXPECT_NE(none.out.find("type=74 ok=0 error=no live session s-none"), std::string::npos) << none.out << none.err;
+  EXPECT_TRUE(d->bastiond().running());
 }
 
 }  // namespace
