@@ -58,6 +58,15 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
 // Records appended since the newest checkpoint, and that checkpoint's time.
 Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db);
 
+// Where a retention purge cut the log: records up to `seq` were removed.
+struct PurgeAnchor {
+  int64_t seq = 0;
+  Micros purged_at = 0;  // the time the purge checkpoint signs
+  // The signed checkpoint the purge stopped at, as its audit.purge record
+  // names it (verified); nullopt for a purge by a version that wrote none.
+  std::optional<Checkpoint> cut_at;
+};
+
 struct VerifyReport {
   bool ok = false;
   int64_t records = 0;
@@ -65,6 +74,7 @@ struct VerifyReport {
   int64_t last_seq = 0;
   int64_t bad_seq = 0;   // 0 when ok
   std::string problem;   // one line, empty when ok
+  std::optional<PurgeAnchor> purge;  // the newest purge anchor, if any
 };
 
 Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key);

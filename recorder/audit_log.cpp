@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace bastion::recorder {
 
 std::string to_string(Outcome o) {
@@ -52,13 +54,16 @@ int64_t AuditLog::append_in_transaction(const AuditEvent& e) {
   {
     StoredRecord r;
     r.prev_hash = kGenesisHash;
-    SQLite::Statement last(db_.sql(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    r.ts = clock_.now();
+    SQLite::Statement last(db_.sql(), "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
     if (last.executeStep()) {
       r.seq = last.getColumn(0).getInt64();
       r.prev_hash = last.getColumn(1).getString();
+      // Times never decrease along the chain (verification requires it): a
+      // wall clock stepped back dates the record like its predecessor.
+      r.ts = std::max<Micros>(r.ts, last.getColumn(2).getInt64());
     }
     r.seq += 1;
-    r.ts = clock_.now();
     r.actor = e.actor.empty() ? std::string("system") : e.actor;
     r.action = e.action;
     r.target = e.target;

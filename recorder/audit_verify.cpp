@@ -1,5 +1,7 @@
 // verify_chain(): walks the audit log once, in sequence order.
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/encoding.h"
 #include "recorder/audit_chain.h"
@@ -47,38 +49,96 @@ std::map<int64_t, Checkpoint> load_checkpoints(Database& db) {
   return out;
 }
 
+bool signature_ok(const Checkpoint& c, std::span<const uint8_t> public_key) {
+  auto sig = base64_decode(c.signature);
+  return sig && ed25519_verify(public_key, as_bytes(checkpoint_message(c)), *sig);
+}
+
 void check_signatures(VerifyReport& r, const std::map<int64_t, Checkpoint>& cps,
                       std::span<const uint8_t> public_key) {
   for (const auto& [seq, c] : cps) {
-    auto sig = base64_decode(c.signature);
-    if (!sig || !ed25519_verify(public_key, as_bytes(checkpoint_message(c)), *sig)) {
+    if (!signature_ok(c, public_key)) {
       fail(r, seq, "checkpoint at seq " + std::to_string(seq) + " has a bad signature (forged or altered)");
     }
   }
+}
+
+// Where the chain stands: the record that must come next, the hash it must
+// name, and the time it must not precede (none at the start of the log or
+// right after a purge anchor, whose record is gone).
+struct Link {
+  int64_t next_seq = 1;
+  std::string hash = kGenesisHash;
+  std::optional<Micros> ts;
+};
+
+struct Problem {
+  int64_t seq = 0;
+  std::string what;
+};
+
+// The first problem of `s` as the record after `at`, if any; moves `at` past `s`.
+std::optional<Problem> follow(Link& at, const StoredRecord& s) {
+  std::string n = std::to_string(s.seq), before = std::to_string(s.seq - 1);
+  std::optional<Problem> p;
+  if (s.seq != at.next_seq) {
+    p = Problem{at.next_seq, "record " + std::to_string(at.next_seq) + " is missing (deleted)"};
+  } else if (s.prev_hash != at.hash) {
+    p = Problem{s.seq, "record " + n + " does not follow record " + before + " (records reordered or inserted)"};
+  } else if (chain_hash(s.prev_hash, s) != s.hash) {
+    p = Problem{s.seq, "record " + n + " was modified (its hash does not match its contents)"};
+  } else if (at.ts && s.ts < *at.ts) {
+    // SECURITY: retention trusts the times of verified records; a record
+    // dated before its predecessor would let a purge reach past it.
+    p = Problem{s.seq, "record " + n + " is dated before record " + before + " (timestamps must not decrease)"};
+  }
+  at = Link{s.seq + 1, s.hash, s.ts};
+  return p;
+}
+
+// The checkpoint an audit.purge record's details name; nullopt when malformed.
+std::optional<Checkpoint> named_checkpoint(const nlohmann::json& details) {
+  try {
+    const auto& j = details.at("checkpoint");
+    return Checkpoint{j.at("seq").get<int64_t>(), j.at("hash").get<std::string>(), j.at("ts").get<Micros>(),
+                      j.at("kind").get<std::string>(), j.at("signature").get<std::string>()};
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// An audit.purge record names the signed checkpoint its purge stopped at;
+// the one for the current anchor goes into the report.
+void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint& anchor,
+                       std::span<const uint8_t> public_key) {
+  auto d = nlohmann::json::parse(s.details, nullptr, false);
+  if (!d.is_object() || !d.contains("anchor_seq") || d["anchor_seq"] != anchor.seq) return;
+  auto c = named_checkpoint(d);
+  if (!c || c->seq != anchor.seq || c->hash != anchor.hash || !signature_ok(*c, public_key)) {
+    fail(r, s.seq, "record " + std::to_string(s.seq) + " (audit.purge) does not name a valid checkpoint at the "
+                   "purge anchor, seq " + std::to_string(anchor.seq));
+    return;
+  }
+  r.purge->cut_at = c;
 }
 
 }  // namespace
 
 Status verify_unsigned_tail(Database& db) {
   try {
+    Link at;
     SQLite::Statement cp(db.sql(), "SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
-    int64_t expected = 1;
-    std::string prev = kGenesisHash;
     if (cp.executeStep()) {
-      expected = cp.getColumn(0).getInt64() + 1;
-      prev = cp.getColumn(1).getString();
+      at.next_seq = cp.getColumn(0).getInt64() + 1;
+      at.hash = cp.getColumn(1).getString();
+      SQLite::Statement signed_ts(db.sql(), "SELECT ts FROM audit_log WHERE seq = ?");
+      signed_ts.bind(1, at.next_seq - 1);
+      if (signed_ts.executeStep()) at.ts = signed_ts.getColumn(0).getInt64();  // gone after a purge
     }
-    SQLite::Statement q(db.sql(),
-                        kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
-    q.bind(1, expected);
+    SQLite::Statement q(db.sql(), kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
+    q.bind(1, at.next_seq);
     while (q.executeStep()) {
-      StoredRecord s = read_record(q);
-      std::string n = std::to_string(s.seq);
-      if (s.seq != expected) return make_error("record " + std::to_string(expected) + " is missing (deleted)");
-      if (s.prev_hash != prev) return make_error("record " + n + " does not follow the record before it");
-      if (chain_hash(s.prev_hash, s) != s.hash) return make_error("record " + n + " was modified");
-      prev = s.hash;
-      expected = s.seq + 1;
+      if (auto p = follow(at, read_record(q))) return make_error(p->what);
     }
     return {};
   } catch (const SQLite::Exception& e) {
@@ -93,38 +153,34 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     auto cps = load_checkpoints(db);
     r.checkpoints = static_cast<int64_t>(cps.size());
     check_signatures(r, cps, public_key);
-    SQLite::Statement q(db.sql(),
-                        kRecordColumns + " FROM audit_log ORDER BY seq");
+    SQLite::Statement q(db.sql(), kRecordColumns + " FROM audit_log ORDER BY seq");
     // After a retention purge, the chain starts at the newest signed purge
     // anchor: the record it names was removed, its hash vouches for the rest.
-    int64_t expected = 1;
-    std::string prev = kGenesisHash;
+    Link at;
+    std::optional<Checkpoint> purge;
     for (const auto& [seq, c] : cps) {
-      if (c.kind == "purge" && seq + 1 > expected) {
-        expected = seq + 1;
-        prev = c.hash;
-      }
+      if (c.kind == "purge") purge = c;  // cps is ordered by seq: the last one is the newest
     }
-    const int64_t anchor = expected - 1;
+    if (purge) {
+      at.next_seq = purge->seq + 1;
+      at.hash = purge->hash;
+      r.purge = PurgeAnchor{purge->seq, purge->ts, std::nullopt};
+    }
+    const int64_t anchor = at.next_seq - 1;
     while (q.executeStep()) {
       StoredRecord s = read_record(q);
       if (s.seq <= anchor) continue;  // older than the anchor: not part of the chain any more
       ++r.records;
       r.last_seq = s.seq;
       std::string n = std::to_string(s.seq);
-      if (s.seq != expected) {
-        fail(r, expected, "record " + std::to_string(expected) + " is missing (deleted)");
-      } else if (s.prev_hash != prev) {
-        fail(r, s.seq, "record " + n + " does not follow record " + std::to_string(s.seq - 1) +
-                           " (records reordered or inserted)");
-      } else if (chain_hash(s.prev_hash, s) != s.hash) {
-        fail(r, s.seq, "record " + n + " was modified (its hash does not match its contents)");
+      if (auto p = follow(at, s)) {
+        fail(r, p->seq, p->what);
+      } else if (purge && s.action == "audit.purge") {
+        note_purge_record(r, s, *purge, public_key);
       }
       if (auto it = cps.find(s.seq); it != cps.end() && it->second.kind != "purge" && it->second.hash != s.hash) {
         fail(r, s.seq, "record " + n + " does not match the signed checkpoint at seq " + n);
       }
-      prev = s.hash;
-      expected = s.seq + 1;
     }
     if (r.records == 0) r.last_seq = anchor;
     if (!cps.empty() && cps.rbegin()->first > r.last_seq) {

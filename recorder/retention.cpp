@@ -3,64 +3,127 @@
 #include <filesystem>
 #include <vector>
 
-#include "recorder/audit_chain.h"
+#include "recorder/audit_log.h"
 
 namespace bastion::recorder {
+namespace {
+
+// The newest signed checkpoint after the purge anchor whose record is older
+// than the cutoff: the furthest a purge may cut. Only called on a verified
+// chain, so its times do not decrease and the checkpoint signs its record.
+std::optional<Checkpoint> purge_point(Database& db, int64_t anchor, Micros cutoff) {
+  SQLite::Statement q(db.sql(),
+                      "SELECT c.seq, c.hash, c.ts, c.kind, c.signature FROM audit_checkpoints c "
+                      "JOIN audit_log l ON l.seq = c.seq WHERE c.kind <> 'purge' AND c.seq > ? AND l.ts < ? "
+                      "ORDER BY c.seq DESC LIMIT 1");
+  q.bind(1, anchor);
+  q.bind(2, static_cast<int64_t>(cutoff));
+  if (!q.executeStep()) return std::nullopt;
+  return Checkpoint{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
+                    q.getColumn(3).getString(), q.getColumn(4).getString()};
+}
+
+// SECURITY: sessions.ended_at is a plain column anyone with the database can
+// rewrite; a session's recordings go only when its session.end record lies in
+// the verified, signed prefix being purged (so it ended before the cutoff).
+const std::string kEndedSessions =
+    "SELECT session_id FROM audit_log WHERE action = 'session.end' AND session_id <> '' AND seq <= ?";
+
+std::vector<std::string> recording_files(Database& db, int64_t through) {
+  std::vector<std::string> files;
+  SQLite::Statement q(db.sql(), "SELECT path FROM recordings WHERE session_id IN (" + kEndedSessions + ")");
+  q.bind(1, through);
+  while (q.executeStep()) files.push_back(q.getColumn(0).getString());
+  return files;
+}
+
+void exec_through(Database& db, const std::string& sql, int64_t through) {
+  SQLite::Statement q(db.sql(), sql);
+  q.bind(1, through);
+  q.exec();
+}
+
+// Removes the prefix up to `cut` and leaves the signed purge anchor there.
+// The audit.purge record comes first: it names the checkpoint (for `audit
+// verify`) and keeps the sequence going when the cut is at the newest record.
+Status remove_prefix(Database& db, const Ed25519Key& key, const Clock& clock, const Checkpoint& cut,
+                     const std::string& actor, const PurgeReport& report) {
+  AuditEvent e;
+  e.actor = actor;
+  e.action = "audit.purge";
+  e.reason = "retention: records up to seq " + std::to_string(cut.seq) + " removed";
+  e.details = {{"anchor_seq", cut.seq},
+               {"previous_anchor", report.previous_anchor},
+               {"checkpoint",
+                {{"seq", cut.seq},
+                 {"hash", cut.hash},
+                 {"ts", cut.ts},
+                 {"kind", cut.kind},
+                 {"signature", cut.signature}}},
+               {"audit_records", report.audit_records},
+               {"recordings", report.recordings}};
+  AuditLog(db, clock).append_in_transaction(e);
+  exec_through(db, "DELETE FROM recordings WHERE session_id IN (" + kEndedSessions + ")", cut.seq);
+  exec_through(db, "DELETE FROM sessions WHERE id IN (" + kEndedSessions + ")", cut.seq);
+  exec_through(db, "DELETE FROM audit_log WHERE seq <= ?", cut.seq);
+  exec_through(db, "DELETE FROM audit_checkpoints WHERE seq <= ?", cut.seq);
+  Checkpoint anchor{cut.seq, cut.hash, clock.now(), "purge", ""};
+  return store_signed_checkpoint(db, key, anchor);
+}
+
+// The refusal, audited as an alert unless this is a dry run (which writes nothing).
+Error refuse(Database& db, const Clock& clock, const std::string& why, bool dry_run) {
+  if (!dry_run) {
+    AuditEvent e;
+    e.actor = "system";
+    e.action = "audit.alert";
+    e.outcome = Outcome::kDeny;
+    e.reason = why;
+    if (auto r = AuditLog(db, clock).append(e); !r) {
+      return make_error(why + " (and the alert was not recorded: " + r.error().message + ")");
+    }
+  }
+  return make_error(why);
+}
+
+}  // namespace
 
 Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const Clock& clock, Micros cutoff,
-                                     bool dry_run) {
+                                     bool dry_run, const std::string& actor) {
   PurgeReport report;
   std::vector<std::string> files;
+  std::string refusal;
   try {
     SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement last(db.sql(), "SELECT MAX(seq) FROM audit_log WHERE ts < ?");
-    last.bind(1, static_cast<int64_t>(cutoff));
-    last.executeStep();
-    int64_t anchor = last.getColumn(0).isNull() ? 0 : last.getColumn(0).getInt64();
-    SQLite::Statement recs(db.sql(),
-                           "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id "
-                           "WHERE s.ended_at IS NOT NULL AND s.ended_at < ?");
-    recs.bind(1, static_cast<int64_t>(cutoff));
-    while (recs.executeStep()) files.push_back(recs.getColumn(0).getString());
-    report.recordings = static_cast<int64_t>(files.size());
-    if (anchor > 0) {
-      SQLite::Statement count(db.sql(), "SELECT COUNT(*), (SELECT hash FROM audit_log WHERE seq = ?) FROM audit_log WHERE seq <= ?");
-      count.bind(1, anchor);
-      count.bind(2, anchor);
+    auto chain = verify_chain(db, key.public_key());
+    if (!chain) return chain.error();
+    // SECURITY: the times that place the cutoff are evidence only in a chain
+    // that verifies; a broken one is an incident to investigate, not to purge.
+    if (!chain->ok) {
+      refusal = "refusing to purge: the audit log fails verification at seq " + std::to_string(chain->bad_seq) +
+                ": " + chain->problem;
+    } else {
+      report.previous_anchor = chain->purge ? chain->purge->seq : 0;
+      report.cut_at = purge_point(db, report.previous_anchor, cutoff);
+      if (!report.cut_at) return report;  // nothing signed and old enough beyond the anchor
+      files = recording_files(db, report.cut_at->seq);
+      report.recordings = static_cast<int64_t>(files.size());
+      SQLite::Statement count(db.sql(), "SELECT COUNT(*) FROM audit_log WHERE seq <= ?");
+      count.bind(1, report.cut_at->seq);
       count.executeStep();
       report.audit_records = count.getColumn(0).getInt64();
-      std::string anchor_hash = count.getColumn(1).getString();
-      if (!dry_run) {
-        Checkpoint c{anchor, anchor_hash, clock.now(), "purge", ""};
-        SQLite::Statement del(db.sql(), "DELETE FROM audit_log WHERE seq <= ?");
-        del.bind(1, anchor);
-        del.exec();
-        SQLite::Statement delcp(db.sql(), "DELETE FROM audit_checkpoints WHERE seq <= ?");
-        delcp.bind(1, anchor);
-        delcp.exec();
-        if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
-        report.anchor_seq = anchor;
-      }
+      if (dry_run) return report;
+      if (auto st = remove_prefix(db, key, clock, *report.cut_at, actor, report); !st) return st.error();
+      report.anchor_seq = report.cut_at->seq;
+      tx.commit();
     }
-    if (!dry_run) {
-      SQLite::Statement delr(db.sql(),
-                             "DELETE FROM recordings WHERE session_id IN (SELECT id FROM sessions WHERE "
-                             "ended_at IS NOT NULL AND ended_at < ?)");
-      delr.bind(1, static_cast<int64_t>(cutoff));
-      delr.exec();
-      SQLite::Statement dels(db.sql(), "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?");
-      dels.bind(1, static_cast<int64_t>(cutoff));
-      dels.exec();
-    }
-    tx.commit();
   } catch (const SQLite::Exception& e) {
     return make_error(std::string("purge: ") + e.what());
   }
-  if (!dry_run) {
-    for (const auto& f : files) {
-      std::error_code ec;
-      std::filesystem::remove(f, ec);  // already gone is fine
-    }
+  if (!refusal.empty()) return refuse(db, clock, refusal, dry_run);
+  for (const auto& f : files) {
+    std::error_code ec;
+    std::filesystem::remove(f, ec);  // already gone is fine
   }
   return report;
 }

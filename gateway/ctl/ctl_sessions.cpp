@@ -118,6 +118,14 @@ void print_audit(CtlGlobals& g, AuditArgs& a) {
       });
 }
 
+// "records up to seq 5 were purged at T, cut at the periodic checkpoint of T2 (seq 5, signature verified)"
+std::string describe_purge(const recorder::PurgeAnchor& p) {
+  std::string s = "records up to seq " + std::to_string(p.seq) + " were purged at " + format_utc_seconds(p.purged_at);
+  if (!p.cut_at) return s + " (by a version that did not record the checkpoint it cut at)";
+  return s + ", cut at the " + p.cut_at->kind + " checkpoint of " + format_utc_seconds(p.cut_at->ts) + " (seq " +
+         std::to_string(p.cut_at->seq) + ", signature verified)";
+}
+
 int verify_audit(Services& s, const std::string& key_flag) {
   std::string key_path = key_flag.empty() ? s.config().audit_signing_key + ".pub" : key_flag;
   auto text = read_file(key_path, 4096);
@@ -134,6 +142,47 @@ int verify_audit(Services& s, const std::string& key_flag) {
   std::printf("audit log intact: %lld records, %lld signed checkpoint(s), last seq %lld\n",
               static_cast<long long>(report->records), static_cast<long long>(report->checkpoints),
               static_cast<long long>(report->last_seq));
+  if (report->purge) std::printf("retention: %s\n", describe_purge(*report->purge).c_str());
+  return kExitOk;
+}
+
+struct PurgeArgs {
+  std::string older_than;
+  bool dry_run = false;
+};
+
+int purge_audit(Services& s, const PurgeArgs& a) {
+  Micros age = static_cast<Micros>(s.config().retention_days) * 86400 * kMicrosPerSecond;
+  if (!a.older_than.empty()) {
+    auto d = parse_duration(a.older_than);
+    if (!d) {
+      ctl_fail("--older-than: " + d.error().message);
+      return kExitUsage;
+    }
+    age = *d;
+  }
+  auto key = Ed25519Key::load(s.config().audit_signing_key);
+  if (!key) return ctl_fail(key.error().message);
+  auto r = recorder::purge_older_than(s.db(), *key, s.clock(), s.clock().now() - age, a.dry_run, ctl_actor());
+  if (!r) {
+    return ctl_fail(r.error().message + (a.dry_run ? "; investigate with 'bastionctl audit verify'"
+                                                   : "; an audit.alert is recorded: investigate with "
+                                                     "'bastionctl audit verify' before purging"));
+  }
+  if (!r->cut_at) {
+    std::printf("nothing to remove: no signed checkpoint older than %s after %s (only signed records are purged; "
+                "'bastionctl audit checkpoint' signs the newest)\n",
+                format_duration(age).c_str(),
+                r->previous_anchor ? ("the purge anchor at seq " + std::to_string(r->previous_anchor)).c_str()
+                                   : "the start of the log");
+    return kExitOk;
+  }
+  std::string cut = "the " + r->cut_at->kind + " checkpoint of " + format_utc_seconds(r->cut_at->ts);
+  std::printf("%s %lld audit records and %lld recordings older than %s, up to seq %lld (%s)%s\n",
+              a.dry_run ? "would remove" : "removed", static_cast<long long>(r->audit_records),
+              static_cast<long long>(r->recordings), format_duration(age).c_str(),
+              static_cast<long long>(r->cut_at->seq), cut.c_str(),
+              r->anchor_seq ? ("; signed purge anchor at seq " + std::to_string(r->anchor_seq)).c_str() : "");
   return kExitOk;
 }
 
@@ -175,41 +224,14 @@ void register_audit(CLI::App& app, CtlGlobals& g) {
     for (const auto& r : *rows) std::cout << recorder::to_json(r).dump() << "\n";
   });
 
-  auto* purge = audit->add_subcommand("purge", "remove audit records and recordings past retention");
-  struct PurgeArgs {
-    std::string older_than;
-    bool dry_run = false;
-  };
+  auto* purge = audit->add_subcommand(
+      "purge", "remove audit records and recordings past retention, up to the newest signed checkpoint");
   auto pa = std::make_shared<PurgeArgs>();
   purge->add_option("--older-than", pa->older_than, "instead of retention_days, e.g. 30d");
   purge->add_flag("--dry-run", pa->dry_run, "say what would be removed, remove nothing");
   purge->callback([&g, pa] {
     auto s = ctl_open(g);
-    if (!s) return;
-    Micros age = static_cast<Micros>(s->config().retention_days) * 86400 * kMicrosPerSecond;
-    if (!pa->older_than.empty()) {
-      auto d = parse_duration(pa->older_than);
-      if (!d) {
-        g.exit_code = kExitUsage;
-        ctl_fail("--older-than: " + d.error().message);
-        return;
-      }
-      age = *d;
-    }
-    auto key_file = Ed25519Key::load(s->config().audit_signing_key);
-    if (!key_file) {
-      g.exit_code = ctl_fail(key_file.error().message);
-      return;
-    }
-    auto r = recorder::purge_older_than(s->db(), *key_file, s->clock(), s->clock().now() - age, pa->dry_run);
-    if (!r) {
-      g.exit_code = ctl_fail(r.error().message);
-      return;
-    }
-    std::printf("%s %lld audit records and %lld recordings older than %s%s\n",
-                pa->dry_run ? "would remove" : "removed", static_cast<long long>(r->audit_records),
-                static_cast<long long>(r->recordings), format_duration(age).c_str(),
-                r->anchor_seq ? ("; signed purge anchor at seq " + std::to_string(r->anchor_seq)).c_str() : "");
+    if (s) g.exit_code = purge_audit(*s, *pa);
   });
 
   auto* cp = audit->add_subcommand("checkpoint", "sign the newest record now");

@@ -139,6 +139,12 @@ TEST_F(Recording, RetentionPurgeKeepsTheChainVerifiable) {
   std::string id = newest_session();
   std::string path = recording_file(id);
   ASSERT_TRUE(std::filesystem::exists(path));
+  // A purge goes only as far as a signed checkpoint: sign once the session's end is on record.
+  ASSERT_TRUE(wait_for([&] {
+    return !nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
+                .empty();
+  }, 10000));
+  d->ctl_ok({"audit", "checkpoint"});
   auto dry = d->ctl({"audit", "purge", "--older-than", "0s", "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_NE(dry.out.find("would remove"), std::string::npos);
@@ -150,6 +156,8 @@ TEST_F(Recording, RetentionPurgeKeepsTheChainVerifiable) {
   EXPECT_EQ(d->ctl({"sessions", "show", id}).exit_code, 1);
   auto v = d->ctl({"audit", "verify"});
   EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.out.find("retention: records up to seq"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("signature verified"), std::string::npos) << v.out;
   ASSERT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
 }
