@@ -163,5 +163,117 @@ TEST(SftpAuditor, FilesLeftOpenAreReportedAtTheEnd) {
   EXPECT_EQ(ev[0].status, "channel ended");
 }
 
+// Issue 13: OPEN id=7 then READ id=7 before the HANDLE reply made the reply
+// match the READ, so the open was never recorded and its reads were lost.
+TEST(SftpAuditor, ReusedOutstandingRequestIdEndsTheChannel) {
+  SftpAuditor a;
+  ASSERT_TRUE(a.client_data(packet(3, [](WireWriter& w) {
+    w.u32(7);
+    w.string(s("/etc/shadow"));
+    w.u32(0x01);
+    w.u32(0);
+  })));
+  Status st = a.client_data(packet(5, [](WireWriter& w) {
+    w.u32(7);
+    w.string(s("bogus"));
+    w.u64(0);
+    w.u32(4096);
+  }));
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("request id 7"), std::string::npos) << st.message();
+}
+
+TEST(SftpAuditor, ReadIdReusedAfterItsReplyIsFine) {
+  SftpAuditor a;
+  ASSERT_TRUE(a.client_data(packet(3, [](WireWriter& w) {
+    w.u32(7);
+    w.string(s("/etc/hosts"));
+    w.u32(0x01);
+    w.u32(0);
+  })));
+  ASSERT_TRUE(a.server_data(packet(102, [](WireWriter& w) {
+    w.u32(7);
+    w.string(s("H"));
+  })));
+  ASSERT_TRUE(a.client_data(packet(5, [](WireWriter& w) {
+    w.u32(7);
+    w.string(s("H"));
+    w.u64(0);
+    w.u32(4096);
+  })));
+  ASSERT_TRUE(a.server_data(packet(103, [](WireWriter& w) {
+    w.u32(7);
+    w.string(std::string(10, 'd'));
+  })));
+  auto ev = a.close_all("end");
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].action, "open");
+  EXPECT_EQ(ev[1].bytes_read, 10u);
+}
+
+// Issue 13: READ|CREAT|TRUNC truncates the file; it was audited as mode=read.
+TEST(SftpAuditor, CreatTruncAndAppendCountAsWrites) {
+  struct Case {
+    uint32_t pflags;
+    const char* mode;
+  };
+  for (Case c : {Case{0x01 | 0x08 | 0x10, "read+write"}, Case{0x01 | 0x04, "read+write"},
+                 Case{0x10, "write"}, Case{0x08, "write"}, Case{0x01, "read"}}) {
+    SftpAuditor a;
+    ASSERT_TRUE(a.client_data(packet(3, [&](WireWriter& w) {
+      w.u32(1);
+      w.string(s("/etc/passwd"));
+      w.u32(c.pflags);
+      w.u32(0);
+    })));
+    ASSERT_TRUE(a.server_data(packet(102, [](WireWriter& w) {
+      w.u32(1);
+      w.string(s("H"));
+    })));
+    auto ev = a.take_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].mode, c.mode) << "pflags " << c.pflags;
+  }
+}
+
+// Issue 13: lsetstat@openssh.com (chmod 4755) succeeded without a record.
+TEST(SftpAuditor, LsetstatIsAudited) {
+  SftpAuditor a;
+  ASSERT_TRUE(a.client_data(packet(200, [](WireWriter& w) {
+    w.u32(3);
+    w.string(s("lsetstat@openssh.com"));
+    w.string(s("/usr/local/bin/sh"));
+    w.u32(0x04);
+    w.u32(04755);
+  })));
+  ASSERT_TRUE(a.server_data(packet(101, [](WireWriter& w) {
+    w.u32(3);
+    w.u32(0);
+    w.string(s(""));
+    w.string(s(""));
+  })));
+  auto ev = a.take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].action, "lsetstat");
+  EXPECT_EQ(ev[0].path, "/usr/local/bin/sh");
+  EXPECT_TRUE(ev[0].ok);
+}
+
+// Issue 13: an extension the auditor does not understand is refused (and
+// recorded), never passed through unaudited.
+TEST(SftpAuditor, ExtensionOffTheAllowListIsRefusedAndRecorded) {
+  SftpAuditor a;
+  Status st = a.client_data(packet(200, [](WireWriter& w) {
+    w.u32(4);
+    w.string(s("chown-everything@example.com"));
+    w.string(s("/"));
+  }));
+  ASSERT_FALSE(st);
+  auto ev = a.take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].action, "extension");
+  EXPECT_FALSE(ev[0].ok);
+}
+
 }  // namespace
 }  // namespace bastion::recorder
