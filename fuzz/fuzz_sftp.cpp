@@ -4,7 +4,8 @@
 // (H & 0x7f) bytes: H & 0x80 set sends them as server_data (target ->
 // client), clear as client_data. A chunk of length 0 calls take_events().
 // Feeding stops at the first error (the relay ends the channel then); then
-// close_all(). fuzz/make_seeds.py writes seeds in this format.
+// close_all(), which reports open files and unanswered requests, never ok.
+// fuzz/make_seeds.py writes seeds in this format.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -18,11 +19,18 @@ using namespace bastion;
 namespace {
 
 void check_events(const std::vector<recorder::FileEvent>& events) {
-  static const std::set<std::string> kActions = {"open",  "close",   "remove", "rename",
-                                                 "mkdir", "rmdir",   "setstat", "symlink"};
+  static const std::set<std::string> kActions = {
+      "open",     "opendir",  "close",    "remove",  "rename",   "mkdir",  "rmdir",       "setstat",
+      "fsetstat", "stat",     "lstat",    "fstat",   "realpath", "readlink", "symlink",   "hardlink",
+      "fsync",    "statvfs",  "fstatvfs", "lsetstat", "limits",  "expand-path", "copy-data", "home-directory",
+      "users-groups-by-id", "extension", "request"};
   for (const auto& e : events) {
     FUZZ_CHECK(kActions.count(e.action) == 1);
     FUZZ_CHECK(!e.ok || e.status == "ok");
+    // Only the auditor's refusals are refused, and a refusal is never ok.
+    FUZZ_CHECK(e.refused == (e.action == "extension" || e.action == "request"));
+    FUZZ_CHECK(!e.refused || !e.ok);
+    FUZZ_CHECK(e.action != "open" || e.mode == "read" || e.mode == "write" || e.mode == "read+write");
   }
 }
 
@@ -49,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_events(auditor.take_events());
   auto rest = auditor.close_all("channel closed");
   check_events(rest);
-  for (const auto& e : rest) FUZZ_CHECK(e.action == "close" && !e.ok);
+  for (const auto& e : rest) FUZZ_CHECK(!e.ok && !e.refused);
   FUZZ_CHECK(auditor.take_events().empty());
   return 0;
 }

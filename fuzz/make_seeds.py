@@ -233,12 +233,12 @@ def hr():
 # client -> server; H & 0x7f: chunk length; 0: take_events()), then the bytes.
 
 SSH_FXP_INIT, SSH_FXP_VERSION, SSH_FXP_OPEN, SSH_FXP_CLOSE = 1, 2, 3, 4
-SSH_FXP_READ, SSH_FXP_WRITE, SSH_FXP_SETSTAT, SSH_FXP_FSETSTAT = 5, 6, 9, 10
-SSH_FXP_REMOVE, SSH_FXP_MKDIR, SSH_FXP_RMDIR = 13, 14, 15
-SSH_FXP_RENAME, SSH_FXP_SYMLINK = 18, 20
-SSH_FXP_STATUS, SSH_FXP_HANDLE, SSH_FXP_DATA = 101, 102, 103
-SSH_FXP_EXTENDED = 200
-FXF_READ, FXF_WRITE, FXF_CREAT, FXF_TRUNC = 0x01, 0x02, 0x08, 0x10
+SSH_FXP_READ, SSH_FXP_WRITE, SSH_FXP_LSTAT, SSH_FXP_FSTAT, SSH_FXP_SETSTAT, SSH_FXP_FSETSTAT = 5, 6, 7, 8, 9, 10
+SSH_FXP_OPENDIR, SSH_FXP_READDIR, SSH_FXP_REMOVE, SSH_FXP_MKDIR, SSH_FXP_RMDIR = 11, 12, 13, 14, 15
+SSH_FXP_REALPATH, SSH_FXP_STAT, SSH_FXP_RENAME, SSH_FXP_READLINK, SSH_FXP_SYMLINK = 16, 17, 18, 19, 20
+SSH_FXP_STATUS, SSH_FXP_HANDLE, SSH_FXP_DATA, SSH_FXP_NAME, SSH_FXP_ATTRS = 101, 102, 103, 104, 105
+SSH_FXP_EXTENDED, SSH_FXP_EXTENDED_REPLY = 200, 201
+FXF_READ, FXF_WRITE, FXF_APPEND, FXF_CREAT, FXF_TRUNC = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
 def pkt(ptype, body):
@@ -317,6 +317,62 @@ def sftp():
     write("fuzz_sftp", "truncated_open", chunks(init + [client(pkt(SSH_FXP_OPEN, u32(1) + u32(50) + b"/tmp"))]))
     write("fuzz_sftp", "too_large", chunks([client(u32(300 * 1024) + u8(SSH_FXP_WRITE) + b"\x00" * 40)]))
     write("fuzz_sftp", "unknown_response", chunks(init + [status(99, 0), server(pkt(SSH_FXP_HANDLE, u32(5) + sstr("Z")))]))
+    sftp_issue13(init)
+
+
+def ext(req_id, name, args=b""):
+    return client(pkt(SSH_FXP_EXTENDED, u32(req_id) + sstr(name) + args))
+
+
+def name_reply(req_id, name):
+    return server(pkt(SSH_FXP_NAME, u32(req_id) + u32(1) + sstr(name) + sstr("-rw-r--r-- " + name) + u32(0)))
+
+
+def sftp_issue13(init):
+    """Metadata requests, every allow-listed extension, and the evasions of
+    issue 13 (a reused request id, READ|CREAT|TRUNC, a refused extension)."""
+    ok = lambda i: status(i, 0)
+    meta = init + [
+        client(pkt(SSH_FXP_REALPATH, u32(1) + sstr("."))), name_reply(1, "/home/alice"),
+        client(pkt(SSH_FXP_STAT, u32(2) + sstr("/etc"))), server(pkt(SSH_FXP_ATTRS, u32(2) + u32(4) + u32(0o40755))),
+        client(pkt(SSH_FXP_LSTAT, u32(3) + sstr("/etc/l"))), status(3, 2, "No such file"),
+        client(pkt(SSH_FXP_READLINK, u32(4) + sstr("/etc/l"))), name_reply(4, "/etc/passwd"),
+        client(pkt(SSH_FXP_OPENDIR, u32(5) + sstr("/root"))), server(pkt(SSH_FXP_HANDLE, u32(5) + sstr("D"))),
+        client(pkt(SSH_FXP_READDIR, u32(6) + sstr("D"))), name_reply(6, ".bashrc"),
+        client(pkt(SSH_FXP_READDIR, u32(7) + sstr("D"))), status(7, 1, "EOF"),
+        client(pkt(SSH_FXP_CLOSE, u32(8) + sstr("D"))), ok(8),
+        client(pkt(SSH_FXP_OPEN, u32(9) + sstr("/tmp/f") + u32(FXF_READ | FXF_WRITE | FXF_APPEND) + u32(0))),
+        server(pkt(SSH_FXP_HANDLE, u32(9) + sstr("F"))),
+        client(pkt(SSH_FXP_FSTAT, u32(10) + sstr("F"))), server(pkt(SSH_FXP_ATTRS, u32(10) + u32(1) + u64(5))),
+        client(pkt(SSH_FXP_FSETSTAT, u32(11) + sstr("F") + u32(2) + u32(0) + u32(0))), ok(11),
+        ("take", b""),
+    ]
+    exts = [
+        ext(20, "posix-rename@openssh.com", sstr("/a") + sstr("/b")), ok(20),
+        ext(21, "hardlink@openssh.com", sstr("/etc/shadow") + sstr("/tmp/s")), ok(21),
+        ext(22, "fsync@openssh.com", sstr("F")), ok(22),
+        ext(23, "statvfs@openssh.com", sstr("/")), server(pkt(SSH_FXP_EXTENDED_REPLY, u32(23) + u64(1))),
+        ext(24, "fstatvfs@openssh.com", sstr("F")), server(pkt(SSH_FXP_EXTENDED_REPLY, u32(24) + u64(1))),
+        ext(25, "lsetstat@openssh.com", sstr("/usr/bin/x") + u32(4) + u32(0o4755)), ok(25),
+        ext(26, "limits@openssh.com"), server(pkt(SSH_FXP_EXTENDED_REPLY, u32(26) + u64(1) * 4)),
+        ext(27, "expand-path@openssh.com", sstr("~/x")), name_reply(27, "/home/alice/x"),
+        ext(28, "copy-data", sstr("F") + u64(0) + u64(0) + sstr("F") + u64(10)), ok(28),
+        ext(29, "home-directory", sstr("root")), name_reply(29, "/root"),
+        ext(30, "users-groups-by-id@openssh.com", sstr(u32(0) + u32(1000)) + sstr(u32(0))),
+        server(pkt(SSH_FXP_EXTENDED_REPLY, u32(30) + sstr(sstr("root") + sstr("alice")) + sstr(sstr("root")))),
+        client(pkt(SSH_FXP_CLOSE, u32(31) + sstr("F"))), ok(31),
+    ]
+    write("fuzz_sftp", "metadata_and_extensions", chunks(meta + exts, split=100))
+    write("fuzz_sftp", "reused_request_id", chunks(init + [
+        client(pkt(SSH_FXP_OPEN, u32(7) + sstr("/etc/shadow") + u32(FXF_READ) + u32(0))),
+        client(pkt(SSH_FXP_READ, u32(7) + sstr("bogus") + u64(0) + u32(4096))),
+        server(pkt(SSH_FXP_HANDLE, u32(7) + sstr("H"))),
+    ]))
+    write("fuzz_sftp", "read_creat_trunc", chunks(init + [
+        client(pkt(SSH_FXP_OPEN, u32(1) + sstr("/etc/passwd") + u32(FXF_READ | FXF_CREAT | FXF_TRUNC) + u32(0))),
+        server(pkt(SSH_FXP_HANDLE, u32(1) + sstr("H"))),
+    ]))
+    write("fuzz_sftp", "refused_extension", chunks(init + [ext(1, "chown-everything@example.com", sstr("/"))]))
 
 
 # --- recorder::parse_cast / search_cast -------------------------------------

@@ -9,7 +9,10 @@ constexpr uint32_t kChunk = 32 * 1024;
 constexpr uint64_t kMaxPerTurn = 1 << 20;  // fairness between directions
 
 // Moves bytes from src to dst as far as dst's window allows; each chunk is
-// also shown to `tap` (the recording) before it is forwarded.
+// also shown to `tap` (the recording, the SFTP auditor) before it is forwarded.
+// SECURITY: a chunk the tap rejects is not forwarded, and nothing after it: the
+// SFTP auditor rejects a request it refuses (or cannot audit) in the chunk that
+// completes it, so the target never receives that request whole.
 template <class Tap>
 uint64_t move(ssh_channel src, ssh_channel dst, bool is_stderr, Tap&& tap) {
   char buf[kChunk];
@@ -19,7 +22,7 @@ uint64_t move(ssh_channel src, ssh_channel dst, bool is_stderr, Tap&& tap) {
     if (window == 0) break;
     int n = ssh_channel_read_nonblocking(src, buf, std::min(window, kChunk), is_stderr ? 1 : 0);
     if (n <= 0) break;
-    tap(std::string_view(buf, static_cast<size_t>(n)));
+    if (!tap(std::string_view(buf, static_cast<size_t>(n)))) break;
     int w = is_stderr ? ssh_channel_write_stderr(dst, buf, static_cast<uint32_t>(n))
                       : ssh_channel_write(dst, buf, static_cast<uint32_t>(n));
     if (w < 0) break;
@@ -43,12 +46,14 @@ uint64_t pump(ChannelPair& p) {
     if (p.sftp && p.sftp_error.empty()) {
       if (auto st = p.sftp->client_data(b); !st) p.sftp_error = st.message();
     }
+    return !p.sftp || p.sftp_error.empty();
   };
   auto to_client = [&](std::string_view b) {
     if (p.rec) (void)p.rec->output(b);
     if (p.sftp && p.sftp_error.empty()) {
       if (auto st = p.sftp->server_data(b); !st) p.sftp_error = st.message();
     }
+    return !p.sftp || p.sftp_error.empty();
   };
   if (!p.eof_sent_up && ssh_channel_is_open(p.up)) {
     uint64_t n = move(p.in, p.up, false, to_target);

@@ -80,7 +80,7 @@ struct ChannelPair {
 
   // File-transfer auditing of the sftp subsystem (sftp and scp).
   std::unique_ptr<recorder::SftpAuditor> sftp;
-  std::string sftp_error;  // set when the stream was malformed
+  std::string sftp_error;  // set when the auditor ends the channel (malformed, violation, refused)
 };
 
 // Moves what the windows allow in both directions; returns bytes moved.

@@ -496,6 +496,9 @@ void Connection::audit_file_events(ChannelPair& p, std::vector<recorder::FileEve
     nlohmann::json d = {{"path", e.path}, {"status", e.status}, {"channel", p.number}};
     if (!e.path2.empty()) d["path2"] = e.path2;
     if (!e.mode.empty()) d["mode"] = e.mode;
+    if (!e.flags.empty()) d["flags"] = e.flags;
+    if (!e.detail.empty()) d["detail"] = e.detail;
+    if (!e.extension.empty()) d["extension"] = e.extension;
     if (e.action == "close") {
       d["bytes_read"] = e.bytes_read;
       d["bytes_written"] = e.bytes_written;
@@ -504,7 +507,8 @@ void Connection::audit_file_events(ChannelPair& p, std::vector<recorder::FileEve
                        : e.bytes_read > 0                    ? "download"
                                                              : "none";
     }
-    audit("file." + e.action, e.ok ? Outcome::kAllow : Outcome::kError, e.ok ? "" : e.status, d);
+    Outcome outcome = e.refused ? Outcome::kDeny : e.ok ? Outcome::kAllow : Outcome::kError;
+    audit("file." + e.action, outcome, e.ok ? "" : e.status, d);
   }
 }
 
