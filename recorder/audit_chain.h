@@ -8,6 +8,8 @@
 // trusts a key stored in the database: the caller passes the public key.
 #pragma once
 
+#include <limits>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -77,7 +79,10 @@ struct VerifyReport {
   std::optional<PurgeAnchor> purge;  // the newest purge anchor, if any
 };
 
-Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key);
+// `through`: verify only the records and checkpoints up to that seq (a
+// retention purge verifies what it is about to cut, not the whole log).
+Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key,
+                                  int64_t through = std::numeric_limits<int64_t>::max());
 // The records after the newest checkpoint (or purge anchor): each follows the
 // one before and matches its hash. The error names the first that does not.
 Status verify_unsigned_tail(Database& db);

@@ -146,14 +146,16 @@ Status verify_unsigned_tail(Database& db) {
   }
 }
 
-Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key) {
+Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key, int64_t through) {
   try {
     VerifyReport r;
     r.ok = true;
     auto cps = load_checkpoints(db);
+    cps.erase(cps.upper_bound(through), cps.end());
     r.checkpoints = static_cast<int64_t>(cps.size());
     check_signatures(r, cps, public_key);
-    SQLite::Statement q(db.sql(), kRecordColumns + " FROM audit_log ORDER BY seq");
+    SQLite::Statement q(db.sql(), kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
+    q.bind(1, through);
     // After a retention purge, the chain starts at the newest signed purge
     // anchor: the record it names was removed, its hash vouches for the rest.
     Link at;

@@ -1,6 +1,7 @@
 #include "recorder/retention.h"
 
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 #include "recorder/audit_log.h"
@@ -95,10 +96,25 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
   std::string refusal;
   try {
     SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
-    auto chain = verify_chain(db, key.public_key());
-    if (!chain) return chain.error();
+    // Where a purge would cut, if the chain up to there verifies. Usually
+    // nothing (the cutoff is far back): then nothing is read or verified.
+    SQLite::Statement last_anchor(db.sql(), "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints WHERE kind = 'purge'");
+    last_anchor.executeStep();
+    auto candidate = purge_point(db, last_anchor.getColumn(0).getInt64(), cutoff);
+    if (!candidate) return report;
     // SECURITY: the times that place the cutoff are evidence only in a chain
     // that verifies; a broken one is an incident to investigate, not to purge.
+    // Verified: every record and checkpoint before the cutoff, that is up to
+    // the first checkpoint after the cut (its record is not older than the
+    // cutoff, and times do not decrease), or to the end. The rest stays, and
+    // `audit verify` reports any problem in it.
+    SQLite::Statement next(db.sql(), "SELECT MIN(seq) FROM audit_checkpoints WHERE seq > ? AND kind <> 'purge'");
+    next.bind(1, candidate->seq);
+    next.executeStep();
+    const int64_t through =
+        next.getColumn(0).isNull() ? std::numeric_limits<int64_t>::max() : next.getColumn(0).getInt64();
+    auto chain = verify_chain(db, key.public_key(), through);
+    if (!chain) return chain.error();
     if (!chain->ok) {
       refusal = "refusing to purge: the audit log fails verification at seq " + std::to_string(chain->bad_seq) +
                 ": " + chain->problem;

@@ -2,11 +2,14 @@
 // period, and leaves a signed "purge" checkpoint at the last removed record so
 // that `audit verify` can still prove the chain of what remains.
 //
-// Contract: a purge first verifies the whole chain (audit_chain.h) and refuses
-// if it does not verify, recording an `audit.alert` (a dry run refuses without
-// writing). It then cuts at the newest signed checkpoint whose record is
+// Contract: a purge cuts at the newest signed checkpoint whose record is
 // older than the cutoff and lies after the current purge anchor: never past
-// the last checkpoint, never backwards. Records up to that seq are removed in
+// the last checkpoint, never backwards. It first verifies the chain before
+// the cutoff (every record and checkpoint signature up to the first
+// checkpoint after the cut, or to the end; audit_chain.h) and refuses if it
+// does not verify, recording an `audit.alert` (a dry run refuses without
+// writing). With no such checkpoint nothing is read,
+// verified or removed (the usual case: the bastiond checks hourly). Records up to that seq are removed in
 // one transaction with the new purge checkpoint and an `audit.purge` record
 // naming the checkpoint; sessions whose `session.end` record was among them
 // lose their rows and then their recording files. A purge with nothing to
