@@ -163,6 +163,39 @@ class RepoTest : public ::testing::Test {
   std::unique_ptr<SqlitePolicyRepository> repo;
 };
 
+TEST_F(RepoTest, AdministratorRoleAndDetailChanges) {
+  ASSERT_TRUE(repo->add_role(role("ops", "env=prod", {"root"})));
+  Person a;
+  a.name = "alice";
+  a.employee_id = "E1";
+  ASSERT_TRUE(repo->add_person(a));
+  Person b;
+  b.name = "bob";
+  ASSERT_TRUE(repo->add_person(b));
+  ASSERT_TRUE(repo->assign_role("bob", "ops"));
+  EXPECT_EQ(repo->assign_role("bob", "ops").message(), "bob already has role ops");
+  EXPECT_EQ(repo->assign_role("bob", "nope").message(), "no such role: nope (add it with `role add`)");
+  EXPECT_EQ(repo->assign_role("carol", "ops").message(), "no such user: carol");
+  EXPECT_EQ((*repo->find_person("bob"))->roles, std::vector<std::string>{"ops"});
+  EXPECT_TRUE((*repo->find_person("bob"))->hr_roles.empty());
+  ASSERT_TRUE(repo->remove_role("bob", "ops"));
+  EXPECT_TRUE((*repo->find_person("bob"))->roles.empty());
+  EXPECT_EQ(repo->remove_role("bob", "ops").message(), "bob does not have role ops");
+
+  ASSERT_TRUE(repo->set_person_details("bob", std::string("bob@example.com"), std::string("E2")));
+  auto got = *repo->find_person("bob");
+  EXPECT_EQ(got->email, "bob@example.com");
+  EXPECT_EQ(got->employee_id, "E2");
+  EXPECT_EQ(repo->set_person_details("bob", std::nullopt, std::string("E1")).message(),
+            "employee id E1 already belongs to alice");
+  EXPECT_EQ((*repo->find_person("bob"))->employee_id, "E2") << "a refused change changes nothing";
+  ASSERT_TRUE(repo->set_person_details("bob", std::string(""), std::nullopt));
+  got = *repo->find_person("bob");
+  EXPECT_EQ(got->email, "");
+  EXPECT_EQ(got->employee_id, "E2");
+  EXPECT_EQ(repo->set_person_details("carol", std::nullopt, std::nullopt).message(), "no such user: carol");
+}
+
 TEST_F(RepoTest, RoundTripsPeopleRolesTargets) {
   ASSERT_TRUE(repo->add_role(role("ops", "env=prod", {"root", "deploy"})));
   Person p;

@@ -54,7 +54,15 @@ class PolicyRepository {
   virtual Result<std::vector<Person>> list_people() = 0;
   virtual Status add_person(const Person& p) = 0;
   virtual Status set_person_state(const std::string& name, PersonState state) = 0;
+  // An administrator's role assignment (source "manual"); an error if the
+  // person already has the role (from HR or an administrator).
   virtual Status assign_role(const std::string& person, const std::string& role) = 0;
+  // Takes a role away, whoever gave it; an error if the person does not have it.
+  virtual Status remove_role(const std::string& person, const std::string& role) = 0;
+  // Sets the e-mail address and/or the HR employee id (nullopt: unchanged;
+  // empty: cleared); an employee id must not belong to someone else.
+  virtual Status set_person_details(const std::string& name, const std::optional<std::string>& email,
+                                    const std::optional<std::string>& employee_id) = 0;
 
   virtual Result<std::optional<Role>> find_role(const std::string& name) = 0;
   virtual Result<std::vector<Role>> list_roles() = 0;

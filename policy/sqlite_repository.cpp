@@ -162,11 +162,61 @@ Status SqlitePolicyRepository::assign_role(const std::string& person, const std:
     if (!u.executeStep()) return make_error("no such user: " + person);
     SQLite::Statement r(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
     r.bind(1, role);
-    if (!r.executeStep()) return make_error("no such role: " + role);
-    SQLite::Statement ins(db_.sql(), "INSERT OR IGNORE INTO user_roles(user_name, role_name) VALUES (?,?)");
+    if (!r.executeStep()) return make_error("no such role: " + role + " (add it with `role add`)");
+    SQLite::Statement has(db_.sql(), "SELECT source FROM user_roles WHERE user_name = ? AND role_name = ?");
+    has.bind(1, person);
+    has.bind(2, role);
+    if (has.executeStep()) {
+      bool hr = has.getColumn(0).getString() == "hr";
+      return make_error(person + " already has role " + role + (hr ? " (from HR)" : ""));
+    }
+    SQLite::Statement ins(db_.sql(), "INSERT INTO user_roles(user_name, role_name, source) VALUES (?,?,'manual')");
     ins.bind(1, person);
     ins.bind(2, role);
     ins.exec();
+    return {};
+  });
+}
+
+Status SqlitePolicyRepository::remove_role(const std::string& person, const std::string& role) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement u(db_.sql(), "SELECT 1 FROM users WHERE name = ?");
+    u.bind(1, person);
+    if (!u.executeStep()) return make_error("no such user: " + person);
+    SQLite::Statement del(db_.sql(), "DELETE FROM user_roles WHERE user_name = ? AND role_name = ?");
+    del.bind(1, person);
+    del.bind(2, role);
+    if (del.exec() == 0) return make_error(person + " does not have role " + role);
+    return {};
+  });
+}
+
+Status SqlitePolicyRepository::set_person_details(const std::string& name, const std::optional<std::string>& email,
+                                                  const std::optional<std::string>& employee_id) {
+  return with_transaction(db_, [&]() -> Status {
+    SQLite::Statement u(db_.sql(), "SELECT 1 FROM users WHERE name = ?");
+    u.bind(1, name);
+    if (!u.executeStep()) return make_error("no such user: " + name);
+    if (email) {
+      SQLite::Statement q(db_.sql(), "UPDATE users SET email = ? WHERE name = ?");
+      if (email->empty()) q.bind(1); else q.bind(1, *email);
+      q.bind(2, name);
+      q.exec();
+    }
+    if (employee_id) {
+      if (!employee_id->empty()) {
+        SQLite::Statement e(db_.sql(), "SELECT name FROM users WHERE employee_id = ? AND name <> ?");
+        e.bind(1, *employee_id);
+        e.bind(2, name);
+        if (e.executeStep()) {
+          return make_error("employee id " + *employee_id + " already belongs to " + e.getColumn(0).getString());
+        }
+      }
+      SQLite::Statement q(db_.sql(), "UPDATE users SET employee_id = ? WHERE name = ?");
+      if (employee_id->empty()) q.bind(1); else q.bind(1, *employee_id);
+      q.bind(2, name);
+      q.exec();
+    }
     return {};
   });
 }

@@ -17,6 +17,9 @@ class SqlitePolicyRepository final : public PolicyRepository {
   Status add_person(const Person& p) override;
   Status set_person_state(const std::string& name, PersonState state) override;
   Status assign_role(const std::string& person, const std::string& role) override;
+  Status remove_role(const std::string& person, const std::string& role) override;
+  Status set_person_details(const std::string& name, const std::optional<std::string>& email,
+                            const std::optional<std::string>& employee_id) override;
 
   Result<std::optional<Role>> find_role(const std::string& name) override;
   Result<std::vector<Role>> list_roles() override;

@@ -209,6 +209,68 @@ void register_user(CLI::App& app, CtlGlobals& g) {
       set_state(g, *n, enable ? policy::PersonState::kActive : policy::PersonState::kDisabled);
     });
   }
+
+  auto* role = user->add_subcommand("role", "give a person a role, or take one away");
+  role->require_subcommand(1);
+  for (const char* verb : {"add", "remove"}) {
+    const bool add_it = std::string(verb) == "add";
+    auto* cmd = role->add_subcommand(verb, add_it ? "give NAME the role ROLE (an administrator's assignment; HR's "
+                                                    "come from the feed)"
+                                                  : "take ROLE away from NAME (live sessions it allowed end now)");
+    auto n = std::make_shared<std::string>();
+    auto r = std::make_shared<std::string>();
+    cmd->add_option("NAME", *n, "user name")->required();
+    cmd->add_option("ROLE", *r, "role name")->required();
+    cmd->callback([&g, n, r, add_it] {
+      auto s = ctl_open(g);
+      if (!s) return;
+      auto before = s->policy().find_person(*n);
+      bool from_hr = before && *before &&
+                     std::find((*before)->hr_roles.begin(), (*before)->hr_roles.end(), *r) != (*before)->hr_roles.end();
+      Status st = add_it ? s->policy().assign_role(*n, *r) : s->policy().remove_role(*n, *r);
+      if (!st) {
+        g.exit_code = ctl_fail(st.message());
+        return;
+      }
+      ctl_audit(*s, add_it ? "user.role.add" : "user.role.remove", "",
+                {{"user", *n}, {"role", *r}, {"from_hr", from_hr}});
+      if (add_it) {
+        std::cout << *n << " now has role " << *r << "\n";
+        return;
+      }
+      std::cout << "took role " << *r << " from " << *n << "\n";
+      if (from_hr) {
+        std::cout << "note: HR gave this role (department); the next HR event for " << *n << " may give it back\n";
+      }
+      // SECURITY: what the role allowed ends now, not at the next login.
+      end_live_sessions(*s, {monitor::Control::kRecheck, *n, ""});
+    });
+  }
+
+  auto* set = user->add_subcommand("set", "change a person's e-mail address or HR employee id");
+  auto sn = std::make_shared<std::string>();
+  auto email = std::make_shared<std::optional<std::string>>();
+  auto employee = std::make_shared<std::optional<std::string>>();
+  set->add_option("NAME", *sn, "user name")->required();
+  set->add_option("--email", *email, "e-mail address (\"\" clears it)");
+  set->add_option("--employee-id", *employee, "HR employee id, as the HR feed names the person (\"\" clears it)");
+  set->callback([&g, sn, email, employee] {
+    if (!*email && !*employee) {
+      g.exit_code = ctl_fail("nothing to change: give --email and/or --employee-id");
+      return;
+    }
+    auto s = ctl_open(g);
+    if (!s) return;
+    if (auto st = s->policy().set_person_details(*sn, *email, *employee); !st) {
+      g.exit_code = ctl_fail(st.message());
+      return;
+    }
+    nlohmann::json d = {{"user", *sn}};
+    if (*email) d["email"] = **email;
+    if (*employee) d["employee_id"] = **employee;
+    ctl_audit(*s, "user.set", "", d);
+    std::cout << "updated " << *sn << "\n";
+  });
 }
 
 void register_key(CLI::App& app, CtlGlobals& g) {

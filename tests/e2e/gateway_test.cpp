@@ -367,6 +367,57 @@ TEST_F(Gateway, SessionsKillEndsALiveSessionWithAMessage) {
   EXPECT_EQ(again.exit_code, 1);
 }
 
+// An administrator's role changes: `user role add` opens, `user role remove`
+// ends at once what the role allowed (live sessions too); `user set` changes
+// the details HR matches on. Each is audited; bad input changes nothing.
+TEST_F(Gateway, AdministratorRoleChangesTakeEffectAtOnce) {
+  auto dora = d->add_person("dora", {});
+  auto before = d->ssh(dora, dest(), {"true"});
+  EXPECT_NE(before.exit_code, 0);
+  EXPECT_NE(before.err.find("no role grants dora access to prod-db-1"), std::string::npos) << before.err;
+  auto add = d->ctl({"user", "role", "add", "dora", "ops"});
+  EXPECT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(add.out, "dora now has role ops\n");
+  auto twice = d->ctl({"user", "role", "add", "dora", "ops"});
+  EXPECT_EQ(twice.exit_code, 1);
+  EXPECT_NE(twice.err.find("dora already has role ops"), std::string::npos) << twice.err;
+  EXPECT_NE(d->ctl({"user", "role", "add", "dora", "no-such-role"}).err.find("no such role: no-such-role"),
+            std::string::npos);
+
+  auto argv = d->ssh_argv(dora, dest());
+  argv.push_back("echo started; sleep 60");
+  std::string log = d->dir() + "/role-remove.log";
+  Process client(argv, log);
+  ASSERT_TRUE(wait_for([&] { return read_text(log).find("started") != std::string::npos; }, 15000)) << read_text(log);
+  auto t0 = std::chrono::steady_clock::now();
+  auto remove = d->ctl({"user", "role", "remove", "dora", "ops"});
+  EXPECT_EQ(remove.exit_code, 0) << remove.err;
+  EXPECT_GE(client.wait(5000), 0) << "the session the role allowed did not end";
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 3000);
+  EXPECT_NE(read_text(log).find("bastion: session ended: access revoked"), std::string::npos) << read_text(log);
+  EXPECT_NE(d->ssh(dora, dest(), {"true"}).exit_code, 0);
+  auto gone = d->ctl({"user", "role", "remove", "dora", "ops"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("dora does not have role ops"), std::string::npos) << gone.err;
+  EXPECT_TRUE(audited("user.role.add", ""));
+  EXPECT_TRUE(audited("user.role.remove", ""));
+
+  auto nothing = d->ctl({"user", "set", "dora"});
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_NE(nothing.err.find("nothing to change"), std::string::npos) << nothing.err;
+  EXPECT_EQ(d->ctl({"user", "set", "dora", "--employee-id", "E-dora", "--email", "dora@example.com"}).exit_code, 0);
+  auto shown = nlohmann::json::parse(d->ctl_ok({"user", "show", "dora", "--json"}));
+  EXPECT_EQ(shown["employee_id"], "E-dora") << shown.dump();
+  EXPECT_EQ(shown["email"], "dora@example.com") << shown.dump();
+  d->ctl_ok({"user", "set", "alice", "--employee-id", "E-alice"});
+  auto taken = d->ctl({"user", "set", "dora", "--employee-id", "E-alice"});
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_NE(taken.err.find("employee id E-alice already belongs to alice"), std::string::npos) << taken.err;
+  EXPECT_EQ(nlohmann::json::parse(d->ctl_ok({"user", "show", "dora", "--json"}))["employee_id"], "E-dora");
+  EXPECT_TRUE(audited("user.set", ""));
+}
+
 TEST_F(Gateway, GarbageAndAbruptClientsDoNotHurtOthers) {
   auto argv = d->ssh_argv(*alice, dest());
   argv.push_back("echo long-lived; sleep 5; echo still-here");

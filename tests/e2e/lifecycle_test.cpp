@@ -169,6 +169,8 @@ TEST_F(Lifecycle, LockedDatabaseDeniesInsteadOfHanging) {
   d->edit_config("busy_timeout = \"5s\"", "busy_timeout = \"1s\"");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((d->dir() + "/state/bastion.db").c_str(), &db), SQLITE_OK);
+  // The restarted daemon writes for a moment at start (checkpoint, retention check): wait for the lock.
+  sqlite3_busy_timeout(db, 10000);
   ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
   auto r = d->ssh(*alice, dest(), {"true"});
   sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
