@@ -264,6 +264,8 @@ ALTER TABLE targets ADD COLUMN principals TEXT NOT NULL DEFAULT 'login';
 
 }  // namespace
 
+bool Database::in_transaction() const { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
+
 int Database::latest_schema_version() { return static_cast<int>(migrations().size()); }
 
 Result<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms) {

@@ -23,6 +23,8 @@ class Database {
   static Result<Database> open(const std::string& path, Mode mode, int busy_timeout_ms = 5000);
 
   SQLite::Database& sql() { return *db_; }
+  // Whether a transaction is open on this connection.
+  [[nodiscard]] bool in_transaction() const;
   [[nodiscard]] int schema_version() const { return version_; }
   static int latest_schema_version();
 
@@ -46,10 +48,27 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
 }
 
 // Runs `fn` inside a transaction; commits if it returns ok, rolls back otherwise
-// (and on exception). SQLite errors become Status errors.
+// (and on exception). SQLite errors become Status errors. Inside a transaction
+// the caller already holds (a service that makes a change and writes its
+// audit record as one unit), `fn` runs in a savepoint instead: its changes
+// are undone if it fails, and commit or vanish with the caller's transaction.
 template <class Fn>
 Status with_transaction(Database& db, Fn&& fn) {
   try {
+    if (db.in_transaction()) {
+      db.sql().exec("SAVEPOINT nested");
+      Status st;
+      try {
+        st = fn();
+      } catch (...) {
+        db.sql().exec("ROLLBACK TO nested");
+        db.sql().exec("RELEASE nested");
+        throw;
+      }
+      if (!st) db.sql().exec("ROLLBACK TO nested");
+      db.sql().exec("RELEASE nested");
+      return st;
+    }
     SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
     Status st = fn();
     if (!st) return st;

@@ -58,6 +58,8 @@ class AuditLog {
   // Throws SQLite::Exception like the caller's own statements.
   int64_t append_in_transaction(const AuditEvent& e);
   Result<std::vector<AuditRecord>> query(const AuditFilter& f);
+  // The database records are appended to (for a caller's transaction).
+  Database& database() { return db_; }
 
  private:
   Result<int64_t> append_once(const AuditEvent& e);

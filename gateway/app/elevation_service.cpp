@@ -87,9 +87,22 @@ Status ElevationService::audit(const Actor& actor, const std::string& action, Ou
   ev.source = actor.source;
   ev.session_id = actor.session_id;
   ev.details = std::move(details);
+  // Inside atomically(): with the change it records, in the same transaction.
+  if (audit_.database().in_transaction()) {
+    try {
+      audit_.append_in_transaction(ev);
+    } catch (const SQLite::Exception& e) {
+      return make_error(std::string("audit log: ") + e.what());
+    }
+    return {};
+  }
   auto r = audit_.append(ev);
   if (!r) return r.error();
   return {};
+}
+
+Status ElevationService::atomically(const std::function<Status()>& change) {
+  return with_transaction(audit_.database(), change);
 }
 
 template <class T>
@@ -142,12 +155,15 @@ Result<Elevation> ElevationService::request(const Actor& requester, const std::s
   e.duration = duration;
   e.created_at = now;
   e.expires_at = now + limits_.request_ttl;
-  if (auto st = repo_.add_elevation(e); !st) return st.error();
   d.update(link(e));
   d["role"] = e.role;
   d["expires_at"] = format_utc(e.expires_at);
-  if (auto st = audit(requester, action, Outcome::kAllow, "waiting for consent from customer " + e.customer,
-                      e.target, e.login, d);
+  // The request and its record: both or neither.
+  if (auto st = atomically([&]() -> Status {
+        if (auto added = repo_.add_elevation(e); !added) return added;
+        return audit(requester, action, Outcome::kAllow, "waiting for consent from customer " + e.customer, e.target,
+                     e.login, d);
+      });
       !st) {
     return st.error();
   }
@@ -185,28 +201,34 @@ Result<Elevation> ElevationService::approve(const Actor& approver, const std::st
   }
   policy::Approval a{approver.name, *kind, duration.value_or(0), now};
   Micros max_len = policy::grant_length(e->duration, **role, limits_);
-  auto updated = repo_.approve_elevation(e->id, a, (*role)->internal_approvals, max_len, new_elevation_id("GRT"));
-  if (!updated) return refuse<Elevation>(approver, action, updated.error().message, e->target, e->login, d);
-  d = link(*updated);
-  d["kind"] = *kind;
-  if (duration) d["duration"] = format_duration(*duration);
-  std::string why = *kind == "customer" ? "consent for customer " + e->customer : "internal approval";
-  if (auto st = audit(approver, action, Outcome::kAllow, why, e->target, e->login, d); !st) return st.error();
-  if (updated->state == ElevationState::kApproved) {
+  // The approval, the grant it may start and their records: all or nothing.
+  Result<Elevation> updated = make_error("not approved");
+  std::string refusal;
+  Status done = atomically([&]() -> Status {
+    updated = repo_.approve_elevation(e->id, a, (*role)->internal_approvals, max_len, new_elevation_id("GRT"));
+    if (!updated) {
+      refusal = updated.error().message;
+      return updated.error();
+    }
+    d = link(*updated);
+    d["kind"] = *kind;
+    if (duration) d["duration"] = format_duration(*duration);
+    std::string why = *kind == "customer" ? "consent for customer " + e->customer : "internal approval";
+    if (auto st = audit(approver, action, Outcome::kAllow, why, e->target, e->login, d); !st) return st;
+    if (updated->state != ElevationState::kApproved) return {};
     nlohmann::json g = link(*updated);
     g["user"] = updated->user;
     g["starts_at"] = format_utc(updated->starts_at);
     g["ends_at"] = format_utc(updated->ends_at);
     g["approved_by"] = nlohmann::json::array();
     for (const auto& x : updated->approvals) g["approved_by"].push_back(x.approver);
-    if (auto st = audit(approver, "grant.start", Outcome::kAllow,
-                        "grant " + updated->grant_id + " for " + updated->user + " until " +
-                            format_utc_seconds(updated->ends_at),
-                        e->target, e->login, g);
-        !st) {
-      return st.error();
-    }
-  }
+    return audit(approver, "grant.start", Outcome::kAllow,
+                 "grant " + updated->grant_id + " for " + updated->user + " until " +
+                     format_utc_seconds(updated->ends_at),
+                 e->target, e->login, g);
+  });
+  if (!refusal.empty()) return refuse<Elevation>(approver, action, refusal, e->target, e->login, d);
+  if (!done) return done.error();
   return updated;
 }
 
@@ -247,13 +269,17 @@ Result<Elevation> ElevationService::deny(const Actor& approver, const std::strin
     return refuse<Elevation>(approver, action, "request " + e->id + " is " + policy::to_string(e->state_at(now)),
                              e->target, e->login, d);
   }
-  if (auto st = repo_.deny_elevation(e->id, approver.name, reason.substr(0, 512), now); !st) {
-    return refuse<Elevation>(approver, action, st.message(), e->target, e->login, d);
-  }
   d["user"] = e->user;
-  if (auto st = audit(approver, action, Outcome::kInfo, reason.substr(0, 512), e->target, e->login, d); !st) {
-    return st.error();
-  }
+  std::string refusal;
+  Status done = atomically([&]() -> Status {
+    if (auto st = repo_.deny_elevation(e->id, approver.name, reason.substr(0, 512), now); !st) {
+      refusal = st.message();
+      return st;
+    }
+    return audit(approver, action, Outcome::kInfo, reason.substr(0, 512), e->target, e->login, d);
+  });
+  if (!refusal.empty()) return refuse<Elevation>(approver, action, refusal, e->target, e->login, d);
+  if (!done) return done.error();
   return find(e->id);
 }
 
@@ -278,12 +304,16 @@ Result<Elevation> ElevationService::revoke(const Actor& actor, const std::string
     return refuse<Elevation>(actor, action, st.message(), e->target, e->login, d);
   }
   std::string why = reason.empty() ? (actor.name == e->user ? "given back by the requester" : "revoked") : reason;
-  if (auto st = repo_.end_elevation(e->id, ElevationState::kRevoked, actor.name, why.substr(0, 512), now); !st) {
-    return refuse<Elevation>(actor, action, st.message(), e->target, e->login, d);
-  }
-  if (auto st = audit(actor, action, Outcome::kInfo, why.substr(0, 512), e->target, e->login, d); !st) {
-    return st.error();
-  }
+  std::string refusal;
+  Status done = atomically([&]() -> Status {
+    if (auto st = repo_.end_elevation(e->id, ElevationState::kRevoked, actor.name, why.substr(0, 512), now); !st) {
+      refusal = st.message();
+      return st;
+    }
+    return audit(actor, action, Outcome::kInfo, why.substr(0, 512), e->target, e->login, d);
+  });
+  if (!refusal.empty()) return refuse<Elevation>(actor, action, refusal, e->target, e->login, d);
+  if (!done) return done.error();
   return find(e->id);
 }
 
@@ -324,15 +354,18 @@ Result<Elevation> ElevationService::break_glass(const Actor& admin, const std::s
   e.decided_at = now;
   e.starts_at = now;
   e.ends_at = now + duration;
-  if (auto st = repo_.add_elevation(e); !st) return st.error();
   d.update(link(e));
   d["ends_at"] = format_utc(e.ends_at);
   d["alert"] = "break-glass";
   // Loud on purpose: the reason says what happened, to whom, without consent.
-  if (auto st = audit(admin, action, Outcome::kAllow,
-                      "BREAK-GLASS: " + user + " gets " + destination + " without customer consent until " +
-                          format_utc_seconds(e.ends_at) + ": " + e.reason,
-                      target_name, login, d);
+  // The grant and its record: both or neither.
+  if (auto st = atomically([&]() -> Status {
+        if (auto added = repo_.add_elevation(e); !added) return added;
+        return audit(admin, action, Outcome::kAllow,
+                     "BREAK-GLASS: " + user + " gets " + destination + " without customer consent until " +
+                         format_utc_seconds(e.ends_at) + ": " + e.reason,
+                     target_name, login, d);
+      });
       !st) {
     return st.error();
   }
@@ -351,14 +384,17 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
     bool ended = e.state == ElevationState::kApproved && now >= e.ends_at;
     if (!pending && !ended) continue;
     std::string why = pending ? "request expired without a decision" : "grant ended at " + format_utc_seconds(e.ends_at);
-    // Another process may have ended it first; that is fine.
-    if (!repo_.end_elevation(e.id, ElevationState::kExpired, "system", why, now)) continue;
     nlohmann::json d = link(e);
     d["user"] = e.user;
-    if (auto st = audit(system, pending ? "elevation.expire" : "grant.end", Outcome::kInfo, why, e.target, e.login, d);
-        !st) {
-      return st.error();
-    }
+    bool ended_here = false;
+    Status done = atomically([&]() -> Status {
+      // Another process may have ended it first; that is fine.
+      if (!repo_.end_elevation(e.id, ElevationState::kExpired, "system", why, now)) return {};
+      ended_here = true;
+      return audit(system, pending ? "elevation.expire" : "grant.end", Outcome::kInfo, why, e.target, e.login, d);
+    });
+    if (!done) return done.error();
+    if (!ended_here) continue;
     e.state = ElevationState::kExpired;
     out.push_back(std::move(e));
   }

@@ -67,6 +67,9 @@ class ElevationService {
   Result<T> refuse(const Actor& actor, const std::string& action, const std::string& reason,
                    const std::string& target, const std::string& login, nlohmann::json details);
 
+  // Runs `change` (repository changes and their audit records) as one
+  // transaction: a crash or a failed audit write leaves neither.
+  Status atomically(const std::function<Status()>& change);
   policy::PolicyRepository& repo_;
   recorder::AuditLog& audit_;
   policy::ElevationLimits limits_;

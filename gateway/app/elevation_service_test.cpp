@@ -64,6 +64,45 @@ class ElevationServiceTest : public ::testing::Test {
   Actor bob{"bob"}, carol{"carol"}, lead{"lead"}, admin{"admin:root", true};
 };
 
+// A change and its audit record are one transaction: when the record cannot
+// be written, the change does not happen either (and the other way round).
+TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
+  auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
+  ASSERT_TRUE(req) << req.error().message;
+  auto count = [&](const std::string& sql) {
+    SQLite::Statement q(db->sql(), sql);
+    q.executeStep();
+    return q.getColumn(0).getInt();
+  };
+  const int records = count("SELECT COUNT(*) FROM audit_log");
+  // From here on, no audit record can be written.
+  db->sql().exec("CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  EXPECT_FALSE(service->request(bob, "root@acme-app", 30 * kMin, "T-2"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM elevations"), 1) << "a request without its record";
+  auto approved = service->approve(carol, req->id, std::nullopt);
+  ASSERT_FALSE(approved);
+  EXPECT_NE(approved.error().message.find("audit disk full"), std::string::npos) << approved.error().message;
+  auto after = repo->find_elevation(req->id);
+  ASSERT_TRUE(after && *after);
+  EXPECT_TRUE((*after)->approvals.empty()) << "an approval without its record";
+  EXPECT_FALSE(service->deny(carol, req->id, "no"));
+  EXPECT_EQ((*repo->find_elevation(req->id))->state, policy::ElevationState::kPending);
+  EXPECT_FALSE(service->revoke(bob, req->id, "never mind"));
+  EXPECT_EQ((*repo->find_elevation(req->id))->state, policy::ElevationState::kPending);
+  EXPECT_FALSE(service->break_glass(admin, "bob", "root@acme-app", 10 * kMin, "outage"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM elevations"), 1) << "a break-glass grant without its record";
+  clock.advance(2 * 3600 * kMicrosPerSecond);  // past the request's time to live
+  EXPECT_FALSE(service->expire_due());
+  EXPECT_EQ((*repo->find_elevation(req->id))->state, policy::ElevationState::kPending) << "expired without a record";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log"), records);
+  // Once records can be written again, everything works as before.
+  db->sql().exec("DROP TRIGGER no_audit");
+  auto expired = service->expire_due();
+  ASSERT_TRUE(expired) << expired.error().message;
+  EXPECT_EQ(expired->size(), 1u);
+  EXPECT_EQ(audit_count("elevation.expire", "info"), 1);
+}
+
 TEST_F(ElevationServiceTest, FourEyesNeedsConsentAndInternalApproval) {
   auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
   ASSERT_TRUE(req) << req.error().message;
