@@ -81,7 +81,11 @@ int ssl_until(SSL* ssl, int fd, Clock::time_point deadline, Op op) {
 class DeadlineTlsStream final : public httplib::Stream {
  public:
   DeadlineTlsStream(SSL* ssl, int fd, std::string remote_ip, int remote_port, std::chrono::milliseconds write_timeout)
-      : ssl_(ssl), fd_(fd), remote_ip_(std::move(remote_ip)), remote_port_(remote_port), write_timeout_(write_timeout) {}
+      : ssl_(ssl),
+        fd_(fd),
+        remote_ip_(std::move(remote_ip)),
+        remote_port_(remote_port),
+        write_timeout_(write_timeout) {}
 
   void set_read_deadline(Clock::time_point t) { read_deadline_ = t; }
   // Whether a read ran into the deadline (httplib may still answer 400).
