@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "gateway/web/web_assets.h"
+#include "gateway/web/web_listener.h"
 
 namespace bastion::gateway {
 
@@ -30,9 +31,7 @@ namespace {
 constexpr size_t kMaxTokenLength = 64;
 constexpr size_t kLoggedTokenChars = 4;
 constexpr int kMaxJsonDepth = 16;
-constexpr time_t kReadTimeoutSeconds = 10;
-constexpr time_t kWriteTimeoutSeconds = 10;
-constexpr time_t kKeepAliveSeconds = 5;
+constexpr auto kWriteTimeout = std::chrono::seconds(10);
 constexpr size_t kKeepAliveMaxRequests = 20;
 
 static_assert(std::atomic<bool>::is_always_lock_free, "request_stop() must be async-signal-safe");
@@ -160,37 +159,6 @@ std::string default_error_message(int status, size_t max_body) {
     default: return status >= 500 ? "internal error" : "request refused (" + std::to_string(status) + ")";
   }
 }
-
-// httplib's thread pool, checking the stop flag between connections and
-// every kStopPollMillis when idle.
-class StopAwareQueue final : public httplib::ThreadPool {
- public:
-  StopAwareQueue(size_t threads, std::function<void()> check) : ThreadPool(threads), check_(std::move(check)) {}
-  void enqueue(std::function<void()> fn) override {
-    ThreadPool::enqueue(std::move(fn));
-    check_();
-  }
-  void on_idle() override { check_(); }
-
- private:
-  std::function<void()> check_;
-};
-
-// httplib's stop() does nothing unless listen_after_bind() already runs, so
-// a stop between start() and run() would be lost and the socket left open.
-// Closing the listening socket ourselves works in every state: a running
-// accept loop ends, and one that has not started yet never begins.
-class TlsListener final : public httplib::SSLServer {
- public:
-  using httplib::SSLServer::SSLServer;
-  void close_listener() {
-    socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
-    if (sock != INVALID_SOCKET) {
-      ::shutdown(sock, SHUT_RDWR);
-      ::close(sock);
-    }
-  }
-};
 
 }  // namespace
 
@@ -355,19 +323,23 @@ Status WebServer::start() {
   if (m.svr) return make_error("web server: already started");
   if (auto s = check_readable("certificate", m.opt.cert_pem_path); !s) return s;
   if (auto s = check_readable("key", m.opt.key_pem_path); !s) return s;
+  SslCtx ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return make_error("cannot set up TLS: " + openssl_error());
   std::string tls_error;
-  auto svr = std::make_unique<TlsListener>(
-      [&](SSL_CTX& ctx) { return setup_tls(ctx, m.opt, tls_error); });
-  if (!svr->is_valid()) return make_error(tls_error.empty() ? "cannot set up TLS: " + openssl_error() : tls_error);
-  m.svr = std::move(svr);
+  if (!setup_tls(*ctx, m.opt, tls_error)) return make_error(tls_error);
+  ListenerOptions lo;
+  lo.threads = m.opt.threads;
+  lo.max_connections = m.opt.max_connections;
+  lo.max_connections_per_source = m.opt.max_connections_per_source;
+  lo.header_deadline = m.opt.header_deadline;
+  lo.body_deadline = m.opt.body_deadline;
+  lo.write_timeout = kWriteTimeout;
+  lo.keep_alive_max_requests = kKeepAliveMaxRequests;
+  lo.stop_poll = std::chrono::milliseconds(kStopPollMillis);
+  m.svr = std::make_unique<TlsListener>(std::move(ctx), lo, m.opt.log, [&m] { return m.stop_requested.load(); });
 
   m.svr->set_default_headers(security_headers());
   m.svr->set_payload_max_length(m.opt.max_body);
-  m.svr->set_read_timeout(kReadTimeoutSeconds);
-  m.svr->set_write_timeout(kWriteTimeoutSeconds);
-  m.svr->set_keep_alive_timeout(kKeepAliveSeconds);
-  m.svr->set_keep_alive_max_count(kKeepAliveMaxRequests);
-  m.svr->set_idle_interval(0, kStopPollMillis * 1000);
   // SECURITY: SO_REUSEADDR only. httplib's default adds SO_REUSEPORT, which
   // lets any other process of the same user bind the same port and receive a
   // share of the connections (and the tokens in them) without an error.
@@ -375,12 +347,6 @@ Status WebServer::start() {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  size_t threads = m.opt.threads == 0 ? 1 : m.opt.threads;
-  m.svr->new_task_queue = [&m, threads] {
-    return new StopAwareQueue(threads, [&m] {
-      if (m.stop_requested.load()) m.svr->close_listener();
-    });
-  };
   m.add_routes();
 
   int bound = m.opt.port == 0 ? m.svr->bind_to_any_port(m.opt.bind_address)
@@ -389,6 +355,12 @@ Status WebServer::start() {
     m.svr.reset();
     return make_error("cannot listen on " + m.opt.bind_address + ":" + std::to_string(m.opt.port) +
                       " (port in use, or address not available)");
+  }
+  // A burst of connections must reach our accept loop (and its limits) at
+  // once, not wait for SYN retransmits behind httplib's backlog of 5.
+  if (!m.svr->set_backlog(SOMAXCONN)) {
+    m.svr.reset();
+    return make_error("cannot listen on " + m.opt.bind_address + ":" + std::to_string(bound));
   }
   m.port = bound;
   return {};
@@ -402,7 +374,7 @@ void WebServer::run() {
     impl_->svr->close_listener();
     return;
   }
-  impl_->svr->listen_after_bind();
+  impl_->svr->serve();
 }
 
 void WebServer::stop() {

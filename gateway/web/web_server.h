@@ -22,6 +22,7 @@
 // only request_stop().
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -38,10 +39,25 @@ struct WebServerOptions {
   std::string bind_address = "127.0.0.1";
   int port = 8443;                 // 0: any free port (see WebServer::port())
   size_t max_body = 64 * 1024;     // bytes; larger request bodies get 413
-  size_t threads = 4;              // connections served at once; more wait in a queue
+  // Workers: connections served at once; admitted ones beyond wait in a
+  // queue (their deadlines run meanwhile). Larger than a few sources' worth
+  // of max_connections_per_source, so a slowloris from a few addresses
+  // leaves workers for everyone else.
+  size_t threads = 32;
   // One line per request ("GET /mfa/K7Q2... 200 from 10.0.0.5"); tokens are
   // cut to their first 4 characters. Empty: no request log.
   std::function<void(const std::string&)> log;
+  // SECURITY: limits before authentication (issue 13). A connection over
+  // either bound is closed as soon as it is accepted, before any TLS work,
+  // and a source that hits its bound is logged (one line per 10 s at most).
+  size_t max_connections = 64;            // open connections in total
+  size_t max_connections_per_source = 8;  // open connections per client IP address
+  // The TLS handshake, request line and headers must all have arrived this
+  // long after the connection was accepted (after the previous response on
+  // a kept-alive connection): a total, not a per-read timeout.
+  std::chrono::milliseconds header_deadline{5000};
+  // The request body must have arrived this long after its headers.
+  std::chrono::milliseconds body_deadline{10000};
 };
 
 class WebServer {
@@ -59,7 +75,7 @@ class WebServer {
   // Serves until stop() or request_stop(). Requires a successful start().
   void run();
   // Closes the listening socket at once; run() returns once the connections
-  // in progress are done (idle keep-alive ones end within 5 s). Works before
+  // in progress are done (idle keep-alive ones end within header_deadline). Works before
   // run() too (run() then returns at once). Thread-safe; not
   // async-signal-safe (use request_stop()).
   void stop();

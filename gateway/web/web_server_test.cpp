@@ -2,14 +2,26 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
 
+#include "common/unique_fd.h"
 #include "gateway/web/web_assets.h"
+#include "gateway/web/web_listener.h"
 #include "tests/support/web_test_support.h"
 
 namespace bastion::gateway {
@@ -336,6 +348,215 @@ TEST(WebServerStop, RequestStopEndsRunBeforeAndDuringRun) {
   WebServer again(backend, {cert.cert_path, cert.key_path, "127.0.0.1", server.port(), 1024, 1, {}});
   Status s = again.start();
   EXPECT_TRUE(s) << s.message();
+  std::filesystem::remove_all(dir);
+}
+
+// --- Connection limits and deadlines (issue 13) ---
+
+using Clock = std::chrono::steady_clock;
+
+// A plain TCP connection from `source` (any 127.0.0.0/8 address) that sends
+// nothing unless told to.
+UniqueFd connect_from(const std::string& source, int port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+    ADD_FAILURE() << "cannot connect from " << source << ": " << std::strerror(errno);
+    return {};
+  }
+  return fd;
+}
+
+// Whether the server closes `fd` before `deadline`, or already has (bytes it
+// sends, such as a TLS alert, are read and ignored).
+bool closed_before(int fd, Clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0))) <= 0) {
+      if (left <= 0) return false;
+      continue;
+    }
+    std::array<char, 512> buf{};
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+  }
+}
+
+// A TLS client from `source` that completes the handshake, sends `first`,
+// then `more` every 200 ms, forever: by default a request line and one
+// header line at a time, never ending the header (a slowloris). Records when
+// the server closed the connection.
+class SlowlorisClient {
+ public:
+  SlowlorisClient(const std::string& source, int port, std::string first = "GET /healthz HTTP/1.1\r\n",
+                  std::string more = "X-Slow: 1\r\n")
+      : fd_(connect_from(source, port)), first_(std::move(first)), more_(std::move(more)) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_.get());
+    handshake_done_ = SSL_connect(ssl_) == 1;
+    if (handshake_done_) thread_ = std::thread([this] { dribble(); });
+  }
+  ~SlowlorisClient() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+  }
+  SlowlorisClient(const SlowlorisClient&) = delete;
+  SlowlorisClient& operator=(const SlowlorisClient&) = delete;
+
+  [[nodiscard]] bool handshake_done() const { return handshake_done_; }
+  // Whether the server closed the connection before `deadline`.
+  bool closed_before(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [this] { return closed_; });
+  }
+
+ private:
+  void dribble() {
+    std::string line = first_;
+    while (!stop_) {
+      if (SSL_write(ssl_, line.data(), static_cast<int>(line.size())) <= 0) break;
+      line = more_;
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 200) > 0) {
+        std::array<char, 256> buf{};
+        if (SSL_read(ssl_, buf.data(), static_cast<int>(buf.size())) <= 0) break;
+      }
+    }
+    std::lock_guard lock(mu_);
+    closed_ = !stop_;
+    cv_.notify_all();
+  }
+
+  UniqueFd fd_;
+  std::string first_;
+  std::string more_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  bool handshake_done_ = false;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;
+  std::thread thread_;
+};
+
+// GET `path` over TLS from `source`; the status, or -1.
+int get_from(const std::string& source, int port, const std::string& path) {
+  httplib::SSLClient c("127.0.0.1", port);
+  c.enable_server_certificate_verification(false);
+  c.set_connection_timeout(3);
+  c.set_read_timeout(3);
+  c.set_socket_options([source](int sock) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+    ::bind(sock, reinterpret_cast<sockaddr*>(&local), sizeof local);
+  });
+  auto r = c.Get(path);
+  return r ? r->status : -1;
+}
+
+TEST(WebServerLimits, ConnectionLimitsCountPerSourceAndInTotal) {
+  using Admission = ConnectionLimits::Admission;
+  ConnectionLimits limits(3, 2);
+  EXPECT_EQ(limits.admit("a"), Admission::kAdmitted);
+  EXPECT_EQ(limits.admit("a"), Admission::kAdmitted);
+  EXPECT_EQ(limits.admit("a"), Admission::kSourceFull);
+  EXPECT_EQ(limits.admit("b"), Admission::kAdmitted);
+  EXPECT_EQ(limits.admit("c"), Admission::kTotalFull);
+  limits.release("a");
+  EXPECT_EQ(limits.admit("c"), Admission::kAdmitted);
+  EXPECT_EQ(limits.admit("a"), Admission::kTotalFull);
+  limits.release("b");
+  limits.release("c");
+  EXPECT_EQ(limits.admit("a"), Admission::kAdmitted);
+  EXPECT_EQ(limits.admit("a"), Admission::kSourceFull);
+}
+
+TEST(WebServerLimits, SlowClientsNeitherStarveOtherSourcesNorKeepTheirSlots) {
+  std::string dir = temp_dir("limits");
+  TestCert cert = testing::make_self_signed_cert(dir);
+  FakeWebBackend backend;
+  std::mutex log_mu;
+  std::vector<std::string> log_lines;
+  // Workers for three sources at their cap, and one more.
+  WebServerOptions opt{cert.cert_path, cert.key_path, "127.0.0.1", 0, 1024, 10, {}};
+  opt.log = [&](const std::string& line) {
+    std::lock_guard lock(log_mu);
+    log_lines.push_back(line);
+  };
+  opt.max_connections = 16;
+  opt.max_connections_per_source = 3;
+  opt.header_deadline = std::chrono::milliseconds(2500);
+  opt.body_deadline = std::chrono::milliseconds(2500);
+  WebServer server(backend, opt);
+  ASSERT_TRUE(server.start());
+  std::thread runner([&] { server.run(); });
+  const int port = server.port();
+  const auto deadline = std::chrono::milliseconds(2500);
+
+  // 127.0.0.1: three slowloris clients fill its slots; 17 more connections
+  // are over its cap. 127.0.0.3: three connections that never say hello.
+  auto start = Clock::now();
+  std::vector<std::unique_ptr<SlowlorisClient>> slow;
+  for (int i = 0; i < 3; ++i) {
+    slow.push_back(std::make_unique<SlowlorisClient>("127.0.0.1", port));
+    EXPECT_TRUE(slow.back()->handshake_done());
+  }
+  // 127.0.0.4: headers at once, then the body one byte at a time.
+  slow.push_back(std::make_unique<SlowlorisClient>(
+      "127.0.0.4", port,
+      "POST /api/mfa/K7Q2/assert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000\r\n\r\n",
+      " "));
+  EXPECT_TRUE(slow.back()->handshake_done());
+  std::vector<UniqueFd> silent;
+  for (int i = 0; i < 3; ++i) silent.push_back(connect_from("127.0.0.3", port));
+  auto over_cap_at = Clock::now();
+  std::vector<UniqueFd> over_cap;
+  for (int i = 0; i < 17; ++i) over_cap.push_back(connect_from("127.0.0.1", port));
+
+  // Another source is served at once: health and a step-up page.
+  for (const std::string path : {"/healthz", "/mfa/K7Q2-9XHD"}) {
+    auto t0 = Clock::now();
+    EXPECT_EQ(get_from("127.0.0.2", port, path), 200) << path;
+    EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(1000)) << path << " was slow under a slowloris";
+  }
+  // Over the cap: closed at once, long before any deadline.
+  for (auto& fd : over_cap) EXPECT_TRUE(closed_before(fd.get(), over_cap_at + std::chrono::milliseconds(700)));
+  // Admitted but slow: closed at the deadline, however often they send a
+  // line or a byte of the body.
+  for (auto& fd : silent) EXPECT_FALSE(closed_before(fd.get(), start + deadline - std::chrono::milliseconds(700)));
+  for (auto& fd : silent) EXPECT_TRUE(closed_before(fd.get(), start + deadline + std::chrono::milliseconds(1500)));
+  for (size_t i = 0; i < slow.size(); ++i) {
+    EXPECT_TRUE(slow[i]->closed_before(start + deadline + std::chrono::milliseconds(1500))) << "slow client " << i;
+  }
+  // Their slots are free again.
+  EXPECT_EQ(get_from("127.0.0.1", port, "/healthz"), 200);
+
+  // Clients first: a server that failed to cut them off must not hang the test.
+  slow.clear();
+  silent.clear();
+  over_cap.clear();
+  server.stop();
+  runner.join();
+  std::lock_guard lock(log_mu);
+  size_t cap_lines = 0;
+  for (const auto& l : log_lines) {
+    if (l.find("127.0.0.1") != std::string::npos && l.find("limit") != std::string::npos) ++cap_lines;
+  }
+  EXPECT_EQ(cap_lines, 1U) << "one rate-limited line for 17 refusals";
   std::filesystem::remove_all(dir);
 }
 
