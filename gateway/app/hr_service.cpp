@@ -222,6 +222,7 @@ Result<HrBreakerCount> HrService::breaker_count(const std::set<std::string>& lea
       if (left) ++c.active;
     }
   }
+  if (c.leavers == 0) return c;  // a file with no leavers is never held for others' leavers
   c.verdict = policy::check_breaker(c.leavers + c.earlier, c.active, cfg_.max_leaver_share, cfg_.leaver_floor);
   if (c.verdict.hold && c.earlier > 0) c.verdict.reason += " within " + format_duration(cfg_.breaker_window);
   return c;
@@ -254,8 +255,10 @@ Result<HrBatch> HrService::open(const std::string& path) {
     done_before = (*existing)->state == "done";
     // "done" stays done (finish() then audits nothing again).
     b.record.state = (*existing)->state == "released" || done_before ? (*existing)->state : "applying";
-    // "done": finished before, but the process died before the file left incoming/.
-    b.resumed = (*existing)->state == "applying" || (*existing)->state == "released" || done_before;
+    // "done": finished before (applied again, or the process died before the
+    // file left incoming/): its events are duplicates, its rejections and
+    // summary were audited then (finish() does not audit them again).
+    b.resumed = (*existing)->state == "applying" || (*existing)->state == "released";
   }
   b.parsed = policy::parse_hr_file(b.record.file, *text);
   auto people = repo_.list_people();
