@@ -252,12 +252,11 @@ Result<HrBatch> HrService::open(const std::string& path) {
   bool done_before = false;
   if (*existing) {
     b.record.received_at = (*existing)->received_at;
-    done_before = (*existing)->state == "done";
-    // "done" stays done (finish() then audits nothing again).
-    b.record.state = (*existing)->state == "released" || done_before ? (*existing)->state : "applying";
     // "done": finished before (applied again, or the process died before the
-    // file left incoming/): its events are duplicates, its rejections and
-    // summary were audited then (finish() does not audit them again).
+    // file left incoming/). It stays done: its events are duplicates, and its
+    // rejections and summary were audited then (finish() does not again).
+    done_before = (*existing)->state == "done";
+    b.record.state = (*existing)->state == "released" || done_before ? (*existing)->state : "applying";
     b.resumed = (*existing)->state == "applying" || (*existing)->state == "released";
   }
   b.parsed = policy::parse_hr_file(b.record.file, *text);
