@@ -90,6 +90,29 @@ TEST(Config, TyposAndBadValuesAreErrorsNamingTheKey) {
   EXPECT_FALSE(load_config(d.file("missing.toml")));
 }
 
+TEST(Config, HrBreakerWindowAndMaxFileSize) {
+  TempDir d;
+  write(d.file("t.toml"), default_config_text("127.0.0.1:2222"));
+  auto c = load_config(d.file("t.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->breaker_window, 3600 * kMicrosPerSecond);
+  EXPECT_EQ(c->hr_max_file_size, 64ull << 20);
+  write(d.file("a.toml"), "[hr]\nbreaker_window = \"24h\"\nmax_file_size = \"2KiB\"\n");
+  c = load_config(d.file("a.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->breaker_window, 24 * 3600 * kMicrosPerSecond);
+  EXPECT_EQ(c->hr_max_file_size, 2048u);
+  write(d.file("b.toml"), "[hr]\nmax_file_size = 4096\n");
+  EXPECT_EQ(load_config(d.file("b.toml"))->hr_max_file_size, 4096u);
+  for (const char* bad : {"max_file_size = \"64MB\"", "max_file_size = 0", "max_file_size = -1",
+                          "max_file_size = \"MiB\"", "breaker_window = \"soon\""}) {
+    write(d.file("c.toml"), std::string("[hr]\n") + bad + "\n");
+    auto e = load_config(d.file("c.toml"));
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("[hr] "), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(Config, EgressAddressesAreAddressesOrCidrBlocks) {
   TempDir d;
   write(d.file("a.toml"), "[upstream]\negress_addresses = [\"192.0.2.10\", \"10.1.0.0/16\", \"2001:db8::/32\"]\n");

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -80,6 +81,30 @@ class Loader {
     auto d = parse_duration(text);
     if (!d) return fail("[" + sec + "] " + key + ": " + d.error().message);
     out = *d;
+    return {};
+  }
+
+  // An integer number of bytes, or a string "N", "NKiB", "NMiB" or "NGiB".
+  Status get_size(const Table* t, const std::string& sec, const char* key, uint64_t& out, uint64_t lo) {
+    if (!t || !t->contains(key)) return {};
+    std::string bad = "[" + sec + "] " + key + " must be a size of at least " + std::to_string(lo) +
+                      " bytes: an integer, or a string like \"64MiB\"";
+    uint64_t value = 0;
+    if (auto n = (*t)[key].value<int64_t>(); n && (*t)[key].is_integer()) {
+      if (*n < 0) return fail(bad);
+      value = static_cast<uint64_t>(*n);
+    } else if (auto text = (*t)[key].value<std::string>()) {
+      size_t digits = 0;
+      while (digits < text->size() && digits < 12 && std::isdigit(static_cast<unsigned char>((*text)[digits]))) ++digits;
+      std::string unit = text->substr(digits);
+      int shift = unit.empty() ? 0 : unit == "KiB" ? 10 : unit == "MiB" ? 20 : unit == "GiB" ? 30 : -1;
+      if (digits == 0 || shift < 0) return fail(bad);
+      value = std::stoull(text->substr(0, digits)) << shift;
+    } else {
+      return fail(bad);
+    }
+    if (value < lo) return fail(bad);
+    out = value;
     return {};
   }
 
@@ -262,9 +287,12 @@ class Loader {
 
   Status hr(const Table& root) {
     const Table* t = root["hr"].as_table();
-    if (auto st = check_keys(t, "hr", {"spool", "max_leaver_share", "leaver_floor", "departments"}); !st) return st;
+    if (auto st = check_keys(t, "hr", {"spool", "max_leaver_share", "leaver_floor", "breaker_window",
+                                    "max_file_size", "departments"}); !st) return st;
     if (auto st = get_string(t, "hr", "spool", cfg_.hr_spool); !st) return st;
     if (auto st = get_int(t, "hr", "leaver_floor", cfg_.leaver_floor, 0, 1000000); !st) return st;
+    if (auto st = get_duration(t, "hr", "breaker_window", cfg_.breaker_window); !st) return st;
+    if (auto st = get_size(t, "hr", "max_file_size", cfg_.hr_max_file_size, 1); !st) return st;
     if (t && t->contains("max_leaver_share")) {
       auto v = (*t)["max_leaver_share"].value<double>();
       if (!v || *v < 0.0 || *v > 1.0) return fail("[hr] max_leaver_share must be a number from 0 to 1 (0.1 = 10%)");
@@ -451,7 +479,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "[hr]\n"
          "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
          "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active people\n"
-         "leaver_floor = 2                        # ... unless it makes at most this many leavers\n\n"
+         "leaver_floor = 2                        # ... unless it makes at most this many leavers\n"
+         "breaker_window = \"1h\"                 # ... counting the leavers of every file and snapshot within this window\n"
+         "max_file_size = \"64MiB\"               # larger files (and anything but a regular file) are rejected\n\n"
          "[hr.departments]                        # department -> roles HR gives (joiners and movers)\n"
          "# SRE = [\"ops\"]\n"
          "# Support = [\"support\"]\n";

@@ -91,6 +91,8 @@ struct Config {
   std::string hr_spool;                   // spool dir; files dropped into its incoming/; default "hr" in state dir
   double max_leaver_share = 0.10;         // a file making more leavers than this share of active people is held
   int leaver_floor = 2;                   // ... unless it makes at most this many leavers
+  Micros breaker_window = 3600 * kMicrosPerSecond;  // the share counts leavers made (or scheduled) by all files and snapshots within this window; default "1h"
+  uint64_t hr_max_file_size = 64ull << 20;  // larger spool files are rejected; bytes, default 64 MiB ("64MiB" or an integer)
   // [hr.departments]: department -> roles given by HR (joiners, movers)
   std::map<std::string, std::vector<std::string>> department_roles;
 };

@@ -89,6 +89,38 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+Result<std::string> read_dropped_file(const std::string& path, size_t max_bytes) {
+  // SECURITY: a plain open() of a FIFO blocks until a writer appears (the
+  // daemon's loop would freeze), and following a symbolic link would read
+  // whatever file the link names with the daemon's rights.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  if (!fd) {
+    if (errno == ELOOP) return make_error(path + ": is a symbolic link; only regular files are read");
+    return make_error(errno_text("cannot open", path));
+  }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return make_error(errno_text("cannot stat", path));
+  if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file (a FIFO, device, socket or directory)");
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return make_error(path + ": file is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(errno_text("cannot read", path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {  // it grew after fstat
+      return make_error(path + ": file is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+  return out;
+}
+
 Status make_dirs(const std::string& path, unsigned mode) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return {};

@@ -18,6 +18,13 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
 // Reads a whole file of at most `max_bytes`.
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 1 << 20);
 
+// Reads a whole file that someone else dropped into a directory we watch
+// (a spool): opened with O_NOFOLLOW | O_NONBLOCK, so a symbolic link is
+// refused and a FIFO or device cannot block the caller in open(); only a
+// regular file (checked with fstat on the open descriptor) of at most
+// `max_bytes` is read. The error message says which rule the file broke.
+Result<std::string> read_dropped_file(const std::string& path, size_t max_bytes);
+
 // Creates a directory (and parents) with `mode` if missing.
 Status make_dirs(const std::string& path, unsigned mode);
 

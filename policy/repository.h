@@ -117,7 +117,15 @@ class PolicyRepository {
                                            Micros now, const std::function<Status(const HrChanges&)>& in_tx) = 0;
   virtual Result<std::optional<HrBatchRecord>> find_hr_batch(const std::string& id) = 0;
   virtual Result<std::vector<HrBatchRecord>> list_hr_batches() = 0;
-  virtual Status save_hr_batch(const HrBatchRecord& b) = 0;
+  // Stores `b`. `in_tx`, if given, runs inside the same transaction with the
+  // batch's state before this save ("" if new), for the caller's audit
+  // records; if it fails, nothing is saved.
+  virtual Status save_hr_batch(const HrBatchRecord& b,
+                               const std::function<Status(const std::string& previous_state)>& in_tx) = 0;
+  Status save_hr_batch(const HrBatchRecord& b) { return save_hr_batch(b, {}); }
+  // Leaver events for the circuit breaker's window: applied at or after
+  // `since`, or scheduled (not yet applied) and arrived at or after `since`.
+  virtual Result<std::vector<StoredHrEvent>> hr_leavers_since(Micros since) = 0;
 };
 
 }  // namespace bastion::policy

@@ -272,8 +272,25 @@ Result<std::vector<HrBatchRecord>> SqlitePolicyRepository::list_hr_batches() {
   });
 }
 
-Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b) {
+Result<std::vector<StoredHrEvent>> SqlitePolicyRepository::hr_leavers_since(Micros since) {
+  return guarded([&]() -> Result<std::vector<StoredHrEvent>> {
+    SQLite::Statement q(db_.sql(), std::string(kEventCols) +
+                                       " WHERE type = 'leaver' AND ((state = 'applied' AND applied_at >= :since) OR "
+                                       "(state = 'scheduled' AND arrival >= :since)) ORDER BY arrival");
+    q.bind(":since", static_cast<int64_t>(since));
+    std::vector<StoredHrEvent> out;
+    while (q.executeStep()) out.push_back(read_event(q));
+    return out;
+  });
+}
+
+Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b,
+                                             const std::function<Status(const std::string&)>& in_tx) {
   return with_transaction(db_, [&]() -> Status {
+    std::string previous;
+    SQLite::Statement cur(db_.sql(), "SELECT state FROM hr_batches WHERE id = ?");
+    cur.bind(1, b.id);
+    if (cur.executeStep()) previous = cur.getColumn(0).getString();
     SQLite::Statement q(db_.sql(),
                         "INSERT INTO hr_batches(id, file, sha256, state, received_at, finished_at, summary) "
                         "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET file = excluded.file, "
@@ -286,6 +303,7 @@ Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b) {
     if (b.finished_at) q.bind(6, static_cast<int64_t>(b.finished_at)); else q.bind(6);
     q.bind(7, b.summary);
     q.exec();
+    if (in_tx) return in_tx(previous);
     return {};
   });
 }

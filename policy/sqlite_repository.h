@@ -54,7 +54,10 @@ class SqlitePolicyRepository final : public PolicyRepository {
                                    const std::function<Status(const HrChanges&)>& in_tx) override;
   Result<std::optional<HrBatchRecord>> find_hr_batch(const std::string& id) override;
   Result<std::vector<HrBatchRecord>> list_hr_batches() override;
-  Status save_hr_batch(const HrBatchRecord& b) override;
+  using PolicyRepository::save_hr_batch;
+  Status save_hr_batch(const HrBatchRecord& b,
+                       const std::function<Status(const std::string& previous_state)>& in_tx) override;
+  Result<std::vector<StoredHrEvent>> hr_leavers_since(Micros since) override;
 
  private:
   Database& db_;

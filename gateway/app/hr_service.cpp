@@ -6,8 +6,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
@@ -20,7 +21,6 @@ using policy::HrEvent;
 using policy::HrPlan;
 using recorder::Outcome;
 
-constexpr size_t kMaxHrFileBytes = 64u << 20;  // 64 MiB: a snapshot of a very large company
 constexpr const char* kActor = "hr-feed";
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
@@ -42,6 +42,24 @@ std::string outcome_word(HrPlan::Action a) {
     case HrPlan::Action::kReject: return "rejected";
     default: return "applied";
   }
+}
+
+// The employee ids among `events`' leavers whose person has not left yet.
+std::set<std::string> leaver_ids(const std::vector<HrEvent>& events, const std::vector<policy::Person>& people) {
+  std::set<std::string> out;
+  for (const auto& e : events) {
+    if (e.type != policy::HrType::kLeaver) continue;
+    for (const auto& p : people) {
+      if (p.employee_id == e.employee_id && p.state != policy::PersonState::kLeft) out.insert(e.employee_id);
+    }
+  }
+  return out;
+}
+
+bool was_released(const policy::HrBatchRecord& r) {
+  if (r.state == "released") return true;
+  auto summary = nlohmann::json::parse(r.summary, nullptr, false);
+  return summary.is_object() && summary.value("released", false);
 }
 
 HrLineOutcome line_of(const HrEvent& e) {
@@ -182,9 +200,44 @@ HrLineOutcome HrService::apply_event(const HrEvent& e, const std::string& batch_
   return out;
 }
 
+Result<HrBreakerCount> HrService::breaker_count(const std::set<std::string>& leavers,
+                                                const std::vector<policy::Person>& people,
+                                                const std::function<bool(const policy::StoredHrEvent&)>& skip) {
+  HrBreakerCount c;
+  c.leavers = static_cast<int>(leavers.size());
+  for (const auto& p : people) c.active += p.state == policy::PersonState::kActive;
+  auto recent = repo_.hr_leavers_since(clock_.now() - cfg_.breaker_window);
+  if (!recent) return recent.error();
+  std::set<std::string> counted = leavers;
+  for (const auto& s : *recent) {
+    if (skip(s) || counted.contains(s.event.employee_id)) continue;
+    for (const auto& p : people) {
+      if (p.employee_id != s.event.employee_id) continue;
+      bool left = p.state == policy::PersonState::kLeft;
+      // Applied: made a leaver within the window (and no longer active).
+      // Scheduled: counted from its arrival, as long as the person is still here.
+      if (s.state == "applied" ? !left : left) continue;
+      counted.insert(s.event.employee_id);
+      ++c.earlier;
+      if (left) ++c.active;
+    }
+  }
+  if (c.leavers == 0) return c;  // a file with no leavers is never held for others' leavers
+  c.verdict = policy::check_breaker(c.leavers + c.earlier, c.active, cfg_.max_leaver_share, cfg_.leaver_floor);
+  if (c.verdict.hold && c.earlier > 0) c.verdict.reason += " within " + format_duration(cfg_.breaker_window);
+  return c;
+}
+
 Result<HrBatch> HrService::open(const std::string& path) {
-  auto text = read_file(path, kMaxHrFileBytes);
-  if (!text) return text.error();
+  auto text = read_dropped_file(path, cfg_.hr_max_file_size);
+  if (!text) {
+    // A FIFO, link, device or oversized file: rejected with the reason, once
+    // (the caller moves it out of the spool).
+    auto ev = event("hr.reject", Outcome::kDeny, "HR file " + base_name(path) + " rejected: " + text.error().message,
+                    {{"file", base_name(path)}});
+    if (auto r = audit_.append(ev); !r) return r.error();
+    return text.error();
+  }
   HrBatch b;
   b.path = path;
   b.opened_at = clock_.now();
@@ -196,9 +249,14 @@ Result<HrBatch> HrService::open(const std::string& path) {
   b.record.received_at = b.opened_at;
   auto existing = repo_.find_hr_batch(b.record.id);
   if (!existing) return existing.error();
+  bool done_before = false;
   if (*existing) {
     b.record.received_at = (*existing)->received_at;
-    b.record.state = (*existing)->state == "released" ? "released" : "applying";
+    // "done": finished before (applied again, or the process died before the
+    // file left incoming/). It stays done: its events are duplicates, and its
+    // rejections and summary were audited then (finish() does not again).
+    done_before = (*existing)->state == "done";
+    b.record.state = (*existing)->state == "released" || done_before ? (*existing)->state : "applying";
     b.resumed = (*existing)->state == "applying" || (*existing)->state == "released";
   }
   b.parsed = policy::parse_hr_file(b.record.file, *text);
@@ -209,31 +267,34 @@ Result<HrBatch> HrService::open(const std::string& path) {
   } else {
     b.events = b.parsed.events;
   }
-  // The circuit breaker counts the people this batch would actually make leavers.
-  Micros now = clock_.now();
-  for (const auto& p : *people) b.active += p.state == policy::PersonState::kActive;
-  for (const auto& e : b.events) {
-    if (e.type != policy::HrType::kLeaver) continue;
-    if (e.effective_at && *e.effective_at > now) continue;
-    for (const auto& p : *people) {
-      if (p.employee_id == e.employee_id && p.state != policy::PersonState::kLeft) ++b.leavers;
-    }
-  }
-  auto verdict = policy::check_breaker(b.leavers, b.active, cfg_.max_leaver_share, cfg_.leaver_floor);
-  if (verdict.hold && b.record.state != "released") {
+  // SECURITY: the circuit breaker counts the people this batch would make
+  // leavers, now or later (scheduled leavers too: otherwise a future date
+  // walks past it), plus those other files made (or scheduled) within the
+  // window (otherwise many small files walk past it).
+  const std::string& id = b.record.id;
+  auto count = breaker_count(leaver_ids(b.events, *people), *people,
+                             [&](const policy::StoredHrEvent& s) { return s.batch_id == id; });
+  if (!count) return count.error();
+  b.leavers = count->leavers;
+  b.active = count->active;
+  const auto& verdict = count->verdict;
+  if (verdict.hold && b.record.state != "released" && !done_before) {
     b.held = true;
     b.hold_reason = verdict.reason;
     b.record.state = "held";
     b.record.summary = nlohmann::json{{"hold_reason", verdict.reason}, {"leavers", b.leavers}, {"active", b.active},
-                                      {"events", b.events.size()}}
+                                      {"earlier_leavers", count->earlier}, {"events", b.events.size()}}
                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (auto st = repo_.save_hr_batch(b.record); !st) return st.error();
     auto ev = event("hr.hold", Outcome::kDeny,
                     "ALERT: HR batch " + b.record.id + " (" + b.record.file + ") held: " + verdict.reason +
                         "; nothing applied. Decide with `bastionctl hr release|discard " + b.record.id + "`",
                     {{"batch_id", b.record.id}, {"file", b.record.file}, {"leavers", b.leavers},
-                     {"active", b.active}, {"alert", "mass-revocation"}});
-    if (auto r = audit_.append(ev); !r) return r.error();
+                     {"earlier_leavers", count->earlier}, {"active", b.active}, {"alert", "mass-revocation"}});
+    auto st = repo_.save_hr_batch(b.record, [&](const std::string&) -> Status {
+      audit_.append_in_transaction(ev);
+      return {};
+    });
+    if (!st) return st.error();
     return b;
   }
   if (auto st = repo_.save_hr_batch(b.record); !st) return st.error();
@@ -309,31 +370,99 @@ nlohmann::json hr_report_json(const HrBatch& b) {
 }
 
 Result<nlohmann::json> HrService::finish(HrBatch& b) {
-  for (const auto& err : b.parsed.errors) {
-    auto ev = event("hr.reject", Outcome::kDeny, "line " + std::to_string(err.line) + ": " + err.reason,
-                    {{"batch_id", b.record.id}, {"file", b.record.file}, {"line", err.line}});
-    if (auto r = audit_.append(ev); !r) return r.error();
-  }
   nlohmann::json report = hr_report_json(b);
+  nlohmann::json summary = {{"counts", report["counts"]}, {"lines", b.parsed.lines}};
+  if (b.record.state == "released") summary["released"] = true;  // its scheduled leavers pass the breaker when due
   b.record.state = "done";
   b.record.finished_at = clock_.now();
-  b.record.summary = nlohmann::json{{"counts", report["counts"]}, {"lines", b.parsed.lines}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  auto ev = event("hr.batch", b.parsed.errors.empty() ? Outcome::kInfo : Outcome::kError,
-                  "HR file " + b.record.file + " applied: " + report["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  {{"batch_id", b.record.id}, {"file", b.record.file}, {"sha256", b.record.sha256},
-                   {"counts", report["counts"]}});
-  if (auto r = audit_.append(ev); !r) return r.error();
-  if (auto st = repo_.save_hr_batch(b.record); !st) return st.error();
+  b.record.summary = summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::vector<recorder::AuditEvent> records;
+  for (const auto& err : b.parsed.errors) {
+    records.push_back(event("hr.reject", Outcome::kDeny, "line " + std::to_string(err.line) + ": " + err.reason,
+                            {{"batch_id", b.record.id}, {"file", b.record.file}, {"line", err.line}}));
+  }
+  records.push_back(event("hr.batch", b.parsed.errors.empty() ? Outcome::kInfo : Outcome::kError,
+                          "HR file " + b.record.file + " applied: " +
+                              report["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                          {{"batch_id", b.record.id}, {"file", b.record.file}, {"sha256", b.record.sha256},
+                           {"counts", report["counts"]}}));
+  // The rejections, the summary and the "done" state commit together: a
+  // file read again (the process died before moving it) is audited once.
+  auto st = repo_.save_hr_batch(b.record, [&](const std::string& previous) -> Status {
+    if (previous == "done") return {};
+    for (const auto& ev : records) audit_.append_in_transaction(ev);
+    return {};
+  });
+  if (!st) return st.error();
   return report;
 }
 
+Status HrService::hold_when_due(policy::HrBatchRecord& rec, const HrBreakerCount& c) {
+  rec.state = "held";
+  rec.summary = nlohmann::json{{"hold_reason", c.verdict.reason}, {"leavers", c.leavers}, {"active", c.active},
+                               {"earlier_leavers", c.earlier}, {"when_due", true}}
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto ev = event("hr.hold", Outcome::kDeny,
+                  "ALERT: scheduled leavers of HR batch " + rec.id + " (" + rec.file + ") held when due: " +
+                      c.verdict.reason + "; nothing applied. Decide with `bastionctl hr release|discard " + rec.id + "`",
+                  {{"batch_id", rec.id}, {"file", rec.file}, {"leavers", c.leavers}, {"earlier_leavers", c.earlier},
+                   {"active", c.active}, {"alert", "mass-revocation"}});
+  return repo_.save_hr_batch(rec, [&](const std::string&) -> Status {
+    audit_.append_in_transaction(ev);
+    return {};
+  });
+}
+
+Result<std::set<std::string>> HrService::batches_held_when_due(const std::vector<policy::StoredHrEvent>& due) {
+  std::map<std::string, std::vector<HrEvent>> by_batch;
+  std::set<std::string> due_ids;
+  for (const auto& s : due) {
+    by_batch[s.batch_id].push_back(s.event);
+    due_ids.insert(s.event.event_id);
+  }
+  std::set<std::string> held;
+  std::optional<std::vector<policy::Person>> people;
+  for (const auto& [id, events] : by_batch) {
+    auto rec = repo_.find_hr_batch(id);
+    if (!rec) return rec.error();
+    if (!*rec) continue;
+    if ((*rec)->state == "held" || (*rec)->state == "discarded") {
+      held.insert(id);
+      continue;
+    }
+    if (was_released(**rec)) continue;  // an administrator let it through
+    if (!people) {
+      auto p = repo_.list_people();
+      if (!p) return p.error();
+      people = std::move(*p);
+    }
+    // SECURITY: leavers that were within the limits when their file arrived
+    // may not be when they fall due (others left in the meantime).
+    auto c = breaker_count(leaver_ids(events, *people), *people,
+                           [&](const policy::StoredHrEvent& s) { return due_ids.contains(s.event.event_id); });
+    if (!c) return c.error();
+    if (!c->verdict.hold) continue;
+    if (auto st = hold_when_due(**rec, *c); !st) return st.error();
+    held.insert(id);
+  }
+  return held;
+}
+
 Result<size_t> HrService::apply_due(const HrAccessChange& on_change) {
-  auto due = repo_.list_hr_events("scheduled", "");
-  if (!due) return due.error();
+  auto scheduled = repo_.list_hr_events("scheduled", "");
+  if (!scheduled) return scheduled.error();
   Micros now = clock_.now();
-  size_t n = 0;
-  for (const auto& s : *due) {
+  std::vector<policy::StoredHrEvent> due;
+  for (auto& s : *scheduled) {
     if (s.event.effective_at.value_or(0) > now) break;  // ordered by effective time
+    due.push_back(std::move(s));
+  }
+  if (due.empty()) return size_t{0};
+  auto held = batches_held_when_due(due);
+  if (!held) return held.error();
+  size_t n = 0;
+  for (const auto& s : due) {
+    if (held->contains(s.batch_id)) continue;
     HrLineOutcome o = apply_event(s.event, s.batch_id, false, on_change);
     if (o.outcome == "error") return make_error("scheduled event " + s.event.event_id + ": " + o.detail);
     ++n;
@@ -365,12 +494,17 @@ Status HrSpool::ensure() const {
 }
 
 std::vector<std::string> HrSpool::waiting() const {
-  std::vector<std::pair<std::filesystem::file_time_type, std::string>> files;
+  std::vector<std::pair<int64_t, std::string>> files;  // (modified, nanoseconds; path)
   std::error_code ec;
   for (const auto& ent : std::filesystem::directory_iterator(incoming(), ec)) {
     std::string name = ent.path().filename().string();
-    if (name.empty() || name[0] == '.' || name.ends_with(".tmp") || !ent.is_regular_file(ec)) continue;
-    files.emplace_back(ent.last_write_time(ec), ent.path().string());
+    if (name.empty() || name[0] == '.' || name.ends_with(".tmp")) continue;
+    auto st = ent.symlink_status(ec);
+    if (ec || std::filesystem::is_directory(st)) continue;
+    // lstat's time: last_write_time would follow a link (and fail on a dangling one).
+    struct stat l{};
+    if (::lstat(ent.path().c_str(), &l) != 0) continue;
+    files.emplace_back(static_cast<int64_t>(l.st_mtim.tv_sec) * 1'000'000'000 + l.st_mtim.tv_nsec, ent.path().string());
   }
   std::sort(files.begin(), files.end());
   std::vector<std::string> out;

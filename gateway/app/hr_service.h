@@ -11,13 +11,18 @@
 // - A bad line is rejected (line number and reason in the report and the audit
 //   log); the valid lines of the same file are still applied.
 // - A file that would make too many leavers is held (nothing applied) until an
-//   administrator releases or discards it.
+//   administrator releases or discards it. The count includes its scheduled
+//   (future-dated) leavers and the leavers other files made or scheduled
+//   within `[hr] breaker_window`; scheduled leavers are checked again when due.
+// - Only regular files of at most `[hr] max_file_size` are read (no links,
+//   FIFOs or devices, which could block the reader); others are rejected.
 // - After an event commits that ends or narrows someone's access, the
 //   `on_change` callback runs (the supervisor ends or re-checks their sessions).
 #pragma once
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +55,15 @@ struct HrBatch {
   bool resumed = false;  // this batch was being applied when the process stopped
 };
 
+// What the circuit breaker counted: `leavers` this batch (or these due
+// events) would make, `earlier` leavers made or scheduled by other files
+// within the window, `active` people (including those `earlier` who have
+// left since).
+struct HrBreakerCount {
+  int leavers = 0, earlier = 0, active = 0;
+  policy::BreakerVerdict verdict;
+};
+
 // `user` lost or may have lost access; `message` is for their live sessions
 // (empty: re-check them against policy); `left`: the person has left.
 using HrAccessChange = std::function<void(const std::string& user, const std::string& message, bool left)>;
@@ -69,7 +83,10 @@ class HrService {
   [[nodiscard]] static bool finished(const HrBatch& b) { return b.next >= b.events.size(); }
   // Audits rejected lines and the summary, stores the batch as done, and returns the report.
   Result<nlohmann::json> finish(HrBatch& b);
-  // Applies scheduled events whose time has come.
+  // Applies scheduled events whose time has come. The circuit breaker is
+  // checked again for the leavers among them (per batch): a batch that now
+  // trips it is held (alerted once) and its scheduled events wait until it is
+  // released (they then apply) or discarded (they never apply).
   Result<size_t> apply_due(const HrAccessChange& on_change);
   // Held batches: release (apply despite the breaker) or discard.
   Status set_held_state(const std::string& batch_id, bool release, const std::string& actor);
@@ -80,6 +97,12 @@ class HrService {
                             const HrAccessChange& on_change);
   Status audit_changes(const policy::HrEvent& e, const policy::HrPlan& plan, const std::string& batch_id,
                        const policy::HrChanges& ch);
+  // Counts `leavers` plus the window's leavers, skipping window events `skip` says are these ones.
+  Result<HrBreakerCount> breaker_count(const std::set<std::string>& leavers, const std::vector<policy::Person>& people,
+                                       const std::function<bool(const policy::StoredHrEvent&)>& skip);
+  // The batches whose due events must wait (held now or before, or discarded).
+  Result<std::set<std::string>> batches_held_when_due(const std::vector<policy::StoredHrEvent>& due);
+  Status hold_when_due(policy::HrBatchRecord& rec, const HrBreakerCount& c);
   recorder::AuditEvent event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
                              nlohmann::json details);
 
@@ -97,7 +120,9 @@ struct HrSpool {
   [[nodiscard]] std::string rejected() const { return root + "/rejected"; }
   [[nodiscard]] std::string held() const { return root + "/held"; }
   Status ensure() const;
-  // Files waiting in incoming/ (not dot-files or *.tmp), oldest first.
+  // Entries waiting in incoming/ (not dot-files, *.tmp or directories), oldest
+  // first. FIFOs, links and the like are listed too, so that they are
+  // rejected (HrService::open refuses them) rather than left lying there.
   [[nodiscard]] std::vector<std::string> waiting() const;
   // Moves FILE into DIR (renaming on a clash) and writes REPORT beside it as
   // NAME.report.json. Returns the new path.

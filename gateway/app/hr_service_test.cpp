@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "authn/mfa_store.h"
@@ -211,6 +213,133 @@ TEST_F(HrServiceTest, JoinerMoverScheduledAndBadRoleMapping) {
   ASSERT_TRUE(hr->apply(*late, 0, {}));
   EXPECT_EQ(late->outcomes[0].outcome, "superseded");
   EXPECT_EQ((**repo->find_person("p5")).state, policy::PersonState::kLeft);
+}
+
+TEST_F(HrServiceTest, ScheduledLeaversCountWhenTheFileArrives) {
+  // 5 of 20 people made leavers a little later is still a mass revocation.
+  std::string when = ",\"effective_at\":\"" + format_utc(clock.now() + 20 * kMicrosPerSecond) + "\"";
+  std::string text;
+  for (int i = 0; i < 5; ++i) text += leaver("f-" + std::to_string(i), i, when);
+  auto b = hr->open(file("future.jsonl", text));
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_TRUE(b->held);
+  EXPECT_EQ(b->leavers, 5);
+  EXPECT_FALSE(hr->apply(*b, 0, {}));
+  clock.advance(kMin);
+  EXPECT_EQ(*hr->apply_due({}), 0u);
+  EXPECT_EQ((**repo->find_person("p0")).state, policy::PersonState::kActive);
+}
+
+TEST_F(HrServiceTest, ScheduledLeaversAreCheckedAgainWhenDue) {
+  cfg.breaker_window = 60 * kMin;
+  // Two leavers for two hours from now: within the floor when they arrive.
+  std::string when = ",\"effective_at\":\"" + format_utc(clock.now() + 120 * kMin) + "\"";
+  auto later = hr->open(file("later.jsonl", leaver("s-1", 1, when) + leaver("s-2", 2, when)));
+  ASSERT_TRUE(later);
+  ASSERT_FALSE(later->held);
+  ASSERT_TRUE(hr->apply(*later, 0, {}));
+  ASSERT_TRUE(hr->finish(*later));
+  // 90 minutes on (their arrival is out of the window), two more leave now.
+  clock.advance(90 * kMin);
+  auto now = hr->open(file("now.jsonl", leaver("n-3", 3) + leaver("n-4", 4)));
+  ASSERT_TRUE(now);
+  ASSERT_FALSE(now->held) << now->hold_reason;
+  ASSERT_TRUE(hr->apply(*now, 0, {}));
+  ASSERT_TRUE(hr->finish(*now));
+  // When the first two fall due, they would make 4 of 20 leavers in an hour.
+  clock.advance(31 * kMin);
+  std::vector<std::string> left;
+  auto on_change = [&](const std::string& u, const std::string&, bool) { left.push_back(u); };
+  EXPECT_EQ(*hr->apply_due(on_change), 0u);
+  EXPECT_TRUE(left.empty());
+  EXPECT_EQ((**repo->find_person("p1")).state, policy::PersonState::kActive);
+  EXPECT_EQ((**repo->find_hr_batch(later->record.id)).state, "held");
+  EXPECT_EQ(count("hr.hold"), 1);
+  EXPECT_EQ(*hr->apply_due(on_change), 0u);  // still held, not alerted again
+  EXPECT_EQ(count("hr.hold"), 1);
+  ASSERT_TRUE(hr->set_held_state(later->record.id, true, "admin:root"));
+  EXPECT_EQ(*hr->apply_due(on_change), 2u);
+  EXPECT_EQ(left, (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_EQ((**repo->find_person("p2")).state, policy::PersonState::kLeft);
+}
+
+TEST_F(HrServiceTest, SmallFilesWithinTheWindowAreHeldTogether) {
+  cfg.breaker_window = 60 * kMin;
+  auto first = hr->open(file("one.jsonl", leaver("w-0", 0) + leaver("w-1", 1)));
+  ASSERT_TRUE(first);
+  ASSERT_FALSE(first->held);  // 2 leavers: within the floor
+  ASSERT_TRUE(hr->apply(*first, 0, {}));
+  ASSERT_TRUE(hr->finish(*first));
+  clock.advance(10 * kMin);
+  auto second = hr->open(file("two.jsonl", leaver("w-2", 2)));
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->held);
+  EXPECT_EQ(second->hold_reason, "would make 3 of 20 active people leavers (more than 10%) within 1h");
+  EXPECT_FALSE(hr->apply(*second, 0, {}));
+  EXPECT_EQ((**repo->find_person("p2")).state, policy::PersonState::kActive);
+  EXPECT_EQ(count("hr.hold"), 1);
+  // A file without leavers is not held for the others'.
+  auto joiner = hr->open(file("joiner.jsonl", "{\"event_id\":\"w-j\",\"type\":\"joiner\",\"employee_id\":\"E90\","
+                                              "\"username\":\"walt\",\"department\":\"SRE\"}\n"));
+  ASSERT_TRUE(joiner);
+  EXPECT_FALSE(joiner->held) << joiner->hold_reason;
+  // The held file is released and applied as before.
+  ASSERT_TRUE(hr->set_held_state(second->record.id, true, "admin:root"));
+  auto released = hr->open(second->path);
+  ASSERT_TRUE(released);
+  EXPECT_FALSE(released->held);
+  ASSERT_TRUE(hr->apply(*released, 0, {}));
+  ASSERT_TRUE(hr->finish(*released));
+  EXPECT_EQ((**repo->find_person("p2")).state, policy::PersonState::kLeft);
+  // Once the window has passed, a small file goes through again.
+  clock.advance(61 * kMin);
+  auto third = hr->open(file("three.jsonl", leaver("w-3", 3)));
+  ASSERT_TRUE(third);
+  EXPECT_FALSE(third->held) << third->hold_reason;
+}
+
+TEST_F(HrServiceTest, RejectionsAreAuditedOnceWhenAFileIsReadAgain) {
+  // The process dies after finishing a file but before moving it out of
+  // incoming/: the file is read again at start-up.
+  std::string path = file("again.jsonl", leaver("a-1", 1) + "garbage\n");
+  for (int round = 0; round < 2; ++round) {
+    auto b = hr->open(path);
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(hr->apply(*b, 0, {}));
+    ASSERT_TRUE(hr->finish(*b));
+  }
+  EXPECT_EQ(count("hr.reject"), 1);
+  EXPECT_EQ(count("hr.batch"), 1);
+  EXPECT_EQ(count("hr.leaver"), 1);
+}
+
+// A spool entry that is not a regular file must not block the reader.
+TEST_F(HrServiceTest, FifoSymlinkAndOversizedFilesAreRejectedWithoutBlocking) {
+  HrSpool spool{(dir / "spool").string()};
+  ASSERT_TRUE(spool.ensure());
+  std::string fifo = spool.incoming() + "/feed.jsonl";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string target = file("real.jsonl", leaver("x-1", 1));
+  std::string link = spool.incoming() + "/link.jsonl";
+  std::filesystem::create_symlink(target, link);
+  cfg.hr_max_file_size = 100;
+  std::string big = file("big.jsonl", leaver("x-2", 2) + leaver("x-3", 3) + leaver("x-4", 4));
+  auto waiting = spool.waiting();  // listed, so that they are rejected rather than left lying there
+  EXPECT_NE(std::find(waiting.begin(), waiting.end(), fifo), waiting.end());
+  EXPECT_NE(std::find(waiting.begin(), waiting.end(), link), waiting.end());
+  ::alarm(10);  // SIGALRM ends (and fails) the test if open() blocks on the FIFO
+  auto f = hr->open(fifo);
+  auto l = hr->open(link);
+  auto o = hr->open(big);
+  ::alarm(0);
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("not a regular file"), std::string::npos) << f.error().message;
+  ASSERT_FALSE(l);
+  EXPECT_NE(l.error().message.find("symbolic link"), std::string::npos) << l.error().message;
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().message.find("larger than 100 bytes"), std::string::npos) << o.error().message;
+  EXPECT_EQ(count("hr.reject"), 3);
+  EXPECT_EQ((**repo->find_person("p1")).state, policy::PersonState::kActive);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ void register_hr_commands(CLI::App& app, CtlGlobals& g) {
     if (!s) return;
     if (aa->dry_run) {
       // Parse and plan without registering anything.
-      auto text = read_file(aa->file, 64u << 20);
+      auto text = read_file(aa->file, s->config().hr_max_file_size);
       if (!text) {
         g.exit_code = ctl_fail(text.error().message);
         return;
@@ -104,7 +104,7 @@ void register_hr_commands(CLI::App& app, CtlGlobals& g) {
         g.exit_code = ctl_fail(st.message());
         return;
       }
-      auto text = read_file(aa->file, 64u << 20);
+      auto text = read_file(aa->file, s->config().hr_max_file_size);
       std::string copy = spool.held() + "/" + b->record.file;
       if (!text || !write_file_atomic(copy, *text, 0640, true) ||
           !write_file_atomic(copy + ".report.json", hr_report_json(*b).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640, true)) {
@@ -161,6 +161,27 @@ void register_hr_commands(CLI::App& app, CtlGlobals& g) {
       auto rec = s->policy().find_hr_batch(*id);
       if (!rec || !*rec) {
         g.exit_code = ctl_fail(rec ? "no such HR batch: " + *id : rec.error().message);
+        return;
+      }
+      auto summary = nlohmann::json::parse((*rec)->summary, nullptr, false);
+      if (summary.is_object() && summary.value("when_due", false)) {
+        // Scheduled leavers held when they fell due: the file was applied
+        // long ago; the decision is about those events only.
+        if (auto st = s->hr().set_held_state(*id, release, ctl_actor()); !st) {
+          g.exit_code = ctl_fail(st.message());
+          return;
+        }
+        if (!release) {
+          std::cout << "discarded " << *id << ": its scheduled events will not apply\n";
+          return;
+        }
+        bool warned = false;
+        auto n = s->hr().apply_due(notify_daemon(*s, warned));
+        if (!n) {
+          g.exit_code = ctl_fail("released " + *id + ", but: " + n.error().message + " (bastiond retries every second)");
+          return;
+        }
+        std::cout << "released " << *id << ": " << *n << " scheduled event(s) applied\n";
         return;
       }
       HrSpool spool{s->config().hr_spool};

@@ -78,7 +78,8 @@ void Supervisor::process_hr() {
     if (hr_queue_.empty()) return;
     std::string path = hr_queue_.front();
     hr_queue_.pop_front();
-    if (!std::filesystem::exists(path)) return;
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) return;  // a link is rejected, not skipped
     auto s = Services::open(cfg_);
     if (!s) {
       log("[hr] " + s.error().message + "; will retry in 5s");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -23,6 +24,9 @@ class HrFeed : public DeploymentTest<HrFeed> {
     DeploymentTest<HrFeed>::SetUpTestSuite();
     d->ctl_ok({"role", "add", "support", "--targets", "env=support", "--logins", d->login(), "--step-up", "none"});
     d->edit_config("# SRE = [\"ops\"]\n# Support = [\"support\"]", "SRE = [\"ops\"]\nSupport = [\"support\"]");
+    // These tests make leavers one after another in one small deployment; a
+    // 1h rolling window would hold them together (the window is unit-tested).
+    d->edit_config("breaker_window = \"1h\"", "breaker_window = \"1s\"");
   }
   static std::string state() { return std::filesystem::path(d->config()).parent_path().string(); }
   static std::string spool(const std::string& sub) { return state() + "/hr/" + sub; }
@@ -217,6 +221,24 @@ TEST_F(HrFeed, CircuitBreakerHoldsAMassLeaverFileUntilReleased) {
   EXPECT_EQ(state_of("m3"), "active");
   EXPECT_TRUE(nlohmann::json::parse(d->ctl_ok({"hr", "held", "--json"})).empty());
   EXPECT_NE(d->ctl({"hr", "release", batch}).exit_code, 0);
+}
+
+TEST_F(HrFeed, FifoRenamedIntoTheSpoolIsRejectedAndTheGatewayCarriesOn) {
+  // A FIFO nobody writes to: a plain open() would block bastiond's loop for ever.
+  std::string fifo = d->dir() + "/feed.jsonl";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::rename(fifo, spool("incoming") + "/feed.jsonl");
+  drop("after-fifo.jsonl", "{\"event_id\":\"fifo-j1\",\"type\":\"joiner\",\"employee_id\":\"E802\","
+                           "\"username\":\"fifoafter\",\"department\":\"SRE\"}\n");
+  ASSERT_TRUE(wait_for([] { return processed("after-fifo.jsonl"); }, 5000));
+  EXPECT_EQ(state_of("fifoafter"), "pending");
+  ASSERT_TRUE(wait_for([] { return std::filesystem::exists(spool("rejected") + "/feed.jsonl.report.json"); }, 5000));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(spool("incoming") + "/feed.jsonl")));
+  bool audited = false;
+  for (const auto& a : nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "hr.reject", "--json"}))) {
+    audited |= a["reason"].get<std::string>().find("feed.jsonl: not a regular file") != std::string::npos;
+  }
+  EXPECT_TRUE(audited);
 }
 
 TEST_F(HrFeed, KilledMidwayThroughALargeFileEveryLineAppliesExactlyOnce) {
