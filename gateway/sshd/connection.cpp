@@ -124,10 +124,11 @@ bool Connection::authenticate_signed(const std::string& user, const std::string&
     return false;
   }
   user_name_ = user;
-  return apply_accepted(*acc, reason);
+  apply_accepted(*acc);
+  return true;
 }
 
-bool Connection::apply_accepted(const monitor::Accepted& acc, std::string& reason) {
+void Connection::apply_accepted(const monitor::Accepted& acc) {
   accepted_ = true;
   if (acc.command_mode) {
     name_ = policy::IngressName{};
@@ -136,7 +137,7 @@ bool Connection::apply_accepted(const monitor::Accepted& acc, std::string& reaso
     person_ = policy::Person{};
     person_->name = acc.person;
     authenticated_ = true;
-    return true;
+    return;
   }
   person_ = policy::Person{};
   person_->name = acc.person;
@@ -170,10 +171,9 @@ bool Connection::apply_accepted(const monitor::Accepted& acc, std::string& reaso
   if (!acc.step_up_url.empty()) {
     step_up_url_ = acc.step_up_url;
     step_up_timeout_ = acc.step_up_timeout;
-    return true;  // the session begins in on_kbdint, after the step-up
+    return;  // the session begins in on_kbdint, after the step-up
   }
   authenticated_ = true;
-  return true;
 }
 
 Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request, UniqueFd* passed) {

@@ -69,7 +69,7 @@ class Connection : private recorder::RecordingJournal {
   bool authenticate_signed(const std::string& user, const std::string& fingerprint,
                            const std::string& key_type, std::string& reason);
   // Takes what the monitor accepted: who, where, and under which decision.
-  bool apply_accepted(const monitor::Accepted& acc, std::string& reason);
+  void apply_accepted(const monitor::Accepted& acc);
   // Step-up (connection_step_up.cpp): the keyboard-interactive exchange for
   // the step-up the monitor started; the wait for its verdict; command
   // mode's own step-up for approvals.
