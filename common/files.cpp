@@ -69,13 +69,14 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
   return {};
 }
 
-Result<std::string> read_file(const std::string& path, size_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return make_error(errno_text("cannot open", path));
+namespace {
+
+// Reads `fd` to its end, refusing more than `max_bytes` (`path` names it in errors).
+Result<std::string> read_all(int fd, const std::string& path, size_t max_bytes) {
   std::string out;
   char buf[8192];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error(errno_text("cannot read", path));
@@ -87,6 +88,14 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return make_error(errno_text("cannot open", path));
+  return read_all(fd.get(), path, max_bytes);
 }
 
 Result<std::string> read_dropped_file(const std::string& path, size_t max_bytes) {
@@ -104,21 +113,7 @@ Result<std::string> read_dropped_file(const std::string& path, size_t max_bytes)
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     return make_error(path + ": file is larger than " + std::to_string(max_bytes) + " bytes");
   }
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(errno_text("cannot read", path));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_bytes) {  // it grew after fstat
-      return make_error(path + ": file is larger than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
-  return out;
+  return read_all(fd.get(), path, max_bytes);
 }
 
 Status make_dirs(const std::string& path, unsigned mode) {
