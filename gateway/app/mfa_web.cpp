@@ -140,7 +140,11 @@ WebReply MfaWeb::stepup_info(const std::string& code) {
   if (!s) return lookup_error(s.error().message);
   if (s->state != "pending") return error(410, "this sign-in link was already used");
   if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
-  return {200, {{"user", s->user}, {"purpose", "SSH login " + s->purpose}}};
+  // A command's step-up (an approval) names what it confirms; a login's, where it goes.
+  const std::string kCommand = "command: ";
+  std::string purpose = s->purpose.starts_with(kCommand) ? "Confirm: " + s->purpose.substr(kCommand.size())
+                                                          : "SSH login " + s->purpose;
+  return {200, {{"user", s->user}, {"purpose", purpose}}};
 }
 
 WebReply MfaWeb::stepup_options(const std::string& code) {

@@ -227,8 +227,16 @@ CommandResult decide_cmd(CommandContext& ctx, const std::vector<std::string>& wo
     // SECURITY: consent is given by a person who just touched their security
     // key, not by whoever holds a copy of their SSH key.
     if (!ctx.require_step_up) return refused("approving needs a security-key step-up, which is not available here");
+    // The step-up page names what is approved: who gets which login where,
+    // for how long, and why.
+    std::string purpose = "approve " + id;
+    if (auto found = ctx.repo->find_elevation(id); found && *found) {
+      const Elevation& r = **found;
+      purpose += ": " + r.user + " gets " + r.login + "@" + r.target + " for " +
+                 format_duration(o->duration.value_or(r.duration)) + " (" + r.reason + ")";
+    }
     e = ctx.elevation->approve(actor_of(ctx), id, o->duration,
-                               [&ctx, &id] { return ctx.require_step_up("approve " + id); });
+                               [&ctx, &purpose] { return ctx.require_step_up(purpose); });
   } else if (cmd == "deny") {
     if (o->duration) return usage("deny takes no --for");
     if (!o->reason) return usage("usage: deny ID --reason TEXT (the requester sees the reason)");

@@ -26,12 +26,13 @@ struct CommandContext {
   std::string session_id;    // the command-mode session (links audit records)
   // Called after an elevation changed, so live sessions can be re-checked.
   std::function<void()> on_elevation_change;
-  // Makes sure the person passed a WebAuthn step-up within the last
-  // kApproverStepUpMaxAge (may show a URL and wait for it). Unset: refused.
+  // Makes sure the person passed a WebAuthn step-up shown for `purpose`
+  // (this approval), verified within the last kApproverStepUpMaxAge and not
+  // used before (may show a URL and wait for it). Unset: refused.
   std::function<Status(const std::string& purpose)> require_step_up;
 };
 
-// SECURITY: approving an elevation needs the approver's own step-up this recently.
+// SECURITY: approving an elevation needs the approver's own step-up for it, this recent.
 constexpr Micros kApproverStepUpMaxAge = 5 * 60 * kMicrosPerSecond;
 
 struct CommandResult {

@@ -541,14 +541,18 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
   bool changed = false;
   ctx.on_elevation_change = [&changed] { changed = true; };
   std::string step_up_url;
-  // Approving needs the approver's own step-up within kApproverStepUpMaxAge.
-  // The monitor never waits: it starts one and tells the child, which waits
+  // Approving needs the approver's own step-up for this very approval (the
+  // page names it), verified within kApproverStepUpMaxAge, used once. The
+  // monitor never waits: it starts one and tells the child, which waits
   // (StepUpPoll) and sends the command again.
   ctx.require_step_up = [&](const std::string& purpose) -> Status {
     Micros now = SystemClock::instance().now();
-    auto last = s->mfa().last_step_up(c.user);
-    if (!last) return make_error("internal error (step-up state unavailable)");
-    if (*last && **last <= now && now - **last <= kApproverStepUpMaxAge) return {};
+    // SECURITY: a step-up confirms the approval it was shown for, not any
+    // other one the same session (or a stolen SSH key) asks for next.
+    const bool confirmed = c.step_up_verified_for == purpose && now >= c.step_up_verified_at &&
+                           now - c.step_up_verified_at <= kApproverStepUpMaxAge;
+    c.step_up_verified_for.clear();
+    if (confirmed) return {};
     if (cfg_.public_url.empty()) return make_error("this needs a security-key step-up, but the gateway has no web endpoint");
     auto creds = s->mfa().credentials(c.user);
     bool any = false;
@@ -600,6 +604,8 @@ void Supervisor::on_command_step_up_poll(ChildInfo& c) {
   if (!person || !*person || (*person)->state != policy::PersonState::kActive) {
     return finish(StepUpResult::kFailed, "account " + c.user + " is no longer active");
   }
+  c.step_up_verified_for = c.step_up_details.value("purpose", "");
+  c.step_up_verified_at = now;
   finish(StepUpResult::kVerified, "");
 }
 

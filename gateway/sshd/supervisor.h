@@ -73,6 +73,10 @@ struct ChildInfo {
   std::string step_up_code;   // the step-up it waits for (a login's, or an approver's in command mode)
   Micros step_up_deadline = 0;
   nlohmann::json step_up_details;
+  // Command mode: the approval the last verified step-up was for, and when;
+  // it confirms that one approval only, once.
+  std::string step_up_verified_for;
+  Micros step_up_verified_at = 0;
   int certificates = 0;  // issued to this connection
   int auth_failures = 0;  // failed attempts the connection reported before authenticating
   Micros started_at = 0;

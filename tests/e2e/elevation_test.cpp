@@ -275,6 +275,39 @@ TEST_F(Elevation, ShortGrantEndsTheLiveSessionAndThenDenies) {
       3000));
 }
 
+// Consent is bound to the request: a step-up confirms the one approval its
+// page named (who gets which login where, for how long, why), once; the next
+// approval needs its own, even a minute later.
+TEST_F(Elevation, EachApprovalNeedsItsOwnStepUpThatNamesTheRequest) {
+  std::string first = request("30m");
+  std::string second = request("20m");
+  approve(first);
+  auto argv = d->step_up_argv(*carol, "carol");
+  argv.push_back("approve");
+  argv.push_back(second);
+  std::string log = d->dir() + "/bound-approval.log";
+  Process ssh(argv, log);
+  std::string url;
+  wait_for([&] {
+    std::string text = read_text(log);
+    auto at = text.find(d->public_url() + "/mfa/");
+    if (at == std::string::npos) return !ssh.running();
+    auto end = text.find_first_of(" \r\n", at);
+    if (end == std::string::npos) return false;
+    url = text.substr(at, end - at);
+    return true;
+  }, 20000);
+  ASSERT_FALSE(url.empty()) << "the first approval's step-up approved the second too:\n" << read_text(log);
+  auto page = run({"curl", "-sk", url});
+  EXPECT_NE(page.out.find("Confirm: approve " + second + ": bob gets " + acme() + " for 20m (TICKET-4411 import fails)"),
+            std::string::npos)
+      << page.out;
+  auto ok = d->browser("approve", url, carol_state);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(ssh.wait(60000), 0) << read_text(log);
+  EXPECT_FALSE(id_in(read_text(log), "GRT").empty()) << read_text(log);
+}
+
 TEST_F(Elevation, DenyWithReasonReachesTheRequester) {
   std::string req = request();
   auto no_reason = as(*carol, "carol", {"deny", req});
