@@ -401,6 +401,26 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
   return out;
 }
 
+Result<std::vector<Elevation>> ElevationService::withdraw_consents(
+    const std::string& approver, const std::function<bool(const Elevation&)>& used) {
+  auto open = repo_.list_elevations("", true);
+  if (!open) return open.error();
+  Micros now = clock_.now();
+  Actor system{"system", true};
+  std::vector<Elevation> out;
+  for (const auto& e : *open) {
+    bool approved_by = std::any_of(e.approvals.begin(), e.approvals.end(),
+                                   [&](const policy::Approval& a) { return a.approver == approver; });
+    if (!approved_by || e.break_glass) continue;
+    ElevationState st = e.state_at(now);
+    if (st != ElevationState::kPending && !(st == ElevationState::kApproved && !used(e))) continue;
+    auto revoked = revoke(system, e.id, "consent withdrawn: approver " + approver + " no longer has access");
+    if (!revoked) return revoked.error();
+    out.push_back(std::move(*revoked));
+  }
+  return out;
+}
+
 Result<std::vector<Elevation>> ElevationService::awaiting(const std::string& person_name) {
   auto person = repo_.find_person(person_name);
   if (!person) return person.error();

@@ -53,6 +53,14 @@ class ElevationService {
   // (one audit record each); returns them.
   Result<std::vector<policy::Elevation>> expire_due();
 
+  // `approver` no longer has access (left, disabled): their consent no
+  // longer stands. Revokes (audited, actor "system") every pending request
+  // they approved and every grant they approved that `used` says no session
+  // has run under yet; returns those revoked. Grants already in use stay
+  // (their sessions are live under consent that was valid when given).
+  Result<std::vector<policy::Elevation>> withdraw_consents(const std::string& approver,
+                                                           const std::function<bool(const policy::Elevation&)>& used);
+
   // Pending requests `person` may decide on (as customer approver or as an
   // internal approver), oldest first.
   Result<std::vector<policy::Elevation>> awaiting(const std::string& person);

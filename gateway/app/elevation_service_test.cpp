@@ -103,6 +103,32 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   EXPECT_EQ(audit_count("elevation.expire", "info"), 1);
 }
 
+// An approver who leaves takes back the consent nobody has used yet.
+TEST_F(ElevationServiceTest, ALeavingApproversUnusedConsentIsWithdrawn) {
+  auto used_grant = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
+  auto unused_grant = service->request(bob, "root@acme-app", 30 * kMin, "T-2");
+  auto half = service->request(bob, "root@acme-app", 30 * kMin, "T-3");
+  auto other = service->request(bob, "root@acme-app", 30 * kMin, "T-4");
+  ASSERT_TRUE(used_grant && unused_grant && half && other);
+  for (const auto& id : {used_grant->id, unused_grant->id}) {
+    ASSERT_TRUE(service->approve(carol, id, std::nullopt));
+    ASSERT_TRUE(service->approve(lead, id, std::nullopt));
+  }
+  ASSERT_TRUE(service->approve(carol, half->id, std::nullopt));  // still waits for the lead
+  ASSERT_TRUE(service->approve(lead, other->id, std::nullopt));  // carol never consented
+  const std::string used_id = (*repo->find_elevation(used_grant->id))->grant_id;
+  auto withdrawn = service->withdraw_consents("carol", [&](const policy::Elevation& e) { return e.grant_id == used_id; });
+  ASSERT_TRUE(withdrawn) << withdrawn.error().message;
+  ASSERT_EQ(withdrawn->size(), 2u);
+  auto state = [&](const std::string& id) { return (*repo->find_elevation(id))->state; };
+  EXPECT_EQ(state(used_grant->id), policy::ElevationState::kApproved) << "a grant in use stays";
+  EXPECT_EQ(state(unused_grant->id), policy::ElevationState::kRevoked);
+  EXPECT_EQ(state(half->id), policy::ElevationState::kRevoked);
+  EXPECT_EQ(state(other->id), policy::ElevationState::kPending) << "carol never consented to it";
+  EXPECT_EQ((*repo->find_elevation(unused_grant->id))->end_reason, "consent withdrawn: approver carol no longer has access");
+  EXPECT_EQ(audit_count("elevation.revoke", "info"), 2);
+}
+
 TEST_F(ElevationServiceTest, FourEyesNeedsConsentAndInternalApproval) {
   auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
   ASSERT_TRUE(req) << req.error().message;

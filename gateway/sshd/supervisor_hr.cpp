@@ -140,6 +140,23 @@ void Supervisor::end_user_sessions(const std::string& user, const std::string& m
     ended.push_back(c.session_id);
   }
   for (const auto& id : ended) audit("session.kill", message, id, user);
+  // SECURITY: consent given by someone who no longer has access no longer
+  // stands for grants nobody has used yet (and pending requests).
+  Services* s = monitor_services();
+  if (s == nullptr) return;
+  auto used = [s](const policy::Elevation& e) {
+    recorder::SessionFilter f;
+    f.grant_id = e.grant_id;
+    f.limit = 1;
+    auto found = s->sessions().list(f);
+    return found && !found->empty();  // unknown counts as unused: the consent goes (fail closed)
+  };
+  auto withdrawn = s->elevation().withdraw_consents(user, used);
+  if (!withdrawn) {
+    log("cannot withdraw the consents of " + user + ": " + withdrawn.error().message);
+  } else if (!withdrawn->empty()) {
+    sweep_grants(true);
+  }
 }
 
 void Supervisor::recheck_user_sessions(const std::string& user) {

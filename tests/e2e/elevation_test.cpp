@@ -308,6 +308,31 @@ TEST_F(Elevation, EachApprovalNeedsItsOwnStepUpThatNamesTheRequest) {
   EXPECT_FALSE(id_in(read_text(log), "GRT").empty()) << read_text(log);
 }
 
+// Consent given by someone who then loses access (disabled here; an HR
+// leaver takes the same path) no longer opens anything: an unused grant is
+// revoked at once, with the reason, and audited.
+TEST_F(Elevation, ADisabledApproversUnusedConsentIsWithdrawn) {
+  std::string req = request();
+  approve(req);
+  d->ctl_ok({"user", "disable", "carol"});
+  bool revoked = wait_for([&] {
+    for (const auto& e : elevations({"--state", "revoked"})) {
+      if (e["id"] == req) return true;
+    }
+    return false;
+  }, 5000);
+  d->ctl_ok({"user", "enable", "carol"});  // the other tests need her
+  ASSERT_TRUE(revoked) << elevations().dump();
+  auto ssh = d->ssh(*bob, acme(), {"true"});
+  EXPECT_NE(ssh.exit_code, 0);
+  EXPECT_NE(ssh.err.find("consent withdrawn: approver carol no longer has access"), std::string::npos) << ssh.err;
+  bool audited = false;
+  for (const auto& r : audit_about(req)) {
+    audited |= r["action"] == "elevation.revoke" && r["actor"] == "system";
+  }
+  EXPECT_TRUE(audited);
+}
+
 TEST_F(Elevation, DenyWithReasonReachesTheRequester) {
   std::string req = request();
   auto no_reason = as(*carol, "carol", {"deny", req});
