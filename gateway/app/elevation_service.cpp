@@ -402,19 +402,22 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
 }
 
 Result<std::vector<Elevation>> ElevationService::withdraw_consents(
-    const std::string& approver, const std::function<bool(const Elevation&)>& used) {
+    const std::string& approver, const std::function<bool(const Elevation&)>& used, const std::string& why,
+    const std::string& only_customer) {
   auto open = repo_.list_elevations("", true);
   if (!open) return open.error();
   Micros now = clock_.now();
   Actor system{"system", true};
   std::vector<Elevation> out;
   for (const auto& e : *open) {
-    bool approved_by = std::any_of(e.approvals.begin(), e.approvals.end(),
-                                   [&](const policy::Approval& a) { return a.approver == approver; });
-    if (!approved_by || e.break_glass) continue;
+    if (e.break_glass || (!only_customer.empty() && e.customer != only_customer)) continue;
+    bool approved_by = std::any_of(e.approvals.begin(), e.approvals.end(), [&](const policy::Approval& a) {
+      return a.approver == approver && (only_customer.empty() || a.kind == "customer");
+    });
+    if (!approved_by) continue;
     ElevationState st = e.state_at(now);
     if (st != ElevationState::kPending && !(st == ElevationState::kApproved && !used(e))) continue;
-    auto revoked = revoke(system, e.id, "consent withdrawn: approver " + approver + " no longer has access");
+    auto revoked = revoke(system, e.id, why);
     if (!revoked) return revoked.error();
     out.push_back(std::move(*revoked));
   }

@@ -53,13 +53,17 @@ class ElevationService {
   // (one audit record each); returns them.
   Result<std::vector<policy::Elevation>> expire_due();
 
-  // `approver` no longer has access (left, disabled): their consent no
-  // longer stands. Revokes (audited, actor "system") every pending request
-  // they approved and every grant they approved that `used` says no session
-  // has run under yet; returns those revoked. Grants already in use stay
-  // (their sessions are live under consent that was valid when given).
+  // `approver` no longer has access (left, disabled), or (with
+  // `only_customer`) is no longer that customer's approver: their consent no
+  // longer stands. Revokes (audited, actor "system", with `why`) every
+  // pending request they approved and every grant they approved that `used`
+  // says no session has run under yet; returns those revoked. Grants already
+  // in use stay (their sessions run under consent that was valid when
+  // given). With `only_customer`, only that customer's consents count.
   Result<std::vector<policy::Elevation>> withdraw_consents(const std::string& approver,
-                                                           const std::function<bool(const policy::Elevation&)>& used);
+                                                           const std::function<bool(const policy::Elevation&)>& used,
+                                                           const std::string& why,
+                                                           const std::string& only_customer = "");
 
   // Pending requests `person` may decide on (as customer approver or as an
   // internal approver), oldest first.

@@ -117,7 +117,9 @@ TEST_F(ElevationServiceTest, ALeavingApproversUnusedConsentIsWithdrawn) {
   ASSERT_TRUE(service->approve(carol, half->id, std::nullopt));  // still waits for the lead
   ASSERT_TRUE(service->approve(lead, other->id, std::nullopt));  // carol never consented
   const std::string used_id = (*repo->find_elevation(used_grant->id))->grant_id;
-  auto withdrawn = service->withdraw_consents("carol", [&](const policy::Elevation& e) { return e.grant_id == used_id; });
+  auto withdrawn = service->withdraw_consents(
+      "carol", [&](const policy::Elevation& e) { return e.grant_id == used_id; },
+      "consent withdrawn: approver carol no longer has access");
   ASSERT_TRUE(withdrawn) << withdrawn.error().message;
   ASSERT_EQ(withdrawn->size(), 2u);
   auto state = [&](const std::string& id) { return (*repo->find_elevation(id))->state; };
@@ -127,6 +129,15 @@ TEST_F(ElevationServiceTest, ALeavingApproversUnusedConsentIsWithdrawn) {
   EXPECT_EQ(state(other->id), policy::ElevationState::kPending) << "carol never consented to it";
   EXPECT_EQ((*repo->find_elevation(unused_grant->id))->end_reason, "consent withdrawn: approver carol no longer has access");
   EXPECT_EQ(audit_count("elevation.revoke", "info"), 2);
+  // Only customer consents count when carol stops being acme's approver; the lead's internal approval stays.
+  auto internal = service->request(bob, "root@acme-app", 30 * kMin, "T-5");
+  ASSERT_TRUE(internal);
+  ASSERT_TRUE(service->approve(lead, internal->id, std::nullopt));
+  auto none = service->withdraw_consents(
+      "lead", [](const policy::Elevation&) { return false; }, "lead is no longer acme's approver", "acme");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(state(internal->id), policy::ElevationState::kPending);
 }
 
 TEST_F(ElevationServiceTest, FourEyesNeedsConsentAndInternalApproval) {

@@ -20,4 +20,14 @@ Result<std::unique_ptr<Services>> Services::open(const Config& cfg) {
   return std::unique_ptr<Services>(new Services(cfg, std::move(*db)));
 }
 
+std::function<bool(const policy::Elevation&)> grant_used(Services& s) {
+  return [&s](const policy::Elevation& e) {
+    recorder::SessionFilter f;
+    f.grant_id = e.grant_id;
+    f.limit = 1;
+    auto found = s.sessions().list(f);
+    return found && !found->empty();
+  };
+}
+
 }  // namespace bastion::gateway

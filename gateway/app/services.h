@@ -4,6 +4,7 @@
 // fork). Owns the database; the repositories borrow it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "authn/key_registry.h"
@@ -48,5 +49,9 @@ class Services {
   HrService hr_;
   authn::MfaStore mfa_;
 };
+
+// Whether any session has run under the grant `e` (an error counts as
+// unused: consent is then withdrawn, failing closed).
+std::function<bool(const policy::Elevation&)> grant_used(Services& s);
 
 }  // namespace bastion::gateway

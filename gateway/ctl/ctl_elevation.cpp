@@ -81,6 +81,22 @@ void register_customer(CLI::App& app, CtlGlobals& g) {
                 {{"customer", a->customer}, {"user", a->person}});
       std::cout << (adding ? "added " : "removed ") << a->person << (adding ? " as" : " as an")
                 << " approver for " << a->customer << "\n";
+      if (adding) return;
+      // SECURITY: consent from someone who may no longer give it does not
+      // open grants nobody has used yet (or finish pending requests).
+      auto withdrawn = s->elevation().withdraw_consents(
+          a->person, grant_used(*s), "consent withdrawn: " + a->person + " is no longer an approver for " + a->customer,
+          a->customer);
+      if (!withdrawn) {
+        g.exit_code = ctl_fail("the approver was removed, but their consents could not be withdrawn: " +
+                               withdrawn.error().message);
+        return;
+      }
+      for (const auto& e : *withdrawn) {
+        std::cout << "withdrew " << a->person << "'s consent to " << e.id
+                  << (e.grant_id.empty() ? "" : " (grant " + e.grant_id + ")") << "\n";
+      }
+      if (!withdrawn->empty()) notify_daemon(*s);
     });
   }
 }

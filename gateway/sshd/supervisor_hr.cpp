@@ -144,14 +144,8 @@ void Supervisor::end_user_sessions(const std::string& user, const std::string& m
   // stands for grants nobody has used yet (and pending requests).
   Services* s = monitor_services();
   if (s == nullptr) return;
-  auto used = [s](const policy::Elevation& e) {
-    recorder::SessionFilter f;
-    f.grant_id = e.grant_id;
-    f.limit = 1;
-    auto found = s->sessions().list(f);
-    return found && !found->empty();  // unknown counts as unused: the consent goes (fail closed)
-  };
-  auto withdrawn = s->elevation().withdraw_consents(user, used);
+  auto withdrawn = s->elevation().withdraw_consents(user, grant_used(*s),
+                                                    "consent withdrawn: approver " + user + " no longer has access");
   if (!withdrawn) {
     log("cannot withdraw the consents of " + user + ": " + withdrawn.error().message);
   } else if (!withdrawn->empty()) {

@@ -331,6 +331,16 @@ TEST_F(Elevation, ADisabledApproversUnusedConsentIsWithdrawn) {
     audited |= r["action"] == "elevation.revoke" && r["actor"] == "system";
   }
   EXPECT_TRUE(audited);
+  // The same when carol stops being acme's approver.
+  std::string next = request();
+  approve(next);
+  auto removed = d->ctl({"customer", "approver", "remove", "acme", "carol"});
+  d->ctl_ok({"customer", "approver", "add", "acme", "carol"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_NE(removed.out.find("withdrew carol's consent to " + next), std::string::npos) << removed.out;
+  auto again = d->ssh(*bob, acme(), {"true"});
+  EXPECT_NE(again.err.find("consent withdrawn: carol is no longer an approver for acme"), std::string::npos)
+      << again.err;
 }
 
 TEST_F(Elevation, DenyWithReasonReachesTheRequester) {
