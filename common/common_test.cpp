@@ -113,6 +113,29 @@ TEST(Config, HrBreakerWindowAndMaxFileSize) {
   }
 }
 
+TEST(Config, WebProcessUserAndConnectionLimits) {
+  TempDir d;
+  write(d.file("t.toml"), default_config_text("127.0.0.1:2222", "https://gw.example:8443"));
+  auto c = load_config(d.file("t.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->web_privsep_user, "bastion-web");
+  EXPECT_EQ(c->web_max_connections, 64);
+  EXPECT_EQ(c->web_max_connections_per_source, 8);
+  write(d.file("a.toml"), "[web]\nprivsep_user = \"www-gw\"\nmax_connections = 200\nmax_connections_per_source = 20\n");
+  c = load_config(d.file("a.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->web_privsep_user, "www-gw");
+  EXPECT_EQ(c->web_max_connections, 200);
+  EXPECT_EQ(c->web_max_connections_per_source, 20);
+  for (const char* bad : {"privsep_user = \"root\"", "privsep_user = \"\"", "max_connections = 0",
+                          "max_connections = 4\nmax_connections_per_source = 8"}) {
+    write(d.file("c.toml"), std::string("[web]\n") + bad + "\n");
+    auto e = load_config(d.file("c.toml"));
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("[web] "), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(Config, EgressAddressesAreAddressesOrCidrBlocks) {
   TempDir d;
   write(d.file("a.toml"), "[upstream]\negress_addresses = [\"192.0.2.10\", \"10.1.0.0/16\", \"2001:db8::/32\"]\n");

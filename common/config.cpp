@@ -248,7 +248,8 @@ class Loader {
 
   Status web(const Table& root) {
     const Table* t = root["web"].as_table();
-    if (auto st = check_keys(t, "web", {"public_url", "listen", "tls_cert", "tls_key", "privsep_user"}); !st) return st;
+    if (auto st = check_keys(t, "web", {"public_url", "listen", "tls_cert", "tls_key", "privsep_user", "max_connections",
+                                            "max_connections_per_source"}); !st) return st;
     if (auto st = get_string(t, "web", "public_url", cfg_.public_url); !st) return st;
     if (!cfg_.public_url.empty()) {
       const std::string& u = cfg_.public_url;
@@ -267,6 +268,13 @@ class Loader {
     if (auto st = get_string(t, "web", "privsep_user", cfg_.web_privsep_user); !st) return st;
     if (cfg_.web_privsep_user.empty() || cfg_.web_privsep_user == "root") {
       return fail("[web] privsep_user must name an unprivileged user, not \"" + cfg_.web_privsep_user + "\"");
+    }
+    if (auto st = get_int(t, "web", "max_connections", cfg_.web_max_connections, 1, 100000); !st) return st;
+    if (auto st = get_int(t, "web", "max_connections_per_source", cfg_.web_max_connections_per_source, 1, 100000); !st) {
+      return st;
+    }
+    if (cfg_.web_max_connections_per_source > cfg_.web_max_connections) {
+      return fail("[web] max_connections_per_source must not exceed max_connections");
     }
     return get_string(t, "web", "tls_key", cfg_.tls_key);
   }
@@ -475,7 +483,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "listen = \"" + web_listen_for(public_url) + "\"\n"
          "tls_cert = \"web_cert.pem\"             # init makes a self-signed pair; use a real certificate in production\n"
          "tls_key = \"web_key.pem\"\n"
-         "# privsep_user = \"bastion-web\"         # the web process runs as this user when bastiond is root\n\n"
+         "# privsep_user = \"bastion-web\"         # the web process runs as this user when bastiond is root\n"
+         "max_connections = 64                    # open HTTPS connections in total (more are closed at once)\n"
+         "max_connections_per_source = 8          # ... per client address (a slowloris takes only its share)\n\n"
          "[hr]\n"
          "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
          "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active people\n"

@@ -86,6 +86,8 @@ struct Config {
   std::string tls_cert;                   // PEM certificate (chain); default "web_cert.pem" in state dir
   std::string tls_key;                    // PEM private key (mode 0600); default "web_key.pem" in state dir
   std::string web_privsep_user = "bastion-web";  // the web process's own unprivileged user (not the connections')
+  int web_max_connections = 64;             // open HTTPS connections in total; more are closed at accept
+  int web_max_connections_per_source = 8;   // ... per client address
 
   // [hr]
   std::string hr_spool;                   // spool dir; files dropped into its incoming/; default "hr" in state dir

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <mutex>
@@ -103,6 +104,10 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
   opt.bind_address = cfg.web_listen_host;
   opt.port = cfg.web_listen_port;
   opt.log = [](const std::string& line) { log(line); };
+  opt.max_connections = static_cast<size_t>(cfg.web_max_connections);
+  opt.max_connections_per_source = static_cast<size_t>(cfg.web_max_connections_per_source);
+  // Workers: enough that the per-source share of a few slow sources leaves room for everyone else.
+  opt.threads = std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
   WebServer server(backend, opt);
   if (auto st = server.start(); !st) {
     log("cannot serve " + cfg.public_url + ": " + st.message());
