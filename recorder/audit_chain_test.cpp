@@ -7,24 +7,13 @@
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
 #include "recorder/retention.h"
+#include "tests/support/audit_store_fixture.h"
 
 namespace bastion::recorder {
 namespace {
 
-class ChainTest : public ::testing::Test {
+class ChainTest : public testing::AuditStoreTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/chain-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    auto d = Database::open(dir + "/a.db", Database::Mode::kCreate);
-    ASSERT_TRUE(d);
-    db = std::make_unique<Database>(std::move(*d));
-    auto k = Ed25519Key::create(dir + "/key");
-    ASSERT_TRUE(k);
-    key = std::make_unique<Ed25519Key>(std::move(*k));
-    log = std::make_unique<AuditLog>(*db, clock);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
   void append(int n) {
     for (int i = 0; i < n; ++i) {
       clock.advance(1000);
@@ -33,18 +22,6 @@ class ChainTest : public ::testing::Test {
     }
   }
   void checkpoint() { ASSERT_TRUE(write_checkpoint(*db, *key, clock, "manual")); }
-  VerifyReport verify() {
-    auto r = verify_chain(*db, key->public_key());
-    EXPECT_TRUE(r) << r.error().message;
-    return *r;
-  }
-  void sql(const std::string& s) { db->sql().exec(s); }
-
-  std::string dir;
-  FakeClock clock{1'800'000'000'000'000};
-  std::unique_ptr<Database> db;
-  std::unique_ptr<Ed25519Key> key;
-  std::unique_ptr<AuditLog> log;
 };
 
 TEST_F(ChainTest, IntactChainVerifies) {

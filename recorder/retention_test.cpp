@@ -10,25 +10,17 @@
 #include "recorder/channel_recording.h"
 #include "recorder/retention.h"
 #include "recorder/session_log.h"
+#include "tests/support/audit_store_fixture.h"
 
 namespace bastion::recorder {
 namespace {
 
-class RetentionTest : public ::testing::Test {
+class RetentionTest : public testing::AuditStoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/retention-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    auto d = Database::open(dir + "/a.db", Database::Mode::kCreate);
-    ASSERT_TRUE(d);
-    db = std::make_unique<Database>(std::move(*d));
-    auto k = Ed25519Key::create(dir + "/key");
-    ASSERT_TRUE(k);
-    key = std::make_unique<Ed25519Key>(std::move(*k));
-    log = std::make_unique<AuditLog>(*db, clock);
+    AuditStoreTest::SetUp();
     sessions = std::make_unique<SessionLog>(*db, clock);
   }
-  void TearDown() override { std::filesystem::remove_all(dir); }
 
   void append(int n) {
     for (int i = 0; i < n; ++i) {
@@ -42,15 +34,9 @@ class RetentionTest : public ::testing::Test {
     EXPECT_TRUE(c && *c);
     return c && *c ? **c : Checkpoint{};
   }
-  VerifyReport verify() {
-    auto r = verify_chain(*db, key->public_key());
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : VerifyReport{};
-  }
   Result<PurgeReport> purge(Micros cutoff, bool dry_run = false) {
     return purge_older_than(*db, *key, clock, cutoff, dry_run);
   }
-  void sql(const std::string& s) { db->sql().exec(s); }
   int64_t count(const std::string& query) {
     SQLite::Statement q(db->sql(), query);
     q.executeStep();
@@ -96,11 +82,6 @@ class RetentionTest : public ::testing::Test {
     }
   }
 
-  std::string dir;
-  FakeClock clock{1'800'000'000'000'000};
-  std::unique_ptr<Database> db;
-  std::unique_ptr<Ed25519Key> key;
-  std::unique_ptr<AuditLog> log;
   std::unique_ptr<SessionLog> sessions;
 };
 
