@@ -228,20 +228,41 @@ Result<HrBreakerCount> HrService::breaker_count(const std::set<std::string>& lea
   return c;
 }
 
-Result<HrBatch> HrService::open(const std::string& path) {
-  auto text = read_dropped_file(path, cfg_.hr_max_file_size);
+HrDroppedFile read_hr_file(const std::string& path, size_t max_bytes) {
+  HrDroppedFile f;
+  f.path = path;
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+    f.gone = true;
+    return f;
+  }
+  auto text = read_dropped_file(path, max_bytes);
   if (!text) {
+    f.readable = text.error();
+    return f;
+  }
+  f.parsed = policy::parse_hr_file(base_name(path), *text);
+  f.text = std::move(*text);
+  return f;
+}
+
+Result<HrBatch> HrService::open(const std::string& path) { return open(read_hr_file(path, cfg_.hr_max_file_size)); }
+
+Result<HrBatch> HrService::open(const HrDroppedFile& file) {
+  const std::string& path = file.path;
+  if (file.gone) return make_error(path + ": no such file");
+  if (!file.readable) {
     // A FIFO, link, device or oversized file: rejected with the reason, once
     // (the caller moves it out of the spool).
-    auto ev = event("hr.reject", Outcome::kDeny, "HR file " + base_name(path) + " rejected: " + text.error().message,
+    auto ev = event("hr.reject", Outcome::kDeny, "HR file " + base_name(path) + " rejected: " + file.readable.message(),
                     {{"file", base_name(path)}});
     if (auto r = audit_.append(ev); !r) return r.error();
-    return text.error();
+    return file.readable.error();
   }
   HrBatch b;
   b.path = path;
   b.opened_at = clock_.now();
-  std::string digest = hex_encode(sha256(as_bytes(*text)));
+  std::string digest = hex_encode(sha256(as_bytes(file.text)));
   b.record.id = "B-" + digest.substr(0, 12);
   b.record.file = base_name(path);
   b.record.sha256 = digest;
@@ -259,7 +280,7 @@ Result<HrBatch> HrService::open(const std::string& path) {
     b.record.state = (*existing)->state == "released" || done_before ? (*existing)->state : "applying";
     b.resumed = (*existing)->state == "applying" || (*existing)->state == "released";
   }
-  b.parsed = policy::parse_hr_file(b.record.file, *text);
+  b.parsed = file.parsed;
   auto people = repo_.list_people();
   if (!people) return people.error();
   if (b.parsed.snapshot) {

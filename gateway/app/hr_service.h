@@ -68,6 +68,18 @@ struct HrBreakerCount {
 // (empty: re-check them against policy); `left`: the person has left.
 using HrAccessChange = std::function<void(const std::string& user, const std::string& message, bool left)>;
 
+// FILE read (O_NOFOLLOW|O_NONBLOCK, regular files only, at most
+// [hr] max_file_size) and parsed: the part of opening a batch that touches the
+// file, so that it can run off the supervisor's event loop (HrSpoolWorker).
+struct HrDroppedFile {
+  std::string path;
+  bool gone = false;   // nothing at PATH any more (a link counts as present: it is rejected)
+  Status readable;     // why it is rejected unread: a FIFO, link, device, oversized file...
+  std::string text;    // the contents (digested by open(): no OpenSSL off the main thread, see hr_spool_worker.h)
+  policy::HrFile parsed;
+};
+HrDroppedFile read_hr_file(const std::string& path, size_t max_bytes);
+
 class HrService {
  public:
   HrService(policy::PolicyRepository& repo, recorder::AuditLog& audit, const Config& cfg, const Clock& clock)
@@ -76,6 +88,8 @@ class HrService {
   // Reads and parses FILE, registers the batch, and applies the circuit
   // breaker (a held batch is audited as an alert and stored as held).
   Result<HrBatch> open(const std::string& path);
+  // The same for a file already read (and parsed) by read_hr_file.
+  Result<HrBatch> open(const HrDroppedFile& file);
   // What each event would do now (nothing is stored).
   std::vector<HrLineOutcome> dry_run(const HrBatch& b);
   // Applies up to `budget` events (0: all that remain). Returns how many it handled.

@@ -128,6 +128,7 @@ int Supervisor::run() {
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({control_fd_.get(), POLLIN, 0});
     fds.push_back({inotify_fd_.get(), POLLIN, 0});
+    fds.push_back({hr_worker_->wake_fd(), POLLIN, 0});
     // The layout is fixed here: handling a signal below may set stopping_,
     // and the child entries must still be read at the positions they have.
     const bool listening = !stopping_;
@@ -155,7 +156,8 @@ int Supervisor::run() {
     }
     if (fds[1].revents & POLLIN) handle_control();
     if (fds[2].revents & POLLIN) read_hr_notifications();
-    if (listening && !stopping_ && (fds[3].revents & POLLIN)) accept_client();
+    if (fds[3].revents & POLLIN) read_hr_worker();
+    if (listening && !stopping_ && (fds[4].revents & POLLIN)) accept_client();
     if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) read_web();
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
@@ -238,6 +240,9 @@ void Supervisor::become_child() {
   // Never close the parent's SQLite connection in the child (it would
   // disturb the parent's locks); just forget it.
   (void)hr_services_.release();
+  // Its thread did not cross fork: never join it here (and its eventfd is
+  // closed with the other inherited descriptors).
+  (void)hr_worker_.release();
   // SECURITY: children never hold the user CA or the audit signing key;
   // connection processes ask for certificates over their channel.
   ca_.reset();

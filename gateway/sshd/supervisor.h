@@ -19,6 +19,7 @@
 #include "common/unique_fd.h"
 #include "gateway/app/backoff.h"
 #include "gateway/app/hr_service.h"
+#include "gateway/app/hr_spool_worker.h"
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
@@ -100,6 +101,9 @@ struct SupervisorHooks {
   // process serves as usual).
   std::function<void()> before_web_sandbox;
   std::function<void(int monitor_fd)> in_web;
+  // Runs on the HR spool worker's thread before each dropped file is read
+  // (the hostile daemon stalls there, as a hung file system would).
+  std::function<void(const std::string& path)> before_hr_read;
 };
 
 struct PendingReply {
@@ -191,13 +195,18 @@ class Supervisor {
   void sweep_grants(bool force);
   // The HR spool (supervisor_hr.cpp): inotify on incoming/, one batch at a
   // time in small steps so the supervisor stays responsive; due scheduled
-  // events every second.
+  // events every second. Files are read, parsed and filed away by
+  // hr_worker_'s thread, never on this loop.
   bool setup_hr();
   void read_hr_notifications();
+  void read_hr_worker();
   void process_hr();
   [[nodiscard]] bool hr_busy() const {
-    return (hr_batch_.has_value() || !hr_queue_.empty()) && SystemClock::instance().now() >= hr_retry_at_;
+    bool waiting_for_file = hr_worker_ && hr_worker_->outstanding() > 0;
+    return (hr_batch_.has_value() || (!hr_queue_.empty() && !waiting_for_file)) &&
+           SystemClock::instance().now() >= hr_retry_at_;
   }
+  void file_hr_away(const std::string& path, const std::string& dir, const nlohmann::json& report);
   // Ends every live session of `user` with `message` (audited).
   void end_user_sessions(const std::string& user, const std::string& message);
   // Re-decides every live session of `user` against current policy; ends those no longer allowed.
@@ -235,6 +244,7 @@ class Supervisor {
   std::deque<std::string> hr_queue_;
   std::optional<HrBatch> hr_batch_;
   std::unique_ptr<Services> hr_services_;  // open while a batch is applied
+  std::unique_ptr<HrSpoolWorker> hr_worker_;
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
   std::optional<SandboxPlan> sandbox_;  // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, control_fd_, signal_fd_;

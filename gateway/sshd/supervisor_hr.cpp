@@ -35,6 +35,7 @@ bool Supervisor::setup_hr() {
   }
   // Files that arrived while we were down (or were half applied when we died).
   for (auto& f : spool_.waiting()) hr_queue_.push_back(std::move(f));
+  hr_worker_ = std::make_unique<HrSpoolWorker>(spool_, cfg_.hr_max_file_size, hooks_.before_hr_read);
   return true;
 }
 
@@ -65,6 +66,43 @@ HrAccessChange Supervisor::hr_access_change() {
   };
 }
 
+void Supervisor::file_hr_away(const std::string& path, const std::string& dir, const nlohmann::json& report) {
+  hr_worker_->submit({HrSpoolJob::Kind::kFileAway, path, dir, report});
+}
+
+void Supervisor::read_hr_worker() {
+  for (auto& r : hr_worker_->take()) {
+    if (r.kind == HrSpoolJob::Kind::kFileAway) {
+      if (!r.moved) log("[hr] " + r.moved.error().message);
+      continue;
+    }
+    if (r.file.gone) continue;  // moved away before we got to it
+    const std::string& path = r.path;
+    auto s = Services::open(cfg_);
+    if (!s) {
+      log("[hr] " + s.error().message + "; will retry in 5s");
+      hr_queue_.push_front(path);
+      hr_retry_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
+      continue;
+    }
+    hr_services_ = std::move(*s);
+    auto b = hr_services_->hr().open(r.file);
+    if (!b) {
+      log("[hr] " + path + ": " + b.error().message);
+      file_hr_away(path, spool_.rejected(), {{"file", path}, {"error", b.error().message}});
+      hr_services_.reset();
+      continue;
+    }
+    if (b->held) {
+      log("[hr] ALERT: held " + b->record.id + " (" + b->record.file + "): " + b->hold_reason);
+      file_hr_away(path, spool_.held(), hr_report_json(*b));
+      hr_services_.reset();
+      continue;
+    }
+    hr_batch_ = std::move(*b);
+  }
+}
+
 void Supervisor::process_hr() {
   Micros now = SystemClock::instance().now();
   if (now >= next_hr_due_) {
@@ -75,34 +113,11 @@ void Supervisor::process_hr() {
   }
   if (now < hr_retry_at_) return;
   if (!hr_batch_) {
-    if (hr_queue_.empty()) return;
-    std::string path = hr_queue_.front();
+    // One file at a time: the next is read once the last one is filed away.
+    if (hr_queue_.empty() || hr_worker_->outstanding() > 0) return;
+    hr_worker_->submit({HrSpoolJob::Kind::kRead, hr_queue_.front(), "", {}});
     hr_queue_.pop_front();
-    std::error_code ec;
-    if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) return;  // a link is rejected, not skipped
-    auto s = Services::open(cfg_);
-    if (!s) {
-      log("[hr] " + s.error().message + "; will retry in 5s");
-      hr_queue_.push_front(path);
-      hr_retry_at_ = now + 5 * kMicrosPerSecond;
-      return;
-    }
-    hr_services_ = std::move(*s);
-    auto b = hr_services_->hr().open(path);
-    if (!b) {
-      log("[hr] " + path + ": " + b.error().message);
-      nlohmann::json report = {{"file", path}, {"error", b.error().message}};
-      if (auto moved = spool_.file_away(path, spool_.rejected(), report); !moved) log("[hr] " + moved.error().message);
-      hr_services_.reset();
-      return;
-    }
-    if (b->held) {
-      log("[hr] ALERT: held " + b->record.id + " (" + b->record.file + "): " + b->hold_reason);
-      if (auto moved = spool_.file_away(path, spool_.held(), hr_report_json(*b)); !moved) log("[hr] " + moved.error().message);
-      hr_services_.reset();
-      return;
-    }
-    hr_batch_ = std::move(*b);
+    return;
   }
   auto applied = hr_services_->hr().apply(*hr_batch_, kEventsPerStep, hr_access_change());
   if (!applied) {
@@ -121,8 +136,7 @@ void Supervisor::process_hr() {
     log("[hr] " + hr_batch_->record.file + ": " + report.error().message);
   } else {
     bool nothing_valid = hr_batch_->events.empty() && !hr_batch_->parsed.errors.empty();
-    auto moved = spool_.file_away(hr_batch_->path, nothing_valid ? spool_.rejected() : spool_.processed(), *report);
-    if (!moved) log("[hr] " + moved.error().message);
+    file_hr_away(hr_batch_->path, nothing_valid ? spool_.rejected() : spool_.processed(), *report);
     log("[hr] applied " + hr_batch_->record.file + " (" + hr_batch_->record.id + "): " + (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   hr_batch_.reset();

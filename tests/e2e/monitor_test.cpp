@@ -382,5 +382,25 @@ TEST_F(Monitor, HonestConnectionsStillWork) {
   EXPECT_NE(denied.err.find("no role"), std::string::npos) << denied.err;
 }
 
+// The HR spool's file I/O runs on a thread of its own: a dropped file whose
+// read hangs (a stuck network mount) holds up neither logins nor the spool's
+// later work once it returns. Before: the read ran on the supervisor's loop,
+// so no login was accepted until it returned.
+TEST_F(Monitor, AHungHrFileReadHoldsUpNoLogin) {
+  std::string stall = *hostile_dir + "/hr-stall";
+  write_text(stall, "");
+  std::string state = std::filesystem::path(d->config()).parent_path().string();
+  std::string tmp = d->dir() + "/stuck.jsonl.part";
+  write_text(tmp, "{\"event_id\":\"stall-j1\",\"type\":\"joiner\",\"employee_id\":\"E990\","
+                  "\"username\":\"stalled\",\"department\":\"nowhere\"}\n");
+  std::filesystem::rename(tmp, state + "/hr/incoming/stuck.jsonl");
+  ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(*hostile_dir + "/hr-stalled"); }, 10000));
+  auto r = d->ssh(*alice, d->login() + "@prod-db-1", {"echo still here"}, "", {}, 20000);
+  std::filesystem::remove(stall);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "still here\n");
+  EXPECT_TRUE(wait_for([&] { return std::filesystem::exists(state + "/hr/processed/stuck.jsonl.report.json"); }, 10000));
+}
+
 }  // namespace
 }  // namespace bastion::e2e

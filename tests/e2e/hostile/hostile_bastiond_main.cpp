@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -299,6 +300,21 @@ void in_child(int monitor_fd) {
   ::_exit(0);
 }
 
+// As a hung file system would: while $BASTION_HOSTILE_DIR/hr-stall exists
+// (at most 60 s), reading a dropped HR file does not return. Writes
+// hr-stalled when it starts. Runs on the spool worker's thread: plain
+// system calls only.
+void before_hr_read(const std::string& /*path*/) {
+  const char* dir = std::getenv("BASTION_HOSTILE_DIR");
+  if (dir == nullptr) return;
+  std::string stall = std::string(dir) + "/hr-stall";
+  struct stat st{};
+  if (::stat(stall.c_str(), &st) != 0) return;
+  int fd = ::open((std::string(dir) + "/hr-stalled").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+  for (int i = 0; i < 600 && ::stat(stall.c_str(), &st) == 0; ++i) ::usleep(100'000);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -307,5 +323,6 @@ int main(int argc, char** argv) {
   hooks.before_sandbox = before_sandbox;
   hooks.before_web_sandbox = before_web_sandbox;
   hooks.in_web = in_web;
+  hooks.before_hr_read = before_hr_read;
   return daemon_main(argc, argv, std::move(hooks));
 }
