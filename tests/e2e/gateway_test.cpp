@@ -150,6 +150,88 @@ TEST_F(Gateway, SftpPutAndGet) {
   EXPECT_EQ(removes.back()["outcome"], "allow");
 }
 
+// Raw SFTP packets, as an attacker sends them (not through an sftp client).
+class SftpPackets {
+ public:
+  SftpPackets& packet(uint8_t type, const std::string& body) {
+    u32(out_, static_cast<uint32_t>(body.size() + 1));
+    out_ += static_cast<char>(type);
+    out_ += body;
+    return *this;
+  }
+  static std::string u32(uint32_t v) {
+    std::string s;
+    u32(s, v);
+    return s;
+  }
+  static std::string str(const std::string& v) { return u32(static_cast<uint32_t>(v.size())) + v; }
+  [[nodiscard]] const std::string& bytes() const { return out_; }
+
+ private:
+  static void u32(std::string& s, uint32_t v) {
+    for (int i = 3; i >= 0; --i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  std::string out_;
+};
+
+// Issue 13's three evasions, sent as raw packets over `ssh -s ... sftp`
+// through the gateway to the target's sftp server.
+TEST_F(Gateway, RawSftpPacketsCannotEvadeTheFileAudit) {
+  using P = SftpPackets;
+  constexpr uint8_t kInit = 1, kOpen = 3, kRead = 5, kExtended = 200;
+  auto send = [&](const std::string& packets) {
+    auto argv = d->ssh_argv(*alice, dest(), {"-s"});
+    argv.push_back("sftp");
+    return run(argv, {}, packets, 20000);
+  };
+  auto records_for = [&](const std::string& action, const std::string& path) {
+    nlohmann::json found = nlohmann::json::array();
+    for (const auto& r : audit(action)) {
+      if (r["details"]["path"] == path) found.push_back(r);
+    }
+    return found;
+  };
+
+  // 1. OPEN with READ|CREAT|TRUNC empties the file: audited as a write, with the flags.
+  std::string victim = d->dir() + "/raw-sftp-truncated";
+  write_text(victim, "precious\n");
+  P trunc;
+  trunc.packet(kInit, P::u32(3)).packet(kOpen, P::u32(1) + P::str(victim) + P::u32(0x01 | 0x08 | 0x10) + P::u32(0));
+  (void)send(trunc.bytes());
+  EXPECT_EQ(std::filesystem::file_size(victim), 0u);
+  ASSERT_TRUE(wait_for([&] { return !records_for("file.open", victim).empty(); }, 5000));
+  auto open = records_for("file.open", victim)[0];
+  EXPECT_EQ(open["details"]["mode"], "read+write") << open.dump();
+  EXPECT_EQ(open["details"]["flags"], "READ|CREAT|TRUNC") << open.dump();
+
+  // 2. lsetstat@openssh.com (chmod 4755): audited with its arguments.
+  std::string chmodded = d->dir() + "/raw-sftp-chmod";
+  write_text(chmodded, "x\n");
+  P chmod;
+  chmod.packet(kInit, P::u32(3))
+      .packet(kExtended, P::u32(2) + P::str("lsetstat@openssh.com") + P::str(chmodded) + P::u32(0x04) + P::u32(04755));
+  (void)send(chmod.bytes());
+  ASSERT_TRUE(wait_for([&] { return !records_for("file.lsetstat", chmodded).empty(); }, 5000));
+  auto set = records_for("file.lsetstat", chmodded)[0];
+  EXPECT_NE(set["details"]["detail"].get<std::string>().find("mode=04755"), std::string::npos) << set.dump();
+  EXPECT_EQ(set["details"]["extension"], "lsetstat@openssh.com");
+
+  // 3. A request id reused while outstanding (OPEN id=7, then READ id=7 on a
+  //    bogus handle before the reply): the channel ends, audited, and the
+  //    READ never reaches the target.
+  std::string secret = d->dir() + "/raw-sftp-secret";
+  write_text(secret, "secret\n");
+  P reuse;
+  reuse.packet(kInit, P::u32(3))
+      .packet(kOpen, P::u32(7) + P::str(secret) + P::u32(0x01) + P::u32(0))
+      .packet(kRead, P::u32(7) + P::str("bogus") + P::u32(0) + P::u32(0) + P::u32(4096));
+  auto r = send(reuse.bytes());
+  EXPECT_NE(r.err.find("bastion: file transfer ended"), std::string::npos) << r.err;
+  EXPECT_TRUE(audited("channel.subsystem", "request id 7"));
+  // The open is on record although its reply never reached the client.
+  EXPECT_TRUE(wait_for([&] { return !records_for("file.open", secret).empty(); }, 5000));
+}
+
 TEST_F(Gateway, CommandMode) {
   auto who = d->ssh(*alice, "alice", {"whoami"});
   EXPECT_EQ(who.exit_code, 0) << who.err;
