@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/address.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/database.h"
@@ -272,5 +273,23 @@ TEST(Ed25519, WeakPublicKeysAreRecognised) {
   forged[0] = 1;
   EXPECT_FALSE(ed25519_verify(identity, as_bytes("anything"), forged));
 }
+}  // namespace
+}  // namespace bastion
+
+namespace bastion {
+namespace {
+
+TEST(SourceGroup, Ipv6CountsWithItsSlash64AndMappedIpv4IsIpv4) {
+  EXPECT_EQ(source_group("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(source_group("2001:db8:1:2:a:b:c:d"), "2001:db8:1:2::/64");
+  EXPECT_EQ(source_group("2001:db8:1:2::ffff"), "2001:db8:1:2::/64");
+  EXPECT_NE(source_group("2001:db8:1:3::1"), source_group("2001:db8:1:2::1"));
+  EXPECT_EQ(source_group("::1"), "::/64");
+  EXPECT_EQ(source_group("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(source_group("fe80::1%lo"), "fe80::/64");
+  EXPECT_EQ(source_group("not an address"), "not an address");
+  EXPECT_EQ(source_group(""), "");
+}
+
 }  // namespace
 }  // namespace bastion

@@ -460,7 +460,7 @@ void Supervisor::accept(ChildInfo& c) {
   Micros now = SystemClock::instance().now();
   c.authenticated = true;
   c.started_at = now;
-  source_backoff_.success(c.source_ip);
+  source_backoff_.success(c.source_group);
   key_backoff_.success(c.fingerprint);
   (void)monitor::send_message(c.channel.get(), c.accepted, MSG_DONTWAIT);
 }
@@ -506,7 +506,7 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   if (auto st = begin_session(c, details); !st) return fail(st.message());
   c.authenticated = true;
   c.started_at = now;
-  source_backoff_.success(c.source_ip);
+  source_backoff_.success(c.source_group);
   key_backoff_.success(c.fingerprint);
   (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kVerified, ""}, MSG_DONTWAIT);
 }

@@ -23,6 +23,7 @@
 
 #include <openssl/rand.h>
 
+#include "common/address.h"
 #include "common/encoding.h"
 #include "gateway/sshd/connection.h"
 #include "gateway/sshd/listener.h"
@@ -197,13 +198,15 @@ void Supervisor::accept_client() {
     source_backoff_.prune(now);
     key_backoff_.prune(now);
   }
+  // Per-source limits count an IPv6 address with its /64 (common/address.h).
+  const std::string group = source_group(ip);
   // SECURITY: a source that keeps failing waits (1s, 2s, 4s, ... up to
   // auth_backoff_max) before it may try again; refused before any fork.
-  if (Micros until = source_backoff_.blocked_until(ip, now); until != 0) {
+  if (Micros until = source_backoff_.blocked_until(group, now); until != 0) {
     if (now >= next_backoff_log_) {
       next_backoff_log_ = now + kMicrosPerSecond;
-      log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(ip)) +
-          " failed logins (" + format_duration(until - now) + " left)");
+      log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(group)) +
+          " failed logins from " + group + " (" + format_duration(until - now) + " left)");
     }
     return;
   }
@@ -211,12 +214,13 @@ void Supervisor::accept_client() {
   for (const auto& [pid, c] : children_) {
     if (c.authenticated) continue;
     ++unauth;
-    if (c.source_ip == ip) ++unauth_here;
+    if (c.source_group == group) ++unauth_here;
   }
   // SECURITY: cap pre-auth work so a flood of half-open connections cannot
   // exhaust processes; authenticated sessions are not counted.
   if (unauth >= cfg_.max_unauthenticated || unauth_here >= cfg_.max_unauthenticated_per_source) {
-    log("refusing connection from " + ip + ": too many unauthenticated connections");
+    log("refusing connection from " + ip + ": too many unauthenticated connections" +
+        (group != ip ? " from " + group : std::string()));
     return;
   }
   spawn(std::move(client), ip, ip + ":" + port);
@@ -295,6 +299,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.pid = pid;
   c.channel = std::move(mine);
   c.source_ip = ip;
+  c.source_group = source_group(ip);
   c.source = source;
   c.session_id = params.session_id;
   c.started_at = SystemClock::instance().now();
@@ -343,7 +348,7 @@ void Supervisor::reap_children() {
     bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
     // A connection that never logged in, after failing or idling out, counts against its source.
     if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
-      source_backoff_.failure(it->second.source_ip, SystemClock::instance().now());
+      source_backoff_.failure(it->second.source_group, SystemClock::instance().now());
     }
     if (it->second.unaudited_probes > 0) {
       audit_event("auth", recorder::Outcome::kDeny,

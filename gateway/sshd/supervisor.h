@@ -49,6 +49,7 @@ struct ChildInfo {
   unsigned asked_once = 0;  // bit per monitor::Type: requests allowed once that were made
   UniqueFd channel;  // SOCK_SEQPACKET to the child
   std::string source_ip;
+  std::string source_group;  // what per-source limits count (an IPv6 address's /64)
   std::string source;
   bool authenticated = false;  // the monitor accepted its Authenticate
   bool session_row = false;    // the monitor started its session row and has not ended it

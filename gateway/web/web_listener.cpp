@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/address.h"
 #include "common/unique_fd.h"
 
 namespace bastion::gateway {
@@ -208,18 +209,20 @@ void TlsListener::serve() {
     auto accepted = Clock::now();
     int port = 0;
     std::string source = address_text(addr, port);
+    // Counted per source group: an IPv6 address with its /64.
+    std::string group = source_group(source);
     // SECURITY: admission before any TLS work; a refused connection costs
     // one accept and one close, and cannot hold a worker.
-    auto admission = limits_.admit(source);
+    auto admission = limits_.admit(group);
     if (admission != ConnectionLimits::Admission::kAdmitted) {
       fd.reset();
-      report_refusal(source, admission);
+      report_refusal(group, admission);
       continue;
     }
     int raw = fd.release();
-    pool.enqueue([this, raw, source, accepted] {
+    pool.enqueue([this, raw, source, group, accepted] {
       serve_connection(raw, source, accepted);
-      limits_.release(source);
+      limits_.release(group);
     });
   }
   close_listener();
