@@ -126,7 +126,8 @@ class Loader {
     const Table* t = root["gateway"].as_table();
     if (auto st = check_keys(t, "gateway",
                              {"listen", "host_keys", "login_grace_time", "max_unauthenticated",
-                              "max_unauthenticated_per_source", "max_auth_attempts", "auth_backoff_after",
+                              "max_unauthenticated_per_source", "max_queued", "max_queued_per_source",
+                              "max_auth_attempts", "auth_backoff_after",
                               "auth_backoff_max", "control_socket", "kill_grace", "public_name", "privsep_user"});
         !st)
       return st;
@@ -146,6 +147,8 @@ class Loader {
     if (!(st = get_int(t, "gateway", "max_unauthenticated_per_source",
                        cfg_.max_unauthenticated_per_source, 1, 100000)))
       return st;
+    if (!(st = get_int(t, "gateway", "max_queued", cfg_.max_queued, 0, 100000))) return st;
+    if (!(st = get_int(t, "gateway", "max_queued_per_source", cfg_.max_queued_per_source, 0, 100000))) return st;
     if (!(st = get_int(t, "gateway", "max_auth_attempts", cfg_.max_auth_attempts, 1, 100)))
       return st;
     if (!(st = get_int(t, "gateway", "auth_backoff_after", cfg_.auth_backoff_after, 0, 1000))) return st;
@@ -438,6 +441,8 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "login_grace_time = \"30s\"              # time allowed from connect to successful login\n"
          "max_unauthenticated = 64                # pre-auth connections in total\n"
          "max_unauthenticated_per_source = 16     # pre-auth connections per source address\n"
+         "max_queued = 1024                       # connections over those caps wait (not refused), up to this many\n"
+         "max_queued_per_source = 512             # ... and this many per source (an automation controller's burst)\n"
          "max_auth_attempts = 6                   # signed publickey attempts per connection\n"
          "auth_backoff_after = 3                  # failed logins per source address (or key) before back-off; 0: off\n"
          "auth_backoff_max = \"60s\"               # back-off doubles from 1s up to this\n"

@@ -27,6 +27,11 @@ struct Config {
   Micros login_grace_time = 30 * kMicrosPerSecond;  // login_grace_time, default "30s"
   int max_unauthenticated = 64;           // pre-auth connections in total, default 64
   int max_unauthenticated_per_source = 16;  // pre-auth connections per source address, default 16
+  // Connections over the two caps above wait, accepted but not yet served,
+  // until a pre-auth slot frees (or login_grace_time passes); beyond these
+  // bounds they are refused. 0: refuse at once.
+  int max_queued = 1024;
+  int max_queued_per_source = 512;
   int max_auth_attempts = 6;              // signed publickey attempts per connection, default 6
   int auth_backoff_after = 3;             // failed logins per source (or per key) before back-off; 0: off
   Micros auth_backoff_max = 60 * kMicrosPerSecond;  // back-off doubles from 1s up to this, default "60s"

@@ -266,6 +266,28 @@ ALTER TABLE targets ADD COLUMN principals TEXT NOT NULL DEFAULT 'login';
 
 bool Database::in_transaction() const { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
 
+Status Database::begin() {
+  return guarded([&]() -> Status {
+    db_->exec("BEGIN IMMEDIATE");
+    return {};
+  });
+}
+
+Status Database::commit() {
+  return guarded([&]() -> Status {
+    db_->exec("COMMIT");
+    return {};
+  });
+}
+
+Status Database::rollback() {
+  if (!in_transaction()) return {};
+  return guarded([&]() -> Status {
+    db_->exec("ROLLBACK");
+    return {};
+  });
+}
+
 int Database::latest_schema_version() { return static_cast<int>(migrations().size()); }
 
 Result<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms) {

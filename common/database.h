@@ -25,6 +25,14 @@ class Database {
   SQLite::Database& sql() { return *db_; }
   // Whether a transaction is open on this connection.
   [[nodiscard]] bool in_transaction() const;
+  // A transaction held across many writes (the monitor's group commit):
+  // begin() takes the write lock (IMMEDIATE); writes made meanwhile through
+  // with_transaction run in savepoints; commit() makes them durable together.
+  // rollback() never fails (a failed rollback leaves the connection unusable:
+  // callers then drop it).
+  Status begin();
+  Status commit();
+  Status rollback();
   [[nodiscard]] int schema_version() const { return version_; }
   static int latest_schema_version();
 

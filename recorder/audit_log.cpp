@@ -38,16 +38,17 @@ Result<int64_t> AuditLog::append(const AuditEvent& e) {
 }
 
 Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
-  try {
-    // The write lock comes first (IMMEDIATE), so reading the tail and
-    // appending after it is one atomic step across all processes.
-    SQLite::Transaction tx(db_.sql(), SQLite::TransactionBehavior::IMMEDIATE);
-    int64_t seq = append_in_transaction(e);
-    tx.commit();
-    return seq;
-  } catch (const SQLite::Exception& ex) {
-    return make_error(std::string("audit log: ") + ex.what());
-  }
+  // The write lock comes first (IMMEDIATE), so reading the tail and
+  // appending after it is one atomic step across all processes. Inside a
+  // transaction the caller holds (the monitor's group commit), a savepoint:
+  // the record is durable when the caller commits.
+  int64_t seq = 0;
+  Status st = with_transaction(db_, [&]() -> Status {
+    seq = append_in_transaction(e);
+    return {};
+  });
+  if (!st) return make_error("audit log: " + st.message());
+  return seq;
 }
 
 int64_t AuditLog::append_in_transaction(const AuditEvent& e) {

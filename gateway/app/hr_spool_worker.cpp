@@ -1,8 +1,10 @@
 #include "gateway/app/hr_spool_worker.h"
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <stdexcept>
 
@@ -15,7 +17,14 @@ HrSpoolWorker::HrSpoolWorker(HrSpool spool, size_t max_file_size,
       before_read_(std::move(before_read)),
       wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_) throw std::runtime_error("HR spool worker: cannot create an eventfd");
+  // Signals are the owner's (the supervisor reads them from a signalfd): a
+  // SIGTERM or SIGCHLD delivered to this thread would kill the process or be
+  // lost. The thread starts with every signal blocked (the mask is inherited).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 HrSpoolWorker::~HrSpoolWorker() {

@@ -220,6 +220,66 @@ bool Supervisor::read_one_request(ChildInfo& c) {
   return true;
 }
 
+void Supervisor::send_to(ChildInfo& c, monitor::Message m, UniqueFd pass) {
+  if (!batch_.open) {
+    if (auto st = monitor::send_message(c.channel.get(), m, MSG_DONTWAIT, pass.get()); !st) {
+      log("monitor: cannot answer process " + std::to_string(c.pid) + ": " + st.message());
+    }
+    return;
+  }
+  batch_.outbox.push_back({c.pid, std::move(m), std::move(pass)});
+}
+
+void Supervisor::begin_batch() {
+  Services* s = monitor_services();
+  if (s == nullptr || batch_.open) return;
+  // Without a batch every write is its own transaction, as before.
+  if (Status st = s->db().begin(); !st) {
+    log("monitor: cannot start a group commit: " + st.message());
+    return;
+  }
+  batch_.open = true;
+}
+
+void Supervisor::end_batch() {
+  if (!batch_.open) return;
+  batch_.open = false;
+  std::vector<Outgoing> outbox = std::move(batch_.outbox);
+  batch_.outbox.clear();
+  Services* s = monitor_services_.get();
+  std::string failure;
+  if (s == nullptr) {
+    failure = "the database connection went away";
+  } else if (Status st = s->db().commit(); !st) {
+    failure = st.message();
+    if (!s->db().rollback()) monitor_services_.reset();
+  }
+  if (!failure.empty()) {
+    // SECURITY: fail closed. The answers promised that records were durable;
+    // they are not, so the connections that were waiting for them end.
+    std::set<int> pids;
+    for (const auto& o : outbox) pids.insert(o.pid);
+    log("AUDIT FAILURE: a group commit failed (" + failure + "); ending " + std::to_string(pids.size()) +
+        " connection(s) that were waiting for it");
+    for (int pid : pids) {
+      auto it = children_.find(pid);
+      if (it == children_.end() || it->second.state == ChildState::kKilled) continue;
+      ::kill(pid, SIGKILL);
+      it->second.state = ChildState::kKilled;
+      it->second.kill_deadline = 0;
+    }
+    return;
+  }
+  // Durable: now the answers go out.
+  for (auto& o : outbox) {
+    auto it = children_.find(o.pid);
+    if (it == children_.end() || !it->second.channel) continue;
+    if (auto st = monitor::send_message(it->second.channel.get(), o.message, MSG_DONTWAIT, o.pass.get()); !st) {
+      log("monitor: cannot answer process " + std::to_string(o.pid) + ": " + st.message());
+    }
+  }
+}
+
 void Supervisor::violation(ChildInfo& c, const std::string& what) {
   // SECURITY: a child that breaks the protocol may be compromised: it gets
   // nothing more, and is killed at once, not asked to end.
@@ -268,7 +328,7 @@ void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
       known = true;
     }
   }
-  (void)monitor::send_message(c.channel.get(), monitor::KeyKnown{known}, MSG_DONTWAIT);
+  send_to(c, monitor::KeyKnown{known});
   if (known || !rec || !c.refused_keys.insert(m.fingerprint).second) return;
   // Each refused key counts once, towards max_auth_attempts and the source's back-off.
   ++c.auth_failures;
@@ -306,7 +366,7 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
   nlohmann::json details = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"user_name", m.user_name}};
   Micros now = SystemClock::instance().now();
   auto answer_refused = [&](const std::string& why) {
-    (void)monitor::send_message(c.channel.get(), monitor::Refused{why}, MSG_DONTWAIT);
+    send_to(c, monitor::Refused{why});
   };
   // SECURITY: a key that keeps failing waits, by the monitor's own count.
   if (Micros until = key_backoff_.blocked_until(m.fingerprint, now); until != 0) {
@@ -427,7 +487,7 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
       c.state = ChildState::kStepUp;
       audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up started", c,
                   {{"url_code", code->substr(0, 4) + "-...."}});
-      (void)monitor::send_message(c.channel.get(), acc, MSG_DONTWAIT);
+      send_to(c, acc);
       return;
     }
   }
@@ -462,7 +522,7 @@ void Supervisor::accept(ChildInfo& c) {
   c.started_at = now;
   source_backoff_.success(c.source_group);
   key_backoff_.success(c.fingerprint);
-  (void)monitor::send_message(c.channel.get(), c.accepted, MSG_DONTWAIT);
+  send_to(c, c.accepted);
 }
 
 void Supervisor::on_step_up_poll(ChildInfo& c) {
@@ -473,7 +533,7 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   auto fail = [&](const std::string& why) {
     audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
     key_backoff_.failure(c.fingerprint, now);
-    (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kFailed, why}, MSG_DONTWAIT);
+    send_to(c, StepUpResult{StepUpResult::kFailed, why});
     // SECURITY: an honest child closes the connection with the reason; one
     // that does not is killed after kill_grace.
     c.state = ChildState::kRefused;
@@ -486,7 +546,7 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   auto rec = s ? s->mfa().find_step_up(c.step_up_code) : Result<authn::StepUpRecord>(make_error("unavailable"));
   // A busy database: still pending; the deadline above ends the wait.
   if (!rec || rec->state == "pending") {
-    (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kPending, ""}, MSG_DONTWAIT);
+    send_to(c, StepUpResult{StepUpResult::kPending, ""});
     return;
   }
   if (rec->state != "verified") return fail("step-up failed: " + rec->reason);
@@ -508,7 +568,7 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   c.started_at = now;
   source_backoff_.success(c.source_group);
   key_backoff_.success(c.fingerprint);
-  (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kVerified, ""}, MSG_DONTWAIT);
+  send_to(c, StepUpResult{StepUpResult::kVerified, ""});
 }
 
 void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
@@ -517,7 +577,7 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
       out.output.resize(monitor::kMaxCommandOutput - 64);
       out.output += "\n(output truncated)\n";
     }
-    (void)monitor::send_message(c.channel.get(), out, MSG_DONTWAIT);
+    send_to(c, out);
   };
   Services* s = monitor_services();
   if (s == nullptr) return answer({"internal error (database unavailable)\n", 1, false, "", 0});
@@ -587,7 +647,7 @@ void Supervisor::on_command_step_up_poll(ChildInfo& c) {
     if (state == StepUpResult::kFailed) audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
     else audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up verified", c, c.step_up_details);
     c.step_up_code.clear();
-    (void)monitor::send_message(c.channel.get(), StepUpResult{state, why}, MSG_DONTWAIT);
+    send_to(c, StepUpResult{state, why});
   };
   if (now >= c.step_up_deadline) {
     if (s != nullptr) (void)s->mfa().finish_step_up(c.step_up_code, false, "timed out", "");
@@ -595,7 +655,7 @@ void Supervisor::on_command_step_up_poll(ChildInfo& c) {
   }
   auto rec = s ? s->mfa().find_step_up(c.step_up_code) : Result<authn::StepUpRecord>(make_error("unavailable"));
   if (!rec || rec->state == "pending") {
-    (void)monitor::send_message(c.channel.get(), StepUpResult{StepUpResult::kPending, ""}, MSG_DONTWAIT);
+    send_to(c, StepUpResult{StepUpResult::kPending, ""});
     return;
   }
   if (rec->state != "verified") return finish(StepUpResult::kFailed, "step-up failed: " + rec->reason);
@@ -632,7 +692,7 @@ void Supervisor::on_session_end(ChildInfo& c, const monitor::SessionEnd& m) {
   if (m.bytes_in > kMax || m.bytes_out > kMax) return violation(c, "session byte counts out of range");
   if (!c.session_row) {
     audit_event("session.end", recorder::Outcome::kInfo, m.reason, c, nlohmann::json::object());
-    (void)monitor::send_message(c.channel.get(), monitor::Ack{}, MSG_DONTWAIT);
+    send_to(c, monitor::Ack{});
     return;
   }
   std::optional<int> exit_status;
@@ -648,7 +708,7 @@ void Supervisor::on_session_end(ChildInfo& c, const monitor::SessionEnd& m) {
   if (exit_status) d["exit_status"] = *exit_status;
   audit_event("session.end", recorder::Outcome::kInfo, m.reason, c, std::move(d));
   // The child tells the client only once the end is on record.
-  (void)monitor::send_message(c.channel.get(), monitor::Ack{}, MSG_DONTWAIT);
+  send_to(c, monitor::Ack{});
 }
 
 recorder::AuditEvent Supervisor::session_event(const ChildInfo& c) const {
@@ -668,7 +728,7 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   if (c.recordings.size() >= kMaxRecordings) return violation(c, "too many recordings");
   Services* s = monitor_services();
   if (s == nullptr) {
-    (void)monitor::send_message(c.channel.get(), monitor::Refused{"database unavailable"}, MSG_DONTWAIT);
+    send_to(c, monitor::Refused{"database unavailable"});
     return;
   }
   // SECURITY: the file's name, folder and row are the monitor's; the child
@@ -676,14 +736,11 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   auto o = recorder::begin_recording(s->db(), s->audit(), SystemClock::instance(), cfg_.recording_dir,
                                      !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel));
   if (!o) {
-    (void)monitor::send_message(c.channel.get(), monitor::Refused{o.error().message}, MSG_DONTWAIT);
+    send_to(c, monitor::Refused{o.error().message});
     return;
   }
   c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false};
-  if (auto st = monitor::send_message(c.channel.get(), monitor::RecordingOpened{o->path}, MSG_DONTWAIT, o->file.get());
-      !st) {
-    log("monitor: cannot hand recording " + o->path + " to process " + std::to_string(c.pid) + ": " + st.message());
-  }
+  send_to(c, monitor::RecordingOpened{o->path}, std::move(o->file));
 }
 
 void Supervisor::on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk& m) {
@@ -738,7 +795,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
   // own addresses.
   auto ref = [&](const std::string& why) {
     audit_event("monitor.refuse", recorder::Outcome::kDeny, "no certificate: " + why, c, {{"request", "sign"}});
-    (void)monitor::send_message(c.channel.get(), monitor::Refused{why}, MSG_DONTWAIT);
+    send_to(c, monitor::Refused{why});
   };
   if (c.grant_ends_at != 0 && SystemClock::instance().now() >= c.grant_ends_at) {
     return ref("grant " + c.grant_id + " has ended");
@@ -764,7 +821,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
   auto cert = ca_->sign_user_certificate(cr);
   if (!cert) return ref(cert.error().message);
   ++c.certificates;
-  (void)monitor::send_message(c.channel.get(), monitor::Certificate{*cert, cr.key_id}, MSG_DONTWAIT);
+  send_to(c, monitor::Certificate{*cert, cr.key_id});
 }
 
 void Supervisor::on_elevation_changed(ChildInfo&) { sweep_grants(true); }

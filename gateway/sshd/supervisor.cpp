@@ -160,13 +160,23 @@ int Supervisor::run() {
     if (fds[3].revents & POLLIN) read_hr_worker();
     if (listening && !stopping_ && (fds[4].revents & POLLIN)) accept_client();
     if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) read_web();
+    // Group commit: every request read in this round is handled in one
+    // transaction, and answered once it is durable (one fsync for all).
+    bool batched = false;
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
         auto it = children_.find(pids[i - first_child]);
-        if (it != children_.end()) read_child(it->second);
+        if (it == children_.end()) continue;
+        if (!batched) {
+          begin_batch();
+          batched = true;
+        }
+        read_child(it->second);
       }
     }
+    if (batched) end_batch();
     reap_children();
+    serve_waiting();
     check_deadlines();
     sweep_grants(false);
     if (!stopping_) process_hr();
@@ -210,6 +220,29 @@ void Supervisor::accept_client() {
     }
     return;
   }
+  if (!room_to_serve(group)) {
+    // A burst (an automation controller's forks, the 9 a.m. rush) waits for
+    // a pre-auth slot instead of being refused; only past the queue's bounds
+    // is a connection refused. A waiting connection costs one descriptor.
+    size_t here = 0;
+    for (const auto& w : waiting_) here += w.group == group;
+    if (waiting_.size() >= static_cast<size_t>(cfg_.max_queued) ||
+        here >= static_cast<size_t>(cfg_.max_queued_per_source)) {
+      if (now >= next_queue_log_) {
+        next_queue_log_ = now + kMicrosPerSecond;
+        log("refusing connection from " + ip + ": too many unauthenticated connections" +
+            (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
+            " waiting (" + std::to_string(here) + " from this source)");
+      }
+      return;
+    }
+    waiting_.push_back({std::move(client), ip, group, std::string(port), now});
+    return;
+  }
+  spawn(std::move(client), ip, ip + ":" + port);
+}
+
+bool Supervisor::room_to_serve(const std::string& group) const {
   int unauth = 0, unauth_here = 0;
   for (const auto& [pid, c] : children_) {
     if (c.authenticated) continue;
@@ -218,12 +251,29 @@ void Supervisor::accept_client() {
   }
   // SECURITY: cap pre-auth work so a flood of half-open connections cannot
   // exhaust processes; authenticated sessions are not counted.
-  if (unauth >= cfg_.max_unauthenticated || unauth_here >= cfg_.max_unauthenticated_per_source) {
-    log("refusing connection from " + ip + ": too many unauthenticated connections" +
-        (group != ip ? " from " + group : std::string()));
-    return;
+  return unauth < cfg_.max_unauthenticated && unauth_here < cfg_.max_unauthenticated_per_source;
+}
+
+void Supervisor::serve_waiting() {
+  if (waiting_.empty()) return;
+  Micros now = SystemClock::instance().now();
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (stopping_ || now - it->accepted_at >= cfg_.login_grace_time) {
+      log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
+          " for a pre-auth slot");
+      it = waiting_.erase(it);
+      continue;
+    }
+    // First come, first served, except that a source at its cap does not
+    // hold up the others.
+    if (!room_to_serve(it->group)) {
+      ++it;
+      continue;
+    }
+    Waiting w = std::move(*it);
+    it = waiting_.erase(it);
+    spawn(std::move(w.client), w.ip, w.ip + ":" + w.port);
   }
-  spawn(std::move(client), ip, ip + ":" + port);
 }
 
 void Supervisor::become_child() {
@@ -240,6 +290,7 @@ void Supervisor::become_child() {
   web_channel_.reset();
   pending_.clear();
   inotify_fd_.reset();
+  waiting_.clear();
   hr_batch_.reset();
   // Never close the parent's SQLite connection in the child (it would
   // disturb the parent's locks); just forget it.
@@ -310,15 +361,16 @@ void Supervisor::sweep_grants(bool force) {
   Micros now = SystemClock::instance().now();
   if (!force && now < next_grant_sweep_) return;
   next_grant_sweep_ = now + kMicrosPerSecond;
-  auto s = Services::open(cfg_);
-  if (!s) {
-    log("cannot check grants: " + s.error().message);
+  // The monitor's own connection: this also runs inside its group commit.
+  Services* s = monitor_services();
+  if (s == nullptr) {
+    log("cannot check grants: database unavailable");
     return;
   }
-  if (auto expired = (*s)->elevation().expire_due(); !expired) log("cannot expire grants: " + expired.error().message);
+  if (auto expired = s->elevation().expire_due(); !expired) log("cannot expire grants: " + expired.error().message);
   for (auto& [pid, c] : children_) {
     if (c.grant_id.empty() || c.kill_deadline != 0) continue;
-    auto e = (*s)->policy().find_elevation(c.grant_id);
+    auto e = s->policy().find_elevation(c.grant_id);
     if (!e) {
       log("cannot check grant " + c.grant_id + ": " + e.error().message);
       continue;
@@ -480,9 +532,9 @@ void Supervisor::shutdown() {
 
 void Supervisor::audit(const std::string& action, const std::string& reason,
                        const std::string& session_id, const std::string& user) {
-  auto s = Services::open(cfg_);
-  if (!s) {
-    log("AUDIT FAILURE: " + s.error().message);
+  Services* s = monitor_services();
+  if (s == nullptr) {
+    log("AUDIT FAILURE: database unavailable");
     return;
   }
   recorder::AuditEvent e;
@@ -491,7 +543,7 @@ void Supervisor::audit(const std::string& action, const std::string& reason,
   e.outcome = recorder::Outcome::kInfo;
   e.reason = reason;
   e.session_id = session_id;
-  if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+  if (auto r = s->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
 }
 
 bool Supervisor::audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,

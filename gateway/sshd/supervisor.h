@@ -107,6 +107,22 @@ struct SupervisorHooks {
   std::function<void(const std::string& path)> before_hr_read;
 };
 
+// A connection accepted while the pre-auth caps were reached: it waits for a
+// slot (Supervisor::serve_waiting).
+struct Waiting {
+  UniqueFd client;
+  std::string ip, group, port;
+  Micros accepted_at = 0;
+};
+
+// An answer to a connection process held back until the group commit that
+// makes its records durable (Supervisor::end_batch).
+struct Outgoing {
+  int pid = 0;
+  monitor::Message message;
+  UniqueFd pass;  // a descriptor handed over with it (a recording file)
+};
+
 struct PendingReply {
   UniqueFd client;
   int pid = 0;
@@ -139,6 +155,11 @@ class Supervisor {
  private:
   bool setup();
   void accept_client();
+  // Whether the pre-auth caps leave room for one more connection from `group`.
+  [[nodiscard]] bool room_to_serve(const std::string& group) const;
+  // Serves waiting connections as slots free up; closes those that waited
+  // longer than login_grace_time (they then get login_grace_time to log in).
+  void serve_waiting();
   void spawn(UniqueFd client, const std::string& ip, const std::string& source);
   // In a freshly forked child: drop the supervisor's sockets, keys and state.
   void become_child();
@@ -158,6 +179,13 @@ class Supervisor {
   void read_child(ChildInfo& c);
   bool read_one_request(ChildInfo& c);  // false: nothing more to read now
   void violation(ChildInfo& c, const std::string& what);
+  // Answers a connection process: at once, or (inside a batch) once the
+  // batch has committed.
+  void send_to(ChildInfo& c, monitor::Message m, UniqueFd pass = {});
+  void begin_batch();
+  // Commits; on success sends the held answers, on failure ends (SIGKILL)
+  // every connection that was waiting for one (fail closed).
+  void end_batch();
   void on_key_probe(ChildInfo& c, const monitor::KeyProbe& m);
   // A refused probe or login: counts, and past max_auth_attempts ends the connection.
   void count_failure(ChildInfo& c);
@@ -251,6 +279,14 @@ class Supervisor {
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;
+  std::deque<Waiting> waiting_;  // over the pre-auth caps, oldest first
+  // The monitor's group commit: the requests of one round of the event loop
+  // are handled in one transaction; their answers go out once it commits.
+  struct Batch {
+    bool open = false;
+    std::vector<Outgoing> outbox;
+  } batch_;
+  Micros next_queue_log_ = 0;
   bool stopping_ = false;
   int web_pid_ = 0;
   UniqueFd web_channel_;                    // the monitor's end, while the web process runs

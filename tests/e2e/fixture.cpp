@@ -85,7 +85,10 @@ void Deployment::start_sshd(const std::string& name, int port, Process& into, co
                       "AuthorizedKeysFile none\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
                       "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
                       "StrictModes no\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n"
-                      "AllowTcpForwarding yes\nX11Forwarding no\nLogLevel VERBOSE\n" + extra);
+                      "AllowTcpForwarding yes\nX11Forwarding no\nLogLevel VERBOSE\n"
+                      // The gateway opens one upstream connection per login; a burst
+                      // of logins must not meet sshd's default MaxStartups (10:30:100).
+                      "MaxStartups 1000\n" + extra);
   into = Process({"/usr/sbin/sshd", "-D", "-e", "-f", cfg}, dir_ + "/sshd_" + name + ".log");
   if (!wait_for([&] { return port_open(port) || !into.running(); }, 10000) || !into.running()) {
     throw std::runtime_error("sshd did not start: " + read_text(dir_ + "/sshd_" + name + ".log"));

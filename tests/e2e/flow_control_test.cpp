@@ -81,6 +81,7 @@ TEST(PreAuthLimits, CapsUnauthenticatedConnectionsPerSource) {
   Deployment d;
   SshKeyFiles key = d.add_person("alice", {"ops"});
   d.edit_config("max_unauthenticated_per_source = 16", "max_unauthenticated_per_source = 2");
+  d.edit_config("max_queued_per_source = 512", "max_queued_per_source = 1");
   auto connect_idle = [&] {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -106,10 +107,18 @@ TEST(PreAuthLimits, CapsUnauthenticatedConnectionsPerSource) {
   ASSERT_TRUE(wait_for([&] { return conns() == 1; }, 10000));
   int b = connect_idle();
   EXPECT_EQ(banner_or_close(b).rfind("SSH-2.0-", 0), 0u);
+  // Over the cap: the next one waits (accepted, no banner yet), the one after
+  // that is over the queue's bound and is refused.
   int c = connect_idle();
-  EXPECT_EQ(banner_or_close(c), "closed");
-  close(c);
+  int e = connect_idle();
+  EXPECT_EQ(banner_or_close(e), "closed");
+  close(e);
+  pollfd p{c, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 500), 0) << "a waiting connection gets no banner while the cap is reached";
+  // A slot frees: the waiting one is served.
   close(a);
+  EXPECT_EQ(banner_or_close(c).rfind("SSH-2.0-", 0), 0u);
+  close(c);
   close(b);
   // Once the idle ones are gone, a real login goes through.
   EXPECT_TRUE(wait_for([&] { return d.ssh(key, d.login() + "@prod-db-1", {"true"}).exit_code == 0; }, 10000));

@@ -1,8 +1,10 @@
 // End-to-end: real ssh/scp/sftp -> bastiond -> real sshd.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <arpa/inet.h>
@@ -174,15 +176,70 @@ class SftpPackets {
   std::string out_;
 };
 
+// Runs argv with `packets` on its stdin, which stays open until `replies`
+// SFTP packets have come back on stdout (or stdout closes, or 20 s pass).
+ProcResult sftp_exchange(const std::vector<std::string>& argv, const std::string& packets, int replies,
+                         const std::string& err_path) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(err, 2);
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  ProcResult r;
+  if (write(in[1], packets.data(), packets.size()) != static_cast<ssize_t>(packets.size())) r.err = "short write; ";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto complete = [&] {
+    int n = 0;
+    for (size_t at = 0; at + 4 <= r.out.size(); ++n) {
+      uint32_t len = (uint32_t(uint8_t(r.out[at])) << 24) | (uint32_t(uint8_t(r.out[at + 1])) << 16) |
+                     (uint32_t(uint8_t(r.out[at + 2])) << 8) | uint32_t(uint8_t(r.out[at + 3]));
+      if (at + 4 + len > r.out.size()) break;
+      at += 4 + len;
+    }
+    return n;
+  };
+  while (complete() < replies && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    r.out.append(buf, static_cast<size_t>(n));
+  }
+  close(in[1]);
+  for (char buf[4096]; read(out[0], buf, sizeof buf) > 0;) {
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err += read_text(err_path);
+  return r;
+}
+
 // Issue 13's three evasions, sent as raw packets over `ssh -s ... sftp`
 // through the gateway to the target's sftp server.
 TEST_F(Gateway, RawSftpPacketsCannotEvadeTheFileAudit) {
   using P = SftpPackets;
   constexpr uint8_t kInit = 1, kOpen = 3, kRead = 5, kExtended = 200;
-  auto send = [&](const std::string& packets) {
+  // sftp-server exits at EOF even with requests still queued, so stdin stays
+  // open until `replies` answers are back (or the gateway ends the channel).
+  auto send = [&](const std::string& packets, int replies) {
     auto argv = d->ssh_argv(*alice, dest(), {"-s"});
     argv.push_back("sftp");
-    return run(argv, {}, packets, 20000);
+    return sftp_exchange(argv, packets, replies, d->dir() + "/raw-sftp.err");
   };
   auto records_for = [&](const std::string& action, const std::string& path) {
     nlohmann::json found = nlohmann::json::array();
@@ -197,7 +254,8 @@ TEST_F(Gateway, RawSftpPacketsCannotEvadeTheFileAudit) {
   write_text(victim, "precious\n");
   P trunc;
   trunc.packet(kInit, P::u32(3)).packet(kOpen, P::u32(1) + P::str(victim) + P::u32(0x01 | 0x08 | 0x10) + P::u32(0));
-  (void)send(trunc.bytes());
+  auto tr = send(trunc.bytes(), 2);
+  EXPECT_EQ(tr.exit_code, 0) << tr.err;
   EXPECT_EQ(std::filesystem::file_size(victim), 0u);
   ASSERT_TRUE(wait_for([&] { return !records_for("file.open", victim).empty(); }, 5000));
   auto open = records_for("file.open", victim)[0];
@@ -210,7 +268,7 @@ TEST_F(Gateway, RawSftpPacketsCannotEvadeTheFileAudit) {
   P chmod;
   chmod.packet(kInit, P::u32(3))
       .packet(kExtended, P::u32(2) + P::str("lsetstat@openssh.com") + P::str(chmodded) + P::u32(0x04) + P::u32(04755));
-  (void)send(chmod.bytes());
+  (void)send(chmod.bytes(), 2);
   ASSERT_TRUE(wait_for([&] { return !records_for("file.lsetstat", chmodded).empty(); }, 5000));
   auto set = records_for("file.lsetstat", chmodded)[0];
   EXPECT_NE(set["details"]["detail"].get<std::string>().find("mode=04755"), std::string::npos) << set.dump();
@@ -225,7 +283,7 @@ TEST_F(Gateway, RawSftpPacketsCannotEvadeTheFileAudit) {
   reuse.packet(kInit, P::u32(3))
       .packet(kOpen, P::u32(7) + P::str(secret) + P::u32(0x01) + P::u32(0))
       .packet(kRead, P::u32(7) + P::str("bogus") + P::u32(0) + P::u32(0) + P::u32(4096));
-  auto r = send(reuse.bytes());
+  auto r = send(reuse.bytes(), 3);
   EXPECT_NE(r.err.find("bastion: file transfer ended"), std::string::npos) << r.err;
   EXPECT_TRUE(audited("channel.subsystem", "request id 7"));
   // The open is on record although its reply never reached the client.

@@ -1,0 +1,82 @@
+// End-to-end: login storms. A burst of concurrent logins from one source (an
+// Ansible controller with forks=100, a fleet-wide pssh, the 9 a.m. rush):
+// every one is admitted, none refused for a reason inside the gateway.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+
+class LoginStorm : public DeploymentTest<LoginStorm> {
+ protected:
+  static int storm(int n, int hold_s, std::vector<std::string>* failures);
+};
+
+// Starts `n` ssh logins at once, each printing "admitted" and then holding
+// its session for `hold_s` seconds. Returns how many printed it; prints the
+// time to admit the whole burst and p50/p99 of the per-login latency.
+int LoginStorm::storm(int n, int hold_s, std::vector<std::string>* failures) {
+  std::string dir = d->dir() + "/storm-" + std::to_string(n);
+  std::filesystem::create_directories(dir);
+  std::vector<Process> clients;
+  std::vector<double> admitted_after(static_cast<size_t>(n), -1);
+  auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto argv = d->ssh_argv(*alice, dest());
+    argv.push_back("echo admitted; sleep " + std::to_string(hold_s));
+    clients.emplace_back(argv, dir + "/" + std::to_string(i) + ".log");
+  }
+  int done = 0;
+  auto deadline = start + std::chrono::seconds(120);
+  while (done < n && Clock::now() < deadline) {
+    for (int i = 0; i < n; ++i) {
+      if (admitted_after[static_cast<size_t>(i)] >= 0) continue;
+      bool running = clients[static_cast<size_t>(i)].running();
+      if (read_text(dir + "/" + std::to_string(i) + ".log").find("admitted") != std::string::npos) {
+        admitted_after[static_cast<size_t>(i)] = std::chrono::duration<double>(Clock::now() - start).count();
+        ++done;
+      } else if (!running) {
+        admitted_after[static_cast<size_t>(i)] = 1e9;  // gave up without being admitted
+        ++done;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::vector<double> ok;
+  for (int i = 0; i < n; ++i) {
+    double t = admitted_after[static_cast<size_t>(i)];
+    if (t >= 0 && t < 1e9) {
+      ok.push_back(t);
+    } else if (failures != nullptr) {
+      failures->push_back(std::to_string(i) + ": " + read_text(dir + "/" + std::to_string(i) + ".log"));
+    }
+  }
+  std::sort(ok.begin(), ok.end());
+  if (!ok.empty()) {
+    auto pct = [&](double p) { return ok[std::min(ok.size() - 1, static_cast<size_t>(p * static_cast<double>(ok.size())))]; };
+    std::printf("storm of %d: %zu admitted; whole burst in %.2f s; login latency p50 %.2f s, p99 %.2f s\n", n,
+                ok.size(), ok.back(), pct(0.5), pct(0.99));
+  }
+  for (auto& c : clients) c.wait(hold_s * 1000 + 30000);
+  return static_cast<int>(ok.size());
+}
+
+TEST_F(LoginStorm, AHundredConcurrentLoginsFromOneSourceAreAllAdmitted) {
+  std::vector<std::string> failures;
+  int admitted = storm(100, 10, &failures);
+  EXPECT_EQ(admitted, 100);
+  for (size_t i = 0; i < std::min<size_t>(failures.size(), 5); ++i) ADD_FAILURE() << failures[i];
+}
+
+}  // namespace
+}  // namespace bastion::e2e
