@@ -52,6 +52,11 @@ struct SyslogStream::Impl {
     std::lock_guard gate(fork_gate());
     if (opts.log) opts.log(m);
   }
+  int64_t read_newest() {  // under the gate; throws SQLite::Exception
+    SQLite::Statement q(*db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
   std::string behind() const {
     return std::to_string(newest > cursor.seq ? newest - cursor.seq : 0) + " records behind (delivered up to seq " +
            std::to_string(cursor.seq) + ", newest " + std::to_string(newest) + ")";
@@ -67,7 +72,6 @@ struct SyslogStream::Impl {
   int64_t newest = 0;
   bool failing = false, ever_connected = false, checked_resume = false;
   int64_t failing_since = 0, next_failure_log = 0;
-  std::string last_failure;
 
   std::mutex mu;  // guards lines, dropped_lines
   std::deque<std::string> lines;
@@ -139,13 +143,18 @@ void SyslogStream::Impl::failed(const std::string& why) {
   int64_t now = steady_ms();
   if (!failing) {
     failing = true;
+    std::lock_guard gate(fork_gate());
+    try {  // for the "behind" figure; the failure may have come before any read
+      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, 5000);
+      newest = read_newest();
+    } catch (const SQLite::Exception&) {
+      db.reset();
+    }
     failing_since = now;
     next_failure_log = 0;
   }
-  if (now >= next_failure_log || why != last_failure) {
-    // Rate-limited: at most once a minute unless the reason changes.
+  if (now >= next_failure_log) {  // the first failure, then at most once a minute
     next_failure_log = now + kFailureLogEveryMs;
-    last_failure = why;
     log("syslog: delivery to " + opts.target + " failing: " + why + "; " + behind() + "; retrying");
   }
 }
@@ -156,7 +165,6 @@ void SyslogStream::Impl::delivered() {
         std::to_string((steady_ms() - failing_since) / 1000) + "s; " + behind());
   }
   failing = false;
-  last_failure.clear();
   backoff.reset();
 }
 
@@ -168,9 +176,7 @@ Result<bool> SyslogStream::Impl::step() {
     try {
       if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, 5000);
       batch = read_audit_messages(*db, cursor.seq, opts.batch_records);
-      SQLite::Statement q(*db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
-      q.executeStep();
-      newest = q.getColumn(0).getInt64();
+      newest = read_newest();
     } catch (const SQLite::Exception& e) {
       db.reset();
       return make_error(std::string("reading the audit log: ") + e.what());
