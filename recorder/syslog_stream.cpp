@@ -1,6 +1,8 @@
 #include "recorder/syslog_stream.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -84,7 +86,14 @@ Result<std::unique_ptr<SyslogStream>> SyslogStream::start(SyslogStreamOptions op
   auto impl = std::make_unique<Impl>(std::move(opts));
   if (!impl->wake) return make_error(std::string("syslog: eventfd: ") + std::strerror(errno));
   Impl* raw = impl.get();
+  // The thread takes no signals: the supervisor blocks SIGTERM, SIGCHLD, ...
+  // to read them from a signalfd, and a thread that left them unblocked
+  // would receive them instead (SIGTERM's default action ends the process).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   impl->thread = std::thread([raw] { raw->run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return std::unique_ptr<SyslogStream>(new SyslogStream(std::move(impl)));
 }
 

@@ -221,6 +221,33 @@ TEST_F(SyslogDir, TcpDeliversEveryRecordInOrderAndAdvancesTheCursor) {
   EXPECT_NE(m[8].find(" CHECKPOINT - checkpoint line"), std::string::npos) << m[8];
 }
 
+TEST_F(SyslogDir, ABacklogOfManyBatchesArrivesInOrder) {
+  auto db = Database::open(path("db"), Database::Mode::kCreate);
+  ASSERT_TRUE(db) << db.error().message;
+  FakeClock clock{1'800'000'000'000'000};
+  AuditLog audit(*db, clock);
+  constexpr int kRecords = 1234;  // a flood: several batches of 200
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_TRUE(audit.append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {{"i", i}}}));
+  }
+  Collector c;
+  SyslogOptions o;
+  o.target = "tcp://127.0.0.1:" + std::to_string(c.port);
+  o.database = path("db");
+  o.cursor_file = path("syslog.cursor");
+  auto t0 = std::chrono::steady_clock::now();
+  auto f = SyslogForwarder::open(o);
+  ASSERT_TRUE(f) << f.error().message;
+  ASSERT_TRUE(eventually([&] { return c.messages().size() >= kRecords; }, 30000)) << c.messages().size();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  RecordProperty("backlog_ms", static_cast<int>(ms));
+  auto m = c.messages();
+  for (size_t i = 0; i < m.size(); ++i) {
+    ASSERT_NE(m[i].find("seq=\"" + std::to_string(i + 1) + "\""), std::string::npos) << i;
+  }
+  EXPECT_TRUE(eventually([&] { return (*load_syslog_cursor(o.cursor_file))->seq == kRecords; }, 5000));
+}
+
 TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
   ASSERT_TRUE(Database::open(path("db"), Database::Mode::kCreate));
   int probe = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -251,16 +251,22 @@ TEST_F(SyslogDelivery, TcpDeliversEveryRecordAcrossCollectorOutagesAndRestarts) 
   EXPECT_EQ(status["cursor_seq"], newest_seq()) << status.dump();
   EXPECT_EQ(status["behind"], 0) << status.dump();
 
-  // (3) bastiond restarts: it resumes from the cursor; no gap, nothing from before again.
+  // (3) bastiond stops, records are written while it is down, it starts
+  // again: it resumes from the cursor; no gap, nothing from before again.
   int64_t before_restart = newest_seq();
   ASSERT_TRUE(wait_for([&] { return read_text(cursor_file()).find("\nseq " + std::to_string(before_restart) + "\n") != std::string::npos; }, 5000))
       << read_text(cursor_file());
   for (int64_t x : seqs(collector->frames())) all.insert(x);
   collector.reset();
   collector = std::make_unique<Collector>(port);
-  d->restart_bastiond();
+  pid_t old_pid = d->bastiond().pid();
+  EXPECT_EQ(d->bastiond().stop(), 0) << "SIGTERM is handled (the delivery thread does not take it)";
+  EXPECT_NE(d->gateway_log().find("bastiond[" + std::to_string(old_pid) + "]: stopped\n"), std::string::npos);
   d->ctl_ok({"user", "add", "syslog-d", "--role", "ops"});
-  ASSERT_GT(newest_seq(), before_restart);
+  d->ctl_ok({"user", "add", "syslog-e", "--role", "ops"});
+  ASSERT_GE(newest_seq(), before_restart + 2);
+  d->restart_bastiond();
+  d->ctl_ok({"user", "add", "syslog-f", "--role", "ops"});
   ASSERT_TRUE(all_arrived(*collector, before_restart + 1)) << d->gateway_log().substr(log_before);
   auto after = collector->frames();
   expect_in_order_per_connection(after);
@@ -336,7 +342,14 @@ TEST_F(SyslogDelivery, TlsVerifiesTheCollectorAndPresentsAClientCertificate) {
   set_syslog("syslog = \"" + target + "\"\nsyslog_ca = \"" + t.ca + "\"\nsyslog_cert = \"" + t.client_cert +
              "\"\nsyslog_key = \"" + t.client_key + "\"");
   ASSERT_TRUE(all_arrived(collector, 1)) << d->gateway_log().substr(log_before) << collector.problems();
+  // Sessions (connection processes forked while the delivery thread runs) work, and are delivered.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
+  ASSERT_TRUE(all_arrived(collector, 1)) << d->gateway_log().substr(log_before) << collector.problems();
+  int ends = 0;
+  for (const auto& f : collector.frames()) ends += f.message.find("\"action\":\"session.end\"") != std::string::npos;
+  EXPECT_GE(ends, 3);
   expect_in_order_per_connection(collector.frames());
+  EXPECT_EQ(collector.problems().find("not octet-counted"), std::string::npos) << collector.problems();
   set_syslog("");
 }
 
