@@ -19,6 +19,9 @@ namespace {
 
 constexpr size_t kMaxQueuedLines = 256;
 constexpr int64_t kFailureLogEveryMs = 60000;
+// Short: the thread holds the fork gate while it reads, and a busy database
+// is simply retried after the backoff.
+constexpr int kBusyTimeoutMs = 250;
 
 // Doubling delay between reconnection attempts (recorder/ may not use gateway/app/backoff.h).
 class Backoff {
@@ -154,7 +157,7 @@ void SyslogStream::Impl::failed(const std::string& why) {
     failing = true;
     std::lock_guard gate(fork_gate());
     try {  // for the "behind" figure; the failure may have come before any read
-      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, 5000);
+      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, kBusyTimeoutMs);
       newest = read_newest();
     } catch (const SQLite::Exception&) {
       db.reset();
@@ -183,7 +186,7 @@ Result<bool> SyslogStream::Impl::step() {
   {
     std::lock_guard gate(fork_gate());
     try {
-      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, 5000);
+      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, kBusyTimeoutMs);
       batch = read_audit_messages(*db, cursor.seq, opts.batch_records);
       newest = read_newest();
     } catch (const SQLite::Exception& e) {
@@ -229,11 +232,9 @@ Result<bool> SyslogStream::Impl::step() {
   }
   if (!batch.empty()) {
     cursor.seq = batch.back().seq;
-    Status saved;
-    {
-      std::lock_guard gate(fork_gate());
-      saved = save_syslog_cursor(opts.cursor_file, cursor);
-    }
+    // Plain system calls (no library lock), so outside the fork gate: an
+    // fsync must not hold up the supervisor's next fork.
+    Status saved = save_syslog_cursor(opts.cursor_file, cursor);
     // Delivered but not remembered: a restart resends these (duplicates, never a gap).
     if (!saved) log("syslog: " + saved.message());
   }

@@ -282,5 +282,31 @@ TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
   EXPECT_LT(ms, 1000);
 }
 
+TEST_F(SyslogDir, StopsPromptlyInAHandshakeThatNeverEnds) {
+  ASSERT_TRUE(Database::open(path("db"), Database::Mode::kCreate));
+  // Listens but never accepts: TCP connects (the kernel's backlog), TLS waits for a ServerHello.
+  int mute = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(mute, 4), 0);
+  socklen_t len = sizeof a;
+  getsockname(mute, reinterpret_cast<sockaddr*>(&a), &len);
+  SyslogOptions o;
+  o.target = "tls://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.database = path("db");
+  o.cursor_file = path("syslog.cursor");
+  auto f = SyslogForwarder::open(o);
+  ASSERT_TRUE(f) << f.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it get into the handshake
+  auto t0 = std::chrono::steady_clock::now();
+  f = make_error("closed");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  RecordProperty("stop_ms", static_cast<int>(ms));
+  EXPECT_LT(ms, 1000);
+  ::close(mute);
+}
+
 }  // namespace
 }  // namespace bastion::recorder
