@@ -113,12 +113,6 @@ SyslogForwarder::SyslogForwarder(SyslogForwarder&&) noexcept = default;
 SyslogForwarder& SyslogForwarder::operator=(SyslogForwarder&&) noexcept = default;
 SyslogForwarder::~SyslogForwarder() = default;
 
-Result<SyslogForwarder> SyslogForwarder::open(const std::string& target) {
-  SyslogOptions o;
-  o.target = target;
-  return open(o);
-}
-
 Result<SyslogForwarder> SyslogForwarder::open(const SyslogOptions& o) {
   auto t = parse_syslog_target(o.target);
   if (!t) return t.error();

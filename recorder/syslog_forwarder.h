@@ -60,7 +60,6 @@ class SyslogForwarder {
   // Checks the whole configuration (target, TLS files, cursor file) and, for
   // tcp/tls, starts the delivery thread. An error is one line for the log.
   static Result<SyslogForwarder> open(const SyslogOptions& opts);
-  static Result<SyslogForwarder> open(const std::string& target);  // udp:// or unix:
   SyslogForwarder(SyslogForwarder&&) noexcept;
   SyslogForwarder& operator=(SyslogForwarder&&) noexcept;
   ~SyslogForwarder();  // stops the delivery thread (promptly, even with a dead collector)

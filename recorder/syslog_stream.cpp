@@ -50,6 +50,9 @@ struct SyslogStream::Impl {
 
   void run();
   Result<bool> step();  // one batch; false when there was nothing to send
+  Result<std::vector<AuditMessage>> read_batch();
+  std::vector<std::string> take_lines();
+  void put_back(std::vector<std::string> taken);
   void pause(int64_t ms, bool until_wake);
   void failed(const std::string& why);
   void delivered();
@@ -180,9 +183,8 @@ void SyslogStream::Impl::delivered() {
   backoff.reset();
 }
 
-Result<bool> SyslogStream::Impl::step() {
+Result<std::vector<AuditMessage>> SyslogStream::Impl::read_batch() {
   std::vector<AuditMessage> batch;
-  std::vector<std::string> extra;
   {
     std::lock_guard gate(fork_gate());
     try {
@@ -206,32 +208,48 @@ Result<bool> SyslogStream::Impl::step() {
           " will be sent");
     }
   }
-  // Lines (checkpoints) go after the records committed before them: only
-  // once the backlog read above is complete.
-  if (batch.size() < static_cast<size_t>(opts.batch_records)) {
-    std::lock_guard lock(mu);
-    extra.assign(std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
-    lines.clear();
-    if (dropped_lines > 0) {
-      log("syslog: " + std::to_string(dropped_lines) + " checkpoint lines dropped while " + opts.target +
-          " was unreachable");
-      dropped_lines = 0;
-    }
+  return batch;
+}
+
+std::vector<std::string> SyslogStream::Impl::take_lines() {
+  std::lock_guard lock(mu);
+  std::vector<std::string> out(std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
+  lines.clear();
+  if (dropped_lines > 0) {
+    log("syslog: " + std::to_string(dropped_lines) + " checkpoint lines dropped while " + opts.target + " was unreachable");
+    dropped_lines = 0;
   }
-  if (batch.empty() && extra.empty()) return false;
+  return out;
+}
+
+void SyslogStream::Impl::put_back(std::vector<std::string> taken) {
+  std::lock_guard lock(mu);
+  lines.insert(lines.begin(), std::make_move_iterator(taken.begin()), std::make_move_iterator(taken.end()));
+}
+
+Result<bool> SyslogStream::Impl::step() {
+  // Lines (checkpoints) go after the records committed before them: taken
+  // before the read, and sent only if the read reached the end of the log.
+  std::vector<std::string> extra = take_lines();
+  auto batch = read_batch();
+  if (!batch || batch->size() >= static_cast<size_t>(opts.batch_records)) {
+    put_back(std::move(extra));
+    extra.clear();
+  }
+  if (!batch) return batch.error();
+  if (batch->empty() && extra.empty()) return false;
   std::string out;
-  for (const auto& m : batch) out += frame_octet_counted(m.text);
+  for (const auto& m : *batch) out += frame_octet_counted(m.text);
   for (const auto& l : extra) out += frame_octet_counted(l);
   int64_t deadline = steady_ms() + opts.write_timeout_ms;
   Status st = link.write_all(out, deadline);
   if (st) st = link.wait_acknowledged(deadline);
   if (!st) {
-    std::lock_guard lock(mu);  // resend them with the next attempt
-    lines.insert(lines.begin(), std::make_move_iterator(extra.begin()), std::make_move_iterator(extra.end()));
+    put_back(std::move(extra));  // resent with the next attempt
     return st.error();
   }
-  if (!batch.empty()) {
-    cursor.seq = batch.back().seq;
+  if (!batch->empty()) {
+    cursor.seq = batch->back().seq;
     // Plain system calls (no library lock), so outside the fork gate: an
     // fsync must not hold up the supervisor's next fork.
     Status saved = save_syslog_cursor(opts.cursor_file, cursor);

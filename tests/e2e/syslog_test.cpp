@@ -338,6 +338,16 @@ TEST_F(SyslogDelivery, TlsVerifiesTheCollectorAndPresentsAClientCertificate) {
   EXPECT_TRUE(collector.frames().empty());
   EXPECT_GE(collector.connections(), 1) << "it connected, then refused the certificate";
 
+  // The right CA, but the certificate does not name the host asked for
+  // (it names IP 127.0.0.1 only): refused too.
+  std::string by_name = "tls://localhost:" + std::to_string(collector.port());
+  log_before = d->gateway_log().size();
+  set_syslog("syslog = \"" + by_name + "\"\nsyslog_ca = \"" + t.ca + "\"\nsyslog_cert = \"" + t.client_cert +
+             "\"\nsyslog_key = \"" + t.client_key + "\"");
+  ASSERT_TRUE(wait_for([&] { return d->gateway_log().find("syslog: delivery to " + by_name + " failing: certificate verification failed: hostname mismatch", log_before) != std::string::npos; }, 15000))
+      << d->gateway_log().substr(log_before);
+  EXPECT_TRUE(collector.frames().empty());
+
   // The right CA: everything arrives, over TLS with the client certificate.
   set_syslog("syslog = \"" + target + "\"\nsyslog_ca = \"" + t.ca + "\"\nsyslog_cert = \"" + t.client_cert +
              "\"\nsyslog_key = \"" + t.client_key + "\"");
