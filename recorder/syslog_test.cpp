@@ -117,10 +117,11 @@ TEST_F(SyslogDir, BadTlsFilesStopTheStart) {
 // A TCP collector on loopback that splits octet-counted frames.
 class Collector {
  public:
-  Collector() {
+  explicit Collector(int fixed_port = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(fixed_port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -246,6 +247,47 @@ TEST_F(SyslogDir, ABacklogOfManyBatchesArrivesInOrder) {
     ASSERT_NE(m[i].find("seq=\"" + std::to_string(i + 1) + "\""), std::string::npos) << i;
   }
   EXPECT_TRUE(eventually([&] { return (*load_syslog_cursor(o.cursor_file))->seq == kRecords; }, 5000));
+}
+
+// Written is not delivered: a collector that accepts but never reads (its
+// receive window closes) leaves bytes in our send queue, and the cursor must
+// not move until they are acknowledged.
+TEST_F(SyslogDir, TheCursorWaitsForTheAcknowledgementNotTheWrite) {
+  auto db = Database::open(path("db"), Database::Mode::kCreate);
+  ASSERT_TRUE(db) << db.error().message;
+  FakeClock clock{1'800'000'000'000'000};
+  AuditLog audit(*db, clock);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(audit.append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {}}));
+  int mute = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int small = 2048, one = 1;
+  setsockopt(mute, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);  // inherited by the accepted socket
+  setsockopt(mute, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(mute, 4), 0);
+  socklen_t len = sizeof a;
+  getsockname(mute, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  SyslogOptions o;
+  o.target = "tcp://127.0.0.1:" + std::to_string(port);
+  o.database = path("db");
+  o.cursor_file = path("syslog.cursor");
+  auto f = SyslogForwarder::open(o);
+  ASSERT_TRUE(f) << f.error().message;
+  pollfd p{mute, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);
+  int conn = ::accept(mute, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // plenty of time to write the batch
+  EXPECT_EQ((*load_syslog_cursor(o.cursor_file))->seq, 0) << "advanced before the collector had the records";
+  ::close(conn);  // unread data: the collector resets the connection
+  ::close(mute);
+  Collector c(port);
+  ASSERT_TRUE(eventually([&] { return c.messages().size() >= 300; }, 15000)) << c.messages().size();
+  EXPECT_NE(c.messages()[0].find("seq=\"1\""), std::string::npos) << "resent from the cursor";
+  EXPECT_TRUE(eventually([&] { return (*load_syslog_cursor(o.cursor_file))->seq == 300; }, 5000));
 }
 
 TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
