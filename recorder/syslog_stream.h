@@ -4,8 +4,11 @@
 // collector's TCP stack has acknowledged them, then advances the cursor.
 //
 // Thread-safety: notify(), enqueue_line() and the destructor may be called
-// from the owning thread while the delivery thread runs. Not fork-safe by
-// itself: a child of fork() calls abandon() (see SyslogForwarder).
+// from the owning thread while the delivery thread runs. fork(): the thread
+// makes its library calls under fork_gate(), so the child inherits no lock
+// it held; the child must never destroy a SyslogStream (it would join a
+// thread it does not have): SyslogForwarder::abandon_after_fork() leaks it.
+// The thread is started with every signal blocked.
 #pragma once
 
 #include <functional>
