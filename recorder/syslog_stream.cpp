@@ -95,6 +95,8 @@ Result<std::unique_ptr<SyslogStream>> SyslogStream::start(SyslogStreamOptions op
   // The thread takes no signals: the supervisor blocks SIGTERM, SIGCHLD, ...
   // to read them from a signalfd, and a thread that left them unblocked
   // would receive them instead (SIGTERM's default action ends the process).
+  // It also keeps a SIGPIPE from OpenSSL's write() to a reset connection
+  // pending on this thread instead of ending the process; the write fails with EPIPE.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
