@@ -91,6 +91,29 @@ TEST(Config, TyposAndBadValuesAreErrorsNamingTheKey) {
   EXPECT_FALSE(load_config(d.file("missing.toml")));
 }
 
+TEST(Config, SyslogTransportsAndTheirTlsFiles) {
+  TempDir d;
+  write(d.file("a.toml"), "[audit]\nsyslog = \"tls://logs:6514\"\nsyslog_ca = \"ca.pem\"\n"
+                          "syslog_cert = \"c.pem\"\nsyslog_key = \"c.key\"\nsyslog_start = \"newest\"\n");
+  auto c = load_config(d.file("a.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->syslog_ca, d.file("ca.pem"));
+  EXPECT_EQ(c->syslog_key, d.file("c.key"));
+  EXPECT_EQ(c->syslog_cursor, d.file("syslog.cursor"));
+  EXPECT_FALSE(c->syslog_from_oldest);
+  write(d.file("b.toml"), "[audit]\nsyslog = \"tcp://logs:601\"\n");
+  c = load_config(d.file("b.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->syslog_from_oldest);
+  for (const char* bad : {"syslog = \"http://logs:80\"", "syslog = \"tcp://logs:601\"\nsyslog_ca = \"ca.pem\"",
+                          "syslog = \"tls://logs:6514\"\nsyslog_cert = \"c.pem\"", "syslog_start = \"first\""}) {
+    write(d.file("c.toml"), std::string("[audit]\n") + bad + "\n");
+    auto e = load_config(d.file("c.toml"));
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("[audit] syslog"), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(Config, HrBreakerWindowAndMaxFileSize) {
   TempDir d;
   write(d.file("t.toml"), default_config_text("127.0.0.1:2222"));

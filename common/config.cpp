@@ -186,13 +186,37 @@ class Loader {
 
   Status audit(const Table& root) {
     const Table* t = root["audit"].as_table();
-    if (auto st = check_keys(t, "audit", {"signing_key", "checkpoint_interval", "checkpoint_records", "retention_days", "syslog"}); !st)
+    if (auto st = check_keys(t, "audit", {"signing_key", "checkpoint_interval", "checkpoint_records", "retention_days",
+                                          "syslog", "syslog_ca", "syslog_cert", "syslog_key", "syslog_start"});
+        !st)
       return st;
     if (auto st = get_string(t, "audit", "signing_key", cfg_.audit_signing_key); !st) return st;
-    if (auto st = get_string(t, "audit", "syslog", cfg_.syslog); !st) return st;
+    if (auto st = syslog(t); !st) return st;
     if (auto st = get_duration(t, "audit", "checkpoint_interval", cfg_.checkpoint_interval); !st) return st;
     if (auto st = get_int(t, "audit", "retention_days", cfg_.retention_days, 1, 100 * 366); !st) return st;
     return get_int(t, "audit", "checkpoint_records", cfg_.checkpoint_records, 1, 10'000'000);
+  }
+
+  Status syslog(const Table* t) {
+    for (auto [key, out] : {std::pair{"syslog", &cfg_.syslog}, std::pair{"syslog_ca", &cfg_.syslog_ca},
+                            std::pair{"syslog_cert", &cfg_.syslog_cert}, std::pair{"syslog_key", &cfg_.syslog_key}}) {
+      if (auto st = get_string(t, "audit", key, *out); !st) return st;
+    }
+    std::string start = "oldest";
+    if (auto st = get_string(t, "audit", "syslog_start", start); !st) return st;
+    if (start != "oldest" && start != "newest") return fail("[audit] syslog_start must be \"oldest\" or \"newest\"");
+    cfg_.syslog_from_oldest = start == "oldest";
+    const std::string& s = cfg_.syslog;
+    if (!s.empty() && !s.starts_with("udp://") && !s.starts_with("tcp://") && !s.starts_with("tls://") &&
+        !s.starts_with("unix:")) {
+      return fail("[audit] syslog must be \"udp://HOST:PORT\", \"tcp://HOST:PORT\", \"tls://HOST:PORT\" or \"unix:PATH\"");
+    }
+    bool tls_files = !cfg_.syslog_ca.empty() || !cfg_.syslog_cert.empty() || !cfg_.syslog_key.empty();
+    if (tls_files && !s.starts_with("tls://")) return fail("[audit] syslog_ca, syslog_cert and syslog_key need a tls:// syslog");
+    if (cfg_.syslog_cert.empty() != cfg_.syslog_key.empty()) {
+      return fail("[audit] syslog_cert and syslog_key go together (mutual TLS)");
+    }
+    return {};
   }
 
   Status recording(const Table& root) {
@@ -403,6 +427,10 @@ Result<Config> load_config(const std::string& path) {
   cfg.audit_signing_key = resolve_path(
       cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
   if (!cfg.encrypt_to.empty()) cfg.encrypt_to = resolve_path(cfg.state_dir, cfg.encrypt_to);
+  for (auto* p : {&cfg.syslog_ca, &cfg.syslog_cert, &cfg.syslog_key}) {
+    if (!p->empty()) *p = resolve_path(cfg.state_dir, *p);
+  }
+  cfg.syslog_cursor = resolve_path(cfg.state_dir, "syslog.cursor");
   cfg.hr_spool = resolve_path(cfg.state_dir, cfg.hr_spool.empty() ? "hr" : cfg.hr_spool);
   cfg.tls_cert = resolve_path(cfg.state_dir, cfg.tls_cert.empty() ? "web_cert.pem" : cfg.tls_cert);
   cfg.tls_key = resolve_path(cfg.state_dir, cfg.tls_key.empty() ? "web_key.pem" : cfg.tls_key);
@@ -461,7 +489,8 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "checkpoint_interval = \"60s\"           # sign new audit records at least this often\n"
          "checkpoint_records = 1000               # ... or after this many new records\n"
          "retention_days = 400                    # audit records and recordings older than this are purged\n"
-         "# syslog = \"udp://127.0.0.1:514\"       # also send every record (RFC 5424) to a collector\n\n"
+         "# syslog = \"udp://127.0.0.1:514\"       # also send every record (RFC 5424) to a collector\n"
+         "# syslog_ca = \"syslog_ca.pem\"          # tls:// only: CA of the collector (default: system trust store)\n\n"
          "[recording]\n"
          "dir = \"recordings\"                    # asciicast v2 files, by date and session\n"
          "record_input = true                     # record keystrokes (\"i\" events)\n"

@@ -55,7 +55,18 @@ struct Config {
   Micros checkpoint_interval = 60 * kMicrosPerSecond;  // sign new records at least this often, default "60s"
   int checkpoint_records = 1000;          // ... or after this many new records, default 1000
   int retention_days = 400;               // keep audit records and recordings this long, default 400
-  std::string syslog;                     // forward records as RFC 5424: "udp://HOST:PORT" or "unix:/dev/log"; default off
+  // Forward records as RFC 5424; default "" (off). "udp://HOST:PORT" or
+  // "unix:/dev/log": fire-and-forget datagrams. "tcp://HOST:PORT" (RFC 6587
+  // octet counting) or "tls://HOST:PORT" (RFC 5425): at least once, in order,
+  // resuming from the cursor file syslog.cursor in the state dir.
+  std::string syslog;
+  std::string syslog_ca;                  // tls: PEM CA file for the collector; default "": system trust store
+  std::string syslog_cert;                // tls: client certificate (PEM) for mutual TLS; default "": none
+  std::string syslog_key;                 // tls: its private key (PEM); required with syslog_cert
+  // tcp/tls without a cursor: "oldest" (default) sends the whole retained
+  // log, "newest" starts after the newest record.
+  bool syslog_from_oldest = true;
+  std::string syslog_cursor;              // derived: <state dir>/syslog.cursor
 
   // [recording]
   std::string recording_dir;              // default "recordings" in state dir

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -38,7 +39,7 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
                          bool overwrite) {
   std::filesystem::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
-  static unsigned counter = 0;
+  static std::atomic<unsigned> counter{0};  // the syslog delivery thread writes files too
   std::string tmp = dir + "/." + target.filename().string() + ".tmp." + std::to_string(getpid()) + "." +
                     std::to_string(++counter);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));

@@ -10,6 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "recorder/syslog_cursor.h"
+#include "recorder/syslog_stream.h"
+#include "recorder/syslog_transport.h"
 
 namespace bastion::recorder {
 namespace {
@@ -25,36 +28,127 @@ std::string sd_escape(const std::string& v) {
   return out;
 }
 
-}  // namespace
-
-Result<SyslogForwarder> SyslogForwarder::open(const std::string& target) {
-  SyslogForwarder f;
-  if (target.rfind("unix:", 0) == 0) {
+Result<UniqueFd> open_datagram(const SyslogTarget& t) {
+  if (t.kind == SyslogTarget::Kind::kUnix) {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
-    std::string path = target.substr(5);
-    if (path.empty() || path.size() >= sizeof a.sun_path) return make_error("syslog: bad socket path " + path);
-    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    f.fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (!f.fd_ || ::connect(f.fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      return make_error("syslog: cannot connect to " + path + ": " + std::strerror(errno));
+    if (t.path.size() >= sizeof a.sun_path) return make_error("syslog: bad socket path " + t.path);
+    std::strncpy(a.sun_path, t.path.c_str(), sizeof a.sun_path - 1);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      return make_error("syslog: cannot connect to " + t.path + ": " + std::strerror(errno));
     }
-    return f;
+    return fd;
   }
-  if (target.rfind("udp://", 0) != 0) return make_error("syslog target must be udp://HOST:PORT or unix:PATH");
-  std::string hp = target.substr(6);
-  auto colon = hp.rfind(':');
-  if (colon == std::string::npos) return make_error("syslog target must be udp://HOST:PORT");
   addrinfo hints{};
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* res = nullptr;
-  if (getaddrinfo(hp.substr(0, colon).c_str(), hp.substr(colon + 1).c_str(), &hints, &res) != 0 || !res) {
-    return make_error("syslog: cannot resolve " + hp);
+  if (getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &res) != 0 || !res) {
+    return make_error("syslog: cannot resolve " + t.host);
   }
-  f.fd_.reset(::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol));
-  bool ok = f.fd_ && ::connect(f.fd_.get(), res->ai_addr, res->ai_addrlen) == 0;
+  UniqueFd fd(::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol));
+  bool ok = fd && ::connect(fd.get(), res->ai_addr, res->ai_addrlen) == 0;
   freeaddrinfo(res);
-  if (!ok) return make_error("syslog: cannot open a socket to " + hp);
+  if (!ok) return make_error("syslog: cannot open a socket to " + t.host + ":" + t.port);
+  return fd;
+}
+
+// Where a stream target resumes: the cursor file if it is for this target,
+// else the configured start (and that start is saved, so the next run resumes).
+Result<SyslogCursor> resume_point(const SyslogOptions& o, bool& resumed) {
+  auto loaded = load_syslog_cursor(o.cursor_file);
+  if (!loaded) return loaded.error();
+  resumed = false;
+  if (*loaded && (*loaded)->target == o.target) {
+    resumed = true;
+    return **loaded;
+  }
+  SyslogCursor c{o.target, 0};
+  if (!o.start_from_oldest) {
+    try {
+      SQLite::Database db(o.database, SQLite::OPEN_READONLY, 5000);
+      SQLite::Statement q(db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
+      q.executeStep();
+      c.seq = q.getColumn(0).getInt64();
+    } catch (const SQLite::Exception& e) {
+      return make_error(std::string("syslog: reading the audit log: ") + e.what());
+    }
+  }
+  if (*loaded && o.log) {
+    o.log("syslog: the cursor in " + o.cursor_file + " was for " + (*loaded)->target + "; " + o.target +
+          " starts after seq " + std::to_string(c.seq) + " ([audit] syslog_start)");
+  }
+  if (auto st = save_syslog_cursor(o.cursor_file, c); !st) return st.error();
+  return c;
+}
+
+}  // namespace
+
+std::vector<AuditMessage> read_audit_messages(SQLite::Database& db, int64_t after_seq, int limit) {
+  SQLite::Statement q(db,
+                      "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
+                      "hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?");
+  q.bind(1, after_seq);
+  q.bind(2, limit);
+  std::vector<AuditMessage> out;
+  while (q.executeStep()) {
+    int64_t seq = q.getColumn(0).getInt64();
+    nlohmann::json j = {{"actor", q.getColumn(2).getString()},   {"action", q.getColumn(3).getString()},
+                        {"target", q.getColumn(4).getString()},  {"login", q.getColumn(5).getString()},
+                        {"source", q.getColumn(6).getString()},  {"session_id", q.getColumn(7).getString()},
+                        {"outcome", q.getColumn(8).getString()}, {"reason", q.getColumn(9).getString()},
+                        {"details", nlohmann::json::parse(q.getColumn(10).getString(), nullptr, false)}};
+    int severity = j["outcome"] == "deny" || j["outcome"] == "error" ? 4 : 6;
+    std::string sd = "[bastion@32473 seq=\"" + std::to_string(seq) + "\" hash=\"" +
+                     sd_escape(q.getColumn(11).getString()) + "\"]";
+    out.push_back({seq, SyslogForwarder::format(severity, "AUDIT", sd,
+                                                j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                                                q.getColumn(1).getInt64())});
+  }
+  return out;
+}
+
+SyslogForwarder::SyslogForwarder() = default;
+SyslogForwarder::SyslogForwarder(SyslogForwarder&&) noexcept = default;
+SyslogForwarder& SyslogForwarder::operator=(SyslogForwarder&&) noexcept = default;
+SyslogForwarder::~SyslogForwarder() = default;
+
+Result<SyslogForwarder> SyslogForwarder::open(const SyslogOptions& o) {
+  auto t = parse_syslog_target(o.target);
+  if (!t) return t.error();
+  SyslogForwarder f;
+  if (!t->is_stream()) {
+    if (!o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty()) {
+      return make_error("[audit] syslog_ca, syslog_cert and syslog_key need a tls:// syslog target");
+    }
+    auto fd = open_datagram(*t);
+    if (!fd) return fd.error();
+    f.fd_ = std::move(*fd);
+    return f;
+  }
+  if (o.database.empty() || o.cursor_file.empty()) return make_error("syslog: a stream target needs the database and a cursor file");
+  SyslogStreamOptions so;
+  if (t->kind == SyslogTarget::Kind::kTls) {
+    auto ctx = make_syslog_tls_context(o.ca_file, o.cert_file, o.key_file);
+    if (!ctx) return ctx.error();
+    so.tls = std::move(*ctx);
+  } else if (!o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty()) {
+    return make_error("[audit] syslog_ca, syslog_cert and syslog_key need a tls:// syslog target, not tcp://");
+  }
+  auto addrs = resolve_stream_target(*t);
+  if (!addrs) return addrs.error();
+  auto start = resume_point(o, so.resumed);
+  if (!start) return start.error();
+  so.target = o.target;
+  so.parsed = *t;
+  so.addrs = std::move(*addrs);
+  so.database = o.database;
+  so.cursor_file = o.cursor_file;
+  so.start = *start;
+  so.log = o.log;
+  auto stream = SyslogStream::start(std::move(so));
+  if (!stream) return stream.error();
+  f.stream_ = std::move(*stream);
   return f;
 }
 
@@ -69,34 +163,29 @@ std::string SyslogForwarder::format(int severity, const std::string& msgid, cons
 
 void SyslogForwarder::send_line(const std::string& msgid, int severity, const std::string& text) {
   std::string m = format(severity, msgid, "", text, SystemClock::instance().now());
+  if (stream_) {
+    stream_->enqueue_line(std::move(m));
+    return;
+  }
   (void)::send(fd_.get(), m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+void SyslogForwarder::abandon_after_fork() { (void)stream_.release(); }
+
 Status SyslogForwarder::forward_new(Database& db) {
+  if (stream_) {
+    stream_->notify();
+    return {};
+  }
   try {
     if (last_seq_ < 0) {
       SQLite::Statement q(db.sql(), "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
       q.executeStep();
       last_seq_ = q.getColumn(0).getInt64();
     }
-    SQLite::Statement q(db.sql(),
-                        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
-                        "hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 1000");
-    q.bind(1, last_seq_);
-    while (q.executeStep()) {
-      int64_t seq = q.getColumn(0).getInt64();
-      nlohmann::json j = {{"actor", q.getColumn(2).getString()},   {"action", q.getColumn(3).getString()},
-                          {"target", q.getColumn(4).getString()},  {"login", q.getColumn(5).getString()},
-                          {"source", q.getColumn(6).getString()},  {"session_id", q.getColumn(7).getString()},
-                          {"outcome", q.getColumn(8).getString()}, {"reason", q.getColumn(9).getString()},
-                          {"details", nlohmann::json::parse(q.getColumn(10).getString(), nullptr, false)}};
-      int severity = j["outcome"] == "deny" || j["outcome"] == "error" ? 4 : 6;
-      std::string sd = "[bastion@32473 seq=\"" + std::to_string(seq) + "\" hash=\"" +
-                       sd_escape(q.getColumn(11).getString()) + "\"]";
-      std::string m = format(severity, "AUDIT", sd, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                             q.getColumn(1).getInt64());
-      (void)::send(fd_.get(), m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      last_seq_ = seq;
+    for (const auto& m : read_audit_messages(db.sql(), last_seq_, 1000)) {
+      (void)::send(fd_.get(), m.text.data(), m.text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      last_seq_ = m.seq;
     }
     return {};
   } catch (const SQLite::Exception& e) {

@@ -7,6 +7,7 @@
 #include "gateway/ctl/control_client.h"
 #include "recorder/audit_chain.h"
 #include "recorder/retention.h"
+#include "recorder/syslog_cursor.h"
 #include "gateway/ctl/ctl.h"
 
 namespace bastion::gateway {
@@ -186,6 +187,52 @@ int purge_audit(Services& s, const PurgeArgs& a) {
   return kExitOk;
 }
 
+// Where syslog delivery stands: the target, the cursor file and how far it
+// is behind the newest record (what the delivery thread will send next).
+int syslog_status(Services& s, bool json) {
+  const Config& c = s.config();
+  nlohmann::json j = {{"target", c.syslog.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.syslog)}};
+  int64_t newest = 0;
+  Status st = guarded([&]() -> Status {
+    SQLite::Statement q(s.db().sql(), "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
+    q.executeStep();
+    newest = q.getColumn(0).getInt64();
+    return {};
+  });
+  if (!st) return ctl_fail(st.message());
+  j["newest_seq"] = newest;
+  bool stream = c.syslog.starts_with("tcp://") || c.syslog.starts_with("tls://");
+  j["delivery"] = c.syslog.empty() ? "off" : stream ? "at least once, in order" : "fire-and-forget";
+  std::string note;
+  if (stream) {
+    auto cur = recorder::load_syslog_cursor(c.syslog_cursor);
+    if (!cur) return ctl_fail(cur.error().message);
+    j["cursor_file"] = c.syslog_cursor;
+    if (!*cur || (*cur)->target != c.syslog) {
+      j["cursor_seq"] = nullptr;
+      note = *cur ? "the cursor is for " + (*cur)->target + "; bastiond starts over ([audit] syslog_start)"
+                  : "nothing delivered yet";
+    } else {
+      j["cursor_seq"] = (*cur)->seq;
+      j["behind"] = std::max<int64_t>(0, newest - (*cur)->seq);
+    }
+  }
+  if (json) {
+    print_json(j);
+    return kExitOk;
+  }
+  std::printf("target:     %s\ndelivery:   %s\n", c.syslog.empty() ? "(off)" : c.syslog.c_str(),
+              j["delivery"].get<std::string>().c_str());
+  if (stream && j["cursor_seq"].is_number()) {
+    std::printf("cursor:     seq %lld (%s)\n", static_cast<long long>(j["cursor_seq"].get<int64_t>()), c.syslog_cursor.c_str());
+  } else if (stream) {
+    std::printf("cursor:     none (%s)\n", note.c_str());
+  }
+  std::printf("newest:     seq %lld\n", static_cast<long long>(newest));
+  if (j.contains("behind")) std::printf("behind:     %lld records\n", static_cast<long long>(j["behind"].get<int64_t>()));
+  return kExitOk;
+}
+
 void register_audit(CLI::App& app, CtlGlobals& g) {
   auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
   audit->require_subcommand(1);
@@ -232,6 +279,14 @@ void register_audit(CLI::App& app, CtlGlobals& g) {
   purge->callback([&g, pa] {
     auto s = ctl_open(g);
     if (s) g.exit_code = purge_audit(*s, *pa);
+  });
+
+  auto* sys = audit->add_subcommand("syslog-status", "syslog target, delivery cursor, newest record and lag");
+  auto sys_json = std::make_shared<bool>(false);
+  sys->add_flag("--json", *sys_json, "machine-readable output");
+  sys->callback([&g, sys_json] {
+    auto s = ctl_open(g);
+    if (s) g.exit_code = syslog_status(*s, *sys_json);
   });
 
   auto* cp = audit->add_subcommand("checkpoint", "sign the newest record now");

@@ -64,9 +64,18 @@ bool Supervisor::setup() {
   }
   audit_key_.emplace(std::move(*audit_key));
   if (!cfg_.syslog.empty()) {
-    auto f = recorder::SyslogForwarder::open(cfg_.syslog);
+    recorder::SyslogOptions o;
+    o.target = cfg_.syslog;
+    o.ca_file = cfg_.syslog_ca;
+    o.cert_file = cfg_.syslog_cert;
+    o.key_file = cfg_.syslog_key;
+    o.database = cfg_.database;
+    o.cursor_file = cfg_.syslog_cursor;
+    o.start_from_oldest = cfg_.syslog_from_oldest;
+    o.log = [](const std::string& m) { log(m); };
+    auto f = recorder::SyslogForwarder::open(o);
     if (!f) {
-      log("[audit] syslog: " + f.error().message);
+      log(f.error().message);  // names the setting or says "syslog"
       return false;
     }
     syslog_.emplace(std::move(*f));
@@ -302,6 +311,8 @@ void Supervisor::become_child() {
   // connection processes ask for certificates over their channel.
   ca_.reset();
   audit_key_.reset();
+  // The delivery thread was not copied by fork(): forget it, never join it.
+  if (syslog_) syslog_->abandon_after_fork();
   syslog_.reset();
 }
 
