@@ -55,6 +55,10 @@ std::string confirm_key_command(const Config& cfg, const std::string& user, cons
   return "ssh " + port + user + "@" + cfg.public_name + " confirm-key " + (code.empty() ? "CODE" : code);
 }
 
+std::string admin_key_command(const std::string& verb, const std::string& user, const std::string& id) {
+  return "bastionctl user " + verb + (id.starts_with("-") ? " -- " : " ") + user + " " + id;
+}
+
 std::string unconfirmed_key_reason(const Config& cfg, const std::string& user) {
   return "the security key of " + user + " is registered but not yet confirmed: confirm it with your SSH key (" +
          confirm_key_command(cfg, user) + ", with the code shown after registering) or ask an administrator "
@@ -164,7 +168,7 @@ WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json&
              {"command", confirm_key_command(s_.config(), inv->user, *code)},
              {"expires_at", format_utc_seconds(code_expires)},
              {"credential_id", id},
-             {"admin_command", "bastionctl user confirm-key " + inv->user + " " + id}}},
+             {"admin_command", admin_key_command("confirm-key", inv->user, id)}}},
            {"ssh_instructions", ssh_enrollment_instructions(inv->user, s_.config().public_name)}}};
 }
 

@@ -217,7 +217,8 @@ void register_user_key_confirmation(CLI::App* user, CtlGlobals& g) {
     auto id = std::make_shared<std::string>();
     cmd->add_option("NAME", *name, "user name")->required();
     cmd->add_option("CREDENTIAL_ID", *id, "the credential id from `bastionctl user show NAME` (or its first 8+ "
-                                          "characters)")
+                                          "characters); one that starts with '-' goes after --: "
+                                          "user confirm-key -- NAME -ID")
         ->required();
     cmd->callback([&g, name, id, confirm] { decide_pending_key(g, *name, *id, confirm); });
   }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "authn/public_key.h"
+#include "gateway/app/mfa_web.h"
 #include "gateway/ctl/control_client.h"
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_fido.h"
@@ -206,8 +207,8 @@ void register_user(CLI::App& app, CtlGlobals& g) {
       if (state == "pending") {
         std::cout << "      registered " << c["created_at"].get<std::string>() << " from an invitation; the person's "
                   << "code works until " << c["confirm_code_expires_at"].get<std::string>() << "\n"
-                  << "      confirm: bastionctl user confirm-key " << *name << " " << id << "\n"
-                  << "      reject:  bastionctl user reject-key " << *name << " " << id << "\n";
+                  << "      confirm: " << admin_key_command("confirm-key", *name, id) << "\n"
+                  << "      reject:  " << admin_key_command("reject-key", *name, id) << "\n";
       }
     }
     std::string last_s = j["last_step_up"].get<std::string>();

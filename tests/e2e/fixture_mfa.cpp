@@ -98,13 +98,16 @@ Deployment::PendingKey Deployment::register_webauthn_pending(const std::string& 
     return k.page_text.substr(at, k.page_text.find_first_of(" \r\n", at) - at);
   };
   k.code = word_after("ssh -p " + std::to_string(gw_port_) + " " + name + "@127.0.0.1 confirm-key ");
-  k.credential_id = word_after("bastionctl user confirm-key " + name + " ");
+  // An id that starts with '-' comes after "--" (bastionctl would read it as an option).
+  bool dashed = k.page_text.find("bastionctl user confirm-key -- " + name + " ") != std::string::npos;
+  k.credential_id = word_after("bastionctl user confirm-key " + std::string(dashed ? "-- " : "") + name + " ");
+  if (dashed != (k.credential_id.rfind('-', 0) == 0)) throw std::runtime_error("-- misplaced: " + k.page_text);
   return k;
 }
 
 std::string Deployment::register_webauthn(const std::string& name) {
   PendingKey k = register_webauthn_pending(name);
-  ctl_ok({"user", "confirm-key", name, k.credential_id});
+  ctl_ok({"user", "confirm-key", "--", name, k.credential_id});
   return k.state;
 }
 

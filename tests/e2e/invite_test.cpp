@@ -129,14 +129,17 @@ TEST_F(Invite, AnAdministratorConfirmsOrRejectsAPendingKey) {
   EXPECT_NE(shown.find(first.credential_id + "  ES256  PENDING CONFIRMATION"), std::string::npos) << shown;
   EXPECT_NE(shown.find(second.credential_id + "  ES256  PENDING CONFIRMATION"), std::string::npos) << shown;
   EXPECT_NE(shown.find("registered 20"), std::string::npos) << shown;
-  EXPECT_NE(shown.find("confirm: bastionctl user confirm-key ada " + first.credential_id), std::string::npos) << shown;
+  EXPECT_NE(shown.find("confirm: bastionctl user confirm-key " +
+                       std::string(first.credential_id[0] == '-' ? "-- " : "") + "ada " + first.credential_id),
+            std::string::npos)
+      << shown;
 
   // Not someone else's, not a made-up one.
-  EXPECT_EQ(d->ctl({"user", "confirm-key", "ivy-nobody", first.credential_id}).exit_code, 1);
+  EXPECT_EQ(d->ctl({"user", "confirm-key", "--", "ivy-nobody", first.credential_id}).exit_code, 1);
   EXPECT_EQ(d->ctl({"user", "confirm-key", "ada", "AAAAAAAAAAAA"}).exit_code, 1);
 
-  d->ctl_ok({"user", "confirm-key", "ada", first.credential_id});
-  d->ctl_ok({"user", "reject-key", "ada", second.credential_id});
+  d->ctl_ok({"user", "confirm-key", "--", "ada", first.credential_id});
+  d->ctl_ok({"user", "reject-key", "--", "ada", second.credential_id});
   shown = d->ctl_ok({"user", "show", "ada"});
   EXPECT_EQ(shown.find("PENDING"), std::string::npos) << shown;
   auto creds = credentials("ada");
@@ -145,7 +148,7 @@ TEST_F(Invite, AnAdministratorConfirmsOrRejectsAPendingKey) {
   EXPECT_EQ(creds[0]["state"], "active");
   EXPECT_EQ(creds[0].value("confirmed_by", "").rfind("admin:", 0), 0u) << creds.dump();
   // Only a pending key can be rejected; the audit log has both decisions.
-  EXPECT_EQ(d->ctl({"user", "reject-key", "ada", first.credential_id}).exit_code, 1);
+  EXPECT_EQ(d->ctl({"user", "reject-key", "--", "ada", first.credential_id}).exit_code, 1);
   bool confirmed = false, rejected = false, refused = false, refused_confirm = false;
   for (const auto& e : audit("webauthn.confirm")) {
     confirmed = confirmed || (e["outcome"] == "allow" && e["details"].value("user", "") == "ada");

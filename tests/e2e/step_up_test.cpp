@@ -52,7 +52,7 @@ TEST_F(StepUp, RegistrationInTheBrowserThenALoginThatNeedsAStepUp) {
   auto pending = nlohmann::json::parse(d->ctl_ok({"user", "show", "paula", "--json"}));
   ASSERT_EQ(pending["webauthn_credentials"].size(), 1u) << pending.dump();
   ASSERT_EQ(pending["webauthn_credentials"][0]["state"], "pending");
-  d->ctl_ok({"user", "confirm-key", "paula", pending["webauthn_credentials"][0]["id"].get<std::string>()});
+  d->ctl_ok({"user", "confirm-key", "--", "paula", pending["webauthn_credentials"][0]["id"].get<std::string>()});
 
   std::string step_url;
   auto r = d->ssh_with_step_up(key, vault(), {"echo", "stepped-up"}, state, true, true, &step_url);
