@@ -65,6 +65,12 @@ StoredCredential read_credential(SQLite::Statement& q) {
   s.state_reason = q.getColumn(8).getString();
   s.created_at = q.getColumn(9).getInt64();
   if (!q.getColumn(10).isNull()) s.last_used_at = q.getColumn(10).getInt64();
+  if (!q.getColumn(11).isNull()) s.confirmed_at = q.getColumn(11).getInt64();
+  s.confirmed_by = q.getColumn(12).getString();
+  if (!q.getColumn(13).isNull()) s.confirm_code_expires_at = q.getColumn(13).getInt64();
+  // SECURITY: an unconfirmed credential reads as "pending", never "active",
+  // so every check for an active credential leaves it out.
+  if (s.state == "active" && !s.confirmed_at) s.state = "pending";
   auto raw = base64url_decode(s.id);
   if (raw) s.credential.credential_id.assign(raw->begin(), raw->end());
   return s;
@@ -72,7 +78,7 @@ StoredCredential read_credential(SQLite::Statement& q) {
 
 constexpr const char* kCredentialCols =
     "SELECT id, user_name, cose_alg, public_key, sign_count, aaguid, attestation, state, state_reason, "
-    "created_at, last_used_at FROM webauthn_credentials";
+    "created_at, last_used_at, confirmed_at, confirmed_by, confirm_expires_at FROM webauthn_credentials";
 
 std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
 
@@ -281,14 +287,17 @@ Result<std::vector<std::string>> MfaStore::open_key_challenges(const std::string
 
 // ---- WebAuthn credentials --------------------------------------------------------
 
-Status MfaStore::add_credential(const std::string& user, const WebauthnCredential& c) {
-  return with_transaction(db_, [&]() -> Status {
+Result<std::string> MfaStore::add_credential(const std::string& user, const WebauthnCredential& c,
+                                             Micros code_expires_at) {
+  std::string code = new_step_up_code();
+  auto st = with_transaction(db_, [&]() -> Status {
     SQLite::Statement dup(db_.sql(), "SELECT user_name FROM webauthn_credentials WHERE id = ?");
     dup.bind(1, b64url(c.credential_id));
     if (dup.executeStep()) return make_error("this authenticator credential is already registered");
     SQLite::Statement ins(db_.sql(),
                           "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, sign_count, aaguid, "
-                          "attestation, state, created_at) VALUES (?,?,?,?,?,?,?,'active',?)");
+                          "attestation, state, created_at, confirm_code_sha256, confirm_expires_at) "
+                          "VALUES (?,?,?,?,?,?,?,'active',?,?,?)");
     ins.bind(1, b64url(c.credential_id));
     ins.bind(2, user);
     ins.bind(3, c.cose_alg);
@@ -297,9 +306,124 @@ Status MfaStore::add_credential(const std::string& user, const WebauthnCredentia
     ins.bind(6, c.attestation.aaguid);
     ins.bind(7, c.attestation.format);
     ins.bind(8, static_cast<int64_t>(clock_.now()));
+    ins.bind(9, digest_hex(code));
+    ins.bind(10, static_cast<int64_t>(code_expires_at));
     ins.exec();
     return {};
   });
+  if (!st) return st.error();
+  return code;
+}
+
+namespace {
+
+// Marks the pending credential `id` confirmed (its code can no longer be used).
+Status mark_confirmed(Database& db, const std::string& id, const std::string& by, Micros now) {
+  SQLite::Statement up(db.sql(),
+                       "UPDATE webauthn_credentials SET confirmed_at = ?, confirmed_by = ?, confirm_code_sha256 = NULL "
+                       "WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
+  up.bind(1, static_cast<int64_t>(now));
+  up.bind(2, by);
+  up.bind(3, id);
+  if (up.exec() == 0) return make_error("the security key is no longer pending");
+  return {};
+}
+
+}  // namespace
+
+Result<StoredCredential> MfaStore::confirm_credential_with_code(const std::string& user, const std::string& code,
+                                                               const std::string& by, std::string* code_owner) {
+  std::string upper = code;
+  for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (!looks_like_step_up_code(upper)) {
+    return make_error("that is not a confirmation code (it looks like K7Q2-9XHD, shown after registering)");
+  }
+  Micros now = clock_.now();
+  StoredCredential out;
+  auto st = with_transaction(db_, [&]() -> Status {
+    SQLite::Statement q(db_.sql(), std::string(kCredentialCols) + " WHERE confirm_code_sha256 = ?");
+    q.bind(1, digest_hex(upper));
+    if (!q.executeStep()) return make_error("wrong confirmation code");
+    StoredCredential c = read_credential(q);
+    q.reset();
+    if (c.user != user) {
+      if (code_owner != nullptr) *code_owner = c.user;
+      return make_error("this confirmation code is not for a security key of " + user);
+    }
+    if (c.state != "pending") return make_error("this security key is " + c.state + ", not waiting for confirmation");
+    if (c.confirm_code_expires_at <= now) {
+      return make_error("the confirmation code has expired; ask an administrator to confirm the key "
+                        "(bastionctl user confirm-key) or for a new invitation");
+    }
+    if (auto m = mark_confirmed(db_, c.id, by, now); !m) return m;
+    c.state = "active";
+    c.confirmed_at = now;
+    c.confirmed_by = by;
+    out = std::move(c);
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+namespace {
+
+// The one pending credential of `user` whose id is `id` or starts with it.
+Result<StoredCredential> find_pending(Database& db, const std::string& user, const std::string& id) {
+  if (id.size() < 8 || id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+                           std::string::npos) {
+    return make_error("give the credential id (at least 8 characters; see bastionctl user show " + user + ")");
+  }
+  SQLite::Statement q(db.sql(), std::string(kCredentialCols) + " WHERE user_name = ? AND substr(id, 1, ?) = ?");
+  q.bind(1, user);
+  q.bind(2, static_cast<int>(id.size()));
+  q.bind(3, id);
+  std::vector<StoredCredential> found;
+  while (q.executeStep()) found.push_back(read_credential(q));
+  if (found.empty()) return make_error(user + " has no security key " + id);
+  if (found.size() > 1) return make_error(id + " matches " + std::to_string(found.size()) + " keys of " + user +
+                                          "; give more characters");
+  if (found[0].state != "pending") {
+    return make_error("security key " + found[0].id + " of " + user + " is " + found[0].state +
+                      ", not waiting for confirmation");
+  }
+  return found[0];
+}
+
+}  // namespace
+
+Result<StoredCredential> MfaStore::confirm_credential(const std::string& user, const std::string& id,
+                                                      const std::string& by) {
+  Micros now = clock_.now();
+  StoredCredential out;
+  auto st = with_transaction(db_, [&]() -> Status {
+    auto c = find_pending(db_, user, id);
+    if (!c) return c.error();
+    if (auto m = mark_confirmed(db_, c->id, by, now); !m) return m;
+    out = std::move(*c);
+    out.state = "active";
+    out.confirmed_at = now;
+    out.confirmed_by = by;
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Result<StoredCredential> MfaStore::reject_credential(const std::string& user, const std::string& id) {
+  StoredCredential out;
+  auto st = with_transaction(db_, [&]() -> Status {
+    auto c = find_pending(db_, user, id);
+    if (!c) return c.error();
+    SQLite::Statement del(db_.sql(),
+                          "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
+    del.bind(1, c->id);
+    if (del.exec() == 0) return make_error("the security key is no longer pending");
+    out = std::move(*c);
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
 }
 
 Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& user) {
@@ -329,7 +453,8 @@ Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::str
 Status MfaStore::record_use(const std::string& raw_id, uint32_t sign_count) {
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement up(db_.sql(),
-                         "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active'");
+                         "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active' "
+                         "AND confirmed_at IS NOT NULL");
     up.bind(1, static_cast<int64_t>(sign_count));
     up.bind(2, static_cast<int64_t>(clock_.now()));
     up.bind(3, b64url(raw_id));

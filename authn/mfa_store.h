@@ -39,11 +39,17 @@ struct StoredCredential {
   std::string id;  // base64url of the raw credential id
   std::string user;
   WebauthnCredential credential;
-  std::string state;  // active, locked, revoked
+  // active; pending (registered from an invitation, not yet confirmed by the
+  // person's SSH key or an administrator: usable for nothing); locked; revoked.
+  std::string state;
   std::string state_reason;
-  Micros created_at = 0;
+  Micros created_at = 0;  // when it was registered
   std::optional<Micros> last_used_at;
+  std::optional<Micros> confirmed_at;  // unset while pending
+  std::string confirmed_by;            // "ssh-key SHA256:...", "admin:LOGIN", ...
+  Micros confirm_code_expires_at = 0;  // pending: until when its confirmation code works
 };
+
 
 struct InviteRecord {
   std::string user;
@@ -96,8 +102,23 @@ class MfaStore {
   // The challenges issued for `user` that are neither used nor expired (raw).
   Result<std::vector<std::string>> open_key_challenges(const std::string& user);
 
-  // WebAuthn credentials.
-  Status add_credential(const std::string& user, const WebauthnCredential& c);
+  // WebAuthn credentials. A new credential is pending: add_credential
+  // returns its confirmation code ("K7Q2-9XHD", stored as a digest, shown
+  // once), valid until `code_expires_at`. It is usable only once confirmed.
+  // SECURITY: an invitation link is a bearer token; whoever registers with
+  // it must still prove to be the person (their SSH key) or be vouched for.
+  Result<std::string> add_credential(const std::string& user, const WebauthnCredential& c, Micros code_expires_at);
+  // The person's own confirmation: the code must be unexpired and belong to a
+  // pending credential of `user`. `by` is recorded (e.g. "ssh-key SHA256:...").
+  // When the code is another person's, `code_owner` (if given) gets their
+  // name (for the audit log; the person is told only that it is not theirs).
+  Result<StoredCredential> confirm_credential_with_code(const std::string& user, const std::string& code,
+                                                        const std::string& by, std::string* code_owner = nullptr);
+  // An administrator's confirmation, or rejection (the pending row is
+  // deleted). `id`: the credential id (base64url) or a unique prefix of at
+  // least 8 characters, of a pending credential of `user`.
+  Result<StoredCredential> confirm_credential(const std::string& user, const std::string& id, const std::string& by);
+  Result<StoredCredential> reject_credential(const std::string& user, const std::string& id);
   Result<std::vector<StoredCredential>> credentials(const std::string& user);
   Result<std::optional<StoredCredential>> find_credential(const std::string& raw_id);
   Status record_use(const std::string& raw_id, uint32_t sign_count);

@@ -113,8 +113,10 @@ TEST_F(MfaStoreTest, CredentialsLockAndRevoke) {
   c.sign_count = 5;
   c.attestation.format = "packed";
   c.attestation.aaguid = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
-  ASSERT_TRUE(store->add_credential("alice", c));
-  EXPECT_FALSE(store->add_credential("bob", c));  // one credential, one person
+  auto code = store->add_credential("alice", c, clock.now() + 60 * kMin);
+  ASSERT_TRUE(code);
+  EXPECT_FALSE(store->add_credential("bob", c, clock.now() + 60 * kMin));  // one credential, one person
+  ASSERT_TRUE(store->confirm_credential_with_code("alice", *code, "test"));
   auto found = store->find_credential(c.credential_id);
   ASSERT_TRUE(found && *found);
   EXPECT_EQ((*found)->user, "alice");
@@ -127,6 +129,91 @@ TEST_F(MfaStoreTest, CredentialsLockAndRevoke) {
   EXPECT_EQ((*store->credentials("alice"))[0].state, "locked");
   EXPECT_EQ(*store->revoke_credentials("alice", "left"), 1);
   EXPECT_EQ((*store->credentials("alice"))[0].state, "revoked");
+}
+
+WebauthnCredential test_credential(const std::string& raw_id) {
+  WebauthnCredential c;
+  c.credential_id = raw_id;
+  c.cose_alg = -7;
+  c.public_key_der = "DER";
+  c.attestation.format = "packed";
+  return c;
+}
+
+TEST_F(MfaStoreTest, ACredentialFromAnInvitationIsPendingUntilItsOwnersCodeConfirmsIt) {
+  auto c = test_credential("cred-alice-1");
+  auto code = store->add_credential("alice", c, clock.now() + 60 * kMin);
+  ASSERT_TRUE(code);
+  EXPECT_TRUE(looks_like_step_up_code(*code));
+  auto pending = (*store->credentials("alice"))[0];
+  EXPECT_EQ(pending.state, "pending");
+  EXPECT_FALSE(pending.confirmed_at);
+  EXPECT_EQ(pending.confirm_code_expires_at, clock.now() + 60 * kMin);
+  // Usable for nothing while pending.
+  EXPECT_FALSE(store->record_use(c.credential_id, 1));
+  // Only a digest of the code is stored.
+  auto raw = db->sql().execAndGet("SELECT confirm_code_sha256 FROM webauthn_credentials").getString();
+  EXPECT_EQ(raw.find(*code), std::string::npos);
+  EXPECT_EQ(raw.size(), 64u);
+
+  // Someone else, or a wrong or malformed code: refused, nothing changes.
+  std::string owner;
+  auto other = store->confirm_credential_with_code("bob", *code, "ssh-key bob", &owner);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(owner, "alice");
+  EXPECT_NE(other.error().message.find("not for a security key of bob"), std::string::npos);
+  auto wrong = store->confirm_credential_with_code("alice", "AAAA-AAAA", "ssh-key alice");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message, "wrong confirmation code");
+  EXPECT_FALSE(store->confirm_credential_with_code("alice", "not a code", "ssh-key alice"));
+  EXPECT_EQ((*store->credentials("alice"))[0].state, "pending");
+
+  // The owner's code (any case) confirms it, once.
+  std::string lower = *code;
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto ok = store->confirm_credential_with_code("alice", lower, "ssh-key SHA256:x");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->state, "active");
+  auto active = (*store->credentials("alice"))[0];
+  EXPECT_EQ(active.state, "active");
+  EXPECT_EQ(active.confirmed_by, "ssh-key SHA256:x");
+  EXPECT_EQ(active.confirmed_at, clock.now());
+  EXPECT_TRUE(store->record_use(c.credential_id, 1));
+  EXPECT_FALSE(store->confirm_credential_with_code("alice", *code, "ssh-key SHA256:x"));
+}
+
+TEST_F(MfaStoreTest, AConfirmationCodeExpires) {
+  auto code = store->add_credential("alice", test_credential("cred-alice-2"), clock.now() + 60 * kMin);
+  ASSERT_TRUE(code);
+  clock.advance(61 * kMin);
+  auto late = store->confirm_credential_with_code("alice", *code, "ssh-key alice");
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().message.find("expired"), std::string::npos);
+  EXPECT_EQ((*store->credentials("alice"))[0].state, "pending");
+}
+
+TEST_F(MfaStoreTest, AnAdministratorConfirmsOrRejectsAPendingCredentialById) {
+  ASSERT_TRUE(store->add_credential("alice", test_credential("first-one"), clock.now() + 60 * kMin));
+  ASSERT_TRUE(store->add_credential("alice", test_credential("second-one"), clock.now() + 60 * kMin));
+  ASSERT_EQ(store->credentials("alice")->size(), 2u);
+  const std::string first = store->find_credential("first-one")->value().id;
+  const std::string second = store->find_credential("second-one")->value().id;
+  EXPECT_FALSE(store->confirm_credential("alice", first.substr(0, 4), "admin:root"));  // too short
+  EXPECT_FALSE(store->confirm_credential("bob", first, "admin:root"));                 // not bob's
+  EXPECT_FALSE(store->confirm_credential("alice", "%%%%%%%%%%", "admin:root"));
+  auto ok = store->confirm_credential("alice", first.substr(0, 10), "admin:root");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->id, first);
+  EXPECT_EQ(store->find_credential("first-one")->value().state, "active");
+  EXPECT_EQ(store->find_credential("first-one")->value().confirmed_by, "admin:root");
+  // Only pending ones.
+  EXPECT_FALSE(store->confirm_credential("alice", first, "admin:root"));
+  EXPECT_FALSE(store->reject_credential("alice", first));
+  auto gone = store->reject_credential("alice", second);
+  ASSERT_TRUE(gone) << gone.error().message;
+  EXPECT_EQ(gone->id, second);
+  EXPECT_FALSE(store->find_credential("second-one")->has_value());
+  EXPECT_EQ(store->credentials("alice")->size(), 1u);
 }
 
 TEST_F(MfaStoreTest, TrustRootsAndAaguids) {

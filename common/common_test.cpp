@@ -208,6 +208,35 @@ TEST(Database, MigratesOnceAndRefusesNewer) {
   EXPECT_NE(newer.error().message.find("newer than this bastion"), std::string::npos);
 }
 
+// Schema 6 made WebAuthn credentials from invitations pending until
+// confirmed; the ones registered before must stay usable.
+TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
+  TempDir d;
+  std::string p = d.file("v5.db");
+  {
+    auto db = Database::open(p, Database::Mode::kCreate);
+    ASSERT_TRUE(db) << db.error().message;
+    ASSERT_GE(Database::latest_schema_version(), 6);
+    // Back to the shape of schema 5, with one credential in it.
+    for (const char* col : {"confirmed_at", "confirmed_by", "confirm_code_sha256", "confirm_expires_at"}) {
+      db->sql().exec(std::string("ALTER TABLE webauthn_credentials DROP COLUMN ") + col);
+    }
+    db->sql().exec("PRAGMA user_version=5");
+    db->sql().exec("INSERT INTO users(name, state, service_account, created_at) VALUES ('alice','active',0,0)");
+    db->sql().exec(
+        "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, state, created_at) "
+        "VALUES ('old-cred', 'alice', -7, x'00', 'active', 1234)");
+  }
+  auto db = Database::open(p, Database::Mode::kOpenExisting);
+  ASSERT_TRUE(db) << db.error().message;
+  EXPECT_EQ(db->schema_version(), Database::latest_schema_version());
+  SQLite::Statement q(db->sql(), "SELECT confirmed_at, confirmed_by, confirm_code_sha256 FROM webauthn_credentials");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getInt64(), 1234);
+  EXPECT_FALSE(q.getColumn(1).getString().empty());
+  EXPECT_TRUE(q.getColumn(2).isNull());
+}
+
 }  // namespace
 }  // namespace bastion
 

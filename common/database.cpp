@@ -258,6 +258,17 @@ CREATE INDEX step_ups_user ON step_ups(user_name, verified_at);
       R"sql(
 ALTER TABLE targets ADD COLUMN principals TEXT NOT NULL DEFAULT 'login';
 )sql",
+      // 6: a WebAuthn credential registered from an invitation is pending
+      // (confirmed_at NULL) until the person's SSH key or an administrator
+      // confirms it. Credentials registered before this were usable at once:
+      // they stay so.
+      R"sql(
+ALTER TABLE webauthn_credentials ADD COLUMN confirmed_at BIGINT;
+ALTER TABLE webauthn_credentials ADD COLUMN confirmed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE webauthn_credentials ADD COLUMN confirm_code_sha256 TEXT;
+ALTER TABLE webauthn_credentials ADD COLUMN confirm_expires_at BIGINT;
+UPDATE webauthn_credentials SET confirmed_at = created_at, confirmed_by = 'registered before confirmation existed';
+)sql",
   };
   return m;
 }

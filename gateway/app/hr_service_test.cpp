@@ -100,9 +100,13 @@ TEST_F(HrServiceTest, LeaverRevokesEverythingWithOneLinkedAuditRecordEach) {
   cred.credential_id = "p1-security-key";
   cred.cose_alg = -7;
   cred.public_key_der = "der";
-  ASSERT_TRUE(mfa.add_credential("p1", cred));
+  auto code1 = mfa.add_credential("p1", cred, clock.now() + 10 * kMin);
+  ASSERT_TRUE(code1);
+  ASSERT_TRUE(mfa.confirm_credential_with_code("p1", *code1, "test"));
   cred.credential_id = "p2-security-key";
-  ASSERT_TRUE(mfa.add_credential("p2", cred));
+  auto code2 = mfa.add_credential("p2", cred, clock.now() + 10 * kMin);
+  ASSERT_TRUE(code2);
+  ASSERT_TRUE(mfa.confirm_credential_with_code("p2", *code2, "test"));
   std::vector<std::string> ended;
   auto b = hr->open(file("f.jsonl", leaver("hr-1", 1, ",\"username\":\"p1\"")));
   ASSERT_TRUE(b) << b.error().message;

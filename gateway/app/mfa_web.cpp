@@ -1,5 +1,7 @@
 #include "gateway/app/mfa_web.h"
 
+#include <algorithm>
+
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 
@@ -48,6 +50,21 @@ std::string ssh_enrollment_instructions(const std::string& user, const std::stri
          "4. Connect:  ssh -i ~/.ssh/id_bastion LOGIN@TARGET@" + gateway_host + "\n";
 }
 
+std::string confirm_key_command(const Config& cfg, const std::string& user, const std::string& code) {
+  std::string port = cfg.listen_port == 22 ? "" : "-p " + std::to_string(cfg.listen_port) + " ";
+  return "ssh " + port + user + "@" + cfg.public_name + " confirm-key " + (code.empty() ? "CODE" : code);
+}
+
+std::string admin_key_command(const std::string& verb, const std::string& user, const std::string& id) {
+  return "bastionctl user " + verb + (id.starts_with("-") ? " -- " : " ") + user + " " + id;
+}
+
+std::string unconfirmed_key_reason(const Config& cfg, const std::string& user) {
+  return "the security key of " + user + " is registered but not yet confirmed: confirm it with your SSH key (" +
+         confirm_key_command(cfg, user) + ", with the code shown after registering) or ask an administrator "
+         "(bastionctl user confirm-key " + user + " CREDENTIAL_ID)";
+}
+
 void MfaWeb::audit(const std::string& user, const std::string& action, Outcome outcome, const std::string& reason,
                    nlohmann::json details, const std::string& session_id) {
   recorder::AuditEvent e;
@@ -67,9 +84,15 @@ WebReply MfaWeb::invite_info(const std::string& token) {
   auto inv = s_.mfa().find_invite(token);
   if (!inv) return lookup_error(inv.error().message);
   auto person = s_.policy().find_person(inv->user);
-  std::string display = inv->user;
-  if (person && *person && !(*person)->email.empty()) display += " (" + (*person)->email + ")";
-  return {200, {{"user", inv->user}, {"display_name", display}}};
+  std::string display;
+  if (person && *person && !(*person)->email.empty()) display = (*person)->email;
+  // SECURITY: the link is a bearer token: the page names whom it registers a
+  // key for, who asked, and until when, so a forwarded link looks wrong.
+  return {200,
+          {{"user", inv->user},
+           {"display_name", display},
+           {"invited_by", inv->created_by},
+           {"expires_at", format_utc_seconds(inv->expires_at)}}};
 }
 
 WebReply MfaWeb::invite_options(const std::string& token) {
@@ -125,12 +148,27 @@ WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json&
                             {"attestation", cred->attestation.format},
                             {"certificate", cred->attestation.subject},
                             {"alg", cred->cose_alg}};
-  if (auto st = s_.mfa().add_credential(inv->user, *cred); !st) return error(409, st.message());
+  // SECURITY: stored pending: whoever held the link must still prove to be
+  // the person (their SSH key and this code) or be vouched for by an
+  // administrator before the key approves anything.
+  Micros code_expires = std::min(inv->expires_at, s_.clock().now() + authn::MfaStore::kInviteTtl);
+  auto code = s_.mfa().add_credential(inv->user, *cred, code_expires);
+  if (!code) return error(409, code.error().message);
   if (auto st = s_.mfa().use_invite(token); !st) return error(410, st.message());
-  audit(inv->user, "webauthn.register", Outcome::kAllow, "credential registered", details);
+  details["state"] = "pending";
+  details["confirm_code_expires_at"] = format_utc(code_expires);
+  audit(inv->user, "webauthn.register", Outcome::kAllow, "credential registered, pending confirmation", details);
+  const std::string id = b64url(cred->credential_id);
   return {200,
           {{"ok", true},
-           {"message", "Security key registered for " + inv->user + "."},
+           {"message", "Security key registered for " + inv->user +
+                           ". It cannot be used until you confirm it (see below)."},
+           {"confirmation",
+            {{"code", *code},
+             {"command", confirm_key_command(s_.config(), inv->user, *code)},
+             {"expires_at", format_utc_seconds(code_expires)},
+             {"credential_id", id},
+             {"admin_command", admin_key_command("confirm-key", inv->user, id)}}},
            {"ssh_instructions", ssh_enrollment_instructions(inv->user, s_.config().public_name)}}};
 }
 
@@ -144,7 +182,14 @@ WebReply MfaWeb::stepup_info(const std::string& code) {
   const std::string kCommand = "command: ";
   std::string purpose = s->purpose.starts_with(kCommand) ? "Confirm: " + s->purpose.substr(kCommand.size())
                                                           : "SSH login " + s->purpose;
-  return {200, {{"user", s->user}, {"purpose", purpose}}};
+  nlohmann::json info = {{"user", s->user}, {"purpose", purpose}};
+  // Said before the button is pressed; pressing it fails the step-up with this reason.
+  auto creds = s_.mfa().credentials(s->user);
+  if (creds && std::none_of(creds->begin(), creds->end(), [](const auto& c) { return c.state == "active"; }) &&
+      std::any_of(creds->begin(), creds->end(), [](const auto& c) { return c.state == "pending"; })) {
+    info["notice"] = unconfirmed_key_reason(s_.config(), s->user);
+  }
+  return {200, info};
 }
 
 WebReply MfaWeb::stepup_options(const std::string& code) {
@@ -156,9 +201,14 @@ WebReply MfaWeb::stepup_options(const std::string& code) {
   auto creds = s_.mfa().credentials(s->user);
   if (!creds) return error(500, "internal error: " + creds.error().message);
   nlohmann::json allow = nlohmann::json::array();
+  bool pending = false;
   for (const auto& c : *creds) {
     if (c.state == "active") allow.push_back({{"type", "public-key"}, {"id", c.id}});
+    pending = pending || c.state == "pending";
   }
+  // SECURITY: the waiting login is denied with the reason, and the person
+  // reads here how to confirm the key.
+  if (allow.empty() && pending) return fail_step_up(code, *s, unconfirmed_key_reason(s_.config(), s->user), "");
   if (allow.empty()) return error(403, s->user + " has no active security-key credential");
   nlohmann::json pk = {{"challenge", b64url(s->challenge)},
                        {"rpId", origin_.rp_id},
@@ -193,6 +243,7 @@ WebReply MfaWeb::stepup_assert(const std::string& code, const nlohmann::json& cr
   if (!stored) return error(500, "internal error: " + stored.error().message);
   // SECURITY: only the person's own, active credentials count.
   if (!*stored || (*stored)->user != s->user) return fail_step_up(code, *s, "unknown credential", id);
+  if ((*stored)->state == "pending") return fail_step_up(code, *s, unconfirmed_key_reason(s_.config(), s->user), id);
   if ((*stored)->state != "active") {
     return fail_step_up(code, *s, "credential is " + (*stored)->state + ": " + (*stored)->state_reason, id);
   }

@@ -23,6 +23,17 @@ namespace bastion::gateway {
 // registration and by `user invite`).
 std::string ssh_enrollment_instructions(const std::string& user, const std::string& gateway_host);
 
+// The command with which `user` confirms, with their enrolled SSH key, the
+// security key they registered from an invitation ("ssh -p 2200
+// alice@gw.example.com confirm-key K7Q2-9XHD"; CODE when `code` is empty).
+std::string confirm_key_command(const Config& cfg, const std::string& user, const std::string& code = "");
+// "bastionctl user confirm-key alice ID" (`verb`: confirm-key, reject-key),
+// with "--" before the names when the id starts with '-' (base64url ids can),
+// so that it is not read as an option.
+std::string admin_key_command(const std::string& verb, const std::string& user, const std::string& id);
+// Why a step-up cannot use `user`'s security key yet, and the two ways out.
+std::string unconfirmed_key_reason(const Config& cfg, const std::string& user);
+
 class MfaWeb : public WebBackend {
  public:
   MfaWeb(Services& services, WebOrigin origin) : s_(services), origin_(std::move(origin)) {}

@@ -39,16 +39,27 @@ std::string ctl_actor() {
   return std::string("admin:") + (pw ? pw->pw_name : std::to_string(getuid()));
 }
 
-void ctl_audit(Services& s, const std::string& action, const std::string& reason,
-               nlohmann::json details, const std::string& target) {
+namespace {
+void append_audit(Services& s, const std::string& action, recorder::Outcome outcome, const std::string& reason,
+                  nlohmann::json details, const std::string& target) {
   recorder::AuditEvent e;
   e.actor = ctl_actor();
   e.action = action;
-  e.outcome = recorder::Outcome::kAllow;
+  e.outcome = outcome;
   e.reason = reason;
   e.target = target;
   e.details = std::move(details);
   if (auto r = s.audit().append(e); !r) ctl_fail("warning: " + r.error().message);
+}
+}  // namespace
+
+void ctl_audit(Services& s, const std::string& action, const std::string& reason,
+               nlohmann::json details, const std::string& target) {
+  append_audit(s, action, recorder::Outcome::kAllow, reason, std::move(details), target);
+}
+
+void ctl_audit_denied(Services& s, const std::string& action, const std::string& reason, nlohmann::json details) {
+  append_audit(s, action, recorder::Outcome::kDeny, reason, std::move(details), "");
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }

@@ -36,6 +36,8 @@ int ctl_fail(const std::string& message);  // prints "bastionctl: ..." to stderr
 std::string ctl_actor();                   // "admin:<login>" of the invoking OS user
 void ctl_audit(Services& s, const std::string& action, const std::string& reason,
                nlohmann::json details, const std::string& target = "");
+// The same, for an administrator's attempt that was refused.
+void ctl_audit_denied(Services& s, const std::string& action, const std::string& reason, nlohmann::json details);
 void print_json(const nlohmann::json& j);
 // Parses a --since/--until value into `out` (unset if empty); on error sets
 // the usage exit code, prints why, and returns false.

@@ -169,9 +169,59 @@ void register_user_invite(CLI::App* user, CtlGlobals& g) {
     }
     ctl_audit(*s, "user.invite", "", {{"user", *name}});
     std::cout << s->config().public_url << "/invite/" << *token << "\n";
-    std::fprintf(stderr, "valid 24 hours, once; give it to %s only (it registers a security key for them)\n",
+    std::fprintf(stderr,
+                 "valid 24 hours, once; give it to %s only (it registers a security key for them, which then "
+                 "waits for confirmation: their SSH key, or bastionctl user confirm-key)\n",
                  name->c_str());
   });
+}
+
+namespace {
+
+// `user confirm-key` / `user reject-key`: an administrator vouches for (or
+// drops) a security key registered from an invitation. Audited either way.
+void decide_pending_key(CtlGlobals& g, const std::string& name, const std::string& id, bool confirm) {
+  auto s = ctl_open(g);
+  if (!s) return;
+  const char* action = confirm ? "webauthn.confirm" : "webauthn.reject";
+  auto r = confirm ? s->mfa().confirm_credential(name, id, ctl_actor()) : s->mfa().reject_credential(name, id);
+  if (!r) {
+    ctl_audit_denied(*s, action, r.error().message, {{"user", name}, {"credential", id}, {"method", "administrator"}});
+    g.exit_code = ctl_fail(r.error().message);
+    return;
+  }
+  ctl_audit(*s, action, confirm ? "security key confirmed by an administrator" : "pending security key rejected",
+            {{"user", name},
+             {"credential_id", r->id},
+             {"method", "administrator"},
+             {"registered_at", format_utc(r->created_at)},
+             {"aaguid", r->credential.attestation.aaguid}});
+  if (confirm) {
+    std::cout << "confirmed security key " << r->id << " of " << name << ": it can approve step-ups now\n";
+  } else {
+    std::cout << "rejected and removed security key " << r->id << " of " << name
+              << " (send a new invitation with: bastionctl user invite " << name << ")\n";
+  }
+}
+
+}  // namespace
+
+void register_user_key_confirmation(CLI::App* user, CtlGlobals& g) {
+  for (bool confirm : {true, false}) {
+    auto* cmd = user->add_subcommand(
+        confirm ? "confirm-key" : "reject-key",
+        confirm ? "make a security key registered from an invitation usable (check with the person first that it is "
+                  "theirs: registered when, which model)"
+                : "remove a security key registered from an invitation that is still waiting for confirmation");
+    auto name = std::make_shared<std::string>();
+    auto id = std::make_shared<std::string>();
+    cmd->add_option("NAME", *name, "user name")->required();
+    cmd->add_option("CREDENTIAL_ID", *id, "the credential id from `bastionctl user show NAME` (or its first 8+ "
+                                          "characters); one that starts with '-' goes after --: "
+                                          "user confirm-key -- NAME -ID")
+        ->required();
+    cmd->callback([&g, name, id, confirm] { decide_pending_key(g, *name, *id, confirm); });
+  }
 }
 
 void register_fido_commands(CLI::App& app, CtlGlobals& g) {

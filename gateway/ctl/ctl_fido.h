@@ -20,6 +20,8 @@ struct KeyAddArgs {
 int enroll_key(CtlGlobals& g, Services& s, const KeyAddArgs& a);
 void register_key_challenge(CLI::App* key, CtlGlobals& g);
 void register_user_invite(CLI::App* user, CtlGlobals& g);
+// user confirm-key / reject-key NAME CREDENTIAL_ID.
+void register_user_key_confirmation(CLI::App* user, CtlGlobals& g);
 void register_fido_commands(CLI::App& app, CtlGlobals& g);
 
 }  // namespace bastion::gateway

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "authn/public_key.h"
+#include "gateway/app/mfa_web.h"
 #include "gateway/ctl/control_client.h"
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_fido.h"
@@ -54,6 +55,11 @@ nlohmann::json credential_json(const authn::StoredCredential& c) {
                       {"created_at", format_utc(c.created_at)}};
   if (!c.state_reason.empty()) j["state_reason"] = c.state_reason;
   if (c.last_used_at) j["last_used_at"] = format_utc(*c.last_used_at);
+  if (c.confirmed_at) {
+    j["confirmed_at"] = format_utc(*c.confirmed_at);
+    j["confirmed_by"] = c.confirmed_by;
+  }
+  if (c.state == "pending") j["confirm_code_expires_at"] = format_utc(c.confirm_code_expires_at);
   return j;
 }
 
@@ -190,15 +196,26 @@ void register_user(CLI::App& app, CtlGlobals& g) {
     }
     std::cout << "security keys (WebAuthn):\n";
     for (const auto& c : j["webauthn_credentials"]) {
-      std::cout << "  " << c["id"].get<std::string>().substr(0, 16) << "...  " << c["alg"].get<std::string>() << "  "
-                << c["state"].get<std::string>() << "  " << c["attestation"].get<std::string>() << " "
-                << c["aaguid"].get<std::string>() << "  counter " << c["sign_count"].get<uint32_t>()
+      const std::string state = c["state"].get<std::string>();
+      const std::string id = c["id"].get<std::string>();
+      // A pending key shows its full id: the administrator confirms it by that.
+      std::cout << "  " << (state == "pending" ? id : id.substr(0, 16) + "...") << "  " << c["alg"].get<std::string>()
+                << "  " << (state == "pending" ? "PENDING CONFIRMATION" : state) << "  "
+                << c["attestation"].get<std::string>() << " " << c["aaguid"].get<std::string>() << "  counter "
+                << c["sign_count"].get<uint32_t>()
                 << (c.contains("state_reason") ? "  (" + c["state_reason"].get<std::string>() + ")" : "") << "\n";
+      if (state == "pending") {
+        std::cout << "      registered " << c["created_at"].get<std::string>() << " from an invitation; the person's "
+                  << "code works until " << c["confirm_code_expires_at"].get<std::string>() << "\n"
+                  << "      confirm: " << admin_key_command("confirm-key", *name, id) << "\n"
+                  << "      reject:  " << admin_key_command("reject-key", *name, id) << "\n";
+      }
     }
     std::string last_s = j["last_step_up"].get<std::string>();
     std::cout << "last step-up: " << (last_s.empty() ? "never" : last_s) << "\n";
   });
   register_user_invite(user, g);
+  register_user_key_confirmation(user, g);
 
   for (const char* verb : {"disable", "enable"}) {
     auto* cmd = user->add_subcommand(verb, std::string(verb) + " a person");

@@ -43,6 +43,8 @@ CommandResult help(const CommandContext& ctx) {
           "  deny ID --reason TEXT       refuse a request, saying why\n"
           "  revoke ID [--reason TEXT]   end a grant or withdraw a request\n"
           "  grants                      your active grants and when they end\n"
+          "  confirm-key CODE            confirm the security key you registered from an invitation\n"
+          "                              (CODE was shown on the registration page)\n"
           "  help                        this text\n"
           "  exit                        leave (interactive mode)\n"
           "to connect: ssh LOGIN@TARGET@" + gw + "\n",
@@ -263,6 +265,14 @@ CommandResult decide_cmd(CommandContext& ctx, const std::vector<std::string>& wo
   return {out, 0, false};
 }
 
+CommandResult confirm_key(CommandContext& ctx, const std::vector<std::string>& words) {
+  if (words.size() != 2) return usage("usage: confirm-key CODE (the code shown after registering your security key)");
+  if (!ctx.confirm_key) return refused("confirming a security key is not available here");
+  auto r = ctx.confirm_key(words[1]);
+  if (!r) return refused(r.error().message);
+  return {*r, 0, false};
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> split_words(const std::string& line) {
@@ -309,6 +319,7 @@ CommandResult run_command(const std::string& raw, CommandContext& ctx) {
   if (cmd == "whoami") return whoami(ctx);
   if (cmd == "targets") return targets(ctx);
   if (cmd == "exit" || cmd == "quit" || cmd == "logout") return {"", 0, true};
+  if (cmd == "confirm-key") return confirm_key(ctx, *words);
   if (ctx.elevation != nullptr) {
     if (cmd == "request") return request(ctx, *words);
     if (cmd == "requests") return requests(ctx);

@@ -1,6 +1,6 @@
 // Command mode: what a person gets with `ssh NAME@gateway` (no '@' in the
-// user name): commands about themselves, and the elevation workflow
-// (request, requests, approve, deny, revoke, grants). No libssh here, so it
+// user name): commands about themselves (whoami, targets, confirm-key), and
+// the elevation workflow (request, requests, approve, deny, revoke, grants). No libssh here, so it
 // is testable on its own.
 #pragma once
 
@@ -30,6 +30,10 @@ struct CommandContext {
   // (this approval), verified within the last kApproverStepUpMaxAge and not
   // used before (may show a URL and wait for it). Unset: refused.
   std::function<Status(const std::string& purpose)> require_step_up;
+  // Confirms the person's own pending security key (WebAuthn credential)
+  // with the code its registration page showed; returns what to tell them.
+  // Audits every attempt. Unset: refused.
+  std::function<Result<std::string>(const std::string& code)> confirm_key;
 };
 
 // SECURITY: approving an elevation needs the approver's own step-up for it, this recent.

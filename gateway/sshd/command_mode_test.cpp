@@ -52,5 +52,29 @@ TEST(CommandMode, TargetsListsOnlyWhatRolesAllow) {
   EXPECT_TRUE(run_command("exit", ctx).quit);
 }
 
+TEST(CommandMode, ConfirmKeyPassesTheCodeToTheMonitorAndReportsItsAnswer) {
+  policy::Person alice;
+  alice.name = "alice";
+  CommandContext ctx;
+  ctx.person = &alice;
+  EXPECT_EQ(run_command("confirm-key K7Q2-9XHD", ctx).exit_code, 1);  // unavailable: refused, never allowed
+  std::vector<std::string> seen;
+  ctx.confirm_key = [&seen](const std::string& code) -> Result<std::string> {
+    seen.push_back(code);
+    if (code == "K7Q2-9XHD") return std::string("confirmed\n");
+    return make_error("wrong confirmation code");
+  };
+  auto ok = run_command("confirm-key K7Q2-9XHD", ctx);
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(ok.output, "confirmed\n");
+  auto wrong = run_command("confirm-key AAAA-AAAA", ctx);
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.output, "denied: wrong confirmation code\n");
+  EXPECT_EQ(run_command("confirm-key", ctx).exit_code, 2);
+  EXPECT_EQ(run_command("confirm-key A B", ctx).exit_code, 2);
+  EXPECT_EQ(seen, (std::vector<std::string>{"K7Q2-9XHD", "AAAA-AAAA"}));
+  EXPECT_NE(run_command("help", ctx).output.find("confirm-key CODE"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace bastion::gateway

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -35,6 +36,14 @@ namespace {
 using monitor::Type;
 
 void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str()); }
+
+// Whether a step-up can be offered to a person with these credentials: an
+// active one approves it; a pending (unconfirmed) one gets the page that says
+// how to confirm it, and the step-up fails with that reason.
+bool can_offer_step_up(const std::vector<authn::StoredCredential>& creds) {
+  return std::any_of(creds.begin(), creds.end(),
+                     [](const auto& c) { return c.state == "active" || c.state == "pending"; });
+}
 
 constexpr unsigned bit(ChildState s) { return static_cast<unsigned>(s); }
 constexpr unsigned bit(Type t) { return 1u << static_cast<unsigned>(t); }
@@ -466,9 +475,7 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
       }
       auto creds = s->mfa().credentials(c.user);
       if (!creds) return deny("internal error (credentials unavailable)", "auth.step_up");
-      bool any = false;
-      for (const auto& cred : *creds) any = any || cred.state == "active";
-      if (!any) {
+      if (!can_offer_step_up(*creds)) {
         return deny("a security-key step-up is required, but " + c.user +
                         " has no registered WebAuthn credential (ask an administrator: bastionctl user invite " +
                         c.user + ")",
@@ -615,11 +622,7 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
     if (confirmed) return {};
     if (cfg_.public_url.empty()) return make_error("this needs a security-key step-up, but the gateway has no web endpoint");
     auto creds = s->mfa().credentials(c.user);
-    bool any = false;
-    if (creds) {
-      for (const auto& cred : *creds) any = any || cred.state == "active";
-    }
-    if (!any) {
+    if (!creds || !can_offer_step_up(*creds)) {
       return make_error("this needs a security-key step-up, but you have no registered WebAuthn credential "
                         "(ask an administrator: bastionctl user invite " + c.user + ")");
     }
@@ -632,10 +635,33 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
     step_up_url = cfg_.public_url + "/mfa/" + *code;
     return make_error("a security-key step-up comes first");
   };
+  ctx.confirm_key = [&](const std::string& code) { return confirm_key(c, *s, code); };
   CommandResult r = run_command(m.line, ctx);
   if (!step_up_url.empty()) answer({"", 1, false, step_up_url, cfg_.step_up_timeout});
   else answer({r.output, static_cast<uint32_t>(r.exit_code), r.quit, "", 0});
   if (changed) sweep_grants(true);
+}
+
+// `confirm-key CODE` in command mode: the session's person (derived from
+// the SSH key they logged in with) confirms their own pending security key.
+Result<std::string> Supervisor::confirm_key(ChildInfo& c, Services& s, const std::string& code) {
+  std::string code_owner;
+  const std::string by = "ssh-key " + c.fingerprint;
+  auto r = s.mfa().confirm_credential_with_code(c.user, code, by, &code_owner);
+  if (!r) {
+    nlohmann::json details = {{"method", "ssh-key"}, {"key", c.fingerprint}};
+    // SECURITY: a code of someone else's registration in this person's hands
+    // means a link or code went astray: the audit log names whose it was.
+    if (!code_owner.empty()) details["code_of"] = code_owner;
+    audit_event("webauthn.confirm", recorder::Outcome::kDeny, r.error().message, c, details);
+    return make_error(r.error().message);
+  }
+  if (!audit_event("webauthn.confirm", recorder::Outcome::kAllow, "security key confirmed with the SSH key", c,
+                   {{"method", "ssh-key"}, {"key", c.fingerprint}, {"credential_id", r->id}})) {
+    return make_error("internal error (audit log unavailable); the key was confirmed, tell your administrator");
+  }
+  return "confirmed: your security key (credential " + r->id.substr(0, 16) +
+         "...) is active and can approve step-ups now\n";
 }
 
 void Supervisor::on_command_step_up_poll(ChildInfo& c) {

@@ -194,6 +194,7 @@ class Supervisor {
   void on_sign(ChildInfo& c, const monitor::Sign& m);
   void on_elevation_changed(ChildInfo& c);
   void on_audit(ChildInfo& c, const monitor::Audit& m);
+  Result<std::string> confirm_key(ChildInfo& c, Services& s, const std::string& code);
   void on_session_end(ChildInfo& c, const monitor::SessionEnd& m);
   void on_command(ChildInfo& c, const monitor::Command& m);
   void on_command_step_up_poll(ChildInfo& c);

@@ -87,6 +87,13 @@ const std::string_view kWebAppJs = R"JS('use strict';
         attestationObject: fromBuffer(cred.response.attestationObject)
       }
     });
+    var c = result.confirmation;
+    if (c && typeof c === 'object' && typeof c.command === 'string') {
+      document.getElementById('confirm-command').textContent = c.command;
+      document.getElementById('confirm-expires').textContent = String(c.expires_at || '');
+      document.getElementById('confirm-admin').textContent = String(c.admin_command || '');
+      document.getElementById('confirm').hidden = false;
+    }
     if (typeof result.ssh_instructions === 'string' && result.ssh_instructions !== '') {
       document.getElementById('ssh-instructions').textContent = result.ssh_instructions;
       document.getElementById('next').hidden = false;
@@ -153,6 +160,7 @@ body[data-state="done"] #status { color: #15803d; }
 body[data-state="failed"] #status { color: #b91c1c; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; padding: 1rem; border: 1px solid #8888; border-radius: 0.4rem; }
 .purpose { font-size: 1.1rem; }
+.notice { border-left: 4px solid #b45309; padding-left: 0.8rem; }
 )CSS";
 
 std::string html_escape(std::string_view text) {
@@ -205,12 +213,25 @@ std::string render_invite_page(const std::string& token, const nlohmann::json& i
   std::string who = display.empty() ? "<code>" + html_escape(user) + "</code>"
                                     : "<strong>" + html_escape(display) + "</strong> (<code>" +
                                           html_escape(user) + "</code>)";
+  std::string invited_by = text_field(info, "invited_by");
+  std::string expires = text_field(info, "expires_at");
+  // SECURITY: the link is a bearer token; the page says whom it is for, so a
+  // person who got someone else's link (or a forwarded one) can tell.
   std::string content =
       "<h1>Register your security key</h1>\n"
       "<p>This registers a security key for " + who + ".</p>\n"
+      "<p>Invitation from <code>" + html_escape(invited_by.empty() ? "?" : invited_by) + "</code>, valid until " +
+      html_escape(expires.empty() ? "?" : expires) + ", once.</p>\n"
+      "<p>If you are not this person, close this page and tell your administrator.</p>\n"
       "<p>Press the button, then touch your security key and enter its PIN when asked.</p>\n"
       "<p><button type=\"button\" id=\"register\">Register security key</button></p>\n" +
       std::string(kStatusRegion) +
+      "<section id=\"confirm\" hidden>\n<h2>Now confirm it</h2>\n"
+      "<p>The key works only once you confirm it. With your SSH key (enrolled at the gateway), run:</p>\n"
+      "<pre id=\"confirm-command\"></pre>\n"
+      "<p>The code is shown only here and works until <span id=\"confirm-expires\"></span>. "
+      "No SSH key yet, or the code expired? Ask an administrator to check it is you and run:</p>\n"
+      "<pre id=\"confirm-admin\"></pre>\n</section>\n"
       "<section id=\"next\" hidden>\n<h2>Next: your SSH key</h2>\n<pre id=\"ssh-instructions\"></pre>\n"
       "</section>\n";
   return page("Register your security key", flow_attrs("invite", token), content);
@@ -219,6 +240,7 @@ std::string render_invite_page(const std::string& token, const nlohmann::json& i
 std::string render_stepup_page(const std::string& code, const nlohmann::json& info) {
   std::string user = text_field(info, "user");
   std::string purpose = text_field(info, "purpose");
+  std::string notice = text_field(info, "notice");
   // SECURITY: the page shows what is being approved and the code, so the
   // person can compare both with their terminal before touching the key; an
   // approval link sent by someone else then looks wrong.
@@ -226,7 +248,8 @@ std::string render_stepup_page(const std::string& code, const nlohmann::json& in
       "<h1>Approve with your security key</h1>\n"
       "<p class=\"purpose\">" + html_escape(purpose) + "</p>\n"
       "<p>User <code>" + html_escape(user) + "</code>, code <code>" + html_escape(code) + "</code>.</p>\n"
-      "<p>Approve only if you started this yourself just now and the code matches your terminal.</p>\n"
+      "<p>Approve only if you started this yourself just now and the code matches your terminal.</p>\n" +
+      (notice.empty() ? std::string() : "<p class=\"notice\"><strong>Note:</strong> " + html_escape(notice) + "</p>\n") +
       "<p><button type=\"button\" id=\"approve\">Approve</button></p>\n" +
       std::string(kStatusRegion);
   return page("Approve sign-in", flow_attrs("mfa", code), content);

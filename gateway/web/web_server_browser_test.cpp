@@ -142,6 +142,10 @@ class WebServerBrowser : public ::testing::Test {
     EXPECT_NE(text.find("Next: your SSH key"), std::string::npos) << text;
     EXPECT_NE(text.find("ssh-keygen -t ed25519-sk\nbastionctl key add alice"), std::string::npos) << text;
     EXPECT_NE(text.find("Done: security key registered for alice."), std::string::npos) << text;
+    // ... and how to confirm the key: the command with the code, and the administrator's way.
+    EXPECT_NE(text.find("Now confirm it"), std::string::npos) << text;
+    EXPECT_NE(text.find("ssh -p 2200 alice@gw confirm-key K7Q2-9XHD"), std::string::npos) << text;
+    EXPECT_NE(text.find("bastionctl user confirm-key alice Y3JlZA"), std::string::npos) << text;
   }
 
   FakeWebBackend backend;

@@ -110,6 +110,10 @@ TEST_F(WebServerTest, InvitePageIsPlainAccessibleHtmlWithSecurityHeaders) {
   // The backend's text is escaped.
   EXPECT_NE(b.find("Alice &lt;Example&gt; &amp; &quot;Co&quot;"), std::string::npos);
   EXPECT_EQ(b.find("<Example>"), std::string::npos);
+  // Whom the link is for, who sent it, until when; and how to confirm (hidden until registered).
+  EXPECT_NE(b.find("(<code>alice</code>)"), std::string::npos);
+  EXPECT_NE(b.find("Invitation from <code>admin:root</code>, valid until 2026-12-02T10:00:00Z"), std::string::npos) << b;
+  EXPECT_NE(b.find("<section id=\"confirm\" hidden>"), std::string::npos);
 }
 
 TEST_F(WebServerTest, StepUpPageShowsPurposeAndCode) {
@@ -121,6 +125,20 @@ TEST_F(WebServerTest, StepUpPageShowsPurposeAndCode) {
   EXPECT_NE(r->body.find("data-flow=\"mfa\" data-token=\"K7Q2-9XHD\""), std::string::npos);
   EXPECT_NE(r->body.find("SSH login to root@db-1 from 10.0.0.5 &lt;b&gt;"), std::string::npos);
   EXPECT_NE(r->body.find("<code>K7Q2-9XHD</code>"), std::string::npos);
+}
+
+TEST_F(WebServerTest, StepUpPageSaysWhenTheKeyIsNotYetConfirmed) {
+  auto plain = get("/mfa/K7Q2-9XHD");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->body.find("class=\"notice\""), std::string::npos);
+  backend.stepup_notice = "registered but not yet confirmed: run <ssh ... confirm-key CODE>";
+  auto r = get("/mfa/K7Q2-9XHD");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("<p class=\"notice\"><strong>Note:</strong> registered but not yet confirmed: run "
+                         "&lt;ssh ... confirm-key CODE&gt;</p>"),
+            std::string::npos)
+      << r->body;
 }
 
 TEST_F(WebServerTest, StaticFilesAndHealth) {

@@ -44,7 +44,17 @@ class Deployment {
   // Chromium with a virtual authenticator). `state` keeps the authenticator's
   // credentials between runs.
   ProcResult browser(const std::string& verb, const std::string& url, const std::string& state, bool uv = true);
-  // user invite NAME + register in the browser; returns the state file.
+  // What the registration page showed: the key waits for confirmation.
+  struct PendingKey {
+    std::string state;          // the browser's authenticator state file
+    std::string code;           // the confirmation code ("K7Q2-9XHD")
+    std::string credential_id;  // as bastionctl user confirm-key takes it
+    std::string page_text;      // the whole page, as the person saw it
+  };
+  // user invite NAME + register in the browser; the key stays pending.
+  PendingKey register_webauthn_pending(const std::string& name, const std::string& state_file = "");
+  // The same, then confirmed by an administrator (bastionctl user
+  // confirm-key), so the key approves step-ups; returns the state file.
   std::string register_webauthn(const std::string& name);
   // ssh through the gateway where the login needs a step-up: waits for the
   // step-up URL in ssh's output, then (if `approve`) approves it in the

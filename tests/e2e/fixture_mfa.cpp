@@ -78,13 +78,37 @@ ProcResult Deployment::browser(const std::string& verb, const std::string& url, 
   return run(argv, {}, "", 60000);
 }
 
-std::string Deployment::register_webauthn(const std::string& name) {
+Deployment::PendingKey Deployment::register_webauthn_pending(const std::string& name, const std::string& state_file) {
   std::string url = ctl_ok({"user", "invite", name});
   while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
-  std::string state = dir_ + "/webauthn_" + name + ".json";
-  auto r = browser("register", url, state);
+  PendingKey k;
+  k.state = state_file.empty() ? dir_ + "/webauthn_" + name + ".json" : state_file;
+  std::string text_path = k.state + ".page.txt";
+  auto r = run({"node", std::string(BASTION_SOURCE_DIR) + "/tests/browser/webauthn.mjs", "register", "--url", url,
+                "--state", k.state, "--cert", state_ + "/web_cert.pem", "--timeout-ms", "30000", "--page-text",
+                text_path},
+               {}, "", 60000);
   if (r.exit_code != 0) throw std::runtime_error("browser register failed: " + r.out + r.err);
-  return state;
+  k.page_text = read_text(text_path);
+  // "... confirm-key CODE" and "bastionctl user confirm-key NAME ID" on the page.
+  auto word_after = [&](const std::string& marker) {
+    auto at = k.page_text.find(marker);
+    if (at == std::string::npos) throw std::runtime_error("the page does not say '" + marker + "': " + k.page_text);
+    at += marker.size();
+    return k.page_text.substr(at, k.page_text.find_first_of(" \r\n", at) - at);
+  };
+  k.code = word_after("ssh -p " + std::to_string(gw_port_) + " " + name + "@127.0.0.1 confirm-key ");
+  // An id that starts with '-' comes after "--" (bastionctl would read it as an option).
+  bool dashed = k.page_text.find("bastionctl user confirm-key -- " + name + " ") != std::string::npos;
+  k.credential_id = word_after("bastionctl user confirm-key " + std::string(dashed ? "-- " : "") + name + " ");
+  if (dashed != (k.credential_id.rfind('-', 0) == 0)) throw std::runtime_error("-- misplaced: " + k.page_text);
+  return k;
+}
+
+std::string Deployment::register_webauthn(const std::string& name) {
+  PendingKey k = register_webauthn_pending(name);
+  ctl_ok({"user", "confirm-key", "--", name, k.credential_id});
+  return k.state;
 }
 
 std::vector<std::string> Deployment::step_up_argv(const SshKeyFiles& key, const std::string& user_spec) const {

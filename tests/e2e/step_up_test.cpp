@@ -48,6 +48,11 @@ TEST_F(StepUp, RegistrationInTheBrowserThenALoginThatNeedsAStepUp) {
   ASSERT_EQ(reg.exit_code, 0) << reg.out << reg.err;
   // The invitation is single use.
   EXPECT_NE(d->browser("register", url, d->dir() + "/webauthn_other.json").exit_code, 0);
+  // The key waits for confirmation (invite_test.cpp); here an administrator gives it.
+  auto pending = nlohmann::json::parse(d->ctl_ok({"user", "show", "paula", "--json"}));
+  ASSERT_EQ(pending["webauthn_credentials"].size(), 1u) << pending.dump();
+  ASSERT_EQ(pending["webauthn_credentials"][0]["state"], "pending");
+  d->ctl_ok({"user", "confirm-key", "--", "paula", pending["webauthn_credentials"][0]["id"].get<std::string>()});
 
   std::string step_url;
   auto r = d->ssh_with_step_up(key, vault(), {"echo", "stepped-up"}, state, true, true, &step_url);

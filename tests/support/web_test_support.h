@@ -100,6 +100,7 @@ class FakeWebBackend : public WebBackend {
   std::string rp_id = "localhost";
   std::string user_verification = "required";  // in both kinds of options
   std::string display_name = "Alice <Example> & \"Co\"";
+  std::string stepup_notice;  // non-empty: stepup_info carries it (a pending key)
 
   std::atomic<int> calls{0};
   mutable std::mutex mu;
@@ -108,7 +109,11 @@ class FakeWebBackend : public WebBackend {
 
   WebReply invite_info(const std::string& token) override {
     if (auto r = scripted(token)) return *r;
-    return {200, {{"user", "alice"}, {"display_name", display_name}}};
+    return {200,
+            {{"user", "alice"},
+             {"display_name", display_name},
+             {"invited_by", "admin:root"},
+             {"expires_at", "2026-12-02T10:00:00Z"}}};
   }
   WebReply invite_options(const std::string& token) override {
     if (auto r = scripted(token)) return *r;
@@ -130,11 +135,19 @@ class FakeWebBackend : public WebBackend {
     return {200,
             {{"ok", true},
              {"message", "security key registered for alice."},
+             {"confirmation",
+              {{"code", "K7Q2-9XHD"},
+               {"command", "ssh -p 2200 alice@gw confirm-key K7Q2-9XHD"},
+               {"expires_at", "2026-12-02T10:00:00Z"},
+               {"credential_id", "Y3JlZA"},
+               {"admin_command", "bastionctl user confirm-key alice Y3JlZA"}}},
              {"ssh_instructions", "ssh-keygen -t ed25519-sk\nbastionctl key add alice < ~/.ssh/id_ed25519_sk.pub"}}};
   }
   WebReply stepup_info(const std::string& code) override {
     if (auto r = scripted(code)) return *r;
-    return {200, {{"user", "alice"}, {"purpose", "SSH login to root@db-1 from 10.0.0.5 <b>"}}};
+    nlohmann::json info = {{"user", "alice"}, {"purpose", "SSH login to root@db-1 from 10.0.0.5 <b>"}};
+    if (!stepup_notice.empty()) info["notice"] = stepup_notice;
+    return {200, info};
   }
   WebReply stepup_options(const std::string& code) override {
     if (auto r = scripted(code)) return *r;
