@@ -376,6 +376,9 @@ $(leaver_row 100 "$rounds_100")"
   echo "|---|---|---|---|"
   "$root/build/bench/bastion-bench" --dir "$work" audit --records "$records" --procs 1
   "$root/build/bench/bastion-bench" --dir "$work" audit --records "$records" --procs 8
+  for w in 1 8 64; do
+    "$root/build/bench/bastion-bench" --dir "$work" group-commit --records "$records" --writers "$w"
+  done
   "$root/build/bench/bastion-bench" --dir "$work" recordings --mib "$cast_mib"
 } | tee "$work/RESULTS.md"
 if [ "$quick" = 1 ]; then
