@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include <memory>
 
@@ -25,6 +26,13 @@ struct CipherCtxFree {
 struct BioFree {
   void operator()(BIO* p) const { BIO_free_all(p); }
 };
+// TLS handles: a module that uses these links OpenSSL::SSL.
+struct SslCtxFree {
+  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
+};
+struct SslFree {
+  void operator()(SSL* p) const { SSL_free(p); }
+};
 struct EcGroupFree {
   void operator()(EC_GROUP* p) const { EC_GROUP_free(p); }
 };
@@ -37,6 +45,8 @@ using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 using Bio = std::unique_ptr<BIO, BioFree>;
+using SslCtx = std::unique_ptr<SSL_CTX, SslCtxFree>;
+using Ssl = std::unique_ptr<SSL, SslFree>;
 using EcGroup = std::unique_ptr<EC_GROUP, EcGroupFree>;
 using EcPoint = std::unique_ptr<EC_POINT, EcPointFree>;
 

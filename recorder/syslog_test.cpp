@@ -46,6 +46,27 @@ TEST(SyslogTarget, ParsesEachTransport) {
   EXPECT_FALSE(parse_syslog_target("http://host:80"));
 }
 
+// A loopback socket that listens but never accepts (the kernel's backlog
+// completes TCP connects); `rcvbuf` (if > 0) is inherited by accepted sockets.
+// Returns the socket; `port` gets its port.
+int mute_listener(int& port, int rcvbuf = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 class SyslogDir : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -258,18 +279,9 @@ TEST_F(SyslogDir, TheCursorWaitsForTheAcknowledgementNotTheWrite) {
   FakeClock clock{1'800'000'000'000'000};
   AuditLog audit(*db, clock);
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(audit.append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {}}));
-  int mute = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int small = 2048, one = 1;
-  setsockopt(mute, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);  // inherited by the accepted socket
-  setsockopt(mute, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(mute, 4), 0);
-  socklen_t len = sizeof a;
-  getsockname(mute, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
+  int port = 0;
+  int mute = mute_listener(port, 2048);  // a small receive buffer: the batch cannot all be taken in
+  ASSERT_GE(mute, 0);
   SyslogOptions o;
   o.target = "tcp://127.0.0.1:" + std::to_string(port);
   o.database = path("db");
@@ -327,16 +339,11 @@ TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
 TEST_F(SyslogDir, StopsPromptlyInAHandshakeThatNeverEnds) {
   ASSERT_TRUE(Database::open(path("db"), Database::Mode::kCreate));
   // Listens but never accepts: TCP connects (the kernel's backlog), TLS waits for a ServerHello.
-  int mute = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(mute, 4), 0);
-  socklen_t len = sizeof a;
-  getsockname(mute, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = 0;
+  int mute = mute_listener(port);
+  ASSERT_GE(mute, 0);
   SyslogOptions o;
-  o.target = "tls://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.target = "tls://127.0.0.1:" + std::to_string(port);
   o.database = path("db");
   o.cursor_file = path("syslog.cursor");
   auto f = SyslogForwarder::open(o);

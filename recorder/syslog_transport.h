@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/openssl_handles.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -40,15 +41,6 @@ std::string frame_octet_counted(std::string_view msg);
 // pthread_atfork) so a child never inherits a lock that thread held.
 std::mutex& fork_gate();
 void install_fork_gate();
-
-struct SslCtxFree {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-};
-struct SslFree {
-  void operator()(SSL* p) const { SSL_free(p); }
-};
-using SslCtx = std::unique_ptr<SSL_CTX, SslCtxFree>;
-using Ssl = std::unique_ptr<SSL, SslFree>;
 
 // A TLS client context that verifies the collector against `ca_file` (PEM;
 // "" = the system's default trust store) and, if `cert_file` is given,

@@ -21,16 +21,9 @@
 #include <mutex>
 #include <string>
 
-namespace bastion::gateway {
+#include "common/openssl_handles.h"
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-};
-struct SslFree {
-  void operator()(SSL* p) const { SSL_free(p); }
-};
-using SslCtx = std::unique_ptr<SSL_CTX, SslCtxFree>;
-using Ssl = std::unique_ptr<SSL, SslFree>;
+namespace bastion::gateway {
 
 // Open connections, in total and per source address. Thread-safe.
 class ConnectionLimits {

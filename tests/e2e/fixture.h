@@ -110,6 +110,9 @@ class Deployment {
 
 namespace bastion::e2e {
 
+// Whether headless Chromium and playwright-core (tests/browser/install.sh) are here.
+bool browser_available();
+
 // A test suite sharing one Deployment with one person, alice (role ops on
 // prod-db-1). `Tag` keeps each suite's statics apart.
 template <class Tag>

@@ -2,11 +2,17 @@
 // chain to, attested key enrollment, and WebAuthn through a real browser.
 #include <unistd.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "fixture.h"
 
 namespace bastion::e2e {
+
+bool browser_available() {
+  return access("/usr/bin/chromium", X_OK) == 0 &&
+         std::filesystem::is_directory(std::string(BASTION_SOURCE_DIR) + "/tests/browser/node_modules/playwright-core");
+}
 namespace {
 
 std::string must_ok(const ProcResult& r, const std::string& what) {

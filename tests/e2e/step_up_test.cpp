@@ -8,33 +8,16 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "fixture.h"
+#include "vault_suite.h"
 
 namespace bastion::e2e {
 namespace {
 
-bool browser_available() {
-  return access("/usr/bin/chromium", X_OK) == 0 &&
-         std::filesystem::is_directory(std::string(BASTION_SOURCE_DIR) + "/tests/browser/node_modules/playwright-core");
-}
-
-class StepUp : public DeploymentTest<StepUp> {
+class StepUp : public VaultSuite<StepUp> {
  protected:
   static void SetUpTestSuite() {
-    DeploymentTest<StepUp>::SetUpTestSuite();
-    d->ctl_ok({"target", "add", "vault-1", "--address", "127.0.0.1:" + std::to_string(d->target_port()),
-               "--host-key", d->target_host_pub(), "--label", "tier=vault"});
-    d->ctl_ok({"role", "add", "vault", "--targets", "tier=vault", "--logins", d->login(), "--step-up", "per-session"});
+    VaultSuite<StepUp>::SetUpTestSuite();
     d->ctl_ok({"role", "add", "vault-daily", "--targets", "tier=vault", "--logins", d->login(), "--step-up", "1h"});
-    // A short wait keeps the negative cases quick.
-    d->edit_config("step_up_timeout = \"120s\"", "step_up_timeout = \"15s\"");
-  }
-  void SetUp() override {
-    if (!browser_available()) GTEST_SKIP() << "needs /usr/bin/chromium and tests/browser/node_modules (tests/browser/install.sh)";
-  }
-  static std::string vault() { return d->login() + "@vault-1"; }
-  static nlohmann::json audit(const std::string& action) {
-    return nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", action, "--limit", "100000"}));
   }
 };
 
