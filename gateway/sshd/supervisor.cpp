@@ -109,6 +109,8 @@ bool Supervisor::setup() {
     return false;
   }
   listen_fd_ = std::move(*lfd);
+  // Non-blocking, so that one round accepts everything waiting (a burst).
+  ::fcntl(listen_fd_.get(), F_SETFL, ::fcntl(listen_fd_.get(), F_GETFL) | O_NONBLOCK);
   auto cfd = listen_unix(cfg_.control_socket);
   if (!cfd) {
     log(cfd.error().message);
@@ -167,7 +169,10 @@ int Supervisor::run() {
     if (fds[1].revents & POLLIN) handle_control();
     if (fds[2].revents & POLLIN) read_hr_notifications();
     if (fds[3].revents & POLLIN) read_hr_worker();
-    if (listening && !stopping_ && (fds[4].revents & POLLIN)) accept_client();
+    if (listening && !stopping_ && (fds[4].revents & POLLIN)) {
+      for (int i = 0; i < kAcceptsPerRound && accept_client(); ++i) {
+      }
+    }
     if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) read_web();
     // Group commit: every request read in this round is handled in one
     // transaction, and answered once it is durable (one fsync for all).
@@ -199,11 +204,11 @@ int Supervisor::run() {
   return 0;
 }
 
-void Supervisor::accept_client() {
+bool Supervisor::accept_client() {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   UniqueFd client(::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC));
-  if (!client) return;
+  if (!client) return false;  // nothing waiting (EAGAIN), or that one failed
   // Interactive sessions: send small packets (echo) at once, as sshd does.
   int one = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -227,7 +232,7 @@ void Supervisor::accept_client() {
       log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(group)) +
           " failed logins from " + group + " (" + format_duration(until - now) + " left)");
     }
-    return;
+    return true;
   }
   if (!room_to_serve(group)) {
     // A burst (an automation controller's forks, the 9 a.m. rush) waits for
@@ -243,12 +248,13 @@ void Supervisor::accept_client() {
             (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
             " waiting (" + std::to_string(here) + " from this source)");
       }
-      return;
+      return true;
     }
     waiting_.push_back({std::move(client), ip, group, std::string(port), now});
-    return;
+    return true;
   }
   spawn(std::move(client), ip, ip + ":" + port);
+  return true;
 }
 
 bool Supervisor::room_to_serve(const std::string& group) const {

@@ -154,7 +154,9 @@ class Supervisor {
 
  private:
   bool setup();
-  void accept_client();
+  // Accepts one connection (false: none was waiting).
+  bool accept_client();
+  static constexpr int kAcceptsPerRound = 64;
   // Whether the pre-auth caps leave room for one more connection from `group`.
   [[nodiscard]] bool room_to_serve(const std::string& group) const;
   // Serves waiting connections as slots free up; closes those that waited

@@ -78,5 +78,18 @@ TEST_F(LoginStorm, AHundredConcurrentLoginsFromOneSourceAreAllAdmitted) {
   for (size_t i = 0; i < std::min<size_t>(failures.size(), 5); ++i) ADD_FAILURE() << failures[i];
 }
 
+// 500 at once: too heavy for every CI run on a 2-core machine (500 clients,
+// 500 connection processes and 500 target sessions); run it by hand with
+// --gtest_also_run_disabled_tests --gtest_filter='LoginStorm.*'.
+// NOT YET PASSING (issue 20): about 200 of 500 are admitted. Connections
+// waiting for a pre-auth slot get no SSH banner, and the clients' ConnectTimeout
+// (10 s here, Ansible's default too) covers the banner exchange.
+TEST_F(LoginStorm, DISABLED_FiveHundredConcurrentLoginsFromOneSourceAreAllAdmitted) {
+  std::vector<std::string> failures;
+  int admitted = storm(500, 10, &failures);
+  EXPECT_EQ(admitted, 500);
+  for (size_t i = 0; i < std::min<size_t>(failures.size(), 5); ++i) ADD_FAILURE() << failures[i];
+}
+
 }  // namespace
 }  // namespace bastion::e2e
