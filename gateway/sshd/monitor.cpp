@@ -229,66 +229,6 @@ bool Supervisor::read_one_request(ChildInfo& c) {
   return true;
 }
 
-void Supervisor::send_to(ChildInfo& c, monitor::Message m, UniqueFd pass) {
-  if (!batch_.open) {
-    if (auto st = monitor::send_message(c.channel.get(), m, MSG_DONTWAIT, pass.get()); !st) {
-      log("monitor: cannot answer process " + std::to_string(c.pid) + ": " + st.message());
-    }
-    return;
-  }
-  batch_.outbox.push_back({c.pid, std::move(m), std::move(pass)});
-}
-
-void Supervisor::begin_batch() {
-  Services* s = monitor_services();
-  if (s == nullptr || batch_.open) return;
-  // Without a batch every write is its own transaction, as before.
-  if (Status st = s->db().begin(); !st) {
-    log("monitor: cannot start a group commit: " + st.message());
-    return;
-  }
-  batch_.open = true;
-}
-
-void Supervisor::end_batch() {
-  if (!batch_.open) return;
-  batch_.open = false;
-  std::vector<Outgoing> outbox = std::move(batch_.outbox);
-  batch_.outbox.clear();
-  Services* s = monitor_services_.get();
-  std::string failure;
-  if (s == nullptr) {
-    failure = "the database connection went away";
-  } else if (Status st = s->db().commit(); !st) {
-    failure = st.message();
-    if (!s->db().rollback()) monitor_services_.reset();
-  }
-  if (!failure.empty()) {
-    // SECURITY: fail closed. The answers promised that records were durable;
-    // they are not, so the connections that were waiting for them end.
-    std::set<int> pids;
-    for (const auto& o : outbox) pids.insert(o.pid);
-    log("AUDIT FAILURE: a group commit failed (" + failure + "); ending " + std::to_string(pids.size()) +
-        " connection(s) that were waiting for it");
-    for (int pid : pids) {
-      auto it = children_.find(pid);
-      if (it == children_.end() || it->second.state == ChildState::kKilled) continue;
-      ::kill(pid, SIGKILL);
-      it->second.state = ChildState::kKilled;
-      it->second.kill_deadline = 0;
-    }
-    return;
-  }
-  // Durable: now the answers go out.
-  for (auto& o : outbox) {
-    auto it = children_.find(o.pid);
-    if (it == children_.end() || !it->second.channel) continue;
-    if (auto st = monitor::send_message(it->second.channel.get(), o.message, MSG_DONTWAIT, o.pass.get()); !st) {
-      log("monitor: cannot answer process " + std::to_string(o.pid) + ": " + st.message());
-    }
-  }
-}
-
 void Supervisor::violation(ChildInfo& c, const std::string& what) {
   // SECURITY: a child that breaks the protocol may be compromised: it gets
   // nothing more, and is killed at once, not asked to end.
