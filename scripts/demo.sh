@@ -144,8 +144,13 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 # WebAuthn credentials for step-ups, registered from invitations in the browser.
+# A key registered from an invitation waits for confirmation (the person's SSH
+# key with the page's code, or an administrator): here the administrator confirms.
 for who in demo carol; do
   browser register "$(ctl user invite "$who" 2>/dev/null)" "$who" >/dev/null
+  for id in $(ctl user show "$who" --json | python3 -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)["webauthn_credentials"] if c["state"] == "pending"))'); do
+    ctl user confirm-key -- "$who" "$id" >/dev/null
+  done
 done
 
 cat <<MSG
