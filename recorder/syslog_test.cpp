@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/files.h"
@@ -75,7 +76,28 @@ class SyslogDir : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir); }
   std::string path(const std::string& name) const { return (dir / name).string(); }
+  // This test's database with an audit log of `records` records (details {"i": N}).
+  void open_log(int records) {
+    auto opened = Database::open(path("db"), Database::Mode::kCreate);
+    ASSERT_TRUE(opened) << opened.error().message;
+    db.emplace(std::move(*opened));
+    audit.emplace(*db, clock);
+    for (int i = 0; i < records; ++i) {
+      ASSERT_TRUE(audit->append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {{"i", i}}}));
+    }
+  }
+  // Forwarding to `target` from this test's database, with its cursor file here.
+  SyslogOptions options(const std::string& target) const {
+    SyslogOptions o;
+    o.target = target;
+    o.database = path("db");
+    o.cursor_file = path("syslog.cursor");
+    return o;
+  }
   std::filesystem::path dir;
+  FakeClock clock{1'800'000'000'000'000};
+  std::optional<Database> db;
+  std::optional<AuditLog> audit;
 };
 
 TEST_F(SyslogDir, CursorRoundTrips) {
@@ -213,21 +235,14 @@ bool eventually(Pred p, int ms) {
 }
 
 TEST_F(SyslogDir, TcpDeliversEveryRecordInOrderAndAdvancesTheCursor) {
-  auto db = Database::open(path("db"), Database::Mode::kCreate);
-  ASSERT_TRUE(db) << db.error().message;
-  FakeClock clock{1'800'000'000'000'000};
-  AuditLog audit(*db, clock);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(audit.append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {}}));
+  ASSERT_NO_FATAL_FAILURE(open_log(5));
   Collector c;
-  SyslogOptions o;
-  o.target = "tcp://127.0.0.1:" + std::to_string(c.port);
-  o.database = path("db");
-  o.cursor_file = path("syslog.cursor");
+  SyslogOptions o = options("tcp://127.0.0.1:" + std::to_string(c.port));
   {
     auto f = SyslogForwarder::open(o);
     ASSERT_TRUE(f) << f.error().message;
     ASSERT_TRUE(eventually([&] { return c.messages().size() >= 5; }, 10000));
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit.append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit->append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
     ASSERT_TRUE(f->forward_new(*db));
     f->send_line("CHECKPOINT", 5, "checkpoint line");
     ASSERT_TRUE(eventually([&] { return c.messages().size() >= 9; }, 10000));
@@ -244,19 +259,10 @@ TEST_F(SyslogDir, TcpDeliversEveryRecordInOrderAndAdvancesTheCursor) {
 }
 
 TEST_F(SyslogDir, ABacklogOfManyBatchesArrivesInOrder) {
-  auto db = Database::open(path("db"), Database::Mode::kCreate);
-  ASSERT_TRUE(db) << db.error().message;
-  FakeClock clock{1'800'000'000'000'000};
-  AuditLog audit(*db, clock);
   constexpr int kRecords = 1234;  // a flood: several batches of 200
-  for (int i = 0; i < kRecords; ++i) {
-    ASSERT_TRUE(audit.append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {{"i", i}}}));
-  }
+  ASSERT_NO_FATAL_FAILURE(open_log(kRecords));
   Collector c;
-  SyslogOptions o;
-  o.target = "tcp://127.0.0.1:" + std::to_string(c.port);
-  o.database = path("db");
-  o.cursor_file = path("syslog.cursor");
+  SyslogOptions o = options("tcp://127.0.0.1:" + std::to_string(c.port));
   auto t0 = std::chrono::steady_clock::now();
   auto f = SyslogForwarder::open(o);
   ASSERT_TRUE(f) << f.error().message;
@@ -274,18 +280,11 @@ TEST_F(SyslogDir, ABacklogOfManyBatchesArrivesInOrder) {
 // receive window closes) leaves bytes in our send queue, and the cursor must
 // not move until they are acknowledged.
 TEST_F(SyslogDir, TheCursorWaitsForTheAcknowledgementNotTheWrite) {
-  auto db = Database::open(path("db"), Database::Mode::kCreate);
-  ASSERT_TRUE(db) << db.error().message;
-  FakeClock clock{1'800'000'000'000'000};
-  AuditLog audit(*db, clock);
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(audit.append({"alice", "auth", Outcome::kAllow, "", "t", "root", "", "", {}}));
+  ASSERT_NO_FATAL_FAILURE(open_log(300));
   int port = 0;
   int mute = mute_listener(port, 2048);  // a small receive buffer: the batch cannot all be taken in
   ASSERT_GE(mute, 0);
-  SyslogOptions o;
-  o.target = "tcp://127.0.0.1:" + std::to_string(port);
-  o.database = path("db");
-  o.cursor_file = path("syslog.cursor");
+  SyslogOptions o = options("tcp://127.0.0.1:" + std::to_string(port));
   auto f = SyslogForwarder::open(o);
   ASSERT_TRUE(f) << f.error().message;
   pollfd p{mute, POLLIN, 0};
@@ -312,10 +311,7 @@ TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
   socklen_t len = sizeof a;
   getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(probe);  // nothing listens on this port now
-  SyslogOptions o;
-  o.target = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
-  o.database = path("db");
-  o.cursor_file = path("syslog.cursor");
+  SyslogOptions o = options("tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
   o.start_from_oldest = false;
   std::vector<std::string> logged;
   std::mutex mu;
@@ -342,10 +338,7 @@ TEST_F(SyslogDir, StopsPromptlyInAHandshakeThatNeverEnds) {
   int port = 0;
   int mute = mute_listener(port);
   ASSERT_GE(mute, 0);
-  SyslogOptions o;
-  o.target = "tls://127.0.0.1:" + std::to_string(port);
-  o.database = path("db");
-  o.cursor_file = path("syslog.cursor");
+  SyslogOptions o = options("tls://127.0.0.1:" + std::to_string(port));
   auto f = SyslogForwarder::open(o);
   ASSERT_TRUE(f) << f.error().message;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it get into the handshake
