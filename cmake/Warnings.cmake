@@ -12,6 +12,11 @@ target_include_directories(bastion_warnings INTERFACE ${CMAKE_CURRENT_LIST_DIR}/
 
 if(BASTION_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  # -O1 and line tables only (they come after the build type's -O2 -g, so they
+  # win): what the sanitizers' own docs recommend, and it builds 2.4 times as
+  # fast as -O2 -g (ctl_hr.cpp: 37 s instead of 90 s), while reports still name
+  # file and line.
+  add_compile_options(-O1 -g1)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
