@@ -25,8 +25,12 @@ struct Config {
   uint16_t listen_port = 2200;
   std::vector<std::string> host_keys;     // default ["ssh_host_ed25519_key"] in state dir
   Micros login_grace_time = 30 * kMicrosPerSecond;  // login_grace_time, default "30s"
-  int max_unauthenticated = 64;           // pre-auth connections in total, default 64
-  int max_unauthenticated_per_source = 16;  // pre-auth connections per source address, default 16
+  // Pre-auth connections (each a process of about 0.5 MiB) in total and per
+  // source address. Sized so that a burst of 500 logins from one automation
+  // controller gets its SSH banners at once: clients' connect timeouts (10 s
+  // in Ansible) cover the banner exchange, which a waiting connection lacks.
+  int max_unauthenticated = 1024;
+  int max_unauthenticated_per_source = 512;
   // Connections over the two caps above wait, accepted but not yet served,
   // until a pre-auth slot frees (or login_grace_time passes); beyond these
   // bounds they are refused. 0: refuse at once.

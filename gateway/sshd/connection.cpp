@@ -181,7 +181,11 @@ Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request
   if (auto st = monitor::send_message(params_.supervisor_fd, request); !st) {
     return make_error("cannot reach the gateway supervisor");
   }
-  Micros deadline = clock_.now() + 10 * kMicrosPerSecond;
+  // Patient: on a host whose CPU a login storm (or anything else) saturates,
+  // the monitor answers late, not never; giving up early would deny logins
+  // for a reason inside the gateway. A monitor that is gone is noticed at once
+  // (end of file, below).
+  Micros deadline = clock_.now() + 30 * kMicrosPerSecond;
   while (clock_.now() < deadline) {
     pollfd p{params_.supervisor_fd, POLLIN, 0};
     if (::poll(&p, 1, 200) <= 0) continue;

@@ -80,7 +80,7 @@ TEST(FlowControl, StalledClientDoesNotMakeTheGatewayBuffer) {
 TEST(PreAuthLimits, CapsUnauthenticatedConnectionsPerSource) {
   Deployment d;
   SshKeyFiles key = d.add_person("alice", {"ops"});
-  d.edit_config("max_unauthenticated_per_source = 16", "max_unauthenticated_per_source = 2");
+  d.edit_config("max_unauthenticated_per_source = 512", "max_unauthenticated_per_source = 2");
   d.edit_config("max_queued_per_source = 512", "max_queued_per_source = 1");
   auto connect_idle = [&] {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -187,6 +187,7 @@ TEST(PreAuthLimits, HalfOpenFloodFromAnotherAddressDoesNotStopALogin) {
   Deployment d;
   SshKeyFiles alice = d.add_person("alice", {"ops"});
   d.edit_config("auth_backoff_after = 0", "auth_backoff_after = 3");
+  d.edit_config("max_unauthenticated_per_source = 512", "max_unauthenticated_per_source = 16");
   std::vector<int> flood;
   for (int i = 0; i < 60; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

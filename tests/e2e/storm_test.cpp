@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "fixture.h"
@@ -19,6 +20,19 @@ using Clock = std::chrono::steady_clock;
 
 class LoginStorm : public DeploymentTest<LoginStorm> {
  protected:
+  static void SetUpTestSuite() {
+    DeploymentTest<LoginStorm>::SetUpTestSuite();
+    // The target's login shell here is bash, which reads ~/.bashrc, and
+    // root's on these machines runs pyenv's setup (tens of processes, about
+    // 0.3 s of CPU per login): with the target on the same two cores, that,
+    // not the gateway, would be most of what a storm measures. This target
+    // gives its sessions a HOME without one.
+    std::filesystem::create_directories(d->dir() + "/light-home");
+    int port = d->start_extra_sshd("light", "SetEnv HOME=" + d->dir() + "/light-home");
+    d->ctl_ok({"target", "add", "light", "--address", "127.0.0.1:" + std::to_string(port), "--host-key",
+               d->target_host_pub(), "--label", "env=prod"});
+  }
+  static std::string light() { return d->login() + "@light"; }
   static int storm(int n, int hold_s, std::vector<std::string>* failures);
 };
 
@@ -32,7 +46,7 @@ int LoginStorm::storm(int n, int hold_s, std::vector<std::string>* failures) {
   std::vector<double> admitted_after(static_cast<size_t>(n), -1);
   auto start = Clock::now();
   for (int i = 0; i < n; ++i) {
-    auto argv = d->ssh_argv(*alice, dest());
+    auto argv = d->ssh_argv(*alice, light());
     argv.push_back("echo admitted; sleep " + std::to_string(hold_s));
     clients.emplace_back(argv, dir + "/" + std::to_string(i) + ".log");
   }
@@ -62,6 +76,15 @@ int LoginStorm::storm(int n, int hold_s, std::vector<std::string>* failures) {
     }
   }
   std::sort(ok.begin(), ok.end());
+  if (failures != nullptr && !failures->empty()) {  // how many failed which way (the last line each printed)
+    std::map<std::string, int> why;
+    for (const auto& f : *failures) {
+      std::string text = f.substr(f.find(": ") + 2);
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      ++why[text.substr(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1)];
+    }
+    for (const auto& [text, count] : why) std::printf("  %d failed: %s\n", count, text.c_str());
+  }
   if (!ok.empty()) {
     auto pct = [&](double p) { return ok[std::min(ok.size() - 1, static_cast<size_t>(p * static_cast<double>(ok.size())))]; };
     std::printf("storm of %d: %zu admitted; whole burst in %.2f s; login latency p50 %.2f s, p99 %.2f s\n", n,
@@ -78,13 +101,13 @@ TEST_F(LoginStorm, AHundredConcurrentLoginsFromOneSourceAreAllAdmitted) {
   for (size_t i = 0; i < std::min<size_t>(failures.size(), 5); ++i) ADD_FAILURE() << failures[i];
 }
 
-// 500 at once: too heavy for every CI run on a 2-core machine (500 clients,
-// 500 connection processes and 500 target sessions); run it by hand with
-// --gtest_also_run_disabled_tests --gtest_filter='LoginStorm.*'.
-// NOT YET PASSING (issue 20): about 200 of 500 are admitted. Connections
-// waiting for a pre-auth slot get no SSH banner, and the clients' ConnectTimeout
-// (10 s here, Ansible's default too) covers the banner exchange.
-TEST_F(LoginStorm, DISABLED_FiveHundredConcurrentLoginsFromOneSourceAreAllAdmitted) {
+// 500 at once: 500 clients, 500 connection processes and 500 target sessions
+// on two cores. Not under the sanitizers, whose processes are several times
+// as heavy (the 100-burst runs there).
+TEST_F(LoginStorm, FiveHundredConcurrentLoginsFromOneSourceAreAllAdmitted) {
+#ifdef BASTION_SANITIZED
+  GTEST_SKIP() << "500 sanitized connection processes at once: too heavy for this machine";
+#endif
   std::vector<std::string> failures;
   int admitted = storm(500, 10, &failures);
   EXPECT_EQ(admitted, 500);
