@@ -13,7 +13,8 @@
       memory (PSS of bastiond and all its descendants), open descriptors and
       process count, sampled at the end of the minute; then a row for after
       the last session ended ("after"), to compare with the one before the
-      first login ("before").
+      first login ("before"). "per process": PSS above the "before" row,
+      divided by the connection processes (processes but bastiond itself).
 
 SSH-COMMAND is the ssh command line up to the destination; the remote command
 is appended. A login counts as refused when ssh exits without printing
@@ -133,8 +134,8 @@ def burst(args, ssh):
 def sustained(args, ssh):
     interval = 60.0 / args.per_minute
     total = args.per_minute * args.minutes
-    pss, fds, procs = tree_usage(args.bastiond_pid)
-    print(f"| before | - | - | - | 0 | {pss:.0f} MiB | {fds} | {procs} |")
+    pss0, fds, procs = tree_usage(args.bastiond_pid)
+    print(f"| before | - | - | - | 0 | {pss0:.0f} MiB | - | {fds} | {procs} |")
     sys.stdout.flush()
     t0 = time.monotonic()
     live, refused_all = [], []
@@ -159,7 +160,9 @@ def sustained(args, ssh):
         live = still
         if now >= t0 + minute * 60.0 and minute <= args.minutes:
             pss, fds, procs = tree_usage(args.bastiond_pid)
-            print(f"| {minute} | {started} | {admitted} | {refused} | {len(live)} | {pss:.0f} MiB | {fds} | {procs} |")
+            per = (pss - pss0) / max(1, procs - 1)
+            print(f"| {minute} | {started} | {admitted} | {refused} | {len(live)} | {pss:.0f} MiB | {per:.2f} MiB "
+                  f"| {fds} | {procs} |")
             sys.stdout.flush()
             minute += 1
         if started >= total and not live:
@@ -167,7 +170,7 @@ def sustained(args, ssh):
         time.sleep(0.02)
     time.sleep(2)  # the connection processes of the last sessions exit
     pss, fds, procs = tree_usage(args.bastiond_pid)
-    print(f"| after | {started} | {admitted} | {refused} | 0 | {pss:.0f} MiB | {fds} | {procs} |")
+    print(f"| after | {started} | {admitted} | {refused} | 0 | {pss:.0f} MiB | - | {fds} | {procs} |")
     report_refusals(refused_all)
     return 0 if refused == 0 else 1
 
