@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "authn/public_key.h"
+#include "common/strings.h"
 #include "gateway/ctl/ctl.h"
 #include "policy/selector.h"
 
@@ -99,8 +100,7 @@ void register_role(CLI::App& app, CtlGlobals& g) {
         [](const std::vector<policy::Role>& roles) {
           std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "STEP-UP", "ACCESS");
           for (const auto& x : roles) {
-            std::string l;
-            for (const auto& login : x.logins) l += (l.empty() ? "" : ",") + login;
+            std::string l = join(x.logins, ",");
             std::string access = "standing";
             if (x.elevated) {
               access = "elevated (grant needed";
