@@ -14,12 +14,12 @@ namespace {
 
 // "ops (hr), deploy": where each role comes from.
 std::string roles_with_source(const policy::Person& p) {
-  std::string out;
+  std::vector<std::string> named;
   for (const auto& r : p.roles) {
     bool hr = std::find(p.hr_roles.begin(), p.hr_roles.end(), r) != p.hr_roles.end();
-    out += (out.empty() ? "" : ", ") + r + (hr ? " (hr)" : "");
+    named.push_back(r + (hr ? " (hr)" : ""));
   }
-  return out.empty() ? "(none)" : out;
+  return named.empty() ? "(none)" : join(named, ", ");
 }
 
 nlohmann::json person_json(const policy::Person& p) {

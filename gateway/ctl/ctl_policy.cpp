@@ -182,8 +182,9 @@ void register_target(CLI::App& app, CtlGlobals& g) {
         [](const std::vector<policy::Target>& targets) {
           std::printf("%-20s %-28s %-14s %s\n", "NAME", "ADDRESS", "CUSTOMER", "LABELS");
           for (const auto& t : targets) {
-            std::string labels;
-            for (const auto& [k, v] : t.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+            std::vector<std::string> pairs;
+            for (const auto& [k, v] : t.labels) pairs.push_back(k + "=" + v);
+            std::string labels = join(pairs, ",");
             std::string addr = t.host + ":" + std::to_string(t.port);
             std::printf("%-20s %-28s %-14s %s\n", t.name.c_str(), addr.c_str(),
                         t.customer.empty() ? "-" : t.customer.c_str(), labels.c_str());

@@ -22,6 +22,7 @@
 
 #include "authn/public_key.h"
 #include "common/random.h"
+#include "common/strings.h"
 #include "common/unique_fd.h"
 #include "gateway/app/daemon_log.h"
 #include "gateway/sshd/supervisor.h"
@@ -743,11 +744,7 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
 }
 
 std::string Supervisor::certificate_source_address(const std::string& reported) {
-  if (!cfg_.egress_addresses.empty()) {
-    std::string out;
-    for (const auto& a : cfg_.egress_addresses) out += (out.empty() ? "" : ",") + a;
-    return out;
-  }
+  if (!cfg_.egress_addresses.empty()) return join(cfg_.egress_addresses, ",");
   std::string ip = canonical_ip(reported);
   return !ip.empty() && is_local_address(ip) ? ip : "";
 }
