@@ -148,14 +148,12 @@ Result<std::string> normalize_aaguid(std::string_view text) {
 Result<std::string> certificate_aaguid(const std::string& der) {
   X509Ptr cert = from_der(der);
   if (!cert) return make_error("malformed attestation: the certificate is not DER X.509");
-  std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> oid(OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1),
-                                                                 ASN1_OBJECT_free);
+  Asn1Object oid(OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1));
   int idx = X509_get_ext_by_OBJ(cert.get(), oid.get(), -1);
   if (idx < 0) return std::string();
   ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(cert.get(), idx));
   const unsigned char* p = data->data;
-  std::unique_ptr<ASN1_OCTET_STRING, decltype(&ASN1_OCTET_STRING_free)> inner(
-      d2i_ASN1_OCTET_STRING(nullptr, &p, data->length), ASN1_OCTET_STRING_free);
+  Asn1OctetString inner(d2i_ASN1_OCTET_STRING(nullptr, &p, data->length));
   if (!inner || inner->length != 16) return make_error("malformed attestation: the certificate's AAGUID extension");
   return format_aaguid(inner->data);
 }
@@ -215,7 +213,7 @@ Result<AttestationInfo> verify_sk_attestation(std::string_view blob, const Publi
   if (!sk) return sk.error();
   auto b = parse_sk_blob(blob);
   if (!b) return b.error();
-  if (challenge.empty()) return make_error("wrong challenge: empty");
+  if (challenge.empty()) return make_error(ErrorCode::kWrongChallenge, "wrong challenge: empty");
   // SECURITY: the authenticator data is checked before libfido2 (and its
   // libcbor) decodes it: bounded CBOR, and a complete, non-weak key.
   auto inner = cbor_byte_string(as_bytes(b->authdata));
@@ -250,7 +248,9 @@ Result<AttestationInfo> verify_sk_attestation(std::string_view blob, const Publi
     }
   }
   if (!verified) {
-    if (last == FIDO_ERR_INVALID_SIG) return make_error("bad signature (or not made with this challenge)");
+    if (last == FIDO_ERR_INVALID_SIG) {
+      return make_error(ErrorCode::kBadSignature, "bad signature (or not made with this challenge)");
+    }
     return make_error(std::string("malformed attestation: ") + fido_strerr(last));
   }
   std::string attested(reinterpret_cast<const char*>(fido_cred_pubkey_ptr(verified.get())),

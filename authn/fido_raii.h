@@ -1,54 +1,23 @@
-// One RAII owner per libfido2 / OpenSSL X.509 / libcbor handle used by authn/
-// (private to the module).
+// One RAII owner per libfido2 / libcbor handle used by authn/ (private to the
+// module).
 #pragma once
 
 #include <cbor.h>
 #include <fido.h>
 #include <fido/eddsa.h>
 #include <fido/es256.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 
-#include <memory>
+#include "common/c_handle.h"
+#include "common/openssl_handles.h"
 
 namespace bastion::authn {
 
-struct FidoCredFree {
-  void operator()(fido_cred_t* p) const { fido_cred_free(&p); }
-};
-struct FidoAssertFree {
-  void operator()(fido_assert_t* p) const { fido_assert_free(&p); }
-};
-struct Es256PkFree {
-  void operator()(es256_pk_t* p) const { es256_pk_free(&p); }
-};
-struct EddsaPkFree {
-  void operator()(eddsa_pk_t* p) const { eddsa_pk_free(&p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct X509StoreFree {
-  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-};
-struct X509StoreCtxFree {
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-};
-struct X509StackFree {
-  void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
-};
-struct CborFree {
-  void operator()(cbor_item_t* p) const { cbor_decref(&p); }
-};
-
-using FidoCred = std::unique_ptr<fido_cred_t, FidoCredFree>;
-using FidoAssert = std::unique_ptr<fido_assert_t, FidoAssertFree>;
-using Es256Pk = std::unique_ptr<es256_pk_t, Es256PkFree>;
-using EddsaPk = std::unique_ptr<eddsa_pk_t, EddsaPkFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using X509Store = std::unique_ptr<X509_STORE, X509StoreFree>;
-using X509StoreCtx = std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree>;
-using X509Stack = std::unique_ptr<STACK_OF(X509), X509StackFree>;
-using CborItem = std::unique_ptr<cbor_item_t, CborFree>;
+// libfido2 and libcbor free through the handle's address (and null it); CFree
+// calls them so. The X.509 handles are common/openssl_handles.h's.
+using FidoCred = CHandle<fido_cred_t, fido_cred_free>;
+using FidoAssert = CHandle<fido_assert_t, fido_assert_free>;
+using Es256Pk = CHandle<es256_pk_t, es256_pk_free>;
+using EddsaPk = CHandle<eddsa_pk_t, eddsa_pk_free>;
+using CborItem = CHandle<cbor_item_t, cbor_decref>;
 
 }  // namespace bastion::authn

@@ -7,7 +7,9 @@
 // show verbatim ("bad signature", "wrong challenge", "key mismatch",
 // "untrusted root: ...", "AAGUID not allowed: ...", "AAGUID mismatch: ...",
 // "wrong origin", "wrong RP ID", "user presence missing", "user verification
-// missing", "counter regression: ...", "malformed ..."). Thread-safe (no state).
+// missing", "counter regression: ...", "malformed ..."). Callers that act on
+// the reason ask the code: ErrorCode::kBadSignature, kWrongChallenge,
+// kCounterRegression. Thread-safe (no state).
 #pragma once
 
 #include <cstdint>

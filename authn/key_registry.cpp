@@ -87,7 +87,7 @@ Result<std::optional<KeyRecord>> KeyRegistry::find_by_fingerprint(const std::str
     if (!q.executeStep()) return std::optional<KeyRecord>{};
     return std::optional<KeyRecord>(read_row(q));
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 
@@ -101,7 +101,7 @@ Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter)
     while (q.executeStep()) out.push_back(read_row(q));
     return out;
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 

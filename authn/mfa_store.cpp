@@ -1,7 +1,6 @@
 #include "authn/mfa_store.h"
 
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -12,24 +11,21 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/openssl_handles.h"
+#include "common/random.h"
 
 namespace bastion::authn {
 namespace {
 
 std::string digest_hex(std::string_view secret) { return hex_encode(sha256(as_bytes(secret))); }
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-
 }  // namespace
 
 Result<TrustCert> parse_trust_cert(const std::string& pem) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return make_error("out of memory");
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return make_error("not a PEM certificate");
-  std::unique_ptr<X509, X509Free> extra(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  X509Ptr extra(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (extra) return make_error("the file holds more than one certificate; add them one by one");
   unsigned char* der = nullptr;
   int len = i2d_X509(cert.get(), &der);
@@ -84,21 +80,8 @@ std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)
 
 }  // namespace
 
-std::string random_bytes(size_t n) {
-  std::string out(n, '\0');
-  // SECURITY: every challenge, token and code comes from here; a failing
-  // CSPRNG must stop the process rather than hand out guessable secrets.
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) std::abort();
-  return out;
-}
-
 std::string new_step_up_code() {
-  static const char* kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  std::string r = random_bytes(5);
-  uint64_t v = 0;
-  for (char c : r) v = (v << 8) | static_cast<unsigned char>(c);
-  std::string code;
-  for (int i = 7; i >= 0; --i) code += kAlphabet[(v >> (5 * i)) & 31];
+  std::string code = random_base32_8();
   return code.substr(0, 4) + "-" + code.substr(4);
 }
 
@@ -258,10 +241,13 @@ Status MfaStore::consume_key_challenge(const std::string& user, std::string_view
     SQLite::Statement q(db_.sql(),
                         "SELECT user_name, expires_at, used_at FROM key_challenges WHERE challenge_sha256 = ?");
     q.bind(1, digest_hex(challenge));
-    if (!q.executeStep()) return make_error("wrong challenge: it was not issued by this gateway (bastionctl key challenge)");
-    if (q.getColumn(0).getString() != user) return make_error("wrong challenge: it was issued for another user");
-    if (!q.getColumn(2).isNull()) return make_error("wrong challenge: it has already been used");
-    if (q.getColumn(1).getInt64() <= now) return make_error("wrong challenge: it has expired (valid 15 minutes)");
+    auto wrong = [](const char* why) {
+      return make_error(ErrorCode::kWrongChallenge, std::string("wrong challenge: ") + why);
+    };
+    if (!q.executeStep()) return wrong("it was not issued by this gateway (bastionctl key challenge)");
+    if (q.getColumn(0).getString() != user) return wrong("it was issued for another user");
+    if (!q.getColumn(2).isNull()) return wrong("it has already been used");
+    if (q.getColumn(1).getInt64() <= now) return wrong("it has expired (valid 15 minutes)");
     SQLite::Statement up(db_.sql(), "UPDATE key_challenges SET used_at = ? WHERE challenge_sha256 = ?");
     up.bind(1, static_cast<int64_t>(now));
     up.bind(2, digest_hex(challenge));
@@ -521,11 +507,13 @@ Result<InviteRecord> MfaStore::find_invite(const std::string& token) {
                         "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
                         "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
     q.bind(1, digest_hex(token));
-    if (!q.executeStep()) return make_error("this invitation link is not valid");
-    if (!q.getColumn(4).isNull()) return make_error("this invitation link has already been used");
-    if (q.getColumn(2).getInt64() <= clock_.now()) return make_error("this invitation link has expired; ask for a new one");
+    if (!q.executeStep()) return make_error(ErrorCode::kNotFound, "this invitation link is not valid");
+    if (!q.getColumn(4).isNull()) return make_error(ErrorCode::kGone, "this invitation link has already been used");
+    if (q.getColumn(2).getInt64() <= clock_.now()) {
+      return make_error(ErrorCode::kGone, "this invitation link has expired; ask for a new one");
+    }
     std::string state = q.getColumn(5).getString();
-    if (state == "left" || state == "disabled") return make_error("this account is " + state);
+    if (state == "left" || state == "disabled") return make_error(ErrorCode::kGone, "this account is " + state);
     r.user = q.getColumn(0).getString();
     r.created_by = q.getColumn(1).getString();
     r.expires_at = q.getColumn(2).getInt64();
@@ -544,7 +532,7 @@ Result<std::string> MfaStore::invite_challenge(const std::string& token) {
     SQLite::Statement up(db_.sql(), "UPDATE invites SET challenge = ? WHERE token_sha256 = ? AND used_at IS NULL");
     up.bind(1, challenge.data(), static_cast<int>(challenge.size()));
     up.bind(2, digest_hex(token));
-    if (up.exec() == 0) return make_error("this invitation link has already been used");
+    if (up.exec() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
     return {};
   });
   if (!st) return st.error();
@@ -556,7 +544,7 @@ Status MfaStore::use_invite(const std::string& token) {
     SQLite::Statement up(db_.sql(), "UPDATE invites SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL");
     up.bind(1, static_cast<int64_t>(clock_.now()));
     up.bind(2, digest_hex(token));
-    if (up.exec() == 0) return make_error("this invitation link has already been used");
+    if (up.exec() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
     return {};
   });
 }
@@ -595,7 +583,7 @@ Result<StepUpRecord> MfaStore::find_step_up(const std::string& code) {
                         "SELECT user_name, session_id, purpose, challenge, created_at, expires_at, state, reason, "
                         "credential_id, verified_at FROM step_ups WHERE code_sha256 = ?");
     q.bind(1, digest_hex(upper));
-    if (!q.executeStep()) return make_error("this sign-in link is not valid");
+    if (!q.executeStep()) return make_error(ErrorCode::kNotFound, "this sign-in link is not valid");
     r.user = q.getColumn(0).getString();
     r.session_id = q.getColumn(1).getString();
     r.purpose = q.getColumn(2).getString();
@@ -629,7 +617,7 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
     up.bind(5, digest_hex(upper));
     up.bind(6, verified ? 1 : 0);
     up.bind(7, static_cast<int64_t>(now));
-    if (up.exec() == 0) return make_error("this sign-in link has expired or was already used");
+    if (up.exec() == 0) return make_error(ErrorCode::kGone, "this sign-in link has expired or was already used");
     return {};
   });
 }

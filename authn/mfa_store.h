@@ -74,9 +74,6 @@ struct StepUpRecord {
 // Parses exactly one PEM certificate: its DER SHA-256, subject, normalized PEM.
 Result<TrustCert> parse_trust_cert(const std::string& pem);
 
-// Random bytes from the OpenSSL CSPRNG (aborts the process if it fails).
-std::string random_bytes(size_t n);
-
 class MfaStore {
  public:
   // Invitations are valid for 24 h; key challenges for 15 min.

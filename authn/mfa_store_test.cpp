@@ -65,11 +65,14 @@ TEST_F(MfaStoreTest, InvitesAreSingleUseAndStoredOnlyAsDigests) {
   EXPECT_EQ(store->find_invite(*t)->challenge, *ch);
   EXPECT_TRUE(store->use_invite(*t));
   EXPECT_NE(store->find_invite(*t).error().message.find("already been used"), std::string::npos);
+  EXPECT_EQ(store->find_invite(*t).error().code, ErrorCode::kGone);
   EXPECT_FALSE(store->use_invite(*t));
   auto t2 = store->create_invite("bob", "admin:root");
   clock.advance(25 * 60 * kMin);
   EXPECT_NE(store->find_invite(*t2).error().message.find("expired"), std::string::npos);
+  EXPECT_EQ(store->find_invite(*t2).error().code, ErrorCode::kGone);
   EXPECT_FALSE(store->find_invite("nonsense"));
+  EXPECT_EQ(store->find_invite("nonsense").error().code, ErrorCode::kNotFound);
   EXPECT_FALSE(store->create_invite("gone", "admin:root"));
 }
 
@@ -86,9 +89,10 @@ TEST_F(MfaStoreTest, StepUpsEndOnceAndRecordTheLastVerification) {
   std::string lower = *code;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   EXPECT_TRUE(store->find_step_up(lower));
+  EXPECT_EQ(store->find_step_up("K7Q2-9XHD").error().code, ErrorCode::kNotFound);
   clock.advance(kMicrosPerSecond);
   EXPECT_TRUE(store->finish_step_up(*code, true, "", "cred1"));
-  EXPECT_FALSE(store->finish_step_up(*code, false, "again", ""));
+  EXPECT_EQ(store->finish_step_up(*code, false, "again", "").code(), ErrorCode::kGone);
   EXPECT_EQ(store->find_step_up(*code)->state, "verified");
   EXPECT_EQ(**store->last_step_up("alice"), clock.now());
   // Bound to its session and person: the monitor checks per-session rules with this.

@@ -6,10 +6,7 @@
 
 #include <cbor.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <memory>
 #include <stdexcept>
@@ -19,6 +16,7 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/openssl_handles.h"
+#include "common/x509_builder.h"
 
 namespace bastion::authn::testing {
 
@@ -31,67 +29,32 @@ inline std::string from_hex(const std::string& hex) {
 }
 inline std::string sha256s(const std::string& s) { return str(sha256(as_bytes(s))); }
 
-struct X509Del {
-  void operator()(X509* p) const { X509_free(p); }
-};
-using Cert = std::unique_ptr<X509, X509Del>;
+using Cert = X509Ptr;
 
-inline std::string der_of(X509* x) {
-  unsigned char* d = nullptr;
-  int n = i2d_X509(x, &d);
-  std::string out(reinterpret_cast<char*>(d), static_cast<size_t>(n));
-  OPENSSL_free(d);
-  return out;
-}
+inline std::string der_of(X509* x) { return *certificate_der(x); }
+inline std::string pem_of(X509* x) { return *certificate_pem(x); }
 
-inline std::string pem_of(X509* x) {
-  Bio b(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(b.get(), x);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-inline void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) throw std::runtime_error("extension");
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-}
-
-// A certificate for `key`, signed by `issuer_key` (self-signed when issuer is null).
+// A certificate for `key`, signed by `issuer_key` (self-signed when issuer is
+// null), valid for 30 days; with the FIDO AAGUID extension when `aaguid_hex`
+// (32 hex digits) is given.
 inline Cert make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key, bool ca,
                       const std::string& aaguid_hex = "") {
-  Cert c(X509_new());
-  X509_set_version(c.get(), 2);
-  static long serial = 1;
-  ASN1_INTEGER_set(X509_get_serialNumber(c.get()), ++serial);
-  X509_gmtime_adj(X509_getm_notBefore(c.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(c.get()), 3600L * 24 * 30);
-  X509_NAME* name = X509_get_subject_name(c.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(c.get(), issuer ? X509_get_subject_name(issuer) : name);
-  X509_set_pubkey(c.get(), key);
-  add_ext(c.get(), issuer ? issuer : c.get(), NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  if (ca) add_ext(c.get(), issuer ? issuer : c.get(), NID_key_usage, "critical,keyCertSign");
+  CertificateSpec spec;
+  if (ca) {
+    spec = ca_spec(cn, 30L * 24 * 3600);
+  } else {
+    spec.common_name = cn;
+    spec.lifetime_seconds = 30L * 24 * 3600;
+    spec.basic_constraints = "critical,CA:FALSE";
+  }
+  spec.backdate_seconds = 3600;
   if (!aaguid_hex.empty()) {
     // 1.3.6.1.4.1.45724.1.1.4: OCTET STRING { OCTET STRING (16 bytes) }
-    std::string inner = "\x04\x10";
-    for (size_t i = 0; i < 32; i += 2) inner += static_cast<char>(std::stoi(aaguid_hex.substr(i, 2), nullptr, 16));
-    ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1);
-    ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
-    ASN1_OCTET_STRING_set(os, reinterpret_cast<const unsigned char*>(inner.data()), static_cast<int>(inner.size()));
-    X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
-    X509_add_ext(c.get(), ext, -1);
-    X509_EXTENSION_free(ext);
-    ASN1_OCTET_STRING_free(os);
-    ASN1_OBJECT_free(oid);
+    spec.raw_extensions.push_back({"1.3.6.1.4.1.45724.1.1.4", "\x04\x10" + from_hex(aaguid_hex.substr(0, 32))});
   }
-  X509_sign(c.get(), issuer_key ? issuer_key : key, EVP_sha256());
-  return c;
+  auto c = make_certificate(key, spec, issuer, issuer_key);
+  if (!c) throw std::runtime_error(c.error().message);
+  return std::move(*c);
 }
 
 inline Pkey ec_key() { return Pkey(EVP_EC_gen("P-256")); }

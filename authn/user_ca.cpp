@@ -1,11 +1,10 @@
 #include "authn/user_ca.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 
 #include "common/encoding.h"
 #include "common/files.h"
+#include "common/random.h"
 #include "common/ssh_wire.h"
 
 namespace bastion::authn {
@@ -69,7 +68,7 @@ Result<std::vector<uint8_t>> UserCa::sign_user_certificate(const CertificateRequ
   if (!cert_type) return cert_type.error();
 
   std::vector<uint8_t> nonce(32);
-  if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) return make_error("RAND_bytes failed");
+  random_fill(nonce);
   WireWriter principals;
   for (const auto& p : req.principals) principals.string(p);
   auto options = req.critical_options;

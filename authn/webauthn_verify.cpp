@@ -39,7 +39,9 @@ Status check_client_data(std::string_view json, const char* type, const std::str
   };
   if (get("type") != type) return make_error(std::string("wrong type: expected ") + type);
   auto ch = base64url_decode(get("challenge"));
-  if (!ch || std::string(ch->begin(), ch->end()) != challenge) return make_error("wrong challenge");
+  if (!ch || std::string(ch->begin(), ch->end()) != challenge) {
+    return make_error(ErrorCode::kWrongChallenge, "wrong challenge");
+  }
   // SECURITY: the origin is what binds the assertion to this gateway; a
   // phishing site relaying our challenge has another origin.
   if (get("origin") != origin) return make_error("wrong origin: " + printable_ascii(get("origin")));
@@ -171,7 +173,8 @@ Status check_statement(const AttObject& o, fido_cred_t* c, std::string_view clie
     return make_error("malformed attestation statement");
   }
   if (int rc = fido_cred_verify(c); rc != FIDO_OK) {
-    return make_error(rc == FIDO_ERR_INVALID_SIG ? "bad signature" : std::string("bad attestation: ") + fido_strerr(rc));
+    if (rc == FIDO_ERR_INVALID_SIG) return make_error(ErrorCode::kBadSignature, "bad signature");
+    return make_error(std::string("bad attestation: ") + fido_strerr(rc));
   }
   if (check.trust == nullptr) return make_error("untrusted root: no attestation trust configured");
   std::vector<std::string> extra(st.x5c.begin() + 1, st.x5c.end());
@@ -269,12 +272,14 @@ Result<AssertionResult> verify_assertion(std::string_view credential_id, std::st
   } else {
     return make_error("unsupported credential algorithm");
   }
-  if (rc != FIDO_OK) return make_error(rc == FIDO_ERR_INVALID_SIG ? "bad signature" : std::string("bad assertion: ") + fido_strerr(rc));
+  if (rc == FIDO_ERR_INVALID_SIG) return make_error(ErrorCode::kBadSignature, "bad signature");
+  if (rc != FIDO_OK) return make_error(std::string("bad assertion: ") + fido_strerr(rc));
   uint32_t counter = counter_of(authenticator_data);
   // SECURITY: a counter that does not move forward (when the authenticator
   // keeps one) means a cloned key or a replay.
   if ((cred->sign_count != 0 || counter != 0) && counter <= cred->sign_count) {
-    return make_error("counter regression: stored " + std::to_string(cred->sign_count) + ", got " + std::to_string(counter));
+    return make_error(ErrorCode::kCounterRegression, "counter regression: stored " + std::to_string(cred->sign_count) +
+                                                         ", got " + std::to_string(counter));
   }
   return AssertionResult{counter};
 }

@@ -6,12 +6,16 @@
 #include <fstream>
 
 #include "common/address.h"
+#include "common/c_handle.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/database.h"
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "common/random.h"
+#include "common/strings.h"
+#include "common/x509_builder.h"
 
 namespace bastion {
 namespace {
@@ -206,6 +210,119 @@ TEST(Database, MigratesOnceAndRefusesNewer) {
   auto newer = Database::open(p, Database::Mode::kOpenExisting);
   ASSERT_FALSE(newer);
   EXPECT_NE(newer.error().message.find("newer than this bastion"), std::string::npos);
+}
+
+// The code is what callers branch on: it must survive every hop a failure
+// takes (Result -> Status -> Error, a prefix of context, a transaction).
+TEST(Error, TheCodeSurvivesResultStatusAndContext) {
+  Result<int> r = make_error(ErrorCode::kGone, "this link has expired");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kGone);
+  Status st = r.status();
+  EXPECT_EQ(st.code(), ErrorCode::kGone);
+  EXPECT_EQ(st.message(), "this link has expired");
+  Error outer = st.error().prefixed("invite: ");
+  EXPECT_EQ(outer.code, ErrorCode::kGone);
+  EXPECT_EQ(outer.message, "invite: this link has expired");
+  Result<std::string> again = outer;
+  EXPECT_EQ(again.error().code, ErrorCode::kGone);
+  // Plain messages keep compiling and carry no code.
+  EXPECT_EQ(Status(Error{"x"}).code(), ErrorCode::kUnspecified);
+  EXPECT_EQ(make_error("x").code, ErrorCode::kUnspecified);
+  EXPECT_EQ(Status::ok().code(), ErrorCode::kUnspecified);
+  EXPECT_STREQ(to_string(ErrorCode::kDuplicate), "duplicate");
+}
+
+TEST(Database, ALockHeldByAnotherConnectionIsBusyAndCodedSo) {
+  TempDir d;
+  std::string p = d.file("busy.db");
+  auto holder = Database::open(p, Database::Mode::kCreate);
+  ASSERT_TRUE(holder) << holder.error().message;
+  auto waiter = Database::open(p, Database::Mode::kOpenExisting, /*busy_timeout_ms=*/0);
+  ASSERT_TRUE(waiter) << waiter.error().message;
+  ASSERT_TRUE(holder->begin());
+  Status st = with_transaction(*waiter, [&]() -> Status { return {}; });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.code(), ErrorCode::kBusy) << st.message();
+  // An error that is not about a lock is not busy.
+  Status bad = with_transaction(*holder, [&]() -> Status {
+    holder->sql().exec("SELECT * FROM no_such_table");
+    return {};
+  });
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.code(), ErrorCode::kUnspecified) << bad.message();
+  ASSERT_TRUE(holder->rollback());
+  EXPECT_TRUE(with_transaction(*waiter, [&]() -> Status { return {}; }));
+}
+
+TEST(Random, IdsHaveTheirShapeAndDiffer) {
+  std::string id = random_id("REQ");
+  ASSERT_EQ(id.size(), 12u) << id;
+  EXPECT_TRUE(id.starts_with("REQ-")) << id;
+  EXPECT_EQ(id.find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ", 4), std::string::npos) << id;
+  EXPECT_NE(random_id("REQ"), random_id("REQ"));
+  EXPECT_EQ(random_bytes(32).size(), 32u);
+  EXPECT_NE(random_bytes(16), random_bytes(16));
+}
+
+TEST(Strings, JoinPutsTheSeparatorBetweenItemsOnly) {
+  EXPECT_EQ(join({}, ","), "");
+  EXPECT_EQ(join({"a"}, ", "), "a");
+  EXPECT_EQ(join({"a", "b", "c"}, ", "), "a, b, c");
+}
+
+int g_freed_by_value = 0;
+int g_freed_by_address = 0;
+void free_by_value(int* p) {
+  ++g_freed_by_value;
+  delete p;
+}
+void free_by_address(int** p) {
+  ++g_freed_by_address;
+  delete *p;
+  *p = nullptr;
+}
+
+TEST(CHandle, CallsTheFreeFunctionWhicheverWayItTakesTheHandle) {
+  { CHandle<int, free_by_value> a(new int(1)); }
+  { CHandle<int, free_by_address> b(new int(2)); }
+  { CHandle<int, free_by_value> empty; }
+  EXPECT_EQ(g_freed_by_value, 1);
+  EXPECT_EQ(g_freed_by_address, 1);
+}
+
+TEST(X509Builder, ACaSignsALeafAndATlsCertificateNamesItsHost) {
+  Pkey ca_key(EVP_EC_gen("P-256"));
+  Pkey leaf_key(EVP_EC_gen("P-256"));
+  ASSERT_TRUE(ca_key && leaf_key);
+  auto ca = make_certificate(ca_key.get(), ca_spec("test root", 3600));
+  ASSERT_TRUE(ca) << ca.error().message;
+  CertificateSpec leaf_spec;
+  leaf_spec.common_name = "leaf";
+  leaf_spec.raw_extensions.push_back({"1.3.6.1.4.1.45724.1.1.4", std::string("\x04\x10") + std::string(16, 'A')});
+  auto leaf = make_certificate(leaf_key.get(), leaf_spec, ca->get(), ca_key.get());
+  ASSERT_TRUE(leaf) << leaf.error().message;
+  EXPECT_EQ(X509_verify(leaf->get(), ca_key.get()), 1);
+  EXPECT_NE(X509_verify(leaf->get(), leaf_key.get()), 1);
+  EXPECT_EQ(X509_check_issued(ca->get(), leaf->get()), X509_V_OK);
+  EXPECT_EQ(X509_check_ca(ca->get()), 1);
+  EXPECT_EQ(X509_check_ca(leaf->get()), 0);
+  EXPECT_GE(X509_get_ext_by_OBJ(leaf->get(), Asn1Object(OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1)).get(), -1), 0);
+  // Random serials: two certificates of one issuer never share one.
+  auto again = make_certificate(leaf_key.get(), leaf_spec, ca->get(), ca_key.get());
+  ASSERT_TRUE(again);
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get_serialNumber(leaf->get()), X509_get_serialNumber(again->get())), 0);
+
+  auto tls = make_certificate(leaf_key.get(), tls_server_spec("localhost", 3600));
+  ASSERT_TRUE(tls) << tls.error().message;
+  EXPECT_EQ(X509_verify(tls->get(), leaf_key.get()), 1);
+  EXPECT_EQ(X509_check_host(tls->get(), "localhost", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(tls->get(), "127.0.0.1", 0), 1);
+  EXPECT_EQ(X509_check_host(tls->get(), "example.com", 0, 0, nullptr), 0);
+  EXPECT_EQ(X509_check_purpose(tls->get(), X509_PURPOSE_SSL_SERVER, 0), 1);
+  auto pem = certificate_pem(tls->get());
+  ASSERT_TRUE(pem);
+  EXPECT_TRUE(pem->starts_with("-----BEGIN CERTIFICATE-----")) << *pem;
 }
 
 // Schema 6 made WebAuthn credentials from invitations pending until

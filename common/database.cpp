@@ -299,6 +299,12 @@ Status Database::rollback() {
   });
 }
 
+Error database_error(const std::string& context, const SQLite::Exception& e) {
+  int primary = e.getErrorCode() & 0xff;  // the extended code's low byte is the primary one
+  bool busy = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+  return make_error(busy ? ErrorCode::kBusy : ErrorCode::kUnspecified, context + e.what());
+}
+
 int Database::latest_schema_version() { return static_cast<int>(migrations().size()); }
 
 Result<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms) {
@@ -322,7 +328,7 @@ Result<Database> Database::open(const std::string& path, Mode mode, int busy_tim
     if (auto st = out.migrate(); !st) return st.error();
     return out;
   } catch (const SQLite::Exception& e) {
-    return make_error("database " + path + ": " + e.what());
+    return database_error("database " + path + ": ", e);
   }
 }
 

@@ -44,6 +44,11 @@ class Database {
   int version_ = 0;
 };
 
+// A SQLite failure as an Error, `context` in front of SQLite's message. A lock
+// another process holds (SQLITE_BUSY, SQLITE_LOCKED) is ErrorCode::kBusy, so
+// callers that retry ask the code, not the wording.
+Error database_error(const std::string& context, const SQLite::Exception& e);
+
 // Runs `fn` (which returns a Result or Status), turning SQLite exceptions
 // into an error. For reads; writes use with_transaction.
 template <class Fn>
@@ -51,7 +56,7 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 
@@ -83,7 +88,7 @@ Status with_transaction(Database& db, Fn&& fn) {
     tx.commit();
     return {};
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 

@@ -60,39 +60,6 @@ std::vector<std::string_view> split(std::string_view in, size_t max_parts) {
   return parts;
 }
 
-// A self-signed CA certificate whose private key is dropped on return.
-std::string make_untouchable_root(const char* cn) {
-  Pkey key(EVP_EC_gen("P-256"));
-  FUZZ_CHECK(key);
-  std::unique_ptr<X509, decltype(&X509_free)> x(X509_new(), X509_free);
-  FUZZ_CHECK(x);
-  X509_set_version(x.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x.get()), 3600L * 24 * 365);
-  X509_NAME* name = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
-  X509_set_issuer_name(x.get(), name);
-  X509_set_pubkey(x.get(), key.get());
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    FUZZ_CHECK(ext != nullptr);
-    X509_add_ext(x.get(), ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  FUZZ_CHECK(X509_sign(x.get(), key.get(), EVP_sha256()) > 0);
-  Bio bio(BIO_new(BIO_s_mem()));
-  FUZZ_CHECK(bio && PEM_write_bio_X509(bio.get(), x.get()) == 1);
-  char* pem = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &pem);
-  FUZZ_CHECK(n > 0);
-  return {pem, static_cast<size_t>(n)};
-}
-
 authn::AttestationTrust& trust() {
   static authn::AttestationTrust t;
   return t;
@@ -163,9 +130,7 @@ std::optional<std::string> certificate_of(std::string_view blob) {
 
 bool parses_as_x509(const std::string& der) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-  X509_free(x);
-  return x != nullptr;
+  return X509Ptr(d2i_X509(nullptr, &p, static_cast<long>(der.size()))) != nullptr;
 }
 
 void check_certificate(const std::string& der, std::string_view extra) {
@@ -189,7 +154,7 @@ void check_certificate(const std::string& der, std::string_view extra) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   authn::AttestationTrust& t = trust();
-  t.roots_pem.push_back(make_untouchable_root("bastion fuzz attestation root"));
+  t.roots_pem.push_back(fuzz::make_untouchable_root("bastion fuzz attestation root"));
   t.allowed_aaguids = {"00112233-4455-6677-8899-aabbccddeeff", "b0a57e11-5e1f-4b0a-9a11-000000000001",
                        "cb69481e-8ff7-4039-93ec-0a2729a154a8", "00000000-0000-0000-0000-000000000000"};
   // Fixed keys with OpenSSH's default application; the P-256 point is the

@@ -10,6 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/openssl_handles.h"
+#include "common/x509_builder.h"
+
 namespace bastion::fuzz {
 
 // A property the code under test must keep. A violation is a finding: it
@@ -57,6 +60,20 @@ inline void write_whole_file(const std::string& path, std::string_view content) 
     std::abort();
   }
   std::fclose(f);
+}
+
+// A self-signed CA certificate (PEM) whose private key is dropped on return:
+// a trust root nothing the fuzzer makes can chain to.
+inline std::string make_untouchable_root(const char* cn) {
+  Pkey key(EVP_EC_gen("P-256"));
+  FUZZ_CHECK(key);
+  CertificateSpec spec = ca_spec(cn, 365L * 24 * 3600);
+  spec.backdate_seconds = 3600;
+  auto cert = make_certificate(key.get(), spec);
+  FUZZ_CHECK(cert);
+  auto pem = certificate_pem(cert->get());
+  FUZZ_CHECK(pem && !pem->empty());
+  return *pem;
 }
 
 }  // namespace bastion::fuzz

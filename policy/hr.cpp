@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "common/strings.h"
 
 namespace bastion::policy {
 namespace {
@@ -130,12 +131,12 @@ Result<HrEvent> parse_hr_json(std::string_view line, bool snapshot) {
       fields[k] = v.get<std::string>();
     } else if (v.is_array()) {
       // Multi-valued: joined with ';' as in CSV.
-      std::string joined;
+      std::vector<std::string> values;
       for (const auto& x : v) {
         if (!x.is_string()) return make_error("field " + k.substr(0, 32) + " must hold strings");
-        joined += (joined.empty() ? "" : ";") + x.get<std::string>();
+        values.push_back(x.get<std::string>());
       }
-      fields[k] = joined;
+      fields[k] = join(values, ";");
     } else if (!v.is_null()) {
       return make_error("field " + k.substr(0, 32) + " must be a string");
     }

@@ -112,7 +112,8 @@ class PolicyRepository {
   // superseded or rejected) in ONE transaction, so an event is applied
   // exactly once even if the process dies. `in_tx` runs inside that
   // transaction (for the caller's audit records); if it fails, nothing
-  // changes. An event already recorded (other than scheduled) is an error.
+  // changes. An event already recorded (other than scheduled) is an error
+  // with ErrorCode::kDuplicate.
   virtual Result<HrChanges> apply_hr_event(const HrEvent& e, const HrPlan& plan, const std::string& batch_id,
                                            Micros now, const std::function<Status(const HrChanges&)>& in_tx) = 0;
   virtual Result<std::optional<HrBatchRecord>> find_hr_batch(const std::string& id) = 0;

@@ -177,7 +177,8 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
     SQLite::Statement seen(db_.sql(), "SELECT state FROM hr_events WHERE event_id = ?");
     seen.bind(1, e.event_id);
     if (seen.executeStep() && seen.getColumn(0).getString() != "scheduled") {
-      return make_error("event " + e.event_id + " was already recorded (" + seen.getColumn(0).getString() + ")");
+      return make_error(ErrorCode::kDuplicate,
+                        "event " + e.event_id + " was already recorded (" + seen.getColumn(0).getString() + ")");
     }
     switch (plan.action) {
       case HrPlan::Action::kCreate: {

@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/strings.h"
 #include "policy/selector.h"
 
 namespace bastion::policy {
@@ -14,15 +15,6 @@ std::vector<std::string> split_csv(const std::string& s) {
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-std::string join_csv(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += ",";
-    out += s;
   }
   return out;
 }
@@ -268,7 +260,7 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
                           "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
     ins.bind(2, r.target_selector);
-    ins.bind(3, join_csv(r.logins));
+    ins.bind(3, join(r.logins, ","));
     ins.bind(4, r.allow_port_forwarding ? 1 : 0);
     ins.bind(5, static_cast<int64_t>(clock_.now()));
     ins.bind(6, r.elevated ? 1 : 0);

@@ -12,7 +12,7 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("audit log: ") + e.what());
+    return database_error("audit log: ", e);
   }
 }
 
@@ -90,7 +90,9 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
     auto prev = newest_checkpoint(db);
     if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
     // SECURITY: a signature over a tampered tail would make it look legitimate.
-    if (auto st = verify_unsigned_tail(db); !st) return make_error("refusing to sign a checkpoint: " + st.message());
+    if (auto st = verify_unsigned_tail(db); !st) {
+      return make_error(ErrorCode::kTampered, "refusing to sign a checkpoint: " + st.message());
+    }
     if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
     tx.commit();
     return std::optional<Checkpoint>(c);

@@ -54,7 +54,8 @@ Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& 
 // Signs the newest record if it is newer than the newest checkpoint, after
 // verifying every record since that checkpoint (or since the purge anchor,
 // or the first record): it never signs over a broken tail (the error names
-// the first bad record). Returns nullopt when there is nothing new to sign.
+// the first bad record; ErrorCode::kTampered). Returns nullopt when there is
+// nothing new to sign.
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
                                                    const std::string& kind);
 // Records appended since the newest checkpoint, and that checkpoint's time.

@@ -43,6 +43,7 @@ TEST_F(ChainTest, NeverSignsOverATamperedTail) {
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().message.find("refusing to sign a checkpoint: record 8 was modified"), std::string::npos)
       << c.error().message;
+  EXPECT_EQ(c.error().code, ErrorCode::kTampered);
   SQLite::Statement q(db->sql(), "SELECT MAX(seq) FROM audit_checkpoints");
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getInt64(), 5);

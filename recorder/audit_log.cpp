@@ -32,7 +32,7 @@ Result<int64_t> AuditLog::append(const AuditEvent& e) {
   // cover the cases where it reports SQLITE_BUSY without waiting.
   for (int attempt = 0;; ++attempt) {
     auto r = append_once(e);
-    if (r || attempt == 20 || r.error().message.find("database is locked") == std::string::npos) return r;
+    if (r || attempt == 20 || r.error().code != ErrorCode::kBusy) return r;
     ::usleep(static_cast<useconds_t>(2000 * (attempt + 1)));
   }
 }
@@ -47,7 +47,7 @@ Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
     seq = append_in_transaction(e);
     return {};
   });
-  if (!st) return make_error("audit log: " + st.message());
+  if (!st) return st.error().prefixed("audit log: ");
   return seq;
 }
 
@@ -132,7 +132,7 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
     }
     return out;
   } catch (const SQLite::Exception& ex) {
-    return make_error(std::string("audit log: ") + ex.what());
+    return database_error("audit log: ", ex);
   }
 }
 

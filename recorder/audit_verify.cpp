@@ -142,7 +142,7 @@ Status verify_unsigned_tail(Database& db) {
     }
     return {};
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("audit log: ") + e.what());
+    return database_error("audit log: ", e);
   }
 }
 
@@ -192,7 +192,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     }
     return r;
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("audit log: ") + e.what());
+    return database_error("audit log: ", e);
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "common/database.h"
+
 namespace bastion::recorder {
 
 std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at) {
@@ -161,7 +163,7 @@ Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string
     }
     return out;
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 

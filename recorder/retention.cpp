@@ -134,7 +134,7 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
       tx.commit();
     }
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("purge: ") + e.what());
+    return database_error("purge: ", e);
   }
   if (!refusal.empty()) return refuse(db, clock, refusal, dry_run);
   for (const auto& f : files) {

@@ -88,7 +88,7 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
     while (q.executeStep()) out.push_back(read_row(q));
     return out;
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 
@@ -99,7 +99,7 @@ Result<std::optional<SessionRecord>> SessionLog::find(const std::string& id) {
     if (!q.executeStep()) return std::optional<SessionRecord>{};
     return std::optional<SessionRecord>(read_row(q));
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("database: ") + e.what());
+    return database_error("database: ", e);
   }
 }
 

@@ -71,7 +71,7 @@ Result<SyslogCursor> resume_point(const SyslogOptions& o, bool& resumed) {
       q.executeStep();
       c.seq = q.getColumn(0).getInt64();
     } catch (const SQLite::Exception& e) {
-      return make_error(std::string("syslog: reading the audit log: ") + e.what());
+      return database_error("syslog: reading the audit log: ", e);
     }
   }
   if (*loaded && o.log) {
@@ -189,7 +189,7 @@ Status SyslogForwarder::forward_new(Database& db) {
     }
     return {};
   } catch (const SQLite::Exception& e) {
-    return make_error(std::string("syslog forwarding: ") + e.what());
+    return database_error("syslog forwarding: ", e);
   }
 }
 

@@ -14,6 +14,8 @@
 #include <optional>
 #include <thread>
 
+#include "common/database.h"
+
 namespace bastion::recorder {
 namespace {
 
@@ -195,7 +197,7 @@ Result<std::vector<AuditMessage>> SyslogStream::Impl::read_batch() {
       newest = read_newest();
     } catch (const SQLite::Exception& e) {
       db.reset();
-      return make_error(std::string("reading the audit log: ") + e.what());
+      return database_error("reading the audit log: ", e);
     }
   }
   if (!checked_resume) {

@@ -1,6 +1,8 @@
 #include "gateway/app/elevation_service.h"
 
+#include "common/database.h"
 #include "common/encoding.h"
+#include "common/random.h"
 
 #include <algorithm>
 #include <cctype>
@@ -92,7 +94,7 @@ Status ElevationService::audit(const Actor& actor, const std::string& action, Ou
     try {
       audit_.append_in_transaction(ev);
     } catch (const SQLite::Exception& e) {
-      return make_error(std::string("audit log: ") + e.what());
+      return database_error("audit log: ", e);
     }
     return {};
   }
@@ -145,7 +147,7 @@ Result<Elevation> ElevationService::request(const Actor& requester, const std::s
   if (!role) return refuse<Elevation>(requester, action, role.error().message, target_name, login, d);
   Micros now = clock_.now();
   Elevation e;
-  e.id = new_elevation_id("REQ");
+  e.id = random_id("REQ");
   e.user = requester.name;
   e.target = target_name;
   e.login = login;
@@ -205,7 +207,7 @@ Result<Elevation> ElevationService::approve(const Actor& approver, const std::st
   Result<Elevation> updated = make_error("not approved");
   std::string refusal;
   Status done = atomically([&]() -> Status {
-    updated = repo_.approve_elevation(e->id, a, (*role)->internal_approvals, max_len, new_elevation_id("GRT"));
+    updated = repo_.approve_elevation(e->id, a, (*role)->internal_approvals, max_len, random_id("GRT"));
     if (!updated) {
       refusal = updated.error().message;
       return updated.error();
@@ -338,8 +340,8 @@ Result<Elevation> ElevationService::break_glass(const Actor& admin, const std::s
   }
   Micros now = clock_.now();
   Elevation e;
-  e.id = new_elevation_id("REQ");
-  e.grant_id = new_elevation_id("GRT");
+  e.id = random_id("REQ");
+  e.grant_id = random_id("GRT");
   e.user = user;
   e.target = target_name;
   e.login = login;

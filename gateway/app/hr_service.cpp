@@ -13,6 +13,7 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "common/strings.h"
 
 namespace bastion::gateway {
 namespace {
@@ -174,7 +175,7 @@ HrLineOutcome HrService::apply_event(const HrEvent& e, const std::string& batch_
   auto in_tx = [&](const policy::HrChanges& ch) { return audit_changes(e, plan, batch_id, ch); };
   auto changes = repo_.apply_hr_event(e, plan, batch_id, now, in_tx);
   if (!changes) {
-    if (changes.error().message.find("already recorded") != std::string::npos) {
+    if (changes.error().code == ErrorCode::kDuplicate) {
       out.outcome = "duplicate";
       out.detail = changes.error().message;
       return out;
@@ -346,8 +347,7 @@ std::vector<HrLineOutcome> HrService::dry_run(const HrBatch& b) {
       o.outcome = plan.action == HrPlan::Action::kReject ? "would-reject" : "would-" + policy::to_string(plan.action);
       o.detail = plan.reason;
       if (plan.hr_roles) {
-        std::string roles;
-        for (const auto& r : *plan.hr_roles) roles += (roles.empty() ? "" : ",") + r;
+        std::string roles = join(*plan.hr_roles, ",");
         o.detail += "; HR roles: " + (roles.empty() ? std::string("(none)") : roles);
       }
     }

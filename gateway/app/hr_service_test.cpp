@@ -160,6 +160,16 @@ TEST_F(HrServiceTest, ExactlyOnceAcrossARestartAndDuplicates) {
   ASSERT_TRUE(hr->apply(*dup, 0, {}));
   EXPECT_EQ(dup->outcomes[0].outcome, "duplicate");
   EXPECT_EQ(count("hr.leaver"), 3);
+  // Under the write lock the repository refuses it too, with the code the
+  // service reads when another run recorded the event in between.
+  policy::HrEvent e;
+  e.event_id = "hr-1";
+  policy::HrPlan plan;
+  plan.reason = "test";
+  auto in_tx = [](const policy::HrChanges&) { return Status{}; };
+  auto twice = repo->apply_hr_event(e, plan, "batch-x", clock.now(), in_tx);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, ErrorCode::kDuplicate) << twice.error().message;
 }
 
 TEST_F(HrServiceTest, BreakerHoldsMassLeaversUntilReleased) {

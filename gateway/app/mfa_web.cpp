@@ -4,6 +4,7 @@
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
+#include "gateway/app/daemon_log.h"
 
 namespace bastion::gateway {
 namespace {
@@ -12,12 +13,7 @@ using recorder::Outcome;
 
 WebReply error(int status, const std::string& message) { return {status, {{"error", message}}}; }
 
-// 404 for what never existed, 410 for what did but is over.
-WebReply lookup_error(const std::string& message) {
-  bool gone = message.find("expired") != std::string::npos || message.find("already") != std::string::npos ||
-              message.find("is left") != std::string::npos || message.find("disabled") != std::string::npos;
-  return error(gone ? 410 : 404, message);
-}
+WebReply lookup_error(const Error& e) { return error(lookup_status(e), e.message); }
 
 std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
 
@@ -36,6 +32,8 @@ Result<std::string> field(const nlohmann::json& j, const char* a, const char* b 
 }
 
 }  // namespace
+
+int lookup_status(const Error& e) { return e.code == ErrorCode::kGone ? 410 : 404; }
 
 std::string ssh_enrollment_instructions(const std::string& user, const std::string& gateway_host) {
   return "Next, your SSH key on the same security key:\n"
@@ -75,14 +73,14 @@ void MfaWeb::audit(const std::string& user, const std::string& action, Outcome o
   e.session_id = session_id;
   e.details = std::move(details);
   if (auto r = s_.audit().append(e); !r) {
-    std::fprintf(stderr, "bastiond[web]: AUDIT FAILURE: %s\n", r.error().message.c_str());
+    daemon_log("web", "AUDIT FAILURE: " + r.error().message);
   }
 }
 
 WebReply MfaWeb::invite_info(const std::string& token) {
   std::lock_guard lock(mu_);
   auto inv = s_.mfa().find_invite(token);
-  if (!inv) return lookup_error(inv.error().message);
+  if (!inv) return lookup_error(inv.error());
   auto person = s_.policy().find_person(inv->user);
   std::string display;
   if (person && *person && !(*person)->email.empty()) display = (*person)->email;
@@ -98,7 +96,7 @@ WebReply MfaWeb::invite_info(const std::string& token) {
 WebReply MfaWeb::invite_options(const std::string& token) {
   std::lock_guard lock(mu_);
   auto inv = s_.mfa().find_invite(token);
-  if (!inv) return lookup_error(inv.error().message);
+  if (!inv) return lookup_error(inv.error());
   auto challenge = s_.mfa().invite_challenge(token);
   if (!challenge) return error(500, "internal error: " + challenge.error().message);
   auto creds = s_.mfa().credentials(inv->user);
@@ -122,7 +120,7 @@ WebReply MfaWeb::invite_options(const std::string& token) {
 WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json& credential) {
   std::lock_guard lock(mu_);
   auto inv = s_.mfa().find_invite(token);
-  if (!inv) return lookup_error(inv.error().message);
+  if (!inv) return lookup_error(inv.error());
   if (inv->challenge.empty()) return error(400, "start the registration from the page (no challenge issued)");
   auto cdj = field(credential, "response", "clientDataJSON");
   auto att = field(credential, "response", "attestationObject");
@@ -175,7 +173,7 @@ WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json&
 WebReply MfaWeb::stepup_info(const std::string& code) {
   std::lock_guard lock(mu_);
   auto s = s_.mfa().find_step_up(code);
-  if (!s) return lookup_error(s.error().message);
+  if (!s) return lookup_error(s.error());
   if (s->state != "pending") return error(410, "this sign-in link was already used");
   if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
   // A command's step-up (an approval) names what it confirms; a login's, where it goes.
@@ -195,7 +193,7 @@ WebReply MfaWeb::stepup_info(const std::string& code) {
 WebReply MfaWeb::stepup_options(const std::string& code) {
   std::lock_guard lock(mu_);
   auto s = s_.mfa().find_step_up(code);
-  if (!s) return lookup_error(s.error().message);
+  if (!s) return lookup_error(s.error());
   if (s->state != "pending") return error(410, "this sign-in link was already used");
   if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
   auto creds = s_.mfa().credentials(s->user);
@@ -228,7 +226,7 @@ WebReply MfaWeb::fail_step_up(const std::string& code, const authn::StepUpRecord
 WebReply MfaWeb::stepup_assert(const std::string& code, const nlohmann::json& credential) {
   std::lock_guard lock(mu_);
   auto s = s_.mfa().find_step_up(code);
-  if (!s) return lookup_error(s.error().message);
+  if (!s) return lookup_error(s.error());
   if (s->state != "pending") return error(410, "this sign-in link was already used");
   if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
   auto raw_id = field(credential, "rawId");
@@ -255,7 +253,7 @@ WebReply MfaWeb::stepup_assert(const std::string& code, const nlohmann::json& cr
   auto ok = authn::verify_assertion(*raw_id, *cdj, *auth_data, *sig, check);
   if (!ok) {
     const std::string& why = ok.error().message;
-    if (why.rfind("counter regression", 0) == 0) {
+    if (ok.error().code == ErrorCode::kCounterRegression) {
       // SECURITY: a counter that goes back means a cloned authenticator (or a
       // replayed assertion): lock the credential and raise an alert.
       (void)s_.mfa().lock_credential(*raw_id, why);

@@ -19,6 +19,11 @@
 
 namespace bastion::gateway {
 
+// The HTTP status for an invitation or sign-in link that could not be looked
+// up: 410 for one that existed but is over (ErrorCode::kGone: expired, used,
+// its person left or disabled), 404 otherwise.
+int lookup_status(const Error& e);
+
 // What to tell a person about enrolling their SSH key (shown after
 // registration and by `user invite`).
 std::string ssh_enrollment_instructions(const std::string& user, const std::string& gateway_host);

@@ -22,5 +22,15 @@ TEST(MfaWebText, TheConfirmationCommandsArePasteable) {
   EXPECT_NE(why.find("bastionctl user confirm-key alice"), std::string::npos) << why;
 }
 
+// The status follows the code; the words do not matter (a message that says
+// "expired" but is coded not-found stays 404).
+TEST(MfaWebStatus, ALinkThatIsOverIs410AndOneThatNeverWasIs404) {
+  EXPECT_EQ(lookup_status(make_error(ErrorCode::kGone, "this invitation link has expired")), 410);
+  EXPECT_EQ(lookup_status(make_error(ErrorCode::kGone, "this account is left")), 410);
+  EXPECT_EQ(lookup_status(make_error(ErrorCode::kNotFound, "this sign-in link is not valid")), 404);
+  EXPECT_EQ(lookup_status(make_error(ErrorCode::kNotFound, "expired, already used, disabled")), 404);
+  EXPECT_EQ(lookup_status(make_error("this invitation link has already expired")), 404);
+}
+
 }  // namespace
 }  // namespace bastion::gateway

@@ -6,6 +6,7 @@
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
+#include "common/strings.h"
 #include "gateway/ctl/ctl.h"
 #include "policy/review.h"
 
@@ -20,12 +21,6 @@ std::string csv_field(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
 }
 
 Result<nlohmann::json> build_report(Services& s, Micros since) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "gateway/ctl/control_client.h"
+#include "common/strings.h"
 #include "gateway/ctl/ctl.h"
 #include "policy/access.h"
 
@@ -50,8 +51,7 @@ void register_customer(CLI::App& app, CtlGlobals& g) {
         [](const std::vector<policy::Customer>& rows) {
           std::printf("%-20s %s\n", "CUSTOMER", "APPROVERS");
           for (const auto& c : rows) {
-            std::string a;
-            for (const auto& x : c.approvers) a += (a.empty() ? "" : ",") + x;
+            std::string a = join(c.approvers, ",");
             std::printf("%-20s %s\n", c.name.c_str(), a.empty() ? "(none: nobody can consent)" : a.c_str());
           }
         });

@@ -44,8 +44,9 @@ Result<authn::AttestationInfo> verify_against_challenges(Services& s, const std:
     auto open = s.mfa().open_key_challenges(user);
     if (!open) return open.error();
     if (open->empty()) {
-      return make_error("wrong challenge: no unused challenge was issued for " + user +
-                        " in the last 15 minutes (bastionctl key challenge " + user + " --out FILE)");
+      return make_error(ErrorCode::kWrongChallenge, "wrong challenge: no unused challenge was issued for " + user +
+                                                        " in the last 15 minutes (bastionctl key challenge " + user +
+                                                        " --out FILE)");
     }
     candidates = *open;
   }
@@ -58,12 +59,12 @@ Result<authn::AttestationInfo> verify_against_challenges(Services& s, const std:
     }
     last = info.error();
     // Errors that do not depend on the challenge are final.
-    const std::string& m = last.message;
-    if (m.rfind("bad signature", 0) != 0 && m.rfind("wrong challenge", 0) != 0) return last;
+    if (last.code != ErrorCode::kBadSignature && last.code != ErrorCode::kWrongChallenge) return last;
   }
-  if (challenge_file.empty() && candidates.size() >= 1 && last.message.rfind("bad signature", 0) == 0) {
-    return make_error(last.message + " (or the key was made with a challenge this gateway did not issue for " + user +
-                      "; pass --challenge FILE to check one)");
+  if (challenge_file.empty() && candidates.size() >= 1 && last.code == ErrorCode::kBadSignature) {
+    return make_error(ErrorCode::kBadSignature,
+                      last.message + " (or the key was made with a challenge this gateway did not issue for " + user +
+                          "; pass --challenge FILE to check one)");
   }
   return last;
 }

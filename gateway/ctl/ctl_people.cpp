@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "authn/public_key.h"
+#include "common/strings.h"
 #include "gateway/app/mfa_web.h"
 #include "gateway/ctl/control_client.h"
 #include "gateway/ctl/ctl.h"
@@ -13,12 +14,12 @@ namespace {
 
 // "ops (hr), deploy": where each role comes from.
 std::string roles_with_source(const policy::Person& p) {
-  std::string out;
+  std::vector<std::string> named;
   for (const auto& r : p.roles) {
     bool hr = std::find(p.hr_roles.begin(), p.hr_roles.end(), r) != p.hr_roles.end();
-    out += (out.empty() ? "" : ", ") + r + (hr ? " (hr)" : "");
+    named.push_back(r + (hr ? " (hr)" : ""));
   }
-  return out.empty() ? "(none)" : out;
+  return named.empty() ? "(none)" : join(named, ", ");
 }
 
 nlohmann::json person_json(const policy::Person& p) {
@@ -61,12 +62,6 @@ nlohmann::json credential_json(const authn::StoredCredential& c) {
   }
   if (c.state == "pending") j["confirm_code_expires_at"] = format_utc(c.confirm_code_expires_at);
   return j;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out.empty() ? "-" : out;
 }
 
 // Asks a running bastiond to end the live sessions a change has cut off.
@@ -150,7 +145,7 @@ void register_user(CLI::App& app, CtlGlobals& g) {
           std::printf("%-20s %-9s %s\n", "NAME", "STATE", "ROLES");
           for (const auto& person : people) {
             std::printf("%-20s %-9s %s\n", person.name.c_str(), policy::to_string(person.state).c_str(),
-                        join(person.roles).c_str());
+                        (person.roles.empty() ? std::string("-") : join(person.roles, ",")).c_str());
           }
         });
   });

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "authn/public_key.h"
+#include "common/strings.h"
 #include "gateway/ctl/ctl.h"
 #include "policy/selector.h"
 
@@ -99,8 +100,7 @@ void register_role(CLI::App& app, CtlGlobals& g) {
         [](const std::vector<policy::Role>& roles) {
           std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "STEP-UP", "ACCESS");
           for (const auto& x : roles) {
-            std::string l;
-            for (const auto& login : x.logins) l += (l.empty() ? "" : ",") + login;
+            std::string l = join(x.logins, ",");
             std::string access = "standing";
             if (x.elevated) {
               access = "elevated (grant needed";
@@ -182,8 +182,9 @@ void register_target(CLI::App& app, CtlGlobals& g) {
         [](const std::vector<policy::Target>& targets) {
           std::printf("%-20s %-28s %-14s %s\n", "NAME", "ADDRESS", "CUSTOMER", "LABELS");
           for (const auto& t : targets) {
-            std::string labels;
-            for (const auto& [k, v] : t.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+            std::vector<std::string> pairs;
+            for (const auto& [k, v] : t.labels) pairs.push_back(k + "=" + v);
+            std::string labels = join(pairs, ",");
             std::string addr = t.host + ":" + std::to_string(t.port);
             std::printf("%-20s %-28s %-14s %s\n", t.name.c_str(), addr.c_str(),
                         t.customer.empty() ? "-" : t.customer.c_str(), labels.c_str());

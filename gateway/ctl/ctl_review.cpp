@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/strings.h"
 #include "gateway/ctl/ctl.h"
 #include "recorder/audit_chain.h"
 #include "recorder/cast_crypto.h"
@@ -76,8 +77,7 @@ void show(CtlGlobals& g, const std::string& id, bool json) {
             << "bytes:     " << j["bytes_in"] << " in, " << j["bytes_out"] << " out\n";
   if (j.contains("grant")) {
     const auto& gr = j["grant"];
-    std::string approvers;
-    for (const auto& a : gr["approved_by"]) approvers += (approvers.empty() ? "" : ", ") + a.get<std::string>();
+    std::string approvers = join(gr["approved_by"].get<std::vector<std::string>>(), ", ");
     std::cout << "grant:     " << gr["grant_id"].get<std::string>() << " (request " << gr["id"].get<std::string>()
               << (gr["break_glass"].get<bool>() ? ", BREAK-GLASS" : "") << ") approved by " << approvers << ", "
               << gr["starts_at"].get<std::string>() << " .. " << gr["ends_at"].get<std::string>() << ", "

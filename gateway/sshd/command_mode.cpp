@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "common/strings.h"
 #include "policy/decision.h"
 
 namespace bastion::gateway {
@@ -9,15 +10,6 @@ namespace {
 
 using policy::Elevation;
 using policy::ElevationState;
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
 
 // Never echo control characters back to a terminal.
 std::string printable(std::string s, size_t max = 64) {

@@ -9,6 +9,7 @@
 
 #include "authn/public_key.h"
 #include "common/encoding.h"
+#include "gateway/app/daemon_log.h"
 #include "gateway/sshd/channel_callbacks.h"
 #include "gateway/app/monitor_protocol.h"
 
@@ -17,17 +18,19 @@ namespace {
 
 using recorder::Outcome;
 
-// The public key as SSH wire bytes (for the fingerprint), and its type name.
-bool key_identity(ssh_key key, std::string& fingerprint, std::string& type) {
+struct KeyIdentity {
+  std::string fingerprint;  // of the public key's SSH wire bytes
+  std::string type;
+};
+
+Result<KeyIdentity> key_identity(ssh_key key) {
   char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) return false;
+  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) return make_error("cannot export the public key");
   SshCString owner(b64);
   auto blob = base64_decode(b64);
-  if (!blob) return false;
-  fingerprint = authn::fingerprint_sha256(*blob);
+  if (!blob) return blob.error();
   const char* t = ssh_key_type_to_char(ssh_key_type(key));
-  type = t ? t : "unknown";
-  return true;
+  return KeyIdentity{authn::fingerprint_sha256(*blob), t ? t : "unknown"};
 }
 
 }  // namespace
@@ -54,8 +57,7 @@ bool Connection::audit(const std::string& action, Outcome outcome, const std::st
   // The monitor writes the record, stamped with who, where and which session
   // from its own state; before it accepted a key there is nothing to report.
   if (!accepted_ || params_.supervisor_fd < 0) {
-    std::fprintf(stderr, "bastiond[%d]: not audited before authentication: %s %s\n", getpid(), action.c_str(),
-                 reason.c_str());
+    daemon_log("not audited before authentication: " + action + " " + reason);
     return false;
   }
   constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
@@ -64,7 +66,7 @@ bool Connection::audit(const std::string& action, Outcome outcome, const std::st
     a.details = nlohmann::json{{"truncated", a.details.substr(0, monitor::kMaxJson / 2)}}.dump(-1, ' ', false, kReplace);
   }
   if (auto st = monitor::send_message(params_.supervisor_fd, a); !st) {
-    std::fprintf(stderr, "bastiond[%d]: AUDIT FAILURE: %s\n", getpid(), st.message().c_str());
+    daemon_log("AUDIT FAILURE: " + st.message());
     // SECURITY: an event we cannot record must not let the session go on.
     closing_ = true;
     return false;
@@ -73,8 +75,10 @@ bool Connection::audit(const std::string& action, Outcome outcome, const std::st
 }
 
 int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_state) {
-  std::string fp, type;
-  if (!key_identity(key, fp, type)) return SSH_AUTH_DENIED;
+  auto id = key_identity(key);
+  if (!id) return SSH_AUTH_DENIED;
+  const std::string& fp = id->fingerprint;
+  const std::string& type = id->type;
   if (signature_state == SSH_PUBLICKEY_STATE_NONE) {
     // Probe: say yes only for keys the monitor knows, so the client goes on
     // to sign (it audits unknown keys).
@@ -89,10 +93,9 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
   }
   // One publickey success per connection: after it, only the step-up is left.
   if (accepted_) return SSH_AUTH_DENIED;
-  std::string reason;
   fingerprint_ = fp;
-  if (!authenticate_signed(user ? user : "", fp, type, reason)) {
-    send_banner(session_.get(), "bastion: denied: " + reason + "\n");
+  if (auto st = authenticate_signed(user ? user : "", fp, type); !st) {
+    send_banner(session_.get(), "bastion: denied: " + st.message() + "\n");
     return SSH_AUTH_DENIED;
   }
   if (step_up_url_) {
@@ -104,28 +107,18 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
   return SSH_AUTH_SUCCESS;
 }
 
-bool Connection::authenticate_signed(const std::string& user, const std::string& fp, const std::string& type,
-                                     std::string& reason) {
+Status Connection::authenticate_signed(const std::string& user, const std::string& fp, const std::string& type) {
   // SECURITY: the monitor decides from its own database: the person from
   // the key, the access from policy, the step-up from what the web process
   // verified. This process holds no policy and claims nothing but the key.
   auto answer = ask_monitor(monitor::Authenticate{fp, type, user});
-  if (!answer) {
-    reason = "internal error (" + answer.error().message + ")";
-    return false;
-  }
-  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) {
-    reason = r->reason;
-    return false;
-  }
+  if (!answer) return make_error("internal error (" + answer.error().message + ")");
+  if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);
   const auto* acc = std::get_if<monitor::Accepted>(&*answer);
-  if (acc == nullptr) {
-    reason = "internal error (unexpected answer from the gateway supervisor)";
-    return false;
-  }
+  if (acc == nullptr) return make_error("internal error (unexpected answer from the gateway supervisor)");
   user_name_ = user;
   apply_accepted(*acc);
-  return true;
+  return {};
 }
 
 void Connection::apply_accepted(const monitor::Accepted& acc) {
@@ -289,12 +282,9 @@ int Connection::on_message(ssh_message msg) {
   return 1;  // libssh replies with the default refusal
 }
 
-bool Connection::ensure_upstream(std::string& error) {
-  if (upstream_) return true;
-  if (upstream_failed_) {
-    error = upstream_error_;
-    return false;
-  }
+Status Connection::ensure_upstream() {
+  if (upstream_) return {};
+  if (upstream_error_) return *upstream_error_;
   UpstreamRequest req;
   req.target = &*target_;
   req.login = name_.login;
@@ -307,17 +297,15 @@ bool Connection::ensure_upstream(std::string& error) {
     return request_certificate(s, source);
   });
   if (!up) {
-    upstream_failed_ = true;
-    upstream_error_ = up.error().message;
-    error = upstream_error_;
-    audit("upstream.connect", Outcome::kError, error);
-    return false;
+    upstream_error_ = up.error();
+    audit("upstream.connect", Outcome::kError, up.error().message);
+    return up.error();
   }
   upstream_ = std::move(*up);
   audit("upstream.connect", Outcome::kAllow, "certificate issued",
         {{"key_id", upstream_->certificate_key_id()}});
   ssh_event_add_session(event_.get(), upstream_->session());
-  return true;
+  return {};
 }
 
 }  // namespace bastion::gateway

@@ -65,16 +65,16 @@ class Connection : private recorder::RecordingJournal {
 
  private:
   // Asks the monitor to authenticate the signed key for user name `user`;
-  // true: accepted (perhaps pending a step-up), false: refused with `reason`.
-  bool authenticate_signed(const std::string& user, const std::string& fingerprint,
-                           const std::string& key_type, std::string& reason);
+  // OK: accepted (perhaps pending a step-up); an error: refused, with the reason.
+  Status authenticate_signed(const std::string& user, const std::string& fingerprint, const std::string& key_type);
   // Takes what the monitor accepted: who, where, and under which decision.
   void apply_accepted(const monitor::Accepted& acc);
   // Step-up (connection_step_up.cpp): the keyboard-interactive exchange for
   // the step-up the monitor started; the wait for its verdict; command
   // mode's own step-up for approvals.
   int on_kbdint(ssh_message msg);
-  bool wait_for_step_up(std::string& reason);
+  // OK once the monitor says the step-up was verified; else why not.
+  Status wait_for_step_up();
   // Command mode: the monitor runs `line` (see run_remote_command in connection_step_up.cpp).
   CommandResult run_remote_command(ChannelPair& p, const std::string& line);
   // The monitor (the supervisor) decides; this process only asks. Sends
@@ -90,12 +90,15 @@ class Connection : private recorder::RecordingJournal {
   void start_command_pair(ChannelPair& p);
   void service_command_pair(ChannelPair& p);
   void finish_pair(ChannelPair& p);
-  bool start_recording(ChannelPair& p, std::string& error);
+  // OK when the channel is recorded, or need not be (recording off, or a
+  // best-effort target, audited); an error refuses the channel.
+  Status start_recording(ChannelPair& p);
   void finish_recording(ChannelPair& p);
   bool check_recording(ChannelPair& p);
   void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
   bool check_sftp(ChannelPair& p);
-  bool ensure_upstream(std::string& error);
+  // Connects upstream once; a failure is remembered and given to every later channel.
+  Status ensure_upstream();
   Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject, const std::string& source_address);
   void reap_pairs();
   // Ends every channel with `message` to the client, after the session's
@@ -110,8 +113,7 @@ class Connection : private recorder::RecordingJournal {
   SshSession session_;
   SshEvent event_;
   std::optional<Upstream> upstream_;
-  bool upstream_failed_ = false;
-  std::string upstream_error_;
+  std::optional<Error> upstream_error_;  // why the upstream connection failed, once it has
   std::vector<std::unique_ptr<ChannelPair>> pairs_;
 
   // Who and where, once authenticated.

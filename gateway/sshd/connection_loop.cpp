@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "gateway/sshd/channel_callbacks.h"
+#include "gateway/app/daemon_log.h"
 #include "gateway/sshd/command_mode.h"
 #include "gateway/sshd/connection.h"
 
@@ -53,7 +54,7 @@ int Connection::run() {
   alarm(grace > 0 ? grace : 1);
   session_.reset(ssh_new());
   if (!session_ || ssh_bind_accept_fd(bind_, session_.get(), params_.client_fd) != SSH_OK) {
-    std::fprintf(stderr, "bastiond[%d]: %s: accept failed\n", getpid(), params_.source.c_str());
+    daemon_log(params_.source + ": accept failed");
     return 1;
   }
   // No compression: it buys little on interactive links and has a history of
@@ -69,8 +70,7 @@ int Connection::run() {
   ssh_set_auth_methods(session_.get(), SSH_AUTH_METHOD_PUBLICKEY);
   ssh_set_message_callback(session_.get(), message_tramp, this);
   if (ssh_handle_key_exchange(session_.get()) != SSH_OK) {
-    std::fprintf(stderr, "bastiond[%d]: %s: key exchange failed: %s\n", getpid(),
-                 params_.source.c_str(), ssh_get_error(session_.get()));
+    daemon_log(params_.source + ": key exchange failed: " + ssh_get_error(session_.get()));
     return 1;
   }
   event_.reset(ssh_event_new());
@@ -182,22 +182,21 @@ void Connection::start_pair(ChannelPair& p) {
   if (p.action == ChannelAction::kForward) {
     d["destination"] = p.forward_host + ":" + std::to_string(p.forward_port);
   }
-  std::string error;
   bool recorded = p.action == ChannelAction::kShell || p.action == ChannelAction::kExec;
   // SECURITY: record first; a session that cannot be recorded does not reach
   // the target (unless the target is explicitly best-effort).
-  if (recorded && !start_recording(p, error)) {
-    audit(action_name(p.action), Outcome::kDeny, "cannot record the session: " + error, d);
-    tell_client(p.in, "bastion: session refused: it cannot be recorded (" + error + ")\r\n");
+  if (auto st = recorded ? start_recording(p) : Status{}; !st) {
+    audit(action_name(p.action), Outcome::kDeny, "cannot record the session: " + st.message(), d);
+    tell_client(p.in, "bastion: session refused: it cannot be recorded (" + st.message() + ")\r\n");
     ssh_channel_request_send_exit_status(p.in, 255);
     ssh_channel_close(p.in);
     p.finished = true;
     last_exit_status_ = 255;
     return;
   }
-  if (!ensure_upstream(error)) {
+  if (auto st = ensure_upstream(); !st) {
     finish_recording(p);
-    tell_client(p.in, "bastion: " + error + "\r\n");
+    tell_client(p.in, "bastion: " + st.message() + "\r\n");
     p.exit_status = 255;
     p.up_closed = true;
     p.finished = true;
@@ -336,8 +335,7 @@ void Connection::end_session(const std::string& reason) {
   }
   // Waits for the monitor's acknowledgement (up to 10 s).
   if (auto answer = ask_monitor(e); !answer) {
-    std::fprintf(stderr, "bastiond[%d]: cannot report the end of %s: %s\n", getpid(), session_id_.c_str(),
-                 answer.error().message.c_str());
+    daemon_log("cannot report the end of " + session_id_ + ": " + answer.error().message);
   }
 }
 
@@ -404,19 +402,19 @@ void Connection::service_command_pair(ChannelPair& p) {
   }
 }
 
-bool Connection::start_recording(ChannelPair& p, std::string& error) {
+Status Connection::start_recording(ChannelPair& p) {
   const Config& cfg = cfg_;
   if (target_ && target_->recording == "off") {
     audit("recording", Outcome::kInfo, "not recorded: recording is off for target " + target_->name);
-    return true;
+    return {};
   }
+  bool best_effort = target_ && target_->recording == "best-effort";
   recorder::RecordingSettings rs{cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
   if (!cfg.encrypt_to.empty()) {
     if (params_.reviewer_key.empty()) {
-      error = params_.reviewer_key_error;
-      if (!(target_ && target_->recording == "best-effort")) return false;
-      audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
-      return true;
+      if (!best_effort) return make_error(params_.reviewer_key_error);
+      audit("recording", Outcome::kError, "not recorded (target is best-effort): " + params_.reviewer_key_error);
+      return {};
     }
     rs.encrypt_to = params_.reviewer_key;
   }
@@ -431,14 +429,11 @@ bool Connection::start_recording(ChannelPair& p, std::string& error) {
   auto r = recorder::ChannelRecording::start(*this, clock_, rs, p.number, h);
   if (r) {
     p.rec = std::move(*r);
-    return true;
+    return {};
   }
-  error = r.error().message;
-  if (target_ && target_->recording == "best-effort") {
-    audit("recording", Outcome::kError, "not recorded (target is best-effort): " + error);
-    return true;
-  }
-  return false;
+  if (!best_effort) return r.error();
+  audit("recording", Outcome::kError, "not recorded (target is best-effort): " + r.error().message);
+  return {};
 }
 
 Result<recorder::RecordingJournal::Opened> Connection::begin(int channel) {

@@ -32,9 +32,8 @@ int Connection::on_kbdint(ssh_message msg) {
     return 0;
   }
   step_up_done_ = true;
-  std::string reason;
-  if (!wait_for_step_up(reason)) {
-    send_banner(session_.get(), "bastion: denied: " + reason + "\n");
+  if (auto st = wait_for_step_up(); !st) {
+    send_banner(session_.get(), "bastion: denied: " + st.message() + "\n");
     closing_ = true;
     ssh_message_reply_default(msg);
     return 0;
@@ -44,25 +43,16 @@ int Connection::on_kbdint(ssh_message msg) {
   return 0;
 }
 
-bool Connection::wait_for_step_up(std::string& reason) {
+Status Connection::wait_for_step_up() {
   // The monitor checks the step-up, the deadline, and whether the person
   // may still log in; its verified answer means the session has begun.
   for (;;) {
     auto answer = ask_monitor(monitor::StepUpPoll{});
-    if (!answer) {
-      reason = kill_reason_ ? *kill_reason_ : "internal error (" + answer.error().message + ")";
-      return false;
-    }
+    if (!answer) return make_error(kill_reason_ ? *kill_reason_ : "internal error (" + answer.error().message + ")");
     const auto* r = std::get_if<monitor::StepUpResult>(&*answer);
-    if (r == nullptr) {
-      reason = "internal error (unexpected answer from the gateway supervisor)";
-      return false;
-    }
-    if (r->state == monitor::StepUpResult::kVerified) return true;
-    if (r->state == monitor::StepUpResult::kFailed) {
-      reason = r->reason;
-      return false;
-    }
+    if (r == nullptr) return make_error("internal error (unexpected answer from the gateway supervisor)");
+    if (r->state == monitor::StepUpResult::kVerified) return {};
+    if (r->state == monitor::StepUpResult::kFailed) return make_error(r->reason);
     ::poll(nullptr, 0, 250);
   }
 }
@@ -83,8 +73,7 @@ CommandResult Connection::run_remote_command(ChannelPair& p, const std::string& 
                        out->step_up_url + "\r\n\r\nwithin " + std::to_string(secs) + " seconds; waiting...\r\n";
     ssh_channel_write_stderr(p.in, text.data(), static_cast<uint32_t>(text.size()));
     ssh_blocking_flush(session_.get(), 5000);
-    std::string reason;
-    if (!wait_for_step_up(reason)) return {reason + "\n", 1, false};
+    if (auto st = wait_for_step_up(); !st) return {st.message() + "\n", 1, false};
   }
   return {"the step-up did not take effect; try again\n", 1, false};
 }

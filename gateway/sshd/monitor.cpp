@@ -20,10 +20,11 @@
 #include <optional>
 #include <cctype>
 
-#include <openssl/rand.h>
-
 #include "authn/public_key.h"
+#include "common/random.h"
+#include "common/strings.h"
 #include "common/unique_fd.h"
+#include "gateway/app/daemon_log.h"
 #include "gateway/sshd/supervisor.h"
 #include "gateway/sshd/command_mode.h"
 #include "policy/access.h"
@@ -34,8 +35,6 @@ namespace bastion::gateway {
 namespace {
 
 using monitor::Type;
-
-void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str()); }
 
 // Whether a step-up can be offered to a person with these credentials: an
 // active one approves it; a pending (unconfirmed) one gets the page that says
@@ -232,7 +231,7 @@ bool Supervisor::read_one_request(ChildInfo& c) {
 void Supervisor::violation(ChildInfo& c, const std::string& what) {
   // SECURITY: a child that breaks the protocol may be compromised: it gets
   // nothing more, and is killed at once, not asked to end.
-  log("monitor: connection process " + std::to_string(c.pid) + " (" + c.source + "): protocol violation: " + what +
+  daemon_log("monitor: connection process " + std::to_string(c.pid) + " (" + c.source + "): protocol violation: " + what +
       "; killed");
   ::kill(c.pid, SIGKILL);
   c.state = ChildState::kKilled;
@@ -244,7 +243,7 @@ Services* Supervisor::monitor_services() {
   if (!monitor_services_) {
     auto s = Services::open(cfg_);
     if (!s) {
-      log("monitor: " + s.error().message);
+      daemon_log("monitor: " + s.error().message);
       return nullptr;
     }
     monitor_services_ = std::move(*s);
@@ -668,7 +667,7 @@ void Supervisor::on_session_end(ChildInfo& c, const monitor::SessionEnd& m) {
                                   exit_status, m.reason)
               : Status(make_error("database unavailable"));
   // On failure the row is ended when the process exits (end_orphans).
-  if (!st) log("cannot record the end of " + c.session_id + ": " + st.message());
+  if (!st) daemon_log("cannot record the end of " + c.session_id + ": " + st.message());
   else c.session_row = false;
   nlohmann::json d = {{"bytes_in", m.bytes_in}, {"bytes_out", m.bytes_out}, {"recordings", recordings}};
   if (exit_status) d["exit_status"] = *exit_status;
@@ -740,16 +739,12 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256};
   if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), SystemClock::instance(), session_event(c),
                                                static_cast<int>(m.channel), it->second.path, sum)) {
-    log("monitor: cannot record the end of " + it->second.path);
+    daemon_log("monitor: cannot record the end of " + it->second.path);
   }
 }
 
 std::string Supervisor::certificate_source_address(const std::string& reported) {
-  if (!cfg_.egress_addresses.empty()) {
-    std::string out;
-    for (const auto& a : cfg_.egress_addresses) out += (out.empty() ? "" : ",") + a;
-    return out;
-  }
+  if (!cfg_.egress_addresses.empty()) return join(cfg_.egress_addresses, ",");
   std::string ip = canonical_ip(reported);
   return !ip.empty() && is_local_address(ip) ? ip : "";
 }
@@ -771,7 +766,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
   if (!authn::validate_key_blob(m.subject)) return violation(c, "certificate subject is not a public key");
   authn::CertificateRequest cr;
   cr.subject_key_blob = m.subject;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&cr.serial), sizeof cr.serial);
+  random_fill({reinterpret_cast<uint8_t*>(&cr.serial), sizeof cr.serial});
   cr.key_id = "bastion person=" + c.user + " session=" + c.session_id;
   cr.principals = {c.principal};
   Micros secs = SystemClock::instance().now() / kMicrosPerSecond;

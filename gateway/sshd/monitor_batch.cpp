@@ -7,17 +7,14 @@
 
 #include "gateway/sshd/supervisor.h"
 
+#include "gateway/app/daemon_log.h"
+
 namespace bastion::gateway {
-namespace {
-
-void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str()); }
-
-}  // namespace
 
 void Supervisor::send_to(ChildInfo& c, monitor::Message m, UniqueFd pass) {
   if (!batch_.open) {
     if (auto st = monitor::send_message(c.channel.get(), m, MSG_DONTWAIT, pass.get()); !st) {
-      log("monitor: cannot answer process " + std::to_string(c.pid) + ": " + st.message());
+      daemon_log("monitor: cannot answer process " + std::to_string(c.pid) + ": " + st.message());
     }
     return;
   }
@@ -29,7 +26,7 @@ void Supervisor::begin_batch() {
   if (s == nullptr || batch_.open) return;
   // Without a batch every write is its own transaction, as before.
   if (Status st = s->db().begin(); !st) {
-    log("monitor: cannot start a group commit: " + st.message());
+    daemon_log("monitor: cannot start a group commit: " + st.message());
     return;
   }
   batch_.open = true;
@@ -53,7 +50,7 @@ void Supervisor::end_batch() {
     // they are not, so the connections that were waiting for them end.
     std::set<int> pids;
     for (const auto& o : outbox) pids.insert(o.pid);
-    log("AUDIT FAILURE: a group commit failed (" + failure + "); ending " + std::to_string(pids.size()) +
+    daemon_log("AUDIT FAILURE: a group commit failed (" + failure + "); ending " + std::to_string(pids.size()) +
         " connection(s) that were waiting for it");
     for (int pid : pids) {
       auto it = children_.find(pid);
@@ -69,7 +66,7 @@ void Supervisor::end_batch() {
     auto it = children_.find(o.pid);
     if (it == children_.end() || !it->second.channel) continue;
     if (auto st = monitor::send_message(it->second.channel.get(), o.message, MSG_DONTWAIT, o.pass.get()); !st) {
-      log("monitor: cannot answer process " + std::to_string(o.pid) + ": " + st.message());
+      daemon_log("monitor: cannot answer process " + std::to_string(o.pid) + ": " + st.message());
     }
   }
 }

@@ -21,10 +21,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include <openssl/rand.h>
 
 #include "common/address.h"
 #include "common/encoding.h"
+#include "gateway/app/daemon_log.h"
 #include "gateway/sshd/connection.h"
 #include "gateway/sshd/listener.h"
 #include "gateway/sshd/sandbox.h"
@@ -35,31 +35,24 @@
 #include "recorder/cast_crypto.h"
 
 namespace bastion::gateway {
-namespace {
-
-void log(const std::string& msg) {
-  std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str());
-}
-
-}  // namespace
 
 bool Supervisor::setup() {
   // SECURITY: the monitor holds the CA and audit keys; a process of the same
   // user (a compromised child, the web process) must not read them through
   // ptrace or /proc/PID/mem. Inherited by every child at fork.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    log(std::string("cannot make the supervisor non-dumpable: ") + std::strerror(errno));
+    daemon_log(std::string("cannot make the supervisor non-dumpable: ") + std::strerror(errno));
     return false;
   }
   auto ca = authn::UserCa::load(cfg_.user_ca_key);
   if (!ca) {
-    log("cannot load user CA: " + ca.error().message);
+    daemon_log("cannot load user CA: " + ca.error().message);
     return false;
   }
   ca_.emplace(std::move(*ca));
   auto audit_key = Ed25519Key::load(cfg_.audit_signing_key);
   if (!audit_key) {
-    log("cannot load the audit signing key: " + audit_key.error().message);
+    daemon_log("cannot load the audit signing key: " + audit_key.error().message);
     return false;
   }
   audit_key_.emplace(std::move(*audit_key));
@@ -72,40 +65,40 @@ bool Supervisor::setup() {
     o.database = cfg_.database;
     o.cursor_file = cfg_.syslog_cursor;
     o.start_from_oldest = cfg_.syslog_from_oldest;
-    o.log = [](const std::string& m) { log(m); };
+    o.log = [](const std::string& m) { daemon_log(m); };
     auto f = recorder::SyslogForwarder::open(o);
     if (!f) {
-      log(f.error().message);  // names the setting or says "syslog"
+      daemon_log(f.error().message);  // names the setting or says "syslog"
       return false;
     }
     syslog_.emplace(std::move(*f));
   }
   if (!cfg_.encrypt_to.empty()) {
     if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to); !pub) {
-      log("[recording] encrypt_to: " + pub.error().message);
+      daemon_log("[recording] encrypt_to: " + pub.error().message);
       return false;
     }
   }
   auto bind = make_ssh_bind(cfg_);
   if (!bind) {
-    log(bind.error().message);
+    daemon_log(bind.error().message);
     return false;
   }
   bind_ = std::move(*bind);
   if (auto s = Services::open(cfg_); !s) {  // fail at start, not at first login
-    log(s.error().message);
+    daemon_log(s.error().message);
     return false;
   }
   auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user, std::filesystem::path(cfg_.database).parent_path().string());
   if (!plan) {
-    log(plan.error().message);
+    daemon_log(plan.error().message);
     return false;
   }
   sandbox_ = std::move(*plan);
-  log("connection processes run as " + sandbox_->describe());
+  daemon_log("connection processes run as " + sandbox_->describe());
   auto lfd = listen_tcp(cfg_.listen_host, cfg_.listen_port);
   if (!lfd) {
-    log(lfd.error().message);
+    daemon_log(lfd.error().message);
     return false;
   }
   listen_fd_ = std::move(*lfd);
@@ -113,7 +106,7 @@ bool Supervisor::setup() {
   ::fcntl(listen_fd_.get(), F_SETFL, ::fcntl(listen_fd_.get(), F_GETFL) | O_NONBLOCK);
   auto cfd = listen_unix(cfg_.control_socket);
   if (!cfd) {
-    log(cfd.error().message);
+    daemon_log(cfd.error().message);
     return false;
   }
   control_fd_ = std::move(*cfd);
@@ -133,7 +126,7 @@ bool Supervisor::setup() {
 
 int Supervisor::run() {
   if (!setup()) return 1;
-  log("listening on " + cfg_.listen_host + ":" + std::to_string(cfg_.listen_port) + ", control " +
+  daemon_log("listening on " + cfg_.listen_host + ":" + std::to_string(cfg_.listen_port) + ", control " +
       cfg_.control_socket);
   while (!(stopping_ && children_.empty())) {
     std::vector<pollfd> fds;
@@ -156,7 +149,7 @@ int Supervisor::run() {
     // While an HR batch is being applied, do not sleep between steps.
     int rc = ::poll(fds.data(), fds.size(), hr_busy() ? 0 : 100);
     if (rc < 0 && errno != EINTR) {
-      log(std::string("poll: ") + std::strerror(errno));
+      daemon_log(std::string("poll: ") + std::strerror(errno));
       return 1;
     }
     if (fds[0].revents & POLLIN) {
@@ -200,7 +193,7 @@ int Supervisor::run() {
   }
   maybe_checkpoint("shutdown", true);
   ::unlink(cfg_.control_socket.c_str());
-  log("stopped");
+  daemon_log("stopped");
   return 0;
 }
 
@@ -229,7 +222,7 @@ bool Supervisor::accept_client() {
   if (Micros until = source_backoff_.blocked_until(group, now); until != 0) {
     if (now >= next_backoff_log_) {
       next_backoff_log_ = now + kMicrosPerSecond;
-      log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(group)) +
+      daemon_log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(group)) +
           " failed logins from " + group + " (" + format_duration(until - now) + " left)");
     }
     return true;
@@ -244,7 +237,7 @@ bool Supervisor::accept_client() {
         here >= static_cast<size_t>(cfg_.max_queued_per_source)) {
       if (now >= next_queue_log_) {
         next_queue_log_ = now + kMicrosPerSecond;
-        log("refusing connection from " + ip + ": too many unauthenticated connections" +
+        daemon_log("refusing connection from " + ip + ": too many unauthenticated connections" +
             (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
             " waiting (" + std::to_string(here) + " from this source)");
       }
@@ -274,7 +267,7 @@ void Supervisor::serve_waiting() {
   Micros now = SystemClock::instance().now();
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (stopping_ || now - it->accepted_at >= cfg_.login_grace_time) {
-      log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
+      daemon_log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
           " for a pre-auth slot");
       it = waiting_.erase(it);
       continue;
@@ -325,7 +318,7 @@ void Supervisor::become_child() {
 void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string& source) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    log(std::string("socketpair: ") + std::strerror(errno));
+    daemon_log(std::string("socketpair: ") + std::strerror(errno));
     return;
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
@@ -339,7 +332,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   monitor_services_.reset();
   pid_t pid = ::fork();
   if (pid < 0) {
-    log(std::string("fork: ") + std::strerror(errno));
+    daemon_log(std::string("fork: ") + std::strerror(errno));
     return;
   }
   if (pid == 0) {
@@ -353,7 +346,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     int code = 1;
     if (Status sandboxed = enter_sandbox(*sandbox_); !sandboxed) {
       // SECURITY: never parse a client's bytes outside the sandbox.
-      log(source + ": cannot enter the sandbox: " + sandboxed.message());
+      daemon_log(source + ": cannot enter the sandbox: " + sandboxed.message());
     } else {
       if (hooks_.in_child) hooks_.in_child(theirs.get());
       params.client_fd = client.release();
@@ -381,15 +374,15 @@ void Supervisor::sweep_grants(bool force) {
   // The monitor's own connection: this also runs inside its group commit.
   Services* s = monitor_services();
   if (s == nullptr) {
-    log("cannot check grants: database unavailable");
+    daemon_log("cannot check grants: database unavailable");
     return;
   }
-  if (auto expired = s->elevation().expire_due(); !expired) log("cannot expire grants: " + expired.error().message);
+  if (auto expired = s->elevation().expire_due(); !expired) daemon_log("cannot expire grants: " + expired.error().message);
   for (auto& [pid, c] : children_) {
     if (c.grant_id.empty() || c.kill_deadline != 0) continue;
     auto e = s->policy().find_elevation(c.grant_id);
     if (!e) {
-      log("cannot check grant " + c.grant_id + ": " + e.error().message);
+      daemon_log("cannot check grant " + c.grant_id + ": " + e.error().message);
       continue;
     }
     // SECURITY: fail closed: a grant that vanished or is no longer active ends the session.
@@ -441,7 +434,7 @@ void Supervisor::reap_children() {
       std::string reason = why.empty() ? "connection process exited" : why;
       auto s = Services::open(cfg_);
       auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
-      if (!ended) log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
+      if (!ended) daemon_log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
       if (ended && !ended->empty()) audit("session.end", reason, it->second.session_id, it->second.user);
     }
     for (auto p = pending_.begin(); p != pending_.end();) {
@@ -471,7 +464,7 @@ void Supervisor::check_deadlines() {
   for (auto& [pid, c] : children_) {
     bool preauth = c.state == ChildState::kPreauth || c.state == ChildState::kStepUp;
     if (preauth && now - c.started_at > preauth_limit && c.kill_deadline == 0) {
-      log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
+      daemon_log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
       ::kill(pid, SIGKILL);
       c.state = ChildState::kKilled;
       audit_event("monitor.violation", recorder::Outcome::kDeny, "pre-auth time exceeded (the login grace timer did not end it)",
@@ -491,11 +484,11 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   next_checkpoint_check_ = now + kMicrosPerSecond;
   auto s = Services::open(cfg_);
   if (!s) {
-    log("cannot checkpoint the audit log: " + s.error().message);
+    daemon_log("cannot checkpoint the audit log: " + s.error().message);
     return;
   }
   if (syslog_) {
-    if (auto st = syslog_->forward_new((*s)->db()); !st) log(st.message());
+    if (auto st = syslog_->forward_new((*s)->db()); !st) daemon_log(st.message());
   }
   auto tail = recorder::unsigned_tail((*s)->db());
   if (!tail || tail->first == 0) return;
@@ -503,20 +496,20 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   if (!due) return;
   auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, SystemClock::instance(), kind);
   if (!cp) {
-    log("cannot checkpoint the audit log: " + cp.error().message);
+    daemon_log("cannot checkpoint the audit log: " + cp.error().message);
     // SECURITY: a tampered tail is an alert, once per problem (this runs every second).
-    if (cp.error().message.starts_with("refusing to sign") && cp.error().message != checkpoint_alerted_) {
+    if (cp.error().code == ErrorCode::kTampered && cp.error().message != checkpoint_alerted_) {
       checkpoint_alerted_ = cp.error().message;
       recorder::AuditEvent e;
       e.actor = "system";
       e.action = "audit.alert";
       e.outcome = recorder::Outcome::kDeny;
       e.reason = cp.error().message;
-      if (auto r = (*s)->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+      if (auto r = (*s)->audit().append(e); !r) daemon_log("AUDIT FAILURE: " + r.error().message);
     }
   } else if (*cp) {
     // The same line goes to the log so a copy outside the database anchors the chain.
-    log(recorder::checkpoint_log_line(**cp));
+    daemon_log(recorder::checkpoint_log_line(**cp));
     if (syslog_) syslog_->send_line("CHECKPOINT", 5, recorder::checkpoint_log_line(**cp));
   }
 }
@@ -530,9 +523,9 @@ void Supervisor::maybe_purge() {
   Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
   auto r = recorder::purge_older_than((*s)->db(), *audit_key_, SystemClock::instance(), cutoff, false);
   if (!r) {
-    log("retention purge failed: " + r.error().message);
+    daemon_log("retention purge failed: " + r.error().message);
   } else if (r->audit_records > 0 || r->recordings > 0) {
-    log("retention: purged " + std::to_string(r->audit_records) + " audit records and " +
+    daemon_log("retention: purged " + std::to_string(r->audit_records) + " audit records and " +
         std::to_string(r->recordings) + " recordings older than " + std::to_string(cfg_.retention_days) +
         " days; purge anchor at seq " + std::to_string(r->anchor_seq));
   }
@@ -541,7 +534,7 @@ void Supervisor::maybe_purge() {
 void Supervisor::shutdown() {
   if (stopping_) return;
   stopping_ = true;
-  log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
+  daemon_log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
   listen_fd_.reset();
   stop_web();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
@@ -551,7 +544,7 @@ void Supervisor::audit(const std::string& action, const std::string& reason,
                        const std::string& session_id, const std::string& user) {
   Services* s = monitor_services();
   if (s == nullptr) {
-    log("AUDIT FAILURE: database unavailable");
+    daemon_log("AUDIT FAILURE: database unavailable");
     return;
   }
   recorder::AuditEvent e;
@@ -560,14 +553,14 @@ void Supervisor::audit(const std::string& action, const std::string& reason,
   e.outcome = recorder::Outcome::kInfo;
   e.reason = reason;
   e.session_id = session_id;
-  if (auto r = s->audit().append(e); !r) log("AUDIT FAILURE: " + r.error().message);
+  if (auto r = s->audit().append(e); !r) daemon_log("AUDIT FAILURE: " + r.error().message);
 }
 
 bool Supervisor::audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
                              const ChildInfo& c, nlohmann::json details, const std::string& actor) {
   Services* s = monitor_services();
   if (s == nullptr) {
-    log("AUDIT FAILURE: database unavailable");
+    daemon_log("AUDIT FAILURE: database unavailable");
     return false;
   }
   recorder::AuditEvent e;
@@ -581,7 +574,7 @@ bool Supervisor::audit_event(const std::string& action, recorder::Outcome outcom
   e.session_id = c.session_id;
   e.details = std::move(details);
   if (auto r = s->audit().append(e); !r) {
-    log("AUDIT FAILURE: " + r.error().message);
+    daemon_log("AUDIT FAILURE: " + r.error().message);
     return false;
   }
   return true;

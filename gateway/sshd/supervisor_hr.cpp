@@ -9,14 +9,13 @@
 #include <filesystem>
 
 #include "gateway/app/services.h"
+#include "gateway/app/daemon_log.h"
 #include "policy/access.h"
 #include "gateway/sshd/supervisor.h"
 #include "policy/decision.h"
 
 namespace bastion::gateway {
 namespace {
-
-void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: %s\n", getpid(), msg.c_str()); }
 
 constexpr size_t kEventsPerStep = 64;
 
@@ -25,12 +24,12 @@ constexpr size_t kEventsPerStep = 64;
 bool Supervisor::setup_hr() {
   spool_.root = cfg_.hr_spool;
   if (auto st = spool_.ensure(); !st) {
-    log("[hr] spool: " + st.message());
+    daemon_log("hr", "spool: " + st.message());
     return false;
   }
   inotify_fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify_fd_ || ::inotify_add_watch(inotify_fd_.get(), spool_.incoming().c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-    log("[hr] cannot watch " + spool_.incoming() + ": " + std::strerror(errno));
+    daemon_log("hr", "cannot watch " + spool_.incoming() + ": " + std::strerror(errno));
     return false;
   }
   // Files that arrived while we were down (or were half applied when we died).
@@ -73,14 +72,14 @@ void Supervisor::file_hr_away(const std::string& path, const std::string& dir, c
 void Supervisor::read_hr_worker() {
   for (auto& r : hr_worker_->take()) {
     if (r.kind == HrSpoolJob::Kind::kFileAway) {
-      if (!r.moved) log("[hr] " + r.moved.error().message);
+      if (!r.moved) daemon_log("hr", r.moved.error().message);
       continue;
     }
     if (r.file.gone) continue;  // moved away before we got to it
     const std::string& path = r.path;
     auto s = Services::open(cfg_);
     if (!s) {
-      log("[hr] " + s.error().message + "; will retry in 5s");
+      daemon_log("hr", "" + s.error().message + "; will retry in 5s");
       hr_queue_.push_front(path);
       hr_retry_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
       continue;
@@ -88,13 +87,13 @@ void Supervisor::read_hr_worker() {
     hr_services_ = std::move(*s);
     auto b = hr_services_->hr().open(r.file);
     if (!b) {
-      log("[hr] " + path + ": " + b.error().message);
+      daemon_log("hr", "" + path + ": " + b.error().message);
       file_hr_away(path, spool_.rejected(), {{"file", path}, {"error", b.error().message}});
       hr_services_.reset();
       continue;
     }
     if (b->held) {
-      log("[hr] ALERT: held " + b->record.id + " (" + b->record.file + "): " + b->hold_reason);
+      daemon_log("hr", "ALERT: held " + b->record.id + " (" + b->record.file + "): " + b->hold_reason);
       file_hr_away(path, spool_.held(), hr_report_json(*b));
       hr_services_.reset();
       continue;
@@ -108,7 +107,7 @@ void Supervisor::process_hr() {
   if (now >= next_hr_due_) {
     next_hr_due_ = now + kMicrosPerSecond;
     if (auto s = Services::open(cfg_); s) {
-      if (auto r = (*s)->hr().apply_due(hr_access_change()); !r) log("[hr] scheduled events: " + r.error().message);
+      if (auto r = (*s)->hr().apply_due(hr_access_change()); !r) daemon_log("hr", "scheduled events: " + r.error().message);
     }
   }
   if (now < hr_retry_at_) return;
@@ -123,7 +122,7 @@ void Supervisor::process_hr() {
   if (!applied) {
     // The database is unavailable or similar: leave the file in incoming/
     // and try again (already applied events are skipped).
-    log("[hr] " + hr_batch_->record.file + ": " + applied.error().message + "; will retry in 5s");
+    daemon_log("hr", "" + hr_batch_->record.file + ": " + applied.error().message + "; will retry in 5s");
     hr_queue_.push_back(hr_batch_->path);
     hr_retry_at_ = now + 5 * kMicrosPerSecond;
     hr_batch_.reset();
@@ -133,11 +132,11 @@ void Supervisor::process_hr() {
   if (!HrService::finished(*hr_batch_)) return;
   auto report = hr_services_->hr().finish(*hr_batch_);
   if (!report) {
-    log("[hr] " + hr_batch_->record.file + ": " + report.error().message);
+    daemon_log("hr", "" + hr_batch_->record.file + ": " + report.error().message);
   } else {
     bool nothing_valid = hr_batch_->events.empty() && !hr_batch_->parsed.errors.empty();
     file_hr_away(hr_batch_->path, nothing_valid ? spool_.rejected() : spool_.processed(), *report);
-    log("[hr] applied " + hr_batch_->record.file + " (" + hr_batch_->record.id + "): " + (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    daemon_log("hr", "applied " + hr_batch_->record.file + " (" + hr_batch_->record.id + "): " + (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   hr_batch_.reset();
   hr_services_.reset();
@@ -161,7 +160,7 @@ void Supervisor::end_user_sessions(const std::string& user, const std::string& m
   auto withdrawn = s->elevation().withdraw_consents(user, grant_used(*s),
                                                     "consent withdrawn: approver " + user + " no longer has access");
   if (!withdrawn) {
-    log("cannot withdraw the consents of " + user + ": " + withdrawn.error().message);
+    daemon_log("cannot withdraw the consents of " + user + ": " + withdrawn.error().message);
   } else if (!withdrawn->empty()) {
     sweep_grants(true);
   }
@@ -173,7 +172,7 @@ void Supervisor::recheck_user_sessions(const std::string& user) {
   if (s == nullptr) {
     auto opened = Services::open(cfg_);
     if (!opened) {
-      log("cannot re-check sessions of " + user + ": " + opened.error().message);
+      daemon_log("cannot re-check sessions of " + user + ": " + opened.error().message);
       return;
     }
     own = std::move(*opened);

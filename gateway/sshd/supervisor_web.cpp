@@ -18,14 +18,13 @@
 #include <filesystem>
 
 #include "gateway/app/mfa_web.h"
+#include "gateway/app/daemon_log.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/supervisor.h"
 
 namespace bastion::gateway {
 namespace {
-
-void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: [web] %s\n", getpid(), msg.c_str()); }
 
 // An invitation token or step-up code as the pages' URLs carry them: 1..64
 // characters of [A-Za-z0-9-] (the web server checks the same).
@@ -42,40 +41,40 @@ bool plausible_web_key(const std::string& k) {
 bool Supervisor::check_web() {
   if (cfg_.public_url.empty()) return true;  // no web endpoint: step-ups are impossible, logins needing one are denied
   if (!run_web_) {
-    log("public_url is set, but this program has no web process");
+    daemon_log("web", "public_url is set, but this program has no web process");
     return false;
   }
   auto origin = parse_public_url(cfg_.public_url);
   if (!origin) {
-    log(origin.error().message);
+    daemon_log("web", origin.error().message);
     return false;
   }
   web_origin_ = *origin;
   if (cfg_.web_privsep_user == cfg_.privsep_user) {
-    log("[web] privsep_user must differ from [gateway] privsep_user (" + cfg_.privsep_user +
+    daemon_log("web", "[web] privsep_user must differ from [gateway] privsep_user (" + cfg_.privsep_user +
         "): a compromised connection process must not share the web process's user");
     return false;
   }
   auto plan = plan_sandbox(SandboxRole::kWeb, cfg_.web_privsep_user,
                            std::filesystem::path(cfg_.database).parent_path().string());
   if (!plan) {
-    log(plan.error().message);
+    daemon_log("web", plan.error().message);
     return false;
   }
   web_sandbox_ = std::move(*plan);
-  log("the web process runs as " + web_sandbox_->describe());
+  daemon_log("web", "the web process runs as " + web_sandbox_->describe());
   // SECURITY: the TLS key is a secret of the service user, like the CA key.
   struct stat st{};
   if (::stat(cfg_.tls_key.c_str(), &st) != 0) {
-    log("tls_key " + cfg_.tls_key + ": " + std::strerror(errno) + " (bastionctl init makes a self-signed pair)");
+    daemon_log("web", "tls_key " + cfg_.tls_key + ": " + std::strerror(errno) + " (bastionctl init makes a self-signed pair)");
     return false;
   }
   if ((st.st_mode & 077) != 0) {
-    log("tls_key " + cfg_.tls_key + " is readable by others; chmod 600 it");
+    daemon_log("web", "tls_key " + cfg_.tls_key + " is readable by others; chmod 600 it");
     return false;
   }
   if (::access(cfg_.tls_cert.c_str(), R_OK) != 0) {
-    log("tls_cert " + cfg_.tls_cert + ": " + std::strerror(errno));
+    daemon_log("web", "tls_cert " + cfg_.tls_cert + ": " + std::strerror(errno));
     return false;
   }
   web_start_at_ = 1;  // at once
@@ -87,7 +86,7 @@ void Supervisor::maybe_start_web() {
   if (!web_origin_ || !web_sandbox_) return;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    log(std::string("socketpair: ") + std::strerror(errno));
+    daemon_log("web", std::string("socketpair: ") + std::strerror(errno));
     web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
     return;
   }
@@ -97,7 +96,7 @@ void Supervisor::maybe_start_web() {
   pid_t parent = getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
-    log(std::string("fork: ") + std::strerror(errno));
+    daemon_log("web", std::string("fork: ") + std::strerror(errno));
     web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
     return;
   }
@@ -178,7 +177,7 @@ void Supervisor::read_web() {
     }
     // A full channel means the web process stopped reading: it is restarted.
     if (auto st = monitor::send_message(web_channel_.get(), answer, MSG_DONTWAIT); !st) {
-      log("web channel: " + st.message() + "; restarting the web process");
+      daemon_log("web", "web channel: " + st.message() + "; restarting the web process");
       if (web_pid_ != 0) ::kill(web_pid_, SIGKILL);
       web_channel_.reset();
       return;
@@ -188,7 +187,7 @@ void Supervisor::read_web() {
 
 void Supervisor::web_violation(const std::string& what) {
   // SECURITY: as for a connection process: killed at once, and audited.
-  log("monitor: web process " + std::to_string(web_pid_) + ": protocol violation: " + what + "; killed");
+  daemon_log("web", "monitor: web process " + std::to_string(web_pid_) + ": protocol violation: " + what + "; killed");
   if (web_pid_ != 0) ::kill(web_pid_, SIGKILL);
   web_channel_.reset();
   ChildInfo none;
@@ -210,7 +209,7 @@ void Supervisor::web_exited(int status) {
   if (stopping_) return;
   std::string how = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
                                         : "exited with status " + std::to_string(WEXITSTATUS(status));
-  log("web process " + how + "; restarting in 5s");
+  daemon_log("web", "web process " + how + "; restarting in 5s");
   web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
 }
 

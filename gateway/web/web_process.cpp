@@ -11,13 +11,12 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "gateway/app/daemon_log.h"
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/web/web_server.h"
 
 namespace bastion::gateway {
 namespace {
-
-void log(const std::string& msg) { std::fprintf(stderr, "bastiond[%d]: [web] %s\n", getpid(), msg.c_str()); }
 
 WebServer* g_server = nullptr;
 void on_term(int) {
@@ -42,7 +41,7 @@ struct MonitorWebBackend::Impl {
     monitor::WebCall c{op, key, body == nullptr ? std::string() : body->dump()};
     if (c.body.size() > monitor::kMaxWebBody) return {413, {{"error", "request too large"}}};
     if (auto st = monitor::send_message(fd, c); !st) {
-      log(st.message());
+      daemon_log("web", st.message());
       broken = true;
       return unavailable();
     }
@@ -55,7 +54,7 @@ struct MonitorWebBackend::Impl {
       if (rc < 0 && errno == EINTR) continue;
       if (rc <= 0) {
         // An answer may still come; it would be taken for the next call's.
-        log("the monitor did not answer a web call in time");
+        daemon_log("web", "the monitor did not answer a web call in time");
         broken = true;
         return unavailable();
       }
@@ -65,7 +64,7 @@ struct MonitorWebBackend::Impl {
       const auto* a = r.kind == Kind::kMessage ? std::get_if<monitor::WebAnswer>(&r.message) : nullptr;
       auto json = a == nullptr ? nlohmann::json() : nlohmann::json::parse(a->body, nullptr, false);
       if (a == nullptr || json.is_discarded() || a->status < 100 || a->status > 599) {
-        log(r.kind == Kind::kClosed ? "the monitor closed the web channel" : "malformed answer from the monitor");
+        daemon_log("web", r.kind == Kind::kClosed ? "the monitor closed the web channel" : "malformed answer from the monitor");
         broken = true;
         return unavailable();
       }
@@ -103,27 +102,27 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
   opt.key_pem_path = cfg.tls_key;
   opt.bind_address = cfg.web_listen_host;
   opt.port = cfg.web_listen_port;
-  opt.log = [](const std::string& line) { log(line); };
+  opt.log = [](const std::string& line) { daemon_log("web", line); };
   opt.max_connections = static_cast<size_t>(cfg.web_max_connections);
   opt.max_connections_per_source = static_cast<size_t>(cfg.web_max_connections_per_source);
   // Workers: enough that the per-source share of a few slow sources leaves room for everyone else.
   opt.threads = std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
   WebServer server(backend, opt);
   if (auto st = server.start(); !st) {
-    log("cannot serve " + cfg.public_url + ": " + st.message());
+    daemon_log("web", "cannot serve " + cfg.public_url + ": " + st.message());
     std::fflush(stderr);
     ::_exit(1);
   }
   // SECURITY: the TLS key is loaded and the port bound; nothing a browser
   // sends is parsed outside the sandbox.
   if (auto st = enter_sandbox(); !st) {
-    log("cannot enter the sandbox: " + st.message());
+    daemon_log("web", "cannot enter the sandbox: " + st.message());
     std::fflush(stderr);
     ::_exit(1);
   }
   g_server = &server;
   std::signal(SIGTERM, on_term);
-  log("serving " + cfg.public_url + " on " + cfg.web_listen_host + ":" + std::to_string(server.port()));
+  daemon_log("web", "serving " + cfg.public_url + " on " + cfg.web_listen_host + ":" + std::to_string(server.port()));
   server.run();
   g_server = nullptr;
   std::fflush(stderr);

@@ -67,35 +67,31 @@ Status check_readable(const char* what, const std::string& path) {
   return {};
 }
 
-// Sets up the TLS context; on failure stores the reason in `error`.
-bool setup_tls(SSL_CTX& ctx, const WebServerOptions& opt, std::string& error) {
+// Sets up the TLS context, or says why it cannot.
+Status setup_tls(SSL_CTX& ctx, const WebServerOptions& opt) {
   // SECURITY: TLS 1.2 or later, forward-secret AEAD suites only, no TLS
   // compression (CRIME) and no renegotiation.
   SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_cipher_list(&ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
-    error = "cannot set the TLS cipher list: " + openssl_error();
-    return false;
+    return make_error("cannot set the TLS cipher list: " + openssl_error());
   }
   if (SSL_CTX_use_certificate_chain_file(&ctx, opt.cert_pem_path.c_str()) != 1) {
-    error = "cannot load the TLS certificate " + opt.cert_pem_path + ": " + openssl_error();
-    return false;
+    return make_error("cannot load the TLS certificate " + opt.cert_pem_path + ": " + openssl_error());
   }
+  Error mismatch{"the TLS key " + opt.key_pem_path + " does not match the certificate " + opt.cert_pem_path};
   if (SSL_CTX_use_PrivateKey_file(&ctx, opt.key_pem_path.c_str(), SSL_FILETYPE_PEM) != 1) {
     if (ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
-      error = "cannot load the TLS key " + opt.key_pem_path + ": " + openssl_error();
-      return false;
+      return make_error("cannot load the TLS key " + opt.key_pem_path + ": " + openssl_error());
     }
     ERR_clear_error();
-    error = "the TLS key " + opt.key_pem_path + " does not match the certificate " + opt.cert_pem_path;
-    return false;
+    return mismatch;
   }
   if (SSL_CTX_check_private_key(&ctx) != 1) {
-    error = "the TLS key " + opt.key_pem_path + " does not match the certificate " + opt.cert_pem_path;
     ERR_clear_error();
-    return false;
+    return mismatch;
   }
-  return true;
+  return {};
 }
 
 bool is_json_content_type(const std::string& value) {
@@ -325,8 +321,7 @@ Status WebServer::start() {
   if (auto s = check_readable("key", m.opt.key_pem_path); !s) return s;
   SslCtx ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return make_error("cannot set up TLS: " + openssl_error());
-  std::string tls_error;
-  if (!setup_tls(*ctx, m.opt, tls_error)) return make_error(tls_error);
+  if (auto s = setup_tls(*ctx, m.opt); !s) return s;
   ListenerOptions lo;
   lo.threads = m.opt.threads;
   lo.max_connections = m.opt.max_connections;

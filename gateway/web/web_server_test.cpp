@@ -417,17 +417,15 @@ class SlowlorisClient {
   SlowlorisClient(const std::string& source, int port, std::string first = "GET /healthz HTTP/1.1\r\n",
                   std::string more = "X-Slow: 1\r\n")
       : fd_(connect_from(source, port)), first_(std::move(first)), more_(std::move(more)) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_.get());
-    handshake_done_ = SSL_connect(ssl_) == 1;
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), fd_.get());
+    handshake_done_ = SSL_connect(ssl_.get()) == 1;
     if (handshake_done_) thread_ = std::thread([this] { dribble(); });
   }
   ~SlowlorisClient() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    SSL_free(ssl_);
-    SSL_CTX_free(ctx_);
   }
   SlowlorisClient(const SlowlorisClient&) = delete;
   SlowlorisClient& operator=(const SlowlorisClient&) = delete;
@@ -443,12 +441,12 @@ class SlowlorisClient {
   void dribble() {
     std::string line = first_;
     while (!stop_) {
-      if (SSL_write(ssl_, line.data(), static_cast<int>(line.size())) <= 0) break;
+      if (SSL_write(ssl_.get(), line.data(), static_cast<int>(line.size())) <= 0) break;
       line = more_;
       pollfd p{fd_.get(), POLLIN, 0};
       if (::poll(&p, 1, 200) > 0) {
         std::array<char, 256> buf{};
-        if (SSL_read(ssl_, buf.data(), static_cast<int>(buf.size())) <= 0) break;
+        if (SSL_read(ssl_.get(), buf.data(), static_cast<int>(buf.size())) <= 0) break;
       }
     }
     std::lock_guard lock(mu_);
@@ -459,8 +457,8 @@ class SlowlorisClient {
   UniqueFd fd_;
   std::string first_;
   std::string more_;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  SslCtx ctx_;
+  Ssl ssl_;
   bool handshake_done_ = false;
   std::atomic<bool> stop_{false};
   std::mutex mu_;

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/openssl_handles.h"
 #include "fixture.h"
 
 namespace bastion::e2e {
@@ -310,15 +311,11 @@ TlsFiles make_tls_files(const std::string& dir) {
   return t;
 }
 
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-
 TEST_F(SyslogDelivery, TlsVerifiesTheCollectorAndPresentsAClientCertificate) {
   std::string dir = d->dir() + "/syslog-tls";
   std::filesystem::create_directories(dir);
   TlsFiles t = make_tls_files(dir);
-  std::unique_ptr<SSL_CTX, SslCtxDeleter> server(SSL_CTX_new(TLS_server_method()));
+  SslCtx server(SSL_CTX_new(TLS_server_method()));
   ASSERT_EQ(SSL_CTX_use_certificate_file(server.get(), t.server_cert.c_str(), SSL_FILETYPE_PEM), 1);
   ASSERT_EQ(SSL_CTX_use_PrivateKey_file(server.get(), t.server_key.c_str(), SSL_FILETYPE_PEM), 1);
   ASSERT_EQ(SSL_CTX_load_verify_locations(server.get(), t.ca.c_str(), nullptr), 1);

@@ -62,6 +62,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/c_handle.h"
+
 #define BASTION_SK_EXPORT extern "C" __attribute__((visibility("default")))
 
 // The provider ABI of OpenSSH 9.2 (sk-api.h, API version 10), declared here
@@ -129,20 +131,15 @@ constexpr uint8_t kExtensionData = 0x80;  // authData flag ED
 using Bytes = std::vector<uint8_t>;
 
 // ---- RAII for OpenSSL handles -------------------------------------------
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const { Free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using Bignum = std::unique_ptr<BIGNUM, Deleter<BN_clear_free>>;
-using ParamBld = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>>;
-using Params = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>>;
-using EcdsaSig = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using Bio = std::unique_ptr<BIO, Deleter<BIO_free>>;
+using Pkey = bastion::CHandle<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtx = bastion::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using MdCtx = bastion::CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
+using Bignum = bastion::CHandle<BIGNUM, BN_clear_free>;
+using ParamBld = bastion::CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using Params = bastion::CHandle<OSSL_PARAM, OSSL_PARAM_free>;
+using EcdsaSig = bastion::CHandle<ECDSA_SIG, ECDSA_SIG_free>;
+using X509Ptr = bastion::CHandle<X509, X509_free>;
+using Bio = bastion::CHandle<BIO, BIO_free>;
 
 // Bytes that hold private key material; wiped when they go away.
 class SecretBytes {
@@ -560,8 +557,8 @@ void free_sign(sk_sign_response* r) {
   std::free(r->sig_s);
   std::free(r);
 }
-using EnrollResponse = std::unique_ptr<sk_enroll_response, Deleter<free_enroll>>;
-using SignResponse = std::unique_ptr<sk_sign_response, Deleter<free_sign>>;
+using EnrollResponse = bastion::CHandle<sk_enroll_response, free_enroll>;
+using SignResponse = bastion::CHandle<sk_sign_response, free_sign>;
 
 bool out_bytes(const Bytes& b, uint8_t*& ptr, size_t& len) {
   ptr = malloc_copy(b.data(), b.size());

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/c_handle.h"
 #include "tests/softkey/test_support.h"
 
 namespace bastion::softkey_test {
@@ -64,8 +65,8 @@ void free_sign(SignResponse* r) {
   std::free(r->sig_s);
   std::free(r);
 }
-using Enrolled = std::unique_ptr<EnrollResponse, decltype(&free_enroll)>;
-using Signed = std::unique_ptr<SignResponse, decltype(&free_sign)>;
+using Enrolled = bastion::CHandle<EnrollResponse, free_enroll>;
+using Signed = bastion::CHandle<SignResponse, free_sign>;
 
 // The library, loaded as ssh-sk-helper loads it.
 class Provider {
@@ -88,12 +89,12 @@ class Provider {
     const uint8_t challenge[32] = {1, 2, 3};
     EnrollResponse* r = nullptr;
     last_rc = enroll(alg, challenge, sizeof challenge, app.c_str(), flags, nullptr, opts, &r);
-    return Enrolled(r, free_enroll);
+    return Enrolled(r);
   }
   Signed sign_data(uint32_t alg, const Bytes& data, const std::string& app, const Bytes& handle) {
     SignResponse* r = nullptr;
     last_rc = sign(alg, data.data(), data.size(), app.c_str(), handle.data(), handle.size(), 0x01, nullptr, nullptr, &r);
-    return Signed(r, free_sign);
+    return Signed(r);
   }
 
   uint32_t (*version)() = nullptr;
@@ -137,21 +138,20 @@ Bytes signed_message(const std::string& app, uint8_t flags, uint32_t counter, co
   return m;
 }
 
-using Pkey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using Pkey = bastion::CHandle<EVP_PKEY, EVP_PKEY_free>;
 
 Pkey public_key(uint32_t alg, const Bytes& pub) {
-  if (alg == kEd25519) return Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, pub.data(), pub.size()), EVP_PKEY_free);
-  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
+  if (alg == kEd25519) return Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, pub.data(), pub.size()));
+  bastion::CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> bld(OSSL_PARAM_BLD_new());
   OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
   OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size());
-  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr),
-                                                                   EVP_PKEY_CTX_free);
+  bastion::CHandle<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  bastion::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* key = nullptr;
   if (EVP_PKEY_fromdata_init(ctx.get()) != 1 || EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
     key = nullptr;
   }
-  return Pkey(key, EVP_PKEY_free);
+  return Pkey(key);
 }
 
 // Ed25519: sig_r is the 64-byte signature. ECDSA: r and s are re-encoded as
@@ -161,7 +161,7 @@ bool verifies(uint32_t alg, const Bytes& pub, const Bytes& msg, const SignRespon
   if (!key) return false;
   Bytes sig(s.sig_r, s.sig_r + s.sig_r_len);
   if (alg == kEcdsa) {
-    std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> es(ECDSA_SIG_new(), ECDSA_SIG_free);
+    bastion::CHandle<ECDSA_SIG, ECDSA_SIG_free> es(ECDSA_SIG_new());
     BIGNUM* r = BN_bin2bn(s.sig_r, static_cast<int>(s.sig_r_len), nullptr);
     BIGNUM* ss = BN_bin2bn(s.sig_s, static_cast<int>(s.sig_s_len), nullptr);
     if (!es || ECDSA_SIG_set0(es.get(), r, ss) != 1) return false;
@@ -171,7 +171,7 @@ bool verifies(uint32_t alg, const Bytes& pub, const Bytes& msg, const SignRespon
     sig.assign(der, der + n);
     OPENSSL_free(der);
   }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  bastion::CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   return EVP_DigestVerifyInit(ctx.get(), nullptr, alg == kEcdsa ? EVP_sha256() : nullptr, nullptr, key.get()) == 1 &&
          EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), msg.data(), msg.size()) == 1;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/c_handle.h"
 #include "tests/softkey/test_support.h"
 
 namespace bastion::softkey_test {
@@ -34,10 +35,7 @@ std::optional<AttestationFile> read_attestation(const std::string& path) {
   return a;
 }
 
-struct CredFree {
-  void operator()(fido_cred_t* c) const { fido_cred_free(&c); }
-};
-using Cred = std::unique_ptr<fido_cred_t, CredFree>;
+using Cred = bastion::CHandle<fido_cred_t, fido_cred_free>;
 
 // Loads the enrollment into libfido2 as a relying party would and returns
 // fido_cred_verify's verdict; `cred` is kept for inspecting what was parsed.
@@ -118,10 +116,10 @@ TEST_P(SoftKeyAttestation, PackedAttestationVerifiesLikeARealKeys) {
   EXPECT_EQ(Bytes(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_ptr(cred.get()) + fido_cred_pubkey_len(cred.get())), pub);
   // The attestation certificate is the configured one, issued by the test CA.
   const unsigned char* der = a->cert.data();
-  std::unique_ptr<X509, decltype(&X509_free)> cert(d2i_X509(nullptr, &der, static_cast<long>(a->cert.size())), X509_free);
-  std::unique_ptr<FILE, int (*)(FILE*)> ca_file(std::fopen((dir / "ca.pem").c_str(), "r"), std::fclose);
+  bastion::CHandle<X509, X509_free> cert(d2i_X509(nullptr, &der, static_cast<long>(a->cert.size())));
+  bastion::CHandle<FILE, std::fclose> ca_file(std::fopen((dir / "ca.pem").c_str(), "r"));
   ASSERT_TRUE(cert && ca_file);
-  std::unique_ptr<X509, decltype(&X509_free)> ca(PEM_read_X509(ca_file.get(), nullptr, nullptr, nullptr), X509_free);
+  bastion::CHandle<X509, X509_free> ca(PEM_read_X509(ca_file.get(), nullptr, nullptr, nullptr));
   ASSERT_TRUE(ca);
   EXPECT_EQ(X509_verify(cert.get(), X509_get0_pubkey(ca.get())), 1);
 

@@ -14,10 +14,12 @@
 #include <memory>
 #include <sstream>
 
+#include "common/c_handle.h"
+
 namespace bastion::softkey_test {
 namespace {
 
-using File = std::unique_ptr<FILE, int (*)(FILE*)>;
+using File = bastion::CHandle<FILE, std::fclose>;
 
 std::string slurp(FILE* f) {
   std::string s;
@@ -55,8 +57,8 @@ std::string slurp(FILE* f) {
 }  // namespace
 
 RunResult run(const std::vector<std::string>& argv, const Env& env, const std::string& in) {
-  File out(std::tmpfile(), std::fclose);
-  File err(std::tmpfile(), std::fclose);
+  File out(std::tmpfile());
+  File err(std::tmpfile());
   RunResult r;
   if (!out || !err || argv.empty()) return r;
   std::fflush(nullptr);

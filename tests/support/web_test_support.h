@@ -5,9 +5,7 @@
 #pragma once
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <cstdint>
@@ -21,6 +19,7 @@
 #include "common/encoding.h"
 #include "common/files.h"
 #include "common/openssl_handles.h"
+#include "common/x509_builder.h"
 #include "gateway/app/web_backend.h"
 
 namespace bastion::gateway::testing {
@@ -31,43 +30,16 @@ struct TestCert {
   std::string spki_sha256_base64;  // for Chromium's --ignore-certificate-errors-spki-list
 };
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-
-// An ECDSA P-256 certificate for localhost and 127.0.0.1, valid for a day,
-// written as cert.pem and key.pem into `dir`. Throws on failure (test setup).
+// An ECDSA P-256 certificate for localhost, 127.0.0.1 and ::1, valid for a
+// day, written as cert.pem and key.pem into `dir`. Throws on failure (test setup).
 inline TestCert make_self_signed_cert(const std::string& dir) {
   Pkey key(EVP_EC_gen("P-256"));
-  std::unique_ptr<X509, X509Free> cert(X509_new());
-  if (!key || !cert) throw std::runtime_error("openssl: cannot create key or certificate");
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
-  X509_set_pubkey(cert.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1,
-                             0);
-  X509_set_issuer_name(cert.get(), name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
-  if (san == nullptr || X509_add_ext(cert.get(), san, -1) != 1) throw std::runtime_error("openssl: SAN");
-  X509_EXTENSION_free(san);
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw std::runtime_error("openssl: sign");
-
-  auto to_pem = [](auto write) {
-    Bio bio(BIO_new(BIO_s_mem()));
-    if (!bio || write(bio.get()) != 1) throw std::runtime_error("openssl: PEM");
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<size_t>(n));
-  };
-  std::string cert_pem = to_pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
-  std::string key_pem = to_pem(
-      [&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+  if (!key) throw std::runtime_error("openssl: cannot create a key");
+  auto cert = make_certificate(key.get(), tls_server_spec("localhost", 24 * 3600));
+  if (!cert) throw std::runtime_error(cert.error().message);
+  auto cert_pem = certificate_pem(cert->get());
+  auto key_pem = private_key_pem(key.get());
+  if (!cert_pem || !key_pem) throw std::runtime_error("openssl: PEM");
 
   unsigned char* spki = nullptr;
   int spki_len = i2d_PUBKEY(key.get(), &spki);
@@ -79,7 +51,7 @@ inline TestCert make_self_signed_cert(const std::string& dir) {
   digest.resize(digest_len);
 
   TestCert out{dir + "/cert.pem", dir + "/key.pem", base64_encode(digest)};
-  if (!write_file_atomic(out.cert_path, cert_pem, 0644, true) || !write_file_atomic(out.key_path, key_pem, 0600, true)) {
+  if (!write_file_atomic(out.cert_path, *cert_pem, 0644, true) || !write_file_atomic(out.key_path, *key_pem, 0600, true)) {
     throw std::runtime_error("cannot write the test certificate");
   }
   return out;
