@@ -7,7 +7,8 @@
 //
 // `Free` takes the handle (`void f(T*)`), or else its address (`void f(T**)`,
 // the libfido2/libcbor style, which also nulls it); the deleter calls
-// whichever it is, preferring the handle (a `void f(void*)` gets the handle). Freeing that needs more arguments (a stack of certificates) goes
+// whichever it is, preferring the handle (a `void f(void*)` gets the
+// handle). Freeing that needs more arguments (a stack of certificates) goes
 // through a named one-argument function next to the alias.
 // Thread-safety: as std::unique_ptr.
 #pragma once
