@@ -118,6 +118,8 @@ class Connection : private recorder::RecordingJournal {
 
   // Who and where, once authenticated.
   bool authenticated_ = false;
+  // When the pending alarm() (login grace, step-up wait) ends this process; 0: none.
+  Micros alarm_at_ = 0;
   bool accepted_ = false;  // the monitor accepted a key (authenticated_, or a step-up is offered)
   bool closing_ = false;
   int signed_attempts_ = 0;

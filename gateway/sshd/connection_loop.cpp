@@ -52,6 +52,7 @@ int Connection::run() {
   // SECURITY: bound the time an unauthenticated peer may hold a process.
   unsigned grace = static_cast<unsigned>(cfg_.login_grace_time / kMicrosPerSecond);
   alarm(grace > 0 ? grace : 1);
+  alarm_at_ = clock_.now() + static_cast<Micros>(grace > 0 ? grace : 1) * kMicrosPerSecond;
   session_.reset(ssh_new());
   if (!session_ || ssh_bind_accept_fd(bind_, session_.get(), params_.client_fd) != SSH_OK) {
     daemon_log(params_.source + ": accept failed");
@@ -87,6 +88,7 @@ int Connection::run() {
     return 1;
   }
   alarm(0);
+  alarm_at_ = 0;
   ssh_set_blocking(session_.get(), 0);
   std::string end_reason = "client disconnected";
   for (;;) {

@@ -27,6 +27,7 @@ int Connection::on_kbdint(ssh_message msg) {
     // SECURITY: the login grace timer would cut the wait short; the step-up
     // has its own deadline (step_up_timeout), which the monitor enforces.
     alarm(secs + 30);
+    alarm_at_ = clock_.now() + static_cast<Micros>(secs + 30) * kMicrosPerSecond;
     ssh_message_auth_interactive_request(msg, "bastion: security-key step-up", instruction.c_str(), 0, nullptr,
                                          nullptr);
     return 0;
