@@ -178,10 +178,15 @@ Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request
   // Patient: on a host whose CPU a login storm (or anything else) saturates,
   // the monitor answers late, not never; giving up early would deny logins
   // for a reason inside the gateway. A monitor that is gone is noticed at once
-  // (end of file, below). Before login, though, give up 2 s before the login
-  // grace alarm ends the process, so that the person is told why.
-  Micros deadline = clock_.now() + 30 * kMicrosPerSecond;
-  if (alarm_at_ != 0) deadline = std::min(deadline, alarm_at_ - 2 * kMicrosPerSecond);
+  // (end of file, below). Before login, though, give up shortly before the
+  // login grace alarm ends the process (2 s, or a quarter of the time left
+  // if that is less), so that the person is told why.
+  Micros now = clock_.now();
+  Micros deadline = now + 30 * kMicrosPerSecond;
+  if (alarm_at_ > now) {
+    Micros margin = std::min<Micros>(2 * kMicrosPerSecond, (alarm_at_ - now) / 4);
+    deadline = std::min(deadline, alarm_at_ - margin);
+  }
   while (clock_.now() < deadline) {
     pollfd p{params_.supervisor_fd, POLLIN, 0};
     if (::poll(&p, 1, 200) <= 0) continue;
