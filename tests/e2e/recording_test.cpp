@@ -65,7 +65,12 @@ TEST_F(Recording, PtySessionIsRecordedAndReviewable) {
   EXPECT_EQ(hits[0]["session"], id);
   auto play = d->ctl({"sessions", "replay", id, "--speed", "50", "--idle-limit", "0.1"});
   EXPECT_NE(play.out.find("marker-42"), std::string::npos);
-  auto end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}));
+  // The end is recorded after the client has its exit status: wait for it.
+  nlohmann::json end;
+  EXPECT_TRUE(wait_for([&] {
+    end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}));
+    return !end.empty();
+  }, 15000));
   ASSERT_EQ(end.size(), 1u);
   EXPECT_EQ(end[0]["details"]["recordings"][0]["size"].get<int64_t>(),
             static_cast<int64_t>(std::filesystem::file_size(recording_file(id))));
