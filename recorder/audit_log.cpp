@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace bastion::recorder {
 
@@ -29,10 +30,14 @@ Outcome parse_outcome(const std::string& s) {
 
 Result<int64_t> AuditLog::append(const AuditEvent& e) {
   // SQLite's busy handler already waits up to busy_timeout; a few more tries
-  // cover the cases where it reports SQLITE_BUSY without waiting.
+  // cover only the cases where it reports SQLITE_BUSY without having waited.
+  // An attempt that waited is final: the monitor appends inside its event
+  // loop, and another busy_timeout there would stall every connection.
   for (int attempt = 0;; ++attempt) {
+    auto began = std::chrono::steady_clock::now();
     auto r = append_once(e);
     if (r || attempt == 20 || r.error().code != ErrorCode::kBusy) return r;
+    if (std::chrono::steady_clock::now() - began > std::chrono::milliseconds(100)) return r;
     ::usleep(static_cast<useconds_t>(2000 * (attempt + 1)));
   }
 }

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -172,10 +173,16 @@ TEST_F(Lifecycle, LockedDatabaseDeniesInsteadOfHanging) {
   // The restarted daemon writes for a moment at start (checkpoint, retention check): wait for the lock.
   sqlite3_busy_timeout(db, 10000);
   ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto began = std::chrono::steady_clock::now();
   auto r = d->ssh(*alice, dest(), {"true"});
+  auto waited = std::chrono::steady_clock::now() - began;
   sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   EXPECT_EQ(r.exit_code, 255);
+  // Each write the login needs waits busy_timeout (1 s) once, not again and
+  // again: the monitor's loop must not stall every other connection for long.
+  EXPECT_LT(waited, std::chrono::seconds(15)) << "the denial took "
+      << std::chrono::duration_cast<std::chrono::seconds>(waited).count() << " s";
   EXPECT_NE(r.err.find("denied: internal error"), std::string::npos) << r.err;
   EXPECT_TRUE(d->bastiond().running());
   EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
