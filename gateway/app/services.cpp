@@ -2,22 +2,23 @@
 
 namespace bastion::gateway {
 
-Services::Services(const Config& cfg, Database db)
+Services::Services(const Config& cfg, Database db, const Clock& clock)
     : cfg_(cfg),
+      clock_(clock),
       db_(std::move(db)),
-      policy_(db_, SystemClock::instance()),
-      keys_(db_, SystemClock::instance()),
-      audit_(db_, SystemClock::instance()),
-      sessions_(db_, SystemClock::instance()),
-      elevation_(policy_, audit_, cfg_, SystemClock::instance()),
-      hr_(policy_, audit_, cfg_, SystemClock::instance()),
-      mfa_(db_, SystemClock::instance()) {}
+      policy_(db_, clock_),
+      keys_(db_, clock_),
+      audit_(db_, clock_),
+      sessions_(db_, clock_),
+      elevation_(policy_, audit_, cfg_, clock_),
+      hr_(policy_, audit_, cfg_, clock_),
+      mfa_(db_, clock_) {}
 
-Result<std::unique_ptr<Services>> Services::open(const Config& cfg) {
+Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock& clock) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting,
                            static_cast<int>(cfg.busy_timeout / 1000));
   if (!db) return db.error();
-  return std::unique_ptr<Services>(new Services(cfg, std::move(*db)));
+  return std::unique_ptr<Services>(new Services(cfg, std::move(*db), clock));
 }
 
 std::function<bool(const policy::Elevation&)> grant_used(Services& s) {

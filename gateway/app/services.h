@@ -23,10 +23,11 @@ namespace bastion::gateway {
 
 class Services {
  public:
-  static Result<std::unique_ptr<Services>> open(const Config& cfg);
+  // Every store reads the time from `clock` (tests pass a ManualClock).
+  static Result<std::unique_ptr<Services>> open(const Config& cfg, const Clock& clock = SystemClock::instance());
 
   const Config& config() const { return cfg_; }
-  const Clock& clock() const { return SystemClock::instance(); }
+  const Clock& clock() const { return clock_; }
   Database& db() { return db_; }
   policy::SqlitePolicyRepository& policy() { return policy_; }
   authn::KeyRegistry& keys() { return keys_; }
@@ -37,9 +38,10 @@ class Services {
   authn::MfaStore& mfa() { return mfa_; }
 
  private:
-  Services(const Config& cfg, Database db);
+  Services(const Config& cfg, Database db, const Clock& clock);
 
   Config cfg_;
+  const Clock& clock_;
   Database db_;
   policy::SqlitePolicyRepository policy_;
   authn::KeyRegistry keys_;

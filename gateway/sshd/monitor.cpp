@@ -241,7 +241,7 @@ void Supervisor::violation(ChildInfo& c, const std::string& what) {
 
 Services* Supervisor::monitor_services() {
   if (!monitor_services_) {
-    auto s = Services::open(cfg_);
+    auto s = Services::open(cfg_, clock_);
     if (!s) {
       daemon_log("monitor: " + s.error().message);
       return nullptr;
@@ -311,62 +311,51 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
   c.target.clear();
   c.login.clear();
   c.fingerprint = m.fingerprint;
-  nlohmann::json details = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"user_name", m.user_name}};
-  Micros now = SystemClock::instance().now();
-  auto answer_refused = [&](const std::string& why) {
-    send_to(c, monitor::Refused{why});
-  };
+  c.accepted = {};
+  Micros now = clock_.now();
   // SECURITY: a key that keeps failing waits, by the monitor's own count.
   if (Micros until = key_backoff_.blocked_until(m.fingerprint, now); until != 0) {
     std::string why = "too many failed logins with this key; try again in " + format_duration(until - now);
     nlohmann::json d = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"backoff", true}};
     audit_event("auth", recorder::Outcome::kDeny, why, c, d);
-    return answer_refused(why);
+    send_to(c, monitor::Refused{why});
+    return;
   }
-  // A refusal is audited with its reason, counts against the key, and leaves
-  // the connection pre-auth.
-  auto deny = [&](const std::string& why, const char* action = "auth") {
-    audit_event(action, recorder::Outcome::kDeny, why, c, details);
-    key_backoff_.failure(m.fingerprint, SystemClock::instance().now());
-    answer_refused(why);
-    count_failure(c);
-  };
+  nlohmann::json details = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"user_name", m.user_name}};
+  LoginStep step = decide_login(c, m, details, now);
+  if (step.refusal) {
+    // A refusal is audited with its reason, counts against the key, and
+    // leaves the connection pre-auth.
+    audit_event(step.refusal->action, recorder::Outcome::kDeny, step.refusal->why, c, details);
+    key_backoff_.failure(m.fingerprint, clock_.now());
+    send_to(c, monitor::Refused{step.refusal->why});
+    return count_failure(c);
+  }
+  if (step.step_up_started) return send_to(c, c.accepted);
+  accept(c);
+}
+
+Supervisor::LoginStep Supervisor::decide_login(ChildInfo& c, const monitor::Authenticate& m, nlohmann::json& details,
+                                                Micros now) {
   Services* s = monitor_services();
-  if (s == nullptr) return deny("internal error (database unavailable)");
-  // The person: from the key, never from the child.
-  auto key = s->keys().find_by_fingerprint(m.fingerprint);
-  if (!key) return deny("internal error (database unavailable)");
-  if (!*key) return deny("key is not enrolled");
-  auto person = s->policy().find_person((*key)->user);
-  if (!person || !*person) return deny("internal error (owner of key not found)");
-  c.user = (*person)->name;
-  if (!(*key)->active) return deny("key " + m.fingerprint + " has been revoked");
-  if ((*person)->state != policy::PersonState::kActive) {
-    return deny("account " + c.user + " is " + policy::to_string((*person)->state));
-  }
-  // SECURITY: re-check the key class at login, not only at enrollment, in
-  // case a service-account flag was removed later.
-  if (!authn::is_security_key((*key)->type) && !(*person)->service_account) {
-    return deny("plain " + (*key)->type + " keys are not accepted for people; use a FIDO2 security key");
-  }
+  if (s == nullptr) return LoginStep::refused("internal error (database unavailable)");
+  if (auto step = identify_key_owner(c, *s, m); step.refusal) return step;
   auto name = policy::parse_ingress_name(m.user_name);
-  if (!name) return deny(name.error().message);
-  monitor::Accepted acc;
-  acc.person = c.user;
+  if (!name) return LoginStep::refused(name.error().message);
+  c.accepted.person = c.user;
   if (name->command_mode) {
-    if (name->person != c.user) return deny("this key belongs to " + c.user + ", not " + name->person);
+    if (name->person != c.user) return LoginStep::refused("this key belongs to " + c.user + ", not " + name->person);
     if (!audit_event("auth", recorder::Outcome::kAllow, "command mode", c, details)) {
-      return deny("internal error (audit log unavailable)");
+      return LoginStep::refused("internal error (audit log unavailable)");
     }
-    acc.command_mode = true;
-    c.accepted = acc;
+    c.accepted.command_mode = true;
     c.state = ChildState::kCommand;
-    return accept(c);
+    return {};
   }
   c.target = name->target;
   c.login = name->login;
   auto in = policy::decide_access(s->policy(), c.user, name->target, name->login, now);
-  if (!in) return deny("internal error (policy unavailable)");
+  if (!in) return LoginStep::refused("internal error (policy unavailable)");
   const policy::Decision& d = in->decision;
   details["role"] = d.role;
   if (!d.grant_id.empty()) {
@@ -375,71 +364,97 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
     details["grant_ends_at"] = format_utc(d.not_after);
     if (d.break_glass) details["break_glass"] = true;
   }
-  if (!d.allow) return deny(d.reason, "access");
-  if (!in->target) return deny("internal error (target vanished)");
+  if (!d.allow) return LoginStep::refused(d.reason, "access");
+  if (!in->target) return LoginStep::refused("internal error (target vanished)");
   if (!audit_event("access", recorder::Outcome::kAllow, d.reason, c, details)) {
-    return deny("internal error (audit log unavailable)");
+    return LoginStep::refused("internal error (audit log unavailable)");
   }
-  const policy::Target& t = *in->target;
-  c.principal = policy::certificate_principal(t, name->login);
-  c.allow_port_forwarding = d.allow_port_forwarding;
-  c.grant_id = d.grant_id;
-  c.grant_ends_at = d.grant_id.empty() ? 0 : d.not_after;
-  acc.target = t.name;
-  acc.host = t.host;
-  acc.port = t.port;
-  acc.host_key = t.host_key;
-  acc.recording = t.recording;
-  acc.principals = t.principals;
-  acc.login = name->login;
-  acc.role = d.role;
-  acc.grant_id = d.grant_id;
-  acc.request_id = d.request_id;
-  acc.break_glass = d.break_glass;
-  acc.port_forwarding = d.allow_port_forwarding;
-  acc.grant_ends_at = c.grant_ends_at;
+  settle_access(c, *in->target, d, name->login);
   // SECURITY: step-up freshness is the monitor's to check, from what the
   // web process verified: never the child's word. A step-up we cannot offer
   // is a deny, never a skip.
   details["step_up"] = policy::to_string(d.step_up);
   if (d.step_up.kind != policy::StepUpRule::Kind::kNone) {
     auto last = s->mfa().last_step_up(c.user);
-    if (!last) return deny("internal error (step-up state unavailable)", "auth.step_up");
-    if (policy::step_up_satisfied(d.step_up, *last, false, now)) {
-      details["step_up_at"] = format_utc(**last);
-    } else {
-      if (cfg_.public_url.empty()) {
-        return deny("a security-key step-up is required, but this gateway has no web endpoint ([web] public_url)",
-                    "auth.step_up");
-      }
-      auto creds = s->mfa().credentials(c.user);
-      if (!creds) return deny("internal error (credentials unavailable)", "auth.step_up");
-      if (!can_offer_step_up(*creds)) {
-        return deny("a security-key step-up is required, but " + c.user +
-                        " has no registered WebAuthn credential (ask an administrator: bastionctl user invite " +
-                        c.user + ")",
-                    "auth.step_up");
-      }
-      std::string purpose = c.login + "@" + c.target + " from " + c.source;
-      if (!d.grant_id.empty()) purpose += " under grant " + d.grant_id;
-      auto code = s->mfa().create_step_up(c.user, c.session_id, purpose, cfg_.step_up_timeout);
-      if (!code) return deny("internal error (cannot start a step-up)", "auth.step_up");
-      c.step_up_code = *code;
-      c.step_up_deadline = now + cfg_.step_up_timeout;
-      c.step_up_details = details;
-      acc.step_up_url = cfg_.public_url + "/mfa/" + *code;
-      acc.step_up_timeout = cfg_.step_up_timeout;
-      c.accepted = acc;
-      c.state = ChildState::kStepUp;
-      audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up started", c,
-                  {{"url_code", code->substr(0, 4) + "-...."}});
-      send_to(c, acc);
-      return;
-    }
+    if (!last) return LoginStep::refused("internal error (step-up state unavailable)", "auth.step_up");
+    if (!policy::step_up_satisfied(d.step_up, *last, false, now)) return start_step_up(c, *s, details, now);
+    details["step_up_at"] = format_utc(**last);
   }
-  c.accepted = acc;
-  if (auto st = begin_session(c, details); !st) return deny(st.message());
-  accept(c);
+  if (auto st = begin_session(c, details); !st) return LoginStep::refused(st.message());
+  return {};
+}
+
+Supervisor::LoginStep Supervisor::identify_key_owner(ChildInfo& c, Services& s, const monitor::Authenticate& m) {
+  // The person: from the key, never from the child.
+  auto key = s.keys().find_by_fingerprint(m.fingerprint);
+  if (!key) return LoginStep::refused("internal error (database unavailable)");
+  if (!*key) return LoginStep::refused("key is not enrolled");
+  auto person = s.policy().find_person((*key)->user);
+  if (!person || !*person) return LoginStep::refused("internal error (owner of key not found)");
+  c.user = (*person)->name;
+  if (!(*key)->active) return LoginStep::refused("key " + m.fingerprint + " has been revoked");
+  if ((*person)->state != policy::PersonState::kActive) {
+    return LoginStep::refused("account " + c.user + " is " + policy::to_string((*person)->state));
+  }
+  // SECURITY: re-check the key class at login, not only at enrollment, in
+  // case a service-account flag was removed later.
+  if (!authn::is_security_key((*key)->type) && !(*person)->service_account) {
+    return LoginStep::refused("plain " + (*key)->type + " keys are not accepted for people; use a FIDO2 security key");
+  }
+  return {};
+}
+
+void Supervisor::settle_access(ChildInfo& c, const policy::Target& t, const policy::Decision& d,
+                               const std::string& login) {
+  c.principal = policy::certificate_principal(t, login);
+  c.allow_port_forwarding = d.allow_port_forwarding;
+  c.grant_id = d.grant_id;
+  c.grant_ends_at = d.grant_id.empty() ? 0 : d.not_after;
+  monitor::Accepted& acc = c.accepted;
+  acc.target = t.name;
+  acc.host = t.host;
+  acc.port = t.port;
+  acc.host_key = t.host_key;
+  acc.recording = t.recording;
+  acc.principals = t.principals;
+  acc.login = login;
+  acc.role = d.role;
+  acc.grant_id = d.grant_id;
+  acc.request_id = d.request_id;
+  acc.break_glass = d.break_glass;
+  acc.port_forwarding = d.allow_port_forwarding;
+  acc.grant_ends_at = c.grant_ends_at;
+}
+
+Supervisor::LoginStep Supervisor::start_step_up(ChildInfo& c, Services& s, const nlohmann::json& details, Micros now) {
+  if (cfg_.public_url.empty()) {
+    return LoginStep::refused(
+        "a security-key step-up is required, but this gateway has no web endpoint ([web] public_url)", "auth.step_up");
+  }
+  auto creds = s.mfa().credentials(c.user);
+  if (!creds) return LoginStep::refused("internal error (credentials unavailable)", "auth.step_up");
+  if (!can_offer_step_up(*creds)) {
+    return LoginStep::refused("a security-key step-up is required, but " + c.user +
+                                  " has no registered WebAuthn credential (ask an administrator: bastionctl user "
+                                  "invite " +
+                                  c.user + ")",
+                              "auth.step_up");
+  }
+  std::string purpose = c.login + "@" + c.target + " from " + c.source;
+  if (!c.grant_id.empty()) purpose += " under grant " + c.grant_id;
+  auto code = s.mfa().create_step_up(c.user, c.session_id, purpose, cfg_.step_up_timeout);
+  if (!code) return LoginStep::refused("internal error (cannot start a step-up)", "auth.step_up");
+  c.step_up_code = *code;
+  c.step_up_deadline = now + cfg_.step_up_timeout;
+  c.step_up_details = details;
+  c.accepted.step_up_url = cfg_.public_url + "/mfa/" + *code;
+  c.accepted.step_up_timeout = cfg_.step_up_timeout;
+  c.state = ChildState::kStepUp;
+  audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up started", c,
+              {{"url_code", code->substr(0, 4) + "-...."}});
+  LoginStep started;
+  started.step_up_started = true;
+  return started;
 }
 
 Status Supervisor::begin_session(ChildInfo& c, const nlohmann::json& details) {
@@ -463,7 +478,7 @@ Status Supervisor::begin_session(ChildInfo& c, const nlohmann::json& details) {
 }
 
 void Supervisor::accept(ChildInfo& c) {
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   c.authenticated = true;
   c.started_at = now;
   source_backoff_.success(c.source_group);
@@ -474,7 +489,7 @@ void Supervisor::accept(ChildInfo& c) {
 void Supervisor::on_step_up_poll(ChildInfo& c) {
   if (c.state == ChildState::kCommand) return on_command_step_up_poll(c);
   using monitor::StepUpResult;
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   Services* s = monitor_services();
   auto fail = [&](const std::string& why) {
     audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
@@ -539,7 +554,7 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
   ctx.person = &**person;
   ctx.repo = &s->policy();
   ctx.elevation = &s->elevation();
-  ctx.clock = &SystemClock::instance();
+  ctx.clock = &clock_;
   ctx.key_fingerprint = c.fingerprint;
   ctx.source = c.source;
   ctx.gateway_host = cfg_.public_name;
@@ -552,7 +567,7 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
   // monitor never waits: it starts one and tells the child, which waits
   // (StepUpPoll) and sends the command again.
   ctx.require_step_up = [&](const std::string& purpose) -> Status {
-    Micros now = SystemClock::instance().now();
+    Micros now = clock_.now();
     // SECURITY: a step-up confirms the approval it was shown for, not any
     // other one the same session (or a stolen SSH key) asks for next.
     const bool confirmed = c.step_up_verified_for == purpose && now >= c.step_up_verified_at &&
@@ -606,7 +621,7 @@ Result<std::string> Supervisor::confirm_key(ChildInfo& c, Services& s, const std
 void Supervisor::on_command_step_up_poll(ChildInfo& c) {
   using monitor::StepUpResult;
   if (c.step_up_code.empty()) return violation(c, "step-up poll with no step-up offered");
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   Services* s = monitor_services();
   auto finish = [&](uint32_t state, const std::string& why) {
     if (state == StepUpResult::kFailed) audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
@@ -698,7 +713,7 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   }
   // SECURITY: the file's name, folder and row are the monitor's; the child
   // gets one descriptor, opened for appending to that new file only.
-  auto o = recorder::begin_recording(s->db(), s->audit(), SystemClock::instance(), cfg_.recording_dir,
+  auto o = recorder::begin_recording(s->db(), s->audit(), clock_, cfg_.recording_dir,
                                      !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel));
   if (!o) {
     send_to(c, monitor::Refused{o.error().message});
@@ -737,7 +752,7 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   it->second.ended = true;
   Services* s = monitor_services();
   recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256};
-  if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), SystemClock::instance(), session_event(c),
+  if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), clock_, session_event(c),
                                                static_cast<int>(m.channel), it->second.path, sum)) {
     daemon_log("monitor: cannot record the end of " + it->second.path);
   }
@@ -758,7 +773,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
     audit_event("monitor.refuse", recorder::Outcome::kDeny, "no certificate: " + why, c, {{"request", "sign"}});
     send_to(c, monitor::Refused{why});
   };
-  if (c.grant_ends_at != 0 && SystemClock::instance().now() >= c.grant_ends_at) {
+  if (c.grant_ends_at != 0 && clock_.now() >= c.grant_ends_at) {
     return ref("grant " + c.grant_id + " has ended");
   }
   std::string source = certificate_source_address(m.source_address);
@@ -769,7 +784,7 @@ void Supervisor::on_sign(ChildInfo& c, const monitor::Sign& m) {
   random_fill({reinterpret_cast<uint8_t*>(&cr.serial), sizeof cr.serial});
   cr.key_id = "bastion person=" + c.user + " session=" + c.session_id;
   cr.principals = {c.principal};
-  Micros secs = SystemClock::instance().now() / kMicrosPerSecond;
+  Micros secs = clock_.now() / kMicrosPerSecond;
   // Backdated a minute for clock skew; short-lived so a leak is soon useless.
   cr.valid_after = static_cast<uint64_t>(secs - 60);
   cr.valid_before = static_cast<uint64_t>(secs + cfg_.certificate_validity / kMicrosPerSecond);

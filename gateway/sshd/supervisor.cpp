@@ -85,7 +85,7 @@ bool Supervisor::setup() {
     return false;
   }
   bind_ = std::move(*bind);
-  if (auto s = Services::open(cfg_); !s) {  // fail at start, not at first login
+  if (auto s = Services::open(cfg_, clock_); !s) {  // fail at start, not at first login
     daemon_log(s.error().message);
     return false;
   }
@@ -209,7 +209,7 @@ bool Supervisor::accept_client() {
   getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, port, sizeof port,
               NI_NUMERICHOST | NI_NUMERICSERV);
   std::string ip = host;
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   if (now >= next_backoff_prune_) {
     next_backoff_prune_ = now + 60 * kMicrosPerSecond;
     source_backoff_.prune(now);
@@ -264,7 +264,7 @@ bool Supervisor::room_to_serve(const std::string& group) const {
 
 void Supervisor::serve_waiting() {
   if (waiting_.empty()) return;
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (stopping_ || now - it->accepted_at >= cfg_.login_grace_time) {
       daemon_log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
@@ -363,12 +363,12 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.source_group = source_group(ip);
   c.source = source;
   c.session_id = params.session_id;
-  c.started_at = SystemClock::instance().now();
+  c.started_at = clock_.now();
   children_.emplace(pid, std::move(c));
 }
 
 void Supervisor::sweep_grants(bool force) {
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   if (!force && now < next_grant_sweep_) return;
   next_grant_sweep_ = now + kMicrosPerSecond;
   // The monitor's own connection: this also runs inside its group commit.
@@ -410,7 +410,7 @@ void Supervisor::reap_children() {
     bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
     // A connection that never logged in, after failing or idling out, counts against its source.
     if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
-      source_backoff_.failure(it->second.source_group, SystemClock::instance().now());
+      source_backoff_.failure(it->second.source_group, clock_.now());
     }
     if (it->second.unaudited_probes > 0) {
       audit_event("auth", recorder::Outcome::kDeny,
@@ -432,7 +432,7 @@ void Supervisor::reap_children() {
     if (it->second.session_row) {
       // A connection process that died without ending its session row.
       std::string reason = why.empty() ? "connection process exited" : why;
-      auto s = Services::open(cfg_);
+      auto s = Services::open(cfg_, clock_);
       auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
       if (!ended) daemon_log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
       if (ended && !ended->empty()) audit("session.end", reason, it->second.session_id, it->second.user);
@@ -451,11 +451,11 @@ void Supervisor::reap_children() {
 
 void Supervisor::request_kill(ChildInfo& c, const std::string& reason) {
   (void)monitor::send_message(c.channel.get(), monitor::Kill{reason}, MSG_DONTWAIT);
-  c.kill_deadline = SystemClock::instance().now() + cfg_.kill_grace;
+  c.kill_deadline = clock_.now() + cfg_.kill_grace;
 }
 
 void Supervisor::check_deadlines() {
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   // SECURITY: the login grace timer runs inside the child, which a
   // compromised child could stop; the monitor enforces its own, as long as
   // the longest honest pre-auth phase (a step-up wait) plus a margin.
@@ -479,10 +479,10 @@ void Supervisor::check_deadlines() {
 }
 
 void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   if (!force && now < next_checkpoint_check_) return;
   next_checkpoint_check_ = now + kMicrosPerSecond;
-  auto s = Services::open(cfg_);
+  auto s = Services::open(cfg_, clock_);
   if (!s) {
     daemon_log("cannot checkpoint the audit log: " + s.error().message);
     return;
@@ -494,7 +494,7 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   if (!tail || tail->first == 0) return;
   bool due = force || tail->first >= cfg_.checkpoint_records || now - tail->second >= cfg_.checkpoint_interval;
   if (!due) return;
-  auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, SystemClock::instance(), kind);
+  auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, clock_, kind);
   if (!cp) {
     daemon_log("cannot checkpoint the audit log: " + cp.error().message);
     // SECURITY: a tampered tail is an alert, once per problem (this runs every second).
@@ -515,13 +515,13 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
 }
 
 void Supervisor::maybe_purge() {
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   if (now < next_purge_) return;
   next_purge_ = now + 3600 * kMicrosPerSecond;
-  auto s = Services::open(cfg_);
+  auto s = Services::open(cfg_, clock_);
   if (!s) return;
   Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
-  auto r = recorder::purge_older_than((*s)->db(), *audit_key_, SystemClock::instance(), cutoff, false);
+  auto r = recorder::purge_older_than((*s)->db(), *audit_key_, clock_, cutoff, false);
   if (!r) {
     daemon_log("retention purge failed: " + r.error().message);
   } else if (r->audit_records > 0 || r->recordings > 0) {

@@ -25,6 +25,8 @@
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
+#include "policy/decision.h"
+#include "policy/model.h"
 #include "recorder/syslog_forwarder.h"
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -143,10 +145,13 @@ using WebProcess = std::function<void(const Config& cfg, int monitor_fd, const s
 
 class Supervisor {
  public:
-  Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {})
+  // Every deadline, back-off and audit time is read from `clock`.
+  Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {},
+             const Clock& clock = SystemClock::instance())
       : cfg_(std::move(cfg)),
         run_web_(std::move(run_web)),
         hooks_(std::move(hooks)),
+        clock_(clock),
         source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
         key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max) {}
   // Runs until SIGTERM/SIGINT; returns the process exit code.
@@ -192,6 +197,25 @@ class Supervisor {
   // A refused probe or login: counts, and past max_auth_attempts ends the connection.
   void count_failure(ChildInfo& c);
   void on_authenticate(ChildInfo& c, const monitor::Authenticate& m);
+  // One login's steps: the key's owner, the name asked for, the access
+  // decision, the step-up. A refusal carries its reason and the audit action
+  // it is recorded under; on success c.accepted and c.state are set.
+  struct LoginRefusal {
+    std::string why;
+    const char* action = "auth";
+  };
+  struct LoginStep {
+    std::optional<LoginRefusal> refusal;
+    bool step_up_started = false;  // accepted pending a step-up (c.state kStepUp)
+    static LoginStep refused(std::string why, const char* action = "auth") {
+      return {LoginRefusal{std::move(why), action}, false};
+    }
+  };
+  LoginStep decide_login(ChildInfo& c, const monitor::Authenticate& m, nlohmann::json& details, Micros now);
+  LoginStep identify_key_owner(ChildInfo& c, Services& s, const monitor::Authenticate& m);
+  // The certificate principal, grant and Accepted fields of an allowed access.
+  void settle_access(ChildInfo& c, const policy::Target& t, const policy::Decision& d, const std::string& login);
+  LoginStep start_step_up(ChildInfo& c, Services& s, const nlohmann::json& details, Micros now);
   void on_step_up_poll(ChildInfo& c);
   void on_sign(ChildInfo& c, const monitor::Sign& m);
   void on_elevation_changed(ChildInfo& c);
@@ -236,7 +260,7 @@ class Supervisor {
   [[nodiscard]] bool hr_busy() const {
     bool waiting_for_file = hr_worker_ && hr_worker_->outstanding() > 0;
     return (hr_batch_.has_value() || (!hr_queue_.empty() && !waiting_for_file)) &&
-           SystemClock::instance().now() >= hr_retry_at_;
+           clock_.now() >= hr_retry_at_;
   }
   void file_hr_away(const std::string& path, const std::string& dir, const nlohmann::json& report);
   // Ends every live session of `user` with `message` (audited).
@@ -257,6 +281,7 @@ class Supervisor {
   Config cfg_;
   WebProcess run_web_;
   SupervisorHooks hooks_;
+  const Clock& clock_;
   // SECURITY: back-off after failed logins, per source address (checked at
   // accept) and per key (children inherit the table at fork and check it).
   Backoff source_backoff_, key_backoff_;

@@ -77,11 +77,11 @@ void Supervisor::read_hr_worker() {
     }
     if (r.file.gone) continue;  // moved away before we got to it
     const std::string& path = r.path;
-    auto s = Services::open(cfg_);
+    auto s = Services::open(cfg_, clock_);
     if (!s) {
       daemon_log("hr", "" + s.error().message + "; will retry in 5s");
       hr_queue_.push_front(path);
-      hr_retry_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
+      hr_retry_at_ = clock_.now() + 5 * kMicrosPerSecond;
       continue;
     }
     hr_services_ = std::move(*s);
@@ -103,10 +103,10 @@ void Supervisor::read_hr_worker() {
 }
 
 void Supervisor::process_hr() {
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   if (now >= next_hr_due_) {
     next_hr_due_ = now + kMicrosPerSecond;
-    if (auto s = Services::open(cfg_); s) {
+    if (auto s = Services::open(cfg_, clock_); s) {
       if (auto r = (*s)->hr().apply_due(hr_access_change()); !r) daemon_log("hr", "scheduled events: " + r.error().message);
     }
   }
@@ -170,7 +170,7 @@ void Supervisor::recheck_user_sessions(const std::string& user) {
   std::unique_ptr<Services> own;
   Services* s = hr_services_.get();
   if (s == nullptr) {
-    auto opened = Services::open(cfg_);
+    auto opened = Services::open(cfg_, clock_);
     if (!opened) {
       daemon_log("cannot re-check sessions of " + user + ": " + opened.error().message);
       return;
@@ -178,7 +178,7 @@ void Supervisor::recheck_user_sessions(const std::string& user) {
     own = std::move(*opened);
     s = own.get();
   }
-  Micros now = SystemClock::instance().now();
+  Micros now = clock_.now();
   for (auto& [pid, c] : children_) {
     if (!c.live_or_logging_in() || c.user != user || c.kill_deadline != 0) continue;
     auto person = s->policy().find_person(user);

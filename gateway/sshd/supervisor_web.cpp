@@ -82,12 +82,12 @@ bool Supervisor::check_web() {
 }
 
 void Supervisor::maybe_start_web() {
-  if (web_pid_ != 0 || web_start_at_ == 0 || SystemClock::instance().now() < web_start_at_) return;
+  if (web_pid_ != 0 || web_start_at_ == 0 || clock_.now() < web_start_at_) return;
   if (!web_origin_ || !web_sandbox_) return;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     daemon_log("web", std::string("socketpair: ") + std::strerror(errno));
-    web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
+    web_start_at_ = clock_.now() + 5 * kMicrosPerSecond;
     return;
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
@@ -97,7 +97,7 @@ void Supervisor::maybe_start_web() {
   pid_t pid = ::fork();
   if (pid < 0) {
     daemon_log("web", std::string("fork: ") + std::strerror(errno));
-    web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
+    web_start_at_ = clock_.now() + 5 * kMicrosPerSecond;
     return;
   }
   if (pid == 0) {
@@ -210,7 +210,7 @@ void Supervisor::web_exited(int status) {
   std::string how = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
                                         : "exited with status " + std::to_string(WEXITSTATUS(status));
   daemon_log("web", "web process " + how + "; restarting in 5s");
-  web_start_at_ = SystemClock::instance().now() + 5 * kMicrosPerSecond;
+  web_start_at_ = clock_.now() + 5 * kMicrosPerSecond;
 }
 
 void Supervisor::stop_web() {
