@@ -97,6 +97,15 @@ class Connection : private recorder::RecordingJournal {
   bool check_recording(ChannelPair& p);
   void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
   bool check_sftp(ChannelPair& p);
+  // The three parts of run(): the SSH handshake (false: logged, end);
+  // authentication, with the monitor deciding (false: not authenticated);
+  // relaying channels until the session ends (returns why it ended).
+  bool handshake();
+  bool authenticate();
+  std::string relay();
+  // A channel that cannot start: tells the client why ("bastion: MESSAGE"),
+  // exit status 255, and closes it. The caller has audited the reason.
+  void refuse_channel(ChannelPair& p, const std::string& message);
   // Connects upstream once; a failure is remembered and given to every later channel.
   Status ensure_upstream();
   Result<SignedCertificate> request_certificate(std::span<const uint8_t> subject, const std::string& source_address);
@@ -110,6 +119,7 @@ class Connection : private recorder::RecordingJournal {
   const Clock& clock_ = SystemClock::instance();
   ssh_bind bind_;
   ConnectionParams params_;
+  ssh_server_callbacks_struct server_cb_{};  // libssh points to it while session_ lives
   SshSession session_;
   SshEvent event_;
   std::optional<Upstream> upstream_;

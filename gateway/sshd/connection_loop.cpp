@@ -53,36 +53,8 @@ int Connection::run() {
   unsigned grace = static_cast<unsigned>(cfg_.login_grace_time / kMicrosPerSecond);
   alarm(grace > 0 ? grace : 1);
   alarm_at_ = clock_.now() + static_cast<Micros>(grace > 0 ? grace : 1) * kMicrosPerSecond;
-  session_.reset(ssh_new());
-  if (!session_ || ssh_bind_accept_fd(bind_, session_.get(), params_.client_fd) != SSH_OK) {
-    daemon_log(params_.source + ": accept failed");
-    return 1;
-  }
-  // No compression: it buys little on interactive links and has a history of
-  // side channels and decompression bugs (ssh-audit flags it).
-  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_C_S, "none");
-  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_S_C, "none");
-  ssh_server_callbacks_struct cb{};
-  cb.userdata = this;
-  cb.auth_pubkey_function = auth_pubkey_tramp;
-  cb.channel_open_request_session_function = channel_open_tramp;
-  ssh_callbacks_init(&cb);
-  ssh_set_server_callbacks(session_.get(), &cb);
-  ssh_set_auth_methods(session_.get(), SSH_AUTH_METHOD_PUBLICKEY);
-  ssh_set_message_callback(session_.get(), message_tramp, this);
-  if (ssh_handle_key_exchange(session_.get()) != SSH_OK) {
-    daemon_log(params_.source + ": key exchange failed: " + ssh_get_error(session_.get()));
-    return 1;
-  }
-  event_.reset(ssh_event_new());
-  ssh_event_add_session(event_.get(), session_.get());
-  if (params_.supervisor_fd >= 0) {
-    ssh_event_add_fd(event_.get(), params_.supervisor_fd, POLLIN, supervisor_tramp, this);
-  }
-  while (!authenticated_ && !closing_ && !kill_reason_ && session_alive(session_.get())) {
-    if (ssh_event_dopoll(event_.get(), kPollMs) == SSH_ERROR) break;
-  }
-  if (!authenticated_ || closing_) {
+  if (!handshake()) return 1;
+  if (!authenticate()) {
     if (authenticated_) end_session("login aborted: the audit log is unavailable");
     ssh_disconnect(session_.get());
     return 1;
@@ -90,7 +62,50 @@ int Connection::run() {
   alarm(0);
   alarm_at_ = 0;
   ssh_set_blocking(session_.get(), 0);
-  std::string end_reason = "client disconnected";
+  end_session(relay());
+  return 0;
+}
+
+bool Connection::handshake() {
+  session_.reset(ssh_new());
+  if (!session_ || ssh_bind_accept_fd(bind_, session_.get(), params_.client_fd) != SSH_OK) {
+    daemon_log(params_.source + ": accept failed");
+    return false;
+  }
+  // No compression: it buys little on interactive links and has a history of
+  // side channels and decompression bugs (ssh-audit flags it).
+  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_C_S, "none");
+  ssh_options_set(session_.get(), SSH_OPTIONS_COMPRESSION_S_C, "none");
+  // libssh keeps a pointer to the callbacks: they live as long as this object.
+  server_cb_ = {};
+  server_cb_.userdata = this;
+  server_cb_.auth_pubkey_function = auth_pubkey_tramp;
+  server_cb_.channel_open_request_session_function = channel_open_tramp;
+  ssh_callbacks_init(&server_cb_);
+  ssh_set_server_callbacks(session_.get(), &server_cb_);
+  ssh_set_auth_methods(session_.get(), SSH_AUTH_METHOD_PUBLICKEY);
+  ssh_set_message_callback(session_.get(), message_tramp, this);
+  if (ssh_handle_key_exchange(session_.get()) != SSH_OK) {
+    daemon_log(params_.source + ": key exchange failed: " + ssh_get_error(session_.get()));
+    return false;
+  }
+  event_.reset(ssh_event_new());
+  ssh_event_add_session(event_.get(), session_.get());
+  if (params_.supervisor_fd >= 0) {
+    ssh_event_add_fd(event_.get(), params_.supervisor_fd, POLLIN, supervisor_tramp, this);
+  }
+  return true;
+}
+
+bool Connection::authenticate() {
+  // The callbacks (auth_pubkey, the monitor's answers) move us on.
+  while (!authenticated_ && !closing_ && !kill_reason_ && session_alive(session_.get())) {
+    if (ssh_event_dopoll(event_.get(), kPollMs) == SSH_ERROR) break;
+  }
+  return authenticated_ && !closing_;
+}
+
+std::string Connection::relay() {
   for (;;) {
     int rc = ssh_event_dopoll(event_.get(), kPollMs);
     // SECURITY: a session under a grant ends when the grant does, by this
@@ -99,17 +114,16 @@ int Connection::run() {
       kill_reason_ = policy::grant_end_message(*grant_, clock_.now());
     }
     if (kill_reason_) {
-      end_reason = *kill_reason_;
-      terminate(*kill_reason_, end_reason);
-      break;
+      std::string why = *kill_reason_;
+      terminate(why, why);
+      return why;
     }
     if (closing_) {
-      end_reason = "audit failure";
-      terminate("the gateway could not record this session", end_reason);
-      break;
+      terminate("the gateway could not record this session", "audit failure");
+      return "audit failure";
     }
     service_channels();
-    if (rc == SSH_ERROR || !session_alive(session_.get())) break;
+    if (rc == SSH_ERROR || !session_alive(session_.get())) return "client disconnected";
     if (upstream_ && !session_alive(upstream_->session())) {
       for (auto& p : pairs_) {
         if (!p->finished) {
@@ -117,13 +131,10 @@ int Connection::run() {
           finish_pair(*p);
         }
       }
-      end_reason = "target closed the connection";
-      terminate("the target closed the connection", end_reason);
-      break;
+      terminate("the target closed the connection", "target closed the connection");
+      return "target closed the connection";
     }
   }
-  end_session(end_reason);
-  return 0;
 }
 
 void Connection::service_channels() {
@@ -189,24 +200,11 @@ void Connection::start_pair(ChannelPair& p) {
   // the target (unless the target is explicitly best-effort).
   if (auto st = recorded ? start_recording(p) : Status{}; !st) {
     audit(action_name(p.action), Outcome::kDeny, "cannot record the session: " + st.message(), d);
-    tell_client(p.in, "bastion: session refused: it cannot be recorded (" + st.message() + ")\r\n");
-    ssh_channel_request_send_exit_status(p.in, 255);
-    ssh_channel_close(p.in);
-    p.finished = true;
-    last_exit_status_ = 255;
-    return;
+    return refuse_channel(p, "session refused: it cannot be recorded (" + st.message() + ")");
   }
   if (auto st = ensure_upstream(); !st) {
     finish_recording(p);
-    tell_client(p.in, "bastion: " + st.message() + "\r\n");
-    p.exit_status = 255;
-    p.up_closed = true;
-    p.finished = true;
-    if (p.action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p.in, 255);
-    ssh_channel_send_eof(p.in);
-    ssh_channel_close(p.in);
-    last_exit_status_ = 255;
-    return;
+    return refuse_channel(p, st.message());
   }
   ssh_session up = upstream_->session();
   ssh_set_blocking(up, 1);
@@ -237,16 +235,24 @@ void Connection::start_pair(ChannelPair& p) {
     finish_recording(p);
     std::string why = std::string("target refused the request: ") + ssh_get_error(up);
     audit(action_name(p.action), Outcome::kError, why, d);
-    tell_client(p.in, "bastion: " + why + "\r\n");
-    if (p.action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p.in, 255);
-    ssh_channel_send_eof(p.in);
-    ssh_channel_close(p.in);
-    p.finished = true;
-    return;
+    return refuse_channel(p, why);
   }
   if (p.action != ChannelAction::kForward) audit(action_name(p.action), Outcome::kAllow, "", d);
   if (p.action == ChannelAction::kSubsystem) p.sftp = std::make_unique<recorder::SftpAuditor>();
   p.running = true;
+}
+
+void Connection::refuse_channel(ChannelPair& p, const std::string& message) {
+  tell_client(p.in, "bastion: " + message + "\r\n");
+  p.exit_status = 255;
+  p.up_closed = true;
+  p.finished = true;
+  if (p.action != ChannelAction::kForward) {
+    ssh_channel_request_send_exit_status(p.in, 255);
+    last_exit_status_ = 255;
+  }
+  ssh_channel_send_eof(p.in);
+  ssh_channel_close(p.in);
 }
 
 void Connection::finish_pair(ChannelPair& p) {
