@@ -38,10 +38,19 @@ std::string format_utc(Micros t) {
 Result<Micros> parse_utc(std::string_view text) {
   std::string s(text);
   std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19) {
+  // Exactly YYYY-MM-DDTHH:MM:SS: digits where digits belong (sscanf's %d
+  // would also take a sign or spaces), separators where they belong.
+  auto digits = [&](size_t at, size_t n, int& out) {
+    out = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  bool shaped = s.size() >= 19 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':';
+  if (!shaped || !digits(0, 4, tm.tm_year) || !digits(5, 2, tm.tm_mon) || !digits(8, 2, tm.tm_mday) ||
+      !digits(11, 2, tm.tm_hour) || !digits(14, 2, tm.tm_min) || !digits(17, 2, tm.tm_sec)) {
     return make_error("invalid time '" + s + "': expected UTC like 2026-11-22T17:00:00Z");
   }
   Micros frac = 0;

@@ -66,6 +66,11 @@ TEST(Time, RoundTripsUtc) {
   EXPECT_FALSE(parse_utc("2026-11-22 17:00:00"));
   EXPECT_FALSE(parse_utc("2026-13-22T17:00:00Z"));
   EXPECT_FALSE(parse_utc("2026-11-22T17:00:00+01:00"));
+  // sscanf's %d took these once: a sign, a space, a short field.
+  EXPECT_FALSE(parse_utc("+026-11-22T17:00:00Z"));
+  EXPECT_FALSE(parse_utc("2026-11- 2T17:00:00Z"));
+  EXPECT_FALSE(parse_utc("2026-11-2T17:00:00ZZ"));
+  EXPECT_FALSE(parse_utc("2026-11-22T17:00:0"));
 }
 
 TEST(Config, DefaultsResolveAgainstTheFilesFolder) {

@@ -89,7 +89,7 @@ Status HrService::audit_changes(const HrEvent& e, const HrPlan& plan, const std:
                                 const policy::HrChanges& ch) {
   nlohmann::json link = {{"event_id", e.event_id}, {"batch_id", batch_id}, {"employee_id", e.employee_id}};
   if (e.line) link["line"] = e.line;
-  auto with = [&](nlohmann::json extra) {
+  auto with = [&](const nlohmann::json& extra) {
     nlohmann::json d = link;
     d.update(extra);
     return d;
@@ -529,6 +529,7 @@ std::vector<std::string> HrSpool::waiting() const {
   }
   std::sort(files.begin(), files.end());
   std::vector<std::string> out;
+  out.reserve(files.size());
   for (auto& f : files) out.push_back(std::move(f.second));
   return out;
 }

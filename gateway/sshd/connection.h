@@ -95,7 +95,7 @@ class Connection : private recorder::RecordingJournal {
   Status start_recording(ChannelPair& p);
   void finish_recording(ChannelPair& p);
   bool check_recording(ChannelPair& p);
-  void audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events);
+  void audit_file_events(ChannelPair& p, const std::vector<recorder::FileEvent>& events);
   bool check_sftp(ChannelPair& p);
   // The three parts of run(): the SSH handshake (false: logged, end);
   // authentication, with the monitor deciding (false: not authenticated);

@@ -494,7 +494,7 @@ void Connection::finish_recording(ChannelPair& p) {
   p.rec.reset();
 }
 
-void Connection::audit_file_events(ChannelPair& p, std::vector<recorder::FileEvent> events) {
+void Connection::audit_file_events(ChannelPair& p, const std::vector<recorder::FileEvent>& events) {
   for (const auto& e : events) {
     nlohmann::json d = {{"path", e.path}, {"status", e.status}, {"channel", p.number}};
     if (!e.path2.empty()) d["path2"] = e.path2;
