@@ -110,7 +110,11 @@ bool Supervisor::setup() {
     return false;
   }
   control_fd_ = std::move(*cfd);
-  if (!setup_hr()) return false;
+  hr_ = std::make_unique<HrIntake>(cfg_, clock_, hr_access_change(), hooks_.before_hr_read);
+  if (auto st = hr_->start(); !st) {
+    daemon_log("hr", st.message());
+    return false;
+  }
   if (!check_web()) return false;
   sigset_t mask;
   sigemptyset(&mask);
@@ -132,8 +136,8 @@ int Supervisor::run() {
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({control_fd_.get(), POLLIN, 0});
-    fds.push_back({inotify_fd_.get(), POLLIN, 0});
-    fds.push_back({hr_worker_->wake_fd(), POLLIN, 0});
+    fds.push_back({hr_->notify_fd(), POLLIN, 0});
+    fds.push_back({hr_->worker_fd(), POLLIN, 0});
     // The layout is fixed here: handling a signal below may set stopping_,
     // and the child entries must still be read at the positions they have.
     const bool listening = !stopping_;
@@ -147,7 +151,7 @@ int Supervisor::run() {
       pids.push_back(pid);
     }
     // While an HR batch is being applied, do not sleep between steps.
-    int rc = ::poll(fds.data(), fds.size(), hr_busy() ? 0 : 100);
+    int rc = ::poll(fds.data(), fds.size(), hr_->busy() ? 0 : 100);
     if (rc < 0 && errno != EINTR) {
       daemon_log(std::string("poll: ") + std::strerror(errno));
       return 1;
@@ -160,8 +164,8 @@ int Supervisor::run() {
       }
     }
     if (fds[1].revents & POLLIN) handle_control();
-    if (fds[2].revents & POLLIN) read_hr_notifications();
-    if (fds[3].revents & POLLIN) read_hr_worker();
+    if (fds[2].revents & POLLIN) hr_->on_notify();
+    if (fds[3].revents & POLLIN) hr_->on_worker();
     if (listening && !stopping_ && (fds[4].revents & POLLIN)) {
       for (int i = 0; i < kAcceptsPerRound && accept_client(); ++i) {
       }
@@ -186,7 +190,7 @@ int Supervisor::run() {
     serve_waiting();
     check_deadlines();
     sweep_grants(false);
-    if (!stopping_) process_hr();
+    if (!stopping_) hr_->step();
     if (!stopping_) maybe_start_web();
     maybe_checkpoint("periodic", false);
     maybe_purge();
@@ -297,15 +301,9 @@ void Supervisor::become_child() {
   for (auto& [p, c] : children_) c.channel.reset();
   web_channel_.reset();
   pending_.clear();
-  inotify_fd_.reset();
   waiting_.clear();
-  hr_batch_.reset();
-  // Never close the parent's SQLite connection in the child (it would
-  // disturb the parent's locks); just forget it.
-  (void)hr_services_.release();
-  // Its thread did not cross fork: never join it here (and its eventfd is
-  // closed with the other inherited descriptors).
-  (void)hr_worker_.release();
+  if (hr_) hr_->abandon_after_fork();
+  hr_.reset();
   // SECURITY: children never hold the user CA or the audit signing key;
   // connection processes ask for certificates over their channel.
   ca_.reset();

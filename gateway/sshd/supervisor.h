@@ -19,7 +19,7 @@
 #include "common/unique_fd.h"
 #include "gateway/app/backoff.h"
 #include "gateway/app/hr_service.h"
-#include "gateway/app/hr_spool_worker.h"
+#include "gateway/app/hr_intake.h"
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
@@ -249,25 +249,12 @@ class Supervisor {
   // longer active (revoked, expired). Runs every second, and at once when a
   // child or bastionctl says something changed.
   void sweep_grants(bool force);
-  // The HR spool (supervisor_hr.cpp): inotify on incoming/, one batch at a
-  // time in small steps so the supervisor stays responsive; due scheduled
-  // events every second. Files are read, parsed and filed away by
-  // hr_worker_'s thread, never on this loop.
-  bool setup_hr();
-  void read_hr_notifications();
-  void read_hr_worker();
-  void process_hr();
-  [[nodiscard]] bool hr_busy() const {
-    bool waiting_for_file = hr_worker_ && hr_worker_->outstanding() > 0;
-    return (hr_batch_.has_value() || (!hr_queue_.empty() && !waiting_for_file)) &&
-           clock_.now() >= hr_retry_at_;
-  }
-  void file_hr_away(const std::string& path, const std::string& dir, const nlohmann::json& report);
+  // What an HR event that changed a person's access does to their sessions.
+  HrAccessChange hr_access_change();
   // Ends every live session of `user` with `message` (audited).
   void end_user_sessions(const std::string& user, const std::string& message);
   // Re-decides every live session of `user` against current policy; ends those no longer allowed.
   void recheck_user_sessions(const std::string& user);
-  HrAccessChange hr_access_change();
   void maybe_checkpoint(const std::string& kind, bool force);
   void maybe_purge();
   void shutdown();
@@ -294,14 +281,9 @@ class Supervisor {
   std::string checkpoint_alerted_;  // the tampered-tail alert already written
   Micros next_purge_ = 0;
   Micros next_grant_sweep_ = 0;
-  Micros next_hr_due_ = 0;
-  Micros hr_retry_at_ = 0;  // after a database error, wait before trying the spool again
-  HrSpool spool_;
-  UniqueFd inotify_fd_;
-  std::deque<std::string> hr_queue_;
-  std::optional<HrBatch> hr_batch_;
-  std::unique_ptr<Services> hr_services_;  // open while a batch is applied
-  std::unique_ptr<HrSpoolWorker> hr_worker_;
+  // The HR spool: inotify on incoming/, files read on the intake's worker
+  // thread, applied in small steps so the supervisor stays responsive.
+  std::unique_ptr<HrIntake> hr_;
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
   std::optional<SandboxPlan> sandbox_;  // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, control_fd_, signal_fd_;

@@ -1,0 +1,78 @@
+// HrIntake: the HR spool as the supervisor's event loop sees it. Files
+// dropped into incoming/ (inotify) are read and parsed on an HrSpoolWorker
+// thread, applied a few events per step on the loop (so a large file never
+// holds up other work), then filed away (processed/, rejected/, held/) by
+// the worker. Due scheduled events (future leavers) are applied once a second.
+//
+// Contract: not thread-safe; one owner's loop calls everything. `on_change`
+// runs for every person whose access an event changed (the supervisor ends
+// or re-checks their sessions). A database error leaves the file in
+// incoming/ and retries 5 s later (applied events are skipped on retry).
+// SECURITY/fork: a child forked without exec calls abandon_after_fork(): the
+// worker thread did not cross fork (never join it), and the parent's SQLite
+// connection must not be closed by the child.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/unique_fd.h"
+#include "gateway/app/hr_service.h"
+#include "gateway/app/hr_spool_worker.h"
+#include "gateway/app/services.h"
+
+namespace bastion::gateway {
+
+class HrIntake {
+ public:
+  // `before_read` (tests): runs on the worker's thread before each file is read.
+  HrIntake(const Config& cfg, const Clock& clock, HrAccessChange on_change,
+           std::function<void(const std::string&)> before_read = {});
+  HrIntake(const HrIntake&) = delete;
+  HrIntake& operator=(const HrIntake&) = delete;
+
+  // Creates the spool's folders, watches incoming/, queues the files that
+  // arrived while we were down, and starts the worker.
+  Status start();
+  // Readable when files arrive (call on_notify) / when the worker has results (on_worker).
+  [[nodiscard]] int notify_fd() const { return inotify_fd_.get(); }
+  [[nodiscard]] int worker_fd() const { return worker_->wake_fd(); }
+  void on_notify();
+  void on_worker();
+  // Applies due scheduled events (once a second) and one step of the file
+  // being applied; hands the next queued file to the worker.
+  void step();
+  // Whether there is work to do now (the loop should not sleep).
+  [[nodiscard]] bool busy() const;
+  // Files queued or being applied (tests, logs).
+  [[nodiscard]] size_t pending() const { return queue_.size() + (batch_ ? 1 : 0); }
+  void abandon_after_fork();
+  // The database connection the file being applied uses (null between
+  // files): `on_change` runs inside its transaction, so reads there must use it.
+  [[nodiscard]] Services* services() const { return services_.get(); }
+
+ private:
+  void file_away(const std::string& path, const std::string& dir, const nlohmann::json& report);
+  void retry_later(const std::string& path, bool front);
+  void finish_batch();
+
+  const Config& cfg_;
+  const Clock& clock_;
+  HrAccessChange on_change_;
+  std::function<void(const std::string&)> before_read_;
+  HrSpool spool_;
+  UniqueFd inotify_fd_;
+  std::unique_ptr<HrSpoolWorker> worker_;
+  std::deque<std::string> queue_;
+  std::optional<HrBatch> batch_;
+  std::unique_ptr<Services> services_;  // open while a batch is applied
+  Micros next_due_ = 0;
+  Micros retry_at_ = 0;  // after a database error, wait before trying the spool again
+};
+
+}  // namespace bastion::gateway
