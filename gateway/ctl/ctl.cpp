@@ -14,6 +14,44 @@ int ctl_fail(const std::string& message) {
   return kExitFailed;
 }
 
+void ctl_warn(const std::string& message) { ctl_fail("warning: " + message); }
+
+Status ctl_explained() { return Error{}; }
+
+namespace {
+
+// The exit code for a command's outcome; prints the failure's message, if it has one.
+int exit_code_of(const Status& st, int failure_code) {
+  if (st) return kExitOk;
+  if (!st.message().empty()) ctl_fail(st.message());
+  return failure_code;
+}
+
+}  // namespace
+
+void ctl_run(CtlGlobals& g, const std::function<Status()>& check, const std::function<Status(Services&)>& handler) {
+  if (check) {
+    g.exit_code = exit_code_of(check(), kExitUsage);
+    if (g.exit_code != kExitOk) return;
+  }
+  auto s = ctl_open(g);
+  if (s) g.exit_code = exit_code_of(handler(*s), kExitFailed);
+}
+
+void ctl_run_offline(CtlGlobals& g, const std::function<Status()>& handler) {
+  g.exit_code = exit_code_of(handler(), kExitFailed);
+}
+
+void ctl_command(CLI::App* cmd, CtlGlobals& g, Status (*handler)(Services&)) {
+  cmd->callback([&g, handler] { ctl_run(g, nullptr, handler); });
+}
+
+std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd) {
+  auto a = std::make_shared<JsonFlag>();
+  cmd->add_flag("--json", a->json, "machine-readable output");
+  return a;
+}
+
 std::unique_ptr<Services> ctl_open(CtlGlobals& g) {
   auto path = locate_config(g.config_flag);
   if (!path) {
@@ -49,7 +87,7 @@ void append_audit(Services& s, const std::string& action, recorder::Outcome outc
   e.reason = reason;
   e.target = target;
   e.details = std::move(details);
-  if (auto r = s.audit().append(e); !r) ctl_fail("warning: " + r.error().message);
+  if (auto r = s.audit().append(e); !r) ctl_warn(r.error().message);
 }
 }  // namespace
 
@@ -74,6 +112,14 @@ bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros
   }
   out = *t;
   return true;
+}
+
+Status ctl_parse_time(const std::string& text, std::optional<Micros>& out) {
+  if (text.empty()) return {};
+  auto t = parse_utc(text);
+  if (!t) return t.error();
+  out = *t;
+  return {};
 }
 
 int ctl_main(int argc, char** argv, CtlTools tools) {
