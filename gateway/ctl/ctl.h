@@ -1,5 +1,7 @@
 // bastionctl: the administrator's command line. Each command group registers
-// its subcommands on the CLI11 app; the main stays thin.
+// its subcommands on the CLI11 app; each subcommand is its options, bound into
+// one Args struct, and a named handler that ctl_command runs; the main stays
+// thin.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -26,6 +28,8 @@ struct CtlTools {
   std::function<Status(const std::string& path)> generate_host_key;
 };
 
+// What every command shares: the global options, the tools, and the exit
+// code the runner (ctl_run) sets.
 struct CtlGlobals {
   std::string config_flag;
   int exit_code = kExitOk;
@@ -80,9 +84,6 @@ struct JsonFlag {
 // Adds --json ("machine-readable output") to `cmd`.
 std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd);
 
-// Loads config and opens the stores, or prints the error and returns null.
-std::unique_ptr<Services> ctl_open(CtlGlobals& g);
-int ctl_fail(const std::string& message);  // prints "bastionctl: ..." to stderr, returns 1
 // Prints "bastionctl: warning: ..." to stderr; the command carries on.
 void ctl_warn(const std::string& message);
 std::string ctl_actor();                   // "admin:<login>" of the invoking OS user
@@ -91,9 +92,6 @@ void ctl_audit(Services& s, const std::string& action, const std::string& reason
 // The same, for an administrator's attempt that was refused.
 void ctl_audit_denied(Services& s, const std::string& action, const std::string& reason, nlohmann::json details);
 void print_json(const nlohmann::json& j);
-// Parses a --since/--until value into `out` (unset if empty); on error sets
-// the usage exit code, prints why, and returns false.
-bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros>& out);
 // Parses a --since/--until value into `out` (unset if empty), for a check.
 Status ctl_parse_time(const std::string& text, std::optional<Micros>& out);
 
@@ -110,23 +108,6 @@ Status ctl_print_rows(const Result<std::vector<Row>>& rows, bool json, ToJson to
   for (const auto& r : *rows) arr.push_back(to_json(r));
   print_json(arr);
   return {};
-}
-
-// The shape of every `... list` command: open the stores, fetch the rows,
-// print them as a JSON array (`to_json` per row) or as a table.
-template <class Fetch, class ToJson, class Table>
-void ctl_list(CtlGlobals& g, bool json, Fetch fetch, ToJson to_json, Table table) {
-  auto s = ctl_open(g);
-  if (!s) return;
-  auto rows = fetch(*s);
-  if (!rows) {
-    g.exit_code = ctl_fail(rows.error().message);
-    return;
-  }
-  if (!json) return table(*rows);
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& r : *rows) arr.push_back(to_json(r));
-  print_json(arr);
 }
 
 void register_init_commands(CLI::App& app, CtlGlobals& g);
