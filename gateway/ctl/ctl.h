@@ -92,6 +92,15 @@ void ctl_audit(Services& s, const std::string& action, const std::string& reason
 // The same, for an administrator's attempt that was refused.
 void ctl_audit_denied(Services& s, const std::string& action, const std::string& reason, nlohmann::json details);
 void print_json(const nlohmann::json& j);
+// Prints `j` as JSON with --json, otherwise calls `text` to print it for people.
+template <class Text>
+void ctl_print(bool json, const nlohmann::json& j, Text text) {
+  if (json) {
+    print_json(j);
+  } else {
+    text();
+  }
+}
 // Parses a --since/--until value into `out` (unset if empty), for a check.
 Status ctl_parse_time(const std::string& text, std::optional<Micros>& out);
 

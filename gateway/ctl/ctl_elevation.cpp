@@ -283,11 +283,7 @@ Status check_access(Services& s, const CheckArgs& a) {
                       {"grant_id", d.grant_id}, {"request_id", d.request_id},
                       {"break_glass", d.break_glass}, {"eligible_role", eligible}};
   if (d.not_after) j["until"] = format_utc(d.not_after);
-  if (a.json) {
-    print_json(j);
-  } else {
-    print_decision(a, *in, eligible);
-  }
+  ctl_print(a.json, j, [&] { print_decision(a, *in, eligible); });
   return d.allow ? Status{} : ctl_explained();
 }
 
@@ -362,11 +358,7 @@ Status who_can(Services& s, const WhoArgs& a) {
       }
     }
   }
-  if (a.json) {
-    print_json(rows);
-  } else {
-    print_who_can(rows);
-  }
+  ctl_print(a.json, rows, [&] { print_who_can(rows); });
   return {};
 }
 

@@ -163,11 +163,7 @@ Status show_user(Services& s, const NameArgs& a) {
   if (!found) return found.error();
   if (!*found) return make_error("no such user: " + a.name);
   nlohmann::json j = person_details(s, **found);
-  if (a.json) {
-    print_json(j);
-  } else {
-    print_person(j, **found);
-  }
+  ctl_print(a.json, j, [&] { print_person(j, **found); });
   return {};
 }
 

@@ -99,11 +99,7 @@ Status show(Services& s, const Args& a) {
   if (!sess) return sess.error();
   if (!*sess) return make_error("no such session: " + a.id);
   nlohmann::json j = session_details(s, **sess);
-  if (a.json) {
-    print_json(j);
-  } else {
-    print_session(a.id, j);
-  }
+  ctl_print(a.json, j, [&] { print_session(a.id, j); });
   return {};
 }
 
