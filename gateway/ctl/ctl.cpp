@@ -9,29 +9,64 @@
 
 namespace bastion::gateway {
 
-int ctl_fail(const std::string& message) {
-  std::fprintf(stderr, "bastionctl: %s\n", message.c_str());
-  return kExitFailed;
+namespace {
+
+void print_error(const std::string& message) { std::fprintf(stderr, "bastionctl: %s\n", message.c_str()); }
+
+// The exit code for a command's outcome; prints the failure's message, if it has one.
+int exit_code_of(const Status& st, int failure_code) {
+  if (st) return kExitOk;
+  if (!st.message().empty()) print_error(st.message());
+  return failure_code;
 }
 
-std::unique_ptr<Services> ctl_open(CtlGlobals& g) {
+// Loads the config and opens the stores, or prints why and sets the exit code.
+std::unique_ptr<Services> open_services(CtlGlobals& g) {
   auto path = locate_config(g.config_flag);
   if (!path) {
-    g.exit_code = kExitUsage;
-    ctl_fail(path.error().message);
+    g.exit_code = exit_code_of(path.error(), kExitUsage);
     return nullptr;
   }
   auto cfg = load_config(*path);
   if (!cfg) {
-    g.exit_code = ctl_fail(cfg.error().message);
+    g.exit_code = exit_code_of(cfg.error(), kExitFailed);
     return nullptr;
   }
   auto s = Services::open(*cfg);
   if (!s) {
-    g.exit_code = ctl_fail(s.error().message);
+    g.exit_code = exit_code_of(s.error(), kExitFailed);
     return nullptr;
   }
   return std::move(*s);
+}
+
+}  // namespace
+
+void ctl_warn(const std::string& message) { print_error("warning: " + message); }
+
+Status ctl_explained() { return Error{}; }
+
+void ctl_run(CtlGlobals& g, const std::function<Status()>& check, const std::function<Status(Services&)>& handler) {
+  if (check) {
+    g.exit_code = exit_code_of(check(), kExitUsage);
+    if (g.exit_code != kExitOk) return;
+  }
+  auto s = open_services(g);
+  if (s) g.exit_code = exit_code_of(handler(*s), kExitFailed);
+}
+
+void ctl_run_offline(CtlGlobals& g, const std::function<Status()>& handler) {
+  g.exit_code = exit_code_of(handler(), kExitFailed);
+}
+
+void ctl_command(CLI::App* cmd, CtlGlobals& g, Status (*handler)(Services&)) {
+  cmd->callback([&g, handler] { ctl_run(g, nullptr, handler); });
+}
+
+std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd) {
+  auto a = std::make_shared<JsonFlag>();
+  cmd->add_flag("--json", a->json, "machine-readable output");
+  return a;
 }
 
 std::string ctl_actor() {
@@ -49,7 +84,7 @@ void append_audit(Services& s, const std::string& action, recorder::Outcome outc
   e.reason = reason;
   e.target = target;
   e.details = std::move(details);
-  if (auto r = s.audit().append(e); !r) ctl_fail("warning: " + r.error().message);
+  if (auto r = s.audit().append(e); !r) ctl_warn(r.error().message);
 }
 }  // namespace
 
@@ -64,16 +99,12 @@ void ctl_audit_denied(Services& s, const std::string& action, const std::string&
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 
-bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros>& out) {
-  if (text.empty()) return true;
+Status ctl_parse_time(const std::string& text, std::optional<Micros>& out) {
+  if (text.empty()) return {};
   auto t = parse_utc(text);
-  if (!t) {
-    g.exit_code = kExitUsage;
-    ctl_fail(t.error().message);
-    return false;
-  }
+  if (!t) return t.error();
   out = *t;
-  return true;
+  return {};
 }
 
 int ctl_main(int argc, char** argv, CtlTools tools) {

@@ -1,12 +1,16 @@
 // bastionctl: the administrator's command line. Each command group registers
-// its subcommands on the CLI11 app; the main stays thin.
+// its subcommands on the CLI11 app; each subcommand is its options, bound into
+// one Args struct, and a named handler that ctl_command runs; the main stays
+// thin.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "gateway/app/services.h"
 
@@ -24,40 +28,95 @@ struct CtlTools {
   std::function<Status(const std::string& path)> generate_host_key;
 };
 
+// What every command shares: the global options, the tools, and the exit
+// code the runner (ctl_run) sets.
 struct CtlGlobals {
   std::string config_flag;
   int exit_code = kExitOk;
   CtlTools tools;
 };
 
-// Loads config and opens the stores, or prints the error and returns null.
-std::unique_ptr<Services> ctl_open(CtlGlobals& g);
-int ctl_fail(const std::string& message);  // prints "bastionctl: ..." to stderr, returns 1
+// How a command ends. Every command is a handler that returns a Status; the
+// runner turns it into the exit code and, on failure, one line
+// "bastionctl: <message>" on stderr:
+//   - OK: exit 0;
+//   - an error from the handler: exit 1 (denied or failed);
+//   - an error from the command's check (the command line itself is wrong,
+//     found before any store is opened): exit 2 (usage);
+//   - ctl_explained(): exit 1 with nothing more printed, because the handler
+//     has already said why (a denied `access check`, a failed `verify`).
+// Handlers print their results on stdout themselves; a failure after partial
+// output keeps that output.
+Status ctl_explained();
+
+// Runs `check` (when set), then opens the config and the stores once and runs
+// `handler` with them; sets g.exit_code as above. A config that cannot be
+// found is a usage error (2), one that cannot be loaded or opened exit 1.
+void ctl_run(CtlGlobals& g, const std::function<Status()>& check, const std::function<Status(Services&)>& handler);
+// The same for the few commands that open no store (`init`, key generation).
+void ctl_run_offline(CtlGlobals& g, const std::function<Status()>& handler);
+
+// The one line that registers a command: when `cmd` is chosen, `check` (may be
+// null) validates and parses the options CLI11 bound into *args, and
+// `handler` runs with the stores. Both are named functions.
+template <class Args>
+void ctl_command(CLI::App* cmd, CtlGlobals& g, std::shared_ptr<Args> args,
+                 Status (*handler)(Services&, const Args&), Status (*check)(Args&) = nullptr) {
+  cmd->callback([&g, args, handler, check] {
+    std::function<Status()> checked;
+    if (check) checked = [&] { return check(*args); };
+    ctl_run(g, checked, [&](Services& s) { return handler(s, *args); });
+  });
+}
+// A command without options.
+void ctl_command(CLI::App* cmd, CtlGlobals& g, Status (*handler)(Services&));
+// A command that opens no store; it gets bastionctl's tools instead.
+template <class Args>
+void ctl_offline_command(CLI::App* cmd, CtlGlobals& g, std::shared_ptr<Args> args,
+                         Status (*handler)(const CtlTools&, const Args&)) {
+  cmd->callback([&g, args, handler] { ctl_run_offline(g, [&] { return handler(g.tools, *args); }); });
+}
+
+// The options of a command that has only --json.
+struct JsonFlag {
+  bool json = false;
+};
+// Adds --json ("machine-readable output") to `cmd`.
+std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd);
+
+// Prints "bastionctl: warning: ..." to stderr; the command carries on.
+void ctl_warn(const std::string& message);
 std::string ctl_actor();                   // "admin:<login>" of the invoking OS user
 void ctl_audit(Services& s, const std::string& action, const std::string& reason,
                nlohmann::json details, const std::string& target = "");
 // The same, for an administrator's attempt that was refused.
 void ctl_audit_denied(Services& s, const std::string& action, const std::string& reason, nlohmann::json details);
 void print_json(const nlohmann::json& j);
-// Parses a --since/--until value into `out` (unset if empty); on error sets
-// the usage exit code, prints why, and returns false.
-bool ctl_parse_time(CtlGlobals& g, const std::string& text, std::optional<Micros>& out);
-
-// The shape of every `... list` command: open the stores, fetch the rows,
-// print them as a JSON array (`to_json` per row) or as a table.
-template <class Fetch, class ToJson, class Table>
-void ctl_list(CtlGlobals& g, bool json, Fetch fetch, ToJson to_json, Table table) {
-  auto s = ctl_open(g);
-  if (!s) return;
-  auto rows = fetch(*s);
-  if (!rows) {
-    g.exit_code = ctl_fail(rows.error().message);
-    return;
+// Prints `j` as JSON with --json, otherwise calls `text` to print it for people.
+template <class Text>
+void ctl_print(bool json, const nlohmann::json& j, Text text) {
+  if (json) {
+    print_json(j);
+  } else {
+    text();
   }
-  if (!json) return table(*rows);
+}
+// Parses a --since/--until value into `out` (unset if empty), for a check.
+Status ctl_parse_time(const std::string& text, std::optional<Micros>& out);
+
+// The shape of every `... list` command: print the fetched rows as a JSON
+// array (`to_json` per row) or as a table, or fail with the fetch's error.
+template <class Row, class ToJson, class Table>
+Status ctl_print_rows(const Result<std::vector<Row>>& rows, bool json, ToJson to_json, Table table) {
+  if (!rows) return rows.error();
+  if (!json) {
+    table(*rows);
+    return {};
+  }
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& r : *rows) arr.push_back(to_json(r));
   print_json(arr);
+  return {};
 }
 
 void register_init_commands(CLI::App& app, CtlGlobals& g);

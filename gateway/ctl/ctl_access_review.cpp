@@ -23,8 +23,17 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-Result<nlohmann::json> build_report(Services& s, Micros since) {
-  Micros now = s.clock().now();
+// Everything the report is made from.
+struct ReviewInputs {
+  std::vector<policy::Person> people;
+  std::vector<policy::Role> roles;
+  std::vector<policy::Target> targets;
+  std::vector<policy::Elevation> elevations;
+  std::vector<policy::StoredHrEvent> leavers;
+  std::vector<recorder::SessionRecord> sessions;
+};
+
+Result<ReviewInputs> fetch_inputs(Services& s, Micros since, Micros now) {
   auto people = s.policy().list_people();
   auto roles = s.policy().list_roles();
   auto targets = s.policy().list_targets();
@@ -40,68 +49,98 @@ Result<nlohmann::json> build_report(Services& s, Micros since) {
   if (!elevations) return elevations.error();
   if (!leavers) return leavers.error();
   if (!sessions) return sessions.error();
+  return ReviewInputs{std::move(*people),    std::move(*roles),   std::move(*targets),
+                      std::move(*elevations), std::move(*leavers), std::move(*sessions)};
+}
 
-  std::map<std::string, std::map<std::pair<std::string, std::string>, policy::LoginUse>> uses;
+// What the sessions say about each person: their logins, and how often each grant was used in the period.
+struct Usage {
+  std::map<std::string, std::map<std::pair<std::string, std::string>, policy::LoginUse>> logins;
   std::map<std::string, std::map<std::string, int>> grant_sessions;  // user -> grant -> sessions in period
-  for (const auto& x : *sessions) {
-    auto& u = uses[x.user][{x.target, x.login}];
-    u.target = x.target;
-    u.login = x.login;
-    u.last = std::max(u.last, x.started_at);
-    ++u.sessions;
-    if (!x.grant_id.empty() && x.started_at >= since) ++grant_sessions[x.user][x.grant_id];
+};
+
+Usage usage_of(const std::vector<recorder::SessionRecord>& sessions, Micros since) {
+  Usage u;
+  for (const auto& x : sessions) {
+    auto& use = u.logins[x.user][{x.target, x.login}];
+    use.target = x.target;
+    use.login = x.login;
+    use.last = std::max(use.last, x.started_at);
+    ++use.sessions;
+    if (!x.grant_id.empty() && x.started_at >= since) ++u.grant_sessions[x.user][x.grant_id];
   }
-  nlohmann::json out_people = nlohmann::json::array();
-  for (const auto& p : *people) {
-    nlohmann::json j = {{"name", p.name},           {"state", policy::to_string(p.state)},
-                        {"employee_id", p.employee_id}, {"department", p.department},
-                        {"service_account", p.service_account}};
-    j["roles"] = nlohmann::json::array();
-    std::vector<policy::Role> held;
-    for (const auto& r : p.roles) {
-      bool hr = std::find(p.hr_roles.begin(), p.hr_roles.end(), r) != p.hr_roles.end();
-      j["roles"].push_back({{"role", r}, {"source", hr ? "hr" : "manual"}});
-      for (const auto& role : *roles) {
-        if (role.name == r) held.push_back(role);
-      }
+  return u;
+}
+
+// One person's roles (and where each comes from); the roles' definitions go into `held`.
+nlohmann::json person_roles(const policy::Person& p, const ReviewInputs& in, std::vector<policy::Role>& held) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : p.roles) {
+    bool hr = std::find(p.hr_roles.begin(), p.hr_roles.end(), r) != p.hr_roles.end();
+    out.push_back({{"role", r}, {"source", hr ? "hr" : "manual"}});
+    for (const auto& role : in.roles) {
+      if (role.name == r) held.push_back(role);
     }
-    std::vector<policy::LoginUse> mine;
-    j["last_login"] = nlohmann::json::array();
-    for (const auto& [key, u] : uses[p.name]) {
-      mine.push_back(u);
-      j["last_login"].push_back({{"target", u.target}, {"login", u.login}, {"at", format_utc_seconds(u.last)}});
-    }
-    j["unused_90_days"] = nlohmann::json::array();
-    if (p.state == policy::PersonState::kActive) {
-      for (const auto& x : policy::unused_access(held, *targets, mine, now, kUnusedWindow)) {
-        j["unused_90_days"].push_back({{"target", x.target}, {"login", x.login}, {"role", x.role}});
-      }
-    }
-    j["grants_used"] = nlohmann::json::array();
-    for (const auto& e : *elevations) {
-      if (e.user != p.name || e.grant_id.empty()) continue;
-      auto it = grant_sessions[p.name].find(e.grant_id);
-      if (it == grant_sessions[p.name].end()) continue;
-      j["grants_used"].push_back({{"grant_id", e.grant_id}, {"destination", e.destination()},
-                                  {"break_glass", e.break_glass}, {"approved_by", e.decided_by},
-                                  {"sessions", it->second}, {"reason", e.reason}});
-    }
-    out_people.push_back(std::move(j));
   }
-  nlohmann::json out_leavers = nlohmann::json::array();
-  for (const auto& ev : *leavers) {
+  return out;
+}
+
+nlohmann::json person_review(const policy::Person& p, const ReviewInputs& in, Usage& u, Micros now) {
+  nlohmann::json j = {{"name", p.name},           {"state", policy::to_string(p.state)},
+                      {"employee_id", p.employee_id}, {"department", p.department},
+                      {"service_account", p.service_account}};
+  std::vector<policy::Role> held;
+  j["roles"] = person_roles(p, in, held);
+  std::vector<policy::LoginUse> mine;
+  j["last_login"] = nlohmann::json::array();
+  for (const auto& [key, use] : u.logins[p.name]) {
+    mine.push_back(use);
+    j["last_login"].push_back({{"target", use.target}, {"login", use.login}, {"at", format_utc_seconds(use.last)}});
+  }
+  j["unused_90_days"] = nlohmann::json::array();
+  if (p.state == policy::PersonState::kActive) {
+    for (const auto& x : policy::unused_access(held, in.targets, mine, now, kUnusedWindow)) {
+      j["unused_90_days"].push_back({{"target", x.target}, {"login", x.login}, {"role", x.role}});
+    }
+  }
+  j["grants_used"] = nlohmann::json::array();
+  for (const auto& e : in.elevations) {
+    if (e.user != p.name || e.grant_id.empty()) continue;
+    auto it = u.grant_sessions[p.name].find(e.grant_id);
+    if (it == u.grant_sessions[p.name].end()) continue;
+    j["grants_used"].push_back({{"grant_id", e.grant_id}, {"destination", e.destination()},
+                                {"break_glass", e.break_glass}, {"approved_by", e.decided_by},
+                                {"sessions", it->second}, {"reason", e.reason}});
+  }
+  return j;
+}
+
+// Leavers revoked in the period, with how long revocation took.
+nlohmann::json leavers_review(const ReviewInputs& in, Micros since) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& ev : in.leavers) {
     if (ev.event.type != policy::HrType::kLeaver || ev.applied_at < since) continue;
     Micros effective = ev.event.effective_at.value_or(ev.arrival);
     nlohmann::json l = {{"event_id", ev.event.event_id}, {"employee_id", ev.event.employee_id},
                         {"effective_at", format_utc_seconds(effective)}, {"revoked_at", format_utc(ev.applied_at)},
                         {"seconds_to_revocation", static_cast<double>(ev.applied_at - effective) / kMicrosPerSecond}};
-    for (const auto& p : *people) {
+    for (const auto& p : in.people) {
       if (p.employee_id == ev.event.employee_id) l["user"] = p.name;
     }
-    out_leavers.push_back(std::move(l));
+    out.push_back(std::move(l));
   }
+  return out;
+}
+
+Result<nlohmann::json> build_report(Services& s, Micros since) {
+  Micros now = s.clock().now();
+  auto in = fetch_inputs(s, since, now);
+  if (!in) return in.error();
+  Usage u = usage_of(in->sessions, since);
+  nlohmann::json out_people = nlohmann::json::array();
+  for (const auto& p : in->people) out_people.push_back(person_review(p, *in, u, now));
   return nlohmann::json{{"generated_at", format_utc_seconds(now)}, {"since", format_utc_seconds(since)},
-                        {"people", out_people}, {"leavers", out_leavers}};
+                        {"people", out_people}, {"leavers", leavers_review(*in, since)}};
 }
 
 void print_text(const nlohmann::json& r) {
@@ -159,59 +198,61 @@ void print_csv(const nlohmann::json& r) {
   }
 }
 
+struct ReportArgs {
+  std::string since, format = "text";
+  std::string reviewer, note;  // sign-off
+  std::optional<Micros> period_start;  // --since, parsed
+};
+
+Status check_since(ReportArgs& a) { return ctl_parse_time(a.since, a.period_start); }
+
+Result<nlohmann::json> build_report(Services& s, const ReportArgs& a) {
+  return build_report(s, a.period_start.value_or(s.clock().now() - kUnusedWindow));
+}
+
+Status report(Services& s, const ReportArgs& a) {
+  auto r = build_report(s, a);
+  if (!r) return r.error();
+  if (a.format == "json") {
+    print_json(*r);
+  } else if (a.format == "csv") {
+    print_csv(*r);
+  } else {
+    print_text(*r);
+  }
+  return {};
+}
+
+// The sign-off pins what was reviewed: the report's digest goes into the chain.
+Status sign_off(Services& s, const ReportArgs& a) {
+  auto r = build_report(s, a);
+  if (!r) return r.error();
+  std::string digest = hex_encode(sha256(as_bytes(r->dump())));
+  ctl_audit(s, "review.sign-off", a.note,
+            {{"reviewer", a.reviewer}, {"since", (*r)["since"]}, {"people", (*r)["people"].size()},
+             {"leavers", (*r)["leavers"].size()}, {"report_sha256", digest}});
+  std::cout << "review signed off by " << a.reviewer << " (report sha256 " << digest.substr(0, 16) << "...)\n";
+  return {};
+}
+
 }  // namespace
 
 void register_access_review_commands(CLI::App& app, CtlGlobals& g) {
   auto* review = app.add_subcommand("review", "the periodic access review");
   review->require_subcommand(1);
-  auto* report = review->add_subcommand(
+  auto* report_cmd = review->add_subcommand(
       "report", "every person: state, roles and their source, last logins, unused access, grants used, leavers");
-  struct Args {
-    std::string since, format = "text";
-  };
-  auto a = std::make_shared<Args>();
-  report->add_option("--since", a->since, "start of the period (UTC, default: 90 days ago)");
-  report->add_option("--format", a->format, "text, csv or json")->check(CLI::IsMember({"text", "csv", "json"}))
+  auto a = std::make_shared<ReportArgs>();
+  report_cmd->add_option("--since", a->since, "start of the period (UTC, default: 90 days ago)");
+  report_cmd->add_option("--format", a->format, "text, csv or json")->check(CLI::IsMember({"text", "csv", "json"}))
       ->capture_default_str();
-  report->callback([&g, a] {
-    std::optional<Micros> since;
-    if (!ctl_parse_time(g, a->since, since)) return;
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto r = build_report(*s, since.value_or(s->clock().now() - kUnusedWindow));
-    if (!r) {
-      g.exit_code = ctl_fail(r.error().message);
-      return;
-    }
-    if (a->format == "json") return print_json(*r);
-    if (a->format == "csv") return print_csv(*r);
-    print_text(*r);
-  });
+  ctl_command(report_cmd, g, a, report, check_since);
   auto* sign = review->add_subcommand("sign-off", "record in the audit log that a review was done");
-  struct SignArgs {
-    std::string reviewer, note, since;
-  };
-  auto sa = std::make_shared<SignArgs>();
+  auto sa = std::make_shared<ReportArgs>();
   sign->add_option("--reviewer", sa->reviewer, "who reviewed")->required();
   sign->add_option("--note", sa->note, "findings and decisions")->required();
   sign->add_option("--since", sa->since, "start of the reviewed period (UTC, default: 90 days ago)");
-  sign->callback([&g, sa] {
-    std::optional<Micros> since;
-    if (!ctl_parse_time(g, sa->since, since)) return;
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto r = build_report(*s, since.value_or(s->clock().now() - kUnusedWindow));
-    if (!r) {
-      g.exit_code = ctl_fail(r.error().message);
-      return;
-    }
-    // The sign-off pins what was reviewed: the report's digest goes into the chain.
-    std::string digest = hex_encode(sha256(as_bytes(r->dump())));
-    ctl_audit(*s, "review.sign-off", sa->note,
-              {{"reviewer", sa->reviewer}, {"since", (*r)["since"]}, {"people", (*r)["people"].size()},
-               {"leavers", (*r)["leavers"].size()}, {"report_sha256", digest}});
-    std::cout << "review signed off by " << sa->reviewer << " (report sha256 " << digest.substr(0, 16) << "...)\n";
-  });
+  ctl_command(sign, g, sa, sign_off, check_since);
 }
 
 }  // namespace bastion::gateway

@@ -25,79 +25,84 @@ void notify_daemon(Services& s) {
   }
 }
 
+struct CustomerArgs {
+  std::string name;
+};
+
+Status add_customer(Services& s, const CustomerArgs& a) {
+  if (auto st = s.policy().add_customer(a.name); !st) return st;
+  ctl_audit(s, "customer.add", "", {{"customer", a.name}});
+  std::cout << "added customer " << a.name << "\n";
+  return {};
+}
+
+void print_customers(const std::vector<policy::Customer>& rows) {
+  std::printf("%-20s %s\n", "CUSTOMER", "APPROVERS");
+  for (const auto& c : rows) {
+    std::string a = join(c.approvers, ",");
+    std::printf("%-20s %s\n", c.name.c_str(), a.empty() ? "(none: nobody can consent)" : a.c_str());
+  }
+}
+
+nlohmann::json customer_json(const policy::Customer& c) { return {{"name", c.name}, {"approvers", c.approvers}}; }
+
+Status list_customers(Services& s, const JsonFlag& a) {
+  return ctl_print_rows(s.policy().list_customers(), a.json, customer_json, print_customers);
+}
+
+struct ApproverArgs {
+  std::string customer, person;
+  bool adding = false;
+};
+
+// SECURITY: consent from someone who may no longer give it does not open
+// grants nobody has used yet (or finish pending requests).
+Status withdraw_consents(Services& s, const ApproverArgs& a) {
+  auto withdrawn = s.elevation().withdraw_consents(
+      a.person, grant_used(s), "consent withdrawn: " + a.person + " is no longer an approver for " + a.customer,
+      a.customer);
+  if (!withdrawn) {
+    return withdrawn.error().prefixed("the approver was removed, but their consents could not be withdrawn: ");
+  }
+  for (const auto& e : *withdrawn) {
+    std::cout << "withdrew " << a.person << "'s consent to " << e.id
+              << (e.grant_id.empty() ? "" : " (grant " + e.grant_id + ")") << "\n";
+  }
+  if (!withdrawn->empty()) notify_daemon(s);
+  return {};
+}
+
+// `customer approver add` / `customer approver remove`.
+Status change_approver(Services& s, const ApproverArgs& a) {
+  auto st = a.adding ? s.policy().add_approver(a.customer, a.person) : s.policy().remove_approver(a.customer, a.person);
+  if (!st) return st;
+  ctl_audit(s, a.adding ? "customer.approver.add" : "customer.approver.remove", "",
+            {{"customer", a.customer}, {"user", a.person}});
+  std::cout << (a.adding ? "added " : "removed ") << a.person << (a.adding ? " as" : " as an") << " approver for "
+            << a.customer << "\n";
+  if (a.adding) return {};
+  return withdraw_consents(s, a);
+}
+
 void register_customer(CLI::App& app, CtlGlobals& g) {
   auto* customer = app.add_subcommand("customer", "customers: who owns targets, and who may consent for them");
   customer->require_subcommand(1);
   auto* add = customer->add_subcommand("add", "add a customer");
-  auto name = std::make_shared<std::string>();
-  add->add_option("NAME", *name)->required();
-  add->callback([&g, name] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    if (auto st = s->policy().add_customer(*name); !st) {
-      g.exit_code = ctl_fail(st.message());
-      return;
-    }
-    ctl_audit(*s, "customer.add", "", {{"customer", *name}});
-    std::cout << "added customer " << *name << "\n";
-  });
+  auto ca = std::make_shared<CustomerArgs>();
+  add->add_option("NAME", ca->name)->required();
+  ctl_command(add, g, ca, add_customer);
   auto* list = customer->add_subcommand("list", "list customers and their approvers");
-  auto json = std::make_shared<bool>(false);
-  list->add_flag("--json", *json, "machine-readable output");
-  list->callback([&g, json] {
-    ctl_list(
-        g, *json, [](Services& s) { return s.policy().list_customers(); },
-        [](const policy::Customer& c) { return nlohmann::json{{"name", c.name}, {"approvers", c.approvers}}; },
-        [](const std::vector<policy::Customer>& rows) {
-          std::printf("%-20s %s\n", "CUSTOMER", "APPROVERS");
-          for (const auto& c : rows) {
-            std::string a = join(c.approvers, ",");
-            std::printf("%-20s %s\n", c.name.c_str(), a.empty() ? "(none: nobody can consent)" : a.c_str());
-          }
-        });
-  });
+  ctl_command(list, g, add_json_flag(list), list_customers);
   auto* approver = customer->add_subcommand("approver", "people who may consent to elevation for a customer");
   approver->require_subcommand(1);
   for (const char* verb : {"add", "remove"}) {
-    bool adding = std::string(verb) == "add";
-    auto* cmd = approver->add_subcommand(verb, adding ? "let a person consent for the customer"
-                                                      : "take a person's consent right away");
-    struct Args {
-      std::string customer, person;
-    };
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<ApproverArgs>();
+    a->adding = std::string(verb) == "add";
+    auto* cmd = approver->add_subcommand(verb, a->adding ? "let a person consent for the customer"
+                                                         : "take a person's consent right away");
     cmd->add_option("CUSTOMER", a->customer)->required();
     cmd->add_option("USER", a->person)->required();
-    cmd->callback([&g, a, adding] {
-      auto s = ctl_open(g);
-      if (!s) return;
-      auto st = adding ? s->policy().add_approver(a->customer, a->person)
-                       : s->policy().remove_approver(a->customer, a->person);
-      if (!st) {
-        g.exit_code = ctl_fail(st.message());
-        return;
-      }
-      ctl_audit(*s, adding ? "customer.approver.add" : "customer.approver.remove", "",
-                {{"customer", a->customer}, {"user", a->person}});
-      std::cout << (adding ? "added " : "removed ") << a->person << (adding ? " as" : " as an")
-                << " approver for " << a->customer << "\n";
-      if (adding) return;
-      // SECURITY: consent from someone who may no longer give it does not
-      // open grants nobody has used yet (or finish pending requests).
-      auto withdrawn = s->elevation().withdraw_consents(
-          a->person, grant_used(*s), "consent withdrawn: " + a->person + " is no longer an approver for " + a->customer,
-          a->customer);
-      if (!withdrawn) {
-        g.exit_code = ctl_fail("the approver was removed, but their consents could not be withdrawn: " +
-                               withdrawn.error().message);
-        return;
-      }
-      for (const auto& e : *withdrawn) {
-        std::cout << "withdrew " << a->person << "'s consent to " << e.id
-                  << (e.grant_id.empty() ? "" : " (grant " + e.grant_id + ")") << "\n";
-      }
-      if (!withdrawn->empty()) notify_daemon(*s);
-    });
+    ctl_command(cmd, g, a, change_approver);
   }
 }
 
@@ -115,247 +120,263 @@ void print_elevations(const std::vector<Elevation>& rows, Micros now) {
   if (any_bg) std::printf("(! = break-glass: granted by an administrator without customer consent)\n");
 }
 
+// `elevate list --json`: each request or grant with the sessions its grant opened.
+void print_elevations_json(Services& s, const std::vector<Elevation>& rows, Micros now) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : rows) {
+    auto j = elevation_json(e, now);
+    if (!e.grant_id.empty()) {
+      recorder::SessionFilter f;
+      f.grant_id = e.grant_id;
+      j["sessions"] = nlohmann::json::array();
+      if (auto sess = s.sessions().list(f); sess) {
+        for (const auto& x : *sess) j["sessions"].push_back(x.id);
+      }
+    }
+    arr.push_back(std::move(j));
+  }
+  print_json(arr);
+}
+
+struct ElevationListArgs {
+  std::string state, user;
+  bool break_glass = false, json = false;
+};
+
+Status list_elevations(Services& s, const ElevationListArgs& a) {
+  auto rows = s.policy().list_elevations(a.user, false);
+  if (!rows) return rows.error();
+  Micros now = s.clock().now();
+  std::vector<Elevation> shown;
+  for (auto& e : *rows) {
+    if (!a.state.empty() && policy::to_string(e.state_at(now)) != a.state) continue;
+    if (a.break_glass && !e.break_glass) continue;
+    shown.push_back(std::move(e));
+  }
+  if (a.json) {
+    print_elevations_json(s, shown, now);
+  } else {
+    print_elevations(shown, now);
+  }
+  return {};
+}
+
+struct DecisionArgs {
+  std::string id, reason;
+};
+
+Status revoke_elevation(Services& s, const DecisionArgs& a) {
+  auto e = s.elevation().revoke(admin_actor(), a.id, a.reason);
+  if (!e) return e.error();
+  notify_daemon(s);
+  std::cout << "revoked " << (e->grant_id.empty() ? e->id : e->grant_id) << " (" << e->destination() << " for "
+            << e->user << ")\n";
+  return {};
+}
+
+Status deny_elevation(Services& s, const DecisionArgs& a) {
+  auto e = s.elevation().deny(admin_actor(), a.id, a.reason);
+  if (!e) return e.error();
+  std::cout << "denied " << e->id << " (" << e->destination() << " for " << e->user << ")\n";
+  return {};
+}
+
+struct BreakGlassArgs {
+  std::string user, dest, duration, reason;
+  Micros length = 0;  // --for, parsed
+};
+
+Status check_break_glass(BreakGlassArgs& a) {
+  auto d = parse_duration(a.duration);
+  if (!d) return d.error().prefixed("--for: ");
+  a.length = *d;
+  return {};
+}
+
+Status break_glass(Services& s, const BreakGlassArgs& a) {
+  auto e = s.elevation().break_glass(admin_actor(), a.user, a.dest, a.length, a.reason);
+  if (!e) return e.error();
+  std::cout << "BREAK-GLASS grant " << e->grant_id << " (request " << e->id << "): " << e->user << " may use "
+            << e->destination() << " until " << format_utc_seconds(e->ends_at)
+            << "\nthis is in the audit log as elevation.break-glass and in `elevate list --break-glass`\n";
+  return {};
+}
+
+void register_elevate_decisions(CLI::App* elevate, CtlGlobals& g) {
+  auto* revoke = elevate->add_subcommand("revoke", "end a grant (its live sessions end at once) or withdraw a request");
+  auto ra = std::make_shared<DecisionArgs>();
+  revoke->add_option("ID", ra->id, "request id (REQ-...) or grant id (GRT-...)")->required();
+  revoke->add_option("--reason", ra->reason, "why (the person sees it)")->required();
+  ctl_command(revoke, g, ra, revoke_elevation);
+
+  auto* deny = elevate->add_subcommand("deny", "refuse a pending request (the requester sees the reason)");
+  auto da = std::make_shared<DecisionArgs>();
+  deny->add_option("ID", da->id, "request id (REQ-...)")->required();
+  deny->add_option("--reason", da->reason, "why (the requester sees it)")->required();
+  ctl_command(deny, g, da, deny_elevation);
+
+  auto* bg = elevate->add_subcommand("break-glass", "emergency grant without customer consent (audited as such)");
+  auto ba = std::make_shared<BreakGlassArgs>();
+  bg->add_option("USER", ba->user)->required();
+  bg->add_option("LOGIN@TARGET", ba->dest)->required();
+  bg->add_option("--for", ba->duration, "how long (at most [elevation] break_glass_max, default 30m)")->required();
+  bg->add_option("--reason", ba->reason, "why consent could not be asked (incident reference)")->required();
+  ctl_command(bg, g, ba, break_glass, check_break_glass);
+}
+
 void register_elevate(CLI::App& app, CtlGlobals& g) {
   auto* elevate = app.add_subcommand("elevate", "elevation requests and grants (customer-consented access)");
   elevate->require_subcommand(1);
-
   auto* list = elevate->add_subcommand("list", "list requests and grants, newest first");
-  struct ListArgs {
-    std::string state, user;
-    bool break_glass = false, json = false;
-  };
-  auto la = std::make_shared<ListArgs>();
+  auto la = std::make_shared<ElevationListArgs>();
   list->add_option("--state", la->state, "only this state")
       ->check(CLI::IsMember({"pending", "approved", "denied", "expired", "revoked"}));
   list->add_option("--user", la->user, "only this person's");
   list->add_flag("--break-glass", la->break_glass, "only break-glass grants (the emergency report)");
   list->add_flag("--json", la->json,
                  "JSON: id, grant_id, user, target, login, state, reason, starts_at, ends_at, approved_by, ...");
-  list->callback([&g, la] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto rows = s->policy().list_elevations(la->user, false);
-    if (!rows) {
-      g.exit_code = ctl_fail(rows.error().message);
-      return;
+  ctl_command(list, g, la, list_elevations);
+  register_elevate_decisions(elevate, g);
+}
+
+struct CheckArgs {
+  std::string user, dest;
+  bool json = false;
+  std::string login, target;  // dest, split
+};
+
+Status check_access_args(CheckArgs& a) {
+  if (!split_destination(a.dest, a.login, a.target)) {
+    return make_error("expected LOGIN@TARGET, got '" + a.dest + "'");
+  }
+  return {};
+}
+
+void print_decision(const CheckArgs& a, const policy::AccessContext& in, const std::string& eligible) {
+  const policy::Decision& d = in.decision;
+  std::cout << (d.allow ? "allow: " : "deny: ") << d.reason << "\n";
+  if (d.allow && d.grant_id.empty()) std::cout << "  decided by: standing role " << d.role << "\n";
+  if (d.allow && !d.grant_id.empty()) {
+    std::cout << "  decided by: " << (d.break_glass ? "break-glass grant " : "grant ") << d.grant_id << " (request "
+              << d.request_id << (d.role.empty() ? "" : ", eligible through role " + d.role) << "), ends "
+              << format_utc_seconds(d.not_after) << "\n";
+  }
+  if (!d.allow && !eligible.empty()) {
+    std::cout << "  eligible: role " << eligible << " lets " << a.user << " request " << a.dest
+              << " with the consent of customer " << in.target->customer << "\n";
+  }
+}
+
+// `access check`: exit 0 when the access would be allowed, 1 when denied.
+Status check_access(Services& s, const CheckArgs& a) {
+  Micros now = s.clock().now();
+  auto in = policy::decide_access(s.policy(), a.user, a.target, a.login, now);
+  if (!in) return in.error();
+  if (!in->person) return make_error("no such user: " + a.user);
+  const policy::Decision& d = in->decision;
+  std::string eligible;
+  if (in->target) {
+    if (auto r = policy::eligible_role(in->roles, *in->target, a.login)) eligible = r->name;
+  }
+  nlohmann::json j = {{"user", a.user}, {"target", a.target},       {"login", a.login},
+                      {"allow", d.allow}, {"reason", d.reason},     {"role", d.role},
+                      {"grant_id", d.grant_id}, {"request_id", d.request_id},
+                      {"break_glass", d.break_glass}, {"eligible_role", eligible}};
+  if (d.not_after) j["until"] = format_utc(d.not_after);
+  ctl_print(a.json, j, [&] { print_decision(a, *in, eligible); });
+  return d.allow ? Status{} : ctl_explained();
+}
+
+// The logins `in`'s person has or may request on `target`, and those of grants active now.
+std::vector<std::string> reachable_logins(const policy::AccessContext& in, const policy::Target& target, Micros now) {
+  std::vector<std::string> logins = policy::logins_for(in.roles, target);
+  for (const auto& l : policy::requestable_logins(in.roles, target)) {
+    if (std::find(logins.begin(), logins.end(), l) == logins.end()) logins.push_back(l);
+  }
+  for (const auto& e : in.elevations) {
+    if (e.target == target.name && e.active_at(now) &&
+        std::find(logins.begin(), logins.end(), e.login) == logins.end()) {
+      logins.push_back(e.login);
     }
-    Micros now = s->clock().now();
-    std::vector<Elevation> shown;
-    for (auto& e : *rows) {
-      if (!la->state.empty() && policy::to_string(e.state_at(now)) != la->state) continue;
-      if (la->break_glass && !e.break_glass) continue;
-      shown.push_back(std::move(e));
+  }
+  return logins;
+}
+
+// `access who-can` rows for one person: how they reach each login, if at all.
+void add_who_can_rows(const policy::Person& p, const policy::AccessContext& in, const policy::Target& target,
+                      Micros now, nlohmann::json& rows) {
+  for (const auto& login : reachable_logins(in, target, now)) {
+    auto d = policy::decide_with(in, target.name, login, now);
+    nlohmann::json row = {{"user", p.name}, {"state", policy::to_string(p.state)}, {"login", login}};
+    if (d.allow) {
+      row["how"] = d.grant_id.empty() ? "role" : (d.break_glass ? "break-glass" : "grant");
+      row["detail"] = d.reason;
+    } else if (auto r = policy::eligible_role(in.roles, target, login); r && p.state == policy::PersonState::kActive) {
+      row["how"] = "may-request";
+      row["detail"] = "role " + r->name + " (consent from customer " + target.customer + ")";
+    } else {
+      continue;  // neither now nor by request (e.g. account not active)
     }
-    if (!la->json) return print_elevations(shown, now);
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& e : shown) {
-      auto j = elevation_json(e, now);
-      if (!e.grant_id.empty()) {
-        recorder::SessionFilter f;
-        f.grant_id = e.grant_id;
-        j["sessions"] = nlohmann::json::array();
-        if (auto sess = s->sessions().list(f); sess) {
-          for (const auto& x : *sess) j["sessions"].push_back(x.id);
-        }
+    rows.push_back(row);
+  }
+}
+
+void print_who_can(const nlohmann::json& rows) {
+  std::printf("%-12s %-10s %-12s %s\n", "PERSON", "LOGIN", "HOW", "DETAIL");
+  for (const auto& r : rows) {
+    std::printf("%-12s %-10s %-12s %s\n", r["user"].get<std::string>().c_str(),
+                r["login"].get<std::string>().empty() ? "-" : r["login"].get<std::string>().c_str(),
+                r["how"].get<std::string>().c_str(), r["detail"].get<std::string>().c_str());
+  }
+  if (rows.empty()) std::printf("(nobody)\n");
+}
+
+struct WhoArgs {
+  std::string target;
+  bool json = false;
+};
+
+Status who_can(Services& s, const WhoArgs& a) {
+  auto target = s.policy().find_target(a.target);
+  auto people = s.policy().list_people();
+  if (!target) return target.error();
+  if (!people) return people.error();
+  if (!*target) return make_error("no such target: " + a.target);
+  const policy::Target& t = **target;
+  Micros now = s.clock().now();
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& p : *people) {
+    auto in = policy::decide_access(s.policy(), p.name, a.target, "", now);
+    if (!in) return in.error();
+    add_who_can_rows(p, *in, t, now, rows);
+  }
+  if (!t.customer.empty()) {
+    if (auto c = s.policy().find_customer(t.customer); c && *c) {
+      for (const auto& approver : (*c)->approvers) {
+        rows.push_back({{"user", approver}, {"state", ""}, {"login", ""}, {"how", "approver"},
+                        {"detail", "may consent for customer " + t.customer + " (no access of their own)"}});
       }
-      arr.push_back(std::move(j));
     }
-    print_json(arr);
-  });
-
-  auto* revoke = elevate->add_subcommand("revoke", "end a grant (its live sessions end at once) or withdraw a request");
-  struct RevokeArgs {
-    std::string id, reason;
-  };
-  auto ra = std::make_shared<RevokeArgs>();
-  revoke->add_option("ID", ra->id, "request id (REQ-...) or grant id (GRT-...)")->required();
-  revoke->add_option("--reason", ra->reason, "why (the person sees it)")->required();
-  revoke->callback([&g, ra] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto e = s->elevation().revoke(admin_actor(), ra->id, ra->reason);
-    if (!e) {
-      g.exit_code = ctl_fail(e.error().message);
-      return;
-    }
-    notify_daemon(*s);
-    std::cout << "revoked " << (e->grant_id.empty() ? e->id : e->grant_id) << " (" << e->destination() << " for "
-              << e->user << ")\n";
-  });
-
-  auto* deny = elevate->add_subcommand("deny", "refuse a pending request (the requester sees the reason)");
-  auto da = std::make_shared<RevokeArgs>();
-  deny->add_option("ID", da->id, "request id (REQ-...)")->required();
-  deny->add_option("--reason", da->reason, "why (the requester sees it)")->required();
-  deny->callback([&g, da] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto e = s->elevation().deny(admin_actor(), da->id, da->reason);
-    if (!e) {
-      g.exit_code = ctl_fail(e.error().message);
-      return;
-    }
-    std::cout << "denied " << e->id << " (" << e->destination() << " for " << e->user << ")\n";
-  });
-
-  auto* bg = elevate->add_subcommand("break-glass", "emergency grant without customer consent (audited as such)");
-  struct BgArgs {
-    std::string user, dest, duration, reason;
-  };
-  auto ba = std::make_shared<BgArgs>();
-  bg->add_option("USER", ba->user)->required();
-  bg->add_option("LOGIN@TARGET", ba->dest)->required();
-  bg->add_option("--for", ba->duration, "how long (at most [elevation] break_glass_max, default 30m)")->required();
-  bg->add_option("--reason", ba->reason, "why consent could not be asked (incident reference)")->required();
-  bg->callback([&g, ba] {
-    auto d = parse_duration(ba->duration);
-    if (!d) {
-      g.exit_code = kExitUsage;
-      ctl_fail("--for: " + d.error().message);
-      return;
-    }
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto e = s->elevation().break_glass(admin_actor(), ba->user, ba->dest, *d, ba->reason);
-    if (!e) {
-      g.exit_code = ctl_fail(e.error().message);
-      return;
-    }
-    std::cout << "BREAK-GLASS grant " << e->grant_id << " (request " << e->id << "): " << e->user << " may use "
-              << e->destination() << " until " << format_utc_seconds(e->ends_at)
-              << "\nthis is in the audit log as elevation.break-glass and in `elevate list --break-glass`\n";
-  });
+  }
+  ctl_print(a.json, rows, [&] { print_who_can(rows); });
+  return {};
 }
 
 void register_access(CLI::App& app, CtlGlobals& g) {
   auto* access = app.add_subcommand("access", "explain access decisions");
   access->require_subcommand(1);
-
   auto* check = access->add_subcommand("check", "would USER get LOGIN@TARGET now? exactly which role or grant decides");
-  struct CheckArgs {
-    std::string user, dest;
-    bool json = false;
-  };
   auto ca = std::make_shared<CheckArgs>();
   check->add_option("USER", ca->user)->required();
   check->add_option("LOGIN@TARGET", ca->dest)->required();
   check->add_flag("--json", ca->json, "machine-readable output");
-  check->callback([&g, ca] {
-    std::string login, target;
-    if (!split_destination(ca->dest, login, target)) {
-      g.exit_code = kExitUsage;
-      ctl_fail("expected LOGIN@TARGET, got '" + ca->dest + "'");
-      return;
-    }
-    auto s = ctl_open(g);
-    if (!s) return;
-    Micros now = s->clock().now();
-    auto in = policy::decide_access(s->policy(), ca->user, target, login, now);
-    if (!in) {
-      g.exit_code = ctl_fail(in.error().message);
-      return;
-    }
-    if (!in->person) {
-      g.exit_code = ctl_fail("no such user: " + ca->user);
-      return;
-    }
-    const policy::Decision& d = in->decision;
-    std::string eligible;
-    if (in->target) {
-      if (auto r = policy::eligible_role(in->roles, *in->target, login)) eligible = r->name;
-    }
-    nlohmann::json j = {{"user", ca->user}, {"target", target},       {"login", login},
-                        {"allow", d.allow}, {"reason", d.reason},     {"role", d.role},
-                        {"grant_id", d.grant_id}, {"request_id", d.request_id},
-                        {"break_glass", d.break_glass}, {"eligible_role", eligible}};
-    if (d.not_after) j["until"] = format_utc(d.not_after);
-    g.exit_code = d.allow ? kExitOk : kExitFailed;
-    if (ca->json) return print_json(j);
-    std::cout << (d.allow ? "allow: " : "deny: ") << d.reason << "\n";
-    if (d.allow && d.grant_id.empty()) std::cout << "  decided by: standing role " << d.role << "\n";
-    if (d.allow && !d.grant_id.empty()) {
-      std::cout << "  decided by: " << (d.break_glass ? "break-glass grant " : "grant ") << d.grant_id
-                << " (request " << d.request_id << (d.role.empty() ? "" : ", eligible through role " + d.role)
-                << "), ends " << format_utc_seconds(d.not_after) << "\n";
-    }
-    if (!d.allow && !eligible.empty()) {
-      std::cout << "  eligible: role " << eligible << " lets " << ca->user << " request " << ca->dest
-                << " with the consent of customer " << in->target->customer << "\n";
-    }
-  });
+  ctl_command(check, g, ca, check_access, check_access_args);
 
   auto* who = access->add_subcommand("who-can", "every person who can reach TARGET now, or may request it, and how");
-  struct WhoArgs {
-    std::string target;
-    bool json = false;
-  };
   auto wa = std::make_shared<WhoArgs>();
   who->add_option("TARGET", wa->target)->required();
   who->add_flag("--json", wa->json, "machine-readable output");
-  who->callback([&g, wa] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto target = s->policy().find_target(wa->target);
-    auto people = s->policy().list_people();
-    if (!target || !people) {
-      g.exit_code = ctl_fail(!target ? target.error().message : people.error().message);
-      return;
-    }
-    if (!*target) {
-      g.exit_code = ctl_fail("no such target: " + wa->target);
-      return;
-    }
-    Micros now = s->clock().now();
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& p : *people) {
-      auto in = policy::decide_access(s->policy(), p.name, wa->target, "", now);
-      if (!in) {
-        g.exit_code = ctl_fail(in.error().message);
-        return;
-      }
-      std::vector<std::string> logins = policy::logins_for(in->roles, **target);
-      for (const auto& l : policy::requestable_logins(in->roles, **target)) {
-        if (std::find(logins.begin(), logins.end(), l) == logins.end()) logins.push_back(l);
-      }
-      for (const auto& e : in->elevations) {
-        if (e.target == wa->target && e.active_at(now) &&
-            std::find(logins.begin(), logins.end(), e.login) == logins.end()) {
-          logins.push_back(e.login);
-        }
-      }
-      for (const auto& login : logins) {
-        auto d = policy::decide_with(*in, wa->target, login, now);
-        nlohmann::json row = {{"user", p.name}, {"state", policy::to_string(p.state)}, {"login", login}};
-        if (d.allow) {
-          row["how"] = d.grant_id.empty() ? "role" : (d.break_glass ? "break-glass" : "grant");
-          row["detail"] = d.reason;
-        } else if (auto r = policy::eligible_role(in->roles, **target, login);
-                   r && p.state == policy::PersonState::kActive) {
-          row["how"] = "may-request";
-          row["detail"] = "role " + r->name + " (consent from customer " + (*target)->customer + ")";
-        } else {
-          continue;  // neither now nor by request (e.g. account not active)
-        }
-        rows.push_back(row);
-      }
-    }
-    if (!(*target)->customer.empty()) {
-      if (auto c = s->policy().find_customer((*target)->customer); c && *c) {
-        for (const auto& a : (*c)->approvers) {
-          rows.push_back({{"user", a}, {"state", ""}, {"login", ""}, {"how", "approver"},
-                          {"detail", "may consent for customer " + (*target)->customer + " (no access of their own)"}});
-        }
-      }
-    }
-    if (wa->json) return print_json(rows);
-    std::printf("%-12s %-10s %-12s %s\n", "PERSON", "LOGIN", "HOW", "DETAIL");
-    for (const auto& r : rows) {
-      std::printf("%-12s %-10s %-12s %s\n", r["user"].get<std::string>().c_str(),
-                  r["login"].get<std::string>().empty() ? "-" : r["login"].get<std::string>().c_str(),
-                  r["how"].get<std::string>().c_str(), r["detail"].get<std::string>().c_str());
-    }
-    if (rows.empty()) std::printf("(nobody)\n");
-  });
+  ctl_command(who, g, wa, who_can);
 }
 
 }  // namespace

@@ -16,8 +16,9 @@ struct KeyAddArgs {
 };
 
 // `key add`: verifies the attestation (when given or required) and enrols.
-// Returns the exit code.
-int enroll_key(CtlGlobals& g, Services& s, const KeyAddArgs& a);
+Status enroll_key(Services& s, const KeyAddArgs& a);
+// `key add`'s options that exclude each other (a usage error).
+Status check_key_add(KeyAddArgs& a);
 void register_key_challenge(CLI::App* key, CtlGlobals& g);
 void register_user_invite(CLI::App* user, CtlGlobals& g);
 // user confirm-key / reject-key NAME CREDENTIAL_ID.

@@ -13,106 +13,138 @@
 namespace bastion::gateway {
 namespace {
 
-int run_init(const CtlTools& tools, const std::string& dir_arg, const std::string& listen, const std::string& public_url) {
-  if (!tools.generate_host_key) return ctl_fail("this bastionctl cannot generate SSH host keys (built without them)");
+struct InitArgs {
+  std::string dir, listen = "127.0.0.1:2200", public_url;
+};
+
+// What `init` creates.
+struct InitPaths {
+  std::string dir, cfg, host_key, ca_key, db, audit_key, web_cert, web_key;
+  std::string web_host = "localhost";  // the self-signed web certificate's name
+};
+
+// Checks everything before anything is changed; the paths to create.
+Result<InitPaths> plan_init(const CtlTools& tools, const InitArgs& a) {
+  if (!tools.generate_host_key) return make_error("this bastionctl cannot generate SSH host keys (built without them)");
   std::string host;
   uint16_t port = 0;
-  if (auto st = parse_host_port(listen, host, port); !st) return ctl_fail("--listen: " + st.message());
+  if (auto st = parse_host_port(a.listen, host, port); !st) return st.error().prefixed("--listen: ");
   std::error_code ec;
-  std::string dir = std::filesystem::absolute(dir_arg, ec).lexically_normal().string();
-  std::string cfg_path = dir + "/bastion.toml";
-  std::string host_key = dir + "/ssh_host_ed25519_key";
-  std::string ca_key = dir + "/user_ca_key";
-  std::string db = dir + "/bastion.db";
-  std::string audit_key = dir + "/audit_signing_key";
-  std::string web_cert = dir + "/web_cert.pem", web_key = dir + "/web_key.pem";
-  std::string web_host = "localhost";
-  if (!public_url.empty()) {
-    auto origin = parse_public_url(public_url);
-    if (!origin) return ctl_fail("--public-url: " + origin.error().message);
-    web_host = origin->rp_id;
+  InitPaths p;
+  p.dir = std::filesystem::absolute(a.dir, ec).lexically_normal().string();
+  p.cfg = p.dir + "/bastion.toml";
+  p.host_key = p.dir + "/ssh_host_ed25519_key";
+  p.ca_key = p.dir + "/user_ca_key";
+  p.db = p.dir + "/bastion.db";
+  p.audit_key = p.dir + "/audit_signing_key";
+  p.web_cert = p.dir + "/web_cert.pem";
+  p.web_key = p.dir + "/web_key.pem";
+  if (!a.public_url.empty()) {
+    auto origin = parse_public_url(a.public_url);
+    if (!origin) return origin.error().prefixed("--public-url: ");
+    p.web_host = origin->rp_id;
   }
   // SECURITY: the shipped roots must be the ones Yubico publishes.
   for (const auto& r : default_fido_roots()) {
     auto t = authn::parse_trust_cert(r.pem);
-    if (!t || t->sha256 != r.sha256) return ctl_fail("built-in FIDO root " + r.file + " does not match its fingerprint");
+    if (!t || t->sha256 != r.sha256) return make_error("built-in FIDO root " + r.file + " does not match its fingerprint");
   }
   // SECURITY: never overwrite keys; check everything before changing anything.
-  for (const auto& f : {host_key, ca_key, audit_key, cfg_path, db, web_cert, web_key}) {
-    if (file_exists(f)) return ctl_fail("refusing to overwrite existing " + f);
+  for (const auto& f : {p.host_key, p.ca_key, p.audit_key, p.cfg, p.db, p.web_cert, p.web_key}) {
+    if (file_exists(f)) return make_error("refusing to overwrite existing " + f);
   }
-  if (auto st = make_dirs(dir, 0700); !st) return ctl_fail(st.message());
-  if (auto st = tools.generate_host_key(host_key); !st) return ctl_fail(st.message());
-  auto ca = authn::UserCa::create(ca_key);
-  if (!ca) return ctl_fail(ca.error().message);
-  auto signer = Ed25519Key::create(audit_key);
-  if (!signer) return ctl_fail(signer.error().message);
-  if (auto st = write_file_atomic(audit_key + ".pub", recorder::audit_public_key_line(signer->public_key()) + "\n",
-                                  0644, false);
+  return p;
+}
+
+// Creates the directory, the keys, the database, the web certificate and the
+// config; returns the user CA's public key line.
+Result<std::string> create_state(const CtlTools& tools, const InitArgs& a, const InitPaths& p) {
+  if (auto st = make_dirs(p.dir, 0700); !st) return st.error();
+  if (auto st = tools.generate_host_key(p.host_key); !st) return st.error();
+  auto ca = authn::UserCa::create(p.ca_key);
+  if (!ca) return ca.error();
+  auto signer = Ed25519Key::create(p.audit_key);
+  if (!signer) return signer.error();
+  if (auto st = write_file_atomic(p.audit_key + ".pub",
+                                  recorder::audit_public_key_line(signer->public_key()) + "\n", 0644, false);
       !st) {
-    return ctl_fail(st.message());
+    return st.error();
   }
-  auto database = Database::open(db, Database::Mode::kCreate);
-  if (!database) return ctl_fail(database.error().message);
-  if (auto st = make_self_signed_tls(web_cert, web_key, web_host); !st) return ctl_fail(st.message());
-  if (auto st = write_file_atomic(cfg_path, default_config_text(listen, public_url), 0600, false); !st) {
-    return ctl_fail(st.message());
+  auto database = Database::open(p.db, Database::Mode::kCreate);
+  if (!database) return database.error();
+  if (auto st = make_self_signed_tls(p.web_cert, p.web_key, p.web_host); !st) return st.error();
+  if (auto st = write_file_atomic(p.cfg, default_config_text(a.listen, a.public_url), 0600, false); !st) {
+    return st.error();
   }
-  auto cfg = load_config(cfg_path);
-  if (!cfg) return ctl_fail(cfg.error().message);
-  if (auto s = Services::open(*cfg); s) {
-    ctl_audit(**s, "gateway.init", "", {{"state_dir", dir}, {"listen", listen}, {"public_url", public_url}});
-    for (const auto& r : default_fido_roots()) {
-      if (auto t = (*s)->mfa().add_trust_cert(r.pem, false); !t) return ctl_fail(t.error().message);
-    }
-    for (const auto& a : default_fido_aaguids()) {
-      if (auto x = (*s)->mfa().add_aaguid(a.aaguid, a.name); !x) return ctl_fail(x.error().message);
-    }
+  return ca->public_key_line();
+}
+
+// Audits the initialisation and trusts the built-in FIDO roots and models.
+Status seed_state(const InitArgs& a, const InitPaths& p) {
+  auto cfg = load_config(p.cfg);
+  if (!cfg) return cfg.error();
+  auto s = Services::open(*cfg);
+  if (!s) return {};
+  ctl_audit(**s, "gateway.init", "", {{"state_dir", p.dir}, {"listen", a.listen}, {"public_url", a.public_url}});
+  for (const auto& r : default_fido_roots()) {
+    if (auto t = (*s)->mfa().add_trust_cert(r.pem, false); !t) return t.error();
   }
-  std::cout << "initialised " << dir << "\n"
-            << "  config:        " << cfg_path << "\n"
-            << "  host key:      " << host_key << ".pub\n"
-            << "  user CA key:   " << ca_key << " (mode 0600)\n"
-            << "  audit key:     " << audit_key << " (mode 0600; keep a copy of " << audit_key
+  for (const auto& x : default_fido_aaguids()) {
+    if (auto added = (*s)->mfa().add_aaguid(x.aaguid, x.name); !added) return added.error();
+  }
+  return {};
+}
+
+void print_init(const InitPaths& p, const std::string& ca_line) {
+  std::cout << "initialised " << p.dir << "\n"
+            << "  config:        " << p.cfg << "\n"
+            << "  host key:      " << p.host_key << ".pub\n"
+            << "  user CA key:   " << p.ca_key << " (mode 0600)\n"
+            << "  audit key:     " << p.audit_key << " (mode 0600; keep a copy of " << p.audit_key
             << ".pub elsewhere to verify the log)\n"
-            << "  database:      " << db << "\n"
-            << "  web TLS:       " << web_cert << " (self-signed for " << web_host << "; key mode 0600)\n"
+            << "  database:      " << p.db << "\n"
+            << "  web TLS:       " << p.web_cert << " (self-signed for " << p.web_host << "; key mode 0600)\n"
             << "  FIDO trust:    " << default_fido_roots().size() << " Yubico roots, " << default_fido_aaguids().size()
             << " YubiKey 5 AAGUIDs (bastionctl fido roots|aaguids)\n\n"
             << "Targets must trust the user CA; put this line in the file named by sshd's "
                "TrustedUserCAKeys:\n  "
-            << ca->public_key_line() << "\n"
-            << "Next: bastionctl --config " << cfg_path << " role add|target add|user add|key add, "
-            << "then bastiond --config " << cfg_path << "\n";
-  return kExitOk;
+            << ca_line << "\n"
+            << "Next: bastionctl --config " << p.cfg << " role add|target add|user add|key add, "
+            << "then bastiond --config " << p.cfg << "\n";
+}
+
+// `init`: opens no store before it has made one.
+Status init(const CtlTools& tools, const InitArgs& a) {
+  auto p = plan_init(tools, a);
+  if (!p) return p.error();
+  auto ca_line = create_state(tools, a, *p);
+  if (!ca_line) return ca_line.error();
+  if (auto st = seed_state(a, *p); !st) return st;
+  print_init(*p, *ca_line);
+  return {};
+}
+
+Status show_ca(Services& s) {
+  auto ca_key = authn::UserCa::load(s.config().user_ca_key);
+  if (!ca_key) return ca_key.error();
+  std::cout << ca_key->public_key_line() << "\n";
+  return {};
 }
 
 }  // namespace
 
 void register_init_commands(CLI::App& app, CtlGlobals& g) {
-  auto* init = app.add_subcommand("init", "create a state directory: config, host key, user CA, database");
-  auto dir = std::make_shared<std::string>();
-  auto listen = std::make_shared<std::string>("127.0.0.1:2200");
-  init->add_option("--state-dir", *dir, "directory to create (mode 0700)")->required();
-  init->add_option("--listen", *listen, "HOST:PORT for SSH clients")->capture_default_str();
-  auto public_url = std::make_shared<std::string>();
-  init->add_option("--public-url", *public_url,
-                   "https://HOST[:PORT] where browsers reach the gateway for WebAuthn (registration, step-up)");
-  init->callback([&g, dir, listen, public_url] { g.exit_code = run_init(g.tools, *dir, *listen, *public_url); });
+  auto* init_cmd = app.add_subcommand("init", "create a state directory: config, host key, user CA, database");
+  auto a = std::make_shared<InitArgs>();
+  init_cmd->add_option("--state-dir", a->dir, "directory to create (mode 0700)")->required();
+  init_cmd->add_option("--listen", a->listen, "HOST:PORT for SSH clients")->capture_default_str();
+  init_cmd->add_option("--public-url", a->public_url,
+                       "https://HOST[:PORT] where browsers reach the gateway for WebAuthn (registration, step-up)");
+  ctl_offline_command(init_cmd, g, a, init);
 
   auto* ca = app.add_subcommand("ca", "the user certificate authority targets trust");
   ca->require_subcommand(1);
-  auto* show = ca->add_subcommand("show", "print the user-CA public key line for sshd's TrustedUserCAKeys");
-  show->callback([&g] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto ca_key = authn::UserCa::load(s->config().user_ca_key);
-    if (!ca_key) {
-      g.exit_code = ctl_fail(ca_key.error().message);
-      return;
-    }
-    std::cout << ca_key->public_key_line() << "\n";
-  });
+  ctl_command(ca->add_subcommand("show", "print the user-CA public key line for sshd's TrustedUserCAKeys"), g, show_ca);
 }
 
 }  // namespace bastion::gateway

@@ -41,116 +41,133 @@ nlohmann::json target_json(const policy::Target& t) {
           {"customer", t.customer}, {"principals", t.principals}};
 }
 
+struct RoleAddArgs {
+  policy::Role r;
+  std::string logins, max_duration, step_up = "12h";
+};
+
+// Parses --step-up and --max-duration into the role.
+Status check_role_add(RoleAddArgs& a) {
+  auto rule = policy::parse_step_up(a.step_up);
+  if (!rule) return rule.error().prefixed("--step-up: ");
+  a.r.step_up = *rule;
+  if (!a.max_duration.empty()) {
+    auto d = parse_duration(a.max_duration);
+    if (!d) return d.error().prefixed("--max-duration: ");
+    a.r.max_duration = *d;
+  }
+  return {};
+}
+
+Status add_role(Services& s, const RoleAddArgs& a) {
+  policy::Role r = a.r;
+  r.logins = split(a.logins, ',');
+  if (auto st = s.policy().add_role(r); !st) return st;
+  ctl_audit(s, "role.add", "", role_json(r));
+  std::cout << "added role " << r.name << "\n";
+  return {};
+}
+
+// "elevated (grant needed, max 4h, +1 approval(s) from security)" or "standing".
+std::string role_access(const policy::Role& x) {
+  if (!x.elevated) return "standing";
+  std::string access = "elevated (grant needed";
+  if (x.max_duration) access += ", max " + format_duration(x.max_duration);
+  if (x.internal_approvals) {
+    access += ", +" + std::to_string(x.internal_approvals) + " approval(s) from " + x.approver_role;
+  }
+  return access + ")";
+}
+
+void print_roles(const std::vector<policy::Role>& roles) {
+  std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "STEP-UP", "ACCESS");
+  for (const auto& x : roles) {
+    std::string l = join(x.logins, ",");
+    std::string step = x.elevated ? "per-session" : policy::to_string(x.step_up);
+    std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
+                x.allow_port_forwarding ? "yes" : "no", step.c_str(), role_access(x).c_str());
+  }
+}
+
+Status list_roles(Services& s, const JsonFlag& a) {
+  return ctl_print_rows(s.policy().list_roles(), a.json, role_json, print_roles);
+}
+
 void register_role(CLI::App& app, CtlGlobals& g) {
   auto* role = app.add_subcommand("role", "roles: which logins on which targets");
   role->require_subcommand(1);
   auto* add = role->add_subcommand("add", "define a role");
-  auto r = std::make_shared<policy::Role>();
-  auto logins = std::make_shared<std::string>();
-  add->add_option("NAME", r->name)->required();
-  add->add_option("--targets", r->target_selector, "a glob on target names ('prod*') or label=value")
+  auto a = std::make_shared<RoleAddArgs>();
+  add->add_option("NAME", a->r.name)->required();
+  add->add_option("--targets", a->r.target_selector, "a glob on target names ('prod*') or label=value")
       ->required();
-  add->add_option("--logins", *logins, "comma-separated accounts on the targets (root,deploy)")->required();
-  add->add_flag("--allow-port-forwarding", r->allow_port_forwarding,
+  add->add_option("--logins", a->logins, "comma-separated accounts on the targets (root,deploy)")->required();
+  add->add_flag("--allow-port-forwarding", a->r.allow_port_forwarding,
                 "allow local port forwarding (ssh -L) to these targets");
-  add->add_flag("--elevated", r->elevated,
+  add->add_flag("--elevated", a->r.elevated,
                 "holders may only *request* these logins; access needs a grant with the customer's consent");
-  auto max_duration = std::make_shared<std::string>();
-  add->add_option("--max-duration", *max_duration, "elevated: longest grant under this role (e.g. 4h)");
-  add->add_option("--internal-approvals", r->internal_approvals,
+  add->add_option("--max-duration", a->max_duration, "elevated: longest grant under this role (e.g. 4h)");
+  add->add_option("--internal-approvals", a->r.internal_approvals,
                   "elevated: approvals also needed from holders of --approver-role (four eyes)");
-  add->add_option("--approver-role", r->approver_role, "elevated: the role whose holders give internal approvals");
-  auto step_up = std::make_shared<std::string>("12h");
-  add->add_option("--step-up", *step_up,
+  add->add_option("--approver-role", a->r.approver_role, "elevated: the role whose holders give internal approvals");
+  add->add_option("--step-up", a->step_up,
                   "standing roles: how recent the holder's WebAuthn step-up (touch + PIN) must be: none, per-session "
                   "or a duration (default 12h); grants of elevated roles always need one per session");
-  add->callback([&g, r, logins, max_duration, step_up] {
-    auto rule = policy::parse_step_up(*step_up);
-    if (!rule) {
-      g.exit_code = kExitUsage;
-      ctl_fail("--step-up: " + rule.error().message);
-      return;
-    }
-    r->step_up = *rule;
-    if (!max_duration->empty()) {
-      auto d = parse_duration(*max_duration);
-      if (!d) {
-        g.exit_code = kExitUsage;
-        ctl_fail("--max-duration: " + d.error().message);
-        return;
-      }
-      r->max_duration = *d;
-    }
-    auto s = ctl_open(g);
-    if (!s) return;
-    r->logins = split(*logins, ',');
-    if (auto st = s->policy().add_role(*r); !st) {
-      g.exit_code = ctl_fail(st.message());
-      return;
-    }
-    ctl_audit(*s, "role.add", "", role_json(*r));
-    std::cout << "added role " << r->name << "\n";
-  });
+  ctl_command(add, g, a, add_role, check_role_add);
   auto* list = role->add_subcommand("list", "list roles");
-  auto json = std::make_shared<bool>(false);
-  list->add_flag("--json", *json, "machine-readable output");
-  list->callback([&g, json] {
-    ctl_list(
-        g, *json, [](Services& s) { return s.policy().list_roles(); }, role_json,
-        [](const std::vector<policy::Role>& roles) {
-          std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", "NAME", "TARGETS", "LOGINS", "FWD", "STEP-UP", "ACCESS");
-          for (const auto& x : roles) {
-            std::string l = join(x.logins, ",");
-            std::string access = "standing";
-            if (x.elevated) {
-              access = "elevated (grant needed";
-              if (x.max_duration) access += ", max " + format_duration(x.max_duration);
-              if (x.internal_approvals) {
-                access += ", +" + std::to_string(x.internal_approvals) + " approval(s) from " + x.approver_role;
-              }
-              access += ")";
-            }
-            std::string step = x.elevated ? "per-session" : policy::to_string(x.step_up);
-            std::printf("%-16s %-24s %-24s %-6s %-12s %s\n", x.name.c_str(), x.target_selector.c_str(), l.c_str(),
-                        x.allow_port_forwarding ? "yes" : "no", step.c_str(), access.c_str());
-          }
-        });
-  });
+  ctl_command(list, g, add_json_flag(list), list_roles);
 }
 
-int add_target(Services& s, policy::Target t, const std::string& address, const std::string& key_file,
-               const std::vector<std::string>& labels) {
-  if (auto st = parse_host_port(address, t.host, t.port); !st) return ctl_fail("--address: " + st.message());
-  auto key = authn::read_public_key_file(key_file);
-  if (!key) return ctl_fail(key_file + ": " + key.error().message);
-  if (authn::is_security_key(key->type)) return ctl_fail(key_file + ": a host key cannot be a security key");
+struct TargetAddArgs {
+  policy::Target t;
+  std::string address, key_file;
+  std::vector<std::string> labels;
+};
+
+Status add_target(Services& s, const TargetAddArgs& a) {
+  policy::Target t = a.t;
+  if (auto st = parse_host_port(a.address, t.host, t.port); !st) return st.error().prefixed("--address: ");
+  auto key = authn::read_public_key_file(a.key_file);
+  if (!key) return key.error().prefixed(a.key_file + ": ");
+  if (authn::is_security_key(key->type)) return make_error(a.key_file + ": a host key cannot be a security key");
   authn::PublicKey stored = *key;
   stored.comment.clear();
   t.host_key = authn::to_line(stored);
-  for (const auto& l : labels) {
+  for (const auto& l : a.labels) {
     auto eq = l.find('=');
-    if (eq == std::string::npos || eq == 0) return ctl_fail("--label must be KEY=VALUE, got '" + l + "'");
+    if (eq == std::string::npos || eq == 0) return make_error("--label must be KEY=VALUE, got '" + l + "'");
     t.labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
-  if (auto st = s.policy().add_target(t); !st) return ctl_fail(st.message());
+  if (auto st = s.policy().add_target(t); !st) return st;
   nlohmann::json j = target_json(t);
   j["host_key_fingerprint"] = authn::fingerprint_sha256(key->blob);
   ctl_audit(s, "target.add", "", j, t.name);
   std::cout << "added target " << t.name << " (" << t.host << ":" << t.port << ", host key "
             << authn::fingerprint_sha256(key->blob) << ")\n";
-  return kExitOk;
+  return {};
+}
+
+void print_targets(const std::vector<policy::Target>& targets) {
+  std::printf("%-20s %-28s %-14s %s\n", "NAME", "ADDRESS", "CUSTOMER", "LABELS");
+  for (const auto& t : targets) {
+    std::vector<std::string> pairs;
+    for (const auto& [k, v] : t.labels) pairs.push_back(k + "=" + v);
+    std::string labels = join(pairs, ",");
+    std::string addr = t.host + ":" + std::to_string(t.port);
+    std::printf("%-20s %-28s %-14s %s\n", t.name.c_str(), addr.c_str(), t.customer.empty() ? "-" : t.customer.c_str(),
+                labels.c_str());
+  }
+}
+
+Status list_targets(Services& s, const JsonFlag& a) {
+  return ctl_print_rows(s.policy().list_targets(), a.json, target_json, print_targets);
 }
 
 void register_target(CLI::App& app, CtlGlobals& g) {
   auto* target = app.add_subcommand("target", "targets: hosts reached through the gateway");
   target->require_subcommand(1);
   auto* add = target->add_subcommand("add", "add a target with its pinned host key");
-  struct Args {
-    policy::Target t;
-    std::string address, key_file;
-    std::vector<std::string> labels;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<TargetAddArgs>();
   add->add_option("NAME", a->t.name)->required();
   add->add_option("--address", a->address, "HOST[:PORT] of the target's sshd")->required();
   add->add_option("--host-key", a->key_file, "the target's host public key file (pinned)")->required();
@@ -168,29 +185,9 @@ void register_target(CLI::App& app, CtlGlobals& g) {
                   "for one target does not open another; see contrib/sshd/)")
       ->check(CLI::IsMember({"login", "login@target"}))
       ->capture_default_str();
-  add->callback([&g, a] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    g.exit_code = add_target(*s, a->t, a->address, a->key_file, a->labels);
-  });
+  ctl_command(add, g, a, add_target);
   auto* list = target->add_subcommand("list", "list targets");
-  auto json = std::make_shared<bool>(false);
-  list->add_flag("--json", *json, "machine-readable output");
-  list->callback([&g, json] {
-    ctl_list(
-        g, *json, [](Services& s) { return s.policy().list_targets(); }, target_json,
-        [](const std::vector<policy::Target>& targets) {
-          std::printf("%-20s %-28s %-14s %s\n", "NAME", "ADDRESS", "CUSTOMER", "LABELS");
-          for (const auto& t : targets) {
-            std::vector<std::string> pairs;
-            for (const auto& [k, v] : t.labels) pairs.push_back(k + "=" + v);
-            std::string labels = join(pairs, ",");
-            std::string addr = t.host + ":" + std::to_string(t.port);
-            std::printf("%-20s %-28s %-14s %s\n", t.name.c_str(), addr.c_str(),
-                        t.customer.empty() ? "-" : t.customer.c_str(), labels.c_str());
-          }
-        });
-  });
+  ctl_command(list, g, add_json_flag(list), list_targets);
 }
 
 }  // namespace

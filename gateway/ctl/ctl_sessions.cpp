@@ -11,9 +11,6 @@
 #include "gateway/ctl/ctl.h"
 
 namespace bastion::gateway {
-namespace {
-
-}  // namespace
 
 nlohmann::json session_json(const recorder::SessionRecord& s) {
   nlohmann::json j = {{"id", s.id},         {"user", s.user},     {"target", s.target},
@@ -28,55 +25,57 @@ nlohmann::json session_json(const recorder::SessionRecord& s) {
 
 namespace {
 
+struct SessionListArgs {
+  recorder::SessionFilter f;
+  std::string since;
+  bool json = false;
+};
+
+Status check_session_list(SessionListArgs& a) { return ctl_parse_time(a.since, a.f.since); }
+
+void print_sessions(const std::vector<recorder::SessionRecord>& rows) {
+  std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
+  for (const auto& r : rows) {
+    std::string dest = r.login + "@" + r.target;
+    std::printf("%-20s %-12s %-24s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
+                format_utc(r.started_at).c_str(), r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
+  }
+}
+
+Status list_sessions(Services& s, const SessionListArgs& a) {
+  return ctl_print_rows(s.sessions().list(a.f), a.json, session_json, print_sessions);
+}
+
+struct KillArgs {
+  std::string id, reason;
+};
+
+// Asks the running bastiond, over its control socket, to end the session.
+Status kill_session(Services& s, const KillArgs& a) {
+  auto r = control_call(s.config().control_socket, {monitor::Control::kKill, a.id, a.reason});
+  if (!r) return r.error();
+  if (!r->ok) return make_error(r->error);
+  std::cout << "ended session " << a.id << "\n";
+  return {};
+}
+
 void register_sessions(CLI::App& app, CtlGlobals& g) {
   auto* sessions = app.add_subcommand("sessions", "gateway sessions (one per proxied SSH connection)");
   sessions->require_subcommand(1);
   auto* list = sessions->add_subcommand("list", "list sessions, newest first");
-  struct ListArgs {
-    recorder::SessionFilter f;
-    std::string since;
-    bool json = false;
-  };
-  auto a = std::make_shared<ListArgs>();
+  auto a = std::make_shared<SessionListArgs>();
   list->add_flag("--live", a->f.live_only, "only sessions that have not ended");
   list->add_option("--user", a->f.user, "only this person's sessions");
   list->add_option("--target", a->f.target, "only sessions to this target");
   list->add_option("--since", a->since, "only sessions started at or after this UTC time");
   list->add_flag("--json", a->json, "machine-readable output");
-  list->callback([&g, a] {
-    if (!ctl_parse_time(g, a->since, a->f.since)) return;
-    ctl_list(
-        g, a->json, [&](Services& s) { return s.sessions().list(a->f); }, session_json,
-        [](const std::vector<recorder::SessionRecord>& rows) {
-          std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
-          for (const auto& r : rows) {
-            std::string dest = r.login + "@" + r.target;
-            std::printf("%-20s %-12s %-24s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
-                        format_utc(r.started_at).c_str(),
-                        r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
-          }
-        });
-  });
+  ctl_command(list, g, a, list_sessions, check_session_list);
   register_review_commands(sessions, g);
   auto* kill = sessions->add_subcommand("kill", "end a live session now; its user sees why");
-  auto id = std::make_shared<std::string>();
-  auto reason = std::make_shared<std::string>();
-  kill->add_option("ID", *id, "session id (see `sessions list --live`)")->required();
-  kill->add_option("--reason", *reason, "shown to the user and recorded in the audit log");
-  kill->callback([&g, id, reason] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto r = control_call(s->config().control_socket, {monitor::Control::kKill, *id, *reason});
-    if (!r) {
-      g.exit_code = ctl_fail(r.error().message);
-      return;
-    }
-    if (!r->ok) {
-      g.exit_code = ctl_fail(r->error);
-      return;
-    }
-    std::cout << "ended session " << *id << "\n";
-  });
+  auto ka = std::make_shared<KillArgs>();
+  kill->add_option("ID", ka->id, "session id (see `sessions list --live`)")->required();
+  kill->add_option("--reason", ka->reason, "shown to the user and recorded in the audit log");
+  ctl_command(kill, g, ka, kill_session);
 }
 
 struct AuditArgs {
@@ -97,26 +96,27 @@ void add_filter_options(CLI::App* cmd, AuditArgs& a) {
   cmd->add_flag("--json", a.json, "machine-readable output");
 }
 
-bool parse_times(CtlGlobals& g, AuditArgs& a) {
-  return ctl_parse_time(g, a.since, a.f.since) && ctl_parse_time(g, a.until, a.f.until);
+Status check_audit_filter(AuditArgs& a) {
+  if (auto st = ctl_parse_time(a.since, a.f.since); !st) return st;
+  return ctl_parse_time(a.until, a.f.until);
 }
 
-void print_audit(CtlGlobals& g, AuditArgs& a) {
-  if (!parse_times(g, a)) return;
-  ctl_list(
-      g, a.json, [&](Services& s) { return s.audit().query(a.f); },
-      [](const recorder::AuditRecord& r) { return recorder::to_json(r); },
-      [](const std::vector<recorder::AuditRecord>& rows) {
-        for (const auto& r : rows) {
-          std::string details = r.event.details.empty() ? "" : " " + r.event.details.dump();
-          std::printf("%6lld %s %-16s %-18s %-6s %s%s%s%s\n", static_cast<long long>(r.seq),
-                      format_utc(r.ts).c_str(), r.event.actor.c_str(), r.event.action.c_str(),
-                      recorder::to_string(r.event.outcome).c_str(),
-                      r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
-                      r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(),
-                      r.event.reason.c_str(), details.c_str());
-        }
-      });
+void print_audit(const std::vector<recorder::AuditRecord>& rows) {
+  for (const auto& r : rows) {
+    std::string details = r.event.details.empty() ? "" : " " + r.event.details.dump();
+    std::printf("%6lld %s %-16s %-18s %-6s %s%s%s%s\n", static_cast<long long>(r.seq), format_utc(r.ts).c_str(),
+                r.event.actor.c_str(), r.event.action.c_str(), recorder::to_string(r.event.outcome).c_str(),
+                r.event.target.empty() ? "" : (r.event.login + "@" + r.event.target + " ").c_str(),
+                r.event.session_id.empty() ? "" : (r.event.session_id + " ").c_str(), r.event.reason.c_str(),
+                details.c_str());
+  }
+}
+
+nlohmann::json audit_json(const recorder::AuditRecord& r) { return recorder::to_json(r); }
+
+// `audit list` and `audit search`.
+Status list_audit(Services& s, const AuditArgs& a) {
+  return ctl_print_rows(s.audit().query(a.f), a.json, audit_json, print_audit);
 }
 
 // "records up to seq 5 were purged at T, cut at the periodic checkpoint of T2 (seq 5, signature verified)"
@@ -127,48 +127,53 @@ std::string describe_purge(const recorder::PurgeAnchor& p) {
          std::to_string(p.cut_at->seq) + ", signature verified)";
 }
 
-int verify_audit(Services& s, const std::string& key_flag) {
-  std::string key_path = key_flag.empty() ? s.config().audit_signing_key + ".pub" : key_flag;
+struct VerifyArgs {
+  std::string public_key;  // default: the signing key's .pub
+};
+
+Status verify_audit(Services& s, const VerifyArgs& a) {
+  std::string key_path = a.public_key.empty() ? s.config().audit_signing_key + ".pub" : a.public_key;
   auto text = read_file(key_path, 4096);
-  if (!text) return ctl_fail("audit public key: " + text.error().message);
+  if (!text) return text.error().prefixed("audit public key: ");
   auto key = recorder::parse_audit_public_key(*text);
-  if (!key) return ctl_fail(key_path + ": " + key.error().message);
+  if (!key) return key.error().prefixed(key_path + ": ");
   auto report = recorder::verify_chain(s.db(), *key);
-  if (!report) return ctl_fail(report.error().message);
+  if (!report) return report.error();
   if (!report->ok) {
     std::fprintf(stderr, "audit log FAILED verification at seq %lld: %s\n",
                  static_cast<long long>(report->bad_seq), report->problem.c_str());
-    return kExitFailed;
+    return ctl_explained();
   }
   std::printf("audit log intact: %lld records, %lld signed checkpoint(s), last seq %lld\n",
               static_cast<long long>(report->records), static_cast<long long>(report->checkpoints),
               static_cast<long long>(report->last_seq));
   if (report->purge) std::printf("retention: %s\n", describe_purge(*report->purge).c_str());
-  return kExitOk;
+  return {};
 }
 
 struct PurgeArgs {
   std::string older_than;
   bool dry_run = false;
+  std::optional<Micros> age;  // --older-than, parsed
 };
 
-int purge_audit(Services& s, const PurgeArgs& a) {
-  Micros age = static_cast<Micros>(s.config().retention_days) * 86400 * kMicrosPerSecond;
-  if (!a.older_than.empty()) {
-    auto d = parse_duration(a.older_than);
-    if (!d) {
-      ctl_fail("--older-than: " + d.error().message);
-      return kExitUsage;
-    }
-    age = *d;
-  }
+Status check_purge(PurgeArgs& a) {
+  if (a.older_than.empty()) return {};
+  auto d = parse_duration(a.older_than);
+  if (!d) return d.error().prefixed("--older-than: ");
+  a.age = *d;
+  return {};
+}
+
+Status purge_audit(Services& s, const PurgeArgs& a) {
+  Micros age = a.age.value_or(static_cast<Micros>(s.config().retention_days) * 86400 * kMicrosPerSecond);
   auto key = Ed25519Key::load(s.config().audit_signing_key);
-  if (!key) return ctl_fail(key.error().message);
+  if (!key) return key.error();
   auto r = recorder::purge_older_than(s.db(), *key, s.clock(), s.clock().now() - age, a.dry_run, ctl_actor());
   if (!r) {
-    return ctl_fail(r.error().message + (a.dry_run ? "; investigate with 'bastionctl audit verify'"
-                                                   : "; an audit.alert is recorded: investigate with "
-                                                     "'bastionctl audit verify' before purging"));
+    return make_error(r.error().message + (a.dry_run ? "; investigate with 'bastionctl audit verify'"
+                                                     : "; an audit.alert is recorded: investigate with "
+                                                       "'bastionctl audit verify' before purging"));
   }
   if (!r->cut_at) {
     std::printf("nothing to remove: no signed checkpoint older than %s after %s (only signed records are purged; "
@@ -176,7 +181,7 @@ int purge_audit(Services& s, const PurgeArgs& a) {
                 format_duration(age).c_str(),
                 r->previous_anchor ? ("the purge anchor at seq " + std::to_string(r->previous_anchor)).c_str()
                                    : "the start of the log");
-    return kExitOk;
+    return {};
   }
   std::string cut = "the " + r->cut_at->kind + " checkpoint of " + format_utc_seconds(r->cut_at->ts);
   std::printf("%s %lld audit records and %lld recordings older than %s, up to seq %lld (%s)%s\n",
@@ -184,12 +189,12 @@ int purge_audit(Services& s, const PurgeArgs& a) {
               static_cast<long long>(r->recordings), format_duration(age).c_str(),
               static_cast<long long>(r->cut_at->seq), cut.c_str(),
               r->anchor_seq ? ("; signed purge anchor at seq " + std::to_string(r->anchor_seq)).c_str() : "");
-  return kExitOk;
+  return {};
 }
 
 // Where syslog delivery stands: the target, the cursor file and how far it
 // is behind the newest record (what the delivery thread will send next).
-int syslog_status(Services& s, bool json) {
+Status syslog_status(Services& s, const JsonFlag& a) {
   const Config& c = s.config();
   nlohmann::json j = {{"target", c.syslog.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.syslog)}};
   int64_t newest = 0;
@@ -199,14 +204,14 @@ int syslog_status(Services& s, bool json) {
     newest = q.getColumn(0).getInt64();
     return {};
   });
-  if (!st) return ctl_fail(st.message());
+  if (!st) return st;
   j["newest_seq"] = newest;
   bool stream = c.syslog.starts_with("tcp://") || c.syslog.starts_with("tls://");
   j["delivery"] = c.syslog.empty() ? "off" : stream ? "at least once, in order" : "fire-and-forget";
   std::string note;
   if (stream) {
     auto cur = recorder::load_syslog_cursor(c.syslog_cursor);
-    if (!cur) return ctl_fail(cur.error().message);
+    if (!cur) return cur.error();
     j["cursor_file"] = c.syslog_cursor;
     if (!*cur || (*cur)->target != c.syslog) {
       j["cursor_seq"] = nullptr;
@@ -217,9 +222,9 @@ int syslog_status(Services& s, bool json) {
       j["behind"] = std::max<int64_t>(0, newest - (*cur)->seq);
     }
   }
-  if (json) {
+  if (a.json) {
     print_json(j);
-    return kExitOk;
+    return {};
   }
   std::printf("target:     %s\ndelivery:   %s\n", c.syslog.empty() ? "(off)" : c.syslog.c_str(),
               j["delivery"].get<std::string>().c_str());
@@ -230,81 +235,70 @@ int syslog_status(Services& s, bool json) {
   }
   std::printf("newest:     seq %lld\n", static_cast<long long>(newest));
   if (j.contains("behind")) std::printf("behind:     %lld records\n", static_cast<long long>(j["behind"].get<int64_t>()));
-  return kExitOk;
+  return {};
 }
 
-void register_audit(CLI::App& app, CtlGlobals& g) {
-  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
-  audit->require_subcommand(1);
+struct ExportArgs {
+  std::string format = "jsonl";  // the only one
+};
+
+Status export_audit(Services& s, const ExportArgs&) {
+  recorder::AuditFilter f;
+  f.limit = std::numeric_limits<int>::max();
+  auto rows = s.audit().query(f);
+  if (!rows) return rows.error();
+  for (const auto& r : *rows) std::cout << recorder::to_json(r).dump() << "\n";
+  return {};
+}
+
+Status checkpoint(Services& s) {
+  auto key_file = Ed25519Key::load(s.config().audit_signing_key);
+  if (!key_file) return key_file.error();
+  auto c = recorder::write_checkpoint(s.db(), *key_file, s.clock(), "manual");
+  if (!c) return c.error();
+  std::cout << (*c ? recorder::checkpoint_log_line(**c) : std::string("nothing new to sign")) << "\n";
+  return {};
+}
+
+void register_audit_queries(CLI::App* audit, CtlGlobals& g) {
   auto list_args = std::make_shared<AuditArgs>();
   auto* list = audit->add_subcommand("list", "list audit records, oldest first");
   add_filter_options(list, *list_args);
-  list->callback([&g, list_args] { print_audit(g, *list_args); });
+  ctl_command(list, g, list_args, list_audit, check_audit_filter);
 
   auto search_args = std::make_shared<AuditArgs>();
   auto* search = audit->add_subcommand("search", "records whose reason or details contain TEXT");
   search->add_option("TEXT", search_args->f.text, "text to look for")->required();
   add_filter_options(search, *search_args);
-  search->callback([&g, search_args] { print_audit(g, *search_args); });
+  ctl_command(search, g, search_args, list_audit, check_audit_filter);
 
   auto* verify = audit->add_subcommand("verify", "recompute the hash chain and check every signed checkpoint");
-  auto key = std::make_shared<std::string>();
-  verify->add_option("--public-key", *key, "audit public key file (default: the signing key's .pub)");
-  verify->callback([&g, key] {
-    auto s = ctl_open(g);
-    if (s) g.exit_code = verify_audit(*s, *key);
-  });
+  auto va = std::make_shared<VerifyArgs>();
+  verify->add_option("--public-key", va->public_key, "audit public key file (default: the signing key's .pub)");
+  ctl_command(verify, g, va, verify_audit);
 
   auto* exp = audit->add_subcommand("export", "write every record, with its hash, for a SIEM");
-  auto format = std::make_shared<std::string>("jsonl");
-  exp->add_option("--format", *format, "jsonl (one record per line)")->check(CLI::IsMember({"jsonl"}));
-  exp->callback([&g, format] {  // the option writes into *format: keep it alive
-    auto s = ctl_open(g);
-    if (!s) return;
-    recorder::AuditFilter f;
-    f.limit = std::numeric_limits<int>::max();
-    auto rows = s->audit().query(f);
-    if (!rows) {
-      g.exit_code = ctl_fail(rows.error().message);
-      return;
-    }
-    for (const auto& r : *rows) std::cout << recorder::to_json(r).dump() << "\n";
-  });
+  auto ea = std::make_shared<ExportArgs>();
+  exp->add_option("--format", ea->format, "jsonl (one record per line)")->check(CLI::IsMember({"jsonl"}));
+  ctl_command(exp, g, ea, export_audit);
+}
+
+void register_audit(CLI::App& app, CtlGlobals& g) {
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
+  audit->require_subcommand(1);
+  register_audit_queries(audit, g);
 
   auto* purge = audit->add_subcommand(
       "purge", "remove audit records and recordings past retention, up to the newest signed checkpoint");
   auto pa = std::make_shared<PurgeArgs>();
   purge->add_option("--older-than", pa->older_than, "instead of retention_days, e.g. 30d");
   purge->add_flag("--dry-run", pa->dry_run, "say what would be removed, remove nothing");
-  purge->callback([&g, pa] {
-    auto s = ctl_open(g);
-    if (s) g.exit_code = purge_audit(*s, *pa);
-  });
+  ctl_command(purge, g, pa, purge_audit, check_purge);
 
   auto* sys = audit->add_subcommand("syslog-status", "syslog target, delivery cursor, newest record and lag");
-  auto sys_json = std::make_shared<bool>(false);
-  sys->add_flag("--json", *sys_json, "machine-readable output");
-  sys->callback([&g, sys_json] {
-    auto s = ctl_open(g);
-    if (s) g.exit_code = syslog_status(*s, *sys_json);
-  });
+  ctl_command(sys, g, add_json_flag(sys), syslog_status);
 
-  auto* cp = audit->add_subcommand("checkpoint", "sign the newest record now");
-  cp->callback([&g] {
-    auto s = ctl_open(g);
-    if (!s) return;
-    auto key_file = Ed25519Key::load(s->config().audit_signing_key);
-    if (!key_file) {
-      g.exit_code = ctl_fail(key_file.error().message);
-      return;
-    }
-    auto c = recorder::write_checkpoint(s->db(), *key_file, s->clock(), "manual");
-    if (!c) {
-      g.exit_code = ctl_fail(c.error().message);
-      return;
-    }
-    std::cout << (*c ? recorder::checkpoint_log_line(**c) : std::string("nothing new to sign")) << "\n";
-  });
+  ctl_command(audit->add_subcommand("checkpoint", "sign the newest record now"), g, checkpoint);
 }
 
 }  // namespace
