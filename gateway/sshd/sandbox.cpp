@@ -29,6 +29,8 @@
 namespace bastion::gateway {
 namespace {
 
+// The tables are grouped by hand, several names a line.
+// clang-format off
 // Allowed without looking at arguments. Grouped by who needs them.
 constexpr const char* kAllowed[] = {
     // memory and threads' bookkeeping (glibc, the allocator, ASan builds)
@@ -63,6 +65,7 @@ constexpr const char* kFatal[] = {
     "swapon", "swapoff", "reboot", "syslog", "quotactl", "acct", "settimeofday", "clock_settime", "adjtimex",
     "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
 };
+// clang-format on
 
 struct Ctx {
   scmp_filter_ctx ctx;
