@@ -32,6 +32,7 @@ void print_outcomes(const std::vector<HrLineOutcome>& outcomes, const policy::Hr
     std::string text;
   };
   std::vector<Row> rows;
+  rows.reserve(outcomes.size() + parsed.errors.size());
   for (const auto& o : outcomes) {
     rows.push_back({o.line, o.outcome + "  " + o.type + " " + o.event_id + " (" + o.employee_id +
                                 (o.person.empty() ? "" : ", " + o.person) + "): " + o.detail});

@@ -54,7 +54,7 @@ Connection::~Connection() {
 const std::vector<std::string>& Connection::env_allow() const { return cfg_.env_allow; }
 
 bool Connection::audit(const std::string& action, Outcome outcome, const std::string& reason,
-                       nlohmann::json details) {
+                       const nlohmann::json& details) {
   // The monitor writes the record, stamped with who, where and which session
   // from its own state; before it accepted a key there is nothing to report.
   if (!accepted_ || params_.supervisor_fd < 0) {

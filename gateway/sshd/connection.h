@@ -59,7 +59,7 @@ class Connection : private recorder::RecordingJournal {
   void on_supervisor_readable();
   ChannelPair* find_pair(ssh_channel ch);
   bool audit(const std::string& action, recorder::Outcome outcome, const std::string& reason,
-             nlohmann::json details = nlohmann::json::object());
+             const nlohmann::json& details = nlohmann::json::object());
   [[nodiscard]] bool command_mode() const { return name_.command_mode; }
   [[nodiscard]] const std::vector<std::string>& env_allow() const;
 

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <climits>
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
@@ -193,8 +194,10 @@ void close_inherited_fds(std::initializer_list<int> keep) {
   if (DIR* d = opendir("/proc/self/fd")) {
     int own = dirfd(d);
     while (dirent* e = readdir(d)) {
-      int fd = std::atoi(e->d_name);
-      if (e->d_name[0] != '.' && fd >= 3 && fd != own) open.push_back(fd);
+      char* end = nullptr;
+      long fd = std::strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end != '\0' || fd < 3 || fd > INT_MAX || fd == own) continue;
+      open.push_back(static_cast<int>(fd));
     }
     closedir(d);
   } else {
