@@ -221,7 +221,8 @@ class Loader {
 
   Status recording(const Table& root) {
     const Table* t = root["recording"].as_table();
-    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to"}); !st)
+    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to",
+                                               "compress"}); !st)
       return st;
     if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;
     if (auto st = get_string(t, "recording", "encrypt_to", cfg_.encrypt_to); !st) return st;
@@ -229,6 +230,11 @@ class Loader {
       auto v = (*t)["record_input"].value<bool>();
       if (!v) return fail("[recording] record_input must be true or false");
       cfg_.record_input = *v;
+    }
+    if (t && t->contains("compress")) {
+      auto v = (*t)["compress"].value<bool>();
+      if (!v) return fail("[recording] compress must be true or false");
+      cfg_.compress = *v;
     }
     if (auto st = get_duration(t, "recording", "flush_interval", cfg_.flush_interval); !st) return st;
     if (cfg_.flush_interval <= 0 || cfg_.flush_interval > kMicrosPerSecond) {
