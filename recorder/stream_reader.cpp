@@ -1,5 +1,8 @@
 #include "recorder/stream_reader.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "recorder/cast_crypto.h"
@@ -144,8 +147,20 @@ Result<nlohmann::json> parse_stream_header(std::string_view bytes, const std::st
   return j;
 }
 
+Result<std::optional<nlohmann::json>> stream_header_of_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error("cannot open " + path + ": " + std::strerror(errno));
+  std::string head(kMaxHeaderLine, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (!is_stream_recording(head)) return std::optional<nlohmann::json>();
+  auto h = parse_stream_header(head, path);
+  if (!h) return h.error();
+  return std::optional<nlohmann::json>(std::move(*h));
+}
+
 bool is_stream_recording(std::string_view bytes) {
-  return bytes.starts_with("{\"format\":\"bastion-stream\"") && parse_stream_header(bytes, "").has_value();
+  return bytes.starts_with("{") && parse_stream_header(bytes, "").has_value();
 }
 
 Result<StreamScan> scan_stream(std::string_view bytes, const std::string& key_path, const StreamVisitor& each,

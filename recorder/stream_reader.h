@@ -8,6 +8,7 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ struct StreamScan {
 bool is_stream_recording(std::string_view file_bytes);
 // The header of a stream recording, without reading further.
 Result<nlohmann::json> parse_stream_header(std::string_view file_bytes, const std::string& name);
+// The header of the file at PATH if it is a stream recording (reads only its
+// start), nullopt if it is not one (e.g. asciicast).
+Result<std::optional<nlohmann::json>> stream_header_of_file(const std::string& path);
 
 using StreamVisitor = std::function<Status(const StreamRecord&)>;
 // Calls `each` for every record, in file order. `key_path`: the reviewer's

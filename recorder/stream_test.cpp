@@ -186,7 +186,7 @@ TEST_P(StreamTest, SummaryCountsEachStream) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Compression, StreamTest, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "Zstd" : "Plain"; });
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Zstd" : "Plain"; });
 
 TEST(StreamFormat, VarintsRoundTripAndRejectOverlong) {
   for (uint64_t v : {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{1} << 35, ~uint64_t{0}}) {

@@ -1,11 +1,14 @@
 // bastionctl sessions show | replay | export | verify | search
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
+#include "common/encoding.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "gateway/ctl/ctl.h"
@@ -13,6 +16,7 @@
 #include "recorder/cast_crypto.h"
 #include "recorder/channel_recording.h"
 #include "recorder/review.h"
+#include "recorder/stream_reader.h"
 
 namespace bastion::gateway {
 namespace {
@@ -94,12 +98,76 @@ void show(CtlGlobals& g, const std::string& id, bool json) {
   }
 }
 
+// Whether the recording at PATH is a byte-exact stream (not a terminal), or an error printed.
+std::optional<bool> is_stream(CtlGlobals& g, const std::string& path) {
+  auto h = recorder::stream_header_of_file(path);
+  if (!h) {
+    g.exit_code = ctl_fail(h.error().message);
+    return std::nullopt;
+  }
+  return h->has_value();
+}
+
+// "7f454c46 ... |.ELF...|": hex and the printable bytes of `head`.
+std::string hex_and_text(std::string_view head) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex, text;
+  for (char ch : head) {
+    auto c = static_cast<unsigned char>(ch);
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+    text += c >= 0x20 && c < 0x7f ? ch : '.';
+  }
+  return hex + " |" + text + "|";
+}
+
+void print_stream_summary(const recorder::StreamSummary& sum, const std::string& id, int channel) {
+  std::string command = sum.scan.header.value("command", "");
+  std::printf("channel %d: byte-exact stream recording (no terminal), %lld block(s)%s
+command: %s
+", channel,
+              static_cast<long long>(sum.scan.blocks), sum.scan.cut_off ? ", cut off (the session ended abnormally)" : "",
+              clean_text(command).c_str());
+  for (auto sid : {recorder::StreamId::kStdout, recorder::StreamId::kStderr, recorder::StreamId::kStdin}) {
+    const auto& st = sum.streams[static_cast<size_t>(sid)];
+    std::string name(recorder::stream_name(sid));
+    if (st.records == 0) {
+      std::printf("%s: nothing\n", name.c_str());
+      continue;
+    }
+    std::printf("%s: %lld bytes in %lld frame(s), +%.6fs .. +%.6fs\n  first %zu bytes: %s\n", name.c_str(),
+                static_cast<long long>(st.bytes), static_cast<long long>(st.records),
+                static_cast<double>(st.first_at) / 1e6, static_cast<double>(st.last_at) / 1e6, st.head.size(),
+                hex_and_text(st.head).c_str());
+  }
+  std::printf("the bytes: bastionctl sessions export %s --channel %d --stream stdout|stderr|stdin > FILE\n",
+              id.c_str(), channel);
+}
+
+void replay_stream(CtlGlobals& g, const std::string& path, const std::string& id, int channel,
+                   const std::string& key) {
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) {
+    g.exit_code = ctl_fail(bytes.error().message);
+    return;
+  }
+  auto sum = recorder::summarize_stream(*bytes, key, path);
+  if (!sum) {
+    g.exit_code = ctl_fail(sum.error().message);
+    return;
+  }
+  print_stream_summary(*sum, id, channel);
+}
+
 void replay(CtlGlobals& g, const std::string& id, int channel, double speed, double idle_limit,
             const std::string& key) {
   auto s = ctl_open(g);
   if (!s) return;
   auto rec = find_recording(g, *s, id, channel);
   if (!rec) return;
+  auto stream = is_stream(g, rec->path);
+  if (!stream) return;
+  if (*stream) return replay_stream(g, rec->path, id, channel, key);
   auto cast = recorder::read_cast(rec->path, key);
   if (!cast) {
     g.exit_code = ctl_fail(cast.error().message);
@@ -118,11 +186,45 @@ void replay(CtlGlobals& g, const std::string& id, int channel, double speed, dou
   if (cast->cut_off) std::fprintf(stderr, "\nbastionctl: the recording ends mid-event (the session ended abnormally)\n");
 }
 
-void export_cast(CtlGlobals& g, const std::string& id, int channel, const std::string& key) {
+// The raw bytes of one stream of a stream recording, to stdout.
+void export_stream(CtlGlobals& g, const std::string& path, const std::string& key, const std::string& stream) {
+  recorder::StreamId want = recorder::StreamId::kStdout;
+  if (!stream.empty()) (void)recorder::parse_stream_name(stream, want);  // checked by the option
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) {
+    g.exit_code = ctl_fail(bytes.error().message);
+    return;
+  }
+  auto scan = recorder::scan_stream(*bytes, key, [&](const recorder::StreamRecord& r) -> Status {
+    if (r.stream != want) return {};
+    if (std::fwrite(r.bytes.data(), 1, r.bytes.size(), stdout) != r.bytes.size()) {
+      return make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+    }
+    return {};
+  }, path);
+  if (std::fflush(stdout) != 0 && scan) scan = make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+  if (!scan) {
+    g.exit_code = ctl_fail(scan.error().message);
+    return;
+  }
+  if (scan->cut_off) std::fprintf(stderr, "bastionctl: the recording ends mid-block (the session ended abnormally)\n");
+}
+
+void export_recording(CtlGlobals& g, const std::string& id, int channel, const std::string& key,
+                      const std::string& stream_option) {
   auto s = ctl_open(g);
   if (!s) return;
   auto rec = find_recording(g, *s, id, channel);
   if (!rec) return;
+  auto stream = is_stream(g, rec->path);
+  if (!stream) return;
+  if (*stream) return export_stream(g, rec->path, key, stream_option);
+  if (!stream_option.empty()) {
+    std::fprintf(stderr, "bastionctl: channel %d of %s is a terminal recording (asciicast): --stream is for "
+                         "non-terminal channels; export it without --stream\n", channel, id.c_str());
+    g.exit_code = kExitUsage;
+    return;
+  }
   bool cut_off = false;
   auto text = recorder::cast_text(rec->path, key, cut_off);
   if (!text) {
@@ -170,10 +272,20 @@ void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilte
     return;
   }
   nlohmann::json out = nlohmann::json::array();
+  int streams = 0;
   for (const auto& sess : *sessions) {
     auto recs = recorder::recordings_of(s->db(), sess.id);
     if (!recs) continue;
     for (const auto& r : *recs) {
+      auto header = recorder::stream_header_of_file(r.path);
+      if (header && *header) {  // binary content is not searched: only its command line
+        ++streams;
+        std::string command = (*header)->value("command", "");
+        if (command.find(text) == std::string::npos) continue;
+        out.push_back({{"session", sess.id}, {"user", sess.user}, {"target", sess.target}, {"channel", r.channel},
+                       {"offset", 0.0}, {"snippet", "command: " + clean_text(command)}});
+        continue;
+      }
       auto cast = recorder::read_cast(r.path, key);
       if (!cast) {
         std::fprintf(stderr, "bastionctl: skipping %s: %s\n", r.path.c_str(), cast.error().message.c_str());
@@ -184,6 +296,10 @@ void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilte
                        {"offset", hit.offset}, {"snippet", hit.snippet}});
       }
     }
+  }
+  if (streams > 0) {
+    std::fprintf(stderr, "bastionctl: %d non-terminal (byte-exact stream) recording(s) searched by command line only\n",
+                 streams);
   }
   if (json) return print_json(out);
   for (const auto& h : out) {
@@ -214,7 +330,7 @@ void register_recording_commands(CLI::App& app, CtlGlobals& g) {
 
 void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   struct Args {
-    std::string id, text, since, key;
+    std::string id, text, since, key, stream;
     int channel = 1;
     double speed = 1.0, idle_limit = 0;
     bool json = false;
@@ -226,7 +342,9 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   sh->add_flag("--json", a->json, "machine-readable output");
   sh->callback([&g, a] { show(g, a->id, a->json); });
 
-  auto* rp = sessions->add_subcommand("replay", "play a recording in this terminal with its real timing");
+  auto* rp = sessions->add_subcommand("replay",
+                                      "play a terminal recording with its real timing; for a non-terminal "
+                                      "(byte-exact stream) recording, summarize each stream instead");
   rp->add_option("ID", a->id)->required();
   rp->add_option("--channel", a->channel, "which recorded channel of the session")->capture_default_str();
   rp->add_option("--speed", a->speed, "playback speed factor")->check(CLI::PositiveNumber)->capture_default_str();
@@ -234,20 +352,29 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   rp->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
   rp->callback([&g, a] { replay(g, a->id, a->channel, a->speed, a->idle_limit, a->key); });
 
-  auto* ex = sessions->add_subcommand("export", "write a recording (asciicast v2) to stdout");
+  auto* ex = sessions->add_subcommand("export",
+                                      "write a recording to stdout: a terminal's as asciicast v2, a non-terminal "
+                                      "channel's as the raw bytes of one stream");
   ex->add_option("ID", a->id)->required();
   ex->add_option("--channel", a->channel, "which recorded channel of the session")->capture_default_str();
   ex->add_option("--key", a->key, "reviewer private key, for encrypted recordings (exports plaintext)");
-  ex->callback([&g, a] { export_cast(g, a->id, a->channel, a->key); });
+  ex->add_option("--stream", a->stream,
+                 "non-terminal channels: which stream's bytes, exactly as they passed (default stdout)")
+      ->check(CLI::IsMember({"stdout", "stderr", "stdin"}));
+  ex->callback([&g, a] { export_recording(g, a->id, a->channel, a->key, a->stream); });
 
-  auto* vf = sessions->add_subcommand("verify", "check a session's recordings against the audit log");
+  auto* vf = sessions->add_subcommand("verify",
+                                      "check a session's recordings against the audit log (every chunk digest, "
+                                      "then the final digest); no key needed");
   vf->add_option("ID", a->id)->required();
   vf->callback([&g, a] {
     auto s = ctl_open(g);
     if (s) g.exit_code = verify(*s, a->id);
   });
 
-  auto* se = sessions->add_subcommand("search", "find output text across recordings");
+  auto* se = sessions->add_subcommand("search",
+                                      "find output text across terminal recordings (non-terminal stream "
+                                      "recordings: their command line only)");
   se->add_option("TEXT", a->text)->required();
   se->add_option("--user", a->f.user, "only this person's sessions");
   se->add_option("--target", a->f.target, "only sessions to this target");

@@ -699,12 +699,13 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   // SECURITY: the file's name, folder and row are the monitor's; the child
   // gets one descriptor, opened for appending to that new file only.
   auto o = recorder::begin_recording(s->db(), s->audit(), SystemClock::instance(), cfg_.recording_dir,
-                                     !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel));
+                                     !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel),
+                                     m.stream ? recorder::RecordingFormat::kStream : recorder::RecordingFormat::kAsciicast);
   if (!o) {
     send_to(c, monitor::Refused{o.error().message});
     return;
   }
-  c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false};
+  c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false, m.stream};
   send_to(c, monitor::RecordingOpened{o->path}, std::move(o->file));
 }
 
@@ -736,7 +737,9 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   }
   it->second.ended = true;
   Services* s = monitor_services();
-  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256};
+  // The kind of digest follows from the file the monitor created, not from the child.
+  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256,
+                            std::string(it->second.stream ? recorder::kDigestOfChunks : recorder::kDigestWholeFile)};
   if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), SystemClock::instance(), session_event(c),
                                                static_cast<int>(m.channel), it->second.path, sum)) {
     daemon_log("monitor: cannot record the end of " + it->second.path);
