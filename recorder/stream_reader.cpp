@@ -144,6 +144,11 @@ Result<nlohmann::json> parse_stream_header(std::string_view bytes, const std::st
     return make_error(name + ": not a stream recording");
   }
   if (v->get<int64_t>() != 1) return make_error(name + ": stream recording version " + v->dump() + " is not supported");
+  for (const char* key : {"session", "command", "compression", "encryption"}) {
+    if (auto it = j.find(key); it == j.end() || !it->is_string()) {
+      return make_error(name + ": stream recording header lacks a string \"" + key + "\"");
+    }
+  }
   return j;
 }
 

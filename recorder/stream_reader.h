@@ -33,7 +33,8 @@ struct StreamScan {
 
 // Whether FILE_BYTES starts like a stream recording (its header line).
 bool is_stream_recording(std::string_view file_bytes);
-// The header of a stream recording, without reading further.
+// The header of a stream recording, without reading further. Its "session",
+// "command", "compression" and "encryption" are strings (checked).
 Result<nlohmann::json> parse_stream_header(std::string_view file_bytes, const std::string& name);
 // The header of the file at PATH if it is a stream recording (reads only its
 // start), nullopt if it is not one (e.g. asciicast).

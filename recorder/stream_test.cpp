@@ -108,6 +108,8 @@ TEST_P(StreamTest, FinalDigestIsOverTheChunkDigests) {
     raw.append(reinterpret_cast<const char*>(d.data()), d.size());
   }
   EXPECT_EQ(hex_encode(sha256(as_bytes(raw))), sum->sha256);
+  EXPECT_EQ(digest_of_chunks({first.sha256, last.sha256}), sum->sha256) << "what the monitor re-derives";
+  EXPECT_EQ(digest_of_chunks({"not hex"}), "");
 }
 
 TEST_P(StreamTest, ACutOffLastBlockIsReportedNotFatal) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/openssl_handles.h"
 #include "recorder/asciicast.h"
@@ -36,6 +37,20 @@ std::string header_line(const StreamHeader& h, bool compress, const CastSealer* 
 }
 
 }  // namespace
+
+std::string digest_of_chunks(const std::vector<std::string>& chunk_sha256_hex) {
+  auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  std::string raw;
+  for (const auto& hex : chunk_sha256_hex) {
+    if (hex.size() != 64) return "";
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+      if (hi < 0 || lo < 0) return "";
+      raw += static_cast<char>(hi << 4 | lo);
+    }
+  }
+  return hex_encode(sha256(as_bytes(raw)));
+}
 
 void append_uvarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {

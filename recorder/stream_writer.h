@@ -19,6 +19,10 @@
 //                               || uvarint length || raw bytes[length]
 //   uvarint: LEB128, 7 bits a byte, low first, at most 10 bytes.
 //
+// SECURITY: the header (with the command line) stays plaintext when the
+// blocks are encrypted: the audit log's channel.exec record names the command
+// anyway, and verify/search work on it without the reviewer's key.
+//
 // A reader caps a payload at kMaxStreamPayload bytes. A crash leaves at most
 // a cut-off last block, which readers report as a truncated tail.
 //
@@ -34,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "recorder/cast_crypto.h"
@@ -95,6 +100,10 @@ class StreamWriter final : public RecordingWriter {
   std::optional<CastChunk> last_chunk_;  // taken by close(), handed out by take_chunk()
   Status failed_;
 };
+
+// A stream recording's final digest (kDigestOfChunks) from the hex digests
+// of its chunks, in order, as the audit log has them; "" if one is not 64 hex digits.
+std::string digest_of_chunks(const std::vector<std::string>& chunk_sha256_hex);
 
 // LEB128 unsigned varint, appended to `out`.
 void append_uvarint(std::string& out, uint64_t v);

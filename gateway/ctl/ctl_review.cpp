@@ -123,9 +123,7 @@ std::string hex_and_text(std::string_view head) {
 
 void print_stream_summary(const recorder::StreamSummary& sum, const std::string& id, int channel) {
   std::string command = sum.scan.header.value("command", "");
-  std::printf("channel %d: byte-exact stream recording (no terminal), %lld block(s)%s
-command: %s
-", channel,
+  std::printf("channel %d: byte-exact stream recording (no terminal), %lld block(s)%s\ncommand: %s\n", channel,
               static_cast<long long>(sum.scan.blocks), sum.scan.cut_off ? ", cut off (the session ended abnormally)" : "",
               clean_text(command).c_str());
   for (auto sid : {recorder::StreamId::kStdout, recorder::StreamId::kStderr, recorder::StreamId::kStdin}) {

@@ -29,6 +29,7 @@
 #include "gateway/sshd/command_mode.h"
 #include "policy/access.h"
 #include "recorder/channel_recording.h"
+#include "recorder/stream_writer.h"
 #include "policy/ingress_name.h"
 
 namespace bastion::gateway {
@@ -719,6 +720,7 @@ void Supervisor::on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk&
     return violation(c, "recording digest out of sequence or malformed");
   }
   it->second.next_offset += m.length;
+  if (it->second.stream) it->second.chunk_digests.push_back(m.sha256);
   Services* s = monitor_services();
   recorder::CastChunk chunk{static_cast<int64_t>(m.offset), static_cast<int64_t>(m.length), m.sha256};
   // SECURITY: an event we cannot record must not let the session go on.
@@ -734,6 +736,13 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   }
   if (m.size < it->second.next_offset || m.size > (1ULL << 50) || !looks_like_sha256_hex(m.sha256)) {
     return violation(c, "recording end malformed");
+  }
+  // SECURITY: a stream's final digest is re-derived from the chunk digests
+  // this monitor journaled, and every byte must be in a chunk; a child that
+  // claims otherwise is lying about its recording.
+  if (it->second.stream && (m.size != it->second.next_offset ||
+                            recorder::digest_of_chunks(it->second.chunk_digests) != m.sha256)) {
+    return violation(c, "recording end does not match the chunk digests of channel " + std::to_string(m.channel));
   }
   it->second.ended = true;
   Services* s = monitor_services();
