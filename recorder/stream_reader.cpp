@@ -5,6 +5,7 @@
 #include <fstream>
 #include <memory>
 
+#include "common/encoding.h"
 #include "recorder/cast_crypto.h"
 #include "recorder/stream_writer.h"
 #include "recorder/zstd_codec.h"
@@ -53,11 +54,22 @@ Status visit_records(std::string_view plain, const StreamVisitor& each) {
   return {};
 }
 
+Result<std::string> open_sealed_command(const nlohmann::json& h, CastOpener& opener) {
+  auto it = h.find("sealed_command");
+  if (it == h.end() || !it->is_string()) return make_error("sealed command missing");
+  auto frame = base64_decode(it->get<std::string>());
+  if (!frame) return make_error("sealed command is not base64");
+  std::string_view f(reinterpret_cast<const char*>(frame->data()), frame->size());
+  auto size = sealed_frame_size(f);
+  if (!size || *size != f.size()) return make_error("sealed command is not one frame");
+  return opener.open(f, 0);
+}
+
 // Reads blocks one by one: decrypts, decompresses, hands over the records.
 class BlockReader {
  public:
   BlockReader(std::string_view file, std::string name) : file_(file), name_(std::move(name)) {}
-  Status setup(const nlohmann::json& header, const std::string& key_path);
+  Status setup(nlohmann::json& header, const std::string& key_path);
   Result<StreamScan> run(StreamScan scan, const StreamVisitor& each);
 
  private:
@@ -70,9 +82,10 @@ class BlockReader {
   std::string name_;
   bool zstd_ = false;
   std::unique_ptr<CastOpener> opener_;
+  uint64_t first_counter_ = 0;  // 1 when the command is sealed (frame 0)
 };
 
-Status BlockReader::setup(const nlohmann::json& h, const std::string& key_path) {
+Status BlockReader::setup(nlohmann::json& h, const std::string& key_path) {
   std::string compression = h["compression"].is_string() ? h["compression"].get<std::string>() : "";
   std::string encryption = h["encryption"].is_string() ? h["encryption"].get<std::string>() : "";
   if (compression != "zstd" && compression != "none") return make_error(name_ + ": unknown compression");
@@ -83,6 +96,11 @@ Status BlockReader::setup(const nlohmann::json& h, const std::string& key_path) 
   auto o = CastOpener::create(encryption, key_path);
   if (!o) return o.error();
   opener_ = std::move(*o);
+  if (!h.contains("sealed_command")) return {};
+  auto command = open_sealed_command(h, *opener_);
+  if (!command) return make_error(name_ + ": " + command.error().message);
+  h["command"] = std::move(*command);
+  first_counter_ = 1;
   return {};
 }
 
@@ -105,7 +123,7 @@ Result<StreamScan> BlockReader::run(StreamScan scan, const StreamVisitor& each) 
     std::string_view payload;
     size_t size = 0;
     if (opener_) {
-      auto b = next_sealed_block(rest, size, static_cast<uint64_t>(scan.blocks));
+      auto b = next_sealed_block(rest, size, first_counter_ + static_cast<uint64_t>(scan.blocks));
       if (!b) return fail(scan.blocks, b.error().message);
       if (!*b) return (scan.cut_off = true, scan);
       opened = std::move(**b);
@@ -166,6 +184,14 @@ Result<std::optional<nlohmann::json>> stream_header_of_file(const std::string& p
 
 bool is_stream_recording(std::string_view bytes) {
   return bytes.starts_with("{") && parse_stream_header(bytes, "").has_value();
+}
+
+Result<std::string> stream_command(const nlohmann::json& header, const std::string& key_path) {
+  if (!header.contains("sealed_command")) return header.value("command", "");
+  if (key_path.empty()) return make_error("the command line is encrypted: pass --key REVIEWER.key");
+  auto opener = CastOpener::create(header.value("encryption", ""), key_path);
+  if (!opener) return opener.error();
+  return open_sealed_command(header, **opener);
 }
 
 Result<StreamScan> scan_stream(std::string_view bytes, const std::string& key_path, const StreamVisitor& each,

@@ -40,6 +40,10 @@ Result<nlohmann::json> parse_stream_header(std::string_view file_bytes, const st
 // start), nullopt if it is not one (e.g. asciicast).
 Result<std::optional<nlohmann::json>> stream_header_of_file(const std::string& path);
 
+// The command line in a stream header; for an encrypted file, unsealed with
+// the reviewer's private key (an error without one).
+Result<std::string> stream_command(const nlohmann::json& header, const std::string& key_path);
+
 using StreamVisitor = std::function<Status(const StreamRecord&)>;
 // Calls `each` for every record, in file order. `key_path`: the reviewer's
 // private key, needed when the file is encrypted. A visitor's error stops

@@ -162,6 +162,11 @@ TEST_P(StreamTest, EncryptedStreamsNeedTheReviewerKey) {
   ASSERT_TRUE(w->write(5'000'002, StreamId::kStderr, "second frame"));
   ASSERT_TRUE(w->close());
   EXPECT_EQ(read_file(dir + "/e.stream")->find("top-secret"), std::string::npos);
+  EXPECT_EQ(read_file(dir + "/e.stream")->find("backup.bin"), std::string::npos) << "the command line is sealed too";
+  auto header = parse_stream_header(*read_file(dir + "/e.stream"), "e");
+  ASSERT_TRUE(header);
+  EXPECT_FALSE(stream_command(*header, ""));
+  EXPECT_EQ(*stream_command(*header, dir + "/rev.key"), "cat backup.bin");
   auto no_key = read_streams(dir + "/e.stream");
   ASSERT_FALSE(no_key.scan);
   EXPECT_NE(no_key.scan.error().message.find("is encrypted: pass --key"), std::string::npos);
@@ -169,6 +174,7 @@ TEST_P(StreamTest, EncryptedStreamsNeedTheReviewerKey) {
   ASSERT_TRUE(s.scan) << s.scan.error().message;
   EXPECT_EQ(s.out, secret);
   EXPECT_EQ(s.err, "second frame");
+  EXPECT_EQ(s.scan->header["command"], "cat backup.bin");
 }
 
 TEST_P(StreamTest, SummaryCountsEachStream) {

@@ -27,12 +27,22 @@ void append_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
 }
 
-std::string header_line(const StreamHeader& h, bool compress, const CastSealer* sealer) {
+Result<std::string> header_line(const StreamHeader& h, bool compress, CastSealer* sealer) {
   std::string sealed = sealer ? sealer->file_header() : "none";
   if (!sealed.empty() && sealed.back() == '\n') sealed.pop_back();
-  nlohmann::ordered_json j = {{"format", kStreamFormat}, {"version", 1},          {"session", h.session},
-                      {"channel", h.channel},    {"command", h.command},  {"started_at", h.started_at},
-                      {"compression", compress ? "zstd" : "none"},       {"encryption", sealed}};
+  nlohmann::ordered_json j = {{"format", kStreamFormat},
+                              {"version", 1},
+                              {"session", h.session},
+                              {"channel", h.channel},
+                              {"command", sealer ? "" : h.command},
+                              {"started_at", h.started_at},
+                              {"compression", compress ? "zstd" : "none"},
+                              {"encryption", sealed}};
+  if (sealer) {
+    auto frame = sealer->seal(h.command);
+    if (!frame) return frame.error();
+    j["sealed_command"] = base64_encode(as_bytes(*frame));
+  }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -103,7 +113,9 @@ Result<std::unique_ptr<StreamWriter>> StreamWriter::open(UniqueFd fd, const Stre
     if (!c) return c.error();
     w->compressor_ = std::move(*c);
   }
-  if (auto st = w->write_out(header_line(h, compress, sealer.get())); !st) return st.error();
+  auto line = header_line(h, compress, sealer.get());
+  if (!line) return line.error();
+  if (auto st = w->write_out(*line); !st) return st.error();
   w->sealer_ = std::move(sealer);
   return w;
 }

@@ -6,12 +6,16 @@
 //   header  one JSON line, plaintext:
 //           {"format":"bastion-stream","version":1,"session":S,"channel":N,
 //            "command":C,"started_at":MICROS,"compression":"zstd"|"none",
-//            "encryption":"none"|"bastion-encrypted-cast v1 EPH REV"}\n
+//            "encryption":"none"|"bastion-encrypted-cast v1 EPH REV"
+//            [,"sealed_command":BASE64]}\n
+//           Encrypted files have "command":"" and the command line in
+//           sealed_command: CastSealer::seal(command), frame counter 0.
 //   block*  one per flush:
 //           unencrypted: u32 length || payload[length]
 //           encrypted:   CastSealer::seal(payload), i.e.
 //                        u32 length || nonce[12] || AES-256-GCM(payload) || tag[16]
-//                        (the n-th block's nonce is the counter n; cast_crypto.h)
+//                        (frame counters go on from the sealed command: the
+//                        n-th block's nonce is the counter n + 1; cast_crypto.h)
 //   payload = one zstd frame (with its content size) of RECORDS when
 //             compression is "zstd", else RECORDS
 //   RECORDS = record*, record = u8 stream (0 stdin, 1 stdout, 2 stderr)
@@ -19,9 +23,8 @@
 //                               || uvarint length || raw bytes[length]
 //   uvarint: LEB128, 7 bits a byte, low first, at most 10 bytes.
 //
-// SECURITY: the header (with the command line) stays plaintext when the
-// blocks are encrypted: the audit log's channel.exec record names the command
-// anyway, and verify/search work on it without the reviewer's key.
+// SECURITY: a command line can hold secrets (a password in an argument), so
+// an encrypted file seals it too, as it sealed the asciicast header before.
 //
 // A reader caps a payload at kMaxStreamPayload bytes. A crash leaves at most
 // a cut-off last block, which readers report as a truncated tail.

@@ -278,10 +278,14 @@ void search(CtlGlobals& g, const std::string& text, const recorder::SessionFilte
       auto header = recorder::stream_header_of_file(r.path);
       if (header && *header) {  // binary content is not searched: only its command line
         ++streams;
-        std::string command = (*header)->value("command", "");
-        if (command.find(text) == std::string::npos) continue;
+        auto command = recorder::stream_command(**header, key);
+        if (!command) {
+          std::fprintf(stderr, "bastionctl: skipping %s: %s\n", r.path.c_str(), command.error().message.c_str());
+          continue;
+        }
+        if (command->find(text) == std::string::npos) continue;
         out.push_back({{"session", sess.id}, {"user", sess.user}, {"target", sess.target}, {"channel", r.channel},
-                       {"offset", 0.0}, {"snippet", "command: " + clean_text(command)}});
+                       {"offset", 0.0}, {"snippet", "command: " + clean_text(*command)}});
         continue;
       }
       auto cast = recorder::read_cast(r.path, key);

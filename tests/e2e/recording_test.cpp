@@ -122,8 +122,12 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   ASSERT_GT(conn, 0);
   kill(conn, SIGKILL);
   client.wait(10000);
-  auto s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
-  EXPECT_FALSE(s["ended_at"].is_null());
+  // The monitor records the end when it reaps the child, which may be after the client noticed.
+  nlohmann::json s;
+  EXPECT_TRUE(wait_for([&] {
+    s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+    return !s["ended_at"].is_null();
+  }, 15000));
   EXPECT_NE(s["end_reason"].get<std::string>().find("killed by signal"), std::string::npos) << s.dump();
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
   EXPECT_NE(d->ctl_ok({"sessions", "export", id}).find("before-the-crash"), std::string::npos);
