@@ -110,6 +110,13 @@ TEST_P(StreamTest, FinalDigestIsOverTheChunkDigests) {
   EXPECT_EQ(hex_encode(sha256(as_bytes(raw))), sum->sha256);
   EXPECT_EQ(digest_of_chunks({first.sha256, last.sha256}), sum->sha256) << "what the monitor re-derives";
   EXPECT_EQ(digest_of_chunks({"not hex"}), "");
+  ChunkDigests running;
+  EXPECT_TRUE(running.add(first.sha256));
+  EXPECT_NE(running.final(), sum->sha256) << "one chunk short";
+  EXPECT_TRUE(running.add(last.sha256));
+  EXPECT_EQ(running.final(), sum->sha256);
+  EXPECT_FALSE(running.add(std::string(64, 'A'))) << "upper case is not how the log writes it";
+  EXPECT_EQ(running.final(), "");
 }
 
 TEST_P(StreamTest, ACutOffLastBlockIsReportedNotFatal) {

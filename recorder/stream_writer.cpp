@@ -7,7 +7,6 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/openssl_handles.h"
 #include "recorder/asciicast.h"
@@ -48,18 +47,47 @@ Result<std::string> header_line(const StreamHeader& h, bool compress, CastSealer
 
 }  // namespace
 
-std::string digest_of_chunks(const std::vector<std::string>& chunk_sha256_hex) {
+struct ChunkDigests::Impl {
+  MdCtx md = new_sha256();
+  bool bad = false;
+};
+
+ChunkDigests::ChunkDigests() : impl_(std::make_unique<Impl>()) {}
+ChunkDigests::~ChunkDigests() = default;
+ChunkDigests::ChunkDigests(ChunkDigests&&) noexcept = default;
+ChunkDigests& ChunkDigests::operator=(ChunkDigests&&) noexcept = default;
+
+bool ChunkDigests::add(std::string_view hex) {
   auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-  std::string raw;
-  for (const auto& hex : chunk_sha256_hex) {
-    if (hex.size() != 64) return "";
-    for (size_t i = 0; i < hex.size(); i += 2) {
-      int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-      if (hi < 0 || lo < 0) return "";
-      raw += static_cast<char>(hi << 4 | lo);
-    }
+  unsigned char raw[32];
+  bool ok = hex.size() == 64;
+  for (size_t i = 0; ok && i < 32; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    raw[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
-  return hex_encode(sha256(as_bytes(raw)));
+  if (!ok) impl_->bad = true;
+  if (!impl_->bad) EVP_DigestUpdate(impl_->md.get(), raw, sizeof raw);
+  return ok;
+}
+
+std::string ChunkDigests::final() const {
+  if (impl_->bad) return "";
+  MdCtx copy(EVP_MD_CTX_new());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), impl_->md.get()) != 1 || EVP_DigestFinal_ex(copy.get(), digest, &len) != 1) {
+    return "";
+  }
+  return hex_encode(std::span<const uint8_t>(digest, len));
+}
+
+std::string digest_of_chunks(const std::vector<std::string>& chunk_sha256_hex) {
+  ChunkDigests d;
+  for (const auto& hex : chunk_sha256_hex) {
+    if (!d.add(hex)) return "";
+  }
+  return d.final();
 }
 
 void append_uvarint(std::string& out, uint64_t v) {

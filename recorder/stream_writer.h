@@ -104,8 +104,26 @@ class StreamWriter final : public RecordingWriter {
   Status failed_;
 };
 
-// A stream recording's final digest (kDigestOfChunks) from the hex digests
-// of its chunks, in order, as the audit log has them; "" if one is not 64 hex digits.
+// A stream recording's final digest (kDigestOfChunks), computed as the chunk
+// digests come (hex, as the audit log has them), in constant memory: the
+// monitor re-derives it this way. Not thread-safe.
+class ChunkDigests {
+ public:
+  ChunkDigests();
+  ~ChunkDigests();
+  ChunkDigests(ChunkDigests&&) noexcept;
+  ChunkDigests& operator=(ChunkDigests&&) noexcept;
+  // False (and every later final() is "") if `sha256_hex` is not 64 lowercase hex digits.
+  bool add(std::string_view sha256_hex);
+  // The digest of all chunks added so far (hex); "" after a bad add().
+  [[nodiscard]] std::string final() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The same, for a whole list.
 std::string digest_of_chunks(const std::vector<std::string>& chunk_sha256_hex);
 
 // LEB128 unsigned varint, appended to `out`.

@@ -720,7 +720,7 @@ void Supervisor::on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk&
     return violation(c, "recording digest out of sequence or malformed");
   }
   it->second.next_offset += m.length;
-  if (it->second.stream) it->second.chunk_digests.push_back(m.sha256);
+  if (it->second.stream) (void)it->second.chunk_digests.add(m.sha256);
   Services* s = monitor_services();
   recorder::CastChunk chunk{static_cast<int64_t>(m.offset), static_cast<int64_t>(m.length), m.sha256};
   // SECURITY: an event we cannot record must not let the session go on.
@@ -741,7 +741,7 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   // this monitor journaled, and every byte must be in a chunk; a child that
   // claims otherwise is lying about its recording.
   if (it->second.stream && (m.size != it->second.next_offset ||
-                            recorder::digest_of_chunks(it->second.chunk_digests) != m.sha256)) {
+                            it->second.chunk_digests.final() != m.sha256)) {
     return violation(c, "recording end does not match the chunk digests of channel " + std::to_string(m.channel));
   }
   it->second.ended = true;
