@@ -438,7 +438,8 @@ def zstd_frame(payload):
 
 def stream():
     recs = stream_records((1, 10, bytes(range(256))), (2, 20, b"err\xff\n"), (0, 30, b"\x00in"))
-    write("fuzz_stream", "plain", stream_header("none") + stream_block(recs) + stream_block(recs[:7]))
+    write("fuzz_stream", "plain", stream_header("none") + stream_block(recs) + stream_block(recs))
+    write("fuzz_stream", "partial_record", stream_header("none") + stream_block(recs) + stream_block(recs[:7]))
     write("fuzz_stream", "cut_off", stream_header("none") + stream_block(recs)[:-3])
     write("fuzz_stream", "bad_stream_id", stream_header("none") + stream_block(b"\x07\x00\x01x"))
     write("fuzz_stream", "overlong_varint", stream_header("none") + stream_block(b"\x01" + b"\xff" * 11))
