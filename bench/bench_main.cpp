@@ -1,6 +1,7 @@
 // bastion-bench: micro benchmarks of the recorder (not timed tests).
 //   bastion-bench audit [--records N] [--procs P]   appends/s with the chain and durable commits
 //   bastion-bench recordings [--mib N]              write, replay-parse and search N MiB of asciicast
+//   bastion-bench streams [--mib N]                 N MiB of binary output: stream writer (zstd or not) vs asciicast
 // Prints one markdown table row per measurement.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,12 +9,16 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
+#include "common/files.h"
 #include "recorder/asciicast.h"
 #include "recorder/audit_log.h"
 #include "recorder/review.h"
+#include "recorder/stream_reader.h"
+#include "recorder/stream_writer.h"
 
 using namespace bastion;
 using Steady = std::chrono::steady_clock;
@@ -118,6 +123,80 @@ void bench_recordings(const std::string& dir, int mib) {
   std::filesystem::remove(path);
 }
 
+// Output as the relay hands it to the recorder: 32 KiB pieces, 1 ms apart.
+template <class Write>
+bool feed(int mib, const std::string& data, Write&& write) {
+  constexpr size_t kPiece = 32 * 1024;
+  Micros t = 0;
+  for (int64_t done = 0; done < static_cast<int64_t>(mib) << 20; done += kPiece) {
+    t += 1000;
+    if (!write(t, std::string_view(data).substr(static_cast<size_t>(done) % data.size(), kPiece))) return false;
+  }
+  return true;
+}
+
+void report_write(const std::string& what, int mib, double s, const std::string& path) {
+  double on_disk = static_cast<double>(std::filesystem::file_size(path));
+  std::printf("| %s | %d MiB | %.2f s | %.0f MiB/s, %.3f bytes on disk per byte |\n", what.c_str(), mib, s, mib / s,
+              on_disk / (static_cast<double>(mib) * (1 << 20)));
+}
+
+void bench_stream_write(const std::string& dir, int mib, const std::string& data, const char* kind, bool compress) {
+  std::string path = dir + "/bench.stream";
+  std::filesystem::remove(path);
+  auto w = recorder::StreamWriter::open(path, {"s-1", 1, "cat backup.bin", 0}, kMicrosPerSecond, compress);
+  if (!w) return;
+  auto t0 = Steady::now();
+  bool ok = feed(mib, data, [&](Micros t, std::string_view b) {
+    return static_cast<bool>((*w)->write(t, recorder::StreamId::kStdout, b));
+  });
+  ok = ok && (*w)->close();
+  double write_s = seconds_since(t0);
+  if (!ok) return;
+  report_write(std::string("stream write (") + kind + ", " + (compress ? "zstd" : "uncompressed") + ", hashed)", mib,
+               write_s, path);
+  auto bytes = read_file(path, size_t{8} << 30);
+  t0 = Steady::now();
+  int64_t n = 0;
+  auto scan = recorder::scan_stream(*bytes, "", [&](const recorder::StreamRecord& r) -> Status {
+    n += static_cast<int64_t>(r.bytes.size());
+    return {};
+  }, path);
+  double read_s = seconds_since(t0);
+  if (scan) std::printf("| stream read (export path, %s, %s) | %d MiB | %.2f s | %.0f MiB/s |\n", kind,
+                        compress ? "zstd" : "uncompressed", mib, read_s, mib / read_s);
+  std::filesystem::remove(path);
+}
+
+void bench_cast_binary(const std::string& dir, int mib, const std::string& data, const char* kind) {
+  std::string path = dir + "/bench-binary.cast";
+  std::filesystem::remove(path);
+  auto w = recorder::CastWriter::open(path, {}, kMicrosPerSecond);
+  if (!w) return;
+  auto t0 = Steady::now();
+  bool ok = feed(mib, data, [&](Micros t, std::string_view b) { return static_cast<bool>((*w)->output(t, b)); });
+  ok = ok && (*w)->close();
+  double s = seconds_since(t0);
+  if (ok) report_write(std::string("asciicast write of the same output (") + kind + ", hashed twice)", mib, s, path);
+  std::filesystem::remove(path);
+}
+
+void bench_streams(const std::string& dir, int mib) {
+  std::string random(8 << 20, '\0');
+  std::mt19937_64 rng(42);
+  for (size_t i = 0; i + 8 <= random.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(random.data() + i, &v, 8);
+  }
+  std::string zeros(8 << 20, '\0');
+  for (const auto& [kind, data] : {std::pair<const char*, const std::string*>{"incompressible", &random},
+                                   std::pair<const char*, const std::string*>{"zeros", &zeros}}) {
+    bench_stream_write(dir, mib, *data, kind, true);
+    bench_stream_write(dir, mib, *data, kind, false);
+    bench_cast_binary(dir, mib, *data, kind);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,7 +214,10 @@ int main(int argc, char** argv) {
   group->add_option("--writers", writers, "records waiting per round (one per connection)")->capture_default_str();
   auto* rec = app.add_subcommand("recordings", "write, read and search a large recording");
   rec->add_option("--mib", mib, "recording size in MiB")->capture_default_str();
+  auto* streams = app.add_subcommand("streams", "byte-exact stream recordings of binary output vs asciicast");
+  streams->add_option("--mib", mib, "output size in MiB")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (streams->parsed()) bench_streams(dir, mib);
   if (audit->parsed()) bench_audit(dir, records, procs);
   if (group->parsed()) bench_group_commit(dir, records, writers);
   if (rec->parsed()) bench_recordings(dir, mib);

@@ -221,7 +221,8 @@ class Loader {
 
   Status recording(const Table& root) {
     const Table* t = root["recording"].as_table();
-    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to"}); !st)
+    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to",
+                                               "compress"}); !st)
       return st;
     if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;
     if (auto st = get_string(t, "recording", "encrypt_to", cfg_.encrypt_to); !st) return st;
@@ -229,6 +230,11 @@ class Loader {
       auto v = (*t)["record_input"].value<bool>();
       if (!v) return fail("[recording] record_input must be true or false");
       cfg_.record_input = *v;
+    }
+    if (t && t->contains("compress")) {
+      auto v = (*t)["compress"].value<bool>();
+      if (!v) return fail("[recording] compress must be true or false");
+      cfg_.compress = *v;
     }
     if (auto st = get_duration(t, "recording", "flush_interval", cfg_.flush_interval); !st) return st;
     if (cfg_.flush_interval <= 0 || cfg_.flush_interval > kMicrosPerSecond) {
@@ -492,11 +498,12 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "# syslog = \"udp://127.0.0.1:514\"       # also send every record (RFC 5424) to a collector\n"
          "# syslog_ca = \"syslog_ca.pem\"          # tls:// only: CA of the collector (default: system trust store)\n\n"
          "[recording]\n"
-         "dir = \"recordings\"                    # asciicast v2 files, by date and session\n"
+         "dir = \"recordings\"                    # terminals: asciicast v2 (.cast); other channels: byte-exact .stream\n"
          "record_input = true                     # record keystrokes (\"i\" events)\n"
          "flush_interval = \"1s\"                 # a crash loses at most this much recording\n"
          "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n"
-         "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording keygen)\n\n"
+         "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording keygen)\n"
+         "compress = true                         # zstd-compress non-terminal (.stream) recordings, then encrypt\n\n"
          "[upstream]\n"
          "connect_timeout = \"10s\"\n"
          "# egress_addresses = [\"192.0.2.10\"]    # certificates' source-address; default: the address each upstream\n"

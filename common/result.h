@@ -23,6 +23,7 @@ namespace bastion {
 // caller needs to tell a failure apart, and set where the error is made.
 enum class ErrorCode : uint8_t {
   kUnspecified,
+  kInvalid,            // the request itself is wrong (bad input, a misused option): asking again will not help
   kNotFound,           // what was asked for never existed (a web page: 404)
   kGone,               // it existed but is over: expired, used, its owner left or disabled (410)
   kDuplicate,          // already done or recorded: repeating it changes nothing
@@ -37,6 +38,7 @@ enum class ErrorCode : uint8_t {
 constexpr const char* to_string(ErrorCode c) {
   switch (c) {
     case ErrorCode::kUnspecified: return "unspecified";
+    case ErrorCode::kInvalid: return "invalid";
     case ErrorCode::kNotFound: return "not found";
     case ErrorCode::kGone: return "gone";
     case ErrorCode::kDuplicate: return "duplicate";

@@ -400,6 +400,56 @@ def cast():
     write("fuzz_cast", "empty_needle", "\n" + CAST_HEADER + '\n[0.1,"o","abc"]\n')
 
 
+def stream_header(compression):
+    return ('{"format":"bastion-stream","version":1,"session":"s-1","channel":1,"command":"cat backup.bin",'
+            '"started_at":1763830800000000,"compression":"%s","encryption":"none"}\n' % compression).encode()
+
+
+def uvarint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def stream_records(*records):
+    return b"".join(bytes([sid]) + uvarint(at) + uvarint(len(data)) + data for sid, at, data in records)
+
+
+def stream_block(payload):
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def zstd_frame(payload):
+    """One zstd frame with its content size and checksum (the zstd CLI), or None without it."""
+    import shutil
+    import subprocess
+    import tempfile
+    if shutil.which("zstd") is None:
+        return None
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(payload)
+        f.flush()
+        return subprocess.run(["zstd", "-q", "-c", "--content-size", "--check", f.name],
+                              check=True, capture_output=True).stdout
+
+
+def stream():
+    recs = stream_records((1, 10, bytes(range(256))), (2, 20, b"err\xff\n"), (0, 30, b"\x00in"))
+    write("fuzz_stream", "plain", stream_header("none") + stream_block(recs) + stream_block(recs))
+    write("fuzz_stream", "partial_record", stream_header("none") + stream_block(recs) + stream_block(recs[:7]))
+    write("fuzz_stream", "cut_off", stream_header("none") + stream_block(recs)[:-3])
+    write("fuzz_stream", "bad_stream_id", stream_header("none") + stream_block(b"\x07\x00\x01x"))
+    write("fuzz_stream", "overlong_varint", stream_header("none") + stream_block(b"\x01" + b"\xff" * 11))
+    write("fuzz_stream", "huge_length", stream_header("none") + b"\x7f\xff\xff\xff")
+    write("fuzz_stream", "header_only", stream_header("zstd"))
+    frame = zstd_frame(recs)
+    if frame is not None:
+        write("fuzz_stream", "zstd", stream_header("zstd") + stream_block(frame) + stream_block(frame))
+
+
 # --- authn::parse_public_key_line / validate_key_blob -----------------------
 
 def public_key(regen_keys):
@@ -807,6 +857,7 @@ def main():
     hr()
     sftp()
     cast()
+    stream()
     public_key(regen_keys)
     user_ca()
     split_words()

@@ -1,6 +1,7 @@
 #include "policy/hr.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -400,7 +401,7 @@ BreakerVerdict check_breaker(int leavers, int active, double share, int floor) {
   if (static_cast<double>(leavers) > limit) {
     v.hold = true;
     v.reason = "would make " + std::to_string(leavers) + " of " + std::to_string(active) +
-               " active people leavers (more than " + std::to_string(static_cast<int>(share * 100 + 0.5)) + "%)";
+               " active people leavers (more than " + std::to_string(std::lround(share * 100)) + "%)";
   }
   return v;
 }

@@ -201,6 +201,10 @@ Status CastWriter::output(Micros at, std::string_view bytes) { return stream(at,
 
 Status CastWriter::input(Micros at, std::string_view bytes) { return stream(at, "i", carry_i_, bytes); }
 
+Status CastWriter::write(Micros at, StreamId stream, std::string_view bytes) {
+  return stream == StreamId::kStdin ? input(at, bytes) : output(at, bytes);
+}
+
 Status CastWriter::resize(Micros at, int cols, int rows) {
   return event(at, "r", std::to_string(cols) + "x" + std::to_string(rows));
 }

@@ -2,12 +2,11 @@
 // (https://docs.asciinema.org/manual/asciicast/v2/): a JSON header line, then
 // one JSON array per event: [seconds, "o"|"i"|"r", data].
 //
-// Contract: events are buffered and written at least every flush_interval
-// (a crash loses at most that much); close() flushes and fsyncs. Any write
-// error is returned, and every later call fails too: callers must then end
-// the session (fail closed). Output split inside a UTF-8 sequence is carried
-// to the next event, so the JSON is always valid. The writer keeps a running
-// SHA-256 of the file and of each chunk since the last take_chunk(), so the
+// Contract: that of RecordingWriter (recording_writer.h). Output split inside
+// a UTF-8 sequence is carried to the next event, so the JSON is always valid.
+// Standard error is recorded as output ("o"), as a terminal shows it. The
+// writer keeps a running SHA-256 of the file (the recording.end digest,
+// kDigestWholeFile) and of each chunk since the last take_chunk(), so the
 // audit log can vouch for every byte. Not thread-safe.
 #pragma once
 
@@ -19,6 +18,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "recorder/cast_crypto.h"
+#include "recorder/recording_writer.h"
 
 namespace bastion::recorder {
 
@@ -31,18 +31,7 @@ struct CastHeader {
   std::string command;  // exec command, if any
 };
 
-struct CastChunk {
-  int64_t offset = 0;
-  int64_t length = 0;
-  std::string sha256;  // hex
-};
-
-struct CastSummary {
-  int64_t size = 0;
-  std::string sha256;  // hex, of the whole file
-};
-
-class CastWriter {
+class CastWriter final : public RecordingWriter {
  public:
   // Creates PATH (and its folders), mode 0600, refusing an existing file.
   // With a sealer, the file is encrypted (see cast_crypto.h), one frame per flush.
@@ -55,20 +44,19 @@ class CastWriter {
                                                   std::unique_ptr<CastSealer> sealer = nullptr);
   // Creates PATH (and its folders) for appending, mode 0600, refusing an existing file.
   static Result<UniqueFd> create_file(const std::string& path);
-  ~CastWriter();
+  ~CastWriter() override;
   CastWriter(const CastWriter&) = delete;
   CastWriter& operator=(const CastWriter&) = delete;
 
   Status output(Micros at, std::string_view bytes);
   Status input(Micros at, std::string_view bytes);
-  Status resize(Micros at, int cols, int rows);
-  // Writes buffered events if the flush interval has passed.
-  Status tick(Micros now);
-  Status flush();
-  // The bytes written to the file since the previous call.
-  CastChunk take_chunk();
-  Result<CastSummary> close();
-  [[nodiscard]] int64_t size() const { return written_; }
+  Status write(Micros at, StreamId stream, std::string_view bytes) override;
+  Status resize(Micros at, int cols, int rows) override;
+  Status tick(Micros now) override;
+  Status flush() override;
+  CastChunk take_chunk() override;
+  Result<CastSummary> close() override;
+  [[nodiscard]] int64_t size() const override { return written_; }
 
  private:
   struct Hashes;

@@ -124,11 +124,12 @@ Result<std::string> CastSealer::seal(std::string_view plain) {
 
 bool is_encrypted_cast(std::string_view bytes) { return bytes.substr(0, kEncryptedCastMagic.size()) == kEncryptedCastMagic; }
 
-Result<std::string> open_sealed_cast(std::string_view bytes, const std::string& private_key_path, bool& cut_off) {
-  cut_off = false;
-  size_t eol = bytes.find('\n');
-  if (!is_encrypted_cast(bytes) || eol == std::string_view::npos) return make_error("not an encrypted recording");
-  std::string_view line = bytes.substr(kEncryptedCastMagic.size(), eol - kEncryptedCastMagic.size());
+CastOpener::~CastOpener() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
+Result<std::unique_ptr<CastOpener>> CastOpener::create(std::string_view header_line,
+                                                       const std::string& private_key_path) {
+  if (!is_encrypted_cast(header_line)) return make_error("not an encrypted recording");
+  std::string_view line = header_line.substr(kEncryptedCastMagic.size());
   size_t sp = line.find(' ');
   auto eph_pub = base64_decode(line.substr(0, sp));
   auto rev_pub = base64_decode(sp == std::string_view::npos ? "" : line.substr(sp + 1));
@@ -142,33 +143,59 @@ Result<std::string> open_sealed_cast(std::string_view bytes, const std::string& 
   if (raw_public(priv.get()) != *rev_pub) return make_error("this recording was encrypted to a different reviewer key");
   auto key = derive(priv.get(), *eph_pub, *eph_pub, *rev_pub);
   if (!key) return key.error();
+  std::unique_ptr<CastOpener> o(new CastOpener());
+  o->key_ = std::move(*key);
+  return o;
+}
+
+Result<size_t> sealed_frame_size(std::string_view bytes) {
+  if (bytes.size() < 4) return size_t{0};
+  auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+  if (len < kNonce + kTag || len > (64u << 20)) return make_error("corrupt recording frame");
+  return size_t{4} + len;
+}
+
+Result<std::string> CastOpener::open(std::string_view frame, uint64_t counter) {
+  auto* p = reinterpret_cast<const unsigned char*>(frame.data());
+  unsigned char nonce[kNonce];
+  nonce_for(counter, nonce);
+  if (frame.size() < 4 + kNonce + kTag) return make_error("corrupt recording frame");
+  if (!std::equal(nonce, nonce + kNonce, p + 4)) return make_error("recording frames out of order");
+  size_t clen = frame.size() - 4 - kNonce - kTag;
+  std::string chunk(clen, '\0');
+  CipherCtx c(EVP_CIPHER_CTX_new());
+  int n = 0, fin = 0;
+  if (!c || EVP_DecryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+      EVP_DecryptUpdate(c.get(), reinterpret_cast<unsigned char*>(chunk.data()), &n, p + 4 + kNonce,
+                        static_cast<int>(clen)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<unsigned char*>(p + 4 + kNonce + clen)) != 1 ||
+      EVP_DecryptFinal_ex(c.get(), reinterpret_cast<unsigned char*>(chunk.data()) + n, &fin) != 1) {
+    return make_error("recording frame " + std::to_string(counter) + " fails authentication (altered)");
+  }
+  return chunk;
+}
+
+Result<std::string> open_sealed_cast(std::string_view bytes, const std::string& private_key_path, bool& cut_off) {
+  cut_off = false;
+  size_t eol = bytes.find('\n');
+  if (!is_encrypted_cast(bytes) || eol == std::string_view::npos) return make_error("not an encrypted recording");
+  auto opener = CastOpener::create(bytes.substr(0, eol), private_key_path);
+  if (!opener) return opener.error();
   std::string plain;
   size_t pos = eol + 1;
   for (uint64_t counter = 0; pos < bytes.size(); ++counter) {
-    if (bytes.size() - pos < 4) { cut_off = true; break; }
-    auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + pos);
-    uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-    if (len < kNonce + kTag || len > (64u << 20)) return make_error("corrupt recording frame");
-    if (bytes.size() - pos - 4 < len) { cut_off = true; break; }
-    unsigned char nonce[kNonce];
-    nonce_for(counter, nonce);
-    if (!std::equal(nonce, nonce + kNonce, p + 4)) return make_error("recording frames out of order");
-    size_t clen = len - kNonce - kTag;
-    std::string chunk(clen, '\0');
-    CipherCtx c(EVP_CIPHER_CTX_new());
-    int n = 0, fin = 0;
-    if (!c || EVP_DecryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, key->data(), nonce) != 1 ||
-        EVP_DecryptUpdate(c.get(), reinterpret_cast<unsigned char*>(chunk.data()), &n, p + 4 + kNonce,
-                          static_cast<int>(clen)) != 1 ||
-        EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<unsigned char*>(p + 4 + kNonce + clen)) != 1 ||
-        EVP_DecryptFinal_ex(c.get(), reinterpret_cast<unsigned char*>(chunk.data()) + n, &fin) != 1) {
-      OPENSSL_cleanse(key->data(), key->size());
-      return make_error("recording frame " + std::to_string(counter) + " fails authentication (altered)");
+    auto size = sealed_frame_size(bytes.substr(pos));
+    if (!size) return size.error();
+    if (*size == 0 || bytes.size() - pos < *size) {
+      cut_off = true;
+      break;
     }
-    plain += chunk;
-    pos += 4 + len;
+    auto chunk = (*opener)->open(bytes.substr(pos, *size), counter);
+    if (!chunk) return chunk.error();
+    plain += *chunk;
+    pos += *size;
   }
-  OPENSSL_cleanse(key->data(), key->size());
   return plain;
 }
 

@@ -43,6 +43,27 @@ class CastSealer {
   uint64_t counter_ = 0;
 };
 
+// Opens the frames of one file, one at a time (stream recordings decrypt block
+// by block). `header_line`: the sealer's file_header() without its newline.
+class CastOpener {
+ public:
+  static Result<std::unique_ptr<CastOpener>> create(std::string_view header_line, const std::string& private_key_path);
+  ~CastOpener();
+  CastOpener(const CastOpener&) = delete;
+  CastOpener& operator=(const CastOpener&) = delete;
+  // FRAME: one whole frame as seal() made it (length prefix included), the
+  // `counter`-th of its file.
+  Result<std::string> open(std::string_view frame, uint64_t counter);
+
+ private:
+  CastOpener() = default;
+  std::vector<uint8_t> key_;
+};
+
+// The length of the sealed frame at the start of `bytes` (prefix included),
+// 0 if `bytes` is too short to tell; an error if the prefix is implausible.
+Result<size_t> sealed_frame_size(std::string_view bytes);
+
 bool is_encrypted_cast(std::string_view file_bytes);
 // Decrypts a whole file with the reviewer's private key (PEM file). A cut-off
 // last frame (a crash mid-write) is dropped and reported in `cut_off`.

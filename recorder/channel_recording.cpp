@@ -3,24 +3,27 @@
 #include <ctime>
 
 #include "common/database.h"
+#include "recorder/stream_writer.h"
 
 namespace bastion::recorder {
 
-std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at) {
+std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at,
+                           RecordingFormat format) {
   time_t secs = static_cast<time_t>(at / kMicrosPerSecond);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char day[16];
   std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
-  return dir + "/" + day + "/" + session_id + "-" + std::to_string(channel) + ".cast";
+  return dir + "/" + day + "/" + session_id + "-" + std::to_string(channel) +
+         (format == RecordingFormat::kStream ? ".stream" : ".cast");
 }
 
 Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, const Clock& clock,
                                                  const std::string& dir, bool encrypted, const AuditEvent& tmpl,
-                                                 int channel) {
+                                                 int channel, RecordingFormat format) {
   Micros now = clock.now();
   RecordingJournal::Opened o;
-  o.path = recording_path(dir, tmpl.session_id, channel, now);
+  o.path = recording_path(dir, tmpl.session_id, channel, now, format);
   auto fd = CastWriter::create_file(o.path);
   if (!fd) return fd.error();
   o.file = std::move(*fd);
@@ -37,7 +40,10 @@ Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, 
   AuditEvent e = tmpl;
   e.action = "recording.start";
   e.outcome = Outcome::kInfo;
-  e.details = {{"channel", channel}, {"path", o.path}, {"encrypted", encrypted}};
+  e.details = {{"channel", channel},
+               {"path", o.path},
+               {"encrypted", encrypted},
+               {"format", format == RecordingFormat::kStream ? "bastion-stream" : "asciicast-v2"}};
   if (auto a = audit.append(e); !a) return a.error();
   return o;
 }
@@ -68,6 +74,8 @@ Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const Au
   e.action = "recording.end";
   e.outcome = Outcome::kInfo;
   e.details = {{"channel", channel}, {"path", path}, {"size", s.size}, {"sha256", s.sha256}};
+  // Absent in records of older versions, which always mean kDigestWholeFile.
+  if (s.digest != kDigestWholeFile) e.details["digest"] = s.digest;
   auto a = audit.append(e);
   if (!st) return st;
   return a ? Status{} : a.status();
@@ -78,7 +86,7 @@ ChannelRecording::ChannelRecording(RecordingJournal& journal, const Clock& clock
 
 Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(RecordingJournal& journal, const Clock& clock,
                                                                   const RecordingSettings& settings, int channel,
-                                                                  const CastHeader& header) {
+                                                                  const ChannelHeader& header) {
   std::unique_ptr<ChannelRecording> r(new ChannelRecording(journal, clock, settings, channel));
   std::unique_ptr<CastSealer> sealer;
   if (!settings.encrypt_to.empty()) {
@@ -86,14 +94,28 @@ Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(RecordingJourn
     if (!s) return s.error();
     sealer = std::move(*s);
   }
-  auto opened = journal.begin(channel);
+  auto opened = journal.begin(channel, header.pty ? RecordingFormat::kAsciicast : RecordingFormat::kStream);
   if (!opened) return opened.error();
-  r->path_ = opened->path;
-  auto w = CastWriter::open(std::move(opened->file), header, settings.flush_interval, std::move(sealer));
-  if (!w) return w.error();
-  r->writer_ = std::move(*w);
-  r->last_digest_ = header.started_at;
+  if (auto st = r->open_writer(std::move(*opened), header, std::move(sealer)); !st) return st.error();
+  r->last_digest_ = header.cast.started_at;
   return r;
+}
+
+Status ChannelRecording::open_writer(RecordingJournal::Opened opened, const ChannelHeader& h,
+                                     std::unique_ptr<CastSealer> sealer) {
+  path_ = opened.path;
+  if (h.pty) {
+    auto w = CastWriter::open(std::move(opened.file), h.cast, settings_.flush_interval, std::move(sealer));
+    if (!w) return w.error();
+    writer_ = std::move(*w);
+    return {};
+  }
+  StreamHeader sh{h.session_id, channel_, h.cast.command, h.cast.started_at};
+  auto w = StreamWriter::open(std::move(opened.file), sh, settings_.flush_interval, settings_.compress,
+                              std::move(sealer));
+  if (!w) return w.error();
+  writer_ = std::move(*w);
+  return {};
 }
 
 Status ChannelRecording::sticky(Status st) {
@@ -102,12 +124,16 @@ Status ChannelRecording::sticky(Status st) {
 }
 
 Status ChannelRecording::output(std::string_view bytes) {
-  return sticky(writer_->output(clock_.now(), bytes));
+  return sticky(writer_->write(clock_.now(), StreamId::kStdout, bytes));
+}
+
+Status ChannelRecording::error_output(std::string_view bytes) {
+  return sticky(writer_->write(clock_.now(), StreamId::kStderr, bytes));
 }
 
 Status ChannelRecording::input(std::string_view bytes) {
   if (!settings_.record_input) return status_;
-  return sticky(writer_->input(clock_.now(), bytes));
+  return sticky(writer_->write(clock_.now(), StreamId::kStdin, bytes));
 }
 
 Status ChannelRecording::resize(int cols, int rows) { return sticky(writer_->resize(clock_.now(), cols, rows)); }

@@ -1,7 +1,10 @@
 // ChannelRecording: one recorded channel of a gateway session, tied to the
-// audit log. Every digest_interval the SHA-256 of the bytes written since the
-// last digest goes into the audit log ("recording.chunk"); at the end, the
-// file's size and SHA-256 ("recording.end"). Because the audit log is hash
+// audit log. A terminal (PTY) channel is written as asciicast v2 (CastWriter),
+// any other as a byte-exact stream (StreamWriter). Every digest_interval the
+// SHA-256 of the bytes written since the last digest goes into the audit log
+// ("recording.chunk"); at the end, the file's size and final digest
+// ("recording.end": SHA-256 of the file for asciicast, of the chunk digests
+// for streams, named by its "digest" field). Because the audit log is hash
 // chained and signed, any later change, cut or splice of the file shows.
 //
 // Contract: any failure (file or journal) is returned and sticks; the caller
@@ -15,6 +18,7 @@
 
 #include "recorder/asciicast.h"
 #include "recorder/audit_log.h"
+#include "recorder/recording_writer.h"
 
 namespace bastion::recorder {
 
@@ -33,6 +37,14 @@ struct RecordingSettings {
   Micros flush_interval = kMicrosPerSecond;
   Micros digest_interval = 10 * kMicrosPerSecond;
   std::vector<uint8_t> encrypt_to;  // reviewer X25519 public key; empty: plaintext
+  bool compress = true;             // zstd for stream recordings (asciicast is never compressed)
+};
+
+// What ChannelRecording::start needs to know of the channel.
+struct ChannelHeader {
+  bool pty = true;          // a terminal: asciicast; otherwise a byte-exact stream
+  std::string session_id;   // stream header
+  CastHeader cast;          // asciicast header (its command and started_at serve both)
 };
 
 // Where a recording's bookkeeping goes: the file's creation, its row in the
@@ -47,19 +59,20 @@ class RecordingJournal {
     std::string path;
   };
   // Creates the file for `channel` (never an existing one), records its start.
-  virtual Result<Opened> begin(int channel) = 0;
+  virtual Result<Opened> begin(int channel, RecordingFormat format) = 0;
   // The SHA-256 of the bytes [offset, offset+length) written since the last chunk.
   virtual Status chunk(int channel, const CastChunk& c) = 0;
-  // The file is complete: its size and SHA-256.
+  // The file is complete: its size and final digest.
   virtual Status end(int channel, const CastSummary& s) = 0;
 };
 
 // The journal's writes, for the process that holds the database (the
 // gateway's monitor); `tmpl` carries actor/target/login/session for the
-// audit records. begin_recording creates DIR/YYYY-MM-DD/SESSION-CHANNEL.cast.
+// audit records. begin_recording creates DIR/YYYY-MM-DD/SESSION-CHANNEL.cast
+// (asciicast) or .stream (byte-exact stream).
 Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, const Clock& clock,
                                                  const std::string& dir, bool encrypted, const AuditEvent& tmpl,
-                                                 int channel);
+                                                 int channel, RecordingFormat format = RecordingFormat::kAsciicast);
 Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const CastChunk& c);
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
                      const std::string& path, const CastSummary& s);
@@ -68,8 +81,9 @@ class ChannelRecording {
  public:
   static Result<std::unique_ptr<ChannelRecording>> start(RecordingJournal& journal, const Clock& clock,
                                                          const RecordingSettings& settings, int channel,
-                                                         const CastHeader& header);
+                                                         const ChannelHeader& header);
   Status output(std::string_view bytes);
+  Status error_output(std::string_view bytes);
   Status input(std::string_view bytes);
   Status resize(int cols, int rows);
   Status tick();
@@ -88,14 +102,17 @@ class ChannelRecording {
   RecordingSettings settings_;
   int channel_;
   std::string path_;
-  std::unique_ptr<CastWriter> writer_;
+  Status open_writer(RecordingJournal::Opened opened, const ChannelHeader& header, std::unique_ptr<CastSealer> sealer);
+
+  std::unique_ptr<RecordingWriter> writer_;
   Micros last_digest_ = 0;
   std::optional<CastSummary> summary_;
   Status status_;
 };
 
 // Where a channel's recording goes.
-std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at);
+std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at,
+                           RecordingFormat format = RecordingFormat::kAsciicast);
 
 Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id);
 

@@ -7,6 +7,7 @@
 #include "common/encoding.h"
 #include "common/files.h"
 #include "recorder/cast_crypto.h"
+#include "recorder/recording_writer.h"
 
 namespace bastion::recorder {
 namespace {
@@ -97,6 +98,85 @@ Result<CastFile> parse_cast(std::string_view whole, const std::string& path) {
   return cast;
 }
 
+namespace {
+
+// Walks a recording's audit records in order, checking the file against them.
+class RecordingVerifier {
+ public:
+  RecordingVerifier(std::string_view file, RecordingCheck& c) : file_(file), c_(c) {}
+  // False when the check has failed (c.problem says why).
+  bool chunk(const nlohmann::json& d, int64_t seq);
+  bool end(const nlohmann::json& d, int64_t seq);
+  [[nodiscard]] int64_t covered() const { return covered_; }
+
+ private:
+  bool end_of_chunks(const nlohmann::json& d, int64_t seq);
+  bool fail(std::string why) {
+    c_.problem = std::move(why);
+    return false;
+  }
+
+  std::string_view file_;
+  RecordingCheck& c_;
+  int64_t covered_ = 0;
+  int chunks_ = 0;
+  std::string chunk_digests_;  // raw, in order: what a kDigestOfChunks end vouches for
+};
+
+bool RecordingVerifier::chunk(const nlohmann::json& d, int64_t seq) {
+  int64_t off = d.value("offset", int64_t{-1}), len = d.value("length", int64_t{-1});
+  ++chunks_;
+  if (off != covered_ || len <= 0) {
+    return fail("the audit log's digests for this recording are not contiguous at byte " + std::to_string(off));
+  }
+  if (off + len > c_.file_size) {
+    return fail("recording truncated: the audit log vouches for " + std::to_string(off + len) + " bytes, the file has " +
+                std::to_string(c_.file_size));
+  }
+  auto digest = sha256(as_bytes(file_.substr(static_cast<size_t>(off), static_cast<size_t>(len))));
+  if (hex_encode(digest) != d.value("sha256", "")) {
+    return fail("recording altered: chunk " + std::to_string(chunks_) + " (bytes " + std::to_string(off) + "-" +
+                std::to_string(off + len) + ") does not match its digest in the audit log (seq " +
+                std::to_string(seq) + ")");
+  }
+  chunk_digests_.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  covered_ = off + len;
+  return true;
+}
+
+bool RecordingVerifier::end(const nlohmann::json& d, int64_t seq) {
+  c_.complete = true;
+  int64_t size = d.value("size", int64_t{-1});
+  if (size != c_.file_size) {
+    return fail("recording " + std::string(c_.file_size < size ? "truncated" : "extended") + ": the audit log says " +
+                std::to_string(size) + " bytes, the file has " + std::to_string(c_.file_size));
+  }
+  std::string digest = d.contains("digest") && d["digest"].is_string() ? d["digest"].get<std::string>()
+                                                                        : std::string(kDigestWholeFile);
+  if (digest == kDigestOfChunks) return end_of_chunks(d, seq);
+  if (digest != kDigestWholeFile) return fail("the audit log names an unknown digest \"" + digest + "\"");
+  if (hex_encode(sha256(as_bytes(file_))) != d.value("sha256", "")) {
+    return fail("recording altered: its SHA-256 does not match the audit log (seq " + std::to_string(seq) + ")");
+  }
+  covered_ = size;
+  return true;
+}
+
+// Every byte was checked against its chunk; the end vouches for the list of chunks.
+bool RecordingVerifier::end_of_chunks(const nlohmann::json& d, int64_t seq) {
+  if (covered_ != c_.file_size) {
+    return fail("recording altered: bytes " + std::to_string(covered_) + "-" + std::to_string(c_.file_size) +
+                " are not covered by any chunk digest in the audit log");
+  }
+  if (hex_encode(sha256(as_bytes(chunk_digests_))) != d.value("sha256", "")) {
+    return fail("the audit log's chunk digests do not add up to the recording's final digest (seq " +
+                std::to_string(seq) + ")");
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& session_id, int channel,
                                         const std::string& path) {
   AuditFilter f;
@@ -108,49 +188,20 @@ Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& sess
   if (!bytes) return bytes.error();
   RecordingCheck c;
   c.file_size = static_cast<int64_t>(bytes->size());
-  auto data = as_bytes(*bytes);
-  int64_t covered = 0;
+  RecordingVerifier v(*bytes, c);
   for (const auto& r : *records) {
     const auto& d = r.event.details;
     if (!d.is_object() || d.value("channel", -1) != channel) continue;
-    if (r.event.action == "recording.chunk") {
-      int64_t off = d.value("offset", int64_t{-1}), len = d.value("length", int64_t{-1});
-      std::string want = d.value("sha256", "");
-      if (off != covered || len <= 0) {
-        c.problem = "the audit log's digests for this recording are not contiguous at byte " + std::to_string(off);
-        return c;
-      }
-      if (off + len > c.file_size) {
-        c.problem = "recording truncated: the audit log vouches for " + std::to_string(off + len) +
-                    " bytes, the file has " + std::to_string(c.file_size);
-        return c;
-      }
-      if (hex_encode(sha256(data.subspan(static_cast<size_t>(off), static_cast<size_t>(len)))) != want) {
-        c.problem = "recording altered: bytes " + std::to_string(off) + "-" + std::to_string(off + len) +
-                    " do not match their digest in the audit log (seq " + std::to_string(r.seq) + ")";
-        return c;
-      }
-      covered = off + len;
-    } else if (r.event.action == "recording.end") {
-      c.complete = true;
-      int64_t size = d.value("size", int64_t{-1});
-      if (size != c.file_size) {
-        c.problem = "recording " + std::string(c.file_size < size ? "truncated" : "extended") + ": the audit log says " +
-                    std::to_string(size) + " bytes, the file has " + std::to_string(c.file_size);
-        return c;
-      }
-      if (hex_encode(sha256(data)) != d.value("sha256", "")) {
-        c.problem = "recording altered: its SHA-256 does not match the audit log (seq " + std::to_string(r.seq) + ")";
-        return c;
-      }
-      covered = size;
-    }
+    bool ok = r.event.action == "recording.chunk" ? v.chunk(d, r.seq)
+              : r.event.action == "recording.end" ? v.end(d, r.seq)
+                                                  : true;
+    if (!ok) return c;
   }
-  c.verified_bytes = covered;
-  if (covered == 0 && c.file_size > 0 && !c.complete) {
+  c.verified_bytes = v.covered();
+  if (c.verified_bytes == 0 && c.file_size > 0 && !c.complete) {
     c.note = "no digest of this recording reached the audit log before the session ended abnormally";
-  } else if (!c.complete && covered < c.file_size) {
-    c.note = "the last " + std::to_string(c.file_size - covered) +
+  } else if (!c.complete && c.verified_bytes < c.file_size) {
+    c.note = "the last " + std::to_string(c.file_size - c.verified_bytes) +
              " bytes were written after the last digest (the session ended abnormally) and cannot be vouched for";
   }
   c.ok = true;

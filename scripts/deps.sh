@@ -6,7 +6,7 @@ packages=(
   libssh-dev libfido2-dev libssl-dev libsqlitecpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev
   openssh-client openssh-server openssh-sftp-server ssh-audit
-  libcpp-httplib-dev libcbor-dev libseccomp-dev
+  libcpp-httplib-dev libcbor-dev libseccomp-dev libzstd-dev
   ansible-core   # the e2e test that runs a playbook against 40 hosts through the gateway
   clang-format clang-tidy   # scripts/lint.sh (CI)
 )

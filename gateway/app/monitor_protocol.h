@@ -112,9 +112,12 @@ struct SessionEnd {
 // "Channel CHANNEL of my session is to be recorded." The monitor creates the
 // file (under the recording folder, named by the session it assigned), adds
 // its row and its recording.start record, and answers RecordingOpened with
-// the file's descriptor attached (append-only), or Refused.
+// the file's descriptor attached (append-only), or Refused. `stream`: the
+// channel has no terminal, so it is recorded byte-exact (a .stream file whose
+// final digest is over its chunk digests) rather than as asciicast.
 struct RecordingOpen {
   uint32_t channel = 0;
+  bool stream = false;
 };
 
 // The SHA-256 of the next bytes of a recording the monitor opened: offset

@@ -38,7 +38,7 @@ std::vector<Message> samples() {
           StepUpPoll{},
           Audit{"channel.exec", "allow", "", R"({"command":"id"})"},
           end,
-          RecordingOpen{3},
+          RecordingOpen{3, true},
           RecordingChunk{3, 4096, 512, std::string(64, 'a')},
           RecordingEnd{3, 4608, std::string(64, 'b')},
           Command{"approve REQ-1"},

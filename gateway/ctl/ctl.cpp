@@ -13,11 +13,13 @@ namespace {
 
 void print_error(const std::string& message) { std::fprintf(stderr, "bastionctl: %s\n", message.c_str()); }
 
-// The exit code for a command's outcome; prints the failure's message, if it has one.
+// The exit code for a command's outcome; prints the failure's message, if it
+// has one. A handler's kInvalid error is a usage error too (found only once
+// the stores are open, e.g. an option that does not fit the recording's kind).
 int exit_code_of(const Status& st, int failure_code) {
   if (st) return kExitOk;
   if (!st.message().empty()) print_error(st.message());
-  return failure_code;
+  return st.error().code == ErrorCode::kInvalid ? kExitUsage : failure_code;
 }
 
 // Loads the config and opens the stores, or prints why and sets the exit code.

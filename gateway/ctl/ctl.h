@@ -40,7 +40,8 @@ struct CtlGlobals {
 // runner turns it into the exit code and, on failure, one line
 // "bastionctl: <message>" on stderr:
 //   - OK: exit 0;
-//   - an error from the handler: exit 1 (denied or failed);
+//   - an error from the handler: exit 1 (denied or failed), or 2 when its
+//     code is ErrorCode::kInvalid (a usage error only the stores reveal);
 //   - an error from the command's check (the command line itself is wrong,
 //     found before any store is opened): exit 2 (usage);
 //   - ctl_explained(): exit 1 with nothing more printed, because the handler

@@ -1,11 +1,14 @@
 // bastionctl sessions show | replay | export | verify | search
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
+#include "common/encoding.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "gateway/ctl/ctl.h"
@@ -13,13 +16,14 @@
 #include "recorder/cast_crypto.h"
 #include "recorder/channel_recording.h"
 #include "recorder/review.h"
+#include "recorder/stream_reader.h"
 
 namespace bastion::gateway {
 namespace {
 
 // The options of every `sessions` review command (one runs per invocation).
 struct Args {
-  std::string id, text, since, key;
+  std::string id, text, since, key, stream;
   int channel = 1;
   double speed = 1.0, idle_limit = 0;
   bool json = false;
@@ -103,9 +107,62 @@ Status show(Services& s, const Args& a) {
   return {};
 }
 
+// Whether the recording at PATH is a byte-exact stream (not a terminal).
+Result<bool> is_stream(const std::string& path) {
+  auto h = recorder::stream_header_of_file(path);
+  if (!h) return h.error();
+  return h->has_value();
+}
+
+// "7f454c46 ... |.ELF...|": hex and the printable bytes of `head`.
+std::string hex_and_text(std::string_view head) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex, text;
+  for (char ch : head) {
+    auto c = static_cast<unsigned char>(ch);
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+    text += c >= 0x20 && c < 0x7f ? ch : '.';
+  }
+  return hex + " |" + text + "|";
+}
+
+void print_stream_summary(const recorder::StreamSummary& sum, const std::string& id, int channel) {
+  std::string command = sum.scan.header.value("command", "");
+  std::printf("channel %d: byte-exact stream recording (no terminal), %lld block(s)%s\ncommand: %s\n", channel,
+              static_cast<long long>(sum.scan.blocks), sum.scan.cut_off ? ", cut off (the session ended abnormally)" : "",
+              clean_text(command).c_str());
+  for (auto sid : {recorder::StreamId::kStdout, recorder::StreamId::kStderr, recorder::StreamId::kStdin}) {
+    const auto& st = sum.streams[static_cast<size_t>(sid)];
+    std::string name(recorder::stream_name(sid));
+    if (st.records == 0) {
+      std::printf("%s: nothing\n", name.c_str());
+      continue;
+    }
+    std::printf("%s: %lld bytes in %lld frame(s), +%.6fs .. +%.6fs\n  first %zu bytes: %s\n", name.c_str(),
+                static_cast<long long>(st.bytes), static_cast<long long>(st.records),
+                static_cast<double>(st.first_at) / 1e6, static_cast<double>(st.last_at) / 1e6, st.head.size(),
+                hex_and_text(st.head).c_str());
+  }
+  std::printf("the bytes: bastionctl sessions export %s --channel %d --stream stdout|stderr|stdin > FILE\n",
+              id.c_str(), channel);
+}
+
+Status replay_stream(const std::string& path, const Args& a) {
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) return bytes.error();
+  auto sum = recorder::summarize_stream(*bytes, a.key, path);
+  if (!sum) return sum.error();
+  print_stream_summary(*sum, a.id, a.channel);
+  return {};
+}
+
 Status replay(Services& s, const Args& a) {
   auto rec = find_recording(s, a.id, a.channel);
   if (!rec) return rec.error();
+  auto stream = is_stream(rec->path);
+  if (!stream) return stream.error();
+  if (*stream) return replay_stream(rec->path, a);
   auto cast = recorder::read_cast(rec->path, a.key);
   if (!cast) return cast.error();
   double prev = 0;
@@ -122,9 +179,37 @@ Status replay(Services& s, const Args& a) {
   return {};
 }
 
-Status export_cast(Services& s, const Args& a) {
+// The raw bytes of one stream of a stream recording, to stdout.
+Status export_stream(const std::string& path, const Args& a) {
+  recorder::StreamId want = recorder::StreamId::kStdout;
+  if (!a.stream.empty()) (void)recorder::parse_stream_name(a.stream, want);  // checked by the option
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) return bytes.error();
+  auto write_out = [&](const recorder::StreamRecord& r) -> Status {
+    if (r.stream != want) return {};
+    if (std::fwrite(r.bytes.data(), 1, r.bytes.size(), stdout) != r.bytes.size()) {
+      return make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+    }
+    return {};
+  };
+  auto scan = recorder::scan_stream(*bytes, a.key, write_out, path);
+  if (std::fflush(stdout) != 0 && scan) scan = make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+  if (!scan) return scan.error();
+  if (scan->cut_off) std::fprintf(stderr, "bastionctl: the recording ends mid-block (the session ended abnormally)\n");
+  return {};
+}
+
+Status export_recording(Services& s, const Args& a) {
   auto rec = find_recording(s, a.id, a.channel);
   if (!rec) return rec.error();
+  auto stream = is_stream(rec->path);
+  if (!stream) return stream.error();
+  if (*stream) return export_stream(rec->path, a);
+  if (!a.stream.empty()) {
+    return make_error(ErrorCode::kInvalid, "channel " + std::to_string(a.channel) + " of " + a.id +
+                                               " is a terminal recording (asciicast): --stream is for non-terminal "
+                                               "channels; export it without --stream");
+  }
   bool cut_off = false;
   auto text = recorder::cast_text(rec->path, a.key, cut_off);
   if (!text) return text.error();
@@ -173,10 +258,25 @@ Status check_search(Args& a) {
 }
 
 // The hits for `text` in one session's recordings, appended to `out`.
-void search_session(Services& s, const recorder::SessionRecord& sess, const Args& a, nlohmann::json& out) {
+// Returns how many of its recordings were byte-exact streams (searched by command line only).
+int search_session(Services& s, const recorder::SessionRecord& sess, const Args& a, nlohmann::json& out) {
   auto recs = recorder::recordings_of(s.db(), sess.id);
-  if (!recs) return;
+  if (!recs) return 0;
+  int streams = 0;
   for (const auto& r : *recs) {
+    auto header = recorder::stream_header_of_file(r.path);
+    if (header && *header) {  // binary content is not searched: only its command line
+      ++streams;
+      auto command = recorder::stream_command(**header, a.key);
+      if (!command) {
+        std::fprintf(stderr, "bastionctl: skipping %s: %s\n", r.path.c_str(), command.error().message.c_str());
+        continue;
+      }
+      if (command->find(a.text) == std::string::npos) continue;
+      out.push_back({{"session", sess.id}, {"user", sess.user}, {"target", sess.target}, {"channel", r.channel},
+                     {"offset", 0.0}, {"snippet", "command: " + clean_text(*command)}});
+      continue;
+    }
     auto cast = recorder::read_cast(r.path, a.key);
     if (!cast) {
       std::fprintf(stderr, "bastionctl: skipping %s: %s\n", r.path.c_str(), cast.error().message.c_str());
@@ -187,6 +287,7 @@ void search_session(Services& s, const recorder::SessionRecord& sess, const Args
                      {"offset", hit.offset}, {"snippet", hit.snippet}});
     }
   }
+  return streams;
 }
 
 // `sessions search`: exit 1 when nothing was found.
@@ -194,7 +295,12 @@ Status search(Services& s, const Args& a) {
   auto sessions = s.sessions().list(a.f);
   if (!sessions) return sessions.error();
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& sess : *sessions) search_session(s, sess, a, out);
+  int streams = 0;
+  for (const auto& sess : *sessions) streams += search_session(s, sess, a, out);
+  if (streams > 0) {
+    std::fprintf(stderr, "bastionctl: %d non-terminal (byte-exact stream) recording(s) searched by command line only\n",
+                 streams);
+  }
   if (a.json) {
     print_json(out);
     return {};
@@ -237,7 +343,9 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   sh->add_flag("--json", a->json, "machine-readable output");
   ctl_command(sh, g, a, show);
 
-  auto* rp = sessions->add_subcommand("replay", "play a recording in this terminal with its real timing");
+  auto* rp = sessions->add_subcommand("replay",
+                                      "play a terminal recording with its real timing; for a non-terminal "
+                                      "(byte-exact stream) recording, summarize each stream instead");
   rp->add_option("ID", a->id)->required();
   rp->add_option("--channel", a->channel, "which recorded channel of the session")->capture_default_str();
   rp->add_option("--speed", a->speed, "playback speed factor")->check(CLI::PositiveNumber)->capture_default_str();
@@ -245,17 +353,26 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   rp->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
   ctl_command(rp, g, a, replay);
 
-  auto* ex = sessions->add_subcommand("export", "write a recording (asciicast v2) to stdout");
+  auto* ex = sessions->add_subcommand("export",
+                                      "write a recording to stdout: a terminal's as asciicast v2, a non-terminal "
+                                      "channel's as the raw bytes of one stream");
   ex->add_option("ID", a->id)->required();
   ex->add_option("--channel", a->channel, "which recorded channel of the session")->capture_default_str();
   ex->add_option("--key", a->key, "reviewer private key, for encrypted recordings (exports plaintext)");
-  ctl_command(ex, g, a, export_cast);
+  ex->add_option("--stream", a->stream,
+                 "non-terminal channels: which stream's bytes, exactly as they passed (default stdout)")
+      ->check(CLI::IsMember({"stdout", "stderr", "stdin"}));
+  ctl_command(ex, g, a, export_recording);
 
-  auto* vf = sessions->add_subcommand("verify", "check a session's recordings against the audit log");
+  auto* vf = sessions->add_subcommand("verify",
+                                      "check a session's recordings against the audit log (every chunk digest, "
+                                      "then the final digest); no key needed");
   vf->add_option("ID", a->id)->required();
   ctl_command(vf, g, a, verify);
 
-  auto* se = sessions->add_subcommand("search", "find output text across recordings");
+  auto* se = sessions->add_subcommand("search",
+                                      "find output text across terminal recordings (non-terminal stream "
+                                      "recordings: their command line only)");
   se->add_option("TEXT", a->text)->required();
   se->add_option("--user", a->f.user, "only this person's sessions");
   se->add_option("--target", a->f.target, "only sessions to this target");

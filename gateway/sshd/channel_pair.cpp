@@ -55,6 +55,10 @@ uint64_t pump(ChannelPair& p) {
     }
     return !p.sftp || p.sftp_error.empty();
   };
+  auto to_client_stderr = [&](std::string_view b) {
+    if (p.rec) (void)p.rec->error_output(b);
+    return true;
+  };
   if (!p.eof_sent_up && ssh_channel_is_open(p.up)) {
     uint64_t n = move(p.in, p.up, false, to_target);
     p.bytes_in += n;
@@ -62,7 +66,7 @@ uint64_t pump(ChannelPair& p) {
   }
   if (!p.finished && ssh_channel_is_open(p.in)) {
     uint64_t n = move(p.up, p.in, false, to_client);
-    uint64_t e = move(p.up, p.in, true, to_client);
+    uint64_t e = move(p.up, p.in, true, to_client_stderr);
     p.bytes_out += n + e;
     total += n + e;
   }

@@ -82,7 +82,7 @@ class Connection : private recorder::RecordingJournal {
   // A descriptor the answer carries is put in `passed`.
   Result<monitor::Message> ask_monitor(const monitor::Message& request, UniqueFd* passed = nullptr);
   // recorder::RecordingJournal, through the monitor.
-  Result<Opened> begin(int channel) override;
+  Result<Opened> begin(int channel, recorder::RecordingFormat format) override;
   Status chunk(int channel, const recorder::CastChunk& c) override;
   Status end(int channel, const recorder::CastSummary& s) override;
   void service_channels();

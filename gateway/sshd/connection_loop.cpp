@@ -417,7 +417,7 @@ Status Connection::start_recording(ChannelPair& p) {
     return {};
   }
   bool best_effort = target_ && target_->recording == "best-effort";
-  recorder::RecordingSettings rs{cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}};
+  recorder::RecordingSettings rs{cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}, cfg.compress};
   if (!cfg.encrypt_to.empty()) {
     if (params_.reviewer_key.empty()) {
       if (!best_effort) return make_error(params_.reviewer_key_error);
@@ -426,7 +426,8 @@ Status Connection::start_recording(ChannelPair& p) {
     }
     rs.encrypt_to = params_.reviewer_key;
   }
-  recorder::CastHeader h;
+  recorder::ChannelHeader ch{p.pty, params_.session_id, {}};
+  recorder::CastHeader& h = ch.cast;
   h.width = p.pty ? p.cols : 80;
   h.height = p.pty ? p.rows : 24;
   h.started_at = clock_.now();
@@ -434,7 +435,7 @@ Status Connection::start_recording(ChannelPair& p) {
   h.title = person_->name + ": " + name_.login + "@" + name_.target;
   if (p.action == ChannelAction::kExec) h.command = p.command;
   p.number = ++next_channel_;
-  auto r = recorder::ChannelRecording::start(*this, clock_, rs, p.number, h);
+  auto r = recorder::ChannelRecording::start(*this, clock_, rs, p.number, ch);
   if (r) {
     p.rec = std::move(*r);
     return {};
@@ -444,9 +445,10 @@ Status Connection::start_recording(ChannelPair& p) {
   return {};
 }
 
-Result<recorder::RecordingJournal::Opened> Connection::begin(int channel) {
+Result<recorder::RecordingJournal::Opened> Connection::begin(int channel, recorder::RecordingFormat format) {
   UniqueFd file;
-  auto answer = ask_monitor(monitor::RecordingOpen{static_cast<uint32_t>(channel)}, &file);
+  monitor::RecordingOpen ask{static_cast<uint32_t>(channel), format == recorder::RecordingFormat::kStream};
+  auto answer = ask_monitor(ask, &file);
   if (!answer) return answer.error();
   if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);
   const auto* o = std::get_if<monitor::RecordingOpened>(&*answer);

@@ -29,6 +29,7 @@
 #include "gateway/sshd/command_mode.h"
 #include "policy/access.h"
 #include "recorder/channel_recording.h"
+#include "recorder/stream_writer.h"
 #include "policy/ingress_name.h"
 
 namespace bastion::gateway {
@@ -714,12 +715,13 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   // SECURITY: the file's name, folder and row are the monitor's; the child
   // gets one descriptor, opened for appending to that new file only.
   auto o = recorder::begin_recording(s->db(), s->audit(), clock_, cfg_.recording_dir,
-                                     !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel));
+                                     !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel),
+                                     m.stream ? recorder::RecordingFormat::kStream : recorder::RecordingFormat::kAsciicast);
   if (!o) {
     send_to(c, monitor::Refused{o.error().message});
     return;
   }
-  c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false};
+  c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false, m.stream};
   send_to(c, monitor::RecordingOpened{o->path}, std::move(o->file));
 }
 
@@ -733,6 +735,7 @@ void Supervisor::on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk&
     return violation(c, "recording digest out of sequence or malformed");
   }
   it->second.next_offset += m.length;
+  if (it->second.stream) (void)it->second.chunk_digests.add(m.sha256);
   Services* s = monitor_services();
   recorder::CastChunk chunk{static_cast<int64_t>(m.offset), static_cast<int64_t>(m.length), m.sha256};
   // SECURITY: an event we cannot record must not let the session go on.
@@ -749,9 +752,18 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   if (m.size < it->second.next_offset || m.size > (1ULL << 50) || !looks_like_sha256_hex(m.sha256)) {
     return violation(c, "recording end malformed");
   }
+  // SECURITY: a stream's final digest is re-derived from the chunk digests
+  // this monitor journaled, and every byte must be in a chunk; a child that
+  // claims otherwise is lying about its recording.
+  if (it->second.stream && (m.size != it->second.next_offset ||
+                            it->second.chunk_digests.final() != m.sha256)) {
+    return violation(c, "recording end does not match the chunk digests of channel " + std::to_string(m.channel));
+  }
   it->second.ended = true;
   Services* s = monitor_services();
-  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256};
+  // The kind of digest follows from the file the monitor created, not from the child.
+  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256,
+                            std::string(it->second.stream ? recorder::kDigestOfChunks : recorder::kDigestWholeFile)};
   if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), clock_, session_event(c),
                                                static_cast<int>(m.channel), it->second.path, sum)) {
     daemon_log("monitor: cannot record the end of " + it->second.path);

@@ -27,6 +27,7 @@
 #include "gateway/sshd/ssh_handles.h"
 #include "policy/decision.h"
 #include "policy/model.h"
+#include "recorder/stream_writer.h"
 #include "recorder/syslog_forwarder.h"
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -72,6 +73,8 @@ struct ChildInfo {
     std::string path;
     uint64_t next_offset = 0;  // where the next chunk digest must start
     bool ended = false;
+    bool stream = false;       // a byte-exact stream: its final digest is over the chunk digests
+    recorder::ChunkDigests chunk_digests;  // streams: over each chunk's SHA-256, in order
   };
   std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it
   std::string step_up_code;   // the step-up it waits for (a login's, or an approver's in command mode)

@@ -30,6 +30,7 @@ WebReply unavailable() {
 }  // namespace
 
 struct MonitorWebBackend::Impl {
+  Impl(int monitor_fd, int timeout) : fd(monitor_fd), timeout_ms(timeout) {}
   int fd;
   int timeout_ms;
   std::mutex mu;

@@ -76,9 +76,17 @@ TEST_F(Recording, PtySessionIsRecordedAndReviewable) {
             static_cast<int64_t>(std::filesystem::file_size(recording_file(id))));
 }
 
+// A terminal recording (asciicast, whole-file digest): verified as before
+// stream recordings existed (stream_recording_test.cpp has theirs).
 TEST_F(Recording, VerifyCatchesAlteredAndTruncatedRecordings) {
-  ASSERT_EQ(d->ssh(*alice, dest(), {"for i in 1 2 3; do echo line-$i; done"}).exit_code, 0);
+  auto argv = d->ssh_argv(*alice, dest(), {"-tt"});
+  argv.push_back("for i in 1 2 3; do echo line-$i; done");
+  ASSERT_EQ(run(argv, {}, "", 30000).exit_code, 0);
   std::string id = newest_session();
+  ASSERT_TRUE(wait_for([&] {
+    return !nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}))
+                .empty();
+  }, 15000));
   std::string path = recording_file(id);
   std::string original = read_text(path);
   ASSERT_NE(original.find("line-2"), std::string::npos);
@@ -104,15 +112,22 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   ASSERT_TRUE(wait_for([&] { return read_text(log).find("before-the-crash") != std::string::npos; }, 15000));
   std::string id = newest_session();
   std::string path = recording_file(id);
-  // The recording reaches the disk within the flush interval (1 s).
-  ASSERT_TRUE(wait_for([&] { return read_text(path).find("before-the-crash") != std::string::npos; }, 3000));
+  // The recording reaches the disk within the flush interval (1 s); it is
+  // compressed, so ask the export.
+  ASSERT_TRUE(wait_for([&] {
+    return d->ctl({"sessions", "export", id}).out.find("before-the-crash") != std::string::npos;
+  }, 5000));
   pid_t conn = -1;
   for (pid_t k : connection_pids(d->bastiond().pid())) conn = k;
   ASSERT_GT(conn, 0);
   kill(conn, SIGKILL);
   client.wait(10000);
-  auto s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
-  EXPECT_FALSE(s["ended_at"].is_null());
+  // The monitor records the end when it reaps the child, which may be after the client noticed.
+  nlohmann::json s;
+  EXPECT_TRUE(wait_for([&] {
+    s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+    return !s["ended_at"].is_null();
+  }, 15000));
   EXPECT_NE(s["end_reason"].get<std::string>().find("killed by signal"), std::string::npos) << s.dump();
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
   EXPECT_NE(d->ctl_ok({"sessions", "export", id}).find("before-the-crash"), std::string::npos);
