@@ -23,7 +23,7 @@ constexpr uint64_t marker(const char (&s)[7]) {
 constexpr uint64_t kPasteStart = marker("\x1b[200~");
 constexpr uint64_t kPasteEnd = marker("\x1b[201~");
 
-int clamp_size(int v, int max) { return std::clamp(v, 1, max); }
+int clamp_size(int v, int min, int max) { return std::clamp(v, min, max); }
 
 void append_utf8(std::string& out, uint32_t c) {
   if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
@@ -86,14 +86,23 @@ struct CommandIndexer::Impl {
   uint64_t last_input = 0;  // the last six input bytes
   bool in_paste = false;
 
+  // The output filter (see feed()).
+  bool held_esc = false;  // the previous output ended with ESC, not yet written
+  bool drop_next = false;  // the previous output ended with ESC #: drop the next byte
+  std::string filtered;
+
   std::vector<CommandEntry> entries;
   size_t made = 0;
   bool truncated = false;
 
   Impl(int cols, int rows, Micros start);
+  void make_terminal(int cols, int rows);
   void write(std::string_view bytes) {
     if (!bytes.empty()) vterm_input_write(vt.get(), bytes.data(), bytes.size());
   }
+  void feed(std::string_view bytes);
+  void rebuild(int cols, int rows);
+  void append_cells(std::string& out, int row, int cols) const;
   void key();
   void enter(Micros at);
   void read_prompt();
@@ -121,9 +130,11 @@ void discard_output(const char* /*bytes*/, size_t /*len*/, void* /*user*/) {}
 
 }  // namespace
 
-CommandIndexer::Impl::Impl(int cols, int rows, Micros start)
-    : vt(vterm_new(clamp_size(rows, kMaxRows), clamp_size(cols, kMaxCols))), started_at(start) {
-  if (!vt) throw std::bad_alloc();
+CommandIndexer::Impl::Impl(int cols, int rows, Micros start) : started_at(start) {
+  make_terminal(clamp_size(cols, kMinCols, kMaxCols), clamp_size(rows, kMinRows, kMaxRows));
+}
+
+void CommandIndexer::Impl::make_terminal(int cols, int rows) {
   static constexpr VTermScreenCallbacks kScreenCallbacks = {
       .damage = nullptr,
       .moverect = nullptr,
@@ -134,6 +145,9 @@ CommandIndexer::Impl::Impl(int cols, int rows, Micros start)
       .sb_pushline = on_pushline,
       .sb_popline = nullptr,
   };
+  vt.reset(vterm_new(rows, cols));
+  if (!vt) throw std::bad_alloc();
+  altscreen = false;
   vterm_set_utf8(vt.get(), 1);
   vterm_output_set_callback(vt.get(), discard_output, nullptr);
   screen = vterm_obtain_screen(vt.get());
@@ -142,6 +156,49 @@ CommandIndexer::Impl::Impl(int cols, int rows, Micros start)
   vterm_screen_enable_altscreen(screen, 1);
   vterm_screen_reset(screen, 1);
 }
+
+// SECURITY: libvterm 0.1.4 (Debian 12) writes out of bounds on some output
+// a host can send: DEC line attributes (ESC # 3/4/5/6, and ESC # 8) in
+// several ways, and screens of a column or two. Those sequences change only
+// how text is drawn, so they are dropped here (an ESC at the end of one
+// output waits for the next); sizes are kept to at least kMinCols x kMinRows.
+void CommandIndexer::Impl::feed(std::string_view bytes) {
+  if (!held_esc && !drop_next && !bytes.empty() && bytes.back() != '\x1b' &&
+      bytes.find("\x1b#") == std::string_view::npos) {
+    write(bytes);
+    return;
+  }
+  filtered.clear();
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    char c = bytes[i];
+    if (drop_next) {
+      drop_next = false;
+      continue;
+    }
+    if (held_esc) {
+      held_esc = false;
+      if (c == '#') {
+        drop_next = true;
+        continue;
+      }
+      filtered += '\x1b';
+    }
+    if (c == '\x1b') {
+      if (i + 1 == bytes.size()) {
+        held_esc = true;
+      } else if (bytes[i + 1] == '#') {
+        ++i;
+        drop_next = true;
+      } else {
+        filtered += c;
+      }
+      continue;
+    }
+    filtered += c;
+  }
+  write(filtered);
+}
+
 
 // Text of ROW's cells [0, TO_COL): erased cells become spaces when text
 // follows them (or, with KEEP_PADDING, always).
@@ -174,6 +231,54 @@ bool CommandIndexer::Impl::reaches_margin(int row) const {
   if (cell.chars[0] != 0) return true;
   // A wide character ending at the margin leaves the last cell as its right half.
   return cols >= 2 && vterm_screen_get_cell(screen, VTermPos{row, cols - 2}, &cell) != 0 && cell.width == 2;
+}
+
+// OUT gets what redraws ROW's first COLS cells: text, and CUF over erased
+// cells so they stay erased. Controls never come out of a cell (a C1 code
+// point is written as "?").
+void CommandIndexer::Impl::append_cells(std::string& out, int row, int cols) const {
+  for (int col = 0; col < cols; ++col) {
+    VTermScreenCell cell{};
+    if (vterm_screen_get_cell(screen, VTermPos{row, col}, &cell) == 0) return;
+    if (cell.chars[0] == 0) {
+      out += "\x1b[C";
+      continue;
+    }
+    if (cell.chars[0] == static_cast<uint32_t>(-1)) continue;
+    if (col + cell.width > cols) return;  // a wide character past the new margin
+    for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i] != 0; ++i) {
+      uint32_t c = cell.chars[i];
+      append_utf8(out, c < 0x20 || (c >= 0x7F && c < 0xA0) ? '?' : c);
+    }
+    if (cell.width > 1) col += cell.width - 1;
+  }
+}
+
+// SECURITY: libvterm 0.1.4 resizes unsafely (a saved cursor, a scroll
+// region or line attributes left past the new size are later written
+// through). So a resize makes a new terminal of the new size and redraws the
+// text of the old one into it (the rows up to the cursor's, top-aligned
+// unless the cursor would fall off: then the top rows count as scrolled off).
+// Colours, modes and scroll regions are not carried over: programs redraw on
+// SIGWINCH anyway.
+void CommandIndexer::Impl::rebuild(int cols, int rows) {
+  int old_rows = 0, old_cols = 0;
+  vterm_get_size(vt.get(), &old_rows, &old_cols);
+  if (cols == old_cols && rows == old_rows) return;
+  VTermPos cursor{};
+  vterm_state_get_cursorpos(state, &cursor);
+  cursor.row = std::clamp(cursor.row, 0, old_rows - 1);
+  cursor.col = std::clamp(cursor.col, 0, old_cols - 1);
+  int shift = std::max(0, cursor.row - (rows - 1));
+  std::string redraw = altscreen ? "\x1b[?1049h" : "";
+  for (int r = shift; r < old_rows && r - shift < rows; ++r) {
+    redraw += "\x1b[" + std::to_string(r - shift + 1) + ";1H";
+    append_cells(redraw, r, std::min(cols, old_cols));
+  }
+  redraw += "\x1b[" + std::to_string(cursor.row - shift + 1) + ";" + std::to_string(std::min(cursor.col, cols - 1) + 1) + "H";
+  make_terminal(cols, rows);
+  write(redraw);
+  scrolled += shift;
 }
 
 void CommandIndexer::Impl::read_prompt() {
@@ -276,14 +381,14 @@ void CommandIndexer::output(Micros /*at*/, std::string_view bytes) {
     // The Enter's echo: read the line just before the output moves past it.
     size_t nl = bytes.find('\n');
     if (nl == std::string_view::npos) {
-      m.write(bytes);
+      m.feed(bytes);
       return;
     }
-    m.write(bytes.substr(0, nl));
+    m.feed(bytes.substr(0, nl));
     m.resolve();
     bytes.remove_prefix(nl);
   }
-  m.write(bytes);
+  m.feed(bytes);
 }
 
 void CommandIndexer::input(Micros at, std::string_view bytes) {
@@ -305,7 +410,7 @@ void CommandIndexer::input(Micros at, std::string_view bytes) {
 void CommandIndexer::resize(int cols, int rows) {
   Impl& m = *impl_;
   if (m.pending) m.resolve();
-  vterm_set_size(m.vt.get(), clamp_size(rows, kMaxRows), clamp_size(cols, kMaxCols));
+  m.rebuild(clamp_size(cols, kMinCols, kMaxCols), clamp_size(rows, kMinRows, kMaxRows));
 }
 
 void CommandIndexer::finish() {

@@ -71,8 +71,12 @@ class CommandIndexer {
   // a cap a client could make the emulator allocate gigabytes.
   static constexpr int kMaxCols = 1000;
   static constexpr int kMaxRows = 500;
+  // SECURITY: libvterm 0.1.4 writes out of bounds on screens of one or two
+  // columns; real terminals are never that small.
+  static constexpr int kMinCols = 20;
+  static constexpr int kMinRows = 4;
 
-  // A screen of COLS x ROWS (each clamped to 1..kMax*). Entry offsets are
+  // A screen of COLS x ROWS (each clamped to kMin*..kMax*). Entry offsets are
   // `at - started_at`; with started_at 0 the caller passes offsets itself.
   CommandIndexer(int cols, int rows, Micros started_at = 0);
   ~CommandIndexer();
@@ -85,6 +89,8 @@ class CommandIndexer {
   void output(Micros at, std::string_view bytes);
   // What the person typed (channel data from the client).
   void input(Micros at, std::string_view bytes);
+  // A new size (clamped as above). The emulator is rebuilt with the text of
+  // the screen (see command_index.cpp): colours and modes are not kept.
   void resize(int cols, int rows);
   // The session is over: reads an Enter still waiting for its echo.
   void finish();
