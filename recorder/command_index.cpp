@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/c_handle.h"
+#include "recorder/terminal_sanitizer.h"
 
 namespace bastion::recorder {
 namespace {
@@ -86,10 +87,8 @@ struct CommandIndexer::Impl {
   uint64_t last_input = 0;  // the last six input bytes
   bool in_paste = false;
 
-  // The output filter (see feed()).
-  bool held_esc = false;  // the previous output ended with ESC, not yet written
-  bool drop_next = false;  // the previous output ended with ESC #: drop the next byte
-  std::string filtered;
+  TerminalSanitizer sanitizer;
+  std::string filtered;  // sanitized output, reused
 
   std::vector<CommandEntry> entries;
   size_t made = 0;
@@ -100,7 +99,7 @@ struct CommandIndexer::Impl {
   void write(std::string_view bytes) {
     if (!bytes.empty()) vterm_input_write(vt.get(), bytes.data(), bytes.size());
   }
-  void feed(std::string_view bytes);
+  void tab();
   void rebuild(int cols, int rows);
   void append_cells(std::string& out, int row, int cols) const;
   void key();
@@ -157,46 +156,15 @@ void CommandIndexer::Impl::make_terminal(int cols, int rows) {
   vterm_screen_reset(screen, 1);
 }
 
-// SECURITY: libvterm 0.1.4 (Debian 12) writes out of bounds on some output
-// a host can send: DEC line attributes (ESC # 3/4/5/6, and ESC # 8) in
-// several ways, and screens of a column or two. Those sequences change only
-// how text is drawn, so they are dropped here (an ESC at the end of one
-// output waits for the next); sizes are kept to at least kMinCols x kMinRows.
-void CommandIndexer::Impl::feed(std::string_view bytes) {
-  if (!held_esc && !drop_next && !bytes.empty() && bytes.back() != '\x1b' &&
-      bytes.find("\x1b#") == std::string_view::npos) {
-    write(bytes);
-    return;
-  }
-  filtered.clear();
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    char c = bytes[i];
-    if (drop_next) {
-      drop_next = false;
-      continue;
-    }
-    if (held_esc) {
-      held_esc = false;
-      if (c == '#') {
-        drop_next = true;
-        continue;
-      }
-      filtered += '\x1b';
-    }
-    if (c == '\x1b') {
-      if (i + 1 == bytes.size()) {
-        held_esc = true;
-      } else if (bytes[i + 1] == '#') {
-        ++i;
-        drop_next = true;
-      } else {
-        filtered += c;
-      }
-      continue;
-    }
-    filtered += c;
-  }
-  write(filtered);
+// HT as a cursor move to the next multiple of 8 (libvterm's tab stops are
+// never used: see terminal_sanitizer.h).
+void CommandIndexer::Impl::tab() {
+  int rows = 0, cols = 0;
+  vterm_get_size(vt.get(), &rows, &cols);
+  VTermPos cursor{};
+  vterm_state_get_cursorpos(state, &cursor);
+  int to = std::min(cols - 1, (cursor.col / 8 + 1) * 8);
+  if (to > cursor.col) write("\x1b[" + std::to_string(to - cursor.col) + "C");
 }
 
 
@@ -377,18 +345,26 @@ CommandIndexer& CommandIndexer::operator=(CommandIndexer&&) noexcept = default;
 
 void CommandIndexer::output(Micros /*at*/, std::string_view bytes) {
   Impl& m = *impl_;
-  if (m.pending) {
-    // The Enter's echo: read the line just before the output moves past it.
-    size_t nl = bytes.find('\n');
-    if (nl == std::string_view::npos) {
-      m.feed(bytes);
-      return;
+  m.filtered.clear();
+  m.sanitizer.feed(bytes, m.filtered);
+  std::string_view rest = m.filtered;
+  while (!rest.empty()) {
+    // While an Enter waits for its echo, the line is read just before the
+    // output moves past it (its first LF).
+    size_t stop = rest.find_first_of(m.pending ? "\t\n" : "\t");
+    if (stop == std::string_view::npos) {
+      m.write(rest);
+      break;
     }
-    m.feed(bytes.substr(0, nl));
-    m.resolve();
-    bytes.remove_prefix(nl);
+    m.write(rest.substr(0, stop));
+    if (rest[stop] == '\t') {
+      m.tab();
+      ++stop;
+    } else {
+      m.resolve();
+    }
+    rest.remove_prefix(stop);
   }
-  m.feed(bytes);
 }
 
 void CommandIndexer::input(Micros at, std::string_view bytes) {
