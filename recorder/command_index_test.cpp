@@ -12,6 +12,7 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "recorder/terminal_sanitizer.h"
 
 using namespace bastion;
 using namespace bastion::recorder;
@@ -324,6 +325,54 @@ TEST(CommandIndex, RandomBytesNeverCrash) {
       EXPECT_GE(e.offset, 0);
     }
   }
+}
+
+TEST(CommandIndex, TabsInPromptAndOutput) {
+  CommandIndexer ix(80, 24);
+  ix.output(0, "a\tb\r\n#\t");
+  ix.input(1, "ls");
+  ix.output(1, "ls");
+  ix.input(2, "\r");
+  ix.output(2, "\r\n");
+  ASSERT_EQ(ix.entries().size(), 1u);
+  EXPECT_EQ(ix.entries()[0].command, "ls");
+}
+
+std::string sanitized(std::initializer_list<std::string_view> parts) {
+  TerminalSanitizer s;
+  std::string out;
+  for (auto p : parts) s.feed(p, out);
+  return out;
+}
+
+TEST(TerminalSanitizer, KeepsTextAndTheWhitelistOnly) {
+  EXPECT_EQ(sanitized({"\x1b[01;32muser@host\x1b[00m:~$ "}), "user@host:~$ ");
+  EXPECT_EQ(sanitized({"\x1b]0;title\x07" "a\x1b]2;t\x1b\\b\x1bPdcs\x1b\\c"}), "abc");
+  EXPECT_EQ(sanitized({"\x1b[K\x1b[2J\x1b[H\x1b[3;5H\x1b[12C\x1b[?1049h\x1b[?1049l\x1b[4h\x1b[1@\x1b[2P"}),
+            "\x1b[K\x1b[2J\x1b[H\x1b[3;5H\x1b[12C\x1b[?1049h\x1b[?1049l\x1b[4h\x1b[1@\x1b[2P");
+  EXPECT_EQ(sanitized({"\x1b" "7\x1b" "8\x1bM\r\n\b\t"}), "\x1b" "7\x1b" "8\x1bM\r\n\b\t");
+  // Dropped: line attributes, charsets, cursor style, soft reset, tab stops,
+  // other modes, sub-parameters, other controls.
+  EXPECT_EQ(sanitized({"\x1b#8\x1b#3x\x1b(B\x1b[2 q\x1b[!p\x1bH\x1b[3g\x1b[Z\x1b[?25l\x1b[?69h\x1b[38:2:1m\x07\x0e\x7fy"}),
+            "xy");
+  EXPECT_EQ(sanitized({"\v\f"}), "\n\n");
+}
+
+TEST(TerminalSanitizer, ClampsNumbersAndSurvivesSplits) {
+  EXPECT_EQ(sanitized({"\x1b[99999999999;5H"}), "\x1b[9999;5H");
+  EXPECT_EQ(sanitized({"\x1b[1;2;3;4;5;6;7;8;9H", "ok"}), "ok");  // too many numbers: dropped
+  EXPECT_EQ(sanitized({"\x1b", "[", "1", "0C"}), "\x1b[10C");
+  EXPECT_EQ(sanitized({"\x1b]0;ti", "tle\x1b", "\\after"}), "after");
+  EXPECT_EQ(sanitized({"\xc3", "\xa9", "\xe2\x9c", "\x93"}), "\xc3\xa9\xe2\x9c\x93");
+}
+
+TEST(TerminalSanitizer, InvalidUtf8AndC1BecomeReplacementCharacters) {
+  const std::string r = "\xef\xbf\xbd";
+  EXPECT_EQ(sanitized({"\xff"}), r);
+  EXPECT_EQ(sanitized({"\x9b" "31m"}), r + "31m");        // 8-bit CSI is not a control here
+  EXPECT_EQ(sanitized({"\xc2\x9b"}), r);                  // nor is U+009B
+  EXPECT_EQ(sanitized({"\xc3(", "\xed\xa0\x80"}), r + "(" + r);  // cut short; a surrogate
+  EXPECT_EQ(sanitized({"\xe2\x9c\x1b[K"}), r + "\x1b[K");
 }
 
 // The index file.
