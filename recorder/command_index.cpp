@@ -73,10 +73,10 @@ struct CommandIndexer::Impl {
 
   // The prompt of the line being typed (see the header).
   bool awaiting_input = true;  // no input since the previous Enter was read
-  std::string prompt;       // empty: not known
-  std::string last_prompt;  // the last non-empty one, for when `prompt` is not known
+  std::string prompt;          // empty: not known
+  std::string last_prompt;     // the last non-empty one, for when `prompt` is not known
   int prompt_row = 0;
-  int64_t prompt_scrolled = 0;  // `scrolled` when the prompt was read
+  int64_t prompt_scrolled = 0;    // `scrolled` when the prompt was read
   bool prompt_untrusted = false;  // type-ahead: what is left of the cursor may be typed text
 
   // An Enter whose echo has not arrived yet.
@@ -126,7 +126,6 @@ namespace {
 // go nowhere: the real terminal is the person's.
 void discard_output(const char* /*bytes*/, size_t /*len*/, void* /*user*/) {}
 
-
 }  // namespace
 
 CommandIndexer::Impl::Impl(int cols, int rows, Micros start) : started_at(start) {
@@ -166,7 +165,6 @@ void CommandIndexer::Impl::tab() {
   int to = std::min(cols - 1, (cursor.col / 8 + 1) * 8);
   if (to > cursor.col) write("\x1b[" + std::to_string(to - cursor.col) + "C");
 }
-
 
 // Text of ROW's cells [0, TO_COL): erased cells become spaces when text
 // follows them (or, with KEEP_PADDING, always).
@@ -243,7 +241,8 @@ void CommandIndexer::Impl::rebuild(int cols, int rows) {
     redraw += "\x1b[" + std::to_string(r - shift + 1) + ";1H";
     append_cells(redraw, r, std::min(cols, old_cols));
   }
-  redraw += "\x1b[" + std::to_string(cursor.row - shift + 1) + ";" + std::to_string(std::min(cursor.col, cols - 1) + 1) + "H";
+  redraw +=
+      "\x1b[" + std::to_string(cursor.row - shift + 1) + ";" + std::to_string(std::min(cursor.col, cols - 1) + 1) + "H";
   make_terminal(cols, rows);
   write(redraw);
   scrolled += shift;

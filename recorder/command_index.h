@@ -36,7 +36,12 @@
 //    recorded, which is what we want. A shell that echoes something other
 //    than what will run (a typed but hidden secret) cannot be caught.
 //  - Inside bracketed paste (ESC[200~ ... ESC[201~) a "\r" is text, not Enter.
+//    Several lines pasted at once without it (older shells): the first is
+//    read when the second Enter comes, before any echo, so may be lost.
 //  - Empty lines (Enter alone) are not entries.
+//  - The emulator sees only the output that TerminalSanitizer keeps
+//    (terminal_sanitizer.h): text, cursor moves, erases, the alternate
+//    screen. A program that draws its line with anything else is misread.
 //
 // Contract: never throws on any input bytes (it is fed what the peer sends);
 // memory is bounded (the screen, at most kMaxCols x kMaxRows; a command at

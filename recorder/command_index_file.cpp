@@ -96,8 +96,8 @@ Result<CommandEntry> parse_entry(const nlohmann::json& j) {
 
 std::string format_command_index(const CommandIndex& index) {
   const CommandIndexHeader& h = index.header;
-  std::string out = std::string("{\"format\":\"") + kFormat + "\",\"version\":" + std::to_string(kVersion) +
-                    ",\"recording\":";
+  std::string out =
+      std::string("{\"format\":\"") + kFormat + "\",\"version\":" + std::to_string(kVersion) + ",\"recording\":";
   append_json_string(out, h.recording);
   out += ",\"started_at_us\":" + std::to_string(h.started_at) + ",\"cols\":" + std::to_string(h.cols) +
          ",\"rows\":" + std::to_string(h.rows) + ",\"truncated\":" + (h.truncated ? "true" : "false") + "}\n";

@@ -115,8 +115,8 @@ TEST(CommandIndex, HistoryRecallGivesTheRecalledCommand) {
   s.enter("first\r\n");
   s.type("ls");
   s.enter("cap.py\r\n");
-  s.key("\x1b[A", "ls");                  // up: the previous line
-  s.key("\x1b[A", "\b\becho first");      // up again: readline backs up and overwrites
+  s.key("\x1b[A", "ls");                                                // up: the previous line
+  s.key("\x1b[A", "\b\becho first");                                    // up again: readline backs up and overwrites
   s.key("\x1b[B", "\r\x1b[K" + std::string(kPrompt.substr(8)) + "ls");  // down: line redrawn
   s.key("\x1b[A", "\b\becho first");
   s.enter("first\r\n");
@@ -212,8 +212,9 @@ TEST(CommandIndex, BracketedPasteNewlineIsNotEnter) {
   EXPECT_TRUE(s.indexer.entries().empty());
   s.now += 100'000;
   s.in("\r");
-  s.out("\x1b[A\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C"
-        "echo pasted\r\n\r\x1b[A\r\n\x1b[?2004l\rpasted\r\n");
+  s.out(
+      "\x1b[A\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C"
+      "echo pasted\r\n\r\x1b[A\r\n\x1b[?2004l\rpasted\r\n");
   s.out(kPrompt);
   EXPECT_EQ(s.commands(), Commands{"echo pasted"});
 }
@@ -225,7 +226,7 @@ TEST(CommandIndex, TypeAheadWhileACommandRuns) {
   t.in("\r");
   t.out(kEnterEcho);
   t.in("pwd");
-  t.out("pwd");  // the terminal driver echoes type-ahead at once
+  t.out("pwd");                                  // the terminal driver echoes type-ahead at once
   t.out("\r\n" + std::string(kPrompt) + "pwd");  // sleep ends; readline shows the prompt and the line
   t.in("\r");
   t.out(std::string(kEnterEcho) + "/root\r\n" + std::string(kPrompt));
@@ -249,8 +250,7 @@ TEST(CommandIndex, ResizeChangesWhereLinesWrap) {
   resize(1 << 30, 1 << 30);
   s.type("ls");
   s.enter();
-  EXPECT_EQ(s.commands(),
-            (Commands{"echo this line is longer than twenty columns", "echo narrow terminal now", "ls"}));
+  EXPECT_EQ(s.commands(), (Commands{"echo this line is longer than twenty columns", "echo narrow terminal now", "ls"}));
 }
 
 TEST(CommandIndex, ResizeReadsAnEnterStillWaiting) {
@@ -313,7 +313,8 @@ TEST(CommandIndex, RandomBytesNeverCrash) {
     for (int i = 0; i < 3000; ++i) {
       switch (rng() % 7) {
         case 0: ix.resize(static_cast<int>(rng() % 200) - 20, static_cast<int>(rng() % 60) - 5); break;
-        case 1: case 2: ix.input(static_cast<Micros>(i), random_bytes()); break;
+        case 1:
+        case 2: ix.input(static_cast<Micros>(i), random_bytes()); break;
         default: ix.output(static_cast<Micros>(i), random_bytes()); break;
       }
     }
@@ -347,14 +348,22 @@ std::string sanitized(std::initializer_list<std::string_view> parts) {
 
 TEST(TerminalSanitizer, KeepsTextAndTheWhitelistOnly) {
   EXPECT_EQ(sanitized({"\x1b[01;32muser@host\x1b[00m:~$ "}), "user@host:~$ ");
-  EXPECT_EQ(sanitized({"\x1b]0;title\x07" "a\x1b]2;t\x1b\\b\x1bPdcs\x1b\\c"}), "abc");
+  EXPECT_EQ(sanitized({"\x1b]0;title\x07"
+                       "a\x1b]2;t\x1b\\b\x1bPdcs\x1b\\c"}),
+            "abc");
   EXPECT_EQ(sanitized({"\x1b[K\x1b[2J\x1b[H\x1b[3;5H\x1b[12C\x1b[?1049h\x1b[?1049l\x1b[4h\x1b[1@\x1b[2P"}),
             "\x1b[K\x1b[2J\x1b[H\x1b[3;5H\x1b[12C\x1b[?1049h\x1b[?1049l\x1b[4h\x1b[1@\x1b[2P");
-  EXPECT_EQ(sanitized({"\x1b" "7\x1b" "8\x1bM\r\n\b\t"}), "\x1b" "7\x1b" "8\x1bM\r\n\b\t");
+  EXPECT_EQ(sanitized({"\x1b"
+                       "7\x1b"
+                       "8\x1bM\r\n\b\t"}),
+            "\x1b"
+            "7\x1b"
+            "8\x1bM\r\n\b\t");
   // Dropped: line attributes, charsets, cursor style, soft reset, tab stops,
   // other modes, sub-parameters, other controls.
-  EXPECT_EQ(sanitized({"\x1b#8\x1b#3x\x1b(B\x1b[2 q\x1b[!p\x1bH\x1b[3g\x1b[Z\x1b[?25l\x1b[?69h\x1b[38:2:1m\x07\x0e\x7fy"}),
-            "xy");
+  EXPECT_EQ(
+      sanitized({"\x1b#8\x1b#3x\x1b(B\x1b[2 q\x1b[!p\x1bH\x1b[3g\x1b[Z\x1b[?25l\x1b[?69h\x1b[38:2:1m\x07\x0e\x7fy"}),
+      "xy");
   EXPECT_EQ(sanitized({"\v\f"}), "\n\n");
 }
 
@@ -369,8 +378,10 @@ TEST(TerminalSanitizer, ClampsNumbersAndSurvivesSplits) {
 TEST(TerminalSanitizer, InvalidUtf8AndC1BecomeReplacementCharacters) {
   const std::string r = "\xef\xbf\xbd";
   EXPECT_EQ(sanitized({"\xff"}), r);
-  EXPECT_EQ(sanitized({"\x9b" "31m"}), r + "31m");        // 8-bit CSI is not a control here
-  EXPECT_EQ(sanitized({"\xc2\x9b"}), r);                  // nor is U+009B
+  EXPECT_EQ(sanitized({"\x9b"
+                       "31m"}),
+            r + "31m");                                          // 8-bit CSI is not a control here
+  EXPECT_EQ(sanitized({"\xc2\x9b"}), r);                         // nor is U+009B
   EXPECT_EQ(sanitized({"\xc3(", "\xed\xa0\x80"}), r + "(" + r);  // cut short; a surrogate
   EXPECT_EQ(sanitized({"\xe2\x9c\x1b[K"}), r + "\x1b[K");
 }
@@ -391,7 +402,9 @@ class CommandIndexFile : public ::testing::Test {
 CommandIndex sample() {
   CommandIndex index;
   index.header = {"alice-prod-db-1.cast", kStart, 120, 40, true};
-  index.entries = {{1'234'000, "ls -la"}, {2'000'001, "echo \"quoted\" \\ tab\there"}, {2'000'001, "h\xc3\xa9 \xe2\x9c\x93"},
+  index.entries = {{1'234'000, "ls -la"},
+                   {2'000'001, "echo \"quoted\" \\ tab\there"},
+                   {2'000'001, "h\xc3\xa9 \xe2\x9c\x93"},
                    {3'600'000'000, "cat <<EOF\nmulti\nEOF"}};
   return index;
 }
@@ -434,8 +447,10 @@ TEST_F(CommandIndexFile, ReaderErrorsNameTheLine) {
       {"", "idx: empty, not a command index"},
       {"not json\n", "idx line 1: not valid JSON"},
       {"[1,2]\n", "idx line 1: the header is not a JSON object"},
-      {"{\"format\":\"asciicast\",\"version\":1}\n", "idx line 1: not a command index (\"format\" is not \"bastion-command-index\")"},
-      {"{\"format\":\"bastion-command-index\",\"version\":2}\n", "idx line 1: unsupported version (this reader knows version 1)"},
+      {"{\"format\":\"asciicast\",\"version\":1}\n",
+       "idx line 1: not a command index (\"format\" is not \"bastion-command-index\")"},
+      {"{\"format\":\"bastion-command-index\",\"version\":2}\n",
+       "idx line 1: unsupported version (this reader knows version 1)"},
       {"{\"format\":\"bastion-command-index\",\"version\":1,\"cols\":0}\n", "idx line 1: \"cols\" is out of range"},
       {head + "{\"cmd\":\"ls\"}\n", "idx line 2: no time (\"t\", seconds)"},
       {head + "{\"t\":-1,\"cmd\":\"ls\"}\n", "idx line 2: \"t\" is out of range"},

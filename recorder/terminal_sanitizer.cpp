@@ -158,9 +158,7 @@ void TerminalSanitizer::feed(std::string_view bytes, std::string& out) {
         if (c >= 0x30 && c <= 0x7E) state_ = State::kGround;
         if (c == 0x1B) state_ = State::kEsc;
         break;
-      case State::kCsi:
-        csi_byte(static_cast<char>(c), out);
-        break;
+      case State::kCsi: csi_byte(static_cast<char>(c), out); break;
       case State::kString:
         if (c == 0x1B) state_ = State::kStringEsc;
         if (c == 0x07 && string_ends_on_bel_) state_ = State::kGround;
