@@ -83,6 +83,8 @@ struct CommandIndexer::Impl {
   bool pending = false;
   Micros pending_at = 0;
   bool typed_ahead = false;
+  bool answered = false;  // output came after the Enter, with no LF
+  std::string at_enter;   // the line as the screen showed it at the Enter
 
   uint64_t last_input = 0;  // the last six input bytes
   bool in_paste = false;
@@ -106,6 +108,7 @@ struct CommandIndexer::Impl {
   void enter(Micros at);
   void read_prompt();
   void resolve();
+  void add(std::string command);
   [[nodiscard]] std::string row_text(int row, int to_col, bool keep_padding) const;
   [[nodiscard]] bool reaches_margin(int row) const;
   [[nodiscard]] std::string command_line() const;
@@ -305,9 +308,11 @@ void CommandIndexer::Impl::resolve() {
   awaiting_input = true;
   prompt_untrusted = typed_ahead;
   typed_ahead = false;
-  if (altscreen || truncated) return;
-  std::string command = command_line();
-  if (command.empty()) return;
+  if (!altscreen) add(command_line());
+}
+
+void CommandIndexer::Impl::add(std::string command) {
+  if (command.empty() || truncated) return;
   if (made >= kMaxEntries) {
     truncated = true;
     return;
@@ -317,6 +322,14 @@ void CommandIndexer::Impl::resolve() {
 }
 
 void CommandIndexer::Impl::key() {
+  if (pending && answered) {
+    // The program answered the Enter without a new line (`read -s` prints
+    // nothing, then the shell's prompt follows on the same row): the line
+    // is what the screen showed at the Enter, and this key starts the next.
+    pending = false;
+    awaiting_input = true;
+    add(std::exchange(at_enter, {}));
+  }
   if (pending) {
     typed_ahead = true;
   } else if (awaiting_input && !altscreen) {  // keys for vim or less are not a command line
@@ -334,6 +347,8 @@ void CommandIndexer::Impl::enter(Micros at) {
   if (awaiting_input) key();
   pending = true;
   pending_at = at;
+  answered = false;
+  at_enter = command_line();
 }
 
 CommandIndexer::CommandIndexer(int cols, int rows, Micros started_at)
@@ -346,6 +361,7 @@ void CommandIndexer::output(Micros /*at*/, std::string_view bytes) {
   Impl& m = *impl_;
   m.filtered.clear();
   m.sanitizer.feed(bytes, m.filtered);
+  if (m.pending && !m.filtered.empty()) m.answered = true;  // unless an LF below reads the line first
   std::string_view rest = m.filtered;
   while (!rest.empty()) {
     // While an Enter waits for its echo, the line is read just before the

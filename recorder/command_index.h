@@ -19,9 +19,11 @@
 //    included: too much is better than nothing.
 //  - The screen is read when the Enter's echo arrives (just before the first
 //    "\n" of the output that follows it), not when the key is pressed, so a
-//    line pasted or typed faster than the echo returns is read whole. An
-//    Enter with no output after it is read at the next Enter, resize or
-//    finish().
+//    line pasted or typed faster than the echo returns is read whole. If the
+//    program answers without a new line (`read -s`, then a prompt on the
+//    same row), the line is what the screen showed at the Enter, taken at
+//    the next key. An Enter with no output after it is read at the next
+//    Enter, resize or finish().
 //  - Keys typed before the previous command's echo arrived (type-ahead) mean
 //    the next prompt cannot be told from the typed text; the previous
 //    prompt is used instead (right when the prompt does not change).

@@ -146,6 +146,22 @@ TEST(CommandIndex, EmptyLinesAndPasswordsMakeNoEntry) {
   EXPECT_EQ(s.commands(), Commands{"sudo ls"});
 }
 
+TEST(CommandIndex, SilentReadThenPromptOnTheSameRow) {
+  // `read -s -p 'pw: ' P`: the answer is not echoed, nor is its Enter; bash
+  // prints its next prompt right after "pw: ".
+  Session s;
+  s.type("read -s -p 'pw: ' P");
+  s.in("\r");
+  s.out(std::string(kEnterEcho) + "pw: ");
+  s.in("hunter2");
+  s.in("\r");
+  s.out(kPrompt);
+  s.type("echo done");
+  s.enter("done\r\n");
+  s.indexer.finish();
+  EXPECT_EQ(s.commands(), (Commands{"read -s -p 'pw: ' P", "echo done"}));
+}
+
 TEST(CommandIndex, AlternateScreenEntersAreNotCommands) {
   Session s;
   s.type("less /etc/passwd");
