@@ -2,6 +2,7 @@
 //   bastion-bench audit [--records N] [--procs P]   appends/s with the chain and durable commits
 //   bastion-bench recordings [--mib N]              write, replay-parse and search N MiB of asciicast
 //   bastion-bench streams [--mib N]                 N MiB of binary output: stream writer (zstd or not) vs asciicast
+//   bastion-bench command-index [--mib N]           terminal output through the command indexer
 // Prints one markdown table row per measurement.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "common/files.h"
 #include "recorder/asciicast.h"
 #include "recorder/audit_log.h"
+#include "recorder/command_index.h"
 #include "recorder/review.h"
 #include "recorder/stream_reader.h"
 #include "recorder/stream_writer.h"
@@ -197,6 +199,41 @@ void bench_streams(const std::string& dir, int mib) {
   }
 }
 
+// What `find /usr` prints, in the 4 KiB reads a session's output comes in,
+// with a command typed at a prompt every 1,000 lines.
+void bench_command_index(int mib) {
+  std::mt19937 rng(42);
+  const char* parts[] = {"usr", "share", "lib", "x86_64-linux-gnu", "doc", "python3", "dist-packages",
+                         "locale", "man", "include", "bin", "perl5", "zoneinfo", "Europe"};
+  std::string stream;
+  for (int line = 0; stream.size() < (size_t{4} << 20); ++line) {
+    int depth = 2 + static_cast<int>(rng() % 6);
+    for (int d = 0; d < depth; ++d) stream += std::string("/") + parts[rng() % 14];
+    stream += "/file" + std::to_string(rng() % 10000) + ".txt\r\n";
+  }
+  recorder::CommandIndexer ix(120, 40);
+  const size_t total = static_cast<size_t>(mib) << 20;
+  size_t fed = 0;
+  Micros t = 0;
+  auto t0 = Steady::now();
+  while (fed < total) {
+    for (size_t off = 0; off < stream.size() && fed < total; off += 4096) {
+      std::string_view chunk = std::string_view(stream).substr(off, 4096);
+      ix.output(++t, chunk);
+      fed += chunk.size();
+      if (off % (4096 * 16) == 0) {
+        ix.output(++t, "$ ");
+        ix.input(++t, "ls\r");
+        ix.output(++t, "ls\r\n");
+      }
+    }
+  }
+  double s = seconds_since(t0);
+  double m = static_cast<double>(fed) / (1 << 20);
+  std::printf("| command index (libvterm, 120x40, find-like output) | %.0f MiB | %.2f s | %.0f MiB/s, %zu commands |\n", m, s,
+              m / s, ix.entries().size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,10 +253,13 @@ int main(int argc, char** argv) {
   rec->add_option("--mib", mib, "recording size in MiB")->capture_default_str();
   auto* streams = app.add_subcommand("streams", "byte-exact stream recordings of binary output vs asciicast");
   streams->add_option("--mib", mib, "output size in MiB")->capture_default_str();
+  auto* cmdidx = app.add_subcommand("command-index", "terminal output through the command indexer");
+  cmdidx->add_option("--mib", mib, "output in MiB")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (streams->parsed()) bench_streams(dir, mib);
   if (audit->parsed()) bench_audit(dir, records, procs);
   if (group->parsed()) bench_group_commit(dir, records, writers);
   if (rec->parsed()) bench_recordings(dir, mib);
+  if (cmdidx->parsed()) bench_command_index(mib);
   return 0;
 }

@@ -448,6 +448,30 @@ def stream():
     frame = zstd_frame(recs)
     if frame is not None:
         write("fuzz_stream", "zstd", stream_header("zstd") + stream_block(frame) + stream_block(frame))
+# --- recorder::CommandIndexer / parse_command_index --------------------------
+# COLS ROWS, then records OP LEN BYTES (OP % 4: 0 output, 1 input, 2 resize
+# with LEN the cols and one byte of rows, 3 finish), as bash 5.2 sends them.
+
+def command_index():
+    prompt = b"\x1b[?2004h\x1b[01;32muser@host\x1b[00m:~$ "
+    enter_echo = b"\r\n\x1b[?2004l\r"
+
+    def rec(op, data=b""):
+        return bytes([op, len(data)]) + data
+
+    def typed(text):
+        return b"".join(rec(1, bytes([c])) + rec(0, bytes([c])) for c in text)
+
+    t = "fuzz_command_index"
+    write(t, "plain", bytes([80, 24]) + rec(0, prompt) + typed(b"echo hi") + rec(1, b"\r") +
+          rec(0, enter_echo + b"hi\r\n") + rec(0, prompt))
+    write(t, "tab_backspace", bytes([40, 10]) + rec(0, prompt) + typed(b"ech") + rec(1, b"\t") + rec(0, b"o ") +
+          typed(b"lsx") + rec(1, b"\x7f") + rec(0, b"\b\x1b[K") + rec(1, b"\r") + rec(0, enter_echo))
+    write(t, "alt_screen", bytes([80, 24]) + rec(0, prompt) + typed(b"less f") + rec(1, b"\r") +
+          rec(0, enter_echo + b"\x1b[?1049h\x1b[Hpage") + rec(1, b"\r") + rec(0, b"\x1b[?1049l") + rec(3))
+    write(t, "paste_resize", bytes([20, 4]) + rec(0, prompt) + rec(1, b"\x1b[200~echo a\rb\x1b[201~") +
+          rec(0, b"echo a\r\nb") + bytes([2, 100, 30]) + rec(1, b"\r") + rec(0, enter_echo))
+    write(t, "index_file", b'{"format":"bastion-command-index","version":1}\n{"t":1.5,"cmd":"ls"}\n')
 
 
 # --- authn::parse_public_key_line / validate_key_blob -----------------------
@@ -858,6 +882,7 @@ def main():
     sftp()
     cast()
     stream()
+    command_index()
     public_key(regen_keys)
     user_ca()
     split_words()

@@ -9,6 +9,7 @@ packages=(
   libcpp-httplib-dev libcbor-dev libseccomp-dev libzstd-dev
   ansible-core   # the e2e test that runs a playbook against 40 hosts through the gateway
   clang-format clang-tidy   # scripts/lint.sh (CI)
+  libvterm-dev   # recorder/command_index.cpp: the terminal emulator behind the command index
 )
 # The unprivileged users connection processes and the web process switch to
 # when bastiond runs as root ([gateway] privsep_user, [web] privsep_user;

@@ -50,6 +50,7 @@ declare -A max_len=(
   [fuzz_sftp]=8192
   [fuzz_cast]=8192
   [fuzz_stream]=16384       # stream recordings: a header line and a few blocks
+  [fuzz_command_index]=16384  # a session's bytes: records of at most 255 bytes
   [fuzz_public_key]=4096    # an RSA 4096 key line is ~750 bytes
   [fuzz_user_ca]=2048
   [fuzz_split_words]=2100   # command lines: 2048 bytes
@@ -58,7 +59,7 @@ declare -A max_len=(
   [fuzz_sk_attestation]=16384  # ssh-keygen attestations: ~0.5-2 KiB
   [fuzz_webauthn]=16384        # WebAuthn responses: a few KiB (authn caps parts at 64 KiB)
 )
-all_targets=(fuzz_ingress_name fuzz_selector fuzz_config fuzz_hr fuzz_sftp fuzz_cast fuzz_stream
+all_targets=(fuzz_ingress_name fuzz_selector fuzz_config fuzz_hr fuzz_sftp fuzz_cast fuzz_stream fuzz_command_index
              fuzz_public_key fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn)
 if [ ${#targets[@]} -eq 0 ]; then
   targets=("${all_targets[@]}")
