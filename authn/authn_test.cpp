@@ -69,8 +69,7 @@ TEST_F(AuthnTest, SecurityKeyBlobsAreAcceptedBySshKeygen) {
   ASSERT_TRUE(key) << key.error().message;
   EXPECT_TRUE(is_security_key(key->type));
   std::ofstream(dir + "/sk.pub") << line << "\n";
-  EXPECT_NE(sh("ssh-keygen -l -E sha256 -f " + dir + "/sk.pub").find(fingerprint_sha256(key->blob)),
-            std::string::npos);
+  EXPECT_NE(sh("ssh-keygen -l -E sha256 -f " + dir + "/sk.pub").find(fingerprint_sha256(key->blob)), std::string::npos);
 }
 
 TEST_F(AuthnTest, RejectsMalformedKeysWithReasons) {
@@ -108,7 +107,7 @@ TEST_F(AuthnTest, UserCaFileRules) {
   std::string path = dir + "/ca";
   auto ca = UserCa::create(path);
   ASSERT_TRUE(ca) << ca.error().message;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::string before = slurp(path);

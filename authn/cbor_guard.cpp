@@ -73,8 +73,7 @@ Result<size_t> skip_item(std::span<const uint8_t> in, size_t pos, int depth) {
       }
       return p;
     }
-    default:
-      return make_error("malformed CBOR");
+    default: return make_error("malformed CBOR");
   }
 }
 
@@ -117,7 +116,8 @@ Result<AuthDataLayout> parse_authenticator_data(std::span<const uint8_t> ad) {
   auto map_at = [&](const char* what) -> Result<std::span<const uint8_t>> {
     auto rest = ad.subspan(pos);
     auto h = read_header(rest, 0);
-    if (!h || h->major != kMap) return make_error(std::string("malformed authenticator data: ") + what + " is not a CBOR map");
+    if (!h || h->major != kMap)
+      return make_error(std::string("malformed authenticator data: ") + what + " is not a CBOR map");
     auto n = cbor_bounded_item(rest);
     if (!n) return make_error(std::string("malformed authenticator data: ") + what + ": " + n.error().message);
     pos += *n;
@@ -169,17 +169,20 @@ Result<int> check_cose_key(std::span<const uint8_t> cose_key, int expected_alg) 
     int64_t label = k->major == kUint ? static_cast<int64_t>(k->value) : -1 - static_cast<int64_t>(k->value);
     Member m;
     if (v->major == kUint || v->major == kNegint) {
-      if (v->value > static_cast<uint64_t>(INT64_MAX)) return make_error("malformed credential key: value out of range");
+      if (v->value > static_cast<uint64_t>(INT64_MAX))
+        return make_error("malformed credential key: value out of range");
       m.is_int = true;
       m.number = v->major == kUint ? static_cast<int64_t>(v->value) : -1 - static_cast<int64_t>(v->value);
     } else if (v->major == kBytes) {
       m.bytes = cose_key.subspan(v->end, static_cast<size_t>(v->value));
     }
-    if (!members.emplace(label, m).second) return make_error("malformed credential key: member " + std::to_string(label) + " twice");
+    if (!members.emplace(label, m).second)
+      return make_error("malformed credential key: member " + std::to_string(label) + " twice");
   }
   auto number = [&](int64_t label, int64_t want, const char* what) -> Status {
     auto it = members.find(label);
-    if (it == members.end() || !it->second.is_int) return make_error(std::string("malformed credential key: no ") + what);
+    if (it == members.end() || !it->second.is_int)
+      return make_error(std::string("malformed credential key: no ") + what);
     if (it->second.number != want) {
       return make_error(std::string("malformed credential key: ") + what + " " + std::to_string(it->second.number) +
                         ", expected " + std::to_string(want));

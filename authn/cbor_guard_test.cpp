@@ -23,12 +23,16 @@ Status bounded(const std::string& bytes) { return cbor_bounded(as_bytes(bytes));
 TEST(CborGuard, AcceptsWellFormedDefiniteItems) {
   EXPECT_EQ(why(bounded(std::string("\x00", 1))), "ok");                  // 0
   EXPECT_EQ(why(bounded("\x1b\xff\xff\xff\xff\xff\xff\xff\xff")), "ok");  // 2^64-1
-  EXPECT_EQ(why(bounded("\x38\x63")), "ok");                             // -100
-  EXPECT_EQ(why(bounded("\x43" "abc")), "ok");                           // h'616263'
-  EXPECT_EQ(why(bounded("\x63" "abc")), "ok");                           // "abc"
-  EXPECT_EQ(why(bounded("\x82\x01\x82\x02\x03")), "ok");                 // [1, [2, 3]]
-  EXPECT_EQ(why(bounded("\xa2\x01\x02\x61x\xf5")), "ok");                // {1: 2, "x": true}
-  EXPECT_EQ(why(bounded("\xc2\x41\x01")), "ok");                         // tag 2
+  EXPECT_EQ(why(bounded("\x38\x63")), "ok");                              // -100
+  EXPECT_EQ(why(bounded("\x43"
+                        "abc")),
+            "ok");  // h'616263'
+  EXPECT_EQ(why(bounded("\x63"
+                        "abc")),
+            "ok");                                                           // "abc"
+  EXPECT_EQ(why(bounded("\x82\x01\x82\x02\x03")), "ok");                     // [1, [2, 3]]
+  EXPECT_EQ(why(bounded("\xa2\x01\x02\x61x\xf5")), "ok");                    // {1: 2, "x": true}
+  EXPECT_EQ(why(bounded("\xc2\x41\x01")), "ok");                             // tag 2
   EXPECT_EQ(why(bounded(B("\xfb\x3f\xf0\x00\x00\x00\x00\x00\x00"))), "ok");  // 1.0
   auto n = cbor_bounded_item(as_bytes("\x82\x01\x02trailing"));
   ASSERT_TRUE(n);
@@ -42,7 +46,9 @@ TEST(CborGuard, RefusesWhatWouldMakeADecoderAllocateMoreThanTheInput) {
   EXPECT_EQ(why(bounded(B("\xba\x10\x00\x00\x00"))), "malformed CBOR: a map larger than the input");
   // A map of 2 pairs needs at least 4 bytes after its header.
   EXPECT_EQ(why(bounded("\xa2\x01\x02\x03")), "malformed CBOR: a map larger than the input");
-  EXPECT_EQ(why(bounded("\x5a\x7f\xff\xff\xff" "ab")), "malformed CBOR: a string longer than the input");
+  EXPECT_EQ(why(bounded("\x5a\x7f\xff\xff\xff"
+                        "ab")),
+            "malformed CBOR: a string longer than the input");
   EXPECT_EQ(why(bounded("\x7b\xff\xff\xff\xff\xff\xff\xff\xff")), "malformed CBOR: a string longer than the input");
   EXPECT_EQ(why(bounded("\x9f\x01\xff")), "malformed CBOR: indefinite length");
   EXPECT_EQ(why(bounded("\x5f\x41\x01\xff")), "malformed CBOR: indefinite length");
@@ -62,12 +68,20 @@ TEST(CborGuard, LimitsNesting) {
 }
 
 TEST(CborGuard, ByteStringMustBeTheWholeInput) {
-  auto s = cbor_byte_string(as_bytes("\x43" "abc"));
+  auto s =
+      cbor_byte_string(as_bytes("\x43"
+                                "abc"));
   ASSERT_TRUE(s);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(s->data()), s->size()), "abc");
-  EXPECT_FALSE(cbor_byte_string(as_bytes("\x43" "abcd")));
-  EXPECT_FALSE(cbor_byte_string(as_bytes("\x44" "abc")));
-  EXPECT_FALSE(cbor_byte_string(as_bytes("\x63" "abc")));
+  EXPECT_FALSE(
+      cbor_byte_string(as_bytes("\x43"
+                                "abcd")));
+  EXPECT_FALSE(
+      cbor_byte_string(as_bytes("\x44"
+                                "abc")));
+  EXPECT_FALSE(
+      cbor_byte_string(as_bytes("\x63"
+                                "abc")));
   EXPECT_FALSE(cbor_byte_string(as_bytes("\x5f\x41\x01\xff")));
 }
 
@@ -99,8 +113,11 @@ TEST(CborGuard, SplitsAuthenticatorData) {
   };
   EXPECT_EQ(fails(std::string(36, '\0')), "malformed authenticator data: too short");
   EXPECT_EQ(fails(auth_data(0x05, "x")), "malformed authenticator data: trailing bytes");
-  EXPECT_EQ(fails(auth_data(0x45, std::string(16, '\xaa'))), "malformed authenticator data: attested credential data truncated");
-  EXPECT_EQ(fails(auth_data(0x45, std::string(16, '\xaa') + B("\x00\x09" "id"))), "malformed authenticator data: credential id truncated");
+  EXPECT_EQ(fails(auth_data(0x45, std::string(16, '\xaa'))),
+            "malformed authenticator data: attested credential data truncated");
+  EXPECT_EQ(fails(auth_data(0x45, std::string(16, '\xaa') + B("\x00\x09"
+                                                              "id"))),
+            "malformed authenticator data: credential id truncated");
   EXPECT_EQ(fails(auth_data(0x45, std::string(16, '\xaa') + std::string("\x00\x02", 2) + "id" + "\x82\x01\x02")),
             "malformed authenticator data: the credential key is not a CBOR map");
   EXPECT_EQ(fails(auth_data(0x85, B("\xba\x10\x00\x00\x00"))),

@@ -96,7 +96,8 @@ Result<SkBlob> parse_sk_blob(std::string_view blob) {
   auto authdata = r.string();
   auto flags = r.u32();
   auto reserved = r.string();
-  if (!cert || !sig || !authdata || !flags || !reserved || !r.at_end()) return make_error("malformed attestation: truncated");
+  if (!cert || !sig || !authdata || !flags || !reserved || !r.at_end())
+    return make_error("malformed attestation: truncated");
   if (cert->empty() || sig->empty()) {
     return make_error("malformed attestation: the security key gave no attestation certificate");
   }
@@ -136,7 +137,8 @@ Result<std::string> normalize_aaguid(std::string_view text) {
   std::string hex;
   for (char c : text) {
     if (c == '-') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return make_error("not an AAGUID (32 hex digits): " + std::string(text.substr(0, 48)));
+    if (!std::isxdigit(static_cast<unsigned char>(c)))
+      return make_error("not an AAGUID (32 hex digits): " + std::string(text.substr(0, 48)));
     hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   if (hex.size() != 32) return make_error("not an AAGUID (32 hex digits): " + std::string(text.substr(0, 48)));
@@ -163,7 +165,8 @@ Result<std::vector<std::string>> verify_attestation_chain(const std::string& lea
                                                           const AttestationTrust& trust) {
   X509Ptr leaf = from_der(leaf_der);
   if (!leaf) return make_error("malformed attestation: the certificate is not DER X.509");
-  if (trust.roots_pem.empty()) return make_error("untrusted root: no attestation roots are configured (bastionctl fido roots add)");
+  if (trust.roots_pem.empty())
+    return make_error("untrusted root: no attestation roots are configured (bastionctl fido roots add)");
   X509Store store(X509_STORE_new());
   X509Stack untrusted(sk_X509_new_null());
   if (!store || !untrusted) return make_error("out of memory");
@@ -198,8 +201,9 @@ Result<std::vector<std::string>> verify_attestation_chain(const std::string& lea
   // SECURITY: libfido2 checks the signature with the leaf's key but never
   // who issued the leaf; without this, any self-made certificate would do.
   if (X509_verify_cert(ctx.get()) != 1) {
-    return make_error(std::string("untrusted root: ") + X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())) +
-                      " (certificate " + subject_of(leaf.get()) + ")");
+    return make_error(std::string("untrusted root: ") +
+                      X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())) + " (certificate " +
+                      subject_of(leaf.get()) + ")");
   }
   X509Stack chain(X509_STORE_CTX_get1_chain(ctx.get()));
   std::vector<std::string> out;
@@ -221,7 +225,8 @@ Result<AttestationInfo> verify_sk_attestation(std::string_view blob, const Publi
   auto layout = parse_authenticator_data(*inner);
   if (!layout) return make_error("malformed attestation: " + layout.error().message);
   if ((layout->flags & 0x40) == 0) return make_error("malformed attestation: no attested credential data");
-  if (auto alg = check_cose_key(layout->cose_key, sk->cose); !alg) return make_error("malformed attestation: " + alg.error().message);
+  if (auto alg = check_cose_key(layout->cose_key, sk->cose); !alg)
+    return make_error("malformed attestation: " + alg.error().message);
   std::string format;
   int last = FIDO_OK;
   FidoCred verified;

@@ -55,8 +55,8 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
     SQLite::Statement dup(db_.sql(), "SELECT user_name FROM ssh_keys WHERE fingerprint = ?");
     dup.bind(1, rec.fingerprint);
     if (dup.executeStep()) {
-      return make_error("key " + rec.fingerprint + " is already enrolled (for " +
-                        dup.getColumn(0).getString() + "); one key belongs to one person");
+      return make_error("key " + rec.fingerprint + " is already enrolled (for " + dup.getColumn(0).getString() +
+                        "); one key belongs to one person");
     }
     SQLite::Statement ins(db_.sql(),
                           "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, comment, "
@@ -93,8 +93,8 @@ Result<std::optional<KeyRecord>> KeyRegistry::find_by_fingerprint(const std::str
 
 Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter) {
   try {
-    std::string sql = std::string(kCols) + (user_filter.empty() ? "" : " WHERE user_name = ?") +
-                      " ORDER BY user_name, created_at";
+    std::string sql =
+        std::string(kCols) + (user_filter.empty() ? "" : " WHERE user_name = ?") + " ORDER BY user_name, created_at";
     SQLite::Statement q(db_.sql(), sql);
     if (!user_filter.empty()) q.bind(1, user_filter);
     std::vector<KeyRecord> out;
@@ -113,8 +113,7 @@ Result<KeyRecord> KeyRegistry::revoke(const std::string& fingerprint) {
     if (!q.executeStep()) return make_error("no such key: " + fingerprint + " (see `key list`)");
     rec = read_row(q);
     if (!rec.active) return make_error("key " + fingerprint + " is already revoked");
-    SQLite::Statement u(db_.sql(),
-                        "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
+    SQLite::Statement u(db_.sql(), "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
     u.bind(1, static_cast<int64_t>(clock_.now()));
     u.bind(2, fingerprint);
     u.exec();

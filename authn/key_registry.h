@@ -22,7 +22,7 @@ struct KeyRecord {
   std::string fingerprint;  // "SHA256:..."
   std::string user;
   std::string type;
-  std::string public_key;   // OpenSSH line
+  std::string public_key;  // OpenSSH line
   std::string comment;
   bool active = true;
   Micros created_at = 0;

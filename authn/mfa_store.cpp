@@ -121,7 +121,8 @@ Result<TrustCert> MfaStore::add_trust_cert(const std::string& pem, bool intermed
 Result<std::vector<TrustCert>> MfaStore::trust_certs() {
   std::vector<TrustCert> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(), "SELECT sha256, kind, subject, pem, added_at FROM fido_roots ORDER BY kind DESC, subject");
+    SQLite::Statement q(db_.sql(),
+                        "SELECT sha256, kind, subject, pem, added_at FROM fido_roots ORDER BY kind DESC, subject");
     while (q.executeStep()) {
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
                      q.getColumn(3).getString(), q.getColumn(4).getInt64()});
@@ -181,7 +182,8 @@ Result<std::vector<AllowedAaguid>> MfaStore::aaguids() {
   std::vector<AllowedAaguid> out;
   auto st = guarded([&]() -> Status {
     SQLite::Statement q(db_.sql(), "SELECT aaguid, name, added_at FROM fido_aaguids ORDER BY name, aaguid");
-    while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()});
+    while (q.executeStep())
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()});
     return {};
   });
   if (!st) return st.error();
@@ -259,9 +261,10 @@ Status MfaStore::consume_key_challenge(const std::string& user, std::string_view
 Result<std::vector<std::string>> MfaStore::open_key_challenges(const std::string& user) {
   std::vector<std::string> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(),
-                        "SELECT challenge FROM key_challenges WHERE user_name = ? AND used_at IS NULL AND expires_at > ? "
-                        "ORDER BY created_at DESC");
+    SQLite::Statement q(
+        db_.sql(),
+        "SELECT challenge FROM key_challenges WHERE user_name = ? AND used_at IS NULL AND expires_at > ? "
+        "ORDER BY created_at DESC");
     q.bind(1, user);
     q.bind(2, static_cast<int64_t>(clock_.now()));
     while (q.executeStep()) out.push_back(q.getColumn(0).getString());
@@ -318,7 +321,7 @@ Status mark_confirmed(Database& db, const std::string& id, const std::string& by
 }  // namespace
 
 Result<StoredCredential> MfaStore::confirm_credential_with_code(const std::string& user, const std::string& code,
-                                                               const std::string& by, std::string* code_owner) {
+                                                                const std::string& by, std::string* code_owner) {
   std::string upper = code;
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (!looks_like_step_up_code(upper)) {
@@ -338,8 +341,9 @@ Result<StoredCredential> MfaStore::confirm_credential_with_code(const std::strin
     }
     if (c.state != "pending") return make_error("this security key is " + c.state + ", not waiting for confirmation");
     if (c.confirm_code_expires_at <= now) {
-      return make_error("the confirmation code has expired; ask an administrator to confirm the key "
-                        "(bastionctl user confirm-key) or for a new invitation");
+      return make_error(
+          "the confirmation code has expired; ask an administrator to confirm the key "
+          "(bastionctl user confirm-key) or for a new invitation");
     }
     if (auto m = mark_confirmed(db_, c.id, by, now); !m) return m;
     c.state = "active";
@@ -356,8 +360,8 @@ namespace {
 
 // The one pending credential of `user` whose id is `id` or starts with it.
 Result<StoredCredential> find_pending(Database& db, const std::string& user, const std::string& id) {
-  if (id.size() < 8 || id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-                           std::string::npos) {
+  if (id.size() < 8 ||
+      id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos) {
     return make_error("give the credential id (at least 8 characters; see bastionctl user show " + user + ")");
   }
   SQLite::Statement q(db.sql(), std::string(kCredentialCols) + " WHERE user_name = ? AND substr(id, 1, ?) = ?");
@@ -367,8 +371,8 @@ Result<StoredCredential> find_pending(Database& db, const std::string& user, con
   std::vector<StoredCredential> found;
   while (q.executeStep()) found.push_back(read_credential(q));
   if (found.empty()) return make_error(user + " has no security key " + id);
-  if (found.size() > 1) return make_error(id + " matches " + std::to_string(found.size()) + " keys of " + user +
-                                          "; give more characters");
+  if (found.size() > 1)
+    return make_error(id + " matches " + std::to_string(found.size()) + " keys of " + user + "; give more characters");
   if (found[0].state != "pending") {
     return make_error("security key " + found[0].id + " of " + user + " is " + found[0].state +
                       ", not waiting for confirmation");
@@ -401,8 +405,8 @@ Result<StoredCredential> MfaStore::reject_credential(const std::string& user, co
   auto st = with_transaction(db_, [&]() -> Status {
     auto c = find_pending(db_, user, id);
     if (!c) return c.error();
-    SQLite::Statement del(db_.sql(),
-                          "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
+    SQLite::Statement del(
+        db_.sql(), "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
     del.bind(1, c->id);
     if (del.exec() == 0) return make_error("the security key is no longer pending");
     out = std::move(*c);
@@ -438,9 +442,10 @@ Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::str
 
 Status MfaStore::record_use(const std::string& raw_id, uint32_t sign_count) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(),
-                         "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active' "
-                         "AND confirmed_at IS NOT NULL");
+    SQLite::Statement up(
+        db_.sql(),
+        "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active' "
+        "AND confirmed_at IS NOT NULL");
     up.bind(1, static_cast<int64_t>(sign_count));
     up.bind(2, static_cast<int64_t>(clock_.now()));
     up.bind(3, b64url(raw_id));
@@ -486,8 +491,9 @@ Result<std::string> MfaStore::create_invite(const std::string& user, const std::
     if (!u.executeStep()) return make_error("no such user: " + user);
     std::string state = u.getColumn(0).getString();
     if (state == "left" || state == "disabled") return make_error("user " + user + " is " + state);
-    SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO invites(token_sha256, user_name, created_by, created_at, expires_at) VALUES (?,?,?,?,?)");
+    SQLite::Statement ins(
+        db_.sql(),
+        "INSERT INTO invites(token_sha256, user_name, created_by, created_at, expires_at) VALUES (?,?,?,?,?)");
     ins.bind(1, digest_hex(token));
     ins.bind(2, user);
     ins.bind(3, created_by);
@@ -503,9 +509,10 @@ Result<std::string> MfaStore::create_invite(const std::string& user, const std::
 Result<InviteRecord> MfaStore::find_invite(const std::string& token) {
   InviteRecord r;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(),
-                        "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
-                        "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
+    SQLite::Statement q(
+        db_.sql(),
+        "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
+        "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
     q.bind(1, digest_hex(token));
     if (!q.executeStep()) return make_error(ErrorCode::kNotFound, "this invitation link is not valid");
     if (!q.getColumn(4).isNull()) return make_error(ErrorCode::kGone, "this invitation link has already been used");
@@ -613,7 +620,8 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
     up.bind(1, verified ? "verified" : "failed");
     up.bind(2, reason);
     up.bind(3, credential_id);
-    if (verified) up.bind(4, static_cast<int64_t>(now)); else up.bind(4);
+    if (verified) up.bind(4, static_cast<int64_t>(now));
+    else up.bind(4);
     up.bind(5, digest_hex(upper));
     up.bind(6, verified ? 1 : 0);
     up.bind(7, static_cast<int64_t>(now));

@@ -50,7 +50,6 @@ struct StoredCredential {
   Micros confirm_code_expires_at = 0;  // pending: until when its confirmation code works
 };
 
-
 struct InviteRecord {
   std::string user;
   std::string created_by;
@@ -131,8 +130,8 @@ class MfaStore {
   Status use_invite(const std::string& token);
 
   // Step-ups: create returns the code ("K7Q2-9XHD"), valid for `ttl`.
-  Result<std::string> create_step_up(const std::string& user, const std::string& session_id,
-                                     const std::string& purpose, Micros ttl);
+  Result<std::string> create_step_up(const std::string& user, const std::string& session_id, const std::string& purpose,
+                                     Micros ttl);
   Result<StepUpRecord> find_step_up(const std::string& code);
   // Ends a pending step-up (verified or failed); fails if it is not pending.
   Status finish_step_up(const std::string& code, bool verified, const std::string& reason,

@@ -39,7 +39,8 @@ TEST_F(MfaStoreTest, KeyChallengesAreSingleUsePerPersonAndExpire) {
   EXPECT_EQ((*open)[0], *c);
   auto other = store->consume_key_challenge("bob", *c);
   EXPECT_NE(other.message().find("issued for another user"), std::string::npos);
-  EXPECT_NE(store->consume_key_challenge("alice", std::string(32, 'x')).message().find("not issued"), std::string::npos);
+  EXPECT_NE(store->consume_key_challenge("alice", std::string(32, 'x')).message().find("not issued"),
+            std::string::npos);
   EXPECT_TRUE(store->consume_key_challenge("alice", *c));
   EXPECT_NE(store->consume_key_challenge("alice", *c).message().find("already been used"), std::string::npos);
   EXPECT_TRUE(store->open_key_challenges("alice")->empty());

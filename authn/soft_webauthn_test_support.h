@@ -92,15 +92,15 @@ inline std::string cbor_encode(cbor_item_t* item) {
   return out;
 }
 
-inline void put(cbor_item_t* map, cbor_item_t* k, cbor_item_t* v) {
-  cbor_map_add(map, {cbor_move(k), cbor_move(v)});
-}
+inline void put(cbor_item_t* map, cbor_item_t* k, cbor_item_t* v) { cbor_map_add(map, {cbor_move(k), cbor_move(v)}); }
 
 inline cbor_item_t* bytes(const std::string& s) {
   return cbor_build_bytestring(reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
-inline cbor_item_t* cose_int(int v) { return v >= 0 ? cbor_build_uint8(static_cast<uint8_t>(v)) : cbor_build_negint8(static_cast<uint8_t>(-1 - v)); }
+inline cbor_item_t* cose_int(int v) {
+  return v >= 0 ? cbor_build_uint8(static_cast<uint8_t>(v)) : cbor_build_negint8(static_cast<uint8_t>(-1 - v));
+}
 
 // COSE_Key of a P-256 or Ed25519 public key.
 inline std::string cose_key(EVP_PKEY* key) {
@@ -198,8 +198,8 @@ struct TestCa {
   static inline int made = 0;
   Pkey root_key = ec_key();
   // Distinct names: chain building looks issuers up by name.
-  Cert root = make_cert(root_key.get(), "bastion unit-test attestation root " + std::to_string(++made), nullptr, nullptr,
-                        true);
+  Cert root =
+      make_cert(root_key.get(), "bastion unit-test attestation root " + std::to_string(++made), nullptr, nullptr, true);
   Pkey leaf_key = ec_key();
   Cert leaf;
   explicit TestCa(const std::string& aaguid_hex = "b0a57e115e1f4b0a9a11000000000001")

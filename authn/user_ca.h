@@ -23,10 +23,10 @@ struct CertificateRequest {
   std::vector<uint8_t> subject_key_blob;  // ssh-ed25519 or ecdsa-sha2-nistp256
   uint64_t serial = 0;
   std::string key_id;
-  std::vector<std::string> principals;    // at least one
-  uint64_t valid_after = 0;               // seconds since the epoch
+  std::vector<std::string> principals;  // at least one
+  uint64_t valid_after = 0;             // seconds since the epoch
   uint64_t valid_before = 0;
-  std::vector<std::string> extensions;    // names, e.g. "permit-pty"
+  std::vector<std::string> extensions;                                // names, e.g. "permit-pty"
   std::vector<std::pair<std::string, std::string>> critical_options;  // e.g. force-command
 };
 

@@ -159,12 +159,14 @@ Status check_statement(const AttObject& o, fido_cred_t* c, std::string_view clie
     // this is; only policy may accept that.
     if (!check.allow_none_attestation) {
       return make_error("attestation required: the authenticator gave " +
-                        std::string(o.fmt == "none" ? "none" : "only a self attestation") + " (allow_none_attestation)");
+                        std::string(o.fmt == "none" ? "none" : "only a self attestation") +
+                        " (allow_none_attestation)");
     }
     info.format = "none";
     return {};
   }
-  if (o.fmt != "packed" && o.fmt != "fido-u2f") return make_error("unsupported attestation format " + printable_ascii(o.fmt, 32));
+  if (o.fmt != "packed" && o.fmt != "fido-u2f")
+    return make_error("unsupported attestation format " + printable_ascii(o.fmt, 32));
   if (st.sig.empty() || st.x5c.empty() || st.x5c[0].empty()) return make_error("malformed attestation statement");
   if (fido_cred_set_fmt(c, o.fmt.c_str()) != FIDO_OK || fido_cred_set_rp(c, check.rp_id.c_str(), nullptr) != FIDO_OK ||
       fido_cred_set_clientdata(c, bytes_of(client_data), client_data.size()) != FIDO_OK ||
@@ -257,7 +259,8 @@ Result<AssertionResult> verify_assertion(std::string_view credential_id, std::st
   int rc;
   if (cred->cose_alg == COSE_ES256) {
     Es256Pk pk(es256_pk_new());
-    if (!pk || es256_pk_from_EVP_PKEY(pk.get(), key.get()) != FIDO_OK) return make_error("malformed stored credential key");
+    if (!pk || es256_pk_from_EVP_PKEY(pk.get(), key.get()) != FIDO_OK)
+      return make_error("malformed stored credential key");
     rc = fido_assert_verify(a.get(), 0, COSE_ES256, pk.get());
   } else if (cred->cose_alg == COSE_EDDSA) {
     std::array<uint8_t, 32> raw{};
@@ -267,7 +270,8 @@ Result<AssertionResult> verify_assertion(std::string_view credential_id, std::st
       return make_error("malformed stored credential key: a weak Ed25519 key");
     }
     EddsaPk pk(eddsa_pk_new());
-    if (!pk || eddsa_pk_from_EVP_PKEY(pk.get(), key.get()) != FIDO_OK) return make_error("malformed stored credential key");
+    if (!pk || eddsa_pk_from_EVP_PKEY(pk.get(), key.get()) != FIDO_OK)
+      return make_error("malformed stored credential key");
     rc = fido_assert_verify(a.get(), 0, COSE_EDDSA, pk.get());
   } else {
     return make_error("unsupported credential algorithm");

@@ -27,9 +27,7 @@ class WebauthnTest : public ::testing::Test {
   TestCa ca;
   AttestationTrust trust{{testing::pem_of(ca.root.get())}, {}, {kAaguid}};
   std::string challenge = std::string(32, '\x5a');
-  RegistrationCheck reg_check(const SoftAuthenticator& a) {
-    return {a.rp_id, a.origin, challenge, false, &trust};
-  }
+  RegistrationCheck reg_check(const SoftAuthenticator& a) { return {a.rp_id, a.origin, challenge, false, &trust}; }
   Result<WebauthnCredential> registered(SoftAuthenticator& a) {
     auto [cdj, att] = a.make_credential(challenge);
     return verify_registration(cdj, att, reg_check(a));
@@ -131,19 +129,25 @@ TEST_F(WebauthnTest, AssertionsNeedPresenceVerificationTheRightOriginAndAForward
     auto other = check;
     other.challenge = std::string(32, '\x01');
     auto s2 = a.get_assertion(challenge);
-    EXPECT_EQ(err(verify_assertion(a.credential_id, s2.client_data, s2.auth_data, s2.signature, other)), "wrong challenge");
+    EXPECT_EQ(err(verify_assertion(a.credential_id, s2.client_data, s2.auth_data, s2.signature, other)),
+              "wrong challenge");
     other = check;
     other.origin = "https://phish.example.net";
-    EXPECT_EQ(err(verify_assertion(a.credential_id, s2.client_data, s2.auth_data, s2.signature, other)).rfind("wrong origin", 0), 0u);
+    EXPECT_EQ(err(verify_assertion(a.credential_id, s2.client_data, s2.auth_data, s2.signature, other))
+                  .rfind("wrong origin", 0),
+              0u);
     other = check;
     other.rp_id = "phish.example.net";
     EXPECT_EQ(err(verify_assertion(a.credential_id, s2.client_data, s2.auth_data, s2.signature, other)), "wrong RP ID");
     std::string bad_sig = s2.signature;
     bad_sig[bad_sig.size() / 2] ^= 0x01;
     EXPECT_EQ(err(verify_assertion(a.credential_id, s2.client_data, s2.auth_data, bad_sig, check)), "bad signature");
-    EXPECT_EQ(err(verify_assertion("someone-else", s2.client_data, s2.auth_data, s2.signature, check)), "unknown credential");
+    EXPECT_EQ(err(verify_assertion("someone-else", s2.client_data, s2.auth_data, s2.signature, check)),
+              "unknown credential");
     std::string create_type = a.client_data("webauthn.create", challenge);
-    EXPECT_EQ(err(verify_assertion(a.credential_id, create_type, s2.auth_data, s2.signature, check)).rfind("wrong type", 0), 0u);
+    EXPECT_EQ(
+        err(verify_assertion(a.credential_id, create_type, s2.auth_data, s2.signature, check)).rfind("wrong type", 0),
+        0u);
     a.flags = 0x04;
     auto no_up = a.get_assertion(challenge);
     EXPECT_EQ(err(verify_assertion(a.credential_id, no_up.client_data, no_up.auth_data, no_up.signature, check)),
@@ -156,15 +160,14 @@ TEST_F(WebauthnTest, AssertionsNeedPresenceVerificationTheRightOriginAndAForward
     // A clone that went back in time.
     a.counter = 0;
     auto clone = a.get_assertion(challenge);
-    EXPECT_EQ(err(verify_assertion(a.credential_id, clone.client_data, clone.auth_data, clone.signature, check)).rfind("counter regression", 0),
+    EXPECT_EQ(err(verify_assertion(a.credential_id, clone.client_data, clone.auth_data, clone.signature, check))
+                  .rfind("counter regression", 0),
               0u);
   }
 }
 
 // COSE_Key bytes for an Ed25519 x (kty OKP, alg EdDSA, crv Ed25519).
-std::string eddsa_cose(const std::string& x) {
-  return std::string("\xa4\x01\x01\x03\x27\x20\x06\x21\x58\x20", 10) + x;
-}
+std::string eddsa_cose(const std::string& x) { return std::string("\xa4\x01\x01\x03\x27\x20\x06\x21\x58\x20", 10) + x; }
 
 TEST_F(WebauthnTest, RefusesCredentialKeysLibfido2WouldFillWithZeros) {
   SoftAuthenticator ed(true);
@@ -209,7 +212,8 @@ TEST_F(WebauthnTest, RefusesCborThatWouldMakeLibcborAllocateGigabytes) {
   EXPECT_EQ(reason(std::string("\xba\x10\x00\x00\x00", 5)),
             "malformed attestation object: malformed CBOR: a map larger than the input");
   EXPECT_EQ(reason(std::string("\xbf\xff", 2)), "malformed attestation object: malformed CBOR: indefinite length");
-  EXPECT_EQ(reason(std::string(20, '\x81') + '\x00'), "malformed attestation object: malformed CBOR: nested too deeply");
+  EXPECT_EQ(reason(std::string(20, '\x81') + '\x00'),
+            "malformed attestation object: malformed CBOR: nested too deeply");
   // The same inside the authenticator data, after the credential id.
   a.cose_override = std::string("\xba\x10\x00\x00\x00", 5);
   auto [cdj2, att] = a.make_credential(challenge);
@@ -305,7 +309,8 @@ TEST_F(SkAttestationTest, VerifiesAndNamesEachRefusal) {
   EXPECT_EQ(err(verify_sk_attestation(blob("another challenge"), key, challenge, trust)).rfind("bad signature", 0), 0u);
   // The attestation of another key.
   auto other = testing::ed_key();
-  EXPECT_EQ(err(verify_sk_attestation(blob(challenge), ssh_key(other.get()), challenge, trust)).rfind("key mismatch", 0), 0u);
+  EXPECT_EQ(
+      err(verify_sk_attestation(blob(challenge), ssh_key(other.get()), challenge, trust)).rfind("key mismatch", 0), 0u);
   // Trust.
   AttestationTrust none{{}, {}, {kAaguid}};
   EXPECT_EQ(err(verify_sk_attestation(blob(challenge), key, challenge, none)).rfind("untrusted root", 0), 0u);
@@ -320,8 +325,9 @@ TEST_F(SkAttestationTest, VerifiesAndNamesEachRefusal) {
 TEST_F(SkAttestationTest, RefusesWeakKeysAndUnboundedCbor) {
   PublicKey key = ssh_key(a.key.get());
   // An SSH key that is the Ed25519 identity: anybody could sign for it.
-  Pkey identity(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                            reinterpret_cast<const unsigned char*>(std::string("\x01" + std::string(31, '\0')).data()), 32));
+  Pkey identity(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr,
+      reinterpret_cast<const unsigned char*>(std::string("\x01" + std::string(31, '\0')).data()), 32));
   ASSERT_TRUE(identity);
   EXPECT_EQ(err(verify_sk_attestation(blob(challenge), ssh_key(identity.get()), challenge, trust)), "malformed key");
   // Attested data whose COSE key has no x: libfido2 alone would take zeros.
@@ -330,7 +336,9 @@ TEST_F(SkAttestationTest, RefusesWeakKeysAndUnboundedCbor) {
             "malformed attestation: malformed credential key: x missing or not 32 bytes");
   // A COSE key declaring 2^28 pairs in a few bytes.
   a.cose_override = std::string("\xba\x10\x00\x00\x00", 5);
-  EXPECT_EQ(err(verify_sk_attestation(blob(challenge), key, challenge, trust)).rfind("malformed attestation: malformed authenticator data", 0), 0u);
+  EXPECT_EQ(err(verify_sk_attestation(blob(challenge), key, challenge, trust))
+                .rfind("malformed attestation: malformed authenticator data", 0),
+            0u);
   // The authenticator data field must be one CBOR byte string: here a huge array.
   WireWriter w;
   w.string(std::string("ssh-sk-attest-v01"));

@@ -27,9 +27,7 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Steady::time_point t0) {
-  return std::chrono::duration<double>(Steady::now() - t0).count();
-}
+double seconds_since(Steady::time_point t0) { return std::chrono::duration<double>(Steady::now() - t0).count(); }
 
 int append_n(const std::string& db_path, int n) {
   auto db = Database::open(db_path, Database::Mode::kOpenExisting);
@@ -60,8 +58,10 @@ void bench_audit(const std::string& dir, int records, int procs) {
     ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
   double s = seconds_since(t0);
-  std::printf("| audit appends, %d process%s, chained + fsync'd (synchronous=FULL) | %d records | %.2f s | %.0f appends/s%s |\n",
-              procs, procs == 1 ? "" : "es", records, s, records / s, ok ? "" : " (ERRORS)");
+  std::printf(
+      "| audit appends, %d process%s, chained + fsync'd (synchronous=FULL) | %d records | %.2f s | %.0f appends/s%s "
+      "|\n",
+      procs, procs == 1 ? "" : "es", records, s, records / s, ok ? "" : " (ERRORS)");
 }
 
 // The monitor's group commit: `writers` connections each have one record
@@ -78,14 +78,17 @@ void bench_group_commit(const std::string& dir, int records, int writers) {
   for (int done = 0; done < records && ok;) {
     ok = static_cast<bool>(db->begin());
     for (int i = 0; i < writers && done < records && ok; ++i, ++done) {
-      recorder::AuditEvent e{"bench", "bench.append", recorder::Outcome::kInfo, "", "t", "root", "", "s-1", {{"i", done}}};
+      recorder::AuditEvent e{"bench", "bench.append", recorder::Outcome::kInfo, "", "t", "root", "",
+                             "s-1",   {{"i", done}}};
       ok = static_cast<bool>(log.append(e));
     }
     ok = ok && static_cast<bool>(db->commit());
   }
   double s = seconds_since(t0);
-  std::printf("| audit appends, group commit of %d waiting writer%s per transaction (the monitor), chained + fsync'd | %d records | %.2f s | %.0f appends/s%s |\n",
-              writers, writers == 1 ? "" : "s", records, s, records / s, ok ? "" : " (ERRORS)");
+  std::printf(
+      "| audit appends, group commit of %d waiting writer%s per transaction (the monitor), chained + fsync'd | %d "
+      "records | %.2f s | %.0f appends/s%s |\n",
+      writers, writers == 1 ? "" : "s", records, s, records / s, ok ? "" : " (ERRORS)");
   std::filesystem::remove(path);
 }
 
@@ -119,7 +122,8 @@ void bench_recordings(const std::string& dir, int mib) {
   double search_s = seconds_since(t0);
   double m = static_cast<double>(sum->size) / (1 << 20);
   std::printf("| recording write (asciicast, hashed) | %.0f MiB | %.2f s | %.0f MiB/s |\n", m, write_s, m / write_s);
-  std::printf("| recording read + parse (replay/export path) | %.0f MiB | %.2f s | %.0f MiB/s |\n", m, read_s, m / read_s);
+  std::printf("| recording read + parse (replay/export path) | %.0f MiB | %.2f s | %.0f MiB/s |\n", m, read_s,
+              m / read_s);
   std::printf("| recording search (escape-stripped text) | %.0f MiB | %.2f s | %.0f MiB/s, %zu hit |\n", m, search_s,
               m / search_s, hits.size());
   std::filesystem::remove(path);
@@ -160,13 +164,17 @@ void bench_stream_write(const std::string& dir, int mib, const std::string& data
   auto bytes = read_file(path, size_t{8} << 30);
   t0 = Steady::now();
   int64_t n = 0;
-  auto scan = recorder::scan_stream(*bytes, "", [&](const recorder::StreamRecord& r) -> Status {
-    n += static_cast<int64_t>(r.bytes.size());
-    return {};
-  }, path);
+  auto scan = recorder::scan_stream(
+      *bytes, "",
+      [&](const recorder::StreamRecord& r) -> Status {
+        n += static_cast<int64_t>(r.bytes.size());
+        return {};
+      },
+      path);
   double read_s = seconds_since(t0);
-  if (scan) std::printf("| stream read (export path, %s, %s) | %d MiB | %.2f s | %.0f MiB/s |\n", kind,
-                        compress ? "zstd" : "uncompressed", mib, read_s, mib / read_s);
+  if (scan)
+    std::printf("| stream read (export path, %s, %s) | %d MiB | %.2f s | %.0f MiB/s |\n", kind,
+                compress ? "zstd" : "uncompressed", mib, read_s, mib / read_s);
   std::filesystem::remove(path);
 }
 
@@ -203,8 +211,9 @@ void bench_streams(const std::string& dir, int mib) {
 // with a command typed at a prompt every 1,000 lines.
 void bench_command_index(int mib) {
   std::mt19937 rng(42);
-  const char* parts[] = {"usr", "share", "lib", "x86_64-linux-gnu", "doc", "python3", "dist-packages",
-                         "locale", "man", "include", "bin", "perl5", "zoneinfo", "Europe"};
+  const char* parts[] = {"usr",           "share",  "lib", "x86_64-linux-gnu", "doc", "python3",
+                         "dist-packages", "locale", "man", "include",          "bin", "perl5",
+                         "zoneinfo",      "Europe"};
   std::string stream;
   for (int line = 0; stream.size() < (size_t{4} << 20); ++line) {
     int depth = 2 + static_cast<int>(rng() % 6);
@@ -230,8 +239,8 @@ void bench_command_index(int mib) {
   }
   double s = seconds_since(t0);
   double m = static_cast<double>(fed) / (1 << 20);
-  std::printf("| command index (libvterm, 120x40, find-like output) | %.0f MiB | %.2f s | %.0f MiB/s, %zu commands |\n", m, s,
-              m / s, ix.entries().size());
+  std::printf("| command index (libvterm, 120x40, find-like output) | %.0f MiB | %.2f s | %.0f MiB/s, %zu commands |\n",
+              m, s, m / s, ix.entries().size());
 }
 
 }  // namespace

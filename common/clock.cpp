@@ -30,8 +30,8 @@ std::string format_utc(Micros t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
 }
 
@@ -67,8 +67,8 @@ Result<Micros> parse_utc(std::string_view text) {
   if (pos + 1 != s.size() || s[pos] != 'Z') {
     return make_error("invalid time '" + s + "': expected UTC like 2026-11-22T17:00:00Z");
   }
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
     return make_error("invalid time '" + s + "': field out of range");
   }
   tm.tm_year -= 1900;
@@ -99,8 +99,7 @@ Result<Micros> parse_duration(std::string_view text) {
         case 'm': unit = 60 * kMicrosPerSecond; break;
         case 'h': unit = 3600 * kMicrosPerSecond; break;
         case 'd': unit = 86400 * kMicrosPerSecond; break;
-        default:
-          return make_error("invalid duration '" + std::string(text) + "': use e.g. 90s, 30m, 4h");
+        default: return make_error("invalid duration '" + std::string(text) + "': use e.g. 90s, 30m, 4h");
       }
       ++i;
     } else if (any) {

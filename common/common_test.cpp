@@ -23,8 +23,8 @@ namespace {
 class TempDir {
  public:
   TempDir() {
-    path = std::filesystem::temp_directory_path() / ("bastion-common-" + std::to_string(getpid()) + "-" +
-                                                     std::to_string(counter++));
+    path = std::filesystem::temp_directory_path() /
+           ("bastion-common-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
     std::filesystem::create_directories(path);
   }
   ~TempDir() { std::filesystem::remove_all(path); }
@@ -102,8 +102,9 @@ TEST(Config, TyposAndBadValuesAreErrorsNamingTheKey) {
 
 TEST(Config, SyslogTransportsAndTheirTlsFiles) {
   TempDir d;
-  write(d.file("a.toml"), "[audit]\nsyslog = \"tls://logs:6514\"\nsyslog_ca = \"ca.pem\"\n"
-                          "syslog_cert = \"c.pem\"\nsyslog_key = \"c.key\"\nsyslog_start = \"newest\"\n");
+  write(d.file("a.toml"),
+        "[audit]\nsyslog = \"tls://logs:6514\"\nsyslog_ca = \"ca.pem\"\n"
+        "syslog_cert = \"c.pem\"\nsyslog_key = \"c.key\"\nsyslog_start = \"newest\"\n");
   auto c = load_config(d.file("a.toml"));
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->syslog_ca, d.file("ca.pem"));
@@ -187,7 +188,7 @@ TEST(Files, AtomicWriteKeepsModeAndRefusesOverwrite) {
   TempDir d;
   std::string p = d.file("secret");
   ASSERT_TRUE(write_file_atomic(p, "one", 0600, false));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(p.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto again = write_file_atomic(p, "two", 0600, false);
@@ -391,8 +392,9 @@ TEST(Encoding, Base64UrlRoundTripsWithoutPadding) {
 TEST(Encoding, Utf8Check) {
   EXPECT_TRUE(is_valid_utf8("plain ascii"));
   EXPECT_TRUE(is_valid_utf8("Z\xc3\xbcrich \xe2\x82\xac \xf0\x9f\x94\x91"));
-  for (std::string bad : {std::string("\xff"), std::string("\xc3"), std::string("\xc0\xaf"), std::string("\xe0\x80\xaf"),
-                          std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"), std::string("ab\xe2\x82")}) {
+  for (std::string bad :
+       {std::string("\xff"), std::string("\xc3"), std::string("\xc0\xaf"), std::string("\xe0\x80\xaf"),
+        std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"), std::string("ab\xe2\x82")}) {
     EXPECT_FALSE(is_valid_utf8(bad)) << bad.size();
   }
 }
@@ -407,17 +409,24 @@ TEST(Encoding, CleanTextKeepsPrintableUtf8Only) {
   EXPECT_EQ(clean_text("needs db access for INC-42"), "needs db access for INC-42");
   EXPECT_EQ(clean_text("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x91"), "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x91");
   // Terminal escapes (ESC, CSI as C1), BEL, DEL, and a bidi override are dropped; line breaks become spaces.
-  EXPECT_EQ(clean_text("ok\x1b[2J\x1b]0;pwned\x07 \xc2\x9b" "31m\x7f" "done"), "ok[2J]0;pwned 31mdone");
+  EXPECT_EQ(clean_text("ok\x1b[2J\x1b]0;pwned\x07 \xc2\x9b"
+                       "31m\x7f"
+                       "done"),
+            "ok[2J]0;pwned 31mdone");
   EXPECT_EQ(clean_text("a\nb\r\tc"), "a b  c");
   EXPECT_EQ(clean_text("x\xe2\x80\xaey"), "xy");
   // Invalid UTF-8: each bad byte becomes U+FFFD.
-  EXPECT_EQ(clean_text("a\xff\xc3" "b"), "a\xef\xbf\xbd\xef\xbf\xbd" "b");
+  EXPECT_EQ(clean_text("a\xff\xc3"
+                       "b"),
+            "a\xef\xbf\xbd\xef\xbf\xbd"
+            "b");
   EXPECT_EQ(clean_text(""), "");
 }
 
 std::vector<uint8_t> hex_bytes(const std::string& hex) {
   std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -439,8 +448,10 @@ TEST(Ed25519, WeakPublicKeysAreRecognised) {
   }
   EXPECT_TRUE(ed25519_public_key_is_weak(std::vector<uint8_t>(31, 1)));
   // p - 2 (y = -2) is canonical and of large order; a real key too.
-  EXPECT_FALSE(ed25519_public_key_is_weak(hex_bytes("ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")));
-  EXPECT_FALSE(ed25519_public_key_is_weak(hex_bytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")));
+  EXPECT_FALSE(
+      ed25519_public_key_is_weak(hex_bytes("ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")));
+  EXPECT_FALSE(
+      ed25519_public_key_is_weak(hex_bytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")));
   // The identity "verifies" R = identity, S = 0 for any message; we refuse.
   auto identity = hex_bytes("0100000000000000000000000000000000000000000000000000000000000000");
   std::vector<uint8_t> forged(64, 0);

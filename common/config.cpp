@@ -23,8 +23,8 @@ class Loader {
   Loader(std::string file, Config& cfg) : file_(std::move(file)), cfg_(cfg) {}
 
   Status load(const Table& root) {
-    static const std::set<std::string> sections = {"gateway", "state", "ca", "audit", "upstream", "session",
-                                                   "recording", "elevation", "hr", "mfa", "web"};
+    static const std::set<std::string> sections = {"gateway",   "state",     "ca", "audit", "upstream", "session",
+                                                   "recording", "elevation", "hr", "mfa",   "web"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -67,8 +67,8 @@ class Loader {
     if (!t || !t->contains(key)) return {};
     auto v = (*t)[key].value<int64_t>();
     if (!v || *v < lo || *v > hi) {
-      return fail("[" + sec + "] " + key + " must be an integer from " + std::to_string(lo) +
-                  " to " + std::to_string(hi));
+      return fail("[" + sec + "] " + key + " must be an integer from " + std::to_string(lo) + " to " +
+                  std::to_string(hi));
     }
     out = static_cast<int>(*v);
     return {};
@@ -95,7 +95,8 @@ class Loader {
       value = static_cast<uint64_t>(*n);
     } else if (auto text = (*t)[key].value<std::string>()) {
       size_t digits = 0;
-      while (digits < text->size() && digits < 12 && std::isdigit(static_cast<unsigned char>((*text)[digits]))) ++digits;
+      while (digits < text->size() && digits < 12 && std::isdigit(static_cast<unsigned char>((*text)[digits])))
+        ++digits;
       std::string unit = text->substr(digits);
       int shift = unit.empty() ? 0 : unit == "KiB" ? 10 : unit == "MiB" ? 20 : unit == "GiB" ? 30 : -1;
       if (digits == 0 || shift < 0) return fail(bad);
@@ -108,8 +109,7 @@ class Loader {
     return {};
   }
 
-  Status get_strings(const Table* t, const std::string& sec, const char* key,
-                     std::vector<std::string>& out) {
+  Status get_strings(const Table* t, const std::string& sec, const char* key, std::vector<std::string>& out) {
     if (!t || !t->contains(key)) return {};
     const auto* arr = (*t)[key].as_array();
     if (!arr) return fail("[" + sec + "] " + key + " must be an array of strings");
@@ -124,11 +124,11 @@ class Loader {
 
   Status gateway(const Table& root) {
     const Table* t = root["gateway"].as_table();
-    if (auto st = check_keys(t, "gateway",
-                             {"listen", "host_keys", "login_grace_time", "max_unauthenticated",
-                              "max_unauthenticated_per_source", "max_queued", "max_queued_per_source",
-                              "max_auth_attempts", "auth_backoff_after",
-                              "auth_backoff_max", "control_socket", "kill_grace", "public_name", "privsep_user"});
+    if (auto st = check_keys(
+            t, "gateway",
+            {"listen", "host_keys", "login_grace_time", "max_unauthenticated", "max_unauthenticated_per_source",
+             "max_queued", "max_queued_per_source", "max_auth_attempts", "auth_backoff_after", "auth_backoff_max",
+             "control_socket", "kill_grace", "public_name", "privsep_user"});
         !st)
       return st;
     std::string listen;
@@ -142,15 +142,12 @@ class Loader {
     if (!(st = get_strings(t, "gateway", "host_keys", cfg_.host_keys))) return st;
     if (!(st = get_duration(t, "gateway", "login_grace_time", cfg_.login_grace_time))) return st;
     if (!(st = get_duration(t, "gateway", "kill_grace", cfg_.kill_grace))) return st;
-    if (!(st = get_int(t, "gateway", "max_unauthenticated", cfg_.max_unauthenticated, 1, 100000)))
-      return st;
-    if (!(st = get_int(t, "gateway", "max_unauthenticated_per_source",
-                       cfg_.max_unauthenticated_per_source, 1, 100000)))
+    if (!(st = get_int(t, "gateway", "max_unauthenticated", cfg_.max_unauthenticated, 1, 100000))) return st;
+    if (!(st = get_int(t, "gateway", "max_unauthenticated_per_source", cfg_.max_unauthenticated_per_source, 1, 100000)))
       return st;
     if (!(st = get_int(t, "gateway", "max_queued", cfg_.max_queued, 0, 100000))) return st;
     if (!(st = get_int(t, "gateway", "max_queued_per_source", cfg_.max_queued_per_source, 0, 100000))) return st;
-    if (!(st = get_int(t, "gateway", "max_auth_attempts", cfg_.max_auth_attempts, 1, 100)))
-      return st;
+    if (!(st = get_int(t, "gateway", "max_auth_attempts", cfg_.max_auth_attempts, 1, 100))) return st;
     if (!(st = get_int(t, "gateway", "auth_backoff_after", cfg_.auth_backoff_after, 0, 1000))) return st;
     if (!(st = get_duration(t, "gateway", "auth_backoff_max", cfg_.auth_backoff_max))) return st;
     if (cfg_.auth_backoff_max < kMicrosPerSecond) return fail("[gateway] auth_backoff_max must be at least 1s");
@@ -174,8 +171,7 @@ class Loader {
     const Table* t = root["ca"].as_table();
     if (auto st = check_keys(t, "ca", {"user_ca_key", "certificate_validity"}); !st) return st;
     if (auto st = get_string(t, "ca", "user_ca_key", cfg_.user_ca_key); !st) return st;
-    if (auto st = get_duration(t, "ca", "certificate_validity", cfg_.certificate_validity); !st)
-      return st;
+    if (auto st = get_duration(t, "ca", "certificate_validity", cfg_.certificate_validity); !st) return st;
     // SECURITY: upstream certificates are bearer credentials for the target;
     // the issue caps their life at 5 minutes.
     if (cfg_.certificate_validity <= 0 || cfg_.certificate_validity > 5 * 60 * kMicrosPerSecond) {
@@ -186,8 +182,9 @@ class Loader {
 
   Status audit(const Table& root) {
     const Table* t = root["audit"].as_table();
-    if (auto st = check_keys(t, "audit", {"signing_key", "checkpoint_interval", "checkpoint_records", "retention_days",
-                                          "syslog", "syslog_ca", "syslog_cert", "syslog_key", "syslog_start"});
+    if (auto st = check_keys(t, "audit",
+                             {"signing_key", "checkpoint_interval", "checkpoint_records", "retention_days", "syslog",
+                              "syslog_ca", "syslog_cert", "syslog_key", "syslog_start"});
         !st)
       return st;
     if (auto st = get_string(t, "audit", "signing_key", cfg_.audit_signing_key); !st) return st;
@@ -209,10 +206,12 @@ class Loader {
     const std::string& s = cfg_.syslog;
     if (!s.empty() && !s.starts_with("udp://") && !s.starts_with("tcp://") && !s.starts_with("tls://") &&
         !s.starts_with("unix:")) {
-      return fail("[audit] syslog must be \"udp://HOST:PORT\", \"tcp://HOST:PORT\", \"tls://HOST:PORT\" or \"unix:PATH\"");
+      return fail(
+          "[audit] syslog must be \"udp://HOST:PORT\", \"tcp://HOST:PORT\", \"tls://HOST:PORT\" or \"unix:PATH\"");
     }
     bool tls_files = !cfg_.syslog_ca.empty() || !cfg_.syslog_cert.empty() || !cfg_.syslog_key.empty();
-    if (tls_files && !s.starts_with("tls://")) return fail("[audit] syslog_ca, syslog_cert and syslog_key need a tls:// syslog");
+    if (tls_files && !s.starts_with("tls://"))
+      return fail("[audit] syslog_ca, syslog_cert and syslog_key need a tls:// syslog");
     if (cfg_.syslog_cert.empty() != cfg_.syslog_key.empty()) {
       return fail("[audit] syslog_cert and syslog_key go together (mutual TLS)");
     }
@@ -221,8 +220,9 @@ class Loader {
 
   Status recording(const Table& root) {
     const Table* t = root["recording"].as_table();
-    if (auto st = check_keys(t, "recording", {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to",
-                                               "compress"}); !st)
+    if (auto st = check_keys(t, "recording",
+                             {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to", "compress"});
+        !st)
       return st;
     if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;
     if (auto st = get_string(t, "recording", "encrypt_to", cfg_.encrypt_to); !st) return st;
@@ -263,7 +263,8 @@ class Loader {
 
   Status mfa(const Table& root) {
     const Table* t = root["mfa"].as_table();
-    if (auto st = check_keys(t, "mfa", {"require_attestation", "allow_none_attestation", "step_up_timeout"}); !st) return st;
+    if (auto st = check_keys(t, "mfa", {"require_attestation", "allow_none_attestation", "step_up_timeout"}); !st)
+      return st;
     for (auto [name, field] : {std::pair{"require_attestation", &cfg_.require_attestation},
                                std::pair{"allow_none_attestation", &cfg_.allow_none_attestation}}) {
       if (t && t->contains(name)) {
@@ -281,8 +282,11 @@ class Loader {
 
   Status web(const Table& root) {
     const Table* t = root["web"].as_table();
-    if (auto st = check_keys(t, "web", {"public_url", "listen", "tls_cert", "tls_key", "privsep_user", "max_connections",
-                                            "max_connections_per_source"}); !st) return st;
+    if (auto st = check_keys(t, "web",
+                             {"public_url", "listen", "tls_cert", "tls_key", "privsep_user", "max_connections",
+                              "max_connections_per_source"});
+        !st)
+      return st;
     if (auto st = get_string(t, "web", "public_url", cfg_.public_url); !st) return st;
     if (!cfg_.public_url.empty()) {
       const std::string& u = cfg_.public_url;
@@ -303,7 +307,8 @@ class Loader {
       return fail("[web] privsep_user must name an unprivileged user, not \"" + cfg_.web_privsep_user + "\"");
     }
     if (auto st = get_int(t, "web", "max_connections", cfg_.web_max_connections, 1, 100000); !st) return st;
-    if (auto st = get_int(t, "web", "max_connections_per_source", cfg_.web_max_connections_per_source, 1, 100000); !st) {
+    if (auto st = get_int(t, "web", "max_connections_per_source", cfg_.web_max_connections_per_source, 1, 100000);
+        !st) {
       return st;
     }
     if (cfg_.web_max_connections_per_source > cfg_.web_max_connections) {
@@ -328,8 +333,10 @@ class Loader {
 
   Status hr(const Table& root) {
     const Table* t = root["hr"].as_table();
-    if (auto st = check_keys(t, "hr", {"spool", "max_leaver_share", "leaver_floor", "breaker_window",
-                                    "max_file_size", "departments"}); !st) return st;
+    if (auto st = check_keys(
+            t, "hr", {"spool", "max_leaver_share", "leaver_floor", "breaker_window", "max_file_size", "departments"});
+        !st)
+      return st;
     if (auto st = get_string(t, "hr", "spool", cfg_.hr_spool); !st) return st;
     if (auto st = get_int(t, "hr", "leaver_floor", cfg_.leaver_floor, 0, 1000000); !st) return st;
     if (auto st = get_duration(t, "hr", "breaker_window", cfg_.breaker_window); !st) return st;
@@ -390,8 +397,8 @@ Status parse_host_port(const std::string& text, std::string& host, uint16_t& por
     }
   }
   if (h.empty()) return make_error("missing host in '" + text + "'");
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(p) < 1 || std::stoi(p) > 65535) {
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) < 1 ||
+      std::stoi(p) > 65535) {
     return make_error("invalid port in '" + text + "'");
   }
   host = h;
@@ -411,8 +418,7 @@ Result<Config> load_config(const std::string& path) {
     root = toml::parse(*text, abs);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
-    os << abs << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
-       << e.description();
+    os << abs << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
     return make_error(os.str());
   }
   Loader loader(abs, cfg);
@@ -430,8 +436,8 @@ Result<Config> load_config(const std::string& path) {
       cfg.public_name = gethostname(host, sizeof host - 1) == 0 ? host : "gateway";
     }
   }
-  cfg.audit_signing_key = resolve_path(
-      cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
+  cfg.audit_signing_key =
+      resolve_path(cfg.state_dir, cfg.audit_signing_key.empty() ? "audit_signing_key" : cfg.audit_signing_key);
   if (!cfg.encrypt_to.empty()) cfg.encrypt_to = resolve_path(cfg.state_dir, cfg.encrypt_to);
   for (auto* p : {&cfg.syslog_ca, &cfg.syslog_cert, &cfg.syslog_key}) {
     if (!p->empty()) *p = resolve_path(cfg.state_dir, *p);
@@ -441,8 +447,7 @@ Result<Config> load_config(const std::string& path) {
   cfg.tls_cert = resolve_path(cfg.state_dir, cfg.tls_cert.empty() ? "web_cert.pem" : cfg.tls_cert);
   cfg.tls_key = resolve_path(cfg.state_dir, cfg.tls_key.empty() ? "web_key.pem" : cfg.tls_key);
   cfg.recording_dir = resolve_path(cfg.state_dir, cfg.recording_dir.empty() ? "recordings" : cfg.recording_dir);
-  cfg.control_socket =
-      resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
+  cfg.control_socket = resolve_path(cfg.state_dir, cfg.control_socket.empty() ? "bastiond.sock" : cfg.control_socket);
   return cfg;
 }
 
@@ -470,7 +475,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
   return "# bastion gateway configuration (written by `bastionctl init`).\n"
          "# Relative paths are relative to [state] dir, which defaults to this file's folder.\n\n"
          "[gateway]\n"
-         "listen = \"" + listen + "\"            # HOST:PORT for SSH clients\n"
+         "listen = \"" +
+         listen +
+         "\"            # HOST:PORT for SSH clients\n"
          "host_keys = [\"ssh_host_ed25519_key\"]   # the gateway's own SSH host keys\n"
          "login_grace_time = \"30s\"              # time allowed from connect to successful login\n"
          "max_unauthenticated = 1024              # pre-auth connections (processes of ~0.5 MiB) in total\n"
@@ -498,11 +505,13 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "# syslog = \"udp://127.0.0.1:514\"       # also send every record (RFC 5424) to a collector\n"
          "# syslog_ca = \"syslog_ca.pem\"          # tls:// only: CA of the collector (default: system trust store)\n\n"
          "[recording]\n"
-         "dir = \"recordings\"                    # terminals: asciicast v2 (.cast); other channels: byte-exact .stream\n"
+         "dir = \"recordings\"                    # terminals: asciicast v2 (.cast); other channels: byte-exact "
+         ".stream\n"
          "record_input = true                     # record keystrokes (\"i\" events)\n"
          "flush_interval = \"1s\"                 # a crash loses at most this much recording\n"
          "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n"
-         "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording keygen)\n"
+         "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording "
+         "keygen)\n"
          "compress = true                         # zstd-compress non-terminal (.stream) recordings, then encrypt\n\n"
          "[upstream]\n"
          "connect_timeout = \"10s\"\n"
@@ -515,23 +524,30 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "max_grant = \"8h\"                      # no grant lasts longer (roles may set less)\n"
          "break_glass_max = \"30m\"               # longest emergency grant without consent\n\n"
          "[mfa]\n"
-         "require_attestation = true             # people's SSH keys must come with a verified attestation (key add --attestation)\n"
+         "require_attestation = true             # people's SSH keys must come with a verified attestation (key add "
+         "--attestation)\n"
          "allow_none_attestation = false         # accept WebAuthn registrations that carry no attestation\n"
          "step_up_timeout = \"120s\"              # how long a login waits for the WebAuthn step-up\n\n"
-         "[web]                                  # HTTPS for WebAuthn registration (user invite) and step-up\n"
-         + (public_url.empty() ? std::string("# public_url = \"https://gw.example.com:8443\"  # how browsers reach it; its host is the WebAuthn RP ID\n")
-                               : "public_url = \"" + public_url + "\"  # how browsers reach it; its host is the WebAuthn RP ID\n") +
-         "listen = \"" + web_listen_for(public_url) + "\"\n"
-         "tls_cert = \"web_cert.pem\"             # init makes a self-signed pair; use a real certificate in production\n"
+         "[web]                                  # HTTPS for WebAuthn registration (user invite) and step-up\n" +
+         (public_url.empty()
+              ? std::string("# public_url = \"https://gw.example.com:8443\"  # how browsers reach it; its host is the "
+                            "WebAuthn RP ID\n")
+              : "public_url = \"" + public_url + "\"  # how browsers reach it; its host is the WebAuthn RP ID\n") +
+         "listen = \"" + web_listen_for(public_url) +
+         "\"\n"
+         "tls_cert = \"web_cert.pem\"             # init makes a self-signed pair; use a real certificate in "
+         "production\n"
          "tls_key = \"web_key.pem\"\n"
          "# privsep_user = \"bastion-web\"         # the web process runs as this user when bastiond is root\n"
          "max_connections = 64                    # open HTTPS connections in total (more are closed at once)\n"
          "max_connections_per_source = 8          # ... per client address (a slowloris takes only its share)\n\n"
          "[hr]\n"
          "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
-         "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active people\n"
+         "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active "
+         "people\n"
          "leaver_floor = 2                        # ... unless it makes at most this many leavers\n"
-         "breaker_window = \"1h\"                 # ... counting the leavers of every file and snapshot within this window\n"
+         "breaker_window = \"1h\"                 # ... counting the leavers of every file and snapshot within this "
+         "window\n"
          "max_file_size = \"64MiB\"               # larger files (and anything but a regular file) are rejected\n\n"
          "[hr.departments]                        # department -> roles HR gives (joiners and movers)\n"
          "# SRE = [\"ops\"]\n"

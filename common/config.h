@@ -23,7 +23,7 @@ struct Config {
   // [gateway]
   std::string listen_host = "127.0.0.1";  // listen = "HOST:PORT", default 127.0.0.1:2200
   uint16_t listen_port = 2200;
-  std::vector<std::string> host_keys;     // default ["ssh_host_ed25519_key"] in state dir
+  std::vector<std::string> host_keys;               // default ["ssh_host_ed25519_key"] in state dir
   Micros login_grace_time = 30 * kMicrosPerSecond;  // login_grace_time, default "30s"
   // Pre-auth connections (each a process of about 0.5 MiB) in total and per
   // source address. Sized so that a burst of 500 logins from one automation
@@ -36,49 +36,50 @@ struct Config {
   // bounds they are refused. 0: refuse at once.
   int max_queued = 1024;
   int max_queued_per_source = 512;
-  int max_auth_attempts = 6;              // signed publickey attempts per connection, default 6
-  int auth_backoff_after = 3;             // failed logins per source (or per key) before back-off; 0: off
+  int max_auth_attempts = 6;                        // signed publickey attempts per connection, default 6
+  int auth_backoff_after = 3;                       // failed logins per source (or per key) before back-off; 0: off
   Micros auth_backoff_max = 60 * kMicrosPerSecond;  // back-off doubles from 1s up to this, default "60s"
-  std::string control_socket;             // default "bastiond.sock" in state dir
-  std::string public_name;                // how users address the gateway in examples; default: listen host, or this machine's host name for a wildcard listen
+  std::string control_socket;                       // default "bastiond.sock" in state dir
+  std::string public_name;  // how users address the gateway in examples; default: listen host, or this machine's host
+                            // name for a wildcard listen
   Micros kill_grace = 2 * kMicrosPerSecond;  // kill_grace: wait before SIGKILL, default "2s"
   // The unprivileged user connection processes run as when bastiond runs as
   // root (not root: they keep bastiond's uid). The packaging creates it.
   std::string privsep_user = "bastion-session";
 
   // [state]
-  std::string database;                   // default "bastion.db" in state dir
+  std::string database;                        // default "bastion.db" in state dir
   Micros busy_timeout = 5 * kMicrosPerSecond;  // wait for a locked database, default "5s"
 
   // [ca]
-  std::string user_ca_key;                // default "user_ca_key" in state dir (mode 0600)
+  std::string user_ca_key;                                  // default "user_ca_key" in state dir (mode 0600)
   Micros certificate_validity = 5 * 60 * kMicrosPerSecond;  // default "5m", max "5m"
 
   // [audit]
-  std::string audit_signing_key;          // default "audit_signing_key" in state dir (mode 0600)
+  std::string audit_signing_key;                       // default "audit_signing_key" in state dir (mode 0600)
   Micros checkpoint_interval = 60 * kMicrosPerSecond;  // sign new records at least this often, default "60s"
-  int checkpoint_records = 1000;          // ... or after this many new records, default 1000
-  int retention_days = 400;               // keep audit records and recordings this long, default 400
+  int checkpoint_records = 1000;                       // ... or after this many new records, default 1000
+  int retention_days = 400;                            // keep audit records and recordings this long, default 400
   // Forward records as RFC 5424; default "" (off). "udp://HOST:PORT" or
   // "unix:/dev/log": fire-and-forget datagrams. "tcp://HOST:PORT" (RFC 6587
   // octet counting) or "tls://HOST:PORT" (RFC 5425): at least once, in order,
   // resuming from the cursor file syslog.cursor in the state dir.
   std::string syslog;
-  std::string syslog_ca;                  // tls: PEM CA file for the collector; default "": system trust store
-  std::string syslog_cert;                // tls: client certificate (PEM) for mutual TLS; default "": none
-  std::string syslog_key;                 // tls: its private key (PEM); required with syslog_cert
+  std::string syslog_ca;    // tls: PEM CA file for the collector; default "": system trust store
+  std::string syslog_cert;  // tls: client certificate (PEM) for mutual TLS; default "": none
+  std::string syslog_key;   // tls: its private key (PEM); required with syslog_cert
   // tcp/tls without a cursor: "oldest" (default) sends the whole retained
   // log, "newest" starts after the newest record.
   bool syslog_from_oldest = true;
-  std::string syslog_cursor;              // derived: <state dir>/syslog.cursor
+  std::string syslog_cursor;  // derived: <state dir>/syslog.cursor
 
   // [recording]
-  std::string recording_dir;              // default "recordings" in state dir
-  bool record_input = true;               // record what people type ("i" events), default true
-  Micros flush_interval = kMicrosPerSecond;      // write buffered events at least this often, <= 1s
+  std::string recording_dir;                       // default "recordings" in state dir
+  bool record_input = true;                        // record what people type ("i" events), default true
+  Micros flush_interval = kMicrosPerSecond;        // write buffered events at least this often, <= 1s
   Micros digest_interval = 10 * kMicrosPerSecond;  // chain a digest of new bytes into the audit log, default "10s"
-  std::string encrypt_to;                 // reviewer X25519 public key (PEM); default "": not encrypted
-  bool compress = true;                   // zstd-compress non-terminal (stream) recordings, default true
+  std::string encrypt_to;                          // reviewer X25519 public key (PEM); default "": not encrypted
+  bool compress = true;                            // zstd-compress non-terminal (stream) recordings, default true
 
   // [upstream]
   Micros connect_timeout = 10 * kMicrosPerSecond;  // default "10s"
@@ -91,31 +92,34 @@ struct Config {
   std::vector<std::string> env_allow = {"LANG", "LC_*"};  // env names passed upstream (globs)
 
   // [elevation]
-  Micros request_ttl = 3600 * kMicrosPerSecond;        // pending requests expire after this, default "1h"
-  Micros max_grant = 8 * 3600 * kMicrosPerSecond;      // policy maximum for any grant, default "8h"
+  Micros request_ttl = 3600 * kMicrosPerSecond;         // pending requests expire after this, default "1h"
+  Micros max_grant = 8 * 3600 * kMicrosPerSecond;       // policy maximum for any grant, default "8h"
   Micros break_glass_max = 30 * 60 * kMicrosPerSecond;  // longest break-glass grant, default "30m"
 
   // [mfa]
-  bool require_attestation = true;        // people's SSH keys need a verified attestation at enrollment, default true
-  bool allow_none_attestation = false;    // WebAuthn registrations without attestation accepted, default false
+  bool require_attestation = true;      // people's SSH keys need a verified attestation at enrollment, default true
+  bool allow_none_attestation = false;  // WebAuthn registrations without attestation accepted, default false
   Micros step_up_timeout = 120 * kMicrosPerSecond;  // how long a login waits for a step-up, default "120s"
 
   // [web]: the HTTPS endpoint for WebAuthn registration and step-up
-  std::string public_url;                 // e.g. "https://gw.example.com:8443"; default "": no web endpoint (step-ups impossible: logins needing one are denied)
+  std::string public_url;  // e.g. "https://gw.example.com:8443"; default "": no web endpoint (step-ups impossible:
+                           // logins needing one are denied)
   std::string web_listen_host = "127.0.0.1";  // listen = "HOST:PORT", default 127.0.0.1:8443
   uint16_t web_listen_port = 8443;
-  std::string tls_cert;                   // PEM certificate (chain); default "web_cert.pem" in state dir
-  std::string tls_key;                    // PEM private key (mode 0600); default "web_key.pem" in state dir
+  std::string tls_cert;                          // PEM certificate (chain); default "web_cert.pem" in state dir
+  std::string tls_key;                           // PEM private key (mode 0600); default "web_key.pem" in state dir
   std::string web_privsep_user = "bastion-web";  // the web process's own unprivileged user (not the connections')
-  int web_max_connections = 64;             // open HTTPS connections in total; more are closed at accept
-  int web_max_connections_per_source = 8;   // ... per client address
+  int web_max_connections = 64;                  // open HTTPS connections in total; more are closed at accept
+  int web_max_connections_per_source = 8;        // ... per client address
 
   // [hr]
-  std::string hr_spool;                   // spool dir; files dropped into its incoming/; default "hr" in state dir
-  double max_leaver_share = 0.10;         // a file making more leavers than this share of active people is held
-  int leaver_floor = 2;                   // ... unless it makes at most this many leavers
-  Micros breaker_window = 3600 * kMicrosPerSecond;  // the share counts leavers made (or scheduled) by all files and snapshots within this window; default "1h"
-  uint64_t hr_max_file_size = 64ull << 20;  // larger spool files are rejected; bytes, default 64 MiB ("64MiB" or an integer)
+  std::string hr_spool;            // spool dir; files dropped into its incoming/; default "hr" in state dir
+  double max_leaver_share = 0.10;  // a file making more leavers than this share of active people is held
+  int leaver_floor = 2;            // ... unless it makes at most this many leavers
+  Micros breaker_window = 3600 * kMicrosPerSecond;  // the share counts leavers made (or scheduled) by all files and
+                                                    // snapshots within this window; default "1h"
+  uint64_t hr_max_file_size =
+      64ull << 20;  // larger spool files are rejected; bytes, default 64 MiB ("64MiB" or an integer)
   // [hr.departments]: department -> roles given by HR (joiners, movers)
   std::map<std::string, std::vector<std::string>> department_roles;
 };

@@ -336,8 +336,8 @@ Status Database::migrate() {
   version_ = db_->execAndGet("PRAGMA user_version").getInt();
   const auto& m = migrations();
   if (version_ > static_cast<int>(m.size())) {
-    return make_error("database schema version " + std::to_string(version_) +
-                      " is newer than this bastion (" + std::to_string(m.size()) + ")");
+    return make_error("database schema version " + std::to_string(version_) + " is newer than this bastion (" +
+                      std::to_string(m.size()) + ")");
   }
   while (version_ < static_cast<int>(m.size())) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::EXCLUSIVE);

@@ -17,10 +17,7 @@
 #include "common/openssl_handles.h"
 
 namespace bastion {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 struct Ed25519Key::Impl {
   Pkey key;
@@ -54,13 +51,14 @@ Result<Ed25519Key> Ed25519Key::load(const std::string& path) {
   // Check the file we read, not the name (no window between stat and open).
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return make_error("key " + path + " is missing or not a regular file");
-  struct stat sb{};
+  struct stat sb {};
   std::string pem_text;
   bool ok = ::fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
   if (ok && (sb.st_mode & 077) == 0 && (sb.st_uid == ::geteuid() || sb.st_uid == 0)) {
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0 && pem_text.size() < 64 * 1024) pem_text.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(fd, buf, sizeof buf)) > 0 && pem_text.size() < 64 * 1024)
+      pem_text.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   if (!ok) return make_error("key " + path + " is not a regular file");
@@ -104,8 +102,8 @@ bool ed25519_public_key_is_weak(std::span<const uint8_t> public_key) {
   y[31] &= 0x7f;  // the top bit is the sign of x; the rest is y, little-endian
   // p = 2^255 - 19 is 0xed, 30 x 0xff, 0x7f little-endian; y >= p is a
   // non-canonical encoding of y - p.
-  bool at_least_p = y[31] == 0x7f && y[0] >= 0xed &&
-                    std::all_of(y.begin() + 1, y.begin() + 31, [](uint8_t b) { return b == 0xff; });
+  bool at_least_p =
+      y[31] == 0x7f && y[0] >= 0xed && std::all_of(y.begin() + 1, y.begin() + 31, [](uint8_t b) { return b == 0xff; });
   if (at_least_p) return true;
   // The y coordinates of the 8 points of small order: 0 (order 4), 1 (the
   // identity), p-1 (order 2), and the two of order 8; the sign bit does not

@@ -113,7 +113,8 @@ Result<std::vector<uint8_t>> base64url_decode(std::string_view text) {
   }
   while (std_text.size() % 4 != 0) std_text += '=';
   auto out = base64_decode(std_text);
-  if (!out) return make_error("base64url is invalid" + out.error().message.substr(std::string("base64 is invalid").size()));
+  if (!out)
+    return make_error("base64url is invalid" + out.error().message.substr(std::string("base64 is invalid").size()));
   return out;
 }
 
@@ -127,10 +128,16 @@ bool is_valid_utf8(std::string_view s) {
     }
     size_t n;
     uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-    else return false;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    } else return false;
     if (s.size() - i <= n) return false;
     for (size_t k = 1; k <= n; ++k) {
       auto cc = static_cast<unsigned char>(s[i + k]);

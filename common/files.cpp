@@ -35,13 +35,12 @@ Status write_all(int fd, std::string_view content, const std::string& path) {
 
 }  // namespace
 
-Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode,
-                         bool overwrite) {
+Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode, bool overwrite) {
   std::filesystem::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
   static std::atomic<unsigned> counter{0};  // the syslog delivery thread writes files too
-  std::string tmp = dir + "/." + target.filename().string() + ".tmp." + std::to_string(getpid()) + "." +
-                    std::to_string(++counter);
+  std::string tmp =
+      dir + "/." + target.filename().string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(++counter);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) return make_error(errno_text("cannot create", tmp));
   if (::fchmod(fd.get(), mode) != 0) {  // umask must not widen or narrow what we asked for
@@ -108,7 +107,7 @@ Result<std::string> read_dropped_file(const std::string& path, size_t max_bytes)
     if (errno == ELOOP) return make_error(path + ": is a symbolic link; only regular files are read");
     return make_error(errno_text("cannot open", path));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return make_error(errno_text("cannot stat", path));
   if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file (a FIFO, device, socket or directory)");
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
@@ -127,7 +126,7 @@ Status make_dirs(const std::string& path, unsigned mode) {
 }
 
 bool file_exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 

@@ -12,8 +12,7 @@ namespace bastion {
 // fsync, rename, fsync of the directory. `mode` applies from creation, so a
 // secret is never briefly world-readable. If `overwrite` is false and `path`
 // exists, fails and changes nothing.
-Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode,
-                         bool overwrite);
+Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode, bool overwrite);
 
 // Reads a whole file of at most `max_bytes`.
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 1 << 20);

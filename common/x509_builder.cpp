@@ -29,7 +29,8 @@ Status add_raw_ext(X509* cert, const CertificateSpec::RawExtension& raw) {
     return make_error("cannot encode the certificate extension " + raw.oid);
   }
   X509Extension ext(X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 0, value.get()));
-  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) return make_error("cannot add the certificate extension " + raw.oid);
+  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1)
+    return make_error("cannot add the certificate extension " + raw.oid);
   return {};
 }
 
@@ -94,10 +95,10 @@ Result<X509Ptr> make_certificate(EVP_PKEY* subject_key, const CertificateSpec& s
   if (auto st = set_names_and_times(cert.get(), spec, issuer); !st) return st.error();
   if (X509_set_pubkey(cert.get(), subject_key) != 1) return make_error("cannot set the certificate's key");
   X509* ext_issuer = issuer ? issuer : cert.get();
-  for (auto [nid, value] : {std::pair{NID_subject_alt_name, &spec.subject_alt_name},
-                            std::pair{NID_basic_constraints, &spec.basic_constraints},
-                            std::pair{NID_key_usage, &spec.key_usage},
-                            std::pair{NID_ext_key_usage, &spec.extended_key_usage}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_subject_alt_name, &spec.subject_alt_name},
+        std::pair{NID_basic_constraints, &spec.basic_constraints}, std::pair{NID_key_usage, &spec.key_usage},
+        std::pair{NID_ext_key_usage, &spec.extended_key_usage}}) {
     if (auto st = add_ext(cert.get(), ext_issuer, nid, *value); !st) return st.error();
   }
   for (const auto& raw : spec.raw_extensions) {

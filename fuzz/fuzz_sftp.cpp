@@ -20,10 +20,12 @@ namespace {
 
 void check_events(const std::vector<recorder::FileEvent>& events) {
   static const std::set<std::string> kActions = {
-      "open",     "opendir",  "close",    "remove",  "rename",   "mkdir",  "rmdir",       "setstat",
-      "fsetstat", "stat",     "lstat",    "fstat",   "realpath", "readlink", "symlink",   "hardlink",
-      "fsync",    "statvfs",  "fstatvfs", "lsetstat", "limits",  "expand-path", "copy-data", "home-directory",
-      "users-groups-by-id", "extension", "request"};
+      "open",      "opendir",     "close",     "remove",         "rename",
+      "mkdir",     "rmdir",       "setstat",   "fsetstat",       "stat",
+      "lstat",     "fstat",       "realpath",  "readlink",       "symlink",
+      "hardlink",  "fsync",       "statvfs",   "fstatvfs",       "lsetstat",
+      "limits",    "expand-path", "copy-data", "home-directory", "users-groups-by-id",
+      "extension", "request"};
   for (const auto& e : events) {
     FUZZ_CHECK(kActions.count(e.action) == 1);
     FUZZ_CHECK(!e.ok || e.status == "ok");

@@ -145,7 +145,8 @@ void check_certificate(const std::string& der, std::string_view extra) {
   std::vector<std::string> extras;
   if (!extra.empty()) extras.emplace_back(extra);
   auto chain = authn::verify_attestation_chain(der, extras, trust());
-  if (chain) std::fprintf(stderr, "a certificate chained to a root whose key nobody has (%zu certificates)\n", chain->size());
+  if (chain)
+    std::fprintf(stderr, "a certificate chained to a root whose key nobody has (%zu certificates)\n", chain->size());
   FUZZ_CHECK(!chain);
   FUZZ_CHECK(!chain.error().message.empty());
 }

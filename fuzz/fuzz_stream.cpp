@@ -16,14 +16,17 @@ using namespace bastion;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in = fuzz::as_text(data, size);
   int64_t bytes = 0, records = 0;
-  auto scan = recorder::scan_stream(in, "", [&](const recorder::StreamRecord& r) -> Status {
-    FUZZ_CHECK(static_cast<uint8_t>(r.stream) <= 2);
-    FUZZ_CHECK(r.at >= 0);
-    FUZZ_CHECK(r.bytes.size() <= recorder::kMaxStreamPayload);
-    bytes += static_cast<int64_t>(r.bytes.size());
-    ++records;
-    return {};
-  }, "fuzz.stream");
+  auto scan = recorder::scan_stream(
+      in, "",
+      [&](const recorder::StreamRecord& r) -> Status {
+        FUZZ_CHECK(static_cast<uint8_t>(r.stream) <= 2);
+        FUZZ_CHECK(r.at >= 0);
+        FUZZ_CHECK(r.bytes.size() <= recorder::kMaxStreamPayload);
+        bytes += static_cast<int64_t>(r.bytes.size());
+        ++records;
+        return {};
+      },
+      "fuzz.stream");
   if (!scan) {
     FUZZ_CHECK(!scan.error().message.empty());
     return 0;

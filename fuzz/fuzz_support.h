@@ -17,12 +17,12 @@ namespace bastion::fuzz {
 
 // A property the code under test must keep. A violation is a finding: it
 // aborts, so libFuzzer saves the input as a crash.
-#define FUZZ_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
+#define FUZZ_CHECK(cond)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
       std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                       \
-    }                                                                                     \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)
 
 inline std::string_view as_text(const uint8_t* data, size_t size) {

@@ -130,8 +130,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.key_id = in.ConsumeRandomLengthString(128);
   req.principals = strings(in, 6, 64);
   req.valid_after = in.ConsumeIntegral<uint64_t>();
-  req.valid_before = in.ConsumeBool() ? req.valid_after + in.ConsumeIntegral<uint16_t>()
-                                      : in.ConsumeIntegral<uint64_t>();
+  req.valid_before =
+      in.ConsumeBool() ? req.valid_after + in.ConsumeIntegral<uint16_t>() : in.ConsumeIntegral<uint64_t>();
   req.extensions = strings(in, 6, 32);
   for (int n = in.ConsumeIntegralInRange<int>(0, 4); n > 0; --n) {
     std::string name = in.ConsumeRandomLengthString(32);

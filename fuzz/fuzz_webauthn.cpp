@@ -193,7 +193,8 @@ std::optional<authn::WebauthnCredential> registration(std::string_view cdj, std:
   if (refused) std::fprintf(stderr, "attested registration accepted: format %s\n", refused->attestation.format.c_str());
   FUZZ_CHECK(!refused);
   FUZZ_CHECK(!refused.error().message.empty());
-  for (const auto& pem : presented.chain_pem) FUZZ_CHECK(pem.empty() || pem.rfind("-----BEGIN CERTIFICATE-----", 0) == 0);
+  for (const auto& pem : presented.chain_pem)
+    FUZZ_CHECK(pem.empty() || pem.rfind("-----BEGIN CERTIFICATE-----", 0) == 0);
   FUZZ_CHECK(presented.aaguid.empty() || canonical_aaguid(presented.aaguid));
 
   auto cred = authn::verify_registration(cdj, att, lax);

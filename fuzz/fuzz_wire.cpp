@@ -52,7 +52,8 @@ void fuzz_base64(const uint8_t* data, size_t size) {
   FUZZ_CHECK(got->size() == text.size() / 4 * 3 - pad);
   std::string re = base64_encode(*got);
   FUZZ_CHECK(re.size() == text.size());
-  FUZZ_CHECK(re.compare(0, re.size() >= 4 ? re.size() - 4 : 0, text.substr(0, re.size() >= 4 ? re.size() - 4 : 0)) == 0);
+  FUZZ_CHECK(re.compare(0, re.size() >= 4 ? re.size() - 4 : 0, text.substr(0, re.size() >= 4 ? re.size() - 4 : 0)) ==
+             0);
   auto again = base64_decode(re);
   FUZZ_CHECK(again && *again == *got);
 }

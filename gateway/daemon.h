@@ -9,4 +9,4 @@
 namespace bastion::gateway {
 // `hooks`: test seams (tests/e2e's hostile daemon); bastiond passes none.
 int daemon_main(int argc, char** argv, SupervisorHooks hooks = {});
-}
+}  // namespace bastion::gateway

@@ -50,7 +50,8 @@ Decision allow_grant(const AccessRequest& req, const Elevation& e, const Role* r
     d.allow_port_forwarding = role->allow_port_forwarding;
   }
   d.reason = std::string(e.break_glass ? "break-glass grant " : "grant ") + e.grant_id + " (approved by " +
-             e.decided_by + ") allows " + req.login + " on " + req.target_name + " until " + format_utc_seconds(e.ends_at);
+             e.decided_by + ") allows " + req.login + " on " + req.target_name + " until " +
+             format_utc_seconds(e.ends_at);
   return d;
 }
 
@@ -69,8 +70,7 @@ std::string no_grant_reason(const AccessRequest& req) {
       case ElevationState::kRevoked:
         if (!e->grant_id.empty()) return grant_end_message(*e, req.now);
         return "request " + e->id + " for " + dest + " is " + to_string(e->state_at(req.now));
-      case ElevationState::kApproved:
-        break;  // active grants were handled by the caller
+      case ElevationState::kApproved: break;  // active grants were handled by the caller
     }
   }
   return "no active grant for " + dest + " (ask for one: request " + dest + " --for DURATION --reason TEXT)";
@@ -117,9 +117,8 @@ Decision decide(const AccessRequest& req) {
     }
   }
   if (eligible_role(roles, *req.target, req.login)) return deny(no_grant_reason(req));
-  bool elevated_target_match = std::any_of(roles.begin(), roles.end(), [&](const Role& r) {
-    return r.elevated && role_selects(r, *req.target);
-  });
+  bool elevated_target_match = std::any_of(roles.begin(), roles.end(),
+                                           [&](const Role& r) { return r.elevated && role_selects(r, *req.target); });
   if (standing_target_match || elevated_target_match) {
     return deny("no role allows login " + req.login + " on " + req.target_name);
   }

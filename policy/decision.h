@@ -22,7 +22,7 @@
 namespace bastion::policy {
 
 struct AccessRequest {
-  const Person* person = nullptr;           // null: key belongs to nobody
+  const Person* person = nullptr;            // null: key belongs to nobody
   const std::vector<Role>* roles = nullptr;  // the person's roles (resolved)
   const Target* target = nullptr;            // null: unknown target
   std::string target_name;
@@ -34,8 +34,8 @@ struct AccessRequest {
 
 struct Decision {
   bool allow = false;
-  std::string reason;           // "role ops allows root on prod-db-1" / "no role ..."
-  std::string role;             // deciding role when allowed
+  std::string reason;  // "role ops allows root on prod-db-1" / "no role ..."
+  std::string role;    // deciding role when allowed
   bool allow_port_forwarding = false;
   // Set when a grant decides: the session lives at most until not_after.
   std::string grant_id, request_id;

@@ -110,16 +110,15 @@ Result<std::string> approval_kind(const Elevation& e, const Person& approver,
   for (const auto& a : e.approvals) {
     if (a.approver == approver.name) return make_error("you already approved request " + e.id);
   }
-  bool is_customer = std::find(customer_approvers.begin(), customer_approvers.end(), approver.name) !=
-                     customer_approvers.end();
+  bool is_customer =
+      std::find(customer_approvers.begin(), customer_approvers.end(), approver.name) != customer_approvers.end();
   if (is_customer) {
     if (count_kind(e, "customer") > 0) return make_error("customer " + e.customer + " already consented to " + e.id);
     return std::string("customer");
   }
   if (role.internal_approvals > 0 && !role.approver_role.empty() && holds(approver_roles, role.approver_role)) {
     if (count_kind(e, "internal") >= role.internal_approvals) {
-      return make_error("request " + e.id + " already has its internal approvals; it waits for customer " +
-                        e.customer);
+      return make_error("request " + e.id + " already has its internal approvals; it waits for customer " + e.customer);
     }
     return std::string("internal");
   }
@@ -130,8 +129,8 @@ bool approvals_complete(const Elevation& e, const Role& role) {
   return count_kind(e, "customer") >= 1 && count_kind(e, "internal") >= role.internal_approvals;
 }
 
-Status check_revoke(const Elevation& e, const std::string& actor, bool actor_is_customer_approver,
-                    bool actor_is_admin, Micros now) {
+Status check_revoke(const Elevation& e, const std::string& actor, bool actor_is_customer_approver, bool actor_is_admin,
+                    Micros now) {
   ElevationState st = e.state_at(now);
   if (st != ElevationState::kPending && st != ElevationState::kApproved) {
     return make_error((e.grant_id.empty() ? "request " + e.id : "grant " + e.grant_id) + " is already " +
@@ -150,8 +149,8 @@ Status check_break_glass(const Person& person, Micros duration, const std::strin
   if (reason.empty()) return make_error("break-glass needs a reason (--reason TEXT)");
   if (duration < kMicrosPerSecond) return make_error("the duration must be at least 1s");
   if (duration > limits.break_glass_max) {
-    return make_error("break-glass grants last at most " + format_duration(limits.break_glass_max) +
-                      " (asked for " + format_duration(duration) + ")");
+    return make_error("break-glass grants last at most " + format_duration(limits.break_glass_max) + " (asked for " +
+                      format_duration(duration) + ")");
   }
   return {};
 }

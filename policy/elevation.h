@@ -34,7 +34,7 @@ bool parse_elevation_state(const std::string& text, ElevationState& out);
 
 struct Approval {
   std::string approver;
-  std::string kind;   // "customer" (consent) or "internal" (four eyes)
+  std::string kind;     // "customer" (consent) or "internal" (four eyes)
   Micros duration = 0;  // the duration this approver agreed to
   Micros at = 0;
 };
@@ -55,7 +55,7 @@ struct Elevation {
   Micros decided_at = 0;
   std::string decision_reason;
   Micros starts_at = 0, ends_at = 0;  // the grant's window
-  std::string ended_by;    // who revoked it, or "system" when it expired
+  std::string ended_by;               // who revoked it, or "system" when it expired
   Micros ended_at = 0;
   std::string end_reason;
   std::vector<Approval> approvals;
@@ -100,8 +100,8 @@ bool approvals_complete(const Elevation& e, const Role& role);
 
 // Who may end a request or grant: the requester (giving it back), an approver
 // of its customer, or an administrator.
-Status check_revoke(const Elevation& e, const std::string& actor, bool actor_is_customer_approver,
-                    bool actor_is_admin, Micros now);
+Status check_revoke(const Elevation& e, const std::string& actor, bool actor_is_customer_approver, bool actor_is_admin,
+                    Micros now);
 
 // Validates a break-glass grant's duration and reason.
 Status check_break_glass(const Person& person, Micros duration, const std::string& reason,

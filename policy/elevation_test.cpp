@@ -82,12 +82,12 @@ TEST(ElevationRules, ActiveGrantAllowsOnlyItsWindowLoginAndHolder) {
   EXPECT_EQ(d.step_up.kind, StepUpRule::Kind::kPerSession);  // a grant needs a step-up in every session
   EXPECT_EQ(d.not_after, t0 + 10 * kMin);
   EXPECT_EQ(d.role, "support");
-  EXPECT_FALSE(w.decide_at(els, t0 + kMin, "deploy").allow);           // other login
-  EXPECT_FALSE(w.decide_at(els, t0 - 1).allow);                        // before it starts
-  auto after = w.decide_at(els, t0 + 10 * kMin);                       // at the end
+  EXPECT_FALSE(w.decide_at(els, t0 + kMin, "deploy").allow);  // other login
+  EXPECT_FALSE(w.decide_at(els, t0 - 1).allow);               // before it starts
+  auto after = w.decide_at(els, t0 + 10 * kMin);              // at the end
   EXPECT_FALSE(after.allow);
   EXPECT_NE(after.reason.find("grant GRT-1 for root@acme-app ended (expired at"), std::string::npos) << after.reason;
-  EXPECT_FALSE(w.decide_at(els, t0 + kMin, "root", &w.carol).allow);   // someone else's grant
+  EXPECT_FALSE(w.decide_at(els, t0 + kMin, "root", &w.carol).allow);  // someone else's grant
   els[0].state = ElevationState::kRevoked;
   els[0].ended_by = "carol";
   EXPECT_EQ(w.decide_at(els, t0 + kMin).reason, "grant GRT-1 for root@acme-app ended (revoked by carol)");
@@ -114,8 +114,7 @@ TEST(ElevationRules, PendingAndDeniedRequestsExplainTheDeny) {
   e.state = ElevationState::kPending;
   e.grant_id.clear();
   e.expires_at = 10 * kMin;
-  EXPECT_EQ(w.decide_at({e}, kMin).reason,
-            "request REQ-1 for root@acme-app is waiting for consent from customer acme");
+  EXPECT_EQ(w.decide_at({e}, kMin).reason, "request REQ-1 for root@acme-app is waiting for consent from customer acme");
   EXPECT_EQ(w.decide_at({e}, 11 * kMin).reason, "request REQ-1 for root@acme-app is expired");
   e.state = ElevationState::kDenied;
   e.decision_reason = "month-end";

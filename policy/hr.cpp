@@ -62,7 +62,8 @@ Result<HrEvent> make_event(const std::map<std::string, std::string>& f, bool sna
   if (e.email.size() > 254 || !printable(e.email) || e.email.find(' ') != std::string::npos) {
     return make_error("email is not a valid address");
   }
-  if (e.department.size() > 64 || !printable(e.department)) return make_error("department must be 1-64 printable characters");
+  if (e.department.size() > 64 || !printable(e.department))
+    return make_error("department must be 1-64 printable characters");
   std::string eff = get("effective_at");
   if (!eff.empty()) {
     auto t = parse_utc(eff);
@@ -235,8 +236,8 @@ HrFile parse_hr_file(const std::string& file_name, std::string_view text) {
       }
       ++f.lines;
       if (row->size() != header.size()) {
-        f.errors.push_back({line_no, "expected " + std::to_string(header.size()) + " fields, got " +
-                                         std::to_string(row->size())});
+        f.errors.push_back(
+            {line_no, "expected " + std::to_string(header.size()) + " fields, got " + std::to_string(row->size())});
         continue;
       }
       std::map<std::string, std::string> fields;
@@ -350,8 +351,8 @@ HrPlan plan_hr_event(const HrEvent& e, const std::optional<Person>& by_employee,
       }
       p.person = e.username;
       p.action = HrPlan::Action::kCreate;
-      p.reason = "joined" + (e.department.empty() ? std::string() : " " + e.department) +
-                 " (pending until a key is enrolled)";
+      p.reason =
+          "joined" + (e.department.empty() ? std::string() : " " + e.department) + " (pending until a key is enrolled)";
       return p;
   }
   return reject("unknown event type");

@@ -80,8 +80,8 @@ struct HrPlan {
     kReject,     // contradicts what we know; recorded with the reason
   };
   Action action = Action::kReject;
-  std::string person;  // our user name
-  std::string reason;  // why (for kReject, kSupersede, kNothing) or what (otherwise)
+  std::string person;                                // our user name
+  std::string reason;                                // why (for kReject, kSupersede, kNothing) or what (otherwise)
   std::optional<std::vector<std::string>> hr_roles;  // set the person's HR-given roles to these
   std::string department, email;
 };

@@ -130,7 +130,7 @@ TEST(HrPlan, SnapshotAndBreaker) {
   EXPECT_EQ(evs[0].event_id, "B-1/leaver/E1");  // alice missing; carol has no employee id; dan already left
   EXPECT_EQ(evs[1].event_id, "B-1/mover/E2");
   EXPECT_EQ(evs[2].event_id, "B-1/joiner/E5");
-  EXPECT_FALSE(check_breaker(2, 3, 0.1, 2).hold);   // at most the floor
+  EXPECT_FALSE(check_breaker(2, 3, 0.1, 2).hold);  // at most the floor
   EXPECT_TRUE(check_breaker(3, 10, 0.1, 2).hold);
   EXPECT_FALSE(check_breaker(3, 100, 0.1, 2).hold);
   EXPECT_EQ(check_breaker(50, 100, 0.1, 2).reason, "would make 50 of 100 active people leavers (more than 10%)");
@@ -190,7 +190,8 @@ TEST(HrParse, LinesThatAreNotUtf8AreRefusedAndTheEventStillSerializes) {
   EXPECT_EQ(f.errors[0].line, 2);
   EXPECT_EQ(f.errors[0].reason, "not valid UTF-8");
   EXPECT_NE(hr_event_json(f.events[0]).find("heidi"), std::string::npos);
-  HrFile j = parse_hr_file("feed.jsonl", "{\"event_id\":\"x\",\"type\":\"leaver\",\"employee_id\":\"E1\",\"department\":\"\xff\"}\n");
+  HrFile j = parse_hr_file("feed.jsonl",
+                           "{\"event_id\":\"x\",\"type\":\"leaver\",\"employee_id\":\"E1\",\"department\":\"\xff\"}\n");
   EXPECT_TRUE(j.events.empty());
   EXPECT_EQ(j.errors.size(), 1u);
 }

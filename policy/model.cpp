@@ -24,8 +24,8 @@ bool parse_person_state(const std::string& text, PersonState& out) {
 bool is_valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name[0] == '-' || name[0] == '.') return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;

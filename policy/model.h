@@ -24,11 +24,11 @@ struct Person {
   std::string email;
   std::string employee_id;
   bool service_account = false;  // may use plain (non-FIDO) keys
-  std::string department;         // from HR
+  std::string department;        // from HR
   std::vector<std::string> roles;
   std::vector<std::string> hr_roles;  // the subset of `roles` given by HR department rules
   Micros created_at = 0;
-  Micros left_at = 0;             // when HR said the person left (0: not left by HR)
+  Micros left_at = 0;  // when HR said the person left (0: not left by HR)
 };
 
 // When a person must have passed a WebAuthn step-up (a server-verified touch
@@ -58,10 +58,10 @@ struct Role {
   // Elevated: holding the role makes a person eligible to *request* these
   // logins on these targets; access needs an active grant (policy/elevation.h).
   bool elevated = false;
-  Micros max_duration = 0;      // elevated: longest grant under this role (0: the policy maximum)
-  int internal_approvals = 0;   // elevated: approvals needed from holders of approver_role (four eyes)
-  std::string approver_role;    // elevated: the role whose holders give internal approvals
-  StepUpRule step_up;           // standing roles: how fresh a step-up must be (grants: per session)
+  Micros max_duration = 0;     // elevated: longest grant under this role (0: the policy maximum)
+  int internal_approvals = 0;  // elevated: approvals needed from holders of approver_role (four eyes)
+  std::string approver_role;   // elevated: the role whose holders give internal approvals
+  StepUpRule step_up;          // standing roles: how fresh a step-up must be (grants: per session)
   Micros created_at = 0;
 };
 

@@ -89,7 +89,8 @@ TEST(StepUp, RulesParseCompareAndDecideFreshness) {
   EXPECT_FALSE(step_up_satisfied(hour, std::nullopt, false, now));
   EXPECT_TRUE(step_up_satisfied(hour, now - 3599 * kMicrosPerSecond, false, now));
   EXPECT_FALSE(step_up_satisfied(hour, now - 3601 * kMicrosPerSecond, false, now));
-  EXPECT_FALSE(step_up_satisfied(hour, now + 60 * kMicrosPerSecond, false, now));  // a clock in the future does not count
+  EXPECT_FALSE(
+      step_up_satisfied(hour, now + 60 * kMicrosPerSecond, false, now));  // a clock in the future does not count
   EXPECT_FALSE(step_up_satisfied(each, now, false, now));  // an earlier session's step-up is not this one's
   EXPECT_TRUE(step_up_satisfied(each, std::nullopt, true, now));
 }
@@ -142,8 +143,9 @@ TEST(IngressName, ProxyAndCommandMode) {
 }
 
 TEST(IngressName, RejectsMalformed) {
-  for (const std::string& bad : std::vector<std::string>{"", "@", "a@@b", "@b", "a@", "a@b@c", "ro ot@x", "root@-x", "a\x01@b",
-                          "root@x\n", std::string(257, 'a'), std::string("a\0b", 3)}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "@", "a@@b", "@b", "a@", "a@b@c", "ro ot@x", "root@-x", "a\x01@b", "root@x\n",
+                                std::string(257, 'a'), std::string("a\0b", 3)}) {
     EXPECT_FALSE(parse_ingress_name(bad)) << "accepted: " << bad;
   }
   EXPECT_EQ(parse_ingress_name(std::string(300, 'a')).error().message, "user name longer than 256 bytes");

@@ -21,11 +21,11 @@ namespace bastion::policy {
 struct HrChanges {
   std::string person;
   bool created = false, left = false, rejoined = false;
-  std::vector<std::string> keys_revoked;        // fingerprints
-  std::vector<std::string> credentials_revoked; // WebAuthn credential ids (base64url)
-  std::vector<std::string> grants_revoked;      // grant ids
-  std::vector<std::string> requests_cancelled;  // request ids
-  std::vector<std::string> approver_removed;    // customers
+  std::vector<std::string> keys_revoked;         // fingerprints
+  std::vector<std::string> credentials_revoked;  // WebAuthn credential ids (base64url)
+  std::vector<std::string> grants_revoked;       // grant ids
+  std::vector<std::string> requests_cancelled;   // request ids
+  std::vector<std::string> approver_removed;     // customers
   std::vector<std::string> roles_added, roles_removed;
 };
 
@@ -38,10 +38,10 @@ struct StoredHrEvent {
 };
 
 struct HrBatchRecord {
-  std::string id;      // "B-" + 12 hex digits of the file's SHA-256
-  std::string file;    // the file's name as dropped
+  std::string id;    // "B-" + 12 hex digits of the file's SHA-256
+  std::string file;  // the file's name as dropped
   std::string sha256;
-  std::string state;   // applying | done | held | released | discarded
+  std::string state;  // applying | done | held | released | discarded
   Micros received_at = 0, finished_at = 0;
   std::string summary = "{}";  // JSON counts and the hold reason
 };
@@ -96,8 +96,7 @@ class PolicyRepository {
   virtual Result<Elevation> approve_elevation(const std::string& id, const Approval& a, int internal_needed,
                                               Micros max_length, const std::string& grant_id) = 0;
   // pending -> denied.
-  virtual Status deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
-                                Micros at) = 0;
+  virtual Status deny_elevation(const std::string& id, const std::string& by, const std::string& reason, Micros at) = 0;
   // pending|approved -> revoked or expired (`state`), with who and why.
   virtual Status end_elevation(const std::string& id, ElevationState state, const std::string& by,
                                const std::string& reason, Micros at) = 0;

@@ -19,9 +19,8 @@ std::vector<UnusedAccess> unused_access(const std::vector<Role>& roles, const st
         bool used = std::any_of(uses.begin(), uses.end(), [&](const LoginUse& u) {
           return u.target == t.name && u.login == login && u.last >= now - window;
         });
-        bool listed = std::any_of(out.begin(), out.end(), [&](const UnusedAccess& x) {
-          return x.target == t.name && x.login == login;
-        });
+        bool listed = std::any_of(out.begin(), out.end(),
+                                  [&](const UnusedAccess& x) { return x.target == t.name && x.login == login; });
         if (!used && !listed) out.push_back({t.name, login, r.name});
       }
     }

@@ -39,7 +39,8 @@ Elevation read_elevation(SQLite::Statement& q) {
 }
 
 void load_approvals(SQLite::Database& db, Elevation& e) {
-  SQLite::Statement q(db, "SELECT approver, kind, duration, at FROM elevation_approvals WHERE request_id = ? ORDER BY at");
+  SQLite::Statement q(db,
+                      "SELECT approver, kind, duration, at FROM elevation_approvals WHERE request_id = ? ORDER BY at");
   q.bind(1, e.id);
   while (q.executeStep()) {
     e.approvals.push_back(
@@ -112,7 +113,8 @@ Status SqlitePolicyRepository::add_customer(const std::string& name) {
 
 Status SqlitePolicyRepository::add_approver(const std::string& customer, const std::string& person) {
   return with_transaction(db_, [&]() -> Status {
-    if (auto st = require_row(db_.sql(), "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st) return st;
+    if (auto st = require_row(db_.sql(), "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st)
+      return st;
     if (auto st = require_row(db_.sql(), "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
     SQLite::Statement ins(db_.sql(),
                           "INSERT OR IGNORE INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?)");
@@ -167,7 +169,8 @@ Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
         "expires_at, state, break_glass, decided_by, decided_at, starts_at, ends_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, e.id);
-    if (e.grant_id.empty()) ins.bind(2); else ins.bind(2, e.grant_id);
+    if (e.grant_id.empty()) ins.bind(2);
+    else ins.bind(2, e.grant_id);
     ins.bind(3, e.user);
     ins.bind(4, e.target);
     ins.bind(5, e.login);
@@ -180,9 +183,12 @@ Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
     ins.bind(12, to_string(e.state));
     ins.bind(13, e.break_glass ? 1 : 0);
     ins.bind(14, e.decided_by);
-    if (e.decided_at) ins.bind(15, static_cast<int64_t>(e.decided_at)); else ins.bind(15);
-    if (e.starts_at) ins.bind(16, static_cast<int64_t>(e.starts_at)); else ins.bind(16);
-    if (e.ends_at) ins.bind(17, static_cast<int64_t>(e.ends_at)); else ins.bind(17);
+    if (e.decided_at) ins.bind(15, static_cast<int64_t>(e.decided_at));
+    else ins.bind(15);
+    if (e.starts_at) ins.bind(16, static_cast<int64_t>(e.starts_at));
+    else ins.bind(16);
+    if (e.ends_at) ins.bind(17, static_cast<int64_t>(e.ends_at));
+    else ins.bind(17);
     ins.exec();
     return {};
   });
@@ -206,8 +212,8 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
         return make_error("customer " + e->customer + " already consented to " + e->id);
       }
     }
-    SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
+    SQLite::Statement ins(
+        db_.sql(), "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
     ins.bind(1, e->id);
     ins.bind(2, a.approver);
     ins.bind(3, a.kind);
@@ -248,8 +254,8 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
   return std::move(*out);
 }
 
-Status SqlitePolicyRepository::deny_elevation(const std::string& id, const std::string& by,
-                                              const std::string& reason, Micros at) {
+Status SqlitePolicyRepository::deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
+                                              Micros at) {
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement up(db_.sql(),
                          "UPDATE elevations SET state = 'denied', decided_by = ?, decided_at = ?, decision_reason = ? "

@@ -58,39 +58,44 @@ Status set_hr_roles(SQLite::Database& db, const std::string& person, const std::
   return {};
 }
 
-Status leave(SQLite::Database& db, const std::string& person, const std::string& event_id, Micros now,
-             HrChanges& ch) {
+Status leave(SQLite::Database& db, const std::string& person, const std::string& event_id, Micros now, HrChanges& ch) {
   SQLite::Statement u(db, "UPDATE users SET state = 'left', left_at = ? WHERE name = ?");
   u.bind(1, static_cast<int64_t>(now));
   u.bind(2, person);
   u.exec();
   ch.left = true;
-  SQLite::Statement keys(db, "SELECT fingerprint FROM ssh_keys WHERE user_name = ? AND state = 'active' ORDER BY fingerprint");
+  SQLite::Statement keys(
+      db, "SELECT fingerprint FROM ssh_keys WHERE user_name = ? AND state = 'active' ORDER BY fingerprint");
   keys.bind(1, person);
   ch.keys_revoked = column_strings(keys);
-  SQLite::Statement rk(db, "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE user_name = ? AND state = 'active'");
+  SQLite::Statement rk(
+      db, "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE user_name = ? AND state = 'active'");
   rk.bind(1, static_cast<int64_t>(now));
   rk.bind(2, person);
   rk.exec();
   // The security keys registered for step-ups go too: a leaver's
   // authenticator must not approve anything (an elevation, say) any more.
-  SQLite::Statement creds(db, "SELECT id FROM webauthn_credentials WHERE user_name = ? AND state != 'revoked' ORDER BY id");
+  SQLite::Statement creds(db,
+                          "SELECT id FROM webauthn_credentials WHERE user_name = ? AND state != 'revoked' ORDER BY id");
   creds.bind(1, person);
   ch.credentials_revoked = column_strings(creds);
-  SQLite::Statement rc(db, "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? WHERE user_name = ? "
-                           "AND state != 'revoked'");
+  SQLite::Statement rc(db,
+                       "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? WHERE user_name = ? "
+                       "AND state != 'revoked'");
   rc.bind(1, "left (HR event " + event_id + ")");
   rc.bind(2, person);
   rc.exec();
-  SQLite::Statement els(db, "SELECT id, COALESCE(grant_id,''), state FROM elevations WHERE user_name = ? AND "
-                            "state IN ('pending','approved') ORDER BY created_at");
+  SQLite::Statement els(db,
+                        "SELECT id, COALESCE(grant_id,''), state FROM elevations WHERE user_name = ? AND "
+                        "state IN ('pending','approved') ORDER BY created_at");
   els.bind(1, person);
   while (els.executeStep()) {
     if (els.getColumn(2).getString() == "approved") ch.grants_revoked.push_back(els.getColumn(1).getString());
     else ch.requests_cancelled.push_back(els.getColumn(0).getString());
   }
-  SQLite::Statement re(db, "UPDATE elevations SET state = 'revoked', ended_by = ?, ended_at = ?, end_reason = ? "
-                           "WHERE user_name = ? AND state IN ('pending','approved')");
+  SQLite::Statement re(db,
+                       "UPDATE elevations SET state = 'revoked', ended_by = ?, ended_at = ?, end_reason = ? "
+                       "WHERE user_name = ? AND state IN ('pending','approved')");
   re.bind(1, "hr:" + event_id);
   re.bind(2, static_cast<int64_t>(now));
   re.bind(3, person + " left (HR event " + event_id + ")");
@@ -129,8 +134,9 @@ Result<std::optional<Person>> SqlitePolicyRepository::find_person_by_employee(co
 
 Result<HrHistory> SqlitePolicyRepository::hr_history(const std::string& employee_id) {
   return guarded([&]() -> Result<HrHistory> {
-    SQLite::Statement q(db_.sql(),
-                        "SELECT COUNT(*), COALESCE(MAX(effective_at),0) FROM hr_events WHERE employee_id = ? AND state = 'applied'");
+    SQLite::Statement q(
+        db_.sql(),
+        "SELECT COUNT(*), COALESCE(MAX(effective_at),0) FROM hr_events WHERE employee_id = ? AND state = 'applied'");
     q.bind(1, employee_id);
     HrHistory h;
     if (q.executeStep()) {
@@ -183,11 +189,13 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
     switch (plan.action) {
       case HrPlan::Action::kCreate: {
         if (!is_valid_name(plan.person)) return make_error("invalid user name " + plan.person);
-        SQLite::Statement ins(db_.sql(),
-                              "INSERT INTO users(name, state, email, employee_id, service_account, created_at, department) "
-                              "VALUES (?, 'pending', ?, ?, 0, ?, ?)");
+        SQLite::Statement ins(
+            db_.sql(),
+            "INSERT INTO users(name, state, email, employee_id, service_account, created_at, department) "
+            "VALUES (?, 'pending', ?, ?, 0, ?, ?)");
         ins.bind(1, plan.person);
-        if (plan.email.empty()) ins.bind(2); else ins.bind(2, plan.email);
+        if (plan.email.empty()) ins.bind(2);
+        else ins.bind(2, plan.email);
         ins.bind(3, e.employee_id);
         ins.bind(4, static_cast<int64_t>(now));
         ins.bind(5, plan.department);
@@ -220,8 +228,7 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
       case HrPlan::Action::kLeave:
         if (auto s = leave(db_.sql(), plan.person, e.event_id, now, ch); !s) return s;
         break;
-      default:
-        break;
+      default: break;
     }
     SQLite::Statement rec(db_.sql(),
                           "INSERT OR REPLACE INTO hr_events(event_id, batch_id, line, type, employee_id, effective_at, "
@@ -237,7 +244,8 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
     rec.bind(8, state);
     rec.bind(9, plan.reason);
     rec.bind(10, hr_event_json(e));
-    if (state == "applied") rec.bind(11, static_cast<int64_t>(now)); else rec.bind(11);
+    if (state == "applied") rec.bind(11, static_cast<int64_t>(now));
+    else rec.bind(11);
     rec.exec();
     if (in_tx) return in_tx(ch);
     return {};
@@ -248,21 +256,22 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
 
 Result<std::optional<HrBatchRecord>> SqlitePolicyRepository::find_hr_batch(const std::string& id) {
   return guarded([&]() -> Result<std::optional<HrBatchRecord>> {
-    SQLite::Statement q(db_.sql(), "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
-                                   "FROM hr_batches WHERE id = ?");
+    SQLite::Statement q(db_.sql(),
+                        "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
+                        "FROM hr_batches WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::optional<HrBatchRecord>{};
-    return std::optional<HrBatchRecord>(HrBatchRecord{q.getColumn(0).getString(), q.getColumn(1).getString(),
-                                                      q.getColumn(2).getString(), q.getColumn(3).getString(),
-                                                      q.getColumn(4).getInt64(), q.getColumn(5).getInt64(),
-                                                      q.getColumn(6).getString()});
+    return std::optional<HrBatchRecord>(HrBatchRecord{
+        q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(), q.getColumn(3).getString(),
+        q.getColumn(4).getInt64(), q.getColumn(5).getInt64(), q.getColumn(6).getString()});
   });
 }
 
 Result<std::vector<HrBatchRecord>> SqlitePolicyRepository::list_hr_batches() {
   return guarded([&]() -> Result<std::vector<HrBatchRecord>> {
-    SQLite::Statement q(db_.sql(), "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
-                                   "FROM hr_batches ORDER BY received_at");
+    SQLite::Statement q(db_.sql(),
+                        "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
+                        "FROM hr_batches ORDER BY received_at");
     std::vector<HrBatchRecord> out;
     while (q.executeStep()) {
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
@@ -301,7 +310,8 @@ Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b,
     q.bind(3, b.sha256);
     q.bind(4, b.state);
     q.bind(5, static_cast<int64_t>(b.received_at));
-    if (b.finished_at) q.bind(6, static_cast<int64_t>(b.finished_at)); else q.bind(6);
+    if (b.finished_at) q.bind(6, static_cast<int64_t>(b.finished_at));
+    else q.bind(6);
     q.bind(7, b.summary);
     q.exec();
     if (in_tx) return in_tx(previous);

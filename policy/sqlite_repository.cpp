@@ -108,8 +108,7 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
       SQLite::Statement e(db_.sql(), "SELECT name FROM users WHERE employee_id = ?");
       e.bind(1, p.employee_id);
       if (e.executeStep()) {
-        return make_error("employee id " + p.employee_id + " already belongs to " +
-                          e.getColumn(0).getString());
+        return make_error("employee id " + p.employee_id + " already belongs to " + e.getColumn(0).getString());
       }
     }
     for (const auto& role : p.roles) {
@@ -122,8 +121,10 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
                           "VALUES (?,?,?,?,?,?)");
     ins.bind(1, p.name);
     ins.bind(2, to_string(p.state));
-    if (p.email.empty()) ins.bind(3); else ins.bind(3, p.email);
-    if (p.employee_id.empty()) ins.bind(4); else ins.bind(4, p.employee_id);
+    if (p.email.empty()) ins.bind(3);
+    else ins.bind(3, p.email);
+    if (p.employee_id.empty()) ins.bind(4);
+    else ins.bind(4, p.employee_id);
     ins.bind(5, p.service_account ? 1 : 0);
     ins.bind(6, static_cast<int64_t>(clock_.now()));
     ins.exec();
@@ -191,7 +192,8 @@ Status SqlitePolicyRepository::set_person_details(const std::string& name, const
     if (!u.executeStep()) return make_error("no such user: " + name);
     if (email) {
       SQLite::Statement q(db_.sql(), "UPDATE users SET email = ? WHERE name = ?");
-      if (email->empty()) q.bind(1); else q.bind(1, *email);
+      if (email->empty()) q.bind(1);
+      else q.bind(1, *email);
       q.bind(2, name);
       q.exec();
     }
@@ -205,7 +207,8 @@ Status SqlitePolicyRepository::set_person_details(const std::string& name, const
         }
       }
       SQLite::Statement q(db_.sql(), "UPDATE users SET employee_id = ? WHERE name = ?");
-      if (employee_id->empty()) q.bind(1); else q.bind(1, *employee_id);
+      if (employee_id->empty()) q.bind(1);
+      else q.bind(1, *employee_id);
       q.bind(2, name);
       q.exec();
     }
@@ -255,9 +258,10 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
       ar.bind(1, r.approver_role);
       if (!ar.executeStep()) return make_error("no such role: " + r.approver_role + " (--approver-role)");
     }
-    SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
-                          "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement ins(
+        db_.sql(),
+        "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
+        "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
     ins.bind(2, r.target_selector);
     ins.bind(3, join(r.logins, ","));
@@ -289,7 +293,8 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
 
 Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Target>> {
-    SQLite::Statement q(db_.sql(), "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,''), principals "
+    SQLite::Statement q(db_.sql(),
+                        "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,''), principals "
                         "FROM targets WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Target>{};
@@ -350,16 +355,18 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
       c.bind(1, t.customer);
       if (!c.executeStep()) return make_error("no such customer: " + t.customer + " (add it with `customer add`)");
     }
-    SQLite::Statement ins(db_.sql(),
-                          "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer, principals) "
-                          "VALUES (?,?,?,?,?,?,?,?)");
+    SQLite::Statement ins(
+        db_.sql(),
+        "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer, principals) "
+        "VALUES (?,?,?,?,?,?,?,?)");
     ins.bind(1, t.name);
     ins.bind(2, t.host);
     ins.bind(3, static_cast<int>(t.port));
     ins.bind(4, t.host_key);
     ins.bind(5, static_cast<int64_t>(clock_.now()));
     ins.bind(6, t.recording);
-    if (t.customer.empty()) ins.bind(7); else ins.bind(7, t.customer);
+    if (t.customer.empty()) ins.bind(7);
+    else ins.bind(7, t.customer);
     ins.bind(8, t.principals);
     ins.exec();
     for (const auto& [k, v] : t.labels) {

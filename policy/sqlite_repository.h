@@ -39,12 +39,11 @@ class SqlitePolicyRepository final : public PolicyRepository {
   Result<std::optional<Elevation>> find_elevation(const std::string& id) override;
   Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) override;
   Status add_elevation(const Elevation& e) override;
-  Result<Elevation> approve_elevation(const std::string& id, const Approval& a, int internal_needed,
-                                      Micros max_length, const std::string& grant_id) override;
-  Status deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
-                        Micros at) override;
-  Status end_elevation(const std::string& id, ElevationState state, const std::string& by,
-                       const std::string& reason, Micros at) override;
+  Result<Elevation> approve_elevation(const std::string& id, const Approval& a, int internal_needed, Micros max_length,
+                                      const std::string& grant_id) override;
+  Status deny_elevation(const std::string& id, const std::string& by, const std::string& reason, Micros at) override;
+  Status end_elevation(const std::string& id, ElevationState state, const std::string& by, const std::string& reason,
+                       Micros at) override;
 
   Result<std::optional<Person>> find_person_by_employee(const std::string& employee_id) override;
   Result<HrHistory> hr_history(const std::string& employee_id) override;

@@ -18,7 +18,6 @@ namespace {
 
 constexpr size_t kBufferLimit = 256 * 1024;
 
-
 MdCtx new_sha256() {
   MdCtx md(EVP_MD_CTX_new());
   EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
@@ -91,8 +90,14 @@ void append_json_string(std::string& out, std::string_view s) {
       }
       continue;
     }
-    char short_escape = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
-                        : c == '\b' ? 'b' : c == '\f' ? 'f' : 0;
+    char short_escape = c == '"'    ? '"'
+                        : c == '\\' ? '\\'
+                        : c == '\n' ? 'n'
+                        : c == '\r' ? 'r'
+                        : c == '\t' ? 't'
+                        : c == '\b' ? 'b'
+                        : c == '\f' ? 'f'
+                                    : 0;
     if (short_escape != 0) {
       w[0] = '\\';
       w[1] = short_escape;
@@ -223,7 +228,8 @@ Status CastWriter::write_out(std::string_view bytes) {
     ssize_t n = ::write(fd_.get(), p, left);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      failed_ = make_error(std::string("cannot write the recording: ") + (n < 0 ? std::strerror(errno) : "short write"));
+      failed_ =
+          make_error(std::string("cannot write the recording: ") + (n < 0 ? std::strerror(errno) : "short write"));
       return failed_;
     }
     EVP_DigestUpdate(hashes_->file.get(), p, static_cast<size_t>(n));

@@ -27,7 +27,7 @@ struct CastHeader {
   int height = 24;
   Micros started_at = 0;
   std::string term = "xterm";
-  std::string title;  // "alice: root@prod-db-1"
+  std::string title;    // "alice: root@prod-db-1"
   std::string command;  // exec command, if any
 };
 
@@ -36,8 +36,7 @@ class CastWriter final : public RecordingWriter {
   // Creates PATH (and its folders), mode 0600, refusing an existing file.
   // With a sealer, the file is encrypted (see cast_crypto.h), one frame per flush.
   static Result<std::unique_ptr<CastWriter>> open(const std::string& path, const CastHeader& header,
-                                                  Micros flush_interval,
-                                                  std::unique_ptr<CastSealer> sealer = nullptr);
+                                                  Micros flush_interval, std::unique_ptr<CastSealer> sealer = nullptr);
   // The same over a file someone else created (create_file): the gateway's
   // monitor creates recordings and hands the connection process the descriptor.
   static Result<std::unique_ptr<CastWriter>> open(UniqueFd file, const CastHeader& header, Micros flush_interval,

@@ -77,8 +77,9 @@ TEST_F(CastTest, RefusesToOverwriteAndReportsWriteFailures) {
 }
 
 TEST_F(CastTest, ReaderToleratesACutOffLastLineButNotGarbage) {
-  (void)write_file_atomic(dir + "/d.cast", "{\"version\": 2, \"width\": 80, \"height\": 24}\n[0.1, \"o\", \"hi\"]\n[0.2, \"o\", \"th",
-                    0600, false);
+  (void)write_file_atomic(dir + "/d.cast",
+                          "{\"version\": 2, \"width\": 80, \"height\": 24}\n[0.1, \"o\", \"hi\"]\n[0.2, \"o\", \"th",
+                          0600, false);
   auto cast = read_cast(dir + "/d.cast");
   ASSERT_TRUE(cast);
   EXPECT_TRUE(cast->cut_off);
@@ -89,7 +90,8 @@ TEST_F(CastTest, ReaderToleratesACutOffLastLineButNotGarbage) {
   EXPECT_FALSE(read_cast(dir + "/f.cast"));
   // Found by fuzz_cast: a version that is not an integer threw (string) or was
   // undefined behaviour (1e300) instead of being refused.
-  for (std::string header : {"{\"version\": \"2\"}", "{\"version\": 1e300}", "{\"version\": 2.5}", "{\"version\": null}"}) {
+  for (std::string header :
+       {"{\"version\": \"2\"}", "{\"version\": 1e300}", "{\"version\": 2.5}", "{\"version\": null}"}) {
     (void)std::remove((dir + "/g.cast").c_str());
     (void)write_file_atomic(dir + "/g.cast", header + "\n", 0600, false);
     auto bad = read_cast(dir + "/g.cast");

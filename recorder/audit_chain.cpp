@@ -17,7 +17,8 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
 }
 
 std::optional<Checkpoint> newest_checkpoint(Database& db) {
-  SQLite::Statement q(db.sql(), "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+  SQLite::Statement q(db.sql(),
+                      "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
   if (!q.executeStep()) return std::nullopt;
   return Checkpoint{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
                     q.getColumn(3).getString(), q.getColumn(4).getString()};
@@ -51,9 +52,7 @@ Result<std::vector<uint8_t>> parse_audit_public_key(std::string_view text) {
   return *raw;
 }
 
-std::string checkpoint_log_line(const Checkpoint& c) {
-  return checkpoint_message(c) + " sig=" + c.signature;
-}
+std::string checkpoint_log_line(const Checkpoint& c) { return checkpoint_message(c) + " sig=" + c.signature; }
 
 Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c) {
   auto sig = key.sign(as_bytes(checkpoint_message(c)));

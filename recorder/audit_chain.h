@@ -23,8 +23,7 @@
 
 namespace bastion::recorder {
 
-inline constexpr const char* kGenesisHash =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr const char* kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
 
 struct StoredRecord {
   int64_t seq = 0;
@@ -75,8 +74,8 @@ struct VerifyReport {
   int64_t records = 0;
   int64_t checkpoints = 0;
   int64_t last_seq = 0;
-  int64_t bad_seq = 0;   // 0 when ok
-  std::string problem;   // one line, empty when ok
+  int64_t bad_seq = 0;               // 0 when ok
+  std::string problem;               // one line, empty when ok
   std::optional<PurgeAnchor> purge;  // the newest purge anchor, if any
 };
 

@@ -17,8 +17,8 @@ class ChainTest : public testing::AuditStoreTest {
   void append(int n) {
     for (int i = 0; i < n; ++i) {
       clock.advance(1000);
-      ASSERT_TRUE(log->append({"alice", "test", Outcome::kInfo, "r" + std::to_string(i), "t", "root", "", "s-1",
-                               {{"i", i}}}));
+      ASSERT_TRUE(
+          log->append({"alice", "test", Outcome::kInfo, "r" + std::to_string(i), "t", "root", "", "s-1", {{"i", i}}}));
     }
   }
   void checkpoint() { ASSERT_TRUE(write_checkpoint(*db, *key, clock, "manual")); }
@@ -102,7 +102,8 @@ TEST_F(ChainTest, DetectsAnInsertedRecordEvenWithAFreshHash) {
   fake.prev_hash = std::string(64, 'a');
   fake.hash = chain_hash(fake.prev_hash, fake);
   sql("INSERT INTO audit_log(seq, ts, actor, action, outcome, details, prev_hash, hash) VALUES (3, 1, "
-      "'mallory', 'test', 'info', '{}', '" + fake.prev_hash + "', '" + fake.hash + "')");
+      "'mallory', 'test', 'info', '{}', '" +
+      fake.prev_hash + "', '" + fake.hash + "')");
   VerifyReport r = verify();
   EXPECT_EQ(r.bad_seq, 3);
   EXPECT_NE(r.problem.find("reordered or inserted"), std::string::npos) << r.problem;
@@ -133,10 +134,19 @@ TEST_F(ChainTest, DetectsARewrittenChainThroughTheCheckpoint) {
                           "details FROM audit_log WHERE seq = ?");
     row.bind(1, s);
     row.executeStep();
-    StoredRecord r{row.getColumn(0).getInt64(), row.getColumn(1).getInt64(), row.getColumn(2).getString(),
-                   row.getColumn(3).getString(), row.getColumn(4).getString(), row.getColumn(5).getString(),
-                   row.getColumn(6).getString(), row.getColumn(7).getString(), row.getColumn(8).getString(),
-                   row.getColumn(9).getString(), row.getColumn(10).getString(), prev, ""};
+    StoredRecord r{row.getColumn(0).getInt64(),
+                   row.getColumn(1).getInt64(),
+                   row.getColumn(2).getString(),
+                   row.getColumn(3).getString(),
+                   row.getColumn(4).getString(),
+                   row.getColumn(5).getString(),
+                   row.getColumn(6).getString(),
+                   row.getColumn(7).getString(),
+                   row.getColumn(8).getString(),
+                   row.getColumn(9).getString(),
+                   row.getColumn(10).getString(),
+                   prev,
+                   ""};
     r.hash = chain_hash(prev, r);
     SQLite::Statement u(db->sql(), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
     u.bind(1, prev);

@@ -86,8 +86,8 @@ int64_t AuditLog::append_in_transaction(const AuditEvent& e) {
     int i = 1;
     q.bind(i++, r.seq);
     q.bind(i++, static_cast<int64_t>(r.ts));
-    for (const std::string* f : {&r.actor, &r.action, &r.target, &r.login, &r.source, &r.session_id,
-                                 &r.outcome, &r.reason, &r.details, &r.prev_hash, &r.hash}) {
+    for (const std::string* f : {&r.actor, &r.action, &r.target, &r.login, &r.source, &r.session_id, &r.outcome,
+                                 &r.reason, &r.details, &r.prev_hash, &r.hash}) {
       q.bind(i++, *f);
     }
     q.exec();

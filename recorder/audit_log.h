@@ -23,13 +23,13 @@ enum class Outcome { kAllow, kDeny, kError, kInfo };
 std::string to_string(Outcome o);
 
 struct AuditEvent {
-  std::string actor;       // person name, or "system", or "admin:<uid>"
-  std::string action;      // e.g. "auth", "access", "session.start", "user.add"
+  std::string actor;   // person name, or "system", or "admin:<uid>"
+  std::string action;  // e.g. "auth", "access", "session.start", "user.add"
   Outcome outcome = Outcome::kInfo;
   std::string reason;
   std::string target;
   std::string login;
-  std::string source;      // "ip:port" of the client
+  std::string source;  // "ip:port" of the client
   std::string session_id;
   nlohmann::json details = nlohmann::json::object();
 };

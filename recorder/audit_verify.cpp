@@ -54,8 +54,7 @@ bool signature_ok(const Checkpoint& c, std::span<const uint8_t> public_key) {
   return sig && ed25519_verify(public_key, as_bytes(checkpoint_message(c)), *sig);
 }
 
-void check_signatures(VerifyReport& r, const std::map<int64_t, Checkpoint>& cps,
-                      std::span<const uint8_t> public_key) {
+void check_signatures(VerifyReport& r, const std::map<int64_t, Checkpoint>& cps, std::span<const uint8_t> public_key) {
   for (const auto& [seq, c] : cps) {
     if (!signature_ok(c, public_key)) {
       fail(r, seq, "checkpoint at seq " + std::to_string(seq) + " has a bad signature (forged or altered)");
@@ -115,8 +114,11 @@ void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint&
   if (!d.is_object() || !d.contains("anchor_seq") || d["anchor_seq"] != anchor.seq) return;
   auto c = named_checkpoint(d);
   if (!c || c->seq != anchor.seq || c->hash != anchor.hash || !signature_ok(*c, public_key)) {
-    fail(r, s.seq, "record " + std::to_string(s.seq) + " (audit.purge) does not name a valid checkpoint at the "
-                   "purge anchor, seq " + std::to_string(anchor.seq));
+    fail(r, s.seq,
+         "record " + std::to_string(s.seq) +
+             " (audit.purge) does not name a valid checkpoint at the "
+             "purge anchor, seq " +
+             std::to_string(anchor.seq));
     return;
   }
   r.purge->cut_at = c;
@@ -187,8 +189,9 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     if (r.records == 0) r.last_seq = anchor;
     if (!cps.empty() && cps.rbegin()->first > r.last_seq) {
       int64_t cp = cps.rbegin()->first;
-      fail(r, r.last_seq + 1, "log truncated: a checkpoint signs seq " + std::to_string(cp) +
-                                  " but the log ends at seq " + std::to_string(r.last_seq));
+      fail(r, r.last_seq + 1,
+           "log truncated: a checkpoint signs seq " + std::to_string(cp) + " but the log ends at seq " +
+               std::to_string(r.last_seq));
     }
     return r;
   } catch (const SQLite::Exception& e) {

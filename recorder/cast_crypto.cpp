@@ -12,7 +12,6 @@
 namespace bastion::recorder {
 namespace {
 
-
 constexpr size_t kNonce = 12, kTag = 16;
 
 std::vector<uint8_t> raw_public(EVP_PKEY* k) {
@@ -23,8 +22,8 @@ std::vector<uint8_t> raw_public(EVP_PKEY* k) {
 }
 
 // X25519 + HKDF-SHA256 -> 32-byte file key.
-Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> peer_pub,
-                                    std::span<const uint8_t> eph_pub, std::span<const uint8_t> reviewer_pub) {
+Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> peer_pub, std::span<const uint8_t> eph_pub,
+                                    std::span<const uint8_t> reviewer_pub) {
   Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_pub.data(), peer_pub.size()));
   PkeyCtx ctx(EVP_PKEY_CTX_new(mine, nullptr));
   std::vector<uint8_t> shared(32);
@@ -39,11 +38,12 @@ Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> pee
   PkeyCtx kdf(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   std::vector<uint8_t> key(32);
   size_t klen = key.size();
-  bool ok = kdf && EVP_PKEY_derive_init(kdf.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf.get(), EVP_sha256()) == 1 &&
-            EVP_PKEY_CTX_set1_hkdf_salt(kdf.get(), salt.data(), static_cast<int>(salt.size())) == 1 &&
-            EVP_PKEY_CTX_set1_hkdf_key(kdf.get(), shared.data(), static_cast<int>(shared.size())) == 1 &&
-            EVP_PKEY_CTX_add1_hkdf_info(kdf.get(), reinterpret_cast<const unsigned char*>(kInfo), sizeof kInfo - 1) == 1 &&
-            EVP_PKEY_derive(kdf.get(), key.data(), &klen) == 1;
+  bool ok =
+      kdf && EVP_PKEY_derive_init(kdf.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf.get(), EVP_sha256()) == 1 &&
+      EVP_PKEY_CTX_set1_hkdf_salt(kdf.get(), salt.data(), static_cast<int>(salt.size())) == 1 &&
+      EVP_PKEY_CTX_set1_hkdf_key(kdf.get(), shared.data(), static_cast<int>(shared.size())) == 1 &&
+      EVP_PKEY_CTX_add1_hkdf_info(kdf.get(), reinterpret_cast<const unsigned char*>(kInfo), sizeof kInfo - 1) == 1 &&
+      EVP_PKEY_derive(kdf.get(), key.data(), &klen) == 1;
   OPENSSL_cleanse(shared.data(), shared.size());
   if (!ok) return make_error("HKDF failed");
   return key;
@@ -122,7 +122,9 @@ Result<std::string> CastSealer::seal(std::string_view plain) {
   return out;
 }
 
-bool is_encrypted_cast(std::string_view bytes) { return bytes.substr(0, kEncryptedCastMagic.size()) == kEncryptedCastMagic; }
+bool is_encrypted_cast(std::string_view bytes) {
+  return bytes.substr(0, kEncryptedCastMagic.size()) == kEncryptedCastMagic;
+}
 
 CastOpener::~CastOpener() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
@@ -133,13 +135,15 @@ Result<std::unique_ptr<CastOpener>> CastOpener::create(std::string_view header_l
   size_t sp = line.find(' ');
   auto eph_pub = base64_decode(line.substr(0, sp));
   auto rev_pub = base64_decode(sp == std::string_view::npos ? "" : line.substr(sp + 1));
-  if (!eph_pub || !rev_pub || eph_pub->size() != 32 || rev_pub->size() != 32) return make_error("corrupt recording header");
+  if (!eph_pub || !rev_pub || eph_pub->size() != 32 || rev_pub->size() != 32)
+    return make_error("corrupt recording header");
   auto pem = read_file(private_key_path, 16 * 1024);
   if (!pem) return pem.error();
   Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
   Pkey priv(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   OPENSSL_cleanse(pem->data(), pem->size());
-  if (!priv || EVP_PKEY_get_id(priv.get()) != EVP_PKEY_X25519) return make_error(private_key_path + ": not an X25519 private key");
+  if (!priv || EVP_PKEY_get_id(priv.get()) != EVP_PKEY_X25519)
+    return make_error(private_key_path + ": not an X25519 private key");
   if (raw_public(priv.get()) != *rev_pub) return make_error("this recording was encrypted to a different reviewer key");
   auto key = derive(priv.get(), *eph_pub, *eph_pub, *rev_pub);
   if (!key) return key.error();
@@ -169,7 +173,8 @@ Result<std::string> CastOpener::open(std::string_view frame, uint64_t counter) {
   if (!c || EVP_DecryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
       EVP_DecryptUpdate(c.get(), reinterpret_cast<unsigned char*>(chunk.data()), &n, p + 4 + kNonce,
                         static_cast<int>(clen)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<unsigned char*>(p + 4 + kNonce + clen)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<unsigned char*>(p + 4 + kNonce + clen)) !=
+          1 ||
       EVP_DecryptFinal_ex(c.get(), reinterpret_cast<unsigned char*>(chunk.data()) + n, &fin) != 1) {
     return make_error("recording frame " + std::to_string(counter) + " fails authentication (altered)");
   }

@@ -67,7 +67,6 @@ Result<size_t> sealed_frame_size(std::string_view bytes);
 bool is_encrypted_cast(std::string_view file_bytes);
 // Decrypts a whole file with the reviewer's private key (PEM file). A cut-off
 // last frame (a crash mid-write) is dropped and reported in `cut_off`.
-Result<std::string> open_sealed_cast(std::string_view file_bytes, const std::string& private_key_path,
-                                     bool& cut_off);
+Result<std::string> open_sealed_cast(std::string_view file_bytes, const std::string& private_key_path, bool& cut_off);
 
 }  // namespace bastion::recorder

@@ -60,8 +60,8 @@ Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const 
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
                      const std::string& path, const CastSummary& s) {
   auto st = with_transaction(db, [&]() -> Status {
-    SQLite::Statement q(db.sql(),
-                        "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
+    SQLite::Statement q(
+        db.sql(), "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
     q.bind(1, static_cast<int64_t>(clock.now()));
     q.bind(2, s.size);
     q.bind(3, s.sha256);
@@ -111,8 +111,8 @@ Status ChannelRecording::open_writer(RecordingJournal::Opened opened, const Chan
     return {};
   }
   StreamHeader sh{h.session_id, channel_, h.cast.command, h.cast.started_at};
-  auto w = StreamWriter::open(std::move(opened.file), sh, settings_.flush_interval, settings_.compress,
-                              std::move(sealer));
+  auto w =
+      StreamWriter::open(std::move(opened.file), sh, settings_.flush_interval, settings_.compress, std::move(sealer));
   if (!w) return w.error();
   writer_ = std::move(*w);
   return {};

@@ -42,9 +42,9 @@ struct RecordingSettings {
 
 // What ChannelRecording::start needs to know of the channel.
 struct ChannelHeader {
-  bool pty = true;          // a terminal: asciicast; otherwise a byte-exact stream
-  std::string session_id;   // stream header
-  CastHeader cast;          // asciicast header (its command and started_at serve both)
+  bool pty = true;         // a terminal: asciicast; otherwise a byte-exact stream
+  std::string session_id;  // stream header
+  CastHeader cast;         // asciicast header (its command and started_at serve both)
 };
 
 // Where a recording's bookkeeping goes: the file's creation, its row in the

@@ -33,8 +33,8 @@ struct CastChunk {
 };
 
 // How a recording's final digest (recording.end "sha256") is computed.
-inline constexpr std::string_view kDigestWholeFile = "sha256";           // SHA-256 of the file (asciicast)
-inline constexpr std::string_view kDigestOfChunks = "chunks-sha256";     // SHA-256 of the raw chunk digests, in order
+inline constexpr std::string_view kDigestWholeFile = "sha256";        // SHA-256 of the file (asciicast)
+inline constexpr std::string_view kDigestOfChunks = "chunks-sha256";  // SHA-256 of the raw chunk digests, in order
 
 struct CastSummary {
   int64_t size = 0;

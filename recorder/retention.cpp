@@ -53,16 +53,13 @@ Status remove_prefix(Database& db, const Ed25519Key& key, const Clock& clock, co
   e.actor = actor;
   e.action = "audit.purge";
   e.reason = "retention: records up to seq " + std::to_string(cut.seq) + " removed";
-  e.details = {{"anchor_seq", cut.seq},
-               {"previous_anchor", report.previous_anchor},
-               {"checkpoint",
-                {{"seq", cut.seq},
-                 {"hash", cut.hash},
-                 {"ts", cut.ts},
-                 {"kind", cut.kind},
-                 {"signature", cut.signature}}},
-               {"audit_records", report.audit_records},
-               {"recordings", report.recordings}};
+  e.details = {
+      {"anchor_seq", cut.seq},
+      {"previous_anchor", report.previous_anchor},
+      {"checkpoint",
+       {{"seq", cut.seq}, {"hash", cut.hash}, {"ts", cut.ts}, {"kind", cut.kind}, {"signature", cut.signature}}},
+      {"audit_records", report.audit_records},
+      {"recordings", report.recordings}};
   AuditLog(db, clock).append_in_transaction(e);
   exec_through(db, "DELETE FROM recordings WHERE session_id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM sessions WHERE id IN (" + kEndedSessions + ")", cut.seq);
@@ -116,8 +113,8 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
     auto chain = verify_chain(db, key.public_key(), through);
     if (!chain) return chain.error();
     if (!chain->ok) {
-      refusal = "refusing to purge: the audit log fails verification at seq " + std::to_string(chain->bad_seq) +
-                ": " + chain->problem;
+      refusal = "refusing to purge: the audit log fails verification at seq " + std::to_string(chain->bad_seq) + ": " +
+                chain->problem;
     } else {
       report.previous_anchor = chain->purge ? chain->purge->seq : 0;
       report.cut_at = purge_point(db, report.previous_anchor, cutoff);

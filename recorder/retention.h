@@ -31,8 +31,8 @@ namespace bastion::recorder {
 struct PurgeReport {
   int64_t audit_records = 0;
   int64_t recordings = 0;
-  int64_t anchor_seq = 0;       // seq signed by the purge checkpoint (0: none written)
-  int64_t previous_anchor = 0;  // the purge anchor before this purge (0: none)
+  int64_t anchor_seq = 0;            // seq signed by the purge checkpoint (0: none written)
+  int64_t previous_anchor = 0;       // the purge anchor before this purge (0: none)
   std::optional<Checkpoint> cut_at;  // the signed checkpoint the purge (or dry run) cuts at; nullopt: none
 };
 

@@ -130,14 +130,14 @@ bool RecordingVerifier::chunk(const nlohmann::json& d, int64_t seq) {
     return fail("the audit log's digests for this recording are not contiguous at byte " + std::to_string(off));
   }
   if (off + len > c_.file_size) {
-    return fail("recording truncated: the audit log vouches for " + std::to_string(off + len) + " bytes, the file has " +
-                std::to_string(c_.file_size));
+    return fail("recording truncated: the audit log vouches for " + std::to_string(off + len) +
+                " bytes, the file has " + std::to_string(c_.file_size));
   }
   auto digest = sha256(as_bytes(file_.substr(static_cast<size_t>(off), static_cast<size_t>(len))));
   if (hex_encode(digest) != d.value("sha256", "")) {
     return fail("recording altered: chunk " + std::to_string(chunks_) + " (bytes " + std::to_string(off) + "-" +
-                std::to_string(off + len) + ") does not match its digest in the audit log (seq " +
-                std::to_string(seq) + ")");
+                std::to_string(off + len) + ") does not match its digest in the audit log (seq " + std::to_string(seq) +
+                ")");
   }
   chunk_digests_.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   covered_ = off + len;
@@ -151,8 +151,8 @@ bool RecordingVerifier::end(const nlohmann::json& d, int64_t seq) {
     return fail("recording " + std::string(c_.file_size < size ? "truncated" : "extended") + ": the audit log says " +
                 std::to_string(size) + " bytes, the file has " + std::to_string(c_.file_size));
   }
-  std::string digest = d.contains("digest") && d["digest"].is_string() ? d["digest"].get<std::string>()
-                                                                        : std::string(kDigestWholeFile);
+  std::string digest =
+      d.contains("digest") && d["digest"].is_string() ? d["digest"].get<std::string>() : std::string(kDigestWholeFile);
   if (digest == kDigestOfChunks) return end_of_chunks(d, seq);
   if (digest != kDigestWholeFile) return fail("the audit log names an unknown digest \"" + digest + "\"");
   if (hex_encode(sha256(as_bytes(file_))) != d.value("sha256", "")) {
@@ -210,7 +210,7 @@ Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& sess
 
 std::vector<SearchHit> search_cast(const CastFile& cast, const std::string& text, size_t max_hits) {
   std::string all;
-  std::vector<size_t> origin;     // position in `raw` of each char of `all`
+  std::vector<size_t> origin;                     // position in `raw` of each char of `all`
   std::vector<std::pair<size_t, double>> starts;  // raw offset -> event time
   std::string raw;
   for (const auto& e : cast.events) {

@@ -36,7 +36,7 @@ Result<std::string> cast_text(const std::string& path, const std::string& key_pa
 
 struct RecordingCheck {
   bool ok = false;
-  bool complete = false;       // a recording.end record vouches for the whole file
+  bool complete = false;  // a recording.end record vouches for the whole file
   int64_t file_size = 0;
   int64_t verified_bytes = 0;  // covered by chained digests
   std::string problem;         // why not ok

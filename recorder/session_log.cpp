@@ -45,8 +45,8 @@ Status SessionLog::start(const SessionRecord& s) {
   });
 }
 
-Status SessionLog::end(const std::string& id, int64_t bytes_in, int64_t bytes_out,
-                       std::optional<int> exit_status, const std::string& reason) {
+Status SessionLog::end(const std::string& id, int64_t bytes_in, int64_t bytes_out, std::optional<int> exit_status,
+                       const std::string& reason) {
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement q(db_.sql(),
                         "UPDATE sessions SET ended_at = ?, bytes_in = ?, bytes_out = ?, exit_status = ?, "
@@ -54,7 +54,8 @@ Status SessionLog::end(const std::string& id, int64_t bytes_in, int64_t bytes_ou
     q.bind(1, static_cast<int64_t>(clock_.now()));
     q.bind(2, bytes_in);
     q.bind(3, bytes_out);
-    if (exit_status) q.bind(4, *exit_status); else q.bind(4);
+    if (exit_status) q.bind(4, *exit_status);
+    else q.bind(4);
     q.bind(5, reason);
     q.bind(6, id);
     q.exec();

@@ -44,8 +44,8 @@ class SessionLog {
   SessionLog(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
   Status start(const SessionRecord& s);
-  Status end(const std::string& id, int64_t bytes_in, int64_t bytes_out,
-             std::optional<int> exit_status, const std::string& reason);
+  Status end(const std::string& id, int64_t bytes_in, int64_t bytes_out, std::optional<int> exit_status,
+             const std::string& reason);
   Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
   Result<std::vector<SessionRecord>> list(const SessionFilter& f);
   Result<std::optional<SessionRecord>> find(const std::string& id);

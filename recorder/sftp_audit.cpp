@@ -10,11 +10,33 @@ namespace bastion::recorder {
 namespace {
 
 enum : uint8_t {
-  kInit = 1, kVersion = 2, kOpen = 3, kClose = 4, kRead = 5, kWrite = 6, kLstat = 7, kFstat = 8,
-  kSetstat = 9, kFsetstat = 10, kOpendir = 11, kReaddir = 12, kRemove = 13, kMkdir = 14, kRmdir = 15,
-  kRealpath = 16, kStat = 17, kRename = 18, kReadlink = 19, kSymlink = 20,
-  kStatus = 101, kHandle = 102, kData = 103, kName = 104, kAttrs = 105,
-  kExtended = 200, kExtendedReply = 201,
+  kInit = 1,
+  kVersion = 2,
+  kOpen = 3,
+  kClose = 4,
+  kRead = 5,
+  kWrite = 6,
+  kLstat = 7,
+  kFstat = 8,
+  kSetstat = 9,
+  kFsetstat = 10,
+  kOpendir = 11,
+  kReaddir = 12,
+  kRemove = 13,
+  kMkdir = 14,
+  kRmdir = 15,
+  kRealpath = 16,
+  kStat = 17,
+  kRename = 18,
+  kReadlink = 19,
+  kSymlink = 20,
+  kStatus = 101,
+  kHandle = 102,
+  kData = 103,
+  kName = 104,
+  kAttrs = 105,
+  kExtended = 200,
+  kExtendedReply = 201,
 };
 constexpr uint32_t kFxfRead = 0x01, kFxfWrite = 0x02, kFxfAppend = 0x04, kFxfCreat = 0x08, kFxfTrunc = 0x10,
                    kFxfExcl = 0x20;
@@ -39,9 +61,7 @@ std::string handle_kept(std::string_view handle) {
 Error malformed(const std::string& what) { return make_error("malformed SFTP packet: " + what); }
 Error violation(const std::string& what) { return make_error("SFTP protocol violation: " + what); }
 
-std::span<const uint8_t> bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+std::span<const uint8_t> bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 void add_word(std::string& out, const std::string& word) {
   if (!out.empty()) out += ' ';
@@ -56,9 +76,9 @@ std::string octal(uint32_t v) {
 
 // "READ|CREAT|TRUNC", with any bit version 3 does not define in hex.
 std::string open_flags(uint32_t pflags) {
-  static constexpr std::pair<uint32_t, const char*> kNames[] = {
-      {kFxfRead, "READ"},   {kFxfWrite, "WRITE"}, {kFxfAppend, "APPEND"},
-      {kFxfCreat, "CREAT"}, {kFxfTrunc, "TRUNC"}, {kFxfExcl, "EXCL"}};
+  static constexpr std::pair<uint32_t, const char*> kNames[] = {{kFxfRead, "READ"},     {kFxfWrite, "WRITE"},
+                                                                {kFxfAppend, "APPEND"}, {kFxfCreat, "CREAT"},
+                                                                {kFxfTrunc, "TRUNC"},   {kFxfExcl, "EXCL"}};
   std::string out;
   for (auto [bit, name] : kNames) {
     if ((pflags & bit) == 0) continue;
@@ -141,8 +161,21 @@ Result<std::string> id_list(WireReader& r) {
 // What each request carries (its arguments) and which reply answers it
 // besides STATUS. A request that is not here is refused.
 struct SftpAuditor::Rule {
-  enum class Args { kNone, kPath, kPathAttrs, kOpen, kTwoPaths, kSymlink, kUser, kIdLists,
-                    kHandle, kHandleAttrs, kRead, kWrite, kCopyData };
+  enum class Args {
+    kNone,
+    kPath,
+    kPathAttrs,
+    kOpen,
+    kTwoPaths,
+    kSymlink,
+    kUser,
+    kIdLists,
+    kHandle,
+    kHandleAttrs,
+    kRead,
+    kWrite,
+    kCopyData
+  };
   uint8_t type;
   std::string_view extension;  // for kExtended
   const char* action;
@@ -308,8 +341,7 @@ Status SftpAuditor::parse_path_args(const Rule& rule, WireReader& r, FileEvent& 
   if (!first) return malformed(what);
   e.path = kept(*first);
   switch (rule.args) {
-    case Args::kPathAttrs:
-      return read_attrs(r, e.detail);
+    case Args::kPathAttrs: return read_attrs(r, e.detail);
     case Args::kOpen: {
       auto pflags = r.u32();
       if (!pflags) return malformed(what);
@@ -327,11 +359,8 @@ Status SftpAuditor::parse_path_args(const Rule& rule, WireReader& r, FileEvent& 
       if (rule.args == Args::kSymlink) std::swap(e.path, e.path2);
       return {};
     }
-    case Args::kUser:
-      e.path = "~" + e.path;
-      return {};
-    default:
-      return {};
+    case Args::kUser: e.path = "~" + e.path; return {};
+    default: return {};
   }
 }
 
@@ -357,8 +386,7 @@ Status SftpAuditor::parse_handle_args(const Rule& rule, WireReader& r, Pending& 
   p.needs_handle = true;
   p.handle = handle_kept(*handle);
   switch (rule.args) {
-    case Args::kHandleAttrs:
-      return read_attrs(r, p.event.detail);
+    case Args::kHandleAttrs: return read_attrs(r, p.event.detail);
     case Args::kRead: {
       auto offset = r.u64();
       auto len = r.u32();
@@ -383,8 +411,7 @@ Status SftpAuditor::parse_handle_args(const Rule& rule, WireReader& r, Pending& 
                        " write_offset=" + std::to_string(*write_offset);
       return {};
     }
-    default:
-      return {};
+    default: return {};
   }
 }
 
@@ -427,7 +454,7 @@ Status SftpAuditor::on_response(uint8_t type, std::string_view body) {
     auto code = r.u32();
     if (!code) return malformed("STATUS");
     auto message = r.text();  // absent in some older servers' answers
-    std::string status = *code == 0 ? "ok"
+    std::string status = *code == 0                     ? "ok"
                          : message && !message->empty() ? kept(*message)
                                                         : "failure " + std::to_string(*code);
     finish(p, *code == 0, std::move(status));

@@ -40,19 +40,19 @@ class WireReader;
 namespace bastion::recorder {
 
 struct FileEvent {
-  std::string action;     // see above
-  std::string path;       // the file; for handle requests, the path it was opened with
-  std::string path2;      // rename/hardlink/symlink/copy-data target;
-                          // realpath/readlink/expand-path/home-directory: the server's answer
-  std::string mode;       // open: "read", "write", "read+write" (CREAT, TRUNC, APPEND write); opendir: "list"
-  std::string flags;      // open: the flags asked for, e.g. "READ|CREAT|TRUNC"
-  std::string detail;     // attributes set ("mode=04755 uid=0"), other arguments, "entries=N" for a directory
-  std::string extension;  // EXTENDED requests: the extension name as sent
+  std::string action;          // see above
+  std::string path;            // the file; for handle requests, the path it was opened with
+  std::string path2;           // rename/hardlink/symlink/copy-data target;
+                               // realpath/readlink/expand-path/home-directory: the server's answer
+  std::string mode;            // open: "read", "write", "read+write" (CREAT, TRUNC, APPEND write); opendir: "list"
+  std::string flags;           // open: the flags asked for, e.g. "READ|CREAT|TRUNC"
+  std::string detail;          // attributes set ("mode=04755 uid=0"), other arguments, "entries=N" for a directory
+  std::string extension;       // EXTENDED requests: the extension name as sent
   uint64_t bytes_read = 0;     // close: target -> client (download)
   uint64_t bytes_written = 0;  // close: client -> target (upload), as sent
   bool ok = true;
-  bool refused = false;   // refused by the auditor: never reached the target
-  std::string status;     // "ok", the server's failure text, or why it was refused
+  bool refused = false;  // refused by the auditor: never reached the target
+  std::string status;    // "ok", the server's failure text, or why it was refused
 };
 
 class SftpAuditor {

@@ -240,8 +240,8 @@ TEST(SftpAuditor, CreatTruncAndAppendCountAsWrites) {
     uint32_t pflags;
     const char* mode;
   };
-  for (Case c : {Case{0x01 | 0x08 | 0x10, "read+write"}, Case{0x01 | 0x04, "read+write"},
-                 Case{0x10, "write"}, Case{0x08, "write"}, Case{0x01, "read"}}) {
+  for (Case c : {Case{0x01 | 0x08 | 0x10, "read+write"}, Case{0x01 | 0x04, "read+write"}, Case{0x10, "write"},
+                 Case{0x08, "write"}, Case{0x01, "read"}}) {
     SftpAuditor a;
     ASSERT_TRUE(a.client_data(packet(3, [&](WireWriter& w) {
       w.u32(1);

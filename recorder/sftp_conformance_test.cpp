@@ -14,11 +14,33 @@ namespace bastion::recorder {
 namespace {
 
 enum : uint8_t {
-  kInit = 1, kVersion = 2, kOpen = 3, kClose = 4, kRead = 5, kWrite = 6, kLstat = 7, kFstat = 8,
-  kSetstat = 9, kFsetstat = 10, kOpendir = 11, kReaddir = 12, kRemove = 13, kMkdir = 14, kRmdir = 15,
-  kRealpath = 16, kStat = 17, kRename = 18, kReadlink = 19, kSymlink = 20,
-  kStatus = 101, kHandle = 102, kData = 103, kName = 104, kAttrs = 105,
-  kExtended = 200, kExtendedReply = 201,
+  kInit = 1,
+  kVersion = 2,
+  kOpen = 3,
+  kClose = 4,
+  kRead = 5,
+  kWrite = 6,
+  kLstat = 7,
+  kFstat = 8,
+  kSetstat = 9,
+  kFsetstat = 10,
+  kOpendir = 11,
+  kReaddir = 12,
+  kRemove = 13,
+  kMkdir = 14,
+  kRmdir = 15,
+  kRealpath = 16,
+  kStat = 17,
+  kRename = 18,
+  kReadlink = 19,
+  kSymlink = 20,
+  kStatus = 101,
+  kHandle = 102,
+  kData = 103,
+  kName = 104,
+  kAttrs = 105,
+  kExtended = 200,
+  kExtendedReply = 201,
 };
 constexpr uint32_t kFxOk = 0, kFxEof = 1, kFxNoSuchFile = 2, kFxPermissionDenied = 3;
 
@@ -109,10 +131,10 @@ class SftpConformance : public ::testing::Test {
     ASSERT_TRUE(a.client_data(Body().u32(3).packet(kInit)));
     Body version;
     version.u32(3);
-    for (const char* ext : {"posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com",
-                            "hardlink@openssh.com", "fsync@openssh.com", "lsetstat@openssh.com",
-                            "limits@openssh.com", "expand-path@openssh.com", "copy-data",
-                            "home-directory", "users-groups-by-id@openssh.com"}) {
+    for (const char* ext :
+         {"posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com", "hardlink@openssh.com",
+          "fsync@openssh.com", "lsetstat@openssh.com", "limits@openssh.com", "expand-path@openssh.com", "copy-data",
+          "home-directory", "users-groups-by-id@openssh.com"}) {
       version.str(ext).str("1");
     }
     ASSERT_TRUE(a.server_data(version.packet(kVersion)));
@@ -162,10 +184,10 @@ TEST_F(SftpConformance, OpenAnsweredByHandleOrStatus) {
 
 TEST_F(SftpConformance, ReadWriteCloseAreSummedIntoTheClose) {
   open_file(1, "/srv/db.sql", 0x01 | 0x02, "h");
-  EXPECT_TRUE(exchange(Body().u32(2).str("h").u64(0).str(std::string(100, 'w')).packet(kWrite), status(2, kFxOk))
-                  .empty());
-  EXPECT_TRUE(exchange(Body().u32(3).str("h").u64(100).str(std::string(20, 'w')).packet(kWrite), status(3, kFxOk))
-                  .empty());
+  EXPECT_TRUE(
+      exchange(Body().u32(2).str("h").u64(0).str(std::string(100, 'w')).packet(kWrite), status(2, kFxOk)).empty());
+  EXPECT_TRUE(
+      exchange(Body().u32(3).str("h").u64(100).str(std::string(20, 'w')).packet(kWrite), status(3, kFxOk)).empty());
   EXPECT_TRUE(exchange(Body().u32(4).str("h").u64(0).u32(4096).packet(kRead),
                        Body().u32(4).str(std::string(120, 'r')).packet(kData))
                   .empty());
@@ -188,8 +210,8 @@ TEST_F(SftpConformance, StatLstatFstatAnsweredByAttrs) {
 }
 
 TEST_F(SftpConformance, SetstatAndFsetstatRecordTheAttributes) {
-  expect_one(Body().u32(1).str("/bin/sh").u32(0x02 | 0x04).u32(0).u32(0).u32(04755).packet(kSetstat),
-             status(1, kFxOk), Want("setstat").path("/bin/sh").detail("uid=0 gid=0 mode=04755"));
+  expect_one(Body().u32(1).str("/bin/sh").u32(0x02 | 0x04).u32(0).u32(0).u32(04755).packet(kSetstat), status(1, kFxOk),
+             Want("setstat").path("/bin/sh").detail("uid=0 gid=0 mode=04755"));
   open_file(2, "/var/log/auth.log", 0x02, "h");
   expect_one(Body().u32(3).str("h").u32(0x01 | 0x08).u64(0).u32(1).u32(2).packet(kFsetstat), status(3, kFxOk),
              Want("fsetstat").path("/var/log/auth.log").detail("size=0 atime=1 mtime=2"));
@@ -202,8 +224,7 @@ TEST_F(SftpConformance, OpendirReaddirCloseCountEntries) {
   EXPECT_TRUE(exchange(Body().u32(2).str("d").packet(kReaddir),
                        Body().u32(2).u32(3).entry(".").entry("..").entry(".bash_history").packet(kName))
                   .empty());
-  EXPECT_TRUE(exchange(Body().u32(3).str("d").packet(kReaddir), Body().u32(3).u32(1).entry("x").packet(kName))
-                  .empty());
+  EXPECT_TRUE(exchange(Body().u32(3).str("d").packet(kReaddir), Body().u32(3).u32(1).entry("x").packet(kName)).empty());
   EXPECT_TRUE(exchange(Body().u32(4).str("d").packet(kReaddir), status(4, kFxEof, "EOF")).empty());
   expect_one(Body().u32(5).str("d").packet(kClose), status(5, kFxOk),
              Want("close").path("/root").mode("list").detail("entries=4"));
@@ -246,7 +267,10 @@ TEST_F(SftpConformance, PathExtensions) {
              Want("statvfs").path("/").extension("statvfs@openssh.com"));
   expect_one(ext(4, "lsetstat@openssh.com").str("/tmp/l").u32(0x02).u32(0).u32(0).packet(kExtended),
              status(4, kFxPermissionDenied, "Permission denied"),
-             Want("lsetstat").path("/tmp/l").detail("uid=0 gid=0").extension("lsetstat@openssh.com")
+             Want("lsetstat")
+                 .path("/tmp/l")
+                 .detail("uid=0 gid=0")
+                 .extension("lsetstat@openssh.com")
                  .failed("Permission denied"));
   expect_one(ext(5, "limits@openssh.com").packet(kExtended), extended_reply(5),
              Want("limits").extension("limits@openssh.com"));
@@ -269,7 +293,10 @@ TEST_F(SftpConformance, HandleExtensions) {
              Want("fstatvfs").path("/srv/src").extension("fstatvfs@openssh.com"));
   expect_one(Body().u32(5).str("copy-data").str("r").u64(10).u64(0).str("w").u64(20).packet(kExtended),
              status(5, kFxOk),
-             Want("copy-data").path("/srv/src").path2("/srv/dst").extension("copy-data")
+             Want("copy-data")
+                 .path("/srv/src")
+                 .path2("/srv/dst")
+                 .extension("copy-data")
                  .detail("read_offset=10 length=0 write_offset=20"));
 }
 

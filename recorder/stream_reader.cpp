@@ -25,14 +25,15 @@ uint32_t read_u32(std::string_view b) {
 // Where the block at the start of `rest` ends and what it stores, or
 // nullopt if the file ends inside it.
 struct Block {
-  size_t size = 0;            // on disk
-  std::string_view payload;   // stored payload (unencrypted files)
+  size_t size = 0;           // on disk
+  std::string_view payload;  // stored payload (unencrypted files)
 };
 
 Result<std::optional<Block>> next_plain_block(std::string_view rest) {
   if (rest.size() < 4) return std::optional<Block>();
   uint32_t len = read_u32(rest);
-  if (len > kMaxStoredPayload) return make_error("block larger than a writer makes (" + std::to_string(len) + " bytes)");
+  if (len > kMaxStoredPayload)
+    return make_error("block larger than a writer makes (" + std::to_string(len) + " bytes)");
   if (rest.size() - 4 < len) return std::optional<Block>();
   return std::optional<Block>(Block{4 + size_t{len}, rest.substr(4, len)});
 }
@@ -207,14 +208,17 @@ Result<StreamScan> scan_stream(std::string_view bytes, const std::string& key_pa
 
 Result<StreamSummary> summarize_stream(std::string_view bytes, const std::string& key_path, const std::string& name) {
   StreamSummary sum;
-  auto scan = scan_stream(bytes, key_path, [&](const StreamRecord& r) -> Status {
-    StreamStats& s = sum.streams[static_cast<size_t>(r.stream)];
-    if (s.records++ == 0) s.first_at = r.at;
-    s.last_at = r.at;
-    s.bytes += static_cast<int64_t>(r.bytes.size());
-    if (s.head.size() < 64) s.head.append(r.bytes.substr(0, 64 - s.head.size()));
-    return {};
-  }, name);
+  auto scan = scan_stream(
+      bytes, key_path,
+      [&](const StreamRecord& r) -> Status {
+        StreamStats& s = sum.streams[static_cast<size_t>(r.stream)];
+        if (s.records++ == 0) s.first_at = r.at;
+        s.last_at = r.at;
+        s.bytes += static_cast<int64_t>(r.bytes.size());
+        if (s.head.size() < 64) s.head.append(r.bytes.substr(0, 64 - s.head.size()));
+        return {};
+      },
+      name);
   if (!scan) return scan.error();
   sum.scan = std::move(*scan);
   return sum;

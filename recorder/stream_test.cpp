@@ -29,10 +29,13 @@ Streams read_streams(const std::string& path, const std::string& key = "") {
   Streams s;
   auto bytes = read_file(path, size_t{1} << 30);
   if (!bytes) return s;
-  s.scan = scan_stream(*bytes, key, [&](const StreamRecord& r) -> Status {
-    (r.stream == StreamId::kStdin ? s.in : r.stream == StreamId::kStdout ? s.out : s.err).append(r.bytes);
-    return {};
-  }, path);
+  s.scan = scan_stream(
+      *bytes, key,
+      [&](const StreamRecord& r) -> Status {
+        (r.stream == StreamId::kStdin ? s.in : r.stream == StreamId::kStdout ? s.out : s.err).append(r.bytes);
+        return {};
+      },
+      path);
   return s;
 }
 
@@ -83,7 +86,13 @@ TEST_P(StreamTest, TimesAreMicrosecondsSinceTheStart) {
   ASSERT_TRUE(w->close());
   auto bytes = read_file(dir + "/t.stream");
   std::vector<Micros> at;
-  ASSERT_TRUE(scan_stream(*bytes, "", [&](const StreamRecord& r) -> Status { at.push_back(r.at); return {}; }, "t"));
+  ASSERT_TRUE(scan_stream(
+      *bytes, "",
+      [&](const StreamRecord& r) -> Status {
+        at.push_back(r.at);
+        return {};
+      },
+      "t"));
   EXPECT_EQ(at, std::vector<Micros>{1'234'567});
 }
 
@@ -223,7 +232,8 @@ TEST(StreamFormat, VarintsRoundTripAndRejectOverlong) {
 TEST(StreamFormat, NotAStreamRecording) {
   EXPECT_FALSE(is_stream_recording("{\"version\": 2, \"width\": 80}\n"));
   EXPECT_FALSE(parse_stream_header("{\"format\":\"bastion-stream\",\"version\":2}\n", "f"));
-  EXPECT_FALSE(scan_stream("garbage", "", [](const StreamRecord&) { return Status{}; }, "f"));
+  EXPECT_FALSE(scan_stream(
+      "garbage", "", [](const StreamRecord&) { return Status{}; }, "f"));
   StreamId id;
   EXPECT_TRUE(parse_stream_name("stderr", id));
   EXPECT_EQ(id, StreamId::kStderr);

@@ -76,7 +76,8 @@ std::string ChunkDigests::final() const {
   MdCtx copy(EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), impl_->md.get()) != 1 || EVP_DigestFinal_ex(copy.get(), digest, &len) != 1) {
+  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), impl_->md.get()) != 1 ||
+      EVP_DigestFinal_ex(copy.get(), digest, &len) != 1) {
     return "";
   }
   return hex_encode(std::span<const uint8_t>(digest, len));
@@ -205,7 +206,8 @@ Status StreamWriter::write_out(std::string_view bytes) {
     ssize_t n = ::write(fd_.get(), p, left);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      failed_ = make_error(std::string("cannot write the recording: ") + (n < 0 ? std::strerror(errno) : "short write"));
+      failed_ =
+          make_error(std::string("cannot write the recording: ") + (n < 0 ? std::strerror(errno) : "short write"));
       return failed_;
     }
     EVP_DigestUpdate(hashes_->chunk.get(), p, static_cast<size_t>(n));

@@ -93,14 +93,18 @@ std::vector<AuditMessage> read_audit_messages(SQLite::Database& db, int64_t afte
   std::vector<AuditMessage> out;
   while (q.executeStep()) {
     int64_t seq = q.getColumn(0).getInt64();
-    nlohmann::json j = {{"actor", q.getColumn(2).getString()},   {"action", q.getColumn(3).getString()},
-                        {"target", q.getColumn(4).getString()},  {"login", q.getColumn(5).getString()},
-                        {"source", q.getColumn(6).getString()},  {"session_id", q.getColumn(7).getString()},
-                        {"outcome", q.getColumn(8).getString()}, {"reason", q.getColumn(9).getString()},
+    nlohmann::json j = {{"actor", q.getColumn(2).getString()},
+                        {"action", q.getColumn(3).getString()},
+                        {"target", q.getColumn(4).getString()},
+                        {"login", q.getColumn(5).getString()},
+                        {"source", q.getColumn(6).getString()},
+                        {"session_id", q.getColumn(7).getString()},
+                        {"outcome", q.getColumn(8).getString()},
+                        {"reason", q.getColumn(9).getString()},
                         {"details", nlohmann::json::parse(q.getColumn(10).getString(), nullptr, false)}};
     int severity = j["outcome"] == "deny" || j["outcome"] == "error" ? 4 : 6;
-    std::string sd = "[bastion@32473 seq=\"" + std::to_string(seq) + "\" hash=\"" +
-                     sd_escape(q.getColumn(11).getString()) + "\"]";
+    std::string sd =
+        "[bastion@32473 seq=\"" + std::to_string(seq) + "\" hash=\"" + sd_escape(q.getColumn(11).getString()) + "\"]";
     out.push_back({seq, SyslogForwarder::format(severity, "AUDIT", sd,
                                                 j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                                                 q.getColumn(1).getInt64())});
@@ -126,7 +130,8 @@ Result<SyslogForwarder> SyslogForwarder::open(const SyslogOptions& o) {
     f.fd_ = std::move(*fd);
     return f;
   }
-  if (o.database.empty() || o.cursor_file.empty()) return make_error("syslog: a stream target needs the database and a cursor file");
+  if (o.database.empty() || o.cursor_file.empty())
+    return make_error("syslog: a stream target needs the database and a cursor file");
   SyslogStreamOptions so;
   if (t->kind == SyslogTarget::Kind::kTls) {
     auto ctx = make_syslog_tls_context(o.ca_file, o.cert_file, o.key_file);

@@ -220,7 +220,8 @@ std::vector<std::string> SyslogStream::Impl::take_lines() {
   std::vector<std::string> out(std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
   lines.clear();
   if (dropped_lines > 0) {
-    log("syslog: " + std::to_string(dropped_lines) + " checkpoint lines dropped while " + opts.target + " was unreachable");
+    log("syslog: " + std::to_string(dropped_lines) + " checkpoint lines dropped while " + opts.target +
+        " was unreachable");
     dropped_lines = 0;
   }
   return out;
@@ -272,7 +273,8 @@ void SyslogStream::Impl::run() {
         pause(backoff.next(), false);
         continue;
       }
-      if (!ever_connected) log("syslog: connected to " + opts.target + "; resuming after seq " + std::to_string(cursor.seq));
+      if (!ever_connected)
+        log("syslog: connected to " + opts.target + "; resuming after seq " + std::to_string(cursor.seq));
       ever_connected = true;
     }
     Result<bool> sent = step();

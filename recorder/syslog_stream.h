@@ -32,14 +32,14 @@ struct AuditMessage {
 std::vector<AuditMessage> read_audit_messages(SQLite::Database& db, int64_t after_seq, int limit);
 
 struct SyslogStreamOptions {
-  std::string target;          // the configured URL (stored in the cursor file)
+  std::string target;  // the configured URL (stored in the cursor file)
   SyslogTarget parsed;
   std::vector<SocketAddress> addrs;
-  SslCtx tls;                  // null for tcp://
-  std::string database;        // state database, opened read-only
+  SslCtx tls;            // null for tcp://
+  std::string database;  // state database, opened read-only
   std::string cursor_file;
-  SyslogCursor start;          // where to resume
-  bool resumed = false;        // `start` came from the cursor file (a gap after it is worth a log line)
+  SyslogCursor start;    // where to resume
+  bool resumed = false;  // `start` came from the cursor file (a gap after it is worth a log line)
   std::function<void(const std::string&)> log;
   // Records to read and send per batch (one acknowledgement wait each).
   int batch_records = 200;

@@ -116,11 +116,11 @@ TEST_F(SyslogDir, CursorRoundTrips) {
 }
 
 TEST_F(SyslogDir, CorruptCursorIsAnErrorNotAReset) {
-  for (std::string bad : {std::string(""), std::string("bastion syslog cursor 1\ntarget tcp://h:1\nseq 12x\n"),
-                          std::string("bastion syslog cursor 1\ntarget tcp://h:1\nseq -3\n"),
-                          std::string("bastion syslog cursor 1\ntarget tcp://h:1\n"),
-                          std::string("bastion syslog cursor 1\ntarget tcp://h:1\nseq 5"),
-                          std::string("something else\n")}) {
+  for (std::string bad :
+       {std::string(""), std::string("bastion syslog cursor 1\ntarget tcp://h:1\nseq 12x\n"),
+        std::string("bastion syslog cursor 1\ntarget tcp://h:1\nseq -3\n"),
+        std::string("bastion syslog cursor 1\ntarget tcp://h:1\n"),
+        std::string("bastion syslog cursor 1\ntarget tcp://h:1\nseq 5"), std::string("something else\n")}) {
     ASSERT_TRUE(write_file_atomic(path("c"), bad, 0600, true));
     auto c = load_syslog_cursor(path("c"));
     ASSERT_FALSE(c) << "accepted: " << bad;
@@ -242,7 +242,8 @@ TEST_F(SyslogDir, TcpDeliversEveryRecordInOrderAndAdvancesTheCursor) {
     auto f = SyslogForwarder::open(o);
     ASSERT_TRUE(f) << f.error().message;
     ASSERT_TRUE(eventually([&] { return c.messages().size() >= 5; }, 10000));
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit->append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE(audit->append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
     ASSERT_TRUE(f->forward_new(*db));
     f->send_line("CHECKPOINT", 5, "checkpoint line");
     ASSERT_TRUE(eventually([&] { return c.messages().size() >= 9; }, 10000));
@@ -321,10 +322,12 @@ TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
   };
   auto f = SyslogForwarder::open(o);
   ASSERT_TRUE(f) << f.error().message;
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard l(mu);
-    return !logged.empty();
-  }, 5000));
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::lock_guard l(mu);
+        return !logged.empty();
+      },
+      5000));
   EXPECT_NE(logged[0].find("failing: cannot connect"), std::string::npos) << logged[0];
   auto t0 = std::chrono::steady_clock::now();
   f = make_error("closed");  // destroys the forwarder

@@ -226,16 +226,19 @@ Status SyslogLink::tls_handshake(int64_t deadline_ms) {
     if (!ssl_ || SSL_set_fd(ssl_.get(), fd_.get()) != 1) return make_error(openssl_error("TLS setup"));
     in_addr v4{};
     in6_addr v6{};
-    bool is_ip = inet_pton(AF_INET, target_.host.c_str(), &v4) == 1 || inet_pton(AF_INET6, target_.host.c_str(), &v6) == 1;
+    bool is_ip =
+        inet_pton(AF_INET, target_.host.c_str(), &v4) == 1 || inet_pton(AF_INET6, target_.host.c_str(), &v6) == 1;
     // SECURITY: the certificate must name the host we meant (DNS name or IP
     // address SAN); a valid certificate for another host is refused.
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
     if (is_ip) {
-      if (X509_VERIFY_PARAM_set1_ip_asc(param, target_.host.c_str()) != 1) return make_error(openssl_error("TLS setup"));
+      if (X509_VERIFY_PARAM_set1_ip_asc(param, target_.host.c_str()) != 1)
+        return make_error(openssl_error("TLS setup"));
     } else {
       if (SSL_set1_host(ssl_.get(), target_.host.c_str()) != 1) return make_error(openssl_error("TLS setup"));
       // SNI (SSL_set_tlsext_host_name, spelled out: the macro casts old-style).
-      SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(target_.host.c_str()));
+      SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(target_.host.c_str()));
     }
     SSL_set_connect_state(ssl_.get());
   }
@@ -251,9 +254,9 @@ Status SyslogLink::tls_handshake(int64_t deadline_ms) {
       err = SSL_get_error(ssl_.get(), r);
       verify = SSL_get_verify_result(ssl_.get());
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-        reason = verify != X509_V_OK ? std::string("certificate verification failed: ") +
-                                           X509_verify_cert_error_string(verify)
-                                     : openssl_error("TLS handshake failed");
+        reason = verify != X509_V_OK
+                     ? std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify)
+                     : openssl_error("TLS handshake failed");
         return make_error(reason);
       }
     }
@@ -271,7 +274,8 @@ Status SyslogLink::write_all(std::string_view data, int64_t deadline_ms) {
       std::lock_guard gate(fork_gate());
       if (ssl_) {
         ERR_clear_error();
-        int r = SSL_write(ssl_.get(), data.data() + off, static_cast<int>(std::min<size_t>(data.size() - off, 1 << 20)));
+        int r =
+            SSL_write(ssl_.get(), data.data() + off, static_cast<int>(std::min<size_t>(data.size() - off, 1 << 20)));
         if (r > 0) {
           off += static_cast<size_t>(r);
           continue;

@@ -130,7 +130,8 @@ Result<Elevation> ElevationService::request(const Actor& requester, const std::s
   const std::string reason = clean_text(raw_reason);
   const char* action = "elevation.request";
   std::string login, target_name;
-  nlohmann::json d = {{"destination", destination.substr(0, 256)}, {"duration", format_duration(duration)},
+  nlohmann::json d = {{"destination", destination.substr(0, 256)},
+                      {"duration", format_duration(duration)},
                       {"request_reason", reason.substr(0, 512)}};
   if (!split_destination(destination, login, target_name)) {
     return refuse<Elevation>(requester, action, "expected LOGIN@TARGET, got '" + destination.substr(0, 64) + "'", "",
@@ -224,10 +225,10 @@ Result<Elevation> ElevationService::approve(const Actor& approver, const std::st
     g["ends_at"] = format_utc(updated->ends_at);
     g["approved_by"] = nlohmann::json::array();
     for (const auto& x : updated->approvals) g["approved_by"].push_back(x.approver);
-    return audit(approver, "grant.start", Outcome::kAllow,
-                 "grant " + updated->grant_id + " for " + updated->user + " until " +
-                     format_utc_seconds(updated->ends_at),
-                 e->target, e->login, g);
+    return audit(
+        approver, "grant.start", Outcome::kAllow,
+        "grant " + updated->grant_id + " for " + updated->user + " until " + format_utc_seconds(updated->ends_at),
+        e->target, e->login, g);
   });
   if (!refusal.empty()) return refuse<Elevation>(approver, action, refusal, e->target, e->login, d);
   if (!done) return done.error();
@@ -328,7 +329,8 @@ Result<Elevation> ElevationService::break_glass(const Actor& admin, const std::s
   nlohmann::json d = {{"user", user}, {"duration", format_duration(duration)}, {"break_glass", true}};
   if (!admin.admin) return refuse<Elevation>(admin, action, "break-glass is for administrators only", "", "", d);
   if (!split_destination(destination, login, target_name)) {
-    return refuse<Elevation>(admin, action, "expected LOGIN@TARGET, got '" + destination.substr(0, 64) + "'", "", "", d);
+    return refuse<Elevation>(admin, action, "expected LOGIN@TARGET, got '" + destination.substr(0, 64) + "'", "", "",
+                             d);
   }
   auto person = repo_.find_person(user);
   auto target = repo_.find_target(target_name);
@@ -385,7 +387,8 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
     bool pending = e.state == ElevationState::kPending && now >= e.expires_at;
     bool ended = e.state == ElevationState::kApproved && now >= e.ends_at;
     if (!pending && !ended) continue;
-    std::string why = pending ? "request expired without a decision" : "grant ended at " + format_utc_seconds(e.ends_at);
+    std::string why =
+        pending ? "request expired without a decision" : "grant ended at " + format_utc_seconds(e.ends_at);
     nlohmann::json d = link(e);
     d["user"] = e.user;
     bool ended_here = false;
@@ -403,9 +406,10 @@ Result<std::vector<Elevation>> ElevationService::expire_due() {
   return out;
 }
 
-Result<std::vector<Elevation>> ElevationService::withdraw_consents(
-    const std::string& approver, const std::function<bool(const Elevation&)>& used, const std::string& why,
-    const std::string& only_customer) {
+Result<std::vector<Elevation>> ElevationService::withdraw_consents(const std::string& approver,
+                                                                   const std::function<bool(const Elevation&)>& used,
+                                                                   const std::string& why,
+                                                                   const std::string& only_customer) {
   auto open = repo_.list_elevations("", true);
   if (!open) return open.error();
   Micros now = clock_.now();

@@ -26,7 +26,7 @@ namespace bastion::gateway {
 
 // Who acts: a person (command mode) or an administrator (bastionctl).
 struct Actor {
-  std::string name;        // person name, or "admin:<login>"
+  std::string name;  // person name, or "admin:<login>"
   bool admin = false;
   std::string session_id;  // the actor's gateway session, if any
   std::string source;      // "ip:port", if any
@@ -76,8 +76,8 @@ class ElevationService {
   Status audit(const Actor& actor, const std::string& action, recorder::Outcome outcome, const std::string& reason,
                const std::string& target, const std::string& login, nlohmann::json details);
   template <class T>
-  Result<T> refuse(const Actor& actor, const std::string& action, const std::string& reason,
-                   const std::string& target, const std::string& login, nlohmann::json details);
+  Result<T> refuse(const Actor& actor, const std::string& action, const std::string& reason, const std::string& target,
+                   const std::string& login, nlohmann::json details);
 
   // Runs `change` (repository changes and their audit records) as one
   // transaction: a crash or a failed audit write leaves neither.

@@ -76,7 +76,8 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   };
   const int records = count("SELECT COUNT(*) FROM audit_log");
   // From here on, no audit record can be written.
-  db->sql().exec("CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  db->sql().exec(
+      "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
   EXPECT_FALSE(service->request(bob, "root@acme-app", 30 * kMin, "T-2"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM elevations"), 1) << "a request without its record";
   auto approved = service->approve(carol, req->id, std::nullopt);
@@ -127,7 +128,8 @@ TEST_F(ElevationServiceTest, ALeavingApproversUnusedConsentIsWithdrawn) {
   EXPECT_EQ(state(unused_grant->id), policy::ElevationState::kRevoked);
   EXPECT_EQ(state(half->id), policy::ElevationState::kRevoked);
   EXPECT_EQ(state(other->id), policy::ElevationState::kPending) << "carol never consented to it";
-  EXPECT_EQ((*repo->find_elevation(unused_grant->id))->end_reason, "consent withdrawn: approver carol no longer has access");
+  EXPECT_EQ((*repo->find_elevation(unused_grant->id))->end_reason,
+            "consent withdrawn: approver carol no longer has access");
   EXPECT_EQ(audit_count("elevation.revoke", "info"), 2);
   // Only customer consents count when carol stops being acme's approver; the lead's internal approval stays.
   auto internal = service->request(bob, "root@acme-app", 30 * kMin, "T-5");

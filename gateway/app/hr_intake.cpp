@@ -121,8 +121,8 @@ void HrIntake::finish_batch() {
   } else {
     bool nothing_valid = batch_->events.empty() && !batch_->parsed.errors.empty();
     file_away(batch_->path, nothing_valid ? spool_.rejected() : spool_.processed(), *report);
-    daemon_log("hr", "applied " + batch_->record.file + " (" + batch_->record.id + "): " +
-                         (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    daemon_log("hr", "applied " + batch_->record.file + " (" + batch_->record.id +
+                         "): " + (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   batch_.reset();
   services_.reset();

@@ -19,9 +19,8 @@ namespace {
 class HrIntakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = std::filesystem::temp_directory_path() /
-          ("hr-intake-" + std::to_string(getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = std::filesystem::temp_directory_path() / ("hr-intake-" + std::to_string(getpid()) + "-" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     cfg.database = (dir / "bastion.db").string();
@@ -41,12 +40,12 @@ class HrIntakeTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir); }
 
   std::unique_ptr<HrIntake> intake() {
-    return std::make_unique<HrIntake>(cfg, clock, [this](const std::string& user, const std::string&, bool left) {
-      changes[user] = left;
-    });
+    return std::make_unique<HrIntake>(
+        cfg, clock, [this](const std::string& user, const std::string&, bool left) { changes[user] = left; });
   }
   void drop(const std::string& name, const std::string& employee) {
-    std::string text = "{\"event_id\":\"ev-" + employee + "\",\"type\":\"leaver\",\"employee_id\":\"" + employee + "\"}\n";
+    std::string text =
+        "{\"event_id\":\"ev-" + employee + "\",\"type\":\"leaver\",\"employee_id\":\"" + employee + "\"}\n";
     ASSERT_TRUE(write_file_atomic(cfg.hr_spool + "/incoming/" + name, text, 0600, true));
   }
   // Runs the loop as the supervisor does, until `done` or `rounds` rounds (10 ms each when idle).
@@ -104,7 +103,8 @@ TEST_F(HrIntakeTest, AnUnavailableDatabaseLeavesTheFileAndRetriesLater) {
   EXPECT_TRUE(changes.empty());
   std::filesystem::rename(cfg.database + ".away", cfg.database);
   // Nothing happens before the retry time, however long the loop runs.
-  EXPECT_FALSE(run(*in, [&] { return processed("feed.jsonl"); }, 50));
+  EXPECT_FALSE(run(
+      *in, [&] { return processed("feed.jsonl"); }, 50));
   clock.advance(6 * kMicrosPerSecond);
   ASSERT_TRUE(run(*in, [&] { return processed("feed.jsonl"); }));
   EXPECT_EQ(changes, (std::map<std::string, bool>{{"p1", true}}));

@@ -99,13 +99,14 @@ Status HrService::audit_changes(const HrEvent& e, const HrPlan& plan, const std:
     ev.target = "";
     audit_.append_in_transaction(ev);
   };
-  nlohmann::json main = with({{"type", policy::to_string(e.type)}, {"plan", policy::to_string(plan.action)},
-                              {"user", plan.person}});
+  nlohmann::json main =
+      with({{"type", policy::to_string(e.type)}, {"plan", policy::to_string(plan.action)}, {"user", plan.person}});
   if (!plan.department.empty()) main["department"] = plan.department;
   if (e.effective_at) main["effective_at"] = format_utc(*e.effective_at);
   add("hr." + policy::to_string(e.type), outcome_for(plan.action), plan.reason, main);
   if (ch.created) add("user.add", Outcome::kAllow, "HR joiner", with({{"user", ch.person}, {"state", "pending"}}));
-  if (ch.rejoined) add("user.state", Outcome::kAllow, "HR joiner: pending", with({{"user", ch.person}, {"state", "pending"}}));
+  if (ch.rejoined)
+    add("user.state", Outcome::kAllow, "HR joiner: pending", with({{"user", ch.person}, {"state", "pending"}}));
   if (ch.left) add("user.state", Outcome::kInfo, ch.person + " left", with({{"user", ch.person}, {"state", "left"}}));
   for (const auto& fp : ch.keys_revoked) {
     add("key.revoke", Outcome::kInfo, ch.person + " left", with({{"user", ch.person}, {"fingerprint", fp}}));
@@ -304,14 +305,22 @@ Result<HrBatch> HrService::open(const HrDroppedFile& file) {
     b.held = true;
     b.hold_reason = verdict.reason;
     b.record.state = "held";
-    b.record.summary = nlohmann::json{{"hold_reason", verdict.reason}, {"leavers", b.leavers}, {"active", b.active},
-                                      {"earlier_leavers", count->earlier}, {"events", b.events.size()}}
-                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    b.record.summary = nlohmann::json{
+        {"hold_reason", verdict.reason},
+        {"leavers", b.leavers},
+        {"active", b.active},
+        {"earlier_leavers", count->earlier},
+        {"events",
+         b.events.size()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     auto ev = event("hr.hold", Outcome::kDeny,
                     "ALERT: HR batch " + b.record.id + " (" + b.record.file + ") held: " + verdict.reason +
                         "; nothing applied. Decide with `bastionctl hr release|discard " + b.record.id + "`",
-                    {{"batch_id", b.record.id}, {"file", b.record.file}, {"leavers", b.leavers},
-                     {"earlier_leavers", count->earlier}, {"active", b.active}, {"alert", "mass-revocation"}});
+                    {{"batch_id", b.record.id},
+                     {"file", b.record.file},
+                     {"leavers", b.leavers},
+                     {"earlier_leavers", count->earlier},
+                     {"active", b.active},
+                     {"alert", "mass-revocation"}});
     auto st = repo_.save_hr_batch(b.record, [&](const std::string&) -> Status {
       audit_.append_in_transaction(ev);
       return {};
@@ -373,19 +382,25 @@ nlohmann::json hr_report_json(const HrBatch& b) {
   nlohmann::json lines = nlohmann::json::array();
   std::map<std::string, int> counts;
   for (const auto& o : b.outcomes) {
-    lines.push_back({{"line", o.line}, {"event_id", o.event_id}, {"type", o.type}, {"employee_id", o.employee_id},
-                     {"user", o.person}, {"outcome", o.outcome}, {"detail", o.detail}});
+    lines.push_back({{"line", o.line},
+                     {"event_id", o.event_id},
+                     {"type", o.type},
+                     {"employee_id", o.employee_id},
+                     {"user", o.person},
+                     {"outcome", o.outcome},
+                     {"detail", o.detail}});
     ++counts[o.outcome];
   }
   for (const auto& err : b.parsed.errors) {
     lines.push_back({{"line", err.line}, {"outcome", "rejected"}, {"detail", err.reason}});
     ++counts["rejected"];
   }
-  std::sort(lines.begin(), lines.end(),
-            [](const nlohmann::json& x, const nlohmann::json& y) { return x["line"].get<int>() < y["line"].get<int>(); });
-  nlohmann::json j = {{"batch_id", b.record.id}, {"file", b.record.file},  {"sha256", b.record.sha256},
+  std::sort(lines.begin(), lines.end(), [](const nlohmann::json& x, const nlohmann::json& y) {
+    return x["line"].get<int>() < y["line"].get<int>();
+  });
+  nlohmann::json j = {{"batch_id", b.record.id},       {"file", b.record.file},   {"sha256", b.record.sha256},
                       {"snapshot", b.parsed.snapshot}, {"lines", b.parsed.lines}, {"counts", counts},
-                      {"leavers", b.leavers},          {"active", b.active}, {"results", lines}};
+                      {"leavers", b.leavers},          {"active", b.active},      {"results", lines}};
   if (b.held) j["held"] = b.hold_reason;
   return j;
 }
@@ -402,11 +417,11 @@ Result<nlohmann::json> HrService::finish(HrBatch& b) {
     records.push_back(event("hr.reject", Outcome::kDeny, "line " + std::to_string(err.line) + ": " + err.reason,
                             {{"batch_id", b.record.id}, {"file", b.record.file}, {"line", err.line}}));
   }
-  records.push_back(event("hr.batch", b.parsed.errors.empty() ? Outcome::kInfo : Outcome::kError,
-                          "HR file " + b.record.file + " applied: " +
-                              report["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                          {{"batch_id", b.record.id}, {"file", b.record.file}, {"sha256", b.record.sha256},
-                           {"counts", report["counts"]}}));
+  records.push_back(event(
+      "hr.batch", b.parsed.errors.empty() ? Outcome::kInfo : Outcome::kError,
+      "HR file " + b.record.file +
+          " applied: " + report["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      {{"batch_id", b.record.id}, {"file", b.record.file}, {"sha256", b.record.sha256}, {"counts", report["counts"]}}));
   // The rejections, the summary and the "done" state commit together: a
   // file read again (the process died before moving it) is audited once.
   auto st = repo_.save_hr_batch(b.record, [&](const std::string& previous) -> Status {
@@ -420,14 +435,23 @@ Result<nlohmann::json> HrService::finish(HrBatch& b) {
 
 Status HrService::hold_when_due(policy::HrBatchRecord& rec, const HrBreakerCount& c) {
   rec.state = "held";
-  rec.summary = nlohmann::json{{"hold_reason", c.verdict.reason}, {"leavers", c.leavers}, {"active", c.active},
-                               {"earlier_leavers", c.earlier}, {"when_due", true}}
-                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  rec.summary = nlohmann::json{
+      {"hold_reason", c.verdict.reason},
+      {"leavers", c.leavers},
+      {"active", c.active},
+      {"earlier_leavers", c.earlier},
+      {"when_due",
+       true}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   auto ev = event("hr.hold", Outcome::kDeny,
-                  "ALERT: scheduled leavers of HR batch " + rec.id + " (" + rec.file + ") held when due: " +
-                      c.verdict.reason + "; nothing applied. Decide with `bastionctl hr release|discard " + rec.id + "`",
-                  {{"batch_id", rec.id}, {"file", rec.file}, {"leavers", c.leavers}, {"earlier_leavers", c.earlier},
-                   {"active", c.active}, {"alert", "mass-revocation"}});
+                  "ALERT: scheduled leavers of HR batch " + rec.id + " (" + rec.file +
+                      ") held when due: " + c.verdict.reason +
+                      "; nothing applied. Decide with `bastionctl hr release|discard " + rec.id + "`",
+                  {{"batch_id", rec.id},
+                   {"file", rec.file},
+                   {"leavers", c.leavers},
+                   {"earlier_leavers", c.earlier},
+                   {"active", c.active},
+                   {"alert", "mass-revocation"}});
   return repo_.save_hr_batch(rec, [&](const std::string&) -> Status {
     audit_.append_in_transaction(ev);
     return {};
@@ -523,7 +547,7 @@ std::vector<std::string> HrSpool::waiting() const {
     auto st = ent.symlink_status(ec);
     if (ec || std::filesystem::is_directory(st)) continue;
     // lstat's time: last_write_time would follow a link (and fail on a dangling one).
-    struct stat l{};
+    struct stat l {};
     if (::lstat(ent.path().c_str(), &l) != 0) continue;
     files.emplace_back(static_cast<int64_t>(l.st_mtim.tv_sec) * 1'000'000'000 + l.st_mtim.tv_nsec, ent.path().string());
   }
@@ -541,7 +565,11 @@ Result<std::string> HrSpool::file_away(const std::string& path, const std::strin
   for (int i = 1; file_exists(dest); ++i) dest = dir + "/" + name + "." + std::to_string(i);
   // The report first: if we die between the two steps the file is still in
   // incoming/ and is applied (idempotently) again.
-  if (auto st = write_file_atomic(dest + ".report.json", report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640, true); !st) return st.error();
+  if (auto st =
+          write_file_atomic(dest + ".report.json",
+                            report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640, true);
+      !st)
+    return st.error();
   if (::rename(path.c_str(), dest.c_str()) != 0) {
     return make_error("cannot move " + path + " to " + dir + ": " + std::strerror(errno));
   }

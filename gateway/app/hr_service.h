@@ -73,9 +73,9 @@ using HrAccessChange = std::function<void(const std::string& user, const std::st
 // file, so that it can run off the supervisor's event loop (HrSpoolWorker).
 struct HrDroppedFile {
   std::string path;
-  bool gone = false;   // nothing at PATH any more (a link counts as present: it is rejected)
-  Status readable;     // why it is rejected unread: a FIFO, link, device, oversized file...
-  std::string text;    // the contents (digested by open(): no OpenSSL off the main thread, see hr_spool_worker.h)
+  bool gone = false;  // nothing at PATH any more (a link counts as present: it is rejected)
+  Status readable;    // why it is rejected unread: a FIFO, link, device, oversized file...
+  std::string text;   // the contents (digested by open(): no OpenSSL off the main thread, see hr_spool_worker.h)
   policy::HrFile parsed;
 };
 HrDroppedFile read_hr_file(const std::string& path, size_t max_bytes);

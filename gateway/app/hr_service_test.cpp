@@ -62,8 +62,8 @@ class HrServiceTest : public ::testing::Test {
     return static_cast<int>(audit->query(f)->size());
   }
   std::string leaver(const std::string& id, int emp, const std::string& extra = "") {
-    return "{\"event_id\":\"" + id + "\",\"type\":\"leaver\",\"employee_id\":\"E" + std::to_string(emp) + "\"" +
-           extra + "}\n";
+    return "{\"event_id\":\"" + id + "\",\"type\":\"leaver\",\"employee_id\":\"E" + std::to_string(emp) + "\"" + extra +
+           "}\n";
   }
 
   std::filesystem::path dir;
@@ -144,7 +144,7 @@ TEST_F(HrServiceTest, ExactlyOnceAcrossARestartAndDuplicates) {
   auto first = hr->open(path);
   ASSERT_TRUE(first);
   ASSERT_EQ(*hr->apply(*first, 2, {}), 2u);  // "dies" after two events
-  auto again = hr->open(path);                // restart: the same file again
+  auto again = hr->open(path);               // restart: the same file again
   ASSERT_TRUE(again);
   EXPECT_EQ(again->record.id, first->record.id);
   ASSERT_TRUE(hr->apply(*again, 0, {}));
@@ -193,7 +193,8 @@ TEST_F(HrServiceTest, BreakerHoldsMassLeaversUntilReleased) {
 
 TEST_F(HrServiceTest, JoinerMoverScheduledAndBadRoleMapping) {
   std::string text =
-      "{\"event_id\":\"j-1\",\"type\":\"joiner\",\"employee_id\":\"E200\",\"username\":\"frank\",\"department\":\"SRE\"}\n"
+      "{\"event_id\":\"j-1\",\"type\":\"joiner\",\"employee_id\":\"E200\",\"username\":\"frank\",\"department\":"
+      "\"SRE\"}\n"
       "{\"event_id\":\"m-1\",\"type\":\"mover\",\"employee_id\":\"E3\",\"department\":\"Support\"}\n"
       "{\"event_id\":\"m-2\",\"type\":\"mover\",\"employee_id\":\"E4\",\"department\":\"Broken\"}\n"
       "{\"event_id\":\"l-9\",\"type\":\"leaver\",\"employee_id\":\"E5\",\"effective_at\":\"" +
@@ -220,9 +221,10 @@ TEST_F(HrServiceTest, JoinerMoverScheduledAndBadRoleMapping) {
   EXPECT_EQ(*hr->apply_due({}), 1u);
   EXPECT_EQ((**repo->find_person("p5")).state, policy::PersonState::kLeft);
   // A mover dated before that leaver does not undo it.
-  auto late = hr->open(file("late.jsonl", "{\"event_id\":\"m-0\",\"type\":\"mover\",\"employee_id\":\"E5\","
-                                          "\"department\":\"SRE\",\"effective_at\":\"" +
-                                              format_utc(clock.now() - 60 * kMin) + "\"}\n"));
+  auto late = hr->open(file("late.jsonl",
+                            "{\"event_id\":\"m-0\",\"type\":\"mover\",\"employee_id\":\"E5\","
+                            "\"department\":\"SRE\",\"effective_at\":\"" +
+                                format_utc(clock.now() - 60 * kMin) + "\"}\n"));
   ASSERT_TRUE(late);
   ASSERT_TRUE(hr->apply(*late, 0, {}));
   EXPECT_EQ(late->outcomes[0].outcome, "superseded");
@@ -293,8 +295,9 @@ TEST_F(HrServiceTest, SmallFilesWithinTheWindowAreHeldTogether) {
   EXPECT_EQ((**repo->find_person("p2")).state, policy::PersonState::kActive);
   EXPECT_EQ(count("hr.hold"), 1);
   // A file without leavers is not held for the others'.
-  auto joiner = hr->open(file("joiner.jsonl", "{\"event_id\":\"w-j\",\"type\":\"joiner\",\"employee_id\":\"E90\","
-                                              "\"username\":\"walt\",\"department\":\"SRE\"}\n"));
+  auto joiner = hr->open(file("joiner.jsonl",
+                              "{\"event_id\":\"w-j\",\"type\":\"joiner\",\"employee_id\":\"E90\","
+                              "\"username\":\"walt\",\"department\":\"SRE\"}\n"));
   ASSERT_TRUE(joiner);
   EXPECT_FALSE(joiner->held) << joiner->hold_reason;
   // The held file is released and applied as before.

@@ -10,8 +10,7 @@
 
 namespace bastion::gateway {
 
-HrSpoolWorker::HrSpoolWorker(HrSpool spool, size_t max_file_size,
-                             std::function<void(const std::string&)> before_read)
+HrSpoolWorker::HrSpoolWorker(HrSpool spool, size_t max_file_size, std::function<void(const std::string&)> before_read)
     : spool_(std::move(spool)),
       max_file_size_(max_file_size),
       before_read_(std::move(before_read)),

@@ -35,9 +35,9 @@ struct HrSpoolJob {
 
 struct HrSpoolResult {
   HrSpoolJob::Kind kind = HrSpoolJob::Kind::kRead;
-  HrDroppedFile file;       // kRead
+  HrDroppedFile file;                         // kRead
   Result<std::string> moved = std::string();  // kFileAway: the new path, or why not
-  std::string path;         // the job's path
+  std::string path;                           // the job's path
 };
 
 class HrSpoolWorker {

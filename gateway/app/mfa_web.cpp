@@ -37,15 +37,20 @@ int lookup_status(const Error& e) { return e.code == ErrorCode::kGone ? 410 : 40
 
 std::string ssh_enrollment_instructions(const std::string& user, const std::string& gateway_host) {
   return "Next, your SSH key on the same security key:\n"
-         "1. An administrator runs:  bastionctl key challenge " + user + " --out challenge.bin\n"
+         "1. An administrator runs:  bastionctl key challenge " +
+         user +
+         " --out challenge.bin\n"
          "   and gives you challenge.bin (valid 15 minutes, single use).\n"
          "2. You run (touch the key and enter its PIN when it blinks):\n"
          "     ssh-keygen -t ed25519-sk -O verify-required -O challenge=challenge.bin \\\n"
          "       -O write-attestation=attestation.bin -f ~/.ssh/id_bastion\n"
          "   and send ~/.ssh/id_bastion.pub and attestation.bin to the administrator.\n"
          "3. The administrator runs:\n"
-         "     bastionctl key add " + user + " id_bastion.pub --attestation attestation.bin\n"
-         "4. Connect:  ssh -i ~/.ssh/id_bastion LOGIN@TARGET@" + gateway_host + "\n";
+         "     bastionctl key add " +
+         user +
+         " id_bastion.pub --attestation attestation.bin\n"
+         "4. Connect:  ssh -i ~/.ssh/id_bastion LOGIN@TARGET@" +
+         gateway_host + "\n";
 }
 
 std::string confirm_key_command(const Config& cfg, const std::string& user, const std::string& code) {
@@ -59,8 +64,10 @@ std::string admin_key_command(const std::string& verb, const std::string& user, 
 
 std::string unconfirmed_key_reason(const Config& cfg, const std::string& user) {
   return "the security key of " + user + " is registered but not yet confirmed: confirm it with your SSH key (" +
-         confirm_key_command(cfg, user) + ", with the code shown after registering) or ask an administrator "
-         "(bastionctl user confirm-key " + user + " CREDENTIAL_ID)";
+         confirm_key_command(cfg, user) +
+         ", with the code shown after registering) or ask an administrator "
+         "(bastionctl user confirm-key " +
+         user + " CREDENTIAL_ID)";
 }
 
 void MfaWeb::audit(const std::string& user, const std::string& action, Outcome outcome, const std::string& reason,
@@ -137,7 +144,9 @@ WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json&
   auto cred = authn::verify_registration(*cdj, *att, check, &presented);
   if (!cred) {
     audit(inv->user, "webauthn.register", Outcome::kDeny, cred.error().message,
-          {{"attestation", presented.format}, {"aaguid", presented.aaguid}, {"certificate", presented.subject},
+          {{"attestation", presented.format},
+           {"aaguid", presented.aaguid},
+           {"certificate", presented.subject},
            {"chain", presented.chain_pem}});
     return error(400, "registration refused: " + cred.error().message);
   }
@@ -159,8 +168,8 @@ WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json&
   const std::string id = b64url(cred->credential_id);
   return {200,
           {{"ok", true},
-           {"message", "Security key registered for " + inv->user +
-                           ". It cannot be used until you confirm it (see below)."},
+           {"message",
+            "Security key registered for " + inv->user + ". It cannot be used until you confirm it (see below)."},
            {"confirmation",
             {{"code", *code},
              {"command", confirm_key_command(s_.config(), inv->user, *code)},
@@ -178,8 +187,8 @@ WebReply MfaWeb::stepup_info(const std::string& code) {
   if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
   // A command's step-up (an approval) names what it confirms; a login's, where it goes.
   const std::string kCommand = "command: ";
-  std::string purpose = s->purpose.starts_with(kCommand) ? "Confirm: " + s->purpose.substr(kCommand.size())
-                                                          : "SSH login " + s->purpose;
+  std::string purpose =
+      s->purpose.starts_with(kCommand) ? "Confirm: " + s->purpose.substr(kCommand.size()) : "SSH login " + s->purpose;
   nlohmann::json info = {{"user", s->user}, {"purpose", purpose}};
   // Said before the button is pressed; pressing it fails the step-up with this reason.
   auto creds = s_.mfa().credentials(s->user);

@@ -51,8 +51,8 @@ class MfaWeb : public WebBackend {
   WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) override;
 
  private:
-  void audit(const std::string& user, const std::string& action, recorder::Outcome outcome,
-             const std::string& reason, nlohmann::json details, const std::string& session_id = "");
+  void audit(const std::string& user, const std::string& action, recorder::Outcome outcome, const std::string& reason,
+             nlohmann::json details, const std::string& session_id = "");
   WebReply fail_step_up(const std::string& code, const authn::StepUpRecord& s, const std::string& reason,
                         const std::string& credential_id);
 

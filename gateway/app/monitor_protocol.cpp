@@ -156,8 +156,8 @@ void fields(W& w, ControlDone& m) {
 }
 template <class W>
 void fields(W& w, Accepted& m) {
-  w(m.person), w(m.command_mode), w(m.target), w(m.host), w(m.host_key), w(m.recording), w(m.principals), w(m.login), w(m.port),
-      w(m.role), w(m.grant_id), w(m.request_id), w(m.break_glass), w(m.port_forwarding), w(m.grant_ends_at),
+  w(m.person), w(m.command_mode), w(m.target), w(m.host), w(m.host_key), w(m.recording), w(m.principals), w(m.login),
+      w(m.port), w(m.role), w(m.grant_id), w(m.request_id), w(m.break_glass), w(m.port_forwarding), w(m.grant_ends_at),
       w(m.step_up_url), w(m.step_up_timeout);
 }
 template <class W>
@@ -205,11 +205,12 @@ Result<Message> decode_as(std::span<const uint8_t> body) {
 
 Type type_of(const Message& m) {
   static constexpr Type kTypes[] = {
-      Type::kKeyProbe,       Type::kAuthenticate, Type::kSign,     Type::kElevationChanged, Type::kStepUpPoll,
-      Type::kAudit,          Type::kSessionEnd,   Type::kRecordingOpen, Type::kRecordingChunk, Type::kRecordingEnd,
-      Type::kCommand,        Type::kAccepted,     Type::kRefused,   Type::kCertificate,      Type::kKill,
-      Type::kKeyKnown,       Type::kStepUpResult, Type::kRecordingOpened, Type::kCommandOutput, Type::kAck,
-      Type::kWebCall,        Type::kWebAnswer,    Type::kControl,   Type::kControlDone};
+      Type::kKeyProbe,       Type::kAuthenticate,    Type::kSign,          Type::kElevationChanged,
+      Type::kStepUpPoll,     Type::kAudit,           Type::kSessionEnd,    Type::kRecordingOpen,
+      Type::kRecordingChunk, Type::kRecordingEnd,    Type::kCommand,       Type::kAccepted,
+      Type::kRefused,        Type::kCertificate,     Type::kKill,          Type::kKeyKnown,
+      Type::kStepUpResult,   Type::kRecordingOpened, Type::kCommandOutput, Type::kAck,
+      Type::kWebCall,        Type::kWebAnswer,       Type::kControl,       Type::kControlDone};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }

@@ -15,8 +15,7 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       mfa_(db_, clock_) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock& clock) {
-  auto db = Database::open(cfg.database, Database::Mode::kOpenExisting,
-                           static_cast<int>(cfg.busy_timeout / 1000));
+  auto db = Database::open(cfg.database, Database::Mode::kOpenExisting, static_cast<int>(cfg.busy_timeout / 1000));
   if (!db) return db.error();
   return std::unique_ptr<Services>(new Services(cfg, std::move(*db), clock));
 }

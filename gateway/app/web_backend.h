@@ -3,7 +3,10 @@
 #include <nlohmann/json.hpp>
 namespace bastion::gateway {
 // Reply of a backend call: HTTP status and a JSON body. On error, body is {"error": "one line for the person"}.
-struct WebReply { int status = 200; nlohmann::json body; };
+struct WebReply {
+  int status = 200;
+  nlohmann::json body;
+};
 // What the HTTPS front end asks of the gateway. Binary values in JSON are base64url without padding.
 // Implementations are called from the web server's worker threads: must be thread-safe.
 class WebBackend {
@@ -11,15 +14,20 @@ class WebBackend {
   virtual ~WebBackend() = default;
   // GET /invite/TOKEN page header: {"user": "alice", "display_name": "Alice Example"} or 404/410 error.
   virtual WebReply invite_info(const std::string& token) = 0;
-  // POST /api/invite/TOKEN/options -> {"publicKey": PublicKeyCredentialCreationOptions-as-JSON (challenge, rp{id,name}, user{id,name,displayName}, pubKeyCredParams, attestation, authenticatorSelection, timeout, excludeCredentials)}
+  // POST /api/invite/TOKEN/options -> {"publicKey": PublicKeyCredentialCreationOptions-as-JSON (challenge, rp{id,name},
+  // user{id,name,displayName}, pubKeyCredParams, attestation, authenticatorSelection, timeout, excludeCredentials)}
   virtual WebReply invite_options(const std::string& token) = 0;
-  // POST /api/invite/TOKEN/register with {"id","rawId","type","response":{"clientDataJSON","attestationObject"}} -> {"ok":true,"message":"...","ssh_instructions":"multi-line text"} or error
+  // POST /api/invite/TOKEN/register with {"id","rawId","type","response":{"clientDataJSON","attestationObject"}} ->
+  // {"ok":true,"message":"...","ssh_instructions":"multi-line text"} or error
   virtual WebReply invite_register(const std::string& token, const nlohmann::json& credential) = 0;
   // GET /mfa/CODE page header: {"user":"alice","purpose":"SSH login to root@db-1 from 10.0.0.5"} or 404/410
   virtual WebReply stepup_info(const std::string& code) = 0;
-  // POST /api/mfa/CODE/options -> {"publicKey": PublicKeyCredentialRequestOptions-as-JSON (challenge, rpId, allowCredentials[{type,id}], userVerification, timeout)}
+  // POST /api/mfa/CODE/options -> {"publicKey": PublicKeyCredentialRequestOptions-as-JSON (challenge, rpId,
+  // allowCredentials[{type,id}], userVerification, timeout)}
   virtual WebReply stepup_options(const std::string& code) = 0;
-  // POST /api/mfa/CODE/assert with {"id","rawId","type","response":{"clientDataJSON","authenticatorData","signature","userHandle"}} -> {"ok":true,"message":"..."} or error
+  // POST /api/mfa/CODE/assert with
+  // {"id","rawId","type","response":{"clientDataJSON","authenticatorData","signature","userHandle"}} ->
+  // {"ok":true,"message":"..."} or error
   virtual WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) = 0;
 };
-}
+}  // namespace bastion::gateway

@@ -21,8 +21,7 @@ Result<monitor::ControlDone> control_call(const std::string& socket_path, const 
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd) return make_error(std::string("socket: ") + std::strerror(errno));
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return make_error("bastiond is not running (cannot connect to " + socket_path + ": " +
-                      std::strerror(errno) + ")");
+    return make_error("bastiond is not running (cannot connect to " + socket_path + ": " + std::strerror(errno) + ")");
   }
   if (auto st = monitor::send_message(fd.get(), request); !st) return make_error("cannot send to bastiond");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

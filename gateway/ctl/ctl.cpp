@@ -90,8 +90,8 @@ void append_audit(Services& s, const std::string& action, recorder::Outcome outc
 }
 }  // namespace
 
-void ctl_audit(Services& s, const std::string& action, const std::string& reason,
-               nlohmann::json details, const std::string& target) {
+void ctl_audit(Services& s, const std::string& action, const std::string& reason, nlohmann::json details,
+               const std::string& target) {
   append_audit(s, action, recorder::Outcome::kAllow, reason, std::move(details), target);
 }
 

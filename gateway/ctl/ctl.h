@@ -61,8 +61,8 @@ void ctl_run_offline(CtlGlobals& g, const std::function<Status()>& handler);
 // null) validates and parses the options CLI11 bound into *args, and
 // `handler` runs with the stores. Both are named functions.
 template <class Args>
-void ctl_command(CLI::App* cmd, CtlGlobals& g, std::shared_ptr<Args> args,
-                 Status (*handler)(Services&, const Args&), Status (*check)(Args&) = nullptr) {
+void ctl_command(CLI::App* cmd, CtlGlobals& g, std::shared_ptr<Args> args, Status (*handler)(Services&, const Args&),
+                 Status (*check)(Args&) = nullptr) {
   cmd->callback([&g, args, handler, check] {
     std::function<Status()> checked;
     if (check) checked = [&] { return check(*args); };
@@ -87,9 +87,9 @@ std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd);
 
 // Prints "bastionctl: warning: ..." to stderr; the command carries on.
 void ctl_warn(const std::string& message);
-std::string ctl_actor();                   // "admin:<login>" of the invoking OS user
-void ctl_audit(Services& s, const std::string& action, const std::string& reason,
-               nlohmann::json details, const std::string& target = "");
+std::string ctl_actor();  // "admin:<login>" of the invoking OS user
+void ctl_audit(Services& s, const std::string& action, const std::string& reason, nlohmann::json details,
+               const std::string& target = "");
 // The same, for an administrator's attempt that was refused.
 void ctl_audit_denied(Services& s, const std::string& action, const std::string& reason, nlohmann::json details);
 void print_json(const nlohmann::json& j);

@@ -49,7 +49,7 @@ Result<ReviewInputs> fetch_inputs(Services& s, Micros since, Micros now) {
   if (!elevations) return elevations.error();
   if (!leavers) return leavers.error();
   if (!sessions) return sessions.error();
-  return ReviewInputs{std::move(*people),    std::move(*roles),   std::move(*targets),
+  return ReviewInputs{std::move(*people),     std::move(*roles),   std::move(*targets),
                       std::move(*elevations), std::move(*leavers), std::move(*sessions)};
 }
 
@@ -86,8 +86,10 @@ nlohmann::json person_roles(const policy::Person& p, const ReviewInputs& in, std
 }
 
 nlohmann::json person_review(const policy::Person& p, const ReviewInputs& in, Usage& u, Micros now) {
-  nlohmann::json j = {{"name", p.name},           {"state", policy::to_string(p.state)},
-                      {"employee_id", p.employee_id}, {"department", p.department},
+  nlohmann::json j = {{"name", p.name},
+                      {"state", policy::to_string(p.state)},
+                      {"employee_id", p.employee_id},
+                      {"department", p.department},
                       {"service_account", p.service_account}};
   std::vector<policy::Role> held;
   j["roles"] = person_roles(p, in, held);
@@ -108,9 +110,12 @@ nlohmann::json person_review(const policy::Person& p, const ReviewInputs& in, Us
     if (e.user != p.name || e.grant_id.empty()) continue;
     auto it = u.grant_sessions[p.name].find(e.grant_id);
     if (it == u.grant_sessions[p.name].end()) continue;
-    j["grants_used"].push_back({{"grant_id", e.grant_id}, {"destination", e.destination()},
-                                {"break_glass", e.break_glass}, {"approved_by", e.decided_by},
-                                {"sessions", it->second}, {"reason", e.reason}});
+    j["grants_used"].push_back({{"grant_id", e.grant_id},
+                                {"destination", e.destination()},
+                                {"break_glass", e.break_glass},
+                                {"approved_by", e.decided_by},
+                                {"sessions", it->second},
+                                {"reason", e.reason}});
   }
   return j;
 }
@@ -121,8 +126,10 @@ nlohmann::json leavers_review(const ReviewInputs& in, Micros since) {
   for (const auto& ev : in.leavers) {
     if (ev.event.type != policy::HrType::kLeaver || ev.applied_at < since) continue;
     Micros effective = ev.event.effective_at.value_or(ev.arrival);
-    nlohmann::json l = {{"event_id", ev.event.event_id}, {"employee_id", ev.event.employee_id},
-                        {"effective_at", format_utc_seconds(effective)}, {"revoked_at", format_utc(ev.applied_at)},
+    nlohmann::json l = {{"event_id", ev.event.event_id},
+                        {"employee_id", ev.event.employee_id},
+                        {"effective_at", format_utc_seconds(effective)},
+                        {"revoked_at", format_utc(ev.applied_at)},
                         {"seconds_to_revocation", static_cast<double>(ev.applied_at - effective) / kMicrosPerSecond}};
     for (const auto& p : in.people) {
       if (p.employee_id == ev.event.employee_id) l["user"] = p.name;
@@ -139,8 +146,10 @@ Result<nlohmann::json> build_report(Services& s, Micros since) {
   Usage u = usage_of(in->sessions, since);
   nlohmann::json out_people = nlohmann::json::array();
   for (const auto& p : in->people) out_people.push_back(person_review(p, *in, u, now));
-  return nlohmann::json{{"generated_at", format_utc_seconds(now)}, {"since", format_utc_seconds(since)},
-                        {"people", out_people}, {"leavers", leavers_review(*in, since)}};
+  return nlohmann::json{{"generated_at", format_utc_seconds(now)},
+                        {"since", format_utc_seconds(since)},
+                        {"people", out_people},
+                        {"leavers", leavers_review(*in, since)}};
 }
 
 void print_text(const nlohmann::json& r) {
@@ -148,14 +157,18 @@ void print_text(const nlohmann::json& r) {
             << r["since"].get<std::string>() << "\n\n";
   for (const auto& p : r["people"]) {
     std::vector<std::string> roles, last, unused, grants;
-    for (const auto& x : p["roles"]) roles.push_back(x["role"].get<std::string>() + " (" + x["source"].get<std::string>() + ")");
+    for (const auto& x : p["roles"])
+      roles.push_back(x["role"].get<std::string>() + " (" + x["source"].get<std::string>() + ")");
     for (const auto& x : p["last_login"]) {
-      last.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>() + " " + x["at"].get<std::string>());
+      last.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>() + " " +
+                     x["at"].get<std::string>());
     }
-    for (const auto& x : p["unused_90_days"]) unused.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>());
+    for (const auto& x : p["unused_90_days"])
+      unused.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>());
     for (const auto& x : p["grants_used"]) {
-      grants.push_back(x["grant_id"].get<std::string>() + " " + x["destination"].get<std::string>() +
-                       (x["break_glass"].get<bool>() ? " BREAK-GLASS" : " approved by " + x["approved_by"].get<std::string>()));
+      grants.push_back(
+          x["grant_id"].get<std::string>() + " " + x["destination"].get<std::string>() +
+          (x["break_glass"].get<bool>() ? " BREAK-GLASS" : " approved by " + x["approved_by"].get<std::string>()));
     }
     std::cout << p["name"].get<std::string>() << "  [" << p["state"].get<std::string>() << "]"
               << (p["department"].get<std::string>().empty() ? "" : "  " + p["department"].get<std::string>()) << "\n"
@@ -179,28 +192,31 @@ void print_csv(const nlohmann::json& r) {
                "effective_at,revoked_at,seconds_to_revocation\n";
   for (const auto& p : r["people"]) {
     std::vector<std::string> roles, last, unused, grants;
-    for (const auto& x : p["roles"]) roles.push_back(x["role"].get<std::string>() + ":" + x["source"].get<std::string>());
+    for (const auto& x : p["roles"])
+      roles.push_back(x["role"].get<std::string>() + ":" + x["source"].get<std::string>());
     for (const auto& x : p["last_login"]) {
-      last.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>() + "=" + x["at"].get<std::string>());
+      last.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>() + "=" +
+                     x["at"].get<std::string>());
     }
-    for (const auto& x : p["unused_90_days"]) unused.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>());
-    for (const auto& x : p["grants_used"]) grants.push_back(x["grant_id"].get<std::string>() + "=" + x["destination"].get<std::string>());
+    for (const auto& x : p["unused_90_days"])
+      unused.push_back(x["login"].get<std::string>() + "@" + x["target"].get<std::string>());
+    for (const auto& x : p["grants_used"])
+      grants.push_back(x["grant_id"].get<std::string>() + "=" + x["destination"].get<std::string>());
     std::cout << "person," << csv_field(p["name"]) << "," << p["state"].get<std::string>() << ","
               << csv_field(p["department"]) << "," << csv_field(p["employee_id"]) << "," << csv_field(join(roles, ";"))
               << "," << csv_field(join(last, ";")) << "," << csv_field(join(unused, ";")) << ","
               << csv_field(join(grants, ";")) << ",,,,\n";
   }
   for (const auto& l : r["leavers"]) {
-    std::cout << "leaver," << csv_field(l.value("user", std::string())) << ",left,,"
-              << csv_field(l["employee_id"]) << ",,,,," << csv_field(l["event_id"]) << ","
-              << l["effective_at"].get<std::string>() << "," << l["revoked_at"].get<std::string>() << ","
-              << l["seconds_to_revocation"].get<double>() << "\n";
+    std::cout << "leaver," << csv_field(l.value("user", std::string())) << ",left,," << csv_field(l["employee_id"])
+              << ",,,,," << csv_field(l["event_id"]) << "," << l["effective_at"].get<std::string>() << ","
+              << l["revoked_at"].get<std::string>() << "," << l["seconds_to_revocation"].get<double>() << "\n";
   }
 }
 
 struct ReportArgs {
   std::string since, format = "text";
-  std::string reviewer, note;  // sign-off
+  std::string reviewer, note;          // sign-off
   std::optional<Micros> period_start;  // --since, parsed
 };
 
@@ -229,8 +245,11 @@ Status sign_off(Services& s, const ReportArgs& a) {
   if (!r) return r.error();
   std::string digest = hex_encode(sha256(as_bytes(r->dump())));
   ctl_audit(s, "review.sign-off", a.note,
-            {{"reviewer", a.reviewer}, {"since", (*r)["since"]}, {"people", (*r)["people"].size()},
-             {"leavers", (*r)["leavers"].size()}, {"report_sha256", digest}});
+            {{"reviewer", a.reviewer},
+             {"since", (*r)["since"]},
+             {"people", (*r)["people"].size()},
+             {"leavers", (*r)["leavers"].size()},
+             {"report_sha256", digest}});
   std::cout << "review signed off by " << a.reviewer << " (report sha256 " << digest.substr(0, 16) << "...)\n";
   return {};
 }
@@ -244,7 +263,8 @@ void register_access_review_commands(CLI::App& app, CtlGlobals& g) {
       "report", "every person: state, roles and their source, last logins, unused access, grants used, leavers");
   auto a = std::make_shared<ReportArgs>();
   report_cmd->add_option("--since", a->since, "start of the period (UTC, default: 90 days ago)");
-  report_cmd->add_option("--format", a->format, "text, csv or json")->check(CLI::IsMember({"text", "csv", "json"}))
+  report_cmd->add_option("--format", a->format, "text, csv or json")
+      ->check(CLI::IsMember({"text", "csv", "json"}))
       ->capture_default_str();
   ctl_command(report_cmd, g, a, report, check_since);
   auto* sign = review->add_subcommand("sign-off", "record in the audit log that a review was done");

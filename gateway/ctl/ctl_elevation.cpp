@@ -98,8 +98,8 @@ void register_customer(CLI::App& app, CtlGlobals& g) {
   for (const char* verb : {"add", "remove"}) {
     auto a = std::make_shared<ApproverArgs>();
     a->adding = std::string(verb) == "add";
-    auto* cmd = approver->add_subcommand(verb, a->adding ? "let a person consent for the customer"
-                                                         : "take a person's consent right away");
+    auto* cmd = approver->add_subcommand(
+        verb, a->adding ? "let a person consent for the customer" : "take a person's consent right away");
     cmd->add_option("CUSTOMER", a->customer)->required();
     cmd->add_option("USER", a->person)->required();
     ctl_command(cmd, g, a, change_approver);
@@ -107,8 +107,8 @@ void register_customer(CLI::App& app, CtlGlobals& g) {
 }
 
 void print_elevations(const std::vector<Elevation>& rows, Micros now) {
-  std::printf("%-13s %-13s %-10s %-24s %-9s %-27s %s\n", "REQUEST", "GRANT", "USER", "LOGIN@TARGET", "STATE",
-              "ENDS", "REASON");
+  std::printf("%-13s %-13s %-10s %-24s %-9s %-27s %s\n", "REQUEST", "GRANT", "USER", "LOGIN@TARGET", "STATE", "ENDS",
+              "REASON");
   for (const auto& e : rows) {
     std::string state = policy::to_string(e.state_at(now));
     if (e.break_glass) state += "!";
@@ -278,10 +278,10 @@ Status check_access(Services& s, const CheckArgs& a) {
   if (in->target) {
     if (auto r = policy::eligible_role(in->roles, *in->target, a.login)) eligible = r->name;
   }
-  nlohmann::json j = {{"user", a.user}, {"target", a.target},       {"login", a.login},
-                      {"allow", d.allow}, {"reason", d.reason},     {"role", d.role},
-                      {"grant_id", d.grant_id}, {"request_id", d.request_id},
-                      {"break_glass", d.break_glass}, {"eligible_role", eligible}};
+  nlohmann::json j = {{"user", a.user},           {"target", a.target},         {"login", a.login},
+                      {"allow", d.allow},         {"reason", d.reason},         {"role", d.role},
+                      {"grant_id", d.grant_id},   {"request_id", d.request_id}, {"break_glass", d.break_glass},
+                      {"eligible_role", eligible}};
   if (d.not_after) j["until"] = format_utc(d.not_after);
   ctl_print(a.json, j, [&] { print_decision(a, *in, eligible); });
   return d.allow ? Status{} : ctl_explained();
@@ -353,7 +353,10 @@ Status who_can(Services& s, const WhoArgs& a) {
   if (!t.customer.empty()) {
     if (auto c = s.policy().find_customer(t.customer); c && *c) {
       for (const auto& approver : (*c)->approvers) {
-        rows.push_back({{"user", approver}, {"state", ""}, {"login", ""}, {"how", "approver"},
+        rows.push_back({{"user", approver},
+                        {"state", ""},
+                        {"login", ""},
+                        {"how", "approver"},
                         {"detail", "may consent for customer " + t.customer + " (no access of their own)"}});
       }
     }

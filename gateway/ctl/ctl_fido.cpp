@@ -126,8 +126,8 @@ Status enroll_key(Services& s, const KeyAddArgs& a) {
     if (!info) return info.error();
     att_json = attestation_json(*info).dump();
     aaguid = info->aaguid;
-    details["attestation"] = {{"format", info->format}, {"aaguid", info->aaguid}, {"subject", info->subject},
-                              {"chain", info->chain_pem}};
+    details["attestation"] = {
+        {"format", info->format}, {"aaguid", info->aaguid}, {"subject", info->subject}, {"chain", info->chain_pem}};
   } else if (!*service && s.config().require_attestation) {
     // SECURITY: without an attestation nothing says the key lives on a
     // genuine, allowed authenticator (a software key could pose as one).
@@ -186,10 +186,12 @@ Status invite(Services& s, const UserArgs& a) {
 }  // namespace
 
 void register_key_challenge(CLI::App* key, CtlGlobals& g) {
-  auto* ch = key->add_subcommand("challenge", "issue a single-use challenge for attested key creation (valid 15 minutes)");
+  auto* ch =
+      key->add_subcommand("challenge", "issue a single-use challenge for attested key creation (valid 15 minutes)");
   auto a = std::make_shared<ChallengeArgs>();
   ch->add_option("USER", a->user)->required();
-  ch->add_option("--out", a->out, "write the 32-byte challenge to this file (for ssh-keygen -O challenge=FILE)")->required();
+  ch->add_option("--out", a->out, "write the 32-byte challenge to this file (for ssh-keygen -O challenge=FILE)")
+      ->required();
   ctl_command(ch, g, a, issue_challenge);
 }
 
@@ -213,7 +215,8 @@ Status decide_pending_key(Services& s, const PendingKeyArgs& a) {
   const char* action = a.confirm ? "webauthn.confirm" : "webauthn.reject";
   auto r = a.confirm ? s.mfa().confirm_credential(a.name, a.id, ctl_actor()) : s.mfa().reject_credential(a.name, a.id);
   if (!r) {
-    ctl_audit_denied(s, action, r.error().message, {{"user", a.name}, {"credential", a.id}, {"method", "administrator"}});
+    ctl_audit_denied(s, action, r.error().message,
+                     {{"user", a.name}, {"credential", a.id}, {"method", "administrator"}});
     return r.error();
   }
   ctl_audit(s, action, a.confirm ? "security key confirmed by an administrator" : "pending security key rejected",
@@ -248,7 +251,8 @@ Status add_root(Services& s, const RootAddArgs& a) {
 
 void print_roots(const std::vector<authn::TrustCert>& rows) {
   std::printf("%-16s %-12s %s\n", "SHA256", "KIND", "SUBJECT");
-  for (const auto& t : rows) std::printf("%-16s %-12s %s\n", t.sha256.substr(0, 16).c_str(), t.kind.c_str(), t.subject.c_str());
+  for (const auto& t : rows)
+    std::printf("%-16s %-12s %s\n", t.sha256.substr(0, 16).c_str(), t.kind.c_str(), t.subject.c_str());
 }
 
 nlohmann::json root_json(const authn::TrustCert& t) {
@@ -353,9 +357,10 @@ void register_user_key_confirmation(CLI::App* user, CtlGlobals& g) {
     auto a = std::make_shared<PendingKeyArgs>();
     a->confirm = confirm;
     cmd->add_option("NAME", a->name, "user name")->required();
-    cmd->add_option("CREDENTIAL_ID", a->id, "the credential id from `bastionctl user show NAME` (or its first 8+ "
-                                            "characters); one that starts with '-' goes after --: "
-                                            "user confirm-key -- NAME -ID")
+    cmd->add_option("CREDENTIAL_ID", a->id,
+                    "the credential id from `bastionctl user show NAME` (or its first 8+ "
+                    "characters); one that starts with '-' goes after --: "
+                    "user confirm-key -- NAME -ID")
         ->required();
     ctl_command(cmd, g, a, decide_pending_key);
   }

@@ -10,8 +10,8 @@ namespace bastion::gateway {
 
 struct KeyAddArgs {
   std::string user, file;
-  std::string attestation;  // ssh-keygen -O write-attestation output
-  std::string challenge;    // optional: the challenge file it was made with
+  std::string attestation;      // ssh-keygen -O write-attestation output
+  std::string challenge;        // optional: the challenge file it was made with
   bool no_attestation = false;  // service accounts only
 };
 

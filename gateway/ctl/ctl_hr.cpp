@@ -20,8 +20,7 @@ HrAccessChange notify_daemon(Services& s, bool& warned) {
     std::string why = !r ? r.error().message : !r->ok ? r->error : "";
     if (!why.empty() && !warned) {
       warned = true;
-      std::fprintf(stderr, "bastionctl: note: live sessions were not ended (%s)\n",
-                   why.c_str());
+      std::fprintf(stderr, "bastionctl: note: live sessions were not ended (%s)\n", why.c_str());
     }
   };
 }
@@ -53,7 +52,8 @@ Status run_batch(Services& s, HrBatch& b) {
   auto report = s.hr().finish(b);
   if (!report) return report.error();
   print_outcomes(b.outcomes, b.parsed);
-  std::cout << "batch " << b.record.id << ": " << (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout << "batch " << b.record.id << ": "
+            << (*report)["counts"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return {};
 }
 
@@ -83,7 +83,9 @@ Status keep_held(Services& s, const HrBatch& b, const std::string& file) {
   auto text = read_file(file, s.config().hr_max_file_size);
   std::string copy = spool.held() + "/" + b.record.file;
   if (!text || !write_file_atomic(copy, *text, 0640, true) ||
-      !write_file_atomic(copy + ".report.json", hr_report_json(b).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640, true)) {
+      !write_file_atomic(copy + ".report.json",
+                         hr_report_json(b).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0640,
+                         true)) {
     return make_error("cannot keep a copy in " + spool.held());
   }
   return make_error("held batch " + b.record.id + ": " + b.hold_reason +
@@ -110,7 +112,9 @@ Result<std::vector<policy::HrBatchRecord>> held_batches(Services& s) {
 }
 
 nlohmann::json held_json(const policy::HrBatchRecord& b) {
-  return {{"batch_id", b.id}, {"file", b.file}, {"received_at", format_utc(b.received_at)},
+  return {{"batch_id", b.id},
+          {"file", b.file},
+          {"received_at", format_utc(b.received_at)},
           {"summary", nlohmann::json::parse(b.summary, nullptr, false)}};
 }
 
@@ -124,7 +128,9 @@ void print_held(const std::vector<policy::HrBatchRecord>& rows) {
   }
 }
 
-Status list_held(Services& s, const JsonFlag& a) { return ctl_print_rows(held_batches(s), a.json, held_json, print_held); }
+Status list_held(Services& s, const JsonFlag& a) {
+  return ctl_print_rows(held_batches(s), a.json, held_json, print_held);
+}
 
 struct HeldArgs {
   std::string id;
@@ -216,9 +222,9 @@ void register_hr_commands(CLI::App& app, CtlGlobals& g) {
   ctl_command(held, g, add_json_flag(held), list_held);
 
   for (bool release : {true, false}) {
-    auto* cmd = hr->add_subcommand(release ? "release" : "discard",
-                                   release ? "apply a held batch despite the circuit breaker"
-                                           : "drop a held batch without applying it");
+    auto* cmd =
+        hr->add_subcommand(release ? "release" : "discard", release ? "apply a held batch despite the circuit breaker"
+                                                                    : "drop a held batch without applying it");
     auto a = std::make_shared<HeldArgs>();
     a->release = release;
     cmd->add_option("BATCH", a->id, "batch id (B-...), see `hr held`")->required();

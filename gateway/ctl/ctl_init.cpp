@@ -47,7 +47,8 @@ Result<InitPaths> plan_init(const CtlTools& tools, const InitArgs& a) {
   // SECURITY: the shipped roots must be the ones Yubico publishes.
   for (const auto& r : default_fido_roots()) {
     auto t = authn::parse_trust_cert(r.pem);
-    if (!t || t->sha256 != r.sha256) return make_error("built-in FIDO root " + r.file + " does not match its fingerprint");
+    if (!t || t->sha256 != r.sha256)
+      return make_error("built-in FIDO root " + r.file + " does not match its fingerprint");
   }
   // SECURITY: never overwrite keys; check everything before changing anything.
   for (const auto& f : {p.host_key, p.ca_key, p.audit_key, p.cfg, p.db, p.web_cert, p.web_key}) {
@@ -65,8 +66,8 @@ Result<std::string> create_state(const CtlTools& tools, const InitArgs& a, const
   if (!ca) return ca.error();
   auto signer = Ed25519Key::create(p.audit_key);
   if (!signer) return signer.error();
-  if (auto st = write_file_atomic(p.audit_key + ".pub",
-                                  recorder::audit_public_key_line(signer->public_key()) + "\n", 0644, false);
+  if (auto st = write_file_atomic(p.audit_key + ".pub", recorder::audit_public_key_line(signer->public_key()) + "\n",
+                                  0644, false);
       !st) {
     return st.error();
   }

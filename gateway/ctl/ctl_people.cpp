@@ -33,9 +33,12 @@ nlohmann::json person_json(const policy::Person& p) {
 }
 
 nlohmann::json key_json(const authn::KeyRecord& k) {
-  nlohmann::json j = {{"fingerprint", k.fingerprint}, {"user", k.user},
-                      {"type", k.type},               {"state", k.active ? "active" : "revoked"},
-                      {"comment", k.comment},         {"created_at", format_utc(k.created_at)}};
+  nlohmann::json j = {{"fingerprint", k.fingerprint},
+                      {"user", k.user},
+                      {"type", k.type},
+                      {"state", k.active ? "active" : "revoked"},
+                      {"comment", k.comment},
+                      {"created_at", format_utc(k.created_at)}};
   if (k.revoked_at) j["revoked_at"] = format_utc(*k.revoked_at);
   j["attested"] = !k.aaguid.empty() || !k.attestation.empty();
   if (!k.aaguid.empty()) j["aaguid"] = k.aaguid;
@@ -51,7 +54,9 @@ nlohmann::json credential_json(const authn::StoredCredential& c) {
                       {"state", c.state},
                       {"aaguid", c.credential.attestation.aaguid},
                       {"attestation", c.credential.attestation.format},
-                      {"alg", c.credential.cose_alg == -8 ? "EdDSA" : c.credential.cose_alg == -7 ? "ES256" : "?"},
+                      {"alg", c.credential.cose_alg == -8   ? "EdDSA"
+                              : c.credential.cose_alg == -7 ? "ES256"
+                                                            : "?"},
                       {"sign_count", c.credential.sign_count},
                       {"created_at", format_utc(c.created_at)}};
   if (!c.state_reason.empty()) j["state_reason"] = c.state_reason;
@@ -322,8 +327,8 @@ Status revoke_key(Services& s, const FingerprintArgs& a) {
   if (!rec) return rec.error();
   ctl_audit(s, "key.revoke", "", key_json(*rec));
   std::cout << "revoked " << a.fingerprint << " (" << rec->user << ")\n";
-  end_live_sessions(s, {monitor::Control::kEndKey, a.fingerprint,
-                        "access revoked: key " + a.fingerprint + " was revoked"});
+  end_live_sessions(
+      s, {monitor::Control::kEndKey, a.fingerprint, "access revoked: key " + a.fingerprint + " was revoked"});
   return {};
 }
 
@@ -331,8 +336,7 @@ void register_key_add(CLI::App* key, CtlGlobals& g) {
   auto* add = key->add_subcommand("add", "enrol a public key for a person");
   auto a = std::make_shared<KeyAddArgs>();
   add->add_option("USER", a->user)->required();
-  add->add_option("PUBKEY_FILE", a->file, "OpenSSH public key (sk-ssh-ed25519 / sk-ecdsa-sha2-nistp256)")
-      ->required();
+  add->add_option("PUBKEY_FILE", a->file, "OpenSSH public key (sk-ssh-ed25519 / sk-ecdsa-sha2-nistp256)")->required();
   add->add_option("--attestation", a->attestation,
                   "the key's attestation (ssh-keygen -O write-attestation=FILE), made with a challenge from "
                   "bastionctl key challenge; required for people unless require_attestation = false");

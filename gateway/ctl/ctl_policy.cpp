@@ -21,12 +21,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 nlohmann::json role_json(const policy::Role& r) {
-  nlohmann::json j = {{"name", r.name},
-                      {"targets", r.target_selector},
-                      {"logins", r.logins},
-                      {"allow_port_forwarding", r.allow_port_forwarding},
-                      {"elevated", r.elevated},
-                      {"step_up", r.elevated ? std::string("per-session") : policy::to_string(r.step_up)}};
+  nlohmann::json j = {
+      {"name", r.name},         {"targets", r.target_selector},
+      {"logins", r.logins},     {"allow_port_forwarding", r.allow_port_forwarding},
+      {"elevated", r.elevated}, {"step_up", r.elevated ? std::string("per-session") : policy::to_string(r.step_up)}};
   if (r.elevated) {
     j["max_duration"] = r.max_duration ? format_duration(r.max_duration) : "";
     j["internal_approvals"] = r.internal_approvals;
@@ -36,9 +34,8 @@ nlohmann::json role_json(const policy::Role& r) {
 }
 
 nlohmann::json target_json(const policy::Target& t) {
-  return {{"name", t.name},         {"host", t.host},         {"port", t.port},
-          {"host_key", t.host_key}, {"labels", t.labels},     {"recording", t.recording},
-          {"customer", t.customer}, {"principals", t.principals}};
+  return {{"name", t.name},     {"host", t.host},           {"port", t.port},         {"host_key", t.host_key},
+          {"labels", t.labels}, {"recording", t.recording}, {"customer", t.customer}, {"principals", t.principals}};
 }
 
 struct RoleAddArgs {
@@ -99,8 +96,7 @@ void register_role(CLI::App& app, CtlGlobals& g) {
   auto* add = role->add_subcommand("add", "define a role");
   auto a = std::make_shared<RoleAddArgs>();
   add->add_option("NAME", a->r.name)->required();
-  add->add_option("--targets", a->r.target_selector, "a glob on target names ('prod*') or label=value")
-      ->required();
+  add->add_option("--targets", a->r.target_selector, "a glob on target names ('prod*') or label=value")->required();
   add->add_option("--logins", a->logins, "comma-separated accounts on the targets (root,deploy)")->required();
   add->add_flag("--allow-port-forwarding", a->r.allow_port_forwarding,
                 "allow local port forwarding (ssh -L) to these targets");
@@ -181,7 +177,8 @@ void register_target(CLI::App& app, CtlGlobals& g) {
       ->capture_default_str();
   add->add_option("--principals", a->t.principals,
                   "the principal in the gateway's certificates: login (the account, e.g. root) or login@target "
-                  "(e.g. root@" "NAME; the target's sshd lists it in AuthorizedPrincipalsFile, so a certificate "
+                  "(e.g. root@"
+                  "NAME; the target's sshd lists it in AuthorizedPrincipalsFile, so a certificate "
                   "for one target does not open another; see contrib/sshd/)")
       ->check(CLI::IsMember({"login", "login@target"}))
       ->capture_default_str();

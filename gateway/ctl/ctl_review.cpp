@@ -50,8 +50,8 @@ nlohmann::json session_details(Services& s, const recorder::SessionRecord& sess)
   j["recordings"] = nlohmann::json::array();
   if (auto recs = recorder::recordings_of(s.db(), sess.id); recs) {
     for (const auto& r : *recs) {
-      j["recordings"].push_back({{"channel", r.channel}, {"path", r.path}, {"size", r.size ? *r.size : -1},
-                                 {"sha256", r.sha256}});
+      j["recordings"].push_back(
+          {{"channel", r.channel}, {"path", r.path}, {"size", r.size ? *r.size : -1}, {"sha256", r.sha256}});
     }
   }
   if (!sess.grant_id.empty()) {
@@ -93,8 +93,8 @@ void print_session(const std::string& id, const nlohmann::json& j) {
   }
   std::cout << "audit:\n";
   for (const auto& r : j["audit"]) {
-    std::cout << "  " << r["seq"] << " " << r["time"].get<std::string>() << " " << r["action"].get<std::string>()
-              << " " << r["outcome"].get<std::string>() << " " << r["reason"].get<std::string>() << "\n";
+    std::cout << "  " << r["seq"] << " " << r["time"].get<std::string>() << " " << r["action"].get<std::string>() << " "
+              << r["outcome"].get<std::string>() << " " << r["reason"].get<std::string>() << "\n";
   }
 }
 
@@ -130,8 +130,8 @@ std::string hex_and_text(std::string_view head) {
 void print_stream_summary(const recorder::StreamSummary& sum, const std::string& id, int channel) {
   std::string command = sum.scan.header.value("command", "");
   std::printf("channel %d: byte-exact stream recording (no terminal), %lld block(s)%s\ncommand: %s\n", channel,
-              static_cast<long long>(sum.scan.blocks), sum.scan.cut_off ? ", cut off (the session ended abnormally)" : "",
-              clean_text(command).c_str());
+              static_cast<long long>(sum.scan.blocks),
+              sum.scan.cut_off ? ", cut off (the session ended abnormally)" : "", clean_text(command).c_str());
   for (auto sid : {recorder::StreamId::kStdout, recorder::StreamId::kStderr, recorder::StreamId::kStdin}) {
     const auto& st = sum.streams[static_cast<size_t>(sid)];
     std::string name(recorder::stream_name(sid));
@@ -144,8 +144,8 @@ void print_stream_summary(const recorder::StreamSummary& sum, const std::string&
                 static_cast<double>(st.first_at) / 1e6, static_cast<double>(st.last_at) / 1e6, st.head.size(),
                 hex_and_text(st.head).c_str());
   }
-  std::printf("the bytes: bastionctl sessions export %s --channel %d --stream stdout|stderr|stdin > FILE\n",
-              id.c_str(), channel);
+  std::printf("the bytes: bastionctl sessions export %s --channel %d --stream stdout|stderr|stdin > FILE\n", id.c_str(),
+              channel);
 }
 
 Status replay_stream(const std::string& path, const Args& a) {
@@ -175,7 +175,8 @@ Status replay(Services& s, const Args& a) {
     std::fwrite(e.data.data(), 1, e.data.size(), stdout);
     std::fflush(stdout);
   }
-  if (cast->cut_off) std::fprintf(stderr, "\nbastionctl: the recording ends mid-event (the session ended abnormally)\n");
+  if (cast->cut_off)
+    std::fprintf(stderr, "\nbastionctl: the recording ends mid-event (the session ended abnormally)\n");
   return {};
 }
 
@@ -193,7 +194,8 @@ Status export_stream(const std::string& path, const Args& a) {
     return {};
   };
   auto scan = recorder::scan_stream(*bytes, a.key, write_out, path);
-  if (std::fflush(stdout) != 0 && scan) scan = make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+  if (std::fflush(stdout) != 0 && scan)
+    scan = make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
   if (!scan) return scan.error();
   if (scan->cut_off) std::fprintf(stderr, "bastionctl: the recording ends mid-block (the session ended abnormally)\n");
   return {};
@@ -273,8 +275,12 @@ int search_session(Services& s, const recorder::SessionRecord& sess, const Args&
         continue;
       }
       if (command->find(a.text) == std::string::npos) continue;
-      out.push_back({{"session", sess.id}, {"user", sess.user}, {"target", sess.target}, {"channel", r.channel},
-                     {"offset", 0.0}, {"snippet", "command: " + clean_text(*command)}});
+      out.push_back({{"session", sess.id},
+                     {"user", sess.user},
+                     {"target", sess.target},
+                     {"channel", r.channel},
+                     {"offset", 0.0},
+                     {"snippet", "command: " + clean_text(*command)}});
       continue;
     }
     auto cast = recorder::read_cast(r.path, a.key);
@@ -283,8 +289,12 @@ int search_session(Services& s, const recorder::SessionRecord& sess, const Args&
       continue;
     }
     for (const auto& hit : recorder::search_cast(*cast, a.text)) {
-      out.push_back({{"session", sess.id}, {"user", sess.user}, {"target", sess.target}, {"channel", r.channel},
-                     {"offset", hit.offset}, {"snippet", hit.snippet}});
+      out.push_back({{"session", sess.id},
+                     {"user", sess.user},
+                     {"target", sess.target},
+                     {"channel", r.channel},
+                     {"offset", hit.offset},
+                     {"snippet", hit.snippet}});
     }
   }
   return streams;
@@ -307,8 +317,8 @@ Status search(Services& s, const Args& a) {
   }
   for (const auto& h : out) {
     std::printf("%s ch%d +%.1fs %s@%s: %s\n", h["session"].get<std::string>().c_str(), h["channel"].get<int>(),
-                h["offset"].get<double>(), h["user"].get<std::string>().c_str(),
-                h["target"].get<std::string>().c_str(), h["snippet"].get<std::string>().c_str());
+                h["offset"].get<double>(), h["user"].get<std::string>().c_str(), h["target"].get<std::string>().c_str(),
+                h["snippet"].get<std::string>().c_str());
   }
   return out.empty() ? ctl_explained() : Status{};
 }

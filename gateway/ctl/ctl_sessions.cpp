@@ -13,11 +13,19 @@
 namespace bastion::gateway {
 
 nlohmann::json session_json(const recorder::SessionRecord& s) {
-  nlohmann::json j = {{"id", s.id},         {"user", s.user},     {"target", s.target},
-                      {"login", s.login},   {"source", s.source}, {"pid", s.pid},
-                      {"started_at", format_utc(s.started_at)},  {"ended_at", nullptr},
-                      {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}, {"exit_status", nullptr},
-                      {"end_reason", s.end_reason}, {"grant_id", s.grant_id}};
+  nlohmann::json j = {{"id", s.id},
+                      {"user", s.user},
+                      {"target", s.target},
+                      {"login", s.login},
+                      {"source", s.source},
+                      {"pid", s.pid},
+                      {"started_at", format_utc(s.started_at)},
+                      {"ended_at", nullptr},
+                      {"bytes_in", s.bytes_in},
+                      {"bytes_out", s.bytes_out},
+                      {"exit_status", nullptr},
+                      {"end_reason", s.end_reason},
+                      {"grant_id", s.grant_id}};
   if (s.ended_at) j["ended_at"] = format_utc(*s.ended_at);
   if (s.exit_status) j["exit_status"] = *s.exit_status;
   return j;
@@ -140,8 +148,8 @@ Status verify_audit(Services& s, const VerifyArgs& a) {
   auto report = recorder::verify_chain(s.db(), *key);
   if (!report) return report.error();
   if (!report->ok) {
-    std::fprintf(stderr, "audit log FAILED verification at seq %lld: %s\n",
-                 static_cast<long long>(report->bad_seq), report->problem.c_str());
+    std::fprintf(stderr, "audit log FAILED verification at seq %lld: %s\n", static_cast<long long>(report->bad_seq),
+                 report->problem.c_str());
     return ctl_explained();
   }
   std::printf("audit log intact: %lld records, %lld signed checkpoint(s), last seq %lld\n",
@@ -176,11 +184,12 @@ Status purge_audit(Services& s, const PurgeArgs& a) {
                                                        "'bastionctl audit verify' before purging"));
   }
   if (!r->cut_at) {
-    std::printf("nothing to remove: no signed checkpoint older than %s after %s (only signed records are purged; "
-                "'bastionctl audit checkpoint' signs the newest)\n",
-                format_duration(age).c_str(),
-                r->previous_anchor ? ("the purge anchor at seq " + std::to_string(r->previous_anchor)).c_str()
-                                   : "the start of the log");
+    std::printf(
+        "nothing to remove: no signed checkpoint older than %s after %s (only signed records are purged; "
+        "'bastionctl audit checkpoint' signs the newest)\n",
+        format_duration(age).c_str(),
+        r->previous_anchor ? ("the purge anchor at seq " + std::to_string(r->previous_anchor)).c_str()
+                           : "the start of the log");
     return {};
   }
   std::string cut = "the " + r->cut_at->kind + " checkpoint of " + format_utc_seconds(r->cut_at->ts);
@@ -229,12 +238,14 @@ Status syslog_status(Services& s, const JsonFlag& a) {
   std::printf("target:     %s\ndelivery:   %s\n", c.syslog.empty() ? "(off)" : c.syslog.c_str(),
               j["delivery"].get<std::string>().c_str());
   if (stream && j["cursor_seq"].is_number()) {
-    std::printf("cursor:     seq %lld (%s)\n", static_cast<long long>(j["cursor_seq"].get<int64_t>()), c.syslog_cursor.c_str());
+    std::printf("cursor:     seq %lld (%s)\n", static_cast<long long>(j["cursor_seq"].get<int64_t>()),
+                c.syslog_cursor.c_str());
   } else if (stream) {
     std::printf("cursor:     none (%s)\n", note.c_str());
   }
   std::printf("newest:     seq %lld\n", static_cast<long long>(newest));
-  if (j.contains("behind")) std::printf("behind:     %lld records\n", static_cast<long long>(j["behind"].get<int64_t>()));
+  if (j.contains("behind"))
+    std::printf("behind:     %lld records\n", static_cast<long long>(j["behind"].get<int64_t>()));
   return {};
 }
 

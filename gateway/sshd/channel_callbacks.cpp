@@ -28,9 +28,7 @@ int set_action(ChannelPair* p, ChannelAction a, const std::string& cmd) {
   return 0;
 }
 
-int on_shell(ssh_session, ssh_channel, void* ud) {
-  return set_action(P(ud), ChannelAction::kShell, "");
-}
+int on_shell(ssh_session, ssh_channel, void* ud) { return set_action(P(ud), ChannelAction::kShell, ""); }
 
 int on_exec(ssh_session, ssh_channel, const char* command, void* ud) {
   return set_action(P(ud), ChannelAction::kExec, command ? command : "");
@@ -40,8 +38,7 @@ int on_subsystem(ssh_session, ssh_channel, const char* name, void* ud) {
   auto* p = P(ud);
   std::string n = name ? name : "";
   if (n != "sftp" || p->conn->command_mode()) {
-    p->conn->audit("channel.subsystem", Outcome::kDeny, "unknown subsystem",
-                   {{"subsystem", n.substr(0, 64)}});
+    p->conn->audit("channel.subsystem", Outcome::kDeny, "unknown subsystem", {{"subsystem", n.substr(0, 64)}});
     return -1;
   }
   return set_action(p, ChannelAction::kSubsystem, n);
@@ -81,8 +78,7 @@ void on_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, v
 
 void on_up_exit_status(ssh_session, ssh_channel, int status, void* ud) { P(ud)->exit_status = status; }
 
-void on_up_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char* msg,
-                       const char*, void* ud) {
+void on_up_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char* msg, const char*, void* ud) {
   P(ud)->exit_signal = ExitSignal{sig ? sig : "", core != 0, msg ? msg : ""};
 }
 

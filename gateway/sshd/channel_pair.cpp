@@ -73,9 +73,7 @@ uint64_t pump(ChannelPair& p) {
   return total;
 }
 
-bool upstream_drained(const ChannelPair& p) {
-  return available(p.up, 0) == 0 && available(p.up, 1) == 0;
-}
+bool upstream_drained(const ChannelPair& p) { return available(p.up, 0) == 0 && available(p.up, 1) == 0; }
 
 void tell_client(ssh_channel in, const std::string& text) {
   if (in == nullptr || !ssh_channel_is_open(in)) return;

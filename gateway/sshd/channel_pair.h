@@ -54,10 +54,10 @@ struct ChannelPair {
   int forward_port = 0, origin_port = 0;
 
   // Progress.
-  bool started = false;   // the loop has acted on `action`
-  bool running = false;   // bytes may flow
-  bool in_eof = false;    // client sent EOF
-  bool in_closed = false; // client sent CLOSE
+  bool started = false;    // the loop has acted on `action`
+  bool running = false;    // bytes may flow
+  bool in_eof = false;     // client sent EOF
+  bool in_closed = false;  // client sent CLOSE
   bool up_eof = false;
   bool up_closed = false;
   bool eof_sent_up = false;

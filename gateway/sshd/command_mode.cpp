@@ -25,22 +25,24 @@ CommandResult refused(const std::string& reason) { return {"denied: " + reason +
 
 CommandResult help(const CommandContext& ctx) {
   const std::string& gw = ctx.gateway_host;
-  return {"commands:\n"
-          "  targets                     where you can go now, and what you may request\n"
-          "  whoami                      who the gateway thinks you are, and how you logged in\n"
-          "  request LOGIN@TARGET --for DURATION --reason TEXT\n"
-          "                              ask a customer for time-limited access (e.g. --for 30m)\n"
-          "  requests                    requests waiting for your decision, and your own\n"
-          "  approve ID [--for DURATION] consent to a request (optionally for less time)\n"
-          "  deny ID --reason TEXT       refuse a request, saying why\n"
-          "  revoke ID [--reason TEXT]   end a grant or withdraw a request\n"
-          "  grants                      your active grants and when they end\n"
-          "  confirm-key CODE            confirm the security key you registered from an invitation\n"
-          "                              (CODE was shown on the registration page)\n"
-          "  help                        this text\n"
-          "  exit                        leave (interactive mode)\n"
-          "to connect: ssh LOGIN@TARGET@" + gw + "\n",
-          0, false};
+  return {
+      "commands:\n"
+      "  targets                     where you can go now, and what you may request\n"
+      "  whoami                      who the gateway thinks you are, and how you logged in\n"
+      "  request LOGIN@TARGET --for DURATION --reason TEXT\n"
+      "                              ask a customer for time-limited access (e.g. --for 30m)\n"
+      "  requests                    requests waiting for your decision, and your own\n"
+      "  approve ID [--for DURATION] consent to a request (optionally for less time)\n"
+      "  deny ID --reason TEXT       refuse a request, saying why\n"
+      "  revoke ID [--reason TEXT]   end a grant or withdraw a request\n"
+      "  grants                      your active grants and when they end\n"
+      "  confirm-key CODE            confirm the security key you registered from an invitation\n"
+      "                              (CODE was shown on the registration page)\n"
+      "  help                        this text\n"
+      "  exit                        leave (interactive mode)\n"
+      "to connect: ssh LOGIN@TARGET@" +
+          gw + "\n",
+      0, false};
 }
 
 CommandResult whoami(CommandContext& ctx) {
@@ -133,12 +135,10 @@ std::string describe(const Elevation& e, Micros now) {
       break;
     }
     case ElevationState::kApproved:
-      os << (e.break_glass ? "BREAK-GLASS grant " : "grant ") << e.grant_id << " until " << format_utc_seconds(e.ends_at)
-         << " (approved by " << e.decided_by << ")";
+      os << (e.break_glass ? "BREAK-GLASS grant " : "grant ") << e.grant_id << " until "
+         << format_utc_seconds(e.ends_at) << " (approved by " << e.decided_by << ")";
       break;
-    case ElevationState::kDenied:
-      os << "denied by " << e.decided_by << ": " << e.decision_reason;
-      break;
+    case ElevationState::kDenied: os << "denied by " << e.decided_by << ": " << e.decision_reason; break;
     case ElevationState::kExpired:
       os << (e.grant_id.empty() ? "expired without a decision" : "grant " + e.grant_id + " expired");
       break;
@@ -201,8 +201,8 @@ CommandResult grants(CommandContext& ctx) {
   for (const auto& e : *mine) {
     if (!e.active_at(now)) continue;
     os << e.grant_id << "  " << e.destination() << "  until " << format_utc_seconds(e.ends_at) << " ("
-       << format_duration(e.ends_at - now) << " left)  request " << e.id
-       << (e.break_glass ? "  BREAK-GLASS" : "") << "\n"
+       << format_duration(e.ends_at - now) << " left)  request " << e.id << (e.break_glass ? "  BREAK-GLASS" : "")
+       << "\n"
        << "      connect: ssh " << e.destination() << "@" << ctx.gateway_host << "\n";
   }
   if (os.str().empty()) os << "no active grants\n";

@@ -62,9 +62,11 @@ bool Connection::audit(const std::string& action, Outcome outcome, const std::st
     return false;
   }
   constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
-  monitor::Audit a{action, recorder::to_string(outcome), reason.substr(0, 1000), details.dump(-1, ' ', false, kReplace)};
+  monitor::Audit a{action, recorder::to_string(outcome), reason.substr(0, 1000),
+                   details.dump(-1, ' ', false, kReplace)};
   if (a.details.size() > monitor::kMaxJson) {
-    a.details = nlohmann::json{{"truncated", a.details.substr(0, monitor::kMaxJson / 2)}}.dump(-1, ' ', false, kReplace);
+    a.details =
+        nlohmann::json{{"truncated", a.details.substr(0, monitor::kMaxJson / 2)}}.dump(-1, ' ', false, kReplace);
   }
   if (auto st = monitor::send_message(params_.supervisor_fd, a); !st) {
     daemon_log("AUDIT FAILURE: " + st.message());
@@ -301,17 +303,15 @@ Status Connection::ensure_upstream() {
   req.allow_port_forwarding = decision_.allow_port_forwarding;
   req.connect_timeout = cfg_.connect_timeout;
   req.certificate_validity = cfg_.certificate_validity;
-  auto up = Upstream::connect(req, [this](std::span<const uint8_t> s, const std::string& source) {
-    return request_certificate(s, source);
-  });
+  auto up = Upstream::connect(
+      req, [this](std::span<const uint8_t> s, const std::string& source) { return request_certificate(s, source); });
   if (!up) {
     upstream_error_ = up.error();
     audit("upstream.connect", Outcome::kError, up.error().message);
     return up.error();
   }
   upstream_ = std::move(*up);
-  audit("upstream.connect", Outcome::kAllow, "certificate issued",
-        {{"key_id", upstream_->certificate_key_id()}});
+  audit("upstream.connect", Outcome::kAllow, "certificate issued", {{"key_id", upstream_->certificate_key_id()}});
   ssh_event_add_session(event_.get(), upstream_->session());
   return {};
 }

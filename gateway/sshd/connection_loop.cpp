@@ -20,12 +20,8 @@ constexpr int kPollMs = 200;
 int auth_pubkey_tramp(ssh_session, const char* user, ssh_key_struct* key, char state, void* ud) {
   return static_cast<Connection*>(ud)->on_auth_pubkey(user, key, state);
 }
-ssh_channel channel_open_tramp(ssh_session, void* ud) {
-  return static_cast<Connection*>(ud)->on_channel_open();
-}
-int message_tramp(ssh_session, ssh_message msg, void* ud) {
-  return static_cast<Connection*>(ud)->on_message(msg);
-}
+ssh_channel channel_open_tramp(ssh_session, void* ud) { return static_cast<Connection*>(ud)->on_channel_open(); }
+int message_tramp(ssh_session, ssh_message msg, void* ud) { return static_cast<Connection*>(ud)->on_message(msg); }
 int supervisor_tramp(socket_t, int, void* ud) {
   static_cast<Connection*>(ud)->on_supervisor_readable();
   return 0;
@@ -141,7 +137,8 @@ void Connection::service_channels() {
   for (size_t i = 0; i < pairs_.size(); ++i) {
     ChannelPair& p = *pairs_[i];
     if (!p.started && p.action != ChannelAction::kNone) {
-      if (command_mode()) start_command_pair(p); else start_pair(p);
+      if (command_mode()) start_command_pair(p);
+      else start_pair(p);
     }
     if (!p.running) {
       if (p.in_closed && !p.finished) {
@@ -212,8 +209,7 @@ void Connection::start_pair(ChannelPair& p) {
   int rc = SSH_ERROR;
   if (p.up != nullptr) {
     if (p.action == ChannelAction::kForward) {
-      rc = ssh_channel_open_forward(p.up, p.forward_host.c_str(), p.forward_port,
-                                    p.origin_host.c_str(), p.origin_port);
+      rc = ssh_channel_open_forward(p.up, p.forward_host.c_str(), p.forward_port, p.origin_host.c_str(), p.origin_port);
     } else {
       rc = ssh_channel_open_session(p.up);
     }
@@ -508,9 +504,9 @@ void Connection::audit_file_events(ChannelPair& p, const std::vector<recorder::F
       d["bytes_read"] = e.bytes_read;
       d["bytes_written"] = e.bytes_written;
       d["direction"] = e.bytes_written > 0 && e.bytes_read > 0 ? "both"
-                       : e.bytes_written > 0                 ? "upload"
-                       : e.bytes_read > 0                    ? "download"
-                                                             : "none";
+                       : e.bytes_written > 0                   ? "upload"
+                       : e.bytes_read > 0                      ? "download"
+                                                               : "none";
     }
     Outcome outcome = e.refused ? Outcome::kDeny : e.ok ? Outcome::kAllow : Outcome::kError;
     audit("file." + e.action, outcome, e.ok ? "" : e.status, d);

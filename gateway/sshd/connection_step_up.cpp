@@ -70,8 +70,8 @@ CommandResult Connection::run_remote_command(ChannelPair& p, const std::string& 
     if (out->step_up_url.empty()) return {out->output, static_cast<int>(out->exit_code), out->quit};
     if (round == 1) break;
     unsigned secs = static_cast<unsigned>(out->step_up_timeout / kMicrosPerSecond);
-    std::string text = "This needs a fresh security-key step-up (touch and PIN). Open\r\n\r\n    " +
-                       out->step_up_url + "\r\n\r\nwithin " + std::to_string(secs) + " seconds; waiting...\r\n";
+    std::string text = "This needs a fresh security-key step-up (touch and PIN). Open\r\n\r\n    " + out->step_up_url +
+                       "\r\n\r\nwithin " + std::to_string(secs) + " seconds; waiting...\r\n";
     ssh_channel_write_stderr(p.in, text.data(), static_cast<uint32_t>(text.size()));
     ssh_blocking_flush(session_.get(), 5000);
     if (auto st = wait_for_step_up(); !st) return {st.message() + "\n", 1, false};

@@ -73,8 +73,8 @@ void Supervisor::handle_request(UniqueFd client, const monitor::Control& req) {
     case Op::kKill:
       for (auto& [pid, c] : children_) {
         if (!c.authenticated || c.session_id != req.subject) continue;
-        std::string msg = req.reason.empty() ? "terminated by an administrator"
-                                             : "terminated by an administrator: " + req.reason;
+        std::string msg =
+            req.reason.empty() ? "terminated by an administrator" : "terminated by an administrator: " + req.reason;
         audit("session.kill", msg, c.session_id, c.user);
         request_kill(c, msg);
         // Answered once the process has exited (reap_children).

@@ -78,7 +78,7 @@ Result<SshBind> make_ssh_bind(const Config& cfg) {
   SshBind bind(ssh_bind_new());
   if (!bind) return make_error("out of memory");
   for (const auto& key : cfg.host_keys) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(key.c_str(), &st) != 0) {
       return make_error("host key " + key + " is missing (run `bastionctl init`)");
     }
@@ -93,17 +93,16 @@ Result<SshBind> make_ssh_bind(const Config& cfg) {
     ssh_bind_options_e opt;
     const char* value;
   };
-  for (const Opt& o : {Opt{SSH_BIND_OPTIONS_KEY_EXCHANGE, kKex}, Opt{SSH_BIND_OPTIONS_CIPHERS_C_S, kCiphers},
-                       Opt{SSH_BIND_OPTIONS_CIPHERS_S_C, kCiphers}, Opt{SSH_BIND_OPTIONS_HMAC_C_S, kMacs},
-                       Opt{SSH_BIND_OPTIONS_HMAC_S_C, kMacs},
-                       Opt{SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, kPubkeyTypes},
-                       Opt{SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "ssh-ed25519"},
-                       // The version string says what we are, not which library release (no
-                       // version-matching for scanners); "SSH-2.0-bastion".
-                       Opt{SSH_BIND_OPTIONS_BANNER, "bastion"}}) {
+  for (const Opt& o :
+       {Opt{SSH_BIND_OPTIONS_KEY_EXCHANGE, kKex}, Opt{SSH_BIND_OPTIONS_CIPHERS_C_S, kCiphers},
+        Opt{SSH_BIND_OPTIONS_CIPHERS_S_C, kCiphers}, Opt{SSH_BIND_OPTIONS_HMAC_C_S, kMacs},
+        Opt{SSH_BIND_OPTIONS_HMAC_S_C, kMacs}, Opt{SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, kPubkeyTypes},
+        Opt{SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "ssh-ed25519"},
+        // The version string says what we are, not which library release (no
+        // version-matching for scanners); "SSH-2.0-bastion".
+        Opt{SSH_BIND_OPTIONS_BANNER, "bastion"}}) {
     if (ssh_bind_options_set(bind.get(), o.opt, o.value) != SSH_OK) {
-      return make_error(std::string("libssh refused algorithm list ") + o.value + ": " +
-                        ssh_get_error(bind.get()));
+      return make_error(std::string("libssh refused algorithm list ") + o.value + ": " + ssh_get_error(bind.get()));
     }
   }
   return bind;

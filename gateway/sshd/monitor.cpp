@@ -99,9 +99,9 @@ constexpr size_t kMaxProbeAudits = 3;
 // channels. Everything about who logged in and why (auth, access, step-ups,
 // session start and end) the monitor writes from its own state.
 bool child_may_report(const std::string& action, ChildState state) {
-  static const char* const kExact[] = {"agent",          "x11",          "command",        "recording",
-                                       "upstream.connect", "channel.open", "channel.shell",  "channel.exec",
-                                       "channel.subsystem", "channel.end", "forward.local", "forward.remote"};
+  static const char* const kExact[] = {
+      "agent",         "x11",          "command",           "recording",   "upstream.connect", "channel.open",
+      "channel.shell", "channel.exec", "channel.subsystem", "channel.end", "forward.local",    "forward.remote"};
   for (const char* a : kExact) {
     if (action == a) return true;
   }
@@ -232,8 +232,8 @@ bool Supervisor::read_one_request(ChildInfo& c) {
 void Supervisor::violation(ChildInfo& c, const std::string& what) {
   // SECURITY: a child that breaks the protocol may be compromised: it gets
   // nothing more, and is killed at once, not asked to end.
-  daemon_log("monitor: connection process " + std::to_string(c.pid) + " (" + c.source + "): protocol violation: " + what +
-      "; killed");
+  daemon_log("monitor: connection process " + std::to_string(c.pid) + " (" + c.source +
+             "): protocol violation: " + what + "; killed");
   ::kill(c.pid, SIGKILL);
   c.state = ChildState::kKilled;
   c.kill_deadline = 0;
@@ -258,8 +258,8 @@ void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
   }
   if (++c.key_probes > kMaxKeyProbes) return violation(c, "more than " + std::to_string(kMaxKeyProbes) + " key probes");
   Services* s = monitor_services();
-  auto rec = s ? s->keys().find_by_fingerprint(m.fingerprint) : Result<std::optional<authn::KeyRecord>>(
-                                                                   make_error("database unavailable"));
+  auto rec = s ? s->keys().find_by_fingerprint(m.fingerprint)
+               : Result<std::optional<authn::KeyRecord>>(make_error("database unavailable"));
   // SECURITY: an unsigned probe proves nothing, so its answer tells nothing:
   // an unknown key, a revoked one and one of a disabled or departed person
   // all get the same "no" (the reason goes to the audit log only). Only a
@@ -304,8 +304,8 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
     return violation(c, "malformed authentication request");
   }
   if (++c.auth_attempts > cfg_.max_auth_attempts) {
-    return violation(c, "more than max_auth_attempts (" + std::to_string(cfg_.max_auth_attempts) +
-                            ") authentication requests");
+    return violation(
+        c, "more than max_auth_attempts (" + std::to_string(cfg_.max_auth_attempts) + ") authentication requests");
   }
   // Each attempt starts afresh: a client may try another key after a refusal.
   c.user.clear();
@@ -337,7 +337,7 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
 }
 
 Supervisor::LoginStep Supervisor::decide_login(ChildInfo& c, const monitor::Authenticate& m, nlohmann::json& details,
-                                                Micros now) {
+                                               Micros now) {
   Services* s = monitor_services();
   if (s == nullptr) return LoginStep::refused("internal error (database unavailable)");
   if (auto step = identify_key_owner(c, *s, m); step.refusal) return step;
@@ -575,11 +575,14 @@ void Supervisor::on_command(ChildInfo& c, const monitor::Command& m) {
                            now - c.step_up_verified_at <= kApproverStepUpMaxAge;
     c.step_up_verified_for.clear();
     if (confirmed) return {};
-    if (cfg_.public_url.empty()) return make_error("this needs a security-key step-up, but the gateway has no web endpoint");
+    if (cfg_.public_url.empty())
+      return make_error("this needs a security-key step-up, but the gateway has no web endpoint");
     auto creds = s->mfa().credentials(c.user);
     if (!creds || !can_offer_step_up(*creds)) {
-      return make_error("this needs a security-key step-up, but you have no registered WebAuthn credential "
-                        "(ask an administrator: bastionctl user invite " + c.user + ")");
+      return make_error(
+          "this needs a security-key step-up, but you have no registered WebAuthn credential "
+          "(ask an administrator: bastionctl user invite " +
+          c.user + ")");
     }
     auto code = s->mfa().create_step_up(c.user, c.session_id, "command: " + purpose, cfg_.step_up_timeout);
     if (!code) return make_error("internal error (cannot start a step-up)");
@@ -625,7 +628,8 @@ void Supervisor::on_command_step_up_poll(ChildInfo& c) {
   Micros now = clock_.now();
   Services* s = monitor_services();
   auto finish = [&](uint32_t state, const std::string& why) {
-    if (state == StepUpResult::kFailed) audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
+    if (state == StepUpResult::kFailed)
+      audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
     else audit_event("auth.step_up", recorder::Outcome::kAllow, "step-up verified", c, c.step_up_details);
     c.step_up_code.clear();
     send_to(c, StepUpResult{state, why});
@@ -655,7 +659,8 @@ void Supervisor::on_audit(ChildInfo& c, const monitor::Audit& m) {
     return violation(c, "audit action '" + m.action.substr(0, 64) + "' is not a connection's to report");
   }
   auto outcome = parse_outcome(m.outcome);
-  if (!outcome) return violation(c, "audit outcome '" + m.outcome.substr(0, 16) + "' is not one of allow, deny, error, info");
+  if (!outcome)
+    return violation(c, "audit outcome '" + m.outcome.substr(0, 16) + "' is not one of allow, deny, error, info");
   auto details = nlohmann::json::parse(m.details, nullptr, false);
   if (details.is_discarded() || !details.is_object()) return violation(c, "audit details are not a JSON object");
   // SECURITY: an event we cannot record must not let the session go on.
@@ -714,9 +719,10 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   }
   // SECURITY: the file's name, folder and row are the monitor's; the child
   // gets one descriptor, opened for appending to that new file only.
-  auto o = recorder::begin_recording(s->db(), s->audit(), clock_, cfg_.recording_dir,
-                                     !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel),
-                                     m.stream ? recorder::RecordingFormat::kStream : recorder::RecordingFormat::kAsciicast);
+  auto o =
+      recorder::begin_recording(s->db(), s->audit(), clock_, cfg_.recording_dir, !cfg_.encrypt_to.empty(),
+                                session_event(c), static_cast<int>(m.channel),
+                                m.stream ? recorder::RecordingFormat::kStream : recorder::RecordingFormat::kAsciicast);
   if (!o) {
     send_to(c, monitor::Refused{o.error().message});
     return;
@@ -755,8 +761,7 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   // SECURITY: a stream's final digest is re-derived from the chunk digests
   // this monitor journaled, and every byte must be in a chunk; a child that
   // claims otherwise is lying about its recording.
-  if (it->second.stream && (m.size != it->second.next_offset ||
-                            it->second.chunk_digests.final() != m.sha256)) {
+  if (it->second.stream && (m.size != it->second.next_offset || it->second.chunk_digests.final() != m.sha256)) {
     return violation(c, "recording end does not match the chunk digests of channel " + std::to_string(m.channel));
   }
   it->second.ended = true;

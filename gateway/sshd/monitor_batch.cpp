@@ -51,7 +51,7 @@ void Supervisor::end_batch() {
     std::set<int> pids;
     for (const auto& o : outbox) pids.insert(o.pid);
     daemon_log("AUDIT FAILURE: a group commit failed (" + failure + "); ending " + std::to_string(pids.size()) +
-        " connection(s) that were waiting for it");
+               " connection(s) that were waiting for it");
     for (int pid : pids) {
       auto it = children_.find(pid);
       if (it == children_.end() || it->second.state == ChildState::kKilled) continue;

@@ -131,17 +131,17 @@ struct RulesetAttr {
   uint64_t handled_access_net;
   uint64_t scoped;
 };
-constexpr uint64_t kTruncate = 1ULL << 14;   // ABI 3
-constexpr uint64_t kIoctlDev = 1ULL << 15;   // ABI 5
+constexpr uint64_t kTruncate = 1ULL << 14;                                    // ABI 3
+constexpr uint64_t kIoctlDev = 1ULL << 15;                                    // ABI 5
 constexpr uint64_t kScopeAbstractUnix = 1ULL << 0, kScopeSignal = 1ULL << 1;  // ABI 6
 
 Status restrict_files(const SandboxPlan& plan) {
   const int abi = plan.landlock_abi;
   constexpr uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
-  uint64_t all = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | kRead |
-                 LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-                 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-                 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+  uint64_t all = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | kRead | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
+                 LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                 LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
   if (abi >= 2) all |= LANDLOCK_ACCESS_FS_REFER;
   if (abi >= 3) all |= kTruncate;
   if (abi >= 5) all |= kIoctlDev;
@@ -247,7 +247,7 @@ Result<SandboxPlan> plan_sandbox(SandboxRole role, const std::string& privsep_us
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return make_error("cannot create " + dir + ": " + std::strerror(errno));
     }
-    struct stat st{};
+    struct stat st {};
     std::error_code ec;
     if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0 ||
         !std::filesystem::is_empty(dir, ec)) {
@@ -263,8 +263,8 @@ Result<SandboxPlan> plan_sandbox(SandboxRole role, const std::string& privsep_us
     std::string opts = v;
     size_t at = opts.find("log_path=");
     if (at == std::string::npos) continue;
-    std::string path = opts.substr(at + 9, opts.find(':', at) == std::string::npos ? std::string::npos
-                                                                                   : opts.find(':', at) - at - 9);
+    std::string path =
+        opts.substr(at + 9, opts.find(':', at) == std::string::npos ? std::string::npos : opts.find(':', at) - at - 9);
     plan.writable_dirs.push_back(std::filesystem::path(path).parent_path().string());
   }
   // ... and name the functions: the sanitizer reads the program to symbolize.
@@ -279,7 +279,8 @@ Status enter_sandbox(const SandboxPlan& plan) {
   // SECURITY: without these, a compromised connection process could gain
   // privileges through a setuid program, or be read (and read others of the
   // same user) through ptrace and /proc/PID/mem.
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return make_error(std::string("no_new_privs: ") + std::strerror(errno));
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return make_error(std::string("no_new_privs: ") + std::strerror(errno));
   if (!plan.chroot_dir.empty()) {
     if (::chroot(plan.chroot_dir.c_str()) != 0 || ::chdir("/") != 0) {
       return make_error("chroot " + plan.chroot_dir + ": " + std::strerror(errno));
@@ -290,7 +291,8 @@ Status enter_sandbox(const SandboxPlan& plan) {
   }
   // SECURITY: die with the supervisor, even a SIGKILLed one (set after the
   // switch of user, which clears it), and make sure it was not already gone.
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return make_error(std::string("pdeathsig: ") + std::strerror(errno));
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+    return make_error(std::string("pdeathsig: ") + std::strerror(errno));
   if (plan.supervisor != 0 && getppid() != plan.supervisor) return make_error("the supervisor has exited");
   if (plan.landlock_abi > 0) {
     if (auto st = restrict_files(plan); !st) return st;

@@ -47,9 +47,9 @@ struct SandboxPlan {
   std::string user;
   uid_t uid = 0;
   gid_t gid = 0;
-  int landlock_abi = 0;        // 0: no Landlock on this kernel
-  std::string chroot_dir;      // the fallback: root without Landlock
-  pid_t supervisor = 0;         // the planning process: children die with it
+  int landlock_abi = 0;                    // 0: no Landlock on this kernel
+  std::string chroot_dir;                  // the fallback: root without Landlock
+  pid_t supervisor = 0;                    // the planning process: children die with it
   std::vector<std::string> writable_dirs;  // sanitizer reports (sanitizer builds only)
   std::vector<std::string> readable_dirs;  // the program's folder (sanitizer builds only, for symbols)
   // One line for the log at start, e.g. "user bastion-session, Landlock ABI 6, seccomp".

@@ -21,7 +21,6 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-
 #include "common/address.h"
 #include "common/encoding.h"
 #include "gateway/app/daemon_log.h"
@@ -89,7 +88,8 @@ bool Supervisor::setup() {
     daemon_log(s.error().message);
     return false;
   }
-  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user, std::filesystem::path(cfg_.database).parent_path().string());
+  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user,
+                           std::filesystem::path(cfg_.database).parent_path().string());
   if (!plan) {
     daemon_log(plan.error().message);
     return false;
@@ -131,7 +131,7 @@ bool Supervisor::setup() {
 int Supervisor::run() {
   if (!setup()) return 1;
   daemon_log("listening on " + cfg_.listen_host + ":" + std::to_string(cfg_.listen_port) + ", control " +
-      cfg_.control_socket);
+             cfg_.control_socket);
   while (!(stopping_ && children_.empty())) {
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_.get(), POLLIN, 0});
@@ -226,8 +226,9 @@ bool Supervisor::accept_client() {
   if (Micros until = source_backoff_.blocked_until(group, now); until != 0) {
     if (now >= next_backoff_log_) {
       next_backoff_log_ = now + kMicrosPerSecond;
-      daemon_log("refusing connection from " + ip + ": back-off after " + std::to_string(source_backoff_.failures(group)) +
-          " failed logins from " + group + " (" + format_duration(until - now) + " left)");
+      daemon_log("refusing connection from " + ip + ": back-off after " +
+                 std::to_string(source_backoff_.failures(group)) + " failed logins from " + group + " (" +
+                 format_duration(until - now) + " left)");
     }
     return true;
   }
@@ -242,8 +243,8 @@ bool Supervisor::accept_client() {
       if (now >= next_queue_log_) {
         next_queue_log_ = now + kMicrosPerSecond;
         daemon_log("refusing connection from " + ip + ": too many unauthenticated connections" +
-            (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
-            " waiting (" + std::to_string(here) + " from this source)");
+                   (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
+                   " waiting (" + std::to_string(here) + " from this source)");
       }
       return true;
     }
@@ -272,7 +273,7 @@ void Supervisor::serve_waiting() {
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (stopping_ || now - it->accepted_at >= cfg_.login_grace_time) {
       daemon_log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
-          " for a pre-auth slot");
+                 " for a pre-auth slot");
       it = waiting_.erase(it);
       continue;
     }
@@ -375,7 +376,8 @@ void Supervisor::sweep_grants(bool force) {
     daemon_log("cannot check grants: database unavailable");
     return;
   }
-  if (auto expired = s->elevation().expire_due(); !expired) daemon_log("cannot expire grants: " + expired.error().message);
+  if (auto expired = s->elevation().expire_due(); !expired)
+    daemon_log("cannot expire grants: " + expired.error().message);
   for (auto& [pid, c] : children_) {
     if (c.grant_id.empty() || c.kill_deadline != 0) continue;
     auto e = s->policy().find_elevation(c.grant_id);
@@ -457,16 +459,18 @@ void Supervisor::check_deadlines() {
   // SECURITY: the login grace timer runs inside the child, which a
   // compromised child could stop; the monitor enforces its own, as long as
   // the longest honest pre-auth phase (a step-up wait) plus a margin.
-  Micros preauth_limit = std::max(cfg_.login_grace_time, cfg_.step_up_timeout + 30 * kMicrosPerSecond) +
-                         10 * kMicrosPerSecond;
+  Micros preauth_limit =
+      std::max(cfg_.login_grace_time, cfg_.step_up_timeout + 30 * kMicrosPerSecond) + 10 * kMicrosPerSecond;
   for (auto& [pid, c] : children_) {
     bool preauth = c.state == ChildState::kPreauth || c.state == ChildState::kStepUp;
     if (preauth && now - c.started_at > preauth_limit && c.kill_deadline == 0) {
-      daemon_log("connection process " + std::to_string(pid) + " (" + c.source + ") overstayed its pre-auth time; killed");
+      daemon_log("connection process " + std::to_string(pid) + " (" + c.source +
+                 ") overstayed its pre-auth time; killed");
       ::kill(pid, SIGKILL);
       c.state = ChildState::kKilled;
-      audit_event("monitor.violation", recorder::Outcome::kDeny, "pre-auth time exceeded (the login grace timer did not end it)",
-                  c, {{"pid", pid}, {"source", c.source}});
+      audit_event("monitor.violation", recorder::Outcome::kDeny,
+                  "pre-auth time exceeded (the login grace timer did not end it)", c,
+                  {{"pid", pid}, {"source", c.source}});
     }
     if (c.kill_deadline != 0 && now >= c.kill_deadline) {
       // SECURITY: a session told to end that does not end is ended by force.
@@ -524,8 +528,8 @@ void Supervisor::maybe_purge() {
     daemon_log("retention purge failed: " + r.error().message);
   } else if (r->audit_records > 0 || r->recordings > 0) {
     daemon_log("retention: purged " + std::to_string(r->audit_records) + " audit records and " +
-        std::to_string(r->recordings) + " recordings older than " + std::to_string(cfg_.retention_days) +
-        " days; purge anchor at seq " + std::to_string(r->anchor_seq));
+               std::to_string(r->recordings) + " recordings older than " + std::to_string(cfg_.retention_days) +
+               " days; purge anchor at seq " + std::to_string(r->anchor_seq));
   }
 }
 
@@ -538,8 +542,8 @@ void Supervisor::shutdown() {
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
 }
 
-void Supervisor::audit(const std::string& action, const std::string& reason,
-                       const std::string& session_id, const std::string& user) {
+void Supervisor::audit(const std::string& action, const std::string& reason, const std::string& session_id,
+                       const std::string& user) {
   Services* s = monitor_services();
   if (s == nullptr) {
     daemon_log("AUDIT FAILURE: database unavailable");
@@ -562,7 +566,9 @@ bool Supervisor::audit_event(const std::string& action, recorder::Outcome outcom
     return false;
   }
   recorder::AuditEvent e;
-  e.actor = !actor.empty() ? actor : !c.user.empty() ? c.user : (c.fingerprint.empty() ? "unknown" : "key:" + c.fingerprint);
+  e.actor = !actor.empty()    ? actor
+            : !c.user.empty() ? c.user
+                              : (c.fingerprint.empty() ? "unknown" : "key:" + c.fingerprint);
   e.action = action;
   e.outcome = outcome;
   e.reason = reason;

@@ -38,53 +38,53 @@ namespace bastion::gateway {
 // Where a connection process is in its life, for the monitor's dispatch
 // table: what it may ask depends on it.
 enum class ChildState : unsigned {
-  kPreauth = 1,   // may probe keys and ask to authenticate (max_auth_attempts times)
-  kProxy = 2,     // a session for LOGIN@TARGET: may ask for one certificate, report channel events
-  kCommand = 4,   // authenticated in command mode: may report elevation changes and events
-  kRefused = 8,   // refused (a failed step-up, a refused certificate): may only end
-  kStepUp = 16,   // accepted pending a step-up: may ask whether it is done
-  kKilled = 32,   // broke the protocol: SIGKILLed; nothing it sent is read any more
+  kPreauth = 1,  // may probe keys and ask to authenticate (max_auth_attempts times)
+  kProxy = 2,    // a session for LOGIN@TARGET: may ask for one certificate, report channel events
+  kCommand = 4,  // authenticated in command mode: may report elevation changes and events
+  kRefused = 8,  // refused (a failed step-up, a refused certificate): may only end
+  kStepUp = 16,  // accepted pending a step-up: may ask whether it is done
+  kKilled = 32,  // broke the protocol: SIGKILLed; nothing it sent is read any more
 };
 
 struct ChildInfo {
   int pid = 0;
   ChildState state = ChildState::kPreauth;
   unsigned asked_once = 0;  // bit per monitor::Type: requests allowed once that were made
-  UniqueFd channel;  // SOCK_SEQPACKET to the child
+  UniqueFd channel;         // SOCK_SEQPACKET to the child
   std::string source_ip;
   std::string source_group;  // what per-source limits count (an IPv6 address's /64)
   std::string source;
   bool authenticated = false;  // the monitor accepted its Authenticate
   bool session_row = false;    // the monitor started its session row and has not ended it
   int key_probes = 0, auth_attempts = 0;
-  int failures = 0;  // refused probes and refused logins: more than max_auth_attempts ends it
+  int failures = 0;                    // refused probes and refused logins: more than max_auth_attempts ends it
   std::set<std::string> refused_keys;  // keys whose probe was refused (each counted once)
-  int unaudited_probes = 0;  // refused probes past kMaxProbeAudits: one summary record at exit
+  int unaudited_probes = 0;            // refused probes past kMaxProbeAudits: one summary record at exit
   // Everything below is the monitor's own derivation, never the child's claim.
   std::string session_id;  // assigned at fork
   std::string user, target, login;
-  std::string principal;     // the certificate principal for login on target
-  std::string fingerprint;   // the key the person logged in with
+  std::string principal;    // the certificate principal for login on target
+  std::string fingerprint;  // the key the person logged in with
   bool allow_port_forwarding = false;
-  std::string grant_id;      // the elevation grant the session runs under, if any
-  Micros grant_ends_at = 0;  // ... and when it ends (certificates never outlive it)
+  std::string grant_id;        // the elevation grant the session runs under, if any
+  Micros grant_ends_at = 0;    // ... and when it ends (certificates never outlive it)
   monitor::Accepted accepted;  // what the child was told
   struct Recording {
     std::string path;
     uint64_t next_offset = 0;  // where the next chunk digest must start
     bool ended = false;
-    bool stream = false;       // a byte-exact stream: its final digest is over the chunk digests
+    bool stream = false;                   // a byte-exact stream: its final digest is over the chunk digests
     recorder::ChunkDigests chunk_digests;  // streams: over each chunk's SHA-256, in order
   };
   std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it
-  std::string step_up_code;   // the step-up it waits for (a login's, or an approver's in command mode)
+  std::string step_up_code;                  // the step-up it waits for (a login's, or an approver's in command mode)
   Micros step_up_deadline = 0;
   nlohmann::json step_up_details;
   // Command mode: the approval the last verified step-up was for, and when;
   // it confirms that one approval only, once.
   std::string step_up_verified_for;
   Micros step_up_verified_at = 0;
-  int certificates = 0;  // issued to this connection
+  int certificates = 0;   // issued to this connection
   int auth_failures = 0;  // failed attempts the connection reported before authenticating
   Micros started_at = 0;
   Micros kill_deadline = 0;  // when to SIGKILL after a kill request
@@ -149,8 +149,7 @@ using WebProcess = std::function<void(const Config& cfg, int monitor_fd, const s
 class Supervisor {
  public:
   // Every deadline, back-off and audit time is read from `clock`.
-  Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {},
-             const Clock& clock = SystemClock::instance())
+  Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {}, const Clock& clock = SystemClock::instance())
       : cfg_(std::move(cfg)),
         run_web_(std::move(run_web)),
         hooks_(std::move(hooks)),
@@ -265,8 +264,8 @@ class Supervisor {
              const std::string& user);
   // An audit record about connection process `c` (actor: `actor`, else its
   // person, else its key); false when it could not be written (logged).
-  bool audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason,
-                   const ChildInfo& c, nlohmann::json details, const std::string& actor = "");
+  bool audit_event(const std::string& action, recorder::Outcome outcome, const std::string& reason, const ChildInfo& c,
+                   nlohmann::json details, const std::string& actor = "");
 
   Config cfg_;
   WebProcess run_web_;
@@ -288,7 +287,7 @@ class Supervisor {
   // thread, applied in small steps so the supervisor stays responsive.
   std::unique_ptr<HrIntake> hr_;
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
-  std::optional<SandboxPlan> sandbox_;  // decided in setup(), entered by every connection process
+  std::optional<SandboxPlan> sandbox_;          // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, control_fd_, signal_fd_;
   std::map<int, ChildInfo> children_;  // by pid
   std::vector<PendingReply> pending_;
@@ -303,9 +302,9 @@ class Supervisor {
   bool stopping_ = false;
   int web_pid_ = 0;
   UniqueFd web_channel_;                    // the monitor's end, while the web process runs
-  std::optional<WebOrigin> web_origin_;      // [web] public_url, parsed in check_web()
-  std::optional<SandboxPlan> web_sandbox_;   // decided in check_web(), entered by the web process
-  Micros web_start_at_ = 0;  // when to (re)start the web process; 0: not wanted
+  std::optional<WebOrigin> web_origin_;     // [web] public_url, parsed in check_web()
+  std::optional<SandboxPlan> web_sandbox_;  // decided in check_web(), entered by the web process
+  Micros web_start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
 };
 
 }  // namespace bastion::gateway

@@ -52,7 +52,7 @@ bool Supervisor::check_web() {
   web_origin_ = *origin;
   if (cfg_.web_privsep_user == cfg_.privsep_user) {
     daemon_log("web", "[web] privsep_user must differ from [gateway] privsep_user (" + cfg_.privsep_user +
-        "): a compromised connection process must not share the web process's user");
+                          "): a compromised connection process must not share the web process's user");
     return false;
   }
   auto plan = plan_sandbox(SandboxRole::kWeb, cfg_.web_privsep_user,
@@ -64,9 +64,10 @@ bool Supervisor::check_web() {
   web_sandbox_ = std::move(*plan);
   daemon_log("web", "the web process runs as " + web_sandbox_->describe());
   // SECURITY: the TLS key is a secret of the service user, like the CA key.
-  struct stat st{};
+  struct stat st {};
   if (::stat(cfg_.tls_key.c_str(), &st) != 0) {
-    daemon_log("web", "tls_key " + cfg_.tls_key + ": " + std::strerror(errno) + " (bastionctl init makes a self-signed pair)");
+    daemon_log("web",
+               "tls_key " + cfg_.tls_key + ": " + std::strerror(errno) + " (bastionctl init makes a self-signed pair)");
     return false;
   }
   if ((st.st_mode & 077) != 0) {
@@ -152,7 +153,8 @@ void Supervisor::read_web() {
     nlohmann::json body;
     if (with_body) {
       body = nlohmann::json::parse(call->body, nullptr, false);
-      if (body.is_discarded() || !body.is_object()) return web_violation("a web call's credential is not a JSON object");
+      if (body.is_discarded() || !body.is_object())
+        return web_violation("a web call's credential is not a JSON object");
     } else if (!call->body.empty()) {
       return web_violation("a web call carries a body it has no use for");
     }

@@ -131,9 +131,9 @@ Result<Upstream> Upstream::connect(const UpstreamRequest& req, const Certificate
     std::string principal = policy::certificate_principal(t, req.login);
     return make_error("target " + t.name + " refused the gateway certificate for login " + req.login +
                       " (does it trust the user CA, and does account " + req.login + " exist?" +
-                      (principal != req.login ? " Does its AuthorizedPrincipalsFile for " + req.login + " list " +
-                                                    principal + "?"
-                                              : std::string()) +
+                      (principal != req.login
+                           ? " Does its AuthorizedPrincipalsFile for " + req.login + " list " + principal + "?"
+                           : std::string()) +
                       ")");
   }
   return up;

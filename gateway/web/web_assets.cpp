@@ -191,10 +191,13 @@ std::string page(const std::string& title, const std::string& body_attrs, const 
   return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
          "<meta name=\"referrer\" content=\"no-referrer\">\n"
-         "<title>" + html_escape(title) + " - bastion</title>\n"
+         "<title>" +
+         html_escape(title) +
+         " - bastion</title>\n"
          "<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
          "<script src=\"/static/app.js\" defer></script>\n</head>\n"
-         "<body" + body_attrs + ">\n<main>\n" + content +
+         "<body" +
+         body_attrs + ">\n<main>\n" + content +
          "<noscript><p>This page needs JavaScript to talk to your security key.</p></noscript>\n"
          "</main>\n</body>\n</html>\n";
 }
@@ -210,18 +213,22 @@ const char* const kStatusRegion = "<p id=\"status\" role=\"status\" aria-live=\"
 std::string render_invite_page(const std::string& token, const nlohmann::json& info) {
   std::string user = text_field(info, "user");
   std::string display = text_field(info, "display_name");
-  std::string who = display.empty() ? "<code>" + html_escape(user) + "</code>"
-                                    : "<strong>" + html_escape(display) + "</strong> (<code>" +
-                                          html_escape(user) + "</code>)";
+  std::string who = display.empty()
+                        ? "<code>" + html_escape(user) + "</code>"
+                        : "<strong>" + html_escape(display) + "</strong> (<code>" + html_escape(user) + "</code>)";
   std::string invited_by = text_field(info, "invited_by");
   std::string expires = text_field(info, "expires_at");
   // SECURITY: the link is a bearer token; the page says whom it is for, so a
   // person who got someone else's link (or a forwarded one) can tell.
   std::string content =
       "<h1>Register your security key</h1>\n"
-      "<p>This registers a security key for " + who + ".</p>\n"
-      "<p>Invitation from <code>" + html_escape(invited_by.empty() ? "?" : invited_by) + "</code>, valid until " +
-      html_escape(expires.empty() ? "?" : expires) + ", once.</p>\n"
+      "<p>This registers a security key for " +
+      who +
+      ".</p>\n"
+      "<p>Invitation from <code>" +
+      html_escape(invited_by.empty() ? "?" : invited_by) + "</code>, valid until " +
+      html_escape(expires.empty() ? "?" : expires) +
+      ", once.</p>\n"
       "<p>If you are not this person, close this page and tell your administrator.</p>\n"
       "<p>Press the button, then touch your security key and enter its PIN when asked.</p>\n"
       "<p><button type=\"button\" id=\"register\">Register security key</button></p>\n" +
@@ -246,12 +253,16 @@ std::string render_stepup_page(const std::string& code, const nlohmann::json& in
   // approval link sent by someone else then looks wrong.
   std::string content =
       "<h1>Approve with your security key</h1>\n"
-      "<p class=\"purpose\">" + html_escape(purpose) + "</p>\n"
-      "<p>User <code>" + html_escape(user) + "</code>, code <code>" + html_escape(code) + "</code>.</p>\n"
+      "<p class=\"purpose\">" +
+      html_escape(purpose) +
+      "</p>\n"
+      "<p>User <code>" +
+      html_escape(user) + "</code>, code <code>" + html_escape(code) +
+      "</code>.</p>\n"
       "<p>Approve only if you started this yourself just now and the code matches your terminal.</p>\n" +
-      (notice.empty() ? std::string() : "<p class=\"notice\"><strong>Note:</strong> " + html_escape(notice) + "</p>\n") +
-      "<p><button type=\"button\" id=\"approve\">Approve</button></p>\n" +
-      std::string(kStatusRegion);
+      (notice.empty() ? std::string()
+                      : "<p class=\"notice\"><strong>Note:</strong> " + html_escape(notice) + "</p>\n") +
+      "<p><button type=\"button\" id=\"approve\">Approve</button></p>\n" + std::string(kStatusRegion);
   return page("Approve sign-in", flow_attrs("mfa", code), content);
 }
 
@@ -260,8 +271,9 @@ std::string render_error_page(int status, const std::string& message) {
                         : status == 410 ? "This link has expired or was already used"
                         : status >= 500 ? "Something went wrong"
                                         : "This request cannot be completed";
-  std::string content = "<h1>" + heading + "</h1>\n<p id=\"status\" role=\"status\" aria-live=\"polite\">Failed: " +
-                        html_escape(message) + "</p>\n";
+  std::string content = "<h1>" + heading +
+                        "</h1>\n<p id=\"status\" role=\"status\" aria-live=\"polite\">Failed: " + html_escape(message) +
+                        "</p>\n";
   return page(heading, " data-state=\"failed\"", content);
 }
 

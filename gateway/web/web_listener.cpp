@@ -176,11 +176,10 @@ void TlsListener::report_refusal(const std::string& source, ConnectionLimits::Ad
   ++unreported_refusals_;
   auto now = Clock::now();
   if (reported_ && now - last_report_ < kReportEvery) return;
-  std::string what = why == ConnectionLimits::Admission::kSourceFull
-                         ? source + " reached its limit of " + std::to_string(opt_.max_connections_per_source) +
-                               " connections"
-                         : "all " + std::to_string(opt_.max_connections) + " connections in use (limit), last from " +
-                               source;
+  std::string what =
+      why == ConnectionLimits::Admission::kSourceFull
+          ? source + " reached its limit of " + std::to_string(opt_.max_connections_per_source) + " connections"
+          : "all " + std::to_string(opt_.max_connections) + " connections in use (limit), last from " + source;
   if (log_) {
     log_("web: " + what + "; refused " + std::to_string(unreported_refusals_) + " connection(s) since the last report");
   }
@@ -241,8 +240,8 @@ void TlsListener::serve_connection(int raw_fd, const std::string& source, TimePo
   int port = 0;
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  std::string ip = ::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? address_text(addr, port)
-                                                                                          : source;
+  std::string ip =
+      ::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? address_text(addr, port) : source;
   DeadlineTlsStream strm(ssl.get(), fd.get(), ip, port, opt_.write_timeout);
   for (size_t left = opt_.keep_alive_max_requests; left > 0 && svr_sock_.load() != INVALID_SOCKET; --left) {
     strm.set_read_deadline(deadline);

@@ -23,9 +23,7 @@ void on_term(int) {
   if (g_server != nullptr) g_server->request_stop();
 }
 
-WebReply unavailable() {
-  return {503, {{"error", "the gateway is not answering; try again in a minute"}}};
-}
+WebReply unavailable() { return {503, {{"error", "the gateway is not answering; try again in a minute"}}}; }
 
 }  // namespace
 
@@ -65,7 +63,8 @@ struct MonitorWebBackend::Impl {
       const auto* a = r.kind == Kind::kMessage ? std::get_if<monitor::WebAnswer>(&r.message) : nullptr;
       auto json = a == nullptr ? nlohmann::json() : nlohmann::json::parse(a->body, nullptr, false);
       if (a == nullptr || json.is_discarded() || a->status < 100 || a->status > 599) {
-        daemon_log("web", r.kind == Kind::kClosed ? "the monitor closed the web channel" : "malformed answer from the monitor");
+        daemon_log("web", r.kind == Kind::kClosed ? "the monitor closed the web channel"
+                                                  : "malformed answer from the monitor");
         broken = true;
         return unavailable();
       }
@@ -79,7 +78,9 @@ MonitorWebBackend::MonitorWebBackend(int monitor_fd, int timeout_ms)
 MonitorWebBackend::~MonitorWebBackend() = default;
 
 using Op = monitor::WebCall::Op;
-WebReply MonitorWebBackend::invite_info(const std::string& token) { return impl_->call(Op::kInviteInfo, token, nullptr); }
+WebReply MonitorWebBackend::invite_info(const std::string& token) {
+  return impl_->call(Op::kInviteInfo, token, nullptr);
+}
 WebReply MonitorWebBackend::invite_options(const std::string& token) {
   return impl_->call(Op::kInviteOptions, token, nullptr);
 }
@@ -94,8 +95,7 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
   return impl_->call(Op::kStepUpAssert, code, &credential);
 }
 
-[[noreturn]] void run_web_process(const Config& cfg, int monitor_fd,
-                                  const std::function<Status()>& enter_sandbox) {
+[[noreturn]] void run_web_process(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox) {
   prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc
   MonitorWebBackend backend(monitor_fd);
   WebServerOptions opt;
@@ -107,7 +107,8 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
   opt.max_connections = static_cast<size_t>(cfg.web_max_connections);
   opt.max_connections_per_source = static_cast<size_t>(cfg.web_max_connections_per_source);
   // Workers: enough that the per-source share of a few slow sources leaves room for everyone else.
-  opt.threads = std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
+  opt.threads =
+      std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
   WebServer server(backend, opt);
   if (auto st = server.start(); !st) {
     daemon_log("web", "cannot serve " + cfg.public_url + ": " + st.message());

@@ -44,7 +44,6 @@ class MonitorWebBackend : public WebBackend {
 // hold up the exit); _exit(1) if the server cannot start. Logs to stderr as
 // "bastiond[PID]: [web] ...". Installs a SIGTERM handler: call it only in the
 // freshly forked web child.
-[[noreturn]] void run_web_process(const Config& cfg, int monitor_fd,
-                                  const std::function<Status()>& enter_sandbox);
+[[noreturn]] void run_web_process(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox);
 
 }  // namespace bastion::gateway

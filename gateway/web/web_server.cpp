@@ -62,7 +62,8 @@ std::string openssl_error() {
 
 Status check_readable(const char* what, const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return make_error(std::string("cannot read the TLS ") + what + " " + path + ": " + std::strerror(errno));
+  if (f == nullptr)
+    return make_error(std::string("cannot read the TLS ") + what + " " + path + ": " + std::strerror(errno));
   std::fclose(f);
   return {};
 }
@@ -113,9 +114,7 @@ std::optional<nlohmann::json> parse_json_object(const std::string& text) {
   return j;
 }
 
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 void send_json_error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
@@ -304,8 +303,7 @@ void WebServer::Impl::add_routes() {
     send_json_error(s, 500, "internal error");
   });
   svr->set_logger([this](const httplib::Request& q, const httplib::Response& s) {
-    log("web: " + q.method + " " + redact_web_path(q.path) + " " + std::to_string(s.status) + " from " +
-        q.remote_addr);
+    log("web: " + q.method + " " + redact_web_path(q.path) + " " + std::to_string(s.status) + " from " + q.remote_addr);
   });
 }
 

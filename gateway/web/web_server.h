@@ -37,8 +37,8 @@ struct WebServerOptions {
   std::string cert_pem_path;  // PEM certificate chain, leaf first
   std::string key_pem_path;   // PEM private key of the leaf
   std::string bind_address = "127.0.0.1";
-  int port = 8443;                 // 0: any free port (see WebServer::port())
-  size_t max_body = 64 * 1024;     // bytes; larger request bodies get 413
+  int port = 8443;              // 0: any free port (see WebServer::port())
+  size_t max_body = 64 * 1024;  // bytes; larger request bodies get 413
   // Workers: connections served at once; admitted ones beyond wait in a
   // queue (their deadlines run meanwhile). Larger than a few sources' worth
   // of max_connections_per_source, so a slowloris from a few addresses

@@ -69,15 +69,14 @@ class WebServerBrowser : public ::testing::Test {
         !std::filesystem::is_directory(kSourceDir + "/tests/browser/node_modules/playwright-core")) {
       GTEST_SKIP() << "needs " << kChromium << " and tests/browser/node_modules (tests/browser/install.sh)";
     }
-    dir = (std::filesystem::temp_directory_path() /
-           ("web-browser-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+    dir = (std::filesystem::temp_directory_path() / ("web-browser-" + std::to_string(getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name()))
               .string();
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     cert = testing::make_self_signed_cert(dir);
-    server = std::make_unique<WebServer>(backend, WebServerOptions{cert.cert_path, cert.key_path, "127.0.0.1", 0,
-                                                                   64 * 1024, 2, {}});
+    server = std::make_unique<WebServer>(
+        backend, WebServerOptions{cert.cert_path, cert.key_path, "127.0.0.1", 0, 64 * 1024, 2, {}});
     Status s = server->start();
     ASSERT_TRUE(s) << s.message();
     runner = std::thread([this] { server->run(); });
@@ -96,9 +95,9 @@ class WebServerBrowser : public ::testing::Test {
                   std::string trust = "") {
     if (trust.empty()) trust = "--spki-hash " + quote(cert.spki_sha256_base64);
     std::string err_path = dir + "/driver.err";
-    std::string cmd = "timeout 90 node " + quote(kSourceDir + "/tests/browser/webauthn.mjs") + " " + mode +
-                      " --url " + quote(origin + path) + " --state " + quote(state) + " " + trust +
-                      " --timeout-ms 30000 " + extra + " 2>" + quote(err_path);
+    std::string cmd = "timeout 90 node " + quote(kSourceDir + "/tests/browser/webauthn.mjs") + " " + mode + " --url " +
+                      quote(origin + path) + " --state " + quote(state) + " " + trust + " --timeout-ms 30000 " + extra +
+                      " 2>" + quote(err_path);
     DriverRun run;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr) return run;

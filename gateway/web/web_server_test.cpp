@@ -31,9 +31,8 @@ using testing::FakeWebBackend;
 using testing::TestCert;
 
 std::string temp_dir(const std::string& tag) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("web-test-" + std::to_string(getpid()) + "-" + tag + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  auto dir = std::filesystem::temp_directory_path() / ("web-test-" + std::to_string(getpid()) + "-" + tag + "-" +
+                                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -77,8 +76,8 @@ class WebServerTest : public ::testing::Test {
     return c;
   }
   httplib::Result get(const std::string& path) { return client()->Get(path); }
-  httplib::Result post(const std::string& path, const std::string& body,
-                       const std::string& type = "application/json", const httplib::Headers& headers = {}) {
+  httplib::Result post(const std::string& path, const std::string& body, const std::string& type = "application/json",
+                       const httplib::Headers& headers = {}) {
     return client()->Post(path, headers, body, type);
   }
   static nlohmann::json json_of(const httplib::Result& r) { return nlohmann::json::parse(r->body, nullptr, false); }
@@ -112,7 +111,8 @@ TEST_F(WebServerTest, InvitePageIsPlainAccessibleHtmlWithSecurityHeaders) {
   EXPECT_EQ(b.find("<Example>"), std::string::npos);
   // Whom the link is for, who sent it, until when; and how to confirm (hidden until registered).
   EXPECT_NE(b.find("(<code>alice</code>)"), std::string::npos);
-  EXPECT_NE(b.find("Invitation from <code>admin:root</code>, valid until 2026-12-02T10:00:00Z"), std::string::npos) << b;
+  EXPECT_NE(b.find("Invitation from <code>admin:root</code>, valid until 2026-12-02T10:00:00Z"), std::string::npos)
+      << b;
   EXPECT_NE(b.find("<section id=\"confirm\" hidden>"), std::string::npos);
 }
 
@@ -163,8 +163,9 @@ TEST_F(WebServerTest, StaticFilesAndHealth) {
 }
 
 TEST_F(WebServerTest, BadTokenSyntaxIs404WithoutAskingTheBackend) {
-  for (const std::string& path : std::vector<std::string>{"/invite/ab_c", "/invite/" + std::string(65, 'a'), "/mfa/a%2Fb", "/mfa/%2e%2e", "/invite/a%0Ab", "/invite/",
-        "/mfa/a.b", "/nope"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/invite/ab_c", "/invite/" + std::string(65, 'a'), "/mfa/a%2Fb", "/mfa/%2e%2e",
+                                "/invite/a%0Ab", "/invite/", "/mfa/a.b", "/nope"}) {
     auto r = get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 404) << path;
@@ -188,10 +189,10 @@ TEST_F(WebServerTest, NonJsonPostIs400) {
     std::string body, type;
   };
   std::string deep = std::string(100, '[');
-  for (const Case& c : {Case{"{}", "text/plain"}, Case{"{}", "application/x-www-form-urlencoded"},
-                        Case{"not json", "application/json"}, Case{"[1]", "application/json"},
-                        Case{"", "application/json"}, Case{"{\"a\":" + deep, "application/json"},
-                        Case{"{\"a\":\"\xff\"}", "application/json"}}) {
+  for (const Case& c :
+       {Case{"{}", "text/plain"}, Case{"{}", "application/x-www-form-urlencoded"}, Case{"not json", "application/json"},
+        Case{"[1]", "application/json"}, Case{"", "application/json"}, Case{"{\"a\":" + deep, "application/json"},
+        Case{"{\"a\":\"\xff\"}", "application/json"}}) {
     auto r = post("/api/invite/tok/register", c.body, c.type);
     ASSERT_TRUE(r) << c.body;
     EXPECT_EQ(r->status, 400) << c.type << " " << c.body;

@@ -52,11 +52,13 @@ TEST_F(Ansible, FortyHostsThroughTheGatewayWithFortyForksAllSucceed) {
   // Ansible's own defaults for ssh (ControlMaster=auto; its 10 s connect
   // timeout, which covers the banner exchange), but the masters end 2 s after
   // the run instead of 60 s, so that the test leaves nothing running.
-  write_text(dir + "/ansible.cfg",
-             "[defaults]\nforks = 40\nhost_key_checking = True\ntimeout = 10\nremote_tmp = " + dir +
-                 "/remote_tmp\nlocal_tmp = " + dir + "/local_tmp\nretry_files_enabled = False\n"
-                 "[ssh_connection]\ncontrol_path_dir = " + dir + "/cp\n"
-                 "ssh_args = -C -o ControlMaster=auto -o ControlPersist=2s\n");
+  write_text(dir + "/ansible.cfg", "[defaults]\nforks = 40\nhost_key_checking = True\ntimeout = 10\nremote_tmp = " +
+                                       dir + "/remote_tmp\nlocal_tmp = " + dir +
+                                       "/local_tmp\nretry_files_enabled = False\n"
+                                       "[ssh_connection]\ncontrol_path_dir = " +
+                                       dir +
+                                       "/cp\n"
+                                       "ssh_args = -C -o ControlMaster=auto -o ControlPersist=2s\n");
   // A command, a file copied over SFTP (audited by the gateway), and a check of it.
   write_text(dir + "/site.yml",
              "- hosts: fleet\n"
@@ -68,10 +70,13 @@ TEST_F(Ansible, FortyHostsThroughTheGatewayWithFortyForksAllSucceed) {
              "    - name: the answer came back\n"
              "      assert: { that: \"said.stdout == 'ran on ' + inventory_hostname\" }\n"
              "    - name: a file goes over\n"
-             "      copy: { content: \"{{ inventory_hostname }}\\n\", dest: \"" + dir + "/out-{{ inventory_hostname }}\" }\n");
+             "      copy: { content: \"{{ inventory_hostname }}\\n\", dest: \"" +
+                 dir + "/out-{{ inventory_hostname }}\" }\n");
   auto r = run({"ansible-playbook", "-i", dir + "/inventory.ini", dir + "/site.yml"},
-               {{"ANSIBLE_CONFIG", dir + "/ansible.cfg"}, {"ANSIBLE_HOME", dir + "/home"},
-                {"ANSIBLE_NOCOLOR", "1"}, {"ANSIBLE_FORCE_COLOR", "0"}},
+               {{"ANSIBLE_CONFIG", dir + "/ansible.cfg"},
+                {"ANSIBLE_HOME", dir + "/home"},
+                {"ANSIBLE_NOCOLOR", "1"},
+                {"ANSIBLE_FORCE_COLOR", "0"}},
                "", 280000);
   EXPECT_EQ(r.exit_code, 0) << r.out.substr(r.out.size() > 6000 ? r.out.size() - 6000 : 0) << r.err;
   int ok = 0;
@@ -89,7 +94,8 @@ TEST_F(Ansible, FortyHostsThroughTheGatewayWithFortyForksAllSucceed) {
   // Every host has its session in the audit log, and nothing of alice's was denied.
   std::set<std::string> started;
   int denied = 0;
-  for (const auto& a : nlohmann::json::parse(d->ctl_ok({"audit", "list", "--user", "alice", "--limit", "100000", "--json"}))) {
+  for (const auto& a :
+       nlohmann::json::parse(d->ctl_ok({"audit", "list", "--user", "alice", "--limit", "100000", "--json"}))) {
     if (a["action"] == "session.start") started.insert(a["target"].get<std::string>());
     if (a["outcome"] == "deny") {  // ("error": SFTP stats of files not there yet, as Ansible's copy does)
       if (++denied <= 3) ADD_FAILURE() << a.dump();
@@ -98,13 +104,16 @@ TEST_F(Ansible, FortyHostsThroughTheGatewayWithFortyForksAllSucceed) {
   EXPECT_EQ(started.size(), static_cast<size_t>(kHosts));
   EXPECT_EQ(denied, 0);
   // The control masters end on their own (ControlPersist=2s).
-  EXPECT_TRUE(wait_for([&] {
-    for (const auto& e : std::filesystem::directory_iterator(dir + "/cp")) {
-      (void)e;
-      return false;
-    }
-    return true;
-  }, 15000)) << "ssh control masters still running";
+  EXPECT_TRUE(wait_for(
+      [&] {
+        for (const auto& e : std::filesystem::directory_iterator(dir + "/cp")) {
+          (void)e;
+          return false;
+        }
+        return true;
+      },
+      15000))
+      << "ssh control masters still running";
 }
 
 }  // namespace

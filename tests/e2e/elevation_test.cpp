@@ -55,8 +55,9 @@ class Elevation : public DeploymentTest<Elevation> {
   }
   // bob asks for acme-app; returns the request id.
   static std::string request(const std::string& duration = "30m", const std::string& dest = "") {
-    auto r = as(*bob, "bob", {"request", dest.empty() ? acme() : dest, "--for", duration, "--reason", "TICKET-4411",
-                              "import", "fails"});
+    auto r =
+        as(*bob, "bob",
+           {"request", dest.empty() ? acme() : dest, "--for", duration, "--reason", "TICKET-4411", "import", "fails"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     std::string id = id_in(r.out, "REQ");
     EXPECT_FALSE(id.empty()) << r.out;
@@ -104,7 +105,8 @@ class Elevation : public DeploymentTest<Elevation> {
         << read_text(log);
     auto b = d->browser("approve", url, bob_state);
     EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
-    EXPECT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000)) << read_text(log);
+    EXPECT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000))
+        << read_text(log);
     return p;
   }
 
@@ -201,14 +203,12 @@ TEST_F(Elevation, ApprovalOpensExactlyTheGrantedLoginAndTarget) {
   for (const auto& r : audit_about(req)) {
     if (r["outcome"] != "deny") actions.push_back(r["action"].get<std::string>());
   }
-  std::vector<std::string> want = {"elevation.request", "elevation.approve", "grant.start", "access",
-                                   "session.start"};
+  std::vector<std::string> want = {"elevation.request", "elevation.approve", "grant.start", "access", "session.start"};
   for (const auto& w : want) {
     EXPECT_NE(std::find(actions.begin(), actions.end(), w), actions.end()) << w;
   }
   auto shown = d->ctl_ok({"sessions", "show", sessions[0]["id"]});
-  EXPECT_NE(shown.find("grant:     " + grant + " (request " + req + ") approved by carol"), std::string::npos)
-      << shown;
+  EXPECT_NE(shown.find("grant:     " + grant + " (request " + req + ") approved by carol"), std::string::npos) << shown;
   // The requester gives it back; access ends.
   EXPECT_EQ(as(*bob, "bob", {"revoke", grant}).exit_code, 0);
   auto after = d->ssh(*bob, acme(), {"true"});
@@ -288,19 +288,22 @@ TEST_F(Elevation, EachApprovalNeedsItsOwnStepUpThatNamesTheRequest) {
   std::string log = d->dir() + "/bound-approval.log";
   Process ssh(argv, log);
   std::string url;
-  wait_for([&] {
-    std::string text = read_text(log);
-    auto at = text.find(d->public_url() + "/mfa/");
-    if (at == std::string::npos) return !ssh.running();
-    auto end = text.find_first_of(" \r\n", at);
-    if (end == std::string::npos) return false;
-    url = text.substr(at, end - at);
-    return true;
-  }, 20000);
+  wait_for(
+      [&] {
+        std::string text = read_text(log);
+        auto at = text.find(d->public_url() + "/mfa/");
+        if (at == std::string::npos) return !ssh.running();
+        auto end = text.find_first_of(" \r\n", at);
+        if (end == std::string::npos) return false;
+        url = text.substr(at, end - at);
+        return true;
+      },
+      20000);
   ASSERT_FALSE(url.empty()) << "the first approval's step-up approved the second too:\n" << read_text(log);
   auto page = run({"curl", "-sk", url});
-  EXPECT_NE(page.out.find("Confirm: approve " + second + ": bob gets " + acme() + " for 20m (TICKET-4411 import fails)"),
-            std::string::npos)
+  EXPECT_NE(
+      page.out.find("Confirm: approve " + second + ": bob gets " + acme() + " for 20m (TICKET-4411 import fails)"),
+      std::string::npos)
       << page.out;
   auto ok = d->browser("approve", url, carol_state);
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
@@ -315,12 +318,14 @@ TEST_F(Elevation, ADisabledApproversUnusedConsentIsWithdrawn) {
   std::string req = request();
   approve(req);
   d->ctl_ok({"user", "disable", "carol"});
-  bool revoked = wait_for([&] {
-    for (const auto& e : elevations({"--state", "revoked"})) {
-      if (e["id"] == req) return true;
-    }
-    return false;
-  }, 5000);
+  bool revoked = wait_for(
+      [&] {
+        for (const auto& e : elevations({"--state", "revoked"})) {
+          if (e["id"] == req) return true;
+        }
+        return false;
+      },
+      5000);
   d->ctl_ok({"user", "enable", "carol"});  // the other tests need her
   ASSERT_TRUE(revoked) << elevations().dump();
   auto ssh = d->ssh(*bob, acme(), {"true"});
@@ -401,7 +406,8 @@ TEST_F(Elevation, BreakGlassIsAnAuditedEmergencyGrant) {
   bool loud = false;
   for (const auto& r : audit_about(grant)) {
     if (r["action"] == "elevation.break-glass" && r["outcome"] == "allow" &&
-        r["reason"].get<std::string>().rfind("BREAK-GLASS: bob gets", 0) == 0 && r["details"]["alert"] == "break-glass") {
+        r["reason"].get<std::string>().rfind("BREAK-GLASS: bob gets", 0) == 0 &&
+        r["details"]["alert"] == "break-glass") {
       loud = true;
     }
   }
@@ -420,7 +426,8 @@ TEST_F(Elevation, BreakGlassIsAnAuditedEmergencyGrant) {
 TEST_F(Elevation, AccessCheckAndWhoCanExplainEachCase) {
   auto alice_ok = d->ctl({"access", "check", "alice", dest()});
   EXPECT_EQ(alice_ok.exit_code, 0);
-  EXPECT_NE(alice_ok.out.find("allow: role ops allows " + d->login() + " on prod-db-1"), std::string::npos) << alice_ok.out;
+  EXPECT_NE(alice_ok.out.find("allow: role ops allows " + d->login() + " on prod-db-1"), std::string::npos)
+      << alice_ok.out;
   EXPECT_NE(alice_ok.out.find("decided by: standing role ops"), std::string::npos);
   auto carol_no = d->ctl({"access", "check", "carol", acme()});
   EXPECT_EQ(carol_no.exit_code, 1);

@@ -35,8 +35,8 @@ Deployment::Deployment(std::string bastiond, Env env)
   must(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/target_host_key"}), "ssh-keygen");
   target_port_ = free_port();
   start_sshd("target", target_port_, sshd_);
-  write_text(dir_ + "/known_hosts", "[127.0.0.1]:" + std::to_string(gw_port_) + " " +
-                                        read_text(state_ + "/ssh_host_ed25519_key.pub"));
+  write_text(dir_ + "/known_hosts",
+             "[127.0.0.1]:" + std::to_string(gw_port_) + " " + read_text(state_ + "/ssh_host_ed25519_key.pub"));
   ctl_ok({"target", "add", "prod-db-1", "--address", "127.0.0.1:" + std::to_string(target_port_), "--host-key",
           target_host_pub(), "--label", "env=prod"});
   // Step-ups have their own tests (StepUp.*); the standing role here needs none.
@@ -79,16 +79,23 @@ void Deployment::start_sshd(const std::string& name, int port, Process& into, co
   std::string cfg = dir_ + "/sshd_" + name + ".conf";
   write_text(cfg, "Port " + std::to_string(port) +
                       "\nListenAddress 127.0.0.1\n"
-                      "HostKey " + dir_ + "/target_host_key\n"
-                      "PidFile " + dir_ + "/sshd_" + name + ".pid\n"
-                      "TrustedUserCAKeys " + dir_ + "/ca.pub\n"
+                      "HostKey " +
+                      dir_ +
+                      "/target_host_key\n"
+                      "PidFile " +
+                      dir_ + "/sshd_" + name +
+                      ".pid\n"
+                      "TrustedUserCAKeys " +
+                      dir_ +
+                      "/ca.pub\n"
                       "AuthorizedKeysFile none\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
                       "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
                       "StrictModes no\nSubsystem sftp internal-sftp\nAcceptEnv LANG LC_*\n"
                       "AllowTcpForwarding yes\nX11Forwarding no\nLogLevel VERBOSE\n"
                       // The gateway opens one upstream connection per login; a burst
                       // of logins must not meet sshd's default MaxStartups (10:30:100).
-                      "MaxStartups 1000\n" + extra);
+                      "MaxStartups 1000\n" +
+                      extra);
   into = Process({"/usr/sbin/sshd", "-D", "-e", "-f", cfg}, dir_ + "/sshd_" + name + ".log");
   if (!wait_for([&] { return port_open(port) || !into.running(); }, 10000) || !into.running()) {
     throw std::runtime_error("sshd did not start: " + read_text(dir_ + "/sshd_" + name + ".log"));
@@ -138,9 +145,14 @@ SshKeyFiles Deployment::add_person(const std::string& name, const std::vector<st
 }
 
 std::vector<std::string> Deployment::client_options(const SshKeyFiles& key) const {
-  return {"-F", "/dev/null", "-i", key.priv, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-          "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + dir_ + "/known_hosts", "-o",
-          "StrictHostKeyChecking=yes", "-o", std::string("SecurityKeyProvider=") + BASTION_SOFTKEY_PATH,
+  return {"-F", "/dev/null",
+          "-i", key.priv,
+          "-o", "IdentitiesOnly=yes",
+          "-o", "IdentityAgent=none",
+          "-o", "BatchMode=yes",
+          "-o", "UserKnownHostsFile=" + dir_ + "/known_hosts",
+          "-o", "StrictHostKeyChecking=yes",
+          "-o", std::string("SecurityKeyProvider=") + BASTION_SOFTKEY_PATH,
           "-o", "ConnectTimeout=10"};
 }
 

@@ -60,9 +60,8 @@ class Deployment {
   // step-up URL in ssh's output, then (if `approve`) approves it in the
   // browser. out = ssh's stdout+stderr; `url` (if given) gets the step-up URL.
   ProcResult ssh_with_step_up(const SshKeyFiles& key, const std::string& user_spec,
-                              const std::vector<std::string>& command, const std::string& state,
-                              bool approve = true, bool uv = true, std::string* url = nullptr,
-                              const Env& env = {});
+                              const std::vector<std::string>& command, const std::string& state, bool approve = true,
+                              bool uv = true, std::string* url = nullptr, const Env& env = {});
   // ssh_argv with keyboard-interactive allowed (BatchMode=no), for step-ups.
   std::vector<std::string> step_up_argv(const SshKeyFiles& key, const std::string& user_spec) const;
   std::string public_url() const { return "https://localhost:" + std::to_string(web_port_); }

@@ -33,15 +33,33 @@ std::string hex_of_aaguid(std::string uuid) {
 void Deployment::make_attestation_ca() {
   const std::string ca_key = dir_ + "/att_ca.key", ca = dir_ + "/att_ca.pem";
   const std::string leaf_key = dir_ + "/att_leaf.key", csr = dir_ + "/att_leaf.csr", leaf = dir_ + "/att_leaf.pem";
-  must_ok(run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-               ca_key, "-out", ca, "-days", "30", "-subj", "/CN=bastion e2e attestation CA",
-               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"}),
+  must_ok(run({"openssl",
+               "req",
+               "-x509",
+               "-newkey",
+               "ec",
+               "-pkeyopt",
+               "ec_paramgen_curve:P-256",
+               "-nodes",
+               "-keyout",
+               ca_key,
+               "-out",
+               ca,
+               "-days",
+               "30",
+               "-subj",
+               "/CN=bastion e2e attestation CA",
+               "-addext",
+               "basicConstraints=critical,CA:TRUE",
+               "-addext",
+               "keyUsage=critical,keyCertSign"}),
           "openssl req (CA)");
   must_ok(run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", leaf_key,
                "-out", csr, "-subj", "/C=DE/O=bastion tests/OU=Authenticator Attestation/CN=softkey"}),
           "openssl req (leaf)");
-  write_text(dir_ + "/att_leaf.ext", "basicConstraints=critical,CA:FALSE\n1.3.6.1.4.1.45724.1.1.4=ASN1:FORMAT:HEX,OCTETSTRING:" +
-                                         hex_of_aaguid(kSoftkeyAaguid) + "\n");
+  write_text(dir_ + "/att_leaf.ext",
+             "basicConstraints=critical,CA:FALSE\n1.3.6.1.4.1.45724.1.1.4=ASN1:FORMAT:HEX,OCTETSTRING:" +
+                 hex_of_aaguid(kSoftkeyAaguid) + "\n");
   must_ok(run({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", leaf,
                "-days", "30", "-extfile", dir_ + "/att_leaf.ext"}),
           "openssl x509 (leaf)");
@@ -52,7 +70,8 @@ void Deployment::make_attestation_ca() {
   // in tests only, the way an operator trusts a vendor's root.
   ctl_ok({"fido", "roots", "add",
           std::string(BASTION_SOURCE_DIR) + "/tests/browser/chromium-virtual-authenticator-attestation.pem"});
-  ctl_ok({"fido", "aaguids", "add", "01020304-0506-0708-0102-030405060708", "--name", "Chromium virtual authenticator"});
+  ctl_ok(
+      {"fido", "aaguids", "add", "01020304-0506-0708-0102-030405060708", "--name", "Chromium virtual authenticator"});
 }
 
 Env Deployment::attesting_softkey_env() const {
@@ -74,9 +93,17 @@ SshKeyFiles Deployment::enroll_sk_key(const std::string& name, const std::string
 }
 
 ProcResult Deployment::browser(const std::string& verb, const std::string& url, const std::string& state, bool uv) {
-  std::vector<std::string> argv = {"node", std::string(BASTION_SOURCE_DIR) + "/tests/browser/webauthn.mjs", verb,
-                                   "--url", url, "--state", state, "--cert", state_ + "/web_cert.pem",
-                                   "--timeout-ms", "30000"};
+  std::vector<std::string> argv = {"node",
+                                   std::string(BASTION_SOURCE_DIR) + "/tests/browser/webauthn.mjs",
+                                   verb,
+                                   "--url",
+                                   url,
+                                   "--state",
+                                   state,
+                                   "--cert",
+                                   state_ + "/web_cert.pem",
+                                   "--timeout-ms",
+                                   "30000"};
   if (!uv) {
     argv.push_back("--uv");
     argv.push_back("off");
@@ -90,10 +117,10 @@ Deployment::PendingKey Deployment::register_webauthn_pending(const std::string& 
   PendingKey k;
   k.state = state_file.empty() ? dir_ + "/webauthn_" + name + ".json" : state_file;
   std::string text_path = k.state + ".page.txt";
-  auto r = run({"node", std::string(BASTION_SOURCE_DIR) + "/tests/browser/webauthn.mjs", "register", "--url", url,
-                "--state", k.state, "--cert", state_ + "/web_cert.pem", "--timeout-ms", "30000", "--page-text",
-                text_path},
-               {}, "", 60000);
+  auto r =
+      run({"node", std::string(BASTION_SOURCE_DIR) + "/tests/browser/webauthn.mjs", "register", "--url", url, "--state",
+           k.state, "--cert", state_ + "/web_cert.pem", "--timeout-ms", "30000", "--page-text", text_path},
+          {}, "", 60000);
   if (r.exit_code != 0) throw std::runtime_error("browser register failed: " + r.out + r.err);
   k.page_text = read_text(text_path);
   // "... confirm-key CODE" and "bastionctl user confirm-key NAME ID" on the page.
@@ -128,22 +155,24 @@ std::vector<std::string> Deployment::step_up_argv(const SshKeyFiles& key, const 
 }
 
 ProcResult Deployment::ssh_with_step_up(const SshKeyFiles& key, const std::string& user_spec,
-                                        const std::vector<std::string>& command, const std::string& state,
-                                        bool approve, bool uv, std::string* url_out, const Env& env) {
+                                        const std::vector<std::string>& command, const std::string& state, bool approve,
+                                        bool uv, std::string* url_out, const Env& env) {
   static int n = 0;
   std::string log = dir_ + "/ssh_step_up_" + std::to_string(++n) + ".log";
   std::vector<std::string> argv = step_up_argv(key, user_spec);
   argv.insert(argv.end(), command.begin(), command.end());
   Process ssh(argv, log, env);
   std::string url;
-  wait_for([&] {
-    std::string text = read_text(log);
-    auto at = text.find(public_url() + "/mfa/");
-    if (at == std::string::npos) return !ssh.running();
-    auto end = text.find_first_of(" \r\n", at);
-    url = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    return end != std::string::npos;
-  }, 20000);
+  wait_for(
+      [&] {
+        std::string text = read_text(log);
+        auto at = text.find(public_url() + "/mfa/");
+        if (at == std::string::npos) return !ssh.running();
+        auto end = text.find_first_of(" \r\n", at);
+        url = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        return end != std::string::npos;
+      },
+      20000);
   if (url_out != nullptr) *url_out = url;
   ProcResult browser_result;
   if (approve && !url.empty()) browser_result = browser("approve", url, state, uv);

@@ -44,12 +44,14 @@ TEST(FlowControl, StalledClientDoesNotMakeTheGatewayBuffer) {
   // Our connection process is then the only child left (the fixture's port
   // probe, if still around, exits at once).
   pid_t conn = -1;
-  ASSERT_TRUE(wait_for([&] {
-    auto kids = connection_pids(d.bastiond().pid());
-    if (kids.size() == 1) conn = kids[0];
-    return kids.size() == 1;
-  }, 10000));
-  wait_for([] { return false; }, 3000);        // stalled: nobody reads for 3 s
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto kids = connection_pids(d.bastiond().pid());
+        if (kids.size() == 1) conn = kids[0];
+        return kids.size() == 1;
+      },
+      10000));
+  wait_for([] { return false; }, 3000);  // stalled: nobody reads for 3 s
   long stalled_kib = proc_status_kib(conn, "VmHWM");
   uint64_t total = static_cast<uint64_t>(first);
   for (;;) {
@@ -139,7 +141,8 @@ TEST(PreAuthLimits, BackOffAfterFailedLoginsPerSourceAndPerKey) {
   }
   auto refused = d.ssh(alice, dest, {"true"});
   EXPECT_EQ(refused.exit_code, 255);
-  EXPECT_EQ(refused.err.find("Permission denied"), std::string::npos) << "refused before authentication: " << refused.err;
+  EXPECT_EQ(refused.err.find("Permission denied"), std::string::npos)
+      << "refused before authentication: " << refused.err;
   EXPECT_NE(d.gateway_log().find("back-off after 2 failed logins"), std::string::npos) << d.gateway_log();
   EXPECT_TRUE(wait_for([&] { return d.ssh(alice, dest, {"true"}).exit_code == 0; }, 5000));
   // Per key: an enrolled key refused twice (a login no role allows) waits too, even for allowed logins.

@@ -76,10 +76,12 @@ TEST_F(Gateway, InteractivePtyAndWindowChange) {
   EXPECT_TRUE(term.read_until("24 80")) << term.screen();
   term.resize(40, 100);
   // The window-change travels asynchronously; ask until the target agrees.
-  bool resized = wait_for([&] {
-    term.type("stty size\n");
-    return term.read_until("40 100", 1000);
-  }, 20000);
+  bool resized = wait_for(
+      [&] {
+        term.type("stty size\n");
+        return term.read_until("40 100", 1000);
+      },
+      20000);
   EXPECT_TRUE(resized) << term.screen();
   term.type("exit 3\n");
   EXPECT_EQ(term.wait_exit(), 3);
@@ -124,8 +126,8 @@ TEST_F(Gateway, SftpPutAndGet) {
   std::string src = d->dir() + "/sftp.src", back = d->dir() + "/sftp.back";
   write_text(src, std::string(100000, 'x') + "end\n");
   std::string remote = d->dir() + "/sftp.remote";
-  write_text(d->dir() + "/sftp.batch", "put " + src + " " + remote + "\nget " + remote + " " + back +
-                                           "\nrename " + remote + " " + remote + ".2\nrm " + remote + ".2\n");
+  write_text(d->dir() + "/sftp.batch", "put " + src + " " + remote + "\nget " + remote + " " + back + "\nrename " +
+                                           remote + " " + remote + ".2\nrm " + remote + ".2\n");
   std::vector<std::string> argv = {"sftp", "-P", std::to_string(d->gateway_port()), "-b", d->dir() + "/sftp.batch"};
   auto opts = d->client_options(*alice);
   argv.insert(argv.end(), opts.begin(), opts.end());
@@ -398,8 +400,8 @@ TEST_F(Gateway, EcdsaSecurityKeyWorks) {
 
 TEST_F(Gateway, HostKeyMismatchRefuses) {
   ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d->dir() + "/impostor"}).exit_code, 0);
-  d->ctl_ok({"target", "add", "prod-db-2", "--address", "127.0.0.1:" + std::to_string(d->target_port()),
-             "--host-key", d->dir() + "/impostor.pub", "--label", "env=prod"});
+  d->ctl_ok({"target", "add", "prod-db-2", "--address", "127.0.0.1:" + std::to_string(d->target_port()), "--host-key",
+             d->dir() + "/impostor.pub", "--label", "env=prod"});
   auto r = d->ssh(*alice, d->login() + "@prod-db-2", {"true"});
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_NE(r.err.find("host key of prod-db-2 does not match the pinned key"), std::string::npos) << r.err;
@@ -417,11 +419,11 @@ TEST_F(Gateway, PerTargetPrincipalOpensOnlyThatTarget) {
   int port = d->start_extra_sshd("principals", "AuthorizedPrincipalsFile " + principals + "/%u\n");
   std::string address = "127.0.0.1:" + std::to_string(port);
   for (std::string name : {"pt-a", "pt-b"}) {
-    d->ctl_ok({"target", "add", name, "--address", address, "--host-key", d->target_host_pub(), "--label",
-               "env=prod", "--principals", "login@target"});
+    d->ctl_ok({"target", "add", name, "--address", address, "--host-key", d->target_host_pub(), "--label", "env=prod",
+               "--principals", "login@target"});
   }
-  d->ctl_ok({"target", "add", "pt-plain", "--address", address, "--host-key", d->target_host_pub(), "--label",
-             "env=prod"});
+  d->ctl_ok(
+      {"target", "add", "pt-plain", "--address", address, "--host-key", d->target_host_pub(), "--label", "env=prod"});
   auto a = d->ssh(*alice, d->login() + "@pt-a", {"echo in"});
   EXPECT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, "in\n");
@@ -442,8 +444,8 @@ TEST_F(Gateway, PerTargetPrincipalOpensOnlyThatTarget) {
       EXPECT_EQ(t["principals"], "login");
     }
   }
-  EXPECT_EQ(d->ctl({"target", "add", "pt-bad", "--address", address, "--host-key", d->target_host_pub(),
-                    "--principals", "target"})
+  EXPECT_EQ(d->ctl({"target", "add", "pt-bad", "--address", address, "--host-key", d->target_host_pub(), "--principals",
+                    "target"})
                 .exit_code,
             2);
 }
@@ -500,7 +502,8 @@ TEST_F(Gateway, SessionsKillEndsALiveSessionWithAMessage) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(ms, 3000);
   EXPECT_NE(read_text(log).find("bastion: session ended: terminated by an administrator: incident 7"),
-            std::string::npos) << read_text(log);
+            std::string::npos)
+      << read_text(log);
   auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"}));
   for (const auto& s : live) EXPECT_NE(s["id"], id);
   auto again = d->ctl({"sessions", "kill", id});

@@ -43,8 +43,7 @@ int decode_status(int status) {
 
 }  // namespace
 
-ProcResult run(const std::vector<std::string>& argv, const Env& env, const std::string& input,
-               int timeout_ms) {
+ProcResult run(const std::vector<std::string>& argv, const Env& env, const std::string& input, int timeout_ms) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
   pid_t pid = fork();
@@ -302,16 +301,18 @@ void PtySession::type(const std::string& keys) {
 }
 
 bool PtySession::read_until(const std::string& needle, int timeout_ms) {
-  bool found = wait_for([&] {
-    pollfd p{master_, POLLIN, 0};
-    while (poll(&p, 1, 0) > 0) {
-      char buf[4096];
-      ssize_t n = read(master_, buf, sizeof buf);
-      if (n <= 0) break;
-      screen_.append(buf, static_cast<size_t>(n));
-    }
-    return screen_.find(needle, consumed_) != std::string::npos;
-  }, timeout_ms);
+  bool found = wait_for(
+      [&] {
+        pollfd p{master_, POLLIN, 0};
+        while (poll(&p, 1, 0) > 0) {
+          char buf[4096];
+          ssize_t n = read(master_, buf, sizeof buf);
+          if (n <= 0) break;
+          screen_.append(buf, static_cast<size_t>(n));
+        }
+        return screen_.find(needle, consumed_) != std::string::npos;
+      },
+      timeout_ms);
   if (found) consumed_ = screen_.find(needle, consumed_) + needle.size();
   return found;
 }

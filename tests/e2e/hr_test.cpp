@@ -126,7 +126,8 @@ TEST_F(HrFeed, FutureLeaverIsAppliedOnTime) {
   std::time_t t = static_cast<std::time_t>(secs);
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   drop("future.jsonl", std::string("{\"event_id\":\"hr-f1\",\"type\":\"leaver\",\"employee_id\":\"E301\","
-                                   "\"effective_at\":\"") + stamp + "\"}\n");
+                                   "\"effective_at\":\"") +
+                           stamp + "\"}\n");
   ASSERT_TRUE(wait_for([] { return processed("future.jsonl"); }, 5000));
   EXPECT_NE(d->ctl_ok({"hr", "status"}).find("hr-f1  leaver E301"), std::string::npos);
   EXPECT_EQ(d->ssh(ivan, dest(), {"true"}).exit_code, 0);  // still employed
@@ -138,8 +139,9 @@ TEST_F(HrFeed, FutureLeaverIsAppliedOnTime) {
 }
 
 TEST_F(HrFeed, JoinerIsPendingUntilKeyEnrolmentAndMoverLosesTargetMidSession) {
-  drop("joiner.csv", "event_id,type,employee_id,username,email,department\n"
-                     "hr-j1,joiner,E400,hank,hank@example.com,SRE\n");
+  drop("joiner.csv",
+       "event_id,type,employee_id,username,email,department\n"
+       "hr-j1,joiner,E400,hank,hank@example.com,SRE\n");
   ASSERT_TRUE(wait_for([] { return processed("joiner.csv"); }, 5000));
   EXPECT_EQ(state_of("hank"), "pending");
   auto shown = d->ctl_ok({"user", "show", "hank"});
@@ -149,7 +151,8 @@ TEST_F(HrFeed, JoinerIsPendingUntilKeyEnrolmentAndMoverLosesTargetMidSession) {
   std::string log = d->dir() + "/hank.log";
   Process s = long_session(hank, log);
   auto dropped = Clock::now();
-  drop("mover.jsonl", "{\"event_id\":\"hr-m1\",\"type\":\"mover\",\"employee_id\":\"E400\",\"department\":\"Support\"}\n");
+  drop("mover.jsonl",
+       "{\"event_id\":\"hr-m1\",\"type\":\"mover\",\"employee_id\":\"E400\",\"department\":\"Support\"}\n");
   EXPECT_GE(s.wait(5000), 0);
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - dropped).count(), 1000);
   EXPECT_NE(read_text(log).find("access revoked: no role grants hank access to prod-db-1"), std::string::npos)
@@ -161,12 +164,13 @@ TEST_F(HrFeed, BadLinesDuplicatesAndOutOfOrderEvents) {
   person("judy", "E500", {"ops"});
   person("kim", "E501", {"ops"});
   std::string file = d->dir() + "/mixed.jsonl";
-  write_text(file,
-             "{\"event_id\":\"x-1\",\"type\":\"leaver\",\"employee_id\":\"E500\",\"effective_at\":\"2026-01-10T00:00:00Z\"}\n"
-             "this is not json\n"
-             "{\"event_id\":\"x-2\",\"type\":\"leaver\",\"employee_id\":\"E999\"}\n"
-             "{\"event_id\":\"x-3\",\"type\":\"leaver\",\"employee_id\":\"E501\",\"username\":\"judy\"}\n"
-             "{\"event_id\":\"x-4\",\"type\":\"fired\",\"employee_id\":\"E501\"}\n");
+  write_text(
+      file,
+      "{\"event_id\":\"x-1\",\"type\":\"leaver\",\"employee_id\":\"E500\",\"effective_at\":\"2026-01-10T00:00:00Z\"}\n"
+      "this is not json\n"
+      "{\"event_id\":\"x-2\",\"type\":\"leaver\",\"employee_id\":\"E999\"}\n"
+      "{\"event_id\":\"x-3\",\"type\":\"leaver\",\"employee_id\":\"E501\",\"username\":\"judy\"}\n"
+      "{\"event_id\":\"x-4\",\"type\":\"fired\",\"employee_id\":\"E501\"}\n");
   auto r = d->ctl({"hr", "apply", file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("line 1: applied  leaver x-1 (E500, judy): judy left"), std::string::npos) << r.out;
@@ -188,8 +192,9 @@ TEST_F(HrFeed, BadLinesDuplicatesAndOutOfOrderEvents) {
   EXPECT_NE(dup.out.find("line 1: duplicate"), std::string::npos) << dup.out;
   // An older joiner arriving after the leaver does not bring judy back.
   std::string late = d->dir() + "/late.jsonl";
-  write_text(late, "{\"event_id\":\"x-0\",\"type\":\"joiner\",\"employee_id\":\"E500\",\"username\":\"judy\","
-                   "\"effective_at\":\"2025-06-01T00:00:00Z\"}\n");
+  write_text(late,
+             "{\"event_id\":\"x-0\",\"type\":\"joiner\",\"employee_id\":\"E500\",\"username\":\"judy\","
+             "\"effective_at\":\"2025-06-01T00:00:00Z\"}\n");
   auto old = d->ctl({"hr", "apply", late});
   EXPECT_NE(old.out.find("superseded"), std::string::npos) << old.out;
   EXPECT_EQ(state_of("judy"), "left");
@@ -228,8 +233,9 @@ TEST_F(HrFeed, FifoRenamedIntoTheSpoolIsRejectedAndTheGatewayCarriesOn) {
   std::string fifo = d->dir() + "/feed.jsonl";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::filesystem::rename(fifo, spool("incoming") + "/feed.jsonl");
-  drop("after-fifo.jsonl", "{\"event_id\":\"fifo-j1\",\"type\":\"joiner\",\"employee_id\":\"E802\","
-                           "\"username\":\"fifoafter\",\"department\":\"SRE\"}\n");
+  drop("after-fifo.jsonl",
+       "{\"event_id\":\"fifo-j1\",\"type\":\"joiner\",\"employee_id\":\"E802\","
+       "\"username\":\"fifoafter\",\"department\":\"SRE\"}\n");
   ASSERT_TRUE(wait_for([] { return processed("after-fifo.jsonl"); }, 5000));
   EXPECT_EQ(state_of("fifoafter"), "pending");
   ASSERT_TRUE(wait_for([] { return std::filesystem::exists(spool("rejected") + "/feed.jsonl.report.json"); }, 5000));
@@ -249,8 +255,8 @@ TEST_F(HrFeed, KilledMidwayThroughALargeFileEveryLineAppliesExactlyOnce) {
             std::to_string(i) + "\",\"username\":\"j" + std::to_string(i) + "\",\"department\":\"SRE\"}\n";
   }
   drop("big.jsonl", text);
-  ASSERT_TRUE(wait_for([] { return sql_count("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'big-%'") > 100; },
-                       30000));
+  ASSERT_TRUE(
+      wait_for([] { return sql_count("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'big-%'") > 100; }, 30000));
   kill(d->bastiond().pid(), SIGKILL);
   d->bastiond().wait(5000);
   int64_t at_kill = sql_count("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'big-%'");
@@ -293,8 +299,9 @@ TEST_F(HrFeed, DisableKeyRevokeAndLeaverEndLiveSessionsIncludingCommandMode) {
 
 TEST_F(HrFeed, AccessReviewReportAndSignOff) {
   std::string joiner = d->dir() + "/review-joiner.jsonl";
-  write_text(joiner, "{\"event_id\":\"r-1\",\"type\":\"joiner\",\"employee_id\":\"E700\",\"username\":\"lena\","
-                     "\"department\":\"SRE\"}\n");
+  write_text(joiner,
+             "{\"event_id\":\"r-1\",\"type\":\"joiner\",\"employee_id\":\"E700\",\"username\":\"lena\","
+             "\"department\":\"SRE\"}\n");
   d->ctl_ok({"hr", "apply", joiner});
   SshKeyFiles lena = d->enroll_sk_key("lena");
   ASSERT_EQ(d->ssh(lena, dest(), {"true"}).exit_code, 0);

@@ -82,8 +82,7 @@ TEST_F(Invite, OnlyTheOwnersSshKeyWithTheRightCodeConfirms) {
   EXPECT_NE((wrong.out + wrong.err).find("wrong confirmation code"), std::string::npos) << wrong.out << wrong.err;
   auto other = d->ssh(ken, "ken", {"confirm-key", k.code});
   EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
-  EXPECT_NE((other.out + other.err).find("not for a security key of ken"), std::string::npos)
-      << other.out << other.err;
+  EXPECT_NE((other.out + other.err).find("not for a security key of ken"), std::string::npos) << other.out << other.err;
   EXPECT_EQ(credentials("jo")[0]["state"], "pending");
   // Both refusals are in the audit log; ken's names whose code it was.
   EXPECT_EQ(audit_of("webauthn.confirm", "jo", "deny").size(), 1u) << audit("webauthn.confirm").dump();
@@ -133,7 +132,8 @@ TEST_F(Invite, AnAdministratorConfirmsOrRejectsAPendingKey) {
   bool confirmed = false, rejected = false, refused = false, refused_confirm = false;
   for (const auto& e : audit("webauthn.confirm")) {
     confirmed = confirmed || (e["outcome"] == "allow" && e["details"].value("user", "") == "ada");
-    refused_confirm = refused_confirm || (e["outcome"] == "deny" && e["details"].value("credential", "") == "AAAAAAAAAAAA");
+    refused_confirm =
+        refused_confirm || (e["outcome"] == "deny" && e["details"].value("credential", "") == "AAAAAAAAAAAA");
   }
   EXPECT_TRUE(refused_confirm) << audit("webauthn.confirm").dump();
   for (const auto& e : audit("webauthn.reject")) {

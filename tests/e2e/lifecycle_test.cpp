@@ -39,7 +39,8 @@ TEST_F(Lifecycle, ChildrenEndWhenTheSupervisorIsKilled) {
   std::vector<pid_t> kids;
   // The web process and the connection (the web process may be (re)starting on a loaded machine).
   ASSERT_TRUE(wait_for([&] { return (kids = child_pids(d->bastiond().pid())).size() >= 2; }, 10000))
-      << kids.size() << " children\n" << d->gateway_log();
+      << kids.size() << " children\n"
+      << d->gateway_log();
   kill(d->bastiond().pid(), SIGKILL);
   d->bastiond().wait(5000);
   auto alive = [](pid_t pid) {
@@ -47,7 +48,8 @@ TEST_F(Lifecycle, ChildrenEndWhenTheSupervisorIsKilled) {
     auto close = stat.rfind(')');
     return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
   };
-  for (pid_t pid : kids) EXPECT_TRUE(wait_for([&] { return !alive(pid); }, 10000)) << "child " << pid << " outlived the supervisor";
+  for (pid_t pid : kids)
+    EXPECT_TRUE(wait_for([&] { return !alive(pid); }, 10000)) << "child " << pid << " outlived the supervisor";
   EXPECT_GE(client.wait(10000), 0);
   d->restart_bastiond();
 }
@@ -126,15 +128,17 @@ TEST_F(Lifecycle, AuditRecordsAreForwardedToSyslog) {
   d->edit_config("# syslog = \"udp://127.0.0.1:514\"", "syslog = \"" + target + "\"");
   ASSERT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
   std::string got;
-  bool seen = wait_for([&] {
-    char buf[65536];
-    pollfd p{fd, POLLIN, 0};
-    while (poll(&p, 1, 0) > 0) {
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n > 0) got.append(buf, static_cast<size_t>(n)).append("\n");
-    }
-    return got.find("\"action\":\"session.end\"") != std::string::npos;
-  }, 10000);
+  bool seen = wait_for(
+      [&] {
+        char buf[65536];
+        pollfd p{fd, POLLIN, 0};
+        while (poll(&p, 1, 0) > 0) {
+          ssize_t n = recv(fd, buf, sizeof buf, 0);
+          if (n > 0) got.append(buf, static_cast<size_t>(n)).append("\n");
+        }
+        return got.find("\"action\":\"session.end\"") != std::string::npos;
+      },
+      10000);
   close(fd);
   EXPECT_TRUE(seen) << got;
   EXPECT_NE(got.find("<86>1 "), std::string::npos) << "RFC 5424, facility authpriv, severity info";
@@ -152,12 +156,14 @@ TEST_F(Lifecycle, LoginGraceTimeClosesIdleUnauthenticatedConnections) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   auto t0 = std::chrono::steady_clock::now();
-  bool closed = wait_for([&] {
-    char buf[512];
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) return false;
-    return read(fd, buf, sizeof buf) <= 0;
-  }, 10000);
+  bool closed = wait_for(
+      [&] {
+        char buf[512];
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0) return false;
+        return read(fd, buf, sizeof buf) <= 0;
+      },
+      10000);
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
   close(fd);
   EXPECT_TRUE(closed);
@@ -181,8 +187,8 @@ TEST_F(Lifecycle, LockedDatabaseDeniesInsteadOfHanging) {
   EXPECT_EQ(r.exit_code, 255);
   // Each write the login needs waits busy_timeout (1 s) once, not again and
   // again: the monitor's loop must not stall every other connection for long.
-  EXPECT_LT(waited, std::chrono::seconds(15)) << "the denial took "
-      << std::chrono::duration_cast<std::chrono::seconds>(waited).count() << " s";
+  EXPECT_LT(waited, std::chrono::seconds(15))
+      << "the denial took " << std::chrono::duration_cast<std::chrono::seconds>(waited).count() << " s";
   EXPECT_NE(r.err.find("denied: internal error"), std::string::npos) << r.err;
   EXPECT_TRUE(d->bastiond().running());
   EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);
@@ -266,12 +272,21 @@ print("type=%d ok=%d error=%s" % (d[0], d[1], d[6:6 + n].decode()))
 )";
   std::string sock = d->dir() + "/state/bastiond.sock";
   auto json_line = run({"python3", "-c", client, sock, "7b226f70223a227377656570227d0a"});  // {"op":"sweep"}
-  EXPECT_NE(json_line.out.find("type=74 ok=0 error=malformed request"), std::string::npos) << json_line.out << json_line.err;
+  EXPECT_NE(json_line.out.find("type=74 ok=0 error=malformed request"), std::string::npos)
+      << json_line.out << json_line.err;
   // Control{op 99, "", ""}
-  auto unknown = run({"python3", "-c", client, sock, "0d00000063" "00000000" "00000000"});
-  EXPECT_NE(unknown.out.find("type=74 ok=0 error=unknown operation 99"), std::string::npos) << unknown.out << unknown.err;
+  auto unknown = run({"python3", "-c", client, sock,
+                      "0d00000063"
+                      "00000000"
+                      "00000000"});
+  EXPECT_NE(unknown.out.find("type=74 ok=0 error=unknown operation 99"), std::string::npos)
+      << unknown.out << unknown.err;
   // Control{kKill, "s-none", ""}: a typed answer from the monitor
-  auto none = run({"python3", "-c", client, sock, "0d00000005" "00000006" "732d6e6f6e65" "00000000"});
+  auto none = run({"python3", "-c", client, sock,
+                   "0d00000005"
+                   "00000006"
+                   "732d6e6f6e65"
+                   "00000000"});
   EXPECT_NE(none.out.find("type=74 ok=0 error=no live session s-none"), std::string::npos) << none.out << none.err;
   EXPECT_TRUE(d->bastiond().running());
 }

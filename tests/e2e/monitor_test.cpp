@@ -66,11 +66,13 @@ class Monitor : public ::testing::Test {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     // The connection process closes the socket when it exits or is killed.
-    bool closed = wait_for([&] {
-      pollfd p{fd, POLLIN, 0};
-      char buf[256];
-      return poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) == 0;
-    }, 20000);
+    bool closed = wait_for(
+        [&] {
+          pollfd p{fd, POLLIN, 0};
+          char buf[256];
+          return poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) == 0;
+        },
+        20000);
     close(fd);
     EXPECT_TRUE(closed) << name << ": the connection process did not end";
     EXPECT_FALSE(std::filesystem::exists(*hostile_dir + "/scenario")) << name << ": no process took the scenario";
@@ -107,7 +109,9 @@ TEST_F(Monitor, TheMonitorDecidesAndARefusalLeavesNothingToAskFor) {
       // a login no role gives alice
       {"other-login", {{"user_name", "postgres@prod-db-1"}}, "access", "no role"},
       // a key nobody enrolled
-      {"unknown-key", {{"fingerprint", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}, "auth",
+      {"unknown-key",
+       {{"fingerprint", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
+       "auth",
        "key is not enrolled"},
       // command mode as somebody else
       {"other-person", {{"user_name", "bob"}}, "auth", "this key belongs to alice, not bob"},
@@ -144,12 +148,21 @@ TEST_F(Monitor, OutOfOrderRepeatedAndMalformedRequestsKillTheChild) {
       {"monitor-only", "kill-msg", {}, "unpermitted request kill in state pre-auth"},
       {"auth-twice", "auth,auth", {}, "unpermitted request authenticate in state authenticated"},
       {"audit-first", "audit", {{"action", "channel.exec"}}, "unpermitted request audit in state pre-auth"},
-      {"forged-audit", "auth,audit", {{"action", "session.start"}}, "audit action 'session.start' is not a connection's"},
-      {"audit-not-json", "auth,audit", {{"action", "channel.exec"}, {"details", "[1"}}, "audit details are not a JSON object"},
+      {"forged-audit",
+       "auth,audit",
+       {{"action", "session.start"}},
+       "audit action 'session.start' is not a connection's"},
+      {"audit-not-json",
+       "auth,audit",
+       {{"action", "channel.exec"}, {"details", "[1"}},
+       "audit details are not a JSON object"},
       {"poll-unasked", "auth,poll", {}, "unpermitted request step-up-poll in state authenticated"},
       {"bad-fingerprint", "probe", {{"fingerprint", "alice"}}, "malformed key probe"},
       {"second-cert", "auth,sign,sign", {}, "repeated one-time request sign"},
-      {"foreign-source", "auth,sign", {{"source", "192.0.2.1"}}, "upstream source address '192.0.2.1' is not this host's"},
+      {"foreign-source",
+       "auth,sign",
+       {{"source", "192.0.2.1"}},
+       "upstream source address '192.0.2.1' is not this host's"},
   };
   for (const auto& c : cases) {
     auto kv = honest();
@@ -195,10 +208,29 @@ TEST_F(Monitor, CertificateWorksOnlyFromTheGatewaysAddress) {
   write_text(*hostile_dir + "/target_known_hosts",
              "[127.0.0.1]:" + std::to_string(d->target_port()) + " " + read_text(d->target_host_pub()));
   auto from = [&](const std::string& address) {
-    return run({"ssh", "-F", "/dev/null", "-i", key, "-o", "CertificateFile=" + key + "-cert.pub", "-o",
-                "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes", "-o",
-                "UserKnownHostsFile=" + *hostile_dir + "/target_known_hosts", "-o", "StrictHostKeyChecking=yes", "-b",
-                address, "-p", std::to_string(d->target_port()), d->login() + "@127.0.0.1", "echo in"});
+    return run({"ssh",
+                "-F",
+                "/dev/null",
+                "-i",
+                key,
+                "-o",
+                "CertificateFile=" + key + "-cert.pub",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityAgent=none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "UserKnownHostsFile=" + *hostile_dir + "/target_known_hosts",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-b",
+                address,
+                "-p",
+                std::to_string(d->target_port()),
+                d->login() + "@127.0.0.1",
+                "echo in"});
   };
   auto ok = from("127.0.0.1");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -238,8 +270,12 @@ TEST_F(Monitor, TheStateDirectoryIsOutOfReach) {
     if (e.is_regular_file()) other = e.path().string();
   }
   ASSERT_FALSE(other.empty());
-  std::vector<std::string> secrets = {state + "/bastion.db", state + "/user_ca_key", state + "/audit_signing_key",
-                                      state + "/ssh_host_ed25519_key", other, state};
+  std::vector<std::string> secrets = {state + "/bastion.db",
+                                      state + "/user_ca_key",
+                                      state + "/audit_signing_key",
+                                      state + "/ssh_host_ed25519_key",
+                                      other,
+                                      state};
   std::string paths;
   for (const auto& p : secrets) {
     ASSERT_TRUE(std::filesystem::exists(p)) << p;
@@ -261,10 +297,13 @@ TEST_F(Monitor, ALiveConnectionProcessIsSandboxedAndHoldsOnlyItsOwnDescriptors) 
   argv.push_back("sleep 30");
   Process ssh(argv, *hostile_dir + "/live.log");
   std::vector<pid_t> pids;
-  ASSERT_TRUE(wait_for([&] {
-    pids = connection_pids(d->bastiond().pid());
-    return !pids.empty() && d->ctl_ok({"sessions", "list", "--live"}).find("alice") != std::string::npos;
-  }, 20000)) << read_text(*hostile_dir + "/live.log");
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pids = connection_pids(d->bastiond().pid());
+        return !pids.empty() && d->ctl_ok({"sessions", "list", "--live"}).find("alice") != std::string::npos;
+      },
+      20000))
+      << read_text(*hostile_dir + "/live.log");
   pid_t pid = pids.front();
   std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
   EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
@@ -349,8 +388,8 @@ TEST_F(Monitor, TheWebProcessIsSandboxedHoldsNoDatabaseAndIsKilledForBreakingThe
              "name=web\nsteps=open-state,call,bad-key,call\ncode=ZZZZ-no-such-code\npaths=" + paths + "\n");
   ASSERT_EQ(::kill(web, SIGKILL), 0);
   // The supervisor starts another within 5 s; it takes the scenario.
-  ASSERT_TRUE(wait_for([&] { return read_text(*hostile_dir + "/web.out").find("step bad-key") != std::string::npos; },
-                       15000))
+  ASSERT_TRUE(
+      wait_for([&] { return read_text(*hostile_dir + "/web.out").find("step bad-key") != std::string::npos; }, 15000))
       << read_text(*hostile_dir + "/web.out");
   EXPECT_TRUE(audited("web.violation", "malformed token or code in a web call"));
   std::string out = read_text(*hostile_dir + "/web.out");
@@ -364,10 +403,12 @@ TEST_F(Monitor, TheWebProcessIsSandboxedHoldsNoDatabaseAndIsKilledForBreakingThe
   EXPECT_EQ(out.find("step call", out.find("step bad-key")), std::string::npos) << out;
   // ... and restarted: the step-up pages answer again.
   pid_t again = 0;
-  EXPECT_TRUE(wait_for([&] {
-    again = web_pid(d->bastiond().pid());
-    return again != 0 && again != web && port_open(d->web_port());
-  }, 15000));
+  EXPECT_TRUE(wait_for(
+      [&] {
+        again = web_pid(d->bastiond().pid());
+        return again != 0 && again != web && port_open(d->web_port());
+      },
+      15000));
   EXPECT_TRUE(d->bastiond().running());
 }
 
@@ -391,15 +432,17 @@ TEST_F(Monitor, AHungHrFileReadHoldsUpNoLogin) {
   write_text(stall, "");
   std::string state = std::filesystem::path(d->config()).parent_path().string();
   std::string tmp = d->dir() + "/stuck.jsonl.part";
-  write_text(tmp, "{\"event_id\":\"stall-j1\",\"type\":\"joiner\",\"employee_id\":\"E990\","
-                  "\"username\":\"stalled\",\"department\":\"nowhere\"}\n");
+  write_text(tmp,
+             "{\"event_id\":\"stall-j1\",\"type\":\"joiner\",\"employee_id\":\"E990\","
+             "\"username\":\"stalled\",\"department\":\"nowhere\"}\n");
   std::filesystem::rename(tmp, state + "/hr/incoming/stuck.jsonl");
   ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(*hostile_dir + "/hr-stalled"); }, 10000));
   auto r = d->ssh(*alice, d->login() + "@prod-db-1", {"echo still here"}, "", {}, 20000);
   std::filesystem::remove(stall);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "still here\n");
-  EXPECT_TRUE(wait_for([&] { return std::filesystem::exists(state + "/hr/processed/stuck.jsonl.report.json"); }, 10000));
+  EXPECT_TRUE(
+      wait_for([&] { return std::filesystem::exists(state + "/hr/processed/stuck.jsonl.report.json"); }, 10000));
 }
 
 }  // namespace

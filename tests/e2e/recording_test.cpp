@@ -67,10 +67,12 @@ TEST_F(Recording, PtySessionIsRecordedAndReviewable) {
   EXPECT_NE(play.out.find("marker-42"), std::string::npos);
   // The end is recorded after the client has its exit status: wait for it.
   nlohmann::json end;
-  EXPECT_TRUE(wait_for([&] {
-    end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}));
-    return !end.empty();
-  }, 15000));
+  EXPECT_TRUE(wait_for(
+      [&] {
+        end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}));
+        return !end.empty();
+      },
+      15000));
   ASSERT_EQ(end.size(), 1u);
   EXPECT_EQ(end[0]["details"]["recordings"][0]["size"].get<int64_t>(),
             static_cast<int64_t>(std::filesystem::file_size(recording_file(id))));
@@ -83,10 +85,13 @@ TEST_F(Recording, VerifyCatchesAlteredAndTruncatedRecordings) {
   argv.push_back("for i in 1 2 3; do echo line-$i; done");
   ASSERT_EQ(run(argv, {}, "", 30000).exit_code, 0);
   std::string id = newest_session();
-  ASSERT_TRUE(wait_for([&] {
-    return !nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}))
-                .empty();
-  }, 15000));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return !nlohmann::json::parse(
+                    d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}))
+                    .empty();
+      },
+      15000));
   std::string path = recording_file(id);
   std::string original = read_text(path);
   ASSERT_NE(original.find("line-2"), std::string::npos);
@@ -114,9 +119,11 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   std::string path = recording_file(id);
   // The recording reaches the disk within the flush interval (1 s); it is
   // compressed, so ask the export.
-  ASSERT_TRUE(wait_for([&] {
-    return d->ctl({"sessions", "export", id}).out.find("before-the-crash") != std::string::npos;
-  }, 5000));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return d->ctl({"sessions", "export", id}).out.find("before-the-crash") != std::string::npos;
+      },
+      5000));
   pid_t conn = -1;
   for (pid_t k : connection_pids(d->bastiond().pid())) conn = k;
   ASSERT_GT(conn, 0);
@@ -124,10 +131,12 @@ TEST_F(Recording, KilledConnectionLeavesAReadableRecordingAndAValidChain) {
   client.wait(10000);
   // The monitor records the end when it reaps the child, which may be after the client noticed.
   nlohmann::json s;
-  EXPECT_TRUE(wait_for([&] {
-    s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
-    return !s["ended_at"].is_null();
-  }, 15000));
+  EXPECT_TRUE(wait_for(
+      [&] {
+        s = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+        return !s["ended_at"].is_null();
+      },
+      15000));
   EXPECT_NE(s["end_reason"].get<std::string>().find("killed by signal"), std::string::npos) << s.dump();
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
   EXPECT_NE(d->ctl_ok({"sessions", "export", id}).find("before-the-crash"), std::string::npos);
@@ -160,10 +169,13 @@ TEST_F(Recording, RetentionPurgeKeepsTheChainVerifiable) {
   std::string path = recording_file(id);
   ASSERT_TRUE(std::filesystem::exists(path));
   // A purge goes only as far as a signed checkpoint: sign once the session's end is on record.
-  ASSERT_TRUE(wait_for([&] {
-    return !nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
-                .empty();
-  }, 10000));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return !nlohmann::json::parse(
+                    d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
+                    .empty();
+      },
+      10000));
   d->ctl_ok({"audit", "checkpoint"});
   auto dry = d->ctl({"audit", "purge", "--older-than", "0s", "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
@@ -192,8 +204,8 @@ TEST_F(Recording, UnrecordableSessionIsRefusedUnlessTargetIsBestEffort) {
   EXPECT_EQ(r.out.find("should-not-run"), std::string::npos);
   EXPECT_NE(r.err.find("bastion: session refused: it cannot be recorded"), std::string::npos) << r.err;
 
-  d->ctl_ok({"target", "add", "lab-1", "--address", "127.0.0.1:" + std::to_string(d->target_port()),
-             "--host-key", d->target_host_pub(), "--label", "env=prod", "--recording", "best-effort"});
+  d->ctl_ok({"target", "add", "lab-1", "--address", "127.0.0.1:" + std::to_string(d->target_port()), "--host-key",
+             d->target_host_pub(), "--label", "env=prod", "--recording", "best-effort"});
   auto lab = d->ssh(*alice, d->login() + "@lab-1", {"echo runs-anyway"});
   EXPECT_EQ(lab.exit_code, 0) << lab.err;
   EXPECT_EQ(lab.out, "runs-anyway\n");
@@ -210,8 +222,7 @@ TEST_F(Recording, FullDiskEndsTheSession) {
   if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=256k") != 0) {
     GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
   }
-  auto r = d->ssh(*alice, dest(), {"head -c 5000000 /dev/urandom | base64; sleep 5; echo not-reached"}, "", {},
-                  60000);
+  auto r = d->ssh(*alice, dest(), {"head -c 5000000 /dev/urandom | base64; sleep 5; echo not-reached"}, "", {}, 60000);
   umount2(dir.c_str(), MNT_DETACH);
   EXPECT_EQ(r.exit_code, 255);
   EXPECT_EQ(r.out.find("not-reached"), std::string::npos);

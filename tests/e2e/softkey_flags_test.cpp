@@ -31,8 +31,8 @@ class SoftKeyFlags : public ::testing::Test {
   }
   int login_direct(const SshKeyFiles& key, int port, const std::string& flags) {
     // ssh keeps the first value of an option: ours go before the defaults.
-    std::vector<std::string> argv = {"ssh", "-p", std::to_string(port), "-o", "StrictHostKeyChecking=no",
-                                     "-o", "UserKnownHostsFile=/dev/null"};
+    std::vector<std::string> argv = {
+        "ssh", "-p", std::to_string(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"};
     auto opts = d->client_options(key);
     argv.insert(argv.end(), opts.begin(), opts.end());
     argv.insert(argv.end(), {"-l", d->login(), "127.0.0.1", "true"});

@@ -102,8 +102,9 @@ TEST_F(StepUp, NoRegisteredCredentialMeansDenyWithTheWayOut) {
   SshKeyFiles key = d->add_person("nina", {"vault"});
   auto r = d->ssh(key, vault(), {"true"});
   EXPECT_EQ(r.exit_code, 255);
-  EXPECT_NE(r.err.find("nina has no registered WebAuthn credential (ask an administrator: bastionctl user invite nina)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("nina has no registered WebAuthn credential (ask an administrator: bastionctl user invite nina)"),
+      std::string::npos)
       << r.err;
 }
 
@@ -173,12 +174,13 @@ TEST_F(Attestation, RefusalsNameTheirReasonAndChangeNothing) {
 
   // A certificate from a CA nobody trusts.
   std::string dir = d->dir();
-  ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", dir + "/rogue.key", "-out", dir + "/rogue.pem", "-days", "2", "-subj", "/CN=rogue"})
+  ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                 dir + "/rogue.key", "-out", dir + "/rogue.pem", "-days", "2", "-subj", "/CN=rogue"})
                 .exit_code,
             0);
-  SshKeyFiles k2 = keygen("k2", challenge("k2"),
-                          {{"BASTION_SOFTKEY_ATTEST_KEY", dir + "/rogue.key"}, {"BASTION_SOFTKEY_ATTEST_CERT", dir + "/rogue.pem"}});
+  SshKeyFiles k2 =
+      keygen("k2", challenge("k2"),
+             {{"BASTION_SOFTKEY_ATTEST_KEY", dir + "/rogue.key"}, {"BASTION_SOFTKEY_ATTEST_CERT", dir + "/rogue.pem"}});
   EXPECT_NE(add_err(k2).find("untrusted root"), std::string::npos);
 
   // An authenticator model that is not on the allow-list.

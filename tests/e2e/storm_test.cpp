@@ -17,7 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 class LoginStorm : public DeploymentTest<LoginStorm> {
  protected:
   static void SetUpTestSuite() {
@@ -86,7 +85,9 @@ int LoginStorm::storm(int n, int hold_s, std::vector<std::string>* failures) {
     for (const auto& [text, count] : why) std::printf("  %d failed: %s\n", count, text.c_str());
   }
   if (!ok.empty()) {
-    auto pct = [&](double p) { return ok[std::min(ok.size() - 1, static_cast<size_t>(p * static_cast<double>(ok.size())))]; };
+    auto pct = [&](double p) {
+      return ok[std::min(ok.size() - 1, static_cast<size_t>(p * static_cast<double>(ok.size())))];
+    };
     std::printf("storm of %d: %zu admitted; whole burst in %.2f s; login latency p50 %.2f s, p99 %.2f s\n", n,
                 ok.size(), ok.back(), pct(0.5), pct(0.99));
   }

@@ -36,10 +36,13 @@ class StreamRecording : public DeploymentTest<StreamRecording> {
   }
   // The recording's end is on record once the channel is finished; the client may return first.
   static bool wait_recording_end(const std::string& id) {
-    return wait_for([&] {
-      return !nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}))
-                  .empty();
-    }, 15000);
+    return wait_for(
+        [&] {
+          return !nlohmann::json::parse(
+                      d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}))
+                      .empty();
+        },
+        15000);
   }
   static ProcResult export_stream(const std::string& id, const std::string& stream,
                                   const std::vector<std::string>& extra = {}) {
@@ -73,7 +76,8 @@ TEST_F(StreamRecording, DownloadIsRecordedByteExact) {
   auto v = d->ctl({"sessions", "verify", id});
   EXPECT_EQ(v.exit_code, 0) << v.err;
   EXPECT_NE(v.out.find("channel 1: intact"), std::string::npos) << v.out;
-  auto end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}));
+  auto end =
+      nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}));
   ASSERT_EQ(end.size(), 1u);
   EXPECT_EQ(end[0]["details"]["digest"], "chunks-sha256");
   // Incompressible output costs little more than itself on disk.
@@ -176,7 +180,8 @@ TEST_F(StreamRecording, TerminalsStayAsciicast) {
   EXPECT_NE(cast.find("pty-marker-42"), std::string::npos);
   auto v = d->ctl({"sessions", "verify", id});
   EXPECT_EQ(v.exit_code, 0) << v.err;
-  auto end = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}));
+  auto end =
+      nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "recording.end"}));
   ASSERT_EQ(end.size(), 1u);
   EXPECT_FALSE(end[0]["details"].contains("digest")) << "asciicast keeps the whole-file digest of v1";
   auto wrong = d->ctl({"sessions", "export", id, "--stream", "stdout"});

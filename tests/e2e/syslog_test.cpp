@@ -187,14 +187,16 @@ class SyslogDelivery : public DeploymentTest<SyslogDelivery> {
   }
   // Waits until every seq from `from` to the newest has arrived.
   static bool all_arrived(Collector& c, int64_t from, int timeout_ms = 30000) {
-    return wait_for([&] {
-      auto got = seqs(c.frames());
-      int64_t newest = newest_seq();
-      for (int64_t s = from; s <= newest; ++s) {
-        if (!got.count(s)) return false;
-      }
-      return true;
-    }, timeout_ms);
+    return wait_for(
+        [&] {
+          auto got = seqs(c.frames());
+          int64_t newest = newest_seq();
+          for (int64_t s = from; s <= newest; ++s) {
+            if (!got.count(s)) return false;
+          }
+          return true;
+        },
+        timeout_ms);
   }
   static std::string cursor_file() { return d->dir() + "/state/syslog.cursor"; }
   static inline std::string current_;
@@ -235,16 +237,28 @@ TEST_F(SyslogDelivery, TcpDeliversEveryRecordAcrossCollectorOutagesAndRestarts) 
   size_t log_before = d->gateway_log().size();
   std::set<int64_t> all = seqs(collector->frames());
   collector.reset();
-  ASSERT_TRUE(wait_for([&] { return d->gateway_log().find("syslog: delivery to " + target + " failing", log_before) != std::string::npos; }, 15000))
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return d->gateway_log().find("syslog: delivery to " + target + " failing", log_before) != std::string::npos;
+      },
+      15000))
       << d->gateway_log().substr(log_before);
   for (std::string who : {"syslog-a", "syslog-b", "syslog-c"}) d->ctl_ok({"user", "add", who, "--role", "ops"});
   ASSERT_GE(newest_seq(), before_outage + 3);
   collector = std::make_unique<Collector>(port);
   ASSERT_TRUE(all_arrived(*collector, before_outage + 1)) << d->gateway_log().substr(log_before);
-  EXPECT_TRUE(wait_for([&] { return d->gateway_log().find("syslog: delivering to " + target + " again", log_before) != std::string::npos; }, 5000))
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return d->gateway_log().find("syslog: delivering to " + target + " again", log_before) != std::string::npos;
+      },
+      5000))
       << d->gateway_log().substr(log_before);
   expect_in_order_per_connection(collector->frames());
-  EXPECT_TRUE(wait_for([&] { return read_text(cursor_file()).find("\nseq " + std::to_string(newest_seq()) + "\n") != std::string::npos; }, 5000))
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return read_text(cursor_file()).find("\nseq " + std::to_string(newest_seq()) + "\n") != std::string::npos;
+      },
+      5000))
       << read_text(cursor_file());
 
   auto status = nlohmann::json::parse(d->ctl_ok({"audit", "syslog-status", "--json"}));
@@ -255,7 +269,11 @@ TEST_F(SyslogDelivery, TcpDeliversEveryRecordAcrossCollectorOutagesAndRestarts) 
   // (3) bastiond stops, records are written while it is down, it starts
   // again: it resumes from the cursor; no gap, nothing from before again.
   int64_t before_restart = newest_seq();
-  ASSERT_TRUE(wait_for([&] { return read_text(cursor_file()).find("\nseq " + std::to_string(before_restart) + "\n") != std::string::npos; }, 5000))
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_text(cursor_file()).find("\nseq " + std::to_string(before_restart) + "\n") != std::string::npos;
+      },
+      5000))
       << read_text(cursor_file());
   for (int64_t x : seqs(collector->frames())) all.insert(x);
   collector.reset();
@@ -286,16 +304,38 @@ struct TlsFiles {
 };
 
 TlsFiles make_tls_files(const std::string& dir) {
-  TlsFiles t{dir, dir + "/ca.pem", dir + "/wrong_ca.pem", dir + "/server.pem", dir + "/server.key",
-             dir + "/client.pem", dir + "/client.key"};
+  TlsFiles t{dir,
+             dir + "/ca.pem",
+             dir + "/wrong_ca.pem",
+             dir + "/server.pem",
+             dir + "/server.key",
+             dir + "/client.pem",
+             dir + "/client.key"};
   auto ok = [](const std::vector<std::string>& argv) {
     auto r = run(argv);
     if (r.exit_code != 0) throw std::runtime_error(argv[0] + " " + argv[1] + ": " + r.err);
   };
   auto ca = [&](const std::string& pem, const std::string& key, const std::string& cn) {
-    ok({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-        "-subj", "/CN=" + cn, "-keyout", key, "-out", pem, "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign"});
+    ok({"openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=" + cn,
+        "-keyout",
+        key,
+        "-out",
+        pem,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign"});
   };
   ca(t.ca, dir + "/ca.key", "syslog test CA");
   ca(t.wrong_ca, dir + "/wrong_ca.key", "syslog test CA");  // same name, other key
@@ -327,10 +367,12 @@ TEST_F(SyslogDelivery, TlsVerifiesTheCollectorAndPresentsAClientCertificate) {
   size_t log_before = d->gateway_log().size();
   set_syslog("syslog = \"" + target + "\"\nsyslog_ca = \"" + t.wrong_ca + "\"\nsyslog_cert = \"" + t.client_cert +
              "\"\nsyslog_key = \"" + t.client_key + "\"");
-  ASSERT_TRUE(wait_for([&] { return d->gateway_log().find("certificate verification failed", log_before) != std::string::npos; }, 15000))
+  ASSERT_TRUE(wait_for(
+      [&] { return d->gateway_log().find("certificate verification failed", log_before) != std::string::npos; }, 15000))
       << d->gateway_log().substr(log_before);
-  EXPECT_NE(d->gateway_log().find("syslog: delivery to " + target + " failing: certificate verification failed", log_before),
-            std::string::npos)
+  EXPECT_NE(
+      d->gateway_log().find("syslog: delivery to " + target + " failing: certificate verification failed", log_before),
+      std::string::npos)
       << d->gateway_log().substr(log_before);
   EXPECT_TRUE(collector.frames().empty());
   EXPECT_GE(collector.connections(), 1) << "it connected, then refused the certificate";
@@ -341,7 +383,13 @@ TEST_F(SyslogDelivery, TlsVerifiesTheCollectorAndPresentsAClientCertificate) {
   log_before = d->gateway_log().size();
   set_syslog("syslog = \"" + by_name + "\"\nsyslog_ca = \"" + t.ca + "\"\nsyslog_cert = \"" + t.client_cert +
              "\"\nsyslog_key = \"" + t.client_key + "\"");
-  ASSERT_TRUE(wait_for([&] { return d->gateway_log().find("syslog: delivery to " + by_name + " failing: certificate verification failed: hostname mismatch", log_before) != std::string::npos; }, 15000))
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return d->gateway_log().find(
+                   "syslog: delivery to " + by_name + " failing: certificate verification failed: hostname mismatch",
+                   log_before) != std::string::npos;
+      },
+      15000))
       << d->gateway_log().substr(log_before);
   EXPECT_TRUE(collector.frames().empty());
 

@@ -71,7 +71,7 @@
 // so everything handed out is malloc'ed.
 extern "C" {
 struct sk_enroll_response {
-  uint8_t flags;  // the key's flags as enrolled (SSH_SK_* below)
+  uint8_t flags;        // the key's flags as enrolled (SSH_SK_* below)
   uint8_t* public_key;  // Ed25519: 32 bytes; P-256: 65-byte uncompressed point
   size_t public_key_len;
   uint8_t* key_handle;  // credential id; stored in the private-key file
@@ -84,7 +84,7 @@ struct sk_enroll_response {
   size_t authdata_len;
 };
 struct sk_sign_response {
-  uint8_t flags;  // authenticator flags that were signed
+  uint8_t flags;     // authenticator flags that were signed
   uint32_t counter;  // signature counter that was signed
   uint8_t* sig_r;
   size_t sig_r_len;
@@ -125,7 +125,7 @@ constexpr int kErrUnsupported = -2;
 constexpr uint8_t kUserPresent = 0x01;
 constexpr uint8_t kUserVerified = 0x04;
 constexpr uint8_t kResidentKey = 0x20;
-constexpr uint8_t kAttestedData = 0x40;  // authData flag AT
+constexpr uint8_t kAttestedData = 0x40;   // authData flag AT
 constexpr uint8_t kExtensionData = 0x80;  // authData flag ED
 
 using Bytes = std::vector<uint8_t>;
@@ -305,9 +305,9 @@ Pkey key_from_scalar(uint32_t alg, const uint8_t* scalar) {
 std::optional<Bytes> public_key_bytes(EVP_PKEY* key, uint32_t alg) {
   Bytes out(alg == kAlgEd25519 ? 32 : 65);
   size_t len = out.size();
-  int ok = alg == kAlgEd25519 ? EVP_PKEY_get_raw_public_key(key, out.data(), &len)
-                              : EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                                                out.data(), out.size(), &len);
+  int ok = alg == kAlgEd25519
+               ? EVP_PKEY_get_raw_public_key(key, out.data(), &len)
+               : EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out.data(), out.size(), &len);
   if (ok != 1 || len != out.size() || (alg == kAlgEcdsa && out[0] != 0x04)) return std::nullopt;
   return out;
 }
@@ -439,17 +439,17 @@ Bytes cose_key(uint32_t alg, const Bytes& pub) {
   Bytes out;
   if (alg == kAlgEd25519) {
     cbor_head(out, 5, 4);
-    cbor_pair(out, 1, 1);  // kty: OKP
+    cbor_pair(out, 1, 1);   // kty: OKP
     cbor_pair(out, 3, -8);  // alg: EdDSA
     cbor_pair(out, -1, 6);  // crv: Ed25519
-    cbor_int(out, -2);  // x
+    cbor_int(out, -2);      // x
     cbor_bytes(out, pub.data(), 32);
   } else {
     cbor_head(out, 5, 5);
-    cbor_pair(out, 1, 2);  // kty: EC2
+    cbor_pair(out, 1, 2);   // kty: EC2
     cbor_pair(out, 3, -7);  // alg: ES256
     cbor_pair(out, -1, 1);  // crv: P-256
-    cbor_int(out, -2);  // x
+    cbor_int(out, -2);      // x
     cbor_bytes(out, pub.data() + 1, 32);
     cbor_int(out, -3);  // y
     cbor_bytes(out, pub.data() + 33, 32);
@@ -566,8 +566,8 @@ bool out_bytes(const Bytes& b, uint8_t*& ptr, size_t& len) {
   return ptr != nullptr;
 }
 
-int enroll(uint32_t alg, const uint8_t* challenge, size_t challenge_len, std::string_view application,
-           uint8_t flags, sk_enroll_response** out) {
+int enroll(uint32_t alg, const uint8_t* challenge, size_t challenge_len, std::string_view application, uint8_t flags,
+           sk_enroll_response** out) {
   const auto reported = flags_from_env();
   const auto counter = counter_from_env();
   const auto aaguid = aaguid_from_env();
@@ -636,8 +636,8 @@ int sign(uint32_t alg, const uint8_t* data, size_t data_len, std::string_view ap
 
 BASTION_SK_EXPORT uint32_t sk_api_version(void) { return kApiVersion; }
 
-BASTION_SK_EXPORT int sk_enroll(uint32_t alg, const uint8_t* challenge, size_t challenge_len,
-                                const char* application, uint8_t flags, const char* /*pin*/, sk_option** options,
+BASTION_SK_EXPORT int sk_enroll(uint32_t alg, const uint8_t* challenge, size_t challenge_len, const char* application,
+                                uint8_t flags, const char* /*pin*/, sk_option** options,
                                 sk_enroll_response** enroll_response) {
   if (enroll_response == nullptr) return kErrGeneral;
   *enroll_response = nullptr;
@@ -664,8 +664,8 @@ BASTION_SK_EXPORT int sk_enroll(uint32_t alg, const uint8_t* challenge, size_t c
 }
 
 BASTION_SK_EXPORT int sk_sign(uint32_t alg, const uint8_t* data, size_t data_len, const char* application,
-                              const uint8_t* key_handle, size_t key_handle_len, uint8_t /*flags*/,
-                              const char* /*pin*/, sk_option** options, sk_sign_response** sign_response) {
+                              const uint8_t* key_handle, size_t key_handle_len, uint8_t /*flags*/, const char* /*pin*/,
+                              sk_option** options, sk_sign_response** sign_response) {
   if (sign_response == nullptr) return kErrGeneral;
   *sign_response = nullptr;
   if (application == nullptr || (data == nullptr && data_len > 0)) {

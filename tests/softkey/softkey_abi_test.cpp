@@ -93,7 +93,8 @@ class Provider {
   }
   Signed sign_data(uint32_t alg, const Bytes& data, const std::string& app, const Bytes& handle) {
     SignResponse* r = nullptr;
-    last_rc = sign(alg, data.data(), data.size(), app.c_str(), handle.data(), handle.size(), 0x01, nullptr, nullptr, &r);
+    last_rc =
+        sign(alg, data.data(), data.size(), app.c_str(), handle.data(), handle.size(), 0x01, nullptr, nullptr, &r);
     return Signed(r);
   }
 
@@ -148,7 +149,8 @@ Pkey public_key(uint32_t alg, const Bytes& pub) {
   bastion::CHandle<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(bld.get()));
   bastion::CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* key = nullptr;
-  if (EVP_PKEY_fromdata_init(ctx.get()) != 1 || EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+  if (EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
     key = nullptr;
   }
   return Pkey(key);

@@ -44,14 +44,14 @@ int fido_verify(Cred& cred, int cose_alg, const std::string& rp, const Bytes& ch
   fido_init(0);
   cred.reset(fido_cred_new());
   int r = FIDO_OK;
-  for (int step : {fido_cred_set_type(cred.get(), cose_alg),
-                   fido_cred_set_clientdata(cred.get(), challenge.data(), challenge.size()),
-                   fido_cred_set_rp(cred.get(), rp.c_str(), nullptr),
-                   fido_cred_set_authdata(cred.get(), a.authdata_cbor.data(), a.authdata_cbor.size()),
-                   fido_cred_set_x509(cred.get(), a.cert.data(), a.cert.size()),
-                   fido_cred_set_sig(cred.get(), a.signature.data(), a.signature.size()),
-                   fido_cred_set_fmt(cred.get(), "packed"),
-                   cred_prot != 0 ? fido_cred_set_prot(cred.get(), cred_prot) : FIDO_OK}) {
+  for (int step :
+       {fido_cred_set_type(cred.get(), cose_alg),
+        fido_cred_set_clientdata(cred.get(), challenge.data(), challenge.size()),
+        fido_cred_set_rp(cred.get(), rp.c_str(), nullptr),
+        fido_cred_set_authdata(cred.get(), a.authdata_cbor.data(), a.authdata_cbor.size()),
+        fido_cred_set_x509(cred.get(), a.cert.data(), a.cert.size()),
+        fido_cred_set_sig(cred.get(), a.signature.data(), a.signature.size()), fido_cred_set_fmt(cred.get(), "packed"),
+        cred_prot != 0 ? fido_cred_set_prot(cred.get(), cred_prot) : FIDO_OK}) {
     if (r == FIDO_OK) r = step;
   }
   return r == FIDO_OK ? fido_cred_verify(cred.get()) : r;
@@ -78,9 +78,14 @@ class SoftKeyAttestation : public ::testing::TestWithParam<std::string> {
   }
 
   RunResult enroll(const Env& env, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {"ssh-keygen", "-q", "-t", GetParam(), "-w", kLib, "-N", "", "-f", dir / "key",
-                                     "-O", "challenge=" + dir / "challenge", "-O", "application=ssh:bastion-test",
-                                     "-O", "write-attestation=" + dir / "attestation"};
+    std::vector<std::string> argv = {"ssh-keygen", "-q",
+                                     "-t",         GetParam(),
+                                     "-w",         kLib,
+                                     "-N",         "",
+                                     "-f",         dir / "key",
+                                     "-O",         "challenge=" + dir / "challenge",
+                                     "-O",         "application=ssh:bastion-test",
+                                     "-O",         "write-attestation=" + dir / "attestation"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return run(argv, env);
   }
@@ -106,14 +111,18 @@ TEST_P(SoftKeyAttestation, PackedAttestationVerifiesLikeARealKeys) {
 
   Cred cred(nullptr);
   ASSERT_EQ(fido_verify(cred, cose_alg(), "ssh:bastion-test", challenge(), *a), FIDO_OK);
-  const Bytes aaguid(fido_cred_aaguid_ptr(cred.get()), fido_cred_aaguid_ptr(cred.get()) + fido_cred_aaguid_len(cred.get()));
-  EXPECT_EQ(aaguid, (Bytes{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}));
+  const Bytes aaguid(fido_cred_aaguid_ptr(cred.get()),
+                     fido_cred_aaguid_ptr(cred.get()) + fido_cred_aaguid_len(cred.get()));
+  EXPECT_EQ(aaguid,
+            (Bytes{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}));
   EXPECT_EQ(fido_cred_flags(cred.get()) & 0x45, 0x41) << "UP and AT set, UV not claimed by default";
   // The attested credential is the key in the .pub file.
   Bytes pub = sk_public_key(read_text(dir / "key.pub"));
   ASSERT_FALSE(pub.empty());
   if (pub.size() == 65) pub.erase(pub.begin());  // libfido2 holds x || y
-  EXPECT_EQ(Bytes(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_ptr(cred.get()) + fido_cred_pubkey_len(cred.get())), pub);
+  EXPECT_EQ(
+      Bytes(fido_cred_pubkey_ptr(cred.get()), fido_cred_pubkey_ptr(cred.get()) + fido_cred_pubkey_len(cred.get())),
+      pub);
   // The attestation certificate is the configured one, issued by the test CA.
   const unsigned char* der = a->cert.data();
   bastion::CHandle<X509, X509_free> cert(d2i_X509(nullptr, &der, static_cast<long>(a->cert.size())));
@@ -157,10 +166,12 @@ TEST_P(SoftKeyAttestation, HalfOrMismatchedConfigurationFailsClosed) {
   auto half = enroll({{"BASTION_SOFTKEY_ATTEST_KEY", dir / "att.key"}});
   EXPECT_NE(half.exit_code, 0);
   EXPECT_NE(half.err.find("bastion-softkey: set both"), std::string::npos) << half.err;
-  auto mismatched = enroll({{"BASTION_SOFTKEY_ATTEST_KEY", dir / "ca.key"}, {"BASTION_SOFTKEY_ATTEST_CERT", dir / "att.pem"}});
+  auto mismatched =
+      enroll({{"BASTION_SOFTKEY_ATTEST_KEY", dir / "ca.key"}, {"BASTION_SOFTKEY_ATTEST_CERT", dir / "att.pem"}});
   EXPECT_NE(mismatched.exit_code, 0);
   EXPECT_NE(mismatched.err.find("bastion-softkey: the attestation key must"), std::string::npos) << mismatched.err;
-  auto missing = enroll({{"BASTION_SOFTKEY_ATTEST_KEY", dir / "nope.key"}, {"BASTION_SOFTKEY_ATTEST_CERT", dir / "att.pem"}});
+  auto missing =
+      enroll({{"BASTION_SOFTKEY_ATTEST_KEY", dir / "nope.key"}, {"BASTION_SOFTKEY_ATTEST_CERT", dir / "att.pem"}});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_FALSE(std::filesystem::exists(dir / "key.pub"));
 }

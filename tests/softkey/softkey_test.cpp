@@ -45,7 +45,8 @@ class SoftKeyTools : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(SoftKeyTools, EnrollsASecurityKeyOfTheRequestedType) {
-  std::string expected = GetParam() == "ed25519-sk" ? "sk-ssh-ed25519@openssh.com " : "sk-ecdsa-sha2-nistp256@openssh.com ";
+  std::string expected =
+      GetParam() == "ed25519-sk" ? "sk-ssh-ed25519@openssh.com " : "sk-ecdsa-sha2-nistp256@openssh.com ";
   std::string pub = read_text(key + ".pub");
   EXPECT_EQ(pub.rfind(expected, 0), 0u) << pub;
   EXPECT_EQ(sk_public_key(pub).size(), GetParam() == "ed25519-sk" ? 32u : 65u);
@@ -57,8 +58,9 @@ TEST_P(SoftKeyTools, SignaturesVerifyAndCarryTheRequestedFlagsAndCounter) {
     const char* counter;
     const char* details;
   };
-  for (const Case& c : {Case{"up", "1", "counter = 1, flags = 0x01"}, Case{"up,uv", "4294967295", "counter = 4294967295, flags = 0x05"},
-                        Case{"uv", "77", "counter = 77, flags = 0x04"}, Case{"none", "0", "counter = 0, flags = 0x00"}}) {
+  for (const Case& c :
+       {Case{"up", "1", "counter = 1, flags = 0x01"}, Case{"up,uv", "4294967295", "counter = 4294967295, flags = 0x05"},
+        Case{"uv", "77", "counter = 77, flags = 0x04"}, Case{"none", "0", "counter = 0, flags = 0x00"}}) {
     auto s = sign({{"BASTION_SOFTKEY_FLAGS", c.flags}, {"BASTION_SOFTKEY_COUNTER", c.counter}});
     ASSERT_EQ(s.exit_code, 0) << c.flags << ": " << s.err;
     auto v = verify();
@@ -82,10 +84,10 @@ TEST_P(SoftKeyTools, DefaultsAreUserPresentAndAnIncreasingCounter) {
 }
 
 TEST_P(SoftKeyTools, UnknownControlValuesFailClosed) {
-  const Env bad[] = {{{"BASTION_SOFTKEY_FLAGS", "maybe"}}, {{"BASTION_SOFTKEY_FLAGS", "up,"}},
+  const Env bad[] = {{{"BASTION_SOFTKEY_FLAGS", "maybe"}},   {{"BASTION_SOFTKEY_FLAGS", "up,"}},
                      {{"BASTION_SOFTKEY_FLAGS", "none,up"}}, {{"BASTION_SOFTKEY_FLAGS", ""}},
-                     {{"BASTION_SOFTKEY_COUNTER", "abc"}}, {{"BASTION_SOFTKEY_COUNTER", "-1"}},
-                     {{"BASTION_SOFTKEY_COUNTER", " 5"}}, {{"BASTION_SOFTKEY_COUNTER", "4294967296"}}};
+                     {{"BASTION_SOFTKEY_COUNTER", "abc"}},   {{"BASTION_SOFTKEY_COUNTER", "-1"}},
+                     {{"BASTION_SOFTKEY_COUNTER", " 5"}},    {{"BASTION_SOFTKEY_COUNTER", "4294967296"}}};
   for (const Env& env : bad) {
     auto r = sign(env);
     EXPECT_NE(r.exit_code, 0) << env[0].first << "=" << env[0].second;
@@ -148,10 +150,28 @@ class SoftKeySshd : public SoftKeyTools {
                                         "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
                                         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
                                         "LogLevel VERBOSE\n");
-    auto r = run({"ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
-                  "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o",
-                  "SecurityKeyProvider=" + kLib, "-i", key, "-o",
-                  "ProxyCommand=/usr/sbin/sshd -i -e -f " + dir / "sshd_config", "-l", pw->pw_name, "softkey-sshd",
+    auto r = run({"ssh",
+                  "-F",
+                  "none",
+                  "-o",
+                  "BatchMode=yes",
+                  "-o",
+                  "StrictHostKeyChecking=no",
+                  "-o",
+                  "UserKnownHostsFile=/dev/null",
+                  "-o",
+                  "IdentitiesOnly=yes",
+                  "-o",
+                  "IdentityAgent=none",
+                  "-o",
+                  "SecurityKeyProvider=" + kLib,
+                  "-i",
+                  key,
+                  "-o",
+                  "ProxyCommand=/usr/sbin/sshd -i -e -f " + dir / "sshd_config",
+                  "-l",
+                  pw->pw_name,
+                  "softkey-sshd",
                   "true"},
                  {{"BASTION_SOFTKEY_FLAGS", flags}});
     if (log != nullptr) *log = r.err;
@@ -176,4 +196,3 @@ INSTANTIATE_TEST_SUITE_P(Types, SoftKeySshd, ::testing::Values("ed25519-sk", "ec
 
 }  // namespace
 }  // namespace bastion::softkey_test
-

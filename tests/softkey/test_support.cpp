@@ -97,7 +97,8 @@ Bytes base64_decode(std::string text) {
   std::erase_if(text, [](char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; });
   if (text.size() % 4 != 0) return {};
   Bytes out(text.size() / 4 * 3);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  int n =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return {};
   size_t pad = static_cast<size_t>(std::count(text.end() - std::min<ptrdiff_t>(2, std::ssize(text)), text.end(), '='));
   out.resize(static_cast<size_t>(n) - pad);

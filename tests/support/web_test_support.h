@@ -51,7 +51,8 @@ inline TestCert make_self_signed_cert(const std::string& dir) {
   digest.resize(digest_len);
 
   TestCert out{dir + "/cert.pem", dir + "/key.pem", base64_encode(digest)};
-  if (!write_file_atomic(out.cert_path, *cert_pem, 0644, true) || !write_file_atomic(out.key_path, *key_pem, 0600, true)) {
+  if (!write_file_atomic(out.cert_path, *cert_pem, 0644, true) ||
+      !write_file_atomic(out.key_path, *key_pem, 0600, true)) {
     throw std::runtime_error("cannot write the test certificate");
   }
   return out;

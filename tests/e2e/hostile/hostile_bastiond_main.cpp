@@ -235,7 +235,8 @@ void run_web_scenario(int fd, const Scenario& sc, const Files& files) {
   auto web_answer = [&] {
     pollfd p{fd, POLLIN, 0};
     auto r = ::poll(&p, 1, 5000) > 0 ? monitor::recv_message(fd, 0, false, monitor::kMaxAnswer) : monitor::Received{};
-    if (const auto* a = std::get_if<monitor::WebAnswer>(&r.message); a != nullptr && r.kind == monitor::Received::Kind::kMessage) {
+    if (const auto* a = std::get_if<monitor::WebAnswer>(&r.message);
+        a != nullptr && r.kind == monitor::Received::Kind::kMessage) {
       return "answer: " + std::to_string(a->status) + " " + a->body;
     }
     return "answer: " + describe(r);
@@ -308,7 +309,7 @@ void before_hr_read(const std::string& /*path*/) {
   const char* dir = std::getenv("BASTION_HOSTILE_DIR");
   if (dir == nullptr) return;
   std::string stall = std::string(dir) + "/hr-stall";
-  struct stat st{};
+  struct stat st {};
   if (::stat(stall.c_str(), &st) != 0) return;
   int fd = ::open((std::string(dir) + "/hr-stalled").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd >= 0) ::close(fd);
