@@ -24,6 +24,9 @@ Result<std::vector<uint8_t>> base64url_decode(std::string_view text);
 // Whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points
 // past U+10FFFF). JSON and the audit trail only take text that is.
 bool is_valid_utf8(std::string_view s);
+// Appends code point `c` as UTF-8; a surrogate or a value past U+10FFFF
+// becomes U+FFFD.
+void append_utf8(std::string& out, uint32_t c);
 
 // Untrusted bytes made fit for an error message or a log line: at most
 // `max` bytes, every byte outside printable ASCII shown as '?', "..." when

@@ -18,22 +18,20 @@ std::string errno_text(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-Status write_all(int fd, std::string_view content, const std::string& path) {
-  const char* p = content.data();
-  size_t left = content.size();
+}  // namespace
+
+Status write_all(int fd, std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t left = bytes.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(errno_text("cannot write", path));
-    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return make_error(n < 0 ? std::strerror(errno) : "short write");
     p += n;
     left -= static_cast<size_t>(n);
   }
   return {};
 }
-
-}  // namespace
 
 Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode, bool overwrite) {
   std::filesystem::path target(path);
@@ -47,9 +45,9 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
     ::unlink(tmp.c_str());
     return make_error(errno_text("cannot chmod", tmp));
   }
-  if (auto st = write_all(fd.get(), content, tmp); !st) {
+  if (auto st = write_all(fd.get(), content); !st) {
     ::unlink(tmp.c_str());
-    return st;
+    return st.error().prefixed("cannot write " + tmp + ": ");
   }
   if (::fsync(fd.get()) != 0) {
     ::unlink(tmp.c_str());

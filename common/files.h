@@ -15,6 +15,9 @@ namespace bastion {
 Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode, bool overwrite);
 
 // Reads a whole file of at most `max_bytes`.
+// Writes all of `bytes` to `fd` (retrying after EINTR and partial writes);
+// the error is strerror's text, or "short write".
+Status write_all(int fd, std::string_view bytes);
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 1 << 20);
 
 // Reads a whole file that someone else dropped into a directory we watch

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "common/encoding.h"
 #include "common/openssl_handles.h"
 
@@ -222,22 +223,13 @@ Status CastWriter::tick(Micros now) {
 }
 
 Status CastWriter::write_out(std::string_view bytes) {
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_.get(), p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      failed_ =
-          make_error(std::string("cannot write the recording: ") + (n < 0 ? std::strerror(errno) : "short write"));
-      return failed_;
-    }
-    EVP_DigestUpdate(hashes_->file.get(), p, static_cast<size_t>(n));
-    EVP_DigestUpdate(hashes_->chunk.get(), p, static_cast<size_t>(n));
-    written_ += n;
-    p += n;
-    left -= static_cast<size_t>(n);
+  if (auto st = write_all(fd_.get(), bytes); !st) {
+    failed_ = st.error().prefixed("cannot write the recording: ");
+    return failed_;
   }
+  EVP_DigestUpdate(hashes_->file.get(), bytes.data(), bytes.size());
+  EVP_DigestUpdate(hashes_->chunk.get(), bytes.data(), bytes.size());
+  written_ += static_cast<int64_t>(bytes.size());
   return {};
 }
 

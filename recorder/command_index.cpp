@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/c_handle.h"
+#include "common/encoding.h"
 #include "recorder/terminal_sanitizer.h"
 
 namespace bastion::recorder {
@@ -25,25 +26,6 @@ constexpr uint64_t kPasteStart = marker("\x1b[200~");
 constexpr uint64_t kPasteEnd = marker("\x1b[201~");
 
 int clamp_size(int v, int min, int max) { return std::clamp(v, min, max); }
-
-void append_utf8(std::string& out, uint32_t c) {
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t'; }
 

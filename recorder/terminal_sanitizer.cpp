@@ -3,29 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/encoding.h"
+
 namespace bastion::recorder {
 namespace {
 
 constexpr int kMaxParam = 9999;
 constexpr char kReplacement[] = "\xef\xbf\xbd";
-
-void append_utf8(std::string& out, uint32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 bool allowed_final(char f) { return f != 0 && std::strchr("ABCDEFGHJKLMPSTX@`adefr", f) != nullptr; }
 
