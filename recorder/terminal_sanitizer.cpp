@@ -80,7 +80,9 @@ void TerminalSanitizer::text_byte(unsigned char c, std::string& out) {
     need_ = 0;  // cut short: one replacement, then C starts afresh
     out += kReplacement;
   }
-  if (c >= 0x20 && c < 0x7F) {
+  // Printable ASCII and the controls a line editor uses pass as they are.
+  bool passes = (c >= 0x20 && c < 0x7F) || c == '\r' || c == '\n' || c == '\b' || c == '\t';
+  if (passes) {
     out += static_cast<char>(c);
   } else if (c >= 0xC2 && c <= 0xDF) {
     code_ = c & 0x1F;
@@ -96,8 +98,6 @@ void TerminalSanitizer::text_byte(unsigned char c, std::string& out) {
     min_ = 0x10000;
   } else if (c >= 0x80) {
     out += kReplacement;
-  } else if (c == '\r' || c == '\n' || c == '\b' || c == '\t') {
-    out += static_cast<char>(c);
   } else if (c == '\v' || c == '\f') {
     out += '\n';
   }
