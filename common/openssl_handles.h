@@ -22,6 +22,12 @@ inline void free_x509_stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free)
 using Pkey = CHandle<EVP_PKEY, EVP_PKEY_free>;
 using PkeyCtx = CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
 using MdCtx = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
+// A digest context ready for SHA-256 updates (OpenSSL uses the CPU's SHA extensions where present).
+inline MdCtx new_sha256() {
+  MdCtx md(EVP_MD_CTX_new());
+  if (md) EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
+  return md;
+}
 using CipherCtx = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 using Bio = CHandle<BIO, BIO_free_all>;
 using Bignum = CHandle<BIGNUM, BN_clear_free>;

@@ -19,12 +19,6 @@ namespace {
 
 constexpr size_t kBufferLimit = 256 * 1024;
 
-MdCtx new_sha256() {
-  MdCtx md(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
-  return md;
-}
-
 std::string finish(EVP_MD_CTX* md) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

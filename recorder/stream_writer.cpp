@@ -17,12 +17,6 @@ namespace {
 
 constexpr size_t kBufferLimit = 256 * 1024;
 
-MdCtx new_sha256() {
-  MdCtx md(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
-  return md;
-}
-
 void append_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
 }
