@@ -118,7 +118,7 @@ Status ChannelRecording::open_writer(RecordingJournal::Opened opened, const Chan
   return {};
 }
 
-Status ChannelRecording::sticky(Status st) {
+Status ChannelRecording::sticky(const Status& st) {
   if (!st && status_.is_ok()) status_ = st;
   return status_;
 }

@@ -95,7 +95,7 @@ class ChannelRecording {
  private:
   ChannelRecording(RecordingJournal& journal, const Clock& clock, RecordingSettings s, int channel);
   Status digest();
-  Status sticky(Status st);
+  Status sticky(const Status& st);
 
   RecordingJournal& journal_;
   const Clock& clock_;
