@@ -1,8 +1,19 @@
 #include "recorder/channel_recording.h"
 
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "common/database.h"
+#include "common/encoding.h"
+#include "common/files.h"
+#include "common/openssl_handles.h"
+#include "recorder/cast_crypto.h"
 #include "recorder/stream_writer.h"
 
 namespace bastion::recorder {
@@ -57,8 +68,53 @@ Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const 
   return a ? Status{} : a.status();
 }
 
+std::string index_path_for(const std::string& recording_path) {
+  size_t slash = recording_path.rfind('/');
+  size_t dot = recording_path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return recording_path + ".cmdidx";
+  return recording_path.substr(0, dot) + ".cmdidx";
+}
+
+Result<RecordingJournal::Opened> begin_index(const std::string& recording_path) {
+  RecordingJournal::Opened o;
+  o.path = index_path_for(recording_path);
+  auto fd = CastWriter::create_file(o.path);
+  if (!fd) return fd.error();
+  o.file = std::move(*fd);
+  return o;
+}
+
+Result<IndexDigest> digest_index_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return make_error("cannot open the command index " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return make_error(path + " is not a regular file");
+  if (st.st_size > kMaxIndexFileBytes) {
+    return make_error("the command index " + path + " is larger than " + std::to_string(kMaxIndexFileBytes) + " bytes");
+  }
+  auto md = new_sha256();
+  if (!md) return make_error("SHA-256 unavailable");
+  IndexDigest d{path, 0, {}};
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error("cannot read the command index " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    d.size += n;
+    if (d.size > kMaxIndexFileBytes) return make_error("the command index " + path + " grew while it was read");
+    EVP_DigestUpdate(md.get(), buf, static_cast<size_t>(n));
+  }
+  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(md.get(), out.data(), &len);
+  out.resize(len);
+  d.sha256 = hex_encode(out);
+  return d;
+}
+
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
-                     const std::string& path, const CastSummary& s) {
+                     const std::string& path, const CastSummary& s, const IndexDigest* index) {
   auto st = with_transaction(db, [&]() -> Status {
     SQLite::Statement q(
         db.sql(), "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
@@ -76,6 +132,11 @@ Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const Au
   e.details = {{"channel", channel}, {"path", path}, {"size", s.size}, {"sha256", s.sha256}};
   // Absent in records of older versions, which always mean kDigestWholeFile.
   if (s.digest != kDigestWholeFile) e.details["digest"] = s.digest;
+  if (index != nullptr) {
+    e.details["index"] = index->path;
+    e.details["index_size"] = index->size;
+    e.details["index_sha256"] = index->sha256;
+  }
   auto a = audit.append(e);
   if (!st) return st;
   return a ? Status{} : a.status();
@@ -97,6 +158,9 @@ Result<std::unique_ptr<ChannelRecording>> ChannelRecording::start(RecordingJourn
   auto opened = journal.begin(channel, header.pty ? RecordingFormat::kAsciicast : RecordingFormat::kStream);
   if (!opened) return opened.error();
   if (auto st = r->open_writer(std::move(*opened), header, std::move(sealer)); !st) return st.error();
+  if (header.pty) {
+    if (auto st = r->open_index(header); !st) return st.error();
+  }
   r->last_digest_ = header.cast.started_at;
   return r;
 }
@@ -118,25 +182,80 @@ Status ChannelRecording::open_writer(RecordingJournal::Opened opened, const Chan
   return {};
 }
 
+Status ChannelRecording::open_index(const ChannelHeader& h) {
+  auto opened = journal_.begin_index(channel_);
+  if (!opened) return opened.error();
+  index_file_ = std::move(opened->file);
+  index_path_ = opened->path;
+  size_t slash = path_.rfind('/');
+  index_header_.recording = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  index_header_.started_at = h.cast.started_at;
+  index_header_.cols = std::clamp(h.cast.width, CommandIndexer::kMinCols, CommandIndexer::kMaxCols);
+  index_header_.rows = std::clamp(h.cast.height, CommandIndexer::kMinRows, CommandIndexer::kMaxRows);
+  indexer_ = std::make_unique<CommandIndexer>(index_header_.cols, index_header_.rows, h.cast.started_at);
+  return {};
+}
+
+// The index file, once: at most kMaxIndexFileBytes (the last entries are
+// dropped past that, and the index says it is truncated), sealed like the
+// recording when recordings are encrypted, then fsync'd.
+Status ChannelRecording::write_index() {
+  indexer_->finish();
+  CommandIndex index{index_header_, indexer_->take()};
+  index.header.truncated = indexer_->truncated();
+  indexer_.reset();
+  std::string text = format_command_index(index);
+  // An estimate first (each entry line is about its command plus 40 bytes), then exact.
+  while (text.size() > static_cast<size_t>(kMaxIndexFileBytes) - 4096 && !index.entries.empty()) {
+    index.header.truncated = true;
+    index.entries.resize(index.entries.size() * 3 / 4);
+    text = format_command_index(index);
+  }
+  if (!settings_.encrypt_to.empty()) {
+    auto sealer = CastSealer::create(settings_.encrypt_to);
+    if (!sealer) return sealer.error();
+    auto frame = (*sealer)->seal(text);
+    if (!frame) return frame.error();
+    text = (*sealer)->file_header() + *frame;
+  }
+  if (auto st = write_all(index_file_.get(), text); !st) {
+    return st.error().prefixed("cannot write the command index " + index_path_ + ": ");
+  }
+  if (::fsync(index_file_.get()) != 0) {
+    return make_error("cannot write the command index " + index_path_ + ": " + std::strerror(errno));
+  }
+  index_file_.reset();
+  return {};
+}
+
 Status ChannelRecording::sticky(const Status& st) {
   if (!st && status_.is_ok()) status_ = st;
   return status_;
 }
 
 Status ChannelRecording::output(std::string_view bytes) {
-  return sticky(writer_->write(clock_.now(), StreamId::kStdout, bytes));
+  Micros now = clock_.now();
+  if (indexer_) indexer_->output(now, bytes);
+  return sticky(writer_->write(now, StreamId::kStdout, bytes));
 }
 
 Status ChannelRecording::error_output(std::string_view bytes) {
   return sticky(writer_->write(clock_.now(), StreamId::kStderr, bytes));
 }
 
+// The command index needs the Enter keys even when keystrokes are not
+// recorded: it reads the command off the screen (what the output shows).
 Status ChannelRecording::input(std::string_view bytes) {
+  Micros now = clock_.now();
+  if (indexer_) indexer_->input(now, bytes);
   if (!settings_.record_input) return status_;
-  return sticky(writer_->write(clock_.now(), StreamId::kStdin, bytes));
+  return sticky(writer_->write(now, StreamId::kStdin, bytes));
 }
 
-Status ChannelRecording::resize(int cols, int rows) { return sticky(writer_->resize(clock_.now(), cols, rows)); }
+Status ChannelRecording::resize(int cols, int rows) {
+  if (indexer_) indexer_->resize(cols, rows);
+  return sticky(writer_->resize(clock_.now(), cols, rows));
+}
 
 Status ChannelRecording::digest() {
   CastChunk c = writer_->take_chunk();
@@ -164,6 +283,7 @@ Result<CastSummary> ChannelRecording::finish() {
     return s.error();
   }
   (void)digest();
+  if (indexer_) (void)sticky(write_index());
   summary_ = *s;
   (void)sticky(journal_.end(channel_, *s));
   return *s;

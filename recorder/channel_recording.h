@@ -7,6 +7,13 @@
 // for streams, named by its "digest" field). Because the audit log is hash
 // chained and signed, any later change, cut or splice of the file shows.
 //
+// A terminal channel also gets a command index (command_index.h): the
+// command lines the person ran, read off the emulated screen, written at the
+// end to SESSION-CHANNEL.cmdidx beside the cast (sealed to the reviewer key
+// like the cast when recordings are encrypted). The monitor hashes that file
+// itself and puts its digest in the recording.end record ("index",
+// "index_size", "index_sha256"), so `sessions verify` catches a changed index.
+//
 // Contract: any failure (file or journal) is returned and sticks; the caller
 // must then end the channel when recording is mandatory. Not thread-safe.
 #pragma once
@@ -18,6 +25,7 @@
 
 #include "recorder/asciicast.h"
 #include "recorder/audit_log.h"
+#include "recorder/command_index.h"
 #include "recorder/recording_writer.h"
 
 namespace bastion::recorder {
@@ -60,6 +68,8 @@ class RecordingJournal {
   };
   // Creates the file for `channel` (never an existing one), records its start.
   virtual Result<Opened> begin(int channel, RecordingFormat format) = 0;
+  // Creates the command index file of terminal channel `channel`, after begin().
+  virtual Result<Opened> begin_index(int channel) = 0;
   // The SHA-256 of the bytes [offset, offset+length) written since the last chunk.
   virtual Status chunk(int channel, const CastChunk& c) = 0;
   // The file is complete: its size and final digest.
@@ -74,8 +84,29 @@ Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, 
                                                  const std::string& dir, bool encrypted, const AuditEvent& tmpl,
                                                  int channel, RecordingFormat format = RecordingFormat::kAsciicast);
 Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const CastChunk& c);
+
+// A command index file as the monitor found it at the recording's end.
+struct IndexDigest {
+  std::string path;
+  int64_t size = 0;
+  std::string sha256;  // hex, of the whole file
+};
+// The largest command index a connection process writes (entries past it are
+// dropped and the index says it is truncated); the monitor refuses to vouch
+// for a larger file.
+inline constexpr int64_t kMaxIndexFileBytes = int64_t{16} << 20;
+// The index beside the recording at RECORDING_PATH: its name with ".cmdidx"
+// for its extension.
+std::string index_path_for(const std::string& recording_path);
+// Creates the (empty) index file of the recording at RECORDING_PATH, mode 0600,
+// never an existing one.
+Result<RecordingJournal::Opened> begin_index(const std::string& recording_path);
+// Hashes the index file at PATH (not following a symbolic link); an error if
+// it is larger than kMaxIndexFileBytes.
+Result<IndexDigest> digest_index_file(const std::string& path);
+// `index`: the command index's digest, when the channel has one (a terminal).
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
-                     const std::string& path, const CastSummary& s);
+                     const std::string& path, const CastSummary& s, const IndexDigest* index = nullptr);
 
 class ChannelRecording {
  public:
@@ -90,6 +121,7 @@ class ChannelRecording {
   // Flushes, fsyncs, writes the final digest and summary. Idempotent.
   Result<CastSummary> finish();
   [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const std::string& index_path() const { return index_path_; }  // empty: no command index
   [[nodiscard]] const Status& status() const { return status_; }
 
  private:
@@ -103,8 +135,15 @@ class ChannelRecording {
   int channel_;
   std::string path_;
   Status open_writer(RecordingJournal::Opened opened, const ChannelHeader& header, std::unique_ptr<CastSealer> sealer);
+  Status open_index(const ChannelHeader& header);
+  Status write_index();
 
   std::unique_ptr<RecordingWriter> writer_;
+  // Terminal channels: the command index, written at finish() to index_file_.
+  std::unique_ptr<CommandIndexer> indexer_;
+  CommandIndexHeader index_header_;
+  UniqueFd index_file_;
+  std::string index_path_;
   Micros last_digest_ = 0;
   std::optional<CastSummary> summary_;
   Status status_;

@@ -372,7 +372,9 @@ void CommandIndexer::input(Micros at, std::string_view bytes) {
       m.in_paste = true;
     } else if (m.last_input == kPasteEnd) {
       m.in_paste = false;
-    } else if (c == '\r' && !m.in_paste) {
+    } else if (!m.in_paste && (c == '\r' || (c == '\n' && ((m.last_input >> 8) & 0xff) != '\r'))) {
+      // Enter is CR; LF (Ctrl-J, or a client that sends it) ends a line too,
+      // but not as the second half of a CR LF.
       m.enter(at);
       continue;
     }

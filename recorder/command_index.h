@@ -143,6 +143,15 @@ Result<std::string> write_command_index(const std::string& path, const CommandIn
 // line, "NAME line N: what is wrong". Entries must be in time order, with
 // commands of at most kMaxCommandBytes, and at most kMaxEntries of them.
 Result<CommandIndex> parse_command_index(std::string_view text, const std::string& name);
-Result<CommandIndex> read_command_index(const std::string& path, size_t max_bytes = size_t{256} << 20);
+// A sealed index (recordings encrypted to a reviewer key) needs KEY_PATH, the
+// reviewer's private key.
+Result<CommandIndex> read_command_index(const std::string& path, const std::string& key_path = "",
+                                        size_t max_bytes = size_t{256} << 20);
+
+// The index of a terminal recording rebuilt from the recording itself (its
+// output, input and resize events), for a recording whose index file is
+// missing or empty (the session ended abnormally, or older versions).
+struct CastFile;
+CommandIndex index_from_cast(const CastFile& cast, const std::string& recording_name);
 
 }  // namespace bastion::recorder

@@ -1,4 +1,5 @@
 // The command index file (command_index.h): JSON Lines beside a recording.
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -8,7 +9,9 @@
 #include "common/encoding.h"
 #include "common/files.h"
 #include "recorder/asciicast.h"
+#include "recorder/cast_crypto.h"
 #include "recorder/command_index.h"
+#include "recorder/review.h"
 
 namespace bastion::recorder {
 namespace {
@@ -150,10 +153,48 @@ Result<CommandIndex> parse_command_index(std::string_view text, const std::strin
   return index;
 }
 
-Result<CommandIndex> read_command_index(const std::string& path, size_t max_bytes) {
+Result<CommandIndex> read_command_index(const std::string& path, const std::string& key_path, size_t max_bytes) {
   auto text = read_file(path, max_bytes);
   if (!text) return text.error().prefixed("cannot read the command index " + path + ": ");
-  return parse_command_index(*text, path);
+  if (!is_encrypted_cast(*text)) return parse_command_index(*text, path);
+  if (key_path.empty()) {
+    return make_error(path + " is encrypted: pass --key (the reviewer's private key)");
+  }
+  bool cut_off = false;
+  auto plain = open_sealed_cast(*text, key_path, cut_off);
+  if (!plain) return plain.error().prefixed(path + ": ");
+  if (cut_off) return make_error(path + ": the sealed index is cut off (the file is incomplete)");
+  return parse_command_index(*plain, path);
+}
+
+CommandIndex index_from_cast(const CastFile& cast, const std::string& recording_name) {
+  CommandIndexHeader h;
+  h.recording = recording_name;
+  const nlohmann::json& j = cast.header;
+  // The header comes from a file an attacker may have touched: no value() (it throws on a wrong type).
+  auto number = [&](const char* key, double dflt, double lo, double hi) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return dflt;
+    double v = j[key].get<double>();
+    return std::isfinite(v) ? std::clamp(v, lo, hi) : dflt;
+  };
+  h.cols = static_cast<int>(number("width", 80, CommandIndexer::kMinCols, CommandIndexer::kMaxCols));
+  h.rows = static_cast<int>(number("height", 24, CommandIndexer::kMinRows, CommandIndexer::kMaxRows));
+  h.started_at = std::llround(number("timestamp", 0, 0, kMaxSeconds) * kMicrosPerSecond);
+  CommandIndexer indexer(h.cols, h.rows);  // offsets come from the events
+  for (const CastEvent& e : cast.events) {
+    Micros at = std::isfinite(e.t) ? std::llround(std::clamp(e.t, 0.0, kMaxSeconds) * kMicrosPerSecond) : 0;
+    if (e.kind == "o") {
+      indexer.output(at, e.data);
+    } else if (e.kind == "i") {
+      indexer.input(at, e.data);
+    } else if (e.kind == "r") {
+      int cols = 0, rows = 0;
+      if (std::sscanf(e.data.c_str(), "%dx%d", &cols, &rows) == 2) indexer.resize(cols, rows);
+    }
+  }
+  indexer.finish();
+  h.truncated = indexer.truncated();
+  return CommandIndex{h, indexer.take()};
 }
 
 }  // namespace bastion::recorder

@@ -72,6 +72,25 @@ TEST(CommandIndex, PlainTypedCommand) {
   EXPECT_EQ(at, 800'000);  // offsets are from the recording's start
 }
 
+TEST(CommandIndex, LineFeedEndsALineTooButNotAfterCarriageReturn) {
+  Session s;
+  s.type("echo one");
+  s.now += 100'000;
+  s.in("\n");  // Ctrl-J, or a client that sends LF for Enter
+  s.out(kEnterEcho);
+  s.out("one\r\n");
+  s.out(kPrompt);
+  s.type("echo two");
+  s.now += 100'000;
+  s.in("\r\n");  // one Enter, not an Enter and an empty line
+  s.out(kEnterEcho);
+  s.out("two\r\n");
+  s.out(kPrompt);
+  s.type("echo three");
+  s.enter("three\r\n");
+  EXPECT_EQ(s.commands(), (Commands{"echo one", "echo two", "echo three"}));
+}
+
 TEST(CommandIndex, LineReadWhenEnterEchoArrivesNotWhenPressed) {
   // A pasted line (no bracketed paste) or a slow link: Enter comes in before
   // the shell has echoed the text.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "recorder/audit_log.h"
+#include "recorder/channel_recording.h"
 
 namespace bastion::recorder {
 namespace {
@@ -136,7 +137,8 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
   if (!refusal.empty()) return refuse(db, clock, refusal, dry_run);
   for (const auto& f : files) {
     std::error_code ec;
-    std::filesystem::remove(f, ec);  // already gone is fine
+    std::filesystem::remove(f, ec);                  // already gone is fine
+    std::filesystem::remove(index_path_for(f), ec);  // a terminal's command index (none for streams)
   }
   return report;
 }

@@ -7,6 +7,7 @@
 #include "common/encoding.h"
 #include "common/files.h"
 #include "recorder/cast_crypto.h"
+#include "recorder/channel_recording.h"
 #include "recorder/recording_writer.h"
 
 namespace bastion::recorder {
@@ -175,6 +176,23 @@ bool RecordingVerifier::end_of_chunks(const nlohmann::json& d, int64_t seq) {
   return true;
 }
 
+// The command index the recording.end record vouches for, if any.
+bool check_index(const nlohmann::json& end, RecordingCheck& c) {
+  if (!end.contains("index_sha256")) return true;
+  std::string path = end.contains("index") && end["index"].is_string() ? end["index"].get<std::string>() : "";
+  auto d = digest_index_file(path);
+  if (!d) {
+    c.problem = "command index: " + d.error().message;
+    return false;
+  }
+  if (d->size != end.value("index_size", int64_t{-1}) || d->sha256 != end.value("index_sha256", "")) {
+    c.problem = "command index altered: " + path + " does not match its digest in the audit log";
+    return false;
+  }
+  c.index_path = path;
+  return true;
+}
+
 }  // namespace
 
 Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& session_id, int channel,
@@ -189,6 +207,7 @@ Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& sess
   RecordingCheck c;
   c.file_size = static_cast<int64_t>(bytes->size());
   RecordingVerifier v(*bytes, c);
+  const nlohmann::json* end = nullptr;
   for (const auto& r : *records) {
     const auto& d = r.event.details;
     if (!d.is_object() || d.value("channel", -1) != channel) continue;
@@ -196,7 +215,9 @@ Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& sess
               : r.event.action == "recording.end" ? v.end(d, r.seq)
                                                   : true;
     if (!ok) return c;
+    if (r.event.action == "recording.end") end = &d;
   }
+  if (end != nullptr && !check_index(*end, c)) return c;
   c.verified_bytes = v.covered();
   if (c.verified_bytes == 0 && c.file_size > 0 && !c.complete) {
     c.note = "no digest of this recording reached the audit log before the session ended abnormally";

@@ -41,6 +41,7 @@ struct RecordingCheck {
   int64_t verified_bytes = 0;  // covered by chained digests
   std::string problem;         // why not ok
   std::string note;            // e.g. an unverified tail after a crash
+  std::string index_path;      // the command index, checked against recording.end too
 };
 
 // Checks the file at `path` against the recording.chunk / recording.end

@@ -109,7 +109,7 @@ void fields(W& w, SessionEnd& m) {
 }
 template <class W>
 void fields(W& w, RecordingOpen& m) {
-  w(m.channel), w(m.stream);
+  w(m.channel), w(m.stream), w(m.index);
 }
 template <class W>
 void fields(W& w, RecordingChunk& m) {

@@ -115,9 +115,13 @@ struct SessionEnd {
 // the file's descriptor attached (append-only), or Refused. `stream`: the
 // channel has no terminal, so it is recorded byte-exact (a .stream file whose
 // final digest is over its chunk digests) rather than as asciicast.
+// `index`: instead, the command index file of terminal channel CHANNEL,
+// whose recording the monitor opened before (SESSION-CHANNEL.cmdidx); the
+// monitor hashes it itself at the recording's end.
 struct RecordingOpen {
   uint32_t channel = 0;
   bool stream = false;
+  bool index = false;
 };
 
 // The SHA-256 of the next bytes of a recording the monitor opened: offset

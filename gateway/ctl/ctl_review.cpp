@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <regex>
 #include <thread>
 
 #include "common/encoding.h"
@@ -15,6 +17,7 @@
 #include "recorder/audit_chain.h"
 #include "recorder/cast_crypto.h"
 #include "recorder/channel_recording.h"
+#include "recorder/command_index.h"
 #include "recorder/review.h"
 #include "recorder/stream_reader.h"
 
@@ -23,9 +26,11 @@ namespace {
 
 // The options of every `sessions` review command (one runs per invocation).
 struct Args {
-  std::string id, text, since, key, stream;
+  std::string id, text, since, key, stream, command, at;
   int channel = 1;
+  int only_channel = 0;  // `sessions commands`: 0 for every channel
   double speed = 1.0, idle_limit = 0;
+  Micros at_offset = 0;  // `replay --at`, parsed
   bool json = false;
   recorder::SessionFilter f;
 };
@@ -162,12 +167,25 @@ Status replay(Services& s, const Args& a) {
   if (!rec) return rec.error();
   auto stream = is_stream(rec->path);
   if (!stream) return stream.error();
-  if (*stream) return replay_stream(rec->path, a);
+  if (*stream) {
+    if (!a.at.empty()) {
+      return make_error(ErrorCode::kInvalid, "--at is for terminal recordings; channel " + std::to_string(a.channel) +
+                                                 " of " + a.id + " is a byte-exact stream (summarized, not played)");
+    }
+    return replay_stream(rec->path, a);
+  }
   auto cast = recorder::read_cast(rec->path, a.key);
   if (!cast) return cast.error();
-  double prev = 0;
+  // --at: what came before OFFSET is written at once (the terminal then
+  // shows the screen as it was), the rest with its timing.
+  const double at = static_cast<double>(a.at_offset) / 1e6;
+  double prev = at;
   for (const auto& e : cast->events) {
     if (e.kind != "o") continue;
+    if (e.t < at) {
+      std::fwrite(e.data.data(), 1, e.data.size(), stdout);
+      continue;
+    }
     double wait = (e.t - prev) / a.speed;
     if (a.idle_limit > 0 && wait > a.idle_limit) wait = a.idle_limit;
     if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
@@ -219,6 +237,155 @@ Status export_recording(Services& s, const Args& a) {
   return {};
 }
 
+// `replay --at OFFSET`: seconds ("90", "90.5") or [H:]MM:SS[.fff].
+Status parse_offset(const std::string& text, Micros& out) {
+  auto bad = [&] {
+    return make_error(
+        ErrorCode::kInvalid,
+        "--at: \"" + text + "\" is not an offset (seconds such as 90 or 90.5, or [H:]MM:SS such as 1:30)");
+  };
+  std::string_view rest = text;
+  if (!rest.empty() && rest.front() == '+') rest.remove_prefix(1);
+  double total = 0;
+  int fields = 0;
+  while (!rest.empty() || fields == 0) {
+    size_t colon = rest.find(':');
+    std::string part(rest.substr(0, colon));
+    if (part.empty() || part.find_first_not_of("0123456789.") != std::string::npos || part.size() > 12) return bad();
+    char* end = nullptr;
+    double v = std::strtod(part.c_str(), &end);
+    if (end != part.c_str() + part.size() || (colon != std::string_view::npos && part.find('.') != std::string::npos)) {
+      return bad();
+    }
+    if (fields > 0 && v >= 60) return bad();
+    total = total * 60 + v;
+    if (++fields > 3) return bad();
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+    if (rest.empty()) return bad();
+  }
+  out = static_cast<Micros>(total * 1e6);
+  return {};
+}
+
+Status check_replay(Args& a) {
+  if (a.at.empty()) return {};
+  return parse_offset(a.at, a.at_offset);
+}
+
+// One command a person ran, as `sessions commands` and `search --command` show it.
+struct Ran {
+  int channel = 0;
+  Micros offset = 0;
+  std::string command;
+  std::string source;  // "index", "recording" (index rebuilt), "exec" (a non-terminal channel's command line)
+};
+
+// The commands of one recorded channel: a terminal's command index (or, when
+// its index file is missing or empty, the index rebuilt from the recording),
+// a non-terminal channel's exec command line. `note` says what was special.
+Result<std::vector<Ran>> channel_commands(const recorder::RecordingInfo& r, const std::string& key, std::string& note) {
+  std::vector<Ran> out;
+  auto header = recorder::stream_header_of_file(r.path);
+  if (!header) return header.error();
+  if (*header) {
+    auto command = recorder::stream_command(**header, key);
+    if (!command) return command.error();
+    if (!command->empty()) out.push_back({r.channel, 0, *command, "exec"});
+    return out;
+  }
+  std::string index_path = recorder::index_path_for(r.path);
+  std::error_code ec;
+  std::optional<recorder::CommandIndex> index;
+  if (std::filesystem::file_size(index_path, ec) > 0 && !ec) {
+    auto read = recorder::read_command_index(index_path, key);
+    if (!read) return read.error();
+    index = std::move(*read);
+  } else {
+    auto cast = recorder::read_cast(r.path, key);
+    if (!cast) return cast.error();
+    index = recorder::index_from_cast(*cast, std::filesystem::path(r.path).filename());
+    note = "channel " + std::to_string(r.channel) +
+           ": no command index was written (the session ended abnormally, or was recorded by an older version): "
+           "rebuilt from the recording (keystrokes are needed: with record_input = false nothing is found)";
+  }
+  if (index->header.truncated) {
+    note = "channel " + std::to_string(r.channel) + ": the command index is truncated (later commands are not in it)";
+  }
+  for (auto& e : index->entries) {
+    out.push_back({r.channel, e.offset, std::move(e.command), note.empty() ? "index" : "recording"});
+  }
+  return out;
+}
+
+// "+1:02:03.4", the offset of a command in its recording.
+std::string offset_text(Micros offset) {
+  int64_t tenths = offset / 100'000;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "+%lld:%02lld:%02lld.%lld", static_cast<long long>(tenths / 36000),
+                static_cast<long long>(tenths / 600 % 60), static_cast<long long>(tenths / 10 % 60),
+                static_cast<long long>(tenths % 10));
+  return buf;
+}
+
+// A command for a terminal: control characters made harmless, and a
+// multi-line command's further lines indented under the first.
+std::string command_text(const std::string& command, size_t indent) {
+  std::string out;
+  size_t from = 0;
+  for (;;) {
+    size_t nl = command.find('\n', from);
+    out += clean_text(std::string_view(command).substr(from, nl == std::string::npos ? nl : nl - from));
+    if (nl == std::string::npos) return out;
+    out += "\n" + std::string(indent, ' ');
+    from = nl + 1;
+  }
+}
+
+nlohmann::json ran_json(const Ran& r) {
+  return {{"channel", r.channel},
+          {"offset", static_cast<double>(r.offset) / 1e6},
+          {"command", r.command},
+          {"source", r.source}};
+}
+
+// `sessions commands`: what the person ran, in each recorded channel.
+Status commands(Services& s, const Args& a) {
+  auto sess = s.sessions().find(a.id);
+  if (!sess) return sess.error();
+  if (!*sess) return make_error(ErrorCode::kNotFound, "no such session: " + a.id);
+  auto recs = recorder::recordings_of(s.db(), a.id);
+  if (!recs) return recs.error();
+  std::vector<Ran> all;
+  bool any = false;
+  for (const auto& r : *recs) {
+    if (a.only_channel != 0 && r.channel != a.only_channel) continue;
+    any = true;
+    std::string note;
+    auto ran = channel_commands(r, a.key, note);
+    if (!ran) return ran.error().prefixed("channel " + std::to_string(r.channel) + ": ");
+    if (!note.empty()) std::fprintf(stderr, "bastionctl: %s\n", note.c_str());
+    all.insert(all.end(), ran->begin(), ran->end());
+  }
+  if (!any) {
+    return make_error(ErrorCode::kNotFound,
+                      "session " + a.id + " has no recording" +
+                          (a.only_channel != 0 ? " for channel " + std::to_string(a.only_channel)
+                                               : " (nothing recorded: sftp, forwarding or refused)"));
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : all) out.push_back(ran_json(r));
+  ctl_print(a.json, out, [&] {
+    for (const auto& r : all) {
+      std::string at = offset_text(r.offset);
+      std::printf("%-12s ch%-2d %s%s\n", at.c_str(), r.channel, r.source == "exec" ? "(exec) " : "",
+                  command_text(r.command, 18).c_str());
+    }
+    if (all.empty()) std::printf("no commands recorded\n");
+  });
+  return {};
+}
+
 // Checks the audit log itself with the gateway's audit public key.
 Status verify_audit_chain(Services& s) {
   auto key_text = read_file(s.config().audit_signing_key + ".pub", 4096);
@@ -247,16 +414,65 @@ Status verify(Services& s, const Args& a) {
       std::fprintf(stderr, "channel %d: FAILED: %s\n", r.channel, c->problem.c_str());
       result = ctl_explained();
     } else {
-      std::printf("channel %d: intact (%lld bytes, %s)%s%s\n", r.channel, static_cast<long long>(c->file_size),
-                  c->complete ? "complete" : "incomplete", c->note.empty() ? "" : "; ", c->note.c_str());
+      std::printf("channel %d: intact (%lld bytes, %s)%s%s%s\n", r.channel, static_cast<long long>(c->file_size),
+                  c->complete ? "complete" : "incomplete", c->index_path.empty() ? "" : "; command index intact",
+                  c->note.empty() ? "" : "; ", c->note.c_str());
     }
   }
   return result;
 }
 
 Status check_search(Args& a) {
-  if (a.text.empty()) return make_error("sessions search: TEXT must not be empty");
+  if (a.text.empty() == a.command.empty()) {
+    return make_error(ErrorCode::kInvalid, "sessions search: give TEXT (output) or --command REGEX, one of them");
+  }
+  if (!a.command.empty()) {
+    try {
+      std::regex re(a.command, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return make_error(ErrorCode::kInvalid,
+                        "--command: not a regular expression: " + a.command + " (" + e.what() + ")");
+    }
+  }
   return ctl_parse_time(a.since, a.f.since);
+}
+
+// `search --command`: the commands of one session that match, appended to `out`.
+void search_commands(Services& s, const recorder::SessionRecord& sess, const std::regex& re, const Args& a,
+                     nlohmann::json& out) {
+  auto recs = recorder::recordings_of(s.db(), sess.id);
+  if (!recs) return;
+  for (const auto& r : *recs) {
+    std::string note;
+    auto ran = channel_commands(r, a.key, note);
+    if (!ran) {
+      std::fprintf(stderr, "bastionctl: skipping %s: %s\n", r.path.c_str(), ran.error().message.c_str());
+      continue;
+    }
+    for (const auto& c : *ran) {
+      if (!std::regex_search(c.command, re)) continue;
+      nlohmann::json j = ran_json(c);
+      j["session"] = sess.id;
+      j["user"] = sess.user;
+      j["target"] = sess.target;
+      out.push_back(std::move(j));
+    }
+  }
+}
+
+Status search_for_commands(Services& s, const Args& a, const std::vector<recorder::SessionRecord>& sessions) {
+  std::regex re(a.command, std::regex::ECMAScript);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& sess : sessions) search_commands(s, sess, re, a, out);
+  ctl_print(a.json, out, [&] {
+    for (const auto& h : out) {
+      std::printf("%s ch%d %s %s@%s: %s\n", h["session"].get<std::string>().c_str(), h["channel"].get<int>(),
+                  offset_text(std::llround(h["offset"].get<double>() * 1e6)).c_str(),
+                  h["user"].get<std::string>().c_str(), h["target"].get<std::string>().c_str(),
+                  command_text(h["command"].get<std::string>(), 4).c_str());
+    }
+  });
+  return out.empty() ? ctl_explained() : Status{};
 }
 
 // The hits for `text` in one session's recordings, appended to `out`.
@@ -304,6 +520,7 @@ int search_session(Services& s, const recorder::SessionRecord& sess, const Args&
 Status search(Services& s, const Args& a) {
   auto sessions = s.sessions().list(a.f);
   if (!sessions) return sessions.error();
+  if (!a.command.empty()) return search_for_commands(s, a, *sessions);
   nlohmann::json out = nlohmann::json::array();
   int streams = 0;
   for (const auto& sess : *sessions) streams += search_session(s, sess, a, out);
@@ -361,7 +578,20 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   rp->add_option("--speed", a->speed, "playback speed factor")->check(CLI::PositiveNumber)->capture_default_str();
   rp->add_option("--idle-limit", a->idle_limit, "cap pauses at this many seconds (0: no cap)");
   rp->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
-  ctl_command(rp, g, a, replay);
+  rp->add_option("--at", a->at,
+                 "start at this offset (seconds, or [H:]MM:SS, as `sessions commands` shows it): what came "
+                 "before is shown at once");
+  ctl_command(rp, g, a, replay, check_replay);
+
+  auto* cm = sessions->add_subcommand("commands",
+                                      "the commands run in a session, with their offsets in the recording: a "
+                                      "terminal's as its screen showed them (line editing, history and completion "
+                                      "applied), a non-terminal channel's exec command line");
+  cm->add_option("ID", a->id)->required();
+  cm->add_option("--channel", a->only_channel, "only this recorded channel (default: all)");
+  cm->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
+  cm->add_flag("--json", a->json, "machine-readable output");
+  ctl_command(cm, g, a, commands);
 
   auto* ex = sessions->add_subcommand("export",
                                       "write a recording to stdout: a terminal's as asciicast v2, a non-terminal "
@@ -382,8 +612,12 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
 
   auto* se = sessions->add_subcommand("search",
                                       "find output text across terminal recordings (non-terminal stream "
-                                      "recordings: their command line only)");
-  se->add_option("TEXT", a->text)->required();
+                                      "recordings: their command line only), or with --command the commands "
+                                      "people ran");
+  se->add_option("TEXT", a->text, "text the screen showed");
+  se->add_option("--command", a->command,
+                 "instead of TEXT: commands matching this regular expression (ECMAScript), from the command "
+                 "indexes and exec command lines");
   se->add_option("--user", a->f.user, "only this person's sessions");
   se->add_option("--target", a->f.target, "only sessions to this target");
   se->add_option("--since", a->since, "only sessions started at or after this UTC time");

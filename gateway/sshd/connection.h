@@ -83,6 +83,8 @@ class Connection : private recorder::RecordingJournal {
   Result<monitor::Message> ask_monitor(const monitor::Message& request, UniqueFd* passed = nullptr);
   // recorder::RecordingJournal, through the monitor.
   Result<Opened> begin(int channel, recorder::RecordingFormat format) override;
+  Result<Opened> begin_index(int channel) override;
+  Result<Opened> open_file(const monitor::RecordingOpen& ask);
   Status chunk(int channel, const recorder::CastChunk& c) override;
   Status end(int channel, const recorder::CastSummary& s) override;
   void service_channels();

@@ -442,8 +442,16 @@ Status Connection::start_recording(ChannelPair& p) {
 }
 
 Result<recorder::RecordingJournal::Opened> Connection::begin(int channel, recorder::RecordingFormat format) {
+  return open_file(
+      monitor::RecordingOpen{static_cast<uint32_t>(channel), format == recorder::RecordingFormat::kStream, false});
+}
+
+Result<recorder::RecordingJournal::Opened> Connection::begin_index(int channel) {
+  return open_file(monitor::RecordingOpen{static_cast<uint32_t>(channel), false, true});
+}
+
+Result<recorder::RecordingJournal::Opened> Connection::open_file(const monitor::RecordingOpen& ask) {
   UniqueFd file;
-  monitor::RecordingOpen ask{static_cast<uint32_t>(channel), format == recorder::RecordingFormat::kStream};
   auto answer = ask_monitor(ask, &file);
   if (!answer) return answer.error();
   if (const auto* r = std::get_if<monitor::Refused>(&*answer)) return make_error(r->reason);

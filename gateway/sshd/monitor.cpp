@@ -707,7 +707,25 @@ recorder::AuditEvent Supervisor::session_event(const ChildInfo& c) const {
   return e;
 }
 
+// The command index of a terminal channel whose recording is open: its file
+// is the monitor's too (named after the recording), hashed here at the end.
+void Supervisor::on_index_open(ChildInfo& c, const monitor::RecordingOpen& m) {
+  auto it = c.recordings.find(m.channel);
+  if (it == c.recordings.end() || it->second.ended || it->second.stream || !it->second.index_path.empty()) {
+    return violation(c, "command index of channel " + std::to_string(m.channel) +
+                            ", which has no open terminal recording or has one already");
+  }
+  auto o = recorder::begin_index(it->second.path);
+  if (!o) {
+    send_to(c, monitor::Refused{o.error().message});
+    return;
+  }
+  it->second.index_path = o->path;
+  send_to(c, monitor::RecordingOpened{o->path}, std::move(o->file));
+}
+
 void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m) {
+  if (m.index) return on_index_open(c, m);
   if (m.channel == 0 || m.channel > kMaxRecordings || c.recordings.contains(m.channel)) {
     return violation(c, "recording of channel " + std::to_string(m.channel) + " asked twice or out of range");
   }
@@ -769,8 +787,17 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   // The kind of digest follows from the file the monitor created, not from the child.
   recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256,
                             std::string(it->second.stream ? recorder::kDigestOfChunks : recorder::kDigestWholeFile)};
-  if (s == nullptr || !recorder::end_recording(s->db(), s->audit(), clock_, session_event(c),
-                                               static_cast<int>(m.channel), it->second.path, sum)) {
+  // SECURITY: the index's digest is the monitor's own reading of the file
+  // it created, not a claim of the child.
+  std::optional<recorder::IndexDigest> index;
+  if (!it->second.index_path.empty()) {
+    auto d = recorder::digest_index_file(it->second.index_path);
+    if (!d) return violation(c, d.error().message);
+    index = std::move(*d);
+  }
+  if (s == nullptr ||
+      !recorder::end_recording(s->db(), s->audit(), clock_, session_event(c), static_cast<int>(m.channel),
+                               it->second.path, sum, index ? &*index : nullptr)) {
     daemon_log("monitor: cannot record the end of " + it->second.path);
   }
 }

@@ -75,6 +75,7 @@ struct ChildInfo {
     bool ended = false;
     bool stream = false;                   // a byte-exact stream: its final digest is over the chunk digests
     recorder::ChunkDigests chunk_digests;  // streams: over each chunk's SHA-256, in order
+    std::string index_path;                // terminals: the command index file the monitor created
   };
   std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it
   std::string step_up_code;                  // the step-up it waits for (a login's, or an approver's in command mode)
@@ -227,6 +228,7 @@ class Supervisor {
   void on_command(ChildInfo& c, const monitor::Command& m);
   void on_command_step_up_poll(ChildInfo& c);
   void on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m);
+  void on_index_open(ChildInfo& c, const monitor::RecordingOpen& m);
   void on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk& m);
   void on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m);
   // The template of the audit records about `c`'s session.

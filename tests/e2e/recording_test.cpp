@@ -160,6 +160,33 @@ TEST_F(Recording, EncryptedRecordingsNeedTheReviewerKey) {
   ASSERT_EQ(with_key.exit_code, 0) << with_key.err;
   EXPECT_NE(with_key.out.find("classified-output"), std::string::npos);
   EXPECT_EQ(d->ctl({"sessions", "verify", id}).exit_code, 0) << "integrity is checkable without the key";
+  // A terminal's command index is sealed like its recording.
+  {
+    auto argv = d->ssh_argv(*alice, dest(), {"-tt"});
+    argv.push_back("env HISTFILE=/dev/null PS1='rv$ ' bash --norc --noprofile -i");
+    PtySession term(argv, 24, 80);
+    // Typed at the prompt: keys typed before it are not told apart from the greeting.
+    ASSERT_TRUE(term.read_until("rv$ ")) << term.screen();
+    term.type("echo secret-cmd-$((6*7))\r");
+    ASSERT_TRUE(term.read_until("secret-cmd-42")) << term.screen();
+    term.type("exit\r");
+    EXPECT_EQ(term.wait_exit(), 0);
+  }
+  std::string pty = newest_session();
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return d->ctl({"sessions", "verify", pty}).out.find("command index intact") != std::string::npos;
+      },
+      15000));
+  std::string cast = recording_file(pty);
+  std::string index = cast.substr(0, cast.size() - 5) + ".cmdidx";
+  EXPECT_EQ(read_text(index).find("secret-cmd"), std::string::npos);
+  auto commands_no_key = d->ctl({"sessions", "commands", pty});
+  EXPECT_EQ(commands_no_key.exit_code, 1);
+  EXPECT_NE(commands_no_key.err.find("is encrypted: pass --key"), std::string::npos) << commands_no_key.err;
+  auto commands = d->ctl({"sessions", "commands", pty, "--key", prefix + ".key"});
+  EXPECT_EQ(commands.exit_code, 0) << commands.err;
+  EXPECT_NE(commands.out.find("echo secret-cmd-$((6*7))"), std::string::npos) << commands.out;
   d->edit_config("encrypt_to = \"" + prefix + ".pub\"", "# encrypt_to = \"reviewer.pub\"");
 }
 
