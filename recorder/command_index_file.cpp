@@ -1,5 +1,6 @@
 // The command index file (command_index.h): JSON Lines beside a recording.
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -188,8 +189,14 @@ CommandIndex index_from_cast(const CastFile& cast, const std::string& recording_
     } else if (e.kind == "i") {
       indexer.input(at, e.data);
     } else if (e.kind == "r") {
+      // "COLSxROWS"; anything else is ignored.
+      std::string_view d = e.data;
+      size_t x = d.find('x');
       int cols = 0, rows = 0;
-      if (std::sscanf(e.data.c_str(), "%dx%d", &cols, &rows) == 2) indexer.resize(cols, rows);
+      if (x != std::string_view::npos && std::from_chars(d.data(), d.data() + x, cols).ptr == d.data() + x &&
+          std::from_chars(d.data() + x + 1, d.data() + d.size(), rows).ptr == d.data() + d.size()) {
+        indexer.resize(cols, rows);
+      }
     }
   }
   indexer.finish();

@@ -3,9 +3,11 @@
 # have, measured in one run on this machine, alternating runs, medians and
 # ratios. Prints markdown tables and writes bench/RESULTS.md.
 #
-#   scripts/bench.sh [--quick] [--storms-only]
-#     --quick        small sizes and few runs (a smoke run, a few minutes)
-#     --storms-only  only the login storms (section 6); prints, leaves bench/RESULTS.md alone
+#   scripts/bench.sh [--quick] [--storms-only] [--recording-only]
+#     --quick           small sizes and few runs (a smoke run, a few minutes)
+#     --storms-only     only the login storms (section 6); prints, leaves bench/RESULTS.md alone
+#     --recording-only  only what recording costs: throughput, keystroke latency and
+#                       bytes on disk (sections 1, 3 and 7); prints, leaves bench/RESULTS.md alone
 #
 # Paths compared (all on loopback, same target sshd, same client):
 #   direct    ssh to the target's sshd
@@ -16,12 +18,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-quick=0; storms_only=0
+quick=0; storms_only=0; recording_only=0
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
     --storms-only) storms_only=1 ;;
-    *) echo "bench.sh: unknown argument $a (usage: scripts/bench.sh [--quick] [--storms-only])" >&2; exit 2 ;;
+    --recording-only) recording_only=1 ;;
+    *) echo "bench.sh: unknown argument $a (usage: scripts/bench.sh [--quick] [--storms-only] [--recording-only])" >&2; exit 2 ;;
   esac
 done
 ./scripts/deps.sh
@@ -187,14 +190,20 @@ fi
 # --- 1. throughput ---------------------------------------------------------------
 bytes=$((stream_mib * 1048576))
 head -c $((scp_mib * 1048576)) /dev/urandom > "$work/upload.bin"
-declare -A t_down t_up t_scp
-for p in $paths; do t_down[$p]=""; t_up[$p]=""; t_scp[$p]=""; done
+# Incompressible data, staged to a file first (urandom itself is slower than the paths).
+head -c "$bytes" /dev/urandom > "$work/random.bin"
+declare -A t_down t_up t_scp t_rdown t_rup
+for p in $paths; do t_down[$p]=""; t_up[$p]=""; t_scp[$p]=""; t_rdown[$p]=""; t_rup[$p]=""; done
 for _ in $(seq "$runs"); do
   for p in $paths; do  # alternate paths within each run
     t0=$(ms_now); "${S[@]}" "$p" "head -c $bytes /dev/zero" > /dev/null; t1=$(ms_now)
     t_down[$p]+="$((t1 - t0)) "
     t0=$(ms_now); head -c "$bytes" /dev/zero | "${S[@]}" "$p" "cat > /dev/null"; t1=$(ms_now)
     t_up[$p]+="$((t1 - t0)) "
+    t0=$(ms_now); "${S[@]}" "$p" "cat $work/random.bin" > /dev/null; t1=$(ms_now)
+    t_rdown[$p]+="$((t1 - t0)) "
+    t0=$(ms_now); "${S[@]}" "$p" "cat > /dev/null" < "$work/random.bin"; t1=$(ms_now)
+    t_rup[$p]+="$((t1 - t0)) "
     t0=$(ms_now); scp -q -O -F "$work/ssh_config" "$work/upload.bin" "$p:/dev/shm/bastion-bench-upload"; t1=$(ms_now)
     t_scp[$p]+="$((t1 - t0)) "
   done
@@ -202,16 +211,54 @@ done
 med() { printf '%s\n' $1 | pct 50; }
 rate() { awk -v ms="$1" -v mib="$2" 'BEGIN {printf "%.0f MiB/s", mib / (ms / 1000)}'; }
 throughput_table() {
-  echo "| path | ${stream_mib} MiB target->client | ${stream_mib} MiB client->target | ${scp_mib} MiB scp upload | ratio to ssh -J (down / up / scp) |"
-  echo "|---|---|---|---|---|"
-  local jd ju js; jd=$(med "${t_down[jump]}"); ju=$(med "${t_up[jump]}"); js=$(med "${t_scp[jump]}")
+  echo "| path | ${stream_mib} MiB zeros target->client | client->target | ${stream_mib} MiB random target->client | client->target | ${scp_mib} MiB scp upload | ratio to ssh -J (zeros down / up, random down / up, scp) |"
+  echo "|---|---|---|---|---|---|---|"
+  local jd ju js jrd jru
+  jd=$(med "${t_down[jump]}"); ju=$(med "${t_up[jump]}"); js=$(med "${t_scp[jump]}")
+  jrd=$(med "${t_rdown[jump]}"); jru=$(med "${t_rup[jump]}")
   for p in $paths; do
-    local d u s; d=$(med "${t_down[$p]}"); u=$(med "${t_up[$p]}"); s=$(med "${t_scp[$p]}")
-    echo "| $(label "$p") | $d ms, $(rate "$d" "$stream_mib") | $u ms, $(rate "$u" "$stream_mib") | $s ms, $(rate "$s" "$scp_mib") | $(ratio "$d" "$jd") / $(ratio "$u" "$ju") / $(ratio "$s" "$js") |"
+    local d u s rd ru
+    d=$(med "${t_down[$p]}"); u=$(med "${t_up[$p]}"); s=$(med "${t_scp[$p]}")
+    rd=$(med "${t_rdown[$p]}"); ru=$(med "${t_rup[$p]}")
+    echo "| $(label "$p") | $d ms, $(rate "$d" "$stream_mib") | $u ms, $(rate "$u" "$stream_mib") | $rd ms, $(rate "$rd" "$stream_mib") | $ru ms, $(rate "$ru" "$stream_mib") | $s ms, $(rate "$s" "$scp_mib") | $(ratio "$d" "$jd") / $(ratio "$u" "$ju"), $(ratio "$rd" "$jrd") / $(ratio "$ru" "$jru"), $(ratio "$s" "$js") |"
   done
+  echo
+  echo "Recording on vs off (same run): zeros $(ratio "$(med "${t_down[gw-rec]}")" "$(med "${t_down[gw-norec]}")") down /" \
+       "$(ratio "$(med "${t_up[gw-rec]}")" "$(med "${t_up[gw-norec]}")") up, random" \
+       "$(ratio "$(med "${t_rdown[gw-rec]}")" "$(med "${t_rdown[gw-norec]}")") down /" \
+       "$(ratio "$(med "${t_rup[gw-rec]}")" "$(med "${t_rup[gw-norec]}")") up, scp" \
+       "$(ratio "$(med "${t_scp[gw-rec]}")" "$(med "${t_scp[gw-norec]}")")."
 }
 
+# --- 7. bytes on disk per byte of session output ------------------------------------
+# The newest recording on rec-on: its size in bytes.
+newest_recording_size() {
+  local id; id=$(ctl sessions list --json --target rec-on | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+  for _ in $(seq 50); do  # the recording's end is written after the client has gone
+    local size; size=$(ctl sessions show "$id" --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["recordings"]; print(r[0]["size"] if r and r[0]["size"] >= 0 else "")')
+    [ -n "$size" ] && { echo "$size"; return; }
+    sleep 0.2
+  done
+  echo 0
+}
+storage_rows() {
+  local n out size
+  n=$((64 * 1048576)); [ "$quick" = 1 ] && n=$((8 * 1048576))
+  "${S[@]}" gw-rec "head -c $n $work/random.bin" > /dev/null
+  size=$(newest_recording_size)
+  echo "| binary exec output ($((n / 1048576)) MiB random, byte-exact stream, zstd) | $(ratio "$size" "$n") |"
+  "${S[@]}" gw-rec "head -c $n /dev/zero" > /dev/null
+  size=$(newest_recording_size)
+  echo "| binary exec output ($((n / 1048576)) MiB zeros, byte-exact stream, zstd) | $(ratio "$size" "$n") |"
+  "${S[@]}" -tt gw-rec "find /usr | head -200000" > "$work/find.out" 2>/dev/null
+  out=$(stat -c %s "$work/find.out"); size=$(newest_recording_size)
+  echo '| text in a terminal (`find /usr \| head -200000`, '"$((out / 1024))"' KiB shown, asciicast + command index) | '"$(ratio "$size" "$out")"' |'
+}
+
+us_ms() { awk -v us="$1" 'BEGIN {printf "%.1f", us / 1000}'; }
+
 # --- 2. connection setup -----------------------------------------------------------
+if [ "$recording_only" = 0 ]; then
 declare -A t_setup
 for p in $paths; do t_setup[$p]=""; done
 for _ in $(seq "$setup_runs"); do
@@ -220,7 +267,6 @@ for _ in $(seq "$setup_runs"); do
     t_setup[$p]+="$(( (t1 - t0) / 1000 )) "
   done
 done
-us_ms() { awk -v us="$1" 'BEGIN {printf "%.1f", us / 1000}'; }
 setup_table() {
   echo "| path | login to exit (\`true\`), p50 | p99 | p50 ratio to ssh -J |"
   echo "|---|---|---|---|"
@@ -244,6 +290,7 @@ logins_per_second() {  # $1 = parallel clients; each does par_logins logins
 }
 lps8=$(logins_per_second 8)
 lps32=$(logins_per_second 32)
+fi  # not --recording-only
 
 # --- 3. interactive latency --------------------------------------------------------
 keystroke() {  # $1 = host; prints "p50 p99" in microseconds
@@ -277,6 +324,38 @@ read -r kd50 kd99 <<< "$(keystroke direct)"
 read -r kj50 kj99 <<< "$(keystroke jump)"
 read -r kg50 kg99 <<< "$(keystroke gw-norec)"
 read -r kr50 kr99 <<< "$(keystroke gw-rec)"
+latency_table() {
+  echo "| path | p50 | p99 | overhead vs direct p50 / p99 |"
+  echo "|---|---|---|---|"
+  echo "| direct sshd | $(us_ms "$kd50") ms | $(us_ms "$kd99") ms | - |"
+  echo "| ssh -J via sshd | $(us_ms "$kj50") ms | $(us_ms "$kj99") ms | $(us_ms $((kj50 - kd50))) / $(us_ms $((kj99 - kd99))) ms |"
+  echo "| bastiond, recording off | $(us_ms "$kg50") ms | $(us_ms "$kg99") ms | $(us_ms $((kg50 - kd50))) / $(us_ms $((kg99 - kd99))) ms |"
+  echo "| bastiond, recording on (asciicast + command index) | $(us_ms "$kr50") ms | $(us_ms "$kr99") ms | $(us_ms $((kr50 - kd50))) / $(us_ms $((kr99 - kd99))) ms |"
+}
+storage_table() {
+  echo "| what | bytes on disk per byte of output |"
+  echo "|---|---|"
+  storage_rows
+}
+if [ "$recording_only" = 1 ]; then
+  echo "## Throughput ($(date -u +%Y-%m-%dT%H:%M:%SZ), medians of $runs alternating runs)"
+  echo
+  throughput_table
+  echo
+  echo "## Interactive latency (one keystroke echoed by the target's pty, $keys keystrokes)"
+  echo
+  latency_table
+  echo
+  echo "## Recordings on disk (through the gateway)"
+  echo
+  storage_table
+  echo
+  echo "| what | size | time | rate |"
+  echo "|---|---|---|---|"
+  "$root/build/bench/bastion-bench" --dir "$work" streams --mib "$((stream_mib / 4))"
+  "$root/build/bench/bastion-bench" --dir "$work" command-index --mib "$((stream_mib / 16))"
+  exit 0
+fi
 
 # --- 4. scale: idle interactive sessions ------------------------------------------
 gw_pids() { local b; b=$(cat "$work/bastiond.pid"); echo "$b"; pgrep -P "$b" || true; }
@@ -393,12 +472,7 @@ storm_rows="$(storm_tables)"
   echo
   echo "## Interactive latency (one keystroke echoed by the target's pty, $keys keystrokes)"
   echo
-  echo "| path | p50 | p99 | overhead vs direct p50 / p99 |"
-  echo "|---|---|---|---|"
-  echo "| direct sshd | $(us_ms "$kd50") ms | $(us_ms "$kd99") ms | - |"
-  echo "| ssh -J via sshd | $(us_ms "$kj50") ms | $(us_ms "$kj99") ms | $(us_ms $((kj50 - kd50))) / $(us_ms $((kj99 - kd99))) ms |"
-  echo "| bastiond, recording off | $(us_ms "$kg50") ms | $(us_ms "$kg99") ms | $(us_ms $((kg50 - kd50))) / $(us_ms $((kg99 - kd99))) ms |"
-  echo "| bastiond, recording on | $(us_ms "$kr50") ms | $(us_ms "$kr99") ms | $(us_ms $((kr50 - kd50))) / $(us_ms $((kr99 - kd99))) ms |"
+  latency_table
   echo
   echo "## Scale: idle interactive sessions through bastiond (bastiond + its connection processes)"
   echo
@@ -429,6 +503,12 @@ storm_rows="$(storm_tables)"
     "$root/build/bench/bastion-bench" --dir "$work" group-commit --records "$records" --writers "$w"
   done
   "$root/build/bench/bastion-bench" --dir "$work" recordings --mib "$cast_mib"
+  "$root/build/bench/bastion-bench" --dir "$work" streams --mib "$((stream_mib / 4))"
+  "$root/build/bench/bastion-bench" --dir "$work" command-index
+  echo
+  echo "## Recordings on disk (through the gateway)"
+  echo
+  storage_table
 } | tee "$work/RESULTS.md"
 if [ "$quick" = 1 ]; then
   echo "(quick run: bench/RESULTS.md left as it was)"

@@ -162,6 +162,9 @@ The demo person "demo" holds a key in the project's software security key.
   ssh -F $state/ssh_config $login@demo-target@gw uptime           # one command
   ssh -F $state/ssh_config demo@gw targets                        # command mode
   $bin/bastionctl --config $state/bastion.toml sessions list
+  $bin/bastionctl --config $state/bastion.toml sessions commands ID     # what was run, and when
+  $bin/bastionctl --config $state/bastion.toml sessions replay ID --at 0:05
+  $bin/bastionctl --config $state/bastion.toml sessions search --command 'rm|sudo'
   $bin/bastionctl --config $state/bastion.toml audit list
 
 Elevation with the customer's consent (carol approves for customer acme). Approving
