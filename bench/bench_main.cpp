@@ -124,7 +124,7 @@ void bench_recordings(const std::string& dir, int mib) {
   std::printf("| recording write (asciicast, hashed) | %.0f MiB | %.2f s | %.0f MiB/s |\n", m, write_s, m / write_s);
   std::printf("| recording read + parse (replay/export path) | %.0f MiB | %.2f s | %.0f MiB/s |\n", m, read_s,
               m / read_s);
-  std::printf("| recording search (escape-stripped text) | %.0f MiB | %.2f s | %.0f MiB/s, %zu hit |\n", m, search_s,
+  std::printf("| recording search (rendered screen text) | %.0f MiB | %.2f s | %.0f MiB/s, %zu hit |\n", m, search_s,
               m / search_s, hits.size());
   std::filesystem::remove(path);
 }

@@ -1,5 +1,6 @@
 // Fuzzes recorder::parse_cast (asciicast v2 recordings, files an attacker may
-// have touched) and recorder::search_cast on what it returns.
+// have touched) and recorder::search_cast on what it returns (its output run
+// through the terminal emulator, ScreenText).
 // Also, on every input, the writer's recorder::append_json_string: its output
 // is one JSON string that decodes to the input when the input is UTF-8 (or
 // has U+FFFD for each bad byte otherwise).
@@ -40,6 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& e : cast->events) FUZZ_CHECK(e.data.size() <= text.size());
   auto hits = recorder::search_cast(*cast, needle, 5);
   FUZZ_CHECK(hits.size() <= 5);
-  for (const auto& h : hits) FUZZ_CHECK(h.snippet.find('\n') == std::string::npos);
+  for (const auto& h : hits) {
+    FUZZ_CHECK(h.snippet.find(needle) != std::string::npos);  // the rendered line holds the match
+    FUZZ_CHECK(h.snippet.find('\n') == std::string::npos);
+    FUZZ_CHECK(is_valid_utf8(h.snippet));
+  }
   return 0;
 }

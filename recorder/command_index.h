@@ -97,7 +97,7 @@ class CommandIndexer {
   // What the person typed (channel data from the client).
   void input(Micros at, std::string_view bytes);
   // A new size (clamped as above). The emulator is rebuilt with the text of
-  // the screen (see command_index.cpp): colours and modes are not kept.
+  // the screen (see terminal_emulator.cpp): colours and modes are not kept.
   void resize(int cols, int rows);
   // The session is over: reads an Enter still waiting for its echo.
   void finish();

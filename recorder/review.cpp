@@ -1,7 +1,11 @@
 #include "recorder/review.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
@@ -9,39 +13,9 @@
 #include "recorder/cast_crypto.h"
 #include "recorder/channel_recording.h"
 #include "recorder/recording_writer.h"
+#include "recorder/screen_text.h"
 
 namespace bastion::recorder {
-namespace {
-
-// Output as a person would read it: escape sequences and control bytes gone.
-std::string printable(std::string_view s, std::vector<size_t>* origin = nullptr, size_t base = 0) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0x1b) {  // ESC [ ... final byte, or ESC + one byte
-      if (i + 1 < s.size() && s[i + 1] == '[') {
-        i += 2;
-        while (i < s.size() && !(s[i] >= 0x40 && s[i] <= 0x7e)) ++i;
-      } else {
-        ++i;
-      }
-      continue;
-    }
-    if (c < 0x20 && c != '\n') {
-      if (c == '\r' || c == '\t') {
-        out += ' ';
-        if (origin) origin->push_back(base + i);
-      }
-      continue;
-    }
-    out += static_cast<char>(c);
-    if (origin) origin->push_back(base + i);
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<std::string> cast_text(const std::string& path, const std::string& key_path, bool& cut_off) {
   cut_off = false;
   auto bytes = read_file(path, size_t{8} << 30);
@@ -229,34 +203,93 @@ Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& sess
   return c;
 }
 
+namespace {
+
+constexpr size_t kSnippetBytes = 120;
+
+// A recording's seconds as microseconds (a file may hold any double).
+Micros to_micros(double seconds) {
+  if (!(seconds > 0)) return 0;
+  if (seconds > 1e12) return Micros{1'000'000'000'000'000'000};
+  return static_cast<Micros>(std::llround(seconds * 1e6));
+}
+
+// The header's width or height; FALLBACK when missing or not an integer
+// (ScreenText clamps the rest).
+int header_size(const nlohmann::json& header, const char* key, int fallback) {
+  if (!header.is_object()) return fallback;
+  auto it = header.find(key);
+  if (it == header.end() || !it->is_number_integer()) return fallback;
+  return static_cast<int>(std::clamp<int64_t>(it->get<int64_t>(), 0, 100'000));
+}
+
+std::optional<int> small_number(std::string_view digits) {
+  if (digits.empty() || digits.size() > 6) return std::nullopt;
+  int v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// A resize event's data, "COLSxROWS".
+std::optional<std::pair<int, int>> cast_size(std::string_view data) {
+  size_t x = data.find('x');
+  if (x == std::string_view::npos) return std::nullopt;
+  auto cols = small_number(data.substr(0, x));
+  auto rows = small_number(data.substr(x + 1));
+  if (!cols || !rows) return std::nullopt;
+  return std::make_pair(*cols, *rows);
+}
+
+bool utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// LINE cut to about kSnippetBytes around the match of LEN bytes at AT, at
+// character boundaries.
+std::string snippet(const std::string& line, size_t at, size_t len) {
+  if (line.size() <= kSnippetBytes) return line;
+  size_t width = std::max(kSnippetBytes, len);
+  size_t from = std::min(at > (width - len) / 2 ? at - (width - len) / 2 : 0, line.size() - width);
+  size_t to = from + width;
+  while (from > 0 && utf8_continuation(line[from])) --from;
+  while (to < line.size() && utf8_continuation(line[to])) ++to;
+  return line.substr(from, to - from);
+}
+
+// Adds HIT to HITS, which stay in offset order and keep the MAX earliest.
+void add_hit(std::vector<SearchHit>& hits, SearchHit hit, size_t max) {
+  auto later = [](double t, const SearchHit& h) { return t < h.offset; };
+  auto pos = std::upper_bound(hits.begin(), hits.end(), hit.offset, later);
+  if (hits.size() >= max && pos == hits.end()) return;
+  hits.insert(pos, std::move(hit));
+  if (hits.size() > max) hits.pop_back();
+}
+
+}  // namespace
+
 std::vector<SearchHit> search_cast(const CastFile& cast, const std::string& text, size_t max_hits) {
-  std::string all;
-  std::vector<size_t> origin;                     // position in `raw` of each char of `all`
-  std::vector<std::pair<size_t, double>> starts;  // raw offset -> event time
-  std::string raw;
-  for (const auto& e : cast.events) {
-    if (e.kind != "o") continue;
-    starts.emplace_back(raw.size(), e.t);
-    all += printable(e.data, &origin, raw.size());
-    raw += e.data;
-  }
   std::vector<SearchHit> hits;
-  // Found by fuzz_cast: an empty text "matches" at the end, one past `origin`.
-  if (text.empty()) return hits;
-  for (size_t at = all.find(text); at != std::string::npos && hits.size() < max_hits; at = all.find(text, at + 1)) {
-    size_t raw_pos = origin[at];
-    double t = 0;
-    for (const auto& [off, time] : starts) {
-      if (off > raw_pos) break;
-      t = time;
+  // Found by fuzz_cast: an empty text "matches" everywhere (and was once read past the end).
+  if (text.empty() || max_hits == 0) return hits;
+  ScreenText screen(header_size(cast.header, "width", 80), header_size(cast.header, "height", 24));
+  auto search = [&] {
+    for (const ScreenLine& line : screen.take()) {
+      size_t at = line.text.find(text);
+      if (at == std::string::npos) continue;
+      add_hit(hits, SearchHit{static_cast<double>(line.offset) / 1e6, snippet(line.text, at, text.size())}, max_hits);
     }
-    size_t from = at > 40 ? at - 40 : 0;
-    std::string snippet = all.substr(from, text.size() + 80);
-    for (auto& ch : snippet) {
-      if (ch == '\n') ch = ' ';
+  };
+  for (const auto& e : cast.events) {
+    if (e.kind == "o") {
+      screen.output(to_micros(e.t), e.data);
+    } else if (auto size = e.kind == "r" ? cast_size(e.data) : std::nullopt) {
+      screen.resize(size->first, size->second);
     }
-    hits.push_back({t, snippet});
+    search();
   }
+  screen.finish();
+  search();
   return hits;
 }
 

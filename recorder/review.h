@@ -50,11 +50,17 @@ Result<RecordingCheck> verify_recording(AuditLog& audit, const std::string& sess
                                         const std::string& path);
 
 struct SearchHit {
-  double offset = 0;    // seconds into the recording
-  std::string snippet;  // printable text around the match
+  double offset = 0;    // seconds into the recording: when the matching line was last written
+  std::string snippet;  // the line, cut to about 120 bytes around the match; no control characters
 };
 
-// Finds `text` in the output of a recording (escape sequences ignored).
+// Finds `text` in what the recording's terminal showed: its output ("o")
+// and resize ("r") events, from the header's width x height (80x24 when
+// missing), run through a terminal emulator (ScreenText, screen_text.h, says
+// which lines it sees and when), and each rendered line is searched for the
+// plain, case-sensitive substring (a match does not span lines; a soft
+// wrapped line is one line). One hit per matching line; the max_hits
+// earliest, in offset order. An empty `text` finds nothing.
 std::vector<SearchHit> search_cast(const CastFile& cast, const std::string& text, size_t max_hits = 20);
 
 }  // namespace bastion::recorder
