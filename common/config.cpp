@@ -221,7 +221,8 @@ class Loader {
   Status recording(const Table& root) {
     const Table* t = root["recording"].as_table();
     if (auto st = check_keys(t, "recording",
-                             {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to", "compress"});
+                             {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to", "compress",
+                              "sftp_content"});
         !st)
       return st;
     if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;
@@ -235,6 +236,11 @@ class Loader {
       auto v = (*t)["compress"].value<bool>();
       if (!v) return fail("[recording] compress must be true or false");
       cfg_.compress = *v;
+    }
+    if (t && t->contains("sftp_content")) {
+      auto v = (*t)["sftp_content"].value<bool>();
+      if (!v) return fail("[recording] sftp_content must be true or false");
+      cfg_.sftp_content = *v;
     }
     if (auto st = get_duration(t, "recording", "flush_interval", cfg_.flush_interval); !st) return st;
     if (cfg_.flush_interval <= 0 || cfg_.flush_interval > kMicrosPerSecond) {
@@ -512,7 +518,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "digest_interval = \"10s\"               # chain digests of new recording bytes into the audit log\n"
          "# encrypt_to = \"reviewer.pub\"          # encrypt recordings to this reviewer key (bastionctl recording "
          "keygen)\n"
-         "compress = true                         # zstd-compress non-terminal (.stream) recordings, then encrypt\n\n"
+         "compress = true                         # zstd-compress non-terminal (.stream) recordings, then encrypt\n"
+         "sftp_content = false                    # also record sftp/scp channels byte-exact (file contents: "
+         "sessions export --file)\n\n"
          "[upstream]\n"
          "connect_timeout = \"10s\"\n"
          "# egress_addresses = [\"192.0.2.10\"]    # certificates' source-address; default: the address each upstream\n"

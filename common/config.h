@@ -80,6 +80,7 @@ struct Config {
   Micros digest_interval = 10 * kMicrosPerSecond;  // chain a digest of new bytes into the audit log, default "10s"
   std::string encrypt_to;                          // reviewer X25519 public key (PEM); default "": not encrypted
   bool compress = true;                            // zstd-compress non-terminal (stream) recordings, default true
+  bool sftp_content = false;                       // record sftp/scp channels byte-exact too (file contents)
 
   // [upstream]
   Micros connect_timeout = 10 * kMicrosPerSecond;  // default "10s"

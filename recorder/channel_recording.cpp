@@ -174,7 +174,7 @@ Status ChannelRecording::open_writer(RecordingJournal::Opened opened, const Chan
     writer_ = std::move(*w);
     return {};
   }
-  StreamHeader sh{h.session_id, channel_, h.cast.command, h.cast.started_at};
+  StreamHeader sh{h.session_id, channel_, h.cast.command, h.cast.started_at, h.subsystem};
   auto w =
       StreamWriter::open(std::move(opened.file), sh, settings_.flush_interval, settings_.compress, std::move(sealer));
   if (!w) return w.error();

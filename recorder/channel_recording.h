@@ -53,6 +53,7 @@ struct ChannelHeader {
   bool pty = true;         // a terminal: asciicast; otherwise a byte-exact stream
   std::string session_id;  // stream header
   CastHeader cast;         // asciicast header (its command and started_at serve both)
+  std::string subsystem;   // a subsystem channel (stream header): its name, e.g. "sftp"
 };
 
 // Where a recording's bookkeeping goes: the file's creation, its row in the

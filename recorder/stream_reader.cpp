@@ -168,6 +168,9 @@ Result<nlohmann::json> parse_stream_header(std::string_view bytes, const std::st
       return make_error(name + ": stream recording header lacks a string \"" + key + "\"");
     }
   }
+  if (auto it = j.find("subsystem"); it != j.end() && !it->is_string()) {
+    return make_error(name + ": stream recording header's \"subsystem\" is not a string");
+  }
   return j;
 }
 

@@ -32,6 +32,7 @@ Result<std::string> header_line(const StreamHeader& h, bool compress, CastSealer
                               {"started_at", h.started_at},
                               {"compression", compress ? "zstd" : "none"},
                               {"encryption", sealed}};
+  if (!h.subsystem.empty()) j["subsystem"] = h.subsystem;
   if (sealer) {
     auto frame = sealer->seal(h.command);
     if (!frame) return frame.error();

@@ -58,6 +58,7 @@ struct StreamHeader {
   int channel = 0;
   std::string command;  // exec command or subsystem name
   Micros started_at = 0;
+  std::string subsystem;  // a subsystem channel's name ("sftp"); empty for exec
 };
 
 class StreamWriter final : public RecordingWriter {

@@ -19,6 +19,7 @@
 #include "recorder/channel_recording.h"
 #include "recorder/command_index.h"
 #include "recorder/review.h"
+#include "recorder/sftp_content.h"
 #include "recorder/stream_reader.h"
 
 namespace bastion::gateway {
@@ -28,7 +29,8 @@ namespace {
 struct Args {
   std::string id, text, since, key, stream, command, at;
   int channel = 1;
-  int only_channel = 0;  // `sessions commands`: 0 for every channel
+  int only_channel = 0;  // `sessions commands`, `sessions files`: 0 for every channel
+  int transfer = 0;      // `export --transfer`: an SFTP channel's file transfer, 1-based
   double speed = 1.0, idle_limit = 0;
   Micros at_offset = 0;  // `replay --at`, parsed
   bool json = false;
@@ -219,9 +221,53 @@ Status export_stream(const std::string& path, const Args& a) {
   return {};
 }
 
+// Replays the SFTP conversation recorded at PATH through `replay`.
+Status replay_sftp(const std::string& path, const std::string& key, recorder::SftpReplay& replay) {
+  auto bytes = read_file(path, size_t{8} << 30);
+  if (!bytes) return bytes.error();
+  auto feed = [&](const recorder::StreamRecord& r) -> Status {
+    if (r.stream == recorder::StreamId::kStdin) return replay.client(r.bytes);
+    if (r.stream == recorder::StreamId::kStdout) return replay.server(r.bytes);
+    return {};
+  };
+  auto scan = recorder::scan_stream(*bytes, key, feed, path);
+  if (!scan) return scan.error();
+  if (scan->cut_off) std::fprintf(stderr, "bastionctl: the recording ends mid-block (the session ended abnormally)\n");
+  return replay.finish();
+}
+
+// Whether the recording at PATH is an SFTP channel's (recorded with sftp_content).
+Result<bool> is_sftp(const std::string& path) {
+  auto h = recorder::stream_header_of_file(path);
+  if (!h) return h.error();
+  return h->has_value() && (**h).value("subsystem", "") == "sftp";
+}
+
+// `export --transfer K`: one file of an SFTP channel, as it passed.
+Status export_transfer(const recorder::RecordingInfo& rec, const Args& a) {
+  auto sftp = is_sftp(rec.path);
+  if (!sftp) return sftp.error();
+  if (!*sftp) {
+    return make_error(ErrorCode::kInvalid,
+                      "--transfer is for SFTP channels recorded with [recording] sftp_content = "
+                      "true; channel " +
+                          std::to_string(a.channel) + " of " + a.id + " is not one (see `sessions files`)");
+  }
+  recorder::SftpReplay replay(a.transfer, [](std::string_view b) -> Status {
+    if (std::fwrite(b.data(), 1, b.size(), stdout) != b.size()) {
+      return make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+    }
+    return {};
+  });
+  auto st = replay_sftp(rec.path, a.key, replay);
+  if (std::fflush(stdout) != 0 && st) st = make_error(std::string("cannot write to stdout: ") + std::strerror(errno));
+  return st;
+}
+
 Status export_recording(Services& s, const Args& a) {
   auto rec = find_recording(s, a.id, a.channel);
   if (!rec) return rec.error();
+  if (a.transfer > 0) return export_transfer(*rec, a);
   auto stream = is_stream(rec->path);
   if (!stream) return stream.error();
   if (*stream) return export_stream(rec->path, a);
@@ -304,6 +350,12 @@ Result<std::vector<Ran>> channel_commands(const recorder::RecordingInfo& r, cons
   } else {
     auto cast = recorder::read_cast(r.path, key);
     if (!cast) return cast.error();
+    // Older versions recorded exec channels as asciicast too: the command is in the header.
+    const auto& h = cast->header;
+    if (h.is_object() && h.contains("command") && h["command"].is_string() &&
+        !h["command"].get<std::string>().empty()) {
+      out.push_back({r.channel, 0, h["command"].get<std::string>(), "exec"});
+    }
     index = recorder::index_from_cast(*cast, std::filesystem::path(r.path).filename());
     note = "channel " + std::to_string(r.channel) +
            ": no command index was written (the session ended abnormally, or was recorded by an older version): "
@@ -382,6 +434,50 @@ Status commands(Services& s, const Args& a) {
                   command_text(r.command, 18).c_str());
     }
     if (all.empty()) std::printf("no commands recorded\n");
+  });
+  return {};
+}
+
+// `sessions files`: the file transfers of a session's SFTP channels recorded
+// with sftp_content (without it, `sessions show` has their file.* records).
+Status files(Services& s, const Args& a) {
+  auto recs = recorder::recordings_of(s.db(), a.id);
+  if (!recs) return recs.error();
+  nlohmann::json out = nlohmann::json::array();
+  int sftp_channels = 0;
+  for (const auto& r : *recs) {
+    if (a.only_channel != 0 && r.channel != a.only_channel) continue;
+    auto sftp = is_sftp(r.path);
+    if (!sftp) return sftp.error();
+    if (!*sftp) continue;
+    ++sftp_channels;
+    recorder::SftpReplay replay;
+    if (auto st = replay_sftp(r.path, a.key, replay); !st)
+      return st.error().prefixed("channel " + std::to_string(r.channel) + ": ");
+    for (const auto& t : replay.transfers()) {
+      out.push_back({{"channel", r.channel},
+                     {"transfer", t.number},
+                     {"path", t.path},
+                     {"uploaded", t.uploaded},
+                     {"downloaded", t.downloaded},
+                     {"closed", t.closed}});
+    }
+  }
+  if (sftp_channels == 0) {
+    return make_error(ErrorCode::kNotFound,
+                      "session " + a.id +
+                          " has no SFTP channel recorded with its content ([recording] sftp_content = "
+                          "true); its file.* audit records are in `sessions show`");
+  }
+  ctl_print(a.json, out, [&] {
+    for (const auto& t : out) {
+      std::printf("ch%d transfer %d: %s  %llu bytes uploaded, %llu downloaded%s\n", t["channel"].get<int>(),
+                  t["transfer"].get<int>(), clean_text(t["path"].get<std::string>()).c_str(),
+                  static_cast<unsigned long long>(t["uploaded"].get<uint64_t>()),
+                  static_cast<unsigned long long>(t["downloaded"].get<uint64_t>()),
+                  t["closed"].get<bool>() ? "" : " (never closed)");
+    }
+    std::printf("a file's bytes: bastionctl sessions export %s --channel N --transfer K > FILE\n", a.id.c_str());
   });
   return {};
 }
@@ -602,7 +698,19 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g) {
   ex->add_option("--stream", a->stream,
                  "non-terminal channels: which stream's bytes, exactly as they passed (default stdout)")
       ->check(CLI::IsMember({"stdout", "stderr", "stdin"}));
+  ex->add_option("--transfer", a->transfer,
+                 "SFTP channels recorded with sftp_content: the bytes of this file transfer (see `sessions files`)")
+      ->check(CLI::PositiveNumber);
   ctl_command(ex, g, a, export_recording);
+
+  auto* fl = sessions->add_subcommand("files",
+                                      "the file transfers of a session's SFTP channels recorded with their content "
+                                      "([recording] sftp_content = true)");
+  fl->add_option("ID", a->id)->required();
+  fl->add_option("--channel", a->only_channel, "only this recorded channel (default: all)");
+  fl->add_option("--key", a->key, "reviewer private key, for encrypted recordings");
+  fl->add_flag("--json", a->json, "machine-readable output");
+  ctl_command(fl, g, a, files);
 
   auto* vf = sessions->add_subcommand("verify",
                                       "check a session's recordings against the audit log (every chunk digest, "

@@ -192,7 +192,9 @@ void Connection::start_pair(ChannelPair& p) {
   if (p.action == ChannelAction::kForward) {
     d["destination"] = p.forward_host + ":" + std::to_string(p.forward_port);
   }
-  bool recorded = p.action == ChannelAction::kShell || p.action == ChannelAction::kExec;
+  // SFTP and scp are audited per file; with sftp_content their bytes are recorded too.
+  bool recorded = p.action == ChannelAction::kShell || p.action == ChannelAction::kExec ||
+                  (p.action == ChannelAction::kSubsystem && cfg_.sftp_content);
   // SECURITY: record first; a session that cannot be recorded does not reach
   // the target (unless the target is explicitly best-effort).
   if (auto st = recorded ? start_recording(p) : Status{}; !st) {
@@ -413,7 +415,9 @@ Status Connection::start_recording(ChannelPair& p) {
     return {};
   }
   bool best_effort = target_ && target_->recording == "best-effort";
-  recorder::RecordingSettings rs{cfg.record_input, cfg.flush_interval, cfg.digest_interval, {}, cfg.compress};
+  // A subsystem's client bytes are not keystrokes but the files uploaded: always recorded.
+  bool input = cfg.record_input || p.action == ChannelAction::kSubsystem;
+  recorder::RecordingSettings rs{input, cfg.flush_interval, cfg.digest_interval, {}, cfg.compress};
   if (!cfg.encrypt_to.empty()) {
     if (params_.reviewer_key.empty()) {
       if (!best_effort) return make_error(params_.reviewer_key_error);
@@ -430,6 +434,7 @@ Status Connection::start_recording(ChannelPair& p) {
   h.term = p.term;
   h.title = person_->name + ": " + name_.login + "@" + name_.target;
   if (p.action == ChannelAction::kExec) h.command = p.command;
+  if (p.action == ChannelAction::kSubsystem) h.command = ch.subsystem = p.command;
   p.number = ++next_channel_;
   auto r = recorder::ChannelRecording::start(*this, clock_, rs, p.number, ch);
   if (r) {

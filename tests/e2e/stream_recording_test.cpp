@@ -189,5 +189,57 @@ TEST_F(StreamRecording, TerminalsStayAsciicast) {
   EXPECT_NE(wrong.err.find("terminal recording"), std::string::npos) << wrong.err;
 }
 
+// [recording] sftp_content: an sftp channel is recorded byte-exact too, and
+// each file that passed can be taken out of the recording as it passed.
+TEST_F(StreamRecording, SftpContentRecordsTheFilesThatPassed) {
+  std::string up = stage("sftp-up.bin", random_blob(3'000'000, 7));
+  std::string there = stage("sftp-there.bin", random_blob(1'500'000, 8));
+  std::string back = d->dir() + "/sftp-back.bin";
+  write_text(d->dir() + "/content.batch",
+             "put " + up + " " + d->dir() + "/sftp-up.remote\nget " + there + " " + back + "\n");
+  std::vector<std::string> argv = {"sftp", "-P", std::to_string(d->gateway_port()), "-b", d->dir() + "/content.batch"};
+  auto opts = d->client_options(*alice);
+  argv.insert(argv.end(), opts.begin(), opts.end());
+  argv.push_back(dest() + "@127.0.0.1");
+
+  // Off by default: the channel is audited per file but not recorded.
+  ASSERT_EQ(run(argv).exit_code, 0);
+  std::string id = newest_session();
+  auto none = d->ctl({"sessions", "files", id});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("sftp_content"), std::string::npos) << none.err;
+
+  d->edit_config("sftp_content = false", "sftp_content = true");
+  auto r = run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  id = newest_session();
+  ASSERT_TRUE(wait_recording_end(id));
+  auto list = d->ctl({"sessions", "files", id, "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto files = nlohmann::json::parse(list.out);
+  int upload = 0, download = 0;
+  for (const auto& f : files) {
+    if (f["path"] == d->dir() + "/sftp-up.remote" && f["uploaded"] == 3'000'000) upload = f["transfer"].get<int>();
+    if (f["path"] == there && f["downloaded"] == 1'500'000) download = f["transfer"].get<int>();
+  }
+  ASSERT_GT(upload, 0) << list.out;
+  ASSERT_GT(download, 0) << list.out;
+  auto up_bytes = d->ctl({"sessions", "export", id, "--channel", "1", "--transfer", std::to_string(upload)});
+  ASSERT_EQ(up_bytes.exit_code, 0) << up_bytes.err;
+  EXPECT_TRUE(up_bytes.out == read_text(up))
+      << "uploaded bytes as the client sent them (" << up_bytes.out.size() << ")";
+  auto down_bytes = d->ctl({"sessions", "export", id, "--channel", "1", "--transfer", std::to_string(download)});
+  ASSERT_EQ(down_bytes.exit_code, 0) << down_bytes.err;
+  EXPECT_TRUE(down_bytes.out == read_text(there)) << "downloaded bytes as the target sent them";
+  EXPECT_EQ(d->ctl({"sessions", "export", id, "--channel", "1", "--transfer", "99"}).exit_code, 1);
+  auto v = d->ctl({"sessions", "verify", id});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  // The per-file audit records are still there.
+  auto closes =
+      nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "file.close"}));
+  EXPECT_GE(closes.size(), 2u);
+  d->edit_config("sftp_content = true", "sftp_content = false");
+}
+
 }  // namespace
 }  // namespace bastion::e2e
