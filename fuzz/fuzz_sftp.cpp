@@ -6,6 +6,9 @@
 // Feeding stops at the first error (the relay ends the channel then); then
 // close_all(), which reports open files and unanswered requests, never ok.
 // fuzz/make_seeds.py writes seeds in this format.
+// The same chunks go through recorder::SftpReplay (the reader of SFTP
+// channels recorded with sftp_content), putting transfer 1 together: what it
+// writes is contiguous and never more than the transfer's bytes.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -13,6 +16,7 @@
 
 #include "fuzz_support.h"
 #include "recorder/sftp_audit.h"
+#include "recorder/sftp_content.h"
 
 using namespace bastion;
 
@@ -36,9 +40,33 @@ void check_events(const std::vector<recorder::FileEvent>& events) {
   }
 }
 
+void replay(const uint8_t* data, size_t size) {
+  uint64_t written = 0;
+  recorder::SftpReplay rp(1, [&](std::string_view b) {
+    FUZZ_CHECK(!b.empty());
+    written += b.size();
+    return Status{};
+  });
+  Status st;
+  for (size_t pos = 0; pos < size && st;) {
+    uint8_t h = data[pos++];
+    size_t len = std::min<size_t>(h & 0x7f, size - pos);
+    std::string_view chunk = fuzz::as_text(data + pos, len);
+    pos += len;
+    st = (h & 0x80) ? rp.server(chunk) : rp.client(chunk);
+  }
+  if (st) st = rp.finish();
+  if (!st) FUZZ_CHECK(!st.message().empty());
+  if (!rp.transfers().empty()) {
+    const auto& t = rp.transfers()[0];
+    FUZZ_CHECK(written <= t.uploaded + t.downloaded);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  replay(data, size);
   recorder::SftpAuditor auditor;
   size_t pos = 0;
   while (pos < size) {

@@ -77,8 +77,9 @@ Status SftpReplay::Impl::content(size_t index, uint64_t offset, std::string_view
                         " MiB arrive ahead of byte " + std::to_string(next) +
                         " (out of order or missing): cannot put it together");
     }
-    held_bytes += data.size();
-    held[offset].assign(data);  // a later write of the same offset wins
+    std::string& slot = held[offset];  // a later write of the same offset wins
+    held_bytes = held_bytes - slot.size() + data.size();
+    slot.assign(data);
     return {};
   }
   if (offset + data.size() <= next) return {};  // already written (a write repeated)
