@@ -28,9 +28,11 @@ std::string finish(EVP_MD_CTX* md) {
 
 }  // namespace
 
+// Each byte is hashed once, into its chunk; the final digest is over the
+// chunk digests (kDigestOfChunks), as for stream recordings.
 struct CastWriter::Hashes {
-  MdCtx file = new_sha256();
   MdCtx chunk = new_sha256();
+  MdCtx of_chunks = new_sha256();
 };
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
@@ -221,7 +223,6 @@ Status CastWriter::write_out(std::string_view bytes) {
     failed_ = st.error().prefixed("cannot write the recording: ");
     return failed_;
   }
-  EVP_DigestUpdate(hashes_->file.get(), bytes.data(), bytes.size());
   EVP_DigestUpdate(hashes_->chunk.get(), bytes.data(), bytes.size());
   written_ += static_cast<int64_t>(bytes.size());
   return {};
@@ -242,11 +243,25 @@ Status CastWriter::flush() {
   return st;
 }
 
-CastChunk CastWriter::take_chunk() {
-  CastChunk c{chunk_start_, written_ - chunk_start_, finish(hashes_->chunk.get())};
+CastChunk CastWriter::next_chunk() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(hashes_->chunk.get(), digest, &len);
   hashes_->chunk = new_sha256();
+  CastChunk c{chunk_start_, written_ - chunk_start_, hex_encode(std::span<const uint8_t>(digest, len))};
+  // Only chunks that reach the audit log (non-empty ones) make the final digest.
+  if (c.length > 0) EVP_DigestUpdate(hashes_->of_chunks.get(), digest, len);
   chunk_start_ = written_;
   return c;
+}
+
+CastChunk CastWriter::take_chunk() {
+  if (last_chunk_) {
+    CastChunk c = std::move(*last_chunk_);
+    last_chunk_.reset();
+    return c;
+  }
+  return next_chunk();
 }
 
 Result<CastSummary> CastWriter::close() {
@@ -255,7 +270,8 @@ Result<CastSummary> CastWriter::close() {
   if (auto st = flush(); !st) return st.error();
   if (::fsync(fd_.get()) != 0) return make_error(std::string("cannot fsync the recording: ") + std::strerror(errno));
   fd_.reset();
-  return CastSummary{written_, finish(hashes_->file.get())};
+  last_chunk_ = next_chunk();
+  return CastSummary{written_, finish(hashes_->of_chunks.get()), std::string(kDigestOfChunks)};
 }
 
 }  // namespace bastion::recorder

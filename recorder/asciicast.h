@@ -5,12 +5,13 @@
 // Contract: that of RecordingWriter (recording_writer.h). Output split inside
 // a UTF-8 sequence is carried to the next event, so the JSON is always valid.
 // Standard error is recorded as output ("o"), as a terminal shows it. The
-// writer keeps a running SHA-256 of the file (the recording.end digest,
-// kDigestWholeFile) and of each chunk since the last take_chunk(), so the
-// audit log can vouch for every byte. Not thread-safe.
+// writer hashes each byte once, into the SHA-256 of its chunk (since the last
+// take_chunk()); the final digest is over the chunk digests (kDigestOfChunks),
+// so the audit log vouches for every byte. Not thread-safe.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,7 @@ class CastWriter final : public RecordingWriter {
 
  private:
   struct Hashes;
+  CastChunk next_chunk();
   CastWriter(UniqueFd fd, Micros start, Micros flush_interval);
   Status event(Micros at, const char* kind, std::string_view data);
   // An "o" or "i" event, holding back an incomplete UTF-8 tail in `carry`.
@@ -74,6 +76,7 @@ class CastWriter final : public RecordingWriter {
   int64_t written_ = 0;
   int64_t chunk_start_ = 0;
   std::unique_ptr<Hashes> hashes_;
+  std::optional<CastChunk> last_chunk_;  // taken by close(), handed out by take_chunk()
   std::unique_ptr<CastSealer> sealer_;
   Status failed_;
 };

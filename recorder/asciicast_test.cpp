@@ -9,6 +9,7 @@
 #include "common/encoding.h"
 #include "common/files.h"
 #include "recorder/asciicast.h"
+#include "recorder/stream_writer.h"
 #include "recorder/review.h"
 
 namespace bastion::recorder {
@@ -47,7 +48,13 @@ TEST_F(CastTest, WritesValidAsciicastEvenWhenUtf8IsSplit) {
   EXPECT_EQ(cast->events[3].data, "120x40");
   auto bytes = read_file(dir + "/a.cast");
   EXPECT_EQ(sum->size, static_cast<int64_t>(bytes->size()));
-  EXPECT_EQ(sum->sha256, hex_encode(sha256(as_bytes(*bytes))));
+  // Each byte is hashed once, into its chunk; the final digest is over the chunks.
+  EXPECT_EQ(sum->digest, kDigestOfChunks);
+  CastChunk last = (*w)->take_chunk();
+  EXPECT_EQ(last.offset, 0);
+  EXPECT_EQ(last.length, static_cast<int64_t>(bytes->size()));
+  EXPECT_EQ(last.sha256, hex_encode(sha256(as_bytes(*bytes))));
+  EXPECT_EQ(sum->sha256, digest_of_chunks({last.sha256}));
 }
 
 TEST_F(CastTest, FlushesWithinTheIntervalAndChunksCoverTheFile) {
@@ -66,6 +73,13 @@ TEST_F(CastTest, FlushesWithinTheIntervalAndChunksCoverTheFile) {
   EXPECT_EQ(c2.offset, c1.length);
   auto bytes = read_file(dir + "/b.cast");
   EXPECT_EQ(c2.sha256, hex_encode(sha256(as_bytes(std::string_view(*bytes).substr(c1.length)))));
+  ASSERT_TRUE((*w)->output(3 * kMicrosPerSecond, "third"));
+  auto sum = (*w)->close();
+  ASSERT_TRUE(sum);
+  CastChunk c3 = (*w)->take_chunk();
+  EXPECT_EQ(c3.offset, c1.length + c2.length);
+  EXPECT_EQ(sum->size, c3.offset + c3.length);
+  EXPECT_EQ(sum->sha256, digest_of_chunks({c1.sha256, c2.sha256, c3.sha256}));
 }
 
 TEST_F(CastTest, RefusesToOverwriteAndReportsWriteFailures) {

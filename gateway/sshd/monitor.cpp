@@ -759,7 +759,7 @@ void Supervisor::on_recording_chunk(ChildInfo& c, const monitor::RecordingChunk&
     return violation(c, "recording digest out of sequence or malformed");
   }
   it->second.next_offset += m.length;
-  if (it->second.stream) (void)it->second.chunk_digests.add(m.sha256);
+  (void)it->second.chunk_digests.add(m.sha256);
   Services* s = monitor_services();
   recorder::CastChunk chunk{static_cast<int64_t>(m.offset), static_cast<int64_t>(m.length), m.sha256};
   // SECURITY: an event we cannot record must not let the session go on.
@@ -776,17 +776,17 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
   if (m.size < it->second.next_offset || m.size > (1ULL << 50) || !looks_like_sha256_hex(m.sha256)) {
     return violation(c, "recording end malformed");
   }
-  // SECURITY: a stream's final digest is re-derived from the chunk digests
-  // this monitor journaled, and every byte must be in a chunk; a child that
-  // claims otherwise is lying about its recording.
-  if (it->second.stream && (m.size != it->second.next_offset || it->second.chunk_digests.final() != m.sha256)) {
+  // SECURITY: a recording's final digest is re-derived from the chunk
+  // digests this monitor journaled, and every byte must be in a chunk; a
+  // child that claims otherwise is lying about its recording.
+  if (m.size != it->second.next_offset || it->second.chunk_digests.final() != m.sha256) {
     return violation(c, "recording end does not match the chunk digests of channel " + std::to_string(m.channel));
   }
   it->second.ended = true;
   Services* s = monitor_services();
-  // The kind of digest follows from the file the monitor created, not from the child.
-  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256,
-                            std::string(it->second.stream ? recorder::kDigestOfChunks : recorder::kDigestWholeFile)};
+  // Both kinds of recording are vouched for by their chunk digests (older
+  // versions vouched for a cast by the SHA-256 of the whole file).
+  recorder::CastSummary sum{static_cast<int64_t>(m.size), m.sha256, std::string(recorder::kDigestOfChunks)};
   // SECURITY: the index's digest is the monitor's own reading of the file
   // it created, not a claim of the child.
   std::optional<recorder::IndexDigest> index;

@@ -73,8 +73,8 @@ struct ChildInfo {
     std::string path;
     uint64_t next_offset = 0;  // where the next chunk digest must start
     bool ended = false;
-    bool stream = false;                   // a byte-exact stream: its final digest is over the chunk digests
-    recorder::ChunkDigests chunk_digests;  // streams: over each chunk's SHA-256, in order
+    bool stream = false;                   // a byte-exact stream (else asciicast)
+    recorder::ChunkDigests chunk_digests;  // over each chunk's SHA-256, in order: the final digest
     std::string index_path;                // terminals: the command index file the monitor created
   };
   std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it

@@ -78,8 +78,8 @@ TEST_F(Recording, PtySessionIsRecordedAndReviewable) {
             static_cast<int64_t>(std::filesystem::file_size(recording_file(id))));
 }
 
-// A terminal recording (asciicast, whole-file digest): verified as before
-// stream recordings existed (stream_recording_test.cpp has theirs).
+// A terminal recording (asciicast; its digest is over its chunks, as for streams):
+// stream_recording_test.cpp has the streams.
 TEST_F(Recording, VerifyCatchesAlteredAndTruncatedRecordings) {
   auto argv = d->ssh_argv(*alice, dest(), {"-tt"});
   argv.push_back("for i in 1 2 3; do echo line-$i; done");
