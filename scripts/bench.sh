@@ -7,7 +7,8 @@
 #     --quick           small sizes and few runs (a smoke run, a few minutes)
 #     --storms-only     only the login storms (section 6); prints, leaves bench/RESULTS.md alone
 #     --recording-only  only what recording costs: throughput, keystroke latency and
-#                       bytes on disk (sections 1, 3 and 7); prints, leaves bench/RESULTS.md alone
+#                       bytes on disk (sections 1, 3 and 7); writes bench/RESULTS-recording.md
+#                       (not with --quick), leaves bench/RESULTS.md alone
 #
 # Paths compared (all on loopback, same target sshd, same client):
 #   direct    ssh to the target's sshd
@@ -338,7 +339,12 @@ storage_table() {
   storage_rows
 }
 if [ "$recording_only" = 1 ]; then
-  echo "## Throughput ($(date -u +%Y-%m-%dT%H:%M:%SZ), medians of $runs alternating runs)"
+{
+  echo "# What recording costs (scripts/bench.sh --recording-only)"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -r), $(ssh -V 2>&1). All on loopback; one target sshd."
+  echo
+  echo "## Throughput (medians of $runs alternating runs)"
   echo
   throughput_table
   echo
@@ -354,6 +360,8 @@ if [ "$recording_only" = 1 ]; then
   echo "|---|---|---|---|"
   "$root/build/bench/bastion-bench" --dir "$work" streams --mib "$((stream_mib / 4))"
   "$root/build/bench/bastion-bench" --dir "$work" command-index --mib "$((stream_mib / 16))"
+} | tee "$work/RESULTS-recording.md"
+  [ "$quick" = 1 ] || cp "$work/RESULTS-recording.md" "$root/bench/RESULTS-recording.md"
   exit 0
 fi
 
