@@ -5,7 +5,8 @@
 #
 #   scripts/bench.sh [--quick] [--storms-only] [--recording-only]
 #     --quick           small sizes and few runs (a smoke run, a few minutes)
-#     --storms-only     only the login storms (section 6); prints, leaves bench/RESULTS.md alone
+#     --storms-only     only the login storms (section 6); writes bench/RESULTS-storms.md (not
+#                       with --quick), leaves bench/RESULTS.md alone
 #     --recording-only  only what recording costs: throughput, keystroke latency and
 #                       bytes on disk (sections 1, 3 and 7); writes bench/RESULTS-recording.md
 #                       (not with --quick), leaves bench/RESULTS.md alone
@@ -184,7 +185,14 @@ storm_tables() {
     --hold "$storm_hold" --bastiond-pid "$(cat "$work/bastiond.pid")" --log-dir "$work/sustained" -- "${storm_ssh[@]}" || true
 }
 if [ "$storms_only" = 1 ]; then
-  storm_tables
+  {
+    echo "# Login storms (scripts/bench.sh --storms-only)"
+    echo
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -r), $(ssh -V 2>&1). One source address, recording off, default pre-auth limits."
+    echo
+    storm_tables
+  } | tee "$work/RESULTS-storms.md"
+  [ "$quick" = 1 ] || cp "$work/RESULTS-storms.md" "$root/bench/RESULTS-storms.md"
   exit 0
 fi
 
