@@ -187,7 +187,8 @@ void bench_cast_binary(const std::string& dir, int mib, const std::string& data,
   bool ok = feed(mib, data, [&](Micros t, std::string_view b) { return static_cast<bool>((*w)->output(t, b)); });
   ok = ok && (*w)->close();
   double s = seconds_since(t0);
-  if (ok) report_write(std::string("asciicast write of the same output (") + kind + ", each byte hashed once)", mib, s, path);
+  if (ok)
+    report_write(std::string("asciicast write of the same output (") + kind + ", each byte hashed once)", mib, s, path);
   std::filesystem::remove(path);
 }
 

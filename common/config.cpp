@@ -220,9 +220,9 @@ class Loader {
 
   Status recording(const Table& root) {
     const Table* t = root["recording"].as_table();
-    if (auto st = check_keys(t, "recording",
-                             {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to", "compress",
-                              "sftp_content"});
+    if (auto st = check_keys(
+            t, "recording",
+            {"dir", "record_input", "flush_interval", "digest_interval", "encrypt_to", "compress", "sftp_content"});
         !st)
       return st;
     if (auto st = get_string(t, "recording", "dir", cfg_.recording_dir); !st) return st;

@@ -33,7 +33,7 @@ struct CastChunk {
 };
 
 // How a recording's final digest (recording.end "sha256") is computed.
-inline constexpr std::string_view kDigestWholeFile = "sha256";  // SHA-256 of the file (casts of older versions)
+inline constexpr std::string_view kDigestWholeFile = "sha256";        // SHA-256 of the file (casts of older versions)
 inline constexpr std::string_view kDigestOfChunks = "chunks-sha256";  // SHA-256 of the raw chunk digests, in order
 
 struct CastSummary {

@@ -79,13 +79,13 @@ TEST(SftpReplay, AnUploadIsTheBytesTheClientWrote) {
 
 TEST(SftpReplay, ADownloadIsPutTogetherByOffsetWhateverTheOrderOfAnswers) {
   Replayed r = replay({{true, open_req(1, "/etc/motd")},
-                  {false, handle_ans(1, "h")},
-                  {true, read_req(2, "h", 0, 4) + read_req(3, "h", 4, 4) + read_req(4, "h", 8, 4)},
-                  {false, data_ans(3, "5678")},
-                  {false, data_ans(2, "1234")},
-                  {false, packet(101, 4, u32(1) + str("EOF") + str(""))},
-                  {true, close_req(5, "h")}},
-                 1);
+                       {false, handle_ans(1, "h")},
+                       {true, read_req(2, "h", 0, 4) + read_req(3, "h", 4, 4) + read_req(4, "h", 8, 4)},
+                       {false, data_ans(3, "5678")},
+                       {false, data_ans(2, "1234")},
+                       {false, packet(101, 4, u32(1) + str("EOF") + str(""))},
+                       {true, close_req(5, "h")}},
+                      1);
   ASSERT_TRUE(r.status) << r.status.message();
   EXPECT_EQ(r.out, "12345678");
   EXPECT_EQ(r.transfers[0].downloaded, 8u);
@@ -93,9 +93,9 @@ TEST(SftpReplay, ADownloadIsPutTogetherByOffsetWhateverTheOrderOfAnswers) {
 
 TEST(SftpReplay, MissingBytesAreAnErrorNotZeros) {
   Replayed r = replay({{true, open_req(1, "/f")},
-                  {false, handle_ans(1, "h")},
-                  {true, write_req(2, "h", 0, "abcd") + write_req(3, "h", 10, "klmn")}},
-                 1);
+                       {false, handle_ans(1, "h")},
+                       {true, write_req(2, "h", 0, "abcd") + write_req(3, "h", 10, "klmn")}},
+                      1);
   EXPECT_FALSE(r.status);
   EXPECT_NE(r.status.message().find("does not hold bytes 4 to 10"), std::string::npos) << r.status.message();
   EXPECT_EQ(r.out, "abcd");
@@ -121,7 +121,8 @@ TEST(SftpReplay, AHandleUsedAgainAfterCloseIsANewTransfer) {
 }
 
 TEST(SftpReplay, AFailedOpenMakesNoTransfer) {
-  Replayed r = replay({{true, open_req(1, "/nope")}, {false, packet(101, 1, u32(2) + str("No such file") + str(""))}}, 1);
+  Replayed r =
+      replay({{true, open_req(1, "/nope")}, {false, packet(101, 1, u32(2) + str("No such file") + str(""))}}, 1);
   EXPECT_TRUE(r.transfers.empty());
   EXPECT_FALSE(r.status);
 }
