@@ -629,8 +629,10 @@ Status search(Services& s, const Args& a) {
     return {};
   }
   for (const auto& h : out) {
-    std::printf("%s ch%d +%.1fs %s@%s: %s\n", h["session"].get<std::string>().c_str(), h["channel"].get<int>(),
-                h["offset"].get<double>(), h["user"].get<std::string>().c_str(), h["target"].get<std::string>().c_str(),
+    // The offset as `sessions commands` prints it and `replay --at` takes it.
+    std::printf("%s ch%d %s %s@%s: %s\n", h["session"].get<std::string>().c_str(), h["channel"].get<int>(),
+                offset_text(std::llround(h["offset"].get<double>() * 1e6)).c_str(),
+                h["user"].get<std::string>().c_str(), h["target"].get<std::string>().c_str(),
                 h["snippet"].get<std::string>().c_str());
   }
   return out.empty() ? ctl_explained() : Status{};
