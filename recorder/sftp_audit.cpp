@@ -5,39 +5,14 @@
 
 #include "common/encoding.h"
 #include "common/ssh_wire.h"
+#include "recorder/sftp_wire.h"
 
 namespace bastion::recorder {
+
+using namespace sftp;  // NOLINT(google-build-using-namespace): the packet types, file-local
+
 namespace {
 
-enum : uint8_t {
-  kInit = 1,
-  kVersion = 2,
-  kOpen = 3,
-  kClose = 4,
-  kRead = 5,
-  kWrite = 6,
-  kLstat = 7,
-  kFstat = 8,
-  kSetstat = 9,
-  kFsetstat = 10,
-  kOpendir = 11,
-  kReaddir = 12,
-  kRemove = 13,
-  kMkdir = 14,
-  kRmdir = 15,
-  kRealpath = 16,
-  kStat = 17,
-  kRename = 18,
-  kReadlink = 19,
-  kSymlink = 20,
-  kStatus = 101,
-  kHandle = 102,
-  kData = 103,
-  kName = 104,
-  kAttrs = 105,
-  kExtended = 200,
-  kExtendedReply = 201,
-};
 constexpr uint32_t kFxfRead = 0x01, kFxfWrite = 0x02, kFxfAppend = 0x04, kFxfCreat = 0x08, kFxfTrunc = 0x10,
                    kFxfExcl = 0x20;
 constexpr uint32_t kAttrSize = 0x01, kAttrUidGid = 0x02, kAttrPermissions = 0x04, kAttrTimes = 0x08,

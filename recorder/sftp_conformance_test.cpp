@@ -9,39 +9,14 @@
 
 #include "common/ssh_wire.h"
 #include "recorder/sftp_audit.h"
+#include "recorder/sftp_wire.h"
 
 namespace bastion::recorder {
+
+using namespace sftp;  // NOLINT(google-build-using-namespace): the packet types, file-local
+
 namespace {
 
-enum : uint8_t {
-  kInit = 1,
-  kVersion = 2,
-  kOpen = 3,
-  kClose = 4,
-  kRead = 5,
-  kWrite = 6,
-  kLstat = 7,
-  kFstat = 8,
-  kSetstat = 9,
-  kFsetstat = 10,
-  kOpendir = 11,
-  kReaddir = 12,
-  kRemove = 13,
-  kMkdir = 14,
-  kRmdir = 15,
-  kRealpath = 16,
-  kStat = 17,
-  kRename = 18,
-  kReadlink = 19,
-  kSymlink = 20,
-  kStatus = 101,
-  kHandle = 102,
-  kData = 103,
-  kName = 104,
-  kAttrs = 105,
-  kExtended = 200,
-  kExtendedReply = 201,
-};
 constexpr uint32_t kFxOk = 0, kFxEof = 1, kFxNoSuchFile = 2, kFxPermissionDenied = 3;
 
 // One packet body, built field by field: Body().u32(7).str("/etc").packet(kStat).

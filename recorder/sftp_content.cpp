@@ -4,13 +4,13 @@
 
 #include "common/ssh_wire.h"
 #include "recorder/sftp_audit.h"
+#include "recorder/sftp_wire.h"
 
 namespace bastion::recorder {
-namespace {
 
-// SFTP version 3 (draft-ietf-secsh-filexfer-02) packet types this reads.
-constexpr uint8_t kInit = 1, kVersion = 2, kOpen = 3, kClose = 4, kRead = 5, kWrite = 6;
-constexpr uint8_t kHandle = 102, kData = 103;
+using namespace sftp;  // NOLINT(google-build-using-namespace): the packet types, file-local
+
+namespace {
 
 // Cuts one direction's bytes into packets (uint32 length, then the packet).
 class Packets {

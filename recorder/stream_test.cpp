@@ -47,7 +47,7 @@ class StreamTest : public ::testing::TestWithParam<bool> {
   }
   void TearDown() override { std::filesystem::remove_all(dir); }
   std::unique_ptr<StreamWriter> open(const std::string& name, std::unique_ptr<CastSealer> sealer = nullptr) {
-    StreamHeader h{"s-1", 1, "cat backup.bin", 5'000'000};
+    StreamHeader h{"s-1", 1, "cat backup.bin", 5'000'000, ""};
     auto w = StreamWriter::open(dir + "/" + name, h, kMicrosPerSecond, GetParam(), std::move(sealer));
     EXPECT_TRUE(w) << (w ? "" : w.error().message);
     return w ? std::move(*w) : nullptr;
