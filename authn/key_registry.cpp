@@ -1,5 +1,7 @@
 #include "authn/key_registry.h"
 
+#include "common/database_sql.h"
+
 namespace bastion::authn {
 namespace {
 
@@ -38,7 +40,7 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
   rec.aaguid = aaguid;
   rec.attestation = attestation_json;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(db_.sql(), "SELECT service_account, state FROM users WHERE name = ?");
+    SQLite::Statement u(sql(db_), "SELECT service_account, state FROM users WHERE name = ?");
     u.bind(1, user);
     if (!u.executeStep()) return make_error("no such user: " + user);
     bool service = u.getColumn(0).getInt() != 0;
@@ -52,13 +54,13 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
                         "sk-ecdsa-sha2-nistp256@openssh.com); plain keys only for service accounts "
                         "(user add --service-account)");
     }
-    SQLite::Statement dup(db_.sql(), "SELECT user_name FROM ssh_keys WHERE fingerprint = ?");
+    SQLite::Statement dup(sql(db_), "SELECT user_name FROM ssh_keys WHERE fingerprint = ?");
     dup.bind(1, rec.fingerprint);
     if (dup.executeStep()) {
       return make_error("key " + rec.fingerprint + " is already enrolled (for " + dup.getColumn(0).getString() +
                         "); one key belongs to one person");
     }
-    SQLite::Statement ins(db_.sql(),
+    SQLite::Statement ins(sql(db_),
                           "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, comment, "
                           "state, created_at, aaguid, attestation) VALUES (?,?,?,?,?,'active',?,?,?)");
     ins.bind(1, rec.fingerprint);
@@ -71,7 +73,7 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
     ins.bind(8, rec.attestation);
     ins.exec();
     // A pending person becomes active with their first key.
-    SQLite::Statement act(db_.sql(), "UPDATE users SET state = 'active' WHERE name = ? AND state = 'pending'");
+    SQLite::Statement act(sql(db_), "UPDATE users SET state = 'active' WHERE name = ? AND state = 'pending'");
     act.bind(1, user);
     act.exec();
     return {};
@@ -82,7 +84,7 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
 
 Result<std::optional<KeyRecord>> KeyRegistry::find_by_fingerprint(const std::string& fingerprint) {
   try {
-    SQLite::Statement q(db_.sql(), std::string(kCols) + " WHERE fingerprint = ?");
+    SQLite::Statement q(sql(db_), std::string(kCols) + " WHERE fingerprint = ?");
     q.bind(1, fingerprint);
     if (!q.executeStep()) return std::optional<KeyRecord>{};
     return std::optional<KeyRecord>(read_row(q));
@@ -93,9 +95,9 @@ Result<std::optional<KeyRecord>> KeyRegistry::find_by_fingerprint(const std::str
 
 Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter) {
   try {
-    std::string sql =
+    std::string statement =
         std::string(kCols) + (user_filter.empty() ? "" : " WHERE user_name = ?") + " ORDER BY user_name, created_at";
-    SQLite::Statement q(db_.sql(), sql);
+    SQLite::Statement q(sql(db_), statement);
     if (!user_filter.empty()) q.bind(1, user_filter);
     std::vector<KeyRecord> out;
     while (q.executeStep()) out.push_back(read_row(q));
@@ -108,12 +110,12 @@ Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter)
 Result<KeyRecord> KeyRegistry::revoke(const std::string& fingerprint) {
   KeyRecord rec;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(), std::string(kCols) + " WHERE fingerprint = ?");
+    SQLite::Statement q(sql(db_), std::string(kCols) + " WHERE fingerprint = ?");
     q.bind(1, fingerprint);
     if (!q.executeStep()) return make_error("no such key: " + fingerprint + " (see `key list`)");
     rec = read_row(q);
     if (!rec.active) return make_error("key " + fingerprint + " is already revoked");
-    SQLite::Statement u(db_.sql(), "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
+    SQLite::Statement u(sql(db_), "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
     u.bind(1, static_cast<int64_t>(clock_.now()));
     u.bind(2, fingerprint);
     u.exec();

@@ -2,6 +2,7 @@
 
 #include "authn/key_registry.h"
 #include "common/database.h"
+#include "common/database_sql.h"
 #include "common/ssh_wire.h"
 
 namespace bastion::authn {
@@ -26,13 +27,13 @@ class KeyRegistryTest : public ::testing::Test {
     auto d = Database::open(":memory:", Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
-    db->sql().exec(
+    sql(*db).exec(
         "INSERT INTO users(name, state, service_account, created_at) VALUES "
         "('alice','pending',0,0), ('bot','active',1,0), ('gone','left',0,0)");
     reg = std::make_unique<KeyRegistry>(*db, clock);
   }
   std::string state_of(const std::string& user) {
-    SQLite::Statement q(db->sql(), "SELECT state FROM users WHERE name = ?");
+    SQLite::Statement q(sql(*db), "SELECT state FROM users WHERE name = ?");
     q.bind(1, user);
     q.executeStep();
     return q.getColumn(0).getString();

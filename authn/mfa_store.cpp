@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "common/database_sql.h"
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/openssl_handles.h"
@@ -102,10 +103,10 @@ Result<TrustCert> MfaStore::add_trust_cert(const std::string& pem, bool intermed
   t->kind = intermediate ? "intermediate" : "root";
   t->added_at = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement dup(db_.sql(), "SELECT kind FROM fido_roots WHERE sha256 = ?");
+    SQLite::Statement dup(sql(db_), "SELECT kind FROM fido_roots WHERE sha256 = ?");
     dup.bind(1, t->sha256);
     if (dup.executeStep()) return make_error("already trusted as " + dup.getColumn(0).getString() + ": " + t->subject);
-    SQLite::Statement ins(db_.sql(), "INSERT INTO fido_roots(sha256, kind, subject, pem, added_at) VALUES (?,?,?,?,?)");
+    SQLite::Statement ins(sql(db_), "INSERT INTO fido_roots(sha256, kind, subject, pem, added_at) VALUES (?,?,?,?,?)");
     ins.bind(1, t->sha256);
     ins.bind(2, t->kind);
     ins.bind(3, t->subject);
@@ -121,7 +122,7 @@ Result<TrustCert> MfaStore::add_trust_cert(const std::string& pem, bool intermed
 Result<std::vector<TrustCert>> MfaStore::trust_certs() {
   std::vector<TrustCert> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT sha256, kind, subject, pem, added_at FROM fido_roots ORDER BY kind DESC, subject");
     while (q.executeStep()) {
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
@@ -142,7 +143,7 @@ Result<TrustCert> MfaStore::remove_trust_cert(const std::string& what) {
   }
   TrustCert found;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(), "SELECT sha256, kind, subject FROM fido_roots WHERE sha256 LIKE ? || '%'");
+    SQLite::Statement q(sql(db_), "SELECT sha256, kind, subject FROM fido_roots WHERE sha256 LIKE ? || '%'");
     q.bind(1, key);
     int n = 0;
     while (q.executeStep()) {
@@ -153,7 +154,7 @@ Result<TrustCert> MfaStore::remove_trust_cert(const std::string& what) {
     }
     if (n == 0) return make_error("no trusted certificate " + what);
     if (n > 1) return make_error(what + " matches " + std::to_string(n) + " certificates; give more digits");
-    SQLite::Statement del(db_.sql(), "DELETE FROM fido_roots WHERE sha256 = ?");
+    SQLite::Statement del(sql(db_), "DELETE FROM fido_roots WHERE sha256 = ?");
     del.bind(1, found.sha256);
     del.exec();
     return {};
@@ -167,7 +168,7 @@ Result<AllowedAaguid> MfaStore::add_aaguid(const std::string& aaguid, const std:
   if (!norm) return norm.error();
   AllowedAaguid a{*norm, name, clock_.now()};
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement ins(db_.sql(), "INSERT OR IGNORE INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?)");
+    SQLite::Statement ins(sql(db_), "INSERT OR IGNORE INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?)");
     ins.bind(1, a.aaguid);
     ins.bind(2, a.name);
     ins.bind(3, static_cast<int64_t>(a.added_at));
@@ -181,7 +182,7 @@ Result<AllowedAaguid> MfaStore::add_aaguid(const std::string& aaguid, const std:
 Result<std::vector<AllowedAaguid>> MfaStore::aaguids() {
   std::vector<AllowedAaguid> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(), "SELECT aaguid, name, added_at FROM fido_aaguids ORDER BY name, aaguid");
+    SQLite::Statement q(sql(db_), "SELECT aaguid, name, added_at FROM fido_aaguids ORDER BY name, aaguid");
     while (q.executeStep())
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()});
     return {};
@@ -194,7 +195,7 @@ Status MfaStore::remove_aaguid(const std::string& aaguid) {
   auto norm = normalize_aaguid(aaguid);
   if (!norm) return norm.error();
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement del(db_.sql(), "DELETE FROM fido_aaguids WHERE aaguid = ?");
+    SQLite::Statement del(sql(db_), "DELETE FROM fido_aaguids WHERE aaguid = ?");
     del.bind(1, *norm);
     if (del.exec() == 0) return make_error("AAGUID " + *norm + " is not on the allow-list");
     return {};
@@ -218,11 +219,11 @@ Result<std::string> MfaStore::issue_key_challenge(const std::string& user) {
   std::string challenge = random_bytes(32);
   Micros now = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(db_.sql(), "SELECT state FROM users WHERE name = ?");
+    SQLite::Statement u(sql(db_), "SELECT state FROM users WHERE name = ?");
     u.bind(1, user);
     if (!u.executeStep()) return make_error("no such user: " + user);
     if (u.getColumn(0).getString() == "left") return make_error("user " + user + " has left");
-    SQLite::Statement ins(db_.sql(),
+    SQLite::Statement ins(sql(db_),
                           "INSERT INTO key_challenges(challenge_sha256, challenge, user_name, created_at, expires_at) "
                           "VALUES (?,?,?,?,?)");
     ins.bind(1, digest_hex(challenge));
@@ -240,7 +241,7 @@ Result<std::string> MfaStore::issue_key_challenge(const std::string& user) {
 Status MfaStore::consume_key_challenge(const std::string& user, std::string_view challenge) {
   Micros now = clock_.now();
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT user_name, expires_at, used_at FROM key_challenges WHERE challenge_sha256 = ?");
     q.bind(1, digest_hex(challenge));
     auto wrong = [](const char* why) {
@@ -250,7 +251,7 @@ Status MfaStore::consume_key_challenge(const std::string& user, std::string_view
     if (q.getColumn(0).getString() != user) return wrong("it was issued for another user");
     if (!q.getColumn(2).isNull()) return wrong("it has already been used");
     if (q.getColumn(1).getInt64() <= now) return wrong("it has expired (valid 15 minutes)");
-    SQLite::Statement up(db_.sql(), "UPDATE key_challenges SET used_at = ? WHERE challenge_sha256 = ?");
+    SQLite::Statement up(sql(db_), "UPDATE key_challenges SET used_at = ? WHERE challenge_sha256 = ?");
     up.bind(1, static_cast<int64_t>(now));
     up.bind(2, digest_hex(challenge));
     up.exec();
@@ -262,7 +263,7 @@ Result<std::vector<std::string>> MfaStore::open_key_challenges(const std::string
   std::vector<std::string> out;
   auto st = guarded([&]() -> Status {
     SQLite::Statement q(
-        db_.sql(),
+        sql(db_),
         "SELECT challenge FROM key_challenges WHERE user_name = ? AND used_at IS NULL AND expires_at > ? "
         "ORDER BY created_at DESC");
     q.bind(1, user);
@@ -280,10 +281,10 @@ Result<std::string> MfaStore::add_credential(const std::string& user, const Weba
                                              Micros code_expires_at) {
   std::string code = new_step_up_code();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement dup(db_.sql(), "SELECT user_name FROM webauthn_credentials WHERE id = ?");
+    SQLite::Statement dup(sql(db_), "SELECT user_name FROM webauthn_credentials WHERE id = ?");
     dup.bind(1, b64url(c.credential_id));
     if (dup.executeStep()) return make_error("this authenticator credential is already registered");
-    SQLite::Statement ins(db_.sql(),
+    SQLite::Statement ins(sql(db_),
                           "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, sign_count, aaguid, "
                           "attestation, state, created_at, confirm_code_sha256, confirm_expires_at) "
                           "VALUES (?,?,?,?,?,?,?,'active',?,?,?)");
@@ -308,7 +309,7 @@ namespace {
 
 // Marks the pending credential `id` confirmed (its code can no longer be used).
 Status mark_confirmed(Database& db, const std::string& id, const std::string& by, Micros now) {
-  SQLite::Statement up(db.sql(),
+  SQLite::Statement up(sql(db),
                        "UPDATE webauthn_credentials SET confirmed_at = ?, confirmed_by = ?, confirm_code_sha256 = NULL "
                        "WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
   up.bind(1, static_cast<int64_t>(now));
@@ -330,7 +331,7 @@ Result<StoredCredential> MfaStore::confirm_credential_with_code(const std::strin
   Micros now = clock_.now();
   StoredCredential out;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(), std::string(kCredentialCols) + " WHERE confirm_code_sha256 = ?");
+    SQLite::Statement q(sql(db_), std::string(kCredentialCols) + " WHERE confirm_code_sha256 = ?");
     q.bind(1, digest_hex(upper));
     if (!q.executeStep()) return make_error("wrong confirmation code");
     StoredCredential c = read_credential(q);
@@ -364,7 +365,7 @@ Result<StoredCredential> find_pending(Database& db, const std::string& user, con
       id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos) {
     return make_error("give the credential id (at least 8 characters; see bastionctl user show " + user + ")");
   }
-  SQLite::Statement q(db.sql(), std::string(kCredentialCols) + " WHERE user_name = ? AND substr(id, 1, ?) = ?");
+  SQLite::Statement q(sql(db), std::string(kCredentialCols) + " WHERE user_name = ? AND substr(id, 1, ?) = ?");
   q.bind(1, user);
   q.bind(2, static_cast<int>(id.size()));
   q.bind(3, id);
@@ -406,7 +407,7 @@ Result<StoredCredential> MfaStore::reject_credential(const std::string& user, co
     auto c = find_pending(db_, user, id);
     if (!c) return c.error();
     SQLite::Statement del(
-        db_.sql(), "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
+        sql(db_), "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
     del.bind(1, c->id);
     if (del.exec() == 0) return make_error("the security key is no longer pending");
     out = std::move(*c);
@@ -419,7 +420,7 @@ Result<StoredCredential> MfaStore::reject_credential(const std::string& user, co
 Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& user) {
   std::vector<StoredCredential> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(), std::string(kCredentialCols) + " WHERE user_name = ? ORDER BY created_at");
+    SQLite::Statement q(sql(db_), std::string(kCredentialCols) + " WHERE user_name = ? ORDER BY created_at");
     q.bind(1, user);
     while (q.executeStep()) out.push_back(read_credential(q));
     return {};
@@ -431,7 +432,7 @@ Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& u
 Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::string& raw_id) {
   std::optional<StoredCredential> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(), std::string(kCredentialCols) + " WHERE id = ?");
+    SQLite::Statement q(sql(db_), std::string(kCredentialCols) + " WHERE id = ?");
     q.bind(1, b64url(raw_id));
     if (q.executeStep()) out = read_credential(q);
     return {};
@@ -443,7 +444,7 @@ Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::str
 Status MfaStore::record_use(const std::string& raw_id, uint32_t sign_count) {
   return with_transaction(db_, [&]() -> Status {
     SQLite::Statement up(
-        db_.sql(),
+        sql(db_),
         "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active' "
         "AND confirmed_at IS NOT NULL");
     up.bind(1, static_cast<int64_t>(sign_count));
@@ -456,7 +457,7 @@ Status MfaStore::record_use(const std::string& raw_id, uint32_t sign_count) {
 
 Status MfaStore::lock_credential(const std::string& raw_id, const std::string& reason) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(), "UPDATE webauthn_credentials SET state = 'locked', state_reason = ? WHERE id = ?");
+    SQLite::Statement up(sql(db_), "UPDATE webauthn_credentials SET state = 'locked', state_reason = ? WHERE id = ?");
     up.bind(1, reason);
     up.bind(2, b64url(raw_id));
     up.exec();
@@ -467,7 +468,7 @@ Status MfaStore::lock_credential(const std::string& raw_id, const std::string& r
 Result<int> MfaStore::revoke_credentials(const std::string& user, const std::string& reason) {
   int n = 0;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(),
+    SQLite::Statement up(sql(db_),
                          "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? "
                          "WHERE user_name = ? AND state != 'revoked'");
     up.bind(1, reason);
@@ -486,13 +487,13 @@ Result<std::string> MfaStore::create_invite(const std::string& user, const std::
   std::string token = hex_encode(as_bytes(random_bytes(18)));
   Micros now = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(db_.sql(), "SELECT state FROM users WHERE name = ?");
+    SQLite::Statement u(sql(db_), "SELECT state FROM users WHERE name = ?");
     u.bind(1, user);
     if (!u.executeStep()) return make_error("no such user: " + user);
     std::string state = u.getColumn(0).getString();
     if (state == "left" || state == "disabled") return make_error("user " + user + " is " + state);
     SQLite::Statement ins(
-        db_.sql(),
+        sql(db_),
         "INSERT INTO invites(token_sha256, user_name, created_by, created_at, expires_at) VALUES (?,?,?,?,?)");
     ins.bind(1, digest_hex(token));
     ins.bind(2, user);
@@ -510,7 +511,7 @@ Result<InviteRecord> MfaStore::find_invite(const std::string& token) {
   InviteRecord r;
   auto st = guarded([&]() -> Status {
     SQLite::Statement q(
-        db_.sql(),
+        sql(db_),
         "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
         "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
     q.bind(1, digest_hex(token));
@@ -536,7 +537,7 @@ Result<std::string> MfaStore::invite_challenge(const std::string& token) {
   if (!inv) return inv.error();
   std::string challenge = random_bytes(32);
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(), "UPDATE invites SET challenge = ? WHERE token_sha256 = ? AND used_at IS NULL");
+    SQLite::Statement up(sql(db_), "UPDATE invites SET challenge = ? WHERE token_sha256 = ? AND used_at IS NULL");
     up.bind(1, challenge.data(), static_cast<int>(challenge.size()));
     up.bind(2, digest_hex(token));
     if (up.exec() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
@@ -548,7 +549,7 @@ Result<std::string> MfaStore::invite_challenge(const std::string& token) {
 
 Status MfaStore::use_invite(const std::string& token) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(), "UPDATE invites SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL");
+    SQLite::Statement up(sql(db_), "UPDATE invites SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL");
     up.bind(1, static_cast<int64_t>(clock_.now()));
     up.bind(2, digest_hex(token));
     if (up.exec() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
@@ -564,7 +565,7 @@ Result<std::string> MfaStore::create_step_up(const std::string& user, const std:
   std::string challenge = random_bytes(32);
   Micros now = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement ins(db_.sql(),
+    SQLite::Statement ins(sql(db_),
                           "INSERT INTO step_ups(code_sha256, user_name, session_id, purpose, challenge, created_at, "
                           "expires_at, state) VALUES (?,?,?,?,?,?,?,'pending')");
     ins.bind(1, digest_hex(code));
@@ -586,7 +587,7 @@ Result<StepUpRecord> MfaStore::find_step_up(const std::string& code) {
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   StepUpRecord r;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT user_name, session_id, purpose, challenge, created_at, expires_at, state, reason, "
                         "credential_id, verified_at FROM step_ups WHERE code_sha256 = ?");
     q.bind(1, digest_hex(upper));
@@ -614,7 +615,7 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
   Micros now = clock_.now();
   return with_transaction(db_, [&]() -> Status {
     // SECURITY: single use: only a pending, unexpired step-up can end, once.
-    SQLite::Statement up(db_.sql(),
+    SQLite::Statement up(sql(db_),
                          "UPDATE step_ups SET state = ?, reason = ?, credential_id = ?, verified_at = ? "
                          "WHERE code_sha256 = ? AND state = 'pending' AND (? = 0 OR expires_at > ?)");
     up.bind(1, verified ? "verified" : "failed");
@@ -633,7 +634,7 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
 Result<std::optional<Micros>> MfaStore::last_step_up(const std::string& user) {
   std::optional<Micros> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(), "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND state = 'verified'");
+    SQLite::Statement q(sql(db_), "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND state = 'verified'");
     q.bind(1, user);
     if (q.executeStep() && !q.getColumn(0).isNull()) out = q.getColumn(0).getInt64();
     return {};
@@ -645,7 +646,7 @@ Result<std::optional<Micros>> MfaStore::last_step_up(const std::string& user) {
 Result<std::optional<Micros>> MfaStore::session_step_up(const std::string& user, const std::string& session_id) {
   std::optional<Micros> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND session_id = ? AND "
                         "state = 'verified'");
     q.bind(1, user);

@@ -5,6 +5,7 @@
 
 #include "authn/mfa_store.h"
 #include "common/database.h"
+#include "common/database_sql.h"
 
 namespace bastion::authn {
 namespace {
@@ -17,7 +18,7 @@ class MfaStoreTest : public ::testing::Test {
     auto d = Database::open(":memory:", Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
-    db->sql().exec(
+    sql(*db).exec(
         "INSERT INTO users(name, state, service_account, created_at) VALUES "
         "('alice','active',0,0), ('bob','active',0,0), ('gone','left',0,0)");
     store = std::make_unique<MfaStore>(*db, clock);
@@ -54,7 +55,7 @@ TEST_F(MfaStoreTest, InvitesAreSingleUseAndStoredOnlyAsDigests) {
   auto t = store->create_invite("alice", "admin:root");
   ASSERT_TRUE(t);
   EXPECT_GE(t->size(), 20u);
-  SQLite::Statement q(db->sql(), "SELECT token_sha256 FROM invites");
+  SQLite::Statement q(sql(*db), "SELECT token_sha256 FROM invites");
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getString().find(*t), std::string::npos);
   auto inv = store->find_invite(*t);
@@ -157,7 +158,7 @@ TEST_F(MfaStoreTest, ACredentialFromAnInvitationIsPendingUntilItsOwnersCodeConfi
   // Usable for nothing while pending.
   EXPECT_FALSE(store->record_use(c.credential_id, 1));
   // Only a digest of the code is stored.
-  auto raw = db->sql().execAndGet("SELECT confirm_code_sha256 FROM webauthn_credentials").getString();
+  auto raw = sql(*db).execAndGet("SELECT confirm_code_sha256 FROM webauthn_credentials").getString();
   EXPECT_EQ(raw.find(*code), std::string::npos);
   EXPECT_EQ(raw.size(), 64u);
 

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/database_sql.h"
+
 namespace bastion {
 namespace {
 
@@ -274,6 +276,39 @@ UPDATE webauthn_credentials SET confirmed_at = created_at, confirmed_by = 'regis
 }
 
 }  // namespace
+
+Database::Database(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
+Database::~Database() = default;
+
+SQLite::Database& sql(Database& db) { return *db.db_; }
+
+Status with_transaction(Database& db, const std::function<Status()>& fn) {
+  try {
+    if (db.in_transaction()) {
+      sql(db).exec("SAVEPOINT nested");
+      Status st;
+      try {
+        st = fn();
+      } catch (...) {
+        sql(db).exec("ROLLBACK TO nested");
+        sql(db).exec("RELEASE nested");
+        throw;
+      }
+      if (!st) sql(db).exec("ROLLBACK TO nested");
+      sql(db).exec("RELEASE nested");
+      return st;
+    }
+    SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
+    Status st = fn();
+    if (!st) return st;
+    tx.commit();
+    return {};
+  } catch (const SQLite::Exception& e) {
+    return database_error("database: ", e);
+  }
+}
 
 bool Database::in_transaction() const { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
 

@@ -1,6 +1,7 @@
 // SqlitePolicyRepository: customers, approvers, elevation requests and grants.
 #include <algorithm>
 
+#include "common/database_sql.h"
 #include "policy/sqlite_repository.h"
 
 namespace bastion::policy {
@@ -69,11 +70,11 @@ Status require_row(SQLite::Database& db, const char* sql, const std::string& key
 
 Result<std::optional<Customer>> SqlitePolicyRepository::find_customer(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Customer>> {
-    SQLite::Statement q(db_.sql(), "SELECT name, created_at FROM customers WHERE name = ?");
+    SQLite::Statement q(sql(db_), "SELECT name, created_at FROM customers WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Customer>{};
     Customer c{q.getColumn(0).getString(), {}, q.getColumn(1).getInt64()};
-    SQLite::Statement a(db_.sql(), "SELECT user_name FROM customer_approvers WHERE customer = ? ORDER BY user_name");
+    SQLite::Statement a(sql(db_), "SELECT user_name FROM customer_approvers WHERE customer = ? ORDER BY user_name");
     a.bind(1, name);
     while (a.executeStep()) c.approvers.push_back(a.getColumn(0).getString());
     return std::optional<Customer>(std::move(c));
@@ -83,7 +84,7 @@ Result<std::optional<Customer>> SqlitePolicyRepository::find_customer(const std:
 Result<std::vector<Customer>> SqlitePolicyRepository::list_customers() {
   auto names = guarded([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    SQLite::Statement q(db_.sql(), "SELECT name FROM customers ORDER BY name");
+    SQLite::Statement q(sql(db_), "SELECT name FROM customers ORDER BY name");
     while (q.executeStep()) out.push_back(q.getColumn(0).getString());
     return out;
   });
@@ -100,10 +101,10 @@ Result<std::vector<Customer>> SqlitePolicyRepository::list_customers() {
 Status SqlitePolicyRepository::add_customer(const std::string& name) {
   if (!is_valid_name(name)) return make_error("invalid customer name '" + name + "': use 1-64 of A-Z a-z 0-9 . _ -");
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(db_.sql(), "SELECT 1 FROM customers WHERE name = ?");
+    SQLite::Statement exists(sql(db_), "SELECT 1 FROM customers WHERE name = ?");
     exists.bind(1, name);
     if (exists.executeStep()) return make_error("customer " + name + " already exists");
-    SQLite::Statement ins(db_.sql(), "INSERT INTO customers(name, created_at) VALUES (?,?)");
+    SQLite::Statement ins(sql(db_), "INSERT INTO customers(name, created_at) VALUES (?,?)");
     ins.bind(1, name);
     ins.bind(2, static_cast<int64_t>(clock_.now()));
     ins.exec();
@@ -113,10 +114,9 @@ Status SqlitePolicyRepository::add_customer(const std::string& name) {
 
 Status SqlitePolicyRepository::add_approver(const std::string& customer, const std::string& person) {
   return with_transaction(db_, [&]() -> Status {
-    if (auto st = require_row(db_.sql(), "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st)
-      return st;
-    if (auto st = require_row(db_.sql(), "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
-    SQLite::Statement ins(db_.sql(),
+    if (auto st = require_row(sql(db_), "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st) return st;
+    if (auto st = require_row(sql(db_), "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
+    SQLite::Statement ins(sql(db_),
                           "INSERT OR IGNORE INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?)");
     ins.bind(1, customer);
     ins.bind(2, person);
@@ -128,7 +128,7 @@ Status SqlitePolicyRepository::add_approver(const std::string& customer, const s
 
 Status SqlitePolicyRepository::remove_approver(const std::string& customer, const std::string& person) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement del(db_.sql(), "DELETE FROM customer_approvers WHERE customer = ? AND user_name = ?");
+    SQLite::Statement del(sql(db_), "DELETE FROM customer_approvers WHERE customer = ? AND user_name = ?");
     del.bind(1, customer);
     del.bind(2, person);
     if (del.exec() == 0) return make_error(person + " is not an approver for " + customer);
@@ -137,7 +137,7 @@ Status SqlitePolicyRepository::remove_approver(const std::string& customer, cons
 }
 
 Result<std::optional<Elevation>> SqlitePolicyRepository::find_elevation(const std::string& id) {
-  return guarded([&]() -> Result<std::optional<Elevation>> { return select_elevation(db_.sql(), id); });
+  return guarded([&]() -> Result<std::optional<Elevation>> { return select_elevation(sql(db_), id); });
 }
 
 Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std::string& user, bool open_only) {
@@ -145,11 +145,11 @@ Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std
     std::vector<Elevation> out;
     std::string where = open_only ? " WHERE state IN ('pending','approved')" : " WHERE 1";
     if (!user.empty()) where += " AND user_name = ?";
-    std::string sql = std::string(kElevationCols) + where + " ORDER BY created_at DESC, id";
-    SQLite::Statement q(db_.sql(), sql);
+    std::string statement = std::string(kElevationCols) + where + " ORDER BY created_at DESC, id";
+    SQLite::Statement q(sql(db_), statement);
     if (!user.empty()) q.bind(1, user);
     while (q.executeStep()) out.push_back(read_elevation(q));
-    for (auto& e : out) load_approvals(db_.sql(), e);
+    for (auto& e : out) load_approvals(sql(db_), e);
     return out;
   });
 }
@@ -162,9 +162,9 @@ Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
     return make_error("a new elevation is a pending request or a break-glass grant");
   }
   return with_transaction(db_, [&]() -> Status {
-    if (auto st = require_row(db_.sql(), "SELECT 1 FROM users WHERE name = ?", e.user, "user"); !st) return st;
+    if (auto st = require_row(sql(db_), "SELECT 1 FROM users WHERE name = ?", e.user, "user"); !st) return st;
     SQLite::Statement ins(
-        db_.sql(),
+        sql(db_),
         "INSERT INTO elevations(id, grant_id, user_name, target, login, role, customer, reason, duration, created_at, "
         "expires_at, state, break_glass, decided_by, decided_at, starts_at, ends_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -199,7 +199,7 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
                                                             const std::string& grant_id) {
   std::optional<Elevation> out;
   auto st = with_transaction(db_, [&]() -> Status {
-    auto e = select_elevation(db_.sql(), id);
+    auto e = select_elevation(sql(db_), id);
     if (!e) return make_error("no such request: " + id);
     // Re-checked under the write lock: another approver, a revocation or the
     // expiry may have come first.
@@ -213,7 +213,7 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
       }
     }
     SQLite::Statement ins(
-        db_.sql(), "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
+        sql(db_), "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
     ins.bind(1, e->id);
     ins.bind(2, a.approver);
     ins.bind(3, a.kind);
@@ -228,7 +228,7 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
       if (x.duration > 0) length = std::min(length, x.duration);
     }
     if (customer >= 1 && internal >= internal_needed) {
-      SQLite::Statement up(db_.sql(),
+      SQLite::Statement up(sql(db_),
                            "UPDATE elevations SET state = 'approved', grant_id = ?, decided_by = ?, decided_at = ?, "
                            "starts_at = ?, ends_at = ?, duration = ? WHERE id = ? AND state = 'pending'");
       up.bind(1, grant_id);
@@ -257,7 +257,7 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
 Status SqlitePolicyRepository::deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
                                               Micros at) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(),
+    SQLite::Statement up(sql(db_),
                          "UPDATE elevations SET state = 'denied', decided_by = ?, decided_at = ?, decision_reason = ? "
                          "WHERE (id = ? OR grant_id = ?) AND state = 'pending' AND expires_at > ?");
     up.bind(1, by);
@@ -277,7 +277,7 @@ Status SqlitePolicyRepository::end_elevation(const std::string& id, ElevationSta
     return make_error("an elevation ends as revoked or expired");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(db_.sql(),
+    SQLite::Statement up(sql(db_),
                          "UPDATE elevations SET state = ?, ended_by = ?, ended_at = ?, end_reason = ? "
                          "WHERE (id = ? OR grant_id = ?) AND state IN ('pending','approved')");
     up.bind(1, to_string(state));

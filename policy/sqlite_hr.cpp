@@ -2,6 +2,7 @@
 // one HR event.
 #include <algorithm>
 
+#include "common/database_sql.h"
 #include "policy/sqlite_repository.h"
 
 namespace bastion::policy {
@@ -123,7 +124,7 @@ std::string event_state(HrPlan::Action a) {
 
 Result<std::optional<Person>> SqlitePolicyRepository::find_person_by_employee(const std::string& employee_id) {
   auto name = guarded([&]() -> Result<std::string> {
-    SQLite::Statement q(db_.sql(), "SELECT name FROM users WHERE employee_id = ?");
+    SQLite::Statement q(sql(db_), "SELECT name FROM users WHERE employee_id = ?");
     q.bind(1, employee_id);
     return q.executeStep() ? q.getColumn(0).getString() : std::string();
   });
@@ -135,7 +136,7 @@ Result<std::optional<Person>> SqlitePolicyRepository::find_person_by_employee(co
 Result<HrHistory> SqlitePolicyRepository::hr_history(const std::string& employee_id) {
   return guarded([&]() -> Result<HrHistory> {
     SQLite::Statement q(
-        db_.sql(),
+        sql(db_),
         "SELECT COUNT(*), COALESCE(MAX(effective_at),0) FROM hr_events WHERE employee_id = ? AND state = 'applied'");
     q.bind(1, employee_id);
     HrHistory h;
@@ -149,7 +150,7 @@ Result<HrHistory> SqlitePolicyRepository::hr_history(const std::string& employee
 
 Result<std::optional<StoredHrEvent>> SqlitePolicyRepository::find_hr_event(const std::string& event_id) {
   return guarded([&]() -> Result<std::optional<StoredHrEvent>> {
-    SQLite::Statement q(db_.sql(), std::string(kEventCols) + " WHERE event_id = ?");
+    SQLite::Statement q(sql(db_), std::string(kEventCols) + " WHERE event_id = ?");
     q.bind(1, event_id);
     if (!q.executeStep()) return std::optional<StoredHrEvent>{};
     return std::optional<StoredHrEvent>(read_event(q));
@@ -159,11 +160,11 @@ Result<std::optional<StoredHrEvent>> SqlitePolicyRepository::find_hr_event(const
 Result<std::vector<StoredHrEvent>> SqlitePolicyRepository::list_hr_events(const std::string& state,
                                                                           const std::string& batch_id) {
   return guarded([&]() -> Result<std::vector<StoredHrEvent>> {
-    std::string sql = std::string(kEventCols) + " WHERE 1=1";
-    if (!state.empty()) sql += " AND state = :state";
-    if (!batch_id.empty()) sql += " AND batch_id = :batch";
-    sql += " ORDER BY effective_at, arrival";
-    SQLite::Statement q(db_.sql(), sql);
+    std::string statement = std::string(kEventCols) + " WHERE 1=1";
+    if (!state.empty()) statement += " AND state = :state";
+    if (!batch_id.empty()) statement += " AND batch_id = :batch";
+    statement += " ORDER BY effective_at, arrival";
+    SQLite::Statement q(sql(db_), statement);
     if (!state.empty()) q.bind(":state", state);
     if (!batch_id.empty()) q.bind(":batch", batch_id);
     std::vector<StoredHrEvent> out;
@@ -180,7 +181,7 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
   auto st = with_transaction(db_, [&]() -> Status {
     // SECURITY/idempotency: decided under the write lock, in the same
     // transaction as the changes: an event id is applied once.
-    SQLite::Statement seen(db_.sql(), "SELECT state FROM hr_events WHERE event_id = ?");
+    SQLite::Statement seen(sql(db_), "SELECT state FROM hr_events WHERE event_id = ?");
     seen.bind(1, e.event_id);
     if (seen.executeStep() && seen.getColumn(0).getString() != "scheduled") {
       return make_error(ErrorCode::kDuplicate,
@@ -190,7 +191,7 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
       case HrPlan::Action::kCreate: {
         if (!is_valid_name(plan.person)) return make_error("invalid user name " + plan.person);
         SQLite::Statement ins(
-            db_.sql(),
+            sql(db_),
             "INSERT INTO users(name, state, email, employee_id, service_account, created_at, department) "
             "VALUES (?, 'pending', ?, ?, 0, ?, ?)");
         ins.bind(1, plan.person);
@@ -202,35 +203,35 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
         ins.exec();
         ch.created = true;
         if (plan.hr_roles) {
-          if (auto s = set_hr_roles(db_.sql(), plan.person, *plan.hr_roles, ch); !s) return s;
+          if (auto s = set_hr_roles(sql(db_), plan.person, *plan.hr_roles, ch); !s) return s;
         }
         break;
       }
       case HrPlan::Action::kRejoin:
       case HrPlan::Action::kUpdate: {
-        SQLite::Statement up(db_.sql(),
+        SQLite::Statement up(sql(db_),
                              "UPDATE users SET department = ?, email = COALESCE(NULLIF(?, ''), email) WHERE name = ?");
         up.bind(1, plan.department);
         up.bind(2, plan.email);
         up.bind(3, plan.person);
         if (up.exec() != 1) return make_error("no such user: " + plan.person);
         if (plan.action == HrPlan::Action::kRejoin) {
-          SQLite::Statement rj(db_.sql(), "UPDATE users SET state = 'pending', left_at = NULL WHERE name = ?");
+          SQLite::Statement rj(sql(db_), "UPDATE users SET state = 'pending', left_at = NULL WHERE name = ?");
           rj.bind(1, plan.person);
           rj.exec();
           ch.rejoined = true;
         }
         if (plan.hr_roles) {
-          if (auto s = set_hr_roles(db_.sql(), plan.person, *plan.hr_roles, ch); !s) return s;
+          if (auto s = set_hr_roles(sql(db_), plan.person, *plan.hr_roles, ch); !s) return s;
         }
         break;
       }
       case HrPlan::Action::kLeave:
-        if (auto s = leave(db_.sql(), plan.person, e.event_id, now, ch); !s) return s;
+        if (auto s = leave(sql(db_), plan.person, e.event_id, now, ch); !s) return s;
         break;
       default: break;
     }
-    SQLite::Statement rec(db_.sql(),
+    SQLite::Statement rec(sql(db_),
                           "INSERT OR REPLACE INTO hr_events(event_id, batch_id, line, type, employee_id, effective_at, "
                           "arrival, state, reason, payload, applied_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     rec.bind(1, e.event_id);
@@ -256,7 +257,7 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
 
 Result<std::optional<HrBatchRecord>> SqlitePolicyRepository::find_hr_batch(const std::string& id) {
   return guarded([&]() -> Result<std::optional<HrBatchRecord>> {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
                         "FROM hr_batches WHERE id = ?");
     q.bind(1, id);
@@ -269,7 +270,7 @@ Result<std::optional<HrBatchRecord>> SqlitePolicyRepository::find_hr_batch(const
 
 Result<std::vector<HrBatchRecord>> SqlitePolicyRepository::list_hr_batches() {
   return guarded([&]() -> Result<std::vector<HrBatchRecord>> {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
                         "FROM hr_batches ORDER BY received_at");
     std::vector<HrBatchRecord> out;
@@ -284,9 +285,9 @@ Result<std::vector<HrBatchRecord>> SqlitePolicyRepository::list_hr_batches() {
 
 Result<std::vector<StoredHrEvent>> SqlitePolicyRepository::hr_leavers_since(Micros since) {
   return guarded([&]() -> Result<std::vector<StoredHrEvent>> {
-    SQLite::Statement q(db_.sql(), std::string(kEventCols) +
-                                       " WHERE type = 'leaver' AND ((state = 'applied' AND applied_at >= :since) OR "
-                                       "(state = 'scheduled' AND arrival >= :since)) ORDER BY arrival");
+    SQLite::Statement q(sql(db_), std::string(kEventCols) +
+                                      " WHERE type = 'leaver' AND ((state = 'applied' AND applied_at >= :since) OR "
+                                      "(state = 'scheduled' AND arrival >= :since)) ORDER BY arrival");
     q.bind(":since", static_cast<int64_t>(since));
     std::vector<StoredHrEvent> out;
     while (q.executeStep()) out.push_back(read_event(q));
@@ -298,10 +299,10 @@ Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b,
                                              const std::function<Status(const std::string&)>& in_tx) {
   return with_transaction(db_, [&]() -> Status {
     std::string previous;
-    SQLite::Statement cur(db_.sql(), "SELECT state FROM hr_batches WHERE id = ?");
+    SQLite::Statement cur(sql(db_), "SELECT state FROM hr_batches WHERE id = ?");
     cur.bind(1, b.id);
     if (cur.executeStep()) previous = cur.getColumn(0).getString();
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "INSERT INTO hr_batches(id, file, sha256, state, received_at, finished_at, summary) "
                         "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET file = excluded.file, "
                         "state = excluded.state, finished_at = excluded.finished_at, summary = excluded.summary");

@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/database_sql.h"
 #include "common/strings.h"
 #include "policy/selector.h"
 
@@ -64,11 +65,11 @@ constexpr const char* kRoleCols =
 
 Result<std::optional<Person>> SqlitePolicyRepository::find_person(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Person>> {
-    SQLite::Statement q(db_.sql(), std::string(kPersonCols) + " WHERE name = ?");
+    SQLite::Statement q(sql(db_), std::string(kPersonCols) + " WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Person>{};
     Person p = read_person(q);
-    SQLite::Statement r(db_.sql(), "SELECT role_name, source FROM user_roles WHERE user_name = ? ORDER BY role_name");
+    SQLite::Statement r(sql(db_), "SELECT role_name, source FROM user_roles WHERE user_name = ? ORDER BY role_name");
     r.bind(1, name);
     while (r.executeStep()) {
       p.roles.push_back(r.getColumn(0).getString());
@@ -81,11 +82,11 @@ Result<std::optional<Person>> SqlitePolicyRepository::find_person(const std::str
 Result<std::vector<Person>> SqlitePolicyRepository::list_people() {
   return guarded([&]() -> Result<std::vector<Person>> {
     std::vector<Person> out;
-    SQLite::Statement q(db_.sql(), std::string(kPersonCols) + " ORDER BY name");
+    SQLite::Statement q(sql(db_), std::string(kPersonCols) + " ORDER BY name");
     while (q.executeStep()) out.push_back(read_person(q));
     std::map<std::string, Person*> by_name;
     for (auto& p : out) by_name[p.name] = &p;
-    SQLite::Statement r(db_.sql(), "SELECT user_name, role_name, source FROM user_roles ORDER BY role_name");
+    SQLite::Statement r(sql(db_), "SELECT user_name, role_name, source FROM user_roles ORDER BY role_name");
     while (r.executeStep()) {
       auto it = by_name.find(r.getColumn(0).getString());
       if (it == by_name.end()) continue;
@@ -101,22 +102,22 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
     return make_error("invalid user name '" + p.name + "': use 1-64 of A-Z a-z 0-9 . _ -");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(db_.sql(), "SELECT 1 FROM users WHERE name = ?");
+    SQLite::Statement exists(sql(db_), "SELECT 1 FROM users WHERE name = ?");
     exists.bind(1, p.name);
     if (exists.executeStep()) return make_error("user " + p.name + " already exists");
     if (!p.employee_id.empty()) {
-      SQLite::Statement e(db_.sql(), "SELECT name FROM users WHERE employee_id = ?");
+      SQLite::Statement e(sql(db_), "SELECT name FROM users WHERE employee_id = ?");
       e.bind(1, p.employee_id);
       if (e.executeStep()) {
         return make_error("employee id " + p.employee_id + " already belongs to " + e.getColumn(0).getString());
       }
     }
     for (const auto& role : p.roles) {
-      SQLite::Statement r(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
+      SQLite::Statement r(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
       r.bind(1, role);
       if (!r.executeStep()) return make_error("no such role: " + role + " (add it with `role add`)");
     }
-    SQLite::Statement ins(db_.sql(),
+    SQLite::Statement ins(sql(db_),
                           "INSERT INTO users(name, state, email, employee_id, service_account, created_at) "
                           "VALUES (?,?,?,?,?,?)");
     ins.bind(1, p.name);
@@ -129,7 +130,7 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
     ins.bind(6, static_cast<int64_t>(clock_.now()));
     ins.exec();
     for (const auto& role : p.roles) {
-      SQLite::Statement ur(db_.sql(), "INSERT OR IGNORE INTO user_roles(user_name, role_name) VALUES (?,?)");
+      SQLite::Statement ur(sql(db_), "INSERT OR IGNORE INTO user_roles(user_name, role_name) VALUES (?,?)");
       ur.bind(1, p.name);
       ur.bind(2, role);
       ur.exec();
@@ -140,7 +141,7 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
 
 Status SqlitePolicyRepository::set_person_state(const std::string& name, PersonState state) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(), "UPDATE users SET state = ? WHERE name = ?");
+    SQLite::Statement q(sql(db_), "UPDATE users SET state = ? WHERE name = ?");
     q.bind(1, to_string(state));
     q.bind(2, name);
     if (q.exec() == 0) return make_error("no such user: " + name);
@@ -150,20 +151,20 @@ Status SqlitePolicyRepository::set_person_state(const std::string& name, PersonS
 
 Status SqlitePolicyRepository::assign_role(const std::string& person, const std::string& role) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(db_.sql(), "SELECT 1 FROM users WHERE name = ?");
+    SQLite::Statement u(sql(db_), "SELECT 1 FROM users WHERE name = ?");
     u.bind(1, person);
     if (!u.executeStep()) return make_error("no such user: " + person);
-    SQLite::Statement r(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
+    SQLite::Statement r(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
     r.bind(1, role);
     if (!r.executeStep()) return make_error("no such role: " + role + " (add it with `role add`)");
-    SQLite::Statement has(db_.sql(), "SELECT source FROM user_roles WHERE user_name = ? AND role_name = ?");
+    SQLite::Statement has(sql(db_), "SELECT source FROM user_roles WHERE user_name = ? AND role_name = ?");
     has.bind(1, person);
     has.bind(2, role);
     if (has.executeStep()) {
       bool hr = has.getColumn(0).getString() == "hr";
       return make_error(person + " already has role " + role + (hr ? " (from HR)" : ""));
     }
-    SQLite::Statement ins(db_.sql(), "INSERT INTO user_roles(user_name, role_name, source) VALUES (?,?,'manual')");
+    SQLite::Statement ins(sql(db_), "INSERT INTO user_roles(user_name, role_name, source) VALUES (?,?,'manual')");
     ins.bind(1, person);
     ins.bind(2, role);
     ins.exec();
@@ -173,10 +174,10 @@ Status SqlitePolicyRepository::assign_role(const std::string& person, const std:
 
 Status SqlitePolicyRepository::remove_role(const std::string& person, const std::string& role) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(db_.sql(), "SELECT 1 FROM users WHERE name = ?");
+    SQLite::Statement u(sql(db_), "SELECT 1 FROM users WHERE name = ?");
     u.bind(1, person);
     if (!u.executeStep()) return make_error("no such user: " + person);
-    SQLite::Statement del(db_.sql(), "DELETE FROM user_roles WHERE user_name = ? AND role_name = ?");
+    SQLite::Statement del(sql(db_), "DELETE FROM user_roles WHERE user_name = ? AND role_name = ?");
     del.bind(1, person);
     del.bind(2, role);
     if (del.exec() == 0) return make_error(person + " does not have role " + role);
@@ -187,11 +188,11 @@ Status SqlitePolicyRepository::remove_role(const std::string& person, const std:
 Status SqlitePolicyRepository::set_person_details(const std::string& name, const std::optional<std::string>& email,
                                                   const std::optional<std::string>& employee_id) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(db_.sql(), "SELECT 1 FROM users WHERE name = ?");
+    SQLite::Statement u(sql(db_), "SELECT 1 FROM users WHERE name = ?");
     u.bind(1, name);
     if (!u.executeStep()) return make_error("no such user: " + name);
     if (email) {
-      SQLite::Statement q(db_.sql(), "UPDATE users SET email = ? WHERE name = ?");
+      SQLite::Statement q(sql(db_), "UPDATE users SET email = ? WHERE name = ?");
       if (email->empty()) q.bind(1);
       else q.bind(1, *email);
       q.bind(2, name);
@@ -199,14 +200,14 @@ Status SqlitePolicyRepository::set_person_details(const std::string& name, const
     }
     if (employee_id) {
       if (!employee_id->empty()) {
-        SQLite::Statement e(db_.sql(), "SELECT name FROM users WHERE employee_id = ? AND name <> ?");
+        SQLite::Statement e(sql(db_), "SELECT name FROM users WHERE employee_id = ? AND name <> ?");
         e.bind(1, *employee_id);
         e.bind(2, name);
         if (e.executeStep()) {
           return make_error("employee id " + *employee_id + " already belongs to " + e.getColumn(0).getString());
         }
       }
-      SQLite::Statement q(db_.sql(), "UPDATE users SET employee_id = ? WHERE name = ?");
+      SQLite::Statement q(sql(db_), "UPDATE users SET employee_id = ? WHERE name = ?");
       if (employee_id->empty()) q.bind(1);
       else q.bind(1, *employee_id);
       q.bind(2, name);
@@ -218,7 +219,7 @@ Status SqlitePolicyRepository::set_person_details(const std::string& name, const
 
 Result<std::optional<Role>> SqlitePolicyRepository::find_role(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Role>> {
-    SQLite::Statement q(db_.sql(), std::string(kRoleCols) + " WHERE name = ?");
+    SQLite::Statement q(sql(db_), std::string(kRoleCols) + " WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<Role>{};
     return std::optional<Role>(read_role(q));
@@ -228,7 +229,7 @@ Result<std::optional<Role>> SqlitePolicyRepository::find_role(const std::string&
 Result<std::vector<Role>> SqlitePolicyRepository::list_roles() {
   return guarded([&]() -> Result<std::vector<Role>> {
     std::vector<Role> out;
-    SQLite::Statement q(db_.sql(), std::string(kRoleCols) + " ORDER BY name");
+    SQLite::Statement q(sql(db_), std::string(kRoleCols) + " ORDER BY name");
     while (q.executeStep()) out.push_back(read_role(q));
     return out;
   });
@@ -250,16 +251,16 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     return make_error("--internal-approvals needs --approver-role (whose holders approve)");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
+    SQLite::Statement exists(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
     exists.bind(1, r.name);
     if (exists.executeStep()) return make_error("role " + r.name + " already exists");
     if (!r.approver_role.empty()) {
-      SQLite::Statement ar(db_.sql(), "SELECT 1 FROM roles WHERE name = ?");
+      SQLite::Statement ar(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
       ar.bind(1, r.approver_role);
       if (!ar.executeStep()) return make_error("no such role: " + r.approver_role + " (--approver-role)");
     }
     SQLite::Statement ins(
-        db_.sql(),
+        sql(db_),
         "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
         "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
@@ -280,7 +281,7 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
 Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person) {
   return guarded([&]() -> Result<std::vector<Role>> {
     std::vector<Role> out;
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at, "
                         "r.elevated, r.max_duration, r.internal_approvals, r.approver_role, r.step_up "
                         "FROM roles r JOIN user_roles ur ON ur.role_name = r.name "
@@ -293,7 +294,7 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
 
 Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Target>> {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,''), principals "
                         "FROM targets WHERE name = ?");
     q.bind(1, name);
@@ -307,7 +308,7 @@ Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::str
     t.recording = q.getColumn(5).getString();
     t.customer = q.getColumn(6).getString();
     t.principals = q.getColumn(7).getString();
-    SQLite::Statement l(db_.sql(), "SELECT label, value FROM target_labels WHERE target_name = ?");
+    SQLite::Statement l(sql(db_), "SELECT label, value FROM target_labels WHERE target_name = ?");
     l.bind(1, name);
     while (l.executeStep()) t.labels[l.getColumn(0).getString()] = l.getColumn(1).getString();
     return std::optional<Target>(std::move(t));
@@ -317,7 +318,7 @@ Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::str
 Result<std::vector<Target>> SqlitePolicyRepository::list_targets() {
   auto names = guarded([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    SQLite::Statement q(db_.sql(), "SELECT name FROM targets ORDER BY name");
+    SQLite::Statement q(sql(db_), "SELECT name FROM targets ORDER BY name");
     while (q.executeStep()) out.push_back(q.getColumn(0).getString());
     return out;
   });
@@ -347,16 +348,16 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     if (k == "customer") return make_error("'customer' is not a label; use --customer NAME");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(db_.sql(), "SELECT 1 FROM targets WHERE name = ?");
+    SQLite::Statement exists(sql(db_), "SELECT 1 FROM targets WHERE name = ?");
     exists.bind(1, t.name);
     if (exists.executeStep()) return make_error("target " + t.name + " already exists");
     if (!t.customer.empty()) {
-      SQLite::Statement c(db_.sql(), "SELECT 1 FROM customers WHERE name = ?");
+      SQLite::Statement c(sql(db_), "SELECT 1 FROM customers WHERE name = ?");
       c.bind(1, t.customer);
       if (!c.executeStep()) return make_error("no such customer: " + t.customer + " (add it with `customer add`)");
     }
     SQLite::Statement ins(
-        db_.sql(),
+        sql(db_),
         "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer, principals) "
         "VALUES (?,?,?,?,?,?,?,?)");
     ins.bind(1, t.name);
@@ -370,7 +371,7 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     ins.bind(8, t.principals);
     ins.exec();
     for (const auto& [k, v] : t.labels) {
-      SQLite::Statement l(db_.sql(), "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");
+      SQLite::Statement l(sql(db_), "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");
       l.bind(1, t.name);
       l.bind(2, k);
       l.bind(3, v);

@@ -1,7 +1,9 @@
 #include "recorder/audit_chain.h"
+#include "recorder/recorder_sql.h"
 
 #include <nlohmann/json.hpp>
 
+#include "common/database_sql.h"
 #include "common/encoding.h"
 
 namespace bastion::recorder {
@@ -17,7 +19,7 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
 }
 
 std::optional<Checkpoint> newest_checkpoint(Database& db) {
-  SQLite::Statement q(db.sql(),
+  SQLite::Statement q(sql(db),
                       "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
   if (!q.executeStep()) return std::nullopt;
   return Checkpoint{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
@@ -58,7 +60,7 @@ Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& 
   auto sig = key.sign(as_bytes(checkpoint_message(c)));
   if (!sig) return sig.error();
   c.signature = base64_encode(*sig);
-  SQLite::Statement ins(db.sql(), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+  SQLite::Statement ins(sql(db), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
   ins.bind(1, c.seq);
   ins.bind(2, c.hash);
   ins.bind(3, static_cast<int64_t>(c.ts));
@@ -72,7 +74,7 @@ Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
   return guarded([&]() -> Result<std::pair<int64_t, Micros>> {
     auto cp = newest_checkpoint(db);
     int64_t after = cp ? cp->seq : 0;
-    SQLite::Statement q(db.sql(), "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
+    SQLite::Statement q(sql(db), "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
     q.bind(1, after);
     q.executeStep();
     return std::make_pair(q.getColumn(0).getInt64(), cp ? cp->ts : Micros{0});
@@ -82,8 +84,8 @@ Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
                                                    const std::string& kind) {
   return guarded([&]() -> Result<std::optional<Checkpoint>> {
-    SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement last(db.sql(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement last(sql(db), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     if (!last.executeStep()) return std::optional<Checkpoint>{};
     Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
     auto prev = newest_checkpoint(db);
@@ -96,6 +98,16 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
     tx.commit();
     return std::optional<Checkpoint>(c);
   });
+}
+
+Result<std::optional<Checkpoint>> AuditChain::write_checkpoint(const Ed25519Key& key, const std::string& kind) {
+  return recorder::write_checkpoint(db_, key, clock_, kind);
+}
+
+Result<std::pair<int64_t, Micros>> AuditChain::unsigned_tail() { return recorder::unsigned_tail(db_); }
+
+Result<VerifyReport> AuditChain::verify(std::span<const uint8_t> public_key, int64_t through) {
+  return verify_chain(db_, public_key, through);
 }
 
 }  // namespace bastion::recorder

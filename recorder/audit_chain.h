@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -47,19 +48,6 @@ struct Checkpoint {
 
 std::string checkpoint_message(const Checkpoint& c);
 
-// Signs `c` (filling its signature) and inserts it; inside the caller's transaction.
-Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c);
-
-// Signs the newest record if it is newer than the newest checkpoint, after
-// verifying every record since that checkpoint (or since the purge anchor,
-// or the first record): it never signs over a broken tail (the error names
-// the first bad record; ErrorCode::kTampered). Returns nullopt when there is
-// nothing new to sign.
-Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
-                                                   const std::string& kind);
-// Records appended since the newest checkpoint, and that checkpoint's time.
-Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db);
-
 // Where a retention purge cut the log: records up to `seq` were removed.
 struct PurgeAnchor {
   int64_t seq = 0;
@@ -79,13 +67,29 @@ struct VerifyReport {
   std::optional<PurgeAnchor> purge;  // the newest purge anchor, if any
 };
 
-// `through`: verify only the records and checkpoints up to that seq (a
-// retention purge verifies what it is about to cut, not the whole log).
-Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key,
-                                  int64_t through = std::numeric_limits<int64_t>::max());
-// The records after the newest checkpoint (or purge anchor): each follows the
-// one before and matches its hash. The error names the first that does not.
-Status verify_unsigned_tail(Database& db);
+// The signed audit chain of the state database, for the process that holds
+// it. Not thread-safe (one per process, like Database).
+class AuditChain {
+ public:
+  AuditChain(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  // Signs the newest record if it is newer than the newest checkpoint, after
+  // verifying every record since that checkpoint (or since the purge anchor,
+  // or the first record): it never signs over a broken tail (the error names
+  // the first bad record; ErrorCode::kTampered). Returns nullopt when there
+  // is nothing new to sign.
+  Result<std::optional<Checkpoint>> write_checkpoint(const Ed25519Key& key, const std::string& kind);
+  // Records appended since the newest checkpoint, and that checkpoint's time.
+  Result<std::pair<int64_t, Micros>> unsigned_tail();
+  // `through`: verify only the records and checkpoints up to that seq (a
+  // retention purge verifies what it is about to cut, not the whole log).
+  Result<VerifyReport> verify(std::span<const uint8_t> public_key,
+                              int64_t through = std::numeric_limits<int64_t>::max());
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
 
 // The audit public key as a one-line text file: "bastion-audit-ed25519 BASE64".
 std::string audit_public_key_line(std::span<const uint8_t> raw);

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 
+#include "common/database_sql.h"
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
+#include "recorder/recorder_sql.h"
 #include "recorder/retention.h"
 #include "tests/support/audit_store_fixture.h"
 
@@ -44,7 +46,7 @@ TEST_F(ChainTest, NeverSignsOverATamperedTail) {
   EXPECT_NE(c.error().message.find("refusing to sign a checkpoint: record 8 was modified"), std::string::npos)
       << c.error().message;
   EXPECT_EQ(c.error().code, ErrorCode::kTampered);
-  SQLite::Statement q(db->sql(), "SELECT MAX(seq) FROM audit_checkpoints");
+  SQLite::Statement q(bastion::sql(*db), "SELECT MAX(seq) FROM audit_checkpoints");
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getInt64(), 5);
 }
@@ -125,11 +127,11 @@ TEST_F(ChainTest, DetectsARewrittenChainThroughTheCheckpoint) {
   // checkpoint can tell.
   sql("UPDATE audit_log SET reason = 'rewritten' WHERE seq = 2");
   std::string prev = kGenesisHash;
-  SQLite::Statement q(db->sql(), "SELECT seq FROM audit_log ORDER BY seq");
+  SQLite::Statement q(bastion::sql(*db), "SELECT seq FROM audit_log ORDER BY seq");
   std::vector<int64_t> seqs;
   while (q.executeStep()) seqs.push_back(q.getColumn(0).getInt64());
   for (int64_t s : seqs) {
-    SQLite::Statement row(db->sql(),
+    SQLite::Statement row(bastion::sql(*db),
                           "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
                           "details FROM audit_log WHERE seq = ?");
     row.bind(1, s);
@@ -148,7 +150,7 @@ TEST_F(ChainTest, DetectsARewrittenChainThroughTheCheckpoint) {
                    prev,
                    ""};
     r.hash = chain_hash(prev, r);
-    SQLite::Statement u(db->sql(), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
+    SQLite::Statement u(bastion::sql(*db), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
     u.bind(1, prev);
     u.bind(2, r.hash);
     u.bind(3, s);

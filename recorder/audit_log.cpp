@@ -1,5 +1,6 @@
 #include "recorder/audit_log.h"
 
+#include "common/database_sql.h"
 #include "recorder/audit_chain.h"
 
 #include <unistd.h>
@@ -49,19 +50,35 @@ Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
   // the record is durable when the caller commits.
   int64_t seq = 0;
   Status st = with_transaction(db_, [&]() -> Status {
-    seq = append_in_transaction(e);
+    seq = append_row(e);
     return {};
   });
   if (!st) return st.error().prefixed("audit log: ");
   return seq;
 }
 
-int64_t AuditLog::append_in_transaction(const AuditEvent& e) {
+Result<int64_t> AuditLog::append_in_transaction(const AuditEvent& e) {
+  try {
+    return append_row(e);
+  } catch (const SQLite::Exception& ex) {
+    return database_error("audit log: ", ex);
+  }
+}
+
+Status AuditLog::atomically(const std::function<Status()>& change) { return with_transaction(db_, change); }
+
+Result<int64_t> AuditLog::last_seq() {
+  return guarded([&]() -> Result<int64_t> {
+    return sql(db_).execAndGet("SELECT COALESCE(MAX(seq), 0) FROM audit_log").getInt64();
+  });
+}
+
+int64_t AuditLog::append_row(const AuditEvent& e) {
   {
     StoredRecord r;
     r.prev_hash = kGenesisHash;
     r.ts = clock_.now();
-    SQLite::Statement last(db_.sql(), "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
+    SQLite::Statement last(sql(db_), "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
     if (last.executeStep()) {
       r.seq = last.getColumn(0).getInt64();
       r.prev_hash = last.getColumn(1).getString();
@@ -80,7 +97,7 @@ int64_t AuditLog::append_in_transaction(const AuditEvent& e) {
     r.reason = e.reason;
     r.details = e.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     r.hash = chain_hash(r.prev_hash, r);
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "INSERT INTO audit_log(seq, ts, actor, action, target, login, source, session_id, "
                         "outcome, reason, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
@@ -97,18 +114,18 @@ int64_t AuditLog::append_in_transaction(const AuditEvent& e) {
 
 Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
   try {
-    std::string sql =
+    std::string statement =
         "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
         "prev_hash, hash FROM audit_log WHERE 1=1";
-    if (!f.actor.empty()) sql += " AND actor = :actor";
-    if (!f.target.empty()) sql += " AND target = :target";
-    if (!f.action.empty()) sql += " AND action = :action";
-    if (!f.session_id.empty()) sql += " AND session_id = :session";
-    if (!f.text.empty()) sql += " AND (reason LIKE :text OR details LIKE :text)";
-    if (f.since) sql += " AND ts >= :since";
-    if (f.until) sql += " AND ts <= :until";
-    sql += " ORDER BY seq LIMIT :limit";
-    SQLite::Statement q(db_.sql(), sql);
+    if (!f.actor.empty()) statement += " AND actor = :actor";
+    if (!f.target.empty()) statement += " AND target = :target";
+    if (!f.action.empty()) statement += " AND action = :action";
+    if (!f.session_id.empty()) statement += " AND session_id = :session";
+    if (!f.text.empty()) statement += " AND (reason LIKE :text OR details LIKE :text)";
+    if (f.since) statement += " AND ts >= :since";
+    if (f.until) statement += " AND ts <= :until";
+    statement += " ORDER BY seq LIMIT :limit";
+    SQLite::Statement q(sql(db_), statement);
     if (!f.actor.empty()) q.bind(":actor", f.actor);
     if (!f.target.empty()) q.bind(":target", f.target);
     if (!f.action.empty()) q.bind(":action", f.action);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,14 +56,21 @@ class AuditLog {
   Result<int64_t> append(const AuditEvent& e);
   // Appends inside a write transaction the caller already holds on the same
   // database (so a change and its audit record commit or vanish together).
-  // Throws SQLite::Exception like the caller's own statements.
-  int64_t append_in_transaction(const AuditEvent& e);
+  // An error leaves the caller's transaction to be rolled back.
+  Result<int64_t> append_in_transaction(const AuditEvent& e);
+  // Runs `change` in one transaction with every record appended meanwhile:
+  // both commit, or neither (with_transaction's rules: nested, a savepoint).
+  Status atomically(const std::function<Status()>& change);
   Result<std::vector<AuditRecord>> query(const AuditFilter& f);
-  // The database records are appended to (for a caller's transaction).
+  // The newest record's sequence number (0: the log is empty).
+  Result<int64_t> last_seq();
+  // The database records are appended to, for the recorder's stores that
+  // share this connection (gateway/ never needs it).
   Database& database() { return db_; }
 
  private:
   Result<int64_t> append_once(const AuditEvent& e);
+  int64_t append_row(const AuditEvent& e);  // throws SQLite::Exception
 
   Database& db_;
   const Clock& clock_;

@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/database_sql.h"
 #include "common/encoding.h"
 #include "recorder/audit_chain.h"
+#include "recorder/recorder_sql.h"
 
 namespace bastion::recorder {
 namespace {
@@ -40,7 +42,7 @@ void fail(VerifyReport& r, int64_t seq, std::string problem) {
 
 std::map<int64_t, Checkpoint> load_checkpoints(Database& db) {
   std::map<int64_t, Checkpoint> out;
-  SQLite::Statement q(db.sql(), "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq");
+  SQLite::Statement q(sql(db), "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq");
   while (q.executeStep()) {
     Checkpoint c{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
                  q.getColumn(3).getString(), q.getColumn(4).getString()};
@@ -129,15 +131,15 @@ void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint&
 Status verify_unsigned_tail(Database& db) {
   try {
     Link at;
-    SQLite::Statement cp(db.sql(), "SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+    SQLite::Statement cp(sql(db), "SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
     if (cp.executeStep()) {
       at.next_seq = cp.getColumn(0).getInt64() + 1;
       at.hash = cp.getColumn(1).getString();
-      SQLite::Statement signed_ts(db.sql(), "SELECT ts FROM audit_log WHERE seq = ?");
+      SQLite::Statement signed_ts(sql(db), "SELECT ts FROM audit_log WHERE seq = ?");
       signed_ts.bind(1, at.next_seq - 1);
       if (signed_ts.executeStep()) at.ts = signed_ts.getColumn(0).getInt64();  // gone after a purge
     }
-    SQLite::Statement q(db.sql(), kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
+    SQLite::Statement q(sql(db), kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
     q.bind(1, at.next_seq);
     while (q.executeStep()) {
       if (auto p = follow(at, read_record(q))) return make_error(p->what);
@@ -156,7 +158,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     cps.erase(cps.upper_bound(through), cps.end());
     r.checkpoints = static_cast<int64_t>(cps.size());
     check_signatures(r, cps, public_key);
-    SQLite::Statement q(db.sql(), kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
+    SQLite::Statement q(sql(db), kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
     q.bind(1, through);
     // After a retention purge, the chain starts at the newest signed purge
     // anchor: the record it names was removed, its hash vouches for the rest.

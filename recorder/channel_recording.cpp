@@ -10,11 +10,13 @@
 #include <ctime>
 
 #include "common/database.h"
+#include "common/database_sql.h"
 #include "common/encoding.h"
 #include "common/files.h"
 #include "common/openssl_handles.h"
 #include "recorder/cast_crypto.h"
 #include "recorder/stream_writer.h"
+#include "recorder/recorder_sql.h"
 
 namespace bastion::recorder {
 
@@ -39,7 +41,7 @@ Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, 
   if (!fd) return fd.error();
   o.file = std::move(*fd);
   auto st = with_transaction(db, [&]() -> Status {
-    SQLite::Statement q(db.sql(), "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
+    SQLite::Statement q(sql(db), "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
     q.bind(1, tmpl.session_id);
     q.bind(2, channel);
     q.bind(3, o.path);
@@ -117,7 +119,7 @@ Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const Au
                      const std::string& path, const CastSummary& s, const IndexDigest* index) {
   auto st = with_transaction(db, [&]() -> Status {
     SQLite::Statement q(
-        db.sql(), "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
+        sql(db), "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
     q.bind(1, static_cast<int64_t>(clock.now()));
     q.bind(2, s.size);
     q.bind(3, s.sha256);
@@ -291,7 +293,7 @@ Result<CastSummary> ChannelRecording::finish() {
 
 Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id) {
   try {
-    SQLite::Statement q(db.sql(),
+    SQLite::Statement q(sql(db),
                         "SELECT session_id, channel, path, started_at, ended_at, size, COALESCE(sha256,'') "
                         "FROM recordings WHERE session_id = ? ORDER BY channel");
     q.bind(1, session_id);
@@ -311,6 +313,20 @@ Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string
   } catch (const SQLite::Exception& e) {
     return database_error("database: ", e);
   }
+}
+
+Result<RecordingJournal::Opened> RecordingCatalog::begin(const std::string& dir, bool encrypted, const AuditEvent& tmpl,
+                                                         int channel, RecordingFormat format) {
+  return begin_recording(db_, audit_, clock_, dir, encrypted, tmpl, channel, format);
+}
+
+Status RecordingCatalog::end(const AuditEvent& tmpl, int channel, const std::string& path, const CastSummary& s,
+                             const IndexDigest* index) {
+  return end_recording(db_, audit_, clock_, tmpl, channel, path, s, index);
+}
+
+Result<std::vector<RecordingInfo>> RecordingCatalog::of(const std::string& session_id) {
+  return recordings_of(db_, session_id);
 }
 
 }  // namespace bastion::recorder

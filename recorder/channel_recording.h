@@ -77,13 +77,7 @@ class RecordingJournal {
   virtual Status end(int channel, const CastSummary& s) = 0;
 };
 
-// The journal's writes, for the process that holds the database (the
-// gateway's monitor); `tmpl` carries actor/target/login/session for the
-// audit records. begin_recording creates DIR/YYYY-MM-DD/SESSION-CHANNEL.cast
-// (asciicast) or .stream (byte-exact stream).
-Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, const Clock& clock,
-                                                 const std::string& dir, bool encrypted, const AuditEvent& tmpl,
-                                                 int channel, RecordingFormat format = RecordingFormat::kAsciicast);
+// Audits one chunk's digest (a recording.chunk record), for the journal.
 Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const CastChunk& c);
 
 // A command index file as the monitor found it at the recording's end.
@@ -105,9 +99,31 @@ Result<RecordingJournal::Opened> begin_index(const std::string& recording_path);
 // Hashes the index file at PATH (not following a symbolic link); an error if
 // it is larger than kMaxIndexFileBytes.
 Result<IndexDigest> digest_index_file(const std::string& path);
-// `index`: the command index's digest, when the channel has one (a terminal).
-Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
-                     const std::string& path, const CastSummary& s, const IndexDigest* index = nullptr);
+
+// The journal's writes, for the process that holds the database (the
+// gateway's monitor), and the recordings a session has. Not thread-safe (one
+// per process, like Database).
+class RecordingCatalog {
+ public:
+  RecordingCatalog(Database& db, AuditLog& audit, const Clock& clock) : db_(db), audit_(audit), clock_(clock) {}
+
+  // Creates DIR/YYYY-MM-DD/SESSION-CHANNEL.cast (asciicast) or .stream
+  // (byte-exact stream) and records its start; `tmpl` carries
+  // actor/target/login/session for the audit records.
+  Result<RecordingJournal::Opened> begin(const std::string& dir, bool encrypted, const AuditEvent& tmpl, int channel,
+                                         RecordingFormat format = RecordingFormat::kAsciicast);
+  // The recording is complete; `index`: the command index's digest, when
+  // the channel has one (a terminal).
+  Status end(const AuditEvent& tmpl, int channel, const std::string& path, const CastSummary& s,
+             const IndexDigest* index = nullptr);
+  // The recordings of session `session_id`, in channel order.
+  Result<std::vector<RecordingInfo>> of(const std::string& session_id);
+
+ private:
+  Database& db_;
+  AuditLog& audit_;
+  const Clock& clock_;
+};
 
 class ChannelRecording {
  public:
@@ -153,7 +169,5 @@ class ChannelRecording {
 // Where a channel's recording goes.
 std::string recording_path(const std::string& dir, const std::string& session_id, int channel, Micros at,
                            RecordingFormat format = RecordingFormat::kAsciicast);
-
-Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id);
 
 }  // namespace bastion::recorder

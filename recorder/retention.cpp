@@ -4,8 +4,10 @@
 #include <limits>
 #include <vector>
 
+#include "common/database_sql.h"
 #include "recorder/audit_log.h"
 #include "recorder/channel_recording.h"
+#include "recorder/recorder_sql.h"
 
 namespace bastion::recorder {
 namespace {
@@ -14,7 +16,7 @@ namespace {
 // than the cutoff: the furthest a purge may cut. Only called on a verified
 // chain, so its times do not decrease and the checkpoint signs its record.
 std::optional<Checkpoint> purge_point(Database& db, int64_t anchor, Micros cutoff) {
-  SQLite::Statement q(db.sql(),
+  SQLite::Statement q(sql(db),
                       "SELECT c.seq, c.hash, c.ts, c.kind, c.signature FROM audit_checkpoints c "
                       "JOIN audit_log l ON l.seq = c.seq WHERE c.kind <> 'purge' AND c.seq > ? AND l.ts < ? "
                       "ORDER BY c.seq DESC LIMIT 1");
@@ -33,14 +35,14 @@ const std::string kEndedSessions =
 
 std::vector<std::string> recording_files(Database& db, int64_t through) {
   std::vector<std::string> files;
-  SQLite::Statement q(db.sql(), "SELECT path FROM recordings WHERE session_id IN (" + kEndedSessions + ")");
+  SQLite::Statement q(sql(db), "SELECT path FROM recordings WHERE session_id IN (" + kEndedSessions + ")");
   q.bind(1, through);
   while (q.executeStep()) files.push_back(q.getColumn(0).getString());
   return files;
 }
 
-void exec_through(Database& db, const std::string& sql, int64_t through) {
-  SQLite::Statement q(db.sql(), sql);
+void exec_through(Database& db, const std::string& statement, int64_t through) {
+  SQLite::Statement q(sql(db), statement);
   q.bind(1, through);
   q.exec();
 }
@@ -61,7 +63,7 @@ Status remove_prefix(Database& db, const Ed25519Key& key, const Clock& clock, co
        {{"seq", cut.seq}, {"hash", cut.hash}, {"ts", cut.ts}, {"kind", cut.kind}, {"signature", cut.signature}}},
       {"audit_records", report.audit_records},
       {"recordings", report.recordings}};
-  AuditLog(db, clock).append_in_transaction(e);
+  if (auto r = AuditLog(db, clock).append_in_transaction(e); !r) return r.error();
   exec_through(db, "DELETE FROM recordings WHERE session_id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM sessions WHERE id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM audit_log WHERE seq <= ?", cut.seq);
@@ -93,10 +95,10 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
   std::vector<std::string> files;
   std::string refusal;
   try {
-    SQLite::Transaction tx(db.sql(), SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
     // Where a purge would cut, if the chain up to there verifies. Usually
     // nothing (the cutoff is far back): then nothing is read or verified.
-    SQLite::Statement last_anchor(db.sql(), "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints WHERE kind = 'purge'");
+    SQLite::Statement last_anchor(sql(db), "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints WHERE kind = 'purge'");
     last_anchor.executeStep();
     auto candidate = purge_point(db, last_anchor.getColumn(0).getInt64(), cutoff);
     if (!candidate) return report;
@@ -106,7 +108,7 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
     // the first checkpoint after the cut (its record is not older than the
     // cutoff, and times do not decrease), or to the end. The rest stays, and
     // `audit verify` reports any problem in it.
-    SQLite::Statement next(db.sql(), "SELECT MIN(seq) FROM audit_checkpoints WHERE seq > ? AND kind <> 'purge'");
+    SQLite::Statement next(sql(db), "SELECT MIN(seq) FROM audit_checkpoints WHERE seq > ? AND kind <> 'purge'");
     next.bind(1, candidate->seq);
     next.executeStep();
     const int64_t through =
@@ -122,7 +124,7 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
       if (!report.cut_at) return report;  // nothing signed and old enough beyond the anchor
       files = recording_files(db, report.cut_at->seq);
       report.recordings = static_cast<int64_t>(files.size());
-      SQLite::Statement count(db.sql(), "SELECT COUNT(*) FROM audit_log WHERE seq <= ?");
+      SQLite::Statement count(sql(db), "SELECT COUNT(*) FROM audit_log WHERE seq <= ?");
       count.bind(1, report.cut_at->seq);
       count.executeStep();
       report.audit_records = count.getColumn(0).getInt64();
@@ -141,6 +143,11 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
     std::filesystem::remove(index_path_for(f), ec);  // a terminal's command index (none for streams)
   }
   return report;
+}
+
+Result<PurgeReport> Retention::purge_older_than(const Ed25519Key& key, Micros cutoff, bool dry_run,
+                                                const std::string& actor) {
+  return recorder::purge_older_than(db_, key, clock_, cutoff, dry_run, actor);
 }
 
 }  // namespace bastion::recorder

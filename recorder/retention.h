@@ -36,8 +36,19 @@ struct PurgeReport {
   std::optional<Checkpoint> cut_at;  // the signed checkpoint the purge (or dry run) cuts at; nullopt: none
 };
 
-// `actor` goes into the audit.purge record ("system" for the daemon's timer).
-Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const Clock& clock, Micros cutoff,
-                                     bool dry_run, const std::string& actor = "system");
+// Retention of the state database's audit log and the sessions it ends.
+// Not thread-safe (one per process, like Database).
+class Retention {
+ public:
+  Retention(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  // `actor` goes into the audit.purge record ("system" for the daemon's timer).
+  Result<PurgeReport> purge_older_than(const Ed25519Key& key, Micros cutoff, bool dry_run,
+                                       const std::string& actor = "system");
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
 
 }  // namespace bastion::recorder

@@ -5,8 +5,10 @@
 
 #include <filesystem>
 
+#include "common/database_sql.h"
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
+#include "recorder/recorder_sql.h"
 #include "recorder/channel_recording.h"
 #include "recorder/retention.h"
 #include "recorder/session_log.h"
@@ -38,7 +40,7 @@ class RetentionTest : public testing::AuditStoreTest {
     return purge_older_than(*db, *key, clock, cutoff, dry_run);
   }
   int64_t count(const std::string& query) {
-    SQLite::Statement q(db->sql(), query);
+    SQLite::Statement q(bastion::sql(*db), query);
     q.executeStep();
     return q.getColumn(0).getInt64();
   }
@@ -61,7 +63,7 @@ class RetentionTest : public testing::AuditStoreTest {
   // insider who rewrites the unsigned log would.
   void rechain(std::string prev = kGenesisHash) {
     std::vector<StoredRecord> rows;
-    SQLite::Statement q(db->sql(),
+    SQLite::Statement q(bastion::sql(*db),
                         "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
                         "details FROM audit_log ORDER BY seq");
     while (q.executeStep()) {
@@ -73,7 +75,7 @@ class RetentionTest : public testing::AuditStoreTest {
     for (auto& r : rows) {
       r.prev_hash = prev;
       r.hash = chain_hash(prev, r);
-      SQLite::Statement u(db->sql(), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
+      SQLite::Statement u(bastion::sql(*db), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
       u.bind(1, r.prev_hash);
       u.bind(2, r.hash);
       u.bind(3, r.seq);
@@ -178,7 +180,8 @@ TEST_F(RetentionTest, AnEarlierCutoffNeverMovesTheAnchorBackwards) {
   Micros late = clock.now() + 1;
   clock.advance(kMicrosPerSecond);
   append(2);
-  SQLite::Statement saved(db->sql(), "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints WHERE seq = 3");
+  SQLite::Statement saved(bastion::sql(*db),
+                          "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints WHERE seq = 3");
   ASSERT_TRUE(saved.executeStep());
   Checkpoint old{saved.getColumn(0).getInt64(), saved.getColumn(1).getString(), saved.getColumn(2).getInt64(),
                  saved.getColumn(3).getString(), saved.getColumn(4).getString()};
@@ -187,7 +190,8 @@ TEST_F(RetentionTest, AnEarlierCutoffNeverMovesTheAnchorBackwards) {
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->anchor_seq, 6);
   // A copy of the older, validly signed checkpoint is put back.
-  SQLite::Statement ins(db->sql(), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+  SQLite::Statement ins(bastion::sql(*db),
+                        "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
   ins.bind(1, old.seq);
   ins.bind(2, old.hash);
   ins.bind(3, static_cast<int64_t>(old.ts));

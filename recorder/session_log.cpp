@@ -1,5 +1,7 @@
 #include "recorder/session_log.h"
 
+#include "common/database_sql.h"
+
 namespace bastion::recorder {
 namespace {
 
@@ -29,7 +31,7 @@ SessionRecord read_row(SQLite::Statement& q) {
 
 Status SessionLog::start(const SessionRecord& s) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "INSERT INTO sessions(id, user_name, target, login, source, pid, started_at, grant_id) "
                         "VALUES (?,?,?,?,?,?,?,?)");
     q.bind(1, s.id);
@@ -48,7 +50,7 @@ Status SessionLog::start(const SessionRecord& s) {
 Status SessionLog::end(const std::string& id, int64_t bytes_in, int64_t bytes_out, std::optional<int> exit_status,
                        const std::string& reason) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(),
+    SQLite::Statement q(sql(db_),
                         "UPDATE sessions SET ended_at = ?, bytes_in = ?, bytes_out = ?, exit_status = ?, "
                         "end_reason = ? WHERE id = ? AND ended_at IS NULL");
     q.bind(1, static_cast<int64_t>(clock_.now()));
@@ -72,14 +74,14 @@ Result<std::vector<SessionRecord>> SessionLog::list(bool live_only, int limit) {
 
 Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
   try {
-    std::string sql = std::string(kCols) + " WHERE 1=1";
-    if (f.live_only) sql += " AND ended_at IS NULL";
-    if (!f.user.empty()) sql += " AND user_name = :user";
-    if (!f.target.empty()) sql += " AND target = :target";
-    if (!f.grant_id.empty()) sql += " AND grant_id = :grant";
-    if (f.since) sql += " AND started_at >= :since";
-    sql += " ORDER BY started_at DESC LIMIT :limit";
-    SQLite::Statement q(db_.sql(), sql);
+    std::string statement = std::string(kCols) + " WHERE 1=1";
+    if (f.live_only) statement += " AND ended_at IS NULL";
+    if (!f.user.empty()) statement += " AND user_name = :user";
+    if (!f.target.empty()) statement += " AND target = :target";
+    if (!f.grant_id.empty()) statement += " AND grant_id = :grant";
+    if (f.since) statement += " AND started_at >= :since";
+    statement += " ORDER BY started_at DESC LIMIT :limit";
+    SQLite::Statement q(sql(db_), statement);
     if (!f.user.empty()) q.bind(":user", f.user);
     if (!f.target.empty()) q.bind(":target", f.target);
     if (!f.grant_id.empty()) q.bind(":grant", f.grant_id);
@@ -95,7 +97,7 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
 
 Result<std::optional<SessionRecord>> SessionLog::find(const std::string& id) {
   try {
-    SQLite::Statement q(db_.sql(), std::string(kCols) + " WHERE id = ?");
+    SQLite::Statement q(sql(db_), std::string(kCols) + " WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::optional<SessionRecord>{};
     return std::optional<SessionRecord>(read_row(q));
@@ -107,10 +109,10 @@ Result<std::optional<SessionRecord>> SessionLog::find(const std::string& id) {
 Result<std::vector<std::string>> SessionLog::end_orphans(int pid, const std::string& reason) {
   std::vector<std::string> ids;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(db_.sql(), "SELECT id FROM sessions WHERE pid = ? AND ended_at IS NULL");
+    SQLite::Statement q(sql(db_), "SELECT id FROM sessions WHERE pid = ? AND ended_at IS NULL");
     q.bind(1, pid);
     while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
-    SQLite::Statement u(db_.sql(),
+    SQLite::Statement u(sql(db_),
                         "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE pid = ? AND ended_at IS NULL");
     u.bind(1, static_cast<int64_t>(clock_.now()));
     u.bind(2, reason);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/database_sql.h"
 #include "recorder/syslog_cursor.h"
 #include "recorder/syslog_stream.h"
 #include "recorder/syslog_transport.h"
@@ -177,18 +178,18 @@ void SyslogForwarder::send_line(const std::string& msgid, int severity, const st
 
 void SyslogForwarder::abandon_after_fork() { (void)stream_.release(); }
 
-Status SyslogForwarder::forward_new(Database& db) {
+Status SyslogForwarder::forward_new(AuditLog& log) {
   if (stream_) {
     stream_->notify();
     return {};
   }
   try {
     if (last_seq_ < 0) {
-      SQLite::Statement q(db.sql(), "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
-      q.executeStep();
-      last_seq_ = q.getColumn(0).getInt64();
+      auto newest = log.last_seq();
+      if (!newest) return newest.error().prefixed("syslog forwarding: ");
+      last_seq_ = *newest;
     }
-    for (const auto& m : read_audit_messages(db.sql(), last_seq_, 1000)) {
+    for (const auto& m : read_audit_messages(sql(log.database()), last_seq_, 1000)) {
       (void)::send(fd_.get(), m.text.data(), m.text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       last_seq_ = m.seq;
     }

@@ -34,9 +34,9 @@
 #include <memory>
 #include <string>
 
-#include "common/database.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "recorder/audit_log.h"
 
 namespace bastion::recorder {
 
@@ -65,8 +65,9 @@ class SyslogForwarder {
   ~SyslogForwarder();  // stops the delivery thread (promptly, even with a dead collector)
 
   // Datagrams: sends every record after the last one sent (starting from the
-  // newest at open). Streams: wakes the delivery thread (`db` unused).
-  Status forward_new(Database& db);
+  // newest at open), read from `log`. Streams: wakes the delivery thread
+  // (`log` unused: the thread reads through its own connection).
+  Status forward_new(AuditLog& log);
   void send_line(const std::string& msgid, int severity, const std::string& text);
   // In the child of fork(): forget the delivery thread (it does not exist
   // there) without touching its state.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/database.h"
+#include "common/database_sql.h"
 
 namespace bastion::recorder {
 namespace {

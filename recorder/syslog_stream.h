@@ -16,10 +16,13 @@
 #include <string>
 
 #include "common/result.h"
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "recorder/syslog_cursor.h"
 #include "recorder/syslog_transport.h"
+
+namespace SQLite {
+class Database;
+}
 
 namespace bastion::recorder {
 

@@ -244,7 +244,7 @@ TEST_F(SyslogDir, TcpDeliversEveryRecordInOrderAndAdvancesTheCursor) {
     ASSERT_TRUE(eventually([&] { return c.messages().size() >= 5; }, 10000));
     for (int i = 0; i < 3; ++i)
       ASSERT_TRUE(audit->append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
-    ASSERT_TRUE(f->forward_new(*db));
+    ASSERT_TRUE(f->forward_new(*audit));
     f->send_line("CHECKPOINT", 5, "checkpoint line");
     ASSERT_TRUE(eventually([&] { return c.messages().size() >= 9; }, 10000));
     ASSERT_TRUE(eventually([&] { return (*load_syslog_cursor(o.cursor_file))->seq == 8; }, 5000));

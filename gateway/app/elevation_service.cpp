@@ -1,6 +1,5 @@
 #include "gateway/app/elevation_service.h"
 
-#include "common/database.h"
 #include "common/encoding.h"
 #include "common/random.h"
 
@@ -90,22 +89,12 @@ Status ElevationService::audit(const Actor& actor, const std::string& action, Ou
   ev.session_id = actor.session_id;
   ev.details = std::move(details);
   // Inside atomically(): with the change it records, in the same transaction.
-  if (audit_.database().in_transaction()) {
-    try {
-      audit_.append_in_transaction(ev);
-    } catch (const SQLite::Exception& e) {
-      return database_error("audit log: ", e);
-    }
-    return {};
-  }
   auto r = audit_.append(ev);
   if (!r) return r.error();
   return {};
 }
 
-Status ElevationService::atomically(const std::function<Status()>& change) {
-  return with_transaction(audit_.database(), change);
-}
+Status ElevationService::atomically(const std::function<Status()>& change) { return audit_.atomically(change); }
 
 template <class T>
 Result<T> ElevationService::refuse(const Actor& actor, const std::string& action, const std::string& reason,

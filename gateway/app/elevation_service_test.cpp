@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "common/database.h"
+#include "common/database_sql.h"
 #include "gateway/app/elevation_service.h"
 #include "policy/sqlite_repository.h"
 
@@ -69,15 +70,14 @@ class ElevationServiceTest : public ::testing::Test {
 TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
   ASSERT_TRUE(req) << req.error().message;
-  auto count = [&](const std::string& sql) {
-    SQLite::Statement q(db->sql(), sql);
+  auto count = [&](const std::string& query) {
+    SQLite::Statement q(sql(*db), query);
     q.executeStep();
     return q.getColumn(0).getInt();
   };
   const int records = count("SELECT COUNT(*) FROM audit_log");
   // From here on, no audit record can be written.
-  db->sql().exec(
-      "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  sql(*db).exec("CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
   EXPECT_FALSE(service->request(bob, "root@acme-app", 30 * kMin, "T-2"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM elevations"), 1) << "a request without its record";
   auto approved = service->approve(carol, req->id, std::nullopt);
@@ -97,7 +97,7 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   EXPECT_EQ((*repo->find_elevation(req->id))->state, policy::ElevationState::kPending) << "expired without a record";
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log"), records);
   // Once records can be written again, everything works as before.
-  db->sql().exec("DROP TRIGGER no_audit");
+  sql(*db).exec("DROP TRIGGER no_audit");
   auto expired = service->expire_due();
   ASSERT_TRUE(expired) << expired.error().message;
   EXPECT_EQ(expired->size(), 1u);

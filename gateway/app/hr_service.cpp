@@ -94,10 +94,12 @@ Status HrService::audit_changes(const HrEvent& e, const HrPlan& plan, const std:
     d.update(extra);
     return d;
   };
+  Status written;  // the first failed append; the rest are skipped and the caller rolls back
   auto add = [&](const std::string& action, Outcome o, const std::string& reason, nlohmann::json d) {
+    if (!written) return;
     auto ev = event(action, o, reason, std::move(d));
     ev.target = "";
-    audit_.append_in_transaction(ev);
+    if (auto r = audit_.append_in_transaction(ev); !r) written = r.error();
   };
   nlohmann::json main =
       with({{"type", policy::to_string(e.type)}, {"plan", policy::to_string(plan.action)}, {"user", plan.person}});
@@ -130,7 +132,7 @@ Status HrService::audit_changes(const HrEvent& e, const HrPlan& plan, const std:
   for (const auto& r : ch.roles_added) {
     add("role.assign", Outcome::kAllow, "HR: department " + plan.department, with({{"user", ch.person}, {"role", r}}));
   }
-  return {};
+  return written;
 }
 
 HrLineOutcome HrService::apply_event(const HrEvent& e, const std::string& batch_id, bool resumed,
@@ -322,7 +324,7 @@ Result<HrBatch> HrService::open(const HrDroppedFile& file) {
                      {"active", b.active},
                      {"alert", "mass-revocation"}});
     auto st = repo_.save_hr_batch(b.record, [&](const std::string&) -> Status {
-      audit_.append_in_transaction(ev);
+      if (auto r = audit_.append_in_transaction(ev); !r) return r.error();
       return {};
     });
     if (!st) return st.error();
@@ -426,7 +428,9 @@ Result<nlohmann::json> HrService::finish(HrBatch& b) {
   // file read again (the process died before moving it) is audited once.
   auto st = repo_.save_hr_batch(b.record, [&](const std::string& previous) -> Status {
     if (previous == "done") return {};
-    for (const auto& ev : records) audit_.append_in_transaction(ev);
+    for (const auto& ev : records) {
+      if (auto r = audit_.append_in_transaction(ev); !r) return r.error();
+    }
     return {};
   });
   if (!st) return st.error();
@@ -453,7 +457,7 @@ Status HrService::hold_when_due(policy::HrBatchRecord& rec, const HrBreakerCount
                    {"active", c.active},
                    {"alert", "mass-revocation"}});
   return repo_.save_hr_batch(rec, [&](const std::string&) -> Status {
-    audit_.append_in_transaction(ev);
+    if (auto r = audit_.append_in_transaction(ev); !r) return r.error();
     return {};
   });
 }

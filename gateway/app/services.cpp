@@ -9,7 +9,10 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       policy_(db_, clock_),
       keys_(db_, clock_),
       audit_(db_, clock_),
+      chain_(db_, clock_),
+      retention_(db_, clock_),
       sessions_(db_, clock_),
+      recordings_(db_, audit_, clock_),
       elevation_(policy_, audit_, cfg_, clock_),
       hr_(policy_, audit_, cfg_, clock_),
       mfa_(db_, clock_) {}

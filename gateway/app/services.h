@@ -1,7 +1,9 @@
 // Services: the per-process set of stores a gateway process works with.
 //
 // Contract: open() after fork() in each process (SQLite handles must not cross
-// fork). Owns the database; the repositories borrow it.
+// fork). Owns the database; the stores borrow it. Callers see the stores'
+// interfaces only, never the database or its engine: what gateway/ does to
+// the state goes through one of them.
 #pragma once
 
 #include <functional>
@@ -16,7 +18,10 @@
 #include "gateway/app/elevation_service.h"
 #include "gateway/app/hr_service.h"
 #include "policy/sqlite_repository.h"
+#include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
+#include "recorder/channel_recording.h"
+#include "recorder/retention.h"
 #include "recorder/session_log.h"
 
 namespace bastion::gateway {
@@ -28,14 +33,25 @@ class Services {
 
   const Config& config() const { return cfg_; }
   const Clock& clock() const { return clock_; }
-  Database& db() { return db_; }
-  policy::SqlitePolicyRepository& policy() { return policy_; }
+  policy::PolicyRepository& policy() { return policy_; }
   authn::KeyRegistry& keys() { return keys_; }
   recorder::AuditLog& audit() { return audit_; }
+  recorder::AuditChain& chain() { return chain_; }
+  recorder::Retention& retention() { return retention_; }
   recorder::SessionLog& sessions() { return sessions_; }
+  recorder::RecordingCatalog& recordings() { return recordings_; }
   ElevationService& elevation() { return elevation_; }
   HrService& hr() { return hr_; }
   authn::MfaStore& mfa() { return mfa_; }
+
+  // The monitor's group commit: one transaction across many requests.
+  // begin_batch() takes the write lock; every store's writes meanwhile run
+  // in savepoints; commit_batch() makes them durable together.
+  // rollback_batch(): an error means the connection is unusable
+  // (drop these Services and open new ones).
+  Status begin_batch() { return db_.begin(); }
+  Status commit_batch() { return db_.commit(); }
+  Status rollback_batch() { return db_.rollback(); }
 
  private:
   Services(const Config& cfg, Database db, const Clock& clock);
@@ -46,7 +62,10 @@ class Services {
   policy::SqlitePolicyRepository policy_;
   authn::KeyRegistry keys_;
   recorder::AuditLog audit_;
+  recorder::AuditChain chain_;
+  recorder::Retention retention_;
   recorder::SessionLog sessions_;
+  recorder::RecordingCatalog recordings_;
   ElevationService elevation_;
   HrService hr_;
   authn::MfaStore mfa_;

@@ -42,7 +42,7 @@ Result<recorder::RecordingInfo> find_recording(Services& s, const std::string& i
   auto sess = s.sessions().find(id);
   if (!sess) return sess.error();
   if (!*sess) return make_error("no such session: " + id);
-  auto recs = recorder::recordings_of(s.db(), id);
+  auto recs = s.recordings().of(id);
   if (!recs) return recs.error();
   for (const auto& r : *recs) {
     if (r.channel == channel) return r;
@@ -55,7 +55,7 @@ Result<recorder::RecordingInfo> find_recording(Services& s, const std::string& i
 nlohmann::json session_details(Services& s, const recorder::SessionRecord& sess) {
   nlohmann::json j = session_json(sess);
   j["recordings"] = nlohmann::json::array();
-  if (auto recs = recorder::recordings_of(s.db(), sess.id); recs) {
+  if (auto recs = s.recordings().of(sess.id); recs) {
     for (const auto& r : *recs) {
       j["recordings"].push_back(
           {{"channel", r.channel}, {"path", r.path}, {"size", r.size ? *r.size : -1}, {"sha256", r.sha256}});
@@ -406,7 +406,7 @@ Status commands(Services& s, const Args& a) {
   auto sess = s.sessions().find(a.id);
   if (!sess) return sess.error();
   if (!*sess) return make_error(ErrorCode::kNotFound, "no such session: " + a.id);
-  auto recs = recorder::recordings_of(s.db(), a.id);
+  auto recs = s.recordings().of(a.id);
   if (!recs) return recs.error();
   std::vector<Ran> all;
   bool any = false;
@@ -441,7 +441,7 @@ Status commands(Services& s, const Args& a) {
 // `sessions files`: the file transfers of a session's SFTP channels recorded
 // with sftp_content (without it, `sessions show` has their file.* records).
 Status files(Services& s, const Args& a) {
-  auto recs = recorder::recordings_of(s.db(), a.id);
+  auto recs = s.recordings().of(a.id);
   if (!recs) return recs.error();
   nlohmann::json out = nlohmann::json::array();
   int sftp_channels = 0;
@@ -488,7 +488,7 @@ Status verify_audit_chain(Services& s) {
   if (!key_text) return key_text.error().prefixed("audit public key: ");
   auto key = recorder::parse_audit_public_key(*key_text);
   if (!key) return key.error();
-  auto chain = recorder::verify_chain(s.db(), *key);
+  auto chain = s.chain().verify(*key);
   if (!chain) return chain.error();
   if (!chain->ok) return make_error("the audit log itself fails verification: " + chain->problem);
   return {};
@@ -497,7 +497,7 @@ Status verify_audit_chain(Services& s) {
 // `sessions verify`: one line per recorded channel; exit 1 if any failed.
 Status verify(Services& s, const Args& a) {
   if (auto st = verify_audit_chain(s); !st) return st;
-  auto recs = recorder::recordings_of(s.db(), a.id);
+  auto recs = s.recordings().of(a.id);
   if (!recs) return recs.error();
   if (recs->empty()) return make_error("session " + a.id + " has no recordings");
   Status result;
@@ -536,7 +536,7 @@ Status check_search(Args& a) {
 // `search --command`: the commands of one session that match, appended to `out`.
 void search_commands(Services& s, const recorder::SessionRecord& sess, const std::regex& re, const Args& a,
                      nlohmann::json& out) {
-  auto recs = recorder::recordings_of(s.db(), sess.id);
+  auto recs = s.recordings().of(sess.id);
   if (!recs) return;
   for (const auto& r : *recs) {
     std::string note;
@@ -574,7 +574,7 @@ Status search_for_commands(Services& s, const Args& a, const std::vector<recorde
 // The hits for `text` in one session's recordings, appended to `out`.
 // Returns how many of its recordings were byte-exact streams (searched by command line only).
 int search_session(Services& s, const recorder::SessionRecord& sess, const Args& a, nlohmann::json& out) {
-  auto recs = recorder::recordings_of(s.db(), sess.id);
+  auto recs = s.recordings().of(sess.id);
   if (!recs) return 0;
   int streams = 0;
   for (const auto& r : *recs) {

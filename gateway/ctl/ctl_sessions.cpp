@@ -145,7 +145,7 @@ Status verify_audit(Services& s, const VerifyArgs& a) {
   if (!text) return text.error().prefixed("audit public key: ");
   auto key = recorder::parse_audit_public_key(*text);
   if (!key) return key.error().prefixed(key_path + ": ");
-  auto report = recorder::verify_chain(s.db(), *key);
+  auto report = s.chain().verify(*key);
   if (!report) return report.error();
   if (!report->ok) {
     std::fprintf(stderr, "audit log FAILED verification at seq %lld: %s\n", static_cast<long long>(report->bad_seq),
@@ -177,7 +177,7 @@ Status purge_audit(Services& s, const PurgeArgs& a) {
   Micros age = a.age.value_or(static_cast<Micros>(s.config().retention_days) * 86400 * kMicrosPerSecond);
   auto key = Ed25519Key::load(s.config().audit_signing_key);
   if (!key) return key.error();
-  auto r = recorder::purge_older_than(s.db(), *key, s.clock(), s.clock().now() - age, a.dry_run, ctl_actor());
+  auto r = s.retention().purge_older_than(*key, s.clock().now() - age, a.dry_run, ctl_actor());
   if (!r) {
     return make_error(r.error().message + (a.dry_run ? "; investigate with 'bastionctl audit verify'"
                                                      : "; an audit.alert is recorded: investigate with "
@@ -206,14 +206,9 @@ Status purge_audit(Services& s, const PurgeArgs& a) {
 Status syslog_status(Services& s, const JsonFlag& a) {
   const Config& c = s.config();
   nlohmann::json j = {{"target", c.syslog.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.syslog)}};
-  int64_t newest = 0;
-  Status st = guarded([&]() -> Status {
-    SQLite::Statement q(s.db().sql(), "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
-    q.executeStep();
-    newest = q.getColumn(0).getInt64();
-    return {};
-  });
-  if (!st) return st;
+  auto last = s.audit().last_seq();
+  if (!last) return last.error();
+  const int64_t newest = *last;
   j["newest_seq"] = newest;
   bool stream = c.syslog.starts_with("tcp://") || c.syslog.starts_with("tls://");
   j["delivery"] = c.syslog.empty() ? "off" : stream ? "at least once, in order" : "fire-and-forget";
@@ -265,7 +260,7 @@ Status export_audit(Services& s, const ExportArgs&) {
 Status checkpoint(Services& s) {
   auto key_file = Ed25519Key::load(s.config().audit_signing_key);
   if (!key_file) return key_file.error();
-  auto c = recorder::write_checkpoint(s.db(), *key_file, s.clock(), "manual");
+  auto c = s.chain().write_checkpoint(*key_file, "manual");
   if (!c) return c.error();
   std::cout << (*c ? recorder::checkpoint_log_line(**c) : std::string("nothing new to sign")) << "\n";
   return {};

@@ -738,9 +738,8 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
   // SECURITY: the file's name, folder and row are the monitor's; the child
   // gets one descriptor, opened for appending to that new file only.
   auto o =
-      recorder::begin_recording(s->db(), s->audit(), clock_, cfg_.recording_dir, !cfg_.encrypt_to.empty(),
-                                session_event(c), static_cast<int>(m.channel),
-                                m.stream ? recorder::RecordingFormat::kStream : recorder::RecordingFormat::kAsciicast);
+      s->recordings().begin(cfg_.recording_dir, !cfg_.encrypt_to.empty(), session_event(c), static_cast<int>(m.channel),
+                            m.stream ? recorder::RecordingFormat::kStream : recorder::RecordingFormat::kAsciicast);
   if (!o) {
     send_to(c, monitor::Refused{o.error().message});
     return;
@@ -795,9 +794,8 @@ void Supervisor::on_recording_end(ChildInfo& c, const monitor::RecordingEnd& m) 
     if (!d) return violation(c, d.error().message);
     index = std::move(*d);
   }
-  if (s == nullptr ||
-      !recorder::end_recording(s->db(), s->audit(), clock_, session_event(c), static_cast<int>(m.channel),
-                               it->second.path, sum, index ? &*index : nullptr)) {
+  if (s == nullptr || !s->recordings().end(session_event(c), static_cast<int>(m.channel), it->second.path, sum,
+                                           index ? &*index : nullptr)) {
     daemon_log("monitor: cannot record the end of " + it->second.path);
   }
 }

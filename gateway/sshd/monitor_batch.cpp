@@ -25,7 +25,7 @@ void Supervisor::begin_batch() {
   Services* s = monitor_services();
   if (s == nullptr || batch_.open) return;
   // Without a batch every write is its own transaction, as before.
-  if (Status st = s->db().begin(); !st) {
+  if (Status st = s->begin_batch(); !st) {
     daemon_log("monitor: cannot start a group commit: " + st.message());
     return;
   }
@@ -41,9 +41,9 @@ void Supervisor::end_batch() {
   std::string failure;
   if (s == nullptr) {
     failure = "the database connection went away";
-  } else if (Status st = s->db().commit(); !st) {
+  } else if (Status st = s->commit_batch(); !st) {
     failure = st.message();
-    if (!s->db().rollback()) monitor_services_.reset();
+    if (!s->rollback_batch()) monitor_services_.reset();
   }
   if (!failure.empty()) {
     // SECURITY: fail closed. The answers promised that records were durable;

@@ -490,13 +490,13 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
     return;
   }
   if (syslog_) {
-    if (auto st = syslog_->forward_new((*s)->db()); !st) daemon_log(st.message());
+    if (auto st = syslog_->forward_new((*s)->audit()); !st) daemon_log(st.message());
   }
-  auto tail = recorder::unsigned_tail((*s)->db());
+  auto tail = (*s)->chain().unsigned_tail();
   if (!tail || tail->first == 0) return;
   bool due = force || tail->first >= cfg_.checkpoint_records || now - tail->second >= cfg_.checkpoint_interval;
   if (!due) return;
-  auto cp = recorder::write_checkpoint((*s)->db(), *audit_key_, clock_, kind);
+  auto cp = (*s)->chain().write_checkpoint(*audit_key_, kind);
   if (!cp) {
     daemon_log("cannot checkpoint the audit log: " + cp.error().message);
     // SECURITY: a tampered tail is an alert, once per problem (this runs every second).
@@ -523,7 +523,7 @@ void Supervisor::maybe_purge() {
   auto s = Services::open(cfg_, clock_);
   if (!s) return;
   Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
-  auto r = recorder::purge_older_than((*s)->db(), *audit_key_, clock_, cutoff, false);
+  auto r = (*s)->retention().purge_older_than(*audit_key_, cutoff, false);
   if (!r) {
     daemon_log("retention purge failed: " + r.error().message);
   } else if (r->audit_records > 0 || r->recordings > 0) {

@@ -12,8 +12,10 @@
 
 #include "common/clock.h"
 #include "common/database.h"
+#include "common/database_sql.h"
 #include "common/ed25519_key.h"
 #include "recorder/audit_chain.h"
+#include "recorder/recorder_sql.h"
 #include "recorder/audit_log.h"
 
 namespace bastion::recorder::testing {
@@ -38,7 +40,7 @@ class AuditStoreTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : VerifyReport{};
   }
-  void sql(const std::string& s) { db->sql().exec(s); }
+  void sql(const std::string& s) { bastion::sql(*db).exec(s); }
 
   std::string dir;
   FakeClock clock{1'800'000'000'000'000};
