@@ -25,13 +25,13 @@ SQLite::Database& sql(Database& db);
 Error database_error(const std::string& context, const SQLite::Exception& e);
 
 // Runs `fn` (which returns a Result or Status), turning SQLite exceptions
-// into an error. For reads; writes use with_transaction.
+// into an error with `context` in front. For reads; writes use with_transaction.
 template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
+auto guarded(Fn&& fn, const char* context = "database: ") -> decltype(fn()) {
   try {
     return fn();
   } catch (const SQLite::Exception& e) {
-    return database_error("database: ", e);
+    return database_error(context, e);
   }
 }
 

@@ -1,22 +1,13 @@
 #include "recorder/audit_chain.h"
-#include "recorder/recorder_sql.h"
 
 #include <nlohmann/json.hpp>
 
 #include "common/database_sql.h"
 #include "common/encoding.h"
+#include "recorder/recorder_sql.h"
 
 namespace bastion::recorder {
 namespace {
-
-template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return database_error("audit log: ", e);
-  }
-}
 
 std::optional<Checkpoint> newest_checkpoint(Database& db) {
   SQLite::Statement q(sql(db),
@@ -71,33 +62,37 @@ Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& 
 }
 
 Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
-  return guarded([&]() -> Result<std::pair<int64_t, Micros>> {
-    auto cp = newest_checkpoint(db);
-    int64_t after = cp ? cp->seq : 0;
-    SQLite::Statement q(sql(db), "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
-    q.bind(1, after);
-    q.executeStep();
-    return std::make_pair(q.getColumn(0).getInt64(), cp ? cp->ts : Micros{0});
-  });
+  return guarded(
+      [&]() -> Result<std::pair<int64_t, Micros>> {
+        auto cp = newest_checkpoint(db);
+        int64_t after = cp ? cp->seq : 0;
+        SQLite::Statement q(sql(db), "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
+        q.bind(1, after);
+        q.executeStep();
+        return std::make_pair(q.getColumn(0).getInt64(), cp ? cp->ts : Micros{0});
+      },
+      "audit log: ");
 }
 
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
                                                    const std::string& kind) {
-  return guarded([&]() -> Result<std::optional<Checkpoint>> {
-    SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement last(sql(db), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-    if (!last.executeStep()) return std::optional<Checkpoint>{};
-    Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
-    auto prev = newest_checkpoint(db);
-    if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
-    // SECURITY: a signature over a tampered tail would make it look legitimate.
-    if (auto st = verify_unsigned_tail(db); !st) {
-      return make_error(ErrorCode::kTampered, "refusing to sign a checkpoint: " + st.message());
-    }
-    if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
-    tx.commit();
-    return std::optional<Checkpoint>(c);
-  });
+  return guarded(
+      [&]() -> Result<std::optional<Checkpoint>> {
+        SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement last(sql(db), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+        if (!last.executeStep()) return std::optional<Checkpoint>{};
+        Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
+        auto prev = newest_checkpoint(db);
+        if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
+        // SECURITY: a signature over a tampered tail would make it look legitimate.
+        if (auto st = verify_unsigned_tail(db); !st) {
+          return make_error(ErrorCode::kTampered, "refusing to sign a checkpoint: " + st.message());
+        }
+        if (auto st = store_signed_checkpoint(db, key, c); !st) return st.error();
+        tx.commit();
+        return std::optional<Checkpoint>(c);
+      },
+      "audit log: ");
 }
 
 Result<std::optional<Checkpoint>> AuditChain::write_checkpoint(const Ed25519Key& key, const std::string& kind) {
