@@ -27,6 +27,7 @@
 #include "gateway/app/daemon_log.h"
 #include "gateway/sshd/supervisor.h"
 #include "gateway/sshd/command_mode.h"
+#include "gateway/sshd/monitor_rules.h"
 #include "policy/access.h"
 #include "recorder/channel_recording.h"
 #include "recorder/stream_writer.h"
@@ -44,37 +45,6 @@ bool can_offer_step_up(const std::vector<authn::StoredCredential>& creds) {
   return std::any_of(creds.begin(), creds.end(),
                      [](const auto& c) { return c.state == "active" || c.state == "pending"; });
 }
-
-constexpr unsigned bit(ChildState s) { return static_cast<unsigned>(s); }
-constexpr unsigned bit(Type t) { return 1u << static_cast<unsigned>(t); }
-
-// The dispatch table (like OpenSSH's mon_dispatch): a request type is
-// answered only in the states listed, and at most once where `once` is set.
-// Monitor-to-child types are not listed: a child sending one is a violation.
-struct Rule {
-  Type type;
-  unsigned states;
-  bool once;
-};
-constexpr unsigned kAnyState = bit(ChildState::kPreauth) | bit(ChildState::kStepUp) | bit(ChildState::kProxy) |
-                               bit(ChildState::kCommand) | bit(ChildState::kRefused);
-constexpr Rule kRules[] = {
-    {Type::kKeyProbe, bit(ChildState::kPreauth), false},
-    // Repeatable while refused attempts leave it pre-auth (bounded by max_auth_attempts).
-    {Type::kAuthenticate, bit(ChildState::kPreauth), false},
-    // A login's step-up, or (command mode) an approver's.
-    {Type::kStepUpPoll, bit(ChildState::kStepUp) | bit(ChildState::kCommand), false},
-    {Type::kCommand, bit(ChildState::kCommand), false},
-    {Type::kSign, bit(ChildState::kProxy), true},
-    {Type::kElevationChanged, bit(ChildState::kCommand), false},
-    {Type::kAudit, bit(ChildState::kProxy) | bit(ChildState::kCommand), false},
-    // The session's end and totals, once, whatever happened before.
-    {Type::kSessionEnd, kAnyState, true},
-    // Recordings of a proxy session's channels: files the monitor creates.
-    {Type::kRecordingOpen, bit(ChildState::kProxy), false},
-    {Type::kRecordingChunk, bit(ChildState::kProxy), false},
-    {Type::kRecordingEnd, bit(ChildState::kProxy), false},
-};
 
 // Recorded channels per connection (OpenSSH's clients open a few; a
 // multiplexing client may open hundreds over a long session).
@@ -135,18 +105,6 @@ bool looks_like_key_type(const std::string& t) {
   return true;
 }
 
-const char* state_name(ChildState s) {
-  switch (s) {
-    case ChildState::kPreauth: return "pre-auth";
-    case ChildState::kStepUp: return "step-up";
-    case ChildState::kKilled: return "killed";
-    case ChildState::kProxy: return "authenticated";
-    case ChildState::kCommand: return "command mode";
-    case ChildState::kRefused: return "refused";
-  }
-  return "?";
-}
-
 // `text` as an IP address in canonical form, or "" when it is not one.
 std::string canonical_ip(const std::string& text) {
   unsigned char buf[sizeof(in6_addr)];
@@ -194,22 +152,12 @@ bool Supervisor::read_one_request(ChildInfo& c) {
     violation(c, r.error);
     return false;
   }
-  Type type = monitor::type_of(r.message);
-  const Rule* rule = nullptr;
-  for (const auto& candidate : kRules) {
-    if (candidate.type == type) rule = &candidate;
-  }
   // SECURITY: a request not allowed in this state, a repeat of a one-time
   // request, or a message only the monitor sends ends the child.
-  if (rule == nullptr || (rule->states & bit(c.state)) == 0) {
-    violation(c, std::string("unpermitted request ") + monitor::type_name(type) + " in state " + state_name(c.state));
+  if (auto refused = admit(monitor::type_of(r.message), c.state, c.asked_once)) {
+    violation(c, *refused);
     return false;
   }
-  if (rule->once && (c.asked_once & bit(type)) != 0) {
-    violation(c, std::string("repeated one-time request ") + monitor::type_name(type));
-    return false;
-  }
-  if (rule->once) c.asked_once |= bit(type);
   std::visit(
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;

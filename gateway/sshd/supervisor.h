@@ -23,6 +23,7 @@
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
+#include "gateway/sshd/monitor_rules.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "policy/decision.h"
@@ -35,22 +36,11 @@
 
 namespace bastion::gateway {
 
-// Where a connection process is in its life, for the monitor's dispatch
-// table: what it may ask depends on it.
-enum class ChildState : unsigned {
-  kPreauth = 1,  // may probe keys and ask to authenticate (max_auth_attempts times)
-  kProxy = 2,    // a session for LOGIN@TARGET: may ask for one certificate, report channel events
-  kCommand = 4,  // authenticated in command mode: may report elevation changes and events
-  kRefused = 8,  // refused (a failed step-up, a refused certificate): may only end
-  kStepUp = 16,  // accepted pending a step-up: may ask whether it is done
-  kKilled = 32,  // broke the protocol: SIGKILLed; nothing it sent is read any more
-};
-
 struct ChildInfo {
   int pid = 0;
   ChildState state = ChildState::kPreauth;
-  unsigned asked_once = 0;  // bit per monitor::Type: requests allowed once that were made
-  UniqueFd channel;         // SOCK_SEQPACKET to the child
+  AskedOnce asked_once;  // requests allowed once that were made
+  UniqueFd channel;      // SOCK_SEQPACKET to the child
   std::string source_ip;
   std::string source_group;  // what per-source limits count (an IPv6 address's /64)
   std::string source;
