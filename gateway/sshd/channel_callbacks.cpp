@@ -13,7 +13,7 @@ ChannelPair* P(void* ud) { return static_cast<ChannelPair*>(ud); }
 
 int on_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int, void* ud) {
   auto* p = P(ud);
-  if (p->started) return -1;
+  if (p->state.started()) return -1;
   p->pty = true;
   p->term = term ? term : "xterm";
   p->cols = w;
@@ -46,7 +46,7 @@ int on_subsystem(ssh_session, ssh_channel, const char* name, void* ud) {
 
 int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* ud) {
   auto* p = P(ud);
-  if (name == nullptr || value == nullptr || p->started) return -1;
+  if (name == nullptr || value == nullptr || p->state.started()) return -1;
   for (const auto& pat : p->conn->env_allow()) {
     if (fnmatch(pat.c_str(), name, 0) == 0) {
       p->env.emplace_back(name, value);
@@ -65,8 +65,8 @@ void on_signal(ssh_session, ssh_channel, const char* sig, void* ud) {
   if (sig != nullptr && P(ud)->pending_signals.size() < 16) P(ud)->pending_signals.emplace_back(sig);
 }
 
-void on_in_eof(ssh_session, ssh_channel, void* ud) { P(ud)->in_eof = true; }
-void on_in_close(ssh_session, ssh_channel, void* ud) { P(ud)->in_closed = true; }
+void on_in_eof(ssh_session, ssh_channel, void* ud) { P(ud)->state.from_client.on_eof(); }
+void on_in_close(ssh_session, ssh_channel, void* ud) { P(ud)->state.from_client.on_close(); }
 
 void on_agent(ssh_session, ssh_channel, void* ud) {
   P(ud)->conn->audit("agent", Outcome::kDeny, "agent forwarding is not allowed");
@@ -82,8 +82,8 @@ void on_up_exit_signal(ssh_session, ssh_channel, const char* sig, int core, cons
   P(ud)->exit_signal = ExitSignal{sig ? sig : "", core != 0, msg ? msg : ""};
 }
 
-void on_up_eof(ssh_session, ssh_channel, void* ud) { P(ud)->up_eof = true; }
-void on_up_close(ssh_session, ssh_channel, void* ud) { P(ud)->up_closed = true; }
+void on_up_eof(ssh_session, ssh_channel, void* ud) { P(ud)->state.from_target.on_eof(); }
+void on_up_close(ssh_session, ssh_channel, void* ud) { P(ud)->state.from_target.on_close(); }
 
 }  // namespace
 

@@ -39,7 +39,7 @@ int available(ssh_channel ch, int is_stderr) {
 }  // namespace
 
 uint64_t pump(ChannelPair& p) {
-  if (!p.running || p.in == nullptr || p.up == nullptr) return 0;
+  if (!p.state.running() || p.in == nullptr || p.up == nullptr) return 0;
   uint64_t total = 0;
   auto to_target = [&](std::string_view b) {
     if (p.rec) (void)p.rec->input(b);
@@ -59,12 +59,12 @@ uint64_t pump(ChannelPair& p) {
     if (p.rec) (void)p.rec->error_output(b);
     return true;
   };
-  if (!p.eof_sent_up && ssh_channel_is_open(p.up)) {
+  if (p.state.forwards_to_target() && ssh_channel_is_open(p.up)) {
     uint64_t n = move(p.in, p.up, false, to_target);
     p.bytes_in += n;
     total += n;
   }
-  if (!p.finished && ssh_channel_is_open(p.in)) {
+  if (p.state.forwards_to_client() && ssh_channel_is_open(p.in)) {
     uint64_t n = move(p.up, p.in, false, to_client);
     uint64_t e = move(p.up, p.in, true, to_client_stderr);
     p.bytes_out += n + e;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/sshd/channel_state.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "recorder/channel_recording.h"
 #include "recorder/sftp_audit.h"
@@ -53,16 +54,8 @@ struct ChannelPair {
   std::string forward_host, origin_host;
   int forward_port = 0, origin_port = 0;
 
-  // Progress.
-  bool started = false;    // the loop has acted on `action`
-  bool running = false;    // bytes may flow
-  bool in_eof = false;     // client sent EOF
-  bool in_closed = false;  // client sent CLOSE
-  bool up_eof = false;
-  bool up_closed = false;
-  bool eof_sent_up = false;
-  bool eof_sent_in = false;
-  bool finished = false;  // exit status delivered and client channel closed
+  // Progress: the stage, each direction's half-close, and what the target ended with.
+  ChannelState state;
   std::optional<int> exit_status;
   std::optional<ExitSignal> exit_signal;
   std::optional<std::pair<int, int>> pending_resize;

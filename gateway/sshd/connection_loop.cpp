@@ -122,10 +122,7 @@ std::string Connection::relay() {
     if (rc == SSH_ERROR || !session_alive(session_.get())) return "client disconnected";
     if (upstream_ && !session_alive(upstream_->session())) {
       for (auto& p : pairs_) {
-        if (!p->finished) {
-          p->up_closed = true;
-          finish_pair(*p);
-        }
+        if (!p->state.finished()) finish_pair(*p);
       }
       terminate("the target closed the connection", "target closed the connection");
       return "target closed the connection";
@@ -136,13 +133,13 @@ std::string Connection::relay() {
 void Connection::service_channels() {
   for (size_t i = 0; i < pairs_.size(); ++i) {
     ChannelPair& p = *pairs_[i];
-    if (!p.started && p.action != ChannelAction::kNone) {
+    if (!p.state.started() && p.action != ChannelAction::kNone) {
       if (command_mode()) start_command_pair(p);
       else start_pair(p);
     }
-    if (!p.running) {
-      if (p.in_closed && !p.finished) {
-        p.finished = true;
+    if (!p.state.running()) {
+      if (p.state.abandoned_by_client()) {
+        p.state.finish();
         ssh_channel_close(p.in);
       }
       continue;
@@ -164,19 +161,19 @@ void Connection::service_channels() {
     if (!check_sftp(p)) continue;
     bytes_in_ += p.bytes_in - before_in;
     bytes_out_ += p.bytes_out - before_out;
-    if (p.in_eof && !p.eof_sent_up && ssh_channel_poll(p.in, 0) <= 0) {
+    if (p.state.from_client.needs_eof_forwarded() && ssh_channel_poll(p.in, 0) <= 0) {
       ssh_channel_send_eof(p.up);
-      p.eof_sent_up = true;
+      p.state.from_client.eof_forwarded();
     }
     // Half-close: the target said EOF and everything before it reached the client.
-    if (p.up_eof && !p.eof_sent_in && upstream_drained(p)) {
+    if (p.state.from_target.needs_eof_forwarded() && upstream_drained(p)) {
       ssh_channel_send_eof(p.in);
-      p.eof_sent_in = true;
+      p.state.from_target.eof_forwarded();
     }
     // Exit status arrives between EOF and CLOSE, so only CLOSE finishes.
-    if (!p.finished && p.up_closed && upstream_drained(p)) finish_pair(p);
-    if (p.in_closed && !p.finished) {
-      p.finished = true;
+    if (p.state.ends_when_drained() && upstream_drained(p)) finish_pair(p);
+    if (p.state.abandoned_by_client()) {
+      p.state.finish();
       ssh_channel_close(p.up);
       ssh_channel_close(p.in);
     }
@@ -185,7 +182,7 @@ void Connection::service_channels() {
 }
 
 void Connection::start_pair(ChannelPair& p) {
-  p.started = true;
+  p.state.start();
   nlohmann::json d = {{"pty", p.pty}};
   if (p.action == ChannelAction::kExec) d["command"] = p.command;
   if (p.action == ChannelAction::kSubsystem) d["subsystem"] = p.command;
@@ -237,14 +234,13 @@ void Connection::start_pair(ChannelPair& p) {
   }
   if (p.action != ChannelAction::kForward) audit(action_name(p.action), Outcome::kAllow, "", d);
   if (p.action == ChannelAction::kSubsystem) p.sftp = std::make_unique<recorder::SftpAuditor>();
-  p.running = true;
+  p.state.run();
 }
 
 void Connection::refuse_channel(ChannelPair& p, const std::string& message) {
   tell_client(p.in, "bastion: " + message + "\r\n");
   p.exit_status = 255;
-  p.up_closed = true;
-  p.finished = true;
+  p.state.finish();
   if (p.action != ChannelAction::kForward) {
     ssh_channel_request_send_exit_status(p.in, 255);
     last_exit_status_ = 255;
@@ -254,7 +250,7 @@ void Connection::refuse_channel(ChannelPair& p, const std::string& message) {
 }
 
 void Connection::finish_pair(ChannelPair& p) {
-  p.finished = true;
+  p.state.finish();
   finish_recording(p);
   if (p.sftp) {
     audit_file_events(p, p.sftp->take_events());
@@ -280,7 +276,7 @@ void Connection::reap_pairs() {
   for (auto it = pairs_.begin(); it != pairs_.end();) {
     ChannelPair& p = **it;
     bool in_done = p.in == nullptr || ssh_channel_is_closed(p.in);
-    if (p.finished && in_done) {
+    if (p.state.finished() && in_done) {
       // Freeing is safe in any state: libssh finishes the close handshake.
       // The callbacks point into this pair, so detach them first.
       if (p.up) {
@@ -302,12 +298,12 @@ void Connection::terminate(const std::string& message, const std::string& end_re
   // On record before the client hears of it.
   end_session(end_reason);
   for (auto& p : pairs_) {
-    if (p->finished || p->in == nullptr) continue;
+    if (p->state.finished() || p->in == nullptr) continue;
     tell_client(p->in, "\r\nbastion: session ended: " + message + "\r\n");
     if (p->action != ChannelAction::kForward) ssh_channel_request_send_exit_status(p->in, 255);
     ssh_channel_send_eof(p->in);
     ssh_channel_close(p->in);
-    p->finished = true;
+    p->state.finish();
   }
   ssh_blocking_flush(session_.get(), 2000);
   ssh_disconnect(session_.get());
@@ -346,8 +342,8 @@ void Connection::end_session(const std::string& reason) {
 }
 
 void Connection::start_command_pair(ChannelPair& p) {
-  p.started = true;
-  p.running = true;
+  p.state.start();
+  p.state.run();
   if (p.action == ChannelAction::kExec) {
     audit("command", Outcome::kAllow, "", {{"command", p.command.substr(0, 256)}});
     CommandResult r = run_remote_command(p, p.command);
@@ -356,7 +352,6 @@ void Connection::start_command_pair(ChannelPair& p) {
       else tell_client(p.in, r.output);
     }
     p.exit_status = r.exit_code;
-    p.up_closed = true;
     finish_pair(p);
     return;
   }
@@ -365,7 +360,7 @@ void Connection::start_command_pair(ChannelPair& p) {
 }
 
 void Connection::service_command_pair(ChannelPair& p) {
-  if (p.finished) return;
+  if (p.state.finished()) return;
   char buf[512];
   int n = ssh_channel_read_nonblocking(p.in, buf, sizeof buf, 0);
   for (int i = 0; i < n; ++i) {
@@ -380,7 +375,6 @@ void Connection::service_command_pair(ChannelPair& p) {
       for (char o : r.output) out += (o == '\n') ? std::string("\r\n") : std::string(1, o);
       if (r.quit) {
         p.exit_status = 0;
-        p.up_closed = true;
         finish_pair(p);
         return;
       }
@@ -393,7 +387,6 @@ void Connection::service_command_pair(ChannelPair& p) {
       }
     } else if (c == 0x04 || c == 0x03) {  // ^D, ^C
       p.exit_status = 0;
-      p.up_closed = true;
       finish_pair(p);
       return;
     } else if (static_cast<unsigned char>(c) >= 0x20 && p.line.size() < 2048) {
@@ -401,9 +394,8 @@ void Connection::service_command_pair(ChannelPair& p) {
       if (p.pty) ssh_channel_write(p.in, &c, 1);
     }
   }
-  if (p.in_eof || p.in_closed) {
+  if (p.state.from_client.ended()) {
     p.exit_status = 0;
-    p.up_closed = true;
     finish_pair(p);
   }
 }
@@ -535,7 +527,7 @@ bool Connection::check_sftp(ChannelPair& p) {
   tell_client(p.in, "bastion: file transfer ended: " + p.sftp_error + "\r\n");
   audit_file_events(p, p.sftp->close_all("channel ended: " + p.sftp_error));
   p.sftp.reset();
-  p.finished = true;
+  p.state.finish();
   ssh_channel_close(p.up);
   ssh_channel_close(p.in);
   return false;
