@@ -214,8 +214,7 @@ bool Supervisor::accept_client() {
               NI_NUMERICHOST | NI_NUMERICSERV);
   std::string ip = host;
   Micros now = clock_.now();
-  if (now >= next_backoff_prune_) {
-    next_backoff_prune_ = now + 60 * kMicrosPerSecond;
+  if (timers_.due(Job::kBackoffPrune, now)) {
     source_backoff_.prune(now);
     key_backoff_.prune(now);
   }
@@ -224,8 +223,7 @@ bool Supervisor::accept_client() {
   // SECURITY: a source that keeps failing waits (1s, 2s, 4s, ... up to
   // auth_backoff_max) before it may try again; refused before any fork.
   if (Micros until = source_backoff_.blocked_until(group, now); until != 0) {
-    if (now >= next_backoff_log_) {
-      next_backoff_log_ = now + kMicrosPerSecond;
+    if (timers_.due(Job::kBackoffLog, now)) {
       daemon_log("refusing connection from " + ip + ": back-off after " +
                  std::to_string(source_backoff_.failures(group)) + " failed logins from " + group + " (" +
                  format_duration(until - now) + " left)");
@@ -240,8 +238,7 @@ bool Supervisor::accept_client() {
     for (const auto& w : waiting_) here += w.group == group;
     if (waiting_.size() >= static_cast<size_t>(cfg_.max_queued) ||
         here >= static_cast<size_t>(cfg_.max_queued_per_source)) {
-      if (now >= next_queue_log_) {
-        next_queue_log_ = now + kMicrosPerSecond;
+      if (timers_.due(Job::kQueueLog, now)) {
         daemon_log("refusing connection from " + ip + ": too many unauthenticated connections" +
                    (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
                    " waiting (" + std::to_string(here) + " from this source)");
@@ -368,8 +365,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
 
 void Supervisor::sweep_grants(bool force) {
   Micros now = clock_.now();
-  if (!force && now < next_grant_sweep_) return;
-  next_grant_sweep_ = now + kMicrosPerSecond;
+  if (!timers_.due(Job::kGrantSweep, now, force)) return;
   // The monitor's own connection: this also runs inside its group commit.
   Services* s = monitor_services();
   if (s == nullptr) {
@@ -482,8 +478,7 @@ void Supervisor::check_deadlines() {
 
 void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   Micros now = clock_.now();
-  if (!force && now < next_checkpoint_check_) return;
-  next_checkpoint_check_ = now + kMicrosPerSecond;
+  if (!timers_.due(Job::kCheckpointCheck, now, force)) return;
   auto s = Services::open(cfg_, clock_);
   if (!s) {
     daemon_log("cannot checkpoint the audit log: " + s.error().message);
@@ -518,8 +513,7 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
 
 void Supervisor::maybe_purge() {
   Micros now = clock_.now();
-  if (now < next_purge_) return;
-  next_purge_ = now + 3600 * kMicrosPerSecond;
+  if (!timers_.due(Job::kPurge, now)) return;
   auto s = Services::open(cfg_, clock_);
   if (!s) return;
   Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;

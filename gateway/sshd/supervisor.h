@@ -23,6 +23,7 @@
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
+#include "gateway/sshd/maintenance_timers.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "policy/decision.h"
@@ -276,15 +277,12 @@ class Supervisor {
   // SECURITY: back-off after failed logins, per source address (checked at
   // accept) and per key (children inherit the table at fork and check it).
   Backoff source_backoff_, key_backoff_;
-  Micros next_backoff_log_ = 0, next_backoff_prune_ = 0;
+  MaintenanceTimers timers_;  // when each periodic job (checkpoint, purge, sweep, prune, rate-limited logs) is due
   SshBind bind_;
   std::optional<authn::UserCa> ca_;
   std::optional<Ed25519Key> audit_key_;
   std::optional<recorder::SyslogForwarder> syslog_;
-  Micros next_checkpoint_check_ = 0;
   std::string checkpoint_alerted_;  // the tampered-tail alert already written
-  Micros next_purge_ = 0;
-  Micros next_grant_sweep_ = 0;
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.
   std::unique_ptr<HrIntake> hr_;
@@ -300,7 +298,6 @@ class Supervisor {
     bool open = false;
     std::vector<Outgoing> outbox;
   } batch_;
-  Micros next_queue_log_ = 0;
   bool stopping_ = false;
   int web_pid_ = 0;
   UniqueFd web_channel_;                    // the monitor's end, while the web process runs
