@@ -176,13 +176,13 @@ int Supervisor::run() {
     bool batched = false;
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
-        auto it = children_.find(pids[i - first_child]);
-        if (it == children_.end()) continue;
+        ChildInfo* c = children_.find(pids[i - first_child]);
+        if (c == nullptr) continue;
         if (!batched) {
           begin_batch();
           batched = true;
         }
-        read_child(it->second);
+        read_child(*c);
       }
     }
     if (batched) end_batch();
@@ -230,60 +230,25 @@ bool Supervisor::accept_client() {
     }
     return true;
   }
-  if (!room_to_serve(group)) {
+  if (!children_.room_to_serve(group)) {
     // A burst (an automation controller's forks, the 9 a.m. rush) waits for
     // a pre-auth slot instead of being refused; only past the queue's bounds
-    // is a connection refused. A waiting connection costs one descriptor.
-    size_t here = 0;
-    for (const auto& w : waiting_) here += w.group == group;
-    if (waiting_.size() >= static_cast<size_t>(cfg_.max_queued) ||
-        here >= static_cast<size_t>(cfg_.max_queued_per_source)) {
+    // is a connection refused.
+    if (!children_.wait({std::move(client), ip, group, std::string(port), now})) {
       if (timers_.due(Job::kQueueLog, now)) {
         daemon_log("refusing connection from " + ip + ": too many unauthenticated connections" +
-                   (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
-                   " waiting (" + std::to_string(here) + " from this source)");
+                   (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(children_.waiting()) +
+                   " waiting (" + std::to_string(children_.waiting_from(group)) + " from this source)");
       }
-      return true;
     }
-    waiting_.push_back({std::move(client), ip, group, std::string(port), now});
     return true;
   }
   spawn(std::move(client), ip, ip + ":" + port);
   return true;
 }
 
-bool Supervisor::room_to_serve(const std::string& group) const {
-  int unauth = 0, unauth_here = 0;
-  for (const auto& [pid, c] : children_) {
-    if (c.authenticated) continue;
-    ++unauth;
-    if (c.source_group == group) ++unauth_here;
-  }
-  // SECURITY: cap pre-auth work so a flood of half-open connections cannot
-  // exhaust processes; authenticated sessions are not counted.
-  return unauth < cfg_.max_unauthenticated && unauth_here < cfg_.max_unauthenticated_per_source;
-}
-
 void Supervisor::serve_waiting() {
-  if (waiting_.empty()) return;
-  Micros now = clock_.now();
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (stopping_ || now - it->accepted_at >= cfg_.login_grace_time) {
-      daemon_log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
-                 " for a pre-auth slot");
-      it = waiting_.erase(it);
-      continue;
-    }
-    // First come, first served, except that a source at its cap does not
-    // hold up the others.
-    if (!room_to_serve(it->group)) {
-      ++it;
-      continue;
-    }
-    Waiting w = std::move(*it);
-    it = waiting_.erase(it);
-    spawn(std::move(w.client), w.ip, w.ip + ":" + w.port);
-  }
+  children_.serve_waiting(stopping_, [this](Waiting w) { spawn(std::move(w.client), w.ip, w.ip + ":" + w.port); });
 }
 
 void Supervisor::become_child() {
@@ -296,10 +261,9 @@ void Supervisor::become_child() {
   listen_fd_.reset();
   control_fd_.reset();
   signal_fd_.reset();
-  for (auto& [p, c] : children_) c.channel.reset();
+  children_.abandon_after_fork();
   web_channel_.reset();
   pending_.clear();
-  waiting_.clear();
   if (hr_) hr_->abandon_after_fork();
   hr_.reset();
   // SECURITY: children never hold the user CA or the audit signing key;
@@ -360,7 +324,7 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.source = source;
   c.session_id = params.session_id;
   c.started_at = clock_.now();
-  children_.emplace(pid, std::move(c));
+  children_.add(std::move(c));
 }
 
 void Supervisor::sweep_grants(bool force) {
@@ -397,22 +361,23 @@ void Supervisor::reap_children() {
       web_exited(status);
       continue;
     }
-    auto it = children_.find(pid);
-    if (it == children_.end()) continue;
+    ChildInfo* found = children_.find(pid);
+    if (found == nullptr) continue;
+    ChildInfo& c = *found;
     // What it sent before it exited is still read (its last audit records).
-    while (it->second.state != ChildState::kKilled && read_one_request(it->second)) {
+    while (c.state != ChildState::kKilled && read_one_request(c)) {
     }
     std::string why;
     bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
     // A connection that never logged in, after failing or idling out, counts against its source.
-    if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
-      source_backoff_.failure(it->second.source_group, clock_.now());
+    if (!c.authenticated && (c.auth_failures > 0 || grace_expired)) {
+      source_backoff_.failure(c.source_group, clock_.now());
     }
-    if (it->second.unaudited_probes > 0) {
-      audit_event("auth", recorder::Outcome::kDeny,
-                  std::to_string(it->second.unaudited_probes) +
-                      " more refused keys offered (recorded as this summary, not one by one)",
-                  it->second, {{"keys", it->second.unaudited_probes}}, "unknown");
+    if (c.unaudited_probes > 0) {
+      audit_event(
+          "auth", recorder::Outcome::kDeny,
+          std::to_string(c.unaudited_probes) + " more refused keys offered (recorded as this summary, not one by one)",
+          c, {{"keys", c.unaudited_probes}}, "unknown");
     }
     if (WIFSIGNALED(status)) {
       int sig = WTERMSIG(status);
@@ -421,17 +386,17 @@ void Supervisor::reap_children() {
       // SECURITY: the seccomp filter killed it for a system call a relay never makes.
       if (sig == SIGSYS) {
         audit_event("sandbox.violation", recorder::Outcome::kDeny,
-                    "connection process killed by the sandbox (a forbidden system call)", it->second,
-                    {{"pid", pid}, {"source", it->second.source}});
+                    "connection process killed by the sandbox (a forbidden system call)", c,
+                    {{"pid", pid}, {"source", c.source}});
       }
     }
-    if (it->second.session_row) {
+    if (c.session_row) {
       // A connection process that died without ending its session row.
       std::string reason = why.empty() ? "connection process exited" : why;
       auto s = Services::open(cfg_, clock_);
       auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
       if (!ended) daemon_log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
-      if (ended && !ended->empty()) audit("session.end", reason, it->second.session_id, it->second.user);
+      if (ended && !ended->empty()) audit("session.end", reason, c.session_id, c.user);
     }
     for (auto p = pending_.begin(); p != pending_.end();) {
       if (p->pid == pid) {
@@ -441,7 +406,7 @@ void Supervisor::reap_children() {
         ++p;
       }
     }
-    children_.erase(it);
+    children_.erase(pid);
   }
 }
 

@@ -6,9 +6,7 @@
 // It holds no database connection across fork(): it opens one per operation.
 #pragma once
 
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "gateway/app/services.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
+#include "gateway/sshd/child_table.h"
 #include "gateway/sshd/maintenance_timers.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
@@ -32,68 +31,8 @@
 #include "recorder/syslog_forwarder.h"
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 
 namespace bastion::gateway {
-
-// Where a connection process is in its life, for the monitor's dispatch
-// table: what it may ask depends on it.
-enum class ChildState : unsigned {
-  kPreauth = 1,  // may probe keys and ask to authenticate (max_auth_attempts times)
-  kProxy = 2,    // a session for LOGIN@TARGET: may ask for one certificate, report channel events
-  kCommand = 4,  // authenticated in command mode: may report elevation changes and events
-  kRefused = 8,  // refused (a failed step-up, a refused certificate): may only end
-  kStepUp = 16,  // accepted pending a step-up: may ask whether it is done
-  kKilled = 32,  // broke the protocol: SIGKILLed; nothing it sent is read any more
-};
-
-struct ChildInfo {
-  int pid = 0;
-  ChildState state = ChildState::kPreauth;
-  unsigned asked_once = 0;  // bit per monitor::Type: requests allowed once that were made
-  UniqueFd channel;         // SOCK_SEQPACKET to the child
-  std::string source_ip;
-  std::string source_group;  // what per-source limits count (an IPv6 address's /64)
-  std::string source;
-  bool authenticated = false;  // the monitor accepted its Authenticate
-  bool session_row = false;    // the monitor started its session row and has not ended it
-  int key_probes = 0, auth_attempts = 0;
-  int failures = 0;                    // refused probes and refused logins: more than max_auth_attempts ends it
-  std::set<std::string> refused_keys;  // keys whose probe was refused (each counted once)
-  int unaudited_probes = 0;            // refused probes past kMaxProbeAudits: one summary record at exit
-  // Everything below is the monitor's own derivation, never the child's claim.
-  std::string session_id;  // assigned at fork
-  std::string user, target, login;
-  std::string principal;    // the certificate principal for login on target
-  std::string fingerprint;  // the key the person logged in with
-  bool allow_port_forwarding = false;
-  std::string grant_id;        // the elevation grant the session runs under, if any
-  Micros grant_ends_at = 0;    // ... and when it ends (certificates never outlive it)
-  monitor::Accepted accepted;  // what the child was told
-  struct Recording {
-    std::string path;
-    uint64_t next_offset = 0;  // where the next chunk digest must start
-    bool ended = false;
-    bool stream = false;                   // a byte-exact stream (else asciicast)
-    recorder::ChunkDigests chunk_digests;  // over each chunk's SHA-256, in order: the final digest
-    std::string index_path;                // terminals: the command index file the monitor created
-  };
-  std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it
-  std::string step_up_code;                  // the step-up it waits for (a login's, or an approver's in command mode)
-  Micros step_up_deadline = 0;
-  nlohmann::json step_up_details;
-  // Command mode: the approval the last verified step-up was for, and when;
-  // it confirms that one approval only, once.
-  std::string step_up_verified_for;
-  Micros step_up_verified_at = 0;
-  int certificates = 0;   // issued to this connection
-  int auth_failures = 0;  // failed attempts the connection reported before authenticating
-  Micros started_at = 0;
-  Micros kill_deadline = 0;  // when to SIGKILL after a kill request
-  // A session, or a login the monitor accepted pending its step-up: what
-  // revocations (leavers, revoked keys, re-checks) must reach.
-  [[nodiscard]] bool live_or_logging_in() const { return authenticated || state == ChildState::kStepUp; }
-};
 
 // Test seams, set only by test programs (tests/e2e's hostile daemon).
 struct SupervisorHooks {
@@ -112,14 +51,6 @@ struct SupervisorHooks {
   // Runs on the HR spool worker's thread before each dropped file is read
   // (the hostile daemon stalls there, as a hung file system would).
   std::function<void(const std::string& path)> before_hr_read;
-};
-
-// A connection accepted while the pre-auth caps were reached: it waits for a
-// slot (Supervisor::serve_waiting).
-struct Waiting {
-  UniqueFd client;
-  std::string ip, group, port;
-  Micros accepted_at = 0;
 };
 
 // An answer to a connection process held back until the group commit that
@@ -157,7 +88,8 @@ class Supervisor {
         hooks_(std::move(hooks)),
         clock_(clock),
         source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
-        key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max) {}
+        key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
+        children_(cfg_, clock_) {}
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
@@ -166,8 +98,6 @@ class Supervisor {
   // Accepts one connection (false: none was waiting).
   bool accept_client();
   static constexpr int kAcceptsPerRound = 64;
-  // Whether the pre-auth caps leave room for one more connection from `group`.
-  [[nodiscard]] bool room_to_serve(const std::string& group) const;
   // Serves waiting connections as slots free up; closes those that waited
   // longer than login_grace_time (they then get login_grace_time to log in).
   void serve_waiting();
@@ -289,9 +219,8 @@ class Supervisor {
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
   std::optional<SandboxPlan> sandbox_;          // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, control_fd_, signal_fd_;
-  std::map<int, ChildInfo> children_;  // by pid
+  ChildTable children_;  // connection processes by pid, and connections waiting for a pre-auth slot
   std::vector<PendingReply> pending_;
-  std::deque<Waiting> waiting_;  // over the pre-auth caps, oldest first
   // The monitor's group commit: the requests of one round of the event loop
   // are handled in one transaction; their answers go out once it commits.
   struct Batch {
