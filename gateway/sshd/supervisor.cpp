@@ -115,7 +115,7 @@ bool Supervisor::setup() {
     daemon_log("hr", st.message());
     return false;
   }
-  if (!check_web()) return false;
+  if (!web_.check()) return false;
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -142,8 +142,8 @@ int Supervisor::run() {
     // and the child entries must still be read at the positions they have.
     const bool listening = !stopping_;
     if (listening) fds.push_back({listen_fd_.get(), POLLIN, 0});
-    const int web_at = web_channel_ ? static_cast<int>(fds.size()) : -1;
-    if (web_channel_) fds.push_back({web_channel_.get(), POLLIN, 0});
+    const int web_at = web_.channel_fd() >= 0 ? static_cast<int>(fds.size()) : -1;
+    if (web_at >= 0) fds.push_back({web_.channel_fd(), POLLIN, 0});
     const size_t first_child = fds.size();
     std::vector<int> pids;
     for (auto& [pid, c] : children_) {
@@ -170,7 +170,7 @@ int Supervisor::run() {
       for (int i = 0; i < kAcceptsPerRound && accept_client(); ++i) {
       }
     }
-    if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) read_web();
+    if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) web_.read();
     // Group commit: every request read in this round is handled in one
     // transaction, and answered once it is durable (one fsync for all).
     bool batched = false;
@@ -191,7 +191,7 @@ int Supervisor::run() {
     check_deadlines();
     sweep_grants(false);
     if (!stopping_) hr_->step();
-    if (!stopping_) maybe_start_web();
+    if (!stopping_) web_.maybe_start();
     maybe_checkpoint("periodic", false);
     maybe_purge();
   }
@@ -262,7 +262,7 @@ void Supervisor::become_child() {
   control_fd_.reset();
   signal_fd_.reset();
   children_.abandon_after_fork();
-  web_channel_.reset();
+  web_.abandon_after_fork();
   pending_.clear();
   if (hr_) hr_->abandon_after_fork();
   hr_.reset();
@@ -357,8 +357,8 @@ void Supervisor::reap_children() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
-    if (pid == web_pid_) {
-      web_exited(status);
+    if (pid == web_.pid()) {
+      web_.exited(status);
       continue;
     }
     ChildInfo* found = children_.find(pid);
@@ -492,12 +492,27 @@ void Supervisor::maybe_purge() {
   }
 }
 
+WebProcessHost Supervisor::web_host() {
+  WebProcessHost h;
+  h.before_sandbox = hooks_.before_web_sandbox;
+  h.in_web = hooks_.in_web;
+  h.services = [this] { return monitor_services(); };
+  h.before_fork = [this] { monitor_services_.reset(); };
+  h.become_child = [this] { become_child(); };
+  h.audit = [this](const std::string& action, const std::string& reason, int pid) {
+    ChildInfo none;
+    none.pid = pid;
+    audit_event(action, recorder::Outcome::kDeny, reason, none, {{"pid", pid}}, "web");
+  };
+  return h;
+}
+
 void Supervisor::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   daemon_log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
   listen_fd_.reset();
-  stop_web();
+  web_.stop();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
 }
 

@@ -19,12 +19,12 @@
 #include "gateway/app/hr_service.h"
 #include "gateway/app/hr_intake.h"
 #include "gateway/app/services.h"
-#include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/sshd/child_table.h"
 #include "gateway/sshd/maintenance_timers.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
+#include "gateway/sshd/web_process.h"
 #include "policy/decision.h"
 #include "policy/model.h"
 #include "recorder/stream_writer.h"
@@ -67,29 +67,17 @@ struct PendingReply {
   std::string session_id;
 };
 
-// The body of the web process (HTTPS for WebAuthn registration and step-ups),
-// called in a freshly forked child that holds no database, key or socket of
-// the supervisor's, only `monitor_fd`, its end of the web channel (typed
-// WebCall/WebAnswer messages, gateway/app/monitor_protocol.h): the monitor
-// runs every call against its database. The body loads its TLS key, binds
-// its socket, then calls `enter_sandbox` (own user, Landlock, seccomp) and
-// must end the process if that fails, before accepting a connection. It
-// never returns. bastiond (gateway/daemon.cpp) passes gateway/web/'s
-// run_web_process, so this module does not link the web server. Empty: no
-// web process (a config with [web] public_url is then refused at start).
-using WebProcess = std::function<void(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox)>;
-
 class Supervisor {
  public:
   // Every deadline, back-off and audit time is read from `clock`.
   Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {}, const Clock& clock = SystemClock::instance())
       : cfg_(std::move(cfg)),
-        run_web_(std::move(run_web)),
         hooks_(std::move(hooks)),
         clock_(clock),
         source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
         key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
-        children_(cfg_, clock_) {}
+        children_(cfg_, clock_),
+        web_(cfg_, clock_, std::move(run_web), web_host()) {}
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
@@ -104,16 +92,9 @@ class Supervisor {
   void spawn(UniqueFd client, const std::string& ip, const std::string& source);
   // In a freshly forked child: drop the supervisor's sockets, keys and state.
   void become_child();
-  // The web process (supervisor_web.cpp): HTTPS for WebAuthn registration
-  // and step-ups, one child process, restarted if it exits.
-  bool check_web();
-  void maybe_start_web();
-  void web_exited(int status);
-  void stop_web();
-  // The monitor's side of the web channel: answers WebCalls; anything else,
-  // or malformed, kills the web process (audited as web.violation).
-  void read_web();
-  void web_violation(const std::string& what);
+  // What the web process needs of the supervisor (its database
+  // connection, become_child, audit records).
+  WebProcessHost web_host();
   // The monitor (monitor.cpp): reads one message from a child and answers it
   // through the dispatch table; anything not allowed in the child's state,
   // or malformed, is a violation: audited, and the child is killed.
@@ -201,7 +182,6 @@ class Supervisor {
                    nlohmann::json details, const std::string& actor = "");
 
   Config cfg_;
-  WebProcess run_web_;
   SupervisorHooks hooks_;
   const Clock& clock_;
   // SECURITY: back-off after failed logins, per source address (checked at
@@ -228,11 +208,7 @@ class Supervisor {
     std::vector<Outgoing> outbox;
   } batch_;
   bool stopping_ = false;
-  int web_pid_ = 0;
-  UniqueFd web_channel_;                    // the monitor's end, while the web process runs
-  std::optional<WebOrigin> web_origin_;     // [web] public_url, parsed in check_web()
-  std::optional<SandboxPlan> web_sandbox_;  // decided in check_web(), entered by the web process
-  Micros web_start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
+  WebProcessManager web_;  // HTTPS for WebAuthn registration and step-ups, restarted if it exits
 };
 
 }  // namespace bastion::gateway
