@@ -109,7 +109,7 @@ bool Supervisor::setup() {
     daemon_log(cfd.error().message);
     return false;
   }
-  control_fd_ = std::move(*cfd);
+  control_.emplace(std::move(*cfd), control_actions());
   hr_ = std::make_unique<HrIntake>(cfg_, clock_, hr_access_change(), hooks_.before_hr_read);
   if (auto st = hr_->start(); !st) {
     daemon_log("hr", st.message());
@@ -135,7 +135,7 @@ int Supervisor::run() {
   while (!(stopping_ && children_.empty())) {
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_.get(), POLLIN, 0});
-    fds.push_back({control_fd_.get(), POLLIN, 0});
+    fds.push_back({control_->fd(), POLLIN, 0});
     fds.push_back({hr_->notify_fd(), POLLIN, 0});
     fds.push_back({hr_->worker_fd(), POLLIN, 0});
     // The layout is fixed here: handling a signal below may set stopping_,
@@ -163,7 +163,7 @@ int Supervisor::run() {
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) shutdown();
       }
     }
-    if (fds[1].revents & POLLIN) handle_control();
+    if (fds[1].revents & POLLIN) control_->on_readable();
     if (fds[2].revents & POLLIN) hr_->on_notify();
     if (fds[3].revents & POLLIN) hr_->on_worker();
     if (listening && !stopping_ && (fds[4].revents & POLLIN)) {
@@ -259,11 +259,10 @@ void Supervisor::become_child() {
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGINT, SIG_IGN);
   listen_fd_.reset();
-  control_fd_.reset();
+  control_.reset();
   signal_fd_.reset();
   children_.abandon_after_fork();
   web_.abandon_after_fork();
-  pending_.clear();
   if (hr_) hr_->abandon_after_fork();
   hr_.reset();
   // SECURITY: children never hold the user CA or the audit signing key;
@@ -398,14 +397,7 @@ void Supervisor::reap_children() {
       if (!ended) daemon_log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
       if (ended && !ended->empty()) audit("session.end", reason, c.session_id, c.user);
     }
-    for (auto p = pending_.begin(); p != pending_.end();) {
-      if (p->pid == pid) {
-        (void)monitor::send_message(p->client.get(), monitor::ControlDone{true, "", 1}, MSG_DONTWAIT);
-        p = pending_.erase(p);
-      } else {
-        ++p;
-      }
-    }
+    control_->child_exited(pid);
     children_.erase(pid);
   }
 }
@@ -490,6 +482,16 @@ void Supervisor::maybe_purge() {
                std::to_string(r->recordings) + " recordings older than " + std::to_string(cfg_.retention_days) +
                " days; purge anchor at seq " + std::to_string(r->anchor_seq));
   }
+}
+
+ControlActions Supervisor::control_actions() {
+  ControlActions a;
+  a.sweep_grants = [this] { sweep_grants(true); };
+  a.end_user = [this](const std::string& user, const std::string& reason) { end_user_sessions(user, reason); };
+  a.end_key = [this](const std::string& fp, const std::string& reason) { return end_key_sessions(fp, reason); };
+  a.recheck = [this](const std::string& user) { recheck_user_sessions(user); };
+  a.kill = [this](const std::string& id, const std::string& message) { return kill_session(id, message); };
+  return a;
 }
 
 WebProcessHost Supervisor::web_host() {

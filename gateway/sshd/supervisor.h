@@ -3,6 +3,12 @@
 // session (id, person, target, login, pid); serves the control socket; ends
 // sessions on request; on SIGTERM stops accepting, tells live sessions, exits.
 //
+// It wires its parts together and runs the one poll loop: the connection
+// processes and the pre-auth queue (ChildTable), the control socket
+// (ControlServer), the web process (WebProcessManager), the HR spool
+// (HrIntake) and the periodic jobs (MaintenanceTimers). The parts call back
+// into it (lambdas over `this`), so it is neither copied nor moved.
+//
 // It holds no database connection across fork(): it opens one per operation.
 #pragma once
 
@@ -21,6 +27,7 @@
 #include "gateway/app/services.h"
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/sshd/child_table.h"
+#include "gateway/sshd/control_server.h"
 #include "gateway/sshd/maintenance_timers.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
@@ -61,12 +68,6 @@ struct Outgoing {
   UniqueFd pass;  // a descriptor handed over with it (a recording file)
 };
 
-struct PendingReply {
-  UniqueFd client;
-  int pid = 0;
-  std::string session_id;
-};
-
 class Supervisor {
  public:
   // Every deadline, back-off and audit time is read from `clock`.
@@ -78,6 +79,8 @@ class Supervisor {
         key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
         children_(cfg_, clock_),
         web_(cfg_, clock_, std::move(run_web), web_host()) {}
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
@@ -157,8 +160,13 @@ class Supervisor {
   // child's upstream address when it is one of this host's (empty: refuse).
   std::string certificate_source_address(const std::string& reported);
   void reap_children();
-  void handle_control();
-  void handle_request(UniqueFd client, const monitor::Control& req);
+  // What bastionctl's requests on the control socket do.
+  ControlActions control_actions();
+  // Ends the sessions (and logins pending a step-up) that logged in with
+  // key `fingerprint` (audited); how many.
+  uint32_t end_key_sessions(const std::string& fingerprint, const std::string& reason);
+  // Ends the authenticated session `session_id` (audited); its pid, 0: none.
+  int kill_session(const std::string& session_id, const std::string& message);
   void request_kill(ChildInfo& c, const std::string& reason);
   void check_deadlines();
   // Expires due requests and grants, and ends sessions whose grant is no
@@ -198,9 +206,9 @@ class Supervisor {
   std::unique_ptr<HrIntake> hr_;
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
   std::optional<SandboxPlan> sandbox_;          // decided in setup(), entered by every connection process
-  UniqueFd listen_fd_, control_fd_, signal_fd_;
-  ChildTable children_;  // connection processes by pid, and connections waiting for a pre-auth slot
-  std::vector<PendingReply> pending_;
+  UniqueFd listen_fd_, signal_fd_;
+  std::optional<ControlServer> control_;  // the control socket, opened in setup()
+  ChildTable children_;                   // connection processes by pid, and connections waiting for a pre-auth slot
   // The monitor's group commit: the requests of one round of the event loop
   // are handled in one transaction; their answers go out once it commits.
   struct Batch {
