@@ -1,13 +1,11 @@
-// Supervisor: the control socket (bastionctl -> bastiond), typed Control
-// requests of the monitor protocol, one per connection, answered with
-// ControlDone.
+#include "gateway/sshd/control_server.h"
+
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <vector>
-
-#include "gateway/sshd/supervisor.h"
 
 namespace bastion::gateway {
 namespace {
@@ -18,8 +16,8 @@ void done(int fd, bool ok, const std::string& error = "", uint32_t count = 0) {
 
 }  // namespace
 
-void Supervisor::handle_control() {
-  UniqueFd client(::accept4(control_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+void ControlServer::on_readable() {
+  UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!client) return;
   ucred cred{};
   socklen_t len = sizeof cred;
@@ -41,49 +39,44 @@ void Supervisor::handle_control() {
   handle_request(std::move(client), *req);
 }
 
-void Supervisor::handle_request(UniqueFd client, const monitor::Control& req) {
+void ControlServer::handle_request(UniqueFd client, const monitor::Control& req) {
   using Op = monitor::Control::Op;
   const std::string reason = req.reason.empty() ? std::string("access revoked") : req.reason;
   switch (req.op) {
-    case Op::kSweep:
-      // bastionctl changed elevations: end sessions whose grant is gone now.
-      sweep_grants(true);
-      return done(client.get(), true);
+    case Op::kSweep: actions_.sweep_grants(); return done(client.get(), true);
     case Op::kEndUser:
-      // An HR leaver or a disabled person: end their sessions now.
       if (req.subject.empty()) return done(client.get(), false, "no person named");
-      end_user_sessions(req.subject, reason);
+      actions_.end_user(req.subject, reason);
       return done(client.get(), true);
-    case Op::kEndKey: {
-      // A revoked key: end the sessions that logged in with it.
+    case Op::kEndKey:
       if (req.subject.empty()) return done(client.get(), false, "no key named");
-      std::vector<std::pair<std::string, std::string>> ended;
-      for (auto& [pid, c] : children_) {
-        if (!c.live_or_logging_in() || c.fingerprint != req.subject || c.kill_deadline != 0) continue;
-        request_kill(c, reason);
-        ended.emplace_back(c.session_id, c.user);
-      }
-      for (const auto& [id, user] : ended) audit("session.kill", reason, id, user);
-      return done(client.get(), true, "", static_cast<uint32_t>(ended.size()));
-    }
+      return done(client.get(), true, "", actions_.end_key(req.subject, reason));
     case Op::kRecheck:
       if (req.subject.empty()) return done(client.get(), false, "no person named");
-      recheck_user_sessions(req.subject);
+      actions_.recheck(req.subject);
       return done(client.get(), true);
-    case Op::kKill:
-      for (auto& [pid, c] : children_) {
-        if (!c.authenticated || c.session_id != req.subject) continue;
-        std::string msg =
-            req.reason.empty() ? "terminated by an administrator" : "terminated by an administrator: " + req.reason;
-        audit("session.kill", msg, c.session_id, c.user);
-        request_kill(c, msg);
-        // Answered once the process has exited (reap_children).
-        pending_.push_back(PendingReply{std::move(client), pid, req.subject});
-        return;
-      }
-      return done(client.get(), false, "no live session " + req.subject);
+    case Op::kKill: {
+      std::string msg =
+          req.reason.empty() ? "terminated by an administrator" : "terminated by an administrator: " + req.reason;
+      const int pid = actions_.kill(req.subject, msg);
+      if (pid == 0) return done(client.get(), false, "no live session " + req.subject);
+      // Answered once the process has exited (child_exited).
+      pending_.push_back(PendingReply{std::move(client), pid, req.subject});
+      return;
+    }
   }
   done(client.get(), false, "unknown operation " + std::to_string(req.op));
+}
+
+void ControlServer::child_exited(int pid) {
+  for (auto p = pending_.begin(); p != pending_.end();) {
+    if (p->pid == pid) {
+      done(p->client.get(), true, "", 1);
+      p = pending_.erase(p);
+    } else {
+      ++p;
+    }
+  }
 }
 
 }  // namespace bastion::gateway

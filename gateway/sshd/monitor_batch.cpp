@@ -53,19 +53,19 @@ void Supervisor::end_batch() {
     daemon_log("AUDIT FAILURE: a group commit failed (" + failure + "); ending " + std::to_string(pids.size()) +
                " connection(s) that were waiting for it");
     for (int pid : pids) {
-      auto it = children_.find(pid);
-      if (it == children_.end() || it->second.state == ChildState::kKilled) continue;
+      ChildInfo* c = children_.find(pid);
+      if (c == nullptr || c->state == ChildState::kKilled) continue;
       ::kill(pid, SIGKILL);
-      it->second.state = ChildState::kKilled;
-      it->second.kill_deadline = 0;
+      c->state = ChildState::kKilled;
+      c->kill_deadline = 0;
     }
     return;
   }
   // Durable: now the answers go out.
   for (auto& o : outbox) {
-    auto it = children_.find(o.pid);
-    if (it == children_.end() || !it->second.channel) continue;
-    if (auto st = monitor::send_message(it->second.channel.get(), o.message, MSG_DONTWAIT, o.pass.get()); !st) {
+    ChildInfo* c = children_.find(o.pid);
+    if (c == nullptr || !c->channel) continue;
+    if (auto st = monitor::send_message(c->channel.get(), o.message, MSG_DONTWAIT, o.pass.get()); !st) {
       daemon_log("monitor: cannot answer process " + std::to_string(o.pid) + ": " + st.message());
     }
   }

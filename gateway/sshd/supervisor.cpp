@@ -109,13 +109,13 @@ bool Supervisor::setup() {
     daemon_log(cfd.error().message);
     return false;
   }
-  control_fd_ = std::move(*cfd);
+  control_.emplace(std::move(*cfd), control_actions());
   hr_ = std::make_unique<HrIntake>(cfg_, clock_, hr_access_change(), hooks_.before_hr_read);
   if (auto st = hr_->start(); !st) {
     daemon_log("hr", st.message());
     return false;
   }
-  if (!check_web()) return false;
+  if (!web_.check()) return false;
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -135,15 +135,15 @@ int Supervisor::run() {
   while (!(stopping_ && children_.empty())) {
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_.get(), POLLIN, 0});
-    fds.push_back({control_fd_.get(), POLLIN, 0});
+    fds.push_back({control_->fd(), POLLIN, 0});
     fds.push_back({hr_->notify_fd(), POLLIN, 0});
     fds.push_back({hr_->worker_fd(), POLLIN, 0});
     // The layout is fixed here: handling a signal below may set stopping_,
     // and the child entries must still be read at the positions they have.
     const bool listening = !stopping_;
     if (listening) fds.push_back({listen_fd_.get(), POLLIN, 0});
-    const int web_at = web_channel_ ? static_cast<int>(fds.size()) : -1;
-    if (web_channel_) fds.push_back({web_channel_.get(), POLLIN, 0});
+    const int web_at = web_.channel_fd() >= 0 ? static_cast<int>(fds.size()) : -1;
+    if (web_at >= 0) fds.push_back({web_.channel_fd(), POLLIN, 0});
     const size_t first_child = fds.size();
     std::vector<int> pids;
     for (auto& [pid, c] : children_) {
@@ -163,26 +163,26 @@ int Supervisor::run() {
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) shutdown();
       }
     }
-    if (fds[1].revents & POLLIN) handle_control();
+    if (fds[1].revents & POLLIN) control_->on_readable();
     if (fds[2].revents & POLLIN) hr_->on_notify();
     if (fds[3].revents & POLLIN) hr_->on_worker();
     if (listening && !stopping_ && (fds[4].revents & POLLIN)) {
       for (int i = 0; i < kAcceptsPerRound && accept_client(); ++i) {
       }
     }
-    if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) read_web();
+    if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) web_.read();
     // Group commit: every request read in this round is handled in one
     // transaction, and answered once it is durable (one fsync for all).
     bool batched = false;
     for (size_t i = first_child; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
-        auto it = children_.find(pids[i - first_child]);
-        if (it == children_.end()) continue;
+        ChildInfo* c = children_.find(pids[i - first_child]);
+        if (c == nullptr) continue;
         if (!batched) {
           begin_batch();
           batched = true;
         }
-        read_child(it->second);
+        read_child(*c);
       }
     }
     if (batched) end_batch();
@@ -191,7 +191,7 @@ int Supervisor::run() {
     check_deadlines();
     sweep_grants(false);
     if (!stopping_) hr_->step();
-    if (!stopping_) maybe_start_web();
+    if (!stopping_) web_.maybe_start();
     maybe_checkpoint("periodic", false);
     maybe_purge();
   }
@@ -214,8 +214,7 @@ bool Supervisor::accept_client() {
               NI_NUMERICHOST | NI_NUMERICSERV);
   std::string ip = host;
   Micros now = clock_.now();
-  if (now >= next_backoff_prune_) {
-    next_backoff_prune_ = now + 60 * kMicrosPerSecond;
+  if (timers_.due(Job::kBackoffPrune, now)) {
     source_backoff_.prune(now);
     key_backoff_.prune(now);
   }
@@ -224,69 +223,32 @@ bool Supervisor::accept_client() {
   // SECURITY: a source that keeps failing waits (1s, 2s, 4s, ... up to
   // auth_backoff_max) before it may try again; refused before any fork.
   if (Micros until = source_backoff_.blocked_until(group, now); until != 0) {
-    if (now >= next_backoff_log_) {
-      next_backoff_log_ = now + kMicrosPerSecond;
+    if (timers_.due(Job::kBackoffLog, now)) {
       daemon_log("refusing connection from " + ip + ": back-off after " +
                  std::to_string(source_backoff_.failures(group)) + " failed logins from " + group + " (" +
                  format_duration(until - now) + " left)");
     }
     return true;
   }
-  if (!room_to_serve(group)) {
+  if (!children_.room_to_serve(group)) {
     // A burst (an automation controller's forks, the 9 a.m. rush) waits for
     // a pre-auth slot instead of being refused; only past the queue's bounds
-    // is a connection refused. A waiting connection costs one descriptor.
-    size_t here = 0;
-    for (const auto& w : waiting_) here += w.group == group;
-    if (waiting_.size() >= static_cast<size_t>(cfg_.max_queued) ||
-        here >= static_cast<size_t>(cfg_.max_queued_per_source)) {
-      if (now >= next_queue_log_) {
-        next_queue_log_ = now + kMicrosPerSecond;
+    // is a connection refused.
+    if (!children_.wait({std::move(client), ip, group, std::string(port), now})) {
+      if (timers_.due(Job::kQueueLog, now)) {
         daemon_log("refusing connection from " + ip + ": too many unauthenticated connections" +
-                   (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(waiting_.size()) +
-                   " waiting (" + std::to_string(here) + " from this source)");
+                   (group != ip ? " from " + group : std::string()) + ", and " + std::to_string(children_.waiting()) +
+                   " waiting (" + std::to_string(children_.waiting_from(group)) + " from this source)");
       }
-      return true;
     }
-    waiting_.push_back({std::move(client), ip, group, std::string(port), now});
     return true;
   }
   spawn(std::move(client), ip, ip + ":" + port);
   return true;
 }
 
-bool Supervisor::room_to_serve(const std::string& group) const {
-  int unauth = 0, unauth_here = 0;
-  for (const auto& [pid, c] : children_) {
-    if (c.authenticated) continue;
-    ++unauth;
-    if (c.source_group == group) ++unauth_here;
-  }
-  // SECURITY: cap pre-auth work so a flood of half-open connections cannot
-  // exhaust processes; authenticated sessions are not counted.
-  return unauth < cfg_.max_unauthenticated && unauth_here < cfg_.max_unauthenticated_per_source;
-}
-
 void Supervisor::serve_waiting() {
-  if (waiting_.empty()) return;
-  Micros now = clock_.now();
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (stopping_ || now - it->accepted_at >= cfg_.login_grace_time) {
-      daemon_log("closing connection from " + it->ip + ": waited " + format_duration(now - it->accepted_at) +
-                 " for a pre-auth slot");
-      it = waiting_.erase(it);
-      continue;
-    }
-    // First come, first served, except that a source at its cap does not
-    // hold up the others.
-    if (!room_to_serve(it->group)) {
-      ++it;
-      continue;
-    }
-    Waiting w = std::move(*it);
-    it = waiting_.erase(it);
-    spawn(std::move(w.client), w.ip, w.ip + ":" + w.port);
-  }
+  children_.serve_waiting(stopping_, [this](Waiting w) { spawn(std::move(w.client), w.ip, w.ip + ":" + w.port); });
 }
 
 void Supervisor::become_child() {
@@ -297,12 +259,10 @@ void Supervisor::become_child() {
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGINT, SIG_IGN);
   listen_fd_.reset();
-  control_fd_.reset();
+  control_.reset();
   signal_fd_.reset();
-  for (auto& [p, c] : children_) c.channel.reset();
-  web_channel_.reset();
-  pending_.clear();
-  waiting_.clear();
+  children_.abandon_after_fork();
+  web_.abandon_after_fork();
   if (hr_) hr_->abandon_after_fork();
   hr_.reset();
   // SECURITY: children never hold the user CA or the audit signing key;
@@ -363,13 +323,12 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
   c.source = source;
   c.session_id = params.session_id;
   c.started_at = clock_.now();
-  children_.emplace(pid, std::move(c));
+  children_.add(std::move(c));
 }
 
 void Supervisor::sweep_grants(bool force) {
   Micros now = clock_.now();
-  if (!force && now < next_grant_sweep_) return;
-  next_grant_sweep_ = now + kMicrosPerSecond;
+  if (!timers_.due(Job::kGrantSweep, now, force)) return;
   // The monitor's own connection: this also runs inside its group commit.
   Services* s = monitor_services();
   if (s == nullptr) {
@@ -397,26 +356,27 @@ void Supervisor::reap_children() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
-    if (pid == web_pid_) {
-      web_exited(status);
+    if (pid == web_.pid()) {
+      web_.exited(status);
       continue;
     }
-    auto it = children_.find(pid);
-    if (it == children_.end()) continue;
+    ChildInfo* found = children_.find(pid);
+    if (found == nullptr) continue;
+    ChildInfo& c = *found;
     // What it sent before it exited is still read (its last audit records).
-    while (it->second.state != ChildState::kKilled && read_one_request(it->second)) {
+    while (c.state != ChildState::kKilled && read_one_request(c)) {
     }
     std::string why;
     bool grace_expired = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
     // A connection that never logged in, after failing or idling out, counts against its source.
-    if (!it->second.authenticated && (it->second.auth_failures > 0 || grace_expired)) {
-      source_backoff_.failure(it->second.source_group, clock_.now());
+    if (!c.authenticated && (c.auth_failures > 0 || grace_expired)) {
+      source_backoff_.failure(c.source_group, clock_.now());
     }
-    if (it->second.unaudited_probes > 0) {
-      audit_event("auth", recorder::Outcome::kDeny,
-                  std::to_string(it->second.unaudited_probes) +
-                      " more refused keys offered (recorded as this summary, not one by one)",
-                  it->second, {{"keys", it->second.unaudited_probes}}, "unknown");
+    if (c.unaudited_probes > 0) {
+      audit_event(
+          "auth", recorder::Outcome::kDeny,
+          std::to_string(c.unaudited_probes) + " more refused keys offered (recorded as this summary, not one by one)",
+          c, {{"keys", c.unaudited_probes}}, "unknown");
     }
     if (WIFSIGNALED(status)) {
       int sig = WTERMSIG(status);
@@ -425,27 +385,20 @@ void Supervisor::reap_children() {
       // SECURITY: the seccomp filter killed it for a system call a relay never makes.
       if (sig == SIGSYS) {
         audit_event("sandbox.violation", recorder::Outcome::kDeny,
-                    "connection process killed by the sandbox (a forbidden system call)", it->second,
-                    {{"pid", pid}, {"source", it->second.source}});
+                    "connection process killed by the sandbox (a forbidden system call)", c,
+                    {{"pid", pid}, {"source", c.source}});
       }
     }
-    if (it->second.session_row) {
+    if (c.session_row) {
       // A connection process that died without ending its session row.
       std::string reason = why.empty() ? "connection process exited" : why;
       auto s = Services::open(cfg_, clock_);
       auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
       if (!ended) daemon_log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
-      if (ended && !ended->empty()) audit("session.end", reason, it->second.session_id, it->second.user);
+      if (ended && !ended->empty()) audit("session.end", reason, c.session_id, c.user);
     }
-    for (auto p = pending_.begin(); p != pending_.end();) {
-      if (p->pid == pid) {
-        (void)monitor::send_message(p->client.get(), monitor::ControlDone{true, "", 1}, MSG_DONTWAIT);
-        p = pending_.erase(p);
-      } else {
-        ++p;
-      }
-    }
-    children_.erase(it);
+    control_->child_exited(pid);
+    children_.erase(pid);
   }
 }
 
@@ -482,8 +435,7 @@ void Supervisor::check_deadlines() {
 
 void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   Micros now = clock_.now();
-  if (!force && now < next_checkpoint_check_) return;
-  next_checkpoint_check_ = now + kMicrosPerSecond;
+  if (!timers_.due(Job::kCheckpointCheck, now, force)) return;
   auto s = Services::open(cfg_, clock_);
   if (!s) {
     daemon_log("cannot checkpoint the audit log: " + s.error().message);
@@ -518,8 +470,7 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
 
 void Supervisor::maybe_purge() {
   Micros now = clock_.now();
-  if (now < next_purge_) return;
-  next_purge_ = now + 3600 * kMicrosPerSecond;
+  if (!timers_.due(Job::kPurge, now)) return;
   auto s = Services::open(cfg_, clock_);
   if (!s) return;
   Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
@@ -533,12 +484,37 @@ void Supervisor::maybe_purge() {
   }
 }
 
+ControlActions Supervisor::control_actions() {
+  ControlActions a;
+  a.sweep_grants = [this] { sweep_grants(true); };
+  a.end_user = [this](const std::string& user, const std::string& reason) { end_user_sessions(user, reason); };
+  a.end_key = [this](const std::string& fp, const std::string& reason) { return end_key_sessions(fp, reason); };
+  a.recheck = [this](const std::string& user) { recheck_user_sessions(user); };
+  a.kill = [this](const std::string& id, const std::string& message) { return kill_session(id, message); };
+  return a;
+}
+
+WebProcessHost Supervisor::web_host() {
+  WebProcessHost h;
+  h.before_sandbox = hooks_.before_web_sandbox;
+  h.in_web = hooks_.in_web;
+  h.services = [this] { return monitor_services(); };
+  h.before_fork = [this] { monitor_services_.reset(); };
+  h.become_child = [this] { become_child(); };
+  h.audit = [this](const std::string& action, const std::string& reason, int pid) {
+    ChildInfo none;
+    none.pid = pid;
+    audit_event(action, recorder::Outcome::kDeny, reason, none, {{"pid", pid}}, "web");
+  };
+  return h;
+}
+
 void Supervisor::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   daemon_log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
   listen_fd_.reset();
-  stop_web();
+  web_.stop();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
 }
 

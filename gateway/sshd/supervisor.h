@@ -3,12 +3,16 @@
 // session (id, person, target, login, pid); serves the control socket; ends
 // sessions on request; on SIGTERM stops accepting, tells live sessions, exits.
 //
+// It wires its parts together and runs the one poll loop: the connection
+// processes and the pre-auth queue (ChildTable), the control socket
+// (ControlServer), the web process (WebProcessManager), the HR spool
+// (HrIntake) and the periodic jobs (MaintenanceTimers). The parts call back
+// into it (lambdas over `this`), so it is neither copied nor moved.
+//
 // It holds no database connection across fork(): it opens one per operation.
 #pragma once
 
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,68 +25,21 @@
 #include "gateway/app/hr_service.h"
 #include "gateway/app/hr_intake.h"
 #include "gateway/app/services.h"
-#include "gateway/app/web_origin.h"
 #include "gateway/app/monitor_protocol.h"
-#include "gateway/sshd/monitor_rules.h"
+#include "gateway/sshd/child_table.h"
+#include "gateway/sshd/control_server.h"
+#include "gateway/sshd/maintenance_timers.h"
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
+#include "gateway/sshd/web_process.h"
 #include "policy/decision.h"
 #include "policy/model.h"
 #include "recorder/stream_writer.h"
 #include "recorder/syslog_forwarder.h"
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 
 namespace bastion::gateway {
-
-struct ChildInfo {
-  int pid = 0;
-  ChildState state = ChildState::kPreauth;
-  AskedOnce asked_once;  // requests allowed once that were made
-  UniqueFd channel;      // SOCK_SEQPACKET to the child
-  std::string source_ip;
-  std::string source_group;  // what per-source limits count (an IPv6 address's /64)
-  std::string source;
-  bool authenticated = false;  // the monitor accepted its Authenticate
-  bool session_row = false;    // the monitor started its session row and has not ended it
-  int key_probes = 0, auth_attempts = 0;
-  int failures = 0;                    // refused probes and refused logins: more than max_auth_attempts ends it
-  std::set<std::string> refused_keys;  // keys whose probe was refused (each counted once)
-  int unaudited_probes = 0;            // refused probes past kMaxProbeAudits: one summary record at exit
-  // Everything below is the monitor's own derivation, never the child's claim.
-  std::string session_id;  // assigned at fork
-  std::string user, target, login;
-  std::string principal;    // the certificate principal for login on target
-  std::string fingerprint;  // the key the person logged in with
-  bool allow_port_forwarding = false;
-  std::string grant_id;        // the elevation grant the session runs under, if any
-  Micros grant_ends_at = 0;    // ... and when it ends (certificates never outlive it)
-  monitor::Accepted accepted;  // what the child was told
-  struct Recording {
-    std::string path;
-    uint64_t next_offset = 0;  // where the next chunk digest must start
-    bool ended = false;
-    bool stream = false;                   // a byte-exact stream (else asciicast)
-    recorder::ChunkDigests chunk_digests;  // over each chunk's SHA-256, in order: the final digest
-    std::string index_path;                // terminals: the command index file the monitor created
-  };
-  std::map<uint32_t, Recording> recordings;  // by channel: the files the monitor created for it
-  std::string step_up_code;                  // the step-up it waits for (a login's, or an approver's in command mode)
-  Micros step_up_deadline = 0;
-  nlohmann::json step_up_details;
-  // Command mode: the approval the last verified step-up was for, and when;
-  // it confirms that one approval only, once.
-  std::string step_up_verified_for;
-  Micros step_up_verified_at = 0;
-  int certificates = 0;   // issued to this connection
-  int auth_failures = 0;  // failed attempts the connection reported before authenticating
-  Micros started_at = 0;
-  Micros kill_deadline = 0;  // when to SIGKILL after a kill request
-  // A session, or a login the monitor accepted pending its step-up: what
-  // revocations (leavers, revoked keys, re-checks) must reach.
-  [[nodiscard]] bool live_or_logging_in() const { return authenticated || state == ChildState::kStepUp; }
-};
 
 // Test seams, set only by test programs (tests/e2e's hostile daemon).
 struct SupervisorHooks {
@@ -103,14 +60,6 @@ struct SupervisorHooks {
   std::function<void(const std::string& path)> before_hr_read;
 };
 
-// A connection accepted while the pre-auth caps were reached: it waits for a
-// slot (Supervisor::serve_waiting).
-struct Waiting {
-  UniqueFd client;
-  std::string ip, group, port;
-  Micros accepted_at = 0;
-};
-
 // An answer to a connection process held back until the group commit that
 // makes its records durable (Supervisor::end_batch).
 struct Outgoing {
@@ -119,34 +68,19 @@ struct Outgoing {
   UniqueFd pass;  // a descriptor handed over with it (a recording file)
 };
 
-struct PendingReply {
-  UniqueFd client;
-  int pid = 0;
-  std::string session_id;
-};
-
-// The body of the web process (HTTPS for WebAuthn registration and step-ups),
-// called in a freshly forked child that holds no database, key or socket of
-// the supervisor's, only `monitor_fd`, its end of the web channel (typed
-// WebCall/WebAnswer messages, gateway/app/monitor_protocol.h): the monitor
-// runs every call against its database. The body loads its TLS key, binds
-// its socket, then calls `enter_sandbox` (own user, Landlock, seccomp) and
-// must end the process if that fails, before accepting a connection. It
-// never returns. bastiond (gateway/daemon.cpp) passes gateway/web/'s
-// run_web_process, so this module does not link the web server. Empty: no
-// web process (a config with [web] public_url is then refused at start).
-using WebProcess = std::function<void(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox)>;
-
 class Supervisor {
  public:
   // Every deadline, back-off and audit time is read from `clock`.
   Supervisor(Config cfg, WebProcess run_web, SupervisorHooks hooks = {}, const Clock& clock = SystemClock::instance())
       : cfg_(std::move(cfg)),
-        run_web_(std::move(run_web)),
         hooks_(std::move(hooks)),
         clock_(clock),
         source_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
-        key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max) {}
+        key_backoff_(cfg_.auth_backoff_after, cfg_.auth_backoff_max),
+        children_(cfg_, clock_),
+        web_(cfg_, clock_, std::move(run_web), web_host()) {}
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
@@ -155,24 +89,15 @@ class Supervisor {
   // Accepts one connection (false: none was waiting).
   bool accept_client();
   static constexpr int kAcceptsPerRound = 64;
-  // Whether the pre-auth caps leave room for one more connection from `group`.
-  [[nodiscard]] bool room_to_serve(const std::string& group) const;
   // Serves waiting connections as slots free up; closes those that waited
   // longer than login_grace_time (they then get login_grace_time to log in).
   void serve_waiting();
   void spawn(UniqueFd client, const std::string& ip, const std::string& source);
   // In a freshly forked child: drop the supervisor's sockets, keys and state.
   void become_child();
-  // The web process (supervisor_web.cpp): HTTPS for WebAuthn registration
-  // and step-ups, one child process, restarted if it exits.
-  bool check_web();
-  void maybe_start_web();
-  void web_exited(int status);
-  void stop_web();
-  // The monitor's side of the web channel: answers WebCalls; anything else,
-  // or malformed, kills the web process (audited as web.violation).
-  void read_web();
-  void web_violation(const std::string& what);
+  // What the web process needs of the supervisor (its database
+  // connection, become_child, audit records).
+  WebProcessHost web_host();
   // The monitor (monitor.cpp): reads one message from a child and answers it
   // through the dispatch table; anything not allowed in the child's state,
   // or malformed, is a violation: audited, and the child is killed.
@@ -235,8 +160,13 @@ class Supervisor {
   // child's upstream address when it is one of this host's (empty: refuse).
   std::string certificate_source_address(const std::string& reported);
   void reap_children();
-  void handle_control();
-  void handle_request(UniqueFd client, const monitor::Control& req);
+  // What bastionctl's requests on the control socket do.
+  ControlActions control_actions();
+  // Ends the sessions (and logins pending a step-up) that logged in with
+  // key `fingerprint` (audited); how many.
+  uint32_t end_key_sessions(const std::string& fingerprint, const std::string& reason);
+  // Ends the authenticated session `session_id` (audited); its pid, 0: none.
+  int kill_session(const std::string& session_id, const std::string& message);
   void request_kill(ChildInfo& c, const std::string& reason);
   void check_deadlines();
   // Expires due requests and grants, and ends sessions whose grant is no
@@ -260,43 +190,33 @@ class Supervisor {
                    nlohmann::json details, const std::string& actor = "");
 
   Config cfg_;
-  WebProcess run_web_;
   SupervisorHooks hooks_;
   const Clock& clock_;
   // SECURITY: back-off after failed logins, per source address (checked at
   // accept) and per key (children inherit the table at fork and check it).
   Backoff source_backoff_, key_backoff_;
-  Micros next_backoff_log_ = 0, next_backoff_prune_ = 0;
+  MaintenanceTimers timers_;  // when each periodic job (checkpoint, purge, sweep, prune, rate-limited logs) is due
   SshBind bind_;
   std::optional<authn::UserCa> ca_;
   std::optional<Ed25519Key> audit_key_;
   std::optional<recorder::SyslogForwarder> syslog_;
-  Micros next_checkpoint_check_ = 0;
   std::string checkpoint_alerted_;  // the tampered-tail alert already written
-  Micros next_purge_ = 0;
-  Micros next_grant_sweep_ = 0;
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.
   std::unique_ptr<HrIntake> hr_;
   std::unique_ptr<Services> monitor_services_;  // see monitor_services()
   std::optional<SandboxPlan> sandbox_;          // decided in setup(), entered by every connection process
-  UniqueFd listen_fd_, control_fd_, signal_fd_;
-  std::map<int, ChildInfo> children_;  // by pid
-  std::vector<PendingReply> pending_;
-  std::deque<Waiting> waiting_;  // over the pre-auth caps, oldest first
+  UniqueFd listen_fd_, signal_fd_;
+  std::optional<ControlServer> control_;  // the control socket, opened in setup()
+  ChildTable children_;                   // connection processes by pid, and connections waiting for a pre-auth slot
   // The monitor's group commit: the requests of one round of the event loop
   // are handled in one transaction; their answers go out once it commits.
   struct Batch {
     bool open = false;
     std::vector<Outgoing> outbox;
   } batch_;
-  Micros next_queue_log_ = 0;
   bool stopping_ = false;
-  int web_pid_ = 0;
-  UniqueFd web_channel_;                    // the monitor's end, while the web process runs
-  std::optional<WebOrigin> web_origin_;     // [web] public_url, parsed in check_web()
-  std::optional<SandboxPlan> web_sandbox_;  // decided in check_web(), entered by the web process
-  Micros web_start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
+  WebProcessManager web_;  // HTTPS for WebAuthn registration and step-ups, restarted if it exits
 };
 
 }  // namespace bastion::gateway

@@ -1,4 +1,5 @@
-// Supervisor: ending or re-checking a person's sessions (after HR events, revocations).
+// Supervisor: ending or re-checking sessions (after HR events, revocations,
+// an administrator's request).
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -45,6 +46,27 @@ void Supervisor::end_user_sessions(const std::string& user, const std::string& m
   } else if (!withdrawn->empty()) {
     sweep_grants(true);
   }
+}
+
+uint32_t Supervisor::end_key_sessions(const std::string& fingerprint, const std::string& reason) {
+  std::vector<std::pair<std::string, std::string>> ended;
+  for (auto& [pid, c] : children_) {
+    if (!c.live_or_logging_in() || c.fingerprint != fingerprint || c.kill_deadline != 0) continue;
+    request_kill(c, reason);
+    ended.emplace_back(c.session_id, c.user);
+  }
+  for (const auto& [id, user] : ended) audit("session.kill", reason, id, user);
+  return static_cast<uint32_t>(ended.size());
+}
+
+int Supervisor::kill_session(const std::string& session_id, const std::string& message) {
+  for (auto& [pid, c] : children_) {
+    if (!c.authenticated || c.session_id != session_id) continue;
+    audit("session.kill", message, c.session_id, c.user);
+    request_kill(c, message);
+    return pid;
+  }
+  return 0;
 }
 
 void Supervisor::recheck_user_sessions(const std::string& user) {

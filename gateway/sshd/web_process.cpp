@@ -6,6 +6,8 @@
 // web channel, which the monitor answers from its own database (MfaWeb,
 // gateway/app/). Restarted 5 s after it exits. What it runs is the
 // WebProcess the supervisor was given (gateway/web/ in bastiond).
+#include "gateway/sshd/web_process.h"
+
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,10 +20,10 @@
 #include <filesystem>
 
 #include "gateway/app/mfa_web.h"
+#include "gateway/app/monitor_protocol.h"
 #include "gateway/app/daemon_log.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/sshd/sandbox.h"
-#include "gateway/sshd/supervisor.h"
 
 namespace bastion::gateway {
 namespace {
@@ -38,9 +40,9 @@ bool plausible_web_key(const std::string& k) {
 
 }  // namespace
 
-bool Supervisor::check_web() {
+bool WebProcessManager::check() {
   if (cfg_.public_url.empty()) return true;  // no web endpoint: step-ups are impossible, logins needing one are denied
-  if (!run_web_) {
+  if (!run_) {
     daemon_log("web", "public_url is set, but this program has no web process");
     return false;
   }
@@ -49,7 +51,7 @@ bool Supervisor::check_web() {
     daemon_log("web", origin.error().message);
     return false;
   }
-  web_origin_ = *origin;
+  origin_ = *origin;
   if (cfg_.web_privsep_user == cfg_.privsep_user) {
     daemon_log("web", "[web] privsep_user must differ from [gateway] privsep_user (" + cfg_.privsep_user +
                           "): a compromised connection process must not share the web process's user");
@@ -61,8 +63,8 @@ bool Supervisor::check_web() {
     daemon_log("web", plan.error().message);
     return false;
   }
-  web_sandbox_ = std::move(*plan);
-  daemon_log("web", "the web process runs as " + web_sandbox_->describe());
+  sandbox_ = std::move(*plan);
+  daemon_log("web", "the web process runs as " + sandbox_->describe());
   // SECURITY: the TLS key is a secret of the service user, like the CA key.
   struct stat st {};
   if (::stat(cfg_.tls_key.c_str(), &st) != 0) {
@@ -78,27 +80,27 @@ bool Supervisor::check_web() {
     daemon_log("web", "tls_cert " + cfg_.tls_cert + ": " + std::strerror(errno));
     return false;
   }
-  web_start_at_ = 1;  // at once
+  start_at_ = 1;  // at once
   return true;
 }
 
-void Supervisor::maybe_start_web() {
-  if (web_pid_ != 0 || web_start_at_ == 0 || clock_.now() < web_start_at_) return;
-  if (!web_origin_ || !web_sandbox_) return;
+void WebProcessManager::maybe_start() {
+  if (pid_ != 0 || start_at_ == 0 || clock_.now() < start_at_) return;
+  if (!origin_ || !sandbox_) return;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     daemon_log("web", std::string("socketpair: ") + std::strerror(errno));
-    web_start_at_ = clock_.now() + 5 * kMicrosPerSecond;
+    start_at_ = clock_.now() + 5 * kMicrosPerSecond;
     return;
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
   // SECURITY/SQLite: no database connection crosses fork.
-  monitor_services_.reset();
+  host_.before_fork();
   pid_t parent = getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     daemon_log("web", std::string("fork: ") + std::strerror(errno));
-    web_start_at_ = clock_.now() + 5 * kMicrosPerSecond;
+    start_at_ = clock_.now() + 5 * kMicrosPerSecond;
     return;
   }
   if (pid == 0) {
@@ -107,63 +109,62 @@ void Supervisor::maybe_start_web() {
     // (set again, as SIGKILL, when it enters the sandbox).
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) ::_exit(1);
-    become_child();
+    host_.become_child();
     // SECURITY: no database, key, spool or socket of the supervisor's: only
     // the web channel (and stdio).
     close_inherited_fds({theirs.get()});
-    if (hooks_.before_web_sandbox) hooks_.before_web_sandbox();
+    if (host_.before_sandbox) host_.before_sandbox();
     const int channel = theirs.get();
     auto enter = [this, channel]() -> Status {
-      if (Status st = enter_sandbox(*web_sandbox_); !st) return st;
-      if (hooks_.in_web) hooks_.in_web(channel);
+      if (Status st = enter_sandbox(*sandbox_); !st) return st;
+      if (host_.in_web) host_.in_web(channel);
       return {};
     };
-    run_web_(cfg_, channel, enter);
+    run_(cfg_, channel, enter);
     std::fflush(stderr);  // a WebProcess does not return; if one did, the child must not carry on as the supervisor
     ::_exit(1);
   }
-  web_pid_ = pid;
-  web_channel_ = std::move(mine);
-  web_start_at_ = 0;
+  pid_ = pid;
+  channel_ = std::move(mine);
+  start_at_ = 0;
 }
 
-void Supervisor::read_web() {
+void WebProcessManager::read() {
   using Kind = monitor::Received::Kind;
   // A few calls per round; the pages make one per click.
-  for (int i = 0; i < 8 && web_channel_; ++i) {
-    auto r = monitor::recv_message(web_channel_.get(), MSG_DONTWAIT, false, monitor::kMaxWebMessage);
+  for (int i = 0; i < 8 && channel_; ++i) {
+    auto r = monitor::recv_message(channel_.get(), MSG_DONTWAIT, false, monitor::kMaxWebMessage);
     if (r.kind == Kind::kNothing) return;
     if (r.kind == Kind::kClosed) {
-      web_channel_.reset();  // its exit is handled by SIGCHLD
+      channel_.reset();  // its exit is handled by SIGCHLD
       return;
     }
-    if (r.kind == Kind::kMalformed) return web_violation(r.error);
+    if (r.kind == Kind::kMalformed) return violation(r.error);
     const auto* call = std::get_if<monitor::WebCall>(&r.message);
     if (call == nullptr) {
-      return web_violation(std::string("unpermitted request ") + monitor::type_name(monitor::type_of(r.message)));
+      return violation(std::string("unpermitted request ") + monitor::type_name(monitor::type_of(r.message)));
     }
     using Op = monitor::WebCall::Op;
     if (call->op < Op::kInviteInfo || call->op > Op::kStepUpAssert) {
-      return web_violation("unknown web call " + std::to_string(call->op));
+      return violation("unknown web call " + std::to_string(call->op));
     }
     // SECURITY: the web server checked these already; a web process that
     // sends what it would never have accepted is not the web server any more.
-    if (!plausible_web_key(call->key)) return web_violation("malformed token or code in a web call");
+    if (!plausible_web_key(call->key)) return violation("malformed token or code in a web call");
     const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert;
     nlohmann::json body;
     if (with_body) {
       body = nlohmann::json::parse(call->body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return web_violation("a web call's credential is not a JSON object");
+      if (body.is_discarded() || !body.is_object()) return violation("a web call's credential is not a JSON object");
     } else if (!call->body.empty()) {
-      return web_violation("a web call carries a body it has no use for");
+      return violation("a web call carries a body it has no use for");
     }
     WebReply reply;
-    Services* s = monitor_services();
+    Services* s = host_.services();
     if (s == nullptr) {
       reply = {503, {{"error", "the gateway cannot reach its database; try again in a minute"}}};
     } else {
-      MfaWeb backend(*s, *web_origin_);
+      MfaWeb backend(*s, *origin_);
       switch (call->op) {
         case Op::kInviteInfo: reply = backend.invite_info(call->key); break;
         case Op::kInviteOptions: reply = backend.invite_options(call->key); break;
@@ -178,46 +179,42 @@ void Supervisor::read_web() {
       answer = {500, nlohmann::json{{"error", "internal error"}}.dump()};
     }
     // A full channel means the web process stopped reading: it is restarted.
-    if (auto st = monitor::send_message(web_channel_.get(), answer, MSG_DONTWAIT); !st) {
+    if (auto st = monitor::send_message(channel_.get(), answer, MSG_DONTWAIT); !st) {
       daemon_log("web", "web channel: " + st.message() + "; restarting the web process");
-      if (web_pid_ != 0) ::kill(web_pid_, SIGKILL);
-      web_channel_.reset();
+      if (pid_ != 0) ::kill(pid_, SIGKILL);
+      channel_.reset();
       return;
     }
   }
 }
 
-void Supervisor::web_violation(const std::string& what) {
+void WebProcessManager::violation(const std::string& what) {
   // SECURITY: as for a connection process: killed at once, and audited.
-  daemon_log("web", "monitor: web process " + std::to_string(web_pid_) + ": protocol violation: " + what + "; killed");
-  if (web_pid_ != 0) ::kill(web_pid_, SIGKILL);
-  web_channel_.reset();
-  ChildInfo none;
-  none.pid = web_pid_;
-  audit_event("web.violation", recorder::Outcome::kDeny, what, none, {{"pid", web_pid_}}, "web");
+  daemon_log("web", "monitor: web process " + std::to_string(pid_) + ": protocol violation: " + what + "; killed");
+  if (pid_ != 0) ::kill(pid_, SIGKILL);
+  channel_.reset();
+  host_.audit("web.violation", what, pid_);
 }
 
-void Supervisor::web_exited(int status) {
-  const int pid = web_pid_;
-  web_pid_ = 0;
-  web_channel_.reset();
+void WebProcessManager::exited(int status) {
+  const int pid = pid_;
+  pid_ = 0;
+  channel_.reset();
   // SECURITY: the seccomp filter killed it for a system call a web server never makes.
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-    ChildInfo none;
-    none.pid = pid;
-    audit_event("sandbox.violation", recorder::Outcome::kDeny,
-                "web process killed by the sandbox (a forbidden system call)", none, {{"pid", pid}}, "web");
+    host_.audit("sandbox.violation", "web process killed by the sandbox (a forbidden system call)", pid);
   }
   if (stopping_) return;
   std::string how = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
                                         : "exited with status " + std::to_string(WEXITSTATUS(status));
   daemon_log("web", "web process " + how + "; restarting in 5s");
-  web_start_at_ = clock_.now() + 5 * kMicrosPerSecond;
+  start_at_ = clock_.now() + 5 * kMicrosPerSecond;
 }
 
-void Supervisor::stop_web() {
-  web_start_at_ = 0;
-  if (web_pid_ != 0) ::kill(web_pid_, SIGTERM);
+void WebProcessManager::stop() {
+  stopping_ = true;
+  start_at_ = 0;
+  if (pid_ != 0) ::kill(pid_, SIGTERM);
 }
 
 }  // namespace bastion::gateway
