@@ -9,18 +9,18 @@ constexpr const char* kCols =
     "SELECT fingerprint, user_name, key_type, public_key, comment, state, created_at, revoked_at, aaguid, "
     "attestation FROM ssh_keys";
 
-KeyRecord read_row(SQLite::Statement& q) {
+KeyRecord read_row(Statement& q) {
   KeyRecord k;
-  k.fingerprint = q.getColumn(0).getString();
-  k.user = q.getColumn(1).getString();
-  k.type = q.getColumn(2).getString();
-  k.public_key = q.getColumn(3).getString();
-  k.comment = q.getColumn(4).getString();
-  k.active = q.getColumn(5).getString() == "active";
-  k.created_at = q.getColumn(6).getInt64();
-  if (!q.getColumn(7).isNull()) k.revoked_at = q.getColumn(7).getInt64();
-  k.aaguid = q.getColumn(8).getString();
-  k.attestation = q.getColumn(9).getString();
+  k.fingerprint = q.column(0).text();
+  k.user = q.column(1).text();
+  k.type = q.column(2).text();
+  k.public_key = q.column(3).text();
+  k.comment = q.column(4).text();
+  k.active = q.column(5).text() == "active";
+  k.created_at = q.column(6).int64();
+  if (!q.column(7).is_null()) k.revoked_at = q.column(7).int64();
+  k.aaguid = q.column(8).text();
+  k.attestation = q.column(9).text();
   return k;
 }
 
@@ -40,11 +40,11 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
   rec.aaguid = aaguid;
   rec.attestation = attestation_json;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(sql(db_), "SELECT service_account, state FROM users WHERE name = ?");
+    Statement u(db_, "SELECT service_account, state FROM users WHERE name = ?");
     u.bind(1, user);
-    if (!u.executeStep()) return make_error("no such user: " + user);
-    bool service = u.getColumn(0).getInt() != 0;
-    std::string state = u.getColumn(1).getString();
+    if (!u.step()) return make_error("no such user: " + user);
+    bool service = u.column(0).int32() != 0;
+    std::string state = u.column(1).text();
     if (state == "left") return make_error("user " + user + " has left; keys cannot be enrolled");
     // SECURITY: people must hold their key in a FIDO2 authenticator; a plain
     // key file can be copied without anyone noticing.
@@ -54,15 +54,15 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
                         "sk-ecdsa-sha2-nistp256@openssh.com); plain keys only for service accounts "
                         "(user add --service-account)");
     }
-    SQLite::Statement dup(sql(db_), "SELECT user_name FROM ssh_keys WHERE fingerprint = ?");
+    Statement dup(db_, "SELECT user_name FROM ssh_keys WHERE fingerprint = ?");
     dup.bind(1, rec.fingerprint);
-    if (dup.executeStep()) {
-      return make_error("key " + rec.fingerprint + " is already enrolled (for " + dup.getColumn(0).getString() +
+    if (dup.step()) {
+      return make_error("key " + rec.fingerprint + " is already enrolled (for " + dup.column(0).text() +
                         "); one key belongs to one person");
     }
-    SQLite::Statement ins(sql(db_),
-                          "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, comment, "
-                          "state, created_at, aaguid, attestation) VALUES (?,?,?,?,?,'active',?,?,?)");
+    Statement ins(db_,
+                  "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, comment, "
+                  "state, created_at, aaguid, attestation) VALUES (?,?,?,?,?,'active',?,?,?)");
     ins.bind(1, rec.fingerprint);
     ins.bind(2, user);
     ins.bind(3, rec.type);
@@ -71,11 +71,11 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
     ins.bind(6, static_cast<int64_t>(rec.created_at));
     ins.bind(7, rec.aaguid);
     ins.bind(8, rec.attestation);
-    ins.exec();
+    ins.run();
     // A pending person becomes active with their first key.
-    SQLite::Statement act(sql(db_), "UPDATE users SET state = 'active' WHERE name = ? AND state = 'pending'");
+    Statement act(db_, "UPDATE users SET state = 'active' WHERE name = ? AND state = 'pending'");
     act.bind(1, user);
-    act.exec();
+    act.run();
     return {};
   });
   if (!st) return st.error();
@@ -84,11 +84,11 @@ Result<KeyRecord> KeyRegistry::enroll(const std::string& user, const PublicKey& 
 
 Result<std::optional<KeyRecord>> KeyRegistry::find_by_fingerprint(const std::string& fingerprint) {
   try {
-    SQLite::Statement q(sql(db_), std::string(kCols) + " WHERE fingerprint = ?");
+    Statement q(db_, std::string(kCols) + " WHERE fingerprint = ?");
     q.bind(1, fingerprint);
-    if (!q.executeStep()) return std::optional<KeyRecord>{};
+    if (!q.step()) return std::optional<KeyRecord>{};
     return std::optional<KeyRecord>(read_row(q));
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("database: ", e);
   }
 }
@@ -97,12 +97,12 @@ Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter)
   try {
     std::string statement =
         std::string(kCols) + (user_filter.empty() ? "" : " WHERE user_name = ?") + " ORDER BY user_name, created_at";
-    SQLite::Statement q(sql(db_), statement);
+    Statement q(db_, statement);
     if (!user_filter.empty()) q.bind(1, user_filter);
     std::vector<KeyRecord> out;
-    while (q.executeStep()) out.push_back(read_row(q));
+    while (q.step()) out.push_back(read_row(q));
     return out;
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("database: ", e);
   }
 }
@@ -110,15 +110,15 @@ Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter)
 Result<KeyRecord> KeyRegistry::revoke(const std::string& fingerprint) {
   KeyRecord rec;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(sql(db_), std::string(kCols) + " WHERE fingerprint = ?");
+    Statement q(db_, std::string(kCols) + " WHERE fingerprint = ?");
     q.bind(1, fingerprint);
-    if (!q.executeStep()) return make_error("no such key: " + fingerprint + " (see `key list`)");
+    if (!q.step()) return make_error("no such key: " + fingerprint + " (see `key list`)");
     rec = read_row(q);
     if (!rec.active) return make_error("key " + fingerprint + " is already revoked");
-    SQLite::Statement u(sql(db_), "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
+    Statement u(db_, "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE fingerprint = ?");
     u.bind(1, static_cast<int64_t>(clock_.now()));
     u.bind(2, fingerprint);
-    u.exec();
+    u.run();
     return {};
   });
   if (!st) return st.error();

@@ -27,16 +27,16 @@ class KeyRegistryTest : public ::testing::Test {
     auto d = Database::open(":memory:", Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
-    sql(*db).exec(
-        "INSERT INTO users(name, state, service_account, created_at) VALUES "
-        "('alice','pending',0,0), ('bot','active',1,0), ('gone','left',0,0)");
+    exec(*db,
+         "INSERT INTO users(name, state, service_account, created_at) VALUES "
+         "('alice','pending',0,0), ('bot','active',1,0), ('gone','left',0,0)");
     reg = std::make_unique<KeyRegistry>(*db, clock);
   }
   std::string state_of(const std::string& user) {
-    SQLite::Statement q(sql(*db), "SELECT state FROM users WHERE name = ?");
+    Statement q(*db, "SELECT state FROM users WHERE name = ?");
     q.bind(1, user);
-    q.executeStep();
-    return q.getColumn(0).getString();
+    q.step();
+    return q.column(0).text();
   }
   FakeClock clock{1'000'000};
   std::unique_ptr<Database> db;

@@ -49,22 +49,22 @@ Result<TrustCert> parse_trust_cert(const std::string& pem) {
 
 namespace {
 
-StoredCredential read_credential(SQLite::Statement& q) {
+StoredCredential read_credential(Statement& q) {
   StoredCredential s;
-  s.id = q.getColumn(0).getString();
-  s.user = q.getColumn(1).getString();
-  s.credential.cose_alg = q.getColumn(2).getInt();
-  s.credential.public_key_der = q.getColumn(3).getString();
-  s.credential.sign_count = static_cast<uint32_t>(q.getColumn(4).getInt64());
-  s.credential.attestation.aaguid = q.getColumn(5).getString();
-  s.credential.attestation.format = q.getColumn(6).getString();
-  s.state = q.getColumn(7).getString();
-  s.state_reason = q.getColumn(8).getString();
-  s.created_at = q.getColumn(9).getInt64();
-  if (!q.getColumn(10).isNull()) s.last_used_at = q.getColumn(10).getInt64();
-  if (!q.getColumn(11).isNull()) s.confirmed_at = q.getColumn(11).getInt64();
-  s.confirmed_by = q.getColumn(12).getString();
-  if (!q.getColumn(13).isNull()) s.confirm_code_expires_at = q.getColumn(13).getInt64();
+  s.id = q.column(0).text();
+  s.user = q.column(1).text();
+  s.credential.cose_alg = q.column(2).int32();
+  s.credential.public_key_der = q.column(3).text();
+  s.credential.sign_count = static_cast<uint32_t>(q.column(4).int64());
+  s.credential.attestation.aaguid = q.column(5).text();
+  s.credential.attestation.format = q.column(6).text();
+  s.state = q.column(7).text();
+  s.state_reason = q.column(8).text();
+  s.created_at = q.column(9).int64();
+  if (!q.column(10).is_null()) s.last_used_at = q.column(10).int64();
+  if (!q.column(11).is_null()) s.confirmed_at = q.column(11).int64();
+  s.confirmed_by = q.column(12).text();
+  if (!q.column(13).is_null()) s.confirm_code_expires_at = q.column(13).int64();
   // SECURITY: an unconfirmed credential reads as "pending", never "active",
   // so every check for an active credential leaves it out.
   if (s.state == "active" && !s.confirmed_at) s.state = "pending";
@@ -103,16 +103,16 @@ Result<TrustCert> MfaStore::add_trust_cert(const std::string& pem, bool intermed
   t->kind = intermediate ? "intermediate" : "root";
   t->added_at = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement dup(sql(db_), "SELECT kind FROM fido_roots WHERE sha256 = ?");
+    Statement dup(db_, "SELECT kind FROM fido_roots WHERE sha256 = ?");
     dup.bind(1, t->sha256);
-    if (dup.executeStep()) return make_error("already trusted as " + dup.getColumn(0).getString() + ": " + t->subject);
-    SQLite::Statement ins(sql(db_), "INSERT INTO fido_roots(sha256, kind, subject, pem, added_at) VALUES (?,?,?,?,?)");
+    if (dup.step()) return make_error("already trusted as " + dup.column(0).text() + ": " + t->subject);
+    Statement ins(db_, "INSERT INTO fido_roots(sha256, kind, subject, pem, added_at) VALUES (?,?,?,?,?)");
     ins.bind(1, t->sha256);
     ins.bind(2, t->kind);
     ins.bind(3, t->subject);
     ins.bind(4, t->pem);
     ins.bind(5, static_cast<int64_t>(t->added_at));
-    ins.exec();
+    ins.run();
     return {};
   });
   if (!st) return st.error();
@@ -122,11 +122,10 @@ Result<TrustCert> MfaStore::add_trust_cert(const std::string& pem, bool intermed
 Result<std::vector<TrustCert>> MfaStore::trust_certs() {
   std::vector<TrustCert> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_),
-                        "SELECT sha256, kind, subject, pem, added_at FROM fido_roots ORDER BY kind DESC, subject");
-    while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                     q.getColumn(3).getString(), q.getColumn(4).getInt64()});
+    Statement q(db_, "SELECT sha256, kind, subject, pem, added_at FROM fido_roots ORDER BY kind DESC, subject");
+    while (q.step()) {
+      out.push_back(
+          {q.column(0).text(), q.column(1).text(), q.column(2).text(), q.column(3).text(), q.column(4).int64()});
     }
     return {};
   });
@@ -143,20 +142,20 @@ Result<TrustCert> MfaStore::remove_trust_cert(const std::string& what) {
   }
   TrustCert found;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(sql(db_), "SELECT sha256, kind, subject FROM fido_roots WHERE sha256 LIKE ? || '%'");
+    Statement q(db_, "SELECT sha256, kind, subject FROM fido_roots WHERE sha256 LIKE ? || '%'");
     q.bind(1, key);
     int n = 0;
-    while (q.executeStep()) {
+    while (q.step()) {
       ++n;
-      found.sha256 = q.getColumn(0).getString();
-      found.kind = q.getColumn(1).getString();
-      found.subject = q.getColumn(2).getString();
+      found.sha256 = q.column(0).text();
+      found.kind = q.column(1).text();
+      found.subject = q.column(2).text();
     }
     if (n == 0) return make_error("no trusted certificate " + what);
     if (n > 1) return make_error(what + " matches " + std::to_string(n) + " certificates; give more digits");
-    SQLite::Statement del(sql(db_), "DELETE FROM fido_roots WHERE sha256 = ?");
+    Statement del(db_, "DELETE FROM fido_roots WHERE sha256 = ?");
     del.bind(1, found.sha256);
-    del.exec();
+    del.run();
     return {};
   });
   if (!st) return st.error();
@@ -168,11 +167,11 @@ Result<AllowedAaguid> MfaStore::add_aaguid(const std::string& aaguid, const std:
   if (!norm) return norm.error();
   AllowedAaguid a{*norm, name, clock_.now()};
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement ins(sql(db_), "INSERT OR IGNORE INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?)");
+    Statement ins(db_, "INSERT OR IGNORE INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?)");
     ins.bind(1, a.aaguid);
     ins.bind(2, a.name);
     ins.bind(3, static_cast<int64_t>(a.added_at));
-    if (ins.exec() == 0) return make_error("AAGUID " + a.aaguid + " is already allowed");
+    if (ins.run() == 0) return make_error("AAGUID " + a.aaguid + " is already allowed");
     return {};
   });
   if (!st) return st.error();
@@ -182,9 +181,8 @@ Result<AllowedAaguid> MfaStore::add_aaguid(const std::string& aaguid, const std:
 Result<std::vector<AllowedAaguid>> MfaStore::aaguids() {
   std::vector<AllowedAaguid> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_), "SELECT aaguid, name, added_at FROM fido_aaguids ORDER BY name, aaguid");
-    while (q.executeStep())
-      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()});
+    Statement q(db_, "SELECT aaguid, name, added_at FROM fido_aaguids ORDER BY name, aaguid");
+    while (q.step()) out.push_back({q.column(0).text(), q.column(1).text(), q.column(2).int64()});
     return {};
   });
   if (!st) return st.error();
@@ -195,9 +193,9 @@ Status MfaStore::remove_aaguid(const std::string& aaguid) {
   auto norm = normalize_aaguid(aaguid);
   if (!norm) return norm.error();
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement del(sql(db_), "DELETE FROM fido_aaguids WHERE aaguid = ?");
+    Statement del(db_, "DELETE FROM fido_aaguids WHERE aaguid = ?");
     del.bind(1, *norm);
-    if (del.exec() == 0) return make_error("AAGUID " + *norm + " is not on the allow-list");
+    if (del.run() == 0) return make_error("AAGUID " + *norm + " is not on the allow-list");
     return {};
   });
 }
@@ -219,19 +217,19 @@ Result<std::string> MfaStore::issue_key_challenge(const std::string& user) {
   std::string challenge = random_bytes(32);
   Micros now = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(sql(db_), "SELECT state FROM users WHERE name = ?");
+    Statement u(db_, "SELECT state FROM users WHERE name = ?");
     u.bind(1, user);
-    if (!u.executeStep()) return make_error("no such user: " + user);
-    if (u.getColumn(0).getString() == "left") return make_error("user " + user + " has left");
-    SQLite::Statement ins(sql(db_),
-                          "INSERT INTO key_challenges(challenge_sha256, challenge, user_name, created_at, expires_at) "
-                          "VALUES (?,?,?,?,?)");
+    if (!u.step()) return make_error("no such user: " + user);
+    if (u.column(0).text() == "left") return make_error("user " + user + " has left");
+    Statement ins(db_,
+                  "INSERT INTO key_challenges(challenge_sha256, challenge, user_name, created_at, expires_at) "
+                  "VALUES (?,?,?,?,?)");
     ins.bind(1, digest_hex(challenge));
     ins.bind(2, challenge.data(), static_cast<int>(challenge.size()));
     ins.bind(3, user);
     ins.bind(4, static_cast<int64_t>(now));
     ins.bind(5, static_cast<int64_t>(now + kKeyChallengeTtl));
-    ins.exec();
+    ins.run();
     return {};
   });
   if (!st) return st.error();
@@ -241,20 +239,19 @@ Result<std::string> MfaStore::issue_key_challenge(const std::string& user) {
 Status MfaStore::consume_key_challenge(const std::string& user, std::string_view challenge) {
   Micros now = clock_.now();
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(sql(db_),
-                        "SELECT user_name, expires_at, used_at FROM key_challenges WHERE challenge_sha256 = ?");
+    Statement q(db_, "SELECT user_name, expires_at, used_at FROM key_challenges WHERE challenge_sha256 = ?");
     q.bind(1, digest_hex(challenge));
     auto wrong = [](const char* why) {
       return make_error(ErrorCode::kWrongChallenge, std::string("wrong challenge: ") + why);
     };
-    if (!q.executeStep()) return wrong("it was not issued by this gateway (bastionctl key challenge)");
-    if (q.getColumn(0).getString() != user) return wrong("it was issued for another user");
-    if (!q.getColumn(2).isNull()) return wrong("it has already been used");
-    if (q.getColumn(1).getInt64() <= now) return wrong("it has expired (valid 15 minutes)");
-    SQLite::Statement up(sql(db_), "UPDATE key_challenges SET used_at = ? WHERE challenge_sha256 = ?");
+    if (!q.step()) return wrong("it was not issued by this gateway (bastionctl key challenge)");
+    if (q.column(0).text() != user) return wrong("it was issued for another user");
+    if (!q.column(2).is_null()) return wrong("it has already been used");
+    if (q.column(1).int64() <= now) return wrong("it has expired (valid 15 minutes)");
+    Statement up(db_, "UPDATE key_challenges SET used_at = ? WHERE challenge_sha256 = ?");
     up.bind(1, static_cast<int64_t>(now));
     up.bind(2, digest_hex(challenge));
-    up.exec();
+    up.run();
     return {};
   });
 }
@@ -262,13 +259,12 @@ Status MfaStore::consume_key_challenge(const std::string& user, std::string_view
 Result<std::vector<std::string>> MfaStore::open_key_challenges(const std::string& user) {
   std::vector<std::string> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(
-        sql(db_),
-        "SELECT challenge FROM key_challenges WHERE user_name = ? AND used_at IS NULL AND expires_at > ? "
-        "ORDER BY created_at DESC");
+    Statement q(db_,
+                "SELECT challenge FROM key_challenges WHERE user_name = ? AND used_at IS NULL AND expires_at > ? "
+                "ORDER BY created_at DESC");
     q.bind(1, user);
     q.bind(2, static_cast<int64_t>(clock_.now()));
-    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    while (q.step()) out.push_back(q.column(0).text());
     return {};
   });
   if (!st) return st.error();
@@ -281,13 +277,13 @@ Result<std::string> MfaStore::add_credential(const std::string& user, const Weba
                                              Micros code_expires_at) {
   std::string code = new_step_up_code();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement dup(sql(db_), "SELECT user_name FROM webauthn_credentials WHERE id = ?");
+    Statement dup(db_, "SELECT user_name FROM webauthn_credentials WHERE id = ?");
     dup.bind(1, b64url(c.credential_id));
-    if (dup.executeStep()) return make_error("this authenticator credential is already registered");
-    SQLite::Statement ins(sql(db_),
-                          "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, sign_count, aaguid, "
-                          "attestation, state, created_at, confirm_code_sha256, confirm_expires_at) "
-                          "VALUES (?,?,?,?,?,?,?,'active',?,?,?)");
+    if (dup.step()) return make_error("this authenticator credential is already registered");
+    Statement ins(db_,
+                  "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, sign_count, aaguid, "
+                  "attestation, state, created_at, confirm_code_sha256, confirm_expires_at) "
+                  "VALUES (?,?,?,?,?,?,?,'active',?,?,?)");
     ins.bind(1, b64url(c.credential_id));
     ins.bind(2, user);
     ins.bind(3, c.cose_alg);
@@ -298,7 +294,7 @@ Result<std::string> MfaStore::add_credential(const std::string& user, const Weba
     ins.bind(8, static_cast<int64_t>(clock_.now()));
     ins.bind(9, digest_hex(code));
     ins.bind(10, static_cast<int64_t>(code_expires_at));
-    ins.exec();
+    ins.run();
     return {};
   });
   if (!st) return st.error();
@@ -309,13 +305,13 @@ namespace {
 
 // Marks the pending credential `id` confirmed (its code can no longer be used).
 Status mark_confirmed(Database& db, const std::string& id, const std::string& by, Micros now) {
-  SQLite::Statement up(sql(db),
-                       "UPDATE webauthn_credentials SET confirmed_at = ?, confirmed_by = ?, confirm_code_sha256 = NULL "
-                       "WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
+  Statement up(db,
+               "UPDATE webauthn_credentials SET confirmed_at = ?, confirmed_by = ?, confirm_code_sha256 = NULL "
+               "WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
   up.bind(1, static_cast<int64_t>(now));
   up.bind(2, by);
   up.bind(3, id);
-  if (up.exec() == 0) return make_error("the security key is no longer pending");
+  if (up.run() == 0) return make_error("the security key is no longer pending");
   return {};
 }
 
@@ -331,9 +327,9 @@ Result<StoredCredential> MfaStore::confirm_credential_with_code(const std::strin
   Micros now = clock_.now();
   StoredCredential out;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(sql(db_), std::string(kCredentialCols) + " WHERE confirm_code_sha256 = ?");
+    Statement q(db_, std::string(kCredentialCols) + " WHERE confirm_code_sha256 = ?");
     q.bind(1, digest_hex(upper));
-    if (!q.executeStep()) return make_error("wrong confirmation code");
+    if (!q.step()) return make_error("wrong confirmation code");
     StoredCredential c = read_credential(q);
     q.reset();
     if (c.user != user) {
@@ -365,12 +361,12 @@ Result<StoredCredential> find_pending(Database& db, const std::string& user, con
       id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos) {
     return make_error("give the credential id (at least 8 characters; see bastionctl user show " + user + ")");
   }
-  SQLite::Statement q(sql(db), std::string(kCredentialCols) + " WHERE user_name = ? AND substr(id, 1, ?) = ?");
+  Statement q(db, std::string(kCredentialCols) + " WHERE user_name = ? AND substr(id, 1, ?) = ?");
   q.bind(1, user);
   q.bind(2, static_cast<int>(id.size()));
   q.bind(3, id);
   std::vector<StoredCredential> found;
-  while (q.executeStep()) found.push_back(read_credential(q));
+  while (q.step()) found.push_back(read_credential(q));
   if (found.empty()) return make_error(user + " has no security key " + id);
   if (found.size() > 1)
     return make_error(id + " matches " + std::to_string(found.size()) + " keys of " + user + "; give more characters");
@@ -406,10 +402,9 @@ Result<StoredCredential> MfaStore::reject_credential(const std::string& user, co
   auto st = with_transaction(db_, [&]() -> Status {
     auto c = find_pending(db_, user, id);
     if (!c) return c.error();
-    SQLite::Statement del(
-        sql(db_), "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
+    Statement del(db_, "DELETE FROM webauthn_credentials WHERE id = ? AND state = 'active' AND confirmed_at IS NULL");
     del.bind(1, c->id);
-    if (del.exec() == 0) return make_error("the security key is no longer pending");
+    if (del.run() == 0) return make_error("the security key is no longer pending");
     out = std::move(*c);
     return {};
   });
@@ -420,9 +415,9 @@ Result<StoredCredential> MfaStore::reject_credential(const std::string& user, co
 Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& user) {
   std::vector<StoredCredential> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_), std::string(kCredentialCols) + " WHERE user_name = ? ORDER BY created_at");
+    Statement q(db_, std::string(kCredentialCols) + " WHERE user_name = ? ORDER BY created_at");
     q.bind(1, user);
-    while (q.executeStep()) out.push_back(read_credential(q));
+    while (q.step()) out.push_back(read_credential(q));
     return {};
   });
   if (!st) return st.error();
@@ -432,9 +427,9 @@ Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& u
 Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::string& raw_id) {
   std::optional<StoredCredential> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_), std::string(kCredentialCols) + " WHERE id = ?");
+    Statement q(db_, std::string(kCredentialCols) + " WHERE id = ?");
     q.bind(1, b64url(raw_id));
-    if (q.executeStep()) out = read_credential(q);
+    if (q.step()) out = read_credential(q);
     return {};
   });
   if (!st) return st.error();
@@ -443,24 +438,23 @@ Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::str
 
 Status MfaStore::record_use(const std::string& raw_id, uint32_t sign_count) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(
-        sql(db_),
-        "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active' "
-        "AND confirmed_at IS NOT NULL");
+    Statement up(db_,
+                 "UPDATE webauthn_credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND state = 'active' "
+                 "AND confirmed_at IS NOT NULL");
     up.bind(1, static_cast<int64_t>(sign_count));
     up.bind(2, static_cast<int64_t>(clock_.now()));
     up.bind(3, b64url(raw_id));
-    if (up.exec() == 0) return make_error("the credential is not active");
+    if (up.run() == 0) return make_error("the credential is not active");
     return {};
   });
 }
 
 Status MfaStore::lock_credential(const std::string& raw_id, const std::string& reason) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(sql(db_), "UPDATE webauthn_credentials SET state = 'locked', state_reason = ? WHERE id = ?");
+    Statement up(db_, "UPDATE webauthn_credentials SET state = 'locked', state_reason = ? WHERE id = ?");
     up.bind(1, reason);
     up.bind(2, b64url(raw_id));
-    up.exec();
+    up.run();
     return {};
   });
 }
@@ -468,12 +462,12 @@ Status MfaStore::lock_credential(const std::string& raw_id, const std::string& r
 Result<int> MfaStore::revoke_credentials(const std::string& user, const std::string& reason) {
   int n = 0;
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(sql(db_),
-                         "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? "
-                         "WHERE user_name = ? AND state != 'revoked'");
+    Statement up(db_,
+                 "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? "
+                 "WHERE user_name = ? AND state != 'revoked'");
     up.bind(1, reason);
     up.bind(2, user);
-    n = up.exec();
+    n = up.run();
     return {};
   });
   if (!st) return st.error();
@@ -487,20 +481,19 @@ Result<std::string> MfaStore::create_invite(const std::string& user, const std::
   std::string token = hex_encode(as_bytes(random_bytes(18)));
   Micros now = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(sql(db_), "SELECT state FROM users WHERE name = ?");
+    Statement u(db_, "SELECT state FROM users WHERE name = ?");
     u.bind(1, user);
-    if (!u.executeStep()) return make_error("no such user: " + user);
-    std::string state = u.getColumn(0).getString();
+    if (!u.step()) return make_error("no such user: " + user);
+    std::string state = u.column(0).text();
     if (state == "left" || state == "disabled") return make_error("user " + user + " is " + state);
-    SQLite::Statement ins(
-        sql(db_),
-        "INSERT INTO invites(token_sha256, user_name, created_by, created_at, expires_at) VALUES (?,?,?,?,?)");
+    Statement ins(
+        db_, "INSERT INTO invites(token_sha256, user_name, created_by, created_at, expires_at) VALUES (?,?,?,?,?)");
     ins.bind(1, digest_hex(token));
     ins.bind(2, user);
     ins.bind(3, created_by);
     ins.bind(4, static_cast<int64_t>(now));
     ins.bind(5, static_cast<int64_t>(now + kInviteTtl));
-    ins.exec();
+    ins.run();
     return {};
   });
   if (!st) return st.error();
@@ -510,22 +503,21 @@ Result<std::string> MfaStore::create_invite(const std::string& user, const std::
 Result<InviteRecord> MfaStore::find_invite(const std::string& token) {
   InviteRecord r;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(
-        sql(db_),
-        "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
-        "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
+    Statement q(db_,
+                "SELECT i.user_name, i.created_by, i.expires_at, i.challenge, i.used_at, u.state FROM invites i "
+                "JOIN users u ON u.name = i.user_name WHERE i.token_sha256 = ?");
     q.bind(1, digest_hex(token));
-    if (!q.executeStep()) return make_error(ErrorCode::kNotFound, "this invitation link is not valid");
-    if (!q.getColumn(4).isNull()) return make_error(ErrorCode::kGone, "this invitation link has already been used");
-    if (q.getColumn(2).getInt64() <= clock_.now()) {
+    if (!q.step()) return make_error(ErrorCode::kNotFound, "this invitation link is not valid");
+    if (!q.column(4).is_null()) return make_error(ErrorCode::kGone, "this invitation link has already been used");
+    if (q.column(2).int64() <= clock_.now()) {
       return make_error(ErrorCode::kGone, "this invitation link has expired; ask for a new one");
     }
-    std::string state = q.getColumn(5).getString();
+    std::string state = q.column(5).text();
     if (state == "left" || state == "disabled") return make_error(ErrorCode::kGone, "this account is " + state);
-    r.user = q.getColumn(0).getString();
-    r.created_by = q.getColumn(1).getString();
-    r.expires_at = q.getColumn(2).getInt64();
-    if (!q.getColumn(3).isNull()) r.challenge = q.getColumn(3).getString();
+    r.user = q.column(0).text();
+    r.created_by = q.column(1).text();
+    r.expires_at = q.column(2).int64();
+    if (!q.column(3).is_null()) r.challenge = q.column(3).text();
     return {};
   });
   if (!st) return st.error();
@@ -537,10 +529,10 @@ Result<std::string> MfaStore::invite_challenge(const std::string& token) {
   if (!inv) return inv.error();
   std::string challenge = random_bytes(32);
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(sql(db_), "UPDATE invites SET challenge = ? WHERE token_sha256 = ? AND used_at IS NULL");
+    Statement up(db_, "UPDATE invites SET challenge = ? WHERE token_sha256 = ? AND used_at IS NULL");
     up.bind(1, challenge.data(), static_cast<int>(challenge.size()));
     up.bind(2, digest_hex(token));
-    if (up.exec() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
+    if (up.run() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
     return {};
   });
   if (!st) return st.error();
@@ -549,10 +541,10 @@ Result<std::string> MfaStore::invite_challenge(const std::string& token) {
 
 Status MfaStore::use_invite(const std::string& token) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(sql(db_), "UPDATE invites SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL");
+    Statement up(db_, "UPDATE invites SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL");
     up.bind(1, static_cast<int64_t>(clock_.now()));
     up.bind(2, digest_hex(token));
-    if (up.exec() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
+    if (up.run() == 0) return make_error(ErrorCode::kGone, "this invitation link has already been used");
     return {};
   });
 }
@@ -565,9 +557,9 @@ Result<std::string> MfaStore::create_step_up(const std::string& user, const std:
   std::string challenge = random_bytes(32);
   Micros now = clock_.now();
   auto st = with_transaction(db_, [&]() -> Status {
-    SQLite::Statement ins(sql(db_),
-                          "INSERT INTO step_ups(code_sha256, user_name, session_id, purpose, challenge, created_at, "
-                          "expires_at, state) VALUES (?,?,?,?,?,?,?,'pending')");
+    Statement ins(db_,
+                  "INSERT INTO step_ups(code_sha256, user_name, session_id, purpose, challenge, created_at, "
+                  "expires_at, state) VALUES (?,?,?,?,?,?,?,'pending')");
     ins.bind(1, digest_hex(code));
     ins.bind(2, user);
     ins.bind(3, session_id);
@@ -575,7 +567,7 @@ Result<std::string> MfaStore::create_step_up(const std::string& user, const std:
     ins.bind(5, challenge.data(), static_cast<int>(challenge.size()));
     ins.bind(6, static_cast<int64_t>(now));
     ins.bind(7, static_cast<int64_t>(now + ttl));
-    ins.exec();
+    ins.run();
     return {};
   });
   if (!st) return st.error();
@@ -587,21 +579,21 @@ Result<StepUpRecord> MfaStore::find_step_up(const std::string& code) {
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   StepUpRecord r;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_),
-                        "SELECT user_name, session_id, purpose, challenge, created_at, expires_at, state, reason, "
-                        "credential_id, verified_at FROM step_ups WHERE code_sha256 = ?");
+    Statement q(db_,
+                "SELECT user_name, session_id, purpose, challenge, created_at, expires_at, state, reason, "
+                "credential_id, verified_at FROM step_ups WHERE code_sha256 = ?");
     q.bind(1, digest_hex(upper));
-    if (!q.executeStep()) return make_error(ErrorCode::kNotFound, "this sign-in link is not valid");
-    r.user = q.getColumn(0).getString();
-    r.session_id = q.getColumn(1).getString();
-    r.purpose = q.getColumn(2).getString();
-    r.challenge = q.getColumn(3).getString();
-    r.created_at = q.getColumn(4).getInt64();
-    r.expires_at = q.getColumn(5).getInt64();
-    r.state = q.getColumn(6).getString();
-    r.reason = q.getColumn(7).getString();
-    r.credential_id = q.getColumn(8).getString();
-    if (!q.getColumn(9).isNull()) r.verified_at = q.getColumn(9).getInt64();
+    if (!q.step()) return make_error(ErrorCode::kNotFound, "this sign-in link is not valid");
+    r.user = q.column(0).text();
+    r.session_id = q.column(1).text();
+    r.purpose = q.column(2).text();
+    r.challenge = q.column(3).text();
+    r.created_at = q.column(4).int64();
+    r.expires_at = q.column(5).int64();
+    r.state = q.column(6).text();
+    r.reason = q.column(7).text();
+    r.credential_id = q.column(8).text();
+    if (!q.column(9).is_null()) r.verified_at = q.column(9).int64();
     return {};
   });
   if (!st) return st.error();
@@ -615,9 +607,9 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
   Micros now = clock_.now();
   return with_transaction(db_, [&]() -> Status {
     // SECURITY: single use: only a pending, unexpired step-up can end, once.
-    SQLite::Statement up(sql(db_),
-                         "UPDATE step_ups SET state = ?, reason = ?, credential_id = ?, verified_at = ? "
-                         "WHERE code_sha256 = ? AND state = 'pending' AND (? = 0 OR expires_at > ?)");
+    Statement up(db_,
+                 "UPDATE step_ups SET state = ?, reason = ?, credential_id = ?, verified_at = ? "
+                 "WHERE code_sha256 = ? AND state = 'pending' AND (? = 0 OR expires_at > ?)");
     up.bind(1, verified ? "verified" : "failed");
     up.bind(2, reason);
     up.bind(3, credential_id);
@@ -626,7 +618,7 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
     up.bind(5, digest_hex(upper));
     up.bind(6, verified ? 1 : 0);
     up.bind(7, static_cast<int64_t>(now));
-    if (up.exec() == 0) return make_error(ErrorCode::kGone, "this sign-in link has expired or was already used");
+    if (up.run() == 0) return make_error(ErrorCode::kGone, "this sign-in link has expired or was already used");
     return {};
   });
 }
@@ -634,9 +626,9 @@ Status MfaStore::finish_step_up(const std::string& code, bool verified, const st
 Result<std::optional<Micros>> MfaStore::last_step_up(const std::string& user) {
   std::optional<Micros> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_), "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND state = 'verified'");
+    Statement q(db_, "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND state = 'verified'");
     q.bind(1, user);
-    if (q.executeStep() && !q.getColumn(0).isNull()) out = q.getColumn(0).getInt64();
+    if (q.step() && !q.column(0).is_null()) out = q.column(0).int64();
     return {};
   });
   if (!st) return st.error();
@@ -646,12 +638,12 @@ Result<std::optional<Micros>> MfaStore::last_step_up(const std::string& user) {
 Result<std::optional<Micros>> MfaStore::session_step_up(const std::string& user, const std::string& session_id) {
   std::optional<Micros> out;
   auto st = guarded([&]() -> Status {
-    SQLite::Statement q(sql(db_),
-                        "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND session_id = ? AND "
-                        "state = 'verified'");
+    Statement q(db_,
+                "SELECT MAX(verified_at) FROM step_ups WHERE user_name = ? AND session_id = ? AND "
+                "state = 'verified'");
     q.bind(1, user);
     q.bind(2, session_id);
-    if (q.executeStep() && !q.getColumn(0).isNull()) out = q.getColumn(0).getInt64();
+    if (q.step() && !q.column(0).is_null()) out = q.column(0).int64();
     return {};
   });
   if (!st) return st.error();

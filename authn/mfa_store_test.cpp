@@ -18,9 +18,9 @@ class MfaStoreTest : public ::testing::Test {
     auto d = Database::open(":memory:", Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
-    sql(*db).exec(
-        "INSERT INTO users(name, state, service_account, created_at) VALUES "
-        "('alice','active',0,0), ('bob','active',0,0), ('gone','left',0,0)");
+    exec(*db,
+         "INSERT INTO users(name, state, service_account, created_at) VALUES "
+         "('alice','active',0,0), ('bob','active',0,0), ('gone','left',0,0)");
     store = std::make_unique<MfaStore>(*db, clock);
   }
   FakeClock clock{1'000'000 * kMicrosPerSecond};
@@ -55,9 +55,9 @@ TEST_F(MfaStoreTest, InvitesAreSingleUseAndStoredOnlyAsDigests) {
   auto t = store->create_invite("alice", "admin:root");
   ASSERT_TRUE(t);
   EXPECT_GE(t->size(), 20u);
-  SQLite::Statement q(sql(*db), "SELECT token_sha256 FROM invites");
-  ASSERT_TRUE(q.executeStep());
-  EXPECT_EQ(q.getColumn(0).getString().find(*t), std::string::npos);
+  Statement q(*db, "SELECT token_sha256 FROM invites");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.column(0).text().find(*t), std::string::npos);
   auto inv = store->find_invite(*t);
   ASSERT_TRUE(inv);
   EXPECT_EQ(inv->user, "alice");
@@ -158,7 +158,9 @@ TEST_F(MfaStoreTest, ACredentialFromAnInvitationIsPendingUntilItsOwnersCodeConfi
   // Usable for nothing while pending.
   EXPECT_FALSE(store->record_use(c.credential_id, 1));
   // Only a digest of the code is stored.
-  auto raw = sql(*db).execAndGet("SELECT confirm_code_sha256 FROM webauthn_credentials").getString();
+  Statement q(*db, "SELECT confirm_code_sha256 FROM webauthn_credentials");
+  ASSERT_TRUE(q.step());
+  auto raw = q.column(0).text();
   EXPECT_EQ(raw.find(*code), std::string::npos);
   EXPECT_EQ(raw.size(), 64u);
 

@@ -14,10 +14,10 @@
 # gateway/ itself (the mains, and daemon.cpp which puts sshd and web
 # together) and tests/ may use everything.
 #
-# The storage engine stays inside the stores: no header but
-# common/database_sql.h includes SQLiteCpp or the SQL-side headers
-# (common/database_sql.h, recorder/recorder_sql.h), and no gateway/ source
-# but a unit test does either.
+# The storage engine stays inside common/database.cpp: nothing else includes
+# SQLiteCpp or sqlite3.h. The stores run SQL through the engine-neutral
+# common/database_sql.h (and recorder/recorder_sql.h); no header but those
+# two includes them, and no gateway/ source but a unit test does.
 set(forbid_gateway "\"gateway/")
 set(forbid_libssh "<libssh/")
 set(forbid_httplib "<httplib.h>")
@@ -33,7 +33,8 @@ set(forbid_authn "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
 set(forbid_policy "\"authn/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
 set(forbid_recorder "\"authn/" "\"policy/" ${forbid_gateway} ${forbid_libs})
 
-set(forbid_sql "<SQLiteCpp/" "\"common/database_sql.h" "\"recorder/recorder_sql.h")
+set(forbid_engine "<SQLiteCpp/" "<sqlite3.h>")
+set(forbid_sql "\"common/database_sql.h" "\"recorder/recorder_sql.h")
 
 set(violations 0)
 foreach(dir IN LISTS dirs)
@@ -42,6 +43,10 @@ foreach(dir IN LISTS dirs)
     file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include")
     set(forbidden ${forbid_${dir}})
     get_filename_component(name "${f}" NAME)
+    file(RELATIVE_PATH path "${ROOT}" "${f}")
+    if(NOT path STREQUAL "common/database.cpp")
+      list(APPEND forbidden ${forbid_engine})
+    endif()
     if(name MATCHES "\\.h$" AND NOT name MATCHES "^(database_sql|recorder_sql)\\.h$")
       list(APPEND forbidden ${forbid_sql})
     elseif(dir MATCHES "^gateway/" AND NOT name MATCHES "_test\\.cpp$")

@@ -212,7 +212,7 @@ TEST(Database, MigratesOnceAndRefusesNewer) {
   {
     auto db = Database::open(p, Database::Mode::kOpenExisting);
     ASSERT_TRUE(db);
-    sql(*db).exec("PRAGMA user_version=999");
+    exec(*db, "PRAGMA user_version=999");
   }
   auto newer = Database::open(p, Database::Mode::kOpenExisting);
   ASSERT_FALSE(newer);
@@ -253,7 +253,7 @@ TEST(Database, ALockHeldByAnotherConnectionIsBusyAndCodedSo) {
   EXPECT_EQ(st.code(), ErrorCode::kBusy) << st.message();
   // An error that is not about a lock is not busy.
   Status bad = with_transaction(*holder, [&]() -> Status {
-    sql(*holder).exec("SELECT * FROM no_such_table");
+    exec(*holder, "SELECT * FROM no_such_table");
     return {};
   });
   ASSERT_FALSE(bad);
@@ -343,22 +343,22 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
     for (const char* col : {"confirmed_at", "confirmed_by", "confirm_code_sha256", "confirm_expires_at"}) {
-      sql(*db).exec(std::string("ALTER TABLE webauthn_credentials DROP COLUMN ") + col);
+      exec(*db, std::string("ALTER TABLE webauthn_credentials DROP COLUMN ") + col);
     }
-    sql(*db).exec("PRAGMA user_version=5");
-    sql(*db).exec("INSERT INTO users(name, state, service_account, created_at) VALUES ('alice','active',0,0)");
-    sql(*db).exec(
-        "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, state, created_at) "
-        "VALUES ('old-cred', 'alice', -7, x'00', 'active', 1234)");
+    exec(*db, "PRAGMA user_version=5");
+    exec(*db, "INSERT INTO users(name, state, service_account, created_at) VALUES ('alice','active',0,0)");
+    exec(*db,
+         "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, state, created_at) "
+         "VALUES ('old-cred', 'alice', -7, x'00', 'active', 1234)");
   }
   auto db = Database::open(p, Database::Mode::kOpenExisting);
   ASSERT_TRUE(db) << db.error().message;
   EXPECT_EQ(db->schema_version(), Database::latest_schema_version());
-  SQLite::Statement q(sql(*db), "SELECT confirmed_at, confirmed_by, confirm_code_sha256 FROM webauthn_credentials");
-  ASSERT_TRUE(q.executeStep());
-  EXPECT_EQ(q.getColumn(0).getInt64(), 1234);
-  EXPECT_FALSE(q.getColumn(1).getString().empty());
-  EXPECT_TRUE(q.getColumn(2).isNull());
+  Statement q(*db, "SELECT confirmed_at, confirmed_by, confirm_code_sha256 FROM webauthn_credentials");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.column(0).int64(), 1234);
+  EXPECT_FALSE(q.column(1).text().empty());
+  EXPECT_TRUE(q.column(2).is_null());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "common/database.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -277,51 +278,155 @@ UPDATE webauthn_credentials SET confirmed_at = created_at, confirmed_by = 'regis
 
 }  // namespace
 
-Database::Database(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+struct Database::Connection {
+  SQLite::Database db;
+};
+
+// The engine's connection behind a Database, for this file's wrappers.
+struct DatabaseAccess {
+  static SQLite::Database& of(Database& db) { return db.connection_->db; }
+};
+
+namespace {
+SQLite::Database& sql(Database& db) { return DatabaseAccess::of(db); }
+}  // namespace
+
+Database::Database(std::unique_ptr<Connection> c) : connection_(std::move(c)) {}
 Database::Database(Database&&) noexcept = default;
 Database& Database::operator=(Database&&) noexcept = default;
 Database::~Database() = default;
 
-SQLite::Database& sql(Database& db) { return *db.db_; }
+namespace {
+
+DatabaseError engine_error(const SQLite::Exception& e) {
+  int primary = e.getErrorCode() & 0xff;  // the extended code's low byte is the primary one
+  return DatabaseError(e.what(), primary == SQLITE_BUSY || primary == SQLITE_LOCKED);
+}
+
+// Runs `fn` against the engine, its exceptions as DatabaseError.
+template <class Fn>
+auto engine(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    throw engine_error(e);
+  }
+}
+
+}  // namespace
+
+struct Statement::Impl {
+  SQLite::Statement q;
+};
+
+Statement::Statement(Database& db, const std::string& text)
+    : impl_(engine([&] { return std::make_unique<Impl>(Impl{SQLite::Statement(sql(db), text)}); })) {}
+Statement::Statement(Statement&&) noexcept = default;
+Statement::~Statement() = default;
+
+void Statement::bind(int index, int64_t value) {
+  engine([&] { impl_->q.bind(index, value); });
+}
+void Statement::bind(int index, int value) {
+  engine([&] { impl_->q.bind(index, value); });
+}
+void Statement::bind(int index, const std::string& value) {
+  engine([&] { impl_->q.bind(index, value); });
+}
+void Statement::bind(int index, const char* value) {
+  engine([&] { impl_->q.bind(index, value); });
+}
+void Statement::bind(int index, const void* blob, int size) {
+  engine([&] { impl_->q.bind(index, blob, size); });
+}
+void Statement::bind(int index) {
+  engine([&] { impl_->q.bind(index); });
+}
+int Statement::index_of(const char* name) {
+  return engine([&] { return impl_->q.getIndex(name); });
+}
+bool Statement::step() {
+  return engine([&] { return impl_->q.executeStep(); });
+}
+int Statement::run() {
+  return engine([&] { return impl_->q.exec(); });
+}
+void Statement::reset() {
+  engine([&] { impl_->q.reset(); });
+}
+
+std::string Column::text() const {
+  return engine([&] { return statement_.impl_->q.getColumn(index_).getString(); });
+}
+int64_t Column::int64() const {
+  return engine([&] { return statement_.impl_->q.getColumn(index_).getInt64(); });
+}
+int Column::int32() const {
+  return engine([&] { return statement_.impl_->q.getColumn(index_).getInt(); });
+}
+bool Column::is_null() const {
+  return engine([&] { return statement_.impl_->q.getColumn(index_).isNull(); });
+}
+
+Transaction::Transaction(Database& db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+Transaction::~Transaction() {
+  if (done_) return;
+  try {
+    exec(db_, "ROLLBACK");
+  } catch (const DatabaseError&) {  // NOLINT(bugprone-empty-catch): nothing more a destructor can do
+  }
+}
+void Transaction::commit() {
+  exec(db_, "COMMIT");
+  done_ = true;
+}
+
+void exec(Database& db, const std::string& text) {
+  engine([&] { sql(db).exec(text); });
+}
+
+int64_t query_int64(Database& db, const std::string& text) {
+  return engine([&] { return sql(db).execAndGet(text).getInt64(); });
+}
 
 Status with_transaction(Database& db, const std::function<Status()>& fn) {
   try {
     if (db.in_transaction()) {
-      sql(db).exec("SAVEPOINT nested");
+      exec(db, "SAVEPOINT nested");
       Status st;
       try {
         st = fn();
       } catch (...) {
-        sql(db).exec("ROLLBACK TO nested");
-        sql(db).exec("RELEASE nested");
+        exec(db, "ROLLBACK TO nested");
+        exec(db, "RELEASE nested");
         throw;
       }
-      if (!st) sql(db).exec("ROLLBACK TO nested");
-      sql(db).exec("RELEASE nested");
+      if (!st) exec(db, "ROLLBACK TO nested");
+      exec(db, "RELEASE nested");
       return st;
     }
-    SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
+    Transaction tx(db);
     Status st = fn();
     if (!st) return st;
     tx.commit();
     return {};
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("database: ", e);
   }
 }
 
-bool Database::in_transaction() const { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
+bool Database::in_transaction() const { return sqlite3_get_autocommit(connection_->db.getHandle()) == 0; }
 
 Status Database::begin() {
   return guarded([&]() -> Status {
-    db_->exec("BEGIN IMMEDIATE");
+    exec(*this, "BEGIN IMMEDIATE");
     return {};
   });
 }
 
 Status Database::commit() {
   return guarded([&]() -> Status {
-    db_->exec("COMMIT");
+    exec(*this, "COMMIT");
     return {};
   });
 }
@@ -329,15 +434,13 @@ Status Database::commit() {
 Status Database::rollback() {
   if (!in_transaction()) return {};
   return guarded([&]() -> Status {
-    db_->exec("ROLLBACK");
+    exec(*this, "ROLLBACK");
     return {};
   });
 }
 
-Error database_error(const std::string& context, const SQLite::Exception& e) {
-  int primary = e.getErrorCode() & 0xff;  // the extended code's low byte is the primary one
-  bool busy = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
-  return make_error(busy ? ErrorCode::kBusy : ErrorCode::kUnspecified, context + e.what());
+Error database_error(const std::string& context, const DatabaseError& e) {
+  return make_error(e.busy() ? ErrorCode::kBusy : ErrorCode::kUnspecified, context + e.what());
 }
 
 int Database::latest_schema_version() { return static_cast<int>(migrations().size()); }
@@ -347,9 +450,17 @@ Result<Database> Database::open(const std::string& path, Mode mode, int busy_tim
     return make_error("database " + path + " does not exist (run `bastionctl init` first)");
   }
   try {
+    if (mode == Mode::kReadOnly) {
+      Database out(
+          std::make_unique<Connection>(Connection{SQLite::Database(path, SQLite::OPEN_READONLY, busy_timeout_ms)}));
+      out.version_ = out.connection_->db.execAndGet("PRAGMA user_version").getInt();
+      if (out.version_ > latest_schema_version()) return out.newer_than_this_build();
+      return out;
+    }
     int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;
     if (mode == Mode::kCreate) flags |= SQLite::OPEN_CREATE;
-    auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
+    auto c = std::make_unique<Connection>(Connection{SQLite::Database(path, flags, busy_timeout_ms)});
+    SQLite::Database* db = &c->db;
     // SECURITY/robustness: many short-lived connection processes open this
     // file at once. Keeping the WAL and its index after the last connection
     // closes avoids the recovery race in which a concurrent opener gets
@@ -359,31 +470,33 @@ Result<Database> Database::open(const std::string& path, Mode mode, int busy_tim
     if (mode == Mode::kCreate) db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=FULL");
     db->exec("PRAGMA foreign_keys=ON");
-    Database out(std::move(db));
+    Database out(std::move(c));
     if (auto st = out.migrate(); !st) return st.error();
     return out;
   } catch (const SQLite::Exception& e) {
-    return database_error("database " + path + ": ", e);
+    return database_error("database " + path + ": ", engine_error(e));
   }
 }
 
+Error Database::newer_than_this_build() const {
+  return make_error("database schema version " + std::to_string(version_) + " is newer than this bastion (" +
+                    std::to_string(latest_schema_version()) + ")");
+}
+
 Status Database::migrate() {
-  version_ = db_->execAndGet("PRAGMA user_version").getInt();
+  version_ = connection_->db.execAndGet("PRAGMA user_version").getInt();
   const auto& m = migrations();
-  if (version_ > static_cast<int>(m.size())) {
-    return make_error("database schema version " + std::to_string(version_) + " is newer than this bastion (" +
-                      std::to_string(m.size()) + ")");
-  }
+  if (version_ > static_cast<int>(m.size())) return newer_than_this_build();
   while (version_ < static_cast<int>(m.size())) {
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::EXCLUSIVE);
+    SQLite::Transaction tx(connection_->db, SQLite::TransactionBehavior::EXCLUSIVE);
     // Re-read under the lock: another process may have migrated meanwhile.
-    int current = db_->execAndGet("PRAGMA user_version").getInt();
+    int current = connection_->db.execAndGet("PRAGMA user_version").getInt();
     if (current == version_) {
-      db_->exec(m[static_cast<size_t>(version_)]);
-      db_->exec("PRAGMA user_version=" + std::to_string(version_ + 1));
+      connection_->db.exec(m[static_cast<size_t>(version_)]);
+      connection_->db.exec("PRAGMA user_version=" + std::to_string(version_ + 1));
     }
     tx.commit();
-    version_ = db_->execAndGet("PRAGMA user_version").getInt();
+    version_ = connection_->db.execAndGet("PRAGMA user_version").getInt();
   }
   return {};
 }

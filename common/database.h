@@ -19,15 +19,13 @@
 
 #include "common/result.h"
 
-namespace SQLite {
-class Database;
-}
-
 namespace bastion {
 
 class Database {
  public:
-  enum class Mode { kOpenExisting, kCreate };
+  // kReadOnly: an existing database, never written (not migrated either:
+  // a reader beside a bastiond that keeps it current).
+  enum class Mode { kOpenExisting, kCreate, kReadOnly };
 
   static Result<Database> open(const std::string& path, Mode mode, int busy_timeout_ms = 5000);
 
@@ -49,11 +47,13 @@ class Database {
   static int latest_schema_version();
 
  private:
-  explicit Database(std::unique_ptr<SQLite::Database> db);
+  struct Connection;  // the engine's, defined where the engine is (database.cpp)
+  friend struct DatabaseAccess;
+  explicit Database(std::unique_ptr<Connection> c);
   Status migrate();
-  friend SQLite::Database& sql(Database& db);
+  [[nodiscard]] Error newer_than_this_build() const;
 
-  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<Connection> connection_;
   int version_ = 0;
 };
 

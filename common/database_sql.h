@@ -2,13 +2,17 @@
 //
 // Contract: included only by source files of common/, authn/, policy/ and
 // recorder/ (cmake/CheckLayering.cmake refuses it in headers and in
-// gateway/), so the engine stays behind the stores' interfaces. SQLite
-// exceptions never leave a store: guarded() and with_transaction() turn
-// them into errors.
+// gateway/), so the engine stays behind the stores' interfaces; no engine
+// type appears here either (common/database.cpp alone knows the engine).
+// Statements bind by position (1-based, "?") or by name (":name"), step
+// through rows and read columns by index (0-based). Failures throw
+// DatabaseError; guarded() and with_transaction() turn it into a Status, so
+// it never leaves a store.
 #pragma once
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "common/database.h"
@@ -16,21 +20,97 @@
 
 namespace bastion {
 
-// The connection behind `db`.
-SQLite::Database& sql(Database& db);
+class DatabaseError : public std::runtime_error {
+ public:
+  DatabaseError(const std::string& what, bool busy) : std::runtime_error(what), busy_(busy) {}
+  // Another connection holds the lock (the wait for it already timed out).
+  [[nodiscard]] bool busy() const { return busy_; }
 
-// A SQLite failure as an Error, `context` in front of SQLite's message. A lock
-// another process holds (SQLITE_BUSY, SQLITE_LOCKED) is ErrorCode::kBusy, so
-// callers that retry ask the code, not the wording.
-Error database_error(const std::string& context, const SQLite::Exception& e);
+ private:
+  bool busy_;
+};
 
-// Runs `fn` (which returns a Result or Status), turning SQLite exceptions
+class Statement;
+
+// One column of the current row.
+class Column {
+ public:
+  [[nodiscard]] std::string text() const;  // a blob's bytes, a number's digits; "" for NULL
+  [[nodiscard]] int64_t int64() const;
+  [[nodiscard]] int int32() const;
+  [[nodiscard]] bool is_null() const;
+
+ private:
+  friend class Statement;
+  Column(const Statement& s, int index) : statement_(s), index_(index) {}
+  const Statement& statement_;
+  int index_;
+};
+
+class Statement {
+ public:
+  Statement(Database& db, const std::string& text);
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
+
+  void bind(int index, int64_t value);
+  void bind(int index, int value);
+  void bind(int index, const std::string& value);
+  void bind(int index, const char* value);
+  void bind(int index, const void* blob, int size);
+  void bind(int index);  // NULL
+  template <class... T>
+  void bind(const char* name, const T&... value) {
+    bind(index_of(name), value...);
+  }
+  // The next row (false: there is none). A statement without rows runs.
+  bool step();
+  // Runs a statement that returns no rows; the rows it changed.
+  int run();
+  // To run again with new bindings.
+  void reset();
+  [[nodiscard]] Column column(int index) const { return {*this, index}; }
+
+ private:
+  friend class Column;
+  int index_of(const char* name);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A write transaction that takes the write lock first (so reading and then
+// writing is one atomic step across processes); rolled back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+// Runs one or more statements that return nothing (DDL, PRAGMA, SAVEPOINT).
+void exec(Database& db, const std::string& text);
+// The first column of the first row of a query (an error when it has none).
+int64_t query_int64(Database& db, const std::string& text);
+
+// A failure as an Error, `context` in front of the engine's message. A lock
+// another process holds is ErrorCode::kBusy, so callers that retry ask the
+// code, not the wording.
+Error database_error(const std::string& context, const DatabaseError& e);
+
+// Runs `fn` (which returns a Result or Status), turning database exceptions
 // into an error with `context` in front. For reads; writes use with_transaction.
 template <class Fn>
 auto guarded(Fn&& fn, const char* context = "database: ") -> decltype(fn()) {
   try {
     return fn();
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error(context, e);
   }
 }

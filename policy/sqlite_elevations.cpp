@@ -12,57 +12,55 @@ constexpr const char* kElevationCols =
     "expires_at, state, break_glass, decided_by, COALESCE(decided_at,0), decision_reason, COALESCE(starts_at,0), "
     "COALESCE(ends_at,0), ended_by, COALESCE(ended_at,0), end_reason FROM elevations";
 
-Elevation read_elevation(SQLite::Statement& q) {
+Elevation read_elevation(Statement& q) {
   Elevation e;
-  e.id = q.getColumn(0).getString();
-  e.grant_id = q.getColumn(1).getString();
-  e.user = q.getColumn(2).getString();
-  e.target = q.getColumn(3).getString();
-  e.login = q.getColumn(4).getString();
-  e.role = q.getColumn(5).getString();
-  e.customer = q.getColumn(6).getString();
-  e.reason = q.getColumn(7).getString();
-  e.duration = q.getColumn(8).getInt64();
-  e.created_at = q.getColumn(9).getInt64();
-  e.expires_at = q.getColumn(10).getInt64();
+  e.id = q.column(0).text();
+  e.grant_id = q.column(1).text();
+  e.user = q.column(2).text();
+  e.target = q.column(3).text();
+  e.login = q.column(4).text();
+  e.role = q.column(5).text();
+  e.customer = q.column(6).text();
+  e.reason = q.column(7).text();
+  e.duration = q.column(8).int64();
+  e.created_at = q.column(9).int64();
+  e.expires_at = q.column(10).int64();
   // SECURITY: an unreadable state is treated as revoked (never as approved).
-  if (!parse_elevation_state(q.getColumn(11).getString(), e.state)) e.state = ElevationState::kRevoked;
-  e.break_glass = q.getColumn(12).getInt() != 0;
-  e.decided_by = q.getColumn(13).getString();
-  e.decided_at = q.getColumn(14).getInt64();
-  e.decision_reason = q.getColumn(15).getString();
-  e.starts_at = q.getColumn(16).getInt64();
-  e.ends_at = q.getColumn(17).getInt64();
-  e.ended_by = q.getColumn(18).getString();
-  e.ended_at = q.getColumn(19).getInt64();
-  e.end_reason = q.getColumn(20).getString();
+  if (!parse_elevation_state(q.column(11).text(), e.state)) e.state = ElevationState::kRevoked;
+  e.break_glass = q.column(12).int32() != 0;
+  e.decided_by = q.column(13).text();
+  e.decided_at = q.column(14).int64();
+  e.decision_reason = q.column(15).text();
+  e.starts_at = q.column(16).int64();
+  e.ends_at = q.column(17).int64();
+  e.ended_by = q.column(18).text();
+  e.ended_at = q.column(19).int64();
+  e.end_reason = q.column(20).text();
   return e;
 }
 
-void load_approvals(SQLite::Database& db, Elevation& e) {
-  SQLite::Statement q(db,
-                      "SELECT approver, kind, duration, at FROM elevation_approvals WHERE request_id = ? ORDER BY at");
+void load_approvals(Database& db, Elevation& e) {
+  Statement q(db, "SELECT approver, kind, duration, at FROM elevation_approvals WHERE request_id = ? ORDER BY at");
   q.bind(1, e.id);
-  while (q.executeStep()) {
-    e.approvals.push_back(
-        {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64(), q.getColumn(3).getInt64()});
+  while (q.step()) {
+    e.approvals.push_back({q.column(0).text(), q.column(1).text(), q.column(2).int64(), q.column(3).int64()});
   }
 }
 
-std::optional<Elevation> select_elevation(SQLite::Database& db, const std::string& id) {
-  SQLite::Statement q(db, std::string(kElevationCols) + " WHERE id = ? OR grant_id = ?");
+std::optional<Elevation> select_elevation(Database& db, const std::string& id) {
+  Statement q(db, std::string(kElevationCols) + " WHERE id = ? OR grant_id = ?");
   q.bind(1, id);
   q.bind(2, id);
-  if (!q.executeStep()) return std::nullopt;
+  if (!q.step()) return std::nullopt;
   Elevation e = read_elevation(q);
   load_approvals(db, e);
   return e;
 }
 
-Status require_row(SQLite::Database& db, const char* sql, const std::string& key, const std::string& what) {
-  SQLite::Statement q(db, sql);
+Status require_row(Database& db, const char* sql, const std::string& key, const std::string& what) {
+  Statement q(db, sql);
   q.bind(1, key);
-  if (!q.executeStep()) return make_error("no such " + what + ": " + key);
+  if (!q.step()) return make_error("no such " + what + ": " + key);
   return {};
 }
 
@@ -70,13 +68,13 @@ Status require_row(SQLite::Database& db, const char* sql, const std::string& key
 
 Result<std::optional<Customer>> SqlitePolicyRepository::find_customer(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Customer>> {
-    SQLite::Statement q(sql(db_), "SELECT name, created_at FROM customers WHERE name = ?");
+    Statement q(db_, "SELECT name, created_at FROM customers WHERE name = ?");
     q.bind(1, name);
-    if (!q.executeStep()) return std::optional<Customer>{};
-    Customer c{q.getColumn(0).getString(), {}, q.getColumn(1).getInt64()};
-    SQLite::Statement a(sql(db_), "SELECT user_name FROM customer_approvers WHERE customer = ? ORDER BY user_name");
+    if (!q.step()) return std::optional<Customer>{};
+    Customer c{q.column(0).text(), {}, q.column(1).int64()};
+    Statement a(db_, "SELECT user_name FROM customer_approvers WHERE customer = ? ORDER BY user_name");
     a.bind(1, name);
-    while (a.executeStep()) c.approvers.push_back(a.getColumn(0).getString());
+    while (a.step()) c.approvers.push_back(a.column(0).text());
     return std::optional<Customer>(std::move(c));
   });
 }
@@ -84,8 +82,8 @@ Result<std::optional<Customer>> SqlitePolicyRepository::find_customer(const std:
 Result<std::vector<Customer>> SqlitePolicyRepository::list_customers() {
   auto names = guarded([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    SQLite::Statement q(sql(db_), "SELECT name FROM customers ORDER BY name");
-    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    Statement q(db_, "SELECT name FROM customers ORDER BY name");
+    while (q.step()) out.push_back(q.column(0).text());
     return out;
   });
   if (!names) return names.error();
@@ -101,43 +99,42 @@ Result<std::vector<Customer>> SqlitePolicyRepository::list_customers() {
 Status SqlitePolicyRepository::add_customer(const std::string& name) {
   if (!is_valid_name(name)) return make_error("invalid customer name '" + name + "': use 1-64 of A-Z a-z 0-9 . _ -");
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(sql(db_), "SELECT 1 FROM customers WHERE name = ?");
+    Statement exists(db_, "SELECT 1 FROM customers WHERE name = ?");
     exists.bind(1, name);
-    if (exists.executeStep()) return make_error("customer " + name + " already exists");
-    SQLite::Statement ins(sql(db_), "INSERT INTO customers(name, created_at) VALUES (?,?)");
+    if (exists.step()) return make_error("customer " + name + " already exists");
+    Statement ins(db_, "INSERT INTO customers(name, created_at) VALUES (?,?)");
     ins.bind(1, name);
     ins.bind(2, static_cast<int64_t>(clock_.now()));
-    ins.exec();
+    ins.run();
     return {};
   });
 }
 
 Status SqlitePolicyRepository::add_approver(const std::string& customer, const std::string& person) {
   return with_transaction(db_, [&]() -> Status {
-    if (auto st = require_row(sql(db_), "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st) return st;
-    if (auto st = require_row(sql(db_), "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
-    SQLite::Statement ins(sql(db_),
-                          "INSERT OR IGNORE INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?)");
+    if (auto st = require_row(db_, "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st) return st;
+    if (auto st = require_row(db_, "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
+    Statement ins(db_, "INSERT OR IGNORE INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?)");
     ins.bind(1, customer);
     ins.bind(2, person);
     ins.bind(3, static_cast<int64_t>(clock_.now()));
-    if (ins.exec() == 0) return make_error(person + " is already an approver for " + customer);
+    if (ins.run() == 0) return make_error(person + " is already an approver for " + customer);
     return {};
   });
 }
 
 Status SqlitePolicyRepository::remove_approver(const std::string& customer, const std::string& person) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement del(sql(db_), "DELETE FROM customer_approvers WHERE customer = ? AND user_name = ?");
+    Statement del(db_, "DELETE FROM customer_approvers WHERE customer = ? AND user_name = ?");
     del.bind(1, customer);
     del.bind(2, person);
-    if (del.exec() == 0) return make_error(person + " is not an approver for " + customer);
+    if (del.run() == 0) return make_error(person + " is not an approver for " + customer);
     return {};
   });
 }
 
 Result<std::optional<Elevation>> SqlitePolicyRepository::find_elevation(const std::string& id) {
-  return guarded([&]() -> Result<std::optional<Elevation>> { return select_elevation(sql(db_), id); });
+  return guarded([&]() -> Result<std::optional<Elevation>> { return select_elevation(db_, id); });
 }
 
 Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std::string& user, bool open_only) {
@@ -146,10 +143,10 @@ Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std
     std::string where = open_only ? " WHERE state IN ('pending','approved')" : " WHERE 1";
     if (!user.empty()) where += " AND user_name = ?";
     std::string statement = std::string(kElevationCols) + where + " ORDER BY created_at DESC, id";
-    SQLite::Statement q(sql(db_), statement);
+    Statement q(db_, statement);
     if (!user.empty()) q.bind(1, user);
-    while (q.executeStep()) out.push_back(read_elevation(q));
-    for (auto& e : out) load_approvals(sql(db_), e);
+    while (q.step()) out.push_back(read_elevation(q));
+    for (auto& e : out) load_approvals(db_, e);
     return out;
   });
 }
@@ -162,9 +159,9 @@ Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
     return make_error("a new elevation is a pending request or a break-glass grant");
   }
   return with_transaction(db_, [&]() -> Status {
-    if (auto st = require_row(sql(db_), "SELECT 1 FROM users WHERE name = ?", e.user, "user"); !st) return st;
-    SQLite::Statement ins(
-        sql(db_),
+    if (auto st = require_row(db_, "SELECT 1 FROM users WHERE name = ?", e.user, "user"); !st) return st;
+    Statement ins(
+        db_,
         "INSERT INTO elevations(id, grant_id, user_name, target, login, role, customer, reason, duration, created_at, "
         "expires_at, state, break_glass, decided_by, decided_at, starts_at, ends_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -189,7 +186,7 @@ Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
     else ins.bind(16);
     if (e.ends_at) ins.bind(17, static_cast<int64_t>(e.ends_at));
     else ins.bind(17);
-    ins.exec();
+    ins.run();
     return {};
   });
 }
@@ -199,7 +196,7 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
                                                             const std::string& grant_id) {
   std::optional<Elevation> out;
   auto st = with_transaction(db_, [&]() -> Status {
-    auto e = select_elevation(sql(db_), id);
+    auto e = select_elevation(db_, id);
     if (!e) return make_error("no such request: " + id);
     // Re-checked under the write lock: another approver, a revocation or the
     // expiry may have come first.
@@ -212,14 +209,13 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
         return make_error("customer " + e->customer + " already consented to " + e->id);
       }
     }
-    SQLite::Statement ins(
-        sql(db_), "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
+    Statement ins(db_, "INSERT INTO elevation_approvals(request_id, approver, kind, duration, at) VALUES (?,?,?,?,?)");
     ins.bind(1, e->id);
     ins.bind(2, a.approver);
     ins.bind(3, a.kind);
     ins.bind(4, static_cast<int64_t>(a.duration));
     ins.bind(5, static_cast<int64_t>(a.at));
-    ins.exec();
+    ins.run();
     e->approvals.push_back(a);
     int customer = 0, internal = 0;
     Micros length = std::min(e->duration, max_length);
@@ -228,9 +224,9 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
       if (x.duration > 0) length = std::min(length, x.duration);
     }
     if (customer >= 1 && internal >= internal_needed) {
-      SQLite::Statement up(sql(db_),
-                           "UPDATE elevations SET state = 'approved', grant_id = ?, decided_by = ?, decided_at = ?, "
-                           "starts_at = ?, ends_at = ?, duration = ? WHERE id = ? AND state = 'pending'");
+      Statement up(db_,
+                   "UPDATE elevations SET state = 'approved', grant_id = ?, decided_by = ?, decided_at = ?, "
+                   "starts_at = ?, ends_at = ?, duration = ? WHERE id = ? AND state = 'pending'");
       up.bind(1, grant_id);
       up.bind(2, a.approver);
       up.bind(3, static_cast<int64_t>(a.at));
@@ -238,7 +234,7 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
       up.bind(5, static_cast<int64_t>(a.at + length));
       up.bind(6, static_cast<int64_t>(length));
       up.bind(7, e->id);
-      if (up.exec() != 1) return make_error("request " + e->id + " is no longer pending");
+      if (up.run() != 1) return make_error("request " + e->id + " is no longer pending");
       e->state = ElevationState::kApproved;
       e->grant_id = grant_id;
       e->decided_by = a.approver;
@@ -257,16 +253,16 @@ Result<Elevation> SqlitePolicyRepository::approve_elevation(const std::string& i
 Status SqlitePolicyRepository::deny_elevation(const std::string& id, const std::string& by, const std::string& reason,
                                               Micros at) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(sql(db_),
-                         "UPDATE elevations SET state = 'denied', decided_by = ?, decided_at = ?, decision_reason = ? "
-                         "WHERE (id = ? OR grant_id = ?) AND state = 'pending' AND expires_at > ?");
+    Statement up(db_,
+                 "UPDATE elevations SET state = 'denied', decided_by = ?, decided_at = ?, decision_reason = ? "
+                 "WHERE (id = ? OR grant_id = ?) AND state = 'pending' AND expires_at > ?");
     up.bind(1, by);
     up.bind(2, static_cast<int64_t>(at));
     up.bind(3, reason);
     up.bind(4, id);
     up.bind(5, id);
     up.bind(6, static_cast<int64_t>(at));
-    if (up.exec() != 1) return make_error("request " + id + " is not pending");
+    if (up.run() != 1) return make_error("request " + id + " is not pending");
     return {};
   });
 }
@@ -277,16 +273,16 @@ Status SqlitePolicyRepository::end_elevation(const std::string& id, ElevationSta
     return make_error("an elevation ends as revoked or expired");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement up(sql(db_),
-                         "UPDATE elevations SET state = ?, ended_by = ?, ended_at = ?, end_reason = ? "
-                         "WHERE (id = ? OR grant_id = ?) AND state IN ('pending','approved')");
+    Statement up(db_,
+                 "UPDATE elevations SET state = ?, ended_by = ?, ended_at = ?, end_reason = ? "
+                 "WHERE (id = ? OR grant_id = ?) AND state IN ('pending','approved')");
     up.bind(1, to_string(state));
     up.bind(2, by);
     up.bind(3, static_cast<int64_t>(at));
     up.bind(4, reason);
     up.bind(5, id);
     up.bind(6, id);
-    if (up.exec() != 1) return make_error(id + " is no longer pending or active");
+    if (up.run() != 1) return make_error(id + " is no longer pending or active");
     return {};
   });
 }

@@ -8,106 +8,102 @@
 namespace bastion::policy {
 namespace {
 
-std::vector<std::string> column_strings(SQLite::Statement& q) {
+std::vector<std::string> column_strings(Statement& q) {
   std::vector<std::string> out;
-  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  while (q.step()) out.push_back(q.column(0).text());
   return out;
 }
 
 constexpr const char* kEventCols =
     "SELECT event_id, batch_id, line, state, reason, payload, arrival, COALESCE(applied_at,0) FROM hr_events";
 
-StoredHrEvent read_event(SQLite::Statement& q) {
+StoredHrEvent read_event(Statement& q) {
   StoredHrEvent s;
-  s.batch_id = q.getColumn(1).getString();
-  s.state = q.getColumn(3).getString();
-  s.reason = q.getColumn(4).getString();
-  if (auto e = parse_hr_json(q.getColumn(5).getString(), false)) s.event = *e;
-  s.event.event_id = q.getColumn(0).getString();
-  s.event.line = q.getColumn(2).getInt();
-  s.arrival = q.getColumn(6).getInt64();
-  s.applied_at = q.getColumn(7).getInt64();
+  s.batch_id = q.column(1).text();
+  s.state = q.column(3).text();
+  s.reason = q.column(4).text();
+  if (auto e = parse_hr_json(q.column(5).text(), false)) s.event = *e;
+  s.event.event_id = q.column(0).text();
+  s.event.line = q.column(2).int32();
+  s.arrival = q.column(6).int64();
+  s.applied_at = q.column(7).int64();
   return s;
 }
 
 // Sets the person's HR-given roles to `wanted`; manual roles are left alone.
-Status set_hr_roles(SQLite::Database& db, const std::string& person, const std::vector<std::string>& wanted,
-                    HrChanges& ch) {
+Status set_hr_roles(Database& db, const std::string& person, const std::vector<std::string>& wanted, HrChanges& ch) {
   for (const auto& r : wanted) {
-    SQLite::Statement q(db, "SELECT 1 FROM roles WHERE name = ?");
+    Statement q(db, "SELECT 1 FROM roles WHERE name = ?");
     q.bind(1, r);
-    if (!q.executeStep()) return make_error("the department maps to role " + r + ", which does not exist");
+    if (!q.step()) return make_error("the department maps to role " + r + ", which does not exist");
   }
-  SQLite::Statement cur(db, "SELECT role_name FROM user_roles WHERE user_name = ? AND source = 'hr'");
+  Statement cur(db, "SELECT role_name FROM user_roles WHERE user_name = ? AND source = 'hr'");
   cur.bind(1, person);
   std::vector<std::string> have = column_strings(cur);
   for (const auto& r : have) {
     if (std::find(wanted.begin(), wanted.end(), r) != wanted.end()) continue;
-    SQLite::Statement del(db, "DELETE FROM user_roles WHERE user_name = ? AND role_name = ? AND source = 'hr'");
+    Statement del(db, "DELETE FROM user_roles WHERE user_name = ? AND role_name = ? AND source = 'hr'");
     del.bind(1, person);
     del.bind(2, r);
-    del.exec();
+    del.run();
     ch.roles_removed.push_back(r);
   }
   for (const auto& r : wanted) {
     if (std::find(have.begin(), have.end(), r) != have.end()) continue;
-    SQLite::Statement ins(db, "INSERT OR IGNORE INTO user_roles(user_name, role_name, source) VALUES (?,?,'hr')");
+    Statement ins(db, "INSERT OR IGNORE INTO user_roles(user_name, role_name, source) VALUES (?,?,'hr')");
     ins.bind(1, person);
     ins.bind(2, r);
-    if (ins.exec() == 1) ch.roles_added.push_back(r);
+    if (ins.run() == 1) ch.roles_added.push_back(r);
   }
   return {};
 }
 
-Status leave(SQLite::Database& db, const std::string& person, const std::string& event_id, Micros now, HrChanges& ch) {
-  SQLite::Statement u(db, "UPDATE users SET state = 'left', left_at = ? WHERE name = ?");
+Status leave(Database& db, const std::string& person, const std::string& event_id, Micros now, HrChanges& ch) {
+  Statement u(db, "UPDATE users SET state = 'left', left_at = ? WHERE name = ?");
   u.bind(1, static_cast<int64_t>(now));
   u.bind(2, person);
-  u.exec();
+  u.run();
   ch.left = true;
-  SQLite::Statement keys(
-      db, "SELECT fingerprint FROM ssh_keys WHERE user_name = ? AND state = 'active' ORDER BY fingerprint");
+  Statement keys(db, "SELECT fingerprint FROM ssh_keys WHERE user_name = ? AND state = 'active' ORDER BY fingerprint");
   keys.bind(1, person);
   ch.keys_revoked = column_strings(keys);
-  SQLite::Statement rk(
-      db, "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE user_name = ? AND state = 'active'");
+  Statement rk(db, "UPDATE ssh_keys SET state = 'revoked', revoked_at = ? WHERE user_name = ? AND state = 'active'");
   rk.bind(1, static_cast<int64_t>(now));
   rk.bind(2, person);
-  rk.exec();
+  rk.run();
   // The security keys registered for step-ups go too: a leaver's
   // authenticator must not approve anything (an elevation, say) any more.
-  SQLite::Statement creds(db,
-                          "SELECT id FROM webauthn_credentials WHERE user_name = ? AND state != 'revoked' ORDER BY id");
+  Statement creds(db, "SELECT id FROM webauthn_credentials WHERE user_name = ? AND state != 'revoked' ORDER BY id");
   creds.bind(1, person);
   ch.credentials_revoked = column_strings(creds);
-  SQLite::Statement rc(db,
-                       "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? WHERE user_name = ? "
-                       "AND state != 'revoked'");
+  Statement rc(db,
+               "UPDATE webauthn_credentials SET state = 'revoked', state_reason = ? WHERE user_name = ? "
+               "AND state != 'revoked'");
   rc.bind(1, "left (HR event " + event_id + ")");
   rc.bind(2, person);
-  rc.exec();
-  SQLite::Statement els(db,
-                        "SELECT id, COALESCE(grant_id,''), state FROM elevations WHERE user_name = ? AND "
-                        "state IN ('pending','approved') ORDER BY created_at");
+  rc.run();
+  Statement els(db,
+                "SELECT id, COALESCE(grant_id,''), state FROM elevations WHERE user_name = ? AND "
+                "state IN ('pending','approved') ORDER BY created_at");
   els.bind(1, person);
-  while (els.executeStep()) {
-    if (els.getColumn(2).getString() == "approved") ch.grants_revoked.push_back(els.getColumn(1).getString());
-    else ch.requests_cancelled.push_back(els.getColumn(0).getString());
+  while (els.step()) {
+    if (els.column(2).text() == "approved") ch.grants_revoked.push_back(els.column(1).text());
+    else ch.requests_cancelled.push_back(els.column(0).text());
   }
-  SQLite::Statement re(db,
-                       "UPDATE elevations SET state = 'revoked', ended_by = ?, ended_at = ?, end_reason = ? "
-                       "WHERE user_name = ? AND state IN ('pending','approved')");
+  Statement re(db,
+               "UPDATE elevations SET state = 'revoked', ended_by = ?, ended_at = ?, end_reason = ? "
+               "WHERE user_name = ? AND state IN ('pending','approved')");
   re.bind(1, "hr:" + event_id);
   re.bind(2, static_cast<int64_t>(now));
   re.bind(3, person + " left (HR event " + event_id + ")");
   re.bind(4, person);
-  re.exec();
-  SQLite::Statement ap(db, "SELECT customer FROM customer_approvers WHERE user_name = ? ORDER BY customer");
+  re.run();
+  Statement ap(db, "SELECT customer FROM customer_approvers WHERE user_name = ? ORDER BY customer");
   ap.bind(1, person);
   ch.approver_removed = column_strings(ap);
-  SQLite::Statement da(db, "DELETE FROM customer_approvers WHERE user_name = ?");
+  Statement da(db, "DELETE FROM customer_approvers WHERE user_name = ?");
   da.bind(1, person);
-  da.exec();
+  da.run();
   return {};
 }
 
@@ -124,9 +120,9 @@ std::string event_state(HrPlan::Action a) {
 
 Result<std::optional<Person>> SqlitePolicyRepository::find_person_by_employee(const std::string& employee_id) {
   auto name = guarded([&]() -> Result<std::string> {
-    SQLite::Statement q(sql(db_), "SELECT name FROM users WHERE employee_id = ?");
+    Statement q(db_, "SELECT name FROM users WHERE employee_id = ?");
     q.bind(1, employee_id);
-    return q.executeStep() ? q.getColumn(0).getString() : std::string();
+    return q.step() ? q.column(0).text() : std::string();
   });
   if (!name) return name.error();
   if (name->empty()) return std::optional<Person>{};
@@ -135,14 +131,14 @@ Result<std::optional<Person>> SqlitePolicyRepository::find_person_by_employee(co
 
 Result<HrHistory> SqlitePolicyRepository::hr_history(const std::string& employee_id) {
   return guarded([&]() -> Result<HrHistory> {
-    SQLite::Statement q(
-        sql(db_),
+    Statement q(
+        db_,
         "SELECT COUNT(*), COALESCE(MAX(effective_at),0) FROM hr_events WHERE employee_id = ? AND state = 'applied'");
     q.bind(1, employee_id);
     HrHistory h;
-    if (q.executeStep()) {
-      h.any = q.getColumn(0).getInt64() > 0;
-      h.last_effective_at = q.getColumn(1).getInt64();
+    if (q.step()) {
+      h.any = q.column(0).int64() > 0;
+      h.last_effective_at = q.column(1).int64();
     }
     return h;
   });
@@ -150,9 +146,9 @@ Result<HrHistory> SqlitePolicyRepository::hr_history(const std::string& employee
 
 Result<std::optional<StoredHrEvent>> SqlitePolicyRepository::find_hr_event(const std::string& event_id) {
   return guarded([&]() -> Result<std::optional<StoredHrEvent>> {
-    SQLite::Statement q(sql(db_), std::string(kEventCols) + " WHERE event_id = ?");
+    Statement q(db_, std::string(kEventCols) + " WHERE event_id = ?");
     q.bind(1, event_id);
-    if (!q.executeStep()) return std::optional<StoredHrEvent>{};
+    if (!q.step()) return std::optional<StoredHrEvent>{};
     return std::optional<StoredHrEvent>(read_event(q));
   });
 }
@@ -164,11 +160,11 @@ Result<std::vector<StoredHrEvent>> SqlitePolicyRepository::list_hr_events(const 
     if (!state.empty()) statement += " AND state = :state";
     if (!batch_id.empty()) statement += " AND batch_id = :batch";
     statement += " ORDER BY effective_at, arrival";
-    SQLite::Statement q(sql(db_), statement);
+    Statement q(db_, statement);
     if (!state.empty()) q.bind(":state", state);
     if (!batch_id.empty()) q.bind(":batch", batch_id);
     std::vector<StoredHrEvent> out;
-    while (q.executeStep()) out.push_back(read_event(q));
+    while (q.step()) out.push_back(read_event(q));
     return out;
   });
 }
@@ -181,59 +177,57 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
   auto st = with_transaction(db_, [&]() -> Status {
     // SECURITY/idempotency: decided under the write lock, in the same
     // transaction as the changes: an event id is applied once.
-    SQLite::Statement seen(sql(db_), "SELECT state FROM hr_events WHERE event_id = ?");
+    Statement seen(db_, "SELECT state FROM hr_events WHERE event_id = ?");
     seen.bind(1, e.event_id);
-    if (seen.executeStep() && seen.getColumn(0).getString() != "scheduled") {
+    if (seen.step() && seen.column(0).text() != "scheduled") {
       return make_error(ErrorCode::kDuplicate,
-                        "event " + e.event_id + " was already recorded (" + seen.getColumn(0).getString() + ")");
+                        "event " + e.event_id + " was already recorded (" + seen.column(0).text() + ")");
     }
     switch (plan.action) {
       case HrPlan::Action::kCreate: {
         if (!is_valid_name(plan.person)) return make_error("invalid user name " + plan.person);
-        SQLite::Statement ins(
-            sql(db_),
-            "INSERT INTO users(name, state, email, employee_id, service_account, created_at, department) "
-            "VALUES (?, 'pending', ?, ?, 0, ?, ?)");
+        Statement ins(db_,
+                      "INSERT INTO users(name, state, email, employee_id, service_account, created_at, department) "
+                      "VALUES (?, 'pending', ?, ?, 0, ?, ?)");
         ins.bind(1, plan.person);
         if (plan.email.empty()) ins.bind(2);
         else ins.bind(2, plan.email);
         ins.bind(3, e.employee_id);
         ins.bind(4, static_cast<int64_t>(now));
         ins.bind(5, plan.department);
-        ins.exec();
+        ins.run();
         ch.created = true;
         if (plan.hr_roles) {
-          if (auto s = set_hr_roles(sql(db_), plan.person, *plan.hr_roles, ch); !s) return s;
+          if (auto s = set_hr_roles(db_, plan.person, *plan.hr_roles, ch); !s) return s;
         }
         break;
       }
       case HrPlan::Action::kRejoin:
       case HrPlan::Action::kUpdate: {
-        SQLite::Statement up(sql(db_),
-                             "UPDATE users SET department = ?, email = COALESCE(NULLIF(?, ''), email) WHERE name = ?");
+        Statement up(db_, "UPDATE users SET department = ?, email = COALESCE(NULLIF(?, ''), email) WHERE name = ?");
         up.bind(1, plan.department);
         up.bind(2, plan.email);
         up.bind(3, plan.person);
-        if (up.exec() != 1) return make_error("no such user: " + plan.person);
+        if (up.run() != 1) return make_error("no such user: " + plan.person);
         if (plan.action == HrPlan::Action::kRejoin) {
-          SQLite::Statement rj(sql(db_), "UPDATE users SET state = 'pending', left_at = NULL WHERE name = ?");
+          Statement rj(db_, "UPDATE users SET state = 'pending', left_at = NULL WHERE name = ?");
           rj.bind(1, plan.person);
-          rj.exec();
+          rj.run();
           ch.rejoined = true;
         }
         if (plan.hr_roles) {
-          if (auto s = set_hr_roles(sql(db_), plan.person, *plan.hr_roles, ch); !s) return s;
+          if (auto s = set_hr_roles(db_, plan.person, *plan.hr_roles, ch); !s) return s;
         }
         break;
       }
       case HrPlan::Action::kLeave:
-        if (auto s = leave(sql(db_), plan.person, e.event_id, now, ch); !s) return s;
+        if (auto s = leave(db_, plan.person, e.event_id, now, ch); !s) return s;
         break;
       default: break;
     }
-    SQLite::Statement rec(sql(db_),
-                          "INSERT OR REPLACE INTO hr_events(event_id, batch_id, line, type, employee_id, effective_at, "
-                          "arrival, state, reason, payload, applied_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    Statement rec(db_,
+                  "INSERT OR REPLACE INTO hr_events(event_id, batch_id, line, type, employee_id, effective_at, "
+                  "arrival, state, reason, payload, applied_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     rec.bind(1, e.event_id);
     rec.bind(2, batch_id);
     rec.bind(3, e.line);
@@ -247,7 +241,7 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
     rec.bind(10, hr_event_json(e));
     if (state == "applied") rec.bind(11, static_cast<int64_t>(now));
     else rec.bind(11);
-    rec.exec();
+    rec.run();
     if (in_tx) return in_tx(ch);
     return {};
   });
@@ -257,27 +251,26 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
 
 Result<std::optional<HrBatchRecord>> SqlitePolicyRepository::find_hr_batch(const std::string& id) {
   return guarded([&]() -> Result<std::optional<HrBatchRecord>> {
-    SQLite::Statement q(sql(db_),
-                        "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
-                        "FROM hr_batches WHERE id = ?");
+    Statement q(db_,
+                "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
+                "FROM hr_batches WHERE id = ?");
     q.bind(1, id);
-    if (!q.executeStep()) return std::optional<HrBatchRecord>{};
-    return std::optional<HrBatchRecord>(HrBatchRecord{
-        q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(), q.getColumn(3).getString(),
-        q.getColumn(4).getInt64(), q.getColumn(5).getInt64(), q.getColumn(6).getString()});
+    if (!q.step()) return std::optional<HrBatchRecord>{};
+    return std::optional<HrBatchRecord>(HrBatchRecord{q.column(0).text(), q.column(1).text(), q.column(2).text(),
+                                                      q.column(3).text(), q.column(4).int64(), q.column(5).int64(),
+                                                      q.column(6).text()});
   });
 }
 
 Result<std::vector<HrBatchRecord>> SqlitePolicyRepository::list_hr_batches() {
   return guarded([&]() -> Result<std::vector<HrBatchRecord>> {
-    SQLite::Statement q(sql(db_),
-                        "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
-                        "FROM hr_batches ORDER BY received_at");
+    Statement q(db_,
+                "SELECT id, file, sha256, state, received_at, COALESCE(finished_at,0), summary "
+                "FROM hr_batches ORDER BY received_at");
     std::vector<HrBatchRecord> out;
-    while (q.executeStep()) {
-      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                     q.getColumn(3).getString(), q.getColumn(4).getInt64(), q.getColumn(5).getInt64(),
-                     q.getColumn(6).getString()});
+    while (q.step()) {
+      out.push_back({q.column(0).text(), q.column(1).text(), q.column(2).text(), q.column(3).text(),
+                     q.column(4).int64(), q.column(5).int64(), q.column(6).text()});
     }
     return out;
   });
@@ -285,12 +278,12 @@ Result<std::vector<HrBatchRecord>> SqlitePolicyRepository::list_hr_batches() {
 
 Result<std::vector<StoredHrEvent>> SqlitePolicyRepository::hr_leavers_since(Micros since) {
   return guarded([&]() -> Result<std::vector<StoredHrEvent>> {
-    SQLite::Statement q(sql(db_), std::string(kEventCols) +
-                                      " WHERE type = 'leaver' AND ((state = 'applied' AND applied_at >= :since) OR "
-                                      "(state = 'scheduled' AND arrival >= :since)) ORDER BY arrival");
+    Statement q(db_, std::string(kEventCols) +
+                         " WHERE type = 'leaver' AND ((state = 'applied' AND applied_at >= :since) OR "
+                         "(state = 'scheduled' AND arrival >= :since)) ORDER BY arrival");
     q.bind(":since", static_cast<int64_t>(since));
     std::vector<StoredHrEvent> out;
-    while (q.executeStep()) out.push_back(read_event(q));
+    while (q.step()) out.push_back(read_event(q));
     return out;
   });
 }
@@ -299,13 +292,13 @@ Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b,
                                              const std::function<Status(const std::string&)>& in_tx) {
   return with_transaction(db_, [&]() -> Status {
     std::string previous;
-    SQLite::Statement cur(sql(db_), "SELECT state FROM hr_batches WHERE id = ?");
+    Statement cur(db_, "SELECT state FROM hr_batches WHERE id = ?");
     cur.bind(1, b.id);
-    if (cur.executeStep()) previous = cur.getColumn(0).getString();
-    SQLite::Statement q(sql(db_),
-                        "INSERT INTO hr_batches(id, file, sha256, state, received_at, finished_at, summary) "
-                        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET file = excluded.file, "
-                        "state = excluded.state, finished_at = excluded.finished_at, summary = excluded.summary");
+    if (cur.step()) previous = cur.column(0).text();
+    Statement q(db_,
+                "INSERT INTO hr_batches(id, file, sha256, state, received_at, finished_at, summary) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET file = excluded.file, "
+                "state = excluded.state, finished_at = excluded.finished_at, summary = excluded.summary");
     q.bind(1, b.id);
     q.bind(2, b.file);
     q.bind(3, b.sha256);
@@ -314,7 +307,7 @@ Status SqlitePolicyRepository::save_hr_batch(const HrBatchRecord& b,
     if (b.finished_at) q.bind(6, static_cast<int64_t>(b.finished_at));
     else q.bind(6);
     q.bind(7, b.summary);
-    q.exec();
+    q.run();
     if (in_tx) return in_tx(previous);
     return {};
   });

@@ -20,32 +20,32 @@ std::vector<std::string> split_csv(const std::string& s) {
   return out;
 }
 
-Person read_person(SQLite::Statement& q) {
+Person read_person(Statement& q) {
   Person p;
-  p.name = q.getColumn(0).getString();
-  parse_person_state(q.getColumn(1).getString(), p.state);
-  p.email = q.getColumn(2).getString();
-  p.employee_id = q.getColumn(3).getString();
-  p.service_account = q.getColumn(4).getInt() != 0;
-  p.created_at = q.getColumn(5).getInt64();
-  p.department = q.getColumn(6).getString();
-  p.left_at = q.getColumn(7).getInt64();
+  p.name = q.column(0).text();
+  parse_person_state(q.column(1).text(), p.state);
+  p.email = q.column(2).text();
+  p.employee_id = q.column(3).text();
+  p.service_account = q.column(4).int32() != 0;
+  p.created_at = q.column(5).int64();
+  p.department = q.column(6).text();
+  p.left_at = q.column(7).int64();
   return p;
 }
 
-Role read_role(SQLite::Statement& q) {
+Role read_role(Statement& q) {
   Role r;
-  r.name = q.getColumn(0).getString();
-  r.target_selector = q.getColumn(1).getString();
-  r.logins = split_csv(q.getColumn(2).getString());
-  r.allow_port_forwarding = q.getColumn(3).getInt() != 0;
-  r.created_at = q.getColumn(4).getInt64();
-  r.elevated = q.getColumn(5).getInt() != 0;
-  r.max_duration = q.getColumn(6).getInt64();
-  r.internal_approvals = q.getColumn(7).getInt();
-  r.approver_role = q.getColumn(8).getString();
+  r.name = q.column(0).text();
+  r.target_selector = q.column(1).text();
+  r.logins = split_csv(q.column(2).text());
+  r.allow_port_forwarding = q.column(3).int32() != 0;
+  r.created_at = q.column(4).int64();
+  r.elevated = q.column(5).int32() != 0;
+  r.max_duration = q.column(6).int64();
+  r.internal_approvals = q.column(7).int32();
+  r.approver_role = q.column(8).text();
   // SECURITY: a stored rule that no longer parses demands a step-up every session.
-  auto step_up = parse_step_up(q.getColumn(9).getString());
+  auto step_up = parse_step_up(q.column(9).text());
   if (step_up) {
     r.step_up = *step_up;
   } else {
@@ -65,15 +65,15 @@ constexpr const char* kRoleCols =
 
 Result<std::optional<Person>> SqlitePolicyRepository::find_person(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Person>> {
-    SQLite::Statement q(sql(db_), std::string(kPersonCols) + " WHERE name = ?");
+    Statement q(db_, std::string(kPersonCols) + " WHERE name = ?");
     q.bind(1, name);
-    if (!q.executeStep()) return std::optional<Person>{};
+    if (!q.step()) return std::optional<Person>{};
     Person p = read_person(q);
-    SQLite::Statement r(sql(db_), "SELECT role_name, source FROM user_roles WHERE user_name = ? ORDER BY role_name");
+    Statement r(db_, "SELECT role_name, source FROM user_roles WHERE user_name = ? ORDER BY role_name");
     r.bind(1, name);
-    while (r.executeStep()) {
-      p.roles.push_back(r.getColumn(0).getString());
-      if (r.getColumn(1).getString() == "hr") p.hr_roles.push_back(r.getColumn(0).getString());
+    while (r.step()) {
+      p.roles.push_back(r.column(0).text());
+      if (r.column(1).text() == "hr") p.hr_roles.push_back(r.column(0).text());
     }
     return std::optional<Person>(std::move(p));
   });
@@ -82,16 +82,16 @@ Result<std::optional<Person>> SqlitePolicyRepository::find_person(const std::str
 Result<std::vector<Person>> SqlitePolicyRepository::list_people() {
   return guarded([&]() -> Result<std::vector<Person>> {
     std::vector<Person> out;
-    SQLite::Statement q(sql(db_), std::string(kPersonCols) + " ORDER BY name");
-    while (q.executeStep()) out.push_back(read_person(q));
+    Statement q(db_, std::string(kPersonCols) + " ORDER BY name");
+    while (q.step()) out.push_back(read_person(q));
     std::map<std::string, Person*> by_name;
     for (auto& p : out) by_name[p.name] = &p;
-    SQLite::Statement r(sql(db_), "SELECT user_name, role_name, source FROM user_roles ORDER BY role_name");
-    while (r.executeStep()) {
-      auto it = by_name.find(r.getColumn(0).getString());
+    Statement r(db_, "SELECT user_name, role_name, source FROM user_roles ORDER BY role_name");
+    while (r.step()) {
+      auto it = by_name.find(r.column(0).text());
       if (it == by_name.end()) continue;
-      it->second->roles.push_back(r.getColumn(1).getString());
-      if (r.getColumn(2).getString() == "hr") it->second->hr_roles.push_back(r.getColumn(1).getString());
+      it->second->roles.push_back(r.column(1).text());
+      if (r.column(2).text() == "hr") it->second->hr_roles.push_back(r.column(1).text());
     }
     return out;
   });
@@ -102,24 +102,24 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
     return make_error("invalid user name '" + p.name + "': use 1-64 of A-Z a-z 0-9 . _ -");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(sql(db_), "SELECT 1 FROM users WHERE name = ?");
+    Statement exists(db_, "SELECT 1 FROM users WHERE name = ?");
     exists.bind(1, p.name);
-    if (exists.executeStep()) return make_error("user " + p.name + " already exists");
+    if (exists.step()) return make_error("user " + p.name + " already exists");
     if (!p.employee_id.empty()) {
-      SQLite::Statement e(sql(db_), "SELECT name FROM users WHERE employee_id = ?");
+      Statement e(db_, "SELECT name FROM users WHERE employee_id = ?");
       e.bind(1, p.employee_id);
-      if (e.executeStep()) {
-        return make_error("employee id " + p.employee_id + " already belongs to " + e.getColumn(0).getString());
+      if (e.step()) {
+        return make_error("employee id " + p.employee_id + " already belongs to " + e.column(0).text());
       }
     }
     for (const auto& role : p.roles) {
-      SQLite::Statement r(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
+      Statement r(db_, "SELECT 1 FROM roles WHERE name = ?");
       r.bind(1, role);
-      if (!r.executeStep()) return make_error("no such role: " + role + " (add it with `role add`)");
+      if (!r.step()) return make_error("no such role: " + role + " (add it with `role add`)");
     }
-    SQLite::Statement ins(sql(db_),
-                          "INSERT INTO users(name, state, email, employee_id, service_account, created_at) "
-                          "VALUES (?,?,?,?,?,?)");
+    Statement ins(db_,
+                  "INSERT INTO users(name, state, email, employee_id, service_account, created_at) "
+                  "VALUES (?,?,?,?,?,?)");
     ins.bind(1, p.name);
     ins.bind(2, to_string(p.state));
     if (p.email.empty()) ins.bind(3);
@@ -128,12 +128,12 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
     else ins.bind(4, p.employee_id);
     ins.bind(5, p.service_account ? 1 : 0);
     ins.bind(6, static_cast<int64_t>(clock_.now()));
-    ins.exec();
+    ins.run();
     for (const auto& role : p.roles) {
-      SQLite::Statement ur(sql(db_), "INSERT OR IGNORE INTO user_roles(user_name, role_name) VALUES (?,?)");
+      Statement ur(db_, "INSERT OR IGNORE INTO user_roles(user_name, role_name) VALUES (?,?)");
       ur.bind(1, p.name);
       ur.bind(2, role);
-      ur.exec();
+      ur.run();
     }
     return {};
   });
@@ -141,46 +141,46 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
 
 Status SqlitePolicyRepository::set_person_state(const std::string& name, PersonState state) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement q(sql(db_), "UPDATE users SET state = ? WHERE name = ?");
+    Statement q(db_, "UPDATE users SET state = ? WHERE name = ?");
     q.bind(1, to_string(state));
     q.bind(2, name);
-    if (q.exec() == 0) return make_error("no such user: " + name);
+    if (q.run() == 0) return make_error("no such user: " + name);
     return {};
   });
 }
 
 Status SqlitePolicyRepository::assign_role(const std::string& person, const std::string& role) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(sql(db_), "SELECT 1 FROM users WHERE name = ?");
+    Statement u(db_, "SELECT 1 FROM users WHERE name = ?");
     u.bind(1, person);
-    if (!u.executeStep()) return make_error("no such user: " + person);
-    SQLite::Statement r(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
+    if (!u.step()) return make_error("no such user: " + person);
+    Statement r(db_, "SELECT 1 FROM roles WHERE name = ?");
     r.bind(1, role);
-    if (!r.executeStep()) return make_error("no such role: " + role + " (add it with `role add`)");
-    SQLite::Statement has(sql(db_), "SELECT source FROM user_roles WHERE user_name = ? AND role_name = ?");
+    if (!r.step()) return make_error("no such role: " + role + " (add it with `role add`)");
+    Statement has(db_, "SELECT source FROM user_roles WHERE user_name = ? AND role_name = ?");
     has.bind(1, person);
     has.bind(2, role);
-    if (has.executeStep()) {
-      bool hr = has.getColumn(0).getString() == "hr";
+    if (has.step()) {
+      bool hr = has.column(0).text() == "hr";
       return make_error(person + " already has role " + role + (hr ? " (from HR)" : ""));
     }
-    SQLite::Statement ins(sql(db_), "INSERT INTO user_roles(user_name, role_name, source) VALUES (?,?,'manual')");
+    Statement ins(db_, "INSERT INTO user_roles(user_name, role_name, source) VALUES (?,?,'manual')");
     ins.bind(1, person);
     ins.bind(2, role);
-    ins.exec();
+    ins.run();
     return {};
   });
 }
 
 Status SqlitePolicyRepository::remove_role(const std::string& person, const std::string& role) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(sql(db_), "SELECT 1 FROM users WHERE name = ?");
+    Statement u(db_, "SELECT 1 FROM users WHERE name = ?");
     u.bind(1, person);
-    if (!u.executeStep()) return make_error("no such user: " + person);
-    SQLite::Statement del(sql(db_), "DELETE FROM user_roles WHERE user_name = ? AND role_name = ?");
+    if (!u.step()) return make_error("no such user: " + person);
+    Statement del(db_, "DELETE FROM user_roles WHERE user_name = ? AND role_name = ?");
     del.bind(1, person);
     del.bind(2, role);
-    if (del.exec() == 0) return make_error(person + " does not have role " + role);
+    if (del.run() == 0) return make_error(person + " does not have role " + role);
     return {};
   });
 }
@@ -188,30 +188,30 @@ Status SqlitePolicyRepository::remove_role(const std::string& person, const std:
 Status SqlitePolicyRepository::set_person_details(const std::string& name, const std::optional<std::string>& email,
                                                   const std::optional<std::string>& employee_id) {
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement u(sql(db_), "SELECT 1 FROM users WHERE name = ?");
+    Statement u(db_, "SELECT 1 FROM users WHERE name = ?");
     u.bind(1, name);
-    if (!u.executeStep()) return make_error("no such user: " + name);
+    if (!u.step()) return make_error("no such user: " + name);
     if (email) {
-      SQLite::Statement q(sql(db_), "UPDATE users SET email = ? WHERE name = ?");
+      Statement q(db_, "UPDATE users SET email = ? WHERE name = ?");
       if (email->empty()) q.bind(1);
       else q.bind(1, *email);
       q.bind(2, name);
-      q.exec();
+      q.run();
     }
     if (employee_id) {
       if (!employee_id->empty()) {
-        SQLite::Statement e(sql(db_), "SELECT name FROM users WHERE employee_id = ? AND name <> ?");
+        Statement e(db_, "SELECT name FROM users WHERE employee_id = ? AND name <> ?");
         e.bind(1, *employee_id);
         e.bind(2, name);
-        if (e.executeStep()) {
-          return make_error("employee id " + *employee_id + " already belongs to " + e.getColumn(0).getString());
+        if (e.step()) {
+          return make_error("employee id " + *employee_id + " already belongs to " + e.column(0).text());
         }
       }
-      SQLite::Statement q(sql(db_), "UPDATE users SET employee_id = ? WHERE name = ?");
+      Statement q(db_, "UPDATE users SET employee_id = ? WHERE name = ?");
       if (employee_id->empty()) q.bind(1);
       else q.bind(1, *employee_id);
       q.bind(2, name);
-      q.exec();
+      q.run();
     }
     return {};
   });
@@ -219,9 +219,9 @@ Status SqlitePolicyRepository::set_person_details(const std::string& name, const
 
 Result<std::optional<Role>> SqlitePolicyRepository::find_role(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Role>> {
-    SQLite::Statement q(sql(db_), std::string(kRoleCols) + " WHERE name = ?");
+    Statement q(db_, std::string(kRoleCols) + " WHERE name = ?");
     q.bind(1, name);
-    if (!q.executeStep()) return std::optional<Role>{};
+    if (!q.step()) return std::optional<Role>{};
     return std::optional<Role>(read_role(q));
   });
 }
@@ -229,8 +229,8 @@ Result<std::optional<Role>> SqlitePolicyRepository::find_role(const std::string&
 Result<std::vector<Role>> SqlitePolicyRepository::list_roles() {
   return guarded([&]() -> Result<std::vector<Role>> {
     std::vector<Role> out;
-    SQLite::Statement q(sql(db_), std::string(kRoleCols) + " ORDER BY name");
-    while (q.executeStep()) out.push_back(read_role(q));
+    Statement q(db_, std::string(kRoleCols) + " ORDER BY name");
+    while (q.step()) out.push_back(read_role(q));
     return out;
   });
 }
@@ -251,18 +251,17 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     return make_error("--internal-approvals needs --approver-role (whose holders approve)");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
+    Statement exists(db_, "SELECT 1 FROM roles WHERE name = ?");
     exists.bind(1, r.name);
-    if (exists.executeStep()) return make_error("role " + r.name + " already exists");
+    if (exists.step()) return make_error("role " + r.name + " already exists");
     if (!r.approver_role.empty()) {
-      SQLite::Statement ar(sql(db_), "SELECT 1 FROM roles WHERE name = ?");
+      Statement ar(db_, "SELECT 1 FROM roles WHERE name = ?");
       ar.bind(1, r.approver_role);
-      if (!ar.executeStep()) return make_error("no such role: " + r.approver_role + " (--approver-role)");
+      if (!ar.step()) return make_error("no such role: " + r.approver_role + " (--approver-role)");
     }
-    SQLite::Statement ins(
-        sql(db_),
-        "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
-        "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    Statement ins(db_,
+                  "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
+                  "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
     ins.bind(2, r.target_selector);
     ins.bind(3, join(r.logins, ","));
@@ -273,7 +272,7 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     ins.bind(8, r.internal_approvals);
     ins.bind(9, r.approver_role);
     ins.bind(10, to_string(r.step_up));
-    ins.exec();
+    ins.run();
     return {};
   });
 }
@@ -281,36 +280,36 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
 Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person) {
   return guarded([&]() -> Result<std::vector<Role>> {
     std::vector<Role> out;
-    SQLite::Statement q(sql(db_),
-                        "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at, "
-                        "r.elevated, r.max_duration, r.internal_approvals, r.approver_role, r.step_up "
-                        "FROM roles r JOIN user_roles ur ON ur.role_name = r.name "
-                        "WHERE ur.user_name = ? ORDER BY r.name");
+    Statement q(db_,
+                "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at, "
+                "r.elevated, r.max_duration, r.internal_approvals, r.approver_role, r.step_up "
+                "FROM roles r JOIN user_roles ur ON ur.role_name = r.name "
+                "WHERE ur.user_name = ? ORDER BY r.name");
     q.bind(1, person.name);
-    while (q.executeStep()) out.push_back(read_role(q));
+    while (q.step()) out.push_back(read_role(q));
     return out;
   });
 }
 
 Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::string& name) {
   return guarded([&]() -> Result<std::optional<Target>> {
-    SQLite::Statement q(sql(db_),
-                        "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,''), principals "
-                        "FROM targets WHERE name = ?");
+    Statement q(db_,
+                "SELECT name, host, port, host_key, created_at, recording, COALESCE(customer,''), principals "
+                "FROM targets WHERE name = ?");
     q.bind(1, name);
-    if (!q.executeStep()) return std::optional<Target>{};
+    if (!q.step()) return std::optional<Target>{};
     Target t;
-    t.name = q.getColumn(0).getString();
-    t.host = q.getColumn(1).getString();
-    t.port = static_cast<uint16_t>(q.getColumn(2).getInt());
-    t.host_key = q.getColumn(3).getString();
-    t.created_at = q.getColumn(4).getInt64();
-    t.recording = q.getColumn(5).getString();
-    t.customer = q.getColumn(6).getString();
-    t.principals = q.getColumn(7).getString();
-    SQLite::Statement l(sql(db_), "SELECT label, value FROM target_labels WHERE target_name = ?");
+    t.name = q.column(0).text();
+    t.host = q.column(1).text();
+    t.port = static_cast<uint16_t>(q.column(2).int32());
+    t.host_key = q.column(3).text();
+    t.created_at = q.column(4).int64();
+    t.recording = q.column(5).text();
+    t.customer = q.column(6).text();
+    t.principals = q.column(7).text();
+    Statement l(db_, "SELECT label, value FROM target_labels WHERE target_name = ?");
     l.bind(1, name);
-    while (l.executeStep()) t.labels[l.getColumn(0).getString()] = l.getColumn(1).getString();
+    while (l.step()) t.labels[l.column(0).text()] = l.column(1).text();
     return std::optional<Target>(std::move(t));
   });
 }
@@ -318,8 +317,8 @@ Result<std::optional<Target>> SqlitePolicyRepository::find_target(const std::str
 Result<std::vector<Target>> SqlitePolicyRepository::list_targets() {
   auto names = guarded([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    SQLite::Statement q(sql(db_), "SELECT name FROM targets ORDER BY name");
-    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    Statement q(db_, "SELECT name FROM targets ORDER BY name");
+    while (q.step()) out.push_back(q.column(0).text());
     return out;
   });
   if (!names) return names.error();
@@ -348,18 +347,17 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     if (k == "customer") return make_error("'customer' is not a label; use --customer NAME");
   }
   return with_transaction(db_, [&]() -> Status {
-    SQLite::Statement exists(sql(db_), "SELECT 1 FROM targets WHERE name = ?");
+    Statement exists(db_, "SELECT 1 FROM targets WHERE name = ?");
     exists.bind(1, t.name);
-    if (exists.executeStep()) return make_error("target " + t.name + " already exists");
+    if (exists.step()) return make_error("target " + t.name + " already exists");
     if (!t.customer.empty()) {
-      SQLite::Statement c(sql(db_), "SELECT 1 FROM customers WHERE name = ?");
+      Statement c(db_, "SELECT 1 FROM customers WHERE name = ?");
       c.bind(1, t.customer);
-      if (!c.executeStep()) return make_error("no such customer: " + t.customer + " (add it with `customer add`)");
+      if (!c.step()) return make_error("no such customer: " + t.customer + " (add it with `customer add`)");
     }
-    SQLite::Statement ins(
-        sql(db_),
-        "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer, principals) "
-        "VALUES (?,?,?,?,?,?,?,?)");
+    Statement ins(db_,
+                  "INSERT INTO targets(name, host, port, host_key, created_at, recording, customer, principals) "
+                  "VALUES (?,?,?,?,?,?,?,?)");
     ins.bind(1, t.name);
     ins.bind(2, t.host);
     ins.bind(3, static_cast<int>(t.port));
@@ -369,13 +367,13 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
     if (t.customer.empty()) ins.bind(7);
     else ins.bind(7, t.customer);
     ins.bind(8, t.principals);
-    ins.exec();
+    ins.run();
     for (const auto& [k, v] : t.labels) {
-      SQLite::Statement l(sql(db_), "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");
+      Statement l(db_, "INSERT INTO target_labels(target_name, label, value) VALUES (?,?,?)");
       l.bind(1, t.name);
       l.bind(2, k);
       l.bind(3, v);
-      l.exec();
+      l.run();
     }
     return {};
   });

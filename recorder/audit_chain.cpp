@@ -10,11 +10,10 @@ namespace bastion::recorder {
 namespace {
 
 std::optional<Checkpoint> newest_checkpoint(Database& db) {
-  SQLite::Statement q(sql(db),
-                      "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
-  if (!q.executeStep()) return std::nullopt;
-  return Checkpoint{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
-                    q.getColumn(3).getString(), q.getColumn(4).getString()};
+  Statement q(db, "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+  if (!q.step()) return std::nullopt;
+  return Checkpoint{q.column(0).int64(), q.column(1).text(), q.column(2).int64(), q.column(3).text(),
+                    q.column(4).text()};
 }
 
 }  // namespace
@@ -51,13 +50,13 @@ Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& 
   auto sig = key.sign(as_bytes(checkpoint_message(c)));
   if (!sig) return sig.error();
   c.signature = base64_encode(*sig);
-  SQLite::Statement ins(sql(db), "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+  Statement ins(db, "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
   ins.bind(1, c.seq);
   ins.bind(2, c.hash);
   ins.bind(3, static_cast<int64_t>(c.ts));
   ins.bind(4, c.kind);
   ins.bind(5, c.signature);
-  ins.exec();
+  ins.run();
   return {};
 }
 
@@ -66,10 +65,10 @@ Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
       [&]() -> Result<std::pair<int64_t, Micros>> {
         auto cp = newest_checkpoint(db);
         int64_t after = cp ? cp->seq : 0;
-        SQLite::Statement q(sql(db), "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
+        Statement q(db, "SELECT COUNT(*) FROM audit_log WHERE seq > ?");
         q.bind(1, after);
-        q.executeStep();
-        return std::make_pair(q.getColumn(0).getInt64(), cp ? cp->ts : Micros{0});
+        q.step();
+        return std::make_pair(q.column(0).int64(), cp ? cp->ts : Micros{0});
       },
       "audit log: ");
 }
@@ -78,10 +77,10 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
                                                    const std::string& kind) {
   return guarded(
       [&]() -> Result<std::optional<Checkpoint>> {
-        SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement last(sql(db), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-        if (!last.executeStep()) return std::optional<Checkpoint>{};
-        Checkpoint c{last.getColumn(0).getInt64(), last.getColumn(1).getString(), clock.now(), kind, ""};
+        Transaction tx(db);
+        Statement last(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+        if (!last.step()) return std::optional<Checkpoint>{};
+        Checkpoint c{last.column(0).int64(), last.column(1).text(), clock.now(), kind, ""};
         auto prev = newest_checkpoint(db);
         if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
         // SECURITY: a signature over a tampered tail would make it look legitimate.

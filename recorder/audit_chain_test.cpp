@@ -46,9 +46,9 @@ TEST_F(ChainTest, NeverSignsOverATamperedTail) {
   EXPECT_NE(c.error().message.find("refusing to sign a checkpoint: record 8 was modified"), std::string::npos)
       << c.error().message;
   EXPECT_EQ(c.error().code, ErrorCode::kTampered);
-  SQLite::Statement q(bastion::sql(*db), "SELECT MAX(seq) FROM audit_checkpoints");
-  ASSERT_TRUE(q.executeStep());
-  EXPECT_EQ(q.getColumn(0).getInt64(), 5);
+  Statement q(*db, "SELECT MAX(seq) FROM audit_checkpoints");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.column(0).int64(), 5);
 }
 
 TEST_F(ChainTest, NeverSignsOverADeletedTailRecord) {
@@ -127,34 +127,34 @@ TEST_F(ChainTest, DetectsARewrittenChainThroughTheCheckpoint) {
   // checkpoint can tell.
   sql("UPDATE audit_log SET reason = 'rewritten' WHERE seq = 2");
   std::string prev = kGenesisHash;
-  SQLite::Statement q(bastion::sql(*db), "SELECT seq FROM audit_log ORDER BY seq");
+  Statement q(*db, "SELECT seq FROM audit_log ORDER BY seq");
   std::vector<int64_t> seqs;
-  while (q.executeStep()) seqs.push_back(q.getColumn(0).getInt64());
+  while (q.step()) seqs.push_back(q.column(0).int64());
   for (int64_t s : seqs) {
-    SQLite::Statement row(bastion::sql(*db),
-                          "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
-                          "details FROM audit_log WHERE seq = ?");
+    Statement row(*db,
+                  "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
+                  "details FROM audit_log WHERE seq = ?");
     row.bind(1, s);
-    row.executeStep();
-    StoredRecord r{row.getColumn(0).getInt64(),
-                   row.getColumn(1).getInt64(),
-                   row.getColumn(2).getString(),
-                   row.getColumn(3).getString(),
-                   row.getColumn(4).getString(),
-                   row.getColumn(5).getString(),
-                   row.getColumn(6).getString(),
-                   row.getColumn(7).getString(),
-                   row.getColumn(8).getString(),
-                   row.getColumn(9).getString(),
-                   row.getColumn(10).getString(),
+    row.step();
+    StoredRecord r{row.column(0).int64(),
+                   row.column(1).int64(),
+                   row.column(2).text(),
+                   row.column(3).text(),
+                   row.column(4).text(),
+                   row.column(5).text(),
+                   row.column(6).text(),
+                   row.column(7).text(),
+                   row.column(8).text(),
+                   row.column(9).text(),
+                   row.column(10).text(),
                    prev,
                    ""};
     r.hash = chain_hash(prev, r);
-    SQLite::Statement u(bastion::sql(*db), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
+    Statement u(*db, "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
     u.bind(1, prev);
     u.bind(2, r.hash);
     u.bind(3, s);
-    u.exec();
+    u.run();
     prev = r.hash;
   }
   VerifyReport r = verify();

@@ -60,7 +60,7 @@ Result<int64_t> AuditLog::append_once(const AuditEvent& e) {
 Result<int64_t> AuditLog::append_in_transaction(const AuditEvent& e) {
   try {
     return append_row(e);
-  } catch (const SQLite::Exception& ex) {
+  } catch (const DatabaseError& ex) {
     return database_error("audit log: ", ex);
   }
 }
@@ -68,9 +68,7 @@ Result<int64_t> AuditLog::append_in_transaction(const AuditEvent& e) {
 Status AuditLog::atomically(const std::function<Status()>& change) { return with_transaction(db_, change); }
 
 Result<int64_t> AuditLog::last_seq() {
-  return guarded([&]() -> Result<int64_t> {
-    return sql(db_).execAndGet("SELECT COALESCE(MAX(seq), 0) FROM audit_log").getInt64();
-  });
+  return guarded([&]() -> Result<int64_t> { return query_int64(db_, "SELECT COALESCE(MAX(seq), 0) FROM audit_log"); });
 }
 
 int64_t AuditLog::append_row(const AuditEvent& e) {
@@ -78,13 +76,13 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
     StoredRecord r;
     r.prev_hash = kGenesisHash;
     r.ts = clock_.now();
-    SQLite::Statement last(sql(db_), "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
-    if (last.executeStep()) {
-      r.seq = last.getColumn(0).getInt64();
-      r.prev_hash = last.getColumn(1).getString();
+    Statement last(db_, "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
+    if (last.step()) {
+      r.seq = last.column(0).int64();
+      r.prev_hash = last.column(1).text();
       // Times never decrease along the chain (verification requires it): a
       // wall clock stepped back dates the record like its predecessor.
-      r.ts = std::max<Micros>(r.ts, last.getColumn(2).getInt64());
+      r.ts = std::max<Micros>(r.ts, last.column(2).int64());
     }
     r.seq += 1;
     r.actor = e.actor.empty() ? std::string("system") : e.actor;
@@ -97,9 +95,9 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
     r.reason = e.reason;
     r.details = e.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     r.hash = chain_hash(r.prev_hash, r);
-    SQLite::Statement q(sql(db_),
-                        "INSERT INTO audit_log(seq, ts, actor, action, target, login, source, session_id, "
-                        "outcome, reason, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Statement q(db_,
+                "INSERT INTO audit_log(seq, ts, actor, action, target, login, source, session_id, "
+                "outcome, reason, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     int i = 1;
     q.bind(i++, r.seq);
     q.bind(i++, static_cast<int64_t>(r.ts));
@@ -107,7 +105,7 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
                                  &r.reason, &r.details, &r.prev_hash, &r.hash}) {
       q.bind(i++, *f);
     }
-    q.exec();
+    q.run();
     return r.seq;
   }
 }
@@ -125,7 +123,7 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
     if (f.since) statement += " AND ts >= :since";
     if (f.until) statement += " AND ts <= :until";
     statement += " ORDER BY seq LIMIT :limit";
-    SQLite::Statement q(sql(db_), statement);
+    Statement q(db_, statement);
     if (!f.actor.empty()) q.bind(":actor", f.actor);
     if (!f.target.empty()) q.bind(":target", f.target);
     if (!f.action.empty()) q.bind(":action", f.action);
@@ -135,25 +133,25 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
     if (f.until) q.bind(":until", static_cast<int64_t>(*f.until));
     q.bind(":limit", f.limit);
     std::vector<AuditRecord> out;
-    while (q.executeStep()) {
+    while (q.step()) {
       AuditRecord r;
-      r.seq = q.getColumn(0).getInt64();
-      r.ts = q.getColumn(1).getInt64();
-      r.event.actor = q.getColumn(2).getString();
-      r.event.action = q.getColumn(3).getString();
-      r.event.target = q.getColumn(4).getString();
-      r.event.login = q.getColumn(5).getString();
-      r.event.source = q.getColumn(6).getString();
-      r.event.session_id = q.getColumn(7).getString();
-      r.event.outcome = parse_outcome(q.getColumn(8).getString());
-      r.event.reason = q.getColumn(9).getString();
-      r.event.details = nlohmann::json::parse(q.getColumn(10).getString(), nullptr, false);
-      r.prev_hash = q.getColumn(11).getString();
-      r.hash = q.getColumn(12).getString();
+      r.seq = q.column(0).int64();
+      r.ts = q.column(1).int64();
+      r.event.actor = q.column(2).text();
+      r.event.action = q.column(3).text();
+      r.event.target = q.column(4).text();
+      r.event.login = q.column(5).text();
+      r.event.source = q.column(6).text();
+      r.event.session_id = q.column(7).text();
+      r.event.outcome = parse_outcome(q.column(8).text());
+      r.event.reason = q.column(9).text();
+      r.event.details = nlohmann::json::parse(q.column(10).text(), nullptr, false);
+      r.prev_hash = q.column(11).text();
+      r.hash = q.column(12).text();
       out.push_back(std::move(r));
     }
     return out;
-  } catch (const SQLite::Exception& ex) {
+  } catch (const DatabaseError& ex) {
     return database_error("audit log: ", ex);
   }
 }

@@ -70,7 +70,7 @@ class AuditLog {
 
  private:
   Result<int64_t> append_once(const AuditEvent& e);
-  int64_t append_row(const AuditEvent& e);  // throws SQLite::Exception
+  int64_t append_row(const AuditEvent& e);  // throws DatabaseError
 
   Database& db_;
   const Clock& clock_;

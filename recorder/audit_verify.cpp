@@ -15,21 +15,21 @@ namespace {
 const std::string kRecordColumns =
     "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, prev_hash, hash";
 
-StoredRecord read_record(SQLite::Statement& q) {
+StoredRecord read_record(Statement& q) {
   StoredRecord s;
-  s.seq = q.getColumn(0).getInt64();
-  s.ts = q.getColumn(1).getInt64();
-  s.actor = q.getColumn(2).getString();
-  s.action = q.getColumn(3).getString();
-  s.target = q.getColumn(4).getString();
-  s.login = q.getColumn(5).getString();
-  s.source = q.getColumn(6).getString();
-  s.session_id = q.getColumn(7).getString();
-  s.outcome = q.getColumn(8).getString();
-  s.reason = q.getColumn(9).getString();
-  s.details = q.getColumn(10).getString();
-  s.prev_hash = q.getColumn(11).getString();
-  s.hash = q.getColumn(12).getString();
+  s.seq = q.column(0).int64();
+  s.ts = q.column(1).int64();
+  s.actor = q.column(2).text();
+  s.action = q.column(3).text();
+  s.target = q.column(4).text();
+  s.login = q.column(5).text();
+  s.source = q.column(6).text();
+  s.session_id = q.column(7).text();
+  s.outcome = q.column(8).text();
+  s.reason = q.column(9).text();
+  s.details = q.column(10).text();
+  s.prev_hash = q.column(11).text();
+  s.hash = q.column(12).text();
   return s;
 }
 
@@ -42,10 +42,9 @@ void fail(VerifyReport& r, int64_t seq, std::string problem) {
 
 std::map<int64_t, Checkpoint> load_checkpoints(Database& db) {
   std::map<int64_t, Checkpoint> out;
-  SQLite::Statement q(sql(db), "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq");
-  while (q.executeStep()) {
-    Checkpoint c{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
-                 q.getColumn(3).getString(), q.getColumn(4).getString()};
+  Statement q(db, "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq");
+  while (q.step()) {
+    Checkpoint c{q.column(0).int64(), q.column(1).text(), q.column(2).int64(), q.column(3).text(), q.column(4).text()};
     out.emplace(c.seq, c);
   }
   return out;
@@ -131,21 +130,21 @@ void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint&
 Status verify_unsigned_tail(Database& db) {
   try {
     Link at;
-    SQLite::Statement cp(sql(db), "SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
-    if (cp.executeStep()) {
-      at.next_seq = cp.getColumn(0).getInt64() + 1;
-      at.hash = cp.getColumn(1).getString();
-      SQLite::Statement signed_ts(sql(db), "SELECT ts FROM audit_log WHERE seq = ?");
+    Statement cp(db, "SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+    if (cp.step()) {
+      at.next_seq = cp.column(0).int64() + 1;
+      at.hash = cp.column(1).text();
+      Statement signed_ts(db, "SELECT ts FROM audit_log WHERE seq = ?");
       signed_ts.bind(1, at.next_seq - 1);
-      if (signed_ts.executeStep()) at.ts = signed_ts.getColumn(0).getInt64();  // gone after a purge
+      if (signed_ts.step()) at.ts = signed_ts.column(0).int64();  // gone after a purge
     }
-    SQLite::Statement q(sql(db), kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
+    Statement q(db, kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
     q.bind(1, at.next_seq);
-    while (q.executeStep()) {
+    while (q.step()) {
       if (auto p = follow(at, read_record(q))) return make_error(p->what);
     }
     return {};
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("audit log: ", e);
   }
 }
@@ -158,7 +157,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     cps.erase(cps.upper_bound(through), cps.end());
     r.checkpoints = static_cast<int64_t>(cps.size());
     check_signatures(r, cps, public_key);
-    SQLite::Statement q(sql(db), kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
+    Statement q(db, kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
     q.bind(1, through);
     // After a retention purge, the chain starts at the newest signed purge
     // anchor: the record it names was removed, its hash vouches for the rest.
@@ -173,7 +172,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
       r.purge = PurgeAnchor{purge->seq, purge->ts, std::nullopt};
     }
     const int64_t anchor = at.next_seq - 1;
-    while (q.executeStep()) {
+    while (q.step()) {
       StoredRecord s = read_record(q);
       if (s.seq <= anchor) continue;  // older than the anchor: not part of the chain any more
       ++r.records;
@@ -196,7 +195,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
                std::to_string(r.last_seq));
     }
     return r;
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("audit log: ", e);
   }
 }

@@ -41,12 +41,12 @@ Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, 
   if (!fd) return fd.error();
   o.file = std::move(*fd);
   auto st = with_transaction(db, [&]() -> Status {
-    SQLite::Statement q(sql(db), "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
+    Statement q(db, "INSERT INTO recordings(session_id, channel, path, started_at) VALUES (?,?,?,?)");
     q.bind(1, tmpl.session_id);
     q.bind(2, channel);
     q.bind(3, o.path);
     q.bind(4, static_cast<int64_t>(now));
-    q.exec();
+    q.run();
     return {};
   });
   if (!st) return st.error();
@@ -118,14 +118,13 @@ Result<IndexDigest> digest_index_file(const std::string& path) {
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
                      const std::string& path, const CastSummary& s, const IndexDigest* index) {
   auto st = with_transaction(db, [&]() -> Status {
-    SQLite::Statement q(
-        sql(db), "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
+    Statement q(db, "UPDATE recordings SET ended_at = ?, size = ?, sha256 = ? WHERE session_id = ? AND channel = ?");
     q.bind(1, static_cast<int64_t>(clock.now()));
     q.bind(2, s.size);
     q.bind(3, s.sha256);
     q.bind(4, tmpl.session_id);
     q.bind(5, channel);
-    q.exec();
+    q.run();
     return {};
   });
   AuditEvent e = tmpl;
@@ -293,24 +292,24 @@ Result<CastSummary> ChannelRecording::finish() {
 
 Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id) {
   try {
-    SQLite::Statement q(sql(db),
-                        "SELECT session_id, channel, path, started_at, ended_at, size, COALESCE(sha256,'') "
-                        "FROM recordings WHERE session_id = ? ORDER BY channel");
+    Statement q(db,
+                "SELECT session_id, channel, path, started_at, ended_at, size, COALESCE(sha256,'') "
+                "FROM recordings WHERE session_id = ? ORDER BY channel");
     q.bind(1, session_id);
     std::vector<RecordingInfo> out;
-    while (q.executeStep()) {
+    while (q.step()) {
       RecordingInfo r;
-      r.session_id = q.getColumn(0).getString();
-      r.channel = q.getColumn(1).getInt();
-      r.path = q.getColumn(2).getString();
-      r.started_at = q.getColumn(3).getInt64();
-      if (!q.getColumn(4).isNull()) r.ended_at = q.getColumn(4).getInt64();
-      if (!q.getColumn(5).isNull()) r.size = q.getColumn(5).getInt64();
-      r.sha256 = q.getColumn(6).getString();
+      r.session_id = q.column(0).text();
+      r.channel = q.column(1).int32();
+      r.path = q.column(2).text();
+      r.started_at = q.column(3).int64();
+      if (!q.column(4).is_null()) r.ended_at = q.column(4).int64();
+      if (!q.column(5).is_null()) r.size = q.column(5).int64();
+      r.sha256 = q.column(6).text();
       out.push_back(std::move(r));
     }
     return out;
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("database: ", e);
   }
 }

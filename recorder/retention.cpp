@@ -16,15 +16,15 @@ namespace {
 // than the cutoff: the furthest a purge may cut. Only called on a verified
 // chain, so its times do not decrease and the checkpoint signs its record.
 std::optional<Checkpoint> purge_point(Database& db, int64_t anchor, Micros cutoff) {
-  SQLite::Statement q(sql(db),
-                      "SELECT c.seq, c.hash, c.ts, c.kind, c.signature FROM audit_checkpoints c "
-                      "JOIN audit_log l ON l.seq = c.seq WHERE c.kind <> 'purge' AND c.seq > ? AND l.ts < ? "
-                      "ORDER BY c.seq DESC LIMIT 1");
+  Statement q(db,
+              "SELECT c.seq, c.hash, c.ts, c.kind, c.signature FROM audit_checkpoints c "
+              "JOIN audit_log l ON l.seq = c.seq WHERE c.kind <> 'purge' AND c.seq > ? AND l.ts < ? "
+              "ORDER BY c.seq DESC LIMIT 1");
   q.bind(1, anchor);
   q.bind(2, static_cast<int64_t>(cutoff));
-  if (!q.executeStep()) return std::nullopt;
-  return Checkpoint{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
-                    q.getColumn(3).getString(), q.getColumn(4).getString()};
+  if (!q.step()) return std::nullopt;
+  return Checkpoint{q.column(0).int64(), q.column(1).text(), q.column(2).int64(), q.column(3).text(),
+                    q.column(4).text()};
 }
 
 // SECURITY: sessions.ended_at is a plain column anyone with the database can
@@ -35,16 +35,16 @@ const std::string kEndedSessions =
 
 std::vector<std::string> recording_files(Database& db, int64_t through) {
   std::vector<std::string> files;
-  SQLite::Statement q(sql(db), "SELECT path FROM recordings WHERE session_id IN (" + kEndedSessions + ")");
+  Statement q(db, "SELECT path FROM recordings WHERE session_id IN (" + kEndedSessions + ")");
   q.bind(1, through);
-  while (q.executeStep()) files.push_back(q.getColumn(0).getString());
+  while (q.step()) files.push_back(q.column(0).text());
   return files;
 }
 
 void exec_through(Database& db, const std::string& statement, int64_t through) {
-  SQLite::Statement q(sql(db), statement);
+  Statement q(db, statement);
   q.bind(1, through);
-  q.exec();
+  q.run();
 }
 
 // Removes the prefix up to `cut` and leaves the signed purge anchor there.
@@ -95,12 +95,12 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
   std::vector<std::string> files;
   std::string refusal;
   try {
-    SQLite::Transaction tx(sql(db), SQLite::TransactionBehavior::IMMEDIATE);
+    Transaction tx(db);
     // Where a purge would cut, if the chain up to there verifies. Usually
     // nothing (the cutoff is far back): then nothing is read or verified.
-    SQLite::Statement last_anchor(sql(db), "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints WHERE kind = 'purge'");
-    last_anchor.executeStep();
-    auto candidate = purge_point(db, last_anchor.getColumn(0).getInt64(), cutoff);
+    Statement last_anchor(db, "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints WHERE kind = 'purge'");
+    last_anchor.step();
+    auto candidate = purge_point(db, last_anchor.column(0).int64(), cutoff);
     if (!candidate) return report;
     // SECURITY: the times that place the cutoff are evidence only in a chain
     // that verifies; a broken one is an incident to investigate, not to purge.
@@ -108,11 +108,10 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
     // the first checkpoint after the cut (its record is not older than the
     // cutoff, and times do not decrease), or to the end. The rest stays, and
     // `audit verify` reports any problem in it.
-    SQLite::Statement next(sql(db), "SELECT MIN(seq) FROM audit_checkpoints WHERE seq > ? AND kind <> 'purge'");
+    Statement next(db, "SELECT MIN(seq) FROM audit_checkpoints WHERE seq > ? AND kind <> 'purge'");
     next.bind(1, candidate->seq);
-    next.executeStep();
-    const int64_t through =
-        next.getColumn(0).isNull() ? std::numeric_limits<int64_t>::max() : next.getColumn(0).getInt64();
+    next.step();
+    const int64_t through = next.column(0).is_null() ? std::numeric_limits<int64_t>::max() : next.column(0).int64();
     auto chain = verify_chain(db, key.public_key(), through);
     if (!chain) return chain.error();
     if (!chain->ok) {
@@ -124,16 +123,16 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
       if (!report.cut_at) return report;  // nothing signed and old enough beyond the anchor
       files = recording_files(db, report.cut_at->seq);
       report.recordings = static_cast<int64_t>(files.size());
-      SQLite::Statement count(sql(db), "SELECT COUNT(*) FROM audit_log WHERE seq <= ?");
+      Statement count(db, "SELECT COUNT(*) FROM audit_log WHERE seq <= ?");
       count.bind(1, report.cut_at->seq);
-      count.executeStep();
-      report.audit_records = count.getColumn(0).getInt64();
+      count.step();
+      report.audit_records = count.column(0).int64();
       if (dry_run) return report;
       if (auto st = remove_prefix(db, key, clock, *report.cut_at, actor, report); !st) return st.error();
       report.anchor_seq = report.cut_at->seq;
       tx.commit();
     }
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("purge: ", e);
   }
   if (!refusal.empty()) return refuse(db, clock, refusal, dry_run);

@@ -40,9 +40,9 @@ class RetentionTest : public testing::AuditStoreTest {
     return purge_older_than(*db, *key, clock, cutoff, dry_run);
   }
   int64_t count(const std::string& query) {
-    SQLite::Statement q(bastion::sql(*db), query);
-    q.executeStep();
-    return q.getColumn(0).getInt64();
+    Statement q(*db, query);
+    q.step();
+    return q.column(0).int64();
   }
   // A session with one recording file; ended (and its session.end audited) unless `live`.
   std::string session(const std::string& id, bool live = false) {
@@ -63,23 +63,22 @@ class RetentionTest : public testing::AuditStoreTest {
   // insider who rewrites the unsigned log would.
   void rechain(std::string prev = kGenesisHash) {
     std::vector<StoredRecord> rows;
-    SQLite::Statement q(bastion::sql(*db),
-                        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
-                        "details FROM audit_log ORDER BY seq");
-    while (q.executeStep()) {
-      rows.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getString(),
-                      q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString(),
-                      q.getColumn(6).getString(), q.getColumn(7).getString(), q.getColumn(8).getString(),
-                      q.getColumn(9).getString(), q.getColumn(10).getString(), "", ""});
+    Statement q(*db,
+                "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
+                "details FROM audit_log ORDER BY seq");
+    while (q.step()) {
+      rows.push_back({q.column(0).int64(), q.column(1).int64(), q.column(2).text(), q.column(3).text(),
+                      q.column(4).text(), q.column(5).text(), q.column(6).text(), q.column(7).text(),
+                      q.column(8).text(), q.column(9).text(), q.column(10).text(), "", ""});
     }
     for (auto& r : rows) {
       r.prev_hash = prev;
       r.hash = chain_hash(prev, r);
-      SQLite::Statement u(bastion::sql(*db), "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
+      Statement u(*db, "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?");
       u.bind(1, r.prev_hash);
       u.bind(2, r.hash);
       u.bind(3, r.seq);
-      u.exec();
+      u.run();
       prev = r.hash;
     }
   }
@@ -180,24 +179,22 @@ TEST_F(RetentionTest, AnEarlierCutoffNeverMovesTheAnchorBackwards) {
   Micros late = clock.now() + 1;
   clock.advance(kMicrosPerSecond);
   append(2);
-  SQLite::Statement saved(bastion::sql(*db),
-                          "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints WHERE seq = 3");
-  ASSERT_TRUE(saved.executeStep());
-  Checkpoint old{saved.getColumn(0).getInt64(), saved.getColumn(1).getString(), saved.getColumn(2).getInt64(),
-                 saved.getColumn(3).getString(), saved.getColumn(4).getString()};
+  Statement saved(*db, "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints WHERE seq = 3");
+  ASSERT_TRUE(saved.step());
+  Checkpoint old{saved.column(0).int64(), saved.column(1).text(), saved.column(2).int64(), saved.column(3).text(),
+                 saved.column(4).text()};
   saved.reset();
   auto p = purge(late);
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->anchor_seq, 6);
   // A copy of the older, validly signed checkpoint is put back.
-  SQLite::Statement ins(bastion::sql(*db),
-                        "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+  Statement ins(*db, "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
   ins.bind(1, old.seq);
   ins.bind(2, old.hash);
   ins.bind(3, static_cast<int64_t>(old.ts));
   ins.bind(4, old.kind);
   ins.bind(5, old.signature);
-  ins.exec();
+  ins.run();
   auto back = purge(early);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->anchor_seq, 0);

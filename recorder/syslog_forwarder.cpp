@@ -67,11 +67,11 @@ Result<SyslogCursor> resume_point(const SyslogOptions& o, bool& resumed) {
   SyslogCursor c{o.target, 0};
   if (!o.start_from_oldest) {
     try {
-      SQLite::Database db(o.database, SQLite::OPEN_READONLY, 5000);
-      SQLite::Statement q(db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
-      q.executeStep();
-      c.seq = q.getColumn(0).getInt64();
-    } catch (const SQLite::Exception& e) {
+      Database db = open_audit_reader(o.database, 5000);
+      Statement q(db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
+      q.step();
+      c.seq = q.column(0).int64();
+    } catch (const DatabaseError& e) {
       return database_error("syslog: reading the audit log: ", e);
     }
   }
@@ -85,30 +85,36 @@ Result<SyslogCursor> resume_point(const SyslogOptions& o, bool& resumed) {
 
 }  // namespace
 
-std::vector<AuditMessage> read_audit_messages(SQLite::Database& db, int64_t after_seq, int limit) {
-  SQLite::Statement q(db,
-                      "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
-                      "hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?");
+Database open_audit_reader(const std::string& path, int busy_timeout_ms) {
+  auto db = Database::open(path, Database::Mode::kReadOnly, busy_timeout_ms);
+  if (!db) throw DatabaseError(db.error().message, db.error().code == ErrorCode::kBusy);
+  return std::move(*db);
+}
+
+std::vector<AuditMessage> read_audit_messages(Database& db, int64_t after_seq, int limit) {
+  Statement q(db,
+              "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
+              "hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?");
   q.bind(1, after_seq);
   q.bind(2, limit);
   std::vector<AuditMessage> out;
-  while (q.executeStep()) {
-    int64_t seq = q.getColumn(0).getInt64();
-    nlohmann::json j = {{"actor", q.getColumn(2).getString()},
-                        {"action", q.getColumn(3).getString()},
-                        {"target", q.getColumn(4).getString()},
-                        {"login", q.getColumn(5).getString()},
-                        {"source", q.getColumn(6).getString()},
-                        {"session_id", q.getColumn(7).getString()},
-                        {"outcome", q.getColumn(8).getString()},
-                        {"reason", q.getColumn(9).getString()},
-                        {"details", nlohmann::json::parse(q.getColumn(10).getString(), nullptr, false)}};
+  while (q.step()) {
+    int64_t seq = q.column(0).int64();
+    nlohmann::json j = {{"actor", q.column(2).text()},
+                        {"action", q.column(3).text()},
+                        {"target", q.column(4).text()},
+                        {"login", q.column(5).text()},
+                        {"source", q.column(6).text()},
+                        {"session_id", q.column(7).text()},
+                        {"outcome", q.column(8).text()},
+                        {"reason", q.column(9).text()},
+                        {"details", nlohmann::json::parse(q.column(10).text(), nullptr, false)}};
     int severity = j["outcome"] == "deny" || j["outcome"] == "error" ? 4 : 6;
     std::string sd =
-        "[bastion@32473 seq=\"" + std::to_string(seq) + "\" hash=\"" + sd_escape(q.getColumn(11).getString()) + "\"]";
+        "[bastion@32473 seq=\"" + std::to_string(seq) + "\" hash=\"" + sd_escape(q.column(11).text()) + "\"]";
     out.push_back({seq, SyslogForwarder::format(severity, "AUDIT", sd,
                                                 j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                                                q.getColumn(1).getInt64())});
+                                                q.column(1).int64())});
   }
   return out;
 }
@@ -189,12 +195,12 @@ Status SyslogForwarder::forward_new(AuditLog& log) {
       if (!newest) return newest.error().prefixed("syslog forwarding: ");
       last_seq_ = *newest;
     }
-    for (const auto& m : read_audit_messages(sql(log.database()), last_seq_, 1000)) {
+    for (const auto& m : read_audit_messages(log.database(), last_seq_, 1000)) {
       (void)::send(fd_.get(), m.text.data(), m.text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       last_seq_ = m.seq;
     }
     return {};
-  } catch (const SQLite::Exception& e) {
+  } catch (const DatabaseError& e) {
     return database_error("syslog forwarding: ", e);
   }
 }

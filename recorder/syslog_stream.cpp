@@ -63,10 +63,10 @@ struct SyslogStream::Impl {
     std::lock_guard gate(fork_gate());
     if (opts.log) opts.log(m);
   }
-  int64_t read_newest() {  // under the gate; throws SQLite::Exception
-    SQLite::Statement q(*db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
-    q.executeStep();
-    return q.getColumn(0).getInt64();
+  int64_t read_newest() {  // under the gate; throws DatabaseError
+    Statement q(*db, "SELECT COALESCE(MAX(seq), 0) FROM audit_log");
+    q.step();
+    return q.column(0).int64();
   }
   std::string behind() const {
     return std::to_string(newest > cursor.seq ? newest - cursor.seq : 0) + " records behind (delivered up to seq " +
@@ -79,7 +79,7 @@ struct SyslogStream::Impl {
   SyslogLink link;
   SyslogCursor cursor;
   Backoff backoff;
-  std::optional<SQLite::Database> db;
+  std::optional<Database> db;
   int64_t newest = 0;
   bool failing = false, ever_connected = false, checked_resume = false;
   int64_t failing_since = 0, next_failure_log = 0;
@@ -165,9 +165,9 @@ void SyslogStream::Impl::failed(const std::string& why) {
     failing = true;
     std::lock_guard gate(fork_gate());
     try {  // for the "behind" figure; the failure may have come before any read
-      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+      if (!db) db.emplace(open_audit_reader(opts.database, kBusyTimeoutMs));
       newest = read_newest();
-    } catch (const SQLite::Exception&) {
+    } catch (const DatabaseError&) {
       db.reset();
     }
     failing_since = now;
@@ -193,10 +193,10 @@ Result<std::vector<AuditMessage>> SyslogStream::Impl::read_batch() {
   {
     std::lock_guard gate(fork_gate());
     try {
-      if (!db) db.emplace(opts.database, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+      if (!db) db.emplace(open_audit_reader(opts.database, kBusyTimeoutMs));
       batch = read_audit_messages(*db, cursor.seq, opts.batch_records);
       newest = read_newest();
-    } catch (const SQLite::Exception& e) {
+    } catch (const DatabaseError& e) {
       db.reset();
       return database_error("reading the audit log: ", e);
     }

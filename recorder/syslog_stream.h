@@ -15,24 +15,24 @@
 #include <memory>
 #include <string>
 
+#include "common/database.h"
 #include "common/result.h"
 
 #include "recorder/syslog_cursor.h"
 #include "recorder/syslog_transport.h"
 
-namespace SQLite {
-class Database;
-}
-
 namespace bastion::recorder {
 
 // RFC 5424 messages for the audit records after `after_seq`, oldest first
-// (at most `limit`); defined in syslog_forwarder.cpp. Throws SQLite::Exception.
+// (at most `limit`); defined in syslog_forwarder.cpp. Throws DatabaseError.
 struct AuditMessage {
   int64_t seq;
   std::string text;
 };
-std::vector<AuditMessage> read_audit_messages(SQLite::Database& db, int64_t after_seq, int limit);
+std::vector<AuditMessage> read_audit_messages(Database& db, int64_t after_seq, int limit);
+// A read-only connection to the audit log at PATH, for a reader of its own
+// (the delivery thread); defined in syslog_forwarder.cpp. Throws DatabaseError.
+Database open_audit_reader(const std::string& path, int busy_timeout_ms);
 
 struct SyslogStreamOptions {
   std::string target;  // the configured URL (stored in the cursor file)

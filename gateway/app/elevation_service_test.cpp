@@ -71,13 +71,13 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
   ASSERT_TRUE(req) << req.error().message;
   auto count = [&](const std::string& query) {
-    SQLite::Statement q(sql(*db), query);
-    q.executeStep();
-    return q.getColumn(0).getInt();
+    Statement q(*db, query);
+    q.step();
+    return q.column(0).int32();
   };
   const int records = count("SELECT COUNT(*) FROM audit_log");
   // From here on, no audit record can be written.
-  sql(*db).exec("CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  exec(*db, "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
   EXPECT_FALSE(service->request(bob, "root@acme-app", 30 * kMin, "T-2"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM elevations"), 1) << "a request without its record";
   auto approved = service->approve(carol, req->id, std::nullopt);
@@ -97,7 +97,7 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   EXPECT_EQ((*repo->find_elevation(req->id))->state, policy::ElevationState::kPending) << "expired without a record";
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log"), records);
   // Once records can be written again, everything works as before.
-  sql(*db).exec("DROP TRIGGER no_audit");
+  exec(*db, "DROP TRIGGER no_audit");
   auto expired = service->expire_due();
   ASSERT_TRUE(expired) << expired.error().message;
   EXPECT_EQ(expired->size(), 1u);

@@ -40,7 +40,7 @@ class AuditStoreTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : VerifyReport{};
   }
-  void sql(const std::string& s) { bastion::sql(*db).exec(s); }
+  void sql(const std::string& s) { exec(*db, s); }
 
   std::string dir;
   FakeClock clock{1'800'000'000'000'000};
