@@ -36,80 +36,14 @@
 namespace bastion::gateway {
 
 bool Supervisor::setup() {
-  // SECURITY: the monitor holds the CA and audit keys; a process of the same
-  // user (a compromised child, the web process) must not read them through
-  // ptrace or /proc/PID/mem. Inherited by every child at fork.
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    daemon_log(std::string("cannot make the supervisor non-dumpable: ") + std::strerror(errno));
-    return false;
-  }
-  auto ca = authn::UserCa::load(cfg_.user_ca_key);
-  if (!ca) {
-    daemon_log("cannot load user CA: " + ca.error().message);
-    return false;
-  }
-  ca_.emplace(std::move(*ca));
-  auto audit_key = Ed25519Key::load(cfg_.audit_signing_key);
-  if (!audit_key) {
-    daemon_log("cannot load the audit signing key: " + audit_key.error().message);
-    return false;
-  }
-  audit_key_.emplace(std::move(*audit_key));
-  if (!cfg_.syslog.empty()) {
-    recorder::SyslogOptions o;
-    o.target = cfg_.syslog;
-    o.ca_file = cfg_.syslog_ca;
-    o.cert_file = cfg_.syslog_cert;
-    o.key_file = cfg_.syslog_key;
-    o.database = cfg_.database;
-    o.cursor_file = cfg_.syslog_cursor;
-    o.start_from_oldest = cfg_.syslog_from_oldest;
-    o.log = [](const std::string& m) { daemon_log(m); };
-    auto f = recorder::SyslogForwarder::open(o);
-    if (!f) {
-      daemon_log(f.error().message);  // names the setting or says "syslog"
-      return false;
-    }
-    syslog_.emplace(std::move(*f));
-  }
-  if (!cfg_.encrypt_to.empty()) {
-    if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to); !pub) {
-      daemon_log("[recording] encrypt_to: " + pub.error().message);
+  // Each step names what failed; the first failure ends the start.
+  for (auto step :
+       {&Supervisor::load_keys, &Supervisor::start_syslog, &Supervisor::open_stores, &Supervisor::open_sockets}) {
+    if (Status st = (this->*step)(); !st) {
+      daemon_log(st.message());
       return false;
     }
   }
-  auto bind = make_ssh_bind(cfg_);
-  if (!bind) {
-    daemon_log(bind.error().message);
-    return false;
-  }
-  bind_ = std::move(*bind);
-  if (auto s = Services::open(cfg_, clock_); !s) {  // fail at start, not at first login
-    daemon_log(s.error().message);
-    return false;
-  }
-  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user,
-                           std::filesystem::path(cfg_.database).parent_path().string());
-  if (!plan) {
-    daemon_log(plan.error().message);
-    return false;
-  }
-  sandbox_ = std::move(*plan);
-  daemon_log("connection processes run as " + sandbox_->describe());
-  auto lfd = listen_tcp(cfg_.listen_host, cfg_.listen_port);
-  if (!lfd) {
-    daemon_log(lfd.error().message);
-    return false;
-  }
-  listen_fd_ = std::move(*lfd);
-  // Non-blocking, so that one round accepts everything waiting (a burst).
-  ::fcntl(listen_fd_.get(), F_SETFL, ::fcntl(listen_fd_.get(), F_GETFL) | O_NONBLOCK);
-  auto cfd = listen_unix(cfg_.control_socket);
-  if (!cfd) {
-    daemon_log(cfd.error().message);
-    return false;
-  }
-  control_.emplace(std::move(*cfd), control_actions());
   hr_ = std::make_unique<HrIntake>(cfg_, clock_, hr_access_change(), hooks_.before_hr_read);
   if (auto st = hr_->start(); !st) {
     daemon_log("hr", st.message());
@@ -126,6 +60,70 @@ bool Supervisor::setup() {
   signal_fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   std::signal(SIGPIPE, SIG_IGN);
   return true;
+}
+
+Status Supervisor::load_keys() {
+  // SECURITY: the monitor holds the CA and audit keys; a process of the same
+  // user (a compromised child, the web process) must not read them through
+  // ptrace or /proc/PID/mem. Inherited by every child at fork.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return make_error(std::string("cannot make the supervisor non-dumpable: ") + std::strerror(errno));
+  }
+  auto ca = authn::UserCa::load(cfg_.user_ca_key);
+  if (!ca) return ca.error().prefixed("cannot load user CA: ");
+  ca_.emplace(std::move(*ca));
+  auto audit_key = Ed25519Key::load(cfg_.audit_signing_key);
+  if (!audit_key) return audit_key.error().prefixed("cannot load the audit signing key: ");
+  audit_key_.emplace(std::move(*audit_key));
+  if (!cfg_.encrypt_to.empty()) {
+    if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to); !pub) {
+      return pub.error().prefixed("[recording] encrypt_to: ");
+    }
+  }
+  return {};
+}
+
+Status Supervisor::start_syslog() {
+  if (cfg_.syslog.empty()) return {};
+  recorder::SyslogOptions o;
+  o.target = cfg_.syslog;
+  o.ca_file = cfg_.syslog_ca;
+  o.cert_file = cfg_.syslog_cert;
+  o.key_file = cfg_.syslog_key;
+  o.database = cfg_.database;
+  o.cursor_file = cfg_.syslog_cursor;
+  o.start_from_oldest = cfg_.syslog_from_oldest;
+  o.log = [](const std::string& m) { daemon_log(m); };
+  auto f = recorder::SyslogForwarder::open(o);
+  if (!f) return f.error();  // names the setting or says "syslog"
+  syslog_.emplace(std::move(*f));
+  return {};
+}
+
+Status Supervisor::open_stores() {
+  // Fail at start, not at first login.
+  if (auto s = Services::open(cfg_, clock_); !s) return s.error();
+  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user,
+                           std::filesystem::path(cfg_.database).parent_path().string());
+  if (!plan) return plan.error();
+  sandbox_ = std::move(*plan);
+  daemon_log("connection processes run as " + sandbox_->describe());
+  return {};
+}
+
+Status Supervisor::open_sockets() {
+  auto bind = make_ssh_bind(cfg_);
+  if (!bind) return bind.error();
+  bind_ = std::move(*bind);
+  auto lfd = listen_tcp(cfg_.listen_host, cfg_.listen_port);
+  if (!lfd) return lfd.error();
+  listen_fd_ = std::move(*lfd);
+  // Non-blocking, so that one round accepts everything waiting (a burst).
+  ::fcntl(listen_fd_.get(), F_SETFL, ::fcntl(listen_fd_.get(), F_GETFL) | O_NONBLOCK);
+  auto cfd = listen_unix(cfg_.control_socket);
+  if (!cfd) return cfd.error();
+  control_.emplace(std::move(*cfd), control_actions());
+  return {};
 }
 
 int Supervisor::run() {

@@ -86,6 +86,13 @@ class Supervisor {
 
  private:
   bool setup();
+  // setup()'s steps, in order: the CA and audit keys (and the reviewer key
+  // recordings are sealed to); syslog forwarding; the database and the
+  // connection sandbox; the SSH, TCP and control sockets.
+  Status load_keys();
+  Status start_syslog();
+  Status open_stores();
+  Status open_sockets();
   // Accepts one connection (false: none was waiting).
   bool accept_client();
   static constexpr int kAcceptsPerRound = 64;
