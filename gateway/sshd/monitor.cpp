@@ -692,7 +692,10 @@ void Supervisor::on_recording_open(ChildInfo& c, const monitor::RecordingOpen& m
     send_to(c, monitor::Refused{o.error().message});
     return;
   }
-  c.recordings[m.channel] = ChildInfo::Recording{o->path, 0, false, m.stream};
+  ChildInfo::Recording rec;
+  rec.path = o->path;
+  rec.stream = m.stream;
+  c.recordings[m.channel] = std::move(rec);
   send_to(c, monitor::RecordingOpened{o->path}, std::move(o->file));
 }
 
