@@ -4,6 +4,7 @@
 #include "common/database.h"
 #include "common/database_sql.h"
 #include "common/ssh_wire.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::authn {
 namespace {
@@ -24,7 +25,7 @@ PublicKey fake_key(const std::string& type, uint8_t seed) {
 class KeyRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = Database::open(":memory:", Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database(":memory:"), Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
     exec(*db,

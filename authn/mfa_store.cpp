@@ -167,7 +167,7 @@ Result<AllowedAaguid> MfaStore::add_aaguid(const std::string& aaguid, const std:
   if (!norm) return norm.error();
   AllowedAaguid a{*norm, name, clock_.now()};
   auto st = with_transaction(db_, [&]() -> Status {
-    Statement ins(db_, "INSERT OR IGNORE INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?)");
+    Statement ins(db_, "INSERT INTO fido_aaguids(aaguid, name, added_at) VALUES (?,?,?) ON CONFLICT DO NOTHING");
     ins.bind(1, a.aaguid);
     ins.bind(2, a.name);
     ins.bind(3, static_cast<int64_t>(a.added_at));

@@ -6,6 +6,7 @@
 #include "authn/mfa_store.h"
 #include "common/database.h"
 #include "common/database_sql.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::authn {
 namespace {
@@ -15,7 +16,7 @@ constexpr Micros kMin = 60 * kMicrosPerSecond;
 class MfaStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = Database::open(":memory:", Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database(":memory:"), Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
     exec(*db,

@@ -14,9 +14,10 @@
 # gateway/ itself (the mains, and daemon.cpp which puts sshd and web
 # together) and tests/ may use everything.
 #
-# The storage engine stays inside common/database.cpp: nothing else includes
-# SQLiteCpp or sqlite3.h. The stores run SQL through the engine-neutral
-# common/database_sql.h (and recorder/recorder_sql.h); no header but those
+# Each storage engine stays inside its file: only common/database_sqlite.cpp
+# includes SQLiteCpp or sqlite3.h, only common/database_postgres.cpp libpq,
+# and only common/database*.cpp the engine interface (database_engine.h).
+# The stores run SQL through the engine-neutral common/database_sql.h (and recorder/recorder_sql.h); no header but those
 # two includes them, and no gateway/ source but a unit test does.
 set(forbid_gateway "\"gateway/")
 set(forbid_libssh "<libssh/")
@@ -33,7 +34,9 @@ set(forbid_authn "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
 set(forbid_policy "\"authn/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
 set(forbid_recorder "\"authn/" "\"policy/" ${forbid_gateway} ${forbid_libs})
 
-set(forbid_engine "<SQLiteCpp/" "<sqlite3.h>")
+set(forbid_sqlite "<SQLiteCpp/" "<sqlite3.h>")
+set(forbid_postgres "<libpq-fe.h>" "<libpq/")
+set(forbid_engine_interface "\"common/database_engine.h")
 set(forbid_sql "\"common/database_sql.h" "\"recorder/recorder_sql.h")
 
 set(violations 0)
@@ -44,8 +47,14 @@ foreach(dir IN LISTS dirs)
     set(forbidden ${forbid_${dir}})
     get_filename_component(name "${f}" NAME)
     file(RELATIVE_PATH path "${ROOT}" "${f}")
-    if(NOT path STREQUAL "common/database.cpp")
-      list(APPEND forbidden ${forbid_engine})
+    if(NOT path STREQUAL "common/database_sqlite.cpp")
+      list(APPEND forbidden ${forbid_sqlite})
+    endif()
+    if(NOT path STREQUAL "common/database_postgres.cpp")
+      list(APPEND forbidden ${forbid_postgres})
+    endif()
+    if(NOT path MATCHES "^common/database(_sqlite|_postgres)?\\.cpp$" AND NOT path STREQUAL "common/database_engine.h")
+      list(APPEND forbidden ${forbid_engine_interface})
     endif()
     if(name MATCHES "\\.h$" AND NOT name MATCHES "^(database_sql|recorder_sql)\\.h$")
       list(APPEND forbidden ${forbid_sql})

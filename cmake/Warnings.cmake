@@ -20,19 +20,28 @@ if(BASTION_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# bastion_add_test(NAME SOURCES... LIBS ...): one GoogleTest binary per module.
+# bastion_add_test(NAME SOURCES... LIBS ... [POSTGRES FILTER]): one GoogleTest
+# binary per module. The tests FILTER selects (GoogleTest's --gtest_filter
+# syntax: the ones that use a database) run a second time against
+# PostgreSQL, as "postgres/Suite.Test", on the server that the postgres
+# fixture (top-level CMakeLists.txt) starts; tests/support/test_database.h.
 function(bastion_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "POSTGRES" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main bastion_warnings)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} bastion_test_database GTest::gtest GTest::gtest_main bastion_warnings)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120)
+  if(T_POSTGRES)
+    gtest_discover_tests(${name} TEST_FILTER "${T_POSTGRES}" TEST_PREFIX "postgres/" DISCOVERY_TIMEOUT 30
+                         PROPERTIES TIMEOUT 120 FIXTURES_REQUIRED postgres
+                         ENVIRONMENT "BASTION_TEST_POSTGRES=${BASTION_POSTGRES_URL_FILE}")
+  endif()
 endfunction()
 
-# bastion_module(NAME PUBLIC_DEPS ... PRIVATE_DEPS ...): one static library per
+# bastion_module(NAME PUBLIC_DEPS ... PRIVATE_DEPS ... [POSTGRES_TESTS FILTER]): one static library per
 # folder from its *.cpp files (tests *_test.cpp and mains *_main.cpp excluded),
 # plus one GoogleTest binary NAME_test from its *_test.cpp files.
 function(bastion_module name)
-  cmake_parse_arguments(M "" "" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "POSTGRES_TESTS" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
   file(GLOB mains CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_main.cpp)
@@ -46,6 +55,7 @@ function(bastion_module name)
   target_link_libraries(bastion_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS} bastion_warnings)
   target_include_directories(bastion_${name} PUBLIC ${BASTION_SOURCE_ROOT})
   if(BASTION_BUILD_TESTS AND tests)
-    bastion_add_test(${name}_test SOURCES ${tests} LIBS bastion_${name} ${M_PRIVATE_DEPS} ${M_TEST_DEPS})
+    bastion_add_test(${name}_test SOURCES ${tests} LIBS bastion_${name} ${M_PRIVATE_DEPS} ${M_TEST_DEPS}
+                     POSTGRES "${M_POSTGRES_TESTS}")
   endif()
 endfunction()

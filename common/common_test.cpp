@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "common/strings.h"
 #include "common/x509_builder.h"
+#include "tests/support/test_database.h"
 
 namespace bastion {
 namespace {
@@ -200,21 +201,30 @@ TEST(Files, AtomicWriteKeepsModeAndRefusesOverwrite) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path), {}), 1);  // no temp files left
 }
 
+// Sets the stored schema version behind the Database's back.
+void force_schema_version(Database& db, int version) {
+  if (bastion::test_support::under_postgres()) {
+    exec(db, "UPDATE bastion_schema SET version = " + std::to_string(version));
+  } else {
+    exec(db, "PRAGMA user_version=" + std::to_string(version));
+  }
+}
+
 TEST(Database, MigratesOnceAndRefusesNewer) {
   TempDir d;
   std::string p = d.file("x.db");
-  EXPECT_FALSE(Database::open(p, Database::Mode::kOpenExisting));
+  EXPECT_FALSE(Database::open(bastion::test_support::test_database(p), Database::Mode::kOpenExisting));
   {
-    auto db = Database::open(p, Database::Mode::kCreate);
+    auto db = Database::open(bastion::test_support::test_database(p), Database::Mode::kCreate);
     ASSERT_TRUE(db) << db.error().message;
     EXPECT_EQ(db->schema_version(), Database::latest_schema_version());
   }
   {
-    auto db = Database::open(p, Database::Mode::kOpenExisting);
+    auto db = Database::open(bastion::test_support::test_database(p), Database::Mode::kOpenExisting);
     ASSERT_TRUE(db);
-    exec(*db, "PRAGMA user_version=999");
+    force_schema_version(*db, 999);
   }
-  auto newer = Database::open(p, Database::Mode::kOpenExisting);
+  auto newer = Database::open(bastion::test_support::test_database(p), Database::Mode::kOpenExisting);
   ASSERT_FALSE(newer);
   EXPECT_NE(newer.error().message.find("newer than this bastion"), std::string::npos);
 }
@@ -243,9 +253,10 @@ TEST(Error, TheCodeSurvivesResultStatusAndContext) {
 TEST(Database, ALockHeldByAnotherConnectionIsBusyAndCodedSo) {
   TempDir d;
   std::string p = d.file("busy.db");
-  auto holder = Database::open(p, Database::Mode::kCreate);
+  auto holder = Database::open(bastion::test_support::test_database(p), Database::Mode::kCreate);
   ASSERT_TRUE(holder) << holder.error().message;
-  auto waiter = Database::open(p, Database::Mode::kOpenExisting, /*busy_timeout_ms=*/0);
+  auto waiter =
+      Database::open(bastion::test_support::test_database(p), Database::Mode::kOpenExisting, /*busy_timeout_ms=*/0);
   ASSERT_TRUE(waiter) << waiter.error().message;
   ASSERT_TRUE(holder->begin());
   Status st = with_transaction(*waiter, [&]() -> Status { return {}; });
@@ -338,20 +349,23 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
   TempDir d;
   std::string p = d.file("v5.db");
   {
-    auto db = Database::open(p, Database::Mode::kCreate);
+    auto db = Database::open(bastion::test_support::test_database(p), Database::Mode::kCreate);
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
     for (const char* col : {"confirmed_at", "confirmed_by", "confirm_code_sha256", "confirm_expires_at"}) {
       exec(*db, std::string("ALTER TABLE webauthn_credentials DROP COLUMN ") + col);
     }
-    exec(*db, "PRAGMA user_version=5");
+    force_schema_version(*db, 5);
     exec(*db, "INSERT INTO users(name, state, service_account, created_at) VALUES ('alice','active',0,0)");
-    exec(*db,
-         "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, state, created_at) "
-         "VALUES ('old-cred', 'alice', -7, x'00', 'active', 1234)");
+    Statement ins(*db,
+                  "INSERT INTO webauthn_credentials(id, user_name, cose_alg, public_key, state, created_at) "
+                  "VALUES ('old-cred', 'alice', -7, ?, 'active', 1234)");
+    const char key = 0;
+    ins.bind(1, &key, 1);
+    ins.run();
   }
-  auto db = Database::open(p, Database::Mode::kOpenExisting);
+  auto db = Database::open(bastion::test_support::test_database(p), Database::Mode::kOpenExisting);
   ASSERT_TRUE(db) << db.error().message;
   EXPECT_EQ(db->schema_version(), Database::latest_schema_version());
   Statement q(*db, "SELECT confirmed_at, confirmed_by, confirm_code_sha256 FROM webauthn_credentials");

@@ -1,18 +1,17 @@
 #include "common/database.h"
 
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
-
 #include <filesystem>
 #include <vector>
 
+#include "common/database_engine.h"
 #include "common/database_sql.h"
 
 namespace bastion {
 namespace {
 
-// Each entry migrates version i to i+1. Keep SQL portable (PostgreSQL too):
-// times are BIGINT microseconds, no SQLite-only types.
+// Each entry migrates version i to i+1. The SQL is portable: times are
+// BIGINT microseconds; the only words each engine spells its own way (BLOB,
+// the audit log's INTEGER PRIMARY KEY) are rewritten by Connection::dialect.
 const std::vector<const char*>& migrations() {
   static const std::vector<const char*> m = {
       R"sql(
@@ -278,17 +277,29 @@ UPDATE webauthn_credentials SET confirmed_at = created_at, confirmed_by = 'regis
 
 }  // namespace
 
-struct Database::Connection {
-  SQLite::Database db;
-};
-
 // The engine's connection behind a Database, for this file's wrappers.
 struct DatabaseAccess {
-  static SQLite::Database& of(Database& db) { return db.connection_->db; }
+  static Database::Connection& of(Database& db) { return *db.connection_; }
 };
 
 namespace {
-SQLite::Database& sql(Database& db) { return DatabaseAccess::of(db); }
+Database::Connection& engine_of(Database& db) { return DatabaseAccess::of(db); }
+
+// A location for messages: a URL's password never appears.
+std::string shown(const std::string& location) {
+  if (!engine::is_postgres(location)) return location;
+  size_t scheme = location.find("://") + 3;
+  size_t at = location.find('@', scheme);
+  size_t colon = location.find(':', scheme);
+  std::string out = location;
+  if (at != std::string::npos && colon != std::string::npos && colon < at)
+    out.replace(colon + 1, at - colon - 1, "***");
+  if (auto pw = out.find("password="); pw != std::string::npos) {
+    size_t end = out.find('&', pw);
+    out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
+  }
+  return out;
+}
 }  // namespace
 
 Database::Database(std::unique_ptr<Connection> c) : connection_(std::move(c)) {}
@@ -296,97 +307,50 @@ Database::Database(Database&&) noexcept = default;
 Database& Database::operator=(Database&&) noexcept = default;
 Database::~Database() = default;
 
-namespace {
-
-DatabaseError engine_error(const SQLite::Exception& e) {
-  int primary = e.getErrorCode() & 0xff;  // the extended code's low byte is the primary one
-  return DatabaseError(e.what(), primary == SQLITE_BUSY || primary == SQLITE_LOCKED);
-}
-
-// Runs `fn` against the engine, its exceptions as DatabaseError.
-template <class Fn>
-auto engine(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    throw engine_error(e);
-  }
-}
-
-}  // namespace
-
 struct Statement::Impl {
-  SQLite::Statement q;
+  std::unique_ptr<engine::Cursor> c;
 };
 
 Statement::Statement(Database& db, const std::string& text)
-    : impl_(engine([&] { return std::make_unique<Impl>(Impl{SQLite::Statement(sql(db), text)}); })) {}
+    : impl_(std::make_unique<Impl>(Impl{engine_of(db).prepare(text)})) {}
 Statement::Statement(Statement&&) noexcept = default;
 Statement::~Statement() = default;
 
-void Statement::bind(int index, int64_t value) {
-  engine([&] { impl_->q.bind(index, value); });
-}
-void Statement::bind(int index, int value) {
-  engine([&] { impl_->q.bind(index, value); });
-}
-void Statement::bind(int index, const std::string& value) {
-  engine([&] { impl_->q.bind(index, value); });
-}
-void Statement::bind(int index, const char* value) {
-  engine([&] { impl_->q.bind(index, value); });
-}
-void Statement::bind(int index, const void* blob, int size) {
-  engine([&] { impl_->q.bind(index, blob, size); });
-}
-void Statement::bind(int index) {
-  engine([&] { impl_->q.bind(index); });
-}
-int Statement::index_of(const char* name) {
-  return engine([&] { return impl_->q.getIndex(name); });
-}
-bool Statement::step() {
-  return engine([&] { return impl_->q.executeStep(); });
-}
-int Statement::run() {
-  return engine([&] { return impl_->q.exec(); });
-}
-void Statement::reset() {
-  engine([&] { impl_->q.reset(); });
-}
+void Statement::bind(int index, int64_t value) { impl_->c->bind_int64(index, value); }
+void Statement::bind(int index, int value) { impl_->c->bind_int64(index, value); }
+void Statement::bind(int index, const std::string& value) { impl_->c->bind_text(index, value); }
+void Statement::bind(int index, const char* value) { impl_->c->bind_text(index, value); }
+void Statement::bind(int index, const void* blob, int size) { impl_->c->bind_blob(index, blob, size); }
+void Statement::bind(int index) { impl_->c->bind_null(index); }
+int Statement::index_of(const char* name) { return impl_->c->index_of(name); }
+bool Statement::step() { return impl_->c->step(); }
+int Statement::run() { return impl_->c->run(); }
+void Statement::reset() { impl_->c->reset(); }
 
-std::string Column::text() const {
-  return engine([&] { return statement_.impl_->q.getColumn(index_).getString(); });
-}
-int64_t Column::int64() const {
-  return engine([&] { return statement_.impl_->q.getColumn(index_).getInt64(); });
-}
-int Column::int32() const {
-  return engine([&] { return statement_.impl_->q.getColumn(index_).getInt(); });
-}
-bool Column::is_null() const {
-  return engine([&] { return statement_.impl_->q.getColumn(index_).isNull(); });
-}
+std::string Column::text() const { return statement_.impl_->c->text(index_); }
+int64_t Column::int64() const { return statement_.impl_->c->int64(index_); }
+int Column::int32() const { return static_cast<int>(statement_.impl_->c->int64(index_)); }
+bool Column::is_null() const { return statement_.impl_->c->is_null(index_); }
 
-Transaction::Transaction(Database& db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) { engine_of(db_).begin_write(); }
 Transaction::~Transaction() {
   if (done_) return;
   try {
-    exec(db_, "ROLLBACK");
+    engine_of(db_).rollback();
   } catch (const DatabaseError&) {  // NOLINT(bugprone-empty-catch): nothing more a destructor can do
   }
 }
 void Transaction::commit() {
-  exec(db_, "COMMIT");
   done_ = true;
+  engine_of(db_).commit();
 }
 
-void exec(Database& db, const std::string& text) {
-  engine([&] { sql(db).exec(text); });
-}
+void exec(Database& db, const std::string& text) { engine_of(db).exec(text); }
 
 int64_t query_int64(Database& db, const std::string& text) {
-  return engine([&] { return sql(db).execAndGet(text).getInt64(); });
+  Statement q(db, text);
+  if (!q.step()) throw DatabaseError("the query returned no row: " + text, false);
+  return q.column(0).int64();
 }
 
 Status with_transaction(Database& db, const std::function<Status()>& fn) {
@@ -415,18 +379,19 @@ Status with_transaction(Database& db, const std::function<Status()>& fn) {
   }
 }
 
-bool Database::in_transaction() const { return sqlite3_get_autocommit(connection_->db.getHandle()) == 0; }
+bool Database::in_transaction() const { return connection_->in_transaction(); }
+bool Database::survives_fork() const { return connection_->survives_fork(); }
 
 Status Database::begin() {
   return guarded([&]() -> Status {
-    exec(*this, "BEGIN IMMEDIATE");
+    connection_->begin_write();
     return {};
   });
 }
 
 Status Database::commit() {
   return guarded([&]() -> Status {
-    exec(*this, "COMMIT");
+    connection_->commit();
     return {};
   });
 }
@@ -434,7 +399,7 @@ Status Database::commit() {
 Status Database::rollback() {
   if (!in_transaction()) return {};
   return guarded([&]() -> Status {
-    exec(*this, "ROLLBACK");
+    connection_->rollback();
     return {};
   });
 }
@@ -445,36 +410,26 @@ Error database_error(const std::string& context, const DatabaseError& e) {
 
 int Database::latest_schema_version() { return static_cast<int>(migrations().size()); }
 
-Result<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms) {
-  if (mode == Mode::kOpenExisting && !std::filesystem::exists(path)) {
-    return make_error("database " + path + " does not exist (run `bastionctl init` first)");
+Result<Database> Database::open(const std::string& location, Mode mode, int busy_timeout_ms) {
+  bool postgres = engine::is_postgres(location);
+  if (!postgres && mode == Mode::kOpenExisting && !std::filesystem::exists(location)) {
+    return make_error("database " + location + " does not exist (run `bastionctl init` first)");
   }
   try {
-    if (mode == Mode::kReadOnly) {
-      Database out(
-          std::make_unique<Connection>(Connection{SQLite::Database(path, SQLite::OPEN_READONLY, busy_timeout_ms)}));
-      out.version_ = out.connection_->db.execAndGet("PRAGMA user_version").getInt();
-      if (out.version_ > latest_schema_version()) return out.newer_than_this_build();
-      return out;
+    Database out(postgres ? open_postgres(location, mode, busy_timeout_ms)
+                          : open_sqlite(location, mode, busy_timeout_ms));
+    out.version_ = out.connection_->schema_version();
+    if (out.version_ > latest_schema_version()) return out.newer_than_this_build();
+    // A PostgreSQL database exists before bastion: an empty one is not a
+    // deployment yet.
+    if (postgres && mode != Mode::kCreate && out.version_ == 0) {
+      return make_error("database " + shown(location) + " has no bastion schema (run `bastionctl init` first)");
     }
-    int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;
-    if (mode == Mode::kCreate) flags |= SQLite::OPEN_CREATE;
-    auto c = std::make_unique<Connection>(Connection{SQLite::Database(path, flags, busy_timeout_ms)});
-    SQLite::Database* db = &c->db;
-    // SECURITY/robustness: many short-lived connection processes open this
-    // file at once. Keeping the WAL and its index after the last connection
-    // closes avoids the recovery race in which a concurrent opener gets
-    // SQLITE_BUSY at once (and a login would be denied for no reason).
-    int persist = 1;
-    sqlite3_file_control(db->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    if (mode == Mode::kCreate) db->exec("PRAGMA journal_mode=WAL");
-    db->exec("PRAGMA synchronous=FULL");
-    db->exec("PRAGMA foreign_keys=ON");
-    Database out(std::move(c));
+    if (mode == Mode::kReadOnly) return out;
     if (auto st = out.migrate(); !st) return st.error();
     return out;
-  } catch (const SQLite::Exception& e) {
-    return database_error("database " + path + ": ", engine_error(e));
+  } catch (const DatabaseError& e) {
+    return database_error("database " + shown(location) + ": ", e);
   }
 }
 
@@ -484,19 +439,26 @@ Error Database::newer_than_this_build() const {
 }
 
 Status Database::migrate() {
-  version_ = connection_->db.execAndGet("PRAGMA user_version").getInt();
   const auto& m = migrations();
-  if (version_ > static_cast<int>(m.size())) return newer_than_this_build();
   while (version_ < static_cast<int>(m.size())) {
-    SQLite::Transaction tx(connection_->db, SQLite::TransactionBehavior::EXCLUSIVE);
-    // Re-read under the lock: another process may have migrated meanwhile.
-    int current = connection_->db.execAndGet("PRAGMA user_version").getInt();
-    if (current == version_) {
-      connection_->db.exec(m[static_cast<size_t>(version_)]);
-      connection_->db.exec("PRAGMA user_version=" + std::to_string(version_ + 1));
+    connection_->begin_write();
+    try {
+      // Re-read under the write lock: another process may have migrated meanwhile.
+      int current = connection_->schema_version();
+      if (current == version_) {
+        connection_->exec(connection_->dialect(m[static_cast<size_t>(version_)]));
+        connection_->set_schema_version(version_ + 1);
+      }
+      connection_->commit();
+    } catch (...) {
+      try {
+        connection_->rollback();
+      } catch (const DatabaseError&) {  // NOLINT(bugprone-empty-catch): the first error is the one to report
+      }
+      throw;
     }
-    tx.commit();
-    version_ = connection_->db.execAndGet("PRAGMA user_version").getInt();
+    version_ = connection_->schema_version();
+    if (version_ > static_cast<int>(m.size())) return newer_than_this_build();
   }
   return {};
 }

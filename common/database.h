@@ -1,4 +1,5 @@
-// The bastion database handle (SQLite, WAL) and its schema migrations.
+// The bastion database handle and its schema migrations: SQLite (WAL) on one
+// node, or PostgreSQL shared by several.
 //
 // Contract: open() applies pending migrations in one transaction each and
 // refuses a database newer than this build. Many processes (one per SSH
@@ -27,7 +28,10 @@ class Database {
   // a reader beside a bastiond that keeps it current).
   enum class Mode { kOpenExisting, kCreate, kReadOnly };
 
-  static Result<Database> open(const std::string& path, Mode mode, int busy_timeout_ms = 5000);
+  // `location`: a SQLite file (":memory:" in tests), or a PostgreSQL URL
+  // (postgresql://…, postgres://…). kCreate on PostgreSQL creates the schema
+  // in an existing, empty database; kOpenExisting refuses one without it.
+  static Result<Database> open(const std::string& location, Mode mode, int busy_timeout_ms = 5000);
 
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;
@@ -35,6 +39,9 @@ class Database {
 
   // Whether a transaction is open on this connection.
   [[nodiscard]] bool in_transaction() const;
+  // Whether this connection may stay open across fork() when the child
+  // closes the descriptor unused (PostgreSQL), or must be closed first (SQLite).
+  [[nodiscard]] bool survives_fork() const;
   // A transaction held across many writes (the monitor's group commit):
   // begin() takes the write lock (IMMEDIATE); writes made meanwhile through
   // with_transaction run in savepoints; commit() makes them durable together.
@@ -46,8 +53,11 @@ class Database {
   [[nodiscard]] int schema_version() const { return version_; }
   static int latest_schema_version();
 
+  // The engine's connection: an interface in common/database_engine.h,
+  // which only common/database*.cpp include.
+  struct Connection;
+
  private:
-  struct Connection;  // the engine's, defined where the engine is (database.cpp)
   friend struct DatabaseAccess;
   explicit Database(std::unique_ptr<Connection> c);
   Status migrate();

@@ -5,6 +5,7 @@
 #include "policy/ingress_name.h"
 #include "policy/selector.h"
 #include "policy/sqlite_repository.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::policy {
 namespace {
@@ -155,7 +156,7 @@ TEST(IngressName, RejectsMalformed) {
 class RepoTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = Database::open(":memory:", Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database(":memory:"), Database::Mode::kCreate);
     ASSERT_TRUE(d) << d.error().message;
     db = std::make_unique<Database>(std::move(*d));
     repo = std::make_unique<SqlitePolicyRepository>(*db, clock);

@@ -114,7 +114,9 @@ Status SqlitePolicyRepository::add_approver(const std::string& customer, const s
   return with_transaction(db_, [&]() -> Status {
     if (auto st = require_row(db_, "SELECT 1 FROM customers WHERE name = ?", customer, "customer"); !st) return st;
     if (auto st = require_row(db_, "SELECT 1 FROM users WHERE name = ?", person, "user"); !st) return st;
-    Statement ins(db_, "INSERT OR IGNORE INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?)");
+    Statement ins(db_,
+                  "INSERT INTO customer_approvers(customer, user_name, created_at) VALUES (?,?,?) "
+                  "ON CONFLICT DO NOTHING");
     ins.bind(1, customer);
     ins.bind(2, person);
     ins.bind(3, static_cast<int64_t>(clock_.now()));

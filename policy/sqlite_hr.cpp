@@ -50,7 +50,7 @@ Status set_hr_roles(Database& db, const std::string& person, const std::vector<s
   }
   for (const auto& r : wanted) {
     if (std::find(have.begin(), have.end(), r) != have.end()) continue;
-    Statement ins(db, "INSERT OR IGNORE INTO user_roles(user_name, role_name, source) VALUES (?,?,'hr')");
+    Statement ins(db, "INSERT INTO user_roles(user_name, role_name, source) VALUES (?,?,'hr') ON CONFLICT DO NOTHING");
     ins.bind(1, person);
     ins.bind(2, r);
     if (ins.run() == 1) ch.roles_added.push_back(r);
@@ -225,9 +225,14 @@ Result<HrChanges> SqlitePolicyRepository::apply_hr_event(const HrEvent& e, const
         break;
       default: break;
     }
-    Statement rec(db_,
-                  "INSERT OR REPLACE INTO hr_events(event_id, batch_id, line, type, employee_id, effective_at, "
-                  "arrival, state, reason, payload, applied_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    Statement rec(
+        db_,
+        "INSERT INTO hr_events(event_id, batch_id, line, type, employee_id, effective_at, arrival, state, "
+        "reason, payload, applied_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO UPDATE SET "
+        "batch_id = excluded.batch_id, line = excluded.line, type = excluded.type, "
+        "employee_id = excluded.employee_id, effective_at = excluded.effective_at, arrival = excluded.arrival, "
+        "state = excluded.state, reason = excluded.reason, payload = excluded.payload, "
+        "applied_at = excluded.applied_at");
     rec.bind(1, e.event_id);
     rec.bind(2, batch_id);
     rec.bind(3, e.line);

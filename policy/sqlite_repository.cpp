@@ -130,7 +130,7 @@ Status SqlitePolicyRepository::add_person(const Person& p) {
     ins.bind(6, static_cast<int64_t>(clock_.now()));
     ins.run();
     for (const auto& role : p.roles) {
-      Statement ur(db_, "INSERT OR IGNORE INTO user_roles(user_name, role_name) VALUES (?,?)");
+      Statement ur(db_, "INSERT INTO user_roles(user_name, role_name) VALUES (?,?) ON CONFLICT DO NOTHING");
       ur.bind(1, p.name);
       ur.bind(2, role);
       ur.run();

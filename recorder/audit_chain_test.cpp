@@ -10,6 +10,7 @@
 #include "recorder/recorder_sql.h"
 #include "recorder/retention.h"
 #include "tests/support/audit_store_fixture.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::recorder {
 namespace {
@@ -226,7 +227,7 @@ TEST_F(ChainTest, ConcurrentAppendersKeepAValidChain) {
   constexpr int kProcs = 6, kEach = 40;
   for (int i = 0; i < kProcs; ++i) {
     if (fork() == 0) {
-      auto d = Database::open(dir + "/a.db", Database::Mode::kOpenExisting);
+      auto d = Database::open(bastion::test_support::test_database(dir + "/a.db"), Database::Mode::kOpenExisting);
       if (!d) _exit(2);
       AuditLog l(*d, SystemClock::instance());
       for (int j = 0; j < kEach; ++j) {

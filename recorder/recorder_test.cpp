@@ -5,6 +5,7 @@
 
 #include "recorder/audit_log.h"
 #include "recorder/session_log.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::recorder {
 namespace {
@@ -14,7 +15,7 @@ class RecorderTest : public ::testing::Test {
   void SetUp() override {
     dir = std::filesystem::temp_directory_path() / ("rec-test-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
-    auto d = Database::open((dir / "t.db").string(), Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database((dir / "t.db").string()), Database::Mode::kCreate);
     ASSERT_TRUE(d) << d.error().message;
     db = std::make_unique<Database>(std::move(*d));
   }
@@ -52,7 +53,7 @@ TEST_F(RecorderTest, ConcurrentProcessesNeverLoseRecords) {
   constexpr int kProcs = 4, kEach = 50;
   for (int i = 0; i < kProcs; ++i) {
     if (fork() == 0) {
-      auto d = Database::open(path, Database::Mode::kOpenExisting);
+      auto d = Database::open(bastion::test_support::test_database(path), Database::Mode::kOpenExisting);
       if (!d) _exit(2);
       AuditLog log(*d, SystemClock::instance());
       for (int j = 0; j < kEach; ++j) {

@@ -17,6 +17,7 @@
 #include "recorder/syslog_cursor.h"
 #include "recorder/syslog_forwarder.h"
 #include "recorder/syslog_transport.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::recorder {
 namespace {
@@ -78,7 +79,7 @@ class SyslogDir : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir / name).string(); }
   // This test's database with an audit log of `records` records (details {"i": N}).
   void open_log(int records) {
-    auto opened = Database::open(path("db"), Database::Mode::kCreate);
+    auto opened = Database::open(bastion::test_support::test_database(path("db")), Database::Mode::kCreate);
     ASSERT_TRUE(opened) << opened.error().message;
     db.emplace(std::move(*opened));
     audit.emplace(*db, clock);
@@ -90,7 +91,7 @@ class SyslogDir : public ::testing::Test {
   SyslogOptions options(const std::string& target) const {
     SyslogOptions o;
     o.target = target;
-    o.database = path("db");
+    o.database = bastion::test_support::test_database(path("db"));
     o.cursor_file = path("syslog.cursor");
     return o;
   }
@@ -303,7 +304,7 @@ TEST_F(SyslogDir, TheCursorWaitsForTheAcknowledgementNotTheWrite) {
 }
 
 TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
-  ASSERT_TRUE(Database::open(path("db"), Database::Mode::kCreate));
+  ASSERT_TRUE(Database::open(bastion::test_support::test_database(path("db")), Database::Mode::kCreate));
   int probe = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -336,7 +337,7 @@ TEST_F(SyslogDir, StopsPromptlyWhenTheCollectorIsDown) {
 }
 
 TEST_F(SyslogDir, StopsPromptlyInAHandshakeThatNeverEnds) {
-  ASSERT_TRUE(Database::open(path("db"), Database::Mode::kCreate));
+  ASSERT_TRUE(Database::open(bastion::test_support::test_database(path("db")), Database::Mode::kCreate));
   // Listens but never accepts: TCP connects (the kernel's backlog), TLS waits for a ServerHello.
   int port = 0;
   int mute = mute_listener(port);

@@ -10,6 +10,8 @@ packages=(
   ansible-core   # the e2e test that runs a playbook against 40 hosts through the gateway
   clang-format clang-tidy   # scripts/lint.sh (CI)
   libvterm-dev   # recorder/command_index.cpp: the terminal emulator behind the command index
+  libpq-dev      # common/database_postgres.cpp: PostgreSQL, the store several gateways share
+  postgresql     # the tests start their own server in a temporary directory
 )
 # The unprivileged users connection processes and the web process switch to
 # when bastiond runs as root ([gateway] privsep_user, [web] privsep_user;

@@ -4,6 +4,7 @@
 #include "common/database_sql.h"
 #include "gateway/app/elevation_service.h"
 #include "policy/sqlite_repository.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::gateway {
 namespace {
@@ -13,7 +14,7 @@ constexpr Micros kMin = 60 * kMicrosPerSecond;
 class ElevationServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = Database::open(":memory:", Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database(":memory:"), Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db.emplace(std::move(*d));
     repo.emplace(*db, clock);
@@ -77,7 +78,14 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   };
   const int records = count("SELECT COUNT(*) FROM audit_log");
   // From here on, no audit record can be written.
-  exec(*db, "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  if (bastion::test_support::under_postgres()) {
+    exec(*db,
+         "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$; "
+         "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION no_audit()");
+  } else {
+    exec(*db, "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+  }
   EXPECT_FALSE(service->request(bob, "root@acme-app", 30 * kMin, "T-2"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM elevations"), 1) << "a request without its record";
   auto approved = service->approve(carol, req->id, std::nullopt);
@@ -97,7 +105,7 @@ TEST_F(ElevationServiceTest, AChangeWithoutItsAuditRecordDoesNotHappen) {
   EXPECT_EQ((*repo->find_elevation(req->id))->state, policy::ElevationState::kPending) << "expired without a record";
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log"), records);
   // Once records can be written again, everything works as before.
-  exec(*db, "DROP TRIGGER no_audit");
+  exec(*db, bastion::test_support::under_postgres() ? "DROP TRIGGER no_audit ON audit_log" : "DROP TRIGGER no_audit");
   auto expired = service->expire_due();
   ASSERT_TRUE(expired) << expired.error().message;
   EXPECT_EQ(expired->size(), 1u);

@@ -11,6 +11,7 @@
 #include "gateway/app/elevation_service.h"
 #include "gateway/app/hr_service.h"
 #include "policy/sqlite_repository.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::gateway {
 namespace {
@@ -24,7 +25,7 @@ class HrServiceTest : public ::testing::Test {
                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    auto d = Database::open((dir / "db").string(), Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database((dir / "db").string()), Database::Mode::kCreate);
     ASSERT_TRUE(d) << d.error().message;
     db.emplace(std::move(*d));
     repo.emplace(*db, clock);

@@ -3,12 +3,13 @@
 #include "common/database.h"
 #include "gateway/sshd/command_mode.h"
 #include "policy/sqlite_repository.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::gateway {
 namespace {
 
 TEST(CommandMode, TargetsListsOnlyWhatRolesAllow) {
-  auto db = Database::open(":memory:", Database::Mode::kCreate);
+  auto db = Database::open(bastion::test_support::test_database(":memory:"), Database::Mode::kCreate);
   ASSERT_TRUE(db);
   FakeClock clock{0};
   policy::SqlitePolicyRepository repo(*db, clock);

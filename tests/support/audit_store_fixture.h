@@ -17,6 +17,7 @@
 #include "recorder/audit_chain.h"
 #include "recorder/recorder_sql.h"
 #include "recorder/audit_log.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::recorder::testing {
 
@@ -25,7 +26,7 @@ class AuditStoreTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/audit-store-test-XXXXXX";
     dir = mkdtemp(tmpl);
-    auto d = Database::open(dir + "/a.db", Database::Mode::kCreate);
+    auto d = Database::open(bastion::test_support::test_database(dir + "/a.db"), Database::Mode::kCreate);
     ASSERT_TRUE(d);
     db = std::make_unique<Database>(std::move(*d));
     auto k = Ed25519Key::create(dir + "/key");

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for the tests (and the cluster demo).
+#
+#   scripts/postgres-test.sh start URLFILE   initdb + start in a new temporary
+#                                            directory; writes the server's
+#                                            connection URL (database
+#                                            bastion_test) into URLFILE
+#   scripts/postgres-test.sh stop URLFILE    stops it and removes the directory
+#
+# The server listens on a Unix socket in its directory only (no TCP port, so
+# parallel runs never collide) and trusts local connections. When run as
+# root it runs as the "postgres" user (initdb refuses root). It is tuned for
+# tests, not for keeping data: fsync is off (a crash of the machine loses it;
+# nothing here outlives the test run). If PostgreSQL is not installed, start
+# writes "unavailable: REASON" instead of a URL, and the PostgreSQL tests
+# skip with that reason.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 start|stop URLFILE" >&2
+  exit 2
+}
+[ $# -eq 2 ] || usage
+action=$1
+urlfile=$2
+
+bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -n "$d" ] && [ -x "$d/initdb" ]; then
+    echo "$d"
+  elif command -v initdb >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+  fi
+}
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "$action" in
+  start)
+    bin=$(bindir)
+    if [ -z "$bin" ]; then
+      echo "unavailable: PostgreSQL is not installed (apt-get install postgresql)" >"$urlfile"
+      echo "postgres-test: PostgreSQL is not installed; its tests will skip" >&2
+      exit 0
+    fi
+    if [ "$(id -u)" -eq 0 ] && ! getent passwd postgres >/dev/null; then
+      echo "unavailable: running as root and there is no postgres user to run the server as" >"$urlfile"
+      exit 0
+    fi
+    # A server left by an interrupted run: stop it first.
+    if [ -f "$urlfile" ]; then "$0" stop "$urlfile" || true; fi
+    dir=$(mktemp -d /tmp/bastion-postgres-XXXXXX)
+    chmod 0755 "$dir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
+    user=$(as_owner id -un)
+    as_owner "$bin/initdb" -D "$dir/data" --auth=trust --username="$user" --encoding=UTF8 --locale=C.UTF-8 \
+      >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    as_owner "$bin/createdb" -h "$dir" -U "$user" bastion_test
+    echo "postgresql:///bastion_test?host=$dir&user=$user" >"$urlfile"
+    echo "$dir" >"$urlfile.dir"
+    ;;
+  stop)
+    [ -f "$urlfile.dir" ] || { rm -f "$urlfile"; exit 0; }
+    dir=$(cat "$urlfile.dir")
+    bin=$(bindir)
+    if [ -n "$bin" ] && [ -d "$dir/data" ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    case "$dir" in /tmp/bastion-postgres-*) rm -rf "$dir" ;; esac
+    rm -f "$urlfile" "$urlfile.dir"
+    ;;
+  *) usage ;;
+esac
