@@ -11,6 +11,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/database.h"
 #include "common/files.h"
 
 namespace bastion {
@@ -433,7 +434,9 @@ Result<Config> load_config(const std::string& path) {
   cfg.state_dir = resolve_path(base, cfg.state_dir.empty() ? "." : cfg.state_dir);
   if (cfg.host_keys.empty()) cfg.host_keys = {"ssh_host_ed25519_key"};
   for (auto& k : cfg.host_keys) k = resolve_path(cfg.state_dir, k);
-  cfg.database = resolve_path(cfg.state_dir, cfg.database.empty() ? "bastion.db" : cfg.database);
+  if (!Database::is_postgres(cfg.database)) {
+    cfg.database = resolve_path(cfg.state_dir, cfg.database.empty() ? "bastion.db" : cfg.database);
+  }
   cfg.user_ca_key = resolve_path(cfg.state_dir, cfg.user_ca_key.empty() ? "user_ca_key" : cfg.user_ca_key);
   if (cfg.public_name.empty()) {
     cfg.public_name = cfg.listen_host;
@@ -477,7 +480,11 @@ std::string web_listen_for(const std::string& public_url) {
 }
 }  // namespace
 
-std::string default_config_text(const std::string& listen, const std::string& public_url) {
+std::string default_config_text(const std::string& listen, const std::string& public_url, const std::string& database) {
+  std::string database_line = database.empty()
+                                  ? "database = \"bastion.db\"                # SQLite (WAL) file; or postgresql://... "
+                                    "shared by several gateways\n"
+                                  : "database = \"" + database + "\"   # PostgreSQL, shared by every gateway node\n";
   return "# bastion gateway configuration (written by `bastionctl init`).\n"
          "# Relative paths are relative to [state] dir, which defaults to this file's folder.\n\n"
          "[gateway]\n"
@@ -497,8 +504,8 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n"
          "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n"
          "# privsep_user = \"bastion-session\"     # connection processes run as this user when bastiond is root\n\n"
-         "[state]\n"
-         "database = \"bastion.db\"                # SQLite (WAL) database\n"
+         "[state]\n" +
+         database_line +
          "busy_timeout = \"5s\"                    # how long to wait for a locked database, then deny\n\n"
          "[ca]\n"
          "user_ca_key = \"user_ca_key\"            # signs upstream login certificates (mode 0600)\n"

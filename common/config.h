@@ -48,7 +48,7 @@ struct Config {
   std::string privsep_user = "bastion-session";
 
   // [state]
-  std::string database;                        // default "bastion.db" in state dir
+  std::string database;                        // default "bastion.db" in state dir, or a postgresql:// URL
   Micros busy_timeout = 5 * kMicrosPerSecond;  // wait for a locked database, default "5s"
 
   // [ca]
@@ -130,7 +130,9 @@ Result<Config> load_config(const std::string& path);
 
 // The text `bastionctl init` writes: every key with its default, commented.
 // `public_url`: [web] public_url, or empty to leave it commented out.
-std::string default_config_text(const std::string& listen, const std::string& public_url = "");
+// `database`: a PostgreSQL URL, or "" for the SQLite file in the state directory.
+std::string default_config_text(const std::string& listen, const std::string& public_url = "",
+                                const std::string& database = "");
 
 // Where to find the config: --config, else $BASTION_CONFIG, else an error.
 Result<std::string> locate_config(const std::string& flag_value);

@@ -285,8 +285,12 @@ struct DatabaseAccess {
 namespace {
 Database::Connection& engine_of(Database& db) { return DatabaseAccess::of(db); }
 
-// A location for messages: a URL's password never appears.
-std::string shown(const std::string& location) {
+std::string shown(const std::string& location) { return Database::display_name(location); }
+}  // namespace
+
+bool Database::is_postgres(const std::string& location) { return engine::is_postgres(location); }
+
+std::string Database::display_name(const std::string& location) {
   if (!engine::is_postgres(location)) return location;
   size_t scheme = location.find("://") + 3;
   size_t at = location.find('@', scheme);
@@ -300,7 +304,6 @@ std::string shown(const std::string& location) {
   }
   return out;
 }
-}  // namespace
 
 Database::Database(std::unique_ptr<Connection> c) : connection_(std::move(c)) {}
 Database::Database(Database&&) noexcept = default;
@@ -423,7 +426,8 @@ Result<Database> Database::open(const std::string& location, Mode mode, int busy
     // A PostgreSQL database exists before bastion: an empty one is not a
     // deployment yet.
     if (postgres && mode != Mode::kCreate && out.version_ == 0) {
-      return make_error("database " + shown(location) + " has no bastion schema (run `bastionctl init` first)");
+      return make_error(ErrorCode::kNotFound,
+                        "database " + shown(location) + " has no bastion schema (run `bastionctl init` first)");
     }
     if (mode == Mode::kReadOnly) return out;
     if (auto st = out.migrate(); !st) return st.error();

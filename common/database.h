@@ -32,6 +32,10 @@ class Database {
   // (postgresql://…, postgres://…). kCreate on PostgreSQL creates the schema
   // in an existing, empty database; kOpenExisting refuses one without it.
   static Result<Database> open(const std::string& location, Mode mode, int busy_timeout_ms = 5000);
+  // Whether `location` names PostgreSQL (a URL) rather than a SQLite file.
+  static bool is_postgres(const std::string& location);
+  // `location` for messages and listings: a URL's password is masked.
+  static std::string display_name(const std::string& location);
 
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;

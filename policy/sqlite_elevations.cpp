@@ -142,7 +142,7 @@ Result<std::optional<Elevation>> SqlitePolicyRepository::find_elevation(const st
 Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std::string& user, bool open_only) {
   return guarded([&]() -> Result<std::vector<Elevation>> {
     std::vector<Elevation> out;
-    std::string where = open_only ? " WHERE state IN ('pending','approved')" : " WHERE 1";
+    std::string where = open_only ? " WHERE state IN ('pending','approved')" : " WHERE 1=1";
     if (!user.empty()) where += " AND user_name = ?";
     std::string statement = std::string(kElevationCols) + where + " ORDER BY created_at DESC, id";
     Statement q(db_, statement);

@@ -8,7 +8,10 @@
 #   scripts/postgres-test.sh stop URLFILE    stops it and removes the directory
 #
 # The server listens on a Unix socket in its directory only (no TCP port, so
-# parallel runs never collide) and trusts local connections. When run as
+# parallel runs never collide) and asks every connection for a password
+# (SCRAM), a random one made here and kept in the URL: a test's connection
+# process, which cannot read the gateway's configuration, must not get in
+# (tests/e2e/monitor_test.cpp). When run as
 # root it runs as the "postgres" user (initdb refuses root). It is tuned for
 # tests, not for keeping data: fsync is off (a crash of the machine loses it;
 # nothing here outlives the test run). If PostgreSQL is not installed, start
@@ -60,13 +63,17 @@ case "$action" in
     chmod 0755 "$dir"
     if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
     user=$(as_owner id -un)
-    as_owner "$bin/initdb" -D "$dir/data" --auth=trust --username="$user" --encoding=UTF8 --locale=C.UTF-8 \
-      >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    (umask 077 && echo "$password" >"$dir/pwfile")
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir/pwfile"; fi
+    as_owner "$bin/initdb" -D "$dir/data" --auth=scram-sha-256 --pwfile="$dir/pwfile" --username="$user" \
+      --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    rm -f "$dir/pwfile"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
-    as_owner "$bin/createdb" -h "$dir" -U "$user" bastion_test
-    echo "postgresql:///bastion_test?host=$dir&user=$user" >"$urlfile"
+    PGPASSWORD=$password as_owner "$bin/createdb" -h "$dir" -U "$user" bastion_test
+    (umask 077 && echo "postgresql://$user:$password@/bastion_test?host=$dir" >"$urlfile")
     echo "$dir" >"$urlfile.dir"
     ;;
   stop)

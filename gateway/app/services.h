@@ -52,6 +52,8 @@ class Services {
   Status begin_batch() { return db_.begin(); }
   Status commit_batch() { return db_.commit(); }
   Status rollback_batch() { return db_.rollback(); }
+  // Whether these Services may stay open across fork() (Database::survives_fork).
+  [[nodiscard]] bool survives_fork() const { return db_.survives_fork(); }
 
  private:
   Services(const Config& cfg, Database db, const Clock& clock);

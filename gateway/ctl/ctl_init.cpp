@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "authn/user_ca.h"
+#include "common/database.h"
 #include "common/files.h"
 #include "gateway/app/default_trust.h"
 #include "gateway/app/web_origin.h"
@@ -14,7 +15,7 @@ namespace bastion::gateway {
 namespace {
 
 struct InitArgs {
-  std::string dir, listen = "127.0.0.1:2200", public_url;
+  std::string dir, listen = "127.0.0.1:2200", public_url, database;
 };
 
 // What `init` creates.
@@ -35,7 +36,11 @@ Result<InitPaths> plan_init(const CtlTools& tools, const InitArgs& a) {
   p.cfg = p.dir + "/bastion.toml";
   p.host_key = p.dir + "/ssh_host_ed25519_key";
   p.ca_key = p.dir + "/user_ca_key";
-  p.db = p.dir + "/bastion.db";
+  p.db = a.database.empty() ? p.dir + "/bastion.db" : a.database;
+  if (!a.database.empty() && !Database::is_postgres(a.database)) {
+    return make_error("--database: expected a postgresql:// URL (without it, the SQLite database is " + p.dir +
+                      "/bastion.db)");
+  }
   p.audit_key = p.dir + "/audit_signing_key";
   p.web_cert = p.dir + "/web_cert.pem";
   p.web_key = p.dir + "/web_key.pem";
@@ -51,8 +56,21 @@ Result<InitPaths> plan_init(const CtlTools& tools, const InitArgs& a) {
       return make_error("built-in FIDO root " + r.file + " does not match its fingerprint");
   }
   // SECURITY: never overwrite keys; check everything before changing anything.
-  for (const auto& f : {p.host_key, p.ca_key, p.audit_key, p.cfg, p.db, p.web_cert, p.web_key}) {
+  for (const auto& f : {p.host_key, p.ca_key, p.audit_key, p.cfg, p.web_cert, p.web_key}) {
     if (file_exists(f)) return make_error("refusing to overwrite existing " + f);
+  }
+  if (!Database::is_postgres(p.db) && file_exists(p.db)) return make_error("refusing to overwrite existing " + p.db);
+  if (Database::is_postgres(p.db)) {
+    // SECURITY: a shared database that already holds a deployment has its own
+    // keys and audit chain; a second node joins it with a copy of the first
+    // node's state directory, never with new keys.
+    auto existing = Database::open(p.db, Database::Mode::kReadOnly);
+    if (existing) {
+      return make_error("refusing to initialise " + Database::display_name(p.db) +
+                        ": it already holds a bastion deployment (another gateway node joins it with a copy of the "
+                        "first node's state directory; README, \"Several gateways\")");
+    }
+    if (existing.error().code != ErrorCode::kNotFound) return existing.error();
   }
   return p;
 }
@@ -74,7 +92,7 @@ Result<std::string> create_state(const CtlTools& tools, const InitArgs& a, const
   auto database = Database::open(p.db, Database::Mode::kCreate);
   if (!database) return database.error();
   if (auto st = make_self_signed_tls(p.web_cert, p.web_key, p.web_host); !st) return st.error();
-  if (auto st = write_file_atomic(p.cfg, default_config_text(a.listen, a.public_url), 0600, false); !st) {
+  if (auto st = write_file_atomic(p.cfg, default_config_text(a.listen, a.public_url, a.database), 0600, false); !st) {
     return st.error();
   }
   return ca->public_key_line();
@@ -103,7 +121,7 @@ void print_init(const InitPaths& p, const std::string& ca_line) {
             << "  user CA key:   " << p.ca_key << " (mode 0600)\n"
             << "  audit key:     " << p.audit_key << " (mode 0600; keep a copy of " << p.audit_key
             << ".pub elsewhere to verify the log)\n"
-            << "  database:      " << p.db << "\n"
+            << "  database:      " << Database::display_name(p.db) << "\n"
             << "  web TLS:       " << p.web_cert << " (self-signed for " << p.web_host << "; key mode 0600)\n"
             << "  FIDO trust:    " << default_fido_roots().size() << " Yubico roots, " << default_fido_aaguids().size()
             << " YubiKey 5 AAGUIDs (bastionctl fido roots|aaguids)\n\n"
@@ -141,6 +159,9 @@ void register_init_commands(CLI::App& app, CtlGlobals& g) {
   init_cmd->add_option("--listen", a->listen, "HOST:PORT for SSH clients")->capture_default_str();
   init_cmd->add_option("--public-url", a->public_url,
                        "https://HOST[:PORT] where browsers reach the gateway for WebAuthn (registration, step-up)");
+  init_cmd->add_option("--database", a->database,
+                       "postgresql://USER@HOST/DB: an existing, empty PostgreSQL database that several gateways "
+                       "share (default: SQLite, bastion.db in the state directory)");
   ctl_offline_command(init_cmd, g, a, init);
 
   auto* ca = app.add_subcommand("ca", "the user certificate authority targets trust");

@@ -249,6 +249,10 @@ void Supervisor::serve_waiting() {
   children_.serve_waiting(stopping_, [this](Waiting w) { spawn(std::move(w.client), w.ip, w.ip + ":" + w.port); });
 }
 
+void Supervisor::drop_services_before_fork() {
+  if (monitor_services_ && !monitor_services_->survives_fork()) monitor_services_.reset();
+}
+
 void Supervisor::become_child() {
   sigset_t none;
   sigemptyset(&none);
@@ -270,6 +274,10 @@ void Supervisor::become_child() {
   // The delivery thread was not copied by fork(): forget it, never join it.
   if (syslog_) syslog_->abandon_after_fork();
   syslog_.reset();
+  // The monitor's database connection, if it crossed fork (PostgreSQL): never
+  // used or closed here (closing would end the parent's session on the
+  // server); its descriptor goes with the others the child does not keep.
+  static_cast<void>(monitor_services_.release());
 }
 
 void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string& source) {
@@ -285,8 +293,10 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
     if (auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to)) params.reviewer_key = std::move(*pub);
     else params.reviewer_key_error = pub.error().message;
   }
-  // SECURITY/SQLite: no database connection crosses fork.
-  monitor_services_.reset();
+  // SECURITY/SQLite: no SQLite connection crosses fork (a PostgreSQL one
+  // may: the child closes its descriptor unused, and reconnecting for every
+  // login would cost a round of authentication each).
+  drop_services_before_fork();
   pid_t pid = ::fork();
   if (pid < 0) {
     daemon_log(std::string("fork: ") + std::strerror(errno));
@@ -497,7 +507,7 @@ WebProcessHost Supervisor::web_host() {
   h.before_sandbox = hooks_.before_web_sandbox;
   h.in_web = hooks_.in_web;
   h.services = [this] { return monitor_services(); };
-  h.before_fork = [this] { monitor_services_.reset(); };
+  h.before_fork = [this] { drop_services_before_fork(); };
   h.become_child = [this] { become_child(); };
   h.audit = [this](const std::string& action, const std::string& reason, int pid) {
     ChildInfo none;

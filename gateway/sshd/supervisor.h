@@ -101,6 +101,8 @@ class Supervisor {
   void serve_waiting();
   void spawn(UniqueFd client, const std::string& ip, const std::string& source);
   // In a freshly forked child: drop the supervisor's sockets, keys and state.
+  // Closes the monitor's Services before fork() unless they may cross it.
+  void drop_services_before_fork();
   void become_child();
   // What the web process needs of the supervisor (its database
   // connection, become_child, audit records).
@@ -211,7 +213,7 @@ class Supervisor {
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.
   std::unique_ptr<HrIntake> hr_;
-  std::unique_ptr<Services> monitor_services_;  // see monitor_services()
+  std::unique_ptr<Services> monitor_services_;  // see monitor_services(), drop_services_before_fork()
   std::optional<SandboxPlan> sandbox_;          // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, signal_fd_;
   std::optional<ControlServer> control_;  // the control socket, opened in setup()

@@ -1,5 +1,8 @@
 #include "fixture.h"
 
+#include "common/database_sql.h"
+#include "tests/support/test_database.h"
+
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,9 +30,15 @@ Deployment::Deployment(std::string bastiond, Env env)
   login_ = pw ? pw->pw_name : "root";
   gw_port_ = free_port();
   web_port_ = free_port();
-  must(run({BASTIONCTL_PATH, "init", "--state-dir", state_, "--listen", "127.0.0.1:" + std::to_string(gw_port_),
-            "--public-url", public_url()}),
-       "bastionctl init");
+  database_ = test_support::test_database(state_ + "/bastion.db");
+  std::vector<std::string> init = {BASTIONCTL_PATH, "init",      "--state-dir",
+                                   state_,          "--listen",  "127.0.0.1:" + std::to_string(gw_port_),
+                                   "--public-url",  public_url()};
+  if (test_support::under_postgres()) {
+    init.push_back("--database");
+    init.push_back(database_);
+  }
+  must(run(init), "bastionctl init");
   make_attestation_ca();
   write_text(dir_ + "/ca.pub", ctl_ok({"ca", "show"}));
   must(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/target_host_key"}), "ssh-keygen");
@@ -54,6 +63,19 @@ Deployment::~Deployment() {
   sshd_.stop();
   extra_.clear();
   if (getenv("BASTION_E2E_KEEP") == nullptr) std::filesystem::remove_all(dir_);
+}
+
+void Deployment::sql_exec(const std::string& sql) const {
+  auto db = Database::open(database_, Database::Mode::kOpenExisting);
+  if (!db) throw std::runtime_error(db.error().message);
+  exec(*db, sql);
+}
+
+int64_t Deployment::sql_int64(const std::string& sql) const {
+  auto db = Database::open(database_, Database::Mode::kOpenExisting);
+  if (!db) return -1;
+  auto n = guarded([&]() -> Result<int64_t> { return query_int64(*db, sql); });
+  return n ? *n : -1;
 }
 
 void Deployment::restart_bastiond() {

@@ -22,6 +22,15 @@ class Deployment {
   explicit Deployment(std::string bastiond = BASTIOND_PATH, Env env = {});
   ~Deployment();
 
+  // The deployment's database: its SQLite file, or (when the test runs as a
+  // postgres/ test) a URL to its own schema on the test PostgreSQL server.
+  const std::string& database() const { return database_; }
+  // Behind the gateway's back (tampering, counting): runs `sql` on the
+  // database; the first column of the first row (-1 when there is none or
+  // the query fails).
+  void sql_exec(const std::string& sql) const;
+  int64_t sql_int64(const std::string& sql) const;
+
   // bastionctl --config CFG args...
   ProcResult ctl(const std::vector<std::string>& args);
   // Must succeed; returns stdout.
@@ -97,7 +106,7 @@ class Deployment {
 
   std::string bastiond_path_;
   Env bastiond_env_;
-  std::string dir_, state_, login_;
+  std::string dir_, state_, login_, database_;
   int gw_port_ = 0, target_port_ = 0, web_port_ = 0;
   Process sshd_, bastiond_;
   std::vector<std::unique_ptr<Process>> extra_;

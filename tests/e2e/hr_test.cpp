@@ -3,7 +3,6 @@
 // are gone within a second.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -63,20 +62,7 @@ class HrFeed : public DeploymentTest<HrFeed> {
     EXPECT_TRUE(wait_for([&] { return read_text(log).find("up") != std::string::npos; }, 15000)) << read_text(log);
     return p;
   }
-  static int64_t sql_count(const std::string& sql) {
-    sqlite3* db = nullptr;
-    int64_t n = -1;
-    if (sqlite3_open_v2((state() + "/bastion.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_busy_timeout(db, 5000);
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int64(st, 0);
-      }
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n;
-  }
+  static int64_t sql_count(const std::string& sql) { return d->sql_int64(sql); }
   static nlohmann::json audit_about(const std::string& text) {
     return nlohmann::json::parse(d->ctl_ok({"audit", "search", text, "--json"}));
   }

@@ -4,7 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
+#include "common/database.h"
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,19 +95,14 @@ TEST_F(Lifecycle, AuditVerifyNamesTheFirstTamperedRecord) {
   ASSERT_FALSE(rows.empty());
   int64_t seq = rows[0]["seq"];
   std::string before = rows[0]["reason"];
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((d->dir() + "/state/bastion.db").c_str(), &db), SQLITE_OK);
-  std::string sql = "UPDATE audit_log SET reason = 'nothing happened' WHERE seq = " + std::to_string(seq);
-  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  d->sql_exec("UPDATE audit_log SET reason = 'nothing happened' WHERE seq = " + std::to_string(seq));
   auto bad = d->ctl({"audit", "verify"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("FAILED verification at seq " + std::to_string(seq) + ": record " + std::to_string(seq) +
                          " was modified"),
             std::string::npos)
       << bad.err;
-  sql = "UPDATE audit_log SET reason = '" + before + "' WHERE seq = " + std::to_string(seq);
-  sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  sqlite3_close(db);
+  d->sql_exec("UPDATE audit_log SET reason = '" + before + "' WHERE seq = " + std::to_string(seq));
   EXPECT_EQ(d->ctl({"audit", "verify"}).exit_code, 0);
   auto exported = d->ctl_ok({"audit", "export", "--format", "jsonl"});
   auto first = nlohmann::json::parse(exported.substr(0, exported.find('\n')));
@@ -174,16 +169,14 @@ TEST_F(Lifecycle, LoginGraceTimeClosesIdleUnauthenticatedConnections) {
 
 TEST_F(Lifecycle, LockedDatabaseDeniesInsteadOfHanging) {
   d->edit_config("busy_timeout = \"5s\"", "busy_timeout = \"1s\"");
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((d->dir() + "/state/bastion.db").c_str(), &db), SQLITE_OK);
   // The restarted daemon writes for a moment at start (checkpoint, retention check): wait for the lock.
-  sqlite3_busy_timeout(db, 10000);
-  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto db = Database::open(d->database(), Database::Mode::kOpenExisting, /*busy_timeout_ms=*/10000);
+  ASSERT_TRUE(db) << db.error().message;
+  ASSERT_TRUE(db->begin());  // the database's write lock, held by "another process"
   auto began = std::chrono::steady_clock::now();
   auto r = d->ssh(*alice, dest(), {"true"});
   auto waited = std::chrono::steady_clock::now() - began;
-  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(db);
+  ASSERT_TRUE(db->rollback());
   EXPECT_EQ(r.exit_code, 255);
   // Each write the login needs waits busy_timeout (1 s) once, not again and
   // again: the monitor's loop must not stall every other connection for long.
@@ -234,7 +227,8 @@ TEST_F(Lifecycle, BastionctlBadInputChangesNothing) {
 
   std::string nodb = d->dir() + "/nodb.toml";
   std::string text = read_text(d->config());
-  text.replace(text.find("database = \"bastion.db\""), 23, "database = \"missing.db\"");
+  size_t from = text.find("database = \"");
+  text.replace(from, text.find('"', from + 12) + 1 - from, "database = \"missing.db\"");
   write_text(nodb, text);
   auto m = run({BASTIONCTL_PATH, "--config", nodb, "user", "list"});
   EXPECT_EQ(m.exit_code, 1);

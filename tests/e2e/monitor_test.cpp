@@ -18,9 +18,20 @@
 #include <sstream>
 
 #include "fixture.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::e2e {
 namespace {
+
+// A PostgreSQL URL as someone who never read the configuration knows it.
+std::string without_password(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon) + url.substr(at);
+}
 
 std::string fingerprint_of(const SshKeyFiles& key) {
   auto r = run({"ssh-keygen", "-lf", key.pub});
@@ -270,12 +281,9 @@ TEST_F(Monitor, TheStateDirectoryIsOutOfReach) {
     if (e.is_regular_file()) other = e.path().string();
   }
   ASSERT_FALSE(other.empty());
-  std::vector<std::string> secrets = {state + "/bastion.db",
-                                      state + "/user_ca_key",
-                                      state + "/audit_signing_key",
-                                      state + "/ssh_host_ed25519_key",
-                                      other,
-                                      state};
+  std::vector<std::string> secrets = {state + "/user_ca_key", state + "/audit_signing_key",
+                                      state + "/ssh_host_ed25519_key", other, state};
+  if (!test_support::under_postgres()) secrets.push_back(d->database());
   std::string paths;
   for (const auto& p : secrets) {
     ASSERT_TRUE(std::filesystem::exists(p)) << p;
@@ -283,12 +291,23 @@ TEST_F(Monitor, TheStateDirectoryIsOutOfReach) {
   }
   auto kv = honest();
   kv["paths"] = paths;
-  std::string out = play("state", "auth,open-state", kv);
+  kv["database"] = without_password(d->database());
+  std::string out = play("state", "auth,open-state,open-database", kv);
   for (const auto& p : secrets) {
     EXPECT_NE(out.find("answer: open " + p + ": Permission denied"), std::string::npos) << p << ":\n" << out;
   }
   EXPECT_NE(out.find("answer: create: Permission denied"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists("/tmp/bastion-hostile-write-test"));
+  // The database: a SQLite file is out of reach like the keys; a PostgreSQL
+  // server can be reached (targets are reached over the same network), and
+  // what keeps it shut is its own authentication, whose password is in the
+  // configuration the process cannot read.
+  EXPECT_EQ(out.find("answer: opened the database"), std::string::npos) << out;
+  if (test_support::under_postgres()) {
+    EXPECT_NE(out.find("no password supplied"), std::string::npos) << out;
+  } else {
+    EXPECT_NE(out.find("answer: database " + d->database()), std::string::npos) << out;
+  }
   EXPECT_NE(out.find("done"), std::string::npos) << out;
 }
 

@@ -8,7 +8,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
-#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,18 +172,7 @@ class SyslogDelivery : public DeploymentTest<SyslogDelivery> {
   void TearDown() override {
     if (!current_.empty()) set_syslog("");
   }
-  static int64_t newest_seq() {
-    sqlite3* db = nullptr;
-    int64_t seq = -1;
-    if (sqlite3_open_v2((d->dir() + "/state/bastion.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(db, "SELECT MAX(seq) FROM audit_log", -1, &st, nullptr);
-      if (sqlite3_step(st) == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return seq;
-  }
+  static int64_t newest_seq() { return d->sql_int64("SELECT MAX(seq) FROM audit_log"); }
   // Waits until every seq from `from` to the newest has arrived.
   static bool all_arrived(Collector& c, int64_t from, int timeout_ms = 30000) {
     return wait_for(

@@ -29,6 +29,8 @@
 //   record    RecordingOpen for channel 1; report the descriptor's mode and whether it reads
 //   chunk-gap a digest for channel 1 that does not start where the last one ended
 //   open-state try to open each of paths= (comma-separated), and to create a file in /tmp
+//   open-database open the gateway's database at database= (a PostgreSQL URL
+//             without its password, or the SQLite file), as bastiond would
 //   exec, fork, read-monitor (open /proc/PPID/mem), signal-monitor (SIGTERM the supervisor)
 #include <fcntl.h>
 #include <libssh/libssh.h>
@@ -45,6 +47,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/database.h"
 #include "common/encoding.h"
 #include "gateway/daemon.h"
 #include "gateway/app/monitor_protocol.h"
@@ -199,6 +202,10 @@ void run_scenario(int fd, const Scenario& sc, const Files& files) {
       // What the sandbox must keep out of reach: the database, the keys,
       // another session's recording (paths=, comma-separated).
       open_state(sc, out);
+    } else if (step == "open-database") {
+      out.line("step open-database");
+      auto db = Database::open(sc.get("database"), Database::Mode::kReadOnly, 1000);
+      out.line(db ? "answer: opened the database" : "answer: " + db.error().message);
     } else if (step == "exec") {
       out.line("step exec");
       char* const args[] = {const_cast<char*>("/bin/true"), nullptr};
