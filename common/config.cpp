@@ -129,7 +129,7 @@ class Loader {
             t, "gateway",
             {"listen", "host_keys", "login_grace_time", "max_unauthenticated", "max_unauthenticated_per_source",
              "max_queued", "max_queued_per_source", "max_auth_attempts", "auth_backoff_after", "auth_backoff_max",
-             "control_socket", "kill_grace", "public_name", "privsep_user"});
+             "control_socket", "kill_grace", "public_name", "privsep_user", "node_name"});
         !st)
       return st;
     std::string listen;
@@ -153,6 +153,7 @@ class Loader {
     if (!(st = get_duration(t, "gateway", "auth_backoff_max", cfg_.auth_backoff_max))) return st;
     if (cfg_.auth_backoff_max < kMicrosPerSecond) return fail("[gateway] auth_backoff_max must be at least 1s");
     if (!(st = get_string(t, "gateway", "public_name", cfg_.public_name))) return st;
+    if (!(st = get_string(t, "gateway", "node_name", cfg_.node_name))) return st;
     if (!(st = get_string(t, "gateway", "privsep_user", cfg_.privsep_user))) return st;
     if (cfg_.privsep_user.empty() || cfg_.privsep_user == "root") {
       return fail("[gateway] privsep_user must name an unprivileged user, not \"" + cfg_.privsep_user + "\"");
@@ -438,6 +439,11 @@ Result<Config> load_config(const std::string& path) {
     cfg.database = resolve_path(cfg.state_dir, cfg.database.empty() ? "bastion.db" : cfg.database);
   }
   cfg.user_ca_key = resolve_path(cfg.state_dir, cfg.user_ca_key.empty() ? "user_ca_key" : cfg.user_ca_key);
+  if (cfg.node_name.empty()) {
+    char host[256] = {};
+    cfg.node_name =
+        std::string(gethostname(host, sizeof host - 1) == 0 ? host : "gateway") + ":" + std::to_string(cfg.listen_port);
+  }
   if (cfg.public_name.empty()) {
     cfg.public_name = cfg.listen_host;
     if (cfg.listen_host == "0.0.0.0" || cfg.listen_host == "::") {
@@ -503,6 +509,7 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "control_socket = \"bastiond.sock\"       # for bastionctl (mode 0600)\n"
          "kill_grace = \"2s\"                      # wait after asking a session to end before SIGKILL\n"
          "# public_name = \"gw.example.com\"       # how users address the gateway (used in hints)\n"
+         "# node_name = \"gw1\"                    # this gateway among several on one database (default HOST:PORT)\n"
          "# privsep_user = \"bastion-session\"     # connection processes run as this user when bastiond is root\n\n"
          "[state]\n" +
          database_line +

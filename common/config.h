@@ -41,6 +41,7 @@ struct Config {
   Micros auth_backoff_max = 60 * kMicrosPerSecond;  // back-off doubles from 1s up to this, default "60s"
   std::string control_socket;                       // default "bastiond.sock" in state dir
   std::string public_name;  // how users address the gateway in examples; default: listen host, or this machine's host
+  std::string node_name;    // this gateway among several on one database; default: this machine's host name:listen port
                             // name for a wildcard listen
   Micros kill_grace = 2 * kMicrosPerSecond;  // kill_grace: wait before SIGKILL, default "2s"
   // The unprivileged user connection processes run as when bastiond runs as

@@ -271,6 +271,20 @@ ALTER TABLE webauthn_credentials ADD COLUMN confirm_code_sha256 TEXT;
 ALTER TABLE webauthn_credentials ADD COLUMN confirm_expires_at BIGINT;
 UPDATE webauthn_credentials SET confirmed_at = created_at, confirmed_by = 'registered before confirmation existed';
 )sql",
+      // 7: several gateway nodes on one database: revocations every node acts
+      // on (policy/revocation_feed.h), and the node each session runs on.
+      R"sql(
+CREATE TABLE revocations (
+  seq BIGINT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  node TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX revocations_at ON revocations(at);
+ALTER TABLE sessions ADD COLUMN node TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return m;
 }
@@ -384,6 +398,21 @@ Status with_transaction(Database& db, const std::function<Status()>& fn) {
 
 bool Database::in_transaction() const { return connection_->in_transaction(); }
 bool Database::survives_fork() const { return connection_->survives_fork(); }
+
+Status Database::listen(const std::string& channel) {
+  return guarded([&]() -> Status {
+    connection_->listen(channel);
+    return {};
+  });
+}
+
+int Database::wake_fd() const { return connection_->wake_fd(); }
+
+Result<bool> Database::take_wakeups() {
+  return guarded([&]() -> Result<bool> { return connection_->take_wakeups(); });
+}
+
+void notify(Database& db, const std::string& channel) { engine_of(db).notify(channel); }
 
 Status Database::begin() {
   return guarded([&]() -> Status {

@@ -46,6 +46,15 @@ class Database {
   // Whether this connection may stay open across fork() when the child
   // closes the descriptor unused (PostgreSQL), or must be closed first (SQLite).
   [[nodiscard]] bool survives_fork() const;
+  // Wake-ups from other connections, on other nodes too (PostgreSQL
+  // LISTEN/NOTIFY; a notify made inside a transaction arrives when it
+  // commits). listen() on a connection kept for it; poll wake_fd() (it may
+  // change after a reconnect; -1: none, as on SQLite, where one node does
+  // everything itself) and call take_wakeups(): true when a notification
+  // arrived or may have been missed (the connection was re-made).
+  Status listen(const std::string& channel);
+  [[nodiscard]] int wake_fd() const;
+  Result<bool> take_wakeups();
   // A transaction held across many writes (the monitor's group commit):
   // begin() takes the write lock (IMMEDIATE); writes made meanwhile through
   // with_transaction run in savepoints; commit() makes them durable together.

@@ -64,6 +64,13 @@ struct Database::Connection {
   // Whether this connection may stay open across fork() in a process whose
   // child closes the descriptor unused (PostgreSQL: yes; SQLite: no).
   [[nodiscard]] virtual bool survives_fork() const = 0;
+  // Wake-ups across connections (PostgreSQL LISTEN/NOTIFY). notify() inside
+  // a transaction is delivered when it commits. SQLite has no such thing:
+  // notify and listen do nothing and wake_fd is -1.
+  virtual void notify(const std::string& channel) = 0;
+  virtual void listen(const std::string& channel) = 0;
+  [[nodiscard]] virtual int wake_fd() const = 0;
+  virtual bool take_wakeups() = 0;
 };
 
 // The engines' constructors; they throw DatabaseError.

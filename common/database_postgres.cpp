@@ -282,6 +282,27 @@ class PostgresConnection final : public Database::Connection {
     return s;
   }
   [[nodiscard]] bool survives_fork() const override { return true; }
+  void notify(const std::string& channel) override { exec("NOTIFY " + identifier(channel)); }
+  void listen(const std::string& channel) override {
+    exec("LISTEN " + identifier(channel));
+    channels_.push_back(channel);
+  }
+  [[nodiscard]] int wake_fd() const override { return PQstatus(conn_) == CONNECTION_OK ? PQsocket(conn_) : -1; }
+  bool take_wakeups() override {
+    bool any = false;
+    if (PQstatus(conn_) != CONNECTION_OK || PQconsumeInput(conn_) == 0) {
+      // Lost: reconnect and listen again. Whatever was notified meanwhile is
+      // missed, so report a wake-up: the caller looks at the database.
+      usable();
+      for (const auto& c : channels_) checked(PQexec(conn_, ("LISTEN " + identifier(c)).c_str()));
+      return true;
+    }
+    while (PGnotify* n = PQnotifies(conn_)) {
+      PQfreemem(n);
+      any = true;
+    }
+    return any;
+  }
 
   // The connection, re-established first if it was lost outside a
   // transaction (inside one, the transaction is gone: the caller rolls back).
@@ -307,8 +328,19 @@ class PostgresConnection final : public Database::Connection {
   }
 
  private:
+  // A channel name as a quoted identifier.
+  static std::string identifier(const std::string& name) {
+    std::string out = "\"";
+    for (char ch : name) {
+      if (ch == '"') out += '"';
+      out += ch;
+    }
+    return out + "\"";
+  }
+
   PGconn* conn_;
-  bool open_ = false;  // a transaction begun here and not yet ended
+  bool open_ = false;                  // a transaction begun here and not yet ended
+  std::vector<std::string> channels_;  // listened to (again after a reconnect)
 };
 
 void PostgresCursor::execute() {

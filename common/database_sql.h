@@ -98,6 +98,9 @@ class Transaction {
 void exec(Database& db, const std::string& text);
 // The first column of the first row of a query (an error when it has none).
 int64_t query_int64(Database& db, const std::string& text);
+// Wakes the connections that listen() to `channel` (Database::listen); inside
+// a transaction, when it commits. Nothing on SQLite.
+void notify(Database& db, const std::string& channel);
 
 // A failure as an Error, `context` in front of the engine's message. A lock
 // another process holds is ErrorCode::kBusy, so callers that retry ask the

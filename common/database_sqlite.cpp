@@ -90,6 +90,11 @@ class SqliteConnection final : public Database::Connection {
   // SECURITY/robustness: SQLite's locks and caches must not be shared with a
   // forked process.
   [[nodiscard]] bool survives_fork() const override { return false; }
+  // One node: whoever changes the database also acts on the change.
+  void notify(const std::string& /*channel*/) override {}
+  void listen(const std::string& /*channel*/) override {}
+  [[nodiscard]] int wake_fd() const override { return -1; }
+  bool take_wakeups() override { return false; }
 
  private:
   SQLite::Database db_;

@@ -75,19 +75,24 @@ TEST_F(RecorderTest, ConcurrentProcessesNeverLoseRecords) {
 
 TEST_F(RecorderTest, SessionLifecycleAndOrphans) {
   SessionLog s(*db, clock);
-  ASSERT_TRUE(s.start({"s-1", "alice", "prod", "root", "1.2.3.4:1", 42, 0, {}, 0, 0, {}, ""}));
-  ASSERT_TRUE(s.start({"s-2", "bob", "prod", "root", "1.2.3.4:2", 43, 0, {}, 0, 0, {}, ""}));
-  EXPECT_EQ(s.list(true)->size(), 2u);
+  ASSERT_TRUE(s.start({"s-1", "alice", "prod", "root", "1.2.3.4:1", 42, 0, {}, 0, 0, {}, "", "gw1"}));
+  ASSERT_TRUE(s.start({"s-2", "bob", "prod", "root", "1.2.3.4:2", 43, 0, {}, 0, 0, {}, "", "gw1"}));
+  // The same pid on another gateway node is another process.
+  ASSERT_TRUE(s.start({"s-3", "carol", "prod", "root", "1.2.3.4:3", 43, 0, {}, 0, 0, {}, "", "gw2"}));
+  EXPECT_EQ(s.list(true)->size(), 3u);
   ASSERT_TRUE(s.end("s-1", 10, 20, 0, "client disconnected"));
   ASSERT_TRUE(s.end("s-1", 99, 99, 1, "second end is ignored"));
   auto one = s.find("s-1");
   ASSERT_TRUE(one && *one);
   EXPECT_EQ((*one)->bytes_out, 20);
   EXPECT_EQ((*one)->end_reason, "client disconnected");
-  auto orphans = s.end_orphans(43, "crashed");
+  auto orphans = s.end_orphans("gw1", 43, "crashed");
   ASSERT_TRUE(orphans);
   EXPECT_EQ(*orphans, std::vector<std::string>{"s-2"});
-  EXPECT_TRUE(s.list(true)->empty());
+  auto live = s.list(true);
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].id, "s-3");
+  EXPECT_EQ((*live)[0].node, "gw2");
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kCols =
     "SELECT id, user_name, target, login, source, pid, started_at, ended_at, bytes_in, bytes_out, "
-    "exit_status, COALESCE(end_reason,''), grant_id FROM sessions";
+    "exit_status, COALESCE(end_reason,''), grant_id, node FROM sessions";
 
 SessionRecord read_row(Statement& q) {
   SessionRecord s;
@@ -24,6 +24,7 @@ SessionRecord read_row(Statement& q) {
   if (!q.column(10).is_null()) s.exit_status = q.column(10).int32();
   s.end_reason = q.column(11).text();
   s.grant_id = q.column(12).text();
+  s.node = q.column(13).text();
   return s;
 }
 
@@ -32,8 +33,8 @@ SessionRecord read_row(Statement& q) {
 Status SessionLog::start(const SessionRecord& s) {
   return with_transaction(db_, [&]() -> Status {
     Statement q(db_,
-                "INSERT INTO sessions(id, user_name, target, login, source, pid, started_at, grant_id) "
-                "VALUES (?,?,?,?,?,?,?,?)");
+                "INSERT INTO sessions(id, user_name, target, login, source, pid, started_at, grant_id, node) "
+                "VALUES (?,?,?,?,?,?,?,?,?)");
     q.bind(1, s.id);
     q.bind(2, s.user);
     q.bind(3, s.target);
@@ -42,6 +43,7 @@ Status SessionLog::start(const SessionRecord& s) {
     q.bind(6, s.pid);
     q.bind(7, static_cast<int64_t>(s.started_at ? s.started_at : clock_.now()));
     q.bind(8, s.grant_id);
+    q.bind(9, s.node);
     q.run();
     return {};
   });
@@ -106,16 +108,19 @@ Result<std::optional<SessionRecord>> SessionLog::find(const std::string& id) {
   }
 }
 
-Result<std::vector<std::string>> SessionLog::end_orphans(int pid, const std::string& reason) {
+Result<std::vector<std::string>> SessionLog::end_orphans(const std::string& node, int pid, const std::string& reason) {
   std::vector<std::string> ids;
   auto st = with_transaction(db_, [&]() -> Status {
-    Statement q(db_, "SELECT id FROM sessions WHERE pid = ? AND ended_at IS NULL");
-    q.bind(1, pid);
+    Statement q(db_, "SELECT id FROM sessions WHERE node = ? AND pid = ? AND ended_at IS NULL");
+    q.bind(1, node);
+    q.bind(2, pid);
     while (q.step()) ids.push_back(q.column(0).text());
-    Statement u(db_, "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE pid = ? AND ended_at IS NULL");
+    Statement u(db_,
+                "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE node = ? AND pid = ? AND ended_at IS NULL");
     u.bind(1, static_cast<int64_t>(clock_.now()));
     u.bind(2, reason);
-    u.bind(3, pid);
+    u.bind(3, node);
+    u.bind(4, pid);
     u.run();
     return {};
   });

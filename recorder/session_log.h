@@ -29,6 +29,7 @@ struct SessionRecord {
   std::optional<int> exit_status;
   std::string end_reason;
   std::string grant_id;  // the elevation grant the session runs under, if any
+  std::string node;      // the gateway node it runs on ([gateway] node_name)
 };
 
 struct SessionFilter {
@@ -49,8 +50,9 @@ class SessionLog {
   Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
   Result<std::vector<SessionRecord>> list(const SessionFilter& f);
   Result<std::optional<SessionRecord>> find(const std::string& id);
-  // Ends every live row of process `pid`; returns the ids it ended.
-  Result<std::vector<std::string>> end_orphans(int pid, const std::string& reason);
+  // Ends every live row of process `pid` on gateway `node` (pids of other
+  // nodes are theirs); returns the ids it ended.
+  Result<std::vector<std::string>> end_orphans(const std::string& node, int pid, const std::string& reason);
 
  private:
   Database& db_;

@@ -239,7 +239,7 @@ struct Control {
 
 struct ControlDone {
   bool ok = false;
-  std::string error;   // !ok: one line for the administrator
+  std::string error;   // !ok: one line for the administrator; kKill ok with count 0: the node that ends it
   uint32_t count = 0;  // kEndUser, kEndKey: sessions ended
 };
 

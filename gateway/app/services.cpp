@@ -15,7 +15,8 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       recordings_(db_, audit_, clock_),
       elevation_(policy_, audit_, cfg_, clock_),
       hr_(policy_, audit_, cfg_, clock_),
-      mfa_(db_, clock_) {}
+      mfa_(db_, clock_),
+      revocations_(db_, clock_) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock& clock) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting, static_cast<int>(cfg.busy_timeout / 1000));

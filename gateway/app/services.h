@@ -17,6 +17,7 @@
 #include "common/database.h"
 #include "gateway/app/elevation_service.h"
 #include "gateway/app/hr_service.h"
+#include "policy/revocation_feed.h"
 #include "policy/sqlite_repository.h"
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
@@ -43,6 +44,7 @@ class Services {
   ElevationService& elevation() { return elevation_; }
   HrService& hr() { return hr_; }
   authn::MfaStore& mfa() { return mfa_; }
+  policy::RevocationFeed& revocations() { return revocations_; }
 
   // The monitor's group commit: one transaction across many requests.
   // begin_batch() takes the write lock; every store's writes meanwhile run
@@ -71,6 +73,7 @@ class Services {
   ElevationService elevation_;
   HrService hr_;
   authn::MfaStore mfa_;
+  policy::RevocationFeed revocations_;
 };
 
 // Whether any session has run under the grant `e` (an error counts as

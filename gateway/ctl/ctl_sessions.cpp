@@ -25,7 +25,8 @@ nlohmann::json session_json(const recorder::SessionRecord& s) {
                       {"bytes_out", s.bytes_out},
                       {"exit_status", nullptr},
                       {"end_reason", s.end_reason},
-                      {"grant_id", s.grant_id}};
+                      {"grant_id", s.grant_id},
+                      {"node", s.node}};
   if (s.ended_at) j["ended_at"] = format_utc(*s.ended_at);
   if (s.exit_status) j["exit_status"] = *s.exit_status;
   return j;
@@ -42,11 +43,12 @@ struct SessionListArgs {
 Status check_session_list(SessionListArgs& a) { return ctl_parse_time(a.since, a.f.since); }
 
 void print_sessions(const std::vector<recorder::SessionRecord>& rows) {
-  std::printf("%-20s %-12s %-24s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "STARTED", "ENDED");
+  std::printf("%-20s %-12s %-24s %-16s %-27s %s\n", "ID", "USER", "LOGIN@TARGET", "NODE", "STARTED", "ENDED");
   for (const auto& r : rows) {
     std::string dest = r.login + "@" + r.target;
-    std::printf("%-20s %-12s %-24s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
-                format_utc(r.started_at).c_str(), r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
+    std::printf("%-20s %-12s %-24s %-16s %-27s %s\n", r.id.c_str(), r.user.c_str(), dest.c_str(),
+                r.node.empty() ? "-" : r.node.c_str(), format_utc(r.started_at).c_str(),
+                r.ended_at ? format_utc(*r.ended_at).c_str() : "live");
   }
 }
 
@@ -63,7 +65,11 @@ Status kill_session(Services& s, const KillArgs& a) {
   auto r = control_call(s.config().control_socket, {monitor::Control::kKill, a.id, a.reason});
   if (!r) return r.error();
   if (!r->ok) return make_error(r->error);
-  std::cout << "ended session " << a.id << "\n";
+  if (r->count == 0 && !r->error.empty()) {
+    std::cout << "asked gateway node " << r->error << " to end session " << a.id << " (it ends within a second)\n";
+  } else {
+    std::cout << "ended session " << a.id << "\n";
+  }
   return {};
 }
 

@@ -59,7 +59,12 @@ void ControlServer::handle_request(UniqueFd client, const monitor::Control& req)
       std::string msg =
           req.reason.empty() ? "terminated by an administrator" : "terminated by an administrator: " + req.reason;
       const int pid = actions_.kill(req.subject, msg);
-      if (pid == 0) return done(client.get(), false, "no live session " + req.subject);
+      if (pid == 0) {
+        std::string node = actions_.kill_elsewhere ? actions_.kill_elsewhere(req.subject, msg) : "";
+        if (node.empty()) return done(client.get(), false, "no live session " + req.subject);
+        // Ended by its own node; count 0 tells bastionctl it was not here.
+        return done(client.get(), true, node, 0);
+      }
       // Answered once the process has exited (child_exited).
       pending_.push_back(PendingReply{std::move(client), pid, req.subject});
       return;

@@ -36,6 +36,9 @@ struct ControlActions {
   // Ends the authenticated session `session_id` (audited with `message`);
   // the pid of its process, 0 when there is no such live session.
   std::function<int(const std::string& session_id, const std::string& message)> kill;
+  // A session that is not here: if it is live on another gateway node, asks
+  // that node to end it (within a second) and returns the node's name.
+  std::function<std::string(const std::string& session_id, const std::string& message)> kill_elsewhere;
 };
 
 class ControlServer {

@@ -5,6 +5,7 @@ namespace bastion::gateway {
 Micros MaintenanceTimers::period(Job job) {
   switch (job) {
     case Job::kPurge: return 3600 * kMicrosPerSecond;
+    case Job::kRevocations: return kMicrosPerSecond / 2;
     case Job::kBackoffPrune: return 60 * kMicrosPerSecond;
     case Job::kCheckpointCheck:
     case Job::kGrantSweep:

@@ -22,6 +22,7 @@ enum class Job : size_t {
   kBackoffPrune,     // 60 s: forget idle back-off records
   kBackoffLog,       // 1 s: at most one "back-off" refusal logged per period
   kQueueLog,         // 1 s: at most one "queue full" refusal logged per period
+  kRevocations,      // 0.5 s: act on revocations other gateway nodes published (when no wake-up came)
   kCount,
 };
 

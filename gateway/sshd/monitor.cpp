@@ -417,6 +417,7 @@ Status Supervisor::begin_session(ChildInfo& c, const nlohmann::json& details) {
   r.source = c.source;
   r.pid = c.pid;
   r.grant_id = c.grant_id;
+  r.node = cfg_.node_name;
   if (auto st = s->sessions().start(r); !st) return make_error("internal error (cannot record session)");
   c.session_row = true;
   if (!audit_event("session.start", recorder::Outcome::kAllow, "", c, details)) {

@@ -103,8 +103,7 @@ Status Supervisor::start_syslog() {
 Status Supervisor::open_stores() {
   // Fail at start, not at first login.
   if (auto s = Services::open(cfg_, clock_); !s) return s.error();
-  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user,
-                           std::filesystem::path(cfg_.database).parent_path().string());
+  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user, cfg_.state_dir);
   if (!plan) return plan.error();
   sandbox_ = std::move(*plan);
   daemon_log("connection processes run as " + sandbox_->describe());
@@ -123,6 +122,7 @@ Status Supervisor::open_sockets() {
   auto cfd = listen_unix(cfg_.control_socket);
   if (!cfd) return cfd.error();
   control_.emplace(std::move(*cfd), control_actions());
+  open_revocation_listener();
   return {};
 }
 
@@ -142,6 +142,9 @@ int Supervisor::run() {
     if (listening) fds.push_back({listen_fd_.get(), POLLIN, 0});
     const int web_at = web_.channel_fd() >= 0 ? static_cast<int>(fds.size()) : -1;
     if (web_at >= 0) fds.push_back({web_.channel_fd(), POLLIN, 0});
+    const int wake_fd = revocation_listener_ ? revocation_listener_->wake_fd() : -1;
+    const int wake_at = wake_fd >= 0 ? static_cast<int>(fds.size()) : -1;
+    if (wake_at >= 0) fds.push_back({wake_fd, POLLIN, 0});
     const size_t first_child = fds.size();
     std::vector<int> pids;
     for (auto& [pid, c] : children_) {
@@ -169,6 +172,7 @@ int Supervisor::run() {
       }
     }
     if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) web_.read();
+    const bool woken = wake_at >= 0 && (fds[static_cast<size_t>(wake_at)].revents & (POLLIN | POLLHUP | POLLERR));
     // Group commit: every request read in this round is handled in one
     // transaction, and answered once it is durable (one fsync for all).
     bool batched = false;
@@ -188,6 +192,7 @@ int Supervisor::run() {
     serve_waiting();
     check_deadlines();
     sweep_grants(false);
+    follow_revocations(woken);
     if (!stopping_) hr_->step();
     if (!stopping_) web_.maybe_start();
     maybe_checkpoint("periodic", false);
@@ -401,7 +406,8 @@ void Supervisor::reap_children() {
       // A connection process that died without ending its session row.
       std::string reason = why.empty() ? "connection process exited" : why;
       auto s = Services::open(cfg_, clock_);
-      auto ended = s ? (*s)->sessions().end_orphans(pid, reason) : Result<std::vector<std::string>>(s.error());
+      auto ended =
+          s ? (*s)->sessions().end_orphans(cfg_.node_name, pid, reason) : Result<std::vector<std::string>>(s.error());
       if (!ended) daemon_log("cannot end sessions of pid " + std::to_string(pid) + ": " + ended.error().message);
       if (ended && !ended->empty()) audit("session.end", reason, c.session_id, c.user);
     }
@@ -481,6 +487,10 @@ void Supervisor::maybe_purge() {
   if (!timers_.due(Job::kPurge, now)) return;
   auto s = Services::open(cfg_, clock_);
   if (!s) return;
+  // Revocations were acted on by every node within a second of being published.
+  if (auto gone = (*s)->revocations().forget_before(now - 86400 * kMicrosPerSecond); !gone) {
+    daemon_log("cannot forget old revocations: " + gone.error().message);
+  }
   Micros cutoff = now - static_cast<Micros>(cfg_.retention_days) * 86400 * kMicrosPerSecond;
   auto r = (*s)->retention().purge_older_than(*audit_key_, cutoff, false);
   if (!r) {
@@ -493,12 +503,31 @@ void Supervisor::maybe_purge() {
 }
 
 ControlActions Supervisor::control_actions() {
+  // Each action is done here at once, then published for the other gateway
+  // nodes, which do the same to their sessions.
+  using Kind = policy::RevocationKind;
   ControlActions a;
-  a.sweep_grants = [this] { sweep_grants(true); };
-  a.end_user = [this](const std::string& user, const std::string& reason) { end_user_sessions(user, reason); };
-  a.end_key = [this](const std::string& fp, const std::string& reason) { return end_key_sessions(fp, reason); };
-  a.recheck = [this](const std::string& user) { recheck_user_sessions(user); };
+  a.sweep_grants = [this] {
+    sweep_grants(true);
+    publish_revocation(Kind::kSweepGrants, "", "");
+  };
+  a.end_user = [this](const std::string& user, const std::string& reason) {
+    end_user_sessions(user, reason);
+    publish_revocation(Kind::kEndUser, user, reason);
+  };
+  a.end_key = [this](const std::string& fp, const std::string& reason) {
+    uint32_t n = end_key_sessions(fp, reason);
+    publish_revocation(Kind::kEndKey, fp, reason);
+    return n;
+  };
+  a.recheck = [this](const std::string& user) {
+    recheck_user_sessions(user);
+    publish_revocation(Kind::kRecheckUser, user, "");
+  };
   a.kill = [this](const std::string& id, const std::string& message) { return kill_session(id, message); };
+  a.kill_elsewhere = [this](const std::string& id, const std::string& message) {
+    return kill_session_elsewhere(id, message);
+  };
   return a;
 }
 

@@ -32,6 +32,7 @@
 #include "gateway/sshd/sandbox.h"
 #include "gateway/sshd/ssh_handles.h"
 #include "gateway/sshd/web_process.h"
+#include "policy/revocation_feed.h"
 #include "policy/decision.h"
 #include "policy/model.h"
 #include "recorder/stream_writer.h"
@@ -188,6 +189,16 @@ class Supervisor {
   void end_user_sessions(const std::string& user, const std::string& message);
   // Re-decides every live session of `user` against current policy; ends those no longer allowed.
   void recheck_user_sessions(const std::string& user);
+  // Several gateway nodes on one database (supervisor_cluster.cpp): what
+  // this node did to its sessions after a change is published for the
+  // others (publish_revocation); what they published is done here to this
+  // node's sessions (follow_revocations: on a wake-up from the database, and
+  // every half second in case one was missed).
+  void open_revocation_listener();
+  void publish_revocation(policy::RevocationKind kind, const std::string& subject, const std::string& message);
+  void follow_revocations(bool woken);
+  // kill_session for a session that is not here: asks its node, if it is live on one.
+  std::string kill_session_elsewhere(const std::string& session_id, const std::string& message);
   void maybe_checkpoint(const std::string& kind, bool force);
   void maybe_purge();
   void shutdown();
@@ -225,6 +236,10 @@ class Supervisor {
     std::vector<Outgoing> outbox;
   } batch_;
   bool stopping_ = false;
+  // Revocations from other nodes: a connection that LISTENs (PostgreSQL),
+  // and the newest one acted on.
+  std::optional<Database> revocation_listener_;
+  int64_t revocations_seen_ = 0;
   WebProcessManager web_;  // HTTPS for WebAuthn registration and step-ups, restarted if it exits
 };
 

@@ -21,6 +21,8 @@ HrAccessChange Supervisor::hr_access_change() {
   return [this](const std::string& user, const std::string& message, bool left) {
     if (left) end_user_sessions(user, message);
     else recheck_user_sessions(user);
+    publish_revocation(left ? policy::RevocationKind::kEndUser : policy::RevocationKind::kRecheckUser, user,
+                       left ? message : "");
   };
 }
 

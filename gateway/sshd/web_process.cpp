@@ -57,8 +57,7 @@ bool WebProcessManager::check() {
                           "): a compromised connection process must not share the web process's user");
     return false;
   }
-  auto plan = plan_sandbox(SandboxRole::kWeb, cfg_.web_privsep_user,
-                           std::filesystem::path(cfg_.database).parent_path().string());
+  auto plan = plan_sandbox(SandboxRole::kWeb, cfg_.web_privsep_user, cfg_.state_dir);
   if (!plan) {
     daemon_log("web", plan.error().message);
     return false;

@@ -59,6 +59,7 @@ Deployment::Deployment(std::string bastiond, Env env)
 }
 
 Deployment::~Deployment() {
+  nodes_.clear();
   bastiond_.stop();
   sshd_.stop();
   extra_.clear();
@@ -76,6 +77,53 @@ int64_t Deployment::sql_int64(const std::string& sql) const {
   if (!db) return -1;
   auto n = guarded([&]() -> Result<int64_t> { return query_int64(*db, sql); });
   return n ? *n : -1;
+}
+
+int Deployment::add_node(const std::string& name) {
+  std::string node_dir = dir_ + "/" + name;
+  // The keys, certificates and configuration; its own spool, recordings and
+  // control socket are made in its own folder.
+  std::filesystem::create_directories(node_dir);
+  for (const auto& e : std::filesystem::directory_iterator(state_)) {
+    if (e.is_regular_file()) std::filesystem::copy(e.path(), node_dir + "/" + e.path().filename().string());
+  }
+  int port = free_port();
+  int web = free_port();
+  std::string text = read_text(node_dir + "/bastion.toml");
+  auto swap = [&](const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    if (at == std::string::npos) throw std::runtime_error("node config has no '" + from + "'");
+    text.replace(at, from.size(), to);
+  };
+  swap("listen = \"127.0.0.1:" + std::to_string(gw_port_) + "\"",
+       "listen = \"127.0.0.1:" + std::to_string(port) + "\"");
+  swap("listen = \"127.0.0.1:" + std::to_string(web_port_) + "\"",
+       "listen = \"127.0.0.1:" + std::to_string(web) + "\"");
+  swap("[gateway]\n", "[gateway]\nnode_name = \"" + name + "\"\n");
+  write_text(node_dir + "/bastion.toml", text, 0600);
+  // The same host key on every node: one known_hosts line per port.
+  write_text(dir_ + "/known_hosts", read_text(dir_ + "/known_hosts") + "[127.0.0.1]:" + std::to_string(port) + " " +
+                                        read_text(state_ + "/ssh_host_ed25519_key.pub"));
+  nodes_.push_back(
+      std::make_unique<Process>(std::vector<std::string>{bastiond_path_, "--config", node_dir + "/bastion.toml"},
+                                dir_ + "/" + name + ".log", bastiond_env_));
+  Process& p = *nodes_.back();
+  if (!wait_for([&] { return port_open(port) || !p.running(); }, 10000) || !p.running()) {
+    throw std::runtime_error("node " + name + " did not start: " + read_text(dir_ + "/" + name + ".log"));
+  }
+  return port;
+}
+
+ProcResult Deployment::node_ctl(const std::string& name, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BASTIONCTL_PATH, "--config", node_config(name)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+std::vector<std::string> Deployment::ssh_argv_to(int port, const SshKeyFiles& key, const std::string& user_spec) const {
+  std::vector<std::string> argv = ssh_argv(key, user_spec);
+  argv[2] = std::to_string(port);
+  return argv;
 }
 
 void Deployment::restart_bastiond() {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +124,9 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
   if (fd < 0) throw std::runtime_error("cannot open " + log_path);
   pid_ = fork();
   if (pid_ == 0) {
+    // A test binary that is killed (ctest's timeout) takes its daemons with
+    // it instead of leaving them running without their directories.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fd, 1);
     dup2(fd, 2);
     int devnull = open("/dev/null", O_RDONLY);

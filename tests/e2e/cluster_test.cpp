@@ -1,0 +1,122 @@
+// Several gateway nodes on one PostgreSQL database (runs as postgres/Cluster.*;
+// under SQLite, one node per database, these skip). Node A is the
+// deployment's own bastiond; B and C are copies of its state directory with
+// their own ports and node names (Deployment::add_node).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "fixture.h"
+#include "tests/support/test_database.h"
+
+namespace bastion::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Cluster : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!test_support::under_postgres()) return;
+    d = new Deployment();
+    b = d->add_node("node-b");
+    c = d->add_node("node-c");
+  }
+  static void TearDownTestSuite() {
+    delete d;
+    d = nullptr;
+  }
+  void SetUp() override {
+    if (!test_support::under_postgres()) GTEST_SKIP() << "several gateway nodes share PostgreSQL, not a SQLite file";
+  }
+  static std::string dest() { return d->login() + "@prod-db-1"; }
+  // A session through the node at `port` that stays open until it is ended.
+  static Process long_session(int port, const SshKeyFiles& key, const std::string& log) {
+    auto argv = d->ssh_argv_to(port, key, dest());
+    argv.push_back("echo up; sleep 60");
+    Process p(argv, log);
+    EXPECT_TRUE(wait_for([&] { return read_text(log).find("up") != std::string::npos; }, 15000)) << read_text(log);
+    return p;
+  }
+  static SshKeyFiles person(const std::string& name, const std::string& employee_id) {
+    d->ctl_ok({"user", "add", name, "--employee-id", employee_id, "--role", "ops"});
+    return d->enroll_sk_key(name);
+  }
+  static long long ms_since(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+  }
+
+  static inline Deployment* d = nullptr;
+  static inline int b = 0, c = 0;  // the SSH ports of nodes B and C
+};
+
+// The leaver file is dropped into node A's spool; alice's sessions run
+// through B and C, which learn of it from the database.
+TEST_F(Cluster, ALeaverOnNodeAEndsSessionsOnNodesBAndCWithinOneSecond) {
+  SshKeyFiles alice = person("alice", "E100");
+  Process on_b = long_session(b, alice, d->dir() + "/alice-b.log");
+  Process on_c = long_session(c, alice, d->dir() + "/alice-c.log");
+  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"}));
+  std::set<std::string> nodes;
+  for (const auto& s : live) nodes.insert(s["node"].get<std::string>());
+  EXPECT_EQ(nodes, (std::set<std::string>{"node-b", "node-c"})) << live.dump();
+
+  std::string part = d->dir() + "/leaver.part";
+  write_text(part,
+             "{\"event_id\":\"hr-cluster-1\",\"type\":\"leaver\",\"employee_id\":\"E100\",\"username\":\"alice\"}\n");
+  auto dropped = Clock::now();
+  std::filesystem::rename(part, d->dir() + "/state/hr/incoming/leaver.jsonl");
+  EXPECT_GE(on_b.wait(5000), 0);
+  EXPECT_GE(on_c.wait(5000), 0);
+  long long ms = ms_since(dropped);
+  std::printf("leaver file on node A to the last disconnect on nodes B and C: %lld ms\n", ms);
+  EXPECT_LT(ms, 1000);
+  for (const char* log : {"/alice-b.log", "/alice-c.log"}) {
+    EXPECT_NE(read_text(d->dir() + log).find("access revoked: alice has left (HR event hr-cluster-1)"),
+              std::string::npos)
+        << read_text(d->dir() + log);
+  }
+  // Each node wrote the end of its own session into the one audit chain.
+  auto kills = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", "session.kill"}));
+  EXPECT_GE(kills.size(), 2u) << kills.dump();
+  auto verify = d->ctl({"audit", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_EQ(d->ssh(alice, dest(), {"true"}).exit_code, 255);
+}
+
+// bastionctl on node A ends a session that runs on node B.
+TEST_F(Cluster, SessionsKillOnOneNodeEndsASessionOnAnother) {
+  SshKeyFiles bob = person("bob", "E200");
+  Process on_b = long_session(b, bob, d->dir() + "/bob-b.log");
+  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json", "--user", "bob"}));
+  ASSERT_EQ(live.size(), 1u) << live.dump();
+  std::string id = live[0]["id"];
+  auto began = Clock::now();
+  auto r = d->ctl({"sessions", "kill", id, "--reason", "incident 42"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("asked gateway node node-b to end session " + id), std::string::npos) << r.out;
+  EXPECT_GE(on_b.wait(5000), 0);
+  std::printf("sessions kill on node A to the disconnect on node B: %lld ms\n", ms_since(began));
+  EXPECT_NE(read_text(d->dir() + "/bob-b.log").find("terminated by an administrator: incident 42"), std::string::npos)
+      << read_text(d->dir() + "/bob-b.log");
+  auto unknown = d->ctl({"sessions", "kill", "S-nope"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("no live session S-nope"), std::string::npos) << unknown.err;
+}
+
+// A person disabled with bastionctl on node B loses the session on node C.
+TEST_F(Cluster, DisablingAPersonOnOneNodeEndsTheirSessionsOnTheOthers) {
+  SshKeyFiles carol = person("carol", "E300");
+  Process on_c = long_session(c, carol, d->dir() + "/carol-c.log");
+  auto r = d->node_ctl("node-b", {"user", "disable", "carol"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(on_c.wait(5000), 0);
+  EXPECT_EQ(d->ssh(carol, dest(), {"true"}).exit_code, 255);
+}
+
+}  // namespace
+}  // namespace bastion::e2e
