@@ -272,7 +272,8 @@ ALTER TABLE webauthn_credentials ADD COLUMN confirm_expires_at BIGINT;
 UPDATE webauthn_credentials SET confirmed_at = created_at, confirmed_by = 'registered before confirmation existed';
 )sql",
       // 7: several gateway nodes on one database: revocations every node acts
-      // on (policy/revocation_feed.h), and the node each session runs on.
+      // on (policy/revocation_feed.h), the node each session runs on, and the
+      // nodes with their heartbeats (recorder/node_registry.h).
       R"sql(
 CREATE TABLE revocations (
   seq BIGINT PRIMARY KEY,
@@ -284,6 +285,14 @@ CREATE TABLE revocations (
 );
 CREATE INDEX revocations_at ON revocations(at);
 ALTER TABLE sessions ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE INDEX sessions_node ON sessions(node, ended_at);
+CREATE TABLE nodes (
+  name TEXT PRIMARY KEY,
+  listen TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  up INTEGER NOT NULL DEFAULT 1
+);
 )sql",
   };
   return m;

@@ -16,7 +16,8 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       elevation_(policy_, audit_, cfg_, clock_),
       hr_(policy_, audit_, cfg_, clock_),
       mfa_(db_, clock_),
-      revocations_(db_, clock_) {}
+      revocations_(db_, clock_),
+      nodes_(db_, clock_) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock& clock) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting, static_cast<int>(cfg.busy_timeout / 1000));

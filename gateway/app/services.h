@@ -22,6 +22,7 @@
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
 #include "recorder/channel_recording.h"
+#include "recorder/node_registry.h"
 #include "recorder/retention.h"
 #include "recorder/session_log.h"
 
@@ -45,6 +46,7 @@ class Services {
   HrService& hr() { return hr_; }
   authn::MfaStore& mfa() { return mfa_; }
   policy::RevocationFeed& revocations() { return revocations_; }
+  recorder::NodeRegistry& nodes() { return nodes_; }
 
   // The monitor's group commit: one transaction across many requests.
   // begin_batch() takes the write lock; every store's writes meanwhile run
@@ -74,6 +76,7 @@ class Services {
   HrService hr_;
   authn::MfaStore mfa_;
   policy::RevocationFeed revocations_;
+  recorder::NodeRegistry nodes_;
 };
 
 // Whether any session has run under the grant `e` (an error counts as

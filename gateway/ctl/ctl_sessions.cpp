@@ -315,9 +315,41 @@ void register_audit(CLI::App& app, CtlGlobals& g) {
 
 }  // namespace
 
+struct NodeListArgs {
+  bool json = false;
+};
+
+Status list_nodes(Services& s, const NodeListArgs& a) {
+  Micros now = s.clock().now();
+  auto to_json = [](const recorder::NodeRecord& n) {
+    return nlohmann::json{{"name", n.name},
+                          {"listen", n.listen},
+                          {"started_at", format_utc(n.started_at)},
+                          {"heartbeat_at", format_utc(n.heartbeat_at)},
+                          {"up", n.up}};
+  };
+  auto table = [&](const std::vector<recorder::NodeRecord>& rows) {
+    std::printf("%-20s %-22s %-6s %s\n", "NODE", "LISTEN", "STATE", "LAST HEARTBEAT");
+    for (const auto& n : rows) {
+      std::printf("%-20s %-22s %-6s %s (%llds ago)\n", n.name.c_str(), n.listen.c_str(), n.up ? "up" : "down",
+                  format_utc(n.heartbeat_at).c_str(),
+                  static_cast<long long>((now - n.heartbeat_at) / kMicrosPerSecond));
+    }
+    if (rows.empty()) std::printf("(no node has started yet)\n");
+  };
+  return ctl_print_rows(s.nodes().list(), a.json, to_json, table);
+}
+
 void register_session_commands(CLI::App& app, CtlGlobals& g) {
   register_sessions(app, g);
   register_audit(app, g);
+  auto* nodes = app.add_subcommand("nodes", "the gateway nodes that share this database");
+  nodes->require_subcommand(1);
+  auto na = std::make_shared<NodeListArgs>();
+  auto* list = nodes->add_subcommand(
+      "list", "each node, its heartbeat, and whether it is up (a node silent for 10s is down: its sessions end)");
+  list->add_flag("--json", na->json, "machine-readable output");
+  ctl_command(list, g, na, list_nodes);
 }
 
 }  // namespace bastion::gateway

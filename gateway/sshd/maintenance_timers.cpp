@@ -6,11 +6,13 @@ Micros MaintenanceTimers::period(Job job) {
   switch (job) {
     case Job::kPurge: return 3600 * kMicrosPerSecond;
     case Job::kRevocations: return kMicrosPerSecond / 2;
+    case Job::kNodeCheck: return 2 * kMicrosPerSecond;
     case Job::kBackoffPrune: return 60 * kMicrosPerSecond;
     case Job::kCheckpointCheck:
     case Job::kGrantSweep:
     case Job::kBackoffLog:
     case Job::kQueueLog:
+    case Job::kHeartbeat:
     case Job::kCount: break;
   }
   return kMicrosPerSecond;

@@ -23,6 +23,8 @@ enum class Job : size_t {
   kBackoffLog,       // 1 s: at most one "back-off" refusal logged per period
   kQueueLog,         // 1 s: at most one "queue full" refusal logged per period
   kRevocations,      // 0.5 s: act on revocations other gateway nodes published (when no wake-up came)
+  kHeartbeat,        // 1 s: this node's heartbeat (several nodes on PostgreSQL)
+  kNodeCheck,        // 2 s: declare nodes whose heartbeat stopped down, ending their sessions
   kCount,
 };
 

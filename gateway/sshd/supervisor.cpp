@@ -122,6 +122,7 @@ Status Supervisor::open_sockets() {
   auto cfd = listen_unix(cfg_.control_socket);
   if (!cfd) return cfd.error();
   control_.emplace(std::move(*cfd), control_actions());
+  register_node();
   open_revocation_listener();
   return {};
 }
@@ -193,6 +194,7 @@ int Supervisor::run() {
     check_deadlines();
     sweep_grants(false);
     follow_revocations(woken);
+    check_nodes();
     if (!stopping_) hr_->step();
     if (!stopping_) web_.maybe_start();
     maybe_checkpoint("periodic", false);

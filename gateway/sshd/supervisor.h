@@ -195,6 +195,12 @@ class Supervisor {
   // node's sessions (follow_revocations: on a wake-up from the database, and
   // every half second in case one was missed).
   void open_revocation_listener();
+  // At start: registers this node, ending its session rows a previous run
+  // left live. Then a heartbeat every second, and nodes silent for
+  // kNodeTimeout are declared down with their sessions ended (PostgreSQL).
+  void register_node();
+  void check_nodes();
+  static constexpr Micros kNodeTimeout = 10 * kMicrosPerSecond;
   void publish_revocation(policy::RevocationKind kind, const std::string& subject, const std::string& message);
   void follow_revocations(bool woken);
   // kill_session for a session that is not here: asks its node, if it is live on one.

@@ -27,6 +27,51 @@ void Supervisor::open_revocation_listener() {
              (db ? std::string("LISTEN failed") : db.error().message));
 }
 
+void Supervisor::register_node() {
+  Services* s = monitor_services();
+  if (s == nullptr) return;
+  std::string listen = cfg_.listen_host + ":" + std::to_string(cfg_.listen_port);
+  auto left = s->nodes().start(cfg_.node_name, listen,
+                               "ended unclean: gateway node " + cfg_.node_name + " stopped while it was live");
+  if (!left) {
+    daemon_log("cannot register gateway node " + cfg_.node_name + ": " + left.error().message);
+    return;
+  }
+  for (const auto& r : *left) {
+    audit("session.end", "ended unclean: gateway node " + cfg_.node_name + " stopped while it was live", r.id, r.user);
+  }
+  if (!left->empty()) {
+    daemon_log("ended " + std::to_string(left->size()) + " session(s) left live by this node's previous run");
+  }
+}
+
+void Supervisor::check_nodes() {
+  if (!Database::is_postgres(cfg_.database)) return;  // one node
+  Micros now = clock_.now();
+  Services* s = nullptr;
+  if (timers_.due(Job::kHeartbeat, now)) {
+    s = monitor_services();
+    if (s != nullptr) {
+      if (auto st = s->nodes().heartbeat(cfg_.node_name); !st) daemon_log("heartbeat: " + st.message());
+    }
+  }
+  if (!timers_.due(Job::kNodeCheck, now)) return;
+  if (s == nullptr) s = monitor_services();
+  if (s == nullptr) return;
+  auto down = s->nodes().declare_silent_nodes_down(cfg_.node_name, kNodeTimeout);
+  if (!down) {
+    daemon_log("cannot check the other gateway nodes: " + down.error().message);
+    return;
+  }
+  for (const auto& d : *down) {
+    daemon_log("gateway node " + d.node.name + " stopped (no heartbeat since " + format_utc(d.node.heartbeat_at) +
+               "): ended its " + std::to_string(d.sessions.size()) + " live session(s)");
+    for (const auto& r : d.sessions) {
+      audit("session.end", "ended unclean: gateway node " + d.node.name + " stopped", r.id, r.user);
+    }
+  }
+}
+
 void Supervisor::publish_revocation(policy::RevocationKind kind, const std::string& subject,
                                     const std::string& message) {
   Services* s = monitor_services();

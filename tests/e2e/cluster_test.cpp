@@ -118,5 +118,38 @@ TEST_F(Cluster, DisablingAPersonOnOneNodeEndsTheirSessionsOnTheOthers) {
   EXPECT_EQ(d->ssh(carol, dest(), {"true"}).exit_code, 255);
 }
 
+// kill -9 of node B mid-session: its client is cut off with it, and the
+// others record its session as ended unclean (once), keeping the chain whole.
+TEST_F(Cluster, ANodeKilledMidSessionHasItsSessionsEndedByTheOthers) {
+  SshKeyFiles dave = person("dave", "E400");
+  Process on_b = long_session(b, dave, d->dir() + "/dave-b.log");
+  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json", "--user", "dave"}));
+  ASSERT_EQ(live.size(), 1u) << live.dump();
+  std::string id = live[0]["id"];
+  d->kill_node("node-b");
+  EXPECT_GE(on_b.wait(10000), 0);
+  auto killed = Clock::now();
+  nlohmann::json row;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        row = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--json", "--user", "dave"}))[0];
+        return !row["ended_at"].is_null();
+      },
+      30000))
+      << row.dump();
+  std::printf("node B killed to its session ended by another node: %lld ms\n", ms_since(killed));
+  EXPECT_NE(row["end_reason"].get<std::string>().find("ended unclean: gateway node node-b stopped"), std::string::npos)
+      << row.dump();
+  auto ends = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", "session.end"}));
+  int for_it = 0;
+  for (const auto& r : ends) for_it += r["session_id"] == id;
+  EXPECT_EQ(for_it, 1) << ends.dump();
+  auto verify = d->ctl({"audit", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  auto nodes = d->ctl_ok({"nodes", "list"});
+  EXPECT_NE(nodes.find("node-b"), std::string::npos) << nodes;
+  EXPECT_NE(nodes.find("down"), std::string::npos) << nodes;
+}
+
 }  // namespace
 }  // namespace bastion::e2e

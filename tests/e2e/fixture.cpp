@@ -104,14 +104,23 @@ int Deployment::add_node(const std::string& name) {
   // The same host key on every node: one known_hosts line per port.
   write_text(dir_ + "/known_hosts", read_text(dir_ + "/known_hosts") + "[127.0.0.1]:" + std::to_string(port) + " " +
                                         read_text(state_ + "/ssh_host_ed25519_key.pub"));
-  nodes_.push_back(
-      std::make_unique<Process>(std::vector<std::string>{bastiond_path_, "--config", node_dir + "/bastion.toml"},
-                                dir_ + "/" + name + ".log", bastiond_env_));
-  Process& p = *nodes_.back();
+  nodes_.emplace_back(
+      name, std::make_unique<Process>(std::vector<std::string>{bastiond_path_, "--config", node_dir + "/bastion.toml"},
+                                      dir_ + "/" + name + ".log", bastiond_env_));
+  Process& p = *nodes_.back().second;
   if (!wait_for([&] { return port_open(port) || !p.running(); }, 10000) || !p.running()) {
     throw std::runtime_error("node " + name + " did not start: " + read_text(dir_ + "/" + name + ".log"));
   }
   return port;
+}
+
+void Deployment::kill_node(const std::string& name) {
+  for (auto& [n, p] : nodes_) {
+    if (n == name && p->pid() > 0) {
+      ::kill(p->pid(), SIGKILL);
+      p->wait(5000);
+    }
+  }
 }
 
 ProcResult Deployment::node_ctl(const std::string& name, const std::vector<std::string>& args) {

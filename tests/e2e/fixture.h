@@ -36,6 +36,8 @@ class Deployment {
   // ports, node name ([gateway] node_name), control socket and bastiond.
   // Returns its SSH port; ssh_argv_to(port, ...) logs in through it.
   int add_node(const std::string& name);
+  // SIGKILLs node `name`'s bastiond (its connection processes die with it).
+  void kill_node(const std::string& name);
   std::string node_config(const std::string& name) const { return dir_ + "/" + name + "/bastion.toml"; }
   ProcResult node_ctl(const std::string& name, const std::vector<std::string>& args);
   std::vector<std::string> ssh_argv_to(int port, const SshKeyFiles& key, const std::string& user_spec) const;
@@ -119,7 +121,7 @@ class Deployment {
   int gw_port_ = 0, target_port_ = 0, web_port_ = 0;
   Process sshd_, bastiond_;
   std::vector<std::unique_ptr<Process>> extra_;
-  std::vector<std::unique_ptr<Process>> nodes_;  // add_node's bastiond processes
+  std::vector<std::pair<std::string, std::unique_ptr<Process>>> nodes_;  // add_node's bastiond processes
 };
 
 }  // namespace bastion::e2e
