@@ -353,6 +353,10 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
+    exec(*db, "DROP TABLE revocations");
+    exec(*db, "DROP TABLE nodes");
+    exec(*db, "DROP INDEX sessions_node");
+    exec(*db, "ALTER TABLE sessions DROP COLUMN node");
     for (const char* col : {"confirmed_at", "confirmed_by", "confirm_code_sha256", "confirm_expires_at"}) {
       exec(*db, std::string("ALTER TABLE webauthn_credentials DROP COLUMN ") + col);
     }

@@ -7,7 +7,7 @@
 //
 // One write lock, as in SQLite: a write transaction first takes a
 // transaction-scoped advisory lock that every bastion connection to this
-// database uses, so "read, then write" (the next audit seq and hash, a
+// database (and schema) uses, so "read, then write" (the next audit seq and hash, a
 // grant's state) is atomic across connections and nodes. The wait for it is
 // bounded by lock_timeout (the configured busy timeout) and reported busy.
 #include <libpq-fe.h>
@@ -25,8 +25,10 @@
 namespace bastion {
 namespace {
 
-// pg_advisory_xact_lock key of the write lock ("bastion" + 1).
-constexpr const char* kTakeWriteLock = "SELECT pg_advisory_xact_lock(7089057079525649921)";
+// The write lock: a transaction-scoped advisory lock keyed by bastion's own
+// class id and the schema, so that deployments kept in separate schemas of
+// one database (the tests do that) do not wait for each other.
+constexpr const char* kTakeWriteLock = "SELECT pg_advisory_xact_lock(1651729268, hashtext(current_schema()))";
 constexpr Oid kBoolOid = 16;
 constexpr Oid kByteaOid = 17;
 
@@ -369,7 +371,11 @@ bool is_postgres(const std::string& location) {
 }  // namespace engine
 
 std::unique_ptr<Database::Connection> open_postgres(const std::string& url, Database::Mode mode, int busy_timeout_ms) {
-  PGconn* raw = PQconnectdb(url.c_str());
+  // A server that does not answer must not hold a login (or the monitor)
+  // for ever: 5 s unless the URL says otherwise (it overrides this default).
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"5", url.c_str(), nullptr};
+  PGconn* raw = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (raw == nullptr) throw DatabaseError("out of memory", false);
   auto c = std::make_unique<PostgresConnection>(raw);
   if (PQstatus(raw) != CONNECTION_OK) throw DatabaseError(first_line(PQerrorMessage(raw)), false);

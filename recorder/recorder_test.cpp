@@ -75,10 +75,10 @@ TEST_F(RecorderTest, ConcurrentProcessesNeverLoseRecords) {
 
 TEST_F(RecorderTest, SessionLifecycleAndOrphans) {
   SessionLog s(*db, clock);
-  ASSERT_TRUE(s.start({"s-1", "alice", "prod", "root", "1.2.3.4:1", 42, 0, {}, 0, 0, {}, "", "gw1"}));
-  ASSERT_TRUE(s.start({"s-2", "bob", "prod", "root", "1.2.3.4:2", 43, 0, {}, 0, 0, {}, "", "gw1"}));
+  ASSERT_TRUE(s.start({"s-1", "alice", "prod", "root", "1.2.3.4:1", 42, 0, {}, 0, 0, {}, "", "", "gw1"}));
+  ASSERT_TRUE(s.start({"s-2", "bob", "prod", "root", "1.2.3.4:2", 43, 0, {}, 0, 0, {}, "", "", "gw1"}));
   // The same pid on another gateway node is another process.
-  ASSERT_TRUE(s.start({"s-3", "carol", "prod", "root", "1.2.3.4:3", 43, 0, {}, 0, 0, {}, "", "gw2"}));
+  ASSERT_TRUE(s.start({"s-3", "carol", "prod", "root", "1.2.3.4:3", 43, 0, {}, 0, 0, {}, "", "", "gw2"}));
   EXPECT_EQ(s.list(true)->size(), 3u);
   ASSERT_TRUE(s.end("s-1", 10, 20, 0, "client disconnected"));
   ASSERT_TRUE(s.end("s-1", 99, 99, 1, "second end is ignored"));

@@ -5,10 +5,12 @@
 # use). State lives in ./demo-state; `scripts/demo.sh stop` stops it all.
 # WebAuthn step-ups (elevation) are approved with a software authenticator in
 # headless Chromium: `scripts/demo.sh approve URL [demo|carol]`.
+# scripts/cluster-demo.sh runs it with BASTION_DEMO_STATE (another state
+# directory) and BASTION_DEMO_DATABASE (a postgresql:// URL instead of SQLite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-state="$root/demo-state"
+state="${BASTION_DEMO_STATE:-$root/demo-state}"
 gw_port="${BASTION_DEMO_PORT:-2200}"
 target_port="${BASTION_DEMO_TARGET_PORT:-2222}"
 web_port="${BASTION_DEMO_WEB_PORT:-8443}"
@@ -52,7 +54,10 @@ if [ -d "$state" ]; then
 fi
 ctl() { "$bin/bastionctl" --config "$state/bastion.toml" "$@"; }
 
-"$bin/bastionctl" init --state-dir "$state" --listen "127.0.0.1:$gw_port" --public-url "https://localhost:$web_port" >/dev/null
+database=()
+[ -n "${BASTION_DEMO_DATABASE:-}" ] && database=(--database "$BASTION_DEMO_DATABASE")
+"$bin/bastionctl" init --state-dir "$state" --listen "127.0.0.1:$gw_port" --public-url "https://localhost:$web_port" \
+  "${database[@]}" >/dev/null
 # Users reach this gateway through the "gw" alias of the ssh_config below.
 sed -i 's/^# public_name = .*/public_name = "gw"/' "$state/bastion.toml"
 

@@ -1,8 +1,9 @@
-// bastionctl sessions ..., audit list
+// bastionctl sessions ..., audit list, nodes list
 #include <iostream>
 
 #include <limits>
 
+#include "common/database.h"
 #include "common/files.h"
 #include "gateway/ctl/control_client.h"
 #include "recorder/audit_chain.h"
@@ -336,6 +337,9 @@ Status list_nodes(Services& s, const NodeListArgs& a) {
                   static_cast<long long>((now - n.heartbeat_at) / kMicrosPerSecond));
     }
     if (rows.empty()) std::printf("(no node has started yet)\n");
+    if (!Database::is_postgres(s.config().database)) {
+      std::printf("(SQLite: one node; heartbeats are written only when nodes share PostgreSQL)\n");
+    }
   };
   return ctl_print_rows(s.nodes().list(), a.json, to_json, table);
 }

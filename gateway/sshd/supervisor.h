@@ -246,6 +246,7 @@ class Supervisor {
   // and the newest one acted on.
   std::optional<Database> revocation_listener_;
   int64_t revocations_seen_ = 0;
+  Micros listener_retry_at_ = 0;
   WebProcessManager web_;  // HTTPS for WebAuthn registration and step-ups, restarted if it exits
 };
 

@@ -84,11 +84,20 @@ void Supervisor::publish_revocation(policy::RevocationKind kind, const std::stri
 }
 
 void Supervisor::follow_revocations(bool woken) {
+  Micros now = clock_.now();
   if (woken && revocation_listener_) {
     auto any = revocation_listener_->take_wakeups();
     if (!any) daemon_log("revocation listener: " + any.error().message);
   }
-  if (!timers_.due(Job::kRevocations, clock_.now(), woken)) return;
+  if (!timers_.due(Job::kRevocations, now, woken)) return;
+  // A listener that lost its connection has no descriptor to poll: it
+  // reconnects (and listens again) here, at most every few seconds.
+  if (revocation_listener_ && revocation_listener_->wake_fd() < 0 && now >= listener_retry_at_) {
+    listener_retry_at_ = now + 5 * kMicrosPerSecond;
+    if (auto again = revocation_listener_->take_wakeups(); !again) {
+      daemon_log("revocation listener: " + again.error().message);
+    }
+  }
   Services* s = monitor_services();
   if (s == nullptr) return;
   auto events = s->revocations().since(revocations_seen_);
