@@ -4,11 +4,13 @@
 // their own ports and node names (Deployment::add_node).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 
 #include "fixture.h"
 #include "tests/support/test_database.h"
@@ -23,6 +25,9 @@ class Cluster : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!test_support::under_postgres()) return;
     d = new Deployment();
+    // Twenty leavers one after the other: not an HR system gone wrong here
+    // (the circuit breaker has its own tests).
+    d->edit_config("max_leaver_share = 0.1", "max_leaver_share = 1.0");
     b = d->add_node("node-b");
     c = d->add_node("node-c");
   }
@@ -54,38 +59,49 @@ class Cluster : public ::testing::Test {
   static inline int b = 0, c = 0;  // the SSH ports of nodes B and C
 };
 
-// The leaver file is dropped into node A's spool; alice's sessions run
-// through B and C, which learn of it from the database.
+// The leaver file is dropped into node A's spool; each person's sessions run
+// through B and C, which learn of it from the database. 20 runs: p50 and p99
+// of the time from the file to the last of the two disconnects.
 TEST_F(Cluster, ALeaverOnNodeAEndsSessionsOnNodesBAndCWithinOneSecond) {
-  SshKeyFiles alice = person("alice", "E100");
-  Process on_b = long_session(b, alice, d->dir() + "/alice-b.log");
-  Process on_c = long_session(c, alice, d->dir() + "/alice-c.log");
-  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json"}));
-  std::set<std::string> nodes;
-  for (const auto& s : live) nodes.insert(s["node"].get<std::string>());
-  EXPECT_EQ(nodes, (std::set<std::string>{"node-b", "node-c"})) << live.dump();
-
-  std::string part = d->dir() + "/leaver.part";
-  write_text(part,
-             "{\"event_id\":\"hr-cluster-1\",\"type\":\"leaver\",\"employee_id\":\"E100\",\"username\":\"alice\"}\n");
-  auto dropped = Clock::now();
-  std::filesystem::rename(part, d->dir() + "/state/hr/incoming/leaver.jsonl");
-  EXPECT_GE(on_b.wait(5000), 0);
-  EXPECT_GE(on_c.wait(5000), 0);
-  long long ms = ms_since(dropped);
-  std::printf("leaver file on node A to the last disconnect on nodes B and C: %lld ms\n", ms);
-  EXPECT_LT(ms, 1000);
-  for (const char* log : {"/alice-b.log", "/alice-c.log"}) {
-    EXPECT_NE(read_text(d->dir() + log).find("access revoked: alice has left (HR event hr-cluster-1)"),
-              std::string::npos)
-        << read_text(d->dir() + log);
+  std::vector<long long> times;
+  for (int run = 0; run < 20; ++run) {
+    std::string name = "leaver" + std::to_string(run);
+    std::string employee = "E1" + std::to_string(run);
+    SshKeyFiles key = person(name, employee);
+    Process on_b = long_session(b, key, d->dir() + "/" + name + "-b.log");
+    Process on_c = long_session(c, key, d->dir() + "/" + name + "-c.log");
+    if (run == 0) {
+      auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json", "--user", name}));
+      std::set<std::string> nodes;
+      for (const auto& s : live) nodes.insert(s["node"].get<std::string>());
+      EXPECT_EQ(nodes, (std::set<std::string>{"node-b", "node-c"})) << live.dump();
+    }
+    std::string event = "hr-cluster-" + std::to_string(run);
+    std::string part = d->dir() + "/" + name + ".part";
+    write_text(part, "{\"event_id\":\"" + event + "\",\"type\":\"leaver\",\"employee_id\":\"" + employee +
+                         "\",\"username\":\"" + name + "\"}\n");
+    auto dropped = Clock::now();
+    std::filesystem::rename(part, d->dir() + "/state/hr/incoming/" + name + ".jsonl");
+    EXPECT_GE(on_b.wait(5000), 0);
+    EXPECT_GE(on_c.wait(5000), 0);
+    times.push_back(ms_since(dropped));
+    for (const char* node : {"-b.log", "-c.log"}) {
+      std::string log = read_text(d->dir() + "/" + name + node);
+      EXPECT_NE(log.find("access revoked: " + name + " has left (HR event " + event + ")"), std::string::npos) << log;
+    }
+    EXPECT_EQ(d->ssh(key, dest(), {"true"}).exit_code, 255);
   }
-  // Each node wrote the end of its own session into the one audit chain.
+  std::sort(times.begin(), times.end());
+  long long p50 = times[times.size() / 2];
+  long long p99 = times.back();  // of 20 runs: the slowest
+  std::printf("leaver file on node A to the last disconnect on nodes B and C, 20 runs: p50 %lld ms, p99 %lld ms\n", p50,
+              p99);
+  EXPECT_LT(p99, 1000);
+  // Each node wrote the end of its own sessions into the one audit chain.
   auto kills = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--json", "--action", "session.kill"}));
-  EXPECT_GE(kills.size(), 2u) << kills.dump();
+  EXPECT_GE(kills.size(), 40u);
   auto verify = d->ctl({"audit", "verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
-  EXPECT_EQ(d->ssh(alice, dest(), {"true"}).exit_code, 255);
 }
 
 // bastionctl on node A ends a session that runs on node B.
