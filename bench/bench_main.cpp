@@ -1,5 +1,7 @@
 // bastion-bench: micro benchmarks of the recorder (not timed tests).
-//   bastion-bench audit [--records N] [--procs P]   appends/s with the chain and durable commits
+//   bastion-bench audit [--records N] [--procs P] [--database URL]
+//                                                   appends/s with the chain and durable commits (SQLite, or
+//                                                   an empty PostgreSQL database)
 //   bastion-bench recordings [--mib N]              write, replay-parse and search N MiB of asciicast
 //   bastion-bench streams [--mib N]                 N MiB of binary output: stream writer (zstd or not) vs asciicast
 //   bastion-bench command-index [--mib N]           terminal output through the command indexer
@@ -43,10 +45,13 @@ int append_n(const std::string& db_path, int n) {
   return 0;
 }
 
-void bench_audit(const std::string& dir, int records, int procs) {
-  std::string path = dir + "/audit.db";
-  std::filesystem::remove(path);
-  if (!Database::open(path, Database::Mode::kCreate)) return;
+void bench_audit(const std::string& dir, int records, int procs, const std::string& database) {
+  std::string path = database.empty() ? dir + "/audit.db" : database;
+  if (database.empty()) std::filesystem::remove(path);
+  if (auto created = Database::open(path, Database::Mode::kCreate); !created) {
+    std::fprintf(stderr, "bastion-bench: %s\n", created.error().message.c_str());
+    return;
+  }
   auto t0 = Steady::now();
   for (int p = 0; p < procs; ++p) {
     if (fork() == 0) _exit(append_n(path, records / procs));
@@ -59,9 +64,10 @@ void bench_audit(const std::string& dir, int records, int procs) {
   }
   double s = seconds_since(t0);
   std::printf(
-      "| audit appends, %d process%s, chained + fsync'd (synchronous=FULL) | %d records | %.2f s | %.0f appends/s%s "
+      "| audit appends, %d process%s, chained + %s | %d records | %.2f s | %.0f appends/s%s "
       "|\n",
-      procs, procs == 1 ? "" : "es", records, s, records / s, ok ? "" : " (ERRORS)");
+      procs, procs == 1 ? "" : "es", database.empty() ? "fsync'd (SQLite, synchronous=FULL)" : "committed (PostgreSQL)",
+      records, s, records / s, ok ? "" : " (ERRORS)");
 }
 
 // The monitor's group commit: `writers` connections each have one record
@@ -255,6 +261,8 @@ int main(int argc, char** argv) {
   auto* audit = app.add_subcommand("audit", "audit appends per second");
   audit->add_option("--records", records, "records in total")->capture_default_str();
   audit->add_option("--procs", procs, "concurrent writer processes")->capture_default_str();
+  std::string database;
+  audit->add_option("--database", database, "postgresql://... of an empty database (default: SQLite in --dir)");
   int writers = 1;
   auto* group = app.add_subcommand("group-commit", "audit appends per second, committed in groups as the monitor does");
   group->add_option("--records", records, "records in total")->capture_default_str();
@@ -267,7 +275,7 @@ int main(int argc, char** argv) {
   cmdidx->add_option("--mib", mib, "output in MiB")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (streams->parsed()) bench_streams(dir, mib);
-  if (audit->parsed()) bench_audit(dir, records, procs);
+  if (audit->parsed()) bench_audit(dir, records, procs, database);
   if (group->parsed()) bench_group_commit(dir, records, writers);
   if (rec->parsed()) bench_recordings(dir, mib);
   if (cmdidx->parsed()) bench_command_index(mib);

@@ -14,7 +14,8 @@
 # (tests/e2e/monitor_test.cpp). When run as
 # root it runs as the "postgres" user (initdb refuses root). It is tuned for
 # tests, not for keeping data: fsync is off (a crash of the machine loses it;
-# nothing here outlives the test run). If PostgreSQL is not installed, start
+# nothing here outlives the test run), unless BASTION_POSTGRES_DURABLE=1
+# (benchmarks: commits are fsync'd as in production). If PostgreSQL is not installed, start
 # writes "unavailable: REASON" instead of a URL, and the PostgreSQL tests
 # skip with that reason.
 set -euo pipefail
@@ -69,8 +70,10 @@ case "$action" in
     as_owner "$bin/initdb" -D "$dir/data" --auth=scram-sha-256 --pwfile="$dir/pwfile" --username="$user" \
       --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     rm -f "$dir/pwfile"
+    durability="-c fsync=off -c full_page_writes=off"
+    [ "${BASTION_POSTGRES_DURABLE:-0}" = 1 ] && durability=""
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB" \
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir' $durability -c max_connections=300 -c shared_buffers=64MB" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     PGPASSWORD=$password as_owner "$bin/createdb" -h "$dir" -U "$user" bastion_test
     (umask 077 && echo "postgresql://$user:$password@/bastion_test?host=$dir" >"$urlfile")
