@@ -162,7 +162,7 @@ class PostgresCursor final : public engine::Cursor {
   int run() override {
     execute();
     const char* n = PQcmdTuples(result_.get());
-    return n[0] == '\0' ? 0 : std::atoi(n);
+    return n[0] == '\0' ? 0 : static_cast<int>(std::strtol(n, nullptr, 10));
   }
   void reset() override { result_.reset(); }
 
@@ -264,7 +264,7 @@ class PostgresConnection final : public Database::Connection {
     if (std::strcmp(PQgetvalue(r.get(), 0, 0), "t") != 0) return 0;
     ResultPtr v(PQexec(usable(), "SELECT version FROM bastion_schema"), &PQclear);
     ok_or_throw(v.get());
-    return PQntuples(v.get()) == 0 ? 0 : std::atoi(PQgetvalue(v.get(), 0, 0));
+    return PQntuples(v.get()) == 0 ? 0 : static_cast<int>(std::strtol(PQgetvalue(v.get(), 0, 0), nullptr, 10));
   }
   void set_schema_version(int version) override {
     exec(
