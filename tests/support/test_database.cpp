@@ -67,15 +67,21 @@ std::string test_database(const std::string& sqlite_location) {
   if (!under_postgres()) return sqlite_location;
   if (unavailable()) throw std::runtime_error(server());
   if (sqlite_location == ":memory:") return new_schema();
+  // The same file within one test is one database; tests that reuse a
+  // file name (after deleting the file) get a fresh one each.
+  std::string key = sqlite_location;
+  if (const auto* test = ::testing::UnitTest::GetInstance()->current_test_info()) {
+    key = std::string(test->test_suite_name()) + "." + test->name() + " " + key;
+  }
   static std::mutex m;
   static std::map<std::string, std::string> known;
   {
     std::lock_guard lock(m);
-    if (auto it = known.find(sqlite_location); it != known.end()) return it->second;
+    if (auto it = known.find(key); it != known.end()) return it->second;
   }
   std::string url = new_schema();
   std::lock_guard lock(m);
-  return known.emplace(sqlite_location, url).first->second;
+  return known.emplace(key, url).first->second;
 }
 
 }  // namespace bastion::test_support

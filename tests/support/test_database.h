@@ -18,8 +18,9 @@ bool under_postgres();
 
 // The location to pass to Database::open for `sqlite_location` (a file or
 // ":memory:"): that location itself under SQLite; under PostgreSQL a URL to a
-// fresh schema, the same URL again for the same file (two connections to one
-// database), a new one for every ":memory:".
+// fresh schema, the same URL again for the same file within one test (two
+// connections to one database), a new one for every ":memory:" and for
+// every test.
 std::string test_database(const std::string& sqlite_location);
 
 }  // namespace bastion::test_support
