@@ -6,8 +6,7 @@ namespace bastion::recorder {
 namespace {
 
 // The live rows of `node`, then ends them with `reason` (inside the caller's transaction).
-std::vector<SessionRecord> end_live_rows(Database& db, SessionLog& log, const std::string& node,
-                                         const std::string& reason) {
+std::vector<SessionRecord> end_live_rows(SessionLog& log, const std::string& node, const std::string& reason) {
   SessionFilter f;
   f.live_only = true;
   f.limit = 100000;
@@ -21,7 +20,6 @@ std::vector<SessionRecord> end_live_rows(Database& db, SessionLog& log, const st
     }
     ended.push_back(std::move(s));
   }
-  (void)db;
   return ended;
 }
 
@@ -32,7 +30,7 @@ Result<std::vector<SessionRecord>> NodeRegistry::start(const std::string& name, 
   std::vector<SessionRecord> ended;
   auto st = with_transaction(db_, [&]() -> Status {
     SessionLog log(db_, clock_);
-    ended = end_live_rows(db_, log, name, reason);
+    ended = end_live_rows(log, name, reason);
     Micros now = clock_.now();
     Statement up(db_,
                  "INSERT INTO nodes(name, listen, started_at, heartbeat_at, up) VALUES (?,?,?,?,1) "
@@ -78,7 +76,7 @@ Result<std::vector<NodeDown>> NodeRegistry::declare_silent_nodes_down(const std:
       Statement down(db_, "UPDATE nodes SET up = 0 WHERE name = ?");
       down.bind(1, d.node.name);
       down.run();
-      d.sessions = end_live_rows(db_, log, d.node.name,
+      d.sessions = end_live_rows(log, d.node.name,
                                  "ended unclean: gateway node " + d.node.name + " stopped (no heartbeat since " +
                                      format_utc(d.node.heartbeat_at) + ")");
     }
