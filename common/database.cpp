@@ -294,6 +294,15 @@ CREATE TABLE nodes (
   up INTEGER NOT NULL DEFAULT 1
 );
 )sql",
+      // 8: work exactly one node does (recorder/node_registry.h): a spool
+      // file being applied, the cluster's timers.
+      R"sql(
+CREATE TABLE claims (
+  item TEXT PRIMARY KEY,
+  node TEXT NOT NULL,
+  claimed_at BIGINT NOT NULL
+);
+)sql",
   };
   return m;
 }

@@ -293,8 +293,9 @@ Result<CastSummary> ChannelRecording::finish() {
 Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id) {
   try {
     Statement q(db,
-                "SELECT session_id, channel, path, started_at, ended_at, size, COALESCE(sha256,'') "
-                "FROM recordings WHERE session_id = ? ORDER BY channel");
+                "SELECT r.session_id, r.channel, r.path, r.started_at, r.ended_at, r.size, COALESCE(r.sha256,''), "
+                "COALESCE(s.node,'') FROM recordings r LEFT JOIN sessions s ON s.id = r.session_id "
+                "WHERE r.session_id = ? ORDER BY r.channel");
     q.bind(1, session_id);
     std::vector<RecordingInfo> out;
     while (q.step()) {
@@ -306,6 +307,7 @@ Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string
       if (!q.column(4).is_null()) r.ended_at = q.column(4).int64();
       if (!q.column(5).is_null()) r.size = q.column(5).int64();
       r.sha256 = q.column(6).text();
+      r.node = q.column(7).text();
       out.push_back(std::move(r));
     }
     return out;

@@ -38,6 +38,7 @@ struct RecordingInfo {
   std::optional<Micros> ended_at;
   std::optional<int64_t> size;
   std::string sha256;
+  std::string node;  // the gateway node that wrote it (its session's node)
 };
 
 struct RecordingSettings {

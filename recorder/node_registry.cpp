@@ -98,4 +98,59 @@ Result<std::vector<NodeRecord>> NodeRegistry::list() {
   });
 }
 
+Result<Claim> NodeRegistry::claim(const std::string& item, const std::string& self, Micros timeout) {
+  // Whether a node other than `self` holds it and is alive; empty holder: nobody.
+  auto holder_of = [&](bool& alive) {
+    Statement q(db_,
+                "SELECT c.node, COALESCE(n.up, 0), COALESCE(n.heartbeat_at, 0) FROM claims c "
+                "LEFT JOIN nodes n ON n.name = c.node WHERE c.item = ?");
+    q.bind(1, item);
+    if (!q.step()) return std::string();
+    alive = q.column(1).int64() != 0 && q.column(2).int64() >= clock_.now() - timeout;
+    return q.column(0).text();
+  };
+  Claim out;
+  auto read = guarded([&]() -> Status {
+    bool alive = false;
+    std::string holder = holder_of(alive);
+    out.mine = holder == self;
+    if (!holder.empty() && !out.mine && alive) out.holder = holder;
+    return {};
+  });
+  if (!read) return read.error();
+  if (out.mine || !out.holder.empty()) return out;
+  // Nobody, or a node that is down: take it (again under the write lock).
+  auto st = with_transaction(db_, [&]() -> Status {
+    bool alive = false;
+    std::string holder = holder_of(alive);
+    if (!holder.empty() && holder != self && alive) {
+      out.holder = holder;
+      return {};
+    }
+    Statement q(db_,
+                "INSERT INTO claims(item, node, claimed_at) VALUES (?,?,?) "
+                "ON CONFLICT(item) DO UPDATE SET node = excluded.node, claimed_at = excluded.claimed_at");
+    q.bind(1, item);
+    q.bind(2, self);
+    q.bind(3, static_cast<int64_t>(clock_.now()));
+    q.run();
+    out.mine = true;
+    out.taken_over = !holder.empty() && holder != self;
+    if (out.taken_over) out.holder = holder;
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status NodeRegistry::release(const std::string& item, const std::string& self) {
+  return with_transaction(db_, [&]() -> Status {
+    Statement q(db_, "DELETE FROM claims WHERE item = ? AND node = ?");
+    q.bind(1, item);
+    q.bind(2, self);
+    q.run();
+    return {};
+  });
+}
+
 }  // namespace bastion::recorder

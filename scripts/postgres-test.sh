@@ -6,6 +6,9 @@
 #                                            connection URL (database
 #                                            bastion_test) into URLFILE
 #   scripts/postgres-test.sh stop URLFILE    stops it and removes the directory
+#   scripts/postgres-test.sh pause URLFILE   stops it as a crash would (immediate),
+#                                            keeping its data (outage tests)
+#   scripts/postgres-test.sh resume URLFILE  starts it again after pause
 #
 # The server listens on a Unix socket in its directory only (no TCP port, so
 # parallel runs never collide) and asks every connection for a password
@@ -21,7 +24,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop URLFILE" >&2
+  echo "usage: $0 start|stop|pause|resume URLFILE" >&2
   exit 2
 }
 [ $# -eq 2 ] || usage
@@ -36,6 +39,15 @@ bindir() {
   elif command -v initdb >/dev/null 2>&1; then
     dirname "$(command -v initdb)"
   fi
+}
+
+# Starts the server in DIR (its data in DIR/data, its socket in DIR).
+start_server() {
+  local bin=$1 dir=$2 durability="-c fsync=off -c full_page_writes=off"
+  [ "${BASTION_POSTGRES_DURABLE:-0}" = 1 ] && durability=""
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -c unix_socket_directories='$dir' $durability -c max_connections=300 -c shared_buffers=64MB" \
+    start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 }
 
 as_owner() {
@@ -70,11 +82,7 @@ case "$action" in
     as_owner "$bin/initdb" -D "$dir/data" --auth=scram-sha-256 --pwfile="$dir/pwfile" --username="$user" \
       --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     rm -f "$dir/pwfile"
-    durability="-c fsync=off -c full_page_writes=off"
-    [ "${BASTION_POSTGRES_DURABLE:-0}" = 1 ] && durability=""
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -c unix_socket_directories='$dir' $durability -c max_connections=300 -c shared_buffers=64MB" \
-      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    start_server "$bin" "$dir"
     PGPASSWORD=$password as_owner "$bin/createdb" -h "$dir" -U "$user" bastion_test
     (umask 077 && echo "postgresql://$user:$password@/bastion_test?host=$dir" >"$urlfile")
     echo "$dir" >"$urlfile.dir"
@@ -88,6 +96,16 @@ case "$action" in
     fi
     case "$dir" in /tmp/bastion-postgres-*) rm -rf "$dir" ;; esac
     rm -f "$urlfile" "$urlfile.dir"
+    ;;
+  pause|resume)
+    [ -f "$urlfile.dir" ] || { echo "postgres-test: no server started with $urlfile" >&2; exit 1; }
+    dir=$(cat "$urlfile.dir")
+    bin=$(bindir)
+    if [ "$action" = pause ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    else
+      start_server "$bin" "$dir"
+    fi
     ;;
   *) usage ;;
 esac

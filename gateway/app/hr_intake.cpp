@@ -14,6 +14,12 @@ namespace {
 
 constexpr size_t kEventsPerStep = 64;
 constexpr Micros kRetryAfter = 5 * kMicrosPerSecond;
+constexpr Micros kListEvery = 5 * kMicrosPerSecond;
+
+std::string claim_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return "hr-spool:" + (slash == std::string::npos ? path : path.substr(slash + 1));
+}
 
 }  // namespace
 
@@ -30,7 +36,8 @@ Status HrIntake::start() {
     return make_error("cannot watch " + spool_.incoming() + ": " + std::strerror(errno));
   }
   // Files that arrived while we were down (or were half applied when we died).
-  for (auto& f : spool_.waiting()) queue_.push_back(std::move(f));
+  queue(spool_.waiting());
+  next_list_ = clock_.now() + kListEvery;
   worker_ = std::make_unique<HrSpoolWorker>(spool_, cfg_.hr_max_file_size, before_read_);
   return {};
 }
@@ -46,20 +53,65 @@ void HrIntake::on_notify() {
       if (ev->len == 0) continue;
       std::string name = ev->name;
       if (name.empty() || name[0] == '.' || name.ends_with(".tmp")) continue;
-      std::string path = spool_.incoming() + "/" + name;
-      bool current = batch_ && batch_->path == path;
-      if (!current && std::find(queue_.begin(), queue_.end(), path) == queue_.end()) queue_.push_back(path);
+      queue({spool_.incoming() + "/" + name});
     }
   }
 }
 
+void HrIntake::queue(std::vector<std::string> paths) {
+  for (auto& path : paths) {
+    bool current = batch_ && batch_->path == path;
+    if (!current && std::find(queue_.begin(), queue_.end(), path) == queue_.end()) queue_.push_back(std::move(path));
+  }
+}
+
+bool HrIntake::claim(const std::string& path) {
+  auto s = Services::open(cfg_, clock_);
+  auto c = s ? (*s)->nodes().claim(claim_name(path), cfg_.node_name, recorder::kNodeTimeout)
+             : Result<recorder::Claim>(s.error());
+  if (!c) {
+    daemon_log("hr", path + ": cannot claim it: " + c.error().message + "; will retry in 5s");
+    retry_later(path, true);
+    return false;
+  }
+  if (!c->mine) {
+    if (elsewhere_logged_.insert(path).second) {
+      daemon_log("hr", path + ": gateway node " + c->holder + " is applying it (shared spool); left to it");
+    }
+    return false;
+  }
+  if (c->taken_over) {
+    daemon_log("hr", path + ": taken over from gateway node " + c->holder + ", which stopped while applying it");
+  }
+  elsewhere_logged_.erase(path);
+  claimed_.insert(path);
+  return true;
+}
+
+void HrIntake::release(const std::string& path) {
+  if (claimed_.erase(path) == 0) return;
+  auto s = Services::open(cfg_, clock_);
+  Status st = s ? (*s)->nodes().release(claim_name(path), cfg_.node_name) : Status(s.error());
+  // Left held, the claim is this node's until it restarts or is declared down.
+  if (!st) daemon_log("hr", path + ": cannot release its claim: " + st.message());
+}
+
 void HrIntake::on_worker() {
   for (auto& r : worker_->take()) {
-    if (r.kind == HrSpoolJob::Kind::kFileAway) {
-      if (!r.moved) daemon_log("hr", r.moved.error().message);
+    if (r.kind == HrSpoolJob::Kind::kList) {
+      listing_ = false;
+      queue(std::move(r.waiting));
       continue;
     }
-    if (r.file.gone) continue;  // moved away before we got to it
+    if (r.kind == HrSpoolJob::Kind::kFileAway) {
+      if (!r.moved) daemon_log("hr", r.moved.error().message);
+      release(r.path);
+      continue;
+    }
+    if (r.file.gone) {  // moved away before we got to it (by another node, with a shared spool)
+      release(r.path);
+      continue;
+    }
     const std::string& path = r.path;
     auto s = Services::open(cfg_, clock_);
     if (!s) {
@@ -87,7 +139,12 @@ void HrIntake::on_worker() {
 
 void HrIntake::step() {
   Micros now = clock_.now();
-  if (now >= next_due_) {
+  if (now >= next_list_ && !listing_) {
+    next_list_ = now + kListEvery;
+    listing_ = true;
+    worker_->submit({HrSpoolJob::Kind::kList, "", "", {}});
+  }
+  if (now >= next_due_ && lead_) {
     next_due_ = now + kMicrosPerSecond;
     if (auto s = Services::open(cfg_, clock_); s) {
       if (auto r = (*s)->hr().apply_due(on_change_); !r) daemon_log("hr", "scheduled events: " + r.error().message);
@@ -96,9 +153,11 @@ void HrIntake::step() {
   if (now < retry_at_) return;
   if (!batch_) {
     // One file at a time: the next is read once the last one is filed away.
-    if (queue_.empty() || worker_->outstanding() > 0) return;
-    worker_->submit({HrSpoolJob::Kind::kRead, queue_.front(), "", {}});
+    if (queue_.empty() || worker_->outstanding() > (listing_ ? 1U : 0U)) return;
+    std::string path = queue_.front();
     queue_.pop_front();
+    if (!claim(path)) return;
+    worker_->submit({HrSpoolJob::Kind::kRead, path, "", {}});
     return;
   }
   auto applied = services_->hr().apply(*batch_, kEventsPerStep, on_change_);

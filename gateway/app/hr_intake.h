@@ -2,7 +2,16 @@
 // dropped into incoming/ (inotify) are read and parsed on an HrSpoolWorker
 // thread, applied a few events per step on the loop (so a large file never
 // holds up other work), then filed away (processed/, rejected/, held/) by
-// the worker. Due scheduled events (future leavers) are applied once a second.
+// the worker. Due scheduled events (future leavers) are applied once a second
+// by the cluster's lead (set_lead; a single node always leads).
+//
+// Several gateway nodes may share one spool (a network file system): each
+// file is claimed in the database before it is read (recorder::NodeRegistry
+// claim "hr-spool:NAME"), so exactly one node applies it; the others leave
+// it alone. The claim is released once the file is filed away; a node that
+// dies holding one loses it when it is declared down, and the next node to
+// list incoming/ (every 5 s, on the worker: inotify does not see other
+// hosts' files) takes the file over (applied events are skipped).
 //
 // Contract: not thread-safe; one owner's loop calls everything. `on_change`
 // runs for every person whose access an event changed (the supervisor ends
@@ -17,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/clock.h"
@@ -52,6 +62,8 @@ class HrIntake {
   // Files queued or being applied (tests, logs).
   [[nodiscard]] size_t pending() const { return queue_.size() + (batch_ ? 1 : 0); }
   void abandon_after_fork();
+  // Whether this node applies due scheduled events (the cluster's lead).
+  void set_lead(bool lead) { lead_ = lead; }
   // The database connection the file being applied uses (null between
   // files): `on_change` runs inside its transaction, so reads there must use it.
   [[nodiscard]] Services* services() const { return services_.get(); }
@@ -60,6 +72,10 @@ class HrIntake {
   void file_away(const std::string& path, const std::string& dir, const nlohmann::json& report);
   void retry_later(const std::string& path, bool front);
   void finish_batch();
+  // Claims `path` for this node; false when another node holds it or the database is unavailable (retry).
+  bool claim(const std::string& path);
+  void release(const std::string& path);
+  void queue(std::vector<std::string> paths);
 
   const Config& cfg_;
   const Clock& clock_;
@@ -72,7 +88,12 @@ class HrIntake {
   std::optional<HrBatch> batch_;
   std::unique_ptr<Services> services_;  // open while a batch is applied
   Micros next_due_ = 0;
-  Micros retry_at_ = 0;  // after a database error, wait before trying the spool again
+  Micros next_list_ = 0;                    // when incoming/ is listed again
+  bool listing_ = false;                    // a kList job is with the worker
+  bool lead_ = true;                        // apply due scheduled events
+  std::set<std::string> claimed_;           // paths this node holds the claim of
+  std::set<std::string> elsewhere_logged_;  // paths another node holds (logged once)
+  Micros retry_at_ = 0;                     // after a database error, wait before trying the spool again
 };
 
 }  // namespace bastion::gateway

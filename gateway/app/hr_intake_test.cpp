@@ -10,8 +10,10 @@
 #include <map>
 
 #include "common/database.h"
+#include "common/database_sql.h"
 #include "common/files.h"
 #include "policy/sqlite_repository.h"
+#include "recorder/node_registry.h"
 #include "tests/support/test_database.h"
 
 namespace bastion::gateway {
@@ -110,6 +112,66 @@ TEST_F(HrIntakeTest, AnUnavailableDatabaseLeavesTheFileAndRetriesLater) {
   clock.advance(6 * kMicrosPerSecond);
   ASSERT_TRUE(run(*in, [&] { return processed("feed.jsonl"); }));
   EXPECT_EQ(changes, (std::map<std::string, bool>{{"p1", true}}));
+}
+
+// Two gateway nodes sharing one spool folder (and one database): both see
+// every file; each file is claimed, so it is applied and filed away once.
+TEST_F(HrIntakeTest, TwoNodesSharingASpoolApplyEachFileOnce) {
+  cfg.node_name = "a";
+  Config other = cfg;
+  other.node_name = "b";
+  {
+    auto db = Database::open(cfg.database, Database::Mode::kOpenExisting);
+    ASSERT_TRUE(db);
+    recorder::NodeRegistry nodes(*db, clock);
+    ASSERT_TRUE(nodes.start("a", "127.0.0.1:1", "restarted"));
+    ASSERT_TRUE(nodes.start("b", "127.0.0.1:2", "restarted"));
+    policy::SqlitePolicyRepository repo(*db, clock);
+    for (int i = 3; i < 12; ++i) {
+      policy::Person p;
+      p.name = "p" + std::to_string(i);
+      p.employee_id = "E" + std::to_string(i);
+      p.state = policy::PersonState::kActive;
+      ASSERT_TRUE(repo.add_person(p));
+    }
+  }
+  auto a = intake();
+  auto b = std::make_unique<HrIntake>(
+      other, clock, [this](const std::string& user, const std::string&, bool left) { changes[user] = left; });
+  ASSERT_TRUE(a->start());
+  ASSERT_TRUE(b->start());
+  for (int i = 0; i < 12; ++i) drop("feed-" + std::to_string(i) + ".jsonl", "E" + std::to_string(i));
+  auto db = Database::open(cfg.database, Database::Mode::kOpenExisting);
+  ASSERT_TRUE(db);
+  auto count = [&](const std::string& sql) {
+    auto n = guarded([&]() -> Result<int64_t> { return query_int64(*db, sql); });
+    return n ? *n : -1;
+  };
+  // Done: every file filed away, and its claim released (after the filing).
+  auto all_done = [&] {
+    for (int i = 0; i < 12; ++i) {
+      if (!processed("feed-" + std::to_string(i) + ".jsonl")) return false;
+    }
+    return a->pending() == 0 && b->pending() == 0 && count("SELECT COUNT(*) FROM claims") == 0;
+  };
+  // Both loops in turn, as two processes would run them.
+  for (int round = 0; round < 2000 && !all_done(); ++round) {
+    for (HrIntake* in : {a.get(), b.get()}) {
+      pollfd fds[2] = {{in->notify_fd(), POLLIN, 0}, {in->worker_fd(), POLLIN, 0}};
+      ::poll(fds, 2, 1);
+      if (fds[0].revents & POLLIN) in->on_notify();
+      if (fds[1].revents & POLLIN) in->on_worker();
+      in->step();
+    }
+  }
+  ASSERT_TRUE(all_done());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM hr_batches"), 12);
+  size_t reports = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cfg.hr_spool + "/processed")) {
+    reports += e.path().string().ends_with(".report.json");
+  }
+  EXPECT_EQ(reports, 12u);  // filed away once each (a second filing would rename: feed-1.1.jsonl...)
+  EXPECT_EQ(changes.size(), 12u);
 }
 
 TEST_F(HrIntakeTest, ASpoolThatCannotBeCreatedIsAnError) {

@@ -72,6 +72,8 @@ void HrSpoolWorker::run() {
     if (job.kind == HrSpoolJob::Kind::kRead) {
       if (before_read_) before_read_(job.path);
       r.file = read_hr_file(job.path, max_file_size_);
+    } else if (job.kind == HrSpoolJob::Kind::kList) {
+      r.waiting = spool_.waiting();
     } else {
       r.moved = spool_.file_away(job.path, job.dir, job.report);
     }

@@ -4,7 +4,9 @@
 // channels and signs checkpoints; a slow or stuck file system under the
 // spool (a network mount, a 64 MiB file to read and parse) must not hold any
 // of that up. The worker reads and parses dropped files (read_hr_file) and
-// files them away (HrSpool::file_away); the database work stays with the
+// files them away (HrSpool::file_away), and lists incoming/ (HrSpool::waiting:
+// a spool shared between gateway nodes over NFS gets no inotify events for
+// files other hosts drop); the database work stays with the
 // caller. SECURITY/fork: the supervisor forks connection processes without
 // exec while this thread runs, so the thread touches nothing whose locks a
 // child needs (no OpenSSL, no SQLite, no stdio): only malloc (fork-safe in
@@ -27,7 +29,7 @@
 namespace bastion::gateway {
 
 struct HrSpoolJob {
-  enum class Kind { kRead, kFileAway } kind = Kind::kRead;
+  enum class Kind { kRead, kFileAway, kList } kind = Kind::kRead;
   std::string path;
   std::string dir;  // kFileAway: where to
   nlohmann::json report;
@@ -38,6 +40,7 @@ struct HrSpoolResult {
   HrDroppedFile file;                         // kRead
   Result<std::string> moved = std::string();  // kFileAway: the new path, or why not
   std::string path;                           // the job's path
+  std::vector<std::string> waiting;           // kList: HrSpool::waiting()
 };
 
 class HrSpoolWorker {

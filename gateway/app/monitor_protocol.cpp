@@ -174,7 +174,7 @@ void fields(W& w, Kill& m) {
 }
 template <class W>
 void fields(W& w, KeyKnown& m) {
-  w(m.known);
+  w(m.known), w(m.unavailable);
 }
 template <class W>
 void fields(W& w, StepUpResult& m) {

@@ -178,6 +178,9 @@ struct Kill {
 
 struct KeyKnown {
   bool known = false;
+  // Not known because the monitor could not look (its database is
+  // unavailable): the client is told so, rather than a bare refusal.
+  bool unavailable = false;
 };
 
 // Comes with the recording file's descriptor (SCM_RIGHTS).

@@ -129,6 +129,7 @@ void register_access_review_commands(CLI::App& app, CtlGlobals& g);  // review r
 void register_session_commands(CLI::App& app, CtlGlobals& g);
 void register_review_commands(CLI::App* sessions, CtlGlobals& g);
 void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay, export, verify, search
+void register_migrate_commands(CLI::App& app, CtlGlobals& g);    // migrate --to postgresql://
 nlohmann::json session_json(const recorder::SessionRecord& s);
 
 int ctl_main(int argc, char** argv, CtlTools tools);

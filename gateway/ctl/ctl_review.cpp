@@ -37,6 +37,21 @@ struct Args {
   recorder::SessionFilter f;
 };
 
+// Several gateway nodes: a recording is on the host of the node that wrote
+// it unless [recording] dir is shared. A missing file from another node is
+// said as such (it is not lost, it is elsewhere).
+Status on_this_host(Services& s, const recorder::RecordingInfo& r) {
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(r.path, ec)) || r.node.empty() ||
+      r.node == s.config().node_name) {
+    return {};
+  }
+  return make_error(ErrorCode::kNotFound, "recording " + r.path + " was written by gateway node " + r.node +
+                                              " and is not on this host: run this on " + r.node +
+                                              ", or share [recording] dir between the nodes (README: Several "
+                                              "gateways on one database)");
+}
+
 // The session and its recording for `channel`.
 Result<recorder::RecordingInfo> find_recording(Services& s, const std::string& id, int channel) {
   auto sess = s.sessions().find(id);
@@ -45,7 +60,9 @@ Result<recorder::RecordingInfo> find_recording(Services& s, const std::string& i
   auto recs = s.recordings().of(id);
   if (!recs) return recs.error();
   for (const auto& r : *recs) {
-    if (r.channel == channel) return r;
+    if (r.channel != channel) continue;
+    if (auto st = on_this_host(s, r); !st) return st.error();
+    return r;
   }
   return make_error("session " + id + " has no recording for channel " + std::to_string(channel) +
                     (recs->empty() ? " (nothing recorded: sftp, forwarding or refused)" : ""));
@@ -57,8 +74,11 @@ nlohmann::json session_details(Services& s, const recorder::SessionRecord& sess)
   j["recordings"] = nlohmann::json::array();
   if (auto recs = s.recordings().of(sess.id); recs) {
     for (const auto& r : *recs) {
-      j["recordings"].push_back(
-          {{"channel", r.channel}, {"path", r.path}, {"size", r.size ? *r.size : -1}, {"sha256", r.sha256}});
+      j["recordings"].push_back({{"channel", r.channel},
+                                 {"path", r.path},
+                                 {"size", r.size ? *r.size : -1},
+                                 {"sha256", r.sha256},
+                                 {"node", r.node}});
     }
   }
   if (!sess.grant_id.empty()) {
@@ -413,6 +433,7 @@ Status commands(Services& s, const Args& a) {
   for (const auto& r : *recs) {
     if (a.only_channel != 0 && r.channel != a.only_channel) continue;
     any = true;
+    if (auto st = on_this_host(s, r); !st) return st.error().prefixed("channel " + std::to_string(r.channel) + ": ");
     std::string note;
     auto ran = channel_commands(r, a.key, note);
     if (!ran) return ran.error().prefixed("channel " + std::to_string(r.channel) + ": ");
@@ -447,6 +468,7 @@ Status files(Services& s, const Args& a) {
   int sftp_channels = 0;
   for (const auto& r : *recs) {
     if (a.only_channel != 0 && r.channel != a.only_channel) continue;
+    if (auto st = on_this_host(s, r); !st) return st.error().prefixed("channel " + std::to_string(r.channel) + ": ");
     auto sftp = is_sftp(r.path);
     if (!sftp) return sftp.error();
     if (!*sftp) continue;
@@ -502,6 +524,11 @@ Status verify(Services& s, const Args& a) {
   if (recs->empty()) return make_error("session " + a.id + " has no recordings");
   Status result;
   for (const auto& r : *recs) {
+    if (auto st = on_this_host(s, r); !st) {
+      std::fprintf(stderr, "channel %d: not checked: %s\n", r.channel, st.message().c_str());
+      result = ctl_explained();
+      continue;
+    }
     auto c = recorder::verify_recording(s.audit(), a.id, r.channel, r.path);
     if (!c) {
       std::fprintf(stderr, "channel %d: FAILED: %s\n", r.channel, c.error().message.c_str());
@@ -539,6 +566,10 @@ void search_commands(Services& s, const recorder::SessionRecord& sess, const std
   auto recs = s.recordings().of(sess.id);
   if (!recs) return;
   for (const auto& r : *recs) {
+    if (auto st = on_this_host(s, r); !st) {
+      std::fprintf(stderr, "bastionctl: skipping %s\n", st.message().c_str());
+      continue;
+    }
     std::string note;
     auto ran = channel_commands(r, a.key, note);
     if (!ran) {
@@ -578,6 +609,10 @@ int search_session(Services& s, const recorder::SessionRecord& sess, const Args&
   if (!recs) return 0;
   int streams = 0;
   for (const auto& r : *recs) {
+    if (auto st = on_this_host(s, r); !st) {
+      std::fprintf(stderr, "bastionctl: skipping %s\n", st.message().c_str());
+      continue;
+    }
     auto header = recorder::stream_header_of_file(r.path);
     if (header && *header) {  // binary content is not searched: only its command line
       ++streams;

@@ -87,6 +87,12 @@ int Connection::on_auth_pubkey(const char* user, ssh_key key, char signature_sta
     // to sign (it audits unknown keys).
     auto answer = ask_monitor(monitor::KeyProbe{fp, type});
     const auto* known = answer ? std::get_if<monitor::KeyKnown>(&*answer) : nullptr;
+    if (known != nullptr && known->unavailable && !told_unavailable_) {
+      told_unavailable_ = true;
+      send_banner(session_.get(),
+                  "bastion: denied: the gateway cannot check keys now (its database is unavailable); try again "
+                  "shortly\n");
+    }
     return known != nullptr && known->known ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
   }
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;

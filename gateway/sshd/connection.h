@@ -135,6 +135,7 @@ class Connection : private recorder::RecordingJournal {
   bool accepted_ = false;  // the monitor accepted a key (authenticated_, or a step-up is offered)
   bool closing_ = false;
   int signed_attempts_ = 0;
+  bool told_unavailable_ = false;  // the banner saying the database is unavailable went out
   std::string session_id_;
   std::string fingerprint_;
   std::string user_name_;  // the SSH user name the key signed for

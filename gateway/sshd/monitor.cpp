@@ -225,7 +225,10 @@ void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
       known = true;
     }
   }
-  send_to(c, monitor::KeyKnown{known});
+  // SECURITY: fail closed while the database is unavailable; the client
+  // is told why (an outage, not a verdict on its key), and it is not audited
+  // (nowhere to write it) nor counted against the source.
+  send_to(c, monitor::KeyKnown{known, !rec});
   if (known || !rec || !c.refused_keys.insert(m.fingerprint).second) return;
   // Each refused key counts once, towards max_auth_attempts and the source's back-off.
   ++c.auth_failures;

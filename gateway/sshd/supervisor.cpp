@@ -201,6 +201,7 @@ int Supervisor::run() {
     maybe_purge();
   }
   maybe_checkpoint("shutdown", true);
+  release_lead();
   ::unlink(cfg_.control_socket.c_str());
   daemon_log("stopped");
   return 0;
@@ -350,8 +351,12 @@ void Supervisor::sweep_grants(bool force) {
     daemon_log("cannot check grants: database unavailable");
     return;
   }
-  if (auto expired = s->elevation().expire_due(); !expired)
-    daemon_log("cannot expire grants: " + expired.error().message);
+  // The database's record of expiry is written once, by the lead; every
+  // node ends its own sessions below (a grant's window is its end anyway).
+  if (lead_) {
+    if (auto expired = s->elevation().expire_due(); !expired)
+      daemon_log("cannot expire grants: " + expired.error().message);
+  }
   for (auto& [pid, c] : children_) {
     if (c.grant_id.empty() || c.kill_deadline != 0) continue;
     auto e = s->policy().find_elevation(c.grant_id);
@@ -452,6 +457,7 @@ void Supervisor::check_deadlines() {
 void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
   Micros now = clock_.now();
   if (!timers_.due(Job::kCheckpointCheck, now, force)) return;
+  if (!lead_ && !force) return;  // the lead signs the cluster's chain and forwards it
   auto s = Services::open(cfg_, clock_);
   if (!s) {
     daemon_log("cannot checkpoint the audit log: " + s.error().message);
@@ -487,6 +493,7 @@ void Supervisor::maybe_checkpoint(const std::string& kind, bool force) {
 void Supervisor::maybe_purge() {
   Micros now = clock_.now();
   if (!timers_.due(Job::kPurge, now)) return;
+  if (!lead_) return;
   auto s = Services::open(cfg_, clock_);
   if (!s) return;
   // Revocations were acted on by every node within a second of being published.

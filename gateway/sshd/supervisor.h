@@ -12,6 +12,7 @@
 // It holds no database connection across fork(): it opens one per operation.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -199,9 +200,19 @@ class Supervisor {
   // left live. Then a heartbeat every second, and nodes silent for
   // kNodeTimeout are declared down with their sessions ended (PostgreSQL).
   void register_node();
+  // Also, once a second, whether this node is the cluster's lead (lead_):
+  // the one that expires grants in the database, applies scheduled HR
+  // events, signs checkpoints, forwards to syslog and purges. A lead that
+  // dies is replaced once it is down (kNodeTimeout). On SQLite: always.
   void check_nodes();
-  static constexpr Micros kNodeTimeout = 10 * kMicrosPerSecond;
+  void update_lead(Services* s);
+  void release_lead();  // at a clean stop: another node leads from its next check
+  static constexpr Micros kNodeTimeout = recorder::kNodeTimeout;
+  static constexpr const char* kLeadClaim = "cluster-lead";
+  // Publishing is queued: what cannot be published now (the database is
+  // unavailable) is kept in order and published when it is back.
   void publish_revocation(policy::RevocationKind kind, const std::string& subject, const std::string& message);
+  void publish_pending();
   void follow_revocations(bool woken);
   // kill_session for a session that is not here: asks its node, if it is live on one.
   std::string kill_session_elsewhere(const std::string& session_id, const std::string& message);
@@ -227,6 +238,13 @@ class Supervisor {
   std::optional<Ed25519Key> audit_key_;
   std::optional<recorder::SyslogForwarder> syslog_;
   std::string checkpoint_alerted_;  // the tampered-tail alert already written
+  struct Unpublished {
+    policy::RevocationKind kind;
+    std::string subject, message;
+  };
+  std::deque<Unpublished> unpublished_;  // revocations not yet published (publish_pending)
+  bool publish_failing_ = false;         // logged once per outage
+  bool lead_ = true;                     // this node does the cluster's once-only jobs (check_nodes)
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.
   std::unique_ptr<HrIntake> hr_;

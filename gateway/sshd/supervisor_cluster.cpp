@@ -29,6 +29,7 @@ void Supervisor::open_revocation_listener() {
 
 void Supervisor::register_node() {
   Services* s = monitor_services();
+  if (Database::is_postgres(cfg_.database)) lead_ = false;  // until the claim says so
   if (s == nullptr) return;
   std::string listen = cfg_.listen_host + ":" + std::to_string(cfg_.listen_port);
   auto left = s->nodes().start(cfg_.node_name, listen,
@@ -43,6 +44,18 @@ void Supervisor::register_node() {
   if (!left->empty()) {
     daemon_log("ended " + std::to_string(left->size()) + " session(s) left live by this node's previous run");
   }
+  if (Database::is_postgres(cfg_.database)) update_lead(s);
+}
+
+void Supervisor::release_lead() {
+  if (!Database::is_postgres(cfg_.database) || !lead_) return;
+  Services* s = monitor_services();
+  // The next node to look takes over at once rather than after kNodeTimeout.
+  if (s != nullptr) {
+    if (auto st = s->nodes().release(kLeadClaim, cfg_.node_name); !st)
+      daemon_log("cannot hand over the lead: " + st.message());
+  }
+  lead_ = false;
 }
 
 void Supervisor::check_nodes() {
@@ -54,6 +67,7 @@ void Supervisor::check_nodes() {
     if (s != nullptr) {
       if (auto st = s->nodes().heartbeat(cfg_.node_name); !st) daemon_log("heartbeat: " + st.message());
     }
+    update_lead(s);
   }
   if (!timers_.due(Job::kNodeCheck, now)) return;
   if (s == nullptr) s = monitor_services();
@@ -72,15 +86,52 @@ void Supervisor::check_nodes() {
   }
 }
 
+void Supervisor::update_lead(Services* s) {
+  auto c = s == nullptr ? Result<recorder::Claim>(make_error("database unavailable"))
+                        : s->nodes().claim(kLeadClaim, cfg_.node_name, kNodeTimeout);
+  // Without the database the lead's jobs cannot run anyway; another node may take over.
+  bool lead = c && c->mine;
+  if (lead != lead_) {
+    daemon_log(lead ? "this node now leads the cluster (grant expiry, scheduled HR events, checkpoints, syslog, "
+                      "retention)" +
+                          (c->taken_over ? " after node " + c->holder + " stopped" : std::string())
+                    : "this node no longer leads the cluster" +
+                          (c ? " (node " + c->holder + " does)" : ": " + c.error().message));
+  }
+  lead_ = lead;
+  if (hr_) hr_->set_lead(lead_);
+}
+
 void Supervisor::publish_revocation(policy::RevocationKind kind, const std::string& subject,
                                     const std::string& message) {
+  if (!Database::is_postgres(cfg_.database)) return;  // one node: done here already
+  unpublished_.push_back({kind, subject, message});
+  publish_pending();
+}
+
+void Supervisor::publish_pending() {
+  if (unpublished_.empty()) return;
   Services* s = monitor_services();
-  Status st = s == nullptr ? Status(make_error("database unavailable"))
-                           : s->revocations().publish(cfg_.node_name, kind, subject, message);
-  if (!st) {
-    daemon_log("cannot tell the other gateway nodes to " + policy::to_string(kind) + " " + subject + ": " +
-               st.message());
+  while (!unpublished_.empty()) {
+    const auto& r = unpublished_.front();
+    Status st = s == nullptr ? Status(make_error("database unavailable"))
+                             : s->revocations().publish(cfg_.node_name, r.kind, r.subject, r.message);
+    if (!st) {
+      // SECURITY: kept, in order, and published when the database is back
+      // (follow_revocations retries every half second): the other nodes'
+      // sessions must still end.
+      if (!publish_failing_) {
+        daemon_log("cannot tell the other gateway nodes to " + policy::to_string(r.kind) + " " + r.subject + ": " +
+                   st.message() + "; " + std::to_string(unpublished_.size()) +
+                   " revocation(s) kept until the database is back");
+      }
+      publish_failing_ = true;
+      return;
+    }
+    if (publish_failing_) daemon_log("published a revocation kept while the database was unavailable");
+    unpublished_.pop_front();
   }
+  publish_failing_ = false;
 }
 
 void Supervisor::follow_revocations(bool woken) {
@@ -90,6 +141,7 @@ void Supervisor::follow_revocations(bool woken) {
     if (!any) daemon_log("revocation listener: " + any.error().message);
   }
   if (!timers_.due(Job::kRevocations, now, woken)) return;
+  publish_pending();
   // A listener that lost its connection has no descriptor to poll: it
   // reconnects (and listens again) here, at most every few seconds.
   if (revocation_listener_ && revocation_listener_->wake_fd() < 0 && now >= listener_retry_at_) {

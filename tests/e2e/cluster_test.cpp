@@ -4,12 +4,17 @@
 // their own ports and node names (Deployment::add_node).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "fixture.h"
@@ -28,8 +33,10 @@ class Cluster : public ::testing::Test {
     // Twenty leavers one after the other: not an HR system gone wrong here
     // (the circuit breaker has its own tests).
     d->edit_config("max_leaver_share = 0.1", "max_leaver_share = 1.0");
+    d->edit_config("leaver_floor = 2", "leaver_floor = 1000");
     b = d->add_node("node-b");
     c = d->add_node("node-c");
+    shared = d->add_node("node-s", true);
   }
   static void TearDownTestSuite() {
     delete d;
@@ -57,6 +64,7 @@ class Cluster : public ::testing::Test {
 
   static inline Deployment* d = nullptr;
   static inline int b = 0, c = 0;  // the SSH ports of nodes B and C
+  static inline int shared = 0;    // node S: shares A's HR spool and recordings folder
 };
 
 // The leaver file is dropped into node A's spool; each person's sessions run
@@ -134,6 +142,86 @@ TEST_F(Cluster, DisablingAPersonOnOneNodeEndsTheirSessionsOnTheOthers) {
   EXPECT_EQ(d->ssh(carol, dest(), {"true"}).exit_code, 255);
 }
 
+// Nodes A and S share one spool folder (both see every file): each file is
+// claimed in the database, so exactly one of them applies it and files it away.
+TEST_F(Cluster, AFileInASharedSpoolIsAppliedByExactlyOneNode) {
+  constexpr int kFiles = 12;
+  int64_t batches = d->sql_int64("SELECT COUNT(*) FROM hr_batches");
+  std::string incoming = d->dir() + "/state/hr/incoming/";
+  for (int i = 0; i < kFiles; ++i) {
+    std::string name = "shared" + std::to_string(i);
+    d->ctl_ok({"user", "add", name, "--employee-id", "E5" + std::to_string(i), "--role", "ops"});
+    std::string part = d->dir() + "/" + name + ".part";
+    write_text(part, "{\"event_id\":\"hr-shared-" + std::to_string(i) + "\",\"type\":\"leaver\",\"employee_id\":\"E5" +
+                         std::to_string(i) + "\"}\n");
+    std::filesystem::rename(part, incoming + name + ".jsonl");
+  }
+  auto processed = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(d->dir() + "/state/hr/processed")) {
+      n += e.path().filename().string().starts_with("shared") && e.path().extension() == ".jsonl";
+    }
+    return n;
+  };
+  ASSERT_TRUE(wait_for([&] { return processed() == kFiles && std::filesystem::is_empty(incoming); }, 30000))
+      << processed() << " processed\n"
+      << read_text(d->node_log("node-s"));
+  // Settled: nothing is applied twice (a second batch, a duplicate line) or left claimed.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(processed(), kFiles);
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM hr_batches"), batches + kFiles);
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM hr_events WHERE event_id LIKE 'hr-shared-%' AND state = 'applied'"),
+            kFiles);
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM claims WHERE item LIKE 'hr-spool:%'"), 0);
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM audit_log WHERE action = 'hr.leaver' AND details LIKE '%hr-shared-%'"),
+            kFiles);
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM audit_log WHERE action = 'hr.duplicate'"), 0);
+}
+
+// One node leads (grant expiry, scheduled HR events, checkpoints, syslog,
+// retention); the others know it.
+TEST_F(Cluster, ExactlyOneNodeLeadsTheCluster) {
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM claims WHERE item = 'cluster-lead'"), 1);
+  int leading = 0;
+  for (const std::string& log :
+       {d->dir() + "/bastiond.log", d->node_log("node-b"), d->node_log("node-c"), d->node_log("node-s")}) {
+    leading += read_text(log).find("this node now leads the cluster") != std::string::npos;
+  }
+  EXPECT_EQ(leading, 1);
+}
+
+// Recordings in a shared folder are replayed and verified from any node; a
+// recording on another node's own disk is said to be there, not lost.
+TEST_F(Cluster, RecordingsAreReadFromAnyNodeWhenTheirFolderIsShared) {
+  SshKeyFiles erin = person("erin", "E600");
+  auto through = [&](int port) {
+    auto argv = d->ssh_argv_to(port, erin, dest());
+    argv.push_back("echo recorded-here");
+    Process p(argv, d->dir() + "/erin.log");
+    EXPECT_EQ(p.wait(15000), 0) << read_text(d->dir() + "/erin.log");
+    auto rows = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--json", "--user", "erin"}));
+    return rows[0]["id"].get<std::string>();  // the newest first
+  };
+  std::string on_shared = through(shared);
+  auto ok = d->ctl({"sessions", "verify", on_shared});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("intact"), std::string::npos) << ok.out;
+  auto show = nlohmann::json::parse(d->ctl_ok({"sessions", "show", on_shared, "--json"}));
+  EXPECT_EQ(show["recordings"][0]["node"], "node-s") << show.dump();
+
+  // Node C's own folder, as another host's disk: not there as seen from A.
+  std::string on_c = through(c);
+  std::string own = d->dir() + "/node-c/recordings";
+  std::filesystem::rename(own, own + ".elsewhere");
+  auto elsewhere = d->ctl({"sessions", "replay", on_c});
+  std::filesystem::rename(own + ".elsewhere", own);
+  EXPECT_NE(elsewhere.exit_code, 0);
+  EXPECT_NE(elsewhere.err.find("was written by gateway node node-c and is not on this host"), std::string::npos)
+      << elsewhere.err;
+  auto there = d->node_ctl("node-c", {"sessions", "verify", on_c});
+  EXPECT_EQ(there.exit_code, 0) << there.out << there.err;
+}
+
 // kill -9 of node B mid-session: its client is cut off with it, and the
 // others record its session as ended unclean (once), keeping the chain whole.
 TEST_F(Cluster, ANodeKilledMidSessionHasItsSessionsEndedByTheOthers) {
@@ -142,6 +230,12 @@ TEST_F(Cluster, ANodeKilledMidSessionHasItsSessionsEndedByTheOthers) {
   auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--json", "--user", "dave"}));
   ASSERT_EQ(live.size(), 1u) << live.dump();
   std::string id = live[0]["id"];
+  // Node B leads when it dies: another node takes the lead over once B is down.
+  d->sql_exec("UPDATE claims SET node = 'node-b' WHERE item = 'cluster-lead'");
+  ASSERT_TRUE(wait_for(
+      [&] { return read_text(d->dir() + "/bastiond.log").find("no longer leads the cluster") != std::string::npos; },
+      5000))
+      << read_text(d->dir() + "/bastiond.log");
   d->kill_node("node-b");
   EXPECT_GE(on_b.wait(10000), 0);
   auto killed = Clock::now();
@@ -165,6 +259,129 @@ TEST_F(Cluster, ANodeKilledMidSessionHasItsSessionsEndedByTheOthers) {
   auto nodes = d->ctl_ok({"nodes", "list"});
   EXPECT_NE(nodes.find("node-b"), std::string::npos) << nodes;
   EXPECT_NE(nodes.find("down"), std::string::npos) << nodes;
+  std::string lead;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        lead =
+            read_text(d->dir() + "/bastiond.log") + read_text(d->node_log("node-c")) + read_text(d->node_log("node-s"));
+        return lead.find(
+                   "now leads the cluster (grant expiry, scheduled HR events, checkpoints, syslog, retention) "
+                   "after node node-b stopped") != std::string::npos;
+      },
+      15000))
+      << lead;
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM claims WHERE item = 'cluster-lead' AND node = 'node-b'"), 0);
+}
+
+}  // namespace
+}  // namespace bastion::e2e
+
+namespace bastion::e2e {
+namespace {
+
+// A PostgreSQL server of this test's own (scripts/postgres-test.sh), which it
+// stops and starts; stopped for good when the test ends.
+class OwnServer {
+ public:
+  explicit OwnServer(const std::string& dir) : urlfile_(dir + "/pg.url") {
+    auto r = run({script(), "start", urlfile_}, {}, "", 120000);
+    if (r.exit_code != 0) throw std::runtime_error("postgres-test.sh start: " + r.err);
+    url_ = read_text(urlfile_);
+    url_ = url_.substr(0, url_.find('\n'));
+  }
+  ~OwnServer() { run({script(), "stop", urlfile_}); }
+  OwnServer(const OwnServer&) = delete;
+  OwnServer& operator=(const OwnServer&) = delete;
+  [[nodiscard]] const std::string& url() const { return url_; }
+  void pause() { EXPECT_EQ(run({script(), "pause", urlfile_}).exit_code, 0); }
+  void resume() { EXPECT_EQ(run({script(), "resume", urlfile_}, {}, "", 60000).exit_code, 0); }
+
+ private:
+  static std::string script() { return std::string(BASTION_SOURCE_DIR) + "/scripts/postgres-test.sh"; }
+  std::string urlfile_, url_;
+};
+
+// PostgreSQL stops during a login storm through node A while alice has a
+// session through node B, and a leaver file for her arrives on A meanwhile.
+// Logins fail closed while it is down; her session goes on; once it is back
+// the leaver is applied once and ends her session on B; every login that
+// succeeded is recorded, and the chain verifies.
+TEST(ClusterOutage, PostgresqlStoppedAndStartedDuringALoginStorm) {
+  if (!test_support::under_postgres()) GTEST_SKIP() << "several gateway nodes share PostgreSQL, not a SQLite file";
+  char tmpl[] = "/tmp/bastion-outage-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0755);
+  OwnServer server(dir);
+  if (server.url().starts_with("unavailable")) GTEST_SKIP() << server.url();
+  Deployment d{Deployment::OnDatabase{server.url()}};
+  int b = d.add_node("node-b");
+  d.ctl_ok({"user", "add", "alice", "--employee-id", "E1", "--role", "ops"});
+  SshKeyFiles alice = d.enroll_sk_key("alice");
+  d.ctl_ok({"user", "add", "bob", "--employee-id", "E2", "--role", "ops"});
+  SshKeyFiles bob = d.enroll_sk_key("bob");
+  std::string dest = d.login() + "@prod-db-1";
+
+  auto argv = d.ssh_argv_to(b, alice, dest);
+  argv.push_back("echo up; sleep 60");
+  Process on_b(argv, dir + "/alice-b.log");
+  ASSERT_TRUE(wait_for([&] { return read_text(dir + "/alice-b.log").find("up") != std::string::npos; }, 15000));
+
+  // Four clients log in one after the other, for 10 s.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  int ok = 0;
+  std::vector<std::string> refusals;
+  std::vector<std::thread> storm;
+  for (int i = 0; i < 4; ++i) {
+    storm.emplace_back([&] {
+      while (!stop) {
+        auto r = d.ssh(bob, dest, {"true"});
+        std::lock_guard lock(mu);
+        if (r.exit_code == 0) ++ok;
+        else refusals.push_back(r.err);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  server.pause();
+  write_text(dir + "/leaver.part",
+             "{\"event_id\":\"hr-outage-1\",\"type\":\"leaver\",\"employee_id\":\"E1\",\"username\":\"alice\"}\n");
+  std::filesystem::rename(dir + "/leaver.part", d.dir() + "/state/hr/incoming/leaver.jsonl");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_TRUE(on_b.running()) << read_text(dir + "/alice-b.log");  // a live session outlasts the outage
+  int ok_before_resume = 0;
+  {
+    std::lock_guard lock(mu);
+    ok_before_resume = ok;
+  }
+  server.resume();
+  auto resumed = std::chrono::steady_clock::now();
+  // Her session ends once the leaver is applied (A retries the spool every 5 s).
+  EXPECT_GE(on_b.wait(20000), 0) << read_text(dir + "/alice-b.log");
+  std::printf(
+      "database back to the leaver's session ended on node B: %lld ms\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - resumed).count()));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  stop = true;
+  for (auto& t : storm) t.join();
+
+  EXPECT_GT(ok_before_resume, 0);
+  EXPECT_GT(ok, ok_before_resume);  // logins work again
+  ASSERT_FALSE(refusals.empty());   // some were refused while it was down
+  std::set<std::string> said;
+  for (const auto& e : refusals) said.insert(e);
+  std::string all;
+  for (const auto& e : said) all += "---\n" + e;
+  EXPECT_NE(all.find("database"), std::string::npos) << all;
+  // Every login that succeeded was recorded; the chain is whole; the leaver once.
+  EXPECT_GE(d.sql_int64("SELECT COUNT(*) FROM sessions WHERE user_name = 'bob'"), ok);
+  auto verify = d.ctl({"audit", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_EQ(d.sql_int64("SELECT COUNT(*) FROM hr_events WHERE event_id = 'hr-outage-1'"), 1);
+  EXPECT_EQ(d.sql_int64("SELECT COUNT(*) FROM audit_log WHERE action = 'hr.leaver' AND details LIKE '%hr-outage-1%'"),
+            1);
+  EXPECT_EQ(d.ssh(alice, dest, {"true"}).exit_code, 255);
 }
 
 }  // namespace

@@ -20,7 +20,13 @@ std::string must(const ProcResult& r, const std::string& what) {
 
 }  // namespace
 
-Deployment::Deployment(std::string bastiond, Env env)
+Deployment::Deployment(std::string bastiond, Env env) : Deployment(std::move(bastiond), std::move(env), "") {}
+
+Deployment::Deployment(Sqlite) : Deployment(BASTIOND_PATH, {}, "sqlite") {}
+
+Deployment::Deployment(const OnDatabase& on) : Deployment(BASTIOND_PATH, {}, on.url) {}
+
+Deployment::Deployment(std::string bastiond, Env env, const std::string& database)
     : bastiond_path_(std::move(bastiond)), bastiond_env_(std::move(env)) {
   char tmpl[] = "/tmp/bastion-e2e-XXXXXX";
   dir_ = mkdtemp(tmpl);
@@ -30,11 +36,13 @@ Deployment::Deployment(std::string bastiond, Env env)
   login_ = pw ? pw->pw_name : "root";
   gw_port_ = free_port();
   web_port_ = free_port();
-  database_ = test_support::test_database(state_ + "/bastion.db");
+  database_ = database == "sqlite" ? state_ + "/bastion.db"
+              : database.empty()   ? test_support::test_database(state_ + "/bastion.db")
+                                   : database;
   std::vector<std::string> init = {BASTIONCTL_PATH, "init",      "--state-dir",
                                    state_,          "--listen",  "127.0.0.1:" + std::to_string(gw_port_),
                                    "--public-url",  public_url()};
-  if (test_support::under_postgres()) {
+  if (database_ != state_ + "/bastion.db") {
     init.push_back("--database");
     init.push_back(database_);
   }
@@ -79,7 +87,7 @@ int64_t Deployment::sql_int64(const std::string& sql) const {
   return n ? *n : -1;
 }
 
-int Deployment::add_node(const std::string& name) {
+int Deployment::add_node(const std::string& name, bool shared) {
   std::string node_dir = dir_ + "/" + name;
   // The keys, certificates and configuration; its own spool, recordings and
   // control socket are made in its own folder.
@@ -100,6 +108,10 @@ int Deployment::add_node(const std::string& name) {
   swap("listen = \"127.0.0.1:" + std::to_string(web_port_) + "\"",
        "listen = \"127.0.0.1:" + std::to_string(web) + "\"");
   swap("[gateway]\n", "[gateway]\nnode_name = \"" + name + "\"\n");
+  if (shared) {
+    swap("spool = \"hr\"", "spool = \"" + state_ + "/hr\"");
+    swap("dir = \"recordings\"", "dir = \"" + state_ + "/recordings\"");
+  }
   write_text(node_dir + "/bastion.toml", text, 0600);
   // The same host key on every node: one known_hosts line per port.
   write_text(dir_ + "/known_hosts", read_text(dir_ + "/known_hosts") + "[127.0.0.1]:" + std::to_string(port) + " " +

@@ -20,6 +20,14 @@ class Deployment {
  public:
   // `bastiond`: the daemon to run (tests/e2e/hostile's for the monitor tests), with `env`.
   explicit Deployment(std::string bastiond = BASTIOND_PATH, Env env = {});
+  // An embedded SQLite deployment even in a postgres/ test (bastionctl migrate).
+  struct Sqlite {};
+  explicit Deployment(Sqlite);
+  // On the PostgreSQL database at `url` (a server of the test's own).
+  struct OnDatabase {
+    std::string url;
+  };
+  explicit Deployment(const OnDatabase& on);
   ~Deployment();
 
   // The deployment's database: its SQLite file, or (when the test runs as a
@@ -35,7 +43,10 @@ class Deployment {
   // the state directory (the same keys and database), its own SSH and web
   // ports, node name ([gateway] node_name), control socket and bastiond.
   // Returns its SSH port; ssh_argv_to(port, ...) logs in through it.
-  int add_node(const std::string& name);
+  // `shared`: it uses this deployment's HR spool and recordings folder (a
+  // shared file system), not its own.
+  int add_node(const std::string& name, bool shared = false);
+  std::string node_log(const std::string& name) const { return dir_ + "/" + name + ".log"; }
   // SIGKILLs node `name`'s bastiond (its connection processes die with it).
   void kill_node(const std::string& name);
   std::string node_config(const std::string& name) const { return dir_ + "/" + name + "/bastion.toml"; }
@@ -114,6 +125,9 @@ class Deployment {
  private:
   void start_sshd(const std::string& name, int port, Process& into, const std::string& extra = "");
   void make_attestation_ca();
+
+  // `database`: "" for test_database(), "sqlite" for the state directory's file, or a URL.
+  Deployment(std::string bastiond, Env env, const std::string& database);
 
   std::string bastiond_path_;
   Env bastiond_env_;

@@ -63,6 +63,11 @@ std::string new_schema() {
 
 bool under_postgres() { return !server().empty(); }
 
+std::string fresh_postgres_database() {
+  if (!under_postgres() || unavailable()) throw std::runtime_error("no test PostgreSQL server: " + server());
+  return new_schema();
+}
+
 std::string test_database(const std::string& sqlite_location) {
   if (!under_postgres()) return sqlite_location;
   if (unavailable()) throw std::runtime_error(server());

@@ -23,4 +23,7 @@ bool under_postgres();
 // every test.
 std::string test_database(const std::string& sqlite_location);
 
+// A fresh, empty PostgreSQL database (schema) on the test server; only under_postgres().
+std::string fresh_postgres_database();
+
 }  // namespace bastion::test_support
