@@ -292,7 +292,7 @@ class Loader {
     const Table* t = root["web"].as_table();
     if (auto st = check_keys(t, "web",
                              {"public_url", "listen", "tls_cert", "tls_key", "privsep_user", "max_connections",
-                              "max_connections_per_source"});
+                              "max_connections_per_source", "metrics_listen"});
         !st)
       return st;
     if (auto st = get_string(t, "web", "public_url", cfg_.public_url); !st) return st;
@@ -307,6 +307,16 @@ class Loader {
     if (!listen.empty()) {
       if (auto st = parse_host_port(listen, cfg_.web_listen_host, cfg_.web_listen_port); !st) {
         return fail("[web] listen: " + st.message());
+      }
+    }
+    std::string metrics;
+    if (auto st = get_string(t, "web", "metrics_listen", metrics); !st) return st;
+    if (!metrics.empty()) {
+      if (auto st = parse_host_port(metrics, cfg_.metrics_listen_host, cfg_.metrics_listen_port); !st) {
+        return fail("[web] metrics_listen: " + st.message());
+      }
+      if (cfg_.metrics_listen_host == cfg_.web_listen_host && cfg_.metrics_listen_port == cfg_.web_listen_port) {
+        return fail("[web] metrics_listen must differ from [web] listen");
       }
     }
     if (auto st = get_string(t, "web", "tls_cert", cfg_.tls_cert); !st) return st;
@@ -562,7 +572,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "tls_key = \"web_key.pem\"\n"
          "# privsep_user = \"bastion-web\"         # the web process runs as this user when bastiond is root\n"
          "max_connections = 64                    # open HTTPS connections in total (more are closed at once)\n"
-         "max_connections_per_source = 8          # ... per client address (a slowloris takes only its share)\n\n"
+         "max_connections_per_source = 8          # ... per client address (a slowloris takes only its share)\n"
+         "# metrics_listen = \"127.0.0.1:9187\"   # plain HTTP: GET /healthz (load balancers), GET /metrics "
+         "(Prometheus)\n\n"
          "[hr]\n"
          "spool = \"hr\"                          # drop HR files (JSONL or CSV) into hr/incoming by rename\n"
          "max_leaver_share = 0.1                  # hold a file that makes more leavers than this share of active "

@@ -113,6 +113,10 @@ struct Config {
   std::string web_privsep_user = "bastion-web";  // the web process's own unprivileged user (not the connections')
   int web_max_connections = 64;                  // open HTTPS connections in total; more are closed at accept
   int web_max_connections_per_source = 8;        // ... per client address
+  // metrics_listen = "HOST:PORT": plain HTTP for /healthz and /metrics, served
+  // by the web process (so only with a public_url); default "": none.
+  std::string metrics_listen_host;
+  uint16_t metrics_listen_port = 0;
 
   // [hr]
   std::string hr_spool;            // spool dir; files dropped into its incoming/; default "hr" in state dir

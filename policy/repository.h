@@ -86,6 +86,8 @@ class PolicyRepository {
   // All elevations, or one person's ("" = everyone's), newest first;
   // `open_only`: only those stored as pending or approved.
   virtual Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) = 0;
+  // Grants approved and in their window at `now` (every person's; metrics).
+  virtual Result<int64_t> count_active_grants(Micros now) = 0;
   // Stores a new request, or a break-glass grant (state approved).
   virtual Status add_elevation(const Elevation& e) = 0;
   // Adds an approval to a pending request, atomically. If the request then has

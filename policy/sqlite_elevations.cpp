@@ -153,6 +153,16 @@ Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std
   });
 }
 
+Result<int64_t> SqlitePolicyRepository::count_active_grants(Micros now) {
+  return guarded([&]() -> Result<int64_t> {
+    Statement q(db_, "SELECT COUNT(*) FROM elevations WHERE state = 'approved' AND starts_at <= ? AND ends_at > ?");
+    q.bind(1, static_cast<int64_t>(now));
+    q.bind(2, static_cast<int64_t>(now));
+    q.step();
+    return q.column(0).int64();
+  });
+}
+
 Status SqlitePolicyRepository::add_elevation(const Elevation& e) {
   if (e.id.empty() || !is_valid_name(e.user) || !is_valid_name(e.target) || !is_valid_name(e.login)) {
     return make_error("invalid elevation record");

@@ -178,6 +178,9 @@ void HrIntake::finish_batch() {
   if (!report) {
     daemon_log("hr", batch_->record.file + ": " + report.error().message);
   } else {
+    for (const auto& [outcome, n] : (*report)["counts"].items()) {
+      if (n.is_number_integer()) outcome_counts_[outcome] += n.get<int64_t>();
+    }
     bool nothing_valid = batch_->events.empty() && !batch_->parsed.errors.empty();
     file_away(batch_->path, nothing_valid ? spool_.rejected() : spool_.processed(), *report);
     daemon_log("hr", "applied " + batch_->record.file + " (" + batch_->record.id +

@@ -24,6 +24,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -62,6 +63,9 @@ class HrIntake {
   // Files queued or being applied (tests, logs).
   [[nodiscard]] size_t pending() const { return queue_.size() + (batch_ ? 1 : 0); }
   void abandon_after_fork();
+  // Events of the files this node applied, by outcome (applied, duplicate,
+  // rejected, ...), since it started (metrics).
+  [[nodiscard]] const std::map<std::string, int64_t>& outcome_counts() const { return outcome_counts_; }
   // Whether this node applies due scheduled events (the cluster's lead).
   void set_lead(bool lead) { lead_ = lead; }
   // The database connection the file being applied uses (null between
@@ -88,9 +92,10 @@ class HrIntake {
   std::optional<HrBatch> batch_;
   std::unique_ptr<Services> services_;  // open while a batch is applied
   Micros next_due_ = 0;
-  Micros next_list_ = 0;                    // when incoming/ is listed again
-  bool listing_ = false;                    // a kList job is with the worker
-  bool lead_ = true;                        // apply due scheduled events
+  Micros next_list_ = 0;  // when incoming/ is listed again
+  bool listing_ = false;  // a kList job is with the worker
+  bool lead_ = true;      // apply due scheduled events
+  std::map<std::string, int64_t> outcome_counts_;
   std::set<std::string> claimed_;           // paths this node holds the claim of
   std::set<std::string> elsewhere_logged_;  // paths another node holds (logged once)
   Micros retry_at_ = 0;                     // after a database error, wait before trying the spool again

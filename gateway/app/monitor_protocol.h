@@ -212,6 +212,8 @@ struct WebCall {
     kStepUpInfo = 4,
     kStepUpOptions = 5,
     kStepUpAssert = 6,
+    kHealth = 7,   // GET /healthz on [web] metrics_listen (no key, no body)
+    kMetrics = 8,  // GET /metrics: the answer's body is {"text": "..."} (Prometheus exposition)
   };
   uint32_t op = 0;
   std::string key;   // the invitation token or the step-up code from the URL

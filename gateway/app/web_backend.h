@@ -29,5 +29,10 @@ class WebBackend {
   // {"id","rawId","type","response":{"clientDataJSON","authenticatorData","signature","userHandle"}} ->
   // {"ok":true,"message":"..."} or error
   virtual WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) = 0;
+  // GET /healthz on [web] metrics_listen: 200 {"status":"ready","node":...} when this node accepts logins,
+  // reaches its database and can sign; otherwise 503 {"status":"unavailable","reason":...}.
+  virtual WebReply health() { return {404, {{"error", "not served here"}}}; }
+  // GET /metrics: 200 {"text": Prometheus text exposition}.
+  virtual WebReply metrics() { return {404, {{"error", "not served here"}}}; }
 };
 }  // namespace bastion::gateway

@@ -193,6 +193,7 @@ Services* Supervisor::monitor_services() {
     auto s = Services::open(cfg_, clock_);
     if (!s) {
       daemon_log("monitor: " + s.error().message);
+      metrics_.add("bastion_database_errors_total");
       return nullptr;
     }
     monitor_services_ = std::move(*s);
@@ -229,9 +230,14 @@ void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
   // is told why (an outage, not a verdict on its key), and it is not audited
   // (nowhere to write it) nor counted against the source.
   send_to(c, monitor::KeyKnown{known, !rec});
+  if (!rec) {
+    metrics_.add("bastion_login_denials_total", "stage=database");
+    metrics_.add("bastion_database_errors_total");
+  }
   if (known || !rec || !c.refused_keys.insert(m.fingerprint).second) return;
   // Each refused key counts once, towards max_auth_attempts and the source's back-off.
   ++c.auth_failures;
+  metrics_.add("bastion_login_denials_total", "stage=key");
   // SECURITY: a client offering many keys writes a few records, then one summary at the end.
   if (c.refused_keys.size() <= kMaxProbeAudits) {
     audit_event("auth", recorder::Outcome::kDeny, why, c, {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}},
@@ -271,6 +277,7 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
     nlohmann::json d = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"backoff", true}};
     audit_event("auth", recorder::Outcome::kDeny, why, c, d);
     send_to(c, monitor::Refused{why});
+    metrics_.add("bastion_login_denials_total", "stage=backoff");
     return;
   }
   nlohmann::json details = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"user_name", m.user_name}};
@@ -279,6 +286,12 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
     // A refusal is audited with its reason, counts against the key, and
     // leaves the connection pre-auth.
     audit_event(step.refusal->action, recorder::Outcome::kDeny, step.refusal->why, c, details);
+    const std::string& action = step.refusal->action;
+    metrics_.add("bastion_login_denials_total", step.refusal->why.find("unavailable") != std::string::npos
+                                                    ? "stage=database"
+                                                : action == "access"       ? "stage=access"
+                                                : action == "auth.step_up" ? "stage=step_up"
+                                                                           : "stage=auth");
     key_backoff_.failure(m.fingerprint, clock_.now());
     send_to(c, monitor::Refused{step.refusal->why});
     return count_failure(c);
@@ -436,6 +449,7 @@ void Supervisor::accept(ChildInfo& c) {
   c.started_at = now;
   source_backoff_.success(c.source_group);
   key_backoff_.success(c.fingerprint);
+  metrics_.add("bastion_logins_total");
   send_to(c, c.accepted);
 }
 
@@ -446,6 +460,8 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   Services* s = monitor_services();
   auto fail = [&](const std::string& why) {
     audit_event("auth.step_up", recorder::Outcome::kDeny, why, c, c.step_up_details);
+    metrics_.add("bastion_step_ups_total", now >= c.step_up_deadline ? "outcome=timed_out" : "outcome=failed");
+    metrics_.add("bastion_login_denials_total", "stage=step_up");
     key_backoff_.failure(c.fingerprint, now);
     send_to(c, StepUpResult{StepUpResult::kFailed, why});
     // SECURITY: an honest child closes the connection with the reason; one
@@ -482,6 +498,8 @@ void Supervisor::on_step_up_poll(ChildInfo& c) {
   c.started_at = now;
   source_backoff_.success(c.source_group);
   key_backoff_.success(c.fingerprint);
+  metrics_.add("bastion_step_ups_total", "outcome=verified");
+  metrics_.add("bastion_logins_total");
   send_to(c, StepUpResult{StepUpResult::kVerified, ""});
 }
 

@@ -39,11 +39,17 @@ void Supervisor::end_batch() {
   batch_.outbox.clear();
   Services* s = monitor_services_.get();
   std::string failure;
+  const Micros began = clock_.now();
   if (s == nullptr) {
     failure = "the database connection went away";
   } else if (Status st = s->commit_batch(); !st) {
     failure = st.message();
     if (!s->rollback_batch()) monitor_services_.reset();
+  }
+  if (failure.empty()) {
+    metrics_.observe("bastion_audit_commit_seconds", static_cast<double>(clock_.now() - began) / 1e6);
+  } else {
+    metrics_.add("bastion_database_errors_total");
   }
   if (!failure.empty()) {
     // SECURITY: fail closed. The answers promised that records were durable;

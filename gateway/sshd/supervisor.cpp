@@ -424,6 +424,7 @@ void Supervisor::reap_children() {
 }
 
 void Supervisor::request_kill(ChildInfo& c, const std::string& reason) {
+  if (!stopping_) metrics_.add("bastion_sessions_killed_total");
   (void)monitor::send_message(c.channel.get(), monitor::Kill{reason}, MSG_DONTWAIT);
   c.kill_deadline = clock_.now() + cfg_.kill_grace;
 }
@@ -552,6 +553,8 @@ WebProcessHost Supervisor::web_host() {
     none.pid = pid;
     audit_event(action, recorder::Outcome::kDeny, reason, none, {{"pid", pid}}, "web");
   };
+  h.health = [this] { return health(); };
+  h.metrics = [this] { return metrics_text(); };
   return h;
 }
 

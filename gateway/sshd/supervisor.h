@@ -25,6 +25,8 @@
 #include "gateway/app/backoff.h"
 #include "gateway/app/hr_service.h"
 #include "gateway/app/hr_intake.h"
+#include "gateway/app/metrics.h"
+#include "gateway/app/web_backend.h"
 #include "gateway/app/services.h"
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/sshd/child_table.h"
@@ -207,6 +209,9 @@ class Supervisor {
   void check_nodes();
   void update_lead(Services* s);
   void release_lead();  // at a clean stop: another node leads from its next check
+  // [web] metrics_listen, through the web process: GET /metrics and GET /healthz.
+  std::string metrics_text();
+  WebReply health();
   static constexpr Micros kNodeTimeout = recorder::kNodeTimeout;
   static constexpr const char* kLeadClaim = "cluster-lead";
   // Publishing is queued: what cannot be published now (the database is
@@ -244,6 +249,7 @@ class Supervisor {
   };
   std::deque<Unpublished> unpublished_;  // revocations not yet published (publish_pending)
   bool publish_failing_ = false;         // logged once per outage
+  Metrics metrics_ = gateway_metrics();  // for GET /metrics (metrics_text)
   bool lead_ = true;                     // this node does the cluster's once-only jobs (check_nodes)
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.

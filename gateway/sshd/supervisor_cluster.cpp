@@ -1,6 +1,7 @@
 // Supervisor: several gateway nodes on one database. A node that ends
 // sessions after a change publishes what it did; every other node does the
 // same to its own sessions (policy/revocation_feed.h).
+#include <algorithm>
 #include <optional>
 
 #include "gateway/app/daemon_log.h"
@@ -160,6 +161,7 @@ void Supervisor::follow_revocations(bool woken) {
   for (const auto& e : *events) {
     revocations_seen_ = e.seq;
     if (e.node == cfg_.node_name) continue;  // done here when it was published
+    metrics_.observe("bastion_revocation_latency_seconds", static_cast<double>(std::max<Micros>(0, now - e.at)) / 1e6);
     switch (e.kind) {
       case policy::RevocationKind::kEndUser: end_user_sessions(e.subject, e.message); break;
       case policy::RevocationKind::kEndKey: end_key_sessions(e.subject, e.message); break;
@@ -177,6 +179,40 @@ std::string Supervisor::kill_session_elsewhere(const std::string& session_id, co
   if (!found || !*found || (*found)->ended_at || (*found)->node == cfg_.node_name) return "";
   publish_revocation(policy::RevocationKind::kKillSession, session_id, message);
   return (*found)->node;
+}
+
+std::string Supervisor::metrics_text() {
+  int live = 0;
+  for (const auto& [pid, c] : children_) live += c.authenticated && c.state != ChildState::kKilled;
+  metrics_.set("bastion_sessions_live", live);
+  metrics_.set("bastion_connections", static_cast<double>(children_.size()));
+  metrics_.set("bastion_revocations_unpublished", static_cast<double>(unpublished_.size()));
+  metrics_.set("bastion_cluster_lead", lead_ ? 1 : 0);
+  if (hr_) {
+    for (const auto& [outcome, n] : hr_->outcome_counts()) {
+      metrics_.set("bastion_hr_events_total", static_cast<double>(n), "outcome=" + outcome);
+    }
+  }
+  if (Services* s = monitor_services(); s != nullptr) {
+    if (auto n = s->policy().count_active_grants(clock_.now()); n) {
+      metrics_.set("bastion_grants_active", static_cast<double>(*n));
+    }
+  }
+  return metrics_.render();
+}
+
+WebReply Supervisor::health() {
+  // Ready: this node accepts logins, reaches the database and can sign.
+  auto refuse = [&](const std::string& why) {
+    return WebReply{503, {{"status", "unavailable"}, {"node", cfg_.node_name}, {"reason", why}}};
+  };
+  if (stopping_) return refuse("stopping");
+  Services* s = monitor_services();
+  if (s == nullptr) return refuse("database unavailable");
+  if (auto st = s->nodes().list(); !st) return refuse("database unavailable: " + st.error().message);
+  static constexpr uint8_t kProbe[] = {'h', 'e', 'a', 'l', 't', 'h'};
+  if (!audit_key_ || !audit_key_->sign(kProbe)) return refuse("cannot sign audit checkpoints");
+  return {200, {{"status", "ready"}, {"node", cfg_.node_name}, {"lead", lead_}}};
 }
 
 }  // namespace bastion::gateway

@@ -144,8 +144,14 @@ void WebProcessManager::read() {
       return violation(std::string("unpermitted request ") + monitor::type_name(monitor::type_of(r.message)));
     }
     using Op = monitor::WebCall::Op;
-    if (call->op < Op::kInviteInfo || call->op > Op::kStepUpAssert) {
+    if (call->op < Op::kInviteInfo || call->op > Op::kMetrics) {
       return violation("unknown web call " + std::to_string(call->op));
+    }
+    if (call->op == Op::kHealth || call->op == Op::kMetrics) {
+      if (!call->key.empty() || !call->body.empty()) return violation("a health or metrics call carries data");
+      WebReply reply = call->op == Op::kHealth ? host_.health() : WebReply{200, {{"text", host_.metrics()}}};
+      if (!answer(reply)) return;
+      continue;
     }
     // SECURITY: the web server checked these already; a web process that
     // sends what it would never have accepted is not the web server any more.
@@ -173,18 +179,23 @@ void WebProcessManager::read() {
         default: reply = backend.stepup_assert(call->key, body); break;
       }
     }
-    monitor::WebAnswer answer{static_cast<uint32_t>(reply.status), reply.body.dump()};
-    if (answer.body.size() > monitor::kMaxWebBody) {
-      answer = {500, nlohmann::json{{"error", "internal error"}}.dump()};
-    }
-    // A full channel means the web process stopped reading: it is restarted.
-    if (auto st = monitor::send_message(channel_.get(), answer, MSG_DONTWAIT); !st) {
-      daemon_log("web", "web channel: " + st.message() + "; restarting the web process");
-      if (pid_ != 0) ::kill(pid_, SIGKILL);
-      channel_.reset();
-      return;
-    }
+    if (!answer(reply)) return;
   }
+}
+
+bool WebProcessManager::answer(const WebReply& reply) {
+  monitor::WebAnswer a{static_cast<uint32_t>(reply.status), reply.body.dump()};
+  if (a.body.size() > monitor::kMaxWebBody) {
+    a = {500, nlohmann::json{{"error", "internal error"}}.dump()};
+  }
+  // A full channel means the web process stopped reading: it is restarted.
+  if (auto st = monitor::send_message(channel_.get(), a, MSG_DONTWAIT); !st) {
+    daemon_log("web", "web channel: " + st.message() + "; restarting the web process");
+    if (pid_ != 0) ::kill(pid_, SIGKILL);
+    channel_.reset();
+    return false;
+  }
+  return true;
 }
 
 void WebProcessManager::violation(const std::string& what) {

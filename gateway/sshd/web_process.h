@@ -22,6 +22,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "gateway/app/services.h"
+#include "gateway/app/web_backend.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/sshd/sandbox.h"
 
@@ -55,6 +56,9 @@ struct WebProcessHost {
   std::function<void()> become_child;
   // Appends an audit record about the web process `pid` (actor "web", deny).
   std::function<void(const std::string& action, const std::string& reason, int pid)> audit;
+  // [web] metrics_listen: the node's readiness and its metrics (Supervisor::health, metrics_text).
+  std::function<WebReply()> health;
+  std::function<std::string()> metrics;
 };
 
 class WebProcessManager {
@@ -87,6 +91,8 @@ class WebProcessManager {
 
  private:
   void violation(const std::string& what);
+  // Sends `reply` to the web process; false (and the process is restarted) when the channel is full or gone.
+  bool answer(const WebReply& reply);
 
   const Config& cfg_;
   const Clock& clock_;

@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 
 #include "common/clock.h"
 #include "gateway/app/daemon_log.h"
 #include "gateway/app/monitor_protocol.h"
+#include "gateway/web/metrics_server.h"
 #include "gateway/web/web_server.h"
 
 namespace bastion::gateway {
@@ -94,6 +96,8 @@ WebReply MonitorWebBackend::stepup_options(const std::string& code) {
 WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohmann::json& credential) {
   return impl_->call(Op::kStepUpAssert, code, &credential);
 }
+WebReply MonitorWebBackend::health() { return impl_->call(Op::kHealth, "", nullptr); }
+WebReply MonitorWebBackend::metrics() { return impl_->call(Op::kMetrics, "", nullptr); }
 
 [[noreturn]] void run_web_process(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox) {
   prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc
@@ -115,6 +119,15 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
     std::fflush(stderr);
     ::_exit(1);
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (cfg.metrics_listen_port != 0) {
+    metrics = std::make_unique<MetricsServer>(backend, cfg.metrics_listen_host, cfg.metrics_listen_port);
+    if (auto st = metrics->start(); !st) {
+      daemon_log("web", st.message());
+      std::fflush(stderr);
+      ::_exit(1);
+    }
+  }
   // SECURITY: the TLS key is loaded and the port bound; nothing a browser
   // sends is parsed outside the sandbox.
   if (auto st = enter_sandbox(); !st) {
@@ -124,6 +137,11 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
   }
   g_server = &server;
   std::signal(SIGTERM, on_term);
+  if (metrics) {
+    metrics->run_in_background();
+    daemon_log("web", "health and metrics on http://" + cfg.metrics_listen_host + ":" +
+                          std::to_string(cfg.metrics_listen_port) + "/healthz and /metrics");
+  }
   daemon_log("web", "serving " + cfg.public_url + " on " + cfg.web_listen_host + ":" + std::to_string(server.port()));
   server.run();
   g_server = nullptr;

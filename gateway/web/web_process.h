@@ -32,6 +32,8 @@ class MonitorWebBackend : public WebBackend {
   WebReply stepup_info(const std::string& code) override;
   WebReply stepup_options(const std::string& code) override;
   WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) override;
+  WebReply health() override;
+  WebReply metrics() override;
 
  private:
   struct Impl;

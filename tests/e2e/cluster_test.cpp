@@ -314,6 +314,11 @@ TEST(ClusterOutage, PostgresqlStoppedAndStartedDuringALoginStorm) {
   OwnServer server(dir);
   if (server.url().starts_with("unavailable")) GTEST_SKIP() << server.url();
   Deployment d{Deployment::OnDatabase{server.url()}};
+  int metrics = free_port();
+  d.edit_config("max_connections_per_source = 8",
+                "metrics_listen = \"127.0.0.1:" + std::to_string(metrics) + "\"\nmax_connections_per_source = 8");
+  ASSERT_TRUE(wait_for([&] { return port_open(metrics); }, 10000)) << d.gateway_log();
+  EXPECT_EQ(http_get(metrics, "/healthz").rfind("HTTP/1.1 200", 0), 0u);
   int b = d.add_node("node-b");
   d.ctl_ok({"user", "add", "alice", "--employee-id", "E1", "--role", "ops"});
   SshKeyFiles alice = d.enroll_sk_key("alice");
@@ -349,6 +354,10 @@ TEST(ClusterOutage, PostgresqlStoppedAndStartedDuringALoginStorm) {
   std::filesystem::rename(dir + "/leaver.part", d.dir() + "/state/hr/incoming/leaver.jsonl");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   EXPECT_TRUE(on_b.running()) << read_text(dir + "/alice-b.log");  // a live session outlasts the outage
+  // The load balancer's check says node A is not ready, and why.
+  std::string down = http_get(metrics, "/healthz");
+  EXPECT_EQ(down.rfind("HTTP/1.1 503", 0), 0u) << down;
+  EXPECT_NE(down.find("database unavailable"), std::string::npos) << down;
   int ok_before_resume = 0;
   {
     std::lock_guard lock(mu);
@@ -366,6 +375,10 @@ TEST(ClusterOutage, PostgresqlStoppedAndStartedDuringALoginStorm) {
   stop = true;
   for (auto& t : storm) t.join();
 
+  EXPECT_EQ(http_get(metrics, "/healthz").rfind("HTTP/1.1 200", 0), 0u);
+  std::string counted = http_get(metrics, "/metrics");
+  EXPECT_NE(counted.find("bastion_login_denials_total{stage=\"database\"}"), std::string::npos) << counted;
+  EXPECT_NE(counted.find("bastion_database_errors_total "), std::string::npos) << counted;
   EXPECT_GT(ok_before_resume, 0);
   EXPECT_GT(ok, ok_before_resume);  // logins work again
   ASSERT_FALSE(refusals.empty());   // some were refused while it was down

@@ -108,6 +108,11 @@ int Deployment::add_node(const std::string& name, bool shared) {
   swap("listen = \"127.0.0.1:" + std::to_string(web_port_) + "\"",
        "listen = \"127.0.0.1:" + std::to_string(web) + "\"");
   swap("[gateway]\n", "[gateway]\nnode_name = \"" + name + "\"\n");
+  // Its own metrics port, if the deployment serves metrics.
+  if (auto m = text.find("metrics_listen = \"127.0.0.1:"); m != std::string::npos) {
+    size_t from = m + 28, to = text.find('"', from);
+    text.replace(from, to - from, std::to_string(free_port()));
+  }
   if (shared) {
     swap("spool = \"hr\"", "spool = \"" + state_ + "/hr\"");
     swap("dir = \"recordings\"", "dir = \"" + state_ + "/recordings\"");
