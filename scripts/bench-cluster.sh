@@ -139,15 +139,24 @@ ssh_cmd=(ssh -F "$work/ssh_config")
   echo
   echo "## Durable audit appends per second"
   echo
-  echo "Each append is its own transaction (chained, committed with fsync), from separate processes as separate nodes write; \`bastion-bench audit\`."
+  echo "Chained and committed with fsync, from separate processes as separate nodes write (\`bastion-bench\`): each append its own"
+  echo "transaction, then as the monitor writes them (a group commit of the records its connections have waiting, 8 here)."
+  echo "For comparison, the same on SQLite (one node, one file) on this machine in the same run."
   echo
   echo "| what | records | time | rate |"
   echo "|---|---|---|---|"
-  for procs in 1 3; do
-    psql -q "$url" -c "CREATE SCHEMA bench$procs" >/dev/null
-    "$root/build/bench/bastion-bench" audit --records "$appends" --procs "$procs" \
-      --database "$url&options=-csearch_path%3Dbench$procs" | grep '^|' | tail -n 1
+  n=0
+  for mode in audit group-commit; do
+    for procs in 1 3; do
+      n=$((n + 1))
+      psql -q "$url" -c "CREATE SCHEMA bench$n" >/dev/null
+      extra=(); [ "$mode" = group-commit ] && extra=(--writers 8)
+      "$root/build/bench/bastion-bench" --dir "$work" "$mode" --records "$appends" --procs "$procs" "${extra[@]}" \
+        --database "$url&options=-csearch_path%3Dbench$n" | grep '^|' | tail -n 1
+    done
   done
+  "$root/build/bench/bastion-bench" --dir "$work" audit --records "$appends" --procs 3 | grep '^|' | tail -n 1
+  "$root/build/bench/bastion-bench" --dir "$work" group-commit --records "$appends" --procs 3 --writers 8 | grep '^|' | tail -n 1
   echo
   echo "## Revocation across nodes"
   echo

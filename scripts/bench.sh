@@ -4,6 +4,7 @@
 # ratios. Prints markdown tables and writes bench/RESULTS.md.
 #
 #   scripts/bench.sh [--quick] [--storms-only] [--recording-only]
+#   (several gateway nodes on one PostgreSQL: scripts/bench-cluster.sh)
 #     --quick           small sizes and few runs (a smoke run, a few minutes)
 #     --storms-only     only the login storms (section 6); writes bench/RESULTS-storms.md (not
 #                       with --quick), leaves bench/RESULTS.md alone

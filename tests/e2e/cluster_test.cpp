@@ -222,6 +222,36 @@ TEST_F(Cluster, RecordingsAreReadFromAnyNodeWhenTheirFolderIsShared) {
   EXPECT_EQ(there.exit_code, 0) << there.out << there.err;
 }
 
+// A grant made on node B is used through node C, and its revocation on node A
+// ends that session on C.
+TEST_F(Cluster, AGrantMadeOnOneNodeIsUsedThroughAnotherAndRevokedFromAThird) {
+  d->ctl_ok({"customer", "add", "acme"});
+  d->ctl_ok({"target", "add", "acme-app", "--address", "127.0.0.1:" + std::to_string(d->target_port()), "--host-key",
+             d->target_host_pub(), "--customer", "acme"});
+  d->ctl_ok({"role", "add", "support", "--targets", "customer=*", "--logins", d->login(), "--elevated",
+             "--max-duration", "4h", "--step-up", "none"});
+  d->ctl_ok({"user", "add", "frank", "--employee-id", "E700", "--role", "support"});
+  SshKeyFiles frank = d->enroll_sk_key("frank");
+  std::string acme = d->login() + "@acme-app";
+  auto before = d->ssh(frank, acme, {"true"});
+  EXPECT_EQ(before.exit_code, 255) << before.err;  // elevated: nothing without a grant
+  auto made = d->node_ctl("node-b", {"elevate", "break-glass", "frank", acme, "--for", "20m", "--reason", "INC-9"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  size_t at = made.out.find("GRT-");
+  ASSERT_NE(at, std::string::npos) << made.out;
+  std::string grant = made.out.substr(at, made.out.find_first_of(" \n", at) - at);
+  auto argv = d->ssh_argv_to(c, frank, acme);
+  argv.push_back("echo up; sleep 60");
+  Process on_c(argv, d->dir() + "/frank-c.log");
+  ASSERT_TRUE(wait_for([&] { return read_text(d->dir() + "/frank-c.log").find("up") != std::string::npos; }, 15000))
+      << read_text(d->dir() + "/frank-c.log");
+  auto began = Clock::now();
+  d->ctl_ok({"elevate", "revoke", grant, "--reason", "incident over"});
+  EXPECT_GE(on_c.wait(5000), 0) << read_text(d->dir() + "/frank-c.log");
+  std::printf("grant revoked on node A to the session's end on node C: %lld ms\n", ms_since(began));
+  EXPECT_LT(ms_since(began), 2000);
+}
+
 // kill -9 of node B mid-session: its client is cut off with it, and the
 // others record its session as ended unclean (once), keeping the chain whole.
 TEST_F(Cluster, ANodeKilledMidSessionHasItsSessionsEndedByTheOthers) {
