@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <functional>
 #include <random>
 
 #include "common/files.h"
@@ -45,16 +47,21 @@ int append_n(const std::string& db_path, int n) {
   return 0;
 }
 
-void bench_audit(const std::string& dir, int records, int procs, const std::string& database) {
-  std::string path = database.empty() ? dir + "/audit.db" : database;
+// A fresh audit store at `database` (or a SQLite file `file` in `dir`), then
+// `procs` processes each running `writer(path)`; the seconds it took and
+// whether every writer succeeded. Empty: the store could not be created.
+std::optional<std::pair<double, bool>> run_writers(const std::string& dir, const std::string& file,
+                                                   const std::string& database, int procs,
+                                                   const std::function<int(const std::string&)>& writer) {
+  std::string path = database.empty() ? dir + "/" + file : database;
   if (database.empty()) std::filesystem::remove(path);
   if (auto created = Database::open(path, Database::Mode::kCreate); !created) {
     std::fprintf(stderr, "bastion-bench: %s\n", created.error().message.c_str());
-    return;
+    return std::nullopt;
   }
   auto t0 = Steady::now();
   for (int p = 0; p < procs; ++p) {
-    if (fork() == 0) _exit(append_n(path, records / procs));
+    if (fork() == 0) _exit(writer(path));
   }
   bool ok = true;
   for (int p = 0; p < procs; ++p) {
@@ -63,6 +70,15 @@ void bench_audit(const std::string& dir, int records, int procs, const std::stri
     ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
   double s = seconds_since(t0);
+  if (database.empty()) std::filesystem::remove(path);
+  return std::make_pair(s, ok);
+}
+
+void bench_audit(const std::string& dir, int records, int procs, const std::string& database) {
+  auto r = run_writers(dir, "audit.db", database, procs,
+                       [&](const std::string& path) { return append_n(path, records / procs); });
+  if (!r) return;
+  auto [s, ok] = *r;
   std::printf(
       "| audit appends, %d process%s, chained + %s | %d records | %.2f s | %.0f appends/s%s "
       "|\n",
@@ -94,29 +110,15 @@ int group_commit_n(const std::string& path, int records, int writers) {
 }
 
 void bench_group_commit(const std::string& dir, int records, int writers, int procs, const std::string& database) {
-  std::string path = database.empty() ? dir + "/audit-group.db" : database;
-  if (database.empty()) std::filesystem::remove(path);
-  if (auto created = Database::open(path, Database::Mode::kCreate); !created) {
-    std::fprintf(stderr, "bastion-bench: %s\n", created.error().message.c_str());
-    return;
-  }
-  auto t0 = Steady::now();
-  for (int p = 0; p < procs; ++p) {
-    if (fork() == 0) _exit(group_commit_n(path, records / procs, writers));
-  }
-  bool ok = true;
-  for (int p = 0; p < procs; ++p) {
-    int status = 0;
-    wait(&status);
-    ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  double s = seconds_since(t0);
+  auto r = run_writers(dir, "audit-group.db", database, procs,
+                       [&](const std::string& path) { return group_commit_n(path, records / procs, writers); });
+  if (!r) return;
+  auto [s, ok] = *r;
   std::printf(
       "| audit appends, %d process%s, group commit of %d waiting writer%s per transaction (the monitor), chained + "
       "%s | %d records | %.2f s | %.0f appends/s%s |\n",
       procs, procs == 1 ? "" : "es", writers, writers == 1 ? "" : "s",
       database.empty() ? "fsync'd (SQLite)" : "committed (PostgreSQL)", records, s, records / s, ok ? "" : " (ERRORS)");
-  if (database.empty()) std::filesystem::remove(path);
 }
 
 void bench_recordings(const std::string& dir, int mib) {

@@ -141,7 +141,7 @@ ssh_cmd=(ssh -F "$work/ssh_config")
   echo
   echo "Chained and committed with fsync, from separate processes as separate nodes write (\`bastion-bench\`): each append its own"
   echo "transaction, then as the monitor writes them (a group commit of the records its connections have waiting, 8 here)."
-  echo "For comparison, the same on SQLite (one node, one file) on this machine in the same run."
+  echo "For comparison, one SQLite writer (one node, one file) on this machine in the same run."
   echo
   echo "| what | records | time | rate |"
   echo "|---|---|---|---|"
@@ -155,8 +155,8 @@ ssh_cmd=(ssh -F "$work/ssh_config")
         --database "$url&options=-csearch_path%3Dbench$n" | grep '^|' | tail -n 1
     done
   done
-  "$root/build/bench/bastion-bench" --dir "$work" audit --records "$appends" --procs 3 | grep '^|' | tail -n 1
-  "$root/build/bench/bastion-bench" --dir "$work" group-commit --records "$appends" --procs 3 --writers 8 | grep '^|' | tail -n 1
+  "$root/build/bench/bastion-bench" --dir "$work" audit --records "$appends" | grep '^|' | tail -n 1
+  "$root/build/bench/bastion-bench" --dir "$work" group-commit --records "$appends" --writers 8 | grep '^|' | tail -n 1
   echo
   echo "## Revocation across nodes"
   echo

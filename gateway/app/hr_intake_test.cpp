@@ -31,8 +31,12 @@ class HrIntakeTest : public ::testing::Test {
     cfg.max_leaver_share = 1.0;
     auto db = Database::open(cfg.database, Database::Mode::kCreate);
     ASSERT_TRUE(db) << db.error().message;
-    policy::SqlitePolicyRepository repo(*db, clock);
-    for (int i = 0; i < 3; ++i) {
+    add_people(*db, 0, 3);
+  }
+  // Active people pFIRST..pLAST-1 with employee ids EFIRST...
+  void add_people(Database& db, int first, int last) {
+    policy::SqlitePolicyRepository repo(db, clock);
+    for (int i = first; i < last; ++i) {
       policy::Person p;
       p.name = "p" + std::to_string(i);
       p.employee_id = "E" + std::to_string(i);
@@ -126,14 +130,7 @@ TEST_F(HrIntakeTest, TwoNodesSharingASpoolApplyEachFileOnce) {
     recorder::NodeRegistry nodes(*db, clock);
     ASSERT_TRUE(nodes.start("a", "127.0.0.1:1", "restarted"));
     ASSERT_TRUE(nodes.start("b", "127.0.0.1:2", "restarted"));
-    policy::SqlitePolicyRepository repo(*db, clock);
-    for (int i = 3; i < 12; ++i) {
-      policy::Person p;
-      p.name = "p" + std::to_string(i);
-      p.employee_id = "E" + std::to_string(i);
-      p.state = policy::PersonState::kActive;
-      ASSERT_TRUE(repo.add_person(p));
-    }
+    add_people(*db, 3, 12);
   }
   auto a = intake();
   auto b = std::make_unique<HrIntake>(
