@@ -233,6 +233,11 @@ void Supervisor::on_key_probe(ChildInfo& c, const monitor::KeyProbe& m) {
   if (!rec) {
     metrics_.add("bastion_login_denials_total", "stage=database");
     metrics_.add("bastion_database_errors_total");
+    // Nowhere to audit it: the daemon's log says so, once per 10 s at most.
+    if (Micros now = clock_.now(); now >= unavailable_logged_at_ + 10 * kMicrosPerSecond) {
+      unavailable_logged_at_ = now;
+      daemon_log("refusing logins while the database is unavailable (not audited: " + rec.error().message + ")");
+    }
   }
   if (known || !rec || !c.refused_keys.insert(m.fingerprint).second) return;
   // Each refused key counts once, towards max_auth_attempts and the source's back-off.

@@ -250,6 +250,7 @@ class Supervisor {
   std::deque<Unpublished> unpublished_;  // revocations not yet published (publish_pending)
   bool publish_failing_ = false;         // logged once per outage
   Metrics metrics_ = gateway_metrics();  // for GET /metrics (metrics_text)
+  Micros unavailable_logged_at_ = 0;     // the last "refusing logins while the database is unavailable" line
   bool lead_ = true;                     // this node does the cluster's once-only jobs (check_nodes)
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.

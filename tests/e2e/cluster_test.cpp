@@ -409,6 +409,7 @@ TEST(ClusterOutage, PostgresqlStoppedAndStartedDuringALoginStorm) {
   std::string counted = http_get(metrics, "/metrics");
   EXPECT_NE(counted.find("bastion_login_denials_total{stage=\"database\"}"), std::string::npos) << counted;
   EXPECT_NE(counted.find("bastion_database_errors_total "), std::string::npos) << counted;
+  EXPECT_NE(d.gateway_log().find("refusing logins while the database is unavailable (not audited"), std::string::npos);
   EXPECT_GT(ok_before_resume, 0);
   EXPECT_GT(ok, ok_before_resume);  // logins work again
   ASSERT_FALSE(refusals.empty());   // some were refused while it was down
