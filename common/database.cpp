@@ -367,9 +367,13 @@ int64_t Column::int64() const { return statement_.impl_->c->int64(index_); }
 int Column::int32() const { return static_cast<int>(statement_.impl_->c->int64(index_)); }
 bool Column::is_null() const { return statement_.impl_->c->is_null(index_); }
 
-Transaction::Transaction(Database& db) : db_(db) { engine_of(db_).begin_write(); }
+Transaction::Transaction(Database& db) : db_(db) {
+  engine_of(db_).memo.clear();
+  engine_of(db_).begin_write();
+}
 Transaction::~Transaction() {
   if (done_) return;
+  engine_of(db_).memo.clear();
   try {
     engine_of(db_).rollback();
   } catch (const DatabaseError&) {  // NOLINT(bugprone-empty-catch): nothing more a destructor can do
@@ -377,6 +381,7 @@ Transaction::~Transaction() {
 }
 void Transaction::commit() {
   done_ = true;
+  engine_of(db_).memo.clear();
   engine_of(db_).commit();
 }
 
@@ -396,11 +401,15 @@ Status with_transaction(Database& db, const std::function<Status()>& fn) {
       try {
         st = fn();
       } catch (...) {
+        engine_of(db).memo.clear();
         exec(db, "ROLLBACK TO nested");
         exec(db, "RELEASE nested");
         throw;
       }
-      if (!st) exec(db, "ROLLBACK TO nested");
+      if (!st) {
+        engine_of(db).memo.clear();
+        exec(db, "ROLLBACK TO nested");
+      }
       exec(db, "RELEASE nested");
       return st;
     }
@@ -432,7 +441,18 @@ Result<bool> Database::take_wakeups() {
 
 void notify(Database& db, const std::string& channel) { engine_of(db).notify(channel); }
 
+const std::string* transaction_memo(Database& db, const std::string& key) {
+  auto& memo = engine_of(db).memo;
+  auto it = memo.find(key);
+  return it == memo.end() || !db.in_transaction() ? nullptr : &it->second;
+}
+
+void set_transaction_memo(Database& db, const std::string& key, std::string value) {
+  if (db.in_transaction()) engine_of(db).memo[key] = std::move(value);
+}
+
 Status Database::begin() {
+  connection_->memo.clear();
   return guarded([&]() -> Status {
     connection_->begin_write();
     return {};
@@ -440,6 +460,7 @@ Status Database::begin() {
 }
 
 Status Database::commit() {
+  connection_->memo.clear();
   return guarded([&]() -> Status {
     connection_->commit();
     return {};
@@ -447,6 +468,7 @@ Status Database::commit() {
 }
 
 Status Database::rollback() {
+  connection_->memo.clear();
   if (!in_transaction()) return {};
   return guarded([&]() -> Status {
     connection_->rollback();

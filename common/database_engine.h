@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +46,9 @@ bool is_postgres(const std::string& location);
 
 struct Database::Connection {
   virtual ~Connection() = default;
+  // transaction_memo(): cleared by every begin, commit, rollback and
+  // rollback to a savepoint made through common/database.cpp.
+  std::map<std::string, std::string> memo;
   virtual std::unique_ptr<engine::Cursor> prepare(const std::string& text) = 0;
   // Statements without parameters or rows (DDL, SAVEPOINT, several at once).
   virtual void exec(const std::string& text) = 0;

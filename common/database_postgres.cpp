@@ -16,6 +16,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -306,11 +307,26 @@ class PostgresConnection final : public Database::Connection {
     return any;
   }
 
+  // The server-side prepared statement for `text` with parameters of
+  // `types`, prepared on first use (the server parses and plans it once per
+  // connection, not once per execution); nullptr past kMaxPrepared distinct
+  // statements (then the caller sends the text each time).
+  const std::string* prepared(const std::string& text, const std::vector<Oid>& types) {
+    std::string key = text;
+    for (Oid t : types) key += "\x1f" + std::to_string(t);
+    if (auto it = prepared_.find(key); it != prepared_.end()) return &it->second;
+    if (prepared_.size() >= kMaxPrepared) return nullptr;
+    std::string name = "bastion_" + std::to_string(prepared_.size() + 1);
+    checked(PQprepare(usable(), name.c_str(), text.c_str(), static_cast<int>(types.size()), types.data()));
+    return &prepared_.emplace(std::move(key), std::move(name)).first->second;
+  }
+
   // The connection, re-established first if it was lost outside a
   // transaction (inside one, the transaction is gone: the caller rolls back).
   PGconn* usable() {
     if (PQstatus(conn_) == CONNECTION_OK) return conn_;
     if (open_) throw DatabaseError("the connection to PostgreSQL was lost inside a transaction", false);
+    prepared_.clear();  // a new session on the server has none of them
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
       throw DatabaseError("PostgreSQL is unreachable: " + first_line(PQerrorMessage(conn_)), false);
@@ -340,9 +356,12 @@ class PostgresConnection final : public Database::Connection {
     return out + "\"";
   }
 
+  static constexpr size_t kMaxPrepared = 512;
+
   PGconn* conn_;
-  bool open_ = false;                  // a transaction begun here and not yet ended
-  std::vector<std::string> channels_;  // listened to (again after a reconnect)
+  std::map<std::string, std::string> prepared_;  // prepared(): statement (and parameter types) to its name
+  bool open_ = false;                            // a transaction begun here and not yet ended
+  std::vector<std::string> channels_;            // listened to (again after a reconnect)
 };
 
 void PostgresCursor::execute() {
@@ -353,8 +372,11 @@ void PostgresCursor::execute() {
     lengths[k] = values_[k] ? static_cast<int>(values_[k]->size()) : 0;
   }
   PGconn* c = conn_.usable();
-  ResultPtr r(PQexecParams(c, sql_.text.c_str(), static_cast<int>(values.size()), types_.data(), values.data(),
-                           lengths.data(), formats_.data(), 0),
+  const std::string* name = conn_.prepared(sql_.text, types_);
+  const int n = static_cast<int>(values.size());
+  ResultPtr r(name != nullptr ? PQexecPrepared(c, name->c_str(), n, values.data(), lengths.data(), formats_.data(), 0)
+                              : PQexecParams(c, sql_.text.c_str(), n, types_.data(), values.data(), lengths.data(),
+                                             formats_.data(), 0),
               &PQclear);
   conn_.ok_or_throw(r.get());
   result_ = std::move(r);

@@ -102,6 +102,13 @@ int64_t query_int64(Database& db, const std::string& text);
 // a transaction, when it commits. Nothing on SQLite.
 void notify(Database& db, const std::string& channel);
 
+// A value a store keeps for the rest of the current write transaction on
+// `db` (the audit chain's head: the transaction holds the write lock, so no
+// other connection can move it). Forgotten when the transaction begins, ends,
+// or rolls back to a savepoint; set only inside a transaction. nullptr: none.
+const std::string* transaction_memo(Database& db, const std::string& key);
+void set_transaction_memo(Database& db, const std::string& key, std::string value);
+
 // A failure as an Error, `context` in front of the engine's message. A lock
 // another process holds is ErrorCode::kBusy, so callers that retry ask the
 // code, not the wording.

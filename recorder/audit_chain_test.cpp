@@ -246,5 +246,67 @@ TEST_F(ChainTest, ConcurrentAppendersKeepAValidChain) {
   EXPECT_EQ(r.records, kProcs * kEach);
 }
 
+// The monitor's group commit: several appends in one transaction (the
+// chain's head read once, then kept for the transaction), from several
+// processes at once, with commits in between that let the others append.
+TEST_F(ChainTest, GroupCommitsFromSeveralProcessesKeepAValidChain) {
+  constexpr int kProcs = 4, kBatches = 10, kEach = 6;
+  for (int i = 0; i < kProcs; ++i) {
+    if (fork() == 0) {
+      auto d = Database::open(bastion::test_support::test_database(dir + "/a.db"), Database::Mode::kOpenExisting);
+      if (!d) _exit(2);
+      AuditLog l(*d, SystemClock::instance());
+      for (int b = 0; b < kBatches; ++b) {
+        if (!d->begin()) _exit(3);
+        for (int j = 0; j < kEach; ++j) {
+          if (!l.append({"p" + std::to_string(i), "test", Outcome::kInfo, "", "", "", "", "", {{"j", j}}})) _exit(4);
+        }
+        if (!d->commit()) _exit(5);
+      }
+      _exit(0);
+    }
+  }
+  for (int i = 0; i < kProcs; ++i) {
+    int status = 0;
+    wait(&status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  VerifyReport r = verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, kProcs * kBatches * kEach);
+}
+
+// A record undone with its savepoint (a change that failed after writing its
+// audit record) is not the head the next append chains onto.
+TEST_F(ChainTest, ARecordRolledBackWithItsSavepointIsNotChainedOnto) {
+  ASSERT_TRUE(db->begin());
+  ASSERT_TRUE(log->append({"alice", "first", Outcome::kInfo, "", "", "", "", "", {}}));
+  Status failed = with_transaction(*db, [&]() -> Status {
+    if (!log->append({"alice", "undone", Outcome::kInfo, "", "", "", "", "", {}})) return make_error("append");
+    return make_error("the change failed after its record");
+  });
+  EXPECT_FALSE(failed);
+  ASSERT_TRUE(log->append({"alice", "second", Outcome::kInfo, "", "", "", "", "", {}}));
+  ASSERT_TRUE(db->commit());
+  // And after the commit, a write made by another connection is seen.
+  {
+    auto other = Database::open(bastion::test_support::test_database(dir + "/a.db"), Database::Mode::kOpenExisting);
+    ASSERT_TRUE(other) << other.error().message;
+    AuditLog l(*other, clock);
+    ASSERT_TRUE(l.append({"bob", "elsewhere", Outcome::kInfo, "", "", "", "", "", {}}));
+  }
+  ASSERT_TRUE(db->begin());
+  ASSERT_TRUE(log->append({"alice", "third", Outcome::kInfo, "", "", "", "", "", {}}));
+  ASSERT_TRUE(db->commit());
+  VerifyReport r = verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 4);
+  auto all = log->query({});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 4U);
+  EXPECT_EQ((*all)[1].event.action, "second");
+  EXPECT_EQ((*all)[1].seq, 2);
+}
+
 }  // namespace
 }  // namespace bastion::recorder

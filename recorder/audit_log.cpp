@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 
 namespace bastion::recorder {
 
@@ -21,6 +22,9 @@ std::string to_string(Outcome o) {
 }
 
 namespace {
+// transaction_memo() key: "SEQ TS HASH" of the record appended last.
+constexpr const char* kHeadMemo = "audit.head";
+
 Outcome parse_outcome(const std::string& s) {
   if (s == "allow") return Outcome::kAllow;
   if (s == "deny") return Outcome::kDeny;
@@ -76,14 +80,24 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
     StoredRecord r;
     r.prev_hash = kGenesisHash;
     r.ts = clock_.now();
-    Statement last(db_, "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
-    if (last.step()) {
-      r.seq = last.column(0).int64();
-      r.prev_hash = last.column(1).text();
-      // Times never decrease along the chain (verification requires it): a
-      // wall clock stepped back dates the record like its predecessor.
-      r.ts = std::max<Micros>(r.ts, last.column(2).int64());
+    // The chain's head: read once per write transaction (which holds the
+    // write lock, so no other connection can append meanwhile), then kept in
+    // the transaction's memo for the next append of the same group commit.
+    Micros last_ts = 0;
+    if (const std::string* head = transaction_memo(db_, kHeadMemo)) {
+      std::istringstream in(*head);
+      in >> r.seq >> last_ts >> r.prev_hash;
+    } else {
+      Statement last(db_, "SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1");
+      if (last.step()) {
+        r.seq = last.column(0).int64();
+        r.prev_hash = last.column(1).text();
+        last_ts = last.column(2).int64();
+      }
     }
+    // Times never decrease along the chain (verification requires it): a
+    // wall clock stepped back dates the record like its predecessor.
+    r.ts = std::max<Micros>(r.ts, last_ts);
     r.seq += 1;
     r.actor = e.actor.empty() ? std::string("system") : e.actor;
     r.action = e.action;
@@ -106,6 +120,7 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
       q.bind(i++, *f);
     }
     q.run();
+    set_transaction_memo(db_, kHeadMemo, std::to_string(r.seq) + " " + std::to_string(r.ts) + " " + r.hash);
     return r.seq;
   }
 }

@@ -142,6 +142,26 @@ TEST_F(Cluster, DisablingAPersonOnOneNodeEndsTheirSessionsOnTheOthers) {
   EXPECT_EQ(d->ssh(carol, dest(), {"true"}).exit_code, 255);
 }
 
+// A key revoked with bastionctl on node A ends the session that logged in
+// with it on node C, and no node lets it in again.
+TEST_F(Cluster, AKeyRevokedOnOneNodeEndsItsSessionOnAnother) {
+  SshKeyFiles erin = person("erin", "E400");
+  Process on_c = long_session(c, erin, d->dir() + "/erin-c.log");
+  auto keys = nlohmann::json::parse(d->ctl_ok({"key", "list", "--user", "erin", "--json"}));
+  ASSERT_EQ(keys.size(), 1u) << keys.dump();
+  auto began = Clock::now();
+  d->ctl_ok({"key", "revoke", keys[0]["fingerprint"].get<std::string>()});
+  EXPECT_GE(on_c.wait(5000), 0);
+  std::printf("key revoke on node A to the disconnect on node C: %lld ms\n", ms_since(began));
+  EXPECT_NE(read_text(d->dir() + "/erin-c.log").find("revoked"), std::string::npos)
+      << read_text(d->dir() + "/erin-c.log");
+  for (int port : {b, c}) {
+    auto argv = d->ssh_argv_to(port, erin, dest());
+    argv.push_back("true");
+    EXPECT_EQ(run(argv).exit_code, 255);
+  }
+}
+
 // Nodes A and S share one spool folder (both see every file): each file is
 // claimed in the database, so exactly one of them applies it and files it away.
 TEST_F(Cluster, AFileInASharedSpoolIsAppliedByExactlyOneNode) {
