@@ -173,6 +173,13 @@ void Deployment::edit_config(const std::string& from, const std::string& to) {
 void Deployment::start_sshd(const std::string& name, int port, Process& into, const std::string& extra) {
   std::filesystem::create_directories("/run/sshd");
   std::string cfg = dir_ + "/sshd_" + name + ".conf";
+  // Sessions on the targets get a HOME without a ~/.bashrc (the login's own
+  // home stays their working directory). root's on these machines runs
+  // pyenv's setup, whose `pyenv rehash` takes a lock that concurrent logins
+  // wait up to 60 s for, and that a session ended mid-way leaves behind for
+  // every later login: a stall no test here is about.
+  std::string home = extra.find("SetEnv") == std::string::npos ? dir_ + "/home-" + name : "";
+  if (!home.empty()) std::filesystem::create_directories(home);
   write_text(cfg, "Port " + std::to_string(port) +
                       "\nListenAddress 127.0.0.1\n"
                       "HostKey " +
@@ -191,7 +198,7 @@ void Deployment::start_sshd(const std::string& name, int port, Process& into, co
                       // The gateway opens one upstream connection per login; a burst
                       // of logins must not meet sshd's default MaxStartups (10:30:100).
                       "MaxStartups 1000\n" +
-                      extra);
+                      (home.empty() ? std::string() : "SetEnv HOME=" + home + "\n") + extra);
   into = Process({"/usr/sbin/sshd", "-D", "-e", "-f", cfg}, dir_ + "/sshd_" + name + ".log");
   if (!wait_for([&] { return port_open(port) || !into.running(); }, 10000) || !into.running()) {
     throw std::runtime_error("sshd did not start: " + read_text(dir_ + "/sshd_" + name + ".log"));
