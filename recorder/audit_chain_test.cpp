@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/database_sql.h"
@@ -25,6 +26,7 @@ class ChainTest : public testing::AuditStoreTest {
     }
   }
   void checkpoint() { ASSERT_TRUE(write_checkpoint(*db, *key, clock, "manual")); }
+  void appenders_keep_a_valid_chain(int procs, int batches, int each);
 };
 
 TEST_F(ChainTest, IntactChainVerifies) {
@@ -223,58 +225,41 @@ TEST_F(ChainTest, AForgedPurgeAnchorIsRejected) {
   EXPECT_EQ(r.problem, "checkpoint at seq 3 has a bad signature (forged or altered)");
 }
 
-TEST_F(ChainTest, ConcurrentAppendersKeepAValidChain) {
-  constexpr int kProcs = 6, kEach = 40;
-  for (int i = 0; i < kProcs; ++i) {
+// Runs `batches` group commits of `each` appends (one commit per append
+// when `each` is 0) in each of `procs` processes at once, each with its own
+// connection; then the chain must verify with every record in it.
+void ChainTest::appenders_keep_a_valid_chain(int procs, int batches, int each) {
+  for (int i = 0; i < procs; ++i) {
     if (fork() == 0) {
       auto d = Database::open(bastion::test_support::test_database(dir + "/a.db"), Database::Mode::kOpenExisting);
       if (!d) _exit(2);
       AuditLog l(*d, SystemClock::instance());
-      for (int j = 0; j < kEach; ++j) {
-        if (!l.append({"p" + std::to_string(i), "test", Outcome::kInfo, "", "", "", "", "", {{"j", j}}})) _exit(3);
+      for (int b = 0; b < batches; ++b) {
+        if (each > 0 && !d->begin()) _exit(3);
+        for (int j = 0; j < std::max(each, 1); ++j) {
+          if (!l.append({"p" + std::to_string(i), "test", Outcome::kInfo, "", "", "", "", "", {{"j", j}}})) _exit(4);
+        }
+        if (each > 0 && !d->commit()) _exit(5);
       }
       _exit(0);
     }
   }
-  for (int i = 0; i < kProcs; ++i) {
+  for (int i = 0; i < procs; ++i) {
     int status = 0;
     wait(&status);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
   VerifyReport r = verify();
   EXPECT_TRUE(r.ok) << r.problem;
-  EXPECT_EQ(r.records, kProcs * kEach);
+  EXPECT_EQ(r.records, procs * batches * std::max(each, 1));
 }
+
+TEST_F(ChainTest, ConcurrentAppendersKeepAValidChain) { appenders_keep_a_valid_chain(6, 40, 0); }
 
 // The monitor's group commit: several appends in one transaction (the
 // chain's head read once, then kept for the transaction), from several
 // processes at once, with commits in between that let the others append.
-TEST_F(ChainTest, GroupCommitsFromSeveralProcessesKeepAValidChain) {
-  constexpr int kProcs = 4, kBatches = 10, kEach = 6;
-  for (int i = 0; i < kProcs; ++i) {
-    if (fork() == 0) {
-      auto d = Database::open(bastion::test_support::test_database(dir + "/a.db"), Database::Mode::kOpenExisting);
-      if (!d) _exit(2);
-      AuditLog l(*d, SystemClock::instance());
-      for (int b = 0; b < kBatches; ++b) {
-        if (!d->begin()) _exit(3);
-        for (int j = 0; j < kEach; ++j) {
-          if (!l.append({"p" + std::to_string(i), "test", Outcome::kInfo, "", "", "", "", "", {{"j", j}}})) _exit(4);
-        }
-        if (!d->commit()) _exit(5);
-      }
-      _exit(0);
-    }
-  }
-  for (int i = 0; i < kProcs; ++i) {
-    int status = 0;
-    wait(&status);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
-  VerifyReport r = verify();
-  EXPECT_TRUE(r.ok) << r.problem;
-  EXPECT_EQ(r.records, kProcs * kBatches * kEach);
-}
+TEST_F(ChainTest, GroupCommitsFromSeveralProcessesKeepAValidChain) { appenders_keep_a_valid_chain(4, 10, 6); }
 
 // A record undone with its savepoint (a change that failed after writing its
 // audit record) is not the head the next append chains onto.
