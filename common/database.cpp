@@ -484,8 +484,8 @@ int Database::latest_schema_version() { return static_cast<int>(migrations().siz
 
 Result<Database> Database::open(const std::string& location, Mode mode, int busy_timeout_ms) {
   bool postgres = engine::is_postgres(location);
-  if (!postgres && mode == Mode::kOpenExisting && !std::filesystem::exists(location)) {
-    return make_error("database " + location + " does not exist (run `bastionctl init` first)");
+  if (!postgres && mode != Mode::kCreate && !std::filesystem::exists(location)) {
+    return make_error(ErrorCode::kNotFound, "database " + location + " does not exist (run `bastionctl init` first)");
   }
   try {
     Database out(postgres ? open_postgres(location, mode, busy_timeout_ms)

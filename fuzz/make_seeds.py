@@ -514,6 +514,30 @@ def public_key(regen_keys):
     write("fuzz_public_key", "blob_sk_ed25519", sk_ed)
 
 
+# --- authn::known_host_keys: "HOST PORT" line, then a known_hosts file -------
+
+def known_hosts():
+    d = os.path.join(CORPUS, "fuzz_public_key")
+    with open(os.path.join(d, "keygen_ed25519")) as f:
+        ed = " ".join(f.read().split()[:2])
+    with open(os.path.join(d, "keygen_ecdsa")) as f:
+        ec = " ".join(f.read().split()[:2])
+    t = "fuzz_known_hosts"
+    write(t, "plain", "db1.example.com 22\n# comment\ndb1.example.com,10.0.0.1 " + ed + " c\n")
+    write(t, "port", "10.0.0.1 2222\n[10.0.0.1]:2222 " + ed + "\n10.0.0.1 " + ec + "\n")
+    write(t, "wildcards", "db9.prod.example.com 22\n*.prod.example.com,!db9.prod.example.com " + ed +
+          "\ndb?.prod.example.com " + ec + "\n")
+    write(t, "markers", "db1 22\n@cert-authority * " + ec + "\ndb1 " + ed + "\ndb1 " + ec + "\n@revoked * " + ec +
+          "\n@other db1 " + ed + "\n")
+    # "db1.example.com" hashed with salt 16 zero bytes (HMAC-SHA1), as ssh-keygen -H writes it.
+    import hmac, hashlib
+    salt = bytes(16)
+    h = hmac.new(salt, b"db1.example.com", hashlib.sha1).digest()
+    write(t, "hashed", "db1.example.com 22\n|1|" + base64.b64encode(salt).decode() + "|" +
+          base64.b64encode(h).decode() + " " + ed + "\n|1|%%%|x " + ec + "\n")
+    write(t, "bad_key", "db1 22\ndb1 ssh-ed25519 AAAA\nother ssh-ed25519 !!!\n")
+
+
 # --- authn::UserCa (FuzzedDataProvider input: any bytes) --------------------
 
 def user_ca():
@@ -884,6 +908,7 @@ def main():
     stream()
     command_index()
     public_key(regen_keys)
+    known_hosts()
     user_ca()
     split_words()
     wire()

@@ -14,7 +14,9 @@ int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
   std::string config;
   bool check = false;
   app.add_option("--config", config, "gateway config file (default: $BASTION_CONFIG)");
-  app.add_flag("--check", check, "validate the configuration and keys, then exit");
+  app.add_flag("--check,--check-config", check,
+               "check the configuration, every key, the database (read-only: its schema version against this "
+               "build's) and the sandbox and web settings, print one line each, then exit: 0 if bastiond can start");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -33,12 +35,8 @@ int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
     std::fprintf(stderr, "bastiond: %s\n", cfg.error().message.c_str());
     return 1;
   }
-  if (check) {
-    std::printf("configuration %s is valid\n", cfg->config_path.c_str());
-    return 0;
-  }
   Supervisor sup(std::move(*cfg), run_web_process, std::move(hooks));
-  return sup.run();
+  return check ? sup.check() : sup.run();
 }
 
 }  // namespace bastion::gateway

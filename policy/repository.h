@@ -73,6 +73,9 @@ class PolicyRepository {
   virtual Result<std::optional<Target>> find_target(const std::string& name) = 0;
   virtual Result<std::vector<Target>> list_targets() = 0;
   virtual Status add_target(const Target& t) = 0;
+  // Pins `host_key` (an OpenSSH public key line) as target `name`'s host key
+  // in place of the one it had; an error if there is no such target.
+  virtual Status set_target_host_key(const std::string& name, const std::string& host_key) = 0;
 
   // Customers and the people who may consent for them.
   virtual Result<std::optional<Customer>> find_customer(const std::string& name) = 0;

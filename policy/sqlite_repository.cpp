@@ -379,4 +379,15 @@ Status SqlitePolicyRepository::add_target(const Target& t) {
   });
 }
 
+Status SqlitePolicyRepository::set_target_host_key(const std::string& name, const std::string& host_key) {
+  if (host_key.empty()) return make_error("a target's host key cannot be empty");
+  return with_transaction(db_, [&]() -> Status {
+    Statement q(db_, "UPDATE targets SET host_key = ? WHERE name = ?");
+    q.bind(1, host_key);
+    q.bind(2, name);
+    if (q.run() == 0) return make_error("no such target: " + name);
+    return {};
+  });
+}
+
 }  // namespace bastion::policy

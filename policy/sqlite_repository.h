@@ -29,6 +29,7 @@ class SqlitePolicyRepository final : public PolicyRepository {
   Result<std::optional<Target>> find_target(const std::string& name) override;
   Result<std::vector<Target>> list_targets() override;
   Status add_target(const Target& t) override;
+  Status set_target_host_key(const std::string& name, const std::string& host_key) override;
 
   Result<std::optional<Customer>> find_customer(const std::string& name) override;
   Result<std::vector<Customer>> list_customers() override;

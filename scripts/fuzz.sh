@@ -53,6 +53,7 @@ declare -A max_len=(
   [fuzz_command_index]=16384  # a session's bytes: records of at most 255 bytes
   [fuzz_public_key]=4096    # an RSA 4096 key line is ~750 bytes
   [fuzz_user_ca]=2048
+  [fuzz_known_hosts]=8192   # a few known_hosts lines
   [fuzz_split_words]=2100   # command lines: 2048 bytes
   [fuzz_wire]=4096
   [fuzz_monitor]=17000      # monitor messages: 16 KiB
@@ -60,7 +61,7 @@ declare -A max_len=(
   [fuzz_webauthn]=16384        # WebAuthn responses: a few KiB (authn caps parts at 64 KiB)
 )
 all_targets=(fuzz_ingress_name fuzz_selector fuzz_config fuzz_hr fuzz_sftp fuzz_cast fuzz_stream fuzz_command_index
-             fuzz_public_key fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn)
+             fuzz_public_key fuzz_known_hosts fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn)
 if [ ${#targets[@]} -eq 0 ]; then
   targets=("${all_targets[@]}")
 fi

@@ -25,6 +25,12 @@ Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock&
   return std::unique_ptr<Services>(new Services(cfg, std::move(*db), clock));
 }
 
+Result<DatabaseCheck> Services::check_database(const Config& cfg) {
+  auto db = Database::open(cfg.database, Database::Mode::kReadOnly, static_cast<int>(cfg.busy_timeout / 1000));
+  if (!db) return db.error();
+  return DatabaseCheck{Database::display_name(cfg.database), db->schema_version(), Database::latest_schema_version()};
+}
+
 std::function<bool(const policy::Elevation&)> grant_used(Services& s) {
   return [&s](const policy::Elevation& e) {
     recorder::SessionFilter f;

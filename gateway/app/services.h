@@ -28,10 +28,21 @@
 
 namespace bastion::gateway {
 
+// What `bastiond --check` says of the database: it can be opened, and how
+// its schema version compares with this build's.
+struct DatabaseCheck {
+  std::string shown;  // the location, a URL's password masked
+  int version = 0;    // the database's schema version
+  int latest = 0;     // this build's; pending migrations run when bastiond starts
+};
+
 class Services {
  public:
   // Every store reads the time from `clock` (tests pass a ManualClock).
   static Result<std::unique_ptr<Services>> open(const Config& cfg, const Clock& clock = SystemClock::instance());
+  // Opens the database read-only (nothing is migrated or written); an error
+  // if it cannot be opened, has no schema, or is newer than this build.
+  static Result<DatabaseCheck> check_database(const Config& cfg);
 
   const Config& config() const { return cfg_; }
   const Clock& clock() const { return clock_; }

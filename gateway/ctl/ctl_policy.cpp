@@ -2,7 +2,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "authn/known_hosts.h"
 #include "authn/public_key.h"
+#include "common/files.h"
 #include "common/strings.h"
 #include "gateway/ctl/ctl.h"
 #include "policy/selector.h"
@@ -159,6 +161,86 @@ Status list_targets(Services& s, const JsonFlag& a) {
   return ctl_print_rows(s.policy().list_targets(), a.json, target_json, print_targets);
 }
 
+struct TargetRekeyArgs {
+  std::string name, key_file, known_hosts, key_type;
+};
+
+Status check_target_rekey(TargetRekeyArgs& a) {
+  if (a.key_file.empty() == a.known_hosts.empty()) {
+    return make_error("give the new host key with one of --host-key FILE or --from-known-hosts FILE");
+  }
+  if (!a.key_type.empty() && a.known_hosts.empty()) return make_error("--key-type goes with --from-known-hosts");
+  return {};
+}
+
+// The key --from-known-hosts names for `t`: the one the file lists for its
+// address, or the one of --key-type among several.
+Result<authn::PublicKey> key_from_known_hosts(const policy::Target& t, const TargetRekeyArgs& a) {
+  auto text = read_file(a.known_hosts, 16 << 20);
+  if (!text) return text.error().prefixed(a.known_hosts + ": ");
+  auto found = authn::known_host_keys(*text, t.host, t.port);
+  if (!found) return found.error().prefixed(a.known_hosts + ": ");
+  std::string addr = t.host + ":" + std::to_string(t.port);
+  std::vector<authn::KnownHostKey> keys;
+  for (auto& k : *found) {
+    if (a.key_type.empty() || k.key.type == a.key_type) keys.push_back(std::move(k));
+  }
+  if (keys.empty()) {
+    return make_error(a.known_hosts + " lists no " + (a.key_type.empty() ? "" : a.key_type + " ") + "host key for " +
+                      addr +
+                      (found->empty() ? "" : " (it lists " + std::to_string(found->size()) + " of other types)"));
+  }
+  if (keys.size() > 1) {
+    std::vector<std::string> types;
+    for (const auto& k : keys) types.push_back(k.key.type + " (line " + std::to_string(k.line) + ")");
+    return make_error(a.known_hosts + " lists " + std::to_string(keys.size()) + " host keys for " + addr + ": " +
+                      join(types, ", ") + "; choose one with --key-type");
+  }
+  return keys.front().key;
+}
+
+// Pins a new host key for a target (the target rotated its key, or was
+// rebuilt). The change and its audit record commit together.
+Status rekey_target(Services& s, const TargetRekeyArgs& a) {
+  auto found = s.policy().find_target(a.name);
+  if (!found) return found.error();
+  if (!*found) return make_error("no such target: " + a.name);
+  const policy::Target& t = **found;
+  auto key = a.key_file.empty() ? key_from_known_hosts(t, a) : authn::read_public_key_file(a.key_file);
+  if (!key) return a.key_file.empty() ? key.error() : key.error().prefixed(a.key_file + ": ");
+  if (authn::is_security_key(key->type)) return make_error("a host key cannot be a security key");
+  key->comment.clear();
+  auto old = authn::parse_public_key_line(t.host_key);
+  std::string old_fp = old ? authn::fingerprint_sha256(old->blob) : "(unreadable: " + old.error().message + ")";
+  std::string new_fp = authn::fingerprint_sha256(key->blob);
+  if (old && old->blob == key->blob)
+    return make_error("target " + t.name + " already pins " + new_fp + "; nothing changed");
+  nlohmann::json j = {{"old_host_key_fingerprint", old_fp},
+                      {"old_host_key_type", old ? old->type : ""},
+                      {"host_key_fingerprint", new_fp},
+                      {"host_key_type", key->type},
+                      {"from", a.key_file.empty() ? "known_hosts:" + a.known_hosts : a.key_file}};
+  recorder::AuditEvent e;
+  e.actor = ctl_actor();
+  e.action = "target.rekey";
+  e.target = t.name;
+  e.details = j;
+  if (auto st = s.begin_batch(); !st) return st;
+  Status done = s.policy().set_target_host_key(t.name, authn::to_line(*key));
+  if (done) {
+    auto r = s.audit().append(e);
+    if (!r) done = r.error().prefixed("not changed: cannot audit the change: ");
+  }
+  if (done) done = s.commit_batch();
+  if (!done) {
+    (void)s.rollback_batch();
+    return done;
+  }
+  std::cout << "target " << t.name << " (" << t.host << ":" << t.port << "): host key " << old_fp << " replaced by "
+            << new_fp << " (" << key->type << ")\n";
+  return {};
+}
+
 void register_target(CLI::App& app, CtlGlobals& g) {
   auto* target = app.add_subcommand("target", "targets: hosts reached through the gateway");
   target->require_subcommand(1);
@@ -185,6 +267,20 @@ void register_target(CLI::App& app, CtlGlobals& g) {
   ctl_command(add, g, a, add_target);
   auto* list = target->add_subcommand("list", "list targets");
   ctl_command(list, g, add_json_flag(list), list_targets);
+  auto* rekey = target->add_subcommand(
+      "rekey",
+      "pin a new host key for a target (it rotated its key or was rebuilt); the old and new keys' "
+      "fingerprints are printed and audited");
+  auto r = std::make_shared<TargetRekeyArgs>();
+  rekey->add_option("NAME", r->name)->required();
+  auto* file = rekey->add_option("--host-key", r->key_file, "the target's new host public key file");
+  auto* kh = rekey->add_option("--from-known-hosts", r->known_hosts,
+                               "take the key an OpenSSH known_hosts file lists for the target's address "
+                               "(hashed names, [host]:port and wildcards are understood)");
+  file->excludes(kh);
+  rekey->add_option("--key-type", r->key_type,
+                    "with --from-known-hosts: the key type to take when the file lists several (e.g. ssh-ed25519)");
+  ctl_command(rekey, g, r, rekey_target, check_target_rekey);
 }
 
 }  // namespace

@@ -21,8 +21,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "authn/public_key.h"
 #include "common/address.h"
 #include "common/encoding.h"
+#include "common/strings.h"
 #include "gateway/app/daemon_log.h"
 #include "gateway/sshd/connection.h"
 #include "gateway/sshd/listener.h"
@@ -60,6 +62,53 @@ bool Supervisor::setup() {
   signal_fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   std::signal(SIGPIPE, SIG_IGN);
   return true;
+}
+
+int Supervisor::check() {
+  int failed = 0;
+  auto report = [&](const std::string& what, const Status& st, const std::string& ok = "ok") {
+    if (st) {
+      std::printf("ok      %s: %s\n", what.c_str(), ok.c_str());
+    } else {
+      std::printf("FAILED  %s: %s\n", what.c_str(), st.message().c_str());
+      ++failed;
+    }
+  };
+  std::printf("ok      configuration %s\n", cfg_.config_path.c_str());
+  auto ca = authn::UserCa::load(cfg_.user_ca_key);
+  std::string ca_fp;
+  if (ca) {
+    auto line = authn::parse_public_key_line(ca->public_key_line());
+    ca_fp = line ? authn::fingerprint_sha256(line->blob) : "ok";
+  }
+  report("user CA key " + cfg_.user_ca_key, ca ? Status{} : Status{ca.error()}, ca_fp);
+  auto audit_key = Ed25519Key::load(cfg_.audit_signing_key);
+  report("audit signing key " + cfg_.audit_signing_key, audit_key ? Status{} : Status{audit_key.error()},
+         audit_key ? "ed25519 " + base64_encode(audit_key->public_key()) : "");
+  if (!cfg_.encrypt_to.empty()) {
+    auto pub = recorder::load_reviewer_public_key(cfg_.encrypt_to);
+    report("[recording] encrypt_to " + cfg_.encrypt_to, pub ? Status{} : Status{pub.error()});
+  }
+  auto bind = make_ssh_bind(cfg_);
+  report("host keys " + join(cfg_.host_keys, ", "), bind ? Status{} : Status{bind.error()});
+  auto db = Services::check_database(cfg_);
+  std::string db_state;
+  if (db) {
+    db_state = "schema version " + std::to_string(db->version) +
+               (db->version == db->latest ? " (current)"
+                                          : " of " + std::to_string(db->latest) + "; bastiond applies " +
+                                                std::to_string(db->latest - db->version) + " migration(s) at start");
+  }
+  report("database " + (db ? db->shown : cfg_.database), db ? Status{} : Status{db.error()}, db_state);
+  auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user, cfg_.state_dir);
+  report("connection sandbox", plan ? Status{} : Status{plan.error()},
+         plan ? "connection processes run as " + plan->describe() : "");
+  if (!cfg_.public_url.empty()) {
+    // Says why on stderr when it fails (the same checks as at start).
+    report("web " + cfg_.public_url, web_.check() ? Status{} : Status{make_error("why is on stderr")});
+  }
+  if (failed == 0) std::printf("bastiond can start with %s\n", cfg_.config_path.c_str());
+  return failed == 0 ? 0 : 1;
 }
 
 Status Supervisor::load_keys() {

@@ -87,6 +87,10 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
+  // `bastiond --check`: loads every key, opens the database read-only and
+  // checks the sandbox users and the web settings, without listening or
+  // writing anything. Prints one line per check; 0 if all passed, else 1.
+  int check();
 
  private:
   bool setup();

@@ -223,7 +223,27 @@ TEST_F(Lifecycle, BastionctlBadInputChangesNothing) {
   auto t2 = run({BASTIOND_PATH, "--config", typo, "--check"});
   EXPECT_EQ(t2.exit_code, 1);
   EXPECT_NE(t2.err.find("unknown section [gateway2]"), std::string::npos) << t2.err;
-  EXPECT_EQ(run({BASTIOND_PATH, "--config", d->config(), "--check"}).exit_code, 0);
+  auto checked = run({BASTIOND_PATH, "--config", d->config(), "--check"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  for (const char* line : {"ok      user CA key ", "ok      audit signing key ", "ok      host keys ",
+                           "ok      connection sandbox: ", "bastiond can start with "}) {
+    EXPECT_NE(checked.out.find(line), std::string::npos) << line << " in\n" << checked.out;
+  }
+  EXPECT_NE(checked.out.find(" (current)\n"), std::string::npos) << checked.out;
+  // Every check runs, and each failure says which file and why.
+  std::string broken = std::filesystem::path(d->config()).parent_path().string() + "/broken.toml";
+  std::string broken_text = read_text(d->config());
+  size_t key_at = broken_text.find("signing_key = \"");
+  ASSERT_NE(key_at, std::string::npos) << broken_text;
+  broken_text.replace(key_at, broken_text.find('"', key_at + 15) + 1 - key_at,
+                      "signing_key = \"" + d->dir() + "/no-such-key\"");
+  write_text(broken, broken_text);
+  auto failed = run({BASTIOND_PATH, "--config", broken, "--check-config"});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_NE(failed.out.find("FAILED  audit signing key " + d->dir() + "/no-such-key: "), std::string::npos)
+      << failed.out;
+  EXPECT_NE(failed.out.find("ok      database "), std::string::npos) << failed.out;
+  EXPECT_EQ(failed.out.find("bastiond can start"), std::string::npos) << failed.out;
 
   std::string nodb = d->dir() + "/nodb.toml";
   std::string text = read_text(d->config());
