@@ -103,9 +103,10 @@ int Supervisor::check() {
   auto plan = plan_sandbox(SandboxRole::kConnection, cfg_.privsep_user, cfg_.state_dir);
   report("connection sandbox", plan ? Status{} : Status{plan.error()},
          plan ? "connection processes run as " + plan->describe() : "");
-  if (!cfg_.public_url.empty()) {
+  if (!cfg_.public_url.empty() || cfg_.metrics_listen_port != 0) {
     // Says why on stderr when it fails (the same checks as at start).
-    report("web " + cfg_.public_url, web_.check() ? Status{} : Status{make_error("why is on stderr")});
+    std::string what = cfg_.public_url.empty() ? "web process (health and metrics only)" : "web " + cfg_.public_url;
+    report(what, web_.check() ? Status{} : Status{make_error("why is on stderr")});
   }
   if (failed == 0) std::printf("bastiond can start with %s\n", cfg_.config_path.c_str());
   return failed == 0 ? 0 : 1;

@@ -41,17 +41,22 @@ bool plausible_web_key(const std::string& k) {
 }  // namespace
 
 bool WebProcessManager::check() {
-  if (cfg_.public_url.empty()) return true;  // no web endpoint: step-ups are impossible, logins needing one are denied
+  // Neither pages nor health checks: no web process. Without public_url,
+  // step-ups are impossible and logins needing one are denied; the process
+  // then serves only [web] metrics_listen, if that is set.
+  if (cfg_.public_url.empty() && cfg_.metrics_listen_port == 0) return true;
   if (!run_) {
-    daemon_log("web", "public_url is set, but this program has no web process");
+    daemon_log("web", "[web] public_url or metrics_listen is set, but this program has no web process");
     return false;
   }
-  auto origin = parse_public_url(cfg_.public_url);
-  if (!origin) {
-    daemon_log("web", origin.error().message);
-    return false;
+  if (!cfg_.public_url.empty()) {
+    auto origin = parse_public_url(cfg_.public_url);
+    if (!origin) {
+      daemon_log("web", origin.error().message);
+      return false;
+    }
+    origin_ = *origin;
   }
-  origin_ = *origin;
   if (cfg_.web_privsep_user == cfg_.privsep_user) {
     daemon_log("web", "[web] privsep_user must differ from [gateway] privsep_user (" + cfg_.privsep_user +
                           "): a compromised connection process must not share the web process's user");
@@ -64,6 +69,10 @@ bool WebProcessManager::check() {
   }
   sandbox_ = std::move(*plan);
   daemon_log("web", "the web process runs as " + sandbox_->describe());
+  if (cfg_.public_url.empty()) {  // health and metrics only: plain HTTP, no TLS key
+    start_at_ = 1;
+    return true;
+  }
   // SECURITY: the TLS key is a secret of the service user, like the CA key.
   struct stat st {};
   if (::stat(cfg_.tls_key.c_str(), &st) != 0) {
@@ -85,7 +94,7 @@ bool WebProcessManager::check() {
 
 void WebProcessManager::maybe_start() {
   if (pid_ != 0 || start_at_ == 0 || clock_.now() < start_at_) return;
-  if (!origin_ || !sandbox_) return;
+  if (!sandbox_ || (!origin_ && !cfg_.public_url.empty())) return;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     daemon_log("web", std::string("socketpair: ") + std::strerror(errno));
@@ -156,6 +165,8 @@ void WebProcessManager::read() {
     // SECURITY: the web server checked these already; a web process that
     // sends what it would never have accepted is not the web server any more.
     if (!plausible_web_key(call->key)) return violation("malformed token or code in a web call");
+    // SECURITY: without public_url the process serves health and metrics only.
+    if (!origin_) return violation("a call for web pages this node does not serve ([web] public_url is not set)");
     const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert;
     nlohmann::json body;
     if (with_body) {

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -21,7 +23,9 @@ namespace bastion::gateway {
 namespace {
 
 WebServer* g_server = nullptr;
+volatile std::sig_atomic_t g_terminated = 0;
 void on_term(int) {
+  g_terminated = 1;
   if (g_server != nullptr) g_server->request_stop();
 }
 
@@ -114,7 +118,10 @@ WebReply MonitorWebBackend::metrics() { return impl_->call(Op::kMetrics, "", nul
   opt.threads =
       std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
   WebServer server(backend, opt);
-  if (auto st = server.start(); !st) {
+  const bool pages = !cfg.public_url.empty();  // else health and metrics only
+  if (!pages) {
+    // nothing to bind: no pages are served
+  } else if (auto st = server.start(); !st) {
     daemon_log("web", "cannot serve " + cfg.public_url + ": " + st.message());
     std::fflush(stderr);
     ::_exit(1);
@@ -135,13 +142,20 @@ WebReply MonitorWebBackend::metrics() { return impl_->call(Op::kMetrics, "", nul
     std::fflush(stderr);
     ::_exit(1);
   }
-  g_server = &server;
-  std::signal(SIGTERM, on_term);
   if (metrics) {
     metrics->run_in_background();
     daemon_log("web", "health and metrics on http://" + cfg.metrics_listen_host + ":" +
                           std::to_string(cfg.metrics_listen_port) + "/healthz and /metrics");
   }
+  std::signal(SIGTERM, on_term);
+  if (!pages) {
+    // The metrics thread serves until SIGTERM or the supervisor's death (PDEATHSIG).
+    while (g_terminated == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::fflush(stderr);
+    ::_exit(0);
+  }
+  g_server = &server;
+  if (g_terminated != 0) ::_exit(0);  // SIGTERM came before g_server was set
   daemon_log("web", "serving " + cfg.public_url + " on " + cfg.web_listen_host + ":" + std::to_string(server.port()));
   server.run();
   g_server = nullptr;

@@ -52,5 +52,28 @@ TEST(Health, HealthzAndMetricsAnswerALoadBalancerAndPrometheus) {
   EXPECT_EQ(other.rfind("HTTP/1.1 404", 0), 0u) << other;
 }
 
+// A node without web pages ([web] public_url unset: no step-ups, no
+// enrolment) still answers its load balancer's health check.
+TEST(Health, ANodeWithoutWebPagesStillServesHealthz) {
+  Deployment d;
+  SshKeyFiles alice = d.add_person("alice", {"ops"});
+  int port = free_port();
+  d.edit_config("public_url = \"", "# public_url = \"");
+  d.edit_config("max_connections_per_source = 8",
+                "metrics_listen = \"127.0.0.1:" + std::to_string(port) + "\"\nmax_connections_per_source = 8");
+  ASSERT_TRUE(wait_for([&] { return port_open(port); }, 10000)) << d.gateway_log();
+  std::string health = http_get(port, "/healthz");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
+  EXPECT_NE(health.find("\"status\":\"ready\""), std::string::npos) << health;
+  std::string log = d.gateway_log();
+  log = log.substr(log.rfind("listening on"));  // this run's lines
+  EXPECT_NE(log.find("health and metrics on http://127.0.0.1:" + std::to_string(port)), std::string::npos) << log;
+  EXPECT_EQ(log.find("serving https://"), std::string::npos) << log;
+  EXPECT_EQ(d.ssh(alice, d.login() + "@prod-db-1", {"true"}).exit_code, 0);
+  auto checked = run({BASTIOND_PATH, "--config", d.config(), "--check"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  EXPECT_NE(checked.out.find("ok      web process (health and metrics only)"), std::string::npos) << checked.out;
+}
+
 }  // namespace
 }  // namespace bastion::e2e

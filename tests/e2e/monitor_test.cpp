@@ -431,6 +431,31 @@ TEST_F(Monitor, TheWebProcessIsSandboxedHoldsNoDatabaseAndIsKilledForBreakingThe
   EXPECT_TRUE(d->bastiond().running());
 }
 
+// Without [web] public_url the web process serves health and metrics only:
+// a call for the step-up pages is one it would never make, and kills it.
+TEST_F(Monitor, AWebProcessThatServesOnlyHealthIsKilledForAPageCall) {
+  int metrics = free_port();
+  d->edit_config("public_url = \"", "# public_url = \"");
+  d->edit_config("max_connections_per_source = 8",
+                 "metrics_listen = \"127.0.0.1:" + std::to_string(metrics) + "\"\nmax_connections_per_source = 8");
+  ASSERT_TRUE(wait_for([&] { return port_open(metrics); }, 10000)) << d->gateway_log();
+  EXPECT_FALSE(port_open(d->web_port()));
+  pid_t web = 0;
+  ASSERT_TRUE(wait_for([&] { return (web = web_pid(d->bastiond().pid())) != 0; }, 10000));
+  write_text(*hostile_dir + "/web-scenario", "name=health-only\nsteps=call,call\ncode=ABCD-2345\n");
+  ASSERT_EQ(::kill(web, SIGKILL), 0);
+  ASSERT_TRUE(wait_for(
+      [&] { return read_text(*hostile_dir + "/health-only.out").find("step call") != std::string::npos; }, 15000))
+      << read_text(*hostile_dir + "/health-only.out");
+  EXPECT_TRUE(
+      wait_for([&] { return audited("web.violation", "a call for web pages this node does not serve"); }, 5000));
+  std::string out = read_text(*hostile_dir + "/health-only.out");
+  EXPECT_EQ(out.find("done"), std::string::npos) << out;
+  EXPECT_EQ(out.find("answer: 200"), std::string::npos) << out;
+  // Restarted, it answers the load balancer again.
+  EXPECT_TRUE(wait_for([&] { return http_get(metrics, "/healthz").rfind("HTTP/1.1 200", 0) == 0; }, 15000));
+}
+
 // Without a scenario the same binary serves people as bastiond does: the
 // monitor's checks let an honest login through.
 TEST_F(Monitor, HonestConnectionsStillWork) {
