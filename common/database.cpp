@@ -303,6 +303,17 @@ CREATE TABLE claims (
   claimed_at BIGINT NOT NULL
 );
 )sql",
+      // 9: how far each stream syslog collector has the audit log, kept
+      // where every node sees it, so the one node that delivers (the lead)
+      // hands over to the next without a gap (recorder/syslog_forwarder.h).
+      R"sql(
+CREATE TABLE syslog_cursors (
+  target TEXT PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  node TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+)sql",
   };
   return m;
 }

@@ -75,6 +75,30 @@ Result<int64_t> AuditLog::last_seq() {
   return guarded([&]() -> Result<int64_t> { return query_int64(db_, "SELECT COALESCE(MAX(seq), 0) FROM audit_log"); });
 }
 
+Result<std::optional<AuditLog::DeliveryCursor>> AuditLog::syslog_cursor(const std::string& target) {
+  return guarded([&]() -> Result<std::optional<DeliveryCursor>> {
+    Statement q(db_, "SELECT seq, node, updated_at FROM syslog_cursors WHERE target = ?");
+    q.bind(1, target);
+    if (!q.step()) return std::optional<DeliveryCursor>{};
+    return std::optional<DeliveryCursor>(DeliveryCursor{q.column(0).int64(), q.column(1).text(), q.column(2).int64()});
+  });
+}
+
+Status AuditLog::set_syslog_cursor(const std::string& target, int64_t seq, const std::string& node) {
+  return with_transaction(db_, [&]() -> Status {
+    Statement q(db_,
+                "INSERT INTO syslog_cursors(target, seq, node, updated_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(target) DO UPDATE SET seq = excluded.seq, node = excluded.node, "
+                "updated_at = excluded.updated_at WHERE syslog_cursors.seq < excluded.seq");
+    q.bind(1, target);
+    q.bind(2, seq);
+    q.bind(3, node);
+    q.bind(4, static_cast<int64_t>(clock_.now()));
+    q.run();
+    return {};
+  });
+}
+
 int64_t AuditLog::append_row(const AuditEvent& e) {
   {
     StoredRecord r;

@@ -64,6 +64,18 @@ class AuditLog {
   Result<std::vector<AuditRecord>> query(const AuditFilter& f);
   // The newest record's sequence number (0: the log is empty).
   Result<int64_t> last_seq();
+  // How far the stream syslog collector `target` (its URL) has the log, as
+  // the node that delivers to it recorded (recorder/syslog_forwarder.h, on
+  // PostgreSQL); nullopt: nothing recorded yet.
+  struct DeliveryCursor {
+    int64_t seq = 0;
+    std::string node;
+    Micros updated_at = 0;
+  };
+  Result<std::optional<DeliveryCursor>> syslog_cursor(const std::string& target);
+  // Records that `target` has every record up to `seq`. Never moves a
+  // cursor back (two nodes that both deliver for a moment keep the furthest).
+  Status set_syslog_cursor(const std::string& target, int64_t seq, const std::string& node);
   // The database records are appended to, for the recorder's stores that
   // share this connection (gateway/ never needs it).
   Database& database() { return db_; }

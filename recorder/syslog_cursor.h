@@ -1,6 +1,8 @@
 // SyslogCursor: how far a stream syslog collector (tcp://, tls://) has
 // received the audit log, kept in a small file in the state directory so
-// delivery resumes where it stopped after a restart or an outage.
+// delivery resumes where it stopped after a restart or an outage. (On a
+// database several nodes share, the cursor is the database's instead,
+// AuditLog::syslog_cursor; this file only seeds it: syslog_forwarder.h.)
 //
 // Contract: `seq` is the last audit record the collector's TCP stack
 // acknowledged; every record after it is (re)sent. The file names the target

@@ -65,6 +65,9 @@ Result<SyslogCursor> resume_point(const SyslogOptions& o, bool& resumed) {
     return **loaded;
   }
   SyslogCursor c{o.target, 0};
+  // Shared: the delivery thread reads the database's cursor when this node
+  // becomes active, and starts from syslog_start only if there is none.
+  if (o.shared_cursor) return c;
   if (!o.start_from_oldest) {
     try {
       Database db = open_audit_reader(o.database, 5000);
@@ -85,8 +88,8 @@ Result<SyslogCursor> resume_point(const SyslogOptions& o, bool& resumed) {
 
 }  // namespace
 
-Database open_audit_reader(const std::string& path, int busy_timeout_ms) {
-  auto db = Database::open(path, Database::Mode::kReadOnly, busy_timeout_ms);
+Database open_audit_reader(const std::string& path, int busy_timeout_ms, bool writes) {
+  auto db = Database::open(path, writes ? Database::Mode::kOpenExisting : Database::Mode::kReadOnly, busy_timeout_ms);
   if (!db) throw DatabaseError(db.error().message, db.error().code == ErrorCode::kBusy);
   return std::move(*db);
 }
@@ -157,6 +160,9 @@ Result<SyslogForwarder> SyslogForwarder::open(const SyslogOptions& o) {
   so.database = o.database;
   so.cursor_file = o.cursor_file;
   so.start = *start;
+  so.shared_cursor = o.shared_cursor;
+  so.node = o.node;
+  so.start_from_oldest = o.start_from_oldest;
   so.log = o.log;
   auto stream = SyslogStream::start(std::move(so));
   if (!stream) return stream.error();
@@ -183,6 +189,10 @@ void SyslogForwarder::send_line(const std::string& msgid, int severity, const st
 }
 
 void SyslogForwarder::abandon_after_fork() { (void)stream_.release(); }
+
+void SyslogForwarder::set_active(bool active) {
+  if (stream_) stream_->set_active(active);
+}
 
 Status SyslogForwarder::forward_new(AuditLog& log) {
   if (stream_) {

@@ -10,8 +10,9 @@
 //    newest record).
 //  - tcp://HOST:PORT (RFC 6587 octet counting), tls://HOST:PORT (RFC 5425):
 //    at least once, in order. A thread owned by the forwarder reads records
-//    after a persisted cursor (SyslogCursor) through its own read-only
-//    database connection, sends them, waits until the collector's TCP stack
+//    after a persisted cursor (SyslogCursor, or the database's with
+//    shared_cursor) through its own database connection (read-only unless
+//    shared_cursor), sends them, waits until the collector's TCP stack
 //    has acknowledged every byte, and only then advances the cursor. After a
 //    drop it reconnects (backoff 0.5 s .. 10 s) and resends from the cursor,
 //    so a record may arrive twice, never out of order within a connection.
@@ -49,6 +50,15 @@ struct SyslogOptions {
   std::string key_file;     // tls: its private key (PEM); with cert_file
   std::string database;     // tcp/tls: the state database (read-only)
   std::string cursor_file;  // tcp/tls: the delivery cursor file
+  // tcp/tls on a database several gateway nodes share (PostgreSQL): the
+  // cursor lives in the database (AuditLog::syslog_cursor), and only an
+  // active forwarder delivers (set_active: the node that leads the cluster),
+  // so the collector gets one copy, and the next lead carries on where the
+  // last one's collector acknowledged. cursor_file is then only read, once:
+  // a cursor a single node left there is where delivery resumes if the
+  // database has none for the target yet.
+  bool shared_cursor = false;
+  std::string node;  // shared_cursor: this node's name, recorded with the cursor
   // tcp/tls, when there is no cursor yet (or it names another target):
   // true = send the whole retained log, false = start after the newest record.
   bool start_from_oldest = true;
@@ -69,6 +79,9 @@ class SyslogForwarder {
   // (`log` unused: the thread reads through its own connection).
   Status forward_new(AuditLog& log);
   void send_line(const std::string& msgid, int severity, const std::string& text);
+  // shared_cursor streams: whether this node delivers (starts inactive);
+  // becoming active re-reads the cursor from the database. Otherwise a no-op.
+  void set_active(bool active);
   // In the child of fork(): forget the delivery thread (it does not exist
   // there) without touching its state.
   void abandon_after_fork();

@@ -14,8 +14,10 @@
 #include <optional>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/database.h"
 #include "common/database_sql.h"
+#include "recorder/audit_log.h"
 
 namespace bastion::recorder {
 namespace {
@@ -49,7 +51,8 @@ struct SyslogStream::Impl {
         wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
         link(opts.parsed, opts.addrs, opts.tls.get(), wake.get(), &stopping),
         cursor(opts.start),
-        backoff(opts.backoff_min_ms, opts.backoff_max_ms) {}
+        backoff(opts.backoff_min_ms, opts.backoff_max_ms),
+        active(!opts.shared_cursor) {}
 
   void run();
   Result<bool> step();  // one batch; false when there was nothing to send
@@ -59,6 +62,8 @@ struct SyslogStream::Impl {
   void pause(int64_t ms, bool until_wake);
   void failed(const std::string& why);
   void delivered();
+  Status load_shared_cursor();
+  void open_db() { db.emplace(open_audit_reader(opts.database, kBusyTimeoutMs, opts.shared_cursor)); }
   void log(const std::string& m) {
     std::lock_guard gate(fork_gate());
     if (opts.log) opts.log(m);
@@ -80,6 +85,8 @@ struct SyslogStream::Impl {
   SyslogCursor cursor;
   Backoff backoff;
   std::optional<Database> db;
+  std::atomic<bool> active;    // shared_cursor: this node delivers
+  bool shared_loaded = false;  // shared_cursor: `cursor` was read from the database since becoming active
   int64_t newest = 0;
   bool failing = false, ever_connected = false, checked_resume = false;
   int64_t failing_since = 0, next_failure_log = 0;
@@ -120,6 +127,10 @@ SyslogStream::~SyslogStream() {
 void SyslogStream::notify() {
   uint64_t one = 1;
   (void)!::write(impl_->wake.get(), &one, sizeof one);
+}
+
+void SyslogStream::set_active(bool active) {
+  if (impl_->active.exchange(active) != active) notify();
 }
 
 void SyslogStream::enqueue_line(std::string message) {
@@ -165,7 +176,7 @@ void SyslogStream::Impl::failed(const std::string& why) {
     failing = true;
     std::lock_guard gate(fork_gate());
     try {  // for the "behind" figure; the failure may have come before any read
-      if (!db) db.emplace(open_audit_reader(opts.database, kBusyTimeoutMs));
+      if (!db) open_db();
       newest = read_newest();
     } catch (const DatabaseError&) {
       db.reset();
@@ -193,7 +204,7 @@ Result<std::vector<AuditMessage>> SyslogStream::Impl::read_batch() {
   {
     std::lock_guard gate(fork_gate());
     try {
-      if (!db) db.emplace(open_audit_reader(opts.database, kBusyTimeoutMs));
+      if (!db) open_db();
       batch = read_audit_messages(*db, cursor.seq, opts.batch_records);
       newest = read_newest();
     } catch (const DatabaseError& e) {
@@ -256,17 +267,82 @@ Result<bool> SyslogStream::Impl::step() {
   }
   if (!batch->empty()) {
     cursor.seq = batch->back().seq;
-    // Plain system calls (no library lock), so outside the fork gate: an
-    // fsync must not hold up the supervisor's next fork.
-    Status saved = save_syslog_cursor(opts.cursor_file, cursor);
+    Status saved;
+    if (opts.shared_cursor) {
+      std::lock_guard gate(fork_gate());
+      try {
+        if (!db) open_db();
+        saved = AuditLog(*db, SystemClock::instance()).set_syslog_cursor(opts.target, cursor.seq, opts.node);
+      } catch (const DatabaseError& e) {
+        db.reset();
+        saved = database_error("cannot record the syslog cursor: ", e);
+      }
+    } else {
+      // Plain system calls (no library lock), so outside the fork gate: an
+      // fsync must not hold up the supervisor's next fork.
+      saved = save_syslog_cursor(opts.cursor_file, cursor);
+    }
     // Delivered but not remembered: a restart resends these (duplicates, never a gap).
     if (!saved) log("syslog: " + saved.message());
   }
   return true;
 }
 
+// shared_cursor, on becoming active: deliver from where the collector has
+// the log by the database's record (whichever node delivered before), or
+// else from a cursor file this node kept alone, or else from syslog_start.
+Status SyslogStream::Impl::load_shared_cursor() {
+  std::string from;
+  {
+    std::lock_guard gate(fork_gate());
+    try {
+      if (!db) open_db();
+      AuditLog audit(*db, SystemClock::instance());
+      auto row = audit.syslog_cursor(opts.target);
+      if (!row) return row.error().prefixed("reading the syslog cursor: ");
+      if (*row) {
+        cursor.seq = (*row)->seq;
+        opts.resumed = true;
+        from = "after seq " + std::to_string(cursor.seq) + " (delivered by node " + (*row)->node + ")";
+      } else {
+        if (opts.resumed) {
+          cursor.seq = opts.start.seq;
+          from = "after seq " + std::to_string(cursor.seq) + " (this node's cursor file)";
+        } else {
+          cursor.seq = opts.start_from_oldest ? 0 : read_newest();
+          from = "after seq " + std::to_string(cursor.seq) + " ([audit] syslog_start: nothing delivered yet)";
+        }
+        if (auto st = audit.set_syslog_cursor(opts.target, cursor.seq, opts.node); !st) {
+          return st.error().prefixed("recording the syslog cursor: ");
+        }
+      }
+    } catch (const DatabaseError& e) {
+      db.reset();
+      return database_error("reading the syslog cursor: ", e);
+    }
+  }
+  checked_resume = false;
+  log("syslog: this node delivers to " + opts.target + " now, " + from);
+  return {};
+}
+
 void SyslogStream::Impl::run() {
   while (!stopping) {
+    if (!active) {
+      // Another node delivers: no connection, nothing read, until told.
+      if (link.connected()) link.close();
+      shared_loaded = false;
+      pause(opts.poll_interval_ms, true);
+      continue;
+    }
+    if (opts.shared_cursor && !shared_loaded) {
+      if (Status st = load_shared_cursor(); !st) {
+        failed(st.message());
+        pause(backoff.next(), false);
+        continue;
+      }
+      shared_loaded = true;
+    }
     if (!link.connected()) {
       Status st = link.connect(steady_ms() + opts.connect_timeout_ms);
       if (!st) {

@@ -32,7 +32,8 @@ struct AuditMessage {
 std::vector<AuditMessage> read_audit_messages(Database& db, int64_t after_seq, int limit);
 // A read-only connection to the audit log at PATH, for a reader of its own
 // (the delivery thread); defined in syslog_forwarder.cpp. Throws DatabaseError.
-Database open_audit_reader(const std::string& path, int busy_timeout_ms);
+// `writes`: a connection that may also write (the shared cursor).
+Database open_audit_reader(const std::string& path, int busy_timeout_ms, bool writes = false);
 
 struct SyslogStreamOptions {
   std::string target;  // the configured URL (stored in the cursor file)
@@ -41,8 +42,11 @@ struct SyslogStreamOptions {
   SslCtx tls;            // null for tcp://
   std::string database;  // state database, opened read-only
   std::string cursor_file;
-  SyslogCursor start;    // where to resume
-  bool resumed = false;  // `start` came from the cursor file (a gap after it is worth a log line)
+  SyslogCursor start;          // where to resume
+  bool resumed = false;        // `start` came from the cursor file (a gap after it is worth a log line)
+  bool shared_cursor = false;  // SyslogOptions::shared_cursor; `start`/`resumed` then only seed an empty database
+  std::string node;
+  bool start_from_oldest = true;  // shared_cursor: where to start when no cursor exists anywhere
   std::function<void(const std::string&)> log;
   // Records to read and send per batch (one acknowledgement wait each).
   int batch_records = 200;
@@ -63,6 +67,8 @@ class SyslogStream {
   void notify();
   // A message (not an audit record) to send after the records committed before it.
   void enqueue_line(std::string message);
+  // shared_cursor: deliver (true) or stay idle, disconnected (false).
+  void set_active(bool active);
 
  private:
   struct Impl;

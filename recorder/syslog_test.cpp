@@ -260,6 +260,93 @@ TEST_F(SyslogDir, TcpDeliversEveryRecordInOrderAndAdvancesTheCursor) {
   EXPECT_NE(m[8].find(" CHECKPOINT - checkpoint line"), std::string::npos) << m[8];
 }
 
+// The sequence numbers the collector received, in arrival order.
+std::vector<int> received_seqs(const std::vector<std::string>& messages) {
+  std::vector<int> out;
+  for (const auto& m : messages) {
+    auto at = m.find("seq=\"");
+    if (at != std::string::npos) out.push_back(std::stoi(m.substr(at + 5)));
+  }
+  return out;
+}
+
+// Several gateway nodes on one database: only the active forwarder (the
+// lead's) delivers, and the next one carries on from the cursor the
+// database holds: every record once, none missed, no copy per node.
+TEST_F(SyslogDir, ASharedCursorHasOneNodeDeliverAndTheNextCarryOnWithoutAGap) {
+  ASSERT_NO_FATAL_FAILURE(open_log(5));
+  Collector c;
+  std::string target = "tcp://127.0.0.1:" + std::to_string(c.port);
+  SyslogOptions a = options(target);
+  a.shared_cursor = true;
+  a.node = "node-a";
+  a.cursor_file = path("a.cursor");
+  SyslogOptions b = a;
+  b.node = "node-b";
+  b.cursor_file = path("b.cursor");
+  auto fa = SyslogForwarder::open(a);
+  ASSERT_TRUE(fa) << fa.error().message;
+  auto fb = SyslogForwarder::open(b);
+  ASSERT_TRUE(fb) << fb.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(c.messages().empty()) << "delivered before any node was told to";
+
+  fa->set_active(true);
+  ASSERT_TRUE(eventually([&] { return c.messages().size() >= 5; }, 10000));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto row = audit->syslog_cursor(target);
+        return row && *row && (*row)->seq == 5 && (*row)->node == "node-a";
+      },
+      5000));
+  // The lead changes; records keep coming.
+  fa->set_active(false);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit->append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
+  ASSERT_TRUE(fa->forward_new(*audit));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(c.messages().size(), 5u) << "an inactive forwarder delivered";
+  fb->set_active(true);
+  ASSERT_TRUE(eventually([&] { return c.messages().size() >= 8; }, 10000));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto row = audit->syslog_cursor(target);
+        return row && *row && (*row)->seq == 8 && (*row)->node == "node-b";
+      },
+      5000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(received_seqs(c.messages()), (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
+  // The cursor is the database's: no file was written.
+  EXPECT_FALSE(std::filesystem::exists(a.cursor_file));
+  EXPECT_FALSE(std::filesystem::exists(b.cursor_file));
+  // A cursor never moves back (two nodes both delivering for a moment).
+  ASSERT_TRUE(audit->set_syslog_cursor(target, 3, "node-a"));
+  EXPECT_EQ((*audit->syslog_cursor(target))->seq, 8);
+}
+
+// A single node's cursor file is where delivery resumes when the database
+// has no cursor for the target yet (a deployment moved to PostgreSQL).
+TEST_F(SyslogDir, ASharedCursorStartsFromThisNodesCursorFileWhenTheDatabaseHasNone) {
+  ASSERT_NO_FATAL_FAILURE(open_log(6));
+  Collector c;
+  std::string target = "tcp://127.0.0.1:" + std::to_string(c.port);
+  SyslogOptions o = options(target);
+  o.shared_cursor = true;
+  o.node = "node-a";
+  ASSERT_TRUE(save_syslog_cursor(o.cursor_file, {target, 4}));
+  auto f = SyslogForwarder::open(o);
+  ASSERT_TRUE(f) << f.error().message;
+  f->set_active(true);
+  ASSERT_TRUE(eventually([&] { return c.messages().size() >= 2; }, 10000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(received_seqs(c.messages()), (std::vector<int>{5, 6}));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto row = audit->syslog_cursor(target);
+        return row && *row && (*row)->seq == 6;
+      },
+      5000));
+}
+
 TEST_F(SyslogDir, ABacklogOfManyBatchesArrivesInOrder) {
   constexpr int kRecords = 1234;  // a flood: several batches of 200
   ASSERT_NO_FATAL_FAILURE(open_log(kRecords));

@@ -208,8 +208,9 @@ Status purge_audit(Services& s, const PurgeArgs& a) {
   return {};
 }
 
-// Where syslog delivery stands: the target, the cursor file and how far it
-// is behind the newest record (what the delivery thread will send next).
+// Where syslog delivery stands: the target, the cursor (its file, or on
+// PostgreSQL the database's) and how far it is behind the newest record
+// (what the delivery thread will send next).
 Status syslog_status(Services& s, const JsonFlag& a) {
   const Config& c = s.config();
   nlohmann::json j = {{"target", c.syslog.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.syslog)}};
@@ -220,7 +221,22 @@ Status syslog_status(Services& s, const JsonFlag& a) {
   bool stream = c.syslog.starts_with("tcp://") || c.syslog.starts_with("tls://");
   j["delivery"] = c.syslog.empty() ? "off" : stream ? "at least once, in order" : "fire-and-forget";
   std::string note;
-  if (stream) {
+  const bool shared = stream && Database::is_postgres(c.database);
+  if (shared) {
+    // Several nodes: the lead delivers, from the cursor in the database.
+    auto row = s.audit().syslog_cursor(c.syslog);
+    if (!row) return row.error();
+    j["cursor_in"] = "database";
+    if (!*row) {
+      j["cursor_seq"] = nullptr;
+      note = "nothing delivered yet";
+    } else {
+      j["cursor_seq"] = (*row)->seq;
+      j["cursor_node"] = (*row)->node;
+      j["cursor_updated_at"] = format_utc((*row)->updated_at);
+      j["behind"] = std::max<int64_t>(0, newest - (*row)->seq);
+    }
+  } else if (stream) {
     auto cur = recorder::load_syslog_cursor(c.syslog_cursor);
     if (!cur) return cur.error();
     j["cursor_file"] = c.syslog_cursor;
@@ -239,7 +255,11 @@ Status syslog_status(Services& s, const JsonFlag& a) {
   }
   std::printf("target:     %s\ndelivery:   %s\n", c.syslog.empty() ? "(off)" : c.syslog.c_str(),
               j["delivery"].get<std::string>().c_str());
-  if (stream && j["cursor_seq"].is_number()) {
+  if (shared && j["cursor_seq"].is_number()) {
+    std::printf("cursor:     seq %lld (in the database; delivered by node %s, %s)\n",
+                static_cast<long long>(j["cursor_seq"].get<int64_t>()), j["cursor_node"].get<std::string>().c_str(),
+                j["cursor_updated_at"].get<std::string>().c_str());
+  } else if (stream && j["cursor_seq"].is_number()) {
     std::printf("cursor:     seq %lld (%s)\n", static_cast<long long>(j["cursor_seq"].get<int64_t>()),
                 c.syslog_cursor.c_str());
   } else if (stream) {

@@ -143,6 +143,10 @@ Status Supervisor::start_syslog() {
   o.database = cfg_.database;
   o.cursor_file = cfg_.syslog_cursor;
   o.start_from_oldest = cfg_.syslog_from_oldest;
+  // Several nodes may share a PostgreSQL database: one of them (the lead)
+  // delivers, from a cursor they all see.
+  o.shared_cursor = Database::is_postgres(cfg_.database);
+  o.node = cfg_.node_name;
   o.log = [](const std::string& m) { daemon_log(m); };
   auto f = recorder::SyslogForwarder::open(o);
   if (!f) return f.error();  // names the setting or says "syslog"

@@ -57,6 +57,7 @@ void Supervisor::release_lead() {
       daemon_log("cannot hand over the lead: " + st.message());
   }
   lead_ = false;
+  if (syslog_) syslog_->set_active(false);
 }
 
 void Supervisor::check_nodes() {
@@ -101,6 +102,7 @@ void Supervisor::update_lead(Services* s) {
   }
   lead_ = lead;
   if (hr_) hr_->set_lead(lead_);
+  if (syslog_) syslog_->set_active(lead_);
 }
 
 void Supervisor::publish_revocation(policy::RevocationKind kind, const std::string& subject,

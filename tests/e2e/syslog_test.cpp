@@ -24,6 +24,7 @@
 
 #include "common/openssl_handles.h"
 #include "fixture.h"
+#include "tests/support/test_database.h"
 
 namespace bastion::e2e {
 namespace {
@@ -187,6 +188,12 @@ class SyslogDelivery : public DeploymentTest<SyslogDelivery> {
         timeout_ms);
   }
   static std::string cursor_file() { return d->dir() + "/state/syslog.cursor"; }
+  // Up to where the collector has the log by the delivery cursor (its file
+  // on SQLite, the database's on PostgreSQL): -1 if there is none.
+  static int64_t cursor_seq() {
+    auto status = nlohmann::json::parse(d->ctl_ok({"audit", "syslog-status", "--json"}));
+    return status["cursor_seq"].is_number() ? status["cursor_seq"].get<int64_t>() : -1;
+  }
   static inline std::string current_;
 };
 
@@ -242,12 +249,7 @@ TEST_F(SyslogDelivery, TcpDeliversEveryRecordAcrossCollectorOutagesAndRestarts) 
       5000))
       << d->gateway_log().substr(log_before);
   expect_in_order_per_connection(collector->frames());
-  EXPECT_TRUE(wait_for(
-      [&] {
-        return read_text(cursor_file()).find("\nseq " + std::to_string(newest_seq()) + "\n") != std::string::npos;
-      },
-      5000))
-      << read_text(cursor_file());
+  EXPECT_TRUE(wait_for([&] { return cursor_seq() == newest_seq(); }, 5000)) << cursor_seq();
 
   auto status = nlohmann::json::parse(d->ctl_ok({"audit", "syslog-status", "--json"}));
   EXPECT_EQ(status["target"], target);
@@ -257,12 +259,7 @@ TEST_F(SyslogDelivery, TcpDeliversEveryRecordAcrossCollectorOutagesAndRestarts) 
   // (3) bastiond stops, records are written while it is down, it starts
   // again: it resumes from the cursor; no gap, nothing from before again.
   int64_t before_restart = newest_seq();
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_text(cursor_file()).find("\nseq " + std::to_string(before_restart) + "\n") != std::string::npos;
-      },
-      5000))
-      << read_text(cursor_file());
+  ASSERT_TRUE(wait_for([&] { return cursor_seq() == before_restart; }, 5000)) << cursor_seq();
   for (int64_t x : seqs(collector->frames())) all.insert(x);
   collector.reset();
   collector = std::make_unique<Collector>(port);
@@ -282,6 +279,66 @@ TEST_F(SyslogDelivery, TcpDeliversEveryRecordAcrossCollectorOutagesAndRestarts) 
   for (int64_t x : seqs(after)) all.insert(x);
   for (int64_t x = 1; x <= newest_seq(); ++x) EXPECT_TRUE(all.count(x)) << "seq " << x << " never arrived";
   collector.reset();
+}
+
+// Several gateway nodes on one PostgreSQL: only the lead delivers, so the
+// collector gets each record once, not once per node; when the lead dies,
+// the next lead carries on from the cursor in the database, without a gap
+// and without resending what the collector already acknowledged.
+TEST(SyslogCluster, OneNodeDeliversAndTheNextLeadCarriesOnWhenItDies) {
+  if (!test_support::under_postgres()) GTEST_SKIP() << "several gateway nodes share PostgreSQL, not a SQLite file";
+  Deployment d;
+  Collector collector;
+  std::string target = "tcp://127.0.0.1:" + std::to_string(collector.port());
+  d.edit_config("# syslog = \"udp://127.0.0.1:514\"", "syslog = \"" + target + "\"");
+  d.add_node("node-b");
+  auto newest = [&] { return d.sql_int64("SELECT MAX(seq) FROM audit_log"); };
+  auto arrived = [&](int64_t from) {
+    auto got = seqs(collector.frames());
+    for (int64_t s = from; s <= newest(); ++s) {
+      if (!got.count(s)) return false;
+    }
+    return true;
+  };
+  auto status = [&](const std::string& node) {
+    auto r = node.empty() ? d.ctl({"audit", "syslog-status", "--json"})
+                          : d.node_ctl(node, {"audit", "syslog-status", "--json"});
+    return nlohmann::json::parse(r.out.empty() ? "{}" : r.out);
+  };
+  for (std::string who : {"sc-a", "sc-b", "sc-c"}) d.ctl_ok({"user", "add", who, "--role", "ops"});
+  ASSERT_TRUE(wait_for([&] { return arrived(1); }, 30000)) << collector.problems() << d.gateway_log();
+  ASSERT_TRUE(wait_for([&] { return status("")["cursor_seq"] == newest(); }, 10000)) << status("").dump();
+  int64_t acknowledged = newest();
+  // Each record once: the other node sent nothing.
+  std::map<int64_t, int> copies;
+  for (const auto& f : collector.frames()) {
+    if (int64_t s = seq_of(f.message); s > 0) ++copies[s];
+  }
+  for (const auto& [s, n] : copies) EXPECT_EQ(n, 1) << "seq " << s << " arrived " << n << " times";
+  EXPECT_EQ(collector.connections(), 1);
+  auto before = status("");
+  EXPECT_EQ(before["cursor_in"], "database") << before.dump();
+  size_t frames_before = collector.frames().size();
+
+  // The lead (the first node) dies; records keep coming through node B.
+  ASSERT_EQ(::kill(d.bastiond().pid(), SIGKILL), 0);
+  d.bastiond().wait(5000);
+  for (std::string who : {"sc-d", "sc-e"}) {
+    auto r = d.node_ctl("node-b", {"user", "add", who, "--role", "ops"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  // Node B leads once node A is declared down (10 s), and delivers.
+  ASSERT_TRUE(wait_for([&] { return arrived(1); }, 40000)) << collector.problems();
+  ASSERT_TRUE(wait_for([&] { return status("node-b")["cursor_node"] == "node-b"; }, 10000)) << status("node-b").dump();
+  auto frames = collector.frames();
+  int64_t first_after = -1;
+  for (size_t i = frames_before; i < frames.size(); ++i) {
+    int64_t s = seq_of(frames[i].message);
+    if (s < 0) continue;  // a checkpoint line
+    if (first_after < 0) first_after = s;
+    EXPECT_GT(s, acknowledged) << "resent after the collector had acknowledged it";
+  }
+  EXPECT_EQ(first_after, acknowledged + 1);
 }
 
 // TLS material made with the openssl command line: two CAs, a server
