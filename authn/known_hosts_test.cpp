@@ -10,24 +10,13 @@
 #include <map>
 #include <sstream>
 
+#include "authn/shell_test_support.h"
+
 namespace bastion::authn {
 namespace {
 
-std::string sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  if (p) pclose(p);
-  return out;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test_support::sh;
+using test_support::slurp;
 
 class KnownHostsTest : public ::testing::Test {
  protected:

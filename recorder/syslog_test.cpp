@@ -95,6 +95,11 @@ class SyslogDir : public ::testing::Test {
     o.cursor_file = path("syslog.cursor");
     return o;
   }
+  // Whether the database's cursor for `target` is at `seq`, recorded by `node`.
+  bool cursor_is(const std::string& target, int64_t seq, const std::string& node) {
+    auto row = audit->syslog_cursor(target);
+    return row && *row && (*row)->seq == seq && (*row)->node == node;
+  }
   std::filesystem::path dir;
   FakeClock clock{1'800'000'000'000'000};
   std::optional<Database> db;
@@ -293,12 +298,7 @@ TEST_F(SyslogDir, ASharedCursorHasOneNodeDeliverAndTheNextCarryOnWithoutAGap) {
 
   fa->set_active(true);
   ASSERT_TRUE(eventually([&] { return c.messages().size() >= 5; }, 10000));
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto row = audit->syslog_cursor(target);
-        return row && *row && (*row)->seq == 5 && (*row)->node == "node-a";
-      },
-      5000));
+  ASSERT_TRUE(eventually([&] { return cursor_is(target, 5, "node-a"); }, 5000));
   // The lead changes; records keep coming.
   fa->set_active(false);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(audit->append({"bob", "access", Outcome::kDeny, "no", "t", "", "", "", {}}));
@@ -307,12 +307,7 @@ TEST_F(SyslogDir, ASharedCursorHasOneNodeDeliverAndTheNextCarryOnWithoutAGap) {
   EXPECT_EQ(c.messages().size(), 5u) << "an inactive forwarder delivered";
   fb->set_active(true);
   ASSERT_TRUE(eventually([&] { return c.messages().size() >= 8; }, 10000));
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto row = audit->syslog_cursor(target);
-        return row && *row && (*row)->seq == 8 && (*row)->node == "node-b";
-      },
-      5000));
+  ASSERT_TRUE(eventually([&] { return cursor_is(target, 8, "node-b"); }, 5000));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(received_seqs(c.messages()), (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
   // The cursor is the database's: no file was written.
@@ -339,12 +334,7 @@ TEST_F(SyslogDir, ASharedCursorStartsFromThisNodesCursorFileWhenTheDatabaseHasNo
   ASSERT_TRUE(eventually([&] { return c.messages().size() >= 2; }, 10000));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(received_seqs(c.messages()), (std::vector<int>{5, 6}));
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto row = audit->syslog_cursor(target);
-        return row && *row && (*row)->seq == 6;
-      },
-      5000));
+  ASSERT_TRUE(eventually([&] { return cursor_is(target, 6, "node-a"); }, 5000));
 }
 
 TEST_F(SyslogDir, ABacklogOfManyBatchesArrivesInOrder) {

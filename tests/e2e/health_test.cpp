@@ -17,17 +17,22 @@ double sample(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
+// Sets [web] metrics_listen to 127.0.0.1:`port` (restarting bastiond) and
+// expects GET /healthz to say the node is ready.
+void serve_metrics_and_expect_ready(Deployment& d, int port) {
+  d.edit_config("max_connections_per_source = 8",
+                "metrics_listen = \"127.0.0.1:" + std::to_string(port) + "\"\nmax_connections_per_source = 8");
+  ASSERT_TRUE(wait_for([&] { return port_open(port); }, 10000)) << d.gateway_log();
+  std::string health = http_get(port, "/healthz");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
+  EXPECT_NE(health.find("\"status\":\"ready\""), std::string::npos) << health;
+}
+
 TEST(Health, HealthzAndMetricsAnswerALoadBalancerAndPrometheus) {
   Deployment d;
   SshKeyFiles alice = d.add_person("alice", {"ops"});
   int port = free_port();
-  d.edit_config("max_connections_per_source = 8",
-                "metrics_listen = \"127.0.0.1:" + std::to_string(port) + "\"\nmax_connections_per_source = 8");
-  ASSERT_TRUE(wait_for([&] { return port_open(port); }, 10000)) << d.gateway_log();
-
-  std::string health = http_get(port, "/healthz");
-  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
-  EXPECT_NE(health.find("\"status\":\"ready\""), std::string::npos) << health;
+  ASSERT_NO_FATAL_FAILURE(serve_metrics_and_expect_ready(d, port));
 
   // A login, and a key the gateway does not know.
   ASSERT_EQ(d.ssh(alice, d.login() + "@prod-db-1", {"true"}).exit_code, 0);
@@ -59,12 +64,7 @@ TEST(Health, ANodeWithoutWebPagesStillServesHealthz) {
   SshKeyFiles alice = d.add_person("alice", {"ops"});
   int port = free_port();
   d.edit_config("public_url = \"", "# public_url = \"");
-  d.edit_config("max_connections_per_source = 8",
-                "metrics_listen = \"127.0.0.1:" + std::to_string(port) + "\"\nmax_connections_per_source = 8");
-  ASSERT_TRUE(wait_for([&] { return port_open(port); }, 10000)) << d.gateway_log();
-  std::string health = http_get(port, "/healthz");
-  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
-  EXPECT_NE(health.find("\"status\":\"ready\""), std::string::npos) << health;
+  ASSERT_NO_FATAL_FAILURE(serve_metrics_and_expect_ready(d, port));
   std::string log = d.gateway_log();
   log = log.substr(log.rfind("listening on"));  // this run's lines
   EXPECT_NE(log.find("health and metrics on http://127.0.0.1:" + std::to_string(port)), std::string::npos) << log;
