@@ -192,6 +192,7 @@ Result<authn::PublicKey> key_from_known_hosts(const policy::Target& t, const Tar
   }
   if (keys.size() > 1) {
     std::vector<std::string> types;
+    types.reserve(keys.size());
     for (const auto& k : keys) types.push_back(k.key.type + " (line " + std::to_string(k.line) + ")");
     return make_error(a.known_hosts + " lists " + std::to_string(keys.size()) + " host keys for " + addr + ": " +
                       join(types, ", ") + "; choose one with --key-type");
