@@ -1,6 +1,7 @@
 #include "common/database.h"
 
 #include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include "common/database_engine.h"
@@ -495,7 +496,10 @@ int Database::latest_schema_version() { return static_cast<int>(migrations().siz
 
 Result<Database> Database::open(const std::string& location, Mode mode, int busy_timeout_ms) {
   bool postgres = engine::is_postgres(location);
-  if (!postgres && mode != Mode::kCreate && !std::filesystem::exists(location)) {
+  // Not found is said plainly; any other error (no permission to look: a
+  // sandboxed process) is left to the open below to report.
+  std::error_code missing;
+  if (!postgres && mode != Mode::kCreate && !std::filesystem::exists(location, missing) && !missing) {
     return make_error(ErrorCode::kNotFound, "database " + location + " does not exist (run `bastionctl init` first)");
   }
   try {
