@@ -226,17 +226,13 @@ Status rekey_target(Services& s, const TargetRekeyArgs& a) {
   e.action = "target.rekey";
   e.target = t.name;
   e.details = j;
-  if (auto st = s.begin_batch(); !st) return st;
-  Status done = s.policy().set_target_host_key(t.name, authn::to_line(*key));
-  if (done) {
+  Status done = s.audit().atomically([&]() -> Status {
+    if (auto st = s.policy().set_target_host_key(t.name, authn::to_line(*key)); !st) return st;
     auto r = s.audit().append(e);
-    if (!r) done = r.error().prefixed("not changed: cannot audit the change: ");
-  }
-  if (done) done = s.commit_batch();
-  if (!done) {
-    (void)s.rollback_batch();
-    return done;
-  }
+    if (!r) return r.error().prefixed("not changed: cannot audit the change: ");
+    return {};
+  });
+  if (!done) return done;
   std::cout << "target " << t.name << " (" << t.host << ":" << t.port << "): host key " << old_fp << " replaced by "
             << new_fp << " (" << key->type << ")\n";
   return {};

@@ -119,12 +119,12 @@ WebReply MonitorWebBackend::metrics() { return impl_->call(Op::kMetrics, "", nul
       std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
   WebServer server(backend, opt);
   const bool pages = !cfg.public_url.empty();  // else health and metrics only
-  if (!pages) {
-    // nothing to bind: no pages are served
-  } else if (auto st = server.start(); !st) {
-    daemon_log("web", "cannot serve " + cfg.public_url + ": " + st.message());
-    std::fflush(stderr);
-    ::_exit(1);
+  if (pages) {
+    if (auto st = server.start(); !st) {
+      daemon_log("web", "cannot serve " + cfg.public_url + ": " + st.message());
+      std::fflush(stderr);
+      ::_exit(1);
+    }
   }
   std::unique_ptr<MetricsServer> metrics;
   if (cfg.metrics_listen_port != 0) {
