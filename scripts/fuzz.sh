@@ -16,8 +16,8 @@
 # result) and exits non-zero if any target found a crash, leak, timeout or
 # failed property; the input that did it is kept and its path printed
 # (reproduce with: build-fuzz/fuzz/TARGET FILE). Installs clang and the
-# libFuzzer runtime with apt-get if missing. JOBS sets build parallelism
-# (default 2).
+# libFuzzer runtime with apt-get if missing. JOBS sets build parallelism and
+# how many targets run at once (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +54,7 @@ declare -A max_len=(
   [fuzz_public_key]=4096    # an RSA 4096 key line is ~750 bytes
   [fuzz_user_ca]=2048
   [fuzz_known_hosts]=8192   # a few known_hosts lines
+  [fuzz_tar]=8192           # a few 512-byte blocks: headers, data, the end marker
   [fuzz_split_words]=2100   # command lines: 2048 bytes
   [fuzz_wire]=4096
   [fuzz_monitor]=17000      # monitor messages: 16 KiB
@@ -61,7 +62,7 @@ declare -A max_len=(
   [fuzz_webauthn]=16384        # WebAuthn responses: a few KiB (authn caps parts at 64 KiB)
 )
 all_targets=(fuzz_ingress_name fuzz_selector fuzz_config fuzz_hr fuzz_sftp fuzz_cast fuzz_stream fuzz_command_index
-             fuzz_public_key fuzz_known_hosts fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn)
+             fuzz_public_key fuzz_known_hosts fuzz_tar fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn)
 if [ ${#targets[@]} -eq 0 ]; then
   targets=("${all_targets[@]}")
 fi
@@ -99,26 +100,45 @@ work="$(mktemp -d /tmp/bastion-fuzz-XXXXXX)"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-failed=()
-printf '%-18s %12s %8s %8s  %s\n' target execs cov corpus result
-for t in "${targets[@]}"; do
-  dir="$work/$t"
+# fuzz_one TARGET: runs it on a copy of its seeds; its exit status lands in $work/TARGET/status.
+fuzz_one() {
+  local t="$1" dir="$work/$1" status=0
   mkdir -p "$dir/corpus" "$dir/artifacts"
   if [ -d "fuzz/corpus/$t" ]; then
     cp -R "fuzz/corpus/$t/." "$dir/corpus/"
   fi
-  args=(-max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 -timeout=25
-        -print_final_stats=1 -artifact_prefix="$dir/artifacts/")
+  local args=(-max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 -timeout=25
+              -print_final_stats=1 -artifact_prefix="$dir/artifacts/")
   if [ -f "fuzz/dict/$t.dict" ]; then
     args+=(-dict="fuzz/dict/$t.dict")
   fi
-  status=0
   "$build/fuzz/$t" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1 || status=$?
+  echo "$status" >"$dir/status"
+}
+
+# As many targets at once as JOBS (default 2: one per core).
+parallel="${JOBS:-2}"
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+printf '%-18s %12s %8s %8s  %s\n' target execs cov corpus result
+for t in "${targets[@]}"; do
+  dir="$work/$t"
+  status="$(cat "$dir/status" 2>/dev/null || echo "?")"
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)"
   cov="$(grep -o ' cov: [0-9]*' "$dir/log" | tail -1 | grep -o '[0-9]*' || true)"
   units="$(find "$dir/corpus" -type f | wc -l)"
   artifact="$(find "$dir/artifacts" -type f | head -1)"
-  if [ "$status" -eq 0 ] && [ -z "$artifact" ]; then
+  if [ "$status" = "0" ] && [ -z "$artifact" ]; then
     result="ok"
   else
     result="FAILED (exit $status)"

@@ -222,7 +222,7 @@ std::string http_get(int port, const std::string& path) {
     if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
       char buf[8192];
       pollfd p{fd, POLLIN, 0};
-      while (poll(&p, 1, 5000) > 0) {
+      while (poll(&p, 1, 30000) > 0) {  // a loaded machine answers late; a dead one closes
         ssize_t n = read(fd, buf, sizeof buf);
         if (n <= 0) break;
         out.append(buf, static_cast<size_t>(n));

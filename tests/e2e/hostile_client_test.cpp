@@ -73,7 +73,7 @@ TEST(HostileClient, RefusesUserNamesOutsideTheGrammar) {
 // library version in the banner.
 TEST(SshAudit, NoFailuresOrWarningsOnKexHostKeysCiphersAndMacs) {
   Deployment d;
-  auto r = run({"ssh-audit", "--no-colors", "-p", std::to_string(d.gateway_port()), "127.0.0.1"});
+  auto r = run({"ssh-audit", "--no-colors", "-t", "30", "-p", std::to_string(d.gateway_port()), "127.0.0.1"});
   ASSERT_NE(r.out.find("(gen) banner: SSH-2.0-bastion"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("(gen) compression: disabled"), std::string::npos) << r.out;
   int algorithms = 0;

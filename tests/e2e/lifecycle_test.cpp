@@ -158,11 +158,13 @@ TEST_F(Lifecycle, LoginGraceTimeClosesIdleUnauthenticatedConnections) {
         if (poll(&p, 1, 0) <= 0) return false;
         return read(fd, buf, sizeof buf) <= 0;
       },
-      10000);
+      25000);
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
   close(fd);
   EXPECT_TRUE(closed);
-  EXPECT_LE(secs, 4);
+  // 2 s configured; well short of the 30 s default even on a loaded CI machine
+  // (ASan there once took 7 s to close it).
+  EXPECT_LE(secs, 15);
   EXPECT_EQ(d->ssh(*alice, dest(), {"true"}).exit_code, 0);  // logins within the grace time still work
   d->edit_config("login_grace_time = \"2s\"", "login_grace_time = \"30s\"");
 }
