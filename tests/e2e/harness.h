@@ -48,7 +48,7 @@ bool wait_for(const std::function<bool()>& pred, int timeout_ms);
 int free_port();
 bool port_open(int port);
 // GET `path` from 127.0.0.1:`port` over plain HTTP/1.0: the whole response
-// (status line, headers, body), or "" when nothing answers within 5 s.
+// (status line, headers, body), or "" when nothing answers within 30 s.
 std::string http_get(int port, const std::string& path);
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text, unsigned mode = 0644);
