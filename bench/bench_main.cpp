@@ -2,6 +2,8 @@
 //   bastion-bench audit [--records N] [--procs P] [--database URL]
 //                                                   appends/s with the chain and durable commits (SQLite, or
 //                                                   an empty PostgreSQL database)
+//   bastion-bench fill-audit --database PATH|URL [--records N]
+//                                                   N more chained records in a deployment's database
 //   bastion-bench recordings [--mib N]              write, replay-parse and search N MiB of asciicast
 //   bastion-bench streams [--mib N]                 N MiB of binary output: stream writer (zstd or not) vs asciicast
 //   bastion-bench command-index [--mib N]           terminal output through the command indexer
@@ -296,12 +298,18 @@ int main(int argc, char** argv) {
   rec->add_option("--mib", mib, "recording size in MiB")->capture_default_str();
   auto* streams = app.add_subcommand("streams", "byte-exact stream recordings of binary output vs asciicast");
   streams->add_option("--mib", mib, "output size in MiB")->capture_default_str();
+  auto* fill = app.add_subcommand("fill-audit",
+                                  "append --records chained audit records to an existing deployment's database "
+                                  "(the backup drill's 1,000,000), 1000 per transaction");
+  fill->add_option("--records", records, "records to append")->capture_default_str();
+  fill->add_option("--database", database, "the deployment's database (SQLite file or postgresql://...)")->required();
   auto* cmdidx = app.add_subcommand("command-index", "terminal output through the command indexer");
   cmdidx->add_option("--mib", mib, "output in MiB")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (streams->parsed()) bench_streams(dir, mib);
   if (audit->parsed()) bench_audit(dir, records, procs, database);
   if (group->parsed()) bench_group_commit(dir, records, writers, procs, database);
+  if (fill->parsed()) return group_commit_n(database, records, 1000);
   if (rec->parsed()) bench_recordings(dir, mib);
   if (cmdidx->parsed()) bench_command_index(mib);
   return 0;

@@ -447,6 +447,19 @@ Status Database::listen(const std::string& channel) {
 
 int Database::wake_fd() const { return connection_->wake_fd(); }
 
+Status Database::backup_to(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return make_error(ErrorCode::kDuplicate, "refusing to overwrite " + path);
+  return guarded([&]() -> Status {
+    if (!connection_->backup_to(path)) {
+      return make_error(ErrorCode::kInvalid,
+                        "a PostgreSQL database is backed up with its own tools (pg_dump, or a base backup with "
+                        "pg_basebackup), not by bastion");
+    }
+    return {};
+  });
+}
+
 Result<bool> Database::take_wakeups() {
   return guarded([&]() -> Result<bool> { return connection_->take_wakeups(); });
 }

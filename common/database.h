@@ -64,6 +64,11 @@ class Database {
   Status commit();
   Status rollback();
   [[nodiscard]] int schema_version() const { return version_; }
+  // A consistent copy of the database into a new SQLite file at `path`
+  // (which must not exist), while other connections keep writing: SQLite's
+  // online backup. kUnsupported on PostgreSQL (back it up with pg_dump or a
+  // base backup; bastionctl backup says so).
+  Status backup_to(const std::string& path);
   static int latest_schema_version();
 
   // The engine's connection: an interface in common/database_engine.h,

@@ -75,6 +75,10 @@ struct Database::Connection {
   virtual void listen(const std::string& channel) = 0;
   [[nodiscard]] virtual int wake_fd() const = 0;
   virtual bool take_wakeups() = 0;
+  // A consistent copy of the whole database into a new file at `path`,
+  // taken while others keep writing (SQLite's online backup). False: this
+  // engine has no such copy (PostgreSQL: pg_dump and base backups are its own).
+  virtual bool backup_to(const std::string& path) = 0;
 };
 
 // The engines' constructors; they throw DatabaseError.

@@ -285,6 +285,7 @@ class PostgresConnection final : public Database::Connection {
     return s;
   }
   [[nodiscard]] bool survives_fork() const override { return true; }
+  bool backup_to(const std::string& /*path*/) override { return false; }
   void notify(const std::string& channel) override { exec("NOTIFY " + identifier(channel)); }
   void listen(const std::string& channel) override {
     exec("LISTEN " + identifier(channel));

@@ -23,7 +23,7 @@ std::vector<uint8_t> raw_public(EVP_PKEY* k) {
 
 // X25519 + HKDF-SHA256 -> 32-byte file key.
 Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> peer_pub, std::span<const uint8_t> eph_pub,
-                                    std::span<const uint8_t> reviewer_pub) {
+                                    std::span<const uint8_t> reviewer_pub, std::string_view info) {
   Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_pub.data(), peer_pub.size()));
   PkeyCtx ctx(EVP_PKEY_CTX_new(mine, nullptr));
   std::vector<uint8_t> shared(32);
@@ -34,16 +34,15 @@ Result<std::vector<uint8_t>> derive(EVP_PKEY* mine, std::span<const uint8_t> pee
   }
   std::vector<uint8_t> salt(eph_pub.begin(), eph_pub.end());
   salt.insert(salt.end(), reviewer_pub.begin(), reviewer_pub.end());
-  static const char kInfo[] = "bastion recording v1";
   PkeyCtx kdf(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   std::vector<uint8_t> key(32);
   size_t klen = key.size();
-  bool ok =
-      kdf && EVP_PKEY_derive_init(kdf.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf.get(), EVP_sha256()) == 1 &&
-      EVP_PKEY_CTX_set1_hkdf_salt(kdf.get(), salt.data(), static_cast<int>(salt.size())) == 1 &&
-      EVP_PKEY_CTX_set1_hkdf_key(kdf.get(), shared.data(), static_cast<int>(shared.size())) == 1 &&
-      EVP_PKEY_CTX_add1_hkdf_info(kdf.get(), reinterpret_cast<const unsigned char*>(kInfo), sizeof kInfo - 1) == 1 &&
-      EVP_PKEY_derive(kdf.get(), key.data(), &klen) == 1;
+  bool ok = kdf && EVP_PKEY_derive_init(kdf.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf.get(), EVP_sha256()) == 1 &&
+            EVP_PKEY_CTX_set1_hkdf_salt(kdf.get(), salt.data(), static_cast<int>(salt.size())) == 1 &&
+            EVP_PKEY_CTX_set1_hkdf_key(kdf.get(), shared.data(), static_cast<int>(shared.size())) == 1 &&
+            EVP_PKEY_CTX_add1_hkdf_info(kdf.get(), reinterpret_cast<const unsigned char*>(info.data()),
+                                        static_cast<int>(info.size())) == 1 &&
+            EVP_PKEY_derive(kdf.get(), key.data(), &klen) == 1;
   OPENSSL_cleanse(shared.data(), shared.size());
   if (!ok) return make_error("HKDF failed");
   return key;
@@ -89,16 +88,17 @@ Result<std::vector<uint8_t>> load_reviewer_public_key(const std::string& path) {
 
 CastSealer::~CastSealer() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
-Result<std::unique_ptr<CastSealer>> CastSealer::create(std::span<const uint8_t> reviewer_pub) {
+Result<std::unique_ptr<CastSealer>> CastSealer::create(std::span<const uint8_t> reviewer_pub,
+                                                       const SealFormat& format) {
   if (reviewer_pub.size() != 32) return make_error("reviewer public key must be 32 bytes");
   Pkey eph(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
   if (!eph) return make_error("cannot generate an X25519 key");
   auto eph_pub = raw_public(eph.get());
-  auto key = derive(eph.get(), reviewer_pub, eph_pub, reviewer_pub);
+  auto key = derive(eph.get(), reviewer_pub, eph_pub, reviewer_pub, format.info);
   if (!key) return key.error();
   std::unique_ptr<CastSealer> s(new CastSealer());
   s->key_ = std::move(*key);
-  s->header_ = std::string(kEncryptedCastMagic) + base64_encode(eph_pub) + " " + base64_encode(reviewer_pub) + "\n";
+  s->header_ = std::string(format.magic) + base64_encode(eph_pub) + " " + base64_encode(reviewer_pub) + "\n";
   return s;  // SECURITY: `eph` (the only other way to the key) is freed here.
 }
 
@@ -129,14 +129,15 @@ bool is_encrypted_cast(std::string_view bytes) {
 CastOpener::~CastOpener() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
 Result<std::unique_ptr<CastOpener>> CastOpener::create(std::string_view header_line,
-                                                       const std::string& private_key_path) {
-  if (!is_encrypted_cast(header_line)) return make_error("not an encrypted recording");
-  std::string_view line = header_line.substr(kEncryptedCastMagic.size());
+                                                       const std::string& private_key_path, const SealFormat& format) {
+  const std::string what(format.what);
+  if (!header_line.starts_with(format.magic)) return make_error("not an encrypted " + what);
+  std::string_view line = header_line.substr(format.magic.size());
   size_t sp = line.find(' ');
   auto eph_pub = base64_decode(line.substr(0, sp));
   auto rev_pub = base64_decode(sp == std::string_view::npos ? "" : line.substr(sp + 1));
   if (!eph_pub || !rev_pub || eph_pub->size() != 32 || rev_pub->size() != 32)
-    return make_error("corrupt recording header");
+    return make_error("corrupt " + what + " header");
   auto pem = read_file(private_key_path, 16 * 1024);
   if (!pem) return pem.error();
   Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
@@ -144,11 +145,15 @@ Result<std::unique_ptr<CastOpener>> CastOpener::create(std::string_view header_l
   OPENSSL_cleanse(pem->data(), pem->size());
   if (!priv || EVP_PKEY_get_id(priv.get()) != EVP_PKEY_X25519)
     return make_error(private_key_path + ": not an X25519 private key");
-  if (raw_public(priv.get()) != *rev_pub) return make_error("this recording was encrypted to a different reviewer key");
-  auto key = derive(priv.get(), *eph_pub, *eph_pub, *rev_pub);
+  if (raw_public(priv.get()) != *rev_pub) {
+    return make_error("this " + what + " was encrypted to a different " +
+                      (format.magic == kEncryptedCastMagic ? "reviewer key" : "key"));
+  }
+  auto key = derive(priv.get(), *eph_pub, *eph_pub, *rev_pub, format.info);
   if (!key) return key.error();
   std::unique_ptr<CastOpener> o(new CastOpener());
   o->key_ = std::move(*key);
+  o->what_ = format.what;
   return o;
 }
 
@@ -164,8 +169,9 @@ Result<std::string> CastOpener::open(std::string_view frame, uint64_t counter) {
   auto* p = reinterpret_cast<const unsigned char*>(frame.data());
   unsigned char nonce[kNonce];
   nonce_for(counter, nonce);
-  if (frame.size() < 4 + kNonce + kTag) return make_error("corrupt recording frame");
-  if (!std::equal(nonce, nonce + kNonce, p + 4)) return make_error("recording frames out of order");
+  const std::string what(what_);
+  if (frame.size() < 4 + kNonce + kTag) return make_error("corrupt " + what + " frame");
+  if (!std::equal(nonce, nonce + kNonce, p + 4)) return make_error(what + " frames out of order");
   size_t clen = frame.size() - 4 - kNonce - kTag;
   std::string chunk(clen, '\0');
   CipherCtx c(EVP_CIPHER_CTX_new());
@@ -176,7 +182,7 @@ Result<std::string> CastOpener::open(std::string_view frame, uint64_t counter) {
       EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<unsigned char*>(p + 4 + kNonce + clen)) !=
           1 ||
       EVP_DecryptFinal_ex(c.get(), reinterpret_cast<unsigned char*>(chunk.data()) + n, &fin) != 1) {
-    return make_error("recording frame " + std::to_string(counter) + " fails authentication (altered)");
+    return make_error(what + " frame " + std::to_string(counter) + " fails authentication (altered)");
   }
   return chunk;
 }

@@ -23,6 +23,17 @@ namespace bastion::recorder {
 
 inline constexpr std::string_view kEncryptedCastMagic = "bastion-encrypted-cast v1 ";
 
+// What a sealed file is: its magic (the start of its header line) and the
+// HKDF info its key is derived with, so that a file of one kind never opens
+// as the other. Recordings and bastionctl backups share the scheme.
+struct SealFormat {
+  std::string_view magic;
+  std::string_view info;
+  std::string_view what;  // for messages: "recording", "backup"
+};
+inline constexpr SealFormat kRecordingSeal{kEncryptedCastMagic, "bastion recording v1", "recording"};
+inline constexpr SealFormat kBackupSeal{"bastion-encrypted-backup v1 ", "bastion backup v1", "backup"};
+
 // Writes PREFIX.key (PKCS#8 PEM, 0600) and PREFIX.pub (PEM); refuses to overwrite.
 Status generate_reviewer_keys(const std::string& prefix);
 // The raw 32-byte X25519 public key from a PEM file.
@@ -30,7 +41,8 @@ Result<std::vector<uint8_t>> load_reviewer_public_key(const std::string& path);
 
 class CastSealer {
  public:
-  static Result<std::unique_ptr<CastSealer>> create(std::span<const uint8_t> reviewer_public_key);
+  static Result<std::unique_ptr<CastSealer>> create(std::span<const uint8_t> reviewer_public_key,
+                                                    const SealFormat& format = kRecordingSeal);
   ~CastSealer();
   // The plaintext first line of the file (magic and the ephemeral public key).
   [[nodiscard]] const std::string& file_header() const { return header_; }
@@ -47,7 +59,8 @@ class CastSealer {
 // by block). `header_line`: the sealer's file_header() without its newline.
 class CastOpener {
  public:
-  static Result<std::unique_ptr<CastOpener>> create(std::string_view header_line, const std::string& private_key_path);
+  static Result<std::unique_ptr<CastOpener>> create(std::string_view header_line, const std::string& private_key_path,
+                                                    const SealFormat& format = kRecordingSeal);
   ~CastOpener();
   CastOpener(const CastOpener&) = delete;
   CastOpener& operator=(const CastOpener&) = delete;
@@ -58,6 +71,7 @@ class CastOpener {
  private:
   CastOpener() = default;
   std::vector<uint8_t> key_;
+  std::string_view what_ = "recording";
 };
 
 // The length of the sealed frame at the start of `bytes` (prefix included),

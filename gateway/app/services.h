@@ -67,6 +67,9 @@ class Services {
   Status begin_batch() { return db_.begin(); }
   Status commit_batch() { return db_.commit(); }
   Status rollback_batch() { return db_.rollback(); }
+  // A consistent copy of the whole database into a new SQLite file
+  // (Database::backup_to; kInvalid on PostgreSQL).
+  Status backup_database(const std::string& path) { return db_.backup_to(path); }
   // Whether these Services may stay open across fork() (Database::survives_fork).
   [[nodiscard]] bool survives_fork() const { return db_.survives_fork(); }
 
