@@ -217,6 +217,7 @@ int Supervisor::run() {
       while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGCHLD) reap_children();
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) shutdown();
+        else if (si.ssi_signo == SIGHUP) reload();
       }
     }
     if (fds[1].revents & POLLIN) control_->on_readable();
@@ -619,6 +620,15 @@ void Supervisor::shutdown() {
   listen_fd_.reset();
   web_.stop();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
+}
+
+void Supervisor::reload() {
+  if (stopping_) return;
+  auto r = web_.reload_tls();
+  std::string what = r ? *r : r.error().message;
+  daemon_log("SIGHUP", what);
+  audit(r ? "web.tls_reload" : "web.tls_reload_refused", what, "", "");
+  daemon_log("SIGHUP", "other configuration changes take effect when bastiond restarts");
 }
 
 void Supervisor::audit(const std::string& action, const std::string& reason, const std::string& session_id,

@@ -228,6 +228,8 @@ class Supervisor {
   void maybe_checkpoint(const std::string& kind, bool force);
   void maybe_purge();
   void shutdown();
+  // SIGHUP: the web process serves the TLS pair on disk (WebProcessManager::reload_tls).
+  void reload();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
   // An audit record about connection process `c` (actor: `actor`, else its

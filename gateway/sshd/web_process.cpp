@@ -23,6 +23,7 @@
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/app/daemon_log.h"
 #include "gateway/app/web_origin.h"
+#include "gateway/app/web_tls.h"
 #include "gateway/sshd/sandbox.h"
 
 namespace bastion::gateway {
@@ -86,6 +87,10 @@ bool WebProcessManager::check() {
   }
   if (::access(cfg_.tls_cert.c_str(), R_OK) != 0) {
     daemon_log("web", "tls_cert " + cfg_.tls_cert + ": " + std::strerror(errno));
+    return false;
+  }
+  if (auto pair = check_tls_pair(cfg_.tls_cert, cfg_.tls_key); !pair) {
+    daemon_log("web", pair.error().message);
     return false;
   }
   start_at_ = 1;  // at once
@@ -226,10 +231,35 @@ void WebProcessManager::exited(int status) {
     host_.audit("sandbox.violation", "web process killed by the sandbox (a forbidden system call)", pid);
   }
   if (stopping_) return;
+  if (reloading_) {
+    reloading_ = false;
+    start_at_ = 1;  // at once, with the new pair
+    return;
+  }
   std::string how = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
                                         : "exited with status " + std::to_string(WEXITSTATUS(status));
   daemon_log("web", "web process " + how + "; restarting in 5s");
   start_at_ = clock_.now() + 5 * kMicrosPerSecond;
+}
+
+Result<std::string> WebProcessManager::reload_tls() {
+  if (cfg_.public_url.empty()) return std::string("no [web] public_url: no TLS certificate to reload");
+  auto pair = check_tls_pair(cfg_.tls_cert, cfg_.tls_key);
+  if (!pair) return pair.error().prefixed("not reloading the TLS certificate (the web process keeps the one it has): ");
+  // SECURITY: the key stays a secret of the service user.
+  struct stat st {};
+  if (::stat(cfg_.tls_key.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return make_error("not reloading the TLS certificate: tls_key " + cfg_.tls_key +
+                      " is readable by others; chmod 600 it");
+  }
+  if (pid_ != 0) {
+    reloading_ = true;
+    ::kill(pid_, SIGTERM);
+  } else {
+    start_at_ = 1;
+  }
+  return "serving the TLS certificate " + pair->fingerprint + " (" + pair->subject + ", valid until " +
+         pair->not_after + ") from " + cfg_.tls_cert;
 }
 
 void WebProcessManager::stop() {

@@ -86,6 +86,12 @@ class WebProcessManager {
   void exited(int status);
   // SIGTERM to the web process, and no restart.
   void stop();
+  // SIGHUP: checks the TLS pair on disk (tls_cert, tls_key) and, when it is
+  // good, restarts the web process at once so that it serves it; live SSH
+  // sessions are untouched (they are not the web process's). A bad pair
+  // changes nothing: the running process keeps the pair it has. Returns
+  // what happened, for the log and the audit record; an error for a bad pair.
+  Result<std::string> reload_tls();
   // In a forked child: closes the web channel.
   void abandon_after_fork() { channel_.reset(); }
 
@@ -104,6 +110,7 @@ class WebProcessManager {
   std::optional<SandboxPlan> sandbox_;  // decided in check(), entered by the web process
   Micros start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
   bool stopping_ = false;               // stop() was called
+  bool reloading_ = false;              // reload_tls() ended the process: start the next one at once
 };
 
 }  // namespace bastion::gateway
