@@ -170,7 +170,7 @@ void fields(W& w, Certificate& m) {
 }
 template <class W>
 void fields(W& w, Kill& m) {
-  w(m.reason);
+  w(m.reason), w(m.notice);
 }
 template <class W>
 void fields(W& w, KeyKnown& m) {

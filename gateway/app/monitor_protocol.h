@@ -174,6 +174,9 @@ struct Certificate {
 // End the session now (grant ended, leaver, sessions kill, shutdown).
 struct Kill {
   std::string reason;
+  // Only tell the person (a drain: the gateway goes down soon); the session
+  // carries on. Shown on the session's interactive (pty) channels.
+  bool notice = false;
 };
 
 struct KeyKnown {
@@ -236,6 +239,9 @@ struct Control {
     kEndKey = 3,   // subject = a revoked key's fingerprint: end the sessions it opened with `reason`
     kRecheck = 4,  // subject = a person whose access changed: re-decide their live sessions
     kKill = 5,     // subject = a session id: end it with `reason`; answered once it has ended
+    // subject = "start" (refuse new logins, tell live sessions `reason`),
+    // "status", "end" (end the live sessions now) or "cancel"; count = live sessions
+    kDrain = 6,
   };
   uint32_t op = 0;
   std::string subject;

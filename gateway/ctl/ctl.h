@@ -131,6 +131,7 @@ void register_review_commands(CLI::App* sessions, CtlGlobals& g);
 void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay, export, verify, search
 void register_migrate_commands(CLI::App& app, CtlGlobals& g);    // migrate --to postgresql://
 void register_backup_commands(CLI::App& app, CtlGlobals& g);     // backup, restore
+void register_drain_commands(CLI::App& app, CtlGlobals& g);      // drain [--deadline] [--cancel]
 nlohmann::json session_json(const recorder::SessionRecord& s);
 
 int ctl_main(int argc, char** argv, CtlTools tools);

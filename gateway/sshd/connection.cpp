@@ -206,6 +206,7 @@ Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request
       return make_error("the gateway supervisor went away");
     }
     if (const auto* k = std::get_if<monitor::Kill>(&r.message)) {
+      if (k->notice) continue;  // not logged in yet: nothing to show it on
       kill_reason_ = k->reason;
       return make_error("the session is being ended");
     }
@@ -238,7 +239,10 @@ void Connection::on_supervisor_readable() {
     kill_reason_ = "gateway supervisor exited";
     return;
   }
-  if (const auto* k = std::get_if<monitor::Kill>(&r.message)) kill_reason_ = k->reason;
+  if (const auto* k = std::get_if<monitor::Kill>(&r.message)) {
+    if (k->notice) notice_ = k->reason;
+    else kill_reason_ = k->reason;
+  }
 }
 
 ssh_channel Connection::on_channel_open() {

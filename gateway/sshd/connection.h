@@ -145,6 +145,7 @@ class Connection : private recorder::RecordingJournal {
   policy::Decision decision_;
   std::optional<policy::Elevation> grant_;  // the grant this session runs under, if any
   std::optional<std::string> kill_reason_;
+  std::optional<std::string> notice_;  // to show on the interactive channels (a drain), then forget
   std::optional<int> last_exit_status_;
   bool session_end_sent_ = false;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

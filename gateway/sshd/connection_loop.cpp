@@ -114,6 +114,12 @@ std::string Connection::relay() {
       terminate(why, why);
       return why;
     }
+    if (notice_) {
+      for (auto& p : pairs_) {
+        if (p->pty && p->in != nullptr && p->state.running()) tell_client(p->in, "\r\nbastion: " + *notice_ + "\r\n");
+      }
+      notice_.reset();
+    }
     if (closing_) {
       terminate("the gateway could not record this session", "audit failure");
       return "audit failure";

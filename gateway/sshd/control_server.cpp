@@ -69,6 +69,12 @@ void ControlServer::handle_request(UniqueFd client, const monitor::Control& req)
       pending_.push_back(PendingReply{std::move(client), pid, req.subject});
       return;
     }
+    case Op::kDrain: {
+      if (!actions_.drain) return done(client.get(), false, "this bastiond cannot drain");
+      auto n = actions_.drain(req.subject, req.reason);
+      if (!n) return done(client.get(), false, n.error().message);
+      return done(client.get(), true, "", *n);
+    }
   }
   done(client.get(), false, "unknown operation " + std::to_string(req.op));
 }

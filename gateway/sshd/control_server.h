@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "common/unique_fd.h"
 #include "gateway/app/monitor_protocol.h"
 
@@ -39,6 +40,9 @@ struct ControlActions {
   // A session that is not here: if it is live on another gateway node, asks
   // that node to end it (within a second) and returns the node's name.
   std::function<std::string(const std::string& session_id, const std::string& message)> kill_elsewhere;
+  // bastionctl drain: `what` is "start" (with `message`), "status", "end"
+  // or "cancel"; the live sessions on this node, or an error.
+  std::function<Result<uint32_t>(const std::string& what, const std::string& message)> drain;
 };
 
 class ControlServer {

@@ -286,6 +286,16 @@ void Supervisor::on_authenticate(ChildInfo& c, const monitor::Authenticate& m) {
     return;
   }
   nlohmann::json details = {{"fingerprint", m.fingerprint}, {"key_type", m.key_type}, {"user_name", m.user_name}};
+  if (drain_) {
+    // Not the person's fault: no back-off, no failure counted.
+    std::string why = "this gateway node is draining for maintenance" +
+                      (drain_->message.empty() ? std::string() : " (" + drain_->message + ")") +
+                      "; connect again in a few minutes";
+    details["drain"] = true;
+    audit_event("auth", recorder::Outcome::kDeny, why, c, details);
+    metrics_.add("bastion_login_denials_total", "stage=drain");
+    return send_to(c, monitor::Refused{why});
+  }
   LoginStep step = decide_login(c, m, details, now);
   if (step.refusal) {
     // A refusal is audited with its reason, counts against the key, and

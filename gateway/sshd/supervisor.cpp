@@ -593,6 +593,7 @@ ControlActions Supervisor::control_actions() {
   a.kill_elsewhere = [this](const std::string& id, const std::string& message) {
     return kill_session_elsewhere(id, message);
   };
+  a.drain = [this](const std::string& what, const std::string& message) { return drain(what, message); };
   return a;
 }
 
@@ -620,6 +621,50 @@ void Supervisor::shutdown() {
   listen_fd_.reset();
   web_.stop();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
+}
+
+uint32_t Supervisor::live_sessions() {
+  uint32_t n = 0;
+  for (auto& [pid, c] : children_) n += c.authenticated && c.kill_deadline == 0 ? 1 : 0;
+  return n;
+}
+
+Result<uint32_t> Supervisor::drain(const std::string& what, const std::string& message) {
+  if (what == "start") {
+    const bool already = drain_.has_value();
+    drain_ = Drain{clock_.now(), clean_text(message).substr(0, 200)};
+    std::string notice = "this gateway is going down for maintenance" +
+                         (drain_->message.empty() ? std::string() : " (" + drain_->message + ")") +
+                         ": finish your work and log in again in a few minutes";
+    for (auto& [pid, c] : children_) {
+      if (c.authenticated && c.kill_deadline == 0) {
+        (void)monitor::send_message(c.channel.get(), monitor::Kill{notice, true}, MSG_DONTWAIT);
+      }
+    }
+    daemon_log("drain", std::string(already ? "still draining" : "draining") + ": new logins are refused; told " +
+                            std::to_string(live_sessions()) + " live session(s)");
+    return live_sessions();
+  }
+  if (what == "status") {
+    if (!drain_) return make_error("not draining");
+    return live_sessions();
+  }
+  if (what == "end") {
+    if (!drain_) return make_error("not draining");
+    uint32_t n = live_sessions();
+    for (auto& [pid, c] : children_) {
+      if (c.authenticated && c.kill_deadline == 0) request_kill(c, "the gateway is restarting for maintenance");
+    }
+    daemon_log("drain", "the deadline passed: ending " + std::to_string(n) + " live session(s)");
+    return n;
+  }
+  if (what == "cancel") {
+    if (!drain_) return make_error("not draining");
+    drain_.reset();
+    daemon_log("drain", "cancelled: logins are accepted again");
+    return live_sessions();
+  }
+  return make_error("unknown drain request '" + what + "'");
 }
 
 void Supervisor::reload() {

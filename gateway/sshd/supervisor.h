@@ -230,6 +230,9 @@ class Supervisor {
   void shutdown();
   // SIGHUP: the web process serves the TLS pair on disk (WebProcessManager::reload_tls).
   void reload();
+  // The control socket's drain request (ControlActions::drain).
+  Result<uint32_t> drain(const std::string& what, const std::string& message);
+  [[nodiscard]] uint32_t live_sessions();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
   // An audit record about connection process `c` (actor: `actor`, else its
@@ -273,6 +276,13 @@ class Supervisor {
     std::vector<Outgoing> outbox;
   } batch_;
   bool stopping_ = false;
+  // bastionctl drain: new logins are refused (and /healthz says so) until
+  // bastiond restarts or the drain is cancelled.
+  struct Drain {
+    Micros since = 0;
+    std::string message;
+  };
+  std::optional<Drain> drain_;
   // Revocations from other nodes: a connection that LISTENs (PostgreSQL),
   // and the newest one acted on.
   std::optional<Database> revocation_listener_;

@@ -209,6 +209,9 @@ WebReply Supervisor::health() {
     return WebReply{503, {{"status", "unavailable"}, {"node", cfg_.node_name}, {"reason", why}}};
   };
   if (stopping_) return refuse("stopping");
+  if (drain_) {
+    return WebReply{503, {{"status", "draining"}, {"node", cfg_.node_name}, {"reason", "bastionctl drain"}}};
+  }
   Services* s = monitor_services();
   if (s == nullptr) return refuse("database unavailable");
   if (auto st = s->nodes().list(); !st) return refuse("database unavailable: " + st.error().message);
