@@ -70,11 +70,12 @@ Status check_backup(BackupArgs& a) {
 
 struct RestoreArgs {
   RestoreOptions o;
+  std::string audit_public_key;  // kept apart from the gateway: the restored chain must verify with it
 };
 
 // The restored deployment, proven: its configuration loads with the new
 // state directory, and its audit chain verifies with its audit public key.
-Status verify_restored(const RestoreReport& r, const std::string& state_dir) {
+Status verify_restored(const RestoreReport& r, const std::string& state_dir, const std::string& trusted_key) {
   auto cfg = load_config(r.config_path);
   if (!cfg) return cfg.error().prefixed("the restored configuration: ");
   std::error_code ec;
@@ -93,6 +94,19 @@ Status verify_restored(const RestoreReport& r, const std::string& state_dir) {
   if (!key_text) return key_text.error().prefixed("audit public key: ");
   auto key = recorder::parse_audit_public_key(*key_text);
   if (!key) return key.error();
+  if (!trusted_key.empty()) {
+    // SECURITY: the key inside a backup vouches only for a backup nobody
+    // replaced; one kept apart (the auditors' copy) vouches for the chain.
+    auto trusted_text = read_file(trusted_key, 4096);
+    if (!trusted_text) return trusted_text.error().prefixed("--audit-public-key: ");
+    auto trusted = recorder::parse_audit_public_key(*trusted_text);
+    if (!trusted) return trusted.error().prefixed("--audit-public-key " + trusted_key + ": ");
+    if (*trusted != *key) {
+      return make_error("the backup's audit public key is not the one in " + trusted_key +
+                        ": its audit log was not signed by the key you trust; do not use this backup");
+    }
+    std::printf("the backup's audit key is the one in %s\n", trusted_key.c_str());
+  }
   auto s = Services::open(*cfg);
   if (!s) return s.error().prefixed("the restored database: ");
   auto t0 = SteadyClock::now();
@@ -128,7 +142,7 @@ Status restore(const CtlTools& /*tools*/, const RestoreArgs& a) {
   std::printf("every file matches the backup's manifest (SHA-256); took %.1f s\n", seconds_since(t0));
   for (const auto& n : r->notes) std::printf("  %s\n", n.c_str());
   std::string state_dir = std::filesystem::path(r->config_path).parent_path().string();
-  if (auto st = verify_restored(*r, state_dir); !st) {
+  if (auto st = verify_restored(*r, state_dir, a.audit_public_key); !st) {
     discard_restore(state_dir, r->made_dir);
     return st.error().prefixed("restore undone: ");
   }
@@ -163,6 +177,9 @@ void register_backup_commands(CLI::App& app, CtlGlobals& g) {
   r->add_option("FILE", ra->o.file, "the backup file")->required();
   r->add_option("--state-dir", ra->o.state_dir, "the directory to restore into (absent or empty)")->required();
   r->add_option("--identity", ra->o.identity, "the X25519 private key (PEM) an encrypted backup was made for");
+  r->add_option("--audit-public-key", ra->audit_public_key,
+                "the audit public key kept apart from the gateway (audit_signing_key.pub): the restored audit log "
+                "must be signed with it");
   r->footer("Needs no --config: the backup carries its configuration, rewritten to name the new directory.");
   ctl_offline_command(r, g, ra, restore);
 }

@@ -82,6 +82,15 @@ TEST(Backup, RestoreDrillWhileASessionIsLive) {
   ASSERT_EQ(audited.size(), 2u);
   EXPECT_EQ(audited[1]["details"]["encrypted"], true);
 
+  // The auditors keep the audit public key apart from the gateway.
+  const std::string trusted = d.dir() + "/trusted-audit.pub";
+  fs::copy_file(state + "/audit_signing_key.pub", trusted);
+  std::string other_key = read_text(trusted);
+  const size_t flip =
+      other_key.find_last_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", other_key.size() - 6);
+  other_key[flip] = other_key[flip] == 'A' ? 'B' : 'A';
+  write_text(d.dir() + "/other-audit.pub", other_key);
+
   // Disaster: the gateway and its state directory are gone.
   d.bastiond().stop();
   EXPECT_GE(live.wait(15000), 0);
@@ -107,10 +116,17 @@ TEST(Backup, RestoreDrillWhileASessionIsLive) {
       d.ctl({"restore", d.dir() + "/cut.backup", "--state-dir", state, "--identity", d.dir() + "/operator.key"});
   EXPECT_EQ(short_file.exit_code, 1);
   EXPECT_NE(short_file.err.find("cut off"), std::string::npos) << short_file.err;
+  auto untrusted = d.ctl({"restore", sealed, "--state-dir", state, "--identity", d.dir() + "/operator.key",
+                          "--audit-public-key", d.dir() + "/other-audit.pub"});
+  EXPECT_EQ(untrusted.exit_code, 1) << untrusted.out;
+  EXPECT_NE(untrusted.err.find("restore undone: the backup's audit public key is not the one in"), std::string::npos)
+      << untrusted.err;
   EXPECT_FALSE(fs::exists(state));
 
-  auto restored = d.ctl({"restore", sealed, "--state-dir", state, "--identity", d.dir() + "/operator.key"});
+  auto restored = d.ctl({"restore", sealed, "--state-dir", state, "--identity", d.dir() + "/operator.key",
+                         "--audit-public-key", trusted});
   ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
+  EXPECT_NE(restored.out.find("the backup's audit key is the one in"), std::string::npos) << restored.out;
   EXPECT_NE(restored.out.find("every file matches the backup's manifest"), std::string::npos) << restored.out;
   EXPECT_NE(restored.out.find("audit log intact"), std::string::npos) << restored.out;
   auto into_full = d.ctl({"restore", plain, "--state-dir", state});
