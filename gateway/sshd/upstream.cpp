@@ -3,7 +3,9 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "common/encoding.h"
 
@@ -62,6 +64,30 @@ std::string local_address(int fd) {
   return host;
 }
 
+// Options and ssh_connect for one attempt; false: ssh_get_error(s) says why.
+bool connect_session(ssh_session s, const policy::Target& t, const std::string& login, const std::string& algos,
+                     long timeout_s) {
+  int port = t.port;
+  int no = 0;
+  ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
+  ssh_options_set(s, SSH_OPTIONS_HOST, t.host.c_str());
+  ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+  ssh_options_set(s, SSH_OPTIONS_USER, login.c_str());
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
+  ssh_options_set(s, SSH_OPTIONS_HOSTKEYS, algos.c_str());
+  // Keystrokes go out at once (no Nagle delay waiting for the target's ACK):
+  // without this, interactive echo sometimes waits ~40 ms (delayed ACK).
+  int nodelay = 1;
+  ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay);
+  ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+  ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+  ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S,
+                  "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-ctr");
+  ssh_options_set(s, SSH_OPTIONS_CIPHERS_S_C,
+                  "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-ctr");
+  return ssh_connect(s) == SSH_OK;
+}
+
 }  // namespace
 
 Result<SshKey> import_public_key_line(const std::string& line) {
@@ -87,32 +113,27 @@ Result<Upstream> Upstream::connect(const UpstreamRequest& req, const Certificate
   if (algos.empty()) return make_error("pinned host key of " + t.name + " has an unsupported type");
 
   Upstream up;
-  up.session_.reset(ssh_new());
-  if (!up.session_) return make_error("out of memory");
-  ssh_session s = up.session_.get();
-  long timeout_s = static_cast<long>(std::max<Micros>(1, req.connect_timeout / kMicrosPerSecond));
-  int port = t.port;
-  int no = 0;
-  ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
-  ssh_options_set(s, SSH_OPTIONS_HOST, t.host.c_str());
-  ssh_options_set(s, SSH_OPTIONS_PORT, &port);
-  ssh_options_set(s, SSH_OPTIONS_USER, req.login.c_str());
-  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s);
-  ssh_options_set(s, SSH_OPTIONS_HOSTKEYS, algos.c_str());
-  // Keystrokes go out at once (no Nagle delay waiting for the target's ACK):
-  // without this, interactive echo sometimes waits ~40 ms (delayed ACK).
-  int nodelay = 1;
-  ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay);
-  ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
-  ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
-  ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S,
-                  "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-ctr");
-  ssh_options_set(s, SSH_OPTIONS_CIPHERS_S_C,
-                  "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-ctr");
-  if (ssh_connect(s) != SSH_OK) {
-    return make_error("cannot reach " + t.name + " (" + t.host + ":" + std::to_string(t.port) +
-                      "): " + ssh_get_error(s));
+  // A target under a burst of connections (OpenSSH's MaxStartups early
+  // drop, a full accept queue) may reset one before its banner: nothing of
+  // the person's session has been sent yet, so that is tried again, within
+  // the one connect_timeout. A refusal or a time-out is not.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(req.connect_timeout);
+  for (int attempt = 1;; ++attempt) {
+    up.session_.reset(ssh_new());
+    if (!up.session_) return make_error("out of memory");
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (connect_session(up.session_.get(), t, req.login, algos, std::max<long>(1, static_cast<long>(left)))) break;
+    const std::string why = ssh_get_error(up.session_.get());
+    const bool transient = why.find("reset by peer") != std::string::npos ||
+                           why.find("Connection closed") != std::string::npos ||
+                           why.find("Socket error: disconnected") != std::string::npos;
+    if (!transient || attempt >= 5 || std::chrono::steady_clock::now() + std::chrono::seconds(1) > deadline) {
+      return make_error("cannot reach " + t.name + " (" + t.host + ":" + std::to_string(t.port) + "): " + why +
+                        (attempt > 1 ? " (after " + std::to_string(attempt) + " attempts)" : ""));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt * attempt));
   }
+  ssh_session s = up.session_.get();
   ssh_key server_raw = nullptr;
   if (ssh_get_server_publickey(s, &server_raw) != SSH_OK) {
     return make_error("target " + t.name + " presented no host key");
