@@ -67,6 +67,15 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
   return {};
 }
 
+Status sync_parent_directory(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return make_error(errno_text("cannot open", dir));
+  if (::fsync(dfd.get()) != 0) return make_error(errno_text("cannot fsync", dir));
+  return {};
+}
+
 namespace {
 
 // Reads `fd` to its end, refusing more than `max_bytes` (`path` names it in errors).

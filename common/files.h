@@ -32,6 +32,10 @@ Status make_dirs(const std::string& path, unsigned mode);
 
 bool file_exists(const std::string& path);
 
+// fsync()s the directory that holds `path`, so that a rename, link or unlink
+// of `path` survives a crash.
+Status sync_parent_directory(const std::string& path);
+
 // `path` if absolute, else `base_dir/path`.
 std::string resolve_path(const std::string& base_dir, const std::string& path);
 

@@ -97,6 +97,22 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
   }
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> SessionLog::recent_targets(Micros since) {
+  try {
+    Statement q(
+        db_, "SELECT target, login, started_at FROM sessions WHERE started_at >= ? ORDER BY target, started_at DESC");
+    q.bind(1, static_cast<int64_t>(since));
+    std::vector<std::pair<std::string, std::string>> out;
+    while (q.step()) {
+      std::string target = q.column(0).text();
+      if (out.empty() || out.back().first != target) out.emplace_back(std::move(target), q.column(1).text());
+    }
+    return out;
+  } catch (const DatabaseError& e) {
+    return database_error("database: ", e);
+  }
+}
+
 Result<std::optional<SessionRecord>> SessionLog::find(const std::string& id) {
   try {
     Statement q(db_, std::string(kCols) + " WHERE id = ?");

@@ -50,6 +50,9 @@ class SessionLog {
   Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
   Result<std::vector<SessionRecord>> list(const SessionFilter& f);
   Result<std::optional<SessionRecord>> find(const std::string& id);
+  // The targets sessions started on since `since`, each with the login of
+  // its latest session there, by target name.
+  Result<std::vector<std::pair<std::string, std::string>>> recent_targets(Micros since);
   // Ends every live row of process `pid` on gateway `node` (pids of other
   // nodes are theirs); returns the ids it ended.
   Result<std::vector<std::string>> end_orphans(const std::string& node, int pid, const std::string& reason);

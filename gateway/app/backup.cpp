@@ -257,6 +257,8 @@ Result<BackupReport> write_backup(Services& s, const BackupOptions& o) {
   for (const auto& [path, optional] : std::vector<std::pair<std::string, bool>>{{cfg.config_path, false},
                                                                                 {cfg.user_ca_key, false},
                                                                                 {cfg.user_ca_key + ".pub", true},
+                                                                                {cfg.user_ca_key + ".next", true},
+                                                                                {cfg.user_ca_key + ".previous", true},
                                                                                 {cfg.audit_signing_key, false},
                                                                                 {cfg.audit_signing_key + ".pub", false},
                                                                                 {cfg.tls_cert, true},

@@ -242,6 +242,9 @@ struct Control {
     // subject = "start" (refuse new logins, tell live sessions `reason`),
     // "status", "end" (end the live sessions now) or "cancel"; count = live sessions
     kDrain = 6,
+    // subject = "reload" (load [ca] user_ca_key again: after `ca rotate
+    // --promote`) or "status"; ok: `error` is the fingerprint bastiond signs with
+    kUserCa = 7,
   };
   uint32_t op = 0;
   std::string subject;
@@ -250,7 +253,8 @@ struct Control {
 
 struct ControlDone {
   bool ok = false;
-  std::string error;   // !ok: one line for the administrator; kKill ok with count 0: the node that ends it
+  std::string error;   // !ok: one line for the administrator; kKill ok with count 0: the node that ends it;
+                       // kUserCa ok: the user CA key's fingerprint
   uint32_t count = 0;  // kEndUser, kEndKey: sessions ended
 };
 

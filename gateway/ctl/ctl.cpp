@@ -118,6 +118,7 @@ int ctl_main(int argc, char** argv, CtlTools tools) {
   app.require_subcommand(1);
   app.fallthrough();
   register_init_commands(app, g);
+  register_ca_commands(app, g);
   register_people_commands(app, g);
   register_fido_commands(app, g);
   register_policy_commands(app, g);

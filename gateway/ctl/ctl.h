@@ -26,6 +26,10 @@ constexpr int kExitUsage = 2;
 struct CtlTools {
   // `init`: writes an SSH host key at path (0600) and path.pub; refuses to overwrite.
   std::function<Status(const std::string& path)> generate_host_key;
+  // `ca rotate --promote`: whether `target` accepts, for `login`, a
+  // certificate from the user CA key in `ca_key_file` (a test login, no session).
+  std::function<Status(const policy::Target& target, const std::string& login, const std::string& ca_key_file)>
+      probe_user_ca;
 };
 
 // What every command shares: the global options, the tools, and the exit
@@ -121,6 +125,7 @@ Status ctl_print_rows(const Result<std::vector<Row>>& rows, bool json, ToJson to
 }
 
 void register_init_commands(CLI::App& app, CtlGlobals& g);
+void register_ca_commands(CLI::App& app, CtlGlobals& g);
 void register_people_commands(CLI::App& app, CtlGlobals& g);
 void register_policy_commands(CLI::App& app, CtlGlobals& g);
 void register_elevation_commands(CLI::App& app, CtlGlobals& g);  // customer, elevate, access

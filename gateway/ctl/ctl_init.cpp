@@ -143,13 +143,6 @@ Status init(const CtlTools& tools, const InitArgs& a) {
   return {};
 }
 
-Status show_ca(Services& s) {
-  auto ca_key = authn::UserCa::load(s.config().user_ca_key);
-  if (!ca_key) return ca_key.error();
-  std::cout << ca_key->public_key_line() << "\n";
-  return {};
-}
-
 }  // namespace
 
 void register_init_commands(CLI::App& app, CtlGlobals& g) {
@@ -163,10 +156,6 @@ void register_init_commands(CLI::App& app, CtlGlobals& g) {
                        "postgresql://USER@HOST/DB: an existing, empty PostgreSQL database that several gateways "
                        "share (default: SQLite, bastion.db in the state directory)");
   ctl_offline_command(init_cmd, g, a, init);
-
-  auto* ca = app.add_subcommand("ca", "the user certificate authority targets trust");
-  ca->require_subcommand(1);
-  ctl_command(ca->add_subcommand("show", "print the user-CA public key line for sshd's TrustedUserCAKeys"), g, show_ca);
 }
 
 }  // namespace bastion::gateway

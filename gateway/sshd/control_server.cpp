@@ -75,6 +75,13 @@ void ControlServer::handle_request(UniqueFd client, const monitor::Control& req)
       if (!n) return done(client.get(), false, n.error().message);
       return done(client.get(), true, "", *n);
     }
+    case Op::kUserCa: {
+      if (!actions_.user_ca) return done(client.get(), false, "this bastiond cannot reload its user CA");
+      if (req.subject != "reload" && req.subject != "status") return done(client.get(), false, "no such request");
+      auto fp = actions_.user_ca(req.subject == "reload");
+      if (!fp) return done(client.get(), false, fp.error().message);
+      return done(client.get(), true, *fp);
+    }
   }
   done(client.get(), false, "unknown operation " + std::to_string(req.op));
 }

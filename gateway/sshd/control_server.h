@@ -43,6 +43,9 @@ struct ControlActions {
   // bastionctl drain: `what` is "start" (with `message`), "status", "end"
   // or "cancel"; the live sessions on this node, or an error.
   std::function<Result<uint32_t>(const std::string& what, const std::string& message)> drain;
+  // bastionctl ca rotate: loads the user CA key file again if `reload`;
+  // returns the fingerprint of the key the monitor signs with.
+  std::function<Result<std::string>(bool reload)> user_ca;
 };
 
 class ControlServer {

@@ -594,6 +594,7 @@ ControlActions Supervisor::control_actions() {
     return kill_session_elsewhere(id, message);
   };
   a.drain = [this](const std::string& what, const std::string& message) { return drain(what, message); };
+  a.user_ca = [this](bool reload) { return user_ca(reload); };
   return a;
 }
 
@@ -667,12 +668,33 @@ Result<uint32_t> Supervisor::drain(const std::string& what, const std::string& m
   return make_error("unknown drain request '" + what + "'");
 }
 
+Result<std::string> Supervisor::user_ca(bool reload) {
+  if (reload) {
+    // After `ca rotate --promote`: the key file now holds the next key. A
+    // file that does not load leaves the key in use (still trusted).
+    auto ca = authn::UserCa::load(cfg_.user_ca_key);
+    if (!ca) {
+      daemon_log("user CA", "not reloaded, still signing with " + ca_fingerprint() + ": " + ca.error().message);
+      return ca.error().prefixed("cannot load " + cfg_.user_ca_key + ": ");
+    }
+    const std::string before = ca_fingerprint();
+    ca_.emplace(std::move(*ca));
+    if (ca_fingerprint() != before) daemon_log("user CA", "signing with " + ca_fingerprint() + " (was " + before + ")");
+  }
+  return ca_fingerprint();
+}
+
+std::string Supervisor::ca_fingerprint() const {
+  return ca_ ? authn::fingerprint_sha256(ca_->public_key_blob()) : std::string("no key");
+}
+
 void Supervisor::reload() {
   if (stopping_) return;
   auto r = web_.reload_tls();
   std::string what = r ? *r : r.error().message;
   daemon_log("SIGHUP", what);
   audit(r ? "web.tls_reload" : "web.tls_reload_refused", what, "", "");
+  (void)user_ca(true);
   daemon_log("SIGHUP", "other configuration changes take effect when bastiond restarts");
 }
 

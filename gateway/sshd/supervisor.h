@@ -232,6 +232,10 @@ class Supervisor {
   void reload();
   // The control socket's drain request (ControlActions::drain).
   Result<uint32_t> drain(const std::string& what, const std::string& message);
+  // bastionctl ca rotate (and SIGHUP): reloads [ca] user_ca_key if `reload`;
+  // the fingerprint of the key that signs.
+  Result<std::string> user_ca(bool reload);
+  std::string ca_fingerprint() const;
   [[nodiscard]] uint32_t live_sessions();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
