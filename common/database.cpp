@@ -315,6 +315,11 @@ CREATE TABLE syslog_cursors (
   updated_at BIGINT NOT NULL
 );
 )sql",
+      // 10: a checkpoint that rotates the audit signing key names the next
+      // key (base64 of its raw Ed25519 public key; '' on every other one).
+      R"sql(
+ALTER TABLE audit_checkpoints ADD COLUMN next_key TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return m;
 }

@@ -10,13 +10,35 @@ namespace bastion::recorder {
 namespace {
 
 std::optional<Checkpoint> newest_checkpoint(Database& db) {
-  Statement q(db, "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+  Statement q(db, std::string(kCheckpointColumns) + " FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
   if (!q.step()) return std::nullopt;
-  return Checkpoint{q.column(0).int64(), q.column(1).text(), q.column(2).int64(), q.column(3).text(),
-                    q.column(4).text()};
+  return read_checkpoint(q);
 }
 
 }  // namespace
+
+// SECURITY: only the key in force signs: the one the newest checkpoint
+// names as next, or else the one that signed it. Another (an old key a node
+// kept after a rotation elsewhere) would break the chain of keys.
+Status check_key_in_force(Database& db, const Ed25519Key& key) {
+  auto prev = newest_checkpoint(db);
+  if (!prev) return {};
+  const std::string mine = base64_encode(key.public_key());
+  if (!prev->next_key.empty()) {
+    if (prev->next_key == mine) return {};
+    return make_error("the audit signing key was rotated to " + prev->next_key + " at seq " +
+                      std::to_string(prev->seq) + "; this node holds another (copy the new key here, then SIGHUP)");
+  }
+  auto sig = base64_decode(prev->signature);
+  if (sig && ed25519_verify(key.public_key(), as_bytes(checkpoint_message(*prev)), *sig)) return {};
+  return make_error("the newest checkpoint (seq " + std::to_string(prev->seq) +
+                    ") was signed by another audit key than this node's; refusing to sign with a key not in force");
+}
+
+Checkpoint read_checkpoint(Statement& q) {
+  return Checkpoint{q.column(0).int64(), q.column(1).text(), q.column(2).int64(),
+                    q.column(3).text(),  q.column(4).text(), q.column(5).text()};
+}
 
 std::string chain_hash(const std::string& prev_hash, const StoredRecord& r) {
   nlohmann::json canon = nlohmann::json::array(
@@ -27,7 +49,7 @@ std::string chain_hash(const std::string& prev_hash, const StoredRecord& r) {
 
 std::string checkpoint_message(const Checkpoint& c) {
   return "bastion-audit-checkpoint v1 seq=" + std::to_string(c.seq) + " hash=" + c.hash +
-         " ts=" + std::to_string(c.ts) + " kind=" + c.kind;
+         " ts=" + std::to_string(c.ts) + " kind=" + c.kind + (c.next_key.empty() ? "" : " next_key=" + c.next_key);
 }
 
 std::string audit_public_key_line(std::span<const uint8_t> raw) {
@@ -50,12 +72,13 @@ Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& 
   auto sig = key.sign(as_bytes(checkpoint_message(c)));
   if (!sig) return sig.error();
   c.signature = base64_encode(*sig);
-  Statement ins(db, "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature) VALUES (?,?,?,?,?)");
+  Statement ins(db, "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature, next_key) VALUES (?,?,?,?,?,?)");
   ins.bind(1, c.seq);
   ins.bind(2, c.hash);
   ins.bind(3, static_cast<int64_t>(c.ts));
   ins.bind(4, c.kind);
   ins.bind(5, c.signature);
+  ins.bind(6, c.next_key);
   ins.run();
   return {};
 }
@@ -74,15 +97,18 @@ Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db) {
 }
 
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
-                                                   const std::string& kind) {
+                                                   const std::string& kind, const std::string& next_key) {
   return guarded(
       [&]() -> Result<std::optional<Checkpoint>> {
         Transaction tx(db);
         Statement last(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
         if (!last.step()) return std::optional<Checkpoint>{};
-        Checkpoint c{last.column(0).int64(), last.column(1).text(), clock.now(), kind, ""};
+        Checkpoint c{last.column(0).int64(), last.column(1).text(), clock.now(), kind, "", next_key};
         auto prev = newest_checkpoint(db);
         if (prev && prev->seq >= c.seq) return std::optional<Checkpoint>{};
+        if (auto st = check_key_in_force(db, key); !st) {
+          return make_error("refusing to sign a checkpoint: " + st.message());
+        }
         // SECURITY: a signature over a tampered tail would make it look legitimate.
         if (auto st = verify_unsigned_tail(db); !st) {
           return make_error(ErrorCode::kTampered, "refusing to sign a checkpoint: " + st.message());
@@ -96,6 +122,13 @@ Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Ke
 
 Result<std::optional<Checkpoint>> AuditChain::write_checkpoint(const Ed25519Key& key, const std::string& kind) {
   return recorder::write_checkpoint(db_, key, clock_, kind);
+}
+
+Result<Checkpoint> AuditChain::write_rotation_checkpoint(const Ed25519Key& old_key, const Ed25519Key& new_key) {
+  auto c = recorder::write_checkpoint(db_, old_key, clock_, "rotate", base64_encode(new_key.public_key()));
+  if (!c) return c.error();
+  if (!*c) return make_error("nothing to sign: append the audit.key_rotate record first");
+  return **c;
 }
 
 Result<std::pair<int64_t, Micros>> AuditChain::unsigned_tail() { return recorder::unsigned_tail(db_); }

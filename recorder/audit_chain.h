@@ -42,8 +42,11 @@ struct Checkpoint {
   int64_t seq = 0;
   std::string hash;
   Micros ts = 0;
-  std::string kind;       // "periodic", "shutdown", "manual"
+  std::string kind;       // "periodic", "shutdown", "manual", "purge", "rotate", "rotated"
   std::string signature;  // base64 of the Ed25519 signature over checkpoint_message()
+  // A key rotation ("rotate"): base64 of the raw public key that signs every
+  // later checkpoint; signed, with the rest, by the key it replaces.
+  std::string next_key;
 };
 
 std::string checkpoint_message(const Checkpoint& c);
@@ -61,6 +64,13 @@ struct VerifyReport {
   bool ok = false;
   int64_t records = 0;
   int64_t checkpoints = 0;
+  // Key rotations followed from the trusted key on; checkpoints signed by
+  // keys before it (when the trusted key is a rotated-to one): the chain and
+  // the later signatures vouch for what they cover, their own signatures are
+  // not checked. `signing_key`: base64 of the key that signs now.
+  int64_t rotations = 0;
+  int64_t earlier_key_checkpoints = 0;
+  std::string signing_key;
   int64_t last_seq = 0;
   int64_t bad_seq = 0;               // 0 when ok
   std::string problem;               // one line, empty when ok
@@ -78,7 +88,14 @@ class AuditChain {
   // or the first record): it never signs over a broken tail (the error names
   // the first bad record; ErrorCode::kTampered). Returns nullopt when there
   // is nothing new to sign.
+  // A node whose key is not the one in force (the newest checkpoint names
+  // another next key, or was signed by another key) is refused: its
+  // signature would break the chain of keys.
   Result<std::optional<Checkpoint>> write_checkpoint(const Ed25519Key& key, const std::string& kind);
+  // Rotates the signing key from `old_key` to `new_key`: a checkpoint signed
+  // by `old_key` over everything so far (the caller has appended the
+  // audit.key_rotate record) that names `new_key`. Refused over a broken tail.
+  Result<Checkpoint> write_rotation_checkpoint(const Ed25519Key& old_key, const Ed25519Key& new_key);
   // Records appended since the newest checkpoint, and that checkpoint's time.
   Result<std::pair<int64_t, Micros>> unsigned_tail();
   // `through`: verify only the records and checkpoints up to that seq (a

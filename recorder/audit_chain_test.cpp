@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/database_sql.h"
+#include "common/encoding.h"
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
 #include "recorder/recorder_sql.h"
@@ -291,6 +292,123 @@ TEST_F(ChainTest, ARecordRolledBackWithItsSavepointIsNotChainedOnto) {
   ASSERT_EQ(all->size(), 4U);
   EXPECT_EQ((*all)[1].event.action, "second");
   EXPECT_EQ((*all)[1].seq, 2);
+}
+
+}  // namespace
+}  // namespace bastion::recorder
+
+namespace bastion::recorder {
+namespace {
+
+// Key rotation: the old key's last checkpoint names the next key; verify
+// follows it from the first key, or starts at it from the new one.
+class KeyRotationTest : public ChainTest {
+ protected:
+  void SetUp() override {
+    ChainTest::SetUp();
+    auto k = Ed25519Key::create(dir + "/next");
+    ASSERT_TRUE(k);
+    next = std::make_unique<Ed25519Key>(std::move(*k));
+    append(4);
+    checkpoint();
+    append(2);
+    auto c = AuditChain(*db, clock).write_rotation_checkpoint(*key, *next);
+    ASSERT_TRUE(c) << c.error().message;
+    rotate_seq = c->seq;
+    append(3);
+    auto after = write_checkpoint(*db, *next, clock, "rotated");
+    ASSERT_TRUE(after && *after) << (after ? "nothing signed" : after.error().message);
+  }
+  Result<VerifyReport> verify_with(const Ed25519Key& k) { return verify_chain(*db, k.public_key()); }
+  std::unique_ptr<Ed25519Key> next;
+  int64_t rotate_seq = 0;
+};
+
+TEST_F(KeyRotationTest, VerifyFollowsTheRotationFromTheFirstKeyAndStartsAtItFromTheNewOne) {
+  auto from_first = verify_with(*key);
+  ASSERT_TRUE(from_first);
+  EXPECT_TRUE(from_first->ok) << from_first->problem;
+  EXPECT_EQ(from_first->rotations, 1);
+  EXPECT_EQ(from_first->earlier_key_checkpoints, 0);
+  EXPECT_EQ(from_first->signing_key, base64_encode(next->public_key()));
+  auto from_new = verify_with(*next);
+  ASSERT_TRUE(from_new);
+  EXPECT_TRUE(from_new->ok) << from_new->problem;
+  EXPECT_EQ(from_new->earlier_key_checkpoints, 2);  // the first checkpoint and the rotation
+  EXPECT_EQ(from_new->records, 9);
+  auto other = Ed25519Key::create(dir + "/other");
+  ASSERT_TRUE(other);
+  auto from_other = verify_with(*other);
+  ASSERT_TRUE(from_other);
+  EXPECT_FALSE(from_other->ok);
+  EXPECT_EQ(from_other->bad_seq, 4);
+}
+
+TEST_F(KeyRotationTest, TheOldKeyCannotSignAfterTheRotation) {
+  append(1);
+  auto c = write_checkpoint(*db, *key, clock, "periodic");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("signed by another audit key than this node's"), std::string::npos)
+      << c.error().message;
+  // Behind the gateway's back: a checkpoint the old key signs after the
+  // rotation (what a thief of the old key would add) fails verification.
+  Statement last(*db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  ASSERT_TRUE(last.step());
+  Checkpoint forged{last.column(0).int64(), last.column(1).text(), clock.now(), "periodic", ""};
+  ASSERT_TRUE(store_signed_checkpoint(*db, *key, forged));
+  auto r = verify_with(*key);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->bad_seq, forged.seq);
+  EXPECT_NE(r->problem.find("not signed by the key the rotation before it named"), std::string::npos) << r->problem;
+}
+
+TEST_F(KeyRotationTest, ARotationWrittenRightAfterTheOldOneIsRefused) {
+  // A node that still holds the old key meets the rotation's checkpoint.
+  append(1);
+  sql("DELETE FROM audit_checkpoints WHERE kind = 'rotated'");
+  auto c = write_checkpoint(*db, *key, clock, "periodic");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("the audit signing key was rotated to " + base64_encode(next->public_key())),
+            std::string::npos)
+      << c.error().message;
+  EXPECT_TRUE(write_checkpoint(*db, *next, clock, "periodic"));
+}
+
+TEST_F(KeyRotationTest, AChangedNextKeyBreaksTheOldKeysSignature) {
+  auto other = Ed25519Key::create(dir + "/other");
+  ASSERT_TRUE(other);
+  sql("UPDATE audit_checkpoints SET next_key = '" + base64_encode(other->public_key()) +
+      "' WHERE seq = " + std::to_string(rotate_seq));
+  auto r = verify_with(*key);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->bad_seq, rotate_seq);
+}
+
+TEST_F(KeyRotationTest, ARetentionPurgeKeepsTheRotationSoTheFirstKeyStillVerifies) {
+  clock.advance(400LL * 86400 * kMicrosPerSecond);
+  append(2);
+  ASSERT_TRUE(write_checkpoint(*db, *next, clock, "periodic"));
+  auto p = purge_older_than(*db, *next, clock, clock.now() - 30LL * 86400 * kMicrosPerSecond, false);
+  ASSERT_TRUE(p) << p.error().message;
+  ASSERT_TRUE(p->cut_at);
+  EXPECT_NE(p->cut_at->seq, rotate_seq);
+  auto from_first = verify_with(*key);
+  ASSERT_TRUE(from_first);
+  EXPECT_TRUE(from_first->ok) << from_first->problem;
+  EXPECT_EQ(from_first->rotations, 1);
+  auto from_new = verify_with(*next);
+  ASSERT_TRUE(from_new);
+  EXPECT_TRUE(from_new->ok) << from_new->problem;
+  // The old key cannot purge any more.
+  append(1);
+  ASSERT_TRUE(write_checkpoint(*db, *next, clock, "periodic"));
+  clock.advance(400LL * 86400 * kMicrosPerSecond);
+  append(1);
+  ASSERT_TRUE(write_checkpoint(*db, *next, clock, "periodic"));
+  auto refused = purge_older_than(*db, *key, clock, clock.now() - 30LL * 86400 * kMicrosPerSecond, false);
+  EXPECT_FALSE(refused);
 }
 
 }  // namespace

@@ -42,9 +42,9 @@ void fail(VerifyReport& r, int64_t seq, std::string problem) {
 
 std::map<int64_t, Checkpoint> load_checkpoints(Database& db) {
   std::map<int64_t, Checkpoint> out;
-  Statement q(db, "SELECT seq, hash, ts, kind, signature FROM audit_checkpoints ORDER BY seq");
+  Statement q(db, std::string(kCheckpointColumns) + " FROM audit_checkpoints ORDER BY seq");
   while (q.step()) {
-    Checkpoint c{q.column(0).int64(), q.column(1).text(), q.column(2).int64(), q.column(3).text(), q.column(4).text()};
+    Checkpoint c = read_checkpoint(q);
     out.emplace(c.seq, c);
   }
   return out;
@@ -55,12 +55,67 @@ bool signature_ok(const Checkpoint& c, std::span<const uint8_t> public_key) {
   return sig && ed25519_verify(public_key, as_bytes(checkpoint_message(c)), *sig);
 }
 
-void check_signatures(VerifyReport& r, const std::map<int64_t, Checkpoint>& cps, std::span<const uint8_t> public_key) {
+// Each checkpoint must be signed by the key in force at it: the trusted key,
+// then each key a rotation checkpoint names. When the trusted key is one a
+// rotation named, the checkpoints up to that rotation were signed by earlier
+// keys: counted, not checked (the chain binds what they cover to the later,
+// checked ones).
+// The keys in force: `first` from the start (or, when `unknown_through` is
+// set, after that seq), each rotation's key after its checkpoint.
+struct KeyChain {
+  std::optional<int64_t> unknown_through;
+  std::vector<uint8_t> first;
+  std::vector<std::pair<int64_t, std::vector<uint8_t>>> rotations;  // (seq of the rotation checkpoint, next key)
+
+  // The key that signs a checkpoint at `seq`; nullopt for an earlier key than the trusted one.
+  std::optional<std::vector<uint8_t>> at(int64_t seq) const {
+    const std::vector<uint8_t>* k = &first;
+    for (const auto& [rot, key] : rotations) {
+      if (rot < seq) k = &key;
+    }
+    if (k == &first && unknown_through && seq <= *unknown_through) return std::nullopt;
+    return *k;
+  }
+};
+
+KeyChain check_signatures(VerifyReport& r, const std::map<int64_t, Checkpoint>& cps,
+                          std::span<const uint8_t> public_key) {
+  KeyChain chain;
+  chain.first.assign(public_key.begin(), public_key.end());
+  const std::string trusted = base64_encode(public_key);
+  std::optional<int64_t> rotated_to_trusted;
   for (const auto& [seq, c] : cps) {
-    if (!signature_ok(c, public_key)) {
-      fail(r, seq, "checkpoint at seq " + std::to_string(seq) + " has a bad signature (forged or altered)");
+    if (c.next_key == trusted) {
+      rotated_to_trusted = seq;
+      break;
     }
   }
+  chain.unknown_through = rotated_to_trusted;
+  std::vector<uint8_t> in_force(public_key.begin(), public_key.end());
+  for (const auto& [seq, c] : cps) {
+    if (rotated_to_trusted && seq <= *rotated_to_trusted) {
+      ++r.earlier_key_checkpoints;
+      continue;
+    }
+    if (!signature_ok(c, in_force)) {
+      fail(r, seq,
+           "checkpoint at seq " + std::to_string(seq) + " has a bad signature (forged or altered" +
+               (r.rotations > 0 ? ", or not signed by the key the rotation before it named" : "") + ")");
+      break;
+    }
+    if (!c.next_key.empty()) {
+      auto next = base64_decode(c.next_key);
+      if (!next || next->size() != 32) {
+        fail(r, seq, "checkpoint at seq " + std::to_string(seq) + " names a malformed next key");
+        break;
+      }
+      in_force = *next;
+      chain.rotations.emplace_back(seq, *next);
+      ++r.rotations;
+    }
+  }
+  r.signing_key = base64_encode(in_force);
+  return chain;
 }
 
 // Where the chain stands: the record that must come next, the hash it must
@@ -100,8 +155,9 @@ std::optional<Problem> follow(Link& at, const StoredRecord& s) {
 std::optional<Checkpoint> named_checkpoint(const nlohmann::json& details) {
   try {
     const auto& j = details.at("checkpoint");
-    return Checkpoint{j.at("seq").get<int64_t>(), j.at("hash").get<std::string>(), j.at("ts").get<Micros>(),
-                      j.at("kind").get<std::string>(), j.at("signature").get<std::string>()};
+    return Checkpoint{
+        j.at("seq").get<int64_t>(),      j.at("hash").get<std::string>(),      j.at("ts").get<Micros>(),
+        j.at("kind").get<std::string>(), j.at("signature").get<std::string>(), j.value("next_key", std::string())};
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
@@ -109,12 +165,14 @@ std::optional<Checkpoint> named_checkpoint(const nlohmann::json& details) {
 
 // An audit.purge record names the signed checkpoint its purge stopped at;
 // the one for the current anchor goes into the report.
-void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint& anchor,
-                       std::span<const uint8_t> public_key) {
+void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint& anchor, const KeyChain& keys) {
   auto d = nlohmann::json::parse(s.details, nullptr, false);
   if (!d.is_object() || !d.contains("anchor_seq") || d["anchor_seq"] != anchor.seq) return;
   auto c = named_checkpoint(d);
-  if (!c || c->seq != anchor.seq || c->hash != anchor.hash || !signature_ok(*c, public_key)) {
+  // Signed by the key in force at its seq (unchecked when that is a key
+  // before the trusted one: the chain binds it).
+  auto key = c ? keys.at(c->seq) : std::nullopt;
+  if (!c || c->seq != anchor.seq || c->hash != anchor.hash || (key && !signature_ok(*c, *key))) {
     fail(r, s.seq,
          "record " + std::to_string(s.seq) +
              " (audit.purge) does not name a valid checkpoint at the "
@@ -156,7 +214,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     auto cps = load_checkpoints(db);
     cps.erase(cps.upper_bound(through), cps.end());
     r.checkpoints = static_cast<int64_t>(cps.size());
-    check_signatures(r, cps, public_key);
+    const KeyChain keys = check_signatures(r, cps, public_key);
     Statement q(db, kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
     q.bind(1, through);
     // After a retention purge, the chain starts at the newest signed purge
@@ -181,7 +239,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
       if (auto p = follow(at, s)) {
         fail(r, p->seq, p->what);
       } else if (purge && s.action == "audit.purge") {
-        note_purge_record(r, s, *purge, public_key);
+        note_purge_record(r, s, *purge, keys);
       }
       if (auto it = cps.find(s.seq); it != cps.end() && it->second.kind != "purge" && it->second.hash != s.hash) {
         fail(r, s.seq, "record " + n + " does not match the signed checkpoint at seq " + n);

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/database.h"
+#include "common/database_sql.h"
 #include "common/ed25519_key.h"
 #include "common/result.h"
 #include "recorder/audit_chain.h"
@@ -28,7 +29,13 @@ namespace bastion::recorder {
 Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c);
 // AuditChain::write_checkpoint, unsigned_tail and verify (audit_chain.h).
 Result<std::optional<Checkpoint>> write_checkpoint(Database& db, const Ed25519Key& key, const Clock& clock,
-                                                   const std::string& kind);
+                                                   const std::string& kind, const std::string& next_key = "");
+// OK when `key` is the audit key in force (names the newest checkpoint's
+// next key, or signed it, or there is none); for any signing.
+Status check_key_in_force(Database& db, const Ed25519Key& key);
+// The columns read_checkpoint() reads, after SELECT.
+inline constexpr const char* kCheckpointColumns = "SELECT seq, hash, ts, kind, signature, next_key";
+Checkpoint read_checkpoint(Statement& q);
 Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db);
 Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key,
                                   int64_t through = std::numeric_limits<int64_t>::max());

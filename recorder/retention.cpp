@@ -13,18 +13,18 @@ namespace bastion::recorder {
 namespace {
 
 // The newest signed checkpoint after the purge anchor whose record is older
-// than the cutoff: the furthest a purge may cut. Only called on a verified
+// than the cutoff (a key rotation's excepted: it is kept): the furthest a purge may cut. Only called on a verified
 // chain, so its times do not decrease and the checkpoint signs its record.
 std::optional<Checkpoint> purge_point(Database& db, int64_t anchor, Micros cutoff) {
-  Statement q(db,
-              "SELECT c.seq, c.hash, c.ts, c.kind, c.signature FROM audit_checkpoints c "
-              "JOIN audit_log l ON l.seq = c.seq WHERE c.kind <> 'purge' AND c.seq > ? AND l.ts < ? "
-              "ORDER BY c.seq DESC LIMIT 1");
+  Statement q(
+      db,
+      "SELECT c.seq, c.hash, c.ts, c.kind, c.signature, c.next_key FROM audit_checkpoints c "
+      "JOIN audit_log l ON l.seq = c.seq WHERE c.kind <> 'purge' AND c.next_key = '' AND c.seq > ? AND l.ts < ? "
+      "ORDER BY c.seq DESC LIMIT 1");
   q.bind(1, anchor);
   q.bind(2, static_cast<int64_t>(cutoff));
   if (!q.step()) return std::nullopt;
-  return Checkpoint{q.column(0).int64(), q.column(1).text(), q.column(2).int64(), q.column(3).text(),
-                    q.column(4).text()};
+  return read_checkpoint(q);
 }
 
 // SECURITY: sessions.ended_at is a plain column anyone with the database can
@@ -56,18 +56,23 @@ Status remove_prefix(Database& db, const Ed25519Key& key, const Clock& clock, co
   e.actor = actor;
   e.action = "audit.purge";
   e.reason = "retention: records up to seq " + std::to_string(cut.seq) + " removed";
-  e.details = {
-      {"anchor_seq", cut.seq},
-      {"previous_anchor", report.previous_anchor},
-      {"checkpoint",
-       {{"seq", cut.seq}, {"hash", cut.hash}, {"ts", cut.ts}, {"kind", cut.kind}, {"signature", cut.signature}}},
-      {"audit_records", report.audit_records},
-      {"recordings", report.recordings}};
+  e.details = {{"anchor_seq", cut.seq},
+               {"previous_anchor", report.previous_anchor},
+               {"checkpoint",
+                {{"seq", cut.seq},
+                 {"hash", cut.hash},
+                 {"ts", cut.ts},
+                 {"kind", cut.kind},
+                 {"signature", cut.signature},
+                 {"next_key", cut.next_key}}},
+               {"audit_records", report.audit_records},
+               {"recordings", report.recordings}};
   if (auto r = AuditLog(db, clock).append_in_transaction(e); !r) return r.error();
   exec_through(db, "DELETE FROM recordings WHERE session_id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM sessions WHERE id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM audit_log WHERE seq <= ?", cut.seq);
-  exec_through(db, "DELETE FROM audit_checkpoints WHERE seq <= ?", cut.seq);
+  // Key rotations stay: `audit verify` follows the keys from the first one on.
+  exec_through(db, "DELETE FROM audit_checkpoints WHERE seq <= ? AND next_key = ''", cut.seq);
   Checkpoint anchor{cut.seq, cut.hash, clock.now(), "purge", ""};
   return store_signed_checkpoint(db, key, anchor);
 }
@@ -128,6 +133,7 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
       count.step();
       report.audit_records = count.column(0).int64();
       if (dry_run) return report;
+      if (auto st = check_key_in_force(db, key); !st) return st.error().prefixed("refusing to purge: ");
       if (auto st = remove_prefix(db, key, clock, *report.cut_at, actor, report); !st) return st.error();
       report.anchor_seq = report.cut_at->seq;
       tx.commit();

@@ -245,6 +245,9 @@ struct Control {
     // subject = "reload" (load [ca] user_ca_key again: after `ca rotate
     // --promote`) or "status"; ok: `error` is the fingerprint bastiond signs with
     kUserCa = 7,
+    // subject = "reload": load [audit] signing_key again (after `audit
+    // rotate-key`); ok: `error` is the key's public line
+    kAuditKey = 8,
   };
   uint32_t op = 0;
   std::string subject;

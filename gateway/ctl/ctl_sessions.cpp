@@ -5,6 +5,7 @@
 
 #include "common/database.h"
 #include "common/files.h"
+#include "gateway/app/audit_key_rotation.h"
 #include "gateway/ctl/control_client.h"
 #include "recorder/audit_chain.h"
 #include "recorder/retention.h"
@@ -163,6 +164,37 @@ Status verify_audit(Services& s, const VerifyArgs& a) {
               static_cast<long long>(report->records), static_cast<long long>(report->checkpoints),
               static_cast<long long>(report->last_seq));
   if (report->purge) std::printf("retention: %s\n", describe_purge(*report->purge).c_str());
+  if (report->rotations > 0) {
+    std::printf("key rotations followed: %lld; checkpoints are now signed by %s\n",
+                static_cast<long long>(report->rotations), report->signing_key.c_str());
+  }
+  if (report->earlier_key_checkpoints > 0) {
+    std::printf(
+        "%lld checkpoint(s) before the rotation to this key were signed by earlier keys: the chain binds what they "
+        "cover to the checkpoints this key signed (--public-key with the first key checks their signatures too)\n",
+        static_cast<long long>(report->earlier_key_checkpoints));
+  }
+  return {};
+}
+
+Status rotate_audit_key(Services& s) {
+  auto r = rotate_audit_signing_key(s, ctl_actor());
+  if (!r) return r.error();
+  std::printf("%s the audit signing key:\n  old: %s   (signed the rotation checkpoint%s)\n  new: %s   (in %s.pub)\n",
+              r->resumed ? "completed the rotation of" : "rotated", r->old_key_line.c_str(),
+              r->rotate_seq ? (" at seq " + std::to_string(r->rotate_seq)).c_str() : "", r->new_key_line.c_str(),
+              s.config().audit_signing_key.c_str());
+  auto reloaded = control_call(s.config().control_socket, {monitor::Control::kAuditKey, "reload", ""}, 5000);
+  if (reloaded && reloaded->ok) {
+    std::printf("bastiond signs with the new key\n");
+  } else {
+    ctl_warn("bastiond did not reload the key (" + (reloaded ? reloaded->error : reloaded.error().message) +
+             "); until it starts or gets SIGHUP, its checkpoints are refused");
+  }
+  std::printf(
+      "Keep the new public key apart with the old one: `audit verify --public-key` with the old key follows the "
+      "rotation; with the new one it checks from the rotation on. Other gateway nodes: copy the key file there, "
+      "then SIGHUP.\n");
   return {};
 }
 
@@ -309,6 +341,10 @@ void register_audit_queries(CLI::App* audit, CtlGlobals& g) {
   auto va = std::make_shared<VerifyArgs>();
   verify->add_option("--public-key", va->public_key, "audit public key file (default: the signing key's .pub)");
   ctl_command(verify, g, va, verify_audit);
+
+  ctl_command(audit->add_subcommand("rotate-key",
+                                    "replace the audit signing key: the old key signs a checkpoint naming the new one"),
+              g, rotate_audit_key);
 
   auto* exp = audit->add_subcommand("export", "write every record, with its hash, for a SIEM");
   auto ea = std::make_shared<ExportArgs>();

@@ -82,6 +82,13 @@ void ControlServer::handle_request(UniqueFd client, const monitor::Control& req)
       if (!fp) return done(client.get(), false, fp.error().message);
       return done(client.get(), true, *fp);
     }
+    case Op::kAuditKey: {
+      if (!actions_.reload_audit_key) return done(client.get(), false, "this bastiond cannot reload its audit key");
+      if (req.subject != "reload") return done(client.get(), false, "no such request");
+      auto line = actions_.reload_audit_key();
+      if (!line) return done(client.get(), false, line.error().message);
+      return done(client.get(), true, *line);
+    }
   }
   done(client.get(), false, "unknown operation " + std::to_string(req.op));
 }

@@ -46,6 +46,8 @@ struct ControlActions {
   // bastionctl ca rotate: loads the user CA key file again if `reload`;
   // returns the fingerprint of the key the monitor signs with.
   std::function<Result<std::string>(bool reload)> user_ca;
+  // bastionctl audit rotate-key: loads [audit] signing_key again; returns its public line.
+  std::function<Result<std::string>()> reload_audit_key;
 };
 
 class ControlServer {

@@ -595,6 +595,7 @@ ControlActions Supervisor::control_actions() {
   };
   a.drain = [this](const std::string& what, const std::string& message) { return drain(what, message); };
   a.user_ca = [this](bool reload) { return user_ca(reload); };
+  a.reload_audit_key = [this] { return reload_audit_key(); };
   return a;
 }
 
@@ -684,6 +685,18 @@ Result<std::string> Supervisor::user_ca(bool reload) {
   return ca_fingerprint();
 }
 
+Result<std::string> Supervisor::reload_audit_key() {
+  auto key = Ed25519Key::load(cfg_.audit_signing_key);
+  if (!key) {
+    daemon_log("audit key", "not reloaded: " + key.error().message);
+    return key.error().prefixed("cannot load " + cfg_.audit_signing_key + ": ");
+  }
+  std::string line = recorder::audit_public_key_line(key->public_key());
+  if (!audit_key_ || audit_key_->public_key() != key->public_key()) daemon_log("audit key", "signing with " + line);
+  audit_key_.emplace(std::move(*key));
+  return line;
+}
+
 std::string Supervisor::ca_fingerprint() const {
   return ca_ ? authn::fingerprint_sha256(ca_->public_key_blob()) : std::string("no key");
 }
@@ -695,6 +708,7 @@ void Supervisor::reload() {
   daemon_log("SIGHUP", what);
   audit(r ? "web.tls_reload" : "web.tls_reload_refused", what, "", "");
   (void)user_ca(true);
+  (void)reload_audit_key();
   daemon_log("SIGHUP", "other configuration changes take effect when bastiond restarts");
 }
 

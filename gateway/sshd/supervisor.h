@@ -236,6 +236,8 @@ class Supervisor {
   // the fingerprint of the key that signs.
   Result<std::string> user_ca(bool reload);
   std::string ca_fingerprint() const;
+  // bastionctl audit rotate-key (and SIGHUP): reloads [audit] signing_key; its public line.
+  Result<std::string> reload_audit_key();
   [[nodiscard]] uint32_t live_sessions();
   void audit(const std::string& action, const std::string& reason, const std::string& session_id,
              const std::string& user);
