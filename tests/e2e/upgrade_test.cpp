@@ -51,8 +51,8 @@ TEST(Upgrade, AStateDirectoryOfThePreviousReleaseMigratesKeepsItsDataAndServes) 
   EXPECT_NE(check.out.find("bastiond applies"), std::string::npos) << check.out;
 
   // Clients know the fixture's gateway host key.
-  write_text(d.dir() + "/known_hosts", "[127.0.0.1]:" + std::to_string(d.gateway_port()) + " " +
-                                           read_text(state + "/ssh_host_ed25519_key.pub"));
+  write_text(d.dir() + "/known_hosts",
+             "[127.0.0.1]:" + std::to_string(d.gateway_port()) + " " + read_text(state + "/ssh_host_ed25519_key.pub"));
   // The fixture's target, moved to this test's sshd, which trusts the fixture's user CA.
   write_text(d.dir() + "/ca.pub", d.ctl_ok({"ca", "show"}));
   d.sql_exec("UPDATE targets SET port = " + std::to_string(d.target_port()) + " WHERE name = 'prod-db-1'");
