@@ -479,7 +479,9 @@ Result<Config> load_config(const std::string& path) {
 Result<std::string> locate_config(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv("BASTION_CONFIG"); env && *env) return std::string(env);
-  return make_error("no configuration: pass --config FILE or set BASTION_CONFIG");
+  if (file_exists(kPackagedConfig)) return std::string(kPackagedConfig);
+  return make_error(std::string("no configuration: pass --config FILE, set BASTION_CONFIG, or create ") +
+                    kPackagedConfig);
 }
 
 namespace {

@@ -139,7 +139,10 @@ Result<Config> load_config(const std::string& path);
 std::string default_config_text(const std::string& listen, const std::string& public_url = "",
                                 const std::string& database = "");
 
-// Where to find the config: --config, else $BASTION_CONFIG, else an error.
+// Where the Debian package keeps the configuration (a conffile).
+inline constexpr const char* kPackagedConfig = "/etc/bastion/bastion.toml";
+// Where to find the config: --config, else $BASTION_CONFIG, else
+// kPackagedConfig if it exists, else an error.
 Result<std::string> locate_config(const std::string& flag_value);
 
 // An IPv4 or IPv6 address, optionally with a /prefix (OpenSSH's source-address syntax).

@@ -11,6 +11,7 @@ namespace bastion::gateway {
 int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
   CLI::App app{"bastiond: the bastion SSH gateway daemon (foreground; logs to stderr; SIGTERM stops it)"};
   app.name("bastiond");
+  app.set_version_flag("--version", std::string("bastiond ") + BASTION_VERSION);
   std::string config;
   bool check = false;
   app.add_option("--config", config, "gateway config file (default: $BASTION_CONFIG)");
@@ -20,6 +21,8 @@ int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "bastiond: %s (see --help)\n", e.what());

@@ -1,8 +1,13 @@
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_fido.h"
 
+#include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdio>
 #include <iostream>
@@ -22,6 +27,25 @@ int exit_code_of(const Status& st, int failure_code) {
   return st.error().code == ErrorCode::kInvalid ? kExitUsage : failure_code;
 }
 
+}  // namespace
+
+Status ctl_run_as_state_owner(const Config& cfg) {
+  if (::geteuid() != 0) return {};
+  struct stat st {};
+  if (::stat(cfg.state_dir.c_str(), &st) != 0 || st.st_uid == 0) return {};
+  (void)ctl_actor();  // fixed now, before the switch
+  const passwd* pw = ::getpwuid(st.st_uid);
+  const gid_t gid = pw != nullptr ? pw->pw_gid : st.st_gid;
+  const int groups = pw != nullptr ? ::initgroups(pw->pw_name, gid) : ::setgroups(0, nullptr);
+  if (groups != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(st.st_uid, st.st_uid, st.st_uid) != 0) {
+    return make_error("cannot switch to the owner of " + cfg.state_dir + " (uid " + std::to_string(st.st_uid) +
+                      "): " + std::strerror(errno) + "; run bastionctl as that user");
+  }
+  return {};
+}
+
+namespace {
+
 // Loads the config and opens the stores, or prints why and sets the exit code.
 std::unique_ptr<Services> open_services(CtlGlobals& g) {
   auto path = locate_config(g.config_flag);
@@ -32,6 +56,10 @@ std::unique_ptr<Services> open_services(CtlGlobals& g) {
   auto cfg = load_config(*path);
   if (!cfg) {
     g.exit_code = exit_code_of(cfg.error(), kExitFailed);
+    return nullptr;
+  }
+  if (auto st = ctl_run_as_state_owner(*cfg); !st) {
+    g.exit_code = exit_code_of(st, kExitFailed);
     return nullptr;
   }
   auto s = Services::open(*cfg);
@@ -72,8 +100,12 @@ std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd) {
 }
 
 std::string ctl_actor() {
-  const passwd* pw = getpwuid(getuid());
-  return std::string("admin:") + (pw ? pw->pw_name : std::to_string(getuid()));
+  // The user bastionctl was started as, even after ctl_run_as_state_owner.
+  static const std::string actor = [] {
+    const passwd* pw = getpwuid(getuid());
+    return std::string("admin:") + (pw ? pw->pw_name : std::to_string(getuid()));
+  }();
+  return actor;
 }
 
 namespace {
@@ -112,6 +144,7 @@ Status ctl_parse_time(const std::string& text, std::optional<Micros>& out) {
 int ctl_main(int argc, char** argv, CtlTools tools) {
   CLI::App app{"bastionctl: administer the bastion SSH gateway"};
   app.name("bastionctl");
+  app.set_version_flag("--version", std::string("bastionctl ") + BASTION_VERSION);
   CtlGlobals g;
   g.tools = std::move(tools);
   app.add_option("--config", g.config_flag, "gateway config file (default: $BASTION_CONFIG)");
@@ -135,6 +168,8 @@ int ctl_main(int argc, char** argv, CtlTools tools) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "bastionctl: %s (see --help)\n", e.what());

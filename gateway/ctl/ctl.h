@@ -92,6 +92,13 @@ std::shared_ptr<JsonFlag> add_json_flag(CLI::App* cmd);
 // Prints "bastionctl: warning: ..." to stderr; the command carries on.
 void ctl_warn(const std::string& message);
 std::string ctl_actor();  // "admin:<login>" of the invoking OS user
+// SECURITY: root running bastionctl against a state directory that belongs to
+// bastiond's user (`bastion` in a package install) would leave root-owned
+// files behind (the SQLite journal, new keys and folders) that bastiond then
+// cannot open. Root switches to the directory's owner instead, as
+// `sudo -u bastion` would; audit records still name the invoking user
+// (ctl_actor). Anyone else, or a root-owned directory: nothing changes.
+Status ctl_run_as_state_owner(const Config& cfg);
 void ctl_audit(Services& s, const std::string& action, const std::string& reason, nlohmann::json details,
                const std::string& target = "");
 // The same, for an administrator's attempt that was refused.
