@@ -14,7 +14,7 @@ int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
   app.set_version_flag("--version", std::string("bastiond ") + BASTION_VERSION);
   std::string config;
   bool check = false;
-  app.add_option("--config", config, "gateway config file (default: $BASTION_CONFIG)");
+  app.add_option("--config", config, "gateway config file (default: $BASTION_CONFIG, else /etc/bastion/bastion.toml)");
   app.add_flag("--check,--check-config", check,
                "check the configuration, every key, the database (read-only: its schema version against this "
                "build's) and the sandbox and web settings, print one line each, then exit: 0 if bastiond can start");

@@ -147,7 +147,8 @@ int ctl_main(int argc, char** argv, CtlTools tools) {
   app.set_version_flag("--version", std::string("bastionctl ") + BASTION_VERSION);
   CtlGlobals g;
   g.tools = std::move(tools);
-  app.add_option("--config", g.config_flag, "gateway config file (default: $BASTION_CONFIG)");
+  app.add_option("--config", g.config_flag,
+                 "gateway config file (default: $BASTION_CONFIG, else /etc/bastion/bastion.toml)");
   app.require_subcommand(1);
   app.fallthrough();
   register_init_commands(app, g);

@@ -109,11 +109,18 @@ bool may_switch_user() {
 }
 
 Status switch_user(uid_t uid, gid_t gid) {
+  const uid_t before = ::geteuid();
   if (::setgroups(0, nullptr) != 0) return make_error(std::string("setgroups: ") + std::strerror(errno));
   if (::setresgid(gid, gid, gid) != 0) return make_error(std::string("setresgid: ") + std::strerror(errno));
   if (::setresuid(uid, uid, uid) != 0) return make_error(std::string("setresuid: ") + std::strerror(errno));
-  // SECURITY: make sure there is no way back.
-  if (::setuid(0) == 0 || getuid() != uid || geteuid() != uid || getgid() != gid) {
+  // A bastiond that is not root switches with CAP_SETUID and CAP_SETGID
+  // (systemd's AmbientCapabilities), and a change between two non-zero uids
+  // keeps them: without this, the connection process could switch back.
+  if (auto st = drop_capabilities(); !st) return st;
+  // SECURITY: make sure there is no way back, to root or to bastiond's own
+  // user (which owns the keys and the database).
+  if (::setuid(0) == 0 || (before != uid && ::setuid(before) == 0) || getuid() != uid || geteuid() != uid ||
+      getgid() != gid) {
     return make_error("the switch to the unprivileged user did not hold");
   }
   return {};

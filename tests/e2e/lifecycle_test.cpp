@@ -215,7 +215,7 @@ TEST_F(Lifecycle, BastionctlBadInputChangesNothing) {
   EXPECT_EQ(usage.exit_code, 2);
   auto no_config = run({BASTIONCTL_PATH, "user", "list"}, {{"BASTION_CONFIG", ""}});
   EXPECT_EQ(no_config.exit_code, 2);
-  EXPECT_NE(no_config.err.find("pass --config FILE or set BASTION_CONFIG"), std::string::npos);
+  EXPECT_NE(no_config.err.find("pass --config FILE, set BASTION_CONFIG"), std::string::npos);
 
   std::string typo = d->dir() + "/typo.toml";
   write_text(typo, read_text(d->config()) + "\n[gateway2]\n");
