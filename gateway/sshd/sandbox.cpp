@@ -99,14 +99,14 @@ Status drop_capabilities() {
   return {};
 }
 
-bool may_switch_user() {
-  if (geteuid() == 0) return true;
+bool has_capability(int cap) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (syscall(SYS_capget, &header, data) != 0) return false;
-  auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
-  return has(CAP_SETUID) && has(CAP_SETGID);
+  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
 }
+
+bool may_switch_user() { return geteuid() == 0 || (has_capability(CAP_SETUID) && has_capability(CAP_SETGID)); }
 
 Status switch_user(uid_t uid, gid_t gid) {
   const uid_t before = ::geteuid();
@@ -242,6 +242,16 @@ Result<SandboxPlan> plan_sandbox(SandboxRole role, const std::string& privsep_us
     }
     if (pw.pw_uid == 0 || pw.pw_gid == 0) return make_error("privsep_user " + privsep_user + " must not be root");
     if (pw.pw_uid == geteuid()) return make_error("privsep_user " + privsep_user + " must not be bastiond's own user");
+    // SECURITY: a supervisor that is not root signals processes of another
+    // user only with CAP_KILL: without it, `sessions kill`, a grant's end
+    // and the parent-death signal (the kernel checks the dying parent's
+    // right to signal) would not reach them, and they would outlive it.
+    if (geteuid() != 0 && !has_capability(CAP_KILL)) {
+      return make_error(
+          "bastiond runs with CAP_SETUID and CAP_SETGID but without CAP_KILL: it could not end its processes "
+          "running as " +
+          privsep_user + "; grant CAP_KILL too (the packaged unit's AmbientCapabilities does)");
+    }
     plan.switch_user = true;
     plan.user = privsep_user;
     plan.uid = pw.pw_uid;

@@ -6,7 +6,9 @@
 // What it does: every inherited descriptor but the client socket, the
 // monitor channel and stdio is closed (the process holds no database, key or
 // spool: it asks the monitor); it switches to the unprivileged privsep_user
-// when bastiond may (root, or CAP_SETUID and CAP_SETGID); a Landlock ruleset
+// when bastiond may (root, or CAP_SETUID and CAP_SETGID, with CAP_KILL to
+// signal it, which the kernel also requires for the parent-death signal
+// across users: refused without); a Landlock ruleset
 // lets it read only /etc, /usr and /lib (name resolution) and /dev/null and
 // nothing else, write nothing (its recording files arrive as open
 // descriptors), and signal nothing outside itself; without Landlock (kernels
@@ -19,7 +21,7 @@
 //
 // Limits, stated plainly: a non-root bastiond without CAP_SETUID cannot give
 // children another uid (they keep its uid; the packaged unit grants the two
-// capabilities); without Landlock and without root there is no file
+// capabilities, and CAP_KILL); without Landlock and without root there is no file
 // confinement beyond the uid and seccomp (logged at start).
 #pragma once
 

@@ -48,6 +48,7 @@ cleanup() {
     kill -KILL "$daemon_pid" 2>/dev/null
   fi
   [ -f "$work/target/sshd.pid" ] && kill "$(cat "$work/target/sshd.pid")" 2>/dev/null
+  pkill -KILL -f '^/usr/sbin/bastiond( |$)' 2>/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq bastion >/dev/null 2>&1
   # The package keeps /var/lib/bastion on purge (it holds the audit trail).
   rm -rf /var/lib/bastion /etc/bastion "$work"
@@ -79,6 +80,8 @@ dpkg-query -W -f='${Conffiles}\n' bastion | grep -q "/etc/bastion/bastion.toml" 
   fail "/etc/bastion/bastion.toml is not a conffile"
 zcat /usr/share/man/man1/bastionctl.1.gz | grep -q "sessions kill" || fail "bastionctl.1 lacks the subcommands"
 zcat /usr/share/man/man8/bastiond.8.gz | grep -q 'check\\-config' || fail "bastiond.8 lacks --check"
+systemd-analyze verify /lib/systemd/system/bastiond.service >"$work/verify-unit.log" 2>&1 ||
+  { cat "$work/verify-unit.log" >&2; fail "systemd-analyze verify bastiond.service"; }
 [ "$(bastiond --version)" = "bastiond $version" ] || fail "bastiond --version: $(bastiond --version)"
 [ "$(bastionctl --version)" = "bastionctl $version" ] || fail "bastionctl --version: $(bastionctl --version)"
 
@@ -140,12 +143,14 @@ if [ "$use_systemd" -eq 1 ]; then
   say "started with systemd"
 else
   # No systemd here (a container): the unit's user, capabilities and environment.
-  setpriv --reuid bastion --regid bastion --init-groups \
-    --inh-caps +net_bind_service,+setuid,+setgid --ambient-caps +net_bind_service,+setuid,+setgid \
+  caps="$(sed -n 's/^AmbientCapabilities=//p' /lib/systemd/system/bastiond.service |
+    tr 'A-Z' 'a-z' | sed -e 's/cap_/+/g' -e 's/ /,/g')"
+  [ -n "$caps" ] || fail "bastiond.service has no AmbientCapabilities line"
+  setpriv --reuid bastion --regid bastion --init-groups --inh-caps "$caps" --ambient-caps "$caps" \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin BASTION_CONFIG=/etc/bastion/bastion.toml /usr/sbin/bastiond \
     >"$work/bastiond.log" 2>&1 &
   daemon_pid=$!
-  say "started without systemd (pid $daemon_pid, as $(ps -o user= -p "$daemon_pid"))"
+  say "started without systemd (pid $daemon_pid, as bastion with the unit's capabilities $caps)"
 fi
 for _ in $(seq 1 100); do
   (echo >"/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break
@@ -155,12 +160,28 @@ done
 
 # --- ssh through it -----------------------------------------------------------
 echo "[127.0.0.1]:$gw_port $(cat /var/lib/bastion/ssh_host_ed25519_key.pub)" >"$work/known_hosts"
-out="$(ssh -F none -i "$work/robot_key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
-  -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes -p "$gw_port" \
-  root@pkg-target@127.0.0.1 'echo through-the-package; id -un' 2>"$work/ssh.err")" ||
+gw_ssh=(ssh -F none -i "$work/robot_key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes
+  -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes -p "$gw_port" root@pkg-target@127.0.0.1)
+out="$("${gw_ssh[@]}" 'echo through-the-package; id -un' 2>"$work/ssh.err")" ||
   { cat "$work/ssh.err" "$work/bastiond.log" >&2 2>/dev/null; fail "ssh through the installed gateway"; }
 [ "$out" = "$(printf 'through-the-package\nroot')" ] || fail "ssh printed: $out"
 say "ssh root@pkg-target through the installed gateway: ok"
+
+# `sessions kill` reaches a connection process that runs as bastion-session.
+"${gw_ssh[@]}" 'echo up; sleep 120' >"$work/long.out" 2>&1 &
+long_pid=$!
+for _ in $(seq 1 100); do grep -q up "$work/long.out" && break; sleep 0.1; done
+grep -q up "$work/long.out" || fail "the long session did not start: $(cat "$work/long.out")"
+live="$(bastionctl sessions list --live --json)"
+id="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0]["id"])' "$live")"
+bastionctl sessions kill "$id" --reason "install test" >/dev/null
+for _ in $(seq 1 100); do kill -0 "$long_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$long_pid" 2>/dev/null; then
+  kill "$long_pid"
+  fail "sessions kill did not end the live session within 10 s"
+fi
+wait "$long_pid" 2>/dev/null || true
+say "sessions kill ended a live session"
 
 bastionctl sessions list >"$work/sessions.txt"
 grep -q "robot" "$work/sessions.txt" && grep -q "pkg-target" "$work/sessions.txt" ||
@@ -180,7 +201,11 @@ else
   wait "$daemon_pid" 2>/dev/null || true
   daemon_pid=""
 fi
-pgrep -u bastion >/dev/null && fail "processes of the bastion user remain after the stop: $(pgrep -a -u bastion)"
+# Its connection and web processes end with it (they run as other users).
+wait_for_none() { for _ in $(seq 1 50); do pgrep -u "$1" >/dev/null || return 0; sleep 0.1; done; return 1; }
+for u in bastion bastion-session bastion-web; do
+  wait_for_none "$u" || fail "processes of $u remain after bastiond stopped: $(pgrep -a -u "$u")"
+done
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq bastion >/dev/null 2>&1 || fail "apt-get purge"
 [ -e /usr/sbin/bastiond ] && fail "purge left /usr/sbin/bastiond"
 [ -e /etc/bastion/bastion.toml ] && fail "purge left /etc/bastion/bastion.toml"
