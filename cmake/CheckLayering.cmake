@@ -10,6 +10,7 @@
 #   gateway/web             gateway/{sshd,ctl}, libssh, CLI11
 #   gateway/ctl             gateway/{sshd,web}, libssh, httplib
 #   authn, policy, recorder gateway/, libssh, httplib, CLI11, each other
+#   evidence                authn, policy, recorder, gateway/, libssh, httplib, CLI11, common/database*, common/config.h
 #   common                  authn, policy, recorder, gateway/, libssh, httplib, CLI11
 # gateway/ itself (the mains, and daemon.cpp which puts sshd and web
 # together) and tests/ may use everything.
@@ -24,7 +25,7 @@ set(forbid_libssh "<libssh/")
 set(forbid_httplib "<httplib.h>")
 set(forbid_cli11 "<CLI/")
 set(forbid_libs ${forbid_libssh} ${forbid_httplib} ${forbid_cli11})
-set(dirs gateway/app gateway/sshd gateway/web gateway/ctl common authn policy recorder)
+set(dirs gateway/app gateway/sshd gateway/web gateway/ctl common authn policy recorder evidence)
 set(forbid_gateway/app "\"gateway/sshd/" "\"gateway/web/" "\"gateway/ctl/" ${forbid_libs})
 set(forbid_gateway/sshd "\"gateway/web/" "\"gateway/ctl/" ${forbid_httplib} ${forbid_cli11})
 set(forbid_gateway/web "\"gateway/sshd/" "\"gateway/ctl/" ${forbid_libssh} ${forbid_cli11})
@@ -33,6 +34,8 @@ set(forbid_common "\"authn/" "\"policy/" "\"recorder/" ${forbid_gateway} ${forbi
 set(forbid_authn "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
 set(forbid_policy "\"authn/" "\"recorder/" ${forbid_gateway} ${forbid_libs})
 set(forbid_recorder "\"authn/" "\"policy/" ${forbid_gateway} ${forbid_libs})
+# evidence: bastion-verify's library: common's base and OpenSSL only.
+set(forbid_evidence "\"authn/" "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs} "\"common/database" "\"common/config.h")
 
 set(forbid_sqlite "<SQLiteCpp/" "<sqlite3.h>")
 set(forbid_postgres "<libpq-fe.h>" "<libpq/")

@@ -37,12 +37,15 @@ function(bastion_add_test name)
   endif()
 endfunction()
 
-# bastion_module(NAME PUBLIC_DEPS ... PRIVATE_DEPS ... [POSTGRES_TESTS FILTER]): one static library per
-# folder from its *.cpp files (tests *_test.cpp and mains *_main.cpp excluded),
+# bastion_module(NAME PUBLIC_DEPS ... PRIVATE_DEPS ... [EXCLUDE FILES] [POSTGRES_TESTS FILTER]): one static library per
+# folder from its *.cpp files (tests *_test.cpp, mains *_main.cpp and EXCLUDE excluded),
 # plus one GoogleTest binary NAME_test from its *_test.cpp files.
 function(bastion_module name)
-  cmake_parse_arguments(M "" "POSTGRES_TESTS" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "POSTGRES_TESTS" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS;EXCLUDE" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  foreach(x IN LISTS M_EXCLUDE)
+    list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/${x})
+  endforeach()
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
   file(GLOB mains CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_main.cpp)
   if(tests)

@@ -29,8 +29,7 @@ Status check_key_in_force(Database& db, const Ed25519Key& key) {
     return make_error("the audit signing key was rotated to " + prev->next_key + " at seq " +
                       std::to_string(prev->seq) + "; this node holds another (copy the new key here, then SIGHUP)");
   }
-  auto sig = base64_decode(prev->signature);
-  if (sig && ed25519_verify(key.public_key(), as_bytes(checkpoint_message(*prev)), *sig)) return {};
+  if (checkpoint_signed_by(*prev, key.public_key())) return {};
   return make_error("the newest checkpoint (seq " + std::to_string(prev->seq) +
                     ") was signed by another audit key than this node's; refusing to sign with a key not in force");
 }
@@ -39,34 +38,6 @@ Checkpoint read_checkpoint(Statement& q) {
   return Checkpoint{q.column(0).int64(), q.column(1).text(), q.column(2).int64(),
                     q.column(3).text(),  q.column(4).text(), q.column(5).text()};
 }
-
-std::string chain_hash(const std::string& prev_hash, const StoredRecord& r) {
-  nlohmann::json canon = nlohmann::json::array(
-      {r.seq, r.ts, r.actor, r.action, r.target, r.login, r.source, r.session_id, r.outcome, r.reason, r.details});
-  std::string text = prev_hash + "\n" + canon.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
-  return hex_encode(sha256(as_bytes(text)));
-}
-
-std::string checkpoint_message(const Checkpoint& c) {
-  return "bastion-audit-checkpoint v1 seq=" + std::to_string(c.seq) + " hash=" + c.hash +
-         " ts=" + std::to_string(c.ts) + " kind=" + c.kind + (c.next_key.empty() ? "" : " next_key=" + c.next_key);
-}
-
-std::string audit_public_key_line(std::span<const uint8_t> raw) {
-  return "bastion-audit-ed25519 " + base64_encode(raw);
-}
-
-Result<std::vector<uint8_t>> parse_audit_public_key(std::string_view text) {
-  constexpr std::string_view prefix = "bastion-audit-ed25519 ";
-  if (text.substr(0, prefix.size()) != prefix) return make_error("not a bastion audit public key");
-  std::string_view b64 = text.substr(prefix.size());
-  while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r' || b64.back() == ' ')) b64.remove_suffix(1);
-  auto raw = base64_decode(b64);
-  if (!raw || raw->size() != 32) return make_error("not a bastion audit public key");
-  return *raw;
-}
-
-std::string checkpoint_log_line(const Checkpoint& c) { return checkpoint_message(c) + " sig=" + c.signature; }
 
 Status store_signed_checkpoint(Database& db, const Ed25519Key& key, Checkpoint& c) {
   auto sig = key.sign(as_bytes(checkpoint_message(c)));

@@ -11,12 +11,14 @@
 #include <limits>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/audit_format.h"
 #include "common/clock.h"
 #include "common/database.h"
 #include "common/ed25519_key.h"
@@ -24,32 +26,13 @@
 
 namespace bastion::recorder {
 
-inline constexpr const char* kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
-
-struct StoredRecord {
-  int64_t seq = 0;
-  Micros ts = 0;
-  std::string actor, action, target, login, source, session_id, outcome, reason, details;
-  std::string prev_hash, hash;
-};
-
-// Hex SHA-256 over prev_hash, a newline, and the canonical JSON array of the
-// record's fields (seq, ts, actor, action, target, login, source, session_id,
-// outcome, reason, details as stored).
-std::string chain_hash(const std::string& prev_hash, const StoredRecord& r);
-
-struct Checkpoint {
-  int64_t seq = 0;
-  std::string hash;
-  Micros ts = 0;
-  std::string kind;       // "periodic", "shutdown", "manual", "purge", "rotate", "rotated"
-  std::string signature;  // base64 of the Ed25519 signature over checkpoint_message()
-  // A key rotation ("rotate"): base64 of the raw public key that signs every
-  // later checkpoint; signed, with the rest, by the key it replaces.
-  std::string next_key;
-};
-
-std::string checkpoint_message(const Checkpoint& c);
+// The record and checkpoint formats, the chain hash and the checkpoint
+// message live in common/audit_format.h (the offline verifier uses them too).
+using bastion::chain_hash;
+using bastion::Checkpoint;
+using bastion::checkpoint_message;
+using bastion::kGenesisHash;
+using bastion::StoredRecord;
 
 // Where a retention purge cut the log: records up to `seq` were removed.
 struct PurgeAnchor {
@@ -103,16 +86,24 @@ class AuditChain {
   Result<VerifyReport> verify(std::span<const uint8_t> public_key,
                               int64_t through = std::numeric_limits<int64_t>::max());
 
+  // For an evidence export (gateway/ctl/ctl_evidence.cpp), read-only:
+  // the records with seq in [from, to] in order, as stored, read in pages
+  // (constant memory); the checkpoints with seq in [from, to]; the first
+  // record at or after a time and the last one before it; the newest purge
+  // anchor's checkpoint.
+  Status for_each_record(int64_t from, int64_t to, const std::function<Status(const StoredRecord&)>& fn);
+  Result<std::vector<Checkpoint>> checkpoints(int64_t from, int64_t to);
+  Result<std::optional<int64_t>> first_seq_from(Micros ts);
+  Result<std::optional<int64_t>> last_seq_before(Micros ts);
+  Result<std::optional<Checkpoint>> newest_purge_checkpoint();
+
  private:
   Database& db_;
   const Clock& clock_;
 };
 
-// The audit public key as a one-line text file: "bastion-audit-ed25519 BASE64".
-std::string audit_public_key_line(std::span<const uint8_t> raw);
-Result<std::vector<uint8_t>> parse_audit_public_key(std::string_view text);
-
-// One line: "bastion-audit-checkpoint seq=N hash=H ts=T kind=K sig=S" (for logs/SIEM).
-std::string checkpoint_log_line(const Checkpoint& c);
+using bastion::audit_public_key_line;
+using bastion::checkpoint_log_line;
+using bastion::parse_audit_public_key;
 
 }  // namespace bastion::recorder

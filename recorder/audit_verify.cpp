@@ -11,11 +11,7 @@
 namespace bastion::recorder {
 namespace {
 
-// The columns read_record() reads, in its order.
-const std::string kRecordColumns =
-    "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, prev_hash, hash";
-
-StoredRecord read_record(Statement& q) {
+StoredRecord read_record_row(Statement& q) {
   StoredRecord s;
   s.seq = q.column(0).int64();
   s.ts = q.column(1).int64();
@@ -51,8 +47,7 @@ std::map<int64_t, Checkpoint> load_checkpoints(Database& db) {
 }
 
 bool signature_ok(const Checkpoint& c, std::span<const uint8_t> public_key) {
-  auto sig = base64_decode(c.signature);
-  return sig && ed25519_verify(public_key, as_bytes(checkpoint_message(c)), *sig);
+  return checkpoint_signed_by(c, public_key);
 }
 
 // Each checkpoint must be signed by the key in force at it: the trusted key,
@@ -185,6 +180,8 @@ void note_purge_record(VerifyReport& r, const StoredRecord& s, const Checkpoint&
 
 }  // namespace
 
+StoredRecord read_record(Statement& q) { return read_record_row(q); }
+
 Status verify_unsigned_tail(Database& db) {
   try {
     Link at;
@@ -196,7 +193,7 @@ Status verify_unsigned_tail(Database& db) {
       signed_ts.bind(1, at.next_seq - 1);
       if (signed_ts.step()) at.ts = signed_ts.column(0).int64();  // gone after a purge
     }
-    Statement q(db, kRecordColumns + " FROM audit_log WHERE seq >= ? ORDER BY seq");
+    Statement q(db, std::string(kRecordColumns) + " FROM audit_log WHERE seq >= ? ORDER BY seq");
     q.bind(1, at.next_seq);
     while (q.step()) {
       if (auto p = follow(at, read_record(q))) return make_error(p->what);
@@ -215,7 +212,7 @@ Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_
     cps.erase(cps.upper_bound(through), cps.end());
     r.checkpoints = static_cast<int64_t>(cps.size());
     const KeyChain keys = check_signatures(r, cps, public_key);
-    Statement q(db, kRecordColumns + " FROM audit_log WHERE seq <= ? ORDER BY seq");
+    Statement q(db, std::string(kRecordColumns) + " FROM audit_log WHERE seq <= ? ORDER BY seq");
     q.bind(1, through);
     // After a retention purge, the chain starts at the newest signed purge
     // anchor: the record it names was removed, its hash vouches for the rest.

@@ -36,6 +36,10 @@ Status check_key_in_force(Database& db, const Ed25519Key& key);
 // The columns read_checkpoint() reads, after SELECT.
 inline constexpr const char* kCheckpointColumns = "SELECT seq, hash, ts, kind, signature, next_key";
 Checkpoint read_checkpoint(Statement& q);
+// The columns read_record() reads, after SELECT.
+inline constexpr const char* kRecordColumns =
+    "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, prev_hash, hash";
+StoredRecord read_record(Statement& q);
 Result<std::pair<int64_t, Micros>> unsigned_tail(Database& db);
 Result<VerifyReport> verify_chain(Database& db, std::span<const uint8_t> public_key,
                                   int64_t through = std::numeric_limits<int64_t>::max());

@@ -73,7 +73,7 @@ Status remove_prefix(Database& db, const Ed25519Key& key, const Clock& clock, co
   exec_through(db, "DELETE FROM audit_log WHERE seq <= ?", cut.seq);
   // Key rotations stay: `audit verify` follows the keys from the first one on.
   exec_through(db, "DELETE FROM audit_checkpoints WHERE seq <= ? AND next_key = ''", cut.seq);
-  Checkpoint anchor{cut.seq, cut.hash, clock.now(), "purge", ""};
+  Checkpoint anchor{cut.seq, cut.hash, clock.now(), "purge", "", ""};
   return store_signed_checkpoint(db, key, anchor);
 }
 

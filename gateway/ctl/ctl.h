@@ -138,6 +138,10 @@ void register_policy_commands(CLI::App& app, CtlGlobals& g);
 void register_elevation_commands(CLI::App& app, CtlGlobals& g);  // customer, elevate, access
 void register_hr_commands(CLI::App& app, CtlGlobals& g);
 void register_access_review_commands(CLI::App& app, CtlGlobals& g);  // review report|sign-off
+void register_evidence_commands(CLI::App& app, CtlGlobals& g);       // evidence export
+// The access review of [since, until): people, roles and their source, last
+// logins, access unused for 90 days before `until`, grants used, leavers.
+Result<nlohmann::json> access_review(Services& s, Micros since, Micros until);
 void register_session_commands(CLI::App& app, CtlGlobals& g);
 void register_review_commands(CLI::App* sessions, CtlGlobals& g);
 void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay, export, verify, search

@@ -59,9 +59,10 @@ struct Usage {
   std::map<std::string, std::map<std::string, int>> grant_sessions;  // user -> grant -> sessions in period
 };
 
-Usage usage_of(const std::vector<recorder::SessionRecord>& sessions, Micros since) {
+Usage usage_of(const std::vector<recorder::SessionRecord>& sessions, Micros since, Micros until) {
   Usage u;
   for (const auto& x : sessions) {
+    if (x.started_at >= until) continue;
     auto& use = u.logins[x.user][{x.target, x.login}];
     use.target = x.target;
     use.login = x.login;
@@ -121,10 +122,10 @@ nlohmann::json person_review(const policy::Person& p, const ReviewInputs& in, Us
 }
 
 // Leavers revoked in the period, with how long revocation took.
-nlohmann::json leavers_review(const ReviewInputs& in, Micros since) {
+nlohmann::json leavers_review(const ReviewInputs& in, Micros since, Micros until) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& ev : in.leavers) {
-    if (ev.event.type != policy::HrType::kLeaver || ev.applied_at < since) continue;
+    if (ev.event.type != policy::HrType::kLeaver || ev.applied_at < since || ev.applied_at >= until) continue;
     Micros effective = ev.event.effective_at.value_or(ev.arrival);
     nlohmann::json l = {{"event_id", ev.event.event_id},
                         {"employee_id", ev.event.employee_id},
@@ -139,18 +140,23 @@ nlohmann::json leavers_review(const ReviewInputs& in, Micros since) {
   return out;
 }
 
-Result<nlohmann::json> build_report(Services& s, Micros since) {
-  Micros now = s.clock().now();
+}  // namespace
+
+Result<nlohmann::json> access_review(Services& s, Micros since, Micros until) {
+  Micros now = until;
   auto in = fetch_inputs(s, since, now);
   if (!in) return in.error();
-  Usage u = usage_of(in->sessions, since);
+  Usage u = usage_of(in->sessions, since, until);
   nlohmann::json out_people = nlohmann::json::array();
   for (const auto& p : in->people) out_people.push_back(person_review(p, *in, u, now));
-  return nlohmann::json{{"generated_at", format_utc_seconds(now)},
+  return nlohmann::json{{"generated_at", format_utc_seconds(s.clock().now())},
                         {"since", format_utc_seconds(since)},
+                        {"until", format_utc_seconds(until)},
                         {"people", out_people},
-                        {"leavers", leavers_review(*in, since)}};
+                        {"leavers", leavers_review(*in, since, until)}};
 }
+
+namespace {
 
 void print_text(const nlohmann::json& r) {
   std::cout << "access review generated " << r["generated_at"].get<std::string>() << ", period since "
@@ -223,7 +229,8 @@ struct ReportArgs {
 Status check_since(ReportArgs& a) { return ctl_parse_time(a.since, a.period_start); }
 
 Result<nlohmann::json> build_report(Services& s, const ReportArgs& a) {
-  return build_report(s, a.period_start.value_or(s.clock().now() - kUnusedWindow));
+  Micros now = s.clock().now();
+  return access_review(s, a.period_start.value_or(now - kUnusedWindow), now);
 }
 
 Status report(Services& s, const ReportArgs& a) {
