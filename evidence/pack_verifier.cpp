@@ -39,6 +39,16 @@ class Sha256Stream {
 };
 
 std::string seq_text(int64_t s) { return "seq " + std::to_string(s); }
+
+// SECURITY: what the pack says reaches the auditor's terminal: no control
+// characters (escape sequences, line breaks that would fake a line).
+std::string printable(std::string s) {
+  for (char& c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return s;
+}
 std::string when(Micros t) { return format_utc_seconds(t); }
 
 std::optional<Micros> utc_member(const nlohmann::json& j, const char* key) {
@@ -116,8 +126,8 @@ class Verifier {
   PackReport take() { return std::move(r_); }
 
  private:
-  void exception(std::string s) { r_.exceptions.push_back(std::move(s)); }
-  void note(std::string s) { r_.notes.push_back(std::move(s)); }
+  void exception(std::string s) { r_.exceptions.push_back(printable(std::move(s))); }
+  void note(std::string s) { r_.notes.push_back(printable(std::move(s))); }
 
   // Reads the current entry whole (it must be small), hashing it.
   Result<std::string> read_whole(TarReader& tar, const TarEntry& e, Sha256Stream& h);
@@ -170,16 +180,15 @@ class Verifier {
 
 Result<std::string> Verifier::read_whole(TarReader& tar, const TarEntry& e, Sha256Stream& h) {
   if (e.size > static_cast<uint64_t>(kMaxSmallFile)) return make_error(e.name + " is too large");
+  // Grown as the data comes: a header may claim more than the archive holds.
   std::string out;
-  out.resize(e.size);
-  size_t got = 0;
-  while (got < out.size()) {
-    auto n = tar.read(out.data() + got, out.size() - got);
+  char buf[65536];
+  for (;;) {
+    auto n = tar.read(buf, sizeof buf);
     if (!n) return n.error();
     if (*n == 0) break;
-    got += *n;
+    out.append(buf, *n);
   }
-  out.resize(got);
   h.update(out.data(), out.size());
   return out;
 }
@@ -918,7 +927,7 @@ Result<PackReport> verify_pack(const TarSource& source, const VerifyOptions& opt
 
 std::string summary_text(const PackReport& r) {
   std::string out;
-  auto line = [&](const std::string& s) { out += s + "\n"; };
+  auto line = [&](const std::string& s) { out += printable(s) + "\n"; };
   line("evidence pack: " + r.period_from + " .. " + r.period_to);
   line("  exported " + r.generated_at + " by " + r.generated_by + " on node " + r.node + " (bastion " + r.version +
        ")");
@@ -932,7 +941,7 @@ std::string summary_text(const PackReport& r) {
        std::to_string(r.period_last_seq >= r.period_first_seq && r.period_first_seq > 0
                           ? r.period_last_seq - r.period_first_seq + 1
                           : 0) +
-       " in the period), " + std::to_string(r.checkpoints) + " signed checkpoints, " + std::to_string(r.rotations) +
+       " in the period), " + std::to_string(r.checkpoints) + " signed checkpoint(s), " + std::to_string(r.rotations) +
        " key rotation(s)");
   line("  starts at:  " + (r.start.empty() ? std::string("(unknown)") : r.start));
   line("  signing:    every record signed within " +

@@ -1,6 +1,7 @@
 // `bastionctl evidence export`: the signed evidence pack of a period
 // (evidence/pack_format.h), which an auditor checks with bastion-verify on
 // their own machine.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -241,7 +242,15 @@ Status export_pack(Services& s, const ExportArgs& a) {
   }
 
   auto writer = evidence::PackWriter::create(a.out, s.clock().now() / kMicrosPerSecond);
-  if (!writer) return writer.error();
+  if (!writer) {
+    const passwd* pw = getpwuid(geteuid());
+    std::string me = pw != nullptr ? pw->pw_name : std::to_string(geteuid());
+    if (writer.error().message.find("Permission denied") != std::string::npos && ctl_actor() != "admin:" + me) {
+      return make_error(writer.error().message + " (bastionctl acts as the state directory's owner, " + me +
+                        ": write the pack where " + me + " may)");
+    }
+    return writer.error();
+  }
   evidence::PackWriter& w = **writer;
   if (auto st = w.add(evidence::kReadme, readme_text(a, fingerprint)); !st) return st;
   if (auto st = w.add(evidence::kKeyFile, audit_public_key_line(pub) + "\n"); !st) return st;

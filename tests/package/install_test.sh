@@ -84,6 +84,8 @@ systemd-analyze verify /lib/systemd/system/bastiond.service >"$work/verify-unit.
   { cat "$work/verify-unit.log" >&2; fail "systemd-analyze verify bastiond.service"; }
 [ "$(bastiond --version)" = "bastiond $version" ] || fail "bastiond --version: $(bastiond --version)"
 [ "$(bastionctl --version)" = "bastionctl $version" ] || fail "bastionctl --version: $(bastionctl --version)"
+[ "$(bastion-verify --version)" = "bastion-verify $version" ] || fail "bastion-verify --version: $(bastion-verify --version)"
+zcat /usr/share/man/man1/bastion-verify.1.gz | grep -q 'expect\\-key' || fail "bastion-verify.1 lacks --expect-key"
 
 [ "$(stat -c '%U %a' /var/lib/bastion)" = "bastion 700" ] ||
   fail "/var/lib/bastion is $(stat -c '%U %a' /var/lib/bastion), not bastion 700"
@@ -190,6 +192,16 @@ bastionctl audit verify >"$work/verify.txt" 2>&1 || { cat "$work/verify.txt" >&2
 bastionctl audit list >"$work/audit.txt"
 grep -q "admin:root" "$work/audit.txt" || fail "the audit log does not name admin:root for the commands run as root"
 say "sessions list, audit verify, audit actor: ok"
+
+# An evidence pack, written by root's bastionctl, checked by the installed verifier.
+# bastionctl acts as the state directory's owner: it writes where bastion may.
+chmod 711 "$work"
+install -d -o bastion -m 0700 "$work/packs"
+bastionctl evidence export --from "$(date -u -d yesterday +%Y-%m-%d)" --to "$(date -u -d tomorrow +%Y-%m-%d)" \
+  --with-recordings --out "$work/packs/evidence.tar" >"$work/evidence.log" 2>&1 || { cat "$work/evidence.log" >&2; fail "evidence export"; }
+bastion-verify --expect-key /var/lib/bastion/audit_signing_key.pub "$work/packs/evidence.tar" >"$work/evidence-verify.txt" ||
+  { cat "$work/evidence-verify.txt" >&2; fail "bastion-verify of the installed gateway's pack"; }
+say "evidence export and bastion-verify: $(grep -o 'RESULT: [A-Z]*' "$work/evidence-verify.txt")"
 
 # --- stop, purge --------------------------------------------------------------
 if [ "$use_systemd" -eq 1 ]; then
