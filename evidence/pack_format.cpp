@@ -1,5 +1,7 @@
 #include "evidence/pack_format.h"
 
+#include <regex>
+
 #include "common/encoding.h"
 
 namespace bastion::evidence {
@@ -102,6 +104,32 @@ std::string recording_entry(const std::string& session_id, int channel, const st
                         ? gateway_path.substr(dot + 1)
                         : std::string("bin");
   return std::string(kRecordingsDir) + session_id + "/" + std::to_string(channel) + "." + ext;
+}
+
+std::string redact_config(const std::string& text, int& removed) {
+  static const std::regex secret_key(
+      R"(^(\s*[A-Za-z0-9_.-]*(password|secret|token|passphrase)[A-Za-z0-9_.-]*\s*=\s*).*$)", std::regex::icase);
+  static const std::regex url_password(R"(([a-z][a-z0-9+.-]*://[^:/@\s"']+:)[^@\s"']+@)", std::regex::icase);
+  static const std::regex kw_password(R"((password\s*=\s*)('[^']*'|[^\s"']+))", std::regex::icase);
+  std::string out;
+  size_t pos = 0;
+  removed = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    const std::string was = line;
+    if (std::regex_match(line, secret_key)) {
+      line = std::regex_replace(line, secret_key, "$1\"(removed)\"");
+    } else {
+      line = std::regex_replace(line, url_password, "$1(removed)@");
+      line = std::regex_replace(line, kw_password, "$1(removed)");
+    }
+    if (line != was) ++removed;
+    out += line + "\n";
+  }
+  return out;
 }
 
 }  // namespace bastion::evidence

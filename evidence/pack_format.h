@@ -67,4 +67,11 @@ Result<std::vector<uint8_t>> parse_signature_file(std::string_view text);
 // (EXT from its path on the gateway: cast or stream).
 std::string recording_entry(const std::string& session_id, int channel, const std::string& gateway_path);
 
+// The gateway's configuration without secrets (config/bastion.toml): a
+// password in a URL ("postgresql://user:PASSWORD@host") or a "password="
+// keyword, and the value of any key named like a secret (password, secret,
+// token, passphrase). Paths to key files stay: they are not the keys.
+// `removed`: how many lines changed.
+std::string redact_config(const std::string& text, int& removed);
+
 }  // namespace bastion::evidence

@@ -304,7 +304,7 @@ void Verifier::on_record_line(std::string_view line, int64_t no) {
   prev_hash_ = x.hash;
   r_.last_seq = x.seq;
   auto d = nlohmann::json::parse(x.details, nullptr, false);
-  if (d.is_object()) remember(x, d);
+  remember(x, d.is_object() ? d : nlohmann::json::object());
 }
 
 // Keeps what the later checks need from the records that matter to them.

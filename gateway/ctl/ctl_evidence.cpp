@@ -47,35 +47,6 @@ Status check_export(ExportArgs& a) {
   return {};
 }
 
-// The configuration without secrets: a PostgreSQL password (in a URL or a
-// password= keyword) and any key named like a secret. Paths to key files
-// stay: they are not the keys.
-std::string redact_config(const std::string& text, int& removed) {
-  static const std::regex secret_key(
-      R"(^(\s*[A-Za-z0-9_.-]*(password|secret|token|passphrase)[A-Za-z0-9_.-]*\s*=\s*).*$)", std::regex::icase);
-  static const std::regex url_password(R"(([a-z][a-z0-9+.-]*://[^:/@\s"']+:)[^@\s"']+@)", std::regex::icase);
-  static const std::regex kw_password(R"((password\s*=\s*)('[^']*'|[^\s"']+))", std::regex::icase);
-  std::string out;
-  size_t pos = 0;
-  removed = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    std::string was = line;
-    if (std::regex_match(line, secret_key)) {
-      line = std::regex_replace(line, secret_key, "$1\"(removed)\"");
-    } else {
-      line = std::regex_replace(line, url_password, "$1(removed)@");
-      line = std::regex_replace(line, kw_password, "$1(removed)");
-    }
-    if (line != was) ++removed;
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::string readme_text(const ExportArgs& a, const std::string& fingerprint) {
   return "bastion evidence pack\n"
          "=====================\n\n"
@@ -346,7 +317,7 @@ Status export_pack(Services& s, const ExportArgs& a) {
   auto config_text = read_file(cfg.config_path, 1 << 20);
   if (!config_text) return config_text.error().prefixed("the configuration: ");
   int redacted = 0;
-  if (auto st = w.add(evidence::kConfig, redact_config(*config_text, redacted)); !st) return st;
+  if (auto st = w.add(evidence::kConfig, evidence::redact_config(*config_text, redacted)); !st) return st;
   for (const auto& [entry, path] : recording_files) {
     if (auto st = w.add_file(entry, path); !st) return st.error().prefixed("recording: ");
   }
@@ -356,7 +327,7 @@ Status export_pack(Services& s, const ExportArgs& a) {
                              {"generated_by", ctl_actor()},
                              {"node", cfg.node_name},
                              {"version", BASTION_VERSION},
-                             {"period", {{"from", format_utc(a.from_us)}, {"to", format_utc(a.to_us)}}},
+                             {"period", {{"from", format_utc_seconds(a.from_us)}, {"to", format_utc_seconds(a.to_us)}}},
                              {"records",
                               {{"first_seq", first},
                                {"last_seq", through},
