@@ -42,7 +42,7 @@ fi
 
 ./scripts/deps.sh
 ./tests/browser/install.sh
-./scripts/build.sh bastiond bastionctl bastion-softkey
+./scripts/build.sh bastiond bastionctl bastion-verify bastion-softkey
 bin="$root/build/gateway"
 softkey="$root/build/tests/softkey/libbastion-softkey.so"
 login="$(id -un)"
@@ -181,6 +181,10 @@ and using a grant need a security-key step-up: ssh prints a URL; approve it with
   ssh -F $state/ssh_config $login@acme-app@gw                     # step-up, then works until the grant ends
   ssh -F $state/ssh_config carol@gw-carol revoke GRT-...        # the live session ends at once
   $bin/bastionctl --config $state/bastion.toml access check demo $login@acme-app
+
+Evidence for an auditor: a signed pack of today, checked offline
+  $bin/bastionctl --config $state/bastion.toml evidence export --from $(date -u +%Y-%m-%d) --to $(date -u -d tomorrow +%Y-%m-%d) --out /tmp/evidence.tar
+  $bin/bastion-verify --expect-key $state/audit_signing_key.pub /tmp/evidence.tar
 
 Logs: $state/bastiond.log   Stop: scripts/demo.sh stop
 MSG
