@@ -75,7 +75,7 @@ class PackTest : public ::testing::Test {
     EXPECT_TRUE((*w)->add(kRecords, recs));
     EXPECT_TRUE((*w)->add(kAccessReview, R"({"people":[{"name":"bob","state":"active"}],"leavers":[]})"));
     EXPECT_TRUE((*w)->add(kGrants, grants));
-    EXPECT_TRUE((*w)->add(kLeavers, ""));
+    EXPECT_TRUE((*w)->add(kLeavers, leavers_));
     EXPECT_TRUE((*w)->add(kSessions, sessions));
     nlohmann::json m = {{"format", kFormat},
                         {"generated_at", format_utc(kT0)},
@@ -138,6 +138,7 @@ class PackTest : public ::testing::Test {
   std::unique_ptr<Ed25519Key> key_;
   std::vector<StoredRecord> records_;
   std::vector<Checkpoint> cps_;
+  std::string leavers_;
   int n_ = 0;
 };
 
@@ -192,9 +193,9 @@ TEST_F(PackTest, AForgedCheckpointSignatureIsNamed) {
   cps_.back().ts += 1;  // the signature no longer covers what it says
   auto r = check(write());
   ASSERT_TRUE(r);
-  EXPECT_NE(all(*r).find("checkpoint at seq 1 (" + format_utc_seconds(kT0 + kSecond) +
-                         ") does not carry a valid signature"),
-            std::string::npos)
+  EXPECT_NE(
+      all(*r).find("checkpoint at seq 1 (" + format_utc_seconds(kT0 + kSecond) + ") does not carry a valid signature"),
+      std::string::npos)
       << all(*r);
 }
 
@@ -214,8 +215,8 @@ TEST_F(PackTest, AGrantUsedBeforeConsentAndASessionOutsideItsWindowAreNamed) {
                          std::to_string(kT0 + 2 * kSecond) + R"(,"recordings":[]})" + "\n" +
                          R"({"id":"S-2","user":"bob","target":"","login":"","grant_id":"GRT-1","started_at_us":)" +
                          std::to_string(kT0 + 3600 * kSecond) + R"(,"recordings":[]})" + "\n";
-  std::string grants = R"({"grant_id":"GRT-1","starts_at_us":)" + std::to_string(kT0 + kSecond) +
-                       R"(,"ends_at_us":)" + std::to_string(kT0 + 7200 * kSecond) + "}\n";
+  std::string grants = R"({"grant_id":"GRT-1","starts_at_us":)" + std::to_string(kT0 + kSecond) + R"(,"ends_at_us":)" +
+                       std::to_string(kT0 + 7200 * kSecond) + "}\n";
   auto r = check(write(sessions, grants));
   ASSERT_TRUE(r);
   const std::string x = all(*r);
@@ -228,6 +229,35 @@ TEST_F(PackTest, AGrantUsedBeforeConsentAndASessionOutsideItsWindowAreNamed) {
       << x;
   EXPECT_NE(x.find("session S-2 (bob to @"), std::string::npos) << x;
   EXPECT_NE(x.find("grant GRT-1: the database says it ends at"), std::string::npos) << x;
+}
+
+TEST_F(PackTest, LeaversNeedTheirRevocationRecordAndShowTheirLatency) {
+  add("hr.leaver", {{"event_id", "hr-1"}, {"plan", "leave"}, {"user", "gina"}}, kT0 + 2 * kSecond);
+  add("hr.leaver", {{"event_id", "hr-2"}, {"plan", "nothing"}}, kT0 + 3 * kSecond);
+  sign(kT0 + 4 * kSecond);
+  auto leaver = [](const std::string& ev, Micros effective, Micros revoked) {
+    return nlohmann::json{
+               {"event_id", ev}, {"user", "gina"}, {"effective_at_us", effective}, {"revoked_at_us", revoked}}
+               .dump() +
+           "\n";
+  };
+  leavers_ = leaver("hr-1", kT0, kT0 + 2 * kSecond) + leaver("hr-2", kT0, kT0 + 3 * kSecond) +
+             leaver("hr-3", kT0, kT0 + 3 * kSecond);
+  auto r = check(write());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->leavers, 2);  // hr-1, and hr-3 (claimed, without a record)
+  EXPECT_DOUBLE_EQ(r->latency_max_s, 2.0);
+  EXPECT_NE(all(*r).find("leaver gina (HR event hr-3) has no revocation record (hr.leaver) in the chain"),
+            std::string::npos)
+      << all(*r);
+  EXPECT_EQ(all(*r).find("hr-2"), std::string::npos) << all(*r);  // a signed "nothing to revoke": a note
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_NE(r->notes[0].find("hr-2"), std::string::npos);
+  leavers_ = leaver("hr-2", kT0, kT0 + 3 * kSecond);
+  auto r2 = check(write());
+  EXPECT_NE(all(*r2).find("the revocation of gina (HR event hr-1, seq 1) is missing from review/leavers.jsonl"),
+            std::string::npos)
+      << all(*r2);
 }
 
 TEST_F(PackTest, EntriesOutsideTheManifestAndMissingOnesAreNamed) {

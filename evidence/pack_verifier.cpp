@@ -105,7 +105,7 @@ struct RecordingEnd {
 struct LeaverRecord {
   int64_t seq = 0;
   Micros ts = 0;
-  std::string user, event_id;
+  std::string user, event_id, plan, reason;
   std::optional<Micros> effective_at;
 };
 
@@ -345,8 +345,13 @@ void Verifier::remember(const StoredRecord& x, const nlohmann::json& d) {
       ends_[{x.session_id, static_cast<int>(*ch)}] = {x.seq, int_member(d, "size").value_or(-1),
                                                       str_member(d, "sha256"), digest.empty() ? "sha256" : digest};
     }
-  } else if (a == "hr.leaver" && str_member(d, "plan") == "leave") {
-    leaver_records_[str_member(d, "event_id")] = {x.seq, x.ts, str_member(d, "user"), str_member(d, "event_id"),
+  } else if (a == "hr.leaver") {
+    leaver_records_[str_member(d, "event_id")] = {x.seq,
+                                                  x.ts,
+                                                  str_member(d, "user"),
+                                                  str_member(d, "event_id"),
+                                                  str_member(d, "plan"),
+                                                  x.reason,
                                                   utc_member(d, "effective_at")};
   } else if (a == "audit.key_rotate") {
     rotations_.push_back({x.seq, str_member(d, "old_key"), str_member(d, "new_key")});
@@ -868,15 +873,21 @@ void Verifier::check_leavers() {
     auto j = nlohmann::json::parse(std::string_view(leavers_text_).substr(pos, end - pos), nullptr, false);
     pos = end + 1;
     if (!j.is_object()) continue;
-    ++r_.leavers;
     const std::string ev = str_member(j, "event_id");
     listed.insert(ev);
     const std::string who = "leaver " + str_member(j, "user") + " (HR event " + ev + ")";
     auto rec = leaver_records_.find(ev);
     if (rec == leaver_records_.end()) {
+      ++r_.leavers;
       exception(who + " has no revocation record (hr.leaver) in the chain");
       continue;
     }
+    if (rec->second.plan != "leave") {
+      // Signed: nothing was revoked, and why (no account, already left).
+      note(who + ": nothing to revoke (" + seq_text(rec->second.seq) + ": " + rec->second.reason + ")");
+      continue;
+    }
+    ++r_.leavers;
     const Micros revoked = int_member(j, "revoked_at_us").value_or(0);
     // The database stamps the event a moment before its record is appended.
     if (std::llabs(revoked - rec->second.ts) > kMicrosPerSecond) {
@@ -892,7 +903,7 @@ void Verifier::check_leavers() {
     latencies.push_back(static_cast<double>(rec->second.ts - effective) / kMicrosPerSecond);
   }
   for (const auto& [ev, rec] : leaver_records_) {
-    if (rec.seq < r_.period_first_seq || rec.seq > r_.period_last_seq) continue;
+    if (rec.plan != "leave" || rec.seq < r_.period_first_seq || rec.seq > r_.period_last_seq) continue;
     if (!listed.count(ev)) {
       exception("the revocation of " + rec.user + " (HR event " + ev + ", " + seq_text(rec.seq) + ") is missing from " +
                 std::string(kLeavers));
