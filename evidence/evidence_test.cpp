@@ -260,6 +260,15 @@ TEST_F(PackTest, LeaversNeedTheirRevocationRecordAndShowTheirLatency) {
       << all(*r2);
 }
 
+TEST_F(PackTest, ALineThatIsNotJsonIsNamedNotSkipped) {
+  add("a", {}, kT0);
+  sign(kT0 + kSecond);
+  auto r = check(write("{\"id\":\"S-9\"\nnot json\n"));
+  ASSERT_TRUE(r);
+  EXPECT_NE(all(*r).find("sessions/sessions.jsonl line 1: not a JSON object"), std::string::npos) << all(*r);
+  EXPECT_NE(all(*r).find("sessions/sessions.jsonl line 2: not a JSON object"), std::string::npos) << all(*r);
+}
+
 TEST_F(PackTest, EntriesOutsideTheManifestAndMissingOnesAreNamed) {
   add("a", {}, kT0);
   sign(kT0 + kSecond);

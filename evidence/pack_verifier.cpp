@@ -136,6 +136,8 @@ class Verifier {
                     const std::function<void(std::string_view line, int64_t no)>& on_line);
   Status read_recording(TarReader& tar, const TarEntry& e, Sha256Stream& h);
 
+  // The JSON objects of a JSON Lines file; a line that is not one is an exception.
+  std::vector<nlohmann::json> objects(const std::string& text, std::string_view file);
   void on_checkpoints(const std::string& text);
   void on_record_line(std::string_view line, int64_t no);
   void remember(const StoredRecord& rec, const nlohmann::json& d);
@@ -220,7 +222,8 @@ Status Verifier::read_lines(TarReader& tar, const TarEntry& e, Sha256Stream& h,
   return {};
 }
 
-void Verifier::on_checkpoints(const std::string& text) {
+std::vector<nlohmann::json> Verifier::objects(const std::string& text, std::string_view file) {
+  std::vector<nlohmann::json> out;
   size_t pos = 0;
   int64_t no = 0;
   while (pos < text.size()) {
@@ -231,14 +234,26 @@ void Verifier::on_checkpoints(const std::string& text) {
     ++no;
     if (line.empty()) continue;
     auto j = nlohmann::json::parse(line, nullptr, false);
-    auto c = j.is_discarded() ? Result<Checkpoint>(make_error("not JSON")) : checkpoint_from_json(j);
+    if (!j.is_object()) {
+      exception(std::string(file) + " line " + std::to_string(no) + ": not a JSON object");
+      continue;
+    }
+    j["__line"] = no;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void Verifier::on_checkpoints(const std::string& text) {
+  for (const auto& j : objects(text, kCheckpoints)) {
+    const std::string where = std::string(kCheckpoints) + " line " + std::to_string(j["__line"].get<int64_t>());
+    auto c = checkpoint_from_json(j);
     if (!c) {
-      exception(std::string(kCheckpoints) + " line " + std::to_string(no) + ": " + c.error().message);
+      exception(where + ": " + c.error().message);
       continue;
     }
     if (!cps_.empty() && c->seq <= cps_.back().seq) {
-      exception(std::string(kCheckpoints) + " line " + std::to_string(no) + ": checkpoint " + seq_text(c->seq) +
-                " is out of order");
+      exception(where + ": checkpoint " + seq_text(c->seq) + " is out of order");
       continue;
     }
     cps_.push_back(std::move(*c));
@@ -711,13 +726,7 @@ void Verifier::check_signing_delays() {
 void Verifier::check_grants_and_sessions() {
   // The database's grants against their records.
   std::map<std::string, nlohmann::json> db_grants;
-  size_t pos = 0;
-  while (pos < grants_text_.size()) {
-    size_t end = grants_text_.find('\n', pos);
-    if (end == std::string::npos) end = grants_text_.size();
-    auto j = nlohmann::json::parse(std::string_view(grants_text_).substr(pos, end - pos), nullptr, false);
-    pos = end + 1;
-    if (!j.is_object()) continue;
+  for (const auto& j : objects(grants_text_, kGrants)) {
     std::string g = str_member(j, "grant_id");
     if (!g.empty()) db_grants[g] = j;
   }
@@ -746,19 +755,13 @@ void Verifier::check_grants_and_sessions() {
   }
   // The database's sessions against their records.
   std::set<std::string> listed;
-  pos = 0;
   std::map<std::string, int64_t> first_session_seq;  // grant -> its first session's record
   for (const auto& [id, s] : sessions_) {
     if (s.grant_id.empty()) continue;
     auto& f = first_session_seq[s.grant_id];
     f = f == 0 ? s.seq : std::min(f, s.seq);
   }
-  while (pos < sessions_text_.size()) {
-    size_t end = sessions_text_.find('\n', pos);
-    if (end == std::string::npos) end = sessions_text_.size();
-    auto j = nlohmann::json::parse(std::string_view(sessions_text_).substr(pos, end - pos), nullptr, false);
-    pos = end + 1;
-    if (!j.is_object()) continue;
+  for (const auto& j : objects(sessions_text_, kSessions)) {
     ++r_.sessions;
     const std::string id = str_member(j, "id");
     listed.insert(id);
@@ -866,13 +869,7 @@ void Verifier::check_grants_and_sessions() {
 void Verifier::check_leavers() {
   std::vector<double> latencies;
   std::set<std::string> listed;
-  size_t pos = 0;
-  while (pos < leavers_text_.size()) {
-    size_t end = leavers_text_.find('\n', pos);
-    if (end == std::string::npos) end = leavers_text_.size();
-    auto j = nlohmann::json::parse(std::string_view(leavers_text_).substr(pos, end - pos), nullptr, false);
-    pos = end + 1;
-    if (!j.is_object()) continue;
+  for (const auto& j : objects(leavers_text_, kLeavers)) {
     const std::string ev = str_member(j, "event_id");
     listed.insert(ev);
     const std::string who = "leaver " + str_member(j, "user") + " (HR event " + ev + ")";
