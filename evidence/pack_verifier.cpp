@@ -686,8 +686,8 @@ void Verifier::check_start() {
     r_.start = "the first record of the log";
     return;
   }
-  if (int_member(recs, "context_seq").value_or(0) == r_.first_seq && r_.period_first_seq > r_.first_seq) {
-    r_.start = "record " + seq_text(r_.first_seq) + ", the one before the records of the period";
+  if (int_member(recs, "context_seq").value_or(0) == r_.first_seq) {
+    r_.start = "record " + seq_text(r_.first_seq) + ", the one before the records the period needs";
     return;
   }
   auto anchors = nlohmann::json::parse(purge_text_, nullptr, false);
@@ -699,10 +699,6 @@ void Verifier::check_start() {
                  "), signed by its " + cut->kind + " checkpoint";
       return;
     }
-  }
-  if (r_.first_seq <= r_.period_first_seq || r_.period_first_seq == 0) {
-    r_.start = "record " + seq_text(r_.first_seq) + " (the request of a grant used in the period)";
-    if (int_member(recs, "context_seq").value_or(0) == r_.first_seq) return;
   }
   exception("the pack starts at " + seq_text(r_.first_seq) +
             " without the record before it or a retention cut that explains it: what precedes it cannot be checked");

@@ -174,20 +174,32 @@ Status export_pack(Services& s, const ExportArgs& a) {
   }
   auto g = gather(s, a);
   if (!g) return g.error();
-  auto first_in_period = s.chain().first_seq_from(a.from_us);
-  auto last_in_period = s.chain().last_seq_before(a.to_us);
-  auto first_needed = s.chain().first_seq_from(g->records_from);
+  auto first_from = s.chain().first_seq_from(a.from_us);
+  auto last_before_to = s.chain().last_seq_before(a.to_us);
+  auto needed_from = s.chain().first_seq_from(g->records_from);
   auto last = s.audit().last_seq();
-  if (!first_in_period) return first_in_period.error();
-  if (!last_in_period) return last_in_period.error();
-  if (!first_needed) return first_needed.error();
+  if (!first_from) return first_from.error();
+  if (!last_before_to) return last_before_to.error();
+  if (!needed_from) return needed_from.error();
   if (!last) return last.error();
-  if (!*first_needed || *last == 0) {
-    return make_error("no audit records from " + format_utc_seconds(g->records_from) + " on: nothing to export");
+  if (!*last_before_to) {
+    return make_error("the audit log has no record before " + format_utc_seconds(a.to_us) + ": nothing to export");
   }
-  // The record before the first one (what shows nothing was cut away), when
+  // The period's records (none when the first record from --from on comes
+  // after --to), and the first record the pack needs: the period's first, or
+  // the request of an older grant used in the period.
+  int64_t period_first = 0, period_last = 0;
+  if (*first_from && **first_from <= **last_before_to) {
+    period_first = **first_from;
+    period_last = **last_before_to;
+  }
+  int64_t first = period_first;
+  if (*needed_from && **needed_from <= **last_before_to && (first == 0 || **needed_from < first)) {
+    first = **needed_from;
+  }
+  if (first == 0) first = **last_before_to + 1;  // an empty period: the record before it shows nothing happened
+  // The record before the first one (it shows nothing was cut away), when
   // there is one: it may be gone after a retention purge.
-  int64_t first = **first_needed;
   auto purge_cp = s.chain().newest_purge_checkpoint();
   if (!purge_cp) return purge_cp.error();
   const int64_t purged_through = *purge_cp ? (*purge_cp)->seq : 0;
@@ -195,14 +207,17 @@ Status export_pack(Services& s, const ExportArgs& a) {
   if (first > 1 && first - 1 > purged_through) {
     context = first - 1;
     first = *context;
+  } else if (first > **last_before_to) {
+    return make_error("no audit records in the period, and the log before it was purged up to seq " +
+                      std::to_string(purged_through) + ": nothing to export");
   }
-  // Through the checkpoint that signs the period's last record.
+  // Through the checkpoint that signs the last record the period needs.
   auto cps = s.chain().checkpoints(first, std::numeric_limits<int64_t>::max());
   if (!cps) return cps.error();
-  const int64_t period_last = last_in_period->value_or(0);
+  const int64_t cover = std::max(period_last, first);
   int64_t through = *last;
   for (const auto& c : *cps) {
-    if (c.seq >= period_last) {
+    if (c.seq >= cover) {
       through = c.seq;
       break;
     }
@@ -332,7 +347,7 @@ Status export_pack(Services& s, const ExportArgs& a) {
                               {{"first_seq", first},
                                {"last_seq", through},
                                {"context_seq", context ? nlohmann::json(*context) : nlohmann::json(nullptr)},
-                               {"period_first_seq", first_in_period->value_or(0)},
+                               {"period_first_seq", period_first},
                                {"period_last_seq", period_last}}},
                              {"checkpoint_interval_us", cfg.checkpoint_interval},
                              {"audit_key", base64_encode(pub)},
@@ -340,8 +355,7 @@ Status export_pack(Services& s, const ExportArgs& a) {
   if (auto st = w.finish(manifest, *key); !st) return st;
   const uint64_t bytes = w.bytes_written();
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int64_t period_records =
-      first_in_period->has_value() && period_last >= **first_in_period ? period_last - **first_in_period + 1 : 0;
+  const int64_t period_records = period_first > 0 ? period_last - period_first + 1 : 0;
   std::printf("evidence pack written: %s\n", a.out.c_str());
   std::printf("  period %s .. %s: %lld audit records (the pack holds seq %lld..%lld), %zu checkpoints\n",
               format_utc_seconds(a.from_us).c_str(), format_utc_seconds(a.to_us).c_str(),
