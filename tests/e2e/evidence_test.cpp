@@ -164,6 +164,18 @@ TEST_F(Evidence, ThePackVerifiesOfflineAndSaysWhatItHolds) {
   EXPECT_NE(backwards.exit_code, 0);
   EXPECT_NE(backwards.err.find("--to must be after --from"), std::string::npos) << backwards.err;
   EXPECT_FALSE(std::filesystem::exists(pack + "x"));
+  // A period before the log began has nothing to show; a quiet one shows
+  // the record before it, signed.
+  auto before = d->ctl({"evidence", "export", "--from", "2021-01-01", "--to", "2021-02-01", "--out", pack + "y"});
+  EXPECT_NE(before.exit_code, 0);
+  EXPECT_NE(before.err.find("the audit log has no record before 2021-02-01T00:00:00Z"), std::string::npos)
+      << before.err;
+  auto quiet = d->ctl({"evidence", "export", "--from", "2098-01-01", "--to", "2099-01-01", "--out", pack + "z"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  auto q = verify(pack + "z");
+  EXPECT_EQ(q.exit_code, 0) << q.out;
+  EXPECT_NE(q.out.find("(0 in the period)"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("the one before the records the period needs"), std::string::npos) << q.out;
 }
 
 TEST_F(Evidence, AModifiedRecordIsNamed) {
