@@ -53,9 +53,9 @@ class PackTest : public ::testing::Test {
     records_.push_back(r);
     return records_.back();
   }
-  void sign(Micros ts) {
-    Checkpoint c{records_.back().seq, records_.back().hash, ts, "periodic", "", ""};
-    auto sig = key_->sign(as_bytes(checkpoint_message(c)));
+  void sign(Micros ts, const std::string& next_key = "") {
+    Checkpoint c{records_.back().seq, records_.back().hash, ts, next_key.empty() ? "periodic" : "rotate", "", next_key};
+    auto sig = signer()->sign(as_bytes(checkpoint_message(c)));
     ASSERT_TRUE(sig);
     c.signature = base64_encode(*sig);
     cps_.push_back(c);
@@ -66,12 +66,12 @@ class PackTest : public ::testing::Test {
     auto w = PackWriter::create(path, kT0 / kSecond);
     EXPECT_TRUE(w) << w.error().message;
     EXPECT_TRUE((*w)->add(kReadme, "test\n"));
-    EXPECT_TRUE((*w)->add(kKeyFile, audit_public_key_line(key_->public_key()) + "\n"));
+    EXPECT_TRUE((*w)->add(kKeyFile, audit_public_key_line(signer()->public_key()) + "\n"));
     std::string cps, recs;
     for (const auto& c : cps_) cps += checkpoint_json(c).dump() + "\n";
     for (const auto& r : records_) recs += record_json(r).dump() + "\n";
     EXPECT_TRUE((*w)->add(kCheckpoints, cps));
-    EXPECT_TRUE((*w)->add(kPurgeAnchors, "{\"newest\":null}\n"));
+    EXPECT_TRUE((*w)->add(kPurgeAnchors, purge_));
     EXPECT_TRUE((*w)->add(kRecords, recs));
     EXPECT_TRUE((*w)->add(kAccessReview, R"({"people":[{"name":"bob","state":"active"}],"leavers":[]})"));
     EXPECT_TRUE((*w)->add(kGrants, grants));
@@ -87,8 +87,8 @@ class PackTest : public ::testing::Test {
                           {"period_first_seq", records_.front().seq},
                           {"period_last_seq", records_.back().seq}}},
                         {"checkpoint_interval_us", 60 * kSecond},
-                        {"audit_key", base64_encode(key_->public_key())}};
-    EXPECT_TRUE((*w)->finish(m, *key_));
+                        {"audit_key", base64_encode(signer()->public_key())}};
+    EXPECT_TRUE((*w)->finish(m, *signer()));
     return path;
   }
   static Result<PackReport> check(const std::string& path, const VerifyOptions& o = {}) {
@@ -139,6 +139,9 @@ class PackTest : public ::testing::Test {
   std::vector<StoredRecord> records_;
   std::vector<Checkpoint> cps_;
   std::string leavers_;
+  std::string purge_ = "{\"newest\":null}\n";
+  std::unique_ptr<Ed25519Key> next_key_;  // after a rotation: the key that signs
+  Ed25519Key* signer() { return next_key_ ? next_key_.get() : key_.get(); }
   int n_ = 0;
 };
 
@@ -267,6 +270,60 @@ TEST_F(PackTest, ALineThatIsNotJsonIsNamedNotSkipped) {
   ASSERT_TRUE(r);
   EXPECT_NE(all(*r).find("sessions/sessions.jsonl line 1: not a JSON object"), std::string::npos) << all(*r);
   EXPECT_NE(all(*r).find("sessions/sessions.jsonl line 2: not a JSON object"), std::string::npos) << all(*r);
+}
+
+TEST_F(PackTest, AKeyRotationIsFollowedAndEitherKeyMayBeExpected) {
+  add("a", {}, kT0);
+  sign(kT0 + kSecond);
+  auto k2 = Ed25519Key::create((dir_ / "audit_key_2").string());
+  ASSERT_TRUE(k2);
+  add("audit.key_rotate",
+      {{"old_key", base64_encode(key_->public_key())}, {"new_key", base64_encode(k2->public_key())}},
+      kT0 + 2 * kSecond);
+  sign(kT0 + 2 * kSecond, base64_encode(k2->public_key()));  // by the old key, naming the new
+  const std::string old_fp = audit_key_fingerprint(key_->public_key());
+  next_key_ = std::make_unique<Ed25519Key>(std::move(*k2));
+  add("b", {}, kT0 + 3 * kSecond);
+  sign(kT0 + 3 * kSecond);
+  VerifyOptions o;
+  o.expect_keys = {old_fp};
+  auto r = check(write(), o);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->ok()) << all(*r);
+  EXPECT_EQ(r->rotations, 1);
+  EXPECT_EQ(r->key_fingerprint, audit_key_fingerprint(next_key_->public_key()));
+  EXPECT_EQ(r->earlier_keys, std::vector<std::string>{old_fp});
+  EXPECT_TRUE(r->expected_key_matched);
+  // The new key signing before the rotation named it: caught.
+  cps_[0].signature = cps_[2].signature;
+  auto r2 = check(write());
+  EXPECT_NE(all(*r2).find("checkpoint at seq 1"), std::string::npos) << all(*r2);
+}
+
+TEST_F(PackTest, APackAfterARetentionCutStartsAtItsSignedAnchor) {
+  for (int i = 0; i < 6; ++i) add("r", {{"i", i}}, kT0 + i * kSecond);
+  sign(kT0 + 6 * kSecond);
+  // Records 1..4 purged: the purge checkpoint names record 4's hash.
+  Checkpoint cut{4, records_[3].hash, kT0 + 7 * kSecond, "purge", "", ""};
+  cut.signature = base64_encode(*key_->sign(as_bytes(checkpoint_message(cut))));
+  records_.erase(records_.begin(), records_.begin() + 4);
+  purge_ = nlohmann::json{{"newest", {{"seq", 4}, {"purged_at", format_utc(cut.ts)}, {"cut_at", checkpoint_json(cut)}}}}
+               .dump();
+  auto r = check(write());
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->ok()) << all(*r);
+  EXPECT_NE(r->start.find("the retention cut at seq 4"), std::string::npos) << r->start;
+  // A forged anchor (not signed by the audit key) explains nothing.
+  cut.signature = base64_encode(std::vector<uint8_t>(64, 1));
+  purge_ = nlohmann::json{{"newest", {{"seq", 4}, {"purged_at", format_utc(cut.ts)}, {"cut_at", checkpoint_json(cut)}}}}
+               .dump();
+  auto r2 = check(write());
+  EXPECT_NE(all(*r2).find("the retention cut at seq 4 is not signed by an audit key the pack shows"), std::string::npos)
+      << all(*r2);
+  // Without an anchor, the gap before seq 5 is an exception.
+  purge_ = "{\"newest\":null}";
+  auto r3 = check(write());
+  EXPECT_NE(all(*r3).find("the pack starts at seq 5 without the record before it"), std::string::npos) << all(*r3);
 }
 
 TEST_F(PackTest, EntriesOutsideTheManifestAndMissingOnesAreNamed) {

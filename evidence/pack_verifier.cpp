@@ -177,6 +177,7 @@ class Verifier {
   std::map<std::pair<std::string, int>, RecordingEnd> ends_;
   std::map<std::string, LeaverRecord> leaver_records_;  // event id
   std::vector<KeyRotation> rotations_;
+  std::vector<std::vector<uint8_t>> keys_;  // every audit key the pack shows in force, oldest first
   std::set<std::string> recordings_in_pack_;
 };
 
@@ -660,8 +661,11 @@ void Verifier::check_keys() {
   }
   for (const auto& k : chain_keys) {
     auto raw = base64_decode(k);
-    if (raw && *raw != *final_key) r_.earlier_keys.push_back(audit_key_fingerprint(*raw));
+    if (!raw) continue;
+    keys_.push_back(*raw);
+    if (*raw != *final_key) r_.earlier_keys.push_back(audit_key_fingerprint(*raw));
   }
+  if (std::find(keys_.begin(), keys_.end(), *final_key) == keys_.end()) keys_.push_back(*final_key);
   if (!opt_.expect_keys.empty()) {
     for (const auto& want : opt_.expect_keys) {
       if (want == r_.key_fingerprint) r_.expected_key_matched = true;
@@ -695,6 +699,14 @@ void Verifier::check_start() {
     const auto& a = anchors["newest"];
     auto cut = a.contains("cut_at") ? checkpoint_from_json(a["cut_at"]) : Result<Checkpoint>(make_error("none"));
     if (int_member(a, "seq").value_or(-1) + 1 == r_.first_seq && cut && cut->hash == first_prev_hash_) {
+      // Signed at the purge, by the key in force then (any the pack shows).
+      bool signed_ok = std::any_of(keys_.begin(), keys_.end(),
+                                   [&](const std::vector<uint8_t>& k) { return checkpoint_signed_by(*cut, k); });
+      if (!signed_ok) {
+        exception("the retention cut at " + seq_text(r_.first_seq - 1) +
+                  " is not signed by an audit key the pack shows: what precedes the first record cannot be checked");
+        return;
+      }
       r_.start = "the retention cut at " + seq_text(r_.first_seq - 1) + " (" + str_member(a, "purged_at") +
                  "), signed by its " + cut->kind + " checkpoint";
       return;
