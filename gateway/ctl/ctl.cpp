@@ -12,6 +12,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/ed25519_key.h"
+#include "gateway/ctl/control_client.h"
+#include "recorder/audit_chain.h"
+
 namespace bastion::gateway {
 
 namespace {
@@ -109,6 +113,21 @@ std::string ctl_actor() {
 }
 
 namespace {
+// A record bastionctl writes while bastiond is stopped would wait for its
+// next start to be signed (and an evidence pack would show it signed late):
+// bastionctl signs it then, as `audit checkpoint` does. While bastiond runs,
+// it signs within [audit] checkpoint_interval.
+void sign_when_alone(Services& s) {
+  auto running = control_call(s.config().control_socket, {monitor::Control::kUserCa, "status", ""}, 2000);
+  if (running) return;
+  auto key = Ed25519Key::load(s.config().audit_signing_key);
+  if (!key) return;  // not ours to read: bastiond signs at its start
+  auto c = s.chain().write_checkpoint(*key, "ctl");
+  if (!c && c.error().code == ErrorCode::kTampered) {
+    ctl_warn(c.error().message + " (investigate with 'bastionctl audit verify')");
+  }
+}
+
 void append_audit(Services& s, const std::string& action, recorder::Outcome outcome, const std::string& reason,
                   nlohmann::json details, const std::string& target) {
   recorder::AuditEvent e;
@@ -118,7 +137,11 @@ void append_audit(Services& s, const std::string& action, recorder::Outcome outc
   e.reason = reason;
   e.target = target;
   e.details = std::move(details);
-  if (auto r = s.audit().append(e); !r) ctl_warn(r.error().message);
+  if (auto r = s.audit().append(e); !r) {
+    ctl_warn(r.error().message);
+    return;
+  }
+  sign_when_alone(s);
 }
 }  // namespace
 
