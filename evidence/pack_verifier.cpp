@@ -155,6 +155,7 @@ class Verifier {
   PackReport r_;
   std::map<std::string, FileSeen> files_;
   std::vector<std::string> order_;
+  nlohmann::json manifest_ = nlohmann::json::object();  // parsed by check_manifest()
   std::string manifest_text_, signature_text_, key_text_, purge_text_, review_text_;
   std::string grants_text_, leavers_text_, sessions_text_;
 
@@ -546,8 +547,10 @@ Status Verifier::run(const TarSource& source) {
 }
 
 void Verifier::check_manifest() {
-  auto m = nlohmann::json::parse(manifest_text_, nullptr, false);
-  if (!m.is_object() || str_member(m, "format") != kFormat) {
+  auto parsed = nlohmann::json::parse(manifest_text_, nullptr, false);
+  if (parsed.is_object()) manifest_ = std::move(parsed);
+  const nlohmann::json& m = manifest_;
+  if (str_member(m, "format") != kFormat) {
     exception(std::string(kManifest) + " is not a \"" + std::string(kFormat) + "\" manifest");
     return;
   }
@@ -620,8 +623,7 @@ void Verifier::check_manifest() {
 // The keys: the manifest's is the one the checkpoints end with; the keys
 // before it come from the audit.key_rotate records the chain vouches for.
 void Verifier::check_keys() {
-  auto m = nlohmann::json::parse(manifest_text_, nullptr, false);
-  auto final_key = base64_decode(m.is_object() ? str_member(m, "audit_key") : std::string());
+  auto final_key = base64_decode(str_member(manifest_, "audit_key"));
   if (!final_key || final_key->size() != 32) return;
   std::string key = base64_encode(*final_key);
   // The key in force at the first checkpoint: the old key of the first rotation, if any.
@@ -683,8 +685,7 @@ void Verifier::check_keys() {
 
 void Verifier::check_start() {
   if (!records_seen_) return;
-  auto m = nlohmann::json::parse(manifest_text_, nullptr, false);
-  const nlohmann::json recs = m.is_object() ? m.value("records", nlohmann::json::object()) : nlohmann::json::object();
+  const nlohmann::json recs = manifest_.value("records", nlohmann::json::object());
   if (r_.first_seq == 1) {
     if (first_prev_hash_ != kGenesisHash) exception("record seq 1 does not start from the genesis hash");
     r_.start = "the first record of the log";
