@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <regex>
@@ -42,6 +43,11 @@ Status check_export(ExportArgs& a) {
   if (!to) return to.error().prefixed("--to: ");
   if (*to <= *from) return make_error("--to must be after --from");
   if (a.out.empty()) return make_error("--out: a file name is needed");
+  // Refused before anything is signed or read: bad input changes nothing.
+  std::error_code ec;
+  if (std::filesystem::symlink_status(a.out, ec).type() != std::filesystem::file_type::not_found) {
+    return make_error(a.out + " exists; an export never overwrites a file");
+  }
   a.from_us = *from;
   a.to_us = *to;
   return {};

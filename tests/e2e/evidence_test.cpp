@@ -157,6 +157,8 @@ TEST_F(Evidence, ThePackVerifiesOfflineAndSaysWhatItHolds) {
     EXPECT_EQ(data.find("PRIVATE KEY"), std::string::npos) << name;
   }
   // Refusals change nothing.
+  const int64_t exports = d->sql_int64("SELECT COUNT(*) FROM audit_log WHERE action = 'evidence.export'");
+  const int64_t export_cps = d->sql_int64("SELECT COUNT(*) FROM audit_checkpoints WHERE kind = 'export'");
   auto again = d->ctl({"evidence", "export", "--from", "2020-01-01", "--to", "2099-01-01", "--out", pack});
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
@@ -164,6 +166,8 @@ TEST_F(Evidence, ThePackVerifiesOfflineAndSaysWhatItHolds) {
   EXPECT_NE(backwards.exit_code, 0);
   EXPECT_NE(backwards.err.find("--to must be after --from"), std::string::npos) << backwards.err;
   EXPECT_FALSE(std::filesystem::exists(pack + "x"));
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM audit_log WHERE action = 'evidence.export'"), exports);
+  EXPECT_EQ(d->sql_int64("SELECT COUNT(*) FROM audit_checkpoints WHERE kind = 'export'"), export_cps);
   // A period before the log began has nothing to show; a quiet one shows
   // the record before it, signed.
   auto before = d->ctl({"evidence", "export", "--from", "2021-01-01", "--to", "2021-02-01", "--out", pack + "y"});
