@@ -320,6 +320,33 @@ CREATE TABLE syslog_cursors (
       R"sql(
 ALTER TABLE audit_checkpoints ADD COLUMN next_key TEXT NOT NULL DEFAULT '';
 )sql",
+      // 11: the web console (authn/console_store.h): signed-in sessions
+      // (the cookie's SHA-256, never the cookie) and WebAuthn ceremonies in
+      // progress (a sign-in, or one action bound to its challenge).
+      R"sql(
+CREATE TABLE console_sessions (
+  id TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  credential_id TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX console_sessions_user ON console_sessions(user_name, ended_at);
+CREATE TABLE console_ceremonies (
+  id TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL DEFAULT '',
+  user_name TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  challenge BLOB NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX console_ceremonies_expiry ON console_ceremonies(expires_at);
+)sql",
   };
   return m;
 }

@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 build="${BUILD_DIR:-build-asan}"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_SANITIZE=ON >/dev/null
+# No benchmarks: they are not run here.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_SANITIZE=ON -DBASTION_BUILD_BENCH=OFF >/dev/null
 ninja -C "$build" -j"${JOBS:-2}"
 # Reports from any process (bastiond's connection processes too, whose
 # stderr goes to a log) land in $reports; any report fails the run.
@@ -27,7 +28,7 @@ status=0
 # The two pure load tests (500 logins at once, Ansible with 40 forks) run
 # alone, one after the other, for minutes under ASan; the storm of 100 and
 # every other e2e test cover the same code here.
-ctest --test-dir "$build" --output-on-failure -j2 --timeout 900 -LE postgres-e2e \
+ctest --test-dir "$build" --output-on-failure -j"${CTEST_JOBS:-3}" --timeout 900 -LE postgres-e2e \
   -E '^(LoginStorm\.FiveHundred.*|Ansible\..*)$' || status=$?
 if compgen -G "$reports/*" > /dev/null; then
   echo "sanitizer reports:" >&2

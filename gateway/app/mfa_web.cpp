@@ -118,7 +118,9 @@ WebReply MfaWeb::invite_options(const std::string& token) {
       {"user", {{"id", base64url_encode({handle.data(), 16})}, {"name", inv->user}, {"displayName", inv->user}}},
       {"pubKeyCredParams", {{{"type", "public-key"}, {"alg", -7}}, {{"type", "public-key"}, {"alg", -8}}}},
       {"attestation", "direct"},
-      {"authenticatorSelection", {{"userVerification", "required"}, {"residentKey", "discouraged"}}},
+      // A discoverable credential where the key can hold one: the web
+      // console then signs the person in without their name.
+      {"authenticatorSelection", {{"userVerification", "required"}, {"residentKey", "preferred"}}},
       {"timeout", 120000},
       {"excludeCredentials", exclude}};
   return {200, {{"publicKey", pk}}};

@@ -217,10 +217,13 @@ struct WebCall {
     kStepUpAssert = 6,
     kHealth = 7,   // GET /healthz on [web] metrics_listen (no key, no body)
     kMetrics = 8,  // GET /metrics: the answer's body is {"text": "..."} (Prometheus exposition)
+    // The web console (gateway/app/console_web.h): key = the console op
+    // ("requests", "action-assert", ...), body = the console call (JSON).
+    kConsole = 9,
   };
   uint32_t op = 0;
-  std::string key;   // the invitation token or the step-up code from the URL
-  std::string body;  // kInviteRegister, kStepUpAssert: the browser's credential (JSON); else empty
+  std::string key;   // the invitation token or the step-up code from the URL; kConsole: the console op
+  std::string body;  // kInviteRegister, kStepUpAssert: the browser's credential (JSON); kConsole: the call; else empty
 };
 
 // HTTP status and JSON body (WebReply).

@@ -16,6 +16,7 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       elevation_(policy_, audit_, cfg_, clock_),
       hr_(policy_, audit_, cfg_, clock_),
       mfa_(db_, clock_),
+      console_(db_, clock_),
       revocations_(db_, clock_),
       nodes_(db_, clock_) {}
 

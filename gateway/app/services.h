@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 
+#include "authn/console_store.h"
 #include "authn/key_registry.h"
 #include "authn/mfa_store.h"
 #include "authn/user_ca.h"
@@ -56,6 +57,7 @@ class Services {
   ElevationService& elevation() { return elevation_; }
   HrService& hr() { return hr_; }
   authn::MfaStore& mfa() { return mfa_; }
+  authn::ConsoleStore& console() { return console_; }
   policy::RevocationFeed& revocations() { return revocations_; }
   recorder::NodeRegistry& nodes() { return nodes_; }
 
@@ -89,6 +91,7 @@ class Services {
   ElevationService elevation_;
   HrService hr_;
   authn::MfaStore mfa_;
+  authn::ConsoleStore console_;
   policy::RevocationFeed revocations_;
   recorder::NodeRegistry nodes_;
 };

@@ -29,6 +29,15 @@ class WebBackend {
   // {"id","rawId","type","response":{"clientDataJSON","authenticatorData","signature","userHandle"}} ->
   // {"ok":true,"message":"..."} or error
   virtual WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) = 0;
+  // The web console (gateway/app/console_web.h): `op` is a console op, `call`
+  // {"cookie","csrf","origin","source","args":{...}}. A 401 answer means
+  // "sign in"; an answer with "set_cookie" or "clear_cookie" sets or clears
+  // the console cookie (the web server turns it into a header).
+  virtual WebReply console(const std::string& op, const nlohmann::json& call) {
+    (void)op;
+    (void)call;
+    return {404, {{"error", "not served here"}}};
+  }
   // GET /healthz on [web] metrics_listen: 200 {"status":"ready","node":...} when this node accepts logins,
   // reaches its database and can sign; otherwise 503 {"status":"unavailable","reason":...}.
   virtual WebReply health() { return {404, {{"error", "not served here"}}}; }

@@ -188,6 +188,7 @@ int ctl_main(int argc, char** argv, CtlTools tools) {
   register_migrate_commands(app, g);
   register_backup_commands(app, g);
   register_drain_commands(app, g);
+  register_web_commands(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -148,6 +148,7 @@ void register_recording_commands(CLI::App& app, CtlGlobals& g);  // show, replay
 void register_migrate_commands(CLI::App& app, CtlGlobals& g);    // migrate --to postgresql://
 void register_backup_commands(CLI::App& app, CtlGlobals& g);     // backup, restore
 void register_drain_commands(CLI::App& app, CtlGlobals& g);      // drain [--deadline] [--cancel]
+void register_web_commands(CLI::App& app, CtlGlobals& g);        // web sessions list|kill
 nlohmann::json session_json(const recorder::SessionRecord& s);
 
 int ctl_main(int argc, char** argv, CtlTools tools);

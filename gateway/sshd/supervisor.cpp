@@ -613,6 +613,7 @@ WebProcessHost Supervisor::web_host() {
   };
   h.health = [this] { return health(); };
   h.metrics = [this] { return metrics_text(); };
+  h.elevations_changed = [this] { sweep_grants(true); };
   return h;
 }
 

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "gateway/app/console_web.h"
 #include "gateway/app/mfa_web.h"
 #include "gateway/app/monitor_protocol.h"
 #include "gateway/app/daemon_log.h"
@@ -158,7 +159,7 @@ void WebProcessManager::read() {
       return violation(std::string("unpermitted request ") + monitor::type_name(monitor::type_of(r.message)));
     }
     using Op = monitor::WebCall::Op;
-    if (call->op < Op::kInviteInfo || call->op > Op::kMetrics) {
+    if (call->op < Op::kInviteInfo || call->op > Op::kConsole) {
       return violation("unknown web call " + std::to_string(call->op));
     }
     if (call->op == Op::kHealth || call->op == Op::kMetrics) {
@@ -172,7 +173,8 @@ void WebProcessManager::read() {
     if (!plausible_web_key(call->key)) return violation("malformed token or code in a web call");
     // SECURITY: without public_url the process serves health and metrics only.
     if (!origin_) return violation("a call for web pages this node does not serve ([web] public_url is not set)");
-    const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert;
+    if (call->op == Op::kConsole && !is_console_op(call->key)) return violation("unknown console call");
+    const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert || call->op == Op::kConsole;
     nlohmann::json body;
     if (with_body) {
       body = nlohmann::json::parse(call->body, nullptr, false);
@@ -184,6 +186,13 @@ void WebProcessManager::read() {
     Services* s = host_.services();
     if (s == nullptr) {
       reply = {503, {{"error", "the gateway cannot reach its database; try again in a minute"}}};
+    } else if (call->op == Op::kConsole) {
+      // SECURITY: the console call is checked again here, from the database
+      // (the session, Origin, CSRF token, who may see and do what).
+      ConsoleWeb console(*s, *origin_);
+      bool changed = false;
+      reply = console.call(call->key, body, &changed);
+      if (changed && host_.elevations_changed) host_.elevations_changed();
     } else {
       MfaWeb backend(*s, *origin_);
       switch (call->op) {

@@ -59,6 +59,8 @@ struct WebProcessHost {
   // [web] metrics_listen: the node's readiness and its metrics (Supervisor::health, metrics_text).
   std::function<WebReply()> health;
   std::function<std::string()> metrics;
+  // A console action changed elevations: end the sessions a revocation ended.
+  std::function<void()> elevations_changed;
 };
 
 class WebProcessManager {

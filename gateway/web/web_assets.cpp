@@ -161,6 +161,23 @@ body[data-state="failed"] #status { color: #b91c1c; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; padding: 1rem; border: 1px solid #8888; border-radius: 0.4rem; }
 .purpose { font-size: 1.1rem; }
 .notice { border-left: 4px solid #b45309; padding-left: 0.8rem; }
+body.console { padding: 0; }
+body.console main { max-width: 72rem; padding: 1rem; }
+.bar { display: flex; gap: 1.5rem; align-items: center; padding: 0.6rem 1rem; border-bottom: 1px solid #8886; }
+.bar .brand { font-weight: 700; text-decoration: none; }
+.bar .who { margin-left: auto; }
+button.link { font-size: 1rem; padding: 0.2rem 0.6rem; }
+table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1rem; }
+th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid #8884; vertical-align: top; }
+input { font: inherit; padding: 0.3rem 0.4rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 1rem; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+.state { padding: 0.05rem 0.45rem; border-radius: 0.3rem; border: 1px solid #8888; font-size: 0.9em; }
+.state-pending { border-color: #b45309; }
+.state-approved { border-color: #15803d; }
+.state-denied, .state-revoked { border-color: #b91c1c; }
+.empty, .hint { color: #666; }
 )CSS";
 
 std::string html_escape(std::string_view text) {

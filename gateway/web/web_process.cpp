@@ -102,6 +102,9 @@ WebReply MonitorWebBackend::stepup_assert(const std::string& code, const nlohman
 }
 WebReply MonitorWebBackend::health() { return impl_->call(Op::kHealth, "", nullptr); }
 WebReply MonitorWebBackend::metrics() { return impl_->call(Op::kMetrics, "", nullptr); }
+WebReply MonitorWebBackend::console(const std::string& op, const nlohmann::json& call) {
+  return impl_->call(Op::kConsole, op, &call);
+}
 
 [[noreturn]] void run_web_process(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox) {
   prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc

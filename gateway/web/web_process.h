@@ -34,6 +34,7 @@ class MonitorWebBackend : public WebBackend {
   WebReply stepup_assert(const std::string& code, const nlohmann::json& credential) override;
   WebReply health() override;
   WebReply metrics() override;
+  WebReply console(const std::string& op, const nlohmann::json& call) override;
 
  private:
   struct Impl;

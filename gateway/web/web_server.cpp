@@ -21,6 +21,8 @@
 #include <string_view>
 #include <utility>
 
+#include "gateway/app/console_web.h"
+#include "gateway/web/console_pages.h"
 #include "gateway/web/web_assets.h"
 #include "gateway/web/web_listener.h"
 
@@ -169,7 +171,9 @@ bool is_valid_web_token(const std::string& s) {
 namespace {
 
 std::string redact_unsanitized(const std::string& path) {
-  static constexpr std::array<std::string_view, 3> kPlainRoutes = {"/healthz", "/static/app.js", "/static/style.css"};
+  static constexpr std::array<std::string_view, 7> kPlainRoutes = {
+      "/healthz", "/static/app.js",  "/static/style.css", "/static/console.js",
+      "/console", "/console/signin", "/console/requests"};
   static constexpr std::array<std::string_view, 4> kTokenRoutes = {"/api/invite/", "/api/mfa/", "/invite/", "/mfa/"};
   for (auto plain : kPlainRoutes) {
     if (path == plain) return path;
@@ -216,6 +220,9 @@ struct WebServer::Impl {
   int port = 0;
 
   void add_routes();
+  void console_page(const httplib::Request& req, httplib::Response& res, const std::string& op,
+                    const nlohmann::json& args);
+  void console_api(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, bool invite);
   void api(const httplib::Request& req, httplib::Response& res, bool invite);
   void log(const std::string& line) const {
@@ -263,6 +270,81 @@ void WebServer::Impl::api(const httplib::Request& req, httplib::Response& res, b
   send_reply(res, r);
 }
 
+namespace {
+
+// The console cookie's value from the Cookie header, or "" (also when it is malformed).
+std::string console_cookie(const httplib::Request& req) {
+  const std::string header = req.get_header_value("Cookie");
+  const std::string name = std::string(kConsoleCookie) + "=";
+  size_t at = 0;
+  while (at < header.size()) {
+    while (at < header.size() && (header[at] == ' ' || header[at] == ';')) ++at;
+    size_t end = header.find(';', at);
+    if (end == std::string::npos) end = header.size();
+    if (header.compare(at, name.size(), name) == 0) {
+      std::string v = header.substr(at + name.size(), end - at - name.size());
+      bool ok = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+      return ok ? v : std::string();
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+void WebServer::Impl::console_page(const httplib::Request& req, httplib::Response& res, const std::string& op,
+                                   const nlohmann::json& args) {
+  nlohmann::json call = {{"cookie", console_cookie(req)}, {"source", req.remote_addr}, {"args", args}};
+  WebReply r = backend.console(op, call);
+  int status = checked_status(r.status);
+  // Not signed in (or no longer): the sign-in page, saying why.
+  if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
+  if (status != 200)
+    return send_html(res, status < 400 ? 500 : status, render_console_error(status, error_message_of(r)));
+  send_html(res, 200, op == "requests" ? render_console_requests(r.body) : render_console_request(r.body));
+}
+
+void WebServer::Impl::console_api(const httplib::Request& req, httplib::Response& res) {
+  const std::string op = req.matches[1];
+  if (!is_console_op(op) || is_console_read(op)) return send_json_error(res, 404, "not found");
+  if (req.get_header_value("Sec-Fetch-Site") == "cross-site") {
+    return send_json_error(res, 403, "cross-site requests are refused");
+  }
+  if (!is_json_content_type(req.get_header_value("Content-Type"))) {
+    return send_json_error(res, 400, "expected a JSON body (Content-Type: application/json)");
+  }
+  if (req.body.size() > opt.max_body) return send_json_error(res, 413, default_error_message(413, opt.max_body));
+  auto body = parse_json_object(req.body);
+  if (!body) return send_json_error(res, 400, "the request body is not a JSON object");
+  // The monitor checks the cookie, Origin and CSRF token; they are passed as sent.
+  nlohmann::json call = {{"cookie", console_cookie(req)},
+                         {"csrf", req.get_header_value("X-CSRF-Token").substr(0, 128)},
+                         {"origin", req.get_header_value("Origin").substr(0, 512)},
+                         {"source", req.remote_addr},
+                         {"args", *body}};
+  WebReply r = backend.console(op, call);
+  if (checked_status(r.status) == 200 && r.body.is_object()) {
+    auto set = r.body.find("set_cookie");
+    if (set != r.body.end() && set->is_string()) {
+      // SECURITY: __Host- prefix (Secure, Path=/, no Domain), HttpOnly (no
+      // script reads it), SameSite=Strict (no other site's page sends it).
+      // No Max-Age: the server ends it (idle 15 min, at most 8 h).
+      res.set_header("Set-Cookie", std::string(kConsoleCookie) + "=" + set->get<std::string>() +
+                                       "; Path=/; Secure; HttpOnly; SameSite=Strict");
+      r.body.erase(set);
+    }
+    if (r.body.value("clear_cookie", false)) {
+      res.set_header("Set-Cookie",
+                     std::string(kConsoleCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+      r.body.erase("clear_cookie");
+    }
+  }
+  send_reply(res, r);
+}
+
 void WebServer::Impl::add_routes() {
   svr->Get(R"(/invite/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) { page(q, s, true); });
   svr->Get(R"(/mfa/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) { page(q, s, false); });
@@ -277,6 +359,26 @@ void WebServer::Impl::add_routes() {
     s.set_content(kWebStyleCss.data(), kWebStyleCss.size(), "text/css; charset=utf-8");
   });
   svr->Get("/healthz", [](const httplib::Request&, httplib::Response& s) { s.set_content("ok\n", "text/plain"); });
+  // The web console (gateway/app/console_web.h).
+  svr->Get("/console", [](const httplib::Request&, httplib::Response& s) {
+    s.status = 303;
+    s.set_header("Location", "/console/requests");
+  });
+  svr->Get("/console/signin",
+           [](const httplib::Request&, httplib::Response& s) { send_html(s, 200, render_console_signin()); });
+  svr->Get("/console/requests", [this](const httplib::Request& q, httplib::Response& s) {
+    console_page(q, s, "requests", nlohmann::json::object());
+  });
+  svr->Get(R"(/console/requests/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) {
+    const std::string id = q.matches[1];
+    if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such request"));
+    console_page(q, s, "request", {{"id", id}});
+  });
+  svr->Post(R"(/api/console/([a-z-]+))",
+            [this](const httplib::Request& q, httplib::Response& s) { console_api(q, s); });
+  svr->Get("/static/console.js", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(kConsoleJs.data(), kConsoleJs.size(), "text/javascript; charset=utf-8");
+  });
 
   // Errors raised by httplib itself (no route, body too large, bad request
   // line) get a body in the same form as ours: JSON under /api/, else a page.

@@ -1,0 +1,601 @@
+#include "gateway/app/console_web.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <array>
+
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
+#include "common/random.h"
+#include "gateway/app/daemon_log.h"
+#include "policy/console_access.h"
+
+namespace bastion::gateway {
+namespace {
+
+using recorder::Outcome;
+
+// How many requests a page lists per section (newest first).
+constexpr size_t kListed = 100;
+// How many of the requester's earlier requests to the same customer a request page shows.
+constexpr size_t kHistory = 10;
+constexpr size_t kMaxReason = 500;
+constexpr size_t kMaxName = 256;
+
+WebReply error(int status, const std::string& message) { return {status, {{"error", message}}}; }
+
+std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
+
+// A string member of `j`, or "" when it is missing or not a string.
+std::string str(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+const nlohmann::json& args_of(const nlohmann::json& call) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  auto it = call.find("args");
+  return it != call.end() && it->is_object() ? *it : kEmpty;
+}
+
+// A field of a posted credential, base64url-decoded.
+Result<std::string> field(const nlohmann::json& j, const char* a, const char* b = nullptr) {
+  const nlohmann::json* v = &j;
+  for (const char* k : {a, b}) {
+    if (k == nullptr) break;
+    if (!v->is_object() || !v->contains(k)) return make_error(std::string("missing ") + k);
+    v = &(*v)[k];
+  }
+  if (!v->is_string()) return make_error(std::string("malformed ") + (b ? b : a));
+  auto raw = base64url_decode(v->get<std::string>());
+  if (!raw) return make_error(std::string("malformed ") + (b ? b : a) + ": " + raw.error().message);
+  return std::string(raw->begin(), raw->end());
+}
+
+struct Assertion {
+  std::string raw_id, client_data, auth_data, signature;
+};
+
+Result<Assertion> assertion_of(const nlohmann::json& credential) {
+  Assertion a;
+  auto raw_id = field(credential, "rawId");
+  auto cdj = field(credential, "response", "clientDataJSON");
+  auto auth_data = field(credential, "response", "authenticatorData");
+  auto sig = field(credential, "response", "signature");
+  for (const auto* f : {&raw_id, &cdj, &auth_data, &sig}) {
+    if (!*f) return make_error("malformed assertion: " + f->error().message);
+  }
+  return Assertion{*raw_id, *cdj, *auth_data, *sig};
+}
+
+bool equal_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool plausible_secret(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+constexpr std::array<const char*, 2> kReads = {"requests", "request"};
+constexpr std::array<const char*, 6> kChanges = {"signin-options", "signin-assert", "signout",
+                                                 "action-options", "action-assert", "request-new"};
+
+}  // namespace
+
+bool is_console_read(const std::string& op) {
+  return std::any_of(kReads.begin(), kReads.end(), [&](const char* o) { return op == o; });
+}
+
+bool is_console_op(const std::string& op) {
+  return is_console_read(op) || std::any_of(kChanges.begin(), kChanges.end(), [&](const char* o) { return op == o; });
+}
+
+struct ConsoleWeb::Signed {
+  authn::ConsoleSession session;
+  policy::Person person;
+  std::string source;
+  std::string cookie;
+  std::string actor_session() const { return "console-" + session.short_id(); }
+};
+
+void ConsoleWeb::audit(const std::string& actor, const std::string& action, Outcome outcome, const std::string& reason,
+                       nlohmann::json details, const std::string& source) {
+  recorder::AuditEvent e;
+  e.actor = actor;
+  e.action = action;
+  e.outcome = outcome;
+  e.reason = reason;
+  e.source = source;
+  e.details = std::move(details);
+  if (auto r = s_.audit().append(e); !r) daemon_log("web", "AUDIT FAILURE: " + r.error().message);
+}
+
+WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* changed) {
+  if (!is_console_op(op)) return error(404, "not found");
+  if (!c.is_object()) return error(400, "malformed console call");
+  if (op == "signin-options" || op == "signin-assert") {
+    // SECURITY: only the console's own page may start or finish a sign-in
+    // (another site cannot sign a browser in to an account of its choosing).
+    if (str(c, "origin") != origin_.origin) {
+      audit("unknown", "console.signin", Outcome::kDeny, "request from another origin",
+            {{"origin", str(c, "origin").substr(0, kMaxName)}}, str(c, "source"));
+      return error(403, "cross-origin request refused");
+    }
+    return op == "signin-options" ? signin_options(c) : signin_assert(c);
+  }
+  WebReply refusal;
+  auto who = signed_in(c, !is_console_read(op), refusal);
+  if (!who) return refusal;
+  const auto& args = args_of(c);
+  if (op == "requests") return requests_page(*who);
+  if (op == "request") return request_page(*who, args);
+  if (op == "action-options") return action_options(*who, args);
+  if (op == "action-assert") return action_assert(*who, c, changed);
+  if (op == "request-new") return request_new(*who, args);
+  return signout(*who);
+}
+
+std::optional<ConsoleWeb::Signed> ConsoleWeb::signed_in(const nlohmann::json& call, bool changes, WebReply& refusal) {
+  const std::string cookie = str(call, "cookie");
+  const std::string source = str(call, "source");
+  auto unauthenticated = [&refusal](const std::string& why) {
+    refusal = {401, {{"error", why}, {"signin", true}}};
+    return std::nullopt;
+  };
+  if (!plausible_secret(cookie)) return unauthenticated("not signed in");
+  auto session = s_.console().find_session(cookie);
+  if (!session) {
+    if (session.error().code == ErrorCode::kNotFound) return unauthenticated("not signed in");
+    refusal = error(500, "internal error: " + session.error().message);
+    return std::nullopt;
+  }
+  if (session->ended_at)
+    return unauthenticated("your console session ended (" + session->end_reason + "); sign in again");
+  const Micros now = s_.clock().now();
+  // Ends the session for `why` (audited), and answers 401.
+  auto end = [&](const std::string& why) {
+    (void)s_.console().end_session(session->id, why);
+    audit(session->user, "console.session_end", Outcome::kInfo, why, {{"console_session", session->short_id()}},
+          source);
+    return unauthenticated("your console session ended (" + why + "); sign in again");
+  };
+  if (now - session->last_seen_at > limits_.idle) {
+    return end("idle for more than " + format_duration(limits_.idle));
+  }
+  if (now - session->created_at > limits_.absolute) {
+    return end("signed in more than " + format_duration(limits_.absolute) + " ago");
+  }
+  auto person = s_.policy().find_person(session->user);
+  if (!person) {
+    refusal = error(500, "internal error: " + person.error().message);
+    return std::nullopt;
+  }
+  // SECURITY: a leaver or a disabled person loses the console at their next
+  // request, whatever their cookie says.
+  if (!*person) return end(session->user + " no longer exists");
+  if ((*person)->state != policy::PersonState::kActive) {
+    return end(session->user + " is " + policy::to_string((*person)->state));
+  }
+  auto raw_id = base64url_decode(session->credential_id);
+  auto cred = raw_id ? s_.mfa().find_credential(std::string(raw_id->begin(), raw_id->end()))
+                     : Result<std::optional<authn::StoredCredential>>(make_error("malformed credential id"));
+  if (!cred) {
+    refusal = error(500, "internal error: " + cred.error().message);
+    return std::nullopt;
+  }
+  // SECURITY: the session is bound to the security key that signed in: a
+  // revoked or locked key ends it.
+  if (!*cred || (*cred)->user != session->user) return end("the security key that signed in is gone");
+  if ((*cred)->state != "active") return end("the security key that signed in is " + (*cred)->state);
+  if (changes) {
+    // SECURITY: a change needs this origin's page (exact Origin) and the
+    // token only a page of this session holds; SameSite=Strict is the
+    // browser's half of the same rule.
+    if (str(call, "origin") != origin_.origin) {
+      audit(session->user, "console.refused", Outcome::kDeny, "request from another origin",
+            {{"origin", str(call, "origin").substr(0, kMaxName)}, {"console_session", session->short_id()}}, source);
+      refusal = error(403, "cross-origin request refused");
+      return std::nullopt;
+    }
+    if (!equal_secret(str(call, "csrf"), authn::console_csrf_token(cookie))) {
+      audit(session->user, "console.refused", Outcome::kDeny, "missing or wrong CSRF token",
+            {{"console_session", session->short_id()}}, source);
+      refusal = error(403, "missing or wrong CSRF token; reload the page");
+      return std::nullopt;
+    }
+  }
+  if (auto st = s_.console().touch(*session, limits_); !st) {
+    refusal = error(500, "internal error: " + st.message());
+    return std::nullopt;
+  }
+  return Signed{*session, **person, source, cookie};
+}
+
+WebReply ConsoleWeb::signin_options(const nlohmann::json& call) {
+  const std::string user = str(args_of(call), "user");
+  if (user.size() > kMaxName) return error(400, "user name too long");
+  nlohmann::json allow = nlohmann::json::array();
+  if (!user.empty()) {
+    auto person = s_.policy().find_person(user);
+    if (!person) return error(500, "internal error: " + person.error().message);
+    auto creds = s_.mfa().credentials(user);
+    if (!creds) return error(500, "internal error: " + creds.error().message);
+    if (*person && (*person)->state == policy::PersonState::kActive) {
+      for (const auto& c : *creds) {
+        if (c.state == "active") allow.push_back({{"type", "public-key"}, {"id", c.id}});
+      }
+    }
+    // SECURITY: an unknown name gets the same answer shape as a known one
+    // (no list): the sign-in then fails at the key, without saying whether
+    // the name exists.
+  }
+  const Micros now = s_.clock().now();
+  authn::ConsoleCeremony c;
+  c.user = user;
+  c.action = nlohmann::json{{"op", "signin"}}.dump();
+  c.challenge = random_bytes(32);
+  c.created_at = now;
+  c.expires_at = now + limits_.ceremony_ttl;
+  auto token = s_.console().create_ceremony(c);
+  if (!token) return error(500, "internal error: " + token.error().message);
+  (void)s_.console().purge_ceremonies();
+  nlohmann::json pk = {{"challenge", b64url(c.challenge)},
+                       {"rpId", origin_.rp_id},
+                       {"allowCredentials", allow},
+                       {"userVerification", "required"},
+                       {"timeout", 120000}};
+  return {200, {{"ceremony", *token}, {"publicKey", pk}}};
+}
+
+WebReply ConsoleWeb::signin_assert(const nlohmann::json& call) {
+  const auto& args = args_of(call);
+  const std::string source = str(call, "source");
+  const std::string token = str(args, "ceremony");
+  if (!plausible_secret(token)) return error(400, "missing ceremony");
+  auto c = s_.console().take_ceremony(token);
+  if (!c) return error(c.error().code == ErrorCode::kGone ? 410 : 404, c.error().message);
+  auto action = nlohmann::json::parse(c->action, nullptr, false);
+  if (!c->session_id.empty() || str(action, "op") != "signin") return error(400, "not a sign-in request");
+  std::string who = c->user.empty() ? "unknown" : c->user;
+  auto refuse = [&](const std::string& why, const std::string& credential_id) {
+    audit(who, "console.signin", Outcome::kDeny, why, {{"credential_id", credential_id}}, source);
+    return error(403, "sign-in refused: " + why);
+  };
+  auto a = assertion_of(args.contains("credential") ? args["credential"] : nlohmann::json());
+  if (!a) return refuse(a.error().message, "");
+  const std::string id = b64url(a->raw_id);
+  auto stored = s_.mfa().find_credential(a->raw_id);
+  if (!stored) return error(500, "internal error: " + stored.error().message);
+  if (!*stored) return refuse("unknown security key", id);
+  if (!c->user.empty() && (*stored)->user != c->user) return refuse("this security key is not " + c->user + "'s", id);
+  who = (*stored)->user;
+  if ((*stored)->state != "active") return refuse("the security key is " + (*stored)->state, id);
+  auto person = s_.policy().find_person(who);
+  if (!person) return error(500, "internal error: " + person.error().message);
+  if (!*person || (*person)->state != policy::PersonState::kActive) {
+    return refuse(who + " is " + (*person ? policy::to_string((*person)->state) : std::string("unknown")), id);
+  }
+  authn::AssertionCheck check;
+  check.rp_id = origin_.rp_id;
+  check.origin = origin_.origin;
+  check.challenge = c->challenge;
+  check.credential = &(*stored)->credential;
+  // SECURITY: user presence and verification (touch and PIN) are required.
+  auto ok = authn::verify_assertion(a->raw_id, a->client_data, a->auth_data, a->signature, check);
+  if (!ok) {
+    if (ok.error().code == ErrorCode::kCounterRegression) {
+      (void)s_.mfa().lock_credential(a->raw_id, ok.error().message);
+      audit(who, "webauthn.alert", Outcome::kDeny, "credential locked: " + ok.error().message, {{"credential_id", id}},
+            source);
+    }
+    return refuse(ok.error().message, id);
+  }
+  if (auto st = s_.mfa().record_use(a->raw_id, ok->sign_count); !st) return refuse(st.message(), id);
+  auto cookie = s_.console().create_session(who, id, source);
+  if (!cookie) return error(500, "internal error: " + cookie.error().message);
+  const std::string short_id = authn::console_session_id(*cookie).substr(0, 12);
+  audit(who, "console.signin", Outcome::kAllow, "signed in with a security key",
+        {{"credential_id", id}, {"sign_count", ok->sign_count}, {"console_session", short_id}}, source);
+  return {200, {{"ok", true}, {"user", who}, {"set_cookie", *cookie}, {"next", "/console/requests"}}};
+}
+
+namespace {
+
+struct View {
+  policy::ConsoleAccess access;
+  std::vector<policy::Role> roles;
+  std::vector<policy::Customer> customers;
+};
+
+Result<View> view_of(Services& s, const policy::Person& p) {
+  View v;
+  auto roles = s.policy().roles_of(p);
+  auto customers = s.policy().list_customers();
+  if (!roles || !customers) return make_error("internal error (policy unavailable)");
+  v.roles = std::move(*roles);
+  v.customers = std::move(*customers);
+  v.access = policy::console_access(p, v.customers, v.roles);
+  return v;
+}
+
+std::vector<std::string> approvers_of(const View& v, const std::string& customer) {
+  for (const auto& c : v.customers) {
+    if (c.name == customer) return c.approvers;
+  }
+  return {};
+}
+
+}  // namespace
+
+WebReply ConsoleWeb::requests_page(const Signed& who) {
+  auto v = view_of(s_, who.person);
+  if (!v) return error(500, v.error().message);
+  auto awaiting = s_.elevation().awaiting(who.person.name);
+  auto all = s_.policy().list_elevations("", false);
+  if (!awaiting || !all) return error(500, "internal error (elevations unavailable)");
+  const Micros now = s_.clock().now();
+  nlohmann::json waiting = nlohmann::json::array(), mine = nlohmann::json::array(), others = nlohmann::json::array();
+  std::vector<std::string> waiting_ids;
+  for (const auto& e : *awaiting) {
+    if (waiting.size() >= kListed) break;
+    waiting.push_back(elevation_json(e, now));
+    waiting_ids.push_back(e.id);
+  }
+  // Newest first.
+  std::vector<const policy::Elevation*> sorted;
+  for (const auto& e : *all) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->created_at > b->created_at; });
+  std::map<std::string, std::optional<policy::Role>> role_cache;
+  for (const auto* e : sorted) {
+    if (e->user == who.person.name) {
+      if (mine.size() < kListed) mine.push_back(elevation_json(*e, now));
+      continue;
+    }
+    if (std::find(waiting_ids.begin(), waiting_ids.end(), e->id) != waiting_ids.end()) continue;
+    if (others.size() >= kListed) continue;
+    if (!role_cache.contains(e->role)) {
+      auto r = s_.policy().find_role(e->role);
+      role_cache[e->role] = r ? *r : std::nullopt;
+    }
+    const auto& role = role_cache[e->role];
+    if (policy::may_view_request(v->access, *e, role ? &*role : nullptr)) others.push_back(elevation_json(*e, now));
+  }
+  return {200,
+          {{"user", who.person.name},
+           {"csrf", authn::console_csrf_token(who.cookie)},
+           {"approver_of", v->access.approver_of},
+           {"awaiting", waiting},
+           {"mine", mine},
+           {"others", others}}};
+}
+
+WebReply ConsoleWeb::request_page(const Signed& who, const nlohmann::json& args) {
+  const std::string id = str(args, "id");
+  auto v = view_of(s_, who.person);
+  if (!v) return error(500, v.error().message);
+  auto found =
+      id.size() <= kMaxName ? s_.policy().find_elevation(id) : Result<std::optional<policy::Elevation>>(std::nullopt);
+  if (!found) return error(500, "internal error: " + found.error().message);
+  std::optional<policy::Role> role;
+  if (*found) {
+    auto r = s_.policy().find_role((*found)->role);
+    if (r) role = *r;
+  }
+  // SECURITY: one answer for "does not exist" and "not yours to see".
+  if (!*found || !policy::may_view_request(v->access, **found, role ? &*role : nullptr)) {
+    return error(404, "no request " + id + " that you can see");
+  }
+  const policy::Elevation& e = **found;
+  const Micros now = s_.clock().now();
+  nlohmann::json out = {
+      {"user", who.person.name}, {"csrf", authn::console_csrf_token(who.cookie)}, {"request", elevation_json(e, now)}};
+  nlohmann::json approvals = nlohmann::json::array();
+  for (const auto& a : e.approvals) {
+    approvals.push_back({{"approver", a.approver}, {"kind", a.kind}, {"at", format_utc_seconds(a.at)}});
+  }
+  out["approvals"] = approvals;
+  bool can_decide = false;
+  std::string why_not;
+  if (e.state_at(now) == policy::ElevationState::kPending && role) {
+    auto kind = policy::approval_kind(e, who.person, approvers_of(*v, e.customer), v->roles, *role, now);
+    can_decide = static_cast<bool>(kind);
+    if (!kind) why_not = kind.error().message;
+  }
+  out["can_decide"] = can_decide;
+  if (!why_not.empty()) out["cannot_decide"] = why_not;
+  out["can_revoke"] = static_cast<bool>(
+      policy::check_revoke(e, who.person.name, policy::approves_for(v->access, e.customer), false, now));
+  // The requester's recent requests to the same customer (what an approver weighs).
+  nlohmann::json history = nlohmann::json::array();
+  auto theirs = s_.policy().list_elevations(e.user, false);
+  if (theirs) {
+    std::sort(theirs->begin(), theirs->end(), [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
+    for (const auto& h : *theirs) {
+      if (h.id == e.id || h.customer != e.customer) continue;
+      if (history.size() >= kHistory) break;
+      history.push_back(elevation_json(h, now));
+    }
+  }
+  out["history"] = history;
+  return {200, out};
+}
+
+WebReply ConsoleWeb::action_options(const Signed& who, const nlohmann::json& args) {
+  const std::string action = str(args, "action");
+  const std::string id = str(args, "id");
+  if (action != "approve" && action != "deny" && action != "revoke") return error(400, "unknown action");
+  WebReply page = request_page(who, {{"id", id}});
+  if (page.status != 200) return page;
+  const nlohmann::json& r = page.body["request"];
+  std::string duration = str(args, "duration");
+  std::string reason = clean_text(str(args, "reason"));
+  if (reason.size() > kMaxReason) return error(400, "the reason is longer than 500 characters");
+  const std::string who_what = str(r, "user") + ", " + str(r, "login") + "@" + str(r, "target");
+  std::string summary;
+  if (action == "approve" || action == "deny") {
+    if (!page.body.value("can_decide", false)) {
+      return error(403, "you cannot decide on " + id + ": " +
+                            (page.body.contains("cannot_decide") ? str(page.body, "cannot_decide")
+                                                                 : "it is " + str(r, "state")));
+    }
+  } else if (!page.body.value("can_revoke", false)) {
+    return error(403, "you cannot revoke " + id);
+  }
+  if (action == "approve") {
+    if (!reason.empty()) return error(400, "approving takes no reason");
+    if (!duration.empty()) {
+      auto d = parse_duration(duration);
+      if (!d || *d <= 0) return error(400, "duration: say how long, e.g. 30m or 2h");
+      duration = format_duration(*d);
+    }
+    summary = "Approve " + id + ": " + str(r, "user") + " gets " + str(r, "login") + "@" + str(r, "target") + " for " +
+              (duration.empty() ? str(r, "duration") : duration + " (asked for " + str(r, "duration") + ")") +
+              ". Their reason: " + str(r, "reason");
+  } else if (action == "deny") {
+    if (!duration.empty()) return error(400, "denying takes no duration");
+    if (reason.empty()) return error(400, "say why you deny it (the requester sees the reason)");
+    summary = "Deny " + id + " (" + who_what + "), telling them: " + reason;
+  } else {
+    if (!duration.empty()) return error(400, "revoking takes no duration");
+    summary = "Revoke " + (str(r, "grant_id").empty() ? id : str(r, "grant_id")) + " (" + who_what +
+              "): its live sessions end now" + (reason.empty() ? "" : ", telling them: " + reason);
+  }
+  nlohmann::json bound = {{"op", action},     {"id", id},           {"duration", duration},
+                          {"reason", reason}, {"summary", summary}, {"console_session", who.session.short_id()}};
+  const std::string action_text = bound.dump();
+  // SECURITY: the challenge covers the action: its first 32 bytes are the
+  // SHA-256 of the action, its target and its parameters (as stored with
+  // the ceremony), the rest is fresh randomness. The assertion thus proves
+  // consent to this action, not to a sign-in.
+  auto digest = sha256(as_bytes(action_text));
+  const Micros now = s_.clock().now();
+  authn::ConsoleCeremony c;
+  c.session_id = who.session.id;
+  c.user = who.person.name;
+  c.action = action_text;
+  c.challenge = std::string(digest.begin(), digest.end()) + random_bytes(16);
+  c.created_at = now;
+  c.expires_at = now + limits_.ceremony_ttl;
+  auto token = s_.console().create_ceremony(c);
+  if (!token) return error(500, "internal error: " + token.error().message);
+  nlohmann::json allow = nlohmann::json::array({{{"type", "public-key"}, {"id", who.session.credential_id}}});
+  nlohmann::json pk = {{"challenge", b64url(c.challenge)},
+                       {"rpId", origin_.rp_id},
+                       {"allowCredentials", allow},
+                       {"userVerification", "required"},
+                       {"timeout", 120000}};
+  return {200, {{"ceremony", *token}, {"summary", summary}, {"publicKey", pk}}};
+}
+
+WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call, bool* changed) {
+  const auto& args = args_of(call);
+  const std::string token = str(args, "ceremony");
+  if (!plausible_secret(token)) return error(400, "missing ceremony");
+  auto c = s_.console().take_ceremony(token);
+  if (!c) return error(c.error().code == ErrorCode::kGone ? 410 : 404, c.error().message);
+  auto bound = nlohmann::json::parse(c->action, nullptr, false);
+  const std::string op = str(bound, "op");
+  const std::string id = str(bound, "id");
+  auto refuse = [&](const std::string& why, const std::string& credential_id) {
+    audit(who.person.name, "console.action", Outcome::kDeny, why,
+          {{"action", op}, {"id", id}, {"credential_id", credential_id}, {"console_session", who.session.short_id()}},
+          who.source);
+    return error(403, op + " refused: " + why);
+  };
+  // SECURITY: an action's ceremony belongs to the console session that asked for it.
+  if (c->session_id != who.session.id) return refuse("this confirmation belongs to another console session", "");
+  if (op != "approve" && op != "deny" && op != "revoke") return error(400, "not an action");
+  auto a = assertion_of(args.contains("credential") ? args["credential"] : nlohmann::json());
+  if (!a) return refuse(a.error().message, "");
+  const std::string id64 = b64url(a->raw_id);
+  if (id64 != who.session.credential_id) return refuse("not the security key you signed in with", id64);
+  auto stored = s_.mfa().find_credential(a->raw_id);
+  if (!stored) return error(500, "internal error: " + stored.error().message);
+  if (!*stored || (*stored)->user != who.person.name || (*stored)->state != "active") {
+    return refuse("the security key is not active", id64);
+  }
+  authn::AssertionCheck check;
+  check.rp_id = origin_.rp_id;
+  check.origin = origin_.origin;
+  check.challenge = c->challenge;
+  check.credential = &(*stored)->credential;
+  auto ok = authn::verify_assertion(a->raw_id, a->client_data, a->auth_data, a->signature, check);
+  if (!ok) {
+    if (ok.error().code == ErrorCode::kCounterRegression) {
+      (void)s_.mfa().lock_credential(a->raw_id, ok.error().message);
+      audit(who.person.name, "webauthn.alert", Outcome::kDeny, "credential locked: " + ok.error().message,
+            {{"credential_id", id64}}, who.source);
+    }
+    return refuse(ok.error().message, id64);
+  }
+  if (auto st = s_.mfa().record_use(a->raw_id, ok->sign_count); !st) return refuse(st.message(), id64);
+  audit(who.person.name, "console.action", Outcome::kAllow, "confirmed with a security key",
+        {{"action", op},
+         {"id", id},
+         {"summary", str(bound, "summary")},
+         {"challenge_sha256", hex_encode(sha256(as_bytes(c->challenge)))},
+         {"credential_id", id64},
+         {"sign_count", ok->sign_count},
+         {"console_session", who.session.short_id()}},
+        who.source);
+  Actor actor{who.person.name, false, who.actor_session(), who.source};
+  Result<policy::Elevation> e = make_error("unreachable");
+  if (op == "approve") {
+    std::optional<Micros> d;
+    if (!str(bound, "duration").empty()) {
+      auto parsed = parse_duration(str(bound, "duration"));
+      if (!parsed) return error(400, parsed.error().message);
+      d = *parsed;
+    }
+    e = s_.elevation().approve(actor, id, d);
+  } else if (op == "deny") {
+    e = s_.elevation().deny(actor, id, str(bound, "reason"));
+  } else {
+    e = s_.elevation().revoke(actor, id, str(bound, "reason"));
+  }
+  if (!e) return error(409, e.error().message);
+  if (changed != nullptr) *changed = true;
+  const Micros now = s_.clock().now();
+  std::string message;
+  if (op == "approve") {
+    message = e->state_at(now) == policy::ElevationState::kApproved
+                  ? "Approved " + e->id + ": grant " + e->grant_id + " lets " + e->user + " use " + e->destination() +
+                        " until " + format_utc_seconds(e->ends_at) + "."
+                  : "Your approval of " + e->id + " is recorded; it still needs more approvals.";
+  } else if (op == "deny") {
+    message = "Denied " + e->id + "; " + e->user + " sees your reason.";
+  } else {
+    message = "Revoked " + (e->grant_id.empty() ? e->id : e->grant_id) + "; its live sessions end now.";
+  }
+  return {200, {{"ok", true}, {"message", message}, {"request", elevation_json(*e, now)}}};
+}
+
+WebReply ConsoleWeb::request_new(const Signed& who, const nlohmann::json& args) {
+  const std::string dest = str(args, "destination");
+  const std::string reason = str(args, "reason");
+  if (dest.empty() || dest.size() > kMaxName) return error(400, "say where: LOGIN@TARGET");
+  if (reason.size() > kMaxReason) return error(400, "the reason is longer than 500 characters");
+  auto d = parse_duration(str(args, "duration"));
+  if (!d || *d <= 0) return error(400, "duration: say how long, e.g. 30m or 2h");
+  Actor actor{who.person.name, false, who.actor_session(), who.source};
+  auto e = s_.elevation().request(actor, dest, *d, reason);
+  if (!e) return error(409, e.error().message);
+  return {200,
+          {{"ok", true},
+           {"message", "Requested " + e->id + ": " + e->destination() + " for " + format_duration(e->duration) +
+                           "; it waits for consent."},
+           {"request", elevation_json(*e, s_.clock().now())}}};
+}
+
+WebReply ConsoleWeb::signout(const Signed& who) {
+  (void)s_.console().end_session(who.session.id, "signed out");
+  audit(who.person.name, "console.session_end", Outcome::kInfo, "signed out",
+        {{"console_session", who.session.short_id()}}, who.source);
+  return {200, {{"ok", true}, {"clear_cookie", true}, {"next", "/console/signin"}}};
+}
+
+}  // namespace bastion::gateway

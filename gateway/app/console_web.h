@@ -1,0 +1,78 @@
+// ConsoleWeb: the gateway's side of the web console (the monitor answers
+// the web process's console calls with it, against its own database).
+//
+// A console call is one JSON object the web process builds from an HTTP
+// request: {"cookie", "csrf", "origin", "source", "args": {...}}; `op` names
+// what is asked. The web process renders pages from the answers; it decides
+// nothing. Here every call is checked again from the database:
+//   - sign-in (signin-options, signin-assert): a WebAuthn assertion with
+//     user verification by an active credential of an active person; it
+//     creates a console session and answers {"set_cookie": VALUE}.
+//   - every other call needs a live console session: the cookie names one
+//     that is not ended, idle less than 15 min, younger than 8 h, whose
+//     person is still active and whose signing-in credential still active.
+//     Anything else ends the session (with the reason) and answers 401.
+//   - state-changing calls (every op but the page reads) also need the exact
+//     Origin of [web] public_url and the CSRF token that goes with the cookie.
+//   - actions with consequences (approve, deny, revoke) take two calls:
+//     action-options stores the action, its target and its parameters with a
+//     fresh challenge and answers what the page shows; action-assert checks
+//     an assertion over that challenge by the credential that signed in, and
+//     only then acts (through ElevationService, as command mode does).
+//   - a person sees only what policy/console_access.h lets them: a request
+//     they may not see answers 404, as one that does not exist.
+// Every sign-in, refusal, action and session end is audited.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "authn/console_store.h"
+#include "gateway/app/services.h"
+#include "gateway/app/web_backend.h"
+#include "gateway/app/web_origin.h"
+
+namespace bastion::gateway {
+
+// The console's cookie: __Host- (Secure, Path=/, no Domain), so no other
+// host or path can set or shadow it.
+inline constexpr const char* kConsoleCookie = "__Host-bastion-console";
+
+// The console calls, for the web process and the monitor to agree on.
+// Reads (no Origin or CSRF check): "requests", "request".
+// Changes: "signin-options", "signin-assert", "signout", "action-options", "action-assert", "request-new".
+bool is_console_op(const std::string& op);
+bool is_console_read(const std::string& op);
+
+class ConsoleWeb {
+ public:
+  ConsoleWeb(Services& services, WebOrigin origin, authn::ConsoleLimits limits = {})
+      : s_(services), origin_(std::move(origin)), limits_(limits) {}
+
+  // One console call. On success after an action, `*changed` (if given) is
+  // set when elevations changed (the caller ends sessions a revocation ends).
+  WebReply call(const std::string& op, const nlohmann::json& call, bool* changed = nullptr);
+
+ private:
+  struct Signed;
+  WebReply signin_options(const nlohmann::json& call);
+  WebReply signin_assert(const nlohmann::json& call);
+  WebReply requests_page(const Signed& who);
+  WebReply request_page(const Signed& who, const nlohmann::json& args);
+  WebReply action_options(const Signed& who, const nlohmann::json& args);
+  WebReply action_assert(const Signed& who, const nlohmann::json& call, bool* changed);
+  WebReply request_new(const Signed& who, const nlohmann::json& args);
+  WebReply signout(const Signed& who);
+  // The live session the call's cookie names; nullopt with the 401/403 answer in `refusal`.
+  std::optional<Signed> signed_in(const nlohmann::json& call, bool changes, WebReply& refusal);
+  void audit(const std::string& actor, const std::string& action, recorder::Outcome outcome, const std::string& reason,
+             nlohmann::json details, const std::string& source);
+
+  Services& s_;
+  WebOrigin origin_;
+  authn::ConsoleLimits limits_;
+};
+
+}  // namespace bastion::gateway

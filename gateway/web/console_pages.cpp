@@ -1,0 +1,336 @@
+#include "gateway/web/console_pages.h"
+
+#include "gateway/web/web_assets.h"
+
+namespace bastion::gateway {
+
+// Runs in browsers with WebAuthn level 2 (async/await, fetch); nothing is
+// built or bundled.
+const std::string_view kConsoleJs = R"JS('use strict';
+// bastion console: sign-in with a security key, and actions confirmed by one.
+(function () {
+  var body = document.body;
+  var page = body.getAttribute('data-page');
+  var csrf = body.getAttribute('data-csrf') || '';
+  var statusEl = document.getElementById('status');
+
+  function setState(state, text) {
+    if (statusEl) statusEl.textContent = text;
+    body.setAttribute('data-state', state);
+  }
+  function toBuffer(text) {
+    if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) {
+      throw new Error('the server sent malformed binary data');
+    }
+    var b64 = text.replace(/-/g, '+').replace(/_/g, '/');
+    b64 += '==='.slice((b64.length + 3) % 4);
+    var bin = atob(b64);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function fromBuffer(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var bin = '';
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  async function post(op, data) {
+    var res = await fetch('/api/console/' + op, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify(data),
+      credentials: 'same-origin',
+      cache: 'no-store'
+    });
+    var json = null;
+    try { json = await res.json(); } catch (e) { json = null; }
+    if (!res.ok || json === null || typeof json !== 'object') {
+      throw new Error(json && json.error ? json.error : 'the server answered ' + res.status);
+    }
+    return json;
+  }
+  // navigator.credentials.get() with the server's options; the assertion as JSON.
+  async function assertWith(options) {
+    var pk = options.publicKey;
+    if (!pk || typeof pk !== 'object') throw new Error('the server sent no options');
+    pk.challenge = toBuffer(pk.challenge);
+    pk.allowCredentials = (pk.allowCredentials || []).map(function (c) {
+      return Object.assign({}, c, { id: toBuffer(c.id) });
+    });
+    var cred = await navigator.credentials.get({ publicKey: pk });
+    var response = {
+      clientDataJSON: fromBuffer(cred.response.clientDataJSON),
+      authenticatorData: fromBuffer(cred.response.authenticatorData),
+      signature: fromBuffer(cred.response.signature)
+    };
+    if (cred.response.userHandle) response.userHandle = fromBuffer(cred.response.userHandle);
+    return { id: cred.id, rawId: fromBuffer(cred.rawId), type: cred.type, response: response };
+  }
+  function describe(err) {
+    if (err && err.name && err.name !== 'Error') return err.name + ': ' + err.message;
+    return err && err.message ? err.message : String(err);
+  }
+  function value(id) {
+    var el = document.getElementById(id);
+    return el ? el.value.trim() : '';
+  }
+  // Runs `action` on a click of `button`, with the page's state around it.
+  function wire(button, needsKey, action) {
+    if (!button) return;
+    if (needsKey && (!window.PublicKeyCredential || !navigator.credentials)) {
+      setState('failed', 'Failed: this browser cannot use security keys (no WebAuthn).');
+      button.disabled = true;
+      return;
+    }
+    button.addEventListener('click', async function (ev) {
+      ev.preventDefault();
+      button.disabled = true;
+      setState('working', needsKey ? 'Waiting for your security key: touch it, and enter its PIN if asked.'
+                                   : 'Working...');
+      try {
+        setState('done', 'Done: ' + await action());
+      } catch (err) {
+        setState('failed', 'Failed: ' + describe(err));
+        button.disabled = false;
+      }
+    });
+  }
+
+  wire(document.getElementById('signin'), true, async function () {
+    var options = await post('signin-options', { user: value('user') });
+    var credential = await assertWith(options);
+    var result = await post('signin-assert', { ceremony: options.ceremony, credential: credential });
+    window.location.assign(result.next || '/console/requests');
+    return 'signed in as ' + result.user + '.';
+  });
+  wire(document.getElementById('signout'), false, async function () {
+    var result = await post('signout', {});
+    window.location.assign(result.next || '/console/signin');
+    return 'signed out.';
+  });
+  wire(document.getElementById('request-new'), false, async function () {
+    var result = await post('request-new', {
+      destination: value('destination'), duration: value('duration'), reason: value('reason')
+    });
+    return result.message;
+  });
+  Array.prototype.forEach.call(document.querySelectorAll('button[data-action]'), function (button) {
+    wire(button, true, async function () {
+      var action = button.getAttribute('data-action');
+      var options = await post('action-options', {
+        action: action, id: body.getAttribute('data-id') || '',
+        duration: action === 'approve' ? value('approve-duration') : '',
+        reason: value(action + '-reason')
+      });
+      // The page shows what the key is about to confirm before it is touched.
+      var summary = document.getElementById('confirm-summary');
+      if (summary) summary.textContent = 'Confirming: ' + options.summary;
+      var credential = await assertWith(options);
+      var result = await post('action-assert', { ceremony: options.ceremony, credential: credential });
+      Array.prototype.forEach.call(document.querySelectorAll('button[data-action]'), function (b) {
+        b.disabled = true;
+      });
+      return result.message;
+    });
+  });
+  if (page && !body.hasAttribute('data-state')) body.setAttribute('data-state', 'ready');
+})();
+)JS";
+
+namespace {
+
+std::string str(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  if (it == j.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number() || it->is_boolean()) return it->dump();
+  return {};
+}
+
+std::string e(const std::string& s) { return html_escape(s); }
+
+// "2026-12-04T06:27:43.167549Z" -> "2026-12-04 06:27:43 UTC"; anything else as it is.
+std::string when(const std::string& t) {
+  if (t.size() < 19 || t[10] != 'T') return t;
+  return t.substr(0, 10) + " " + t.substr(11, 8) + " UTC";
+}
+
+const char* const kStatus = "<p id=\"status\" role=\"status\" aria-live=\"polite\"></p>\n";
+
+std::string console_page(const std::string& title, const std::string& attrs, const std::string& user,
+                         const std::string& content) {
+  std::string bar = "<header class=\"bar\"><a class=\"brand\" href=\"/console/requests\">bastion</a>\n";
+  if (!user.empty()) {
+    bar +=
+        "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a></nav>\n"
+        "<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" +
+        e(user) + "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
+  }
+  bar += "</header>\n";
+  return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+         "<meta name=\"referrer\" content=\"no-referrer\">\n<title>" +
+         e(title) +
+         " - bastion</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+         "<script src=\"/static/console.js\" defer></script>\n</head>\n<body class=\"console\"" +
+         attrs + ">\n" + bar + "<main>\n" + content +
+         "<noscript><p>The console needs JavaScript to talk to your security key.</p></noscript>\n"
+         "</main>\n</body>\n</html>\n";
+}
+
+std::string state_badge(const std::string& state) {
+  return "<span class=\"state state-" + e(state) + "\">" + e(state) + "</span>";
+}
+
+std::string requests_table(const nlohmann::json& list, const std::string& id, const std::string& empty) {
+  if (!list.is_array() || list.empty()) return "<p class=\"empty\">" + e(empty) + "</p>\n";
+  std::string out = "<table id=\"" + e(id) +
+                    "\">\n<thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Person</th>"
+                    "<th scope=\"col\">Access</th><th scope=\"col\">Customer</th><th scope=\"col\">For</th>"
+                    "<th scope=\"col\">Reason</th><th scope=\"col\">State</th><th scope=\"col\">Requested</th>"
+                    "</tr></thead>\n<tbody>\n";
+  for (const auto& r : list) {
+    const std::string rid = str(r, "id");
+    out += "<tr data-id=\"" + e(rid) + "\"><td><a href=\"/console/requests/" + e(rid) + "\">" + e(rid) +
+           "</a></td><td>" + e(str(r, "user")) + "</td><td><code>" + e(str(r, "login") + "@" + str(r, "target")) +
+           "</code></td><td>" + e(str(r, "customer")) + "</td><td>" + e(str(r, "duration")) + "</td><td>" +
+           e(str(r, "reason")) + "</td><td>" + state_badge(str(r, "state")) + "</td><td>" +
+           e(when(str(r, "created_at"))) + "</td></tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
+std::string row(const std::string& label, const std::string& value_html) {
+  return "<dt>" + e(label) + "</dt><dd>" + value_html + "</dd>\n";
+}
+
+}  // namespace
+
+std::string render_console_signin(const std::string& notice) {
+  std::string content =
+      "<h1>Sign in to the bastion console</h1>\n" +
+      (notice.empty() ? std::string() : "<p class=\"notice\">" + e(notice) + "</p>\n") +
+      "<p>Sign in with your security key: touch it and enter its PIN when asked. There is no password.</p>\n"
+      "<form id=\"signin-form\">\n<p><label for=\"user\">Your user name</label><br>\n"
+      "<input id=\"user\" name=\"user\" autocomplete=\"username webauthn\" autocapitalize=\"none\" "
+      "spellcheck=\"false\"></p>\n"
+      "<p class=\"hint\">Leave it empty if your security key remembers you.</p>\n"
+      "<p><button type=\"submit\" id=\"signin\">Sign in with security key</button></p>\n</form>\n" +
+      std::string(kStatus);
+  return console_page("Sign in", " data-page=\"signin\"", "", content);
+}
+
+std::string render_console_requests(const nlohmann::json& data) {
+  const std::string user = str(data, "user");
+  std::string approver_of;
+  if (data.contains("approver_of") && data["approver_of"].is_array()) {
+    for (const auto& c : data["approver_of"]) {
+      if (!c.is_string()) continue;
+      approver_of += (approver_of.empty() ? "" : ", ") + c.get<std::string>();
+    }
+  }
+  std::string content = "<h1>Requests</h1>\n";
+  if (!approver_of.empty()) {
+    content += "<p>You approve requests for: <strong>" + e(approver_of) + "</strong>.</p>\n";
+  }
+  content +=
+      "<section aria-labelledby=\"h-awaiting\"><h2 id=\"h-awaiting\">Waiting for your decision</h2>\n" +
+      requests_table(data.value("awaiting", nlohmann::json::array()), "awaiting", "Nothing waits for your decision.") +
+      "</section>\n";
+  content += "<section aria-labelledby=\"h-mine\"><h2 id=\"h-mine\">Your requests</h2>\n" +
+             requests_table(data.value("mine", nlohmann::json::array()), "mine", "You have made no request.") +
+             "<details><summary>Request access</summary>\n<form id=\"request-form\">\n"
+             "<p><label for=\"destination\">Login and target</label><br>"
+             "<input id=\"destination\" placeholder=\"root@acme-app\" spellcheck=\"false\" autocapitalize=\"none\">"
+             "</p>\n<p><label for=\"duration\">For how long</label><br>"
+             "<input id=\"duration\" placeholder=\"30m\" size=\"8\"></p>\n"
+             "<p><label for=\"reason\">Reason (the approver reads it; give the ticket)</label><br>"
+             "<input id=\"reason\" size=\"50\"></p>\n"
+             "<p><button type=\"submit\" id=\"request-new\">Request</button></p>\n</form>\n</details>\n"
+             "</section>\n";
+  if (!approver_of.empty() || !data.value("others", nlohmann::json::array()).empty()) {
+    content += "<section aria-labelledby=\"h-others\"><h2 id=\"h-others\">Requests for your customers</h2>\n" +
+               requests_table(data.value("others", nlohmann::json::array()), "others", "None yet.") + "</section>\n";
+  }
+  content += kStatus;
+  return console_page("Requests", " data-page=\"requests\" data-csrf=\"" + e(str(data, "csrf")) + "\"", user, content);
+}
+
+std::string render_console_request(const nlohmann::json& data) {
+  const std::string user = str(data, "user");
+  const nlohmann::json r = data.value("request", nlohmann::json::object());
+  const std::string id = str(r, "id");
+  std::string content =
+      "<p><a href=\"/console/requests\">&larr; All requests</a></p>\n<h1>Request " + e(id) + "</h1>\n";
+  content += "<dl class=\"facts\">\n" + row("Person", e(str(r, "user"))) +
+             row("Access", "<code>" + e(str(r, "login") + "@" + str(r, "target")) + "</code>") +
+             row("Customer", e(str(r, "customer").empty() ? "-" : str(r, "customer"))) +
+             row("Asked for", e(str(r, "duration"))) + row("Reason", e(str(r, "reason"))) +
+             row("State", state_badge(str(r, "state"))) + row("Requested", e(when(str(r, "created_at")))) +
+             row("Expires if undecided", e(when(str(r, "expires_at"))));
+  if (!str(r, "grant_id").empty()) {
+    content += row("Grant", e(str(r, "grant_id"))) +
+               row("Window", e(when(str(r, "starts_at"))) + " to " + e(when(str(r, "ends_at"))));
+  }
+  if (!str(r, "denied_by").empty()) {
+    content += row("Denied by", e(str(r, "denied_by") + ": " + str(r, "deny_reason")));
+  }
+  if (!str(r, "ended_by").empty()) {
+    content += row("Ended by", e(str(r, "ended_by") + " at " + when(str(r, "ended_at")) + ": " + str(r, "end_reason")));
+  }
+  std::string approvals;
+  if (data.contains("approvals") && data["approvals"].is_array()) {
+    for (const auto& a : data["approvals"]) {
+      approvals += (approvals.empty() ? "" : "; ") + str(a, "approver") + " (" + str(a, "kind") + ", " +
+                   when(str(a, "at")) + ")";
+    }
+  }
+  content += row("Approvals", e(approvals.empty() ? "none yet" : approvals)) + "</dl>\n";
+  if (data.value("can_decide", false)) {
+    content +=
+        "<section aria-labelledby=\"h-decide\"><h2 id=\"h-decide\">Your decision</h2>\n"
+        "<p>Each decision asks your security key again: it confirms this decision, on this request, only.</p>\n"
+        "<form id=\"approve-form\"><p><label for=\"approve-duration\">Approve for (optional, shorter than asked)"
+        "</label><br><input id=\"approve-duration\" placeholder=\"" +
+        e(str(r, "duration")) +
+        "\" size=\"8\"></p>\n<p><button type=\"submit\" id=\"approve\" data-action=\"approve\">Approve with security "
+        "key</button></p></form>\n"
+        "<form id=\"deny-form\"><p><label for=\"deny-reason\">Reason to deny (the requester reads it)</label><br>"
+        "<input id=\"deny-reason\" size=\"50\"></p>\n<p><button type=\"submit\" id=\"deny\" data-action=\"deny\">"
+        "Deny with security key</button></p></form>\n</section>\n";
+  } else if (data.contains("cannot_decide")) {
+    content += "<p class=\"notice\">" + e(str(data, "cannot_decide")) + "</p>\n";
+  }
+  const std::string state = str(r, "state");
+  // An approved grant can be revoked (its live sessions end); a pending
+  // request only withdrawn by its requester (an approver denies it instead).
+  const bool withdraw = state == "pending" && str(r, "user") == user;
+  if (data.value("can_revoke", false) && (state == "approved" || withdraw)) {
+    const std::string verb = withdraw ? "Withdraw" : "Revoke";
+    content += "<section aria-labelledby=\"h-revoke\"><h2 id=\"h-revoke\">" + verb +
+               "</h2>\n<form id=\"revoke-form\"><p><label for=\"revoke-reason\">Reason" +
+               std::string(withdraw ? "" : " (shown to the sessions it ends)") +
+               "</label><br><input id=\"revoke-reason\" size=\"50\"></p>\n<p><button type=\"submit\" id=\"revoke\" "
+               "data-action=\"revoke\">" +
+               verb + " with security key</button></p></form>\n</section>\n";
+  }
+  content += "<p id=\"confirm-summary\" class=\"purpose\"></p>\n" + std::string(kStatus);
+  content +=
+      "<section aria-labelledby=\"h-history\"><h2 id=\"h-history\">" + e(str(r, "user")) + "'s earlier requests to " +
+      e(str(r, "customer").empty() ? "these targets" : str(r, "customer")) + "</h2>\n" +
+      requests_table(data.value("history", nlohmann::json::array()), "history", "No earlier request.") + "</section>\n";
+  return console_page("Request " + id,
+                      " data-page=\"request\" data-id=\"" + e(id) + "\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
+                      user, content);
+}
+
+std::string render_console_error(int status, const std::string& message) {
+  std::string heading = status == 404 ? "Not found" : status >= 500 ? "Something went wrong" : "Refused";
+  return console_page(heading, " data-page=\"error\" data-state=\"failed\"", "",
+                      "<h1>" + e(heading) + "</h1>\n<p id=\"status\" role=\"status\">Failed: " + e(message) +
+                          "</p>\n<p><a href=\"/console/requests\">Back to the console</a></p>\n");
+}
+
+}  // namespace bastion::gateway

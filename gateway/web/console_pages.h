@@ -1,0 +1,29 @@
+// The web console's pages and script: server-rendered HTML from the
+// monitor's answers (gateway/app/console_web.h), with one static script
+// (/static/console.js) for the security-key ceremonies and the forms.
+//
+// As the WebAuthn pages: no inline script or style (the CSP holds), every
+// value HTML-escaped. <body data-page data-csrf data-id> tell the script
+// where it is; it reports through #status and <body data-state>: "working",
+// then "done" or "failed". Pure functions over strings; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace bastion::gateway {
+
+extern const std::string_view kConsoleJs;
+
+// /console/signin.
+std::string render_console_signin(const std::string& notice = "");
+// /console/requests: `data` is the "requests" answer.
+std::string render_console_requests(const nlohmann::json& data);
+// /console/requests/ID: `data` is the "request" answer.
+std::string render_console_request(const nlohmann::json& data);
+// A console page that could not be shown (404, 500, ...), with the bar.
+std::string render_console_error(int status, const std::string& message);
+
+}  // namespace bastion::gateway

@@ -1,0 +1,34 @@
+#include "policy/console_access.h"
+
+#include <algorithm>
+
+namespace bastion::policy {
+
+ConsoleAccess console_access(const Person& person, const std::vector<Customer>& customers,
+                             const std::vector<Role>& roles_held) {
+  ConsoleAccess a;
+  a.person = person.name;
+  for (const auto& c : customers) {
+    if (std::find(c.approvers.begin(), c.approvers.end(), person.name) != c.approvers.end()) {
+      a.approver_of.push_back(c.name);
+    }
+  }
+  for (const auto& r : roles_held) a.roles.push_back(r.name);
+  return a;
+}
+
+bool approves_for(const ConsoleAccess& a, const std::string& customer) {
+  return !customer.empty() && std::find(a.approver_of.begin(), a.approver_of.end(), customer) != a.approver_of.end();
+}
+
+bool may_view_request(const ConsoleAccess& a, const Elevation& e, const Role* request_role) {
+  if (a.person.empty()) return false;
+  if (e.user == a.person) return true;
+  if (approves_for(a, e.customer)) return true;
+  if (request_role != nullptr && request_role->internal_approvals > 0 && !request_role->approver_role.empty()) {
+    return std::find(a.roles.begin(), a.roles.end(), request_role->approver_role) != a.roles.end();
+  }
+  return false;
+}
+
+}  // namespace bastion::policy

@@ -1,0 +1,322 @@
+// End-to-end: the web console in a real browser (headless Chromium with a
+// virtual authenticator, tests/browser/console.mjs): sign-in with a security
+// key, console sessions, and a customer's consent given per action.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "fixture.h"
+
+namespace bastion::e2e {
+namespace {
+
+class Console : public DeploymentTest<Console> {
+ protected:
+  static void SetUpTestSuite() {
+    DeploymentTest<Console>::SetUpTestSuite();
+    d->ctl_ok({"customer", "add", "acme"});
+    d->ctl_ok({"customer", "add", "globex"});
+    for (const char* t : {"acme-app", "globex-app"}) {
+      d->ctl_ok({"target", "add", t, "--address", "127.0.0.1:" + std::to_string(d->target_port()), "--host-key",
+                 d->target_host_pub(), "--customer", std::string(t) == "acme-app" ? "acme" : "globex"});
+    }
+    d->ctl_ok({"role", "add", "support", "--targets", "customer=*", "--logins", d->login(), "--elevated",
+               "--max-duration", "4h"});
+    bob = new SshKeyFiles(d->add_person("bob", {"support"}));
+    carol = new SshKeyFiles(d->add_person("carol", {}));
+    dave = new SshKeyFiles(d->add_person("dave", {}));
+    erin = new SshKeyFiles(d->add_person("erin", {}));
+    d->ctl_ok({"customer", "approver", "add", "acme", "carol"});
+    d->ctl_ok({"customer", "approver", "add", "globex", "dave"});
+    d->ctl_ok({"customer", "approver", "add", "globex", "erin"});
+    for (const char* who : {"bob", "carol", "dave", "erin"}) states[who] = d->register_webauthn(who);
+  }
+  static void TearDownTestSuite() {
+    delete bob;
+    delete carol;
+    delete dave;
+    delete erin;
+    DeploymentTest<Console>::TearDownTestSuite();
+  }
+
+  // Runs `steps` in the browser with `who`'s security key; returns
+  // {"ok","error","results"}.
+  static nlohmann::json browse(const std::string& who, const nlohmann::json& steps, bool uv = true) {
+    static int n = 0;
+    std::string steps_path = d->dir() + "/console_steps_" + std::to_string(++n) + ".json";
+    std::ofstream(steps_path) << steps.dump();
+    std::vector<std::string> argv = {"node",    std::string(BASTION_SOURCE_DIR) + "/tests/browser/console.mjs",
+                                     "--base",  d->public_url(),
+                                     "--state", states[who],
+                                     "--steps", steps_path,
+                                     "--cert",  d->dir() + "/state/web_cert.pem",
+                                     "--uv",    uv ? "on" : "off"};
+    if (const char* shots = std::getenv("BASTION_SCREENSHOTS"); shots != nullptr && *shots != '\0') {
+      argv.push_back("--screenshots");
+      argv.push_back(shots);
+    }
+    auto r = run(argv, {}, "", 120000);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded()) return {{"ok", false}, {"error", "no result: " + r.out + r.err}, {"results", {}}};
+    if (!j.value("ok", false)) j["error"] = j.value("error", "") + " " + r.err;
+    return j;
+  }
+  // The steps that sign `who` in (name, then key), ending on the requests page.
+  static nlohmann::json sign_in(const std::string& who) {
+    return nlohmann::json::array({{{"goto", "/console/signin"}},
+                                  {{"fill", "#user"}, {"value", who}},
+                                  {{"click", "#signin"}},
+                                  {{"waitFor", "body[data-page=requests], body[data-state=failed]"}}});
+  }
+  static nlohmann::json with(nlohmann::json a, const nlohmann::json& b) {
+    for (const auto& s : b) a.push_back(s);
+    return a;
+  }
+  static std::string id_in(const std::string& text, const std::string& prefix) {
+    std::smatch m;
+    std::regex re(prefix + "-[0-9A-Z]{8}");
+    return std::regex_search(text, m, re) ? m.str() : "";
+  }
+  static std::string request_acme(const std::string& duration = "30m") {
+    auto r = d->ssh(*bob, "bob", {"request", d->login() + "@acme-app", "--for", duration, "--reason", "TICKET-77"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return id_in(r.out, "REQ");
+  }
+  // curl against the console with a cookie, Origin and CSRF token of our choosing.
+  static ProcResult curl(const std::string& method, const std::string& path, const std::string& cookie,
+                         const std::string& origin = "", const std::string& csrf = "", const std::string& body = "") {
+    std::vector<std::string> argv = {"curl", "-sS", "-k", "-X", method, "-w", "\n%{http_code}", d->public_url() + path};
+    if (!cookie.empty()) argv.insert(argv.end(), {"-H", "Cookie: __Host-bastion-console=" + cookie});
+    if (!origin.empty()) argv.insert(argv.end(), {"-H", "Origin: " + origin});
+    if (!csrf.empty()) argv.insert(argv.end(), {"-H", "X-CSRF-Token: " + csrf});
+    if (method == "POST") argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data", body});
+    return run(argv);
+  }
+  static int status_of(const ProcResult& r) {
+    auto nl = r.out.rfind('\n');
+    return nl == std::string::npos ? 0 : std::atoi(r.out.c_str() + nl + 1);
+  }
+  static nlohmann::json audit_about(const std::string& text) {
+    return nlohmann::json::parse(d->ctl_ok({"audit", "search", text, "--json"}));
+  }
+
+  static inline SshKeyFiles *bob = nullptr, *carol = nullptr, *dave = nullptr, *erin = nullptr;
+  static inline std::map<std::string, std::string> states;
+};
+
+TEST_F(Console, SignInNeedsTheSecurityKeysUserVerification) {
+  auto refused = browse("carol",
+                        with(sign_in("carol"), nlohmann::json::array({{{"waitFor", "body[data-state=failed]"}},
+                                                                      {{"text", "page"}},
+                                                                      {{"cookie", "cookie"}}})),
+                        /*uv=*/false);
+  ASSERT_TRUE(refused["ok"]) << refused;
+  // Chromium itself refuses to answer "userVerification: required" without
+  // verification (NotAllowedError); an assertion without the UV flag that
+  // reached the server would fail verify_assertion ("user verification
+  // missing", authn/webauthn_verify_test.cpp). Either way: no session.
+  const std::string page = refused["results"]["page"];
+  EXPECT_NE(page.find("Failed: NotAllowedError"), std::string::npos) << page;
+  EXPECT_EQ(refused["results"]["cookie"], "");
+  EXPECT_EQ(d->ctl_ok({"web", "sessions", "list"}), "no live console sessions\n");
+
+  auto ok =
+      browse("carol",
+             with(sign_in("carol"),
+                  nlohmann::json::array({{{"waitFor", "#signed-in-as"}}, {{"text", "page"}}, {{"cookie", "cookie"}}})));
+  ASSERT_TRUE(ok["ok"]) << ok;
+  EXPECT_NE(ok["results"]["page"].get<std::string>().find("Signed in as carol"), std::string::npos) << ok;
+  EXPECT_NE(ok["results"]["page"].get<std::string>().find("You approve requests for: acme"), std::string::npos);
+  EXPECT_EQ(ok["results"]["cookie"].get<std::string>().size(), 43u);
+  const auto& attrs = ok["results"]["cookie_attributes"];
+  EXPECT_EQ(attrs["httpOnly"], true);
+  EXPECT_EQ(attrs["secure"], true);
+  EXPECT_EQ(attrs["sameSite"], "Strict");
+  EXPECT_EQ(attrs["path"], "/");
+
+  auto records = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "console.signin", "--json"}));
+  bool allowed = false;
+  for (const auto& r : records) allowed = allowed || (r["actor"] == "carol" && r["outcome"] == "allow");
+  EXPECT_TRUE(allowed) << records;
+  // Without a name: the key's discoverable credential says who it is.
+  auto nameless = browse("dave", with(sign_in(""), nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
+                                                                          {{"text", "page"}},
+                                                                          {{"screenshot", "console-signin"}}})));
+  ASSERT_TRUE(nameless["ok"]) << nameless;
+  EXPECT_NE(nameless["results"]["page"].get<std::string>().find("Signed in as dave"), std::string::npos) << nameless;
+  // Signed in, carol's session is listed for administrators.
+  EXPECT_NE(d->ctl_ok({"web", "sessions", "list"}).find("carol"), std::string::npos);
+}
+
+TEST_F(Console, CarolApprovesBobsRequestWithAnAssertionAndBobGetsIn) {
+  const std::string req = request_acme();
+  ASSERT_FALSE(req.empty());
+  auto r = browse("carol", with(sign_in("carol"),
+                                nlohmann::json::array({{{"waitFor", "#awaiting"}},
+                                                       {{"text", "list"}},
+                                                       {{"screenshot", "console-requests"}},
+                                                       {{"goto", "/console/requests/" + req}},
+                                                       {{"waitFor", "#approve"}},
+                                                       {{"screenshot", "console-request"}},
+                                                       {{"click", "#approve"}},
+                                                       {{"waitFor", "body[data-state=done], body[data-state=failed]"}},
+                                                       {{"text", "after"}},
+                                                       {{"screenshot", "console-approved"}}})));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_NE(r["results"]["list"].get<std::string>().find(req), std::string::npos) << r["results"]["list"];
+  const std::string after = r["results"]["after"];
+  EXPECT_NE(after.find("Done: Approved " + req), std::string::npos) << after;
+  EXPECT_NE(after.find("Confirming: Approve " + req + ": bob gets " + d->login() + "@acme-app"), std::string::npos)
+      << after;
+  // The grant works: bob's ssh gets in (with his own step-up).
+  auto in = d->ssh_with_step_up(*bob, d->login() + "@acme-app", {"echo", "inside-acme"}, states["bob"]);
+  EXPECT_EQ(in.exit_code, 0) << in.out << in.err;
+  EXPECT_NE(in.out.find("inside-acme"), std::string::npos) << in.out;
+  // The action's assertion is in the audit log, with what it confirmed.
+  bool confirmed = false;
+  auto actions = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "console.action", "--json"}));
+  for (const auto& rec : actions) {
+    if (rec["action"] == "console.action" && rec["outcome"] == "allow" && rec["actor"] == "carol") {
+      confirmed = rec["details"]["summary"].get<std::string>().find("Approve " + req) == 0;
+    }
+  }
+  EXPECT_TRUE(confirmed) << actions;
+}
+
+TEST_F(Console, RevokingAGrantInTheConsoleEndsTheLiveSessionWithTheReason) {
+  const std::string req = request_acme();
+  ASSERT_FALSE(req.empty());
+  auto approve =
+      browse("carol", with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
+                                                                    {{"click", "#approve"}},
+                                                                    {{"waitFor", "body[data-state=done]"}}})));
+  ASSERT_TRUE(approve["ok"]) << approve;
+  // bob's live session under the grant.
+  const std::string log = d->dir() + "/console_live.log";
+  auto argv = d->step_up_argv(*bob, d->login() + "@acme-app");
+  argv.push_back("echo session-up; sleep 60");
+  Process ssh(argv, log);
+  std::string url;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        std::string text = read_text(log);
+        auto at = text.find(d->public_url() + "/mfa/");
+        if (at == std::string::npos) return false;
+        auto end = text.find_first_of(" \r\n", at);
+        if (end == std::string::npos) return false;
+        url = text.substr(at, end - at);
+        return true;
+      },
+      15000))
+      << read_text(log);
+  auto b = d->browser("approve", url, states["bob"]);
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  ASSERT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000))
+      << read_text(log);
+  auto revoke = browse(
+      "carol",
+      with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
+                                                    {{"fill", "#revoke-reason"}, {"value", "work is done"}},
+                                                    {{"click", "#revoke"}},
+                                                    {{"waitFor", "body[data-state=done], body[data-state=failed]"}},
+                                                    {{"text", "after"}}})));
+  ASSERT_TRUE(revoke["ok"]) << revoke;
+  EXPECT_NE(revoke["results"]["after"].get<std::string>().find("Done: Revoked GRT-"), std::string::npos) << revoke;
+  EXPECT_TRUE(wait_for([&] { return !ssh.running(); }, 10000)) << read_text(log);
+  EXPECT_NE(read_text(log).find("work is done"), std::string::npos) << read_text(log);
+}
+
+TEST_F(Console, ACustomersApproverCannotSeeOrDecideAnotherCustomersRequest) {
+  const std::string req = request_acme();
+  ASSERT_FALSE(req.empty());
+  auto r = browse(
+      "dave", with(sign_in("dave"), nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
+                                                           {{"text", "list"}},
+                                                           {{"attr", "body"}, {"name", "data-csrf"}, {"as", "csrf"}},
+                                                           {{"goto", "/console/requests/" + req}},
+                                                           {{"text", "detail"}}})));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(r["results"]["list"].get<std::string>().find(req), std::string::npos) << r["results"]["list"];
+  EXPECT_EQ(r["results"]["status"], 404);
+  EXPECT_EQ(r["results"]["detail"].get<std::string>().find("bob"), std::string::npos);
+  // The server refuses the action itself, not just the button: 404, as for a request that does not exist.
+  const std::string csrf = r["results"]["csrf"];
+  auto again = browse(
+      "dave", with(sign_in("dave"),
+                   nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
+                                          {{"attr", "body"}, {"name", "data-csrf"}, {"as", "csrf"}},
+                                          {{"fetch",
+                                            {{"method", "POST"},
+                                             {"path", "/api/console/action-options"},
+                                             {"headers", {{"Content-Type", "application/json"}}},
+                                             {"body", nlohmann::json{{"action", "approve"}, {"id", req}}.dump()}}},
+                                           {"as", "nocsrf"}}})));
+  ASSERT_TRUE(again["ok"]) << again;
+  EXPECT_EQ(again["results"]["nocsrf"]["status"], 403) << again;
+  (void)csrf;
+  auto pending = nlohmann::json::parse(d->ctl_ok({"elevate", "list", "--json", "--state", "pending"}));
+  bool still_pending = false;
+  for (const auto& e : pending) still_pending = still_pending || e["id"] == req;
+  EXPECT_TRUE(still_pending);
+}
+
+TEST_F(Console, ChangesNeedTheExactOriginAndTheSessionsCsrfToken) {
+  auto r = browse("dave", with(sign_in("dave"),
+                               nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
+                                                      {{"cookie", "cookie"}},
+                                                      {{"attr", "body"}, {"name", "data-csrf"}, {"as", "csrf"}}})));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string cookie = r["results"]["cookie"], csrf = r["results"]["csrf"];
+  ASSERT_FALSE(cookie.empty());
+  ASSERT_FALSE(csrf.empty());
+  const std::string body = nlohmann::json{{"destination", "x@nowhere"}, {"duration", "5m"}, {"reason", "t"}}.dump();
+  // Another site's origin, with the right token: refused.
+  auto foreign = curl("POST", "/api/console/request-new", cookie, "https://evil.example", csrf, body);
+  EXPECT_EQ(status_of(foreign), 403) << foreign.out;
+  EXPECT_NE(foreign.out.find("cross-origin"), std::string::npos) << foreign.out;
+  // The right origin, no token or another session's: refused.
+  auto no_token = curl("POST", "/api/console/request-new", cookie, d->public_url(), "", body);
+  EXPECT_EQ(status_of(no_token), 403) << no_token.out;
+  EXPECT_NE(no_token.out.find("CSRF"), std::string::npos) << no_token.out;
+  // No cookie at all: not signed in.
+  auto no_cookie = curl("POST", "/api/console/request-new", "", d->public_url(), csrf, body);
+  EXPECT_EQ(status_of(no_cookie), 401) << no_cookie.out;
+  // Everything right: the call reaches the decision (dave holds no role for x@nowhere).
+  auto right = curl("POST", "/api/console/request-new", cookie, d->public_url(), csrf, body);
+  EXPECT_EQ(status_of(right), 409) << right.out;
+  // A page read needs only the cookie.
+  EXPECT_EQ(status_of(curl("GET", "/console/requests", cookie)), 200);
+  EXPECT_EQ(status_of(curl("GET", "/console/requests", "")), 401);
+}
+
+TEST_F(Console, ADisabledPersonOrAKilledSessionLosesTheConsoleAtOnce) {
+  auto r = browse(
+      "erin", with(sign_in("erin"), nlohmann::json::array({{{"waitFor", "#signed-in-as"}}, {{"cookie", "cookie"}}})));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string cookie = r["results"]["cookie"];
+  ASSERT_EQ(status_of(curl("GET", "/console/requests", cookie)), 200);
+  d->ctl_ok({"user", "disable", "erin"});
+  auto after = curl("GET", "/console/requests", cookie);
+  EXPECT_EQ(status_of(after), 401) << after.out;
+  EXPECT_NE(after.out.find("erin is disabled"), std::string::npos) << after.out;
+  d->ctl_ok({"user", "enable", "erin"});
+  // The ended session stays ended.
+  EXPECT_EQ(status_of(curl("GET", "/console/requests", cookie)), 401);
+
+  auto again = browse(
+      "erin", with(sign_in("erin"), nlohmann::json::array({{{"waitFor", "#signed-in-as"}}, {{"cookie", "cookie"}}})));
+  ASSERT_TRUE(again["ok"]) << again;
+  const std::string second = again["results"]["cookie"];
+  ASSERT_EQ(status_of(curl("GET", "/console/requests", second)), 200);
+  auto killed = d->ctl_ok({"web", "sessions", "kill", "--user", "erin", "--reason", "lost laptop"});
+  EXPECT_NE(killed.find("ended 1 console session(s) of erin"), std::string::npos) << killed;
+  auto gone = curl("GET", "/console/requests", second);
+  EXPECT_EQ(status_of(gone), 401) << gone.out;
+  EXPECT_NE(gone.out.find("ended by an administrator: lost laptop"), std::string::npos) << gone.out;
+}
+
+}  // namespace
+}  // namespace bastion::e2e
