@@ -353,6 +353,8 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
+    exec(*db, "DROP TABLE console_ceremonies");
+    exec(*db, "DROP TABLE console_sessions");
     exec(*db, "ALTER TABLE audit_checkpoints DROP COLUMN next_key");
     exec(*db, "DROP TABLE syslog_cursors");
     exec(*db, "DROP TABLE claims");
