@@ -34,6 +34,29 @@ if [ "${1:-}" = "approve" ]; then
   exit $?
 fi
 
+if [ "${1:-}" = "console-approve" ]; then
+  # carol signs in to the web console with her security key and approves REQ
+  # there (a second touch, for that approval alone), in headless Chromium.
+  [ $# -eq 2 ] || { echo "usage: scripts/demo.sh console-approve REQ-..." >&2; exit 2; }
+  case "$2" in REQ-*) ;; *) echo "console-approve: $2 is not a request id (REQ-...)" >&2; exit 2 ;; esac
+  steps="$(mktemp)"
+  cat > "$steps" <<JSON
+[{"goto": "/console/signin"}, {"fill": "#user", "value": "carol"}, {"click": "#signin"},
+ {"waitFor": "body[data-page=requests], body[data-state=failed]"},
+ {"goto": "/console/requests/$2"}, {"waitFor": "#approve, body[data-state=failed]"},
+ {"click": "#approve"}, {"waitFor": "body[data-state=done], body[data-state=failed]"}, {"text": "page"}]
+JSON
+  out="$(node "$root/tests/browser/console.mjs" --base "https://localhost:$web_port" --state "$state/webauthn_carol.json" \
+         --cert "$state/web_cert.pem" --steps "$steps")" || true
+  rm -f "$steps"
+  printf '%s' "$out" | python3 -c 'import json,sys
+r = json.load(sys.stdin)
+lines = [l for l in r.get("results", {}).get("page", "").splitlines() if l.startswith(("Confirming:", "Done:", "Failed:"))]
+print("\n".join(lines) if lines else "failed: " + r.get("error", "no answer"))
+sys.exit(0 if any(l.startswith("Done:") for l in lines) else 1)'
+  exit $?
+fi
+
 if [ "${1:-}" = "stop" ]; then
   stop
   echo "demo stopped (state kept in $state; delete it to start over)"
@@ -178,9 +201,13 @@ and using a grant need a security-key step-up: ssh prints a URL; approve it with
   ssh -F $state/ssh_config demo@gw request $login@acme-app --for 15m --reason "TICKET-1 demo"
   ssh -F $state/ssh_config carol@gw-carol requests
   ssh -F $state/ssh_config carol@gw-carol approve REQ-...      # or: deny REQ-... --reason TEXT
+  scripts/demo.sh console-approve REQ-...                        # or: carol approves in the web console
   ssh -F $state/ssh_config $login@acme-app@gw                     # step-up, then works until the grant ends
   ssh -F $state/ssh_config carol@gw-carol revoke GRT-...        # the live session ends at once
   $bin/bastionctl --config $state/bastion.toml access check demo $login@acme-app
+
+The web console: https://localhost:$web_port/console (carol and demo sign in with their
+security keys; in your own browser, register one first: bastionctl user invite NAME)
 
 Evidence for an auditor: a signed pack of today, checked offline
   $bin/bastionctl --config $state/bastion.toml evidence export --from $(date -u +%Y-%m-%d) --to $(date -u -d tomorrow +%Y-%m-%d) --out /tmp/evidence.tar

@@ -90,7 +90,7 @@ void register_web_commands(CLI::App& app, CtlGlobals& g) {
 
   auto* kill = sessions->add_subcommand("kill", "end a console session (or every one of a person) at once");
   auto ka = std::make_shared<KillArgs>();
-  kill->add_option("id", ka->id, "the session's ID from `web sessions list` (at least 8 digits)");
+  kill->add_option("ID", ka->id, "the session's ID from `web sessions list` (at least 8 digits)");
   kill->add_option("--user", ka->user, "every live session of this person");
   kill->add_option("--reason", ka->reason, "recorded in the audit log");
   kill->footer("The browser's next request shows the sign-in page, saying the session ended.");

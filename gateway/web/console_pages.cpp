@@ -241,7 +241,7 @@ std::string render_console_requests(const nlohmann::json& data) {
       "</section>\n";
   content += "<section aria-labelledby=\"h-mine\"><h2 id=\"h-mine\">Your requests</h2>\n" +
              requests_table(data.value("mine", nlohmann::json::array()), "mine", "You have made no request.") +
-             "<details><summary>Request access</summary>\n<form id=\"request-form\">\n"
+             "<details><summary id=\"request-form-toggle\">Request access</summary>\n<form id=\"request-form\">\n"
              "<p><label for=\"destination\">Login and target</label><br>"
              "<input id=\"destination\" placeholder=\"root@acme-app\" spellcheck=\"false\" autocapitalize=\"none\">"
              "</p>\n<p><label for=\"duration\">For how long</label><br>"

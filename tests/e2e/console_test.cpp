@@ -142,9 +142,11 @@ TEST_F(Console, SignInNeedsTheSecurityKeysUserVerification) {
   for (const auto& r : records) allowed = allowed || (r["actor"] == "carol" && r["outcome"] == "allow");
   EXPECT_TRUE(allowed) << records;
   // Without a name: the key's discoverable credential says who it is.
-  auto nameless = browse("dave", with(sign_in(""), nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
-                                                                          {{"text", "page"}},
-                                                                          {{"screenshot", "console-signin"}}})));
+  auto nameless = browse("dave", nlohmann::json::array({{{"goto", "/console/signin"}},
+                                                        {{"screenshot", "console-signin"}},
+                                                        {{"click", "#signin"}},
+                                                        {{"waitFor", "#signed-in-as"}},
+                                                        {{"text", "page"}}}));
   ASSERT_TRUE(nameless["ok"]) << nameless;
   EXPECT_NE(nameless["results"]["page"].get<std::string>().find("Signed in as dave"), std::string::npos) << nameless;
   // Signed in, carol's session is listed for administrators.
@@ -227,6 +229,37 @@ TEST_F(Console, RevokingAGrantInTheConsoleEndsTheLiveSessionWithTheReason) {
   EXPECT_NE(revoke["results"]["after"].get<std::string>().find("Done: Revoked GRT-"), std::string::npos) << revoke;
   EXPECT_TRUE(wait_for([&] { return !ssh.running(); }, 10000)) << read_text(log);
   EXPECT_NE(read_text(log).find("work is done"), std::string::npos) << read_text(log);
+}
+
+TEST_F(Console, ARequesterAsksInTheConsoleAndCanWithdrawButNotApprove) {
+  auto r = browse("bob", with(sign_in("bob"),
+                              nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
+                                                     {{"click", "#request-form-toggle"}},
+                                                     {{"fill", "#destination"}, {"value", d->login() + "@acme-app"}},
+                                                     {{"fill", "#duration"}, {"value", "20m"}},
+                                                     {{"fill", "#reason"}, {"value", "TICKET-88 <b>bold</b>"}},
+                                                     {{"click", "#request-new"}},
+                                                     {{"waitFor", "body[data-state=done], body[data-state=failed]"}},
+                                                     {{"text", "after"}}})));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string after = r["results"]["after"];
+  auto done = after.find("Done: Requested ");
+  ASSERT_NE(done, std::string::npos) << after;
+  const std::string req = id_in(after.substr(done), "REQ");
+  ASSERT_FALSE(req.empty()) << after;
+  auto detail = browse("bob", with(sign_in("bob"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
+                                                                          {{"waitFor", "#revoke"}},
+                                                                          {{"text", "page"}},
+                                                                          {{"click", "#revoke"}},
+                                                                          {{"waitFor", "body[data-state=done]"}},
+                                                                          {{"text", "after"}}})));
+  ASSERT_TRUE(detail["ok"]) << detail;
+  const std::string page = detail["results"]["page"];
+  // The reason is shown as text, never as markup; bob cannot approve his own request.
+  EXPECT_NE(page.find("TICKET-88 <b>bold</b>"), std::string::npos) << page;
+  EXPECT_EQ(page.find("Approve with security key"), std::string::npos) << page;
+  EXPECT_NE(page.find("Withdraw"), std::string::npos) << page;
+  EXPECT_NE(detail["results"]["after"].get<std::string>().find("Done: Revoked " + req), std::string::npos) << detail;
 }
 
 TEST_F(Console, ACustomersApproverCannotSeeOrDecideAnotherCustomersRequest) {
