@@ -353,6 +353,9 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
+    for (const char* index : {"elevations_user_created", "elevations_customer_created", "elevations_role_created"}) {
+      exec(*db, std::string("DROP INDEX ") + index);
+    }
     exec(*db, "DROP TABLE console_ceremonies");
     exec(*db, "DROP TABLE console_sessions");
     exec(*db, "ALTER TABLE audit_checkpoints DROP COLUMN next_key");

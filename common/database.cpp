@@ -322,7 +322,8 @@ ALTER TABLE audit_checkpoints ADD COLUMN next_key TEXT NOT NULL DEFAULT '';
 )sql",
       // 11: the web console (authn/console_store.h): signed-in sessions
       // (the cookie's SHA-256, never the cookie) and WebAuthn ceremonies in
-      // progress (a sign-in, or one action bound to its challenge).
+      // progress (a sign-in, or one action bound to its challenge); indexes
+      // for its pages' newest requests per person, customer and role.
       R"sql(
 CREATE TABLE console_sessions (
   id TEXT PRIMARY KEY,
@@ -346,6 +347,9 @@ CREATE TABLE console_ceremonies (
   used_at BIGINT
 );
 CREATE INDEX console_ceremonies_expiry ON console_ceremonies(expires_at);
+CREATE INDEX elevations_user_created ON elevations(user_name, created_at);
+CREATE INDEX elevations_customer_created ON elevations(customer, created_at);
+CREATE INDEX elevations_role_created ON elevations(role, created_at);
 )sql",
   };
   return m;

@@ -255,3 +255,52 @@ TEST_F(RepoTest, BadInputChangesNothing) {
 
 }  // namespace
 }  // namespace bastion::policy
+
+namespace bastion::policy {
+namespace {
+
+TEST_F(RepoTest, RecentElevationsArePerRequesterOrPerCustomerAndRoleNewestFirstAndCapped) {
+  for (const char* name : {"bob", "eve"}) {
+    Person p;
+    p.name = name;
+    ASSERT_TRUE(repo->add_person(p));
+  }
+  int n = 0;
+  auto add = [&](const std::string& user, const std::string& customer, const std::string& role) {
+    Elevation e;
+    e.id = "REQ-" + std::to_string(100 + n);
+    e.user = user;
+    e.target = customer.empty() ? "internal-app" : customer + "-app";
+    e.login = "root";
+    e.role = role;
+    e.customer = customer;
+    e.reason = "t";
+    e.duration = 60;
+    e.created_at = 1000 + n++;
+    e.expires_at = e.created_at + 100;
+    ASSERT_TRUE(repo->add_elevation(e));
+  };
+  add("bob", "acme", "support");    // REQ-100
+  add("eve", "globex", "support");  // REQ-101
+  add("bob", "globex", "support");  // REQ-102
+  add("eve", "", "four-eyes");      // REQ-103
+  add("eve", "acme", "support");    // REQ-104
+  auto ids = [](const Result<std::vector<Elevation>>& r) {
+    std::vector<std::string> out;
+    if (r) {
+      for (const auto& e : *r) out.push_back(e.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(repo->recent_elevations("bob", {}, {}, 10)), (std::vector<std::string>{"REQ-102", "REQ-100"}));
+  EXPECT_EQ(ids(repo->recent_elevations("", {"acme"}, {}, 10)), (std::vector<std::string>{"REQ-104", "REQ-100"}));
+  EXPECT_EQ(ids(repo->recent_elevations("", {"acme"}, {"four-eyes"}, 10)),
+            (std::vector<std::string>{"REQ-104", "REQ-103", "REQ-100"}));
+  // A request matched twice (its customer and its role) is listed once; the cap keeps the newest.
+  EXPECT_EQ(ids(repo->recent_elevations("", {"acme", "globex"}, {"support"}, 3)),
+            (std::vector<std::string>{"REQ-104", "REQ-102", "REQ-101"}));
+  EXPECT_TRUE(ids(repo->recent_elevations("", {}, {}, 10)).empty());
+}
+
+}  // namespace
+}  // namespace bastion::policy

@@ -89,6 +89,12 @@ class PolicyRepository {
   // All elevations, or one person's ("" = everyone's), newest first;
   // `open_only`: only those stored as pending or approved.
   virtual Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) = 0;
+  // The newest `limit` elevations of requester `user`, or (when `user` is
+  // "") those of any of `customers` or of any of the elevated `roles`;
+  // newest first. Indexed: for pages, whatever the history's length.
+  virtual Result<std::vector<Elevation>> recent_elevations(const std::string& user,
+                                                           const std::vector<std::string>& customers,
+                                                           const std::vector<std::string>& roles, size_t limit) = 0;
   // Grants approved and in their window at `now` (every person's; metrics).
   virtual Result<int64_t> count_active_grants(Micros now) = 0;
   // Stores a new request, or a break-glass grant (state approved).

@@ -153,6 +153,41 @@ Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std
   });
 }
 
+Result<std::vector<Elevation>> SqlitePolicyRepository::recent_elevations(const std::string& user,
+                                                                         const std::vector<std::string>& customers,
+                                                                         const std::vector<std::string>& roles,
+                                                                         size_t limit) {
+  return guarded([&]() -> Result<std::vector<Elevation>> {
+    std::vector<Elevation> out;
+    // One indexed query per key (elevations_user_created, _customer_created,
+    // _role_created), each at most `limit` rows; merged newest first.
+    auto take = [&](const char* column, const std::string& value) {
+      Statement q(db_, std::string(kElevationCols) + " WHERE " + column + " = ? ORDER BY created_at DESC, id LIMIT ?");
+      q.bind(1, value);
+      q.bind(2, static_cast<int64_t>(limit));
+      while (q.step()) out.push_back(read_elevation(q));
+    };
+    if (!user.empty()) {
+      take("user_name", user);
+    } else {
+      for (const auto& c : customers) {
+        if (!c.empty()) take("customer", c);
+      }
+      for (const auto& r : roles) {
+        if (!r.empty()) take("role", r);
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const Elevation& a, const Elevation& b) {
+      return a.created_at != b.created_at ? a.created_at > b.created_at : a.id < b.id;
+    });
+    out.erase(std::unique(out.begin(), out.end(), [](const Elevation& a, const Elevation& b) { return a.id == b.id; }),
+              out.end());
+    if (out.size() > limit) out.resize(limit);
+    for (auto& e : out) load_approvals(db_, e);
+    return out;
+  });
+}
+
 Result<int64_t> SqlitePolicyRepository::count_active_grants(Micros now) {
   return guarded([&]() -> Result<int64_t> {
     Statement q(db_, "SELECT COUNT(*) FROM elevations WHERE state = 'approved' AND starts_at <= ? AND ends_at > ?");

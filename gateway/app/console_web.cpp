@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <set>
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
@@ -335,34 +337,41 @@ WebReply ConsoleWeb::requests_page(const Signed& who) {
   auto v = view_of(s_, who.person);
   if (!v) return error(500, v.error().message);
   auto awaiting = s_.elevation().awaiting(who.person.name);
-  auto all = s_.policy().list_elevations("", false);
-  if (!awaiting || !all) return error(500, "internal error (elevations unavailable)");
+  if (!awaiting) return error(500, "internal error (elevations unavailable)");
+  // The elevated roles whose internal approvals this person gives.
+  std::vector<std::string> approving_roles;
+  auto all_roles = s_.policy().list_roles();
+  if (!all_roles) return error(500, "internal error (roles unavailable)");
+  for (const auto& r : *all_roles) {
+    if (r.internal_approvals > 0 &&
+        std::find(v->access.roles.begin(), v->access.roles.end(), r.approver_role) != v->access.roles.end()) {
+      approving_roles.push_back(r.name);
+    }
+  }
+  auto own = s_.policy().recent_elevations(who.person.name, {}, {}, kListed);
+  auto theirs = approving_roles.empty() && v->access.approver_of.empty()
+                    ? Result<std::vector<policy::Elevation>>(std::vector<policy::Elevation>{})
+                    : s_.policy().recent_elevations("", v->access.approver_of, approving_roles, kListed);
+  if (!own || !theirs) return error(500, "internal error (elevations unavailable)");
   const Micros now = s_.clock().now();
   nlohmann::json waiting = nlohmann::json::array(), mine = nlohmann::json::array(), others = nlohmann::json::array();
-  std::vector<std::string> waiting_ids;
+  std::set<std::string> waiting_ids;
   for (const auto& e : *awaiting) {
     if (waiting.size() >= kListed) break;
     waiting.push_back(elevation_json(e, now));
-    waiting_ids.push_back(e.id);
+    waiting_ids.insert(e.id);
   }
-  // Newest first.
-  std::vector<const policy::Elevation*> sorted;
-  for (const auto& e : *all) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->created_at > b->created_at; });
+  for (const auto& e : *own) mine.push_back(elevation_json(e, now));
   std::map<std::string, std::optional<policy::Role>> role_cache;
-  for (const auto* e : sorted) {
-    if (e->user == who.person.name) {
-      if (mine.size() < kListed) mine.push_back(elevation_json(*e, now));
-      continue;
+  for (const auto& e : *theirs) {
+    if (e.user == who.person.name || waiting_ids.contains(e.id)) continue;
+    if (!role_cache.contains(e.role)) {
+      auto r = s_.policy().find_role(e.role);
+      role_cache[e.role] = r ? *r : std::nullopt;
     }
-    if (std::find(waiting_ids.begin(), waiting_ids.end(), e->id) != waiting_ids.end()) continue;
-    if (others.size() >= kListed) continue;
-    if (!role_cache.contains(e->role)) {
-      auto r = s_.policy().find_role(e->role);
-      role_cache[e->role] = r ? *r : std::nullopt;
-    }
-    const auto& role = role_cache[e->role];
-    if (policy::may_view_request(v->access, *e, role ? &*role : nullptr)) others.push_back(elevation_json(*e, now));
+    const auto& role = role_cache[e.role];
+    // SECURITY: the query selects by customer and role; the policy decides.
+    if (policy::may_view_request(v->access, e, role ? &*role : nullptr)) others.push_back(elevation_json(e, now));
   }
   return {200,
           {{"user", who.person.name},
@@ -411,9 +420,8 @@ WebReply ConsoleWeb::request_page(const Signed& who, const nlohmann::json& args)
       policy::check_revoke(e, who.person.name, policy::approves_for(v->access, e.customer), false, now));
   // The requester's recent requests to the same customer (what an approver weighs).
   nlohmann::json history = nlohmann::json::array();
-  auto theirs = s_.policy().list_elevations(e.user, false);
+  auto theirs = s_.policy().recent_elevations(e.user, {}, {}, 10 * kListed);
   if (theirs) {
-    std::sort(theirs->begin(), theirs->end(), [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
     for (const auto& h : *theirs) {
       if (h.id == e.id || h.customer != e.customer) continue;
       if (history.size() >= kHistory) break;
