@@ -7,6 +7,8 @@
 //   bastion-bench recordings [--mib N]              write, replay-parse and search N MiB of asciicast
 //   bastion-bench streams [--mib N]                 N MiB of binary output: stream writer (zstd or not) vs asciicast
 //   bastion-bench command-index [--mib N]           terminal output through the command indexer
+//   bastion-bench console [--people N] [--targets N] [--customers N] [--elevations N] [--rounds N]
+//                                                   the web console's server time per page (bench_console.cpp)
 // Prints one markdown table row per measurement.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -277,6 +279,8 @@ void bench_command_index(int mib) {
 
 }  // namespace
 
+int bench_console(const std::string& dir, int people, int targets, int customers, int elevations, int rounds);
+
 int main(int argc, char** argv) {
   CLI::App app{"bastion-bench: recorder benchmarks (prints markdown table rows)"};
   app.require_subcommand(1);
@@ -305,6 +309,13 @@ int main(int argc, char** argv) {
   fill->add_option("--database", database, "the deployment's database (SQLite file or postgresql://...)")->required();
   auto* cmdidx = app.add_subcommand("command-index", "terminal output through the command indexer");
   cmdidx->add_option("--mib", mib, "output in MiB")->capture_default_str();
+  int people = 10000, targets = 1000, customers = 100, elevations = 100000, rounds = 200;
+  auto* console = app.add_subcommand("console", "the web console's server time per page on a large deployment");
+  console->add_option("--people", people, "people")->capture_default_str();
+  console->add_option("--targets", targets, "targets")->capture_default_str();
+  console->add_option("--customers", customers, "customers")->capture_default_str();
+  console->add_option("--elevations", elevations, "requests and grants in the history")->capture_default_str();
+  console->add_option("--rounds", rounds, "calls per page")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (streams->parsed()) bench_streams(dir, mib);
   if (audit->parsed()) bench_audit(dir, records, procs, database);
@@ -312,5 +323,6 @@ int main(int argc, char** argv) {
   if (fill->parsed()) return group_commit_n(database, records, 1000);
   if (rec->parsed()) bench_recordings(dir, mib);
   if (cmdidx->parsed()) bench_command_index(mib);
+  if (console->parsed()) return bench_console(dir, people, targets, customers, elevations, rounds);
   return 0;
 }

@@ -89,6 +89,8 @@ class PolicyRepository {
   // All elevations, or one person's ("" = everyone's), newest first;
   // `open_only`: only those stored as pending or approved.
   virtual Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) = 0;
+  // Requests stored as pending (expired ones too: the caller applies the time), oldest first.
+  virtual Result<std::vector<Elevation>> pending_elevations() = 0;
   // The newest `limit` elevations of requester `user`, or (when `user` is
   // "") those of any of `customers` or of any of the elevated `roles`;
   // newest first. Indexed: for pages, whatever the history's length.

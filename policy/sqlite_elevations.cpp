@@ -153,6 +153,16 @@ Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std
   });
 }
 
+Result<std::vector<Elevation>> SqlitePolicyRepository::pending_elevations() {
+  return guarded([&]() -> Result<std::vector<Elevation>> {
+    std::vector<Elevation> out;
+    Statement q(db_, std::string(kElevationCols) + " WHERE state = 'pending' ORDER BY created_at, id");
+    while (q.step()) out.push_back(read_elevation(q));
+    for (auto& e : out) load_approvals(db_, e);
+    return out;
+  });
+}
+
 Result<std::vector<Elevation>> SqlitePolicyRepository::recent_elevations(const std::string& user,
                                                                          const std::vector<std::string>& customers,
                                                                          const std::vector<std::string>& roles,

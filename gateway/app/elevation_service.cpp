@@ -426,7 +426,7 @@ Result<std::vector<Elevation>> ElevationService::awaiting(const std::string& per
   if (!*person) return out;
   auto roles = repo_.roles_of(**person);
   auto customers = repo_.list_customers();
-  auto all = repo_.list_elevations("", true);
+  auto all = repo_.pending_elevations();  // oldest first
   if (!roles || !customers || !all) return make_error("internal error (policy unavailable)");
   Micros now = clock_.now();
   for (auto& e : *all) {
@@ -439,7 +439,6 @@ Result<std::vector<Elevation>> ElevationService::awaiting(const std::string& per
     if (!role || !*role) continue;
     if (policy::approval_kind(e, **person, approvers, *roles, **role, now)) out.push_back(std::move(e));
   }
-  std::reverse(out.begin(), out.end());
   return out;
 }
 
