@@ -11,6 +11,7 @@
 #include "common/encoding.h"
 #include "common/random.h"
 #include "gateway/app/daemon_log.h"
+#include "gateway/app/webauthn_check.h"
 #include "policy/console_access.h"
 
 namespace bastion::gateway {
@@ -40,36 +41,6 @@ const nlohmann::json& args_of(const nlohmann::json& call) {
   static const nlohmann::json kEmpty = nlohmann::json::object();
   auto it = call.find("args");
   return it != call.end() && it->is_object() ? *it : kEmpty;
-}
-
-// A field of a posted credential, base64url-decoded.
-Result<std::string> field(const nlohmann::json& j, const char* a, const char* b = nullptr) {
-  const nlohmann::json* v = &j;
-  for (const char* k : {a, b}) {
-    if (k == nullptr) break;
-    if (!v->is_object() || !v->contains(k)) return make_error(std::string("missing ") + k);
-    v = &(*v)[k];
-  }
-  if (!v->is_string()) return make_error(std::string("malformed ") + (b ? b : a));
-  auto raw = base64url_decode(v->get<std::string>());
-  if (!raw) return make_error(std::string("malformed ") + (b ? b : a) + ": " + raw.error().message);
-  return std::string(raw->begin(), raw->end());
-}
-
-struct Assertion {
-  std::string raw_id, client_data, auth_data, signature;
-};
-
-Result<Assertion> assertion_of(const nlohmann::json& credential) {
-  Assertion a;
-  auto raw_id = field(credential, "rawId");
-  auto cdj = field(credential, "response", "clientDataJSON");
-  auto auth_data = field(credential, "response", "authenticatorData");
-  auto sig = field(credential, "response", "signature");
-  for (const auto* f : {&raw_id, &cdj, &auth_data, &sig}) {
-    if (!*f) return make_error("malformed assertion: " + f->error().message);
-  }
-  return Assertion{*raw_id, *cdj, *auth_data, *sig};
 }
 
 bool equal_secret(const std::string& a, const std::string& b) {
@@ -267,7 +238,7 @@ WebReply ConsoleWeb::signin_assert(const nlohmann::json& call) {
     audit(who, "console.signin", Outcome::kDeny, why, {{"credential_id", credential_id}}, source);
     return error(403, "sign-in refused: " + why);
   };
-  auto a = assertion_of(args.contains("credential") ? args["credential"] : nlohmann::json());
+  auto a = posted_assertion(args.contains("credential") ? args["credential"] : nlohmann::json());
   if (!a) return refuse(a.error().message, "");
   const std::string id = b64url(a->raw_id);
   auto stored = s_.mfa().find_credential(a->raw_id);
@@ -281,27 +252,16 @@ WebReply ConsoleWeb::signin_assert(const nlohmann::json& call) {
   if (!*person || (*person)->state != policy::PersonState::kActive) {
     return refuse(who + " is " + (*person ? policy::to_string((*person)->state) : std::string("unknown")), id);
   }
-  authn::AssertionCheck check;
-  check.rp_id = origin_.rp_id;
-  check.origin = origin_.origin;
-  check.challenge = c->challenge;
-  check.credential = &(*stored)->credential;
   // SECURITY: user presence and verification (touch and PIN) are required.
-  auto ok = authn::verify_assertion(a->raw_id, a->client_data, a->auth_data, a->signature, check);
-  if (!ok) {
-    if (ok.error().code == ErrorCode::kCounterRegression) {
-      (void)s_.mfa().lock_credential(a->raw_id, ok.error().message);
-      audit(who, "webauthn.alert", Outcome::kDeny, "credential locked: " + ok.error().message, {{"credential_id", id}},
-            source);
-    }
-    return refuse(ok.error().message, id);
-  }
-  if (auto st = s_.mfa().record_use(a->raw_id, ok->sign_count); !st) return refuse(st.message(), id);
+  auto ok = check_posted_assertion(s_.mfa(), origin_, *a, **stored, c->challenge, [&](const std::string& why) {
+    audit(who, "webauthn.alert", Outcome::kDeny, why, {{"credential_id", id}}, source);
+  });
+  if (!ok) return refuse(ok.error().message, id);
   auto cookie = s_.console().create_session(who, id, source);
   if (!cookie) return error(500, "internal error: " + cookie.error().message);
   const std::string short_id = authn::console_session_id(*cookie).substr(0, 12);
   audit(who, "console.signin", Outcome::kAllow, "signed in with a security key",
-        {{"credential_id", id}, {"sign_count", ok->sign_count}, {"console_session", short_id}}, source);
+        {{"credential_id", id}, {"sign_count", *ok}, {"console_session", short_id}}, source);
   return {200, {{"ok", true}, {"user", who}, {"set_cookie", *cookie}, {"next", "/console/requests"}}};
 }
 
@@ -517,7 +477,7 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
   // SECURITY: an action's ceremony belongs to the console session that asked for it.
   if (c->session_id != who.session.id) return refuse("this confirmation belongs to another console session", "");
   if (op != "approve" && op != "deny" && op != "revoke") return error(400, "not an action");
-  auto a = assertion_of(args.contains("credential") ? args["credential"] : nlohmann::json());
+  auto a = posted_assertion(args.contains("credential") ? args["credential"] : nlohmann::json());
   if (!a) return refuse(a.error().message, "");
   const std::string id64 = b64url(a->raw_id);
   if (id64 != who.session.credential_id) return refuse("not the security key you signed in with", id64);
@@ -526,28 +486,17 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
   if (!*stored || (*stored)->user != who.person.name || (*stored)->state != "active") {
     return refuse("the security key is not active", id64);
   }
-  authn::AssertionCheck check;
-  check.rp_id = origin_.rp_id;
-  check.origin = origin_.origin;
-  check.challenge = c->challenge;
-  check.credential = &(*stored)->credential;
-  auto ok = authn::verify_assertion(a->raw_id, a->client_data, a->auth_data, a->signature, check);
-  if (!ok) {
-    if (ok.error().code == ErrorCode::kCounterRegression) {
-      (void)s_.mfa().lock_credential(a->raw_id, ok.error().message);
-      audit(who.person.name, "webauthn.alert", Outcome::kDeny, "credential locked: " + ok.error().message,
-            {{"credential_id", id64}}, who.source);
-    }
-    return refuse(ok.error().message, id64);
-  }
-  if (auto st = s_.mfa().record_use(a->raw_id, ok->sign_count); !st) return refuse(st.message(), id64);
+  auto ok = check_posted_assertion(s_.mfa(), origin_, *a, **stored, c->challenge, [&](const std::string& why) {
+    audit(who.person.name, "webauthn.alert", Outcome::kDeny, why, {{"credential_id", id64}}, who.source);
+  });
+  if (!ok) return refuse(ok.error().message, id64);
   audit(who.person.name, "console.action", Outcome::kAllow, "confirmed with a security key",
         {{"action", op},
          {"id", id},
          {"summary", str(bound, "summary")},
          {"challenge_sha256", hex_encode(sha256(as_bytes(c->challenge)))},
          {"credential_id", id64},
-         {"sign_count", ok->sign_count},
+         {"sign_count", *ok},
          {"console_session", who.session.short_id()}},
         who.source);
   Actor actor{who.person.name, false, who.actor_session(), who.source};

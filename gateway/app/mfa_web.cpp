@@ -5,6 +5,7 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "gateway/app/daemon_log.h"
+#include "gateway/app/webauthn_check.h"
 
 namespace bastion::gateway {
 namespace {
@@ -16,20 +17,6 @@ WebReply error(int status, const std::string& message) { return {status, {{"erro
 WebReply lookup_error(const Error& e) { return error(lookup_status(e), e.message); }
 
 std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
-
-// A field of the posted credential, base64url-decoded.
-Result<std::string> field(const nlohmann::json& j, const char* a, const char* b = nullptr) {
-  const nlohmann::json* v = &j;
-  for (const char* k : {a, b}) {
-    if (k == nullptr) break;
-    if (!v->is_object() || !v->contains(k)) return make_error(std::string("missing ") + k);
-    v = &(*v)[k];
-  }
-  if (!v->is_string()) return make_error(std::string("malformed ") + (b ? b : a));
-  auto raw = base64url_decode(v->get<std::string>());
-  if (!raw) return make_error(std::string("malformed ") + (b ? b : a) + ": " + raw.error().message);
-  return std::string(raw->begin(), raw->end());
-}
 
 }  // namespace
 
@@ -131,8 +118,8 @@ WebReply MfaWeb::invite_register(const std::string& token, const nlohmann::json&
   auto inv = s_.mfa().find_invite(token);
   if (!inv) return lookup_error(inv.error());
   if (inv->challenge.empty()) return error(400, "start the registration from the page (no challenge issued)");
-  auto cdj = field(credential, "response", "clientDataJSON");
-  auto att = field(credential, "response", "attestationObject");
+  auto cdj = credential_field(credential, "response", "clientDataJSON");
+  auto att = credential_field(credential, "response", "attestationObject");
   if (!cdj || !att) return error(400, "malformed registration: " + (!cdj ? cdj : att).error().message);
   auto trust = s_.mfa().trust();
   if (!trust) return error(500, "internal error: " + trust.error().message);
@@ -240,15 +227,10 @@ WebReply MfaWeb::stepup_assert(const std::string& code, const nlohmann::json& cr
   if (!s) return lookup_error(s.error());
   if (s->state != "pending") return error(410, "this sign-in link was already used");
   if (s->expires_at <= s_.clock().now()) return error(410, "this sign-in link has expired; connect again");
-  auto raw_id = field(credential, "rawId");
-  auto cdj = field(credential, "response", "clientDataJSON");
-  auto auth_data = field(credential, "response", "authenticatorData");
-  auto sig = field(credential, "response", "signature");
-  for (const auto* f : {&raw_id, &cdj, &auth_data, &sig}) {
-    if (!*f) return fail_step_up(code, *s, "malformed assertion: " + f->error().message, "");
-  }
-  std::string id = b64url(*raw_id);
-  auto stored = s_.mfa().find_credential(*raw_id);
+  auto a = posted_assertion(credential);
+  if (!a) return fail_step_up(code, *s, a.error().message, "");
+  std::string id = b64url(a->raw_id);
+  auto stored = s_.mfa().find_credential(a->raw_id);
   if (!stored) return error(500, "internal error: " + stored.error().message);
   // SECURITY: only the person's own, active credentials count.
   if (!*stored || (*stored)->user != s->user) return fail_step_up(code, *s, "unknown credential", id);
@@ -256,27 +238,13 @@ WebReply MfaWeb::stepup_assert(const std::string& code, const nlohmann::json& cr
   if ((*stored)->state != "active") {
     return fail_step_up(code, *s, "credential is " + (*stored)->state + ": " + (*stored)->state_reason, id);
   }
-  authn::AssertionCheck check;
-  check.rp_id = origin_.rp_id;
-  check.origin = origin_.origin;
-  check.challenge = s->challenge;
-  check.credential = &(*stored)->credential;
-  auto ok = authn::verify_assertion(*raw_id, *cdj, *auth_data, *sig, check);
-  if (!ok) {
-    const std::string& why = ok.error().message;
-    if (ok.error().code == ErrorCode::kCounterRegression) {
-      // SECURITY: a counter that goes back means a cloned authenticator (or a
-      // replayed assertion): lock the credential and raise an alert.
-      (void)s_.mfa().lock_credential(*raw_id, why);
-      audit(s->user, "webauthn.alert", Outcome::kDeny, "credential locked: " + why, {{"credential_id", id}},
-            s->session_id);
-    }
-    return fail_step_up(code, *s, why, id);
-  }
-  if (auto st = s_.mfa().record_use(*raw_id, ok->sign_count); !st) return fail_step_up(code, *s, st.message(), id);
+  auto ok = check_posted_assertion(s_.mfa(), origin_, *a, **stored, s->challenge, [&](const std::string& why) {
+    audit(s->user, "webauthn.alert", Outcome::kDeny, why, {{"credential_id", id}}, s->session_id);
+  });
+  if (!ok) return fail_step_up(code, *s, ok.error().message, id);
   if (auto st = s_.mfa().finish_step_up(code, true, "", id); !st) return error(410, st.message());
   audit(s->user, "webauthn.step_up", Outcome::kAllow, "step-up verified",
-        {{"credential_id", id}, {"sign_count", ok->sign_count}, {"purpose", s->purpose}}, s->session_id);
+        {{"credential_id", id}, {"sign_count", *ok}, {"purpose", s->purpose}}, s->session_id);
   return {200, {{"ok", true}, {"message", "Done. Return to your terminal: the login continues."}}};
 }
 

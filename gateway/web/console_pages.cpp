@@ -18,23 +18,8 @@ const std::string_view kConsoleJs = R"JS('use strict';
     if (statusEl) statusEl.textContent = text;
     body.setAttribute('data-state', state);
   }
-  function toBuffer(text) {
-    if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) {
-      throw new Error('the server sent malformed binary data');
-    }
-    var b64 = text.replace(/-/g, '+').replace(/_/g, '/');
-    b64 += '==='.slice((b64.length + 3) % 4);
-    var bin = atob(b64);
-    var out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out.buffer;
-  }
-  function fromBuffer(buffer) {
-    var bytes = new Uint8Array(buffer);
-    var bin = '';
-    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
+  var webauthn = window.bastionWebauthn;
+
   async function post(op, data) {
     var res = await fetch('/api/console/' + op, {
       method: 'POST',
@@ -50,27 +35,8 @@ const std::string_view kConsoleJs = R"JS('use strict';
     }
     return json;
   }
-  // navigator.credentials.get() with the server's options; the assertion as JSON.
-  async function assertWith(options) {
-    var pk = options.publicKey;
-    if (!pk || typeof pk !== 'object') throw new Error('the server sent no options');
-    pk.challenge = toBuffer(pk.challenge);
-    pk.allowCredentials = (pk.allowCredentials || []).map(function (c) {
-      return Object.assign({}, c, { id: toBuffer(c.id) });
-    });
-    var cred = await navigator.credentials.get({ publicKey: pk });
-    var response = {
-      clientDataJSON: fromBuffer(cred.response.clientDataJSON),
-      authenticatorData: fromBuffer(cred.response.authenticatorData),
-      signature: fromBuffer(cred.response.signature)
-    };
-    if (cred.response.userHandle) response.userHandle = fromBuffer(cred.response.userHandle);
-    return { id: cred.id, rawId: fromBuffer(cred.rawId), type: cred.type, response: response };
-  }
-  function describe(err) {
-    if (err && err.name && err.name !== 'Error') return err.name + ': ' + err.message;
-    return err && err.message ? err.message : String(err);
-  }
+  function assertWith(options) { return webauthn.getAssertion(options.publicKey); }
+  var describe = webauthn.describe;
   function value(id) {
     var el = document.getElementById(id);
     return el ? el.value.trim() : '';
@@ -174,6 +140,7 @@ std::string console_page(const std::string& title, const std::string& attrs, con
          "<meta name=\"referrer\" content=\"no-referrer\">\n<title>" +
          e(title) +
          " - bastion</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+         "<script src=\"/static/webauthn.js\" defer></script>\n"
          "<script src=\"/static/console.js\" defer></script>\n</head>\n<body class=\"console\"" +
          attrs + ">\n" + bar + "<main>\n" + content +
          "<noscript><p>The console needs JavaScript to talk to your security key.</p></noscript>\n"

@@ -17,24 +17,8 @@ const std::string_view kWebAppJs = R"JS('use strict';
     body.setAttribute('data-state', state);
   }
 
-  // base64url without padding <-> ArrayBuffer.
-  function toBuffer(text) {
-    if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) {
-      throw new Error('the server sent malformed binary data');
-    }
-    var b64 = text.replace(/-/g, '+').replace(/_/g, '/');
-    b64 += '==='.slice((b64.length + 3) % 4);
-    var bin = atob(b64);
-    var out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out.buffer;
-  }
-  function fromBuffer(buffer) {
-    var bytes = new Uint8Array(buffer);
-    var bin = '';
-    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
+  var webauthn = window.bastionWebauthn;
+  var toBuffer = webauthn.toBuffer, fromBuffer = webauthn.fromBuffer, listToBuffers = webauthn.listToBuffers;
 
   async function postJson(path, data) {
     var res = await fetch(path, {
@@ -62,14 +46,6 @@ const std::string_view kWebAppJs = R"JS('use strict';
       throw new Error('the server sent no options');
     }
     return options.publicKey;
-  }
-
-  function listToBuffers(list) {
-    return (list || []).map(function (c) {
-      var copy = Object.assign({}, c);
-      copy.id = toBuffer(c.id);
-      return copy;
-    });
   }
 
   async function register() {
@@ -102,26 +78,13 @@ const std::string_view kWebAppJs = R"JS('use strict';
   }
 
   async function approve() {
-    var pk = publicKeyOf(await postJson(api('options'), {}));
-    pk.challenge = toBuffer(pk.challenge);
-    pk.allowCredentials = listToBuffers(pk.allowCredentials);
-    var cred = await navigator.credentials.get({ publicKey: pk });
-    var response = {
-      clientDataJSON: fromBuffer(cred.response.clientDataJSON),
-      authenticatorData: fromBuffer(cred.response.authenticatorData),
-      signature: fromBuffer(cred.response.signature)
-    };
-    if (cred.response.userHandle) response.userHandle = fromBuffer(cred.response.userHandle);
-    var result = await postJson(api('assert'), {
-      id: cred.id, rawId: fromBuffer(cred.rawId), type: cred.type, response: response
-    });
+    var options = await postJson(api('options'), {});
+    var credential = await webauthn.getAssertion(publicKeyOf(options));
+    var result = await postJson(api('assert'), credential);
     return result.message || 'approved. Your SSH login continues; you can close this page.';
   }
 
-  function describe(err) {
-    if (err && err.name && err.name !== 'Error') return err.name + ': ' + err.message;
-    return err && err.message ? err.message : String(err);
-  }
+  var describe = webauthn.describe;
 
   function wire(buttonId, action) {
     var button = document.getElementById(buttonId);
@@ -145,6 +108,59 @@ const std::string_view kWebAppJs = R"JS('use strict';
 
   if (flow === 'invite') wire('register', register);
   if (flow === 'mfa') wire('approve', approve);
+})();
+)JS";
+
+// Shared by every page that talks to a security key (loaded before the page's own script).
+const std::string_view kWebauthnJs = R"JS('use strict';
+// bastion: WebAuthn helpers shared by the registration, step-up and console pages.
+window.bastionWebauthn = (function () {
+  // base64url without padding <-> ArrayBuffer.
+  function toBuffer(text) {
+    if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) {
+      throw new Error('the server sent malformed binary data');
+    }
+    var b64 = text.replace(/-/g, '+').replace(/_/g, '/');
+    b64 += '==='.slice((b64.length + 3) % 4);
+    var bin = atob(b64);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function fromBuffer(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var bin = '';
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  function listToBuffers(list) {
+    return (list || []).map(function (c) {
+      var copy = Object.assign({}, c);
+      copy.id = toBuffer(c.id);
+      return copy;
+    });
+  }
+  // navigator.credentials.get() with the server's PublicKeyCredentialRequestOptions
+  // (binary fields in base64url); the assertion as JSON, binary fields in base64url.
+  async function getAssertion(pk) {
+    if (!pk || typeof pk !== 'object') throw new Error('the server sent no options');
+    pk.challenge = toBuffer(pk.challenge);
+    pk.allowCredentials = listToBuffers(pk.allowCredentials);
+    var cred = await navigator.credentials.get({ publicKey: pk });
+    var response = {
+      clientDataJSON: fromBuffer(cred.response.clientDataJSON),
+      authenticatorData: fromBuffer(cred.response.authenticatorData),
+      signature: fromBuffer(cred.response.signature)
+    };
+    if (cred.response.userHandle) response.userHandle = fromBuffer(cred.response.userHandle);
+    return { id: cred.id, rawId: fromBuffer(cred.rawId), type: cred.type, response: response };
+  }
+  function describe(err) {
+    if (err && err.name && err.name !== 'Error') return err.name + ': ' + err.message;
+    return err && err.message ? err.message : String(err);
+  }
+  return { toBuffer: toBuffer, fromBuffer: fromBuffer, listToBuffers: listToBuffers, getAssertion: getAssertion,
+           describe: describe };
 })();
 )JS";
 
@@ -212,6 +228,7 @@ std::string page(const std::string& title, const std::string& body_attrs, const 
          html_escape(title) +
          " - bastion</title>\n"
          "<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+         "<script src=\"/static/webauthn.js\" defer></script>\n"
          "<script src=\"/static/app.js\" defer></script>\n</head>\n"
          "<body" +
          body_attrs + ">\n<main>\n" + content +

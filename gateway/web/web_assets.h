@@ -16,6 +16,7 @@
 namespace bastion::gateway {
 
 extern const std::string_view kWebAppJs;
+extern const std::string_view kWebauthnJs;  // /static/webauthn.js: helpers the pages share
 extern const std::string_view kWebStyleCss;
 
 std::string html_escape(std::string_view text);

@@ -171,8 +171,8 @@ bool is_valid_web_token(const std::string& s) {
 namespace {
 
 std::string redact_unsanitized(const std::string& path) {
-  static constexpr std::array<std::string_view, 7> kPlainRoutes = {
-      "/healthz", "/static/app.js",  "/static/style.css", "/static/console.js",
+  static constexpr std::array<std::string_view, 8> kPlainRoutes = {
+      "/healthz", "/static/app.js",  "/static/style.css", "/static/console.js", "/static/webauthn.js",
       "/console", "/console/signin", "/console/requests"};
   static constexpr std::array<std::string_view, 4> kTokenRoutes = {"/api/invite/", "/api/mfa/", "/invite/", "/mfa/"};
   for (auto plain : kPlainRoutes) {
@@ -376,6 +376,9 @@ void WebServer::Impl::add_routes() {
   });
   svr->Post(R"(/api/console/([a-z-]+))",
             [this](const httplib::Request& q, httplib::Response& s) { console_api(q, s); });
+  svr->Get("/static/webauthn.js", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(kWebauthnJs.data(), kWebauthnJs.size(), "text/javascript; charset=utf-8");
+  });
   svr->Get("/static/console.js", [](const httplib::Request&, httplib::Response& s) {
     s.set_content(kConsoleJs.data(), kConsoleJs.size(), "text/javascript; charset=utf-8");
   });

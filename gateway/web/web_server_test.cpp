@@ -148,7 +148,10 @@ TEST_F(WebServerTest, StaticFilesAndHealth) {
   expect_security_headers(*js);
   EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
   EXPECT_NE(js->body.find("navigator.credentials.create"), std::string::npos);
-  EXPECT_NE(js->body.find("navigator.credentials.get"), std::string::npos);
+  auto shared = get("/static/webauthn.js");
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->status, 200);
+  EXPECT_NE(shared->body.find("navigator.credentials.get"), std::string::npos);
   auto css = get("/static/style.css");
   ASSERT_TRUE(css);
   EXPECT_EQ(css->status, 200);

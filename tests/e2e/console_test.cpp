@@ -198,26 +198,8 @@ TEST_F(Console, RevokingAGrantInTheConsoleEndsTheLiveSessionWithTheReason) {
   ASSERT_TRUE(approve["ok"]) << approve;
   // bob's live session under the grant.
   const std::string log = d->dir() + "/console_live.log";
-  auto argv = d->step_up_argv(*bob, d->login() + "@acme-app");
-  argv.push_back("echo session-up; sleep 60");
-  Process ssh(argv, log);
-  std::string url;
-  ASSERT_TRUE(wait_for(
-      [&] {
-        std::string text = read_text(log);
-        auto at = text.find(d->public_url() + "/mfa/");
-        if (at == std::string::npos) return false;
-        auto end = text.find_first_of(" \r\n", at);
-        if (end == std::string::npos) return false;
-        url = text.substr(at, end - at);
-        return true;
-      },
-      15000))
-      << read_text(log);
-  auto b = d->browser("approve", url, states["bob"]);
-  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
-  ASSERT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000))
-      << read_text(log);
+  Process ssh = d->start_session_with_step_up(*bob, d->login() + "@acme-app", states["bob"], log);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   auto revoke = browse(
       "carol",
       with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},

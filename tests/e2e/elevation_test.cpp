@@ -87,27 +87,7 @@ class Elevation : public DeploymentTest<Elevation> {
   }
   // Starts a long session as bob on `dest` (with its step-up) and waits until it runs.
   static Process start_session(const std::string& dest, const std::string& log) {
-    auto argv = d->step_up_argv(*bob, dest);
-    argv.push_back("echo session-up; sleep 60");
-    Process p(argv, log);
-    std::string url;
-    EXPECT_TRUE(wait_for(
-        [&] {
-          std::string text = read_text(log);
-          auto at = text.find(d->public_url() + "/mfa/");
-          if (at == std::string::npos) return false;
-          auto end = text.find_first_of(" \r\n", at);
-          if (end == std::string::npos) return false;
-          url = text.substr(at, end - at);
-          return true;
-        },
-        15000))
-        << read_text(log);
-    auto b = d->browser("approve", url, bob_state);
-    EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
-    EXPECT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000))
-        << read_text(log);
-    return p;
+    return d->start_session_with_step_up(*bob, dest, bob_state, log);
   }
 
   static inline SshKeyFiles* bob = nullptr;

@@ -93,6 +93,12 @@ class Deployment {
   ProcResult ssh_with_step_up(const SshKeyFiles& key, const std::string& user_spec,
                               const std::vector<std::string>& command, const std::string& state, bool approve = true,
                               bool uv = true, std::string* url = nullptr, const Env& env = {});
+  // A long session (`echo session-up; sleep 60`) through the gateway as
+  // `user_spec` whose login needs a step-up: approves it in the browser with
+  // `state` and returns once the session runs (EXPECTs say why when not).
+  // Output goes to `log`.
+  Process start_session_with_step_up(const SshKeyFiles& key, const std::string& user_spec, const std::string& state,
+                                     const std::string& log);
   // ssh_argv with keyboard-interactive allowed (BatchMode=no), for step-ups.
   std::vector<std::string> step_up_argv(const SshKeyFiles& key, const std::string& user_spec) const;
   std::string public_url() const { return "https://localhost:" + std::to_string(web_port_); }

@@ -1,5 +1,6 @@
 // The deployment's FIDO side: a test attestation CA the softkey's attestations
 // chain to, attested key enrollment, and WebAuthn through a real browser.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -142,6 +143,31 @@ std::string Deployment::register_webauthn(const std::string& name) {
   PendingKey k = register_webauthn_pending(name);
   ctl_ok({"user", "confirm-key", "--", name, k.credential_id});
   return k.state;
+}
+
+Process Deployment::start_session_with_step_up(const SshKeyFiles& key, const std::string& user_spec,
+                                               const std::string& state, const std::string& log) {
+  auto argv = step_up_argv(key, user_spec);
+  argv.push_back("echo session-up; sleep 60");
+  Process p(argv, log);
+  std::string url;
+  EXPECT_TRUE(wait_for(
+      [&] {
+        std::string text = read_text(log);
+        auto at = text.find(public_url() + "/mfa/");
+        if (at == std::string::npos) return false;
+        auto end = text.find_first_of(" \r\n", at);
+        if (end == std::string::npos) return false;
+        url = text.substr(at, end - at);
+        return true;
+      },
+      15000))
+      << read_text(log);
+  auto b = browser("approve", url, state);
+  EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_TRUE(wait_for([&] { return read_text(log).find("session-up") != std::string::npos; }, 15000))
+      << read_text(log);
+  return p;
 }
 
 std::vector<std::string> Deployment::step_up_argv(const SshKeyFiles& key, const std::string& user_spec) const {
