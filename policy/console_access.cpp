@@ -21,6 +21,11 @@ bool approves_for(const ConsoleAccess& a, const std::string& customer) {
   return !customer.empty() && std::find(a.approver_of.begin(), a.approver_of.end(), customer) != a.approver_of.end();
 }
 
+bool may_view_session(const ConsoleAccess& a, const std::string& session_user, const std::string& customer) {
+  if (a.person.empty()) return false;
+  return session_user == a.person || approves_for(a, customer);
+}
+
 bool may_view_request(const ConsoleAccess& a, const Elevation& e, const Role* request_role) {
   if (a.person.empty()) return false;
   if (e.user == a.person) return true;

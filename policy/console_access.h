@@ -33,6 +33,11 @@ ConsoleAccess console_access(const Person& person, const std::vector<Customer>& 
 // elevated role of the request (null for break-glass or when it is gone).
 bool may_view_request(const ConsoleAccess& a, const Elevation& e, const Role* request_role);
 
+// Whether the person may see (and end) a live session of `session_user`
+// on a target of `customer` ("" for none): their own, or one on a target
+// of a customer they approve for.
+bool may_view_session(const ConsoleAccess& a, const std::string& session_user, const std::string& customer);
+
 // Whether the person is one of `customer`'s approvers.
 bool approves_for(const ConsoleAccess& a, const std::string& customer);
 

@@ -54,6 +54,17 @@ TEST(ConsoleAccess, InternalApproversSeeTheRequestsTheirRoleApproves) {
   EXPECT_FALSE(may_view_request(console_access(person("lena"), {}, {lead}), req, nullptr));
 }
 
+TEST(ConsoleAccess, SessionsAreSeenByTheirPersonAndTheirCustomersApprovers) {
+  std::vector<Customer> customers = {{"acme", {"carol"}, 0}};
+  auto carol = console_access(person("carol"), customers, {});
+  auto dave = console_access(person("dave"), customers, {});
+  EXPECT_TRUE(may_view_session(carol, "bob", "acme"));
+  EXPECT_FALSE(may_view_session(dave, "bob", "acme"));
+  EXPECT_FALSE(may_view_session(carol, "bob", ""));
+  EXPECT_TRUE(may_view_session(dave, "dave", ""));
+  EXPECT_FALSE(may_view_session(ConsoleAccess{}, "", ""));
+}
+
 TEST(ConsoleAccess, NobodySeesWithoutAName) {
   EXPECT_FALSE(may_view_request(ConsoleAccess{}, request("", "", ""), nullptr));
 }

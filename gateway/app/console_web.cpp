@@ -53,7 +53,7 @@ bool plausible_secret(const std::string& s) {
   });
 }
 
-constexpr std::array<const char*, 2> kReads = {"requests", "request"};
+constexpr std::array<const char*, 4> kReads = {"requests", "request", "live", "session"};
 constexpr std::array<const char*, 6> kChanges = {"signin-options", "signin-assert", "signout",
                                                  "action-options", "action-assert", "request-new"};
 
@@ -106,6 +106,8 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
   const auto& args = args_of(c);
   if (op == "requests") return requests_page(*who);
   if (op == "request") return request_page(*who, args);
+  if (op == "live") return live_page(*who);
+  if (op == "session") return session_page(*who, args);
   if (op == "action-options") return action_options(*who, args);
   if (op == "action-assert") return action_assert(*who, c, changed);
   if (op == "request-new") return request_new(*who, args);
@@ -395,6 +397,7 @@ WebReply ConsoleWeb::request_page(const Signed& who, const nlohmann::json& args)
 WebReply ConsoleWeb::action_options(const Signed& who, const nlohmann::json& args) {
   const std::string action = str(args, "action");
   const std::string id = str(args, "id");
+  if (action == "end") return end_options(who, id, clean_text(str(args, "reason")));
   if (action != "approve" && action != "deny" && action != "revoke") return error(400, "unknown action");
   WebReply page = request_page(who, {{"id", id}});
   if (page.status != 200) return page;
@@ -432,8 +435,32 @@ WebReply ConsoleWeb::action_options(const Signed& who, const nlohmann::json& arg
     summary = "Revoke " + (str(r, "grant_id").empty() ? id : str(r, "grant_id")) + " (" + who_what +
               "): its live sessions end now" + (reason.empty() ? "" : ", telling them: " + reason);
   }
-  nlohmann::json bound = {{"op", action},     {"id", id},           {"duration", duration},
-                          {"reason", reason}, {"summary", summary}, {"console_session", who.session.short_id()}};
+  return ceremony(who, {{"op", action},
+                        {"id", id},
+                        {"duration", duration},
+                        {"reason", reason},
+                        {"summary", summary},
+                        {"console_session", who.session.short_id()}});
+}
+
+WebReply ConsoleWeb::end_options(const Signed& who, const std::string& id, const std::string& reason) {
+  if (reason.size() > kMaxReason) return error(400, "the reason is longer than 500 characters");
+  WebReply page = session_page(who, {{"id", id}});
+  if (page.status != 200) return page;
+  const nlohmann::json& r = page.body["session"];
+  if (!page.body.value("can_end", false)) return error(409, "session " + id + " is not live");
+  std::string summary = "End session " + id + " of " + str(r, "user") + " on " + str(r, "login") + "@" +
+                        str(r, "target") + " now" + (reason.empty() ? "" : ", telling them: " + reason);
+  return ceremony(who, {{"op", "end"},
+                        {"id", id},
+                        {"duration", ""},
+                        {"reason", reason},
+                        {"summary", summary},
+                        {"console_session", who.session.short_id()}});
+}
+
+WebReply ConsoleWeb::ceremony(const Signed& who, const nlohmann::json& bound) {
+  const std::string summary = str(bound, "summary");
   const std::string action_text = bound.dump();
   // SECURITY: the challenge covers the action: its first 32 bytes are the
   // SHA-256 of the action, its target and its parameters (as stored with
@@ -476,7 +503,7 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
   };
   // SECURITY: an action's ceremony belongs to the console session that asked for it.
   if (c->session_id != who.session.id) return refuse("this confirmation belongs to another console session", "");
-  if (op != "approve" && op != "deny" && op != "revoke") return error(400, "not an action");
+  if (op != "approve" && op != "deny" && op != "revoke" && op != "end") return error(400, "not an action");
   auto a = posted_assertion(args.contains("credential") ? args["credential"] : nlohmann::json());
   if (!a) return refuse(a.error().message, "");
   const std::string id64 = b64url(a->raw_id);
@@ -499,6 +526,18 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
          {"sign_count", *ok},
          {"console_session", who.session.short_id()}},
         who.source);
+  if (op == "end") {
+    // SECURITY: decided again now (the session may have ended, or the
+    // person lost their approver role, since the page was shown).
+    WebReply page = session_page(who, {{"id", id}});
+    if (page.status != 200) return page;
+    if (!page.body.value("can_end", false) || !hooks_.end_session) return error(409, "session " + id + " is not live");
+    const std::string reason = str(bound, "reason");
+    const std::string message =
+        "ended by " + who.person.name + " in the web console" + (reason.empty() ? "" : ": " + reason);
+    if (!hooks_.end_session(id, message)) return error(409, "session " + id + " is not live on any gateway");
+    return {200, {{"ok", true}, {"message", "Ended session " + id + "; its person is told: " + message + "."}}};
+  }
   Actor actor{who.person.name, false, who.actor_session(), who.source};
   Result<policy::Elevation> e = make_error("unreachable");
   if (op == "approve") {
@@ -529,6 +568,69 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
     message = "Revoked " + (e->grant_id.empty() ? e->id : e->grant_id) + "; its live sessions end now.";
   }
   return {200, {{"ok", true}, {"message", message}, {"request", elevation_json(*e, now)}}};
+}
+
+namespace {
+
+nlohmann::json session_json(const recorder::SessionRecord& r, const std::string& customer) {
+  return {{"id", r.id},
+          {"user", r.user},
+          {"target", r.target},
+          {"login", r.login},
+          {"customer", customer},
+          {"grant_id", r.grant_id},
+          {"node", r.node},
+          {"started_at", format_utc(r.started_at)},
+          {"ended_at", r.ended_at ? format_utc(*r.ended_at) : ""},
+          {"end_reason", r.end_reason},
+          {"bytes_in", r.bytes_in},
+          {"bytes_out", r.bytes_out},
+          {"live", !r.ended_at.has_value()}};
+}
+
+}  // namespace
+
+WebReply ConsoleWeb::live_page(const Signed& who) {
+  auto v = view_of(s_, who.person);
+  if (!v) return error(500, v.error().message);
+  auto live = s_.sessions().list(true, 1000);
+  auto targets = s_.policy().list_targets();
+  if (!live || !targets) return error(500, "internal error (sessions unavailable)");
+  std::map<std::string, std::string> customer_of;
+  for (const auto& t : *targets) customer_of[t.name] = t.customer;
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : *live) {
+    const std::string& customer = customer_of[r.target];
+    if (policy::may_view_session(v->access, r.user, customer)) out.push_back(session_json(r, customer));
+  }
+  return {200,
+          {{"user", who.person.name},
+           {"csrf", authn::console_csrf_token(who.cookie)},
+           {"approver_of", v->access.approver_of},
+           {"sessions", out}}};
+}
+
+WebReply ConsoleWeb::session_page(const Signed& who, const nlohmann::json& args) {
+  const std::string id = str(args, "id");
+  auto v = view_of(s_, who.person);
+  if (!v) return error(500, v.error().message);
+  auto found =
+      id.size() <= kMaxName ? s_.sessions().find(id) : Result<std::optional<recorder::SessionRecord>>(std::nullopt);
+  if (!found) return error(500, "internal error: " + found.error().message);
+  std::string customer;
+  if (*found) {
+    auto t = s_.policy().find_target((*found)->target);
+    if (t && *t) customer = (*t)->customer;
+  }
+  // SECURITY: one answer for "does not exist" and "not yours to see".
+  if (!*found || !policy::may_view_session(v->access, (*found)->user, customer)) {
+    return error(404, "no session " + id + " that you can see");
+  }
+  return {200,
+          {{"user", who.person.name},
+           {"csrf", authn::console_csrf_token(who.cookie)},
+           {"session", session_json(**found, customer)},
+           {"can_end", !(*found)->ended_at.has_value()}}};
 }
 
 WebReply ConsoleWeb::request_new(const Signed& who, const nlohmann::json& args) {

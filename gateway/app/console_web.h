@@ -14,7 +14,8 @@
 //     Anything else ends the session (with the reason) and answers 401.
 //   - state-changing calls (every op but the page reads) also need the exact
 //     Origin of [web] public_url and the CSRF token that goes with the cookie.
-//   - actions with consequences (approve, deny, revoke) take two calls:
+//   - actions with consequences (approve, deny, revoke a request; end a
+//     live session) take two calls:
 //     action-options stores the action, its target and its parameters with a
 //     fresh challenge and answers what the page shows; action-assert checks
 //     an assertion over that challenge by the credential that signed in, and
@@ -24,6 +25,7 @@
 // Every sign-in, refusal, action and session end is audited.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -41,15 +43,22 @@ namespace bastion::gateway {
 inline constexpr const char* kConsoleCookie = "__Host-bastion-console";
 
 // The console calls, for the web process and the monitor to agree on.
-// Reads (no Origin or CSRF check): "requests", "request".
+// Reads (no Origin or CSRF check): "requests", "request", "live", "session".
 // Changes: "signin-options", "signin-assert", "signout", "action-options", "action-assert", "request-new".
 bool is_console_op(const std::string& op);
 bool is_console_read(const std::string& op);
 
+// What the console needs of the running gateway.
+struct ConsoleHooks {
+  // Ends live session `id` with `message` (shown to its person), on this
+  // node or the one it runs on; false when it is live on none.
+  std::function<bool(const std::string& id, const std::string& message)> end_session;
+};
+
 class ConsoleWeb {
  public:
-  ConsoleWeb(Services& services, WebOrigin origin, authn::ConsoleLimits limits = {})
-      : s_(services), origin_(std::move(origin)), limits_(limits) {}
+  ConsoleWeb(Services& services, WebOrigin origin, ConsoleHooks hooks = {}, authn::ConsoleLimits limits = {})
+      : s_(services), origin_(std::move(origin)), hooks_(std::move(hooks)), limits_(limits) {}
 
   // One console call. On success after an action, `*changed` (if given) is
   // set when elevations changed (the caller ends sessions a revocation ends).
@@ -61,8 +70,14 @@ class ConsoleWeb {
   WebReply signin_assert(const nlohmann::json& call);
   WebReply requests_page(const Signed& who);
   WebReply request_page(const Signed& who, const nlohmann::json& args);
+  WebReply live_page(const Signed& who);
+  WebReply session_page(const Signed& who, const nlohmann::json& args);
   WebReply action_options(const Signed& who, const nlohmann::json& args);
   WebReply action_assert(const Signed& who, const nlohmann::json& call, bool* changed);
+  WebReply end_options(const Signed& who, const std::string& id, const std::string& reason);
+  // Stores `bound` (the action, its target and parameters) with a challenge
+  // that covers it; answers the page's WebAuthn options.
+  WebReply ceremony(const Signed& who, const nlohmann::json& bound);
   WebReply request_new(const Signed& who, const nlohmann::json& args);
   WebReply signout(const Signed& who);
   // The live session the call's cookie names; nullopt with the 401/403 answer in `refusal`.
@@ -72,6 +87,7 @@ class ConsoleWeb {
 
   Services& s_;
   WebOrigin origin_;
+  ConsoleHooks hooks_;
   authn::ConsoleLimits limits_;
 };
 

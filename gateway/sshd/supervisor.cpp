@@ -614,6 +614,9 @@ WebProcessHost Supervisor::web_host() {
   h.health = [this] { return health(); };
   h.metrics = [this] { return metrics_text(); };
   h.elevations_changed = [this] { sweep_grants(true); };
+  h.end_session = [this](const std::string& id, const std::string& message) {
+    return kill_session(id, message) != 0 || !kill_session_elsewhere(id, message).empty();
+  };
   return h;
 }
 

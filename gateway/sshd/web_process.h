@@ -61,6 +61,8 @@ struct WebProcessHost {
   std::function<std::string()> metrics;
   // A console action changed elevations: end the sessions a revocation ended.
   std::function<void()> elevations_changed;
+  // The console ends a live session (here or on its own node); false when it is live nowhere.
+  std::function<bool(const std::string& id, const std::string& message)> end_session;
 };
 
 class WebProcessManager {

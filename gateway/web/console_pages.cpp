@@ -130,7 +130,8 @@ std::string console_page(const std::string& title, const std::string& attrs, con
   std::string bar = "<header class=\"bar\"><a class=\"brand\" href=\"/console/requests\">bastion</a>\n";
   if (!user.empty()) {
     bar +=
-        "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a></nav>\n"
+        "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a> "
+        "<a href=\"/console/live\">Live sessions</a></nav>\n"
         "<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" +
         e(user) + "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
   }
@@ -291,6 +292,67 @@ std::string render_console_request(const nlohmann::json& data) {
   return console_page("Request " + id,
                       " data-page=\"request\" data-id=\"" + e(id) + "\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
                       user, content);
+}
+
+namespace {
+
+std::string bytes(const nlohmann::json& r) {
+  auto n = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<int64_t>() : int64_t{0}; };
+  return std::to_string(n("bytes_in")) + " in, " + std::to_string(n("bytes_out")) + " out";
+}
+
+}  // namespace
+
+std::string render_console_live(const nlohmann::json& data) {
+  const nlohmann::json list = data.value("sessions", nlohmann::json::array());
+  std::string content = "<h1>Live sessions</h1>\n<p>Your own sessions and those on your customers' targets, now.</p>\n";
+  if (list.empty()) {
+    content += "<p class=\"empty\">No live session you can see.</p>\n";
+  } else {
+    content +=
+        "<table id=\"live\">\n<thead><tr><th scope=\"col\">Session</th><th scope=\"col\">Person</th>"
+        "<th scope=\"col\">Access</th><th scope=\"col\">Customer</th><th scope=\"col\">Grant</th>"
+        "<th scope=\"col\">Started</th><th scope=\"col\">Node</th></tr></thead>\n<tbody>\n";
+    for (const auto& r : list) {
+      const std::string id = str(r, "id");
+      content += "<tr data-id=\"" + e(id) + "\"><td><a href=\"/console/sessions/" + e(id) + "\">" + e(id) +
+                 "</a></td><td>" + e(str(r, "user")) + "</td><td><code>" + e(str(r, "login") + "@" + str(r, "target")) +
+                 "</code></td><td>" + e(str(r, "customer")) + "</td><td>" + e(str(r, "grant_id")) + "</td><td>" +
+                 e(when(str(r, "started_at"))) + "</td><td>" + e(str(r, "node")) + "</td></tr>\n";
+    }
+    content += "</tbody>\n</table>\n";
+  }
+  content += kStatus;
+  return console_page("Live sessions", " data-page=\"live\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
+                      str(data, "user"), content);
+}
+
+std::string render_console_session(const nlohmann::json& data) {
+  const nlohmann::json r = data.value("session", nlohmann::json::object());
+  const std::string id = str(r, "id");
+  std::string content = "<p><a href=\"/console/live\">&larr; Live sessions</a></p>\n<h1>Session " + e(id) +
+                        "</h1>\n<dl class=\"facts\">\n" + row("Person", e(str(r, "user"))) +
+                        row("Access", "<code>" + e(str(r, "login") + "@" + str(r, "target")) + "</code>") +
+                        row("Customer", e(str(r, "customer").empty() ? "-" : str(r, "customer"))) +
+                        row("Grant", e(str(r, "grant_id").empty() ? "-" : str(r, "grant_id"))) +
+                        row("Gateway node", e(str(r, "node"))) + row("Started", e(when(str(r, "started_at"))));
+  // Byte counts are stored when a session ends.
+  if (!str(r, "ended_at").empty()) {
+    content += row("Ended", e(when(str(r, "ended_at")) + ": " + str(r, "end_reason"))) + row("Bytes", e(bytes(r)));
+  }
+  content += "</dl>\n";
+  if (data.value("can_end", false)) {
+    content +=
+        "<section aria-labelledby=\"h-end\"><h2 id=\"h-end\">End this session</h2>\n"
+        "<p>It ends within a second; the person sees the reason. Your security key confirms it.</p>\n"
+        "<form id=\"end-form\"><p><label for=\"end-reason\">Reason (shown to the person)</label><br>"
+        "<input id=\"end-reason\" size=\"50\"></p>\n<p><button type=\"submit\" id=\"end\" "
+        "data-action=\"end\">End session with security key</button></p></form>\n</section>\n";
+  }
+  content += "<p id=\"confirm-summary\" class=\"purpose\"></p>\n" + std::string(kStatus);
+  return console_page("Session " + id,
+                      " data-page=\"session\" data-id=\"" + e(id) + "\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
+                      str(data, "user"), content);
 }
 
 std::string render_console_error(int status, const std::string& message) {

@@ -23,6 +23,10 @@ std::string render_console_signin(const std::string& notice = "");
 std::string render_console_requests(const nlohmann::json& data);
 // /console/requests/ID: `data` is the "request" answer.
 std::string render_console_request(const nlohmann::json& data);
+// /console/live: `data` is the "live" answer.
+std::string render_console_live(const nlohmann::json& data);
+// /console/sessions/ID: `data` is the "session" answer.
+std::string render_console_session(const nlohmann::json& data);
 // A console page that could not be shown (404, 500, ...), with the bar.
 std::string render_console_error(int status, const std::string& message);
 

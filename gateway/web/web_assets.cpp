@@ -181,6 +181,7 @@ body.console { padding: 0; }
 body.console main { max-width: 72rem; padding: 1rem; }
 .bar { display: flex; gap: 1.5rem; align-items: center; padding: 0.6rem 1rem; border-bottom: 1px solid #8886; }
 .bar .brand { font-weight: 700; text-decoration: none; }
+.bar nav a { margin-right: 1rem; }
 .bar .who { margin-left: auto; }
 button.link { font-size: 1rem; padding: 0.2rem 0.6rem; }
 table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1rem; }

@@ -171,9 +171,9 @@ bool is_valid_web_token(const std::string& s) {
 namespace {
 
 std::string redact_unsanitized(const std::string& path) {
-  static constexpr std::array<std::string_view, 8> kPlainRoutes = {
+  static constexpr std::array<std::string_view, 9> kPlainRoutes = {
       "/healthz", "/static/app.js",  "/static/style.css", "/static/console.js", "/static/webauthn.js",
-      "/console", "/console/signin", "/console/requests"};
+      "/console", "/console/signin", "/console/requests", "/console/live"};
   static constexpr std::array<std::string_view, 4> kTokenRoutes = {"/api/invite/", "/api/mfa/", "/invite/", "/mfa/"};
   for (auto plain : kPlainRoutes) {
     if (path == plain) return path;
@@ -304,7 +304,11 @@ void WebServer::Impl::console_page(const httplib::Request& req, httplib::Respons
   if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
   if (status != 200)
     return send_html(res, status < 400 ? 500 : status, render_console_error(status, error_message_of(r)));
-  send_html(res, 200, op == "requests" ? render_console_requests(r.body) : render_console_request(r.body));
+  std::string html = op == "requests"  ? render_console_requests(r.body)
+                     : op == "request" ? render_console_request(r.body)
+                     : op == "live"    ? render_console_live(r.body)
+                                       : render_console_session(r.body);
+  send_html(res, 200, html);
 }
 
 void WebServer::Impl::console_api(const httplib::Request& req, httplib::Response& res) {
@@ -373,6 +377,14 @@ void WebServer::Impl::add_routes() {
     const std::string id = q.matches[1];
     if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such request"));
     console_page(q, s, "request", {{"id", id}});
+  });
+  svr->Get("/console/live", [this](const httplib::Request& q, httplib::Response& s) {
+    console_page(q, s, "live", nlohmann::json::object());
+  });
+  svr->Get(R"(/console/sessions/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) {
+    const std::string id = q.matches[1];
+    if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such session"));
+    console_page(q, s, "session", {{"id", id}});
   });
   svr->Post(R"(/api/console/([a-z-]+))",
             [this](const httplib::Request& q, httplib::Response& s) { console_api(q, s); });

@@ -213,6 +213,55 @@ TEST_F(Console, RevokingAGrantInTheConsoleEndsTheLiveSessionWithTheReason) {
   EXPECT_NE(read_text(log).find("work is done"), std::string::npos) << read_text(log);
 }
 
+TEST_F(Console, AnApproverSeesAndEndsALiveSessionOnTheirCustomersTarget) {
+  const std::string req = request_acme();
+  ASSERT_FALSE(req.empty());
+  auto approve =
+      browse("carol", with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
+                                                                    {{"click", "#approve"}},
+                                                                    {{"waitFor", "body[data-state=done]"}}})));
+  ASSERT_TRUE(approve["ok"]) << approve;
+  const std::string log = d->dir() + "/console_end.log";
+  Process ssh = d->start_session_with_step_up(*bob, d->login() + "@acme-app", states["bob"], log);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  // dave (globex) sees nothing of it.
+  auto other = browse(
+      "dave",
+      with(sign_in("dave"),
+           nlohmann::json::array({{{"goto", "/console/live"}}, {{"waitFor", "#signed-in-as"}}, {{"text", "live"}}})));
+  ASSERT_TRUE(other["ok"]) << other;
+  EXPECT_NE(other["results"]["live"].get<std::string>().find("No live session you can see"), std::string::npos)
+      << other;
+  auto end = browse(
+      "carol",
+      with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/live"}},
+                                                    {{"waitFor", "#live"}},
+                                                    {{"text", "live"}},
+                                                    {{"screenshot", "console-live"}},
+                                                    {{"click", "#live tbody a"}},
+                                                    {{"waitFor", "#end"}},
+                                                    {{"attr", "body"}, {"name", "data-id"}, {"as", "id"}},
+                                                    {{"fill", "#end-reason"}, {"value", "customer stopped the work"}},
+                                                    {{"click", "#end"}},
+                                                    {{"waitFor", "body[data-state=done], body[data-state=failed]"}},
+                                                    {{"text", "after"}}})));
+  ASSERT_TRUE(end["ok"]) << end;
+  const std::string live = end["results"]["live"], sid = end["results"]["id"];
+  EXPECT_NE(live.find("bob"), std::string::npos) << live;
+  EXPECT_NE(live.find(d->login() + "@acme-app"), std::string::npos) << live;
+  EXPECT_NE(end["results"]["after"].get<std::string>().find("Done: Ended session " + sid), std::string::npos) << end;
+  EXPECT_TRUE(wait_for([&] { return !ssh.running(); }, 5000)) << read_text(log);
+  EXPECT_NE(read_text(log).find("ended by carol in the web console: customer stopped the work"), std::string::npos)
+      << read_text(log);
+  // Another customer's approver gets the same 404 as for a session that does not exist.
+  auto hidden = browse(
+      "dave",
+      with(sign_in("dave"), nlohmann::json::array({{{"goto", "/console/sessions/" + sid}}, {{"text", "page"}}})));
+  ASSERT_TRUE(hidden["ok"]) << hidden;
+  EXPECT_EQ(hidden["results"]["status"], 404);
+  EXPECT_EQ(hidden["results"]["page"].get<std::string>().find("bob"), std::string::npos);
+}
+
 TEST_F(Console, ARequesterAsksInTheConsoleAndCanWithdrawButNotApprove) {
   auto r = browse("bob", with(sign_in("bob"),
                               nlohmann::json::array({{{"waitFor", "#signed-in-as"}},
