@@ -85,6 +85,14 @@ class Console : public DeploymentTest<Console> {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     return id_in(r.out, "REQ");
   }
+  // carol approves `req` in the console (a grant for bob on acme-app).
+  static void approve_in_console(const std::string& req) {
+    auto approve =
+        browse("carol", with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
+                                                                      {{"click", "#approve"}},
+                                                                      {{"waitFor", "body[data-state=done]"}}})));
+    EXPECT_TRUE(approve["ok"]) << approve;
+  }
   // curl against the console with a cookie, Origin and CSRF token of our choosing.
   static ProcResult curl(const std::string& method, const std::string& path, const std::string& cookie,
                          const std::string& origin = "", const std::string& csrf = "", const std::string& body = "") {
@@ -191,11 +199,8 @@ TEST_F(Console, CarolApprovesBobsRequestWithAnAssertionAndBobGetsIn) {
 TEST_F(Console, RevokingAGrantInTheConsoleEndsTheLiveSessionWithTheReason) {
   const std::string req = request_acme();
   ASSERT_FALSE(req.empty());
-  auto approve =
-      browse("carol", with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
-                                                                    {{"click", "#approve"}},
-                                                                    {{"waitFor", "body[data-state=done]"}}})));
-  ASSERT_TRUE(approve["ok"]) << approve;
+  approve_in_console(req);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   // bob's live session under the grant.
   const std::string log = d->dir() + "/console_live.log";
   Process ssh = d->start_session_with_step_up(*bob, d->login() + "@acme-app", states["bob"], log);
@@ -216,11 +221,8 @@ TEST_F(Console, RevokingAGrantInTheConsoleEndsTheLiveSessionWithTheReason) {
 TEST_F(Console, AnApproverSeesAndEndsALiveSessionOnTheirCustomersTarget) {
   const std::string req = request_acme();
   ASSERT_FALSE(req.empty());
-  auto approve =
-      browse("carol", with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests/" + req}},
-                                                                    {{"click", "#approve"}},
-                                                                    {{"waitFor", "body[data-state=done]"}}})));
-  ASSERT_TRUE(approve["ok"]) << approve;
+  approve_in_console(req);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string log = d->dir() + "/console_end.log";
   Process ssh = d->start_session_with_step_up(*bob, d->login() + "@acme-app", states["bob"], log);
   ASSERT_FALSE(::testing::Test::HasFailure());
