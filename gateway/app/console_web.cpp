@@ -105,10 +105,23 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
   if (!who) return refusal;
   const auto& args = args_of(c);
   if (op == "requests") return requests_page(*who);
-  if (op == "request") return request_page(*who, args);
+  if (op == "request" || op == "session" || op == "action-options") {
+    WebReply r = op == "request"   ? request_page(*who, args)
+                 : op == "session" ? session_page(*who, args)
+                                   : action_options(*who, args);
+    // SECURITY: a refusal (not visible to this person, not theirs to decide,
+    // no longer live) is audited with its reason, as the action itself would be.
+    if (r.status == 403 || r.status == 404 || r.status == 409) {
+      audit(who->person.name, "console.refused", Outcome::kDeny, str(r.body, "error"),
+            {{"op", op},
+             {"id", str(args, "id").substr(0, kMaxName)},
+             {"action", str(args, "action").substr(0, 16)},
+             {"console_session", who->session.short_id()}},
+            who->source);
+    }
+    return r;
+  }
   if (op == "live") return live_page(*who);
-  if (op == "session") return session_page(*who, args);
-  if (op == "action-options") return action_options(*who, args);
   if (op == "action-assert") return action_assert(*who, c, changed);
   if (op == "request-new") return request_new(*who, args);
   return signout(*who);

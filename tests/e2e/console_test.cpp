@@ -323,6 +323,14 @@ TEST_F(Console, ACustomersApproverCannotSeeOrDecideAnotherCustomersRequest) {
   ASSERT_TRUE(again["ok"]) << again;
   EXPECT_EQ(again["results"]["nocsrf"]["status"], 403) << again;
   (void)csrf;
+  // The refusal is audited with its reason.
+  auto refused = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--action", "console.refused", "--json"}));
+  bool audited = false;
+  for (const auto& rec : refused) {
+    audited = audited || (rec["actor"] == "dave" && rec["details"]["id"] == req &&
+                          rec["reason"].get<std::string>().find("no request " + req) == 0);
+  }
+  EXPECT_TRUE(audited) << refused;
   auto pending = nlohmann::json::parse(d->ctl_ok({"elevate", "list", "--json", "--state", "pending"}));
   bool still_pending = false;
   for (const auto& e : pending) still_pending = still_pending || e["id"] == req;
