@@ -356,6 +356,7 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     for (const char* index : {"elevations_user_created", "elevations_customer_created", "elevations_role_created"}) {
       exec(*db, std::string("DROP INDEX ") + index);
     }
+    exec(*db, "ALTER TABLE roles DROP COLUMN console");
     exec(*db, "DROP TABLE console_ceremonies");
     exec(*db, "DROP TABLE console_sessions");
     exec(*db, "ALTER TABLE audit_checkpoints DROP COLUMN next_key");

@@ -351,6 +351,10 @@ CREATE INDEX elevations_user_created ON elevations(user_name, created_at);
 CREATE INDEX elevations_customer_created ON elevations(customer, created_at);
 CREATE INDEX elevations_role_created ON elevations(role, created_at);
 )sql",
+      // 12: what a role gives in the web console ("", "auditor", "admin").
+      R"sql(
+ALTER TABLE roles ADD COLUMN console TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return m;
 }

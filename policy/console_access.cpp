@@ -13,7 +13,11 @@ ConsoleAccess console_access(const Person& person, const std::vector<Customer>& 
       a.approver_of.push_back(c.name);
     }
   }
-  for (const auto& r : roles_held) a.roles.push_back(r.name);
+  for (const auto& r : roles_held) {
+    a.roles.push_back(r.name);
+    if (r.console == "auditor") a.auditor = true;
+    if (r.console == "admin") a.admin = true;
+  }
   return a;
 }
 
@@ -23,7 +27,16 @@ bool approves_for(const ConsoleAccess& a, const std::string& customer) {
 
 bool may_view_session(const ConsoleAccess& a, const std::string& session_user, const std::string& customer) {
   if (a.person.empty()) return false;
-  return session_user == a.person || approves_for(a, customer);
+  return a.admin || session_user == a.person || approves_for(a, customer);
+}
+
+bool may_view_recording(const ConsoleAccess& a, const std::string& customer) {
+  if (a.person.empty()) return false;
+  return a.auditor || approves_for(a, customer);
+}
+
+bool may_search_recordings(const ConsoleAccess& a) {
+  return !a.person.empty() && (a.auditor || !a.approver_of.empty());
 }
 
 bool may_view_request(const ConsoleAccess& a, const Elevation& e, const Role* request_role) {

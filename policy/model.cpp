@@ -82,4 +82,6 @@ std::string certificate_principal(const Target& t, const std::string& login) {
   return t.principals == "login@target" ? login + "@" + t.name : login;
 }
 
+bool is_console_role(const std::string& text) { return text.empty() || text == "auditor" || text == "admin"; }
+
 }  // namespace bastion::policy

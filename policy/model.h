@@ -62,8 +62,15 @@ struct Role {
   int internal_approvals = 0;  // elevated: approvals needed from holders of approver_role (four eyes)
   std::string approver_role;   // elevated: the role whose holders give internal approvals
   StepUpRule step_up;          // standing roles: how fresh a step-up must be (grants: per session)
+  // What holding the role gives in the web console (policy/console_access.h):
+  // "" (nothing beyond everyone's), "auditor" (all recordings, the audit
+  // log) or "admin" (everyone's live sessions). A console-only role has no
+  // targets and no logins: it opens nothing over SSH.
+  std::string console;
   Micros created_at = 0;
 };
+// "", "auditor" or "admin".
+bool is_console_role(const std::string& text);
 
 struct Target {
   std::string name;

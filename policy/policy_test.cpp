@@ -249,7 +249,25 @@ TEST_F(RepoTest, BadInputChangesNothing) {
   EXPECT_EQ(repo->add_role(role("ops", "*", {"root"})).message(), "role ops already exists");
   EXPECT_FALSE(repo->add_role(role("x", "*", {})));
   EXPECT_FALSE(repo->add_role(role("y", "*", {"bad login"})));
+  EXPECT_FALSE(repo->add_role(role("z", "", {})));  // neither SSH access nor a console role
+  Role odd = role("odd", "", {});
+  odd.console = "root";
+  EXPECT_EQ(repo->add_role(odd).message(), "--console must be auditor or admin, not 'root'");
+  Role fwd = role("fwd", "", {});
+  fwd.console = "auditor";
+  fwd.allow_port_forwarding = true;
+  EXPECT_FALSE(repo->add_role(fwd));
   EXPECT_EQ(repo->list_roles()->size(), 1u);
+  Role auditors = role("auditors", "", {});
+  auditors.console = "auditor";
+  ASSERT_TRUE(repo->add_role(auditors));
+  Role admins = role("admins", "prod*", {"root"});  // SSH access and the console's admin
+  admins.console = "admin";
+  ASSERT_TRUE(repo->add_role(admins));
+  EXPECT_EQ((*repo->find_role("auditors"))->console, "auditor");
+  EXPECT_TRUE((*repo->find_role("auditors"))->logins.empty());
+  EXPECT_EQ((*repo->find_role("admins"))->console, "admin");
+  EXPECT_EQ((*repo->find_role("ops"))->console, "");
   EXPECT_EQ(repo->set_person_state("nobody", PersonState::kActive).message(), "no such user: nobody");
 }
 

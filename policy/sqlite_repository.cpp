@@ -51,6 +51,9 @@ Role read_role(Statement& q) {
   } else {
     r.step_up.kind = StepUpRule::Kind::kPerSession;
   }
+  // SECURITY: an unknown stored value gives nothing in the console.
+  r.console = q.column(10).text();
+  if (!is_console_role(r.console)) r.console.clear();
   return r;
 }
 
@@ -59,7 +62,7 @@ constexpr const char* kPersonCols =
     "COALESCE(left_at,0) FROM users";
 constexpr const char* kRoleCols =
     "SELECT name, target_selector, logins, allow_port_forwarding, created_at, elevated, max_duration, "
-    "internal_approvals, approver_role, step_up FROM roles";
+    "internal_approvals, approver_role, step_up, console FROM roles";
 
 }  // namespace
 
@@ -237,8 +240,20 @@ Result<std::vector<Role>> SqlitePolicyRepository::list_roles() {
 
 Status SqlitePolicyRepository::add_role(const Role& r) {
   if (!is_valid_name(r.name)) return make_error("invalid role name '" + r.name + "'");
-  if (auto sel = TargetSelector::parse(r.target_selector); !sel) return sel.error();
-  if (r.logins.empty()) return make_error("a role needs at least one login (--logins root,deploy)");
+  if (!is_console_role(r.console)) {
+    return make_error("--console must be auditor or admin, not '" + r.console + "'");
+  }
+  const bool console_only = !r.console.empty() && r.target_selector.empty() && r.logins.empty();
+  if (console_only && (r.elevated || r.allow_port_forwarding)) {
+    return make_error("a console-only role (no --targets, no --logins) cannot be --elevated or allow port forwarding");
+  }
+  if (!console_only) {
+    if (r.target_selector.empty()) {
+      return make_error("a role needs --targets and --logins (or only --console auditor|admin for a console role)");
+    }
+    if (auto sel = TargetSelector::parse(r.target_selector); !sel) return sel.error();
+    if (r.logins.empty()) return make_error("a role needs at least one login (--logins root,deploy)");
+  }
   for (const auto& l : r.logins) {
     if (!is_valid_name(l)) return make_error("invalid login '" + l + "'");
   }
@@ -261,7 +276,8 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     }
     Statement ins(db_,
                   "INSERT INTO roles(name, target_selector, logins, allow_port_forwarding, created_at, "
-                  "elevated, max_duration, internal_approvals, approver_role, step_up) VALUES (?,?,?,?,?,?,?,?,?,?)");
+                  "elevated, max_duration, internal_approvals, approver_role, step_up, console) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, r.name);
     ins.bind(2, r.target_selector);
     ins.bind(3, join(r.logins, ","));
@@ -272,6 +288,7 @@ Status SqlitePolicyRepository::add_role(const Role& r) {
     ins.bind(8, r.internal_approvals);
     ins.bind(9, r.approver_role);
     ins.bind(10, to_string(r.step_up));
+    ins.bind(11, r.console);
     ins.run();
     return {};
   });
@@ -282,7 +299,7 @@ Result<std::vector<Role>> SqlitePolicyRepository::roles_of(const Person& person)
     std::vector<Role> out;
     Statement q(db_,
                 "SELECT r.name, r.target_selector, r.logins, r.allow_port_forwarding, r.created_at, "
-                "r.elevated, r.max_duration, r.internal_approvals, r.approver_role, r.step_up "
+                "r.elevated, r.max_duration, r.internal_approvals, r.approver_role, r.step_up, r.console "
                 "FROM roles r JOIN user_roles ur ON ur.role_name = r.name "
                 "WHERE ur.user_name = ? ORDER BY r.name");
     q.bind(1, person.name);

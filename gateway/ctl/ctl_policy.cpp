@@ -26,7 +26,8 @@ nlohmann::json role_json(const policy::Role& r) {
   nlohmann::json j = {
       {"name", r.name},         {"targets", r.target_selector},
       {"logins", r.logins},     {"allow_port_forwarding", r.allow_port_forwarding},
-      {"elevated", r.elevated}, {"step_up", r.elevated ? std::string("per-session") : policy::to_string(r.step_up)}};
+      {"elevated", r.elevated}, {"step_up", r.elevated ? std::string("per-session") : policy::to_string(r.step_up)},
+      {"console", r.console}};
   if (r.elevated) {
     j["max_duration"] = r.max_duration ? format_duration(r.max_duration) : "";
     j["internal_approvals"] = r.internal_approvals;
@@ -60,7 +61,7 @@ Status check_role_add(RoleAddArgs& a) {
 
 Status add_role(Services& s, const RoleAddArgs& a) {
   policy::Role r = a.r;
-  r.logins = split(a.logins, ',');
+  if (!a.logins.empty()) r.logins = split(a.logins, ',');
   if (auto st = s.policy().add_role(r); !st) return st;
   ctl_audit(s, "role.add", "", role_json(r));
   std::cout << "added role " << r.name << "\n";
@@ -69,13 +70,15 @@ Status add_role(Services& s, const RoleAddArgs& a) {
 
 // "elevated (grant needed, max 4h, +1 approval(s) from security)" or "standing".
 std::string role_access(const policy::Role& x) {
-  if (!x.elevated) return "standing";
+  const std::string console = x.console.empty() ? "" : "console " + x.console;
+  if (x.logins.empty()) return console;
+  if (!x.elevated) return "standing" + (console.empty() ? "" : ", " + console);
   std::string access = "elevated (grant needed";
   if (x.max_duration) access += ", max " + format_duration(x.max_duration);
   if (x.internal_approvals) {
     access += ", +" + std::to_string(x.internal_approvals) + " approval(s) from " + x.approver_role;
   }
-  return access + ")";
+  return access + ")" + (console.empty() ? "" : ", " + console);
 }
 
 void print_roles(const std::vector<policy::Role>& roles) {
@@ -98,8 +101,10 @@ void register_role(CLI::App& app, CtlGlobals& g) {
   auto* add = role->add_subcommand("add", "define a role");
   auto a = std::make_shared<RoleAddArgs>();
   add->add_option("NAME", a->r.name)->required();
-  add->add_option("--targets", a->r.target_selector, "a glob on target names ('prod*') or label=value")->required();
-  add->add_option("--logins", a->logins, "comma-separated accounts on the targets (root,deploy)")->required();
+  add->add_option("--targets", a->r.target_selector,
+                  "a glob on target names ('prod*') or label=value (required unless the role is console-only)");
+  add->add_option("--logins", a->logins,
+                  "comma-separated accounts on the targets (root,deploy) (required unless the role is console-only)");
   add->add_flag("--allow-port-forwarding", a->r.allow_port_forwarding,
                 "allow local port forwarding (ssh -L) to these targets");
   add->add_flag("--elevated", a->r.elevated,
@@ -111,6 +116,11 @@ void register_role(CLI::App& app, CtlGlobals& g) {
   add->add_option("--step-up", a->step_up,
                   "standing roles: how recent the holder's WebAuthn step-up (touch + PIN) must be: none, per-session "
                   "or a duration (default 12h); grants of elevated roles always need one per session");
+  add->add_option("--console", a->r.console,
+                  "what holders get in the web console: auditor (every recording, the audit log) or admin "
+                  "(everyone's live sessions, ending any); alone, without --targets and --logins, the role opens "
+                  "nothing over SSH")
+      ->check(CLI::IsMember({"auditor", "admin"}));
   ctl_command(add, g, a, add_role, check_role_add);
   auto* list = role->add_subcommand("list", "list roles");
   ctl_command(list, g, add_json_flag(list), list_roles);
