@@ -80,14 +80,22 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
     if (f.live_only) statement += " AND ended_at IS NULL";
     if (!f.user.empty()) statement += " AND user_name = :user";
     if (!f.target.empty()) statement += " AND target = :target";
+    if (!f.targets.empty()) {
+      statement += " AND target IN (";
+      for (size_t i = 0; i < f.targets.size(); ++i) statement += (i ? ",:t" : ":t") + std::to_string(i);
+      statement += ")";
+    }
     if (!f.grant_id.empty()) statement += " AND grant_id = :grant";
     if (f.since) statement += " AND started_at >= :since";
+    if (f.until) statement += " AND started_at < :until";
     statement += " ORDER BY started_at DESC LIMIT :limit";
     Statement q(db_, statement);
     if (!f.user.empty()) q.bind(":user", f.user);
     if (!f.target.empty()) q.bind(":target", f.target);
+    for (size_t i = 0; i < f.targets.size(); ++i) q.bind((":t" + std::to_string(i)).c_str(), f.targets[i]);
     if (!f.grant_id.empty()) q.bind(":grant", f.grant_id);
     if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
+    if (f.until) q.bind(":until", static_cast<int64_t>(*f.until));
     q.bind(":limit", f.limit);
     std::vector<SessionRecord> out;
     while (q.step()) out.push_back(read_row(q));

@@ -35,8 +35,10 @@ struct SessionRecord {
 struct SessionFilter {
   bool live_only = false;
   std::string user, target;
+  std::vector<std::string> targets;  // any of these (when not empty), as well as `target`
   std::string grant_id;
   std::optional<Micros> since;
+  std::optional<Micros> until;  // started before
   int limit = 1000;
 };
 

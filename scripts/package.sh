@@ -45,6 +45,8 @@ trap 'rm -rf "$work"' EXIT
 src="$work/bastion-$version"
 mkdir -p "$src"
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$src"
+# The web console's front-end packages (npm ci from the lock file; not in git).
+cp -r gateway/web/assets/node_modules "$src/gateway/web/assets/"
 cp -rL contrib/debian "$src/debian"
 
 start=$(date +%s)

@@ -10,11 +10,18 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/random.h"
+#include "gateway/app/console_detail.h"
 #include "gateway/app/daemon_log.h"
 #include "gateway/app/webauthn_check.h"
 #include "policy/console_access.h"
 
 namespace bastion::gateway {
+using console_detail::error;
+using console_detail::kMaxName;
+using console_detail::session_json;
+using console_detail::str;
+using console_detail::View;
+using console_detail::view_of;
 namespace {
 
 using recorder::Outcome;
@@ -24,18 +31,8 @@ constexpr size_t kListed = 100;
 // How many of the requester's earlier requests to the same customer a request page shows.
 constexpr size_t kHistory = 10;
 constexpr size_t kMaxReason = 500;
-constexpr size_t kMaxName = 256;
-
-WebReply error(int status, const std::string& message) { return {status, {{"error", message}}}; }
 
 std::string b64url(std::string_view raw) { return base64url_encode(as_bytes(raw)); }
-
-// A string member of `j`, or "" when it is missing or not a string.
-std::string str(const nlohmann::json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 const nlohmann::json& args_of(const nlohmann::json& call) {
   static const nlohmann::json kEmpty = nlohmann::json::object();
@@ -53,7 +50,8 @@ bool plausible_secret(const std::string& s) {
   });
 }
 
-constexpr std::array<const char*, 4> kReads = {"requests", "request", "live", "session"};
+constexpr std::array<const char*, 7> kReads = {"requests",   "request",   "live",          "session",
+                                               "recordings", "recording", "recording-file"};
 constexpr std::array<const char*, 6> kChanges = {"signin-options", "signin-assert", "signout",
                                                  "action-options", "action-assert", "request-new"};
 
@@ -66,14 +64,6 @@ bool is_console_read(const std::string& op) {
 bool is_console_op(const std::string& op) {
   return is_console_read(op) || std::any_of(kChanges.begin(), kChanges.end(), [&](const char* o) { return op == o; });
 }
-
-struct ConsoleWeb::Signed {
-  authn::ConsoleSession session;
-  policy::Person person;
-  std::string source;
-  std::string cookie;
-  std::string actor_session() const { return "console-" + session.short_id(); }
-};
 
 void ConsoleWeb::audit(const std::string& actor, const std::string& action, Outcome outcome, const std::string& reason,
                        nlohmann::json details, const std::string& source) {
@@ -105,10 +95,13 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
   if (!who) return refusal;
   const auto& args = args_of(c);
   if (op == "requests") return requests_page(*who);
-  if (op == "request" || op == "session" || op == "action-options") {
-    WebReply r = op == "request"   ? request_page(*who, args)
-                 : op == "session" ? session_page(*who, args)
-                                   : action_options(*who, args);
+  if (op == "recordings") return recordings_page(*who, args);
+  if (op == "request" || op == "session" || op == "action-options" || op == "recording" || op == "recording-file") {
+    WebReply r = op == "request"          ? request_page(*who, args)
+                 : op == "session"        ? session_page(*who, args)
+                 : op == "recording"      ? recording_page(*who, args)
+                 : op == "recording-file" ? recording_file(*who, args)
+                                          : action_options(*who, args);
     // SECURITY: a refusal (not visible to this person, not theirs to decide,
     // no longer live) is audited with its reason, as the action itself would be.
     if (r.status == 403 || r.status == 404 || r.status == 409) {
@@ -280,13 +273,15 @@ WebReply ConsoleWeb::signin_assert(const nlohmann::json& call) {
   return {200, {{"ok", true}, {"user", who}, {"set_cookie", *cookie}, {"next", "/console/requests"}}};
 }
 
-namespace {
+namespace console_detail {
 
-struct View {
-  policy::ConsoleAccess access;
-  std::vector<policy::Role> roles;
-  std::vector<policy::Customer> customers;
-};
+WebReply error(int status, const std::string& message) { return {status, {{"error", message}}}; }
+
+std::string str(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 Result<View> view_of(Services& s, const policy::Person& p) {
   View v;
@@ -298,6 +293,31 @@ Result<View> view_of(Services& s, const policy::Person& p) {
   v.access = policy::console_access(p, v.customers, v.roles);
   return v;
 }
+
+nlohmann::json roles_json(const View& v) {
+  return {{"approver_of", v.access.approver_of}, {"auditor", v.access.auditor}, {"admin", v.access.admin}};
+}
+
+nlohmann::json session_json(const recorder::SessionRecord& r, const std::string& customer) {
+  return {{"id", r.id},
+          {"user", r.user},
+          {"target", r.target},
+          {"login", r.login},
+          {"source", r.source},
+          {"customer", customer},
+          {"grant_id", r.grant_id},
+          {"node", r.node},
+          {"started_at", format_utc(r.started_at)},
+          {"ended_at", r.ended_at ? format_utc(*r.ended_at) : ""},
+          {"end_reason", r.end_reason},
+          {"bytes_in", r.bytes_in},
+          {"bytes_out", r.bytes_out},
+          {"live", !r.ended_at.has_value()}};
+}
+
+}  // namespace console_detail
+
+namespace {
 
 std::vector<std::string> approvers_of(const View& v, const std::string& customer) {
   for (const auto& c : v.customers) {
@@ -351,6 +371,7 @@ WebReply ConsoleWeb::requests_page(const Signed& who) {
   return {200,
           {{"user", who.person.name},
            {"csrf", authn::console_csrf_token(who.cookie)},
+           {"roles", console_detail::roles_json(*v)},
            {"approver_of", v->access.approver_of},
            {"awaiting", waiting},
            {"mine", mine},
@@ -583,26 +604,6 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
   return {200, {{"ok", true}, {"message", message}, {"request", elevation_json(*e, now)}}};
 }
 
-namespace {
-
-nlohmann::json session_json(const recorder::SessionRecord& r, const std::string& customer) {
-  return {{"id", r.id},
-          {"user", r.user},
-          {"target", r.target},
-          {"login", r.login},
-          {"customer", customer},
-          {"grant_id", r.grant_id},
-          {"node", r.node},
-          {"started_at", format_utc(r.started_at)},
-          {"ended_at", r.ended_at ? format_utc(*r.ended_at) : ""},
-          {"end_reason", r.end_reason},
-          {"bytes_in", r.bytes_in},
-          {"bytes_out", r.bytes_out},
-          {"live", !r.ended_at.has_value()}};
-}
-
-}  // namespace
-
 WebReply ConsoleWeb::live_page(const Signed& who) {
   auto v = view_of(s_, who.person);
   if (!v) return error(500, v.error().message);
@@ -619,6 +620,7 @@ WebReply ConsoleWeb::live_page(const Signed& who) {
   return {200,
           {{"user", who.person.name},
            {"csrf", authn::console_csrf_token(who.cookie)},
+           {"roles", console_detail::roles_json(*v)},
            {"approver_of", v->access.approver_of},
            {"sessions", out}}};
 }

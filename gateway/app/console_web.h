@@ -20,8 +20,11 @@
 //     fresh challenge and answers what the page shows; action-assert checks
 //     an assertion over that challenge by the credential that signed in, and
 //     only then acts (through ElevationService, as command mode does).
-//   - a person sees only what policy/console_access.h lets them: a request
-//     they may not see answers 404, as one that does not exist.
+//   - a person sees only what policy/console_access.h lets them: a request,
+//     session or recording they may not see answers 404, as one that does
+//     not exist.
+//   - a recording's file is opened here, read-only, and handed over with the
+//     answer (WebReply::file); replaying and downloading are audited.
 // Every sign-in, refusal, action and session end is audited.
 #pragma once
 
@@ -43,7 +46,8 @@ namespace bastion::gateway {
 inline constexpr const char* kConsoleCookie = "__Host-bastion-console";
 
 // The console calls, for the web process and the monitor to agree on.
-// Reads (no Origin or CSRF check): "requests", "request", "live", "session".
+// Reads (no Origin or CSRF check): "requests", "request", "live", "session",
+// "recordings", "recording", "recording-file" (its answer hands over the file).
 // Changes: "signin-options", "signin-assert", "signout", "action-options", "action-assert", "request-new".
 bool is_console_op(const std::string& op);
 bool is_console_read(const std::string& op);
@@ -65,13 +69,26 @@ class ConsoleWeb {
   WebReply call(const std::string& op, const nlohmann::json& call, bool* changed = nullptr);
 
  private:
-  struct Signed;
+  // The signed-in person of a call.
+  struct Signed {
+    authn::ConsoleSession session;
+    policy::Person person;
+    std::string source;
+    std::string cookie;
+    std::string actor_session() const { return "console-" + session.short_id(); }
+  };
   WebReply signin_options(const nlohmann::json& call);
   WebReply signin_assert(const nlohmann::json& call);
   WebReply requests_page(const Signed& who);
   WebReply request_page(const Signed& who, const nlohmann::json& args);
   WebReply live_page(const Signed& who);
   WebReply session_page(const Signed& who, const nlohmann::json& args);
+  // console_recordings.cpp
+  WebReply recordings_page(const Signed& who, const nlohmann::json& args);
+  WebReply recording_page(const Signed& who, const nlohmann::json& args);
+  WebReply recording_file(const Signed& who, const nlohmann::json& args);
+  std::optional<std::pair<recorder::SessionRecord, std::string>> reviewable(const Signed& who, const std::string& id,
+                                                                            WebReply& refusal);
   WebReply action_options(const Signed& who, const nlohmann::json& args);
   WebReply action_assert(const Signed& who, const nlohmann::json& call, bool* changed);
   WebReply end_options(const Signed& who, const std::string& id, const std::string& reason);

@@ -1,11 +1,16 @@
 #pragma once
+#include <memory>
 #include <string>
 #include <nlohmann/json.hpp>
+#include "common/unique_fd.h"
 namespace bastion::gateway {
 // Reply of a backend call: HTTP status and a JSON body. On error, body is {"error": "one line for the person"}.
+// `file`: a file the answer hands over (a console recording, opened read-only by the monitor and passed to the
+// web process with SCM_RIGHTS; its body says what it is); null for none.
 struct WebReply {
   int status = 200;
   nlohmann::json body;
+  std::shared_ptr<UniqueFd> file = nullptr;
 };
 // What the HTTPS front end asks of the gateway. Binary values in JSON are base64url without padding.
 // Implementations are called from the web server's worker threads: must be thread-safe.

@@ -70,7 +70,7 @@ Status add_role(Services& s, const RoleAddArgs& a) {
 
 // "elevated (grant needed, max 4h, +1 approval(s) from security)" or "standing".
 std::string role_access(const policy::Role& x) {
-  const std::string console = x.console.empty() ? "" : "console " + x.console;
+  std::string console = x.console.empty() ? "" : "console " + x.console;
   if (x.logins.empty()) return console;
   if (!x.elevated) return "standing" + (console.empty() ? "" : ", " + console);
   std::string access = "elevated (grant needed";

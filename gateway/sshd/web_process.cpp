@@ -210,11 +210,14 @@ void WebProcessManager::read() {
 
 bool WebProcessManager::answer(const WebReply& reply) {
   monitor::WebAnswer a{static_cast<uint32_t>(reply.status), reply.body.dump()};
+  // A recording's descriptor goes with its answer (SCM_RIGHTS).
+  int file = reply.file && *reply.file ? reply.file->get() : -1;
   if (a.body.size() > monitor::kMaxWebBody) {
     a = {500, nlohmann::json{{"error", "internal error"}}.dump()};
+    file = -1;
   }
   // A full channel means the web process stopped reading: it is restarted.
-  if (auto st = monitor::send_message(channel_.get(), a, MSG_DONTWAIT); !st) {
+  if (auto st = monitor::send_message(channel_.get(), a, MSG_DONTWAIT, file); !st) {
     daemon_log("web", "web channel: " + st.message() + "; restarting the web process");
     if (pid_ != 0) ::kill(pid_, SIGKILL);
     channel_.reset();

@@ -1,8 +1,111 @@
 #include "gateway/web/console_pages.h"
 
+#include <cmath>
+#include <cstdio>
+
+#include "common/ed25519_key.h"
+#include "common/encoding.h"
 #include "gateway/web/web_assets.h"
 
 namespace bastion::gateway {
+
+std::string subresource_integrity(std::string_view bytes) {
+  auto digest = sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  return "sha256-" + base64_encode(digest);
+}
+
+// The recording page: each [data-cast] element gets a player over the
+// recording's text, fetched with the console's cookie. Skipping idle time
+// compresses the timeline the player shows, so a command's offset (in the
+// recording's own time) is mapped onto it before seeking.
+const std::string_view kRecordingJs = R"JS('use strict';
+(function () {
+  var body = document.body;
+  var statusEl = document.getElementById('status');
+  var kIdle = 2;
+  function setState(state, text) {
+    if (statusEl) statusEl.textContent = text;
+    body.setAttribute('data-state', state);
+  }
+  // Event times of an asciicast v2 text, for mapping offsets.
+  function eventTimes(text) {
+    var times = [];
+    var lines = text.split('\n');
+    for (var i = 1; i < lines.length; i++) {
+      if (!lines[i]) continue;
+      try {
+        var ev = JSON.parse(lines[i]);
+        if (Array.isArray(ev) && typeof ev[0] === 'number') times.push(ev[0]);
+      } catch (e) { break; }
+    }
+    return times;
+  }
+  // The player's time for `offset` when gaps are capped at `limit` seconds.
+  function mapped(times, offset, limit) {
+    if (!limit) return offset;
+    var t = 0, prev = 0;
+    for (var i = 0; i < times.length && times[i] <= offset; i++) {
+      t += Math.min(times[i] - prev, limit);
+      prev = times[i];
+    }
+    return t + Math.min(offset - prev, limit);
+  }
+  function setUp(div) {
+    var ch = div.getAttribute('data-channel');
+    var speedEl = document.getElementById('speed-' + ch);
+    var idleEl = document.getElementById('idle-' + ch);
+    var state = { text: null, times: [], player: null };
+    function idle() { return idleEl && idleEl.checked ? kIdle : undefined; }
+    function create(startAt, play) {
+      var at = 0;
+      if (state.player) {
+        at = state.player.getCurrentTime() || 0;
+        state.player.dispose();
+      }
+      state.player = window.AsciinemaPlayer.create({ data: state.text }, div, {
+        speed: Number(speedEl ? speedEl.value : 1),
+        idleTimeLimit: idle(),
+        fit: 'width',
+        controls: true,
+        terminalFontSize: 'small',
+        startAt: startAt === undefined ? at : startAt,
+        autoPlay: !!play
+      });
+      div.setAttribute('data-ready', 'true');
+    }
+    if (speedEl) speedEl.addEventListener('change', function () { create(undefined, false); });
+    if (idleEl) idleEl.addEventListener('change', function () { create(0, false); });
+    Array.prototype.forEach.call(document.querySelectorAll('button[data-jump][data-channel="' + ch + '"]'),
+      function (b) {
+        b.addEventListener('click', function () {
+          if (!state.player) return;
+          var at = mapped(state.times, Number(b.getAttribute('data-jump')), idle());
+          state.player.seek(at).then(function () { state.player.play(); });
+        });
+      });
+    return fetch(div.getAttribute('data-cast'), { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (res) {
+        if (!res.ok) throw new Error('the server answered ' + res.status);
+        return res.text();
+      })
+      .then(function (text) {
+        state.text = text;
+        state.times = eventTimes(text);
+        create(0, false);
+      });
+  }
+  var players = document.querySelectorAll('[data-cast]');
+  if (!window.AsciinemaPlayer) {
+    if (players.length) setState('failed', 'Failed: the player did not load.');
+    return;
+  }
+  Promise.all(Array.prototype.map.call(players, setUp)).then(function () {
+    setState('ready', '');
+  }, function (err) {
+    setState('failed', 'Failed: cannot load the recording: ' + err.message);
+  });
+})();
+)JS";
 
 // Runs in browsers with WebAuthn level 2 (async/await, fetch); nothing is
 // built or bundled.
@@ -126,12 +229,12 @@ std::string when(const std::string& t) {
 const char* const kStatus = "<p id=\"status\" role=\"status\" aria-live=\"polite\"></p>\n";
 
 std::string console_page(const std::string& title, const std::string& attrs, const std::string& user,
-                         const std::string& content) {
+                         const std::string& content, const std::string& head = "") {
   std::string bar = "<header class=\"bar\"><a class=\"brand\" href=\"/console/requests\">bastion</a>\n";
   if (!user.empty()) {
     bar +=
         "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a> "
-        "<a href=\"/console/live\">Live sessions</a></nav>\n"
+        "<a href=\"/console/live\">Live sessions</a> <a href=\"/console/recordings\">Recordings</a></nav>\n"
         "<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" +
         e(user) + "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
   }
@@ -142,8 +245,8 @@ std::string console_page(const std::string& title, const std::string& attrs, con
          e(title) +
          " - bastion</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
          "<script src=\"/static/webauthn.js\" defer></script>\n"
-         "<script src=\"/static/console.js\" defer></script>\n</head>\n<body class=\"console\"" +
-         attrs + ">\n" + bar + "<main>\n" + content +
+         "<script src=\"/static/console.js\" defer></script>\n" +
+         head + "</head>\n<body class=\"console\"" + attrs + ">\n" + bar + "<main>\n" + content +
          "<noscript><p>The console needs JavaScript to talk to your security key.</p></noscript>\n"
          "</main>\n</body>\n</html>\n";
 }
@@ -353,6 +456,150 @@ std::string render_console_session(const nlohmann::json& data) {
   return console_page("Session " + id,
                       " data-page=\"session\" data-id=\"" + e(id) + "\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
                       str(data, "user"), content);
+}
+
+namespace {
+
+std::string number(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].dump() : std::string();
+}
+
+std::string input(const char* id, const char* label, const std::string& value, const char* type, const char* hint) {
+  return "<p><label for=\"" + std::string(id) + "\">" + label + "</label><br><input id=\"" + id + "\" name=\"" + id +
+         "\" type=\"" + type + "\" value=\"" + e(value) + "\" placeholder=\"" + hint +
+         "\" spellcheck=\"false\" autocapitalize=\"none\"></p>\n";
+}
+
+// "+0:01:02.5", an offset into a recording.
+std::string offset_text(double seconds) {
+  if (seconds < 0) seconds = 0;
+  long long tenths = std::llround(seconds * 10);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "+%lld:%02lld:%02lld.%lld", tenths / 36000, tenths / 600 % 60, tenths / 10 % 60,
+                tenths % 10);
+  return buf;
+}
+
+std::string check_badge(const nlohmann::json& check) {
+  const std::string state = str(check, "state");
+  if (state.empty()) return "";
+  return "<p class=\"check check-" + e(state) + "\" data-check=\"" + e(state) + "\">Verification against the audit " +
+         "log: " + e(str(check, "text")) + "</p>\n";
+}
+
+std::string channel_section(const std::string& id, const nlohmann::json& c) {
+  const std::string ch = number(c, "channel");
+  const std::string kind = str(c, "kind");
+  const std::string base = "/console/recordings/" + e(id) + "/" + e(ch);
+  std::string out = "<section class=\"recording\" aria-labelledby=\"h-ch" + e(ch) + "\"><h2 id=\"h-ch" + e(ch) +
+                    "\">Channel " + e(ch) + "</h2>\n";
+  out += check_badge(c.value("check", nlohmann::json::object()));
+  if (!str(c, "problem").empty()) out += "<p class=\"notice\">" + e(str(c, "problem")) + "</p>\n";
+  if (kind == "terminal") {
+    out += "<div class=\"player-controls\"><label for=\"speed-" + e(ch) + "\">Speed</label> <select id=\"speed-" +
+           e(ch) +
+           "\" data-speed>"
+           "<option value=\"0.5\">0.5x</option><option value=\"1\" selected>1x</option>"
+           "<option value=\"2\">2x</option><option value=\"4\">4x</option><option value=\"8\">8x</option></select> "
+           "<label><input type=\"checkbox\" id=\"idle-" +
+           e(ch) + "\" data-idle checked> Skip idle time (over 2 s)</label></div>\n";
+    out += "<div class=\"player\" id=\"player-" + e(ch) + "\" data-channel=\"" + e(ch) + "\" data-cast=\"" + base +
+           "/cast\"></div>\n";
+    const nlohmann::json commands = c.value("commands", nlohmann::json::array());
+    if (!commands.empty()) {
+      out += "<h3>Commands</h3>\n<ol class=\"commands\" id=\"commands-" + e(ch) + "\">\n";
+      for (const auto& cmd : commands) {
+        const double at = cmd.contains("offset") && cmd["offset"].is_number() ? cmd["offset"].get<double>() : 0;
+        out += "<li><button type=\"button\" class=\"link\" data-jump=\"" + e(std::to_string(at)) +
+               "\" data-channel=\"" + e(ch) + "\">" + e(offset_text(at)) + "</button> <code>" + e(str(cmd, "command")) +
+               "</code></li>\n";
+      }
+      out += "</ol>\n";
+    }
+  } else if (kind == "encrypted") {
+    out +=
+        "<p>This recording is encrypted to the reviewers' key. Replay it on your own machine, where the key is:</p>"
+        "\n<pre>bastionctl sessions replay " +
+        e(id) + " --channel " + e(ch) + " --key REVIEWER.key</pre>\n";
+  } else if (kind == "stream") {
+    out +=
+        "<p>A byte-exact recording of a non-terminal channel (a command's input and output, or a file transfer). "
+        "Download it, or export it with:</p>\n<pre>bastionctl sessions export " +
+        e(id) + " --channel " + e(ch) + "</pre>\n";
+  }
+  if (kind == "terminal" || kind == "encrypted" || kind == "stream") {
+    out += "<p><a href=\"" + base + "/download\" download>Download the recording file</a> (" + e(number(c, "size")) +
+           " bytes)</p>\n";
+  }
+  return out + "</section>\n";
+}
+
+}  // namespace
+
+std::string render_console_recordings(const nlohmann::json& data, const nlohmann::json& query) {
+  std::string content = "<h1>Recordings</h1>\n";
+  if (!str(data, "note").empty()) {
+    content += "<p class=\"notice\">" + e(str(data, "note")) + "</p>\n";
+  } else {
+    content += "<form id=\"search-form\" method=\"get\" action=\"/console/recordings\" class=\"search\">\n" +
+               input("user", "Person", str(query, "user"), "text", "bob") +
+               input("target", "Target", str(query, "target"), "text", "acme-app") +
+               input("customer", "Customer", str(query, "customer"), "text", "acme") +
+               input("since", "From (UTC)", str(query, "since"), "date", "") +
+               input("until", "To (UTC, included)", str(query, "until"), "date", "") +
+               "<p><button type=\"submit\" id=\"search\">Search</button></p>\n</form>\n";
+    const nlohmann::json list = data.value("sessions", nlohmann::json::array());
+    if (list.empty()) {
+      content += "<p class=\"empty\">No recorded session matches.</p>\n";
+    } else {
+      content +=
+          "<table id=\"recordings\">\n<thead><tr><th scope=\"col\">Session</th><th scope=\"col\">Person</th>"
+          "<th scope=\"col\">Access</th><th scope=\"col\">Customer</th><th scope=\"col\">Started</th>"
+          "<th scope=\"col\">Ended</th></tr></thead>\n<tbody>\n";
+      for (const auto& r : list) {
+        const std::string id = str(r, "id");
+        const std::string ended = str(r, "ended_at").empty() ? "live" : when(str(r, "ended_at"));
+        content += "<tr data-id=\"" + e(id) + "\"><td><a href=\"/console/recordings/" + e(id) + "\">" + e(id) +
+                   "</a></td><td>" + e(str(r, "user")) + "</td><td><code>" +
+                   e(str(r, "login") + "@" + str(r, "target")) + "</code></td><td>" + e(str(r, "customer")) +
+                   "</td><td>" + e(when(str(r, "started_at"))) + "</td><td>" + e(ended) + "</td></tr>\n";
+      }
+      content += "</tbody>\n</table>\n";
+      if (data.value("limited", false)) {
+        content += "<p class=\"hint\">Only the newest " + std::to_string(list.size()) +
+                   " are listed: narrow the search.</p>\n";
+      }
+    }
+  }
+  content += kStatus;
+  return console_page("Recordings", " data-page=\"recordings\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
+                      str(data, "user"), content);
+}
+
+std::string render_console_recording(const nlohmann::json& data) {
+  const nlohmann::json r = data.value("session", nlohmann::json::object());
+  const std::string id = str(r, "id");
+  std::string content = "<p><a href=\"/console/recordings\">&larr; Recordings</a></p>\n<h1>Recording of " + e(id) +
+                        "</h1>\n<dl class=\"facts\">\n" + row("Person", e(str(r, "user"))) +
+                        row("Access", "<code>" + e(str(r, "login") + "@" + str(r, "target")) + "</code>") +
+                        row("Customer", e(str(r, "customer").empty() ? "-" : str(r, "customer"))) +
+                        row("Grant", e(str(r, "grant_id").empty() ? "-" : str(r, "grant_id"))) +
+                        row("From", e(str(r, "source"))) + row("Started", e(when(str(r, "started_at"))));
+  content +=
+      row("Ended", str(r, "ended_at").empty() ? "live" : e(when(str(r, "ended_at")) + ": " + str(r, "end_reason")));
+  content += "</dl>\n<p class=\"hint\">Replaying or downloading is recorded in the audit log under your name.</p>\n";
+  const nlohmann::json channels = data.value("recordings", nlohmann::json::array());
+  if (channels.empty()) content += "<p class=\"empty\">Nothing was recorded in this session.</p>\n";
+  for (const auto& c : channels) content += channel_section(id, c);
+  content += kStatus;
+  // The player (embedded, pinned) with Subresource Integrity: a changed byte does not run.
+  static const std::string head =
+      "<link rel=\"stylesheet\" href=\"/static/player.css\" integrity=\"" + subresource_integrity(assets::kPlayerCss) +
+      "\">\n<script src=\"/static/player.js\" integrity=\"" + subresource_integrity(assets::kPlayerJs) +
+      "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
+      "\" defer></script>\n";
+  return console_page("Recording " + id, " data-page=\"recording\" data-id=\"" + e(id) + "\"", str(data, "user"),
+                      content, head);
 }
 
 std::string render_console_error(int status, const std::string& message) {

@@ -27,6 +27,23 @@ std::string render_console_request(const nlohmann::json& data);
 std::string render_console_live(const nlohmann::json& data);
 // /console/sessions/ID: `data` is the "session" answer.
 std::string render_console_session(const nlohmann::json& data);
+// /console/recordings: `data` is the "recordings" answer, `query` the search asked.
+std::string render_console_recordings(const nlohmann::json& data, const nlohmann::json& query);
+// /console/recordings/ID: `data` is the "recording" answer.
+std::string render_console_recording(const nlohmann::json& data);
+// The recording page's script (/static/recording.js): plays each terminal
+// recording with asciinema-player (speed, skipping idle time, jumping to a
+// command).
+extern const std::string_view kRecordingJs;
+
+// The embedded asciinema-player (gateway/web/assets, cmake/EmbedAsset.cmake).
+namespace assets {
+extern const std::string_view kPlayerJs;
+extern const std::string_view kPlayerCss;
+}  // namespace assets
+// "sha256-BASE64" of `bytes`: a Subresource Integrity value.
+std::string subresource_integrity(std::string_view bytes);
+
 // A console page that could not be shown (404, 500, ...), with the bar.
 std::string render_console_error(int status, const std::string& message);
 

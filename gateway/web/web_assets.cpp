@@ -193,6 +193,13 @@ dl.facts dd { margin: 0; }
 .state { padding: 0.05rem 0.45rem; border-radius: 0.3rem; border: 1px solid #8888; font-size: 0.9em; }
 .state-pending { border-color: #b45309; }
 .state-approved { border-color: #15803d; }
+form.search { display: flex; flex-wrap: wrap; gap: 0 1rem; align-items: flex-end; }
+form.search p { margin: 0.3rem 0; }
+.check-intact, .check-partial { color: #15803d; }
+.check-failed { color: #b91c1c; font-weight: bold; }
+.player { max-width: 60rem; margin: 0.5rem 0; }
+.player-controls { margin: 0.5rem 0; }
+ol.commands code { white-space: pre-wrap; }
 .state-denied, .state-revoked { border-color: #b91c1c; }
 .empty, .hint { color: #666; }
 )CSS";

@@ -63,7 +63,8 @@ struct MonitorWebBackend::Impl {
         broken = true;
         return unavailable();
       }
-      auto r = monitor::recv_message(fd, 0, false, monitor::kMaxWebMessage);
+      // A console answer may hand over a recording's file (SCM_RIGHTS).
+      auto r = monitor::recv_message(fd, 0, op == monitor::WebCall::kConsole, monitor::kMaxWebMessage);
       using Kind = monitor::Received::Kind;
       if (r.kind == Kind::kNothing) continue;
       const auto* a = r.kind == Kind::kMessage ? std::get_if<monitor::WebAnswer>(&r.message) : nullptr;
@@ -74,7 +75,9 @@ struct MonitorWebBackend::Impl {
         broken = true;
         return unavailable();
       }
-      return {static_cast<int>(a->status), std::move(json)};
+      WebReply reply{static_cast<int>(a->status), std::move(json)};
+      if (r.fd) reply.file = std::make_shared<UniqueFd>(std::move(r.fd));
+      return reply;
     }
   }
 };

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -223,6 +224,7 @@ struct WebServer::Impl {
   void console_page(const httplib::Request& req, httplib::Response& res, const std::string& op,
                     const nlohmann::json& args);
   void console_api(const httplib::Request& req, httplib::Response& res);
+  void console_file(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, bool invite);
   void api(const httplib::Request& req, httplib::Response& res, bool invite);
   void log(const std::string& line) const {
@@ -304,11 +306,95 @@ void WebServer::Impl::console_page(const httplib::Request& req, httplib::Respons
   if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
   if (status != 200)
     return send_html(res, status < 400 ? 500 : status, render_console_error(status, error_message_of(r)));
-  std::string html = op == "requests"  ? render_console_requests(r.body)
-                     : op == "request" ? render_console_request(r.body)
-                     : op == "live"    ? render_console_live(r.body)
-                                       : render_console_session(r.body);
+  std::string html = op == "requests"     ? render_console_requests(r.body)
+                     : op == "request"    ? render_console_request(r.body)
+                     : op == "live"       ? render_console_live(r.body)
+                     : op == "recordings" ? render_console_recordings(r.body, args)
+                     : op == "recording"  ? render_console_recording(r.body)
+                                          : render_console_session(r.body);
+  if (op == "recording") {
+    // SECURITY: the player compiles its terminal emulator from WebAssembly;
+    // that page alone may, and still runs no script but our own files.
+    res.headers.erase("Content-Security-Policy");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'");
+  }
   send_html(res, 200, html);
+}
+
+namespace {
+
+// The length of a terminal recording up to its last complete line: the
+// player reads whole lines, and a live session's file may end mid-line.
+size_t whole_lines(int fd, size_t size) {
+  char buf[4096];
+  size_t end = size;
+  while (end > 0) {
+    size_t from = end > sizeof buf ? end - sizeof buf : 0;
+    ssize_t n = ::pread(fd, buf, end - from, static_cast<off_t>(from));
+    if (n <= 0) return 0;
+    for (ssize_t i = n; i > 0; --i) {
+      if (buf[i - 1] == '\n') return from + static_cast<size_t>(i);
+    }
+    end = from;
+  }
+  return 0;
+}
+
+std::string str_of(const nlohmann::json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool plausible_file_name(const std::string& name) {
+  return !name.empty() && name.size() <= 128 && name[0] != '.' && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+// GET /console/recordings/ID/CHANNEL/(cast|download): the file the monitor
+// opened for this person, streamed from its descriptor.
+void WebServer::Impl::console_file(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const std::string what = req.matches[3];
+  if (!is_valid_web_token(id)) return send_html(res, 404, render_console_error(404, "no such recording"));
+  const int channel = std::stoi(req.matches[2]);
+  nlohmann::json call = {
+      {"cookie", console_cookie(req)},
+      {"source", req.remote_addr},
+      {"args", {{"id", id}, {"channel", channel}, {"purpose", what == "cast" ? "play" : "download"}}}};
+  WebReply r = backend.console("recording-file", call);
+  int status = checked_status(r.status);
+  if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
+  if (status != 200 || !r.file || !*r.file) {
+    status = status == 200 || status < 400 ? 500 : status;
+    return send_html(res, status, render_console_error(status, error_message_of(r)));
+  }
+  struct stat st {};
+  if (::fstat(r.file->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return send_html(res, 500, render_console_error(500, "cannot read the recording"));
+  }
+  auto size = static_cast<size_t>(st.st_size);
+  const std::string kind = str_of(r.body, "kind");
+  if (what == "cast") {
+    if (kind != "terminal") return send_html(res, 409, render_console_error(409, "not a terminal recording"));
+    size = whole_lines(r.file->get(), size);
+  } else {
+    std::string name = str_of(r.body, "name");
+    if (!plausible_file_name(name)) name = "recording";
+    res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+  }
+  auto file = r.file;
+  res.set_content_provider(size, what == "cast" ? "application/x-asciicast" : "application/octet-stream",
+                           [file](size_t offset, size_t length, httplib::DataSink& sink) {
+                             char buf[64 * 1024];
+                             ssize_t n =
+                                 ::pread(file->get(), buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
+                             if (n <= 0) return false;  // the file shrank: the response ends short
+                             return sink.write(buf, static_cast<size_t>(n));
+                           });
 }
 
 void WebServer::Impl::console_api(const httplib::Request& req, httplib::Response& res) {
@@ -385,6 +471,30 @@ void WebServer::Impl::add_routes() {
     const std::string id = q.matches[1];
     if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such session"));
     console_page(q, s, "session", {{"id", id}});
+  });
+  svr->Get("/console/recordings", [this](const httplib::Request& q, httplib::Response& s) {
+    nlohmann::json args = nlohmann::json::object();
+    for (const char* k : {"user", "target", "customer", "since", "until"}) {
+      std::string v = q.get_param_value(k);
+      if (!v.empty()) args[k] = v.substr(0, 256);
+    }
+    console_page(q, s, "recordings", args);
+  });
+  svr->Get(R"(/console/recordings/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) {
+    const std::string id = q.matches[1];
+    if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such recording"));
+    console_page(q, s, "recording", {{"id", id}});
+  });
+  svr->Get(R"(/console/recordings/([^/]+)/([0-9]{1,5})/(cast|download))",
+           [this](const httplib::Request& q, httplib::Response& s) { console_file(q, s); });
+  svr->Get("/static/player.js", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(assets::kPlayerJs.data(), assets::kPlayerJs.size(), "text/javascript; charset=utf-8");
+  });
+  svr->Get("/static/player.css", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(assets::kPlayerCss.data(), assets::kPlayerCss.size(), "text/css; charset=utf-8");
+  });
+  svr->Get("/static/recording.js", [](const httplib::Request&, httplib::Response& s) {
+    s.set_content(kRecordingJs.data(), kRecordingJs.size(), "text/javascript; charset=utf-8");
   });
   svr->Post(R"(/api/console/([a-z-]+))",
             [this](const httplib::Request& q, httplib::Response& s) { console_api(q, s); });

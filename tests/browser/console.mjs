@@ -132,6 +132,8 @@ async function run(opts, results, log) {
           await page.click(step.click, { timeout: remaining() });
         } else if (step.waitFor !== undefined) {
           await page.waitForSelector(step.waitFor, { timeout: remaining() });
+        } else if (step.log !== undefined) {
+          results[step.log] = log.slice();
         } else if (step.text !== undefined) {
           results[step.text] = await page.innerText('body');
         } else if (step.attr !== undefined) {

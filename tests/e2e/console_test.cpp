@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fixture.h"
+#include "tmux.h"
 
 namespace bastion::e2e {
 namespace {
@@ -32,13 +33,23 @@ class Console : public DeploymentTest<Console> {
     d->ctl_ok({"customer", "approver", "add", "acme", "carol"});
     d->ctl_ok({"customer", "approver", "add", "globex", "dave"});
     d->ctl_ok({"customer", "approver", "add", "globex", "erin"});
-    for (const char* who : {"bob", "carol", "dave", "erin"}) states[who] = d->register_webauthn(who);
+    // fay works on acme-app with a standing role; ann audits; olga administers.
+    d->ctl_ok({"role", "add", "acme-ops", "--targets", "acme-app", "--logins", d->login(), "--step-up", "none"});
+    d->ctl_ok({"role", "add", "auditors", "--console", "auditor"});
+    d->ctl_ok({"role", "add", "admins", "--console", "admin"});
+    fay = new SshKeyFiles(d->add_person("fay", {"acme-ops"}));
+    ann = new SshKeyFiles(d->add_person("ann", {"auditors"}));
+    olga = new SshKeyFiles(d->add_person("olga", {"admins"}));
+    for (const char* who : {"bob", "carol", "dave", "erin", "ann", "olga"}) states[who] = d->register_webauthn(who);
   }
   static void TearDownTestSuite() {
     delete bob;
     delete carol;
     delete dave;
     delete erin;
+    delete fay;
+    delete ann;
+    delete olga;
     DeploymentTest<Console>::TearDownTestSuite();
   }
 
@@ -111,7 +122,39 @@ class Console : public DeploymentTest<Console> {
     return nlohmann::json::parse(d->ctl_ok({"audit", "search", text, "--json"}));
   }
 
+  // fay's terminal session on acme-app (bash in a real terminal) in which
+  // she types `echo console-$((6*7))`; its id once it has ended.
+  static std::string fays_recorded_session() {
+    static std::string id;
+    if (!id.empty()) return id;
+    {
+      auto argv = d->ssh_argv(*fay, d->login() + "@acme-app", {"-tt"});
+      argv.push_back("env HISTFILE=/dev/null PS1='fay$ ' bash --norc --noprofile -i");
+      Tmux term(d->dir(), argv, 24, 80);
+      EXPECT_TRUE(term.shows("fay$")) << term.screen();
+      term.type("echo console-$((6*7))");
+      term.keys({"Enter"});
+      EXPECT_TRUE(term.shows("console-42")) << term.screen();
+      term.type("exit");
+      term.keys({"Enter"});
+      EXPECT_TRUE(term.gone()) << term.screen();
+    }
+    auto sessions = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--user", "fay", "--json"}));
+    if (sessions.empty()) return "";
+    std::string found = sessions[0]["id"];
+    EXPECT_TRUE(wait_for(
+        [&] {
+          return !nlohmann::json::parse(
+                      d->ctl_ok({"audit", "list", "--json", "--session", found, "--action", "session.end"}))
+                      .empty();
+        },
+        15000));
+    id = found;
+    return id;
+  }
+
   static inline SshKeyFiles *bob = nullptr, *carol = nullptr, *dave = nullptr, *erin = nullptr;
+  static inline SshKeyFiles *fay = nullptr, *ann = nullptr, *olga = nullptr;
   static inline std::map<std::string, std::string> states;
 };
 
@@ -390,6 +433,103 @@ TEST_F(Console, ADisabledPersonOrAKilledSessionLosesTheConsoleAtOnce) {
   auto gone = curl("GET", "/console/requests", second);
   EXPECT_EQ(status_of(gone), 401) << gone.out;
   EXPECT_NE(gone.out.find("ended by an administrator: lost laptop"), std::string::npos) << gone.out;
+}
+
+// The Recordings pages: an auditor finds fay's session, sees it verified
+// against the audit log, jumps to her command and the player shows it;
+// acme's approver may replay it too; another customer's approver and an
+// administrator get 404 for the page and the file; each replay is audited.
+TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
+  const std::string id = fays_recorded_session();
+  ASSERT_FALSE(id.empty());
+  auto shown = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+  ASSERT_EQ(shown["recordings"].size(), 1u) << shown;
+  const std::string file = "/console/recordings/" + id + "/" + shown["recordings"][0]["channel"].dump();
+  auto replay = browse(
+      "ann",
+      with(sign_in("ann"), nlohmann::json::array({{{"goto", "/console/recordings?user=fay"}},
+                                                  {{"waitFor", "tr[data-id=" + id + "]"}},
+                                                  {{"screenshot", "console-recordings"}},
+                                                  {{"click", "tr[data-id=" + id + "] a"}},
+                                                  {{"waitFor", "body[data-page=recording]"}},
+                                                  {{"waitFor", "[data-ready=true]"}},
+                                                  {{"text", "page"}},
+                                                  {{"click", "button[data-jump]"}},
+                                                  {{"waitFor", ".ap-term:has-text(\"console-42\")"}},
+                                                  {{"screenshot", "console-recording"}},
+                                                  {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}},
+                                                  {{"log", "log"}}})));
+  ASSERT_TRUE(replay["ok"]) << replay;
+  const std::string page = replay["results"]["page"];
+  EXPECT_NE(page.find("Verification against the audit log: intact"), std::string::npos) << page;
+  EXPECT_NE(page.find("echo console-$((6*7))"), std::string::npos) << page;  // the command list
+  EXPECT_EQ(replay["results"]["download"]["status"], 200);
+  EXPECT_NE(replay["results"]["download"]["body"].get<std::string>().find("console-42"), std::string::npos);
+  for (const auto& line : replay["results"]["log"]) {
+    EXPECT_EQ(line.get<std::string>().find("Content Security Policy"), std::string::npos) << line;
+  }
+  // acme's approver may replay it; globex's approver and an administrator may not.
+  auto carols = browse("carol", with(sign_in("carol"), nlohmann::json::array({
+                                                           {{"goto", "/console/recordings/" + id}},
+                                                           {{"waitFor", "[data-ready=true]"}},
+                                                       })));
+  EXPECT_TRUE(carols["ok"]) << carols;
+  for (const char* who : {"dave", "olga"}) {
+    auto refused = browse(
+        who,
+        with(sign_in(who), nlohmann::json::array({{{"goto", "/console/recordings?user=fay"}},
+                                                  {{"text", "list"}},
+                                                  {{"fetch", {{"path", "/console/recordings/" + id}}}, {"as", "page"}},
+                                                  {{"fetch", {{"path", file + "/cast"}}}, {"as", "cast"}},
+                                                  {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}}})));
+    ASSERT_TRUE(refused["ok"]) << refused;
+    EXPECT_EQ(refused["results"]["list"].get<std::string>().find(id), std::string::npos) << who;
+    EXPECT_EQ(refused["results"]["page"]["status"], 404) << who;
+    EXPECT_EQ(refused["results"]["cast"]["status"], 404) << who;
+    EXPECT_EQ(refused["results"]["download"]["status"], 404) << who;
+    EXPECT_EQ(refused["results"]["download"]["body"].get<std::string>().find("console-42"), std::string::npos);
+  }
+  // Without a console session: the sign-in page, never the file.
+  auto anonymous = curl("GET", file + "/download", "");
+  EXPECT_EQ(status_of(anonymous), 401);
+  EXPECT_EQ(anonymous.out.find("console-42"), std::string::npos);
+  // Who replayed and downloaded what is in the audit log; so are the refusals.
+  auto audit = audit_about(id);
+  int replays = 0, downloads = 0, refusals = 0;
+  for (const auto& r : audit) {
+    if (r["action"] == "console.recording" && r["actor"] == "ann") {
+      (r["details"]["purpose"] == "play" ? replays : downloads)++;
+    }
+    if (r["action"] == "console.refused" && (r["actor"] == "dave" || r["actor"] == "olga")) ++refusals;
+  }
+  EXPECT_EQ(replays, 1) << audit;
+  EXPECT_EQ(downloads, 1) << audit;
+  EXPECT_EQ(refusals, 6) << audit;
+}
+
+// An administrator sees everyone's live sessions (not only their
+// customers'), and nobody but auditors and approvers searches recordings.
+TEST_F(Console, AnAdministratorSeesEveryLiveSessionButNoRecordings) {
+  auto argv = d->ssh_argv(*fay, d->login() + "@acme-app", {"-tt"});
+  argv.push_back("env HISTFILE=/dev/null PS1='fay$ ' bash --norc --noprofile -i");
+  Tmux term(d->dir(), argv, 24, 80);
+  ASSERT_TRUE(term.shows("fay$")) << term.screen();
+  auto live = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--live", "--user", "fay", "--json"}));
+  ASSERT_FALSE(live.empty());
+  const std::string id = live[0]["id"];
+  auto olgas = browse("olga", with(sign_in("olga"), nlohmann::json::array({{{"goto", "/console/live"}},
+                                                                           {{"waitFor", "tr[data-id=" + id + "]"}},
+                                                                           {{"goto", "/console/recordings"}},
+                                                                           {{"text", "recordings"}}})));
+  ASSERT_TRUE(olgas["ok"]) << olgas;
+  EXPECT_NE(olgas["results"]["recordings"].get<std::string>().find("you are neither"), std::string::npos) << olgas;
+  auto bobs =
+      browse("bob", with(sign_in("bob"), nlohmann::json::array({{{"goto", "/console/live"}}, {{"text", "live"}}})));
+  ASSERT_TRUE(bobs["ok"]) << bobs;
+  EXPECT_EQ(bobs["results"]["live"].get<std::string>().find(id), std::string::npos);
+  term.type("exit");
+  term.keys({"Enter"});
+  EXPECT_TRUE(term.gone()) << term.screen();
 }
 
 }  // namespace

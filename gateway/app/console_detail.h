@@ -1,0 +1,36 @@
+// What the console's call handlers share (console_web.cpp and
+// console_recordings.cpp): not for other modules.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "gateway/app/services.h"
+#include "gateway/app/web_backend.h"
+#include "policy/console_access.h"
+
+namespace bastion::gateway::console_detail {
+
+// Longest id, name or target a call may carry.
+inline constexpr size_t kMaxName = 256;
+
+WebReply error(int status, const std::string& message);
+// A string member of `j`, or "" when it is missing or not a string.
+std::string str(const nlohmann::json& j, const char* key);
+
+// What the signed-in person may see, from the database.
+struct View {
+  policy::ConsoleAccess access;
+  std::vector<policy::Role> roles;
+  std::vector<policy::Customer> customers;
+};
+Result<View> view_of(Services& s, const policy::Person& p);
+// {"approver_of", "auditor", "admin"}: what the pages' navigation shows.
+nlohmann::json roles_json(const View& v);
+
+nlohmann::json session_json(const recorder::SessionRecord& r, const std::string& customer);
+
+}  // namespace bastion::gateway::console_detail
