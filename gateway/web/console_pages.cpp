@@ -50,6 +50,80 @@ const std::string_view kRecordingJs = R"JS('use strict';
     }
     return t + Math.min(offset - prev, limit);
   }
+
+  // Encrypted recordings (recorder/cast_crypto.h), opened here with the
+  // reviewer's private key file; the key never leaves this page.
+  var kMagic = 'bastion-encrypted-cast v1 ';
+  function fromBase64(text) {
+    var bin = atob(text.replace(/-/g, '+').replace(/_/g, '/').replace(/\s+/g, ''));
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function same(a, b) {
+    if (a.length !== b.length) return false;
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  async function openSealed(bytes, keyText) {
+    var eol = bytes.indexOf(10);
+    var header = eol < 0 ? '' : new TextDecoder().decode(bytes.subarray(0, eol));
+    if (header.indexOf(kMagic) !== 0) throw new Error('not an encrypted recording');
+    var parts = header.slice(kMagic.length).split(' ');
+    var ephemeral = fromBase64(parts[0] || ''), reviewer = fromBase64(parts[1] || '');
+    var pem = /-----BEGIN PRIVATE KEY-----([\s\S]*?)-----END PRIVATE KEY-----/.exec(keyText);
+    if (!pem) throw new Error('that file is not a reviewer key (PREFIX.key from bastionctl recording keygen)');
+    var mine;
+    try {
+      mine = await crypto.subtle.importKey('pkcs8', fromBase64(pem[1]), { name: 'X25519' }, true, ['deriveBits']);
+    } catch (e) {
+      throw new Error('that file is not an X25519 reviewer key (' + e.name + ')');
+    }
+    var jwk = await crypto.subtle.exportKey('jwk', mine);
+    if (jwk.x && !same(fromBase64(jwk.x), reviewer)) {
+      throw new Error('that key is not the one this recording is encrypted to');
+    }
+    var theirs = await crypto.subtle.importKey('raw', ephemeral, { name: 'X25519' }, false, []);
+    var shared = await crypto.subtle.deriveBits({ name: 'X25519', public: theirs }, mine, 256);
+    var hkdf = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
+    var salt = new Uint8Array(ephemeral.length + reviewer.length);
+    salt.set(ephemeral, 0);
+    salt.set(reviewer, ephemeral.length);
+    var key = await crypto.subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: salt, info: new TextEncoder().encode('bastion recording v1') },
+      hkdf, { name: 'AES-GCM', length: 256 }, false, ['decrypt']);
+    var chunks = [], total = 0, pos = eol + 1;
+    for (var counter = 0; pos + 4 <= bytes.length; counter++) {
+      var len = ((bytes[pos] << 24) >>> 0) + (bytes[pos + 1] << 16) + (bytes[pos + 2] << 8) + bytes[pos + 3];
+      if (len < 28 || len > 64 * 1024 * 1024) throw new Error('corrupt recording frame ' + counter);
+      if (pos + 4 + len > bytes.length) break;  // cut off mid-write: the last flush is lost
+      var nonce = bytes.subarray(pos + 4, pos + 16);
+      var want = new Uint8Array(12);
+      new DataView(want.buffer).setUint32(4, Math.floor(counter / 4294967296));
+      new DataView(want.buffer).setUint32(8, counter % 4294967296);
+      if (!same(nonce, want)) throw new Error('recording frames out of order');
+      var plain;
+      try {
+        plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonce }, key, bytes.subarray(pos + 16, pos + 4 + len));
+      } catch (e) {
+        throw new Error('recording frame ' + counter + ' fails authentication (altered, or not this key)');
+      }
+      chunks.push(new Uint8Array(plain));
+      total += plain.byteLength;
+      pos += 4 + len;
+    }
+    var all = new Uint8Array(total), at = 0;
+    chunks.forEach(function (c) { all.set(c, at); at += c.length; });
+    return new TextDecoder().decode(all);
+  }
+
+  function fetchFrom(url, asBytes) {
+    return fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (res) {
+      if (!res.ok) throw new Error('the server answered ' + res.status);
+      return asBytes ? res.arrayBuffer() : res.text();
+    });
+  }
+
   function setUp(div) {
     var ch = div.getAttribute('data-channel');
     var speedEl = document.getElementById('speed-' + ch);
@@ -57,6 +131,7 @@ const std::string_view kRecordingJs = R"JS('use strict';
     var state = { text: null, times: [], player: null };
     function idle() { return idleEl && idleEl.checked ? kIdle : undefined; }
     function create(startAt, play) {
+      if (state.text === null) return;
       var at = 0;
       if (state.player) {
         at = state.player.getCurrentTime() || 0;
@@ -73,6 +148,11 @@ const std::string_view kRecordingJs = R"JS('use strict';
       });
       div.setAttribute('data-ready', 'true');
     }
+    function show(text, play) {
+      state.text = text;
+      state.times = eventTimes(text);
+      create(0, play);
+    }
     if (speedEl) speedEl.addEventListener('change', function () { create(undefined, false); });
     if (idleEl) idleEl.addEventListener('change', function () { create(0, false); });
     Array.prototype.forEach.call(document.querySelectorAll('button[data-jump][data-channel="' + ch + '"]'),
@@ -83,24 +163,35 @@ const std::string_view kRecordingJs = R"JS('use strict';
           state.player.seek(at).then(function () { state.player.play(); });
         });
       });
-    return fetch(div.getAttribute('data-cast'), { credentials: 'same-origin', cache: 'no-store' })
-      .then(function (res) {
-        if (!res.ok) throw new Error('the server answered ' + res.status);
-        return res.text();
-      })
-      .then(function (text) {
-        state.text = text;
-        state.times = eventTimes(text);
-        create(0, false);
+    var sealed = div.getAttribute('data-sealed');
+    if (!sealed) {
+      return fetchFrom(div.getAttribute('data-cast'), false).then(function (text) { show(text, false); });
+    }
+    var keyEl = document.getElementById('key-' + ch);
+    if (keyEl) {
+      keyEl.addEventListener('change', function () {
+        var file = keyEl.files && keyEl.files[0];
+        if (!file) return;
+        setState('working', 'Decrypting on this computer...');
+        Promise.all([file.text(), fetchFrom(sealed, true)]).then(function (got) {
+          return openSealed(new Uint8Array(got[1]), got[0]);
+        }).then(function (text) {
+          show(text, true);
+          setState('done', 'Done: decrypted with your key, on this computer; playing.');
+        }, function (err) {
+          setState('failed', 'Failed: ' + err.message);
+        });
       });
+    }
+    return Promise.resolve();
   }
-  var players = document.querySelectorAll('[data-cast]');
+  var players = document.querySelectorAll('[data-cast], [data-sealed]');
   if (!window.AsciinemaPlayer) {
     if (players.length) setState('failed', 'Failed: the player did not load.');
     return;
   }
   Promise.all(Array.prototype.map.call(players, setUp)).then(function () {
-    setState('ready', '');
+    if (!body.hasAttribute('data-state')) setState('ready', '');
   }, function (err) {
     setState('failed', 'Failed: cannot load the recording: ' + err.message);
   });
@@ -487,6 +578,14 @@ std::string check_badge(const nlohmann::json& check) {
          "log: " + e(str(check, "text")) + "</p>\n";
 }
 
+std::string speed_controls(const std::string& ch) {
+  return "<div class=\"player-controls\"><label for=\"speed-" + e(ch) + "\">Speed</label> <select id=\"speed-" + e(ch) +
+         "\" data-speed><option value=\"0.5\">0.5x</option><option value=\"1\" selected>1x</option>"
+         "<option value=\"2\">2x</option><option value=\"4\">4x</option><option value=\"8\">8x</option></select> "
+         "<label><input type=\"checkbox\" id=\"idle-" +
+         e(ch) + "\" data-idle checked> Skip idle time (over 2 s)</label></div>\n";
+}
+
 std::string channel_section(const std::string& id, const nlohmann::json& c) {
   const std::string ch = number(c, "channel");
   const std::string kind = str(c, "kind");
@@ -496,13 +595,7 @@ std::string channel_section(const std::string& id, const nlohmann::json& c) {
   out += check_badge(c.value("check", nlohmann::json::object()));
   if (!str(c, "problem").empty()) out += "<p class=\"notice\">" + e(str(c, "problem")) + "</p>\n";
   if (kind == "terminal") {
-    out += "<div class=\"player-controls\"><label for=\"speed-" + e(ch) + "\">Speed</label> <select id=\"speed-" +
-           e(ch) +
-           "\" data-speed>"
-           "<option value=\"0.5\">0.5x</option><option value=\"1\" selected>1x</option>"
-           "<option value=\"2\">2x</option><option value=\"4\">4x</option><option value=\"8\">8x</option></select> "
-           "<label><input type=\"checkbox\" id=\"idle-" +
-           e(ch) + "\" data-idle checked> Skip idle time (over 2 s)</label></div>\n";
+    out += speed_controls(ch);
     out += "<div class=\"player\" id=\"player-" + e(ch) + "\" data-channel=\"" + e(ch) + "\" data-cast=\"" + base +
            "/cast\"></div>\n";
     const nlohmann::json commands = c.value("commands", nlohmann::json::array());
@@ -518,8 +611,12 @@ std::string channel_section(const std::string& id, const nlohmann::json& c) {
     }
   } else if (kind == "encrypted") {
     out +=
-        "<p>This recording is encrypted to the reviewers' key. Replay it on your own machine, where the key is:</p>"
-        "\n<pre>bastionctl sessions replay " +
+        "<p>This recording is encrypted to the reviewers' key. Choose your key file to replay it here: it is "
+        "read and used on this computer only, never sent.</p>\n<p><label for=\"key-" +
+        e(ch) + "\">Reviewer key file (PREFIX.key)</label><br><input type=\"file\" id=\"key-" + e(ch) +
+        "\" accept=\".key,.pem\"></p>\n" + speed_controls(ch) + "<div class=\"player\" id=\"player-" + e(ch) +
+        "\" data-channel=\"" + e(ch) + "\" data-sealed=\"" + base +
+        "/cast\"></div>\n<p>Or replay it on your own machine, where the key is:</p>\n<pre>bastionctl sessions replay " +
         e(id) + " --channel " + e(ch) + " --key REVIEWER.key</pre>\n";
   } else if (kind == "stream") {
     out +=

@@ -19,6 +19,8 @@
 //                                                a same-origin fetch from the page; results.NAME = {status, body}
 //   {"cookie": "NAME"}                           results.NAME = the console cookie's value, "" if none
 //   {"screenshot": "NAME"}                       DIR/NAME.png (full page)
+//   {"upload": "#key-1", "path": "/dir/x.key"}  choose a file in a file input (it stays in the browser)
+//   {"log": "NAME"}                              results.NAME = the page's console messages and errors so far
 // Prints one JSON line {"ok", "error", "results"} and exits 0 when every
 // step ran, 1 when one failed (error says which), 2 on usage errors.
 import { parseArgs } from 'node:util';
@@ -132,6 +134,8 @@ async function run(opts, results, log) {
           await page.click(step.click, { timeout: remaining() });
         } else if (step.waitFor !== undefined) {
           await page.waitForSelector(step.waitFor, { timeout: remaining() });
+        } else if (step.upload !== undefined) {
+          await page.setInputFiles(step.upload, step.path, { timeout: remaining() });
         } else if (step.log !== undefined) {
           results[step.log] = log.slice();
         } else if (step.text !== undefined) {

@@ -122,35 +122,39 @@ class Console : public DeploymentTest<Console> {
     return nlohmann::json::parse(d->ctl_ok({"audit", "search", text, "--json"}));
   }
 
-  // fay's terminal session on acme-app (bash in a real terminal) in which
-  // she types `echo console-$((6*7))`; its id once it has ended.
-  static std::string fays_recorded_session() {
-    static std::string id;
-    if (!id.empty()) return id;
+  // A terminal session of fay's on acme-app (bash in a real terminal) in
+  // which she types `command` and sees `shows`; its id once it has ended.
+  static std::string fay_types(const std::string& command, const std::string& shows) {
     {
       auto argv = d->ssh_argv(*fay, d->login() + "@acme-app", {"-tt"});
       argv.push_back("env HISTFILE=/dev/null PS1='fay$ ' bash --norc --noprofile -i");
       Tmux term(d->dir(), argv, 24, 80);
       EXPECT_TRUE(term.shows("fay$")) << term.screen();
-      term.type("echo console-$((6*7))");
+      term.type(command);
       term.keys({"Enter"});
-      EXPECT_TRUE(term.shows("console-42")) << term.screen();
+      EXPECT_TRUE(term.shows(shows)) << term.screen();
       term.type("exit");
       term.keys({"Enter"});
       EXPECT_TRUE(term.gone()) << term.screen();
     }
     auto sessions = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--user", "fay", "--json"}));
     if (sessions.empty()) return "";
-    std::string found = sessions[0]["id"];
+    std::string id = sessions[0]["id"];
     EXPECT_TRUE(wait_for(
         [&] {
           return !nlohmann::json::parse(
-                      d->ctl_ok({"audit", "list", "--json", "--session", found, "--action", "session.end"}))
+                      d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
                       .empty();
         },
         15000));
-    id = found;
     return id;
+  }
+  // "/console/recordings/ID/CHANNEL" of the session's one recording.
+  static std::string recording_url(const std::string& id) {
+    auto shown = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
+    EXPECT_EQ(shown["recordings"].size(), 1u) << shown;
+    if (shown["recordings"].empty()) return "";
+    return "/console/recordings/" + id + "/" + shown["recordings"][0]["channel"].dump();
   }
 
   static inline SshKeyFiles *bob = nullptr, *carol = nullptr, *dave = nullptr, *erin = nullptr;
@@ -440,11 +444,10 @@ TEST_F(Console, ADisabledPersonOrAKilledSessionLosesTheConsoleAtOnce) {
 // acme's approver may replay it too; another customer's approver and an
 // administrator get 404 for the page and the file; each replay is audited.
 TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
-  const std::string id = fays_recorded_session();
+  const std::string id = fay_types("echo console-$((6*7))", "console-42");
   ASSERT_FALSE(id.empty());
-  auto shown = nlohmann::json::parse(d->ctl_ok({"sessions", "show", id, "--json"}));
-  ASSERT_EQ(shown["recordings"].size(), 1u) << shown;
-  const std::string file = "/console/recordings/" + id + "/" + shown["recordings"][0]["channel"].dump();
+  const std::string file = recording_url(id);
+  ASSERT_FALSE(file.empty());
   auto replay = browse(
       "ann",
       with(sign_in("ann"), nlohmann::json::array({{{"goto", "/console/recordings?user=fay"}},
@@ -505,6 +508,45 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
   EXPECT_EQ(replays, 1) << audit;
   EXPECT_EQ(downloads, 1) << audit;
   EXPECT_EQ(refusals, 6) << audit;
+}
+
+// An encrypted recording plays once the auditor chooses the reviewer key
+// file: the page decrypts it (WebCrypto: X25519, HKDF, AES-GCM as
+// recorder/cast_crypto); the server only ever sends the sealed bytes, and
+// the key never leaves the browser. Another key is refused with the reason.
+TEST_F(Console, AnEncryptedRecordingPlaysAfterChoosingTheReviewerKeyFile) {
+  const std::string prefix = d->dir() + "/console-reviewer";
+  const std::string other = d->dir() + "/console-other";
+  ASSERT_EQ(d->ctl({"recording", "keygen", "--out", prefix}).exit_code, 0);
+  ASSERT_EQ(d->ctl({"recording", "keygen", "--out", other}).exit_code, 0);
+  d->edit_config("# encrypt_to = \"reviewer.pub\"", "encrypt_to = \"" + prefix + ".pub\"");
+  const std::string id = fay_types("echo sealed-$((6*7))", "sealed-42");
+  d->edit_config("encrypt_to = \"" + prefix + ".pub\"", "# encrypt_to = \"reviewer.pub\"");
+  ASSERT_FALSE(id.empty());
+  const std::string file = recording_url(id);
+  ASSERT_FALSE(file.empty());
+  const std::string ch = file.substr(file.rfind('/') + 1);
+  auto r = browse("ann", with(sign_in("ann"), nlohmann::json::array({
+                                                  {{"goto", "/console/recordings/" + id}},
+                                                  {{"waitFor", "#key-" + ch}},
+                                                  {{"fetch", {{"path", file + "/cast"}}}, {"as", "sealed"}},
+                                                  {{"upload", "#key-" + ch}, {"path", other + ".key"}},
+                                                  {{"waitFor", "body[data-state=failed]"}},
+                                                  {{"text", "wrong"}},
+                                                  {{"upload", "#key-" + ch}, {"path", prefix + ".key"}},
+                                                  {{"waitFor", ".ap-term:has-text(\"sealed-42\")"}},
+                                                  {{"text", "page"}},
+                                                  {{"screenshot", "console-recording-encrypted"}},
+                                              })));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(r["results"]["sealed"]["status"], 200);
+  EXPECT_EQ(r["results"]["sealed"]["body"].get<std::string>().rfind("bastion-encrypted-cast v1 ", 0), 0u);
+  EXPECT_EQ(r["results"]["sealed"]["body"].get<std::string>().find("sealed-42"), std::string::npos);
+  EXPECT_NE(r["results"]["wrong"].get<std::string>().find("that key is not the one this recording is encrypted to"),
+            std::string::npos)
+      << r["results"]["wrong"];
+  EXPECT_NE(r["results"]["page"].get<std::string>().find("Done: decrypted with your key, on this computer"),
+            std::string::npos);
 }
 
 // An administrator sees everyone's live sessions (not only their
