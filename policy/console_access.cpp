@@ -35,6 +35,8 @@ bool may_view_recording(const ConsoleAccess& a, const std::string& customer) {
   return a.auditor || approves_for(a, customer);
 }
 
+bool may_read_audit(const ConsoleAccess& a) { return !a.person.empty() && a.auditor; }
+
 bool may_search_recordings(const ConsoleAccess& a) {
   return !a.person.empty() && (a.auditor || !a.approver_of.empty());
 }

@@ -54,6 +54,9 @@ bool may_view_recording(const ConsoleAccess& a, const std::string& customer);
 // all, approvers their customers'.
 bool may_search_recordings(const ConsoleAccess& a);
 
+// Whether the person may read and export the audit log: auditors.
+bool may_read_audit(const ConsoleAccess& a);
+
 // Whether the person is one of `customer`'s approvers.
 bool approves_for(const ConsoleAccess& a, const std::string& customer);
 

@@ -93,6 +93,10 @@ TEST(ConsoleAccess, AuditorsReplayEveryRecordingAndAdminsSeeEveryLiveSession) {
   EXPECT_TRUE(may_search_recordings(carol));
   EXPECT_FALSE(may_view_recording(bob, "acme"));  // not even their own
   EXPECT_FALSE(may_search_recordings(bob));
+  EXPECT_TRUE(may_read_audit(erin));
+  EXPECT_FALSE(may_read_audit(olga));
+  EXPECT_FALSE(may_read_audit(carol));
+  EXPECT_FALSE(may_read_audit(ConsoleAccess{}));
   Role odd;
   odd.name = "odd";
   odd.console = "root";  // never stored (add_role refuses it); gives nothing

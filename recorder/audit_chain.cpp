@@ -104,6 +104,19 @@ Result<Checkpoint> AuditChain::write_rotation_checkpoint(const Ed25519Key& old_k
 
 Result<std::pair<int64_t, Micros>> AuditChain::unsigned_tail() { return recorder::unsigned_tail(db_); }
 
+Result<TailStatus> AuditChain::tail_status(std::span<const uint8_t> public_key) {
+  auto tail = recorder::unsigned_tail(db_);
+  if (!tail) return tail.error();
+  TailStatus t;
+  t.after = tail->first;
+  auto newest = guarded([&]() -> Result<std::optional<Checkpoint>> { return newest_checkpoint(db_); }, "audit log: ");
+  if (!newest) return newest.error();
+  t.newest = *newest;
+  t.newest_signed = t.newest && checkpoint_signed_by(*t.newest, public_key);
+  if (auto st = verify_unsigned_tail(db_); !st) t.problem = st.message();
+  return t;
+}
+
 Result<VerifyReport> AuditChain::verify(std::span<const uint8_t> public_key, int64_t through) {
   return verify_chain(db_, public_key, through);
 }

@@ -60,6 +60,16 @@ struct VerifyReport {
   std::optional<PurgeAnchor> purge;  // the newest purge anchor, if any
 };
 
+// How the newest part of the chain stands, cheaply (for a page, not an
+// audit): the newest checkpoint, whether `public_key` signed it, and whether
+// the records after it chain onto it. `bastionctl audit verify` checks all.
+struct TailStatus {
+  std::optional<Checkpoint> newest;  // nullopt: nothing signed yet
+  bool newest_signed = false;        // by the key given
+  int64_t after = 0;                 // records appended since the newest checkpoint
+  std::string problem;               // the first record after it that does not chain; empty when all do
+};
+
 // The signed audit chain of the state database, for the process that holds
 // it. Not thread-safe (one per process, like Database).
 class AuditChain {
@@ -81,6 +91,7 @@ class AuditChain {
   Result<Checkpoint> write_rotation_checkpoint(const Ed25519Key& old_key, const Ed25519Key& new_key);
   // Records appended since the newest checkpoint, and that checkpoint's time.
   Result<std::pair<int64_t, Micros>> unsigned_tail();
+  Result<TailStatus> tail_status(std::span<const uint8_t> public_key);
   // `through`: verify only the records and checkpoints up to that seq (a
   // retention purge verifies what it is about to cut, not the whole log).
   Result<VerifyReport> verify(std::span<const uint8_t> public_key,

@@ -40,6 +40,28 @@ TEST_F(ChainTest, IntactChainVerifies) {
   EXPECT_EQ(r.checkpoints, 1);
 }
 
+TEST_F(ChainTest, TailStatusNamesTheNewestCheckpointItsSignerAndABrokenTail) {
+  AuditChain chain(*db, clock);
+  auto none = chain.tail_status(key->public_key());
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->newest);
+  append(4);
+  checkpoint();
+  append(3);
+  auto t = chain.tail_status(key->public_key());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->newest);
+  EXPECT_EQ(t->newest->seq, 4);
+  EXPECT_TRUE(t->newest_signed);
+  EXPECT_EQ(t->after, 3);
+  EXPECT_EQ(t->problem, "");
+  auto other = Ed25519Key::create(dir + "/other");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(chain.tail_status(other->public_key())->newest_signed);
+  sql("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 6");
+  EXPECT_NE(chain.tail_status(key->public_key())->problem.find("record 6 was modified"), std::string::npos);
+}
+
 TEST_F(ChainTest, NeverSignsOverATamperedTail) {
   append(5);
   checkpoint();

@@ -161,7 +161,7 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
     if (!f.text.empty()) statement += " AND (reason LIKE :text OR details LIKE :text)";
     if (f.since) statement += " AND ts >= :since";
     if (f.until) statement += " AND ts <= :until";
-    statement += " ORDER BY seq LIMIT :limit";
+    statement += f.newest_first ? " ORDER BY seq DESC LIMIT :limit" : " ORDER BY seq LIMIT :limit";
     Statement q(db_, statement);
     if (!f.actor.empty()) q.bind(":actor", f.actor);
     if (!f.target.empty()) q.bind(":target", f.target);

@@ -47,6 +47,7 @@ struct AuditFilter {
   std::string text;  // substring of reason or details
   std::optional<Micros> since, until;
   int limit = 1000;
+  bool newest_first = false;  // else oldest first
 };
 
 class AuditLog {

@@ -50,8 +50,8 @@ bool plausible_secret(const std::string& s) {
   });
 }
 
-constexpr std::array<const char*, 7> kReads = {"requests",   "request",   "live",          "session",
-                                               "recordings", "recording", "recording-file"};
+constexpr std::array<const char*, 9> kReads = {"requests",  "request",        "live",  "session",     "recordings",
+                                               "recording", "recording-file", "audit", "audit-export"};
 constexpr std::array<const char*, 6> kChanges = {"signin-options", "signin-assert", "signout",
                                                  "action-options", "action-assert", "request-new"};
 
@@ -96,11 +96,14 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
   const auto& args = args_of(c);
   if (op == "requests") return requests_page(*who);
   if (op == "recordings") return recordings_page(*who, args);
-  if (op == "request" || op == "session" || op == "action-options" || op == "recording" || op == "recording-file") {
+  if (op == "audit") return audit_page(*who, args);
+  if (op == "request" || op == "session" || op == "action-options" || op == "recording" || op == "recording-file" ||
+      op == "audit-export") {
     WebReply r = op == "request"          ? request_page(*who, args)
                  : op == "session"        ? session_page(*who, args)
                  : op == "recording"      ? recording_page(*who, args)
                  : op == "recording-file" ? recording_file(*who, args)
+                 : op == "audit-export"   ? audit_export(*who, args)
                                           : action_options(*who, args);
     // SECURITY: a refusal (not visible to this person, not theirs to decide,
     // no longer live) is audited with its reason, as the action itself would be.

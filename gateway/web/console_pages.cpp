@@ -1,5 +1,6 @@
 #include "gateway/web/console_pages.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -325,7 +326,8 @@ std::string console_page(const std::string& title, const std::string& attrs, con
   if (!user.empty()) {
     bar +=
         "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a> "
-        "<a href=\"/console/live\">Live sessions</a> <a href=\"/console/recordings\">Recordings</a></nav>\n"
+        "<a href=\"/console/live\">Live sessions</a> <a href=\"/console/recordings\">Recordings</a> "
+        "<a href=\"/console/audit\">Audit log</a></nav>\n"
         "<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" +
         e(user) + "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
   }
@@ -671,6 +673,76 @@ std::string render_console_recordings(const nlohmann::json& data, const nlohmann
   content += kStatus;
   return console_page("Recordings", " data-page=\"recordings\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
                       str(data, "user"), content);
+}
+
+std::string render_console_audit(const nlohmann::json& data, const nlohmann::json& query) {
+  std::string content = "<h1>Audit log</h1>\n";
+  if (!str(data, "note").empty()) {
+    content += "<p class=\"notice\">" + e(str(data, "note")) + "</p>\n";
+    content += kStatus;
+    return console_page("Audit log", " data-page=\"audit\"", str(data, "user"), content);
+  }
+  const nlohmann::json chain = data.value("chain", nlohmann::json::object());
+  content += "<p class=\"check check-" + e(str(chain, "state")) + "\" id=\"chain\" data-check=\"" +
+             e(str(chain, "state")) + "\">The chain: " + e(str(chain, "text")) + ".</p>\n";
+  if (chain.contains("checkpoint")) {
+    const auto& cp = chain["checkpoint"];
+    content += "<p>Newest signed checkpoint: record " + e(str(cp, "seq")) + ", " + e(when(str(cp, "at"))) + " (" +
+               e(str(cp, "kind")) + ").</p>\n";
+  }
+  content +=
+      "<p class=\"hint\">This checks the newest part of the chain. The whole chain: <code>bastionctl audit "
+      "verify</code>, or <code>bastion-verify</code> on an evidence pack.</p>\n";
+  content += "<form id=\"audit-form\" method=\"get\" action=\"/console/audit\" class=\"search\">\n" +
+             input("actor", "Actor", str(query, "actor"), "text", "carol") +
+             input("action", "Action", str(query, "action"), "text", "grant.approve") +
+             input("session", "Session", str(query, "session"), "text", "s-...") +
+             input("text", "Reason or details contain", str(query, "text"), "text", "REQ-...") +
+             input("since", "From (UTC)", str(query, "since"), "date", "") +
+             input("until", "To (UTC, included)", str(query, "until"), "date", "") +
+             "<p><button type=\"submit\" id=\"filter\">Filter</button></p>\n</form>\n";
+  std::string export_query;
+  for (const char* k : {"actor", "action", "session", "text", "since", "until"}) {
+    const std::string v = str(query, k);
+    if (v.empty()) continue;
+    std::string enc;
+    for (unsigned char c : v) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        enc += static_cast<char>(c);
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%%%02X", c);
+        enc += buf;
+      }
+    }
+    export_query += (export_query.empty() ? "?" : "&") + std::string(k) + "=" + enc;
+  }
+  content += "<p><a id=\"export\" href=\"/console/audit/export" + e(export_query) +
+             "\" download>Export the matching records as JSON lines</a> (each with its hash; at most 50,000)</p>\n";
+  const nlohmann::json list = data.value("records", nlohmann::json::array());
+  if (list.empty()) {
+    content += "<p class=\"empty\">No record matches.</p>\n";
+  } else {
+    content +=
+        "<table id=\"audit\">\n<thead><tr><th scope=\"col\">#</th><th scope=\"col\">Time</th>"
+        "<th scope=\"col\">Actor</th><th scope=\"col\">Action</th><th scope=\"col\">Outcome</th>"
+        "<th scope=\"col\">Target</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n";
+    for (const auto& r : list) {
+      std::string target = str(r, "target");
+      if (!str(r, "login").empty()) target = str(r, "login") + "@" + target;
+      content += "<tr data-seq=\"" + e(str(r, "seq")) + "\"><td>" + e(str(r, "seq")) + "</td><td>" +
+                 e(when(str(r, "time"))) + "</td><td>" + e(str(r, "actor")) + "</td><td><code>" + e(str(r, "action")) +
+                 "</code></td><td>" + e(str(r, "outcome")) + "</td><td>" + e(target) + "</td><td>" +
+                 e(str(r, "reason")) + "</td></tr>\n";
+    }
+    content += "</tbody>\n</table>\n";
+    if (data.value("limited", false)) {
+      content += "<p class=\"hint\">The newest " + std::to_string(list.size()) +
+                 " are listed: narrow the filter, or export.</p>\n";
+    }
+  }
+  content += kStatus;
+  return console_page("Audit log", " data-page=\"audit\"", str(data, "user"), content);
 }
 
 std::string render_console_recording(const nlohmann::json& data) {

@@ -225,6 +225,7 @@ struct WebServer::Impl {
                     const nlohmann::json& args);
   void console_api(const httplib::Request& req, httplib::Response& res);
   void console_file(const httplib::Request& req, httplib::Response& res);
+  void console_audit_export(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, bool invite);
   void api(const httplib::Request& req, httplib::Response& res, bool invite);
   void log(const std::string& line) const {
@@ -311,6 +312,7 @@ void WebServer::Impl::console_page(const httplib::Request& req, httplib::Respons
                      : op == "live"       ? render_console_live(r.body)
                      : op == "recordings" ? render_console_recordings(r.body, args)
                      : op == "recording"  ? render_console_recording(r.body)
+                     : op == "audit"      ? render_console_audit(r.body, args)
                                           : render_console_session(r.body);
   if (op == "recording") {
     // SECURITY: the player compiles its terminal emulator from WebAssembly;
@@ -341,9 +343,29 @@ size_t whole_lines(int fd, size_t size) {
   return 0;
 }
 
+// The Audit page's filter from the query string.
+nlohmann::json audit_query(const httplib::Request& q) {
+  nlohmann::json args = nlohmann::json::object();
+  for (const char* k : {"actor", "action", "session", "text", "since", "until"}) {
+    std::string v = q.get_param_value(k);
+    if (!v.empty()) args[k] = v.substr(0, 256);
+  }
+  return args;
+}
+
 std::string str_of(const nlohmann::json& j, const char* key) {
   auto it = j.is_object() ? j.find(key) : j.end();
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Streams `size` bytes of `file` (a descriptor the monitor handed over).
+void send_file(httplib::Response& res, const std::shared_ptr<UniqueFd>& file, size_t size, const char* type) {
+  res.set_content_provider(size, type, [file](size_t offset, size_t length, httplib::DataSink& sink) {
+    char buf[64 * 1024];
+    ssize_t n = ::pread(file->get(), buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
+    if (n <= 0) return false;  // the file shrank: the response ends short
+    return sink.write(buf, static_cast<size_t>(n));
+  });
 }
 
 bool plausible_file_name(const std::string& name) {
@@ -389,15 +411,23 @@ void WebServer::Impl::console_file(const httplib::Request& req, httplib::Respons
     if (!plausible_file_name(name)) name = "recording";
     res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
   }
-  auto file = r.file;
-  res.set_content_provider(size, what == "cast" ? "application/x-asciicast" : "application/octet-stream",
-                           [file](size_t offset, size_t length, httplib::DataSink& sink) {
-                             char buf[64 * 1024];
-                             ssize_t n =
-                                 ::pread(file->get(), buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
-                             if (n <= 0) return false;  // the file shrank: the response ends short
-                             return sink.write(buf, static_cast<size_t>(n));
-                           });
+  send_file(res, r.file, size, what == "cast" ? "application/x-asciicast" : "application/octet-stream");
+}
+
+// GET /console/audit/export?FILTER: the matching records as JSON lines, from
+// the sealed memory file the monitor wrote.
+void WebServer::Impl::console_audit_export(const httplib::Request& req, httplib::Response& res) {
+  nlohmann::json call = {{"cookie", console_cookie(req)}, {"source", req.remote_addr}, {"args", audit_query(req)}};
+  WebReply r = backend.console("audit-export", call);
+  int status = checked_status(r.status);
+  if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
+  struct stat st {};
+  if (status != 200 || !r.file || !*r.file || ::fstat(r.file->get(), &st) != 0) {
+    status = status == 200 || status < 400 ? 500 : status;
+    return send_html(res, status, render_console_error(status, error_message_of(r)));
+  }
+  res.set_header("Content-Disposition", "attachment; filename=\"bastion-audit.jsonl\"");
+  send_file(res, r.file, static_cast<size_t>(st.st_size), "application/x-ndjson");
 }
 
 void WebServer::Impl::console_api(const httplib::Request& req, httplib::Response& res) {
@@ -490,6 +520,10 @@ void WebServer::Impl::add_routes() {
   });
   svr->Get(R"(/console/recordings/([^/]+)/([0-9]{1,5})/(cast|download))",
            [this](const httplib::Request& q, httplib::Response& s) { console_file(q, s); });
+  svr->Get("/console/audit",
+           [this](const httplib::Request& q, httplib::Response& s) { console_page(q, s, "audit", audit_query(q)); });
+  svr->Get("/console/audit/export",
+           [this](const httplib::Request& q, httplib::Response& s) { console_audit_export(q, s); });
   svr->Get("/static/player.js", [](const httplib::Request&, httplib::Response& s) {
     s.set_content(assets::kPlayerJs.data(), assets::kPlayerJs.size(), "text/javascript; charset=utf-8");
   });

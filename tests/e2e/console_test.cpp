@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -547,6 +548,58 @@ TEST_F(Console, AnEncryptedRecordingPlaysAfterChoosingTheReviewerKeyFile) {
       << r["results"]["wrong"];
   EXPECT_NE(r["results"]["page"].get<std::string>().find("Done: decrypted with your key, on this computer"),
             std::string::npos);
+}
+
+// The Audit page, for auditors: the newest records for a filter, the state
+// of the chain's newest part, and an export of the matching records (each
+// with its hash) that is itself audited. Others get neither.
+TEST_F(Console, AnAuditorFiltersAndExportsTheAuditLog) {
+  const std::string query = "?actor=ann&action=console.signin";
+  auto r =
+      browse("ann", with(sign_in("ann"), nlohmann::json::array({
+                                             {{"goto", "/console/audit" + query}},
+                                             {{"waitFor", "#chain[data-check=intact]"}},
+                                             {{"text", "page"}},
+                                             {{"screenshot", "console-audit"}},
+                                             {{"fetch", {{"path", "/console/audit/export" + query}}}, {"as", "export"}},
+                                         })));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string page = r["results"]["page"];
+  EXPECT_NE(page.find("The chain: the newest checkpoint is signed by the gateway's audit key"), std::string::npos)
+      << page;
+  EXPECT_NE(page.find("console.signin"), std::string::npos) << page;
+  EXPECT_EQ(r["results"]["export"]["status"], 200);
+  auto listed =
+      nlohmann::json::parse(d->ctl_ok({"audit", "list", "--user", "ann", "--action", "console.signin", "--json"}));
+  std::istringstream lines(r["results"]["export"]["body"].get<std::string>());
+  std::string line;
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    EXPECT_EQ(j["actor"], "ann");
+    EXPECT_EQ(j["action"], "console.signin");
+    EXPECT_EQ(j["hash"].get<std::string>().size(), 64u) << line;
+    ++n;
+  }
+  EXPECT_GE(n, 1u);
+  EXPECT_EQ(n, listed.size());
+  auto exports = nlohmann::json::parse(
+      d->ctl_ok({"audit", "list", "--user", "ann", "--action", "console.audit_export", "--json"}));
+  ASSERT_FALSE(exports.empty());
+  EXPECT_EQ(exports.back()["details"]["records"], n);
+  EXPECT_EQ(exports.back()["details"]["filter"]["action"], "console.signin");
+  // carol is no auditor: a note instead of the log, and no export.
+  auto carols =
+      browse("carol", with(sign_in("carol"), nlohmann::json::array({
+                                                 {{"goto", "/console/audit"}},
+                                                 {{"text", "page"}},
+                                                 {{"fetch", {{"path", "/console/audit/export"}}}, {"as", "export"}},
+                                             })));
+  ASSERT_TRUE(carols["ok"]) << carols;
+  EXPECT_NE(carols["results"]["page"].get<std::string>().find("you are not one"), std::string::npos);
+  EXPECT_EQ(carols["results"]["page"].get<std::string>().find("console.signin"), std::string::npos);
+  EXPECT_EQ(carols["results"]["export"]["status"], 404);
 }
 
 // An administrator sees everyone's live sessions (not only their
