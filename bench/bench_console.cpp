@@ -29,6 +29,64 @@ double percentile(std::vector<double> v, double p) {
 
 // Fills the database with raw rows (one transaction): bastion's own store
 // code is what is measured, not the loading.
+// Sessions (each ended 10 min after it started) and audit records over the
+// past year, raw: their hashes are not a chain, and one checkpoint (not
+// signed) covers them all, as a periodic checkpoint would, so the Audit
+// page's tail check has nothing after it (its status reads FAILED: the
+// signature; the time is what is measured).
+void fill_history(Database& db, int people, int targets, int sessions, int audit) {
+  std::mt19937 rng(11);
+  exec(db, "BEGIN");
+  const Micros now = SystemClock::instance().now();
+  const Micros year = 365 * 24 * 3600 * kMicrosPerSecond;
+  {
+    Statement s(db,
+                "INSERT INTO sessions(id, user_name, target, login, source, pid, started_at, ended_at, end_reason, "
+                "node) VALUES (?, ?, ?, 'root', '10.0.0.9:50000', 1, ?, ?, 'client disconnected', '')");
+    for (int i = 0; i < sessions; ++i) {
+      char id[24];
+      std::snprintf(id, sizeof id, "s-%016d", i);
+      Micros started = now - year + static_cast<Micros>(i) * (year / sessions);
+      s.bind(1, id);
+      s.bind(2, "person" + std::to_string(rng() % static_cast<unsigned>(people)));
+      s.bind(3, "target" + std::to_string(rng() % static_cast<unsigned>(targets)));
+      s.bind(4, static_cast<int64_t>(started));
+      s.bind(5, static_cast<int64_t>(started + 600 * kMicrosPerSecond));
+      s.run();
+      s.reset();
+    }
+    static const char* const kActions[] = {"auth",          "access",          "session.start",
+                                           "session.end",   "recording.chunk", "recording.end",
+                                           "grant.approve", "console.signin"};
+    Statement a(db,
+                "INSERT INTO audit_log(seq, ts, actor, action, target, login, source, session_id, outcome, reason, "
+                "details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, 'root', '10.0.0.9', ?, 'info', ?, '{}', '', '')");
+    for (int i = 1; i <= audit; ++i) {
+      a.bind(1, static_cast<int64_t>(i));
+      a.bind(2, static_cast<int64_t>(now - year + static_cast<Micros>(i) * (year / audit)));
+      a.bind(3, "person" + std::to_string(rng() % static_cast<unsigned>(people)));
+      a.bind(4, kActions[rng() % 8]);
+      a.bind(5, "target" + std::to_string(rng() % static_cast<unsigned>(targets)));
+      a.bind(6, "s-" + std::to_string(i / 8));
+      a.bind(7, "reason " + std::to_string(i));
+      a.run();
+      a.reset();
+    }
+    Statement c(db,
+                "INSERT INTO audit_checkpoints(seq, hash, ts, kind, signature, next_key) VALUES (?, '', ?, "
+                "'periodic', '', '')");
+    c.bind(1, static_cast<int64_t>(audit));
+    c.bind(2, static_cast<int64_t>(now));
+    c.run();
+    // carol audits too.
+    exec(db,
+         "INSERT INTO roles(name, target_selector, logins, created_at, console) VALUES ('auditors', '', '', 0, "
+         "'auditor')");
+    exec(db, "INSERT INTO user_roles(user_name, role_name) VALUES ('carol', 'auditors')");
+  }
+  exec(db, "COMMIT");
+}
+
 bool fill(Database& db, int people, int targets, int customers, int elevations, std::string& pending_id) {
   std::mt19937 rng(7);
   exec(db, "BEGIN");
@@ -118,7 +176,8 @@ bool fill(Database& db, int people, int targets, int customers, int elevations, 
 
 }  // namespace
 
-int bench_console(const std::string& dir, int people, int targets, int customers, int elevations, int rounds) {
+int bench_console(const std::string& dir, int people, int targets, int customers, int elevations, int sessions,
+                  int audit, int rounds) {
   std::string path = dir + "/bench-console.db";
   std::filesystem::remove(path);
   auto created = Database::open(path, Database::Mode::kCreate);
@@ -129,6 +188,7 @@ int bench_console(const std::string& dir, int people, int targets, int customers
   std::string pending_id;
   auto t0 = Steady::now();
   fill(*created, people, targets, customers, elevations, pending_id);
+  fill_history(*created, people, targets, sessions, audit);
   double fill_s = ms_since(t0) / 1000;
   Config cfg;
   cfg.database = path;
@@ -144,10 +204,10 @@ int bench_console(const std::string& dir, int people, int targets, int customers
     return 1;
   }
   gateway::ConsoleWeb console(**s, {"gw.example.com", "https://gw.example.com"});
-  auto measure = [&](const std::string& op, const nlohmann::json& args, size_t* rows) {
+  auto measure = [&](const std::string& op, const nlohmann::json& args, size_t* rows, int calls) {
     std::vector<double> ms;
     nlohmann::json call = {{"cookie", *cookie}, {"source", "127.0.0.1"}, {"args", args}};
-    for (int i = 0; i < rounds; ++i) {
+    for (int i = 0; i < calls; ++i) {
       auto r0 = Steady::now();
       auto reply = console.call(op, call);
       ms.push_back(ms_since(r0));
@@ -158,25 +218,50 @@ int bench_console(const std::string& dir, int people, int targets, int customers
       }
       if (rows != nullptr) {
         *rows = 0;
-        for (const char* k : {"awaiting", "mine", "others", "history"}) {
+        for (const char* k : {"awaiting", "mine", "others", "history", "sessions", "records"}) {
           if (reply.body.contains(k)) *rows += reply.body[k].size();
         }
       }
     }
     return ms;
   };
-  std::printf("| deployment | %d people, %d targets, %d customers, %d requests and grants (filled in %.1f s) |\n",
-              people, targets, customers, elevations, fill_s);
+  std::printf(
+      "| deployment | %d people, %d targets, %d customers, %d requests and grants, %d sessions, %d audit records "
+      "(filled in %.1f s) |\n",
+      people, targets, customers, elevations, sessions, audit, fill_s);
   size_t rows = 0;
-  auto list = measure("requests", nlohmann::json::object(), &rows);
+  auto list = measure("requests", nlohmann::json::object(), &rows, rounds);
   if (list.empty()) return 1;
   std::printf("| `requests` (an approver of 5 customers; %zu rows listed) | p50 %.1f ms, p99 %.1f ms (%d calls) |\n",
               rows, percentile(list, 0.5), percentile(list, 0.99), rounds);
-  auto one = measure("request", {{"id", pending_id}}, &rows);
+  auto one = measure("request", {{"id", pending_id}}, &rows, rounds);
   if (one.empty()) return 1;
   std::printf(
       "| `request` (one pending request, with the requester's history) | p50 %.1f ms, p99 %.1f ms (%d calls) |\n",
       percentile(one, 0.5), percentile(one, 0.99), rounds);
+  struct Page {
+    const char* op;
+    nlohmann::json args;
+    const char* what;
+  };
+  const std::vector<Page> pages = {
+      {"recordings", nlohmann::json::object(), "`recordings`, no filter (an auditor: the newest)"},
+      {"recordings", {{"user", "person7"}}, "`recordings`, one person"},
+      {"recordings", {{"customer", "customer3"}}, "`recordings`, one customer"},
+      {"recordings", {{"since", "2000-01-01"}, {"until", "2000-01-31"}}, "`recordings`, a month with none"},
+      {"audit", nlohmann::json::object(), "`audit`, no filter (the newest 200, and the chain's tail)"},
+      {"audit", {{"actor", "person7"}}, "`audit`, one actor"},
+      {"audit", {{"action", "grant.approve"}}, "`audit`, one action"},
+      {"audit", {{"action", "grant.revoke"}}, "`audit`, an action with no record"},
+      {"audit", {{"session", "s-4242"}}, "`audit`, one session"},
+      {"audit", {{"text", "reason 424242"}}, "`audit`, text in reasons and details"},
+  };
+  for (const auto& p : pages) {
+    auto t = measure(p.op, p.args, &rows, std::max(1, rounds / 10));
+    if (t.empty()) return 1;
+    std::printf("| %s; %zu rows | p50 %.1f ms, p99 %.1f ms (%d calls) |\n", p.what, rows, percentile(t, 0.5),
+                percentile(t, 0.99), std::max(1, rounds / 10));
+  }
   std::filesystem::remove(path);
   return 0;
 }

@@ -279,7 +279,8 @@ void bench_command_index(int mib) {
 
 }  // namespace
 
-int bench_console(const std::string& dir, int people, int targets, int customers, int elevations, int rounds);
+int bench_console(const std::string& dir, int people, int targets, int customers, int elevations, int sessions,
+                  int audit, int rounds);
 
 int main(int argc, char** argv) {
   CLI::App app{"bastion-bench: recorder benchmarks (prints markdown table rows)"};
@@ -309,13 +310,17 @@ int main(int argc, char** argv) {
   fill->add_option("--database", database, "the deployment's database (SQLite file or postgresql://...)")->required();
   auto* cmdidx = app.add_subcommand("command-index", "terminal output through the command indexer");
   cmdidx->add_option("--mib", mib, "output in MiB")->capture_default_str();
-  int people = 10000, targets = 1000, customers = 100, elevations = 100000, rounds = 200;
+  int people = 10000, targets = 1000, customers = 100, elevations = 100000, sessions = 100000, audit_records = 1000000,
+      rounds = 200;
   auto* console = app.add_subcommand("console", "the web console's server time per page on a large deployment");
   console->add_option("--people", people, "people")->capture_default_str();
   console->add_option("--targets", targets, "targets")->capture_default_str();
   console->add_option("--customers", customers, "customers")->capture_default_str();
   console->add_option("--elevations", elevations, "requests and grants in the history")->capture_default_str();
-  console->add_option("--rounds", rounds, "calls per page")->capture_default_str();
+  console->add_option("--sessions", sessions, "sessions in the history")->capture_default_str();
+  console->add_option("--audit", audit_records, "audit records")->capture_default_str();
+  console->add_option("--rounds", rounds, "calls per page (a tenth of them for recordings and audit)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (streams->parsed()) bench_streams(dir, mib);
   if (audit->parsed()) bench_audit(dir, records, procs, database);
@@ -323,6 +328,8 @@ int main(int argc, char** argv) {
   if (fill->parsed()) return group_commit_n(database, records, 1000);
   if (rec->parsed()) bench_recordings(dir, mib);
   if (cmdidx->parsed()) bench_command_index(mib);
-  if (console->parsed()) return bench_console(dir, people, targets, customers, elevations, rounds);
+  if (console->parsed()) {
+    return bench_console(dir, people, targets, customers, elevations, sessions, audit_records, rounds);
+  }
   return 0;
 }

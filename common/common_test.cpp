@@ -356,6 +356,10 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     for (const char* index : {"elevations_user_created", "elevations_customer_created", "elevations_role_created"}) {
       exec(*db, std::string("DROP INDEX ") + index);
     }
+    for (const char* index : {"sessions_started", "sessions_user_started", "sessions_target_started", "audit_log_actor",
+                              "audit_log_action"}) {
+      exec(*db, std::string("DROP INDEX ") + index);
+    }
     exec(*db, "ALTER TABLE roles DROP COLUMN console");
     exec(*db, "DROP TABLE console_ceremonies");
     exec(*db, "DROP TABLE console_sessions");

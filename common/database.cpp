@@ -351,9 +351,17 @@ CREATE INDEX elevations_user_created ON elevations(user_name, created_at);
 CREATE INDEX elevations_customer_created ON elevations(customer, created_at);
 CREATE INDEX elevations_role_created ON elevations(role, created_at);
 )sql",
-      // 12: what a role gives in the web console ("", "auditor", "admin").
+      // 12: what a role gives in the web console ("", "auditor", "admin");
+      // indexes for the console's Recordings and Audit pages (the newest
+      // sessions overall, per person and per target; the newest records of
+      // an actor or of an action).
       R"sql(
 ALTER TABLE roles ADD COLUMN console TEXT NOT NULL DEFAULT '';
+CREATE INDEX sessions_started ON sessions(started_at);
+CREATE INDEX sessions_user_started ON sessions(user_name, started_at);
+CREATE INDEX sessions_target_started ON sessions(target, started_at);
+CREATE INDEX audit_log_actor ON audit_log(actor, seq);
+CREATE INDEX audit_log_action ON audit_log(action, seq);
 )sql",
   };
   return m;

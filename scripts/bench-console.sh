@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Web console server time (not a test): what the monitor spends answering a
 # console page (gateway/app/console_web.h) on a large deployment (default
-# 10,000 people, 1,000 targets, 100 customers, 100,000 requests and grants
-# of history), p50 and p99 over 200 calls per page. Writes
+# 10,000 people, 1,000 targets, 100 customers, 100,000 requests and grants,
+# 100,000 sessions and 1,000,000 audit records of history), p50 and p99
+# over 200 calls per page (20 for the Recordings and Audit pages). Writes
 # bench/RESULTS-console.md.
 #
-#   scripts/bench-console.sh [--people N] [--targets N] [--elevations N] [--rounds N]
+#   scripts/bench-console.sh [--people N] [--targets N] [--elevations N] [--sessions N] [--audit N] [--rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --people|--targets|--elevations|--rounds)
+    --people|--targets|--elevations|--sessions|--audit|--rounds)
       [ $# -ge 2 ] || { echo "bench-console.sh: $1 needs a number" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
     -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
