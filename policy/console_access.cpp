@@ -37,6 +37,8 @@ bool may_view_recording(const ConsoleAccess& a, const std::string& customer) {
 
 bool may_read_audit(const ConsoleAccess& a) { return !a.person.empty() && a.auditor; }
 
+bool may_view_people(const ConsoleAccess& a) { return !a.person.empty() && a.admin; }
+
 bool may_search_recordings(const ConsoleAccess& a) {
   return !a.person.empty() && (a.auditor || !a.approver_of.empty());
 }

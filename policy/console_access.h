@@ -57,6 +57,9 @@ bool may_search_recordings(const ConsoleAccess& a);
 // Whether the person may read and export the audit log: auditors.
 bool may_read_audit(const ConsoleAccess& a);
 
+// Whether the person may see everyone and explain their access: admins.
+bool may_view_people(const ConsoleAccess& a);
+
 // Whether the person is one of `customer`'s approvers.
 bool approves_for(const ConsoleAccess& a, const std::string& customer);
 

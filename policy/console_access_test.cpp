@@ -97,6 +97,9 @@ TEST(ConsoleAccess, AuditorsReplayEveryRecordingAndAdminsSeeEveryLiveSession) {
   EXPECT_FALSE(may_read_audit(olga));
   EXPECT_FALSE(may_read_audit(carol));
   EXPECT_FALSE(may_read_audit(ConsoleAccess{}));
+  EXPECT_TRUE(may_view_people(olga));
+  EXPECT_FALSE(may_view_people(erin));
+  EXPECT_FALSE(may_view_people(carol));
   Role odd;
   odd.name = "odd";
   odd.console = "root";  // never stored (add_role refuses it); gives nothing

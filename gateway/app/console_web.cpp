@@ -50,8 +50,8 @@ bool plausible_secret(const std::string& s) {
   });
 }
 
-constexpr std::array<const char*, 9> kReads = {"requests",  "request",        "live",  "session",     "recordings",
-                                               "recording", "recording-file", "audit", "audit-export"};
+constexpr std::array<const char*, 10> kReads = {"requests",  "request",        "live",  "session",      "recordings",
+                                                "recording", "recording-file", "audit", "audit-export", "people"};
 constexpr std::array<const char*, 6> kChanges = {"signin-options", "signin-assert", "signout",
                                                  "action-options", "action-assert", "request-new"};
 
@@ -97,6 +97,7 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
   if (op == "requests") return requests_page(*who);
   if (op == "recordings") return recordings_page(*who, args);
   if (op == "audit") return audit_page(*who, args);
+  if (op == "people") return people_page(*who, args);
   if (op == "request" || op == "session" || op == "action-options" || op == "recording" || op == "recording-file" ||
       op == "audit-export") {
     WebReply r = op == "request"          ? request_page(*who, args)

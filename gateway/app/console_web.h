@@ -47,7 +47,7 @@ inline constexpr const char* kConsoleCookie = "__Host-bastion-console";
 
 // The console calls, for the web process and the monitor to agree on.
 // Reads (no Origin or CSRF check): "requests", "request", "live", "session",
-// "recordings", "recording", "recording-file", "audit", "audit-export"
+// "recordings", "recording", "recording-file", "audit", "audit-export", "people"
 // (these two hand over a file with their answer).
 // Changes: "signin-options", "signin-assert", "signout", "action-options", "action-assert", "request-new".
 bool is_console_op(const std::string& op);
@@ -88,6 +88,8 @@ class ConsoleWeb {
   WebReply recordings_page(const Signed& who, const nlohmann::json& args);
   WebReply recording_page(const Signed& who, const nlohmann::json& args);
   WebReply recording_file(const Signed& who, const nlohmann::json& args);
+  // console_people.cpp
+  WebReply people_page(const Signed& who, const nlohmann::json& args);
   // console_audit.cpp
   WebReply audit_page(const Signed& who, const nlohmann::json& args);
   WebReply audit_export(const Signed& who, const nlohmann::json& args);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "gateway/app/access_explain.h"
 #include "gateway/ctl/control_client.h"
 #include "common/strings.h"
 #include "gateway/ctl/ctl.h"
@@ -252,73 +253,35 @@ Status check_access_args(CheckArgs& a) {
   return {};
 }
 
-void print_decision(const CheckArgs& a, const policy::AccessContext& in, const std::string& eligible) {
-  const policy::Decision& d = in.decision;
-  std::cout << (d.allow ? "allow: " : "deny: ") << d.reason << "\n";
-  if (d.allow && d.grant_id.empty()) std::cout << "  decided by: standing role " << d.role << "\n";
-  if (d.allow && !d.grant_id.empty()) {
-    std::cout << "  decided by: " << (d.break_glass ? "break-glass grant " : "grant ") << d.grant_id << " (request "
-              << d.request_id << (d.role.empty() ? "" : ", eligible through role " + d.role) << "), ends "
-              << format_utc_seconds(d.not_after) << "\n";
+// "2026-12-04T10:00:00Z" from the JSON's microsecond time.
+std::string until_text(const std::string& t) {
+  auto parsed = parse_utc(t);
+  return parsed ? format_utc_seconds(*parsed) : t;
+}
+
+void print_decision(const nlohmann::json& j) {
+  auto str = [&](const char* k) { return j.value(k, std::string()); };
+  const bool allow = j.value("allow", false);
+  std::cout << (allow ? "allow: " : "deny: ") << str("reason") << "\n";
+  if (allow && str("grant_id").empty()) std::cout << "  decided by: standing role " << str("role") << "\n";
+  if (allow && !str("grant_id").empty()) {
+    std::cout << "  decided by: " << (j.value("break_glass", false) ? "break-glass grant " : "grant ")
+              << str("grant_id") << " (request " << str("request_id")
+              << (str("role").empty() ? "" : ", eligible through role " + str("role")) << "), ends "
+              << until_text(str("until")) << "\n";
   }
-  if (!d.allow && !eligible.empty()) {
-    std::cout << "  eligible: role " << eligible << " lets " << a.user << " request " << a.dest
-              << " with the consent of customer " << in.target->customer << "\n";
+  if (!allow && !str("eligible_role").empty()) {
+    std::cout << "  eligible: role " << str("eligible_role") << " lets " << str("user") << " request " << str("login")
+              << "@" << str("target") << " with the consent of customer " << str("customer") << "\n";
   }
 }
 
 // `access check`: exit 0 when the access would be allowed, 1 when denied.
 Status check_access(Services& s, const CheckArgs& a) {
-  Micros now = s.clock().now();
-  auto in = policy::decide_access(s.policy(), a.user, a.target, a.login, now);
-  if (!in) return in.error();
-  if (!in->person) return make_error("no such user: " + a.user);
-  const policy::Decision& d = in->decision;
-  std::string eligible;
-  if (in->target) {
-    if (auto r = policy::eligible_role(in->roles, *in->target, a.login)) eligible = r->name;
-  }
-  nlohmann::json j = {{"user", a.user},           {"target", a.target},         {"login", a.login},
-                      {"allow", d.allow},         {"reason", d.reason},         {"role", d.role},
-                      {"grant_id", d.grant_id},   {"request_id", d.request_id}, {"break_glass", d.break_glass},
-                      {"eligible_role", eligible}};
-  if (d.not_after) j["until"] = format_utc(d.not_after);
-  ctl_print(a.json, j, [&] { print_decision(a, *in, eligible); });
-  return d.allow ? Status{} : ctl_explained();
-}
-
-// The logins `in`'s person has or may request on `target`, and those of grants active now.
-std::vector<std::string> reachable_logins(const policy::AccessContext& in, const policy::Target& target, Micros now) {
-  std::vector<std::string> logins = policy::logins_for(in.roles, target);
-  for (const auto& l : policy::requestable_logins(in.roles, target)) {
-    if (std::find(logins.begin(), logins.end(), l) == logins.end()) logins.push_back(l);
-  }
-  for (const auto& e : in.elevations) {
-    if (e.target == target.name && e.active_at(now) &&
-        std::find(logins.begin(), logins.end(), e.login) == logins.end()) {
-      logins.push_back(e.login);
-    }
-  }
-  return logins;
-}
-
-// `access who-can` rows for one person: how they reach each login, if at all.
-void add_who_can_rows(const policy::Person& p, const policy::AccessContext& in, const policy::Target& target,
-                      Micros now, nlohmann::json& rows) {
-  for (const auto& login : reachable_logins(in, target, now)) {
-    auto d = policy::decide_with(in, target.name, login, now);
-    nlohmann::json row = {{"user", p.name}, {"state", policy::to_string(p.state)}, {"login", login}};
-    if (d.allow) {
-      row["how"] = d.grant_id.empty() ? "role" : (d.break_glass ? "break-glass" : "grant");
-      row["detail"] = d.reason;
-    } else if (auto r = policy::eligible_role(in.roles, target, login); r && p.state == policy::PersonState::kActive) {
-      row["how"] = "may-request";
-      row["detail"] = "role " + r->name + " (consent from customer " + target.customer + ")";
-    } else {
-      continue;  // neither now nor by request (e.g. account not active)
-    }
-    rows.push_back(row);
-  }
+  auto j = explain_access(s, a.user, a.dest);
+  if (!j) return j.error();
+  ctl_print(a.json, *j, [&] { print_decision(*j); });
+  return (*j)["allow"].get<bool>() ? Status{} : ctl_explained();
 }
 
 void print_who_can(const nlohmann::json& rows) {
@@ -337,31 +300,9 @@ struct WhoArgs {
 };
 
 Status who_can(Services& s, const WhoArgs& a) {
-  auto target = s.policy().find_target(a.target);
-  auto people = s.policy().list_people();
-  if (!target) return target.error();
-  if (!people) return people.error();
-  if (!*target) return make_error("no such target: " + a.target);
-  const policy::Target& t = **target;
-  Micros now = s.clock().now();
-  nlohmann::json rows = nlohmann::json::array();
-  for (const auto& p : *people) {
-    auto in = policy::decide_access(s.policy(), p.name, a.target, "", now);
-    if (!in) return in.error();
-    add_who_can_rows(p, *in, t, now, rows);
-  }
-  if (!t.customer.empty()) {
-    if (auto c = s.policy().find_customer(t.customer); c && *c) {
-      for (const auto& approver : (*c)->approvers) {
-        rows.push_back({{"user", approver},
-                        {"state", ""},
-                        {"login", ""},
-                        {"how", "approver"},
-                        {"detail", "may consent for customer " + t.customer + " (no access of their own)"}});
-      }
-    }
-  }
-  ctl_print(a.json, rows, [&] { print_who_can(rows); });
+  auto rows = gateway::who_can(s, a.target);
+  if (!rows) return rows.error();
+  ctl_print(a.json, *rows, [&] { print_who_can(*rows); });
   return {};
 }
 

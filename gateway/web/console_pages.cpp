@@ -327,7 +327,7 @@ std::string console_page(const std::string& title, const std::string& attrs, con
     bar +=
         "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a> "
         "<a href=\"/console/live\">Live sessions</a> <a href=\"/console/recordings\">Recordings</a> "
-        "<a href=\"/console/audit\">Audit log</a></nav>\n"
+        "<a href=\"/console/audit\">Audit log</a> <a href=\"/console/people\">People</a></nav>\n"
         "<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" +
         e(user) + "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
   }
@@ -743,6 +743,99 @@ std::string render_console_audit(const nlohmann::json& data, const nlohmann::jso
   }
   content += kStatus;
   return console_page("Audit log", " data-page=\"audit\"", str(data, "user"), content);
+}
+
+std::string render_console_people(const nlohmann::json& data, const nlohmann::json& query) {
+  std::string content = "<h1>People and access</h1>\n";
+  if (!str(data, "note").empty()) {
+    content += "<p class=\"notice\">" + e(str(data, "note")) + "</p>\n" + kStatus;
+    return console_page("People and access", " data-page=\"people\"", str(data, "user"), content);
+  }
+  content += "<p class=\"hint\">Read-only. Changes are made with bastionctl, or by HR.</p>\n";
+  // access check
+  content +=
+      "<section aria-labelledby=\"h-check\"><h2 id=\"h-check\">Would this person get in now?</h2>\n"
+      "<form id=\"check-form\" method=\"get\" action=\"/console/people\" class=\"search\">\n" +
+      input("check_user", "Person", str(query, "check_user"), "text", "bob") +
+      input("check_dest", "Login and target", str(query, "check_dest"), "text", "root@acme-app") +
+      "<p><button type=\"submit\" id=\"check\">Check</button></p>\n</form>\n";
+  if (data.contains("check")) {
+    const auto& c = data["check"];
+    if (!str(c, "error").empty()) {
+      content += "<p class=\"check check-failed\" id=\"check-result\">" + e(str(c, "error")) + "</p>\n";
+    } else {
+      const bool allow = c.value("allow", false);
+      std::string text = std::string(allow ? "allow: " : "deny: ") + str(c, "reason");
+      if (allow && str(c, "grant_id").empty()) text += " (decided by standing role " + str(c, "role") + ")";
+      if (allow && !str(c, "grant_id").empty()) {
+        text += " (decided by grant " + str(c, "grant_id") + ", request " + str(c, "request_id") + ", until " +
+                when(str(c, "until")) + ")";
+      }
+      if (!allow && !str(c, "eligible_role").empty()) {
+        text += "; eligible: role " + str(c, "eligible_role") + " lets them request it with the consent of " +
+                "customer " + str(c, "customer");
+      }
+      content += "<p class=\"check check-" + std::string(allow ? "intact" : "failed") +
+                 "\" id=\"check-result\" data-allow=\"" + (allow ? "true" : "false") + "\">" + e(text) + "</p>\n";
+    }
+  }
+  content += "</section>\n";
+  // who-can
+  content +=
+      "<section aria-labelledby=\"h-who\"><h2 id=\"h-who\">Who can reach a target?</h2>\n"
+      "<form id=\"who-form\" method=\"get\" action=\"/console/people\" class=\"search\">\n" +
+      input("who_can", "Target", str(query, "who_can"), "text", "acme-app") +
+      "<p><button type=\"submit\" id=\"who\">Show</button></p>\n</form>\n";
+  if (data.contains("who_can")) {
+    const auto& w = data["who_can"];
+    if (!str(w, "error").empty()) {
+      content += "<p class=\"check check-failed\" id=\"who-result\">" + e(str(w, "error")) + "</p>\n";
+    } else {
+      const nlohmann::json rows = w.value("rows", nlohmann::json::array());
+      if (rows.empty()) {
+        content += "<p class=\"empty\" id=\"who-result\">Nobody.</p>\n";
+      } else {
+        content +=
+            "<table id=\"who-result\">\n<thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Login"
+            "</th><th scope=\"col\">How</th><th scope=\"col\">Detail</th></tr></thead>\n<tbody>\n";
+        for (const auto& r : rows) {
+          content += "<tr><td>" + e(str(r, "user")) + "</td><td>" + e(str(r, "login").empty() ? "-" : str(r, "login")) +
+                     "</td><td>" + e(str(r, "how")) + "</td><td>" + e(str(r, "detail")) + "</td></tr>\n";
+        }
+        content += "</tbody>\n</table>\n";
+      }
+    }
+  }
+  content += "</section>\n";
+  // people
+  content +=
+      "<section aria-labelledby=\"h-people\"><h2 id=\"h-people\">People</h2>\n"
+      "<form id=\"people-form\" method=\"get\" action=\"/console/people\" class=\"search\">\n" +
+      input("q", "Name or email contains", str(query, "q"), "text", "bob") +
+      "<p><button type=\"submit\" id=\"find\">Find</button></p>\n</form>\n";
+  const nlohmann::json people = data.value("people", nlohmann::json::array());
+  content +=
+      "<table id=\"people\">\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">State</th>"
+      "<th scope=\"col\">Roles</th><th scope=\"col\">Department</th><th scope=\"col\">Email</th></tr>"
+      "</thead>\n<tbody>\n";
+  for (const auto& p : people) {
+    std::string roles;
+    for (const auto& r : p.value("roles", nlohmann::json::array())) {
+      if (r.is_string()) roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
+    }
+    content += "<tr data-name=\"" + e(str(p, "name")) + "\"><td>" + e(str(p, "name")) +
+               (p.value("service_account", false) ? " <span class=\"state\">service</span>" : "") + "</td><td>" +
+               state_badge(str(p, "state")) + "</td><td>" + e(roles.empty() ? "-" : roles) + "</td><td>" +
+               e(str(p, "department")) + "</td><td>" + e(str(p, "email")) + "</td></tr>\n";
+  }
+  content += "</tbody>\n</table>\n";
+  const auto matched = data.value("matched", static_cast<size_t>(0));
+  if (matched > people.size()) {
+    content += "<p class=\"hint\">" + std::to_string(people.size()) + " of " + std::to_string(matched) +
+               " listed: narrow the search.</p>\n";
+  }
+  content += "</section>\n" + std::string(kStatus);
+  return console_page("People and access", " data-page=\"people\"", str(data, "user"), content);
 }
 
 std::string render_console_recording(const nlohmann::json& data) {

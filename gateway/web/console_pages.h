@@ -31,6 +31,8 @@ std::string render_console_session(const nlohmann::json& data);
 std::string render_console_recordings(const nlohmann::json& data, const nlohmann::json& query);
 // /console/audit: `data` is the "audit" answer, `query` the filter asked.
 std::string render_console_audit(const nlohmann::json& data, const nlohmann::json& query);
+// /console/people: `data` is the "people" answer, `query` what was asked.
+std::string render_console_people(const nlohmann::json& data, const nlohmann::json& query);
 // /console/recordings/ID: `data` is the "recording" answer.
 std::string render_console_recording(const nlohmann::json& data);
 // The recording page's script (/static/recording.js): plays each terminal

@@ -313,6 +313,7 @@ void WebServer::Impl::console_page(const httplib::Request& req, httplib::Respons
                      : op == "recordings" ? render_console_recordings(r.body, args)
                      : op == "recording"  ? render_console_recording(r.body)
                      : op == "audit"      ? render_console_audit(r.body, args)
+                     : op == "people"     ? render_console_people(r.body, args)
                                           : render_console_session(r.body);
   if (op == "recording") {
     // SECURITY: the player compiles its terminal emulator from WebAssembly;
@@ -522,6 +523,14 @@ void WebServer::Impl::add_routes() {
            [this](const httplib::Request& q, httplib::Response& s) { console_file(q, s); });
   svr->Get("/console/audit",
            [this](const httplib::Request& q, httplib::Response& s) { console_page(q, s, "audit", audit_query(q)); });
+  svr->Get("/console/people", [this](const httplib::Request& q, httplib::Response& s) {
+    nlohmann::json args = nlohmann::json::object();
+    for (const char* k : {"q", "check_user", "check_dest", "who_can"}) {
+      std::string v = q.get_param_value(k);
+      if (!v.empty()) args[k] = v.substr(0, 256);
+    }
+    console_page(q, s, "people", args);
+  });
   svr->Get("/console/audit/export",
            [this](const httplib::Request& q, httplib::Response& s) { console_audit_export(q, s); });
   svr->Get("/static/player.js", [](const httplib::Request&, httplib::Response& s) {

@@ -602,6 +602,41 @@ TEST_F(Console, AnAuditorFiltersAndExportsTheAuditLog) {
   EXPECT_EQ(carols["results"]["export"]["status"], 404);
 }
 
+// People and access, for administrators (read-only): access check and
+// who-can as forms, with bastionctl's answers; others get a note.
+TEST_F(Console, AnAdministratorChecksAccessAndWhoCanReachATarget) {
+  const std::string dest = d->login() + "@acme-app";
+  auto r = browse("olga", with(sign_in("olga"), nlohmann::json::array({
+                                                    {{"goto", "/console/people?check_user=fay&check_dest=" + dest}},
+                                                    {{"waitFor", "#check-result[data-allow=true]"}},
+                                                    {{"text", "check"}},
+                                                    {{"goto", "/console/people?check_user=dave&check_dest=" + dest}},
+                                                    {{"waitFor", "#check-result[data-allow=false]"}},
+                                                    {{"goto", "/console/people?who_can=acme-app"}},
+                                                    {{"waitFor", "table#who-result"}},
+                                                    {{"text", "who"}},
+                                                    {{"screenshot", "console-people"}},
+                                                })));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string check = r["results"]["check"];
+  EXPECT_NE(check.find("decided by standing role acme-ops"), std::string::npos) << check;
+  const std::string who = r["results"]["who"];
+  auto ctl = nlohmann::json::parse(d->ctl_ok({"access", "who-can", "acme-app", "--json"}));
+  ASSERT_FALSE(ctl.empty());
+  for (const auto& row : ctl) {
+    EXPECT_NE(who.find(row["user"].get<std::string>() + "\t" +
+                       (row["login"].get<std::string>().empty() ? "-" : row["login"].get<std::string>()) + "\t" +
+                       row["how"].get<std::string>()),
+              std::string::npos)
+        << row << who;
+  }
+  auto anns = browse(
+      "ann", with(sign_in("ann"), nlohmann::json::array({{{"goto", "/console/people?q=fay"}}, {{"text", "page"}}})));
+  ASSERT_TRUE(anns["ok"]) << anns;
+  EXPECT_NE(anns["results"]["page"].get<std::string>().find("you are not one"), std::string::npos);
+  EXPECT_EQ(anns["results"]["page"].get<std::string>().find("acme-ops"), std::string::npos);
+}
+
 // An administrator sees everyone's live sessions (not only their
 // customers'), and nobody but auditors and approvers searches recordings.
 TEST_F(Console, AnAdministratorSeesEveryLiveSessionButNoRecordings) {
