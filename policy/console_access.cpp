@@ -39,6 +39,8 @@ bool may_read_audit(const ConsoleAccess& a) { return !a.person.empty() && a.audi
 
 bool may_view_people(const ConsoleAccess& a) { return !a.person.empty() && a.admin; }
 
+bool may_break_glass(const ConsoleAccess& a) { return !a.person.empty() && a.admin; }
+
 bool may_search_recordings(const ConsoleAccess& a) {
   return !a.person.empty() && (a.auditor || !a.approver_of.empty());
 }

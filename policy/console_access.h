@@ -60,6 +60,9 @@ bool may_read_audit(const ConsoleAccess& a);
 // Whether the person may see everyone and explain their access: admins.
 bool may_view_people(const ConsoleAccess& a);
 
+// Whether the person may grant break-glass access in the console: admins.
+bool may_break_glass(const ConsoleAccess& a);
+
 // Whether the person is one of `customer`'s approvers.
 bool approves_for(const ConsoleAccess& a, const std::string& customer);
 

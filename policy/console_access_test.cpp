@@ -100,6 +100,9 @@ TEST(ConsoleAccess, AuditorsReplayEveryRecordingAndAdminsSeeEveryLiveSession) {
   EXPECT_TRUE(may_view_people(olga));
   EXPECT_FALSE(may_view_people(erin));
   EXPECT_FALSE(may_view_people(carol));
+  EXPECT_TRUE(may_break_glass(olga));
+  EXPECT_FALSE(may_break_glass(erin));
+  EXPECT_FALSE(may_break_glass(carol));
   Role odd;
   odd.name = "odd";
   odd.console = "root";  // never stored (add_role refuses it); gives nothing

@@ -436,6 +436,7 @@ WebReply ConsoleWeb::action_options(const Signed& who, const nlohmann::json& arg
   const std::string action = str(args, "action");
   const std::string id = str(args, "id");
   if (action == "end") return end_options(who, id, clean_text(str(args, "reason")));
+  if (action == "break-glass") return break_glass_options(who, args);
   if (action != "approve" && action != "deny" && action != "revoke") return error(400, "unknown action");
   WebReply page = request_page(who, {{"id", id}});
   if (page.status != 200) return page;
@@ -497,6 +498,39 @@ WebReply ConsoleWeb::end_options(const Signed& who, const std::string& id, const
                         {"console_session", who.session.short_id()}});
 }
 
+// Break-glass: an emergency grant without the customer's consent, for
+// administrators, confirmed by the key like every action and audited as
+// elevation.break-glass (ElevationService::break_glass checks the rest).
+WebReply ConsoleWeb::break_glass_options(const Signed& who, const nlohmann::json& args) {
+  auto v = view_of(s_, who.person);
+  if (!v) return error(500, v.error().message);
+  if (!policy::may_break_glass(v->access)) {
+    return error(403, "break-glass is for administrators (a role with console = admin)");
+  }
+  const std::string user = str(args, "user");
+  const std::string destination = str(args, "destination");
+  const std::string reason = clean_text(str(args, "reason"));
+  if (user.empty() || user.size() > kMaxName) return error(400, "say who gets the grant");
+  std::string login, target;
+  if (destination.size() > kMaxName || !split_destination(destination, login, target)) {
+    return error(400, "say where: LOGIN@TARGET");
+  }
+  auto d = parse_duration(str(args, "duration"));
+  if (!d || *d <= 0) return error(400, "duration: say how long, e.g. 30m");
+  if (reason.empty()) return error(400, "say why consent could not be asked (an incident reference)");
+  if (reason.size() > kMaxReason) return error(400, "the reason is longer than 500 characters");
+  const std::string summary = "BREAK-GLASS: " + user + " gets " + destination + " for " + format_duration(*d) +
+                              " WITHOUT the customer's consent. Reason: " + reason;
+  return ceremony(who, {{"op", "break-glass"},
+                        {"id", ""},
+                        {"user", user},
+                        {"destination", destination},
+                        {"duration", format_duration(*d)},
+                        {"reason", reason},
+                        {"summary", summary},
+                        {"console_session", who.session.short_id()}});
+}
+
 WebReply ConsoleWeb::ceremony(const Signed& who, const nlohmann::json& bound) {
   const std::string summary = str(bound, "summary");
   const std::string action_text = bound.dump();
@@ -541,7 +575,9 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
   };
   // SECURITY: an action's ceremony belongs to the console session that asked for it.
   if (c->session_id != who.session.id) return refuse("this confirmation belongs to another console session", "");
-  if (op != "approve" && op != "deny" && op != "revoke" && op != "end") return error(400, "not an action");
+  if (op != "approve" && op != "deny" && op != "revoke" && op != "end" && op != "break-glass") {
+    return error(400, "not an action");
+  }
   auto a = posted_assertion(args.contains("credential") ? args["credential"] : nlohmann::json());
   if (!a) return refuse(a.error().message, "");
   const std::string id64 = b64url(a->raw_id);
@@ -575,6 +611,24 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
         "ended by " + who.person.name + " in the web console" + (reason.empty() ? "" : ": " + reason);
     if (!hooks_.end_session(id, message)) return error(409, "session " + id + " is not live on any gateway");
     return {200, {{"ok", true}, {"message", "Ended session " + id + "; its person is told: " + message + "."}}};
+  }
+  if (op == "break-glass") {
+    // SECURITY: decided again now (the person may have lost the admin role since).
+    auto v = view_of(s_, who.person);
+    if (!v) return error(500, v.error().message);
+    if (!policy::may_break_glass(v->access)) return error(403, "break-glass is for administrators");
+    auto d = parse_duration(str(bound, "duration"));
+    if (!d) return error(400, d.error().message);
+    Actor admin{who.person.name, true, who.actor_session(), who.source};
+    auto e = s_.elevation().break_glass(admin, str(bound, "user"), str(bound, "destination"), *d, str(bound, "reason"));
+    if (!e) return error(409, e.error().message);
+    if (changed != nullptr) *changed = true;
+    return {200,
+            {{"ok", true},
+             {"message", "BREAK-GLASS grant " + e->grant_id + " (request " + e->id + "): " + e->user + " may use " +
+                             e->destination() + " until " + format_utc_seconds(e->ends_at) +
+                             "; the audit log has it as elevation.break-glass."},
+             {"request", elevation_json(*e, s_.clock().now())}}};
   }
   Actor actor{who.person.name, false, who.actor_session(), who.source};
   Result<policy::Elevation> e = make_error("unreachable");

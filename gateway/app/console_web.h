@@ -98,6 +98,7 @@ class ConsoleWeb {
   WebReply action_options(const Signed& who, const nlohmann::json& args);
   WebReply action_assert(const Signed& who, const nlohmann::json& call, bool* changed);
   WebReply end_options(const Signed& who, const std::string& id, const std::string& reason);
+  WebReply break_glass_options(const Signed& who, const nlohmann::json& args);
   // Stores `bound` (the action, its target and parameters) with a challenge
   // that covers it; answers the page's WebAuthn options.
   WebReply ceremony(const Signed& who, const nlohmann::json& bound);

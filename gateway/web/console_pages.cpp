@@ -281,8 +281,10 @@ const std::string_view kConsoleJs = R"JS('use strict';
       var action = button.getAttribute('data-action');
       var options = await post('action-options', {
         action: action, id: body.getAttribute('data-id') || '',
-        duration: action === 'approve' ? value('approve-duration') : '',
-        reason: value(action + '-reason')
+        duration: action === 'approve' || action === 'break-glass' ? value(action + '-duration') : '',
+        reason: value(action + '-reason'),
+        user: action === 'break-glass' ? value('break-glass-user') : '',
+        destination: action === 'break-glass' ? value('break-glass-destination') : ''
       });
       // The page shows what the key is about to confirm before it is touched.
       var summary = document.getElementById('confirm-summary');
@@ -834,8 +836,21 @@ std::string render_console_people(const nlohmann::json& data, const nlohmann::js
     content += "<p class=\"hint\">" + std::to_string(people.size()) + " of " + std::to_string(matched) +
                " listed: narrow the search.</p>\n";
   }
-  content += "</section>\n" + std::string(kStatus);
-  return console_page("People and access", " data-page=\"people\"", str(data, "user"), content);
+  content += "</section>\n";
+  content +=
+      "<section aria-labelledby=\"h-break-glass\"><h2 id=\"h-break-glass\">Break-glass</h2>\n"
+      "<p>An emergency grant <strong>without the customer's consent</strong>, for when it cannot be asked. It is "
+      "audited as such (elevation.break-glass), listed by <code>bastionctl elevate list --break-glass</code>, and "
+      "your security key confirms it.</p>\n<form id=\"break-glass-form\" class=\"search\">\n" +
+      input("break-glass-user", "Person", "", "text", "bob") +
+      input("break-glass-destination", "Login and target", "", "text", "root@acme-app") +
+      input("break-glass-duration", "For how long", "", "text", "30m") +
+      input("break-glass-reason", "Why consent cannot be asked (incident)", "", "text", "INC-1234") +
+      "<p><button type=\"submit\" id=\"break-glass\" data-action=\"break-glass\">Break glass with security key"
+      "</button></p>\n</form>\n<p id=\"confirm-summary\" class=\"purpose\"></p>\n</section>\n" +
+      std::string(kStatus);
+  return console_page("People and access", " data-page=\"people\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
+                      str(data, "user"), content);
 }
 
 std::string render_console_recording(const nlohmann::json& data) {

@@ -637,6 +637,59 @@ TEST_F(Console, AnAdministratorChecksAccessAndWhoCanReachATarget) {
   EXPECT_EQ(anns["results"]["page"].get<std::string>().find("acme-ops"), std::string::npos);
 }
 
+// Break-glass from the console: an administrator grants access without
+// the customer's consent, confirmed by their key; it is audited as such.
+// An approver cannot, even by calling the API.
+TEST_F(Console, AnAdministratorBreaksGlassWithTheKeyAndAnApproverCannot) {
+  const std::string dest = d->login() + "@acme-app";
+  auto r = browse("olga", with(sign_in("olga"), nlohmann::json::array({
+                                                    {{"goto", "/console/people"}},
+                                                    {{"fill", "#break-glass-user"}, {"value", "bob"}},
+                                                    {{"fill", "#break-glass-destination"}, {"value", dest}},
+                                                    {{"fill", "#break-glass-duration"}, {"value", "10m"}},
+                                                    {{"fill", "#break-glass-reason"}, {"value", "INC-4711 acme down"}},
+                                                    {{"click", "#break-glass"}},
+                                                    {{"waitFor", "body[data-state=done], body[data-state=failed]"}},
+                                                    {{"text", "page"}},
+                                                })));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string page = r["results"]["page"];
+  EXPECT_NE(page.find("Confirming: BREAK-GLASS: bob gets " + dest + " for 10m WITHOUT the customer's consent"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("Done: BREAK-GLASS grant GRT-"), std::string::npos) << page;
+  const std::string grant = id_in(page, "GRT");
+  auto check = nlohmann::json::parse(d->ctl_ok({"access", "check", "bob", dest, "--json"}));
+  EXPECT_TRUE(check["allow"]) << check;
+  EXPECT_TRUE(check["break_glass"]) << check;
+  EXPECT_EQ(check["grant_id"], grant);
+  auto audit = nlohmann::json::parse(d->ctl_ok({"audit", "list", "--user", "olga", "--json"}));
+  bool confirmed = false, granted = false;
+  for (const auto& a : audit) {
+    if (a["action"] == "console.action" && a["details"]["action"] == "break-glass") confirmed = true;
+    if (a["action"] == "elevation.break-glass" && a["outcome"] == "allow") granted = true;
+  }
+  EXPECT_TRUE(confirmed) << audit;
+  EXPECT_TRUE(granted) << audit;
+  d->ctl_ok({"elevate", "revoke", grant, "--reason", "incident over"});
+  // carol approves for acme, but is no administrator: refused, and audited.
+  auto carols = browse(
+      "carol", with(sign_in("carol"), nlohmann::json::array({{{"goto", "/console/requests"}},
+                                                             {{"attr", "body"}, {"name", "data-csrf"}, {"as", "csrf"}},
+                                                             {{"cookie", "cookie"}}})));
+  ASSERT_TRUE(carols["ok"]) << carols;
+  auto refused = curl("POST", "/api/console/action-options", carols["results"]["cookie"], d->public_url(),
+                      carols["results"]["csrf"],
+                      nlohmann::json{{"action", "break-glass"},
+                                     {"user", "bob"},
+                                     {"destination", dest},
+                                     {"duration", "10m"},
+                                     {"reason", "INC-4712"}}
+                          .dump());
+  EXPECT_EQ(status_of(refused), 403) << refused.out;
+  EXPECT_NE(refused.out.find("break-glass is for administrators"), std::string::npos) << refused.out;
+}
+
 // An administrator sees everyone's live sessions (not only their
 // customers'), and nobody but auditors and approvers searches recordings.
 TEST_F(Console, AnAdministratorSeesEveryLiveSessionButNoRecordings) {
