@@ -400,8 +400,10 @@ WebReply ConsoleWeb::request_page(const Signed& who, const nlohmann::json& args)
   }
   const policy::Elevation& e = **found;
   const Micros now = s_.clock().now();
-  nlohmann::json out = {
-      {"user", who.person.name}, {"csrf", authn::console_csrf_token(who.cookie)}, {"request", elevation_json(e, now)}};
+  nlohmann::json out = {{"user", who.person.name},
+                        {"csrf", authn::console_csrf_token(who.cookie)},
+                        {"roles", console_detail::roles_json(*v)},
+                        {"request", elevation_json(e, now)}};
   nlohmann::json approvals = nlohmann::json::array();
   for (const auto& a : e.approvals) {
     approvals.push_back({{"approver", a.approver}, {"kind", a.kind}, {"at", format_utc_seconds(a.at)}});
@@ -702,6 +704,7 @@ WebReply ConsoleWeb::session_page(const Signed& who, const nlohmann::json& args)
   return {200,
           {{"user", who.person.name},
            {"csrf", authn::console_csrf_token(who.cookie)},
+           {"roles", console_detail::roles_json(*v)},
            {"session", session_json(**found, customer)},
            {"can_end", !(*found)->ended_at.has_value()}}};
 }

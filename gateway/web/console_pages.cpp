@@ -322,16 +322,26 @@ std::string when(const std::string& t) {
 
 const char* const kStatus = "<p id=\"status\" role=\"status\" aria-live=\"polite\"></p>\n";
 
-std::string console_page(const std::string& title, const std::string& attrs, const std::string& user,
+// `data`: the page's answer; its "user" and "roles" (what the person may
+// open) make the bar. Links to pages the person cannot use are left out.
+std::string console_page(const std::string& title, const std::string& attrs, const nlohmann::json& data,
                          const std::string& content, const std::string& head = "") {
+  const std::string user = str(data, "user");
   std::string bar = "<header class=\"bar\"><a class=\"brand\" href=\"/console/requests\">bastion</a>\n";
   if (!user.empty()) {
+    const nlohmann::json roles = data.is_object() ? data.value("roles", nlohmann::json::object()) : nlohmann::json();
+    const bool auditor = roles.is_object() && roles.value("auditor", false);
+    const bool admin = roles.is_object() && roles.value("admin", false);
+    const bool approver = roles.is_object() && roles.contains("approver_of") && roles["approver_of"].is_array() &&
+                          !roles["approver_of"].empty();
     bar +=
         "<nav aria-label=\"Console\"><a href=\"/console/requests\">Requests</a> "
-        "<a href=\"/console/live\">Live sessions</a> <a href=\"/console/recordings\">Recordings</a> "
-        "<a href=\"/console/audit\">Audit log</a> <a href=\"/console/people\">People</a></nav>\n"
-        "<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" +
-        e(user) + "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
+        "<a href=\"/console/live\">Live sessions</a>";
+    if (auditor || approver) bar += " <a href=\"/console/recordings\">Recordings</a>";
+    if (auditor) bar += " <a href=\"/console/audit\">Audit log</a>";
+    if (admin) bar += " <a href=\"/console/people\">People</a>";
+    bar += "</nav>\n<span class=\"who\">Signed in as <strong id=\"signed-in-as\">" + e(user) +
+           "</strong> <button type=\"button\" id=\"signout\" class=\"link\">Sign out</button></span>\n";
   }
   bar += "</header>\n";
   return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -385,7 +395,7 @@ std::string render_console_signin(const std::string& notice) {
       "<p class=\"hint\">Leave it empty if your security key remembers you.</p>\n"
       "<p><button type=\"submit\" id=\"signin\">Sign in with security key</button></p>\n</form>\n" +
       std::string(kStatus);
-  return console_page("Sign in", " data-page=\"signin\"", "", content);
+  return console_page("Sign in", " data-page=\"signin\"", nlohmann::json::object(), content);
 }
 
 std::string render_console_requests(const nlohmann::json& data) {
@@ -421,7 +431,7 @@ std::string render_console_requests(const nlohmann::json& data) {
                requests_table(data.value("others", nlohmann::json::array()), "others", "None yet.") + "</section>\n";
   }
   content += kStatus;
-  return console_page("Requests", " data-page=\"requests\" data-csrf=\"" + e(str(data, "csrf")) + "\"", user, content);
+  return console_page("Requests", " data-page=\"requests\" data-csrf=\"" + e(str(data, "csrf")) + "\"", data, content);
 }
 
 std::string render_console_request(const nlohmann::json& data) {
@@ -489,7 +499,7 @@ std::string render_console_request(const nlohmann::json& data) {
       requests_table(data.value("history", nlohmann::json::array()), "history", "No earlier request.") + "</section>\n";
   return console_page("Request " + id,
                       " data-page=\"request\" data-id=\"" + e(id) + "\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
-                      user, content);
+                      data, content);
 }
 
 namespace {
@@ -521,8 +531,7 @@ std::string render_console_live(const nlohmann::json& data) {
     content += "</tbody>\n</table>\n";
   }
   content += kStatus;
-  return console_page("Live sessions", " data-page=\"live\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
-                      str(data, "user"), content);
+  return console_page("Live sessions", " data-page=\"live\" data-csrf=\"" + e(str(data, "csrf")) + "\"", data, content);
 }
 
 std::string render_console_session(const nlohmann::json& data) {
@@ -550,7 +559,7 @@ std::string render_console_session(const nlohmann::json& data) {
   content += "<p id=\"confirm-summary\" class=\"purpose\"></p>\n" + std::string(kStatus);
   return console_page("Session " + id,
                       " data-page=\"session\" data-id=\"" + e(id) + "\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
-                      str(data, "user"), content);
+                      data, content);
 }
 
 namespace {
@@ -673,8 +682,8 @@ std::string render_console_recordings(const nlohmann::json& data, const nlohmann
     }
   }
   content += kStatus;
-  return console_page("Recordings", " data-page=\"recordings\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
-                      str(data, "user"), content);
+  return console_page("Recordings", " data-page=\"recordings\" data-csrf=\"" + e(str(data, "csrf")) + "\"", data,
+                      content);
 }
 
 std::string render_console_audit(const nlohmann::json& data, const nlohmann::json& query) {
@@ -682,7 +691,7 @@ std::string render_console_audit(const nlohmann::json& data, const nlohmann::jso
   if (!str(data, "note").empty()) {
     content += "<p class=\"notice\">" + e(str(data, "note")) + "</p>\n";
     content += kStatus;
-    return console_page("Audit log", " data-page=\"audit\"", str(data, "user"), content);
+    return console_page("Audit log", " data-page=\"audit\"", data, content);
   }
   const nlohmann::json chain = data.value("chain", nlohmann::json::object());
   content += "<p class=\"check check-" + e(str(chain, "state")) + "\" id=\"chain\" data-check=\"" +
@@ -744,14 +753,14 @@ std::string render_console_audit(const nlohmann::json& data, const nlohmann::jso
     }
   }
   content += kStatus;
-  return console_page("Audit log", " data-page=\"audit\"", str(data, "user"), content);
+  return console_page("Audit log", " data-page=\"audit\"", data, content);
 }
 
 std::string render_console_people(const nlohmann::json& data, const nlohmann::json& query) {
   std::string content = "<h1>People and access</h1>\n";
   if (!str(data, "note").empty()) {
     content += "<p class=\"notice\">" + e(str(data, "note")) + "</p>\n" + kStatus;
-    return console_page("People and access", " data-page=\"people\"", str(data, "user"), content);
+    return console_page("People and access", " data-page=\"people\"", data, content);
   }
   content += "<p class=\"hint\">Read-only. Changes are made with bastionctl, or by HR.</p>\n";
   // access check
@@ -849,8 +858,8 @@ std::string render_console_people(const nlohmann::json& data, const nlohmann::js
       "<p><button type=\"submit\" id=\"break-glass\" data-action=\"break-glass\">Break glass with security key"
       "</button></p>\n</form>\n<p id=\"confirm-summary\" class=\"purpose\"></p>\n</section>\n" +
       std::string(kStatus);
-  return console_page("People and access", " data-page=\"people\" data-csrf=\"" + e(str(data, "csrf")) + "\"",
-                      str(data, "user"), content);
+  return console_page("People and access", " data-page=\"people\" data-csrf=\"" + e(str(data, "csrf")) + "\"", data,
+                      content);
 }
 
 std::string render_console_recording(const nlohmann::json& data) {
@@ -875,13 +884,12 @@ std::string render_console_recording(const nlohmann::json& data) {
       "\">\n<script src=\"/static/player.js\" integrity=\"" + subresource_integrity(assets::kPlayerJs) +
       "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
       "\" defer></script>\n";
-  return console_page("Recording " + id, " data-page=\"recording\" data-id=\"" + e(id) + "\"", str(data, "user"),
-                      content, head);
+  return console_page("Recording " + id, " data-page=\"recording\" data-id=\"" + e(id) + "\"", data, content, head);
 }
 
 std::string render_console_error(int status, const std::string& message) {
   std::string heading = status == 404 ? "Not found" : status >= 500 ? "Something went wrong" : "Refused";
-  return console_page(heading, " data-page=\"error\" data-state=\"failed\"", "",
+  return console_page(heading, " data-page=\"error\" data-state=\"failed\"", nlohmann::json::object(),
                       "<h1>" + e(heading) + "</h1>\n<p id=\"status\" role=\"status\">Failed: " + e(message) +
                           "</p>\n<p><a href=\"/console/requests\">Back to the console</a></p>\n");
 }
