@@ -15,6 +15,7 @@ namespace bastion::gateway {
 
 using console_detail::error;
 using console_detail::kMaxName;
+using console_detail::parse_day;
 using console_detail::str;
 using recorder::Outcome;
 
@@ -24,19 +25,6 @@ namespace {
 // kMaxExported (bastionctl audit export has no limit).
 constexpr int kListedRecords = 200;
 constexpr int kMaxExported = 50'000;
-
-// "2026-12-04" (a date input: from its midnight, or through its end) or a UTC time.
-Result<std::optional<Micros>> parse_day(const std::string& text, bool end_of_day) {
-  if (text.empty()) return std::optional<Micros>{};
-  if (text.size() == 10) {
-    auto t = parse_utc(text + "T00:00:00Z");
-    if (!t) return make_error("not a date (YYYY-MM-DD): " + text);
-    return std::optional<Micros>(*t + (end_of_day ? 86'400 * kMicrosPerSecond - 1 : 0));
-  }
-  auto t = parse_utc(text);
-  if (!t) return make_error("not a date (YYYY-MM-DD) or a UTC time: " + text.substr(0, 40));
-  return std::optional<Micros>(*t);
-}
 
 Result<recorder::AuditFilter> filter_of(const nlohmann::json& args) {
   recorder::AuditFilter f;
@@ -50,7 +38,7 @@ Result<recorder::AuditFilter> filter_of(const nlohmann::json& args) {
   auto until = parse_day(str(args, "until"), true);
   if (!until) return until.error();
   f.since = *since;
-  f.until = *until;
+  if (*until) f.until = **until - 1;  // the filter's `until` is inclusive
   return f;
 }
 
@@ -84,10 +72,8 @@ nlohmann::json chain_json(Services& s) {
 WebReply ConsoleWeb::audit_page(const Signed& who, const nlohmann::json& args) {
   auto v = console_detail::view_of(s_, who.person);
   if (!v) return error(500, v.error().message);
-  nlohmann::json page = {{"user", who.person.name},
-                         {"csrf", authn::console_csrf_token(who.cookie)},
-                         {"roles", console_detail::roles_json(*v)},
-                         {"records", nlohmann::json::array()}};
+  nlohmann::json page = console_detail::page_of(who.person.name, who.cookie, *v);
+  page["records"] = nlohmann::json::array();
   if (!policy::may_read_audit(v->access)) {
     page["note"] = "The audit log is for auditors (a role with console = auditor); you are not one.";
     return {200, page};

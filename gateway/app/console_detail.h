@@ -33,4 +33,12 @@ nlohmann::json roles_json(const View& v);
 
 nlohmann::json session_json(const recorder::SessionRecord& r, const std::string& customer);
 
+// What every page's answer starts with: {"user", "csrf", "roles"}.
+nlohmann::json page_of(const std::string& user, const std::string& cookie, const View& v);
+
+// A search form's date: "2026-12-04" (from a date input: its midnight, or
+// with `end_of_day` the next one, so that a "to" date includes its day) or
+// a UTC time; "" is none.
+Result<std::optional<Micros>> parse_day(const std::string& text, bool end_of_day);
+
 }  // namespace bastion::gateway::console_detail

@@ -24,10 +24,8 @@ constexpr size_t kListedPeople = 500;
 WebReply ConsoleWeb::people_page(const Signed& who, const nlohmann::json& args) {
   auto v = console_detail::view_of(s_, who.person);
   if (!v) return error(500, v.error().message);
-  nlohmann::json page = {{"user", who.person.name},
-                         {"csrf", authn::console_csrf_token(who.cookie)},
-                         {"roles", console_detail::roles_json(*v)},
-                         {"people", nlohmann::json::array()}};
+  nlohmann::json page = console_detail::page_of(who.person.name, who.cookie, *v);
+  page["people"] = nlohmann::json::array();
   if (!policy::may_view_people(v->access)) {
     page["note"] = "People and access are for administrators (a role with console = admin); you are not one.";
     return {200, page};

@@ -22,6 +22,7 @@ namespace bastion::gateway {
 
 using console_detail::error;
 using console_detail::kMaxName;
+using console_detail::parse_day;
 using console_detail::str;
 using recorder::Outcome;
 
@@ -34,20 +35,6 @@ constexpr size_t kMaxCommands = 1000;
 // Larger recordings are verified with `bastionctl sessions verify`, not in
 // the monitor while every session waits for it.
 constexpr int64_t kMaxVerifiedHere = int64_t{32} << 20;
-
-// "2026-12-04" (a date input) or an ISO time; `end_of_day` moves a date to
-// the next midnight (an "until" date includes its day).
-Result<std::optional<Micros>> parse_day(const std::string& text, bool end_of_day) {
-  if (text.empty()) return std::optional<Micros>{};
-  if (text.size() == 10) {
-    auto t = parse_utc(text + "T00:00:00Z");
-    if (!t) return make_error("not a date (YYYY-MM-DD): " + text);
-    return std::optional<Micros>(*t + (end_of_day ? 86'400 * kMicrosPerSecond : 0));
-  }
-  auto t = parse_utc(text);
-  if (!t) return make_error("not a date (YYYY-MM-DD) or a UTC time: " + text.substr(0, 40));
-  return std::optional<Micros>(*t);
-}
 
 // What a recording file is: "terminal" (asciicast, plays in the browser),
 // "encrypted" (a sealed asciicast: the reviewer's key opens it), "stream" (a
@@ -149,10 +136,8 @@ std::optional<std::pair<recorder::SessionRecord, std::string>> ConsoleWeb::revie
 WebReply ConsoleWeb::recordings_page(const Signed& who, const nlohmann::json& args) {
   auto v = console_detail::view_of(s_, who.person);
   if (!v) return error(500, v.error().message);
-  nlohmann::json page = {{"user", who.person.name},
-                         {"csrf", authn::console_csrf_token(who.cookie)},
-                         {"roles", console_detail::roles_json(*v)},
-                         {"sessions", nlohmann::json::array()}};
+  nlohmann::json page = console_detail::page_of(who.person.name, who.cookie, *v);
+  page["sessions"] = nlohmann::json::array();
   if (!policy::may_search_recordings(v->access)) {
     page["note"] = "Recordings are for auditors and for customers' approvers (theirs); you are neither.";
     return {200, page};

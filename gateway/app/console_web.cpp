@@ -298,6 +298,22 @@ Result<View> view_of(Services& s, const policy::Person& p) {
   return v;
 }
 
+nlohmann::json page_of(const std::string& user, const std::string& cookie, const View& v) {
+  return {{"user", user}, {"csrf", authn::console_csrf_token(cookie)}, {"roles", roles_json(v)}};
+}
+
+Result<std::optional<Micros>> parse_day(const std::string& text, bool end_of_day) {
+  if (text.empty()) return std::optional<Micros>{};
+  if (text.size() == 10) {
+    auto t = parse_utc(text + "T00:00:00Z");
+    if (!t) return make_error("not a date (YYYY-MM-DD): " + text);
+    return std::optional<Micros>(*t + (end_of_day ? 86'400 * kMicrosPerSecond : 0));
+  }
+  auto t = parse_utc(text);
+  if (!t) return make_error("not a date (YYYY-MM-DD) or a UTC time: " + text.substr(0, 40));
+  return std::optional<Micros>(*t);
+}
+
 nlohmann::json roles_json(const View& v) {
   return {{"approver_of", v.access.approver_of}, {"auditor", v.access.auditor}, {"admin", v.access.admin}};
 }
