@@ -634,7 +634,7 @@ WebReply ConsoleWeb::action_assert(const Signed& who, const nlohmann::json& call
     // SECURITY: decided again now (the person may have lost the admin role since).
     auto v = view_of(s_, who.person);
     if (!v) return error(500, v.error().message);
-    if (!policy::may_break_glass(v->access)) return error(403, "break-glass is for administrators");
+    if (!policy::may_break_glass(v->access)) return refuse("break-glass is for administrators", id64);
     auto d = parse_duration(str(bound, "duration"));
     if (!d) return error(400, d.error().message);
     Actor admin{who.person.name, true, who.actor_session(), who.source};
