@@ -95,9 +95,18 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
   if (!who) return refusal;
   const auto& args = args_of(c);
   if (op == "requests") return requests_page(*who);
-  if (op == "recordings") return recordings_page(*who, args);
-  if (op == "audit") return audit_page(*who, args);
-  if (op == "people") return people_page(*who, args);
+  if (op == "recordings" || op == "audit" || op == "people") {
+    WebReply r = op == "recordings" ? recordings_page(*who, args)
+                 : op == "audit"    ? audit_page(*who, args)
+                                    : people_page(*who, args);
+    // SECURITY: a page whose role the person lacks answers with a note and
+    // nothing else; that refusal is audited like the others.
+    if (r.status == 200 && r.body.contains("note")) {
+      audit(who->person.name, "console.refused", Outcome::kDeny, str(r.body, "note"),
+            {{"op", op}, {"console_session", who->session.short_id()}}, who->source);
+    }
+    return r;
+  }
   if (op == "request" || op == "session" || op == "action-options" || op == "recording" || op == "recording-file" ||
       op == "audit-export") {
     WebReply r = op == "request"          ? request_page(*who, args)

@@ -635,6 +635,17 @@ TEST_F(Console, AnAdministratorChecksAccessAndWhoCanReachATarget) {
   ASSERT_TRUE(anns["ok"]) << anns;
   EXPECT_NE(anns["results"]["page"].get<std::string>().find("you are not one"), std::string::npos);
   EXPECT_EQ(anns["results"]["page"].get<std::string>().find("acme-ops"), std::string::npos);
+  // That refusal is in the audit log with its reason.
+  auto refused =
+      nlohmann::json::parse(d->ctl_ok({"audit", "list", "--user", "ann", "--action", "console.refused", "--json"}));
+  bool people = false;
+  for (const auto& a : refused) {
+    if (a["details"]["op"] == "people" &&
+        a["reason"].get<std::string>().find("for administrators") != std::string::npos) {
+      people = true;
+    }
+  }
+  EXPECT_TRUE(people) << refused;
 }
 
 // Break-glass from the console: an administrator grants access without
