@@ -36,15 +36,7 @@ class CommandTimeline : public DeploymentTest<CommandTimeline> {
     return out;
   }
   // Waits for the session's end record (written after the client has gone).
-  static void wait_for_end(const std::string& id) {
-    EXPECT_TRUE(wait_for(
-        [&] {
-          return !nlohmann::json::parse(
-                      d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
-                      .empty();
-        },
-        15000));
-  }
+  static void wait_for_end(const std::string& id) { EXPECT_TRUE(d->wait_for_session_end(id)); }
 };
 
 TEST_F(CommandTimeline, LineEditingHistoryAndCompletionGiveTheCommandsAsTheyRan) {

@@ -141,13 +141,7 @@ class Console : public DeploymentTest<Console> {
     auto sessions = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--user", "fay", "--json"}));
     if (sessions.empty()) return "";
     std::string id = sessions[0]["id"];
-    EXPECT_TRUE(wait_for(
-        [&] {
-          return !nlohmann::json::parse(
-                      d->ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
-                      .empty();
-        },
-        15000));
+    EXPECT_TRUE(d->wait_for_session_end(id));
     return id;
   }
   // "/console/recordings/ID/CHANNEL" of the session's one recording.

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 namespace bastion::e2e {
 namespace {
 
@@ -162,6 +164,15 @@ void Deployment::restart_bastiond() {
       !bastiond_.running()) {
     throw std::runtime_error("bastiond did not start: " + gateway_log());
   }
+}
+
+bool Deployment::wait_for_session_end(const std::string& id, int timeout_ms) {
+  return wait_for(
+      [&] {
+        return !nlohmann::json::parse(ctl_ok({"audit", "list", "--json", "--session", id, "--action", "session.end"}))
+                    .empty();
+      },
+      timeout_ms);
 }
 
 void Deployment::edit_config(const std::string& from, const std::string& to) {

@@ -127,6 +127,9 @@ class Deployment {
   void restart_bastiond();
   // Replaces `from` with `to` in bastion.toml and restarts bastiond.
   void edit_config(const std::string& from, const std::string& to);
+  // Whether session `id`'s session.end record (written after its client
+  // has gone) appears within `timeout_ms`.
+  bool wait_for_session_end(const std::string& id, int timeout_ms = 15000);
 
  private:
   void start_sshd(const std::string& name, int port, Process& into, const std::string& extra = "");
