@@ -224,7 +224,10 @@ int Supervisor::run() {
     if (fds[2].revents & POLLIN) hr_->on_notify();
     if (fds[3].revents & POLLIN) hr_->on_worker();
     if (listening && !stopping_ && (fds[4].revents & POLLIN)) {
-      for (int i = 0; i < kAcceptsPerRound && accept_client(); ++i) {
+      // A burst is taken in rounds bounded in count and in time (each accept
+      // forks): between them the monitor answers the connections it has.
+      const auto round_ends = std::chrono::steady_clock::now() + kAcceptRoundTime;
+      for (int i = 0; i < kAcceptsPerRound && std::chrono::steady_clock::now() < round_ends && accept_client(); ++i) {
       }
     }
     if (web_at >= 0 && (fds[static_cast<size_t>(web_at)].revents & (POLLIN | POLLHUP))) web_.read();

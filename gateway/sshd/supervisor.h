@@ -12,6 +12,7 @@
 // It holds no database connection across fork(): it opens one per operation.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -104,6 +105,7 @@ class Supervisor {
   // Accepts one connection (false: none was waiting).
   bool accept_client();
   static constexpr int kAcceptsPerRound = 64;
+  static constexpr std::chrono::milliseconds kAcceptRoundTime{50};
   // Serves waiting connections as slots free up; closes those that waited
   // longer than login_grace_time (they then get login_grace_time to log in).
   void serve_waiting();

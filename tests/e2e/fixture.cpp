@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 
@@ -159,11 +161,21 @@ void Deployment::restart_bastiond() {
   bastiond_ = Process({bastiond_path_, "--config", config()}, dir_ + "/bastiond.log", bastiond_env_);
   // Web pages only where public_url is set (a test may have commented it out).
   const bool pages = read_text(config()).find("\npublic_url = ") != std::string::npos;
-  if (!wait_for([&] { return (port_open(gw_port_) && (!pages || port_open(web_port_))) || !bastiond_.running(); },
-                10000) ||
-      !bastiond_.running()) {
+  const auto started = std::chrono::steady_clock::now();
+  // Ready when it serves: the web port open (the supervisor starts the web
+  // process from its loop), then an SSH banner, not only an open port. The
+  // web port is polled first, and alone: every probe of the SSH port costs
+  // the gateway a connection process, and a probe every 20 ms made a burst
+  // that, under a sanitizer on a loaded machine, kept the first real login
+  // waiting past its 10 s connect timeout.
+  if (!wait_for([&] { return !pages || port_open(web_port_) || !bastiond_.running(); }, 30000) ||
+      !wait_for([&] { return ssh_banner(gw_port_, 30000) || !bastiond_.running(); }, 30000) || !bastiond_.running()) {
     throw std::runtime_error("bastiond did not start: " + gateway_log());
   }
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  if (took > 3000)
+    std::fprintf(stderr, "bastiond took %lld ms to serve after its start\n", static_cast<long long>(took));
 }
 
 bool Deployment::wait_for_session_end(const std::string& id, int timeout_ms) {

@@ -47,6 +47,9 @@ class Process {
 bool wait_for(const std::function<bool()>& pred, int timeout_ms);
 int free_port();
 bool port_open(int port);
+// Whether an SSH server on 127.0.0.1:`port` sends its banner ("SSH-2.0-...")
+// within `timeout_ms`: it accepts and serves, not only listens.
+bool ssh_banner(int port, int timeout_ms);
 // GET `path` from 127.0.0.1:`port` over plain HTTP/1.0: the whole response
 // (status line, headers, body), or "" when nothing answers within 30 s.
 std::string http_get(int port, const std::string& path);
