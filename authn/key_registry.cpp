@@ -107,6 +107,15 @@ Result<std::vector<KeyRecord>> KeyRegistry::list(const std::string& user_filter)
   }
 }
 
+Result<std::vector<KeyRecord>> KeyRegistry::list_of(const std::vector<std::string>& users) {
+  return guarded([&]() -> Result<std::vector<KeyRecord>> {
+    std::vector<KeyRecord> out;
+    select_in(db_, std::string(kCols) + " WHERE user_name IN ", users, " ORDER BY user_name, created_at",
+              [&](Statement& q) { out.push_back(read_row(q)); });
+    return out;
+  });
+}
+
 Result<KeyRecord> KeyRegistry::revoke(const std::string& fingerprint) {
   KeyRecord rec;
   auto st = with_transaction(db_, [&]() -> Status {

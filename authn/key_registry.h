@@ -41,6 +41,8 @@ class KeyRegistry {
                            const std::string& aaguid = "");
   Result<std::optional<KeyRecord>> find_by_fingerprint(const std::string& fingerprint);
   Result<std::vector<KeyRecord>> list(const std::string& user_filter);
+  // The keys of each of `users`, active and revoked, by person then age.
+  Result<std::vector<KeyRecord>> list_of(const std::vector<std::string>& users);
   Result<KeyRecord> revoke(const std::string& fingerprint);
 
  private:

@@ -424,6 +424,17 @@ Result<std::vector<StoredCredential>> MfaStore::credentials(const std::string& u
   return out;
 }
 
+Result<std::vector<StoredCredential>> MfaStore::credentials_of(const std::vector<std::string>& users) {
+  std::vector<StoredCredential> out;
+  auto st = guarded([&]() -> Status {
+    select_in(db_, std::string(kCredentialCols) + " WHERE user_name IN ", users, " ORDER BY user_name, created_at",
+              [&](Statement& q) { out.push_back(read_credential(q)); });
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
 Result<std::optional<StoredCredential>> MfaStore::find_credential(const std::string& raw_id) {
   std::optional<StoredCredential> out;
   auto st = guarded([&]() -> Status {

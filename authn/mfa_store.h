@@ -116,6 +116,8 @@ class MfaStore {
   Result<StoredCredential> confirm_credential(const std::string& user, const std::string& id, const std::string& by);
   Result<StoredCredential> reject_credential(const std::string& user, const std::string& id);
   Result<std::vector<StoredCredential>> credentials(const std::string& user);
+  // The security-key credentials of each of `users`, in any state, by person then age.
+  Result<std::vector<StoredCredential>> credentials_of(const std::vector<std::string>& users);
   Result<std::optional<StoredCredential>> find_credential(const std::string& raw_id);
   Status record_use(const std::string& raw_id, uint32_t sign_count);
   Status lock_credential(const std::string& raw_id, const std::string& reason);

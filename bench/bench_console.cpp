@@ -83,6 +83,11 @@ void fill_history(Database& db, int people, int targets, int sessions, int audit
          "INSERT INTO roles(name, target_selector, logins, created_at, console) VALUES ('auditors', '', '', 0, "
          "'auditor')");
     exec(db, "INSERT INTO user_roles(user_name, role_name) VALUES ('carol', 'auditors')");
+    // ... and administers (the People page).
+    exec(db,
+         "INSERT INTO roles(name, target_selector, logins, created_at, console) VALUES ('admins', '', '', 0, "
+         "'admin')");
+    exec(db, "INSERT INTO user_roles(user_name, role_name) VALUES ('carol', 'admins')");
   }
   exec(db, "COMMIT");
 }
@@ -94,10 +99,18 @@ bool fill(Database& db, int people, int targets, int customers, int elevations, 
   const Micros day = 24 * 3600 * kMicrosPerSecond;
   {
     Statement u(db, "INSERT INTO users(name, state, service_account, created_at) VALUES (?, 'active', 0, 0)");
+    // Everyone has a security-key SSH key (the People page lists them).
+    Statement k(db,
+                "INSERT INTO ssh_keys(fingerprint, user_name, key_type, public_key, state, created_at) VALUES (?, ?, "
+                "'sk-ssh-ed25519@openssh.com', 'sk-ssh-ed25519@openssh.com AAAA', 'active', 0)");
     for (int i = 0; i < people; ++i) {
       u.bind(1, "person" + std::to_string(i));
       u.run();
       u.reset();
+      k.bind(1, "SHA256:bench" + std::to_string(i));
+      k.bind(2, "person" + std::to_string(i));
+      k.run();
+      k.reset();
     }
     exec(db, "INSERT INTO users(name, state, service_account, created_at) VALUES ('carol', 'active', 0, 0)");
     exec(db,
@@ -218,7 +231,7 @@ int bench_console(const std::string& dir, int people, int targets, int customers
       }
       if (rows != nullptr) {
         *rows = 0;
-        for (const char* k : {"awaiting", "mine", "others", "history", "sessions", "records"}) {
+        for (const char* k : {"awaiting", "mine", "others", "history", "sessions", "records", "people"}) {
           if (reply.body.contains(k)) *rows += reply.body[k].size();
         }
       }
@@ -255,6 +268,10 @@ int bench_console(const std::string& dir, int people, int targets, int customers
       {"audit", {{"action", "grant.revoke"}}, "`audit`, an action with no record"},
       {"audit", {{"session", "s-4242"}}, "`audit`, one session"},
       {"audit", {{"text", "reason 424242"}}, "`audit`, text in reasons and details"},
+      {"people", nlohmann::json::object(), "`people` (the first 500 of everyone, with keys and last login)"},
+      {"people", {{"q", "person42"}}, "`people`, a name filter"},
+      {"people", {{"check_user", "person7"}, {"check_dest", "root@target3"}}, "`people` with an access check"},
+      {"people", {{"who_can", "target3"}}, "`people` with who-can"},
   };
   for (const auto& p : pages) {
     auto t = measure(p.op, p.args, &rows, std::max(1, rounds / 10));

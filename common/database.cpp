@@ -1,5 +1,6 @@
 #include "common/database.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <vector>
@@ -446,6 +447,19 @@ void Transaction::commit() {
 }
 
 void exec(Database& db, const std::string& text) { engine_of(db).exec(text); }
+
+void select_in(Database& db, const std::string& before, const std::vector<std::string>& values,
+               const std::string& after, const std::function<void(Statement&)>& row) {
+  constexpr size_t kSlice = 200;
+  for (size_t at = 0; at < values.size(); at += kSlice) {
+    const size_t n = std::min(kSlice, values.size() - at);
+    std::string marks;
+    for (size_t i = 0; i < n; ++i) marks += i == 0 ? "?" : ", ?";
+    Statement q(db, before + "(" + marks + ")" + after);
+    for (size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), values[at + i]);
+    while (q.step()) row(q);
+  }
+}
 
 int64_t query_int64(Database& db, const std::string& text) {
   Statement q(db, text);

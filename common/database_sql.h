@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/database.h"
 #include "common/result.h"
@@ -98,6 +100,12 @@ class Transaction {
 void exec(Database& db, const std::string& text);
 // The first column of the first row of a query (an error when it has none).
 int64_t query_int64(Database& db, const std::string& text);
+// Runs `before + "(?, ..., ?)" + after` once for each slice of `values` (a
+// few hundred at a time, far below either engine's limit on parameters),
+// binding the slice in order, and calls `row` with the statement at each
+// row: `WHERE name IN` a list of names, in a bounded number of round trips.
+void select_in(Database& db, const std::string& before, const std::vector<std::string>& values,
+               const std::string& after, const std::function<void(Statement&)>& row);
 // Wakes the connections that listen() to `channel` (Database::listen); inside
 // a transaction, when it commits. Nothing on SQLite.
 void notify(Database& db, const std::string& channel);

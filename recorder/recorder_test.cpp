@@ -95,5 +95,27 @@ TEST_F(RecorderTest, SessionLifecycleAndOrphans) {
   EXPECT_EQ((*live)[0].node, "gw2");
 }
 
+// Each person's last session start, for more people than one statement
+// takes at a time (select_in slices the list): nobody is lost at a slice's edge.
+TEST_F(RecorderTest, LastStartedIsEachPersonsNewestSessionAcrossSlices) {
+  SessionLog s(*db, clock);
+  std::vector<std::string> people;
+  for (int i = 0; i < 450; ++i) people.push_back("p" + std::to_string(i));
+  for (int i = 0; i < 450; i += 3) {
+    for (int n = 0; n < 2; ++n) {
+      clock.advance(1000);
+      const std::string id = "s-" + std::to_string(i) + "-" + std::to_string(n);
+      ASSERT_TRUE(s.start({id, people[i], "prod", "root", "1.2.3.4:1", 42, 0, {}, 0, 0, {}, "", "", "gw1"}));
+    }
+  }
+  auto last = s.last_started(people);
+  ASSERT_TRUE(last) << last.error().message;
+  EXPECT_EQ(last->size(), 150u);
+  EXPECT_EQ(last->at("p0"), 1'800'000'000'000'000 + 2000);
+  EXPECT_EQ(last->at("p447"), 1'800'000'000'000'000 + 300'000);
+  EXPECT_FALSE(last->contains("p1"));
+  EXPECT_TRUE(s.last_started({})->empty());
+}
+
 }  // namespace
 }  // namespace bastion::recorder

@@ -121,6 +121,15 @@ Result<std::vector<std::pair<std::string, std::string>>> SessionLog::recent_targ
   }
 }
 
+Result<std::map<std::string, Micros>> SessionLog::last_started(const std::vector<std::string>& users) {
+  return guarded([&]() -> Result<std::map<std::string, Micros>> {
+    std::map<std::string, Micros> out;
+    select_in(db_, "SELECT user_name, MAX(started_at) FROM sessions WHERE user_name IN ", users, " GROUP BY user_name",
+              [&](Statement& q) { out[q.column(0).text()] = q.column(1).int64(); });
+    return out;
+  });
+}
+
 Result<std::optional<SessionRecord>> SessionLog::find(const std::string& id) {
   try {
     Statement q(db_, std::string(kCols) + " WHERE id = ?");

@@ -5,6 +5,7 @@
 // without ending them, so a crash never leaves a session "live" forever.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ class SessionLog {
   Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
   Result<std::vector<SessionRecord>> list(const SessionFilter& f);
   Result<std::optional<SessionRecord>> find(const std::string& id);
+  // When each of `users` last started a session (someone with none is
+  // absent): the console's "last login", in a few index lookups.
+  Result<std::map<std::string, Micros>> last_started(const std::vector<std::string>& users);
   // The targets sessions started on since `since`, each with the login of
   // its latest session there, by target name.
   Result<std::vector<std::pair<std::string, std::string>>> recent_targets(Micros since);

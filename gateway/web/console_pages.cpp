@@ -1,8 +1,10 @@
 #include "gateway/web/console_pages.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
@@ -756,6 +758,44 @@ std::string render_console_audit(const nlohmann::json& data, const nlohmann::jso
   return console_page("Audit log", " data-page=\"audit\"", data, content);
 }
 
+namespace {
+
+// A person's active SSH keys, one per line (type, fingerprint, whether an
+// attestation proved it a security key), and how many were revoked.
+std::string ssh_keys_cell(const nlohmann::json& keys) {
+  std::string out;
+  int revoked = 0;
+  for (const auto& k : keys) {
+    if (!k.value("active", false)) {
+      ++revoked;
+      continue;
+    }
+    out += (out.empty() ? "" : "<br>") + std::string("<code>") + e(str(k, "type")) + "</code> <code title=\"" +
+           e(str(k, "fingerprint")) + "\">" + e(str(k, "fingerprint").substr(0, 19)) + "&hellip;</code>" +
+           (k.value("attested", false) ? " attested" : "");
+  }
+  if (out.empty()) out = "none";
+  if (revoked > 0) out += "<br><span class=\"hint\">" + std::to_string(revoked) + " revoked</span>";
+  return out;
+}
+
+// How many security-key credentials the person has in each state, and when one was last used.
+std::string credentials_cell(const nlohmann::json& creds) {
+  std::map<std::string, int> by_state;
+  std::string last_used;
+  for (const auto& c : creds) {
+    ++by_state[str(c, "state")];
+    last_used = std::max(last_used, str(c, "last_used_at"));
+  }
+  if (by_state.empty()) return "none";
+  std::string out;
+  for (const auto& [state, n] : by_state) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + e(state);
+  if (!last_used.empty()) out += "<br><span class=\"hint\">used " + e(when(last_used)) + "</span>";
+  return out;
+}
+
+}  // namespace
+
 std::string render_console_people(const nlohmann::json& data, const nlohmann::json& query) {
   std::string content = "<h1>People and access</h1>\n";
   if (!str(data, "note").empty()) {
@@ -827,7 +867,8 @@ std::string render_console_people(const nlohmann::json& data, const nlohmann::js
   const nlohmann::json people = data.value("people", nlohmann::json::array());
   content +=
       "<table id=\"people\">\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">State</th>"
-      "<th scope=\"col\">Roles</th><th scope=\"col\">Department</th><th scope=\"col\">Email</th></tr>"
+      "<th scope=\"col\">Roles</th><th scope=\"col\">SSH keys</th><th scope=\"col\">Security keys (web)</th>"
+      "<th scope=\"col\">Last login</th><th scope=\"col\">Department</th><th scope=\"col\">Email</th></tr>"
       "</thead>\n<tbody>\n";
   for (const auto& p : people) {
     std::string roles;
@@ -836,7 +877,11 @@ std::string render_console_people(const nlohmann::json& data, const nlohmann::js
     }
     content += "<tr data-name=\"" + e(str(p, "name")) + "\"><td>" + e(str(p, "name")) +
                (p.value("service_account", false) ? " <span class=\"state\">service</span>" : "") + "</td><td>" +
-               state_badge(str(p, "state")) + "</td><td>" + e(roles.empty() ? "-" : roles) + "</td><td>" +
+               state_badge(str(p, "state")) + "</td><td>" + e(roles.empty() ? "-" : roles) +
+               "</td><td class=\"keys\">" + ssh_keys_cell(p.value("ssh_keys", nlohmann::json::array())) +
+               "</td><td class=\"credentials\">" + credentials_cell(p.value("credentials", nlohmann::json::array())) +
+               "</td><td class=\"last-login\">" +
+               e(str(p, "last_login").empty() ? "never" : when(str(p, "last_login"))) + "</td><td>" +
                e(str(p, "department")) + "</td><td>" + e(str(p, "email")) + "</td></tr>\n";
   }
   content += "</tbody>\n</table>\n";

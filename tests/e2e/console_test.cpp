@@ -600,7 +600,14 @@ TEST_F(Console, AnAuditorFiltersAndExportsTheAuditLog) {
 // who-can as forms, with bastionctl's answers; others get a note.
 TEST_F(Console, AnAdministratorChecksAccessAndWhoCanReachATarget) {
   const std::string dest = d->login() + "@acme-app";
+  ASSERT_EQ(d->ssh(*fay, dest, {"true"}).exit_code, 0);
   auto r = browse("olga", with(sign_in("olga"), nlohmann::json::array({
+                                                    {{"goto", "/console/people?q=fay"}},
+                                                    {{"waitFor", "tr[data-name=fay] td.last-login"}},
+                                                    {{"text", "fay"}},
+                                                    {{"goto", "/console/people?q=olga"}},
+                                                    {{"waitFor", "tr[data-name=olga] td.credentials"}},
+                                                    {{"text", "olga"}},
                                                     {{"goto", "/console/people?check_user=fay&check_dest=" + dest}},
                                                     {{"waitFor", "#check-result[data-allow=true]"}},
                                                     {{"text", "check"}},
@@ -612,6 +619,24 @@ TEST_F(Console, AnAdministratorChecksAccessAndWhoCanReachATarget) {
                                                     {{"screenshot", "console-people"}},
                                                 })));
   ASSERT_TRUE(r["ok"]) << r;
+  // Each person's SSH keys, security keys and last login, as bastionctl has them.
+  const std::string fays = r["results"]["fay"];
+  auto keys = nlohmann::json::parse(d->ctl_ok({"key", "list", "--user", "fay", "--json"}));
+  ASSERT_EQ(keys.size(), 1u) << keys;
+  EXPECT_NE(fays.find(keys[0]["type"].get<std::string>() + " " +
+                      keys[0]["fingerprint"].get<std::string>().substr(0, 19) + "\u2026"),
+            std::string::npos)
+      << fays;
+  auto sessions = nlohmann::json::parse(d->ctl_ok({"sessions", "list", "--user", "fay", "--json"}));
+  ASSERT_FALSE(sessions.empty());
+  std::string newest;
+  for (const auto& s : sessions) newest = std::max(newest, s["started_at"].get<std::string>());
+  EXPECT_NE(fays.find(newest.substr(0, 10) + " " + newest.substr(11, 8) + " UTC"), std::string::npos) << newest << "\n"
+                                                                                                      << fays;
+  const std::string olgas = r["results"]["olga"];
+  EXPECT_NE(olgas.find("1 active"), std::string::npos) << olgas;
+  EXPECT_NE(olgas.find("used "), std::string::npos) << olgas;
+  EXPECT_NE(olgas.find("never"), std::string::npos) << "olga never logged in over SSH\n" << olgas;
   const std::string check = r["results"]["check"];
   EXPECT_NE(check.find("decided by standing role acme-ops"), std::string::npos) << check;
   const std::string who = r["results"]["who"];
