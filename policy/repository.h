@@ -89,6 +89,9 @@ class PolicyRepository {
   // All elevations, or one person's ("" = everyone's), newest first;
   // `open_only`: only those stored as pending or approved.
   virtual Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) = 0;
+  // Every person's grants on `target` stored as approved (the caller applies
+  // the time: one that ended may not be marked yet), newest first.
+  virtual Result<std::vector<Elevation>> approved_on_target(const std::string& target) = 0;
   // Requests stored as pending (expired ones too: the caller applies the time), oldest first.
   virtual Result<std::vector<Elevation>> pending_elevations() = 0;
   // The newest `limit` elevations of requester `user`, or (when `user` is

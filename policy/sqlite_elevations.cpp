@@ -153,6 +153,19 @@ Result<std::vector<Elevation>> SqlitePolicyRepository::list_elevations(const std
   });
 }
 
+Result<std::vector<Elevation>> SqlitePolicyRepository::approved_on_target(const std::string& target) {
+  return guarded([&]() -> Result<std::vector<Elevation>> {
+    std::vector<Elevation> out;
+    // elevations_state narrows to the approved ones: those in force or about to end.
+    Statement q(db_,
+                std::string(kElevationCols) + " WHERE state = 'approved' AND target = ? ORDER BY created_at DESC, id");
+    q.bind(1, target);
+    while (q.step()) out.push_back(read_elevation(q));
+    for (auto& e : out) load_approvals(db_, e);
+    return out;
+  });
+}
+
 Result<std::vector<Elevation>> SqlitePolicyRepository::pending_elevations() {
   return guarded([&]() -> Result<std::vector<Elevation>> {
     std::vector<Elevation> out;

@@ -39,6 +39,7 @@ class SqlitePolicyRepository final : public PolicyRepository {
 
   Result<std::optional<Elevation>> find_elevation(const std::string& id) override;
   Result<std::vector<Elevation>> list_elevations(const std::string& user, bool open_only) override;
+  Result<std::vector<Elevation>> approved_on_target(const std::string& target) override;
   Result<std::vector<Elevation>> pending_elevations() override;
   Result<std::vector<Elevation>> recent_elevations(const std::string& user, const std::vector<std::string>& customers,
                                                    const std::vector<std::string>& roles, size_t limit) override;
