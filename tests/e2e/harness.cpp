@@ -199,25 +199,28 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-bool port_open(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
-bool ssh_banner(int port, int timeout_ms) {
+// A TCP connection to 127.0.0.1:`port`: its descriptor, or -1.
+int connect_loopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  close(fd);
+  return -1;
+}
+
+bool port_open(int port) {
+  int fd = connect_loopback(port);
+  if (fd >= 0) close(fd);
+  return fd >= 0;
+}
+
+bool ssh_banner(int port, int timeout_ms) {
+  int fd = connect_loopback(port);
   std::string got;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+  if (fd >= 0) {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (got.size() < 4 && Clock::now() < deadline) {
       pollfd p{fd, POLLIN, 0};
@@ -228,19 +231,15 @@ bool ssh_banner(int port, int timeout_ms) {
       if (n <= 0) break;
       got.append(buf, static_cast<size_t>(n));
     }
+    close(fd);
   }
-  close(fd);
   return got.starts_with("SSH-");
 }
 
 std::string http_get(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = connect_loopback(port);
   std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+  if (fd >= 0) {
     std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
       char buf[8192];
@@ -251,8 +250,8 @@ std::string http_get(int port, const std::string& path) {
         out.append(buf, static_cast<size_t>(n));
       }
     }
+    close(fd);
   }
-  close(fd);
   return out;
 }
 
