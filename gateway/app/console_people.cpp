@@ -81,8 +81,9 @@ WebReply ConsoleWeb::people_page(const Signed& who, const nlohmann::json& args) 
                               {"service_account", p.service_account}});
   }
   page["matched"] = matched;
-  if (auto st = add_keys_and_logins(s_, listed, page["people"]); !st)
+  if (auto st = add_keys_and_logins(s_, listed, page["people"]); !st) {
     return error(500, "internal error: " + st.message());
+  }
   const std::string check_user = str(args, "check_user").substr(0, kMaxName);
   const std::string check_dest = str(args, "check_dest").substr(0, kMaxName);
   if (!check_user.empty() || !check_dest.empty()) {

@@ -174,8 +174,9 @@ void Deployment::restart_bastiond() {
   }
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  if (took > 3000)
+  if (took > 3000) {
     std::fprintf(stderr, "bastiond took %lld ms to serve after its start\n", static_cast<long long>(took));
+  }
 }
 
 bool Deployment::wait_for_session_end(const std::string& id, int timeout_ms) {
