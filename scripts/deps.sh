@@ -13,6 +13,9 @@ packages=(
   libpq-dev      # common/database_postgres.cpp: PostgreSQL, the store several gateways share
   postgresql     # the tests start their own server in a temporary directory
 )
+# More, for one script's own needs (the sanitizer run's clang, the package's
+# debhelper): scripts/deps.sh PACKAGE...
+packages+=("$@")
 # The unprivileged users connection processes and the web process switch to
 # when bastiond runs as root ([gateway] privsep_user, [web] privsep_user;
 # contrib/bastion.sysusers.conf creates them for packages).

@@ -20,17 +20,7 @@ for a in "$@"; do
   esac
 done
 
-./scripts/deps.sh
-tools=(debhelper dpkg-dev fakeroot help2man lintian)
-missing=()
-for p in "${tools[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "installing: ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+./scripts/deps.sh debhelper dpkg-dev fakeroot help2man lintian
 
 # The package's version is the changelog's; it must be the one CMake builds.
 version="$(dpkg-parsechangelog -l contrib/debian/changelog -S Version)"

@@ -8,12 +8,22 @@
 # Memory errors and undefined behaviour abort the process (and fail the test).
 # (No strict_string_checks: libssh strndup()s exact-length buffers, which that
 # option reports although strndup never reads past its bound.)
+#
+# The build is clang's, with the fuzz targets in it (-DBASTION_FUZZ=ON: the
+# whole project instrumented for libFuzzer too, at -O1, with assertions on),
+# so that CI's fuzz run (BUILD_DIR=build-asan scripts/fuzz.sh) builds
+# nothing: one instrumented build for both, not two (about 10 minutes of CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
+./scripts/deps.sh clang libclang-rt-14-dev
 build="${BUILD_DIR:-build-asan}"
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++' "$build/CMakeCache.txt"; then
+  echo "test-sanitized.sh: $build was configured with another compiler; this run builds with clang: rm -rf $build first" >&2
+  exit 2
+fi
 # No benchmarks: they are not run here.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_SANITIZE=ON -DBASTION_BUILD_BENCH=OFF >/dev/null
+CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_SANITIZE=ON \
+  -DBASTION_FUZZ=ON -DBASTION_BUILD_BENCH=OFF >/dev/null
 ninja -C "$build" -j"${JOBS:-2}"
 # Reports from any process (bastiond's connection processes too, whose
 # stderr goes to a log) land in $reports; any report fails the run.
