@@ -53,6 +53,7 @@ class CastWriter final : public RecordingWriter {
   Status write(Micros at, StreamId stream, std::string_view bytes) override;
   Status resize(Micros at, int cols, int rows) override;
   Status tick(Micros now) override;
+  void set_flush_interval(Micros interval) override { flush_interval_ = interval; }
   Status flush() override;
   CastChunk take_chunk() override;
   Result<CastSummary> close() override;

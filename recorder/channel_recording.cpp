@@ -264,6 +264,11 @@ Status ChannelRecording::digest() {
   return sticky(journal_.chunk(channel_, c));
 }
 
+void ChannelRecording::set_flush_interval(Micros interval) {
+  settings_.flush_interval = interval;
+  if (writer_) writer_->set_flush_interval(interval);
+}
+
 Status ChannelRecording::tick() {
   if (summary_) return status_;
   Micros now = clock_.now();

@@ -136,6 +136,8 @@ class ChannelRecording {
   Status input(std::string_view bytes);
   Status resize(int cols, int rows);
   Status tick();
+  // Someone watches live: write at least this often from now on.
+  void set_flush_interval(Micros interval);
   // Flushes, fsyncs, writes the final digest and summary. Idempotent.
   Result<CastSummary> finish();
   [[nodiscard]] const std::string& path() const { return path_; }

@@ -50,6 +50,8 @@ class RecordingWriter {
   virtual Status resize(Micros at, int cols, int rows) = 0;
   // Writes buffered events if the flush interval has passed.
   virtual Status tick(Micros now) = 0;
+  // From now on, write at least this often (someone watches the session live).
+  virtual void set_flush_interval(Micros interval) = 0;
   virtual Status flush() = 0;
   // The bytes written to the file since the previous call (and, after
   // close(), the last of them).

@@ -78,6 +78,7 @@ class StreamWriter final : public RecordingWriter {
   Status write(Micros at, StreamId stream, std::string_view bytes) override;
   Status resize(Micros, int, int) override { return failed_; }
   Status tick(Micros now) override;
+  void set_flush_interval(Micros interval) override { flush_interval_ = interval; }
   Status flush() override;
   CastChunk take_chunk() override;
   Result<CastSummary> close() override;

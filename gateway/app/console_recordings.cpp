@@ -261,4 +261,87 @@ WebReply ConsoleWeb::recording_file(const Signed& who, const nlohmann::json& arg
   return r;
 }
 
+// A live session's terminal, watched: the open recording of its newest live
+// terminal channel, read-only, handed to the web process, which tails it to
+// the browser; the session's process is told (Watch) to write it every
+// 40 ms from now on, and its person that someone watches ([web]
+// tell_watched). `check` only re-decides (the web process asks every few
+// seconds while it streams): 200 {"live": true|false}, or the refusal.
+WebReply ConsoleWeb::watch(const Signed& who, const nlohmann::json& args, bool check) {
+  const std::string id = str(args, "id");
+  WebReply refusal;
+  // SECURITY: watching is replaying as it happens: who may replay a session's
+  // recordings (auditors any, approvers their customers') may watch it.
+  auto found = reviewable(who, id, refusal);
+  if (!found) return refusal;
+  const auto& [session, customer] = *found;
+  if (!session.ended_at && !session.node.empty() && session.node != s_.config().node_name) {
+    return error(
+        409, "session " + id + " runs on gateway node " + session.node + ": watch it from the console of that node");
+  }
+  if (check) {
+    // The watch page, and the stream's periodic re-decision.
+    nlohmann::json page = {{"user", who.person.name},
+                           {"live", !session.ended_at.has_value()},
+                           {"told", hooks_.tell_watched},
+                           {"session", console_detail::session_json(session, customer)}};
+    if (auto v = console_detail::view_of(s_, who.person); v) page["roles"] = console_detail::roles_json(*v);
+    return {200, page};
+  }
+  if (session.ended_at) {
+    return error(409, "session " + id + " has ended: replay its recording at /console/recordings/" + id);
+  }
+  auto recs = s_.recordings().of(id);
+  if (!recs) return error(500, "internal error: " + recs.error().message);
+  const recorder::RecordingInfo* rec = nullptr;
+  std::string kind, problem;
+  for (const auto& r : *recs) {
+    if (r.ended_at) continue;
+    std::string p;
+    std::string k = kind_of(r, s_.config().node_name, p);
+    if (k == "stream") continue;  // not a terminal
+    if (rec == nullptr || r.started_at >= rec->started_at) {
+      rec = &r;
+      kind = k;
+      problem = p;
+    }
+  }
+  if (rec == nullptr) {
+    return error(409, "session " + id +
+                          " has no live terminal to watch (its channels run commands or copy files; "
+                          "their recordings are on its recording page once they end)");
+  }
+  if (kind == "encrypted") {
+    return error(409, "session " + id +
+                          " is recorded encrypted to the reviewers' key, which the gateway does not "
+                          "hold: it cannot be watched live; replay it with your key once it ends");
+  }
+  if (kind != "terminal") return error(409, problem);
+  // SECURITY: opened here, read-only, not following a link, as for a replay.
+  auto fd = std::make_shared<UniqueFd>(::open(rec->path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return error(409, "cannot open the recording of session " + id);
+  }
+  const std::string notice = who.person.name + (customer.empty() ? "" : " (" + customer + ")") +
+                             " is watching this session live in the bastion web console";
+  if (!hooks_.watch_session || !hooks_.watch_session(id, hooks_.tell_watched ? notice : "")) {
+    return error(409, "session " + id + " is not live on this gateway node any more");
+  }
+  audit(who.person.name, "console.watch", Outcome::kInfo,
+        hooks_.tell_watched
+            ? "watching live in the web console; " + session.user + " is told"
+            : "watching live in the web console ([web] tell_watched = false: " + session.user + " is not told)",
+        {{"session_id", id},
+         {"channel", rec->channel},
+         {"user", session.user},
+         {"target", session.target},
+         {"told", hooks_.tell_watched},
+         {"console_session", who.session.short_id()}},
+        who.source);
+  WebReply r{200, {{"kind", kind}, {"channel", rec->channel}, {"user", session.user}, {"target", session.target}}};
+  r.file = std::move(fd);
+  return r;
+}
+
 }  // namespace bastion::gateway

@@ -50,8 +50,9 @@ bool plausible_secret(const std::string& s) {
   });
 }
 
-constexpr std::array<const char*, 10> kReads = {"requests",  "request",        "live",  "session",      "recordings",
-                                                "recording", "recording-file", "audit", "audit-export", "people"};
+constexpr std::array<const char*, 12> kReads = {"requests",     "request",   "live",           "session",
+                                                "recordings",   "recording", "recording-file", "audit",
+                                                "audit-export", "people",    "watch",          "watch-check"};
 constexpr std::array<const char*, 6> kChanges = {"signin-options", "signin-assert", "signout",
                                                  "action-options", "action-assert", "request-new"};
 
@@ -108,12 +109,14 @@ WebReply ConsoleWeb::call(const std::string& op, const nlohmann::json& c, bool* 
     return r;
   }
   if (op == "request" || op == "session" || op == "action-options" || op == "recording" || op == "recording-file" ||
-      op == "audit-export") {
+      op == "audit-export" || op == "watch" || op == "watch-check") {
     WebReply r = op == "request"          ? request_page(*who, args)
                  : op == "session"        ? session_page(*who, args)
                  : op == "recording"      ? recording_page(*who, args)
                  : op == "recording-file" ? recording_file(*who, args)
                  : op == "audit-export"   ? audit_export(*who, args)
+                 : op == "watch"          ? watch(*who, args, false)
+                 : op == "watch-check"    ? watch(*who, args, true)
                                           : action_options(*who, args);
     // SECURITY: a refusal (not visible to this person, not theirs to decide,
     // no longer live) is audited with its reason, as the action itself would be.
@@ -700,7 +703,10 @@ WebReply ConsoleWeb::live_page(const Signed& who) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : *live) {
     const std::string& customer = customer_of[r.target];
-    if (policy::may_view_session(v->access, r.user, customer)) out.push_back(session_json(r, customer));
+    if (!policy::may_view_session(v->access, r.user, customer)) continue;
+    auto j = session_json(r, customer);
+    j["can_watch"] = policy::may_view_recording(v->access, customer);
+    out.push_back(std::move(j));
   }
   return {200,
           {{"user", who.person.name},
@@ -731,7 +737,8 @@ WebReply ConsoleWeb::session_page(const Signed& who, const nlohmann::json& args)
            {"csrf", authn::console_csrf_token(who.cookie)},
            {"roles", console_detail::roles_json(*v)},
            {"session", session_json(**found, customer)},
-           {"can_end", !(*found)->ended_at.has_value()}}};
+           {"can_end", !(*found)->ended_at.has_value()},
+           {"can_watch", !(*found)->ended_at.has_value() && policy::may_view_recording(v->access, customer)}}};
 }
 
 WebReply ConsoleWeb::request_new(const Signed& who, const nlohmann::json& args) {

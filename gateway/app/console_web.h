@@ -47,8 +47,9 @@ inline constexpr const char* kConsoleCookie = "__Host-bastion-console";
 
 // The console calls, for the web process and the monitor to agree on.
 // Reads (no Origin or CSRF check): "requests", "request", "live", "session",
-// "recordings", "recording", "recording-file", "audit", "audit-export", "people"
-// (these two hand over a file with their answer).
+// "recordings", "recording", "recording-file", "audit", "audit-export", "people",
+// "watch", "watch-check" ("recording-file", "audit-export" and "watch" hand
+// over a file with their answer).
 // Changes: "signin-options", "signin-assert", "signout", "action-options", "action-assert", "request-new".
 bool is_console_op(const std::string& op);
 bool is_console_read(const std::string& op);
@@ -58,6 +59,12 @@ struct ConsoleHooks {
   // Ends live session `id` with `message` (shown to its person), on this
   // node or the one it runs on; false when it is live on none.
   std::function<bool(const std::string& id, const std::string& message)> end_session;
+  // Someone starts watching live session `id` (on this node): its process
+  // writes its recording at the watch interval and tells its person
+  // `notice` (empty: says nothing); false when it is not live on this node.
+  std::function<bool(const std::string& id, const std::string& notice)> watch_session;
+  // [web] tell_watched: whether the watched person is told.
+  bool tell_watched = true;
 };
 
 class ConsoleWeb {
@@ -88,6 +95,7 @@ class ConsoleWeb {
   WebReply recordings_page(const Signed& who, const nlohmann::json& args);
   WebReply recording_page(const Signed& who, const nlohmann::json& args);
   WebReply recording_file(const Signed& who, const nlohmann::json& args);
+  WebReply watch(const Signed& who, const nlohmann::json& args, bool check);
   // console_people.cpp
   WebReply people_page(const Signed& who, const nlohmann::json& args);
   // console_audit.cpp

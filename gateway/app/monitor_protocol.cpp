@@ -124,6 +124,10 @@ void fields(W& w, RecordingOpened& m) {
   w(m.path);
 }
 template <class W>
+void fields(W& w, Watch& m) {
+  w(m.notice);
+}
+template <class W>
 void fields(W& w, Command& m) {
   w(m.line);
 }
@@ -210,7 +214,8 @@ Type type_of(const Message& m) {
       Type::kRecordingChunk, Type::kRecordingEnd,    Type::kCommand,       Type::kAccepted,
       Type::kRefused,        Type::kCertificate,     Type::kKill,          Type::kKeyKnown,
       Type::kStepUpResult,   Type::kRecordingOpened, Type::kCommandOutput, Type::kAck,
-      Type::kWebCall,        Type::kWebAnswer,       Type::kControl,       Type::kControlDone};
+      Type::kWebCall,        Type::kWebAnswer,       Type::kControl,       Type::kControlDone,
+      Type::kWatch};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -241,6 +246,7 @@ const char* type_name(Type t) {
     case Type::kWebAnswer: return "web-answer";
     case Type::kControl: return "control";
     case Type::kControlDone: return "control-done";
+    case Type::kWatch: return "watch";
   }
   return "unknown";
 }
@@ -285,6 +291,7 @@ Result<Message> decode(std::span<const uint8_t> bytes) {
     case Type::kWebAnswer: return decode_as<WebAnswer>(body);
     case Type::kControl: return decode_as<Control>(body);
     case Type::kControlDone: return decode_as<ControlDone>(body);
+    case Type::kWatch: return decode_as<Watch>(body);
   }
   return make_error("malformed monitor message: unknown type " + std::to_string(bytes[0]));
 }

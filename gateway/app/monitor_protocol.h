@@ -57,6 +57,8 @@ enum class Type : uint8_t {
   kWebAnswer = 73,
   // monitor -> bastionctl
   kControlDone = 74,
+  // monitor -> child
+  kWatch = 75,
 };
 
 // "A client offers this public key (not yet signed): is it enrolled?" The
@@ -179,6 +181,15 @@ struct Kill {
   bool notice = false;
 };
 
+// Someone watches this session live in the web console: from now on the
+// child writes its recordings at the watch interval (kWatchFlushMicros), so
+// the watcher sees what happens within a fraction of a second, and shows
+// `notice`, if any, on the session's interactive channels.
+struct Watch {
+  std::string notice;
+};
+inline constexpr Micros kWatchFlushMicros = 40 * 1000;
+
 struct KeyKnown {
   bool known = false;
   // Not known because the monitor could not look (its database is
@@ -273,7 +284,7 @@ struct StepUpResult {
 using Message =
     std::variant<KeyProbe, Authenticate, Sign, ElevationChanged, StepUpPoll, Audit, SessionEnd, RecordingOpen,
                  RecordingChunk, RecordingEnd, Command, Accepted, Refused, Certificate, Kill, KeyKnown, StepUpResult,
-                 RecordingOpened, CommandOutput, Ack, WebCall, WebAnswer, Control, ControlDone>;
+                 RecordingOpened, CommandOutput, Ack, WebCall, WebAnswer, Control, ControlDone, Watch>;
 
 // Largest encoded message a child may send (the monitor reads no more), and
 // the largest JSON field in one (audit details, a session's recordings).

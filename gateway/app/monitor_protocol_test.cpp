@@ -56,7 +56,9 @@ std::vector<Message> samples() {
           WebAnswer{410, R"({"error":"this step-up has expired"})"},
           Control{Control::kEndUser, "alice", "access revoked: alice left"},
           ControlDone{true, "", 3},
-          StepUpResult{StepUpResult::kFailed, "timed out"}};
+          StepUpResult{StepUpResult::kFailed, "timed out"},
+          Watch{"carol is watching this session from the web console"},
+          Watch{}};
 }
 
 TEST(MonitorProtocol, EveryMessageRoundTrips) {
@@ -80,7 +82,10 @@ TEST(MonitorProtocol, EveryMessageRoundTrips) {
   const auto end = std::get<SessionEnd>(*decode(encode(samples()[6])));
   EXPECT_EQ(end.bytes_in, 1ULL << 40);
   EXPECT_EQ(end.exit_status, 130u);
-  EXPECT_EQ(std::get<StepUpResult>(*decode(encode(samples().back()))).state, StepUpResult::kFailed);
+  const auto all = samples();
+  EXPECT_EQ(std::get<StepUpResult>(*decode(encode(all[all.size() - 3]))).state, StepUpResult::kFailed);
+  EXPECT_EQ(std::get<Watch>(*decode(encode(all[all.size() - 2]))).notice,
+            "carol is watching this session from the web console");
 }
 
 TEST(MonitorProtocol, EveryTruncationAndTrailingByteIsRefused) {

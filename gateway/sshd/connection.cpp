@@ -210,6 +210,11 @@ Result<monitor::Message> Connection::ask_monitor(const monitor::Message& request
       kill_reason_ = k->reason;
       return make_error("the session is being ended");
     }
+    // Not an answer: a watch may begin while this process waits for one.
+    if (const auto* w = std::get_if<monitor::Watch>(&r.message)) {
+      on_watch(*w);
+      continue;
+    }
     if (passed != nullptr) *passed = std::move(r.fd);
     return std::move(r.message);
   }
@@ -243,6 +248,15 @@ void Connection::on_supervisor_readable() {
     if (k->notice) notice_ = k->reason;
     else kill_reason_ = k->reason;
   }
+  if (const auto* w = std::get_if<monitor::Watch>(&r.message)) on_watch(*w);
+}
+
+void Connection::on_watch(const monitor::Watch& w) {
+  watched_ = true;
+  for (auto& p : pairs_) {
+    if (p->rec) p->rec->set_flush_interval(monitor::kWatchFlushMicros);
+  }
+  if (!w.notice.empty()) notice_ = w.notice;
 }
 
 ssh_channel Connection::on_channel_open() {

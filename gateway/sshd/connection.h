@@ -146,6 +146,8 @@ class Connection : private recorder::RecordingJournal {
   std::optional<policy::Elevation> grant_;  // the grant this session runs under, if any
   std::optional<std::string> kill_reason_;
   std::optional<std::string> notice_;  // to show on the interactive channels (a drain), then forget
+  bool watched_ = false;               // someone watches in the web console: recordings flush every 40 ms
+  void on_watch(const monitor::Watch& w);
   std::optional<int> last_exit_status_;
   bool session_end_sent_ = false;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

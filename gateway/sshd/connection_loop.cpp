@@ -16,6 +16,7 @@ namespace {
 using recorder::Outcome;
 
 constexpr int kPollMs = 200;
+constexpr int kWatchedPollMs = static_cast<int>(monitor::kWatchFlushMicros / 1000 / 2);
 
 int auth_pubkey_tramp(ssh_session, const char* user, ssh_key_struct* key, char state, void* ud) {
   return static_cast<Connection*>(ud)->on_auth_pubkey(user, key, state);
@@ -103,7 +104,9 @@ bool Connection::authenticate() {
 
 std::string Connection::relay() {
   for (;;) {
-    int rc = ssh_event_dopoll(event_.get(), kPollMs);
+    // Watched: wake often enough that what was buffered reaches the file
+    // (and the watcher) within the watch interval.
+    int rc = ssh_event_dopoll(event_.get(), watched_ ? kWatchedPollMs : kPollMs);
     // SECURITY: a session under a grant ends when the grant does, by this
     // process's own clock (the supervisor handles revocations).
     if (grant_ && !kill_reason_ && clock_.now() >= grant_->ends_at) {
@@ -415,7 +418,8 @@ Status Connection::start_recording(ChannelPair& p) {
   bool best_effort = target_ && target_->recording == "best-effort";
   // A subsystem's client bytes are not keystrokes but the files uploaded: always recorded.
   bool input = cfg.record_input || p.action == ChannelAction::kSubsystem;
-  recorder::RecordingSettings rs{input, cfg.flush_interval, cfg.digest_interval, {}, cfg.compress};
+  recorder::RecordingSettings rs{
+      input, watched_ ? monitor::kWatchFlushMicros : cfg.flush_interval, cfg.digest_interval, {}, cfg.compress};
   if (!cfg.encrypt_to.empty()) {
     if (params_.reviewer_key.empty()) {
       if (!best_effort) return make_error(params_.reviewer_key_error);

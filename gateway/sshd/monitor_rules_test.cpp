@@ -78,7 +78,7 @@ TEST(MonitorRules, AOneTimeRequestRefusedForItsStateIsNotUsedUp) {
 TEST(MonitorRules, MessagesOnlyTheMonitorOrOtherPeersSendAreNeverAdmittedFromAChild) {
   for (Type t : {Type::kAccepted, Type::kRefused, Type::kCertificate, Type::kKill, Type::kKeyKnown, Type::kStepUpResult,
                  Type::kRecordingOpened, Type::kCommandOutput, Type::kAck, Type::kWebAnswer, Type::kControlDone,
-                 Type::kWebCall, Type::kControl}) {
+                 Type::kWebCall, Type::kControl, Type::kWatch}) {
     EXPECT_TRUE(admitted_in(t).empty()) << monitor::type_name(t);
   }
 }

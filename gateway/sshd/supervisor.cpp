@@ -620,6 +620,7 @@ WebProcessHost Supervisor::web_host() {
   h.end_session = [this](const std::string& id, const std::string& message) {
     return kill_session(id, message) != 0 || !kill_session_elsewhere(id, message).empty();
   };
+  h.watch_session = [this](const std::string& id, const std::string& notice) { return watch_session(id, notice); };
   return h;
 }
 

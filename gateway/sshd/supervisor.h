@@ -186,6 +186,8 @@ class Supervisor {
   uint32_t end_key_sessions(const std::string& fingerprint, const std::string& reason);
   // Ends the authenticated session `session_id` (audited); its pid, 0: none.
   int kill_session(const std::string& session_id, const std::string& message);
+  // A console watch begins: tells the session's connection process (Watch); false when not live here.
+  bool watch_session(const std::string& session_id, const std::string& notice);
   void request_kill(ChildInfo& c, const std::string& reason);
   void check_deadlines();
   // Expires due requests and grants, and ends sessions whose grant is no

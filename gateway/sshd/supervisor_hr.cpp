@@ -1,6 +1,7 @@
 // Supervisor: ending or re-checking sessions (after HR events, revocations,
 // an administrator's request).
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +60,15 @@ uint32_t Supervisor::end_key_sessions(const std::string& fingerprint, const std:
   }
   for (const auto& [id, user] : ended) audit("session.kill", reason, id, user);
   return static_cast<uint32_t>(ended.size());
+}
+
+bool Supervisor::watch_session(const std::string& session_id, const std::string& notice) {
+  for (auto& [pid, c] : children_) {
+    if (!c.authenticated || c.session_id != session_id || c.kill_deadline != 0) continue;
+    if (c.state != ChildState::kProxy) return false;  // command mode: no terminal to watch
+    return monitor::send_message(c.channel.get(), monitor::Watch{notice}, MSG_DONTWAIT).is_ok();
+  }
+  return false;
 }
 
 int Supervisor::kill_session(const std::string& session_id, const std::string& message) {

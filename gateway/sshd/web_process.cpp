@@ -189,7 +189,7 @@ void WebProcessManager::read() {
     } else if (call->op == Op::kConsole) {
       // SECURITY: the console call is checked again here, from the database
       // (the session, Origin, CSRF token, who may see and do what).
-      ConsoleWeb console(*s, *origin_, ConsoleHooks{host_.end_session});
+      ConsoleWeb console(*s, *origin_, ConsoleHooks{host_.end_session, host_.watch_session, cfg_.tell_watched});
       bool changed = false;
       reply = console.call(call->key, body, &changed);
       if (changed && host_.elevations_changed) host_.elevations_changed();

@@ -63,6 +63,10 @@ struct WebProcessHost {
   std::function<void()> elevations_changed;
   // The console ends a live session (here or on its own node); false when it is live nowhere.
   std::function<bool(const std::string& id, const std::string& message)> end_session;
+  // Someone starts watching live session `id`: its connection process writes
+  // its recordings at the watch interval and shows `notice` (if any); false
+  // when it is not live on this node.
+  std::function<bool(const std::string& id, const std::string& notice)> watch_session;
 };
 
 class WebProcessManager {

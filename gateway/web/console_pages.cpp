@@ -189,8 +189,24 @@ const std::string_view kRecordingJs = R"JS('use strict';
     return Promise.resolve();
   }
   var players = document.querySelectorAll('[data-cast], [data-sealed]');
+  var live = document.getElementById('watch-player');
   if (!window.AsciinemaPlayer) {
-    if (players.length) setState('failed', 'Failed: the player did not load.');
+    if (players.length || live) setState('failed', 'Failed: the player did not load.');
+    return;
+  }
+  // A live session (the watch page): the server streams its terminal as
+  // Server-Sent Events; no buffering, so what happens shows at once.
+  if (live) {
+    var player = window.AsciinemaPlayer.create(
+      { driver: 'eventsource', url: live.getAttribute('data-live'), bufferTime: 0 }, live,
+      { fit: 'width', controls: false, autoPlay: true, terminalFontSize: 'small' });
+    player.addEventListener('playing', function () {
+      live.setAttribute('data-ready', 'true');
+      setState('watching', 'Watching live.');
+    });
+    player.addEventListener('ended', function () {
+      setState('ended', 'The watch has ended: the session ended, or you may no longer watch it.');
+    });
     return;
   }
   Promise.all(Array.prototype.map.call(players, setUp)).then(function () {
@@ -522,13 +538,17 @@ std::string render_console_live(const nlohmann::json& data) {
     content +=
         "<table id=\"live\">\n<thead><tr><th scope=\"col\">Session</th><th scope=\"col\">Person</th>"
         "<th scope=\"col\">Access</th><th scope=\"col\">Customer</th><th scope=\"col\">Grant</th>"
-        "<th scope=\"col\">Started</th><th scope=\"col\">Node</th></tr></thead>\n<tbody>\n";
+        "<th scope=\"col\">Started</th><th scope=\"col\">Node</th><th scope=\"col\">Watch</th></tr></thead>\n"
+        "<tbody>\n";
     for (const auto& r : list) {
       const std::string id = str(r, "id");
+      const std::string watch = r.value("can_watch", false)
+                                    ? "<a class=\"watch\" href=\"/console/sessions/" + e(id) + "/watch\">Watch</a>"
+                                    : "";
       content += "<tr data-id=\"" + e(id) + "\"><td><a href=\"/console/sessions/" + e(id) + "\">" + e(id) +
                  "</a></td><td>" + e(str(r, "user")) + "</td><td><code>" + e(str(r, "login") + "@" + str(r, "target")) +
                  "</code></td><td>" + e(str(r, "customer")) + "</td><td>" + e(str(r, "grant_id")) + "</td><td>" +
-                 e(when(str(r, "started_at"))) + "</td><td>" + e(str(r, "node")) + "</td></tr>\n";
+                 e(when(str(r, "started_at"))) + "</td><td>" + e(str(r, "node")) + "</td><td>" + watch + "</td></tr>\n";
     }
     content += "</tbody>\n</table>\n";
   }
@@ -550,6 +570,9 @@ std::string render_console_session(const nlohmann::json& data) {
     content += row("Ended", e(when(str(r, "ended_at")) + ": " + str(r, "end_reason"))) + row("Bytes", e(bytes(r)));
   }
   content += "</dl>\n";
+  if (data.value("can_watch", false)) {
+    content += "<p><a id=\"watch\" href=\"/console/sessions/" + e(id) + "/watch\">Watch it live</a></p>\n";
+  }
   if (data.value("can_end", false)) {
     content +=
         "<section aria-labelledby=\"h-end\"><h2 id=\"h-end\">End this session</h2>\n"
@@ -930,6 +953,31 @@ std::string render_console_recording(const nlohmann::json& data) {
       "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
       "\" defer></script>\n";
   return console_page("Recording " + id, " data-page=\"recording\" data-id=\"" + e(id) + "\"", data, content, head);
+}
+
+std::string render_console_watch(const nlohmann::json& data) {
+  const nlohmann::json r = data.value("session", nlohmann::json::object());
+  const std::string id = str(r, "id");
+  std::string content = "<p><a href=\"/console/sessions/" + e(id) + "\">&larr; Session " + e(id) +
+                        "</a></p>\n<h1>Watching " + e(str(r, "user")) + " on <code>" +
+                        e(str(r, "login") + "@" + str(r, "target")) + "</code></h1>\n";
+  if (!data.value("live", false)) {
+    content += "<p class=\"empty\">This session has ended. <a href=\"/console/recordings/" + e(id) +
+               "\">Replay its recording</a>.</p>\n";
+    return console_page("Session " + id, " data-page=\"watch\" data-id=\"" + e(id) + "\" data-state=\"ended\"", data,
+                        content);
+  }
+  content += std::string("<p class=\"hint\">Read-only, as it happens. Watching is recorded in the audit log under ") +
+             "your name" +
+             (data.value("told", true) ? "; " + e(str(r, "user")) + " is told that you are watching." : ".") +
+             "</p>\n<div class=\"player\" id=\"watch-player\" data-live=\"/console/sessions/" + e(id) +
+             "/watch/events\"></div>\n" + kStatus;
+  static const std::string head =
+      "<link rel=\"stylesheet\" href=\"/static/player.css\" integrity=\"" + subresource_integrity(assets::kPlayerCss) +
+      "\">\n<script src=\"/static/player.js\" integrity=\"" + subresource_integrity(assets::kPlayerJs) +
+      "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
+      "\" defer></script>\n";
+  return console_page("Watching " + id, " data-page=\"watch\" data-id=\"" + e(id) + "\"", data, content, head);
 }
 
 std::string render_console_error(int status, const std::string& message) {

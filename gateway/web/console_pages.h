@@ -27,6 +27,8 @@ std::string render_console_request(const nlohmann::json& data);
 std::string render_console_live(const nlohmann::json& data);
 // /console/sessions/ID: `data` is the "session" answer.
 std::string render_console_session(const nlohmann::json& data);
+// A live session's terminal as it happens (the player over /console/sessions/ID/watch/events).
+std::string render_console_watch(const nlohmann::json& data);
 // /console/recordings: `data` is the "recordings" answer, `query` the search asked.
 std::string render_console_recordings(const nlohmann::json& data, const nlohmann::json& query);
 // /console/audit: `data` is the "audit" answer, `query` the filter asked.

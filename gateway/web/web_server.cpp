@@ -20,9 +20,11 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "gateway/app/console_web.h"
+#include "gateway/web/cast_tail.h"
 #include "gateway/web/console_pages.h"
 #include "gateway/web/web_assets.h"
 #include "gateway/web/web_listener.h"
@@ -225,6 +227,7 @@ struct WebServer::Impl {
                     const nlohmann::json& args);
   void console_api(const httplib::Request& req, httplib::Response& res);
   void console_file(const httplib::Request& req, httplib::Response& res);
+  void console_watch(const httplib::Request& req, httplib::Response& res);
   void console_audit_export(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, bool invite);
   void api(const httplib::Request& req, httplib::Response& res, bool invite);
@@ -307,15 +310,16 @@ void WebServer::Impl::console_page(const httplib::Request& req, httplib::Respons
   if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
   if (status != 200)
     return send_html(res, status < 400 ? 500 : status, render_console_error(status, error_message_of(r)));
-  std::string html = op == "requests"     ? render_console_requests(r.body)
-                     : op == "request"    ? render_console_request(r.body)
-                     : op == "live"       ? render_console_live(r.body)
-                     : op == "recordings" ? render_console_recordings(r.body, args)
-                     : op == "recording"  ? render_console_recording(r.body)
-                     : op == "audit"      ? render_console_audit(r.body, args)
-                     : op == "people"     ? render_console_people(r.body, args)
-                                          : render_console_session(r.body);
-  if (op == "recording") {
+  std::string html = op == "requests"      ? render_console_requests(r.body)
+                     : op == "request"     ? render_console_request(r.body)
+                     : op == "live"        ? render_console_live(r.body)
+                     : op == "recordings"  ? render_console_recordings(r.body, args)
+                     : op == "recording"   ? render_console_recording(r.body)
+                     : op == "audit"       ? render_console_audit(r.body, args)
+                     : op == "people"      ? render_console_people(r.body, args)
+                     : op == "watch-check" ? render_console_watch(r.body)
+                                           : render_console_session(r.body);
+  if (op == "recording" || op == "watch-check") {
     // SECURITY: the player compiles its terminal emulator from WebAssembly;
     // that page alone may, and still runs no script but our own files.
     res.headers.erase("Content-Security-Policy");
@@ -415,6 +419,81 @@ void WebServer::Impl::console_file(const httplib::Request& req, httplib::Respons
   send_file(res, r.file, size, what == "cast" ? "application/x-asciicast" : "application/octet-stream");
 }
 
+namespace {
+
+// How often a watch reads the recording for new lines, and how often it asks
+// the monitor again whether the watcher may still watch and the session is
+// still live.
+constexpr auto kWatchPoll = std::chrono::milliseconds(20);
+constexpr auto kWatchRecheck = std::chrono::seconds(5);
+constexpr auto kWatchKeepAlive = std::chrono::seconds(15);
+
+}  // namespace
+
+// GET /console/sessions/ID/watch/events: a live session's terminal as
+// Server-Sent Events (CastTail), from the recording's descriptor the monitor
+// handed over after it decided and audited the watch. Every kWatchRecheck
+// the monitor decides again (the watcher's console session, their right to
+// see this customer's sessions, the session still live); the stream ends
+// when any of them no longer holds, or the server stops.
+void WebServer::Impl::console_watch(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  if (!is_valid_web_token(id)) return send_html(res, 404, render_console_error(404, "no such session"));
+  nlohmann::json call = {{"cookie", console_cookie(req)}, {"source", req.remote_addr}, {"args", {{"id", id}}}};
+  WebReply r = backend.console("watch", call);
+  int status = checked_status(r.status);
+  if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
+  if (status != 200 || !r.file || !*r.file) {
+    status = status == 200 || status < 400 ? 500 : status;
+    return send_html(res, status, render_console_error(status, error_message_of(r)));
+  }
+  struct Watch {
+    std::shared_ptr<UniqueFd> file;
+    CastTail tail;
+    nlohmann::json call;
+    std::chrono::steady_clock::time_point checked, sent;
+    bool ending = false;
+  };
+  auto w = std::make_shared<Watch>(
+      Watch{r.file, CastTail(r.file->get()), call, std::chrono::steady_clock::now(), std::chrono::steady_clock::now()});
+  // SECURITY: no proxy or browser may keep a copy of the stream.
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider("text/event-stream", [this, w](size_t, httplib::DataSink& sink) {
+    for (;;) {
+      if (stop_requested.load()) w->ending = true;
+      auto more = w->tail.poll();
+      if (!more) {
+        log("watch of a live session ended: " + more.error().message);
+        w->ending = true;
+      } else if (!more->empty()) {
+        if (!sink.write(more->data(), more->size())) return false;  // the watcher left
+        w->sent = std::chrono::steady_clock::now();
+      }
+      if (w->ending) {
+        const std::string done = CastTail::done();
+        (void)sink.write(done.data(), done.size());
+        sink.done();
+        return true;
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now - w->checked >= kWatchRecheck) {
+        w->checked = now;
+        WebReply again = backend.console("watch-check", w->call);
+        // Ended, or no longer theirs to watch: what was written goes out first.
+        if (checked_status(again.status) != 200 || !again.body.value("live", false)) w->ending = true;
+        continue;
+      }
+      if (now - w->sent >= kWatchKeepAlive) {
+        const std::string ping = CastTail::keepalive();
+        if (!sink.write(ping.data(), ping.size())) return false;
+        w->sent = now;
+      }
+      if (!sink.is_writable()) return false;
+      std::this_thread::sleep_for(kWatchPoll);
+    }
+  });
+}
+
 // GET /console/audit/export?FILTER: the matching records as JSON lines, from
 // the sealed memory file the monitor wrote.
 void WebServer::Impl::console_audit_export(const httplib::Request& req, httplib::Response& res) {
@@ -506,6 +585,13 @@ void WebServer::Impl::add_routes() {
     if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such session"));
     console_page(q, s, "session", {{"id", id}});
   });
+  svr->Get(R"(/console/sessions/([^/]+)/watch)", [this](const httplib::Request& q, httplib::Response& s) {
+    const std::string id = q.matches[1];
+    if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such session"));
+    console_page(q, s, "watch-check", {{"id", id}});
+  });
+  svr->Get(R"(/console/sessions/([^/]+)/watch/events)",
+           [this](const httplib::Request& q, httplib::Response& s) { console_watch(q, s); });
   svr->Get("/console/recordings", [this](const httplib::Request& q, httplib::Response& s) {
     nlohmann::json args = nlohmann::json::object();
     for (const char* k : {"user", "target", "customer", "since", "until"}) {

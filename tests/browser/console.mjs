@@ -21,6 +21,8 @@
 //   {"screenshot": "NAME"}                       DIR/NAME.png (full page)
 //   {"upload": "#key-1", "path": "/dir/x.key"}  choose a file in a file input (it stays in the browser)
 //   {"log": "NAME"}                              results.NAME = the page's console messages and errors so far
+//   {"now": "NAME"}                              results.NAME = the wall clock, ms since the epoch
+//   {"touch": "/dir/file"}                       write the file (the test waits for it: "the steps got here")
 // Prints one JSON line {"ok", "error", "results"} and exits 0 when every
 // step ran, 1 when one failed (error says which), 2 on usage errors.
 import { parseArgs } from 'node:util';
@@ -155,6 +157,12 @@ async function run(opts, results, log) {
           const c = cookies.find((x) => x.name === '__Host-bastion-console');
           results[step.cookie] = c ? c.value : '';
           if (c) results[`${step.cookie}_attributes`] = { httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite, path: c.path };
+        } else if (step.now !== undefined) {
+          // The wall clock (ms since the epoch), for the test to measure against its own.
+          results[step.now] = Date.now();
+        } else if (step.touch !== undefined) {
+          // Tells the test (which polls for the file) that the steps got this far.
+          fs.writeFileSync(step.touch, String(Date.now()));
         } else if (step.screenshot !== undefined) {
           if (opts.screenshots) {
             fs.mkdirSync(opts.screenshots, { recursive: true });
