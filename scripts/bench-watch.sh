@@ -36,15 +36,22 @@ cleanup() {
   for p in bastiond sshd; do
     [ -f "$work/$p.pid" ] && kill "$(cat "$work/$p.pid")" 2>/dev/null || true
   done
+  for p in bastiond sshd; do
+    for _ in $(seq 50); do
+      [ -f "$work/$p.pid" ] && kill -0 "$(cat "$work/$p.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 bin="$root/build/gateway"
 softkey="$root/build/tests/softkey/libbastion-softkey.so"
 login="$(id -un)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 gw_port=$(free_port); t_port=$(free_port); web_port=$(free_port)
-public_url="https://127.0.0.1:$web_port"
+public_url="https://localhost:$web_port"  # WebAuthn needs a domain name, not an address
 
 "$bin/bastionctl" init --state-dir "$work/state" --listen "127.0.0.1:$gw_port" --public-url "$public_url" >/dev/null
 ctl() { "$bin/bastionctl" --config "$work/state/bastion.toml" "$@"; }
@@ -89,6 +96,9 @@ ctl user add carol >/dev/null
 ctl customer approver add acme carol >/dev/null
 ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -f "$work/sk"
 ctl key add typist "$work/sk.pub" >/dev/null
+# carol is active once she has an SSH key too (a person is pending until then).
+ssh-keygen -q -t ed25519-sk -w "$softkey" -N '' -f "$work/carol_sk"
+ctl key add carol "$work/carol_sk.pub" >/dev/null
 # The DevTools virtual authenticator's attestation, trusted here as in the tests.
 ctl fido roots add "$root/tests/browser/chromium-virtual-authenticator-attestation.pem" >/dev/null
 ctl fido aaguids add 01020304-0506-0708-0102-030405060708 --name "Chromium virtual authenticator" >/dev/null
@@ -97,9 +107,10 @@ echo $! > "$work/bastiond.pid"
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$web_port") 2>/dev/null && break; sleep 0.1; done
 
 # carol's security key, then a console session (its cookie) for the watchers.
-url="$(ctl user invite carol | tr -d '\r\n')"
+url="$(ctl user invite carol 2>/dev/null | tr -d '\r\n')"
 node tests/browser/webauthn.mjs register --url "$url" --state "$work/carol.json" --cert "$work/state/web_cert.pem" \
-  --page-text "$work/carol.txt" >/dev/null
+  --page-text "$work/carol.txt" >"$work/register.out" 2>&1 || {
+  echo "bench-watch: carol's security key did not register:" >&2; cat "$work/register.out" >&2; exit 1; }
 cred="$(sed -n 's/.*bastionctl user confirm-key \(-- \)\{0,1\}carol \([^ ]*\).*/\2/p' "$work/carol.txt" | head -1)"
 ctl user confirm-key -- carol "$cred" >/dev/null
 cat > "$work/steps.json" <<'JSON'
@@ -143,11 +154,12 @@ class Terminal:
         self.buf = b""
         self.read_until(b"$ ", 30)
     def read_until(self, token, timeout=30):
+        # Linear in what is read: only the last few bytes are kept between reads.
         end = time.time() + timeout
         while token not in self.buf:
             r, _, _ = select.select([self.fd], [], [], max(0, end - time.time()))
             if not r: raise SystemExit("terminal: timeout waiting for %r" % token)
-            self.buf += os.read(self.fd, 65536)
+            self.buf = self.buf[-len(token):] + os.read(self.fd, 65536)
         at = self.buf.index(token) + len(token)
         self.buf = self.buf[at:]
     def close(self):
