@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -18,11 +17,23 @@ std::string message(const nlohmann::json& j) {
   return "data: " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
 }
 
-// "COLSxROWS" of a resize event.
+// "COLSxROWS" of a resize event, each 1 to 10000.
 bool parse_size(const std::string& text, int& cols, int& rows) {
+  auto number = [](std::string_view digits, int& out) {
+    if (digits.empty() || digits.size() > 5) return false;
+    int v = 0;
+    for (char ch : digits) {
+      if (ch < '0' || ch > '9') return false;
+      v = v * 10 + (ch - '0');
+    }
+    if (v < 1 || v > 10000) return false;
+    out = v;
+    return true;
+  };
+  size_t x = text.find('x');
   int c = 0, r = 0;
-  char x = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d", &c, &x, &r) != 3 || x != 'x' || c < 1 || r < 1 || c > 10000 || r > 10000) {
+  if (x == std::string::npos || !number(std::string_view(text).substr(0, x), c) ||
+      !number(std::string_view(text).substr(x + 1), r)) {
     return false;
   }
   cols = c;

@@ -89,6 +89,17 @@ TEST_F(CastTailTest, ALongSessionSendsOnlyTheLastMegabyteOfItsScreen) {
   EXPECT_EQ(init.substr(init.size() - 7), "the end");
 }
 
+TEST_F(CastTailTest, ResizesOutsideOneTo10000AreLeftOut) {
+  append("{\"version\": 2, \"width\": 80, \"height\": 24}\n");
+  CastTail tail(fd_);
+  ASSERT_TRUE(tail.poll());
+  append("[1.0, \"r\", \"0x10\"]\n[1.0, \"r\", \"100000x2\"]\n[1.0, \"r\", \"ax3\"]\n[1.0, \"r\", \"-5x3\"]\n");
+  append("[1.0, \"r\", \"10000x1\"]\n");
+  auto m = messages(*tail.poll());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0], nlohmann::json::parse(R"([1.0, "r", {"cols": 10000, "rows": 1}])"));
+}
+
 TEST_F(CastTailTest, WhatIsNotATerminalRecordingIsRefused) {
   append("bastion-encrypted-cast v1 AAAA BBBB\n");
   CastTail sealed(fd_);
