@@ -930,6 +930,20 @@ std::string render_console_people(const nlohmann::json& data, const nlohmann::js
                       content);
 }
 
+namespace {
+
+// The player's files (embedded, pinned) with Subresource Integrity: a changed byte does not run.
+const std::string& player_head() {
+  static const std::string head =
+      "<link rel=\"stylesheet\" href=\"/static/player.css\" integrity=\"" + subresource_integrity(assets::kPlayerCss) +
+      "\">\n<script src=\"/static/player.js\" integrity=\"" + subresource_integrity(assets::kPlayerJs) +
+      "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
+      "\" defer></script>\n";
+  return head;
+}
+
+}  // namespace
+
 std::string render_console_recording(const nlohmann::json& data) {
   const nlohmann::json r = data.value("session", nlohmann::json::object());
   const std::string id = str(r, "id");
@@ -946,13 +960,8 @@ std::string render_console_recording(const nlohmann::json& data) {
   if (channels.empty()) content += "<p class=\"empty\">Nothing was recorded in this session.</p>\n";
   for (const auto& c : channels) content += channel_section(id, c);
   content += kStatus;
-  // The player (embedded, pinned) with Subresource Integrity: a changed byte does not run.
-  static const std::string head =
-      "<link rel=\"stylesheet\" href=\"/static/player.css\" integrity=\"" + subresource_integrity(assets::kPlayerCss) +
-      "\">\n<script src=\"/static/player.js\" integrity=\"" + subresource_integrity(assets::kPlayerJs) +
-      "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
-      "\" defer></script>\n";
-  return console_page("Recording " + id, " data-page=\"recording\" data-id=\"" + e(id) + "\"", data, content, head);
+  return console_page("Recording " + id, " data-page=\"recording\" data-id=\"" + e(id) + "\"", data, content,
+                      player_head());
 }
 
 std::string render_console_watch(const nlohmann::json& data) {
@@ -972,12 +981,7 @@ std::string render_console_watch(const nlohmann::json& data) {
              (data.value("told", true) ? "; " + e(str(r, "user")) + " is told that you are watching." : ".") +
              "</p>\n<div class=\"player\" id=\"watch-player\" data-live=\"/console/sessions/" + e(id) +
              "/watch/events\"></div>\n" + kStatus;
-  static const std::string head =
-      "<link rel=\"stylesheet\" href=\"/static/player.css\" integrity=\"" + subresource_integrity(assets::kPlayerCss) +
-      "\">\n<script src=\"/static/player.js\" integrity=\"" + subresource_integrity(assets::kPlayerJs) +
-      "\" defer></script>\n<script src=\"/static/recording.js\" integrity=\"" + subresource_integrity(kRecordingJs) +
-      "\" defer></script>\n";
-  return console_page("Watching " + id, " data-page=\"watch\" data-id=\"" + e(id) + "\"", data, content, head);
+  return console_page("Watching " + id, " data-page=\"watch\" data-id=\"" + e(id) + "\"", data, content, player_head());
 }
 
 std::string render_console_error(int status, const std::string& message) {
