@@ -221,6 +221,9 @@ struct WebServer::Impl {
   std::unique_ptr<TlsListener> svr;
   std::atomic<bool> stop_requested{false};
   int port = 0;
+  // Live watches streaming now: each holds a worker thread for as long as it
+  // lasts, so at most half the workers watch and pages are always served.
+  std::atomic<size_t> watches{0};
 
   void add_routes();
   void console_page(const httplib::Request& req, httplib::Response& res, const std::string& op,
@@ -439,6 +442,17 @@ constexpr auto kWatchKeepAlive = std::chrono::seconds(15);
 void WebServer::Impl::console_watch(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   if (!is_valid_web_token(id)) return send_html(res, 404, render_console_error(404, "no such session"));
+  // A slot first: a watch refused for want of one is not begun (nobody is told, nothing audited as watched).
+  const size_t max_watches = std::max<size_t>(1, opt.threads / 2);
+  if (watches.fetch_add(1) >= max_watches) {
+    watches.fetch_sub(1);
+    log("watch refused: " + std::to_string(max_watches) + " live watches already stream from this node");
+    return send_html(res, 503,
+                     render_console_error(503, "this gateway node already streams " + std::to_string(max_watches) +
+                                                   " live watches; try again when one ends"));
+  }
+  // Given back when the last holder (the stream's state, or this function on a refusal) lets go.
+  std::shared_ptr<void> slot(nullptr, [this](void*) { watches.fetch_sub(1); });
   nlohmann::json call = {{"cookie", console_cookie(req)}, {"source", req.remote_addr}, {"args", {{"id", id}}}};
   WebReply r = backend.console("watch", call);
   int status = checked_status(r.status);
@@ -448,14 +462,15 @@ void WebServer::Impl::console_watch(const httplib::Request& req, httplib::Respon
     return send_html(res, status, render_console_error(status, error_message_of(r)));
   }
   struct Watch {
+    std::shared_ptr<void> slot;  // released when the stream ends, however it ends
     std::shared_ptr<UniqueFd> file;
     CastTail tail;
     nlohmann::json call;
     std::chrono::steady_clock::time_point checked, sent;
     bool ending = false;
   };
-  auto w = std::make_shared<Watch>(
-      Watch{r.file, CastTail(r.file->get()), call, std::chrono::steady_clock::now(), std::chrono::steady_clock::now()});
+  auto w = std::make_shared<Watch>(Watch{slot, r.file, CastTail(r.file->get()), call, std::chrono::steady_clock::now(),
+                                         std::chrono::steady_clock::now()});
   // SECURITY: no proxy or browser may keep a copy of the stream.
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider("text/event-stream", [this, w](size_t, httplib::DataSink& sink) {
