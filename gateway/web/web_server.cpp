@@ -429,7 +429,11 @@ namespace {
 // still live.
 constexpr auto kWatchPoll = std::chrono::milliseconds(20);
 constexpr auto kWatchRecheck = std::chrono::seconds(5);
-constexpr auto kWatchKeepAlive = std::chrono::seconds(15);
+// A comment line this often when nothing happens: it keeps proxies from
+// closing the stream, and a write is how a watcher who left is noticed
+// (httplib sees a closed connection only when writing to it), which gives
+// the watch's worker back.
+constexpr auto kWatchKeepAlive = std::chrono::seconds(2);
 
 }  // namespace
 

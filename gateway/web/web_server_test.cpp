@@ -6,11 +6,13 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -256,6 +258,64 @@ TEST_F(WebServerTest, BackendRepliesAndErrorsArePropagated) {
   auto after = get("/healthz");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200);
+}
+
+// A live watch streams the recording the backend handed over as Server-Sent
+// Events; each holds a worker for its length, so with 2 workers one watch
+// may stream and the next is told to try again (pages are still served).
+TEST_F(WebServerTest, ALiveWatchStreamsEventsAndAtMostHalfTheWorkersWatch) {
+  int fd = ::memfd_create("cast", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::string cast = "{\"version\": 2, \"width\": 80, \"height\": 24}\n[0.5, \"o\", \"fay$ \"]\n";
+  ASSERT_EQ(::write(fd, cast.data(), cast.size()), static_cast<ssize_t>(cast.size()));
+  UniqueFd file(fd);
+  std::atomic<int> watches{0};
+  backend.on_console = [&](const std::string& op, const nlohmann::json& call) {
+    if (op == "watch-check") return WebReply{200, {{"live", true}}};
+    if (op != "watch" || call["args"]["id"] != "s-1") return WebReply{404, {{"error", "no such session"}}};
+    ++watches;
+    WebReply r{200, {{"kind", "terminal"}}};
+    r.file = std::make_shared<UniqueFd>(::dup(file.get()));
+    return r;
+  };
+  std::promise<std::string> first_data;
+  std::atomic<bool> leave{false};
+  std::thread watcher([&] {
+    bool told = false;
+    std::string got;
+    auto r = client()->Get("/console/sessions/s-1/watch/events", [&](const char* data, size_t n) {
+      got.append(data, n);
+      if (!told && got.find("\n\n") != std::string::npos) {
+        told = true;
+        first_data.set_value(got);
+      }
+      while (!leave.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return false;  // the watcher closes the page
+    });
+    if (!told) first_data.set_value("no data: " + (r ? std::to_string(r->status) : httplib::to_string(r.error())));
+  });
+  auto got = first_data.get_future();
+  ASSERT_EQ(got.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const std::string first = got.get();
+  EXPECT_EQ(first.rfind("data: {", 0), 0u) << first;
+  EXPECT_NE(first.find("\"init\":\"fay$ \""), std::string::npos) << first;
+  // The second watch waits for a slot; the backend is not even asked.
+  auto second = get("/console/sessions/s-1/watch/events");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_NE(second->body.find("try again when one ends"), std::string::npos);
+  EXPECT_EQ(watches.load(), 1);
+  leave = true;
+  watcher.join();
+  // Its slot comes back within seconds of the watcher leaving (noticed at
+  // the next keep-alive write); a session the backend does not show is a 404.
+  int status = 0;
+  for (int i = 0; i < 200 && status != 404; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto again = get("/console/sessions/s-2/watch/events");
+    status = again ? again->status : 0;
+  }
+  EXPECT_EQ(status, 404);
 }
 
 TEST_F(WebServerTest, CrossSitePostIsRefused) {

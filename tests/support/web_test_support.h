@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,11 @@ class FakeWebBackend : public WebBackend {
   std::string user_verification = "required";  // in both kinds of options
   std::string display_name = "Alice <Example> & \"Co\"";
   std::string stepup_notice;  // non-empty: stepup_info carries it (a pending key)
+  // The console's calls, when a test scripts them (else the base's 404).
+  std::function<WebReply(const std::string& op, const nlohmann::json& call)> on_console;
+  WebReply console(const std::string& op, const nlohmann::json& call) override {
+    return on_console ? on_console(op, call) : WebBackend::console(op, call);
+  }
 
   std::atomic<int> calls{0};
   mutable std::mutex mu;
