@@ -41,6 +41,18 @@ bool parse_size(const std::string& text, int& cols, int& rows) {
   return true;
 }
 
+// An output event as the gateway's writer writes it, `[TIME, "o", "..."]`:
+// valid JSON (checked without building it), no CR (which SSE would take for
+// a line's end). Sent as it is, so a watcher costs a check, not a parse and
+// a re-encoding of everything the session prints.
+bool plain_output(std::string_view line) {
+  if (line.size() < 10 || line.front() != '[' || line.back() != ']') return false;
+  size_t i = 1;
+  while (i < line.size() && ((line[i] >= '0' && line[i] <= '9') || line[i] == '.')) ++i;
+  if (i == 1 || line.substr(i, 8) != ", \"o\", \"") return false;
+  return line.find('\r') == std::string_view::npos && nlohmann::json::accept(line);
+}
+
 struct Event {
   double time = 0;
   std::string kind;
@@ -121,9 +133,14 @@ Result<std::string> CastTail::events(std::string& lines) {
   size_t at = 0;
   while (at < lines.size()) {
     size_t next = lines.find('\n', at);
-    auto e = parse_event(std::string_view(lines).substr(at, next - at));
-    if (!e) return e.error();
+    std::string_view line = std::string_view(lines).substr(at, next - at);
     at = next + 1;
+    if (plain_output(line)) {
+      out.append("data: ").append(line).append("\n\n");
+      continue;
+    }
+    auto e = parse_event(line);
+    if (!e) return e.error();
     if (e->kind == "o") {
       out += message(nlohmann::json::array({e->time, "o", e->data}));
     } else if (e->kind == "r" && parse_size(e->data, cols_, rows_)) {

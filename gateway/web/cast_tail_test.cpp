@@ -106,6 +106,16 @@ TEST_F(CastTailTest, WhatIsNotATerminalRecordingIsRefused) {
   EXPECT_FALSE(sealed.poll());
 }
 
+TEST_F(CastTailTest, AnEventWithARawCarriageReturnNeverReachesTheStream) {
+  // SSE takes CR for a line's end: a line written with one could forge
+  // fields ("event: done"). JSON never has one raw; such a line is an error.
+  append("{\"version\": 2, \"width\": 80, \"height\": 24}\n");
+  CastTail tail(fd_);
+  ASSERT_TRUE(tail.poll());
+  append("[1.0, \"o\", \"a\revent: done\"]\n");
+  EXPECT_FALSE(tail.poll());
+}
+
 TEST_F(CastTailTest, AMalformedEventIsAnError) {
   append("{\"version\": 2, \"width\": 80, \"height\": 24}\n[1.0, \"o\", \"ok\"]\n");
   CastTail tail(fd_);
