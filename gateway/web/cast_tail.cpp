@@ -97,11 +97,17 @@ Result<std::string> CastTail::poll() {
 Result<std::string> CastTail::first(std::string& lines) {
   size_t eol = lines.find('\n');
   auto header = nlohmann::json::parse(std::string_view(lines).substr(0, eol), nullptr, false);
-  if (header.is_discarded() || !header.is_object() || header.value("version", 0) != 2) {
+  // Whole numbers only, read as 64 bits: a field of the file is anything
+  // its writer wrote (converting 1e38 to an int would be undefined).
+  auto whole = [&header](const char* key, int64_t otherwise) {
+    auto it = header.find(key);
+    return it != header.end() && it->is_number_integer() ? it->get<int64_t>() : otherwise;
+  };
+  if (header.is_discarded() || !header.is_object() || whole("version", 0) != 2) {
     return make_error("not a terminal recording (asciicast v2)");
   }
-  cols_ = std::max(1, std::min(10000, header.value("width", 80)));
-  rows_ = std::max(1, std::min(10000, header.value("height", 24)));
+  cols_ = static_cast<int>(std::clamp<int64_t>(whole("width", 80), 1, 10000));
+  rows_ = static_cast<int>(std::clamp<int64_t>(whole("height", 24), 1, 10000));
   std::string init;
   double time = 0;
   size_t at = eol + 1;

@@ -106,6 +106,21 @@ TEST_F(CastTailTest, WhatIsNotATerminalRecordingIsRefused) {
   EXPECT_FALSE(sealed.poll());
 }
 
+TEST_F(CastTailTest, AHeadersNumbersAreWholeAndWithinBounds) {
+  // (found by fuzz_cast_tail: a version of 1e38 made an undefined conversion)
+  append("{\"version\": 255555555555555555555555555555555555555, \"width\": 80, \"height\": 24}\n");
+  CastTail huge(fd_);
+  EXPECT_FALSE(huge.poll());
+  ASSERT_EQ(::ftruncate(fd_, 0), 0);
+  ASSERT_EQ(::lseek(fd_, 0, SEEK_SET), 0);
+  append("{\"version\": 2, \"width\": 1e300, \"height\": 99999999999}\n");
+  CastTail clamped(fd_);
+  auto m = messages(*clamped.poll());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0]["cols"], 80);  // not a whole number: the default
+  EXPECT_EQ(m[0]["rows"], 10000);
+}
+
 TEST_F(CastTailTest, AnEventWithARawCarriageReturnNeverReachesTheStream) {
   // SSE takes CR for a line's end: a line written with one could forge
   // fields ("event: done"). JSON never has one raw; such a line is an error.
