@@ -50,6 +50,11 @@ bool plain_output(std::string_view line) {
   size_t i = 1;
   while (i < line.size() && ((line[i] >= '0' && line[i] <= '9') || line[i] == '.')) ++i;
   if (i == 1 || line.substr(i, 8) != ", \"o\", \"") return false;
+  // The text's closing quote (the first one not escaped) must be the line's
+  // last but one character: exactly three elements, the last the text.
+  size_t q = i + 8;
+  while (q < line.size() && line[q] != '"') q += line[q] == '\\' ? 2 : 1;
+  if (q != line.size() - 2) return false;
   return line.find('\r') == std::string_view::npos && nlohmann::json::accept(line);
 }
 

@@ -131,6 +131,19 @@ TEST_F(CastTailTest, AnEventWithARawCarriageReturnNeverReachesTheStream) {
   EXPECT_FALSE(tail.poll());
 }
 
+TEST_F(CastTailTest, AnOutputEventIsExactlyTimeKindAndText) {
+  // (found by fuzz_cast_tail: a fourth element went out as it was)
+  append("{\"version\": 2, \"width\": 80, \"height\": 24}\n");
+  CastTail tail(fd_);
+  ASSERT_TRUE(tail.poll());
+  append("[0.5, \"o\", \"a \\\"quoted\\\" text\"]\n");
+  auto m = messages(*tail.poll());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0][2], "a \"quoted\" text");
+  append("[0.5, \"o\", \"r\", \"100x30\"]\n");
+  EXPECT_FALSE(tail.poll());
+}
+
 TEST_F(CastTailTest, AMalformedEventIsAnError) {
   append("{\"version\": 2, \"width\": 80, \"height\": 24}\n[1.0, \"o\", \"ok\"]\n");
   CastTail tail(fd_);
