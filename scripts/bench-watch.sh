@@ -43,10 +43,10 @@ cleanup() {
       sleep 0.1
     done
   done
-  rm -rf "$work"
+  # BENCH_KEEP=1: the processes stop, the folder (logs, state) stays.
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "bench-watch: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-[ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 bin="$root/build/gateway"
 softkey="$root/build/tests/softkey/libbastion-softkey.so"
 login="$(id -un)"
