@@ -357,6 +357,15 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
+    if (db->postgres()) {
+      exec(*db, "DROP INDEX audit_log_reason_text");
+      exec(*db, "DROP INDEX audit_log_details_text");
+    } else {
+      for (const char* trigger : {"audit_text_insert", "audit_text_delete", "audit_text_update"}) {
+        exec(*db, std::string("DROP TRIGGER ") + trigger);
+      }
+      exec(*db, "DROP TABLE audit_text");
+    }
     for (const char* index : {"elevations_user_created", "elevations_customer_created", "elevations_role_created"}) {
       exec(*db, std::string("DROP INDEX ") + index);
     }

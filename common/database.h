@@ -41,6 +41,9 @@ class Database {
   Database& operator=(Database&&) noexcept;
   ~Database();
 
+  // Whether this is PostgreSQL (else SQLite), for the few statements each
+  // engine spells its own way (the audit log's text search).
+  [[nodiscard]] bool postgres() const;
   // Whether a transaction is open on this connection.
   [[nodiscard]] bool in_transaction() const;
   // Whether this connection may stay open across fork() when the child

@@ -29,10 +29,14 @@ Kind kind_of(std::string type) {
   return Kind::kText;
 }
 
-// The source's tables from SQLite's catalogue, parents first.
+// The source's tables from SQLite's catalogue, parents first. Only ordinary
+// tables hold data: the audit log's full-text index (a virtual table and its
+// shadow tables) is SQLite's own, and PostgreSQL builds its own index.
 std::vector<Table> catalogue(Database& db) {
   std::vector<Table> tables;
-  Statement names(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  Statement names(db,
+                  "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE "
+                  "'sqlite_%' ORDER BY name");
   while (names.step()) tables.push_back({names.column(0).text(), {}, {}});
   for (auto& t : tables) {
     Statement cols(db, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid");

@@ -63,6 +63,8 @@ struct Database::Connection {
   // inside begin_write(); set_schema_version is part of the same transaction.
   virtual int schema_version() = 0;
   virtual void set_schema_version(int version) = 0;
+  // Which engine this is, for what each does its own way (migrations, text search).
+  [[nodiscard]] virtual bool postgres() const = 0;
   // A migration's DDL in this engine's dialect.
   [[nodiscard]] virtual std::string dialect(const char* portable_ddl) const = 0;
   // Whether this connection may stay open across fork() in a process whose

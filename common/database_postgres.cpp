@@ -273,6 +273,7 @@ class PostgresConnection final : public Database::Connection {
         "INSERT INTO bastion_schema(version) VALUES (" +
         std::to_string(version) + ")");
   }
+  [[nodiscard]] bool postgres() const override { return true; }
   [[nodiscard]] std::string dialect(const char* portable_ddl) const override {
     std::string s = portable_ddl;
     auto replace_all = [&](const std::string& from, const std::string& to) {

@@ -87,6 +87,7 @@ class SqliteConnection final : public Database::Connection {
     return sqlite([&] { return db_.execAndGet("PRAGMA user_version").getInt(); });
   }
   void set_schema_version(int version) override { exec("PRAGMA user_version=" + std::to_string(version)); }
+  [[nodiscard]] bool postgres() const override { return false; }
   [[nodiscard]] std::string dialect(const char* portable_ddl) const override { return portable_ddl; }
   // SECURITY/robustness: SQLite's locks and caches must not be shared with a
   // forked process.

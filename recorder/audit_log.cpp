@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <chrono>
 #include <sstream>
 
@@ -24,6 +25,48 @@ std::string to_string(Outcome o) {
 namespace {
 // transaction_memo() key: "SEQ TS HASH" of the record appended last.
 constexpr const char* kHeadMemo = "audit.head";
+
+// A LIKE pattern that matches `text` literally, anywhere (ESCAPE '\').
+std::string contains_pattern(const std::string& text) {
+  std::string p = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') p += '\\';
+    p += c;
+  }
+  return p + "%";
+}
+
+// Whether SQLite's trigram index can find `text`: it needs three characters
+// (UTF-8 continuation bytes are not characters).
+bool trigram_searchable(const std::string& text) {
+  return std::count_if(text.begin(), text.end(),
+                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }) >= 3;
+}
+
+// An FTS5 query for the records that hold every trigram of `text` (the
+// index keeps no positions, detail=none, so it cannot tell where they are:
+// the caller checks the text itself in what it finds). Each trigram is a
+// quoted string, its double quotes doubled.
+std::string fts_trigrams(const std::string& text) {
+  std::vector<size_t> starts;  // where each character begins
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  starts.push_back(text.size());
+  std::set<std::string> trigrams;
+  for (size_t k = 0; k + 3 < starts.size(); ++k) trigrams.insert(text.substr(starts[k], starts[k + 3] - starts[k]));
+  std::string q;
+  for (const auto& t : trigrams) {
+    if (!q.empty()) q += " AND ";
+    q += '"';
+    for (char c : t) {
+      if (c == '"') q += '"';
+      q += c;
+    }
+    q += '"';
+  }
+  return q;
+}
 
 Outcome parse_outcome(const std::string& s) {
   if (s == "allow") return Outcome::kAllow;
@@ -149,47 +192,107 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
   }
 }
 
+namespace {
+
+// How a text filter is applied. kRecordByRecord: LIKE (PostgreSQL: ILIKE,
+// which its planner answers from its trigram indexes). kIndex (SQLite):
+// the trigram index (audit_text) is walked in the order asked for, each
+// record that holds all of the text's trigrams is read and LIKE decides;
+// `walk` of them at most (-1: until `limit` records are found).
+enum class TextPlan { kRecordByRecord, kIndex };
+
+std::vector<AuditRecord> select_records(Database& db, const AuditFilter& f, TextPlan plan, int64_t walk) {
+  bool indexed = !f.text.empty() && plan == TextPlan::kIndex;
+  const char* direction = f.newest_first ? " DESC" : "";
+  std::string statement =
+      "SELECT a.seq, a.ts, a.actor, a.action, a.target, a.login, a.source, a.session_id, a.outcome, a.reason, "
+      "a.details, a.prev_hash, a.hash FROM ";
+  if (!indexed) {
+    statement += "audit_log a WHERE 1=1";
+  } else if (walk < 0) {
+    statement += "audit_text CROSS JOIN audit_log a ON a.seq = audit_text.rowid WHERE audit_text MATCH :text";
+  } else {
+    statement += std::string("(SELECT rowid FROM audit_text WHERE audit_text MATCH :text ORDER BY rowid") + direction +
+                 " LIMIT :walk) m CROSS JOIN audit_log a ON a.seq = m.rowid WHERE 1=1";
+  }
+  if (!f.actor.empty()) statement += " AND a.actor = :actor";
+  if (!f.target.empty()) statement += " AND a.target = :target";
+  if (!f.action.empty()) statement += " AND a.action = :action";
+  if (!f.session_id.empty()) statement += " AND a.session_id = :session";
+  if (!f.text.empty()) {
+    const char* like = db.postgres() ? "ILIKE" : "LIKE";
+    statement +=
+        std::string(" AND (a.reason ") + like + " :like ESCAPE '\\' OR a.details " + like + " :like ESCAPE '\\')";
+  }
+  if (f.since) statement += " AND a.ts >= :since";
+  if (f.until) statement += " AND a.ts <= :until";
+  const char* order = !indexed ? " ORDER BY a.seq" : (walk < 0 ? " ORDER BY audit_text.rowid" : " ORDER BY m.rowid");
+  statement += std::string(order) + direction + " LIMIT :limit";
+  Statement q(db, statement);
+  if (!f.actor.empty()) q.bind(":actor", f.actor);
+  if (!f.target.empty()) q.bind(":target", f.target);
+  if (!f.action.empty()) q.bind(":action", f.action);
+  if (!f.session_id.empty()) q.bind(":session", f.session_id);
+  if (indexed) q.bind(":text", fts_trigrams(f.text));
+  if (!f.text.empty()) q.bind(":like", contains_pattern(f.text));
+  if (indexed && walk >= 0) q.bind(":walk", walk);
+  if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
+  if (f.until) q.bind(":until", static_cast<int64_t>(*f.until));
+  q.bind(":limit", f.limit);
+  std::vector<AuditRecord> out;
+  while (q.step()) {
+    AuditRecord r;
+    r.seq = q.column(0).int64();
+    r.ts = q.column(1).int64();
+    r.event.actor = q.column(2).text();
+    r.event.action = q.column(3).text();
+    r.event.target = q.column(4).text();
+    r.event.login = q.column(5).text();
+    r.event.source = q.column(6).text();
+    r.event.session_id = q.column(7).text();
+    r.event.outcome = parse_outcome(q.column(8).text());
+    r.event.reason = q.column(9).text();
+    r.event.details = nlohmann::json::parse(q.column(10).text(), nullptr, false);
+    r.prev_hash = q.column(11).text();
+    r.hash = q.column(12).text();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Whether the trigram index holds more than `n` matches of the text.
+bool more_matches_than(Database& db, const std::string& text, int64_t n) {
+  Statement q(db, "SELECT rowid FROM audit_text WHERE audit_text MATCH ? LIMIT 1 OFFSET ?");
+  q.bind(1, fts_trigrams(text));
+  q.bind(2, n);
+  return q.step();
+}
+
+// Matches of the trigram index walked before a text that most records hold
+// is looked for record by record among those the other filters select.
+constexpr int64_t kIndexWalk = 20000;
+
+}  // namespace
+
 Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
   try {
-    std::string statement =
-        "SELECT seq, ts, actor, action, target, login, source, session_id, outcome, reason, details, "
-        "prev_hash, hash FROM audit_log WHERE 1=1";
-    if (!f.actor.empty()) statement += " AND actor = :actor";
-    if (!f.target.empty()) statement += " AND target = :target";
-    if (!f.action.empty()) statement += " AND action = :action";
-    if (!f.session_id.empty()) statement += " AND session_id = :session";
-    if (!f.text.empty()) statement += " AND (reason LIKE :text OR details LIKE :text)";
-    if (f.since) statement += " AND ts >= :since";
-    if (f.until) statement += " AND ts <= :until";
-    statement += f.newest_first ? " ORDER BY seq DESC LIMIT :limit" : " ORDER BY seq LIMIT :limit";
-    Statement q(db_, statement);
-    if (!f.actor.empty()) q.bind(":actor", f.actor);
-    if (!f.target.empty()) q.bind(":target", f.target);
-    if (!f.action.empty()) q.bind(":action", f.action);
-    if (!f.session_id.empty()) q.bind(":session", f.session_id);
-    if (!f.text.empty()) q.bind(":text", "%" + f.text + "%");
-    if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
-    if (f.until) q.bind(":until", static_cast<int64_t>(*f.until));
-    q.bind(":limit", f.limit);
-    std::vector<AuditRecord> out;
-    while (q.step()) {
-      AuditRecord r;
-      r.seq = q.column(0).int64();
-      r.ts = q.column(1).int64();
-      r.event.actor = q.column(2).text();
-      r.event.action = q.column(3).text();
-      r.event.target = q.column(4).text();
-      r.event.login = q.column(5).text();
-      r.event.source = q.column(6).text();
-      r.event.session_id = q.column(7).text();
-      r.event.outcome = parse_outcome(q.column(8).text());
-      r.event.reason = q.column(9).text();
-      r.event.details = nlohmann::json::parse(q.column(10).text(), nullptr, false);
-      r.prev_hash = q.column(11).text();
-      r.hash = q.column(12).text();
-      out.push_back(std::move(r));
+    // Text on SQLite: through the trigram index when it is three characters
+    // or more (shorter text has no trigram), so a rare text costs what it
+    // finds. With other filters too, a common text may match a long run of
+    // records they all refuse (a word in every record, of an action with
+    // none): after kIndexWalk matches without `limit` records, the records
+    // those filters select (by their own indexes) are read and the text is
+    // looked for in each. Either way LIKE decides: letters in any case
+    // (SQLite: ASCII letters). PostgreSQL's planner makes that choice itself.
+    if (f.text.empty() || db_.postgres() || !trigram_searchable(f.text)) {
+      return select_records(db_, f, TextPlan::kRecordByRecord, -1);
     }
-    return out;
+    bool narrowed = !f.actor.empty() || !f.target.empty() || !f.action.empty() || !f.session_id.empty() ||
+                    f.since.has_value() || f.until.has_value();
+    if (!narrowed) return select_records(db_, f, TextPlan::kIndex, -1);
+    auto walked = select_records(db_, f, TextPlan::kIndex, kIndexWalk);
+    if (static_cast<int64_t>(walked.size()) >= f.limit || !more_matches_than(db_, f.text, kIndexWalk)) return walked;
+    return select_records(db_, f, TextPlan::kRecordByRecord, -1);
   } catch (const DatabaseError& ex) {
     return database_error("audit log: ", ex);
   }

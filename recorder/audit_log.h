@@ -44,7 +44,7 @@ struct AuditRecord {
 
 struct AuditFilter {
   std::string actor, target, action, session_id;
-  std::string text;  // substring of reason or details
+  std::string text;  // occurs in the reason or the details, in any case
   std::optional<Micros> since, until;
   int limit = 1000;
   bool newest_first = false;  // else oldest first

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "common/database_sql.h"
 #include "recorder/audit_log.h"
 #include "recorder/session_log.h"
 #include "tests/support/test_database.h"
@@ -46,6 +47,144 @@ TEST_F(RecorderTest, AppendsAndFilters) {
   AuditFilter since;
   since.since = clock.now();
   EXPECT_EQ(log.query(since)->size(), 1u);
+}
+
+TEST_F(RecorderTest, TextSearchFindsTheTextInReasonsAndDetailsInAnyCaseLiterallyNewestFirst) {
+  AuditLog log(*db, clock);
+  auto add = [&](const std::string& reason, nlohmann::json details) {
+    AuditEvent e{"alice", "access", Outcome::kDeny, reason, "prod", "root", "", "", std::move(details)};
+    auto seq = log.append(e);
+    EXPECT_TRUE(seq);
+    return seq ? *seq : 0;
+  };
+  int64_t ticket = add("ticket INC-4711 approved", {});
+  int64_t detail = add("", {{"command", "rm -rf /var/lib/Postgres"}});
+  int64_t percent = add("disk 50% full", {});
+  int64_t quoted = add("said \"no\" twice", {});
+  int64_t other = add("nothing here", {{"x", "y_z"}});
+  int64_t newer = add("INC-4711 again", {});
+  auto seqs = [&](const std::string& text, bool newest_first = false, int limit = 100) {
+    AuditFilter f;
+    f.text = text;
+    f.newest_first = newest_first;
+    f.limit = limit;
+    auto r = log.query(f);
+    EXPECT_TRUE(r) << r.error().message;
+    std::vector<int64_t> out;
+    if (r) {
+      for (const auto& rec : *r) out.push_back(rec.seq);
+    }
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(seqs("inc-4711"), (V{ticket, newer}));
+  EXPECT_EQ(seqs("INC-4711", true), (V{newer, ticket}));
+  EXPECT_EQ(seqs("INC-4711", true, 1), (V{newer}));
+  EXPECT_EQ(seqs("postgres"), (V{detail}));
+  // LIKE's wildcards and FTS5's quotes are text like any other.
+  EXPECT_EQ(seqs("50%"), (V{percent}));
+  EXPECT_EQ(seqs("0%"), (V{percent}));
+  EXPECT_EQ(seqs("y_z"), (V{other}));
+  EXPECT_EQ(seqs("_"), (V{other}));
+  EXPECT_EQ(seqs("\"no\""), (V{quoted}));
+  EXPECT_EQ(seqs("no\" t"), (V{quoted}));
+  EXPECT_TRUE(seqs("INC-4712").empty());
+  // Every trigram of the text, but not the text: the index finds it, the
+  // check refuses it.
+  int64_t scattered = add("xabcx cabx bcax", {});
+  EXPECT_TRUE(seqs("abcab").empty());
+  EXPECT_EQ(seqs("cabx"), (V{scattered}));
+  // Shorter than a trigram: found record by record.
+  EXPECT_EQ(seqs("rF"), (V{detail}));
+  // With the other filters.
+  AuditFilter f;
+  f.text = "INC-4711";
+  f.since = clock.now() + 1;
+  EXPECT_TRUE(log.query(f)->empty());
+
+  // Records cut from the front (retention) leave the index.
+  {
+    Statement cut(*db, "DELETE FROM audit_log WHERE seq <= ?");
+    cut.bind(1, ticket);
+    cut.run();
+  }
+  EXPECT_EQ(seqs("INC-4711"), (V{newer}));
+  add("INC-4711 once more", {});
+  EXPECT_EQ(seqs("INC-4711").size(), 2u);
+  if (!db->postgres()) {
+    // FTS5's own check of the index against the log's rows.
+    Statement check(*db, "INSERT INTO audit_text(audit_text, rank) VALUES ('integrity-check', 1)");
+    EXPECT_NO_THROW(check.run());
+  }
+}
+
+// A text in most records, with a filter that refuses almost all of them: the
+// search gives up walking the text's index and reads what the filter selects.
+TEST_F(RecorderTest, ACommonTextWithARareFilterFindsTheFewRecordsBeyondTheIndexWalk) {
+  AuditLog log(*db, clock);
+  int64_t rare = 0;
+  ASSERT_TRUE(with_transaction(*db, [&]() -> Status {
+    auto first = log.append({"alice", "grant.revoke", Outcome::kInfo, "common words", "prod", "root", "", "", {}});
+    if (!first) return first.error();
+    rare = *first;
+    for (int i = 0; i < 20050; ++i) {
+      auto r = log.append(
+          {"bob", "access", Outcome::kAllow, "common words " + std::to_string(i), "prod", "root", "", "", {}});
+      if (!r) return r.error();
+    }
+    return {};
+  }));
+  for (bool newest_first : {true, false}) {
+    AuditFilter f;
+    f.text = "COMMON";
+    f.action = "grant.revoke";
+    f.limit = 200;
+    f.newest_first = newest_first;
+    auto found = log.query(f);
+    ASSERT_TRUE(found) << found.error().message;
+    ASSERT_EQ(found->size(), 1u);
+    EXPECT_EQ((*found)[0].seq, rare);
+    f.action = "access";
+    f.actor = "bob";
+    EXPECT_EQ(log.query(f)->size(), 200u);
+  }
+}
+
+// Schema 13 added the text index: records written before it are found too.
+TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
+  std::string path = bastion::test_support::test_database((dir / "v12.db").string());
+  {
+    auto old = Database::open(path, Database::Mode::kCreate);
+    ASSERT_TRUE(old) << old.error().message;
+    ASSERT_EQ(Database::latest_schema_version(), 13);
+    auto exec = [&](const std::string& sql) {
+      Statement q(*old, sql);
+      q.run();
+    };
+    if (old->postgres()) {
+      exec("DROP INDEX audit_log_reason_text");
+      exec("DROP INDEX audit_log_details_text");
+      exec("UPDATE bastion_schema SET version = 12");
+    } else {
+      for (const char* trigger : {"audit_text_insert", "audit_text_delete", "audit_text_update"}) {
+        exec(std::string("DROP TRIGGER ") + trigger);
+      }
+      exec("DROP TABLE audit_text");
+      exec("PRAGMA user_version = 12");
+    }
+    AuditLog log(*old, clock);
+    ASSERT_TRUE(log.append({"alice", "access", Outcome::kDeny, "ticket CHG-1234 expired", "prod", "root", "", "", {}}));
+  }
+  auto db12 = Database::open(path, Database::Mode::kOpenExisting);
+  ASSERT_TRUE(db12) << db12.error().message;
+  EXPECT_EQ(db12->schema_version(), 13);
+  AuditLog log(*db12, clock);
+  AuditFilter f;
+  f.text = "chg-1234";
+  auto found = log.query(f);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].event.reason, "ticket CHG-1234 expired");
 }
 
 TEST_F(RecorderTest, ConcurrentProcessesNeverLoseRecords) {

@@ -84,6 +84,11 @@ case "$action" in
     rm -f "$dir/pwfile"
     start_server "$bin" "$dir"
     PGPASSWORD=$password as_owner "$bin/createdb" -h "$dir" -U "$user" bastion_test
+    # The tests keep each deployment in a schema of its own and drop it after:
+    # the audit log's trigram extension lives in public, made once, so that
+    # no deployment's schema takes it (and others' indexes) when dropped.
+    PGPASSWORD=$password as_owner "$bin/psql" -h "$dir" -U "$user" -d bastion_test -qc \
+      "CREATE EXTENSION pg_trgm SCHEMA public" >/dev/null
     (umask 077 && echo "postgresql://$user:$password@/bastion_test?host=$dir" >"$urlfile")
     echo "$dir" >"$urlfile.dir"
     ;;
