@@ -22,7 +22,9 @@ class CastTailTest : public ::testing::Test {
     ::unlink(name);
   }
   void TearDown() override { ::close(fd_); }
-  void append(const std::string& text) { ASSERT_EQ(::write(fd_, text.data(), text.size()), (ssize_t)text.size()); }
+  void append(const std::string& text) {
+    ASSERT_EQ(::write(fd_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  }
   // The data of each SSE message in `sse`, parsed.
   static std::vector<nlohmann::json> messages(const std::string& sse) {
     std::vector<nlohmann::json> out;
