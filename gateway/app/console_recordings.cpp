@@ -197,6 +197,12 @@ WebReply ConsoleWeb::recording_page(const Signed& who, const nlohmann::json& arg
     if (!problem.empty()) c["problem"] = problem;
     if (kind == "terminal" || kind == "encrypted" || kind == "stream") c["check"] = check_json(s_.audit(), id, r);
     if (kind == "terminal") c["commands"] = commands_json(r);
+    if (kind == "encrypted") {
+      // Sealed: the page fetches and opens it with the reviewer's key.
+      std::error_code ec;
+      auto size = std::filesystem::file_size(recorder::index_path_for(r.path), ec);
+      c["sealed_commands"] = !ec && size > 0;
+    }
     channels.push_back(std::move(c));
   }
   auto v = console_detail::view_of(s_, who.person);
@@ -211,7 +217,9 @@ WebReply ConsoleWeb::recording_page(const Signed& who, const nlohmann::json& arg
 WebReply ConsoleWeb::recording_file(const Signed& who, const nlohmann::json& args) {
   const std::string id = str(args, "id");
   const std::string purpose = str(args, "purpose");
-  if (purpose != "play" && purpose != "download") return error(400, "purpose: play or download");
+  if (purpose != "play" && purpose != "download" && purpose != "commands") {
+    return error(400, "purpose: play, download or commands");
+  }
   const nlohmann::json& ch = args.contains("channel") ? args["channel"] : nlohmann::json();
   if (!ch.is_number_integer() || ch.get<int64_t>() < 0 || ch.get<int64_t>() > 0xFFFF) {
     return error(400, "channel: a channel number");
@@ -236,15 +244,29 @@ WebReply ConsoleWeb::recording_file(const Signed& who, const nlohmann::json& arg
                           "export " +
                           id + " --channel " + std::to_string(channel));
   }
+  // The command index beside a terminal recording, sealed like it when it
+  // is encrypted: the page opens it with the key it opened the recording with.
+  const bool commands = purpose == "commands";
+  if (commands && kind == "stream") {
+    return error(409, "channel " + std::to_string(channel) + " is not a terminal: it has no commands");
+  }
+  const std::string path = commands ? recorder::index_path_for(rec->path) : rec->path;
   // SECURITY: opened here, read-only, not following a link; the web process
   // gets this descriptor and nothing else of the recordings folder.
-  auto fd = std::make_shared<UniqueFd>(::open(rec->path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  auto fd = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st {};
+  if (commands && (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)) {
+    return error(404, "channel " + std::to_string(channel) +
+                          " has no command index (the session ended abnormally): bastionctl sessions commands " + id +
+                          " --channel " + std::to_string(channel) + " reads them from the recording itself");
+  }
   if (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return error(409, "cannot open the recording of channel " + std::to_string(channel));
   }
   audit(who.person.name, "console.recording", Outcome::kInfo,
-        purpose == "play" ? "replayed in the web console" : "downloaded from the web console",
+        purpose == "play"       ? "replayed in the web console"
+        : purpose == "commands" ? "its commands read in the web console"
+                                : "downloaded from the web console",
         {{"session_id", id},
          {"channel", channel},
          {"purpose", purpose},
@@ -252,7 +274,10 @@ WebReply ConsoleWeb::recording_file(const Signed& who, const nlohmann::json& arg
          {"bytes", static_cast<int64_t>(st.st_size)},
          {"console_session", who.session.short_id()}},
         who.source);
-  const std::string ext = kind == "stream" ? ".stream" : kind == "encrypted" ? ".cast.sealed" : ".cast";
+  const std::string ext = commands              ? ".cmdidx"
+                          : kind == "stream"    ? ".stream"
+                          : kind == "encrypted" ? ".cast.sealed"
+                                                : ".cast";
   WebReply r{200,
              {{"kind", kind},
               {"size", static_cast<int64_t>(st.st_size)},

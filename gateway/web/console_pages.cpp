@@ -54,6 +54,15 @@ const std::string_view kRecordingJs = R"JS('use strict';
     return t + Math.min(offset - prev, limit);
   }
 
+  // "+0:01:02.5" for an offset in seconds, as the server writes it.
+  var kMaxCommands = 1000;
+  function offsetText(seconds) {
+    var tenths = Math.round(Math.max(0, seconds) * 10);
+    function two(n) { return (n < 10 ? '0' : '') + n; }
+    return '+' + Math.floor(tenths / 36000) + ':' + two(Math.floor(tenths / 600) % 60) + ':' +
+      two(Math.floor(tenths / 10) % 60) + '.' + (tenths % 10);
+  }
+
   // Encrypted recordings (recorder/cast_crypto.h), opened here with the
   // reviewer's private key file; the key never leaves this page.
   var kMagic = 'bastion-encrypted-cast v1 ';
@@ -158,29 +167,76 @@ const std::string_view kRecordingJs = R"JS('use strict';
     }
     if (speedEl) speedEl.addEventListener('change', function () { create(undefined, false); });
     if (idleEl) idleEl.addEventListener('change', function () { create(0, false); });
-    Array.prototype.forEach.call(document.querySelectorAll('button[data-jump][data-channel="' + ch + '"]'),
-      function (b) {
-        b.addEventListener('click', function () {
-          if (!state.player) return;
-          var at = mapped(state.times, Number(b.getAttribute('data-jump')), idle());
-          state.player.seek(at).then(function () { state.player.play(); });
-        });
+    function wireJump(b) {
+      b.addEventListener('click', function () {
+        if (!state.player) return;
+        var at = mapped(state.times, Number(b.getAttribute('data-jump')), idle());
+        state.player.seek(at).then(function () { state.player.play(); });
       });
+    }
+    Array.prototype.forEach.call(document.querySelectorAll('button[data-jump][data-channel="' + ch + '"]'), wireJump);
+    // A command index (recorder/command_index.h), opened: its commands as
+    // the list the server renders for plaintext recordings. Text only
+    // (textContent): a command is what the recorded person typed.
+    function listCommands(text) {
+      var list = document.getElementById('commands-' + ch);
+      var heading = document.getElementById('commands-h-' + ch);
+      if (!list) return;
+      var lines = text.split('\n');
+      var header = JSON.parse(lines[0]);
+      if (!header || header.format !== 'bastion-command-index') throw new Error('not a command index');
+      list.textContent = '';
+      for (var i = 1; i < lines.length && list.children.length < kMaxCommands; i++) {
+        if (!lines[i]) continue;
+        var entry = JSON.parse(lines[i]);
+        if (typeof entry.t !== 'number' || typeof entry.cmd !== 'string') throw new Error('line ' + (i + 1));
+        var item = document.createElement('li');
+        var jump = document.createElement('button');
+        jump.type = 'button';
+        jump.className = 'link';
+        jump.setAttribute('data-jump', String(entry.t));
+        jump.setAttribute('data-channel', ch);
+        jump.textContent = offsetText(entry.t);
+        wireJump(jump);
+        var code = document.createElement('code');
+        code.textContent = entry.cmd;
+        item.appendChild(jump);
+        item.appendChild(document.createTextNode(' '));
+        item.appendChild(code);
+        list.appendChild(item);
+      }
+      list.hidden = list.children.length === 0;
+      if (heading) heading.hidden = list.hidden;
+    }
     var sealed = div.getAttribute('data-sealed');
     if (!sealed) {
       return fetchFrom(div.getAttribute('data-cast'), false).then(function (text) { show(text, false); });
     }
+    var sealedCommands = div.getAttribute('data-commands');
     var keyEl = document.getElementById('key-' + ch);
     if (keyEl) {
       keyEl.addEventListener('change', function () {
         var file = keyEl.files && keyEl.files[0];
         if (!file) return;
         setState('working', 'Decrypting on this computer...');
-        Promise.all([file.text(), fetchFrom(sealed, true)]).then(function (got) {
-          return openSealed(new Uint8Array(got[1]), got[0]);
-        }).then(function (text) {
-          show(text, true);
-          setState('done', 'Done: decrypted with your key, on this computer; playing.');
+        var index = sealedCommands ? fetchFrom(sealedCommands, true).catch(function (e) { return e; }) : null;
+        Promise.all([file.text(), fetchFrom(sealed, true), index]).then(async function (got) {
+          var text = await openSealed(new Uint8Array(got[1]), got[0]);
+          // The recording plays even if its commands cannot be read.
+          var note = '';
+          if (got[2] instanceof ArrayBuffer) {
+            try {
+              listCommands(await openSealed(new Uint8Array(got[2]), got[0]));
+            } catch (e) {
+              note = ' Its command list cannot be read: ' + e.message + '.';
+            }
+          } else if (got[2]) {
+            note = ' Its command list cannot be fetched: ' + got[2].message + '.';
+          }
+          return { text: text, note: note };
+        }).then(function (opened) {
+          show(opened.text, true);
+          setState('done', 'Done: decrypted with your key, on this computer; playing.' + opened.note);
         }, function (err) {
           setState('failed', 'Failed: ' + err.message);
         });
@@ -653,9 +709,13 @@ std::string channel_section(const std::string& id, const nlohmann::json& c) {
         "read and used on this computer only, never sent.</p>\n<p><label for=\"key-" +
         e(ch) + "\">Reviewer key file (PREFIX.key)</label><br><input type=\"file\" id=\"key-" + e(ch) +
         "\" accept=\".key,.pem\"></p>\n" + speed_controls(ch) + "<div class=\"player\" id=\"player-" + e(ch) +
-        "\" data-channel=\"" + e(ch) + "\" data-sealed=\"" + base +
-        "/cast\"></div>\n<p>Or replay it on your own machine, where the key is:</p>\n<pre>bastionctl sessions replay " +
-        e(id) + " --channel " + e(ch) + " --key REVIEWER.key</pre>\n";
+        "\" data-channel=\"" + e(ch) + "\" data-sealed=\"" + base + "/cast\"" +
+        (c.value("sealed_commands", false) ? " data-commands=\"" + base + "/commands\"" : std::string()) + "></div>\n";
+    // Filled by the page once the key opens the sealed command index.
+    out += "<h3 id=\"commands-h-" + e(ch) + "\" hidden>Commands</h3>\n<ol class=\"commands\" id=\"commands-" + e(ch) +
+           "\" hidden></ol>\n<p>Or replay it on your own machine, where the key is:</p>\n<pre>bastionctl sessions "
+           "replay " +
+           e(id) + " --channel " + e(ch) + " --key REVIEWER.key</pre>\n";
   } else if (kind == "stream") {
     out +=
         "<p>A byte-exact recording of a non-terminal channel (a command's input and output, or a file transfer). "

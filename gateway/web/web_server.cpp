@@ -384,17 +384,22 @@ bool plausible_file_name(const std::string& name) {
 
 }  // namespace
 
-// GET /console/recordings/ID/CHANNEL/(cast|download): the file the monitor
-// opened for this person, streamed from its descriptor.
+// GET /console/recordings/ID/CHANNEL/(cast|download|commands): the file the
+// monitor opened for this person (the recording, or its command index),
+// streamed from its descriptor.
 void WebServer::Impl::console_file(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   const std::string what = req.matches[3];
   if (!is_valid_web_token(id)) return send_html(res, 404, render_console_error(404, "no such recording"));
   const int channel = std::stoi(req.matches[2]);
-  nlohmann::json call = {
-      {"cookie", console_cookie(req)},
-      {"source", req.remote_addr},
-      {"args", {{"id", id}, {"channel", channel}, {"purpose", what == "cast" ? "play" : "download"}}}};
+  nlohmann::json call = {{"cookie", console_cookie(req)},
+                         {"source", req.remote_addr},
+                         {"args",
+                          {{"id", id},
+                           {"channel", channel},
+                           {"purpose", what == "cast"       ? "play"
+                                       : what == "commands" ? "commands"
+                                                            : "download"}}}};
   WebReply r = backend.console("recording-file", call);
   int status = checked_status(r.status);
   if (status == 401) return send_html(res, 401, render_console_signin(error_message_of(r)));
@@ -414,6 +419,13 @@ void WebServer::Impl::console_file(const httplib::Request& req, httplib::Respons
       return send_html(res, 409, render_console_error(409, "not a terminal recording"));
     }
     if (kind == "terminal") size = whole_lines(r.file->get(), size);
+  } else if (what == "commands") {
+    // Sealed (encrypted recordings) or JSON lines: the page reads it.
+    if (kind != "terminal" && kind != "encrypted") {
+      return send_html(res, 409, render_console_error(409, "not a terminal recording"));
+    }
+    send_file(res, r.file, size, kind == "encrypted" ? "application/octet-stream" : "application/x-ndjson");
+    return;
   } else {
     std::string name = str_of(r.body, "name");
     if (!plausible_file_name(name)) name = "recording";
@@ -624,7 +636,7 @@ void WebServer::Impl::add_routes() {
     if (!is_valid_web_token(id)) return send_html(s, 404, render_console_error(404, "no such recording"));
     console_page(q, s, "recording", {{"id", id}});
   });
-  svr->Get(R"(/console/recordings/([^/]+)/([0-9]{1,5})/(cast|download))",
+  svr->Get(R"(/console/recordings/([^/]+)/([0-9]{1,5})/(cast|download|commands))",
            [this](const httplib::Request& q, httplib::Response& s) { console_file(q, s); });
   svr->Get("/console/audit",
            [this](const httplib::Request& q, httplib::Response& s) { console_page(q, s, "audit", audit_query(q)); });

@@ -582,8 +582,10 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
                                                   {{"text", "list"}},
                                                   {{"fetch", {{"path", "/console/recordings/" + id}}}, {"as", "page"}},
                                                   {{"fetch", {{"path", file + "/cast"}}}, {"as", "cast"}},
-                                                  {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}}})));
+                                                  {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}},
+                                                  {{"fetch", {{"path", file + "/commands"}}}, {"as", "commands"}}})));
     ASSERT_TRUE(refused["ok"]) << refused;
+    EXPECT_EQ(refused["results"]["commands"]["status"], 404) << who;
     EXPECT_EQ(refused["results"]["list"].get<std::string>().find(id), std::string::npos) << who;
     EXPECT_EQ(refused["results"]["page"]["status"], 404) << who;
     EXPECT_EQ(refused["results"]["cast"]["status"], 404) << who;
@@ -605,7 +607,7 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
   }
   EXPECT_EQ(replays, 1) << audit;
   EXPECT_EQ(downloads, 1) << audit;
-  EXPECT_EQ(refusals, 6) << audit;
+  EXPECT_EQ(refusals, 8) << audit;
 }
 
 // An encrypted recording plays once the auditor chooses the reviewer key
@@ -631,10 +633,14 @@ TEST_F(Console, AnEncryptedRecordingPlaysAfterChoosingTheReviewerKeyFile) {
                                                   {{"upload", "#key-" + ch}, {"path", other + ".key"}},
                                                   {{"waitFor", "body[data-state=failed]"}},
                                                   {{"text", "wrong"}},
+                                                  {{"fetch", {{"path", file + "/commands"}}}, {"as", "index"}},
                                                   {{"upload", "#key-" + ch}, {"path", prefix + ".key"}},
                                                   {{"waitFor", ".ap-term:has-text(\"sealed-42\")"}},
+                                                  {{"waitFor", "#commands-" + ch + " button[data-jump]"}},
                                                   {{"text", "page"}},
                                                   {{"screenshot", "console-recording-encrypted"}},
+                                                  {{"click", "#commands-" + ch + " button[data-jump]"}},
+                                                  {{"waitFor", ".ap-term:has-text(\"sealed-42\")"}},
                                               })));
   ASSERT_TRUE(r["ok"]) << r;
   EXPECT_EQ(r["results"]["sealed"]["status"], 200);
@@ -645,6 +651,18 @@ TEST_F(Console, AnEncryptedRecordingPlaysAfterChoosingTheReviewerKeyFile) {
       << r["results"]["wrong"];
   EXPECT_NE(r["results"]["page"].get<std::string>().find("Done: decrypted with your key, on this computer"),
             std::string::npos);
+  // Its commands too: sealed on the server, listed once the key opened them.
+  EXPECT_EQ(r["results"]["index"]["status"], 200);
+  EXPECT_EQ(r["results"]["index"]["body"].get<std::string>().rfind("bastion-encrypted-cast v1 ", 0), 0u);
+  EXPECT_EQ(r["results"]["index"]["body"].get<std::string>().find("sealed-"), std::string::npos);
+  EXPECT_NE(r["results"]["page"].get<std::string>().find("echo sealed-$((6*7))"), std::string::npos)
+      << r["results"]["page"];
+  EXPECT_EQ(r["results"]["page"].get<std::string>().find("command list cannot be"), std::string::npos);
+  int reads = 0;
+  for (const auto& rec : audit_about(id)) {
+    if (rec["action"] == "console.recording" && rec["details"]["purpose"] == "commands") ++reads;
+  }
+  EXPECT_EQ(reads, 3);  // the test's own fetch, then the page's with each key chosen
 }
 
 // The Audit page, for auditors: the newest records for a filter, the state
