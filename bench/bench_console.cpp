@@ -55,6 +55,35 @@ void fill_history(Database& db, int people, int targets, int sessions, int audit
       s.run();
       s.reset();
     }
+    // Ten commands a session (as the monitor stores them at a recording's
+    // end), one of them this session's own (an error number).
+    Statement typed(db, "INSERT INTO recording_commands(session_id, channel, offset_us, command) VALUES (?, 1, ?, ?)");
+    for (int i = 0; i < sessions; ++i) {
+      char id[24];
+      std::snprintf(id, sizeof id, "s-%016d", i);
+      char own[64];
+      std::snprintf(own, sizeof own, "grep -r ERROR-%06d /var/log/app", i);
+      const std::string svc = "svc" + std::to_string(i % 50);
+      const std::string commands[] = {"sudo -i",
+                                      "cd /srv/" + svc,
+                                      "ls -la /var/log",
+                                      "systemctl status " + svc,
+                                      "journalctl -u " + svc + " --since today",
+                                      own,
+                                      "vim /etc/app/conf" + std::to_string(i % 100) + ".toml",
+                                      "systemctl restart " + svc,
+                                      "tail -n 100 /var/log/syslog",
+                                      "exit"};
+      int64_t at = 0;
+      for (const auto& cmd : commands) {
+        at += 3 * kMicrosPerSecond;
+        typed.bind(1, id);
+        typed.bind(2, at);
+        typed.bind(3, cmd);
+        typed.run();
+        typed.reset();
+      }
+    }
     static const char* const kActions[] = {"auth",          "access",          "session.start",
                                            "session.end",   "recording.chunk", "recording.end",
                                            "grant.approve", "console.signin"};
@@ -239,9 +268,9 @@ int bench_console(const std::string& dir, int people, int targets, int customers
     return ms;
   };
   std::printf(
-      "| deployment | %d people, %d targets, %d customers, %d requests and grants, %d sessions, %d audit records "
-      "(filled in %.1f s) |\n",
-      people, targets, customers, elevations, sessions, audit, fill_s);
+      "| deployment | %d people, %d targets, %d customers, %d requests and grants, %d sessions (%d commands typed), "
+      "%d audit records (filled in %.1f s) |\n",
+      people, targets, customers, elevations, sessions, sessions * 10, audit, fill_s);
   size_t rows = 0;
   auto list = measure("requests", nlohmann::json::object(), &rows, rounds);
   if (list.empty()) return 1;
@@ -262,6 +291,11 @@ int bench_console(const std::string& dir, int people, int targets, int customers
       {"recordings", {{"user", "person7"}}, "`recordings`, one person"},
       {"recordings", {{"customer", "customer3"}}, "`recordings`, one customer"},
       {"recordings", {{"since", "2000-01-01"}, {"until", "2000-01-31"}}, "`recordings`, a month with none"},
+      {"recordings", {{"command", "ERROR-042424"}}, "`recordings`, a command typed in one session"},
+      {"recordings", {{"command", "Systemctl Restart svc7"}}, "`recordings`, a command in 2% of sessions"},
+      {"recordings", {{"command", "systemctl status"}}, "`recordings`, a command in every session (the newest)"},
+      {"recordings", {{"command", "rm -rf"}}, "`recordings`, a command nobody typed"},
+      {"recordings", {{"command", "-i"}}, "`recordings`, two characters (shorter than a trigram: row by row)"},
       {"audit", nlohmann::json::object(), "`audit`, no filter (the newest 200, and the chain's tail)"},
       {"audit", {{"actor", "person7"}}, "`audit`, one actor"},
       {"audit", {{"action", "grant.approve"}}, "`audit`, one action"},

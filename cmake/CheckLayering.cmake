@@ -18,8 +18,9 @@
 # Each storage engine stays inside its file: only common/database_sqlite.cpp
 # includes SQLiteCpp or sqlite3.h, only common/database_postgres.cpp libpq,
 # and only common/database*.cpp the engine interface (database_engine.h).
-# The stores run SQL through the engine-neutral common/database_sql.h (and recorder/recorder_sql.h); no header but those
-# two includes them, and no gateway/ source but a unit test does.
+# The stores run SQL through the engine-neutral common/database_sql.h (and recorder/recorder_sql.h,
+# recorder/text_match.h); no header but the first two includes them, and no
+# gateway/ source but a unit test does.
 set(forbid_gateway "\"gateway/")
 set(forbid_libssh "<libssh/")
 set(forbid_httplib "<httplib.h>")
@@ -40,7 +41,7 @@ set(forbid_evidence "\"authn/" "\"policy/" "\"recorder/" ${forbid_gateway} ${for
 set(forbid_sqlite "<SQLiteCpp/" "<sqlite3.h>")
 set(forbid_postgres "<libpq-fe.h>" "<libpq/")
 set(forbid_engine_interface "\"common/database_engine.h")
-set(forbid_sql "\"common/database_sql.h" "\"recorder/recorder_sql.h")
+set(forbid_sql "\"common/database_sql.h" "\"recorder/recorder_sql.h" "\"recorder/text_match.h")
 
 set(violations 0)
 foreach(dir IN LISTS dirs)

@@ -357,6 +357,14 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
+    if (!db->postgres()) {
+      for (const char* trigger :
+           {"recording_commands_text_insert", "recording_commands_text_delete", "recording_commands_text_update"}) {
+        exec(*db, std::string("DROP TRIGGER ") + trigger);
+      }
+      exec(*db, "DROP TABLE recording_commands_text");
+    }
+    exec(*db, "DROP TABLE recording_commands");
     if (db->postgres()) {
       exec(*db, "DROP INDEX audit_log_reason_text");
       exec(*db, "DROP INDEX audit_log_details_text");

@@ -416,6 +416,43 @@ BEGIN
 END
 $$;
 )sql"},
+      // 14: the commands of plaintext terminal recordings, from their command
+      // index at the recording's end, for the console's search by command
+      // (recorder/recording_commands.h); indexed by trigrams as in 13.
+      {R"sql(
+CREATE TABLE recording_commands (
+  session_id TEXT NOT NULL,
+  channel INTEGER NOT NULL,
+  offset_us BIGINT NOT NULL,
+  command TEXT NOT NULL
+);
+CREATE INDEX recording_commands_session ON recording_commands(session_id, channel, offset_us);
+)sql",
+       R"sql(
+CREATE VIRTUAL TABLE recording_commands_text USING fts5(command, content='recording_commands', tokenize='trigram', detail=none);
+CREATE TRIGGER recording_commands_text_insert AFTER INSERT ON recording_commands BEGIN
+  INSERT INTO recording_commands_text(rowid, command) VALUES (new.rowid, new.command);
+END;
+CREATE TRIGGER recording_commands_text_delete AFTER DELETE ON recording_commands BEGIN
+  INSERT INTO recording_commands_text(recording_commands_text, rowid, command) VALUES ('delete', old.rowid, old.command);
+END;
+CREATE TRIGGER recording_commands_text_update AFTER UPDATE ON recording_commands BEGIN
+  INSERT INTO recording_commands_text(recording_commands_text, rowid, command) VALUES ('delete', old.rowid, old.command);
+  INSERT INTO recording_commands_text(rowid, command) VALUES (new.rowid, new.command);
+END;
+)sql",
+       R"sql(
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+DO $$
+DECLARE
+  trgm text;
+BEGIN
+  SELECT n.nspname INTO trgm FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+   WHERE e.extname = 'pg_trgm';
+  EXECUTE format('CREATE INDEX recording_commands_text ON recording_commands USING gin (command %I.gin_trgm_ops)', trgm);
+END
+$$;
+)sql"},
   };
   return m;
 }

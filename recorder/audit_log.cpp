@@ -2,11 +2,11 @@
 
 #include "common/database_sql.h"
 #include "recorder/audit_chain.h"
+#include "recorder/text_match.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <chrono>
 #include <sstream>
 
@@ -25,48 +25,6 @@ std::string to_string(Outcome o) {
 namespace {
 // transaction_memo() key: "SEQ TS HASH" of the record appended last.
 constexpr const char* kHeadMemo = "audit.head";
-
-// A LIKE pattern that matches `text` literally, anywhere (ESCAPE '\').
-std::string contains_pattern(const std::string& text) {
-  std::string p = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') p += '\\';
-    p += c;
-  }
-  return p + "%";
-}
-
-// Whether SQLite's trigram index can find `text`: it needs three characters
-// (UTF-8 continuation bytes are not characters).
-bool trigram_searchable(const std::string& text) {
-  return std::count_if(text.begin(), text.end(),
-                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }) >= 3;
-}
-
-// An FTS5 query for the records that hold every trigram of `text` (the
-// index keeps no positions, detail=none, so it cannot tell where they are:
-// the caller checks the text itself in what it finds). Each trigram is a
-// quoted string, its double quotes doubled.
-std::string fts_trigrams(const std::string& text) {
-  std::vector<size_t> starts;  // where each character begins
-  for (size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
-  }
-  starts.push_back(text.size());
-  std::set<std::string> trigrams;
-  for (size_t k = 0; k + 3 < starts.size(); ++k) trigrams.insert(text.substr(starts[k], starts[k + 3] - starts[k]));
-  std::string q;
-  for (const auto& t : trigrams) {
-    if (!q.empty()) q += " AND ";
-    q += '"';
-    for (char c : t) {
-      if (c == '"') q += '"';
-      q += c;
-    }
-    q += '"';
-  }
-  return q;
-}
 
 Outcome parse_outcome(const std::string& s) {
   if (s == "allow") return Outcome::kAllow;

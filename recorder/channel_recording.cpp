@@ -17,6 +17,7 @@
 #include "recorder/cast_crypto.h"
 #include "recorder/stream_writer.h"
 #include "recorder/recorder_sql.h"
+#include "recorder/text_match.h"
 
 namespace bastion::recorder {
 
@@ -96,7 +97,7 @@ Result<IndexDigest> digest_index_file(const std::string& path) {
   }
   auto md = new_sha256();
   if (!md) return make_error("SHA-256 unavailable");
-  IndexDigest d{path, 0, {}};
+  IndexDigest d{path, 0, {}, {}};
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -106,6 +107,7 @@ Result<IndexDigest> digest_index_file(const std::string& path) {
     d.size += n;
     if (d.size > kMaxIndexFileBytes) return make_error("the command index " + path + " grew while it was read");
     EVP_DigestUpdate(md.get(), buf, static_cast<size_t>(n));
+    d.content.append(buf, static_cast<size_t>(n));
   }
   std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
@@ -113,6 +115,26 @@ Result<IndexDigest> digest_index_file(const std::string& path) {
   out.resize(len);
   d.sha256 = hex_encode(out);
   return d;
+}
+
+// The commands of a plaintext command index, for the search by command.
+// The connection process wrote the index: it is parsed as hostile input
+// (bounded, never throws); a sealed or malformed one gives nothing.
+void store_commands(Database& db, const std::string& session_id, int channel, const std::string& content) {
+  if (content.empty() || is_encrypted_cast(content)) return;
+  auto index = parse_command_index(content, "command index");
+  if (!index) return;
+  Statement q(db, "INSERT INTO recording_commands(session_id, channel, offset_us, command) VALUES (?, ?, ?, ?)");
+  size_t stored = 0;
+  for (const auto& e : index->entries) {
+    if (stored++ == kMaxSearchableCommands) break;
+    q.reset();
+    q.bind(1, session_id);
+    q.bind(2, channel);
+    q.bind(3, static_cast<int64_t>(e.offset));
+    q.bind(4, e.command);
+    q.run();
+  }
 }
 
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
@@ -125,6 +147,7 @@ Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const Au
     q.bind(4, tmpl.session_id);
     q.bind(5, channel);
     q.run();
+    if (index != nullptr) store_commands(db, tmpl.session_id, channel, index->content);
     return {};
   });
   AuditEvent e = tmpl;
@@ -333,6 +356,25 @@ Status RecordingCatalog::end(const AuditEvent& tmpl, int channel, const std::str
 
 Result<std::vector<RecordingInfo>> RecordingCatalog::of(const std::string& session_id) {
   return recordings_of(db_, session_id);
+}
+
+Result<std::vector<CommandHit>> RecordingCatalog::commands_containing(const std::string& session_id,
+                                                                      const std::string& text, int limit) {
+  try {
+    // One session's commands are few (kMaxSearchableCommands a channel at
+    // most): read through its index, not the trigram index.
+    Statement q(db_, std::string("SELECT channel, offset_us, command FROM recording_commands WHERE session_id = ? AND "
+                                 "command ") +
+                         (db_.postgres() ? "ILIKE" : "LIKE") + " ? ESCAPE '\\' ORDER BY channel, offset_us LIMIT ?");
+    q.bind(1, session_id);
+    q.bind(2, contains_pattern(text));
+    q.bind(3, limit);
+    std::vector<CommandHit> out;
+    while (q.step()) out.push_back({q.column(0).int32(), q.column(1).int64(), q.column(2).text()});
+    return out;
+  } catch (const DatabaseError& e) {
+    return database_error("database: ", e);
+  }
 }
 
 }  // namespace bastion::recorder

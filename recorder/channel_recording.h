@@ -85,7 +85,17 @@ Status record_chunk(AuditLog& audit, const AuditEvent& tmpl, int channel, const 
 struct IndexDigest {
   std::string path;
   int64_t size = 0;
-  std::string sha256;  // hex, of the whole file
+  std::string sha256;   // hex, of the whole file
+  std::string content;  // the bytes hashed (at most kMaxIndexFileBytes)
+};
+// How many commands of a recording's channel the console's search by command
+// finds (the first ones; `bastionctl sessions search --command` reads them all).
+inline constexpr size_t kMaxSearchableCommands = 10'000;
+// A command of a recording, as the search by command finds it.
+struct CommandHit {
+  int channel = 0;
+  Micros offset = 0;  // from the recording's start
+  std::string command;
 };
 // The largest command index a connection process writes (entries past it are
 // dropped and the index says it is truncated); the monitor refuses to vouch
@@ -114,11 +124,18 @@ class RecordingCatalog {
   Result<RecordingJournal::Opened> begin(const std::string& dir, bool encrypted, const AuditEvent& tmpl, int channel,
                                          RecordingFormat format = RecordingFormat::kAsciicast);
   // The recording is complete; `index`: the command index's digest, when
-  // the channel has one (a terminal).
+  // the channel has one (a terminal). A plaintext index's commands (the
+  // first kMaxSearchableCommands) are stored for the search by command, in
+  // the same transaction; a sealed one's are not (the gateway cannot read
+  // them), nor those of an index that does not parse.
   Status end(const AuditEvent& tmpl, int channel, const std::string& path, const CastSummary& s,
              const IndexDigest* index = nullptr);
   // The recordings of session `session_id`, in channel order.
   Result<std::vector<RecordingInfo>> of(const std::string& session_id);
+  // The stored commands of session `session_id` that contain `text` (in any
+  // case), in channel and time order, at most `limit`.
+  Result<std::vector<CommandHit>> commands_containing(const std::string& session_id, const std::string& text,
+                                                      int limit);
 
  private:
   Database& db_;

@@ -156,11 +156,19 @@ TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
   {
     auto old = Database::open(path, Database::Mode::kCreate);
     ASSERT_TRUE(old) << old.error().message;
-    ASSERT_EQ(Database::latest_schema_version(), 13);
+    ASSERT_EQ(Database::latest_schema_version(), 14);
     auto exec = [&](const std::string& sql) {
       Statement q(*old, sql);
       q.run();
     };
+    if (!old->postgres()) {
+      for (const char* trigger :
+           {"recording_commands_text_insert", "recording_commands_text_delete", "recording_commands_text_update"}) {
+        exec(std::string("DROP TRIGGER ") + trigger);
+      }
+      exec("DROP TABLE recording_commands_text");
+    }
+    exec("DROP TABLE recording_commands");
     if (old->postgres()) {
       exec("DROP INDEX audit_log_reason_text");
       exec("DROP INDEX audit_log_details_text");
@@ -177,7 +185,7 @@ TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
   }
   auto db12 = Database::open(path, Database::Mode::kOpenExisting);
   ASSERT_TRUE(db12) << db12.error().message;
-  EXPECT_EQ(db12->schema_version(), 13);
+  EXPECT_EQ(db12->schema_version(), 14);
   AuditLog log(*db12, clock);
   AuditFilter f;
   f.text = "chg-1234";

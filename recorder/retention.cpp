@@ -68,6 +68,7 @@ Status remove_prefix(Database& db, const Ed25519Key& key, const Clock& clock, co
                {"audit_records", report.audit_records},
                {"recordings", report.recordings}};
   if (auto r = AuditLog(db, clock).append_in_transaction(e); !r) return r.error();
+  exec_through(db, "DELETE FROM recording_commands WHERE session_id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM recordings WHERE session_id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM sessions WHERE id IN (" + kEndedSessions + ")", cut.seq);
   exec_through(db, "DELETE FROM audit_log WHERE seq <= ?", cut.seq);

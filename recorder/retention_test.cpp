@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/database_sql.h"
@@ -159,6 +160,63 @@ TEST_F(RetentionTest, PurgeNeverGoesPastTheNewestCheckpoint) {
   EXPECT_EQ(again->audit_records, 0);
   EXPECT_EQ(again->anchor_seq, 0);
   EXPECT_EQ(count("SELECT MIN(seq) FROM audit_log"), 6);
+}
+
+// The commands of a plaintext recording's index are stored at the
+// recording's end for the console's search by command (case-insensitive);
+// a sealed index's are not (the gateway cannot read them); a purge that
+// takes the session takes its commands.
+TEST_F(RetentionTest, ARecordingsCommandsAreSearchableFromItsEndUntilItIsPurged) {
+  auto end_with = [&](const std::string& id, const std::string& content) {
+    AuditEvent tmpl{"alice", "session.start", Outcome::kInfo, "", "prod", "root", "", id, {}};
+    IndexDigest d{"/rec/x.cmdidx", static_cast<int64_t>(content.size()), std::string(64, '0'), content};
+    CastSummary sum{0, std::string(64, '0')};
+    EXPECT_TRUE(end_recording(*db, *log, clock, tmpl, 1, "/rec/x.cast", sum, &d));
+  };
+  auto index = [](std::vector<CommandEntry> entries) {
+    return format_command_index(CommandIndex{CommandIndexHeader{"x.cast", 0, 80, 24, false}, std::move(entries)});
+  };
+  session("s-1");
+  end_with("s-1", index({{1'500'000, "systemctl restart nginx"}, {2'000'000, "ls -la /etc"}}));
+  session("s-2");
+  end_with("s-2", index({{3'000'000, "SYSTEMCTL status"}}));
+  session("s-3");
+  end_with("s-3", "bastion-encrypted-cast v1 AAAA BBBB\n" + index({{1, "systemctl stop sealed"}}));
+  session("s-4");
+  end_with("s-4", "not an index\n");
+  auto found = [&](const std::string& text) {
+    SessionFilter f;
+    f.command = text;
+    auto r = sessions->list(f);
+    EXPECT_TRUE(r) << r.error().message;
+    std::vector<std::string> ids;
+    if (r) {
+      for (const auto& s : *r) ids.push_back(s.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(found("systemctl"), (V{"s-1", "s-2"}));
+  EXPECT_EQ(found("restart NGINX"), (V{"s-1"}));
+  EXPECT_EQ(found("ls"), (V{"s-1"}));  // shorter than a trigram: row by row
+  EXPECT_EQ(found("sealed"), V{});
+  EXPECT_EQ(found("rm -rf"), V{});
+  RecordingCatalog catalog(*db, *log, clock);
+  auto hits = catalog.commands_containing("s-1", "SystemCTL", 3);
+  ASSERT_TRUE(hits) << hits.error().message;
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].channel, 1);
+  EXPECT_EQ((*hits)[0].offset, 1'500'000);
+  EXPECT_EQ((*hits)[0].command, "systemctl restart nginx");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM recording_commands"), 3);
+
+  checkpoint();
+  Micros cutoff = clock.now() + 1;
+  clock.advance(kMicrosPerSecond);
+  ASSERT_TRUE(purge(cutoff));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM recording_commands"), 0);
+  EXPECT_EQ(found("systemctl"), V{});
 }
 
 TEST_F(RetentionTest, WithoutACheckpointNothingIsPurged) {

@@ -1,5 +1,7 @@
 #include "recorder/session_log.h"
 
+#include "recorder/text_match.h"
+
 #include "common/database_sql.h"
 
 namespace bastion::recorder {
@@ -74,6 +76,22 @@ Result<std::vector<SessionRecord>> SessionLog::list(bool live_only, int limit) {
   return list(f);
 }
 
+namespace {
+
+// Up to this many commands holding a text, their sessions are found through
+// the trigram index; past it, session by session (SessionLog::list).
+constexpr int64_t kFewCommands = 5000;
+
+// Whether more than `n` stored commands hold every trigram of `text`.
+bool commands_hold_more_than(Database& db, const std::string& text, int64_t n) {
+  Statement q(db, "SELECT rowid FROM recording_commands_text WHERE recording_commands_text MATCH ? LIMIT 1 OFFSET ?");
+  q.bind(1, fts_trigrams(text));
+  q.bind(2, n);
+  return q.step();
+}
+
+}  // namespace
+
 Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
   try {
     std::string statement = std::string(kCols) + " WHERE 1=1";
@@ -88,6 +106,24 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
     if (!f.grant_id.empty()) statement += " AND grant_id = :grant";
     if (f.since) statement += " AND started_at >= :since";
     if (f.until) statement += " AND started_at < :until";
+    // A command (recorder/text_match.h). A text that few commands hold:
+    // their sessions, through the trigram index (SQLite). A common text,
+    // or one shorter than a trigram: the sessions newest first, each one's
+    // commands read through its own index, until `limit` are found.
+    // PostgreSQL: its planner answers ILIKE from its trigram index.
+    const bool by_trigrams = !f.command.empty() && !db_.postgres() && trigram_searchable(f.command) &&
+                             !commands_hold_more_than(db_, f.command, kFewCommands);
+    if (by_trigrams) {
+      statement +=
+          " AND id IN (SELECT c.session_id FROM recording_commands_text t CROSS JOIN recording_commands c ON c.rowid = "
+          "t.rowid WHERE recording_commands_text MATCH :trigrams AND c.command LIKE :command ESCAPE '\\')";
+    } else if (!f.command.empty() && db_.postgres()) {
+      statement += " AND id IN (SELECT session_id FROM recording_commands WHERE command ILIKE :command ESCAPE '\\')";
+    } else if (!f.command.empty()) {
+      statement +=
+          " AND EXISTS (SELECT 1 FROM recording_commands c WHERE c.session_id = sessions.id AND c.command LIKE "
+          ":command ESCAPE '\\')";
+    }
     statement += " ORDER BY started_at DESC LIMIT :limit";
     Statement q(db_, statement);
     if (!f.user.empty()) q.bind(":user", f.user);
@@ -96,6 +132,8 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
     if (!f.grant_id.empty()) q.bind(":grant", f.grant_id);
     if (f.since) q.bind(":since", static_cast<int64_t>(*f.since));
     if (f.until) q.bind(":until", static_cast<int64_t>(*f.until));
+    if (by_trigrams) q.bind(":trigrams", fts_trigrams(f.command));
+    if (!f.command.empty()) q.bind(":command", contains_pattern(f.command));
     q.bind(":limit", f.limit);
     std::vector<SessionRecord> out;
     while (q.step()) out.push_back(read_row(q));

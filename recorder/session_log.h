@@ -40,6 +40,9 @@ struct SessionFilter {
   std::string grant_id;
   std::optional<Micros> since;
   std::optional<Micros> until;  // started before
+  // Sessions with a stored command (RecordingCatalog, plaintext terminal
+  // recordings) that contains this text, in any case.
+  std::string command;
   int limit = 1000;
 };
 

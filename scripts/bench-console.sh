@@ -2,7 +2,8 @@
 # Web console server time (not a test): what the monitor spends answering a
 # console page (gateway/app/console_web.h) on a large deployment (default
 # 10,000 people, 1,000 targets, 100 customers, 100,000 requests and grants,
-# 100,000 sessions and 1,000,000 audit records of history), p50 and p99
+# 100,000 sessions with 10 commands each, and 1,000,000 audit records of
+# history), p50 and p99
 # over 200 calls per page (20 for the Recordings and Audit pages). Writes
 # bench/RESULTS-console.md.
 #

@@ -32,6 +32,8 @@ namespace {
 // recording's page lists per channel.
 constexpr int kSearchLimit = 200;
 constexpr size_t kMaxCommands = 1000;
+// How many of a session's commands a search by command shows.
+constexpr int kHitsPerSession = 3;
 // Larger recordings are verified with `bastionctl sessions verify`, not in
 // the monitor while every session waits for it.
 constexpr int64_t kMaxVerifiedHere = int64_t{32} << 20;
@@ -146,6 +148,7 @@ WebReply ConsoleWeb::recordings_page(const Signed& who, const nlohmann::json& ar
   f.limit = kSearchLimit;
   f.user = str(args, "user").substr(0, kMaxName);
   f.target = str(args, "target").substr(0, kMaxName);
+  f.command = str(args, "command").substr(0, kMaxName);
   const std::string customer = str(args, "customer").substr(0, kMaxName);
   auto since = parse_day(str(args, "since"), false);
   auto until = parse_day(str(args, "until"), true);
@@ -171,7 +174,19 @@ WebReply ConsoleWeb::recordings_page(const Signed& who, const nlohmann::json& ar
   if (!rows) return error(500, "internal error: " + rows.error().message);
   for (const auto& r : *rows) {
     const std::string& c = customer_of[r.target];
-    if (policy::may_view_recording(v->access, c)) page["sessions"].push_back(console_detail::session_json(r, c));
+    if (!policy::may_view_recording(v->access, c)) continue;
+    nlohmann::json row = console_detail::session_json(r, c);
+    if (!f.command.empty()) {
+      // The commands found, each a link to its place in the recording.
+      auto hits = s_.recordings().commands_containing(r.id, f.command, kHitsPerSession);
+      if (!hits) return error(500, "internal error: " + hits.error().message);
+      row["commands"] = nlohmann::json::array();
+      for (const auto& h : *hits) {
+        row["commands"].push_back(
+            {{"channel", h.channel}, {"offset", static_cast<double>(h.offset) / 1e6}, {"command", h.command}});
+      }
+    }
+    page["sessions"].push_back(std::move(row));
   }
   page["limited"] = rows->size() >= static_cast<size_t>(kSearchLimit);
   return {200, page};

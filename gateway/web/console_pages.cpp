@@ -163,7 +163,11 @@ const std::string_view kRecordingJs = R"JS('use strict';
     function show(text, play) {
       state.text = text;
       state.times = eventTimes(text);
-      create(0, play);
+      // A link from a search by command: ?channel=N&at=SECONDS starts there.
+      var asked = new URLSearchParams(window.location.search);
+      var at = Number(asked.get('at'));
+      var start = asked.get('channel') === ch && at > 0 ? mapped(state.times, at, idle()) : 0;
+      create(start, play || start > 0);
     }
     if (speedEl) speedEl.addEventListener('change', function () { create(undefined, false); });
     if (idleEl) idleEl.addEventListener('change', function () { create(0, false); });
@@ -740,9 +744,17 @@ std::string render_console_recordings(const nlohmann::json& data, const nlohmann
                input("user", "Person", str(query, "user"), "text", "bob") +
                input("target", "Target", str(query, "target"), "text", "acme-app") +
                input("customer", "Customer", str(query, "customer"), "text", "acme") +
+               input("command", "Command typed", str(query, "command"), "text", "systemctl restart") +
                input("since", "From (UTC)", str(query, "since"), "date", "") +
                input("until", "To (UTC, included)", str(query, "until"), "date", "") +
                "<p><button type=\"submit\" id=\"search\">Search</button></p>\n</form>\n";
+    const bool by_command = !str(query, "command").empty();
+    if (by_command) {
+      content +=
+          "<p class=\"hint\">Commands are found in terminal recordings that are not encrypted (the gateway cannot "
+          "read encrypted ones: <code>bastionctl sessions search --command REGEX --key REVIEWER.key</code>), the "
+          "first 10,000 of a channel.</p>\n";
+    }
     const nlohmann::json list = data.value("sessions", nlohmann::json::array());
     if (list.empty()) {
       content += "<p class=\"empty\">No recorded session matches.</p>\n";
@@ -750,14 +762,26 @@ std::string render_console_recordings(const nlohmann::json& data, const nlohmann
       content +=
           "<table id=\"recordings\">\n<thead><tr><th scope=\"col\">Session</th><th scope=\"col\">Person</th>"
           "<th scope=\"col\">Access</th><th scope=\"col\">Customer</th><th scope=\"col\">Started</th>"
-          "<th scope=\"col\">Ended</th></tr></thead>\n<tbody>\n";
+          "<th scope=\"col\">Ended</th>" +
+          std::string(by_command ? "<th scope=\"col\">Commands found</th>" : "") + "</tr></thead>\n<tbody>\n";
       for (const auto& r : list) {
         const std::string id = str(r, "id");
         const std::string ended = str(r, "ended_at").empty() ? "live" : when(str(r, "ended_at"));
         content += "<tr data-id=\"" + e(id) + "\"><td><a href=\"/console/recordings/" + e(id) + "\">" + e(id) +
                    "</a></td><td>" + e(str(r, "user")) + "</td><td><code>" +
                    e(str(r, "login") + "@" + str(r, "target")) + "</code></td><td>" + e(str(r, "customer")) +
-                   "</td><td>" + e(when(str(r, "started_at"))) + "</td><td>" + e(ended) + "</td></tr>\n";
+                   "</td><td>" + e(when(str(r, "started_at"))) + "</td><td>" + e(ended) + "</td>";
+        if (by_command) {
+          content += "<td><ul class=\"found\">";
+          for (const auto& c : r.value("commands", nlohmann::json::array())) {
+            const double at = c.contains("offset") && c["offset"].is_number() ? c["offset"].get<double>() : 0;
+            content += "<li><a href=\"/console/recordings/" + e(id) + "?channel=" + e(number(c, "channel")) +
+                       "&amp;at=" + e(std::to_string(at)) + "\">" + e(offset_text(at)) + "</a> <code>" +
+                       e(str(c, "command")) + "</code></li>";
+          }
+          content += "</ul></td>";
+        }
+        content += "</tr>\n";
       }
       content += "</tbody>\n</table>\n";
       if (data.value("limited", false)) {

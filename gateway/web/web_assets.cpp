@@ -200,6 +200,8 @@ form.search p { margin: 0.3rem 0; }
 .player { max-width: 60rem; margin: 0.5rem 0; }
 .player-controls { margin: 0.5rem 0; }
 ol.commands code { white-space: pre-wrap; }
+ul.found { margin: 0; padding-left: 1.1rem; }
+ul.found code { white-space: pre-wrap; }
 .state-denied, .state-revoked { border-color: #b91c1c; }
 .empty, .hint { color: #666; }
 )CSS";

@@ -625,7 +625,7 @@ void WebServer::Impl::add_routes() {
            [this](const httplib::Request& q, httplib::Response& s) { console_watch(q, s); });
   svr->Get("/console/recordings", [this](const httplib::Request& q, httplib::Response& s) {
     nlohmann::json args = nlohmann::json::object();
-    for (const char* k : {"user", "target", "customer", "since", "until"}) {
+    for (const char* k : {"user", "target", "customer", "command", "since", "until"}) {
       std::string v = q.get_param_value(k);
       if (!v.empty()) args[k] = v.substr(0, 256);
     }

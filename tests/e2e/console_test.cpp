@@ -559,8 +559,24 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
                                                   {{"waitFor", ".ap-term:has-text(\"console-42\")"}},
                                                   {{"screenshot", "console-recording"}},
                                                   {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}},
+                                                  // Found by the command she typed, in any case; the
+                                                  // link starts the player there.
+                                                  {{"goto", "/console/recordings?command=ECHO%20Console-"}},
+                                                  {{"waitFor", "tr[data-id=" + id + "] ul.found a"}},
+                                                  {{"text", "found"}},
+                                                  {{"screenshot", "console-recordings-command"}},
+                                                  {{"click", "tr[data-id=" + id + "] ul.found a"}},
+                                                  {{"waitFor", "body[data-page=recording]"}},
+                                                  {{"waitFor", "[data-ready=true]"}},
+                                                  {{"waitFor", ".ap-term:has-text(\"echo console-\")"}},
+                                                  {{"goto", "/console/recordings?command=no-such-command-typed"}},
+                                                  {{"text", "none"}},
                                                   {{"log", "log"}}})));
   ASSERT_TRUE(replay["ok"]) << replay;
+  EXPECT_NE(replay["results"]["found"].get<std::string>().find("echo console-$((6*7))"), std::string::npos)
+      << replay["results"]["found"];
+  EXPECT_NE(replay["results"]["none"].get<std::string>().find("No recorded session matches"), std::string::npos)
+      << replay["results"]["none"];
   const std::string page = replay["results"]["page"];
   EXPECT_NE(page.find("Verification against the audit log: intact"), std::string::npos) << page;
   EXPECT_NE(page.find("echo console-$((6*7))"), std::string::npos) << page;  // the command list
@@ -580,6 +596,8 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
         who,
         with(sign_in(who), nlohmann::json::array({{{"goto", "/console/recordings?user=fay"}},
                                                   {{"text", "list"}},
+                                                  {{"goto", "/console/recordings?command=echo%20console-"}},
+                                                  {{"text", "bycommand"}},
                                                   {{"fetch", {{"path", "/console/recordings/" + id}}}, {"as", "page"}},
                                                   {{"fetch", {{"path", file + "/cast"}}}, {"as", "cast"}},
                                                   {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}},
@@ -587,6 +605,8 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
     ASSERT_TRUE(refused["ok"]) << refused;
     EXPECT_EQ(refused["results"]["commands"]["status"], 404) << who;
     EXPECT_EQ(refused["results"]["list"].get<std::string>().find(id), std::string::npos) << who;
+    EXPECT_EQ(refused["results"]["bycommand"].get<std::string>().find(id), std::string::npos) << who;
+    EXPECT_EQ(refused["results"]["bycommand"].get<std::string>().find("console-$"), std::string::npos) << who;
     EXPECT_EQ(refused["results"]["page"]["status"], 404) << who;
     EXPECT_EQ(refused["results"]["cast"]["status"], 404) << who;
     EXPECT_EQ(refused["results"]["download"]["status"], 404) << who;
@@ -605,7 +625,7 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
     }
     if (r["action"] == "console.refused" && (r["actor"] == "dave" || r["actor"] == "olga")) ++refusals;
   }
-  EXPECT_EQ(replays, 1) << audit;
+  EXPECT_EQ(replays, 2) << audit;  // from the list, then from the command found
   EXPECT_EQ(downloads, 1) << audit;
   EXPECT_EQ(refusals, 8) << audit;
 }
