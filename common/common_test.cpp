@@ -158,17 +158,20 @@ TEST(Config, WebProcessUserAndConnectionLimits) {
   EXPECT_EQ(c->web_max_connections, 64);
   EXPECT_EQ(c->web_max_connections_per_source, 8);
   EXPECT_TRUE(c->tell_watched);
+  EXPECT_EQ(c->web_max_watches, 100);
   write(d.file("a.toml"),
         "[web]\nprivsep_user = \"www-gw\"\nmax_connections = 200\nmax_connections_per_source = 20\n"
-        "tell_watched = false\n");
+        "tell_watched = false\nmax_watches = 0\n");
   c = load_config(d.file("a.toml"));
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->web_privsep_user, "www-gw");
   EXPECT_EQ(c->web_max_connections, 200);
   EXPECT_EQ(c->web_max_connections_per_source, 20);
   EXPECT_FALSE(c->tell_watched);
+  EXPECT_EQ(c->web_max_watches, 0);
   for (const char* bad : {"privsep_user = \"root\"", "privsep_user = \"\"", "max_connections = 0",
-                          "max_connections = 4\nmax_connections_per_source = 8", "tell_watched = \"no\""}) {
+                          "max_connections = 4\nmax_connections_per_source = 8", "tell_watched = \"no\"",
+                          "max_watches = -1", "max_watches = 10001"}) {
     write(d.file("c.toml"), std::string("[web]\n") + bad + "\n");
     auto e = load_config(d.file("c.toml"));
     ASSERT_FALSE(e) << bad;

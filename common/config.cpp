@@ -292,7 +292,7 @@ class Loader {
     const Table* t = root["web"].as_table();
     if (auto st = check_keys(t, "web",
                              {"public_url", "listen", "tls_cert", "tls_key", "privsep_user", "max_connections",
-                              "max_connections_per_source", "metrics_listen", "tell_watched"});
+                              "max_connections_per_source", "max_watches", "metrics_listen", "tell_watched"});
         !st)
       return st;
     if (auto st = get_string(t, "web", "public_url", cfg_.public_url); !st) return st;
@@ -332,6 +332,7 @@ class Loader {
     if (cfg_.web_max_connections_per_source > cfg_.web_max_connections) {
       return fail("[web] max_connections_per_source must not exceed max_connections");
     }
+    if (auto st = get_int(t, "web", "max_watches", cfg_.web_max_watches, 0, 10000); !st) return st;
     if (t && t->contains("tell_watched")) {
       auto v = (*t)["tell_watched"].value<bool>();
       if (!v) return fail("[web] tell_watched must be true or false");
@@ -581,6 +582,8 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "max_connections = 64                    # open HTTPS connections in total (more are closed at once)\n"
          "max_connections_per_source = 8          # ... per client address (a slowloris takes only its share; "
          "each console watcher holds one)\n"
+         "max_watches = 100                       # live watches at once (0: none), each a connection and a worker "
+         "beyond max_connections\n"
          "tell_watched = true                     # tell a person when someone watches their session in the console\n"
          "# metrics_listen = \"127.0.0.1:9187\"   # plain HTTP: GET /healthz (load balancers), GET /metrics "
          "(Prometheus)\n\n"

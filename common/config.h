@@ -113,7 +113,8 @@ struct Config {
   std::string web_privsep_user = "bastion-web";  // the web process's own unprivileged user (not the connections')
   int web_max_connections = 64;                  // open HTTPS connections in total; more are closed at accept
   int web_max_connections_per_source = 8;        // ... per client address
-  bool tell_watched = true;  // a session watched live in the console is told so ("carol is watching ...")
+  int web_max_watches = 100;  // live watches streaming at once (each a connection and a worker, beyond max_connections)
+  bool tell_watched = true;   // a session watched live in the console is told so ("carol is watching ...")
   // metrics_listen = "HOST:PORT": plain HTTP for /healthz and /metrics, served
   // by the web process (so only with a public_url); default "": none.
   std::string metrics_listen_host;

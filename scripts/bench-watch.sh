@@ -15,6 +15,9 @@
 # Throughput: a terminal's output (`base64` of zeros) through the gateway,
 # with no watcher, one, and 10 watchers reading it all (the watchers' TLS
 # clients run on the same two cores as the gateway, the target and ssh).
+# Then 100 sessions (20 with --quick) watched at once, one watcher each:
+# their keystroke-to-watcher latency, and another session's throughput
+# while they are watched against while they are not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -22,7 +25,7 @@ quick=0
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-watch.sh: unknown argument $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +61,7 @@ public_url="https://localhost:$web_port"  # WebAuthn needs a domain name, not an
 ctl() { "$bin/bastionctl" --config "$work/state/bastion.toml" "$@"; }
 # Enrolled without attestation (not what is measured); ten watchers and
 # their pages from one address.
-sed -i "s/^require_attestation = true/require_attestation = false/; s/^max_connections_per_source = 8 /max_connections_per_source = 32 /" \
+sed -i "s/^require_attestation = true/require_attestation = false/; s/^max_connections = 64 /max_connections = 160 /; s/^max_connections_per_source = 8 /max_connections_per_source = 160 /" \
   "$work/state/bastion.toml"
 python3 - "$work/state/bastion.toml" "$web_port" <<'PY'
 import re, sys
@@ -137,9 +140,10 @@ Host gw
   HostName 127.0.0.1
 CFG
 
-python3 - "$work" "$web_port" "$cookie" "$markers" "$stream_mib" "$runs" "$bin/bastionctl" <<'PY' > "$work/rows.md"
+python3 - "$work" "$web_port" "$cookie" "$markers" "$stream_mib" "$runs" "$bin/bastionctl" "$quick" <<'PY' > "$work/rows.md"
 import json, os, pty, select, socket, ssl, subprocess, sys, threading, time
 work, web_port, cookie, markers, stream_mib, runs, ctl = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+quick = int(sys.argv[8])
 cfg = work + "/ssh_config"
 
 def pct(xs, p):
@@ -167,6 +171,7 @@ class Terminal:
         os.write(self.fd, b"exit\r")
         try: os.waitpid(self.pid, 0)
         except ChildProcessError: pass
+        os.close(self.fd)
 
 class Watcher(threading.Thread):
     """One console watcher: the event stream, and when each marker arrived."""
@@ -196,8 +201,13 @@ class Watcher(threading.Thread):
                         self.seen[m] = now; self.wanted.discard(m)
             self.tail = window[-64:]
     def close(self):
+        # Shut down, wait for the reading thread, then close: a descriptor
+        # closed under a thread still in SSL_read is soon reused (by the next
+        # terminal's pty), and a late TLS alert written to it would be typed
+        # into that session.
         try: self.sock.shutdown(socket.SHUT_RDWR)
         except OSError: pass
+        if self.is_alive(): self.join(10)
         self.sock.close()
 
 def live_session():
@@ -265,6 +275,59 @@ print("| watchers | MiB/s | ratio to none |")
 print("|---|---|---|")
 for n in (0, 1, 10):
     print("| %d | %.1f | %.2f |" % (n, med[n], med[n] / med[0]))
+
+# Many sessions watched at once ([web] max_watches, default 100): each of
+# `many` live sessions has one watcher; each prints markers in turn. Then
+# the relay's throughput for one more session while the others are watched,
+# against the same with nobody watching them.
+def open_sessions(n):
+    known = set()
+    out = []
+    for _ in range(n):
+        t = Terminal()
+        for _ in range(100):
+            ids = [s["id"] for s in json.loads(subprocess.check_output([ctl, "--config", work + "/state/bastion.toml",
+                   "sessions", "list", "--user", "typist", "--json"])) if not s.get("ended_at") and s["id"] not in known]
+            if ids: break
+            time.sleep(0.05)
+        if len(ids) != 1: raise SystemExit("cannot tell which session is new: %r" % ids)
+        known.add(ids[0])
+        out.append((t, ids[0]))
+    return out
+
+many = 100 if quick == 0 else 20
+sessions = open_sessions(many)
+watchers = [Watcher(sid) for _, sid in sessions]
+for w in watchers: w.start()
+for w in watchers:
+    if not w.started.wait(60): raise SystemExit("a watcher's stream did not start")
+time.sleep(1)
+lat = []
+rounds = 5 if quick == 0 else 1
+for r in range(rounds):
+    for i, ((term, _), w) in enumerate(zip(sessions, watchers)):
+        marker = ("%dY" % (200000 + r * 1000 + i)).encode()
+        w.want(marker)
+        t0 = time.perf_counter()
+        os.write(term.fd, ("echo $((%d+1))Y\r" % (200000 + r * 1000 + i - 1)).encode())
+        term.read_until(marker)
+        end = time.time() + 10
+        while time.time() < end and marker not in w.seen: time.sleep(0.001)
+        if marker not in w.seen: raise SystemExit("watcher %d never saw marker %s" % (i, marker))
+        lat.append(w.seen[marker] - t0)
+busy = [throughput(0)[0] for _ in range(runs)]
+for w in watchers: w.close()
+time.sleep(1)
+idle = [throughput(0)[0] for _ in range(runs)]
+for term, _ in sessions: term.close()
+print("\n## %d sessions watched at once (one watcher each)\n" % many)
+print("| what | result |")
+print("|---|---|")
+print("| keystroke to watcher, %d markers across the %d sessions | p50 %.1f ms, p99 %.1f ms |" % (len(lat), many, pct(lat, 50) * 1e3, pct(lat, 99) * 1e3))
+b, i = sorted(busy)[len(busy) // 2], sorted(idle)[len(idle) // 2]
+print("| another session's output, %d MiB, while the %d are watched | %.1f MiB/s |" % (stream_mib, many, b))
+print("| the same, the %d still open but nobody watching | %.1f MiB/s |" % (many, i))
+print("| ratio | %.2f |" % (b / i))
 PY
 {
   echo "# Live watch in the web console"

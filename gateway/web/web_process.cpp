@@ -123,6 +123,9 @@ WebReply MonitorWebBackend::console(const std::string& op, const nlohmann::json&
   // Workers: enough that the per-source share of a few slow sources leaves room for everyone else.
   opt.threads =
       std::min<size_t>(opt.max_connections, std::max<size_t>(opt.threads, 4 * opt.max_connections_per_source));
+  // Watches have connections and workers of their own, beyond the pages'.
+  opt.max_watches = static_cast<size_t>(cfg.web_max_watches);
+  opt.max_connections += opt.max_watches;
   WebServer server(backend, opt);
   const bool pages = !cfg.public_url.empty();  // else health and metrics only
   if (pages) {

@@ -459,7 +459,11 @@ void WebServer::Impl::console_watch(const httplib::Request& req, httplib::Respon
   const std::string id = req.matches[1];
   if (!is_valid_web_token(id)) return send_html(res, 404, render_console_error(404, "no such session"));
   // A slot first: a watch refused for want of one is not begun (nobody is told, nothing audited as watched).
-  const size_t max_watches = std::max<size_t>(1, opt.threads / 2);
+  const size_t max_watches = opt.max_watches;
+  if (max_watches == 0) {
+    return send_html(res, 503,
+                     render_console_error(503, "live watching is turned off on this gateway node ([web] max_watches)"));
+  }
   if (watches.fetch_add(1) >= max_watches) {
     watches.fetch_sub(1);
     log("watch refused: " + std::to_string(max_watches) + " live watches already stream from this node");
@@ -711,7 +715,7 @@ Status WebServer::start() {
   if (!ctx) return make_error("cannot set up TLS: " + openssl_error());
   if (auto s = setup_tls(*ctx, m.opt); !s) return s;
   ListenerOptions lo;
-  lo.threads = m.opt.threads;
+  lo.threads = m.opt.threads + m.opt.max_watches;
   lo.max_connections = m.opt.max_connections;
   lo.max_connections_per_source = m.opt.max_connections_per_source;
   lo.header_deadline = m.opt.header_deadline;

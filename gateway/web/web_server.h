@@ -58,6 +58,10 @@ struct WebServerOptions {
   std::chrono::milliseconds header_deadline{5000};
   // The request body must have arrived this long after its headers.
   std::chrono::milliseconds body_deadline{10000};
+  // Live watches that stream at once (0: none). Each holds a connection and
+  // a worker for as long as it lasts: the workers are `threads` for pages
+  // plus these, so pages are served however many watch.
+  size_t max_watches = 16;
 };
 
 class WebServer {

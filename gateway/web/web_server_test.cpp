@@ -54,6 +54,7 @@ class WebServerTest : public ::testing::Test {
     dir = temp_dir("srv");
     cert = testing::make_self_signed_cert(dir);
     WebServerOptions opt{cert.cert_path, cert.key_path, "127.0.0.1", 0, 1024, 2, {}};
+    opt.max_watches = 1;
     opt.log = [this](const std::string& line) {
       std::lock_guard lock(log_mu);
       log_lines.push_back(line);
@@ -261,9 +262,10 @@ TEST_F(WebServerTest, BackendRepliesAndErrorsArePropagated) {
 }
 
 // A live watch streams the recording the backend handed over as Server-Sent
-// Events; each holds a worker for its length, so with 2 workers one watch
-// may stream and the next is told to try again (pages are still served).
-TEST_F(WebServerTest, ALiveWatchStreamsEventsAndAtMostHalfTheWorkersWatch) {
+// Events; each holds a worker of its own for its length, so with
+// max_watches 1 one watch may stream and the next is told to try again
+// (pages are still served).
+TEST_F(WebServerTest, ALiveWatchStreamsEventsAndNoMoreThanMaxWatchesStreamAtOnce) {
   int fd = ::memfd_create("cast", MFD_CLOEXEC);
   ASSERT_GE(fd, 0);
   const std::string cast = "{\"version\": 2, \"width\": 80, \"height\": 24}\n[0.5, \"o\", \"fay$ \"]\n";
