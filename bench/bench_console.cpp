@@ -307,7 +307,6 @@ int bench_console(const std::string& dir, int people, int targets, int customers
       {"audit",
        {{"text", "reason"}, {"action", "grant.revoke"}},
        "`audit`, text in every record, of an action with none"},
-      {"audit", {{"text", "zq"}}, "`audit`, two characters in no record (shorter than a trigram: record by record)"},
       {"people", nlohmann::json::object(), "`people` (the first 500 of everyone, with keys and last login)"},
       {"people", {{"q", "person42"}}, "`people`, a name filter"},
       {"people", {{"check_user", "person7"}, {"check_dest", "root@target3"}}, "`people` with an access check"},

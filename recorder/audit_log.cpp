@@ -232,6 +232,8 @@ constexpr int64_t kIndexWalk = 20000;
 
 }  // namespace
 
+bool AuditLog::text_is_indexed(const std::string& text) { return trigram_searchable(text); }
+
 Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
   try {
     // Text on SQLite: through the trigram index when it is three characters

@@ -63,6 +63,10 @@ class AuditLog {
   // both commit, or neither (with_transaction's rules: nested, a savepoint).
   Status atomically(const std::function<Status()>& change);
   Result<std::vector<AuditRecord>> query(const AuditFilter& f);
+  // Whether query() finds `text` through the index (three characters or
+  // more); shorter text is looked for in every record the other filters
+  // select.
+  static bool text_is_indexed(const std::string& text);
   // The newest record's sequence number (0: the log is empty).
   Result<int64_t> last_seq();
   // How far the stream syslog collector `target` (its URL) has the log, as

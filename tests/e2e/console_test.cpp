@@ -511,7 +511,7 @@ TEST_F(Console, ChangesNeedTheExactOriginAndTheSessionsCsrfToken) {
   EXPECT_EQ(status_of(curl("GET", "/console/requests", "")), 401);
 }
 
-TEST_F(Console, ADisabledPersonOrAKilledSessionLosesTheConsoleAtOnce) {
+TEST_F(Console, ADisabledPersonAKilledSessionOrALeaverLosesTheConsoleAtOnce) {
   auto r = browse(
       "erin", with(sign_in("erin"), nlohmann::json::array({{{"waitFor", "#signed-in-as"}}, {{"cookie", "cookie"}}})));
   ASSERT_TRUE(r["ok"]) << r;
@@ -535,6 +535,21 @@ TEST_F(Console, ADisabledPersonOrAKilledSessionLosesTheConsoleAtOnce) {
   auto gone = curl("GET", "/console/requests", second);
   EXPECT_EQ(status_of(gone), 401) << gone.out;
   EXPECT_NE(gone.out.find("ended by an administrator: lost laptop"), std::string::npos) << gone.out;
+
+  // A leaver from the HR feed (erin is no one else's in this suite).
+  d->ctl_ok({"user", "set", "erin", "--employee-id", "E-CONSOLE-1"});
+  auto third = browse(
+      "erin", with(sign_in("erin"), nlohmann::json::array({{{"waitFor", "#signed-in-as"}}, {{"cookie", "cookie"}}})));
+  ASSERT_TRUE(third["ok"]) << third;
+  const std::string before_leaving = third["results"]["cookie"];
+  ASSERT_EQ(status_of(curl("GET", "/console/requests", before_leaving)), 200);
+  write_text(d->dir() + "/console-leaver.jsonl",
+             "{\"event_id\":\"hr-console-1\",\"type\":\"leaver\",\"employee_id\":\"E-CONSOLE-1\","
+             "\"username\":\"erin\"}\n");
+  d->ctl_ok({"hr", "apply", d->dir() + "/console-leaver.jsonl"});
+  auto left = curl("GET", "/console/requests", before_leaving);
+  EXPECT_EQ(status_of(left), 401) << left.out;
+  EXPECT_NE(left.out.find("erin is left"), std::string::npos) << left.out;
 }
 
 // The Recordings pages: an auditor finds fay's session, sees it verified
@@ -697,8 +712,17 @@ TEST_F(Console, AnAuditorFiltersAndExportsTheAuditLog) {
                                              {{"text", "page"}},
                                              {{"screenshot", "console-audit"}},
                                              {{"fetch", {{"path", "/console/audit/export" + query}}}, {"as", "export"}},
+                                             // Text in reasons and details, in any case; at least 3 characters.
+                                             {{"goto", "/console/audit?actor=ann&text=Security%20KEY"}},
+                                             {{"text", "bytext"}},
+                                             {{"fetch", {{"path", "/console/audit?text=ok"}}}, {"as", "short"}},
                                          })));
   ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_NE(r["results"]["bytext"].get<std::string>().find("signed in with a security key"), std::string::npos)
+      << r["results"]["bytext"];
+  EXPECT_EQ(r["results"]["short"]["status"], 400);
+  EXPECT_NE(r["results"]["short"]["body"].get<std::string>().find("give at least 3 characters"), std::string::npos)
+      << r["results"]["short"];
   const std::string page = r["results"]["page"];
   EXPECT_NE(page.find("The chain: the newest checkpoint is signed by the gateway's audit key"), std::string::npos)
       << page;
