@@ -295,7 +295,6 @@ int bench_console(const std::string& dir, int people, int targets, int customers
       {"recordings", {{"command", "Systemctl Restart svc7"}}, "`recordings`, a command in 2% of sessions"},
       {"recordings", {{"command", "systemctl status"}}, "`recordings`, a command in every session (the newest)"},
       {"recordings", {{"command", "rm -rf"}}, "`recordings`, a command nobody typed"},
-      {"recordings", {{"command", "-i"}}, "`recordings`, two characters (shorter than a trigram: row by row)"},
       {"audit", nlohmann::json::object(), "`audit`, no filter (the newest 200, and the chain's tail)"},
       {"audit", {{"actor", "person7"}}, "`audit`, one actor"},
       {"audit", {{"action", "grant.approve"}}, "`audit`, one action"},

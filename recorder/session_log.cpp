@@ -92,6 +92,8 @@ bool commands_hold_more_than(Database& db, const std::string& text, int64_t n) {
 
 }  // namespace
 
+bool SessionLog::command_is_indexed(const std::string& text) { return trigram_searchable(text); }
+
 Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
   try {
     std::string statement = std::string(kCols) + " WHERE 1=1";

@@ -55,6 +55,10 @@ class SessionLog {
              const std::string& reason);
   Result<std::vector<SessionRecord>> list(bool live_only, int limit = 1000);
   Result<std::vector<SessionRecord>> list(const SessionFilter& f);
+  // Whether list() finds SessionFilter::command through the trigram index
+  // (three characters or more); shorter text is looked for in commands one
+  // by one.
+  static bool command_is_indexed(const std::string& text);
   Result<std::optional<SessionRecord>> find(const std::string& id);
   // When each of `users` last started a session (someone with none is
   // absent): the console's "last login", in a few index lookups.

@@ -149,6 +149,11 @@ WebReply ConsoleWeb::recordings_page(const Signed& who, const nlohmann::json& ar
   f.user = str(args, "user").substr(0, kMaxName);
   f.target = str(args, "target").substr(0, kMaxName);
   f.command = str(args, "command").substr(0, kMaxName);
+  // Shorter text has no trigram: every stored command would be read, which
+  // on a large deployment takes longer than a page may.
+  if (!f.command.empty() && !recorder::SessionLog::command_is_indexed(f.command)) {
+    return error(400, "command: give at least 3 characters (bastionctl sessions search --command looks for shorter)");
+  }
   const std::string customer = str(args, "customer").substr(0, kMaxName);
   auto since = parse_day(str(args, "since"), false);
   auto until = parse_day(str(args, "until"), true);

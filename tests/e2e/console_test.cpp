@@ -562,36 +562,40 @@ TEST_F(Console, AnAuditorReplaysARecordingInThePlayerAndJumpsToACommand) {
   const std::string file = recording_url(id);
   ASSERT_FALSE(file.empty());
   auto replay = browse(
-      "ann",
-      with(sign_in("ann"), nlohmann::json::array({{{"goto", "/console/recordings?user=fay"}},
-                                                  {{"waitFor", "tr[data-id=" + id + "]"}},
-                                                  {{"screenshot", "console-recordings"}},
-                                                  {{"click", "tr[data-id=" + id + "] a"}},
-                                                  {{"waitFor", "body[data-page=recording]"}},
-                                                  {{"waitFor", "[data-ready=true]"}},
-                                                  {{"text", "page"}},
-                                                  {{"click", "button[data-jump]"}},
-                                                  {{"waitFor", ".ap-term:has-text(\"console-42\")"}},
-                                                  {{"screenshot", "console-recording"}},
-                                                  {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}},
-                                                  // Found by the command she typed, in any case; the
-                                                  // link starts the player there.
-                                                  {{"goto", "/console/recordings?command=ECHO%20Console-"}},
-                                                  {{"waitFor", "tr[data-id=" + id + "] ul.found a"}},
-                                                  {{"text", "found"}},
-                                                  {{"screenshot", "console-recordings-command"}},
-                                                  {{"click", "tr[data-id=" + id + "] ul.found a"}},
-                                                  {{"waitFor", "body[data-page=recording]"}},
-                                                  {{"waitFor", "[data-ready=true]"}},
-                                                  {{"waitFor", ".ap-term:has-text(\"echo console-\")"}},
-                                                  {{"goto", "/console/recordings?command=no-such-command-typed"}},
-                                                  {{"text", "none"}},
-                                                  {{"log", "log"}}})));
+      "ann", with(sign_in("ann"),
+                  nlohmann::json::array({{{"goto", "/console/recordings?user=fay"}},
+                                         {{"waitFor", "tr[data-id=" + id + "]"}},
+                                         {{"screenshot", "console-recordings"}},
+                                         {{"click", "tr[data-id=" + id + "] a"}},
+                                         {{"waitFor", "body[data-page=recording]"}},
+                                         {{"waitFor", "[data-ready=true]"}},
+                                         {{"text", "page"}},
+                                         {{"click", "button[data-jump]"}},
+                                         {{"waitFor", ".ap-term:has-text(\"console-42\")"}},
+                                         {{"screenshot", "console-recording"}},
+                                         {{"fetch", {{"path", file + "/download"}}}, {"as", "download"}},
+                                         // Found by the command she typed, in any case; the
+                                         // link starts the player there.
+                                         {{"goto", "/console/recordings?command=ECHO%20Console-"}},
+                                         {{"waitFor", "tr[data-id=" + id + "] ul.found a"}},
+                                         {{"text", "found"}},
+                                         {{"screenshot", "console-recordings-command"}},
+                                         {{"click", "tr[data-id=" + id + "] ul.found a"}},
+                                         {{"waitFor", "body[data-page=recording]"}},
+                                         {{"waitFor", "[data-ready=true]"}},
+                                         {{"waitFor", ".ap-term:has-text(\"echo console-\")"}},
+                                         {{"goto", "/console/recordings?command=no-such-command-typed"}},
+                                         {{"text", "none"}},
+                                         {{"fetch", {{"path", "/console/recordings?command=ls"}}}, {"as", "short"}},
+                                         {{"log", "log"}}})));
   ASSERT_TRUE(replay["ok"]) << replay;
   EXPECT_NE(replay["results"]["found"].get<std::string>().find("echo console-$((6*7))"), std::string::npos)
       << replay["results"]["found"];
   EXPECT_NE(replay["results"]["none"].get<std::string>().find("No recorded session matches"), std::string::npos)
       << replay["results"]["none"];
+  EXPECT_EQ(replay["results"]["short"]["status"], 400);
+  EXPECT_NE(replay["results"]["short"]["body"].get<std::string>().find("give at least 3 characters"),
+            std::string::npos);
   const std::string page = replay["results"]["page"];
   EXPECT_NE(page.find("Verification against the audit log: intact"), std::string::npos) << page;
   EXPECT_NE(page.find("echo console-$((6*7))"), std::string::npos) << page;  // the command list
