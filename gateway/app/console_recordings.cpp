@@ -278,7 +278,8 @@ WebReply ConsoleWeb::recording_file(const Signed& who, const nlohmann::json& arg
   if (commands && (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)) {
     return error(404, "channel " + std::to_string(channel) +
                           " has no command index (the session ended abnormally): bastionctl sessions commands " + id +
-                          " --channel " + std::to_string(channel) + " reads them from the recording itself");
+                          " --channel " + std::to_string(channel) +
+                          " reads them from the recording itself (with --key REVIEWER.key if it is encrypted)");
   }
   if (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return error(409, "cannot open the recording of channel " + std::to_string(channel));

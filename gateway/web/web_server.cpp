@@ -461,6 +461,7 @@ void WebServer::Impl::console_watch(const httplib::Request& req, httplib::Respon
   // A slot first: a watch refused for want of one is not begun (nobody is told, nothing audited as watched).
   const size_t max_watches = opt.max_watches;
   if (max_watches == 0) {
+    log("watch refused: live watching is turned off on this node ([web] max_watches = 0)");
     return send_html(res, 503,
                      render_console_error(503, "live watching is turned off on this gateway node ([web] max_watches)"));
   }
