@@ -324,6 +324,24 @@ TEST_F(Monitor, ALiveConnectionProcessIsSandboxedAndHoldsOnlyItsOwnDescriptors) 
       20000))
       << read_text(*hostile_dir + "/live.log");
   pid_t pid = pids.front();
+  // The session is listed as live once its person is let in; its channel
+  // (the upstream connection, the recording) follows: wait for both before
+  // looking at what the process holds.
+  const std::string recordings_dir = std::filesystem::path(d->config()).parent_path().string() + "/recordings/";
+  EXPECT_TRUE(wait_for(
+      [&] {
+        int open_sockets = 0;
+        bool recording = false;
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+          std::string to = std::filesystem::read_symlink(e.path(), ec).string();
+          if (to.starts_with("socket:")) ++open_sockets;
+          if (to.starts_with(recordings_dir)) recording = true;
+        }
+        return recording && open_sockets >= 3;
+      },
+      20000))
+      << "the connection process never held its upstream connection and recording";
   std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
   EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
   EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << status;
