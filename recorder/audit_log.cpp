@@ -2,6 +2,7 @@
 
 #include "common/database_sql.h"
 #include "recorder/audit_chain.h"
+#include "recorder/recorder_sql.h"
 #include "recorder/text_match.h"
 
 #include <unistd.h>
@@ -218,19 +219,18 @@ std::vector<AuditRecord> select_records(Database& db, const AuditFilter& f, Text
   return out;
 }
 
-// Whether the trigram index holds more than `n` matches of the text.
-bool more_matches_than(Database& db, const std::string& text, int64_t n) {
-  Statement q(db, "SELECT rowid FROM audit_text WHERE audit_text MATCH ? LIMIT 1 OFFSET ?");
-  q.bind(1, fts_trigrams(text));
-  q.bind(2, n);
-  return q.step();
-}
-
 // Matches of the trigram index walked before a text that most records hold
 // is looked for record by record among those the other filters select.
 constexpr int64_t kIndexWalk = 20000;
 
 }  // namespace
+
+bool fts_holds_more_than(Database& db, const std::string& fts_table, const std::string& text, int64_t n) {
+  Statement q(db, "SELECT rowid FROM " + fts_table + " WHERE " + fts_table + " MATCH ? LIMIT 1 OFFSET ?");
+  q.bind(1, fts_trigrams(text));
+  q.bind(2, n);
+  return q.step();
+}
 
 bool AuditLog::text_is_indexed(const std::string& text) { return trigram_searchable(text); }
 
@@ -251,7 +251,8 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditFilter& f) {
                     f.since.has_value() || f.until.has_value();
     if (!narrowed) return select_records(db_, f, TextPlan::kIndex, -1);
     auto walked = select_records(db_, f, TextPlan::kIndex, kIndexWalk);
-    if (static_cast<int64_t>(walked.size()) >= f.limit || !more_matches_than(db_, f.text, kIndexWalk)) return walked;
+    if (static_cast<int64_t>(walked.size()) >= f.limit || !fts_holds_more_than(db_, "audit_text", f.text, kIndexWalk))
+      return walked;
     return select_records(db_, f, TextPlan::kRecordByRecord, -1);
   } catch (const DatabaseError& ex) {
     return database_error("audit log: ", ex);

@@ -55,6 +55,10 @@ Result<PurgeReport> purge_older_than(Database& db, const Ed25519Key& key, const 
 Result<RecordingJournal::Opened> begin_recording(Database& db, AuditLog& audit, const Clock& clock,
                                                  const std::string& dir, bool encrypted, const AuditEvent& tmpl,
                                                  int channel, RecordingFormat format = RecordingFormat::kAsciicast);
+// Whether the FTS5 trigram table `fts_table` (audit_text,
+// recording_commands_text) holds more than `n` rows with every trigram of
+// `text` (recorder/text_match.h): how a search picks its way through.
+bool fts_holds_more_than(Database& db, const std::string& fts_table, const std::string& text, int64_t n);
 Status end_recording(Database& db, AuditLog& audit, const Clock& clock, const AuditEvent& tmpl, int channel,
                      const std::string& path, const CastSummary& s, const IndexDigest* index = nullptr);
 Result<std::vector<RecordingInfo>> recordings_of(Database& db, const std::string& session_id);

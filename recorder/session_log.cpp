@@ -3,6 +3,7 @@
 #include "recorder/text_match.h"
 
 #include "common/database_sql.h"
+#include "recorder/recorder_sql.h"
 
 namespace bastion::recorder {
 namespace {
@@ -82,14 +83,6 @@ namespace {
 // the trigram index; past it, session by session (SessionLog::list).
 constexpr int64_t kFewCommands = 5000;
 
-// Whether more than `n` stored commands hold every trigram of `text`.
-bool commands_hold_more_than(Database& db, const std::string& text, int64_t n) {
-  Statement q(db, "SELECT rowid FROM recording_commands_text WHERE recording_commands_text MATCH ? LIMIT 1 OFFSET ?");
-  q.bind(1, fts_trigrams(text));
-  q.bind(2, n);
-  return q.step();
-}
-
 }  // namespace
 
 bool SessionLog::command_is_indexed(const std::string& text) { return trigram_searchable(text); }
@@ -114,7 +107,7 @@ Result<std::vector<SessionRecord>> SessionLog::list(const SessionFilter& f) {
     // commands read through its own index, until `limit` are found.
     // PostgreSQL: its planner answers ILIKE from its trigram index.
     const bool by_trigrams = !f.command.empty() && !db_.postgres() && trigram_searchable(f.command) &&
-                             !commands_hold_more_than(db_, f.command, kFewCommands);
+                             !fts_holds_more_than(db_, "recording_commands_text", f.command, kFewCommands);
     if (by_trigrams) {
       statement +=
           " AND id IN (SELECT c.session_id FROM recording_commands_text t CROSS JOIN recording_commands c ON c.rowid = "
