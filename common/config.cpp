@@ -25,7 +25,7 @@ class Loader {
 
   Status load(const Table& root) {
     static const std::set<std::string> sections = {"gateway",   "state",     "ca", "audit", "upstream", "session",
-                                                   "recording", "elevation", "hr", "mfa",   "web"};
+                                                   "recording", "elevation", "hr", "mfa",   "web", "scim"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -41,6 +41,7 @@ class Loader {
     if (auto st = hr(root); !st) return st;
     if (auto st = mfa(root); !st) return st;
     if (auto st = web(root); !st) return st;
+    if (auto st = scim(root); !st) return st;
     return session(root);
   }
 
@@ -355,6 +356,12 @@ class Loader {
     return {};
   }
 
+  Status scim(const Table& root) {
+    const Table* t = root["scim"].as_table();
+    if (auto st = check_keys(t, "scim", {"requests_per_second"}); !st) return st;
+    return get_int(t, "scim", "requests_per_second", cfg_.scim_requests_per_second, 1, 100000);
+  }
+
   Status hr(const Table& root) {
     const Table* t = root["hr"].as_table();
     if (auto st = check_keys(
@@ -597,7 +604,10 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "max_file_size = \"64MiB\"               # larger files (and anything but a regular file) are rejected\n\n"
          "[hr.departments]                        # department -> roles HR gives (joiners and movers)\n"
          "# SRE = [\"ops\"]\n"
-         "# Support = [\"support\"]\n";
+         "# Support = [\"support\"]\n\n"
+         "[scim]                                  # SCIM 2.0 provisioning at PUBLIC_URL/scim/v2 (bastionctl scim token "
+         "add NAME)\n"
+         "requests_per_second = 50                # per provisioning client (twice that in a burst); more get 429\n";
 }
 
 }  // namespace bastion

@@ -130,6 +130,9 @@ struct Config {
       64ull << 20;  // larger spool files are rejected; bytes, default 64 MiB ("64MiB" or an integer)
   // [hr.departments]: department -> roles given by HR (joiners, movers)
   std::map<std::string, std::vector<std::string>> department_roles;
+
+  // [scim]
+  int scim_requests_per_second = 50;  // per provisioning client; a burst may reach twice this
 };
 
 // Loads and validates FILE.

@@ -453,6 +453,35 @@ BEGIN
 END
 $$;
 )sql"},
+      // 15: SCIM provisioning (policy/scim_store.h): the clients (a bearer
+      // token's SHA-256 each) and the Users an identity provider manages.
+      R"sql(
+CREATE TABLE scim_clients (
+  name TEXT PRIMARY KEY,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL CHECK (state IN ('active','revoked')),
+  created_at BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  revoked_at BIGINT,
+  last_used_at BIGINT
+);
+CREATE TABLE scim_users (
+  id TEXT PRIMARY KEY,
+  person TEXT NOT NULL UNIQUE REFERENCES users(name),
+  employee_id TEXT NOT NULL,
+  user_name_key TEXT NOT NULL UNIQUE,
+  external_id TEXT NOT NULL DEFAULT '',
+  email_key TEXT NOT NULL DEFAULT '',
+  client TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX scim_users_external ON scim_users(external_id);
+CREATE INDEX scim_users_email ON scim_users(email_key);
+CREATE INDEX scim_users_order ON scim_users(created_at, id);
+)sql",
   };
   return m;
 }

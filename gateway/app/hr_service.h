@@ -102,6 +102,12 @@ class HrService {
   // trips it is held (alerted once) and its scheduled events wait until it is
   // released (they then apply) or discarded (they never apply).
   Result<size_t> apply_due(const HrAccessChange& on_change);
+  // One event from a source other than a file (SCIM, gateway/app/scim_service.h),
+  // applied as a file's line is and recorded under `batch_id`. Inside the
+  // caller's transaction, its records commit or vanish with the caller's.
+  HrLineOutcome apply_single(const policy::HrEvent& e, const std::string& batch_id, const HrAccessChange& on_change) {
+    return apply_event(e, batch_id, false, on_change);
+  }
   // Held batches: release (apply despite the breaker) or discard.
   Status set_held_state(const std::string& batch_id, bool release, const std::string& actor);
 

@@ -231,6 +231,9 @@ struct WebCall {
     // The web console (gateway/app/console_web.h): key = the console op
     // ("requests", "action-assert", ...), body = the console call (JSON).
     kConsole = 9,
+    // SCIM provisioning (gateway/app/scim_service.h): key "scim", body
+    // {"method","path","query":{...},"token","if_match","body","source"}.
+    kScim = 10,
   };
   uint32_t op = 0;
   std::string key;   // the invitation token or the step-up code from the URL; kConsole: the console op

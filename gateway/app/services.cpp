@@ -18,7 +18,8 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       mfa_(db_, clock_),
       console_(db_, clock_),
       revocations_(db_, clock_),
-      nodes_(db_, clock_) {}
+      nodes_(db_, clock_),
+      scim_(db_) {}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock& clock) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting, static_cast<int>(cfg.busy_timeout / 1000));

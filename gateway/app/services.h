@@ -19,6 +19,7 @@
 #include "gateway/app/elevation_service.h"
 #include "gateway/app/hr_service.h"
 #include "policy/revocation_feed.h"
+#include "policy/scim_store.h"
 #include "policy/sqlite_repository.h"
 #include "recorder/audit_chain.h"
 #include "recorder/audit_log.h"
@@ -60,6 +61,7 @@ class Services {
   authn::ConsoleStore& console() { return console_; }
   policy::RevocationFeed& revocations() { return revocations_; }
   recorder::NodeRegistry& nodes() { return nodes_; }
+  policy::ScimStore& scim() { return scim_; }
 
   // The monitor's group commit: one transaction across many requests.
   // begin_batch() takes the write lock; every store's writes meanwhile run
@@ -94,6 +96,7 @@ class Services {
   authn::ConsoleStore console_;
   policy::RevocationFeed revocations_;
   recorder::NodeRegistry nodes_;
+  policy::ScimStore scim_;
 };
 
 // Whether any session has run under the grant `e` (an error counts as

@@ -43,6 +43,12 @@ class WebBackend {
     (void)call;
     return {404, {{"error", "not served here"}}};
   }
+  // /scim/v2/...: `call` {"method","path","query":{...},"token","if_match","body","source"} ->
+  // {"scim": the SCIM body (null: none), "location", "etag", "retry_after"} with the SCIM status.
+  virtual WebReply scim(const nlohmann::json& call) {
+    (void)call;
+    return {404, {{"error", "not served here"}}};
+  }
   // GET /healthz on [web] metrics_listen: 200 {"status":"ready","node":...} when this node accepts logins,
   // reaches its database and can sign; otherwise 503 {"status":"unavailable","reason":...}.
   virtual WebReply health() { return {404, {{"error", "not served here"}}}; }

@@ -621,6 +621,7 @@ WebProcessHost Supervisor::web_host() {
     return kill_session(id, message) != 0 || !kill_session_elsewhere(id, message).empty();
   };
   h.watch_session = [this](const std::string& id, const std::string& notice) { return watch_session(id, notice); };
+  h.hr_changed = hr_access_change();
   return h;
 }
 

@@ -159,7 +159,7 @@ void WebProcessManager::read() {
       return violation(std::string("unpermitted request ") + monitor::type_name(monitor::type_of(r.message)));
     }
     using Op = monitor::WebCall::Op;
-    if (call->op < Op::kInviteInfo || call->op > Op::kConsole) {
+    if (call->op < Op::kInviteInfo || call->op > Op::kScim) {
       return violation("unknown web call " + std::to_string(call->op));
     }
     if (call->op == Op::kHealth || call->op == Op::kMetrics) {
@@ -174,7 +174,9 @@ void WebProcessManager::read() {
     // SECURITY: without public_url the process serves health and metrics only.
     if (!origin_) return violation("a call for web pages this node does not serve ([web] public_url is not set)");
     if (call->op == Op::kConsole && !is_console_op(call->key)) return violation("unknown console call");
-    const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert || call->op == Op::kConsole;
+    if (call->op == Op::kScim && call->key != "scim") return violation("a SCIM call with a key");
+    const bool with_body = call->op == Op::kInviteRegister || call->op == Op::kStepUpAssert ||
+                           call->op == Op::kConsole || call->op == Op::kScim;
     nlohmann::json body;
     if (with_body) {
       body = nlohmann::json::parse(call->body, nullptr, false);
@@ -186,6 +188,8 @@ void WebProcessManager::read() {
     Services* s = host_.services();
     if (s == nullptr) {
       reply = {503, {{"error", "the gateway cannot reach its database; try again in a minute"}}};
+    } else if (call->op == Op::kScim) {
+      reply = scim(*s, body);
     } else if (call->op == Op::kConsole) {
       // SECURITY: the console call is checked again here, from the database
       // (the session, Origin, CSRF token, who may see and do what).
@@ -206,6 +210,35 @@ void WebProcessManager::read() {
     }
     if (!answer(reply)) return;
   }
+}
+
+WebReply WebProcessManager::scim(Services& s, const nlohmann::json& call) {
+  // SECURITY: the web server checked the shape; every value is checked again here.
+  ScimRequest r;
+  auto str = [&](const char* key) {
+    auto it = call.find(key);
+    return it != call.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  r.method = str("method");
+  r.path = str("path");
+  r.token = str("token");
+  r.if_match = str("if_match");
+  r.body = str("body");
+  r.source = str("source");
+  if (auto q = call.find("query"); q != call.end() && q->is_object()) {
+    for (const auto& [k, v] : q->items()) {
+      if (v.is_string()) r.query[k] = v.get<std::string>();
+    }
+  }
+  std::string base = cfg_.public_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  ScimService service(s, scim_limiter_, host_.hr_changed, base + "/scim/v2");
+  ScimReply sr = service.handle(r);
+  nlohmann::json body = {{"scim", sr.body}};
+  if (!sr.location.empty()) body["location"] = sr.location;
+  if (!sr.etag.empty()) body["etag"] = sr.etag;
+  if (sr.retry_after > 0) body["retry_after"] = sr.retry_after;
+  return {sr.status, body};
 }
 
 bool WebProcessManager::answer(const WebReply& reply) {

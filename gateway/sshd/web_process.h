@@ -22,6 +22,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "gateway/app/services.h"
+#include "gateway/app/scim_service.h"
 #include "gateway/app/web_backend.h"
 #include "gateway/app/web_origin.h"
 #include "gateway/sshd/sandbox.h"
@@ -67,6 +68,8 @@ struct WebProcessHost {
   // its recordings at the watch interval and shows `notice` (if any); false
   // when it is not live on this node.
   std::function<bool(const std::string& id, const std::string& notice)> watch_session;
+  // A SCIM request changed someone's access (HR): end or re-check their sessions.
+  HrAccessChange hr_changed;
 };
 
 class WebProcessManager {
@@ -107,6 +110,8 @@ class WebProcessManager {
   void violation(const std::string& what);
   // Sends `reply` to the web process; false (and the process is restarted) when the channel is full or gone.
   bool answer(const WebReply& reply);
+  // A SCIM call (gateway/app/scim_service.h), against the monitor's database.
+  WebReply scim(Services& s, const nlohmann::json& call);
 
   const Config& cfg_;
   const Clock& clock_;
@@ -118,6 +123,7 @@ class WebProcessManager {
   std::optional<SandboxPlan> sandbox_;  // decided in check(), entered by the web process
   Micros start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
   bool stopping_ = false;               // stop() was called
+  ScimRateLimiter scim_limiter_;         // per provisioning client, across calls
   bool reloading_ = false;              // reload_tls() ended the process: start the next one at once
 };
 

@@ -108,6 +108,7 @@ WebReply MonitorWebBackend::metrics() { return impl_->call(Op::kMetrics, "", nul
 WebReply MonitorWebBackend::console(const std::string& op, const nlohmann::json& call) {
   return impl_->call(Op::kConsole, op, &call);
 }
+WebReply MonitorWebBackend::scim(const nlohmann::json& call) { return impl_->call(Op::kScim, "scim", &call); }
 
 [[noreturn]] void run_web_process(const Config& cfg, int monitor_fd, const std::function<Status()>& enter_sandbox) {
   prctl(PR_SET_NAME, "bastiond-web");  // tells it apart in ps and /proc

@@ -35,6 +35,7 @@ class MonitorWebBackend : public WebBackend {
   WebReply health() override;
   WebReply metrics() override;
   WebReply console(const std::string& op, const nlohmann::json& call) override;
+  WebReply scim(const nlohmann::json& call) override;
 
  private:
   struct Impl;

@@ -126,6 +126,19 @@ void send_json_error(httplib::Response& res, int status, const std::string& mess
   res.set_content(dump({{"error", message}}), "application/json");
 }
 
+// A SCIM error (RFC 7644 §3.12).
+void send_scim_error(httplib::Response& res, int status, const std::string& message, const std::string& type = "") {
+  res.status = status;
+  nlohmann::json j = {{"schemas", nlohmann::json::array({"urn:ietf:params:scim:api:messages:2.0:Error"})},
+                      {"status", std::to_string(status)},
+                      {"detail", message}};
+  if (!type.empty()) j["scimType"] = type;
+  res.set_content(dump(j), "application/scim+json");
+}
+
+// A SCIM request body: a User or a PatchOp is a few KiB.
+constexpr size_t kMaxScimBody = 16 * 1024;
+
 void send_html(httplib::Response& res, int status, const std::string& html) {
   res.status = status;
   res.set_content(html, "text/html; charset=utf-8");
@@ -232,6 +245,7 @@ struct WebServer::Impl {
   void console_file(const httplib::Request& req, httplib::Response& res);
   void console_watch(const httplib::Request& req, httplib::Response& res);
   void console_audit_export(const httplib::Request& req, httplib::Response& res);
+  void scim(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, bool invite);
   void api(const httplib::Request& req, httplib::Response& res, bool invite);
   void log(const std::string& line) const {
@@ -584,6 +598,54 @@ void WebServer::Impl::console_api(const httplib::Request& req, httplib::Response
   send_reply(res, r);
 }
 
+// /scim/v2/...: SCIM provisioning (gateway/app/scim_service.h). The token,
+// the JSON and every value are checked by the monitor; here only the shape
+// and the size.
+void WebServer::Impl::scim(const httplib::Request& req, httplib::Response& res) {
+  std::string path = req.matches[1];
+  if (path.empty()) path = "/";
+  const std::string auth = req.get_header_value("Authorization");
+  std::string token;
+  if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
+    token = auth.substr(7, 512);
+  }
+  if (req.body.size() > kMaxScimBody) {
+    return send_scim_error(res, 413, "the body is larger than " + std::to_string(kMaxScimBody) + " bytes");
+  }
+  if (!req.body.empty()) {
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("application/scim+json", 0) != 0 && !is_json_content_type(type)) {
+      return send_scim_error(res, 415, "expected Content-Type application/scim+json");
+    }
+    // Only JSON crosses to the monitor (its escaped form is at most twice as long).
+    if (!nlohmann::json::accept(req.body)) {
+      return send_scim_error(res, 400, "the body is not JSON", "invalidSyntax");
+    }
+  }
+  nlohmann::json query = nlohmann::json::object();
+  for (const char* key : {"filter", "startIndex", "count", "attributes", "excludedAttributes"}) {
+    if (req.has_param(key)) query[key] = req.get_param_value(key).substr(0, 4096);
+  }
+  nlohmann::json call = {{"method", req.method},
+                         {"path", path.substr(0, 1024)},
+                         {"query", query},
+                         {"token", token},
+                         {"if_match", req.get_header_value("If-Match").substr(0, 64)},
+                         {"body", req.body},
+                         {"source", req.remote_addr}};
+  WebReply r = backend.scim(call);
+  res.status = checked_status(r.status);
+  if (!r.body.is_object() || !r.body.contains("scim")) return send_scim_error(res, res.status, error_message_of(r));
+  for (const auto& [field, header] : {std::pair{"location", "Location"}, std::pair{"etag", "ETag"}}) {
+    if (auto it = r.body.find(field); it != r.body.end() && it->is_string()) res.set_header(header, it->get<std::string>());
+  }
+  if (auto it = r.body.find("retry_after"); it != r.body.end() && it->is_number_integer()) {
+    res.set_header("Retry-After", std::to_string(it->get<int>()));
+  }
+  const nlohmann::json& body = r.body["scim"];
+  if (!body.is_null()) res.set_content(dump(body), "application/scim+json");
+}
+
 void WebServer::Impl::add_routes() {
   svr->Get(R"(/invite/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) { page(q, s, true); });
   svr->Get(R"(/mfa/([^/]+))", [this](const httplib::Request& q, httplib::Response& s) { page(q, s, false); });
@@ -598,6 +660,13 @@ void WebServer::Impl::add_routes() {
     s.set_content(kWebStyleCss.data(), kWebStyleCss.size(), "text/css; charset=utf-8");
   });
   svr->Get("/healthz", [](const httplib::Request&, httplib::Response& s) { s.set_content("ok\n", "text/plain"); });
+  auto scim_route = [this](const httplib::Request& q, httplib::Response& s) { scim(q, s); };
+  const char* const scim_path = R"(/scim/v2(/[A-Za-z0-9._:/-]*)?)";
+  svr->Get(scim_path, scim_route);
+  svr->Post(scim_path, scim_route);
+  svr->Put(scim_path, scim_route);
+  svr->Patch(scim_path, scim_route);
+  svr->Delete(scim_path, scim_route);
   // The web console (gateway/app/console_web.h).
   svr->Get("/console", [](const httplib::Request&, httplib::Response& s) {
     s.status = 303;
@@ -678,7 +747,9 @@ void WebServer::Impl::add_routes() {
   httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& q, httplib::Response& s) {
     if (!s.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string message = default_error_message(s.status, opt.max_body);
-    if (q.path.rfind("/api/", 0) == 0) {
+    if (q.path.rfind("/scim/", 0) == 0) {
+      send_scim_error(s, s.status, message);
+    } else if (q.path.rfind("/api/", 0) == 0) {
       send_json_error(s, s.status, message);
     } else {
       send_html(s, s.status, render_error_page(s.status, message));

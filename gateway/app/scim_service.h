@@ -1,0 +1,102 @@
+// ScimService: the SCIM 2.0 service provider (RFC 7644) at
+// PUBLIC_URL/scim/v2, run by the monitor for each request the web process
+// passes on (WebCall kScim): bearer-token authentication, a rate limit per
+// provisioning client, the discovery resources and the Users resource.
+//
+// Users map onto the HR pipeline (gateway/app/hr_service.h) with its
+// guarantees: creating a user is a joiner (the person is pending until a key
+// is enrolled), a new department or work address a mover, "active": false or
+// DELETE a leaver (their keys, grants and live sessions end). Each request's
+// change, its HR event (recorded under batch "scim:CLIENT") and its audit
+// records commit in one transaction; a request that fails changes nothing
+// and is audited with its reason. A user whose userName names an existing
+// person (not a service account) who has no SCIM identity is linked to that
+// person: the first push of a provider to a running gateway.
+//
+// Employee id: enterprise employeeNumber when the user is created with one
+// (the file feed's id for the same person), else the person's employee id
+// if they have one, else "scim:" + the SCIM id. It stays that once set.
+//
+// Contract: not thread-safe; the monitor answers web calls one at a time.
+// `on_change` runs after the commit, for every person whose access an event
+// ended or narrowed (the supervisor ends or re-checks their sessions).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/clock.h"
+#include "gateway/app/hr_service.h"
+#include "gateway/app/services.h"
+
+namespace bastion::gateway {
+
+struct ScimRequest {
+  std::string method;  // GET, POST, PUT, PATCH, DELETE
+  std::string path;    // after /scim/v2: "/Users", "/Users/ID", "/ServiceProviderConfig", ...
+  std::map<std::string, std::string> query;  // filter, startIndex, count
+  std::string token;                         // the bearer token ("" if none was sent)
+  std::string if_match;                      // the If-Match header ("" if none)
+  std::string body;
+  std::string source;  // the client's IP address
+};
+
+struct ScimReply {
+  int status = 200;
+  nlohmann::json body;   // the SCIM resource, list or error (null: no body, as for 204)
+  std::string location;  // 201: the new resource's URL
+  std::string etag;      // the resource's version, W/"N"
+  int retry_after = 0;   // 429: seconds
+};
+
+// A token bucket per key (a client's name, or "source:IP" for requests
+// without a valid token): `rate` per second, bursts up to twice that.
+class ScimRateLimiter {
+ public:
+  // Whether one more request of `key` may pass at `now`.
+  bool allow(const std::string& key, int rate, Micros now);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    Micros at = 0;
+  };
+  std::map<std::string, Bucket> buckets_;
+};
+
+class ScimService {
+ public:
+  // `base_url`: PUBLIC_URL + "/scim/v2" (resources' locations).
+  ScimService(Services& s, ScimRateLimiter& limiter, HrAccessChange on_change, std::string base_url);
+  ScimReply handle(const ScimRequest& r);
+
+  // A new client's token: "bscim_" and 43 base64url characters (256 random bits).
+  static std::string new_token();
+  static std::string token_hash(const std::string& token);
+
+  static constexpr int kMaxResults = 200;
+  static constexpr size_t kMaxListBytes = 40 * 1024;  // a list answer's resources (the web channel's limit is 48 KiB)
+
+ private:
+  ScimReply route(const ScimRequest& r, const std::string& client);
+  ScimReply list_users(const ScimRequest& r);
+  ScimReply get_user(const std::string& id);
+  ScimReply create_user(const ScimRequest& r, const std::string& client, nlohmann::json& audit);
+  ScimReply change_user(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
+  ScimReply delete_user(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
+  nlohmann::json render(const policy::ScimUser& u) const;
+  // Applies the HR events a change from `before` to `after` makes for `u`,
+  // inside the caller's transaction; an error when HR rejects one.
+  Status hr_events(const policy::ScimUser& u, const nlohmann::json* before, const std::string& client,
+                   const std::string& why, nlohmann::json& audit);
+
+  Services& s_;
+  ScimRateLimiter& limiter_;
+  HrAccessChange on_change_;
+  std::string base_;
+  // The access changes of the request in progress, run after its commit.
+  std::vector<std::tuple<std::string, std::string, bool>> changes_;
+};
+
+}  // namespace bastion::gateway

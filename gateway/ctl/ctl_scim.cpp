@@ -1,0 +1,160 @@
+// bastionctl scim token add | list | revoke; scim report
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "gateway/app/scim_service.h"
+#include "gateway/ctl/ctl.h"
+
+namespace bastion::gateway {
+namespace {
+
+struct TokenArgs {
+  std::string name;
+  bool json = false;
+};
+
+Status add_token(Services& s, const TokenArgs& a) {
+  const std::string token = ScimService::new_token();
+  policy::ScimClient c;
+  c.name = a.name;
+  c.token_sha256 = ScimService::token_hash(token);
+  c.created_by = ctl_actor();
+  c.created_at = s.clock().now();
+  // The client and its audit record commit together.
+  Status st = s.scim().write([&]() -> Status {
+    if (auto added = s.scim().add_client(c); !added) return added;
+    recorder::AuditEvent ev{ctl_actor(), "scim.token.add", recorder::Outcome::kInfo,
+                            "SCIM client " + a.name + " may provision users", "", "", "", "",
+                            {{"client", a.name}, {"token_sha256", c.token_sha256.substr(0, 12)}}};
+    if (auto appended = s.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+  if (!st) return st;
+  if (a.json) {
+    print_json({{"client", a.name}, {"token", token}});
+    return {};
+  }
+  std::cout << "SCIM client " << a.name << " added. Its bearer token (shown once; only a hash is kept):\n\n  " << token
+            << "\n\nIn the identity provider: SCIM base URL " << s.config().public_url
+            << (s.config().public_url.empty() ? "(set [web] public_url)" : "") << "/scim/v2, "
+            << "authentication: HTTP header / bearer token.\n";
+  return {};
+}
+
+nlohmann::json client_json(const policy::ScimClient& c) {
+  nlohmann::json j = {{"client", c.name},
+                      {"state", c.state},
+                      {"created_at", format_utc(c.created_at)},
+                      {"created_by", c.created_by},
+                      {"token_sha256_prefix", c.token_sha256.substr(0, 12)}};
+  if (c.last_used_at != 0) j["last_used_at"] = format_utc(c.last_used_at);
+  if (c.revoked_at != 0) j["revoked_at"] = format_utc(c.revoked_at);
+  return j;
+}
+
+Status list_tokens(Services& s, const JsonFlag& a) {
+  return ctl_print_rows(s.scim().list_clients(), a.json, client_json, [](const std::vector<policy::ScimClient>& rows) {
+    if (rows.empty()) std::printf("no SCIM clients (bastionctl scim token add NAME)\n");
+    for (const auto& c : rows) {
+      std::printf("%-20s %-8s created %s by %s  last used %s\n", c.name.c_str(), c.state.c_str(),
+                  format_utc_seconds(c.created_at).c_str(), c.created_by.c_str(),
+                  c.last_used_at != 0 ? format_utc_seconds(c.last_used_at).c_str() : "never");
+    }
+  });
+}
+
+Status revoke_token(Services& s, const TokenArgs& a) {
+  Status st = s.scim().write([&]() -> Status {
+    if (auto revoked = s.scim().revoke_client(a.name, s.clock().now()); !revoked) return revoked;
+    recorder::AuditEvent ev{ctl_actor(), "scim.token.revoke", recorder::Outcome::kInfo,
+                            "SCIM client " + a.name + " may no longer provision users", "", "", "", "",
+                            {{"client", a.name}}};
+    if (auto appended = s.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+  if (!st) return st;
+  std::cout << "revoked SCIM client " << a.name << ": its token is refused from now on\n";
+  return {};
+}
+
+struct ReportArgs {
+  int stale_days = 7;
+  bool json = false;
+};
+
+// People the provider no longer speaks for: SCIM users not updated for
+// `stale_days`, and people (not service accounts, not left) with no SCIM identity.
+Status report(Services& s, const ReportArgs& a) {
+  auto users = s.scim().list_users(0, 0);
+  if (!users) return users.error();
+  auto people = s.policy().list_people();
+  if (!people) return people.error();
+  const Micros cutoff = s.clock().now() - static_cast<Micros>(a.stale_days) * 86400 * kMicrosPerSecond;
+  nlohmann::json stale = nlohmann::json::array(), unmanaged = nlohmann::json::array();
+  std::set<std::string> managed;
+  for (const auto& u : *users) {
+    managed.insert(u.person);
+    if (u.updated_at < cutoff) {
+      stale.push_back({{"person", u.person},
+                       {"userName", policy::scim::user_name(u.resource)},
+                       {"id", u.id},
+                       {"client", u.client},
+                       {"last_update", format_utc(u.updated_at)}});
+    }
+  }
+  for (const auto& p : *people) {
+    if (p.service_account || p.state == policy::PersonState::kLeft || managed.contains(p.name)) continue;
+    unmanaged.push_back({{"person", p.name}, {"state", policy::to_string(p.state)}, {"employee_id", p.employee_id}});
+  }
+  nlohmann::json j = {{"scim_users", users->size()},
+                      {"stale_days", a.stale_days},
+                      {"stale", stale},
+                      {"without_scim_identity", unmanaged}};
+  ctl_print(a.json, j, [&] {
+    std::printf("%zu SCIM users\n", users->size());
+    std::printf("not updated by the provider for %d days or more: %zu\n", a.stale_days, stale.size());
+    for (const auto& x : stale) {
+      std::printf("  %-20s %-32s last update %s (client %s)\n", x["person"].get<std::string>().c_str(),
+                  x["userName"].get<std::string>().c_str(), x["last_update"].get<std::string>().c_str(),
+                  x["client"].get<std::string>().c_str());
+    }
+    std::printf("people with no SCIM identity (made by hand or by the HR file feed): %zu\n", unmanaged.size());
+    for (const auto& x : unmanaged) {
+      std::printf("  %-20s %s\n", x["person"].get<std::string>().c_str(), x["state"].get<std::string>().c_str());
+    }
+  });
+  return {};
+}
+
+}  // namespace
+
+void register_scim_commands(CLI::App& app, CtlGlobals& g) {
+  auto* scim = app.add_subcommand("scim", "SCIM 2.0 provisioning from an identity provider (PUBLIC_URL/scim/v2)");
+  scim->require_subcommand(1);
+  auto* token = scim->add_subcommand("token", "provisioning clients and their bearer tokens");
+  token->require_subcommand(1);
+
+  auto* add = token->add_subcommand("add", "add a client; prints its bearer token once");
+  auto aa = std::make_shared<TokenArgs>();
+  add->add_option("NAME", aa->name, "the client's name, e.g. okta")->required();
+  add->add_flag("--json", aa->json, "machine-readable output");
+  ctl_command(add, g, aa, add_token);
+
+  auto* list = token->add_subcommand("list", "the clients, when each was last used");
+  ctl_command(list, g, add_json_flag(list), list_tokens);
+
+  auto* revoke = token->add_subcommand("revoke", "refuse a client's token from now on");
+  auto ra = std::make_shared<TokenArgs>();
+  revoke->add_option("NAME", ra->name)->required();
+  ctl_command(revoke, g, ra, revoke_token);
+
+  auto* rep = scim->add_subcommand("report", "people the provider has not updated lately, and people it does not manage");
+  auto rp = std::make_shared<ReportArgs>();
+  rep->add_option("--stale-days", rp->stale_days, "a SCIM user not updated for this many days is stale (default 7)")
+      ->check(CLI::Range(1, 3650));
+  rep->add_flag("--json", rp->json, "machine-readable output");
+  ctl_command(rep, g, rp, report);
+}
+
+}  // namespace bastion::gateway
