@@ -61,10 +61,11 @@ declare -A max_len=(
   [fuzz_sk_attestation]=16384  # ssh-keygen attestations: ~0.5-2 KiB
   [fuzz_webauthn]=16384        # WebAuthn responses: a few KiB (authn caps parts at 64 KiB)
   [fuzz_cast_tail]=16384       # a live terminal recording, in pieces
+  [fuzz_scim]=4096             # filters: 2048 bytes; users and PatchOps: a few KiB (the web server takes 16 KiB)
 )
 all_targets=(fuzz_ingress_name fuzz_selector fuzz_config fuzz_hr fuzz_sftp fuzz_cast fuzz_stream fuzz_command_index
              fuzz_public_key fuzz_known_hosts fuzz_tar fuzz_user_ca fuzz_split_words fuzz_wire fuzz_monitor fuzz_sk_attestation fuzz_webauthn
-             fuzz_cast_tail)
+             fuzz_cast_tail fuzz_scim)
 if [ ${#targets[@]} -eq 0 ]; then
   targets=("${all_targets[@]}")
 fi
