@@ -13,6 +13,7 @@
 #include "common/ed25519_key.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "common/random.h"
 #include "common/strings.h"
 
 namespace bastion::gateway {
@@ -55,6 +56,12 @@ std::set<std::string> leaver_ids(const std::vector<HrEvent>& events, const std::
     }
   }
   return out;
+}
+
+// 12 random hex digits: the id of a batch that is not a file (S-...).
+std::string random_hex12() {
+  std::string b = random_bytes(6);
+  return hex_encode(std::span(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
 
 bool was_released(const policy::HrBatchRecord& r) {
@@ -517,6 +524,60 @@ Result<size_t> HrService::apply_due(const HrAccessChange& on_change) {
     ++n;
   }
   return n;
+}
+
+HrLineOutcome HrService::apply_single_leaver(const HrEvent& e, const std::string& batch_id, const std::string& source,
+                                             const HrAccessChange& on_change) {
+  HrLineOutcome out = line_of(e);
+  auto fail = [&](const std::string& why) {
+    out.outcome = "error";
+    out.detail = why;
+    return out;
+  };
+  auto batches = repo_.list_hr_batches();
+  auto people = repo_.list_people();
+  if (!batches || !people) return fail("database unavailable");
+  std::optional<policy::HrBatchRecord> held;
+  for (const auto& b : *batches) {
+    if (b.file == source && b.state == "held") held = b;
+  }
+  const std::set<std::string> leavers = leaver_ids({e}, *people);
+  if (!held) {
+    if (leavers.empty()) return apply_event(e, batch_id, false, on_change);  // unknown or left already: HR says why
+    auto c = breaker_count(leavers, *people, [](const policy::StoredHrEvent&) { return false; });
+    if (!c) return fail(c.error().message);
+    if (!c->verdict.hold) return apply_event(e, batch_id, false, on_change);
+    policy::HrBatchRecord rec;
+    rec.id = "S-" + random_hex12();
+    rec.file = source;
+    rec.received_at = clock_.now();
+    if (auto st = hold_when_due(rec, *c); !st) return fail(st.message());
+    held = rec;
+  }
+  auto seen = repo_.find_hr_event(e.event_id);
+  if (!seen) return fail(seen.error().message);
+  if (*seen) {
+    out.outcome = "duplicate";
+    out.detail = "event id already recorded from batch " + (*seen)->batch_id;
+    return out;
+  }
+  HrPlan plan;
+  plan.action = HrPlan::Action::kSchedule;
+  plan.person = e.username;
+  plan.reason = "held by the mass-revocation circuit breaker in batch " + held->id;
+  auto ev = event("hr.hold", Outcome::kDeny,
+                  "leaver " + e.employee_id + " (" + e.username + ") from " + source + " held in batch " + held->id +
+                      "; decide with `bastionctl hr release|discard " + held->id + "`",
+                  {{"event_id", e.event_id}, {"batch_id", held->id}, {"employee_id", e.employee_id}, {"source", source}});
+  auto changes = repo_.apply_hr_event(e, plan, held->id, clock_.now(), [&](const policy::HrChanges&) -> Status {
+    if (auto r = audit_.append_in_transaction(ev); !r) return r.error();
+    return {};
+  });
+  if (!changes) return fail(changes.error().message);
+  out.person = e.username;
+  out.outcome = "held";
+  out.detail = held->id;
+  return out;
 }
 
 Status HrService::set_held_state(const std::string& batch_id, bool release, const std::string& actor) {

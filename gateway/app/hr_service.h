@@ -108,6 +108,15 @@ class HrService {
   HrLineOutcome apply_single(const policy::HrEvent& e, const std::string& batch_id, const HrAccessChange& on_change) {
     return apply_event(e, batch_id, false, on_change);
   }
+  // A leaver from such a source, checked against the circuit breaker
+  // first (counting the window's leavers of every source). Within the limits
+  // it is applied as apply_single does. Beyond them, or while an earlier one
+  // of `source` ("scim:okta") is held, it is stored as a scheduled event of a
+  // held batch whose file is `source` (made, and alerted, by the first one):
+  // nothing is revoked until `bastionctl hr release` (then they apply) or
+  // `hr discard`. Its outcome is then "held", with the batch id as detail.
+  HrLineOutcome apply_single_leaver(const policy::HrEvent& e, const std::string& batch_id, const std::string& source,
+                                    const HrAccessChange& on_change);
   // Held batches: release (apply despite the breaker) or discard.
   Status set_held_state(const std::string& batch_id, bool release, const std::string& actor);
 

@@ -300,10 +300,14 @@ Status ScimService::hr_events(const policy::ScimUser& u, const json* before, con
     e.email = scim::work_email(after);
     e.department = scim::department(after);
     e.effective_at = now;
-    HrLineOutcome o = s_.hr().apply_single(e, "scim:" + client, [&](const std::string& user, const std::string& message,
-                                                                     bool left) {
+    auto collect = [&](const std::string& user, const std::string& message, bool left) {
       changes_.emplace_back(user, message.empty() || !left ? message : message + " (SCIM: " + why + ")", left);
-    });
+    };
+    // SECURITY: a provider deactivating many people at once (a mistake, or a
+    // stolen token) meets the same circuit breaker as an HR file.
+    HrLineOutcome o = type == policy::HrType::kLeaver
+                          ? s_.hr().apply_single_leaver(e, "scim:" + client, "scim:" + client, collect)
+                          : s_.hr().apply_single(e, "scim:" + client, collect);
     audit["hr"].push_back({{"event_id", e.event_id}, {"type", policy::to_string(type)}, {"outcome", o.outcome},
                            {"detail", o.detail}});
     if (o.outcome == "rejected") return make_error(ErrorCode::kInvalid, "HR refused the " + policy::to_string(type) + ": " + o.detail);

@@ -330,3 +330,47 @@ TEST_F(ScimServiceTest, RateLimitsEachClient) {
 
 }  // namespace
 }  // namespace bastion::gateway
+
+namespace bastion::gateway {
+namespace {
+
+// A provider deactivating many people at once meets the HR circuit breaker:
+// the leavers beyond it wait, in one held batch, for an administrator.
+TEST_F(ScimServiceTest, AMassDeactivationIsHeldByTheCircuitBreaker) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(create("m" + std::to_string(i) + "@example.com"));
+    ASSERT_TRUE(services->policy().set_person_state("m" + std::to_string(i), policy::PersonState::kActive));
+  }
+  json off = {{"Operations", {{{"op", "replace"}, {"value", {{"active", false}}}}}}};
+  for (int i = 0; i < 6; ++i) {
+    ScimReply r = call("PATCH", "/Users/" + ids[i], off);
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["active"], false);  // as the provider said; the person waits
+  }
+  int left = 0;
+  for (int i = 0; i < 10; ++i) left += person("m" + std::to_string(i))->state == policy::PersonState::kLeft;
+  EXPECT_EQ(left, 2);  // within leaver_floor (2); the third would make 3 of 10 > 10 %
+  EXPECT_EQ(changes.size(), 2U);
+  auto batches = *services->policy().list_hr_batches();
+  std::vector<policy::HrBatchRecord> held;
+  for (const auto& b : batches) {
+    if (b.state == "held") held.push_back(b);
+  }
+  ASSERT_EQ(held.size(), 1U);
+  EXPECT_EQ(held[0].file, "scim:okta");
+  EXPECT_EQ(held[0].id.rfind("S-", 0), 0U);
+  EXPECT_EQ(audited("hr.hold", recorder::Outcome::kDeny), 1 + 4);  // the alert, and one per held leaver
+  // Nothing happens when due until an administrator decides.
+  clock.advance(kMicrosPerSecond);
+  EXPECT_EQ(*services->hr().apply_due(on_change), 0U);
+  ASSERT_TRUE(services->hr().set_held_state(held[0].id, true, "admin:test"));
+  EXPECT_EQ(*services->hr().apply_due(on_change), 4U);
+  left = 0;
+  for (int i = 0; i < 10; ++i) left += person("m" + std::to_string(i))->state == policy::PersonState::kLeft;
+  EXPECT_EQ(left, 6);
+  EXPECT_EQ(changes.size(), 6U);
+}
+
+}  // namespace
+}  // namespace bastion::gateway

@@ -1,6 +1,7 @@
 // bastionctl scim token add | list | revoke; scim report
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "gateway/app/scim_service.h"
@@ -91,10 +92,21 @@ Status report(Services& s, const ReportArgs& a) {
   auto people = s.policy().list_people();
   if (!people) return people.error();
   const Micros cutoff = s.clock().now() - static_cast<Micros>(a.stale_days) * 86400 * kMicrosPerSecond;
-  nlohmann::json stale = nlohmann::json::array(), unmanaged = nlohmann::json::array();
+  nlohmann::json stale = nlohmann::json::array(), unmanaged = nlohmann::json::array(),
+                 differ = nlohmann::json::array();
+  std::map<std::string, const policy::Person*> by_name;
+  for (const auto& p : *people) by_name[p.name] = &p;
   std::set<std::string> managed;
   for (const auto& u : *users) {
     managed.insert(u.person);
+    // Deactivated at the provider, not left here: a leaver held by the circuit breaker (or discarded).
+    auto it = by_name.find(u.person);
+    if (policy::scim::active(u.resource) == false && it != by_name.end() &&
+        it->second->state != policy::PersonState::kLeft) {
+      differ.push_back({{"person", u.person},
+                        {"userName", policy::scim::user_name(u.resource)},
+                        {"state", policy::to_string(it->second->state)}});
+    }
     if (u.updated_at < cutoff) {
       stale.push_back({{"person", u.person},
                        {"userName", policy::scim::user_name(u.resource)},
@@ -110,7 +122,8 @@ Status report(Services& s, const ReportArgs& a) {
   nlohmann::json j = {{"scim_users", users->size()},
                       {"stale_days", a.stale_days},
                       {"stale", stale},
-                      {"without_scim_identity", unmanaged}};
+                      {"without_scim_identity", unmanaged},
+                      {"inactive_at_provider_not_left", differ}};
   ctl_print(a.json, j, [&] {
     std::printf("%zu SCIM users\n", users->size());
     std::printf("not updated by the provider for %d days or more: %zu\n", a.stale_days, stale.size());
@@ -118,6 +131,11 @@ Status report(Services& s, const ReportArgs& a) {
       std::printf("  %-20s %-32s last update %s (client %s)\n", x["person"].get<std::string>().c_str(),
                   x["userName"].get<std::string>().c_str(), x["last_update"].get<std::string>().c_str(),
                   x["client"].get<std::string>().c_str());
+    }
+    std::printf("inactive at the provider but not left here (see `bastionctl hr held`): %zu\n", differ.size());
+    for (const auto& x : differ) {
+      std::printf("  %-20s %-32s %s\n", x["person"].get<std::string>().c_str(), x["userName"].get<std::string>().c_str(),
+                  x["state"].get<std::string>().c_str());
     }
     std::printf("people with no SCIM identity (made by hand or by the HR file feed): %zu\n", unmanaged.size());
     for (const auto& x : unmanaged) {
