@@ -179,6 +179,27 @@ TEST(Config, WebProcessUserAndConnectionLimits) {
   }
 }
 
+TEST(Config, ScimHasARateAndMapsGroupsToRoles) {
+  TempDir d;
+  write(d.file("t.toml"), "");
+  auto c = load_config(d.file("t.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->scim_requests_per_second, 50);
+  EXPECT_TRUE(c->scim_group_roles.empty());
+  write(d.file("a.toml"), "[scim]\nrequests_per_second = 5\n[scim.groups]\n\"SRE on call\" = [\"ops\", \"db\"]\n");
+  c = load_config(d.file("a.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->scim_requests_per_second, 5);
+  EXPECT_EQ(c->scim_group_roles.at("SRE on call"), (std::vector<std::string>{"ops", "db"}));
+  for (const char* bad : {"requests_per_second = 0", "requests_per_second = \"fast\"", "groups = 3", "token = \"x\"",
+                          "groups = { g = \"ops\" }"}) {
+    write(d.file("c.toml"), std::string("[scim]\n") + bad + "\n");
+    auto e = load_config(d.file("c.toml"));
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("scim"), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(Config, EgressAddressesAreAddressesOrCidrBlocks) {
   TempDir d;
   write(d.file("a.toml"), "[upstream]\negress_addresses = [\"192.0.2.10\", \"10.1.0.0/16\", \"2001:db8::/32\"]\n");
@@ -360,6 +381,9 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
+    for (const char* table : {"scim_group_members", "scim_groups", "scim_users", "scim_clients"}) {
+      exec(*db, std::string("DROP TABLE ") + table);
+    }
     if (!db->postgres()) {
       for (const char* trigger :
            {"recording_commands_text_insert", "recording_commands_text_delete", "recording_commands_text_update"}) {

@@ -25,7 +25,7 @@ class Loader {
 
   Status load(const Table& root) {
     static const std::set<std::string> sections = {"gateway",   "state",     "ca", "audit", "upstream", "session",
-                                                   "recording", "elevation", "hr", "mfa",   "web", "scim"};
+                                                   "recording", "elevation", "hr", "mfa",   "web",      "scim"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -358,8 +358,16 @@ class Loader {
 
   Status scim(const Table& root) {
     const Table* t = root["scim"].as_table();
-    if (auto st = check_keys(t, "scim", {"requests_per_second"}); !st) return st;
-    return get_int(t, "scim", "requests_per_second", cfg_.scim_requests_per_second, 1, 100000);
+    if (auto st = check_keys(t, "scim", {"requests_per_second", "groups"}); !st) return st;
+    if (auto st = get_int(t, "scim", "requests_per_second", cfg_.scim_requests_per_second, 1, 100000); !st) return st;
+    if (!t || !t->contains("groups")) return {};
+    const Table* g = (*t)["groups"].as_table();
+    if (!g) return fail("[scim.groups] must be a table: \"GROUP NAME\" = [\"role\", ...]");
+    for (auto&& [k, v] : *g) {
+      std::string group(k.str());
+      if (auto st = get_strings(g, "scim.groups", group.c_str(), cfg_.scim_group_roles[group]); !st) return st;
+    }
+    return {};
   }
 
   Status hr(const Table& root) {
@@ -607,7 +615,10 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "# Support = [\"support\"]\n\n"
          "[scim]                                  # SCIM 2.0 provisioning at PUBLIC_URL/scim/v2 (bastionctl scim token "
          "add NAME)\n"
-         "requests_per_second = 50                # per provisioning client (twice that in a burst); more get 429\n";
+         "requests_per_second = 50                # per provisioning client (twice that in a burst); more get 429\n\n"
+         "[scim.groups]                           # provider group (displayName) -> roles; removal from every mapped "
+         "group is a leaver\n"
+         "# \"SRE on call\" = [\"ops\"]\n";
 }
 
 }  // namespace bastion

@@ -133,6 +133,9 @@ struct Config {
 
   // [scim]
   int scim_requests_per_second = 50;  // per provisioning client; a burst may reach twice this
+  // [scim.groups]: a provider's group (its displayName) -> the roles its members get. A person
+  // removed from every mapped group (having been in one) is a leaver.
+  std::map<std::string, std::vector<std::string>> scim_group_roles;
 };
 
 // Loads and validates FILE.

@@ -481,6 +481,24 @@ CREATE TABLE scim_users (
 CREATE INDEX scim_users_external ON scim_users(external_id);
 CREATE INDEX scim_users_email ON scim_users(email_key);
 CREATE INDEX scim_users_order ON scim_users(created_at, id);
+CREATE TABLE scim_groups (
+  id TEXT PRIMARY KEY,
+  display_key TEXT NOT NULL UNIQUE,
+  external_id TEXT NOT NULL DEFAULT '',
+  client TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX scim_groups_external ON scim_groups(external_id);
+CREATE INDEX scim_groups_order ON scim_groups(created_at, id);
+CREATE TABLE scim_group_members (
+  group_id TEXT NOT NULL REFERENCES scim_groups(id),
+  user_id TEXT NOT NULL REFERENCES scim_users(id),
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX scim_group_members_user ON scim_group_members(user_id);
 )sql",
   };
   return m;

@@ -307,6 +307,15 @@ HrPlan plan_hr_event(const HrEvent& e, const std::optional<Person>& by_employee,
     if (it == departments.end()) return std::vector<std::string>{};
     return it->second;
   };
+  // The department's roles, and those of the person's groups (SCIM).
+  auto with_groups = [&](std::optional<std::vector<std::string>> roles) {
+    if (!e.group_roles) return roles;
+    for (const auto& r : *e.group_roles) {
+      if (std::find(roles->begin(), roles->end(), r) == roles->end()) roles->push_back(r);
+    }
+    std::sort(roles->begin(), roles->end());
+    return roles;
+  };
   switch (e.type) {
     case HrType::kLeaver:
       if (!by_employee) return reject("unknown employee " + e.employee_id);
@@ -330,13 +339,13 @@ HrPlan plan_hr_event(const HrEvent& e, const std::optional<Person>& by_employee,
       p.action = HrPlan::Action::kUpdate;
       p.department = e.department.empty() ? by_employee->department : e.department;
       p.email = e.email;
-      if (!e.department.empty()) p.hr_roles = roles_for(e.department);
+      if (!e.department.empty() || e.group_roles) p.hr_roles = with_groups(roles_for(p.department));
       p.reason = "moved to " + (p.department.empty() ? std::string("(no department)") : p.department);
       return p;
     case HrType::kJoiner:
       p.department = e.department;
       p.email = e.email;
-      p.hr_roles = roles_for(e.department);
+      p.hr_roles = with_groups(roles_for(e.department));
       if (by_employee) {
         p.person = by_employee->name;
         p.action = by_employee->state == PersonState::kLeft ? HrPlan::Action::kRejoin : HrPlan::Action::kUpdate;

@@ -37,6 +37,9 @@ struct HrEvent {
   std::string employee_id, username, email, department;
   std::optional<Micros> effective_at;
   int line = 0;  // 1-based line in its file (0: derived, e.g. from a snapshot)
+  // SCIM: the roles the person's groups give ([scim.groups]); joined to the
+  // department's. Unset: the department's alone (files; not stored with the event).
+  std::optional<std::vector<std::string>> group_roles;
 };
 
 struct HrLineError {

@@ -27,7 +27,8 @@ struct Attr {
 
 const std::vector<Attr>& core_attrs() {
   static const std::vector<Attr> a = {
-      {"userName", Type::kString, false, false, "Unique name; its part before '@', in lower case, is the person's name"},
+      {"userName", Type::kString, false, false,
+       "Unique name; its part before '@', in lower case, is the person's name"},
       {"externalId", Type::kString, false, true, "The provider's identifier"},
       {"active", Type::kBoolean, false, false, "false: the person has left (their access and sessions end)"},
       {"displayName", Type::kString},
@@ -63,6 +64,37 @@ const std::vector<Attr>& enterprise_attrs() {
       {"manager", Type::kComplex, false, false, "", {{"value"}, {"displayName"}, {"$ref"}}},
   };
   return a;
+}
+
+const std::vector<Attr>& group_attrs() {
+  static const std::vector<Attr> a = {
+      {"displayName", Type::kString, false, false, "Its name; [scim.groups] maps it to roles"},
+      {"externalId", Type::kString, false, true, "The provider's identifier"},
+      {"members",
+       Type::kComplex,
+       true,
+       false,
+       "Users (value: a User's id)",
+       {{"value", Type::kString, false, true}, {"display"}, {"type"}, {"$ref"}}},
+  };
+  return a;
+}
+
+// What a resource type keeps: its attributes, whether it has the enterprise
+// extension, and the attribute it requires.
+struct Shape {
+  const std::vector<Attr>& core;
+  bool enterprise;
+  const char* required;
+  size_t max_values;  // of a multi-valued attribute
+};
+const Shape& user_shape() {
+  static const Shape s{core_attrs(), true, "userName", kMaxEmails};
+  return s;
+}
+const Shape& group_shape() {
+  static const Shape s{group_attrs(), false, "displayName", kMaxMembers};
+  return s;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -132,10 +164,10 @@ Outcome<json> read_single(const Attr& a, const json& in, const std::string& wher
 }
 
 // Attribute `a`'s whole value (a list for a multi-valued one; a single object is taken as a list of one).
-Outcome<json> read_value(const Attr& a, const json& in) {
+Outcome<json> read_value(const Attr& a, const json& in, size_t max_values) {
   if (!a.multi) return read_single(a, in, a.name);
   json list = in.is_array() ? in : json::array({in});
-  if (list.size() > kMaxEmails) return bad_value(std::string(a.name) + " has more than " + std::to_string(kMaxEmails));
+  if (list.size() > max_values) return bad_value(std::string(a.name) + " has more than " + std::to_string(max_values));
   json out = json::array();
   for (const auto& v : list) {
     auto r = read_single(a, v, a.name);
@@ -161,11 +193,14 @@ Named split_urn(std::string_view key) {
   }
   const std::string ent = std::string(kEnterpriseSchema) + ":";
   const std::string core = std::string(kUserSchema) + ":";
+  const std::string group = std::string(kGroupSchema) + ":";
   if (istarts_with(key, ent)) {
     n.enterprise = true;
     n.name = key.substr(ent.size());
   } else if (istarts_with(key, core)) {
     n.name = key.substr(core.size());
+  } else if (istarts_with(key, group)) {
+    n.name = key.substr(group.size());
   } else if (istarts_with(key, "urn:")) {
     n.unknown_urn = true;
     n.name = key;
@@ -178,9 +213,15 @@ Named split_urn(std::string_view key) {
 // Sets `name` (possibly URN-qualified, possibly "manager.value") from `v` in
 // `doc`; unknown attributes are ignored. `append`: a multi-valued one gains
 // the values rather than being replaced.
-Outcome<bool> set_attribute(json& doc, std::string_view key, const json& v, bool append) {
+// Two elements of a multi-valued attribute are the same when their "value"s are.
+bool same_element(const json& a, const json& b) {
+  if (a.is_object() && b.is_object() && a.contains("value") && b.contains("value")) return a["value"] == b["value"];
+  return a == b;
+}
+
+Outcome<bool> set_attribute(const Shape& shape, json& doc, std::string_view key, const json& v, bool append) {
   Named n = split_urn(key);
-  if (n.unknown_urn) return false;
+  if (n.unknown_urn || (n.enterprise && !shape.enterprise)) return false;
   if (n.whole_extension) {
     if (v.is_null()) {
       doc.erase(kEnterpriseSchema);
@@ -188,12 +229,12 @@ Outcome<bool> set_attribute(json& doc, std::string_view key, const json& v, bool
     }
     if (!v.is_object()) return bad_value(std::string(kEnterpriseSchema) + " must be an object");
     for (const auto& [k, sub] : v.items()) {
-      auto r = set_attribute(doc, std::string(kEnterpriseSchema) + ":" + k, sub, append);
+      auto r = set_attribute(shape, doc, std::string(kEnterpriseSchema) + ":" + k, sub, append);
       if (!r) return r;
     }
     return true;
   }
-  const auto& attrs = n.enterprise ? enterprise_attrs() : core_attrs();
+  const auto& attrs = n.enterprise ? enterprise_attrs() : shape.core;
   std::string name = n.name, sub_name;
   if (auto dot = name.find('.'); dot != std::string::npos) {
     sub_name = name.substr(dot + 1);
@@ -218,24 +259,31 @@ Outcome<bool> set_attribute(json& doc, std::string_view key, const json& v, bool
     container.erase(a->name);
     return true;
   }
-  auto r = read_value(*a, v);
+  auto r = read_value(*a, v, shape.max_values);
   if (!r) return r.error();
   if (a->multi && append && container.contains(a->name)) {
     json& list = container[a->name];
     for (const auto& e : *r) {
-      if (std::find(list.begin(), list.end(), e) == list.end()) list.push_back(e);
+      if (std::none_of(list.begin(), list.end(), [&](const json& x) { return same_element(x, e); })) list.push_back(e);
     }
-    if (list.size() > kMaxEmails) return bad_value(std::string(a->name) + " has more than " + std::to_string(kMaxEmails));
+    if (list.size() > shape.max_values) {
+      return bad_value(std::string(a->name) + " has more than " + std::to_string(shape.max_values));
+    }
   } else {
     container[a->name] = *r;
   }
   return true;
 }
 
-Outcome<json> check_user(json doc) {
+Outcome<json> check(const Shape& shape, json doc) {
   if (doc.contains(kEnterpriseSchema) && doc[kEnterpriseSchema].empty()) doc.erase(kEnterpriseSchema);
-  const std::string name = user_name(doc);
-  if (name.empty()) return Error{400, "invalidValue", "userName is required"};
+  for (const auto& a : shape.core) {
+    if (a.multi && doc.contains(a.name) && doc[a.name].empty()) doc.erase(a.name);
+  }
+  auto it = doc.find(shape.required);
+  if (it == doc.end() || !it->is_string() || it->get<std::string>().empty()) {
+    return Error{400, "invalidValue", std::string(shape.required) + " is required"};
+  }
   return doc;
 }
 
@@ -386,7 +434,8 @@ class Parser {
     }
     if (keyword("pr")) {
       next();
-      return Filter(std::make_shared<FilterNode>(FilterNode{FilterNode::Kind::kPresent, attr, "pr", nullptr, {}, {}, ""}));
+      return Filter(
+          std::make_shared<FilterNode>(FilterNode{FilterNode::Kind::kPresent, attr, "pr", nullptr, {}, {}, ""}));
     }
     auto cmp = comparison();
     if (!cmp) return cmp.error();
@@ -519,23 +568,25 @@ bool eval(const FilterNode& f, const json& obj) {
 struct Path {
   bool enterprise = false;
   const Attr* attr = nullptr;
-  Filter filter;             // a value filter on a multi-valued attribute
+  Filter filter;              // a value filter on a multi-valued attribute
   const Attr* sub = nullptr;  // a sub-attribute
 };
 
 Error bad_path(const std::string& detail) { return {400, "invalidPath", detail}; }
 
-Outcome<Path> parse_path(const std::string& text) {
+Outcome<Path> parse_path(const Shape& shape, const std::string& text) {
   if (text.size() > kMaxFilterBytes) return bad_path("the path is too long");
   Named n = split_urn(text);
   if (n.unknown_urn) return bad_path("unknown schema in path " + text);
-  if (n.whole_extension) return bad_path("path " + text + " names the extension, not an attribute");
+  if (n.whole_extension || (n.enterprise && !shape.enterprise)) {
+    return bad_path("path " + text + " names the extension, not an attribute");
+  }
   Path p;
   p.enterprise = n.enterprise;
   std::string rest = n.name;
   size_t cut = rest.find_first_of("[.");
   std::string name = rest.substr(0, cut);
-  p.attr = find_attr(n.enterprise ? enterprise_attrs() : core_attrs(), name);
+  p.attr = find_attr(n.enterprise ? enterprise_attrs() : shape.core, name);
   if (p.attr == nullptr) return bad_path("no attribute '" + name + "'");
   std::string after = cut == std::string::npos ? "" : rest.substr(cut);
   if (!after.empty() && after[0] == '[') {
@@ -582,7 +633,7 @@ json element_from_filter(const FilterNode& f) {
   return e;
 }
 
-Outcome<bool> patch_one(json& doc, const std::string& op, const json& operation) {
+Outcome<bool> patch_one(const Shape& shape, json& doc, const std::string& op, const json& operation) {
   auto path_it = std::find_if(operation.items().begin(), operation.items().end(),
                               [](const auto& kv) { return iequals(kv.key(), "path"); });
   auto value_it = std::find_if(operation.items().begin(), operation.items().end(),
@@ -599,12 +650,12 @@ Outcome<bool> patch_one(json& doc, const std::string& op, const json& operation)
     // Okta: {"op":"replace","value":{"active":false}}.
     if (!value.is_object()) return bad_value(op + " without a path needs an object of attributes as its value");
     for (const auto& [k, v] : value.items()) {
-      auto r = set_attribute(doc, k, v, op == "add");
+      auto r = set_attribute(shape, doc, k, v, op == "add");
       if (!r) return r;
     }
     return true;
   }
-  auto path = parse_path(path_text);
+  auto path = parse_path(shape, path_text);
   if (!path) return path.error();
   if (op != "remove" && !has_value) return bad_value(op + " " + path_text + " needs a value");
   json& container = path->enterprise ? doc[kEnterpriseSchema] : doc;
@@ -617,17 +668,19 @@ Outcome<bool> patch_one(json& doc, const std::string& op, const json& operation)
           json& list = container[a.name];
           for (const auto& v : value) {
             const json* want = v.is_object() && v.contains("value") ? &v["value"] : &v;
-            list.erase(std::remove_if(list.begin(), list.end(),
-                                      [&](const json& e) { return e.is_object() && e.value("value", json()) == *want; }),
-                       list.end());
+            list.erase(
+                std::remove_if(list.begin(), list.end(),
+                               [&](const json& e) { return e.is_object() && e.value("value", json()) == *want; }),
+                list.end());
           }
           return true;
         }
         container.erase(a.name);
         return true;
       }
-      return set_attribute(doc, std::string(path->enterprise ? kEnterpriseSchema + std::string(":") : "") + a.name,
-                           value, op == "add");
+      return set_attribute(shape, doc,
+                           std::string(path->enterprise ? kEnterpriseSchema + std::string(":") : "") + a.name, value,
+                           op == "add");
     }
     // name.givenName, manager.value, or emails.value (every element).
     if (!a.multi) {
@@ -693,7 +746,9 @@ Outcome<bool> patch_one(json& doc, const std::string& op, const json& operation)
       e.update(element_value);
     }
     list.push_back(e);
-    if (list.size() > kMaxEmails) return bad_value(std::string(a.name) + " has more than " + std::to_string(kMaxEmails));
+    if (list.size() > shape.max_values) {
+      return bad_value(std::string(a.name) + " has more than " + std::to_string(shape.max_values));
+    }
     return true;
   }
   for (size_t i : hits) {
@@ -708,16 +763,18 @@ Outcome<bool> patch_one(json& doc, const std::string& op, const json& operation)
   return true;
 }
 
-json describe(const Attr& a) {
+json describe(const Attr& a, std::string_view required = "") {
   json j = {{"name", a.name},
-            {"type", a.type == Type::kString ? "string" : a.type == Type::kBoolean ? "boolean" : "complex"},
+            {"type", a.type == Type::kString    ? "string"
+                     : a.type == Type::kBoolean ? "boolean"
+                                                : "complex"},
             {"multiValued", a.multi},
             {"description", a.description},
-            {"required", std::string_view(a.name) == "userName"},
+            {"required", !required.empty() && required == a.name},
             {"caseExact", a.case_exact},
             {"mutability", "readWrite"},
             {"returned", "default"},
-            {"uniqueness", std::string_view(a.name) == "userName" ? "server" : "none"}};
+            {"uniqueness", !required.empty() && required == a.name ? "server" : "none"}};
   if (!a.subs.empty()) {
     json subs = json::array();
     for (const auto& s : a.subs) subs.push_back(describe(s));
@@ -739,31 +796,21 @@ json error_json(const Error& e) {
   return j;
 }
 
-Outcome<json> read_user(const json& in) {
-  if (!in.is_object()) return Error{400, "invalidSyntax", "a User must be a JSON object"};
+namespace {
+
+Outcome<json> read_resource(const Shape& shape, const json& in) {
+  if (!in.is_object()) return Error{400, "invalidSyntax", "a resource must be a JSON object"};
   json doc = json::object();
   for (const auto& [k, v] : in.items()) {
     if (iequals(k, "schemas") || iequals(k, "id") || iequals(k, "meta")) continue;
     if (v.is_null()) continue;
-    auto r = set_attribute(doc, k, v, false);
+    auto r = set_attribute(shape, doc, k, v, false);
     if (!r) return r.error();
   }
-  return check_user(std::move(doc));
+  return check(shape, std::move(doc));
 }
 
-json merge_put(const json& current, const json& replacement) {
-  json out = current;
-  for (const auto& [k, v] : replacement.items()) {
-    if (k == kEnterpriseSchema && out.contains(k)) {
-      out[k].update(v);
-    } else {
-      out[k] = v;
-    }
-  }
-  return out;
-}
-
-Outcome<json> apply_patch(const json& user, const json& patch) {
+Outcome<json> patch_resource(const Shape& shape, const json& resource, const json& patch) {
   if (!patch.is_object()) return Error{400, "invalidSyntax", "a PatchOp must be a JSON object"};
   auto ops_it = std::find_if(patch.items().begin(), patch.items().end(),
                              [](const auto& kv) { return iequals(kv.key(), "Operations"); });
@@ -774,7 +821,7 @@ Outcome<json> apply_patch(const json& user, const json& patch) {
   if (ops.size() > kMaxPatchOps) {
     return Error{400, "invalidSyntax", "more than " + std::to_string(kMaxPatchOps) + " operations"};
   }
-  json doc = user;
+  json doc = resource;
   for (const auto& operation : ops) {
     if (!operation.is_object()) return Error{400, "invalidSyntax", "an operation must be a JSON object"};
     auto op_it = std::find_if(operation.items().begin(), operation.items().end(),
@@ -787,10 +834,31 @@ Outcome<json> apply_patch(const json& user, const json& patch) {
     if (op != "add" && op != "replace" && op != "remove") {
       return Error{400, "invalidSyntax", "unknown op '" + op_it.value().get<std::string>() + "'"};
     }
-    auto r = patch_one(doc, op, operation);
+    auto r = patch_one(shape, doc, op, operation);
     if (!r) return r.error();
   }
-  return check_user(std::move(doc));
+  return check(shape, std::move(doc));
+}
+
+}  // namespace
+
+Outcome<json> read_user(const json& in) { return read_resource(user_shape(), in); }
+Outcome<json> read_group(const json& in) { return read_resource(group_shape(), in); }
+Outcome<json> apply_patch(const json& user, const json& patch) { return patch_resource(user_shape(), user, patch); }
+Outcome<json> apply_group_patch(const json& group, const json& patch) {
+  return patch_resource(group_shape(), group, patch);
+}
+
+json merge_put(const json& current, const json& replacement) {
+  json out = current;
+  for (const auto& [k, v] : replacement.items()) {
+    if (k == kEnterpriseSchema && out.contains(k)) {
+      out[k].update(v);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
 }
 
 Outcome<std::string> person_name_for(const std::string& name) {
@@ -836,6 +904,18 @@ std::string department(const json& user) {
   return it == user.end() ? "" : str_at(*it, "department");
 }
 
+std::vector<std::string> member_ids(const json& group) {
+  std::vector<std::string> out;
+  auto it = group.find("members");
+  if (it == group.end() || !it->is_array()) return out;
+  for (const auto& m : *it) {
+    if (!str_at(m, "value").empty()) out.push_back(str_at(m, "value"));
+  }
+  return out;
+}
+
+std::string display_name(const json& group) { return str_at(group, "displayName"); }
+
 Outcome<Filter> parse_filter(std::string_view text) {
   if (text.size() > kMaxFilterBytes) return bad_filter("longer than " + std::to_string(kMaxFilterBytes) + " bytes");
   auto tokens = tokenize(text);
@@ -868,21 +948,28 @@ std::optional<IndexedLookup> indexed_lookup(const Filter& f) {
   return std::nullopt;
 }
 
+std::optional<std::string> display_name_lookup(const Filter& f) {
+  if (!f || f->kind != FilterNode::Kind::kCompare || f->op != "eq" || !f->value.is_string()) return std::nullopt;
+  if (!iequals(split_urn(f->attr).name, "displayName")) return std::nullopt;
+  return f->value.get<std::string>();
+}
+
 json service_provider_config_json(const std::string& base, int max_results) {
-  return {{"schemas", json::array({"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"})},
-          {"documentationUri", "https://github.com/bastion/bastion#scim"},
-          {"patch", {{"supported", true}}},
-          {"bulk", {{"supported", false}, {"maxOperations", 0}, {"maxPayloadSize", 0}}},
-          {"filter", {{"supported", true}, {"maxResults", max_results}}},
-          {"changePassword", {{"supported", false}}},
-          {"sort", {{"supported", false}}},
-          {"etag", {{"supported", true}}},
-          {"authenticationSchemes",
-           json::array({{{"type", "oauthbearertoken"},
-                         {"name", "Bearer token"},
-                         {"description", "A token from 'bastionctl scim token add NAME', sent as Authorization: Bearer"},
-                         {"primary", true}}})},
-          {"meta", {{"resourceType", "ServiceProviderConfig"}, {"location", base + "/ServiceProviderConfig"}}}};
+  return {
+      {"schemas", json::array({"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"})},
+      {"documentationUri", "https://github.com/bastion/bastion#scim"},
+      {"patch", {{"supported", true}}},
+      {"bulk", {{"supported", false}, {"maxOperations", 0}, {"maxPayloadSize", 0}}},
+      {"filter", {{"supported", true}, {"maxResults", max_results}}},
+      {"changePassword", {{"supported", false}}},
+      {"sort", {{"supported", false}}},
+      {"etag", {{"supported", true}}},
+      {"authenticationSchemes",
+       json::array({{{"type", "oauthbearertoken"},
+                     {"name", "Bearer token"},
+                     {"description", "A token from 'bastionctl scim token add NAME', sent as Authorization: Bearer"},
+                     {"primary", true}}})},
+      {"meta", {{"resourceType", "ServiceProviderConfig"}, {"location", base + "/ServiceProviderConfig"}}}};
 }
 
 json resource_types_json(const std::string& base) {
@@ -894,21 +981,29 @@ json resource_types_json(const std::string& base) {
                {"schema", kUserSchema},
                {"schemaExtensions", json::array({{{"schema", kEnterpriseSchema}, {"required", false}}})},
                {"meta", {{"resourceType", "ResourceType"}, {"location", base + "/ResourceTypes/User"}}}};
-  return json::array({user});
+  json group = {{"schemas", json::array({"urn:ietf:params:scim:schemas:core:2.0:ResourceType"})},
+                {"id", "Group"},
+                {"name", "Group"},
+                {"endpoint", "/Groups"},
+                {"description", "A group of users; [scim.groups] maps its displayName to roles"},
+                {"schema", kGroupSchema},
+                {"meta", {{"resourceType", "ResourceType"}, {"location", base + "/ResourceTypes/Group"}}}};
+  return json::array({user, group});
 }
 
 json schemas_json(const std::string& base) {
-  auto schema = [&](const char* id, const char* name, const std::vector<Attr>& attrs) {
+  auto schema = [&](const char* id, const char* name, const std::vector<Attr>& attrs, const char* required) {
     json list = json::array();
-    for (const auto& a : attrs) list.push_back(describe(a));
+    for (const auto& a : attrs) list.push_back(describe(a, required));
     return json{{"schemas", json::array({"urn:ietf:params:scim:schemas:core:2.0:Schema"})},
                 {"id", id},
                 {"name", name},
                 {"attributes", list},
                 {"meta", {{"resourceType", "Schema"}, {"location", base + "/Schemas/" + id}}}};
   };
-  return json::array({schema(kUserSchema, "User", core_attrs()),
-                      schema(kEnterpriseSchema, "EnterpriseUser", enterprise_attrs())});
+  return json::array({schema(kUserSchema, "User", core_attrs(), "userName"),
+                      schema(kEnterpriseSchema, "EnterpriseUser", enterprise_attrs(), ""),
+                      schema(kGroupSchema, "Group", group_attrs(), "displayName")});
 }
 
 }  // namespace bastion::policy::scim

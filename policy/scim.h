@@ -29,12 +29,14 @@ inline constexpr const char* kEnterpriseSchema = "urn:ietf:params:scim:schemas:e
 inline constexpr const char* kErrorSchema = "urn:ietf:params:scim:api:messages:2.0:Error";
 inline constexpr const char* kListSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 inline constexpr const char* kPatchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+inline constexpr const char* kGroupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 inline constexpr size_t kMaxFilterBytes = 2048;
 inline constexpr int kMaxFilterDepth = 16;
 inline constexpr size_t kMaxPatchOps = 100;
 inline constexpr size_t kMaxEmails = 20;
 inline constexpr size_t kMaxStringBytes = 1024;
+inline constexpr size_t kMaxMembers = 20000;  // of one group
 
 // A SCIM error (RFC 7644 §3.12): the HTTP status, the scimType (empty for
 // none) and a one-line detail for the provider's administrator.
@@ -65,6 +67,16 @@ class Outcome {
 // The canonical user for a resource a provider sent (POST, PUT). Required:
 // userName. `active` is absent when the provider did not send it.
 Outcome<nlohmann::json> read_user(const nlohmann::json& in);
+
+// Groups: displayName (required), externalId, members [{"value": a User's
+// id, "display"}]; read and patched as users are. Adding a member twice
+// keeps one; "remove" with path members[value eq "ID"] (Okta) or with path
+// "members" and a list of values (Microsoft Entra ID) removes those.
+Outcome<nlohmann::json> read_group(const nlohmann::json& in);
+Outcome<nlohmann::json> apply_group_patch(const nlohmann::json& group, const nlohmann::json& patch);
+// The members' ids, in order.
+std::vector<std::string> member_ids(const nlohmann::json& group);
+std::string display_name(const nlohmann::json& group);
 
 // PUT: the attributes `replacement` (a canonical user) gives replace the
 // current ones; the ones it omits are kept (RFC 7644 §3.5.1 lets a service
@@ -110,6 +122,8 @@ struct IndexedLookup {
   std::string value;
 };
 std::optional<IndexedLookup> indexed_lookup(const Filter& f);
+// The group name a filter `displayName eq "x"` asks for.
+std::optional<std::string> display_name_lookup(const Filter& f);
 
 // The discovery resources (RFC 7644 §4), for a service provider at `base`
 // (e.g. "https://gw.example.com/scim/v2").

@@ -61,7 +61,8 @@ void bind_keys(Statement& q, const ScimUser& u) {
 }  // namespace
 
 Status ScimStore::add_client(const ScimClient& c) {
-  if (!is_valid_name(c.name)) return make_error(ErrorCode::kInvalid, "invalid client name '" + c.name + "': use 1-64 of A-Z a-z 0-9 . _ -");
+  if (!is_valid_name(c.name))
+    return make_error(ErrorCode::kInvalid, "invalid client name '" + c.name + "': use 1-64 of A-Z a-z 0-9 . _ -");
   return with_transaction(db_, [&]() -> Status {
     Statement seen(db_, "SELECT state FROM scim_clients WHERE name = ?");
     seen.bind(1, c.name);
@@ -69,8 +70,9 @@ Status ScimStore::add_client(const ScimClient& c) {
       return make_error(ErrorCode::kDuplicate, "SCIM client " + c.name + " exists already (" + seen.column(0).text() +
                                                    "); revoked names are not reused");
     }
-    Statement q(db_,
-                "INSERT INTO scim_clients (name, token_sha256, state, created_at, created_by) VALUES (?, ?, 'active', ?, ?)");
+    Statement q(
+        db_,
+        "INSERT INTO scim_clients (name, token_sha256, state, created_at, created_by) VALUES (?, ?, 'active', ?, ?)");
     q.bind(1, c.name);
     q.bind(2, c.token_sha256);
     q.bind(3, c.created_at);
@@ -103,7 +105,8 @@ Status ScimStore::revoke_client(const std::string& name, Micros at) {
     Statement seen(db_, "SELECT state FROM scim_clients WHERE name = ?");
     seen.bind(1, name);
     if (!seen.step()) return make_error(ErrorCode::kNotFound, "no SCIM client " + name);
-    if (seen.column(0).text() == "revoked") return make_error(ErrorCode::kDuplicate, "SCIM client " + name + " is revoked already");
+    if (seen.column(0).text() == "revoked")
+      return make_error(ErrorCode::kDuplicate, "SCIM client " + name + " is revoked already");
     Statement q(db_, "UPDATE scim_clients SET state = 'revoked', revoked_at = ? WHERE name = ?");
     q.bind(1, at);
     q.bind(2, name);
@@ -143,7 +146,7 @@ Result<std::optional<ScimUser>> ScimStore::find_user_by_person(const std::string
 Result<std::vector<ScimUser>> ScimStore::find_users(const scim::IndexedLookup& lookup) {
   return guarded([&]() -> Result<std::vector<ScimUser>> {
     using Key = scim::IndexedLookup::Key;
-    const char* where = lookup.key == Key::kUserName   ? " WHERE user_name_key = ?"
+    const char* where = lookup.key == Key::kUserName     ? " WHERE user_name_key = ?"
                         : lookup.key == Key::kExternalId ? " WHERE external_id = ?"
                                                          : " WHERE email_key = ?";
     Statement q(db_, std::string(kUserCols) + where + " ORDER BY created_at, id");
@@ -170,7 +173,8 @@ Status ScimStore::insert_user(const ScimUser& u) {
     Statement name(db_, "SELECT id FROM scim_users WHERE user_name_key = ? OR person = ?");
     name.bind(1, lower(scim::user_name(u.resource)));
     name.bind(2, u.person);
-    if (name.step()) return make_error(ErrorCode::kDuplicate, "userName or person taken by user " + name.column(0).text());
+    if (name.step())
+      return make_error(ErrorCode::kDuplicate, "userName or person taken by user " + name.column(0).text());
     Statement q(db_,
                 "INSERT INTO scim_users (id, person, employee_id, user_name_key, external_id, email_key, client, "
                 "resource, version, created_at, updated_at) VALUES (:id, :person, :employee_id, :user_name_key, "
@@ -205,6 +209,160 @@ Status ScimStore::delete_user(const std::string& id) {
     Statement q(db_, "DELETE FROM scim_users WHERE id = ?");
     q.bind(1, id);
     if (q.run() != 1) return make_error(ErrorCode::kNotFound, "no SCIM user " + id);
+    return {};
+  });
+}
+
+namespace {
+
+constexpr const char* kGroupCols = "SELECT id, client, resource, version, created_at, updated_at FROM scim_groups";
+
+std::vector<ScimGroup> read_groups(Database& db, Statement& q) {
+  std::vector<ScimGroup> out;
+  while (q.step()) {
+    ScimGroup g;
+    g.id = q.column(0).text();
+    g.client = q.column(1).text();
+    g.resource = nlohmann::json::parse(q.column(2).text(), nullptr, false);
+    if (g.resource.is_discarded()) g.resource = nlohmann::json::object();
+    g.version = q.column(3).int64();
+    g.created_at = q.column(4).int64();
+    g.updated_at = q.column(5).int64();
+    out.push_back(std::move(g));
+  }
+  for (auto& g : out) {
+    Statement m(db, "SELECT user_id FROM scim_group_members WHERE group_id = ? ORDER BY user_id");
+    m.bind(1, g.id);
+    while (m.step()) g.members.push_back(m.column(0).text());
+  }
+  return out;
+}
+
+Status write_members(Database& db, const ScimGroup& g) {
+  Statement del(db, "DELETE FROM scim_group_members WHERE group_id = ?");
+  del.bind(1, g.id);
+  del.run();
+  for (const auto& u : g.members) {
+    Statement known(db, "SELECT 1 FROM scim_users WHERE id = ?");
+    known.bind(1, u);
+    if (!known.step()) return make_error(ErrorCode::kInvalid, "member " + u + " is no user");
+    Statement ins(db, "INSERT INTO scim_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING");
+    ins.bind(1, g.id);
+    ins.bind(2, u);
+    ins.run();
+  }
+  return {};
+}
+
+void bind_group(Statement& q, const ScimGroup& g) {
+  nlohmann::json stored = g.resource;
+  stored.erase("members");
+  q.bind(":id", g.id);
+  q.bind(":display_key", lower(scim::display_name(g.resource)));
+  q.bind(":external_id", scim::external_id(g.resource));
+  q.bind(":resource", dumped(stored));
+  q.bind(":version", g.version);
+  q.bind(":updated_at", g.updated_at);
+}
+
+}  // namespace
+
+Result<std::optional<ScimGroup>> ScimStore::find_group(const std::string& id) {
+  return guarded([&]() -> Result<std::optional<ScimGroup>> {
+    Statement q(db_, std::string(kGroupCols) + " WHERE id = ?");
+    q.bind(1, id);
+    auto found = read_groups(db_, q);
+    if (found.empty()) return std::optional<ScimGroup>();
+    return std::optional<ScimGroup>(std::move(found.front()));
+  });
+}
+
+Result<std::vector<ScimGroup>> ScimStore::find_groups(bool by_external_id, const std::string& value) {
+  return guarded([&]() -> Result<std::vector<ScimGroup>> {
+    Statement q(db_, std::string(kGroupCols) + (by_external_id ? " WHERE external_id = ?" : " WHERE display_key = ?") +
+                         " ORDER BY created_at, id");
+    q.bind(1, by_external_id ? value : lower(value));
+    return read_groups(db_, q);
+  });
+}
+
+Result<std::vector<ScimGroup>> ScimStore::list_groups(size_t offset, size_t limit) {
+  return guarded([&]() -> Result<std::vector<ScimGroup>> {
+    Statement q(db_, std::string(kGroupCols) + " ORDER BY created_at, id LIMIT ? OFFSET ?");
+    q.bind(1, limit == 0 ? int64_t{1} << 62 : static_cast<int64_t>(limit));
+    q.bind(2, static_cast<int64_t>(offset));
+    return read_groups(db_, q);
+  });
+}
+
+Result<int64_t> ScimStore::count_groups() {
+  return guarded([&]() -> Result<int64_t> { return query_int64(db_, "SELECT COUNT(*) FROM scim_groups"); });
+}
+
+Result<std::vector<std::string>> ScimStore::groups_of(const std::string& user_id) {
+  return guarded([&]() -> Result<std::vector<std::string>> {
+    Statement q(db_,
+                "SELECT g.resource FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id "
+                "WHERE m.user_id = ? ORDER BY g.id");
+    q.bind(1, user_id);
+    std::vector<std::string> out;
+    while (q.step()) {
+      auto r = nlohmann::json::parse(q.column(0).text(), nullptr, false);
+      if (!r.is_discarded()) out.push_back(scim::display_name(r));
+    }
+    return out;
+  });
+}
+
+Status ScimStore::insert_group(const ScimGroup& g) {
+  return with_transaction(db_, [&]() -> Status {
+    Statement name(db_, "SELECT id FROM scim_groups WHERE display_key = ?");
+    name.bind(1, lower(scim::display_name(g.resource)));
+    if (name.step()) return make_error(ErrorCode::kDuplicate, "displayName taken by group " + name.column(0).text());
+    Statement q(db_,
+                "INSERT INTO scim_groups (id, display_key, external_id, client, resource, version, created_at, "
+                "updated_at) VALUES (:id, :display_key, :external_id, :client, :resource, :version, :created_at, "
+                ":updated_at)");
+    bind_group(q, g);
+    q.bind(":client", g.client);
+    q.bind(":created_at", g.created_at);
+    q.run();
+    return write_members(db_, g);
+  });
+}
+
+Status ScimStore::update_group(const ScimGroup& g) {
+  return with_transaction(db_, [&]() -> Status {
+    Statement name(db_, "SELECT id FROM scim_groups WHERE display_key = ? AND id <> ?");
+    name.bind(1, lower(scim::display_name(g.resource)));
+    name.bind(2, g.id);
+    if (name.step()) return make_error(ErrorCode::kDuplicate, "displayName taken by group " + name.column(0).text());
+    Statement q(db_,
+                "UPDATE scim_groups SET display_key = :display_key, external_id = :external_id, resource = :resource, "
+                "version = :version, updated_at = :updated_at WHERE id = :id");
+    bind_group(q, g);
+    if (q.run() != 1) return make_error(ErrorCode::kNotFound, "no SCIM group " + g.id);
+    return write_members(db_, g);
+  });
+}
+
+Status ScimStore::delete_group(const std::string& id) {
+  return with_transaction(db_, [&]() -> Status {
+    Statement m(db_, "DELETE FROM scim_group_members WHERE group_id = ?");
+    m.bind(1, id);
+    m.run();
+    Statement q(db_, "DELETE FROM scim_groups WHERE id = ?");
+    q.bind(1, id);
+    if (q.run() != 1) return make_error(ErrorCode::kNotFound, "no SCIM group " + id);
+    return {};
+  });
+}
+
+Status ScimStore::remove_memberships(const std::string& user_id) {
+  return with_transaction(db_, [&]() -> Status {
+    Statement q(db_, "DELETE FROM scim_group_members WHERE user_id = ?");
+    q.bind(1, user_id);
+    q.run();
     return {};
   });
 }

@@ -43,6 +43,15 @@ struct ScimUser {
   Micros created_at = 0, updated_at = 0;
 };
 
+struct ScimGroup {
+  std::string id;
+  std::string client;
+  nlohmann::json resource;           // the canonical group without its members
+  std::vector<std::string> members;  // User ids
+  int64_t version = 1;
+  Micros created_at = 0, updated_at = 0;
+};
+
 class ScimStore {
  public:
   explicit ScimStore(Database& db) : db_(db) {}
@@ -67,6 +76,20 @@ class ScimStore {
   Status insert_user(const ScimUser& u);
   Status update_user(const ScimUser& u);
   Status delete_user(const std::string& id);
+
+  // Groups. find_groups answers displayName (any case) and externalId lookups.
+  Result<std::optional<ScimGroup>> find_group(const std::string& id);
+  Result<std::vector<ScimGroup>> find_groups(bool by_external_id, const std::string& value);
+  Result<std::vector<ScimGroup>> list_groups(size_t offset, size_t limit);
+  Result<int64_t> count_groups();
+  // The display names of the groups user `user_id` is a member of.
+  Result<std::vector<std::string>> groups_of(const std::string& user_id);
+  // kDuplicate when the displayName (in any case) is taken; kInvalid when a member is no user.
+  Status insert_group(const ScimGroup& g);
+  Status update_group(const ScimGroup& g);
+  Status delete_group(const std::string& id);
+  // Takes user `user_id` out of every group (the user is deleted).
+  Status remove_memberships(const std::string& user_id);
 
   // Runs `fn` in one transaction (a savepoint inside one already open).
   Status write(const std::function<Status()>& fn);

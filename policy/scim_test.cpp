@@ -16,8 +16,8 @@ json user(const std::string& text) {
 }
 
 json patched(const json& u, const std::string& ops) {
-  auto r = apply_patch(u, json::parse(R"({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":)" +
-                                       ops + "}"));
+  auto r = apply_patch(
+      u, json::parse(R"({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":)" + ops + "}"));
   EXPECT_TRUE(r) << r.error().detail;
   return r ? *r : json::object();
 }
@@ -163,9 +163,9 @@ TEST(ScimPatch, AddAppendsReplaceReplacesRemoveRemoves) {
   EXPECT_EQ(removed["emails"][0]["type"], "work");
   EXPECT_FALSE(patched(u, R"([{"op": "remove", "path": "name"}])").contains("name"));
   EXPECT_EQ(department(patched(u, R"([{"op": "remove",
-    "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"}])")), "");
-  EXPECT_EQ(patched(u, R"([{"op": "remove", "path": "name.givenName"}])")["name"],
-            json({{"familyName", "Example"}}));
+    "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"}])")),
+            "");
+  EXPECT_EQ(patched(u, R"([{"op": "remove", "path": "name.givenName"}])")["name"], json({{"familyName", "Example"}}));
   // A value list: only those values go.
   json listed = patched(u, R"([{"op": "remove", "path": "emails", "value": [{"value": "alice@home.example"}]}])");
   EXPECT_EQ(listed["emails"].size(), 1U);
@@ -215,9 +215,9 @@ TEST(ScimFilter, EvaluatesTheRfcOperatorsInAnyCase) {
 }
 
 TEST(ScimFilter, RefusesMalformedFilters) {
-  for (const char* bad : {"", "userName", "userName eq", "userName xx \"a\"", "(userName eq \"a\"", "userName eq \"a",
-                          "emails[type eq \"work\"", "userName eq \"a\" and", "not userName eq \"a\"", "userName eq @",
-                          "a eq \"x\" )"}) {
+  for (const char* bad :
+       {"", "userName", "userName eq", "userName xx \"a\"", "(userName eq \"a\"", "userName eq \"a",
+        "emails[type eq \"work\"", "userName eq \"a\" and", "not userName eq \"a\"", "userName eq @", "a eq \"x\" )"}) {
     auto f = parse_filter(bad);
     ASSERT_FALSE(f) << bad;
     EXPECT_EQ(f.error().type, "invalidFilter") << bad;
@@ -238,16 +238,60 @@ TEST(ScimFilter, KnowsWhichFiltersAnIndexAnswers) {
   EXPECT_FALSE(lookup(R"(emails[type eq "home"].value eq "b@x")"));
 }
 
+TEST(ScimGroup, ReadsAndPatchesMembersInEachProvidersWay) {
+  auto g = read_group(json::parse(R"({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+    "displayName": "SRE on call", "externalId": "g1", "members": [{"value": "u1", "display": "alice"}]})"));
+  ASSERT_TRUE(g) << g.error().detail;
+  EXPECT_EQ(display_name(*g), "SRE on call");
+  EXPECT_EQ(member_ids(*g), std::vector<std::string>{"u1"});
+  EXPECT_FALSE(read_group(json::parse(R"({"members": []})")));
+  EXPECT_FALSE(read_group(json::parse(R"({"displayName": "x", "userName": "y", "active": true})"))->contains("active"));
+  auto patch = [](const json& group, const std::string& ops) {
+    auto r = apply_group_patch(group, json::parse(R"({"Operations":)" + ops + "}"));
+    EXPECT_TRUE(r) << r.error().detail;
+    return r ? *r : json::object();
+  };
+  // Okta: add with path "members", remove with a value filter (developer.okta.com,
+  // "SCIM 2.0 protocol: update a specific group membership (PATCH)").
+  json h =
+      patch(*g, R"([{"op": "add", "path": "members", "value": [{"value": "u2"}, {"value": "u1", "display": "x"}]}])");
+  EXPECT_EQ(member_ids(h), (std::vector<std::string>{"u1", "u2"}));
+  h = patch(h, R"([{"op": "remove", "path": "members[value eq \"u1\"]"}])");
+  EXPECT_EQ(member_ids(h), std::vector<std::string>{"u2"});
+  // Microsoft Entra ID: "Add"/"Remove" with path "members" and a list of values.
+  h = patch(h, R"([{"op": "Add", "path": "members", "value": [{"value": "u3"}]},
+                   {"op": "Remove", "path": "members", "value": [{"value": "u2"}]}])");
+  EXPECT_EQ(member_ids(h), std::vector<std::string>{"u3"});
+  // Renaming, with and without a path; replacing all members.
+  h = patch(h, R"([{"op": "Replace", "value": {"id": "ignored", "displayName": "SRE"}}])");
+  EXPECT_EQ(display_name(h), "SRE");
+  h = patch(h, R"([{"op": "replace", "path": "members", "value": [{"value": "u9"}]}])");
+  EXPECT_EQ(member_ids(h), std::vector<std::string>{"u9"});
+  h = patch(h, R"([{"op": "remove", "path": "members"}])");
+  EXPECT_TRUE(member_ids(h).empty());
+  EXPECT_FALSE(h.contains("members"));
+  EXPECT_EQ(apply_group_patch(h, json::parse(R"({"Operations": [{"op": "add",
+    "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "x"}]})"))
+                .error()
+                .type,
+            "invalidPath");
+}
+
 TEST(ScimDiscovery, DescribesWhatIsServed) {
   json spc = service_provider_config_json("https://gw/scim/v2", 200);
   EXPECT_TRUE(spc["patch"]["supported"].get<bool>());
   EXPECT_FALSE(spc["bulk"]["supported"].get<bool>());
   EXPECT_EQ(spc["filter"]["maxResults"], 200);
   json types = resource_types_json("https://gw/scim/v2");
-  ASSERT_EQ(types.size(), 1U);
+  ASSERT_EQ(types.size(), 2U);
   EXPECT_EQ(types[0]["endpoint"], "/Users");
+  EXPECT_EQ(types[1]["endpoint"], "/Groups");
   json schemas = schemas_json("https://gw/scim/v2");
-  ASSERT_EQ(schemas.size(), 2U);
+  ASSERT_EQ(schemas.size(), 3U);
+  EXPECT_EQ(schemas[0]["attributes"][0]["required"], true);  // userName
+  EXPECT_EQ(schemas[2]["attributes"][0]["required"], true);  // displayName
+  EXPECT_EQ(schemas[0]["attributes"][3]["name"], "displayName");
+  EXPECT_EQ(schemas[0]["attributes"][3]["required"], false);
   EXPECT_EQ(schemas[1]["id"], kEnterpriseSchema);
   bool has_department = false;
   for (const auto& a : schemas[1]["attributes"]) has_department |= a["name"] == "department";

@@ -168,6 +168,8 @@ TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
       }
       exec("DROP TABLE recording_commands_text");
     }
+    exec("DROP TABLE scim_group_members");
+    exec("DROP TABLE scim_groups");
     exec("DROP TABLE scim_users");
     exec("DROP TABLE scim_clients");
     exec("DROP TABLE recording_commands");

@@ -565,10 +565,11 @@ HrLineOutcome HrService::apply_single_leaver(const HrEvent& e, const std::string
   plan.action = HrPlan::Action::kSchedule;
   plan.person = e.username;
   plan.reason = "held by the mass-revocation circuit breaker in batch " + held->id;
-  auto ev = event("hr.hold", Outcome::kDeny,
-                  "leaver " + e.employee_id + " (" + e.username + ") from " + source + " held in batch " + held->id +
-                      "; decide with `bastionctl hr release|discard " + held->id + "`",
-                  {{"event_id", e.event_id}, {"batch_id", held->id}, {"employee_id", e.employee_id}, {"source", source}});
+  auto ev =
+      event("hr.hold", Outcome::kDeny,
+            "leaver " + e.employee_id + " (" + e.username + ") from " + source + " held in batch " + held->id +
+                "; decide with `bastionctl hr release|discard " + held->id + "`",
+            {{"event_id", e.event_id}, {"batch_id", held->id}, {"employee_id", e.employee_id}, {"source", source}});
   auto changes = repo_.apply_hr_event(e, plan, held->id, clock_.now(), [&](const policy::HrChanges&) -> Status {
     if (auto r = audit_.append_in_transaction(ev); !r) return r.error();
     return {};

@@ -98,8 +98,15 @@ ScimReply ScimService::handle(const ScimRequest& r) {
   const Micros now = s_.clock().now();
   const int rate = s_.config().scim_requests_per_second;
   auto refuse = [&](int status, const std::string& why, const std::string& client) {
-    recorder::AuditEvent ev{client.empty() ? "scim" : "scim:" + client, "scim.refused", Outcome::kDeny, why, "", "",
-                            r.source, "", json{{"method", r.method}, {"path", r.path}, {"status", status}}};
+    recorder::AuditEvent ev{client.empty() ? "scim" : "scim:" + client,
+                            "scim.refused",
+                            Outcome::kDeny,
+                            why,
+                            "",
+                            "",
+                            r.source,
+                            "",
+                            json{{"method", r.method}, {"path", r.path}, {"status", status}}};
     (void)s_.audit().append(ev);
     ScimReply reply = fail(status, "", why);
     if (status == 429) reply.retry_after = 1;
@@ -186,18 +193,50 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
     } else {
       reply = method_not_allowed();
     }
-  } else if (path == "/Groups" || path.rfind("/Groups/", 0) == 0 || path == "/Bulk" || path == "/Me") {
-    reply = fail(501, "", path.substr(0, path.find('/', 1)) +
-                              " is not supported by this gateway yet (ServiceProviderConfig lists what is)");
+  } else if (path == "/Groups") {
+    if (r.method == "GET") {
+      reply = list_groups(r);
+    } else if (r.method == "POST") {
+      reply = create_group(r, client, audit);
+      audited = reply.status < 300;
+    } else {
+      reply = method_not_allowed();
+    }
+  } else if (path.rfind("/Groups/", 0) == 0 && path.find('/', 8) == std::string::npos) {
+    const std::string id = path.substr(8);
+    audit["id"] = id;
+    if (r.method == "GET") {
+      reply = get_group(r, id);
+    } else if (r.method == "PUT" || r.method == "PATCH") {
+      reply = change_group(r, id, client, audit);
+      audited = reply.status < 300;
+    } else if (r.method == "DELETE") {
+      reply = delete_group(r, id, client, audit);
+      audited = reply.status < 300;
+    } else {
+      reply = method_not_allowed();
+    }
+  } else if (path == "/Bulk" || path == "/Me") {
+    reply = fail(501, "",
+                 path.substr(0, path.find('/', 1)) +
+                     " is not supported by this gateway yet (ServiceProviderConfig lists what is)");
   } else {
     reply = fail(404, "", "no resource at " + path);
   }
   if (!audited) {
     audit["status"] = reply.status;
-    std::string why = reply.status < 400 ? r.method + " " + path
-                                         : reply.body.value("detail", std::string("error ") + std::to_string(reply.status));
-    recorder::AuditEvent ev{"scim:" + client, "scim.request", outcome_of(reply.status), why, audit.value("person", ""), "",
-                            r.source, "", audit};
+    std::string why = reply.status < 400
+                          ? r.method + " " + path
+                          : reply.body.value("detail", std::string("error ") + std::to_string(reply.status));
+    recorder::AuditEvent ev{"scim:" + client,
+                            "scim.request",
+                            outcome_of(reply.status),
+                            why,
+                            audit.value("person", ""),
+                            "",
+                            r.source,
+                            "",
+                            audit};
     (void)s_.audit().append(ev);
   }
   return reply;
@@ -286,32 +325,90 @@ Status ScimService::hr_events(const policy::ScimUser& u, const json* before, con
     types.push_back(policy::HrType::kLeaver);
   } else if (!was_active && is_active) {
     types.push_back(policy::HrType::kJoiner);
-  } else if (is_active &&
-             (scim::department(*before) != scim::department(after) || scim::work_email(*before) != scim::work_email(after))) {
+  } else if (is_active && (scim::department(*before) != scim::department(after) ||
+                           scim::work_email(*before) != scim::work_email(after))) {
     types.push_back(policy::HrType::kMover);
   }
-  const Micros now = s_.clock().now();
   for (auto type : types) {
-    policy::HrEvent e;
-    e.event_id = "scim:" + u.id + ":" + std::to_string(u.version) + ":" + policy::to_string(type);
-    e.type = type;
-    e.employee_id = u.employee_id;
-    e.username = u.person;
-    e.email = scim::work_email(after);
-    e.department = scim::department(after);
-    e.effective_at = now;
-    auto collect = [&](const std::string& user, const std::string& message, bool left) {
-      changes_.emplace_back(user, message.empty() || !left ? message : message + " (SCIM: " + why + ")", left);
-    };
-    // SECURITY: a provider deactivating many people at once (a mistake, or a
-    // stolen token) meets the same circuit breaker as an HR file.
-    HrLineOutcome o = type == policy::HrType::kLeaver
-                          ? s_.hr().apply_single_leaver(e, "scim:" + client, "scim:" + client, collect)
-                          : s_.hr().apply_single(e, "scim:" + client, collect);
-    audit["hr"].push_back({{"event_id", e.event_id}, {"type", policy::to_string(type)}, {"outcome", o.outcome},
-                           {"detail", o.detail}});
-    if (o.outcome == "rejected") return make_error(ErrorCode::kInvalid, "HR refused the " + policy::to_string(type) + ": " + o.detail);
-    if (o.outcome == "error" || o.outcome == "duplicate") return make_error(o.detail);
+    const std::string id = "scim:" + u.id + ":" + std::to_string(u.version) + ":" + policy::to_string(type);
+    if (auto st = hr_event(u, type, id, client, why, audit); !st) return st;
+  }
+  return {};
+}
+
+Status ScimService::hr_event(const policy::ScimUser& u, policy::HrType type, const std::string& event_id,
+                             const std::string& client, const std::string& why, json& audit) {
+  policy::HrEvent e;
+  e.event_id = event_id;
+  e.type = type;
+  e.employee_id = u.employee_id;
+  e.username = u.person;
+  e.email = scim::work_email(u.resource);
+  e.department = scim::department(u.resource);
+  e.effective_at = s_.clock().now();
+  if (!s_.config().scim_group_roles.empty() && type != policy::HrType::kLeaver) {
+    auto groups = mapped_groups(u.id);
+    if (!groups) return groups.error();
+    e.group_roles = roles_of(*groups);
+  }
+  auto collect = [&](const std::string& user, const std::string& message, bool left) {
+    changes_.emplace_back(user, message.empty() || !left ? message : message + " (SCIM: " + why + ")", left);
+  };
+  // SECURITY: a provider deactivating many people at once (a mistake, or a
+  // stolen token) meets the same circuit breaker as an HR file.
+  HrLineOutcome o = type == policy::HrType::kLeaver
+                        ? s_.hr().apply_single_leaver(e, "scim:" + client, "scim:" + client, collect)
+                        : s_.hr().apply_single(e, "scim:" + client, collect);
+  audit["hr"].push_back(
+      {{"event_id", e.event_id}, {"type", policy::to_string(type)}, {"outcome", o.outcome}, {"detail", o.detail}});
+  if (o.outcome == "rejected") {
+    return make_error(ErrorCode::kInvalid, "HR refused the " + policy::to_string(type) + ": " + o.detail);
+  }
+  if (o.outcome == "error" || o.outcome == "duplicate") return make_error(o.detail);
+  return {};
+}
+
+Result<std::vector<std::string>> ScimService::mapped_groups(const std::string& user_id) {
+  auto all = s_.scim().groups_of(user_id);
+  if (!all) return all.error();
+  std::vector<std::string> out;
+  for (const auto& g : *all) {
+    if (s_.config().scim_group_roles.contains(g)) out.push_back(g);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> ScimService::roles_of(const std::vector<std::string>& groups) const {
+  std::vector<std::string> roles;
+  for (const auto& g : groups) {
+    auto it = s_.config().scim_group_roles.find(g);
+    if (it == s_.config().scim_group_roles.end()) continue;
+    for (const auto& r : it->second) {
+      if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+    }
+  }
+  std::sort(roles.begin(), roles.end());
+  return roles;
+}
+
+Status ScimService::group_events(const std::map<std::string, std::vector<std::string>>& before,
+                                 const std::string& client, const std::string& tag, const std::string& why,
+                                 json& audit) {
+  for (const auto& [user_id, was] : before) {
+    auto now = mapped_groups(user_id);
+    if (!now) return now.error();
+    if (*now == was) continue;
+    auto u = s_.scim().find_user(user_id);
+    if (!u) return u.error();
+    if (!*u || scim::active((*u)->resource) == false) continue;  // gone, or a leaver already
+    const bool none_left = !was.empty() && now->empty();
+    const policy::HrType type = none_left ? policy::HrType::kLeaver : policy::HrType::kMover;
+    const std::string id = "scim:" + user_id + ":g:" + tag + ":" + policy::to_string(type);
+    if (auto st = hr_event(**u, type, id, client, none_left ? why + ": in no mapped group any more" : why, audit);
+        !st) {
+      return st;
+    }
   }
   return {};
 }
@@ -325,7 +422,8 @@ ScimReply ScimService::create_user(const ScimRequest& r, const std::string& clie
   if (!person_name) return fail(person_name.error());
   auto taken = s_.scim().find_users({scim::IndexedLookup::Key::kUserName, scim::user_name(*doc)});
   if (!taken) return fail(taken.error());
-  if (!taken->empty()) return fail(409, "uniqueness", "userName " + scim::user_name(*doc) + " exists (id " + taken->front().id + ")");
+  if (!taken->empty())
+    return fail(409, "uniqueness", "userName " + scim::user_name(*doc) + " exists (id " + taken->front().id + ")");
 
   policy::ScimUser u;
   u.id = new_uuid();
@@ -341,21 +439,24 @@ ScimReply ScimService::create_user(const ScimRequest& r, const std::string& clie
   if (*person) {
     const policy::Person& p = **person;
     if (p.service_account) {
-      return fail(409, "uniqueness", "userName " + scim::user_name(*doc) + " names service account " + p.name +
-                                         ", which SCIM does not manage");
+      return fail(
+          409, "uniqueness",
+          "userName " + scim::user_name(*doc) + " names service account " + p.name + ", which SCIM does not manage");
     }
     auto linked = s_.scim().find_user_by_person(p.name);
     if (!linked) return fail(linked.error());
     if (*linked) {
-      return fail(409, "uniqueness", "person " + p.name + " is provisioned already as userName " +
-                                         scim::user_name((*linked)->resource) + " (id " + (*linked)->id + ")");
+      return fail(409, "uniqueness",
+                  "person " + p.name + " is provisioned already as userName " + scim::user_name((*linked)->resource) +
+                      " (id " + (*linked)->id + ")");
     }
     if (p.employee_id.empty() || (p.employee_id.rfind("scim:", 0) == 0 && !number.empty())) {
       u.employee_id = number.empty() ? "scim:" + u.id : number;
     } else if (number.empty() || number == p.employee_id || p.employee_id.rfind("scim:", 0) == 0) {
       u.employee_id = p.employee_id;
     } else {
-      return fail(409, "uniqueness", "person " + p.name + " is employee " + p.employee_id + ", not employeeNumber " + number);
+      return fail(409, "uniqueness",
+                  "person " + p.name + " is employee " + p.employee_id + ", not employeeNumber " + number);
     }
     link = true;
   } else {
@@ -372,9 +473,15 @@ ScimReply ScimService::create_user(const ScimRequest& r, const std::string& clie
     if (auto hr = hr_events(u, nullptr, client, "user " + u.id + " created", audit); !hr) return hr;
     if (auto ins = s_.scim().insert_user(u); !ins) return ins;
     audit["status"] = 201;
-    recorder::AuditEvent ev{"scim:" + client, "scim.request", Outcome::kAllow,
+    recorder::AuditEvent ev{"scim:" + client,
+                            "scim.request",
+                            Outcome::kAllow,
                             (link ? "linked " : "created ") + u.person + " as userName " + scim::user_name(u.resource),
-                            u.person, "", r.source, "", audit};
+                            u.person,
+                            "",
+                            r.source,
+                            "",
+                            audit};
     if (auto appended = s_.audit().append(ev); !appended) return appended.error();
     return {};
   });
@@ -413,7 +520,8 @@ ScimReply ScimService::change_user(const ScimRequest& r, const std::string& id, 
     auto taken = s_.scim().find_users({scim::IndexedLookup::Key::kUserName, scim::user_name(after)});
     if (!taken) return fail(taken.error());
     for (const auto& other : *taken) {
-      if (other.id != u.id) return fail(409, "uniqueness", "userName " + scim::user_name(after) + " exists (id " + other.id + ")");
+      if (other.id != u.id)
+        return fail(409, "uniqueness", "userName " + scim::user_name(after) + " exists (id " + other.id + ")");
     }
   }
   const json before = u.resource;
@@ -425,8 +533,15 @@ ScimReply ScimService::change_user(const ScimRequest& r, const std::string& id, 
     if (auto up = s_.scim().update_user(u); !up) return up;
     audit["status"] = 200;
     audit["version"] = u.version;
-    recorder::AuditEvent ev{"scim:" + client, "scim.request", Outcome::kAllow,
-                            "updated " + u.person + " (" + r.method + ")", u.person, "", r.source, "", audit};
+    recorder::AuditEvent ev{"scim:" + client,
+                            "scim.request",
+                            Outcome::kAllow,
+                            "updated " + u.person + " (" + r.method + ")",
+                            u.person,
+                            "",
+                            r.source,
+                            "",
+                            audit};
     if (auto appended = s_.audit().append(ev); !appended) return appended.error();
     return {};
   });
@@ -437,7 +552,8 @@ ScimReply ScimService::change_user(const ScimRequest& r, const std::string& id, 
   return {200, render(u), "", etag_of(u.version), 0};
 }
 
-ScimReply ScimService::delete_user(const ScimRequest& r, const std::string& id, const std::string& client, json& audit) {
+ScimReply ScimService::delete_user(const ScimRequest& r, const std::string& id, const std::string& client,
+                                   json& audit) {
   auto found = s_.scim().find_user(id);
   if (!found) return fail(found.error());
   if (!*found) return fail(404, "", "no user " + id);
@@ -451,10 +567,280 @@ ScimReply ScimService::delete_user(const ScimRequest& r, const std::string& id, 
   ++u.version;
   Status st = s_.scim().write([&]() -> Status {
     if (auto hr = hr_events(u, &before, client, "user " + u.id + " deleted", audit); !hr) return hr;
+    if (auto out = s_.scim().remove_memberships(u.id); !out) return out;
     if (auto del = s_.scim().delete_user(u.id); !del) return del;
     audit["status"] = 204;
-    recorder::AuditEvent ev{"scim:" + client, "scim.request", Outcome::kAllow, "deleted user " + u.id + " (" + u.person + ")",
-                            u.person, "", r.source, "", audit};
+    recorder::AuditEvent ev{"scim:" + client,
+                            "scim.request",
+                            Outcome::kAllow,
+                            "deleted user " + u.id + " (" + u.person + ")",
+                            u.person,
+                            "",
+                            r.source,
+                            "",
+                            audit};
+    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+  if (!st) {
+    changes_.clear();
+    return fail(st.error());
+  }
+  return {204, nullptr, "", "", 0};
+}
+
+}  // namespace bastion::gateway
+
+namespace bastion::gateway {
+namespace {
+
+bool excludes_members(const ScimRequest& r) {
+  auto it = r.query.find("excludedAttributes");
+  if (it == r.query.end()) return false;
+  std::string v = it->second;
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v.find("members") != std::string::npos;
+}
+
+nlohmann::json with_members(const policy::ScimGroup& g) {
+  nlohmann::json doc = g.resource;
+  if (!g.members.empty()) {
+    doc["members"] = nlohmann::json::array();
+    for (const auto& m : g.members) doc["members"].push_back({{"value", m}});
+  }
+  return doc;
+}
+
+}  // namespace
+
+nlohmann::json ScimService::render(const policy::ScimGroup& g, bool members) const {
+  nlohmann::json j = g.resource;
+  j["id"] = g.id;
+  j["schemas"] = nlohmann::json::array({policy::scim::kGroupSchema});
+  if (members && !g.members.empty()) {
+    j["members"] = nlohmann::json::array();
+    for (const auto& m : g.members) j["members"].push_back({{"value", m}, {"$ref", base_ + "/Users/" + m}});
+  }
+  j["meta"] = {{"resourceType", "Group"},
+               {"created", format_utc(g.created_at)},
+               {"lastModified", format_utc(g.updated_at)},
+               {"version", "W/\"" + std::to_string(g.version) + "\""},
+               {"location", base_ + "/Groups/" + g.id}};
+  return j;
+}
+
+ScimReply ScimService::list_groups(const ScimRequest& r) {
+  int64_t start = std::max<int64_t>(1, number_param(r.query, "startIndex", 1));
+  int64_t count = std::clamp<int64_t>(number_param(r.query, "count", kMaxResults), 0, kMaxResults);
+  const bool members = !excludes_members(r);
+  Result<std::vector<policy::ScimGroup>> candidates = std::vector<policy::ScimGroup>{};
+  policy::scim::Filter filter;
+  auto filter_it = r.query.find("filter");
+  if (filter_it != r.query.end() && !filter_it->second.empty()) {
+    auto f = policy::scim::parse_filter(filter_it->second);
+    if (!f) return fail(f.error());
+    filter = *f;
+    auto lookup = policy::scim::indexed_lookup(filter);
+    if (lookup && lookup->key == policy::scim::IndexedLookup::Key::kExternalId) {
+      candidates = s_.scim().find_groups(true, lookup->value);
+    } else if (auto name = policy::scim::display_name_lookup(filter)) {
+      candidates = s_.scim().find_groups(false, *name);
+    } else {
+      candidates = s_.scim().list_groups(0, 0);
+    }
+  } else {
+    candidates = s_.scim().list_groups(0, 0);
+  }
+  if (!candidates) return fail(candidates.error());
+  std::vector<nlohmann::json> page;
+  int64_t total = 0;
+  size_t bytes = 0;
+  for (const auto& g : *candidates) {
+    if (filter && !policy::scim::matches(filter, render(g, true))) continue;
+    ++total;
+    if (total < start || static_cast<int64_t>(page.size()) >= count) continue;
+    nlohmann::json j = render(g, members);
+    bytes += j.dump().size() + 1;
+    if (bytes > kMaxListBytes) {
+      if (page.empty()) {
+        return fail(400, "tooMany",
+                    "group " + g.id + " has " + std::to_string(g.members.size()) +
+                        " members, more than one answer holds; ask with excludedAttributes=members");
+      }
+      count = static_cast<int64_t>(page.size());  // the rest on the next page
+      continue;
+    }
+    page.push_back(std::move(j));
+  }
+  nlohmann::json body = {{"schemas", nlohmann::json::array({policy::scim::kListSchema})},
+                         {"totalResults", total},
+                         {"startIndex", start},
+                         {"itemsPerPage", page.size()},
+                         {"Resources", page}};
+  return {200, body, "", "", 0};
+}
+
+ScimReply ScimService::get_group(const ScimRequest& r, const std::string& id) {
+  auto g = s_.scim().find_group(id);
+  if (!g) return fail(g.error());
+  if (!*g) return fail(404, "", "no group " + id);
+  nlohmann::json j = render(**g, !excludes_members(r));
+  if (j.dump().size() > kMaxListBytes) {
+    return fail(400, "tooMany",
+                "group " + id + " has " + std::to_string((*g)->members.size()) +
+                    " members, more than one answer holds; ask with excludedAttributes=members");
+  }
+  return {200, j, "", "W/\"" + std::to_string((*g)->version) + "\"", 0};
+}
+
+ScimReply ScimService::create_group(const ScimRequest& r, const std::string& client, nlohmann::json& audit) {
+  nlohmann::json in = nlohmann::json::parse(r.body, nullptr, false);
+  if (in.is_discarded()) return fail(400, "invalidSyntax", "the body is not JSON");
+  auto doc = policy::scim::read_group(in);
+  if (!doc) return fail(doc.error());
+  policy::ScimGroup g;
+  g.id = new_uuid();
+  g.client = client;
+  g.members = policy::scim::member_ids(*doc);
+  g.resource = *doc;
+  g.resource.erase("members");
+  g.created_at = g.updated_at = s_.clock().now();
+  audit["id"] = g.id;
+  audit["group"] = policy::scim::display_name(g.resource);
+  std::map<std::string, std::vector<std::string>> before;
+  for (const auto& m : g.members) {
+    auto was = mapped_groups(m);
+    if (!was) return fail(was.error());
+    before[m] = *was;
+  }
+  Status st = s_.scim().write([&]() -> Status {
+    if (auto ins = s_.scim().insert_group(g); !ins) return ins;
+    if (auto hr =
+            group_events(before, client, g.id + ":1", "added to group " + audit["group"].get<std::string>(), audit);
+        !hr) {
+      return hr;
+    }
+    audit["status"] = 201;
+    recorder::AuditEvent ev{
+        "scim:" + client,
+        "scim.request",
+        Outcome::kAllow,
+        "created group " + audit["group"].get<std::string>() + " with " + std::to_string(g.members.size()) + " members",
+        "",
+        "",
+        r.source,
+        "",
+        audit};
+    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+  if (!st) {
+    changes_.clear();
+    return fail(st.error());
+  }
+  return {201, render(g, true), base_ + "/Groups/" + g.id, "W/\"1\"", 0};
+}
+
+ScimReply ScimService::change_group(const ScimRequest& r, const std::string& id, const std::string& client,
+                                    nlohmann::json& audit) {
+  auto found = s_.scim().find_group(id);
+  if (!found) return fail(found.error());
+  if (!*found) return fail(404, "", "no group " + id);
+  policy::ScimGroup g = **found;
+  const std::string etag = "W/\"" + std::to_string(g.version) + "\"";
+  if (!r.if_match.empty() && r.if_match != "*" && r.if_match != etag) {
+    return fail(412, "", "the group changed since version " + r.if_match + " (now " + etag + ")");
+  }
+  nlohmann::json in = nlohmann::json::parse(r.body, nullptr, false);
+  if (in.is_discarded()) return fail(400, "invalidSyntax", "the body is not JSON");
+  const nlohmann::json current = with_members(g);
+  nlohmann::json after;
+  if (r.method == "PUT") {
+    auto doc = policy::scim::read_group(in);
+    if (!doc) return fail(doc.error());
+    after = policy::scim::merge_put(current, *doc);
+  } else {
+    auto doc = policy::scim::apply_group_patch(current, in);
+    if (!doc) return fail(doc.error());
+    after = *doc;
+  }
+  audit["group"] = policy::scim::display_name(after);
+  // PATCH answers 200 with the group (Entra accepts 204 too); members stay out of the audit record.
+  if (after == current) return {200, render(g, !excludes_members(r)), "", etag, 0};
+  std::map<std::string, std::vector<std::string>> before;
+  std::vector<std::string> affected = g.members;
+  for (const auto& m : policy::scim::member_ids(after)) affected.push_back(m);
+  for (const auto& m : affected) {
+    if (before.contains(m)) continue;
+    auto was = mapped_groups(m);
+    if (!was) return fail(was.error());
+    before[m] = *was;
+  }
+  const size_t had = g.members.size();
+  g.members = policy::scim::member_ids(after);
+  g.resource = after;
+  g.resource.erase("members");
+  ++g.version;
+  g.updated_at = s_.clock().now();
+  audit["members_before"] = had;
+  audit["members_after"] = g.members.size();
+  Status st = s_.scim().write([&]() -> Status {
+    if (auto up = s_.scim().update_group(g); !up) return up;
+    if (auto hr = group_events(before, client, g.id + ":" + std::to_string(g.version),
+                               "group " + policy::scim::display_name(g.resource) + " changed", audit);
+        !hr) {
+      return hr;
+    }
+    audit["status"] = 200;
+    recorder::AuditEvent ev{"scim:" + client,
+                            "scim.request",
+                            Outcome::kAllow,
+                            "updated group " + policy::scim::display_name(g.resource) + " (" + r.method + ")",
+                            "",
+                            "",
+                            r.source,
+                            "",
+                            audit};
+    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+  if (!st) {
+    changes_.clear();
+    return fail(st.error());
+  }
+  return {200, render(g, !excludes_members(r)), "", "W/\"" + std::to_string(g.version) + "\"", 0};
+}
+
+ScimReply ScimService::delete_group(const ScimRequest& r, const std::string& id, const std::string& client,
+                                    nlohmann::json& audit) {
+  auto found = s_.scim().find_group(id);
+  if (!found) return fail(found.error());
+  if (!*found) return fail(404, "", "no group " + id);
+  const policy::ScimGroup g = **found;
+  audit["group"] = policy::scim::display_name(g.resource);
+  std::map<std::string, std::vector<std::string>> before;
+  for (const auto& m : g.members) {
+    auto was = mapped_groups(m);
+    if (!was) return fail(was.error());
+    before[m] = *was;
+  }
+  Status st = s_.scim().write([&]() -> Status {
+    if (auto del = s_.scim().delete_group(g.id); !del) return del;
+    if (auto hr = group_events(before, client, g.id + ":deleted",
+                               "group " + policy::scim::display_name(g.resource) + " deleted", audit);
+        !hr) {
+      return hr;
+    }
+    audit["status"] = 204;
+    recorder::AuditEvent ev{"scim:" + client,
+                            "scim.request",
+                            Outcome::kAllow,
+                            "deleted group " + policy::scim::display_name(g.resource),
+                            "",
+                            "",
+                            r.source,
+                            "",
+                            audit};
     if (auto appended = s_.audit().append(ev); !appended) return appended.error();
     return {};
   });

@@ -33,8 +33,8 @@
 namespace bastion::gateway {
 
 struct ScimRequest {
-  std::string method;  // GET, POST, PUT, PATCH, DELETE
-  std::string path;    // after /scim/v2: "/Users", "/Users/ID", "/ServiceProviderConfig", ...
+  std::string method;                        // GET, POST, PUT, PATCH, DELETE
+  std::string path;                          // after /scim/v2: "/Users", "/Users/ID", "/ServiceProviderConfig", ...
   std::map<std::string, std::string> query;  // filter, startIndex, count
   std::string token;                         // the bearer token ("" if none was sent)
   std::string if_match;                      // the If-Match header ("" if none)
@@ -86,6 +86,23 @@ class ScimService {
   ScimReply change_user(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
   ScimReply delete_user(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
   nlohmann::json render(const policy::ScimUser& u) const;
+  ScimReply list_groups(const ScimRequest& r);
+  ScimReply get_group(const ScimRequest& r, const std::string& id);
+  ScimReply create_group(const ScimRequest& r, const std::string& client, nlohmann::json& audit);
+  ScimReply change_group(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
+  ScimReply delete_group(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
+  nlohmann::json render(const policy::ScimGroup& g, bool members) const;
+  // The [scim.groups] groups user `user_id` is in (sorted), and the roles they give.
+  Result<std::vector<std::string>> mapped_groups(const std::string& user_id);
+  std::vector<std::string> roles_of(const std::vector<std::string>& groups) const;
+  // After a group change, inside its transaction: a mover for each of
+  // `before`'s users whose mapped groups changed, a leaver for one who is in
+  // none any more. `tag` makes the events' ids unique ("GROUPID:VERSION").
+  Status group_events(const std::map<std::string, std::vector<std::string>>& before, const std::string& client,
+                      const std::string& tag, const std::string& why, nlohmann::json& audit);
+  // One HR event of SCIM user `u` (the breaker for leavers), collecting access changes.
+  Status hr_event(const policy::ScimUser& u, policy::HrType type, const std::string& event_id,
+                  const std::string& client, const std::string& why, nlohmann::json& audit);
   // Applies the HR events a change from `before` to `after` makes for `u`,
   // inside the caller's transaction; an error when HR rejects one.
   Status hr_events(const policy::ScimUser& u, const nlohmann::json* before, const std::string& client,

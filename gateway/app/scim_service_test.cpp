@@ -41,7 +41,8 @@ class ScimServiceTest : public ::testing::Test {
       ASSERT_TRUE(services->policy().add_role(role));
     }
     token = ScimService::new_token();
-    ASSERT_TRUE(services->scim().add_client({"okta", ScimService::token_hash(token), "active", "admin:test", clock.now()}));
+    ASSERT_TRUE(
+        services->scim().add_client({"okta", ScimService::token_hash(token), "active", "admin:test", clock.now()}));
   }
   void TearDown() override {
     services.reset();
@@ -114,14 +115,15 @@ TEST_F(ScimServiceTest, ServesTheDiscoveryResources) {
   EXPECT_TRUE(spc.body["patch"]["supported"].get<bool>());
   EXPECT_EQ(spc.body["meta"]["location"], "https://gw.example/scim/v2/ServiceProviderConfig");
   ScimReply types = call("GET", "/ResourceTypes");
-  EXPECT_EQ(types.body["totalResults"], 1);
+  EXPECT_EQ(types.body["totalResults"], 2);
   EXPECT_EQ(call("GET", "/ResourceTypes/User").body["endpoint"], "/Users");
-  EXPECT_EQ(call("GET", "/ResourceTypes/Group").status, 404);
-  EXPECT_EQ(call("GET", "/Schemas").body["totalResults"], 2);
+  EXPECT_EQ(call("GET", "/ResourceTypes/Group").body["endpoint"], "/Groups");
+  EXPECT_EQ(call("GET", "/ResourceTypes/Role").status, 404);
+  EXPECT_EQ(call("GET", "/Schemas").body["totalResults"], 3);
   EXPECT_EQ(call("GET", std::string("/Schemas/") + policy::scim::kEnterpriseSchema).body["name"], "EnterpriseUser");
   EXPECT_EQ(call("POST", "/ServiceProviderConfig", json::object()).status, 405);
   EXPECT_EQ(call("GET", "/Nothing").status, 404);
-  EXPECT_EQ(call("GET", "/Groups").status, 501);
+  EXPECT_EQ(call("POST", "/Bulk", json::object()).status, 501);
 }
 
 TEST_F(ScimServiceTest, CreatingAUserIsAJoinerPendingUntilAKeyIsEnrolled) {
@@ -201,7 +203,8 @@ TEST_F(ScimServiceTest, ListsAndFiltersWithPages) {
 TEST_F(ScimServiceTest, DeactivationIsALeaverInEveryProvidersDialectAndEndsSessionsAfterTheCommit) {
   const std::string okta = create("okta-user@example.com");
   const std::string entra = create("entra-user@example.com");
-  for (const auto* name : {"okta-user", "entra-user"}) ASSERT_TRUE(services->policy().set_person_state(name, policy::PersonState::kActive));
+  for (const auto* name : {"okta-user", "entra-user"})
+    ASSERT_TRUE(services->policy().set_person_state(name, policy::PersonState::kActive));
   // Okta: no path, an object of attributes.
   ScimReply r = call("PATCH", "/Users/" + okta,
                      {{"schemas", {policy::scim::kPatchSchema}},
@@ -214,8 +217,7 @@ TEST_F(ScimServiceTest, DeactivationIsALeaverInEveryProvidersDialectAndEndsSessi
   EXPECT_EQ(std::get<0>(changes[0]), "okta-user");
   EXPECT_TRUE(std::get<2>(changes[0]));
   // Microsoft Entra ID: "Replace" and "False".
-  r = call("PATCH", "/Users/" + entra,
-           {{"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}});
+  r = call("PATCH", "/Users/" + entra, {{"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}});
   ASSERT_EQ(r.status, 200) << r.body.dump();
   EXPECT_EQ(person("entra-user")->state, policy::PersonState::kLeft);
   EXPECT_EQ(changes.size(), 2U);
@@ -259,8 +261,8 @@ TEST_F(ScimServiceTest, AChangeHrRefusesChangesNothingAndIsAuditedWithItsReason)
                          {"value", "Broken"}}}}});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body["detail"].get<std::string>().find("nope"), std::string::npos) << r.body.dump();
-  EXPECT_EQ(call("GET", "/Users/" + id).body.value("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-                                                    json::object()),
+  EXPECT_EQ(call("GET", "/Users/" + id)
+                .body.value("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", json::object()),
             json::object());
   EXPECT_EQ(person("broken")->department, "");
   EXPECT_EQ(audited("scim.request", recorder::Outcome::kDeny), 1);
@@ -305,8 +307,9 @@ TEST_F(ScimServiceTest, AnExistingPersonIsLinkedByName) {
   EXPECT_EQ(person("erin")->employee_id, "E7");
   EXPECT_EQ(call("POST", "/Users", {{"userName", "erin@other.example"}}).status, 409);  // the same person
   EXPECT_EQ(call("POST", "/Users", {{"userName", "backup@example.com"}}).status, 409);  // a service account
-  EXPECT_EQ(call("PATCH", "/Users/" + id, {{"Operations", {{{"op", "replace"}, {"value", {{"active", false}}}}}}}).status,
-            200);
+  EXPECT_EQ(
+      call("PATCH", "/Users/" + id, {{"Operations", {{{"op", "replace"}, {"value", {{"active", false}}}}}}}).status,
+      200);
   EXPECT_EQ(person("erin")->state, policy::PersonState::kLeft);
 }
 
@@ -370,6 +373,78 @@ TEST_F(ScimServiceTest, AMassDeactivationIsHeldByTheCircuitBreaker) {
   for (int i = 0; i < 10; ++i) left += person("m" + std::to_string(i))->state == policy::PersonState::kLeft;
   EXPECT_EQ(left, 6);
   EXPECT_EQ(changes.size(), 6U);
+}
+
+}  // namespace
+}  // namespace bastion::gateway
+
+namespace bastion::gateway {
+namespace {
+
+// [scim.groups]: a mapped group's members get its roles; removal from every
+// mapped group is a leaver.
+TEST_F(ScimServiceTest, GroupsGiveRolesAndRemovalFromEveryMappedGroupIsALeaver) {
+  cfg.scim_group_roles = {{"SRE on call", {"ops"}}, {"Support desk", {"support"}}};
+  auto s = Services::open(cfg, clock);
+  ASSERT_TRUE(s);
+  services = std::move(*s);
+  const std::string u1 = create("g1@example.com"), u2 = create("g2@example.com"), u3 = create("g3@example.com");
+  for (const char* p : {"g1", "g2", "g3"})
+    ASSERT_TRUE(services->policy().set_person_state(p, policy::PersonState::kActive));
+  auto roles = [&](const std::string& name) { return person(name)->hr_roles; };
+  using V = std::vector<std::string>;
+
+  ScimReply g = call("POST", "/Groups",
+                     {{"schemas", {policy::scim::kGroupSchema}},
+                      {"displayName", "SRE on call"},
+                      {"members", {{{"value", u1}, {"display", "g1"}}}}});
+  ASSERT_EQ(g.status, 201) << g.body.dump();
+  const std::string sre = g.body["id"];
+  EXPECT_EQ(g.body["members"][0]["value"], u1);
+  EXPECT_EQ(roles("g1"), V{"ops"});
+  EXPECT_EQ(roles("g2"), V{});
+  // An unmapped group changes nobody's roles.
+  ScimReply other = call("POST", "/Groups", {{"displayName", "Book club"}, {"members", {{{"value", u3}}}}});
+  ASSERT_EQ(other.status, 201);
+  EXPECT_EQ(roles("g3"), V{});
+  EXPECT_EQ(call("POST", "/Groups", {{"displayName", "sre ON CALL"}}).status, 409);
+  EXPECT_EQ(call("POST", "/Groups", {{"displayName", "X"}, {"members", {{{"value", "no-such-user"}}}}}).status, 400);
+
+  // Reading: with and without members, by name in any case.
+  EXPECT_EQ(call("GET", "/Groups/" + sre).body["members"].size(), 1U);
+  EXPECT_FALSE(call("GET", "/Groups/" + sre, nullptr, {{"excludedAttributes", "members"}}).body.contains("members"));
+  ScimReply named = call("GET", "/Groups", nullptr, {{"filter", R"(displayName eq "sre on call")"}});
+  EXPECT_EQ(named.body["totalResults"], 1);
+  EXPECT_EQ(call("GET", "/Groups").body["totalResults"], 2);
+  EXPECT_EQ(call("GET", "/Groups", nullptr, {{"filter", "members[value eq \"" + u3 + "\"]"}}).body["totalResults"], 1);
+
+  // Okta adds a member.
+  ScimReply added = call("PATCH", "/Groups/" + sre,
+                         {{"Operations", {{{"op", "add"}, {"path", "members"}, {"value", {{{"value", u2}}}}}}}});
+  ASSERT_EQ(added.status, 200) << added.body.dump();
+  EXPECT_EQ(roles("g2"), V{"ops"});
+  // Support desk too: g2 holds both.
+  ASSERT_EQ(call("POST", "/Groups", {{"displayName", "Support desk"}, {"members", {{{"value", u2}}}}}).status, 201);
+  EXPECT_EQ(roles("g2"), (V{"ops", "support"}));
+  EXPECT_TRUE(changes.empty());
+  // Microsoft Entra ID removes g1 with a list of values: in no mapped group any more, g1 leaves.
+  ScimReply removed = call("PATCH", "/Groups/" + sre,
+                           {{"Operations", {{{"op", "Remove"}, {"path", "members"}, {"value", {{{"value", u1}}}}}}}});
+  ASSERT_EQ(removed.status, 200) << removed.body.dump();
+  EXPECT_EQ(person("g1")->state, policy::PersonState::kLeft);
+  ASSERT_EQ(changes.size(), 1U);
+  EXPECT_EQ(std::get<0>(changes[0]), "g1");
+  EXPECT_TRUE(std::get<2>(changes[0]));
+  // Deleting SRE on call: g2 keeps Support desk, so loses ops only (a mover, sessions re-checked).
+  EXPECT_EQ(call("DELETE", "/Groups/" + sre).status, 204);
+  EXPECT_EQ(person("g2")->state, policy::PersonState::kActive);
+  EXPECT_EQ(roles("g2"), V{"support"});
+  ASSERT_EQ(changes.size(), 2U);
+  EXPECT_FALSE(std::get<2>(changes[1]));
+  EXPECT_EQ(call("GET", "/Groups/" + sre).status, 404);
+  // A user deleted leaves their groups.
+  EXPECT_EQ(call("DELETE", "/Users/" + u3).status, 204);
+  EXPECT_FALSE(call("GET", "/Groups/" + other.body["id"].get<std::string>()).body.contains("members"));
 }
 
 }  // namespace

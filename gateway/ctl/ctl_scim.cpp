@@ -25,8 +25,14 @@ Status add_token(Services& s, const TokenArgs& a) {
   // The client and its audit record commit together.
   Status st = s.scim().write([&]() -> Status {
     if (auto added = s.scim().add_client(c); !added) return added;
-    recorder::AuditEvent ev{ctl_actor(), "scim.token.add", recorder::Outcome::kInfo,
-                            "SCIM client " + a.name + " may provision users", "", "", "", "",
+    recorder::AuditEvent ev{ctl_actor(),
+                            "scim.token.add",
+                            recorder::Outcome::kInfo,
+                            "SCIM client " + a.name + " may provision users",
+                            "",
+                            "",
+                            "",
+                            "",
                             {{"client", a.name}, {"token_sha256", c.token_sha256.substr(0, 12)}}};
     if (auto appended = s.audit().append(ev); !appended) return appended.error();
     return {};
@@ -68,8 +74,14 @@ Status list_tokens(Services& s, const JsonFlag& a) {
 Status revoke_token(Services& s, const TokenArgs& a) {
   Status st = s.scim().write([&]() -> Status {
     if (auto revoked = s.scim().revoke_client(a.name, s.clock().now()); !revoked) return revoked;
-    recorder::AuditEvent ev{ctl_actor(), "scim.token.revoke", recorder::Outcome::kInfo,
-                            "SCIM client " + a.name + " may no longer provision users", "", "", "", "",
+    recorder::AuditEvent ev{ctl_actor(),
+                            "scim.token.revoke",
+                            recorder::Outcome::kInfo,
+                            "SCIM client " + a.name + " may no longer provision users",
+                            "",
+                            "",
+                            "",
+                            "",
                             {{"client", a.name}}};
     if (auto appended = s.audit().append(ev); !appended) return appended.error();
     return {};
@@ -92,8 +104,7 @@ Status report(Services& s, const ReportArgs& a) {
   auto people = s.policy().list_people();
   if (!people) return people.error();
   const Micros cutoff = s.clock().now() - static_cast<Micros>(a.stale_days) * 86400 * kMicrosPerSecond;
-  nlohmann::json stale = nlohmann::json::array(), unmanaged = nlohmann::json::array(),
-                 differ = nlohmann::json::array();
+  nlohmann::json stale = nlohmann::json::array(), unmanaged = nlohmann::json::array(), differ = nlohmann::json::array();
   std::map<std::string, const policy::Person*> by_name;
   for (const auto& p : *people) by_name[p.name] = &p;
   std::set<std::string> managed;
@@ -134,8 +145,8 @@ Status report(Services& s, const ReportArgs& a) {
     }
     std::printf("inactive at the provider but not left here (see `bastionctl hr held`): %zu\n", differ.size());
     for (const auto& x : differ) {
-      std::printf("  %-20s %-32s %s\n", x["person"].get<std::string>().c_str(), x["userName"].get<std::string>().c_str(),
-                  x["state"].get<std::string>().c_str());
+      std::printf("  %-20s %-32s %s\n", x["person"].get<std::string>().c_str(),
+                  x["userName"].get<std::string>().c_str(), x["state"].get<std::string>().c_str());
     }
     std::printf("people with no SCIM identity (made by hand or by the HR file feed): %zu\n", unmanaged.size());
     for (const auto& x : unmanaged) {
@@ -167,7 +178,8 @@ void register_scim_commands(CLI::App& app, CtlGlobals& g) {
   revoke->add_option("NAME", ra->name)->required();
   ctl_command(revoke, g, ra, revoke_token);
 
-  auto* rep = scim->add_subcommand("report", "people the provider has not updated lately, and people it does not manage");
+  auto* rep =
+      scim->add_subcommand("report", "people the provider has not updated lately, and people it does not manage");
   auto rp = std::make_shared<ReportArgs>();
   rep->add_option("--stale-days", rp->stale_days, "a SCIM user not updated for this many days is stale (default 7)")
       ->check(CLI::Range(1, 3650));

@@ -637,7 +637,8 @@ void WebServer::Impl::scim(const httplib::Request& req, httplib::Response& res) 
   res.status = checked_status(r.status);
   if (!r.body.is_object() || !r.body.contains("scim")) return send_scim_error(res, res.status, error_message_of(r));
   for (const auto& [field, header] : {std::pair{"location", "Location"}, std::pair{"etag", "ETag"}}) {
-    if (auto it = r.body.find(field); it != r.body.end() && it->is_string()) res.set_header(header, it->get<std::string>());
+    if (auto it = r.body.find(field); it != r.body.end() && it->is_string())
+      res.set_header(header, it->get<std::string>());
   }
   if (auto it = r.body.find("retry_after"); it != r.body.end() && it->is_number_integer()) {
     res.set_header("Retry-After", std::to_string(it->get<int>()));

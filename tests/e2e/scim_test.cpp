@@ -33,8 +33,8 @@ class Scim : public DeploymentTest<Scim> {
   static Reply scim(const std::string& method, const std::string& path, const json& body = nullptr,
                     const std::string& bearer = token) {
     std::string headers = d->dir() + "/scim-headers.txt";
-    std::vector<std::string> argv = {"curl", "-sS", "-k", "-X", method, "-D", headers, "-w", "\n%{http_code}",
-                                     d->public_url() + "/scim/v2" + path};
+    std::vector<std::string> argv = {
+        "curl", "-sS", "-k", "-X", method, "-D", headers, "-w", "\n%{http_code}", d->public_url() + "/scim/v2" + path};
     if (!bearer.empty()) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + bearer});
     if (!body.is_null()) argv.insert(argv.end(), {"-H", "Content-Type: application/scim+json", "--data", body.dump()});
     ProcResult r = run(argv);
@@ -144,8 +144,9 @@ TEST_F(Scim, AWrongOrRevokedTokenIsRefused) {
   EXPECT_EQ(revoked.body["detail"], "unknown or revoked token");
   EXPECT_EQ(d->ctl({"scim", "token", "revoke", "entra"}).exit_code, 1);
   // Bodies that are not JSON never reach the monitor.
-  auto bad = run({"curl", "-sS", "-k", "-X", "POST", "-w", "\n%{http_code}", "-H", "Authorization: Bearer " + token,
-                  "-H", "Content-Type: application/scim+json", "--data", "{not json", d->public_url() + "/scim/v2/Users"});
+  auto bad =
+      run({"curl", "-sS", "-k", "-X", "POST", "-w", "\n%{http_code}", "-H", "Authorization: Bearer " + token, "-H",
+           "Content-Type: application/scim+json", "--data", "{not json", d->public_url() + "/scim/v2/Users"});
   EXPECT_NE(bad.out.find("invalidSyntax"), std::string::npos) << bad.out;
   int refused = 0;
   for (const auto& r : json::parse(d->ctl_ok({"audit", "search", "revoked token", "--json"}))) {
