@@ -123,7 +123,7 @@ class WebProcessManager {
   std::optional<SandboxPlan> sandbox_;  // decided in check(), entered by the web process
   Micros start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
   bool stopping_ = false;               // stop() was called
-  ScimRateLimiter scim_limiter_;         // per provisioning client, across calls
+  ScimRateLimiter scim_limiter_;        // per provisioning client, across calls
   bool reloading_ = false;              // reload_tls() ended the process: start the next one at once
 };
 
