@@ -619,7 +619,7 @@ nlohmann::json ScimService::render(const policy::ScimGroup& g, bool members) con
   j["schemas"] = nlohmann::json::array({policy::scim::kGroupSchema});
   if (members && !g.members.empty()) {
     j["members"] = nlohmann::json::array();
-    for (const auto& m : g.members) j["members"].push_back({{"value", m}, {"$ref", base_ + "/Users/" + m}});
+    for (const auto& m : g.members) j["members"].push_back({{"value", m}});
   }
   j["meta"] = {{"resourceType", "Group"},
                {"created", format_utc(g.created_at)},

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -218,6 +219,10 @@ void TlsListener::serve() {
       report_refusal(group, admission);
       continue;
     }
+    // Responses go out as written (headers, then the body): without this,
+    // Nagle's algorithm holds the body for the client's delayed ACK (40 ms).
+    const int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int raw = fd.release();
     pool.enqueue([this, raw, source, group, accepted] {
       serve_connection(raw, source, accepted);
