@@ -122,6 +122,8 @@ Metrics gateway_metrics() {
             "The monitor's group commits of audit records (durable before any answer goes out).",
             {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1});
   m.declare("bastion_hr_events_total", T::kCounter, "HR events from the spool, by outcome.");
+  m.declare("bastion_scim_requests_total", T::kCounter,
+            "SCIM requests answered, by HTTP status (401: no or a bad token; 429: over the rate).");
   m.declare("bastion_database_errors_total", T::kCounter,
             "Database failures the monitor met (unreachable, a failed group commit).");
   m.declare("bastion_revocations_unpublished", T::kGauge,

@@ -195,6 +195,9 @@ std::string Supervisor::metrics_text() {
       metrics_.set("bastion_hr_events_total", static_cast<double>(n), "outcome=" + outcome);
     }
   }
+  for (const auto& [status, n] : web_.scim_counts()) {
+    metrics_.set("bastion_scim_requests_total", static_cast<double>(n), "status=" + std::to_string(status));
+  }
   if (Services* s = monitor_services(); s != nullptr) {
     if (auto n = s->policy().count_active_grants(clock_.now()); n) {
       metrics_.set("bastion_grants_active", static_cast<double>(*n));

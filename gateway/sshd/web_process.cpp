@@ -234,6 +234,7 @@ WebReply WebProcessManager::scim(Services& s, const nlohmann::json& call) {
   while (!base.empty() && base.back() == '/') base.pop_back();
   ScimService service(s, scim_limiter_, host_.hr_changed, base + "/scim/v2");
   ScimReply sr = service.handle(r);
+  ++scim_counts_[sr.status];
   nlohmann::json body = {{"scim", sr.body}};
   if (!sr.location.empty()) body["location"] = sr.location;
   if (!sr.etag.empty()) body["etag"] = sr.etag;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -103,6 +104,8 @@ class WebProcessManager {
   // changes nothing: the running process keeps the pair it has. Returns
   // what happened, for the log and the audit record; an error for a bad pair.
   Result<std::string> reload_tls();
+  // SCIM requests answered since start, by HTTP status (metrics).
+  [[nodiscard]] const std::map<int, int64_t>& scim_counts() const { return scim_counts_; }
   // In a forked child: closes the web channel.
   void abandon_after_fork() { channel_.reset(); }
 
@@ -123,7 +126,8 @@ class WebProcessManager {
   std::optional<SandboxPlan> sandbox_;  // decided in check(), entered by the web process
   Micros start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
   bool stopping_ = false;               // stop() was called
-  ScimRateLimiter scim_limiter_;        // per provisioning client, across calls
+  ScimRateLimiter scim_limiter_;
+  std::map<int, int64_t> scim_counts_;        // per provisioning client, across calls
   bool reloading_ = false;              // reload_tls() ended the process: start the next one at once
 };
 

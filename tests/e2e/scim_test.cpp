@@ -21,7 +21,6 @@ class Scim : public DeploymentTest<Scim> {
   static void SetUpTestSuite() {
     DeploymentTest<Scim>::SetUpTestSuite();
     d->edit_config("# SRE = [\"ops\"]", "SRE = [\"ops\"]");
-    d->edit_config("breaker_window = \"1h\"", "breaker_window = \"1s\"");
     token = json::parse(d->ctl_ok({"scim", "token", "add", "okta", "--json"}))["token"];
   }
   struct Reply {
@@ -126,6 +125,42 @@ TEST_F(Scim, AJoinerFromTheProviderIsPendingUntilAKeyIsEnrolled) {
   bool alice_unmanaged = false;
   for (const auto& p : report["without_scim_identity"]) alice_unmanaged |= p["person"] == "alice";
   EXPECT_TRUE(alice_unmanaged) << report;
+}
+
+// A provider deactivating many people at once meets the HR circuit breaker
+// (leaver_floor 2, 10 % of active people within the hour): the rest wait,
+// sessions and all, until an administrator releases them.
+TEST_F(Scim, AMassDeactivationIsHeldUntilAnAdministratorReleasesIt) {
+  std::vector<std::string> ids;
+  std::vector<SshKeyFiles> keys;
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "mass" + std::to_string(i);
+    keys.push_back(d->add_person(name, {"ops"}));
+    Reply r = scim("POST", "/Users", {{"userName", name + "@example.com"}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    ids.push_back(r.body["id"]);
+  }
+  Process live = long_session(keys[4], d->dir() + "/mass4.log");
+  for (const auto& id : ids) {
+    Reply r = scim("PATCH", "/Users/" + id, {{"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  int left = 0;
+  for (int i = 0; i < 5; ++i) left += state_of("mass" + std::to_string(i)) == "left";
+  EXPECT_GE(left, 1);  // within the floor (kim's leaver counts too when the suite shares one deployment)
+  EXPECT_LE(left, 2);
+  EXPECT_EQ(state_of("mass4"), "active");
+  EXPECT_EQ(live.wait(300), -1);  // still running
+  auto held = json::parse(d->ctl_ok({"hr", "held", "--json"}));
+  ASSERT_EQ(held.size(), 1U) << held;
+  EXPECT_EQ(held[0]["file"], "scim:okta");
+  const std::string batch = held[0]["batch_id"];
+  auto report = json::parse(d->ctl_ok({"scim", "report", "--json"}));
+  EXPECT_EQ(report["inactive_at_provider_not_left"].size(), static_cast<size_t>(5 - left)) << report;
+  d->ctl_ok({"hr", "release", batch});
+  EXPECT_GE(live.wait(5000), 0);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(state_of("mass" + std::to_string(i)), "left") << i;
+  EXPECT_TRUE(json::parse(d->ctl_ok({"hr", "held", "--json"})).empty());
 }
 
 TEST_F(Scim, AWrongOrRevokedTokenIsRefused) {
