@@ -142,7 +142,8 @@ TEST_F(Scim, AMassDeactivationIsHeldUntilAnAdministratorReleasesIt) {
   }
   Process live = long_session(keys[4], d->dir() + "/mass4.log");
   for (const auto& id : ids) {
-    Reply r = scim("PATCH", "/Users/" + id, {{"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}});
+    Reply r =
+        scim("PATCH", "/Users/" + id, {{"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}});
     ASSERT_EQ(r.status, 200) << r.body;
   }
   int left = 0;
