@@ -242,6 +242,28 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
   return reply;
 }
 
+ScimReply ScimService::commit(const ScimRequest& r, const std::string& client, json& audit, int status,
+                              const std::string& why, const std::string& person, const std::function<Status()>& change,
+                              ScimReply done) {
+  Status st = s_.scim().write([&]() -> Status {
+    if (auto changed = change(); !changed) return changed;
+    audit["status"] = status;
+    recorder::AuditEvent ev{"scim:" + client, "scim.request", Outcome::kAllow, why, person, "", r.source, "", audit};
+    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+  if (!st) {
+    changes_.clear();
+    return fail(st.error());
+  }
+  return done;
+}
+
+std::optional<ScimReply> ScimService::stale(const ScimRequest& r, int64_t version) {
+  if (r.if_match.empty() || r.if_match == "*" || r.if_match == etag_of(version)) return std::nullopt;
+  return fail(412, "", "changed since version " + r.if_match + " (now " + etag_of(version) + ")");
+}
+
 json ScimService::render(const policy::ScimUser& u) const {
   json j = u.resource;
   j["id"] = u.id;
@@ -379,6 +401,18 @@ Result<std::vector<std::string>> ScimService::mapped_groups(const std::string& u
   return out;
 }
 
+Result<std::map<std::string, std::vector<std::string>>> ScimService::mapped_groups_of(
+    const std::vector<std::string>& user_ids) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& id : user_ids) {
+    if (out.contains(id)) continue;
+    auto groups = mapped_groups(id);
+    if (!groups) return groups.error();
+    out[id] = std::move(*groups);
+  }
+  return out;
+}
+
 std::vector<std::string> ScimService::roles_of(const std::vector<std::string>& groups) const {
   std::vector<std::string> roles;
   for (const auto& g : groups) {
@@ -466,31 +500,18 @@ ScimReply ScimService::create_user(const ScimRequest& r, const std::string& clie
   audit["person"] = u.person;
   audit["employee_id"] = u.employee_id;
   if (link) audit["linked"] = true;
-  Status st = s_.scim().write([&]() -> Status {
-    if (link && u.employee_id != (*person)->employee_id) {
-      if (auto set = s_.policy().set_person_details(u.person, std::nullopt, u.employee_id); !set) return set;
-    }
-    if (auto hr = hr_events(u, nullptr, client, "user " + u.id + " created", audit); !hr) return hr;
-    if (auto ins = s_.scim().insert_user(u); !ins) return ins;
-    audit["status"] = 201;
-    recorder::AuditEvent ev{"scim:" + client,
-                            "scim.request",
-                            Outcome::kAllow,
-                            (link ? "linked " : "created ") + u.person + " as userName " + scim::user_name(u.resource),
-                            u.person,
-                            "",
-                            r.source,
-                            "",
-                            audit};
-    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
-  if (!st) {
-    changes_.clear();
-    return fail(st.error());
-  }
-  ScimReply reply{201, render(u), base_ + "/Users/" + u.id, etag_of(u.version), 0};
-  return reply;
+  return commit(
+      r, client, audit, 201, (link ? "linked " : "created ") + u.person + " as userName " + scim::user_name(u.resource),
+      u.person,
+      [&]() -> Status {
+        if (link && u.employee_id != (*person)->employee_id) {
+          if (auto set = s_.policy().set_person_details(u.person, std::nullopt, u.employee_id); !set) return set;
+        }
+        if (auto hr = hr_events(u, nullptr, client, "user " + u.id + " created", audit); !hr) return hr;
+        if (auto ins = s_.scim().insert_user(u); !ins) return ins;
+        return {};
+      },
+      ScimReply{201, render(u), base_ + "/Users/" + u.id, etag_of(u.version), 0});
 }
 
 ScimReply ScimService::change_user(const ScimRequest& r, const std::string& id, const std::string& client,
@@ -500,9 +521,7 @@ ScimReply ScimService::change_user(const ScimRequest& r, const std::string& id, 
   if (!*found) return fail(404, "", "no user " + id);
   policy::ScimUser u = **found;
   audit["person"] = u.person;
-  if (!r.if_match.empty() && r.if_match != "*" && r.if_match != etag_of(u.version)) {
-    return fail(412, "", "the user changed since version " + r.if_match + " (now " + etag_of(u.version) + ")");
-  }
+  if (auto refused = stale(r, u.version)) return *refused;
   json in = json::parse(r.body, nullptr, false);
   if (in.is_discarded()) return fail(400, "invalidSyntax", "the body is not JSON");
   json after;
@@ -528,28 +547,15 @@ ScimReply ScimService::change_user(const ScimRequest& r, const std::string& id, 
   u.resource = after;
   ++u.version;
   u.updated_at = s_.clock().now();
-  Status st = s_.scim().write([&]() -> Status {
-    if (auto hr = hr_events(u, &before, client, r.method + " of user " + u.id, audit); !hr) return hr;
-    if (auto up = s_.scim().update_user(u); !up) return up;
-    audit["status"] = 200;
-    audit["version"] = u.version;
-    recorder::AuditEvent ev{"scim:" + client,
-                            "scim.request",
-                            Outcome::kAllow,
-                            "updated " + u.person + " (" + r.method + ")",
-                            u.person,
-                            "",
-                            r.source,
-                            "",
-                            audit};
-    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
-  if (!st) {
-    changes_.clear();
-    return fail(st.error());
-  }
-  return {200, render(u), "", etag_of(u.version), 0};
+  return commit(
+      r, client, audit, 200, "updated " + u.person + " (" + r.method + ")", u.person,
+      [&]() -> Status {
+        if (auto hr = hr_events(u, &before, client, r.method + " of user " + u.id, audit); !hr) return hr;
+        if (auto up = s_.scim().update_user(u); !up) return up;
+        audit["version"] = u.version;
+        return {};
+      },
+      ScimReply{200, render(u), "", etag_of(u.version), 0});
 }
 
 ScimReply ScimService::delete_user(const ScimRequest& r, const std::string& id, const std::string& client,
@@ -559,34 +565,19 @@ ScimReply ScimService::delete_user(const ScimRequest& r, const std::string& id, 
   if (!*found) return fail(404, "", "no user " + id);
   policy::ScimUser u = **found;
   audit["person"] = u.person;
-  if (!r.if_match.empty() && r.if_match != "*" && r.if_match != etag_of(u.version)) {
-    return fail(412, "", "the user changed since version " + r.if_match + " (now " + etag_of(u.version) + ")");
-  }
+  if (auto refused = stale(r, u.version)) return *refused;
   const json before = u.resource;
   u.resource["active"] = false;
   ++u.version;
-  Status st = s_.scim().write([&]() -> Status {
-    if (auto hr = hr_events(u, &before, client, "user " + u.id + " deleted", audit); !hr) return hr;
-    if (auto out = s_.scim().remove_memberships(u.id); !out) return out;
-    if (auto del = s_.scim().delete_user(u.id); !del) return del;
-    audit["status"] = 204;
-    recorder::AuditEvent ev{"scim:" + client,
-                            "scim.request",
-                            Outcome::kAllow,
-                            "deleted user " + u.id + " (" + u.person + ")",
-                            u.person,
-                            "",
-                            r.source,
-                            "",
-                            audit};
-    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
-  if (!st) {
-    changes_.clear();
-    return fail(st.error());
-  }
-  return {204, nullptr, "", "", 0};
+  return commit(
+      r, client, audit, 204, "deleted user " + u.id + " (" + u.person + ")", u.person,
+      [&]() -> Status {
+        if (auto hr = hr_events(u, &before, client, "user " + u.id + " deleted", audit); !hr) return hr;
+        if (auto out = s_.scim().remove_memberships(u.id); !out) return out;
+        if (auto del = s_.scim().delete_user(u.id); !del) return del;
+        return {};
+      },
+      ScimReply{204, nullptr, "", "", 0});
 }
 
 }  // namespace bastion::gateway
@@ -624,7 +615,7 @@ nlohmann::json ScimService::render(const policy::ScimGroup& g, bool members) con
   j["meta"] = {{"resourceType", "Group"},
                {"created", format_utc(g.created_at)},
                {"lastModified", format_utc(g.updated_at)},
-               {"version", "W/\"" + std::to_string(g.version) + "\""},
+               {"version", etag_of(g.version)},
                {"location", base_ + "/Groups/" + g.id}};
   return j;
 }
@@ -690,7 +681,7 @@ ScimReply ScimService::get_group(const ScimRequest& r, const std::string& id) {
                 "group " + id + " has " + std::to_string((*g)->members.size()) +
                     " members, more than one answer holds; ask with excludedAttributes=members");
   }
-  return {200, j, "", "W/\"" + std::to_string((*g)->version) + "\"", 0};
+  return {200, j, "", etag_of((*g)->version), 0};
 }
 
 ScimReply ScimService::create_group(const ScimRequest& r, const std::string& client, nlohmann::json& audit) {
@@ -707,38 +698,22 @@ ScimReply ScimService::create_group(const ScimRequest& r, const std::string& cli
   g.created_at = g.updated_at = s_.clock().now();
   audit["id"] = g.id;
   audit["group"] = policy::scim::display_name(g.resource);
-  std::map<std::string, std::vector<std::string>> before;
-  for (const auto& m : g.members) {
-    auto was = mapped_groups(m);
-    if (!was) return fail(was.error());
-    before[m] = *was;
-  }
-  Status st = s_.scim().write([&]() -> Status {
-    if (auto ins = s_.scim().insert_group(g); !ins) return ins;
-    if (auto hr =
-            group_events(before, client, g.id + ":1", "added to group " + audit["group"].get<std::string>(), audit);
-        !hr) {
-      return hr;
-    }
-    audit["status"] = 201;
-    recorder::AuditEvent ev{
-        "scim:" + client,
-        "scim.request",
-        Outcome::kAllow,
-        "created group " + audit["group"].get<std::string>() + " with " + std::to_string(g.members.size()) + " members",
-        "",
-        "",
-        r.source,
-        "",
-        audit};
-    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
-  if (!st) {
-    changes_.clear();
-    return fail(st.error());
-  }
-  return {201, render(g, true), base_ + "/Groups/" + g.id, "W/\"1\"", 0};
+  auto before = mapped_groups_of(g.members);
+  if (!before) return fail(before.error());
+  return commit(
+      r, client, audit, 201,
+      "created group " + audit["group"].get<std::string>() + " with " + std::to_string(g.members.size()) + " members",
+      "",
+      [&]() -> Status {
+        if (auto ins = s_.scim().insert_group(g); !ins) return ins;
+        if (auto hr = group_events(*before, client, g.id + ":1", "added to group " + audit["group"].get<std::string>(),
+                                   audit);
+            !hr) {
+          return hr;
+        }
+        return {};
+      },
+      ScimReply{201, render(g, true), base_ + "/Groups/" + g.id, "W/\"1\"", 0});
 }
 
 ScimReply ScimService::change_group(const ScimRequest& r, const std::string& id, const std::string& client,
@@ -747,10 +722,8 @@ ScimReply ScimService::change_group(const ScimRequest& r, const std::string& id,
   if (!found) return fail(found.error());
   if (!*found) return fail(404, "", "no group " + id);
   policy::ScimGroup g = **found;
-  const std::string etag = "W/\"" + std::to_string(g.version) + "\"";
-  if (!r.if_match.empty() && r.if_match != "*" && r.if_match != etag) {
-    return fail(412, "", "the group changed since version " + r.if_match + " (now " + etag + ")");
-  }
+  const std::string etag = etag_of(g.version);
+  if (auto refused = stale(r, g.version)) return *refused;
   nlohmann::json in = nlohmann::json::parse(r.body, nullptr, false);
   if (in.is_discarded()) return fail(400, "invalidSyntax", "the body is not JSON");
   const nlohmann::json current = with_members(g);
@@ -767,15 +740,10 @@ ScimReply ScimService::change_group(const ScimRequest& r, const std::string& id,
   audit["group"] = policy::scim::display_name(after);
   // PATCH answers 200 with the group (Entra accepts 204 too); members stay out of the audit record.
   if (after == current) return {200, render(g, !excludes_members(r)), "", etag, 0};
-  std::map<std::string, std::vector<std::string>> before;
   std::vector<std::string> affected = g.members;
   for (const auto& m : policy::scim::member_ids(after)) affected.push_back(m);
-  for (const auto& m : affected) {
-    if (before.contains(m)) continue;
-    auto was = mapped_groups(m);
-    if (!was) return fail(was.error());
-    before[m] = *was;
-  }
+  auto before = mapped_groups_of(affected);
+  if (!before) return fail(before.error());
   const size_t had = g.members.size();
   g.members = policy::scim::member_ids(after);
   g.resource = after;
@@ -784,31 +752,18 @@ ScimReply ScimService::change_group(const ScimRequest& r, const std::string& id,
   g.updated_at = s_.clock().now();
   audit["members_before"] = had;
   audit["members_after"] = g.members.size();
-  Status st = s_.scim().write([&]() -> Status {
-    if (auto up = s_.scim().update_group(g); !up) return up;
-    if (auto hr = group_events(before, client, g.id + ":" + std::to_string(g.version),
-                               "group " + policy::scim::display_name(g.resource) + " changed", audit);
-        !hr) {
-      return hr;
-    }
-    audit["status"] = 200;
-    recorder::AuditEvent ev{"scim:" + client,
-                            "scim.request",
-                            Outcome::kAllow,
-                            "updated group " + policy::scim::display_name(g.resource) + " (" + r.method + ")",
-                            "",
-                            "",
-                            r.source,
-                            "",
-                            audit};
-    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
-  if (!st) {
-    changes_.clear();
-    return fail(st.error());
-  }
-  return {200, render(g, !excludes_members(r)), "", "W/\"" + std::to_string(g.version) + "\"", 0};
+  return commit(
+      r, client, audit, 200, "updated group " + policy::scim::display_name(g.resource) + " (" + r.method + ")", "",
+      [&]() -> Status {
+        if (auto up = s_.scim().update_group(g); !up) return up;
+        if (auto hr = group_events(*before, client, g.id + ":" + std::to_string(g.version),
+                                   "group " + policy::scim::display_name(g.resource) + " changed", audit);
+            !hr) {
+          return hr;
+        }
+        return {};
+      },
+      ScimReply{200, render(g, !excludes_members(r)), "", etag_of(g.version), 0});
 }
 
 ScimReply ScimService::delete_group(const ScimRequest& r, const std::string& id, const std::string& client,
@@ -818,37 +773,20 @@ ScimReply ScimService::delete_group(const ScimRequest& r, const std::string& id,
   if (!*found) return fail(404, "", "no group " + id);
   const policy::ScimGroup g = **found;
   audit["group"] = policy::scim::display_name(g.resource);
-  std::map<std::string, std::vector<std::string>> before;
-  for (const auto& m : g.members) {
-    auto was = mapped_groups(m);
-    if (!was) return fail(was.error());
-    before[m] = *was;
-  }
-  Status st = s_.scim().write([&]() -> Status {
-    if (auto del = s_.scim().delete_group(g.id); !del) return del;
-    if (auto hr = group_events(before, client, g.id + ":deleted",
-                               "group " + policy::scim::display_name(g.resource) + " deleted", audit);
-        !hr) {
-      return hr;
-    }
-    audit["status"] = 204;
-    recorder::AuditEvent ev{"scim:" + client,
-                            "scim.request",
-                            Outcome::kAllow,
-                            "deleted group " + policy::scim::display_name(g.resource),
-                            "",
-                            "",
-                            r.source,
-                            "",
-                            audit};
-    if (auto appended = s_.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
-  if (!st) {
-    changes_.clear();
-    return fail(st.error());
-  }
-  return {204, nullptr, "", "", 0};
+  auto before = mapped_groups_of(g.members);
+  if (!before) return fail(before.error());
+  return commit(
+      r, client, audit, 204, "deleted group " + policy::scim::display_name(g.resource), "",
+      [&]() -> Status {
+        if (auto del = s_.scim().delete_group(g.id); !del) return del;
+        if (auto hr = group_events(*before, client, g.id + ":deleted",
+                                   "group " + policy::scim::display_name(g.resource) + " deleted", audit);
+            !hr) {
+          return hr;
+        }
+        return {};
+      },
+      ScimReply{204, nullptr, "", "", 0});
 }
 
 }  // namespace bastion::gateway

@@ -22,7 +22,9 @@
 // ended or narrowed (the supervisor ends or re-checks their sessions).
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -85,6 +87,14 @@ class ScimService {
   ScimReply create_user(const ScimRequest& r, const std::string& client, nlohmann::json& audit);
   ScimReply change_user(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
   ScimReply delete_user(const ScimRequest& r, const std::string& id, const std::string& client, nlohmann::json& audit);
+  // Runs `change` and the request's audit record ("scim.request", allow,
+  // `why`) in one transaction; `done` on success, the SCIM error otherwise
+  // (nothing changed, no access change runs).
+  ScimReply commit(const ScimRequest& r, const std::string& client, nlohmann::json& audit, int status,
+                   const std::string& why, const std::string& person, const std::function<Status()>& change,
+                   ScimReply done);
+  // 412 when the request's If-Match names another version.
+  static std::optional<ScimReply> stale(const ScimRequest& r, int64_t version);
   nlohmann::json render(const policy::ScimUser& u) const;
   ScimReply list_groups(const ScimRequest& r);
   ScimReply get_group(const ScimRequest& r, const std::string& id);
@@ -95,6 +105,8 @@ class ScimService {
   // The [scim.groups] groups user `user_id` is in (sorted), and the roles they give.
   Result<std::vector<std::string>> mapped_groups(const std::string& user_id);
   std::vector<std::string> roles_of(const std::vector<std::string>& groups) const;
+  // mapped_groups for each of `user_ids` (before a group change).
+  Result<std::map<std::string, std::vector<std::string>>> mapped_groups_of(const std::vector<std::string>& user_ids);
   // After a group change, inside its transaction: a mover for each of
   // `before`'s users whose mapped groups changed, a leaver for one who is in
   // none any more. `tag` makes the events' ids unique ("GROUPID:VERSION").

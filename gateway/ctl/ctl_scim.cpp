@@ -1,5 +1,6 @@
 // bastionctl scim token add | list | revoke; scim report
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -15,6 +16,17 @@ struct TokenArgs {
   bool json = false;
 };
 
+// `change` and its audit record (the administrator's action) commit together.
+Status with_record(Services& s, const std::string& action, const std::string& reason, nlohmann::json details,
+                   const std::function<Status()>& change) {
+  return s.scim().write([&]() -> Status {
+    if (auto changed = change(); !changed) return changed;
+    recorder::AuditEvent ev{ctl_actor(), action, recorder::Outcome::kInfo, reason, "", "", "", "", std::move(details)};
+    if (auto appended = s.audit().append(ev); !appended) return appended.error();
+    return {};
+  });
+}
+
 Status add_token(Services& s, const TokenArgs& a) {
   const std::string token = ScimService::new_token();
   policy::ScimClient c;
@@ -22,21 +34,9 @@ Status add_token(Services& s, const TokenArgs& a) {
   c.token_sha256 = ScimService::token_hash(token);
   c.created_by = ctl_actor();
   c.created_at = s.clock().now();
-  // The client and its audit record commit together.
-  Status st = s.scim().write([&]() -> Status {
-    if (auto added = s.scim().add_client(c); !added) return added;
-    recorder::AuditEvent ev{ctl_actor(),
-                            "scim.token.add",
-                            recorder::Outcome::kInfo,
-                            "SCIM client " + a.name + " may provision users",
-                            "",
-                            "",
-                            "",
-                            "",
-                            {{"client", a.name}, {"token_sha256", c.token_sha256.substr(0, 12)}}};
-    if (auto appended = s.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
+  Status st = with_record(s, "scim.token.add", "SCIM client " + a.name + " may provision users",
+                          {{"client", a.name}, {"token_sha256", c.token_sha256.substr(0, 12)}},
+                          [&] { return s.scim().add_client(c); });
   if (!st) return st;
   if (a.json) {
     print_json({{"client", a.name}, {"token", token}});
@@ -72,20 +72,8 @@ Status list_tokens(Services& s, const JsonFlag& a) {
 }
 
 Status revoke_token(Services& s, const TokenArgs& a) {
-  Status st = s.scim().write([&]() -> Status {
-    if (auto revoked = s.scim().revoke_client(a.name, s.clock().now()); !revoked) return revoked;
-    recorder::AuditEvent ev{ctl_actor(),
-                            "scim.token.revoke",
-                            recorder::Outcome::kInfo,
-                            "SCIM client " + a.name + " may no longer provision users",
-                            "",
-                            "",
-                            "",
-                            "",
-                            {{"client", a.name}}};
-    if (auto appended = s.audit().append(ev); !appended) return appended.error();
-    return {};
-  });
+  Status st = with_record(s, "scim.token.revoke", "SCIM client " + a.name + " may no longer provision users",
+                          {{"client", a.name}}, [&] { return s.scim().revoke_client(a.name, s.clock().now()); });
   if (!st) return st;
   std::cout << "revoked SCIM client " << a.name << ": its token is refused from now on\n";
   return {};

@@ -127,7 +127,7 @@ class WebProcessManager {
   Micros start_at_ = 0;                 // when to (re)start the web process; 0: not wanted
   bool stopping_ = false;               // stop() was called
   ScimRateLimiter scim_limiter_;
-  std::map<int, int64_t> scim_counts_;        // per provisioning client, across calls
+  std::map<int, int64_t> scim_counts_;  // per provisioning client, across calls
   bool reloading_ = false;              // reload_tls() ended the process: start the next one at once
 };
 
