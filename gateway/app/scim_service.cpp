@@ -141,7 +141,7 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   json audit = {{"client", client}, {"method", r.method}, {"path", path}};
   ScimReply reply;
-  bool audited = false;  // the change's own transaction wrote the record
+  committed_ = false;  // commit() sets it: the change's own transaction wrote the record
   auto method_not_allowed = [&]() { return fail(405, "", r.method + " is not allowed on " + path); };
   if (path == "/ServiceProviderConfig") {
     reply = r.method == "GET" ? ScimReply{200, scim::service_provider_config_json(base_, kMaxResults), "", "", 0}
@@ -175,7 +175,6 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
       reply = list_users(r);
     } else if (r.method == "POST") {
       reply = create_user(r, client, audit);
-      audited = reply.status < 300;
     } else {
       reply = method_not_allowed();
     }
@@ -186,10 +185,8 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
       reply = get_user(id);
     } else if (r.method == "PUT" || r.method == "PATCH") {
       reply = change_user(r, id, client, audit);
-      audited = reply.status < 300;
     } else if (r.method == "DELETE") {
       reply = delete_user(r, id, client, audit);
-      audited = reply.status < 300;
     } else {
       reply = method_not_allowed();
     }
@@ -198,7 +195,6 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
       reply = list_groups(r);
     } else if (r.method == "POST") {
       reply = create_group(r, client, audit);
-      audited = reply.status < 300;
     } else {
       reply = method_not_allowed();
     }
@@ -209,10 +205,8 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
       reply = get_group(r, id);
     } else if (r.method == "PUT" || r.method == "PATCH") {
       reply = change_group(r, id, client, audit);
-      audited = reply.status < 300;
     } else if (r.method == "DELETE") {
       reply = delete_group(r, id, client, audit);
-      audited = reply.status < 300;
     } else {
       reply = method_not_allowed();
     }
@@ -223,7 +217,7 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
   } else {
     reply = fail(404, "", "no resource at " + path);
   }
-  if (!audited) {
+  if (!committed_) {
     audit["status"] = reply.status;
     std::string why = reply.status < 400
                           ? r.method + " " + path
@@ -237,7 +231,10 @@ ScimReply ScimService::route(const ScimRequest& r, const std::string& client) {
                             r.source,
                             "",
                             audit};
-    (void)s_.audit().append(ev);
+    // SECURITY: every request is on record; what cannot be recorded is not answered.
+    if (auto appended = s_.audit().append(ev); !appended && reply.status < 400) {
+      return fail(503, "", "the gateway cannot write its audit log; try again");
+    }
   }
   return reply;
 }
@@ -256,6 +253,7 @@ ScimReply ScimService::commit(const ScimRequest& r, const std::string& client, j
     changes_.clear();
     return fail(st.error());
   }
+  committed_ = true;
   return done;
 }
 

@@ -126,6 +126,7 @@ class ScimService {
   std::string base_;
   // The access changes of the request in progress, run after its commit.
   std::vector<std::tuple<std::string, std::string, bool>> changes_;
+  bool committed_ = false;  // the request in progress changed something (its record is written)
 };
 
 }  // namespace bastion::gateway

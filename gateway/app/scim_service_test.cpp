@@ -221,8 +221,10 @@ TEST_F(ScimServiceTest, DeactivationIsALeaverInEveryProvidersDialectAndEndsSessi
   ASSERT_EQ(r.status, 200) << r.body.dump();
   EXPECT_EQ(person("entra-user")->state, policy::PersonState::kLeft);
   EXPECT_EQ(changes.size(), 2U);
-  // The same again changes nothing and ends nothing more.
+  // The same again changes nothing and ends nothing more; it is on record all the same.
+  const int recorded = audited("scim.request", recorder::Outcome::kAllow);
   r = call("PATCH", "/Users/" + entra, {{"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}});
+  EXPECT_EQ(audited("scim.request", recorder::Outcome::kAllow), recorded + 1);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.etag, "W/\"2\"");
   EXPECT_EQ(changes.size(), 2U);
