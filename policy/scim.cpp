@@ -275,10 +275,12 @@ Outcome<bool> set_attribute(const Shape& shape, json& doc, std::string_view key,
   return true;
 }
 
-Outcome<json> check(const Shape& shape, json doc) {
+// `keep_empty`: an empty list stays (a PUT's "members": [] clears them);
+// otherwise it goes (nothing left after a PATCH).
+Outcome<json> check(const Shape& shape, json doc, bool keep_empty) {
   if (doc.contains(kEnterpriseSchema) && doc[kEnterpriseSchema].empty()) doc.erase(kEnterpriseSchema);
   for (const auto& a : shape.core) {
-    if (a.multi && doc.contains(a.name) && doc[a.name].empty()) doc.erase(a.name);
+    if (!keep_empty && a.multi && doc.contains(a.name) && doc[a.name].empty()) doc.erase(a.name);
   }
   auto it = doc.find(shape.required);
   if (it == doc.end() || !it->is_string() || it->get<std::string>().empty()) {
@@ -807,7 +809,7 @@ Outcome<json> read_resource(const Shape& shape, const json& in) {
     auto r = set_attribute(shape, doc, k, v, false);
     if (!r) return r.error();
   }
-  return check(shape, std::move(doc));
+  return check(shape, std::move(doc), true);
 }
 
 Outcome<json> patch_resource(const Shape& shape, const json& resource, const json& patch) {
@@ -837,7 +839,7 @@ Outcome<json> patch_resource(const Shape& shape, const json& resource, const jso
     auto r = patch_one(shape, doc, op, operation);
     if (!r) return r.error();
   }
-  return check(shape, std::move(doc));
+  return check(shape, std::move(doc), false);
 }
 
 }  // namespace
@@ -852,7 +854,9 @@ Outcome<json> apply_group_patch(const json& group, const json& patch) {
 json merge_put(const json& current, const json& replacement) {
   json out = current;
   for (const auto& [k, v] : replacement.items()) {
-    if (k == kEnterpriseSchema && out.contains(k)) {
+    if (v.is_array() && v.empty()) {
+      out.erase(k);  // given, and empty: cleared
+    } else if (k == kEnterpriseSchema && out.contains(k)) {
       out[k].update(v);
     } else {
       out[k] = v;

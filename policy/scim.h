@@ -82,7 +82,7 @@ std::string display_name(const nlohmann::json& group);
 // current ones; the ones it omits are kept (RFC 7644 §3.5.1 lets a service
 // provider keep them). Providers send PUTs that omit what they do not manage
 // (OneLogin, JumpCloud): a PUT without "active" neither deactivates nor
-// reactivates anyone.
+// reactivates anyone. An attribute given as an empty list is cleared.
 nlohmann::json merge_put(const nlohmann::json& current, const nlohmann::json& replacement);
 
 // Applies a PatchOp message (RFC 7644 §3.5.2) to a canonical user. Accepts

@@ -100,6 +100,8 @@ TEST(ScimUser, APutKeepsWhatItOmits) {
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Support"}})"));
   EXPECT_EQ(department(moved), "Support");
   EXPECT_EQ(employee_number(moved), "E100");
+  // Given as an empty list: cleared.
+  EXPECT_FALSE(merge_put(u, user(R"({"userName": "a", "emails": []})")).contains("emails"));
 }
 
 // Okta deactivates with a PATCH whose operation has no path and an object

@@ -451,3 +451,78 @@ TEST_F(ScimServiceTest, GroupsGiveRolesAndRemovalFromEveryMappedGroupIsALeaver) 
 
 }  // namespace
 }  // namespace bastion::gateway
+
+namespace bastion::gateway {
+namespace {
+
+// The error cases of every endpoint, each answered in the SCIM error schema
+// with its status and scimType (RFC 7644 §3.12).
+TEST_F(ScimServiceTest, EveryEndpointAnswersItsErrorsInTheScimSchema) {
+  const std::string u = create("conf@example.com");
+  ScimReply g = call("POST", "/Groups", {{"displayName", "Conformance"}, {"members", {{{"value", u}}}}});
+  ASSERT_EQ(g.status, 201);
+  const std::string gid = g.body["id"];
+  struct Case {
+    const char* method;
+    std::string path;
+    json body;
+    int status;
+    const char* type;
+  };
+  const json patch_active = {{"Operations", {{{"op", "replace"}, {"path", "active"}, {"value", false}}}}};
+  const std::vector<Case> cases = {
+      {"PUT", "/Users", json::object(), 405, ""},
+      {"DELETE", "/Groups", nullptr, 405, ""},
+      {"PATCH", "/ServiceProviderConfig", json::object(), 405, ""},
+      {"GET", "/Users/" + u + "/extra", nullptr, 404, ""},
+      {"PATCH", "/Users/nosuch", patch_active, 404, ""},
+      {"PUT", "/Users/nosuch", {{"userName", "x"}}, 404, ""},
+      {"DELETE", "/Users/nosuch", nullptr, 404, ""},
+      {"GET", "/Groups/nosuch", nullptr, 404, ""},
+      {"PATCH", "/Groups/nosuch", patch_active, 404, ""},
+      {"DELETE", "/Groups/nosuch", nullptr, 404, ""},
+      {"POST", "/Users", json::array({1}), 400, "invalidSyntax"},
+      {"POST", "/Users", {{"userName", ""}}, 400, "invalidValue"},
+      {"POST", "/Users", {{"userName", "x"}, {"emails", "not-a-list-of-objects"}}, 400, "invalidValue"},
+      {"PATCH", "/Users/" + u, {{"Operations", "add"}}, 400, "invalidSyntax"},
+      {"PATCH", "/Users/" + u, {{"Operations", {{{"op", "remove"}, {"path", "name["}}}}}, 400, "invalidPath"},
+      {"PUT", "/Users/" + u, {{"displayName", "no userName"}}, 400, "invalidValue"},
+      {"POST", "/Groups", {{"members", json::array()}}, 400, "invalidValue"},
+      {"POST", "/Groups", {{"displayName", "conformance"}}, 409, "uniqueness"},
+      {"PATCH",
+       "/Groups/" + gid,
+       {{"Operations", {{{"op", "add"}, {"path", "members"}, {"value", {{{"value", "ghost"}}}}}}}},
+       400,
+       "invalidValue"},
+      {"PATCH", "/Groups/" + gid, {{"Operations", {{{"op", "remove"}}}}}, 400, "noTarget"},
+      {"POST", "/Bulk", json::object(), 501, ""},
+      {"GET", "/Me", nullptr, 501, ""},
+  };
+  for (const auto& c : cases) {
+    ScimReply r = call(c.method, c.path, c.body);
+    const std::string what = std::string(c.method) + " " + c.path + " " + c.body.dump();
+    EXPECT_EQ(r.status, c.status) << what << ": " << r.body.dump();
+    EXPECT_EQ(r.body["schemas"][0], policy::scim::kErrorSchema) << what;
+    EXPECT_EQ(r.body["status"], std::to_string(c.status)) << what;
+    EXPECT_FALSE(r.body.value("detail", "").empty()) << what;
+    EXPECT_EQ(r.body.value("scimType", ""), c.type) << what << ": " << r.body.dump();
+  }
+  // Pages: out-of-range numbers are brought into range, not refused.
+  ScimReply page = call("GET", "/Users", nullptr, {{"startIndex", "0"}, {"count", "-5"}});
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.body["startIndex"], 1);
+  EXPECT_EQ(page.body["itemsPerPage"], 0);
+  EXPECT_EQ(call("GET", "/Users", nullptr, {{"count", "5000"}}).body["itemsPerPage"], 1);
+  // A group's If-Match, and a PUT that replaces its members.
+  EXPECT_EQ(call("PUT", "/Groups/" + gid, {{"displayName", "Conformance"}}, {}, "", "W/\"9\"").status, 412);
+  ScimReply put =
+      call("PUT", "/Groups/" + gid, {{"displayName", "Conformance"}, {"members", json::array()}}, {}, "", "W/\"1\"");
+  ASSERT_EQ(put.status, 200) << put.body.dump();
+  EXPECT_FALSE(put.body.contains("members"));
+  EXPECT_EQ(put.etag, "W/\"2\"");
+  // Nothing above changed the user.
+  EXPECT_EQ(call("GET", "/Users/" + u).etag, "W/\"1\"");
+}
+
+}  // namespace
+}  // namespace bastion::gateway
