@@ -269,6 +269,9 @@ Outcome<bool> set_attribute(const Shape& shape, json& doc, std::string_view key,
     if (list.size() > shape.max_values) {
       return bad_value(std::string(a->name) + " has more than " + std::to_string(shape.max_values));
     }
+  } else if (!a->multi && a->type == Type::kComplex && append && container.contains(a->name) &&
+             container[a->name].is_object()) {
+    container[a->name].update(*r);  // "add" to a complex attribute sets the sub-attributes it gives (RFC 7644 §3.5.2.1)
   } else {
     container[a->name] = *r;
   }

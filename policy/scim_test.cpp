@@ -171,6 +171,11 @@ TEST(ScimPatch, AddAppendsReplaceReplacesRemoveRemoves) {
   // A value list: only those values go.
   json listed = patched(u, R"([{"op": "remove", "path": "emails", "value": [{"value": "alice@home.example"}]}])");
   EXPECT_EQ(listed["emails"].size(), 1U);
+  // "add" to a complex attribute keeps the sub-attributes it does not give; "replace" does not.
+  EXPECT_EQ(patched(u, R"([{"op": "add", "path": "name", "value": {"formatted": "A E"}}])")["name"],
+            json({{"givenName", "Alice"}, {"familyName", "Example"}, {"formatted", "A E"}}));
+  EXPECT_EQ(patched(u, R"([{"op": "replace", "path": "name", "value": {"formatted": "A E"}}])")["name"],
+            json({{"formatted", "A E"}}));
   // Unknown attributes without a path are ignored, as in a POST.
   EXPECT_EQ(patched(u, R"([{"op": "add", "value": {"x-custom": 1}}])"), u);
 }
