@@ -76,7 +76,9 @@ class ScimServiceTest : public ::testing::Test {
     recorder::AuditFilter f;
     f.action = action;
     int n = 0;
-    for (const auto& rec : *services->audit().query(f)) n += rec.event.outcome == outcome;
+    auto records = services->audit().query(f);  // kept: a range-for over *query() would outlive the Result
+    EXPECT_TRUE(records) << records.error().message;
+    for (const auto& rec : *records) n += rec.event.outcome == outcome;
     return n;
   }
 
