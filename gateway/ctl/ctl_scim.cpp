@@ -43,9 +43,14 @@ Status add_token(Services& s, const TokenArgs& a) {
     return {};
   }
   std::cout << "SCIM client " << a.name << " added. Its bearer token (shown once; only a hash is kept):\n\n  " << token
-            << "\n\nIn the identity provider: SCIM base URL " << s.config().public_url
-            << (s.config().public_url.empty() ? "(set [web] public_url)" : "") << "/scim/v2, "
-            << "authentication: HTTP header / bearer token.\n";
+            << "\n\n";
+  if (s.config().public_url.empty()) {
+    std::cout << "SCIM is served on the web console's HTTPS port: set [web] public_url, then give the identity "
+                 "provider PUBLIC_URL/scim/v2 and this token (HTTP header / bearer token).\n";
+  } else {
+    std::cout << "In the identity provider: SCIM base URL " << s.config().public_url
+              << "/scim/v2, authentication: HTTP header / bearer token.\n";
+  }
   return {};
 }
 
