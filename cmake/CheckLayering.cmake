@@ -12,6 +12,8 @@
 #   authn, policy, recorder gateway/, libssh, httplib, CLI11, each other
 #   evidence                authn, policy, recorder, gateway/, libssh, httplib, CLI11, common/database*, common/config.h
 #   common                  authn, policy, recorder, gateway/, libssh, httplib, CLI11
+#   notify                  authn, policy, recorder, evidence, gateway/, libssh, httplib, CLI11
+# Only notify/transport.cpp includes libcurl.
 # gateway/ itself (the mains, and daemon.cpp which puts sshd and web
 # together) and tests/ may use everything.
 #
@@ -26,7 +28,7 @@ set(forbid_libssh "<libssh/")
 set(forbid_httplib "<httplib.h>")
 set(forbid_cli11 "<CLI/")
 set(forbid_libs ${forbid_libssh} ${forbid_httplib} ${forbid_cli11})
-set(dirs gateway/app gateway/sshd gateway/web gateway/ctl common authn policy recorder evidence)
+set(dirs gateway/app gateway/sshd gateway/web gateway/ctl common authn policy recorder evidence notify)
 set(forbid_gateway/app "\"gateway/sshd/" "\"gateway/web/" "\"gateway/ctl/" ${forbid_libs})
 set(forbid_gateway/sshd "\"gateway/web/" "\"gateway/ctl/" ${forbid_httplib} ${forbid_cli11})
 set(forbid_gateway/web "\"gateway/sshd/" "\"gateway/ctl/" ${forbid_libssh} ${forbid_cli11})
@@ -38,6 +40,8 @@ set(forbid_recorder "\"authn/" "\"policy/" ${forbid_gateway} ${forbid_libs})
 # evidence: bastion-verify's library: common's base and OpenSSL only.
 set(forbid_evidence "\"authn/" "\"policy/" "\"recorder/" ${forbid_gateway} ${forbid_libs} "\"common/database" "\"common/config.h")
 
+set(forbid_notify "\"authn/" "\"policy/" "\"recorder/" "\"evidence/" ${forbid_gateway} ${forbid_libs})
+set(forbid_curl "<curl/")
 set(forbid_sqlite "<SQLiteCpp/" "<sqlite3.h>")
 set(forbid_postgres "<libpq-fe.h>" "<libpq/")
 set(forbid_engine_interface "\"common/database_engine.h")
@@ -53,6 +57,9 @@ foreach(dir IN LISTS dirs)
     file(RELATIVE_PATH path "${ROOT}" "${f}")
     if(NOT path STREQUAL "common/database_sqlite.cpp")
       list(APPEND forbidden ${forbid_sqlite})
+    endif()
+    if(NOT path STREQUAL "notify/transport.cpp")
+      list(APPEND forbidden ${forbid_curl})
     endif()
     if(NOT path STREQUAL "common/database_postgres.cpp")
       list(APPEND forbidden ${forbid_postgres})

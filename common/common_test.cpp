@@ -381,7 +381,7 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
-    for (const char* table : {"scim_group_members", "scim_groups", "scim_users", "scim_clients"}) {
+    for (const char* table : {"notify_marks", "notifications", "scim_group_members", "scim_groups", "scim_users", "scim_clients"}) {
       exec(*db, std::string("DROP TABLE ") + table);
     }
     if (!db->postgres()) {

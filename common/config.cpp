@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -24,8 +25,9 @@ class Loader {
   Loader(std::string file, Config& cfg) : file_(std::move(file)), cfg_(cfg) {}
 
   Status load(const Table& root) {
-    static const std::set<std::string> sections = {"gateway",   "state",     "ca", "audit", "upstream", "session",
-                                                   "recording", "elevation", "hr", "mfa",   "web",      "scim"};
+    static const std::set<std::string> sections = {"gateway", "state",     "ca",        "audit", "upstream",
+                                                   "session", "recording", "elevation", "hr",    "mfa",
+                                                   "web",     "scim",      "notify"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (!sections.count(key)) return fail("unknown section [" + key + "]");
@@ -42,6 +44,7 @@ class Loader {
     if (auto st = mfa(root); !st) return st;
     if (auto st = web(root); !st) return st;
     if (auto st = scim(root); !st) return st;
+    if (auto st = notify(root); !st) return st;
     return session(root);
   }
 
@@ -370,6 +373,145 @@ class Loader {
     return {};
   }
 
+  Status notify_routes(const Table* t, const std::string& sec, std::map<std::string, std::vector<std::string>>& out) {
+    const auto& kinds = notify_kinds();
+    for (auto&& [k, v] : *t) {
+      std::string kind(k.str());
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+        std::string all;
+        for (const auto& x : kinds) all += (all.empty() ? "" : ", ") + x;
+        return fail("[" + sec + "] " + kind + ": unknown event kind (one of " + all + ")");
+      }
+      if (auto st = get_strings(t, sec, kind.c_str(), out[kind]); !st) return st;
+      for (const auto& ch : out[kind]) {
+        if (ch == "email") {
+          if (cfg_.smtp_url.empty()) return fail("[" + sec + "] " + kind + ": \"email\" needs [notify.email] smtp_url");
+        } else if (ch.rfind("webhook:", 0) != 0 || !cfg_.notify_webhooks.count(ch.substr(8))) {
+          return fail("[" + sec + "] " + kind + ": \"" + ch +
+                      "\" is not a channel (\"email\", or \"webhook:NAME\" of a [notify.webhooks.NAME])");
+        }
+      }
+    }
+    return {};
+  }
+
+  static bool local_url(const std::string& url) {
+    auto rest = url.substr(url.find("://") + 3);
+    return rest.rfind("localhost", 0) == 0 || rest.rfind("127.", 0) == 0 || rest.rfind("[::1]", 0) == 0;
+  }
+
+  Status notify(const Table& root) {
+    const Table* t = root["notify"].as_table();
+    if (!t) return {};
+    if (auto st = check_keys(t, "notify",
+                             {"ending_soon", "security", "admins", "give_up_after", "retry_max", "email", "webhooks",
+                              "routes", "customers"});
+        !st)
+      return st;
+    if (t->contains("ending_soon")) {
+      std::vector<std::string> texts;
+      if (auto st = get_strings(t, "notify", "ending_soon", texts); !st) return st;
+      cfg_.notify_ending_soon.clear();
+      for (const auto& x : texts) {
+        auto d = parse_duration(x);
+        if (!d || *d < kMicrosPerSecond)
+          return fail("[notify] ending_soon: \"" + x + "\" is not a duration of 1s or more");
+        cfg_.notify_ending_soon.push_back(*d);
+      }
+    }
+    if (auto st = get_strings(t, "notify", "security", cfg_.notify_security); !st) return st;
+    if (auto st = get_strings(t, "notify", "admins", cfg_.notify_admins); !st) return st;
+    for (const auto* list : {&cfg_.notify_security, &cfg_.notify_admins}) {
+      for (const auto& a : *list) {
+        if (a.find('@') == std::string::npos || a.find_first_of(" <>,;\r\n") != std::string::npos) {
+          return fail("[notify] \"" + a.substr(0, 64) + "\" is not an e-mail address");
+        }
+      }
+    }
+    if (auto st = get_duration(t, "notify", "give_up_after", cfg_.notify_give_up); !st) return st;
+    if (cfg_.notify_give_up < 60 * kMicrosPerSecond) return fail("[notify] give_up_after must be at least 1m");
+    if (auto st = get_duration(t, "notify", "retry_max", cfg_.notify_retry_max); !st) return st;
+    if (cfg_.notify_retry_max < kMicrosPerSecond) return fail("[notify] retry_max must be at least 1s");
+    if (const Table* e = (*t)["email"].as_table()) {
+      if (auto st =
+              check_keys(e, "notify.email", {"smtp_url", "starttls", "from", "username", "password_file", "ca_file"});
+          !st)
+        return st;
+      for (auto [key, out] : {std::pair{"smtp_url", &cfg_.smtp_url},
+                              {"from", &cfg_.smtp_from},
+                              {"username", &cfg_.smtp_username},
+                              {"password_file", &cfg_.smtp_password_file},
+                              {"ca_file", &cfg_.smtp_ca_file}}) {
+        if (auto st = get_string(e, "notify.email", key, *out); !st) return st;
+      }
+      if (e->contains("starttls")) {
+        auto b = (*e)["starttls"].value<bool>();
+        if (!b) return fail("[notify.email] starttls must be true or false");
+        cfg_.smtp_starttls = *b;
+      }
+      if (cfg_.smtp_url.rfind("smtp://", 0) != 0 && cfg_.smtp_url.rfind("smtps://", 0) != 0) {
+        return fail("[notify.email] smtp_url must be smtp://HOST:PORT (STARTTLS) or smtps://HOST:PORT");
+      }
+      if (!cfg_.smtp_starttls && cfg_.smtp_url.rfind("smtp://", 0) == 0 && !local_url(cfg_.smtp_url)) {
+        return fail("[notify.email] starttls = false is only for a relay on this host (localhost, 127.0.0.1, ::1)");
+      }
+      if (cfg_.smtp_from.find('@') == std::string::npos ||
+          cfg_.smtp_from.find_first_of(" <>,;\r\n") != std::string::npos) {
+        return fail("[notify.email] from must be an e-mail address");
+      }
+      if (!cfg_.smtp_username.empty() && cfg_.smtp_password_file.empty()) {
+        return fail("[notify.email] username needs password_file");
+      }
+    } else if (t->contains("email")) {
+      return fail("[notify.email] must be a table");
+    }
+    if (t->contains("webhooks")) {
+      const Table* w = (*t)["webhooks"].as_table();
+      if (!w) return fail("[notify.webhooks] must hold tables: [notify.webhooks.NAME] url = \"https://...\"");
+      for (auto&& [k, v] : *w) {
+        std::string name(k.str());
+        std::string sec = "notify.webhooks." + name;
+        const Table* h = v.as_table();
+        if (!h) return fail("[" + sec + "] must be a table");
+        if (name.empty() || name.size() > 64 ||
+            name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                std::string::npos) {
+          return fail("[notify.webhooks] \"" + name.substr(0, 64) + "\": a name is 1-64 of A-Z a-z 0-9 . _ -");
+        }
+        if (auto st = check_keys(h, sec, {"url", "secret_file", "format", "ca_file"}); !st) return st;
+        Config::NotifyWebhook hook;
+        for (auto [key, out] : {std::pair{"url", &hook.url},
+                                {"secret_file", &hook.secret_file},
+                                {"format", &hook.format},
+                                {"ca_file", &hook.ca_file}}) {
+          if (auto st = get_string(h, sec, key, *out); !st) return st;
+        }
+        if (hook.url.rfind("https://", 0) != 0) return fail("[" + sec + "] url must be https://...");
+        if (hook.secret_file.empty()) return fail("[" + sec + "] secret_file is required (the HMAC-SHA256 key)");
+        if (hook.format != "json" && hook.format != "slack" && hook.format != "teams") {
+          return fail("[" + sec + "] format must be \"json\", \"slack\" or \"teams\"");
+        }
+        cfg_.notify_webhooks[name] = hook;
+      }
+    }
+    if (t->contains("routes")) {
+      const Table* r = (*t)["routes"].as_table();
+      if (!r) return fail("[notify.routes] must be a table: KIND = [\"email\", \"webhook:NAME\"]");
+      if (auto st = notify_routes(r, "notify.routes", cfg_.notify_routes); !st) return st;
+    }
+    if (t->contains("customers")) {
+      const Table* c = (*t)["customers"].as_table();
+      if (!c) return fail("[notify.customers] must hold tables: [notify.customers.NAME] KIND = [...]");
+      for (auto&& [k, v] : *c) {
+        std::string name(k.str());
+        const Table* r = v.as_table();
+        if (!r) return fail("[notify.customers." + name + "] must be a table");
+        if (auto st = notify_routes(r, "notify.customers." + name, cfg_.notify_customer_routes[name]); !st) return st;
+      }
+    }
+    return {};
+  }
+
   Status hr(const Table& root) {
     const Table* t = root["hr"].as_table();
     if (auto st = check_keys(
@@ -618,7 +760,45 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "requests_per_second = 50                # per provisioning client (twice that in a burst); more get 429\n\n"
          "[scim.groups]                           # provider group (displayName) -> roles; removal from every mapped "
          "group is a leaver\n"
-         "# \"SRE on call\" = [\"ops\"]\n";
+         "# \"SRE on call\" = [\"ops\"]\n\n"
+         "[notify]                                # notifications (bastionctl notify list|retry|test)\n"
+         "ending_soon = [\"10m\", \"1m\"]           # warn a grant's holder this long before it ends\n"
+         "# security = [\"security@example.com\"]  # told of break-glass use and audit alerts\n"
+         "# admins = [\"ops@example.com\"]         # told of HR batches held by the circuit breaker\n"
+         "give_up_after = \"24h\"                 # undelivered this long: failed (bastionctl notify retry)\n"
+         "retry_max = \"5m\"                      # the longest wait between attempts (1s, 2s, 4s, ... up to this)\n\n"
+         "# [notify.email]                        # e-mail through an SMTP relay\n"
+         "# smtp_url = \"smtp://mail.example.com:587\"   # STARTTLS required; smtps://HOST:465 for TLS from the start\n"
+         "# from = \"bastion@example.com\"\n"
+         "# username = \"bastion\"                # and password_file (mode 0600)\n"
+         "# password_file = \"/etc/bastion/smtp.password\"\n\n"
+         "# [notify.webhooks.chat]                # a signed JSON POST (X-Bastion-Signature)\n"
+         "# url = \"https://hooks.example.com/bastion\"\n"
+         "# secret_file = \"/etc/bastion/chat.secret\"\n"
+         "# format = \"json\"                      # or \"slack\", \"teams\"\n\n"
+         "# [notify.routes]                       # kind -> channels; unlisted kinds go to e-mail when it is set\n"
+         "# request = [\"email\", \"webhook:chat\"]  # kinds: request decided grant_start grant_ending grant_revoked\n"
+         "#                                       #        break_glass hr_held audit_alert\n";
+}
+
+const std::vector<std::string>& notify_kinds() {
+  static const std::vector<std::string> kinds = {"request",       "decided",     "grant_start", "grant_ending",
+                                                 "grant_revoked", "break_glass", "hr_held",     "audit_alert"};
+  return kinds;
+}
+
+std::vector<std::string> Config::notify_channels(const std::string& kind, const std::string& customer) const {
+  if (!customer.empty()) {
+    auto c = notify_customer_routes.find(customer);
+    if (c != notify_customer_routes.end()) {
+      auto r = c->second.find(kind);
+      if (r != c->second.end()) return r->second;
+    }
+  }
+  auto r = notify_routes.find(kind);
+  if (r != notify_routes.end()) return r->second;
+  if (!smtp_url.empty()) return {"email"};
+  return {};
 }
 
 }  // namespace bastion

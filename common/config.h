@@ -136,7 +136,41 @@ struct Config {
   // [scim.groups]: a provider's group (its displayName) -> the roles its members get. A person
   // removed from every mapped group (having been in one) is a leaver.
   std::map<std::string, std::vector<std::string>> scim_group_roles;
+
+  // [notify]: notifications of requests, decisions, grants and alerts (gateway/app/notifications.h)
+  std::vector<Micros> notify_ending_soon = {600 * kMicrosPerSecond, 60 * kMicrosPerSecond};  // warn a grant's holder
+                                                                                             // this long before it ends
+  std::vector<std::string> notify_security;          // addresses told of break-glass use and audit alerts
+  std::vector<std::string> notify_admins;            // addresses told of HR batches held by the circuit breaker
+  Micros notify_give_up = 86400 * kMicrosPerSecond;  // undelivered this long after the event: failed (notify retry)
+  Micros notify_retry_max = 300 * kMicrosPerSecond;  // the longest wait between two attempts (back-off from 1s)
+  // [notify.email]: the SMTP relay
+  std::string smtp_url;            // "smtp://HOST:587" (STARTTLS) or "smtps://HOST:465"; "" = no e-mail
+  bool smtp_starttls = true;       // smtp://: STARTTLS required; false only for a relay on this host
+  std::string smtp_from;           // the sender address
+  std::string smtp_username;       // "" = no authentication
+  std::string smtp_password_file;  // the password (mode 0600, read by bastiond at start)
+  std::string smtp_ca_file;        // PEM CA certificates for the relay; "" = the system's
+  // [notify.webhooks.NAME]: signed JSON POSTs
+  struct NotifyWebhook {
+    std::string url;              // https://...
+    std::string secret_file;      // the HMAC-SHA256 key (mode 0600)
+    std::string format = "json";  // "json", "slack" or "teams"
+    std::string ca_file;          // PEM CA certificates; "" = the system's
+  };
+  std::map<std::string, NotifyWebhook> notify_webhooks;
+  // [notify.routes]: event kind -> channels ("email", "webhook:NAME"). A kind
+  // not listed goes to ["email"] when [notify.email] is set, else nowhere.
+  std::map<std::string, std::vector<std::string>> notify_routes;
+  // [notify.customers.NAME]: routes for the events of one customer's
+  // requests and grants (a kind listed there replaces the global route).
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> notify_customer_routes;
+  // The channels `kind` (of `customer`'s request, or "") goes to.
+  [[nodiscard]] std::vector<std::string> notify_channels(const std::string& kind, const std::string& customer) const;
 };
+
+// The event kinds notifications are routed by ([notify.routes]).
+const std::vector<std::string>& notify_kinds();
 
 // Loads and validates FILE.
 Result<Config> load_config(const std::string& path);

@@ -500,6 +500,36 @@ CREATE TABLE scim_group_members (
 );
 CREATE INDEX scim_group_members_user ON scim_group_members(user_id);
 )sql",
+      // 16: notifications (notify/outbox.h): the outbox, written in the
+      // transaction of the audit record that causes each (seq), and the
+      // marks of once-only warnings (a grant ending soon).
+      R"sql(
+CREATE TABLE notifications (
+  seq BIGINT NOT NULL,
+  n INTEGER NOT NULL,
+  idem_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  thread TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  link TEXT NOT NULL,
+  facts TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','sent','failed')),
+  attempts INTEGER NOT NULL,
+  next_at BIGINT NOT NULL,
+  last_error TEXT NOT NULL,
+  sent_at BIGINT,
+  PRIMARY KEY (seq, n)
+);
+CREATE INDEX notifications_state ON notifications(state, seq, n);
+CREATE TABLE notify_marks (
+  mark TEXT PRIMARY KEY,
+  at BIGINT NOT NULL
+);
+)sql",
   };
   return m;
 }

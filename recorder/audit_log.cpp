@@ -147,6 +147,10 @@ int64_t AuditLog::append_row(const AuditEvent& e) {
     }
     q.run();
     set_transaction_memo(db_, kHeadMemo, std::to_string(r.seq) + " " + std::to_string(r.ts) + " " + r.hash);
+    if (observer_) {
+      if (auto st = observer_(r.seq, r.hash, e); !st)
+        throw DatabaseError(st.message(), st.error().code == ErrorCode::kBusy);
+    }
     return r.seq;
   }
 }

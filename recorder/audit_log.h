@@ -81,6 +81,12 @@ class AuditLog {
   // Records that `target` has every record up to `seq`. Never moves a
   // cursor back (two nodes that both deliver for a moment keep the furthest).
   Status set_syslog_cursor(const std::string& target, int64_t seq, const std::string& node);
+  // Runs after each record is written, inside its transaction, with the
+  // record's sequence number and hash (gateway/app/notifications.h writes
+  // the notifications an event causes there). An error rolls the record
+  // back with the caller's change (append returns it).
+  using Observer = std::function<Status(int64_t seq, const std::string& hash, const AuditEvent& e)>;
+  void set_observer(Observer o) { observer_ = std::move(o); }
   // The database records are appended to, for the recorder's stores that
   // share this connection (gateway/ never needs it).
   Database& database() { return db_; }
@@ -91,6 +97,7 @@ class AuditLog {
 
   Database& db_;
   const Clock& clock_;
+  Observer observer_;
 };
 
 nlohmann::json to_json(const AuditRecord& r);

@@ -156,7 +156,7 @@ TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
   {
     auto old = Database::open(path, Database::Mode::kCreate);
     ASSERT_TRUE(old) << old.error().message;
-    ASSERT_EQ(Database::latest_schema_version(), 15);
+    ASSERT_EQ(Database::latest_schema_version(), 16);
     auto exec = [&](const std::string& sql) {
       Statement q(*old, sql);
       q.run();
@@ -168,6 +168,8 @@ TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
       }
       exec("DROP TABLE recording_commands_text");
     }
+    exec("DROP TABLE notify_marks");
+    exec("DROP TABLE notifications");
     exec("DROP TABLE scim_group_members");
     exec("DROP TABLE scim_groups");
     exec("DROP TABLE scim_users");
@@ -189,7 +191,7 @@ TEST_F(RecorderTest, TheTextIndexCoversTheRecordsWrittenBeforeIt) {
   }
   auto db12 = Database::open(path, Database::Mode::kOpenExisting);
   ASSERT_TRUE(db12) << db12.error().message;
-  EXPECT_EQ(db12->schema_version(), 15);
+  EXPECT_EQ(db12->schema_version(), 16);
   AuditLog log(*db12, clock);
   AuditFilter f;
   f.text = "chg-1234";

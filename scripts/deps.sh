@@ -12,6 +12,8 @@ packages=(
   libvterm-dev   # recorder/command_index.cpp: the terminal emulator behind the command index
   libpq-dev      # common/database_postgres.cpp: PostgreSQL, the store several gateways share
   postgresql     # the tests start their own server in a temporary directory
+  libcurl4-openssl-dev  # notify/transport.cpp: notifications by e-mail (SMTP) and webhook (HTTPS)
+  python3-aiosmtpd      # the notification tests' SMTP server (tests/e2e/fixtures/smtp_sink.py)
 )
 # More, for one script's own needs (the sanitizer run's clang, the package's
 # debhelper): scripts/deps.sh PACKAGE...

@@ -19,7 +19,13 @@ Services::Services(const Config& cfg, Database db, const Clock& clock)
       console_(db_, clock_),
       revocations_(db_, clock_),
       nodes_(db_, clock_),
-      scim_(db_) {}
+      scim_(db_),
+      outbox_(db_),
+      notifier_(cfg_, policy_, outbox_, clock_) {
+  audit_.set_observer([this](int64_t seq, const std::string& hash, const recorder::AuditEvent& e) {
+    return notifier_.on_audit(seq, hash, e);
+  });
+}
 
 Result<std::unique_ptr<Services>> Services::open(const Config& cfg, const Clock& clock) {
   auto db = Database::open(cfg.database, Database::Mode::kOpenExisting, static_cast<int>(cfg.busy_timeout / 1000));

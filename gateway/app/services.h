@@ -18,6 +18,8 @@
 #include "common/database.h"
 #include "gateway/app/elevation_service.h"
 #include "gateway/app/hr_service.h"
+#include "gateway/app/notifications.h"
+#include "notify/outbox.h"
 #include "policy/revocation_feed.h"
 #include "policy/scim_store.h"
 #include "policy/sqlite_repository.h"
@@ -62,6 +64,8 @@ class Services {
   policy::RevocationFeed& revocations() { return revocations_; }
   recorder::NodeRegistry& nodes() { return nodes_; }
   policy::ScimStore& scim() { return scim_; }
+  notifications::Outbox& outbox() { return outbox_; }
+  Notifier& notifier() { return notifier_; }
 
   // The monitor's group commit: one transaction across many requests.
   // begin_batch() takes the write lock; every store's writes meanwhile run
@@ -97,6 +101,8 @@ class Services {
   policy::RevocationFeed revocations_;
   recorder::NodeRegistry nodes_;
   policy::ScimStore scim_;
+  notifications::Outbox outbox_;
+  Notifier notifier_;  // the audit log's observer (gateway/app/notifications.h)
 };
 
 // Whether any session has run under the grant `e` (an error counts as

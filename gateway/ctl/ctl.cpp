@@ -182,6 +182,7 @@ int ctl_main(int argc, char** argv, CtlTools tools) {
   register_elevation_commands(app, g);
   register_hr_commands(app, g);
   register_scim_commands(app, g);
+  register_notify_commands(app, g);
   register_access_review_commands(app, g);
   register_evidence_commands(app, g);
   register_session_commands(app, g);

@@ -138,6 +138,7 @@ void register_policy_commands(CLI::App& app, CtlGlobals& g);
 void register_elevation_commands(CLI::App& app, CtlGlobals& g);  // customer, elevate, access
 void register_hr_commands(CLI::App& app, CtlGlobals& g);
 void register_scim_commands(CLI::App& app, CtlGlobals& g);
+void register_notify_commands(CLI::App& app, CtlGlobals& g);
 void register_access_review_commands(CLI::App& app, CtlGlobals& g);  // review report|sign-off
 void register_evidence_commands(CLI::App& app, CtlGlobals& g);       // evidence export
 // The access review of [since, until): people, roles and their source, last

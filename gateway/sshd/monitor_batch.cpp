@@ -48,6 +48,7 @@ void Supervisor::end_batch() {
   }
   if (failure.empty()) {
     metrics_.observe("bastion_audit_commit_seconds", static_cast<double>(clock_.now() - began) / 1e6);
+    if (notifications_) notifications_->wake();  // the batch may have written some
   } else {
     metrics_.add("bastion_database_errors_total");
   }

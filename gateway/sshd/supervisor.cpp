@@ -51,6 +51,11 @@ bool Supervisor::setup() {
     daemon_log("hr", st.message());
     return false;
   }
+  notifications_ = std::make_unique<NotificationWorker>(cfg_, clock_, [](const std::string& m) { daemon_log(m); });
+  if (auto st = notifications_->start(); !st) {
+    daemon_log("notify", st.message());
+    return false;
+  }
   if (!web_.check()) return false;
   sigset_t mask;
   sigemptyset(&mask);
@@ -333,6 +338,8 @@ void Supervisor::become_child() {
   web_.abandon_after_fork();
   if (hr_) hr_->abandon_after_fork();
   hr_.reset();
+  if (notifications_) notifications_->abandon_after_fork();
+  (void)notifications_.release();
   // SECURITY: children never hold the user CA or the audit signing key;
   // connection processes ask for certificates over their channel.
   ca_.reset();
@@ -414,6 +421,9 @@ void Supervisor::sweep_grants(bool force) {
   if (lead_) {
     if (auto expired = s->elevation().expire_due(); !expired)
       daemon_log("cannot expire grants: " + expired.error().message);
+    if (auto warned = s->notifier().warn_ending(s->audit()); !warned) {
+      daemon_log("cannot warn of grants ending soon: " + warned.error().message);
+    }
   }
   for (auto& [pid, c] : children_) {
     if (c.grant_id.empty() || c.kill_deadline != 0) continue;
@@ -631,6 +641,7 @@ void Supervisor::shutdown() {
   daemon_log("stopping: ending " + std::to_string(children_.size()) + " connection(s)");
   listen_fd_.reset();
   web_.stop();
+  if (notifications_) notifications_->stop();
   for (auto& [pid, c] : children_) request_kill(c, "the gateway is shutting down");
 }
 

@@ -27,6 +27,7 @@
 #include "gateway/app/hr_service.h"
 #include "gateway/app/hr_intake.h"
 #include "gateway/app/metrics.h"
+#include "gateway/app/notification_worker.h"
 #include "gateway/app/web_backend.h"
 #include "gateway/app/services.h"
 #include "gateway/app/monitor_protocol.h"
@@ -274,6 +275,8 @@ class Supervisor {
   // The HR spool: inotify on incoming/, files read on the intake's worker
   // thread, applied in small steps so the supervisor stays responsive.
   std::unique_ptr<HrIntake> hr_;
+  // Notifications: the outbox delivered on a thread of its own.
+  std::unique_ptr<NotificationWorker> notifications_;
   std::unique_ptr<Services> monitor_services_;  // see monitor_services(), drop_services_before_fork()
   std::optional<SandboxPlan> sandbox_;          // decided in setup(), entered by every connection process
   UniqueFd listen_fd_, signal_fd_;

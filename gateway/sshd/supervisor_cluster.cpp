@@ -102,6 +102,7 @@ void Supervisor::update_lead(Services* s) {
   }
   lead_ = lead;
   if (hr_) hr_->set_lead(lead_);
+  if (notifications_) notifications_->set_lead(lead_);
   if (syslog_) syslog_->set_active(lead_);
 }
 
