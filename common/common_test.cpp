@@ -200,6 +200,50 @@ TEST(Config, ScimHasARateAndMapsGroupsToRoles) {
   }
 }
 
+TEST(Config, NotifyRoutesKindsToConfiguredChannelsOnly) {
+  TempDir d;
+  write(d.file("t.toml"), "");
+  auto c = load_config(d.file("t.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->notify_ending_soon, (std::vector<Micros>{600 * kMicrosPerSecond, 60 * kMicrosPerSecond}));
+  EXPECT_TRUE(c->notify_channels("request", "acme").empty());  // nothing configured: nobody is told
+  const std::string good =
+      "[notify]\nending_soon = [\"15m\"]\nsecurity = [\"sec@example.com\"]\nretry_max = \"30s\"\n"
+      "[notify.email]\nsmtp_url = \"smtps://mail.example.com:465\"\nfrom = \"bastion@example.com\"\n"
+      "[notify.webhooks.chat]\nurl = \"https://hooks.example.com/x\"\nsecret_file = \"/etc/bastion/chat.secret\"\n"
+      "format = \"slack\"\n"
+      "[notify.routes]\nrequest = [\"email\", \"webhook:chat\"]\n"
+      "[notify.customers.globex]\nrequest = [\"webhook:chat\"]\n";
+  write(d.file("a.toml"), good);
+  c = load_config(d.file("a.toml"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->notify_ending_soon, std::vector<Micros>{900 * kMicrosPerSecond});
+  EXPECT_EQ(c->notify_retry_max, 30 * kMicrosPerSecond);
+  EXPECT_EQ(c->notify_channels("request", "acme"), (std::vector<std::string>{"email", "webhook:chat"}));
+  EXPECT_EQ(c->notify_channels("request", "globex"), std::vector<std::string>{"webhook:chat"});
+  EXPECT_EQ(c->notify_channels("decided", "globex"), std::vector<std::string>{"email"});  // unlisted: e-mail
+  EXPECT_EQ(c->notify_webhooks.at("chat").format, "slack");
+  for (const char* bad :
+       {"[notify]\nending_soon = [\"soon\"]", "[notify]\nsecurity = [\"not an address\"]", "[notify]\ncolour = 1",
+        "[notify.email]\nsmtp_url = \"http://mail.example.com\"\nfrom = \"b@example.com\"",
+        "[notify.email]\nsmtp_url = \"smtp://mail.example.com:25\"\nstarttls = false\nfrom = \"b@example.com\"",
+        "[notify.email]\nsmtp_url = \"smtp://m.example.com\"\nfrom = \"b@example.com\"\nusername = \"u\"",
+        "[notify.webhooks.x]\nurl = \"http://hooks.example.com\"\nsecret_file = \"/s\"",
+        "[notify.webhooks.x]\nurl = \"https://hooks.example.com\"",
+        "[notify.webhooks.x]\nurl = \"https://h.example.com\"\nsecret_file = \"/s\"\nformat = \"xml\"",
+        "[notify.routes]\nrequest = [\"email\"]", "[notify.routes]\nrequest = [\"webhook:nope\"]",
+        "[notify.routes]\nlunch = []", "[notify.customers.acme]\nrequest = [\"sms\"]"}) {
+    write(d.file("c.toml"), std::string(bad) + "\n");
+    auto e = load_config(d.file("c.toml"));
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("[notify"), std::string::npos) << e.error().message;
+  }
+  // A relay on this host may go without STARTTLS.
+  write(d.file("l.toml"),
+        "[notify.email]\nsmtp_url = \"smtp://127.0.0.1:25\"\nstarttls = false\nfrom = \"b@example.com\"\n");
+  EXPECT_TRUE(load_config(d.file("l.toml")));
+}
+
 TEST(Config, EgressAddressesAreAddressesOrCidrBlocks) {
   TempDir d;
   write(d.file("a.toml"), "[upstream]\negress_addresses = [\"192.0.2.10\", \"10.1.0.0/16\", \"2001:db8::/32\"]\n");
@@ -381,7 +425,8 @@ TEST(Database, MigrationSixKeepsExistingWebauthnCredentialsConfirmed) {
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_GE(Database::latest_schema_version(), 6);
     // Back to the shape of schema 5, with one credential in it.
-    for (const char* table : {"notify_marks", "notifications", "scim_group_members", "scim_groups", "scim_users", "scim_clients"}) {
+    for (const char* table :
+         {"notify_marks", "notifications", "scim_group_members", "scim_groups", "scim_users", "scim_clients"}) {
       exec(*db, std::string("DROP TABLE ") + table);
     }
     if (!db->postgres()) {

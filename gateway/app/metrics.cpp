@@ -124,6 +124,8 @@ Metrics gateway_metrics() {
   m.declare("bastion_hr_events_total", T::kCounter, "HR events from the spool, by outcome.");
   m.declare("bastion_scim_requests_total", T::kCounter,
             "SCIM requests answered, by HTTP status (401: no or a bad token; 429: over the rate).");
+  m.declare("bastion_notifications", T::kGauge,
+            "Notifications in the outbox (cluster-wide), by state: pending (waiting or retrying), sent, failed.");
   m.declare("bastion_database_errors_total", T::kCounter,
             "Database failures the monitor met (unreachable, a failed group commit).");
   m.declare("bastion_revocations_unpublished", T::kGauge,

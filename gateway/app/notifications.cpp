@@ -71,6 +71,7 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
   } else {
     return {};  // most records: nothing to tell
   }
+  if (cfg_.smtp_url.empty() && cfg_.notify_webhooks.empty()) return {};  // no channel: nobody to tell
   Draft d;
   d.kind = kind;
   d.thread = a;

@@ -113,6 +113,12 @@ int Supervisor::check() {
     std::string what = cfg_.public_url.empty() ? "web process (health and metrics only)" : "web " + cfg_.public_url;
     report(what, web_.check() ? Status{} : Status{make_error("why is on stderr")});
   }
+  if (!cfg_.smtp_url.empty() || !cfg_.notify_webhooks.empty()) {
+    auto secrets = load_notify_secrets(cfg_);
+    std::string channels = cfg_.smtp_url.empty() ? "" : "e-mail via " + cfg_.smtp_url;
+    for (const auto& [name, h] : cfg_.notify_webhooks) channels += (channels.empty() ? "" : ", ") + ("webhook " + name);
+    report("notifications", secrets ? Status{} : Status{secrets.error()}, channels);
+  }
   if (failed == 0) std::printf("bastiond can start with %s\n", cfg_.config_path.c_str());
   return failed == 0 ? 0 : 1;
 }

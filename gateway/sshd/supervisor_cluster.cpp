@@ -203,6 +203,13 @@ std::string Supervisor::metrics_text() {
     if (auto n = s->policy().count_active_grants(clock_.now()); n) {
       metrics_.set("bastion_grants_active", static_cast<double>(*n));
     }
+    if (auto counts = s->outbox().counts(); counts) {
+      for (const char* state : {"pending", "sent", "failed"})
+        metrics_.set("bastion_notifications", 0, std::string("state=") + state);
+      for (const auto& [state, n] : *counts) {
+        metrics_.set("bastion_notifications", static_cast<double>(n), "state=" + state);
+      }
+    }
   }
   return metrics_.render();
 }
