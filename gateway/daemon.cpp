@@ -3,12 +3,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "gateway/sshd/notification_helper.h"
 #include "gateway/sshd/supervisor.h"
 #include "gateway/web/web_process.h"
 
 namespace bastion::gateway {
 
 int daemon_main(int argc, char** argv, SupervisorHooks hooks) {
+  // A notification sender bastiond started for one send (not for people).
+  if (argc == 4 && std::string(argv[1]) == "--deliver-notification") return notification_helper_main(argv[2], argv[3]);
   CLI::App app{"bastiond: the bastion SSH gateway daemon (foreground; logs to stderr; SIGTERM stops it)"};
   app.name("bastiond");
   app.set_version_flag("--version", std::string("bastiond ") + BASTION_VERSION);

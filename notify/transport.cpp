@@ -107,6 +107,16 @@ int progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return (*cancelled && (*cancelled)()) ? 1 : 0;
 }
 
+// The CA certificates: given in memory, or a file, or the system's.
+void trust(CURL* h, const std::string& ca_pem, const std::string& ca_file) {
+  if (!ca_pem.empty()) {
+    curl_blob blob{const_cast<char*>(ca_pem.data()), ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+  } else if (!ca_file.empty()) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str());
+  }
+}
+
 void watch_cancel(CURL* h, const std::function<bool()>& cancelled) {
   if (!cancelled) return;
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -211,7 +221,7 @@ Status send_email(const SmtpSettings& s, const Email& e, Micros now) {
     curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!s.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.ca_file.c_str());
+  trust(h, s.ca_pem, s.ca_file);
   if (!s.username.empty()) {
     curl_easy_setopt(h, CURLOPT_USERNAME, s.username.c_str());
     curl_easy_setopt(h, CURLOPT_PASSWORD, s.password.c_str());
@@ -308,7 +318,7 @@ Status post_webhook(const WebhookSettings& s, const std::string& key, const std:
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!s.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.ca_file.c_str());
+  trust(h, s.ca_pem, s.ca_file);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

@@ -26,6 +26,7 @@ struct SmtpSettings {
   std::string username;  // "" = no authentication
   std::string password;
   std::string ca_file;  // PEM CA certificates for the relay; "" = the system's
+  std::string ca_pem;   // or the certificates themselves (a sandboxed sender reads no files)
   Micros timeout = 30 * kMicrosPerSecond;
   std::function<bool()> cancelled;  // polled while sending: true aborts (a stopping daemon)
 };
@@ -64,6 +65,7 @@ struct WebhookSettings {
   std::string secret;
   WebhookFormat format = WebhookFormat::kJson;
   std::string ca_file;  // "" = the system's
+  std::string ca_pem;   // or the certificates themselves
   Micros timeout = 10 * kMicrosPerSecond;
   std::function<bool()> cancelled;  // polled while sending: true aborts
 };

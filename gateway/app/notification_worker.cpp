@@ -1,14 +1,24 @@
 // NotificationWorker (gateway/app/notification_worker.h).
 #include "gateway/app/notification_worker.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <set>
+
+#include "common/unique_fd.h"
 
 #include "gateway/app/services.h"
 
 namespace bastion::gateway {
 
-NotificationWorker::NotificationWorker(const Config& cfg, const Clock& clock, Log log)
-    : cfg_(cfg), clock_(clock), log_(std::move(log)) {}
+NotificationWorker::NotificationWorker(const Config& cfg, const Clock& clock, Log log, std::vector<std::string> sender)
+    : cfg_(cfg), clock_(clock), log_(std::move(log)), sender_(std::move(sender)) {}
 
 NotificationWorker::~NotificationWorker() { stop(); }
 
@@ -47,6 +57,84 @@ void NotificationWorker::abandon_after_fork() {
   // Nor may the child close the thread's database connection.
   if (thread_.joinable()) new std::thread(std::move(thread_));
   (void)services_.release();
+}
+
+Status NotificationWorker::send(const nlohmann::json& job) {
+  if (sender_.empty()) return perform_delivery(job, [this] { return stopping_.load(); });
+  // Everything the child needs, made before fork: between fork and exec a
+  // child of a threaded process may only make async-signal-safe calls.
+  std::vector<char*> argv;
+  for (auto& a : sender_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string input = job.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return make_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  UniqueFd to_child(in[1]), from_child(out[0]);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::dup2(in[0], STDIN_FILENO) < 0 || ::dup2(out[1], STDOUT_FILENO) < 0) ::_exit(127);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
+  // The supervisor's loop reaps it (it ignores children it does not know);
+  // a pidfd names this very process for the kill below, even after that.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  auto kill_child = [&] {
+    if (pidfd) {
+      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    } else {
+      ::kill(pid, SIGKILL);
+    }
+  };
+  // The job is small; the sender reads all of it before anything else.
+  size_t at = 0;
+  while (at < input.size()) {
+    ssize_t n = ::write(to_child.get(), input.data() + at, input.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    at += static_cast<size_t>(n);
+  }
+  to_child.reset();
+  std::string answer;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    if (stopping_) {
+      kill_child();
+      return make_error("stopped");
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill_child();
+      return make_error("the sender did not finish within 60 s");
+    }
+    pollfd p{from_child.get(), POLLIN, 0};
+    int rc = ::poll(&p, 1, 100);
+    if (rc < 0 && errno != EINTR) return make_error(std::string("poll: ") + std::strerror(errno));
+    if (rc <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(from_child.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (answer.size() < 65536) answer.append(buf, static_cast<size_t>(n));
+  }
+  auto result = nlohmann::json::parse(answer, nullptr, false);
+  if (!result.is_object() || !result.contains("ok") || !result["ok"].is_boolean()) {
+    return make_error("the sender exited without an answer (see the daemon log)");
+  }
+  if (!sandbox_logged_ && result.contains("sandbox") && result["sandbox"].is_string()) {
+    sandbox_logged_ = true;
+    log_("notifications: each one is sent by a bastiond of its own in the sandbox: " +
+         result["sandbox"].get<std::string>());
+  }
+  if (result["ok"].get<bool>()) return {};
+  return make_error(result.value("error", std::string("failed")));
 }
 
 Micros NotificationWorker::backoff(int attempts, Micros max) {
@@ -93,7 +181,8 @@ Micros NotificationWorker::pass() {
       next = std::min(next, n.next_at - now);
       continue;
     }
-    Status sent = deliver(cfg_, secrets_, n, now, [this] { return stopping_.load(); });
+    auto job = delivery_job(cfg_, secrets_, n, now);
+    Status sent = job ? send(*job) : Status{job.error()};
     if (stopping_) break;  // aborted, not failed: retried at the next start
     now = clock_.now();
     nlohmann::json d = {{"notification", n.id()},

@@ -23,6 +23,9 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -35,7 +38,10 @@ class Services;
 class NotificationWorker {
  public:
   using Log = std::function<void(const std::string&)>;
-  NotificationWorker(const Config& cfg, const Clock& clock, Log log);
+  // `sender`: the command that performs one send in a sandbox, reading the
+  // job on stdin (bastiond: /proc/self/exe --deliver-notification USER
+  // STATE_DIR); empty: in this process (tests).
+  NotificationWorker(const Config& cfg, const Clock& clock, Log log, std::vector<std::string> sender = {});
   NotificationWorker(const NotificationWorker&) = delete;
   NotificationWorker& operator=(const NotificationWorker&) = delete;
   ~NotificationWorker();
@@ -54,12 +60,16 @@ class NotificationWorker {
 
  private:
   void run();
+  // Performs one job through `sender_` (or here); aborts it when stopping.
+  Status send(const nlohmann::json& job);
   // One pass over the pending notifications; when to look again.
   Micros pass();
 
   Config cfg_;
   const Clock& clock_;
   Log log_;
+  std::vector<std::string> sender_;
+  bool sandbox_logged_ = false;  // the thread's: the first answer's "sandbox", logged once
   NotifySecrets secrets_;
   std::unique_ptr<Services> services_;  // the thread's connection
   std::thread thread_;

@@ -283,32 +283,47 @@ Result<NotifySecrets> load_notify_secrets(const Config& cfg) {
     if (s.webhook_secrets[name].size() < 16) {
       return make_error("[notify.webhooks." + name + "] secret_file: the key must be at least 16 characters");
     }
+    if (!hook.ca_file.empty()) {
+      auto pem = read_file(hook.ca_file, 1 << 20);
+      if (!pem) return make_error("[notify.webhooks." + name + "] ca_file: " + pem.error().message);
+      s.webhook_ca_pems[name] = *pem;
+    }
+  }
+  if (!cfg.smtp_ca_file.empty()) {
+    auto pem = read_file(cfg.smtp_ca_file, 1 << 20);
+    if (!pem) return make_error("[notify.email] ca_file: " + pem.error().message);
+    s.smtp_ca_pem = *pem;
   }
   return s;
 }
 
-Status deliver(const Config& cfg, const NotifySecrets& secrets, const notifications::Notification& n, Micros now,
-               const std::function<bool()>& cancelled) {
+Result<nlohmann::json> delivery_job(const Config& cfg, const NotifySecrets& secrets,
+                                    const notifications::Notification& n, Micros now) {
   if (n.channel == "email") {
     if (cfg.smtp_url.empty()) return make_error(ErrorCode::kInvalid, "e-mail is not configured ([notify.email])");
-    bool any = std::any_of(n.recipients.begin(), n.recipients.end(), notifications::is_email_address);
-    if (!any) {
+    std::vector<std::string> to;
+    for (const auto& r : n.recipients)
+      if (notifications::is_email_address(r)) to.push_back(r);
+    if (to.empty()) {
       std::string note = n.facts.contains("recipients_note") && n.facts["recipients_note"].is_string()
                              ? n.facts["recipients_note"].get<std::string>()
                              : std::string("no recipient");
       return make_error(ErrorCode::kInvalid, "nobody to send it to: " + note);
     }
-    notifications::SmtpSettings s;
-    s.url = cfg.smtp_url;
-    s.starttls = cfg.smtp_starttls;
-    s.from = cfg.smtp_from;
-    s.username = cfg.smtp_username;
-    s.password = secrets.smtp_password;
-    s.ca_file = cfg.smtp_ca_file;
-    s.cancelled = cancelled;
     std::string text = n.body + "\n\n-- \nbastion, " + gateway_name(cfg) + ". " +
                        (n.seq > 0 ? "Notification " + n.id() + ", key " : std::string("Key ")) + n.key;
-    return notifications::send_email(s, {n.recipients, n.subject, text, n.key}, now);
+    return nlohmann::json{{"channel", "email"},
+                          {"url", cfg.smtp_url},
+                          {"starttls", cfg.smtp_starttls},
+                          {"from", cfg.smtp_from},
+                          {"username", cfg.smtp_username},
+                          {"password", secrets.smtp_password},
+                          {"ca_pem", secrets.smtp_ca_pem},
+                          {"to", to},
+                          {"subject", n.subject},
+                          {"text", text},
+                          {"key", n.key},
+                          {"now", now}};
   }
   if (n.channel.rfind("webhook:", 0) == 0) {
     std::string name = n.channel.substr(8);
@@ -319,17 +334,53 @@ Status deliver(const Config& cfg, const NotifySecrets& secrets, const notificati
     }
     auto format = notifications::parse_webhook_format(hook->second.format);
     if (!format) return format.error();
-    notifications::WebhookSettings s;
-    s.url = hook->second.url;
-    s.secret = secret->second;
-    s.format = *format;
-    s.ca_file = hook->second.ca_file;
-    s.cancelled = cancelled;
-    std::string body =
-        notifications::webhook_body(*format, {n.key, n.kind, n.subject, n.body, n.link, n.facts, n.created_at});
-    return notifications::post_webhook(s, n.key, body, now);
+    auto ca = secrets.webhook_ca_pems.find(name);
+    return nlohmann::json{{"channel", "webhook"},
+                          {"url", hook->second.url},
+                          {"secret", secret->second},
+                          {"ca_pem", ca == secrets.webhook_ca_pems.end() ? std::string() : ca->second},
+                          {"key", n.key},
+                          {"body", notifications::webhook_body(
+                                       *format, {n.key, n.kind, n.subject, n.body, n.link, n.facts, n.created_at})},
+                          {"now", now}};
   }
   return make_error(ErrorCode::kInvalid, "unknown channel " + n.channel);
+}
+
+Status perform_delivery(const nlohmann::json& job, const std::function<bool()>& cancelled) {
+  try {
+    const Micros now = job.at("now").get<Micros>();
+    if (job.at("channel") == "email") {
+      notifications::SmtpSettings s;
+      s.url = job.at("url").get<std::string>();
+      s.starttls = job.at("starttls").get<bool>();
+      s.from = job.at("from").get<std::string>();
+      s.username = job.at("username").get<std::string>();
+      s.password = job.at("password").get<std::string>();
+      s.ca_pem = job.at("ca_pem").get<std::string>();
+      s.cancelled = cancelled;
+      return notifications::send_email(
+          s,
+          {job.at("to").get<std::vector<std::string>>(), job.at("subject").get<std::string>(),
+           job.at("text").get<std::string>(), job.at("key").get<std::string>()},
+          now);
+    }
+    notifications::WebhookSettings s;
+    s.url = job.at("url").get<std::string>();
+    s.secret = job.at("secret").get<std::string>();
+    s.ca_pem = job.at("ca_pem").get<std::string>();
+    s.cancelled = cancelled;
+    return notifications::post_webhook(s, job.at("key").get<std::string>(), job.at("body").get<std::string>(), now);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kInvalid, std::string("malformed delivery job: ") + e.what());
+  }
+}
+
+Status deliver(const Config& cfg, const NotifySecrets& secrets, const notifications::Notification& n, Micros now,
+               const std::function<bool()>& cancelled) {
+  auto job = delivery_job(cfg, secrets, n, now);
+  if (!job) return job.error();
+  return perform_delivery(*job, cancelled);
 }
 
 }  // namespace bastion::gateway

@@ -56,10 +56,24 @@ class Notifier {
 struct NotifySecrets {
   std::string smtp_password;
   std::map<std::string, std::string> webhook_secrets;  // by webhook name
+  // The CA certificates of [notify.email] ca_file and each webhook's
+  // ca_file, read with the secrets ("" = the system's): the sandboxed
+  // sender reads no files of the gateway.
+  std::string smtp_ca_pem;
+  std::map<std::string, std::string> webhook_ca_pems;
 };
 Result<NotifySecrets> load_notify_secrets(const Config& cfg);
 
-// Sends `n` on its channel. `cancelled` (may be empty) aborts a send in progress.
+// One send, self-contained: the channel's settings, its secret and CA
+// certificates, and the message as it goes out. The trusted side builds it;
+// a process that holds nothing else performs it (NotificationWorker runs
+// `bastiond --deliver-notification` in the connection sandbox for each).
+// An error here is final (kInvalid: nobody to send to, no such channel).
+Result<nlohmann::json> delivery_job(const Config& cfg, const NotifySecrets& secrets,
+                                    const notifications::Notification& n, Micros now);
+// Performs a job (libcurl). `cancelled` (may be empty) aborts a send in progress.
+Status perform_delivery(const nlohmann::json& job, const std::function<bool()>& cancelled = {});
+// Both, in this process (bastionctl notify test, tests).
 Status deliver(const Config& cfg, const NotifySecrets& secrets, const notifications::Notification& n, Micros now,
                const std::function<bool()>& cancelled = {});
 

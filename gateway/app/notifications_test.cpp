@@ -90,7 +90,7 @@ class NotifierTest : public ::testing::Test {
   std::optional<notifications::Outbox> outbox;
   std::optional<Notifier> notifier;
   std::optional<ElevationService> service;
-  Actor bob{"bob"}, carol{"carol"}, admin{"admin:root", true};
+  Actor bob{"bob", false, "", ""}, carol{"carol", false, "", ""}, admin{"admin:root", true, "", ""};
 };
 
 TEST_F(NotifierTest, ARequestTellsTheCustomersApproversWithALinkToItsPage) {

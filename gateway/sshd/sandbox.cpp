@@ -353,6 +353,11 @@ Status enter_sandbox(const SandboxPlan& plan) {
       if (!(st = add(c.ctx, SCMP_ACT_ALLOW, name))) return st;
     }
   }
+  if (plan.role == SandboxRole::kNotify) {
+    if (!(st = add(c.ctx, SCMP_ACT_ALLOW, "socketpair", {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(AF_UNIX))}))) {
+      return st;
+    }
+  }
   if (int rc = seccomp_load(c.ctx); rc != 0) return make_error(std::string("seccomp_load: ") + std::strerror(-rc));
   return {};
 }
@@ -361,7 +366,7 @@ std::vector<std::string> sandbox_allowed_syscalls() {
   std::vector<std::string> out(std::begin(kAllowed), std::end(kAllowed));
   for (const char* s : {"kill(self)", "tgkill(self)", "tkill(self)", "socket(AF_INET|AF_INET6|AF_UNIX|AF_NETLINK)",
                         "clone(CLONE_THREAD)", "clone3 (fails with ENOSYS)", "ioctl(FIONBIO|FIONREAD|TCGETS|FIOCLEX)",
-                        "accept, accept4 (the web process only)"}) {
+                        "accept, accept4 (the web process only)", "socketpair(AF_UNIX) (notification senders only)"}) {
     out.emplace_back(s);
   }
   return out;

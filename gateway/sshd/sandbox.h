@@ -38,9 +38,11 @@ namespace bastion::gateway {
 // Closes every descriptor from 3 up, except those in `keep`.
 void close_inherited_fds(std::initializer_list<int> keep);
 
-// Who enters it: a connection process, or the web process (which also
-// accepts connections on the socket it bound before entering).
-enum class SandboxRole { kConnection, kWeb };
+// Who enters it: a connection process, the web process (which also
+// accepts connections on the socket it bound before entering), or a
+// notification sender (`bastiond --deliver-notification`: libcurl, which
+// also makes a socket pair for its resolver thread).
+enum class SandboxRole { kConnection, kWeb, kNotify };
 
 // What the supervisor decides at start, before any fork.
 struct SandboxPlan {

@@ -51,7 +51,10 @@ bool Supervisor::setup() {
     daemon_log("hr", st.message());
     return false;
   }
-  notifications_ = std::make_unique<NotificationWorker>(cfg_, clock_, [](const std::string& m) { daemon_log(m); });
+  // Each send runs in a fresh bastiond in the connection sandbox (notification_helper.h).
+  notifications_ = std::make_unique<NotificationWorker>(
+      cfg_, clock_, [](const std::string& m) { daemon_log(m); },
+      std::vector<std::string>{"/proc/self/exe", "--deliver-notification", cfg_.privsep_user, cfg_.state_dir});
   if (auto st = notifications_->start(); !st) {
     daemon_log("notify", st.message());
     return false;

@@ -156,6 +156,9 @@ TEST_F(Notify, ARequestMailsTheApproversAndADenialTheRequesterWithTheReason) {
   EXPECT_EQ(posted["body"]["kind"], "request");
   EXPECT_EQ(posted["body"]["link"], link);
   EXPECT_EQ(posted["key"], posted["body"]["id"]);
+  // Sent by a bastiond of its own, in the sandbox (EachSendRunsInAFreshSandboxedProcess).
+  EXPECT_NE(d->gateway_log().find("notifications: each one is sent by a bastiond of its own in the sandbox: "),
+            std::string::npos);
 
   d->ctl_ok({"elevate", "deny", req, "--reason", "not during the freeze"});
   ASSERT_TRUE(wait_for([&] { return !mails("bob@example.com", "was denied").empty(); }, 10000))
@@ -263,6 +266,40 @@ TEST_F(Notify, AReceiverDownFor30sGetsEveryNotificationOnceInOrderWhileNothingEl
     EXPECT_EQ(kinds, (std::vector<std::string>{"request", "decided"})) << r;
     EXPECT_EQ(unique.size(), 2u);
   }
+}
+
+// libcurl and what relays and receivers answer are parsed by a bastiond
+// started for the one send, in the connection sandbox, holding only its job.
+TEST_F(Notify, EachSendRunsInAFreshSandboxedProcess) {
+  const std::string state_dir = d->config().substr(0, d->config().rfind('/'));
+  auto job = [&](const std::string& secret) {
+    return json{{"channel", "webhook"},
+                {"url", "https://localhost:" + std::to_string(hook_port) + "/hook"},
+                {"secret", secret},
+                {"ca_pem", read_text(d->dir() + "/sink_cert.pem")},
+                {"key", "direct-" + secret.substr(0, 4)},
+                {"body", R"({"kind":"direct"})"},
+                {"now", std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()}}
+        .dump();
+  };
+  auto ok = run({BASTIOND_PATH, "--deliver-notification", "bastion-session", state_dir}, {},
+                job("a-webhook-key-of-32-characters-xx"));
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  json answer = json::parse(ok.out);
+  EXPECT_EQ(answer["ok"], true) << answer;
+  const std::string sandbox = answer["sandbox"];
+  EXPECT_NE(sandbox.find("seccomp"), std::string::npos) << sandbox;
+  if (geteuid() == 0) {
+    EXPECT_EQ(sandbox.rfind("user bastion-session", 0), 0u) << sandbox;
+  }
+  // The receiver's refusal of a wrong signature comes back as the error.
+  auto refused = run({BASTIOND_PATH, "--deliver-notification", "bastion-session", state_dir}, {},
+                     job("not-the-key-the-receiver-has-000"));
+  json no = json::parse(refused.out);
+  EXPECT_EQ(no["ok"], false);
+  EXPECT_EQ(no["error"], "webhook: HTTP 401: bad signature") << no;
 }
 
 TEST_F(Notify, ATestNotificationSaysWhatHappenedAndMistakesGetOneLine) {
