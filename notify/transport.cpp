@@ -124,6 +124,25 @@ void watch_cancel(CURL* h, const std::function<bool()>& cancelled) {
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &cancelled);
 }
 
+// What both transports set: the URL and the one protocol family it may
+// use, errors into `detail`, time limits, certificates checked (never
+// skipped), no redirects, cancellation.
+void common_options(CURL* h, const std::string& url, const char* protocols, char* detail, Micros timeout,
+                    const std::string& ca_pem, const std::string& ca_file, const std::function<bool()>& cancelled) {
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout / 1000));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<Micros>(timeout, 10 * kMicrosPerSecond) / 1000));
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  trust(h, ca_pem, ca_file);
+  watch_cancel(h, cancelled);
+}
+
 std::string slack_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -210,18 +229,9 @@ Status send_email(const SmtpSettings& s, const Email& e, Micros now) {
   }
   char detail[CURL_ERROR_SIZE] = {0};
   CURL* h = c.get();
-  curl_easy_setopt(h, CURLOPT_URL, s.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(s.timeout / 1000));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<Micros>(s.timeout, 10 * kMicrosPerSecond) / 1000));
+  common_options(h, s.url, "smtp,smtps", detail, s.timeout, s.ca_pem, s.ca_file, s.cancelled);
   if (s.url.rfind("smtps://", 0) == 0 || s.starttls)
     curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  trust(h, s.ca_pem, s.ca_file);
   if (!s.username.empty()) {
     curl_easy_setopt(h, CURLOPT_USERNAME, s.username.c_str());
     curl_easy_setopt(h, CURLOPT_PASSWORD, s.password.c_str());
@@ -232,7 +242,6 @@ Status send_email(const SmtpSettings& s, const Email& e, Micros now) {
   curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
   curl_easy_setopt(h, CURLOPT_READDATA, &up);
   curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-  watch_cancel(h, s.cancelled);
   CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK) return make_error("smtp: " + curl_error(rc, detail));
   return {};
@@ -308,23 +317,12 @@ Status post_webhook(const WebhookSettings& s, const std::string& key, const std:
   char detail[CURL_ERROR_SIZE] = {0};
   std::string answer;
   CURL* h = c.get();
-  curl_easy_setopt(h, CURLOPT_URL, s.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(s.timeout / 1000));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<Micros>(s.timeout, 10 * kMicrosPerSecond) / 1000));
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  trust(h, s.ca_pem, s.ca_file);
+  common_options(h, s.url, "https", detail, s.timeout, s.ca_pem, s.ca_file, s.cancelled);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_some);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  watch_cancel(h, s.cancelled);
   CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK) return make_error("webhook: " + curl_error(rc, detail));
   long status = 0;
