@@ -213,7 +213,7 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
 }
 
 Result<int> Notifier::warn_ending(recorder::AuditLog& audit) {
-  if (cfg_.notify_ending_soon.empty()) return 0;
+  if (cfg_.notify_ending_soon.empty() || (cfg_.smtp_url.empty() && cfg_.notify_webhooks.empty())) return 0;
   auto all = repo_.list_elevations("", true);
   if (!all) return all.error();
   std::vector<Micros> before = cfg_.notify_ending_soon;

@@ -40,8 +40,9 @@ class Notifier {
   // The audit log's observer: inside the record's transaction.
   Status on_audit(int64_t seq, const std::string& hash, const recorder::AuditEvent& e);
   // Records grant.ending once per grant and [notify] ending_soon threshold
-  // that has come (the smallest one due; the rest are skipped). The lead
-  // runs it with the grant sweep; how many were recorded.
+  // that has come (the smallest one due; the rest are skipped), when a
+  // channel is configured. The lead runs it with the grant sweep; how many
+  // were recorded.
   Result<int> warn_ending(recorder::AuditLog& audit);
 
  private:

@@ -16,11 +16,13 @@ using policy::Elevation;
 
 Actor admin_actor() { return {ctl_actor(), true, "", ""}; }
 
-// Tells a running bastiond to re-check live grants now. Without a running
-// daemon there are no live sessions to end, so failure is only reported.
-void notify_daemon(Services& s) {
+// Tells a running bastiond to re-check live grants now (and to send the
+// notifications the change wrote). Without a running daemon there are no
+// live sessions to end, so failure is only reported (`quiet`: not even that,
+// when nothing needs ending: a denial, a new grant).
+void notify_daemon(Services& s, bool quiet = false) {
   auto r = control_call(s.config().control_socket, {monitor::Control::kSweep, "", ""}, 3000);
-  if (!r) {
+  if (!r && !quiet) {
     std::fprintf(stderr, "bastionctl: note: bastiond not reachable (%s); it re-checks grants every second anyway\n",
                  r.error().message.c_str());
   }
@@ -178,6 +180,7 @@ Status revoke_elevation(Services& s, const DecisionArgs& a) {
 Status deny_elevation(Services& s, const DecisionArgs& a) {
   auto e = s.elevation().deny(admin_actor(), a.id, a.reason);
   if (!e) return e.error();
+  notify_daemon(s, true);
   std::cout << "denied " << e->id << " (" << e->destination() << " for " << e->user << ")\n";
   return {};
 }
@@ -197,6 +200,7 @@ Status check_break_glass(BreakGlassArgs& a) {
 Status break_glass(Services& s, const BreakGlassArgs& a) {
   auto e = s.elevation().break_glass(admin_actor(), a.user, a.dest, a.length, a.reason);
   if (!e) return e.error();
+  notify_daemon(s, true);
   std::cout << "BREAK-GLASS grant " << e->grant_id << " (request " << e->id << "): " << e->user << " may use "
             << e->destination() << " until " << format_utc_seconds(e->ends_at)
             << "\nthis is in the audit log as elevation.break-glass and in `elevate list --break-glass`\n";

@@ -418,6 +418,9 @@ void Supervisor::spawn(UniqueFd client, const std::string& ip, const std::string
 
 void Supervisor::sweep_grants(bool force) {
   Micros now = clock_.now();
+  // bastionctl's elevation commands end with a sweep: what they wrote to
+  // the outbox goes out now rather than at the delivery thread's next look.
+  if (force && notifications_) notifications_->wake();
   if (!timers_.due(Job::kGrantSweep, now, force)) return;
   // The monitor's own connection: this also runs inside its group commit.
   Services* s = monitor_services();

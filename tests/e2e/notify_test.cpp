@@ -161,8 +161,12 @@ TEST_F(Notify, ARequestMailsTheApproversAndADenialTheRequesterWithTheReason) {
             std::string::npos);
 
   d->ctl_ok({"elevate", "deny", req, "--reason", "not during the freeze"});
+  const auto decided = Clock::now();
   ASSERT_TRUE(wait_for([&] { return !mails("bob@example.com", "was denied").empty(); }, 10000))
       << read_text(mail_file());
+  std::printf(
+      "denial to the requester's mail in the SMTP server: %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - decided).count()));
   const std::string denial = mails("bob@example.com", "was denied")[0]["data"];
   EXPECT_NE(denial.find("Reason: not during the freeze"), std::string::npos) << denial;
   EXPECT_NE(denial.find(link), std::string::npos) << denial;
