@@ -14,9 +14,10 @@ state="${BASTION_DEMO_STATE:-$root/demo-state}"
 gw_port="${BASTION_DEMO_PORT:-2200}"
 target_port="${BASTION_DEMO_TARGET_PORT:-2222}"
 web_port="${BASTION_DEMO_WEB_PORT:-8443}"
+smtp_port="${BASTION_DEMO_SMTP_PORT:-$((gw_port + 325))}"
 
 stop() {
-  for pidfile in "$state/bastiond.pid" "$state/target/sshd.pid"; do
+  for pidfile in "$state/bastiond.pid" "$state/target/sshd.pid" "$state/smtp.pid"; do
     if [ -f "$pidfile" ]; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
       rm -f "$pidfile"
@@ -83,6 +84,18 @@ database=()
   "${database[@]}" >/dev/null
 # Users reach this gateway through the "gw" alias of the ssh_config below.
 sed -i 's/^# public_name = .*/public_name = "gw"/' "$state/bastion.toml"
+# Notifications go to a local mail catcher (aiosmtpd): each message lands in
+# $state/mail.jsonl. A real relay wants STARTTLS and a password_file.
+/usr/bin/python3 "$root/tests/e2e/fixtures/smtp_sink.py" "$smtp_port" - - - - "$state/mail.jsonl" \
+  >"$state/smtp.log" 2>&1 &
+echo $! > "$state/smtp.pid"
+cat >> "$state/bastion.toml" <<CFG
+
+[notify.email]                           # the demo's local mail catcher (scripts/demo.sh)
+smtp_url = "smtp://127.0.0.1:$smtp_port"
+starttls = false
+from = "bastion@demo.example"
+CFG
 
 # A real sshd target that trusts the gateway's user CA.
 mkdir -p "$state/target"
@@ -205,6 +218,10 @@ and using a grant need a security-key step-up: ssh prints a URL; approve it with
   ssh -F $state/ssh_config $login@acme-app@gw                     # step-up, then works until the grant ends
   ssh -F $state/ssh_config carol@gw-carol revoke GRT-...        # the live session ends at once
   $bin/bastionctl --config $state/bastion.toml access check demo $login@acme-app
+
+Notifications (carol hears of requests, demo of decisions and grants ending) are
+e-mails, caught locally in $state/mail.jsonl:
+  $bin/bastionctl --config $state/bastion.toml notify list
 
 The web console: https://localhost:$web_port/console (carol and demo sign in with their
 security keys; in your own browser, register one first: bastionctl user invite NAME)

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,7 +28,13 @@ Status NotificationWorker::start() {
   if (!secrets) return secrets.error();
   secrets_ = std::move(*secrets);
   if (cfg_.smtp_url.empty() && cfg_.notify_webhooks.empty()) return {};
+  // The thread takes no signal: the supervisor reads them from its signalfd
+  // (a SIGTERM or SIGCHLD delivered here would be lost, or kill bastiond).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return {};
 }
 
@@ -75,8 +82,12 @@ Status NotificationWorker::send(const nlohmann::json& job) {
     return make_error(std::string("pipe: ") + std::strerror(errno));
   }
   UniqueFd to_child(in[1]), from_child(out[0]);
+  sigset_t none;
+  sigemptyset(&none);
   pid_t pid = ::fork();
   if (pid == 0) {
+    // This thread blocks every signal; the sender starts with none blocked.
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
     if (::dup2(in[0], STDIN_FILENO) < 0 || ::dup2(out[1], STDOUT_FILENO) < 0) ::_exit(127);
     ::execv(argv[0], argv.data());
     ::_exit(127);

@@ -323,6 +323,17 @@ TEST_F(Notify, ATestNotificationSaysWhatHappenedAndMistakesGetOneLine) {
   EXPECT_NE(both.exit_code, 0);
   auto records = json::parse(d->ctl_ok({"audit", "search", "test notification", "--action", "notify.test", "--json"}));
   EXPECT_EQ(records.size(), 2u) << records;
+  // SIGTERM still stops bastiond cleanly: the delivery thread takes no
+  // signal (one delivered there would kill the daemon without its shutdown).
+  auto stops = [&] {
+    const std::string log = d->gateway_log();
+    size_t n = 0;
+    for (size_t at = log.find("]: stopped\n"); at != std::string::npos; at = log.find("]: stopped\n", at + 1)) ++n;
+    return n;
+  };
+  const size_t before = stops();
+  d->restart_bastiond();
+  EXPECT_EQ(stops(), before + 1) << d->gateway_log();
 }
 
 }  // namespace
