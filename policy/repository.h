@@ -69,6 +69,9 @@ class PolicyRepository {
   virtual Status add_role(const Role& r) = 0;
   // The roles `person` holds, resolved.
   virtual Result<std::vector<Role>> roles_of(const Person& person) = 0;
+  // Everyone who holds `role`, whatever their state, by name (their `roles`
+  // left empty).
+  virtual Result<std::vector<Person>> holders_of(const std::string& role) = 0;
 
   virtual Result<std::optional<Target>> find_target(const std::string& name) = 0;
   virtual Result<std::vector<Target>> list_targets() = 0;

@@ -100,6 +100,17 @@ Result<std::vector<Person>> SqlitePolicyRepository::list_people() {
   });
 }
 
+Result<std::vector<Person>> SqlitePolicyRepository::holders_of(const std::string& role) {
+  return guarded([&]() -> Result<std::vector<Person>> {
+    std::vector<Person> out;
+    Statement q(db_, std::string(kPersonCols) +
+                         " WHERE name IN (SELECT user_name FROM user_roles WHERE role_name = ?) ORDER BY name");
+    q.bind(1, role);
+    while (q.step()) out.push_back(read_person(q));
+    return out;
+  });
+}
+
 Status SqlitePolicyRepository::add_person(const Person& p) {
   if (!is_valid_name(p.name)) {
     return make_error("invalid user name '" + p.name + "': use 1-64 of A-Z a-z 0-9 . _ -");

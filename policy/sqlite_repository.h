@@ -14,6 +14,7 @@ class SqlitePolicyRepository final : public PolicyRepository {
 
   Result<std::optional<Person>> find_person(const std::string& name) override;
   Result<std::vector<Person>> list_people() override;
+  Result<std::vector<Person>> holders_of(const std::string& role) override;
   Status add_person(const Person& p) override;
   Status set_person_state(const std::string& name, PersonState state) override;
   Status assign_role(const std::string& person, const std::string& role) override;

@@ -82,6 +82,9 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
     if (!found) return found.error();
     el = *found;
   }
+  auto add_address = [&](const std::string& email) {
+    if (std::find(d.recipients.begin(), d.recipients.end(), email) == d.recipients.end()) d.recipients.push_back(email);
+  };
   auto email_of = [&](const std::string& person, std::vector<std::string>& missing) -> Status {
     auto p = repo_.find_person(person);
     if (!p) return p.error();
@@ -89,7 +92,7 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
       missing.push_back(person);
       return {};
     }
-    d.recipients.push_back((*p)->email);
+    add_address((*p)->email);
     return {};
   };
   std::vector<std::string> missing;
@@ -106,10 +109,34 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
     for (const auto& who : approvers)
       if (auto st = email_of(who, missing); !st) return st;
     if (approvers.empty()) d.recipients_note = "customer " + el->customer + " has no approvers";
+    // A role that needs internal approvals (four eyes) also asks the holders
+    // of its approver role, who otherwise would not know a request waits for
+    // them; not the requester (who may not decide on their own request), not
+    // a leaver.
+    auto role = repo_.find_role(el->role);
+    if (!role) return role.error();
+    std::string needs = "the consent of customer " + el->customer;
+    if (*role && (*role)->internal_approvals > 0 && !(*role)->approver_role.empty()) {
+      const policy::Role& r = **role;
+      needs += " and " + std::to_string(r.internal_approvals) + " internal approval" +
+               (r.internal_approvals == 1 ? "" : "s") + " (role " + r.approver_role + ")";
+      auto holders = repo_.holders_of(r.approver_role);
+      if (!holders) return holders.error();
+      for (const auto& h : *holders) {
+        if (h.name == el->user || h.state != policy::PersonState::kActive) continue;
+        if (notifications::is_email_address(h.email)) {
+          add_address(h.email);
+        } else if (std::find(missing.begin(), missing.end(), h.name) == missing.end()) {
+          missing.push_back(h.name);
+        }
+      }
+      d.facts["internal_approvals"] = r.internal_approvals;
+      d.facts["approver_role"] = r.approver_role;
+    }
     d.link = request_link(cfg_, el->id);
     d.subject = "[bastion] " + el->user + " asks for " + el->destination() + " (customer " + el->customer + ")";
     d.body = el->user + " asks for access to " + el->destination() + " for " + format_duration(el->duration) +
-             ".\nReason: " + el->reason + "\nRequest: " + el->id + " (it expires " +
+             ".\nReason: " + el->reason + "\nIt needs " + needs + ".\nRequest: " + el->id + " (it expires " +
              format_utc_seconds(el->expires_at) + " without a decision)\n\n" +
              where(d.link, "ssh " + gw + " approve " + el->id + "   (or: deny " + el->id + " --reason TEXT)");
   } else if (kind == "decided") {

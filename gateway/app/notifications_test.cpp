@@ -121,6 +121,55 @@ TEST_F(NotifierTest, ARequestTellsTheCustomersApproversWithALinkToItsPage) {
   EXPECT_EQ(mail.key.substr(8, 24), (*rec)[0].hash.substr(0, 24));
 }
 
+TEST_F(NotifierTest, ARoleThatNeedsInternalApprovalsAlsoTellsItsApproverRolesHolders) {
+  policy::Role leads;
+  leads.name = "leads";
+  leads.target_selector = "env=none";
+  leads.logins = {"nobody"};
+  ASSERT_TRUE(repo->add_role(leads));
+  policy::Role fenced;
+  fenced.name = "fenced";
+  fenced.target_selector = "customer=*";
+  fenced.logins = {"root"};
+  fenced.elevated = true;
+  fenced.internal_approvals = 1;
+  fenced.approver_role = "leads";
+  auto added = repo->add_role(fenced);
+  ASSERT_TRUE(added) << added.message();
+  // lena leads; lou leads but has left; bob (the requester) leads too: he
+  // cannot approve his own request, so he is not asked to.
+  for (auto [name, email, state] : {std::tuple{"lena", "lena@example.com", policy::PersonState::kActive},
+                                    {"lou", "lou@example.com", policy::PersonState::kLeft}}) {
+    policy::Person p;
+    p.name = name;
+    p.state = state;
+    p.email = email;
+    p.roles = {"leads"};
+    ASSERT_TRUE(repo->add_person(p));
+  }
+  ASSERT_TRUE(repo->remove_role("bob", "support"));
+  ASSERT_TRUE(repo->assign_role("bob", "fenced"));
+  ASSERT_TRUE(repo->assign_role("bob", "leads"));
+  auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-7");
+  ASSERT_TRUE(req) << req.error().message;
+  auto rows = of_kind("request");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].recipients,
+            (std::vector<std::string>{"carol@acme.example", "cora@acme.example", "lena@example.com"}));
+  EXPECT_NE(rows[0].body.find("consent of customer acme and 1 internal approval (role leads)"), std::string::npos)
+      << rows[0].body;
+  EXPECT_EQ(rows[0].facts.value("internal_approvals", 0), 1) << rows[0].facts.dump();
+  // An approver of the customer who also holds the approver role is told once.
+  ASSERT_TRUE(repo->assign_role("carol", "leads"));
+  auto again = service->request(bob, "root@globex-app", 30 * kMin, "T-8");
+  ASSERT_TRUE(again) << again.error().message;
+  rows = of_kind("request");
+  ASSERT_EQ(rows.size(), 4u);
+  // globex's approver dave has no address: kept with the reason.
+  EXPECT_EQ(rows[2].recipients, (std::vector<std::string>{"carol@acme.example", "lena@example.com"}));
+  EXPECT_NE(rows[2].facts.value("recipients_note", "").find("dave"), std::string::npos) << rows[2].facts.dump();
+}
+
 TEST_F(NotifierTest, WithoutAConsoleTheMessageNamesTheCommand) {
   cfg.public_url = "";
   auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-1");
