@@ -777,13 +777,14 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "# secret_file = \"/etc/bastion/chat.secret\"\n"
          "# format = \"json\"                      # or \"slack\", \"teams\"\n\n"
          "# [notify.routes]                       # kind -> channels; unlisted kinds go to e-mail when it is set\n"
-         "# request = [\"email\", \"webhook:chat\"]  # kinds: request decided grant_start grant_ending grant_revoked\n"
-         "#                                       #        break_glass hr_held audit_alert\n";
+         "# request = [\"email\", \"webhook:chat\"]  # kinds: request decided expired grant_start grant_ending\n"
+         "#                                       #        grant_revoked break_glass hr_held audit_alert\n";
 }
 
 const std::vector<std::string>& notify_kinds() {
-  static const std::vector<std::string> kinds = {"request",       "decided",     "grant_start", "grant_ending",
-                                                 "grant_revoked", "break_glass", "hr_held",     "audit_alert"};
+  static const std::vector<std::string> kinds = {"request",     "decided",      "expired",
+                                                 "grant_start", "grant_ending", "grant_revoked",
+                                                 "break_glass", "hr_held",      "audit_alert"};
   return kinds;
 }
 

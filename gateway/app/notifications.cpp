@@ -58,6 +58,8 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
     kind = "decided";
   } else if (a == "grant.start" && e.outcome == Outcome::kAllow) {
     kind = "grant_start";
+  } else if (a == "elevation.expire") {
+    kind = "expired";
   } else if (a == "grant.ending") {
     kind = "grant_ending";
   } else if (a == "elevation.revoke" && e.outcome == Outcome::kInfo) {
@@ -96,7 +98,7 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
     return {};
   };
   std::vector<std::string> missing;
-  if (kind == "request" || kind == "decided" || kind == "grant_start" || kind == "grant_ending" ||
+  if (kind == "request" || kind == "decided" || kind == "expired" || kind == "grant_start" || kind == "grant_ending" ||
       kind == "grant_revoked" || kind == "break_glass") {
     if (!el) return {};  // a record without its request: nothing to link to
     facts_of(d, *el);
@@ -148,6 +150,14 @@ Status Notifier::on_audit(int64_t seq, const std::string& hash, const recorder::
     d.facts["decided_by"] = e.actor;
     d.facts["decision"] = "denied";
     d.facts["decision_reason"] = e.reason;
+  } else if (kind == "expired") {
+    if (auto st = email_of(el->user, missing); !st) return st;
+    d.link = request_link(cfg_, el->id);
+    d.subject = "[bastion] your request for " + el->destination() + " expired without a decision";
+    d.body = "Nobody decided on your request " + el->id + " for " + el->destination() + " before it expired at " +
+             format_utc_seconds(el->expires_at) + ".\nTo ask again: ssh " + gw + " request " + el->destination() +
+             " --for DURATION --reason TEXT\n\n" + where(d.link, "ssh " + gw + " requests");
+    d.facts["decision"] = "expired";
   } else if (kind == "grant_start") {
     if (auto st = email_of(el->user, missing); !st) return st;
     d.link = request_link(cfg_, el->id);

@@ -216,6 +216,27 @@ TEST_F(NotifierTest, TheRequesterHearsOfTheGrantOfADenialWithItsReasonAndOfARevo
   EXPECT_EQ(denied[0].facts["decision_reason"], "not during the freeze");
 }
 
+TEST_F(NotifierTest, ARequestNobodyDecidedInTimeTellsTheRequesterItExpired) {
+  auto req = service->request(bob, "root@acme-app", 30 * kMin, "T-5");
+  ASSERT_TRUE(req);
+  clock.advance(req->expires_at - clock.now() + kMicrosPerSecond);
+  auto ended = service->expire_due();
+  ASSERT_TRUE(ended) << ended.error().message;
+  ASSERT_EQ(ended->size(), 1u);
+  auto rows = of_kind("expired");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].recipients, std::vector<std::string>{"bob@example.com"});
+  EXPECT_EQ(rows[0].subject, "[bastion] your request for root@acme-app expired without a decision");
+  EXPECT_EQ(rows[0].thread, req->id);
+  EXPECT_NE(rows[0].body.find("ssh gw.example.com request root@acme-app"), std::string::npos) << rows[0].body;
+  // A grant that ends at its time is not a request that expired.
+  auto again = service->request(bob, "root@acme-app", 30 * kMin, "T-6");
+  ASSERT_TRUE(service->approve(carol, again->id, std::nullopt, {}));
+  clock.advance(31 * kMin);
+  ASSERT_TRUE(service->expire_due());
+  EXPECT_EQ(of_kind("expired").size(), 1u);
+}
+
 TEST_F(NotifierTest, ANotificationIsWrittenOnlyWithItsEventAndItsFailureUndoesTheEvent) {
   // The event's transaction rolls back: no notification either.
   Status st = audit->atomically([&]() -> Status {
