@@ -144,6 +144,30 @@ TEST_F(OutboxTest, FailuresWaitThenGiveUpAndRetryMakesThemDueAgain) {
   EXPECT_EQ(outbox->list(sent)->size(), 1u);
 }
 
+TEST_F(OutboxTest, AListCanBeOneRequestsOrOneKindsAndCombinesItsFilters) {
+  ASSERT_TRUE(outbox->add(make(1, 1, "REQ-A")));
+  ASSERT_TRUE(outbox->add(make(1, 2, "REQ-A")));
+  ASSERT_TRUE(outbox->add(make(2, 1, "REQ-B")));
+  auto other = make(3, 1, "REQ-A");
+  other.kind = "decided";
+  ASSERT_TRUE(outbox->add(other));
+  ASSERT_TRUE(outbox->mark_sent(**outbox->find("1.2"), 2000));
+  OutboxFilter f;
+  f.thread = "REQ-A";
+  auto rows = outbox->list(f);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].id(), "3.1");  // newest first
+  f.kind = "request";
+  EXPECT_EQ(outbox->list(f)->size(), 2u);
+  f.state = State::kPending;
+  rows = outbox->list(f);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].id(), "1.1");
+  f.thread = "REQ-%";  // a value, not a pattern
+  EXPECT_TRUE(outbox->list(f)->empty());
+}
+
 TEST_F(OutboxTest, AMarkIsNewOnlyOnce) {
   EXPECT_TRUE(*outbox->mark_once("grant-ending:GRT-1:600", 1));
   EXPECT_FALSE(*outbox->mark_once("grant-ending:GRT-1:600", 2));

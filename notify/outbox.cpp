@@ -115,12 +115,19 @@ Result<std::vector<Notification>> Outbox::pending(int limit) {
 Result<std::vector<Notification>> Outbox::list(const OutboxFilter& f) {
   return guarded([&]() -> Result<std::vector<Notification>> {
     std::string sql = kColumns;
-    if (f.state) sql += " WHERE state = ?";
+    std::string where;
+    auto cond = [&](const char* c) { where += (where.empty() ? " WHERE " : " AND ") + std::string(c); };
+    if (f.state) cond("state = ?");
+    if (!f.thread.empty()) cond("thread = ?");
+    if (!f.kind.empty()) cond("kind = ?");
+    sql += where;
     sql += f.newest_first ? " ORDER BY seq DESC, n DESC" : " ORDER BY seq, n";
     sql += " LIMIT ?";
     Statement q(db_, sql);
     int i = 1;
     if (f.state) q.bind(i++, to_string(*f.state));
+    if (!f.thread.empty()) q.bind(i++, f.thread);
+    if (!f.kind.empty()) q.bind(i++, f.kind);
     q.bind(i, f.limit);
     return read_all(q);
   });

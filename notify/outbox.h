@@ -52,6 +52,8 @@ struct Notification {
 
 struct OutboxFilter {
   std::optional<State> state;
+  std::string thread;  // only this request's (or thread's); empty: all
+  std::string kind;    // only this kind; empty: all
   int limit = 100;
   bool newest_first = true;
 };

@@ -15,6 +15,8 @@ using notifications::State;
 
 struct ListArgs {
   std::string state;
+  std::string request;
+  std::string kind;
   int limit = 50;
   bool json = false;
 };
@@ -35,6 +37,8 @@ Status list(Services& s, const ListArgs& a) {
   notifications::OutboxFilter f;
   f.limit = a.limit;
   if (!a.state.empty()) f.state = notifications::parse_state(a.state);
+  f.thread = a.request;
+  f.kind = a.kind;
   return ctl_print_rows(s.outbox().list(f), a.json, row_json, [](const std::vector<Notification>& rows) {
     if (rows.empty()) std::printf("no notifications\n");
     for (const auto& n : rows) {
@@ -44,8 +48,9 @@ Status list(Services& s, const ListArgs& a) {
         for (const auto& r : n.recipients) who += (who.empty() ? "" : ",") + r;
         to += " " + (who.empty() ? std::string("(nobody)") : who);
       }
-      std::printf("%-10s %-7s %-13s %s  %s\n  %s\n", n.id().c_str(), to_string(n.state).c_str(), n.kind.c_str(),
-                  format_utc_seconds(n.created_at).c_str(), to.c_str(), n.subject.c_str());
+      std::printf("%-10s %-7s %-13s %s  %s\n  %s%s\n", n.id().c_str(), to_string(n.state).c_str(), n.kind.c_str(),
+                  format_utc_seconds(n.created_at).c_str(), to.c_str(),
+                  n.thread.rfind("REQ-", 0) == 0 ? (n.thread + ": ").c_str() : "", n.subject.c_str());
       if (n.state == State::kSent) {
         std::printf("  delivered %s after %d attempt(s)\n", format_utc_seconds(n.sent_at).c_str(), n.attempts);
       } else if (n.attempts > 0) {
@@ -149,6 +154,8 @@ void register_notify_commands(CLI::App& app, CtlGlobals& g) {
   auto la = std::make_shared<ListArgs>();
   ls->add_option("--state", la->state, "only these: pending, sent or failed")
       ->check(CLI::IsMember({"pending", "sent", "failed"}));
+  ls->add_option("--request", la->request, "only those of this request (REQ-...)");
+  ls->add_option("--kind", la->kind, "only this kind (as in [notify.routes])")->check(CLI::IsMember(notify_kinds()));
   ls->add_option("--limit", la->limit, "at most this many (default 50)")->check(CLI::Range(1, 100000));
   ls->add_flag("--json", la->json, "machine-readable output");
   ctl_command(ls, g, la, list);

@@ -173,15 +173,16 @@ TEST_F(Notify, ARequestMailsTheApproversAndADenialTheRequesterWithTheReason) {
   ASSERT_TRUE(wait_for([&] { return hooks_about(req).size() == 2; }, 10000)) << read_text(hook_file());
   EXPECT_EQ(hooks_about(req)[1]["body"]["kind"], "decided");
 
-  // On record: each delivery (notify.sent), and `notify list` says sent.
+  // On record: each delivery (notify.sent), and `notify list` says sent,
+  // for this request only with --request.
   int sent = 0;
-  for (const auto& n : notifications()) {
-    if (n["subject"].get<std::string>().find(req) != std::string::npos || n["link"] == link) {
-      EXPECT_EQ(n["state"], "sent") << n;
-      ++sent;
-    }
+  for (const auto& n : notifications({"--request", req})) {
+    EXPECT_EQ(n["thread"], req) << n;
+    EXPECT_EQ(n["state"], "sent") << n;
+    ++sent;
   }
   EXPECT_EQ(sent, 4);
+  EXPECT_EQ(notifications({"--request", req, "--kind", "decided"}).size(), 2u);
   auto records = json::parse(d->ctl_ok({"audit", "search", req, "--action", "notify.sent", "--json"}));
   EXPECT_EQ(records.size(), 4u) << records;
 }
