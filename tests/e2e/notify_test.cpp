@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <set>
@@ -63,7 +64,8 @@ class Notify : public DeploymentTest<Notify> {
     const std::string retry_max = "retry_max = \"5m\"";
     cfg.replace(cfg.find(retry_max), retry_max.size(), "retry_max = \"3s\"");
     write_text(d->config(), cfg, 0600);
-    d->edit_config("ending_soon = [\"10m\", \"1m\"]", "ending_soon = [\"50s\"]\nsecurity = [\"security@example.com\"]");
+    d->edit_config("ending_soon = [\"10m\", \"1m\"]",
+                   "ending_soon = [\"50s\"]\nsecurity = [\"security@example.com\"]\nadmins = [\"ops@example.com\"]");
   }
   static void TearDownTestSuite() {
     delete hook;
@@ -208,6 +210,30 @@ TEST_F(Notify, BreakGlassTellsSecurityAndTheHolderHearsTheGrantEndAndARevocation
   EXPECT_NE(mails("bob@example.com", "was revoked")[0]["data"].get<std::string>().find("Reason: incident over"),
             std::string::npos);
   EXPECT_EQ(mails("bob@example.com", "ends in 50s").size(), 1u);  // warned once
+}
+
+// The HR thread's transactions notify too: a mass-leaver file held by the
+// circuit breaker reaches [notify] admins with the commands to decide on it.
+TEST_F(Notify, AnHrBatchHeldByTheCircuitBreakerTellsTheAdministrators) {
+  std::string text;
+  for (int i = 0; i < 3; ++i) {
+    d->ctl_ok({"user", "add", "hr" + std::to_string(i), "--employee-id", "E70" + std::to_string(i)});
+    text += "{\"event_id\":\"notify-mass-" + std::to_string(i) + "\",\"type\":\"leaver\",\"employee_id\":\"E70" +
+            std::to_string(i) + "\"}\n";
+  }
+  const std::string spool = std::filesystem::path(d->config()).parent_path().string() + "/hr";
+  write_text(d->dir() + "/mass.part", text);
+  std::filesystem::rename(d->dir() + "/mass.part", spool + "/incoming/mass-leavers.jsonl");
+  ASSERT_TRUE(wait_for([&] { return !mails("ops@example.com", "circuit breaker").empty(); }, 20000))
+      << read_text(mail_file()) << d->gateway_log();
+  auto held = json::parse(d->ctl_ok({"hr", "held", "--json"}));
+  ASSERT_EQ(held.size(), 1u);
+  const std::string batch = held[0]["batch_id"];
+  const std::string mail = mails("ops@example.com", "circuit breaker")[0]["data"];
+  EXPECT_NE(mail.find("Subject: [bastion] HR batch held by the circuit breaker: " + batch), std::string::npos) << mail;
+  EXPECT_NE(mail.find("bastionctl hr release " + batch), std::string::npos) << mail;
+  EXPECT_NE(mail.find("bastionctl hr discard " + batch), std::string::npos) << mail;
+  d->ctl_ok({"hr", "discard", batch});
 }
 
 TEST_F(Notify, AReceiverDownFor30sGetsEveryNotificationOnceInOrderWhileNothingElseWaits) {
