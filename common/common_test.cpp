@@ -155,6 +155,7 @@ TEST(Config, WebProcessUserAndConnectionLimits) {
   auto c = load_config(d.file("t.toml"));
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->web_privsep_user, "bastion-web");
+  EXPECT_EQ(c->notify_sender_user, "bastion-notify");
   EXPECT_EQ(c->web_max_connections, 64);
   EXPECT_EQ(c->web_max_connections_per_source, 8);
   EXPECT_TRUE(c->tell_watched);
@@ -232,12 +233,18 @@ TEST(Config, NotifyRoutesKindsToConfiguredChannelsOnly) {
         "[notify.webhooks.x]\nurl = \"https://hooks.example.com\"",
         "[notify.webhooks.x]\nurl = \"https://h.example.com\"\nsecret_file = \"/s\"\nformat = \"xml\"",
         "[notify.routes]\nrequest = [\"email\"]", "[notify.routes]\nrequest = [\"webhook:nope\"]",
-        "[notify.routes]\nlunch = []", "[notify.customers.acme]\nrequest = [\"sms\"]"}) {
+        "[notify.routes]\nlunch = []", "[notify.customers.acme]\nrequest = [\"sms\"]",
+        "[notify]\nsender_user = \"root\"", "[notify]\nsender_user = \"\"",
+        "[notify]\nsender_user = \"bastion-session\"", "[web]\nprivsep_user = \"w\"\n[notify]\nsender_user = \"w\""}) {
     write(d.file("c.toml"), std::string(bad) + "\n");
     auto e = load_config(d.file("c.toml"));
     ASSERT_FALSE(e) << bad;
     EXPECT_NE(e.error().message.find("[notify"), std::string::npos) << e.error().message;
   }
+  write(d.file("u.toml"), "[notify]\nsender_user = \"mailer\"\n");
+  auto own = load_config(d.file("u.toml"));
+  ASSERT_TRUE(own) << own.error().message;
+  EXPECT_EQ(own->notify_sender_user, "mailer");
   // A relay on this host may go without STARTTLS.
   write(d.file("l.toml"),
         "[notify.email]\nsmtp_url = \"smtp://127.0.0.1:25\"\nstarttls = false\nfrom = \"b@example.com\"\n");

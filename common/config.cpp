@@ -404,10 +404,19 @@ class Loader {
     const Table* t = root["notify"].as_table();
     if (!t) return {};
     if (auto st = check_keys(t, "notify",
-                             {"ending_soon", "security", "admins", "give_up_after", "retry_max", "email", "webhooks",
-                              "routes", "customers"});
+                             {"ending_soon", "security", "admins", "give_up_after", "retry_max", "sender_user", "email",
+                              "webhooks", "routes", "customers"});
         !st)
       return st;
+    if (auto st = get_string(t, "notify", "sender_user", cfg_.notify_sender_user); !st) return st;
+    // SECURITY: the senders parse what relays and receivers answer; a
+    // compromised one must not share a user with connection processes or
+    // the web process.
+    if (cfg_.notify_sender_user.empty() || cfg_.notify_sender_user == "root" ||
+        cfg_.notify_sender_user == cfg_.privsep_user || cfg_.notify_sender_user == cfg_.web_privsep_user) {
+      return fail("[notify] sender_user must name an unprivileged user of its own, not \"" + cfg_.notify_sender_user +
+                  "\" (not root, [gateway] privsep_user or [web] privsep_user)");
+    }
     if (t->contains("ending_soon")) {
       std::vector<std::string> texts;
       if (auto st = get_strings(t, "notify", "ending_soon", texts); !st) return st;
@@ -766,7 +775,9 @@ std::string default_config_text(const std::string& listen, const std::string& pu
          "# security = [\"security@example.com\"]  # told of break-glass use and audit alerts\n"
          "# admins = [\"ops@example.com\"]         # told of HR batches held by the circuit breaker\n"
          "give_up_after = \"24h\"                 # undelivered this long: failed (bastionctl notify retry)\n"
-         "retry_max = \"5m\"                      # the longest wait between attempts (1s, 2s, 4s, ... up to this)\n\n"
+         "retry_max = \"5m\"                      # the longest wait between attempts (1s, 2s, 4s, ... up to this)\n"
+         "# sender_user = \"bastion-notify\"      # each send runs in a sandboxed process as this user when bastiond "
+         "is root\n\n"
          "# [notify.email]                        # e-mail through an SMTP relay\n"
          "# smtp_url = \"smtp://mail.example.com:587\"   # STARTTLS required; smtps://HOST:465 for TLS from the start\n"
          "# from = \"bastion@example.com\"\n"

@@ -108,11 +108,12 @@ struct Config {
                            // logins needing one are denied)
   std::string web_listen_host = "127.0.0.1";  // listen = "HOST:PORT", default 127.0.0.1:8443
   uint16_t web_listen_port = 8443;
-  std::string tls_cert;                          // PEM certificate (chain); default "web_cert.pem" in state dir
-  std::string tls_key;                           // PEM private key (mode 0600); default "web_key.pem" in state dir
-  std::string web_privsep_user = "bastion-web";  // the web process's own unprivileged user (not the connections')
-  int web_max_connections = 64;                  // open HTTPS connections in total; more are closed at accept
-  int web_max_connections_per_source = 8;        // ... per client address
+  std::string tls_cert;                               // PEM certificate (chain); default "web_cert.pem" in state dir
+  std::string tls_key;                                // PEM private key (mode 0600); default "web_key.pem" in state dir
+  std::string web_privsep_user = "bastion-web";       // the web process's own unprivileged user (not the connections')
+  std::string notify_sender_user = "bastion-notify";  // the notification senders' own unprivileged user
+  int web_max_connections = 64;                       // open HTTPS connections in total; more are closed at accept
+  int web_max_connections_per_source = 8;             // ... per client address
   int web_max_watches = 100;  // live watches streaming at once (each a connection and a worker, beyond max_connections)
   bool tell_watched = true;   // a session watched live in the console is told so ("carol is watching ...")
   // metrics_listen = "HOST:PORT": plain HTTP for /healthz and /metrics, served

@@ -19,10 +19,11 @@ packages=(
 # debhelper): scripts/deps.sh PACKAGE...
 packages+=("$@")
 # The unprivileged users connection processes and the web process switch to
-# when bastiond runs as root ([gateway] privsep_user, [web] privsep_user;
+# when bastiond runs as root ([gateway] privsep_user, [web] privsep_user,
+# and the notification senders' [notify] sender_user;
 # contrib/bastion.sysusers.conf creates them for packages).
 if [ "$(id -u)" -eq 0 ]; then
-  for u in bastion-session bastion-web; do
+  for u in bastion-session bastion-web bastion-notify; do
     getent passwd "$u" >/dev/null || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
   done
 fi

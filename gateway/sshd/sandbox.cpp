@@ -235,7 +235,9 @@ Result<SandboxPlan> plan_sandbox(SandboxRole role, const std::string& privsep_us
     std::vector<char> buf(16384);
     int rc = getpwnam_r(privsep_user.c_str(), &pw, buf.data(), buf.size(), &found);
     if (rc != 0 || found == nullptr) {
-      const char* key = role == SandboxRole::kWeb ? "[web] privsep_user" : "[gateway] privsep_user";
+      const char* key = role == SandboxRole::kWeb      ? "[web] privsep_user"
+                        : role == SandboxRole::kNotify ? "[notify] sender_user"
+                                                       : "[gateway] privsep_user";
       return make_error(std::string(key) + " " + privsep_user +
                         " does not exist; create it (useradd --system --no-create-home --shell /usr/sbin/nologin " +
                         privsep_user + ") or name another in " + key);

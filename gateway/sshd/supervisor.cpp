@@ -51,10 +51,17 @@ bool Supervisor::setup() {
     daemon_log("hr", st.message());
     return false;
   }
-  // Each send runs in a fresh bastiond in the connection sandbox (notification_helper.h).
+  // Each send runs in a fresh bastiond in the sandbox, as [notify]
+  // sender_user (notification_helper.h); that user must exist to start.
+  if (!cfg_.smtp_url.empty() || !cfg_.notify_webhooks.empty()) {
+    if (auto plan = plan_sandbox(SandboxRole::kNotify, cfg_.notify_sender_user, cfg_.state_dir); !plan) {
+      daemon_log(plan.error().message);  // names [notify] sender_user
+      return false;
+    }
+  }
   notifications_ = std::make_unique<NotificationWorker>(
       cfg_, clock_, [](const std::string& m) { daemon_log(m); },
-      std::vector<std::string>{"/proc/self/exe", "--deliver-notification", cfg_.privsep_user, cfg_.state_dir});
+      std::vector<std::string>{"/proc/self/exe", "--deliver-notification", cfg_.notify_sender_user, cfg_.state_dir});
   if (auto st = notifications_->start(); !st) {
     daemon_log("notify", st.message());
     return false;
@@ -121,6 +128,9 @@ int Supervisor::check() {
     std::string channels = cfg_.smtp_url.empty() ? "" : "e-mail via " + cfg_.smtp_url;
     for (const auto& [name, h] : cfg_.notify_webhooks) channels += (channels.empty() ? "" : ", ") + ("webhook " + name);
     report("notifications", secrets ? Status{} : Status{secrets.error()}, channels);
+    auto sender = plan_sandbox(SandboxRole::kNotify, cfg_.notify_sender_user, cfg_.state_dir);
+    report("notification senders", sender ? Status{} : Status{sender.error()},
+           sender ? "each send runs as " + sender->describe() : "");
   }
   if (failed == 0) std::printf("bastiond can start with %s\n", cfg_.config_path.c_str());
   return failed == 0 ? 0 : 1;

@@ -158,9 +158,12 @@ TEST_F(Notify, ARequestMailsTheApproversAndADenialTheRequesterWithTheReason) {
   EXPECT_EQ(posted["body"]["kind"], "request");
   EXPECT_EQ(posted["body"]["link"], link);
   EXPECT_EQ(posted["key"], posted["body"]["id"]);
-  // Sent by a bastiond of its own, in the sandbox (EachSendRunsInAFreshSandboxedProcess).
-  EXPECT_NE(d->gateway_log().find("notifications: each one is sent by a bastiond of its own in the sandbox: "),
-            std::string::npos);
+  // Sent by a bastiond of its own, in the sandbox (EachSendRunsInAFreshSandboxedProcess),
+  // as the senders' own user ([notify] sender_user), not the connections'.
+  EXPECT_NE(d->gateway_log().find("notifications: each one is sent by a bastiond of its own in the sandbox: " +
+                                  std::string(geteuid() == 0 ? "user bastion-notify," : "")),
+            std::string::npos)
+      << d->gateway_log();
 
   d->ctl_ok({"elevate", "deny", req, "--reason", "not during the freeze"});
   const auto decided = Clock::now();
@@ -315,7 +318,7 @@ TEST_F(Notify, EachSendRunsInAFreshSandboxedProcess) {
                             .count()}}
         .dump();
   };
-  auto ok = run({BASTIOND_PATH, "--deliver-notification", "bastion-session", state_dir}, {},
+  auto ok = run({BASTIOND_PATH, "--deliver-notification", "bastion-notify", state_dir}, {},
                 job("a-webhook-key-of-32-characters-xx"));
   ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   json answer = json::parse(ok.out);
@@ -323,14 +326,35 @@ TEST_F(Notify, EachSendRunsInAFreshSandboxedProcess) {
   const std::string sandbox = answer["sandbox"];
   EXPECT_NE(sandbox.find("seccomp"), std::string::npos) << sandbox;
   if (geteuid() == 0) {
-    EXPECT_EQ(sandbox.rfind("user bastion-session", 0), 0u) << sandbox;
+    EXPECT_EQ(sandbox.rfind("user bastion-notify", 0), 0u) << sandbox;
   }
   // The receiver's refusal of a wrong signature comes back as the error.
-  auto refused = run({BASTIOND_PATH, "--deliver-notification", "bastion-session", state_dir}, {},
+  auto refused = run({BASTIOND_PATH, "--deliver-notification", "bastion-notify", state_dir}, {},
                      job("not-the-key-the-receiver-has-000"));
   json no = json::parse(refused.out);
   EXPECT_EQ(no["ok"], false);
   EXPECT_EQ(no["error"], "webhook: HTTP 401: bad signature") << no;
+
+  // bastiond --check names the senders' user, and refuses one that does not
+  // exist (only root switches users: that check is root's). bastiond's start
+  // makes the same check.
+  auto checked = run({BASTIOND_PATH, "--config", d->config(), "--check"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  EXPECT_NE(checked.out.find("notification senders"), std::string::npos) << checked.out;
+  if (geteuid() == 0) {
+    EXPECT_NE(checked.out.find("each send runs as user bastion-notify"), std::string::npos) << checked.out;
+    std::string cfg = read_text(d->config());
+    const size_t section = cfg.find("\n[notify] ");
+    ASSERT_NE(section, std::string::npos) << cfg;
+    cfg.insert(cfg.find('\n', section + 1) + 1, "sender_user = \"no-such-sender\"\n");
+    const std::string other = std::filesystem::path(d->config()).parent_path().string() + "/no-sender.toml";
+    write_text(other, cfg, 0600);
+    auto missing = run({BASTIOND_PATH, "--config", other, "--check"});
+    EXPECT_NE(missing.exit_code, 0) << missing.out;
+    EXPECT_NE((missing.out + missing.err).find("[notify] sender_user no-such-sender does not exist"), std::string::npos)
+        << missing.out << missing.err;
+    std::filesystem::remove(other);
+  }
 }
 
 TEST_F(Notify, ATestNotificationSaysWhatHappenedAndMistakesGetOneLine) {

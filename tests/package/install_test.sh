@@ -33,7 +33,7 @@ target_port="${BASTION_PKG_TARGET_PORT:-2291}"
 version="$(dpkg-deb -f "$deb" Version)"
 work="$(mktemp -d /tmp/bastion-install-test-XXXXXX)"
 chmod 0755 "$work"
-users_before="$(getent passwd bastion bastion-session bastion-web | cut -d: -f1 || true)"
+users_before="$(getent passwd bastion bastion-session bastion-web bastion-notify | cut -d: -f1 || true)"
 use_systemd=0
 [ -d /run/systemd/system ] && use_systemd=1
 daemon_pid=""
@@ -52,7 +52,7 @@ cleanup() {
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq bastion >/dev/null 2>&1
   # The package keeps /var/lib/bastion on purge (it holds the audit trail).
   rm -rf /var/lib/bastion /etc/bastion "$work"
-  for u in bastion-web bastion-session bastion; do
+  for u in bastion-notify bastion-web bastion-session bastion; do
     if ! grep -qx "$u" <<<"$users_before" && getent passwd "$u" >/dev/null; then
       userdel "$u" 2>/dev/null
       getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
@@ -68,7 +68,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$work/install.log
 grep -q "set \[gateway\] listen and \[web\] public_url" "$work/install.log" ||
   { cat "$work/install.log" >&2; fail "postinst did not initialise /var/lib/bastion"; }
 
-for u in bastion bastion-session bastion-web; do
+for u in bastion bastion-session bastion-web bastion-notify; do
   getent passwd "$u" >/dev/null || fail "user $u was not created (sysusers)"
 done
 for f in /usr/sbin/bastiond /usr/bin/bastionctl /lib/systemd/system/bastiond.service \
@@ -215,7 +215,7 @@ else
 fi
 # Its connection and web processes end with it (they run as other users).
 wait_for_none() { for _ in $(seq 1 50); do pgrep -u "$1" >/dev/null || return 0; sleep 0.1; done; return 1; }
-for u in bastion bastion-session bastion-web; do
+for u in bastion bastion-session bastion-web bastion-notify; do
   wait_for_none "$u" || fail "processes of $u remain after bastiond stopped: $(pgrep -a -u "$u")"
 done
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq bastion >/dev/null 2>&1 || fail "apt-get purge"
